@@ -1,0 +1,47 @@
+# One-line ways to run things. Each target installs what it needs first
+# (uv from PyPI; Chromium from Debian for the browser tests), so a fresh
+# machine needs nothing but Python 3.11+ and make.
+
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+.PHONY: demo serve test lint pytest test-postgres bench tools browser
+
+## demo: start the app with demo data on the SQLite default (http://127.0.0.1:8000)
+demo: tools
+	$(UV) run --frozen tally demo
+
+## serve: start the app without demo data
+serve: tools
+	$(UV) run --frozen tally serve
+
+## test: lint, type-check and run every test on SQLite
+test: tools browser lint pytest
+
+lint: tools
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy app tests bench
+
+pytest: tools
+	$(UV) run --frozen pytest
+
+## test-postgres: the test suite against PostgreSQL (a throwaway database on PG_TEST_URL's server)
+test-postgres: tools browser
+	TALLY_TEST_DATABASE_URL=$(PG_TEST_URL) $(UV) run --frozen pytest
+
+## bench: the benchmarks in bench/ (see bench/README.md)
+bench: tools
+	$(UV) run --frozen python -m bench.run_all
+
+tools:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.9'
+	@$(UV) sync --frozen --quiet
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests…"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; \
+	}

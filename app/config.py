@@ -1,0 +1,188 @@
+"""All configuration, read once from the environment (prefix ``TALLY_``) or ``.env``.
+
+A bad value stops start-up with one line per problem that names the variable and
+says what it expects: operators meet this before anything else, so it must not
+be a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "TALLY_"
+PLACEHOLDER_SECRET = "dev-only-secret-change-me"  # noqa: S105 - it is the placeholder production refuses
+DEFAULT_DIGEST_TIMES = (dt.time(9, 0), dt.time(13, 0), dt.time(16, 0))
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; ``str()`` is ready to print to an operator."""
+
+
+def parse_clock_times(value: Any) -> tuple[dt.time, ...]:
+    """Parse ``"09:00,13:00"`` (or a list of such strings) into sorted, distinct times."""
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        raise ValueError("expected clock times like 09:00,13:00,16:00")
+    times: list[dt.time] = []
+    for part in parts:
+        if isinstance(part, dt.time):
+            times.append(part.replace(second=0, microsecond=0))
+            continue
+        try:
+            hour, minute = str(part).split(":")
+            times.append(dt.time(int(hour), int(minute)))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a clock time; expected HH:MM such as 09:00") from None
+    if not times:
+        raise ValueError("expected at least one clock time like 09:00")
+    if len(set(times)) != len(times):
+        raise ValueError("a clock time is listed twice")
+    return tuple(sorted(times))
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone; expected a name such as Europe/Oslo") from None
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./var/tally.db"
+    timezone: str = "Europe/Oslo"
+    digest_times: Annotated[tuple[dt.time, ...], NoDecode] = DEFAULT_DIGEST_TIMES
+    digest_grace_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    base_url: str = "http://127.0.0.1:8000"
+    language: Literal["en", "nb"] = "en"
+    auto_migrate: bool = True
+    trusted_user_header: str | None = None
+    session_days: int = Field(default=14, ge=1, le=365)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_failure_window_minutes: int = Field(default=15, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = False
+
+    # Slack's own variable names, as the Slack tooling and docs use them.
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "TALLY_SLACK_BOT_TOKEN", "slack_bot_token")
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_WEBHOOK_URL", "TALLY_SLACK_WEBHOOK_URL", "slack_webhook_url")
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        validation_alias=AliasChoices("SLACK_API_URL", "TALLY_SLACK_API_URL", "slack_api_url"),
+    )
+
+    @field_validator("digest_times", mode="before")
+    @classmethod
+    def _digest_times(cls, value: Any) -> tuple[dt.time, ...]:
+        return parse_clock_times(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
+            raise ValueError(
+                "expected sqlite:///path/to/file.db or postgresql+psycopg://user:password@host:5432/dbname"
+            )
+        if value.startswith("postgresql://"):
+            # Without a driver name SQLAlchemy would look for psycopg2, which is not installed.
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected the address users open, such as https://tally.example.com")
+        return value.rstrip("/")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected a URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.env == "production":
+            secret = self.secret_key.get_secret_value()
+            if secret == PLACEHOLDER_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "TALLY_SECRET_KEY: production needs a random secret of at least 32 characters, not the "
+                    "placeholder; make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+        return self
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token or self.slack_webhook_url)
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+def _variable_name(loc: tuple[Any, ...]) -> str:
+    field = str(loc[0]) if loc else ""
+    if field.isupper():  # an alias such as SLACK_BOT_TOKEN is already the variable's name
+        return field
+    return ENV_PREFIX + field.upper()
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if not problem["loc"] and message.startswith(ENV_PREFIX):
+            lines.append(message)
+            continue
+        got = problem.get("input")
+        secret = "SECRET" in _variable_name(problem["loc"]) or "TOKEN" in _variable_name(problem["loc"])
+        shown = f" (got {got!r})" if isinstance(got, str | int) and not secret and repr(got) not in message else ""
+        lines.append(f"{_variable_name(problem['loc'])}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning pydantic's errors into ``ConfigError`` lines an operator can act on."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None

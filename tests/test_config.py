@@ -1,0 +1,102 @@
+"""Settings: sensible defaults, and one clear line per bad value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config import ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Settings read the process environment and ./.env: make both empty.
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("TALLY_", "SLACK_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_run_locally() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///./var/tally.db"
+    assert settings.timezone == "Europe/Oslo"
+    assert settings.digest_times == (dt.time(9), dt.time(13), dt.time(16))
+    assert settings.digest_grace_minutes == 30
+    assert not settings.slack_configured
+
+
+def test_values_from_the_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TALLY_TIMEZONE=Europe/Stockholm\nSLACK_BOT_TOKEN=xoxb-1\n")
+    monkeypatch.setenv("TALLY_DIGEST_TIMES", "16:30, 08:15")
+    monkeypatch.setenv("TALLY_DATABASE_URL", "postgresql://u:p@db:5432/tally")
+    settings = load_settings()
+    assert settings.timezone == "Europe/Stockholm"
+    assert settings.digest_times == (dt.time(8, 15), dt.time(16, 30))
+    assert settings.database_url == "postgresql+psycopg://u:p@db:5432/tally"
+    assert settings.slack_bot_token is not None and settings.slack_configured
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("TALLY_TIMEZONE", "Mars/Olympus", "TALLY_TIMEZONE: 'Mars/Olympus' is not an IANA time zone"),
+        ("TALLY_DIGEST_TIMES", "9am", "TALLY_DIGEST_TIMES: '9am' is not a clock time; expected HH:MM"),
+        ("TALLY_DIGEST_TIMES", "09:00,09:00", "TALLY_DIGEST_TIMES: a clock time is listed twice"),
+        ("TALLY_DATABASE_URL", "mysql://x", "TALLY_DATABASE_URL: expected sqlite:///"),
+        ("TALLY_DIGEST_GRACE_MINUTES", "-5", "TALLY_DIGEST_GRACE_MINUTES: Input should be greater than or equal to 0"),
+        ("TALLY_ENV", "prod", "TALLY_ENV: Input should be 'development', 'test' or 'production'"),
+        ("TALLY_BASE_URL", "tally.example.com", "TALLY_BASE_URL: expected the address users open"),
+        ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL: expected a URL"),
+    ],
+)
+def test_bad_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(expected)
+    assert "\n" not in str(caught.value)
+
+
+def test_production_refuses_placeholder_and_short_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALLY_ENV", "production")
+    with pytest.raises(ConfigError, match="TALLY_SECRET_KEY: production needs a random secret"):
+        load_settings()
+    monkeypatch.setenv("TALLY_SECRET_KEY", "short")
+    with pytest.raises(ConfigError, match="TALLY_SECRET_KEY") as caught:
+        load_settings()
+    assert "short" not in str(caught.value)  # secrets are never echoed
+    monkeypatch.setenv("TALLY_SECRET_KEY", "k" * 40)
+    assert load_settings().env == "production"
+
+
+def test_start_up_stops_with_one_clear_line(tmp_path: Path) -> None:
+    result = subprocess.run(  # noqa: PLW1510 - the exit code is what is tested
+        [sys.executable, "-m", "app", "serve"],
+        cwd=ROOT,
+        env={"TALLY_TIMEZONE": "Oslo", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error:",
+        "TALLY_TIMEZONE: 'Oslo' is not an IANA time zone; expected a name such as Europe/Oslo",
+    ]
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        settings.timezone = "UTC"  # type: ignore[misc]
