@@ -1,0 +1,181 @@
+"""The tables. Domain behaviour lives in the concept modules (launches, tallies…).
+
+Conventions: times are aware UTC datetimes (``UTCDateTime``); statuses are short
+strings checked by Python enums rather than database enum types, so adding a
+status never needs a migration of a PostgreSQL type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.db import EnumString, UTCDateTime
+
+# Deterministic constraint names, so Alembic migrations can refer to them on both databases.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def id_of(row: Any) -> int:
+    """The primary key of a row that has one (it was flushed or loaded)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: flush the session first")
+    return int(row.id)
+
+
+class LaunchStatus(StrEnum):
+    DRAFT = "draft"
+    LIVE = "live"
+    CLOSED = "closed"
+
+
+class HypothesisStatus(StrEnum):
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    NOT_SEEN = "not_seen"
+    FIX_SHIPPED = "fix_shipped"
+    RESOLVED = "resolved"
+    RETIRED = "retired"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    LEAD = "lead"
+    ADMIN = "admin"
+
+
+DEFAULT_CHANNELS = ["phone", "chat", "email", "social"]
+DEFAULT_SEGMENTS = ["private", "business"]
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Launch(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(sa_type=sa.String(64), unique=True)
+    name: str = Field(sa_type=sa.String(200))
+    product_area: str = Field(default="", sa_type=sa.String(200))
+    starts_on: dt.date
+    ends_on: dt.date
+    timezone: str = Field(sa_type=sa.String(64))
+    digest_times: list[str] = Field(sa_type=sa.JSON)
+    slack_channel: str | None = Field(default=None, sa_type=sa.String(100))
+    channels: list[str] = Field(sa_type=sa.JSON)
+    segments: list[str] = Field(sa_type=sa.JSON)
+    status: LaunchStatus = Field(default=LaunchStatus.DRAFT, sa_type=EnumString(LaunchStatus))
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+
+
+class Hypothesis(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("launch_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE")
+    key: str = Field(sa_type=sa.String(64))
+    text: str = Field(sa_type=sa.String(500))
+    area: str = Field(default="", sa_type=sa.String(100))
+    owner_team: str = Field(default="", sa_type=sa.String(100))
+    expected_per_day: int | None = None
+    status: HypothesisStatus = Field(default=HypothesisStatus.OPEN, sa_type=EnumString(HypothesisStatus))
+    sort_order: int = 0
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+
+
+class HypothesisRevision(SQLModel, table=True):
+    """The text a hypothesis had before a change, and who changed it when."""
+
+    __tablename__ = "hypothesis_revision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hypothesis_id: int = Field(foreign_key="hypothesis.id", ondelete="CASCADE", index=True)
+    old_text: str = Field(sa_type=sa.String(500))
+    changed_by: str = Field(sa_type=sa.String(100))
+    changed_at: dt.datetime = _created()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "tally_user"  # "user" is reserved in PostgreSQL
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=sa.String(64), unique=True)
+    display_name: str = Field(default="", sa_type=sa.String(100))
+    role: Role = Field(default=Role.AGENT, sa_type=EnumString(Role))
+    is_active: bool = True
+    created_at: dt.datetime = _created()
+
+
+class Enquiry(SQLModel, table=True):
+    """One customer enquiry, as an agent or an integration logged it.
+
+    ``is_other`` is true when it matched no hypothesis; kept on the row so the
+    window tally reads one index instead of anti-joining the link table.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("launch_id", "idempotency_key"),
+        # Counting is by index range seeks, chosen by measuring (docs/benchmarks.md):
+        # totals and recent enquiries scan a launch's time range; the channel,
+        # segment and other counts each seek one (channel, segment, is_other) prefix.
+        sa.Index("ix_enquiry_time", "launch_id", "created_at"),
+        sa.Index("ix_enquiry_dimensions", "launch_id", "channel", "segment", "is_other", "created_at"),
+        sa.Index("ix_enquiry_agent", "agent_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE")
+    channel: str = Field(sa_type=sa.String(32))
+    segment: str | None = Field(default=None, sa_type=sa.String(32))
+    agent_id: int | None = Field(default=None, foreign_key="tally_user.id", ondelete="SET NULL")
+    created_at: dt.datetime = _created()
+    note: str | None = Field(default=None, sa_type=sa.String(500))
+    is_other: bool = False
+    idempotency_key: str | None = Field(default=None, sa_type=sa.String(64))
+
+
+class EnquiryHypothesis(SQLModel, table=True):
+    """Which hypotheses an enquiry matched.
+
+    launch_id and created_at are copied from the enquiry (enquiries never move
+    in time) so a per-hypothesis count is one range seek in one covering index.
+    """
+
+    __tablename__ = "enquiry_hypothesis"
+    # One range seek per hypothesis counts its enquiries in a window.
+    __table_args__ = (sa.Index("ix_enquiry_hypothesis_count", "launch_id", "hypothesis_id", "created_at"),)
+
+    enquiry_id: int = Field(foreign_key="enquiry.id", ondelete="CASCADE", primary_key=True)
+    # No cascade: hypotheses are retired, never deleted, so their enquiries keep counting.
+    hypothesis_id: int = Field(foreign_key="hypothesis.id", primary_key=True)
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE")
+    created_at: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_target", "target_type", "target_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = _created()
+    actor: str = Field(sa_type=sa.String(100))
+    action: str = Field(sa_type=sa.String(64))
+    target_type: str = Field(sa_type=sa.String(32))
+    target_id: str = Field(sa_type=sa.String(64))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)

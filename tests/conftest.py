@@ -1,0 +1,181 @@
+"""Shared fixtures: a real database per test (SQLite file, or PostgreSQL when
+TALLY_TEST_DATABASE_URL names a server), the app, and its settings.
+
+PostgreSQL runs get a throwaway database created for this run and dropped at
+the end, so concurrent runs never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+from app import migrations
+from app.config import Settings
+from app.db import Database
+from app.main import create_app
+
+PG_ENV = "TALLY_TEST_DATABASE_URL"
+PG_SKIP_REASON = (
+    f"needs PostgreSQL: set {PG_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/postgres "
+    "(the tests create and drop their own database on that server)"
+)
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+def pytest_report_header() -> str:
+    url = os.environ.get(PG_ENV)
+    return f"database: PostgreSQL ({make_url(url).render_as_string(hide_password=True)})" if url else "database: SQLite"
+
+
+def _pg_admin_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        return None
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+class ThrowawayPostgres:
+    """A database created on the configured server for this test run."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.name = f"tally_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        self.url = make_url(admin_url).set(database=self.name).render_as_string(hide_password=False)
+        self._admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        self.extra: list[str] = []
+
+    def create(self) -> None:
+        with self._admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
+
+    def drop(self) -> None:
+        with self._admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self._admin.dispose()
+
+    def new_database(self) -> str:
+        """Another empty database on the same server, dropped with this one's admin engine."""
+        name = f"{self.name}_{uuid.uuid4().hex[:6]}"
+        with self._admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        self.extra.append(name)
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop_extra(self) -> None:
+        with self._admin.connect() as connection:
+            for name in self.extra:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.extra.clear()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[ThrowawayPostgres | None]:
+    admin_url = _pg_admin_url()
+    if admin_url is None:
+        yield None
+        return
+    server = ThrowawayPostgres(admin_url)
+    server.create()
+    try:
+        yield server
+    finally:
+        server.drop_extra()
+        server.drop()
+
+
+@pytest.fixture
+def pg(postgres: ThrowawayPostgres | None) -> ThrowawayPostgres:
+    """For tests that only make sense on PostgreSQL: skipped, with the reason, without it."""
+    if postgres is None:
+        pytest.skip(PG_SKIP_REASON)
+    return postgres
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres: ThrowawayPostgres | None, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database at the head revision: a SQLite file to copy, or the run's PostgreSQL database."""
+    if postgres is not None:
+        db = Database(postgres.url)
+        migrations.upgrade(db)
+        db.dispose()
+        return postgres.url
+    path = tmp_path_factory.mktemp("template") / "tally.db"
+    db = Database(f"sqlite:///{path}")
+    migrations.upgrade(db)
+    db.dispose()
+    return str(path)
+
+
+def _truncate_all(db: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def database_url(migrated_template: str, postgres: ThrowawayPostgres | None, tmp_path: Path) -> str:
+    if postgres is not None:
+        return migrated_template
+    target = tmp_path / "tally.db"
+    shutil.copyfile(migrated_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def db(database_url: str, postgres: ThrowawayPostgres | None) -> Iterator[Database]:
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        if postgres is not None:
+            _truncate_all(database)
+        database.dispose()
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "database_url": database_url,
+        "secret_key": TEST_SECRET,
+        "base_url": "http://testserver",
+        "slack_bot_token": None,
+        "slack_webhook_url": None,
+    }
+    values.update(overrides)
+    # _env_file=None: a developer's .env must not leak into the tests.
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    return create_app(settings, db=db)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    return dt.datetime(2026, 11, 18, 10, 30, tzinfo=dt.UTC)

@@ -1,0 +1,62 @@
+"""Alembic migrations are the only way the schema is made, and they agree with the models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from app import migrations
+from app.cli import prepare_database
+from app.db import Database
+from tests.conftest import PG_SKIP_REASON, ThrowawayPostgres, make_settings
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path, postgres: ThrowawayPostgres | None) -> Iterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+    elif postgres is None:
+        pytest.skip(PG_SKIP_REASON)
+    else:
+        url = postgres.new_database()
+    db = Database(url)
+    yield db
+    db.dispose()
+
+
+def test_migrations_create_exactly_the_models(empty_db: Database) -> None:
+    migrations.upgrade(empty_db)
+    with empty_db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == [], "models and migrations disagree: write a migration (see docs/architecture.md)"
+    assert migrations.current_revision(empty_db) == migrations.head_revision()
+
+
+def test_downgrade_to_nothing_and_up_again(empty_db: Database) -> None:
+    migrations.upgrade(empty_db)
+    migrations.downgrade(empty_db, "base")
+    assert set(sa.inspect(empty_db.engine).get_table_names()) <= {"alembic_version"}
+    migrations.upgrade(empty_db)
+    assert "enquiry" in sa.inspect(empty_db.engine).get_table_names()
+
+
+def test_upgrade_twice_is_harmless(empty_db: Database) -> None:
+    migrations.upgrade(empty_db)
+    migrations.upgrade(empty_db)
+    assert migrations.current_revision(empty_db) == migrations.head_revision()
+
+
+def test_serving_a_new_sqlite_file_creates_its_folder_and_schema(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "folder" / "tally.db"
+    prepare_database(make_settings(f"sqlite:///{path}"))
+    db = Database(f"sqlite:///{path}")
+    assert "launch" in sa.inspect(db.engine).get_table_names()
+    assert migrations.current_revision(db) == migrations.head_revision()
+    db.dispose()
