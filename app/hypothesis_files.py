@@ -1,0 +1,509 @@
+"""Hypothesis sets as YAML files: the schema, validation with line numbers,
+import (idempotent, all-or-nothing) and export (imports back to the same state).
+
+One file describes one launch. The schema is the pydantic model ``LaunchFile``;
+``hypotheses/schema.json`` is exported from it and ``hypotheses/README.md``
+documents it for the people who write the files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlmodel import Session, select
+
+from app import audit
+from app.config import check_timezone, parse_clock_times
+from app.launches import DEFAULT_LENGTH, hypotheses_of
+from app.models import (
+    DEFAULT_CHANNELS,
+    DEFAULT_SEGMENTS,
+    Hypothesis,
+    HypothesisRevision,
+    HypothesisStatus,
+    Launch,
+    LaunchStatus,
+    id_of,
+)
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")]
+ShortName = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, - and _")]
+
+
+class HypothesisSpec(BaseModel):
+    """One expected kind of enquiry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: Slug = Field(description="Stable key within the launch; enquiries are counted against it.")
+    text: str = Field(min_length=1, max_length=500, description="What the customer says, as an agent hears it.")
+    area: str = Field(default="", max_length=100, description="Part of the product, e.g. Payments.")
+    owner_team: str = Field(default="", max_length=100, description="Team that owns a fix.")
+    expected_per_day: int | None = Field(default=None, ge=0, description="Enquiries per day the team expects.")
+    status: HypothesisStatus | None = Field(
+        default=None, description="Leave out to keep the status set in the app (new hypotheses start open)."
+    )
+
+    @field_validator("text", "area", "owner_team")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return " ".join(value.split())
+
+
+class LaunchFile(BaseModel):
+    """A launch and the enquiries its team expects."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"title": "Launch Tally hypothesis set"})
+
+    slug: Slug = Field(description="Identifies the launch in URLs, the API and on re-import.")
+    name: str = Field(min_length=1, max_length=200)
+    product_area: str = Field(default="", max_length=200)
+    starts_on: dt.date = Field(description="Release day, YYYY-MM-DD.")
+    ends_on: dt.date | None = Field(default=None, description="Last day; three weeks after starts_on when left out.")
+    timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Oslo; TALLY_TIMEZONE when left out.")
+    digest_times: list[str] | None = Field(
+        default=None, description='Local times of the Slack digests, e.g. ["09:00", "13:00", "16:00"].'
+    )
+    slack_channel: str | None = Field(default=None, pattern=r"^#?[a-z0-9][a-z0-9._-]{0,79}$|^[CG][A-Z0-9]{6,}$")
+    channels: list[ShortName] = Field(default_factory=lambda: list(DEFAULT_CHANNELS), min_length=1)
+    segments: list[ShortName] = Field(default_factory=lambda: list(DEFAULT_SEGMENTS), min_length=1)
+    status: LaunchStatus | None = Field(
+        default=None, description="Leave out to keep the status set in the app (new launches start as draft)."
+    )
+    hypotheses: list[HypothesisSpec] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+    @field_validator("digest_times", mode="before")
+    @classmethod
+    def _digest_times(cls, value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        if isinstance(value, list) and any(isinstance(v, int) for v in value):
+            raise ValueError('write times in quotes, e.g. ["09:00", "13:00"]')
+        return [t.strftime("%H:%M") for t in parse_clock_times(value)]
+
+    @field_validator("channels", "segments")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        duplicates = sorted({v for v in value if value.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"listed twice: {', '.join(duplicates)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LaunchFile:
+        if self.ends_on is not None and self.ends_on < self.starts_on:
+            raise ValueError(f"ends_on {self.ends_on} is before starts_on {self.starts_on}")
+        return self
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class InvalidFiles(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = list(problems)
+
+
+# --- reading YAML -----------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without YAML 1.1's surprises: `13:00` is not the integer 780
+    (base 60) and `no` is not false, so times and Norwegian words stay strings.
+    Dates stay strings too, so pydantic reports a bad one against its field."""
+
+
+_DROPPED = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp")
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?0|[-+]?[1-9][0-9_]*)$"), list("-+0123456789")
+)
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...], index: dict[tuple[Any, ...], int]) -> None:
+    index[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            _line_index(value_node, (*path, key), index)
+            # A problem with a field is reported on the line of its name, not of its value.
+            index[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_index(item, (*path, i), index)
+
+
+def _line_for(loc: tuple[Any, ...], index: dict[tuple[Any, ...], int]) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in index:
+            return index[loc[:end]]
+    return 1
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+@dataclass
+class ParsedFile:
+    path: str
+    launch: LaunchFile | None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        return ParsedFile(path, None, [Problem(path, line, "", f"not valid YAML: {problem}")])
+    if not isinstance(data, dict) or node is None:
+        return ParsedFile(
+            path, None, [Problem(path, 1, "", "expected a mapping with slug, name, starts_on, hypotheses…")]
+        )
+    index: dict[tuple[Any, ...], int] = {}
+    _line_index(node, (), index)
+    try:
+        launch = LaunchFile.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(path, _line_for(err["loc"], index), _field_name(err["loc"]), _message(err)) for err in exc.errors()
+        ]
+        return ParsedFile(path, None, problems)
+    problems = [
+        Problem(path, index.get(("hypotheses", i, "key"), 1), f"hypotheses[{i}].key", message)
+        for i, message in _duplicate_keys(launch)
+    ]
+    return ParsedFile(path, None if problems else launch, problems)
+
+
+def _message(err: Any) -> str:
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return "unknown field; see hypotheses/README.md for the fields a file may have"
+    if err["type"] == "missing":
+        return "required field is missing"
+    if err["type"] == "string_pattern_mismatch":
+        return f"{err['input']!r} does not fit: use lower-case letters, digits and dashes"
+    return message
+
+
+def _duplicate_keys(launch: LaunchFile) -> Iterable[tuple[int, str]]:
+    first_seen: dict[str, int] = {}
+    for i, spec in enumerate(launch.hypotheses):
+        if spec.key in first_seen:
+            yield i, f"key {spec.key!r} is used twice (first by hypotheses[{first_seen[spec.key]}])"
+        else:
+            first_seen[spec.key] = i
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders become the YAML files directly inside them."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+        else:
+            found.append(path)
+    return found
+
+
+def parse_files(paths: Iterable[str | Path]) -> list[ParsedFile]:
+    parsed: list[ParsedFile] = []
+    slugs: dict[str, str] = {}
+    for path in expand_paths(paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            parsed.append(ParsedFile(str(path), None, [Problem(str(path), 1, "", f"cannot read: {exc}")]))
+            continue
+        result = parse_text(text, path=str(path))
+        if result.launch is not None:
+            other = slugs.setdefault(result.launch.slug, str(path))
+            if other != str(path):
+                result.problems.append(
+                    Problem(str(path), 1, "slug", f"{result.launch.slug!r} is also defined in {other}")
+                )
+                result.launch = None
+        parsed.append(result)
+    return parsed
+
+
+def validate_files(paths: Sequence[str | Path]) -> list[LaunchFile]:
+    """Every launch in ``paths``, or ``InvalidFiles`` listing every problem in every file."""
+    parsed = parse_files(paths)
+    problems = [p for f in parsed for p in f.problems]
+    if not parsed:
+        raise InvalidFiles([Problem(str(paths[0]) if paths else ".", 1, "", "no .yaml files found")])
+    if problems:
+        raise InvalidFiles(problems)
+    return [f.launch for f in parsed if f.launch is not None]
+
+
+# --- import -----------------------------------------------------------------------
+
+
+@dataclass
+class LaunchChanges:
+    slug: str
+    created: bool = False
+    launch_fields: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    revised: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.launch_fields or self.added or self.revised or self.updated or self.retired)
+
+    def summary(self) -> str:
+        if not self.changed:
+            return f"{self.slug}: unchanged"
+        parts = ["created" if self.created else ""]
+        if self.launch_fields:
+            parts.append(f"launch fields changed: {', '.join(self.launch_fields)}")
+        for label, keys in (
+            ("added", self.added),
+            ("new text", self.revised),
+            ("updated", self.updated),
+            ("retired", self.retired),
+        ):
+            if keys:
+                parts.append(f"{label}: {', '.join(keys)}")
+        return f"{self.slug}: " + "; ".join(p for p in parts if p)
+
+
+def _launch_values(
+    spec: LaunchFile, *, default_timezone: str, default_digest_times: Sequence[dt.time]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "name": spec.name,
+        "product_area": spec.product_area,
+        "starts_on": spec.starts_on,
+        "ends_on": spec.ends_on or spec.starts_on + DEFAULT_LENGTH,
+        "timezone": spec.timezone or default_timezone,
+        "digest_times": spec.digest_times or [t.strftime("%H:%M") for t in default_digest_times],
+        "slack_channel": spec.slack_channel,
+        "channels": list(spec.channels),
+        "segments": list(spec.segments),
+    }
+    if spec.status is not None:
+        values["status"] = spec.status
+    return values
+
+
+def import_launch(
+    session: Session,
+    spec: LaunchFile,
+    *,
+    actor: str,
+    now: dt.datetime,
+    default_timezone: str,
+    default_digest_times: Sequence[dt.time],
+) -> LaunchChanges:
+    """Bring one launch in line with its file. Flushes; the caller commits."""
+    changes = LaunchChanges(spec.slug)
+    values = _launch_values(spec, default_timezone=default_timezone, default_digest_times=default_digest_times)
+    launch = session.exec(select(Launch).where(Launch.slug == spec.slug)).first()
+    if launch is None:
+        launch = Launch(slug=spec.slug, created_at=now, updated_at=now, **values)
+        session.add(launch)
+        session.flush()
+        changes.created = True
+        audit.record(session, actor=actor, action="launch.created", target_type="launch", target_id=launch.id, now=now)
+    else:
+        for name, value in values.items():
+            if getattr(launch, name) != value:
+                changes.launch_fields.append(name)
+                setattr(launch, name, value)
+        if changes.launch_fields:
+            launch.updated_at = now
+            audit.record(
+                session,
+                actor=actor,
+                action="launch.updated",
+                target_type="launch",
+                target_id=launch.id,
+                now=now,
+                fields=changes.launch_fields,
+            )
+
+    existing = {h.key: h for h in hypotheses_of(session, launch)}
+    for order, item in enumerate(spec.hypotheses):
+        hypothesis = existing.pop(item.key, None)
+        if hypothesis is None:
+            hypothesis = Hypothesis(
+                launch_id=id_of(launch),
+                key=item.key,
+                text=item.text,
+                area=item.area,
+                owner_team=item.owner_team,
+                expected_per_day=item.expected_per_day,
+                status=item.status or HypothesisStatus.OPEN,
+                sort_order=order,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(hypothesis)
+            changes.added.append(item.key)
+            continue
+        if hypothesis.text != item.text:
+            session.add(
+                HypothesisRevision(
+                    hypothesis_id=id_of(hypothesis), old_text=hypothesis.text, changed_by=actor, changed_at=now
+                )
+            )
+            hypothesis.text = item.text
+            changes.revised.append(item.key)
+        status = item.status
+        if status is None and hypothesis.status == HypothesisStatus.RETIRED:
+            status = HypothesisStatus.OPEN  # back in the file, so back in use
+        fields = {
+            "area": item.area,
+            "owner_team": item.owner_team,
+            "expected_per_day": item.expected_per_day,
+            "sort_order": order,
+        }
+        if status is not None:
+            fields["status"] = status
+        changed = [name for name, value in fields.items() if getattr(hypothesis, name) != value]
+        for name in changed:
+            setattr(hypothesis, name, fields[name])
+        if changed and item.key not in changes.revised:
+            changes.updated.append(item.key)
+        if changed or item.key in changes.revised:
+            hypothesis.updated_at = now
+    for key, hypothesis in existing.items():
+        if hypothesis.status != HypothesisStatus.RETIRED:
+            hypothesis.status = HypothesisStatus.RETIRED
+            hypothesis.updated_at = now
+            changes.retired.append(key)
+    if changes.added or changes.revised or changes.updated or changes.retired:
+        audit.record(
+            session,
+            actor=actor,
+            action="hypotheses.imported",
+            target_type="launch",
+            target_id=launch.id,
+            now=now,
+            added=changes.added,
+            revised=changes.revised,
+            updated=changes.updated,
+            retired=changes.retired,
+        )
+    session.flush()
+    return changes
+
+
+# --- export -----------------------------------------------------------------------
+
+
+def launch_to_file(launch: Launch, hypotheses: Sequence[Hypothesis]) -> LaunchFile:
+    return LaunchFile(
+        slug=launch.slug,
+        name=launch.name,
+        product_area=launch.product_area,
+        starts_on=launch.starts_on,
+        ends_on=launch.ends_on,
+        timezone=launch.timezone,
+        digest_times=list(launch.digest_times),
+        slack_channel=launch.slack_channel,
+        channels=list(launch.channels),
+        segments=list(launch.segments),
+        status=launch.status,
+        hypotheses=[
+            HypothesisSpec(
+                key=h.key,
+                text=h.text,
+                area=h.area,
+                owner_team=h.owner_team,
+                expected_per_day=h.expected_per_day,
+                status=h.status,
+            )
+            for h in hypotheses
+        ],
+    )
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    # Quote anything YAML 1.1 readers (PyYAML, many editors) would take for another type.
+    style = None
+    if re.fullmatch(r"\d{1,2}:\d{2}|yes|no|on|off|y|n|~|null|true|false", value, flags=re.IGNORECASE):
+        style = '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
+    # Short lists of words read best on one line: channels: [phone, chat, email].
+    flow = all(isinstance(v, str | int) for v in value)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(list, _represent_list)
+
+
+def dump_yaml(spec: LaunchFile) -> str:
+    data = spec.model_dump(mode="json", exclude_none=True)
+    data["starts_on"] = spec.starts_on
+    if spec.ends_on is not None:
+        data["ends_on"] = spec.ends_on
+    for item in data["hypotheses"]:
+        for name in ("area", "owner_team"):
+            if item.get(name) == "":
+                del item[name]
+    if data.get("product_area") == "":
+        del data["product_area"]
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def export_launch(session: Session, launch: Launch) -> str:
+    header = f"# Launch Tally hypothesis set, exported {launch.slug}. Schema: hypotheses/README.md\n"
+    return header + dump_yaml(launch_to_file(launch, hypotheses_of(session, launch)))
+
+
+def json_schema() -> dict[str, Any]:
+    return LaunchFile.model_json_schema()

@@ -1,0 +1,75 @@
+"""Launches: lookups, their window in time, and local-day arithmetic.
+
+A launch runs from local midnight of ``starts_on`` to local midnight after
+``ends_on``, in the launch's own time zone: the host's zone never matters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from app.errors import NotFound
+from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
+
+DEFAULT_LENGTH = dt.timedelta(days=21)
+
+
+def zone(launch: Launch) -> ZoneInfo:
+    return ZoneInfo(launch.timezone)
+
+
+def local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    """The first instant of ``day`` in ``tz``, as an aware UTC datetime.
+
+    zoneinfo resolves a wall time that falls in a DST gap forwards, so even a
+    zone that skipped midnight itself gets the first real instant of the day.
+    """
+    return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+
+
+def day_bounds(day: dt.date, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a local calendar day in UTC: 23 or 25 hours long on DST days."""
+    return local_midnight(day, tz), local_midnight(day + dt.timedelta(days=1), tz)
+
+
+def local_date(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
+    return moment.astimezone(tz).date()
+
+
+def window(launch: Launch) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of the whole launch in UTC."""
+    tz = zone(launch)
+    return local_midnight(launch.starts_on, tz), local_midnight(launch.ends_on + dt.timedelta(days=1), tz)
+
+
+def day_number(launch: Launch, day: dt.date) -> int:
+    """1 on the launch's first day."""
+    return (day - launch.starts_on).days + 1
+
+
+def digest_clock_times(launch: Launch) -> tuple[dt.time, ...]:
+    return tuple(sorted(dt.time.fromisoformat(t) for t in launch.digest_times))
+
+
+def get_by_slug(session: Session, slug: str) -> Launch:
+    launch = session.exec(select(Launch).where(Launch.slug == slug)).first()
+    if launch is None:
+        raise NotFound(f"No launch with slug {slug!r}. `tally hypotheses import` creates one from a file.")
+    return launch
+
+
+def list_launches(session: Session, *, statuses: tuple[LaunchStatus, ...] | None = None) -> list[Launch]:
+    query = select(Launch).order_by(col(Launch.starts_on).desc(), col(Launch.slug))
+    if statuses:
+        query = query.where(col(Launch.status).in_(statuses))
+    return list(session.exec(query))
+
+
+def hypotheses_of(session: Session, launch: Launch, *, include_retired: bool = True) -> list[Hypothesis]:
+    query = select(Hypothesis).where(Hypothesis.launch_id == launch.id)
+    if not include_retired:
+        query = query.where(Hypothesis.status != HypothesisStatus.RETIRED)
+    return list(session.exec(query.order_by(col(Hypothesis.sort_order), col(Hypothesis.id))))

@@ -1,0 +1,317 @@
+"""Hypothesis set files: validation with file/line/field, idempotent all-or-nothing import, round trip."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from app import hypothesis_files, launches
+from app.cli import cli
+from app.config import Settings
+from app.db import Database
+from app.hypothesis_files import InvalidFiles, import_launch, validate_files
+from app.models import AuditEvent, HypothesisRevision, HypothesisStatus, Launch, LaunchStatus
+from app.tallies import tally
+from tests.factories import log
+
+ROOT = Path(__file__).resolve().parent.parent
+HYPOTHESES = ROOT / "hypotheses"
+NOW = dt.datetime(2026, 11, 10, 12, 0, tzinfo=dt.UTC)
+
+MINIMAL = """\
+slug: app-launch
+name: App launch
+starts_on: 2026-11-16
+hypotheses:
+  - key: login-loop
+    text: Login loops after the update
+  - key: button-gone
+    text: Can't find the send button
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "launch.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def do_import(
+    db: Database, settings: Settings, *paths: Path, actor: str = "test"
+) -> list[hypothesis_files.LaunchChanges]:
+    specs = validate_files(paths)
+    with db.transaction() as session:
+        return [
+            import_launch(
+                session,
+                spec,
+                actor=actor,
+                now=NOW,
+                default_timezone=settings.timezone,
+                default_digest_times=settings.digest_times,
+            )
+            for spec in specs
+        ]
+
+
+def state(db: Database, slug: str) -> dict[str, object]:
+    with db.session() as session:
+        launch = launches.get_by_slug(session, slug)
+        data = launch.model_dump(exclude={"id", "created_at", "updated_at"})
+        data["hypotheses"] = [
+            h.model_dump(exclude={"id", "launch_id", "created_at", "updated_at"})
+            for h in launches.hypotheses_of(session, launch)
+        ]
+        return data
+
+
+# --- the files we ship are valid ------------------------------------------------------
+
+
+def test_every_shipped_file_validates() -> None:
+    specs = validate_files([HYPOTHESES])
+    assert specs, "hypotheses/ should hold at least the example launch"
+    example = next(s for s in specs if s.slug == "payapp-5-redesign")
+    assert 10 <= len(example.hypotheses) <= 15
+
+
+def test_shipped_json_schema_is_current() -> None:
+    shipped = json.loads((HYPOTHESES / "schema.json").read_text(encoding="utf-8"))
+    assert shipped == hypothesis_files.json_schema(), "run: tally hypotheses schema > hypotheses/schema.json"
+
+
+def test_readme_documents_every_field() -> None:
+    readme = (HYPOTHESES / "README.md").read_text(encoding="utf-8")
+    fields = set(hypothesis_files.LaunchFile.model_fields) | set(hypothesis_files.HypothesisSpec.model_fields)
+    missing = sorted(f for f in fields if f"`{f}`" not in readme)
+    assert missing == [], f"hypotheses/README.md does not document {missing}"
+
+
+# --- validation --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        ("slug: Bad Slug\nname: x\nstarts_on: 2026-11-16\n", 1, "slug", "does not fit"),
+        ("slug: ok\nstarts_on: 2026-11-16\n", 1, "name", "required field is missing"),
+        ("slug: ok\nname: x\nstarts_on: 2026-13-01\n", 3, "starts_on", "date"),
+        ("slug: ok\nname: x\nstarts_on: 2026-11-16\nends_on: 2026-11-01\n", 1, "", "is before starts_on"),
+        ("slug: ok\nname: x\nstarts_on: 2026-11-16\ntimezone: Mars/Olympus\n", 4, "timezone", "IANA"),
+        ("slug: ok\nname: x\nstarts_on: 2026-11-16\ndigest_times: [900]\n", 4, "digest_times", "quotes"),
+        ("slug: ok\nname: x\nstarts_on: 2026-11-16\ndigest_times: []\n", 4, "digest_times", "at least one"),
+        ("slug: ok\nname: x\nstarts_on: 2026-11-16\ndigest_times: ['25:00']\n", 4, "digest_times", "HH:MM"),
+        ("slug: ok\nname: x\nstarts_on: 2026-11-16\nchannels: [phone, phone]\n", 4, "channels", "listed twice"),
+        ("slug: ok\nname: x\nstarts_on: 2026-11-16\ncolour: red\n", 4, "colour", "unknown field"),
+        (
+            "slug: ok\nname: x\nstarts_on: 2026-11-16\nhypotheses:\n  - key: a\n    text: A\n  - key: b\n",
+            7,
+            "hypotheses[1].text",
+            "required field is missing",
+        ),
+        (
+            "slug: ok\nname: x\nstarts_on: 2026-11-16\nhypotheses:\n  - key: a\n    text: A\n  - key: a\n    text: B\n",
+            7,
+            "hypotheses[1].key",
+            "used twice",
+        ),
+        (
+            "slug: ok\nname: x\nstarts_on: 2026-11-16\nhypotheses:\n  - key: a\n    text: A\n"
+            "    expected_per_day: -3\n",
+            7,
+            "hypotheses[0].expected_per_day",
+            "greater than or equal to 0",
+        ),
+        (
+            "slug: ok\nname: x\nstarts_on: 2026-11-16\nhypotheses:\n  - key: a\n    text: A\n    status: done\n",
+            7,
+            "hypotheses[0].status",
+            "open",
+        ),
+        ("slug: ok\nname: [unclosed\n", 3, "", "not valid YAML"),
+        ("- just\n- a list\n", 1, "", "expected a mapping"),
+    ],
+)
+def test_problems_name_file_line_and_field(tmp_path: Path, text: str, line: int, field: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(InvalidFiles) as caught:
+        validate_files([path])
+    problem = caught.value.problems[0]
+    assert (problem.path, problem.line, problem.field) == (str(path), line, field), str(caught.value)
+    assert message in problem.message
+    assert str(problem).startswith(f"{path}:{line}: ")
+
+
+def test_yaml_11_surprises_are_avoided(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        MINIMAL + "  - key: no\n    text: no\n" + "digest_times: [08:30, 13:00]\n",
+    )
+    spec = validate_files([path])[0]
+    assert spec.hypotheses[-1].key == "no" and spec.hypotheses[-1].text == "no"  # not False
+    assert spec.digest_times == ["08:30", "13:00"]
+
+
+def test_same_slug_in_two_files_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL, "one.yaml")
+    write(tmp_path, MINIMAL, "two.yaml")
+    with pytest.raises(InvalidFiles, match="also defined in"):
+        validate_files([tmp_path])
+
+
+def test_cli_validate_exit_codes_and_lines(tmp_path: Path) -> None:
+    good = write(tmp_path, MINIMAL, "good.yaml")
+    bad = write(tmp_path, "slug: ok\nname: x\nstarts_on: nope\nhypotheses: []\n", "bad.yaml")
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["hypotheses", "validate", str(good)])
+    assert ok.exit_code == 0 and "ok: app-launch (2 hypotheses)" in ok.output
+    failed = runner.invoke(cli, ["hypotheses", "validate", str(good), str(bad)])
+    assert failed.exit_code == 1
+    assert failed.output.strip().splitlines() == [
+        f"{bad}:3: starts_on: Input should be a valid date or datetime, input is too short"
+    ]
+
+
+# --- import ------------------------------------------------------------------------
+
+
+def test_import_creates_then_changes_nothing_the_second_time(db: Database, settings: Settings, tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    [first] = do_import(db, settings, path)
+    assert first.created and first.added == ["login-loop", "button-gone"]
+    before = state(db, "app-launch")
+    with db.session() as session:
+        events_before = len(session.exec(select(AuditEvent)).all())
+    [second] = do_import(db, settings, path)
+    assert not second.changed and second.summary() == "app-launch: unchanged"
+    assert state(db, "app-launch") == before
+    with db.session() as session:
+        assert len(session.exec(select(AuditEvent)).all()) == events_before
+    assert before["status"] == LaunchStatus.DRAFT
+    assert before["ends_on"] == dt.date(2026, 12, 7)  # three weeks after the start
+    assert before["timezone"] == "Europe/Oslo" and before["digest_times"] == ["09:00", "13:00", "16:00"]
+    assert before["channels"] == ["phone", "chat", "email", "social"] and before["segments"] == ["private", "business"]
+
+
+def test_changed_text_becomes_a_revision(db: Database, settings: Settings, tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    do_import(db, settings, path)
+    write(tmp_path, MINIMAL.replace("Login loops after the update", "BankID login loops after the update"))
+    [changes] = do_import(db, settings, path, actor="cli:lena")
+    assert changes.revised == ["login-loop"]
+    with db.session() as session:
+        revision = session.exec(select(HypothesisRevision)).one()
+    assert revision.old_text == "Login loops after the update"
+    assert revision.changed_by == "cli:lena" and revision.changed_at == NOW
+    assert state(db, "app-launch")["hypotheses"][0]["text"] == "BankID login loops after the update"  # type: ignore[index]
+
+
+def test_missing_hypothesis_is_retired_and_keeps_counting(db: Database, settings: Settings, tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    do_import(db, settings, path)
+    with db.session() as session:
+        launch = launches.get_by_slug(session, "app-launch")
+    at = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC)
+    log(db, launch, "button-gone", at=at)
+    write(tmp_path, MINIMAL.split("  - key: button-gone", maxsplit=1)[0])
+    [changes] = do_import(db, settings, path)
+    assert changes.retired == ["button-gone"]
+    with db.session() as session:
+        hypotheses = {h.key: h for h in launches.hypotheses_of(session, launch)}
+        assert hypotheses["button-gone"].status == HypothesisStatus.RETIRED
+        result = tally(session=session, launch=launch, start=at, end=at + dt.timedelta(hours=1))
+    assert result.by_hypothesis[hypotheses["button-gone"].id] == 1  # type: ignore[index]
+    # Back in the file: back in use.
+    write(tmp_path, MINIMAL)
+    do_import(db, settings, path)
+    with db.session() as session:
+        assert {h.key: h.status for h in launches.hypotheses_of(session, launch)}["button-gone"] == "open"
+
+
+def test_statuses_set_in_the_app_survive_a_file_without_them(db: Database, settings: Settings, tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    do_import(db, settings, path)
+    with db.transaction() as session:
+        launch = launches.get_by_slug(session, "app-launch")
+        launch.status = LaunchStatus.LIVE
+        launches.hypotheses_of(session, launch)[0].status = HypothesisStatus.FIX_SHIPPED
+    [changes] = do_import(db, settings, path)
+    assert not changes.changed
+    assert state(db, "app-launch")["status"] == "live"
+
+
+def test_a_bad_file_imports_nothing(db: Database, tmp_path: Path) -> None:
+    good = write(tmp_path, MINIMAL, "good.yaml")
+    bad = write(
+        tmp_path, MINIMAL.replace("slug: app-launch", "slug: other").replace("key: button-gone", "key: B!"), "bad.yaml"
+    )
+    result = CliRunner().invoke(cli, ["hypotheses", "import", str(good), str(bad)], env={"TALLY_DATABASE_URL": db.url})
+    assert result.exit_code == 1
+    assert f"{bad}:7: hypotheses[1].key:" in result.output and "Nothing was imported." in result.output
+    with db.session() as session:
+        assert session.exec(select(Launch)).all() == []
+
+
+def test_import_is_one_transaction(db: Database, settings: Settings, tmp_path: Path) -> None:
+    # A failure in the database half-way (here: a text too long for the column
+    # on a second launch, forced past validation) rolls the first launch back too.
+    first = validate_files([write(tmp_path, MINIMAL)])[0]
+    second = first.model_copy(update={"slug": "second"})
+    second.hypotheses[0].__dict__["text"] = "x" * 600
+
+    def import_both() -> None:
+        with db.transaction() as session:
+            for spec in (first, second):
+                import_launch(
+                    session,
+                    spec,
+                    actor="t",
+                    now=NOW,
+                    default_timezone="Europe/Oslo",
+                    default_digest_times=settings.digest_times,
+                )
+            if db.is_sqlite:  # SQLite does not enforce VARCHAR lengths: fail by hand
+                raise RuntimeError("simulated failure")
+
+    with pytest.raises((RuntimeError, sa.exc.DataError)):
+        import_both()
+    with db.session() as session:
+        assert session.exec(select(Launch)).all() == []
+
+
+# --- export ------------------------------------------------------------------------
+
+
+def test_export_imports_back_to_the_same_state(db: Database, settings: Settings, tmp_path: Path) -> None:
+    example = HYPOTHESES / "payapp-redesign.yaml"
+    do_import(db, settings, example)
+    with db.transaction() as session:  # some state only the app sets
+        launch = launches.get_by_slug(session, "payapp-5-redesign")
+        launch.status = LaunchStatus.LIVE
+        launches.hypotheses_of(session, launch)[2].status = HypothesisStatus.FIX_SHIPPED
+    original = state(db, "payapp-5-redesign")
+    with db.session() as session:
+        exported = hypothesis_files.export_launch(session, launches.get_by_slug(session, "payapp-5-redesign"))
+
+    with db.transaction() as session:  # start again from nothing
+        for model in (AuditEvent, HypothesisRevision):
+            for row in session.exec(select(model)):
+                session.delete(row)
+        session.delete(launches.get_by_slug(session, "payapp-5-redesign"))
+    do_import(db, settings, write(tmp_path, exported, "exported.yaml"))
+    assert state(db, "payapp-5-redesign") == original
+    with db.session() as session:
+        again = hypothesis_files.export_launch(session, launches.get_by_slug(session, "payapp-5-redesign"))
+    assert again == exported
+
+
+def test_cli_export_unknown_slug(db: Database) -> None:
+    result = CliRunner().invoke(cli, ["hypotheses", "export", "nope"], env={"TALLY_DATABASE_URL": db.url})
+    assert result.exit_code == 1 and "No launch with slug 'nope'" in result.output
