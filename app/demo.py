@@ -1,0 +1,175 @@
+"""Demo data: the example launch, live since a few days ago, its people, and their enquiries.
+
+Everything here is idempotent: enquiries carry deterministic idempotency keys
+and users are matched by name, so ``tally demo`` can run every morning and
+only adds what the new day brought.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from app import enquiries, hypothesis_files, launches
+from app.config import Settings
+from app.db import Database
+from app.models import Launch, LaunchStatus, Role, User
+
+EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "hypotheses" / "payapp-redesign.yaml"
+DAYS_BEFORE_TODAY = 3
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    role: Role
+
+
+DEMO_USERS = (
+    DemoUser("kari", "Kari Nordmann", Role.AGENT),
+    DemoUser("ola", "Ola Hansen", Role.AGENT),
+    DemoUser("sofia", "Sofia Berg", Role.AGENT),
+    DemoUser("lena", "Lena Lead", Role.LEAD),
+    DemoUser("admin", "Ada Admin", Role.ADMIN),
+)
+
+# Notes agents might type under "Other": no customer names, numbers or addresses.
+OTHER_NOTES = (
+    "Asked if the app works on a smartwatch",
+    "Wants to change the phone number on the account",
+    "Payment to a shop was declined, card is fine",
+    "Asked about limits for sending money abroad",
+    "Could not find where to change language",
+    "Widget on the home screen disappeared",
+    "Unsure whether an old payment went through",
+    "Asked about the new terms and conditions",
+    None,
+    None,
+)
+
+# Relative weight of each hypothesis on day 1, and how fast it fades as fixes ship.
+WEIGHTS = {
+    "send-money-button": (40, 0.55),
+    "bankid-login-loop": (30, 0.35),
+    "receipts-moved": (22, 0.8),
+    "request-money-gone": (15, 0.7),
+    "contacts-missing": (9, 0.9),
+    "card-not-shown": (12, 0.85),
+    "push-notifications-off": (6, 1.0),
+    "old-app-version": (5, 1.0),
+    "dislikes-new-design": (10, 0.75),
+    "split-bill-confusing": (4, 1.0),
+    "business-settlement": (6, 0.9),
+    "fee-worry": (2, 1.0),
+    "dark-mode-contrast": (0, 1.0),  # expected, never came: the digest says "not seen"
+}
+CHANNEL_WEIGHTS = {"phone": 50, "chat": 32, "email": 13, "social": 5}
+HOURLY_SHAPE = {8: 4, 9: 10, 10: 12, 11: 11, 12: 8, 13: 10, 14: 11, 15: 9, 16: 6, 17: 4, 18: 3, 19: 2}
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    launch: Launch
+    added_enquiries: int
+    users: tuple[DemoUser, ...]
+    passwords: dict[str, str]
+
+
+def ensure_users(session: Session, now: dt.datetime) -> dict[str, User]:
+    users: dict[str, User] = {}
+    for demo_user in DEMO_USERS:
+        user = session.exec(select(User).where(User.username == demo_user.username)).first()
+        if user is None:
+            user = User(
+                username=demo_user.username, display_name=demo_user.display_name, role=demo_user.role, created_at=now
+            )
+            session.add(user)
+            session.flush()
+        users[demo_user.username] = user
+    return users
+
+
+def ensure_launch(session: Session, *, settings: Settings, today: dt.date, now: dt.datetime) -> Launch:
+    spec = hypothesis_files.validate_files([EXAMPLE_FILE])[0]
+    starts_on = today - dt.timedelta(days=DAYS_BEFORE_TODAY)
+    spec = spec.model_copy(
+        update={"starts_on": starts_on, "ends_on": starts_on + launches.DEFAULT_LENGTH, "status": LaunchStatus.LIVE}
+    )
+    hypothesis_files.import_launch(
+        session,
+        spec,
+        actor="demo",
+        now=now,
+        default_timezone=settings.timezone,
+        default_digest_times=settings.digest_times,
+    )
+    return launches.get_by_slug(session, spec.slug)
+
+
+def generate(
+    launch: Launch, *, hypothesis_ids: dict[str, int], agent_ids: list[int], until: dt.datetime
+) -> list[enquiries.NewEnquiry]:
+    """Deterministic enquiries for every launch day up to ``until``."""
+    tz = launches.zone(launch)
+    items: list[enquiries.NewEnquiry] = []
+    day = launch.starts_on
+    while launches.local_midnight(day, tz) < until:
+        day_index = (day - launch.starts_on).days
+        rng = random.Random(f"{launch.slug}:{day.isoformat()}")
+        weights = {key: w * fade**day_index for key, (w, fade) in WEIGHTS.items() if key in hypothesis_ids}
+        weights["(other)"] = 12.0
+        volume = int((220 if day.weekday() < 5 else 70) * 0.85**day_index)
+        for n in range(volume):
+            hour = rng.choices(list(HOURLY_SHAPE), weights=list(HOURLY_SHAPE.values()))[0]
+            local = dt.datetime.combine(day, dt.time(hour, rng.randrange(60), rng.randrange(60)), tzinfo=tz)
+            created_at = local.astimezone(dt.UTC)
+            if created_at >= until:
+                continue
+            picked = rng.choices(list(weights), weights=list(weights.values()))[0]
+            keys: list[str] = [] if picked == "(other)" else [picked]
+            if keys and rng.random() < 0.06:
+                keys.append(rng.choice([k for k, w in weights.items() if w and k not in keys and k != "(other)"]))
+            segment = "business" if "business-settlement" in keys or rng.random() < 0.12 else "private"
+            items.append(
+                enquiries.NewEnquiry(
+                    launch_id=launch.id or 0,
+                    channel=rng.choices(list(CHANNEL_WEIGHTS), weights=list(CHANNEL_WEIGHTS.values()))[0],
+                    segment=segment,
+                    hypothesis_ids=tuple(hypothesis_ids[k] for k in keys),
+                    note=rng.choice(OTHER_NOTES) if not keys else None,
+                    agent_id=rng.choice(agent_ids),
+                    created_at=created_at,
+                    idempotency_key=f"demo-{day.isoformat()}-{n}",
+                )
+            )
+        day += dt.timedelta(days=1)
+    return items
+
+
+def load(db: Database, *, settings: Settings, now: dt.datetime) -> DemoReport:
+    with db.transaction() as session:
+        users = ensure_users(session, now)
+        passwords: dict[str, str] = {}
+        launch = ensure_launch(session, settings=settings, today=launches.local_date(now, settings.zone), now=now)
+        hypothesis_ids = {h.key: h.id or 0 for h in launches.hypotheses_of(session, launch)}
+        agent_ids = [u.id or 0 for u in users.values() if u.role == Role.AGENT]
+        items = generate(launch, hypothesis_ids=hypothesis_ids, agent_ids=agent_ids, until=now)
+        results = enquiries.insert_many(session.connection(), items)
+    return DemoReport(launch, sum(r.created for r in results), DEMO_USERS, passwords)
+
+
+def welcome(report: DemoReport, *, address: str, database_url: str) -> str:
+    lines = [
+        "",
+        f"Launch Tally demo: {report.launch.name} (live since {report.launch.starts_on}), "
+        f"{report.added_enquiries} new demo enquiries.",
+        f"Database: {database_url}",
+        f"Open {address}",
+        "",
+    ]
+    return "\n".join(lines)
