@@ -1,0 +1,127 @@
+"""Synthetic launch data at scale, shared by the benchmarks.
+
+A launch of 21 days, enquiries spread over office hours (more at the start,
+as after a real release), ~10% "other", ~7% matching two hypotheses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from app import migrations
+from app.db import Database
+from app.models import Enquiry, EnquiryHypothesis, Hypothesis, Launch, LaunchStatus, id_of
+
+STARTS_ON = dt.date(2026, 11, 16)
+CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class Dataset:
+    db: Database
+    launch: Launch
+    hypotheses: list[Hypothesis]
+    enquiries: int
+    seconds_to_load: float
+
+
+def fresh_database(url: str | None, name: str) -> Database:
+    """An empty, migrated database: a new SQLite file, or a new database on a PostgreSQL server."""
+    if url is None:
+        from pathlib import Path
+
+        folder = Path(__file__).parent / "results"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+    else:
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "bench_{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'CREATE DATABASE "bench_{name}"')
+        admin.dispose()
+        url = make_url(url).set(database=f"bench_{name}").render_as_string(hide_password=False)
+    db = Database(url)
+    migrations.upgrade(db)
+    return db
+
+
+def build(db: Database, *, enquiries: int, hypotheses: int, seed: int = 1) -> Dataset:
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    with db.transaction() as session:
+        launch = Launch(
+            slug="bench",
+            name="Benchmark launch",
+            starts_on=STARTS_ON,
+            ends_on=STARTS_ON + dt.timedelta(days=20),
+            timezone="Europe/Oslo",
+            digest_times=["09:00", "13:00", "16:00"],
+            channels=["phone", "chat", "email", "social"],
+            segments=["private", "business"],
+            status=LaunchStatus.LIVE,
+        )
+        session.add(launch)
+        session.flush()
+        rows = [
+            Hypothesis(
+                launch_id=id_of(launch),
+                key=f"h{i:03d}",
+                text=f"Hypothesis number {i}",
+                sort_order=i,
+                expected_per_day=rng.choice([None, 10, 50]),
+            )
+            for i in range(hypotheses)
+        ]
+        session.add_all(rows)
+    ids = [id_of(h) for h in rows]
+    weights = [1 / (i + 1) for i in range(len(ids))]  # a few big hypotheses, a long tail
+    start = dt.datetime.combine(STARTS_ON, dt.time(7, 0), tzinfo=dt.UTC)
+    enquiry_table = Enquiry.__table__  # type: ignore[attr-defined]
+    link_table = EnquiryHypothesis.__table__  # type: ignore[attr-defined]
+    next_id = 1
+    for chunk_start in range(0, enquiries, CHUNK):
+        batch: list[dict[str, Any]] = []
+        links: list[dict[str, Any]] = []
+        for n in range(chunk_start, min(enquiries, chunk_start + CHUNK)):
+            day = n * 21 // enquiries
+            created = start + dt.timedelta(days=day, seconds=rng.randrange(11 * 3600))
+            matched = [] if rng.random() < 0.1 else rng.choices(ids, weights=weights, k=2 if rng.random() < 0.07 else 1)
+            matched = list(dict.fromkeys(matched))
+            batch.append(
+                {
+                    "id": next_id,
+                    "launch_id": id_of(launch),
+                    "channel": rng.choice(launch.channels),
+                    "segment": "business" if rng.random() < 0.15 else "private",
+                    "created_at": created,
+                    "is_other": not matched,
+                    "idempotency_key": f"b{n}",
+                    "note": "Asked about something nobody expected" if not matched else None,
+                }
+            )
+            links.extend(
+                {"enquiry_id": next_id, "hypothesis_id": h, "launch_id": id_of(launch), "created_at": created}
+                for h in matched
+            )
+            next_id += 1
+        with db.write_connection() as connection:
+            connection.execute(enquiry_table.insert(), batch)
+            connection.execute(link_table.insert(), links)
+    with db.engine.connect() as connection:
+        if db.is_sqlite:
+            connection.exec_driver_sql("ANALYZE")
+        else:
+            connection.exec_driver_sql("SELECT setval('enquiry_id_seq', (SELECT max(id) FROM enquiry))")
+            connection.exec_driver_sql("ANALYZE")
+        connection.commit()
+    return Dataset(db, launch, rows, enquiries, time.perf_counter() - started)

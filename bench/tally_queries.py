@@ -1,0 +1,118 @@
+"""Tally query speed with a million enquiries in one launch.
+
+    uv run python -m bench.tally_queries [--enquiries 1000000] [--postgres URL]
+
+Prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app import launches
+from app.tallies import DAY_CACHE_KEY, tally
+from bench.data import STARTS_ON, build, fresh_database
+from bench.timing import TABLE_HEADER, Timing, measure
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def naive_group_by(session: sa.orm.Session, launch_id: int, start: dt.datetime, end: dt.datetime) -> None:
+    """What a first version would write: two GROUP BYs over the window."""
+    session.execute(
+        sa.text(
+            "SELECT channel, segment, is_other, count(*) FROM enquiry WHERE launch_id = :l AND created_at >= :s "
+            "AND created_at < :e GROUP BY channel, segment, is_other"
+        ),
+        {"l": launch_id, "s": start.replace(tzinfo=None), "e": end.replace(tzinfo=None)},
+    ).all()
+    session.execute(
+        sa.text(
+            "SELECT hypothesis_id, count(*) FROM enquiry_hypothesis WHERE launch_id = :l AND created_at >= :s "
+            "AND created_at < :e GROUP BY hypothesis_id"
+        ),
+        {"l": launch_id, "s": start.replace(tzinfo=None), "e": end.replace(tzinfo=None)},
+    ).all()
+
+
+def run(*, enquiries: int, hypotheses: int, postgres: str | None) -> list[Timing]:
+    db = fresh_database(postgres, f"tally_{enquiries}")
+    data = build(db, enquiries=enquiries, hypotheses=hypotheses)
+    print(f"loaded {enquiries:,} enquiries in {data.seconds_to_load:.0f} s into {db.engine.dialect.name}")
+    launch = data.launch
+    day10 = STARTS_ON + dt.timedelta(days=9)
+    four_hours = (
+        dt.datetime.combine(day10, dt.time(9), tzinfo=OSLO).astimezone(dt.UTC),
+        dt.datetime.combine(day10, dt.time(13), tzinfo=OSLO).astimezone(dt.UTC),
+    )
+    whole = launches.window(launch)
+    # Mid-afternoon on the last day: twenty closed days and one still open.
+    now = dt.datetime.combine(launch.ends_on, dt.time(14), tzinfo=OSLO).astimezone(dt.UTC)
+    results = []
+    with db.session() as session:
+        launch_id = launch.id or 0
+        results.append(
+            measure(
+                "4-hour window", lambda: tally(session=session, launch=launch, start=four_hours[0], end=four_hours[1])
+            )
+        )
+        results.append(
+            measure(
+                "4-hour window, naive GROUP BY (for comparison)",
+                lambda: naive_group_by(session, launch_id, *four_hours),
+                runs=10,
+            )
+        )
+        results.append(
+            measure(
+                "whole launch, every day from the database",
+                lambda: tally(session=session, launch=launch, start=whole[0], end=whole[1]),
+                runs=5,
+            )
+        )
+
+        def cold() -> None:
+            session.info["memo"].pop(DAY_CACHE_KEY, None)
+            tally(session=session, launch=launch, start=whole[0], end=whole[1], now=now)
+
+        results.append(measure("whole launch, first call of a process (fills the day cache)", cold, runs=3, warmup=0))
+        results.append(
+            measure(
+                "whole launch, closed days cached (the steady state)",
+                lambda: tally(session=session, launch=launch, start=whole[0], end=whole[1], now=now),
+            )
+        )
+        results.append(
+            measure(
+                "whole launch, naive GROUP BY (for comparison)",
+                lambda: naive_group_by(session, launch_id, *whole),
+                runs=3,
+            )
+        )
+    db.dispose()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--enquiries", type=int, default=1_000_000)
+    parser.add_argument("--hypotheses", type=int, default=15)
+    parser.add_argument("--postgres", metavar="URL", help="admin URL of a PostgreSQL server; SQLite when left out")
+    args = parser.parse_args()
+    results = run(enquiries=args.enquiries, hypotheses=args.hypotheses, postgres=args.postgres)
+    print(
+        f"\n{'PostgreSQL' if args.postgres else 'SQLite'}, {args.enquiries:,} enquiries, {args.hypotheses} "
+        f"hypotheses, Python {platform.python_version()}\n"
+    )
+    print(TABLE_HEADER)
+    for timing in results:
+        print(timing.row())
+
+
+if __name__ == "__main__":
+    main()
