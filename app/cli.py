@@ -12,18 +12,23 @@ from typing import Annotated
 
 import typer
 
-from app import hypothesis_files, launches, migrations
+from app import api_tokens, auth, hypothesis_sets, launches, migrations
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.errors import TallyError
+from app.models import Role
 
 cli = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Launch Tally: count launch enquiries against hypotheses."
 )
 db_cli = typer.Typer(no_args_is_help=True, help="Database schema.")
 hypotheses_cli = typer.Typer(no_args_is_help=True, help="Hypothesis set files (hypotheses/*.yaml).")
+users_cli = typer.Typer(no_args_is_help=True, help="People who sign in.")
+tokens_cli = typer.Typer(no_args_is_help=True, help="API tokens for integrations.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(hypotheses_cli, name="hypotheses")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(tokens_cli, name="tokens")
 
 log = logging.getLogger("app.cli")
 
@@ -88,8 +93,8 @@ PathsArg = Annotated[list[Path], typer.Argument(help="YAML files, or folders hol
 def hypotheses_validate(paths: PathsArg) -> None:
     """Check files against the schema: one line per problem with file, line and field."""
     try:
-        launches_found = hypothesis_files.validate_files(paths)
-    except hypothesis_files.InvalidFiles as exc:
+        launches_found = hypothesis_sets.validate_files(paths)
+    except hypothesis_sets.InvalidFiles as exc:
         raise fail(str(exc)) from None
     for spec in launches_found:
         typer.echo(f"ok: {spec.slug} ({len(spec.hypotheses)} hypotheses)")
@@ -100,13 +105,13 @@ def hypotheses_import(paths: PathsArg) -> None:
     """Create or update launches from files, all in one transaction: a bad file imports nothing."""
     config = settings()
     try:
-        specs = hypothesis_files.validate_files(paths)
-    except hypothesis_files.InvalidFiles as exc:
+        specs = hypothesis_sets.validate_files(paths)
+    except hypothesis_sets.InvalidFiles as exc:
         raise fail(f"{exc}\nNothing was imported.") from None
     db = Database(config.database_url)
     with db.transaction() as session:
         changes = [
-            hypothesis_files.import_launch(
+            hypothesis_sets.import_launch(
                 session,
                 spec,
                 actor=actor(),
@@ -129,13 +134,115 @@ def hypotheses_export(slug: str) -> None:
             launch = launches.get_by_slug(session, slug)
         except TallyError as exc:
             raise fail(exc.message) from None
-        sys.stdout.write(hypothesis_files.export_launch(session, launch))
+        sys.stdout.write(hypothesis_sets.export_launch(session, launch))
 
 
 @hypotheses_cli.command("schema")
 def hypotheses_schema() -> None:
     """Print the JSON Schema of a hypothesis set file."""
-    typer.echo(json.dumps(hypothesis_files.json_schema(), indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(hypothesis_sets.json_schema(), indent=2, ensure_ascii=False))
+
+
+# --- users and tokens -------------------------------------------------------------
+
+
+def _read_password(password_stdin: bool) -> str | None:
+    if not password_stdin:
+        return None
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users_cli.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name used to sign in.")],
+    role: Annotated[Role, typer.Option(help="agent, lead or admin.")] = Role.AGENT,
+    display_name: Annotated[str, typer.Option(help="Name shown in the app.")] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Add a user. Without --password-stdin a password is generated and printed once."""
+    db = Database(settings().database_url)
+    password = _read_password(password_stdin)
+    try:
+        with db.transaction() as session:
+            user, password = auth.add_user(
+                session,
+                username=name,
+                role=role,
+                display_name=display_name,
+                password=password,
+                now=now(),
+                actor=actor(),
+            )
+    except TallyError as exc:
+        raise fail(exc.message) from None
+    typer.echo(f"Added {user.username} ({user.role.value}).")
+    if not password_stdin:
+        typer.echo(f"Password (shown once): {password}")
+
+
+@users_cli.command("passwd")
+def users_passwd(
+    name: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Set a new password (generated unless given on stdin); signs the user out everywhere."""
+    db = Database(settings().database_url)
+    password = _read_password(password_stdin) or auth.generate_password()
+    try:
+        with db.transaction() as session:
+            user = auth.get_user(session, name)
+            if user is None:
+                raise fail(f"No user called {name!r}.")
+            auth.set_password(session, user, password, now=now(), actor=actor())
+    except TallyError as exc:
+        raise fail(exc.message) from None
+    if not password_stdin:
+        typer.echo(f"Password (shown once): {password}")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List users with their roles."""
+    db = Database(settings().database_url)
+    with db.session() as session:
+        for user in auth.list_users(session):
+            state = "" if user.is_active else "  (cannot sign in)"
+            typer.echo(f"{user.username:<24} {user.role.value:<6} {user.display_name}{state}")
+
+
+@tokens_cli.command("create")
+def tokens_create(name: Annotated[str, typer.Argument(help="What uses it, e.g. telephony.")]) -> None:
+    """Create an API token and print it once; only its hash is stored."""
+    db = Database(settings().database_url)
+    try:
+        with db.transaction() as session:
+            token, raw = api_tokens.create(session, name=name, now=now(), actor=actor())
+    except TallyError as exc:
+        raise fail(exc.message) from None
+    typer.echo(f"Token {token.id} for {token.name!r} (shown once; store it in the integration's secrets):")
+    typer.echo(raw)
+
+
+@tokens_cli.command("list")
+def tokens_list() -> None:
+    """List API tokens (never the tokens themselves)."""
+    db = Database(settings().database_url)
+    with db.session() as session:
+        for token in api_tokens.list_tokens(session):
+            state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+            typer.echo(f"{token.id:>4}  {token.prefix}…  {token.name:<30} {state}")
+
+
+@tokens_cli.command("revoke")
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    db = Database(settings().database_url)
+    try:
+        with db.transaction() as session:
+            token = api_tokens.revoke(session, token_id, now=now(), actor=actor())
+    except TallyError as exc:
+        raise fail(exc.message) from None
+    typer.echo(f"Revoked token {token.id} ({token.name}).")
 
 
 # --- serving -----------------------------------------------------------------------

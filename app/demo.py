@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from app import enquiries, hypothesis_files, launches
+from app import auth, enquiries, hypothesis_sets, launches
 from app.config import Settings
 from app.db import Database
 from app.models import Launch, LaunchStatus, Role, User
@@ -80,27 +80,37 @@ class DemoReport:
     passwords: dict[str, str]
 
 
+def demo_password(username: str) -> str:
+    # Known passwords are fine for a demo on one's own machine, and only for the
+    # demo's own users; `tally demo` says so when it prints them.
+    return f"demo-{username}-pass"
+
+
 def ensure_users(session: Session, now: dt.datetime) -> dict[str, User]:
     users: dict[str, User] = {}
     for demo_user in DEMO_USERS:
         user = session.exec(select(User).where(User.username == demo_user.username)).first()
         if user is None:
-            user = User(
-                username=demo_user.username, display_name=demo_user.display_name, role=demo_user.role, created_at=now
+            user, _ = auth.add_user(
+                session,
+                username=demo_user.username,
+                role=demo_user.role,
+                display_name=demo_user.display_name,
+                password=demo_password(demo_user.username),
+                now=now,
+                actor="demo",
             )
-            session.add(user)
-            session.flush()
         users[demo_user.username] = user
     return users
 
 
 def ensure_launch(session: Session, *, settings: Settings, today: dt.date, now: dt.datetime) -> Launch:
-    spec = hypothesis_files.validate_files([EXAMPLE_FILE])[0]
+    spec = hypothesis_sets.validate_files([EXAMPLE_FILE])[0]
     starts_on = today - dt.timedelta(days=DAYS_BEFORE_TODAY)
     spec = spec.model_copy(
         update={"starts_on": starts_on, "ends_on": starts_on + launches.DEFAULT_LENGTH, "status": LaunchStatus.LIVE}
     )
-    hypothesis_files.import_launch(
+    hypothesis_sets.import_launch(
         session,
         spec,
         actor="demo",
@@ -154,7 +164,7 @@ def generate(
 def load(db: Database, *, settings: Settings, now: dt.datetime) -> DemoReport:
     with db.transaction() as session:
         users = ensure_users(session, now)
-        passwords: dict[str, str] = {}
+        passwords = {u.username: demo_password(u.username) for u in DEMO_USERS}
         launch = ensure_launch(session, settings=settings, today=launches.local_date(now, settings.zone), now=now)
         hypothesis_ids = {h.key: h.id or 0 for h in launches.hypotheses_of(session, launch)}
         agent_ids = [u.id or 0 for u in users.values() if u.role == Role.AGENT]
@@ -169,7 +179,18 @@ def welcome(report: DemoReport, *, address: str, database_url: str) -> str:
         f"Launch Tally demo: {report.launch.name} (live since {report.launch.starts_on}), "
         f"{report.added_enquiries} new demo enquiries.",
         f"Database: {database_url}",
-        f"Open {address}",
         "",
+        f"Open {address} and sign in as:",
     ]
+    roles = {
+        "agent": "ticks enquiries on the checklist",
+        "lead": "also edits launches and digests",
+        "admin": "also manages users and API tokens",
+    }
+    for user in report.users:
+        lines.append(
+            f"  {user.username:<7} password {report.passwords[user.username]:<20} "
+            f"{user.role.value}: {roles[user.role.value]}"
+        )
+    lines += ["", "(Demo passwords are public: use the demo on your own machine only.)", ""]
     return "\n".join(lines)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlmodel import Session
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session, select
 
+from app import api_tokens, auth, i18n
 from app.config import Settings
+from app.csrf import SESSION_COOKIE
 from app.db import Database
+from app.errors import Forbidden, Unauthenticated
+from app.models import ApiToken, Role, User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LANGUAGE_COOKIE = "tally_lang"
 
 
 def get_settings(request: Request) -> Settings:
@@ -42,3 +49,99 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SessionDep = Annotated[Session, Depends(get_session)]
 Now = Annotated[dt.datetime, Depends(get_now)]
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+IsHtmx = Annotated[bool, Depends(is_htmx)]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person looking at a page, in their language."""
+
+    user: User
+    language: str
+
+    def can(self, role: Role) -> bool:
+        return self.user.can(role)
+
+
+def browser_language(request: Request, settings: Settings) -> str:
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in i18n.LANGUAGES:
+        return chosen
+    return i18n.negotiate(request.headers.get("accept-language"), settings.language)
+
+
+def find_viewer(request: Request, session: Session, settings: Settings, now: dt.datetime) -> Viewer | None:
+    user: User | None = None
+    if settings.trusted_user_header and (name := request.headers.get(settings.trusted_user_header)):
+        user = session.exec(select(User).where(User.username == name.strip().lower())).first()
+        if user is None or not user.is_active:
+            raise Forbidden(
+                f"You are signed in as {name!r}, but Launch Tally has no active user by that name: ask an admin.",
+                code="unknown_user",
+            )
+    elif token := request.cookies.get(SESSION_COOKIE):
+        found = auth.find_session(session, token, now=now)
+        user = found[0] if found else None
+    if user is None:
+        return None
+    return Viewer(user, user.language or browser_language(request, settings))
+
+
+def get_optional_viewer(request: Request, session: SessionDep, settings: SettingsDep, now: Now) -> Viewer | None:
+    return find_viewer(request, session, settings, now)
+
+
+def get_viewer(viewer: Annotated[Viewer | None, Depends(get_optional_viewer)]) -> Viewer:
+    if viewer is None:
+        raise Unauthenticated("Sign in to continue.", code="signed_out")
+    return viewer
+
+
+def _require(role: Role):  # type: ignore[no-untyped-def]
+    def check(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
+        if not viewer.can(role):
+            raise Forbidden(
+                f"This needs the {role.value} role; you are signed in as {viewer.user.role.value}.",
+                code="forbidden_role",
+            )
+        return viewer
+
+    return check
+
+
+OptionalViewer = Annotated[Viewer | None, Depends(get_optional_viewer)]
+CurrentViewer = Annotated[Viewer, Depends(get_viewer)]
+RequireLead = Annotated[Viewer, Depends(_require(Role.LEAD))]
+RequireAdmin = Annotated[Viewer, Depends(_require(Role.ADMIN))]
+
+# --- the API: bearer tokens only ------------------------------------------------------
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `tally tokens create NAME` or the admin page.")
+
+
+def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    """The raw token, checked for shape only (the database checks the rest)."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated(
+            "Missing API token: send 'Authorization: Bearer <token>' (an admin creates one with "
+            "`tally tokens create NAME`).",
+            code="missing_token",
+        )
+    return credentials.credentials
+
+
+def get_api_token(raw: Annotated[str, Depends(bearer_token)], session: SessionDep) -> ApiToken:
+    token = api_tokens.find_active(session, raw)
+    if token is None:
+        raise Unauthenticated("The API token is wrong or was revoked: ask an admin for a new one.", code="bad_token")
+    return token
+
+
+RawBearerToken = Annotated[str, Depends(bearer_token)]
+CurrentToken = Annotated[ApiToken, Depends(get_api_token)]

@@ -120,6 +120,64 @@ class User(SQLModel, table=True):
     role: Role = Field(default=Role.AGENT, sa_type=EnumString(Role))
     is_active: bool = True
     created_at: dt.datetime = _created()
+    password_hash: str | None = Field(default=None, sa_type=sa.String(255))
+    language: str | None = Field(default=None, sa_type=sa.String(8))
+    # The checklist's sticky toggles, remembered across devices.
+    channel: str | None = Field(default=None, sa_type=sa.String(32))
+    segment: str | None = Field(default=None, sa_type=sa.String(32))
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+    def can(self, role: Role) -> bool:
+        """Admins can do what leads can, leads what agents can."""
+        order = (Role.AGENT, Role.LEAD, Role.ADMIN)
+        return self.is_active and order.index(self.role) >= order.index(role)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_type=sa.String(64), unique=True)
+    user_id: int = Field(foreign_key="tally_user.id", ondelete="CASCADE", index=True)
+    created_at: dt.datetime = _created()
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Sign-in attempts, kept for rate limiting per account and per address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        sa.Index("ix_login_attempt_username", "username", "at"),
+        sa.Index("ix_login_attempt_address", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=sa.String(64))
+    address: str = Field(sa_type=sa.String(64))
+    at: dt.datetime = _created()
+    succeeded: bool = False
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for integrations (telephony, CRM). Only the hash is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=sa.String(100))
+    token_hash: str = Field(sa_type=sa.String(64), unique=True)
+    prefix: str = Field(sa_type=sa.String(16))  # shown in lists so people can tell tokens apart
+    created_by: str = Field(sa_type=sa.String(100))
+    created_at: dt.datetime = _created()
+    last_used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Enquiry(SQLModel, table=True):
@@ -144,6 +202,7 @@ class Enquiry(SQLModel, table=True):
     channel: str = Field(sa_type=sa.String(32))
     segment: str | None = Field(default=None, sa_type=sa.String(32))
     agent_id: int | None = Field(default=None, foreign_key="tally_user.id", ondelete="SET NULL")
+    token_id: int | None = Field(default=None, foreign_key="api_token.id", ondelete="SET NULL")
     created_at: dt.datetime = _created()
     note: str | None = Field(default=None, sa_type=sa.String(500))
     is_other: bool = False

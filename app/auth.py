@@ -1,0 +1,256 @@
+"""People and sign-in: users, passwords (argon2 via pwdlib), sessions, rate limits.
+
+A session is a random token in an HttpOnly cookie; the database keeps only
+its SHA-256, so a leaked database backup cannot be replayed as cookies. Each
+sign-in makes a new token (no session fixation); signing out or changing the
+password revokes tokens, so old cookies stop working at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from pwdlib import PasswordHash
+from sqlmodel import Session, col, select
+
+from app import audit
+from app.config import Settings
+from app.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
+from app.models import LoginAttempt, Role, User, WebSession, id_of
+
+MIN_PASSWORD_LENGTH = 10
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHash:
+    return PasswordHash.recommended()
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # Checked against when the user does not exist, so a wrong user name takes
+    # as long as a wrong password and names cannot be probed by timing.
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    if password_hash is None:
+        _hasher().verify(password, _dummy_hash())
+        return False
+    return bool(_hasher().verify(password, password_hash))
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(
+            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.", field="password", code="password_too_short"
+        )
+
+
+def normalise_username(username: str) -> str:
+    name = username.strip().lower()
+    if not USERNAME_PATTERN.match(name):
+        raise Invalid(
+            "A user name is 1–64 lower-case letters, digits or . _ @ -, starting with a letter or digit.",
+            field="username",
+        )
+    return name
+
+
+# --- users -------------------------------------------------------------------------
+
+
+def get_user(session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username.strip().lower())).first()
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(col(User.username))))
+
+
+def add_user(
+    session: Session,
+    *,
+    username: str,
+    role: Role,
+    now: dt.datetime,
+    actor: str,
+    display_name: str = "",
+    password: str | None = None,
+) -> tuple[User, str]:
+    """Create a user; returns it and its password (generated when none is given)."""
+    name = normalise_username(username)
+    if get_user(session, name) is not None:
+        raise Conflict(f"There is already a user called {name!r}.", field="username")
+    if password is None:
+        password = generate_password()
+    check_password_rules(password)
+    user = User(
+        username=name,
+        display_name=display_name.strip(),
+        role=role,
+        password_hash=hash_password(password),
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="user.created", target_type="user", target_id=user.id, now=now, role=role.value
+    )
+    return user, password
+
+
+def set_password(session: Session, user: User, password: str, *, now: dt.datetime, actor: str) -> None:
+    """Change a password and sign the user out everywhere."""
+    check_password_rules(password)
+    user.password_hash = hash_password(password)
+    session.add(user)
+    revoke_sessions(session, user, now=now)
+    audit.record(session, actor=actor, action="user.password_changed", target_type="user", target_id=user.id, now=now)
+
+
+def set_role(session: Session, user: User, role: Role, *, now: dt.datetime, actor: str) -> None:
+    if user.role != role:
+        audit.record(
+            session,
+            actor=actor,
+            action="user.role_changed",
+            target_type="user",
+            target_id=user.id,
+            now=now,
+            old=user.role.value,
+            new=role.value,
+        )
+        user.role = role
+        session.add(user)
+
+
+def set_active(session: Session, user: User, active: bool, *, now: dt.datetime, actor: str) -> None:
+    if user.is_active != active:
+        user.is_active = active
+        session.add(user)
+        if not active:
+            revoke_sessions(session, user, now=now)
+        audit.record(
+            session,
+            actor=actor,
+            action="user.enabled" if active else "user.disabled",
+            target_type="user",
+            target_id=user.id,
+            now=now,
+        )
+
+
+# --- sign-in -----------------------------------------------------------------------
+
+
+def _recent_failures(session: Session, column: Any, value: str, since: dt.datetime) -> int:
+    return int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(LoginAttempt)
+            .where(column == value, col(LoginAttempt.at) >= since, col(LoginAttempt.succeeded).is_(False))
+        ).scalar_one()
+    )
+
+
+def authenticate(
+    session: Session, *, username: str, password: str, address: str, now: dt.datetime, settings: Settings
+) -> User:
+    """The user, if the password is right and neither the account nor the address is over its limit.
+
+    Every attempt is recorded; the caller commits even when this raises, so
+    failures count (use a write session and commit in ``finally``)."""
+    name = username.strip().lower()[:64]
+    window = dt.timedelta(minutes=settings.login_failure_window_minutes)
+    since = now - window
+    minutes = settings.login_failure_window_minutes
+    if _recent_failures(session, col(LoginAttempt.username), name, since) >= settings.login_max_failures_per_account:
+        raise TooManyRequests(
+            f"Too many failed sign-ins for this account. Wait {minutes} minutes, or ask an admin to reset the "
+            "password.",
+            retry_after=int(window.total_seconds()),
+        )
+    if _recent_failures(session, col(LoginAttempt.address), address, since) >= settings.login_max_failures_per_address:
+        raise TooManyRequests(
+            f"Too many failed sign-ins from this address. Wait {minutes} minutes.",
+            retry_after=int(window.total_seconds()),
+        )
+    user = get_user(session, name)
+    ok = verify_password(password, user.password_hash if user else None) and user is not None and user.is_active
+    session.add(LoginAttempt(username=name, address=address[:64], at=now, succeeded=ok))
+    if not ok or user is None:
+        raise Unauthenticated("Wrong user name or password.", code="wrong_credentials")
+    return user
+
+
+def start_session(session: Session, user: User, *, now: dt.datetime, settings: Settings) -> str:
+    """A new session for ``user``; returns the raw token for the cookie."""
+    token = new_token()
+    session.add(
+        WebSession(
+            token_hash=hash_token(token),
+            user_id=id_of(user),
+            created_at=now,
+            expires_at=now + dt.timedelta(days=settings.session_days),
+        )
+    )
+    return token
+
+
+def end_session(session: Session, token: str, *, now: dt.datetime) -> None:
+    session.execute(
+        sa.update(WebSession)
+        .where(col(WebSession.token_hash) == hash_token(token), col(WebSession.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def revoke_sessions(session: Session, user: User, *, now: dt.datetime) -> None:
+    session.execute(
+        sa.update(WebSession)
+        .where(col(WebSession.user_id) == user.id, col(WebSession.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def find_session(session: Session, token: str, *, now: dt.datetime) -> tuple[User, WebSession] | None:
+    row = session.exec(
+        select(User, WebSession)
+        .join(WebSession, col(WebSession.user_id) == col(User.id))
+        .where(
+            WebSession.token_hash == hash_token(token),
+            col(WebSession.revoked_at).is_(None),
+            col(WebSession.expires_at) > now,
+            col(User.is_active).is_(True),
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def prune_login_attempts(session: Session, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(days=30)) -> int:
+    result = session.connection().execute(sa.delete(LoginAttempt).where(col(LoginAttempt.at) < now - keep))
+    return int(result.rowcount or 0)
