@@ -12,11 +12,25 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
 
-from app.models import Enquiry, EnquiryHypothesis
+from app import api_tokens, audit
+from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
+from app.models import (
+    ApiToken,
+    Enquiry,
+    EnquiryHypothesis,
+    Hypothesis,
+    HypothesisStatus,
+    Launch,
+    LaunchStatus,
+    User,
+    WebSession,
+)
 
 MAX_IDEMPOTENCY_KEY = 64
 
@@ -37,6 +51,7 @@ class NewEnquiry:
     segment: str | None = None
     note: str | None = None
     agent_id: int | None = None
+    token_id: int | None = None
     # Every enquiry has a key: the client's, or one made here. That is what
     # lets a batch insert tell which rows it created and which already existed.
     idempotency_key: str = field(default_factory=new_key)
@@ -73,6 +88,7 @@ def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[
             "channel": item.channel,
             "segment": item.segment,
             "agent_id": item.agent_id,
+            "token_id": item.token_id,
             "created_at": item.created_at,
             "note": item.note,
             "is_other": not item.hypothesis_ids,
@@ -127,3 +143,308 @@ def delete(connection: sa.Connection, enquiry_id: int) -> bool:
     """Remove an enquiry and its links (ON DELETE CASCADE). True if it existed."""
     result = connection.execute(sa.delete(_enquiry).where(_enquiry.c.id == enquiry_id))
     return bool(result.rowcount)
+
+
+# --- logging enquiries from the checklist and the API ------------------------------
+
+UNDO_WINDOW = dt.timedelta(minutes=15)
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who is asking: a browser session or an API token, by the hash of its secret.
+
+    Checked inside the transaction that records the enquiry, so a session
+    signed out or a token revoked a moment ago is refused, on every replica."""
+
+    kind: Literal["session", "token"]
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class EnquiryRequest:
+    """An enquiry as asked for, before the database has checked it."""
+
+    slug: str
+    channel: str
+    credential: Credential
+    received_at: dt.datetime
+    hypothesis_keys: tuple[str, ...] = ()
+    segment: str | None = None
+    note: str | None = None  # already scrubbed (privacy.clean_note)
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Logged:
+    id: int
+    created: bool
+    slug: str
+    hypothesis_keys: tuple[str, ...]
+    created_at: dt.datetime
+
+
+_launch = Launch.__table__  # type: ignore[attr-defined]
+_hypothesis = Hypothesis.__table__  # type: ignore[attr-defined]
+_user = User.__table__  # type: ignore[attr-defined]
+_web_session = WebSession.__table__  # type: ignore[attr-defined]
+_api_token = ApiToken.__table__  # type: ignore[attr-defined]
+
+
+def _credentials(
+    connection: sa.Connection, requests: Sequence[EnquiryRequest], now: dt.datetime
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Active sessions (hash -> user id) and tokens (hash -> token id) among the requests."""
+    session_hashes = {r.credential.token_hash for r in requests if r.credential.kind == "session"}
+    token_hashes = {r.credential.token_hash for r in requests if r.credential.kind == "token"}
+    sessions: dict[str, int] = {}
+    tokens: dict[str, int] = {}
+    if session_hashes:
+        rows = connection.execute(
+            sa.select(_web_session.c.token_hash, _user.c.id)
+            .join(_user, _user.c.id == _web_session.c.user_id)
+            .where(
+                _web_session.c.token_hash.in_(session_hashes),
+                _web_session.c.revoked_at.is_(None),
+                _web_session.c.expires_at > now,
+                _user.c.is_active.is_(True),
+            )
+        )
+        sessions = dict(rows.all())
+    if token_hashes:
+        rows = connection.execute(
+            sa.select(_api_token.c.token_hash, _api_token.c.id).where(
+                _api_token.c.token_hash.in_(token_hashes), _api_token.c.revoked_at.is_(None)
+            )
+        )
+        tokens = dict(rows.all())
+    return sessions, tokens
+
+
+def _check(request: EnquiryRequest, launch: Any, hypotheses: dict[str, Any]) -> tuple[int, tuple[int, ...]]:
+    """The launch id and hypothesis ids for a request, or the error that tells the caller what to fix."""
+    if launch is None:
+        raise NotFound(
+            f"No launch with slug {request.slug!r}. GET /api/v1/launches lists the live ones.", code="unknown_launch"
+        )
+    if launch.status != LaunchStatus.LIVE:
+        state = "is closed" if launch.status == LaunchStatus.CLOSED else "is not live yet"
+        raise Conflict(
+            f"Launch {request.slug!r} {state}: enquiries can only be logged on a live launch.", code="launch_not_live"
+        )
+    if request.channel not in launch.channels:
+        raise Invalid(
+            f"Unknown channel {request.channel!r} for launch {request.slug!r}; it offers {', '.join(launch.channels)}.",
+            field="channel",
+            code="unknown_channel",
+        )
+    if request.segment is not None and request.segment not in launch.segments:
+        raise Invalid(
+            f"Unknown segment {request.segment!r} for launch {request.slug!r}; it offers {', '.join(launch.segments)}.",
+            field="segment",
+            code="unknown_segment",
+        )
+    ids: list[int] = []
+    for index, key in enumerate(request.hypothesis_keys):
+        hypothesis = hypotheses.get(key)
+        if hypothesis is None:
+            raise Invalid(
+                f"Unknown hypothesis key {key!r} for launch {request.slug!r}. GET /api/v1/launches lists the keys.",
+                field=f"hypotheses[{index}]",
+                code="unknown_hypothesis",
+            )
+        if hypothesis.status == HypothesisStatus.RETIRED:
+            raise Invalid(
+                f"Hypothesis {key!r} was retired from launch {request.slug!r}; log the enquiry as other instead.",
+                field=f"hypotheses[{index}]",
+                code="retired_hypothesis",
+            )
+        ids.append(hypothesis.id)
+    return launch.id, tuple(dict.fromkeys(ids))
+
+
+def record_requests(
+    connection: sa.Connection, requests: Sequence[EnquiryRequest], *, now: dt.datetime
+) -> list[Logged | TallyError]:
+    """Check and record a batch of requests in the caller's write transaction.
+
+    One result per request, in order: the logged enquiry, or the error that
+    refused it. A refused request never stops the others in the batch."""
+    sessions, tokens = _credentials(connection, requests, now)
+    slugs = {r.slug for r in requests}
+    launches = {row.slug: row for row in connection.execute(sa.select(_launch).where(_launch.c.slug.in_(slugs)))}
+    by_launch: dict[int, dict[str, Any]] = {row.id: {} for row in launches.values()}
+    if by_launch:
+        for row in connection.execute(
+            sa.select(_hypothesis.c.id, _hypothesis.c.launch_id, _hypothesis.c.key, _hypothesis.c.status).where(
+                _hypothesis.c.launch_id.in_(by_launch)
+            )
+        ):
+            by_launch[row.launch_id][row.key] = row
+
+    results: list[Logged | TallyError | None] = []
+    accepted: list[tuple[int, EnquiryRequest, NewEnquiry]] = []
+    used_tokens: set[int] = set()
+    for request in requests:
+        try:
+            agent_id = token_id = None
+            if request.credential.kind == "session":
+                agent_id = sessions.get(request.credential.token_hash)
+                if agent_id is None:
+                    raise Unauthenticated("Your session has ended: sign in again.", code="signed_out")
+            else:
+                token_id = tokens.get(request.credential.token_hash)
+                if token_id is None:
+                    raise Unauthenticated(
+                        "The API token is wrong or was revoked: ask an admin for a new one.", code="bad_token"
+                    )
+                used_tokens.add(token_id)
+            launch = launches.get(request.slug)
+            launch_id, hypothesis_ids = _check(request, launch, by_launch.get(launch.id, {}) if launch else {})
+        except TallyError as error:
+            results.append(error)
+            continue
+        accepted.append(
+            (
+                len(results),
+                request,
+                NewEnquiry(
+                    launch_id=launch_id,
+                    channel=request.channel,
+                    segment=request.segment,
+                    note=request.note,
+                    hypothesis_ids=hypothesis_ids,
+                    agent_id=agent_id,
+                    token_id=token_id,
+                    created_at=request.received_at,
+                    idempotency_key=request.idempotency_key or new_key(),
+                ),
+            )
+        )
+        results.append(None)
+    recorded = insert_many(connection, [item for _, _, item in accepted])
+    for (position, request, item), outcome in zip(accepted, recorded, strict=True):
+        results[position] = Logged(outcome.id, outcome.created, request.slug, request.hypothesis_keys, item.created_at)
+    api_tokens.touch(connection, used_tokens, now=now)
+    return [r for r in results if r is not None]
+
+
+# --- undo and the agent's own recent enquiries --------------------------------------
+
+
+def undo(
+    session: Session, enquiry_id: int, *, now: dt.datetime, user: User | None = None, token: ApiToken | None = None
+) -> Enquiry:
+    """Remove an enquiry its logger regrets: agents within 15 minutes, integrations their own."""
+    enquiry = session.get(Enquiry, enquiry_id)
+    if enquiry is None:
+        raise NotFound(f"No enquiry with id {enquiry_id}: it may have been undone already.", code="unknown_enquiry")
+    if user is not None:
+        if enquiry.agent_id != user.id:
+            raise Forbidden("You can only undo enquiries you logged yourself.", code="not_yours")
+        if now - enquiry.created_at > UNDO_WINDOW:
+            raise Conflict("Enquiries can be undone for 15 minutes after they were logged.", code="too_late")
+    elif token is not None and enquiry.token_id != token.id:
+        raise Forbidden("This enquiry was logged with another API token.", code="not_yours")
+    keys = list(
+        session.exec(
+            select(Hypothesis.key)
+            .join(EnquiryHypothesis, col(EnquiryHypothesis.hypothesis_id) == col(Hypothesis.id))
+            .where(EnquiryHypothesis.enquiry_id == enquiry_id)
+        )
+    )
+    audit.record(
+        session,
+        actor=user.username if user else f"token:{token.name if token else '?'}",
+        action="enquiry.undone",
+        target_type="enquiry",
+        target_id=enquiry_id,
+        now=now,
+        launch_id=enquiry.launch_id,
+        logged_at=enquiry.created_at.isoformat(),
+        hypotheses=keys,
+        channel=enquiry.channel,
+    )
+    delete(session.connection(), enquiry_id)
+    return enquiry
+
+
+@dataclass(frozen=True)
+class RecentEnquiry:
+    id: int
+    created_at: dt.datetime
+    channel: str
+    segment: str | None
+    note: str | None
+    hypothesis_keys: tuple[str, ...]
+    hypothesis_texts: tuple[str, ...]
+
+
+def recent_for_agent(session: Session, *, launch: Launch, user: User, now: dt.datetime) -> list[RecentEnquiry]:
+    """The agent's own enquiries on this launch that can still be undone, newest first."""
+    rows = session.exec(
+        select(Enquiry)
+        .where(
+            Enquiry.agent_id == user.id,
+            Enquiry.launch_id == launch.id,
+            col(Enquiry.created_at) >= now - UNDO_WINDOW,
+        )
+        .order_by(col(Enquiry.created_at).desc(), col(Enquiry.id).desc())
+        .limit(50)
+    ).all()
+    matched: dict[int, list[tuple[str, str]]] = {e.id or 0: [] for e in rows}
+    if matched:
+        for enquiry_id, key, text in session.exec(
+            select(EnquiryHypothesis.enquiry_id, Hypothesis.key, Hypothesis.text)
+            .join(Hypothesis, col(Hypothesis.id) == col(EnquiryHypothesis.hypothesis_id))
+            .where(col(EnquiryHypothesis.enquiry_id).in_(matched))
+            .order_by(col(Hypothesis.sort_order))
+        ):
+            matched[enquiry_id].append((key, text))
+    return [
+        RecentEnquiry(
+            e.id or 0,
+            e.created_at,
+            e.channel,
+            e.segment,
+            e.note,
+            tuple(k for k, _ in matched[e.id or 0]),
+            tuple(t for _, t in matched[e.id or 0]),
+        )
+        for e in rows
+    ]
+
+
+def count_for_agent(session: Session, *, launch: Launch, user: User, start: dt.datetime, end: dt.datetime) -> int:
+    return int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(_enquiry)
+            .where(
+                _enquiry.c.agent_id == user.id,
+                _enquiry.c.created_at >= start,
+                _enquiry.c.created_at < end,
+                _enquiry.c.launch_id == launch.id,
+            )
+        ).scalar_one()
+    )
+
+
+def recent_notes(
+    session: Session, *, launch: Launch, start: dt.datetime, end: dt.datetime, limit: int = 5
+) -> list[str]:
+    """The latest notes on "other" enquiries in [start, end), newest first."""
+    notes = session.exec(
+        select(Enquiry.note)
+        .where(
+            Enquiry.launch_id == launch.id,
+            col(Enquiry.created_at) >= start,
+            col(Enquiry.created_at) < end,
+            col(Enquiry.is_other).is_(True),
+            col(Enquiry.note).is_not(None),
+        )
+        .order_by(col(Enquiry.created_at).desc())
+        .limit(limit)
+    ).all()
+    return [note for note in notes if note]

@@ -5,37 +5,53 @@ from __future__ import annotations
 
 
 class TallyError(Exception):
-    status_code = 400
+    """``message`` says what went wrong and how to fix it; ``code`` is stable
+    for programs (and for the checklist, which shows its own translation)."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    status_code = 400
+    default_code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.code = code or self.default_code
 
 
 class NotFound(TallyError):
+    default_code = "not_found"
     status_code = 404
 
 
 class Invalid(TallyError):
+    default_code = "invalid"
     status_code = 422
 
 
 class Conflict(TallyError):
+    default_code = "conflict"
     status_code = 409
 
 
 class Unauthenticated(TallyError):
+    default_code = "unauthenticated"
     status_code = 401
 
 
 class Forbidden(TallyError):
+    default_code = "forbidden"
     status_code = 403
 
 
 class TooManyRequests(TallyError):
     status_code = 429
+    default_code = "too_many_requests"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Unavailable(TallyError):
+    status_code = 503
+    default_code = "unavailable"

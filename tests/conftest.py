@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from app import migrations
+from app import auth, migrations
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from app.models import Role, User
 
 PG_ENV = "TALLY_TEST_DATABASE_URL"
 PG_SKIP_REASON = (
@@ -179,3 +182,76 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def now() -> dt.datetime:
     return dt.datetime(2026, 11, 18, 10, 30, tzinfo=dt.UTC)
+
+
+# --- people and signed-in browsers ------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class People:
+    agent: User
+    other_agent: User
+    lead: User
+    admin: User
+
+
+@pytest.fixture
+def people(db: Database) -> People:
+    """Named personas: Kari and Ola answer the phones, Lena leads the launch, Ada administers."""
+    made = {}
+    with db.transaction() as session:
+        for username, role in (("kari", Role.AGENT), ("ola", Role.AGENT), ("lena", Role.LEAD), ("ada", Role.ADMIN)):
+            made[username], _ = auth.add_user(
+                session, username=username, role=role, display_name=username.title(), password=PASSWORD,
+                now=dt.datetime.now(dt.UTC), actor="test",
+            )
+    return People(made["kari"], made["ola"], made["lena"], made["ada"])
+
+
+class WebUser:
+    """A browser-like client: its own cookies, signs in through the form, sends CSRF tokens."""
+
+    def __init__(self, app: Any) -> None:
+        self.client = TestClient(app, follow_redirects=False)
+
+    @property
+    def csrf(self) -> str:
+        page = self.client.get("/login")
+        match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+        assert match, page.text[:500]
+        return match.group(1)
+
+    def login(self, username: str, password: str = PASSWORD) -> WebUser:
+        response = self.client.post("/login", data={"username": username, "password": password,
+                                                    "csrf_token": self.csrf})
+        assert response.status_code == 303, response.text[:500]
+        return self
+
+    def token(self, path: str = "/") -> str:
+        """The CSRF token as a page would carry it (bound to this browser's cookies)."""
+        page = self.client.get(path)
+        match = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', page.text)
+        assert match, f"no CSRF token on {path}: {page.status_code} {page.text[:300]}"
+        return match.group(1)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        headers = kwargs.pop("headers", {})
+        headers.setdefault("X-CSRF-Token", self.token())
+        return self.client.post(url, headers=headers, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.client.get(url, **kwargs)
+
+
+@pytest.fixture
+def web(app: Any, client: TestClient) -> Callable[[str | None], WebUser]:
+    """``web("kari")``: a browser signed in as kari; ``web(None)``: signed out.
+    (Depends on ``client`` so the app's lifespan runs, and ends, once.)"""
+
+    def make(username: str | None) -> WebUser:
+        user = WebUser(app)
+        return user.login(username) if username else user
+
+    return make

@@ -1,0 +1,66 @@
+"""Digest slots: the moments, in UTC, when a launch's digests fall due.
+
+A slot is a local clock time (09:00, 13:00, 16:00) on a day of the launch, in
+the launch's time zone. On DST days the wall clock still reads 09:00, 13:00
+and 16:00 and there are still exactly three slots; only their UTC instants
+shift. A slot time that does not exist that day (inside the spring gap) is
+taken as the first moment after the gap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from app.launches import digest_clock_times, local_date, zone
+from app.models import Launch
+
+
+def slot_at(day: dt.date, clock: dt.time, launch: Launch) -> dt.datetime:
+    tz = zone(launch)
+    local = dt.datetime.combine(day, clock, tzinfo=tz)
+    # zoneinfo maps a non-existent wall time with the offset before the gap;
+    # round-tripping through UTC lands on the real instant after it.
+    return local.astimezone(dt.UTC)
+
+
+def slots_on(launch: Launch, day: dt.date) -> list[dt.datetime]:
+    if not launch.starts_on <= day <= launch.ends_on:
+        return []
+    return sorted({slot_at(day, clock, launch) for clock in digest_clock_times(launch)})
+
+
+def slots_between(launch: Launch, start: dt.datetime, end: dt.datetime) -> Iterator[dt.datetime]:
+    """Slots in (start, end], oldest first."""
+    tz = zone(launch)
+    day = max(local_date(start, tz) - dt.timedelta(days=1), launch.starts_on)
+    last = min(local_date(end, tz) + dt.timedelta(days=1), launch.ends_on)
+    while day <= last:
+        for slot in slots_on(launch, day):
+            if start < slot <= end:
+                yield slot
+        day += dt.timedelta(days=1)
+
+
+def previous_slot(launch: Launch, now: dt.datetime) -> dt.datetime | None:
+    """The latest slot at or before ``now`` (None before the first one)."""
+    tz = zone(launch)
+    day = min(local_date(now, tz), launch.ends_on)
+    while day >= launch.starts_on:
+        earlier = [slot for slot in slots_on(launch, day) if slot <= now]
+        if earlier:
+            return earlier[-1]
+        day -= dt.timedelta(days=1)
+    return None
+
+
+def next_slot(launch: Launch, now: dt.datetime) -> dt.datetime | None:
+    """The first slot after ``now`` (None after the last one)."""
+    tz = zone(launch)
+    day = max(local_date(now, tz), launch.starts_on)
+    while day <= launch.ends_on:
+        later = [slot for slot in slots_on(launch, day) if slot > now]
+        if later:
+            return later[0]
+        day += dt.timedelta(days=1)
+    return None

@@ -1,0 +1,228 @@
+"""The JSON API for integrations: tokens, logging, idempotency, undo, tallies, and every error."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from app import api_tokens
+from app.db import Database
+from app.models import Enquiry, EnquiryHypothesis, LaunchStatus
+from tests.factories import make_launch
+
+SLUG = "test-launch"
+
+
+@pytest.fixture
+def token(db: Database) -> str:
+    with db.transaction() as session:
+        _, raw = api_tokens.create(session, name="telephony", now=dt.datetime.now(dt.UTC), actor="test")
+    return raw
+
+
+@pytest.fixture
+def launch(db: Database) -> Any:
+    return make_launch(db, slug=SLUG, hypotheses=("bankid-login-loop", "receipts-moved", "send-money"))
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def post(client: TestClient, token: str, body: dict[str, Any], slug: str = SLUG) -> Any:
+    return client.post(f"/api/v1/launches/{slug}/enquiries", json=body, headers=auth(token))
+
+
+def test_lists_live_launches_with_their_keys(client: TestClient, token: str, launch: Any, db: Database) -> None:
+    make_launch(db, slug="draft-launch", status=LaunchStatus.DRAFT)
+    response = client.get("/api/v1/launches", headers=auth(token))
+    assert response.status_code == 200
+    [item] = response.json()
+    assert item["slug"] == SLUG
+    assert [h["key"] for h in item["hypotheses"]] == ["bankid-login-loop", "receipts-moved", "send-money"]
+    assert item["channels"] == ["phone", "chat", "email", "social"]
+    assert item["segments"] == ["private", "business"]
+
+
+def test_logs_an_enquiry_and_a_repeat_key_returns_the_same_one(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    body = {"channel": "phone", "segment": "private", "hypotheses": ["bankid-login-loop", "send-money"],
+            "idempotency_key": "call-123"}
+    first = post(client, token, body)
+    assert first.status_code == 201
+    assert first.json()["created"] is True
+    again = post(client, token, body)
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"] and again.json()["created"] is False
+    with db.session() as session:
+        [enquiry] = session.exec(select(Enquiry)).all()
+        assert len(session.exec(select(EnquiryHypothesis)).all()) == 2
+    assert enquiry.token_id is not None and enquiry.agent_id is None and not enquiry.is_other
+
+
+def test_an_enquiry_without_hypotheses_is_other_and_its_note_is_scrubbed(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    response = post(client, token, {"channel": "chat", "note": "Kunden (ola@example.no, 912 34 567) spurte om gebyr"})
+    assert response.status_code == 201
+    with db.session() as session:
+        enquiry = session.exec(select(Enquiry)).one()
+    assert enquiry.is_other and enquiry.segment is None
+    assert enquiry.note == "Kunden ([email], [phone]) spurte om gebyr"
+
+
+def test_undo_removes_it_from_the_tally(client: TestClient, token: str, launch: Any) -> None:
+    created = post(client, token, {"channel": "phone", "hypotheses": ["receipts-moved"]}).json()
+    window = {"start": "2020-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"}
+    assert client.get(f"/api/v1/launches/{SLUG}/tally", params=window, headers=auth(token)).json()["total"] == 1
+    response = client.delete(f"/api/v1/enquiries/{created['id']}", headers=auth(token))
+    assert response.status_code == 200 and response.json() == {"id": created["id"], "undone": True}
+    assert client.get(f"/api/v1/launches/{SLUG}/tally", params=window, headers=auth(token)).json()["total"] == 0
+    gone = client.delete(f"/api/v1/enquiries/{created['id']}", headers=auth(token))
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "unknown_enquiry"
+
+
+def test_a_token_cannot_undo_what_another_logged(client: TestClient, token: str, launch: Any, db: Database) -> None:
+    created = post(client, token, {"channel": "phone"}).json()
+    with db.transaction() as session:
+        _, other = api_tokens.create(session, name="crm", now=dt.datetime.now(dt.UTC), actor="test")
+    response = client.delete(f"/api/v1/enquiries/{created['id']}", headers=auth(other))
+    assert response.status_code == 403 and response.json()["error"]["code"] == "not_yours"
+
+
+def test_tally_lists_every_hypothesis_channel_and_segment(client: TestClient, token: str, launch: Any) -> None:
+    with time_machine.travel(dt.datetime(2026, 11, 18, 9, 30, tzinfo=dt.UTC), tick=False):
+        post(client, token, {"channel": "phone", "segment": "private", "hypotheses": ["receipts-moved"]})
+        post(client, token, {"channel": "email", "segment": "business"})
+    response = client.get(
+        f"/api/v1/launches/{SLUG}/tally",
+        params={"start": "2026-11-18T10:00:00+01:00", "end": "2026-11-18T11:00:00+01:00"},
+        headers=auth(token),
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total"] == 2 and body["other"] == 1
+    assert body["hypotheses"] == {"bankid-login-loop": 0, "receipts-moved": 1, "send-money": 0}
+    assert body["channels"] == {"phone": 1, "chat": 0, "email": 1, "social": 0}
+    assert body["segments"] == {"private": 1, "business": 1}
+    # Half-open: the same window moved past the enquiries holds none.
+    later = client.get(
+        f"/api/v1/launches/{SLUG}/tally",
+        params={"start": "2026-11-18T10:30:00.000001+01:00", "end": "2026-11-18T12:00:00+01:00"},
+        headers=auth(token),
+    )
+    assert later.json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code", "field", "words"),
+    [
+        ("unknown launch", 404, "unknown_launch", None, "No launch with slug 'nope'"),
+        ("unknown hypothesis", 422, "unknown_hypothesis", "hypotheses[1]", "Unknown hypothesis key 'made-up'"),
+        ("unknown channel", 422, "unknown_channel", "channel", "Unknown channel 'fax'"),
+        ("unknown segment", 422, "unknown_segment", "segment", "Unknown segment 'vip'"),
+        ("closed launch", 409, "launch_not_live", None, "is closed"),
+        ("draft launch", 409, "launch_not_live", None, "is not live yet"),
+        ("missing token", 401, "missing_token", None, "Authorization: Bearer"),
+        ("wrong token", 401, "bad_token", None, "wrong or was revoked"),
+        ("revoked token", 401, "bad_token", None, "wrong or was revoked"),
+        ("over-long note", 422, "note_too_long", "note", "keep it to 500"),
+        ("missing channel", 422, "invalid", "channel", "Field required"),
+        ("bad idempotency key", 422, "invalid", "idempotency_key", "should match pattern"),
+    ],
+)
+def test_errors_say_what_to_fix(
+    client: TestClient, token: str, launch: Any, db: Database, case: str, status: int, code: str, field: str | None,
+    words: str,
+) -> None:
+    make_launch(db, slug="closed-launch", status=LaunchStatus.CLOSED)
+    make_launch(db, slug="draft-launch", status=LaunchStatus.DRAFT)
+    body: dict[str, Any] = {"channel": "phone", "hypotheses": ["receipts-moved"]}
+    slug, headers = SLUG, auth(token)
+    match case:
+        case "unknown launch":
+            slug = "nope"
+        case "unknown hypothesis":
+            body["hypotheses"] = ["receipts-moved", "made-up"]
+        case "unknown channel":
+            body["channel"] = "fax"
+        case "unknown segment":
+            body["segment"] = "vip"
+        case "closed launch":
+            slug = "closed-launch"
+        case "draft launch":
+            slug = "draft-launch"
+        case "missing token":
+            headers = {}
+        case "wrong token":
+            headers = auth("lt_not-a-real-token")
+        case "revoked token":
+            with db.transaction() as session:
+                api_tokens.revoke(session, 1, now=dt.datetime.now(dt.UTC), actor="test")
+        case "over-long note":
+            body["note"] = "x" * 501
+        case "missing channel":
+            del body["channel"]
+        case "bad idempotency key":
+            body["idempotency_key"] = "has spaces and / slashes"
+    response = client.post(f"/api/v1/launches/{slug}/enquiries", json=body, headers=headers)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert words in error["message"]
+    assert error.get("field") == field
+    if status == 401:
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    with db.session() as session:
+        assert session.exec(select(Enquiry)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({"start": "2026-11-18T10:00:00", "end": "2026-11-18T11:00:00+01:00"}, "start", "timezone"),
+        ({"start": "2026-11-18T10:00:00Z", "end": "2026-11-18T09:00:00Z"}, "end", "end is before start"),
+        ({"end": "2026-11-18T09:00:00Z"}, "start", "Field required"),
+    ],
+)
+def test_tally_window_errors(
+    client: TestClient, token: str, launch: Any, params: dict[str, str], field: str, words: str
+) -> None:
+    response = client.get(f"/api/v1/launches/{SLUG}/tally", params=params, headers=auth(token))
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == field
+    assert words in response.json()["error"]["message"]
+
+
+def test_reading_needs_a_token_too(client: TestClient, launch: Any) -> None:
+    for url in ("/api/v1/launches", f"/api/v1/launches/{SLUG}/tally?start=2026-01-01T00:00Z&end=2026-01-02T00:00Z"):
+        response = client.get(url)
+        assert response.status_code == 401 and response.json()["error"]["code"] == "missing_token"
+
+
+def test_unknown_api_paths_answer_json(client: TestClient) -> None:
+    response = client.get("/api/v1/nothing")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_openapi_describes_the_api_and_its_bearer_tokens(client: TestClient) -> None:
+    spec = client.get("/api/openapi.json").json()
+    assert {"/api/v1/launches", "/api/v1/launches/{slug}/enquiries", "/api/v1/enquiries/{enquiry_id}",
+            "/api/v1/launches/{slug}/tally"} <= set(spec["paths"])
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert not any(path.startswith(("/launches", "/admin", "/login")) for path in spec["paths"])
+
+
+def test_tokens_are_stored_hashed_and_marked_used(client: TestClient, token: str, launch: Any, db: Database) -> None:
+    post(client, token, {"channel": "phone"})
+    with db.session() as session:
+        [row] = api_tokens.list_tokens(session)
+    assert token not in row.token_hash and row.prefix == token[:10]
+    assert row.last_used_at is not None
