@@ -6,7 +6,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo serve test lint pytest test-postgres bench tools browser
+.PHONY: demo serve test lint pytest test-postgres bench tools browser translations
 
 ## demo: start the app with demo data on the SQLite default (http://127.0.0.1:8000)
 demo: tools
@@ -45,3 +45,9 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; \
 	}
+
+## translations: after changing texts: extract, merge into the catalogues, compile (then translate app/locale/nb)
+translations: tools
+	$(UV) run --frozen pybabel extract -F app/locale/babel.cfg -k N_ --no-location --sort-output --project "Launch Tally" -o app/locale/messages.pot .
+	$(UV) run --frozen pybabel update -i app/locale/messages.pot -d app/locale --no-fuzzy-matching --ignore-obsolete
+	$(UV) run --frozen pybabel compile -d app/locale --statistics

@@ -1,9 +1,14 @@
-"""Hypothesis sets as YAML files: the schema, validation with line numbers,
-import (idempotent, all-or-nothing) and export (imports back to the same state).
+"""Hypothesis sets: a launch and the enquiries its team expects.
 
-One file describes one launch. The schema is the pydantic model ``LaunchFile``;
-``hypotheses/schema.json`` is exported from it and ``hypotheses/README.md``
-documents it for the people who write the files.
+A set is written as a YAML file (one per launch, in hypotheses/) or edited in
+the web editor; both end in ``import_launch``, so the rules are the same:
+keyed by slug and key, idempotent, changed text keeps a revision, a
+hypothesis left out is retired, never deleted. Files are validated with line
+numbers first; export writes a file that imports back to the same state.
+
+The schema is the pydantic model ``LaunchFile``; ``hypotheses/schema.json`` is
+exported from it and ``hypotheses/README.md`` documents it for the people who
+write the files.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlmodel import Session, select
 
 from app import audit
 from app.config import check_timezone, parse_clock_times
+from app.errors import Invalid
 from app.launches import DEFAULT_LENGTH, hypotheses_of
 from app.models import (
     DEFAULT_CHANNELS,
@@ -507,3 +513,27 @@ def export_launch(session: Session, launch: Launch) -> str:
 
 def json_schema() -> dict[str, Any]:
     return LaunchFile.model_json_schema()
+
+
+# --- the web editor: edits are changes to the set, applied like an import ----------
+
+
+def current_spec(session: Session, launch: Launch) -> LaunchFile:
+    return launch_to_file(launch, hypotheses_of(session, launch))
+
+
+def revalidate(data: dict[str, Any]) -> LaunchFile:
+    """A set from edited data, or ``Invalid`` naming the first field at fault and listing every problem."""
+    try:
+        spec = LaunchFile.model_validate(data)
+    except ValidationError as exc:
+        problems = [(_field_name(e["loc"]), _message(e)) for e in exc.errors()]
+        raise Invalid(
+            "; ".join(f"{name}: {message}" if name else message for name, message in problems),
+            field=problems[0][0] or None,
+        ) from None
+    duplicates = list(_duplicate_keys(spec))
+    if duplicates:
+        index, message = duplicates[0]
+        raise Invalid(f"hypotheses[{index}].key: {message}", field="key")
+    return spec

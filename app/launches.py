@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from app.errors import NotFound
-from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
+from app.models import Hypothesis, HypothesisRevision, HypothesisStatus, Launch, LaunchStatus
 
 DEFAULT_LENGTH = dt.timedelta(days=21)
 
@@ -57,7 +57,11 @@ def digest_clock_times(launch: Launch) -> tuple[dt.time, ...]:
 def get_by_slug(session: Session, slug: str) -> Launch:
     launch = session.exec(select(Launch).where(Launch.slug == slug)).first()
     if launch is None:
-        raise NotFound(f"No launch with slug {slug!r}. `tally hypotheses import` creates one from a file.")
+        raise NotFound(
+            f"No launch with slug {slug!r}. GET /api/v1/launches lists the live ones; "
+            "`tally hypotheses import` creates one from a file.",
+            code="unknown_launch",
+        )
     return launch
 
 
@@ -73,3 +77,21 @@ def hypotheses_of(session: Session, launch: Launch, *, include_retired: bool = T
     if not include_retired:
         query = query.where(Hypothesis.status != HypothesisStatus.RETIRED)
     return list(session.exec(query.order_by(col(Hypothesis.sort_order), col(Hypothesis.id))))
+
+
+def find_by_slug(session: Session, slug: str) -> Launch | None:
+    return session.exec(select(Launch).where(Launch.slug == slug)).first()
+
+
+def revisions_of(session: Session, launch: Launch) -> dict[int, list[HypothesisRevision]]:
+    """Earlier texts of the launch's hypotheses, newest first, by hypothesis id."""
+    found: dict[int, list[HypothesisRevision]] = {}
+    rows = session.exec(
+        select(HypothesisRevision)
+        .join(Hypothesis, col(Hypothesis.id) == col(HypothesisRevision.hypothesis_id))
+        .where(Hypothesis.launch_id == launch.id)
+        .order_by(col(HypothesisRevision.changed_at).desc(), col(HypothesisRevision.id).desc())
+    )
+    for revision in rows:
+        found.setdefault(revision.hypothesis_id, []).append(revision)
+    return found

@@ -2,28 +2,181 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from fastapi import FastAPI
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import csrf, enquiries
 from app.config import Settings, load_settings
 from app.db import Database
-from app.routes import health
+from app.deps import is_htmx
+from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
+from app.group_commit import GroupCommitWriter
+from app.routes import admin, api, auth, checklist, health, launches
+from app.web import build_environment, render
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).extend(SECURITY_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _wants_json(request: Request) -> bool:
+    return _is_api(request) or ("application/json" in request.headers.get("accept", "") and not is_htmx(request))
+
+
+def error_body(error: TallyError) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.field:
+        body["field"] = error.field
+    return {"error": body}
+
+
+def error_response(request: Request, error: TallyError) -> Response:
+    headers: dict[str, str] = {}
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after)
+    if _wants_json(request):
+        if isinstance(error, Unauthenticated) and _is_api(request):
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse(error_body(error), status_code=error.status_code, headers=headers)
+    if isinstance(error, Unauthenticated):
+        target = "/login?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        if is_htmx(request):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    if is_htmx(request):
+        headers.update({"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
+        return render(request, "_error.html", viewer=None, error=error, status_code=error.status_code, headers=headers)
+    return render(request, "error.html", viewer=None, error=error, status_code=error.status_code, headers=headers)
+
+
+def _field_name(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if part.isdigit() else (f".{part}" if name else part)
+    return name
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or load_settings()
     database = db or Database(settings.database_url)
+    writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = GroupCommitWriter(
+        database,
+        lambda connection, items: enquiries.record_requests(connection, items, now=dt.datetime.now(dt.UTC)),
+        name="enquiry-writer",
+        on_failure=lambda exc: Unavailable(
+            "The enquiry could not be saved just now (the server logged why). Nothing was recorded: send it again "
+            "with the same idempotency key."
+        ),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        writer.close()
         if db is None:  # a database passed in belongs to the caller
             database.dispose()
 
-    app = FastAPI(title="Launch Tally", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Launch Tally",
+        version="0.1.0",
+        description="Log customer enquiries against a launch's hypotheses, and read the tallies. "
+        "Every /api/v1 call needs `Authorization: Bearer <token>`; an admin creates tokens.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
     app.state.settings = settings
     app.state.db = database
+    app.state.jinja = build_environment()
+    app.state.enquiry_writer = writer
+
+    app.add_middleware(csrf.CookieMiddleware, secure=settings.cookie_secure)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
     app.include_router(health.router)
+    app.include_router(api.router)
+    protected = [Depends(csrf.protect)]
+    for router in (auth.router, launches.router, checklist.router, admin.router):
+        app.include_router(router, dependencies=protected, include_in_schema=False)
+
+    @app.exception_handler(TallyError)
+    async def tally_error(request: Request, error: TallyError) -> Response:
+        return error_response(request, error)
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def database_unavailable(request: Request, error: sa.exc.OperationalError) -> Response:
+        log.error("database error on %s %s: %s", request.method, request.url.path, error.__class__.__name__)
+        return error_response(
+            request, Unavailable("The database did not answer. Nothing was saved; try again in a moment.")
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        problems = [
+            {"field": _field_name(e["loc"]), "message": str(e["msg"]).removeprefix("Value error, ")}
+            for e in error.errors()
+        ]
+        first = problems[0] if problems else {"field": "", "message": "invalid request"}
+        message = "; ".join(f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems)
+        if _wants_json(request):
+            body = {"error": {"code": "invalid", "message": message, "field": first["field"], "problems": problems}}
+            return JSONResponse(body, status_code=422)
+        return error_response(request, Invalid(message, field=first["field"]))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 404:
+            return error_response(request, NotFound(f"There is nothing at {request.url.path}."))
+        if _wants_json(request):
+            body = {"error": {"code": "http_error", "message": str(error.detail)}}
+            return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+        return Response(str(error.detail), status_code=error.status_code, headers=error.headers)
+
     return app

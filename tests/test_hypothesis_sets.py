@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from app import hypothesis_files, launches
+from app import hypothesis_sets, launches
 from app.cli import cli
 from app.config import Settings
 from app.db import Database
-from app.hypothesis_files import InvalidFiles, import_launch, validate_files
+from app.hypothesis_sets import InvalidFiles, import_launch, validate_files
 from app.models import AuditEvent, HypothesisRevision, HypothesisStatus, Launch, LaunchStatus
 from app.tallies import tally
 from tests.factories import log
@@ -45,7 +45,7 @@ def write(tmp_path: Path, text: str, name: str = "launch.yaml") -> Path:
 
 def do_import(
     db: Database, settings: Settings, *paths: Path, actor: str = "test"
-) -> list[hypothesis_files.LaunchChanges]:
+) -> list[hypothesis_sets.LaunchChanges]:
     specs = validate_files(paths)
     with db.transaction() as session:
         return [
@@ -84,12 +84,12 @@ def test_every_shipped_file_validates() -> None:
 
 def test_shipped_json_schema_is_current() -> None:
     shipped = json.loads((HYPOTHESES / "schema.json").read_text(encoding="utf-8"))
-    assert shipped == hypothesis_files.json_schema(), "run: tally hypotheses schema > hypotheses/schema.json"
+    assert shipped == hypothesis_sets.json_schema(), "run: tally hypotheses schema > hypotheses/schema.json"
 
 
 def test_readme_documents_every_field() -> None:
     readme = (HYPOTHESES / "README.md").read_text(encoding="utf-8")
-    fields = set(hypothesis_files.LaunchFile.model_fields) | set(hypothesis_files.HypothesisSpec.model_fields)
+    fields = set(hypothesis_sets.LaunchFile.model_fields) | set(hypothesis_sets.HypothesisSpec.model_fields)
     missing = sorted(f for f in fields if f"`{f}`" not in readme)
     assert missing == [], f"hypotheses/README.md does not document {missing}"
 
@@ -298,7 +298,7 @@ def test_export_imports_back_to_the_same_state(db: Database, settings: Settings,
         launches.hypotheses_of(session, launch)[2].status = HypothesisStatus.FIX_SHIPPED
     original = state(db, "payapp-5-redesign")
     with db.session() as session:
-        exported = hypothesis_files.export_launch(session, launches.get_by_slug(session, "payapp-5-redesign"))
+        exported = hypothesis_sets.export_launch(session, launches.get_by_slug(session, "payapp-5-redesign"))
 
     with db.transaction() as session:  # start again from nothing
         for model in (AuditEvent, HypothesisRevision):
@@ -308,7 +308,7 @@ def test_export_imports_back_to_the_same_state(db: Database, settings: Settings,
     do_import(db, settings, write(tmp_path, exported, "exported.yaml"))
     assert state(db, "payapp-5-redesign") == original
     with db.session() as session:
-        again = hypothesis_files.export_launch(session, launches.get_by_slug(session, "payapp-5-redesign"))
+        again = hypothesis_sets.export_launch(session, launches.get_by_slug(session, "payapp-5-redesign"))
     assert again == exported
 
 

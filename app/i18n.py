@@ -1,0 +1,162 @@
+"""Languages: English and Norwegian bokmål, through Babel message catalogues.
+
+Templates call ``_()``; the language is the signed-in user's choice, else the
+browser's (Accept-Language), else TALLY_LANGUAGE. It is held in a context
+variable set by ``use_language`` around rendering, in the thread that renders.
+
+Catalogues: app/locale/<lang>/LC_MESSAGES/messages.po, compiled to .mo. After
+changing texts run ``make translations`` (extract, update, compile); a test
+fails when a Norwegian text is missing or a .mo is stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale, dates, numbers
+from babel.support import NullTranslations, Translations
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LANGUAGES = {"en": "English", "nb": "Norsk (bokmål)"}
+# Formats follow the language; English users in Nordic centres expect a 24-hour clock.
+BABEL_LOCALES = {"en": "en_GB", "nb": "nb_NO"}
+
+_language: ContextVar[str] = ContextVar("language", default="en")
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(language: str) -> NullTranslations:
+    return Translations.load(str(LOCALE_DIR), [language], domain="messages")
+
+
+def current_language() -> str:
+    return _language.get()
+
+
+@contextmanager
+def use_language(language: str) -> Iterator[None]:
+    token = _language.set(language if language in LANGUAGES else "en")
+    try:
+        yield
+    finally:
+        _language.reset(token)
+
+
+def gettext(message: str) -> str:
+    return translations(_language.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(_language.get()).ngettext(singular, plural, n)
+
+
+def negotiate(accept_language: str | None, default: str) -> str:
+    """The best of our languages for an Accept-Language header."""
+    if not accept_language:
+        return default
+    preferred = []
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip().replace("-", "_")
+        if tag:
+            preferred.append(tag)
+    aliases = {"no": "nb", "nn": "nb"}  # Norwegian in general, and nynorsk readers, get bokmål
+    for tag in preferred:
+        base = tag.split("_")[0].lower()
+        base = aliases.get(base, base)
+        if base in LANGUAGES:
+            return base
+    return default
+
+
+def N_(message: str) -> str:
+    """Marks a text for translation where it is defined; ``gettext`` translates it where it is shown."""
+    return message
+
+
+# Domain errors carry English messages for developers and logs; people see
+# these, by the error's code, in their own language.
+ERROR_TEXTS = {
+    "signed_out": N_("Your session has ended: sign in again."),
+    "wrong_credentials": N_("Wrong user name or password."),
+    "too_many_requests": N_("Too many failed sign-ins. Wait a few minutes, or ask an admin to reset your password."),
+    "csrf": N_("This page was out of date: reload it and try again."),
+    "bad_origin": N_("The request did not come from this site, so it was refused."),
+    "forbidden_role": N_("Your role does not give access to this."),
+    "unknown_user": N_("Launch Tally has no active user by your name: ask an admin."),
+    "launch_not_live": N_("This launch is not live, so enquiries cannot be logged on it."),
+    "unknown_launch": N_("There is no such launch."),
+    "unknown_hypothesis": N_("A hypothesis is no longer on the list: reload the page."),
+    "retired_hypothesis": N_("A hypothesis was retired: reload the page."),
+    "unknown_channel": N_("That channel is not offered any more: reload the page."),
+    "unknown_segment": N_("That segment is not offered any more: reload the page."),
+    "note_too_long": N_("The note is too long: keep it to 500 characters."),
+    "too_late": N_("Enquiries can be undone for 15 minutes after they were logged."),
+    "not_yours": N_("You can only undo enquiries you logged yourself."),
+    "unknown_enquiry": N_("That enquiry was already undone."),
+    "wrong_password": N_("The current password is not right."),
+    "password_too_short": N_("A password needs at least 10 characters."),
+    "unavailable": N_("The server could not save this just now. Nothing was lost: it will be tried again."),
+    "not_found": N_("There is nothing here."),
+}
+
+
+# Words stored as values (roles, statuses, the default channels and segments),
+# shown in the reader's language; anything else a launch defines is shown as is.
+LABELS = {
+    "agent": N_("agent"),
+    "lead": N_("lead"),
+    "admin": N_("admin"),
+    "draft": N_("draft"),
+    "live": N_("live"),
+    "closed": N_("closed"),
+    "open": N_("open"),
+    "confirmed": N_("confirmed"),
+    "not_seen": N_("not seen"),
+    "fix_shipped": N_("fix shipped"),
+    "resolved": N_("resolved"),
+    "retired": N_("retired"),
+    "phone": N_("phone"),
+    "chat": N_("chat"),
+    "email": N_("email"),
+    "social": N_("social"),
+    "private": N_("private"),
+    "business": N_("business"),
+    "unspecified": N_("unspecified"),
+}
+
+
+def label(value: str) -> str:
+    text = LABELS.get(str(value))
+    return gettext(text) if text else str(value)
+
+
+def error_text(code: str, message: str) -> str:
+    """What to show a person for an error: the translation for its code, else its message."""
+    text = ERROR_TEXTS.get(code)
+    return gettext(text) if text else message
+
+
+def _locale() -> Locale:
+    return Locale.parse(BABEL_LOCALES[_language.get()])
+
+
+def format_datetime(value: dt.datetime, tz: ZoneInfo | str, format: str = "short") -> str:
+    return dates.format_datetime(value, format=format, tzinfo=ZoneInfo(str(tz)), locale=_locale())
+
+
+def format_time(value: dt.datetime, tz: ZoneInfo | str, format: str = "short") -> str:
+    return dates.format_time(value, format=format, tzinfo=ZoneInfo(str(tz)), locale=_locale())
+
+
+def format_date(value: dt.date, format: str = "medium") -> str:
+    return dates.format_date(value, format=format, locale=_locale())
+
+
+def format_number(value: float) -> str:
+    return numbers.format_decimal(value, locale=_locale())

@@ -1,0 +1,147 @@
+"""Admin pages: people (roles, passwords, access) and API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app import api_tokens, auth
+from app.deps import Now, RequireAdmin, SessionDep, Viewer
+from app.errors import Invalid, NotFound, TallyError
+from app.models import Role, User
+from app.web import render
+
+router = APIRouter(prefix="/admin")
+
+
+def _users_page(
+    request: Request,
+    viewer: Viewer,
+    session: SessionDep,
+    *,
+    error: TallyError | None = None,
+    created: tuple[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "admin/users.html",
+        viewer=viewer,
+        users=auth.list_users(session),
+        roles=list(Role),
+        error=error,
+        created=created,
+        status_code=status_code,
+    )
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise Invalid(f"Unknown role {value!r}; choose agent, lead or admin.", field="role") from None
+
+
+def _user(session: SessionDep, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    return user
+
+
+@router.get("/users")
+def users(request: Request, viewer: RequireAdmin, session: SessionDep) -> Response:
+    return _users_page(request, viewer, session)
+
+
+@router.post("/users")
+def add_user(
+    request: Request,
+    viewer: RequireAdmin,
+    session: SessionDep,
+    now: Now,
+    username: Annotated[str, Form(max_length=64)],
+    role: Annotated[str, Form()],
+    display_name: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    try:
+        user, password = auth.add_user(
+            session, username=username, role=_role(role), display_name=display_name, now=now, actor=viewer.user.username
+        )
+    except TallyError as error:
+        session.rollback()
+        return _users_page(request, viewer, session, error=error, status_code=error.status_code)
+    session.commit()
+    # The password is shown once, on this response, and never stored in clear.
+    return _users_page(request, viewer, session, created=(user.username, password))
+
+
+@router.post("/users/{user_id}")
+def update_user(
+    viewer: RequireAdmin,
+    session: SessionDep,
+    now: Now,
+    user_id: int,
+    role: Annotated[str, Form()],
+    active: Annotated[str, Form()] = "",
+) -> Response:
+    user = _user(session, user_id)
+    if user.id == viewer.user.id and (role != Role.ADMIN or not active):
+        raise Invalid("You cannot remove your own admin role or access: ask another admin.", field="role")
+    auth.set_role(session, user, _role(role), now=now, actor=viewer.user.username)
+    auth.set_active(session, user, bool(active), now=now, actor=viewer.user.username)
+    session.commit()
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/users/{user_id}/password")
+def reset_password(request: Request, viewer: RequireAdmin, session: SessionDep, now: Now, user_id: int) -> Response:
+    user = _user(session, user_id)
+    password = auth.generate_password()
+    auth.set_password(session, user, password, now=now, actor=viewer.user.username)
+    session.commit()
+    return _users_page(request, viewer, session, created=(user.username, password))
+
+
+@router.get("/tokens")
+def tokens(request: Request, viewer: RequireAdmin, session: SessionDep) -> Response:
+    return render(
+        request, "admin/tokens.html", viewer=viewer, tokens=api_tokens.list_tokens(session), created=None, error=None
+    )
+
+
+@router.post("/tokens")
+def create_token(
+    request: Request, viewer: RequireAdmin, session: SessionDep, now: Now, name: Annotated[str, Form(max_length=200)]
+) -> Response:
+    try:
+        token, raw = api_tokens.create(session, name=name, now=now, actor=viewer.user.username)
+    except TallyError as error:
+        session.rollback()
+        return render(
+            request,
+            "admin/tokens.html",
+            viewer=viewer,
+            tokens=api_tokens.list_tokens(session),
+            created=None,
+            error=error,
+            status_code=error.status_code,
+        )
+    session.commit()
+    return render(
+        request,
+        "admin/tokens.html",
+        viewer=viewer,
+        tokens=api_tokens.list_tokens(session),
+        created=(token.name, raw),
+        error=None,
+    )
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke_token(viewer: RequireAdmin, session: SessionDep, now: Now, token_id: int) -> Response:
+    api_tokens.revoke(session, token_id, now=now, actor=viewer.user.username)
+    session.commit()
+    return RedirectResponse("/admin/tokens", status_code=303)

@@ -1,0 +1,163 @@
+"""Signing in and out, and each person's own settings (language, password, checklist toggles)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app import auth, i18n
+from app.csrf import SESSION_COOKIE
+from app.deps import LANGUAGE_COOKIE, CurrentViewer, Now, OptionalViewer, SessionDep, SettingsDep
+from app.errors import Invalid, TallyError
+from app.web import render
+
+router = APIRouter()
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: a sign-in link must not bounce people to another site."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/login")
+def login_page(request: Request, viewer: OptionalViewer, next: str | None = None) -> Response:
+    if viewer is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "auth/login.html", viewer=None, next=safe_next(next), error=None, username="")
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    try:
+        user = auth.authenticate(
+            session,
+            username=username,
+            password=password,
+            address=client_address(request),
+            now=now,
+            settings=settings,
+        )
+    except TallyError as error:
+        session.commit()  # the failed attempt must count
+        return render(
+            request,
+            "auth/login.html",
+            viewer=None,
+            next=safe_next(next),
+            error=error,
+            username=username,
+            status_code=error.status_code,
+        )
+    # A fresh token at every sign-in: a session id planted before sign-in is worthless.
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        auth.end_session(session, old, now=now)
+    token = auth.start_session(session, user, now=now, settings=settings)
+    session.commit()
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, now: Now) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        auth.end_session(session, token, now=now)
+        session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/me")
+def profile(request: Request, viewer: CurrentViewer, changed: str | None = None) -> Response:
+    message = "password_changed" if changed == "password" else None
+    return render(request, "auth/profile.html", viewer=viewer, message=message, error=None)
+
+
+@router.post("/me/language")
+def set_language(
+    request: Request,
+    viewer: OptionalViewer,
+    session: SessionDep,
+    settings: SettingsDep,
+    language: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    if language not in i18n.LANGUAGES:
+        raise Invalid(f"Unknown language {language!r}; choose one of {', '.join(i18n.LANGUAGES)}.", field="language")
+    if viewer is not None:
+        viewer.user.language = language
+        session.add(viewer.user)
+        session.commit()
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", httponly=True, secure=settings.cookie_secure
+    )
+    return response
+
+
+@router.post("/me/password")
+def change_password(
+    request: Request,
+    viewer: CurrentViewer,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    current: Annotated[str, Form(max_length=1000)],
+    new: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    user = viewer.user
+    try:
+        if not auth.verify_password(current, user.password_hash):
+            raise Invalid("The current password is not right.", field="current", code="wrong_password")
+        auth.set_password(session, user, new, now=now, actor=user.username)
+    except TallyError as error:
+        session.rollback()
+        return render(
+            request, "auth/profile.html", viewer=viewer, message=None, error=error, status_code=error.status_code
+        )
+    # Every other browser is signed out; this one gets a new session (and,
+    # through the redirect, pages whose CSRF tokens are bound to it).
+    token = auth.start_session(session, user, now=now, settings=settings)
+    session.commit()
+    response = RedirectResponse("/me?changed=password", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    return response

@@ -1,0 +1,158 @@
+"""The agents' checklist page, its live fragments, and the tick itself.
+
+The tick (POST /launches/{slug}/enquiries) is the hot path: an async route
+that touches no database itself. It checks the CSRF token (an HMAC, no
+lookup), scrubs the note, and hands the enquiry to the group-commit writer,
+which checks the session, launch and hypotheses inside the transaction that
+records it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from app import auth, checklist, enquiries, i18n, launches, privacy
+from app.csrf import SESSION_COOKIE
+from app.deps import CurrentViewer, IsHtmx, Now, SessionDep
+from app.errors import Unauthenticated
+from app.group_commit import GroupCommitWriter
+from app.models import Launch
+from app.web import render
+
+router = APIRouter()
+
+
+class Tick(BaseModel):
+    hypotheses: list[str] = Field(default_factory=list, max_length=20)
+    channel: str = Field(max_length=32)
+    segment: str | None = Field(default=None, max_length=32)
+    note: str | None = Field(default=None, max_length=2000)  # the 500 limit is checked with a clearer message
+    idempotency_key: str | None = Field(default=None, pattern=enquiries.IDEMPOTENCY_KEY_PATTERN)
+
+
+def _client_texts() -> dict[str, Any]:
+    """Texts the checklist's script shows, in the page's language."""
+    return {
+        "errors": {code: i18n.gettext(text) for code, text in i18n.ERROR_TEXTS.items()},
+        "logged": i18n.gettext("Logged"),
+        "other": i18n.gettext("Other"),
+        "undo": i18n.gettext("Undo"),
+        "undone": i18n.gettext("Undone"),
+        "offline": i18n.gettext(
+            "No connection to the server. {n} enquiries are kept in this browser and will be sent when it is back."
+        ),
+        "offline_one": i18n.gettext(
+            "No connection to the server. 1 enquiry is kept in this browser and will be sent when it is back."
+        ),
+        "sending": i18n.gettext("Sending {n} waiting enquiries…"),
+        "back": i18n.gettext("Connection is back: everything was sent."),
+        "rejected": i18n.gettext("Not logged:"),
+        "signed_out": i18n.gettext(
+            "You were signed out. Sign in again in a new tab; {n} waiting enquiries will be sent then."
+        ),
+        "selected": i18n.gettext("{n} selected: press Enter to log them as one enquiry, Esc to clear."),
+    }
+
+
+@router.get("/launches/{slug}/checklist")
+def page(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now) -> Response:
+    launch = launches.get_by_slug(session, slug)
+    view = checklist.build(session, launch=launch, user=viewer.user, now=now)
+    with i18n.use_language(viewer.language):
+        texts = _client_texts()
+    return render(
+        request,
+        "checklist/page.html",
+        viewer=viewer,
+        view=view,
+        launch=launch,
+        other_key=checklist.OTHER_KEY,
+        texts=texts,
+        note_limit=privacy.MAX_NOTE_LENGTH,
+    )
+
+
+@router.get("/launches/{slug}/checklist/counts")
+def counts(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now) -> Response:
+    launch = launches.get_by_slug(session, slug)
+    current = checklist.counts(session, launch=launch, user=viewer.user, now=now)
+    return render(request, "checklist/_counts.html", viewer=viewer, launch=launch, counts=current)
+
+
+@router.get("/launches/{slug}/checklist/recent")
+def recent(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now) -> Response:
+    launch = launches.get_by_slug(session, slug)
+    items = enquiries.recent_for_agent(session, launch=launch, user=viewer.user, now=now)
+    return render(request, "checklist/_recent.html", viewer=viewer, launch=launch, recent=items)
+
+
+@router.post("/launches/{slug}/enquiries", status_code=201)
+async def tick(request: Request, slug: str, body: Tick, now: Now) -> JSONResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthenticated("Sign in to log enquiries.", code="signed_out")
+    writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = request.app.state.enquiry_writer
+    logged = await writer.submit(
+        enquiries.EnquiryRequest(
+            slug=slug,
+            channel=body.channel,
+            segment=body.segment,
+            hypothesis_keys=tuple(body.hypotheses),
+            note=privacy.clean_note(body.note),
+            idempotency_key=body.idempotency_key,
+            credential=enquiries.Credential("session", auth.hash_token(token)),
+            received_at=now,
+        )
+    )
+    return JSONResponse(
+        {
+            "id": logged.id,
+            "created": logged.created,
+            "hypotheses": list(logged.hypothesis_keys),
+            "logged_at": logged.created_at.isoformat(),
+        },
+        status_code=201 if logged.created else 200,
+        headers={"HX-Trigger": "tally:changed"},
+    )
+
+
+@router.post("/enquiries/{enquiry_id}/undo")
+def undo(
+    request: Request, enquiry_id: int, viewer: CurrentViewer, session: SessionDep, now: Now, htmx: IsHtmx
+) -> Response:
+    enquiry = enquiries.undo(session, enquiry_id, now=now, user=viewer.user)
+    session.commit()
+    if not htmx:
+        return JSONResponse({"id": enquiry_id, "undone": True}, headers={"HX-Trigger": "tally:changed"})
+    launch = session.get(Launch, enquiry.launch_id)
+    items = enquiries.recent_for_agent(session, launch=launch, user=viewer.user, now=now) if launch else []
+    return render(
+        request,
+        "checklist/_recent.html",
+        viewer=viewer,
+        launch=launch,
+        recent=items,
+        headers={"HX-Trigger": "tally:changed"},
+    )
+
+
+@router.post("/me/checklist")
+def remember_toggles(
+    viewer: CurrentViewer,
+    session: SessionDep,
+    channel: Annotated[str | None, Form(max_length=32)] = None,
+    segment: Annotated[str | None, Form(max_length=32)] = None,
+) -> Response:
+    """The sticky channel and segment toggles, remembered per agent (any launch)."""
+    user = viewer.user
+    if channel:
+        user.channel = channel
+    if segment:
+        user.segment = segment
+    session.add(user)
+    session.commit()
+    return Response(status_code=204)

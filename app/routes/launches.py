@@ -1,0 +1,237 @@
+"""Launch pages: the list, the dashboard every signed-in user reads, and the
+lead's editor (launch fields and the hypothesis set), import and export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from app import dashboard, hypothesis_sets, launches
+from app.deps import CurrentViewer, Now, RequireLead, SessionDep, SettingsDep, Viewer
+from app.errors import Invalid, TallyError
+from app.models import HypothesisStatus, LaunchStatus
+from app.web import render
+
+router = APIRouter()
+
+MAX_UPLOAD = 256 * 1024
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+
+
+def _apply(session: Any, spec: hypothesis_sets.LaunchFile, viewer: Viewer, settings: Any, now: Any) -> None:
+    hypothesis_sets.import_launch(
+        session,
+        spec,
+        actor=viewer.user.username,
+        now=now,
+        default_timezone=settings.timezone,
+        default_digest_times=settings.digest_times,
+    )
+
+
+@router.get("/")
+def index(request: Request, viewer: CurrentViewer, session: SessionDep) -> Response:
+    return render(request, "launches/index.html", viewer=viewer, launches=launches.list_launches(session), error=None)
+
+
+@router.get("/launches/{slug}")
+def launch_page(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now) -> Response:
+    launch = launches.get_by_slug(session, slug)
+    return render(request, "launches/page.html", viewer=viewer, view=dashboard.build(session, launch=launch, now=now))
+
+
+@router.get("/launches/{slug}/export")
+def export(slug: str, viewer: CurrentViewer, session: SessionDep) -> Response:
+    launch = launches.get_by_slug(session, slug)
+    return Response(
+        hypothesis_sets.export_launch(session, launch),
+        media_type="application/yaml; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{launch.slug}.yaml"'},
+    )
+
+
+@router.post("/launches")
+async def create_or_import(
+    request: Request,
+    viewer: RequireLead,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    file: UploadFile | None = None,
+    slug: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    starts_on: Annotated[str, Form()] = "",
+) -> Response:
+    """A new launch from the short form, or a launch (new or existing) from an uploaded YAML file."""
+    try:
+        if file is not None and file.filename:
+            raw = await file.read(MAX_UPLOAD + 1)
+            if len(raw) > MAX_UPLOAD:
+                raise Invalid("That file is over 256 KB; a hypothesis set is a few KB.", field="file")
+            parsed = hypothesis_sets.parse_text(raw.decode("utf-8", errors="replace"), path=file.filename)
+            if parsed.launch is None:
+                raise Invalid("\n".join(str(p) for p in parsed.problems) + "\nNothing was imported.", field="file")
+            spec = parsed.launch
+        else:
+            spec = hypothesis_sets.revalidate({"slug": slug.strip(), "name": name.strip(), "starts_on": starts_on})
+            if launches.find_by_slug(session, spec.slug) is not None:
+                raise Invalid(f"There is already a launch {spec.slug!r}.", field="slug")
+        _apply(session, spec, viewer, settings, now)
+    except TallyError as error:
+        session.rollback()
+        return render(
+            request,
+            "launches/index.html",
+            viewer=viewer,
+            launches=launches.list_launches(session),
+            error=error,
+            status_code=error.status_code,
+        )
+    session.commit()
+    return RedirectResponse(f"/launches/{spec.slug}/edit", status_code=303)
+
+
+@router.get("/launches/{slug}/edit")
+def edit_page(request: Request, slug: str, viewer: RequireLead, session: SessionDep) -> Response:
+    launch = launches.get_by_slug(session, slug)
+    return _editor(request, viewer, session, launch, error=None)
+
+
+def _editor(
+    request: Request, viewer: Viewer, session: Any, launch: Any, *, error: TallyError | None, status_code: int = 200
+) -> Response:
+    return render(
+        request,
+        "launches/edit.html",
+        viewer=viewer,
+        launch=launch,
+        hypotheses=launches.hypotheses_of(session, launch),
+        revisions=launches.revisions_of(session, launch),
+        statuses=list(LaunchStatus),
+        hypothesis_statuses=list(HypothesisStatus),
+        error=error,
+        status_code=status_code,
+    )
+
+
+def _save(request: Request, viewer: Viewer, session: Any, settings: Any, now: Any, slug: str, change: Any) -> Response:
+    """Apply ``change`` (a function from the set's data to new data) like an import, or show why not."""
+    launch = launches.get_by_slug(session, slug)
+    data = hypothesis_sets.current_spec(session, launch).model_dump()
+    try:
+        spec = hypothesis_sets.revalidate(change(data))
+        if spec.slug != slug:
+            raise Invalid("The slug of a launch cannot change: it is how files and the API find it.", field="slug")
+        _apply(session, spec, viewer, settings, now)
+    except TallyError as error:
+        session.rollback()
+        return _editor(
+            request, viewer, session, launches.get_by_slug(session, slug), error=error, status_code=error.status_code
+        )
+    session.commit()
+    return RedirectResponse(f"/launches/{slug}/edit", status_code=303)
+
+
+@router.post("/launches/{slug}/edit")
+def save_launch(
+    request: Request,
+    slug: str,
+    viewer: RequireLead,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    name: Annotated[str, Form()],
+    starts_on: Annotated[str, Form()],
+    ends_on: Annotated[str, Form()],
+    timezone: Annotated[str, Form()],
+    digest_times: Annotated[str, Form()],
+    channels: Annotated[str, Form()],
+    segments: Annotated[str, Form()],
+    status: Annotated[str, Form()],
+    product_area: Annotated[str, Form()] = "",
+    slack_channel: Annotated[str, Form()] = "",
+) -> Response:
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        return data | {
+            "name": name.strip(),
+            "product_area": product_area.strip(),
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+            "timezone": timezone.strip(),
+            "digest_times": _split(digest_times),
+            "channels": _split(channels),
+            "segments": _split(segments),
+            "status": status,
+            "slack_channel": slack_channel.strip() or None,
+        }
+
+    return _save(request, viewer, session, settings, now, slug, change)
+
+
+@router.post("/launches/{slug}/hypotheses")
+def add_hypothesis(
+    request: Request,
+    slug: str,
+    viewer: RequireLead,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    key: Annotated[str, Form()],
+    text: Annotated[str, Form()],
+    area: Annotated[str, Form()] = "",
+    owner_team: Annotated[str, Form()] = "",
+    expected_per_day: Annotated[str, Form()] = "",
+) -> Response:
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        item = {
+            "key": key.strip(),
+            "text": text,
+            "area": area,
+            "owner_team": owner_team,
+            "expected_per_day": expected_per_day or None,
+            "status": HypothesisStatus.OPEN,
+        }
+        return data | {"hypotheses": [*data["hypotheses"], item]}
+
+    return _save(request, viewer, session, settings, now, slug, change)
+
+
+@router.post("/launches/{slug}/hypotheses/{key}")
+def save_hypothesis(
+    request: Request,
+    slug: str,
+    key: str,
+    viewer: RequireLead,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    text: Annotated[str, Form()],
+    status: Annotated[str, Form()],
+    area: Annotated[str, Form()] = "",
+    owner_team: Annotated[str, Form()] = "",
+    expected_per_day: Annotated[str, Form()] = "",
+    move: Annotated[str, Form()] = "",
+) -> Response:
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        items = list(data["hypotheses"])
+        index = next((i for i, item in enumerate(items) if item["key"] == key), None)
+        if index is None:
+            raise Invalid(f"Launch {slug!r} has no hypothesis {key!r}.", field="key")
+        items[index] = items[index] | {
+            "text": text,
+            "status": status,
+            "area": area,
+            "owner_team": owner_team,
+            "expected_per_day": expected_per_day or None,
+        }
+        target = index - 1 if move == "up" else index + 1 if move == "down" else index
+        if 0 <= target < len(items):
+            items.insert(target, items.pop(index))
+        return data | {"hypotheses": items}
+
+    return _save(request, viewer, session, settings, now, slug, change)

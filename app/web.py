@@ -1,0 +1,80 @@
+"""Rendering pages and htmx fragments with Jinja2.
+
+One route serves both: with ``HX-Request`` it renders the fragment (a
+template whose name starts with ``_``), otherwise the full page. Autoescape is
+on for every template, so a note holding HTML, a script or hx-* attributes is
+shown as text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from app import csrf, i18n
+from app.config import Settings
+from app.deps import Viewer, browser_language
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+STATIC_VERSION = "1"  # bump to make browsers fetch changed static files
+
+
+def _percent(part: int, whole: int) -> int:
+    return round(100 * part / whole) if whole else 0
+
+
+def build_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(
+        datetime=i18n.format_datetime,
+        time=i18n.format_time,
+        date=i18n.format_date,
+        number=i18n.format_number,
+        percent=_percent,
+    )
+    env.globals.update(
+        languages=i18n.LANGUAGES,
+        static_version=STATIC_VERSION,
+        error_text=lambda error: i18n.error_text(error.code, error.message),
+        label=i18n.label,
+    )
+    return env
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    viewer: Viewer | None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    env: Environment = request.app.state.jinja
+    language = viewer.language if viewer else browser_language(request, settings)
+    with i18n.use_language(language):
+        html = env.get_template(template).render(
+            request=request,
+            viewer=viewer,
+            user=viewer.user if viewer else None,
+            csrf_token=csrf.token(request, settings),
+            language=language,
+            timezone=settings.timezone,
+            **context,
+        )
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
+    response.headers["Content-Language"] = language
+    return response
