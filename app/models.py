@@ -52,6 +52,24 @@ class HypothesisStatus(StrEnum):
     RETIRED = "retired"
 
 
+class DigestStatus(StrEnum):
+    PENDING = "pending"  # claimed; being composed or sent
+    SENT = "sent"
+    LATE = "late"  # sent, but after its slot (the app was down at the time)
+    DRY_RUN = "dry_run"  # composed and stored; no Slack configured
+    RETRYING = "retrying"  # Slack could not be reached; the scheduler tries again
+    FAILED = "failed"  # Slack refused it; a lead must act (the error says how)
+    MISSED = "missed"  # the app was down for longer than the grace period
+
+
+DELIVERED = (DigestStatus.SENT, DigestStatus.LATE, DigestStatus.DRY_RUN)
+
+
+class DigestKind(StrEnum):
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+
+
 class Role(StrEnum):
     AGENT = "agent"
     LEAD = "lead"
@@ -238,3 +256,32 @@ class AuditEvent(SQLModel, table=True):
     target_type: str = Field(sa_type=sa.String(32))
     target_id: str = Field(sa_type=sa.String(64))
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class DigestRun(SQLModel, table=True):
+    """One digest for one launch and slot. ``slot_key`` is unique: inserting
+    the row is how a process claims the slot, so a slot is sent once however
+    many workers and replicas run the scheduler."""
+
+    __tablename__ = "digest_run"
+    __table_args__ = (sa.Index("ix_digest_run_launch_slot", "launch_id", "slot_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE")
+    slot_key: str = Field(sa_type=sa.String(80), unique=True)
+    kind: DigestKind = Field(default=DigestKind.SCHEDULED, sa_type=EnumString(DigestKind))
+    slot_at: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
+    window_start: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
+    window_end: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
+    status: DigestStatus = Field(default=DigestStatus.PENDING, sa_type=EnumString(DigestStatus))
+    attempts: int = 0
+    claimed_by: str = Field(default="", sa_type=sa.String(100))
+    claimed_at: dt.datetime = _created()
+    next_attempt_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    channel: str | None = Field(default=None, sa_type=sa.String(100))
+    slack_ts: str | None = Field(default=None, sa_type=sa.String(32))
+    text: str = Field(default="", sa_type=sa.Text)
+    blocks: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: dt.datetime = _created()

@@ -1,0 +1,557 @@
+"""Slack digests: what is due, claiming it, composing it, delivering it.
+
+Every function takes ``now``; the scheduler (app/jobs/scheduler.py) only
+calls ``run_due`` at the launch's slot times and once a minute, and
+`tally digest run-due --now` does exactly the same by hand.
+
+Exactly once per (launch, slot): a process claims a slot by inserting its
+digest_run row (``slot_key`` is unique) and only the process whose insert
+went in composes and sends it. That holds for several uvicorn workers and
+several replicas on one PostgreSQL alike. A claim whose process died is taken
+over after ``STALE_CLAIM``; because it may have posted already, the channel is
+checked (message metadata carries the slot key) before posting again.
+
+Windows chain: each scheduled digest covers the time since the previous one
+that was composed, so the first of a day covers the evening before, and a slot
+missed while the app was down is reported by the next digest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from app import enquiries, launches, schedule, tallies
+from app.config import Settings
+from app.db import Database
+from app.errors import Conflict, NotFound
+from app.models import (
+    DELIVERED,
+    DigestKind,
+    DigestRun,
+    DigestStatus,
+    HypothesisStatus,
+    Launch,
+    LaunchStatus,
+    id_of,
+)
+from app.slack import blocks as slack_blocks
+from app.slack.client import Sender, SlackError
+
+log = logging.getLogger(__name__)
+
+ON_TIME = dt.timedelta(minutes=5)  # sent within this of its slot: not marked late
+LOOKBACK = dt.timedelta(hours=24)  # how far back start-up looks for slots it missed
+STALE_CLAIM = dt.timedelta(minutes=10)  # a claim this old belongs to a process that died
+ATTEMPTS_PER_PASS = 3
+PAUSES = (2.0, 8.0)  # seconds between attempts within one pass
+MAX_PASSES = 12  # then a lead has to send it by hand
+COMPOSED = (*DELIVERED, DigestStatus.PENDING, DigestStatus.RETRYING, DigestStatus.FAILED)
+
+_run = DigestRun.__table__  # type: ignore[attr-defined]
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], dt.datetime]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def slot_key(launch: Launch, slot_at: dt.datetime) -> str:
+    return f"{launch.id}:{slot_at.astimezone(dt.UTC):%Y-%m-%dT%H:%MZ}"
+
+
+# --- windows ---------------------------------------------------------------------------
+
+
+def chain_start(session: Session, launch: Launch, before: dt.datetime) -> dt.datetime:
+    """Where the next scheduled digest's window begins: the end of the last one
+    composed before ``before``, or the launch's start."""
+    last = session.exec(
+        select(DigestRun.window_end)
+        .where(
+            DigestRun.launch_id == launch.id,
+            DigestRun.kind == DigestKind.SCHEDULED,
+            col(DigestRun.status).in_(COMPOSED),
+            col(DigestRun.window_end) <= before,
+        )
+        .order_by(col(DigestRun.window_end).desc())
+        .limit(1)
+    ).first()
+    return last if last is not None else launches.window(launch)[0]
+
+
+def _previous_start(
+    session: Session, launch: Launch, window_start: dt.datetime, window_end: dt.datetime
+) -> dt.datetime:
+    """The start of the window before this one (to show ↑/↓): the previous digest's, or one of equal length."""
+    previous = session.exec(
+        select(DigestRun.window_start)
+        .where(
+            DigestRun.launch_id == launch.id,
+            DigestRun.kind == DigestKind.SCHEDULED,
+            col(DigestRun.status).in_(COMPOSED),
+            DigestRun.window_end == window_start,
+        )
+        .limit(1)
+    ).first()
+    if previous is not None:
+        return previous
+    return max(window_start - (window_end - window_start), launches.window(launch)[0])
+
+
+def window_label(launch: Launch, start: dt.datetime, end: dt.datetime) -> str:
+    tz = launches.zone(launch)
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    if local_start.date() == local_end.date():
+        return f"{local_start:%H:%M}–{local_end:%H:%M}"
+    if (local_end.date() - local_start.date()).days == 1:
+        return f"{local_start:%a %H:%M} – {local_end:%a %H:%M}"
+    return f"{local_start:%d %b %H:%M} – {local_end:%d %b %H:%M}"
+
+
+# --- composing --------------------------------------------------------------------------
+
+
+def compose(
+    session: Session,
+    launch: Launch,
+    *,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    slot_at: dt.datetime,
+    now: dt.datetime,
+    base_url: str,
+    late: bool = False,
+) -> slack_blocks.DigestContent:
+    tz = launches.zone(launch)
+    hypotheses = [h for h in launches.hypotheses_of(session, launch) if h.status != HypothesisStatus.RETIRED]
+    previous_start = _previous_start(session, launch, window_start, window_end)
+    day_start = launches.day_bounds(launches.local_date(slot_at, tz), tz)[0]
+    launch_start = launches.window(launch)[0]
+
+    def counts(start: dt.datetime, end: dt.datetime) -> tallies.Tally:
+        return tallies.tally(session=session, launch=launch, start=start, end=end, now=now, hypotheses=hypotheses)
+
+    current = counts(window_start, window_end)
+    previous = counts(previous_start, window_start)
+    today = counts(min(day_start, window_end), window_end)
+    since_launch = counts(launch_start, window_end)
+    return slack_blocks.DigestContent(
+        launch_name=launch.name,
+        slot_label=f"{slot_at.astimezone(tz):%H:%M}",
+        window_label=window_label(launch, window_start, window_end),
+        day_number=launches.day_number(launch, launches.local_date(slot_at, tz)),
+        launch_days=launches.day_number(launch, launch.ends_on),
+        window_total=current.total,
+        previous_total=previous.total,
+        today_total=today.total,
+        since_launch_total=since_launch.total,
+        url=f"{base_url}/launches/{launch.slug}",
+        hypotheses=[
+            slack_blocks.HypothesisLine(
+                key=h.key,
+                text=h.text,
+                count=current.for_hypothesis(h),
+                previous=previous.for_hypothesis(h),
+                today=today.for_hypothesis(h),
+                expected_per_day=h.expected_per_day,
+            )
+            for h in hypotheses
+        ],
+        other=current.other,
+        other_previous=previous.other,
+        notes=enquiries.recent_notes(session, launch=launch, start=window_start, end=window_end, limit=5),
+        channels=current.by_channel,
+        late=late,
+    )
+
+
+# --- claiming ---------------------------------------------------------------------------
+
+
+def _insert(session: Session, values: dict[str, object]) -> int | None:
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(_run).values(**values).on_conflict_do_nothing(index_elements=["slot_key"])
+    row = session.execute(statement.returning(_run.c.id)).first()
+    return int(row[0]) if row else None
+
+
+def claim_slot(
+    db: Database, launch: Launch, slot_at: dt.datetime, *, now: dt.datetime, status: DigestStatus = DigestStatus.PENDING
+) -> DigestRun | None:
+    """The new run for this slot, or None when another process claimed it first."""
+    with db.transaction() as session:
+        start = chain_start(session, launch, slot_at) if status != DigestStatus.MISSED else slot_at
+        run_id = _insert(
+            session,
+            {
+                "launch_id": id_of(launch),
+                "slot_key": slot_key(launch, slot_at),
+                "kind": DigestKind.SCHEDULED.value,
+                "slot_at": slot_at,
+                "window_start": start,
+                "window_end": slot_at,
+                "status": status.value,
+                "attempts": 0,
+                "claimed_by": worker_name(),
+                "claimed_at": now,
+                "text": "",
+                "blocks": [],
+                "created_at": now,
+                "error": "Launch Tally was not running within the grace period after this slot; the next digest "
+                "covers its enquiries."
+                if status == DigestStatus.MISSED
+                else None,
+            },
+        )
+        return session.get(DigestRun, run_id) if run_id else None
+
+
+def _take_over(db: Database, run: DigestRun, *, expect: DigestStatus, now: dt.datetime) -> DigestRun | None:
+    """Claim an existing run with a conditional update: exactly one process wins."""
+    with db.transaction() as session:
+        conditions = [_run.c.id == run.id, _run.c.status == expect.value]
+        if expect == DigestStatus.PENDING:
+            conditions.append(_run.c.claimed_at == run.claimed_at)
+        result = session.execute(
+            sa.update(_run)
+            .where(*conditions)
+            .values(status=DigestStatus.PENDING.value, claimed_by=worker_name(), claimed_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return session.get(DigestRun, run.id)
+
+
+def _save(db: Database, run: DigestRun, **changes: object) -> DigestRun:
+    with db.transaction() as session:
+        stored = session.get(DigestRun, run.id)
+        if stored is None:
+            raise NotFound(f"Digest run {run.id} is gone.")
+        for name, value in changes.items():
+            setattr(stored, name, value)
+        session.add(stored)
+    return stored
+
+
+# --- delivering -------------------------------------------------------------------------
+
+
+def _store_content(
+    db: Database, run: DigestRun, launch: Launch, *, now: dt.datetime, settings: Settings, late: bool
+) -> DigestRun:
+    with db.session() as session:
+        content = compose(
+            session,
+            launch,
+            window_start=run.window_start,
+            window_end=run.window_end,
+            slot_at=run.slot_at,
+            now=now,
+            base_url=settings.base_url,
+            late=late,
+        )
+    text, blocks = slack_blocks.build(content)
+    return _save(db, run, text=text, blocks=blocks)
+
+
+def deliver(
+    db: Database,
+    run: DigestRun,
+    launch: Launch,
+    *,
+    sender: Sender | None,
+    clock: Clock = _utcnow,
+    sleep: Sleep = time.sleep,
+    check_first: bool = False,
+) -> DigestRun:
+    """Post a claimed run's stored content, with bounded retries; record the outcome."""
+    if sender is None:
+        log.info("digest %s for %s composed as a dry run (no Slack configured)", run.slot_key, launch.slug)
+        return _save(db, run, status=DigestStatus.DRY_RUN, sent_at=clock(), error=None)
+    channel = launch.slack_channel or ""
+    if not channel and sender.can_check_channel:
+        return _fail(db, run, launch, "The launch has no Slack channel: set one in the launch editor, then send it.")
+    late = run.kind == DigestKind.SCHEDULED and clock() - run.slot_at > ON_TIME
+    attempts = run.attempts
+    error: SlackError | None = None
+    for attempt in range(ATTEMPTS_PER_PASS):
+        try:
+            if check_first and (
+                posted := sender.find_posted(
+                    channel=channel, slot_key=run.slot_key, oldest=run.created_at.timestamp() - 60
+                )
+            ):
+                log.info("digest %s was already in Slack; not posting it again", run.slot_key)
+            else:
+                attempts += 1
+                posted = sender.post(channel=channel, text=run.text, blocks=run.blocks, slot_key=run.slot_key)
+        except SlackError as exc:
+            error = exc
+            if exc.permanent:
+                return _fail(db, run, launch, exc.message, attempts=attempts)
+            check_first = check_first or exc.maybe_posted
+            if attempt + 1 < ATTEMPTS_PER_PASS:
+                sleep(exc.retry_after if exc.retry_after is not None else PAUSES[min(attempt, len(PAUSES) - 1)])
+            continue
+        status = DigestStatus.LATE if late else DigestStatus.SENT
+        log.info("digest %s for %s %s to %s", run.slot_key, launch.slug, status.value, posted.channel)
+        return _save(
+            db,
+            run,
+            status=status,
+            sent_at=clock(),
+            channel=posted.channel,
+            slack_ts=posted.ts,
+            attempts=attempts,
+            error=None,
+            next_attempt_at=None,
+        )
+    assert error is not None  # noqa: S101 - the loop only ends here after a failure
+    passes = run.attempts // ATTEMPTS_PER_PASS + 1
+    if passes >= MAX_PASSES:
+        return _fail(
+            db,
+            run,
+            launch,
+            f"Gave up after {attempts} attempts: {error.message} Send it from the Digests "
+            "page once Slack answers again.",
+            attempts=attempts,
+        )
+    pause = dt.timedelta(minutes=min(2**passes, 30))
+    log.warning(
+        "digest %s for %s not delivered yet (%s); next try in %s", run.slot_key, launch.slug, error.message, pause
+    )
+    return _save(
+        db, run, status=DigestStatus.RETRYING, attempts=attempts, error=error.message, next_attempt_at=clock() + pause
+    )
+
+
+def mark_dry_run(
+    db: Database, run: DigestRun, *, text: str, blocks: list[dict[str, object]], at: dt.datetime
+) -> DigestRun:
+    return _save(db, run, text=text, blocks=blocks, status=DigestStatus.DRY_RUN, sent_at=at)
+
+
+def _fail(db: Database, run: DigestRun, launch: Launch, message: str, *, attempts: int | None = None) -> DigestRun:
+    log.error("digest %s for %s failed: %s", run.slot_key, launch.slug, message)
+    return _save(
+        db,
+        run,
+        status=DigestStatus.FAILED,
+        error=message,
+        next_attempt_at=None,
+        attempts=run.attempts if attempts is None else attempts,
+    )
+
+
+# --- the scheduler's work ---------------------------------------------------------------
+
+
+def live_launches(db: Database, launch_ids: Iterable[int] | None = None) -> list[Launch]:
+    with db.session() as session:
+        found = launches.list_launches(session, statuses=(LaunchStatus.LIVE,))
+    wanted = set(launch_ids) if launch_ids is not None else None
+    return [launch for launch in found if wanted is None or launch.id in wanted]
+
+
+def _existing_keys(db: Database, launch: Launch, since: dt.datetime) -> set[str]:
+    with db.session() as session:
+        return set(
+            session.exec(
+                select(DigestRun.slot_key).where(DigestRun.launch_id == launch.id, col(DigestRun.slot_at) >= since)
+            )
+        )
+
+
+def run_due(
+    db: Database,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    sender: Sender | None,
+    launch_ids: Iterable[int] | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock | None = None,
+) -> list[DigestRun]:
+    """Everything the scheduler does at ``now``: send due slots (late within the
+    grace period), record older ones as missed, retry what Slack refused for now,
+    and take over claims abandoned by dead processes."""
+    clock = clock or (lambda: now)
+    grace = dt.timedelta(minutes=settings.digest_grace_minutes)
+    done: list[DigestRun] = []
+    for launch in live_launches(db, launch_ids):
+        since = max(now - LOOKBACK, launches.window(launch)[0])
+        taken = _existing_keys(db, launch, since)
+        for slot_at in schedule.slots_between(launch, since - dt.timedelta(microseconds=1), now):
+            if slot_key(launch, slot_at) in taken:
+                continue
+            if now - slot_at >= grace:
+                missed = claim_slot(db, launch, slot_at, now=now, status=DigestStatus.MISSED)
+                if missed is not None:
+                    log.warning("digest slot %s for %s missed (the app was down)", missed.slot_key, launch.slug)
+                    done.append(missed)
+                continue
+            run = claim_slot(db, launch, slot_at, now=now)
+            if run is None:
+                continue  # another process has it
+            run = _store_content(db, run, launch, now=now, settings=settings, late=now - slot_at > ON_TIME)
+            done.append(deliver(db, run, launch, sender=sender, clock=clock, sleep=sleep))
+    done.extend(_resume(db, settings=settings, now=now, sender=sender, launch_ids=launch_ids, sleep=sleep, clock=clock))
+    return done
+
+
+def _resume(
+    db: Database,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    sender: Sender | None,
+    launch_ids: Iterable[int] | None,
+    sleep: Sleep,
+    clock: Clock,
+) -> list[DigestRun]:
+    ids = {launch.id for launch in live_launches(db, launch_ids)}
+    with db.session() as session:
+        waiting = list(
+            session.exec(
+                select(DigestRun)
+                .where(
+                    col(DigestRun.launch_id).in_(ids),
+                    sa.or_(
+                        sa.and_(col(DigestRun.status) == DigestStatus.RETRYING, col(DigestRun.next_attempt_at) <= now),
+                        sa.and_(
+                            col(DigestRun.status) == DigestStatus.PENDING, col(DigestRun.claimed_at) < now - STALE_CLAIM
+                        ),
+                    ),
+                )
+                .order_by(col(DigestRun.slot_at))
+            )
+        )
+        launch_by_id = {launch.id: launch for launch in launches.list_launches(session)}
+    done = []
+    for run in waiting:
+        taken = _take_over(db, run, expect=run.status, now=now)
+        if taken is None:
+            continue
+        launch = launch_by_id[run.launch_id]
+        if not taken.blocks:  # its process died before composing
+            taken = _store_content(db, taken, launch, now=now, settings=settings, late=True)
+        # It may have been posted already (a dropped connection, a dead process): look before posting.
+        done.append(
+            deliver(
+                db,
+                taken,
+                launch,
+                sender=sender,
+                clock=clock,
+                sleep=sleep,
+                check_first=bool(sender and sender.can_check_channel),
+            )
+        )
+    return done
+
+
+# --- by hand: preview, send now, send again ---------------------------------------------
+
+
+def preview(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> slack_blocks.DigestContent:
+    """What a digest sent now would say (the window since the last scheduled one)."""
+    with db.session() as session:
+        start = chain_start(session, launch, now)
+        return compose(
+            session, launch, window_start=start, window_end=now, slot_at=now, now=now, base_url=settings.base_url
+        )
+
+
+def send_now(
+    db: Database,
+    launch: Launch,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    sender: Sender | None,
+    sleep: Sleep = time.sleep,
+    clock: Clock | None = None,
+) -> DigestRun:
+    """An extra digest, now, for the window since the last scheduled one. It does
+    not move the scheduled windows: the next one still covers its full period."""
+    with db.transaction() as session:
+        start = chain_start(session, launch, now)
+        run_id = _insert(
+            session,
+            {
+                "launch_id": id_of(launch),
+                "slot_key": f"{launch.id}:manual:{uuid.uuid4().hex[:16]}",
+                "kind": DigestKind.MANUAL.value,
+                "slot_at": now,
+                "window_start": start,
+                "window_end": now,
+                "status": DigestStatus.PENDING.value,
+                "attempts": 0,
+                "claimed_by": worker_name(),
+                "claimed_at": now,
+                "text": "",
+                "blocks": [],
+                "created_at": now,
+            },
+        )
+        run = session.get(DigestRun, run_id)
+    if run is None:
+        raise Conflict("Could not record the digest; try again.")
+    run = _store_content(db, run, launch, now=now, settings=settings, late=False)
+    return deliver(db, run, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep)
+
+
+def send_again(
+    db: Database,
+    run_id: int,
+    *,
+    now: dt.datetime,
+    sender: Sender | None,
+    sleep: Sleep = time.sleep,
+    clock: Clock | None = None,
+) -> DigestRun:
+    """Post a stored digest that was only a dry run, failed, or is waiting to be retried."""
+    if sender is None:
+        raise Conflict(
+            "Slack is not configured: set SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL first.", code="slack_not_configured"
+        )
+    with db.session() as session:
+        run = session.get(DigestRun, run_id)
+        launch = session.get(Launch, run.launch_id) if run else None
+    if run is None or launch is None:
+        raise NotFound(f"No digest run {run_id}.")
+    if run.status not in (DigestStatus.DRY_RUN, DigestStatus.FAILED, DigestStatus.RETRYING):
+        raise Conflict(
+            f"This digest is {run.status.value}: only dry runs and failed digests can be sent again.",
+            code="digest_not_resendable",
+        )
+    taken = _take_over(db, run, expect=run.status, now=now)
+    if taken is None:
+        raise Conflict("Someone else is sending this digest right now.", code="digest_busy")
+    return deliver(db, taken, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep)
+
+
+def recent_runs(session: Session, launch: Launch, *, limit: int = 60) -> Sequence[DigestRun]:
+    return session.exec(
+        select(DigestRun)
+        .where(DigestRun.launch_id == launch.id)
+        .order_by(col(DigestRun.slot_at).desc(), col(DigestRun.id).desc())
+        .limit(limit)
+    ).all()

@@ -1,0 +1,230 @@
+"""Block Kit for a digest: pure functions from a ``DigestContent`` to blocks and text.
+
+slack_sdk's block models build the JSON and check Slack's limits (they raise
+if a header passes 150 characters or a section 3000); the builders here cut
+text to fit first, ending with "and N more", and never use more than 50 blocks.
+
+Everything a person typed (hypothesis texts, notes, the launch name) is
+escaped for mrkdwn: &, < and > become entities, so a note can neither ping
+@channel (``<!channel>``) nor forge a link (``<https://evil|click>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_NOTE = 300
+# A digest is read on a phone between meetings: the biggest movers, then a pointer to the app.
+MAX_LISTED = 25
+BAR_WIDTH = 10
+
+
+@dataclass(frozen=True)
+class HypothesisLine:
+    key: str
+    text: str
+    count: int  # in the window
+    previous: int  # in the previous window
+    today: int
+    expected_per_day: int | None = None
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    launch_name: str
+    slot_label: str  # "13:00"
+    window_label: str  # "09:00–13:00", or "Mon 16:00 – Tue 09:00"
+    day_number: int
+    launch_days: int
+    window_total: int
+    previous_total: int
+    today_total: int
+    since_launch_total: int
+    url: str
+    hypotheses: list[HypothesisLine] = field(default_factory=list)  # every hypothesis on the list
+    other: int = 0
+    other_previous: int = 0
+    notes: list[str] = field(default_factory=list)
+    channels: dict[str, int] = field(default_factory=dict)
+    late: bool = False
+
+    @property
+    def seen(self) -> list[HypothesisLine]:
+        return sorted((h for h in self.hypotheses if h.count), key=lambda h: (-h.count, h.text))
+
+    @property
+    def not_seen(self) -> list[HypothesisLine]:
+        return [h for h in self.hypotheses if not h.count]
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, as Slack asks: nothing else needs it."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def change(now: int, before: int) -> str:
+    if now > before:
+        return f"↑{now - before}"
+    if now < before:
+        return f"↓{before - now}"
+    return "="
+
+
+def bar(count: int, biggest: int) -> str:
+    filled = round(BAR_WIDTH * count / biggest) if biggest else 0
+    if count and not filled:
+        filled = 1
+    return "█" * filled + "░" * (BAR_WIDTH - filled)
+
+
+def _pack(title: str, lines: Sequence[str], *, max_sections: int, more: str, hidden: int = 0) -> list[str]:
+    """Lines into at most ``max_sections`` texts of at most 3000 characters.
+
+    What does not fit, plus ``hidden`` lines left out beforehand, is counted in a last "and N more" line."""
+    sections: list[str] = []
+    current = title
+    for index, line in enumerate(lines):
+        remaining = len(lines) - index
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= MAX_SECTION - 80:  # room for the "and N more" line
+            current = candidate
+            continue
+        if len(sections) + 1 < max_sections:
+            sections.append(current)
+            current = line
+            continue
+        sections.append(f"{current}\n{more.format(n=remaining + hidden)}")
+        return sections
+    sections.append(f"{current}\n{more.format(n=hidden)}" if hidden else current)
+    return sections
+
+
+def _hypothesis_line(line: HypothesisLine, biggest: int) -> str:
+    expected = ""
+    if line.expected_per_day is not None:
+        expected = f" · today {line.today} of {line.expected_per_day} expected a day"
+    return (
+        f"`{bar(line.count, biggest)}` *{line.count}* {change(line.count, line.previous)}  "
+        f"{escape(cut(line.text, 300))}{expected}"
+    )
+
+
+def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
+    """The fallback text and the blocks for ``content``."""
+    blocks: list[Block] = [
+        HeaderBlock(
+            text=PlainTextObject(text=cut(escape(f"{content.launch_name} · {content.slot_label}"), MAX_HEADER))
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=escape(
+                        f"Enquiries {content.window_label} · day {content.day_number} of {content.launch_days}"
+                        + (" · sent late: Launch Tally was not running at the time" if content.late else "")
+                    )
+                )
+            ]
+        ),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=(
+                    f"*{content.window_total}* in this window "
+                    f"({change(content.window_total, content.previous_total)} on the one before) · "
+                    f"*{content.today_total}* today · *{content.since_launch_total}* since launch"
+                )
+            )
+        ),
+        DividerBlock(),
+    ]
+    seen = content.seen
+    biggest = max((h.count for h in seen), default=0)
+    tail: list[Block] = []
+
+    not_seen = content.not_seen
+    if not_seen:
+        names = [
+            escape(cut(h.text, 200)) + (f" (expects {h.expected_per_day} a day)" if h.expected_per_day else "")
+            for h in not_seen
+        ]
+        [text] = _pack(
+            "*Not seen in this window*", [f"• {n}" for n in names], max_sections=1, more="…and {n} more not seen"
+        )
+        tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
+
+    other = f"*Other* (not on the list): *{content.other}* {change(content.other, content.other_previous)}"
+    notes = [f"> {escape(cut(note, MAX_NOTE))}" for note in content.notes[:5]]
+    tail.append(SectionBlock(text=MarkdownTextObject(text=cut("\n".join([other, *notes]), MAX_SECTION))))
+    if content.channels:
+        split = " · ".join(f"{escape(name)} {n}" for name, n in content.channels.items())
+        tail.append(ContextBlock(elements=[MarkdownTextObject(text=cut(f"By channel: {split}", MAX_SECTION))]))
+    tail.append(
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"<{escape(content.url)}|Open {escape(cut(content.launch_name, 100))} in Launch Tally>"
+            )
+        )
+    )
+
+    if seen:
+        room = max(1, MAX_BLOCKS - len(blocks) - len(tail))
+        listed = [_hypothesis_line(h, biggest) for h in seen[:MAX_LISTED]]
+        sections = _pack(
+            "*Hypotheses, most enquiries first*",
+            listed,
+            max_sections=room,
+            more="…and {n} more hypotheses with enquiries: see the app",
+            hidden=len(seen) - len(listed),
+        )
+        blocks.extend(SectionBlock(text=MarkdownTextObject(text=text)) for text in sections)
+    blocks.extend(tail)
+
+    top = f" Most: {cut(seen[0].text, 100)} ({seen[0].count})." if seen else ""
+    text = escape(
+        f"{content.launch_name} · {content.slot_label}: {content.window_total} enquiries ({content.window_label}), "
+        f"{content.today_total} today, {content.since_launch_total} since launch.{top}"
+    )
+    return cut(text, MAX_SECTION), [block.to_dict() for block in blocks]
+
+
+def plain_text(content: DigestContent) -> str:
+    """The digest as plain text, for the terminal (`tally digest preview`) and logs."""
+    seen = content.seen
+    biggest = max((h.count for h in seen), default=0)
+    lines = [
+        f"{content.launch_name} · {content.slot_label}",
+        f"Enquiries {content.window_label} · day {content.day_number} of {content.launch_days}"
+        + (" · sent late" if content.late else ""),
+        f"{content.window_total} in this window ({change(content.window_total, content.previous_total)}) · "
+        f"{content.today_total} today · {content.since_launch_total} since launch",
+        "",
+    ]
+    for h in seen:
+        expected = f" (today {h.today} of {h.expected_per_day} expected a day)" if h.expected_per_day else ""
+        lines.append(f"  {bar(h.count, biggest)} {h.count:>4} {change(h.count, h.previous):>4}  {h.text}{expected}")
+    if content.not_seen:
+        lines += ["", "Not seen in this window:"] + [f"  - {h.text}" for h in content.not_seen]
+    lines += ["", f"Other: {content.other} ({change(content.other, content.other_previous)})"]
+    lines += [f'  "{note}"' for note in content.notes[:5]]
+    if content.channels:
+        lines += ["", "By channel: " + " · ".join(f"{name} {n}" for name, n in content.channels.items())]
+    lines += ["", content.url]
+    return "\n".join(lines)

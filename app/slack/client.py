@@ -1,0 +1,287 @@
+"""The one place that talks to Slack. Nothing else imports slack_sdk's clients.
+
+Every failure becomes a ``SlackError`` that says three things the caller
+needs: whether trying again can help (``permanent``), whether the message
+may have been posted anyway (``maybe_posted``), and, for people, what to do.
+
+* Rate limits (429) are retried here, honouring Retry-After, by a subclass of
+  slack-sdk's RateLimitErrorRetryHandler whose sleep can be replaced in tests.
+* slack-sdk would also retry dropped connections by default; that is switched
+  off: a connection dropped after the request went out may have posted the
+  message, and posting again would say it twice. The caller checks the
+  channel instead (``find_posted``, with the slot key in message metadata).
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import socket
+import time
+import urllib.error
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.webhook import WebhookClient
+
+from app.config import Settings
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "launch_tally_digest"
+MAX_RATE_LIMIT_WAIT = 60  # seconds; longer waits go back to the scheduler instead of blocking it
+TIMEOUT = 15
+
+# Errors no retry can fix, with what a person should do about each.
+PERMANENT = {
+    "invalid_auth": "Slack refused the bot token: check SLACK_BOT_TOKEN (it should start with xoxb-).",
+    "not_authed": "No Slack token was sent: set SLACK_BOT_TOKEN.",
+    "token_revoked": "The Slack bot token was revoked: reinstall the Slack app and set the new SLACK_BOT_TOKEN.",
+    "token_expired": "The Slack bot token expired: reinstall the Slack app and set the new SLACK_BOT_TOKEN.",
+    "account_inactive": "The Slack app's bot user was deactivated: reinstall the Slack app.",
+    "missing_scope": "The Slack app lacks a permission: add the chat:write scope and reinstall it.",
+    "channel_not_found": "Slack does not know the channel {channel}: check the launch's Slack channel, and invite "
+    "the app to it if it is private.",
+    "not_in_channel": "The app is not in {channel}: invite it there (/invite @Launch Tally in the channel).",
+    "is_archived": "The channel {channel} is archived: choose another channel for the launch.",
+    "channel_is_archived": "The channel {channel} is archived: choose another channel for the launch.",
+    "restricted_action": "The workspace does not allow the app to post in {channel}: ask a Slack admin.",
+    "msg_too_long": "The digest was too long for Slack; this is a bug in Launch Tally, please report it.",
+    "invalid_blocks": "Slack rejected the digest's layout; this is a bug in Launch Tally, please report it.",
+    "no_service": "The Slack webhook was removed: create a new incoming webhook and set SLACK_WEBHOOK_URL.",
+    "no_team": "The Slack workspace of the webhook is gone: create a new webhook and set SLACK_WEBHOOK_URL.",
+    "invalid_token": "The Slack webhook URL is not valid any more: create a new one and set SLACK_WEBHOOK_URL.",
+    "action_prohibited": "A Slack admin has blocked the webhook from posting: ask them, or use a bot token.",
+    "team_disabled": "The Slack workspace is disabled.",
+    "posting_to_general_channel_denied": "Only admins may post in {channel}: choose another channel.",
+}
+
+
+class SlackError(Exception):
+    def __init__(
+        self, message: str, *, code: str, permanent: bool, maybe_posted: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.permanent = permanent
+        self.maybe_posted = maybe_posted
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Posted:
+    channel: str
+    ts: str | None
+
+
+class _RateLimitRetry(RateLimitErrorRetryHandler):
+    """slack-sdk's handler, honouring Retry-After exactly, with a replaceable sleep."""
+
+    def __init__(self, *, max_retry_count: int, sleep: Callable[[float], None]) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._sleep = sleep
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return super()._can_retry(state=state, request=request, response=response, error=error) and (
+            _retry_after(response) <= MAX_RATE_LIMIT_WAIT
+        )
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        self._sleep(_retry_after(response))
+        state.increment_current_attempt()
+
+
+def _retry_after(response: HttpResponse | Any) -> float:
+    if response is None:
+        return 1.0
+    for name, values in response.headers.items():
+        if name.lower() == "retry-after":
+            value = values[0] if isinstance(values, list) else values
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return 1.0
+    return 1.0
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """True when the request cannot have reached Slack (nothing was sent)."""
+    reason = getattr(exc, "reason", exc)
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
+
+
+def _transport_error(exc: BaseException, channel: str) -> SlackError:
+    if _not_sent(exc):
+        return SlackError(
+            f"Could not connect to Slack ({exc}); it will be tried again.", code="connection_refused", permanent=False
+        )
+    return SlackError(
+        f"The connection to Slack dropped ({exc.__class__.__name__}) after the digest was sent, so it may or may "
+        f"not be in {channel}.",
+        code="connection_lost",
+        permanent=False,
+        maybe_posted=True,
+    )
+
+
+def _api_error(code: str, channel: str, *, status: int | None, retry_after: float | None) -> SlackError:
+    if code in PERMANENT:
+        return SlackError(PERMANENT[code].format(channel=channel), code=code, permanent=True)
+    if status is not None and status >= 500:
+        # A server error may come after the message was stored; check before posting again.
+        return SlackError(
+            f"Slack answered {status} ({code}); it will be tried again.", code=code, permanent=False, maybe_posted=True
+        )
+    return SlackError(
+        f"Slack answered {code!r}; it will be tried again.", code=code, permanent=False, retry_after=retry_after
+    )
+
+
+TRANSPORT_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, SlackRequestError, TimeoutError)
+
+
+class BotSender:
+    """chat.postMessage with a bot token. Can look in the channel for a message it may have posted."""
+
+    can_check_channel = True
+
+    def __init__(
+        self, *, token: str, base_url: str, sleep: Callable[[float], None] = time.sleep, rate_limit_retries: int = 3
+    ) -> None:
+        self._client = WebClient(
+            token=token,
+            base_url=base_url,
+            timeout=TIMEOUT,
+            retry_handlers=[_RateLimitRetry(max_retry_count=rate_limit_retries, sleep=sleep)],
+        )
+
+    def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], slot_key: str) -> Posted:
+        try:
+            response = self._client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"slot_key": slot_key}},
+            )
+        except SlackApiError as exc:
+            raise _api_error(
+                str(exc.response.get("error", "unknown_error")),
+                channel,
+                status=exc.response.status_code,
+                retry_after=_retry_after(exc.response) if exc.response.status_code == 429 else None,
+            ) from None
+        except TRANSPORT_ERRORS as exc:
+            raise _transport_error(exc, channel) from None
+        return Posted(str(response.get("channel") or channel), response.get("ts"))
+
+    def find_posted(self, *, channel: str, slot_key: str, oldest: float) -> Posted | None:
+        """A message in ``channel`` since ``oldest`` (epoch seconds) carrying ``slot_key`` in its metadata."""
+        try:
+            response = self._client.conversations_history(
+                channel=channel,
+                oldest=f"{oldest:.6f}",
+                include_all_metadata=True,
+                limit=200,
+            )
+        except SlackApiError as exc:
+            code = str(exc.response.get("error", "unknown_error"))
+            if code == "missing_scope":
+                raise SlackError(
+                    "Cannot check whether the digest already reached Slack: add the channels:history (and "
+                    "groups:history for private channels) scope to the Slack app.",
+                    code=code,
+                    permanent=True,
+                ) from None
+            raise _api_error(code, channel, status=exc.response.status_code, retry_after=None) from None
+        except TRANSPORT_ERRORS as exc:
+            raise SlackError(
+                f"Could not reach Slack to check {channel} ({exc.__class__.__name__}).",
+                code="connection_lost",
+                permanent=False,
+                maybe_posted=True,
+            ) from None
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT
+                and (metadata.get("event_payload") or {}).get("slot_key") == slot_key
+            ):
+                return Posted(channel, message.get("ts"))
+        return None
+
+
+class WebhookSender:
+    """An incoming webhook: posts to the channel the webhook was made for, and cannot read it."""
+
+    can_check_channel = False
+
+    def __init__(self, *, url: str, sleep: Callable[[float], None] = time.sleep, rate_limit_retries: int = 3) -> None:
+        self._client = WebhookClient(
+            url=url,
+            timeout=TIMEOUT,
+            retry_handlers=[_RateLimitRetry(max_retry_count=rate_limit_retries, sleep=sleep)],
+        )
+
+    def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], slot_key: str) -> Posted:
+        where = "the webhook's channel"
+        try:
+            response = self._client.send(text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
+        except TRANSPORT_ERRORS as exc:
+            raise _transport_error(exc, where) from None
+        if response.status_code == 200:
+            return Posted(where, None)
+        code = (response.body or "").strip() or f"http_{response.status_code}"
+        raise _api_error(
+            code, where, status=response.status_code, retry_after=1.0 if response.status_code == 429 else None
+        )
+
+    def find_posted(self, *, channel: str, slot_key: str, oldest: float) -> Posted | None:
+        raise SlackError(
+            "The connection dropped after the digest was sent, and a webhook cannot read the channel to check: look "
+            "in Slack, and send it again from the Digests page only if it is not there.",
+            code="unknown_outcome",
+            permanent=True,
+        )
+
+
+Sender = BotSender | WebhookSender
+
+
+def sender_from(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Sender | None:
+    """The configured way to post, or None when Slack is not configured (dry runs)."""
+    if settings.slack_bot_token is not None:
+        return BotSender(
+            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, sleep=sleep
+        )
+    if settings.slack_webhook_url is not None:
+        return WebhookSender(url=settings.slack_webhook_url.get_secret_value(), sleep=sleep)
+    return None
+
+
+__all__ = ["PERMANENT", "BotSender", "Posted", "RetryHandler", "Sender", "SlackError", "WebhookSender", "sender_from"]

@@ -1,0 +1,66 @@
+"""Stored Block Kit digests shown as HTML in the app, so leads see what Slack got.
+
+The blocks' text is Slack mrkdwn in which everything people typed is already
+entity-escaped. Each piece is unescaped and then HTML-escaped by markupsafe
+before the few mrkdwn forms the builder uses (*bold*, `code`, links, > quotes)
+become tags, so nothing in a note can turn into markup here either.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from markupsafe import Markup, escape
+
+_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>")
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _inline(text: str) -> Markup:
+    html = str(escape(_unescape(text)))
+    html = _CODE.sub(r"<code>\1</code>", html)
+    html = _BOLD.sub(r"<strong>\1</strong>", html)
+    return Markup(html)  # noqa: S704 - built from escaped text and our own fixed tags
+
+
+def mrkdwn(text: str) -> Markup:
+    lines = []
+    for raw in text.split("\n"):
+        quoted = raw.startswith("> ")
+        line = raw[2:] if quoted else raw
+        parts: list[Markup] = []
+        position = 0
+        for match in _LINK.finditer(line):
+            parts.append(_inline(line[position : match.start()]))
+            url, label = _unescape(match.group(1)), match.group(2)
+            if url.startswith(("https://", "http://")):
+                parts.append(Markup('<a href="{}">{}</a>').format(url, _inline(label)))
+            else:
+                parts.append(_inline(label))
+            position = match.end()
+        parts.append(_inline(line[position:]))
+        html = Markup("").join(parts)
+        lines.append(Markup("<q>{}</q>").format(html) if quoted else html)
+    return Markup("<br>").join(lines)
+
+
+def to_html(blocks: list[dict[str, Any]]) -> Markup:
+    out: list[Markup] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            out.append(Markup("<p class='digest-header'>{}</p>").format(_unescape(block["text"]["text"])))
+        elif kind == "section" and "text" in block:
+            out.append(Markup("<p>{}</p>").format(mrkdwn(block["text"]["text"])))
+        elif kind == "context":
+            texts = [mrkdwn(e.get("text", "")) for e in block.get("elements", [])]
+            out.append(Markup("<p class='small muted'>{}</p>").format(Markup(" ").join(texts)))
+        elif kind == "divider":
+            out.append(Markup("<hr>"))
+    return Markup("<div class='digest-preview'>{}</div>").format(Markup("").join(out))
