@@ -12,11 +12,14 @@ from typing import Annotated
 
 import typer
 
-from app import api_tokens, auth, hypothesis_sets, launches, migrations
+from app import api_tokens, auth, digests, hypothesis_sets, launches, migrations
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.errors import TallyError
-from app.models import Role
+from app.jobs.scheduler import DigestScheduler
+from app.models import DigestStatus, Role
+from app.slack import blocks as slack_blocks
+from app.slack.client import sender_from
 
 cli = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Launch Tally: count launch enquiries against hypotheses."
@@ -29,6 +32,8 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(hypotheses_cli, name="hypotheses")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(tokens_cli, name="tokens")
+digest_cli = typer.Typer(no_args_is_help=True, help="Slack digests.")
+cli.add_typer(digest_cli, name="digest")
 
 log = logging.getLogger("app.cli")
 
@@ -281,17 +286,112 @@ def prepare_database(config: Settings) -> None:
         db.dispose()
 
 
+def start_scheduler(config: Settings) -> DigestScheduler:
+    # In this (the parent) process: uvicorn's workers are separate processes
+    # that never start one, so --workers N still means one scheduler here.
+    scheduler = DigestScheduler(Database(config.database_url), config)
+    scheduler.start()
+    return scheduler
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for all.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    scheduler: Annotated[
+        bool, typer.Option("--scheduler/--no-scheduler", help="Run the digest scheduler in this process.")
+    ] = True,
 ) -> None:
     """Run the web app (migrating the database first, unless TALLY_AUTO_MIGRATE=false)."""
     config = settings()
     configure_logging(config.log_level)
     prepare_database(config)
-    run_server(config, host=host, port=port, workers=workers)
+    running = start_scheduler(config) if scheduler else None
+    try:
+        run_server(config, host=host, port=port, workers=workers)
+    finally:
+        if running is not None:
+            running.shutdown()
+
+
+@cli.command("scheduler")
+def scheduler_command() -> None:
+    """Run only the digest scheduler, as its own process (pair with `tally serve --no-scheduler`)."""
+    config = settings()
+    configure_logging(config.log_level)
+    prepare_database(config)
+    DigestScheduler(Database(config.database_url), config, blocking=True).start()
+
+
+# --- digests -----------------------------------------------------------------------
+
+
+def _parse_now(value: str | None) -> dt.datetime:
+    if value is None:
+        return now()
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--now {value!r} is not an ISO time such as 2026-11-18T13:00:00+01:00", code=2) from None
+    if moment.tzinfo is None:
+        raise fail(f"--now {value!r} needs a UTC offset, such as 2026-11-18T13:00:00+01:00", code=2)
+    return moment.astimezone(dt.UTC)
+
+
+@digest_cli.command("run-due")
+def digest_run_due(
+    at: Annotated[
+        str | None, typer.Option("--now", help="Act as if it were this moment (ISO 8601 with offset).")
+    ] = None,
+) -> None:
+    """Do what the scheduler does at this moment: send every due, unsent digest."""
+    config = settings()
+    configure_logging(config.log_level)
+    db = Database(config.database_url)
+    runs = digests.run_due(db, settings=config, now=_parse_now(at), sender=sender_from(config))
+    for run in runs:
+        typer.echo(f"{run.slot_key}: {run.status.value}" + (f" ({run.error})" if run.error else ""))
+    if not runs:
+        typer.echo("nothing due")
+    if any(run.status == DigestStatus.FAILED for run in runs):
+        raise typer.Exit(1)
+
+
+@digest_cli.command("preview")
+def digest_preview(
+    slug: str,
+    at: Annotated[str | None, typer.Option("--now", help="As if it were this moment (ISO 8601 with offset).")] = None,
+) -> None:
+    """Print the digest a send would post now, as text."""
+    config = settings()
+    db = Database(config.database_url)
+    with db.session() as session:
+        try:
+            launch = launches.get_by_slug(session, slug)
+        except TallyError as exc:
+            raise fail(exc.message) from None
+    typer.echo(slack_blocks.plain_text(digests.preview(db, launch, settings=config, now=_parse_now(at))))
+
+
+@digest_cli.command("send")
+def digest_send(slug: str) -> None:
+    """Send a digest now (the window since the last scheduled one). Exits non-zero, saying why, if Slack refuses."""
+    config = settings()
+    configure_logging("warning")
+    db = Database(config.database_url)
+    with db.session() as session:
+        try:
+            launch = launches.get_by_slug(session, slug)
+        except TallyError as exc:
+            raise fail(exc.message) from None
+    sender = sender_from(config)
+    if sender is None:
+        raise fail("Slack is not configured: set SLACK_BOT_TOKEN (or SLACK_WEBHOOK_URL), then try again.")
+    run = digests.send_now(db, launch, settings=config, now=now(), sender=sender)
+    if run.status not in (DigestStatus.SENT, DigestStatus.LATE):
+        raise fail(f"Not sent ({run.status.value}): {run.error}")
+    typer.echo(f"Sent to {run.channel} ({run.window_start:%Y-%m-%d %H:%M}–{run.window_end:%H:%M} UTC).")
 
 
 @cli.command()
@@ -312,7 +412,11 @@ def demo(
         db.dispose()
     address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     typer.echo(demo_data.welcome(report, address=address, database_url=config.database_url))
-    run_server(config, host=host, port=port, workers=1)
+    running = start_scheduler(config)
+    try:
+        run_server(config, host=host, port=port, workers=1)
+    finally:
+        running.shutdown()
 
 
 def main() -> None:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from app import auth, enquiries, hypothesis_sets, launches
+from app import auth, digests, enquiries, hypothesis_sets, launches, schedule
 from app.config import Settings
 from app.db import Database
 from app.models import Launch, LaunchStatus, Role, User
+from app.slack import blocks as slack_blocks
 
 EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "hypotheses" / "payapp-redesign.yaml"
 DAYS_BEFORE_TODAY = 3
@@ -170,7 +171,31 @@ def load(db: Database, *, settings: Settings, now: dt.datetime) -> DemoReport:
         agent_ids = [u.id or 0 for u in users.values() if u.role == Role.AGENT]
         items = generate(launch, hypothesis_ids=hypothesis_ids, agent_ids=agent_ids, until=now)
         results = enquiries.insert_many(session.connection(), items)
+    backfill_digests(db, launch, settings=settings, now=now)
     return DemoReport(launch, sum(r.created for r in results), DEMO_USERS, passwords)
+
+
+def backfill_digests(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> None:
+    """The digests the past days would have had, as dry runs, so the Digests page has a history.
+
+    Slots still within the grace period are left to the scheduler, which sends them (late)."""
+    grace = dt.timedelta(minutes=settings.digest_grace_minutes)
+    start = launches.window(launch)[0]
+    for slot_at in schedule.slots_between(launch, start, now - grace):
+        run = digests.claim_slot(db, launch, slot_at, now=slot_at)
+        if run is not None:
+            with db.session() as session:
+                content = digests.compose(
+                    session,
+                    launch,
+                    window_start=run.window_start,
+                    window_end=run.window_end,
+                    slot_at=slot_at,
+                    now=now,
+                    base_url=settings.base_url,
+                )
+            text, blocks = slack_blocks.build(content)
+            digests.mark_dry_run(db, run, text=text, blocks=blocks, at=slot_at)
 
 
 def welcome(report: DemoReport, *, address: str, database_url: str) -> str:

@@ -128,6 +128,13 @@ LABELS = {
     "private": N_("private"),
     "business": N_("business"),
     "unspecified": N_("unspecified"),
+    "pending": N_("sending"),
+    "sent": N_("sent"),
+    "late": N_("sent late"),
+    "dry_run": N_("dry run"),
+    "retrying": N_("will retry"),
+    "failed": N_("failed"),
+    "missed": N_("missed"),
 }
 
 

@@ -24,7 +24,7 @@ from app.db import Database
 from app.deps import is_htmx
 from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
 from app.group_commit import GroupCommitWriter
-from app.routes import admin, api, auth, checklist, health, launches
+from app.routes import admin, api, auth, checklist, digests, health, launches
 from app.web import build_environment, render
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(health.router)
     app.include_router(api.router)
     protected = [Depends(csrf.protect)]
-    for router in (auth.router, launches.router, checklist.router, admin.router):
+    for router in (auth.router, launches.router, checklist.router, digests.router, admin.router):
         app.include_router(router, dependencies=protected, include_in_schema=False)
 
     @app.exception_handler(TallyError)

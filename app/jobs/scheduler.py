@@ -1,0 +1,134 @@
+"""The digest scheduler (APScheduler 3.x). It only decides *when*; what to do
+at that moment is ``digests.run_due(now=...)``, which is safe to call from
+every worker and replica at once (slots are claimed in the database).
+
+Jobs:
+* one cron job per live launch and digest time, in the launch's own time zone
+  (passed explicitly: the host's TZ never matters), bounded by the launch's
+  window;
+* a minute job that re-reads the launches (so edits to times, window or status
+  take effect without a restart), catches up on anything missed, retries what
+  Slack refused for now, and takes over abandoned claims;
+* an hourly job that prunes old sign-in attempts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from app import auth, digests, launches
+from app.config import Settings
+from app.db import Database
+from app.models import Launch
+from app.slack.client import sender_from
+
+log = logging.getLogger(__name__)
+
+SYNC_JOB = "sync"
+PRUNE_JOB = "prune"
+DIGEST_PREFIX = "digest:"
+
+
+def triggers_for(launch: Launch, settings: Settings) -> dict[str, CronTrigger]:
+    """One cron trigger per digest time, keyed by job id, in the launch's time zone."""
+    tz = launches.zone(launch)
+    start, end = launches.window(launch)
+    return {
+        f"{DIGEST_PREFIX}{launch.slug}:{clock:%H:%M}": CronTrigger(
+            hour=clock.hour,
+            minute=clock.minute,
+            timezone=tz,
+            start_date=start.astimezone(tz),
+            end_date=end.astimezone(tz),
+        )
+        for clock in launches.digest_clock_times(launch)
+    }
+
+
+class DigestScheduler:
+    def __init__(self, db: Database, settings: Settings, *, blocking: bool = False) -> None:
+        self.db = db
+        self.settings = settings
+        self.sender = sender_from(settings)
+        scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
+        self.scheduler: BaseScheduler = scheduler_class(
+            timezone=dt.UTC,
+            job_defaults={
+                "coalesce": True,  # a run missed several times is one run
+                "max_instances": 1,
+                "misfire_grace_time": settings.digest_grace_minutes * 60,
+            },
+        )
+        self._triggers: dict[str, str] = {}  # job id -> description of its trigger, to see changes
+        self._lock = threading.Lock()
+
+    def run_due(self, launch_ids: list[int] | None = None) -> None:
+        now = dt.datetime.now(dt.UTC)
+        try:
+            with self._lock:  # the cron and minute jobs must not interleave in this process
+                digests.run_due(self.db, settings=self.settings, now=now, sender=self.sender, launch_ids=launch_ids)
+        except Exception:
+            # A broken pass must never stop the scheduler; the next pass tries again.
+            log.exception("digest pass at %s failed", now.isoformat())
+
+    def sync(self) -> None:
+        """Match the cron jobs to the live launches, then catch up."""
+        try:
+            wanted: dict[str, tuple[CronTrigger, int]] = {}
+            for launch in digests.live_launches(self.db):
+                for job_id, trigger in triggers_for(launch, self.settings).items():
+                    wanted[job_id] = (trigger, launch.id or 0)
+            for job_id in set(self._triggers) - set(wanted):
+                self.scheduler.remove_job(job_id)
+                del self._triggers[job_id]
+                log.info("digest job %s removed", job_id)
+            for job_id, (trigger, launch_id) in wanted.items():
+                described = str(trigger) + repr((trigger.start_date, trigger.end_date))
+                if self._triggers.get(job_id) == described:
+                    continue
+                self.scheduler.add_job(
+                    self.run_due, trigger, args=[[launch_id]], id=job_id, replace_existing=True, name=job_id
+                )
+                self._triggers[job_id] = described
+                log.info("digest job %s scheduled: %s", job_id, trigger)
+        except Exception:
+            log.exception("could not read the launches to schedule digests; trying again in a minute")
+        self.run_due()
+
+    def prune(self) -> None:
+        try:
+            with self.db.transaction() as session:
+                auth.prune_login_attempts(session, now=dt.datetime.now(dt.UTC))
+        except Exception:
+            log.exception("pruning sign-in attempts failed")
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self.sync,
+            IntervalTrigger(minutes=1, timezone=dt.UTC),
+            id=SYNC_JOB,
+            next_run_time=dt.datetime.now(dt.UTC),
+            name="sync launches and catch up",
+        )
+        self.scheduler.add_job(
+            self.prune, IntervalTrigger(hours=1, timezone=dt.UTC), id=PRUNE_JOB, name="prune sign-in attempts"
+        )
+        mode = "Slack" if self.sender is not None else "dry runs (no Slack configured)"
+        log.info("digest scheduler starting: %s", mode)
+        self.scheduler.start()
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def jobs(self) -> list[Any]:
+        return list(self.scheduler.get_jobs())

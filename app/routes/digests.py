@@ -1,0 +1,86 @@
+"""The Digests page (leads): every run with its status, its preview and its error; preview and send now."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app import digests, launches, schedule
+from app.deps import DatabaseDep, IsHtmx, Now, RequireLead, SessionDep, SettingsDep
+from app.errors import NotFound
+from app.models import DigestRun, Launch
+from app.slack import blocks as slack_blocks
+from app.slack.client import sender_from
+from app.slack.preview import to_html
+from app.web import render
+
+router = APIRouter()
+
+
+def _slack_mode(settings: SettingsDep) -> str:
+    if settings.slack_bot_token is not None:
+        return "bot"
+    if settings.slack_webhook_url is not None:
+        return "webhook"
+    return "none"
+
+
+@router.get("/launches/{slug}/digests")
+def page(
+    request: Request, slug: str, viewer: RequireLead, session: SessionDep, settings: SettingsDep, now: Now
+) -> Response:
+    launch = launches.get_by_slug(session, slug)
+    runs = digests.recent_runs(session, launch)
+    return render(
+        request,
+        "digests/page.html",
+        viewer=viewer,
+        launch=launch,
+        runs=runs,
+        previews={r.id: to_html(r.blocks) for r in runs},
+        slack=_slack_mode(settings),
+        next_slot=schedule.next_slot(launch, now),
+    )
+
+
+@router.get("/launches/{slug}/digests/preview")
+def preview(
+    request: Request,
+    slug: str,
+    viewer: RequireLead,
+    session: SessionDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    now: Now,
+    htmx: IsHtmx,
+) -> Response:
+    launch = launches.get_by_slug(session, slug)
+    content = digests.preview(db, launch, settings=settings, now=now)
+    _, blocks = slack_blocks.build(content)
+    template = "digests/_preview.html" if htmx else "digests/preview.html"
+    return render(
+        request, template, viewer=viewer, launch=launch, html=to_html(blocks), text=slack_blocks.plain_text(content)
+    )
+
+
+@router.post("/launches/{slug}/digests/send")
+def send_now(
+    slug: str, viewer: RequireLead, session: SessionDep, db: DatabaseDep, settings: SettingsDep, now: Now
+) -> Response:
+    launch = launches.get_by_slug(session, slug)
+    session.close()  # sending can take seconds; hold no connection meanwhile
+    digests.send_now(db, launch, settings=settings, now=now, sender=sender_from(settings))
+    return RedirectResponse(f"/launches/{slug}/digests", status_code=303)
+
+
+@router.post("/digests/{run_id}/send")
+def send_again(
+    run_id: int, viewer: RequireLead, session: SessionDep, db: DatabaseDep, settings: SettingsDep, now: Now
+) -> Response:
+    run = session.get(DigestRun, run_id)
+    launch = session.get(Launch, run.launch_id) if run else None
+    if run is None or launch is None:
+        raise NotFound(f"No digest run {run_id}.")
+    session.close()
+    digests.send_again(db, run_id, now=now, sender=sender_from(settings))
+    return RedirectResponse(f"/launches/{launch.slug}/digests", status_code=303)
