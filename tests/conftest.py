@@ -204,8 +204,13 @@ def people(db: Database) -> People:
     with db.transaction() as session:
         for username, role in (("kari", Role.AGENT), ("ola", Role.AGENT), ("lena", Role.LEAD), ("ada", Role.ADMIN)):
             made[username], _ = auth.add_user(
-                session, username=username, role=role, display_name=username.title(), password=PASSWORD,
-                now=dt.datetime.now(dt.UTC), actor="test",
+                session,
+                username=username,
+                role=role,
+                display_name=username.title(),
+                password=PASSWORD,
+                now=dt.datetime.now(dt.UTC),
+                actor="test",
             )
     return People(made["kari"], made["ola"], made["lena"], made["ada"])
 
@@ -224,8 +229,9 @@ class WebUser:
         return match.group(1)
 
     def login(self, username: str, password: str = PASSWORD) -> WebUser:
-        response = self.client.post("/login", data={"username": username, "password": password,
-                                                    "csrf_token": self.csrf})
+        response = self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": self.csrf}
+        )
         assert response.status_code == 303, response.text[:500]
         return self
 
@@ -255,3 +261,19 @@ def web(app: Any, client: TestClient) -> Callable[[str | None], WebUser]:
         return user.login(username) if username else user
 
     return make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 with production costs takes ~0.5 s a hash here; tests use the same
+    algorithm with tiny costs (the one choke point, app.auth._hasher)."""
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    original = auth._hasher
+    auth._hasher = lambda: cheap  # type: ignore[assignment]
+    auth._dummy_hash.cache_clear()
+    yield
+    auth._hasher = original  # type: ignore[assignment]
+    auth._dummy_hash.cache_clear()

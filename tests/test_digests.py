@@ -1,0 +1,434 @@
+"""Digests: due slots, exactly once, windows that chain, missed slots, Slack failures, DST.
+
+Slack is the fake in tests/fakes/slack_server.py, over real HTTP, driven by
+slack-sdk. Time is whatever ``now`` the test passes; nothing sleeps (the
+sender's pauses are recorded instead).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from app import digests
+from app.cli import cli
+from app.config import Settings
+from app.db import Database
+from app.models import DigestKind, DigestRun, DigestStatus, Launch
+from app.slack.client import BotSender, WebhookSender
+from tests.factories import log, make_launch
+from tests.fakes.slack_server import FakeSlack, Reply
+
+OSLO = ZoneInfo("Europe/Oslo")
+TOKEN = "xoxb-test-token"
+CHANNEL = "#launch"
+
+
+def local(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, minute, tzinfo=OSLO).astimezone(dt.UTC)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack().running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def pauses() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def bot(slack: FakeSlack, pauses: list[float]) -> BotSender:
+    return BotSender(token=TOKEN, base_url=slack.api_url, sleep=pauses.append)
+
+
+@pytest.fixture
+def launch(db: Database) -> Launch:
+    return make_launch(
+        db, hypotheses=("send", "bankid", "receipts"), slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 18)
+    )
+
+
+def runs(db: Database) -> list[DigestRun]:
+    with db.session() as session:
+        return list(session.exec(select(DigestRun).order_by(DigestRun.slot_at, DigestRun.id)))  # type: ignore[arg-type]
+
+
+def run_due(db: Database, settings: Settings, sender: object, now: dt.datetime, **kw: object) -> list[DigestRun]:
+    """What run_due did at ``now``, leaving out slots it recorded as missed (tested on their own)."""
+    done = digests.run_due(db, settings=settings, now=now, sender=sender, sleep=lambda s: None, **kw)  # type: ignore[arg-type]
+    return [r for r in done if r.status != DigestStatus.MISSED]
+
+
+# --- what is due, and exactly once ---------------------------------------------------------
+
+
+def test_each_slot_is_sent_once(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    log(db, launch, "send", at=local(18, 10))
+    assert run_due(db, settings, bot, local(18, 8, 59)) == []
+    [sent] = run_due(db, settings, bot, local(18, 13, 0))
+    assert sent.status == DigestStatus.SENT and sent.channel == CHANNEL and sent.slack_ts
+    assert (
+        run_due(
+            db,
+            settings,
+            bot,
+            local(
+                18,
+                13,
+                0,
+            ),
+        )
+        == []
+    )
+    assert run_due(db, settings, bot, local(18, 13, 1)) == []
+    [message] = slack.posts(CHANNEL)
+    assert message["metadata"] == {"event_type": "launch_tally_digest", "event_payload": {"slot_key": sent.slot_key}}
+    assert "Test launch · 13:00" in message["blocks"][0]["text"]["text"]
+
+
+def test_windows_chain_and_the_first_of_a_day_covers_the_evening_before(
+    db: Database, settings: Settings, bot: BotSender
+) -> None:
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 17), slack_channel=CHANNEL, hypotheses=("send",))
+    for moment in (local(17, 15), local(17, 17), local(17, 22), local(18, 8, 59), local(18, 9), local(18, 12)):
+        log(db, launch, "send", at=moment)
+    run_due(db, settings, bot, local(17, 16))
+    [morning] = run_due(db, settings, bot, local(18, 9))
+    [noon] = run_due(db, settings, bot, local(18, 13))
+    assert (morning.window_start, morning.window_end) == (local(17, 16), local(18, 9))
+    assert (noon.window_start, noon.window_end) == (local(18, 9), local(18, 13))
+    text = " ".join(str(b) for b in morning.blocks)
+    assert "Enquiries Tue 16:00 – Wed 09:00" in text
+    assert "*3* in this window" in text  # 17:00, 22:00 and 08:59; 09:00 belongs to the next window
+    assert "*2* in this window" in " ".join(str(b) for b in noon.blocks)
+
+
+def test_concurrent_schedulers_send_one_message(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def scheduler() -> None:
+        sender = BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda s: None)
+        database = Database(db.url)  # its own engine and connections, like another worker
+        try:
+            barrier.wait()
+            run_due(database, settings, sender, local(18, 9))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            database.dispose()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(slack.posts(CHANNEL)) == 1
+    assert [r.status for r in runs(db)] == [DigestStatus.SENT]
+
+
+def test_missed_slots_within_grace_go_late_and_older_ones_are_recorded(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    run_due(db, settings, bot, local(18, 9))
+    log(db, launch, "bankid", at=local(18, 10))
+    log(db, launch, "bankid", at=local(18, 14))
+    # The app was down from 12:00 to 16:20: 13:00 is beyond the grace period, 16:00 within it.
+    done = digests.run_due(db, settings=settings, now=local(18, 16, 20), sender=bot, sleep=lambda s: None)
+    assert [(r.slot_at, r.status) for r in done] == [
+        (local(18, 13), DigestStatus.MISSED),
+        (local(18, 16), DigestStatus.LATE),
+    ]
+    late = done[1]
+    assert (late.window_start, late.window_end) == (local(18, 9), local(18, 16))  # nothing unreported
+    assert "*2* in this window" in str(late.blocks) and "sent late" in str(late.blocks)
+    assert len(slack.posts(CHANNEL)) == 2
+    missed = done[0]
+    assert missed.blocks == [] and "grace period" in (missed.error or "")
+
+
+def test_start_up_only_looks_back_a_day(db: Database, settings: Settings, bot: BotSender, launch: Launch) -> None:
+    done = digests.run_due(db, settings=settings, now=local(25, 9, 10), sender=bot, sleep=lambda s: None)
+    assert {r.status for r in done} == {DigestStatus.MISSED, DigestStatus.LATE}  # 09:00, sent at 09:10
+    assert min(r.slot_at for r in done) >= local(24, 9, 10)
+
+
+def test_only_live_launches_and_only_inside_their_window(
+    db: Database, settings: Settings, bot: BotSender, launch: Launch
+) -> None:
+    from app.models import LaunchStatus
+
+    make_launch(db, slug="draft", status=LaunchStatus.DRAFT, slack_channel=CHANNEL)
+    make_launch(db, slug="ended", starts_on=dt.date(2026, 10, 1), ends_on=dt.date(2026, 10, 21), slack_channel=CHANNEL)
+    assert {r.launch_id for r in run_due(db, settings, bot, local(18, 13))} == {launch.id}
+    # Before the first day and after the last, nothing.
+    assert run_due(db, settings, bot, local(15, 13)) == []
+    after = digests.run_due(db, settings=settings, now=local(8, 13, month=12), sender=bot, sleep=lambda s: None)
+    assert all(r.slot_at < local(8, 0, month=12) for r in after)
+
+
+# --- DST ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["America/New_York", "Asia/Tokyo"])
+def host_timezone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The process's own TZ must never matter."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time.tzset()
+    yield request.param
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.parametrize("day", [dt.date(2026, 3, 29), dt.date(2026, 10, 25)])
+def test_dst_days_have_three_digests_at_local_nine_one_and_four(
+    db: Database, settings: Settings, bot: BotSender, host_timezone: str, day: dt.date
+) -> None:
+    launch = make_launch(
+        db, starts_on=day - dt.timedelta(days=1), ends_on=day + dt.timedelta(days=1), slack_channel=CHANNEL
+    )
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=OSLO).astimezone(dt.UTC)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=OSLO).astimezone(dt.UTC)
+    yesterday_four = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(16), tzinfo=OSLO).astimezone(dt.UTC)
+    run_due(db, settings, bot, yesterday_four)  # yesterday's, out of the way
+    before = {r.id for r in runs(db)}
+    moment = start
+    while moment < end:
+        run_due(db, settings, bot, moment)
+        moment += dt.timedelta(minutes=10)
+    today = [r for r in runs(db) if r.id not in before and r.launch_id == launch.id]
+    assert [r.slot_at.astimezone(OSLO).strftime("%H:%M") for r in today] == ["09:00", "13:00", "16:00"]
+    assert {r.status for r in today} == {DigestStatus.SENT}
+    # The overnight window is 23 or 25 hours minus the day's slots, never doubled or lost.
+    first = today[0]
+    assert first.window_end - first.window_start == local_hours(day, 16, 9)
+
+
+def local_hours(day: dt.date, evening: int, morning: int) -> dt.timedelta:
+    yesterday = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(evening), tzinfo=OSLO)
+    today = dt.datetime.combine(day, dt.time(morning), tzinfo=OSLO)
+    return today.astimezone(dt.UTC) - yesterday.astimezone(dt.UTC)
+
+
+# --- Slack failures ----------------------------------------------------------------------------
+
+
+def test_rate_limits_are_retried_after_retry_after(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, pauses: list[float], launch: Launch
+) -> None:
+    slack.queue("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "3"}))
+    [run] = run_due(db, settings, bot, local(18, 13))
+    assert run.status == DigestStatus.SENT
+    assert pauses == [3.0]
+    assert len(slack.attempts()) == 2 and len(slack.posts(CHANNEL)) == 1
+
+
+def test_server_errors_are_retried_and_never_posted_twice(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    # The first 500 came after Slack stored the message; the check finds it, so no second post.
+    slack.queue("chat.postMessage", Reply(500, {"ok": False, "error": "internal_error"}, store=True))
+    [run] = run_due(db, settings, bot, local(18, 13))
+    assert run.status == DigestStatus.SENT
+    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.attempts("conversations.history")) == 1
+
+
+def test_a_dropped_connection_after_posting_does_not_post_twice(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    slack.queue("chat.postMessage", Reply(drop=True, store=True))
+    [run] = run_due(db, settings, bot, local(18, 13))
+    assert run.status == DigestStatus.SENT and run.slack_ts
+    assert len(slack.posts(CHANNEL)) == 1 and len(slack.attempts()) == 1
+
+
+def test_a_dropped_connection_before_posting_is_retried(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, pauses: list[float], launch: Launch
+) -> None:
+    slack.queue("chat.postMessage", Reply(drop=True), Reply(drop=True))
+    [run] = run_due(db, settings, bot, local(18, 13))
+    assert run.status == DigestStatus.SENT
+    assert len(slack.posts(CHANNEL)) == 1 and len(slack.attempts()) == 3
+
+
+def test_unreachable_slack_stays_retryable_and_goes_out_on_a_later_pass(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    nowhere = BotSender(token=TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
+    [run] = run_due(db, settings, nowhere, local(18, 13))
+    assert run.status == DigestStatus.RETRYING and run.attempts == 3
+    assert "Could not connect to Slack" in (run.error or "")
+    assert run.next_attempt_at is not None and run.next_attempt_at > local(18, 13)
+    bot = BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda s: None)
+    assert run_due(db, settings, bot, local(18, 13, 1)) == []  # not yet
+    [again] = run_due(db, settings, bot, run.next_attempt_at)
+    assert again.id == run.id and again.status == DigestStatus.SENT  # two minutes after its slot: on time
+    assert len(slack.posts(CHANNEL)) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "advice"),
+    [
+        ("channel_not_found", "Slack does not know the channel #launch"),
+        ("not_in_channel", "invite it there"),
+        ("is_archived", "is archived"),
+        ("invalid_auth", "check SLACK_BOT_TOKEN"),
+        ("token_revoked", "reinstall the Slack app"),
+        ("account_inactive", "deactivated"),
+    ],
+)
+def test_permanent_errors_are_not_retried_and_say_what_to_do(
+    db: Database,
+    settings: Settings,
+    bot: BotSender,
+    slack: FakeSlack,
+    launch: Launch,
+    code: str,
+    advice: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": code}))
+    [run] = run_due(db, settings, bot, local(18, 13))
+    assert run.status == DigestStatus.FAILED and advice in (run.error or "")
+    assert len(slack.attempts()) == 1
+    assert advice in caplog.text
+    assert run_due(db, settings, bot, local(18, 14)) == []  # the scheduler leaves it for a person
+    assert TOKEN not in caplog.text
+
+
+def test_webhooks_post_and_never_guess_after_a_drop(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
+    [run] = run_due(db, settings, hook, local(18, 9))
+    assert run.status == DigestStatus.SENT and len(slack.webhook_messages) == 1
+    slack.queue("webhook", Reply(drop=True, store=True))
+    [dropped] = run_due(db, settings, hook, local(18, 13))
+    assert dropped.status == DigestStatus.FAILED and "look in Slack" in (dropped.error or "")
+    assert len(slack.webhook_messages) == 2  # one each: never a second copy of the 13:00 digest
+    slack.queue("webhook", Reply(404, "channel_not_found"))
+    [refused] = run_due(db, settings, hook, local(18, 16))
+    assert refused.status == DigestStatus.FAILED and "does not know the channel" in (refused.error or "")
+
+
+# --- no Slack, previews, sending by hand -------------------------------------------------------
+
+
+def test_without_slack_digests_are_dry_runs_a_lead_can_send_later(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    log(db, launch, "receipts", at=local(18, 11))
+    [dry] = run_due(db, settings, None, local(18, 13))
+    assert dry.status == DigestStatus.DRY_RUN and dry.blocks and "*1* in this window" in str(dry.blocks)
+    assert slack.posts() == []
+    sent = digests.send_again(db, dry.id or 0, now=local(18, 14), sender=bot, sleep=lambda s: None)
+    assert sent.status == DigestStatus.LATE and len(slack.posts(CHANNEL)) == 1
+
+
+def test_a_digest_sent_by_hand_does_not_move_the_schedule(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    run_due(db, settings, bot, local(18, 9))
+    manual = digests.send_now(db, launch, settings=settings, now=local(18, 11), sender=bot, sleep=lambda s: None)
+    assert manual.kind == DigestKind.MANUAL and manual.status == DigestStatus.SENT
+    assert (manual.window_start, manual.window_end) == (local(18, 9), local(18, 11))
+    [noon] = run_due(db, settings, bot, local(18, 13))
+    assert noon.window_start == local(18, 9)
+
+
+def test_preview_composes_without_storing(db: Database, settings: Settings, launch: Launch) -> None:
+    log(db, launch, "send", at=local(18, 10))
+    content = digests.preview(db, launch, settings=settings, now=local(18, 11))
+    assert content.window_total == 1 and runs(db) == []
+
+
+def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: Launch) -> None:
+    log(db, launch, "bankid", at=local(18, 10))
+    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    runner = CliRunner()
+    due = runner.invoke(cli, ["digest", "run-due", "--now", "2026-11-18T09:00:00+01:00"], env=env)
+    assert due.exit_code == 0, due.output
+    assert due.output.strip() == f"{launch.id}:2026-11-18T08:00Z: sent"
+    preview = runner.invoke(cli, ["digest", "preview", launch.slug, "--now", "2026-11-18T14:00:00+01:00"], env=env)
+    assert preview.exit_code == 0 and "Test launch · 14:00" in preview.output
+    sent = runner.invoke(cli, ["digest", "send", launch.slug], env=env)
+    assert sent.exit_code == 0 and "Sent to #launch" in sent.output
+    slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "not_in_channel"}))
+    refused = runner.invoke(cli, ["digest", "send", launch.slug], env=env)
+    assert refused.exit_code == 1 and "invite it there" in refused.output
+    bad = runner.invoke(cli, ["digest", "run-due", "--now", "2026-11-18T13:00:00"], env=env)
+    assert bad.exit_code == 2 and "needs a UTC offset" in bad.output
+
+
+def test_a_process_that_died_mid_send_is_taken_over_without_a_double_post(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    # A claim whose process posted, then died before recording it.
+    run = digests.claim_slot(db, launch, local(18, 13), now=local(18, 13))
+    assert run is not None
+    with db.session() as session:
+        content = digests.compose(
+            session,
+            launch,
+            window_start=run.window_start,
+            window_end=run.window_end,
+            slot_at=run.slot_at,
+            now=local(18, 13),
+            base_url="http://x",
+        )
+    from app.slack import blocks as slack_blocks
+
+    text, blocks = slack_blocks.build(content)
+    bot.post(channel=CHANNEL, text=text, blocks=blocks, slot_key=run.slot_key)
+    assert run_due(db, settings, bot, local(18, 13, 5)) == []  # still someone else's
+    [taken] = run_due(db, settings, bot, local(18, 13) + digests.STALE_CLAIM + dt.timedelta(seconds=1))
+    assert taken.id == run.id and taken.status in (DigestStatus.SENT, DigestStatus.LATE)
+    assert len(slack.posts(CHANNEL)) == 1
+
+
+def test_three_processes_on_one_postgresql_send_one_message(
+    pg: object, db: Database, slack: FakeSlack, launch: Launch
+) -> None:
+    """Three `tally digest run-due` processes at the same moment, one database: one message."""
+    import subprocess
+    import sys
+
+    if db.is_sqlite:
+        pytest.skip("this run uses SQLite; the PostgreSQL run covers it")
+    env = {**os.environ, "TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app", "digest", "run-due", "--now", "2026-11-18T09:00:00+01:00"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=60)[0] for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    assert len(slack.posts(CHANNEL)) == 1
+    assert sum("sent" in out for out in outputs) == 1
+    assert [r.status for r in runs(db)] == [DigestStatus.SENT]

@@ -1,0 +1,84 @@
+"""The Digests page: leads see every run, preview, send now, send a dry run once Slack is set up."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app import digests
+from app.db import Database
+from app.main import create_app
+from app.models import Launch
+from tests.conftest import People, WebUser, make_settings
+from tests.factories import log, make_launch
+from tests.fakes.slack_server import FakeSlack
+
+TOKEN = "xoxb-test-token"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack().running() as fake:
+        yield fake
+
+
+@pytest.fixture
+def slack_app(database_url: str, db: Database, slack: FakeSlack) -> Iterator[Any]:
+    settings = make_settings(database_url, slack_bot_token=TOKEN, slack_api_url=slack.api_url)
+    app = create_app(settings, db=db)
+    with TestClient(app):
+        yield app
+
+
+@pytest.fixture
+def launch(db: Database) -> Launch:
+    return make_launch(db, slack_channel="#launch", name="Launch <b>bold</b>")
+
+
+def test_leads_see_runs_with_status_preview_and_errors(db: Database, people: People, launch: Launch, web: Any) -> None:
+    log(db, launch, at=dt.datetime(2026, 11, 18, 9, 30, tzinfo=dt.UTC), note="<script>x</script> & co")
+    settings = make_settings(db.url)
+    digests.run_due(db, settings=settings, now=dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.UTC), sender=None)
+    page = web("lena").get(f"/launches/{launch.slug}/digests")
+    assert page.status_code == 200
+    assert "dry run" in page.text and "missed" in page.text
+    assert "Slack is not configured" in page.text
+    assert "&lt;script&gt;x&lt;/script&gt; &amp; co" in page.text and "<script>x" not in page.text
+    assert "Launch &lt;b&gt;bold&lt;/b&gt;" in page.text
+    assert "Send to Slack" not in page.text  # nothing to send with
+
+
+def test_agents_cannot_see_digests(people: People, launch: Launch, web: Any) -> None:
+    assert web("kari").get(f"/launches/{launch.slug}/digests").status_code == 403
+
+
+def test_preview_fragment(people: People, launch: Launch, web: Any) -> None:
+    response = web("lena").get(f"/launches/{launch.slug}/digests/preview", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "If it were sent now" in response.text and "<html" not in response.text
+
+
+def test_send_now_and_send_a_dry_run_once_slack_is_configured(
+    db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
+) -> None:
+    digests.run_due(db, settings=make_settings(db.url), now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC), sender=None)
+    lena = WebUser(slack_app).login("lena")
+    page = lena.get(f"/launches/{launch.slug}/digests")
+    assert "Send to Slack" in page.text and "Send now" in page.text
+    [dry] = [r for r in digests_of(db, launch) if r.status.value == "dry_run"]
+    response = lena.post(f"/digests/{dry.id}/send")
+    assert response.status_code == 303
+    assert len(slack.posts("#launch")) == 1
+    response = lena.post(f"/launches/{launch.slug}/digests/send")
+    assert response.status_code == 303
+    assert len(slack.posts("#launch")) == 2
+    assert {r.status.value for r in digests_of(db, launch)} >= {"late", "sent"}
+
+
+def digests_of(db: Database, launch: Launch) -> list[Any]:
+    with db.session() as session:
+        return list(digests.recent_runs(session, launch))

@@ -1,0 +1,93 @@
+"""The scheduler decides when: cron triggers in each launch's own zone, kept in step with edits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.db import Database
+from app.jobs.scheduler import DigestScheduler, triggers_for
+from app.models import Launch, LaunchStatus
+from tests.factories import make_launch
+from tests.processes import free_port, tally_process
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+@pytest.fixture(params=["America/New_York", "Asia/Kolkata"])
+def host_timezone(request: pytest.FixtureRequest) -> Iterator[str]:
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time.tzset()
+    yield request.param
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+@pytest.mark.parametrize("day", [dt.date(2026, 3, 29), dt.date(2026, 10, 25)])
+def test_cron_triggers_fire_at_local_times_on_dst_days(
+    db: Database, settings: Settings, host_timezone: str, day: dt.date
+) -> None:
+    launch = make_launch(db, starts_on=day - dt.timedelta(days=2), ends_on=day + dt.timedelta(days=2))
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=OSLO)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=OSLO)
+    fires = []
+    for trigger in triggers_for(launch, settings).values():
+        moment = trigger.get_next_fire_time(None, start)
+        while moment is not None and moment < end:
+            fires.append(moment.astimezone(OSLO))
+            moment = trigger.get_next_fire_time(moment, moment + dt.timedelta(seconds=1))
+    assert sorted(f.strftime("%H:%M") for f in fires) == ["09:00", "13:00", "16:00"]
+    assert {f.date() for f in fires} == {day}
+
+
+def test_triggers_stay_inside_the_launch_window(db: Database, settings: Settings) -> None:
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 16), ends_on=dt.date(2026, 11, 17))
+    trigger = triggers_for(launch, settings)["digest:test-launch:09:00"]
+    first = trigger.get_next_fire_time(None, dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    assert first is not None and first.astimezone(OSLO) == dt.datetime(2026, 11, 16, 9, 0, tzinfo=OSLO)
+    assert trigger.get_next_fire_time(None, dt.datetime(2026, 11, 18, tzinfo=dt.UTC)) is None
+
+
+def test_edits_take_effect_without_a_restart(db: Database, settings: Settings) -> None:
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 16))
+    scheduler = DigestScheduler(db, settings)
+    scheduler.sync()
+    assert sorted(job.id for job in scheduler.jobs()) == [
+        "digest:test-launch:09:00",
+        "digest:test-launch:13:00",
+        "digest:test-launch:16:00",
+    ]
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        stored.digest_times = ["08:30", "15:00"]
+    scheduler.sync()
+    assert sorted(job.id for job in scheduler.jobs()) == ["digest:test-launch:08:30", "digest:test-launch:15:00"]
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        stored.status = LaunchStatus.CLOSED
+    scheduler.sync()
+    assert scheduler.jobs() == []
+
+
+def test_serve_without_scheduler_and_the_scheduler_on_its_own(tmp_path: Path, database_url: str) -> None:
+    env = {"TALLY_DATABASE_URL": database_url}
+    port = free_port()
+    with tally_process("serve", "--no-scheduler", "--port", str(port), env=env, cwd=tmp_path) as lines:
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    assert not any("digest scheduler starting" in line for line in lines)
+    with tally_process("scheduler", env=env, cwd=tmp_path, ready="digest scheduler starting") as lines:
+        assert "dry runs (no Slack configured)" in lines[-1]

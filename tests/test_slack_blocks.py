@@ -1,0 +1,144 @@
+"""Block Kit builders: pure functions, so their output is tested directly."""
+
+from __future__ import annotations
+
+import json
+
+from app.slack.blocks import DigestContent, HypothesisLine, bar, build, escape, plain_text
+from app.slack.preview import to_html
+
+
+def content(**overrides: object) -> DigestContent:
+    values: dict[str, object] = {
+        "launch_name": "PayApp 5.0",
+        "slot_label": "13:00",
+        "window_label": "09:00–13:00",
+        "day_number": 4,
+        "launch_days": 22,
+        "window_total": 41,
+        "previous_total": 30,
+        "today_total": 63,
+        "since_launch_total": 1200,
+        "url": "https://tally.example/launches/payapp",
+        "hypotheses": [
+            HypothesisLine("send", "Can't find the send button", 20, 25, 30, expected_per_day=40),
+            HypothesisLine("bankid", "BankID loops", 12, 5, 20),
+            HypothesisLine("dark", "Dark mode contrast", 0, 1, 0, expected_per_day=3),
+        ],
+        "other": 9,
+        "other_previous": 9,
+        "notes": ["Asked about limits abroad", "Widget gone"],
+        "channels": {"phone": 30, "chat": 11},
+    }
+    values.update(overrides)
+    return DigestContent(**values)  # type: ignore[arg-type]
+
+
+def section_texts(blocks: list[dict]) -> list[str]:
+    texts = []
+    for block in blocks:
+        if "text" in block:
+            texts.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            texts.append(element.get("text", ""))
+    return texts
+
+
+def test_a_digest_reads_top_down() -> None:
+    text, blocks = build(content())
+    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "PayApp 5.0 · 13:00"}}
+    joined = "\n".join(section_texts(blocks))
+    assert "Enquiries 09:00–13:00 · day 4 of 22" in joined
+    assert "*41* in this window (↑11 on the one before) · *63* today · *1200* since launch" in joined
+    # Biggest first, with a bar, the change and expected against actual.
+    assert joined.index("Can't find the send button") < joined.index("BankID loops")
+    assert "`██████████` *20* ↓5  Can't find the send button · today 30 of 40 expected a day" in joined
+    assert "`██████░░░░` *12* ↑7  BankID loops" in joined
+    # Zero counts are news: listed as not seen, with the expectation.
+    assert "*Not seen in this window*\n• Dark mode contrast (expects 3 a day)" in joined
+    assert "*Other* (not on the list): *9* =\n> Asked about limits abroad\n> Widget gone" in joined
+    assert "By channel: phone 30 · chat 11" in joined
+    assert "<https://tally.example/launches/payapp|Open PayApp 5.0 in Launch Tally>" in joined
+    # The fallback text stands on its own (notifications, screen readers).
+    assert text == (
+        "PayApp 5.0 · 13:00: 41 enquiries (09:00–13:00), 63 today, 1200 since launch. "
+        "Most: Can't find the send button (20)."
+    )
+
+
+def test_user_text_cannot_ping_or_forge_links() -> None:
+    evil = "<!channel> & <https://evil.example|click here> <@U123>"
+    _, blocks = build(
+        content(
+            launch_name="Launch <!here>",
+            notes=[evil],
+            hypotheses=[HypothesisLine("x", evil, 3, 0, 3)],
+            channels={"<!everyone>": 1},
+        )
+    )
+    dumped = json.dumps(blocks, ensure_ascii=False)
+    for raw in ("<!channel>", "<https://evil.example", "<@U123>", "<!here>", "<!everyone>"):
+        assert raw not in "".join(t for t in section_texts(blocks)), raw
+    assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click here&gt; &lt;@U123&gt;" in dumped
+    # The only real link is ours.
+    assert dumped.count("<https://") == 1
+
+
+def test_slack_limits_hold_with_200_hypotheses_and_long_notes() -> None:
+    lines = [HypothesisLine(f"h{i}", f"Hypothesis {i} " + "x" * 480, 200 - i, i % 7, 300, 10) for i in range(200)]
+    zeros = [HypothesisLine(f"z{i}", f"Never seen {i} " + "y" * 150, 0, 0, 0, 5) for i in range(80)]
+    text, blocks = build(
+        content(
+            launch_name="A launch with a very long name " * 10,
+            hypotheses=lines + zeros,
+            notes=["n" * 2000] * 9,
+        )
+    )
+    assert len(blocks) <= 50
+    assert len(blocks[0]["text"]["text"]) <= 150
+    for block in blocks:
+        if "text" in block:
+            assert len(block["text"]["text"]) <= 3000
+    joined = "\n".join(section_texts(blocks))
+    assert "more hypotheses with enquiries: see the app" in joined
+    assert "more not seen" in joined
+    assert joined.count("\n> ") == 5  # at most five notes, each cut short
+    assert all(len(line) <= 302 for line in joined.split("\n") if line.startswith("> "))
+    assert len(text) <= 3000
+
+
+def test_a_quiet_window() -> None:
+    _, blocks = build(
+        content(window_total=0, previous_total=4, other=0, notes=[], hypotheses=[HypothesisLine("a", "A", 0, 2, 0)])
+    )
+    joined = "\n".join(section_texts(blocks))
+    assert "*0* in this window (↓4 on the one before)" in joined
+    assert "Hypotheses, most enquiries first" not in joined
+    assert "• A" in joined
+
+
+def test_late_digests_say_so() -> None:
+    _, blocks = build(content(late=True))
+    assert "sent late" in blocks[1]["elements"][0]["text"]
+
+
+def test_bars_and_escaping_helpers() -> None:
+    assert bar(0, 10) == "░" * 10
+    assert bar(1, 1000) == "█" + "░" * 9  # never an empty bar for a non-zero count
+    assert escape("a < b & c > d") == "a &lt; b &amp; c &gt; d"
+
+
+def test_plain_text_for_the_terminal() -> None:
+    text = plain_text(content())
+    assert text.splitlines()[0] == "PayApp 5.0 · 13:00"
+    assert "41 in this window (↑11) · 63 today · 1200 since launch" in text
+    assert "Not seen in this window:\n  - Dark mode contrast" in text
+
+
+def test_the_app_shows_stored_digests_as_safe_html() -> None:
+    _, blocks = build(content(notes=['<script>alert(1)</script> "quoted" & more']))
+    html = str(to_html(blocks))
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<a href="https://tally.example/launches/payapp">Open PayApp 5.0 in Launch Tally</a>' in html
+    assert "<strong>41</strong>" in html
