@@ -129,6 +129,12 @@ def set_password(session: Session, user: User, password: str, *, now: dt.datetim
     user.password_hash = hash_password(password)
     session.add(user)
     revoke_sessions(session, user, now=now)
+    # A new password lifts a lock-out from failed sign-ins (the message tells locked-out people so).
+    session.execute(
+        sa.delete(LoginAttempt).where(
+            col(LoginAttempt.username) == user.username, col(LoginAttempt.succeeded).is_(False)
+        )
+    )
     audit.record(session, actor=actor, action="user.password_changed", target_type="user", target_id=user.id, now=now)
 
 

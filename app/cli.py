@@ -269,6 +269,7 @@ def run_server(config: Settings, *, host: str, port: int, workers: int) -> None:
         access_log=config.access_log,
         log_level=config.log_level,
         proxy_headers=True,
+        forwarded_allow_ips=config.forwarded_allow_ips,
         server_header=False,
     )
 
@@ -391,7 +392,8 @@ def digest_send(slug: str) -> None:
     run = digests.send_now(db, launch, settings=config, now=now(), sender=sender)
     if run.status not in (DigestStatus.SENT, DigestStatus.LATE):
         raise fail(f"Not sent ({run.status.value}): {run.error}")
-    typer.echo(f"Sent to {run.channel} ({run.window_start:%Y-%m-%d %H:%M}–{run.window_end:%H:%M} UTC).")
+    where = launch.slack_channel or run.channel
+    typer.echo(f"Sent to {where} ({run.window_start:%Y-%m-%d %H:%M}–{run.window_end:%H:%M} UTC).")
 
 
 @cli.command()

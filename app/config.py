@@ -8,6 +8,7 @@ be a pydantic traceback.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -82,6 +83,9 @@ class Settings(BaseSettings):
     login_failure_window_minutes: int = Field(default=15, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = False
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto to trust ("*" for any), so sign-in
+    # limits count real client addresses rather than the proxy's.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # Slack's own variable names, as the Slack tooling and docs use them.
     slack_bot_token: SecretStr | None = Field(
@@ -159,6 +163,9 @@ class Settings(BaseSettings):
         return self.base_url.startswith("https://")
 
 
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
 def _variable_name(loc: tuple[Any, ...]) -> str:
     field = str(loc[0]) if loc else ""
     if field.isupper():  # an alias such as SLACK_BOT_TOKEN is already the variable's name
@@ -174,7 +181,10 @@ def describe_validation_error(error: ValidationError) -> str:
             lines.append(message)
             continue
         got = problem.get("input")
-        secret = "SECRET" in _variable_name(problem["loc"]) or "TOKEN" in _variable_name(problem["loc"])
+        name = _variable_name(problem["loc"])
+        secret = "SECRET" in name or "TOKEN" in name or "WEBHOOK" in name
+        if isinstance(got, str):
+            got = _URL_PASSWORD.sub(r"\1***@", got)  # a database URL may carry a password
         shown = f" (got {got!r})" if isinstance(got, str | int) and not secret and repr(got) not in message else ""
         lines.append(f"{_variable_name(problem['loc'])}: {message}{shown}")
     return "\n".join(lines)

@@ -41,7 +41,9 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_now() -> dt.datetime:
+async def get_now() -> dt.datetime:
+    # async, like every dependency of the hot path: a sync one would cost a
+    # hop to the thread pool on every request.
     return dt.datetime.now(dt.UTC)
 
 
@@ -125,7 +127,7 @@ RequireAdmin = Annotated[Viewer, Depends(_require(Role.ADMIN))]
 bearer = HTTPBearer(auto_error=False, description="An API token from `tally tokens create NAME` or the admin page.")
 
 
-def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+async def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
     """The raw token, checked for shape only (the database checks the rest)."""
     if credentials is None or not credentials.credentials:
         raise Unauthenticated(

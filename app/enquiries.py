@@ -9,10 +9,12 @@ the demo loader.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from app import api_tokens, audit
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
+from app.launches import local_midnight
 from app.models import (
     ApiToken,
     Enquiry,
@@ -63,12 +66,24 @@ class Recorded:
     created: bool  # False: the key was seen before and this is the earlier enquiry
 
 
+# The hot path's statements are built once: composing SQLAlchemy constructs
+# costs more than running them (see docs/benchmarks.md).
+
+
+@functools.lru_cache(maxsize=2)
 def _insert(dialect: str) -> sa.Insert:
     module = postgresql if dialect == "postgresql" else sqlite
     statement: sa.Insert = module.insert(_enquiry).on_conflict_do_nothing(
         index_elements=["launch_id", "idempotency_key"]
     )
-    return statement
+    return statement.returning(_enquiry.c.id, _enquiry.c.launch_id, _enquiry.c.idempotency_key)
+
+
+_INSERT_LINKS = _link.insert()
+_EXISTING = sa.select(_enquiry.c.id, _enquiry.c.idempotency_key).where(
+    _enquiry.c.launch_id == sa.bindparam("launch_id"),
+    _enquiry.c.idempotency_key.in_(sa.bindparam("keys", expanding=True)),
+)
 
 
 def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[Recorded]:
@@ -96,11 +111,9 @@ def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[
         }
         for item in unique.values()
     ]
-    statement = _insert(connection.dialect.name).returning(
-        _enquiry.c.id, _enquiry.c.launch_id, _enquiry.c.idempotency_key
-    )
     created: dict[tuple[int, str], int] = {
-        (launch_id, key): enquiry_id for enquiry_id, launch_id, key in connection.execute(statement, rows)
+        (launch_id, key): enquiry_id
+        for enquiry_id, launch_id, key in connection.execute(_insert(connection.dialect.name), rows)
     }
     links = [
         {"enquiry_id": created[k], "hypothesis_id": h, "launch_id": item.launch_id, "created_at": item.created_at}
@@ -109,17 +122,13 @@ def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[
         for h in dict.fromkeys(item.hypothesis_ids)
     ]
     if links:
-        connection.execute(_link.insert(), links)
+        connection.execute(_INSERT_LINKS, links)
 
     existing: dict[tuple[int, str], int] = {}
     missing = [k for k in unique if k not in created]
     for launch_id in {launch_id for launch_id, _ in missing}:
         keys = [key for lid, key in missing if lid == launch_id]
-        found = connection.execute(
-            sa.select(_enquiry.c.id, _enquiry.c.idempotency_key).where(
-                _enquiry.c.launch_id == launch_id, _enquiry.c.idempotency_key.in_(keys)
-            )
-        )
+        found = connection.execute(_EXISTING, {"launch_id": launch_id, "keys": keys})
         existing.update(((launch_id, key), enquiry_id) for enquiry_id, key in found)
 
     results: list[Recorded] = []
@@ -153,13 +162,15 @@ IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 @dataclass(frozen=True)
 class Credential:
-    """Who is asking: a browser session or an API token, by the hash of its secret.
+    """Who is asking: a browser session or an API token (by the hash of its
+    secret), or a user name a single-sign-on proxy vouched for.
 
     Checked inside the transaction that records the enquiry, so a session
-    signed out or a token revoked a moment ago is refused, on every replica."""
+    signed out, a token revoked or a user disabled a moment ago is refused, on
+    every replica."""
 
-    kind: Literal["session", "token"]
-    token_hash: str
+    kind: Literal["session", "token", "trusted_user"]
+    value: str
 
 
 @dataclass(frozen=True)
@@ -192,34 +203,62 @@ _web_session = WebSession.__table__  # type: ignore[attr-defined]
 _api_token = ApiToken.__table__  # type: ignore[attr-defined]
 
 
+_ACTIVE_SESSIONS = (
+    sa.select(_web_session.c.token_hash, _user.c.id)
+    .join(_user, _user.c.id == _web_session.c.user_id)
+    .where(
+        _web_session.c.token_hash.in_(sa.bindparam("hashes", expanding=True)),
+        _web_session.c.revoked_at.is_(None),
+        _web_session.c.expires_at > sa.bindparam("now"),
+        _user.c.is_active.is_(True),
+    )
+)
+_ACTIVE_TOKENS = sa.select(_api_token.c.token_hash, _api_token.c.id).where(
+    _api_token.c.token_hash.in_(sa.bindparam("hashes", expanding=True)), _api_token.c.revoked_at.is_(None)
+)
+_LAUNCHES = sa.select(
+    _launch.c.id,
+    _launch.c.slug,
+    _launch.c.status,
+    _launch.c.channels,
+    _launch.c.segments,
+    _launch.c.starts_on,
+    _launch.c.ends_on,
+    _launch.c.timezone,
+).where(_launch.c.slug.in_(sa.bindparam("slugs", expanding=True)))
+_TRUSTED_USERS = sa.select(_user.c.username, _user.c.id).where(
+    _user.c.username.in_(sa.bindparam("names", expanding=True)), _user.c.is_active.is_(True)
+)
+_STORED = sa.select(_enquiry.c.id, _enquiry.c.created_at).where(_enquiry.c.id.in_(sa.bindparam("ids", expanding=True)))
+_STORED_KEYS = (
+    sa.select(_link.c.enquiry_id, _hypothesis.c.key)
+    .join(_hypothesis, _hypothesis.c.id == _link.c.hypothesis_id)
+    .where(_link.c.enquiry_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(_hypothesis.c.sort_order)
+)
+_HYPOTHESES = sa.select(_hypothesis.c.id, _hypothesis.c.launch_id, _hypothesis.c.key, _hypothesis.c.status).where(
+    _hypothesis.c.launch_id.in_(sa.bindparam("launch_ids", expanding=True))
+)
+
+
 def _credentials(
     connection: sa.Connection, requests: Sequence[EnquiryRequest], now: dt.datetime
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Active sessions (hash -> user id) and tokens (hash -> token id) among the requests."""
-    session_hashes = {r.credential.token_hash for r in requests if r.credential.kind == "session"}
-    token_hashes = {r.credential.token_hash for r in requests if r.credential.kind == "token"}
-    sessions: dict[str, int] = {}
-    tokens: dict[str, int] = {}
-    if session_hashes:
-        rows = connection.execute(
-            sa.select(_web_session.c.token_hash, _user.c.id)
-            .join(_user, _user.c.id == _web_session.c.user_id)
-            .where(
-                _web_session.c.token_hash.in_(session_hashes),
-                _web_session.c.revoked_at.is_(None),
-                _web_session.c.expires_at > now,
-                _user.c.is_active.is_(True),
-            )
-        )
-        sessions = dict(rows.all())
-    if token_hashes:
-        rows = connection.execute(
-            sa.select(_api_token.c.token_hash, _api_token.c.id).where(
-                _api_token.c.token_hash.in_(token_hashes), _api_token.c.revoked_at.is_(None)
-            )
-        )
-        tokens = dict(rows.all())
-    return sessions, tokens
+) -> dict[tuple[str, str], int]:
+    """(kind, value) -> the user id (sessions, trusted users) or token id of every valid credential."""
+    wanted: dict[str, list[str]] = {"session": [], "token": [], "trusted_user": []}
+    for request in requests:
+        wanted[request.credential.kind].append(request.credential.value)
+    valid: dict[tuple[str, str], int] = {}
+    if wanted["session"]:
+        rows = connection.execute(_ACTIVE_SESSIONS, {"hashes": list(set(wanted["session"])), "now": now})
+        valid.update((("session", value), user_id) for value, user_id in rows)
+    if wanted["token"]:
+        rows = connection.execute(_ACTIVE_TOKENS, {"hashes": list(set(wanted["token"]))})
+        valid.update((("token", value), token_id) for value, token_id in rows)
+    if wanted["trusted_user"]:
+        rows = connection.execute(_TRUSTED_USERS, {"names": list(set(wanted["trusted_user"]))})
+        valid.update((("trusted_user", value), user_id) for value, user_id in rows)
+    return valid
 
 
 def _check(request: EnquiryRequest, launch: Any, hypotheses: dict[str, Any]) -> tuple[int, tuple[int, ...]]:
@@ -232,6 +271,18 @@ def _check(request: EnquiryRequest, launch: Any, hypotheses: dict[str, Any]) -> 
         state = "is closed" if launch.status == LaunchStatus.CLOSED else "is not live yet"
         raise Conflict(
             f"Launch {request.slug!r} {state}: enquiries can only be logged on a live launch.", code="launch_not_live"
+        )
+    tz = ZoneInfo(launch.timezone)
+    if (
+        not local_midnight(launch.starts_on, tz)
+        <= request.received_at
+        < local_midnight(launch.ends_on + dt.timedelta(days=1), tz)
+    ):
+        # Counted nowhere otherwise: tallies and digests cover the launch's days only.
+        raise Conflict(
+            f"Launch {request.slug!r} runs from {launch.starts_on} to {launch.ends_on}: a lead can change its "
+            "dates to log enquiries outside them.",
+            code="outside_window",
         )
     if request.channel not in launch.channels:
         raise Invalid(
@@ -271,16 +322,12 @@ def record_requests(
 
     One result per request, in order: the logged enquiry, or the error that
     refused it. A refused request never stops the others in the batch."""
-    sessions, tokens = _credentials(connection, requests, now)
-    slugs = {r.slug for r in requests}
-    launches = {row.slug: row for row in connection.execute(sa.select(_launch).where(_launch.c.slug.in_(slugs)))}
+    credentials = _credentials(connection, requests, now)
+    slugs = list({r.slug for r in requests})
+    launches = {row.slug: row for row in connection.execute(_LAUNCHES, {"slugs": slugs})}
     by_launch: dict[int, dict[str, Any]] = {row.id: {} for row in launches.values()}
     if by_launch:
-        for row in connection.execute(
-            sa.select(_hypothesis.c.id, _hypothesis.c.launch_id, _hypothesis.c.key, _hypothesis.c.status).where(
-                _hypothesis.c.launch_id.in_(by_launch)
-            )
-        ):
+        for row in connection.execute(_HYPOTHESES, {"launch_ids": list(by_launch)}):
             by_launch[row.launch_id][row.key] = row
 
     results: list[Logged | TallyError | None] = []
@@ -289,17 +336,19 @@ def record_requests(
     for request in requests:
         try:
             agent_id = token_id = None
-            if request.credential.kind == "session":
-                agent_id = sessions.get(request.credential.token_hash)
-                if agent_id is None:
-                    raise Unauthenticated("Your session has ended: sign in again.", code="signed_out")
-            else:
-                token_id = tokens.get(request.credential.token_hash)
-                if token_id is None:
+            credential = request.credential
+            found = credentials.get((credential.kind, credential.value))
+            if credential.kind == "token":
+                if found is None:
                     raise Unauthenticated(
                         "The API token is wrong or was revoked: ask an admin for a new one.", code="bad_token"
                     )
-                used_tokens.add(token_id)
+                token_id = found
+                used_tokens.add(found)
+            elif found is None:
+                raise Unauthenticated("Your session has ended: sign in again.", code="signed_out")
+            else:
+                agent_id = found
             launch = launches.get(request.slug)
             launch_id, hypothesis_ids = _check(request, launch, by_launch.get(launch.id, {}) if launch else {})
         except TallyError as error:
@@ -324,8 +373,21 @@ def record_requests(
         )
         results.append(None)
     recorded = insert_many(connection, [item for _, _, item in accepted])
+    # A repeated idempotency key gets the enquiry as first recorded, not as asked the second time.
+    replays = [outcome.id for outcome in recorded if not outcome.created]
+    stored_at: dict[int, dt.datetime] = {}
+    stored_keys: dict[int, list[str]] = {enquiry_id: [] for enquiry_id in replays}
+    if replays:
+        stored_at = dict(connection.execute(_STORED, {"ids": replays}).all())
+        for enquiry_id, key in connection.execute(_STORED_KEYS, {"ids": replays}):
+            stored_keys[enquiry_id].append(key)
     for (position, request, item), outcome in zip(accepted, recorded, strict=True):
-        results[position] = Logged(outcome.id, outcome.created, request.slug, request.hypothesis_keys, item.created_at)
+        if outcome.created:
+            results[position] = Logged(outcome.id, True, request.slug, request.hypothesis_keys, item.created_at)
+        else:
+            results[position] = Logged(
+                outcome.id, False, request.slug, tuple(stored_keys[outcome.id]), stored_at[outcome.id]
+            )
     api_tokens.touch(connection, used_tokens, now=now)
     return [r for r in results if r is not None]
 
@@ -336,17 +398,18 @@ def record_requests(
 def undo(
     session: Session, enquiry_id: int, *, now: dt.datetime, user: User | None = None, token: ApiToken | None = None
 ) -> Enquiry:
-    """Remove an enquiry its logger regrets: agents within 15 minutes, integrations their own."""
+    """Remove an enquiry its logger regrets, within 15 minutes: agents their own, integrations theirs.
+
+    The limit is what lets closed days be cached (tallies.CLOSED_AFTER): past days never change."""
     enquiry = session.get(Enquiry, enquiry_id)
     if enquiry is None:
         raise NotFound(f"No enquiry with id {enquiry_id}: it may have been undone already.", code="unknown_enquiry")
-    if user is not None:
-        if enquiry.agent_id != user.id:
-            raise Forbidden("You can only undo enquiries you logged yourself.", code="not_yours")
-        if now - enquiry.created_at > UNDO_WINDOW:
-            raise Conflict("Enquiries can be undone for 15 minutes after they were logged.", code="too_late")
-    elif token is not None and enquiry.token_id != token.id:
+    if user is not None and enquiry.agent_id != user.id:
+        raise Forbidden("You can only undo enquiries you logged yourself.", code="not_yours")
+    if token is not None and enquiry.token_id != token.id:
         raise Forbidden("This enquiry was logged with another API token.", code="not_yours")
+    if now - enquiry.created_at > UNDO_WINDOW:
+        raise Conflict("Enquiries can be undone for 15 minutes after they were logged.", code="too_late")
     keys = list(
         session.exec(
             select(Hypothesis.key)

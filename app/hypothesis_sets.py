@@ -60,10 +60,11 @@ class HypothesisSpec(BaseModel):
         default=None, description="Leave out to keep the status set in the app (new hypotheses start open)."
     )
 
-    @field_validator("text", "area", "owner_team")
+    @field_validator("text", "area", "owner_team", mode="before")
     @classmethod
-    def _strip(cls, value: str) -> str:
-        return " ".join(value.split())
+    def _strip(cls, value: object) -> object:
+        # Before the length checks, so a text of only spaces is refused as empty.
+        return " ".join(value.split()) if isinstance(value, str) else value
 
 
 class LaunchFile(BaseModel):
@@ -352,6 +353,8 @@ def import_launch(
     launch = session.exec(select(Launch).where(Launch.slug == spec.slug)).first()
     if launch is None:
         launch = Launch(slug=spec.slug, created_at=now, updated_at=now, **values)
+        if launch.status == LaunchStatus.LIVE:
+            launch.live_since = now
         session.add(launch)
         session.flush()
         changes.created = True
@@ -363,6 +366,8 @@ def import_launch(
                 setattr(launch, name, value)
         if changes.launch_fields:
             launch.updated_at = now
+            if "status" in changes.launch_fields and launch.status == LaunchStatus.LIVE:
+                launch.live_since = now
             audit.record(
                 session,
                 actor=actor,

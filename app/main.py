@@ -127,7 +127,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         description="Log customer enquiries against a launch's hypotheses, and read the tallies. "
         "Every /api/v1 call needs `Authorization: Bearer <token>`; an admin creates tokens.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        # Swagger UI would load its script from a CDN and run inline code, which the
+        # CSP forbids (and closed networks cannot reach): the schema itself is served.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

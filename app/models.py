@@ -97,6 +97,8 @@ class Launch(SQLModel, table=True):
     channels: list[str] = Field(sa_type=sa.JSON)
     segments: list[str] = Field(sa_type=sa.JSON)
     status: LaunchStatus = Field(default=LaunchStatus.DRAFT, sa_type=EnumString(LaunchStatus))
+    # When it last went live: digest slots before then were never due, so never "missed".
+    live_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
 
@@ -213,6 +215,9 @@ class Enquiry(SQLModel, table=True):
         sa.Index("ix_enquiry_time", "launch_id", "created_at"),
         sa.Index("ix_enquiry_dimensions", "launch_id", "channel", "segment", "is_other", "created_at"),
         sa.Index("ix_enquiry_agent", "agent_id", "created_at"),
+        # Ids are never reused (SQLite would reuse the highest after a delete): an undo button
+        # or an integration holding an old id must never reach a newer enquiry.
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -11,14 +11,17 @@ from app.db import Database
 from app.models import DEFAULT_CHANNELS, DEFAULT_SEGMENTS, Hypothesis, Launch, LaunchStatus, Role, User, id_of
 
 T0 = dt.datetime(2026, 11, 16, 8, 0, tzinfo=dt.UTC)
+LAUNCH_STARTS = dt.date(2026, 11, 16)
 
 
 def make_launch(db: Database, *, hypotheses: Sequence[str] = ("a", "b", "c"), **overrides: Any) -> Launch:
     values: dict[str, Any] = {
         "slug": "test-launch",
         "name": "Test launch",
-        "starts_on": dt.date(2026, 11, 16),
-        "ends_on": dt.date(2026, 12, 7),
+        "starts_on": LAUNCH_STARTS,
+        # Long enough to include today whenever the suite runs: ticks through the app are
+        # refused outside a launch's dates, and those tests tick at the real time.
+        "ends_on": max(dt.date(2026, 12, 7), dt.datetime.now(dt.UTC).date() + dt.timedelta(days=14)),
         "timezone": "Europe/Oslo",
         "digest_times": ["09:00", "13:00", "16:00"],
         "channels": list(DEFAULT_CHANNELS),

@@ -16,6 +16,14 @@ from app.models import Enquiry, EnquiryHypothesis, LaunchStatus
 from tests.factories import make_launch
 
 SLUG = "test-launch"
+DURING_LAUNCH = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def during_the_launch() -> Any:
+    """The factory's launch runs 16 November to 7 December 2026: these tests happen inside it."""
+    with time_machine.travel(DURING_LAUNCH, tick=True):
+        yield
 
 
 @pytest.fixture
@@ -52,8 +60,12 @@ def test_lists_live_launches_with_their_keys(client: TestClient, token: str, lau
 def test_logs_an_enquiry_and_a_repeat_key_returns_the_same_one(
     client: TestClient, token: str, launch: Any, db: Database
 ) -> None:
-    body = {"channel": "phone", "segment": "private", "hypotheses": ["bankid-login-loop", "send-money"],
-            "idempotency_key": "call-123"}
+    body = {
+        "channel": "phone",
+        "segment": "private",
+        "hypotheses": ["bankid-login-loop", "send-money"],
+        "idempotency_key": "call-123",
+    }
     first = post(client, token, body)
     assert first.status_code == 201
     assert first.json()["created"] is True
@@ -139,7 +151,14 @@ def test_tally_lists_every_hypothesis_channel_and_segment(client: TestClient, to
     ],
 )
 def test_errors_say_what_to_fix(
-    client: TestClient, token: str, launch: Any, db: Database, case: str, status: int, code: str, field: str | None,
+    client: TestClient,
+    token: str,
+    launch: Any,
+    db: Database,
+    case: str,
+    status: int,
+    code: str,
+    field: str | None,
     words: str,
 ) -> None:
     make_launch(db, slug="closed-launch", status=LaunchStatus.CLOSED)
@@ -214,8 +233,12 @@ def test_unknown_api_paths_answer_json(client: TestClient) -> None:
 
 def test_openapi_describes_the_api_and_its_bearer_tokens(client: TestClient) -> None:
     spec = client.get("/api/openapi.json").json()
-    assert {"/api/v1/launches", "/api/v1/launches/{slug}/enquiries", "/api/v1/enquiries/{enquiry_id}",
-            "/api/v1/launches/{slug}/tally"} <= set(spec["paths"])
+    assert {
+        "/api/v1/launches",
+        "/api/v1/launches/{slug}/enquiries",
+        "/api/v1/enquiries/{enquiry_id}",
+        "/api/v1/launches/{slug}/tally",
+    } <= set(spec["paths"])
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert not any(path.startswith(("/launches", "/admin", "/login")) for path in spec["paths"])
 
@@ -226,3 +249,33 @@ def test_tokens_are_stored_hashed_and_marked_used(client: TestClient, token: str
         [row] = api_tokens.list_tokens(session)
     assert token not in row.token_hash and row.prefix == token[:10]
     assert row.last_used_at is not None
+
+
+def test_a_repeated_key_returns_the_enquiry_as_first_recorded(client: TestClient, token: str, launch: Any) -> None:
+    first = post(client, token, {"channel": "phone", "hypotheses": ["receipts-moved"], "idempotency_key": "k1"})
+    again = post(client, token, {"channel": "chat", "hypotheses": ["send-money"], "idempotency_key": "k1"})
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["hypotheses"] == ["receipts-moved"]
+    assert again.json()["logged_at"] == first.json()["logged_at"]
+
+
+def test_undo_is_limited_to_fifteen_minutes(client: TestClient, token: str, launch: Any) -> None:
+    created = post(client, token, {"channel": "phone"}).json()
+    with time_machine.travel(DURING_LAUNCH + dt.timedelta(minutes=16), tick=False):
+        response = client.delete(f"/api/v1/enquiries/{created['id']}", headers=auth(token))
+    assert response.status_code == 409 and response.json()["error"]["code"] == "too_late"
+
+
+def test_enquiries_outside_the_launch_dates_are_refused(client: TestClient, token: str, db: Database) -> None:
+    make_launch(db, slug=SLUG, ends_on=dt.date(2026, 12, 7))
+    with time_machine.travel(dt.datetime(2026, 12, 8, 9, 0, tzinfo=dt.UTC), tick=False):
+        response = post(client, token, {"channel": "phone"})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "outside_window"
+    assert "runs from 2026-11-16 to 2026-12-07" in response.json()["error"]["message"]
+
+
+def test_ids_are_never_reused_after_an_undo(client: TestClient, token: str, launch: Any) -> None:
+    first = post(client, token, {"channel": "phone"}).json()["id"]
+    assert client.delete(f"/api/v1/enquiries/{first}", headers=auth(token)).status_code == 200
+    assert post(client, token, {"channel": "phone"}).json()["id"] != first

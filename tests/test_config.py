@@ -100,3 +100,11 @@ def test_settings_are_frozen() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     with pytest.raises(Exception):  # noqa: B017, PT011
         settings.timezone = "UTC"  # type: ignore[misc]
+
+
+def test_a_rejected_database_url_is_shown_without_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALLY_DATABASE_URL", "mysql://tally:hunter2@db:3306/tally")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "hunter2" not in str(caught.value)
+    assert "mysql://tally:***@db:3306/tally" in str(caught.value)

@@ -64,7 +64,7 @@ def do_import(
 def state(db: Database, slug: str) -> dict[str, object]:
     with db.session() as session:
         launch = launches.get_by_slug(session, slug)
-        data = launch.model_dump(exclude={"id", "created_at", "updated_at"})
+        data = launch.model_dump(exclude={"id", "created_at", "updated_at", "live_since"})  # not in files
         data["hypotheses"] = [
             h.model_dump(exclude={"id", "launch_id", "created_at", "updated_at"})
             for h in launches.hypotheses_of(session, launch)

@@ -2,7 +2,7 @@
 
 Errors are ``{"error": {"code", "message", "field"?}}`` with a message a
 developer can act on; the codes are stable. Described by the OpenAPI document
-at /api/openapi.json (browsable at /api/docs).
+at /api/openapi.json (import it into Postman, Insomnia or any OpenAPI viewer).
 """
 
 from __future__ import annotations
