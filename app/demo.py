@@ -176,12 +176,9 @@ def load(db: Database, *, settings: Settings, now: dt.datetime) -> DemoReport:
 
 
 def backfill_digests(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> None:
-    """The digests the past days would have had, as dry runs, so the Digests page has a history.
-
-    Slots still within the grace period are left to the scheduler, which sends them (late)."""
-    grace = dt.timedelta(minutes=settings.digest_grace_minutes)
+    """The digests the past days would have had, as dry runs, so the Digests page has a history."""
     start = launches.window(launch)[0]
-    for slot_at in schedule.slots_between(launch, start, now - grace):
+    for slot_at in schedule.slots_between(launch, start, now):
         run = digests.claim_slot(db, launch, slot_at, now=slot_at)
         if run is not None:
             with db.session() as session:

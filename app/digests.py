@@ -45,7 +45,7 @@ from app.models import (
     id_of,
 )
 from app.slack import blocks as slack_blocks
-from app.slack.client import Sender, SlackError
+from app.slack.client import MAX_RATE_LIMIT_WAIT, Sender, SlackError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,10 @@ STALE_CLAIM = dt.timedelta(minutes=10)  # a claim this old belongs to a process 
 ATTEMPTS_PER_PASS = 3
 PAUSES = (2.0, 8.0)  # seconds between attempts within one pass
 MAX_PASSES = 12  # then a lead has to send it by hand
+MISSED_REASON = (
+    "Not sent: no scheduler ran within the grace period after this slot (was Launch Tally stopped?). "
+    "The next digest covers its enquiries."
+)
 COMPOSED = (*DELIVERED, DigestStatus.PENDING, DigestStatus.RETRYING, DigestStatus.FAILED)
 
 _run = DigestRun.__table__  # type: ignore[attr-defined]
@@ -213,10 +217,7 @@ def claim_slot(
                 "text": "",
                 "blocks": [],
                 "created_at": now,
-                "error": "Launch Tally was not running within the grace period after this slot; the next digest "
-                "covers its enquiries."
-                if status == DigestStatus.MISSED
-                else None,
+                "error": MISSED_REASON if status == DigestStatus.MISSED else None,
             },
         )
         return session.get(DigestRun, run_id) if run_id else None
@@ -306,6 +307,8 @@ def deliver(
             if exc.permanent:
                 return _fail(db, run, launch, exc.message, attempts=attempts)
             check_first = check_first or exc.maybe_posted
+            if exc.retry_after is not None and exc.retry_after > MAX_RATE_LIMIT_WAIT:
+                break  # Slack asks for a long pause: leave it to a later pass, do not block the scheduler
             if attempt + 1 < ATTEMPTS_PER_PASS:
                 sleep(exc.retry_after if exc.retry_after is not None else PAUSES[min(attempt, len(PAUSES) - 1)])
             continue
@@ -334,6 +337,8 @@ def deliver(
             attempts=attempts,
         )
     pause = dt.timedelta(minutes=min(2**passes, 30))
+    if error.retry_after is not None:
+        pause = max(pause, dt.timedelta(seconds=error.retry_after))
     log.warning(
         "digest %s for %s not delivered yet (%s); next try in %s", run.slot_key, launch.slug, error.message, pause
     )
@@ -396,7 +401,8 @@ def run_due(
     grace = dt.timedelta(minutes=settings.digest_grace_minutes)
     done: list[DigestRun] = []
     for launch in live_launches(db, launch_ids):
-        since = max(now - LOOKBACK, launches.window(launch)[0])
+        # Slots before the launch went live were never due, so they are not "missed".
+        since = max(now - LOOKBACK, launches.window(launch)[0], launch.live_since or now - LOOKBACK)
         taken = _existing_keys(db, launch, since)
         for slot_at in schedule.slots_between(launch, since - dt.timedelta(microseconds=1), now):
             if slot_key(launch, slot_at) in taken:
@@ -404,7 +410,7 @@ def run_due(
             if now - slot_at >= grace:
                 missed = claim_slot(db, launch, slot_at, now=now, status=DigestStatus.MISSED)
                 if missed is not None:
-                    log.warning("digest slot %s for %s missed (the app was down)", missed.slot_key, launch.slug)
+                    log.warning("digest slot %s for %s missed: %s", missed.slot_key, launch.slug, MISSED_REASON)
                     done.append(missed)
                 continue
             run = claim_slot(db, launch, slot_at, now=now)
@@ -452,18 +458,12 @@ def _resume(
         launch = launch_by_id[run.launch_id]
         if not taken.blocks:  # its process died before composing
             taken = _store_content(db, taken, launch, now=now, settings=settings, late=True)
-        # It may have been posted already (a dropped connection, a dead process): look before posting.
-        done.append(
-            deliver(
-                db,
-                taken,
-                launch,
-                sender=sender,
-                clock=clock,
-                sleep=sleep,
-                check_first=bool(sender and sender.can_check_channel),
-            )
-        )
+        # It may have been posted already (a dropped connection, a dead process): look before
+        # posting. A webhook cannot look, so a dead process's digest fails for a person to check;
+        # a webhook retry goes ahead (webhook runs only wait for retries after errors that posted nothing).
+        stale = run.status == DigestStatus.PENDING
+        check = bool(sender and (sender.can_check_channel or stale))
+        done.append(deliver(db, taken, launch, sender=sender, clock=clock, sleep=sleep, check_first=check))
     return done
 
 
@@ -545,7 +545,9 @@ def send_again(
     taken = _take_over(db, run, expect=run.status, now=now)
     if taken is None:
         raise Conflict("Someone else is sending this digest right now.", code="digest_busy")
-    return deliver(db, taken, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep)
+    # A bot looks before posting again; with a webhook the lead has looked (the page asks them to).
+    check = sender.can_check_channel and run.attempts > 0
+    return deliver(db, taken, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep, check_first=check)
 
 
 def recent_runs(session: Session, launch: Launch, *, limit: int = 60) -> Sequence[DigestRun]:

@@ -39,6 +39,7 @@ def local(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
     with FakeSlack().running() as fake:
+        fake.add_channel(CHANNEL)
         yield fake
 
 
@@ -79,7 +80,7 @@ def test_each_slot_is_sent_once(
     log(db, launch, "send", at=local(18, 10))
     assert run_due(db, settings, bot, local(18, 8, 59)) == []
     [sent] = run_due(db, settings, bot, local(18, 13, 0))
-    assert sent.status == DigestStatus.SENT and sent.channel == CHANNEL and sent.slack_ts
+    assert sent.status == DigestStatus.SENT and sent.channel == slack.channel_id(CHANNEL) and sent.slack_ts
     assert (
         run_due(
             db,
@@ -169,10 +170,10 @@ def test_start_up_only_looks_back_a_day(db: Database, settings: Settings, bot: B
     assert min(r.slot_at for r in done) >= local(24, 9, 10)
 
 
-def test_only_live_launches_and_only_inside_their_window(
-    db: Database, settings: Settings, bot: BotSender, launch: Launch
-) -> None:
+def test_only_live_launches_and_only_inside_their_window(db: Database, settings: Settings, bot: BotSender) -> None:
     from app.models import LaunchStatus
+
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 18), ends_on=dt.date(2026, 12, 7), slack_channel=CHANNEL)
 
     make_launch(db, slug="draft", status=LaunchStatus.DRAFT, slack_channel=CHANNEL)
     make_launch(db, slug="ended", starts_on=dt.date(2026, 10, 1), ends_on=dt.date(2026, 10, 21), slack_channel=CHANNEL)
@@ -432,3 +433,57 @@ def test_three_processes_on_one_postgresql_send_one_message(
     assert len(slack.posts(CHANNEL)) == 1
     assert sum("sent" in out for out in outputs) == 1
     assert [r.status for r in runs(db)] == [DigestStatus.SENT]
+
+
+def test_a_long_rate_limit_goes_to_a_later_pass_instead_of_blocking(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, pauses: list[float], launch: Launch
+) -> None:
+    slack.queue("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "600"}))
+    [run] = run_due(db, settings, bot, local(18, 9))
+    assert run.status == DigestStatus.RETRYING and pauses == []
+    assert run.next_attempt_at is not None and run.next_attempt_at >= local(18, 9) + dt.timedelta(seconds=600)
+
+
+def test_sending_a_retrying_digest_by_hand_looks_first(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    slack.queue("chat.postMessage", Reply(drop=True, store=True), Reply(drop=True), Reply(drop=True))
+    # The first attempt posted (connection dropped); the check then could not reach Slack.
+    slack.queue("conversations.history", Reply(drop=True), Reply(drop=True), Reply(drop=True))
+    [run] = run_due(db, settings, bot, local(18, 9))
+    assert run.status == DigestStatus.RETRYING
+    again = digests.send_again(db, run.id or 0, now=local(18, 9, 1), sender=bot, sleep=lambda s: None)
+    assert again.status == DigestStatus.SENT and len(slack.posts(CHANNEL)) == 1
+
+
+def test_a_webhook_digest_abandoned_mid_send_is_left_for_a_person(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
+    run = digests.claim_slot(db, launch, local(18, 9), now=local(18, 9))
+    assert run is not None
+    [taken] = run_due(db, settings, hook, local(18, 9) + digests.STALE_CLAIM + dt.timedelta(seconds=1))
+    assert taken.status == DigestStatus.FAILED and "look in Slack" in (taken.error or "")
+    assert slack.webhook_messages == []
+
+
+def test_a_channel_name_that_cannot_be_looked_up_says_what_to_do(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    slack.queue("chat.postMessage", Reply(drop=True))
+    slack.queue("conversations.list", Reply(200, {"ok": False, "error": "missing_scope"}))
+    [run] = run_due(db, settings, bot, local(18, 9))
+    assert run.status == DigestStatus.FAILED
+    assert "channel's ID" in (run.error or "") and "channels:read" in (run.error or "")
+    assert slack.posts(CHANNEL) == []
+
+
+def test_slots_before_a_launch_went_live_are_not_missed(
+    db: Database, settings: Settings, bot: BotSender, launch: Launch
+) -> None:
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        stored.live_since = local(18, 14)
+    done = digests.run_due(db, settings=settings, now=local(18, 16), sender=bot, sleep=lambda s: None)
+    assert [(r.slot_at, r.status) for r in done] == [(local(18, 16), DigestStatus.SENT)]

@@ -91,3 +91,22 @@ def test_serve_without_scheduler_and_the_scheduler_on_its_own(tmp_path: Path, da
     assert not any("digest scheduler starting" in line for line in lines)
     with tally_process("scheduler", env=env, cwd=tmp_path, ready="digest scheduler starting") as lines:
         assert "dry runs (no Slack configured)" in lines[-1]
+
+
+def test_a_cron_job_firing_sends_that_launchs_due_digest(db: Database, settings: Settings) -> None:
+    import time_machine
+    from sqlmodel import select
+
+    from app.models import DigestRun, DigestStatus
+
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 18))
+    other = make_launch(db, slug="other-launch", starts_on=dt.date(2026, 11, 18))
+    scheduler = DigestScheduler(db, settings)  # no Slack configured: dry runs
+    at_nine = dt.datetime(2026, 11, 18, 9, 0, 2, tzinfo=OSLO)
+    with time_machine.travel(at_nine, tick=False):
+        scheduler.run_due([launch.id or 0])
+    with db.session() as session:
+        stored = list(session.exec(select(DigestRun)))
+    assert [(r.launch_id, r.status) for r in stored] == [(launch.id, DigestStatus.DRY_RUN)]
+    assert other.id not in {r.launch_id for r in stored}
+    assert stored[0].slot_at == at_nine.replace(second=0).astimezone(dt.UTC)

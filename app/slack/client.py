@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
 import socket
 import time
 import urllib.error
@@ -26,7 +27,6 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -37,6 +37,7 @@ from app.config import Settings
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "launch_tally_digest"
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 MAX_RATE_LIMIT_WAIT = 60  # seconds; longer waits go back to the scheduler instead of blocking it
 TIMEOUT = 15
 
@@ -178,6 +179,7 @@ class BotSender:
             timeout=TIMEOUT,
             retry_handlers=[_RateLimitRetry(max_retry_count=rate_limit_retries, sleep=sleep)],
         )
+        self._ids: dict[str, str] = {}
 
     def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], slot_key: str) -> Posted:
         try:
@@ -200,11 +202,54 @@ class BotSender:
             raise _transport_error(exc, channel) from None
         return Posted(str(response.get("channel") or channel), response.get("ts"))
 
+    def _channel_id(self, channel: str) -> str:
+        """conversations.history wants a channel id; launches may name the channel (#launch-x)."""
+        if CHANNEL_ID.match(channel):
+            return channel
+        name = channel.removeprefix("#")
+        if name in self._ids:
+            return self._ids[name]
+        cursor: str | None = None
+        try:
+            while True:
+                response = self._client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor
+                )
+                for found in response.get("channels") or []:
+                    if found.get("name") == name:
+                        self._ids[name] = str(found["id"])
+                        return self._ids[name]
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            code = str(exc.response.get("error", "unknown_error"))
+            if code == "missing_scope":
+                raise SlackError(
+                    f"Cannot look up {channel} to check whether the digest is already there: give the launch the "
+                    "channel's ID (such as C0123ABCD) instead of its name, or add the channels:read and "
+                    "groups:read scopes to the Slack app.",
+                    code=code,
+                    permanent=True,
+                ) from None
+            raise _api_error(code, channel, status=exc.response.status_code, retry_after=None) from None
+        except TRANSPORT_ERRORS as exc:
+            raise SlackError(
+                f"Could not reach Slack to look up {channel} ({exc.__class__.__name__}).",
+                code="connection_lost",
+                permanent=False,
+                maybe_posted=True,
+            ) from None
+        raise SlackError(
+            PERMANENT["channel_not_found"].format(channel=channel), code="channel_not_found", permanent=True
+        )
+
     def find_posted(self, *, channel: str, slot_key: str, oldest: float) -> Posted | None:
         """A message in ``channel`` since ``oldest`` (epoch seconds) carrying ``slot_key`` in its metadata."""
+        channel_id = self._channel_id(channel)
         try:
             response = self._client.conversations_history(
-                channel=channel,
+                channel=channel_id,
                 oldest=f"{oldest:.6f}",
                 include_all_metadata=True,
                 limit=200,
@@ -232,7 +277,7 @@ class BotSender:
                 metadata.get("event_type") == METADATA_EVENT
                 and (metadata.get("event_payload") or {}).get("slot_key") == slot_key
             ):
-                return Posted(channel, message.get("ts"))
+                return Posted(channel_id, message.get("ts"))
         return None
 
 
@@ -284,4 +329,4 @@ def sender_from(settings: Settings, *, sleep: Callable[[float], None] = time.sle
     return None
 
 
-__all__ = ["PERMANENT", "BotSender", "Posted", "RetryHandler", "Sender", "SlackError", "WebhookSender", "sender_from"]
+__all__ = ["PERMANENT", "BotSender", "Posted", "Sender", "SlackError", "WebhookSender", "sender_from"]

@@ -43,7 +43,8 @@ class Call:
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
-        self.channels: dict[str, list[dict[str, Any]]] = {}
+        self.channels: dict[str, list[dict[str, Any]]] = {}  # by channel id
+        self.ids: dict[str, str] = {}  # channel name -> id, as Slack knows them
         self.webhook_messages: list[dict[str, Any]] = []
         self._queued: dict[str, list[Reply]] = {}
         self._lock = threading.Lock()
@@ -66,11 +67,24 @@ class FakeSlack:
         with self._lock:
             self._queued.setdefault(method, []).extend(replies)
 
-    def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
-        """Messages that were posted (stored), oldest first."""
+    def add_channel(self, name: str) -> str:
+        """A channel that exists in the workspace before anything is posted to it."""
+        return self.channel_id(name)
+
+    def channel_id(self, channel: str) -> str:
+        """Like Slack: posting accepts a name or an id; a new name gets an id here."""
+        if channel.startswith(("C", "G")) and channel.isupper():
+            return channel
+        name = channel.removeprefix("#")
         with self._lock:
-            if channel is not None:
-                return list(self.channels.get(channel, []))
+            return self.ids.setdefault(name, f"C{len(self.ids) + 1:08d}")
+
+    def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Messages that were posted (stored), oldest first; ``channel`` by name or id."""
+        key = self.channel_id(channel) if channel is not None else None
+        with self._lock:
+            if key is not None:
+                return list(self.channels.get(key, []))
             return [m for messages in self.channels.values() for m in messages]
 
     def attempts(self, method: str = "chat.postMessage") -> list[Call]:
@@ -84,6 +98,7 @@ class FakeSlack:
             return queued.pop(0) if queued else None
 
     def _store(self, channel: str, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel_id(channel)
         message = {
             # Unique, increasing, and on the clock (time-machine moves it with the test).
             "type": "message",
@@ -113,11 +128,17 @@ class FakeSlack:
         if headers.get("authorization", "") != "Bearer xoxb-test-token":
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         if method == "chat.postMessage":
-            channel = str(body.get("channel"))
+            channel = self.channel_id(str(body.get("channel")))
             message = self._store(channel, body)
             return Reply(200, {"ok": True, "channel": channel, "ts": message["ts"], "message": message})
+        if method == "conversations.list":
+            with self._lock:
+                channels = [{"id": cid, "name": name, "is_archived": False} for name, cid in self.ids.items()]
+            return Reply(200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}})
         if method == "conversations.history":
             channel = str(body.get("channel"))
+            if channel not in self.channels and channel not in self.ids.values():
+                return Reply(200, {"ok": False, "error": "channel_not_found"})  # names are not accepted here
             oldest = float(body.get("oldest") or 0)
             messages = [m for m in self.posts(channel) if float(m["ts"]) >= oldest]
             if str(body.get("include_all_metadata")).lower() not in ("1", "true"):
