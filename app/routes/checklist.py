@@ -15,9 +15,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from app import auth, checklist, enquiries, i18n, launches, privacy
+from app import auth, checklist, csrf, enquiries, i18n, launches, privacy
+from app.config import Settings
 from app.csrf import SESSION_COOKIE
-from app.deps import CurrentViewer, IsHtmx, Now, SessionDep
+from app.deps import CurrentViewer, IsHtmx, Now, SessionDep, SettingsDep
 from app.errors import Unauthenticated
 from app.group_commit import GroupCommitWriter
 from app.models import Launch
@@ -51,6 +52,7 @@ def _client_texts() -> dict[str, Any]:
         "sending": i18n.gettext("Sending {n} waiting enquiries…"),
         "back": i18n.gettext("Connection is back: everything was sent."),
         "rejected": i18n.gettext("Not logged:"),
+        "not_undone": i18n.gettext("Not undone:"),
         "signed_out": i18n.gettext(
             "You were signed out. Sign in again in a new tab; {n} waiting enquiries will be sent then."
         ),
@@ -76,6 +78,13 @@ def page(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep
     )
 
 
+@router.get("/csrf-token")
+def csrf_token(request: Request, viewer: CurrentViewer, settings: SettingsDep) -> JSONResponse:
+    """The current CSRF token, for a page whose session changed under it (signed in again in
+    another tab). Only this site's own scripts can read the answer."""
+    return JSONResponse({"token": csrf.token(request, settings)}, headers={"Cache-Control": "no-store"})
+
+
 @router.get("/launches/{slug}/checklist/counts")
 def counts(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now) -> Response:
     launch = launches.get_by_slug(session, slug)
@@ -90,11 +99,20 @@ def recent(request: Request, slug: str, viewer: CurrentViewer, session: SessionD
     return render(request, "checklist/_recent.html", viewer=viewer, launch=launch, recent=items)
 
 
-@router.post("/launches/{slug}/enquiries", status_code=201)
-async def tick(request: Request, slug: str, body: Tick, now: Now) -> JSONResponse:
+def _credential(request: Request) -> enquiries.Credential:
+    """Who is ticking, without a lookup: the writer checks it inside its transaction."""
+    settings: Settings = request.app.state.settings
+    if settings.trusted_user_header and (name := request.headers.get(settings.trusted_user_header)):
+        return enquiries.Credential("trusted_user", name.strip().lower())
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Unauthenticated("Sign in to log enquiries.", code="signed_out")
+    return enquiries.Credential("session", auth.hash_token(token))
+
+
+@router.post("/launches/{slug}/enquiries", status_code=201)
+async def tick(request: Request, slug: str, body: Tick, now: Now) -> JSONResponse:
+    credential = _credential(request)
     writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = request.app.state.enquiry_writer
     logged = await writer.submit(
         enquiries.EnquiryRequest(
@@ -104,7 +122,7 @@ async def tick(request: Request, slug: str, body: Tick, now: Now) -> JSONRespons
             hypothesis_keys=tuple(body.hypotheses),
             note=privacy.clean_note(body.note),
             idempotency_key=body.idempotency_key,
-            credential=enquiries.Credential("session", auth.hash_token(token)),
+            credential=credential,
             received_at=now,
         )
     )

@@ -14,8 +14,9 @@
 
   const slug = root.dataset.slug;
   const texts = JSON.parse(root.dataset.texts);
-  const csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"];
-  const queueKey = "tally:queue:" + slug;
+  let csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"];
+  // Per person and launch: on a shared computer, the next person never sends someone else's ticks.
+  const queueKey = "tally:queue:" + root.dataset.user + ":" + slug;
   const UNDO_SECONDS = 15;
   const RETRY_MIN_MS = 2000;
   const RETRY_MAX_MS = 30000;
@@ -154,20 +155,29 @@
       while (queue.length) {
         const item = queue[0];
         let response;
+        // The notices count load(), not queue: ticks made while this one was on its way wait too.
         try {
           response = await send(item);
         } catch (e) {
-          showConnection(waitingMessage(queue.length));
+          showConnection(waitingMessage(load().length));
           scheduleRetry();
           return;
         }
         if (response.status === 401) {
-          showConnection(waitingMessage(queue.length, texts.signed_out));
+          showConnection(waitingMessage(load().length, texts.signed_out));
+          scheduleRetry();
+          return;
+        }
+        if (response.status === 403 && (await errorCode(response)) === "csrf") {
+          // Signed in again (in another tab): this page's token belongs to the old session.
+          // Fetch the current one and try again; the waiting ticks stay queued meanwhile.
+          if (await renewToken()) continue;
+          showConnection(waitingMessage(load().length, texts.signed_out));
           scheduleRetry();
           return;
         }
         if (response.status >= 500 || response.status === 429 || response.status === 408) {
-          showConnection(waitingMessage(queue.length));
+          showConnection(waitingMessage(load().length));
           scheduleRetry();
           return;
         }
@@ -192,11 +202,34 @@
     }
   }
 
-  function reject(item, error) {
+  async function errorCode(response) {
+    try {
+      const body = await response.clone().json();
+      return (body.error || {}).code || null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  async function renewToken() {
+    try {
+      const response = await fetch("/csrf-token", { credentials: "same-origin", headers: { "Accept": "application/json" } });
+      if (!response.ok) return false;
+      const fresh = (await response.json()).token;
+      if (!fresh || fresh === csrf) return false;
+      csrf = fresh;
+      document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRF-Token": csrf }));
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function reject(item, error, prefix) {
     const message = (error.code && texts.errors[error.code]) || error.message || "";
     const p = document.createElement("p");
     p.className = "error-box";
-    p.textContent = texts.rejected + " " + textFor(item.hypotheses) + ". " + message;
+    p.textContent = prefix ? prefix + " " + message : texts.rejected + " " + textFor(item.hypotheses) + ". " + message;
     rejections.appendChild(p);
     setTimeout(() => p.remove(), 20000);
     refresh();
@@ -222,37 +255,42 @@
   }
 
   async function undoLogged(box, id) {
+    // Asked once: a second click, or U, must not ask again (it would be told "not found"); U now means the one before.
+    if (!box.hasAttribute("data-id")) return;
+    box.removeAttribute("data-id");
     const response = await fetch("/enquiries/" + id + "/undo", {
       method: "POST",
       credentials: "same-origin",
       headers: { "Accept": "application/json", "X-CSRF-Token": csrf },
     }).catch(() => null);
-    if (response && response.ok) {
+    if (!response) {
+      box.dataset.id = String(id);  // not reached: the agent can try again
+      return;
+    }
+    if (response.ok) {
       box.textContent = texts.undone;
       setTimeout(() => box.remove(), 3000);
       refresh();
-    } else if (response) {
+    } else {
       let body = {};
       try { body = await response.json(); } catch (e) { body = {}; }
-      reject({ hypotheses: [] }, body.error || {});
+      reject({ hypotheses: [] }, body.error || {}, texts.not_undone);
     }
   }
 
   function undoLast() {
-    const latest = toasts.querySelector(".toast[data-id]");
-    if (latest) {
-      undoLogged(latest, latest.dataset.id);
-      latest.removeAttribute("data-id");
-      return;
-    }
-    // Not sent yet: take it back out of the queue.
+    // The newest tick is a waiting one, if any: take it back out of the queue.
     const queue = load();
-    if (queue.length) {
+    // (The first one may be on its way already; a later one is not.)
+    if (queue.length > (sending ? 1 : 0)) {
       const item = queue[queue.length - 1];
       unqueue(item.idempotency_key);
       showConnection(queue.length > 1 ? waitingMessage(queue.length - 1) : null);
       refresh();
+      return;
     }
+    const latest = toasts.querySelector(".toast[data-id]");
+    if (latest) undoLogged(latest, latest.dataset.id);
   }
 
   // --- combining several hypotheses into one enquiry ---------------------------------

@@ -1,0 +1,1 @@
+"""Real-browser tests: the app served over HTTP, driven by Debian's Chromium through Playwright."""
