@@ -243,7 +243,7 @@ class WebUser:
         return match.group(1)
 
     def post(self, url: str, **kwargs: Any) -> Any:
-        headers = kwargs.pop("headers", {})
+        headers = dict(kwargs.pop("headers", None) or {})  # a copy: callers may share their dict
         headers.setdefault("X-CSRF-Token", self.token())
         return self.client.post(url, headers=headers, **kwargs)
 

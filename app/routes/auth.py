@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from app import auth, i18n
 from app.csrf import SESSION_COOKIE
 from app.deps import LANGUAGE_COOKIE, CurrentViewer, Now, OptionalViewer, SessionDep, SettingsDep
-from app.errors import Invalid, TallyError
+from app.errors import Invalid, TallyError, TooManyRequests
 from app.web import render
 
 router = APIRouter()
@@ -22,7 +22,7 @@ def safe_next(target: str | None) -> str:
     if not target:
         return "/"
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
 
@@ -67,6 +67,8 @@ def login(
             error=error,
             username=username,
             status_code=error.status_code,
+            # A locked account or address says when to try again, as the JSON errors do.
+            headers={"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None,
         )
     # A fresh token at every sign-in: a session id planted before sign-in is worthless.
     old = request.cookies.get(SESSION_COOKIE)

@@ -190,7 +190,7 @@ def add_hypothesis(
     def change(data: dict[str, Any]) -> dict[str, Any]:
         item = {
             "key": key.strip(),
-            "text": text,
+            "text": text.strip(),  # blank is refused (min length); the schema strips only after checking
             "area": area,
             "owner_team": owner_team,
             "expected_per_day": expected_per_day or None,
@@ -223,7 +223,7 @@ def save_hypothesis(
         if index is None:
             raise Invalid(f"Launch {slug!r} has no hypothesis {key!r}.", field="key")
         items[index] = items[index] | {
-            "text": text,
+            "text": text.strip(),  # as in add_hypothesis: a blank text must not pass
             "status": status,
             "area": area,
             "owner_team": owner_team,

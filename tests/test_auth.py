@@ -1,0 +1,427 @@
+"""Signing in and out through the real app: cookies, rate limits, session renewal, password
+changes, disabled users, the CLI, the trusted-header mode and where sign-in sends people."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.db import Database
+from app.main import create_app
+from tests.conftest import PASSWORD, People, WebUser, make_settings
+from tests.factories import make_launch
+from tests.helpers import (
+    HTMX,
+    JSON,
+    SESSION_COOKIE,
+    Elements,
+    browser,
+    cookie_parts,
+    error_of,
+    page_token,
+    session_cookie,
+    set_cookies,
+    sign_in,
+    with_cookie,
+)
+
+Web = Callable[[str | None], WebUser]
+WRONG = "Wrong user name or password."
+NEW_PASSWORD = "a much longer new secret"
+LINKS = ("href", "action", "src", "hx-get", "hx-post", "formaction")
+
+
+def assert_signed_out(client: TestClient, path: str = "/") -> None:
+    response = client.get(path)
+    assert response.status_code == 303, (response.status_code, response.text[:200])
+    assert response.headers["location"].startswith("/login?next="), response.headers["location"]
+
+
+def assert_signed_in(client: TestClient, name: str) -> None:
+    response = client.get("/")
+    assert response.status_code == 200, (response.status_code, response.headers.get("location"))
+    assert f'<a href="/me">{name}</a>' in response.text
+
+
+# --- the session cookie -------------------------------------------------------------------
+
+
+def test_sign_in_sets_a_locked_down_session_cookie(app: Any, client: TestClient, people: People) -> None:
+    me = browser(app)
+    response = sign_in(me, "kari", next="/me")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/me"
+    [header] = set_cookies(response, SESSION_COOKIE)
+    value, attributes = cookie_parts(header)
+    assert len(value) >= 32
+    assert "httponly" in attributes
+    assert attributes["samesite"].lower() == "lax"
+    assert attributes["path"] == "/"
+    assert int(attributes["max-age"]) == 14 * 86400  # TALLY_SESSION_DAYS
+    assert "secure" not in attributes  # http: a Secure cookie would never come back
+    assert_signed_in(me, "Kari")
+
+
+def test_the_session_cookie_is_secure_when_the_site_is_https(database_url: str, db: Database, people: People) -> None:
+    app = create_app(make_settings(database_url, base_url="https://tally.example"), db=db)
+    with TestClient(app, base_url="https://tally.example", follow_redirects=False) as me:
+        response = sign_in(me, "kari")
+        assert response.status_code == 303
+        [header] = set_cookies(response, SESSION_COOKIE)
+        _, attributes = cookie_parts(header)
+        assert "secure" in attributes and "httponly" in attributes
+        assert attributes["samesite"].lower() == "lax"
+        # The CSRF cookie too.
+        [csrf_cookie] = set_cookies(TestClient(app, base_url="https://tally.example").get("/login"), "tally_csrf")
+        assert "secure" in cookie_parts(csrf_cookie)[1]
+        assert_signed_in(me, "Kari")
+
+
+@pytest.mark.parametrize(("username", "password"), [("kari", "not the password"), ("nobody", PASSWORD)])
+def test_wrong_password_and_unknown_user_look_the_same(
+    app: Any, client: TestClient, people: People, username: str, password: str
+) -> None:
+    me = browser(app)
+    response = sign_in(me, username, password)
+    assert response.status_code == 401
+    assert WRONG in response.text
+    assert not set_cookies(response, SESSION_COOKIE)
+    assert SESSION_COOKIE not in me.cookies
+    # The name typed is kept in the form; the password is not.
+    assert f'value="{username}"' in response.text
+    assert password not in response.text
+    assert_signed_out(me)
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+def test_too_many_failures_lock_the_account_but_not_the_address(
+    database_url: str, db: Database, people: People
+) -> None:
+    settings = make_settings(database_url, login_max_failures_per_account=3)
+    app = create_app(settings, db=db)
+    with TestClient(app, follow_redirects=False) as attacker:
+        for attempt in range(settings.login_max_failures_per_account):
+            spelling = ("kari", "Kari", " KARI ")[attempt % 3]  # one account, however it is typed
+            assert sign_in(attacker, spelling, "guess").status_code == 401
+        refused = sign_in(attacker, "kari", PASSWORD)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) == settings.login_failure_window_minutes * 60
+        assert "Too many failed sign-ins" in refused.text
+        assert not set_cookies(refused, SESSION_COOKIE)
+        # Another account, same address (TestClient's): still fine.
+        assert sign_in(browser(app), "ola").status_code == 303
+        # And Kari herself, from any browser, is still locked.
+        assert sign_in(browser(app), "kari").status_code == 429
+
+
+def test_too_many_failures_from_one_address_block_it_for_every_account(
+    database_url: str, db: Database, people: People
+) -> None:
+    app = create_app(make_settings(database_url, login_max_failures_per_address=3), db=db)
+    with TestClient(app, follow_redirects=False) as attacker:
+        for name in ("kari", "ola", "nobody"):  # one failure each: no account is near its own limit
+            assert sign_in(attacker, name, "guess").status_code == 401
+        refused = sign_in(browser(app), "lena", PASSWORD)
+        assert refused.status_code == 429
+        assert "Retry-After" in refused.headers
+        assert "Too many failed sign-ins" in refused.text
+        assert not set_cookies(refused, SESSION_COOKIE)
+
+
+def test_successful_sign_ins_do_not_count_towards_the_limit(database_url: str, db: Database, people: People) -> None:
+    app = create_app(make_settings(database_url, login_max_failures_per_account=2), db=db)
+    with TestClient(app, follow_redirects=False):
+        for _ in range(4):
+            assert sign_in(browser(app), "kari").status_code == 303
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def test_signing_in_again_revokes_the_cookie_the_browser_had(app: Any, web: Web, people: People) -> None:
+    kari = web("kari")
+    before = kari.client.cookies[SESSION_COOKIE]
+    response = kari.client.post(
+        "/login", data={"username": "kari", "password": PASSWORD, "csrf_token": kari.token("/")}
+    )
+    assert response.status_code == 303
+    after = session_cookie(response)
+    assert after and after != before
+    assert_signed_out(with_cookie(app, before))
+    assert_signed_in(with_cookie(app, after), "Kari")
+
+
+def test_a_planted_session_cookie_is_replaced_at_sign_in(app: Any, client: TestClient, people: People) -> None:
+    # Someone plants their own session in Kari's browser, hoping she signs in and uses it.
+    planted = session_cookie(sign_in(browser(app), "ola"))
+    assert planted
+    victim = with_cookie(app, planted)
+    response = victim.post(
+        "/login", data={"username": "kari", "password": PASSWORD, "csrf_token": page_token(victim, "/")}
+    )
+    assert response.status_code == 303
+    issued = session_cookie(response)
+    assert issued and issued != planted
+    assert_signed_out(with_cookie(app, planted))
+    assert_signed_in(with_cookie(app, issued), "Kari")
+
+
+def test_sign_out_makes_the_old_cookie_useless(app: Any, web: Web, people: People) -> None:
+    kari = web("kari")
+    old = kari.client.cookies[SESSION_COOKIE]
+    response = kari.post("/logout")
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    [deleted] = set_cookies(response, SESSION_COOKIE)
+    assert cookie_parts(deleted)[1].get("max-age") == "0"
+    assert_signed_out(kari.client)
+    assert_signed_out(with_cookie(app, old))  # a copy of the cookie, replayed elsewhere
+
+
+def test_a_password_change_signs_out_other_browsers(app: Any, web: Web, people: People) -> None:
+    laptop, phone = web("kari"), web("kari")
+    response = laptop.post("/me/password", data={"current": PASSWORD, "new": NEW_PASSWORD})
+    assert response.status_code == 303 and response.headers["location"] == "/me?changed=password"
+    page = laptop.get("/me?changed=password")
+    assert page.status_code == 200
+    assert "Your password was changed" in page.text
+    assert_signed_in(laptop.client, "Kari")
+    assert laptop.post("/me/checklist", data={"channel": "chat"}).status_code == 204  # still fully working
+    assert_signed_out(phone.client)
+    assert sign_in(browser(app), "kari", PASSWORD).status_code == 401
+    assert sign_in(browser(app), "kari", NEW_PASSWORD).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "message"),
+    [
+        ("not my password", NEW_PASSWORD, "The current password is not right."),
+        (PASSWORD, "short", "A password needs at least 10 characters."),
+    ],
+)
+def test_a_refused_password_change_says_why_and_changes_nothing(
+    app: Any, web: Web, people: People, current: str, new: str, message: str
+) -> None:
+    laptop, phone = web("kari"), web("kari")
+    response = laptop.post("/me/password", data={"current": current, "new": new})
+    assert response.status_code == 422
+    assert message in response.text
+    assert 'role="alert"' in response.text
+    assert_signed_in(laptop.client, "Kari")
+    assert_signed_in(phone.client, "Kari")  # nobody was signed out
+    assert sign_in(browser(app), "kari", PASSWORD).status_code == 303
+    assert sign_in(browser(app), "kari", new).status_code == 401
+
+
+def test_sessions_expire_on_the_server_after_session_days(app: Any, web: Web, people: People) -> None:
+    with time_machine.travel(dt.datetime.now(dt.UTC), tick=False) as clock:
+        kari = web("kari")
+        clock.shift(dt.timedelta(days=14) - dt.timedelta(seconds=1))
+        assert_signed_in(kari.client, "Kari")
+        clock.shift(dt.timedelta(seconds=1))
+        assert_signed_out(kari.client)  # whatever the browser does with Max-Age
+
+
+def test_an_admin_password_reset_signs_the_user_out_and_shows_the_new_one_once(
+    app: Any, web: Web, people: People
+) -> None:
+    kari, ada = web("kari"), web("ada")
+    response = ada.post(f"/admin/users/{people.agent.id}/password")
+    assert response.status_code == 200
+    match = re.search(r'<code class="secret">([^<]+)</code>', response.text)
+    assert match and "Password for kari" in response.text
+    assert match.group(1) not in ada.get("/admin/users").text  # shown once
+    assert_signed_out(kari.client)
+    assert sign_in(browser(app), "kari", PASSWORD).status_code == 401
+    assert sign_in(browser(app), "kari", match.group(1)).status_code == 303
+
+
+def test_disabled_users_cannot_sign_in_and_their_sessions_stop(app: Any, web: Web, people: People) -> None:
+    kari, ada = web("kari"), web("ada")
+    response = ada.post(f"/admin/users/{people.agent.id}", data={"role": "agent"})  # no "active": disabled
+    assert response.status_code == 303
+    assert_signed_out(kari.client)
+    refused = sign_in(browser(app), "kari")
+    assert refused.status_code == 401 and WRONG in refused.text
+    # Enabled again, Kari can sign in (old sessions stay revoked).
+    assert ada.post(f"/admin/users/{people.agent.id}", data={"role": "agent", "active": "1"}).status_code == 303
+    assert_signed_out(kari.client)
+    assert sign_in(browser(app), "kari").status_code == 303
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def run_cli(db: Database, *args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), input=input, env={"TALLY_DATABASE_URL": db.url})
+
+
+def test_cli_adds_a_user_with_a_generated_password_shown_once(app: Any, client: TestClient, db: Database) -> None:
+    result = run_cli(db, "users", "add", "nina", "--role", "agent")
+    assert result.exit_code == 0, result.output
+    assert "Added nina (agent)." in result.stdout
+    match = re.search(r"Password \(shown once\): (\S+)", result.stdout)
+    assert match, result.stdout
+    password = match.group(1)
+    assert len(password) >= 10
+    assert result.stdout.count(password) == 1
+    assert sign_in(browser(app), "nina", password).status_code == 303
+
+
+def test_cli_reads_a_password_from_stdin_and_does_not_print_it(app: Any, client: TestClient, db: Database) -> None:
+    chosen = "chosen on the command line"
+    result = run_cli(db, "users", "add", "nina", "--role", "lead", "--password-stdin", input=chosen + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Added nina (lead)." in result.stdout
+    assert "Password" not in result.output and chosen not in result.output
+    assert sign_in(browser(app), "nina", chosen).status_code == 303
+
+
+def test_cli_refuses_a_duplicate_user_name(db: Database, people: People) -> None:
+    result = run_cli(db, "users", "add", "kari", "--role", "agent")
+    assert result.exit_code != 0
+    assert "There is already a user called 'kari'." in result.stderr
+    assert "Password" not in result.stdout
+
+
+def test_cli_tokens_work_on_the_api_until_revoked(app: Any, client: TestClient, db: Database) -> None:
+    make_launch(db)
+    created = run_cli(db, "tokens", "create", "telephony")
+    assert created.exit_code == 0, created.output
+    match = re.search(r"Token (\d+) for 'telephony'.*\n(lt_\S+)\n", created.stdout)
+    assert match, created.stdout
+    token_id, raw = match.group(1), match.group(2)
+    assert created.stdout.count(raw) == 1
+    bearer = {"Authorization": f"Bearer {raw}"}
+    listed = client.get("/api/v1/launches", headers=bearer)
+    assert listed.status_code == 200 and [item["slug"] for item in listed.json()] == ["test-launch"]
+
+    revoked = run_cli(db, "tokens", "revoke", token_id)
+    assert revoked.exit_code == 0, revoked.output
+    refused = client.get("/api/v1/launches", headers=bearer)
+    assert refused.status_code == 401 and error_of(refused)["code"] == "bad_token"
+
+
+# --- TALLY_TRUSTED_USER_HEADER ------------------------------------------------------------------
+
+
+def test_the_trusted_user_header_is_ignored_by_default(app: Any, client: TestClient, people: People) -> None:
+    assert_signed_out(browser(app, headers={"X-Remote-User": "ada"}))
+    refused = browser(app).get("/admin/users", headers={"X-Remote-User": "ada", **JSON})
+    assert refused.status_code == 401
+
+
+def test_the_trusted_user_header_signs_people_in_when_configured(
+    database_url: str, db: Database, people: People
+) -> None:
+    app = create_app(make_settings(database_url, trusted_user_header="X-Remote-User"), db=db)
+    with TestClient(app, follow_redirects=False) as proxy:
+        page = proxy.get("/admin/users", headers={"X-Remote-User": "Ada "})
+        assert page.status_code == 200 and '<a href="/me">Ada</a>' in page.text
+        assert proxy.get("/admin/users", headers={"X-Remote-User": "kari"}).status_code == 403
+
+        unknown = proxy.get("/", headers={"X-Remote-User": "mallory"})
+        assert unknown.status_code == 403
+        assert "no active user by your name" in unknown.text
+        assert "mallory" in unknown.text
+        as_json = proxy.get("/", headers={"X-Remote-User": "mallory", **JSON})
+        assert as_json.status_code == 403 and error_of(as_json)["code"] == "unknown_user"
+
+        # Without the header it falls back to the cookie, so no header means signed out.
+        assert_signed_out(proxy)
+
+
+def test_a_disabled_user_in_the_trusted_header_is_refused(database_url: str, db: Database, people: People) -> None:
+    app = create_app(make_settings(database_url, trusted_user_header="X-Remote-User"), db=db)
+    with TestClient(app, follow_redirects=False) as proxy:
+        ada = WebUser(app).login("ada")
+        assert ada.post(f"/admin/users/{people.agent.id}", data={"role": "agent"}).status_code == 303
+        refused = proxy.get("/", headers={"X-Remote-User": "kari", **JSON})
+        assert refused.status_code == 403 and error_of(refused)["code"] == "unknown_user"
+
+
+# --- where unauthenticated requests and sign-in send people ---------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/launches/test-launch/checklist", "/admin/users", "/me?tab=password&x=1"])
+def test_pages_redirect_to_sign_in_with_next(app: Any, client: TestClient, path: str) -> None:
+    response = browser(app).get(path)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith("/login?next=")
+    assert unquote(location.removeprefix("/login?next=")) == path
+
+
+def test_htmx_requests_get_401_and_hx_redirect(app: Any, client: TestClient) -> None:
+    response = browser(app).get("/launches/test-launch/checklist/counts", headers=HTMX)
+    assert response.status_code == 401
+    assert unquote(response.headers["HX-Redirect"]) == "/login?next=/launches/test-launch/checklist/counts"
+    assert "location" not in response.headers
+
+
+def test_json_requests_get_401_json(app: Any, client: TestClient) -> None:
+    response = browser(app).get("/", headers=JSON)
+    assert response.status_code == 401 and error_of(response)["code"] == "signed_out"
+
+
+def test_sign_in_goes_back_to_the_page_asked_for(app: Any, client: TestClient, people: People) -> None:
+    me = browser(app)
+    first = me.get("/launches/test-launch/checklist?x=1")
+    target = unquote(first.headers["location"].removeprefix("/login?next="))
+    login_page = me.get(first.headers["location"])
+    assert f'name="next" value="{target}"'.replace("&", "&amp;") in login_page.text
+    response = sign_in(me, "kari", next=target)
+    assert response.status_code == 303 and response.headers["location"] == "/launches/test-launch/checklist?x=1"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/launches",
+        "https://evil.example",
+        "https://evil.example/launches",
+        "http:/evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+    ],
+)
+def test_next_cannot_send_people_to_another_site(app: Any, client: TestClient, people: People, target: str) -> None:
+    me = browser(app)
+    login_page = me.get("/login", params={"next": target})
+    links = [value for tag, attrs in Elements(login_page.text).tags for name, value in attrs.items() if name in LINKS]
+    assert not [link for link in links if link and ("evil" in link or "javascript" in link)]
+    response = sign_in(me, "kari", next=target)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert_local(location)
+    # Already signed in, the login page redirects at once: the same rule applies.
+    again = me.get("/login", params={"next": target})
+    assert again.status_code == 303
+    assert_local(again.headers["location"])
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example/x"])
+def test_the_language_switch_stays_on_this_site_too(app: Any, web: Web, people: People, target: str) -> None:
+    response = web("kari").post("/me/language", data={"language": "nb", "next": target})
+    assert response.status_code == 303 and response.headers["location"] == "/"
+
+
+def assert_local(location: str) -> None:
+    """A Location a browser resolves to this site: a path, not //host or /\\host (browsers read \\ as /
+    and drop tabs and newlines). Percent-encoded characters stay in the path."""
+    cleaned = re.sub(r"[\t\n\r]", "", location)
+    assert cleaned.startswith("/") and cleaned[1:2] not in ("/", "\\"), location

@@ -1,0 +1,461 @@
+"""The agents' checklist over HTTP: keys, ticks (idempotent, refused when they must be), live
+counts, undo within 15 minutes, sticky toggles, and the page in the agent's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import string
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import time_machine
+from sqlmodel import col, select
+
+from app.db import Database
+from app.enquiries import UNDO_WINDOW, NewEnquiry, insert_many
+from app.models import Enquiry, Launch, LaunchStatus, User
+from tests.conftest import PASSWORD, People, WebUser
+from tests.factories import log, make_launch
+from tests.helpers import (
+    HTMX,
+    JSON,
+    Elements,
+    browser,
+    error_of,
+    page_token,
+    row_counts,
+    set_cookies,
+    sign_in,
+)
+
+Web = Callable[[str | None], WebUser]
+SLUG = "test-launch"
+CHECKLIST = f"/launches/{SLUG}/checklist"
+TICK = f"/launches/{SLUG}/enquiries"
+# 15:05 in Oslo: a time a 12-hour clock would show as 3:05 PM.
+NOW = dt.datetime(2026, 11, 18, 14, 5, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[time_machine.Traveller]:
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def launch(db: Database) -> Launch:
+    return make_launch(db, slug=SLUG)
+
+
+def tick(user: WebUser, body: dict[str, Any], slug: str = SLUG) -> Any:
+    """A tick as the checklist's script sends it: JSON, with the page's token in the header."""
+    return user.post(f"/launches/{slug}/enquiries", json=body, headers={**JSON})
+
+
+def enquiries_in(db: Database) -> list[Enquiry]:
+    with db.session() as session:
+        return list(session.exec(select(Enquiry).order_by(col(Enquiry.id))))
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+
+def test_keys_are_1_to_9_then_letters_without_u_and_0_is_other(db: Database, web: Web, people: People) -> None:
+    keys = [f"h{n:02d}" for n in range(1, 32)]
+    make_launch(db, slug=SLUG, hypotheses=keys)
+    page = Elements(web("kari").get(CHECKLIST).text)
+    buttons = [attrs for tag, attrs in page.tags if tag == "button" and attrs.get("class") == "tick"]
+    assert [b["data-key"] for b in buttons] == keys
+    shortcuts = [b["data-shortcut"] for b in buttons]
+    assert shortcuts == [*"123456789", *string.ascii_lowercase.replace("u", "")[:22]]
+    assert shortcuts[9:29] == list("abcdefghijklmnopqrst") and shortcuts[29:] == ["v", "w"]
+    assert "u" not in shortcuts and "0" not in shortcuts
+    [other] = [attrs for tag, attrs in page.tags if attrs.get("id") == "other-button"]
+    assert other["data-shortcut"] == "0" and other["aria-keyshortcuts"] == "0"
+
+
+def test_retired_hypotheses_leave_the_page_and_their_key(
+    db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena = web("lena")
+    response = lena.post(f"/launches/{SLUG}/hypotheses/a", data={"text": "Hypothesis a", "status": "retired"})
+    assert response.status_code == 303
+    page = Elements(web("kari").get(CHECKLIST).text)
+    buttons = {a["data-key"]: a["data-shortcut"] for t, a in page.tags if t == "button" and a.get("class") == "tick"}
+    assert buttons == {"b": "1", "c": "2"}
+
+
+def test_a_closed_launch_shows_the_checklist_disabled(db: Database, web: Web, people: People) -> None:
+    make_launch(db, slug=SLUG, status=LaunchStatus.CLOSED)
+    html = web("kari").get(CHECKLIST).text
+    assert "This launch is not live, so enquiries cannot be logged on it." in html
+    ticks = [a for t, a in Elements(html).tags if t == "button" and "tick" in (a.get("class") or "")]
+    assert ticks and all("disabled" in a for a in ticks)
+
+
+# --- ticking ------------------------------------------------------------------------------------
+
+
+def test_a_tick_is_recorded_once_per_idempotency_key(db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    body = {"channel": "chat", "segment": "business", "hypotheses": ["a", "c"], "idempotency_key": "tab1-0001"}
+    first = tick(kari, body)
+    assert first.status_code == 201
+    assert first.headers["HX-Trigger"] == "tally:changed"
+    created = first.json()
+    assert created["created"] is True and created["hypotheses"] == ["a", "c"]
+    assert dt.datetime.fromisoformat(created["logged_at"]) == NOW
+
+    again = tick(kari, body)
+    assert again.status_code == 200
+    assert again.json()["id"] == created["id"] and again.json()["created"] is False
+
+    [enquiry] = enquiries_in(db)
+    assert enquiry.id == created["id"] and enquiry.agent_id == people.agent.id and enquiry.token_id is None
+    assert (enquiry.channel, enquiry.segment, enquiry.is_other) == ("chat", "business", False)
+    assert row_counts(db)["enquiry_hypothesis"] == 2
+
+
+def test_ticks_without_a_key_are_separate_enquiries(db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    ids = {tick(kari, {"channel": "phone", "hypotheses": ["a"]}).json()["id"] for _ in range(3)}
+    assert len(ids) == 3 and len(enquiries_in(db)) == 3
+
+
+def test_an_other_tick_keeps_a_scrubbed_note(db: Database, web: Web, people: People, launch: Launch) -> None:
+    response = tick(web("kari"), {"channel": "phone", "note": "Spurte om gebyr, ring 912 34 567"})
+    assert response.status_code == 201 and response.json()["hypotheses"] == []
+    [enquiry] = enquiries_in(db)
+    assert enquiry.is_other and enquiry.note == "Spurte om gebyr, ring [phone]"
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("closed launch", 409, "launch_not_live"),
+        ("retired hypothesis", 422, "retired_hypothesis"),
+        ("over-long note", 422, "note_too_long"),
+        ("unknown hypothesis", 422, "unknown_hypothesis"),
+        ("unknown channel", 422, "unknown_channel"),
+        ("unknown launch", 404, "unknown_launch"),
+    ],
+)
+def test_a_refused_tick_says_why_and_records_nothing(
+    db: Database, web: Web, people: People, launch: Launch, case: str, status: int, code: str
+) -> None:
+    make_launch(db, slug="closed-launch", status=LaunchStatus.CLOSED)
+    kari, lena = web("kari"), web("lena")
+    lena.post(f"/launches/{SLUG}/hypotheses/b", data={"text": "Hypothesis b", "status": "retired"})
+    body: dict[str, Any] = {"channel": "phone", "hypotheses": ["a"]}
+    slug = SLUG
+    match case:
+        case "closed launch":
+            slug = "closed-launch"
+        case "retired hypothesis":
+            body["hypotheses"] = ["a", "b"]
+        case "over-long note":
+            body = {"channel": "phone", "note": "x" * 501}
+        case "unknown hypothesis":
+            body["hypotheses"] = ["nope"]
+        case "unknown channel":
+            body["channel"] = "fax"
+        case "unknown launch":
+            slug = "nope"
+    response = tick(kari, body, slug=slug)
+    assert response.status_code == status
+    assert error_of(response)["code"] == code
+    assert enquiries_in(db) == []
+
+
+def test_a_note_of_exactly_500_characters_is_fine(db: Database, web: Web, people: People, launch: Launch) -> None:
+    assert tick(web("kari"), {"channel": "phone", "note": "x" * 500}).status_code == 201
+
+
+def test_a_signed_out_tick_is_refused(app: Any, db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    assert kari.post("/logout").status_code == 303
+    token = page_token(kari.client, "/login")  # a valid token for a signed-out browser
+    response = kari.client.post(TICK, json={"channel": "phone"}, headers={"X-CSRF-Token": token, **JSON})
+    assert response.status_code == 401 and error_of(response)["code"] == "signed_out"
+    assert enquiries_in(db) == []
+
+
+def test_a_tick_from_a_session_ended_elsewhere_is_refused(
+    db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    laptop, phone = web("kari"), web("kari")
+    token = phone.token(CHECKLIST)  # the page was open on the phone...
+    new = {"current": PASSWORD, "new": "a brand new password"}
+    assert laptop.post("/me/password", data=new).status_code == 303  # ...when the password changed
+    response = phone.client.post(TICK, json={"channel": "phone"}, headers={"X-CSRF-Token": token, **JSON})
+    assert response.status_code == 401 and error_of(response)["code"] == "signed_out"
+    assert enquiries_in(db) == []
+    assert tick(laptop, {"channel": "phone"}).status_code == 201
+
+
+# --- counts ---------------------------------------------------------------------------------------
+
+
+def count_of(html: str, key: str) -> int:
+    match = re.search(rf'<span class="count" id="count-{key}" hx-swap-oob="true">.*?<span class="n">(\d+)</span>', html)
+    assert match, f"no out-of-band count for {key}"
+    return int(match.group(1))
+
+
+def test_the_counts_fragment_swaps_in_todays_counts(db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari, ola = web("kari"), web("ola")
+    for body in ({"hypotheses": ["a"]}, {"hypotheses": ["a", "b"]}, {"note": "fees"}):
+        assert tick(kari, {"channel": "phone", **body}).status_code == 201
+    assert tick(ola, {"channel": "chat", "hypotheses": ["a"]}).status_code == 201
+    log(db, launch, "c", at=NOW - dt.timedelta(days=1))  # yesterday: not today's
+
+    response = kari.get(f"{CHECKLIST}/counts", headers={**HTMX})
+    assert response.status_code == 200
+    html = response.text
+    assert (count_of(html, "a"), count_of(html, "b"), count_of(html, "c"), count_of(html, "other")) == (3, 1, 0, 1)
+    assert '<p id="summary" class="summary" hx-swap-oob="true">' in html
+    assert re.search(r'You today: <strong id="mine-today">3</strong>', html)
+    # The last digest was at 13:00 Oslo time; the team logged 4 since.
+    assert re.search(r'Team since 13:00: <strong id="team-since">4</strong>', html)
+    assert re.search(r'You today: <strong id="mine-today">1</strong>', ola.get(f"{CHECKLIST}/counts").text)
+    # The page itself starts from the same numbers.
+    page = kari.get(CHECKLIST).text
+    assert re.search(r'id="count-a"><span class="visually-hidden">today: </span><span class="n">3</span>', page)
+
+
+# --- undo -----------------------------------------------------------------------------------------
+
+
+def test_undo_own_enquiry_as_json(db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    logged = tick(kari, {"channel": "phone", "hypotheses": ["a"]}).json()
+    response = kari.post(f"/enquiries/{logged['id']}/undo", headers={**JSON})
+    assert response.status_code == 200
+    assert response.json() == {"id": logged["id"], "undone": True}
+    assert response.headers["HX-Trigger"] == "tally:changed"
+    assert enquiries_in(db) == [] and row_counts(db)["enquiry_hypothesis"] == 0
+    again = kari.post(f"/enquiries/{logged['id']}/undo", headers={**JSON})
+    assert again.status_code == 404 and error_of(again)["code"] == "unknown_enquiry"
+
+
+def test_undo_own_enquiry_from_the_recent_list(db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    first = tick(kari, {"channel": "phone", "hypotheses": ["a"]}).json()
+    second = tick(kari, {"channel": "chat", "note": "about fees"}).json()
+    recent = kari.get(f"{CHECKLIST}/recent", headers={**HTMX}).text
+    assert (
+        f'hx-post="/enquiries/{first["id"]}/undo"' in recent and f'hx-post="/enquiries/{second["id"]}/undo"' in recent
+    )
+
+    response = kari.post(f"/enquiries/{second['id']}/undo", headers={**HTMX})
+    assert response.status_code == 200
+    assert response.headers["HX-Trigger"] == "tally:changed"
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<html" not in response.text  # the fragment for #recent, not a page
+    assert f'hx-post="/enquiries/{first["id"]}/undo"' in response.text
+    assert f"/enquiries/{second['id']}/undo" not in response.text and "about fees" not in response.text
+    assert [e.id for e in enquiries_in(db)] == [first["id"]]
+
+
+def test_undo_someone_elses_enquiry_is_refused(db: Database, web: Web, people: People, launch: Launch) -> None:
+    logged = tick(web("kari"), {"channel": "phone"}).json()
+    ola = web("ola")
+    response = ola.post(f"/enquiries/{logged['id']}/undo", headers={**JSON})
+    assert response.status_code == 403 and error_of(response)["code"] == "not_yours"
+    as_htmx = ola.post(f"/enquiries/{logged['id']}/undo", headers={**HTMX})
+    assert as_htmx.status_code == 403
+    assert as_htmx.headers["HX-Retarget"] == "#flash"
+    assert "You can only undo enquiries you logged yourself." in as_htmx.text
+    # Leads and admins cannot either: undo is for mistakes, by whoever made them.
+    assert web("ada").post(f"/enquiries/{logged['id']}/undo", headers={**JSON}).status_code == 403
+    assert len(enquiries_in(db)) == 1
+
+
+def test_undo_works_for_15_minutes_and_no_longer(
+    db: Database, web: Web, people: People, launch: Launch, clock: time_machine.Traveller
+) -> None:
+    kari = web("kari")
+    early = tick(kari, {"channel": "phone"}).json()
+    late = tick(kari, {"channel": "phone"}).json()
+    clock.shift(UNDO_WINDOW)  # exactly 15 minutes on: still allowed
+    assert kari.post(f"/enquiries/{early['id']}/undo", headers={**JSON}).status_code == 200
+    clock.shift(dt.timedelta(seconds=1))
+    response = kari.post(f"/enquiries/{late['id']}/undo", headers={**JSON})
+    assert response.status_code == 409 and error_of(response)["code"] == "too_late"
+    assert "15 minutes" in error_of(response)["message"]
+    assert [e.id for e in enquiries_in(db)] == [late["id"]]
+    # And it has left the recent list, which only offers what can still be undone.
+    assert f"/enquiries/{late['id']}/undo" not in kari.get(f"{CHECKLIST}/recent").text
+
+
+# --- sticky toggles -------------------------------------------------------------------------------
+
+
+def checked(html: str, name: str) -> list[str]:
+    return [
+        str(a["value"])
+        for t, a in Elements(html).tags
+        if t == "input" and a.get("name") == name and "checked" in a and a.get("type") == "radio"
+    ]
+
+
+def test_sticky_toggles_are_remembered(app: Any, db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    page = kari.get(CHECKLIST).text
+    assert (checked(page, "channel"), checked(page, "segment")) == (["phone"], ["private"])
+    assert kari.post("/me/checklist", data={"channel": "chat"}).status_code == 204
+    assert kari.post("/me/checklist", data={"segment": "business"}).status_code == 204
+    page = kari.get(CHECKLIST).text
+    assert (checked(page, "channel"), checked(page, "segment")) == (["chat"], ["business"])
+    # Remembered for the person, so on another device and another launch too.
+    make_launch(db, slug="other-launch")
+    elsewhere = web("kari").get("/launches/other-launch/checklist").text
+    assert (checked(elsewhere, "channel"), checked(elsewhere, "segment")) == (["chat"], ["business"])
+    # Someone else's are their own.
+    assert checked(web("ola").get(CHECKLIST).text, "channel") == ["phone"]
+
+
+def test_a_remembered_channel_the_launch_lacks_falls_back(db: Database, web: Web, people: People) -> None:
+    make_launch(db, slug=SLUG, channels=["phone", "chat"])
+    kari = web("kari")
+    assert kari.post("/me/checklist", data={"channel": "social"}).status_code == 204
+    assert checked(kari.get(CHECKLIST).text, "channel") == ["phone"]
+
+
+# --- languages and formats ------------------------------------------------------------------------
+
+
+def test_a_norwegian_user_sees_norwegian(app: Any, db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    response = kari.post("/me/language", data={"language": "nb", "next": CHECKLIST})
+    assert response.status_code == 303 and response.headers["location"] == CHECKLIST
+    assert set_cookies(response, "tally_lang")
+    with db.session() as session:
+        saved = session.get(User, people.agent.id)
+    assert saved is not None and saved.language == "nb"
+
+    page = kari.get(CHECKLIST)
+    assert page.headers["Content-Language"] == "nb"
+    assert '<html lang="nb">' in page.text
+    assert "<title>Sjekkliste: Test launch · Launch Tally</title>" in page.text
+    assert "Annet – noe som ikke er på lista" in page.text
+    assert "Du i dag:" in page.text and "You today" not in page.text
+    # The script's texts too (shown in the browser, e.g. after a tick).
+    assert "&#34;other&#34;: &#34;Annet&#34;" in page.text
+
+    # The choice belongs to the person: a fresh browser shows it too (no language cookie there).
+    other_browser = web("kari")
+    assert other_browser.get(CHECKLIST).headers["Content-Language"] == "nb"
+    # Others keep their own language.
+    ola_page = web("ola").get(CHECKLIST)
+    assert ola_page.headers["Content-Language"] == "en" and "<title>Checklist: Test launch" in ola_page.text
+
+
+def test_errors_shown_to_a_norwegian_user_are_norwegian(db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    kari.post("/me/language", data={"language": "nb"})
+    logged = tick(web("ola"), {"channel": "phone"}).json()
+    response = kari.post(f"/enquiries/{logged['id']}/undo", headers={**HTMX})
+    assert response.status_code == 403
+    assert response.headers["Content-Language"] == "nb"
+    assert "<p>Du kan bare angre henvendelser du registrerte selv.</p>" in response.text
+    assert "You can only undo enquiries you logged yourself." in response.text  # the message itself, small
+
+
+@pytest.mark.parametrize(
+    ("accept", "language", "words"),
+    [
+        ("nb", "nb", "Logg inn"),
+        ("nb-NO,nb;q=0.9,en;q=0.5", "nb", "Logg inn"),
+        ("no", "nb", "Logg inn"),
+        ("nn-NO", "nb", "Logg inn"),
+        ("sv-SE,en;q=0.5", "en", "Sign in"),
+        ("en-GB", "en", "Sign in"),
+        ("", "en", "Sign in"),
+    ],
+)
+def test_the_login_page_follows_accept_language(app: Any, client: Any, accept: str, language: str, words: str) -> None:
+    response = browser(app).get("/login", headers={"Accept-Language": accept} if accept else {})
+    assert response.status_code == 200
+    assert response.headers["Content-Language"] == language
+    assert f"<h1>{words}</h1>" in response.text and f'<html lang="{language}">' in response.text
+
+
+def test_a_language_chosen_before_signing_in_is_kept(app: Any, client: Any, people: People) -> None:
+    me = browser(app)
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', me.get("/login").text)
+    assert token
+    response = me.post("/me/language", data={"language": "nb", "next": "/login", "csrf_token": token.group(1)})
+    assert response.status_code == 303
+    assert "<h1>Logg inn</h1>" in me.get("/login").text
+    assert sign_in(me, "kari").status_code == 303
+    assert me.get("/").headers["Content-Language"] == "nb"
+
+
+def test_an_unknown_language_is_refused(web: Web, people: People) -> None:
+    response = web("kari").post("/me/language", data={"language": "xx"}, headers={**JSON})
+    assert response.status_code == 422 and error_of(response)["field"] == "language"
+
+
+def test_times_dates_and_numbers_follow_the_language(db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    tick(kari, {"channel": "phone", "hypotheses": ["a"]})
+    with db.write_connection() as connection:  # 1,233 more, so the total needs a thousands separator
+        insert_many(
+            connection,
+            [
+                NewEnquiry(launch_id=launch.id or 0, channel="chat", created_at=NOW - dt.timedelta(days=1))
+                for _ in range(1233)
+            ],
+        )
+
+    def pages() -> dict[str, str]:
+        return {
+            "recent": kari.get(f"{CHECKLIST}/recent").text,
+            "index": kari.get("/").text,
+            "dashboard": kari.get(f"/launches/{SLUG}").text,
+        }
+
+    english = pages()
+    kari.post("/me/language", data={"language": "nb"})
+    norwegian = pages()
+    # 24-hour clock in both (English here means en_GB: these teams work in Nordic time).
+    for html in (english["recent"], norwegian["recent"]):
+        assert '<time datetime="2026-11-18T14:05:00+00:00">15:05</time>' in html
+        assert "PM" not in html
+    assert "16 Nov 2026 – 7 Dec 2026" in english["index"]
+    assert "16. nov. 2026 – 7. des. 2026" in norwegian["index"]
+    assert '<span class="number">1,234</span>' in english["dashboard"]
+    assert '<span class="number">1\xa0234</span>' in norwegian["dashboard"]
+
+
+def test_agents_signed_in_by_a_trusted_proxy_can_tick(
+    database_url: str, db: Database, people: People, launch: Launch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(database_url, trusted_user_header="X-Remote-User"), db=db)
+    with TestClient(app) as client:
+        headers = {"X-Remote-User": "kari"}
+        page = client.get(f"/launches/{SLUG}/checklist", headers=headers)
+        token = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', page.text)
+        assert page.status_code == 200 and token
+        response = client.post(
+            f"/launches/{SLUG}/enquiries",
+            json={"channel": "phone", "hypotheses": ["a"]},
+            headers={**headers, "X-CSRF-Token": token.group(1)},
+        )
+        assert response.status_code == 201, response.text
+        refused = client.post(
+            f"/launches/{SLUG}/enquiries",
+            json={"channel": "phone"},
+            headers={"X-Remote-User": "nobody", "X-CSRF-Token": token.group(1), "Accept": "application/json"},
+        )
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "signed_out"
+    [enquiry] = enquiries_in(db)
+    assert enquiry.agent_id == people.agent.id

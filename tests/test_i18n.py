@@ -1,0 +1,106 @@
+"""The message catalogues are complete and current: every text has a Norwegian translation, the
+compiled .mo matches the .po, and the .pot holds exactly the texts the sources mark for translation
+(``make translations`` brings all three up to date)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from app.i18n import LANGUAGES, LOCALE_DIR
+
+ROOT = LOCALE_DIR.parent.parent
+POT = LOCALE_DIR / "messages.pot"
+TRANSLATED = [language for language in LANGUAGES if language != "en"]
+
+
+def read(path: Path, **kwargs: Any) -> Catalog:
+    with path.open("rb") as file:
+        return read_po(file, **kwargs)
+
+
+def key(value: Any) -> Any:
+    """A message id or string as a hashable, comparable value (plurals come as lists from .mo files)."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def messages(catalog: Catalog) -> dict[Any, Message]:
+    return {key(message.id): message for message in catalog if message.id}
+
+
+def show(ids: set[Any]) -> str:
+    return "\n".join(sorted(f"  {i!r}" for i in ids))
+
+
+@pytest.fixture(scope="module")
+def template() -> Catalog:
+    return read(POT)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_text_has_a_translation(template: Catalog, language: str) -> None:
+    catalog = read(LOCALE_DIR / language / "LC_MESSAGES" / "messages.po", locale=language)
+    translated = messages(catalog)
+    missing = {i for i in messages(template) if i not in translated}
+    assert not missing, f"not in the {language} catalogue (run `make translations`):\n{show(missing)}"
+    empty = {
+        i
+        for i, message in translated.items()
+        if i in messages(template)
+        and (not all(message.string) if isinstance(message.string, tuple) else not message.string)
+    }
+    assert not empty, f"no {language} translation yet:\n{show(empty)}"
+    fuzzy = {i for i, message in translated.items() if message.fuzzy}
+    assert not fuzzy, f"fuzzy (unchecked) {language} translations, which are not compiled:\n{show(fuzzy)}"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_translations_keep_the_placeholders(language: str) -> None:
+    catalog = read(LOCALE_DIR / language / "LC_MESSAGES" / "messages.po", locale=language)
+    problems = [f"{message.id!r}: {errors}" for message, errors in catalog.check() if errors]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_compiled_catalogue_matches_the_po_file(language: str) -> None:
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    source = read(folder / "messages.po", locale=language)
+    with (folder / "messages.mo").open("rb") as file:
+        compiled = read_mo(file)
+    expected = {i: key(m.string) for i, m in messages(source).items() if m.string and not m.fuzzy}
+    found = {i: key(m.string) for i, m in messages(compiled).items()}
+    stale = {i for i in expected.keys() | found.keys() if expected.get(i) != found.get(i)}
+    assert not stale, f"{folder / 'messages.mo'} is out of date (run `make translations`):\n{show(stale)}"
+    assert compiled.plural_forms == source.plural_forms
+
+
+def extracted_ids() -> set[Any]:
+    """What ``pybabel extract -F app/locale/babel.cfg -k N_`` finds, run in-process."""
+    with (LOCALE_DIR / "babel.cfg").open() as file:
+        method_map, options_map = parse_mapping_cfg(file)
+    catalog = Catalog()
+    for filename, lineno, message, comments, context in extract_from_dir(
+        ROOT, method_map, options_map, keywords={**DEFAULT_KEYWORDS, "N_": None}
+    ):
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    return set(messages(catalog))
+
+
+def test_the_template_holds_exactly_the_texts_in_the_sources(template: Catalog) -> None:
+    in_sources = extracted_ids()
+    in_template = set(messages(template))
+    assert len(in_sources) > 100  # the extraction found the app's texts at all
+    missing = in_sources - in_template
+    unused = in_template - in_sources
+    assert not missing and not unused, (
+        f"{POT} is out of date: run `make translations` (then translate app/locale/nb).\n"
+        f"In the sources, not in the template:\n{show(missing)}\n"
+        f"In the template, no longer in the sources:\n{show(unused)}"
+    )

@@ -1,0 +1,259 @@
+"""Who may do what, checked on the server (requests carry a valid CSRF token, so only the role
+decides), and what a lead's edits actually do."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import col, select
+
+from app import api_tokens
+from app.db import Database
+from app.models import EnquiryHypothesis, Hypothesis, HypothesisRevision, Launch, Role
+from tests.conftest import People, WebUser
+from tests.factories import T0, log, make_launch
+from tests.helpers import JSON, browser, changed_tables, error_of, launch_form, page_token, snapshot
+
+Web = Callable[[str | None], WebUser]
+SLUG = "test-launch"
+AGENT, LEAD, ADMIN = Role.AGENT, Role.LEAD, Role.ADMIN
+USERNAMES = {None: None, AGENT: "kari", LEAD: "lena", ADMIN: "ada"}
+ORDER = [AGENT, LEAD, ADMIN]
+IMPORT = "slug: imported\nname: Imported\nstarts_on: 2026-12-01\nhypotheses:\n  - key: one\n    text: One\n"
+
+# (method, url, the least role that may, status when allowed, form): "{kari}" and "{token}" are
+# filled in with real ids; "EDIT" is the editor's own form; "IMPORT" a file upload.
+ACTIONS: list[tuple[str, str, Role, int, Any]] = [
+    ("GET", "/", AGENT, 200, None),
+    ("GET", f"/launches/{SLUG}", AGENT, 200, None),
+    ("GET", f"/launches/{SLUG}/checklist", AGENT, 200, None),
+    ("GET", f"/launches/{SLUG}/checklist/counts", AGENT, 200, None),
+    ("GET", f"/launches/{SLUG}/export", AGENT, 200, None),
+    ("GET", "/me", AGENT, 200, None),
+    ("POST", "/me/checklist", AGENT, 204, {"channel": "chat"}),
+    ("GET", f"/launches/{SLUG}/edit", LEAD, 200, None),
+    ("POST", f"/launches/{SLUG}/edit", LEAD, 303, "EDIT"),
+    ("POST", f"/launches/{SLUG}/hypotheses", LEAD, 303, {"key": "new-one", "text": "Something new"}),
+    ("POST", f"/launches/{SLUG}/hypotheses/a", LEAD, 303, {"text": "Changed", "status": "confirmed"}),
+    ("POST", "/launches", LEAD, 303, {"slug": "new-launch", "name": "New launch", "starts_on": "2026-12-01"}),
+    ("POST", "/launches", LEAD, 303, "IMPORT"),
+    ("GET", "/admin/users", ADMIN, 200, None),
+    ("POST", "/admin/users", ADMIN, 200, {"username": "newbie", "role": "admin"}),
+    ("POST", "/admin/users/{kari}", ADMIN, 303, {"role": "admin", "active": "1"}),
+    ("POST", "/admin/users/{kari}/password", ADMIN, 200, {}),
+    ("GET", "/admin/tokens", ADMIN, 200, None),
+    ("POST", "/admin/tokens", ADMIN, 200, {"name": "crm"}),
+    ("POST", "/admin/tokens/{token}/revoke", ADMIN, 303, {}),
+]
+
+
+def expected_status(role: Role | None, least: Role, allowed: int) -> int:
+    if role is None:
+        return 303  # to the sign-in page
+    return allowed if ORDER.index(role) >= ORDER.index(least) else 403
+
+
+TABLE = [
+    pytest.param(
+        method,
+        url,
+        role,
+        expected_status(role, least, allowed),
+        form,
+        id=f"{method} {url}{' import' if form == 'IMPORT' else ''} as {role or 'nobody'}",
+    )
+    for method, url, least, allowed, form in ACTIONS
+    for role in (None, *ORDER)
+]
+
+
+@pytest.fixture
+def launch(db: Database) -> Launch:
+    return make_launch(db, slug=SLUG)
+
+
+@pytest.fixture
+def token_id(db: Database) -> int:
+    with db.transaction() as session:
+        token, _ = api_tokens.create(session, name="telephony", now=T0, actor="test")
+    assert token.id is not None
+    return token.id
+
+
+@pytest.mark.parametrize(("method", "url", "role", "expected", "form"), TABLE)
+def test_who_may_do_what(
+    app: Any,
+    db: Database,
+    web: Web,
+    people: People,
+    launch: Launch,
+    token_id: int,
+    method: str,
+    url: str,
+    role: Role | None,
+    expected: int,
+    form: Any,
+) -> None:
+    username = USERNAMES[role]
+    client = web(username).client if username else browser(app)
+    url = url.format(kari=people.agent.id, token=token_id)
+    before = snapshot(db)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        token = page_token(client, "/" if username else "/login")
+        if form == "IMPORT":
+            files = {"file": ("imported.yaml", IMPORT.encode(), "application/yaml")}
+            response = client.post(url, files=files, data={"csrf_token": token})
+        else:
+            data = launch_form(launch, name="Renamed") if form == "EDIT" else form
+            response = client.post(url, data=data, headers={"X-CSRF-Token": token})
+
+    assert response.status_code == expected, response.text[:500]
+    if role is None:
+        assert response.headers["location"].startswith("/login?next=")
+    elif expected == 303:
+        assert not response.headers["location"].startswith("/login")
+    if expected in (303, 403) and (role is None or expected == 403):
+        assert not changed_tables(before, snapshot(db)), "a refused request changed something"
+    if expected == 403:
+        assert "Your role does not give access to this." in response.text
+
+
+def test_a_refusal_as_json_names_the_role(app: Any, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    response = kari.post(f"/launches/{SLUG}/hypotheses", data={"key": "x", "text": "X"}, headers={**JSON})
+    assert response.status_code == 403
+    error = error_of(response)
+    assert error["code"] == "forbidden_role"
+    assert "needs the lead role" in error["message"] and "agent" in error["message"]
+
+
+def test_pages_show_only_the_links_a_role_can_use(app: Any, web: Web, people: People, launch: Launch) -> None:
+    agent, lead, admin = (web(name).get("/").text for name in ("kari", "lena", "ada"))
+    assert f"/launches/{SLUG}/edit" not in agent and "/admin/users" not in agent
+    assert f"/launches/{SLUG}/edit" in lead and "/admin/users" not in lead
+    assert f"/launches/{SLUG}/edit" in admin and "/admin/users" in admin and "/admin/tokens" in admin
+
+
+def test_a_disabled_lead_loses_the_role_at_once(app: Any, web: Web, people: People, launch: Launch) -> None:
+    lena, ada = web("lena"), web("ada")
+    assert lena.get(f"/launches/{SLUG}/edit").status_code == 200
+    assert ada.post(f"/admin/users/{people.lead.id}", data={"role": "agent", "active": "1"}).status_code == 303
+    assert lena.get(f"/launches/{SLUG}/edit").status_code == 403
+
+
+def test_an_admin_cannot_lock_themselves_out(app: Any, web: Web, people: People) -> None:
+    ada = web("ada")
+    for form in ({"role": "lead", "active": "1"}, {"role": "admin"}):
+        response = ada.post(f"/admin/users/{people.admin.id}", data=form)
+        assert response.status_code == 422
+        assert "cannot remove your own admin role" in response.text
+    assert ada.get("/admin/users").status_code == 200
+
+
+# --- what a lead's edits do -----------------------------------------------------------------
+
+
+def hypotheses(db: Database) -> dict[str, Hypothesis]:
+    with db.session() as session:
+        return {h.key: h for h in session.exec(select(Hypothesis).order_by(col(Hypothesis.sort_order)))}
+
+
+def test_changing_a_text_keeps_the_old_one_as_a_revision(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena = web("lena")
+    response = lena.post(f"/launches/{SLUG}/hypotheses/a", data={"text": "BankID login loops", "status": "open"})
+    assert response.status_code == 303 and response.headers["location"] == f"/launches/{SLUG}/edit"
+    assert hypotheses(db)["a"].text == "BankID login loops"
+    with db.session() as session:
+        [revision] = session.exec(select(HypothesisRevision)).all()
+    assert revision.old_text == "Hypothesis a" and revision.changed_by == "lena"
+    assert revision.hypothesis_id == hypotheses(db)["a"].id
+
+    editor = lena.get(f"/launches/{SLUG}/edit").text
+    assert "1 earlier text" in editor and "“Hypothesis a” — lena" in editor
+    checklist = web("kari").get(f"/launches/{SLUG}/checklist").text
+    assert "BankID login loops" in checklist and "Hypothesis a" not in checklist
+
+
+def test_retiring_a_hypothesis_keeps_its_enquiries_counted(
+    app: Any, client: TestClient, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    for hour in (8, 9):
+        log(db, launch, "a", "b", at=T0.replace(hour=hour), agent=people.agent)
+    lena = web("lena")
+    response = lena.post(f"/launches/{SLUG}/hypotheses/a", data={"text": "Hypothesis a", "status": "retired"})
+    assert response.status_code == 303
+    assert hypotheses(db)["a"].status == "retired"
+
+    with db.session() as session:
+        assert len(session.exec(select(EnquiryHypothesis)).all()) == 4  # nothing was deleted
+    with db.transaction() as session:
+        _, raw = api_tokens.create(session, name="reader", now=T0, actor="test")
+    window = {"start": "2026-11-16T00:00:00+01:00", "end": "2026-11-17T00:00:00+01:00"}
+    tally = client.get(f"/api/v1/launches/{SLUG}/tally", params=window, headers={"Authorization": f"Bearer {raw}"})
+    assert tally.status_code == 200
+    assert tally.json()["hypotheses"] == {"a": 2, "b": 2, "c": 0}
+    assert tally.json()["total"] == 2
+
+    kari = web("kari")
+    checklist = kari.get(f"/launches/{SLUG}/checklist").text
+    assert 'data-key="a"' not in checklist and 'data-key="b"' in checklist
+    dashboard = kari.get(f"/launches/{SLUG}").text
+    assert "Hypothesis a" in dashboard and 'class="retired"' in dashboard
+    editor = lena.get(f"/launches/{SLUG}/edit").text
+    assert 'value="retired" selected' in editor
+
+
+def test_an_added_hypothesis_appears_on_the_checklist(app: Any, web: Web, people: People, launch: Launch) -> None:
+    lena = web("lena")
+    form = {"key": "receipts-moved", "text": "Cannot find receipts", "area": "Payments", "expected_per_day": "12"}
+    response = lena.post(f"/launches/{SLUG}/hypotheses", data=form)
+    assert response.status_code == 303
+    checklist = web("kari").get(f"/launches/{SLUG}/checklist").text
+    assert 'data-key="receipts-moved"' in checklist and "Cannot find receipts" in checklist
+    assert 'data-shortcut="4"' in checklist  # the fourth on the list: key 4
+    editor = lena.get(f"/launches/{SLUG}/edit").text
+    assert 'id="t-receipts-moved" name="text" value="Cannot find receipts"' in editor
+
+
+@pytest.mark.parametrize(
+    ("url", "form", "words"),
+    [
+        (f"/launches/{SLUG}/edit", {"digest_times": "09:00, 25:00"}, "&#39;25:00&#39; is not a clock time"),
+        (f"/launches/{SLUG}/edit", {"timezone": "Mars/Olympus"}, "is not an IANA time zone"),
+        (f"/launches/{SLUG}/edit", {"ends_on": "2026-11-01"}, "is before starts_on"),
+        (f"/launches/{SLUG}/edit", {"channels": "phone, phone"}, "listed twice: phone"),
+        (f"/launches/{SLUG}/hypotheses", {"key": "a", "text": "Again"}, "key &#39;a&#39; is used twice"),
+        (f"/launches/{SLUG}/hypotheses", {"key": "Not A Key", "text": "X"}, "does not fit"),
+        (f"/launches/{SLUG}/hypotheses/a", {"text": "   ", "status": "open"}, "hypotheses[0].text"),
+        (f"/launches/{SLUG}/hypotheses/zzz", {"text": "X", "status": "open"}, "has no hypothesis &#39;zzz&#39;"),
+    ],
+)
+def test_an_invalid_edit_rerenders_the_form_and_changes_nothing(
+    app: Any, db: Database, web: Web, people: People, launch: Launch, url: str, form: dict[str, str], words: str
+) -> None:
+    lena = web("lena")
+    data = launch_form(launch, **form) if url.endswith("/edit") else form
+    before = snapshot(db)
+    response = lena.post(url, data=data)
+    assert response.status_code == 422
+    assert 'id="form-error"' in response.text and words in response.text
+    assert f'action="/launches/{SLUG}/edit"' in response.text  # the editor, to correct and resend
+    assert not changed_tables(before, snapshot(db))
+
+
+def test_a_valid_edit_changes_the_launch(app: Any, db: Database, web: Web, people: People, launch: Launch) -> None:
+    lena = web("lena")
+    form = launch_form(launch, name="Renamed launch", digest_times="16:00, 09:00", status="closed")
+    assert lena.post(f"/launches/{SLUG}/edit", data=form).status_code == 303
+    with db.session() as session:
+        saved = session.exec(select(Launch).where(Launch.slug == SLUG)).one()
+    assert saved.name == "Renamed launch" and saved.digest_times == ["09:00", "16:00"] and saved.status == "closed"
+    assert saved.updated_at > dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
