@@ -68,13 +68,16 @@ def build(session: Session, *, launch: Launch, now: dt.datetime) -> Dashboard:
     today_tally = per_day[-1] if per_day and days[-1] == launches.local_date(now, tz) else empty
     yesterday_tally = per_day[-2] if len(per_day) >= 2 and per_day[-1] is today_tally else empty
     last_slot = schedule.previous_slot(launch, now)
+    # Days the launch has run, today counting for the part that is over, so "per day" is not
+    # read low every morning.
+    elapsed = max((min(now, end) - start) / dt.timedelta(days=1), 1.0) if now > start else 1.0
     rows = [
         Row(
             hypothesis=h,
             today=today_tally.for_hypothesis(h),
             yesterday=yesterday_tally.for_hypothesis(h),
             since_launch=totals.for_hypothesis(h),
-            per_day=round(totals.for_hypothesis(h) / max(len(days), 1), 1),
+            per_day=round(totals.for_hypothesis(h) / elapsed, 1),
             days=[t.for_hypothesis(h) for t in per_day],
         )
         for h in hypotheses

@@ -90,6 +90,7 @@ ERROR_TEXTS = {
     "forbidden_role": N_("Your role does not give access to this."),
     "unknown_user": N_("Launch Tally has no active user by your name: ask an admin."),
     "launch_not_live": N_("This launch is not live, so enquiries cannot be logged on it."),
+    "outside_window": N_("This launch's dates are over (or have not begun): ask a lead to change them."),
     "unknown_launch": N_("There is no such launch."),
     "unknown_hypothesis": N_("A hypothesis is no longer on the list: reload the page."),
     "retired_hypothesis": N_("A hypothesis was retired: reload the page."),
@@ -101,7 +102,7 @@ ERROR_TEXTS = {
     "unknown_enquiry": N_("That enquiry was already undone."),
     "wrong_password": N_("The current password is not right."),
     "password_too_short": N_("A password needs at least 10 characters."),
-    "unavailable": N_("The server could not save this just now. Nothing was lost: it will be tried again."),
+    "unavailable": N_("The server could not save this just now. Try again in a moment."),
     "not_found": N_("There is nothing here."),
 }
 
