@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app import audit
@@ -64,20 +63,3 @@ def find_active(session: Session, raw: str) -> ApiToken | None:
     return session.exec(
         select(ApiToken).where(ApiToken.token_hash == hash_token(raw), col(ApiToken.revoked_at).is_(None))
     ).first()
-
-
-_table = ApiToken.__table__  # type: ignore[attr-defined]
-_TOUCH = (
-    sa.update(_table)
-    .where(
-        _table.c.id.in_(sa.bindparam("ids", expanding=True)),
-        sa.or_(_table.c.last_used_at.is_(None), _table.c.last_used_at < sa.bindparam("stale_before")),
-    )
-    .values(last_used_at=sa.bindparam("now"))
-)
-
-
-def touch(connection: sa.Connection, token_ids: set[int], *, now: dt.datetime) -> None:
-    """Mark tokens used, at most every few minutes (so most batches write nothing here)."""
-    if token_ids:
-        connection.execute(_TOUCH, {"ids": list(token_ids), "stale_before": now - LAST_USED_RESOLUTION, "now": now})

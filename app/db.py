@@ -11,6 +11,8 @@ writes cannot wait for the lock (SQLite would deadlock), so it fails with
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -94,6 +96,10 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def create_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -121,6 +127,7 @@ class Database:
         # data that cannot change (see tallies.DayCache). Sessions carry it in
         # ``session.info["memo"]`` so query modules need no extra parameter.
         self.memo: dict[str, Any] = {}
+        self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -145,6 +152,76 @@ class Database:
         """A Core connection in a write transaction, for the hot paths that skip the ORM."""
         with self._write_engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def try_write(self) -> Iterator[tuple[Any, bool]]:
+        """A driver cursor in a write transaction, and whether this is SQLite; commits at the end.
+
+        For the group-commit writer, which runs plain SQL and must never wait on
+        the event loop: on SQLite it yields ``(None, True)`` at once when another
+        connection holds the write lock."""
+        raw = self.engine.raw_connection()
+        try:
+            driver: Any = raw.driver_connection
+            if not self.is_sqlite:
+                cursor = driver.cursor()
+                try:
+                    yield cursor, False
+                    driver.commit()
+                except BaseException:
+                    driver.rollback()
+                    raise
+                return
+            # Checkpoints copy the WAL into the database file and fsync: tens of
+            # milliseconds the event loop must not spend. The checkpointer thread does them.
+            driver.execute("PRAGMA wal_autocheckpoint=0")
+            driver.execute("PRAGMA busy_timeout=0")
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                yield None, True
+                return
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            try:
+                yield driver.cursor(), True
+                driver.execute("COMMIT")
+            except BaseException:
+                driver.execute("ROLLBACK")
+                raise
+        finally:
+            raw.close()
+
+    def start_checkpointer(self, every: float = 1.0) -> None:
+        """SQLite: checkpoint the WAL from a background thread (see ``try_write``)."""
+        if not self.is_sqlite or self._checkpointer is not None:
+            return
+        stop = threading.Event()
+        path = str(self.engine.url.database)
+
+        def run() -> None:
+            connection = sqlite3.connect(path, timeout=0, check_same_thread=False)
+            try:
+                while not stop.wait(every):
+                    try:
+                        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    except sqlite3.OperationalError:
+                        continue  # busy: the next round will do
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run, name="wal-checkpointer", daemon=True)
+        thread.start()
+        self._checkpointer = (thread, stop)
+
+    def stop_checkpointer(self) -> None:
+        if self._checkpointer is not None:
+            thread, stop = self._checkpointer
+            stop.set()
+            thread.join()
+            self._checkpointer = None
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

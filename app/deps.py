@@ -127,15 +127,20 @@ RequireAdmin = Annotated[Viewer, Depends(_require(Role.ADMIN))]
 bearer = HTTPBearer(auto_error=False, description="An API token from `tally tokens create NAME` or the admin page.")
 
 
-async def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
-    """The raw token, checked for shape only (the database checks the rest)."""
-    if credentials is None or not credentials.credentials:
+def bearer_from(authorization: str | None) -> str:
+    """The raw token from an Authorization header, checked for shape only (the database checks the rest)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated(
             "Missing API token: send 'Authorization: Bearer <token>' (an admin creates one with "
             "`tally tokens create NAME`).",
             code="missing_token",
         )
-    return credentials.credentials
+    return token.strip()
+
+
+async def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    return bearer_from(f"Bearer {credentials.credentials}" if credentials else None)
 
 
 def get_api_token(raw: Annotated[str, Depends(bearer_token)], session: SessionDep) -> ApiToken:
@@ -145,5 +150,4 @@ def get_api_token(raw: Annotated[str, Depends(bearer_token)], session: SessionDe
     return token
 
 
-RawBearerToken = Annotated[str, Depends(bearer_token)]
 CurrentToken = Annotated[ApiToken, Depends(get_api_token)]

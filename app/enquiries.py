@@ -9,18 +9,17 @@ the demo loader.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app import api_tokens, audit
+from app.enquiry_store import HypothesisRow, LaunchRow, Store
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
 from app.launches import local_midnight
 from app.models import (
@@ -32,13 +31,11 @@ from app.models import (
     Launch,
     LaunchStatus,
     User,
-    WebSession,
 )
 
 MAX_IDEMPOTENCY_KEY = 64
 
 _enquiry = Enquiry.__table__  # type: ignore[attr-defined]
-_link = EnquiryHypothesis.__table__  # type: ignore[attr-defined]
 
 
 def new_key() -> str:
@@ -66,26 +63,6 @@ class Recorded:
     created: bool  # False: the key was seen before and this is the earlier enquiry
 
 
-# The hot path's statements are built once: composing SQLAlchemy constructs
-# costs more than running them (see docs/benchmarks.md).
-
-
-@functools.lru_cache(maxsize=2)
-def _insert(dialect: str) -> sa.Insert:
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement: sa.Insert = module.insert(_enquiry).on_conflict_do_nothing(
-        index_elements=["launch_id", "idempotency_key"]
-    )
-    return statement.returning(_enquiry.c.id, _enquiry.c.launch_id, _enquiry.c.idempotency_key)
-
-
-_INSERT_LINKS = _link.insert()
-_EXISTING = sa.select(_enquiry.c.id, _enquiry.c.idempotency_key).where(
-    _enquiry.c.launch_id == sa.bindparam("launch_id"),
-    _enquiry.c.idempotency_key.in_(sa.bindparam("keys", expanding=True)),
-)
-
-
 def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[Recorded]:
     """Insert enquiries and their hypothesis links; one result per item, in order.
 
@@ -94,42 +71,41 @@ def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[
     """
     if not items:
         return []
+    return insert_with(Store.of(connection), items)
+
+
+def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded]:
+    """``insert_many`` on a store the caller set up (the group-commit writer's own connection)."""
     unique: dict[tuple[int, str], NewEnquiry] = {}
     for item in items:
         unique.setdefault((item.launch_id, item.idempotency_key), item)
-    rows = [
-        {
-            "launch_id": item.launch_id,
-            "channel": item.channel,
-            "segment": item.segment,
-            "agent_id": item.agent_id,
-            "token_id": item.token_id,
-            "created_at": item.created_at,
-            "note": item.note,
-            "is_other": not item.hypothesis_ids,
-            "idempotency_key": item.idempotency_key,
-        }
-        for item in unique.values()
-    ]
-    created: dict[tuple[int, str], int] = {
-        (launch_id, key): enquiry_id
-        for enquiry_id, launch_id, key in connection.execute(_insert(connection.dialect.name), rows)
-    }
-    links = [
-        {"enquiry_id": created[k], "hypothesis_id": h, "launch_id": item.launch_id, "created_at": item.created_at}
+    created = store.insert_enquiries(
+        [
+            store.enquiry_row(
+                launch_id=item.launch_id,
+                channel=item.channel,
+                segment=item.segment,
+                agent_id=item.agent_id,
+                token_id=item.token_id,
+                created_at=item.created_at,
+                note=item.note,
+                is_other=not item.hypothesis_ids,
+                idempotency_key=item.idempotency_key,
+            )
+            for item in unique.values()
+        ]
+    )
+    store.insert_links(
+        (created[k], hypothesis_id, item.launch_id, item.created_at)
         for k, item in unique.items()
         if k in created
-        for h in dict.fromkeys(item.hypothesis_ids)
-    ]
-    if links:
-        connection.execute(_INSERT_LINKS, links)
-
+        for hypothesis_id in dict.fromkeys(item.hypothesis_ids)
+    )
     existing: dict[tuple[int, str], int] = {}
     missing = [k for k in unique if k not in created]
     for launch_id in {launch_id for launch_id, _ in missing}:
-        keys = [key for lid, key in missing if lid == launch_id]
-        found = connection.execute(_EXISTING, {"launch_id": launch_id, "keys": keys})
-        existing.update(((launch_id, key), enquiry_id) for enquiry_id, key in found)
+        found = store.existing(launch_id, [key for lid, key in missing if lid == launch_id])
+        existing.update(((launch_id, key), enquiry_id) for key, enquiry_id in found.items())
 
     results: list[Recorded] = []
     first_use: set[tuple[int, str]] = set()
@@ -196,72 +172,21 @@ class Logged:
     created_at: dt.datetime
 
 
-_launch = Launch.__table__  # type: ignore[attr-defined]
-_hypothesis = Hypothesis.__table__  # type: ignore[attr-defined]
-_user = User.__table__  # type: ignore[attr-defined]
-_web_session = WebSession.__table__  # type: ignore[attr-defined]
-_api_token = ApiToken.__table__  # type: ignore[attr-defined]
-
-
-_ACTIVE_SESSIONS = (
-    sa.select(_web_session.c.token_hash, _user.c.id)
-    .join(_user, _user.c.id == _web_session.c.user_id)
-    .where(
-        _web_session.c.token_hash.in_(sa.bindparam("hashes", expanding=True)),
-        _web_session.c.revoked_at.is_(None),
-        _web_session.c.expires_at > sa.bindparam("now"),
-        _user.c.is_active.is_(True),
-    )
-)
-_ACTIVE_TOKENS = sa.select(_api_token.c.token_hash, _api_token.c.id).where(
-    _api_token.c.token_hash.in_(sa.bindparam("hashes", expanding=True)), _api_token.c.revoked_at.is_(None)
-)
-_LAUNCHES = sa.select(
-    _launch.c.id,
-    _launch.c.slug,
-    _launch.c.status,
-    _launch.c.channels,
-    _launch.c.segments,
-    _launch.c.starts_on,
-    _launch.c.ends_on,
-    _launch.c.timezone,
-).where(_launch.c.slug.in_(sa.bindparam("slugs", expanding=True)))
-_TRUSTED_USERS = sa.select(_user.c.username, _user.c.id).where(
-    _user.c.username.in_(sa.bindparam("names", expanding=True)), _user.c.is_active.is_(True)
-)
-_STORED = sa.select(_enquiry.c.id, _enquiry.c.created_at).where(_enquiry.c.id.in_(sa.bindparam("ids", expanding=True)))
-_STORED_KEYS = (
-    sa.select(_link.c.enquiry_id, _hypothesis.c.key)
-    .join(_hypothesis, _hypothesis.c.id == _link.c.hypothesis_id)
-    .where(_link.c.enquiry_id.in_(sa.bindparam("ids", expanding=True)))
-    .order_by(_hypothesis.c.sort_order)
-)
-_HYPOTHESES = sa.select(_hypothesis.c.id, _hypothesis.c.launch_id, _hypothesis.c.key, _hypothesis.c.status).where(
-    _hypothesis.c.launch_id.in_(sa.bindparam("launch_ids", expanding=True))
-)
-
-
-def _credentials(
-    connection: sa.Connection, requests: Sequence[EnquiryRequest], now: dt.datetime
-) -> dict[tuple[str, str], int]:
+def _credentials(store: Store, requests: Sequence[EnquiryRequest], now: dt.datetime) -> dict[tuple[str, str], int]:
     """(kind, value) -> the user id (sessions, trusted users) or token id of every valid credential."""
-    wanted: dict[str, list[str]] = {"session": [], "token": [], "trusted_user": []}
+    wanted: dict[str, set[str]] = {"session": set(), "token": set(), "trusted_user": set()}
     for request in requests:
-        wanted[request.credential.kind].append(request.credential.value)
+        wanted[request.credential.kind].add(request.credential.value)
     valid: dict[tuple[str, str], int] = {}
-    if wanted["session"]:
-        rows = connection.execute(_ACTIVE_SESSIONS, {"hashes": list(set(wanted["session"])), "now": now})
-        valid.update((("session", value), user_id) for value, user_id in rows)
-    if wanted["token"]:
-        rows = connection.execute(_ACTIVE_TOKENS, {"hashes": list(set(wanted["token"]))})
-        valid.update((("token", value), token_id) for value, token_id in rows)
-    if wanted["trusted_user"]:
-        rows = connection.execute(_TRUSTED_USERS, {"names": list(set(wanted["trusted_user"]))})
-        valid.update((("trusted_user", value), user_id) for value, user_id in rows)
+    valid.update((("session", v), i) for v, i in store.active_sessions(sorted(wanted["session"]), now).items())
+    valid.update((("token", v), i) for v, i in store.active_tokens(sorted(wanted["token"])).items())
+    valid.update((("trusted_user", v), i) for v, i in store.active_users(sorted(wanted["trusted_user"])).items())
     return valid
 
 
-def _check(request: EnquiryRequest, launch: Any, hypotheses: dict[str, Any]) -> tuple[int, tuple[int, ...]]:
+def _check(
+    request: EnquiryRequest, launch: LaunchRow | None, hypotheses: dict[str, HypothesisRow]
+) -> tuple[int, tuple[int, ...]]:
     """The launch id and hypothesis ids for a request, or the error that tells the caller what to fix."""
     if launch is None:
         raise NotFound(
@@ -315,20 +240,14 @@ def _check(request: EnquiryRequest, launch: Any, hypotheses: dict[str, Any]) -> 
     return launch.id, tuple(dict.fromkeys(ids))
 
 
-def record_requests(
-    connection: sa.Connection, requests: Sequence[EnquiryRequest], *, now: dt.datetime
-) -> list[Logged | TallyError]:
+def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt.datetime) -> list[Logged | TallyError]:
     """Check and record a batch of requests in the caller's write transaction.
 
     One result per request, in order: the logged enquiry, or the error that
     refused it. A refused request never stops the others in the batch."""
-    credentials = _credentials(connection, requests, now)
-    slugs = list({r.slug for r in requests})
-    launches = {row.slug: row for row in connection.execute(_LAUNCHES, {"slugs": slugs})}
-    by_launch: dict[int, dict[str, Any]] = {row.id: {} for row in launches.values()}
-    if by_launch:
-        for row in connection.execute(_HYPOTHESES, {"launch_ids": list(by_launch)}):
-            by_launch[row.launch_id][row.key] = row
+    credentials = _credentials(store, requests, now)
+    launches = store.launches(sorted({r.slug for r in requests}))
+    by_launch = store.hypotheses([launch.id for launch in launches.values()])
 
     results: list[Logged | TallyError | None] = []
     accepted: list[tuple[int, EnquiryRequest, NewEnquiry]] = []
@@ -372,15 +291,9 @@ def record_requests(
             )
         )
         results.append(None)
-    recorded = insert_many(connection, [item for _, _, item in accepted])
+    recorded = insert_with(store, [item for _, _, item in accepted])
     # A repeated idempotency key gets the enquiry as first recorded, not as asked the second time.
-    replays = [outcome.id for outcome in recorded if not outcome.created]
-    stored_at: dict[int, dt.datetime] = {}
-    stored_keys: dict[int, list[str]] = {enquiry_id: [] for enquiry_id in replays}
-    if replays:
-        stored_at = dict(connection.execute(_STORED, {"ids": replays}).all())
-        for enquiry_id, key in connection.execute(_STORED_KEYS, {"ids": replays}):
-            stored_keys[enquiry_id].append(key)
+    stored_at, stored_keys = store.stored(sorted({outcome.id for outcome in recorded if not outcome.created}))
     for (position, request, item), outcome in zip(accepted, recorded, strict=True):
         if outcome.created:
             results[position] = Logged(outcome.id, True, request.slug, request.hypothesis_keys, item.created_at)
@@ -388,7 +301,7 @@ def record_requests(
             results[position] = Logged(
                 outcome.id, False, request.slug, tuple(stored_keys[outcome.id]), stored_at[outcome.id]
             )
-    api_tokens.touch(connection, used_tokens, now=now)
+    store.touch_tokens(sorted(used_tokens), now=now, stale_before=now - api_tokens.LAST_USED_RESOLUTION)
     return [r for r in results if r is not None]
 
 

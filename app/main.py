@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     database = db or Database(settings.database_url)
     writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = GroupCommitWriter(
         database,
-        lambda connection, items: enquiries.record_requests(connection, items, now=dt.datetime.now(dt.UTC)),
+        lambda store, items: enquiries.record_requests(store, items, now=dt.datetime.now(dt.UTC)),
         name="enquiry-writer",
         on_failure=lambda exc: Unavailable(
             "The enquiry could not be saved just now (the server logged why). Nothing was recorded: send it again "
@@ -116,8 +116,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database.start_checkpointer()
         yield
         writer.close()
+        database.stop_checkpointer()
         if db is None:  # a database passed in belongs to the caller
             database.dispose()
 
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(checklist.hot, include_in_schema=False)  # checks CSRF itself
     protected = [Depends(csrf.protect)]
     for router in (auth.router, launches.router, checklist.router, digests.router, admin.router):
         app.include_router(router, dependencies=protected, include_in_schema=False)

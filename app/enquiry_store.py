@@ -1,0 +1,258 @@
+"""The enquiry log's hot path in plain SQL, on the driver's own cursor.
+
+Logging enquiries is the one path where speed is the feature (agents stop
+ticking when it lags). Measured, SQLAlchemy's per-statement work cost the
+group-commit writer ~300 µs a statement, most of a batch's time, and the
+writer shares the interpreter lock with the event loop serving requests. So
+these few statements go straight to sqlite3 or psycopg, inside the
+transaction SQLAlchemy opened (BEGIN IMMEDIATE on SQLite), with the values
+stored exactly as the models' column types store them. Everything else in
+the app uses SQLAlchemy; tests run this code on both databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+# SQLAlchemy's SQLite DateTime storage format: the same text, so comparisons agree.
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+ENQUIRY_COLUMNS = (
+    "launch_id",
+    "channel",
+    "segment",
+    "agent_id",
+    "token_id",
+    "created_at",
+    "note",
+    "is_other",
+    "idempotency_key",
+)
+
+
+@dataclass(frozen=True)
+class LaunchRow:
+    id: int
+    slug: str
+    status: str
+    channels: list[str]
+    segments: list[str]
+    starts_on: dt.date
+    ends_on: dt.date
+    timezone: str
+
+
+@dataclass(frozen=True)
+class HypothesisRow:
+    id: int
+    launch_id: int
+    key: str
+    status: str
+
+
+class Store:
+    """The statements, on one driver cursor inside a transaction someone else opened and commits."""
+
+    def __init__(self, cursor: Any, *, sqlite: bool) -> None:
+        self.sqlite = sqlite
+        self._cursor = cursor
+        self._mark = "?" if sqlite else "%s"
+
+    @classmethod
+    def of(cls, connection: sa.Connection) -> Store:
+        """On the driver connection under a SQLAlchemy connection, in its transaction."""
+        driver: Any = connection.connection.driver_connection
+        return cls(driver.cursor(), sqlite=connection.dialect.name == "sqlite")
+
+    # --- values as the column types store them ---------------------------------------
+
+    def _time(self, value: dt.datetime) -> Any:
+        naive = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return naive.strftime(SQLITE_DATETIME) if self.sqlite else naive
+
+    def _read_time(self, value: Any) -> dt.datetime:
+        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment.replace(tzinfo=dt.UTC)
+
+    @staticmethod
+    def _read_date(value: Any) -> dt.date:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+    @staticmethod
+    def _read_json(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str | bytes) else value
+
+    def _marks(self, count: int) -> str:
+        return ", ".join([self._mark] * count)
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql.replace("?", self._mark), tuple(params))
+        return list(self._cursor.fetchall())
+
+    def _run(self, sql: str, params: Sequence[Any]) -> None:
+        self._cursor.execute(sql.replace("?", self._mark), tuple(params))
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def active_sessions(self, hashes: Sequence[str], now: dt.datetime) -> dict[str, int]:
+        """token hash -> user id, for sessions still valid and users still allowed in."""
+        if not hashes:
+            return {}
+        rows = self._query(
+            "SELECT s.token_hash, u.id FROM web_session s JOIN tally_user u ON u.id = s.user_id "
+            f"WHERE s.token_hash IN ({self._marks(len(hashes))}) AND s.revoked_at IS NULL AND s.expires_at > ? "
+            "AND u.is_active = ?",
+            [*hashes, self._time(now), True],
+        )
+        return dict(rows)
+
+    def active_tokens(self, hashes: Sequence[str]) -> dict[str, int]:
+        if not hashes:
+            return {}
+        rows = self._query(
+            f"SELECT token_hash, id FROM api_token WHERE token_hash IN ({self._marks(len(hashes))}) "
+            "AND revoked_at IS NULL",
+            hashes,
+        )
+        return dict(rows)
+
+    def active_users(self, names: Sequence[str]) -> dict[str, int]:
+        if not names:
+            return {}
+        rows = self._query(
+            f"SELECT username, id FROM tally_user WHERE username IN ({self._marks(len(names))}) AND is_active = ?",
+            [*names, True],
+        )
+        return dict(rows)
+
+    def launches(self, slugs: Sequence[str]) -> dict[str, LaunchRow]:
+        rows = self._query(
+            "SELECT id, slug, status, channels, segments, starts_on, ends_on, timezone FROM launch "
+            f"WHERE slug IN ({self._marks(len(slugs))})",
+            slugs,
+        )
+        return {
+            slug: LaunchRow(
+                launch_id,
+                slug,
+                status,
+                self._read_json(channels),
+                self._read_json(segments),
+                self._read_date(starts_on),
+                self._read_date(ends_on),
+                timezone,
+            )
+            for launch_id, slug, status, channels, segments, starts_on, ends_on, timezone in rows
+        }
+
+    def hypotheses(self, launch_ids: Sequence[int]) -> dict[int, dict[str, HypothesisRow]]:
+        found: dict[int, dict[str, HypothesisRow]] = {launch_id: {} for launch_id in launch_ids}
+        if launch_ids:
+            rows = self._query(
+                'SELECT id, launch_id, "key", status FROM hypothesis '
+                f"WHERE launch_id IN ({self._marks(len(launch_ids))})",
+                launch_ids,
+            )
+            for hypothesis_id, launch_id, key, status in rows:
+                found[launch_id][key] = HypothesisRow(hypothesis_id, launch_id, key, status)
+        return found
+
+    def stored(self, enquiry_ids: Sequence[int]) -> tuple[dict[int, dt.datetime], dict[int, list[str]]]:
+        """For enquiries recorded earlier: when, and the keys of their hypotheses (in list order)."""
+        if not enquiry_ids:
+            return {}, {}
+        marks = self._marks(len(enquiry_ids))
+        times = {
+            enquiry_id: self._read_time(created_at)
+            for enquiry_id, created_at in self._query(
+                f"SELECT id, created_at FROM enquiry WHERE id IN ({marks})", enquiry_ids
+            )
+        }
+        keys: dict[int, list[str]] = {enquiry_id: [] for enquiry_id in enquiry_ids}
+        for enquiry_id, key in self._query(
+            'SELECT l.enquiry_id, h."key" FROM enquiry_hypothesis l JOIN hypothesis h ON h.id = l.hypothesis_id '
+            f"WHERE l.enquiry_id IN ({marks}) ORDER BY h.sort_order, h.id",
+            enquiry_ids,
+        ):
+            keys[enquiry_id].append(key)
+        return times, keys
+
+    def existing(self, launch_id: int, keys: Sequence[str]) -> dict[str, int]:
+        rows = self._query(
+            f"SELECT idempotency_key, id FROM enquiry WHERE launch_id = ? AND idempotency_key IN "
+            f"({self._marks(len(keys))})",
+            [launch_id, *keys],
+        )
+        return dict(rows)
+
+    # --- writes ------------------------------------------------------------------------
+
+    def insert_enquiries(self, rows: Sequence[tuple[Any, ...]]) -> dict[tuple[int, str], int]:
+        """Insert rows (in ENQUIRY_COLUMNS order); (launch id, key) -> id of those that were new.
+
+        One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING: a key seen before
+        returns nothing, which is how replays are told from new enquiries."""
+        created: dict[tuple[int, str], int] = {}
+        width = len(ENQUIRY_COLUMNS)
+        chunk = 200  # well under SQLite's limit of bound parameters per statement
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            values = ", ".join([f"({self._marks(width)})"] * len(part))
+            params = [value for row in part for value in row]
+            returned = self._query(
+                f"INSERT INTO enquiry ({', '.join(ENQUIRY_COLUMNS)}) VALUES {values} "
+                "ON CONFLICT (launch_id, idempotency_key) DO NOTHING RETURNING id, launch_id, idempotency_key",
+                params,
+            )
+            created.update(((launch_id, key), enquiry_id) for enquiry_id, launch_id, key in returned)
+        return created
+
+    def enquiry_row(
+        self,
+        *,
+        launch_id: int,
+        channel: str,
+        segment: str | None,
+        agent_id: int | None,
+        token_id: int | None,
+        created_at: dt.datetime,
+        note: str | None,
+        is_other: bool,
+        idempotency_key: str,
+    ) -> tuple[Any, ...]:
+        return (
+            launch_id,
+            channel,
+            segment,
+            agent_id,
+            token_id,
+            self._time(created_at),
+            note,
+            is_other,
+            idempotency_key,
+        )
+
+    def insert_links(self, links: Iterable[tuple[int, int, int, dt.datetime]]) -> None:
+        """(enquiry id, hypothesis id, launch id, created at) rows for the link table."""
+        rows = [
+            (enquiry_id, hypothesis_id, launch_id, self._time(at)) for enquiry_id, hypothesis_id, launch_id, at in links
+        ]
+        if rows:
+            self._cursor.executemany(
+                "INSERT INTO enquiry_hypothesis (enquiry_id, hypothesis_id, launch_id, created_at) VALUES "
+                f"({self._marks(4)})",
+                rows,
+            )
+
+    def touch_tokens(self, token_ids: Sequence[int], *, now: dt.datetime, stale_before: dt.datetime) -> None:
+        if token_ids:
+            self._run(
+                f"UPDATE api_token SET last_used_at = ? WHERE id IN ({self._marks(len(token_ids))}) "
+                "AND (last_used_at IS NULL OR last_used_at < ?)",
+                [self._time(now), *token_ids, self._time(stale_before)],
+            )

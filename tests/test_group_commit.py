@@ -1,0 +1,93 @@
+"""The group-commit writer: batches, per-item errors, a busy database, a failed batch."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from app import group_commit
+from app.db import Database
+from app.enquiry_store import Store
+from app.errors import Invalid
+from app.group_commit import GroupCommitWriter
+
+
+def recording_handler(batches: list[list[int]]) -> Any:
+    def handle(store: Store, items: Sequence[int]) -> list[int | Exception]:
+        batches.append(list(items))
+        return [Invalid(f"{i} is odd") if i % 2 else i * 10 for i in items]
+
+    return handle
+
+
+def test_requests_arriving_together_share_one_transaction(db: Database) -> None:
+    batches: list[list[int]] = []
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(db, recording_handler(batches))
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(*(writer.submit(i) for i in range(6)), return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    assert batches == [[0, 1, 2, 3, 4, 5]]
+    assert results[0] == 0 and results[2] == 20 and results[4] == 40
+    assert isinstance(results[1], Invalid) and "1 is odd" in str(results[1])  # one refusal, the others recorded
+
+
+def test_a_failed_batch_fails_every_request_in_it(db: Database) -> None:
+    def broken(store: Store, items: Sequence[int]) -> list[int | Exception]:
+        raise RuntimeError("disk on fire")
+
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(db, broken, on_failure=lambda exc: Invalid(str(exc)))
+
+    async def scenario() -> list[Any]:
+        return list(await asyncio.gather(writer.submit(1), writer.submit(2), return_exceptions=True))
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(r, Invalid) and "disk on fire" in str(r) for r in results)
+
+
+@pytest.fixture
+def sqlite_file(db: Database) -> str:
+    if not db.is_sqlite:
+        pytest.skip("the write lock that makes the writer wait is SQLite's; this run uses PostgreSQL")
+    return str(db.engine.url.database)
+
+
+def test_a_busy_database_is_waited_for_without_blocking_the_loop(db: Database, sqlite_file: str) -> None:
+    batches: list[list[int]] = []
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(db, recording_handler(batches))
+    other_process = sqlite3.connect(sqlite_file, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")  # another worker is writing
+
+    async def scenario() -> int:
+        pending = asyncio.ensure_future(writer.submit(2))
+        ticks = 0
+        while ticks < 200 and not pending.done():  # the loop keeps running meanwhile
+            await asyncio.sleep(0.001)
+            ticks += 1
+        assert not pending.done() and batches == []
+        other_process.execute("COMMIT")
+        return await asyncio.wait_for(pending, 5)
+
+    assert asyncio.run(scenario()) == 20
+    assert batches == [[2]]
+
+
+def test_a_database_locked_for_too_long_gives_up(
+    db: Database, sqlite_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(group_commit, "LOCK_PATIENCE", 0.05)
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(
+        db, recording_handler([]), on_failure=lambda exc: Invalid(f"gave up: {exc}")
+    )
+    other_process = sqlite3.connect(sqlite_file, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Invalid, match="gave up: the database stayed locked"):
+            asyncio.run(asyncio.wait_for(writer.submit(2), 5))
+    finally:
+        other_process.execute("ROLLBACK")
