@@ -1,0 +1,280 @@
+"""Logging enquiries over HTTP: saturation throughput against a bare FastAPI endpoint, p99 latency at half
+that rate, and a check that every acknowledged enquiry is in the database.
+
+    uv run python -m bench.enquiry_throughput [--postgres URL] [--seconds 10] [--workers 2]
+
+Needs wrk (apt-get install wrk). Both servers run with the same uvicorn
+settings (uvloop, httptools, no access log, N workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from app import api_tokens, auth
+from app.config import Settings
+from app.models import Enquiry, Role
+from bench import loadgen
+from bench.data import build, fresh_database
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-" + "x" * 40
+LUA = Path(__file__).with_name("enquiries.lua")
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    label: str
+    requests_per_second: float
+    requests: int
+    non_2xx: int
+    errors: str
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def server(args: list[str], ready_url: str, env: dict[str, str]) -> Iterator[None]:
+    process = subprocess.Popen(
+        args, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(ready_url, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"server {args} did not start") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wrk(
+    label: str, url: str, *, seconds: int, connections: int, env: dict[str, str] | None = None, script: bool = False
+) -> WrkResult:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        command += ["-s", str(LUA)]
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    non_2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
+    errors = m.group(0) if (m := re.search(r"Socket errors:.*", output)) else ""
+    return WrkResult(label, rate, requests, non_2xx, errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postgres", metavar="URL", help="admin URL of a PostgreSQL server; SQLite when left out")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install -y wrk")
+
+    db = fresh_database(args.postgres, "throughput")
+    data = build(db, enquiries=10_000, hypotheses=15)
+    now = dt.datetime.now(dt.UTC)
+    settings = Settings(_env_file=None, database_url=db.url, secret_key=SECRET)  # type: ignore[call-arg]
+    with db.transaction() as session:
+        _, token = api_tokens.create(session, name="bench", now=now, actor="bench")
+        user, _ = auth.add_user(
+            session, username="bench-agent", role=Role.AGENT, now=now, actor="bench", password="bench-password-123"
+        )
+        session_token = auth.start_session(session, user, now=now, settings=settings)
+    browser = secrets.token_urlsafe(24)
+    csrf = hmac.new(SECRET.encode(), f"{browser}|{session_token}".encode(), hashlib.sha256).hexdigest()
+    with db.engine.connect() as connection:
+        before = connection.execute(sa.select(sa.func.count()).select_from(Enquiry)).scalar_one()
+
+    app_port, bare_port = free_port(), free_port()
+    env = {"TALLY_DATABASE_URL": db.url, "TALLY_SECRET_KEY": SECRET, "TALLY_LOG_LEVEL": "warning"}
+    uvicorn_flags = [
+        "--workers",
+        str(args.workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    slug = data.launch.slug
+    results: list[WrkResult] = []
+    bare_server = server(
+        [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), *uvicorn_flags],
+        f"http://127.0.0.1:{bare_port}/bare",
+        {},
+    )
+    app_server = server(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            "--no-scheduler",
+            "--workers",
+            str(args.workers),
+            "--port",
+            str(app_port),
+        ],
+        f"http://127.0.0.1:{app_port}/healthz",
+        env,
+    )
+    with bare_server, app_server:  # both up (idle until asked), so latencies are measured side by side
+        results.append(
+            wrk(
+                "bare FastAPI `async def` GET",
+                f"http://127.0.0.1:{bare_port}/bare",
+                seconds=args.seconds,
+                connections=args.connections,
+            )
+        )
+        results.append(
+            wrk(
+                "bare FastAPI `async def` POST, same JSON body validated",
+                f"http://127.0.0.1:{bare_port}/bare",
+                seconds=args.seconds,
+                connections=args.connections,
+                script=True,
+                env={"PATH_TO_POST": "/bare"},
+            )
+        )
+        api = wrk(
+            "POST /api/v1/launches/{slug}/enquiries",
+            f"http://127.0.0.1:{app_port}",
+            seconds=args.seconds,
+            connections=args.connections,
+            script=True,
+            env={
+                "PATH_TO_POST": f"/api/v1/launches/{slug}/enquiries",
+                "AUTH_HEADER": "Authorization",
+                "AUTH_VALUE": f"Bearer {token}",
+            },
+        )
+        results.append(api)
+        tick = wrk(
+            "checklist tick POST /launches/{slug}/enquiries",
+            f"http://127.0.0.1:{app_port}",
+            seconds=args.seconds,
+            connections=args.connections,
+            script=True,
+            env={
+                "PATH_TO_POST": f"/launches/{slug}/enquiries",
+                "COOKIE": f"tally_csrf={browser}; tally_session={session_token}",
+                "CSRF": csrf,
+            },
+        )
+        results.append(tick)
+
+        rate = api.requests_per_second / 2
+        body_prefix = b'{"channel":"phone","segment":"private","hypotheses":["h001"],"idempotency_key":"lat'
+
+        def request(n: int) -> bytes:
+            body = body_prefix + str(n).encode() + b'"}'
+            return (
+                f"POST /api/v1/launches/{slug}/enquiries HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
+        def bare_request(n: int) -> bytes:
+            body = body_prefix + str(n).encode() + b'"}'
+            return (
+                f"POST /bare HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
+        latency = loadgen.run("127.0.0.1", app_port, request, rate=rate, seconds=args.seconds)
+        control = loadgen.run("127.0.0.1", bare_port, bare_request, rate=rate, seconds=args.seconds)
+
+    with db.engine.connect() as connection:
+        stored = connection.execute(sa.select(sa.func.count()).select_from(Enquiry)).scalar_one() - before
+        distinct = (
+            connection.execute(
+                sa.select(sa.func.count(sa.distinct(Enquiry.idempotency_key))).select_from(Enquiry)  # type: ignore[arg-type]
+            ).scalar_one()
+            - before
+        )
+    acknowledged = sum(r.requests - r.non_2xx for r in (api, tick)) + latency.ok
+    bare = results[0].requests_per_second
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(
+        f"\n{backend}, tally serve --workers {args.workers}, wrk -t2 -c{args.connections} -d{args.seconds}s, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs\n"
+    )
+    print("| endpoint | requests/s | ratio to bare GET | non-2xx |\n| --- | ---: | ---: | ---: |")
+    for result in results:
+        print(
+            f"| {result.label} | {result.requests_per_second:,.0f} | {result.requests_per_second / bare:.2f} | "
+            f"{result.non_2xx} |"
+        )
+    print(f"\nAt half the API's saturation rate ({latency.rate:,.0f} requests/s, open loop, {args.seconds} s):\n")
+    print("| endpoint | p50 ms | p99 ms | max ms | failed |\n| --- | ---: | ---: | ---: | ---: |")
+    for label, measured in (
+        ("POST /api/v1/launches/{slug}/enquiries", latency),
+        ("bare POST, same rate (control)", control),
+    ):
+        print(
+            f"| {label} | {measured.p50_ms:.1f} | {measured.p99_ms:.1f} | {measured.max_ms:.1f} | {measured.failed} |"
+        )
+    print(
+        f"Acknowledged (2xx): {acknowledged:,}; stored: {stored:,} ({distinct:,} distinct keys). "
+        + (
+            "Every acknowledged enquiry is in the database."
+            if stored >= acknowledged and distinct == stored
+            else "MISMATCH: investigate!"
+        )
+    )
+    print(
+        json.dumps(
+            {
+                "bare": bare,
+                "api": api.requests_per_second,
+                "tick": tick.requests_per_second,
+                "p99_ms": latency.p99_ms,
+                "control_p99_ms": control.p99_ms,
+                "acknowledged": acknowledged,
+                "stored": stored,
+            }
+        )
+    )
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()
