@@ -199,11 +199,13 @@ def authenticate(
             f"Too many failed sign-ins for this account. Wait {minutes} minutes, or ask an admin to reset the "
             "password.",
             retry_after=int(window.total_seconds()),
+            code="locked_account",
         )
     if _recent_failures(session, col(LoginAttempt.address), address, since) >= settings.login_max_failures_per_address:
         raise TooManyRequests(
             f"Too many failed sign-ins from this address. Wait {minutes} minutes.",
             retry_after=int(window.total_seconds()),
+            code="locked_address",
         )
     user = get_user(session, name)
     ok = verify_password(password, user.password_hash if user else None) and user is not None and user.is_active

@@ -46,9 +46,20 @@ class Checklist:
     segment: str
     recent: list[enquiries.RecentEnquiry]
 
+    today: dt.date
+
+    @property
+    def live(self) -> bool:
+        return self.launch.status == LaunchStatus.LIVE
+
+    @property
+    def in_dates(self) -> bool:
+        return self.launch.starts_on <= self.today <= self.launch.ends_on
+
     @property
     def open(self) -> bool:
-        return self.launch.status == LaunchStatus.LIVE
+        """Ticks are taken: live, and within the launch's dates (the server refuses others)."""
+        return self.live and self.in_dates
 
 
 def on_checklist(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
@@ -83,4 +94,5 @@ def build(session: Session, *, launch: Launch, user: User, now: dt.datetime) -> 
     channel = user.channel if user.channel in launch.channels else launch.channels[0]
     segment = user.segment if user.segment in launch.segments else launch.segments[0]
     recent = enquiries.recent_for_agent(session, launch=launch, user=user, now=now)
-    return Checklist(launch, buttons, current, channel, segment, recent)
+    today = launches.local_date(now, launches.zone(launch))
+    return Checklist(launch, buttons, current, channel, segment, recent, today)

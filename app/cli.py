@@ -154,7 +154,10 @@ def hypotheses_schema() -> None:
 def _read_password(password_stdin: bool) -> str | None:
     if not password_stdin:
         return None
-    return sys.stdin.readline().rstrip("\r\n")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise fail("--password-stdin: no password on standard input.")
+    return password
 
 
 @users_cli.command("add")

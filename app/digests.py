@@ -326,6 +326,16 @@ def deliver(
             next_attempt_at=None,
         )
     assert error is not None  # noqa: S101 - the loop only ends here after a failure
+    if error.maybe_posted and not sender.can_check_channel:
+        # A webhook cannot look in the channel: a later pass might post it twice.
+        return _fail(
+            db,
+            run,
+            launch,
+            f"{error.message} A webhook cannot check the channel: look in Slack, and send it "
+            "again from the Digests page only if it is not there.",
+            attempts=attempts,
+        )
     passes = run.attempts // ATTEMPTS_PER_PASS + 1
     if passes >= MAX_PASSES:
         return _fail(

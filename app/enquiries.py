@@ -264,6 +264,11 @@ def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt
                     )
                 token_id = found
                 used_tokens.add(found)
+            elif found is None and credential.kind == "trusted_user":
+                # Signing in again cannot help: the proxy vouches for someone Launch Tally does not let in.
+                raise Forbidden(
+                    f"Launch Tally has no active user {credential.value!r}: ask an admin.", code="unknown_user"
+                )
             elif found is None:
                 raise Unauthenticated("Your session has ended: sign in again.", code="signed_out")
             else:

@@ -118,6 +118,7 @@ def test_too_many_failures_lock_the_account_but_not_the_address(
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) == settings.login_failure_window_minutes * 60
         assert "Too many failed sign-ins" in refused.text
+        assert "ask an admin to reset your password" in refused.text  # true: a reset lifts it
         assert not set_cookies(refused, SESSION_COOKIE)
         # Another account, same address (TestClient's): still fine.
         assert sign_in(browser(app), "ola").status_code == 303
@@ -135,7 +136,8 @@ def test_too_many_failures_from_one_address_block_it_for_every_account(
         refused = sign_in(browser(app), "lena", PASSWORD)
         assert refused.status_code == 429
         assert "Retry-After" in refused.headers
-        assert "Too many failed sign-ins" in refused.text
+        assert "Too many failed sign-ins from this computer" in refused.text
+        assert "reset your password" not in refused.text  # a reset would not help here
         assert not set_cookies(refused, SESSION_COOKIE)
 
 
@@ -425,3 +427,14 @@ def assert_local(location: str) -> None:
     and drop tabs and newlines). Percent-encoded characters stay in the path."""
     cleaned = re.sub(r"[\t\n\r]", "", location)
     assert cleaned.startswith("/") and cleaned[1:2] not in ("/", "\\"), location
+
+
+def test_passwd_with_an_empty_stdin_is_refused(db: Database, people: People) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["users", "passwd", "kari", "--password-stdin"], input="\n", env={"TALLY_DATABASE_URL": db.url}
+    )
+    assert result.exit_code == 1 and "no password on standard input" in result.output

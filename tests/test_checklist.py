@@ -456,6 +456,16 @@ def test_agents_signed_in_by_a_trusted_proxy_can_tick(
             json={"channel": "phone"},
             headers={"X-Remote-User": "nobody", "X-CSRF-Token": token.group(1), "Accept": "application/json"},
         )
-        assert refused.status_code == 401 and refused.json()["error"]["code"] == "signed_out"
+        # Final, not "signed out": signing in again cannot help, so the page must not keep retrying.
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "unknown_user"
     [enquiry] = enquiries_in(db)
     assert enquiry.agent_id == people.agent.id
+
+
+def test_a_launch_outside_its_dates_says_so_and_takes_no_ticks(db: Database, web: Web, people: People) -> None:
+    make_launch(db, slug=SLUG, starts_on=dt.date(2026, 11, 1), ends_on=dt.date(2026, 11, 17))  # NOW is the 18th
+    page = web("kari").get(CHECKLIST)
+    assert "dates are over (or have not begun)" in page.text
+    assert len(re.findall(r'<button type="button" class="tick"[^>]*disabled', page.text)) == 3
+    response = tick(web("kari"), {"channel": "phone", "hypotheses": ["a"]})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "outside_window"

@@ -487,3 +487,16 @@ def test_slots_before_a_launch_went_live_are_not_missed(
         stored.live_since = local(18, 14)
     done = digests.run_due(db, settings=settings, now=local(18, 16), sender=bot, sleep=lambda s: None)
     assert [(r.slot_at, r.status) for r in done] == [(local(18, 16), DigestStatus.SENT)]
+
+
+def test_a_webhook_never_retries_what_may_have_been_posted(
+    db: Database, settings: Settings, slack: FakeSlack, pauses: list[float], launch: Launch
+) -> None:
+    hook = WebhookSender(url=slack.webhook_url, sleep=pauses.append)
+    # Two attempts refused by rate limits (slack-sdk retries each three times), then a 500 after storing.
+    slack.queue("webhook", *[Reply(429, "rate_limited", {"Retry-After": "0"}) for _ in range(8)])
+    slack.queue("webhook", Reply(500, "internal_error", store=True))
+    [run] = run_due(db, settings, hook, local(18, 9))
+    assert run.status == DigestStatus.FAILED and "look in Slack" in (run.error or "")
+    assert len(slack.webhook_messages) == 1
+    assert run_due(db, settings, hook, local(18, 9, 30)) == []  # and no later pass posts it again

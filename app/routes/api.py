@@ -131,7 +131,10 @@ def list_launches(token: CurrentToken, session: SessionDep) -> list[LaunchOut]:
     responses={
         **ERRORS,
         200: {"model": EnquiryOut, "description": "Same idempotency key as before: the earlier enquiry"},
-        409: {"model": ErrorBody, "description": "The launch is not live (closed, or still a draft)"},
+        409: {
+            "model": ErrorBody,
+            "description": "The launch is not live, or it is outside its dates (`outside_window`)",
+        },
     },
     openapi_extra={"security": [{"HTTPBearer": []}]},
 )
@@ -166,7 +169,15 @@ async def log_enquiry(request: Request, slug: str, body: EnquiryIn) -> JSONRespo
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if logged.created else 200, headers=headers)
 
 
-@router.delete("/enquiries/{enquiry_id}", response_model=UndoneOut, responses=ERRORS)
+@router.delete(
+    "/enquiries/{enquiry_id}",
+    response_model=UndoneOut,
+    responses={
+        **ERRORS,
+        403: {"model": ErrorBody, "description": "Logged with another token (`not_yours`)"},
+        409: {"model": ErrorBody, "description": "More than 15 minutes ago (`too_late`)"},
+    },
+)
 def undo_enquiry(enquiry_id: int, token: CurrentToken, session: SessionDep, now: Now) -> UndoneOut:
     """Undo an enquiry logged with this token."""
     enquiries.undo(session, enquiry_id, now=now, token=token)

@@ -56,6 +56,10 @@ def _client_texts() -> dict[str, Any]:
         "sending": i18n.gettext("Sending {n} waiting enquiries…"),
         "back": i18n.gettext("Connection is back: everything was sent."),
         "rejected": i18n.gettext("Not logged:"),
+        "someone_else": i18n.gettext(
+            "Someone else is signed in on this browser now. {n} waiting enquiries of this page's agent are kept "
+            "and will be sent when they sign in again."
+        ),
         "not_undone": i18n.gettext("Not undone:"),
         "signed_out": i18n.gettext(
             "You were signed out. Sign in again in a new tab; {n} waiting enquiries will be sent then."
@@ -86,7 +90,9 @@ def page(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep
 def csrf_token(request: Request, viewer: CurrentViewer, settings: SettingsDep) -> JSONResponse:
     """The current CSRF token, for a page whose session changed under it (signed in again in
     another tab). Only this site's own scripts can read the answer."""
-    return JSONResponse({"token": csrf.token(request, settings)}, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"token": csrf.token(request, settings), "user": viewer.user.id}, headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.get("/launches/{slug}/checklist/counts")

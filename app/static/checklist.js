@@ -171,8 +171,9 @@
         if (response.status === 403 && (await errorCode(response)) === "csrf") {
           // Signed in again (in another tab): this page's token belongs to the old session.
           // Fetch the current one and try again; the waiting ticks stay queued meanwhile.
-          if (await renewToken()) continue;
-          showConnection(waitingMessage(load().length, texts.signed_out));
+          const renewed = await renewToken();
+          if (renewed === "ok") continue;
+          showConnection(waitingMessage(load().length, renewed === "someone_else" ? texts.someone_else : texts.signed_out));
           scheduleRetry();
           return;
         }
@@ -214,14 +215,16 @@
   async function renewToken() {
     try {
       const response = await fetch("/csrf-token", { credentials: "same-origin", headers: { "Accept": "application/json" } });
-      if (!response.ok) return false;
-      const fresh = (await response.json()).token;
-      if (!fresh || fresh === csrf) return false;
-      csrf = fresh;
+      if (!response.ok) return "failed";
+      const body = await response.json();
+      // On a shared computer the new sign-in may be someone else's: never send this agent's ticks as theirs.
+      if (String(body.user) !== root.dataset.user) return "someone_else";
+      if (!body.token || body.token === csrf) return "failed";
+      csrf = body.token;
       document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRF-Token": csrf }));
-      return true;
+      return "ok";
     } catch (e) {
-      return false;
+      return "failed";
     }
   }
 
@@ -263,8 +266,9 @@
       credentials: "same-origin",
       headers: { "Accept": "application/json", "X-CSRF-Token": csrf },
     }).catch(() => null);
-    if (!response) {
-      box.dataset.id = String(id);  // not reached: the agent can try again
+    if (!response || response.status >= 500 || response.status === 429) {
+      box.dataset.id = String(id);  // not reached, or not saved: the agent can try again
+      if (response) reject({ hypotheses: [] }, { code: "unavailable" }, texts.not_undone);
       return;
     }
     if (response.ok) {
