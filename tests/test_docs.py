@@ -18,10 +18,38 @@ def variable_names() -> list[str]:
     return names
 
 
-def test_every_setting_is_in_the_readme() -> None:
+def test_every_setting_is_in_the_readme_and_the_operations_guide() -> None:
+    for document in ("README.md", "docs/operations.md"):
+        text = (ROOT / document).read_text(encoding="utf-8")
+        missing = [name for name in variable_names() if f"| `{name}` |" not in text]
+        assert missing == [], f"document these in {document}'s configuration table: {missing}"
+
+
+def test_the_documents_the_readme_links_to_exist() -> None:
+    import re
+
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    missing = [name for name in variable_names() if f"| `{name}` |" not in readme]
-    assert missing == [], f"document these in README.md's configuration table: {missing}"
+    for target in re.findall(r"\]\(((?:docs|hypotheses)/[^)#]+)", readme):
+        assert (ROOT / target).exists(), f"README.md links to {target}, which does not exist"
+
+
+def test_every_cli_command_is_in_the_operations_or_admins_guide() -> None:
+    from typer.main import get_command
+
+    from app.cli import cli
+
+    docs = "".join(
+        (ROOT / "docs" / name).read_text(encoding="utf-8")
+        for name in ("operations.md", "guide-admins.md", "guide-leads.md")
+    )
+    group = get_command(cli)
+    missing = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        subcommands = getattr(command, "commands", None)
+        for full in [f"tally {name} {sub}" for sub in subcommands] if subcommands else [f"tally {name}"]:
+            if full not in docs:
+                missing.append(full)
+    assert missing == [], f"no guide mentions {missing}"
 
 
 def test_readme_commands_exist() -> None:
