@@ -17,7 +17,7 @@ from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.errors import TallyError
 from app.jobs.scheduler import DigestScheduler
-from app.models import DigestStatus, Role
+from app.models import DigestStatus, Launch, Role
 from app.slack import blocks as slack_blocks
 from app.slack.client import sender_from
 
@@ -134,11 +134,8 @@ def hypotheses_import(paths: PathsArg) -> None:
 def hypotheses_export(slug: str) -> None:
     """Print a launch as YAML that imports back to the same state."""
     db = Database(settings().database_url)
+    launch = _launch(db, slug)
     with db.session() as session:
-        try:
-            launch = launches.get_by_slug(session, slug)
-        except TallyError as exc:
-            raise fail(exc.message) from None
         sys.stdout.write(hypothesis_sets.export_launch(session, launch))
 
 
@@ -331,6 +328,14 @@ def scheduler_command() -> None:
 # --- digests -----------------------------------------------------------------------
 
 
+def _launch(db: Database, slug: str) -> Launch:
+    with db.session() as session:
+        try:
+            return launches.get_by_slug(session, slug)
+        except TallyError as exc:
+            raise fail(exc.message) from None
+
+
 def _parse_now(value: str | None) -> dt.datetime:
     if value is None:
         return now()
@@ -370,11 +375,7 @@ def digest_preview(
     """Print the digest a send would post now, as text."""
     config = settings()
     db = Database(config.database_url)
-    with db.session() as session:
-        try:
-            launch = launches.get_by_slug(session, slug)
-        except TallyError as exc:
-            raise fail(exc.message) from None
+    launch = _launch(db, slug)
     typer.echo(slack_blocks.plain_text(digests.preview(db, launch, settings=config, now=_parse_now(at))))
 
 
@@ -384,11 +385,7 @@ def digest_send(slug: str) -> None:
     config = settings()
     configure_logging("warning")
     db = Database(config.database_url)
-    with db.session() as session:
-        try:
-            launch = launches.get_by_slug(session, slug)
-        except TallyError as exc:
-            raise fail(exc.message) from None
+    launch = _launch(db, slug)
     sender = sender_from(config)
     if sender is None:
         raise fail("Slack is not configured: set SLACK_BOT_TOKEN (or SLACK_WEBHOOK_URL), then try again.")

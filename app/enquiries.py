@@ -16,9 +16,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from app import api_tokens, audit
+from app import api_tokens, audit, privacy
 from app.enquiry_store import HypothesisRow, LaunchRow, Store
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
 from app.launches import local_midnight
@@ -161,6 +162,40 @@ class EnquiryRequest:
     segment: str | None = None
     note: str | None = None  # already scrubbed (privacy.clean_note)
     idempotency_key: str | None = None
+
+
+class EnquiryIn(BaseModel):
+    """An enquiry as the checklist and the API send it."""
+
+    channel: str = Field(max_length=32, examples=["phone"])
+    segment: str | None = Field(default=None, max_length=32, examples=["private"])
+    hypotheses: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Hypothesis keys; none means 'other'.",
+        examples=[["bankid-login-loop"]],
+    )
+    note: str | None = Field(  # the 500 limit is checked by privacy.clean_note, with a clearer message
+        default=None, max_length=2000, description="Up to 500 characters; personal data is masked before storage."
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Your id for this enquiry: sending it again returns the same enquiry instead of a new one.",
+    )
+
+    def request(self, *, slug: str, credential: Credential, received_at: dt.datetime) -> EnquiryRequest:
+        """What the writer records: the note scrubbed of personal data first."""
+        return EnquiryRequest(
+            slug=slug,
+            channel=self.channel,
+            segment=self.segment,
+            hypothesis_keys=tuple(self.hypotheses),
+            note=privacy.clean_note(self.note),
+            idempotency_key=self.idempotency_key,
+            credential=credential,
+            received_at=received_at,
+        )
 
 
 @dataclass(frozen=True)

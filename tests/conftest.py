@@ -277,3 +277,19 @@ def cheap_password_hashing() -> Iterator[None]:
     yield
     auth._hasher = original  # type: ignore[assignment]
     auth._dummy_hash.cache_clear()
+
+
+@pytest.fixture(params=["America/New_York", "Asia/Kolkata"])
+def host_timezone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The process's own TZ set to somewhere far from Oslo: it must never matter."""
+    import time
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time.tzset()
+    yield request.param
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-import time
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
@@ -185,20 +184,6 @@ def test_only_live_launches_and_only_inside_their_window(db: Database, settings:
 
 
 # --- DST ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["America/New_York", "Asia/Tokyo"])
-def host_timezone(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The process's own TZ must never matter."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = request.param
-    time.tzset()
-    yield request.param
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
 
 
 @pytest.mark.parametrize("day", [dt.date(2026, 3, 29), dt.date(2026, 10, 25)])

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app import auth, enquiries, launches, privacy, tallies
+from app import auth, enquiries, launches, tallies
 from app.deps import CurrentToken, Now, SessionDep, bearer_from
 from app.errors import Invalid
 from app.group_commit import GroupCommitWriter
@@ -57,25 +57,6 @@ class LaunchOut(BaseModel):
     channels: list[str]
     segments: list[str]
     hypotheses: list[HypothesisOut]
-
-
-class EnquiryIn(BaseModel):
-    channel: str = Field(max_length=32, examples=["phone"])
-    segment: str | None = Field(default=None, max_length=32, examples=["private"])
-    hypotheses: list[str] = Field(
-        default_factory=list,
-        max_length=20,
-        description="Hypothesis keys; none means 'other'.",
-        examples=[["bankid-login-loop"]],
-    )
-    note: str | None = Field(
-        default=None, max_length=2000, description="Up to 500 characters; personal data is masked before storage."
-    )
-    idempotency_key: str | None = Field(
-        default=None,
-        pattern=enquiries.IDEMPOTENCY_KEY_PATTERN,
-        description="Your id for this enquiry: sending it again returns the same enquiry instead of a new one.",
-    )
 
 
 class EnquiryOut(BaseModel):
@@ -138,7 +119,7 @@ def list_launches(token: CurrentToken, session: SessionDep) -> list[LaunchOut]:
     },
     openapi_extra={"security": [{"HTTPBearer": []}]},
 )
-async def log_enquiry(request: Request, slug: str, body: EnquiryIn) -> JSONResponse:
+async def log_enquiry(request: Request, slug: str, body: enquiries.EnquiryIn) -> JSONResponse:
     """Log one enquiry. Safe to retry with the same `idempotency_key`."""
     # The hot path takes no FastAPI dependencies: solving them cost more than
     # everything else this route does (docs/benchmarks.md). The token is only
@@ -146,18 +127,8 @@ async def log_enquiry(request: Request, slug: str, body: EnquiryIn) -> JSONRespo
     raw_token = bearer_from(request.headers.get("authorization"))
     now = dt.datetime.now(dt.UTC)
     writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = request.app.state.enquiry_writer
-    logged = await writer.submit(
-        enquiries.EnquiryRequest(
-            slug=slug,
-            channel=body.channel,
-            segment=body.segment,
-            hypothesis_keys=tuple(body.hypotheses),
-            note=privacy.clean_note(body.note),
-            idempotency_key=body.idempotency_key,
-            credential=enquiries.Credential("token", auth.hash_token(raw_token)),
-            received_at=now,
-        )
-    )
+    credential = enquiries.Credential("token", auth.hash_token(raw_token))
+    logged = await writer.submit(body.request(slug=slug, credential=credential, received_at=now))
     out = EnquiryOut(
         id=logged.id,
         created=logged.created,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app import auth, i18n
+from app.config import Settings
 from app.csrf import SESSION_COOKIE
 from app.deps import LANGUAGE_COOKIE, CurrentViewer, Now, OptionalViewer, SessionDep, SettingsDep
 from app.errors import Invalid, TallyError, TooManyRequests
@@ -25,6 +26,18 @@ def safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
 
 
 def client_address(request: Request) -> str:
@@ -77,15 +90,7 @@ def login(
     token = auth.start_session(session, user, now=now, settings=settings)
     session.commit()
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookie(response, token, settings)
     return response
 
 
@@ -153,13 +158,5 @@ def change_password(
     token = auth.start_session(session, user, now=now, settings=settings)
     session.commit()
     response = RedirectResponse("/me?changed=password", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookie(response, token, settings)
     return response

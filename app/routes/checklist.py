@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 
 from app import auth, checklist, csrf, enquiries, i18n, launches, privacy
 from app.config import Settings
@@ -29,14 +28,6 @@ router = APIRouter()
 # The tick, the hot path, has its own router: it checks CSRF itself rather than
 # through a FastAPI dependency, whose solving cost more than the rest of the route.
 hot = APIRouter()
-
-
-class Tick(BaseModel):
-    hypotheses: list[str] = Field(default_factory=list, max_length=20)
-    channel: str = Field(max_length=32)
-    segment: str | None = Field(default=None, max_length=32)
-    note: str | None = Field(default=None, max_length=2000)  # the 500 limit is checked with a clearer message
-    idempotency_key: str | None = Field(default=None, pattern=enquiries.IDEMPOTENCY_KEY_PATTERN)
 
 
 def _client_texts() -> dict[str, Any]:
@@ -121,25 +112,14 @@ def _credential(request: Request) -> enquiries.Credential:
 
 
 @hot.post("/launches/{slug}/enquiries", status_code=201)
-async def tick(request: Request, slug: str, body: Tick) -> JSONResponse:
+async def tick(request: Request, slug: str, body: enquiries.EnquiryIn) -> JSONResponse:
     settings: Settings = request.app.state.settings
     csrf.check_origin(request, settings)
     csrf.check_token(request, settings, request.headers.get(csrf.HEADER))
     now = dt.datetime.now(dt.UTC)
     credential = _credential(request)
     writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = request.app.state.enquiry_writer
-    logged = await writer.submit(
-        enquiries.EnquiryRequest(
-            slug=slug,
-            channel=body.channel,
-            segment=body.segment,
-            hypothesis_keys=tuple(body.hypotheses),
-            note=privacy.clean_note(body.note),
-            idempotency_key=body.idempotency_key,
-            credential=credential,
-            received_at=now,
-        )
-    )
+    logged = await writer.submit(body.request(slug=slug, credential=credential, received_at=now))
     return JSONResponse(
         {
             "id": logged.id,

@@ -165,6 +165,23 @@ def _api_error(code: str, channel: str, *, status: int | None, retry_after: floa
 TRANSPORT_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, SlackRequestError, TimeoutError)
 
 
+def _read_error(exc: BaseException, channel: str, *, what: str, scopes: str) -> SlackError:
+    """A failed read (before posting again): a missing scope is for a person to fix; the rest may pass."""
+    if isinstance(exc, SlackApiError):
+        code = str(exc.response.get("error", "unknown_error"))
+        if code == "missing_scope":
+            return SlackError(
+                f"Cannot {what} to see whether the digest is already there: {scopes}.", code=code, permanent=True
+            )
+        return _api_error(code, channel, status=exc.response.status_code, retry_after=None)
+    return SlackError(
+        f"Could not reach Slack to {what} ({exc.__class__.__name__}).",
+        code="connection_lost",
+        permanent=False,
+        maybe_posted=True,
+    )
+
+
 class BotSender:
     """chat.postMessage with a bot token. Can look in the channel for a message it may have posted."""
 
@@ -222,23 +239,13 @@ class BotSender:
                 cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
                 if not cursor:
                     break
-        except SlackApiError as exc:
-            code = str(exc.response.get("error", "unknown_error"))
-            if code == "missing_scope":
-                raise SlackError(
-                    f"Cannot look up {channel} to check whether the digest is already there: give the launch the "
-                    "channel's ID (such as C0123ABCD) instead of its name, or add the channels:read and "
-                    "groups:read scopes to the Slack app.",
-                    code=code,
-                    permanent=True,
-                ) from None
-            raise _api_error(code, channel, status=exc.response.status_code, retry_after=None) from None
-        except TRANSPORT_ERRORS as exc:
-            raise SlackError(
-                f"Could not reach Slack to look up {channel} ({exc.__class__.__name__}).",
-                code="connection_lost",
-                permanent=False,
-                maybe_posted=True,
+        except (SlackApiError, *TRANSPORT_ERRORS) as exc:
+            raise _read_error(
+                exc,
+                channel,
+                what=f"look up {channel}",
+                scopes="give the launch the channel's ID (such as C0123ABCD) instead of its name, or add the "
+                "channels:read and groups:read scopes to the Slack app",
             ) from None
         raise SlackError(
             PERMANENT["channel_not_found"].format(channel=channel), code="channel_not_found", permanent=True
@@ -254,22 +261,12 @@ class BotSender:
                 include_all_metadata=True,
                 limit=200,
             )
-        except SlackApiError as exc:
-            code = str(exc.response.get("error", "unknown_error"))
-            if code == "missing_scope":
-                raise SlackError(
-                    "Cannot check whether the digest already reached Slack: add the channels:history (and "
-                    "groups:history for private channels) scope to the Slack app.",
-                    code=code,
-                    permanent=True,
-                ) from None
-            raise _api_error(code, channel, status=exc.response.status_code, retry_after=None) from None
-        except TRANSPORT_ERRORS as exc:
-            raise SlackError(
-                f"Could not reach Slack to check {channel} ({exc.__class__.__name__}).",
-                code="connection_lost",
-                permanent=False,
-                maybe_posted=True,
+        except (SlackApiError, *TRANSPORT_ERRORS) as exc:
+            raise _read_error(
+                exc,
+                channel,
+                what=f"check {channel}",
+                scopes="add the channels:history (and groups:history for private channels) scope to the Slack app",
             ) from None
         for message in response.get("messages") or []:
             metadata = message.get("metadata") or {}
