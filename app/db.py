@@ -149,7 +149,7 @@ class Database:
 
     @contextmanager
     def write_connection(self) -> Iterator[sa.Connection]:
-        """A Core connection in a write transaction, for the hot paths that skip the ORM."""
+        """A Core connection in a write transaction (bulk loads: the demo, benchmarks, test factories)."""
         with self._write_engine.begin() as connection:
             yield connection
 

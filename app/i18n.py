@@ -35,10 +35,6 @@ def translations(language: str) -> NullTranslations:
     return Translations.load(str(LOCALE_DIR), [language], domain="messages")
 
 
-def current_language() -> str:
-    return _language.get()
-
-
 @contextmanager
 def use_language(language: str) -> Iterator[None]:
     token = _language.set(language if language in LANGUAGES else "en")
