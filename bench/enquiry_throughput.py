@@ -39,6 +39,7 @@ from bench.data import build, fresh_database
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-" + "x" * 40
 LUA = Path(__file__).with_name("enquiries.lua")
+CALM_RATE = 300
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,11 @@ def main() -> None:
 
         latency = loadgen.run("127.0.0.1", app_port, request, rate=rate, seconds=args.seconds)
         control = loadgen.run("127.0.0.1", bare_port, bare_request, rate=rate, seconds=args.seconds)
+        # And at a rate this machine's load generator keeps up with, for the endpoint's own latency.
+        calm = loadgen.run(
+            "127.0.0.1", app_port, lambda n: request(n + 10_000_000), rate=CALM_RATE, seconds=args.seconds
+        )
+        calm_control = loadgen.run("127.0.0.1", bare_port, bare_request, rate=CALM_RATE, seconds=args.seconds)
 
     with db.engine.connect() as connection:
         stored = connection.execute(sa.select(sa.func.count()).select_from(Enquiry)).scalar_one() - before
@@ -230,7 +236,7 @@ def main() -> None:
             ).scalar_one()
             - before
         )
-    acknowledged = sum(r.requests - r.non_2xx for r in (api, tick)) + latency.ok
+    acknowledged = sum(r.requests - r.non_2xx for r in (api, tick)) + latency.ok + calm.ok
     bare = results[0].requests_per_second
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(
@@ -248,6 +254,8 @@ def main() -> None:
     for label, measured in (
         ("POST /api/v1/launches/{slug}/enquiries", latency),
         ("bare POST, same rate (control)", control),
+        (f"POST /api/v1/launches/{{slug}}/enquiries at {CALM_RATE}/s", calm),
+        (f"bare POST at {CALM_RATE}/s (control)", calm_control),
     ):
         print(
             f"| {label} | {measured.p50_ms:.1f} | {measured.p99_ms:.1f} | {measured.max_ms:.1f} | {measured.failed} |"
