@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from app import api_tokens, audit, privacy
+from app import api_tokens, audit, privacy, tallies
 from app.enquiry_store import HypothesisRow, LaunchRow, Store
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
 from app.launches import local_midnight
@@ -72,7 +72,11 @@ def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[
     """
     if not items:
         return []
-    return insert_with(Store.of(connection), items)
+    recorded = insert_with(Store.of(connection), items)
+    # These callers set created_at themselves and may write into days whose
+    # counts were already kept; the hot path (insert_with) only writes "now".
+    tallies.forget_days(connection, {item.launch_id for item in items})
+    return recorded
 
 
 def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded]:

@@ -250,6 +250,24 @@ class EnquiryHypothesis(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class DayTally(SQLModel, table=True):
+    """The counts of one closed local day of a launch, computed once and kept.
+
+    A closed day cannot change (enquiries get the server's time, undo lasts 15
+    minutes), so whichever process first needs it counts it and every other
+    process and replica reads this row instead of a day of index entries.
+    Keyed by the time zone too: a launch moved to another zone has other days.
+    """
+
+    __tablename__ = "day_tally"
+
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE", primary_key=True)
+    timezone: str = Field(sa_type=sa.String(64), primary_key=True)
+    day: dt.date = Field(primary_key=True)
+    counts: dict[str, Any] = Field(sa_type=sa.JSON)
+    computed_at: dt.datetime = _created()
+
+
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (sa.Index("ix_audit_event_target", "target_type", "target_id"),)

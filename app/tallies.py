@@ -12,11 +12,16 @@ How it stays fast (figures in docs/benchmarks.md):
   ``ix_enquiry_dimensions``, and the total on ``ix_enquiry_time``. A GROUP BY
   over a window instead builds a temporary B-tree: five times slower for a day.
 * Whole local days that are over ("closed") never change: enquiries get the
-  server's time when logged and can only be undone for 15 minutes. Their counts
-  are kept in a per-process ``DayCache``, so a whole-launch tally reads a few
-  partial days from the database and the rest from memory. The cache lives in
-  the Database's memo (sessions carry it in ``session.info``) and is used only
-  when the caller says what time it is.
+  server's time when logged and can only be undone for 15 minutes. The first
+  process that needs a closed day counts it and keeps the result in the
+  ``day_tally`` table, so no process or replica counts that day again; each
+  process also keeps the days it has seen in a ``DayCache`` in memory. A
+  whole-launch tally then reads a few partial days from the enquiry indexes and
+  the rest from memory or from one small query. The cache lives in the
+  Database's memo (sessions carry it in ``session.info``) and is used only when
+  the caller says what time it is.
+* The only writer of back-dated enquiries is ``enquiries.insert_many`` (the
+  demo loader, test factories): it calls ``forget_days`` for what it touches.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -31,10 +37,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from app.launches import day_bounds, hypotheses_of, local_date, zone
-from app.models import Enquiry, EnquiryHypothesis, Hypothesis, Launch
+from app.db import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION
+from app.launches import day_bounds, hypotheses_of, local_date, window, zone
+from app.models import DayTally, Enquiry, EnquiryHypothesis, Hypothesis, Launch, id_of
+
+log = logging.getLogger(__name__)
 
 UNSPECIFIED_SEGMENT = "unspecified"
 DAY_CACHE_KEY = "tally_day_cache"
@@ -45,6 +55,12 @@ CLOSED_AFTER = dt.timedelta(hours=1)
 _enquiry = Enquiry.__table__  # type: ignore[attr-defined]
 _link = EnquiryHypothesis.__table__  # type: ignore[attr-defined]
 _hypothesis = Hypothesis.__table__  # type: ignore[attr-defined]
+_day_tally = DayTally.__table__  # type: ignore[attr-defined]
+# Bumped when _Counts changes shape: stored days of another format are counted again.
+DAY_FORMAT = 1
+# How long counting a closed day may wait for SQLite's write lock to keep the
+# result. Not longer: keeping it is an optimisation, and the caller is a page.
+STORE_LOCK_WAIT_MS = 200
 
 
 @dataclass(frozen=True)
@@ -76,24 +92,49 @@ class _Counts:
         self.hypotheses.update(other.hypotheses)
         self.dimensions.update(other.dimensions)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": DAY_FORMAT,
+            "total": self.total,
+            "other": self.other,
+            "hypotheses": {str(k): n for k, n in self.hypotheses.items()},
+            "dimensions": [[*combination, n] for combination, n in self.dimensions.items()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _Counts | None:
+        if not isinstance(data, dict) or data.get("format") != DAY_FORMAT:
+            return None
+        return cls(
+            total=int(data["total"]),
+            other=int(data["other"]),
+            hypotheses=Counter({int(k): int(n) for k, n in data["hypotheses"].items()}),
+            dimensions=Counter(
+                {(str(ch), segment, bool(is_other)): int(n) for ch, segment, is_other, n in data["dimensions"]}
+            ),
+        )
+
+
+DayKey = tuple[int, str, dt.date]  # launch id, time zone, local day
+
 
 class DayCache:
-    """Counts of closed local days, per launch: they cannot change any more."""
+    """Counts of closed local days, per launch and time zone: they cannot change any more."""
 
     def __init__(self, max_days: int = 20_000) -> None:
-        self._days: dict[tuple[int, dt.date], _Counts] = {}
+        self._days: dict[DayKey, _Counts] = {}
         self._lock = threading.Lock()
         self._max_days = max_days
 
-    def get(self, launch_id: int, day: dt.date) -> _Counts | None:
+    def get(self, key: DayKey) -> _Counts | None:
         with self._lock:
-            return self._days.get((launch_id, day))
+            return self._days.get(key)
 
-    def put(self, launch_id: int, day: dt.date, counts: _Counts) -> None:
+    def put(self, key: DayKey, counts: _Counts) -> None:
         with self._lock:
             if len(self._days) >= self._max_days:
                 self._days.clear()  # crude, but a launch has ~21 days: this never happens in practice
-            self._days[(launch_id, day)] = counts
+            self._days[key] = counts
 
     def clear(self) -> None:
         with self._lock:
@@ -210,17 +251,109 @@ def _counts(session: Session, launch: Launch, start: dt.datetime, end: dt.dateti
     head_end, days, tail_start = _closed_days(launch, start, end, now)
     if not days:
         return _raw_counts(session, launch, start, end)
-    cache: DayCache = memo.setdefault(DAY_CACHE_KEY, DayCache())
     counts = _raw_counts(session, launch, start, head_end)
-    tz = zone(launch)
-    for day in days:
-        day_counts = cache.get(launch.id, day)
-        if day_counts is None:
-            day_counts = _raw_counts(session, launch, *day_bounds(day, tz))
-            cache.put(launch.id, day, day_counts)
+    for day_counts in _closed_day_counts(session, launch, days, now, memo).values():
         counts.add(day_counts)
     counts.add(_raw_counts(session, launch, tail_start, end))
     return counts
+
+
+def _closed_day_counts(
+    session: Session, launch: Launch, days: list[dt.date], now: dt.datetime, memo: dict[str, Any]
+) -> dict[dt.date, _Counts]:
+    """Counts of closed days: from this process's memory, else as kept in the
+    database, else counted now (and kept for every process)."""
+    launch_id = id_of(launch)
+    cache: DayCache = memo.setdefault(DAY_CACHE_KEY, DayCache())
+    found: dict[dt.date, _Counts] = {}
+    missing: list[dt.date] = []
+    for day in days:
+        day_counts = cache.get((launch_id, launch.timezone, day))
+        if day_counts is None:
+            missing.append(day)
+        else:
+            found[day] = day_counts
+    if missing:
+        tz = zone(launch)
+        stored = _stored_days(session, launch, missing)
+        counted = {day: _raw_counts(session, launch, *day_bounds(day, tz)) for day in missing if day not in stored}
+        for day in missing:
+            found[day] = stored[day] if day in stored else counted[day]
+            cache.put((launch_id, launch.timezone, day), found[day])
+        if counted:
+            _store_days(session, launch, counted, now)
+    return found
+
+
+def keep_closed_days(session: Session, launch: Launch, *, now: dt.datetime) -> int:
+    """Count and keep the launch's closed days before anyone asks (the scheduler
+    does this every minute, so no page pays for a day that just closed, nor for
+    all of them after the demo loader or an upgrade). Returns how many days are closed."""
+    memo = session.info.get("memo")
+    if memo is None or launch.id is None:
+        return 0
+    start, end = window(launch)
+    _, days, _ = _closed_days(launch, start, min(end, now), now)
+    _closed_day_counts(session, launch, days, now, memo)
+    return len(days)
+
+
+def _stored_days(session: Session, launch: Launch, days: list[dt.date]) -> dict[dt.date, _Counts]:
+    rows = session.execute(
+        sa.select(_day_tally.c.day, _day_tally.c.counts).where(
+            _day_tally.c.launch_id == launch.id,
+            _day_tally.c.timezone == launch.timezone,
+            _day_tally.c.day.in_(days),
+        )
+    )
+    stored = {}
+    for day, data in rows:
+        day_counts = _Counts.from_json(data)
+        if day_counts is not None:
+            stored[day] = day_counts
+    return stored
+
+
+def _store_days(session: Session, launch: Launch, counted: dict[dt.date, _Counts], now: dt.datetime) -> None:
+    """Keep freshly counted closed days for every process, on a connection of its own.
+
+    Best effort: the caller's session may be a read transaction (or, on SQLite,
+    another connection may hold the write lock for a moment); a day that could
+    not be kept is simply counted again next time."""
+    bind = session.get_bind()
+    engine = (bind.engine if isinstance(bind, sa.Connection) else bind).execution_options(**{WRITE_OPTION: True})
+    rows = [
+        {"launch_id": launch.id, "timezone": launch.timezone, "day": day, "counts": c.to_json(), "computed_at": now}
+        for day, c in counted.items()
+    ]
+    dialect = engine.dialect.name
+    insert: Any
+    if dialect == "postgresql":
+        insert = postgresql.insert(_day_tally).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        insert = sqlite.insert(_day_tally).on_conflict_do_nothing()
+    else:  # pragma: no cover - the app supports these two
+        return
+    try:
+        with engine.connect() as connection:
+            driver: Any = connection.connection.driver_connection
+            if dialect == "sqlite":  # set on the driver: SQLAlchemy would begin a transaction first
+                driver.execute(f"PRAGMA busy_timeout={STORE_LOCK_WAIT_MS}")
+            try:
+                with connection.begin():
+                    connection.execute(insert, rows)
+            finally:
+                if dialect == "sqlite":
+                    driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    except sa.exc.OperationalError as exc:
+        log.info("closed days of launch %s not kept this time (%s); they will be counted again", launch.slug, exc.orig)
+
+
+def forget_days(connection: sa.Connection, launch_ids: Iterable[int]) -> None:
+    """Drop the kept day counts of these launches (after writing back-dated enquiries)."""
+    ids = sorted(set(launch_ids))
+    if ids:
+        connection.execute(sa.delete(_day_tally).where(_day_tally.c.launch_id.in_(ids)))
 
 
 def tally(

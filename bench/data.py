@@ -17,7 +17,8 @@ from sqlalchemy.engine import make_url
 
 from app import migrations
 from app.db import Database
-from app.models import Enquiry, EnquiryHypothesis, Hypothesis, Launch, LaunchStatus, id_of
+from app.models import DayTally, Enquiry, EnquiryHypothesis, Hypothesis, Launch, LaunchStatus, id_of
+from app.tallies import DAY_CACHE_KEY
 
 STARTS_ON = dt.date(2026, 11, 16)
 CHUNK = 20_000
@@ -125,3 +126,13 @@ def build(db: Database, *, enquiries: int, hypotheses: int, seed: int = 1) -> Da
             connection.exec_driver_sql("ANALYZE")
         connection.commit()
     return Dataset(db, launch, rows, enquiries, time.perf_counter() - started)
+
+
+def forget_counted_days(db: Database, session: sa.orm.Session, *, kept: bool) -> None:
+    """Make the next tally count closed days as a new process would: without this
+    process's memory of them, and with ``kept=True`` also without the day_tally rows."""
+    session.info["memo"].pop(DAY_CACHE_KEY, None)
+    session.rollback()  # a new read snapshot: see what other connections wrote or deleted
+    if kept:
+        with db.write_connection() as connection:
+            connection.execute(sa.delete(DayTally.__table__))  # type: ignore[attr-defined]

@@ -16,8 +16,7 @@ from sqlmodel import Session
 from app import digests
 from app.models import DigestRun, DigestStatus
 from app.slack import blocks as slack_blocks
-from app.tallies import DAY_CACHE_KEY
-from bench.data import STARTS_ON, build, fresh_database
+from bench.data import STARTS_ON, build, forget_counted_days, fresh_database
 from bench.timing import TABLE_HEADER, Timing, measure
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -63,11 +62,16 @@ def run(*, enquiries: int, hypotheses: int, postgres: str | None) -> list[Timing
     results = []
     with db.session() as session:
 
-        def cold() -> None:
-            session.info["memo"].pop(DAY_CACHE_KEY, None)
+        def never_counted() -> None:
+            forget_counted_days(db, session, kept=True)
             compose(session)
 
-        results.append(measure("compose + build, first of a process (fills the day cache)", cold, runs=3, warmup=0))
+        def new_process() -> None:
+            forget_counted_days(db, session, kept=False)
+            compose(session)
+
+        results.append(measure("compose + build, first ever (counts the closed days and keeps them)", never_counted))
+        results.append(measure("compose + build, first of a process (closed days kept)", new_process, runs=10))
         results.append(measure("compose + build, steady state (closed days cached)", lambda: compose(session), runs=20))
         content = digests.compose(
             session, launch, window_start=nine, window_end=one, slot_at=one, now=one, base_url="https://tally.example"

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from app import launches
-from app.tallies import DAY_CACHE_KEY, tally
-from bench.data import STARTS_ON, build, fresh_database
+from app.tallies import tally
+from bench.data import STARTS_ON, build, forget_counted_days, fresh_database
 from bench.timing import TABLE_HEADER, Timing, measure
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -76,11 +76,18 @@ def run(*, enquiries: int, hypotheses: int, postgres: str | None) -> list[Timing
             )
         )
 
-        def cold() -> None:
-            session.info["memo"].pop(DAY_CACHE_KEY, None)
+        def never_counted() -> None:
+            forget_counted_days(db, session, kept=True)
             tally(session=session, launch=launch, start=whole[0], end=whole[1], now=now)
 
-        results.append(measure("whole launch, first call of a process (fills the day cache)", cold, runs=3, warmup=0))
+        def new_process() -> None:
+            forget_counted_days(db, session, kept=False)
+            tally(session=session, launch=launch, start=whole[0], end=whole[1], now=now)
+
+        results.append(
+            measure("whole launch, first call ever (counts the closed days and keeps them)", never_counted, runs=3)
+        )
+        results.append(measure("whole launch, first call of a process (closed days kept)", new_process, runs=10))
         results.append(
             measure(
                 "whole launch, closed days cached (the steady state)",

@@ -8,12 +8,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import time_machine
+from sqlmodel import select
 
 from app.config import Settings
 from app.db import Database
 from app.jobs.scheduler import DigestScheduler, triggers_for
-from app.models import Launch, LaunchStatus
-from tests.factories import make_launch
+from app.models import DayTally, Launch, LaunchStatus
+from tests.factories import log, make_launch
 from tests.processes import free_port, tally_process
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -94,3 +96,15 @@ def test_a_cron_job_firing_sends_that_launchs_due_digest(db: Database, settings:
     assert [(r.launch_id, r.status) for r in stored] == [(launch.id, DigestStatus.DRY_RUN)]
     assert other.id not in {r.launch_id for r in stored}
     assert stored[0].slot_at == at_nine.replace(second=0).astimezone(dt.UTC)
+
+
+def test_the_minute_pass_counts_days_that_have_closed_before_any_page_does(db: Database, settings: Settings) -> None:
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 16))
+    for day in range(16, 21):
+        log(db, launch, "a", at=dt.datetime(2026, 11, day, 10, 0, tzinfo=OSLO).astimezone(dt.UTC))
+    scheduler = DigestScheduler(db, settings)
+    with time_machine.travel(dt.datetime(2026, 11, 20, 12, 0, tzinfo=OSLO), tick=False):
+        scheduler.sync()
+    with db.session() as session:
+        kept = session.exec(select(DayTally).where(DayTally.launch_id == launch.id)).all()
+        assert {row.day: row.counts["total"] for row in kept} == {dt.date(2026, 11, day): 1 for day in range(16, 20)}

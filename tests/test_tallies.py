@@ -6,10 +6,13 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
+from sqlmodel import select
 
 from app import launches
 from app.db import Database
-from app.tallies import UNSPECIFIED_SEGMENT, count, tally
+from app.models import DayTally, Enquiry, Launch
+from app.tallies import UNSPECIFIED_SEGMENT, count, keep_closed_days, tally
 from tests.factories import T0, hypothesis_ids, log, make_launch
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -109,13 +112,33 @@ def test_launch_window_covers_start_to_end_day_in_local_time(db: Database) -> No
     assert end == dt.datetime(2026, 10, 26, 23, 0, tzinfo=dt.UTC)  # midnight CET, after the change
 
 
-def test_closed_days_come_from_the_cache_and_open_days_from_the_database(db: Database) -> None:
+def _five_days(db: Database) -> tuple[Launch, dt.datetime, dt.datetime, dt.datetime]:
+    """A launch with one enquiry a day, 16th to 20th, seen at noon on the 20th."""
     launch = make_launch(db, hypotheses=("a", "b"))
     day1 = dt.datetime(2026, 11, 16, 9, 0, tzinfo=OSLO)
-    for offset in range(5):  # one per day, 16th to 20th
+    for offset in range(5):
         log(db, launch, "a" if offset % 2 else "b", at=(day1 + dt.timedelta(days=offset)).astimezone(dt.UTC))
     start, end = launches.window(launch)
-    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=OSLO).astimezone(dt.UTC)
+    return launch, start, end, dt.datetime(2026, 11, 20, 12, 0, tzinfo=OSLO).astimezone(dt.UTC)
+
+
+def _backdate(db: Database, launch: Launch, at: dt.datetime) -> None:
+    """An enquiry written straight into a closed day, past the code that would forget kept days."""
+    with db.write_connection() as connection:
+        connection.execute(
+            sa.insert(Enquiry.__table__),  # type: ignore[attr-defined]
+            {"launch_id": launch.id, "channel": "phone", "segment": "private", "created_at": at, "is_other": True},
+        )
+
+
+def _kept_days(db: Database, launch: Launch) -> dict[dt.date, int]:
+    with db.session() as session:
+        rows = session.exec(select(DayTally).where(DayTally.launch_id == launch.id)).all()
+        return {row.day: row.counts["total"] for row in rows}
+
+
+def test_closed_days_come_from_the_cache_and_open_days_from_the_database(db: Database) -> None:
+    launch, start, end, now = _five_days(db)
     with db.session() as session:
         cached = tally(session=session, launch=launch, start=start, end=end, now=now)
         raw = tally(session=session, launch=launch, start=start, end=end)
@@ -124,10 +147,89 @@ def test_closed_days_come_from_the_cache_and_open_days_from_the_database(db: Dat
     # Something logged today (an open day) shows up at once; closed days are
     # not read again (a back-dated row, which the app never writes, stays unseen).
     log(db, launch, "a", at=now)
-    log(db, launch, "a", at=day1.astimezone(dt.UTC))
+    _backdate(db, launch, dt.datetime(2026, 11, 16, 10, 0, tzinfo=OSLO).astimezone(dt.UTC))
     with db.session() as session:
         assert tally(session=session, launch=launch, start=start, end=end, now=now).total == 6
         assert tally(session=session, launch=launch, start=start, end=end).total == 7
+
+
+def test_closed_days_are_counted_once_and_kept_for_every_process(db: Database) -> None:
+    launch, start, end, now = _five_days(db)
+    with db.session() as session:
+        first = tally(session=session, launch=launch, start=start, end=end, now=now)
+    # The 16th to the 19th are closed; the 20th is today.
+    assert _kept_days(db, launch) == {dt.date(2026, 11, day): 1 for day in range(16, 20)}
+
+    # Another process (a new Database: empty memory) reads the kept days instead
+    # of counting them: a row slipped into a closed day behind the app's back stays unseen.
+    _backdate(db, launch, dt.datetime(2026, 11, 17, 10, 0, tzinfo=OSLO).astimezone(dt.UTC))
+    other_process = Database(db.url)
+    try:
+        with other_process.session() as session:
+            assert tally(session=session, launch=launch, start=start, end=end, now=now) == first
+    finally:
+        other_process.dispose()
+
+
+def test_writing_back_dated_enquiries_forgets_the_kept_days(db: Database) -> None:
+    launch, start, end, now = _five_days(db)
+    with db.session() as session:
+        tally(session=session, launch=launch, start=start, end=end, now=now)
+    assert _kept_days(db, launch)
+    log(db, launch, "a", at=dt.datetime(2026, 11, 17, 10, 0, tzinfo=OSLO).astimezone(dt.UTC))  # the demo loader's way
+    assert _kept_days(db, launch) == {}
+    other_process = Database(db.url)
+    try:
+        with other_process.session() as session:
+            assert tally(session=session, launch=launch, start=start, end=end, now=now).total == 6
+    finally:
+        other_process.dispose()
+
+
+def test_kept_days_belong_to_the_time_zone_they_were_counted_in(db: Database) -> None:
+    launch = make_launch(db, hypotheses=("a",))
+    # 23:30 in Oslo on the 16th is the 17th in Helsinki.
+    log(db, launch, "a", at=dt.datetime(2026, 11, 16, 23, 30, tzinfo=OSLO).astimezone(dt.UTC))
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+    day_16 = launches.day_bounds(dt.date(2026, 11, 16), OSLO)
+    with db.session() as session:
+        assert tally(session=session, launch=launch, start=day_16[0], end=day_16[1], now=now).total == 1
+    with db.transaction() as session:
+        moved = session.get(Launch, launch.id)
+        assert moved is not None
+        moved.timezone = "Europe/Helsinki"
+        session.add(moved)
+    helsinki = ZoneInfo("Europe/Helsinki")
+    for day, expected in ((16, 0), (17, 1)):
+        start, end = launches.day_bounds(dt.date(2026, 11, day), helsinki)
+        with db.session() as session:
+            assert tally(session=session, launch=moved, start=start, end=end, now=now).total == expected
+
+
+def test_a_kept_day_of_another_format_is_counted_again(db: Database) -> None:
+    launch, start, end, now = _five_days(db)
+    with db.write_connection() as connection:
+        connection.execute(
+            sa.insert(DayTally.__table__),  # type: ignore[attr-defined]
+            {
+                "launch_id": launch.id,
+                "timezone": launch.timezone,
+                "day": dt.date(2026, 11, 16),
+                "counts": {"format": 0, "total": 99},
+                "computed_at": now,
+            },
+        )
+    with db.session() as session:
+        assert tally(session=session, launch=launch, start=start, end=end, now=now).total == 5
+
+
+def test_a_tally_is_right_even_when_its_days_cannot_be_kept(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite's single write lock: PostgreSQL has no such lock to hold")
+    launch, start, end, now = _five_days(db)
+    with db.write_connection(), db.session() as session:  # another writer holds SQLite's write lock
+        assert tally(session=session, launch=launch, start=start, end=end, now=now).total == 5
+    assert _kept_days(db, launch) == {}
 
 
 def test_enquiries_with_a_channel_no_longer_offered_still_count(db: Database) -> None:
@@ -138,3 +240,13 @@ def test_enquiries_with_a_channel_no_longer_offered_still_count(db: Database) ->
         result = tally(session=session, launch=launch, start=T0, end=T0 + HOUR)
     assert result.total == 2
     assert result.by_channel == {"phone": 1, "chat": 0, "fax": 1}
+
+
+def test_keep_closed_days_counts_every_closed_day_of_the_launch_once(db: Database) -> None:
+    launch, _, _, now = _five_days(db)
+    with db.session() as session:
+        assert keep_closed_days(session, launch, now=now) == 4
+    assert _kept_days(db, launch) == {dt.date(2026, 11, day): 1 for day in range(16, 20)}
+    before_start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with db.session() as session:
+        assert keep_closed_days(session, launch, now=before_start) == 0

@@ -8,7 +8,8 @@ Jobs:
   window;
 * a minute job that re-reads the launches (so edits to times, window or status
   take effect without a restart), catches up on anything missed, retries what
-  Slack refused for now, and takes over abandoned claims;
+  Slack refused for now, takes over abandoned claims, and counts days that
+  have just closed (``tallies.keep_closed_days``) before any page needs them;
 * an hourly job that prunes old sign-in attempts.
 """
 
@@ -25,7 +26,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from app import auth, digests, launches
+from app import auth, digests, launches, tallies
 from app.config import Settings
 from app.db import Database
 from app.models import Launch
@@ -82,9 +83,11 @@ class DigestScheduler:
 
     def sync(self) -> None:
         """Match the cron jobs to the live launches, then catch up."""
+        live: list[Launch] = []
         try:
             wanted: dict[str, tuple[CronTrigger, int]] = {}
-            for launch in digests.live_launches(self.db):
+            live = digests.live_launches(self.db)
+            for launch in live:
                 for job_id, trigger in triggers_for(launch, self.settings).items():
                     wanted[job_id] = (trigger, launch.id or 0)
             for job_id in set(self._triggers) - set(wanted):
@@ -103,6 +106,16 @@ class DigestScheduler:
         except Exception:
             log.exception("could not read the launches to schedule digests; trying again in a minute")
         self.run_due()
+        self.keep_closed_days(live)
+
+    def keep_closed_days(self, live: list[Launch]) -> None:
+        now = dt.datetime.now(dt.UTC)
+        for launch in live:
+            try:
+                with self.db.session() as session:
+                    tallies.keep_closed_days(session, launch, now=now)
+            except Exception:
+                log.exception("counting the closed days of %s failed; pages will count them", launch.slug)
 
     def prune(self) -> None:
         try:
