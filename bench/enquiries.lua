@@ -1,5 +1,7 @@
 -- wrk script: POST one enquiry per request, each with its own idempotency key.
 -- Reads PATH, AUTH_HEADER and AUTH_VALUE (and CSRF cookie/header for the checklist) from the environment.
+-- PAUSE_MS paces each connection: it waits that long on average (jittered, so the
+-- connections do not fire in step) before each request, for a chosen request rate.
 local counter = 0
 local threads = 0
 
@@ -25,4 +27,12 @@ request = function()
     '{"channel":"phone","segment":"private","hypotheses":["h%03d"],"idempotency_key":"%s%d"}',
     counter % 15, prefix, counter)
   return wrk.format(nil, os.getenv("PATH_TO_POST"), nil, body)
+end
+
+local pause = tonumber(os.getenv("PAUSE_MS") or "0")
+if pause > 0 then
+  -- wrk takes whole milliseconds; the jitter also spreads the fractions.
+  function delay()
+    return math.floor(pause * (0.5 + math.random()) + math.random())
+  end
 end
