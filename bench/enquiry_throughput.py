@@ -1,7 +1,7 @@
 """Logging enquiries over HTTP: saturation throughput against a bare FastAPI endpoint, p99 latency at half
 that rate, and a check that every acknowledged enquiry is in the database.
 
-    uv run python -m bench.enquiry_throughput [--postgres URL] [--seconds 10] [--workers 2]
+    uv run python -m bench.enquiry_throughput [--postgres URL] [--seconds 10] [--rounds 3] [--workers 2]
 
 Needs wrk (apt-get install wrk). Both servers run with the same uvicorn
 settings (uvloop, httptools, no access log, N workers).
@@ -19,6 +19,7 @@ import platform
 import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-" + "x" * 40
 LUA = Path(__file__).with_name("enquiries.lua")
 CALM_RATE = 300
+API_LABEL = "POST /api/v1/launches/{slug}/enquiries"
+TICK_LABEL = "checklist tick POST /launches/{slug}/enquiries"
 
 
 @dataclass(frozen=True)
@@ -110,27 +113,33 @@ def wrk(
     return WrkResult(label, rate, requests, non_2xx, errors, p50, p99, latency_max)
 
 
-def paced_wrk(label: str, url: str, rate: float, *, seconds: int, connections: int, env: dict[str, str]) -> WrkResult:
+def paced_wrk(
+    label: str, url: str, rate: float, *, seconds: int, connections: int, env: dict[str, str]
+) -> tuple[WrkResult, int]:
     """wrk at about ``rate`` requests/s: each connection pauses between requests.
 
     Latency then comes from wrk itself (C, one event loop per thread), which on
     two shared cores disturbs the servers far less than a Python generator. It
     is paced per connection, not open loop: a server stall delays the next
     request of each connection instead of piling requests up, so the tail it
-    shows is a lower bound (the open-loop figures are the upper one)."""
+    shows is a lower bound (the open-loop figures are the upper one).
+
+    Returns the run at the rate and the 2xx answers of every run, tuning ones included."""
     cycle_ms = connections * 1000 / rate  # each connection sends one request per cycle
     pause = max(cycle_ms - 1.0, 0.0)
     result = None
+    acknowledged = 0
     for _ in range(3):
         result = wrk(
             label, url, seconds=seconds, connections=connections, script=True, env={**env, "PAUSE_MS": f"{pause:.3f}"}
         )
+        acknowledged += result.requests - result.non_2xx
         if abs(result.requests_per_second - rate) <= 0.05 * rate:
             break
         served_in = connections * 1000 / result.requests_per_second - pause  # what a request costs besides the pause
         pause = max(cycle_ms - served_in, 0.0)
     assert result is not None
-    return result
+    return result, acknowledged
 
 
 def main() -> None:
@@ -139,6 +148,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="saturation runs of each endpoint, interleaved")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install -y wrk")
@@ -172,7 +182,7 @@ def main() -> None:
         "warning",
     ]
     slug = data.launch.slug
-    results: list[WrkResult] = []
+    rounds: dict[str, list[WrkResult]] = {}
     bare_server = server(
         [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), *uvicorn_flags],
         f"http://127.0.0.1:{bare_port}/bare",
@@ -199,49 +209,34 @@ def main() -> None:
         "AUTH_HEADER": "Authorization",
         "AUTH_VALUE": f"Bearer {token}",
     }
+    tick_env = {
+        "PATH_TO_POST": f"/launches/{slug}/enquiries",
+        "COOKIE": f"tally_csrf={browser}; tally_session={session_token}",
+        "CSRF": csrf,
+    }
     with bare_server, app_server:  # both up (idle until asked), so latencies are measured side by side
-        results.append(
-            wrk(
-                "bare FastAPI `async def` GET",
-                f"http://127.0.0.1:{bare_port}/bare",
-                seconds=args.seconds,
-                connections=args.connections,
-            )
-        )
-        results.append(
-            wrk(
-                "bare FastAPI `async def` POST, same JSON body validated",
-                f"http://127.0.0.1:{bare_port}/bare",
-                seconds=args.seconds,
-                connections=args.connections,
-                script=True,
-                env=bare_env,
-            )
-        )
-        api = wrk(
-            "POST /api/v1/launches/{slug}/enquiries",
-            f"http://127.0.0.1:{app_port}",
-            seconds=args.seconds,
-            connections=args.connections,
-            script=True,
-            env=api_env,
-        )
-        results.append(api)
-        tick = wrk(
-            "checklist tick POST /launches/{slug}/enquiries",
-            f"http://127.0.0.1:{app_port}",
-            seconds=args.seconds,
-            connections=args.connections,
-            script=True,
-            env={
-                "PATH_TO_POST": f"/launches/{slug}/enquiries",
-                "COOKIE": f"tally_csrf={browser}; tally_session={session_token}",
-                "CSRF": csrf,
-            },
-        )
-        results.append(tick)
-
-        rate = api.requests_per_second / 2
+        targets: list[tuple[str, str, dict[str, str] | None]] = [
+            ("bare FastAPI `async def` GET", f"http://127.0.0.1:{bare_port}/bare", None),
+            ("bare FastAPI `async def` POST, same JSON body validated", f"http://127.0.0.1:{bare_port}/bare", bare_env),
+            (API_LABEL, f"http://127.0.0.1:{app_port}", api_env),
+            (TICK_LABEL, f"http://127.0.0.1:{app_port}", tick_env),
+        ]
+        # Rounds, each endpoint in turn: this shared machine's speed drifts by tens of
+        # percent over minutes, so each ratio compares runs made moments apart.
+        for _ in range(args.rounds):
+            for label, url, script_env in targets:
+                rounds.setdefault(label, []).append(
+                    wrk(
+                        label,
+                        url,
+                        seconds=args.seconds,
+                        connections=args.connections,
+                        script=script_env is not None,
+                        env=script_env,
+                    )
+                )
+        api_rate = statistics.median(r.requests_per_second for r in rounds[API_LABEL])
+        rate = api_rate / 2
         body_prefix = b'{"channel":"phone","segment":"private","hypotheses":["h001"],"idempotency_key":"lat'
 
         def request(n: int) -> bytes:
@@ -266,15 +261,15 @@ def main() -> None:
             "127.0.0.1", app_port, lambda n: request(n + 10_000_000), rate=CALM_RATE, seconds=args.seconds
         )
         calm_control = loadgen.run("127.0.0.1", bare_port, bare_request, rate=CALM_RATE, seconds=args.seconds)
-        paced = paced_wrk(
-            "POST /api/v1/launches/{slug}/enquiries",
+        paced, paced_acknowledged = paced_wrk(
+            API_LABEL,
             f"http://127.0.0.1:{app_port}",
             rate,
             seconds=args.seconds,
             connections=args.connections,
             env=api_env,
         )
-        paced_control = paced_wrk(
+        paced_control, _ = paced_wrk(
             "bare POST, same rate (control)",
             f"http://127.0.0.1:{bare_port}/bare",
             rate,
@@ -291,23 +286,30 @@ def main() -> None:
             ).scalar_one()
             - before
         )
-    acknowledged = sum(r.requests - r.non_2xx for r in (api, tick, paced)) + latency.ok + calm.ok
-    bare = results[0].requests_per_second
+    posted = [*rounds[API_LABEL], *rounds[TICK_LABEL]]
+    acknowledged = sum(r.requests - r.non_2xx for r in posted) + paced_acknowledged + latency.ok + calm.ok
+    bare_rates = [r.requests_per_second for r in rounds[targets[0][0]]]
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(
         f"\n{backend}, tally serve --workers {args.workers}, wrk -t2 -c{args.connections} -d{args.seconds}s, "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs\n"
+        f"{args.rounds} rounds, Python {platform.python_version()}, {os.cpu_count()} CPUs\n"
     )
-    print("| endpoint | requests/s | ratio to bare GET | non-2xx |\n| --- | ---: | ---: | ---: |")
-    for result in results:
+    print(
+        "| endpoint | requests/s (median) | ratio to bare GET (median) | ratio, lowest–highest | non-2xx |\n"
+        "| --- | ---: | ---: | ---: | ---: |"
+    )
+    ratios: dict[str, float] = {}
+    for label, results in rounds.items():
+        per_round = [r.requests_per_second / bare for r, bare in zip(results, bare_rates, strict=True)]
+        ratios[label] = statistics.median(per_round)
         print(
-            f"| {result.label} | {result.requests_per_second:,.0f} | {result.requests_per_second / bare:.2f} | "
-            f"{result.non_2xx} |"
+            f"| {label} | {statistics.median(r.requests_per_second for r in results):,.0f} | {ratios[label]:.2f} | "
+            f"{min(per_round):.2f}–{max(per_round):.2f} | {sum(r.non_2xx for r in results)} |"
         )
     print(f"\nAt half the API's saturation rate ({latency.rate:,.0f} requests/s, open loop, {args.seconds} s):\n")
     print("| endpoint | p50 ms | p99 ms | max ms | failed |\n| --- | ---: | ---: | ---: | ---: |")
     for label, measured in (
-        ("POST /api/v1/launches/{slug}/enquiries", latency),
+        (API_LABEL, latency),
         ("bare POST, same rate (control)", control),
         (f"POST /api/v1/launches/{{slug}}/enquiries at {CALM_RATE}/s", calm),
         (f"bare POST at {CALM_RATE}/s (control)", calm_control),
@@ -333,9 +335,9 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "bare": bare,
-                "api": api.requests_per_second,
-                "tick": tick.requests_per_second,
+                "bare": statistics.median(bare_rates),
+                "api_ratio": ratios[API_LABEL],
+                "tick_ratio": ratios[TICK_LABEL],
                 "p99_ms": latency.p99_ms,
                 "control_p99_ms": control.p99_ms,
                 "paced_p99_ms": paced.p99_ms,

@@ -114,11 +114,19 @@ def _credential(request: Request) -> enquiries.Credential:
     return enquiries.Credential("session", auth.hash_token(token))
 
 
-@hot.post("/launches/{slug}/enquiries", status_code=201)
-async def tick(request: Request, slug: str, body: enquiries.EnquiryIn) -> JSONResponse:
+def _check_csrf(request: Request) -> None:
     settings: Settings = request.app.state.settings
     csrf.check_origin(request, settings)
     csrf.check_token(request, settings, request.headers.get(csrf.HEADER))
+
+
+@hot.post("/launches/{slug}/enquiries", status_code=201)
+async def tick(request: Request, slug: str, body: enquiries.EnquiryIn) -> JSONResponse:
+    _check_csrf(request)
+    return await _record_tick(request, slug, body)
+
+
+async def _record_tick(request: Request, slug: str, body: enquiries.EnquiryIn) -> JSONResponse:
     now = dt.datetime.now(dt.UTC)
     credential = _credential(request)
     writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = request.app.state.enquiry_writer
@@ -174,12 +182,10 @@ def remember_toggles(
 
 
 async def _tick_fast(request: Request) -> Response:
-    # CSRF first, as the route itself does, so a forged request is refused before its body is read.
-    settings: Settings = request.app.state.settings
-    csrf.check_origin(request, settings)
-    csrf.check_token(request, settings, request.headers.get(csrf.HEADER))
+    # CSRF first, so a forged request is refused before its body is read.
+    _check_csrf(request)
     body = parse_body(enquiries.EnquiryIn, await request.body())
-    return await tick(request, request.path_params["slug"], body)
+    return await _record_tick(request, request.path_params["slug"], body)
 
 
 def hot_routes() -> list[BaseRoute]:
