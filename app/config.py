@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     login_failure_window_minutes: int = Field(default=15, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = False
+    # FastAPI reports to OpenTelemetry providers configured in the process (for example under
+    # opentelemetry-instrument). Off by default: looking for them costs about 5% of every request.
+    opentelemetry: bool = False
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto to trust ("*" for any), so sign-in
     # limits count real client addresses rather than the proxy's.
     forwarded_allow_ips: str = "127.0.0.1"

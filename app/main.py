@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.db = database

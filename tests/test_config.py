@@ -108,3 +108,16 @@ def test_a_rejected_database_url_is_shown_without_its_password(monkeypatch: pyte
         load_settings()
     assert "hunter2" not in str(caught.value)
     assert "mysql://tally:***@db:3306/tally" in str(caught.value)
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_opentelemetry_is_off_unless_asked_for(database_url: str, enabled: bool) -> None:
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    assert Settings(_env_file=None).opentelemetry is False  # type: ignore[call-arg]
+    app = create_app(make_settings(database_url, opentelemetry=enabled))
+    # FastAPI keeps the telemetry configuration it was given; with all three off it
+    # never looks up a provider on a request (the cost this setting avoids).
+    config = app._telemetry  # FastAPI has no public accessor for it
+    assert (config["tracing"], config["metrics"], config["logs"]) == (enabled, enabled, enabled)
