@@ -22,6 +22,7 @@ from app.cli import cli
 from app.config import Settings
 from app.db import Database
 from app.models import DigestKind, DigestRun, DigestStatus, Launch
+from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender, WebhookSender
 from tests.factories import log, make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
@@ -485,3 +486,41 @@ def test_a_webhook_never_retries_what_may_have_been_posted(
     assert run.status == DigestStatus.FAILED and "look in Slack" in (run.error or "")
     assert len(slack.webhook_messages) == 1
     assert run_due(db, settings, hook, local(18, 9, 30)) == []  # and no later pass posts it again
+
+
+def test_a_digest_counts_what_was_logged_in_its_window_today_and_since_launch(
+    db: Database, settings: Settings, launch: Launch
+) -> None:
+    log(db, launch, "receipts", at=local(18, 10))  # day 1
+    log(db, launch, "send", at=local(19, 8))  # the 13:00 digest's previous window (05:00–09:00)
+    log(db, launch, note="before the window", at=local(19, 8, 30))
+    log(db, launch, "send", at=local(19, 10))
+    log(db, launch, "send", channel="chat", at=local(19, 11))
+    log(db, launch, "bankid", "send", at=local(19, 12))  # one enquiry, two hypotheses
+    for n in range(6):
+        log(db, launch, channel="email", note=f"note {n}", at=local(19, 12, 10 + n))
+    log(db, launch, "bankid", at=local(19, 13))  # the window is [09:00, 13:00): next digest's
+    with db.session() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        content = digests.compose(
+            session,
+            stored,
+            window_start=local(19, 9),
+            window_end=local(19, 13),
+            slot_at=local(19, 13),
+            now=local(19, 13),
+            base_url=settings.base_url,
+        )
+    assert (content.slot_label, content.window_label) == ("13:00", "09:00–13:00")
+    assert (content.day_number, content.launch_days) == (2, (launch.ends_on - launch.starts_on).days + 1)
+    assert (content.window_total, content.previous_total) == (9, 2)
+    assert (content.today_total, content.since_launch_total) == (11, 12)
+    lines = {line.key: (line.count, line.previous, line.today) for line in content.hypotheses}
+    assert lines == {"send": (3, 1, 4), "bankid": (1, 0, 1), "receipts": (0, 0, 0)}
+    assert (content.other, content.other_previous) == (6, 1)
+    assert content.notes == ["note 5", "note 4", "note 3", "note 2", "note 1"]  # newest five, window only
+    assert content.channels == {"phone": 2, "chat": 1, "email": 6, "social": 0}
+    assert content.url == f"{settings.base_url}/launches/test-launch"
+    text, _ = slack_blocks.build(content)
+    assert "note 0" not in text and "before the window" not in text

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import launches
+from app import launches, tallies
 from app.db import Database
 from app.models import DayTally, Enquiry, Launch
 from app.tallies import UNSPECIFIED_SEGMENT, count, keep_closed_days, tally
@@ -250,3 +250,40 @@ def test_keep_closed_days_counts_every_closed_day_of_the_launch_once(db: Databas
     before_start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     with db.session() as session:
         assert keep_closed_days(session, launch, now=before_start) == 0
+
+
+def _query_plan(db: Database, statement: sa.ClauseElement) -> list[str]:
+    """SQLite's plan for a statement (plans do not depend on the values bound)."""
+    compiled = statement.compile(dialect=db.engine.dialect)
+    names = compiled.positiontup or []
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", tuple([None] * len(names))).all()
+    return [str(row[-1]) for row in rows]
+
+
+def test_every_count_is_an_index_range_seek_never_a_scan_or_a_sort(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite's EXPLAIN QUERY PLAN; PostgreSQL's plans depend on its statistics")
+    launch = make_launch(db)
+    in_window = "created_at>? AND created_at<?)"
+    expected = {
+        "per hypothesis": (
+            tallies._HYPOTHESIS_COUNTS,
+            [f"COVERING INDEX ix_enquiry_hypothesis_count (launch_id=? AND hypothesis_id=? AND {in_window}"],
+        ),
+        "total, and per channel, segment and other": (
+            tallies._dimension_statement(tallies._dimension_combinations(launch)),
+            [
+                f"COVERING INDEX ix_enquiry_time (launch_id=? AND {in_window}",
+                "COVERING INDEX ix_enquiry_dimensions (launch_id=? AND channel=? AND segment=? AND is_other=? AND "
+                + in_window,
+            ],
+        ),
+    }
+    for name, (statement, seeks) in expected.items():
+        plan = _query_plan(db, statement)
+        assert not [step for step in plan if "TEMP B-TREE" in step], (name, plan)
+        on_enquiries = [step for step in plan if "enquiry" in step or step.startswith("SEARCH l ")]
+        assert on_enquiries and all(step.startswith("SEARCH") for step in on_enquiries), (name, plan)
+        for seek in seeks:
+            assert any(seek in step for step in plan), (name, seek, plan)
