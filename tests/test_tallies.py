@@ -255,9 +255,9 @@ def test_keep_closed_days_counts_every_closed_day_of_the_launch_once(db: Databas
 def _query_plan(db: Database, statement: sa.ClauseElement) -> list[str]:
     """SQLite's plan for a statement (plans do not depend on the values bound)."""
     compiled = statement.compile(dialect=db.engine.dialect)
-    names = compiled.positiontup or []
+    placeholders = str(compiled).count("?")  # SQLite's qmark style
     with db.engine.connect() as connection:
-        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", tuple([None] * len(names))).all()
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", (None,) * placeholders).all()
     return [str(row[-1]) for row in rows]
 
 
