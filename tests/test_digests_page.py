@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,9 +14,10 @@ from app import digests
 from app.db import Database
 from app.main import create_app
 from app.models import Launch
+from app.slack.client import sender_from
 from tests.conftest import People, WebUser, make_settings
 from tests.factories import log, make_launch
-from tests.fakes.slack_server import FakeSlack
+from tests.fakes.slack_server import FakeSlack, Reply
 
 TOKEN = "xoxb-test-token"
 
@@ -82,3 +84,18 @@ def test_send_now_and_send_a_dry_run_once_slack_is_configured(
 def digests_of(db: Database, launch: Launch) -> list[Any]:
     with db.session() as session:
         return list(digests.recent_runs(session, launch))
+
+
+def test_a_failed_digest_shows_leads_what_went_wrong_and_what_to_do(
+    db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
+) -> None:
+    slack.add_channel("#launch")
+    slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "not_in_channel"}))
+    settings = make_settings(db.url, slack_bot_token=TOKEN, slack_api_url=slack.api_url)
+    sender = sender_from(settings)
+    digests.run_due(db, settings=settings, now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC), sender=sender)
+    [failed] = [r for r in digests_of(db, launch) if r.status.value == "failed"]
+    page = WebUser(slack_app).login("lena").get(f"/launches/{launch.slug}/digests")
+    assert page.status_code == 200
+    assert "failed" in page.text
+    assert html.escape(failed.error or "", quote=False) in page.text and "invite" in (failed.error or "").lower()

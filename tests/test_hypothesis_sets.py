@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -20,6 +21,7 @@ from app.hypothesis_sets import InvalidFiles, import_launch, validate_files
 from app.models import AuditEvent, HypothesisRevision, HypothesisStatus, Launch, LaunchStatus
 from app.tallies import tally
 from tests.factories import log
+from tests.helpers import changed_tables, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPOTHESES = ROOT / "hypotheses"
@@ -315,3 +317,43 @@ def test_export_imports_back_to_the_same_state(db: Database, settings: Settings,
 def test_cli_export_unknown_slug(db: Database) -> None:
     result = CliRunner().invoke(cli, ["hypotheses", "export", "nope"], env={"TALLY_DATABASE_URL": db.url})
     assert result.exit_code == 1 and "No launch with slug 'nope'" in result.output
+
+
+def _cli(db: Database, *args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), env={"TALLY_DATABASE_URL": db.url})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_import_twice_days_apart_changes_nothing_and_export_imports_back(db: Database, tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    with time_machine.travel(NOW, tick=False):
+        assert "app-launch: created" in _cli(db, "hypotheses", "import", str(path))
+    before = snapshot(db)
+    with time_machine.travel(NOW + dt.timedelta(days=3), tick=False):
+        assert _cli(db, "hypotheses", "import", str(path)).strip() == "app-launch: unchanged"
+    assert not changed_tables(before, snapshot(db))  # timestamps and audit trail included
+
+    exported = write(tmp_path, _cli(db, "hypotheses", "export", "app-launch"), "exported.yaml")
+    with time_machine.travel(NOW + dt.timedelta(days=4), tick=False):
+        assert _cli(db, "hypotheses", "import", str(exported)).strip() == "app-launch: unchanged"
+    assert not changed_tables(before, snapshot(db))
+
+
+def test_cli_import_is_one_transaction(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two valid files; the database refuses the second launch half-way (simulated):
+    # the first launch, already written in the same transaction, is rolled back too.
+    first = write(tmp_path, MINIMAL, "first.yaml")
+    second = write(tmp_path, MINIMAL.replace("slug: app-launch", "slug: second"), "second.yaml")
+    real_import = hypothesis_sets.import_launch
+
+    def refuse_the_second(session: object, spec: hypothesis_sets.LaunchFile, **kw: object) -> object:
+        if spec.slug == "second":
+            raise sa.exc.OperationalError("INSERT INTO launch", {}, Exception("disk I/O error"))
+        return real_import(session, spec, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hypothesis_sets, "import_launch", refuse_the_second)
+    result = CliRunner().invoke(cli, ["hypotheses", "import", str(first), str(second)], env={"TALLY_DATABASE_URL": db.url})
+    assert result.exit_code != 0
+    with db.session() as session:
+        assert session.exec(select(Launch)).all() == []

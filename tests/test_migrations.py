@@ -60,3 +60,22 @@ def test_serving_a_new_sqlite_file_creates_its_folder_and_schema(tmp_path: Path)
     assert "launch" in sa.inspect(db.engine).get_table_names()
     assert migrations.current_revision(db) == migrations.head_revision()
     db.dispose()
+
+
+def test_cli_db_upgrade_creates_the_schema_then_has_nothing_to_do(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'new' / 'tally.db'}"
+    head = migrations.head_revision()
+    first = CliRunner().invoke(cli, ["db", "upgrade"], env={"TALLY_DATABASE_URL": url})
+    assert first.exit_code == 0 and first.output.strip() == f"schema: empty -> {head}", first.output
+    second = CliRunner().invoke(cli, ["db", "upgrade"], env={"TALLY_DATABASE_URL": url})
+    assert second.exit_code == 0 and second.output.strip() == f"schema already at {head}", second.output
+    db = Database(url)
+    try:
+        with db.engine.connect() as connection:
+            assert not compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    finally:
+        db.dispose()

@@ -46,9 +46,13 @@ def test_triggers_stay_inside_the_launch_window(db: Database, settings: Settings
     assert trigger.get_next_fire_time(None, dt.datetime(2026, 11, 18, tzinfo=dt.UTC)) is None
 
 
-def test_edits_take_effect_without_a_restart(db: Database, settings: Settings) -> None:
+def test_edits_take_effect_without_a_restart(db: Database, settings: Settings, request: pytest.FixtureRequest) -> None:
     launch = make_launch(db, starts_on=dt.date(2026, 11, 16))
     scheduler = DigestScheduler(db, settings)
+    # Started but paused: jobs live in a real job store (where replacing one by id
+    # works as in production) and nothing fires behind the test's back.
+    scheduler.scheduler.start(paused=True)
+    request.addfinalizer(scheduler.shutdown)
     scheduler.sync()
     assert sorted(job.id for job in scheduler.jobs()) == [
         "digest:test-launch:09:00",
@@ -61,6 +65,13 @@ def test_edits_take_effect_without_a_restart(db: Database, settings: Settings) -
         stored.digest_times = ["08:30", "15:00"]
     scheduler.sync()
     assert sorted(job.id for job in scheduler.jobs()) == ["digest:test-launch:08:30", "digest:test-launch:15:00"]
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        stored.ends_on = dt.date(2026, 11, 30)  # the window shortened
+    scheduler.sync()
+    for job in scheduler.jobs():
+        assert job.trigger.end_date == dt.datetime(2026, 12, 1, 0, 0, tzinfo=OSLO)  # midnight after the last day
     with db.transaction() as session:
         stored = session.get(Launch, launch.id)
         assert stored is not None
