@@ -353,7 +353,8 @@ def test_cli_import_is_one_transaction(db: Database, tmp_path: Path, monkeypatch
         return real_import(session, spec, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(hypothesis_sets, "import_launch", refuse_the_second)
-    result = CliRunner().invoke(cli, ["hypotheses", "import", str(first), str(second)], env={"TALLY_DATABASE_URL": db.url})
+    arguments = ["hypotheses", "import", str(first), str(second)]
+    result = CliRunner().invoke(cli, arguments, env={"TALLY_DATABASE_URL": db.url})
     assert result.exit_code != 0
     with db.session() as session:
         assert session.exec(select(Launch)).all() == []
