@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlmodel import select
 
-from app import demo, launches
+from app import auth, demo, launches
 from app.config import Settings
 from app.db import Database
 from app.models import LaunchStatus, User
@@ -40,3 +40,16 @@ def test_a_later_day_adds_only_the_new_days_enquiries(db: Database, settings: Se
     demo.load(db, settings=settings, now=NOW)
     later = demo.load(db, settings=settings, now=NOW + dt.timedelta(hours=3))
     assert 0 < later.added_enquiries < 150
+
+
+def test_the_welcome_says_where_to_go_and_how_each_demo_user_signs_in(db: Database, settings: Settings) -> None:
+    report = demo.load(db, settings=settings, now=NOW)
+    text = demo.welcome(report, address="http://127.0.0.1:8000", database_url=db.url)
+    assert "Open http://127.0.0.1:8000 and sign in as:" in text
+    with db.session() as session:
+        for person in demo.DEMO_USERS:
+            [line] = [line for line in text.splitlines() if line.split()[:1] == [person.username]]
+            password = line.split()[2]
+            user = auth.get_user(session, person.username)
+            assert user is not None and user.role.value in line
+            assert auth.verify_password(password, user.password_hash), f"the printed password of {person.username}"
