@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
@@ -73,6 +74,12 @@ class EnumString(sa.types.TypeDecorator[E]):
 
     def process_result_value(self, value: str | None, dialect: sa.Dialect) -> E | None:
         return None if value is None else self.enum(value)
+
+
+def insert_ignoring_conflicts(table: sa.Table, dialect: sa.Dialect, *, index_elements: list[str] | None = None) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` for the database at hand (both speak it, with their own construct)."""
+    module: Any = postgresql if dialect.name == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -27,12 +27,11 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app import enquiries, launches, schedule, tallies
 from app.config import Settings
-from app.db import Database
+from app.db import Database, insert_ignoring_conflicts
 from app.errors import Conflict, NotFound
 from app.models import (
     DELIVERED,
@@ -188,10 +187,37 @@ def compose(
 # --- claiming ---------------------------------------------------------------------------
 
 
-def _insert(session: Session, values: dict[str, object]) -> int | None:
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = module.insert(_run).values(**values).on_conflict_do_nothing(index_elements=["slot_key"])
-    row = session.execute(statement.returning(_run.c.id)).first()
+def _insert(
+    session: Session,
+    launch: Launch,
+    *,
+    slot_key: str,
+    kind: DigestKind,
+    slot_at: dt.datetime,
+    window_start: dt.datetime,
+    status: DigestStatus,
+    now: dt.datetime,
+    error: str | None = None,
+) -> int | None:
+    """A new run claimed by this process, or None when its slot key exists already."""
+    values = {
+        "launch_id": id_of(launch),
+        "slot_key": slot_key,
+        "kind": kind.value,
+        "slot_at": slot_at,
+        "window_start": window_start,
+        "window_end": slot_at,
+        "status": status.value,
+        "attempts": 0,
+        "claimed_by": worker_name(),
+        "claimed_at": now,
+        "text": "",
+        "blocks": [],
+        "created_at": now,
+        "error": error,
+    }
+    statement = insert_ignoring_conflicts(_run, session.get_bind().dialect, index_elements=["slot_key"])
+    row = session.execute(statement.values(**values).returning(_run.c.id)).first()
     return int(row[0]) if row else None
 
 
@@ -203,22 +229,14 @@ def claim_slot(
         start = chain_start(session, launch, slot_at) if status != DigestStatus.MISSED else slot_at
         run_id = _insert(
             session,
-            {
-                "launch_id": id_of(launch),
-                "slot_key": slot_key(launch, slot_at),
-                "kind": DigestKind.SCHEDULED.value,
-                "slot_at": slot_at,
-                "window_start": start,
-                "window_end": slot_at,
-                "status": status.value,
-                "attempts": 0,
-                "claimed_by": worker_name(),
-                "claimed_at": now,
-                "text": "",
-                "blocks": [],
-                "created_at": now,
-                "error": MISSED_REASON if status == DigestStatus.MISSED else None,
-            },
+            launch,
+            slot_key=slot_key(launch, slot_at),
+            kind=DigestKind.SCHEDULED,
+            slot_at=slot_at,
+            window_start=start,
+            status=status,
+            now=now,
+            error=MISSED_REASON if status == DigestStatus.MISSED else None,
         )
         return session.get(DigestRun, run_id) if run_id else None
 
@@ -505,21 +523,13 @@ def send_now(
         start = chain_start(session, launch, now)
         run_id = _insert(
             session,
-            {
-                "launch_id": id_of(launch),
-                "slot_key": f"{launch.id}:manual:{uuid.uuid4().hex[:16]}",
-                "kind": DigestKind.MANUAL.value,
-                "slot_at": now,
-                "window_start": start,
-                "window_end": now,
-                "status": DigestStatus.PENDING.value,
-                "attempts": 0,
-                "claimed_by": worker_name(),
-                "claimed_at": now,
-                "text": "",
-                "blocks": [],
-                "created_at": now,
-            },
+            launch,
+            slot_key=f"{launch.id}:manual:{uuid.uuid4().hex[:16]}",
+            kind=DigestKind.MANUAL,
+            slot_at=now,
+            window_start=start,
+            status=DigestStatus.PENDING,
+            now=now,
         )
         run = session.get(DigestRun, run_id)
     if run is None:

@@ -37,10 +37,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from app.db import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION
+from app.db import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION, insert_ignoring_conflicts
 from app.launches import day_bounds, hypotheses_of, local_date, window, zone
 from app.models import DayTally, Enquiry, EnquiryHypothesis, Hypothesis, Launch, id_of
 
@@ -326,24 +325,18 @@ def _store_days(session: Session, launch: Launch, counted: dict[dt.date, _Counts
         {"launch_id": launch.id, "timezone": launch.timezone, "day": day, "counts": c.to_json(), "computed_at": now}
         for day, c in counted.items()
     ]
-    dialect = engine.dialect.name
-    insert: Any
-    if dialect == "postgresql":
-        insert = postgresql.insert(_day_tally).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        insert = sqlite.insert(_day_tally).on_conflict_do_nothing()
-    else:  # pragma: no cover - the app supports these two
-        return
+    insert = insert_ignoring_conflicts(_day_tally, engine.dialect)
+    is_sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.connect() as connection:
             driver: Any = connection.connection.driver_connection
-            if dialect == "sqlite":  # set on the driver: SQLAlchemy would begin a transaction first
+            if is_sqlite:  # set on the driver: SQLAlchemy would begin a transaction first
                 driver.execute(f"PRAGMA busy_timeout={STORE_LOCK_WAIT_MS}")
             try:
                 with connection.begin():
                     connection.execute(insert, rows)
             finally:
-                if dialect == "sqlite":
+                if is_sqlite:
                     driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     except sa.exc.OperationalError as exc:
         log.info("closed days of launch %s not kept this time (%s); they will be counted again", launch.slug, exc.orig)
