@@ -6,9 +6,7 @@ million enquiries and 200 hypotheses.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import platform
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -17,7 +15,7 @@ from app import digests
 from app.models import DigestRun, DigestStatus
 from app.slack import blocks as slack_blocks
 from bench.data import STARTS_ON, build, forget_counted_days, fresh_database
-from bench.timing import TABLE_HEADER, Timing, measure
+from bench.timing import Timing, measure, query_benchmark_main
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -82,19 +80,7 @@ def run(*, enquiries: int, hypotheses: int, postgres: str | None) -> list[Timing
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--enquiries", type=int, default=1_000_000)
-    parser.add_argument("--hypotheses", type=int, default=200)
-    parser.add_argument("--postgres", metavar="URL")
-    args = parser.parse_args()
-    results = run(enquiries=args.enquiries, hypotheses=args.hypotheses, postgres=args.postgres)
-    print(
-        f"\n{'PostgreSQL' if args.postgres else 'SQLite'}, {args.enquiries:,} enquiries, {args.hypotheses} "
-        f"hypotheses, Python {platform.python_version()}\n"
-    )
-    print(TABLE_HEADER)
-    for timing in results:
-        print(timing.row())
+    query_benchmark_main(__doc__, run, hypotheses=200)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,7 @@ Prints a Markdown table for docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import platform
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -17,7 +15,7 @@ import sqlalchemy as sa
 from app import launches
 from app.tallies import tally
 from bench.data import STARTS_ON, build, forget_counted_days, fresh_database
-from bench.timing import TABLE_HEADER, Timing, measure
+from bench.timing import Timing, measure, query_benchmark_main
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -106,19 +104,7 @@ def run(*, enquiries: int, hypotheses: int, postgres: str | None) -> list[Timing
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--enquiries", type=int, default=1_000_000)
-    parser.add_argument("--hypotheses", type=int, default=15)
-    parser.add_argument("--postgres", metavar="URL", help="admin URL of a PostgreSQL server; SQLite when left out")
-    args = parser.parse_args()
-    results = run(enquiries=args.enquiries, hypotheses=args.hypotheses, postgres=args.postgres)
-    print(
-        f"\n{'PostgreSQL' if args.postgres else 'SQLite'}, {args.enquiries:,} enquiries, {args.hypotheses} "
-        f"hypotheses, Python {platform.python_version()}\n"
-    )
-    print(TABLE_HEADER)
-    for timing in results:
-        print(timing.row())
+    query_benchmark_main(__doc__, run, hypotheses=15)
 
 
 if __name__ == "__main__":
