@@ -24,6 +24,7 @@ from app.db import Database
 from app.deps import is_htmx
 from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
 from app.group_commit import GroupCommitWriter
+from app.hot_path import TallyApp
 from app.routes import admin, api, auth, checklist, digests, health, launches
 from app.web import build_environment, render
 
@@ -123,7 +124,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         if db is None:  # a database passed in belongs to the caller
             database.dispose()
 
-    app = FastAPI(
+    app = TallyApp(
+        hot_handlers={"api": api.log_enquiry_hot, "tick": checklist.tick_hot},
+        security_headers=SECURITY_HEADERS,
         title="Launch Tally",
         version="0.1.0",
         description="Log customer enquiries against a launch's hypotheses, and read the tallies. "
@@ -148,8 +151,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(checklist.hot, include_in_schema=False)  # checks CSRF itself
-    # The two ways to log an enquiry, first in line and served by plain Starlette routes.
-    app.router.routes[:0] = [*api.hot_routes(), *checklist.hot_routes()]
     protected = [Depends(csrf.protect)]
     for router in (auth.router, launches.router, checklist.router, digests.router, admin.router):
         app.include_router(router, dependencies=protected, include_in_schema=False)

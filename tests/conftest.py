@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from app import auth, migrations
+from app import api_tokens, auth, migrations
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
@@ -177,6 +177,14 @@ def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
 def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def token(db: Database) -> str:
+    """A raw API token, as an admin would hand it to an integration."""
+    with db.transaction() as session:
+        _, raw = api_tokens.create(session, name="telephony", now=dt.datetime.now(dt.UTC), actor="test")
+    return raw
 
 
 @pytest.fixture

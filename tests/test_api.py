@@ -27,13 +27,6 @@ def during_the_launch() -> Any:
 
 
 @pytest.fixture
-def token(db: Database) -> str:
-    with db.transaction() as session:
-        _, raw = api_tokens.create(session, name="telephony", now=dt.datetime.now(dt.UTC), actor="test")
-    return raw
-
-
-@pytest.fixture
 def launch(db: Database) -> Any:
     return make_launch(db, slug=SLUG, hypotheses=("bankid-login-loop", "receipts-moved", "send-money"))
 

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from app import auth, checklist, csrf, enquiries, i18n, launches, privacy
 from app.config import Settings
@@ -28,8 +27,8 @@ from app.web import render
 
 router = APIRouter()
 # The tick, the hot path, has its own router: it checks CSRF itself rather than
-# through a FastAPI dependency, whose solving cost more than the rest of the route;
-# requests reach it through a plain Starlette route (hot_routes).
+# through a FastAPI dependency, whose solving cost more than the rest of the route.
+# Requests normally reach it through app/hot_path.py (tick_hot).
 hot = APIRouter()
 
 
@@ -181,13 +180,7 @@ def remember_toggles(
     return Response(status_code=204)
 
 
-async def _tick_fast(request: Request) -> Response:
-    # CSRF first, so a forged request is refused before its body is read.
+async def tick_hot(request: Request, slug: str) -> Response:
+    """The tick as app/hot_path.py serves it. CSRF first, so a forged request is refused before its body is read."""
     _check_csrf(request)
-    body = parse_body(enquiries.EnquiryIn, await request.body())
-    return await _record_tick(request, request.path_params["slug"], body)
-
-
-def hot_routes() -> list[BaseRoute]:
-    """See app.routes.api.hot_routes."""
-    return [Route("/launches/{slug}/enquiries", _tick_fast, methods=["POST"])]
+    return await _record_tick(request, slug, parse_body(enquiries.EnquiryIn, await request.body()))

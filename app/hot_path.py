@@ -1,0 +1,96 @@
+"""The two ways to log an enquiry, served ahead of the framework's layers.
+
+Logging an enquiry is the hot path (docs/benchmarks.md). Going through the
+application's full stack — error, body-limit and telemetry middleware, the
+security-header and CSRF-cookie middleware, exception middleware, routing,
+FastAPI's request handling — cost more per request than the route itself. So
+``TallyApp`` answers these two requests directly, with the same route code:
+
+* ``POST /api/v1/launches/{slug}/enquiries`` (the JSON API), and
+* ``POST /launches/{slug}/enquiries`` (the checklist's tick, CSRF-checked).
+
+What the skipped layers did for these requests is done here too: security
+headers on every answer, errors through the application's own exception
+handlers (so they look exactly like any other error), and a 500 for anything
+unexpected. A tick from a browser that has no CSRF cookie yet goes through the
+whole stack, which gives it one. The framework's routes for both stay, for the
+OpenAPI document and for that case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette._utils import get_route_path
+from starlette.types import Receive, Scope, Send
+
+from app import csrf
+
+Handler = Callable[[Request, str], Awaitable[Response]]
+
+API_PREFIX = "/api/v1/launches/"
+TICK_PREFIX = "/launches/"
+SUFFIX = "/enquiries"
+CSRF_COOKIE = csrf.COOKIE.encode() + b"="
+
+
+def match(scope: Scope) -> tuple[str, str] | None:
+    """``("api" | "tick", slug)`` for the two hot requests, else None. Slugs are one path segment."""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    path = get_route_path(scope)
+    if not path.endswith(SUFFIX):
+        return None
+    for kind, prefix in (("api", API_PREFIX), ("tick", TICK_PREFIX)):
+        if path.startswith(prefix):
+            slug = path[len(prefix) : -len(SUFFIX)]
+            return (kind, slug) if slug and "/" not in slug else None
+    return None
+
+
+def _has_csrf_cookie(scope: Scope) -> bool:
+    return any(name == b"cookie" and CSRF_COOKIE in value for name, value in scope["headers"])
+
+
+class TallyApp(FastAPI):
+    """FastAPI, with the hot path answered before the middleware stack (see the module's docstring)."""
+
+    def __init__(
+        self,
+        *,
+        hot_handlers: dict[str, Handler],
+        security_headers: list[tuple[bytes, bytes]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.hot_handlers = hot_handlers
+        self.security_headers = security_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hot = match(scope)
+        if hot is None or (hot[0] == "tick" and not _has_csrf_cookie(scope)):
+            await super().__call__(scope, receive, send)
+            return
+        kind, slug = hot
+        scope["app"] = self
+        scope.setdefault("path_params", {})["slug"] = slug
+        request = Request(scope, receive)
+        try:
+            response = await self.hot_handlers[kind](request, slug)
+        except Exception as exc:
+            handler = self._exception_handler(exc)
+            if handler is None:
+                raise  # uvicorn logs it and answers 500, as the framework's error middleware would
+            response = await handler(request, exc)
+        response.raw_headers.extend(self.security_headers)
+        await response(scope, receive, send)
+
+    def _exception_handler(self, exc: Exception) -> Callable[[Request, Exception], Awaitable[Response]] | None:
+        handlers = self.exception_handlers
+        for cls in type(exc).__mro__:
+            if cls in handlers:
+                return handlers[cls]  # type: ignore[return-value]
+        return None
