@@ -32,6 +32,70 @@ def test_sqlite_pragmas(sqlite_db: Database) -> None:
         assert int(str(pragma("busy_timeout"))) >= 5000
         assert pragma("synchronous") == 1  # NORMAL
         assert pragma("foreign_keys") == 1
+        assert pragma("temp_store") == 2  # MEMORY: no temporary files
+
+
+def test_the_group_commit_writer_has_its_own_connection_set_up_once(sqlite_db: Database) -> None:
+    with sqlite_db.try_write() as (cursor, is_sqlite):
+        assert is_sqlite
+        connection = cursor.connection
+
+        def pragma(name: str) -> object:
+            return cursor.execute(f"PRAGMA {name}").fetchone()[0]
+
+        # The writer polls a busy lock itself and leaves checkpoints to the checkpointer thread.
+        assert pragma("busy_timeout") == 0
+        assert pragma("wal_autocheckpoint") == 0
+        assert (pragma("journal_mode"), pragma("synchronous"), pragma("foreign_keys"), pragma("temp_store")) == (
+            "wal",
+            1,
+            1,
+            2,
+        )
+        assert connection.in_transaction  # BEGIN IMMEDIATE
+        cursor.execute(
+            "INSERT INTO audit_event (at, actor, action, target_type, target_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            ("2026-11-18 10:00:00.000000", "test", "test.kept", "test", "1", "{}"),
+        )
+    with sqlite_db.try_write() as (cursor, _):
+        assert cursor.connection is connection  # kept, not taken from the pool each time
+    with sqlite_db.session() as session:
+        assert [e.action for e in session.exec(select(AuditEvent))] == ["test.kept"]  # committed
+    sqlite_db.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):
+        connection.execute("SELECT 1")  # closed with the database
+
+
+def test_the_writer_connection_rolls_back_a_failed_batch(sqlite_db: Database) -> None:
+    def failing_batch() -> None:
+        with sqlite_db.try_write() as (cursor, _):
+            cursor.execute(
+                "INSERT INTO audit_event (at, actor, action, target_type, target_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                ("2026-11-18 10:00:00.000000", "test", "test.lost", "test", "1", "{}"),
+            )
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError):
+        failing_batch()
+    with sqlite_db.session() as session:
+        assert session.exec(select(AuditEvent)).all() == []
+    with sqlite_db.try_write() as (cursor, _):
+        assert cursor is not None  # and the connection is usable again
+
+
+def test_the_writer_connection_is_busy_while_another_thread_uses_it(sqlite_db: Database) -> None:
+    seen: list[object] = []
+    with sqlite_db.try_write() as (cursor, _):
+        assert cursor is not None
+
+        def other_thread() -> None:
+            with sqlite_db.try_write() as other:
+                seen.append(other)
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert seen == [(None, True)]
 
 
 def test_write_sessions_take_the_write_lock_at_begin(sqlite_db: Database) -> None:
