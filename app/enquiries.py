@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -22,7 +21,6 @@ from sqlmodel import Session, col, select
 from app import api_tokens, audit, privacy, tallies
 from app.enquiry_store import HypothesisRow, LaunchRow, Store
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
-from app.launches import local_midnight
 from app.models import (
     ApiToken,
     Enquiry,
@@ -236,12 +234,8 @@ def _check(
         raise Conflict(
             f"Launch {request.slug!r} {state}: enquiries can only be logged on a live launch.", code="launch_not_live"
         )
-    tz = ZoneInfo(launch.timezone)
-    if (
-        not local_midnight(launch.starts_on, tz)
-        <= request.received_at
-        < local_midnight(launch.ends_on + dt.timedelta(days=1), tz)
-    ):
+    start, end = launch.window
+    if not start <= request.received_at < end:
         # Counted nowhere otherwise: tallies and digests cover the launch's days only.
         raise Conflict(
             f"Launch {request.slug!r} runs from {launch.starts_on} to {launch.ends_on}: a lead can change its "

@@ -16,12 +16,14 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-# SQLAlchemy's SQLite DateTime storage format: the same text, so comparisons agree.
-SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+from app.launches import local_midnight
+
 ENQUIRY_COLUMNS = (
     "launch_id",
     "channel",
@@ -45,6 +47,12 @@ class LaunchRow:
     starts_on: dt.date
     ends_on: dt.date
     timezone: str
+
+    @cached_property
+    def window(self) -> tuple[dt.datetime, dt.datetime]:
+        """[first instant, end) of the launch's days in its time zone, in UTC: worked out once a batch."""
+        tz = ZoneInfo(self.timezone)
+        return local_midnight(self.starts_on, tz), local_midnight(self.ends_on + dt.timedelta(days=1), tz)
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,12 @@ class Store:
     # --- values as the column types store them ---------------------------------------
 
     def _time(self, value: dt.datetime) -> Any:
-        naive = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return naive.strftime(SQLITE_DATETIME) if self.sqlite else naive
+        if value.tzinfo is not dt.UTC:
+            value = value.astimezone(dt.UTC)
+        naive = value.replace(tzinfo=None)
+        # The text SQLAlchemy stores for a DateTime on SQLite ("2026-11-18 10:00:00.000000"), so
+        # comparisons agree; isoformat writes it several times faster than strftime.
+        return naive.isoformat(" ", "microseconds") if self.sqlite else naive
 
     def _read_time(self, value: Any) -> dt.datetime:
         moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value

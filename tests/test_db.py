@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app.db import Database
+from app.db import Database, UTCDateTime
+from app.enquiry_store import Store
 from app.models import AuditEvent, Launch
 from tests.factories import T0, make_launch
 
@@ -162,3 +163,20 @@ def test_datetimes_come_back_aware_utc_and_naive_ones_are_refused(db: Database) 
         with pytest.raises(sa.exc.StatementError, match="naive datetime"):
             session.flush()
         session.rollback()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 29, 2, 30, 0, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        dt.datetime(999, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC),
+    ],
+)
+def test_the_hot_path_stores_times_exactly_as_sqlalchemy_does(sqlite_db: Database, moment: dt.datetime) -> None:
+    """Plain SQL and the ORM must write the same text, or range comparisons on created_at disagree."""
+    with sqlite_db.engine.connect() as connection:
+        stored_by_orm = connection.execute(
+            sa.select(sa.cast(sa.bindparam("at", moment, type_=UTCDateTime()), sa.String))
+        ).scalar_one()
+    assert Store(None, sqlite=True)._time(moment) == stored_by_orm

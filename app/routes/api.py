@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from app import auth, enquiries, launches, tallies
@@ -120,7 +120,7 @@ def list_launches(token: CurrentToken, session: SessionDep) -> list[LaunchOut]:
     },
     openapi_extra={"security": [{"HTTPBearer": []}]},
 )
-async def log_enquiry(request: Request, slug: str, body: enquiries.EnquiryIn) -> JSONResponse:
+async def log_enquiry(request: Request, slug: str, body: enquiries.EnquiryIn) -> Response:
     """Log one enquiry. Safe to retry with the same `idempotency_key`."""
     # The hot path takes no FastAPI dependencies: solving them cost more than
     # everything else this route does. Requests reach it through app/hot_path.py;
@@ -139,7 +139,12 @@ async def log_enquiry(request: Request, slug: str, body: enquiries.EnquiryIn) ->
         logged_at=logged.created_at,
     )
     headers = {} if logged.created else {"Idempotent-Replayed": "true"}
-    return JSONResponse(out.model_dump(mode="json"), status_code=201 if logged.created else 200, headers=headers)
+    return Response(
+        out.model_dump_json(),
+        status_code=201 if logged.created else 200,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 @router.delete(
