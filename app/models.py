@@ -214,7 +214,15 @@ class Enquiry(SQLModel, table=True):
         # segment and other counts each seek one (channel, segment, is_other) prefix.
         sa.Index("ix_enquiry_time", "launch_id", "created_at"),
         sa.Index("ix_enquiry_dimensions", "launch_id", "channel", "segment", "is_other", "created_at"),
-        sa.Index("ix_enquiry_agent", "agent_id", "created_at"),
+        # An agent's own enquiries. Partial: those logged through the API have no agent, and
+        # their NULLs, sorted first, made every batch of them rewrite pages of this index.
+        sa.Index(
+            "ix_enquiry_agent",
+            "agent_id",
+            "created_at",
+            sqlite_where=sa.text("agent_id IS NOT NULL"),
+            postgresql_where=sa.text("agent_id IS NOT NULL"),
+        ),
         # Ids are never reused (SQLite would reuse the highest after a delete): an undo button
         # or an integration holding an old id must never reach a newer enquiry.
         {"sqlite_autoincrement": True},

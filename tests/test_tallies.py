@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app import launches, tallies
+from app import enquiries, launches, tallies
 from app.db import Database
 from app.models import DayTally, Enquiry, Launch
 from app.tallies import UNSPECIFIED_SEGMENT, count, keep_closed_days, tally
-from tests.factories import T0, hypothesis_ids, log, make_launch
+from tests.factories import T0, hypothesis_ids, log, make_launch, make_user
 
 OSLO = ZoneInfo("Europe/Oslo")
 HOUR = dt.timedelta(hours=1)
@@ -287,3 +288,29 @@ def test_every_count_is_an_index_range_seek_never_a_scan_or_a_sort(db: Database)
         assert on_enquiries and all(step.startswith("SEARCH") for step in on_enquiries), (name, plan)
         for seek in seeks:
             assert any(seek in step for step in plan), (name, seek, plan)
+
+
+def test_an_agents_own_enquiries_are_read_through_the_partial_agent_index(db: Database) -> None:
+    """ix_enquiry_agent leaves out API enquiries (no agent); an agent's queries must still seek it."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite's EXPLAIN QUERY PLAN; PostgreSQL's plans depend on its statistics")
+    launch = make_launch(db)
+    user = make_user(db, "kari")
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: object, cursor: object, statement: str, params: Any, *args: object) -> None:
+        if "agent_id" in statement and statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, params))
+
+    sa.event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        with db.session() as session:
+            enquiries.count_for_agent(session, launch=launch, user=user, start=T0, end=T0 + dt.timedelta(days=1))
+            enquiries.recent_for_agent(session, launch=launch, user=user, now=T0)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", capture)
+    assert len(statements) == 2
+    with db.engine.connect() as connection:
+        for statement, params in statements:
+            plan = [str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)]
+            assert any("INDEX ix_enquiry_agent (agent_id=? AND created_at" in step for step in plan), plan
