@@ -56,15 +56,16 @@ def fresh_database(url: str | None, name: str) -> Database:
     return db
 
 
-def build(db: Database, *, enquiries: int, hypotheses: int, seed: int = 1) -> Dataset:
+def build(db: Database, *, enquiries: int, hypotheses: int, seed: int = 1, starts_on: dt.date = STARTS_ON) -> Dataset:
+    """A launch of 21 days from ``starts_on`` (fixed, so query figures compare across runs)."""
     started = time.perf_counter()
     rng = random.Random(seed)
     with db.transaction() as session:
         launch = Launch(
             slug="bench",
             name="Benchmark launch",
-            starts_on=STARTS_ON,
-            ends_on=STARTS_ON + dt.timedelta(days=20),
+            starts_on=starts_on,
+            ends_on=starts_on + dt.timedelta(days=20),
             timezone="Europe/Oslo",
             digest_times=["09:00", "13:00", "16:00"],
             channels=["phone", "chat", "email", "social"],
@@ -86,7 +87,7 @@ def build(db: Database, *, enquiries: int, hypotheses: int, seed: int = 1) -> Da
         session.add_all(rows)
     ids = [id_of(h) for h in rows]
     weights = [1 / (i + 1) for i in range(len(ids))]  # a few big hypotheses, a long tail
-    start = dt.datetime.combine(STARTS_ON, dt.time(7, 0), tzinfo=dt.UTC)
+    start = dt.datetime.combine(starts_on, dt.time(7, 0), tzinfo=dt.UTC)
     enquiry_table = Enquiry.__table__  # type: ignore[attr-defined]
     link_table = EnquiryHypothesis.__table__  # type: ignore[attr-defined]
     next_id = 1
