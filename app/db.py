@@ -126,6 +126,34 @@ def create_db_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+WAL_RESTART_FRAMES = 16_384  # 64 MiB of 4 KiB pages
+WAL_RESTART_WAIT_MS = 100
+
+
+def checkpoint(connection: sqlite3.Connection, *, restart_after: int = WAL_RESTART_FRAMES) -> None:
+    """One pass of the checkpointer: copy the WAL into the database file, and keep the WAL short.
+
+    A PASSIVE checkpoint never blocks writers, but under steady writes it never
+    catches up either, and SQLite only starts the WAL over when a writer finds
+    every frame copied: measured, the WAL grew by 100 MB a second at
+    saturation, and every page read and write got slower as it grew (a tenth
+    fewer enquiries a second after ten seconds). So once the WAL holds more than
+    ``restart_after`` frames, a RESTART checkpoint waits (at most 100 ms) for
+    the writer in progress, copies the little the passive one left, and makes
+    the next writer start the WAL over. Writers meanwhile find the database
+    busy and try again a moment later (group_commit); nothing is lost."""
+    try:
+        _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames > restart_after:
+            connection.execute(f"PRAGMA busy_timeout={WAL_RESTART_WAIT_MS}")
+            try:
+                connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+            finally:
+                connection.execute("PRAGMA busy_timeout=0")
+    except sqlite3.OperationalError:
+        pass  # busy: the next pass will do
+
+
 class Database:
     """The engine plus the two kinds of session the app uses: read and write."""
 
@@ -244,10 +272,7 @@ class Database:
             connection = sqlite3.connect(path, timeout=0, check_same_thread=False)
             try:
                 while not stop.wait(every):
-                    try:
-                        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    except sqlite3.OperationalError:
-                        continue  # busy: the next round will do
+                    checkpoint(connection)
             finally:
                 connection.close()
 

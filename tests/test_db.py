@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app.db import Database, UTCDateTime
+from app.db import Database, UTCDateTime, checkpoint
 from app.enquiry_store import Store
 from app.models import AuditEvent, Launch
 from tests.factories import T0, make_launch
@@ -180,3 +180,56 @@ def test_the_hot_path_stores_times_exactly_as_sqlalchemy_does(sqlite_db: Databas
             sa.select(sa.cast(sa.bindparam("at", moment, type_=UTCDateTime()), sa.String))
         ).scalar_one()
     assert Store(None, sqlite=True)._time(moment) == stored_by_orm
+
+
+def _wal_frames(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+
+
+def _write(connection: sqlite3.Connection, times: int) -> None:
+    """Write transactions as the app makes them: the write lock first."""
+    for n in range(times):
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute(
+            "INSERT INTO audit_event (at, actor, action, target_type, target_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            ("2026-11-18 10:00:00.000000", "test", "test.write", "test", str(n), "{}"),
+        )
+        connection.execute("COMMIT")
+
+
+def test_the_checkpointer_starts_a_long_wal_over(sqlite_db: Database) -> None:
+    """Under steady writes a passive checkpoint never lets the WAL start over (the benchmark saw it grow
+    by 100 MB a second); past a limit the checkpointer asks for a RESTART, which makes the next writer
+    start it over."""
+    writer = sqlite3.connect(str(sqlite_db.engine.url.database), isolation_level=None)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    checkpointer = sqlite3.connect(str(sqlite_db.engine.url.database), timeout=0, isolation_level=None)
+    statements: list[str] = []
+    checkpointer.set_trace_callback(statements.append)
+    _write(writer, 30)
+
+    checkpoint(checkpointer, restart_after=1_000)
+    assert statements == ["PRAGMA wal_checkpoint(PASSIVE)"]  # short: copied, nothing more
+
+    _write(writer, 30)
+    statements.clear()
+    checkpoint(checkpointer, restart_after=10)
+    assert "PRAGMA wal_checkpoint(RESTART)" in statements
+    assert checkpointer.execute("PRAGMA busy_timeout").fetchone()[0] == 0  # never waits in a passive pass
+    _write(writer, 1)
+    assert _wal_frames(checkpointer) <= 5  # started over
+    writer.close()
+    checkpointer.close()
+
+
+def test_the_checkpointer_gives_way_to_a_long_write(sqlite_db: Database) -> None:
+    writer = sqlite3.connect(str(sqlite_db.engine.url.database), isolation_level=None)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    checkpointer = sqlite3.connect(str(sqlite_db.engine.url.database), timeout=0, isolation_level=None)
+    _write(writer, 30)
+    writer.execute("BEGIN IMMEDIATE")  # a writer holds the lock longer than the checkpointer waits
+    checkpoint(checkpointer, restart_after=10)  # neither raises nor blocks for long
+    writer.execute("COMMIT")
+    assert _wal_frames(checkpointer) > 30  # not started over: the next pass will
+    writer.close()
+    checkpointer.close()
