@@ -16,6 +16,7 @@ forged request has nothing to ride on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -44,6 +45,7 @@ def token(request: Request, settings: Settings) -> str:
     return hmac.new(key, _binding(request).encode(), hashlib.sha256).hexdigest()
 
 
+@functools.lru_cache(maxsize=64)
 def _origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from app import auth, checklist, csrf, enquiries, i18n, launches, privacy
 from app.config import Settings
@@ -119,26 +120,37 @@ def _check_csrf(request: Request) -> None:
     csrf.check_token(request, settings, request.headers.get(csrf.HEADER))
 
 
+class TickOut(BaseModel):
+    """What the checklist's script gets back for a tick (serialised by pydantic: the hot path)."""
+
+    id: int
+    created: bool
+    hypotheses: list[str]
+    logged_at: str
+
+
 @hot.post("/launches/{slug}/enquiries", status_code=201)
-async def tick(request: Request, slug: str, body: enquiries.EnquiryIn) -> JSONResponse:
+async def tick(request: Request, slug: str, body: enquiries.EnquiryIn) -> Response:
     _check_csrf(request)
     return await _record_tick(request, slug, body)
 
 
-async def _record_tick(request: Request, slug: str, body: enquiries.EnquiryIn) -> JSONResponse:
+async def _record_tick(request: Request, slug: str, body: enquiries.EnquiryIn) -> Response:
     now = dt.datetime.now(dt.UTC)
     credential = _credential(request)
     writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = request.app.state.enquiry_writer
     logged = await writer.submit(body.request(slug=slug, credential=credential, received_at=now))
-    return JSONResponse(
-        {
-            "id": logged.id,
-            "created": logged.created,
-            "hypotheses": list(logged.hypothesis_keys),
-            "logged_at": logged.created_at.isoformat(),
-        },
+    out = TickOut(
+        id=logged.id,
+        created=logged.created,
+        hypotheses=list(logged.hypothesis_keys),
+        logged_at=logged.created_at.isoformat(),
+    )
+    return Response(
+        out.model_dump_json(),
         status_code=201 if logged.created else 200,
         headers={"HX-Trigger": "tally:changed"},
+        media_type="application/json",
     )
 
 
