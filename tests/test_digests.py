@@ -524,3 +524,35 @@ def test_a_digest_counts_what_was_logged_in_its_window_today_and_since_launch(
     assert content.url == f"{settings.base_url}/launches/test-launch"
     text, _ = slack_blocks.build(content)
     assert "note 0" not in text and "before the window" not in text
+
+
+def test_attempts_within_a_pass_pause_2_then_8_seconds(db: Database, settings: Settings, launch: Launch) -> None:
+    nowhere = BotSender(token=TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
+    slept: list[float] = []
+    done = digests.run_due(db, settings=settings, now=local(18, 13), sender=nowhere, sleep=slept.append)
+    [run] = [r for r in done if r.status != DigestStatus.MISSED]
+    assert run.status == DigestStatus.RETRYING and run.attempts == digests.ATTEMPTS_PER_PASS
+    assert slept == [2.0, 8.0]  # between the three attempts, none after the last
+
+
+def test_an_unreachable_slack_is_given_up_after_max_passes_with_growing_pauses(
+    db: Database, settings: Settings, launch: Launch
+) -> None:
+    nowhere = BotSender(token=TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
+    now = local(18, 13)
+    [run] = run_due(db, settings, nowhere, now)
+    waits: list[int] = []
+    passes = 1
+    while run.status == DigestStatus.RETRYING:
+        assert run.next_attempt_at is not None
+        waits.append(round((run.next_attempt_at - now).total_seconds() / 60))
+        now = run.next_attempt_at
+        # Later slots fall due meanwhile and fail the same way: follow this one.
+        run = next(r for r in run_due(db, settings, nowhere, now) if r.id == run.id)
+        passes += 1
+    assert waits == [2, 4, 8, 16, 30, 30, 30, 30, 30, 30, 30]  # minutes, doubling up to half an hour
+    assert passes == digests.MAX_PASSES
+    assert run.status == DigestStatus.FAILED
+    assert run.attempts == digests.MAX_PASSES * digests.ATTEMPTS_PER_PASS
+    assert f"Gave up after {run.attempts} attempts" in (run.error or "")
+    assert "Send it from the Digests page" in (run.error or "")
