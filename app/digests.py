@@ -310,6 +310,9 @@ def deliver(
     attempts = run.attempts
     error: SlackError | None = None
     for attempt in range(ATTEMPTS_PER_PASS):
+        # Every try counts, a look in the channel too: when Slack cannot be reached even to
+        # look, the passes must still add up to MAX_PASSES (and the pauses grow).
+        attempts += 1
         try:
             if check_first and (
                 posted := sender.find_posted(
@@ -318,7 +321,6 @@ def deliver(
             ):
                 log.info("digest %s was already in Slack; not posting it again", run.slot_key)
             else:
-                attempts += 1
                 posted = sender.post(channel=channel, text=run.text, blocks=run.blocks, slot_key=run.slot_key)
         except SlackError as exc:
             error = exc
