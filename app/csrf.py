@@ -85,6 +85,11 @@ async def protect(request: Request) -> None:
     check_token(request, settings, submitted)
 
 
+def has_cookie(scope: Scope) -> bool:
+    """Whether the browser already has its CSRF cookie (read from the raw ASGI headers)."""
+    return COOKIE.encode() + b"=" in dict(scope["headers"]).get(b"cookie", b"")
+
+
 class CookieMiddleware:
     """Gives every browser its random CSRF cookie on first contact."""
 
@@ -96,7 +101,7 @@ class CookieMiddleware:
         if (
             scope["type"] != "http"
             or scope["path"].startswith(("/api/", "/static/", "/healthz"))  # no forms there
-            or b"tally_csrf=" in dict(scope["headers"]).get(b"cookie", b"")
+            or has_cookie(scope)
         ):
             await self.app(scope, receive, send)
             return

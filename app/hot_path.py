@@ -20,10 +20,11 @@ OpenAPI document and for that case.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette._exception_handler import _lookup_exception_handler
 from starlette._utils import get_route_path
 from starlette.types import Receive, Scope, Send
 
@@ -34,7 +35,6 @@ Handler = Callable[[Request, str], Awaitable[Response]]
 API_PREFIX = "/api/v1/launches/"
 TICK_PREFIX = "/launches/"
 SUFFIX = "/enquiries"
-CSRF_COOKIE = csrf.COOKIE.encode() + b"="
 
 
 def match(scope: Scope) -> tuple[str, str] | None:
@@ -49,10 +49,6 @@ def match(scope: Scope) -> tuple[str, str] | None:
             slug = path[len(prefix) : -len(SUFFIX)]
             return (kind, slug) if slug and "/" not in slug else None
     return None
-
-
-def _has_csrf_cookie(scope: Scope) -> bool:
-    return any(name == b"cookie" and CSRF_COOKIE in value for name, value in scope["headers"])
 
 
 class TallyApp(FastAPI):
@@ -71,7 +67,7 @@ class TallyApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         hot = match(scope)
-        if hot is None or (hot[0] == "tick" and not _has_csrf_cookie(scope)):
+        if hot is None or (hot[0] == "tick" and not csrf.has_cookie(scope)):
             await super().__call__(scope, receive, send)
             return
         kind, slug = hot
@@ -81,16 +77,11 @@ class TallyApp(FastAPI):
         try:
             response = await self.hot_handlers[kind](request, slug)
         except Exception as exc:
-            handler = self._exception_handler(exc)
+            # The lookup the framework's exception middleware makes (the exception's classes in order).
+            # Every handler this app registers, FastAPI's own included, is an async HTTP one.
+            handler: Any = _lookup_exception_handler(cast(Any, self.exception_handlers), exc)
             if handler is None:
                 raise  # uvicorn logs it and answers 500, as the framework's error middleware would
             response = await handler(request, exc)
         response.raw_headers.extend(self.security_headers)
         await response(scope, receive, send)
-
-    def _exception_handler(self, exc: Exception) -> Callable[[Request, Exception], Awaitable[Response]] | None:
-        handlers = self.exception_handlers
-        for cls in type(exc).__mro__:
-            if cls in handlers:
-                return handlers[cls]  # type: ignore[return-value]
-        return None

@@ -7,6 +7,7 @@ A launch runs from local midnight of ``starts_on`` to local midnight after
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -17,7 +18,18 @@ from app.models import Hypothesis, HypothesisRevision, HypothesisStatus, Launch,
 DEFAULT_LENGTH = dt.timedelta(days=21)
 
 
-def zone(launch: Launch) -> ZoneInfo:
+class Dated(Protocol):
+    """What the window needs: a Launch, or the hot path's plain row of one (enquiry_store.LaunchRow)."""
+
+    @property
+    def starts_on(self) -> dt.date: ...
+    @property
+    def ends_on(self) -> dt.date: ...
+    @property
+    def timezone(self) -> str: ...
+
+
+def zone(launch: Dated) -> ZoneInfo:
     return ZoneInfo(launch.timezone)
 
 
@@ -39,7 +51,7 @@ def local_date(moment: dt.datetime, tz: ZoneInfo) -> dt.date:
     return moment.astimezone(tz).date()
 
 
-def window(launch: Launch) -> tuple[dt.datetime, dt.datetime]:
+def window(launch: Dated) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) of the whole launch in UTC."""
     tz = zone(launch)
     return local_midnight(launch.starts_on, tz), local_midnight(launch.ends_on + dt.timedelta(days=1), tz)
