@@ -13,18 +13,21 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import Session, col, select
 
-from app import api_tokens, audit, privacy, tallies
+from app import api_tokens, audit, privacy
 from app.enquiry_store import HypothesisRow, LaunchRow, Store
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
+from app.launches import local_date, local_midnight
 from app.models import (
     ApiToken,
     Enquiry,
     EnquiryHypothesis,
+    EnquirySource,
     Hypothesis,
     HypothesisStatus,
     Launch,
@@ -51,6 +54,8 @@ class NewEnquiry:
     note: str | None = None
     agent_id: int | None = None
     token_id: int | None = None
+    source: EnquirySource = EnquirySource.CHECKLIST
+    recorded_at: dt.datetime | None = None  # None: when it happened (created_at)
     # Every enquiry has a key: the client's, or one made here. That is what
     # lets a batch insert tell which rows it created and which already existed.
     idempotency_key: str = field(default_factory=new_key)
@@ -70,10 +75,17 @@ def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[
     """
     if not items:
         return []
-    recorded = insert_with(Store.of(connection), items)
-    # These callers set created_at themselves and may write into days whose
-    # counts were already kept; the hot path (insert_with) only writes "now".
-    tallies.forget_days(connection, {item.launch_id for item in items})
+    store = Store.of(connection)
+    recorded = insert_with(store, items)
+    # These callers (the demo, the import, test factories) set created_at themselves and may
+    # write into days whose counts were already kept: every cache of those days goes stale.
+    changed: dict[int, set[dt.datetime]] = {}
+    for item, outcome in zip(items, recorded, strict=True):
+        if outcome.created:
+            changed.setdefault(item.launch_id, set()).add(item.created_at)
+    for launch_id, moments in changed.items():
+        tz = ZoneInfo(store.launch_timezone(launch_id))
+        store.bump_counts_version(launch_id, {local_date(moment, tz) for moment in moments})
     return recorded
 
 
@@ -94,6 +106,8 @@ def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded]:
                 note=item.note,
                 is_other=not item.hypothesis_ids,
                 idempotency_key=item.idempotency_key,
+                recorded_at=item.recorded_at or item.created_at,
+                source=item.source.value,
             )
             for item in unique.values()
         ]
@@ -164,6 +178,7 @@ class EnquiryRequest:
     segment: str | None = None
     note: str | None = None  # already scrubbed (privacy.clean_note)
     idempotency_key: str | None = None
+    occurred_at: dt.datetime | None = None  # a backfill (API only): when it happened, if not now
 
 
 class EnquiryIn(BaseModel):
@@ -186,9 +201,22 @@ class EnquiryIn(BaseModel):
         description="Your id for this enquiry: sending it again returns the same enquiry instead of a new one.",
     )
 
-    def request(self, *, slug: str, credential: Credential, received_at: dt.datetime) -> EnquiryRequest:
+    def request(
+        self, *, slug: str, credential: Credential, received_at: dt.datetime, occurred_at: dt.datetime | None = None
+    ) -> EnquiryRequest:
         """What the writer records: the note scrubbed of personal data first."""
+        if occurred_at is not None:
+            try:
+                occurred_at = occurred_at.astimezone(dt.UTC)
+            except OverflowError:  # year 1 or 9999: no launch runs then
+                raise Invalid(
+                    f"occurred_at {occurred_at.isoformat()} is outside the allowed range: it must lie inside the "
+                    "launch's dates and not in the future.",
+                    field="occurred_at",
+                    code="occurred_at_out_of_range",
+                ) from None
         return EnquiryRequest(
+            occurred_at=occurred_at,
             slug=slug,
             channel=self.channel,
             segment=self.segment,
@@ -198,6 +226,21 @@ class EnquiryIn(BaseModel):
             credential=credential,
             received_at=received_at,
         )
+
+
+class ApiEnquiryIn(EnquiryIn):
+    """An enquiry as an integration sends it: possibly after the fact."""
+
+    occurred_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the enquiry happened, ISO 8601 with offset, if not now (a telephony or CRM system "
+        "posting after the call, or days ticked on paper). Inside the launch's dates and not in the future.",
+        examples=["2026-11-18T09:42:00+01:00"],
+    )
+
+
+# An integration's clock may run a little ahead of ours: that is not "in the future".
+CLOCK_SKEW = dt.timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -235,7 +278,18 @@ def _check(
             f"Launch {request.slug!r} {state}: enquiries can only be logged on a live launch.", code="launch_not_live"
         )
     start, end = launch.window
-    if not start <= request.received_at < end:
+    if request.occurred_at is not None:
+        latest = min(end, request.received_at + CLOCK_SKEW)
+        if not start <= request.occurred_at < latest:
+            last = "now" if latest < end else f"the launch's end ({end.isoformat()})"
+            raise Invalid(
+                f"occurred_at {request.occurred_at.isoformat()} is outside the allowed range: from the launch's "
+                f"start ({start.isoformat()}, {launch.starts_on} local time) up to {last}; an enquiry cannot be "
+                "logged before its launch began or in the future.",
+                field="occurred_at",
+                code="occurred_at_out_of_range",
+            )
+    elif not start <= request.received_at < end:
         # Counted nowhere otherwise: tallies and digests cover the launch's days only.
         raise Conflict(
             f"Launch {request.slug!r} runs from {launch.starts_on} to {launch.ends_on}: a lead can change its "
@@ -285,6 +339,7 @@ def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt
     results: list[Logged | TallyError | None] = []
     accepted: list[tuple[int, EnquiryRequest, NewEnquiry]] = []
     used_tokens: set[int] = set()
+    backdated: dict[int, tuple[LaunchRow, list[NewEnquiry]]] = {}
     for request in requests:
         try:
             agent_id = token_id = None
@@ -311,25 +366,31 @@ def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt
         except TallyError as error:
             results.append(error)
             continue
-        accepted.append(
-            (
-                len(results),
-                request,
-                NewEnquiry(
-                    launch_id=launch_id,
-                    channel=request.channel,
-                    segment=request.segment,
-                    note=request.note,
-                    hypothesis_ids=hypothesis_ids,
-                    agent_id=agent_id,
-                    token_id=token_id,
-                    created_at=request.received_at,
-                    idempotency_key=request.idempotency_key or new_key(),
-                ),
-            )
+        item = NewEnquiry(
+            launch_id=launch_id,
+            channel=request.channel,
+            segment=request.segment,
+            note=request.note,
+            hypothesis_ids=hypothesis_ids,
+            agent_id=agent_id,
+            token_id=token_id,
+            created_at=min(request.occurred_at, request.received_at) if request.occurred_at else request.received_at,
+            recorded_at=request.received_at,
+            source=EnquirySource.API if token_id is not None else EnquirySource.CHECKLIST,
+            idempotency_key=request.idempotency_key or new_key(),
         )
+        if request.occurred_at is not None and launch is not None:
+            backdated.setdefault(launch_id, (launch, []))[1].append(item)
+        accepted.append((len(results), request, item))
         results.append(None)
     recorded = insert_with(store, [item for _, _, item in accepted])
+    _bump_for_past_days(
+        store,
+        backdated,
+        recorded={
+            (i.launch_id, i.idempotency_key) for (_, _, i), r in zip(accepted, recorded, strict=True) if r.created
+        },
+    )
     # A repeated idempotency key gets the enquiry as first recorded, not as asked the second time.
     stored_at, stored_keys = store.stored(sorted({outcome.id for outcome in recorded if not outcome.created}))
     for (position, request, item), outcome in zip(accepted, recorded, strict=True):
@@ -341,6 +402,23 @@ def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt
             )
     store.touch_tokens(sorted(used_tokens), now=now, stale_before=now - api_tokens.LAST_USED_RESOLUTION)
     return [r for r in results if r is not None]
+
+
+def _bump_for_past_days(
+    store: Store, backdated: dict[int, tuple[LaunchRow, list[NewEnquiry]]], *, recorded: set[tuple[int, str]]
+) -> None:
+    """A backfill into a day that is over (by this server's clock) changes counts that may be
+    cached: raise the launch's counts version. One into today changes nothing cached."""
+    for launch_id, (launch, items) in backdated.items():
+        tz = ZoneInfo(launch.timezone)
+        days = {
+            local_date(item.created_at, tz)
+            for item in items
+            if (launch_id, item.idempotency_key) in recorded
+            and item.created_at < local_midnight(local_date(item.recorded_at or item.created_at, tz), tz)
+        }
+        if days:
+            store.bump_counts_version(launch_id, days)
 
 
 # --- undo and the agent's own recent enquiries --------------------------------------

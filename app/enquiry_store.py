@@ -33,6 +33,8 @@ ENQUIRY_COLUMNS = (
     "note",
     "is_other",
     "idempotency_key",
+    "recorded_at",
+    "source",
 )
 
 
@@ -234,6 +236,8 @@ class Store:
         note: str | None,
         is_other: bool,
         idempotency_key: str,
+        recorded_at: dt.datetime,
+        source: str,
     ) -> tuple[Any, ...]:
         return (
             launch_id,
@@ -245,6 +249,8 @@ class Store:
             note,
             is_other,
             idempotency_key,
+            self._time(recorded_at),
+            source,
         )
 
     def insert_links(self, links: Iterable[tuple[int, int, int, dt.datetime]]) -> None:
@@ -258,6 +264,33 @@ class Store:
                 f"({self._marks(4)})",
                 rows,
             )
+
+    def bump_counts_version(self, launch_id: int, days: Iterable[dt.date]) -> int:
+        """Past counts of a launch changed on ``days`` (local dates): raise its counts version.
+
+        Every cache of counts (app/tallies) is keyed by the version, so each process and
+        replica counts afresh from now on. The kept counts of the other days are carried
+        over to the new version in this same transaction, so only the changed days are
+        counted again. A process still counting at the old version keeps its result under
+        the old version, where nobody reads it. Returns the new version."""
+        [(version, timezone)] = self._query(
+            "UPDATE launch SET counts_version = counts_version + 1 WHERE id = ? RETURNING counts_version, timezone",
+            [launch_id],
+        )
+        changed = sorted(set(days))
+        keep = f"AND day NOT IN ({self._marks(len(changed))})" if changed else ""
+        self._run(
+            "INSERT INTO day_tally (launch_id, timezone, day, version, counts, computed_at) "
+            "SELECT launch_id, timezone, day, ?, counts, computed_at FROM day_tally "
+            f"WHERE launch_id = ? AND timezone = ? AND version = ? {keep}",
+            [version, launch_id, timezone, version - 1, *(d.isoformat() if self.sqlite else d for d in changed)],
+        )
+        self._run("DELETE FROM day_tally WHERE launch_id = ? AND version < ?", [launch_id, version])
+        return int(version)
+
+    def launch_timezone(self, launch_id: int) -> str:
+        [(timezone,)] = self._query("SELECT timezone FROM launch WHERE id = ?", [launch_id])
+        return str(timezone)
 
     def touch_tokens(self, token_ids: Sequence[int], *, now: dt.datetime, stale_before: dt.datetime) -> None:
         if token_ids:

@@ -99,6 +99,9 @@ class Launch(SQLModel, table=True):
     status: LaunchStatus = Field(default=LaunchStatus.DRAFT, sa_type=EnumString(LaunchStatus))
     # When it last went live: digest slots before then were never due, so never "missed".
     live_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Raised whenever counts of past days change (a backfill, a re-link): every cached
+    # count of this launch, in any process or replica, is keyed by it and so goes stale.
+    counts_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
 
@@ -200,8 +203,18 @@ class ApiToken(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class EnquirySource(StrEnum):
+    CHECKLIST = "checklist"
+    API = "api"
+    IMPORT = "import"
+
+
 class Enquiry(SQLModel, table=True):
     """One customer enquiry, as an agent or an integration logged it.
+
+    ``created_at`` is when it happened (what every count uses); ``recorded_at``
+    when the server stored it. They differ for a backfill: an integration that
+    posts after the call with ``occurred_at``, or days ticked on paper imported.
 
     ``is_other`` is true when it matched no hypothesis; kept on the row so the
     window tally reads one index instead of anti-joining the link table.
@@ -238,6 +251,12 @@ class Enquiry(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=sa.String(500))
     is_other: bool = False
     idempotency_key: str | None = Field(default=None, sa_type=sa.String(64))
+    recorded_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    source: EnquirySource = Field(
+        default=EnquirySource.CHECKLIST,
+        sa_type=EnumString(EnquirySource),
+        sa_column_kwargs={"server_default": "checklist"},
+    )
 
 
 class EnquiryHypothesis(SQLModel, table=True):
@@ -259,12 +278,13 @@ class EnquiryHypothesis(SQLModel, table=True):
 
 
 class DayTally(SQLModel, table=True):
-    """The counts of one closed local day of a launch, computed once and kept.
+    """The counts of one closed local day of a launch, hour by hour, computed once and kept.
 
-    A closed day cannot change (enquiries get the server's time, undo lasts 15
-    minutes), so whichever process first needs it counts it and every other
-    process and replica reads this row instead of a day of index entries.
-    Keyed by the time zone too: a launch moved to another zone has other days.
+    A closed day changes only through a backfill or a re-link, and those raise
+    the launch's ``counts_version``; so whichever process first needs a day at
+    a version counts it, and every other process and replica reads this row
+    instead of a day of index entries. Keyed by the time zone too: a launch
+    moved to another zone has other days.
     """
 
     __tablename__ = "day_tally"
@@ -272,6 +292,7 @@ class DayTally(SQLModel, table=True):
     launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE", primary_key=True)
     timezone: str = Field(sa_type=sa.String(64), primary_key=True)
     day: dt.date = Field(primary_key=True)
+    version: int = Field(default=0, primary_key=True)
     counts: dict[str, Any] = Field(sa_type=sa.JSON)
     computed_at: dt.datetime = _created()
 

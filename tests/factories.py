@@ -39,6 +39,14 @@ def make_launch(db: Database, *, hypotheses: Sequence[str] = ("a", "b", "c"), **
     return launch
 
 
+def fresh(db: Database, launch: Launch) -> Launch:
+    """The launch as a new request would load it (its counts version moves with every backfill)."""
+    with db.session() as session:
+        found = session.get(Launch, launch.id)
+        assert found is not None
+        return found
+
+
 def hypothesis_ids(db: Database, launch: Launch) -> dict[str, int]:
     from app.launches import hypotheses_of
 

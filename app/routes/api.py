@@ -8,18 +8,18 @@ at /api/openapi.json (import it into Postman, Insomnia or any OpenAPI viewer).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
-from app import auth, enquiries, launches, tallies
+from app import auth, enquiries, launches, ranges, tallies
 from app.deps import CurrentToken, Now, SessionDep, bearer_from
 from app.errors import Invalid
 from app.group_commit import GroupCommitWriter
-from app.models import HypothesisStatus, LaunchStatus
+from app.models import HypothesisStatus, Launch, LaunchStatus
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -65,7 +65,7 @@ class EnquiryOut(BaseModel):
     created: bool = Field(description="False when the idempotency key was seen before.")
     launch: str
     hypotheses: list[str]
-    logged_at: dt.datetime
+    logged_at: dt.datetime = Field(description="When the enquiry happened: `occurred_at` if it was given, else now.")
 
 
 class UndoneOut(BaseModel):
@@ -120,8 +120,12 @@ def list_launches(token: CurrentToken, session: SessionDep) -> list[LaunchOut]:
     },
     openapi_extra={"security": [{"HTTPBearer": []}]},
 )
-async def log_enquiry(request: Request, slug: str, body: enquiries.EnquiryIn) -> Response:
-    """Log one enquiry. Safe to retry with the same `idempotency_key`."""
+async def log_enquiry(request: Request, slug: str, body: enquiries.ApiEnquiryIn) -> Response:
+    """Log one enquiry. Safe to retry with the same `idempotency_key`.
+
+    With `occurred_at`, an enquiry that happened earlier (inside the launch's dates, not in the
+    future; else 422 `occurred_at_out_of_range`); without it, now. The server also keeps when it
+    was recorded."""
     # The hot path takes no FastAPI dependencies: solving them cost more than
     # everything else this route does. Requests reach it through app/hot_path.py;
     # this route describes it in the OpenAPI document. The token is only read
@@ -130,7 +134,9 @@ async def log_enquiry(request: Request, slug: str, body: enquiries.EnquiryIn) ->
     now = dt.datetime.now(dt.UTC)
     writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = request.app.state.enquiry_writer
     credential = enquiries.Credential("token", auth.hash_token(raw_token))
-    logged = await writer.submit(body.request(slug=slug, credential=credential, received_at=now))
+    logged = await writer.submit(
+        body.request(slug=slug, credential=credential, received_at=now, occurred_at=body.occurred_at)
+    )
     out = EnquiryOut(
         id=logged.id,
         created=logged.created,
@@ -163,7 +169,30 @@ def undo_enquiry(enquiry_id: int, token: CurrentToken, session: SessionDep, now:
     return UndoneOut(id=enquiry_id, undone=True)
 
 
-@router.get("/launches/{slug}/tally", response_model=TallyOut, responses=ERRORS)
+ChannelParam = Annotated[list[str], Query(alias="channel", description="Only these channels (repeatable); none: all.")]
+SegmentParam = Annotated[
+    list[str],
+    Query(alias="segment", description="Only these segments (repeatable); `unspecified` for none given."),
+]
+RANGE_RULES = (
+    "A range that does not overlap the launch's dates is refused with 422 `range_out_of_window` (nothing is "
+    "counted); one partly inside is clipped to the launch."
+)
+
+
+def _in_window(launch: Launch, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) clipped to the launch, or the 422 that says it lies outside."""
+    try:
+        start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise ranges.out_of_window(launch, f"The window {start.isoformat()} to {end.isoformat()}") from None
+    clipped = tallies.clip(launch, start, end)
+    if clipped[0] >= clipped[1] and not (start == end and clipped[0] == start):
+        raise ranges.out_of_window(launch, f"The window {start.isoformat()} to {end.isoformat()}")
+    return clipped
+
+
+@router.get("/launches/{slug}/tally", response_model=TallyOut, responses=ERRORS, description=RANGE_RULES)
 def get_tally(
     slug: str,
     token: CurrentToken,
@@ -171,13 +200,19 @@ def get_tally(
     now: Now,
     start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601 with offset: 2026-11-18T09:00:00+01:00")],
     end: Annotated[AwareDatetime, Query(description="Window end (exclusive), ISO 8601 with offset")],
+    channel: ChannelParam = [],  # noqa: B006 - FastAPI copies defaults
+    segment: SegmentParam = [],  # noqa: B006
 ) -> TallyOut:
     """Counts for [start, end): every hypothesis, channel and segment, zeros included."""
     if end < start:
         raise Invalid("end is before start: the window is [start, end).", field="end")
     launch = launches.get_by_slug(session, slug)
+    start, end = _in_window(launch, start, end)
+    selection = ranges.select(launch, now=now, range_name="launch", channels=channel, segments=segment)
     hypotheses = launches.hypotheses_of(session, launch)
-    result = tallies.tally(session=session, launch=launch, start=start, end=end, now=now, hypotheses=hypotheses)
+    result = tallies.tally(
+        session=session, launch=launch, start=start, end=end, now=now, hypotheses=hypotheses, filter=selection.filter
+    )
     return TallyOut(
         launch=slug,
         start=start,
@@ -190,10 +225,88 @@ def get_tally(
     )
 
 
+class BucketOut(BaseModel):
+    start: str = Field(
+        description="ISO 8601 with the launch's UTC offset at that moment", examples=["2026-11-23T00:00:00+01:00"]
+    )
+    end: str
+    total: int
+    other: int
+    hypotheses: dict[str, int]
+
+
+class SeriesOut(BaseModel):
+    launch: str
+    bucket: tallies.BucketKind
+    buckets: list[BucketOut]
+
+
+@router.get("/launches/{slug}/series", response_model=SeriesOut, responses=ERRORS, description=RANGE_RULES)
+def get_series(
+    slug: str,
+    token: CurrentToken,
+    session: SessionDep,
+    now: Now,
+    bucket: Annotated[
+        tallies.BucketKind,
+        Query(description="`day`: local days; `hour`: local hours; `slot`: from one digest time to the next."),
+    ] = "day",
+    from_: Annotated[
+        str | None,
+        Query(alias="from", description="First local day (YYYY-MM-DD), or an ISO 8601 time with offset."),
+    ] = None,
+    to: Annotated[
+        str | None,
+        Query(description="Last local day, included (YYYY-MM-DD), or an ISO 8601 time with offset (excluded)."),
+    ] = None,
+    channel: ChannelParam = [],  # noqa: B006
+    segment: SegmentParam = [],  # noqa: B006
+) -> SeriesOut:
+    """Counts bucket by bucket, every bucket present (zeros included), in the launch's time zone."""
+    launch = launches.get_by_slug(session, slug)
+    selection = ranges.select(
+        launch,
+        now=now,
+        range_name=None if from_ or to else "launch",
+        from_text=from_,
+        to_text=to,
+        channels=channel,
+        segments=segment,
+    )
+    keys = {h.id: h.key for h in launches.hypotheses_of(session, launch) if h.id is not None}
+    tz = launches.zone(launch)
+    buckets = tallies.series(
+        session=session,
+        launch=launch,
+        start=selection.start,
+        end=selection.end,
+        bucket=bucket,
+        now=now,
+        filter=selection.filter,
+    )
+    return SeriesOut(
+        launch=launch.slug,
+        bucket=bucket,
+        buckets=[
+            BucketOut(
+                start=b.start.astimezone(tz).isoformat(),
+                end=b.end.astimezone(tz).isoformat(),
+                total=b.total,
+                other=b.other,
+                hypotheses={key: b.by_hypothesis.get(hypothesis_id, 0) for hypothesis_id, key in keys.items()},
+            )
+            for b in buckets
+        ],
+    )
+
+
 # --- the hot path, served ahead of the framework's layers (app/hot_path.py) -------------
 
 
-def parse_body(model: type[enquiries.EnquiryIn], raw: bytes) -> enquiries.EnquiryIn:
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parse_body(model: type[Body], raw: bytes) -> Body:
     """The JSON body as ``model``, or the same 422 FastAPI would give."""
     try:
         return model.model_validate_json(raw)
@@ -202,4 +315,4 @@ def parse_body(model: type[enquiries.EnquiryIn], raw: bytes) -> enquiries.Enquir
 
 
 async def log_enquiry_hot(request: Request, slug: str) -> Response:
-    return await log_enquiry(request, slug, parse_body(enquiries.EnquiryIn, await request.body()))
+    return await log_enquiry(request, slug, parse_body(enquiries.ApiEnquiryIn, await request.body()))

@@ -1,0 +1,236 @@
+"""What part of a launch a reader is looking at: a range of time and channel/segment filters.
+
+The launch page, the drill-down, exports and the API all take the same query
+parameters, so a link pasted in Slack opens the same view:
+
+* ``range=since-digest|today|yesterday|7d|launch``, or
+* ``from=YYYY-MM-DD&to=YYYY-MM-DD``: local days in the launch's time zone, both
+  included (ISO 8601 times with an offset are accepted too, as exact instants);
+* ``channel=…`` and ``segment=…``, each repeatable (none: all).
+
+A range is clipped to the launch's window; one that does not overlap it at all
+is refused (``range_out_of_window``) rather than computed, so no count is ever
+made, or kept, for days outside a launch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+
+from app import launches, schedule
+from app.errors import Invalid
+from app.models import Launch
+from app.tallies import UNSPECIFIED_SEGMENT, Filter
+
+RANGES = ("since-digest", "today", "yesterday", "7d", "launch")
+CUSTOM = "custom"
+
+
+def out_of_window(launch: Launch, what: str) -> Invalid:
+    return Invalid(
+        f"{what} does not overlap launch {launch.slug!r}, which runs from {launch.starts_on} to {launch.ends_on} "
+        f"({launch.timezone}): choose days inside it.",
+        field="from",
+        code="range_out_of_window",
+    )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A range of a launch, clipped to its window, and the filters: the state a URL carries."""
+
+    launch: Launch
+    name: str  # one of RANGES, or "custom" for from/to
+    start: dt.datetime  # UTC, inclusive
+    end: dt.datetime  # UTC, exclusive
+    channels: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    from_text: str | None = None  # as given, for links of a custom range
+    to_text: str | None = None
+
+    @property
+    def filter(self) -> Filter | None:
+        if not self.channels and not self.segments:
+            return None
+        return Filter(
+            channels=frozenset(self.channels) if self.channels else None,
+            segments=frozenset(self.segments) if self.segments else None,
+        )
+
+    @property
+    def first_day(self) -> dt.date:
+        return launches.local_date(self.start, launches.zone(self.launch))
+
+    @property
+    def last_day(self) -> dt.date:
+        """The last local day the range touches (its end is exclusive)."""
+        tz = launches.zone(self.launch)
+        return launches.local_date(max(self.start, self.end - dt.timedelta(microseconds=1)), tz)
+
+    def previous(self) -> tuple[dt.datetime, dt.datetime]:
+        """The period of equal length just before (possibly before the launch: then it counts nothing)."""
+        return self.start - (self.end - self.start), self.start
+
+    def params(self, **changes: str | Sequence[str] | None) -> list[tuple[str, str]]:
+        """This view's query parameters, with some changed (None removes one)."""
+        values: dict[str, str | Sequence[str] | None] = {
+            "range": None if self.name == CUSTOM else self.name,
+            "from": self.from_text if self.name == CUSTOM else None,
+            "to": self.to_text if self.name == CUSTOM else None,
+            "channel": self.channels,
+            "segment": self.segments,
+        }
+        if "range" in changes and changes["range"] is not None:
+            values.update({"from": None, "to": None})
+        if "from" in changes or "to" in changes:
+            values["range"] = None
+        values.update(changes)
+        pairs: list[tuple[str, str]] = []
+        for key, value in values.items():
+            if value is None:
+                continue
+            if isinstance(value, str):
+                pairs.append((key, value))
+            else:
+                pairs.extend((key, v) for v in value)
+        return pairs
+
+    def query(self, **changes: str | Sequence[str] | None) -> str:
+        """``?range=…&channel=…`` for a link to this view, with some parameters changed."""
+        pairs = self.params(**changes)
+        return "?" + urlencode(pairs) if pairs else ""
+
+    def toggled(self, name: str, value: str) -> str:
+        """The query of this view with one channel or segment filter switched on or off."""
+        current = self.channels if name == "channel" else self.segments
+        chosen = tuple(v for v in current if v != value) if value in current else (*current, value)
+        return self.query(**{name: chosen})
+
+    def with_range(self, start: dt.datetime, end: dt.datetime) -> Selection:
+        return replace(self, start=start, end=end)
+
+
+def default_range(launch: Launch, now: dt.datetime) -> str:
+    """Today while the launch runs; the whole launch before and after."""
+    start, end = launches.window(launch)
+    return "today" if start <= now < end else "launch"
+
+
+def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.datetime:
+    """A local date (the whole day: its start, or for ``to`` its end) or an ISO time with an offset."""
+    tz = launches.zone(launch)
+    text = value.strip()
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is not None and len(text) == 10:
+        return launches.local_midnight(day + dt.timedelta(days=1) if is_end else day, tz)
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(
+            f"{name}={value!r} is neither a date (YYYY-MM-DD, a local day of the launch) nor an ISO 8601 time "
+            "with an offset (2026-11-18T09:00:00+01:00).",
+            field=name,
+            code="invalid_range",
+        ) from None
+    if moment.tzinfo is None:
+        raise Invalid(
+            f"{name}={value!r} has no UTC offset: write it as 2026-11-18T09:00:00+01:00, or give a date.",
+            field=name,
+            code="invalid_range",
+        )
+    if moment.year < 2 or moment.year > 9998:
+        raise out_of_window(launch, f"{name}={value!r}")
+    return moment.astimezone(dt.UTC)
+
+
+def _check_filters(launch: Launch, channels: Sequence[str], segments: Sequence[str]) -> None:
+    for channel in channels:
+        if channel not in launch.channels:
+            raise Invalid(
+                f"Unknown channel {channel!r} for launch {launch.slug!r}; it offers {', '.join(launch.channels)}.",
+                field="channel",
+                code="unknown_channel",
+            )
+    offered = [*launch.segments, UNSPECIFIED_SEGMENT]
+    for segment in segments:
+        if segment not in offered:
+            raise Invalid(
+                f"Unknown segment {segment!r} for launch {launch.slug!r}; it offers {', '.join(offered)}.",
+                field="segment",
+                code="unknown_segment",
+            )
+
+
+def select(
+    launch: Launch,
+    *,
+    now: dt.datetime,
+    range_name: str | None = None,
+    from_text: str | None = None,
+    to_text: str | None = None,
+    channels: Sequence[str] = (),
+    segments: Sequence[str] = (),
+) -> Selection:
+    """The view a request asks for. Raises ``Invalid`` naming the parameter that is wrong."""
+    channels = tuple(dict.fromkeys(c for c in channels if c))
+    segments = tuple(dict.fromkeys(s for s in segments if s))
+    _check_filters(launch, channels, segments)
+    window_start, window_end = launches.window(launch)
+    tz = launches.zone(launch)
+    if from_text or to_text:
+        if range_name:
+            raise Invalid("Give either range= or from=/to=, not both.", field="range", code="invalid_range")
+        start = _parse_bound(from_text, launch, name="from", is_end=False) if from_text else window_start
+        end = _parse_bound(to_text, launch, name="to", is_end=True) if to_text else window_end
+        if end <= start and not (from_text and to_text):
+            raise out_of_window(
+                launch, f"The range from {from_text or '(launch start)'} to {to_text or '(launch end)'}"
+            )
+        if end <= start:
+            raise Invalid(
+                f"to={to_text!r} is before from={from_text!r}: both days are included, so to may equal from.",
+                field="to",
+                code="invalid_range",
+            )
+        name = CUSTOM
+        what = f"The range {from_text or '(launch start)'} to {to_text or '(launch end)'}"
+    else:
+        name = range_name or default_range(launch, now)
+        if name not in RANGES:
+            raise Invalid(
+                f"range={name!r} is not one of {', '.join(RANGES)}; or give from=YYYY-MM-DD&to=YYYY-MM-DD.",
+                field="range",
+                code="invalid_range",
+            )
+        today = launches.local_date(now, tz)
+        upto = min(now, window_end)
+        if name == "today":
+            start, end = launches.local_midnight(today, tz), upto
+        elif name == "yesterday":
+            start, end = launches.day_bounds(today - dt.timedelta(days=1), tz)
+        elif name == "7d":
+            start, end = launches.local_midnight(today - dt.timedelta(days=6), tz), upto
+        elif name == "since-digest":
+            start, end = schedule.previous_slot(launch, now) or window_start, upto
+        else:
+            start, end = window_start, window_end
+        what = f"range={name} (at {now.astimezone(tz):%Y-%m-%d %H:%M})"
+    clipped_start, clipped_end = max(start, window_start), min(end, window_end)
+    if clipped_end <= clipped_start and not (name != CUSTOM and start == end == clipped_start):
+        raise out_of_window(launch, what)
+    return Selection(
+        launch=launch,
+        name=name,
+        start=clipped_start,
+        end=max(clipped_end, clipped_start),
+        channels=channels,
+        segments=segments,
+        from_text=from_text if name == CUSTOM else None,
+        to_text=to_text if name == CUSTOM else None,
+    )

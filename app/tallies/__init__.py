@@ -1,0 +1,37 @@
+"""Tallies: how many enquiries, per hypothesis, channel and segment, over any range of a launch.
+
+* ``counting``: the queries, over a stretch (index seeks) or a local day hour by hour;
+* ``cache``: closed days counted once, kept in memory and in ``day_tally``, keyed by the
+  launch's ``counts_version`` so a backfill or a re-link makes every cached count stale
+  in every process and replica;
+* ``windows``: ``tally`` for a window and ``series`` for buckets (day, digest slot, hour),
+  which put the two together.
+
+Local days come from ``launches.day_bounds``, which knows DST days are 23 or 25 hours long.
+"""
+
+from app.tallies.cache import CLOSED_AFTER, DAY_CACHE_KEY, DAY_FORMAT, DayCache, is_closed, keep_closed_days
+from app.tallies.counting import UNSPECIFIED_SEGMENT, Counts, DayCounts, Filter, count
+from app.tallies.windows import BUCKETS, Bucket, BucketKind, Tally, bucket_bounds, clip, series, tally
+
+__all__ = [
+    "BUCKETS",
+    "CLOSED_AFTER",
+    "DAY_CACHE_KEY",
+    "DAY_FORMAT",
+    "UNSPECIFIED_SEGMENT",
+    "Bucket",
+    "BucketKind",
+    "Counts",
+    "DayCache",
+    "DayCounts",
+    "Filter",
+    "Tally",
+    "bucket_bounds",
+    "clip",
+    "count",
+    "is_closed",
+    "keep_closed_days",
+    "series",
+    "tally",
+]

@@ -1,0 +1,182 @@
+"""Closed days, counted once: in each process's memory and in the ``day_tally`` table.
+
+A local day is *closed* an hour after its midnight (the 15-minute undo window,
+commits in flight, replica clocks that disagree a little). After that only two
+things change its counts: a backfill (an enquiry logged with an earlier
+``occurred_at``, the CSV import) and re-linking "other" enquiries. Both raise
+the launch's ``counts_version`` in the transaction that changes the data
+(``enquiry_store.Store.bump_counts_version``), and every kept count is keyed by
+that version:
+
+* in memory (``DayCache``, per process, in the Database's memo) by (launch,
+  zone, day, version): a process that loads the launch row sees the new
+  version and simply misses its old entries;
+* in the database by the same key: the bump carries the unchanged days over to
+  the new version, so only the changed days are counted again, by whichever
+  process first needs them, once for every process and replica.
+
+A process that read the old version and is still counting writes its row under
+the old version, where nobody reads it: it can never hide a backfill.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from app.db import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION, insert_ignoring_conflicts
+from app.launches import day_bounds, local_date, window, zone
+from app.models import DayTally, Launch, id_of
+from app.tallies.counting import DayCounts, count_hours
+
+log = logging.getLogger(__name__)
+
+DAY_CACHE_KEY = "tally_day_cache"
+CLOSED_AFTER = dt.timedelta(hours=1)
+# Bumped when DayCounts changes shape: stored days of another format are counted again.
+DAY_FORMAT = 2
+# How long keeping a counted day may wait for SQLite's write lock. Not longer:
+# keeping it is an optimisation, and the caller is a page.
+STORE_LOCK_WAIT_MS = 200
+
+_day_tally = DayTally.__table__  # type: ignore[attr-defined]
+
+DayKey = tuple[int, str, dt.date, int]  # launch id, time zone, local day, counts version
+
+
+class DayCache:
+    """Counts of closed local days, per launch, time zone and counts version."""
+
+    def __init__(self, max_days: int = 5_000) -> None:
+        self._days: dict[DayKey, DayCounts] = {}
+        self._lock = threading.Lock()
+        self._max_days = max_days
+
+    def get(self, key: DayKey) -> DayCounts | None:
+        with self._lock:
+            return self._days.get(key)
+
+    def put(self, key: DayKey, counts: DayCounts) -> None:
+        with self._lock:
+            if len(self._days) >= self._max_days:
+                # Entries of old versions pile up after backfills; a launch has ~21 days.
+                self._days.clear()
+            self._days[key] = counts
+
+    def clear(self) -> None:
+        with self._lock:
+            self._days.clear()
+
+
+def is_closed(launch: Launch, day: dt.date, now: dt.datetime) -> bool:
+    return day_bounds(day, zone(launch))[1] + CLOSED_AFTER <= now
+
+
+def cache_of(session: Session) -> DayCache | None:
+    memo = session.info.get("memo")
+    if memo is None:
+        return None
+    cache: DayCache = memo.setdefault(DAY_CACHE_KEY, DayCache())
+    return cache
+
+
+def closed_days(session: Session, launch: Launch, days: list[dt.date], now: dt.datetime) -> dict[dt.date, DayCounts]:
+    """Counts of closed days: from this process's memory, else as kept in the database,
+    else counted now (and kept for every process)."""
+    cache = cache_of(session)
+    launch_id = id_of(launch)
+    version = launch.counts_version
+    found: dict[dt.date, DayCounts] = {}
+    missing: list[dt.date] = []
+    for day in days:
+        counts = cache.get((launch_id, launch.timezone, day, version)) if cache else None
+        if counts is None:
+            missing.append(day)
+        else:
+            found[day] = counts
+    if missing:
+        tz = zone(launch)
+        stored = _stored_days(session, launch, missing)
+        counted = {day: count_hours(session, launch, *day_bounds(day, tz)) for day in missing if day not in stored}
+        for day in missing:
+            found[day] = stored[day] if day in stored else counted[day]
+            if cache is not None:
+                cache.put((launch_id, launch.timezone, day, version), found[day])
+        if counted:
+            _store_days(session, launch, counted, now)
+    return found
+
+
+def keep_closed_days(session: Session, launch: Launch, *, now: dt.datetime) -> int:
+    """Count and keep the launch's closed days before anyone asks (the scheduler
+    does this every minute, so no page pays for a day that just closed, nor for
+    all of them after a backfill or an upgrade). Returns how many days are closed."""
+    if session.info.get("memo") is None or launch.id is None:
+        return 0
+    start, end = window(launch)
+    tz = zone(launch)
+    days: list[dt.date] = []
+    day = local_date(start, tz)
+    while day_bounds(day, tz)[1] <= end and is_closed(launch, day, now):
+        days.append(day)
+        day += dt.timedelta(days=1)
+    closed_days(session, launch, days, now)
+    return len(days)
+
+
+def _stored_days(session: Session, launch: Launch, days: list[dt.date]) -> dict[dt.date, DayCounts]:
+    rows = session.execute(
+        sa.select(_day_tally.c.day, _day_tally.c.counts).where(
+            _day_tally.c.launch_id == launch.id,
+            _day_tally.c.timezone == launch.timezone,
+            _day_tally.c.version == launch.counts_version,
+            _day_tally.c.day.in_(days),
+        )
+    )
+    tz = zone(launch)
+    stored = {}
+    for day, data in rows:
+        if isinstance(data, dict) and data.get("format") == DAY_FORMAT:
+            stored[day] = DayCounts.from_json(day_bounds(day, tz)[0], data)
+    return stored
+
+
+def _store_days(session: Session, launch: Launch, counted: dict[dt.date, DayCounts], now: dt.datetime) -> None:
+    """Keep freshly counted closed days for every process, on a connection of its own.
+
+    Best effort: the caller's session may be a read transaction (or, on SQLite,
+    another connection may hold the write lock for a moment); a day that could
+    not be kept is simply counted again next time."""
+    bind = session.get_bind()
+    engine = (bind.engine if isinstance(bind, sa.Connection) else bind).execution_options(**{WRITE_OPTION: True})
+    rows = [
+        {
+            "launch_id": launch.id,
+            "timezone": launch.timezone,
+            "day": day,
+            "version": launch.counts_version,
+            "counts": {"format": DAY_FORMAT, **counts.to_json()},
+            "computed_at": now,
+        }
+        for day, counts in counted.items()
+    ]
+    insert = insert_ignoring_conflicts(_day_tally, engine.dialect)
+    is_sqlite = engine.dialect.name == "sqlite"
+    try:
+        with engine.connect() as connection:
+            driver: Any = connection.connection.driver_connection
+            if is_sqlite:  # set on the driver: SQLAlchemy would begin a transaction first
+                driver.execute(f"PRAGMA busy_timeout={STORE_LOCK_WAIT_MS}")
+            try:
+                with connection.begin():
+                    connection.execute(insert, rows)
+            finally:
+                if is_sqlite:
+                    driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    except sa.exc.OperationalError as exc:
+        log.info("closed days of launch %s not kept this time (%s); they will be counted again", launch.slug, exc.orig)

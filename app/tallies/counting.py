@@ -1,0 +1,326 @@
+"""Counting enquiries in the database: over a stretch of time, or hour by hour over a local day.
+
+Windows are half-open, [start, end), in UTC: an enquiry logged exactly at a
+digest's boundary belongs to the next window, never to both.
+
+Two shapes of answer:
+
+* ``Counts``: totals for one stretch, per hypothesis and per (channel,
+  segment, other). Without a filter every count is an index range seek, never
+  a sort: one per hypothesis on ``ix_enquiry_hypothesis_count``, one per
+  (channel, segment, other) on ``ix_enquiry_dimensions``, the total on
+  ``ix_enquiry_time`` (a GROUP BY over a window builds a temporary B-tree: five
+  times slower for a day). With a channel or segment filter the hypotheses are
+  counted through the enquiries the filter keeps (one join, grouped).
+* ``DayCounts``: one local day, hour by hour, per (hypothesis, channel,
+  segment) and per (channel, segment, other). Two grouped queries a day; closed
+  days are counted so once and kept (app/tallies/cache.py), and any range,
+  filter or bucket that falls on whole hours is then summed from memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from app.models import Enquiry, EnquiryHypothesis, Hypothesis, Launch
+
+UNSPECIFIED_SEGMENT = "unspecified"
+HOUR = dt.timedelta(hours=1)
+
+_enquiry = Enquiry.__table__  # type: ignore[attr-defined]
+_link = EnquiryHypothesis.__table__  # type: ignore[attr-defined]
+_hypothesis = Hypothesis.__table__  # type: ignore[attr-defined]
+
+Dim = tuple[str, str | None, bool]  # channel, segment (None: not given), other
+Link = tuple[int, str, str | None]  # hypothesis id, channel, segment
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which enquiries to count: some channels, some segments (None: all).
+    ``UNSPECIFIED_SEGMENT`` stands for enquiries logged without a segment."""
+
+    channels: frozenset[str] | None = None
+    segments: frozenset[str] | None = None
+
+    def allows(self, channel: str, segment: str | None) -> bool:
+        if self.channels is not None and channel not in self.channels:
+            return False
+        return self.segments is None or (segment or UNSPECIFIED_SEGMENT) in self.segments
+
+
+@dataclass
+class Counts:
+    """Raw counts for a stretch of time, as found (no zero-filling)."""
+
+    total: int = 0
+    other: int = 0
+    hypotheses: Counter[int] = field(default_factory=Counter)
+    dimensions: Counter[Dim] = field(default_factory=Counter)
+
+    def add(self, other: Counts) -> None:
+        self.total += other.total
+        self.other += other.other
+        self.hypotheses.update(other.hypotheses)
+        self.dimensions.update(other.dimensions)
+
+
+def check_window(start: dt.datetime, end: dt.datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("tally windows need aware datetimes")
+    if end < start:
+        raise ValueError(f"window ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+
+
+# --- one stretch, by index seeks ----------------------------------------------------
+
+
+def dimension_combinations(launch: Launch) -> tuple[Dim, ...]:
+    segments: list[str | None] = [*launch.segments, None]
+    return tuple(itertools.product(launch.channels, segments, (False, True)))
+
+
+def _in_window(table: sa.Table) -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        table.c.launch_id == sa.bindparam("launch_id"),
+        table.c.created_at >= sa.bindparam("start"),
+        table.c.created_at < sa.bindparam("end"),
+    )
+
+
+def _hypothesis_statement() -> sa.Select[tuple[int, int]]:
+    link = _link.alias("l")
+    per_hypothesis = (
+        sa.select(sa.func.count())
+        .select_from(link)
+        .where(link.c.hypothesis_id == _hypothesis.c.id, *_in_window(link))
+        .scalar_subquery()
+    )
+    return sa.select(_hypothesis.c.id, per_hypothesis).where(_hypothesis.c.launch_id == sa.bindparam("launch_id"))
+
+
+HYPOTHESIS_COUNTS = _hypothesis_statement()
+
+
+@functools.lru_cache(maxsize=256)
+def dimension_statement(combinations: tuple[Dim, ...]) -> sa.Select[Any]:
+    """One row: the total, then a count per (channel, segment, other) combination.
+
+    Built once per set of combinations: composing two dozen subqueries costs
+    more than running them."""
+    columns = [sa.select(sa.func.count()).where(*_in_window(_enquiry)).scalar_subquery()]
+    for channel, segment, is_other in combinations:
+        segment_match = _enquiry.c.segment.is_(None) if segment is None else _enquiry.c.segment == segment
+        columns.append(
+            sa.select(sa.func.count())
+            .where(_enquiry.c.channel == channel, segment_match, _enquiry.c.is_other == is_other, *_in_window(_enquiry))
+            .scalar_subquery()
+        )
+    return sa.select(*columns)
+
+
+def _filter_clauses(table: sa.Table, flt: Filter) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
+    if flt.channels is not None:
+        clauses.append(table.c.channel.in_(sorted(flt.channels)))
+    if flt.segments is not None:
+        named = sorted(s for s in flt.segments if s != UNSPECIFIED_SEGMENT)
+        either = [table.c.segment.in_(named)] if named else []
+        if UNSPECIFIED_SEGMENT in flt.segments:
+            either.append(table.c.segment.is_(None))
+        clauses.append(sa.or_(*either) if either else sa.false())
+    return clauses
+
+
+def raw_counts(
+    session: Session, launch: Launch, start: dt.datetime, end: dt.datetime, flt: Filter | None = None
+) -> Counts:
+    """Counts for [start, end) straight from the enquiry indexes."""
+    counts = Counts()
+    if start >= end:
+        return counts
+    params = {"launch_id": launch.id, "start": start, "end": end}
+    combinations = dimension_combinations(launch)
+    total, *found = session.execute(dimension_statement(combinations), params).one()
+    for combination, n in zip(combinations, found, strict=True):
+        if n:
+            counts.dimensions[combination] = n
+    if sum(found) != total:
+        # Some enquiries carry a channel or segment the launch no longer offers:
+        # count them the slow way rather than lose them.
+        counts.dimensions = Counter()
+        rows = session.execute(
+            sa.select(_enquiry.c.channel, _enquiry.c.segment, _enquiry.c.is_other, sa.func.count())
+            .where(*_in_window(_enquiry))
+            .group_by(_enquiry.c.channel, _enquiry.c.segment, _enquiry.c.is_other),
+            params,
+        )
+        for channel, segment, is_other, n in rows:
+            counts.dimensions[(channel, segment, bool(is_other))] += n
+    if flt is None:
+        for hypothesis_id, n in session.execute(HYPOTHESIS_COUNTS, params):
+            if n:
+                counts.hypotheses[hypothesis_id] = n
+        counts.total = total
+    else:
+        counts.dimensions = Counter({d: n for d, n in counts.dimensions.items() if flt.allows(d[0], d[1])})
+        counts.total = sum(counts.dimensions.values())
+        if counts.total:
+            rows = session.execute(
+                sa.select(_link.c.hypothesis_id, sa.func.count())
+                .select_from(_enquiry.join(_link, _link.c.enquiry_id == _enquiry.c.id))
+                .where(*_in_window(_enquiry), *_filter_clauses(_enquiry, flt))
+                .group_by(_link.c.hypothesis_id),
+                params,
+            )
+            counts.hypotheses.update({hypothesis_id: n for hypothesis_id, n in rows if n})
+    counts.other = sum(n for (_, _, is_other), n in counts.dimensions.items() if is_other)
+    return counts
+
+
+# --- one local day, hour by hour --------------------------------------------------------
+
+
+class DayCounts:
+    """The counts of one local day, hour by hour (a day has 23, 24 or 25 of them).
+
+    Hour ``k`` is [start + k h, start + (k + 1) h). Sums over whole hours, with
+    or without a filter, come from memory; the whole day and the unfiltered
+    hour-by-hour totals are added up once, when first asked for."""
+
+    __slots__ = ("_by_hypothesis", "_whole", "dims", "hours", "links", "start")
+
+    def __init__(
+        self, start: dt.datetime, hours: int, dims: dict[Dim, list[int]], links: dict[Link, list[int]]
+    ) -> None:
+        self.start = start
+        self.hours = hours
+        self.dims = dims
+        self.links = links
+        self._whole: Counts | None = None
+        self._by_hypothesis: dict[int, list[int]] | None = None
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.start + self.hours * HOUR
+
+    def hour_of(self, moment: dt.datetime) -> int | None:
+        """The hour index at which ``moment`` falls, if it is on an hour boundary of this day."""
+        offset = moment - self.start
+        if offset % HOUR or not dt.timedelta(0) <= offset <= self.hours * HOUR:
+            return None
+        return offset // HOUR
+
+    def _hypothesis_hours(self) -> dict[int, list[int]]:
+        if self._by_hypothesis is None:
+            found: dict[int, list[int]] = {}
+            for (hypothesis_id, _, _), hours in self.links.items():
+                into = found.setdefault(hypothesis_id, [0] * self.hours)
+                for k, n in enumerate(hours):
+                    if n:
+                        into[k] += n
+            self._by_hypothesis = found
+        return self._by_hypothesis
+
+    def counts(self, first: int = 0, last: int | None = None, flt: Filter | None = None) -> Counts:
+        """Counts for hours [first, last) of the day."""
+        last = self.hours if last is None else last
+        whole = first == 0 and last == self.hours
+        if whole and flt is None and self._whole is not None:
+            return self._whole
+        counts = Counts()
+        for dim, hours in self.dims.items():
+            if flt is None or flt.allows(dim[0], dim[1]):
+                n = sum(hours[first:last])
+                if n:
+                    counts.dimensions[dim] = n
+        counts.total = sum(counts.dimensions.values())
+        counts.other = sum(n for (_, _, is_other), n in counts.dimensions.items() if is_other)
+        if flt is None:
+            for hypothesis_id, hours in self._hypothesis_hours().items():
+                n = sum(hours[first:last])
+                if n:
+                    counts.hypotheses[hypothesis_id] = n
+        else:
+            for (hypothesis_id, channel, segment), hours in self.links.items():
+                if flt.allows(channel, segment):
+                    n = sum(hours[first:last])
+                    if n:
+                        counts.hypotheses[hypothesis_id] += n
+        if whole and flt is None:
+            self._whole = counts
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hours": self.hours,
+            "dims": [[*dim, hours] for dim, hours in self.dims.items()],
+            "links": [[*link, hours] for link, hours in self.links.items()],
+        }
+
+    @classmethod
+    def from_json(cls, start: dt.datetime, data: dict[str, Any]) -> DayCounts:
+        return cls(
+            start,
+            int(data["hours"]),
+            {(str(ch), segment, bool(other)): list(hours) for ch, segment, other, hours in data["dims"]},
+            {(int(h), str(ch), segment): list(hours) for h, ch, segment, hours in data["links"]},
+        )
+
+
+def _hour_index(session: Session, column: sa.ColumnElement[Any], start: dt.datetime) -> sa.ColumnElement[int]:
+    """Whole hours from ``start`` to ``column`` (a stored naive-UTC time), floored, in SQL."""
+    epoch = int(start.timestamp())
+    if session.get_bind().dialect.name == "sqlite":
+        # Cut to the second first: strftime('%s') rounds, which would move 09:59:59.9 into hour 10.
+        seconds = sa.cast(sa.func.strftime("%s", sa.func.substr(column, 1, 19)), sa.Integer) - epoch
+        return seconds // 3600
+    return sa.cast(sa.func.floor((sa.extract("epoch", column) - epoch) / 3600), sa.Integer)
+
+
+def count_hours(session: Session, launch: Launch, start: dt.datetime, end: dt.datetime) -> DayCounts:
+    """Hour by hour counts of [start, end), which should be whole hours (a local day): two grouped queries."""
+    hours = max(-(-(end - start) // HOUR), 0)
+    dims: dict[Dim, list[int]] = {}
+    links: dict[Link, list[int]] = {}
+    if hours:
+        params = {"launch_id": launch.id, "start": start, "end": end}
+        hour = _hour_index(session, _enquiry.c.created_at, start).label("hour")
+        rows = session.execute(
+            sa.select(hour, _enquiry.c.channel, _enquiry.c.segment, _enquiry.c.is_other, sa.func.count())
+            .where(*_in_window(_enquiry))
+            .group_by(hour, _enquiry.c.channel, _enquiry.c.segment, _enquiry.c.is_other),
+            params,
+        )
+        for k, channel, segment, is_other, n in rows:
+            dims.setdefault((channel, segment, bool(is_other)), [0] * hours)[min(int(k), hours - 1)] += n
+        rows = session.execute(
+            sa.select(hour, _link.c.hypothesis_id, _enquiry.c.channel, _enquiry.c.segment, sa.func.count())
+            .select_from(_enquiry.join(_link, _link.c.enquiry_id == _enquiry.c.id))
+            .where(*_in_window(_enquiry))
+            .group_by(hour, _link.c.hypothesis_id, _enquiry.c.channel, _enquiry.c.segment),
+            params,
+        )
+        for k, hypothesis_id, channel, segment, n in rows:
+            links.setdefault((hypothesis_id, channel, segment), [0] * hours)[min(int(k), hours - 1)] += n
+    return DayCounts(start, hours, dims, links)
+
+
+def count(*, session: Session, launch: Launch, start: dt.datetime, end: dt.datetime) -> int:
+    """Just the number of enquiries in [start, end)."""
+    check_window(start, end)
+    return int(
+        session.execute(
+            sa.select(sa.func.count())
+            .select_from(_enquiry)
+            .where(_enquiry.c.launch_id == launch.id, _enquiry.c.created_at >= start, _enquiry.c.created_at < end)
+        ).scalar_one()
+    )

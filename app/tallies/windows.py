@@ -1,0 +1,238 @@
+"""Tallies of a window, and series of buckets, for what the pages, digests and the API ask.
+
+Every range is first clipped to the launch's window: nothing before or after a
+launch is ever counted or kept. Then it is split by local day: closed days come
+from the kept hour-by-hour counts (app/tallies/cache.py) for the whole hours of
+the range, and only what is left — open days, and the ends of a range that does
+not start or end on the hour — is counted from the enquiry indexes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlmodel import Session
+
+from app import schedule
+from app.launches import day_bounds, hypotheses_of, local_date, window, zone
+from app.models import Hypothesis, Launch
+from app.tallies.cache import cache_of, closed_days, is_closed
+from app.tallies.counting import (
+    UNSPECIFIED_SEGMENT,
+    Counts,
+    DayCounts,
+    Filter,
+    check_window,
+    count_hours,
+    raw_counts,
+)
+
+BucketKind = Literal["day", "slot", "hour"]
+BUCKETS: tuple[BucketKind, ...] = ("day", "slot", "hour")
+HOUR = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Tally:
+    start: dt.datetime
+    end: dt.datetime
+    total: int
+    other: int
+    by_hypothesis: dict[int, int]
+    by_channel: dict[str, int]
+    by_segment: dict[str, int]
+
+    def for_hypothesis(self, hypothesis: Hypothesis) -> int:
+        return self.by_hypothesis.get(hypothesis.id or 0, 0)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: dt.datetime
+    end: dt.datetime
+    total: int
+    other: int
+    by_hypothesis: dict[int, int]
+
+
+def clip(launch: Launch, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) cut to the launch's window (empty, at its start or end, if they do not meet)."""
+    first, last = window(launch)
+    start, end = min(max(start, first), last), max(min(end, last), first)
+    return start, max(start, end)
+
+
+class _Days:
+    """The local days of one request's ranges: closed ones from the cache, open ones
+    counted hour by hour at most once (only when ``hourly_open_days``)."""
+
+    def __init__(self, session: Session, launch: Launch, now: dt.datetime | None, *, hourly_open_days: bool) -> None:
+        self.session = session
+        self.launch = launch
+        self.now = now
+        self.tz = zone(launch)
+        self.hourly_open_days = hourly_open_days
+        self.cached = now is not None and launch.id is not None and cache_of(session) is not None
+        self._days: dict[dt.date, DayCounts] = {}
+
+    def prepare(self, start: dt.datetime, end: dt.datetime) -> None:
+        """Fetch every closed day that [start, end) touches in one go."""
+        if not self.cached or self.now is None or start >= end:
+            return
+        wanted = [
+            day
+            for day in _local_days(start, end, self.tz)
+            if day not in self._days and is_closed(self.launch, day, self.now)
+        ]
+        if wanted:
+            self._days.update(closed_days(self.session, self.launch, wanted, self.now))
+
+    def hours_of(self, day: dt.date) -> DayCounts | None:
+        """Hour-by-hour counts of a day, if they are to be had cheaply (closed, or open and asked for)."""
+        found = self._days.get(day)
+        if found is not None:
+            return found
+        if self.cached and self.now is not None and is_closed(self.launch, day, self.now):
+            self._days.update(closed_days(self.session, self.launch, [day], self.now))
+            return self._days[day]
+        if self.hourly_open_days:
+            self._days[day] = count_hours(self.session, self.launch, *day_bounds(day, self.tz))
+            return self._days[day]
+        return None
+
+    def counts(self, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> Counts:
+        """Counts for [start, end) (already clipped)."""
+        total = Counts()
+        pending: list[tuple[dt.datetime, dt.datetime]] = []  # stretches to count from the indexes
+        for day in _local_days(start, end, self.tz):
+            day_start, day_end = day_bounds(day, self.tz)
+            a, b = max(start, day_start), min(end, day_end)
+            hours = self.hours_of(day) if a < b else None
+            first = hours.hour_of(_ceil_hour(a, hours.start)) if hours else None
+            last = hours.hour_of(_floor_hour(b, hours.start)) if hours else None
+            if hours is None or first is None or last is None or first >= last:
+                pending.append((a, b))
+                continue
+            total.add(hours.counts(first, last, flt))
+            pending.append((a, hours.start + first * HOUR))
+            pending.append((hours.start + last * HOUR, b))
+        for a, b in _merge(pending):
+            total.add(raw_counts(self.session, self.launch, a, b, flt))
+        return total
+
+
+def _ceil_hour(moment: dt.datetime, origin: dt.datetime) -> dt.datetime:
+    offset = moment - origin
+    return origin + -(-offset // HOUR) * HOUR
+
+
+def _floor_hour(moment: dt.datetime, origin: dt.datetime) -> dt.datetime:
+    return origin + ((moment - origin) // HOUR) * HOUR
+
+
+def _merge(stretches: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for a, b in sorted(s for s in stretches if s[0] < s[1]):
+        if merged and merged[-1][1] >= a:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _local_days(start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> list[dt.date]:
+    if start >= end:
+        return []
+    days = []
+    day = local_date(start, tz)  # type: ignore[arg-type]
+    last = local_date(end - dt.timedelta(microseconds=1), tz)  # type: ignore[arg-type]
+    while day <= last:
+        days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def _to_tally(
+    launch: Launch, start: dt.datetime, end: dt.datetime, counts: Counts, hypotheses: Iterable[Hypothesis]
+) -> Tally:
+    by_hypothesis = {h.id: counts.hypotheses.get(h.id, 0) for h in hypotheses if h.id is not None}
+    by_channel = dict.fromkeys(launch.channels, 0)
+    by_segment = dict.fromkeys(launch.segments, 0)
+    for (channel, segment, _), n in sorted(counts.dimensions.items(), key=lambda item: str(item[0])):
+        by_channel[channel] = by_channel.get(channel, 0) + n
+        segment_name = segment or UNSPECIFIED_SEGMENT
+        by_segment[segment_name] = by_segment.get(segment_name, 0) + n
+    return Tally(start, end, counts.total, counts.other, by_hypothesis, by_channel, by_segment)
+
+
+def tally(
+    *,
+    session: Session,
+    launch: Launch,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime | None = None,
+    hypotheses: Iterable[Hypothesis] | None = None,
+    filter: Filter | None = None,
+) -> Tally:
+    """Counts for [start, end), clipped to the launch. Every hypothesis of the launch (or of
+    ``hypotheses``), every channel and every segment it offers appear, with zero where
+    nothing came. Pass ``now`` to let closed days come from the cache."""
+    check_window(start, end)
+    if hypotheses is None:
+        hypotheses = hypotheses_of(session, launch)
+    a, b = clip(launch, start, end)
+    days = _Days(session, launch, now, hourly_open_days=False)
+    days.prepare(a, b)
+    return _to_tally(launch, start, end, days.counts(a, b, filter), hypotheses)
+
+
+def bucket_bounds(launch: Launch, start: dt.datetime, end: dt.datetime, bucket: BucketKind) -> list[dt.datetime]:
+    """The edges of the buckets that cover [start, end): local midnights, local hours, or digest
+    times, with ``start`` and ``end`` themselves as the outer edges."""
+    tz = zone(launch)
+    edges = {start, end}
+    for day in _local_days(start, end, tz):
+        day_start, day_end = day_bounds(day, tz)
+        if bucket == "day":
+            edges.add(day_start)
+        elif bucket == "hour":
+            moment = day_start
+            while moment < day_end:
+                edges.add(moment)
+                moment += HOUR
+        else:
+            edges.update(schedule.slots_on(launch, day))
+    return sorted(e for e in edges if start <= e <= end)
+
+
+def series(
+    *,
+    session: Session,
+    launch: Launch,
+    start: dt.datetime,
+    end: dt.datetime,
+    bucket: BucketKind,
+    now: dt.datetime | None = None,
+    filter: Filter | None = None,
+) -> list[Bucket]:
+    """Buckets covering [start, end) clipped to the launch, every one present (zeros included).
+
+    ``day``: local days; ``hour``: local hours; ``slot``: from one digest time to the next
+    (the first from the launch's start)."""
+    check_window(start, end)
+    if bucket not in BUCKETS:
+        raise ValueError(f"unknown bucket {bucket!r}")
+    a, b = clip(launch, start, end)
+    days = _Days(session, launch, now, hourly_open_days=bucket != "day")
+    days.prepare(a, b)
+    edges = bucket_bounds(launch, a, b, bucket)
+    buckets = []
+    for left, right in itertools.pairwise(edges):
+        counts = days.counts(left, right, filter)
+        buckets.append(Bucket(left, right, counts.total, counts.other, dict(counts.hypotheses)))
+    return buckets

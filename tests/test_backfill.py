@@ -1,0 +1,134 @@
+"""Backfill through the API: enquiries that happened before they were logged (``occurred_at``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from app import tallies
+from app.db import Database
+from app.models import Enquiry, EnquirySource
+from tests.factories import fresh, log, make_launch
+
+OSLO = ZoneInfo("Europe/Oslo")
+SLUG = "test-launch"
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=OSLO)
+WHOLE = {"start": "2026-11-16T00:00:00+01:00", "end": "2026-11-21T00:00:00+01:00"}
+
+
+@pytest.fixture(autouse=True)
+def at_now() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def launch(db: Database) -> Any:
+    launch = make_launch(db, slug=SLUG, hypotheses=("a", "b"))
+    for day in range(16, 21):
+        log(db, launch, "a", at=dt.datetime(2026, 11, day, 10, 0, tzinfo=OSLO).astimezone(dt.UTC))
+    return launch
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def post(client: TestClient, token: str, **body: Any) -> Any:
+    return client.post(f"/api/v1/launches/{SLUG}/enquiries", json={"channel": "phone", **body}, headers=auth(token))
+
+
+def test_an_enquiry_logged_after_the_call_counts_when_it_happened(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    response = post(client, token, hypotheses=["b"], occurred_at="2026-11-17T09:42:00+01:00", idempotency_key="c-1")
+    assert response.status_code == 201, response.text
+    assert response.json()["logged_at"] == "2026-11-17T08:42:00Z"
+    with db.session() as session:
+        [stored] = session.exec(select(Enquiry).where(Enquiry.idempotency_key == "c-1")).all()
+    assert stored.created_at == dt.datetime(2026, 11, 17, 8, 42, tzinfo=dt.UTC)
+    assert stored.recorded_at == NOW.astimezone(dt.UTC)
+    assert stored.source == EnquirySource.API
+    # Sent again (a retry), it is the same enquiry.
+    again = post(client, token, hypotheses=["b"], occurred_at="2026-11-17T09:42:00+01:00", idempotency_key="c-1")
+    assert again.status_code == 200 and again.json()["id"] == response.json()["id"]
+
+
+def test_without_occurred_at_it_is_now(client: TestClient, token: str, launch: Any, db: Database) -> None:
+    response = post(client, token, idempotency_key="now-1")
+    assert response.status_code == 201
+    assert response.json()["logged_at"] == "2026-11-20T11:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "2026-11-15T23:59:59+01:00",  # the evening before the launch began
+        "2026-11-20T12:05:00+01:00",  # five minutes in the future
+        "1700-01-01T00:00:00+00:00",
+    ],
+)
+def test_outside_the_launch_or_in_the_future_is_refused_with_the_allowed_range(
+    client: TestClient, token: str, launch: Any, db: Database, occurred_at: str
+) -> None:
+    response = post(client, token, occurred_at=occurred_at)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "occurred_at_out_of_range" and error["field"] == "occurred_at"
+    assert "2026-11-16" in error["message"] and "now" in error["message"]
+    with db.session() as session:
+        assert len(session.exec(select(Enquiry)).all()) == 5  # nothing was recorded
+
+
+def test_a_clock_a_little_ahead_is_not_the_future(client: TestClient, token: str, launch: Any) -> None:
+    response = post(client, token, occurred_at="2026-11-20T12:00:30+01:00")
+    assert response.status_code == 201
+    assert response.json()["logged_at"] == "2026-11-20T11:00:00Z"  # taken as now
+
+
+def test_occurred_at_needs_an_offset(client: TestClient, token: str, launch: Any) -> None:
+    response = post(client, token, occurred_at="2026-11-17T09:42:00")
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "occurred_at"
+
+
+def test_a_backfill_into_a_closed_day_updates_every_cached_count(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    """The app's own memory, the kept day rows and another process's memory all see the backfill."""
+    other_process = Database(db.url)
+    try:
+        assert client.get(f"/api/v1/launches/{SLUG}/tally", params=WHOLE, headers=auth(token)).json()["total"] == 5
+        start, end = tallies.clip(fresh(db, launch), dt.datetime.min.replace(tzinfo=dt.UTC), NOW)
+        with other_process.session() as session:
+            before = tallies.tally(session=session, launch=fresh(db, launch), start=start, end=NOW, now=NOW)
+        assert before.total == 5
+
+        version = fresh(db, launch).counts_version
+        response = post(client, token, hypotheses=["b"], occurred_at="2026-11-17T09:42:00+01:00")
+        assert response.status_code == 201
+        assert fresh(db, launch).counts_version == version + 1
+
+        body = client.get(f"/api/v1/launches/{SLUG}/tally", params=WHOLE, headers=auth(token)).json()
+        assert body["total"] == 6 and body["hypotheses"] == {"a": 5, "b": 1}
+        with other_process.session() as session:
+            after = tallies.tally(session=session, launch=fresh(db, launch), start=start, end=NOW, now=NOW)
+        assert after.total == 6
+    finally:
+        other_process.dispose()
+
+
+def test_a_backfill_into_today_leaves_the_cache_alone(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    version = fresh(db, launch).counts_version
+    assert post(client, token, occurred_at="2026-11-20T08:00:00+01:00").status_code == 201
+    assert fresh(db, launch).counts_version == version
+    body = client.get(f"/api/v1/launches/{SLUG}/tally", params=WHOLE, headers=auth(token)).json()
+    assert body["total"] == 6

@@ -1,0 +1,202 @@
+"""The series API and the tally API's filters and range rules, against a small launch counted by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+from fastapi.testclient import TestClient
+
+from app.db import Database
+from app.models import DayTally
+from tests.factories import log, make_launch
+
+OSLO = ZoneInfo("Europe/Oslo")
+SLUG = "dst-launch"
+# Seen from the afternoon of the last day: the first two days are closed (and come from the
+# cache), the last is open (and is counted from the enquiry indexes).
+NOW = dt.datetime(2026, 10, 26, 15, 0, tzinfo=OSLO)
+
+
+def oslo(day: int, hour: int, minute: int = 0, *, fold: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 10, day, hour, minute, tzinfo=OSLO, fold=fold).astimezone(dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def at_now() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def launch(db: Database) -> Any:
+    """24 to 26 October 2026 in Oslo: summer time ends on the 25th at 03:00 (a 25-hour day)."""
+    launch = make_launch(
+        db,
+        slug=SLUG,
+        hypotheses=("a", "b"),
+        starts_on=dt.date(2026, 10, 24),
+        ends_on=dt.date(2026, 10, 26),
+        digest_times=["09:00", "13:00", "16:00"],
+    )
+    log(db, launch, "a", at=oslo(24, 8, 30))  # before the first digest of the 24th
+    log(db, launch, "a", "b", at=oslo(24, 12, 59), channel="chat")
+    log(db, launch, at=oslo(24, 23, 59), note="late")  # other
+    log(db, launch, "b", at=oslo(25, 2, 30))  # 02:30 summer time
+    log(db, launch, "b", at=oslo(25, 2, 30, fold=1), segment=None)  # 02:30 again, winter time
+    log(db, launch, "a", at=oslo(25, 16, 0), channel="chat")  # exactly at a digest time: the next slot
+    log(db, launch, "a", at=oslo(26, 9, 15))
+    log(db, launch, at=oslo(26, 14, 0), channel="email")  # other
+    return launch
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def series(client: TestClient, token: str, **params: Any) -> Any:
+    response = client.get(f"/api/v1/launches/{SLUG}/series", params=params, headers=auth(token))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_day_buckets_have_the_launch_offset_and_every_day(client: TestClient, token: str, launch: Any) -> None:
+    body = series(client, token, bucket="day")
+    assert body["launch"] == SLUG and body["bucket"] == "day"
+    assert [(b["start"], b["end"]) for b in body["buckets"]] == [
+        ("2026-10-24T00:00:00+02:00", "2026-10-25T00:00:00+02:00"),
+        ("2026-10-25T00:00:00+02:00", "2026-10-26T00:00:00+01:00"),
+        ("2026-10-26T00:00:00+01:00", "2026-10-27T00:00:00+01:00"),
+    ]
+    assert [(b["total"], b["other"], b["hypotheses"]) for b in body["buckets"]] == [
+        (3, 1, {"a": 2, "b": 1}),
+        (3, 0, {"a": 1, "b": 2}),
+        (2, 1, {"a": 1, "b": 0}),
+    ]
+
+
+def test_hour_buckets_count_the_repeated_hour_of_the_autumn_change_twice(
+    client: TestClient, token: str, launch: Any
+) -> None:
+    body = series(client, token, bucket="hour", **{"from": "2026-10-25", "to": "2026-10-25"})
+    buckets = body["buckets"]
+    assert len(buckets) == 25  # the day the clocks go back
+    starts = [b["start"] for b in buckets]
+    assert starts[2:4] == ["2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00"]
+    assert buckets[2]["hypotheses"] == {"a": 0, "b": 1} and buckets[3]["hypotheses"] == {"a": 0, "b": 1}
+    assert starts[17] == "2026-10-25T16:00:00+01:00" and buckets[17]["total"] == 1
+    assert sum(b["total"] for b in buckets) == 3
+
+
+def test_hour_buckets_of_the_open_day_come_from_the_enquiries(client: TestClient, token: str, launch: Any) -> None:
+    buckets = series(client, token, bucket="hour", **{"from": "2026-10-26", "to": "2026-10-26"})["buckets"]
+    assert len(buckets) == 24
+    assert {b["start"][11:16]: b["total"] for b in buckets if b["total"]} == {"09:00": 1, "14:00": 1}
+
+
+def test_slot_buckets_run_from_one_digest_time_to_the_next(client: TestClient, token: str, launch: Any) -> None:
+    buckets = series(client, token, bucket="slot", **{"from": "2026-10-24", "to": "2026-10-25"})["buckets"]
+    edges = [(b["start"][5:16], b["end"][5:16], b["total"]) for b in buckets]
+    assert edges == [
+        ("10-24T00:00", "10-24T09:00", 1),
+        ("10-24T09:00", "10-24T13:00", 1),
+        ("10-24T13:00", "10-24T16:00", 0),
+        ("10-24T16:00", "10-25T09:00", 3),  # the evening, the night and the repeated hour
+        ("10-25T09:00", "10-25T13:00", 0),
+        ("10-25T13:00", "10-25T16:00", 0),
+        ("10-25T16:00", "10-26T00:00", 1),  # 16:00 itself belongs to the slot it opens
+    ]
+
+
+def test_filters_narrow_every_bucket(client: TestClient, token: str, launch: Any) -> None:
+    chat = series(client, token, bucket="day", channel="chat")["buckets"]
+    assert [(b["total"], b["hypotheses"]) for b in chat] == [
+        (1, {"a": 1, "b": 1}),
+        (1, {"a": 1, "b": 0}),
+        (0, {"a": 0, "b": 0}),
+    ]
+    unspecified = series(client, token, bucket="day", segment="unspecified")["buckets"]
+    assert [b["total"] for b in unspecified] == [0, 1, 0]
+    both = series(client, token, bucket="day", channel=["chat", "email"], segment="private")["buckets"]
+    assert [b["total"] for b in both] == [1, 1, 1]
+
+
+def test_cached_and_uncached_answers_agree(client: TestClient, token: str, launch: Any, db: Database) -> None:
+    first = series(client, token, bucket="hour")
+    with db.engine.connect() as connection:
+        kept = connection.execute(sa.select(sa.func.count()).select_from(DayTally.__table__)).scalar_one()  # type: ignore[attr-defined]
+    assert kept == 2  # the two closed days
+    assert series(client, token, bucket="hour") == first
+    assert sum(b["total"] for b in first["buckets"]) == 8
+
+
+def test_a_range_outside_the_launch_is_refused_and_never_computed(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    for params in (
+        {"bucket": "day", "from": "1700-01-01", "to": "1700-12-31"},
+        {"bucket": "hour", "from": "2027-01-01"},
+    ):
+        response = client.get(f"/api/v1/launches/{SLUG}/series", params=params, headers=auth(token))
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "range_out_of_window"
+        assert "2026-10-24" in response.json()["error"]["message"]
+    for start in ("1700-01-01T00:00:00+00:00", "0001-01-01T00:00:00+01:00"):
+        response = client.get(
+            f"/api/v1/launches/{SLUG}/tally",
+            params={"start": start, "end": "1700-06-01T00:00:00+00:00"},
+            headers=auth(token),
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "range_out_of_window"
+    with db.engine.connect() as connection:
+        kept = connection.execute(sa.select(sa.func.count()).select_from(DayTally.__table__)).scalar_one()  # type: ignore[attr-defined]
+    assert kept == 0
+
+
+def test_a_range_partly_inside_is_clipped(client: TestClient, token: str, launch: Any, db: Database) -> None:
+    buckets = series(client, token, bucket="day", **{"from": "2026-10-01", "to": "2026-10-24"})["buckets"]
+    assert [b["start"] for b in buckets] == ["2026-10-24T00:00:00+02:00"]
+    response = client.get(
+        f"/api/v1/launches/{SLUG}/tally",
+        params={"start": "1700-01-01T00:00:00+00:00", "end": "2026-10-25T00:00:00+02:00"},
+        headers=auth(token),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["start"] == "2026-10-23T22:00:00Z" and response.json()["total"] == 3
+    with db.engine.connect() as connection:
+        days = connection.execute(sa.select(DayTally.__table__.c.day)).scalars().all()  # type: ignore[attr-defined]
+    assert all(dt.date(2026, 10, 24) <= day <= dt.date(2026, 10, 26) for day in days)
+
+
+def test_the_tally_api_takes_the_same_filters(client: TestClient, token: str, launch: Any) -> None:
+    window = {"start": "2026-10-24T00:00:00+02:00", "end": "2026-10-27T00:00:00+01:00"}
+    body = client.get(
+        f"/api/v1/launches/{SLUG}/tally", params={**window, "channel": "chat"}, headers=auth(token)
+    ).json()
+    assert body["total"] == 2 and body["hypotheses"] == {"a": 2, "b": 1}
+    assert body["channels"]["chat"] == 2 and body["channels"]["phone"] == 0
+    response = client.get(f"/api/v1/launches/{SLUG}/tally", params={**window, "channel": "fax"}, headers=auth(token))
+    assert response.status_code == 422 and response.json()["error"]["code"] == "unknown_channel"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"bucket": "week"}, "bucket"),
+        ({"from": "yesterday"}, "from"),
+        ({"from": "2026-10-24T10:00:00"}, "from"),
+        ({"from": "2026-10-26", "to": "2026-10-25"}, "to"),
+        ({"segment": "vip"}, "segment"),
+    ],
+)
+def test_bad_parameters_say_which_and_how(
+    client: TestClient, token: str, launch: Any, params: dict[str, str], field: str
+) -> None:
+    response = client.get(f"/api/v1/launches/{SLUG}/series", params=params, headers=auth(token))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
