@@ -34,6 +34,8 @@ cli.add_typer(users_cli, name="users")
 cli.add_typer(tokens_cli, name="tokens")
 digest_cli = typer.Typer(no_args_is_help=True, help="Slack digests.")
 cli.add_typer(digest_cli, name="digest")
+enquiries_cli = typer.Typer(no_args_is_help=True, help="Enquiries logged outside the app.")
+cli.add_typer(enquiries_cli, name="enquiries")
 
 log = logging.getLogger("app.cli")
 
@@ -419,6 +421,66 @@ def demo(
         run_server(config, host=host, port=port, workers=1)
     finally:
         running.shutdown()
+
+
+# --- enquiries ---------------------------------------------------------------------
+
+
+IMPORT_HELP = (
+    "Bring in enquiries that happened before they were logged (days ticked on paper).\n\n"
+    "Columns: occurred_at (ISO 8601 with offset, such as 2026-11-18T09:42:00+01:00), hypotheses (keys "
+    "separated by ';', empty for other), channel, segment (may be empty), note (may be empty; personal data "
+    "is masked) and, optionally, count (1 to 10000 enquiries; empty for 1).\n\n"
+    "The whole file is checked first, one line per problem (FILE:LINE: column: message), and a file with a "
+    "problem imports nothing. Draft, live and closed launches all take an import: what is checked is that "
+    "each time lies within the launch's dates and not in the future, whatever its status.\n\n"
+    "Running a file again adds nothing; a file with rows added (or a count raised) adds only those. "
+    "Migrates the database first, unless TALLY_AUTO_MIGRATE=false."
+)
+
+
+@enquiries_cli.command("import", help=IMPORT_HELP)
+def enquiries_import(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV file, UTF-8, header row first.", exists=True, dir_okay=False, show_default=False),
+    ],
+    slug: Annotated[str, typer.Option("--launch", help="Slug of the launch they belong to.", show_default=False)],
+) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from app import imports
+
+    config = settings()
+    configure_logging("warning")
+    prepare_database(config)
+    db = Database(config.database_url)
+    try:
+        launch = _launch(db, slug)
+        started = now()
+        with db.session() as session:
+            hypotheses = launches.hypotheses_of(session, launch)
+        try:
+            rows = imports.read(file, launch=launch, hypotheses=hypotheses, now=started)
+        except imports.InvalidFile as exc:
+            raise fail(f"{exc}\nNothing was imported.") from None
+        console = Console(stderr=True)
+        columns = (TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+            task = progress.add_task("import", total=sum(row.count for row in rows))
+            report = imports.import_rows(
+                db,
+                launch=launch,
+                rows=rows,
+                now=started,
+                actor=actor(),
+                source_name=file.name,
+                on_progress=lambda done: progress.advance(task, done),
+            )
+    finally:
+        db.dispose()
+    typer.echo(report.summary(launch))
 
 
 def main() -> None:
