@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from app import api_tokens, audit, privacy
 from app.enquiry_store import HypothesisRow, LaunchRow, Store
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
-from app.launches import local_date, local_midnight
+from app.launches import local_date
 from app.models import (
     ApiToken,
     Enquiry,
@@ -34,6 +34,7 @@ from app.models import (
     LaunchStatus,
     User,
 )
+from app.tallies.cache import CLOSED_AFTER
 
 MAX_IDEMPOTENCY_KEY = 64
 
@@ -407,15 +408,16 @@ def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt
 def _bump_for_past_days(
     store: Store, backdated: dict[int, tuple[LaunchRow, list[NewEnquiry]]], *, recorded: set[tuple[int, str]]
 ) -> None:
-    """A backfill into a day that is over (by this server's clock) changes counts that may be
-    cached: raise the launch's counts version. One into today changes nothing cached."""
+    """A backfill into an hour that may be counted and kept already (it ended ``CLOSED_AFTER``
+    ago, app/tallies/cache.py) raises the launch's counts version. One from the last hour, an
+    integration posting as the call ends, changes nothing kept."""
     for launch_id, (launch, items) in backdated.items():
         tz = ZoneInfo(launch.timezone)
         days = {
             local_date(item.created_at, tz)
             for item in items
             if (launch_id, item.idempotency_key) in recorded
-            and item.created_at < local_midnight(local_date(item.recorded_at or item.created_at, tz), tz)
+            and item.created_at < (item.recorded_at or item.created_at) - CLOSED_AFTER
         }
         if days:
             store.bump_counts_version(launch_id, days)

@@ -124,11 +124,23 @@ def test_a_backfill_into_a_closed_day_updates_every_cached_count(
         other_process.dispose()
 
 
-def test_a_backfill_into_today_leaves_the_cache_alone(
+def test_a_backfill_from_the_last_hour_leaves_the_cache_alone(
     client: TestClient, token: str, launch: Any, db: Database
 ) -> None:
     version = fresh(db, launch).counts_version
-    assert post(client, token, occurred_at="2026-11-20T08:00:00+01:00").status_code == 201
+    assert post(client, token, occurred_at="2026-11-20T11:30:00+01:00").status_code == 201
     assert fresh(db, launch).counts_version == version
     body = client.get(f"/api/v1/launches/{SLUG}/tally", params=WHOLE, headers=auth(token)).json()
     assert body["total"] == 6
+
+
+def test_a_backfill_into_a_closed_hour_of_today_updates_the_cached_hours(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    today = {"start": "2026-11-20T00:00:00+01:00", "end": "2026-11-20T12:00:00+01:00"}
+    assert client.get(f"/api/v1/launches/{SLUG}/tally", params=today, headers=auth(token)).json()["total"] == 1
+    version = fresh(db, launch).counts_version
+    assert post(client, token, hypotheses=["b"], occurred_at="2026-11-20T08:00:00+01:00").status_code == 201
+    assert fresh(db, launch).counts_version == version + 1
+    body = client.get(f"/api/v1/launches/{SLUG}/tally", params=today, headers=auth(token)).json()
+    assert body["total"] == 2 and body["hypotheses"] == {"a": 1, "b": 1}

@@ -37,6 +37,8 @@ from app.tallies.counting import DayCounts, count_hours
 log = logging.getLogger(__name__)
 
 DAY_CACHE_KEY = "tally_day_cache"
+OPEN_DAY_KEY = "tally_open_day_hours"
+HOUR = dt.timedelta(hours=1)
 CLOSED_AFTER = dt.timedelta(hours=1)
 # Bumped when DayCounts changes shape: stored days of another format are counted again.
 DAY_FORMAT = 2
@@ -110,6 +112,38 @@ def closed_days(session: Session, launch: Launch, days: list[dt.date], now: dt.d
         if counted:
             _store_days(session, launch, counted, now)
     return found
+
+
+def closed_hours(session: Session, launch: Launch, day: dt.date, now: dt.datetime) -> DayCounts | None:
+    """The hours of a day still open that are closed already (they ended ``CLOSED_AFTER`` ago),
+    counted once per process and extended hour by hour as the day goes on (memory only: the
+    day's row is kept once the whole day closes). None before the first hour has closed.
+
+    The same rule as for days keeps them true: only a write into the past changes a closed
+    hour, and any write more than ``CLOSED_AFTER`` into the past raises the counts version."""
+    memo = session.info.get("memo")
+    if memo is None or launch.id is None:
+        return None
+    start, end = day_bounds(day, zone(launch))
+    closed = min((now - CLOSED_AFTER - start) // HOUR, -(-(end - start) // HOUR))
+    if closed <= 0:
+        return None
+    key = (launch.id, launch.timezone, day, launch.counts_version)
+    lock: threading.Lock = memo.setdefault(OPEN_DAY_KEY + ":lock", threading.Lock())
+    with lock:
+        store: dict[DayKey, DayCounts] = memo.setdefault(OPEN_DAY_KEY, {})
+        found = store.get(key)
+    if found is not None and found.hours >= closed:
+        return found
+    if found is None:
+        counted = count_hours(session, launch, start, start + closed * HOUR)
+    else:
+        counted = found.extended(count_hours(session, launch, found.end, start + closed * HOUR))
+    with lock:
+        for other in [k for k in store if k[0] == launch.id]:
+            del store[other]  # other days and versions of this launch are of no use any more
+        store[key] = counted
+    return counted
 
 
 def keep_closed_days(session: Session, launch: Launch, *, now: dt.datetime) -> int:

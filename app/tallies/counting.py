@@ -259,6 +259,17 @@ class DayCounts:
             self._whole = counts
         return counts
 
+    def extended(self, later: DayCounts) -> DayCounts:
+        """These hours followed by ``later``'s (which starts where these end)."""
+        hours = self.hours + later.hours
+        dims: dict[Dim, list[int]] = {}
+        for key in {*self.dims, *later.dims}:
+            dims[key] = self.dims.get(key, [0] * self.hours) + later.dims.get(key, [0] * later.hours)
+        links: dict[Link, list[int]] = {}
+        for link in {*self.links, *later.links}:
+            links[link] = self.links.get(link, [0] * self.hours) + later.links.get(link, [0] * later.hours)
+        return DayCounts(self.start, hours, dims, links)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "hours": self.hours,

@@ -20,14 +20,13 @@ from sqlmodel import Session
 from app import schedule
 from app.launches import day_bounds, hypotheses_of, local_date, window, zone
 from app.models import Hypothesis, Launch
-from app.tallies.cache import cache_of, closed_days, is_closed
+from app.tallies.cache import cache_of, closed_days, closed_hours, is_closed
 from app.tallies.counting import (
     UNSPECIFIED_SEGMENT,
     Counts,
     DayCounts,
     Filter,
     check_window,
-    count_hours,
     raw_counts,
 )
 
@@ -67,17 +66,16 @@ def clip(launch: Launch, start: dt.datetime, end: dt.datetime) -> tuple[dt.datet
 
 
 class _Days:
-    """The local days of one request's ranges: closed ones from the cache, open ones
-    counted hour by hour at most once (only when ``hourly_open_days``)."""
+    """The local days of one request's ranges, hour by hour where that is cheap: closed days
+    from the kept counts, and the closed hours of an open day from this process's memory."""
 
-    def __init__(self, session: Session, launch: Launch, now: dt.datetime | None, *, hourly_open_days: bool) -> None:
+    def __init__(self, session: Session, launch: Launch, now: dt.datetime | None) -> None:
         self.session = session
         self.launch = launch
         self.now = now
         self.tz = zone(launch)
-        self.hourly_open_days = hourly_open_days
         self.cached = now is not None and launch.id is not None and cache_of(session) is not None
-        self._days: dict[dt.date, DayCounts] = {}
+        self._days: dict[dt.date, DayCounts | None] = {}
 
     def prepare(self, start: dt.datetime, end: dt.datetime) -> None:
         """Fetch every closed day that [start, end) touches in one go."""
@@ -92,17 +90,16 @@ class _Days:
             self._days.update(closed_days(self.session, self.launch, wanted, self.now))
 
     def hours_of(self, day: dt.date) -> DayCounts | None:
-        """Hour-by-hour counts of a day, if they are to be had cheaply (closed, or open and asked for)."""
-        found = self._days.get(day)
-        if found is not None:
-            return found
-        if self.cached and self.now is not None and is_closed(self.launch, day, self.now):
+        """Hour-by-hour counts of (the closed part of) a day, if it is to be had cheaply."""
+        if day in self._days:
+            return self._days[day]
+        if not self.cached or self.now is None:
+            return None
+        if is_closed(self.launch, day, self.now):
             self._days.update(closed_days(self.session, self.launch, [day], self.now))
-            return self._days[day]
-        if self.hourly_open_days:
-            self._days[day] = count_hours(self.session, self.launch, *day_bounds(day, self.tz))
-            return self._days[day]
-        return None
+        else:
+            self._days[day] = closed_hours(self.session, self.launch, day, self.now)
+        return self._days[day]
 
     def counts(self, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> Counts:
         """Counts for [start, end) (already clipped)."""
@@ -112,9 +109,12 @@ class _Days:
             day_start, day_end = day_bounds(day, self.tz)
             a, b = max(start, day_start), min(end, day_end)
             hours = self.hours_of(day) if a < b else None
-            first = hours.hour_of(_ceil_hour(a, hours.start)) if hours else None
-            last = hours.hour_of(_floor_hour(b, hours.start)) if hours else None
-            if hours is None or first is None or last is None or first >= last:
+            if hours is None:
+                pending.append((a, b))
+                continue
+            first = hours.hour_of(_ceil_hour(a, hours.start))
+            last = hours.hour_of(_floor_hour(min(b, hours.end), hours.start))
+            if first is None or last is None or first >= last:
                 pending.append((a, b))
                 continue
             total.add(hours.counts(first, last, flt))
@@ -186,7 +186,7 @@ def tally(
     if hypotheses is None:
         hypotheses = hypotheses_of(session, launch)
     a, b = clip(launch, start, end)
-    days = _Days(session, launch, now, hourly_open_days=False)
+    days = _Days(session, launch, now)
     days.prepare(a, b)
     return _to_tally(launch, start, end, days.counts(a, b, filter), hypotheses)
 
@@ -228,7 +228,7 @@ def series(
     if bucket not in BUCKETS:
         raise ValueError(f"unknown bucket {bucket!r}")
     a, b = clip(launch, start, end)
-    days = _Days(session, launch, now, hourly_open_days=bucket != "day")
+    days = _Days(session, launch, now)
     days.prepare(a, b)
     edges = bucket_bounds(launch, a, b, bucket)
     buckets = []
