@@ -34,6 +34,7 @@ from app.models import (
     Hypothesis,
     HypothesisRevision,
     HypothesisStatus,
+    HypothesisStatusChange,
     Launch,
     LaunchStatus,
     id_of,
@@ -338,6 +339,27 @@ def _launch_values(
     return values
 
 
+def _record_status(
+    session: Session,
+    hypothesis: Hypothesis,
+    before: HypothesisStatus | None,
+    to: HypothesisStatus,
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> None:
+    """Keep a status change (``before`` None: the hypothesis was just added) for its history."""
+    session.add(
+        HypothesisStatusChange(
+            hypothesis_id=id_of(hypothesis),
+            from_status=before,
+            to_status=to,
+            changed_by=actor[:100],
+            changed_at=now,
+        )
+    )
+
+
 def import_launch(
     session: Session,
     spec: LaunchFile,
@@ -395,6 +417,8 @@ def import_launch(
                 updated_at=now,
             )
             session.add(hypothesis)
+            session.flush()
+            _record_status(session, hypothesis, None, hypothesis.status, actor=actor, now=now)
             changes.added.append(item.key)
             continue
         if hypothesis.text != item.text:
@@ -408,7 +432,7 @@ def import_launch(
         status = item.status
         if status is None and hypothesis.status == HypothesisStatus.RETIRED:
             status = HypothesisStatus.OPEN  # back in the file, so back in use
-        fields = {
+        fields: dict[str, Any] = {
             "area": item.area,
             "owner_team": item.owner_team,
             "expected_per_day": item.expected_per_day,
@@ -417,6 +441,8 @@ def import_launch(
         if status is not None:
             fields["status"] = status
         changed = [name for name, value in fields.items() if getattr(hypothesis, name) != value]
+        if "status" in changed:
+            _record_status(session, hypothesis, hypothesis.status, fields["status"], actor=actor, now=now)
         for name in changed:
             setattr(hypothesis, name, fields[name])
         if changed and item.key not in changes.revised:
@@ -425,6 +451,7 @@ def import_launch(
             hypothesis.updated_at = now
     for key, hypothesis in existing.items():
         if hypothesis.status != HypothesisStatus.RETIRED:
+            _record_status(session, hypothesis, hypothesis.status, HypothesisStatus.RETIRED, actor=actor, now=now)
             hypothesis.status = HypothesisStatus.RETIRED
             hypothesis.updated_at = now
             changes.retired.append(key)

@@ -337,3 +337,17 @@ class DigestRun(SQLModel, table=True):
     blocks: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
     error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: dt.datetime = _created()
+
+
+class HypothesisStatusChange(SQLModel, table=True):
+    """A hypothesis's status as it changed (``from_status`` None: when it was added), who changed it
+    and when: the drill-down shows this history, e.g. when "fix shipped" was set."""
+
+    __tablename__ = "hypothesis_status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hypothesis_id: int = Field(foreign_key="hypothesis.id", ondelete="CASCADE", index=True)
+    from_status: HypothesisStatus | None = Field(default=None, sa_type=EnumString(HypothesisStatus))
+    to_status: HypothesisStatus = Field(sa_type=EnumString(HypothesisStatus))
+    changed_by: str = Field(sa_type=sa.String(100))
+    changed_at: dt.datetime = _created()
