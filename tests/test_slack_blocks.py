@@ -52,13 +52,23 @@ def test_a_digest_reads_top_down() -> None:
     assert "*41* in this window (↑11 on the one before) · *63* today · *1200* since launch" in joined
     # Biggest first, with a bar, the change and expected against actual.
     assert joined.index("Can't find the send button") < joined.index("BankID loops")
-    assert "`██████████` *20* ↓5  Can't find the send button · today 30 of 40 expected a day" in joined
-    assert "`██████░░░░` *12* ↑7  BankID loops" in joined
+    # Each hypothesis links to its drill-down, on the range since the previous digest.
+    assert (
+        "`██████████` *20* ↓5  <https://tally.example/launches/payapp/hypotheses/send?range=since-digest|"
+        "Can't find the send button> · today 30 of 40 expected a day"
+    ) in joined
+    assert (
+        "`██████░░░░` *12* ↑7  <https://tally.example/launches/payapp/hypotheses/bankid?range=since-digest|"
+        "BankID loops>" in joined
+    )
     # Zero counts are news: listed as not seen, with the expectation.
-    assert "*Not seen in this window*\n• Dark mode contrast (expects 3 a day)" in joined
+    assert (
+        "*Not seen in this window*\n• <https://tally.example/launches/payapp/hypotheses/dark?range=since-digest|"
+        "Dark mode contrast> (expects 3 a day)"
+    ) in joined
     assert "*Other* (not on the list): *9* =\n> Asked about limits abroad\n> Widget gone" in joined
     assert "By channel: phone 30 · chat 11" in joined
-    assert "<https://tally.example/launches/payapp|Open PayApp 5.0 in Launch Tally>" in joined
+    assert "<https://tally.example/launches/payapp?range=since-digest|Open PayApp 5.0 in Launch Tally>" in joined
     # The fallback text stands on its own (notifications, screen readers).
     assert text == (
         "PayApp 5.0 · 13:00: 41 enquiries (09:00–13:00), 63 today, 1200 since launch. "
@@ -80,8 +90,9 @@ def test_user_text_cannot_ping_or_forge_links() -> None:
     for raw in ("<!channel>", "<https://evil.example", "<@U123>", "<!here>", "<!everyone>"):
         assert raw not in "".join(t for t in section_texts(blocks)), raw
     assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click here&gt; &lt;@U123&gt;" in dumped
-    # The only real link is ours.
-    assert dumped.count("<https://") == 1
+    # The only real links are ours: the hypothesis's drill-down (the text its label) and the page.
+    assert dumped.count("<https://") == 2
+    assert "<https://tally.example/launches/payapp/hypotheses/x?range=since-digest|&lt;!channel&gt;" in dumped
 
 
 def test_slack_limits_hold_with_200_hypotheses_and_long_notes() -> None:
@@ -114,7 +125,7 @@ def test_a_quiet_window() -> None:
     joined = "\n".join(section_texts(blocks))
     assert "*0* in this window (↓4 on the one before)" in joined
     assert "Hypotheses, most enquiries first" not in joined
-    assert "• A" in joined
+    assert "• <https://tally.example/launches/payapp/hypotheses/a?range=since-digest|A>" in joined
 
 
 def test_late_digests_say_so() -> None:
@@ -140,5 +151,8 @@ def test_the_app_shows_stored_digests_as_safe_html() -> None:
     html = str(to_html(blocks))
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert '<a href="https://tally.example/launches/payapp">Open PayApp 5.0 in Launch Tally</a>' in html
+    assert (
+        '<a href="https://tally.example/launches/payapp?range=since-digest">Open PayApp 5.0 in Launch Tally</a>' in html
+    )
+    assert '<a href="https://tally.example/launches/payapp/hypotheses/send?range=since-digest">' in html
     assert "<strong>41</strong>" in html

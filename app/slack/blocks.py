@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from slack_sdk.models.blocks import (
     Block,
@@ -118,13 +119,31 @@ def _pack(title: str, lines: Sequence[str], *, max_sections: int, more: str, hid
     return sections
 
 
-def _hypothesis_line(line: HypothesisLine, biggest: int) -> str:
+# The digest's links open the app on the range "since the previous digest", so the numbers
+# there start where this digest's window did (app/ranges.py); each hypothesis opens its drill-down.
+SINCE_DIGEST = "?range=since-digest"
+
+
+def page_link(content: DigestContent) -> str:
+    return content.url + SINCE_DIGEST
+
+
+def hypothesis_link(content: DigestContent, line: HypothesisLine) -> str:
+    return f"{content.url}/hypotheses/{quote(line.key, safe='')}{SINCE_DIGEST}"
+
+
+def _linked(content: DigestContent, line: HypothesisLine, limit: int) -> str:
+    """The hypothesis's text as a link to its drill-down (mrkdwn: the text is escaped, so it cannot end the link)."""
+    return f"<{escape(hypothesis_link(content, line))}|{escape(cut(line.text, limit))}>"
+
+
+def _hypothesis_line(content: DigestContent, line: HypothesisLine, biggest: int) -> str:
     expected = ""
     if line.expected_per_day is not None:
         expected = f" · today {line.today} of {line.expected_per_day} expected a day"
     return (
         f"`{bar(line.count, biggest)}` *{line.count}* {change(line.count, line.previous)}  "
-        f"{escape(cut(line.text, 300))}{expected}"
+        f"{_linked(content, line, 300)}{expected}"
     )
 
 
@@ -162,7 +181,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     not_seen = content.not_seen
     if not_seen:
         names = [
-            escape(cut(h.text, 200)) + (f" (expects {h.expected_per_day} a day)" if h.expected_per_day else "")
+            _linked(content, h, 200) + (f" (expects {h.expected_per_day} a day)" if h.expected_per_day else "")
             for h in not_seen
         ]
         [text] = _pack(
@@ -179,14 +198,14 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     tail.append(
         SectionBlock(
             text=MarkdownTextObject(
-                text=f"<{escape(content.url)}|Open {escape(cut(content.launch_name, 100))} in Launch Tally>"
+                text=f"<{escape(page_link(content))}|Open {escape(cut(content.launch_name, 100))} in Launch Tally>"
             )
         )
     )
 
     if seen:
         room = max(1, MAX_BLOCKS - len(blocks) - len(tail))
-        listed = [_hypothesis_line(h, biggest) for h in seen[:MAX_LISTED]]
+        listed = [_hypothesis_line(content, h, biggest) for h in seen[:MAX_LISTED]]
         sections = _pack(
             "*Hypotheses, most enquiries first*",
             listed,
@@ -226,5 +245,5 @@ def plain_text(content: DigestContent) -> str:
     lines += [f'  "{note}"' for note in content.notes[:5]]
     if content.channels:
         lines += ["", "By channel: " + " · ".join(f"{name} {n}" for name, n in content.channels.items())]
-    lines += ["", content.url]
+    lines += ["", page_link(content)]
     return "\n".join(lines)
