@@ -102,6 +102,12 @@ class Launch(SQLModel, table=True):
     # Raised whenever counts of past days change (a backfill, a re-link): every cached
     # count of this launch, in any process or replica, is keyed by it and so goes stale.
     counts_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Spike alerts: at least this many enquiries in the current digest window, and at least
+    # this many times the normal rate (the expected rate or the same hours of earlier days).
+    alert_min_count: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
+    alert_factor: float = Field(default=3.0, sa_column_kwargs={"server_default": "3"})
+    # Raised by every edit: a save made from an older copy is refused instead of overwriting.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
 
@@ -120,6 +126,11 @@ class Hypothesis(SQLModel, table=True):
     sort_order: int = 0
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
+    # When the fix for it reached customers (may be set in the past), and where to read about it.
+    fix_shipped_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    fix_url: str | None = Field(default=None, sa_type=sa.String(500))
+    # Raised by every edit: a save made from an older copy is refused instead of overwriting.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class HypothesisRevision(SQLModel, table=True):
@@ -188,6 +199,11 @@ class LoginAttempt(SQLModel, table=True):
     succeeded: bool = False
 
 
+class TokenRole(StrEnum):
+    INTEGRATION = "integration"
+    LEAD = "lead"
+
+
 class ApiToken(SQLModel, table=True):
     """A bearer token for integrations (telephony, CRM). Only the hash is stored."""
 
@@ -201,6 +217,10 @@ class ApiToken(SQLModel, table=True):
     created_at: dt.datetime = _created()
     last_used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # integration: log enquiries and read; lead: also change hypotheses.
+    role: TokenRole = Field(
+        default=TokenRole.INTEGRATION, sa_type=EnumString(TokenRole), sa_column_kwargs={"server_default": "integration"}
+    )
 
 
 class EnquirySource(StrEnum):
@@ -351,3 +371,54 @@ class HypothesisStatusChange(SQLModel, table=True):
     to_status: HypothesisStatus = Field(sa_type=EnumString(HypothesisStatus))
     changed_by: str = Field(sa_type=sa.String(100))
     changed_at: dt.datetime = _created()
+
+
+class AlertKind(StrEnum):
+    HYPOTHESIS = "hypothesis"
+    THEME = "theme"
+
+
+class Alert(SQLModel, table=True):
+    """A spike: one hypothesis (or a rising theme in "other") far above normal in a digest window.
+
+    ``claim_key`` is unique per (launch, what, digest window): inserting the row is how a process
+    claims the alert, exactly like a digest slot, so several workers and replicas send it once."""
+
+    __tablename__ = "alert"
+    __table_args__ = (sa.Index("ix_alert_launch_created", "launch_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE")
+    claim_key: str = Field(sa_type=sa.String(120), unique=True)
+    kind: AlertKind = Field(sa_type=EnumString(AlertKind))
+    hypothesis_id: int | None = Field(default=None, foreign_key="hypothesis.id", ondelete="CASCADE")
+    subject: str = Field(sa_type=sa.String(200))  # the hypothesis key, or the theme's phrase
+    window_start: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
+    observed_at: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
+    count: int = 0
+    normal: float = 0.0  # the count that would have been normal for the same stretch
+    status: DigestStatus = Field(default=DigestStatus.PENDING, sa_type=EnumString(DigestStatus))
+    attempts: int = 0
+    claimed_by: str = Field(default="", sa_type=sa.String(100))
+    claimed_at: dt.datetime = _created()
+    next_attempt_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    channel: str | None = Field(default=None, sa_type=sa.String(100))
+    slack_ts: str | None = Field(default=None, sa_type=sa.String(32))
+    text: str = Field(default="", sa_type=sa.Text)
+    blocks: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: dt.datetime = _created()
+
+
+class Relink(SQLModel, table=True):
+    """"Other" enquiries moved to a hypothesis (made from their notes), so it can be undone."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE", index=True)
+    hypothesis_id: int = Field(foreign_key="hypothesis.id", ondelete="CASCADE")
+    enquiry_ids: list[int] = Field(sa_type=sa.JSON)
+    relinked_by: str = Field(sa_type=sa.String(100))
+    relinked_at: dt.datetime = _created()
+    undone_by: str | None = Field(default=None, sa_type=sa.String(100))
+    undone_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
