@@ -1,17 +1,20 @@
-"""Launch pages: the list, the dashboard every signed-in user reads, and the
-lead's editor (launch fields and the hypothesis set), import and export."""
+"""Launch pages: the list, the dashboard every signed-in user reads (and a hypothesis's
+drill-down), both for a range and filters given in the query, and the lead's editor
+(launch fields and the hypothesis set), import and export."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from app import dashboard, hypothesis_sets, launches
-from app.deps import CurrentViewer, Now, RequireLead, SessionDep, SettingsDep, Viewer
+from app import dashboard, hypothesis_sets, launches, ranges, schedule
+from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer
 from app.errors import Invalid, TallyError
-from app.models import HypothesisStatus, LaunchStatus
+from app.models import HypothesisStatus, Launch, LaunchStatus
 from app.web import render
 
 router = APIRouter()
@@ -39,10 +42,103 @@ def index(request: Request, viewer: CurrentViewer, session: SessionDep) -> Respo
     return render(request, "launches/index.html", viewer=viewer, launches=launches.list_launches(session), error=None)
 
 
+@dataclass(frozen=True)
+class ViewQuery:
+    """The query parameters of a view of a launch (see app/ranges.py): the URL is the state."""
+
+    range: str | None
+    from_: str | None
+    to: str | None
+    channels: list[str]
+    segments: list[str]
+
+    def select(self, launch: Launch, now: dt.datetime) -> ranges.Selection:
+        return ranges.select(
+            launch,
+            now=now,
+            range_name=self.range,
+            from_text=self.from_,
+            to_text=self.to,
+            channels=self.channels,
+            segments=self.segments,
+        )
+
+
+def _view_query(
+    range_: Annotated[str | None, Query(alias="range")] = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: Annotated[str | None, Query()] = None,
+    channel: Annotated[list[str] | None, Query()] = None,
+    segment: Annotated[list[str] | None, Query()] = None,
+) -> ViewQuery:
+    return ViewQuery(range_ or None, from_ or None, to or None, channel or [], segment or [])
+
+
+ViewParams = Annotated[ViewQuery, Depends(_view_query)]
+# The same URL serves the page and (to htmx) its live fragment: caches must keep them apart.
+VARY = {"Vary": "HX-Request"}
+
+
+def _range_error(
+    request: Request, viewer: Viewer, launch: Launch, now: dt.datetime, error: Invalid, template: str, **context: Any
+) -> Response:
+    """A link whose range or filters cannot be shown: the page says why and offers the ranges that can be."""
+    return render(
+        request,
+        template,
+        viewer=viewer,
+        view=None,
+        launch=launch,
+        error=error,
+        fallback=ranges.select(launch, now=now),
+        last_slot=schedule.previous_slot(launch, now),
+        ranges=ranges.RANGES,
+        status_code=error.status_code,
+        headers=VARY,
+        **context,
+    )
+
+
 @router.get("/launches/{slug}")
-def launch_page(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now) -> Response:
+def launch_page(
+    request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now, htmx: IsHtmx, query: ViewParams
+) -> Response:
+    """The launch page, or (to htmx, which polls it) just its numbers."""
     launch = launches.get_by_slug(session, slug)
-    return render(request, "launches/page.html", viewer=viewer, view=dashboard.build(session, launch=launch, now=now))
+    try:
+        selection = query.select(launch, now)
+    except Invalid as error:
+        if htmx:
+            raise
+        return _range_error(request, viewer, launch, now, error, "launches/page.html")
+    view = dashboard.build(session, launch=launch, selection=selection, now=now)
+    template = "launches/_numbers.html" if htmx else "launches/page.html"
+    return render(request, template, viewer=viewer, view=view, error=None, ranges=ranges.RANGES, headers=VARY)
+
+
+@router.get("/launches/{slug}/hypotheses/{key}")
+def hypothesis_page(
+    request: Request,
+    slug: str,
+    key: str,
+    viewer: CurrentViewer,
+    session: SessionDep,
+    now: Now,
+    htmx: IsHtmx,
+    query: ViewParams,
+) -> Response:
+    """One hypothesis alone (the drill-down), or (to htmx) just its numbers."""
+    launch = launches.get_by_slug(session, slug)
+    try:
+        selection = query.select(launch, now)
+    except Invalid as error:
+        if htmx:
+            raise
+        hypothesis, _ = dashboard.drilldown.find(session, launch, key)
+        return _range_error(request, viewer, launch, now, error, "hypotheses/page.html", hypothesis=hypothesis)
+    view = dashboard.drilldown.build(session, launch=launch, key=key, selection=selection, now=now)
+    template = "hypotheses/_numbers.html" if htmx else "hypotheses/page.html"
+    return render(request, template, viewer=viewer, view=view, error=None, ranges=ranges.RANGES, headers=VARY)
 
 
 @router.get("/launches/{slug}/export")

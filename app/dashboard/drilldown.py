@@ -1,0 +1,148 @@
+"""A hypothesis's own page: its numbers for the Selection, its charts with the expected
+rate, its channel and segment split, its text revisions and status history, and the
+notes under "Other" from the days it came up."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from app import launches, schedule, tallies
+from app.dashboard import charts
+from app.dashboard.history import Note, counting_since, first_enquiries, other_notes, status_changes
+from app.dashboard.launch_page import draw
+from app.dashboard.rows import Row, build_rows
+from app.errors import NotFound
+from app.models import Hypothesis, HypothesisRevision, HypothesisStatusChange, Launch
+from app.ranges import Selection
+
+NOTES_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Share:
+    name: str
+    count: int
+    share: float  # of this hypothesis's enquiries in the range
+
+
+@dataclass(frozen=True)
+class HypothesisView:
+    launch: Launch
+    hypothesis: Hypothesis
+    selection: Selection
+    now: dt.datetime
+    row: Row
+    all: Row
+    previous_start: dt.datetime
+    previous_end: dt.datetime
+    channels: list[Share]
+    segments: list[Share]
+    day_chart: dict[str, Any] | None
+    slot_chart: dict[str, Any] | None
+    revisions: list[HypothesisRevision]
+    status_changes: list[HypothesisStatusChange]
+    notes: list[Note]
+    days_seen: list[dt.date]  # local days of the range on which it had enquiries
+    last_slot: dt.datetime | None
+
+
+def find(session: Session, launch: Launch, key: str) -> tuple[Hypothesis, list[Hypothesis]]:
+    hypotheses = launches.hypotheses_of(session, launch)
+    for hypothesis in hypotheses:
+        if hypothesis.key == key:
+            return hypothesis, hypotheses
+    raise NotFound(f"Launch {launch.slug!r} has no hypothesis {key!r}.", field="key")
+
+
+def _shares(counts: dict[str, int]) -> list[Share]:
+    total = sum(counts.values())
+    return [Share(name, n, n / total if total else 0.0) for name, n in counts.items()]
+
+
+def build(session: Session, *, launch: Launch, key: str, selection: Selection, now: dt.datetime) -> HypothesisView:
+    hypothesis, hypotheses = find(session, launch, key)
+    launch_start, _ = launches.window(launch)
+    start, end = selection.start, selection.end
+    previous_start, previous_end = selection.previous()
+    flt = selection.filter
+    tz = launches.zone(launch)
+
+    def count(a: dt.datetime, b: dt.datetime, f: tallies.Filter | None = flt) -> tallies.Tally:
+        return tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=[hypothesis], filter=f)
+
+    current, previous = count(start, end), count(previous_start, previous_end)
+    since = counting_since(hypothesis, launch_start, first_enquiries(session, launch).get(hypothesis.id or 0))
+    [row], _, all_row = build_rows(
+        hypotheses=[hypothesis],
+        current={key: current.for_hypothesis(hypothesis), "other": current.other, "all": current.total},
+        previous={key: previous.for_hypothesis(hypothesis), "other": previous.other, "all": previous.total},
+        start=start,
+        end=end,
+        previous_start=previous_start,
+        launch_start=launch_start,
+        since={key: since},
+        now=now,
+    )
+
+    # The split: one count per channel (and segment) within the selection's filters.
+    channels = [c for c in launch.channels if not selection.channels or c in selection.channels]
+    offered_segments = [*launch.segments, tallies.UNSPECIFIED_SEGMENT]
+    segments = [s for s in offered_segments if not selection.segments or s in selection.segments]
+    by_channel = {
+        c: count(
+            start, end, tallies.Filter(channels=frozenset({c}), segments=flt.segments if flt else None)
+        ).for_hypothesis(hypothesis)
+        for c in channels
+    }
+    by_segment = {
+        s: count(
+            start, end, tallies.Filter(channels=flt.channels if flt else None, segments=frozenset({s}))
+        ).for_hypothesis(hypothesis)
+        for s in segments
+    }
+    if not by_segment.get(tallies.UNSPECIFIED_SEGMENT) and not selection.segments:
+        by_segment.pop(tallies.UNSPECIFIED_SEGMENT, None)  # shown only when some enquiries have no segment
+
+    line = charts.Line(
+        key=hypothesis.key,
+        label=hypothesis.text,
+        color=charts.color_of(hypothesis, hypotheses),
+        shown=True,
+        since=since,
+        expected=hypothesis.expected_per_day,
+    )
+    lines = [line, charts.Line("other", "", charts.OTHER_COLOR, shown=False)]
+    day_chart, slot_chart = draw(
+        session, launch=launch, hypotheses=hypotheses, lines=lines, selection=selection, now=now
+    )
+
+    # "Other" notes from the days (of the range) on which this hypothesis came up.
+    days = tallies.series(session=session, launch=launch, start=start, end=end, bucket="day", now=now, filter=flt)
+    seen = [b for b in days if b.by_hypothesis.get(hypothesis.id or 0)]
+    notes = other_notes(
+        session, launch=launch, stretches=[(b.start, b.end) for b in seen], filter=flt, limit=NOTES_SHOWN
+    )
+
+    return HypothesisView(
+        launch=launch,
+        hypothesis=hypothesis,
+        selection=selection,
+        now=now,
+        row=row,
+        all=all_row,
+        previous_start=previous_start,
+        previous_end=previous_end,
+        channels=_shares(by_channel),
+        segments=_shares(by_segment),
+        day_chart=day_chart,
+        slot_chart=slot_chart,
+        revisions=launches.revisions_of(session, launch).get(hypothesis.id or 0, []),
+        status_changes=status_changes(session, hypothesis),
+        notes=notes,
+        days_seen=[launches.local_date(b.start, tz) for b in seen],
+        last_slot=schedule.previous_slot(launch, now),
+    )

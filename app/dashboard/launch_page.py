@@ -1,0 +1,201 @@
+"""The launch page: every number for one Selection (a range and filters) at ``now``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from app import launches, schedule, tallies
+from app.dashboard import charts
+from app.dashboard.history import Note, counting_since, first_enquiries, other_notes
+from app.dashboard.rows import Row, build_rows
+from app.models import Hypothesis, Launch
+from app.ranges import Selection
+
+NOTES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Split:
+    """Counts by channel or by segment in the range and the period before."""
+
+    name: str
+    count: int
+    previous: int | None
+
+    @property
+    def change(self) -> int | None:
+        return None if self.previous is None else self.count - self.previous
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    launch: Launch
+    selection: Selection
+    now: dt.datetime
+    day: int  # 1 on the launch's first day
+    length: int
+    launch_start: dt.datetime
+    previous_start: dt.datetime
+    previous_end: dt.datetime
+    rows: list[Row]
+    other: Row
+    all: Row
+    channels: list[Split]
+    segments: list[Split]
+    day_chart: dict[str, Any] | None
+    slot_chart: dict[str, Any] | None
+    notes: list[Note]
+    last_slot: dt.datetime | None
+    next_slot: dt.datetime | None
+
+    @property
+    def has_expectations(self) -> bool:
+        return any(r.expected is not None for r in self.rows)
+
+    @property
+    def any_above(self) -> bool:
+        return any(r.above_expectation for r in (*self.rows, self.other, self.all))
+
+    @property
+    def any_partial(self) -> bool:
+        return any(r.previous.partial for r in (*self.rows, self.other, self.all))
+
+
+def _counts(tally: tallies.Tally, hypotheses: list[Hypothesis]) -> dict[str, int]:
+    counts = {h.key: tally.for_hypothesis(h) for h in hypotheses}
+    return counts | {"other": tally.other, "all": tally.total}
+
+
+def _splits(current: dict[str, int], previous: dict[str, int] | None) -> list[Split]:
+    return [Split(name, n, None if previous is None else previous.get(name, 0)) for name, n in current.items()]
+
+
+def chart_lines(
+    hypotheses: list[Hypothesis], counts: dict[str, int], since: dict[str, dt.datetime]
+) -> list[charts.Line]:
+    """One line per hypothesis (the top few shown), then Other (shown) and All (a click away).
+    The page names Other and All in the reader's language (charts.js)."""
+    shown = charts.shown_keys({h.key: counts.get(h.key, 0) for h in hypotheses})
+    lines = [
+        charts.Line(
+            key=h.key,
+            label=h.text,
+            color=charts.color_of(h, hypotheses),
+            shown=h.key in shown,
+            since=since[h.key],
+            expected=h.expected_per_day,
+        )
+        for h in hypotheses
+    ]
+    lines.append(charts.Line("other", "", charts.OTHER_COLOR, shown=True))
+    lines.append(charts.Line("all", "", charts.ALL_COLOR, shown=False))
+    return lines
+
+
+def chart_spans(
+    launch: Launch, now: dt.datetime
+) -> tuple[tuple[dt.datetime, dt.datetime] | None, tuple[dt.datetime, dt.datetime] | None]:
+    """[start, end) of the daily chart (the launch so far) and of the digest-window chart (its last days)."""
+    start, end = launches.window(launch)
+    upto = min(now, end)
+    if upto <= start:
+        return None, None
+    tz = launches.zone(launch)
+    last_day = launches.local_date(upto - dt.timedelta(microseconds=1), tz)
+    slot_start = max(start, launches.local_midnight(last_day - dt.timedelta(days=charts.SLOT_DAYS - 1), tz))
+    return (start, upto), (slot_start, upto)
+
+
+def draw(
+    session: Session,
+    *,
+    launch: Launch,
+    hypotheses: list[Hypothesis],
+    lines: list[charts.Line],
+    selection: Selection,
+    now: dt.datetime,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The daily chart and the digest-window chart (None before the launch begins)."""
+    day_span, slot_span = chart_spans(launch, now)
+    if day_span is None or slot_span is None:
+        return None, None
+    drawn = []
+    spans: list[tuple[charts.ChartKind, tuple[dt.datetime, dt.datetime]]] = [("day", day_span), ("slot", slot_span)]
+    for kind, (a, b) in spans:
+        buckets = tallies.series(
+            session=session, launch=launch, start=a, end=b, bucket=kind, now=now, filter=selection.filter
+        )
+        drawn.append(
+            charts.payload(
+                kind=kind,
+                buckets=buckets,
+                lines=lines,
+                hypotheses=hypotheses,
+                timezone=launch.timezone,
+                highlight=(selection.start, selection.end),
+                now=now,
+            )
+        )
+    return drawn[0], drawn[1]
+
+
+def build(session: Session, *, launch: Launch, selection: Selection, now: dt.datetime) -> Dashboard:
+    """Everything the launch page shows."""
+    tz = launches.zone(launch)
+    launch_start, _ = launches.window(launch)
+    hypotheses = launches.hypotheses_of(session, launch)
+    flt = selection.filter
+    start, end = selection.start, selection.end
+    previous_start, previous_end = selection.previous()
+
+    def count(a: dt.datetime, b: dt.datetime) -> tallies.Tally:
+        return tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=hypotheses, filter=flt)
+
+    current = count(start, end)
+    before_launch = previous_end <= launch_start
+    previous = count(previous_start, previous_end)
+    counts_now, counts_before = _counts(current, hypotheses), _counts(previous, hypotheses)
+    first = first_enquiries(session, launch)
+    since = {h.key: counting_since(h, launch_start, first.get(h.id or 0)) for h in hypotheses}
+    rows, other, all_row = build_rows(
+        hypotheses=hypotheses,
+        current=counts_now,
+        previous=counts_before,
+        start=start,
+        end=end,
+        previous_start=previous_start,
+        launch_start=launch_start,
+        since=since,
+        now=now,
+    )
+
+    lines = chart_lines(hypotheses, counts_now, since)
+    day_chart, slot_chart = draw(
+        session, launch=launch, hypotheses=hypotheses, lines=lines, selection=selection, now=now
+    )
+
+    today = min(max(launches.local_date(now, tz), launch.starts_on), launch.ends_on)
+    return Dashboard(
+        launch=launch,
+        selection=selection,
+        now=now,
+        day=launches.day_number(launch, today),
+        length=launches.day_number(launch, launch.ends_on),
+        launch_start=launch_start,
+        previous_start=previous_start,
+        previous_end=previous_end,
+        rows=rows,
+        other=other,
+        all=all_row,
+        channels=_splits(current.by_channel, None if before_launch else previous.by_channel),
+        segments=_splits(current.by_segment, None if before_launch else previous.by_segment),
+        day_chart=day_chart,
+        slot_chart=slot_chart,
+        notes=other_notes(session, launch=launch, stretches=[(start, end)], filter=flt, limit=NOTES_SHOWN),
+        last_slot=schedule.previous_slot(launch, now),
+        next_slot=schedule.next_slot(launch, now),
+    )

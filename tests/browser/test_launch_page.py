@@ -1,0 +1,318 @@
+"""The launch page and the drill-down in a real browser: the chart is drawn (its pixels are
+checked), range and filter links change the numbers, rows and legend entries show and hide
+lines, the table sorts, the page fits a 390-pixel phone, the numbers refresh by themselves, and
+nothing breaks the Content-Security-Policy.
+
+The launch began four days ago (Oslo), at real time: the live server counts at the real clock.
+Screenshots are kept in test-artifacts/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Page, expect
+from sqlmodel import select
+
+from app.db import Database
+from app.models import Hypothesis, Launch
+from tests.browser.conftest import ARTIFACTS, LiveServer, sign_in
+from tests.conftest import People
+from tests.factories import log, make_launch
+
+OSLO = ZoneInfo("Europe/Oslo")
+SLUG = "board-launch"
+PAGE = f"/launches/{SLUG}"
+TEXTS = {
+    "a": "Contacts missing after the update",
+    "b": "Card no longer shown",
+    "c": "Dark mode hard to read",
+}
+
+
+# --- the launch and its enquiries ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Board:
+    launch: Launch
+    db: Database
+    today: dt.date
+    now: dt.datetime
+
+
+def local(day: dt.date, hour: int) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=OSLO).astimezone(dt.UTC)
+
+
+@pytest.fixture
+def board(db: Database, people: People) -> Board:
+    """Four days of a launch before today: "a" 5, 4, 3 and 2 times (phone), "b" 6 times a day on the
+    first two days only (chat), "c" and "other" once a day. Today, so far: "a" twice and "other" once.
+    In all: a 16, b 12, c 4, other 5; 37 enquiries."""
+    now = dt.datetime.now(dt.UTC)
+    today = now.astimezone(OSLO).date()
+    first = today - dt.timedelta(days=4)
+    launch = make_launch(
+        db,
+        slug=SLUG,
+        name="PayApp 5.0",
+        hypotheses=tuple(TEXTS),
+        starts_on=first,
+        ends_on=today + dt.timedelta(days=10),
+        digest_times=["09:00", "13:00", "16:00"],
+    )
+    with db.transaction() as session:
+        for hypothesis in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id)):
+            hypothesis.text = TEXTS[hypothesis.key]
+            hypothesis.created_at = local(first, 0) - dt.timedelta(days=7)
+            hypothesis.expected_per_day = {"a": 3}.get(hypothesis.key)
+            session.add(hypothesis)
+    for offset in range(4):
+        day = first + dt.timedelta(days=offset)
+        for hour in (8, 9, 11, 14, 15)[: 5 - offset]:
+            log(db, launch, "a", at=local(day, hour), channel="phone")
+        if offset < 2:
+            for hour in (10, 12, 13, 16, 17, 18):
+                log(db, launch, "b", at=local(day, hour), channel="chat")
+        log(db, launch, "c", at=local(day, 15), channel="email", segment="business")
+        log(db, launch, at=local(day, 16), channel="chat", note=f"Note from day {offset + 1}")
+    midnight = local(today, 0)
+    for part in (0.5, 0.6):  # today, before now, whatever the time of day
+        log(db, launch, "a", at=midnight + (now - midnight) * part, channel="phone")
+    log(db, launch, at=midnight + (now - midnight) * 0.7, channel="chat", note="Asked about the widget")
+    return Board(launch, db, today, now)
+
+
+@pytest.fixture
+def problems(page: Page) -> list[str]:
+    """Console errors and uncaught exceptions (a CSP violation is a console error in Chromium)."""
+    found: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning") and "favicon" not in message.text:
+            found.append(f"{message.type}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: found.append(f"pageerror: {error}"))
+    return found
+
+
+def open_page(page: Page, path: str, *, width: int = 1280, height: int = 900) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    sign_in(page, "kari", path)
+    expect(page.locator("#chart-day canvas")).to_be_visible()
+
+
+# --- reading pixels (PNG, decoded with the standard library) ---------------------------------
+
+
+def decode_png(data: bytes) -> tuple[int, int, list[bytearray]]:
+    """Width, height and rows of RGBA pixels of an 8-bit RGB or RGBA PNG (what Chromium writes)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, chunks, header = 8, [], b""
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            chunks.append(body)
+        position += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", header[:10])
+    assert depth == 8 and colour in (2, 6), (depth, colour)
+    channels = 4 if colour == 6 else 3
+    raw = zlib.decompress(b"".join(chunks))
+    stride = width * channels
+    rows: list[bytearray] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        kind = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for x in range(stride):
+            left = line[x - channels] if x >= channels else 0
+            up = previous[x]
+            corner = previous[x - channels] if x >= channels else 0
+            if kind == 1:
+                line[x] = (line[x] + left) & 0xFF
+            elif kind == 2:
+                line[x] = (line[x] + up) & 0xFF
+            elif kind == 3:
+                line[x] = (line[x] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                guess = left + up - corner
+                pa, pb, pc = abs(guess - left), abs(guess - up), abs(guess - corner)
+                line[x] = (line[x] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 0xFF
+        rows.append(line)
+        previous = line
+    if channels == 3:
+        rows = [bytearray(b for i in range(0, stride, 3) for b in (*row[i : i + 3], 255)) for row in rows]
+    return width, height, rows
+
+
+def pixels_of(png: bytes, colour: str, tolerance: int = 40) -> int:
+    """How many pixels are close to ``colour`` ("#rrggbb")."""
+    target = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    width, _, rows = decode_png(png)
+    count = 0
+    for row in rows:
+        for x in range(width):
+            r, g, b = row[4 * x], row[4 * x + 1], row[4 * x + 2]
+            if abs(r - target[0]) + abs(g - target[1]) + abs(b - target[2]) <= tolerance:
+                count += 1
+    return count
+
+
+def colours(page: Page) -> dict[str, str]:
+    data: dict[str, Any] = page.evaluate("JSON.parse(document.getElementById('chart-day-data').dataset.chart)")
+    return {s["key"]: s["color"] for s in data["series"]}
+
+
+def keep(page: Page, name: str, **options: Any) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"launch-page-{name}.png"
+    page.screenshot(path=path, **options)
+    return path
+
+
+def chart_png(page: Page, name: str) -> bytes:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return page.locator("#chart-day canvas").screenshot(path=ARTIFACTS / f"launch-page-{name}-chart.png")
+
+
+# --- the tests -------------------------------------------------------------------------------
+
+
+def test_the_chart_draws_the_lines_and_the_expected_rate(page: Page, board: Board, problems: list[str]) -> None:
+    open_page(page, PAGE + "?range=launch")
+    colour = colours(page)
+    png = chart_png(page, "launch")
+    assert pixels_of(png, colour["a"]) > 200  # its line, its points and its dashed expected line
+    assert pixels_of(png, colour["b"]) > 100  # b is among the top five over the whole launch
+    keep(page, "desktop", full_page=True)
+    assert problems == []
+
+
+def test_range_and_filter_links_change_the_numbers(page: Page, board: Board, problems: list[str]) -> None:
+    open_page(page, PAGE)  # today, while the launch runs
+    total = page.locator("#total-count")
+    expect(total).to_have_text("3")
+    page.get_by_role("link", name="Whole launch").click()
+    expect(page).to_have_url(re.compile(r"\?range=launch$"))
+    expect(total).to_have_text("37")
+    page.get_by_role("group", name="Channel").get_by_role("link", name="phone").click()
+    expect(page).to_have_url(re.compile(r"\?range=launch&channel=phone$"))
+    expect(total).to_have_text("16")  # every "a"
+    expect(page.locator('tr[data-series="b"] td').nth(1)).to_have_text("0")
+    page.get_by_role("link", name="Yesterday").click()
+    expect(page).to_have_url(re.compile(r"\?range=yesterday&channel=phone$"))
+    expect(total).to_have_text("2")
+    assert problems == []
+
+
+def test_rows_and_legend_entries_show_and_hide_lines(page: Page, board: Board, problems: list[str]) -> None:
+    open_page(page, PAGE + "?range=today")
+    colour = colours(page)
+    toggle_b = page.locator('#hypothesis-table tr[data-series="b"] .series-toggle')
+    legend_b = page.locator('#chart-legend .legend-item[data-series="b"]')
+    # b had no enquiries today, so it is not drawn at first.
+    expect(toggle_b).to_have_attribute("aria-pressed", "false")
+    expect(legend_b).to_have_attribute("aria-pressed", "false")
+    assert pixels_of(chart_png(page, "b-hidden"), colour["b"]) < 10
+    # A click on its row (not on its link) draws it…
+    page.locator('#hypothesis-table tr[data-series="b"] td').nth(0).click()
+    expect(toggle_b).to_have_attribute("aria-pressed", "true")
+    expect(legend_b).to_have_attribute("aria-pressed", "true")
+    assert pixels_of(chart_png(page, "b-shown"), colour["b"]) > 100
+    # …and its legend entry hides it again.
+    legend_b.click()
+    expect(toggle_b).to_have_attribute("aria-pressed", "false")
+    assert pixels_of(chart_png(page, "b-hidden-again"), colour["b"]) < 10
+    assert problems == []
+
+
+def test_the_table_sorts_by_any_column(page: Page, board: Board, problems: list[str]) -> None:
+    open_page(page, PAGE + "?range=launch")
+    rows = page.locator("#hypothesis-table tbody tr")
+    page.get_by_role("button", name="Hypothesis", exact=True).click()
+    expect(rows.first).to_have_attribute("data-series", "b")  # Card… before Contacts… before Dark…
+    page.get_by_role("button", name="In range").click()
+    expect(page.locator("#hypothesis-table th", has_text="In range")).to_have_attribute("aria-sort", "descending")
+    expect(rows.first).to_have_attribute("data-series", "a")  # 16, then b 12, c 4
+    page.get_by_role("button", name="In range").click()
+    expect(rows.first).to_have_attribute("data-series", "c")
+    # Other and All stay at the foot.
+    expect(page.locator("#hypothesis-table tfoot tr").last).to_have_attribute("data-series", "all")
+    assert problems == []
+
+
+def test_the_drill_down(page: Page, board: Board, problems: list[str]) -> None:
+    open_page(page, PAGE + "?range=launch")
+    page.get_by_role("link", name=TEXTS["b"]).click()
+    expect(page).to_have_url(re.compile(r"/hypotheses/b\?range=launch$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(TEXTS["b"])
+    expect(page.locator("#total-count")).to_have_text("12")
+    expect(page.locator("#chart-day canvas")).to_be_visible()
+    assert pixels_of(chart_png(page, "drilldown"), colours(page)["b"]) > 100
+    expect(page.get_by_text("Note from day 2")).to_be_visible()  # "other" on a day b came up
+    expect(page.get_by_text("Note from day 3")).to_have_count(0)  # b had none that day
+    keep(page, "drilldown", full_page=True)
+    assert problems == []
+
+
+def test_a_phone_gets_the_whole_page_without_sideways_scrolling(page: Page, board: Board, problems: list[str]) -> None:
+    open_page(page, PAGE + "?range=launch", width=390, height=844)
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page is {overflow} px wider than the phone"
+    # The table scrolls inside its wrapper instead.
+    wrap = page.locator(".table-wrap").first
+    assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")
+    box = page.locator("#chart-day canvas").bounding_box()
+    assert box is not None and box["width"] <= 390
+    keep(page, "phone", full_page=True)
+    for part, locator in enumerate(("#charts", "#table-heading", ".legend-notes")):  # phone-sized views to look at
+        page.locator(locator).scroll_into_view_if_needed()
+        keep(page, f"phone-{part}")
+    assert problems == []
+
+
+def test_large_type_for_a_projector(page: Page, board: Board, problems: list[str]) -> None:
+    open_page(page, PAGE + "?range=launch", width=1920, height=1080)
+    page.get_by_role("button", name="Large type").click()
+    expect(page.locator("html")).to_have_class(re.compile("large-type"))
+    expect(page.get_by_role("button", name="Large type")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#chart-day canvas")).to_be_visible()
+    keep(page, "projector")
+    page.reload()  # remembered
+    expect(page.locator("html")).to_have_class(re.compile("large-type"))
+    assert problems == []
+
+
+def test_the_numbers_refresh_by_themselves(
+    page: Page, board: Board, live_server: LiveServer, problems: list[str]
+) -> None:
+    page.clock.install()  # htmx's 30-second poll runs on the page's timers, which the test moves on
+    open_page(page, PAGE + "?range=today")
+    expect(page.locator("#total-count")).to_have_text("3")
+    page.locator('#hypothesis-table tr[data-series="b"] .series-toggle').click()  # the reader's choice stays
+    log(board.db, board.launch, "b", at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5), channel="chat")
+    with page.expect_response(lambda r: "range=today" in r.url and r.request.headers.get("hx-request") == "true"):
+        page.clock.run_for(31_000)
+    expect(page.locator("#total-count")).to_have_text("4")
+    expect(page.locator('#hypothesis-table tr[data-series="b"] td').nth(1)).to_have_text("1")
+    expect(page.locator('#hypothesis-table tr[data-series="b"] .series-toggle')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    data = page.evaluate("JSON.parse(document.getElementById('chart-day-data').dataset.chart)")
+    assert {s["key"]: s["values"] for s in data["series"]}["b"][-1] == 1
+    expect(page.locator("#chart-day canvas")).to_have_count(1)  # drawn again, once
+    assert problems == []

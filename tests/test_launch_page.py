@@ -1,0 +1,530 @@
+"""The launch page and a hypothesis's drill-down, through the real app: ranges and filters in the
+URL, the table's columns (previous period, change, per-day rate against expected, share), a
+hypothesis added mid-launch, the live fragment, error pages, and the digest's links to them.
+
+The clock is fixed at Wednesday 18 November 2026, 11:30 in Oslo: day 3 of a launch that began on
+Monday, with digests at 09:00, 13:00 and 16:00. The enquiries (UTC times; Oslo is UTC+1):
+
+    Mon 16  08:00 a phone · 09:00 a phone · 10:00 a phone/business · 11:00 b chat · 12:00 other chat "limits"
+    Tue 17  08:00 a phone · 13:00 b chat · 14:00 b chat/business · 15:00 b email · 16:00 late phone
+            17:00 other phone "widget" · 18:00 other chat (no note)
+    Wed 18  07:00 a phone · 08:30 a phone · 09:00 c email/business · 09:30 late chat · 10:00 other phone "old app"
+
+"late" was added on Tuesday at 12:00 UTC, after the launch began.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+import time_machine
+from sqlmodel import select
+
+from app.db import Database
+from app.models import Hypothesis, Launch
+from app.slack.blocks import DigestContent, HypothesisLine, build
+from tests.conftest import People, WebUser
+from tests.factories import hypothesis_ids, log, make_launch
+from tests.helpers import HTMX
+
+Web = Callable[[str | None], WebUser]
+SLUG = "test-launch"
+PAGE = f"/launches/{SLUG}"
+NOW = dt.datetime(2026, 11, 18, 10, 30, tzinfo=dt.UTC)
+BEFORE_LAUNCH = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+LATE_ADDED = dt.datetime(2026, 11, 17, 12, 0, tzinfo=dt.UTC)
+
+
+def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 11, day, hour, minute, tzinfo=dt.UTC)
+
+
+ENQUIRIES: list[tuple[dt.datetime, tuple[str, ...], str, str, str | None]] = [
+    (at(16, 8), ("a",), "phone", "private", None),
+    (at(16, 9), ("a",), "phone", "private", None),
+    (at(16, 10), ("a",), "phone", "business", None),
+    (at(16, 11), ("b",), "chat", "private", None),
+    (at(16, 12), (), "chat", "private", "Asked about limits abroad"),
+    (at(17, 8), ("a",), "phone", "private", None),
+    (at(17, 13), ("b",), "chat", "private", None),
+    (at(17, 14), ("b",), "chat", "business", None),
+    (at(17, 15), ("b",), "email", "private", None),
+    (at(17, 16), ("late",), "phone", "private", None),
+    (at(17, 17), (), "phone", "private", "Widget gone from the home screen"),
+    (at(17, 18), (), "chat", "private", None),
+    (at(18, 7), ("a",), "phone", "private", None),
+    (at(18, 8, 30), ("a",), "phone", "private", None),
+    (at(18, 9), ("c",), "email", "business", None),
+    (at(18, 9, 30), ("late",), "chat", "private", None),
+    (at(18, 10), (), "phone", "private", "Wants the old app back"),
+]
+
+
+@pytest.fixture(autouse=True)
+def frozen() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def launch(db: Database) -> Launch:
+    launch = make_launch(db, slug=SLUG, name="PayApp 5.0", hypotheses=("a", "b", "c", "late"))
+    with db.transaction() as session:
+        for hypothesis in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id)):
+            hypothesis.created_at = LATE_ADDED if hypothesis.key == "late" else BEFORE_LAUNCH
+            hypothesis.expected_per_day = {"a": 2, "b": 10, "late": 5}.get(hypothesis.key)
+            hypothesis.text = {"a": "Contacts missing", "b": "Card not shown"}.get(hypothesis.key, hypothesis.text)
+            session.add(hypothesis)
+    for when, keys, channel, segment, note in ENQUIRIES:
+        log(db, launch, *keys, at=when, channel=channel, segment=segment, note=note)
+    return launch
+
+
+@pytest.fixture
+def kari(web: Web, people: People, launch: Launch) -> WebUser:
+    return web("kari")
+
+
+# --- reading the page ------------------------------------------------------------------------
+
+
+class Cells(HTMLParser):
+    """The text of each cell of each table row that has a data-series, by that key."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: dict[str, list[str]] = {}
+        self.ids: dict[str, str] = {}
+        self._row: str | None = None
+        self._cell: list[str] | None = None
+        self._id: str | None = None
+        self._depth = 0
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "tr" and found.get("data-series"):
+            self._row = str(found["data-series"])
+            self.rows[self._row] = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "span" and found.get("id"):
+            self._id = str(found["id"])
+            self.ids[self._id] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._row is not None and self._cell is not None:
+            self.rows[self._row].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr":
+            self._row = None
+        elif tag == "span":
+            self._id = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._id is not None:
+            self.ids[self._id] += data
+
+
+COLUMNS = ("name", "status", "count", "previous", "change", "per_day", "expected", "share")
+
+
+def table(html: str) -> dict[str, dict[str, str]]:
+    """Row key -> column -> the cell's text."""
+    return {key: dict(zip(COLUMNS, cells, strict=True)) for key, cells in Cells(html).rows.items()}
+
+
+def totals(html: str) -> dict[str, str]:
+    return {k: " ".join(v.split()) for k, v in Cells(html).ids.items() if k.startswith("total-")}
+
+
+def counts(html: str) -> dict[str, str]:
+    return {key: row["count"] for key, row in table(html).items()}
+
+
+# --- ranges and filters ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?range=today", {"a": "2", "b": "0", "c": "1", "late": "1", "other": "1", "all": "5"}),
+        ("", {"a": "2", "b": "0", "c": "1", "late": "1", "other": "1", "all": "5"}),  # today, while it runs
+        ("?range=since-digest", {"a": "1", "b": "0", "c": "1", "late": "1", "other": "1", "all": "4"}),
+        ("?range=yesterday", {"a": "1", "b": "3", "c": "0", "late": "1", "other": "2", "all": "7"}),
+        ("?range=7d", {"a": "6", "b": "4", "c": "1", "late": "2", "other": "4", "all": "17"}),
+        ("?range=launch", {"a": "6", "b": "4", "c": "1", "late": "2", "other": "4", "all": "17"}),
+        ("?range=launch&channel=phone", {"a": "6", "b": "0", "c": "0", "late": "1", "other": "2", "all": "9"}),
+        ("?range=launch&channel=phone&channel=email", {"a": "6", "b": "1", "c": "1", "late": "1", "all": "11"}),
+        ("?range=launch&segment=business", {"a": "1", "b": "1", "c": "1", "late": "0", "other": "0", "all": "3"}),
+        ("?from=2026-11-16&to=2026-11-17", {"a": "4", "b": "4", "c": "0", "late": "1", "other": "3", "all": "12"}),
+        ("?from=2026-11-16&to=2026-11-16", {"a": "3", "b": "1", "c": "0", "late": "–", "other": "1", "all": "5"}),
+    ],
+)
+def test_every_number_follows_the_range_and_filters(kari: WebUser, query: str, expected: dict[str, str]) -> None:
+    response = kari.get(PAGE + query)
+    assert response.status_code == 200, response.text[:500]
+    found = counts(response.text)
+    assert {key: found[key] for key in expected} == expected
+    assert totals(response.text)["total-count"] == expected["all"]
+
+
+def test_the_links_carry_the_range_and_filters(kari: WebUser) -> None:
+    html = kari.get(PAGE + "?range=yesterday&channel=phone").text
+    # The range links keep the filters; the filter links keep the range.
+    for link in (
+        f'href="{PAGE}?range=today&amp;channel=phone"',
+        f'href="{PAGE}?range=launch&amp;channel=phone"',
+        f'href="{PAGE}?range=since-digest&amp;channel=phone"',
+        f'href="{PAGE}?range=yesterday"',  # phone off again
+        f'href="{PAGE}?range=yesterday&amp;channel=phone&amp;channel=chat"',
+        f'href="{PAGE}?range=yesterday&amp;channel=phone&amp;segment=business"',
+        # Every row links to its drill-down with the same view; the exports get it too.
+        f'href="{PAGE}/hypotheses/a?range=yesterday&amp;channel=phone"',
+        f'href="{PAGE}/hypotheses/late?range=yesterday&amp;channel=phone"',
+        f'href="{PAGE}/export.csv?range=yesterday&amp;channel=phone&amp;what=enquiries"',
+        f'href="{PAGE}/export.csv?range=yesterday&amp;channel=phone&amp;what=daily"',
+        f'href="{PAGE}/export.xlsx?range=yesterday&amp;channel=phone"',
+    ):
+        assert link in html, link
+    assert 'aria-current="page">Yesterday</a>' in html
+    assert "Since the digest at 09:00" in html
+    # The live fragment asks for this same view again.
+    assert f'hx-get="{PAGE}?range=yesterday&amp;channel=phone" hx-trigger="every 30s"' in html
+
+
+def test_the_chosen_days_form_keeps_the_filters(kari: WebUser) -> None:
+    html = kari.get(PAGE + "?from=2026-11-16&to=2026-11-17&segment=business").text
+    assert 'name="from" value="2026-11-16"' in html and 'name="to" value="2026-11-17"' in html
+    assert '<input type="hidden" name="segment" value="business">' in html
+    assert f'href="{PAGE}?from=2026-11-16&amp;to=2026-11-17"' in html  # business off again
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ("?range=someday", "range=&#39;someday&#39; is not one of since-digest, today, yesterday, 7d, launch"),
+        ("?from=18.11.2026", "is neither a date (YYYY-MM-DD"),
+        ("?from=2026-11-18&to=2026-11-17", "to=&#39;2026-11-17&#39; is before from=&#39;2026-11-18&#39;"),
+        ("?range=today&from=2026-11-18", "Give either range= or from=/to=, not both."),
+        ("?from=2026-10-01&to=2026-10-02", "That range is outside this launch's dates"),
+        ("?from=2027-01-01", "does not overlap launch &#39;test-launch&#39;"),
+        ("?channel=fax", "Unknown channel &#39;fax&#39; for launch &#39;test-launch&#39;"),
+    ],
+)
+def test_a_range_that_cannot_be_shown_is_a_clear_422(kari: WebUser, query: str, shown: str) -> None:
+    response = kari.get(PAGE + query)
+    assert response.status_code == 422
+    assert shown in response.text
+    assert 'role="alert"' in response.text
+    # The page offers the ranges that can be shown, without the bad parameters.
+    assert f'href="{PAGE}?range=launch"' in response.text
+    assert 'id="numbers"' not in response.text
+
+
+def test_out_of_window_says_which_dates_the_launch_has(kari: WebUser) -> None:
+    response = kari.get(PAGE + "?from=2026-10-01&to=2026-10-02")
+    assert response.status_code == 422
+    assert "That range is outside this launch's dates (16 Nov 2026 – 7 Dec 2026)" in response.text
+
+
+def test_an_htmx_request_with_a_bad_range_gets_the_error_fragment(kari: WebUser) -> None:
+    response = kari.get(PAGE + "?range=someday", headers={**HTMX})
+    assert response.status_code == 422
+    assert response.headers["HX-Retarget"] == "#flash"
+    assert "<html" not in response.text and "is not one of" in response.text
+
+
+# --- the table -------------------------------------------------------------------------------
+
+
+def test_previous_period_and_change(kari: WebUser) -> None:
+    # Today so far (00:00–11:30) against the 11.5 hours before (Tuesday 12:30 to midnight).
+    rows = table(kari.get(PAGE + "?range=today").text)
+    assert (rows["a"]["count"], rows["a"]["previous"], rows["a"]["change"]) == ("2", "0", "+2")
+    assert (rows["b"]["count"], rows["b"]["previous"], rows["b"]["change"]) == ("0", "3", "−3 (−100 %)")
+    assert (rows["other"]["previous"], rows["other"]["change"]) == ("2", "−1 (−50 %)")
+    assert (rows["all"]["count"], rows["all"]["previous"], rows["all"]["change"]) == ("5", "6", "−1 (−17 %)")
+    html = kari.get(PAGE + "?range=today").text
+    assert totals(html) == {
+        "total-count": "5",
+        "total-previous": "6",
+        "total-change": "−1",
+        "total-other": "1",
+    }
+    # Yesterday against Monday.
+    rows = table(kari.get(PAGE + "?range=yesterday").text)
+    assert (rows["a"]["previous"], rows["a"]["change"]) == ("3", "−2 (−67 %)")
+    assert (rows["b"]["previous"], rows["b"]["change"]) == ("1", "+2 (+200 %)")
+
+
+def test_biggest_movers_first_and_retired_last(kari: WebUser, db: Database, launch: Launch) -> None:
+    keys = list(table(kari.get(PAGE + "?range=today").text))
+    assert keys[:2] == ["b", "a"]  # b moved by 3, a by 2
+    assert keys[-2:] == ["other", "all"]
+
+
+def test_the_first_period_of_a_launch_has_nothing_before_it(kari: WebUser) -> None:
+    html = kari.get(PAGE + "?range=launch").text
+    rows = table(html)
+    for key in ("a", "other", "all"):
+        assert (rows[key]["previous"], rows[key]["change"]) == ("–", "–"), key
+    assert totals(html)["total-previous"] == "–"
+
+
+def test_per_day_rate_against_expected(kari: WebUser) -> None:
+    # The whole launch so far: Monday 00:00 to Wednesday 11:30 Oslo, 2.48 days.
+    html = kari.get(PAGE + "?range=launch").text
+    rows = table(html)
+    assert rows["a"]["per_day"] == "2.4 ▲" and rows["a"]["expected"] == "2"  # 6 / 2.48, above 2
+    assert rows["b"]["per_day"] == "1.6" and rows["b"]["expected"] == "10"
+    assert rows["c"]["expected"] == "–"
+    assert "above the expected rate per day" in html  # the legend for ▲
+    assert 'class="num warn"' in html
+
+
+def test_a_hypothesis_added_mid_launch_has_no_misleading_numbers(kari: WebUser) -> None:
+    rows = table(kari.get(PAGE + "?range=launch").text)
+    # Counted from Tuesday 12:00 UTC, when it was added: 2 in 22.5 hours is read as 2 a day
+    # (not 2 over the launch's 2.48 days, 0.8).
+    assert rows["late"]["count"] == "2" and rows["late"]["per_day"] == "2"
+    assert "added 17/11/2026, 13:00" in rows["late"]["name"]
+    # Monday, before it existed: no count, no rate; Tuesday's period before is Monday: nothing to compare.
+    rows = table(kari.get(PAGE + "?from=2026-11-16&to=2026-11-16").text)
+    assert (rows["late"]["count"], rows["late"]["per_day"], rows["late"]["share"]) == ("–", "–", "0 %")
+    rows = table(kari.get(PAGE + "?range=yesterday").text)
+    assert (rows["late"]["count"], rows["late"]["previous"], rows["late"]["change"]) == ("1", "–", "–")
+    # Today's period before began at 12:30 Oslo on Tuesday, half an hour before it was added: part of it.
+    rows = table(kari.get(PAGE + "?range=today").text)
+    assert rows["late"]["previous"] == "1*"
+
+
+def test_other_and_all_rows_are_complete(kari: WebUser) -> None:
+    rows = table(kari.get(PAGE + "?range=yesterday").text)
+    assert rows["other"] == {
+        "name": "Show in the chart: Other (not on the list) Other (not on the list)",
+        "status": "–",
+        "count": "2",
+        "previous": "1",
+        "change": "+1 (+100 %)",
+        "per_day": "2",
+        "expected": "–",
+        "share": "29 %",
+    }
+    assert rows["all"] == {
+        "name": "Show in the chart: All enquiries All enquiries",
+        "status": "–",
+        "count": "7",
+        "previous": "5",
+        "change": "+2 (+40 %)",
+        "per_day": "7",
+        "expected": "–",  # c has no expectation, so none is added up
+        "share": "100 %",
+    }
+    for key, row in rows.items():
+        assert all(value.strip() for value in row.values()), (key, row)
+
+
+def test_all_expects_the_sum_only_when_every_hypothesis_has_an_expectation(
+    kari: WebUser, db: Database, launch: Launch
+) -> None:
+    with db.transaction() as session:
+        c = session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id, Hypothesis.key == "c")).one()
+        c.expected_per_day = 1
+        session.add(c)
+    rows = table(kari.get(PAGE + "?range=yesterday").text)
+    assert rows["all"]["expected"] == "18"  # 2 + 10 + 1 + 5
+    # Other and All count what no hypothesis expects: their rates are never marked against it.
+    rows = table(kari.get(PAGE + "?from=2026-11-16&to=2026-11-16").text)
+    assert rows["all"]["expected"] == "13" and rows["all"]["per_day"] == "5"  # "late" did not exist yet
+
+
+def test_channel_and_segment_splits_follow_the_range(kari: WebUser) -> None:
+    html = kari.get(PAGE + "?range=yesterday").text
+    section = html[html.index(">By channel<") : html.index(">By segment<")]
+    assert '<th scope="row">phone</th><td class="num">3</td>' in section
+    assert '<th scope="row">chat</th><td class="num">3</td>' in section
+
+
+def test_notes_under_other_follow_the_range(kari: WebUser) -> None:
+    html = kari.get(PAGE + "?range=today").text
+    assert "Wants the old app back" in html and "Widget gone" not in html
+    html = kari.get(PAGE + "?range=launch&channel=chat").text
+    assert "Asked about limits abroad" in html and "Widget gone" not in html
+
+
+def test_the_chart_data_follows_the_filters(kari: WebUser) -> None:
+    import html as html_module
+    import json
+    import re
+
+    def chart(query: str, which: str) -> dict[str, Any]:
+        page = kari.get(PAGE + query).text
+        match = re.search(rf'id="chart-{which}-data" data-chart="([^"]*)"', page)
+        assert match, page[:300]
+        return dict(json.loads(html_module.unescape(match.group(1))))
+
+    day = chart("?range=today", "day")
+    assert day["kind"] == "day" and day["timezone"] == "Europe/Oslo" and len(day["x"]) == 3
+    by_key = {s["key"]: s for s in day["series"]}
+    assert by_key["a"]["values"] == [3, 1, 2] and by_key["a"]["expected"] == [2, 2, 2]
+    assert by_key["late"]["values"] == [None, 1, 1]  # nothing drawn before it was added
+    assert by_key["all"]["values"] == [5, 7, 5] and not by_key["all"]["shown"]
+    assert by_key["a"]["shown"] and not by_key["b"]["shown"]  # b had no enquiries today
+    assert by_key["a"]["color"] != by_key["b"]["color"]
+    phone = {s["key"]: s for s in chart("?range=today&channel=phone", "day")["series"]}
+    assert phone["all"]["values"] == [3, 3, 3]
+    slot = chart("?range=today", "slot")
+    assert slot["kind"] == "slot" and "expected" not in {k for s in slot["series"] for k in s}
+    # Monday to Wednesday's 09:00 digest, and 09:00 to now: three days of windows, each from one digest to the next.
+    assert sum(s for s in {x["key"]: x for x in slot["series"]}["all"]["values"]) == 17
+
+
+# --- live ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "status", "snippet", "absent"),
+    [
+        (PAGE + "?range=today", {}, 200, "<html", None),
+        (PAGE + "?range=today", {**HTMX}, 200, 'id="numbers"', "<html"),
+        (PAGE + "/hypotheses/a?range=today", {}, 200, "Status history", None),
+        (PAGE + "/hypotheses/a?range=today", {**HTMX}, 200, 'id="numbers"', "<html"),
+    ],
+)
+def test_one_route_serves_page_or_fragment(
+    kari: WebUser, url: str, headers: dict[str, str], status: int, snippet: str, absent: str | None
+) -> None:
+    response = kari.get(url, headers=headers)
+    assert response.status_code == status
+    assert snippet in response.text
+    if absent:
+        assert absent not in response.text
+    assert response.headers["Vary"] == "HX-Request"
+
+
+def test_the_fragment_has_the_new_numbers_and_keeps_polling(kari: WebUser, db: Database, launch: Launch) -> None:
+    before = kari.get(PAGE + "?range=today", headers={**HTMX}).text
+    assert totals(before)["total-count"] == "5"
+    log(db, launch, "b", at=NOW - dt.timedelta(minutes=1), channel="chat")
+    after = kari.get(PAGE + "?range=today", headers={**HTMX}).text
+    assert totals(after)["total-count"] == "6" and counts(after)["b"] == "1"
+    assert 'hx-trigger="every 30s" hx-swap="outerHTML"' in after
+    assert 'id="chart-day-data"' in after and 'id="chart-slot-data"' in after
+
+
+def test_signed_out_readers_are_sent_to_sign_in(web: Web, launch: Launch) -> None:
+    response = web(None).get(PAGE + "?range=today")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/launches/test-launch%3Frange%3Dtoday"
+
+
+# --- the drill-down --------------------------------------------------------------------------
+
+
+def test_the_drill_down_shows_one_hypothesis(kari: WebUser) -> None:
+    response = kari.get(PAGE + "/hypotheses/b?range=launch")
+    assert response.status_code == 200
+    html = response.text
+    assert "<h1>Card not shown</h1>" in html
+    assert totals(html)["total-count"] == "4"
+    assert totals(html)["total-rate"] == "1.6"
+    assert "per day, against 10 expected" in html
+    # Its channel and segment split.
+    assert '<th scope="row">chat</th><td class="num">3</td>' in html
+    assert '<th scope="row">email</th><td class="num">1</td>' in html
+    assert '<th scope="row">business</th><td class="num">1</td>' in html
+    # Notes under "Other" from the days it came up (Monday and Tuesday), newest first; not Wednesday's.
+    assert html.index("Widget gone from the home screen") < html.index("Asked about limits abroad")
+    assert "Wants the old app back" not in html
+    # Back to the launch page with the same view; the drill-down's own range links.
+    assert f'href="{PAGE}?range=launch"' in html
+    assert f'href="{PAGE}/hypotheses/b?range=since-digest"' in html and "Since the digest at 09:00" in html
+
+
+def test_the_drill_down_follows_filters(kari: WebUser) -> None:
+    html = kari.get(PAGE + "/hypotheses/b?range=launch&channel=email").text
+    assert totals(html)["total-count"] == "1"
+    assert "Asked about limits abroad" not in html  # a chat note
+    assert f'href="{PAGE}/hypotheses/b?range=launch"' in html  # email off again
+
+
+def test_the_drill_down_shows_revisions_and_status_history(web: Web, people: People, launch: Launch) -> None:
+    lena = web("lena")
+    form = {"text": "Card not shown after the update", "status": "open"}
+    assert lena.post(PAGE + "/hypotheses/b", data=form).status_code == 303
+    with time_machine.travel(NOW + dt.timedelta(hours=2), tick=False):
+        form = {"text": "Card not shown after the update", "status": "fix_shipped"}
+        assert lena.post(PAGE + "/hypotheses/b", data=form).status_code == 303
+    html = web("kari").get(PAGE + "/hypotheses/b?range=launch").text
+    assert "<h1>Card not shown after the update</h1>" in html
+    assert "until 18/11/2026, 11:30, changed by lena" in html and "“Card not shown”" in html
+    history = html[html.index("Status history") : html.index("Earlier texts")]
+    assert "18/11/2026, 13:30 · lena" in history
+    assert 'status-open">open</span> → <span class="badge status-fix_shipped">fix shipped</span>' in history
+
+
+def test_a_hypothesis_added_in_the_editor_starts_its_history(web: Web, people: People, launch: Launch) -> None:
+    lena = web("lena")
+    with time_machine.travel(NOW - dt.timedelta(hours=1), tick=False):
+        assert lena.post(PAGE + "/hypotheses", data={"key": "newer", "text": "Something new"}).status_code == 303
+    html = web("kari").get(PAGE + "/hypotheses/newer").text
+    assert "18/11/2026, 10:30 · lena" in html and "added as" in html
+    assert totals(html)["total-count"] == "0"
+    rows = table(web("kari").get(PAGE + "?range=yesterday").text)
+    assert (rows["newer"]["count"], rows["newer"]["per_day"]) == ("–", "–")  # did not exist yesterday
+
+
+def test_an_unknown_hypothesis_is_a_404(kari: WebUser) -> None:
+    response = kari.get(PAGE + "/hypotheses/nope")
+    assert response.status_code == 404
+    assert "has no hypothesis &#39;nope&#39;" in response.text
+
+
+def test_the_drill_down_with_a_bad_range_is_a_422_with_its_ranges(kari: WebUser) -> None:
+    response = kari.get(PAGE + "/hypotheses/a?range=someday")
+    assert response.status_code == 422
+    assert f'href="{PAGE}/hypotheses/a?range=launch"' in response.text
+
+
+def test_the_page_is_in_norwegian_too(web: Web, db: Database, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    assert kari.post("/me/language", data={"language": "nb", "next": "/"}).status_code == 303
+    html = kari.get(PAGE + "?range=launch").text
+    assert 'lang="nb"' in html
+    for text in ("Hele lanseringen", "Hypoteser", "Per dag", "Alle henvendelser"):
+        assert text in html, text
+
+
+# --- the digest's links ----------------------------------------------------------------------
+
+
+def test_the_digest_links_to_the_page_since_the_digest_and_to_each_drill_down() -> None:
+    content = DigestContent(
+        launch_name="PayApp 5.0",
+        slot_label="13:00",
+        window_label="09:00–13:00",
+        day_number=3,
+        launch_days=22,
+        window_total=4,
+        previous_total=3,
+        today_total=5,
+        since_launch_total=17,
+        url="https://tally.example/launches/test-launch",
+        hypotheses=[HypothesisLine("a", "Contacts missing", 2, 1, 2, 2), HypothesisLine("b", "Card", 0, 1, 0)],
+    )
+    _, blocks = build(content)
+    text = "\n".join(str(block) for block in blocks)
+    assert "<https://tally.example/launches/test-launch?range=since-digest|Open PayApp 5.0 in Launch Tally>" in text
+    assert "<https://tally.example/launches/test-launch/hypotheses/a?range=since-digest|Contacts missing>" in text
+    assert "hypotheses/b?range=since-digest" in text  # the not-seen list links too
+
+
+def test_hypothesis_ids_are_what_the_factories_gave(db: Database, launch: Launch) -> None:
+    assert set(hypothesis_ids(db, launch)) == {"a", "b", "c", "late"}
