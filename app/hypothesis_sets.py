@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlmodel import Session, select
 
 from app import audit
@@ -60,6 +60,12 @@ class HypothesisSpec(BaseModel):
     status: HypothesisStatus | None = Field(
         default=None, description="Leave out to keep the status set in the app (new hypotheses start open)."
     )
+    fix_shipped_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the fix reached customers, ISO 8601 with offset; set to now when the status becomes "
+        "fix_shipped without it. From then on the app compares the enquiries before and after.",
+    )
+    fix_url: str | None = Field(default=None, max_length=500, description="Where to read about the fix.")
 
     @field_validator("text", "area", "owner_team", mode="before")
     @classmethod
@@ -360,6 +366,18 @@ def _record_status(
     )
 
 
+def _fix_time(
+    item: HypothesisSpec, status: HypothesisStatus | None, hypothesis: Hypothesis | None, now: dt.datetime
+) -> dt.datetime | None:
+    """When the fix shipped: as given; else now, when the status becomes fix_shipped without one."""
+    if item.fix_shipped_at is not None:
+        return item.fix_shipped_at.astimezone(dt.UTC)
+    already = hypothesis.fix_shipped_at if hypothesis is not None else None
+    if status == HypothesisStatus.FIX_SHIPPED and already is None:
+        return now
+    return None
+
+
 def import_launch(
     session: Session,
     spec: LaunchFile,
@@ -388,6 +406,7 @@ def import_launch(
                 setattr(launch, name, value)
         if changes.launch_fields:
             launch.updated_at = now
+            launch.version += 1
             if "status" in changes.launch_fields and launch.status == LaunchStatus.LIVE:
                 launch.live_since = now
             audit.record(
@@ -415,6 +434,8 @@ def import_launch(
                 sort_order=order,
                 created_at=now,
                 updated_at=now,
+                fix_shipped_at=_fix_time(item, item.status, None, now),
+                fix_url=item.fix_url,
             )
             session.add(hypothesis)
             session.flush()
@@ -440,6 +461,11 @@ def import_launch(
         }
         if status is not None:
             fields["status"] = status
+        fix_shipped_at = _fix_time(item, status, hypothesis, now)
+        if fix_shipped_at is not None:
+            fields["fix_shipped_at"] = fix_shipped_at
+        if item.fix_url is not None:
+            fields["fix_url"] = item.fix_url or None
         changed = [name for name, value in fields.items() if getattr(hypothesis, name) != value]
         if "status" in changed:
             _record_status(session, hypothesis, hypothesis.status, fields["status"], actor=actor, now=now)
@@ -449,11 +475,13 @@ def import_launch(
             changes.updated.append(item.key)
         if changed or item.key in changes.revised:
             hypothesis.updated_at = now
+            hypothesis.version += 1
     for key, hypothesis in existing.items():
         if hypothesis.status != HypothesisStatus.RETIRED:
             _record_status(session, hypothesis, hypothesis.status, HypothesisStatus.RETIRED, actor=actor, now=now)
             hypothesis.status = HypothesisStatus.RETIRED
             hypothesis.updated_at = now
+            hypothesis.version += 1
             changes.retired.append(key)
     if changes.added or changes.revised or changes.updated or changes.retired:
         audit.record(
@@ -496,6 +524,8 @@ def launch_to_file(launch: Launch, hypotheses: Sequence[Hypothesis]) -> LaunchFi
                 owner_team=h.owner_team,
                 expected_per_day=h.expected_per_day,
                 status=h.status,
+                fix_shipped_at=h.fix_shipped_at,
+                fix_url=h.fix_url,
             )
             for h in hypotheses
         ],
