@@ -25,7 +25,7 @@ from app.deps import is_htmx
 from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
 from app.group_commit import GroupCommitWriter
 from app.hot_path import TallyApp
-from app.routes import admin, api, auth, checklist, digests, health, launches
+from app.routes import admin, api, auth, checklist, digests, exports, health, launches
 from app.web import build_environment, render
 
 log = logging.getLogger(__name__)
@@ -150,9 +150,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(exports.api)
     app.include_router(checklist.hot, include_in_schema=False)  # checks CSRF itself
     protected = [Depends(csrf.protect)]
-    for router in (auth.router, launches.router, checklist.router, digests.router, admin.router):
+    for router in (auth.router, launches.router, exports.router, checklist.router, digests.router, admin.router):
         app.include_router(router, dependencies=protected, include_in_schema=False)
 
     @app.exception_handler(TallyError)

@@ -1,0 +1,145 @@
+"""Downloads of a launch's enquiries or daily counts, as CSV or XLSX.
+
+Two doors to the same export: ``/launches/{slug}/export.csv`` (or ``.xlsx``) from the
+launch page, signed in, with the page's range and filter parameters; and
+``/api/v1/launches/{slug}/export?format=…`` with a bearer token. With no range
+given, an export covers the whole launch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlmodel import Session
+
+from app import exports, launches, ranges
+from app.db import Database
+from app.deps import CurrentToken, CurrentViewer, Now, SessionDep
+from app.routes.api import ERRORS
+
+router = APIRouter()
+api = APIRouter(prefix="/api/v1", tags=["api"])
+
+What = Annotated[
+    str | None,
+    Query(description="`enquiries`: a row per enquiry and matched hypothesis; `daily`: counts per local day"),
+]
+Range = Annotated[str | None, Query(alias="range", description="since-digest, today, yesterday, 7d or launch")]
+From = Annotated[str | None, Query(alias="from", description="First local day, YYYY-MM-DD (or an ISO 8601 time)")]
+To = Annotated[str | None, Query(description="Last local day, included, YYYY-MM-DD (or an ISO 8601 time)")]
+Channels = Annotated[list[str], Query(alias="channel", description="Only these channels (repeatable)")]
+Segments = Annotated[list[str], Query(alias="segment", description="Only these segments; `unspecified`: none given")]
+
+FILES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file, as an attachment named `<slug>-<what>-<from>-<to>.<format>`",
+        "content": {media_type: {} for media_type in exports.FORMATS.values()},
+    },
+    **ERRORS,
+}
+
+
+def _download(
+    request: Request,
+    session: Session,
+    slug: str,
+    *,
+    format: str | None,
+    what: str | None,
+    range_name: str | None,
+    from_text: str | None,
+    to_text: str | None,
+    channels: list[str],
+    segments: list[str],
+    now: dt.datetime,
+) -> StreamingResponse:
+    checked_format, checked_what = exports.parse_format(format), exports.parse_what(what)
+    launch = launches.get_by_slug(session, slug)
+    selection = ranges.select(
+        launch,
+        now=now,
+        range_name=range_name or (None if from_text or to_text else "launch"),
+        from_text=from_text,
+        to_text=to_text,
+        channels=channels,
+        segments=segments,
+    )
+    export = exports.Export(selection, checked_what, checked_format)
+    db: Database = request.app.state.db
+    return StreamingResponse(
+        exports.stream(export, db=db, now=now),
+        media_type=export.media_type,
+        headers={"Content-Disposition": export.content_disposition},
+    )
+
+
+@router.get("/launches/{slug}/export.{format}")
+def page_download(
+    request: Request,
+    slug: str,
+    format: str,
+    viewer: CurrentViewer,
+    session: SessionDep,
+    now: Now,
+    what: What = None,
+    range_name: Range = None,
+    from_text: From = None,
+    to: To = None,
+    channel: Channels = [],  # noqa: B006 (FastAPI copies defaults)
+    segment: Segments = [],  # noqa: B006
+) -> StreamingResponse:
+    """The launch page's download links (``.csv`` or ``.xlsx``)."""
+    return _download(
+        request,
+        session,
+        slug,
+        format=format,
+        what=what,
+        range_name=range_name,
+        from_text=from_text,
+        to_text=to,
+        channels=channel,
+        segments=segment,
+        now=now,
+    )
+
+
+@api.get(
+    "/launches/{slug}/export",
+    response_class=StreamingResponse,
+    responses=FILES,
+    openapi_extra={"security": [{"HTTPBearer": []}]},
+)
+def api_download(
+    request: Request,
+    slug: str,
+    token: CurrentToken,
+    session: SessionDep,
+    now: Now,
+    format: Annotated[str | None, Query(description="csv (UTF-8 with BOM) or xlsx")] = None,
+    what: What = None,
+    range_name: Range = None,
+    from_text: From = None,
+    to: To = None,
+    channel: Channels = [],  # noqa: B006
+    segment: Segments = [],  # noqa: B006
+) -> StreamingResponse:
+    """A launch's enquiries (a row per enquiry and matched hypothesis; an "other" enquiry is one row
+    with no hypothesis) or its daily counts (every local day × every hypothesis, other and total),
+    as CSV or XLSX, streamed. The range and filters are those of the launch page; none: the whole launch."""
+    return _download(
+        request,
+        session,
+        slug,
+        format=format,
+        what=what,
+        range_name=range_name,
+        from_text=from_text,
+        to_text=to,
+        channels=channel,
+        segments=segment,
+        now=now,
+    )

@@ -1,0 +1,380 @@
+"""Exports for spreadsheets: enquiries and daily counts as CSV and XLSX, from the API and the launch page."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from app import enquiries, exports, ranges
+from app.db import Database
+from app.exports import rows, xlsx
+from app.models import EnquirySource, Hypothesis, Launch
+from tests.factories import hypothesis_ids, log, make_launch
+
+SLUG = "test-launch"
+DURING_LAUNCH = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
+MONDAY = dt.datetime(2026, 11, 16, 8, 15, tzinfo=dt.UTC)  # 09:15 in Oslo, the launch's first day
+TUESDAY = MONDAY + dt.timedelta(days=1)
+NORWEGIAN = "Kunden lurte på gebyr – “hvorfor?” sa hun; æøå ÆØÅ"
+OTHER_NOTE = 'Spurte om "noe annet", to ganger\nog så la hun på'
+FORMULA = '=HYPERLINK("http://evil.example", "klikk")'
+HEADER = [
+    "enquiry_id",
+    "occurred_at",
+    "local_date",
+    "hypothesis_key",
+    "hypothesis_text",
+    "channel",
+    "segment",
+    "note",
+    "source",
+]
+
+
+@pytest.fixture(autouse=True)
+def during_the_launch() -> Any:
+    with time_machine.travel(DURING_LAUNCH, tick=True):
+        yield
+
+
+@pytest.fixture
+def launch(db: Database) -> Launch:
+    made = make_launch(db, slug=SLUG, hypotheses=("bankid-login-loop", "receipts-moved", "send-money"))
+    with db.transaction() as session:
+        first = session.exec(select(Hypothesis).where(Hypothesis.key == "bankid-login-loop")).one()
+        first.text = "BankID-innlogging går i ring – “prøv igjen”"
+    return made
+
+
+@pytest.fixture
+def logged(db: Database, launch: Launch) -> dict[str, int]:
+    """Monday: one enquiry matching two hypotheses, one "other" with a note, one by chat without a
+    segment and with a note that looks like a formula. Tuesday: one imported. Wednesday: nothing."""
+    ids = {
+        "two": log(db, launch, "bankid-login-loop", "send-money", at=MONDAY, note=NORWEGIAN),
+        "other": log(db, launch, at=MONDAY + dt.timedelta(hours=1), channel="email", note=OTHER_NOTE),
+        "chat": log(
+            db, launch, "receipts-moved", at=MONDAY + dt.timedelta(hours=2), channel="chat", segment=None, note=FORMULA
+        ),
+    }
+    with db.write_connection() as connection:
+        [imported] = enquiries.insert_many(
+            connection,
+            [
+                enquiries.NewEnquiry(
+                    launch_id=launch.id or 0,
+                    channel="phone",
+                    segment="business",
+                    created_at=TUESDAY,
+                    hypothesis_ids=(hypothesis_ids(db, launch)["receipts-moved"],),
+                    source=EnquirySource.IMPORT,
+                )
+            ],
+        )
+    ids["imported"] = imported.id
+    return ids
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def export(client: TestClient, token: str, query: str, slug: str = SLUG) -> Any:
+    return client.get(f"/api/v1/launches/{slug}/export?{query}", headers=auth(token))
+
+
+def csv_rows(response: Any) -> list[list[str]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.content.startswith(b"\xef\xbb\xbf"), "a byte order mark, for Excel"
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def xlsx_rows(response: Any, sheet: str) -> list[list[Any]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
+    assert workbook.sheetnames == [sheet]
+    return [list(row) for row in workbook[sheet].iter_rows(values_only=True)]
+
+
+def excel_date(year: int, month: int, day: int) -> dt.datetime:
+    """What openpyxl reads from a date-formatted cell: a naive datetime at midnight."""
+    return dt.datetime.combine(dt.date(year, month, day), dt.time(0))
+
+
+def as_text(cell: Any) -> str:
+    """An XLSX cell as the CSV writes it."""
+    if cell is None:
+        return ""
+    if isinstance(cell, dt.datetime):  # openpyxl reads a date-formatted cell as a datetime at midnight
+        assert cell.time() == dt.time(0)
+        return cell.date().isoformat()
+    return str(cell)
+
+
+def test_enquiries_csv_has_a_row_per_enquiry_and_hypothesis(
+    client: TestClient, token: str, logged: dict[str, int]
+) -> None:
+    header, *found = csv_rows(export(client, token, "format=csv&what=enquiries"))
+    assert header == HEADER
+    two, other, chat, imported = logged["two"], logged["other"], logged["chat"], logged["imported"]
+    assert [(int(r[0]), r[3]) for r in found] == [
+        (two, "bankid-login-loop"),
+        (two, "send-money"),
+        (other, ""),
+        (chat, "receipts-moved"),
+        (imported, "receipts-moved"),
+    ]
+    assert found[0] == [
+        str(two),
+        "2026-11-16T09:15:00+01:00",
+        "2026-11-16",
+        "bankid-login-loop",
+        "BankID-innlogging går i ring – “prøv igjen”",
+        "phone",
+        "private",
+        NORWEGIAN,
+        "checklist",
+    ]
+    assert found[2][3:] == ["", "", "email", "private", OTHER_NOTE, "checklist"]
+    assert found[3][5:7] == ["chat", ""]
+    assert found[3][7] == "'" + FORMULA, "a note that looks like a formula is shown as text"
+    assert found[4][1:3] == ["2026-11-17T09:15:00+01:00", "2026-11-17"]
+    assert found[4][8] == "import"
+
+
+def test_the_xlsx_has_the_same_rows_with_dates_as_dates(client: TestClient, token: str, logged: dict[str, int]) -> None:
+    from_csv = csv_rows(export(client, token, "format=csv&what=enquiries"))
+    from_xlsx = xlsx_rows(export(client, token, "format=xlsx&what=enquiries"), "enquiries")
+    assert [[as_text(cell) for cell in row] for row in from_xlsx] == [
+        [value.removeprefix("'") for value in row] for row in from_csv
+    ], "the same cells (in XLSX a formula-looking note is plain text, no apostrophe needed)"
+    assert from_xlsx[1][2] == excel_date(2026, 11, 16), "local_date is a real date"
+    assert from_xlsx[1][0] == logged["two"], "ids are numbers"
+    assert from_xlsx[1][7] == NORWEGIAN and from_xlsx[4][7] == FORMULA
+
+
+def test_an_enquiry_logged_through_the_api_says_so(client: TestClient, token: str, launch: Launch) -> None:
+    body = {"channel": "phone", "hypotheses": ["send-money"], "note": "Sendte penger to ganger"}
+    assert client.post(f"/api/v1/launches/{SLUG}/enquiries", json=body, headers=auth(token)).status_code == 201
+    _, row = csv_rows(export(client, token, "format=csv&what=enquiries"))
+    assert row[3] == "send-money" and row[8] == "api"
+    assert dt.datetime.fromisoformat(row[1]).utcoffset() == dt.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("channel=chat", ["chat"]),
+        ("channel=email&channel=chat", ["other", "chat"]),
+        ("segment=unspecified", ["chat"]),
+        ("segment=business", ["imported"]),
+        ("from=2026-11-17&to=2026-11-17", ["imported"]),
+        ("to=2026-11-16", ["two", "two", "other", "chat"]),
+        ("from=2026-11-16T10:00:00%2B01:00&to=2026-11-16T11:16:00%2B01:00", ["other", "chat"]),
+        ("range=launch&segment=private", ["two", "two", "other"]),
+    ],
+)
+def test_range_and_filters_restrict_the_rows(
+    client: TestClient, token: str, logged: dict[str, int], query: str, expected: list[str]
+) -> None:
+    names = {n: name for name, n in logged.items()}
+    for format in ("csv", "xlsx"):
+        response = export(client, token, f"format={format}&what=enquiries&{query}")
+        found = csv_rows(response) if format == "csv" else xlsx_rows(response, "enquiries")
+        assert [names[int(row[0])] for row in found[1:]] == expected, format
+
+
+def test_daily_has_every_day_and_hypothesis_with_zeros(client: TestClient, token: str, logged: dict[str, int]) -> None:
+    header, *found = csv_rows(export(client, token, "format=csv&what=daily&from=2026-11-16&to=2026-11-18"))
+    assert header == ["local_date", "hypothesis_key", "hypothesis_text", "count"]
+    keys = ["bankid-login-loop", "receipts-moved", "send-money", "(other)", "(total)"]
+    assert [(r[0], r[1]) for r in found] == [
+        (day, key) for day in ("2026-11-16", "2026-11-17", "2026-11-18") for key in keys
+    ]
+    counts = {(r[0], r[1]): int(r[3]) for r in found}
+    assert [counts[("2026-11-16", k)] for k in keys] == [1, 1, 1, 1, 3]
+    assert [counts[("2026-11-17", k)] for k in keys] == [0, 1, 0, 0, 1]
+    assert [counts[("2026-11-18", k)] for k in keys] == [0, 0, 0, 0, 0]
+    assert found[0][2] == "BankID-innlogging går i ring – “prøv igjen”"
+
+    header, *in_xlsx = xlsx_rows(export(client, token, "format=xlsx&what=daily&from=2026-11-16&to=2026-11-18"), "daily")
+    assert [[as_text(c) for c in row] for row in in_xlsx] == found
+    assert in_xlsx[0][0] == excel_date(2026, 11, 16) and in_xlsx[4][3] == 3
+
+
+def test_daily_counts_follow_the_filters(client: TestClient, token: str, logged: dict[str, int]) -> None:
+    _, *found = csv_rows(export(client, token, "format=csv&what=daily&to=2026-11-17&channel=phone"))
+    counts = {(r[0], r[1]): int(r[3]) for r in found}
+    assert counts[("2026-11-16", "(total)")] == 1 and counts[("2026-11-16", "receipts-moved")] == 0
+    assert counts[("2026-11-17", "(total)")] == 1 and counts[("2026-11-16", "(other)")] == 0
+
+
+def test_whole_launch_by_default_and_the_file_name_says_what_and_when(
+    client: TestClient, token: str, launch: Launch
+) -> None:
+    response = export(client, token, "format=xlsx&what=daily")
+    name = f"{SLUG}-daily-2026-11-16-{launch.ends_on.isoformat()}.xlsx"
+    assert response.headers["content-disposition"] == f'attachment; filename="{name}"'
+    days = (launch.ends_on - launch.starts_on).days + 1
+    assert len(xlsx_rows(response, "daily")) == 1 + days * 5
+    response = export(client, token, "format=csv&what=enquiries&from=2026-11-17&to=2026-11-18")
+    assert (
+        response.headers["content-disposition"]
+        == 'attachment; filename="test-launch-enquiries-2026-11-17-2026-11-18.csv"'
+    )
+    assert csv_rows(response) == [HEADER]
+
+
+def test_many_rows_come_in_chunks_in_order(
+    client: TestClient, token: str, launch: Launch, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rows, "CHUNK", 3)
+    logged = [log(db, launch, "send-money", at=MONDAY + dt.timedelta(minutes=n % 4)) for n in range(10)]
+    found = csv_rows(export(client, token, "format=csv&what=enquiries"))[1:]
+    expected = sorted(logged, key=lambda n: ((n - logged[0]) % 4, n))
+    assert [int(r[0]) for r in found] == expected
+    assert [
+        int(r[0]) for r in xlsx_rows(export(client, token, "format=xlsx&what=enquiries"), "enquiries")[1:]
+    ] == expected
+
+
+def test_without_a_token_401(client: TestClient, launch: Launch) -> None:
+    response = client.get(f"/api/v1/launches/{SLUG}/export?format=csv&what=enquiries")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "missing_token"
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code", "field"),
+    [
+        ("what=enquiries", 422, "invalid_format", "format"),
+        ("format=pdf&what=enquiries", 422, "invalid_format", "format"),
+        ("format=csv", 422, "invalid_what", "what"),
+        ("format=csv&what=everything", 422, "invalid_what", "what"),
+        ("format=csv&what=daily&from=2025-01-01&to=2025-01-31", 422, "range_out_of_window", "from"),
+        ("format=xlsx&what=enquiries&range=7d&from=2026-11-16", 422, "invalid_range", "range"),
+        ("format=csv&what=enquiries&channel=fax", 422, "unknown_channel", "channel"),
+    ],
+)
+def test_bad_parameters_are_named(
+    client: TestClient, token: str, launch: Launch, query: str, status: int, code: str, field: str
+) -> None:
+    response = export(client, token, query)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["field"] == field
+
+
+def test_an_unknown_launch_is_404(client: TestClient, token: str, launch: Launch) -> None:
+    response = export(client, token, "format=csv&what=enquiries", slug="nope")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "unknown_launch"
+
+
+def test_signed_in_people_download_from_the_launch_page(
+    web: Callable[[str | None], Any], people: Any, logged: dict[str, int]
+) -> None:
+    kari = web("kari")
+    response = kari.get(f"/launches/{SLUG}/export.csv?what=enquiries&range=launch&channel=chat")
+    assert [int(r[0]) for r in csv_rows(response)[1:]] == [logged["chat"]]
+    response = kari.get(f"/launches/{SLUG}/export.xlsx?what=daily&from=2026-11-16&to=2026-11-16")
+    assert (
+        response.headers["content-disposition"] == 'attachment; filename="test-launch-daily-2026-11-16-2026-11-16.xlsx"'
+    )
+    assert xlsx_rows(response, "daily")[-1][1:] == ["(total)", "All enquiries", 3]
+    assert (
+        kari.get(f"/launches/{SLUG}/export", follow_redirects=False)
+        .headers["content-type"]
+        .startswith("application/yaml")
+    ), "the hypothesis set's download is still there"
+    assert kari.get(f"/launches/{SLUG}/export.pdf?what=daily").status_code == 422
+
+
+def test_signed_out_people_are_sent_to_sign_in(web: Callable[[str | None], Any], launch: Launch) -> None:
+    response = web(None).get(f"/launches/{SLUG}/export.csv?what=enquiries")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next=/launches/{SLUG}/export.csv%3Fwhat%3Denquiries"
+
+
+# --- the pieces ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["Europe/Oslo", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"])
+def test_local_times_match_astimezone_across_dst_changes(zone: str) -> None:
+    """Lord Howe Island moves its clocks by 30 minutes; Kolkata is 5:30 ahead."""
+    tz = ZoneInfo(zone)
+    clock = rows.LocalTimes(tz)
+    moments = []
+    for start in (dt.datetime(2026, 3, 27, tzinfo=dt.UTC), dt.datetime(2026, 10, 2, tzinfo=dt.UTC)):
+        moments += [start + dt.timedelta(seconds=97 * n, microseconds=n) for n in range(4 * 24 * 3600 // 97)]
+    moments.append(dt.datetime(2026, 3, 28, 1, 0, 30, tzinfo=dt.UTC))  # out of order: right, only slower
+    for moment in moments:
+        local = moment.astimezone(tz)
+        stored = moment.replace(tzinfo=None).isoformat(" ", "microseconds")  # as the column holds it
+        assert clock.iso(stored) == local.isoformat(timespec="seconds"), moment
+        assert clock.day == local.date()
+
+
+def test_a_sheet_that_would_pass_excels_row_limit_goes_on_in_another() -> None:
+    spool = io.BytesIO()
+    chunks = [[(n, f"<{n}> & “{n}”", dt.date(2026, 11, 16)) for n in range(k, k + 4)] for k in (0, 4)]
+    written = xlsx.write(
+        spool, sheet="enquiries", header=["n", "text", "day"], kinds=["int", "text", "date"], chunks=chunks, max_rows=4
+    )
+    assert written == 8
+    workbook = openpyxl.load_workbook(spool, read_only=True)
+    assert workbook.sheetnames == ["enquiries", "enquiries 2", "enquiries 3"]
+    sheets = [[list(r) for r in workbook[name].iter_rows(values_only=True)] for name in workbook.sheetnames]
+    assert all(sheet[0] == ["n", "text", "day"] for sheet in sheets)
+    assert [row[0] for sheet in sheets for row in sheet[1:]] == list(range(8))
+    assert sheets[0][1] == [0, "<0> & “0”", excel_date(2026, 11, 16)]
+
+
+def test_times_are_local_on_both_sides_of_a_dst_change(client: TestClient, token: str, db: Database) -> None:
+    """Oslo leaves summer time at 01:00 UTC on 25 October 2026: 02:59:59+02:00, then 02:00:00+01:00."""
+    autumn = make_launch(db, slug="autumn", starts_on=dt.date(2026, 10, 20), ends_on=dt.date(2026, 10, 30))
+    change = dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.UTC)
+    moments = [change + dt.timedelta(seconds=s) for s in (-3600 * 23, -61, -1, 0, 59, 60, 3600 * 23)]
+    for moment in moments:
+        log(db, autumn, "a", at=moment + dt.timedelta(microseconds=999_999))
+    found = csv_rows(export(client, token, "format=csv&what=enquiries", slug="autumn"))[1:]
+    assert [(r[1], r[2]) for r in found] == [
+        ("2026-10-24T04:00:00+02:00", "2026-10-24"),
+        ("2026-10-25T02:58:59+02:00", "2026-10-25"),
+        ("2026-10-25T02:59:59+02:00", "2026-10-25"),
+        ("2026-10-25T02:00:00+01:00", "2026-10-25"),
+        ("2026-10-25T02:00:59+01:00", "2026-10-25"),
+        ("2026-10-25T02:01:00+01:00", "2026-10-25"),
+        ("2026-10-26T01:00:00+01:00", "2026-10-26"),
+    ]
+    assert [dt.datetime.fromisoformat(r[1]) for r in found] == [m.replace(microsecond=0) for m in moments]
+
+
+@pytest.mark.parametrize("format", ["csv", "xlsx"])
+def test_a_download_given_up_half_way_leaves_the_database_as_it_was(
+    db: Database, launch: Launch, monkeypatch: pytest.MonkeyPatch, format: str
+) -> None:
+    """A client that goes away stops the iterator: its cursor and session must close cleanly."""
+    monkeypatch.setattr(rows, "CHUNK", 2)
+    for n in range(7):
+        log(db, launch, "send-money", at=MONDAY + dt.timedelta(minutes=n))
+    selection = ranges.select(launch, now=DURING_LAUNCH, range_name="launch")
+    whole = exports.Export(selection, "enquiries", "csv")
+    for _ in range(12):  # more than the pool's connections, were any of them left in a bad state
+        export = exports.Export(selection, "enquiries", format)  # type: ignore[arg-type]
+        pieces = exports.stream(export, db=db, now=DURING_LAUNCH)
+        next(pieces)
+        pieces.close()
+    text = b"".join(exports.stream(whole, db=db, now=DURING_LAUNCH)).decode("utf-8-sig")
+    assert len(text.splitlines()) == 8
