@@ -14,24 +14,37 @@ from sqlmodel import Session, col, select
 from app import audit
 from app.auth import hash_token
 from app.errors import Invalid, NotFound
-from app.models import ApiToken
+from app.models import ApiToken, TokenRole
 
 TOKEN_PREFIX = "lt_"  # noqa: S105 - a public prefix that makes tokens recognisable in logs and scanners
 # Touching last_used_at on every request would make every API call a write.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
 
 
-def create(session: Session, *, name: str, now: dt.datetime, actor: str) -> tuple[ApiToken, str]:
-    """A new token; returns the row and the raw token, which is never shown again."""
+def create(
+    session: Session, *, name: str, now: dt.datetime, actor: str, role: TokenRole = TokenRole.INTEGRATION
+) -> tuple[ApiToken, str]:
+    """A new token; returns the row and the raw token, which is never shown again.
+
+    Integration tokens (the default) log enquiries and read; lead tokens may also change hypotheses."""
     name = " ".join(name.split())
     if not name or len(name) > 100:
         raise Invalid("Give the token a name of 1–100 characters, e.g. 'telephony' or 'crm'.", field="name")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(name=name, token_hash=hash_token(raw), prefix=raw[:10], created_by=actor, created_at=now)
+    token = ApiToken(
+        name=name, token_hash=hash_token(raw), prefix=raw[:10], created_by=actor, created_at=now, role=role
+    )
     session.add(token)
     session.flush()
     audit.record(
-        session, actor=actor, action="token.created", target_type="api_token", target_id=token.id, now=now, name=name
+        session,
+        actor=actor,
+        action="token.created",
+        target_type="api_token",
+        target_id=token.id,
+        now=now,
+        name=name,
+        role=role.value,
     )
     return token, raw
 

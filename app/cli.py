@@ -17,7 +17,7 @@ from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.errors import TallyError
 from app.jobs.scheduler import DigestScheduler
-from app.models import DigestStatus, Launch, Role
+from app.models import DigestStatus, Launch, Role, TokenRole
 from app.slack import blocks as slack_blocks
 from app.slack.client import sender_from
 
@@ -218,15 +218,22 @@ def users_list() -> None:
 
 
 @tokens_cli.command("create")
-def tokens_create(name: Annotated[str, typer.Argument(help="What uses it, e.g. telephony.")]) -> None:
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="What uses it, e.g. telephony.")],
+    role: Annotated[
+        TokenRole, typer.Option(help="integration: log enquiries and read; lead: also change hypotheses.")
+    ] = TokenRole.INTEGRATION,
+) -> None:
     """Create an API token and print it once; only its hash is stored."""
     db = Database(settings().database_url)
     try:
         with db.transaction() as session:
-            token, raw = api_tokens.create(session, name=name, now=now(), actor=actor())
+            token, raw = api_tokens.create(session, name=name, now=now(), actor=actor(), role=role)
     except TallyError as exc:
         raise fail(exc.message) from None
-    typer.echo(f"Token {token.id} for {token.name!r} (shown once; store it in the integration's secrets):")
+    typer.echo(
+        f"Token {token.id} ({token.role.value}) for {token.name!r} (shown once; store it in the integration's secrets):"
+    )
     typer.echo(raw)
 
 
@@ -237,7 +244,7 @@ def tokens_list() -> None:
     with db.session() as session:
         for token in api_tokens.list_tokens(session):
             state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
-            typer.echo(f"{token.id:>4}  {token.prefix}…  {token.name:<30} {state}")
+            typer.echo(f"{token.id:>4}  {token.prefix}…  {token.name:<30} {token.role.value:<11} {state}")
 
 
 @tokens_cli.command("revoke")

@@ -16,7 +16,7 @@ from app.config import Settings
 from app.csrf import SESSION_COOKIE
 from app.db import Database
 from app.errors import Forbidden, Unauthenticated
-from app.models import ApiToken, Role, User
+from app.models import ApiToken, Role, TokenRole, User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LANGUAGE_COOKIE = "tally_lang"
@@ -151,3 +151,16 @@ def get_api_token(raw: Annotated[str, Depends(bearer_token)], session: SessionDe
 
 
 CurrentToken = Annotated[ApiToken, Depends(get_api_token)]
+
+
+def get_lead_token(token: CurrentToken) -> ApiToken:
+    if token.role != TokenRole.LEAD:
+        raise Forbidden(
+            f"Token {token.name!r} is an integration token: it logs enquiries and reads. Changing hypotheses needs a "
+            "lead token (`tally tokens create NAME --role lead`).",
+            code="forbidden_role",
+        )
+    return token
+
+
+LeadToken = Annotated[ApiToken, Depends(get_lead_token)]

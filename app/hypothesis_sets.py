@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 
 from app import audit
 from app.config import check_timezone, parse_clock_times
-from app.errors import Invalid
+from app.errors import Conflict, Invalid, NotFound
 from app.launches import DEFAULT_LENGTH, hypotheses_of
 from app.models import (
     DEFAULT_CHANNELS,
@@ -599,3 +599,52 @@ def revalidate(data: dict[str, Any]) -> LaunchFile:
         index, message = duplicates[0]
         raise Invalid(f"hypotheses[{index}].key: {message}", field="key")
     return spec
+
+
+def update_hypothesis(
+    session: Session,
+    launch: Launch,
+    key: str,
+    changes: dict[str, Any],
+    *,
+    expected_version: int | None,
+    actor: str,
+    now: dt.datetime,
+    default_timezone: str,
+    default_digest_times: Sequence[dt.time],
+) -> Hypothesis:
+    """Change one hypothesis's fields (as the editor or the API asks), through the same rules as
+    an import. ``expected_version``: the version the change was made from; a stale one is refused
+    with ``StaleVersion`` (409), carrying the current values, so nothing is silently overwritten."""
+    current = {h.key: h for h in hypotheses_of(session, launch)}.get(key)
+    if current is None:
+        raise NotFound(f"Launch {launch.slug!r} has no hypothesis {key!r}.", code="unknown_hypothesis")
+    if expected_version is not None and expected_version != current.version:
+        raise StaleVersion(
+            f"Hypothesis {key!r} was changed by someone else since version {expected_version}: it is at version "
+            f"{current.version} now. Nothing was saved; apply your change to the current values and send it again.",
+            current=current,
+        )
+    data = current_spec(session, launch).model_dump()
+    for item in data["hypotheses"]:
+        if item["key"] == key:
+            item.update(changes)
+    spec = revalidate(data)
+    import_launch(
+        session,
+        spec,
+        actor=actor,
+        now=now,
+        default_timezone=default_timezone,
+        default_digest_times=default_digest_times,
+    )
+    session.refresh(current)
+    return current
+
+
+class StaleVersion(Conflict):
+    """A save made from an older copy: refused, with what is there now."""
+
+    def __init__(self, message: str, *, current: Any) -> None:
+        super().__init__(message, code="stale_version")
+        self.current = current

@@ -13,13 +13,14 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from app import auth, enquiries, launches, ranges, tallies
-from app.deps import CurrentToken, Now, SessionDep, bearer_from
-from app.errors import Invalid
+from app import auth, enquiries, hypothesis_sets, launches, ranges, tallies
+from app.deps import CurrentToken, LeadToken, Now, SessionDep, SettingsDep, bearer_from
+from app.errors import Conflict, Invalid, NotFound
 from app.group_commit import GroupCommitWriter
-from app.models import HypothesisStatus, Launch, LaunchStatus
+from app.insight import impact
+from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -297,6 +298,144 @@ def get_series(
             )
             for b in buckets
         ],
+    )
+
+
+class HypothesisDetail(BaseModel):
+    key: str
+    text: str
+    area: str
+    owner_team: str
+    expected_per_day: int | None
+    status: HypothesisStatus
+    fix_shipped_at: dt.datetime | None
+    fix_url: str | None
+    version: int = Field(description="Send it back with a change: a stale one is refused with 409 `stale_version`.")
+
+    @classmethod
+    def of(cls, h: Hypothesis) -> HypothesisDetail:
+        return cls(
+            key=h.key,
+            text=h.text,
+            area=h.area,
+            owner_team=h.owner_team,
+            expected_per_day=h.expected_per_day,
+            status=h.status,
+            fix_shipped_at=h.fix_shipped_at,
+            fix_url=h.fix_url,
+            version=h.version,
+        )
+
+
+class HypothesisPatch(BaseModel):
+    """The fields to change; those left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: HypothesisStatus | None = None
+    fix_shipped_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the fix reached customers (may be in the past); now if status becomes "
+        "fix_shipped without it.",
+    )
+    fix_url: str | None = Field(default=None, max_length=500)
+    owner_team: str | None = Field(default=None, max_length=100)
+    expected_per_day: int | None = Field(default=None, ge=0)
+    text: str | None = Field(default=None, min_length=1, max_length=500)
+    version: int | None = Field(default=None, description="The version this change was made from.")
+
+
+class StaleBody(BaseModel):
+    error: ErrorDetail
+    current: HypothesisDetail
+
+
+@router.patch(
+    "/launches/{slug}/hypotheses/{key}",
+    response_model=HypothesisDetail,
+    responses={
+        **ERRORS,
+        403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"},
+        409: {"model": StaleBody, "description": "`version` is stale (`stale_version`): `current` holds what is there"},
+    },
+)
+def patch_hypothesis(
+    slug: str, key: str, patch: HypothesisPatch, token: LeadToken, session: SessionDep, settings: SettingsDep, now: Now
+) -> Response:
+    """Change a hypothesis: its status (with the time a fix shipped), fix link, owner, expected rate or text.
+    Changing the text keeps the old one as a revision; a status change is kept in its history."""
+    launch = launches.get_by_slug(session, slug)
+    changes = patch.model_dump(exclude_unset=True, exclude={"version"})
+    try:
+        hypothesis = hypothesis_sets.update_hypothesis(
+            session,
+            launch,
+            key,
+            changes,
+            expected_version=patch.version,
+            actor=f"token:{token.name}",
+            now=now,
+            default_timezone=settings.timezone,
+            default_digest_times=settings.digest_times,
+        )
+    except hypothesis_sets.StaleVersion as stale:
+        session.rollback()
+        body = StaleBody(
+            error=ErrorDetail(code=stale.code, message=stale.message, field="version"),
+            current=HypothesisDetail.of(stale.current),
+        )
+        return Response(body.model_dump_json(), status_code=409, media_type="application/json")
+    session.commit()
+    return Response(HypothesisDetail.of(hypothesis).model_dump_json(), media_type="application/json")
+
+
+class PeriodOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+    enquiries: int
+    per_day: float
+    share: float
+
+
+class ImpactOut(BaseModel):
+    fix_shipped_at: dt.datetime
+    before: PeriodOut
+    after: PeriodOut
+    change: float | None = Field(description="Relative change of the share: -0.72 is down 72 %.")
+    p_value: float | None
+    verdict: impact.Verdict
+    method: str = impact.METHOD
+
+
+@router.get(
+    "/launches/{slug}/hypotheses/{key}/impact",
+    response_model=ImpactOut,
+    responses={**ERRORS, 409: {"model": ErrorBody, "description": "No fix recorded for it yet (`no_fix`)"}},
+)
+def get_impact(slug: str, key: str, token: CurrentToken, session: SessionDep, now: Now) -> ImpactOut:
+    """Before against after the fix: per day, and the share of all enquiries, over equal periods, with an exact
+    binomial test on the share and a verdict: `down`, `up`, `no_change` or `too_early`."""
+    launch = launches.get_by_slug(session, slug)
+    hypothesis = {h.key: h for h in launches.hypotheses_of(session, launch)}.get(key)
+    if hypothesis is None:
+        raise NotFound(f"Launch {slug!r} has no hypothesis {key!r}.", code="unknown_hypothesis")
+    result = impact.impact_of(session, launch, hypothesis, now=now)
+    if result is None:
+        raise Conflict(
+            f"No fix is recorded for {key!r}: set its status to fix_shipped (PATCH with fix_shipped_at) first.",
+            code="no_fix",
+        )
+
+    def period(p: impact.Period) -> PeriodOut:
+        return PeriodOut(start=p.start, end=p.end, enquiries=p.enquiries, per_day=round(p.per_day, 2), share=p.share)
+
+    return ImpactOut(
+        fix_shipped_at=result.fix_shipped_at,
+        before=period(result.before),
+        after=period(result.after),
+        change=result.change,
+        p_value=result.p_value,
+        verdict=result.verdict,
     )
 
 

@@ -1,0 +1,215 @@
+"""The fix lifecycle and its effect: PATCH with versions, lead tokens, the impact test and its verdicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from app import api_tokens
+from app.cli import cli
+from app.db import Database
+from app.enquiries import NewEnquiry, insert_many
+from app.insight import impact
+from app.models import ApiToken, HypothesisStatusChange, TokenRole
+from tests.factories import hypothesis_ids, make_launch
+
+OSLO = ZoneInfo("Europe/Oslo")
+SLUG = "test-launch"
+NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=OSLO)
+FIX = dt.datetime(2026, 11, 22, 0, 0, tzinfo=OSLO)
+
+
+def at(day: int, hour: int = 10) -> dt.datetime:
+    return dt.datetime(2026, 11, day, hour, 0, tzinfo=OSLO).astimezone(dt.UTC)
+
+
+# --- the test and its verdicts, as pure functions ---------------------------------------
+
+
+def brute_force(successes: int, trials: int, p: float) -> float:
+    pmf = [math.comb(trials, k) * p**k * (1 - p) ** (trials - k) for k in range(trials + 1)]
+    return min(1.0, sum(v for v in pmf if v <= pmf[successes] * (1 + 1e-7)))
+
+
+def test_the_binomial_test_is_exact() -> None:
+    rng = random.Random(7)
+    for _ in range(300):
+        trials = rng.randrange(1, 80)
+        p = rng.uniform(0.02, 0.98)
+        successes = rng.randrange(trials + 1)
+        assert impact.binomial_two_sided(successes, trials, p) == pytest.approx(
+            brute_force(successes, trials, p), abs=1e-12
+        )
+    assert impact.binomial_two_sided(0, 0, 0.5) == 1.0
+
+
+def period(enquiries: int, total: int, *, days: float = 3.0, start: dt.datetime = FIX) -> impact.Period:
+    return impact.Period(start, start + dt.timedelta(days=days), enquiries, total)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "since_fix", "verdict"),
+    [
+        ((60, 600), (15, 500), dt.timedelta(days=3), "down"),  # share 10 % -> 3 %
+        ((15, 600), (60, 500), dt.timedelta(days=3), "up"),
+        ((60, 600), (50, 500), dt.timedelta(days=3), "no_change"),  # the same share: the novelty wore off
+        ((60, 600), (15, 500), dt.timedelta(hours=23, minutes=59), "too_early"),  # less than 24 hours
+        ((6, 600), (3, 500), dt.timedelta(days=3), "too_early"),  # 9 enquiries: too few to tell
+        ((6, 600), (4, 500), dt.timedelta(days=3), "no_change"),  # 10: enough to say nothing changed
+        ((5, 0), (0, 0), dt.timedelta(days=3), "too_early"),  # nothing logged at all
+    ],
+)
+def test_verdicts_at_the_edges(
+    before: tuple[int, int], after: tuple[int, int], since_fix: dt.timedelta, verdict: str
+) -> None:
+    result = impact.assess(FIX, period(*before), period(*after), now=FIX + since_fix)
+    assert result.verdict == verdict
+    if verdict in ("down", "up"):
+        assert result.p_value is not None and result.p_value < impact.ALPHA
+
+
+def test_change_is_the_relative_change_of_the_share() -> None:
+    result = impact.assess(FIX, period(100, 1000), period(28, 1000), now=FIX + dt.timedelta(days=3))
+    assert result.change == pytest.approx(-0.72)
+    assert period(30, 300, days=3).per_day == 10
+
+
+def test_periods_are_equal_and_inside_the_launch() -> None:
+    start, end = at(16, 0), at(30, 0)
+    before, after = impact.periods(at(18), launch_start=start, launch_end=end, now=at(25))
+    assert before == (at(16, 0), at(18)) and after == (at(18), at(20, 20))  # limited by the launch's start
+    before, after = impact.periods(at(24), launch_start=start, launch_end=end, now=at(26))
+    assert before == (at(22), at(24)) and after == (at(24), at(26))  # limited by now
+
+
+# --- the API ------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def at_now() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def launch(db: Database) -> Any:
+    """A week of enquiries that fall as the launch ages, and a fix on the 22nd that cuts 'login' to a fifth."""
+    launch = make_launch(db, slug=SLUG, hypotheses=("login", "receipts"))
+    ids = hypothesis_ids(db, launch)
+    rng = random.Random(3)
+    items = []
+    for day in range(16, 28):
+        volume = 400 - 25 * (day - 16)  # all enquiries decay
+        login_share = 0.2 if day < 22 else 0.04
+        for n in range(volume):
+            roll = rng.random()
+            keys = ("login",) if roll < login_share else ("receipts",) if roll < 0.6 else ()
+            items.append(
+                NewEnquiry(
+                    launch_id=launch.id or 0,
+                    channel="phone",
+                    created_at=at(day, 8) + dt.timedelta(seconds=30 * n),
+                    hypothesis_ids=tuple(ids[k] for k in keys),
+                    idempotency_key=f"{day}-{n}",
+                )
+            )
+    with db.write_connection() as connection:
+        insert_many(connection, items)
+    return launch
+
+
+@pytest.fixture
+def lead_token(db: Database) -> str:
+    with db.transaction() as session:
+        _, raw = api_tokens.create(session, name="product", now=NOW, actor="test", role=TokenRole.LEAD)
+    return raw
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def patch(client: TestClient, token: str, key: str, **body: Any) -> Any:
+    return client.patch(f"/api/v1/launches/{SLUG}/hypotheses/{key}", json=body, headers=auth(token))
+
+
+def test_a_fix_shipped_in_the_past_shows_its_effect(
+    client: TestClient, lead_token: str, launch: Any, db: Database
+) -> None:
+    response = patch(
+        client,
+        lead_token,
+        "login",
+        status="fix_shipped",
+        fix_shipped_at="2026-11-22T00:00:00+01:00",
+        fix_url="https://example.com/5.0.1",
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "fix_shipped" and body["fix_shipped_at"] == "2026-11-21T23:00:00Z"
+    assert body["version"] == 2
+    with db.session() as session:
+        history = session.exec(select(HypothesisStatusChange)).all()
+    assert [(h.from_status, h.to_status, h.changed_by) for h in history][-1] == ("open", "fix_shipped", "token:product")
+
+    result = client.get(f"/api/v1/launches/{SLUG}/hypotheses/login/impact", headers=auth(lead_token)).json()
+    assert result["verdict"] == "down"
+    assert result["before"]["share"] > 0.15 and result["after"]["share"] < 0.06
+    assert result["change"] < -0.6 and result["p_value"] < 0.001
+    assert result["before"]["end"] == result["after"]["start"] == "2026-11-21T23:00:00Z"
+    assert "binomial" in result["method"]
+    # Overall volume fell too, but the other hypothesis's share did not: no fix, no verdict.
+    other = client.get(f"/api/v1/launches/{SLUG}/hypotheses/receipts/impact", headers=auth(lead_token))
+    assert other.status_code == 409 and other.json()["error"]["code"] == "no_fix"
+
+
+def test_fix_shipped_without_a_time_means_now(client: TestClient, lead_token: str, launch: Any) -> None:
+    body = patch(client, lead_token, "receipts", status="fix_shipped").json()
+    assert body["fix_shipped_at"] == "2026-11-28T11:00:00Z"
+    result = client.get(f"/api/v1/launches/{SLUG}/hypotheses/receipts/impact", headers=auth(lead_token)).json()
+    assert result["verdict"] == "too_early"
+
+
+def test_a_stale_version_is_refused_with_the_current_values(client: TestClient, lead_token: str, launch: Any) -> None:
+    first = patch(client, lead_token, "login", text="Cannot log in with BankID", version=1)
+    assert first.status_code == 200 and first.json()["version"] == 2
+    stale = patch(client, lead_token, "login", expected_per_day=5, version=1)
+    assert stale.status_code == 409
+    assert stale.json()["error"]["code"] == "stale_version"
+    assert stale.json()["current"]["text"] == "Cannot log in with BankID"
+    assert stale.json()["current"]["version"] == 2
+    assert patch(client, lead_token, "login", expected_per_day=5, version=2).json()["expected_per_day"] == 5
+
+
+def test_changing_hypotheses_needs_a_lead_token(client: TestClient, token: str, launch: Any) -> None:
+    response = patch(client, token, "login", status="confirmed")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden_role"
+
+
+def test_patch_refuses_what_it_does_not_know(client: TestClient, lead_token: str, launch: Any) -> None:
+    assert patch(client, lead_token, "nope", status="confirmed").status_code == 404
+    bad = patch(client, lead_token, "login", status="fixed")
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "status"
+    assert patch(client, lead_token, "login", slug="x").status_code == 422
+
+
+def test_cli_creates_lead_and_integration_tokens(db: Database) -> None:
+    env = {"TALLY_DATABASE_URL": db.url}
+    lead = CliRunner().invoke(cli, ["tokens", "create", "product", "--role", "lead"], env=env)
+    plain = CliRunner().invoke(cli, ["tokens", "create", "telephony"], env=env)
+    assert lead.exit_code == 0 and "(lead)" in lead.output
+    assert plain.exit_code == 0 and "(integration)" in plain.output
+    with db.session() as session:
+        roles = {t.name: t.role for t in session.exec(select(ApiToken))}
+    assert roles == {"product": TokenRole.LEAD, "telephony": TokenRole.INTEGRATION}
+    listed = CliRunner().invoke(cli, ["tokens", "list"], env=env)
+    assert "lead" in listed.output and "integration" in listed.output
