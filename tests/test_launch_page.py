@@ -241,6 +241,24 @@ def test_an_htmx_request_with_a_bad_range_gets_the_error_fragment(kari: WebUser)
     assert "<html" not in response.text and "is not one of" in response.text
 
 
+@pytest.mark.parametrize(
+    ("starts_on", "ends_on", "shown"),
+    [
+        (dt.date(2026, 12, 1), dt.date(2026, 12, 21), "The launch has not begun: the charts start on its first day."),
+        (dt.date(2026, 11, 2), dt.date(2026, 11, 15), 'aria-current="page">Whole launch</a>'),
+    ],
+)
+def test_a_launch_not_yet_begun_or_over_opens_on_the_whole_launch(
+    db: Database, kari: WebUser, starts_on: dt.date, ends_on: dt.date, shown: str
+) -> None:
+    make_launch(db, slug="other-launch", starts_on=starts_on, ends_on=ends_on)
+    response = kari.get("/launches/other-launch")
+    assert response.status_code == 200
+    assert shown in response.text
+    assert totals(response.text)["total-count"] == "0"
+    assert kari.get("/launches/other-launch?range=today").status_code == 422  # today is outside it
+
+
 # --- the table -------------------------------------------------------------------------------
 
 
