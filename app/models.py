@@ -412,7 +412,7 @@ class Alert(SQLModel, table=True):
 
 
 class Relink(SQLModel, table=True):
-    """"Other" enquiries moved to a hypothesis (made from their notes), so it can be undone."""
+    """ "Other" enquiries moved to a hypothesis (made from their notes), so it can be undone."""
 
     id: int | None = Field(default=None, primary_key=True)
     launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE", index=True)
