@@ -9,7 +9,8 @@ digest_run row (``slot_key`` is unique) and only the process whose insert
 went in composes and sends it. That holds for several uvicorn workers and
 several replicas on one PostgreSQL alike. A claim whose process died is taken
 over after ``STALE_CLAIM``; because it may have posted already, the channel is
-checked (message metadata carries the slot key) before posting again.
+checked (message metadata carries the slot key) before posting again. The
+attempts, pauses and passes are app/slack/delivery.py's, shared with spike alerts.
 
 Windows chain: each scheduled digest covers the time since the previous one
 that was composed, so the first of a day covers the evening before, and a slot
@@ -20,8 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -44,16 +43,18 @@ from app.models import (
     id_of,
 )
 from app.slack import blocks as slack_blocks
-from app.slack.client import MAX_RATE_LIMIT_WAIT, Sender, SlackError
+from app.slack import delivery
+from app.slack.client import Sender
+from app.slack.delivery import worker_name
 
 log = logging.getLogger(__name__)
 
 ON_TIME = dt.timedelta(minutes=5)  # sent within this of its slot: not marked late
 LOOKBACK = dt.timedelta(hours=24)  # how far back start-up looks for slots it missed
-STALE_CLAIM = dt.timedelta(minutes=10)  # a claim this old belongs to a process that died
-ATTEMPTS_PER_PASS = 3
-PAUSES = (2.0, 8.0)  # seconds between attempts within one pass
-MAX_PASSES = 12  # then a lead has to send it by hand
+# The retry policy and stale claims are app/slack/delivery.py's (alerts share them).
+STALE_CLAIM = delivery.STALE_CLAIM
+ATTEMPTS_PER_PASS = delivery.ATTEMPTS_PER_PASS
+MAX_PASSES = delivery.MAX_PASSES
 MISSED_REASON = (
     "Not sent: no scheduler ran within the grace period after this slot (was Launch Tally stopped?). "
     "The next digest covers its enquiries."
@@ -68,10 +69,6 @@ Clock = Callable[[], dt.datetime]
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
 def slot_key(launch: Launch, slot_at: dt.datetime) -> str:
@@ -307,31 +304,19 @@ def deliver(
     if not channel and sender.can_check_channel:
         return _fail(db, run, launch, "The launch has no Slack channel: set one in the launch editor, then send it.")
     late = run.kind == DigestKind.SCHEDULED and clock() - run.slot_at > ON_TIME
-    attempts = run.attempts
-    error: SlackError | None = None
-    for attempt in range(ATTEMPTS_PER_PASS):
-        # Every try counts, a look in the channel too: when Slack cannot be reached even to
-        # look, the passes must still add up to MAX_PASSES (and the pauses grow).
-        attempts += 1
-        try:
-            if check_first and (
-                posted := sender.find_posted(
-                    channel=channel, slot_key=run.slot_key, oldest=run.created_at.timestamp() - 60
-                )
-            ):
-                log.info("digest %s was already in Slack; not posting it again", run.slot_key)
-            else:
-                posted = sender.post(channel=channel, text=run.text, blocks=run.blocks, slot_key=run.slot_key)
-        except SlackError as exc:
-            error = exc
-            if exc.permanent:
-                return _fail(db, run, launch, exc.message, attempts=attempts)
-            check_first = check_first or exc.maybe_posted
-            if exc.retry_after is not None and exc.retry_after > MAX_RATE_LIMIT_WAIT:
-                break  # Slack asks for a long pause: leave it to a later pass, do not block the scheduler
-            if attempt + 1 < ATTEMPTS_PER_PASS:
-                sleep(exc.retry_after if exc.retry_after is not None else PAUSES[min(attempt, len(PAUSES) - 1)])
-            continue
+    result = delivery.post_with_retries(
+        sender,
+        channel=channel,
+        key=run.slot_key,
+        text=run.text,
+        blocks=run.blocks,
+        claimed_since=run.created_at,
+        attempts=run.attempts,
+        check_first=check_first,
+        sleep=sleep,
+    )
+    attempts, posted, error = result.attempts, result.posted, result.error
+    if posted is not None:
         status = DigestStatus.LATE if late else DigestStatus.SENT
         log.info("digest %s for %s %s to %s", run.slot_key, launch.slug, status.value, posted.channel)
         return _save(
@@ -345,7 +330,9 @@ def deliver(
             error=None,
             next_attempt_at=None,
         )
-    assert error is not None  # noqa: S101 - the loop only ends here after a failure
+    assert error is not None  # noqa: S101 - a pass that did not post ends with its error
+    if error.permanent:
+        return _fail(db, run, launch, error.message, attempts=attempts)
     if error.maybe_posted and not sender.can_check_channel:
         # A webhook cannot look in the channel: a later pass might post it twice.
         return _fail(
@@ -356,8 +343,8 @@ def deliver(
             "again from the Digests page only if it is not there.",
             attempts=attempts,
         )
-    passes = run.attempts // ATTEMPTS_PER_PASS + 1
-    if passes >= MAX_PASSES:
+    pause = delivery.next_pass(error, attempts_before=run.attempts)
+    if pause is None:
         return _fail(
             db,
             run,
@@ -366,9 +353,6 @@ def deliver(
             "page once Slack answers again.",
             attempts=attempts,
         )
-    pause = dt.timedelta(minutes=min(2**passes, 30))
-    if error.retry_after is not None:
-        pause = max(pause, dt.timedelta(seconds=error.retry_after))
     log.warning(
         "digest %s for %s not delivered yet (%s); next try in %s", run.slot_key, launch.slug, error.message, pause
     )

@@ -1,0 +1,102 @@
+"""Posting a claimed message (a digest, a spike alert) with bounded retries: shared by both.
+
+Each is claimed in the database before it is sent (its row's unique key: a
+digest's slot key, an alert's claim key) and delivered the same way:
+
+* up to ``ATTEMPTS_PER_PASS`` attempts in a pass, ``PAUSES`` apart (a short
+  Retry-After instead, when Slack asks for one; a long one ends the pass);
+* after a failure that may have posted (a dropped connection, a 5xx) the
+  channel is searched for the key before posting again;
+* a permanent error ends it at once; otherwise a later pass tries again after
+  ``next_pass`` (2, 4, 8, 16, then 30 minutes), ``MAX_PASSES`` passes in all;
+* a claim older than ``STALE_CLAIM`` belongs to a process that died.
+
+The callers record the outcome on their own rows, in their own words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.slack.client import MAX_RATE_LIMIT_WAIT, Posted, Sender, SlackError
+
+log = logging.getLogger(__name__)
+
+STALE_CLAIM = dt.timedelta(minutes=10)  # a claim this old belongs to a process that died
+ATTEMPTS_PER_PASS = 3
+PAUSES = (2.0, 8.0)  # seconds between attempts within one pass
+MAX_PASSES = 12  # then a person has to act
+
+Sleep = Callable[[float], None]
+
+
+def worker_name() -> str:
+    """Who claimed a row: this host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one pass came to: ``posted`` once it is in Slack, else the last ``error``.
+    ``attempts`` counts every try so far, earlier passes' included."""
+
+    attempts: int
+    posted: Posted | None = None
+    error: SlackError | None = None
+
+
+def post_with_retries(
+    sender: Sender,
+    *,
+    channel: str,
+    key: str,
+    text: str,
+    blocks: list[dict[str, Any]],
+    claimed_since: dt.datetime,
+    attempts: int,
+    check_first: bool,
+    sleep: Sleep,
+) -> Pass:
+    """One pass: post (or find it already posted) with up to ``ATTEMPTS_PER_PASS`` tries."""
+    error: SlackError | None = None
+    for attempt in range(ATTEMPTS_PER_PASS):
+        # Every try counts, a look in the channel too: when Slack cannot be reached even to
+        # look, the passes must still add up to MAX_PASSES (and the pauses grow).
+        attempts += 1
+        try:
+            if check_first and (
+                posted := sender.find_posted(channel=channel, slot_key=key, oldest=claimed_since.timestamp() - 60)
+            ):
+                log.info("%s was already in Slack; not posting it again", key)
+            else:
+                posted = sender.post(channel=channel, text=text, blocks=blocks, slot_key=key)
+        except SlackError as exc:
+            error = exc
+            if exc.permanent:
+                break
+            check_first = check_first or exc.maybe_posted
+            if exc.retry_after is not None and exc.retry_after > MAX_RATE_LIMIT_WAIT:
+                break  # Slack asks for a long pause: leave it to a later pass, do not block the scheduler
+            if attempt + 1 < ATTEMPTS_PER_PASS:
+                sleep(exc.retry_after if exc.retry_after is not None else PAUSES[min(attempt, len(PAUSES) - 1)])
+            continue
+        return Pass(attempts, posted=posted)
+    return Pass(attempts, error=error)
+
+
+def next_pass(error: SlackError, *, attempts_before: int) -> dt.timedelta | None:
+    """How long to wait for the next pass after this one failed (which began after
+    ``attempts_before`` attempts), or None when it is time to give up."""
+    passes = attempts_before // ATTEMPTS_PER_PASS + 1
+    if passes >= MAX_PASSES:
+        return None
+    pause = dt.timedelta(minutes=min(2**passes, 30))
+    if error.retry_after is not None:
+        pause = max(pause, dt.timedelta(seconds=error.retry_after))
+    return pause
