@@ -213,3 +213,31 @@ def test_cli_creates_lead_and_integration_tokens(db: Database) -> None:
     assert roles == {"product": TokenRole.LEAD, "telephony": TokenRole.INTEGRATION}
     listed = CliRunner().invoke(cli, ["tokens", "list"], env=env)
     assert "lead" in listed.output and "integration" in listed.output
+
+
+# --- on the pages -------------------------------------------------------------------------
+
+
+def test_the_drill_down_and_the_launch_page_show_the_effect(
+    client: TestClient, lead_token: str, launch: Any, web: Any, people: Any
+) -> None:
+    patch(
+        client,
+        lead_token,
+        "login",
+        status="fix_shipped",
+        fix_shipped_at="2026-11-22T00:00:00+01:00",
+        fix_url="https://example.com/5.0.1",
+    )
+    kari = web("kari")
+    page = kari.get(f"/launches/{SLUG}/hypotheses/login?range=launch")
+    assert page.status_code == 200
+    assert 'id="fix"' in page.text and "Fix: down" in page.text and "exact binomial test" in page.text
+    assert 'href="https://example.com/5.0.1"' in page.text
+    launch_page = kari.get(f"/launches/{SLUG}?range=launch").text
+    assert "verdict-down" in launch_page and "/hypotheses/login?range=launch#fix" in launch_page
+    # In Norwegian too.
+    norsk = kari.get(f"/launches/{SLUG}/hypotheses/login?range=launch", headers={"Accept-Language": "nb"}).text
+    assert "Retting: ned" in norsk and "Effekten av rettingen" in norsk
+    # A hypothesis without a fix has no such section.
+    assert 'id="fix"' not in kari.get(f"/launches/{SLUG}/hypotheses/receipts").text

@@ -16,6 +16,7 @@ from app.dashboard.history import Note, counting_since, first_enquiries, other_n
 from app.dashboard.launch_page import draw
 from app.dashboard.rows import Row, build_rows
 from app.errors import NotFound
+from app.insight import impact
 from app.models import Hypothesis, HypothesisRevision, HypothesisStatusChange, Launch
 from app.ranges import Selection
 
@@ -48,6 +49,7 @@ class HypothesisView:
     notes: list[Note]
     days_seen: list[dt.date]  # local days of the range on which it had enquiries
     last_slot: dt.datetime | None
+    impact: impact.Impact | None  # before against after its fix, when one shipped
 
 
 def find(session: Session, launch: Launch, key: str) -> tuple[Hypothesis, list[Hypothesis]]:
@@ -145,4 +147,5 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
         notes=notes,
         days_seen=[launches.local_date(b.start, tz) for b in seen],
         last_slot=schedule.previous_slot(launch, now),
+        impact=impact.impact_of(session, launch, hypothesis, now=now),
     )

@@ -12,6 +12,7 @@ from app import launches, schedule, tallies
 from app.dashboard import charts
 from app.dashboard.history import Note, counting_since, first_enquiries, other_notes
 from app.dashboard.rows import Row, build_rows
+from app.insight import impact
 from app.models import Hypothesis, Launch
 from app.ranges import Selection
 
@@ -51,6 +52,7 @@ class Dashboard:
     notes: list[Note]
     last_slot: dt.datetime | None
     next_slot: dt.datetime | None
+    fixes: dict[str, impact.Impact]  # by hypothesis key: the effect of each fix shipped
 
     @property
     def has_expectations(self) -> bool:
@@ -198,4 +200,9 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
         notes=other_notes(session, launch=launch, stretches=[(start, end)], filter=flt, limit=NOTES_SHOWN),
         last_slot=schedule.previous_slot(launch, now),
         next_slot=schedule.next_slot(launch, now),
+        fixes={
+            h.key: found
+            for h in hypotheses
+            if h.fix_shipped_at is not None and (found := impact.impact_of(session, launch, h, now=now)) is not None
+        },
     )
