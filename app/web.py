@@ -8,8 +8,10 @@ shown as text.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -25,6 +27,11 @@ STATIC_VERSION = "4"  # bump to make browsers fetch changed static files
 
 def _percent(part: int, whole: int) -> int:
     return round(100 * part / whole) if whole else 0
+
+
+def _local_input(moment: dt.datetime, timezone: str) -> str:
+    """A time as a datetime-local input's value: the wall clock in ``timezone``, to the minute."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
 
 
 def build_environment() -> Environment:
@@ -43,6 +50,7 @@ def build_environment() -> Environment:
         date=i18n.format_date,
         number=i18n.format_number,
         percent=_percent,
+        local_input=_local_input,
     )
     env.globals.update(
         languages=i18n.LANGUAGES,

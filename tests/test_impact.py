@@ -19,8 +19,9 @@ from app.cli import cli
 from app.db import Database
 from app.enquiries import NewEnquiry, insert_many
 from app.insight import impact
+from app.launches import hypotheses_of
 from app.models import ApiToken, HypothesisStatusChange, TokenRole
-from tests.factories import hypothesis_ids, make_launch
+from tests.factories import fresh, hypothesis_ids, make_launch
 
 OSLO = ZoneInfo("Europe/Oslo")
 SLUG = "test-launch"
@@ -241,3 +242,23 @@ def test_the_drill_down_and_the_launch_page_show_the_effect(
     assert "Retting: ned" in norsk and "Effekten av rettingen" in norsk
     # A hypothesis without a fix has no such section.
     assert 'id="fix"' not in kari.get(f"/launches/{SLUG}/hypotheses/receipts").text
+
+
+def test_the_editor_records_when_a_fix_shipped(launch: Any, web: Any, people: Any, db: Database) -> None:
+    lena = web("lena")
+    form = {"text": "Hypothesis login", "status": "fix_shipped", "fix_url": "https://example.com/5.0.1"}
+    response = lena.post(f"/launches/{SLUG}/hypotheses/login", data={**form, "fix_shipped_at": "2026-11-22T00:00"})
+    assert response.status_code == 303, response.text
+    with db.session() as session:
+        [h] = [h for h in hypotheses_of(session, fresh(db, launch)) if h.key == "login"]
+    assert h.fix_shipped_at == FIX.astimezone(dt.UTC)  # the launch's local time
+    assert h.fix_url == "https://example.com/5.0.1"
+    page = lena.get(f"/launches/{SLUG}/edit").text
+    assert 'value="2026-11-22T00:00"' in page
+    # Left empty, an existing time is kept; a new fix_shipped without one would be now.
+    lena.post(f"/launches/{SLUG}/hypotheses/login", data={**form, "fix_shipped_at": ""})
+    with db.session() as session:
+        [h] = [h for h in hypotheses_of(session, fresh(db, launch)) if h.key == "login"]
+    assert h.fix_shipped_at == FIX.astimezone(dt.UTC)
+    bad = lena.post(f"/launches/{SLUG}/hypotheses/login", data={**form, "fix_shipped_at": "next tuesday"})
+    assert bad.status_code == 422 and "2026-11-20T14:30" in bad.text

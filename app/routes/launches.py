@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -20,6 +21,17 @@ from app.web import render
 router = APIRouter()
 
 MAX_UPLOAD = 256 * 1024
+
+
+def _local_time(value: str, timezone: str, *, field: str) -> dt.datetime:
+    """A datetime-local form value (a wall-clock time in the launch's zone) as an aware time."""
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise Invalid(f"{value!r} is not a date and time such as 2026-11-20T14:30.", field=field) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(dt.UTC)
 
 
 def _split(value: str) -> list[str]:
@@ -311,6 +323,8 @@ def save_hypothesis(
     area: Annotated[str, Form()] = "",
     owner_team: Annotated[str, Form()] = "",
     expected_per_day: Annotated[str, Form()] = "",
+    fix_shipped_at: Annotated[str, Form()] = "",
+    fix_url: Annotated[str, Form()] = "",
     move: Annotated[str, Form()] = "",
 ) -> Response:
     def change(data: dict[str, Any]) -> dict[str, Any]:
@@ -324,7 +338,10 @@ def save_hypothesis(
             "area": area,
             "owner_team": owner_team,
             "expected_per_day": expected_per_day or None,
+            "fix_url": fix_url.strip(),
         }
+        if fix_shipped_at.strip():
+            items[index]["fix_shipped_at"] = _local_time(fix_shipped_at, data["timezone"], field="fix_shipped_at")
         target = index - 1 if move == "up" else index + 1 if move == "down" else index
         if 0 <= target < len(items):
             items.insert(target, items.pop(index))
