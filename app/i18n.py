@@ -110,6 +110,7 @@ LABELS = {
     "agent": N_("agent"),
     "lead": N_("lead"),
     "admin": N_("admin"),
+    "integration": N_("integration"),
     "draft": N_("draft"),
     "live": N_("live"),
     "closed": N_("closed"),

@@ -262,3 +262,14 @@ def test_the_editor_records_when_a_fix_shipped(launch: Any, web: Any, people: An
     assert h.fix_shipped_at == FIX.astimezone(dt.UTC)
     bad = lena.post(f"/launches/{SLUG}/hypotheses/login", data={**form, "fix_shipped_at": "next tuesday"})
     assert bad.status_code == 422 and "2026-11-20T14:30" in bad.text
+
+
+def test_an_admin_creates_a_lead_token_on_the_tokens_page(web: Any, people: Any, db: Database) -> None:
+    ada = web("ada")
+    page = ada.get("/admin/tokens").text
+    assert 'name="role"' in page and "Lead tokens may also" in page
+    created = ada.post("/admin/tokens", data={"name": "product board", "role": "lead"})
+    assert created.status_code == 200 and "lt_" in created.text
+    assert ada.post("/admin/tokens", data={"name": "x", "role": "root"}).status_code == 422
+    with db.session() as session:
+        assert {t.name: t.role for t in session.exec(select(ApiToken))} == {"product board": TokenRole.LEAD}

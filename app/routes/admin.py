@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from app import api_tokens, auth
 from app.deps import Now, RequireAdmin, SessionDep, Viewer
 from app.errors import Invalid, NotFound, TallyError
-from app.models import Role, User
+from app.models import Role, TokenRole, User
 from app.web import render
 
 router = APIRouter(prefix="/admin")
@@ -114,10 +114,15 @@ def tokens(request: Request, viewer: RequireAdmin, session: SessionDep) -> Respo
 
 @router.post("/tokens")
 def create_token(
-    request: Request, viewer: RequireAdmin, session: SessionDep, now: Now, name: Annotated[str, Form(max_length=200)]
+    request: Request,
+    viewer: RequireAdmin,
+    session: SessionDep,
+    now: Now,
+    name: Annotated[str, Form(max_length=200)],
+    role: Annotated[TokenRole, Form()] = TokenRole.INTEGRATION,
 ) -> Response:
     try:
-        token, raw = api_tokens.create(session, name=name, now=now, actor=viewer.user.username)
+        token, raw = api_tokens.create(session, name=name, now=now, actor=viewer.user.username, role=role)
     except TallyError as error:
         session.rollback()
         return render(
