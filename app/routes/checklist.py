@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from app import auth, checklist, csrf, enquiries, i18n, launches, privacy
+from app import auth, bodies, checklist, csrf, enquiries, i18n, launches, privacy
 from app.config import Settings
 from app.csrf import SESSION_COOKIE
 from app.deps import CurrentViewer, IsHtmx, Now, SessionDep, SettingsDep
@@ -195,4 +195,5 @@ def remember_toggles(
 async def tick_hot(request: Request, slug: str) -> Response:
     """The tick as app/hot_path.py serves it. CSRF first, so a forged request is refused before its body is read."""
     _check_csrf(request)
-    return await _record_tick(request, slug, parse_body(enquiries.EnquiryIn, await request.body()))
+    raw = await bodies.read_limited(request)
+    return await _record_tick(request, slug, parse_body(enquiries.EnquiryIn, raw))

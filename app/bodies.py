@@ -1,0 +1,118 @@
+"""Request bodies, read with a limit: a hostile client cannot make the server hold a large one.
+
+The enquiry POSTs (the hot path, which skips the middleware stack) call ``read_limited``
+themselves; every other request passes ``BodyLimitMiddleware``. Both refuse at once a
+``Content-Length`` over the limit, before reading anything, and stop reading a body sent
+without one (chunked) as soon as it passes the limit.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import TallyError
+
+# An enquiry is a channel, a segment, up to 20 keys and a 500-character note: a few hundred bytes.
+MAX_ENQUIRY_BODY = 16 * 1024
+# Forms and the hypothesis-file upload (256 KB, checked again by its route) with room to spare.
+MAX_BODY = 1024 * 1024
+
+
+class TooLarge(TallyError):
+    status_code = 413
+    default_code = "body_too_large"
+
+
+def too_large(limit: int) -> TooLarge:
+    return TooLarge(f"The request body is over {limit // 1024} KB, more than this address ever needs: nothing was read.")
+
+
+def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def check_declared(request: Request, limit: int) -> None:
+    """Refuse a body whose declared length is over the limit, before reading it."""
+    length = declared_length(request.scope["headers"])
+    if length is not None and length > limit:
+        raise too_large(limit)
+
+
+async def read_limited(request: Request, limit: int = MAX_ENQUIRY_BODY) -> bytes:
+    """The whole body, or ``TooLarge`` as soon as it passes ``limit`` (declared or not)."""
+    check_declared(request, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class BodyLimitMiddleware:
+    """413 for any request body over ``limit``: at once when declared, else when it gets there."""
+
+    def __init__(self, app: ASGIApp, *, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = declared_length(scope["headers"])
+        if length is not None and length > self.limit:
+            await _refuse(scope, send, self.limit)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _Overflow
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _Overflow:
+            if not started:
+                await _refuse(scope, send, self.limit)
+
+
+class _Overflow(Exception):
+    pass
+
+
+async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+    body = (
+        b'{"error": {"code": "body_too_large", "message": "The request body is over '
+        + str(limit // 1024).encode()
+        + b' KB: nothing was read."}}'
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
