@@ -25,7 +25,9 @@ class TooLarge(TallyError):
 
 
 def too_large(limit: int) -> TooLarge:
-    return TooLarge(f"The request body is over {limit // 1024} KB, more than this address ever needs: nothing was read.")
+    return TooLarge(
+        f"The request body is over {limit // 1024} KB, more than this address ever needs: nothing was read."
+    )
 
 
 def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -74,32 +76,37 @@ class BodyLimitMiddleware:
             await _refuse(scope, send, self.limit)
             return
         received = 0
-        started = False
+        started = refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            # Past the limit the request is answered here, and the app is told the client left:
+            # body parsers catch exceptions raised from receive (a form would become a 400).
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _Overflow
+                    if not started:
+                        await _refuse(scope, send, self.limit)
+                    refused = True
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # answered already
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except _Overflow:
-            if not started:
-                await _refuse(scope, send, self.limit)
-
-
-class _Overflow(Exception):
-    pass
+        except Exception:
+            if not refused:
+                raise
 
 
 async def _refuse(scope: Scope, send: Send, limit: int) -> None:

@@ -12,11 +12,11 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, WithJsonSchema
 from sqlmodel import Session, col, select
 
 from app import api_tokens, audit, privacy
@@ -193,7 +193,12 @@ class EnquiryIn(BaseModel):
         description="Hypothesis keys; none means 'other'.",
         examples=[["bankid-login-loop"]],
     )
-    note: str | None = Field(  # the 500 limit is checked by privacy.clean_note, with a clearer message
+    # The 500 limit is checked by privacy.clean_note, with a clearer message (note_too_long); 2000
+    # only stops absurd input early. The schema states the limit that counts.
+    note: Annotated[
+        str | None,
+        WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 500}, {"type": "null"}]}),
+    ] = Field(
         default=None, max_length=2000, description="Up to 500 characters; personal data is masked before storage."
     )
     idempotency_key: str | None = Field(

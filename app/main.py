@@ -18,7 +18,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import csrf, enquiries
+from app import api_tokens, csrf, enquiries
+from app.bodies import BodyLimitMiddleware
 from app.config import Settings, load_settings
 from app.db import Database
 from app.deps import is_htmx
@@ -143,9 +144,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = database
     app.state.jinja = build_environment()
     app.state.enquiry_writer = writer
+    app.state.token_check = api_tokens.TokenCheck(database)
 
     app.add_middleware(csrf.CookieMiddleware, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # outermost of ours: a huge body is refused before anything reads it
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     app.include_router(health.router)

@@ -415,7 +415,7 @@ def test_times_dates_and_numbers_follow_the_language(db: Database, web: Web, peo
         return {
             "recent": kari.get(f"{CHECKLIST}/recent").text,
             "index": kari.get("/").text,
-            "dashboard": kari.get(f"/launches/{SLUG}").text,
+            "dashboard": kari.get(f"/launches/{SLUG}?range=launch").text,
         }
 
     english = pages()
@@ -427,8 +427,8 @@ def test_times_dates_and_numbers_follow_the_language(db: Database, web: Web, peo
         assert "PM" not in html
     assert "16 Nov 2026 – 7 Dec 2026" in english["index"]
     assert "16. nov. 2026 – 7. des. 2026" in norwegian["index"]
-    assert '<span class="number">1,234</span>' in english["dashboard"]
-    assert '<span class="number">1\xa0234</span>' in norwegian["dashboard"]
+    assert '<span class="number" id="total-count">1,234</span>' in english["dashboard"]
+    assert '<span class="number" id="total-count">1\xa0234</span>' in norwegian["dashboard"]
 
 
 def test_agents_signed_in_by_a_trusted_proxy_can_tick(

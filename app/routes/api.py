@@ -15,9 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from app import auth, enquiries, hypothesis_sets, launches, ranges, tallies
+from app import api_tokens, auth, bodies, enquiries, hypothesis_sets, launches, ranges, tallies
 from app.deps import CurrentToken, LeadToken, Now, SessionDep, SettingsDep, bearer_from
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, Unauthenticated
 from app.group_commit import GroupCommitWriter
 from app.insight import impact
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
@@ -114,6 +114,7 @@ def list_launches(token: CurrentToken, session: SessionDep) -> list[LaunchOut]:
     responses={
         **ERRORS,
         200: {"model": EnquiryOut, "description": "Same idempotency key as before: the earlier enquiry"},
+        413: {"model": ErrorBody, "description": "A body over 16 KB (`body_too_large`): nothing was read"},
         409: {
             "model": ErrorBody,
             "description": "The launch is not live, or it is outside its dates (`outside_window`)",
@@ -126,15 +127,27 @@ async def log_enquiry(request: Request, slug: str, body: enquiries.ApiEnquiryIn)
 
     With `occurred_at`, an enquiry that happened earlier (inside the launch's dates, not in the
     future; else 422 `occurred_at_out_of_range`); without it, now. The server also keeps when it
-    was recorded."""
-    # The hot path takes no FastAPI dependencies: solving them cost more than
-    # everything else this route does. Requests reach it through app/hot_path.py;
-    # this route describes it in the OpenAPI document. The token is only read
-    # here; the writer checks it inside its transaction.
+    was recorded. The token is checked before the body is read, and a body over 16 KB is refused
+    with 413 `body_too_large`."""
+    # Requests reach log_enquiry_hot through app/hot_path.py; this route describes it in the
+    # OpenAPI document (FastAPI would read and validate the body before the token).
+    return await _log(request, slug, body, await _checked_token(request))
+
+
+async def _checked_token(request: Request) -> str:
+    """The hash of a token that exists and is not revoked, or 401: asked before the body is read."""
     raw_token = bearer_from(request.headers.get("authorization"))
+    token_hash = auth.hash_token(raw_token)
+    checker: api_tokens.TokenCheck = request.app.state.token_check
+    if not await checker.valid(token_hash):
+        raise Unauthenticated("The API token is wrong or was revoked: ask an admin for a new one.", code="bad_token")
+    return token_hash
+
+
+async def _log(request: Request, slug: str, body: enquiries.ApiEnquiryIn, token_hash: str) -> Response:
     now = dt.datetime.now(dt.UTC)
     writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = request.app.state.enquiry_writer
-    credential = enquiries.Credential("token", auth.hash_token(raw_token))
+    credential = enquiries.Credential("token", token_hash)
     logged = await writer.submit(
         body.request(slug=slug, credential=credential, received_at=now, occurred_at=body.occurred_at)
     )
@@ -454,4 +467,7 @@ def parse_body(model: type[Body], raw: bytes) -> Body:
 
 
 async def log_enquiry_hot(request: Request, slug: str) -> Response:
-    return await log_enquiry(request, slug, parse_body(enquiries.ApiEnquiryIn, await request.body()))
+    """The API's enquiry POST as app/hot_path.py serves it: the token first, then a body of limited size."""
+    token_hash = await _checked_token(request)
+    body = parse_body(enquiries.ApiEnquiryIn, await bodies.read_limited(request))
+    return await _log(request, slug, body, token_hash)
