@@ -9,9 +9,10 @@ given, an export covers the whole launch.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
@@ -42,30 +43,52 @@ FILES: dict[int | str, dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class ExportQuery:
+    """The query parameters both doors take, besides the format."""
+
+    what: str | None
+    range_name: str | None
+    from_text: str | None
+    to_text: str | None
+    channels: list[str]
+    segments: list[str]
+
+
+def export_query(
+    what: What = None,
+    range_name: Range = None,
+    from_text: From = None,
+    to: To = None,
+    channel: Channels = [],  # noqa: B006 (FastAPI copies defaults)
+    segment: Segments = [],  # noqa: B006
+) -> ExportQuery:
+    return ExportQuery(what, range_name, from_text, to, channel, segment)
+
+
+Params = Annotated[ExportQuery, Depends(export_query)]
+
+
 def _download(
     request: Request,
     session: Session,
     slug: str,
-    *,
     format: str | None,
-    what: str | None,
-    range_name: str | None,
-    from_text: str | None,
-    to_text: str | None,
-    channels: list[str],
-    segments: list[str],
+    query: ExportQuery,
     now: dt.datetime,
+    *,
+    default_what: str | None = None,
 ) -> StreamingResponse:
-    checked_format, checked_what = exports.parse_format(format), exports.parse_what(what)
+    checked_format, checked_what = exports.parse_format(format), exports.parse_what(query.what or default_what)
     launch = launches.get_by_slug(session, slug)
     selection = ranges.select(
         launch,
         now=now,
-        range_name=range_name or (None if from_text or to_text else "launch"),
-        from_text=from_text,
-        to_text=to_text,
-        channels=channels,
-        segments=segments,
+        range_name=query.range_name or (None if query.from_text or query.to_text else "launch"),
+        from_text=query.from_text,
+        to_text=query.to_text,
+        channels=query.channels,
+        segments=query.segments,
     )
     export = exports.Export(selection, checked_what, checked_format)
     db: Database = request.app.state.db
@@ -76,42 +99,26 @@ def _download(
     )
 
 
-@router.get("/launches/{slug}/export.{format}")
-def page_download(
-    request: Request,
-    slug: str,
-    format: str,
-    viewer: CurrentViewer,
-    session: SessionDep,
-    now: Now,
-    what: What = None,
-    range_name: Range = None,
-    from_text: From = None,
-    to: To = None,
-    channel: Channels = [],  # noqa: B006 (FastAPI copies defaults)
-    segment: Segments = [],  # noqa: B006
+# The launch page's download links: the enquiries unless what=daily. Two paths rather than
+# export.{format}: every web route's path parameters are things the CSRF tests can fill in.
+@router.get("/launches/{slug}/export.csv")
+def page_csv(
+    request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now, query: Params
 ) -> StreamingResponse:
-    """The launch page's download links (``.csv`` or ``.xlsx``)."""
-    return _download(
-        request,
-        session,
-        slug,
-        format=format,
-        what=what,
-        range_name=range_name,
-        from_text=from_text,
-        to_text=to,
-        channels=channel,
-        segments=segment,
-        now=now,
-    )
+    return _download(request, session, slug, "csv", query, now, default_what="enquiries")
+
+
+@router.get("/launches/{slug}/export.xlsx")
+def page_xlsx(
+    request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now, query: Params
+) -> StreamingResponse:
+    return _download(request, session, slug, "xlsx", query, now, default_what="enquiries")
 
 
 @api.get(
     "/launches/{slug}/export",
     response_class=StreamingResponse,
     responses=FILES,
-    openapi_extra={"security": [{"HTTPBearer": []}]},
 )
 def api_download(
     request: Request,
@@ -119,27 +126,10 @@ def api_download(
     token: CurrentToken,
     session: SessionDep,
     now: Now,
+    query: Params,
     format: Annotated[str | None, Query(description="csv (UTF-8 with BOM) or xlsx")] = None,
-    what: What = None,
-    range_name: Range = None,
-    from_text: From = None,
-    to: To = None,
-    channel: Channels = [],  # noqa: B006
-    segment: Segments = [],  # noqa: B006
 ) -> StreamingResponse:
     """A launch's enquiries (a row per enquiry and matched hypothesis; an "other" enquiry is one row
     with no hypothesis) or its daily counts (every local day × every hypothesis, other and total),
     as CSV or XLSX, streamed. The range and filters are those of the launch page; none: the whole launch."""
-    return _download(
-        request,
-        session,
-        slug,
-        format=format,
-        what=what,
-        range_name=range_name,
-        from_text=from_text,
-        to_text=to,
-        channels=channel,
-        segments=segment,
-        now=now,
-    )
+    return _download(request, session, slug, format, query, now)
