@@ -7,8 +7,8 @@
 ``stream`` is what the routes call. It opens its own database session when the
 response starts to be sent (the request's session is closed by then) and never
 holds more than a chunk of rows. Everything that can be refused (the launch, the
-range, the format) is checked before, in ``parse`` and ``ranges.select``, so a
-download never breaks off with an error half-way.
+range, the format) is checked before, by ``parse_format``, ``parse_what`` and
+``ranges.select``, so a download never breaks off with an error half-way.
 """
 
 from __future__ import annotations
