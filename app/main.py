@@ -26,7 +26,7 @@ from app.deps import is_htmx
 from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
 from app.group_commit import GroupCommitWriter
 from app.hot_path import TallyApp
-from app.routes import admin, api, auth, checklist, digests, exports, health, launches
+from app.routes import admin, api, auth, checklist, digests, exports, health, insight, launches
 from app.web import build_environment, render
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(exports.api)
+    app.include_router(insight.router)  # pages behind csrf.protect (in the router), the API behind tokens
     app.include_router(checklist.hot, include_in_schema=False)  # checks CSRF itself
     protected = [Depends(csrf.protect)]
     for router in (auth.router, launches.router, exports.router, checklist.router, digests.router, admin.router):

@@ -1,0 +1,301 @@
+"""From a theme to a hypothesis: create it, and move the "other" enquiries it came from onto it.
+
+``promote`` does both in the caller's transaction (one commit): the hypothesis goes through the
+same rules as the editor and an import (``hypothesis_sets.current_spec`` + ``revalidate`` +
+``import_launch``), then ``relink`` links the enquiries, clears their ``is_other``, keeps a
+``Relink`` row and an audit entry, and raises the launch's ``counts_version`` for the local days of
+those enquiries — which is what makes every kept count, in every process and replica, count those
+days again (app/tallies/cache.py). Only enquiries of the launch that are still "other" move; the
+others are returned as skipped. Digests already sent keep their stored text.
+
+``undo`` takes the links away again (an enquiry with no other link is "other" once more), marks the
+re-link undone, audits and raises the counts version again. The hypothesis stays: a lead retires it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from app import audit, hypothesis_sets, launches
+from app.enquiry_store import Store
+from app.errors import Conflict, Invalid, NotFound
+from app.insight.themes import fold
+from app.models import Enquiry, EnquiryHypothesis, Hypothesis, Launch, Relink, id_of
+
+MAX_KEY = 64
+MAX_ENQUIRIES = 5_000  # per re-link: a theme's notes, ticked on one page
+CHUNK = 500  # ids per statement, well under SQLite's limit of bound parameters
+
+_enquiry = Enquiry.__table__  # type: ignore[attr-defined]
+_link = EnquiryHypothesis.__table__  # type: ignore[attr-defined]
+_relink = Relink.__table__  # type: ignore[attr-defined]
+_LETTERS = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ß": "ss", "þ": "th", "ð": "d"})
+
+
+def suggest_key(phrase: str, taken: Iterable[str] = ()) -> str:
+    """A hypothesis key from a phrase: lower-case letters, digits and dashes, at most 64, not ``taken``."""
+    plain = fold(phrase.casefold().translate(_LETTERS))
+    slug = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:MAX_KEY].strip("-") or "theme"
+    used = set(taken)
+    if slug not in used:
+        return slug
+    n = 2
+    while f"{slug[: MAX_KEY - len(str(n)) - 1].rstrip('-')}-{n}" in used:
+        n += 1
+    return f"{slug[: MAX_KEY - len(str(n)) - 1].rstrip('-')}-{n}"
+
+
+def suggest_text(phrase: str) -> str:
+    text = " ".join(phrase.split())[:500]
+    return text[:1].upper() + text[1:]
+
+
+def add_hypothesis(
+    session: Session,
+    launch: Launch,
+    *,
+    key: str,
+    text: str,
+    area: str = "",
+    owner_team: str = "",
+    expected_per_day: int | None = None,
+    actor: str,
+    now: dt.datetime,
+) -> Hypothesis:
+    """A new open hypothesis at the end of the launch's set, checked as the editor checks one. Flushes."""
+    key = key.strip()
+    if any(h.key == key for h in launches.hypotheses_of(session, launch)):
+        raise Conflict(
+            f"Launch {launch.slug!r} already has a hypothesis {key!r} (perhaps retired): choose another key.",
+            field="key",
+            code="duplicate_key",
+        )
+    item: dict[str, Any] = {
+        "key": key,
+        "text": text,
+        "area": area,
+        "owner_team": owner_team,
+        "expected_per_day": expected_per_day,
+    }
+    try:
+        hypothesis_sets.HypothesisSpec.model_validate(item)
+    except ValidationError as exc:
+        problems = [
+            (".".join(str(p) for p in e["loc"]), str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors()
+        ]
+        if any(e["type"] == "string_pattern_mismatch" for e in exc.errors()):
+            problems = [
+                (name, "use lower-case letters, digits and dashes" if name == "key" else message)
+                for name, message in problems
+            ]
+        raise Invalid("; ".join(f"{name}: {message}" for name, message in problems), field=problems[0][0]) from None
+    data = hypothesis_sets.current_spec(session, launch).model_dump()
+    data["hypotheses"].append(item)
+    spec = hypothesis_sets.revalidate(data)
+    hypothesis_sets.import_launch(
+        session,
+        spec,
+        actor=actor,
+        now=now,
+        default_timezone=launch.timezone,
+        default_digest_times=launches.digest_clock_times(launch),
+    )
+    return session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id, Hypothesis.key == key)).one()
+
+
+@dataclass(frozen=True)
+class Relinked:
+    relink: Relink | None  # None when nothing moved
+    moved: list[int]  # enquiry ids, ascending
+    skipped: list[int]  # asked for, but unknown, of another launch, or not "other" any more
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield list(ids[start : start + CHUNK])
+
+
+def _bump(session: Session, launch: Launch, moments: Iterable[dt.datetime]) -> None:
+    tz = launches.zone(launch)
+    days = {launches.local_date(moment, tz) for moment in moments}
+    if days:
+        Store.of(session.connection()).bump_counts_version(id_of(launch), days)
+
+
+def relink(
+    session: Session,
+    launch: Launch,
+    hypothesis: Hypothesis,
+    enquiry_ids: Iterable[int],
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> Relinked:
+    """Move the launch's "other" enquiries among ``enquiry_ids`` onto ``hypothesis``, in the caller's transaction."""
+    if hypothesis.launch_id != launch.id:
+        raise Invalid(f"Hypothesis {hypothesis.key!r} belongs to another launch.", field="key")
+    wanted = sorted({int(i) for i in enquiry_ids})
+    if len(wanted) > MAX_ENQUIRIES:
+        raise Invalid(
+            f"{len(wanted)} enquiries at once is more than {MAX_ENQUIRIES}: move them in smaller sets.",
+            field="from_notes",
+            code="too_many_enquiries",
+        )
+    moved: dict[int, dt.datetime] = {}
+    for part in _chunks(wanted):
+        # A conditional update: of two re-links racing for an enquiry, one moves it.
+        rows = session.execute(
+            sa.update(_enquiry)
+            .where(_enquiry.c.id.in_(part), _enquiry.c.launch_id == id_of(launch), _enquiry.c.is_other.is_(True))
+            .values(is_other=False)
+            .returning(_enquiry.c.id, _enquiry.c.created_at)
+        ).all()
+        moved.update((int(enquiry_id), created_at) for enquiry_id, created_at in rows)
+    skipped = [i for i in wanted if i not in moved]
+    if not moved:
+        return Relinked(None, [], skipped)
+    ids = sorted(moved)
+    session.execute(
+        sa.insert(_link),
+        [
+            {"enquiry_id": i, "hypothesis_id": id_of(hypothesis), "launch_id": id_of(launch), "created_at": moved[i]}
+            for i in ids
+        ],
+    )
+    row = Relink(
+        launch_id=id_of(launch),
+        hypothesis_id=id_of(hypothesis),
+        enquiry_ids=ids,
+        relinked_by=actor[:100],
+        relinked_at=now,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="enquiries.relinked",
+        target_type="hypothesis",
+        target_id=hypothesis.id,
+        now=now,
+        launch_id=launch.id,
+        key=hypothesis.key,
+        relink_id=row.id,
+        enquiry_ids=ids,
+        skipped=skipped,
+    )
+    _bump(session, launch, moved.values())
+    return Relinked(row, ids, skipped)
+
+
+@dataclass(frozen=True)
+class Promoted:
+    hypothesis: Hypothesis
+    relinked: Relinked
+
+
+def promote(
+    session: Session,
+    launch: Launch,
+    *,
+    key: str,
+    text: str,
+    area: str = "",
+    owner_team: str = "",
+    expected_per_day: int | None = None,
+    enquiry_ids: Iterable[int] = (),
+    actor: str,
+    now: dt.datetime,
+) -> Promoted:
+    """A new hypothesis, and the "other" enquiries it came from moved onto it: one transaction (the caller's)."""
+    hypothesis = add_hypothesis(
+        session,
+        launch,
+        key=key,
+        text=text,
+        area=area,
+        owner_team=owner_team,
+        expected_per_day=expected_per_day,
+        actor=actor,
+        now=now,
+    )
+    return Promoted(hypothesis, relink(session, launch, hypothesis, enquiry_ids, actor=actor, now=now))
+
+
+@dataclass(frozen=True)
+class Undone:
+    relink: Relink
+    unlinked: int  # links taken away
+    restored: int  # enquiries that are "other" again (those with no other link)
+
+
+def undo(session: Session, launch: Launch, relink_id: int, *, actor: str, now: dt.datetime) -> Undone:
+    """Take a re-link back, in the caller's transaction. The hypothesis stays."""
+    row = session.get(Relink, relink_id)
+    if row is None or row.launch_id != launch.id:
+        raise NotFound(f"Launch {launch.slug!r} has no re-link {relink_id}.", code="unknown_relink")
+    claimed = session.execute(
+        sa.update(_relink)
+        .where(_relink.c.id == relink_id, _relink.c.undone_at.is_(None))
+        .values(undone_at=now, undone_by=actor[:100])
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"Re-link {relink_id} was undone already.", code="already_undone")
+    unlinked: dict[int, dt.datetime] = {}
+    restored = 0
+    for part in _chunks(list(row.enquiry_ids)):
+        rows = session.execute(
+            sa.delete(_link)
+            .where(_link.c.hypothesis_id == row.hypothesis_id, _link.c.enquiry_id.in_(part))
+            .returning(_link.c.enquiry_id, _link.c.created_at)
+        ).all()
+        unlinked.update((int(enquiry_id), created_at) for enquiry_id, created_at in rows)
+        still_linked = sa.exists().where(_link.c.enquiry_id == _enquiry.c.id)
+        result = session.execute(
+            sa.update(_enquiry)
+            .where(_enquiry.c.id.in_(part), _enquiry.c.launch_id == id_of(launch), ~still_linked)
+            .values(is_other=True)
+        )
+        restored += int(result.rowcount)  # type: ignore[attr-defined]
+    audit.record(
+        session,
+        actor=actor,
+        action="enquiries.relink_undone",
+        target_type="hypothesis",
+        target_id=row.hypothesis_id,
+        now=now,
+        launch_id=launch.id,
+        relink_id=row.id,
+        enquiry_ids=sorted(unlinked),
+        restored=restored,
+    )
+    _bump(session, launch, unlinked.values())
+    session.refresh(row)
+    return Undone(row, len(unlinked), restored)
+
+
+@dataclass(frozen=True)
+class RelinkEntry:
+    relink: Relink
+    key: str
+    text: str
+
+
+def history(session: Session, launch: Launch, *, limit: int = 20) -> list[RelinkEntry]:
+    """The launch's re-links, newest first, with their hypothesis."""
+    rows = session.exec(
+        select(Relink, Hypothesis.key, Hypothesis.text)
+        .join(Hypothesis, col(Hypothesis.id) == col(Relink.hypothesis_id))
+        .where(Relink.launch_id == launch.id)
+        .order_by(col(Relink.relinked_at).desc(), col(Relink.id).desc())
+        .limit(limit)
+    ).all()
+    return [RelinkEntry(row, key, text) for row, key, text in rows]

@@ -1,0 +1,640 @@
+"""Themes in "other": what the agents' notes talk about that nobody put on the list.
+
+**Phrases.** A note is cut into words; scrub markers (``[phone]``, ``[email]``…, app/privacy.py) and
+punctuation end a phrase; stop words (Norwegian bokmål and English, from the stop-words package) and
+pure numbers are left out but may sit inside a phrase (at most ``ThemeRules.max_gap`` of them in a
+row), so "widgeten på hjemskjermen" is one phrase of two words. Each word is stemmed with Snowball —
+English for a note with more English than Norwegian stop words, Norwegian otherwise — and stemmed
+again until it stops changing (at most three times): Norwegian Snowball takes "widgeten" to "widget"
+but "widget" to "widg", and only the fixed point puts the two together. A phrase's *key* is its
+stems; words, and two- and three-word phrases, are counted. Its *display* form is the text agents
+wrote most often for it.
+
+**Rising.** The notes of a recent period are compared with those of the launch before it. Each
+phrase is counted once per note that has it (document frequency), and scored with Dunning's
+log-likelihood G² on the 2×2 table (notes with / without the phrase, recent / before): the larger,
+the less likely the difference is chance (G² ≥ 10.83 is p < 0.001). A theme must be more common
+recently than before (as a share of the notes), in at least ``min_recent`` recent notes, and score
+at least ``min_score``. A word or two-word phrase inside a longer theme that covers at least
+``cover`` (80 %) of its recent notes is left out: the longer phrase says it better.
+
+**Cheap to ask often.** Everything here is a function of the notes and ``now`` (never the clock).
+Each note's phrases are worked out once per text (a bounded in-process cache, and stems are
+memoised); the phrase counts of a closed local day are kept in the process's memo, keyed by the
+launch's ``counts_version`` exactly like the tallies' closed days (app/tallies/cache.py), so a
+backfill or a re-link makes them stale in every process. Only the recent period, and the open or
+partial days of the period before it, are read note by note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import re
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import snowballstemmer  # type: ignore[import-untyped]
+import sqlalchemy as sa
+import stop_words  # type: ignore[import-untyped]
+from sqlmodel import Session, col, select
+
+from app import launches
+from app.models import DELIVERED, DigestRun, Enquiry, Launch, id_of
+from app.tallies import UNSPECIFIED_SEGMENT, Filter, is_closed
+
+# --- the rules ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThemeRules:
+    """When a phrase counts as a rising theme (docs/guide-product-teams.md, "What nobody expected")."""
+
+    min_recent: int = 3  # notes in the recent period that have it
+    min_score: float = 10.83  # G²: 3.84 is p < 0.05, 6.63 p < 0.01, 10.83 p < 0.001
+    max_words: int = 3  # words in a phrase (stop words and numbers inside it not counted)
+    max_gap: int = 2  # stop words or numbers a phrase may span between two of its words
+    cover: float = 0.8  # a shorter phrase inside a longer theme with this share of its notes is left out
+    max_themes: int = 20
+    samples: int = 3  # notes shown for each theme, newest first
+    recent: dt.timedelta = dt.timedelta(hours=24)  # the default recent period is at least this long
+
+
+DEFAULT_RULES = ThemeRules()
+
+# --- words ----------------------------------------------------------------------------------
+
+# The package's English list is a search engine's (1,333 words) and holds words that name things
+# in a product; these stay content words.
+_ENGLISH_KEPT = frozenset(
+    ("home", "page", "order", "number", "terms", "text", "open", "name", "information", "new", "old", "date", "bill")
+)
+ENGLISH_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("english")) - _ENGLISH_KEPT
+NORWEGIAN_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("norwegian"))
+STOP = ENGLISH_STOP | NORWEGIAN_STOP
+
+# A word (letters and digits, with inner ' or -), or what ends a phrase: punctuation, or a scrub
+# marker such as [phone] (masked first, so its word is never read).
+_MARKER = re.compile(r"\[[a-z][a-z-]*\]")
+_PIECE = re.compile(r"(?P<word>[^\W_]+(?:['’-][^\W_]+)*)|(?P<stop>[.,;:!?()\[\]{}\"“”«»/|–—…]+)")
+_JOINERS = str.maketrans("", "", "'’-")
+STEM_ROUNDS = 3
+SURFACE_SAMPLE = 100  # notes read for a theme's usual wording
+
+
+class _Stemmers(threading.local):
+    """Snowball stemmer objects keep state while they work: one per thread."""
+
+    def __init__(self) -> None:
+        self.by_language = {lang: snowballstemmer.stemmer(lang) for lang in ("norwegian", "english")}
+
+
+_stemmers = _Stemmers()
+
+
+@functools.lru_cache(maxsize=200_000)
+def stem(word: str, language: str = "norwegian") -> str:
+    """The Snowball stem, stemmed again until it stops changing (at most ``STEM_ROUNDS`` times)."""
+    stemmer = _stemmers.by_language[language]
+    for _ in range(STEM_ROUNDS):
+        shorter: str = stemmer.stemWord(word)
+        if shorter == word:
+            break
+        word = shorter
+    return word
+
+
+def fold(text: str) -> str:
+    """For searching: case and accents ignored (é is e; æ, ø and å stay letters of their own)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+@dataclass(frozen=True)
+class _Word:
+    stem: str
+    start: int
+    end: int
+
+
+def _phrases(text: str, max_gap: int) -> tuple[str, list[list[_Word]]]:
+    """The note's language and its runs of content words (a run ends at punctuation, a marker, or a
+    longer gap of stop words and numbers than ``max_gap``)."""
+    masked = _MARKER.sub(lambda m: "|" * len(m.group()), text)
+    raw: list[tuple[str, int, int] | None] = []  # (plain word, start, end); None ends a run
+    english = norwegian = 0
+    for match in _PIECE.finditer(masked):
+        word = match.group("word")
+        if word is None:
+            raw.append(None)
+            continue
+        lowered = word.casefold()
+        plain = lowered.translate(_JOINERS)
+        if lowered in STOP or plain in STOP:
+            english += lowered in ENGLISH_STOP or plain in ENGLISH_STOP
+            norwegian += lowered in NORWEGIAN_STOP or plain in NORWEGIAN_STOP
+            raw.append(("", match.start(), match.end()))
+        elif plain.isdigit():
+            raw.append(("", match.start(), match.end()))
+        else:
+            raw.append((plain, match.start(), match.end()))
+    language = "english" if english > norwegian else "norwegian"
+    runs: list[list[_Word]] = [[]]
+    gap = 0
+    for item in raw:
+        if item is None or (item[0] == "" and gap >= max_gap):
+            runs.append([])
+            gap = 0
+        elif item[0] == "":
+            gap += 1 if runs[-1] else 0
+        else:
+            runs[-1].append(_Word(stem(item[0], language), item[1], item[2]))
+            gap = 0
+    return language, [run for run in runs if run]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    keys: tuple[str, ...]  # every phrase of the note, once
+    group: str  # near-identical notes share it: their stemmed content words, sorted
+
+
+@functools.lru_cache(maxsize=262_144)
+def analyse(text: str, max_words: int = DEFAULT_RULES.max_words, max_gap: int = DEFAULT_RULES.max_gap) -> Analysis:
+    """A note's phrase keys and group key (kept per text: notes repeat, and never change)."""
+    _, runs = _phrases(text, max_gap)
+    keys: dict[str, None] = {}
+    for run in runs:
+        stems = [w.stem for w in run]
+        for n in range(1, max_words + 1):
+            for i in range(len(stems) - n + 1):
+                keys[" ".join(stems[i : i + n])] = None
+    words = sorted({w.stem for run in runs for w in run})
+    group = " ".join(words) if words else " ".join(fold(text).split())
+    return Analysis(tuple(keys), group)
+
+
+def surfaces(
+    text: str, *, max_words: int = DEFAULT_RULES.max_words, max_gap: int = DEFAULT_RULES.max_gap
+) -> dict[str, str]:
+    """Phrase key -> the words as the note has them (from its first word to its last)."""
+    _, runs = _phrases(text, max_gap)
+    found: dict[str, str] = {}
+    for run in runs:
+        for n in range(1, max_words + 1):
+            for i in range(len(run) - n + 1):
+                part = run[i : i + n]
+                found.setdefault(" ".join(w.stem for w in part), " ".join(text[part[0].start : part[-1].end].split()))
+    return found
+
+
+# --- the score ------------------------------------------------------------------------------
+
+
+def _xlogx(observed: float, expected: float) -> float:
+    return observed * math.log(observed / expected) if observed > 0 else 0.0
+
+
+def log_likelihood(recent_with: int, recent_notes: int, before_with: int, before_notes: int) -> float:
+    """Dunning's G² for the 2×2 table of notes with and without a phrase, recent and before."""
+    total = recent_notes + before_notes
+    having = recent_with + before_with
+    if having in (0, total) or recent_notes == 0 or before_notes == 0:
+        return 0.0
+    cells = (
+        (recent_with, recent_notes * having / total),
+        (recent_notes - recent_with, recent_notes * (total - having) / total),
+        (before_with, before_notes * having / total),
+        (before_notes - before_with, before_notes * (total - having) / total),
+    )
+    return 2.0 * sum(_xlogx(observed, expected) for observed, expected in cells)
+
+
+# --- the data -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoteRef:
+    id: int  # the enquiry's
+    note: str
+    occurred_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Theme:
+    phrase: str  # as agents wrote it most often
+    key: str  # its stems
+    recent: int  # notes with it in the recent period
+    before: int  # … and in the part of the launch before it
+    score: float  # G²
+    first_seen: dt.datetime
+    notes: list[NoteRef] = field(default_factory=list)  # samples, newest first
+
+    @property
+    def words(self) -> int:
+        return self.key.count(" ") + 1
+
+
+@dataclass(frozen=True)
+class Surprises:
+    themes: list[Theme]
+    notes_total: int  # "other" notes in the recent period
+    before_total: int  # … and before it
+    start: dt.datetime  # the recent period, [start, end)
+    end: dt.datetime
+
+
+_enquiry = Enquiry.__table__  # type: ignore[attr-defined]
+
+
+def _filter_clauses(flt: Filter | None) -> list[sa.ColumnElement[bool]]:
+    if flt is None:
+        return []
+    clauses: list[sa.ColumnElement[bool]] = []
+    if flt.channels is not None:
+        clauses.append(_enquiry.c.channel.in_(sorted(flt.channels)))
+    if flt.segments is not None:
+        named = sorted(s for s in flt.segments if s != UNSPECIFIED_SEGMENT)
+        either = [_enquiry.c.segment.in_(named)] if named else []
+        if UNSPECIFIED_SEGMENT in flt.segments:
+            either.append(_enquiry.c.segment.is_(None))
+        clauses.append(sa.or_(*either))
+    return clauses
+
+
+def load_notes(
+    session: Session,
+    launch: Launch,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    filter: Filter | None = None,
+    ids: Iterable[int] | None = None,
+) -> list[NoteRef]:
+    """The "other" enquiries with a note in [start, end), newest first."""
+    if end <= start:
+        return []
+    query = sa.select(_enquiry.c.id, _enquiry.c.created_at, _enquiry.c.note).where(
+        _enquiry.c.launch_id == id_of(launch),
+        _enquiry.c.created_at >= start,
+        _enquiry.c.created_at < end,
+        _enquiry.c.is_other.is_(True),
+        _enquiry.c.note.is_not(None),
+        *_filter_clauses(filter),
+    )
+    if ids is not None:
+        query = query.where(_enquiry.c.id.in_(sorted(set(ids))))
+    query = query.order_by(_enquiry.c.created_at.desc(), _enquiry.c.id.desc())
+    return [NoteRef(int(i), note, at) for i, at, note in session.execute(query) if note]
+
+
+@dataclass
+class PhraseCounts:
+    """Phrase counts of a stretch of notes: how many notes, and per phrase key in how many, first when."""
+
+    notes: int = 0
+    df: dict[str, int] = field(default_factory=dict)
+    first: dict[str, dt.datetime] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, notes: Sequence[NoteRef], rules: ThemeRules, keys: set[str] | None = None) -> PhraseCounts:
+        """Counted from notes given newest first; only ``keys`` when given."""
+        counts = cls(notes=len(notes))
+        df, first = counts.df, counts.first
+        for ref in reversed(notes):
+            for key in analyse(ref.note, rules.max_words, rules.max_gap).keys:
+                if keys is not None and key not in keys:
+                    continue
+                if key in df:
+                    df[key] += 1
+                else:
+                    df[key] = 1
+                    first[key] = ref.occurred_at
+        return counts
+
+
+THEME_DAYS_KEY = "insight_theme_days"
+
+DayKey = tuple[int, str, dt.date, int, object, ThemeRules]
+
+
+class ThemeDays:
+    """Phrase counts of closed local days, per launch, zone, day, counts version, filter and rules."""
+
+    def __init__(self, max_days: int = 2_000) -> None:
+        self._days: dict[DayKey, PhraseCounts] = {}
+        self._lock = threading.Lock()
+        self._max_days = max_days
+
+    def get(self, key: DayKey) -> PhraseCounts | None:
+        with self._lock:
+            return self._days.get(key)
+
+    def put(self, key: DayKey, counts: PhraseCounts) -> None:
+        with self._lock:
+            if len(self._days) >= self._max_days:
+                self._days.clear()  # old versions pile up after backfills and re-links
+            self._days[key] = counts
+
+
+def _theme_days(session: Session) -> ThemeDays | None:
+    memo = session.info.get("memo")
+    if memo is None:
+        return None
+    days: ThemeDays = memo.setdefault(THEME_DAYS_KEY, ThemeDays())
+    return days
+
+
+def _filter_key(flt: Filter | None) -> object:
+    if flt is None:
+        return None
+    return (
+        tuple(sorted(flt.channels)) if flt.channels is not None else None,
+        tuple(sorted(flt.segments)) if flt.segments is not None else None,
+    )
+
+
+class Before:
+    """The notes of the launch before the recent period, as phrase counts of its parts (oldest first)."""
+
+    def __init__(self, parts: Sequence[PhraseCounts] = ()) -> None:
+        self.parts = list(parts)
+
+    @property
+    def notes(self) -> int:
+        return sum(part.notes for part in self.parts)
+
+    def df(self, key: str) -> int:
+        return sum(part.df.get(key, 0) for part in self.parts)
+
+    def first(self, key: str) -> dt.datetime | None:
+        for part in self.parts:
+            if key in part.first:
+                return part.first[key]
+        return None
+
+
+def _before(
+    session: Session,
+    launch: Launch,
+    *,
+    end: dt.datetime,
+    now: dt.datetime,
+    filter: Filter | None,
+    rules: ThemeRules,
+    candidates: set[str],
+) -> Before:
+    """Closed whole days from the kept counts (counted and kept when missing), the rest note by note."""
+    tz = launches.zone(launch)
+    launch_start = launches.window(launch)[0]
+    before = Before()
+    if end <= launch_start:
+        return before
+    kept = _theme_days(session)
+    day = launches.local_date(launch_start, tz)
+    last = launches.local_date(end - dt.timedelta(microseconds=1), tz)
+    while day <= last:
+        day_start, day_end = launches.day_bounds(day, tz)
+        part_start, part_end = max(day_start, launch_start), min(day_end, end)
+        whole = part_start == day_start and part_end == day_end and is_closed(launch, day, now)
+        counts: PhraseCounts | None = None
+        if whole:
+            key: DayKey = (id_of(launch), launch.timezone, day, launch.counts_version, _filter_key(filter), rules)
+            counts = kept.get(key) if kept is not None else None
+            if counts is None:
+                notes = load_notes(session, launch, start=day_start, end=day_end, filter=filter)
+                counts = PhraseCounts.of(notes, rules)
+                if kept is not None:
+                    kept.put(key, counts)
+        else:
+            notes = load_notes(session, launch, start=part_start, end=part_end, filter=filter)
+            counts = PhraseCounts.of(notes, rules, candidates)
+        before.parts.append(counts)
+        day += dt.timedelta(days=1)
+    return before
+
+
+def rank(recent: Sequence[NoteRef], before: Before, *, rules: ThemeRules = DEFAULT_RULES) -> list[Theme]:
+    """The rising themes of ``recent`` notes (newest first) against the phrase counts of the notes before.
+
+    Pure: the same notes and counts give the same themes."""
+    analyses = [analyse(ref.note, rules.max_words, rules.max_gap) for ref in recent]
+    df: Counter[str] = Counter()
+    for analysis in analyses:
+        df.update(analysis.keys)
+    recent_notes, before_notes = len(recent), before.notes
+
+    scored: list[tuple[float, int, str, int, int]] = []  # score, words, key, recent, before
+    for key, a in df.items():
+        if a < rules.min_recent:
+            continue
+        b = before.df(key)
+        if a * before_notes <= b * recent_notes:  # not a larger share of the notes than before
+            continue
+        score = log_likelihood(a, recent_notes, b, before_notes)
+        if score >= rules.min_score:
+            scored.append((score, key.count(" ") + 1, key, a, b))
+    # Longest phrases first, so that a part can be checked against the longer themes kept.
+    kept: list[tuple[float, int, str, int, int]] = []
+    for item in sorted(scored, key=lambda s: (-s[1], -s[0], s[2])):
+        _, words, key, a, _ = item
+        inside = f" {key} "
+        if any(other[1] > words and inside in f" {other[2]} " and other[3] >= rules.cover * a for other in kept):
+            continue
+        kept.append(item)
+    kept.sort(key=lambda s: (-s[0], -s[1], s[2]))
+    kept = kept[: rules.max_themes]
+
+    chosen = {item[2] for item in kept}
+    samples: dict[str, list[NoteRef]] = {key: [] for key in chosen}
+    forms: dict[str, Counter[str]] = {key: Counter() for key in chosen}
+    earliest: dict[str, dt.datetime] = {}
+    for ref, analysis in zip(recent, analyses, strict=True):
+        mine = chosen.intersection(analysis.keys)
+        if not mine:
+            continue
+        # The surface forms of the newest notes are enough to tell the usual one.
+        unread = any(forms[key].total() < SURFACE_SAMPLE for key in mine)
+        shown = surfaces(ref.note, max_words=rules.max_words, max_gap=rules.max_gap) if unread else {}
+        for key in mine:
+            if len(samples[key]) < rules.samples:
+                samples[key].append(ref)
+            if key in shown and forms[key].total() < SURFACE_SAMPLE:
+                forms[key][shown[key]] += 1
+            earliest[key] = ref.occurred_at  # newest first: the last one seen is the earliest
+    themes: list[Theme] = []
+    for score, _, key, a, b in kept:
+        seen = [t for t in (before.first(key), earliest.get(key)) if t is not None]
+        phrase = display_form(forms[key]) or key
+        themes.append(Theme(phrase, key, a, b, round(score, 2), min(seen), samples[key]))
+    return themes
+
+
+def display_form(forms: Counter[str]) -> str | None:
+    """The wording written most often, case aside (ties: the newest); lower case unless always written
+    otherwise (so a capital at the start of a note does not stick, but "BankID" does)."""
+    if not forms:
+        return None
+    by_folded: dict[str, Counter[str]] = {}
+    for form, n in forms.items():
+        by_folded.setdefault(form.casefold(), Counter())[form] += n
+    best = max(by_folded.values(), key=lambda variants: variants.total())  # max keeps the first of a tie
+    lowered = next(iter(best)).casefold()
+    return lowered if lowered in best else best.most_common(1)[0][0]
+
+
+def themes_of(
+    recent: Sequence[NoteRef], before: Sequence[NoteRef], *, rules: ThemeRules = DEFAULT_RULES
+) -> list[Theme]:
+    """The rising themes of ``recent`` notes against ``before`` (both newest first): the pure core."""
+    return rank(recent, Before([PhraseCounts.of(before, rules)]), rules=rules)
+
+
+# --- the period -----------------------------------------------------------------------------
+
+
+def default_period(
+    session: Session, launch: Launch, *, now: dt.datetime, rules: ThemeRules = DEFAULT_RULES
+) -> tuple[dt.datetime, dt.datetime]:
+    """From the earlier of the end of the last digest delivered and 24 hours ago, to now (in the launch)."""
+    launch_start, launch_end = launches.window(launch)
+    end = min(now, launch_end)
+    last_digest = session.exec(
+        select(DigestRun.window_end)
+        .where(
+            DigestRun.launch_id == launch.id,
+            col(DigestRun.status).in_(DELIVERED),
+            col(DigestRun.window_end) <= now,
+        )
+        .order_by(col(DigestRun.window_end).desc())
+        .limit(1)
+    ).first()
+    start = end - rules.recent
+    if last_digest is not None:
+        start = min(start, last_digest)
+    start = max(start, launch_start)
+    return start, max(start, end)
+
+
+def surprises(
+    session: Session,
+    launch: Launch,
+    *,
+    now: dt.datetime,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    rules: ThemeRules = DEFAULT_RULES,
+    filter: Filter | None = None,
+) -> Surprises:
+    """The rising themes of [start, end) against the part of the launch before ``start``.
+
+    Without ``start``/``end``: ``default_period``. The period is clipped to the launch."""
+    if start is None or end is None:
+        default_start, default_end = default_period(session, launch, now=now, rules=rules)
+        start, end = start or default_start, end or default_end
+    launch_start, launch_end = launches.window(launch)
+    start = min(max(start, launch_start), launch_end)
+    end = max(min(end, launch_end), start)
+    recent = load_notes(session, launch, start=start, end=end, filter=filter)
+    candidates = _candidates(recent, rules)
+    before = _before(session, launch, end=start, now=now, filter=filter, rules=rules, candidates=candidates)
+    themes = rank(recent, before, rules=rules) if candidates else []
+    return Surprises(themes, len(recent), before.notes, start, end)
+
+
+def rising_themes(
+    session: Session,
+    launch: Launch,
+    *,
+    now: dt.datetime,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    rules: ThemeRules = DEFAULT_RULES,
+) -> list[Theme]:
+    """Just the themes (for spike alerts: ``start`` the digest window's start, ``end`` now)."""
+    return surprises(session, launch, now=now, start=start, end=end, rules=rules).themes
+
+
+def _candidates(recent: Sequence[NoteRef], rules: ThemeRules) -> set[str]:
+    df: Counter[str] = Counter()
+    for ref in recent:
+        df.update(analyse(ref.note, rules.max_words, rules.max_gap).keys)
+    return {key for key, n in df.items() if n >= rules.min_recent}
+
+
+# --- the notes, grouped ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoteGroup:
+    key: str
+    text: str  # the newest note of the group
+    count: int
+    newest: dt.datetime
+    oldest: dt.datetime
+    ids: tuple[int, ...]  # newest first
+
+
+@dataclass(frozen=True)
+class NoteGroups:
+    groups: list[NoteGroup]  # most notes first, at most ``limit``
+    notes: int  # notes that matched the search
+    total_groups: int
+
+
+_WORDS = re.compile(r"[^\W_]+")
+
+
+def searchable(text: str) -> str:
+    """Text as searched: case, accents, punctuation and spacing ignored."""
+    return " ".join(_WORDS.findall(fold(text)))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _searchable(text: str) -> str:
+    return searchable(text)
+
+
+def matches(note: str, q: str) -> bool:
+    """Whether a note holds the search text, ignoring case, accents, punctuation and spacing."""
+    return searchable(q) in _searchable(note)
+
+
+def group_notes(notes: Sequence[NoteRef], *, q: str | None = None, limit: int = 200) -> NoteGroups:
+    """Near-identical notes together (same stemmed words, in any order), biggest groups first."""
+    wanted = searchable(q) if q else None
+    groups: dict[str, list[NoteRef]] = {}
+    matched = 0
+    for ref in notes:
+        if wanted and wanted not in _searchable(ref.note):
+            continue
+        matched += 1
+        groups.setdefault(analyse(ref.note).group, []).append(ref)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), -item[1][0].occurred_at.timestamp(), item[0]))
+    return NoteGroups(
+        [
+            NoteGroup(
+                key, refs[0].note, len(refs), refs[0].occurred_at, refs[-1].occurred_at, tuple(r.id for r in refs)
+            )
+            for key, refs in ordered[:limit]
+        ],
+        matched,
+        len(groups),
+    )
+
+
+def notes_with(
+    notes: Sequence[NoteRef], *, theme_keys: Iterable[str] = (), group_keys: Iterable[str] = ()
+) -> list[NoteRef]:
+    """The notes that have any of the themes (phrase keys) or belong to any of the groups."""
+    themes, groups = set(theme_keys), set(group_keys)
+    found: list[NoteRef] = []
+    for ref in notes:
+        analysis = analyse(ref.note)
+        if analysis.group in groups or not themes.isdisjoint(analysis.keys):
+            found.append(ref)
+    return found

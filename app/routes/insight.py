@@ -1,0 +1,481 @@
+"""What nobody expected: the "other" notes of a launch, their rising themes, and a theme made a hypothesis.
+
+* ``GET /launches/{slug}/other``: every signed-in user; the same range and filter parameters as the
+  launch page (without one: since the last digest, at least 24 hours), ``q=`` to search the notes;
+  to htmx, just the notes.
+* ``GET|POST /launches/{slug}/other/new``: leads; the form prefilled from the themes (``theme=``), note
+  groups (``group=``) or enquiries (``enquiry=``) chosen, then the hypothesis created and the
+  enquiries moved onto it in one transaction.
+* ``POST /launches/{slug}/relinks/{id}/undo``: leads.
+* ``GET /api/v1/launches/{slug}/surprises`` and ``POST /api/v1/launches/{slug}/hypotheses`` for tokens.
+
+``router`` holds both (pages behind the CSRF check, the API behind bearer tokens): one line in app/main.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
+
+from app import csrf, launches, ranges, schedule
+from app.deps import CurrentToken, CurrentViewer, IsHtmx, LeadToken, Now, RequireLead, SessionDep, Viewer
+from app.errors import Invalid, TallyError
+from app.hypothesis_sets import SLUG_PATTERN
+from app.insight import relink, themes
+from app.models import Hypothesis, HypothesisStatus, Launch, Relink
+from app.routes.api import ERRORS, ErrorBody
+from app.web import render
+
+pages = APIRouter(dependencies=[Depends(csrf.protect)], include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter()
+
+DEFAULT = "default"  # the range= of the default period, so links that change a filter keep it
+MAX_GROUPS = 200  # note groups on the page; the rest are counted
+VARY = {"Vary": "HX-Request"}
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ViewQuery:
+    range: str | None
+    from_: str | None
+    to: str | None
+    channels: list[str]
+    segments: list[str]
+
+    @property
+    def is_default(self) -> bool:
+        return self.range in (None, DEFAULT) and not self.from_ and not self.to
+
+    def select(self, session: Session, launch: Launch, now: dt.datetime) -> ranges.Selection:
+        """The range asked for; without one, the default recent period (named ``default``)."""
+        if self.is_default:
+            whole = ranges.select(launch, now=now, range_name="launch", channels=self.channels, segments=self.segments)
+            start, end = themes.default_period(session, launch, now=now)
+            return replace(whole.with_range(start, end), name=DEFAULT)
+        return ranges.select(
+            launch,
+            now=now,
+            range_name=self.range,
+            from_text=self.from_,
+            to_text=self.to,
+            channels=self.channels,
+            segments=self.segments,
+        )
+
+
+def _view_query(
+    range_: Annotated[str | None, Query(alias="range")] = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: Annotated[str | None, Query()] = None,
+    channel: Annotated[list[str] | None, Query()] = None,
+    segment: Annotated[list[str] | None, Query()] = None,
+) -> ViewQuery:
+    return ViewQuery(range_ or None, from_ or None, to or None, channel or [], segment or [])
+
+
+ViewParams = Annotated[ViewQuery, Depends(_view_query)]
+
+
+@dataclass(frozen=True)
+class OtherPage:
+    launch: Launch
+    selection: ranges.Selection
+    surprises: themes.Surprises
+    groups: themes.NoteGroups
+    q: str
+    history: list[relink.RelinkEntry]
+    last_slot: dt.datetime | None
+    done: Relink | None  # the re-link just made or undone, to say so
+    done_key: str | None
+
+    @property
+    def path(self) -> str:
+        return f"/launches/{self.launch.slug}/other"
+
+    def query(self, **changes: Any) -> str:
+        return self.selection.query(**changes)
+
+
+def _page(
+    session: Session, launch: Launch, selection: ranges.Selection, *, now: dt.datetime, q: str, done: int | None
+) -> OtherPage:
+    notes = themes.load_notes(session, launch, start=selection.start, end=selection.end, filter=selection.filter)
+    found = themes.surprises(
+        session, launch, now=now, start=selection.start, end=selection.end, filter=selection.filter
+    )
+    done_row = session.get(Relink, done) if done else None
+    if done_row is not None and done_row.launch_id != launch.id:
+        done_row = None
+    done_key = None
+    if done_row is not None:
+        hypothesis = session.get(Hypothesis, done_row.hypothesis_id)
+        done_key = hypothesis.key if hypothesis else None
+    return OtherPage(
+        launch=launch,
+        selection=selection,
+        surprises=found,
+        groups=themes.group_notes(notes, q=q, limit=MAX_GROUPS),
+        q=q,
+        history=relink.history(session, launch),
+        last_slot=schedule.previous_slot(launch, now),
+        done=done_row,
+        done_key=done_key,
+    )
+
+
+@pages.get("/launches/{slug}/other")
+def other_page(
+    request: Request,
+    slug: str,
+    viewer: CurrentViewer,
+    session: SessionDep,
+    now: Now,
+    htmx: IsHtmx,
+    query: ViewParams,
+    q: Annotated[str, Query(max_length=200)] = "",
+    done: Annotated[int | None, Query()] = None,
+) -> Response:
+    """The "other" notes of a range, grouped and searchable, under the themes that rose in it."""
+    launch = launches.get_by_slug(session, slug)
+    selection = query.select(session, launch, now)
+    view = _page(session, launch, selection, now=now, q=q.strip(), done=done)
+    template = "insight/_notes.html" if htmx else "insight/page.html"
+    return render(request, template, viewer=viewer, view=view, ranges=ranges.RANGES, headers=VARY)
+
+
+# --- from themes and notes to a hypothesis ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewForm:
+    launch: Launch
+    selection: ranges.Selection
+    key: str
+    text: str
+    area: str
+    owner_team: str
+    expected_per_day: str
+    notes: list[themes.NoteRef]
+    chosen: frozenset[int]
+    truncated: bool
+
+
+def _chosen_notes(
+    session: Session,
+    launch: Launch,
+    selection: ranges.Selection,
+    *,
+    now: dt.datetime,
+    theme_keys: list[str],
+    group_keys: list[str],
+    enquiry_ids: list[int],
+) -> list[themes.NoteRef]:
+    """The "other" notes chosen: those with a theme, anywhere in the launch so far; those in a group,
+    in the range shown; and enquiries by id."""
+    found: dict[int, themes.NoteRef] = {}
+    launch_start, launch_end = launches.window(launch)
+    if theme_keys:
+        everything = themes.load_notes(
+            session, launch, start=launch_start, end=min(max(now, selection.end), launch_end)
+        )
+        found.update((n.id, n) for n in themes.notes_with(everything, theme_keys=theme_keys))
+    if group_keys:
+        shown = themes.load_notes(session, launch, start=selection.start, end=selection.end, filter=selection.filter)
+        found.update((n.id, n) for n in themes.notes_with(shown, group_keys=group_keys))
+    if enquiry_ids:
+        picked = themes.load_notes(session, launch, start=launch_start, end=launch_end, ids=enquiry_ids)
+        found.update((n.id, n) for n in picked)
+    return sorted(found.values(), key=lambda n: (n.occurred_at, n.id), reverse=True)
+
+
+def _suggestion(notes: list[themes.NoteRef], theme_keys: list[str]) -> str:
+    """The phrase to prefill with: the first theme as agents wrote it, else the newest note's first words."""
+    for key in theme_keys:
+        for note in notes:
+            shown = themes.surfaces(note.note).get(key)
+            if shown:
+                return shown
+    if notes:
+        return " ".join(notes[0].note.split()[:8])
+    return ""
+
+
+def _render_form(
+    request: Request, viewer: Viewer, form: NewForm, *, error: TallyError | None = None, status_code: int = 200
+) -> Response:
+    return render(request, "insight/new.html", viewer=viewer, form=form, error=error, status_code=status_code)
+
+
+@pages.get("/launches/{slug}/other/new")
+def new_hypothesis_form(
+    request: Request,
+    slug: str,
+    viewer: RequireLead,
+    session: SessionDep,
+    now: Now,
+    query: ViewParams,
+    theme: Annotated[list[str] | None, Query()] = None,
+    group: Annotated[list[str] | None, Query()] = None,
+    enquiry: Annotated[list[int] | None, Query()] = None,
+) -> Response:
+    """A new hypothesis from the themes, note groups or notes chosen: key and text prefilled, the notes listed."""
+    launch = launches.get_by_slug(session, slug)
+    selection = query.select(session, launch, now)
+    theme_keys, group_keys = [t for t in theme or [] if t], [g for g in group or [] if g]
+    notes = _chosen_notes(
+        session, launch, selection, now=now, theme_keys=theme_keys, group_keys=group_keys, enquiry_ids=enquiry or []
+    )
+    phrase = _suggestion(notes, theme_keys)
+    taken = [h.key for h in launches.hypotheses_of(session, launch)]
+    shown = notes[: relink.MAX_ENQUIRIES]
+    form = NewForm(
+        launch=launch,
+        selection=selection,
+        key=relink.suggest_key(phrase, taken) if phrase else "",
+        text=relink.suggest_text(phrase),
+        area="",
+        owner_team="",
+        expected_per_day="",
+        notes=shown,
+        chosen=frozenset(n.id for n in shown),
+        truncated=len(notes) > len(shown),
+    )
+    return _render_form(request, viewer, form)
+
+
+def _expected(value: str) -> int | None:
+    text = value.strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Invalid("Expected per day is a whole number of enquiries, or empty.", field="expected_per_day")
+    return int(text)
+
+
+@pages.post("/launches/{slug}/other/new")
+def create_hypothesis(
+    request: Request,
+    slug: str,
+    viewer: RequireLead,
+    session: SessionDep,
+    now: Now,
+    query: ViewParams,
+    key: Annotated[str, Form()] = "",
+    text: Annotated[str, Form()] = "",
+    area: Annotated[str, Form()] = "",
+    owner_team: Annotated[str, Form()] = "",
+    expected_per_day: Annotated[str, Form()] = "",
+    enquiry: Annotated[list[int] | None, Form()] = None,
+) -> Response:
+    """Create the hypothesis and move the ticked "other" enquiries onto it, in one transaction."""
+    launch = launches.get_by_slug(session, slug)
+    selection = query.select(session, launch, now)
+    ids = enquiry or []
+    try:
+        promoted = relink.promote(
+            session,
+            launch,
+            key=key,
+            text=text,
+            area=area,
+            owner_team=owner_team,
+            expected_per_day=_expected(expected_per_day),
+            enquiry_ids=ids,
+            actor=viewer.user.username,
+            now=now,
+        )
+    except TallyError as error:
+        session.rollback()
+        start, end = launches.window(launch)
+        notes = themes.load_notes(session, launch, start=start, end=end, ids=ids) if ids else []
+        form = NewForm(launch, selection, key, text, area, owner_team, expected_per_day, notes, frozenset(ids), False)
+        return _render_form(request, viewer, form, error=error, status_code=error.status_code)
+    session.commit()
+    done = promoted.relinked.relink.id if promoted.relinked.relink is not None else None
+    target = f"/launches/{launch.slug}/other" + selection.query()
+    if done is not None:
+        target += ("&" if "?" in target else "?") + f"done={done}"
+    return RedirectResponse(target, status_code=303)
+
+
+@pages.post("/launches/{slug}/relinks/{relink_id}/undo")
+def undo_relink(
+    slug: str, relink_id: int, viewer: RequireLead, session: SessionDep, now: Now, query: ViewParams
+) -> Response:
+    """Take the enquiries of a re-link back to "other" (the hypothesis stays)."""
+    launch = launches.get_by_slug(session, slug)
+    relink.undo(session, launch, relink_id, actor=viewer.user.username, now=now)
+    session.commit()
+    selection = query.select(session, launch, now)
+    target = f"/launches/{launch.slug}/other" + selection.query()
+    return RedirectResponse(target + ("&" if "?" in target else "?") + f"done={relink_id}", status_code=303)
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+SURPRISES_RULES = (
+    "Phrases (one to three words, stemmed; stop words, numbers and masked personal data left out) that rose in "
+    "the `other` notes of the recent period compared with the launch before it, ranked by Dunning's "
+    "log-likelihood over the number of notes that have them: at least 3 recent notes, a larger share than "
+    "before, and G² ≥ 10.83 (p < 0.001). Without `from`/`to` the recent period runs from the end of the last "
+    "digest delivered, or 24 hours ago if that is earlier, to now. A range outside the launch's dates is "
+    "refused with 422 `range_out_of_window`."
+)
+
+
+class NoteOut(BaseModel):
+    id: int = Field(description="The enquiry's id.")
+    note: str
+    occurred_at: dt.datetime
+
+
+class ThemeOut(BaseModel):
+    phrase: str = Field(description="As agents wrote it most often.", examples=["widgeten på hjemskjermen"])
+    key: str = Field(description="Its stemmed words: the same for every inflection.", examples=["widg hjemskjerm"])
+    recent: int = Field(description="Notes with it in the recent period.")
+    before: int = Field(description="Notes with it in the launch before the recent period.")
+    score: float = Field(description="Dunning's log-likelihood G² (10.83 is p < 0.001): how unlikely by chance.")
+    first_seen: dt.datetime
+    notes: list[NoteOut] = Field(description="Up to three notes of the recent period, newest first.")
+
+
+class SurprisesOut(BaseModel):
+    start: dt.datetime = Field(description="The recent period: [start, end).")
+    end: dt.datetime
+    notes_total: int = Field(description='"Other" notes in the recent period.')
+    before_total: int = Field(description='"Other" notes in the launch before it.')
+    themes: list[ThemeOut] = Field(description="Best first.")
+
+
+@api.get(
+    "/launches/{slug}/surprises",
+    response_model=SurprisesOut,
+    responses=ERRORS,
+    description=SURPRISES_RULES,
+)
+def get_surprises(
+    slug: str,
+    token: CurrentToken,
+    session: SessionDep,
+    now: Now,
+    from_: Annotated[
+        str | None, Query(alias="from", description="First local day (YYYY-MM-DD), or an ISO 8601 time with offset.")
+    ] = None,
+    to: Annotated[
+        str | None,
+        Query(description="Last local day, included (YYYY-MM-DD), or an ISO 8601 time with offset (excluded)."),
+    ] = None,
+) -> SurprisesOut:
+    """What nobody expected: the rising themes of the `other` notes."""
+    launch = launches.get_by_slug(session, slug)
+    if from_ or to:
+        selection = ranges.select(launch, now=now, from_text=from_, to_text=to)
+        found = themes.surprises(session, launch, now=now, start=selection.start, end=selection.end)
+    else:
+        found = themes.surprises(session, launch, now=now)
+    return SurprisesOut(
+        start=found.start,
+        end=found.end,
+        notes_total=found.notes_total,
+        before_total=found.before_total,
+        themes=[
+            ThemeOut(
+                phrase=t.phrase,
+                key=t.key,
+                recent=t.recent,
+                before=t.before,
+                score=t.score,
+                first_seen=t.first_seen,
+                notes=[NoteOut(id=n.id, note=n.note, occurred_at=n.occurred_at) for n in t.notes],
+            )
+            for t in found.themes
+        ],
+    )
+
+
+class NewHypothesisIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=SLUG_PATTERN, description="Lower-case letters, digits and dashes; new in the launch.")
+    text: str = Field(min_length=1, max_length=500)
+    area: str = Field(default="", max_length=100)
+    owner_team: str = Field(default="", max_length=100)
+    expected_per_day: int | None = Field(default=None, ge=0)
+    from_notes: list[int] = Field(
+        default_factory=list,
+        max_length=relink.MAX_ENQUIRIES,
+        description='Ids of "other" enquiries to move onto the new hypothesis (from `surprises`). Ids that are '
+        'unknown, of another launch or no longer "other" are skipped and listed in `skipped`.',
+    )
+
+
+class HypothesisCreatedOut(BaseModel):
+    key: str
+    text: str
+    area: str
+    owner_team: str
+    expected_per_day: int | None
+    status: HypothesisStatus
+    version: int
+    created_at: dt.datetime
+    relinked: int = Field(description="Enquiries moved from `other` onto it.")
+    skipped: list[int] = Field(description="Ids in `from_notes` that were not moved.")
+
+
+@api.post(
+    "/launches/{slug}/hypotheses",
+    status_code=201,
+    response_model=HypothesisCreatedOut,
+    responses={
+        **ERRORS,
+        403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"},
+        409: {"model": ErrorBody, "description": "The launch has a hypothesis with this key (`duplicate_key`)"},
+    },
+)
+def create_hypothesis_api(
+    slug: str, body: NewHypothesisIn, token: LeadToken, session: SessionDep, now: Now
+) -> HypothesisCreatedOut:
+    """Add a hypothesis (checked like the editor's), and move the `other` enquiries in `from_notes` onto it,
+    in one transaction. Every kept count of the days of those enquiries is counted again."""
+    launch = launches.get_by_slug(session, slug)
+    promoted = relink.promote(
+        session,
+        launch,
+        key=body.key,
+        text=body.text,
+        area=body.area,
+        owner_team=body.owner_team,
+        expected_per_day=body.expected_per_day,
+        enquiry_ids=body.from_notes,
+        actor=f"token:{token.name}",
+        now=now,
+    )
+    session.commit()
+    h = promoted.hypothesis
+    return HypothesisCreatedOut(
+        key=h.key,
+        text=h.text,
+        area=h.area,
+        owner_team=h.owner_team,
+        expected_per_day=h.expected_per_day,
+        status=h.status,
+        version=h.version,
+        created_at=h.created_at,
+        relinked=len(promoted.relinked.moved),
+        skipped=promoted.relinked.skipped,
+    )
+
+
+router.include_router(pages)
+router.include_router(api)

@@ -1,0 +1,378 @@
+"""A theme made a hypothesis: the enquiries move from "other" onto it in one transaction, every kept
+count follows (the API, another process, the day_tally rows), sent digests stay as they were, and
+undo puts everything back. Through the service, the API (lead and integration tokens) and the pages.
+
+The clock is fixed at Friday 20 November 2026, 12:00 in Oslo (11:00 UTC), day 5 of the launch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from sqlmodel import col, select
+
+from app import api_tokens, digests, launches, tallies
+from app.db import Database
+from app.errors import Conflict, Invalid
+from app.insight import relink
+from app.models import (
+    AuditEvent,
+    DayTally,
+    DigestRun,
+    DigestStatus,
+    Enquiry,
+    EnquiryHypothesis,
+    Hypothesis,
+    Launch,
+    Relink,
+    TokenRole,
+)
+from app.tallies.counting import DayCounts
+from tests.conftest import People, WebUser, make_settings
+from tests.factories import fresh, log, make_launch
+
+Web = Callable[[str | None], WebUser]
+SLUG = "test-launch"
+NOW = dt.datetime(2026, 11, 20, 11, 0, tzinfo=dt.UTC)
+WHOLE = {"start": "2026-11-16T00:00:00+01:00", "end": "2026-11-21T00:00:00+01:00"}
+WIDGET_AT = [
+    dt.datetime(2026, 11, 17, 9, 0, tzinfo=dt.UTC),  # Tuesday: a closed day
+    dt.datetime(2026, 11, 18, 9, 0, tzinfo=dt.UTC),  # Wednesday: closed
+    dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC),  # Friday: today
+]
+
+
+@pytest.fixture(autouse=True)
+def at_now() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@dataclass(frozen=True)
+class Setup:
+    launch: Launch
+    widget: list[int]  # "other" enquiries about the widget
+    other: list[int]  # "other" enquiries about something else
+    linked: int  # an enquiry of hypothesis a
+    elsewhere: int  # an "other" enquiry of another launch
+
+
+@pytest.fixture
+def setup(db: Database) -> Setup:
+    launch = make_launch(db, slug=SLUG, hypotheses=("a", "b"))
+    widget = [log(db, launch, at=at, note=f"Widgeten på hjemskjermen forsvant ({i})") for i, at in enumerate(WIDGET_AT)]
+    other = [log(db, launch, at=WIDGET_AT[0] + dt.timedelta(hours=1), note="Spør om faktura")]
+    linked = log(db, launch, "a", at=WIDGET_AT[1])
+    second = make_launch(db, slug="other-launch", hypotheses=("x",))
+    elsewhere = log(db, second, at=WIDGET_AT[1], note="Widgeten på hjemskjermen forsvant")
+    return Setup(fresh(db, launch), widget, other, linked, elsewhere)
+
+
+def lead_token(db: Database) -> str:
+    with db.transaction() as session:
+        _, raw = api_tokens.create(session, name="lena's script", now=NOW, actor="test", role=TokenRole.LEAD)
+    return raw
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def api_tally(client: TestClient, token: str) -> dict[str, Any]:
+    response = client.get(f"/api/v1/launches/{SLUG}/tally", params=WHOLE, headers=auth(token))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def other_process_tally(url: str, db: Database) -> tallies.Tally:
+    """A second process: its own Database (own memo), the launch loaded afresh, as a request would."""
+    second = Database(url)
+    try:
+        with second.session() as session:
+            launch = launches.get_by_slug(session, SLUG)
+            start, end = tallies.clip(launch, dt.datetime(2026, 11, 1, tzinfo=dt.UTC), NOW)
+            return tallies.tally(session=session, launch=launch, start=start, end=end, now=NOW)
+    finally:
+        second.dispose()
+
+
+def kept_days(db: Database, launch: Launch) -> dict[dt.date, DayCounts]:
+    """The day_tally rows of the launch's current counts version."""
+    version = fresh(db, launch).counts_version
+    with db.session() as session:
+        rows = session.exec(select(DayTally).where(DayTally.launch_id == launch.id, DayTally.version == version)).all()
+    return {row.day: DayCounts.from_json(NOW, row.counts) for row in rows}
+
+
+def hypothesis_total(counts: DayCounts, hypothesis_id: int) -> int:
+    return sum(sum(hours) for (h, _, _), hours in counts.links.items() if h == hypothesis_id)
+
+
+def other_total(counts: DayCounts) -> int:
+    return sum(sum(hours) for (_, _, other), hours in counts.dims.items() if other)
+
+
+def enquiry(db: Database, enquiry_id: int) -> Enquiry:
+    with db.session() as session:
+        found = session.get(Enquiry, enquiry_id)
+        assert found is not None
+        return found
+
+
+# --- the service ---------------------------------------------------------------------------------
+
+
+def test_suggested_keys_and_texts() -> None:
+    assert relink.suggest_key("Widgeten på hjemskjermen") == "widgeten-pa-hjemskjermen"
+    assert relink.suggest_key("Kafé-kortet (ærlig talt!)", ["kafe-kortet-aerlig-talt"]) == "kafe-kortet-aerlig-talt-2"
+    assert len(relink.suggest_key("ord " * 40)) <= 64
+    assert relink.suggest_key("!!!") == "theme"
+    assert relink.suggest_text("widgeten på hjemskjermen") == "Widgeten på hjemskjermen"
+
+
+def test_only_the_launchs_other_enquiries_move_and_the_rest_are_counted(db: Database, setup: Setup) -> None:
+    asked = [*setup.widget, setup.linked, setup.elsewhere, 999_999]
+    with db.transaction() as session:
+        promoted = relink.promote(
+            session, setup.launch, key="widget-gone", text="Widget gone", enquiry_ids=asked, actor="lena", now=NOW
+        )
+    assert promoted.relinked.moved == setup.widget
+    assert promoted.relinked.skipped == sorted([setup.linked, setup.elsewhere, 999_999])
+    assert enquiry(db, setup.elsewhere).is_other and not enquiry(db, setup.widget[0]).is_other
+    with db.session() as session:
+        links = session.exec(select(EnquiryHypothesis).where(col(EnquiryHypothesis.enquiry_id).in_(setup.widget))).all()
+        [row] = session.exec(select(Relink)).all()
+        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "enquiries.relinked")).all()
+        hypothesis = session.exec(select(Hypothesis).where(Hypothesis.key == "widget-gone")).one()
+    assert {(link.hypothesis_id, link.created_at) for link in links} == {(hypothesis.id, at) for at in WIDGET_AT}
+    assert all(link.launch_id == setup.launch.id for link in links)
+    assert (row.enquiry_ids, row.relinked_by, row.relinked_at, row.undone_at) == (setup.widget, "lena", NOW, None)
+    assert event.actor == "lena" and event.detail["enquiry_ids"] == setup.widget
+    assert (hypothesis.text, hypothesis.status.value, hypothesis.sort_order) == ("Widget gone", "open", 2)
+
+
+def test_the_hypothesis_is_checked_like_the_editors_and_nothing_moves_without_it(db: Database, setup: Setup) -> None:
+    with db.transaction() as session, pytest.raises(Conflict) as duplicate:
+        relink.promote(session, setup.launch, key="a", text="Again", enquiry_ids=setup.widget, actor="lena", now=NOW)
+    assert duplicate.value.code == "duplicate_key" and duplicate.value.field == "key"
+    for key, text, field in (("Not A Key", "Text", "key"), ("ok-key", "", "text"), ("x" * 65, "Text", "key")):
+        with db.transaction() as session, pytest.raises(Invalid) as invalid:
+            relink.promote(session, setup.launch, key=key, text=text, enquiry_ids=setup.widget, actor="l", now=NOW)
+        assert invalid.value.field == field
+    assert all(enquiry(db, i).is_other for i in setup.widget)
+
+
+def test_a_second_relink_of_the_same_notes_moves_nothing(db: Database, setup: Setup) -> None:
+    with db.transaction() as session:
+        relink.promote(session, setup.launch, key="w1", text="W1", enquiry_ids=setup.widget, actor="lena", now=NOW)
+    with db.transaction() as session:
+        second = relink.promote(
+            session, fresh(db, setup.launch), key="w2", text="W2", enquiry_ids=setup.widget, actor="ola", now=NOW
+        )
+    assert second.relinked.moved == [] and second.relinked.relink is None
+    assert second.relinked.skipped == setup.widget
+
+
+# --- counts everywhere, through the API ----------------------------------------------------------
+
+
+def test_counts_move_everywhere_and_undo_restores_them(
+    client: TestClient, token: str, db: Database, database_url: str, setup: Setup
+) -> None:
+    # Every kind of kept count is warm first: this process's memory, day_tally rows, another process.
+    before = api_tally(client, token)
+    assert before["other"] == 4 and before["hypotheses"] == {"a": 1, "b": 0}
+    assert other_process_tally(database_url, db).other == 4
+    days = kept_days(db, setup.launch)
+    assert {dt.date(2026, 11, 17), dt.date(2026, 11, 18)} <= set(days)
+    assert other_total(days[dt.date(2026, 11, 17)]) == 2
+    version = fresh(db, setup.launch).counts_version
+
+    lead = lead_token(db)
+    body = {"key": "widget-gone", "text": "Widget gone from the home screen", "from_notes": setup.widget}
+    response = client.post(f"/api/v1/launches/{SLUG}/hypotheses", json=body, headers=auth(lead))
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["relinked"] == 3 and created["skipped"] == []
+    assert fresh(db, setup.launch).counts_version == version + 1
+
+    after = api_tally(client, token)
+    assert after["other"] == 1 and after["hypotheses"] == {"a": 1, "b": 0, "widget-gone": 3}
+    assert after["total"] == before["total"]
+    elsewhere = other_process_tally(database_url, db)
+    assert elsewhere.other == 1
+    widget_id = next(h.id for h in launches.hypotheses_of(db.session(), setup.launch) if h.key == "widget-gone")
+    assert elsewhere.by_hypothesis[widget_id or 0] == 3
+    days = kept_days(db, setup.launch)
+    tuesday = days[dt.date(2026, 11, 17)]
+    assert other_total(tuesday) == 1 and hypothesis_total(tuesday, widget_id or 0) == 1
+
+    with db.session() as session:
+        [row] = session.exec(select(Relink)).all()
+    with db.transaction() as session:
+        undone = relink.undo(session, fresh(db, setup.launch), row.id or 0, actor="lena", now=NOW)
+    assert (undone.unlinked, undone.restored) == (3, 3)
+    assert fresh(db, setup.launch).counts_version == version + 2
+
+    restored = api_tally(client, token)
+    assert restored["other"] == 4 and restored["hypotheses"] == {"a": 1, "b": 0, "widget-gone": 0}
+    assert other_process_tally(database_url, db).other == 4
+    tuesday = kept_days(db, setup.launch)[dt.date(2026, 11, 17)]
+    assert other_total(tuesday) == 2 and hypothesis_total(tuesday, widget_id or 0) == 0
+    assert all(enquiry(db, i).is_other for i in setup.widget)
+    with db.session() as session:
+        [row] = session.exec(select(Relink)).all()
+        actions = [e.action for e in session.exec(select(AuditEvent).order_by(col(AuditEvent.id)))]
+    assert (row.undone_by, row.undone_at) == ("lena", NOW)
+    assert actions[-2:] == ["enquiries.relinked", "enquiries.relink_undone"]
+    with db.transaction() as session, pytest.raises(Conflict):
+        relink.undo(session, fresh(db, setup.launch), row.id or 0, actor="lena", now=NOW)
+
+
+def test_a_digest_already_sent_keeps_its_text(db: Database, setup: Setup) -> None:
+    settings = make_settings(db.url)
+    done = digests.run_due(
+        db,
+        settings=settings,
+        now=dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC),
+        sender=None,
+        launch_ids=[setup.launch.id or 0],
+    )
+    [run] = [r for r in done if r.status == DigestStatus.DRY_RUN]
+    shown = json.dumps(run.blocks, ensure_ascii=False)
+    assert "*Other* (not on the list): *3*" in shown and "Widgeten på hjemskjermen" in shown
+    with db.transaction() as session:
+        relink.promote(session, setup.launch, key="w", text="W", enquiry_ids=setup.widget, actor="lena", now=NOW)
+    with db.session() as session:
+        stored = session.get(DigestRun, run.id)
+    assert stored is not None and (stored.text, stored.blocks) == (run.text, run.blocks)
+    # Composed now, the same window would tell the new story: the stored one is what was sent.
+    with db.session() as session:
+        now_composed = digests.compose(
+            session,
+            fresh(db, setup.launch),
+            window_start=run.window_start,
+            window_end=run.window_end,
+            slot_at=run.slot_at,
+            now=NOW,
+            base_url=settings.base_url,
+        )
+    assert now_composed.other == 1 and {h.key: h.count for h in now_composed.hypotheses}["w"] == 2
+
+
+# --- the API -------------------------------------------------------------------------------------
+
+
+def test_the_api_needs_a_lead_token(client: TestClient, token: str, db: Database, setup: Setup) -> None:
+    url = f"/api/v1/launches/{SLUG}/hypotheses"
+    refused = client.post(url, json={"key": "w", "text": "W"}, headers=auth(token))
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden_role"
+    assert client.post(url, json={"key": "w", "text": "W"}).status_code == 401
+    lead = lead_token(db)
+    duplicate = client.post(url, json={"key": "a", "text": "A again"}, headers=auth(lead))
+    assert duplicate.status_code == 409
+    assert duplicate.json()["error"] == {
+        "code": "duplicate_key",
+        "field": "key",
+        "message": duplicate.json()["error"]["message"],
+    }
+    invalid = client.post(url, json={"key": "Bad Key", "text": "x"}, headers=auth(lead))
+    assert invalid.status_code == 422 and invalid.json()["error"]["field"] == "key"
+    created = client.post(
+        url,
+        json={"key": "w", "text": "W", "area": "Home", "expected_per_day": 2, "from_notes": [setup.linked]},
+        headers=auth(lead),
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["relinked"] == 0 and body["skipped"] == [setup.linked]
+    assert {k: body[k] for k in ("key", "text", "area", "owner_team", "expected_per_day", "status", "version")} == {
+        "key": "w",
+        "text": "W",
+        "area": "Home",
+        "owner_team": "",
+        "expected_per_day": 2,
+        "status": "open",
+        "version": 1,
+    }
+    assert body["created_at"] == "2026-11-20T11:00:00Z"
+
+
+# --- the pages -----------------------------------------------------------------------------------
+
+
+def test_two_clicks_from_a_theme_to_a_hypothesis_and_undo(web: Web, people: People, db: Database, setup: Setup) -> None:
+    lena = web("lena")
+    page = lena.get(f"/launches/{SLUG}/other?range=launch")
+    assert page.status_code == 200
+    form = lena.get(f"/launches/{SLUG}/other/new?range=launch&theme=widg+hjemskjerm")
+    assert form.status_code == 200, form.text[:500]
+    assert 'value="widgeten-pa-hjemskjermen"' in form.text and 'value="Widgeten på hjemskjermen"' in form.text
+    ticked = sorted(int(i) for i in re.findall(r'name="enquiry" value="(\d+)"[^>]*checked', form.text))
+    assert ticked == setup.widget  # every note of the launch with the theme; not the other launch's
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form.text)
+    assert token
+    saved = lena.client.post(
+        f"/launches/{SLUG}/other/new?range=launch",
+        data={
+            "csrf_token": token.group(1),
+            "key": "widgeten-pa-hjemskjermen",
+            "text": "Widgeten på hjemskjermen",
+            "enquiry": [str(i) for i in ticked],
+        },
+    )
+    assert saved.status_code == 303, saved.text[:500]
+    assert saved.headers["location"].startswith(f"/launches/{SLUG}/other?range=launch&done=")
+    done = lena.get(saved.headers["location"])
+    assert "3 enquiries moved onto it" in done.text
+    assert not any(enquiry(db, i).is_other for i in setup.widget)
+
+    [relink_id] = re.findall(r"/relinks/(\d+)/undo", done.text)
+    undone = lena.post(f"/launches/{SLUG}/relinks/{relink_id}/undo?range=launch")
+    assert undone.status_code == 303
+    assert "under “Other” again" in lena.get(undone.headers["location"]).text
+    assert all(enquiry(db, i).is_other for i in setup.widget)
+
+
+def test_a_group_of_notes_ticked_on_the_page_prefills_the_form(web: Web, people: People, setup: Setup) -> None:
+    page = web("lena").get(f"/launches/{SLUG}/other?range=launch")
+    groups = re.findall(r'name="group" value="([^"]+)"', page.text)
+    assert len(groups) == 2  # the widget notes differ only by a number, which is no word
+    form = web("lena").get(f"/launches/{SLUG}/other/new", params={"range": "launch", "group": groups[0]})
+    assert len(re.findall(r'name="enquiry"', form.text)) == 3
+
+
+def test_a_refused_save_shows_the_form_again(web: Web, people: People, setup: Setup, db: Database) -> None:
+    lena = web("lena")
+    response = lena.post(
+        f"/launches/{SLUG}/other/new",
+        data={"key": "a", "text": "Dupe", "enquiry": [str(i) for i in setup.widget]},
+    )
+    assert response.status_code == 409
+    assert "already has a hypothesis" in response.text and 'name="enquiry"' in response.text
+    assert all(enquiry(db, i).is_other for i in setup.widget)
+
+
+def test_agents_cannot_promote_or_undo(web: Web, people: People, setup: Setup) -> None:
+    kari = web("kari")
+    refused = kari.post(f"/launches/{SLUG}/other/new", data={"key": "w", "text": "W"})
+    assert refused.status_code == 403
+    assert kari.post(f"/launches/{SLUG}/relinks/1/undo").status_code == 403
+
+
+def test_without_the_csrf_token_nothing_happens(web: Web, people: People, setup: Setup, db: Database) -> None:
+    lena = web("lena")
+    response = lena.client.post(
+        f"/launches/{SLUG}/other/new", data={"key": "w", "text": "W", "enquiry": [str(setup.widget[0])]}
+    )
+    assert response.status_code == 403
+    assert enquiry(db, setup.widget[0]).is_other

@@ -1,0 +1,386 @@
+"""Themes in "other": the ranking (pure, on notes and times), grouping, the default period, the
+kept day counts, the page through the real app and the surprises API.
+
+The clock is fixed at Friday 20 November 2026, 12:00 in Oslo (11:00 UTC), day 5 of a launch that
+began on Monday. Background notes come every day; a new theme ("widgeten på hjemskjermen") only
+in the last 24 hours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+from fastapi.testclient import TestClient
+
+from app import enquiries
+from app.db import Database
+from app.insight import themes
+from app.insight.themes import NoteRef, ThemeRules, themes_of
+from app.models import DigestKind, DigestRun, DigestStatus, Launch
+from tests.conftest import People, WebUser
+from tests.factories import fresh, hypothesis_ids, make_launch
+from tests.helpers import HTMX
+
+Web = Callable[[str | None], WebUser]
+SLUG = "test-launch"
+PAGE = f"/launches/{SLUG}/other"
+NOW = dt.datetime(2026, 11, 20, 11, 0, tzinfo=dt.UTC)
+T0 = dt.datetime(2026, 11, 16, 8, 0, tzinfo=dt.UTC)
+
+BACKGROUND = [
+    "Glemt passordet til appen",
+    "Spør om faktura for november",
+    "Vil bytte kort i appen",
+    "Lurer på gebyrer i utlandet",
+    "Spør hvordan man sletter konto",
+]
+WIDGET = [
+    "Widgeten på hjemskjermen forsvant",
+    "widgeten på hjemskjermen er borte etter oppdatering",
+    "Finner ikke widget på hjemskjermen",
+    "Widgeten på hjemskjermen forsvant!",
+    "Hvor er widgeten på hjemskjermen?",
+    "widget på hjemskjermen mangler",
+]
+
+
+def notes(texts: Sequence[str], start: dt.datetime, step: dt.timedelta, first_id: int = 1) -> list[NoteRef]:
+    """Notes at start, start+step, …, returned newest first (as the app reads them)."""
+    made = [NoteRef(first_id + i, text, start + i * step) for i, text in enumerate(texts)]
+    return sorted(made, key=lambda n: n.occurred_at, reverse=True)
+
+
+def background(days: int, per_day: int, start: dt.datetime = T0) -> list[NoteRef]:
+    texts = list(itertools.islice(itertools.cycle(BACKGROUND), days * per_day))
+    return notes(texts, start, dt.timedelta(days=1) / per_day, first_id=10_000)
+
+
+RECENT_START = NOW - dt.timedelta(hours=24)
+
+
+def recent_with_widget() -> list[NoteRef]:
+    mixed = [text for pair in itertools.zip_longest(WIDGET, BACKGROUND) for text in pair if text]
+    return notes(mixed, RECENT_START + dt.timedelta(minutes=30), dt.timedelta(hours=2))
+
+
+# --- the ranking, on notes and times alone -------------------------------------------------------
+
+
+def test_a_phrase_frequent_recently_and_absent_before_ranks_first() -> None:
+    found = themes_of(recent_with_widget(), background(days=3, per_day=10))
+    assert found, "the widget theme should rise"
+    first = found[0]
+    assert first.key == "widg hjemskjerm"
+    assert first.phrase.casefold() == "widgeten på hjemskjermen"
+    assert (first.recent, first.before) == (6, 0)
+    assert first.score >= ThemeRules().min_score
+    assert [n.note for n in first.notes] == ["widget på hjemskjermen mangler", WIDGET[4], WIDGET[3]]  # newest first
+    assert first.first_seen == RECENT_START + dt.timedelta(minutes=30)
+
+
+def test_an_always_frequent_word_does_not_rise() -> None:
+    found = themes_of(recent_with_widget(), background(days=3, per_day=10))
+    keys = {t.key for t in found}
+    assert not keys & {"app", "faktur", "passord", "kort"}
+    # Even when it is everywhere: a share no larger than before never rises.
+    everywhere = notes(["Appen henger"] * 10, RECENT_START, dt.timedelta(hours=1))
+    assert themes_of(everywhere, notes(["Appen henger"] * 40, T0, dt.timedelta(hours=1), first_id=500)) == []
+
+
+@pytest.mark.parametrize(
+    ("inflected", "plain"), [("widgeten", "widget"), ("appen", "app"), ("kvitteringene", "kvittering")]
+)
+def test_norwegian_inflections_fall_together(inflected: str, plain: str) -> None:
+    assert themes.stem(inflected) == themes.stem(plain)
+    texts = [f"Finner ikke {inflected}", f"Hvor er {plain}", f"{inflected.title()} er borte", f"mangler {plain}"]
+    before = notes(["Spør om faktura", "Lurer på gebyrer i utlandet"] * 10, T0, dt.timedelta(hours=1), first_id=100)
+    found = themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), before)
+    [theme] = [t for t in found if t.key == themes.stem(plain)]
+    assert theme.recent == 4
+
+
+def test_stop_words_markers_and_numbers_never_become_themes() -> None:
+    texts = ["Ringte fra [phone] om det 12345", "Kunden på [phone], skriv til [email]", "Ring meg på [phone] 12345"] * 3
+    loose = ThemeRules(min_score=0.0)
+    found = themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(days=2, per_day=10), rules=loose)
+    words = {word for theme in found for word in theme.key.split()}
+    assert words == {"ringt", "kund", "skriv"}, "the content words still make themes"
+    assert not words & {"phone", "email", "12345", "[phone]", "på", "om", "det", "meg", "til", "fra"}
+    assert not words & themes.STOP
+
+
+def test_thresholds_are_respected() -> None:
+    recent, before = recent_with_widget(), background(days=3, per_day=10)
+    assert themes_of(recent, before, rules=ThemeRules(min_recent=7)) == []  # 6 notes have it
+    assert themes_of(recent, before, rules=ThemeRules(min_score=1_000.0)) == []
+    loose = themes_of(recent, before, rules=ThemeRules(min_score=0.0, min_recent=1))
+    assert all(t.recent * 30 > t.before * len(recent) for t in loose)  # only rising ones, whatever the score
+    assert len(themes_of(recent, before, rules=ThemeRules(min_score=0.0, min_recent=1, max_themes=2))) == 2
+
+
+def test_a_longer_phrase_replaces_its_parts_when_it_covers_their_notes() -> None:
+    keys = [t.key for t in themes_of(recent_with_widget(), background(days=3, per_day=10))]
+    assert "widg hjemskjerm" in keys
+    assert "widg" not in keys and "hjemskjerm" not in keys  # inside it, in all of their notes
+    # A part much more common than the longer phrase stays a theme of its own.
+    texts = [*WIDGET, "Widgeten viser feil saldo", "Widgeten oppdateres ikke", "widgeten er treg", "widget krasjer"]
+    keys = [t.key for t in themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(3, 10))]
+    assert "widg" in keys and "widg hjemskjerm" in keys
+
+
+def test_the_display_phrase_is_the_most_frequent_surface_form() -> None:
+    texts = ["Hjemskjermen er tom", "hjemskjermen er tom", "hjemskjermen tom igjen", "HJEMSKJERMEN er tom"]
+    found = themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(2, 10))
+    assert {t.key: t.phrase for t in found}["hjemskjerm tom"] == "hjemskjermen er tom"
+
+
+def test_english_notes_are_stemmed_as_english() -> None:
+    texts = ["The widget is missing from the home screen", "Widgets missing on home screen", "missing widget"] * 2
+    found = themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(2, 10))
+    assert "widget" in {w for t in found for w in t.key.split()}
+    assert themes.analyse("The widgets were missing").keys[0] == "widget"
+
+
+def test_log_likelihood_is_dunnings_g2() -> None:
+    # [[10, 90], [5, 195]]: expected [[5, 95], [10, 190]], so
+    # G² = 2 (10 ln 2 + 90 ln 90/95 + 5 ln 1/2 + 195 ln 195/190) = 7.33.
+    assert themes.log_likelihood(10, 100, 5, 200) == pytest.approx(7.33, abs=0.01)
+    assert themes.log_likelihood(0, 100, 0, 200) == 0.0
+    assert themes.log_likelihood(3, 3, 0, 0) == 0.0  # nothing before: nothing to compare with
+
+
+# --- grouping and search -------------------------------------------------------------------------
+
+
+def test_near_identical_notes_are_grouped_with_the_newest_text() -> None:
+    texts = ["Widgeten forsvant", "widgeten forsvant!", "Forsvant widgeten", "Kafé-kortet virker ikke"]
+    grouped = themes.group_notes(notes(texts, RECENT_START, dt.timedelta(hours=1)))
+    assert [(g.count, g.text) for g in grouped.groups] == [(3, "Forsvant widgeten"), (1, "Kafé-kortet virker ikke")]
+    assert grouped.notes == 4 and grouped.total_groups == 2
+    assert grouped.groups[0].ids == (3, 2, 1)
+
+
+@pytest.mark.parametrize("q", ["KAFE", "kafe-kortet", "  kafé   KORTET ", "Kafé"])
+def test_search_ignores_case_accents_and_spacing(q: str) -> None:
+    texts = ["Widgeten forsvant", "Kafé-kortet virker ikke"]
+    grouped = themes.group_notes(notes(texts, RECENT_START, dt.timedelta(hours=1)), q=q)
+    assert [g.text for g in grouped.groups] == ["Kafé-kortet virker ikke"]
+
+
+# --- over the database ---------------------------------------------------------------------------
+
+
+def _insert(db: Database, launch: Launch, items: Sequence[tuple[dt.datetime, str | None, tuple[str, ...]]]) -> None:
+    ids = hypothesis_ids(db, launch)
+    with db.write_connection() as connection:
+        enquiries.insert_many(
+            connection,
+            [
+                enquiries.NewEnquiry(
+                    launch_id=launch.id or 0,
+                    channel="chat" if i % 3 == 0 else "phone",
+                    segment="private",
+                    created_at=at,
+                    note=note,
+                    hypothesis_ids=tuple(ids[k] for k in keys),
+                )
+                for i, (at, note, keys) in enumerate(items)
+            ],
+        )
+
+
+@pytest.fixture
+def launch(db: Database) -> Launch:
+    launch = make_launch(db, slug=SLUG, hypotheses=("a", "b"))
+    items: list[tuple[dt.datetime, str | None, tuple[str, ...]]] = [
+        (n.occurred_at, n.note, ()) for n in background(days=4, per_day=10) if n.occurred_at < RECENT_START
+    ]
+    items += [(n.occurred_at, n.note, ()) for n in recent_with_widget()]
+    items += [(T0 + dt.timedelta(hours=h), None, ("a",)) for h in range(5)]  # not "other": never read
+    items += [(T0 + dt.timedelta(hours=1), None, ())]  # "other" without a note: not a note
+    _insert(db, launch, items)
+    return fresh(db, launch)
+
+
+def test_surprises_reads_the_launch_like_the_pure_core(db: Database, launch: Launch) -> None:
+    with db.session() as session:
+        found = themes.surprises(session, launch, now=NOW)
+    assert (found.start, found.end) == (RECENT_START, NOW)
+    assert found.notes_total == 11 and found.before_total == 32
+    assert found.themes[0].key == "widg hjemskjerm" and found.themes[0].recent == 6
+    assert found.themes[0].notes[0].note == "widget på hjemskjermen mangler"
+
+
+def _digest(db: Database, launch: Launch, end: dt.datetime, status: DigestStatus, kind: DigestKind) -> None:
+    with db.transaction() as session:
+        session.add(
+            DigestRun(
+                launch_id=launch.id or 0,
+                slot_key=f"{launch.id}:{end.isoformat()}",
+                kind=kind,
+                slot_at=end,
+                window_start=end - dt.timedelta(hours=4),
+                window_end=end,
+                status=status,
+            )
+        )
+
+
+def test_now_controls_the_default_period(db: Database, launch: Launch) -> None:
+    def period(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        with db.session() as session:
+            return themes.default_period(session, launch, now=now)
+
+    assert period(NOW) == (NOW - dt.timedelta(hours=24), NOW)  # no digest yet: the last 24 hours
+    _digest(db, launch, NOW - dt.timedelta(hours=30), DigestStatus.SENT, DigestKind.SCHEDULED)
+    _digest(db, launch, NOW - dt.timedelta(hours=20), DigestStatus.FAILED, DigestKind.SCHEDULED)  # not delivered
+    _digest(db, launch, NOW + dt.timedelta(hours=1), DigestStatus.SENT, DigestKind.MANUAL)  # after now
+    assert period(NOW) == (NOW - dt.timedelta(hours=30), NOW)  # the digest ended earlier than 24 hours ago
+    _digest(db, launch, NOW - dt.timedelta(hours=2), DigestStatus.DRY_RUN, DigestKind.MANUAL)
+    assert period(NOW) == (NOW - dt.timedelta(hours=24), NOW)  # … but a later one was delivered since
+    later = NOW + dt.timedelta(hours=3)
+    assert period(later) == (later - dt.timedelta(hours=24), later)  # never less than 24 hours
+    # Before the launch began, and long after it ended: inside the launch.
+    assert period(T0 - dt.timedelta(days=3))[0] == period(T0 - dt.timedelta(days=3))[1]
+    end = launch_end(launch)
+    assert period(end + dt.timedelta(days=30)) == (NOW + dt.timedelta(hours=1), end)  # since the last digest
+
+
+def launch_end(launch: Launch) -> dt.datetime:
+    from app import launches
+
+    return launches.window(launch)[1]
+
+
+def test_closed_days_are_counted_once_and_a_backfill_makes_them_stale(db: Database, launch: Launch) -> None:
+    with db.session() as session:
+        first = themes.surprises(session, launch, now=NOW)
+    kept = db.memo[themes.THEME_DAYS_KEY]
+    assert len(kept._days) == 3  # Monday to Wednesday: closed and wholly before the period
+
+    # A widget note backfilled into Tuesday: the launch's counts version moves, and "before" sees it.
+    _insert(db, launch, [(dt.datetime(2026, 11, 17, 9, 0, tzinfo=dt.UTC), "Widgeten på hjemskjermen forsvant", ())])
+    with db.session() as session:
+        stale = themes.surprises(session, launch, now=NOW)  # the old launch row: its version's days
+        again = themes.surprises(session, fresh(db, launch), now=NOW)
+    assert stale.themes[0].before == first.themes[0].before == 0
+    assert again.themes[0].before == 1 and again.before_total == first.before_total + 1
+    assert again.themes[0].first_seen == dt.datetime(2026, 11, 17, 9, 0, tzinfo=dt.UTC)
+
+
+def test_filters_limit_both_periods(db: Database, launch: Launch) -> None:
+    from app.tallies import Filter
+
+    with db.session() as session:
+        chat = themes.surprises(session, launch, now=NOW, filter=Filter(channels=frozenset({"chat"})))
+        everything = themes.surprises(session, launch, now=NOW)
+    assert chat.notes_total < everything.notes_total
+    assert chat.before_total < everything.before_total
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def at_now() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+PAGES = [
+    (PAGE, {}, 200, "widgeten på hjemskjermen"),
+    (PAGE + "?q=KAFE", {}, 200, "No note in this range holds"),
+    (PAGE + "?q=faktura", {}, 200, "Spør om faktura for november"),
+    (PAGE + "?q=faktura", HTMX, 200, 'id="notes-count"'),
+    (PAGE + "?range=launch", {}, 200, "There are no notes before this period"),
+    (PAGE + "?range=today", {}, 200, "widgeten på hjemskjermen"),
+    (PAGE + "?from=2026-11-16&to=2026-11-17", {}, 200, "Glemt passordet til appen"),
+    (PAGE + "?range=default&channel=chat", {}, 200, "Since the last digest (at least 24 hours)"),
+    (PAGE + "?range=sometime", {}, 422, "range"),
+    ("/launches/nope/other", {}, 404, ""),
+]
+
+
+@pytest.mark.parametrize(("url", "headers", "status", "snippet"), PAGES)
+def test_the_page(
+    at_now: None, web: Web, people: People, launch: Launch, url: str, headers: Any, status: int, snippet: str
+) -> None:
+    response = web("kari").get(url, headers=dict(headers))
+    assert response.status_code == status, response.text[:500]
+    assert snippet in response.text
+    if headers:
+        assert "<html" not in response.text  # just the notes
+
+
+def test_every_signed_in_user_reads_it_and_only_leads_may_promote(
+    at_now: None, web: Web, people: People, launch: Launch
+) -> None:
+    agent = web("kari").get(PAGE)
+    assert agent.status_code == 200 and "widgeten på hjemskjermen" in agent.text.casefold()
+    assert "New hypothesis from these" not in agent.text and 'name="group"' not in agent.text
+    lead = web("lena").get(PAGE)
+    assert "New hypothesis from these" in lead.text and 'name="theme" value="widg hjemskjerm"' in lead.text
+    assert web("kari").get(f"{PAGE}/new?theme=widg+hjemskjerm").status_code == 403
+    signed_out = web(None).get(PAGE)
+    assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/login")
+
+
+def test_a_note_is_shown_as_text(at_now: None, web: Web, people: People, db: Database, launch: Launch) -> None:
+    _insert(db, launch, [(NOW - dt.timedelta(minutes=5), '<script>alert("x")</script> widget', ())])
+    page = web("kari").get(PAGE)
+    assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
+
+
+# --- the API -------------------------------------------------------------------------------------
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_surprises_api(at_now: None, client: TestClient, token: str, launch: Launch) -> None:
+    response = client.get(f"/api/v1/launches/{SLUG}/surprises", headers=auth(token))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["notes_total"] == 11
+    first = body["themes"][0]
+    assert first["phrase"].casefold() == "widgeten på hjemskjermen"
+    assert (first["recent"], first["before"]) == (6, 0) and first["score"] > 10.83
+    assert first["notes"][0]["note"] == "widget på hjemskjermen mangler"
+    assert set(first["notes"][0]) == {"id", "note", "occurred_at"}
+
+
+def test_surprises_api_takes_from_and_to(at_now: None, client: TestClient, token: str, launch: Launch) -> None:
+    url = f"/api/v1/launches/{SLUG}/surprises"
+    body = client.get(url, params={"from": "2026-11-19T12:00:00+01:00", "to": "2026-11-20"}, headers=auth(token)).json()
+    assert body["start"] == "2026-11-19T11:00:00Z" and body["end"] == "2026-11-20T23:00:00Z"
+    assert body["themes"][0]["recent"] == 6
+    whole = client.get(url, params={"from": "2026-11-16"}, headers=auth(token)).json()
+    assert whole["themes"] == [] and whole["before_total"] == 0  # nothing before it to compare with
+    outside = client.get(url, params={"from": "2027-01-01"}, headers=auth(token))
+    assert outside.status_code == 422 and outside.json()["error"]["code"] == "range_out_of_window"
+    assert client.get(url).status_code == 401
+
+
+def test_the_api_call_reads_only_the_recent_notes_once_the_days_are_kept(db: Database, launch: Launch) -> None:
+    """What the alerts ask every minute: a few hours against kept days, so few rows read."""
+    statements: list[str] = []
+
+    def capture(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    with db.session() as session:
+        themes.surprises(session, launch, now=NOW, start=NOW - dt.timedelta(hours=4), end=NOW)
+        sa.event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            themes.surprises(session, launch, now=NOW, start=NOW - dt.timedelta(hours=4), end=NOW)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", capture)
+    reads = [s for s in statements if "FROM enquiry" in s]
+    assert len(reads) == 2  # the period, and Friday before it: Monday to Thursday are closed and kept
