@@ -9,6 +9,7 @@ the demo loader.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pydantic import AwareDatetime, BaseModel, Field, WithJsonSchema
 from sqlmodel import Session, col, select
 
 from app import api_tokens, audit, privacy
-from app.enquiry_store import HypothesisRow, LaunchRow, Store
+from app.enquiry_store import HypothesisRow, LaunchRow, Store, StoredEnquiry
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
 from app.launches import local_date
 from app.models import (
@@ -383,7 +384,11 @@ def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt
             created_at=min(request.occurred_at, request.received_at) if request.occurred_at else request.received_at,
             recorded_at=request.received_at,
             source=EnquirySource.API if token_id is not None else EnquirySource.CHECKLIST,
-            idempotency_key=request.idempotency_key or new_key(),
+            idempotency_key=(
+                scoped_key(request.idempotency_key, token_id=token_id, agent_id=agent_id)
+                if request.idempotency_key
+                else new_key()
+            ),
         )
         if request.occurred_at is not None and launch is not None:
             backdated.setdefault(launch_id, (launch, []))[1].append(item)
@@ -398,16 +403,49 @@ def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt
         },
     )
     # A repeated idempotency key gets the enquiry as first recorded, not as asked the second time.
-    stored_at, stored_keys = store.stored(sorted({outcome.id for outcome in recorded if not outcome.created}))
+    stored = store.stored(sorted({outcome.id for outcome in recorded if not outcome.created}))
     for (position, request, item), outcome in zip(accepted, recorded, strict=True):
         if outcome.created:
             results[position] = Logged(outcome.id, True, request.slug, request.hypothesis_keys, item.created_at)
-        else:
-            results[position] = Logged(
-                outcome.id, False, request.slug, tuple(stored_keys[outcome.id]), stored_at[outcome.id]
+        elif not _same_enquiry(stored[outcome.id], item, request):
+            results[position] = Conflict(
+                f"Idempotency key {request.idempotency_key!r} was used before for a different enquiry "
+                f"({_describe(stored[outcome.id])}). Nothing was recorded: use a new key for a new enquiry, "
+                "or send exactly the same body to retry.",
+                field="idempotency_key",
+                code="idempotency_key_reused",
             )
+        else:
+            earlier = stored[outcome.id]
+            results[position] = Logged(outcome.id, False, request.slug, earlier.hypothesis_keys, earlier.created_at)
     store.touch_tokens(sorted(used_tokens), now=now, stale_before=now - api_tokens.LAST_USED_RESOLUTION)
     return [r for r in results if r is not None]
+
+
+def scoped_key(key: str, *, token_id: int | None, agent_id: int | None) -> str:
+    """The stored form of a client's idempotency key: a hash of the key and its sender.
+
+    Scoped, so two integrations (or agents) that happen to use the same key never get each
+    other's enquiry back; hashed, so a key cannot carry personal data into storage."""
+    sender = f"t{token_id}" if token_id is not None else f"a{agent_id}"
+    return hashlib.sha256(f"{sender}:{key}".encode()).hexdigest()
+
+
+def _same_enquiry(stored: StoredEnquiry, item: NewEnquiry, request: EnquiryRequest) -> bool:
+    """Whether a repeated key comes with the same enquiry (a retry) rather than another one.
+    The time is compared only when the client gave it: a retry without it arrives later."""
+    return (
+        stored.channel == item.channel
+        and stored.segment == item.segment
+        and (stored.note or None) == (item.note or None)
+        and set(stored.hypothesis_keys) == set(request.hypothesis_keys)
+        and (request.occurred_at is None or stored.created_at == item.created_at)
+    )
+
+
+def _describe(stored: StoredEnquiry) -> str:
+    keys = ", ".join(stored.hypothesis_keys) or "other"
+    return f"{keys} on {stored.channel}, logged at {stored.created_at.isoformat()}"
 
 
 def _bump_for_past_days(

@@ -56,6 +56,15 @@ class LaunchRow:
 
 
 @dataclass(frozen=True)
+class StoredEnquiry:
+    created_at: dt.datetime
+    channel: str
+    segment: str | None
+    note: str | None
+    hypothesis_keys: tuple[str, ...]  # in list order
+
+
+@dataclass(frozen=True)
 class HypothesisRow:
     id: int
     launch_id: int
@@ -174,17 +183,11 @@ class Store:
                 found[launch_id][key] = HypothesisRow(hypothesis_id, launch_id, key, status)
         return found
 
-    def stored(self, enquiry_ids: Sequence[int]) -> tuple[dict[int, dt.datetime], dict[int, list[str]]]:
-        """For enquiries recorded earlier: when, and the keys of their hypotheses (in list order)."""
+    def stored(self, enquiry_ids: Sequence[int]) -> dict[int, StoredEnquiry]:
+        """Enquiries recorded earlier, as stored: to answer a replay, and to tell it from a reused key."""
         if not enquiry_ids:
-            return {}, {}
+            return {}
         marks = self._marks(len(enquiry_ids))
-        times = {
-            enquiry_id: self._read_time(created_at)
-            for enquiry_id, created_at in self._query(
-                f"SELECT id, created_at FROM enquiry WHERE id IN ({marks})", enquiry_ids
-            )
-        }
         keys: dict[int, list[str]] = {enquiry_id: [] for enquiry_id in enquiry_ids}
         for enquiry_id, key in self._query(
             'SELECT l.enquiry_id, h."key" FROM enquiry_hypothesis l JOIN hypothesis h ON h.id = l.hypothesis_id '
@@ -192,7 +195,12 @@ class Store:
             enquiry_ids,
         ):
             keys[enquiry_id].append(key)
-        return times, keys
+        return {
+            enquiry_id: StoredEnquiry(self._read_time(created_at), channel, segment, note, tuple(keys[enquiry_id]))
+            for enquiry_id, created_at, channel, segment, note in self._query(
+                f"SELECT id, created_at, channel, segment, note FROM enquiry WHERE id IN ({marks})", enquiry_ids
+            )
+        }
 
     def existing(self, launch_id: int, keys: Sequence[str]) -> dict[str, int]:
         rows = self._query(

@@ -245,11 +245,42 @@ def test_tokens_are_stored_hashed_and_marked_used(client: TestClient, token: str
 
 
 def test_a_repeated_key_returns_the_enquiry_as_first_recorded(client: TestClient, token: str, launch: Any) -> None:
-    first = post(client, token, {"channel": "phone", "hypotheses": ["receipts-moved"], "idempotency_key": "k1"})
-    again = post(client, token, {"channel": "chat", "hypotheses": ["send-money"], "idempotency_key": "k1"})
-    assert again.json()["id"] == first.json()["id"]
-    assert again.json()["hypotheses"] == ["receipts-moved"]
+    body = {"channel": "phone", "hypotheses": ["receipts-moved", "send-money"], "idempotency_key": "k1"}
+    first = post(client, token, body)
+    with time_machine.travel(DURING_LAUNCH + dt.timedelta(seconds=40), tick=False):  # a retry, later
+        again = post(client, token, {**body, "hypotheses": ["send-money", "receipts-moved"]})
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.json()["hypotheses"] == ["receipts-moved", "send-money"]
     assert again.json()["logged_at"] == first.json()["logged_at"]
+
+
+def test_the_same_key_with_another_enquiry_is_refused(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    first = post(client, token, {"channel": "phone", "hypotheses": ["receipts-moved"], "idempotency_key": "k1"})
+    other = post(client, token, {"channel": "chat", "hypotheses": ["send-money"], "idempotency_key": "k1"})
+    assert other.status_code == 409
+    error = other.json()["error"]
+    assert error["code"] == "idempotency_key_reused" and error["field"] == "idempotency_key"
+    assert "receipts-moved" in error["message"]
+    with db.session() as session:
+        assert len(session.exec(select(Enquiry)).all()) == 1
+    assert first.status_code == 201
+
+
+def test_idempotency_keys_belong_to_their_sender(client: TestClient, token: str, launch: Any, db: Database) -> None:
+    """A second integration that happens to use the same key logs its own enquiry."""
+    with db.transaction() as session:
+        _, second = api_tokens.create(session, name="crm", now=DURING_LAUNCH, actor="test")
+    body = {"channel": "phone", "hypotheses": ["receipts-moved"], "idempotency_key": "call-1"}
+    first = post(client, token, body)
+    theirs = post(client, second, body)
+    assert first.status_code == 201 and theirs.status_code == 201
+    assert theirs.json()["id"] != first.json()["id"]
+    with db.session() as session:
+        keys = [e.idempotency_key for e in session.exec(select(Enquiry))]
+    # Stored as hashes of sender and key: a key cannot carry personal data into the database.
+    assert len(set(keys)) == 2 and all(k and len(k) == 64 and "call-1" not in k for k in keys)
 
 
 def test_undo_is_limited_to_fifteen_minutes(client: TestClient, token: str, launch: Any) -> None:

@@ -51,7 +51,7 @@ def test_an_enquiry_logged_after_the_call_counts_when_it_happened(
     assert response.status_code == 201, response.text
     assert response.json()["logged_at"] == "2026-11-17T08:42:00Z"
     with db.session() as session:
-        [stored] = session.exec(select(Enquiry).where(Enquiry.idempotency_key == "c-1")).all()
+        [stored] = session.exec(select(Enquiry).where(Enquiry.id == response.json()["id"])).all()
     assert stored.created_at == dt.datetime(2026, 11, 17, 8, 42, tzinfo=dt.UTC)
     assert stored.recorded_at == NOW.astimezone(dt.UTC)
     assert stored.source == EnquirySource.API
