@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -64,6 +65,10 @@ class GroupCommitWriter(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._scheduled = False
         self._busy_since: float | None = None
+        # What /readyz reports: when a batch last committed, when one last failed, and why.
+        self.last_success: float | None = None
+        self.last_failure: float | None = None
+        self.last_error: str | None = None
 
     async def submit(self, item: T) -> R:
         """Record ``item``; returns its result once committed, or raises its error."""
@@ -75,6 +80,11 @@ class GroupCommitWriter(Generic[T, R]):
             # After the callbacks already ready: requests that arrived together flush together.
             loop.call_soon(self._flush)
         return await future
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last batch that ended, ended in failure."""
+        return self.last_failure is not None and (self.last_success is None or self.last_failure > self.last_success)
 
     def close(self) -> None:
         """Nothing to stop: the writer owns no thread."""
@@ -89,6 +99,7 @@ class GroupCommitWriter(Generic[T, R]):
             try:
                 self._settle(batch, self._run(batch))
                 self._busy_since = None
+                self.last_success = time.monotonic()
             except LockBusy:
                 self._wait_for_lock(batch)
                 return
@@ -136,6 +147,8 @@ class GroupCommitWriter(Generic[T, R]):
             _resolve(future, result)
 
     def _fail(self, batch: list[tuple[T, asyncio.Future[R]]], exc: Exception) -> None:
+        self.last_failure = time.monotonic()
+        self.last_error = exc.__class__.__name__
         log.error("%s: a batch of %d failed and was rolled back", self._name, len(batch), exc_info=exc)
         error = self._on_failure(exc)
         for _, future in batch:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +28,7 @@ from app.deps import is_htmx
 from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
 from app.group_commit import GroupCommitWriter
 from app.hot_path import TallyApp
+from app.readiness import Readiness
 from app.routes import admin, api, auth, checklist, digests, exports, health, insight, launches
 from app.web import build_environment, render
 
@@ -145,6 +148,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.jinja = build_environment()
     app.state.enquiry_writer = writer
     app.state.token_check = api_tokens.TokenCheck(database)
+    app.state.readiness = Readiness(database, writer, name=f"{socket.gethostname()}:{os.getpid()}")
 
     app.add_middleware(csrf.CookieMiddleware, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -422,3 +422,13 @@ class Relink(SQLModel, table=True):
     relinked_at: dt.datetime = _created()
     undone_by: str | None = Field(default=None, sa_type=sa.String(100))
     undone_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ReadinessProbe(SQLModel, table=True):
+    """One row per app process, rewritten by /readyz when it must know whether writes work
+    (a full disk fails writes while reads and SELECT 1 still answer)."""
+
+    __tablename__ = "readiness_probe"
+
+    name: str = Field(sa_type=sa.String(100), primary_key=True)
+    at: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
