@@ -74,6 +74,20 @@ class HypothesisSpec(BaseModel):
         return " ".join(value.split()) if isinstance(value, str) else value
 
 
+class AlertRules(BaseModel):
+    """When a hypothesis (or a theme in "other") is far enough above normal for a spike alert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_count: int = Field(default=10, ge=1, description="At least this many enquiries in the current digest window.")
+    factor: float = Field(
+        default=3.0,
+        ge=1,
+        description="And at least this many times normal: the higher of the expected rate and the same hours of "
+        "earlier days.",
+    )
+
+
 class LaunchFile(BaseModel):
     """A launch and the enquiries its team expects."""
 
@@ -93,6 +107,9 @@ class LaunchFile(BaseModel):
     segments: list[ShortName] = Field(default_factory=lambda: list(DEFAULT_SEGMENTS), min_length=1)
     status: LaunchStatus | None = Field(
         default=None, description="Leave out to keep the status set in the app (new launches start as draft)."
+    )
+    alerts: AlertRules | None = Field(
+        default=None, description="Spike alerts between digests; min_count 10 and factor 3 when left out."
     )
     hypotheses: list[HypothesisSpec] = Field(default_factory=list)
 
@@ -339,6 +356,8 @@ def _launch_values(
         "slack_channel": spec.slack_channel,
         "channels": list(spec.channels),
         "segments": list(spec.segments),
+        "alert_min_count": (spec.alerts or AlertRules()).min_count,
+        "alert_factor": (spec.alerts or AlertRules()).factor,
     }
     if spec.status is not None:
         values["status"] = spec.status
@@ -516,6 +535,7 @@ def launch_to_file(launch: Launch, hypotheses: Sequence[Hypothesis]) -> LaunchFi
         channels=list(launch.channels),
         segments=list(launch.segments),
         status=launch.status,
+        alerts=AlertRules(min_count=launch.alert_min_count, factor=launch.alert_factor),
         hypotheses=[
             HypothesisSpec(
                 key=h.key,

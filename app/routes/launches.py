@@ -263,9 +263,17 @@ def save_launch(
     status: Annotated[str, Form()],
     product_area: Annotated[str, Form()] = "",
     slack_channel: Annotated[str, Form()] = "",
+    alert_min_count: Annotated[str, Form()] = "",
+    alert_factor: Annotated[str, Form()] = "",
 ) -> Response:
     def change(data: dict[str, Any]) -> dict[str, Any]:
+        alerts = dict(data.get("alerts") or {})  # a field left empty keeps what was set
+        if alert_min_count.strip():
+            alerts["min_count"] = alert_min_count.strip()
+        if alert_factor.strip():
+            alerts["factor"] = alert_factor.strip().replace(",", ".")  # 2,5 as written in Norwegian
         return data | {
+            "alerts": alerts,
             "name": name.strip(),
             "product_area": product_area.strip(),
             "starts_on": starts_on,
