@@ -384,3 +384,8 @@ def test_the_api_call_reads_only_the_recent_notes_once_the_days_are_kept(db: Dat
             sa.event.remove(db.engine, "before_cursor_execute", capture)
     reads = [s for s in statements if "FROM enquiry" in s]
     assert len(reads) == 2  # the period, and Friday before it: Monday to Thursday are closed and kept
+
+
+def test_the_launch_page_links_to_it(at_now: None, web: Web, people: People, launch: Launch) -> None:
+    page = web("kari").get(f"/launches/{SLUG}")
+    assert f'href="{PAGE}"' in page.text

@@ -32,6 +32,7 @@ import datetime as dt
 import functools
 import math
 import re
+import sys
 import threading
 import unicodedata
 from collections import Counter
@@ -80,7 +81,9 @@ STOP = ENGLISH_STOP | NORWEGIAN_STOP
 # A word (letters and digits, with inner ' or -), or what ends a phrase: punctuation, or a scrub
 # marker such as [phone] (masked first, so its word is never read).
 _MARKER = re.compile(r"\[[a-z][a-z-]*\]")
-_PIECE = re.compile(r"(?P<word>[^\W_]+(?:['’-][^\W_]+)*)|(?P<stop>[.,;:!?()\[\]{}\"“”«»/|–—…]+)")
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»/|–—…]+")
+_PIECE = re.compile(rf"(?P<word>{_WORD.pattern})|(?P<stop>{_BREAK.pattern})")
 _JOINERS = str.maketrans("", "", "'’-")
 STEM_ROUNDS = 3
 SURFACE_SAMPLE = 100  # notes read for a theme's usual wording
@@ -114,6 +117,52 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
+# What a word is to the phrases: content (its plain form), or left out.
+CONTENT, NUMBER, ENGLISH, NORWEGIAN, BOTH = 0, 1, 2, 3, 4
+
+
+@functools.lru_cache(maxsize=200_000)
+def _classify(word: str) -> tuple[str, int]:
+    """A word as written -> (its plain lower-case form without ' and -, and what kind of word it is)."""
+    lowered = word.casefold()
+    plain = lowered.translate(_JOINERS)
+    english = lowered in ENGLISH_STOP or plain in ENGLISH_STOP
+    norwegian = lowered in NORWEGIAN_STOP or plain in NORWEGIAN_STOP
+    if english or norwegian:
+        return plain, BOTH if english and norwegian else ENGLISH if english else NORWEGIAN
+    return plain, NUMBER if plain.isdigit() else CONTENT
+
+
+def _language(english: int, norwegian: int) -> str:
+    return "english" if english > norwegian else "norwegian"
+
+
+def _runs(text: str, max_gap: int) -> tuple[str, list[list[str]]]:
+    """The note's language and its runs of content words, plain (a run ends at punctuation, a marker,
+    or more than ``max_gap`` stop words and numbers in a row)."""
+    english = norwegian = 0
+    runs: list[list[str]] = []
+    for segment in _BREAK.split(_MARKER.sub("|", text)):
+        run: list[str] = []
+        gap = 0
+        for word in _WORD.findall(segment):
+            plain, kind = _classify(word)
+            if kind == CONTENT:
+                run.append(plain)
+                gap = 0
+                continue
+            english += kind in (ENGLISH, BOTH)
+            norwegian += kind in (NORWEGIAN, BOTH)
+            if run:
+                gap += 1
+                if gap > max_gap:
+                    runs.append(run)
+                    run, gap = [], 0
+        if run:
+            runs.append(run)
+    return _language(english, norwegian), runs
+
+
 @dataclass(frozen=True)
 class _Word:
     stem: str
@@ -121,40 +170,36 @@ class _Word:
     end: int
 
 
-def _phrases(text: str, max_gap: int) -> tuple[str, list[list[_Word]]]:
-    """The note's language and its runs of content words (a run ends at punctuation, a marker, or a
-    longer gap of stop words and numbers than ``max_gap``)."""
+def _phrases(text: str, max_gap: int) -> list[list[_Word]]:
+    """``_runs`` with where each word is in the text (for the words as written): the same runs."""
     masked = _MARKER.sub(lambda m: "|" * len(m.group()), text)
-    raw: list[tuple[str, int, int] | None] = []  # (plain word, start, end); None ends a run
     english = norwegian = 0
+    runs: list[list[tuple[str, int, int]]] = []
+    run: list[tuple[str, int, int]] = []
+    gap = 0
     for match in _PIECE.finditer(masked):
         word = match.group("word")
         if word is None:
-            raw.append(None)
+            if run:
+                runs.append(run)
+            run, gap = [], 0
             continue
-        lowered = word.casefold()
-        plain = lowered.translate(_JOINERS)
-        if lowered in STOP or plain in STOP:
-            english += lowered in ENGLISH_STOP or plain in ENGLISH_STOP
-            norwegian += lowered in NORWEGIAN_STOP or plain in NORWEGIAN_STOP
-            raw.append(("", match.start(), match.end()))
-        elif plain.isdigit():
-            raw.append(("", match.start(), match.end()))
-        else:
-            raw.append((plain, match.start(), match.end()))
-    language = "english" if english > norwegian else "norwegian"
-    runs: list[list[_Word]] = [[]]
-    gap = 0
-    for item in raw:
-        if item is None or (item[0] == "" and gap >= max_gap):
-            runs.append([])
+        plain, kind = _classify(word)
+        if kind == CONTENT:
+            run.append((plain, match.start(), match.end()))
             gap = 0
-        elif item[0] == "":
-            gap += 1 if runs[-1] else 0
-        else:
-            runs[-1].append(_Word(stem(item[0], language), item[1], item[2]))
-            gap = 0
-    return language, [run for run in runs if run]
+            continue
+        english += kind in (ENGLISH, BOTH)
+        norwegian += kind in (NORWEGIAN, BOTH)
+        if run:
+            gap += 1
+            if gap > max_gap:
+                runs.append(run)
+                run, gap = [], 0
+    if run:
+        runs.append(run)
+    language = _language(english, norwegian)
+    return [[_Word(stem(plain, language), start, end) for plain, start, end in run] for run in runs]
 
 
 @dataclass(frozen=True)
@@ -163,26 +208,27 @@ class Analysis:
     group: str  # near-identical notes share it: their stemmed content words, sorted
 
 
-@functools.lru_cache(maxsize=262_144)
+@functools.lru_cache(maxsize=131_072)  # about 40 MB with 100,000 notes: phrase keys are interned
 def analyse(text: str, max_words: int = DEFAULT_RULES.max_words, max_gap: int = DEFAULT_RULES.max_gap) -> Analysis:
     """A note's phrase keys and group key (kept per text: notes repeat, and never change)."""
-    _, runs = _phrases(text, max_gap)
+    language, runs = _runs(text, max_gap)
     keys: dict[str, None] = {}
+    words: set[str] = set()
     for run in runs:
-        stems = [w.stem for w in run]
+        stems = [stem(plain, language) for plain in run]
+        words.update(stems)
         for n in range(1, max_words + 1):
             for i in range(len(stems) - n + 1):
-                keys[" ".join(stems[i : i + n])] = None
-    words = sorted({w.stem for run in runs for w in run})
-    group = " ".join(words) if words else " ".join(fold(text).split())
-    return Analysis(tuple(keys), group)
+                keys[sys.intern(" ".join(stems[i : i + n]))] = None
+    group = " ".join(sorted(words)) if words else " ".join(fold(text).split())
+    return Analysis(tuple(keys), sys.intern(group))
 
 
 def surfaces(
     text: str, *, max_words: int = DEFAULT_RULES.max_words, max_gap: int = DEFAULT_RULES.max_gap
 ) -> dict[str, str]:
     """Phrase key -> the words as the note has them (from its first word to its last)."""
-    _, runs = _phrases(text, max_gap)
+    runs = _phrases(text, max_gap)
     found: dict[str, str] = {}
     for run in runs:
         for n in range(1, max_words + 1):
@@ -289,7 +335,7 @@ def load_notes(
     if ids is not None:
         query = query.where(_enquiry.c.id.in_(sorted(set(ids))))
     query = query.order_by(_enquiry.c.created_at.desc(), _enquiry.c.id.desc())
-    return [NoteRef(int(i), note, at) for i, at, note in session.execute(query) if note]
+    return [NoteRef(int(i), note, at) for i, at, note in session.execute(query).all() if note]
 
 
 @dataclass
