@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from app import csrf, i18n
 from app.config import Settings
@@ -86,3 +89,21 @@ def render(
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Content-Language"] = language
     return response
+
+
+class StaticAssets(StaticFiles):
+    """The app's static files, with a cache lifetime browsers can trust.
+
+    Vendored files carry their version in their name, and the app's own are linked with
+    ``?v=STATIC_VERSION``: both are immutable for a year. A bare URL must be checked again
+    (the ETag makes that a 304). Compression is GZipMiddleware's (app.main)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        versioned = path.startswith("vendor/") or b"v=" in scope.get("query_string", b"")
+        if response.status_code in (200, 304):
+            response.headers["Cache-Control"] = IMMUTABLE if versioned else "no-cache"
+        return response
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"

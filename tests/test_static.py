@@ -1,0 +1,31 @@
+"""Static files: compressed, and cached for a year when their URL carries their version."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from app.web import STATIC_VERSION
+
+
+def test_vendored_and_versioned_files_are_cached_for_a_year(client: TestClient) -> None:
+    for url in ("/static/vendor/htmx-2.0.11.min.js", f"/static/app.css?v={STATIC_VERSION}"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable", url
+
+
+def test_a_bare_url_is_checked_again(client: TestClient) -> None:
+    response = client.get("/static/app.css")
+    assert response.headers["cache-control"] == "no-cache"
+    again = client.get("/static/app.css", headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_static_files_and_pages_are_gzipped(client: TestClient) -> None:
+    response = client.get("/static/vendor/htmx-2.0.11.min.js", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    page = client.get("/login", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"
+    plain = client.get("/static/vendor/htmx-2.0.11.min.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
