@@ -17,7 +17,7 @@ from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.errors import TallyError
 from app.jobs.scheduler import DigestScheduler
-from app.models import DigestStatus, Launch, Role, TokenRole
+from app.models import Alert, DigestStatus, Launch, Role, TokenRole
 from app.slack import blocks as slack_blocks
 from app.slack.client import sender_from
 
@@ -363,16 +363,22 @@ def digest_run_due(
         str | None, typer.Option("--now", help="Act as if it were this moment (ISO 8601 with offset).")
     ] = None,
 ) -> None:
-    """Do what the scheduler does at this moment: send every due, unsent digest."""
+    """Do what the scheduler does at this moment: send every due, unsent digest, then check for spike alerts."""
     config = settings()
     configure_logging(config.log_level)
     db = Database(config.database_url)
-    runs = digests.run_due(db, settings=config, now=_parse_now(at), sender=sender_from(config))
+    alerts: list[Alert] = []
+    runs = digests.run_due(db, settings=config, now=_parse_now(at), sender=sender_from(config), alerts_done=alerts)
     for run in runs:
         typer.echo(f"{run.slot_key}: {run.status.value}" + (f" ({run.error})" if run.error else ""))
-    if not runs:
+    for alert in alerts:
+        typer.echo(
+            f"alert {alert.claim_key}: {alert.status.value}, {alert.count} enquiries, "
+            f"{slack_blocks.ratio_label(alert.count, alert.normal)}" + (f" ({alert.error})" if alert.error else "")
+        )
+    if not runs and not alerts:
         typer.echo("nothing due")
-    if any(run.status == DigestStatus.FAILED for run in runs):
+    if DigestStatus.FAILED in {run.status for run in runs} | {alert.status for alert in alerts}:
         raise typer.Exit(1)
 
 

@@ -32,8 +32,10 @@ from app import enquiries, launches, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.errors import Conflict, NotFound
+from app.insight import alerts
 from app.models import (
     DELIVERED,
+    Alert,
     DigestKind,
     DigestRun,
     DigestStatus,
@@ -178,6 +180,7 @@ def compose(
         notes=enquiries.recent_notes(session, launch=launch, start=window_start, end=window_end, limit=5),
         channels=current.by_channel,
         late=late,
+        alerts=alerts.recalled(session, launch, start=window_start, end=window_end, base_url=base_url),
     )
 
 
@@ -407,10 +410,17 @@ def run_due(
     launch_ids: Iterable[int] | None = None,
     sleep: Sleep = time.sleep,
     clock: Clock | None = None,
+    check_alerts: bool = True,
+    alerts_done: list[Alert] | None = None,
 ) -> list[DigestRun]:
     """Everything the scheduler does at ``now``: send due slots (late within the
     grace period), record older ones as missed, retry what Slack refused for now,
-    and take over claims abandoned by dead processes."""
+    and take over claims abandoned by dead processes.
+
+    Then, unless ``check_alerts`` is off (the scheduler checks them on a job of its
+    own), spike alerts at ``now`` (app/insight/alerts.py); the alerts dealt with
+    are added to ``alerts_done`` when it is given. An alert that fails is logged,
+    never raised: the digests are done by then."""
     clock = clock or (lambda: now)
     grace = dt.timedelta(minutes=settings.digest_grace_minutes)
     done: list[DigestRun] = []
@@ -433,6 +443,16 @@ def run_due(
             run = _store_content(db, run, launch, now=now, settings=settings, late=now - slot_at > ON_TIME)
             done.append(deliver(db, run, launch, sender=sender, clock=clock, sleep=sleep))
     done.extend(_resume(db, settings=settings, now=now, sender=sender, launch_ids=launch_ids, sleep=sleep, clock=clock))
+    if check_alerts:
+        try:
+            found = alerts.run_alerts(
+                db, settings=settings, now=now, sender=sender, launch_ids=launch_ids, sleep=sleep, clock=clock
+            )
+        except Exception:
+            log.exception("spike alerts at %s failed; the next check tries again", now.isoformat())
+            found = []
+        if alerts_done is not None:
+            alerts_done.extend(found)
     return done
 
 

@@ -10,6 +10,8 @@ Jobs:
   take effect without a restart), catches up on anything missed, retries what
   Slack refused for now, takes over abandoned claims, and counts days that
   have just closed (``tallies.keep_closed_days``) before any page needs them;
+* a job every ``ALERT_MINUTES`` that checks for spike alerts
+  (``alerts.run_alerts(now=...)``, claimed in the database like digests);
 * an hourly job that prunes old sign-in attempts.
 """
 
@@ -29,6 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from app import auth, digests, launches, tallies
 from app.config import Settings
 from app.db import Database
+from app.insight import alerts
 from app.models import Launch
 from app.slack.client import sender_from
 
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 SYNC_JOB = "sync"
 PRUNE_JOB = "prune"
+ALERT_JOB = "alerts"
+ALERT_MINUTES = 5
 DIGEST_PREFIX = "digest:"
 
 
@@ -75,11 +80,26 @@ class DigestScheduler:
     def run_due(self, launch_ids: list[int] | None = None) -> None:
         now = dt.datetime.now(dt.UTC)
         try:
-            with self._lock:  # the cron and minute jobs must not interleave in this process
-                digests.run_due(self.db, settings=self.settings, now=now, sender=self.sender, launch_ids=launch_ids)
+            with self._lock:  # the cron, minute and alert jobs must not interleave in this process
+                digests.run_due(
+                    self.db,
+                    settings=self.settings,
+                    now=now,
+                    sender=self.sender,
+                    launch_ids=launch_ids,
+                    check_alerts=False,  # their own job below
+                )
         except Exception:
             # A broken pass must never stop the scheduler; the next pass tries again.
             log.exception("digest pass at %s failed", now.isoformat())
+
+    def check_alerts(self) -> None:
+        now = dt.datetime.now(dt.UTC)
+        try:
+            with self._lock:
+                alerts.run_alerts(self.db, settings=self.settings, now=now, sender=self.sender)
+        except Exception:
+            log.exception("spike alert check at %s failed", now.isoformat())
 
     def sync(self) -> None:
         """Match the cron jobs to the live launches, then catch up."""
@@ -131,6 +151,12 @@ class DigestScheduler:
             id=SYNC_JOB,
             next_run_time=dt.datetime.now(dt.UTC),
             name="sync launches and catch up",
+        )
+        self.scheduler.add_job(
+            self.check_alerts,
+            IntervalTrigger(minutes=ALERT_MINUTES, timezone=dt.UTC),
+            id=ALERT_JOB,
+            name="check for spike alerts",
         )
         self.scheduler.add_job(
             self.prune, IntervalTrigger(hours=1, timezone=dt.UTC), id=PRUNE_JOB, name="prune sign-in attempts"

@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from app import digests, launches, schedule
 from app.deps import DatabaseDep, IsHtmx, Now, RequireLead, SessionDep, SettingsDep
 from app.errors import NotFound
+from app.insight import alerts
 from app.models import DigestRun, Launch
 from app.slack import blocks as slack_blocks
 from app.slack.client import sender_from
@@ -40,6 +41,7 @@ def page(
         previews={r.id: to_html(r.blocks) for r in runs},
         slack=_slack_mode(settings),
         next_slot=schedule.next_slot(launch, now),
+        alerts=alerts.listing(session, launch),
     )
 
 

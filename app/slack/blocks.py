@@ -1,4 +1,5 @@
-"""Block Kit for a digest: pure functions from a ``DigestContent`` to blocks and text.
+"""Block Kit for a digest and a spike alert: pure functions from a ``DigestContent`` (an
+``AlertContent``) to blocks and text.
 
 slack_sdk's block models build the JSON and check Slack's limits (they raise
 if a header passes 150 characters or a section 3000); the builders here cut
@@ -46,6 +47,18 @@ class HypothesisLine:
 
 
 @dataclass(frozen=True)
+class AlertLine:
+    """A spike alert sent since the previous digest, as the digest recalls it."""
+
+    theme: bool  # a rising theme in "other", not a hypothesis
+    name: str  # the hypothesis's text, or the theme's phrase
+    count: int
+    normal: float
+    at_label: str  # when it was sent, local: "14:20"
+    url: str  # its drill-down
+
+
+@dataclass(frozen=True)
 class DigestContent:
     launch_name: str
     slot_label: str  # "13:00"
@@ -63,6 +76,7 @@ class DigestContent:
     notes: list[str] = field(default_factory=list)
     channels: dict[str, int] = field(default_factory=dict)
     late: bool = False
+    alerts: list[AlertLine] = field(default_factory=list)  # spike alerts sent since the previous digest
 
     @property
     def seen(self) -> list[HypothesisLine]:
@@ -178,6 +192,15 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     biggest = max((h.count for h in seen), default=0)
     tail: list[Block] = []
 
+    if content.alerts:
+        lines = [
+            f"• {escape(a.at_label)} {'“other”: ' if a.theme else ''}<{escape(a.url)}|{escape(cut(a.name, 200))}>: "
+            f"*{a.count}* ({ratio_label(a.count, a.normal)})"
+            for a in content.alerts
+        ]
+        [text] = _pack("*Alerts since the previous digest*", lines, max_sections=1, more="…and {n} more alerts")
+        tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
+
     not_seen = content.not_seen
     if not_seen:
         names = [
@@ -239,6 +262,12 @@ def plain_text(content: DigestContent) -> str:
     for h in seen:
         expected = f" (today {h.today} of {h.expected_per_day} expected a day)" if h.expected_per_day else ""
         lines.append(f"  {bar(h.count, biggest)} {h.count:>4} {change(h.count, h.previous):>4}  {h.text}{expected}")
+    if content.alerts:
+        lines += ["", "Alerts since the previous digest:"]
+        lines += [
+            f"  {a.at_label} {'other: ' if a.theme else ''}{a.name}: {a.count} ({ratio_label(a.count, a.normal)})"
+            for a in content.alerts
+        ]
     if content.not_seen:
         lines += ["", "Not seen in this window:"] + [f"  - {h.text}" for h in content.not_seen]
     lines += ["", f"Other: {content.other} ({change(content.other, content.other_previous)})"]
@@ -247,3 +276,62 @@ def plain_text(content: DigestContent) -> str:
         lines += ["", "By channel: " + " · ".join(f"{name} {n}" for name, n in content.channels.items())]
     lines += ["", page_link(content)]
     return "\n".join(lines)
+
+
+# --- spike alerts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertContent:
+    """One spike: a hypothesis (or a theme in "other") far above normal since the last digest time."""
+
+    launch_name: str
+    theme: bool  # a rising theme in "other", not a hypothesis
+    name: str  # the hypothesis's text, or the theme's phrase
+    count: int  # in the window so far
+    normal: float  # the count that would have been normal for the same stretch (0: no normal yet)
+    since_label: str  # the window's start, local: "13:00" (or "Tue 16:00")
+    url: str  # its drill-down
+
+
+def ratio_label(count: int, normal: float) -> str:
+    """'3.4× normal'; with nothing to compare with (no expected rate, no earlier day) 'no normal yet'."""
+    if normal <= 0:
+        return "no normal yet"
+    return f"{count / normal:.1f}× normal"
+
+
+def _normal_label(normal: float) -> str:
+    return f"{normal:.0f}" if normal >= 10 else f"{normal:.1f}"
+
+
+def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
+    """The fallback text and the blocks of a spike alert: the one subject, its count, the rate
+    against normal, and a link to its drill-down."""
+    what = "Rising in “other”" if content.theme else "Spike"
+    name = escape(cut(content.name, 500))
+    link = f"<{escape(content.url)}|{name}>"
+    subject = f"“{link}”" if content.theme else link
+    ratio = ratio_label(content.count, content.normal)
+    normal = f" (normal by now: {_normal_label(content.normal)})" if content.normal > 0 else ""
+    blocks: list[Block] = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f":zap: *{what}:* {subject}\n"
+                f"*{content.count}* enquiries since {escape(content.since_label)} · *{ratio}*{normal}"
+            )
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"{escape(cut(content.launch_name, 200))} · Launch Tally: one alert per hypothesis or theme "
+                    "between digests"
+                )
+            ]
+        ),
+    ]
+    text = escape(
+        f"{what} in {content.launch_name}: {cut(content.name, 300)}: {content.count} enquiries since "
+        f"{content.since_label}, {ratio}."
+    )
+    return cut(text, MAX_SECTION), [block.to_dict() for block in blocks]

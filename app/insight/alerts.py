@@ -1,0 +1,549 @@
+"""Spike alerts: one hypothesis (or a rising theme in "other") far above normal between digests.
+
+**The window** is the current digest window: from the latest scheduled digest time at or before
+``now`` (whether or not a digest was sent then; the launch's start before its first) to ``now``.
+
+**Normal**, for a hypothesis and that window, is the higher of
+
+* its expected rate: ``expected_per_day`` × the window's length / 24 h;
+* its own rate: the mean of its counts in the same local clock hours on each earlier day of the
+  launch (up to ``HISTORY_DAYS``). Those hours are widened to whole local hours (13:00–15:00 for a
+  window of 13:00–14:37) so that they come from the closed days' hour-by-hour counts, which every
+  process keeps (app/tallies/cache.py): no enquiry is read for them. Each day's count is then
+  scaled back to the window's length (× 97/120 here).
+
+A rising theme in "other" (``themes.surprises`` over the window) counts the notes that have it;
+its normal is that count in the part of the launch before the window, per day, scaled to the
+window. Overlapping phrases of the same notes are one topic: only the best ranked is alerted.
+
+**A spike** is a count in the window of at least the launch's ``alert_min_count`` and at least
+``alert_factor`` × normal. A subject with no expected rate and no earlier day (the launch's first
+day) has a normal of 0: ``alert_min_count`` alone decides. Retired hypotheses never alert.
+``evaluate`` is a pure function of the data and ``now``.
+
+**Once** per (launch, subject, window): claiming an alert is inserting its row with a unique
+``claim_key``, exactly like a digest slot (app/digests.py), so several workers, replicas and
+`tally digest run-due` send it once. Delivery, retries, stale claims and permanent errors are the
+digests' (app/slack/delivery.py); without Slack an alert is kept as a dry run. The scheduler
+checks every five minutes (app/jobs/scheduler.py), and ``digests.run_due`` after the digests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from app import launches, schedule, tallies
+from app.config import Settings
+from app.db import Database, insert_ignoring_conflicts
+from app.errors import NotFound
+from app.insight import themes
+from app.models import Alert, AlertKind, DigestStatus, Hypothesis, Launch, LaunchStatus, id_of
+from app.slack import blocks as slack_blocks
+from app.slack import delivery
+from app.slack.client import Sender
+
+log = logging.getLogger(__name__)
+
+HISTORY_DAYS = 7  # earlier days compared with, at most
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+# Shown on the pages and in the API: every alert but one being sent right now.
+LISTED = (DigestStatus.SENT, DigestStatus.DRY_RUN, DigestStatus.RETRYING, DigestStatus.FAILED)
+# Recalled by the next digest.
+RECALLED = (DigestStatus.SENT, DigestStatus.DRY_RUN)
+
+_alert = Alert.__table__  # type: ignore[attr-defined]
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class Spike:
+    kind: AlertKind
+    subject: str  # the hypothesis's key, or the theme's phrase
+    name: str  # what people call it: the hypothesis's text, or the phrase
+    count: int  # in the window so far
+    normal: float  # the count that would have been normal for the window so far (0: no normal yet)
+    window_start: dt.datetime
+    observed_at: dt.datetime
+    hypothesis_id: int | None = None
+    theme_key: str | None = None  # the theme's stems
+
+    @property
+    def ratio(self) -> float | None:
+        return self.count / self.normal if self.normal > 0 else None
+
+
+# --- when and how much ------------------------------------------------------------------------
+
+
+def window_start(launch: Launch, now: dt.datetime) -> dt.datetime | None:
+    """The current digest window's start (None before the launch has begun)."""
+    start = launches.window(launch)[0]
+    if now < start:
+        return None
+    return schedule.previous_slot(launch, now) or start
+
+
+def earlier_stretches(launch: Launch, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The same local clock hours as [start, end) on each earlier day of the launch (newest first, at
+    most ``HISTORY_DAYS``), widened to whole local hours. Wall-clock arithmetic: on a DST day a
+    stretch is an hour shorter or longer, and each is scaled by its own length."""
+    tz = launches.zone(launch)
+    first = launches.window(launch)[0]
+    a = start.astimezone(tz).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    local_end = end.astimezone(tz).replace(tzinfo=None)
+    b = local_end.replace(minute=0, second=0, microsecond=0)
+    if b < local_end:
+        b += HOUR
+    stretches = []
+    for days in range(1, HISTORY_DAYS + 1):
+        shifted = (a - days * DAY).replace(tzinfo=tz).astimezone(dt.UTC)
+        if shifted < first:
+            break
+        stretches.append((shifted, (b - days * DAY).replace(tzinfo=tz).astimezone(dt.UTC)))
+    return stretches
+
+
+def _usual_counts(
+    session: Session,
+    launch: Launch,
+    hypotheses: Sequence[Hypothesis],
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+) -> dict[int, float] | None:
+    """Per hypothesis id, the mean count of the same hours of earlier days, scaled to [start, end);
+    None on the launch's first day."""
+    stretches = earlier_stretches(launch, start, end)
+    if not stretches:
+        return None
+    usual = dict.fromkeys((id_of(h) for h in hypotheses), 0.0)
+    for a, b in stretches:
+        counts = tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=hypotheses)
+        scale = (end - start) / (b - a) / len(stretches)
+        for hypothesis_id, n in counts.by_hypothesis.items():
+            usual[hypothesis_id] += n * scale
+    return usual
+
+
+def is_spike(launch: Launch, count: int, normal: float) -> bool:
+    return count >= launch.alert_min_count and count >= launch.alert_factor * normal
+
+
+def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spike]:
+    """The subjects far above normal in the current digest window at ``now``: hypotheses, then themes."""
+    start = window_start(launch, now)
+    end = min(now, launches.window(launch)[1])
+    if start is None or end <= start:
+        return []
+    hypotheses = launches.hypotheses_of(session, launch, include_retired=False)
+    current = tallies.tally(session=session, launch=launch, start=start, end=end, now=now, hypotheses=hypotheses)
+    # Only a hypothesis with enough enquiries can spike: the earlier days are looked at for those alone.
+    enough = [h for h in hypotheses if current.for_hypothesis(h) >= launch.alert_min_count]
+    usual = _usual_counts(session, launch, enough, start=start, end=end, now=now) if enough else None
+    spikes = []
+    for h in enough:
+        count = current.for_hypothesis(h)
+        expected = h.expected_per_day * ((end - start) / DAY) if h.expected_per_day is not None else 0.0
+        normal = max(expected, usual.get(id_of(h), 0.0) if usual else 0.0)
+        if is_spike(launch, count, normal):
+            spikes.append(
+                Spike(AlertKind.HYPOTHESIS, h.key, h.text, count, round(normal, 2), start, now, hypothesis_id=h.id)
+            )
+    if current.other >= launch.alert_min_count:  # a theme's notes are "other" enquiries
+        spikes.extend(_theme_spikes(session, launch, start=start, end=end, now=now))
+    return spikes
+
+
+def _theme_spikes(
+    session: Session, launch: Launch, *, start: dt.datetime, end: dt.datetime, now: dt.datetime
+) -> list[Spike]:
+    found = themes.surprises(session, launch, now=now, start=start, end=end)
+    days_before = (found.start - launches.window(launch)[0]) / DAY
+    spikes = []
+    seen: list[set[str]] = []
+    for theme in found.themes:  # highest score first
+        # Overlapping phrases of the same notes ("widget gone home", "gone home screen") are one topic:
+        # a theme sharing more than half its words with one ranked above it is not alerted apart.
+        words = set(theme.key.split())
+        if any(len(words & other) * 2 > len(words) for other in seen):
+            continue
+        seen.append(words)
+        normal = theme.before / days_before * ((end - start) / DAY) if days_before > 0 else 0.0
+        if is_spike(launch, theme.recent, normal):
+            spikes.append(
+                Spike(
+                    AlertKind.THEME,
+                    theme.phrase[:200],
+                    theme.phrase,
+                    theme.recent,
+                    round(normal, 2),
+                    start,
+                    now,
+                    theme_key=theme.key,
+                )
+            )
+    return spikes
+
+
+# --- what it says ----------------------------------------------------------------------------
+
+
+def claim_key(launch: Launch, spike: Spike) -> str:
+    """Unique per (launch, subject, window); at most 120 characters."""
+    subject = spike.subject if spike.kind == AlertKind.HYPOTHESIS else (spike.theme_key or spike.subject)
+    at = f"{spike.window_start.astimezone(dt.UTC):%Y-%m-%dT%H:%MZ}"
+    key = f"{id_of(launch)}:{spike.kind.value}:{subject}:{at}"
+    if spike.kind == AlertKind.THEME or len(key) > 120:
+        key = f"{id_of(launch)}:{spike.kind.value}:{hashlib.sha1(subject.encode()).hexdigest()}:{at}"  # noqa: S324
+    return key
+
+
+def drilldown_url(base_url: str, launch: Launch, kind: AlertKind, subject: str) -> str:
+    """Where to look closer: the hypothesis's drill-down since the digest, or "other" searched for the theme."""
+    if kind == AlertKind.THEME:
+        return f"{base_url}/launches/{launch.slug}/other?{urlencode({'q': subject})}"
+    return f"{base_url}/launches/{launch.slug}/hypotheses/{quote(subject, safe='')}{slack_blocks.SINCE_DIGEST}"
+
+
+def since_label(launch: Launch, start: dt.datetime, now: dt.datetime) -> str:
+    tz = launches.zone(launch)
+    local = start.astimezone(tz)
+    return f"{local:%H:%M}" if local.date() == now.astimezone(tz).date() else f"{local:%a %H:%M}"
+
+
+def content(launch: Launch, spike: Spike, *, base_url: str) -> slack_blocks.AlertContent:
+    return slack_blocks.AlertContent(
+        launch_name=launch.name,
+        theme=spike.kind == AlertKind.THEME,
+        name=spike.name,
+        count=spike.count,
+        normal=spike.normal,
+        since_label=since_label(launch, spike.window_start, spike.observed_at),
+        url=drilldown_url(base_url, launch, spike.kind, spike.subject),
+    )
+
+
+# --- claiming and sending --------------------------------------------------------------------
+
+
+def _claimed(db: Database, launch: Launch, start: dt.datetime) -> set[str]:
+    with db.session() as session:
+        return set(
+            session.exec(select(Alert.claim_key).where(Alert.launch_id == launch.id, Alert.window_start == start))
+        )
+
+
+def claim(
+    db: Database, launch: Launch, spike: Spike, *, now: dt.datetime, text: str, blocks: list[dict[str, object]]
+) -> Alert | None:
+    """The new alert, composed and claimed by this process; None when another claimed it first."""
+    values = {
+        "launch_id": id_of(launch),
+        "claim_key": claim_key(launch, spike),
+        "kind": spike.kind.value,
+        "hypothesis_id": spike.hypothesis_id,
+        "subject": spike.subject,
+        "window_start": spike.window_start,
+        "observed_at": spike.observed_at,
+        "count": spike.count,
+        "normal": spike.normal,
+        "status": DigestStatus.PENDING.value,
+        "attempts": 0,
+        "claimed_by": delivery.worker_name(),
+        "claimed_at": now,
+        "text": text,
+        "blocks": blocks,
+        "created_at": now,
+    }
+    with db.transaction() as session:
+        statement = insert_ignoring_conflicts(_alert, session.get_bind().dialect, index_elements=["claim_key"])
+        row = session.execute(statement.values(**values).returning(_alert.c.id)).first()
+        return session.get(Alert, int(row[0])) if row else None
+
+
+def _take_over(db: Database, alert: Alert, *, now: dt.datetime) -> Alert | None:
+    """Claim a waiting or abandoned alert with a conditional update: exactly one process wins."""
+    with db.transaction() as session:
+        conditions = [_alert.c.id == alert.id, _alert.c.status == alert.status.value]
+        if alert.status == DigestStatus.PENDING:
+            conditions.append(_alert.c.claimed_at == alert.claimed_at)
+        result = session.execute(
+            sa.update(_alert)
+            .where(*conditions)
+            .values(status=DigestStatus.PENDING.value, claimed_by=delivery.worker_name(), claimed_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return session.get(Alert, alert.id)
+
+
+def _save(db: Database, alert: Alert, **changes: object) -> Alert:
+    with db.transaction() as session:
+        stored = session.get(Alert, alert.id)
+        if stored is None:
+            raise NotFound(f"Alert {alert.id} is gone.")
+        for name, value in changes.items():
+            setattr(stored, name, value)
+        session.add(stored)
+    return stored
+
+
+def _fail(db: Database, alert: Alert, message: str, *, attempts: int) -> Alert:
+    log.error("alert %s failed: %s", alert.claim_key, message)
+    return _save(db, alert, status=DigestStatus.FAILED, error=message, next_attempt_at=None, attempts=attempts)
+
+
+def deliver(
+    db: Database,
+    alert: Alert,
+    launch: Launch,
+    *,
+    sender: Sender | None,
+    clock: Clock,
+    sleep: Sleep = time.sleep,
+    check_first: bool = False,
+) -> Alert:
+    """Post a claimed alert, with the digests' bounded retries; record the outcome."""
+    if sender is None:
+        log.info("alert %s kept as a dry run (no Slack configured)", alert.claim_key)
+        return _save(db, alert, status=DigestStatus.DRY_RUN, sent_at=clock(), error=None)
+    channel = launch.slack_channel or ""
+    if not channel and sender.can_check_channel:
+        return _fail(
+            db, alert, "The launch has no Slack channel: set one in the launch editor.", attempts=alert.attempts
+        )
+    result = delivery.post_with_retries(
+        sender,
+        channel=channel,
+        key=alert.claim_key,
+        text=alert.text,
+        blocks=alert.blocks,
+        claimed_since=alert.created_at,
+        attempts=alert.attempts,
+        check_first=check_first,
+        sleep=sleep,
+    )
+    if result.posted is not None:
+        log.info("alert %s sent to %s", alert.claim_key, result.posted.channel)
+        return _save(
+            db,
+            alert,
+            status=DigestStatus.SENT,
+            sent_at=clock(),
+            channel=result.posted.channel,
+            slack_ts=result.posted.ts,
+            attempts=result.attempts,
+            error=None,
+            next_attempt_at=None,
+        )
+    error = result.error
+    assert error is not None  # noqa: S101 - a pass that did not post ends with its error
+    if error.permanent:
+        return _fail(db, alert, error.message, attempts=result.attempts)
+    if error.maybe_posted and not sender.can_check_channel:
+        return _fail(
+            db,
+            alert,
+            f"{error.message} A webhook cannot check the channel: look in Slack for it.",
+            attempts=result.attempts,
+        )
+    pause = delivery.next_pass(error, attempts_before=alert.attempts)
+    if pause is None:
+        return _fail(db, alert, f"Gave up after {result.attempts} attempts: {error.message}", attempts=result.attempts)
+    log.warning("alert %s not delivered yet (%s); next try in %s", alert.claim_key, error.message, pause)
+    return _save(
+        db,
+        alert,
+        status=DigestStatus.RETRYING,
+        attempts=result.attempts,
+        error=error.message,
+        next_attempt_at=clock() + pause,
+    )
+
+
+def _live(db: Database, launch_ids: Iterable[int] | None) -> list[Launch]:
+    with db.session() as session:
+        found = launches.list_launches(session, statuses=(LaunchStatus.LIVE,))
+    wanted = set(launch_ids) if launch_ids is not None else None
+    return [launch for launch in found if wanted is None or launch.id in wanted]
+
+
+def _alert_launch(
+    db: Database,
+    launch: Launch,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    sender: Sender | None,
+    clock: Clock,
+    sleep: Sleep,
+) -> list[Alert]:
+    with db.session() as session:
+        spikes = evaluate(session, launch, now=now)
+    if not spikes:
+        return []
+    taken = _claimed(db, launch, spikes[0].window_start)
+    done = []
+    for spike in spikes:
+        if claim_key(launch, spike) in taken:
+            continue
+        text, blocks = slack_blocks.build_alert(content(launch, spike, base_url=settings.base_url))
+        alert = claim(db, launch, spike, now=now, text=text, blocks=blocks)
+        if alert is None:
+            continue  # another process has it
+        done.append(deliver(db, alert, launch, sender=sender, clock=clock, sleep=sleep))
+    return done
+
+
+def run_alerts(
+    db: Database,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    sender: Sender | None,
+    launch_ids: Iterable[int] | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock | None = None,
+) -> list[Alert]:
+    """Everything the alert check does at ``now``: for each live launch, claim, compose and send
+    each new spike; then retry what Slack refused for now and take over abandoned claims.
+
+    Returns the alerts this call dealt with. A launch whose check fails is logged and skipped:
+    it never stops the others, the digests or the scheduler."""
+    clock = clock or (lambda: now)
+    live = _live(db, launch_ids)
+    done: list[Alert] = []
+    for launch in live:
+        try:
+            done.extend(_alert_launch(db, launch, settings=settings, now=now, sender=sender, clock=clock, sleep=sleep))
+        except Exception:
+            log.exception("spike alerts for %s at %s failed; the next check tries again", launch.slug, now.isoformat())
+    done.extend(_resume(db, live, now=now, sender=sender, clock=clock, sleep=sleep))
+    return done
+
+
+def _resume(
+    db: Database, live: Sequence[Launch], *, now: dt.datetime, sender: Sender | None, clock: Clock, sleep: Sleep
+) -> list[Alert]:
+    by_id = {launch.id: launch for launch in live}
+    with db.session() as session:
+        waiting = list(
+            session.exec(
+                select(Alert)
+                .where(
+                    col(Alert.launch_id).in_(by_id),
+                    sa.or_(
+                        sa.and_(col(Alert.status) == DigestStatus.RETRYING, col(Alert.next_attempt_at) <= now),
+                        sa.and_(
+                            col(Alert.status) == DigestStatus.PENDING,
+                            col(Alert.claimed_at) < now - delivery.STALE_CLAIM,
+                        ),
+                    ),
+                )
+                .order_by(col(Alert.created_at))
+            )
+        )
+    done = []
+    for alert in waiting:
+        taken = _take_over(db, alert, now=now)
+        if taken is None:
+            continue
+        # As for digests: it may be in Slack already (a dropped connection, a dead process), so a
+        # bot looks first; a webhook cannot, so an abandoned claim fails for a person to check.
+        stale = alert.status == DigestStatus.PENDING
+        check = bool(sender and (sender.can_check_channel or stale))
+        try:
+            done.append(
+                deliver(db, taken, by_id[alert.launch_id], sender=sender, clock=clock, sleep=sleep, check_first=check)
+            )
+        except Exception:
+            log.exception("retrying alert %s failed; the next check tries again", alert.claim_key)
+    return done
+
+
+# --- reading them back -----------------------------------------------------------------------
+
+
+def recent(session: Session, launch: Launch, *, limit: int = 100) -> list[Alert]:
+    """The launch's alerts, newest first (every one but those being sent at this moment)."""
+    return list(
+        session.exec(
+            select(Alert)
+            .where(Alert.launch_id == launch.id, col(Alert.status).in_(LISTED))
+            .order_by(col(Alert.created_at).desc(), col(Alert.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An alert as the pages list it."""
+
+    alert: Alert
+    name: str  # the hypothesis's text (as it reads now), or the theme's phrase
+    path: str  # its drill-down, within the app
+
+    @property
+    def ratio(self) -> float | None:
+        """Times normal, to one decimal (None: there was no normal yet)."""
+        return round(self.alert.count / self.alert.normal, 1) if self.alert.normal > 0 else None
+
+
+def listing(session: Session, launch: Launch, *, limit: int = 100) -> list[Listed]:
+    """``recent`` alerts with what to call them and where to look closer (templates/alerts/_list.html)."""
+    found = recent(session, launch, limit=limit)
+    called = names(session, launch, found)
+    return [Listed(a, called[id_of(a)], drilldown_url("", launch, a.kind, a.subject)) for a in found]
+
+
+def names(session: Session, launch: Launch, alerts: Iterable[Alert]) -> dict[int, str]:
+    """What to call each alert's subject: the hypothesis's text (as it reads now), or the phrase."""
+    texts = {h.id: h.text for h in launches.hypotheses_of(session, launch)}
+    return {
+        id_of(a): texts.get(a.hypothesis_id, a.subject) if a.kind == AlertKind.HYPOTHESIS else a.subject for a in alerts
+    }
+
+
+def recalled(
+    session: Session, launch: Launch, *, start: dt.datetime, end: dt.datetime, base_url: str
+) -> list[slack_blocks.AlertLine]:
+    """The alerts sent in [start, end), oldest first, as a digest recalls them."""
+    found = list(
+        session.exec(
+            select(Alert)
+            .where(
+                Alert.launch_id == launch.id,
+                col(Alert.status).in_(RECALLED),
+                col(Alert.sent_at) >= start,
+                col(Alert.sent_at) < end,
+            )
+            .order_by(col(Alert.sent_at), col(Alert.id))
+        )
+    )
+    called = names(session, launch, found)
+    tz = launches.zone(launch)
+    return [
+        slack_blocks.AlertLine(
+            theme=a.kind == AlertKind.THEME,
+            name=called[id_of(a)],
+            count=a.count,
+            normal=a.normal,
+            at_label=f"{(a.sent_at or a.created_at).astimezone(tz):%H:%M}",
+            url=drilldown_url(base_url, launch, a.kind, a.subject),
+        )
+        for a in found
+    ]

@@ -1,0 +1,655 @@
+"""Spike alerts: when a hypothesis runs far above normal between digests, one alert per window.
+
+Slack is the fake in tests/fakes/slack_server.py, over real HTTP, driven by slack-sdk; the
+database is real; time is the ``now`` each test passes (nothing sleeps: the sender's pauses are
+recorded instead).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from app import digests, enquiries, hypothesis_sets, launches
+from app.config import Settings
+from app.db import Database
+from app.insight import alerts
+from app.jobs.scheduler import DigestScheduler
+from app.models import Alert, AlertKind, DigestStatus, Hypothesis, HypothesisStatus, Launch
+from app.slack import blocks as slack_blocks
+from app.slack.client import BotSender
+from app.slack.delivery import STALE_CLAIM
+from tests.factories import fresh, hypothesis_ids, make_launch
+from tests.fakes.slack_server import FakeSlack, Reply
+from tests.processes import ROOT
+
+OSLO = ZoneInfo("Europe/Oslo")
+TOKEN = "xoxb-test-token"
+CHANNEL = "#launch"
+
+
+def local(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 11, day, hour, minute, tzinfo=OSLO).astimezone(dt.UTC)
+
+
+def log_many(
+    db: Database, launch: Launch, key: str | None, n: int, *, start: dt.datetime, note: str | None = None
+) -> None:
+    """``n`` enquiries for ``key`` (None: "other"), a minute apart from ``start``."""
+    ids = hypothesis_ids(db, launch)
+    with db.write_connection() as connection:
+        enquiries.insert_many(
+            connection,
+            [
+                enquiries.NewEnquiry(
+                    launch_id=launch.id or 0,
+                    channel="phone",
+                    segment="private",
+                    created_at=start + dt.timedelta(minutes=i),
+                    hypothesis_ids=(ids[key],) if key else (),
+                    note=note,
+                )
+                for i in range(n)
+            ],
+        )
+
+
+def set_hypothesis(db: Database, launch: Launch, key: str, **values: Any) -> None:
+    with db.transaction() as session:
+        hypothesis = session.exec(
+            select(Hypothesis).where(Hypothesis.launch_id == launch.id, Hypothesis.key == key)
+        ).one()
+        for name, value in values.items():
+            setattr(hypothesis, name, value)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack().running() as fake:
+        fake.add_channel(CHANNEL)
+        yield fake
+
+
+@pytest.fixture
+def pauses() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def bot(slack: FakeSlack, pauses: list[float]) -> BotSender:
+    return BotSender(token=TOKEN, base_url=slack.api_url, sleep=pauses.append)
+
+
+@pytest.fixture
+def launch(db: Database) -> Launch:
+    """Its first day is the 18th: no earlier days to compare with."""
+    return make_launch(
+        db, hypotheses=("send", "bankid", "receipts"), slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 18)
+    )
+
+
+def run(db: Database, settings: Settings, sender: BotSender | None, now: dt.datetime) -> list[Alert]:
+    return alerts.run_alerts(db, settings=settings, now=now, sender=sender, sleep=lambda s: None)
+
+
+def stored(db: Database) -> list[Alert]:
+    with db.session() as session:
+        return list(session.exec(select(Alert).order_by(Alert.id)))  # type: ignore[arg-type]
+
+
+def alert_posts(slack: FakeSlack) -> list[dict[str, Any]]:
+    return [m for m in slack.posts(CHANNEL) if ":hypothesis:" in str(m["metadata"]) or ":theme:" in str(m["metadata"])]
+
+
+def evaluate(db: Database, launch: Launch, now: dt.datetime) -> list[alerts.Spike]:
+    with db.session() as session:
+        return alerts.evaluate(session, fresh(db, launch), now=now)
+
+
+# --- which subjects spike --------------------------------------------------------------------
+
+
+def test_a_spike_is_posted_once_per_window_and_a_new_window_allows_another(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    log_many(db, launch, "send", 12, start=local(18, 13, 5))
+    [alert] = run(db, settings, bot, local(18, 13, 30))
+    assert (alert.kind, alert.subject, alert.count, alert.normal) == (AlertKind.HYPOTHESIS, "send", 12, 0.0)
+    assert alert.status == DigestStatus.SENT and alert.channel == slack.channel_id(CHANNEL) and alert.slack_ts
+    assert alert.window_start == local(18, 13) and alert.observed_at == local(18, 13, 30)
+    assert alert.claim_key == f"{launch.id}:hypothesis:send:2026-11-18T12:00Z"
+    [message] = slack.posts(CHANNEL)
+    assert message["metadata"]["event_payload"] == {"slot_key": alert.claim_key}
+    section = message["blocks"][0]["text"]["text"]
+    assert "<http://testserver/launches/test-launch/hypotheses/send?range=since-digest|Hypothesis send>" in section
+    assert "*12* enquiries since 13:00 · *no normal yet*" in section
+    assert message["text"] == "Spike in Test launch: Hypothesis send: 12 enquiries since 13:00, no normal yet."
+
+    # More of the same in the same window: nothing new.
+    log_many(db, launch, "send", 5, start=local(18, 13, 40))
+    assert run(db, settings, bot, local(18, 13, 50)) == []
+    assert run(db, settings, bot, local(18, 15, 59)) == []
+    # The 16:00 digest starts a new window: the same hypothesis may alert again.
+    log_many(db, launch, "send", 11, start=local(18, 16, 1))
+    [again] = run(db, settings, bot, local(18, 16, 20))
+    assert again.window_start == local(18, 16) and again.count == 11
+    assert len(slack.posts(CHANNEL)) == 2
+
+
+def test_no_alert_below_the_minimum_count_or_below_factor_times_normal(
+    db: Database, settings: Settings, launch: Launch
+) -> None:
+    set_hypothesis(db, launch, "bankid", expected_per_day=240)  # 10 an hour
+    log_many(db, launch, "receipts", 9, start=local(18, 13, 0))  # nothing expected, but fewer than 10
+    log_many(db, launch, "bankid", 29, start=local(18, 13, 0))  # 2.9 × the 10 normal in 13:00–14:00
+    assert evaluate(db, launch, local(18, 14)) == []
+    log_many(db, launch, "bankid", 1, start=local(18, 13, 59))
+    [spike] = evaluate(db, launch, local(18, 14))
+    assert (spike.subject, spike.count, spike.normal, spike.ratio) == ("bankid", 30, 10.0, 3.0)
+    # The launch's own thresholds apply.
+    with db.transaction() as session:
+        stored_launch = session.get(Launch, launch.id)
+        assert stored_launch is not None
+        stored_launch.alert_min_count, stored_launch.alert_factor = 31, 2.0
+    assert evaluate(db, launch, local(18, 14)) == []
+    with db.transaction() as session:
+        stored_launch = session.get(Launch, launch.id)
+        assert stored_launch is not None
+        stored_launch.alert_min_count, stored_launch.alert_factor = 9, 2.0
+    assert {s.subject for s in evaluate(db, launch, local(18, 14))} == {"bankid", "receipts"}
+
+
+def test_normal_is_the_higher_of_the_expected_rate_and_the_same_hours_of_earlier_days(
+    db: Database, settings: Settings
+) -> None:
+    launch = make_launch(db, hypotheses=("send", "bankid"), starts_on=dt.date(2026, 11, 16))
+    for day in (16, 17):  # 10 a day in 13:00–14:00, spread over the hour
+        for minute in range(0, 60, 6):
+            log_many(db, launch, "bankid", 1, start=local(day, 13, minute))
+            log_many(db, launch, "send", 1, start=local(day, 13, minute))
+    set_hypothesis(db, launch, "send", expected_per_day=480)  # 20 an hour: above its history
+    set_hypothesis(db, launch, "bankid", expected_per_day=24)  # 1 an hour: below its history
+    log_many(db, launch, "bankid", 29, start=local(18, 13, 0))
+    log_many(db, launch, "send", 59, start=local(18, 13, 0))
+    assert evaluate(db, launch, local(18, 14)) == []  # 29 < 3 × 10 and 59 < 3 × 20
+    log_many(db, launch, "bankid", 1, start=local(18, 13, 30))
+    log_many(db, launch, "send", 1, start=local(18, 13, 30))
+    spikes = {s.subject: (s.count, s.normal) for s in evaluate(db, launch, local(18, 14))}
+    assert spikes == {"bankid": (30, 10.0), "send": (60, 20.0)}
+
+
+def test_earlier_days_are_compared_over_whole_hours_scaled_to_the_window(db: Database, settings: Settings) -> None:
+    launch = make_launch(db, hypotheses=("bankid",), starts_on=dt.date(2026, 11, 16))
+    log_many(db, launch, "bankid", 12, start=local(16, 13, 40))  # after 13:30, but in the 13:00 hour
+    log_many(db, launch, "bankid", 8, start=local(17, 13, 0))
+    log_many(db, launch, "bankid", 50, start=local(17, 14, 0))  # outside the hours compared
+    # At 13:30 the window is 13:00–13:30: earlier days count 13:00–14:00, halved: (12 + 8) / 2 × 0.5.
+    assert alerts.earlier_stretches(launch, local(18, 13), local(18, 13, 30)) == [
+        (local(17, 13), local(17, 14)),
+        (local(16, 13), local(16, 14)),
+    ]
+    log_many(db, launch, "bankid", 15, start=local(18, 13, 0))
+    [spike] = evaluate(db, launch, local(18, 13, 30))
+    assert (spike.count, spike.normal, spike.ratio) == (15, 5.0, 3.0)
+
+
+def test_earlier_days_are_at_most_seven_and_never_before_the_launch(db: Database) -> None:
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 1))
+    stretches = alerts.earlier_stretches(launch, local(20, 16), local(21, 8, 15))  # over night
+    assert len(stretches) == alerts.HISTORY_DAYS
+    assert stretches[0] == (local(19, 16), local(20, 9)) and stretches[-1] == (local(13, 16), local(14, 9))
+    assert alerts.earlier_stretches(launch, local(3, 9), local(3, 10)) == [
+        (local(2, 9), local(2, 10)),
+        (local(1, 9), local(1, 10)),
+    ]
+
+
+def test_retired_hypotheses_never_alert(db: Database, settings: Settings, launch: Launch) -> None:
+    set_hypothesis(db, launch, "send", status=HypothesisStatus.RETIRED)
+    log_many(db, launch, "send", 40, start=local(18, 13, 0))
+    assert evaluate(db, launch, local(18, 14)) == []
+    assert run(db, settings, None, local(18, 14)) == []
+
+
+def test_before_the_first_digest_the_window_starts_with_the_launch(db: Database, launch: Launch) -> None:
+    log_many(db, launch, "send", 10, start=local(18, 7, 0))
+    [spike] = evaluate(db, launch, local(18, 8, 30))
+    assert spike.window_start == local(18, 0) and spike.count == 10
+    assert evaluate(db, launch, local(17, 23)) == []  # not begun
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+def test_without_slack_an_alert_is_kept_as_a_dry_run(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    log_many(db, launch, "bankid", 10, start=local(18, 9, 10))
+    [alert] = run(db, settings, None, local(18, 9, 30))
+    assert alert.status == DigestStatus.DRY_RUN and alert.sent_at == local(18, 9, 30)
+    assert alert.blocks and "Hypothesis bankid" in alert.text
+    assert slack.calls == []
+    assert run(db, settings, None, local(18, 9, 40)) == []  # claimed: not again in this window
+
+
+def test_a_server_error_is_retried_on_a_later_check_after_looking_in_the_channel(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch, pauses: list[float]
+) -> None:
+    log_many(db, launch, "send", 10, start=local(18, 13, 0))
+    slack.queue("chat.postMessage", *[Reply(500, {"ok": False, "error": "internal_error"})] * 3)
+    [alert] = alerts.run_alerts(db, settings=settings, now=local(18, 13, 30), sender=bot, sleep=pauses.append)
+    assert alert.status == DigestStatus.RETRYING and alert.attempts == 3
+    assert pauses == [2.0, 8.0]
+    assert alert.next_attempt_at == local(18, 13, 32)  # 2 minutes after the first pass
+    assert "Slack answered 500" in (alert.error or "")
+    assert run(db, settings, bot, local(18, 13, 31)) == []  # not yet
+    [again] = run(db, settings, bot, local(18, 13, 32))
+    assert again.id == alert.id and again.status == DigestStatus.SENT and again.attempts == 4
+    assert again.error is None
+    assert len(slack.posts(CHANNEL)) == 1
+    assert slack.attempts("conversations.history")  # looked before posting again
+
+
+def test_a_rate_limit_is_waited_out_within_the_pass(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch, pauses: list[float]
+) -> None:
+    log_many(db, launch, "send", 10, start=local(18, 13, 0))
+    slack.queue("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "3"}))
+    [alert] = run(db, settings, bot, local(18, 13, 30))
+    assert alert.status == DigestStatus.SENT and pauses == [3.0]
+    assert len(slack.posts(CHANNEL)) == 1
+
+
+def test_a_permanent_error_fails_the_alert_with_advice_and_is_not_retried(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    log_many(db, launch, "send", 10, start=local(18, 13, 0))
+    slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "channel_not_found"}))
+    [alert] = run(db, settings, bot, local(18, 13, 30))
+    assert alert.status == DigestStatus.FAILED and alert.attempts == 1
+    assert "Slack does not know the channel #launch" in (alert.error or "")
+    assert run(db, settings, bot, local(18, 14, 30)) == []
+    assert slack.posts(CHANNEL) == [] and len(slack.attempts()) == 1
+
+
+def test_an_abandoned_claim_is_taken_over_without_a_second_post(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    log_many(db, launch, "send", 10, start=local(18, 13, 0))
+    # A process claimed it and posted, then died before recording that.
+    with db.session() as session:
+        [spike] = alerts.evaluate(session, launch, now=local(18, 13, 30))
+    text, blocks = slack_blocks.build_alert(alerts.content(launch, spike, base_url=settings.base_url))
+    claimed = alerts.claim(db, launch, spike, now=local(18, 13, 30), text=text, blocks=blocks)
+    assert claimed is not None
+    bot.post(channel=CHANNEL, text=text, blocks=blocks, slot_key=claimed.claim_key)
+    assert run(db, settings, bot, local(18, 13, 35)) == []  # still someone else's
+    [taken] = run(db, settings, bot, local(18, 13, 30) + STALE_CLAIM + dt.timedelta(seconds=1))
+    assert taken.id == claimed.id and taken.status == DigestStatus.SENT
+    assert len(slack.posts(CHANNEL)) == 1
+
+
+def test_a_failing_check_never_stops_the_digests(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> list[alerts.Spike]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(alerts, "evaluate", broken)
+    done = digests.run_due(db, settings=settings, now=local(18, 9), sender=bot, sleep=lambda s: None)
+    assert [run.status for run in done] == [DigestStatus.SENT]
+    monkeypatch.setattr(alerts, "run_alerts", broken)
+    found: list[Alert] = []
+    done = digests.run_due(
+        db, settings=settings, now=local(18, 13), sender=bot, sleep=lambda s: None, alerts_done=found
+    )
+    assert [run.status for run in done] == [DigestStatus.SENT] and found == []
+    DigestScheduler(db, settings).check_alerts()  # logged, not raised
+
+
+def test_the_scheduler_checks_at_the_moment_it_runs(db: Database, settings: Settings, launch: Launch) -> None:
+    log_many(db, launch, "send", 10, start=local(18, 13, 0))
+    with time_machine.travel(local(18, 13, 25), tick=False):
+        DigestScheduler(db, settings).check_alerts()  # no Slack configured: a dry run
+    [alert] = stored(db)
+    assert alert.status == DigestStatus.DRY_RUN and alert.observed_at == local(18, 13, 25)
+
+
+# --- the digest, the pages, the API ------------------------------------------------------------
+
+
+def test_the_next_digest_lists_the_alerts_sent_since_the_previous_one(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    digests.run_due(db, settings=settings, now=local(18, 13), sender=bot, sleep=lambda s: None)
+    log_many(db, launch, "bankid", 12, start=local(18, 13, 5))
+    found: list[Alert] = []
+    digests.run_due(db, settings=settings, now=local(18, 13, 30), sender=bot, sleep=lambda s: None, alerts_done=found)
+    assert [a.subject for a in found] == ["bankid"]
+    [four] = digests.run_due(db, settings=settings, now=local(18, 16), sender=bot, sleep=lambda s: None)
+    text = "\n".join(str(block) for block in four.blocks)
+    assert "*Alerts since the previous digest*" in text
+    assert (
+        "• 13:30 <http://testserver/launches/test-launch/hypotheses/bankid?range=since-digest|Hypothesis bankid>: "
+        "*12* (no normal yet)"
+    ) in text
+    with db.session() as session:  # the 13:00 digest came before it
+        assert alerts.recalled(session, launch, start=local(18, 9), end=local(18, 13), base_url="") == []
+
+
+def test_the_api_lists_alerts_newest_first(
+    db: Database, settings: Settings, client: TestClient, token: str, launch: Launch, slack: FakeSlack
+) -> None:
+    log_many(db, launch, "send", 10, start=local(18, 9, 0))
+    run(db, settings, None, local(18, 9, 30))
+    log_many(db, launch, "bankid", 10, start=local(18, 13, 0))
+    refusing = BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda s: None)
+    slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "not_in_channel"}))
+    run(db, settings, refusing, local(18, 13, 30))
+    response = client.get(f"/api/v1/launches/{launch.slug}/alerts", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    failed, dry = response.json()
+    assert dry == {
+        "id": dry["id"],
+        "kind": "hypothesis",
+        "subject": "send",
+        "window_start": "2026-11-18T08:00:00Z",
+        "observed_at": "2026-11-18T08:30:00Z",
+        "count": 10,
+        "normal": 0.0,
+        "ratio": None,
+        "status": "dry_run",
+        "sent_at": "2026-11-18T08:30:00Z",
+        "error": None,
+    }
+    assert (failed["subject"], failed["status"], failed["sent_at"]) == ("bankid", "failed", None)
+    assert "invite it there" in failed["error"]
+    assert client.get(f"/api/v1/launches/{launch.slug}/alerts").status_code == 401
+    missing = client.get("/api/v1/launches/nope/alerts", headers={"Authorization": f"Bearer {token}"})
+    assert missing.status_code == 404
+
+
+def test_the_ratio_in_the_api_is_count_over_normal(
+    db: Database, settings: Settings, client: TestClient, token: str, launch: Launch
+) -> None:
+    set_hypothesis(db, launch, "bankid", expected_per_day=96)  # 4 an hour
+    log_many(db, launch, "bankid", 14, start=local(18, 13, 0))
+    run(db, settings, None, local(18, 14))
+    [alert] = client.get(f"/api/v1/launches/{launch.slug}/alerts", headers={"Authorization": f"Bearer {token}"}).json()
+    assert (alert["count"], alert["normal"], alert["ratio"]) == (14, 4.0, 3.5)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "expected", "unexpected"),
+    [
+        ("/launches/test-launch/digests", {}, "Spike alerts", None),
+        ("/launches/test-launch/alerts", {}, "<html", None),
+        ("/launches/test-launch/alerts", {"HX-Request": "true"}, 'id="spike-alerts"', "<html"),
+    ],
+)
+def test_the_pages_list_alerts(
+    db: Database,
+    settings: Settings,
+    web: Any,
+    people: Any,
+    launch: Launch,
+    path: str,
+    headers: dict[str, str],
+    expected: str,
+    unexpected: str | None,
+) -> None:
+    log_many(db, launch, "send", 10, start=local(18, 13, 0))
+    run(db, settings, None, local(18, 13, 30))
+    response = web("lena").get(path, headers=headers)
+    assert response.status_code == 200
+    assert expected in response.text
+    assert unexpected is None or unexpected not in response.text
+    assert '<a href="/launches/test-launch/hypotheses/send?range=since-digest">Hypothesis send</a>' in response.text
+    assert "10 enquiries since" in response.text
+
+
+# --- several processes at once -------------------------------------------------------------------
+
+
+def test_three_run_due_processes_at_once_send_one_alert(db: Database, slack: FakeSlack, launch: Launch) -> None:
+    """Three `tally digest run-due --now` processes, one database (SQLite, or PostgreSQL when the
+    run uses it): one alert, one message."""
+    log_many(db, launch, "send", 12, start=local(18, 13, 0))
+    env = {**os.environ, "TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app", "digest", "run-due", "--now", "2026-11-18T13:20:00+01:00"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    key = f"{launch.id}:hypothesis:send:2026-11-18T12:00Z"
+    lines = [line for out in outputs for line in out.splitlines() if line.startswith("alert ")]
+    assert lines == [f"alert {key}: sent, 12 enquiries, no normal yet"], outputs
+    assert [a.claim_key for a in stored(db)] == [key]
+    assert [m["metadata"]["event_payload"]["slot_key"] for m in alert_posts(slack)] == [key]
+
+
+def test_claim_keys_fit_and_differ_per_subject_and_window(db: Database, launch: Launch) -> None:
+    def spike(kind: AlertKind, subject: str, start: dt.datetime, theme_key: str | None = None) -> alerts.Spike:
+        return alerts.Spike(kind, subject, subject, 10, 0.0, start, start, theme_key=theme_key)
+
+    keys = {
+        alerts.claim_key(launch, spike(AlertKind.HYPOTHESIS, "send", local(18, 9))),
+        alerts.claim_key(launch, spike(AlertKind.HYPOTHESIS, "send", local(18, 13))),
+        alerts.claim_key(launch, spike(AlertKind.HYPOTHESIS, "x" * 64, local(18, 13))),
+        alerts.claim_key(launch, spike(AlertKind.THEME, "widget gone " * 15, local(18, 13), theme_key="widget gone")),
+    }
+    assert len(keys) == 4 and all(len(k) <= 120 for k in keys)
+    assert max(len(k) for k in keys) <= len(f"{launch.id}:hypothesis:{'x' * 64}:2026-11-18T12:00Z")
+
+
+# --- the thresholds: the YAML file and the editor ----------------------------------------------
+
+ALERTING = """\
+slug: alerting
+name: Alerting launch
+starts_on: 2026-11-18
+alerts: {min_count: 4, factor: 2.5}
+hypotheses:
+  - key: a
+    text: A
+"""
+
+
+def _import(db: Database, settings: Settings, text: str) -> hypothesis_sets.LaunchChanges:
+    [parsed] = [hypothesis_sets.parse_text(text, path="alerting.yaml")]
+    assert not parsed.problems, parsed.problems
+    assert parsed.launch is not None
+    with db.transaction() as session:
+        return hypothesis_sets.import_launch(
+            session,
+            parsed.launch,
+            actor="test",
+            now=local(17, 12),
+            default_timezone=settings.timezone,
+            default_digest_times=settings.digest_times,
+        )
+
+
+def test_the_alerts_block_imports_exports_and_imports_back(db: Database, settings: Settings) -> None:
+    _import(db, settings, ALERTING)
+    with db.session() as session:
+        launch = launches.get_by_slug(session, "alerting")
+        assert (launch.alert_min_count, launch.alert_factor) == (4, 2.5)
+        exported = hypothesis_sets.export_launch(session, launch)
+    assert "alerts:\n  min_count: 4\n  factor: 2.5\n" in exported
+    assert not _import(db, settings, exported).changed
+    # Left out: the defaults.
+    assert _import(db, settings, ALERTING.replace("alerts: {min_count: 4, factor: 2.5}\n", "")).launch_fields == [
+        "alert_min_count",
+        "alert_factor",
+    ]
+    with db.session() as session:
+        launch = launches.get_by_slug(session, "alerting")
+        assert (launch.alert_min_count, launch.alert_factor) == (10, 3.0)
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("{min_count: 0}", "greater than or equal to 1"),
+        ("{factor: 0.5}", "greater than or equal to 1"),
+        ("{min_count: 5, often: true}", "unknown field"),
+    ],
+)
+def test_the_alerts_block_is_validated(block: str, message: str) -> None:
+    parsed = hypothesis_sets.parse_text(ALERTING.replace("{min_count: 4, factor: 2.5}", block), path="x.yaml")
+    [problem] = parsed.problems
+    assert problem.line == 4 and problem.field.startswith("alerts") and message in problem.message
+
+
+def test_a_lead_sets_the_thresholds_in_the_editor(db: Database, web: Any, people: Any, launch: Launch) -> None:
+    lena = web("lena")
+    page = lena.get(f"/launches/{launch.slug}/edit")
+    assert 'name="alert_min_count" type="number" min="1" step="1" value="10"' in page.text
+    form = {
+        "name": launch.name,
+        "starts_on": launch.starts_on.isoformat(),
+        "ends_on": launch.ends_on.isoformat(),
+        "timezone": launch.timezone,
+        "digest_times": "09:00, 13:00, 16:00",
+        "channels": "phone, chat, email, social",
+        "segments": "private, business",
+        "status": "live",
+        "slack_channel": CHANNEL,
+        "alert_min_count": "6",
+        "alert_factor": "2,5",
+    }
+    response = lena.post(f"/launches/{launch.slug}/edit", data=form)
+    assert response.status_code == 303, response.text[:500]
+    stored_launch = fresh(db, launch)
+    assert (stored_launch.alert_min_count, stored_launch.alert_factor) == (6, 2.5)
+    refused = lena.post(f"/launches/{launch.slug}/edit", data=form | {"alert_min_count": "0"})
+    assert refused.status_code == 422 and "alerts.min_count" in refused.text
+    assert fresh(db, launch).alert_min_count == 6
+
+
+# --- the message ---------------------------------------------------------------------------------
+
+
+def test_the_alert_message_names_its_one_subject_escaped_with_the_rate_and_a_link() -> None:
+    text, blocks = slack_blocks.build_alert(
+        slack_blocks.AlertContent(
+            launch_name="PayApp <5>",
+            theme=True,
+            name="<!channel> widget & co",
+            count=14,
+            normal=4.1,
+            since_label="13:00",
+            url="https://tally.example/launches/payapp/other?q=widget+%26+co",
+        )
+    )
+    section = blocks[0]["text"]["text"]
+    assert section == (
+        ":zap: *Rising in “other”:* “<https://tally.example/launches/payapp/other?q=widget+%26+co|"
+        "&lt;!channel&gt; widget &amp; co>”\n*14* enquiries since 13:00 · *3.4× normal* (normal by now: 4.1)"
+    )
+    assert "PayApp &lt;5&gt;" in blocks[1]["elements"][0]["text"]
+    assert text == (
+        "Rising in “other” in PayApp &lt;5&gt;: &lt;!channel&gt; widget &amp; co: 14 enquiries since 13:00, "
+        "3.4× normal."
+    )
+    long_text, long_blocks = slack_blocks.build_alert(
+        slack_blocks.AlertContent("L" * 400, False, "x" * 5000, 10, 0.0, "Tue 16:00", "https://t/x")
+    )
+    assert len(long_blocks[0]["text"]["text"]) <= slack_blocks.MAX_SECTION and len(long_text) <= 3000
+
+
+def test_the_digest_section_keeps_slacks_limits_with_many_alerts() -> None:
+    lines = [
+        slack_blocks.AlertLine(False, f"Hypothesis {i} " + "y" * 150, 10 + i, 2.0, "14:20", f"https://t/h/{i}")
+        for i in range(80)
+    ]
+    content = slack_blocks.DigestContent(
+        launch_name="L",
+        slot_label="16:00",
+        window_label="13:00–16:00",
+        day_number=2,
+        launch_days=21,
+        window_total=1,
+        previous_total=1,
+        today_total=1,
+        since_launch_total=1,
+        url="https://t/launches/l",
+        hypotheses=[slack_blocks.HypothesisLine(f"h{i}", f"H {i}", 1, 0, 1) for i in range(60)],
+        alerts=lines,
+    )
+    _, blocks = slack_blocks.build(content)
+    assert len(blocks) <= slack_blocks.MAX_BLOCKS
+    [section] = [
+        b["text"]["text"] for b in blocks if "Alerts since the previous digest" in b.get("text", {}).get("text", "")
+    ]
+    assert len(section) <= slack_blocks.MAX_SECTION and "more alerts" in section
+    assert "Alerts since the previous digest:" in slack_blocks.plain_text(content)
+
+
+# --- themes in "other" ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chatty(db: Database) -> Launch:
+    """Begun on the 16th, with two days of "other" notes about something else."""
+    launch = make_launch(db, hypotheses=("send",), slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 16))
+    for day in (16, 17):
+        log_many(db, launch, None, 20, start=local(day, 10), note="Asked about card limits abroad")
+    return launch
+
+
+def test_a_rising_theme_in_other_is_alerted_once_with_a_link_to_its_notes(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch
+) -> None:
+    log_many(db, chatty, None, 12, start=local(18, 13, 1), note="The widget is gone")
+    log_many(db, chatty, None, 4, start=local(18, 13, 15), note="Asked about card limits abroad")
+    [alert] = run(db, settings, bot, local(18, 13, 30))
+    assert (alert.kind, alert.subject, alert.count, alert.hypothesis_id) == (
+        AlertKind.THEME,
+        "widget",  # "is" and "gone" are stop words
+        12,
+        None,
+    )
+    assert alert.status == DigestStatus.SENT and alert.claim_key.startswith(f"{chatty.id}:theme:")
+    [message] = slack.posts(CHANNEL)
+    section = message["blocks"][0]["text"]["text"]
+    assert section.startswith(
+        ":zap: *Rising in “other”:* “<http://testserver/launches/test-launch/other?q=widget|widget>”"
+    )
+    assert "*12* enquiries since 13:00 · *no normal yet*" in section
+    assert run(db, settings, bot, local(18, 13, 45)) == []  # once per window
+
+
+def test_a_theme_needs_the_minimum_count_and_its_normal_comes_from_before_the_window(
+    db: Database, settings: Settings, chatty: Launch
+) -> None:
+    log_many(db, chatty, None, 6, start=local(17, 15), note="Widget gone")  # before the window
+    log_many(db, chatty, None, 9, start=local(18, 13, 1), note="Widget gone")
+    assert evaluate(db, chatty, local(18, 13, 30)) == []  # 9 < 10
+    log_many(db, chatty, None, 3, start=local(18, 13, 10), note="Widget gone")
+    [spike] = evaluate(db, chatty, local(18, 13, 30))
+    days_before = (local(18, 13) - local(16, 0)) / dt.timedelta(days=1)
+    assert (spike.kind, spike.count) == (AlertKind.THEME, 12)
+    assert spike.normal == round(6 / days_before * (0.5 / 24), 2)
+    # A theme that was as common before is not rising, so never alerts.
+    log_many(db, chatty, None, 60, start=local(17, 16), note="Widget gone")
+    assert evaluate(db, chatty, local(18, 13, 30)) == []
