@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import api_tokens, csrf, enquiries
@@ -30,10 +30,12 @@ from app.group_commit import GroupCommitWriter
 from app.hot_path import TallyApp
 from app.readiness import Readiness
 from app.routes import admin, alerts, api, auth, checklist, digests, exports, health, insight, launches
-from app.web import build_environment, render
+from app.web import StaticAssets, build_environment, render
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
+
+NOT_COMPRESSED = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 SECURITY_HEADERS = [
     (
@@ -152,8 +154,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     app.add_middleware(csrf.CookieMiddleware, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware)
+    # Pages, fragments and static files compressed; exports are not: a 100 MB CSV would spend
+    # the export's CPU on gzip (and an XLSX file is a zip already).
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=1000,
+        compresslevel=6,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *NOT_COMPRESSED),
+    )
     app.add_middleware(BodyLimitMiddleware)  # outermost of ours: a huge body is refused before anything reads it
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", StaticAssets(directory=STATIC), name="static")
 
     app.include_router(health.router)
     app.include_router(api.router)
