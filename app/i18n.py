@@ -101,6 +101,12 @@ ERROR_TEXTS = {
     "password_too_short": N_("A password needs at least 10 characters."),
     "unavailable": N_("The server could not save this just now. Try again in a moment."),
     "not_found": N_("There is nothing here."),
+    "own_admin": N_("You cannot remove your own admin role or access: ask another admin."),
+    "forbidden": N_("You do not have access to this."),
+    "invalid": N_("Something in the request is not right; the details are below."),
+    "invalid_range": N_("That range cannot be shown: choose one of the ranges, or days inside the launch."),
+    "range_out_of_window": N_("That range is outside this launch's dates: choose days inside them."),
+    "body_too_large": N_("That was more data than this page ever sends: nothing was saved."),
 }
 
 
@@ -140,6 +146,20 @@ LABELS = {
 def label(value: str) -> str:
     text = LABELS.get(str(value))
     return gettext(text) if text else str(value)
+
+
+# Errors whose translation says all a person needs: their English message, written for developers
+# and API clients (it may name routes or commands), is not shown under it on a page.
+PLAIN_ERRORS = frozenset(
+    {"unknown_launch", "not_found", "forbidden_role", "forbidden", "signed_out", "csrf", "bad_origin", "own_admin"}
+)
+
+
+def error_detail(code: str, message: str) -> str | None:
+    """The English message to show under an error's translation on a page, if it adds anything."""
+    if code in PLAIN_ERRORS or error_text(code, message) == message:
+        return None
+    return message
 
 
 def error_text(code: str, message: str) -> str:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,7 +25,7 @@ from app import api_tokens, csrf, enquiries
 from app.bodies import BodyLimitMiddleware
 from app.config import Settings, load_settings
 from app.db import Database
-from app.deps import is_htmx
+from app.deps import Viewer, find_viewer, is_htmx
 from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
 from app.group_commit import GroupCommitWriter
 from app.hot_path import TallyApp
@@ -81,7 +82,7 @@ def error_body(error: TallyError) -> dict[str, Any]:
     return {"error": body}
 
 
-def error_response(request: Request, error: TallyError) -> Response:
+async def error_response(request: Request, error: TallyError) -> Response:
     headers: dict[str, str] = {}
     if isinstance(error, TooManyRequests):
         headers["Retry-After"] = str(error.retry_after)
@@ -94,10 +95,23 @@ def error_response(request: Request, error: TallyError) -> Response:
         if is_htmx(request):
             return Response(status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
+    # The signed-in person's header and language, as on any other page (looked up off the event loop).
+    viewer = await run_in_threadpool(_viewer_of, request)
     if is_htmx(request):
         headers.update({"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
-        return render(request, "_error.html", viewer=None, error=error, status_code=error.status_code, headers=headers)
-    return render(request, "error.html", viewer=None, error=error, status_code=error.status_code, headers=headers)
+        return render(
+            request, "_error.html", viewer=viewer, error=error, status_code=error.status_code, headers=headers
+        )
+    return render(request, "error.html", viewer=viewer, error=error, status_code=error.status_code, headers=headers)
+
+
+def _viewer_of(request: Request) -> Viewer | None:
+    """Who is looking at an error page, if anyone can be found (a failing database finds no one)."""
+    try:
+        with request.app.state.db.session() as session:
+            return find_viewer(request, session, request.app.state.settings, dt.datetime.now(dt.UTC))
+    except (TallyError, sa.exc.SQLAlchemyError):
+        return None
 
 
 def _field_name(loc: Sequence[Any]) -> str:
@@ -177,12 +191,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @app.exception_handler(TallyError)
     async def tally_error(request: Request, error: TallyError) -> Response:
-        return error_response(request, error)
+        return await error_response(request, error)
 
     @app.exception_handler(sa.exc.OperationalError)
     async def database_unavailable(request: Request, error: sa.exc.OperationalError) -> Response:
         log.error("database error on %s %s: %s", request.method, request.url.path, error.__class__.__name__)
-        return error_response(
+        return await error_response(
             request, Unavailable("The database did not answer. Nothing was saved; try again in a moment.")
         )
 
@@ -197,12 +211,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         if _wants_json(request):
             body = {"error": {"code": "invalid", "message": message, "field": first["field"], "problems": problems}}
             return JSONResponse(body, status_code=422)
-        return error_response(request, Invalid(message, field=first["field"]))
+        return await error_response(request, Invalid(message, field=first["field"]))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 404:
-            return error_response(request, NotFound(f"There is nothing at {request.url.path}."))
+            return await error_response(request, NotFound(f"There is nothing at {request.url.path}."))
         if _wants_json(request):
             body = {"error": {"code": "http_error", "message": str(error.detail)}}
             return JSONResponse(body, status_code=error.status_code, headers=error.headers)

@@ -59,6 +59,7 @@ def build_environment() -> Environment:
         languages=i18n.LANGUAGES,
         static_version=STATIC_VERSION,
         error_text=lambda error: i18n.error_text(error.code, error.message),
+        error_detail=lambda error: i18n.error_detail(error.code, error.message),
         label=i18n.label,
     )
     return env

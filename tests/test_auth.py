@@ -300,7 +300,7 @@ def test_cli_tokens_work_on_the_api_until_revoked(app: Any, client: TestClient, 
     make_launch(db)
     created = run_cli(db, "tokens", "create", "telephony")
     assert created.exit_code == 0, created.output
-    match = re.search(r"Token (\d+) for 'telephony'.*\n(lt_\S+)\n", created.stdout)
+    match = re.search(r"Token (\d+) \(integration\) for 'telephony'.*\n(lt_\S+)\n", created.stdout)
     assert match, created.stdout
     token_id, raw = match.group(1), match.group(2)
     assert created.stdout.count(raw) == 1

@@ -80,6 +80,7 @@ def add_user(
 
 @router.post("/users/{user_id}")
 def update_user(
+    request: Request,
     viewer: RequireAdmin,
     session: SessionDep,
     now: Now,
@@ -88,10 +89,17 @@ def update_user(
     active: Annotated[str, Form()] = "",
 ) -> Response:
     user = _user(session, user_id)
-    if user.id == viewer.user.id and (role != Role.ADMIN or not active):
-        raise Invalid("You cannot remove your own admin role or access: ask another admin.", field="role")
-    auth.set_role(session, user, _role(role), now=now, actor=viewer.user.username)
-    auth.set_active(session, user, bool(active), now=now, actor=viewer.user.username)
+    try:
+        if user.id == viewer.user.id and (role != Role.ADMIN or not active):
+            raise Invalid(
+                "You cannot remove your own admin role or access: ask another admin.", field="role", code="own_admin"
+            )
+        auth.set_role(session, user, _role(role), now=now, actor=viewer.user.username)
+        auth.set_active(session, user, bool(active), now=now, actor=viewer.user.username)
+    except TallyError as error:
+        # Shown on the users page, where the admin was, not on an error page.
+        session.rollback()
+        return _users_page(request, viewer, session, error=error, status_code=error.status_code)
     session.commit()
     return RedirectResponse("/admin/users", status_code=303)
 
