@@ -389,3 +389,16 @@ def test_the_api_call_reads_only_the_recent_notes_once_the_days_are_kept(db: Dat
 def test_the_launch_page_links_to_it(at_now: None, web: Web, people: People, launch: Launch) -> None:
     page = web("kari").get(f"/launches/{SLUG}")
     assert f'href="{PAGE}"' in page.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Widgeten på hjemskjermen forsvant etter oppdateringen 5.0, ring [phone]!",
+        "Kunden sier at kortet ikke virker i utlandet; vil ha nytt kort",
+        "The widget is gone from the home screen (iOS 17) - customer upset",
+        "«BankID» henger… prøvde 3 ganger, e-post: [email]",
+    ],
+)
+def test_the_words_as_written_belong_to_the_same_phrases(text: str) -> None:
+    assert set(themes.surfaces(text)) == set(themes.analyse(text).keys)

@@ -292,6 +292,7 @@ class Surprises:
     before_total: int  # … and before it
     start: dt.datetime  # the recent period, [start, end)
     end: dt.datetime
+    recent: list[NoteRef] = field(default_factory=list, repr=False)  # its notes, newest first
 
 
 _enquiry = Enquiry.__table__  # type: ignore[attr-defined]
@@ -588,8 +589,8 @@ def surprises(
     recent = load_notes(session, launch, start=start, end=end, filter=filter)
     candidates = _candidates(recent, rules)
     before = _before(session, launch, end=start, now=now, filter=filter, rules=rules, candidates=candidates)
-    themes = rank(recent, before, rules=rules) if candidates else []
-    return Surprises(themes, len(recent), before.notes, start, end)
+    themes = rank(recent, before, rules=rules) if candidates and before.notes else []
+    return Surprises(themes, len(recent), before.notes, start, end, recent)
 
 
 def rising_themes(

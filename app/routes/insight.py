@@ -109,7 +109,6 @@ class OtherPage:
 def _page(
     session: Session, launch: Launch, selection: ranges.Selection, *, now: dt.datetime, q: str, done: int | None
 ) -> OtherPage:
-    notes = themes.load_notes(session, launch, start=selection.start, end=selection.end, filter=selection.filter)
     found = themes.surprises(
         session, launch, now=now, start=selection.start, end=selection.end, filter=selection.filter
     )
@@ -124,7 +123,7 @@ def _page(
         launch=launch,
         selection=selection,
         surprises=found,
-        groups=themes.group_notes(notes, q=q, limit=MAX_GROUPS),
+        groups=themes.group_notes(found.recent, q=q, limit=MAX_GROUPS),
         q=q,
         history=relink.history(session, launch),
         last_slot=schedule.previous_slot(launch, now),
