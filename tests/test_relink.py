@@ -376,3 +376,18 @@ def test_without_the_csrf_token_nothing_happens(web: Web, people: People, setup:
     )
     assert response.status_code == 403
     assert enquiry(db, setup.widget[0]).is_other
+
+
+def test_the_page_says_what_did_not_move(web: Web, people: People, setup: Setup) -> None:
+    lena = web("lena")
+    saved = lena.post(
+        f"/launches/{SLUG}/other/new?range=launch",
+        data={"key": "w", "text": "W", "enquiry": [str(setup.widget[0]), str(setup.linked)]},
+    )
+    assert saved.status_code == 303
+    shown = lena.get(saved.headers["location"]).text
+    assert "1 enquiry moved onto it" in shown
+    assert "1 of the enquiries ticked was no longer under “Other”" in shown
+    empty = lena.post(f"/launches/{SLUG}/other/new", data={"key": "nothing-moved", "text": "Nothing moved"})
+    assert empty.status_code == 303 and "created=nothing-moved" in empty.headers["location"]
+    assert "Hypothesis nothing-moved created; no enquiry was moved onto it." in lena.get(empty.headers["location"]).text

@@ -38,6 +38,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import snowballstemmer  # type: ignore[import-untyped]
 import sqlalchemy as sa
@@ -263,8 +264,7 @@ def log_likelihood(recent_with: int, recent_notes: int, before_with: int, before
 # --- the data -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NoteRef:
+class NoteRef(NamedTuple):  # a tuple: a launch's notes are read by the hundred thousand
     id: int  # the enquiry's
     note: str
     occurred_at: dt.datetime
@@ -587,7 +587,7 @@ def surprises(
     start = min(max(start, launch_start), launch_end)
     end = max(min(end, launch_end), start)
     recent = load_notes(session, launch, start=start, end=end, filter=filter)
-    candidates = _candidates(recent, rules)
+    candidates = _candidates(recent, rules) if start > launch_start else set()  # nothing before: no theme
     before = _before(session, launch, end=start, now=now, filter=filter, rules=rules, candidates=candidates)
     themes = rank(recent, before, rules=rules) if candidates and before.notes else []
     return Surprises(themes, len(recent), before.notes, start, end, recent)

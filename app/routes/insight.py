@@ -97,6 +97,8 @@ class OtherPage:
     last_slot: dt.datetime | None
     done: Relink | None  # the re-link just made or undone, to say so
     done_key: str | None
+    created: str | None  # a hypothesis just made with no enquiry moved
+    skipped: int  # enquiries ticked that were no longer "other"
 
     @property
     def path(self) -> str:
@@ -107,7 +109,15 @@ class OtherPage:
 
 
 def _page(
-    session: Session, launch: Launch, selection: ranges.Selection, *, now: dt.datetime, q: str, done: int | None
+    session: Session,
+    launch: Launch,
+    selection: ranges.Selection,
+    *,
+    now: dt.datetime,
+    q: str,
+    done: int | None = None,
+    created: str | None = None,
+    skipped: int = 0,
 ) -> OtherPage:
     found = themes.surprises(
         session, launch, now=now, start=selection.start, end=selection.end, filter=selection.filter
@@ -129,6 +139,8 @@ def _page(
         last_slot=schedule.previous_slot(launch, now),
         done=done_row,
         done_key=done_key,
+        created=created,
+        skipped=skipped,
     )
 
 
@@ -143,11 +155,13 @@ def other_page(
     query: ViewParams,
     q: Annotated[str, Query(max_length=200)] = "",
     done: Annotated[int | None, Query()] = None,
+    created: Annotated[str | None, Query(max_length=64)] = None,
+    skipped: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """The "other" notes of a range, grouped and searchable, under the themes that rose in it."""
     launch = launches.get_by_slug(session, slug)
     selection = query.select(session, launch, now)
-    view = _page(session, launch, selection, now=now, q=q.strip(), done=done)
+    view = _page(session, launch, selection, now=now, q=q.strip(), done=done, created=created, skipped=skipped)
     template = "insight/_notes.html" if htmx else "insight/page.html"
     return render(request, template, viewer=viewer, view=view, ranges=ranges.RANGES, headers=VARY)
 
@@ -300,11 +314,11 @@ def create_hypothesis(
         form = NewForm(launch, selection, key, text, area, owner_team, expected_per_day, notes, frozenset(ids), False)
         return _render_form(request, viewer, form, error=error, status_code=error.status_code)
     session.commit()
-    done = promoted.relinked.relink.id if promoted.relinked.relink is not None else None
-    target = f"/launches/{launch.slug}/other" + selection.query()
-    if done is not None:
-        target += ("&" if "?" in target else "?") + f"done={done}"
-    return RedirectResponse(target, status_code=303)
+    made = promoted.relinked.relink
+    said = {"done": str(made.id)} if made is not None else {"created": promoted.hypothesis.key}
+    if promoted.relinked.skipped:
+        said["skipped"] = str(len(promoted.relinked.skipped))
+    return RedirectResponse(f"/launches/{launch.slug}/other" + selection.query(**said), status_code=303)
 
 
 @pages.post("/launches/{slug}/relinks/{relink_id}/undo")
@@ -316,8 +330,7 @@ def undo_relink(
     relink.undo(session, launch, relink_id, actor=viewer.user.username, now=now)
     session.commit()
     selection = query.select(session, launch, now)
-    target = f"/launches/{launch.slug}/other" + selection.query()
-    return RedirectResponse(target + ("&" if "?" in target else "?") + f"done={relink_id}", status_code=303)
+    return RedirectResponse(f"/launches/{launch.slug}/other" + selection.query(done=str(relink_id)), status_code=303)
 
 
 # --- the API ----------------------------------------------------------------------------------
