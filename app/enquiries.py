@@ -115,7 +115,7 @@ def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded]:
         ]
     )
     store.insert_links(
-        (created[k], hypothesis_id, item.launch_id, item.created_at)
+        (created[k], hypothesis_id, item.launch_id, item.created_at, item.channel, item.segment)
         for k, item in unique.items()
         if k in created
         for hypothesis_id in dict.fromkeys(item.hypothesis_ids)

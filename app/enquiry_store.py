@@ -261,15 +261,16 @@ class Store:
             source,
         )
 
-    def insert_links(self, links: Iterable[tuple[int, int, int, dt.datetime]]) -> None:
-        """(enquiry id, hypothesis id, launch id, created at) rows for the link table."""
+    def insert_links(self, links: Iterable[tuple[int, int, int, dt.datetime, str, str | None]]) -> None:
+        """(enquiry id, hypothesis id, launch id, created at, channel, segment) rows for the link table."""
         rows = [
-            (enquiry_id, hypothesis_id, launch_id, self._time(at)) for enquiry_id, hypothesis_id, launch_id, at in links
+            (enquiry_id, hypothesis_id, launch_id, self._time(at), channel, segment)
+            for enquiry_id, hypothesis_id, launch_id, at, channel, segment in links
         ]
         if rows:
             self._cursor.executemany(
-                "INSERT INTO enquiry_hypothesis (enquiry_id, hypothesis_id, launch_id, created_at) VALUES "
-                f"({self._marks(4)})",
+                "INSERT INTO enquiry_hypothesis (enquiry_id, hypothesis_id, launch_id, created_at, channel, segment) "
+                f"VALUES ({self._marks(6)})",
                 rows,
             )
 

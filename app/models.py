@@ -282,19 +282,27 @@ class Enquiry(SQLModel, table=True):
 class EnquiryHypothesis(SQLModel, table=True):
     """Which hypotheses an enquiry matched.
 
-    launch_id and created_at are copied from the enquiry (enquiries never move
-    in time) so a per-hypothesis count is one range seek in one covering index.
+    launch_id, created_at, channel and segment are copied from the enquiry
+    (enquiries never move in time or change channel) so a per-hypothesis count,
+    filtered or not, is one range seek in one covering index.
     """
 
     __tablename__ = "enquiry_hypothesis"
-    # One range seek per hypothesis counts its enquiries in a window.
-    __table_args__ = (sa.Index("ix_enquiry_hypothesis_count", "launch_id", "hypothesis_id", "created_at"),)
+    # One range seek per hypothesis counts its enquiries in a window; channel and segment at the
+    # end make it covering for a filtered count and for counting a day hour by hour, with no
+    # lookup of the enquiry rows.
+    __table_args__ = (
+        sa.Index("ix_enquiry_hypothesis_count", "launch_id", "hypothesis_id", "created_at", "channel", "segment"),
+    )
 
     enquiry_id: int = Field(foreign_key="enquiry.id", ondelete="CASCADE", primary_key=True)
     # No cascade: hypotheses are retired, never deleted, so their enquiries keep counting.
     hypothesis_id: int = Field(foreign_key="hypothesis.id", primary_key=True)
     launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE")
     created_at: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # Copied from the enquiry too (an enquiry's channel and segment never change).
+    channel: str | None = Field(default=None, sa_type=sa.String(32))
+    segment: str | None = Field(default=None, sa_type=sa.String(32))
 
 
 class DayTally(SQLModel, table=True):

@@ -112,7 +112,14 @@ def build(db: Database, *, enquiries: int, hypotheses: int, seed: int = 1, start
                 }
             )
             links.extend(
-                {"enquiry_id": next_id, "hypothesis_id": h, "launch_id": id_of(launch), "created_at": created}
+                {
+                    "enquiry_id": next_id,
+                    "hypothesis_id": h,
+                    "launch_id": id_of(launch),
+                    "created_at": created,
+                    "channel": batch[-1]["channel"],
+                    "segment": batch[-1]["segment"],
+                }
                 for h in matched
             )
             next_id += 1

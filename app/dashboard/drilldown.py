@@ -57,7 +57,7 @@ def find(session: Session, launch: Launch, key: str) -> tuple[Hypothesis, list[H
     for hypothesis in hypotheses:
         if hypothesis.key == key:
             return hypothesis, hypotheses
-    raise NotFound(f"Launch {launch.slug!r} has no hypothesis {key!r}.", field="key")
+    raise NotFound(f"Launch {launch.slug!r} has no hypothesis {key!r}.", field="key", code="unknown_hypothesis")
 
 
 def _shares(counts: dict[str, int]) -> list[Share]:

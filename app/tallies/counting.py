@@ -111,6 +111,20 @@ HYPOTHESIS_COUNTS = _hypothesis_statement()
 
 
 @functools.lru_cache(maxsize=256)
+def _filtered_hypothesis_statement(flt: Filter) -> sa.Select[tuple[int, int]]:
+    """Per hypothesis, the enquiries the filter keeps: the same seeks as unfiltered, the channel
+    and segment read from the same (covering) index entries."""
+    link = _link.alias("l")
+    per_hypothesis = (
+        sa.select(sa.func.count())
+        .select_from(link)
+        .where(link.c.hypothesis_id == _hypothesis.c.id, *_in_window(link), *_filter_clauses(link, flt))
+        .scalar_subquery()
+    )
+    return sa.select(_hypothesis.c.id, per_hypothesis).where(_hypothesis.c.launch_id == sa.bindparam("launch_id"))
+
+
+@functools.lru_cache(maxsize=256)
 def dimension_statement(combinations: tuple[Dim, ...]) -> sa.Select[Any]:
     """One row: the total, then a count per (channel, segment, other) combination.
 
@@ -174,13 +188,7 @@ def raw_counts(
         counts.dimensions = Counter({d: n for d, n in counts.dimensions.items() if flt.allows(d[0], d[1])})
         counts.total = sum(counts.dimensions.values())
         if counts.total:
-            rows = session.execute(
-                sa.select(_link.c.hypothesis_id, sa.func.count())
-                .select_from(_enquiry.join(_link, _link.c.enquiry_id == _enquiry.c.id))
-                .where(*_in_window(_enquiry), *_filter_clauses(_enquiry, flt))
-                .group_by(_link.c.hypothesis_id),
-                params,
-            )
+            rows = session.execute(_filtered_hypothesis_statement(flt), params)
             counts.hypotheses.update({hypothesis_id: n for hypothesis_id, n in rows if n})
     counts.other = sum(n for (_, _, is_other), n in counts.dimensions.items() if is_other)
     return counts
@@ -287,41 +295,78 @@ class DayCounts:
         )
 
 
-def _hour_index(session: Session, column: sa.ColumnElement[Any], start: dt.datetime) -> sa.ColumnElement[int]:
-    """Whole hours from ``start`` to ``column`` (a stored naive-UTC time), floored, in SQL."""
+def _hour_of(session: Session, column: sa.ColumnElement[Any], start: dt.datetime) -> tuple[Any, Any]:
+    """An SQL expression that tells a stored time's hour, and a function from its value to the
+    hour's index counted from ``start``.
+
+    When ``start`` is on a UTC hour (every zone with a whole-hour offset: the Nordics, most of the
+    world) the expression is the stored time cut to the hour, which costs next to nothing;
+    otherwise whole hours are worked out from the epoch seconds."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if start.minute == 0 and start.second == 0 and start.microsecond == 0:
+        if sqlite:  # stored as text, "2026-11-18 10:00:00.000000"
+            return sa.func.substr(column, 1, 13), lambda value: (
+                dt.datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=dt.UTC) - start
+            ) // HOUR
+        return sa.func.date_trunc("hour", column), lambda value: (value.replace(tzinfo=dt.UTC) - start) // HOUR
     epoch = int(start.timestamp())
-    if session.get_bind().dialect.name == "sqlite":
+    if sqlite:
         # Cut to the second first: strftime('%s') rounds, which would move 09:59:59.9 into hour 10.
         seconds = sa.cast(sa.func.strftime("%s", sa.func.substr(column, 1, 19)), sa.Integer) - epoch
-        return seconds // 3600
-    return sa.cast(sa.func.floor((sa.extract("epoch", column) - epoch) / 3600), sa.Integer)
+        return seconds // 3600, int
+    return sa.cast(sa.func.floor((sa.extract("epoch", column) - epoch) / 3600), sa.Integer), int
 
 
 def count_hours(session: Session, launch: Launch, start: dt.datetime, end: dt.datetime) -> DayCounts:
-    """Hour by hour counts of [start, end), which should be whole hours (a local day): two grouped queries."""
+    """Hour by hour counts of [start, end), which should be whole hours (a local day).
+
+    Both tallies read covering indexes only: the (channel, segment, other) counts by seeks on
+    ``ix_enquiry_dimensions`` for each combination the launch offers, the per-hypothesis counts
+    by a seek per hypothesis on ``ix_enquiry_hypothesis_count``, grouped by hour."""
     hours = max(-(-(end - start) // HOUR), 0)
     dims: dict[Dim, list[int]] = {}
     links: dict[Link, list[int]] = {}
-    if hours:
-        params = {"launch_id": launch.id, "start": start, "end": end}
-        hour = _hour_index(session, _enquiry.c.created_at, start).label("hour")
-        rows = session.execute(
-            sa.select(hour, _enquiry.c.channel, _enquiry.c.segment, _enquiry.c.is_other, sa.func.count())
-            .where(*_in_window(_enquiry))
-            .group_by(hour, _enquiry.c.channel, _enquiry.c.segment, _enquiry.c.is_other),
-            params,
-        )
-        for k, channel, segment, is_other, n in rows:
-            dims.setdefault((channel, segment, bool(is_other)), [0] * hours)[min(int(k), hours - 1)] += n
-        rows = session.execute(
-            sa.select(hour, _link.c.hypothesis_id, _enquiry.c.channel, _enquiry.c.segment, sa.func.count())
-            .select_from(_enquiry.join(_link, _link.c.enquiry_id == _enquiry.c.id))
-            .where(*_in_window(_enquiry))
-            .group_by(hour, _link.c.hypothesis_id, _enquiry.c.channel, _enquiry.c.segment),
-            params,
-        )
-        for k, hypothesis_id, channel, segment, n in rows:
-            links.setdefault((hypothesis_id, channel, segment), [0] * hours)[min(int(k), hours - 1)] += n
+    if not hours:
+        return DayCounts(start, hours, dims, links)
+    params = {"launch_id": launch.id, "start": start, "end": end}
+    hour, to_index = _hour_of(session, _enquiry.c.created_at, start)
+    index_of = functools.cache(to_index)  # a day has only two dozen distinct hours
+    hour = hour.label("hour")
+    grouped = [hour, _enquiry.c.channel, _enquiry.c.segment, _enquiry.c.is_other]
+    offered = [
+        _enquiry.c.channel.in_(launch.channels),
+        _enquiry.c.is_other.in_([False, True]),
+        *_in_window(_enquiry),
+    ]
+    statements = [
+        sa.select(*grouped, sa.func.count()).where(_enquiry.c.segment.in_(launch.segments), *offered),
+        sa.select(*grouped, sa.func.count()).where(_enquiry.c.segment.is_(None), *offered),
+    ]
+    found = 0
+    for statement in statements:
+        for k, channel, segment, is_other, n in session.execute(statement.group_by(*grouped), params):
+            dims.setdefault((channel, segment, bool(is_other)), [0] * hours)[min(index_of(k), hours - 1)] += n
+            found += n
+    total = session.execute(sa.select(sa.func.count()).where(*_in_window(_enquiry)), params).scalar_one()
+    if found != total:
+        # Some enquiries carry a channel or segment the launch no longer offers: count the slow way.
+        dims = {}
+        for k, channel, segment, is_other, n in session.execute(
+            sa.select(*grouped, sa.func.count()).where(*_in_window(_enquiry)).group_by(*grouped), params
+        ):
+            dims.setdefault((channel, segment, bool(is_other)), [0] * hours)[min(index_of(k), hours - 1)] += n
+    link_hour, _ = _hour_of(session, _link.c.created_at, start)
+    link_hour = link_hour.label("hour")
+    grouped_links = [link_hour, _link.c.hypothesis_id, _link.c.channel, _link.c.segment]
+    of_launch = sa.select(_hypothesis.c.id).where(_hypothesis.c.launch_id == sa.bindparam("launch_id"))
+    rows = session.execute(
+        sa.select(*grouped_links, sa.func.count())
+        .where(_link.c.hypothesis_id.in_(of_launch.scalar_subquery()), *_in_window(_link))
+        .group_by(*grouped_links),
+        params,
+    )
+    for k, hypothesis_id, channel, segment, n in rows:
+        links.setdefault((hypothesis_id, channel, segment), [0] * hours)[min(index_of(k), hours - 1)] += n
     return DayCounts(start, hours, dims, links)
 
 
