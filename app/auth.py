@@ -173,43 +173,70 @@ def set_active(session: Session, user: User, active: bool, *, now: dt.datetime, 
 # --- sign-in -----------------------------------------------------------------------
 
 
-def _recent_failures(session: Session, column: Any, value: str, since: dt.datetime) -> int:
-    return int(
-        session.execute(
-            sa.select(sa.func.count())
-            .select_from(LoginAttempt)
-            .where(column == value, col(LoginAttempt.at) >= since, col(LoginAttempt.succeeded).is_(False))
-        ).scalar_one()
-    )
+def _failures(session: Session, since: dt.datetime, *where: Any) -> tuple[int, dt.datetime | None]:
+    """How many failed sign-ins match ``where`` since ``since``, and when the last one was."""
+    count, last = session.execute(
+        sa.select(sa.func.count(), sa.func.max(LoginAttempt.at)).where(
+            *where, col(LoginAttempt.at) >= since, col(LoginAttempt.succeeded).is_(False)
+        )
+    ).one()
+    return int(count), last
+
+
+# Past the per-account limit, from anywhere, each further try waits this long after the last
+# failure, doubling per failure up to a minute: a guesser spread over many addresses gets about
+# one guess a minute, while the account's owner, with the right password, is never locked out.
+SLOWDOWN_FIRST = dt.timedelta(seconds=2)
+SLOWDOWN_MAX = dt.timedelta(minutes=1)
 
 
 def authenticate(
     session: Session, *, username: str, password: str, address: str, now: dt.datetime, settings: Settings
 ) -> User:
-    """The user, if the password is right and neither the account nor the address is over its limit.
+    """The user, if the password is right and no limit stands in the way:
+
+    * per account **and address**: ``login_max_failures_per_account`` failures lock that account
+      for that address only (someone else cannot lock a person out of their own account);
+    * per address: ``login_max_failures_per_address`` failures lock the address for every account;
+    * per account, from anywhere: past the same number of failures, each try must wait a moment
+      after the last failure (doubling up to a minute), which slows a spread-out guesser down
+      without locking the account.
 
     Every attempt is recorded; the caller commits even when this raises, so
     failures count (use a write session and commit in ``finally``)."""
     name = username.strip().lower()[:64]
+    address = address[:64]
     window = dt.timedelta(minutes=settings.login_failure_window_minutes)
     since = now - window
     minutes = settings.login_failure_window_minutes
-    if _recent_failures(session, col(LoginAttempt.username), name, since) >= settings.login_max_failures_per_account:
+    limit = settings.login_max_failures_per_account
+    here, _ = _failures(session, since, col(LoginAttempt.username) == name, col(LoginAttempt.address) == address)
+    if here >= limit:
         raise TooManyRequests(
-            f"Too many failed sign-ins for this account. Wait {minutes} minutes, or ask an admin to reset the "
-            "password.",
+            f"Too many failed sign-ins for this account from this address. Wait {minutes} minutes, or ask an admin "
+            "to reset the password.",
             retry_after=int(window.total_seconds()),
             code="locked_account",
         )
-    if _recent_failures(session, col(LoginAttempt.address), address, since) >= settings.login_max_failures_per_address:
+    from_address, _ = _failures(session, since, col(LoginAttempt.address) == address)
+    if from_address >= settings.login_max_failures_per_address:
         raise TooManyRequests(
             f"Too many failed sign-ins from this address. Wait {minutes} minutes.",
             retry_after=int(window.total_seconds()),
             code="locked_address",
         )
+    anywhere, last = _failures(session, since, col(LoginAttempt.username) == name)
+    if anywhere >= limit and last is not None:
+        wait = min(SLOWDOWN_FIRST * 2 ** (anywhere - limit), SLOWDOWN_MAX)
+        if now < last + wait:
+            raise TooManyRequests(
+                "Too many failed sign-ins for this account just now: wait a moment and try again.",
+                retry_after=max(1, int((last + wait - now).total_seconds() + 0.999)),
+                code="slow_down",
+            )
     user = get_user(session, name)
     ok = verify_password(password, user.password_hash if user else None) and user is not None and user.is_active
-    session.add(LoginAttempt(username=name, address=address[:64], at=now, succeeded=ok))
+    session.add(LoginAttempt(username=name, address=address, at=now, succeeded=ok))
     if not ok or user is None:
         raise Unauthenticated("Wrong user name or password.", code="wrong_credentials")
     return user

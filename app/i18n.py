@@ -80,7 +80,11 @@ def N_(message: str) -> str:
 ERROR_TEXTS = {
     "signed_out": N_("Your session has ended: sign in again."),
     "wrong_credentials": N_("Wrong user name or password."),
-    "locked_account": N_("Too many failed sign-ins. Wait a few minutes, or ask an admin to reset your password."),
+    "locked_account": N_(
+        "Too many failed sign-ins for this account from this computer. Wait a few minutes, or ask an admin to reset "
+        "your password."
+    ),
+    "slow_down": N_("Too many failed sign-ins for this account just now. Wait a moment and try again."),
     "locked_address": N_("Too many failed sign-ins from this computer's address. Wait a few minutes."),
     "csrf": N_("This page was out of date: reload it and try again."),
     "bad_origin": N_("The request did not come from this site, so it was refused."),
