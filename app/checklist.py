@@ -3,12 +3,20 @@
 Keys: 1–9 for the first nine hypotheses, then letters, skipping ``u`` (undo).
 ``0`` is "Other". Keys follow the set's order, so the first nine — the ones a
 team expects most — are one finger away.
+
+An open checklist asks for the list's ``version`` every few seconds: a fingerprint
+of what its buttons and toggles show, read from the database (so every replica
+gives the same answer), which changes when a lead retires, adds, rewords or
+reorders a hypothesis.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session
@@ -19,6 +27,8 @@ from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus, User
 RESERVED_KEYS = {"u"}
 OTHER_KEY = "0"
 SHORTCUT_KEYS = [str(n) for n in range(1, 10)] + [c for c in string.ascii_lowercase if c not in RESERVED_KEYS]
+# How often an open checklist asks whether its list changed.
+POLL_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -54,17 +64,45 @@ class Checklist:
 
     @property
     def in_dates(self) -> bool:
-        return self.launch.starts_on <= self.today <= self.launch.ends_on
+        return in_dates(self.launch, self.today)
 
     @property
     def open(self) -> bool:
         """Ticks are taken: live, and within the launch's dates (the server refuses others)."""
-        return self.live and self.in_dates
+        return takes_ticks(self.launch, self.today)
+
+    @property
+    def version(self) -> str:
+        return fingerprint(self.launch, [b.hypothesis for b in self.buttons], today=self.today)
 
 
-def on_checklist(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+def on_checklist(hypotheses: Sequence[Hypothesis]) -> list[Hypothesis]:
     """Everything but retired hypotheses: a fix shipped or resolved can still bring calls."""
     return [h for h in hypotheses if h.status != HypothesisStatus.RETIRED]
+
+
+def in_dates(launch: Launch, today: dt.date) -> bool:
+    return launch.starts_on <= today <= launch.ends_on
+
+
+def takes_ticks(launch: Launch, today: dt.date) -> bool:
+    return launch.status == LaunchStatus.LIVE and in_dates(launch, today)
+
+
+def fingerprint(launch: Launch, hypotheses: Sequence[Hypothesis], *, today: dt.date) -> str:
+    """What the page's buttons and toggles show, as a short hash: the hypotheses on the list in
+    order (their keys, hence shortcuts, and texts), the channels and segments, and whether ticks
+    are taken. Statuses other than retired and sort orders that keep the order change nothing."""
+    shown = [[h.key, h.text] for h in on_checklist(hypotheses)]
+    data = [shown, list(launch.channels), list(launch.segments), takes_ticks(launch, today)]
+    encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
+
+
+def version(session: Session, *, launch: Launch, now: dt.datetime) -> str:
+    """The fingerprint of the launch's checklist as it stands in the database now."""
+    today = launches.local_date(now, launches.zone(launch))
+    return fingerprint(launch, launches.hypotheses_of(session, launch), today=today)
 
 
 def counts(session: Session, *, launch: Launch, user: User, now: dt.datetime) -> Counts:
