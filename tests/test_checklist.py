@@ -4,6 +4,7 @@ counts, undo within 15 minutes, sticky toggles, and the page in the agent's lang
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import string
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ import pytest
 import time_machine
 from sqlmodel import col, select
 
+from app import checklist
 from app.db import Database
 from app.enquiries import UNDO_WINDOW, NewEnquiry, insert_many
 from app.models import Enquiry, Launch, LaunchStatus, User
@@ -93,6 +95,109 @@ def test_a_closed_launch_shows_the_checklist_disabled(db: Database, web: Web, pe
     assert "This launch is not live, so enquiries cannot be logged on it." in html
     ticks = [a for t, a in Elements(html).tags if t == "button" and "tick" in (a.get("class") or "")]
     assert ticks and all("disabled" in a for a in ticks)
+
+
+def texts_of(html: str) -> dict[str, Any]:
+    """The texts the page hands its script (data-texts)."""
+    [root] = [a for t, a in Elements(html).tags if a.get("id") == "checklist"]
+    texts: dict[str, Any] = json.loads(str(root["data-texts"]))
+    return texts
+
+
+def test_texts_with_a_count_come_in_each_plural_form(db: Database, web: Web, people: People, launch: Launch) -> None:
+    texts = texts_of(web("kari").get(CHECKLIST).text)
+    assert texts["selected"] == {
+        "one": "{n} selected: press Enter to log it, Esc to clear.",
+        "other": "{n} selected: press Enter to log them as one enquiry, Esc to clear.",
+    }
+    for name in ("offline", "server_error", "signed_out", "someone_else"):
+        assert set(texts[name]) == {"one", "other"}, name
+        assert re.search(r"\{n\} (waiting )?enquiry\b", texts[name]["one"]), name
+        assert re.search(r"\{n\} (waiting )?enquiries\b", texts[name]["other"]), name
+    assert texts["server_error"]["one"] == "The server had a problem; {n} enquiry is kept and will be sent again."
+    assert "No connection" not in texts["server_error"]["other"]
+    # Bokmål has the same two categories (Intl.PluralRules("nb") names them so too).
+    kari = web("kari")
+    kari.post("/me/language", data={"language": "nb"})
+    assert set(texts_of(kari.get(CHECKLIST).text)["selected"]) == {"one", "other"}
+
+
+def test_undo_buttons_are_named_by_what_they_undo(db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    tick(kari, {"channel": "phone", "hypotheses": ["a", "b"]})
+    tick(kari, {"channel": "phone", "note": "fees"})
+    names = [a.get("aria-label") for t, a in Elements(kari.get(f"{CHECKLIST}/recent").text).tags if a.get("hx-post")]
+    assert names == ["Undo: other: fees, 15:05", "Undo: Hypothesis a + Hypothesis b, 15:05"]
+
+
+# --- the list's version: open pages learn that the list changed ---------------------------------
+
+
+def version_of(user: WebUser) -> str:
+    response = user.get(f"{CHECKLIST}/version", headers={**JSON})
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    version: str = response.json()["version"]
+    return version
+
+
+def board_of(html: str) -> dict[str, str | None]:
+    [board] = [a for t, a in Elements(html).tags if a.get("id") == "board"]
+    return board
+
+
+def test_the_version_changes_when_a_lead_changes_the_list(
+    db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    kari, lena = web("kari"), web("lena")
+    first = version_of(kari)
+    assert board_of(kari.get(CHECKLIST).text)["data-version"] == first
+    assert version_of(web("ola")) == first  # the list's, not the agent's
+
+    def edit(key: str, **form: str) -> str:
+        data = {"text": f"Hypothesis {key}", "status": "open"} | form
+        assert lena.post(f"/launches/{SLUG}/hypotheses/{key}", data=data).status_code == 303
+        return version_of(kari)
+
+    seen = [first]
+    seen.append(edit("a", status="retired"))
+    seen.append(edit("b", move="down"))  # b and c swap keys 1 and 2
+    seen.append(edit("c", text="Hypothesis c, reworded"))
+    assert len(set(seen)) == len(seen), seen
+    # A change the buttons do not show (a status other than retired) leaves it as it was.
+    assert edit("b", status="confirmed") == seen[-1]
+    # So does a tick.
+    assert tick(kari, {"channel": "phone", "hypotheses": ["b"]}).status_code == 201
+    assert version_of(kari) == seen[-1]
+    # From the database, not from this process: the same answer anywhere.
+    with db.session() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        assert checklist.version(session, launch=stored, now=NOW) == seen[-1]
+
+    with db.transaction() as session:  # a closed launch takes no ticks: the buttons are disabled
+        closed = session.get(Launch, launch.id)
+        assert closed is not None
+        closed.status = LaunchStatus.CLOSED
+    assert version_of(kari) != seen[-1]
+
+
+def test_the_board_fragment_is_what_a_page_swaps_in(db: Database, web: Web, people: People, launch: Launch) -> None:
+    kari = web("kari")
+    web("lena").post(f"/launches/{SLUG}/hypotheses/a", data={"text": "Hypothesis a", "status": "retired"})
+    response = kari.get(CHECKLIST, headers={**HTMX})
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    html = response.text
+    assert "<html" not in html and html.lstrip().startswith('<div id="board"')
+    board = board_of(html)
+    assert board["data-version"] == version_of(kari) and board["data-open"] == "true"
+    buttons = {a["data-key"]: a["data-shortcut"] for t, a in Elements(html).tags if a.get("class") == "tick"}
+    assert buttons == {"b": "1", "c": "2"}
+    assert 'name="channel"' in html and 'id="other-button"' in html
+
+
+def test_the_version_needs_a_signed_in_user(db: Database, web: Web, people: People, launch: Launch) -> None:
+    response = web(None).get(f"{CHECKLIST}/version", headers={**JSON})
+    assert response.status_code == 401
 
 
 # --- ticking ------------------------------------------------------------------------------------

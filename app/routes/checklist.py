@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+from babel import Locale
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -33,41 +34,93 @@ router = APIRouter()
 hot = APIRouter()
 
 
-def _client_texts() -> dict[str, Any]:
-    """Texts the checklist's script shows, in the page's language."""
+# Numbers that show every plural category of the languages offered (CLDR's, as the browser's
+# Intl.PluralRules names them): the script picks the form for a count by its category.
+_PLURAL_SAMPLES = (1, 2, 0, 3, 5, 11, 21, 22, 101, 1_000_000)
+
+
+def _plural(language: str, singular: str, plural: str) -> dict[str, str]:
+    """A text with a count, in every plural form of ``language``, by plural category."""
+    category = Locale.parse(i18n.BABEL_LOCALES[language]).plural_form
+    forms: dict[str, str] = {}
+    for n in _PLURAL_SAMPLES:
+        forms.setdefault(category(n), i18n.ngettext(singular, plural, n))
+    return forms
+
+
+def _client_texts(language: str) -> dict[str, Any]:
+    """Texts the checklist's script shows, in the page's language (call inside ``use_language``).
+    Texts with a count come in each plural form: ``{"one": …, "other": …}`` for English and bokmål."""
     return {
         "errors": {code: i18n.gettext(text) for code, text in i18n.ERROR_TEXTS.items()},
         "logged": i18n.gettext("Logged"),
         "other": i18n.gettext("Other"),
         "undo": i18n.gettext("Undo"),
+        "undo_named": i18n.gettext("Undo: {text}"),
         "undone": i18n.gettext("Undone"),
-        "offline": i18n.gettext(
-            "No connection to the server. {n} enquiries are kept in this browser and will be sent when it is back."
+        "offline": _plural(
+            language,
+            "No connection to the server. {n} enquiry is kept in this browser and will be sent when it is back.",
+            "No connection to the server. {n} enquiries are kept in this browser and will be sent when it is back.",
         ),
-        "offline_one": i18n.gettext(
-            "No connection to the server. 1 enquiry is kept in this browser and will be sent when it is back."
+        "server_error": _plural(
+            language,
+            "The server had a problem; {n} enquiry is kept and will be sent again.",
+            "The server had a problem; {n} enquiries are kept and will be sent again.",
         ),
-        "sending": i18n.gettext("Sending {n} waiting enquiries…"),
         "back": i18n.gettext("Connection is back: everything was sent."),
+        "sent": i18n.gettext("Everything waiting was sent."),
         "rejected": i18n.gettext("Not logged:"),
-        "someone_else": i18n.gettext(
+        "someone_else": _plural(
+            language,
+            "Someone else is signed in on this browser now. {n} waiting enquiry of this page's agent is kept "
+            "and will be sent when they sign in again.",
             "Someone else is signed in on this browser now. {n} waiting enquiries of this page's agent are kept "
-            "and will be sent when they sign in again."
+            "and will be sent when they sign in again.",
         ),
         "not_undone": i18n.gettext("Not undone:"),
-        "signed_out": i18n.gettext(
-            "You were signed out. Sign in again in a new tab; {n} waiting enquiries will be sent then."
+        "signed_out": _plural(
+            language,
+            "You were signed out. Sign in again in a new tab; {n} waiting enquiry will be sent then.",
+            "You were signed out. Sign in again in a new tab; {n} waiting enquiries will be sent then.",
         ),
-        "selected": i18n.gettext("{n} selected: press Enter to log them as one enquiry, Esc to clear."),
+        "selected": _plural(
+            language,
+            "{n} selected: press Enter to log it, Esc to clear.",
+            "{n} selected: press Enter to log them as one enquiry, Esc to clear.",
+        ),
+        "counted_once": i18n.gettext("Counted once: pressed twice quickly"),
+        "changed": i18n.gettext("The list of hypotheses changed:"),
+        "retired": i18n.gettext("Retired: {text}"),
+        "new": i18n.gettext("New: {text}"),
+        "moved": i18n.gettext("Moved: {text}"),
+        "reworded": i18n.gettext("Reworded: {text}"),
+        "dismiss": i18n.gettext("Dismiss"),
+        "dismiss_named": i18n.gettext("Dismiss: {text}"),
+        "log_again_as": i18n.gettext("Log again as: {text}"),
+        "log_as_other": i18n.gettext("Log as Other"),
+        "log_as_other_named": i18n.gettext("Log as Other: {text}"),
     }
 
 
 @router.get("/launches/{slug}/checklist")
-def page(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now) -> Response:
+def page(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now, htmx: IsHtmx) -> Response:
+    """The page; with HX-Request, its board (status, toggles and buttons), which an open page
+    swaps in when the list's version changed."""
     launch = launches.get_by_slug(session, slug)
     view = checklist.build(session, launch=launch, user=viewer.user, now=now)
+    if htmx:
+        return render(
+            request,
+            "checklist/_board.html",
+            viewer=viewer,
+            view=view,
+            launch=launch,
+            other_key=checklist.OTHER_KEY,
+            headers={"Cache-Control": "no-store", "Vary": "HX-Request"},
+        )
     with i18n.use_language(viewer.language):
-        texts = _client_texts()
+        texts = _client_texts(viewer.language)
     return render(
         request,
         "checklist/page.html",
@@ -77,6 +130,18 @@ def page(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep
         other_key=checklist.OTHER_KEY,
         texts=texts,
         note_limit=privacy.MAX_NOTE_LENGTH,
+        poll_seconds=checklist.POLL_SECONDS,
+        headers={"Vary": "HX-Request"},
+    )
+
+
+@router.get("/launches/{slug}/checklist/version")
+def version(slug: str, viewer: CurrentViewer, session: SessionDep, now: Now) -> JSONResponse:
+    """The list's version, asked for every few seconds by open checklists: when it differs from
+    the page's, the page fetches its board again. From the database, so any replica may answer."""
+    launch = launches.get_by_slug(session, slug)
+    return JSONResponse(
+        {"version": checklist.version(session, launch=launch, now=now)}, headers={"Cache-Control": "no-store"}
     )
 
 

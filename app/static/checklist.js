@@ -4,8 +4,14 @@
 // idempotency key made here. The queue is sent in order; an item leaves it only
 // when the server has answered: with success (shown, undoable) or with a
 // refusal (shown, since retrying cannot help). Network failures and server
-// errors keep the item, say so plainly, and retry: the same key means a retry
-// that did reach the server before is not counted twice.
+// errors keep the item, say which of the two it was, and retry: the same key
+// means a retry that did reach the server before is not counted twice.
+//
+// A held key (auto-repeat) is one press, and the same tick again within
+// SAME_TICK_MS is the same enquiry. Every few seconds the page asks for the
+// list's version; when a lead changed the list, the buttons are swapped for the
+// new ones and a notice says what changed. A tick refused because its
+// hypothesis left the list is kept, to be logged again with one key.
 (function () {
   "use strict";
 
@@ -17,14 +23,24 @@
   let csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"];
   // Per person and launch: on a shared computer, the next person never sends someone else's ticks.
   const queueKey = "tally:queue:" + root.dataset.user + ":" + slug;
+  const keptKey = "tally:not-logged:" + root.dataset.user + ":" + slug;
   const UNDO_SECONDS = 15;
   const RETRY_MIN_MS = 2000;
   const RETRY_MAX_MS = 30000;
+  // Two identical ticks closer than this are one enquiry pressed twice (a bounce, a double-click);
+  // two deliberate enquiries are seconds apart, at the least.
+  const SAME_TICK_MS = 500;
+  const NOTICE_MS = 4000;
+  const KEPT_MAX = 20;
+  const POLL_MS = (Number(root.dataset.pollSeconds) || 5) * 1000;
+  const NOTE_LIMIT = Number(root.dataset.noteLimit) || 500;
+  const RELOG_KEY = ".";
+  const LIST_GONE = ["retired_hypothesis", "unknown_hypothesis"];
+  const base = "/launches/" + encodeURIComponent(slug);
 
-  const buttons = Array.from(root.querySelectorAll("button.tick[data-key]"));
+  let board = document.getElementById("board");
+  let buttons = [];
   const byShortcut = new Map();
-  buttons.forEach((b) => { if (b.dataset.shortcut) byShortcut.set(b.dataset.shortcut, b); });
-  const otherButton = document.getElementById("other-button");
   const otherForm = document.getElementById("other-form");
   const otherNote = document.getElementById("other-note");
   const combineBar = document.getElementById("combine-bar");
@@ -32,15 +48,25 @@
   const connection = document.getElementById("connection");
   const rejections = document.getElementById("rejections");
   const toasts = document.getElementById("toasts");
+  const changes = document.getElementById("changes");
+  const notLogged = document.getElementById("not-logged");
+  const notLoggedList = document.getElementById("not-logged-list");
+  const plurals = new Intl.PluralRules(document.documentElement.lang || "en");
 
   let sending = false;
   let retryDelay = RETRY_MIN_MS;
   let retryTimer = null;
+  let lastTick = null;  // {signature, at}: the latest tick, to tell a second press from a second enquiry
 
   // --- small helpers ---------------------------------------------------------------
 
   function format(text, values) {
     return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
+  }
+
+  function plural(forms, n) {
+    // The server gives each text with a count in every plural form of the page's language.
+    return format(forms[plurals.select(n)] || forms.other, { n: n });
   }
 
   function newKey() {
@@ -51,8 +77,22 @@
   }
 
   function selected(name) {
-    const input = root.querySelector('input[name="' + name + '"]:checked');
+    const input = board.querySelector('input[name="' + name + '"]:checked');
     return input ? input.value : null;
+  }
+
+  function index() {
+    buttons = Array.from(board.querySelectorAll("button.tick[data-key]"));
+    byShortcut.clear();
+    buttons.forEach((b) => { if (b.dataset.shortcut) byShortcut.set(b.dataset.shortcut, b); });
+  }
+
+  function otherButton() {
+    return document.getElementById("other-button");
+  }
+
+  function isOpen() {
+    return board.dataset.open === "true";
   }
 
   function textFor(keys) {
@@ -63,8 +103,12 @@
     }).join(" + ");
   }
 
+  function labelOf(item) {
+    return item.label || textFor(item.hypotheses);
+  }
+
   function bump(id, delta) {
-    const n = document.querySelector("#" + id + " .n") || document.getElementById(id);
+    const n = document.querySelector("#" + CSS.escape(id) + " .n") || document.getElementById(id);
     if (!n) return;
     const value = parseInt(n.textContent, 10);
     if (!Number.isNaN(value)) n.textContent = String(Math.max(0, value + delta));
@@ -74,29 +118,57 @@
     if (window.htmx) window.htmx.trigger(document.body, "tally:changed");
   }
 
+  function smallButton(text, onClick, name) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "small";
+    button.textContent = text;
+    if (name) button.setAttribute("aria-label", name);
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
   // --- the queue ----------------------------------------------------------------------
 
-  function load() {
+  function read(key) {
     try {
-      return JSON.parse(localStorage.getItem(queueKey) || "[]");
+      return JSON.parse(localStorage.getItem(key) || "[]");
     } catch (e) {
       return [];
     }
+  }
+
+  function load() {
+    return read(queueKey);
   }
 
   function save(queue) {
     localStorage.setItem(queueKey, JSON.stringify(queue));
   }
 
-  function enqueue(keys, note) {
-    if (root.dataset.open !== "true") return;
+  function enqueue(keys, note, from) {
+    if (!isOpen()) return false;
+    const channel = (from && from.channel) || selected("channel");
+    const segment = (from && from.segment) || selected("segment");
+    const signature = JSON.stringify([keys.slice().sort(), channel, segment, note || null]);
+    const now = Date.now();
+    if (lastTick && lastTick.signature === signature && now - lastTick.at < SAME_TICK_MS) {
+      // The same enquiry, pressed twice: it keeps the first press's idempotency key, so it is the
+      // item already queued or the enquiry the server already confirmed. Nothing more to send
+      // (sending that key again after an undo would log the enquiry anew).
+      lastTick.at = now;
+      countedOnce(lastTick.key);
+      return false;
+    }
     const item = {
       idempotency_key: newKey(),
       hypotheses: keys,
-      channel: selected("channel"),
-      segment: selected("segment"),
+      channel: channel,
+      segment: segment,
       note: note || null,
+      label: textFor(keys),  // as the agent saw it, should the hypothesis leave the list meanwhile
     };
+    lastTick = { signature: signature, at: now, key: item.idempotency_key };
     const queue = load();
     queue.push(item);
     save(queue);
@@ -106,6 +178,7 @@
     bump("mine-today", 1);
     bump("team-since", 1);
     flush();
+    return true;
   }
 
   function unqueue(idempotencyKey) {
@@ -115,7 +188,9 @@
     return rest.length !== queue.length;
   }
 
-  function showConnection(message) {
+  function showConnection(message, kind) {
+    connection.classList.toggle("server-error", kind === "server");
+    connection.dataset.kind = message ? kind || "network" : "";
     if (message) {
       connection.textContent = message;
       connection.hidden = false;
@@ -131,17 +206,23 @@
     retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
   }
 
-  function waitingMessage(n, template) {
-    if (template) return format(template, { n: n });
-    return n === 1 ? texts.offline_one : format(texts.offline, { n: n });
+  function waitingMessage(n, forms) {
+    return plural(forms || texts.offline, n);
   }
 
   async function send(item) {
-    return fetch("/launches/" + encodeURIComponent(slug) + "/enquiries", {
+    const body = {
+      idempotency_key: item.idempotency_key,
+      hypotheses: item.hypotheses,
+      channel: item.channel,
+      segment: item.segment,
+      note: item.note,
+    };
+    return fetch(base + "/enquiries", {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify(item),
+      body: JSON.stringify(body),
     });
   }
 
@@ -149,7 +230,7 @@
     if (sending) return;
     sending = true;
     clearTimeout(retryTimer);
-    let hadTrouble = !connection.hidden;
+    const trouble = connection.hidden || connection.dataset.kind === "back" ? null : connection.dataset.kind;
     try {
       let queue = load();
       while (queue.length) {
@@ -159,12 +240,12 @@
         try {
           response = await send(item);
         } catch (e) {
-          showConnection(waitingMessage(load().length));
+          showConnection(waitingMessage(load().length), "network");
           scheduleRetry();
           return;
         }
         if (response.status === 401) {
-          showConnection(waitingMessage(load().length, texts.signed_out));
+          showConnection(waitingMessage(load().length, texts.signed_out), "signed_out");
           scheduleRetry();
           return;
         }
@@ -173,29 +254,35 @@
           // Fetch the current one and try again; the waiting ticks stay queued meanwhile.
           const renewed = await renewToken();
           if (renewed === "ok") continue;
-          showConnection(waitingMessage(load().length, renewed === "someone_else" ? texts.someone_else : texts.signed_out));
+          showConnection(
+            waitingMessage(load().length, renewed === "someone_else" ? texts.someone_else : texts.signed_out),
+            "signed_out",
+          );
           scheduleRetry();
           return;
         }
         if (response.status >= 500 || response.status === 429 || response.status === 408) {
-          showConnection(waitingMessage(load().length));
+          // The server was reached and failed (or is busy): not the agent's connection.
+          showConnection(waitingMessage(load().length, texts.server_error), "server");
           scheduleRetry();
           return;
         }
         let body = {};
         try { body = await response.json(); } catch (e) { body = {}; }
+        // As the queue holds it now: pressed twice meanwhile, it says so.
+        const answered = load().find((i) => i.idempotency_key === item.idempotency_key) || item;
         unqueue(item.idempotency_key);
         if (response.ok) {
-          toast(item, body.id);
+          toast(answered, body.id);
         } else {
           reject(item, body.error || {});
         }
         queue = load();
       }
       retryDelay = RETRY_MIN_MS;
-      if (hadTrouble) {
-        showConnection(texts.back);
-        setTimeout(() => { if (!load().length) showConnection(null); }, 4000);
+      if (trouble) {
+        showConnection(trouble === "network" ? texts.back : texts.sent, "back");
+        setTimeout(() => { if (!load().length && connection.dataset.kind === "back") showConnection(null); }, 4000);
       }
       refresh();
     } finally {
@@ -229,31 +316,255 @@
   }
 
   function reject(item, error, prefix) {
+    if (!prefix && LIST_GONE.includes(error.code)) {
+      keep(item);
+      return;
+    }
     const message = (error.code && texts.errors[error.code]) || error.message || "";
     const p = document.createElement("p");
     p.className = "error-box";
-    p.textContent = prefix ? prefix + " " + message : texts.rejected + " " + textFor(item.hypotheses) + ". " + message;
+    p.textContent = prefix ? prefix + " " + message : texts.rejected + " " + labelOf(item) + ". " + message;
     rejections.appendChild(p);
     setTimeout(() => p.remove(), 20000);
     refresh();
   }
 
+  // --- refused because the list changed: kept, to be logged again ----------------------
+
+  function kept() {
+    return read(keptKey);
+  }
+
+  function saveKept(list) {
+    localStorage.setItem(keptKey, JSON.stringify(list.slice(-KEPT_MAX)));
+  }
+
+  function keep(item) {
+    const list = kept().filter((k) => k.idempotency_key !== item.idempotency_key);
+    list.push({
+      idempotency_key: item.idempotency_key,
+      hypotheses: item.hypotheses,
+      channel: item.channel,
+      segment: item.segment,
+      label: labelOf(item),
+    });
+    saveKept(list);
+    renderKept();
+    notice(texts.rejected + " " + labelOf(item));  // near the buttons (and read out): the box is at the top
+    refresh();
+    checkList();  // the page's list is out of date: bring it up to date now, not at the next poll
+  }
+
+  function forget(entry) {
+    saveKept(kept().filter((k) => k.idempotency_key !== entry.idempotency_key));
+    renderKept();
+  }
+
+  function onList(keys) {
+    return keys.filter((k) => buttons.some((b) => b.dataset.key === k));
+  }
+
+  function relog(entry, keys) {
+    if (!isOpen()) return;
+    forget(entry);
+    // As Other, the note says what it was about; either way with the channel and customer it had.
+    const note = keys.length ? null : entry.label.slice(0, NOTE_LIMIT);
+    enqueue(keys, note, entry);
+  }
+
+  function relogNewest() {
+    const list = kept();
+    if (!list.length) return false;
+    const entry = list[list.length - 1];
+    relog(entry, onList(entry.hypotheses));
+    return true;
+  }
+
+  function renderKept() {
+    const list = kept();
+    notLoggedList.replaceChildren();
+    list.slice().reverse().forEach((entry, i) => {
+      const li = document.createElement("li");
+      const what = document.createElement("span");
+      what.textContent = entry.label;
+      li.append(what);
+      const remaining = onList(entry.hypotheses);
+      const actions = [];
+      if (remaining.length) {
+        actions.push(smallButton(format(texts.log_again_as, { text: textFor(remaining) }), () => relog(entry, remaining)));
+      }
+      actions.push(smallButton(
+        texts.log_as_other, () => relog(entry, []), format(texts.log_as_other_named, { text: entry.label }),
+      ));
+      if (i === 0) {
+        // The newest one: "." does what its first button does.
+        const hint = document.createElement("kbd");
+        hint.textContent = RELOG_KEY;
+        hint.setAttribute("aria-hidden", "true");
+        actions[0].append(" ", hint);
+        actions[0].setAttribute("aria-keyshortcuts", RELOG_KEY);
+        actions[0].classList.add("primary");
+      }
+      actions.forEach((button) => { button.disabled = !isOpen(); });
+      li.append(...actions, smallButton(texts.dismiss, () => forget(entry), format(texts.dismiss_named, { text: entry.label })));
+      notLoggedList.append(li);
+    });
+    notLogged.hidden = list.length === 0;
+  }
+
+  // --- the list changed: new buttons, and what changed -------------------------------
+
+  function describe() {
+    return buttons.map((b) => ({ key: b.dataset.key, text: b.dataset.text, shortcut: b.dataset.shortcut || "" }));
+  }
+
+  let checking = null;
+
+  function checkList() {
+    if (!checking) checking = askVersion().finally(() => { checking = null; });
+    return checking;
+  }
+
+  async function askVersion() {
+    try {
+      const response = await fetch(base + "/checklist/version", {
+        credentials: "same-origin", cache: "no-store", headers: { "Accept": "application/json" },
+      });
+      if (!response.ok) return;
+      const body = await response.json();
+      if (body.version && body.version !== board.dataset.version) await updateBoard();
+    } catch (e) {
+      // Offline, or the server is down: the next poll asks again.
+    }
+  }
+
+  function focusedInBoard() {
+    const el = document.activeElement;
+    if (!el || !board.contains(el)) return null;
+    if (el.id) return "#" + CSS.escape(el.id);
+    if (el.matches("button.tick[data-key]")) return 'button.tick[data-key="' + CSS.escape(el.dataset.key) + '"]';
+    if (el.matches("input")) return 'input[name="' + CSS.escape(el.name) + '"][value="' + CSS.escape(el.value) + '"]';
+    return null;
+  }
+
+  async function updateBoard() {
+    const response = await fetch(base + "/checklist", {
+      credentials: "same-origin", cache: "no-store", headers: { "HX-Request": "true", "Accept": "text/html" },
+    });
+    if (!response.ok) return;
+    const template = document.createElement("template");
+    template.innerHTML = await response.text();
+    const fresh = template.content.getElementById("board");
+    if (!fresh) return;
+    // What the agent had chosen stays chosen, where it still exists.
+    const before = describe();
+    const chosen = { channel: selected("channel"), segment: selected("segment") };
+    const picked = selection();
+    const focus = focusedInBoard();
+    board.replaceWith(fresh);
+    board = fresh;
+    Object.entries(chosen).forEach(([name, value]) => {
+      const input = value && board.querySelector('input[name="' + name + '"][value="' + CSS.escape(value) + '"]');
+      if (input) input.checked = true;
+    });
+    picked.forEach((key) => {
+      const box = boxFor(key);
+      if (box && !box.disabled) box.checked = true;
+    });
+    index();
+    updateCombine();
+    const other = otherButton();
+    if (other) other.setAttribute("aria-expanded", String(!otherForm.hidden));
+    if (focus) {
+      const again = board.querySelector(focus);
+      if (again) again.focus();
+    }
+    showChanges(before, describe());
+    renderKept();
+  }
+
+  function showChanges(before, after) {
+    const was = new Map(before.map((b) => [b.key, b]));
+    const is = new Map(after.map((b) => [b.key, b]));
+    const lines = [];
+    before.forEach((b) => { if (!is.has(b.key)) lines.push([format(texts.retired, { text: b.text }), ""]); });
+    after.forEach((b) => {
+      const old = was.get(b.key);
+      if (!old) lines.push([format(texts.new, { text: b.text }), b.shortcut]);
+      else if (old.text !== b.text) lines.push([format(texts.reworded, { text: b.text }), b.shortcut]);
+      else if (old.shortcut !== b.shortcut) lines.push([format(texts.moved, { text: b.text }), b.shortcut]);
+    });
+    if (!lines.length) return;
+    let list = changes.querySelector("ul");
+    if (!list) {
+      const heading = document.createElement("p");
+      heading.textContent = texts.changed;
+      list = document.createElement("ul");
+      changes.append(heading, list, smallButton(texts.dismiss, () => changes.replaceChildren()));
+    }
+    lines.forEach(([text, shortcut]) => {
+      const li = document.createElement("li");
+      li.textContent = text;
+      if (shortcut) {
+        const kbd = document.createElement("kbd");
+        kbd.textContent = shortcut;
+        li.append(" ", kbd);
+      }
+      list.append(li);
+    });
+  }
+
   // --- feedback and undo -----------------------------------------------------------
+
+  function trimToasts() {
+    while (toasts.children.length > 3) toasts.lastElementChild.remove();
+  }
+
+  function notice(message) {
+    const box = document.createElement("div");
+    box.className = "toast notice";
+    box.textContent = message;
+    toasts.prepend(box);
+    trimToasts();
+    setTimeout(() => box.remove(), NOTICE_MS);
+  }
+
+  function sayTwice(box) {
+    if (box.querySelector(".twice")) return;
+    const note = document.createElement("span");
+    note.className = "twice";
+    note.textContent = texts.counted_once;
+    box.append(note);
+  }
+
+  function countedOnce(idempotencyKey) {
+    // Said on the enquiry's own notice: on a phone only the newest notice is in sight.
+    const queue = load();
+    const waiting = queue.find((i) => i.idempotency_key === idempotencyKey);
+    if (waiting) {
+      waiting.twice = true;  // its notice, once logged, will say so
+      save(queue);
+      return;
+    }
+    const box = toasts.querySelector('.toast[data-key="' + CSS.escape(idempotencyKey) + '"]');
+    if (box) sayTwice(box);
+    else notice(texts.counted_once);
+  }
 
   function toast(item, id) {
     const box = document.createElement("div");
     box.className = "toast";
+    const label = labelOf(item);
     const text = document.createElement("span");
-    text.textContent = texts.logged + ": " + textFor(item.hypotheses);
-    const undo = document.createElement("button");
-    undo.type = "button";
-    undo.className = "small";
-    undo.textContent = texts.undo + " (U)";
-    undo.addEventListener("click", () => undoLogged(box, id));
+    text.textContent = texts.logged + ": " + label;
+    // Named by what it undoes: several "Undo" buttons can be on screen at once.
+    const undo = smallButton(texts.undo + " (U)", () => undoLogged(box, id), format(texts.undo_named, { text: label }));
     box.append(text, " ", undo);
     box.dataset.id = String(id);
+    box.dataset.key = item.idempotency_key;
+    if (item.twice) sayTwice(box);
     toasts.prepend(box);
-    while (toasts.children.length > 3) toasts.lastElementChild.remove();
+    trimToasts();
     setTimeout(() => box.remove(), UNDO_SECONDS * 1000);
   }
 
@@ -261,6 +572,7 @@
     // Asked once: a second click, or U, must not ask again (it would be told "not found"); U now means the one before.
     if (!box.hasAttribute("data-id")) return;
     box.removeAttribute("data-id");
+    lastTick = null;  // the same tick again, just after an undo, is meant
     const response = await fetch("/enquiries/" + id + "/undo", {
       method: "POST",
       credentials: "same-origin",
@@ -283,13 +595,15 @@
   }
 
   function undoLast() {
+    lastTick = null;
     // The newest tick is a waiting one, if any: take it back out of the queue.
     const queue = load();
     // (The first one may be on its way already; a later one is not.)
     if (queue.length > (sending ? 1 : 0)) {
       const item = queue[queue.length - 1];
       unqueue(item.idempotency_key);
-      showConnection(queue.length > 1 ? waitingMessage(queue.length - 1) : null);
+      const kind = connection.dataset.kind;
+      showConnection(queue.length > 1 ? waitingMessage(queue.length - 1, kind === "server" ? texts.server_error : null) : null, kind);
       refresh();
       return;
     }
@@ -300,18 +614,18 @@
   // --- combining several hypotheses into one enquiry ---------------------------------
 
   function boxFor(key) {
-    return root.querySelector('.combine-box[value="' + key + '"]');
+    return board.querySelector('.combine-box[value="' + CSS.escape(key) + '"]');
   }
 
   function selection() {
-    return Array.from(root.querySelectorAll(".combine-box:checked")).map((b) => b.value);
+    return Array.from(board.querySelectorAll(".combine-box:checked")).map((b) => b.value);
   }
 
   function updateCombine() {
     const keys = selection();
     buttons.forEach((b) => b.closest(".tick-row").classList.toggle("selected", keys.includes(b.dataset.key)));
     combineBar.hidden = keys.length === 0;
-    combineText.textContent = keys.length ? format(texts.selected, { n: keys.length }) : "";
+    combineText.textContent = keys.length ? plural(texts.selected, keys.length) : "";
   }
 
   function toggle(key) {
@@ -325,13 +639,13 @@
   function logSelection() {
     const keys = selection();
     if (!keys.length) return;
-    root.querySelectorAll(".combine-box:checked").forEach((b) => { b.checked = false; });
+    board.querySelectorAll(".combine-box:checked").forEach((b) => { b.checked = false; });
     updateCombine();
     enqueue(keys, null);
   }
 
   function clearSelection() {
-    root.querySelectorAll(".combine-box:checked").forEach((b) => { b.checked = false; });
+    board.querySelectorAll(".combine-box:checked").forEach((b) => { b.checked = false; });
     updateCombine();
   }
 
@@ -339,27 +653,46 @@
 
   function openOther() {
     otherForm.hidden = false;
-    otherButton.setAttribute("aria-expanded", "true");
+    otherButton().setAttribute("aria-expanded", "true");
     otherNote.focus();
   }
 
   function closeOther() {
     otherForm.hidden = true;
     otherNote.value = "";
-    otherButton.setAttribute("aria-expanded", "false");
-    otherButton.focus();
+    otherButton().setAttribute("aria-expanded", "false");
+    otherButton().focus();
   }
 
   // --- wiring -------------------------------------------------------------------------
+  // On the page's root, not on the buttons: the buttons are swapped when the list changes.
 
-  buttons.forEach((b) => b.addEventListener("click", () => {
-    if (selection().length) toggle(b.dataset.key);
-    else enqueue([b.dataset.key], null);
-  }));
-  root.querySelectorAll(".combine-box").forEach((b) => b.addEventListener("change", updateCombine));
+  root.addEventListener("click", (event) => {
+    if (!(event.target instanceof Element)) return;
+    if (event.target.closest("#other-button")) {
+      openOther();
+      return;
+    }
+    const button = event.target.closest("button.tick[data-key]");
+    if (!button || !board.contains(button)) return;
+    if (selection().length) {
+      if (event.detail < 2) toggle(button.dataset.key);  // a double-click toggles once
+    } else {
+      enqueue([button.dataset.key], null);
+    }
+  });
+  root.addEventListener("change", (event) => {
+    const input = event.target;
+    if (!(input instanceof HTMLInputElement) || !board.contains(input)) return;
+    if (input.classList.contains("combine-box")) {
+      updateCombine();
+    } else if (input.name === "channel" || input.name === "segment") {
+      const form = new URLSearchParams({ [input.name]: input.value, csrf_token: csrf });
+      fetch("/me/checklist", { method: "POST", credentials: "same-origin", body: form }).catch(() => {});
+    }
+  });
   document.getElementById("log-selected").addEventListener("click", logSelection);
   document.getElementById("clear-selected").addEventListener("click", clearSelection);
-  otherButton.addEventListener("click", openOther);
   document.getElementById("other-cancel").addEventListener("click", closeOther);
   otherForm.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -368,25 +701,29 @@
     closeOther();
   });
 
-  root.querySelectorAll('input[name="channel"], input[name="segment"]').forEach((input) => {
-    input.addEventListener("change", () => {
-      const form = new URLSearchParams({ [input.name]: input.value, csrf_token: csrf });
-      fetch("/me/checklist", { method: "POST", credentials: "same-origin", body: form }).catch(() => {});
-    });
-  });
-
   function shortcutOf(event) {
     const code = event.code || "";
     if (code.startsWith("Digit")) return code.slice(5);
     if (code.startsWith("Numpad") && /^\d$/.test(code.slice(6))) return code.slice(6);
     if (code.startsWith("Key")) return code.slice(3).toLowerCase();
+    if (code === "Period" || code === "NumpadDecimal") return RELOG_KEY;
     return (event.key || "").toLowerCase();
+  }
+
+  function handled(key) {
+    const other = otherButton();
+    return byShortcut.has(key) || key === "u" || key === RELOG_KEY || Boolean(other && key === other.dataset.shortcut);
   }
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     const target = event.target;
     const typing = target instanceof HTMLElement && target.closest("input[type=text], input:not([type]), textarea, select");
+    if (event.repeat) {
+      // A held key repeats its keydown: one press, one enquiry (and no repeated Enter on a focused button).
+      if (!typing && (event.key === "Enter" || handled(shortcutOf(event)))) event.preventDefault();
+      return;
+    }
     if (event.key === "Escape") {
       if (!otherForm.hidden) { event.preventDefault(); closeOther(); return; }
       if (selection().length) { event.preventDefault(); clearSelection(); return; }
@@ -399,13 +736,18 @@
       return;
     }
     const key = shortcutOf(event);
-    if (key === otherButton.dataset.shortcut && !event.shiftKey) {
-      if (!otherButton.disabled) { event.preventDefault(); openOther(); }
+    const other = otherButton();
+    if (other && key === other.dataset.shortcut && !event.shiftKey) {
+      if (!other.disabled) { event.preventDefault(); openOther(); }
       return;
     }
     if (key === "u" && !event.shiftKey) {
       event.preventDefault();
       undoLast();
+      return;
+    }
+    if (key === RELOG_KEY && !event.shiftKey) {
+      if (relogNewest()) event.preventDefault();
       return;
     }
     const button = byShortcut.get(key);
@@ -417,6 +759,11 @@
 
   window.addEventListener("online", () => { retryDelay = RETRY_MIN_MS; flush(); });
   window.addEventListener("pageshow", flush);
+  setInterval(() => { if (!document.hidden) checkList(); }, POLL_MS);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) checkList(); });
+
+  index();
+  renderKept();
   // Whatever a previous visit left unsent goes first.
   if (load().length) flush();
 })();
