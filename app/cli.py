@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
+import sqlalchemy as sa
 import typer
+from sqlalchemy.engine import make_url
 
 from app import api_tokens, auth, digests, hypothesis_sets, launches, migrations
 from app.config import ConfigError, Settings, load_settings
@@ -115,7 +118,7 @@ def hypotheses_import(paths: PathsArg) -> None:
         specs = hypothesis_sets.validate_files(paths)
     except hypothesis_sets.InvalidFiles as exc:
         raise fail(f"{exc}\nNothing was imported.") from None
-    db = Database(config.database_url)
+    db = ready_database(config)
     with db.transaction() as session:
         changes = [
             hypothesis_sets.import_launch(
@@ -135,7 +138,7 @@ def hypotheses_import(paths: PathsArg) -> None:
 @hypotheses_cli.command("export")
 def hypotheses_export(slug: str) -> None:
     """Print a launch as YAML that imports back to the same state."""
-    db = Database(settings().database_url)
+    db = ready_database(settings())
     launch = _launch(db, slug)
     with db.session() as session:
         sys.stdout.write(hypothesis_sets.export_launch(session, launch))
@@ -167,7 +170,7 @@ def users_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
     """Add a user. Without --password-stdin a password is generated and printed once."""
-    db = Database(settings().database_url)
+    db = ready_database(settings())
     password = _read_password(password_stdin)
     try:
         with db.transaction() as session:
@@ -193,7 +196,7 @@ def users_passwd(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
     """Set a new password (generated unless given on stdin); signs the user out everywhere."""
-    db = Database(settings().database_url)
+    db = ready_database(settings())
     password = _read_password(password_stdin) or auth.generate_password()
     try:
         with db.transaction() as session:
@@ -210,7 +213,7 @@ def users_passwd(
 @users_cli.command("list")
 def users_list() -> None:
     """List users with their roles."""
-    db = Database(settings().database_url)
+    db = ready_database(settings())
     with db.session() as session:
         for user in auth.list_users(session):
             state = "" if user.is_active else "  (cannot sign in)"
@@ -225,7 +228,7 @@ def tokens_create(
     ] = TokenRole.INTEGRATION,
 ) -> None:
     """Create an API token and print it once; only its hash is stored."""
-    db = Database(settings().database_url)
+    db = ready_database(settings())
     try:
         with db.transaction() as session:
             token, raw = api_tokens.create(session, name=name, now=now(), actor=actor(), role=role)
@@ -240,7 +243,7 @@ def tokens_create(
 @tokens_cli.command("list")
 def tokens_list() -> None:
     """List API tokens (never the tokens themselves)."""
-    db = Database(settings().database_url)
+    db = ready_database(settings())
     with db.session() as session:
         for token in api_tokens.list_tokens(session):
             state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
@@ -250,7 +253,7 @@ def tokens_list() -> None:
 @tokens_cli.command("revoke")
 def tokens_revoke(token_id: int) -> None:
     """Revoke a token: requests with it are refused from now on."""
-    db = Database(settings().database_url)
+    db = ready_database(settings())
     try:
         with db.transaction() as session:
             token = api_tokens.revoke(session, token_id, now=now(), actor=actor())
@@ -281,6 +284,13 @@ def run_server(config: Settings, *, host: str, port: int, workers: int) -> None:
         forwarded_allow_ips=config.forwarded_allow_ips,
         server_header=False,
     )
+
+
+def ready_database(config: Settings) -> Database:
+    """The database, its schema brought up to date first (as `tally serve` does), so every verb
+    works on a brand-new database; with TALLY_AUTO_MIGRATE off, a clear refusal instead."""
+    prepare_database(config)
+    return Database(config.database_url)
 
 
 def prepare_database(config: Settings) -> None:
@@ -366,7 +376,7 @@ def digest_run_due(
     """Do what the scheduler does at this moment: send every due, unsent digest, then check for spike alerts."""
     config = settings()
     configure_logging(config.log_level)
-    db = Database(config.database_url)
+    db = ready_database(config)
     alerts: list[Alert] = []
     runs = digests.run_due(db, settings=config, now=_parse_now(at), sender=sender_from(config), alerts_done=alerts)
     for run in runs:
@@ -389,7 +399,7 @@ def digest_preview(
 ) -> None:
     """Print the digest a send would post now, as text."""
     config = settings()
-    db = Database(config.database_url)
+    db = ready_database(config)
     launch = _launch(db, slug)
     typer.echo(slack_blocks.plain_text(digests.preview(db, launch, settings=config, now=_parse_now(at))))
 
@@ -399,7 +409,7 @@ def digest_send(slug: str) -> None:
     """Send a digest now (the window since the last scheduled one). Exits non-zero, saying why, if Slack refuses."""
     config = settings()
     configure_logging("warning")
-    db = Database(config.database_url)
+    db = ready_database(config)
     launch = _launch(db, slug)
     sender = sender_from(config)
     if sender is None:
@@ -497,4 +507,30 @@ def enquiries_import(
 
 
 def main() -> None:
-    cli()
+    """The command line, with every known failure said in a line or two, never as a traceback."""
+    try:
+        code = cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except TallyError as exc:
+        typer.echo(exc.message, err=True)
+        sys.exit(1)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        url = make_url(load_settings().database_url).render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
+        typer.echo(
+            f"The database at {url} did not answer: {reason}\nCheck TALLY_DATABASE_URL and that the "
+            "database server is running.",
+            err=True,
+        )
+        sys.exit(1)
+    except OSError as exc:
+        typer.echo(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
