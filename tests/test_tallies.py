@@ -136,7 +136,7 @@ def _kept_days(db: Database, launch: Launch) -> dict[dt.date, int]:
     with db.session() as session:
         version = fresh(db, launch).counts_version
         rows = session.exec(select(DayTally).where(DayTally.launch_id == launch.id, DayTally.version == version)).all()
-        return {row.day: sum(sum(dim[-1]) for dim in row.counts["dims"]) for row in rows}
+        return {row.day: row.counts["total"] for row in rows}
 
 
 def test_closed_days_come_from_the_cache_and_open_days_from_the_database(db: Database) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,24 +202,47 @@ class DayCounts:
     """The counts of one local day, hour by hour (a day has 23, 24 or 25 of them).
 
     Hour ``k`` is [start + k h, start + (k + 1) h). Sums over whole hours, with
-    or without a filter, come from memory; the whole day and the unfiltered
-    hour-by-hour totals are added up once, when first asked for."""
+    or without a filter, come from memory. The whole day's totals are kept apart
+    from the hours: most readers (a whole-launch tally, a digest's "since launch")
+    want only those, so a day read back from ``day_tally`` parses its hours (a
+    list per hypothesis, channel and segment) only when someone asks for them."""
 
-    __slots__ = ("_by_hypothesis", "_whole", "dims", "hours", "links", "start")
+    __slots__ = ("_by_hypothesis", "_dims", "_hourly", "_links", "_whole", "_whole_links", "hours", "start")
 
     def __init__(
         self, start: dt.datetime, hours: int, dims: dict[Dim, list[int]], links: dict[Link, list[int]]
     ) -> None:
         self.start = start
         self.hours = hours
-        self.dims = dims
-        self.links = links
+        self._dims: dict[Dim, list[int]] | None = dims
+        self._links: dict[Link, list[int]] | None = links
+        self._hourly: str | None = None  # the hours as stored, until parsed
         self._whole: Counts | None = None
+        self._whole_links: dict[Link, int] | None = None
         self._by_hypothesis: dict[int, list[int]] | None = None
 
     @property
     def end(self) -> dt.datetime:
         return self.start + self.hours * HOUR
+
+    @property
+    def dims(self) -> dict[Dim, list[int]]:
+        if self._dims is None:
+            self._parse_hours()
+        assert self._dims is not None  # noqa: S101 - set by _parse_hours
+        return self._dims
+
+    @property
+    def links(self) -> dict[Link, list[int]]:
+        if self._links is None:
+            self._parse_hours()
+        assert self._links is not None  # noqa: S101 - set by _parse_hours
+        return self._links
+
+    def _parse_hours(self) -> None:
+        data = json.loads(self._hourly or '{"dims": [], "links": []}')
+        self._dims = {(str(c), s, bool(o)): _dense(hours, self.hours) for c, s, o, hours in data["dims"]}
+        self._links = {(int(h), str(c), s): _dense(hours, self.hours) for h, c, s, hours in data["links"]}
 
     def hour_of(self, moment: dt.datetime) -> int | None:
         """The hour index at which ``moment`` falls, if it is on an hour boundary of this day."""
@@ -238,12 +262,35 @@ class DayCounts:
             self._by_hypothesis = found
         return self._by_hypothesis
 
+    def whole(self) -> Counts:
+        """The whole day's counts (no filter)."""
+        if self._whole is None:
+            self._whole = self._sum(0, self.hours, None)
+        return self._whole
+
+    def _whole_by_link(self) -> dict[Link, int]:
+        if self._whole_links is None:
+            self._whole_links = {link: sum(hours) for link, hours in self.links.items()}
+        return self._whole_links
+
     def counts(self, first: int = 0, last: int | None = None, flt: Filter | None = None) -> Counts:
         """Counts for hours [first, last) of the day."""
         last = self.hours if last is None else last
-        whole = first == 0 and last == self.hours
-        if whole and flt is None and self._whole is not None:
-            return self._whole
+        if first == 0 and last == self.hours:
+            whole = self.whole()
+            if flt is None:
+                return whole
+            counts = Counts()
+            counts.dimensions = Counter({d: n for d, n in whole.dimensions.items() if flt.allows(d[0], d[1])})
+            counts.total = sum(counts.dimensions.values())
+            counts.other = sum(n for (_, _, is_other), n in counts.dimensions.items() if is_other)
+            for (hypothesis_id, channel, segment), n in self._whole_by_link().items():
+                if n and flt.allows(channel, segment):
+                    counts.hypotheses[hypothesis_id] += n
+            return counts
+        return self._sum(first, last, flt)
+
+    def _sum(self, first: int, last: int, flt: Filter | None) -> Counts:
         counts = Counts()
         for dim, hours in self.dims.items():
             if flt is None or flt.allows(dim[0], dim[1]):
@@ -263,8 +310,6 @@ class DayCounts:
                     n = sum(hours[first:last])
                     if n:
                         counts.hypotheses[hypothesis_id] += n
-        if whole and flt is None:
-            self._whole = counts
         return counts
 
     def extended(self, later: DayCounts) -> DayCounts:
@@ -279,20 +324,45 @@ class DayCounts:
         return DayCounts(self.start, hours, dims, links)
 
     def to_json(self) -> dict[str, Any]:
+        """The whole day's totals as JSON, its hours as one JSON string inside (parsed only when needed),
+        each hour list sparse: [[hour, n], …]."""
+        whole = self.whole()
+        hourly = {
+            "dims": [[*dim, _sparse(hours)] for dim, hours in self.dims.items()],
+            "links": [[*link, _sparse(hours)] for link, hours in self.links.items()],
+        }
         return {
             "hours": self.hours,
-            "dims": [[*dim, hours] for dim, hours in self.dims.items()],
-            "links": [[*link, hours] for link, hours in self.links.items()],
+            "total": whole.total,
+            "other": whole.other,
+            "hypotheses": [[h, n] for h, n in whole.hypotheses.items()],
+            "dims": [[*dim, n] for dim, n in whole.dimensions.items()],
+            "links": [[*link, n] for link, n in self._whole_by_link().items() if n],
+            "hourly": json.dumps(hourly, separators=(",", ":")),
         }
 
     @classmethod
     def from_json(cls, start: dt.datetime, data: dict[str, Any]) -> DayCounts:
-        return cls(
-            start,
-            int(data["hours"]),
-            {(str(ch), segment, bool(other)): list(hours) for ch, segment, other, hours in data["dims"]},
-            {(int(h), str(ch), segment): list(hours) for h, ch, segment, hours in data["links"]},
-        )
+        day = cls(start, int(data["hours"]), {}, {})
+        day._dims = day._links = None
+        day._hourly = data["hourly"]
+        whole = Counts(total=int(data["total"]), other=int(data["other"]))
+        whole.hypotheses = Counter({int(h): int(n) for h, n in data["hypotheses"]})
+        whole.dimensions = Counter({(str(c), s, bool(o)): int(n) for c, s, o, n in data["dims"]})
+        day._whole = whole
+        day._whole_links = {(int(h), str(c), s): int(n) for h, c, s, n in data["links"]}
+        return day
+
+
+def _sparse(hours: list[int]) -> list[list[int]]:
+    return [[k, n] for k, n in enumerate(hours) if n]
+
+
+def _dense(pairs: list[list[int]], length: int) -> list[int]:
+    hours = [0] * length
+    for k, n in pairs:
+        hours[k] = n
+    return hours
 
 
 def _hour_of(session: Session, column: sa.ColumnElement[Any], start: dt.datetime) -> tuple[Any, Any]:
