@@ -82,12 +82,12 @@ def test_the_compiled_catalogue_matches_the_po_file(language: str) -> None:
 
 
 def extracted_ids() -> set[Any]:
-    """What ``pybabel extract -F app/locale/babel.cfg -k N_`` finds, run in-process."""
+    """What ``pybabel extract -F app/locale/babel.cfg -k N_ -k _plural:2,3`` finds, run in-process."""
     with (LOCALE_DIR / "babel.cfg").open() as file:
         method_map, options_map = parse_mapping_cfg(file)
     catalog = Catalog()
     for filename, lineno, message, comments, context in extract_from_dir(
-        ROOT, method_map, options_map, keywords={**DEFAULT_KEYWORDS, "N_": None}
+        ROOT, method_map, options_map, keywords={**DEFAULT_KEYWORDS, "N_": None, "_plural": (2, 3)}
     ):
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return set(messages(catalog))
