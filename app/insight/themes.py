@@ -1,6 +1,6 @@
 """Themes in "other": what the agents' notes talk about that nobody put on the list.
 
-**Phrases.** A note is cut into words; scrub markers (``[phone]``, ``[email]``…, app/privacy.py) and
+**Phrases.** A note is cut into words; scrub markers (``[phone]``, ``[email]``…, app/privacy) and
 punctuation end a phrase; stop words (Norwegian bokmål and English, from the stop-words package) and
 pure numbers are left out but may sit inside a phrase (at most ``ThemeRules.max_gap`` of them in a
 row), so "widgeten på hjemskjermen" is one phrase of two words. Each word is stemmed with Snowball —
@@ -432,7 +432,9 @@ DayKey = tuple[int, str, dt.date, int, object, ThemeRules]
 class ThemeDays:
     """Phrase counts of closed local days, per launch, zone, day, counts version, filter and rules."""
 
-    def __init__(self, max_days: int = 2_000) -> None:
+    def __init__(self, max_days: int = 300) -> None:
+        # A day of 5,000 notes keeps ~0.4 MB (about 4,500 phrases); 300 days are 14 launches, or
+        # filters, of three weeks.
         self._days: dict[DayKey, PhraseCounts] = {}
         self._lock = threading.Lock()
         self._max_days = max_days
