@@ -37,7 +37,7 @@ from app.models import (
 )
 from app.tallies.counting import DayCounts
 from tests.conftest import People, WebUser, make_settings
-from tests.factories import fresh, log, make_launch
+from tests.factories import T0, fresh, log, make_launch
 
 Web = Callable[[str | None], WebUser]
 SLUG = "test-launch"
@@ -391,3 +391,23 @@ def test_the_page_says_what_did_not_move(web: Web, people: People, setup: Setup)
     empty = lena.post(f"/launches/{SLUG}/other/new", data={"key": "nothing-moved", "text": "Nothing moved"})
     assert empty.status_code == 303 and "created=nothing-moved" in empty.headers["location"]
     assert "Hypothesis nothing-moved created; no enquiry was moved onto it." in lena.get(empty.headers["location"]).text
+
+
+def test_moved_enquiries_count_under_a_channel_filter_too(db: Database) -> None:
+    """The link rows a re-link writes carry the enquiry's channel and segment, like every other."""
+    from app.models import EnquiryHypothesis as Link
+
+    launch = make_launch(db, hypotheses=("a",))
+    other = log(db, launch, channel="chat", segment="business", note="widget broke", at=T0)
+    with db.transaction() as session:
+        current = fresh(db, launch)
+        [hypothesis] = [h for h in launches.hypotheses_of(session, current) if h.key == "a"]
+        relink.relink(session, current, hypothesis, [other], actor="lena", now=T0 + dt.timedelta(hours=1))
+    with db.session() as session:
+        [row] = session.exec(select(Link).where(Link.enquiry_id == other)).all()
+        assert (row.channel, row.segment) == ("chat", "business")
+        chat = tallies.Filter(channels=frozenset({"chat"}))
+        result = tallies.tally(
+            session=session, launch=fresh(db, launch), start=T0, end=T0 + dt.timedelta(hours=1), filter=chat
+        )
+    assert result.for_hypothesis(hypothesis) == 1 and result.other == 0

@@ -149,16 +149,18 @@ def relink(
             field="from_notes",
             code="too_many_enquiries",
         )
-    moved: dict[int, dt.datetime] = {}
+    moved: dict[int, tuple[dt.datetime, str, str | None]] = {}  # when, channel, segment
     for part in _chunks(wanted):
         # A conditional update: of two re-links racing for an enquiry, one moves it.
         rows = session.execute(
             sa.update(_enquiry)
             .where(_enquiry.c.id.in_(part), _enquiry.c.launch_id == id_of(launch), _enquiry.c.is_other.is_(True))
             .values(is_other=False)
-            .returning(_enquiry.c.id, _enquiry.c.created_at)
+            .returning(_enquiry.c.id, _enquiry.c.created_at, _enquiry.c.channel, _enquiry.c.segment)
         ).all()
-        moved.update((int(enquiry_id), created_at) for enquiry_id, created_at in rows)
+        moved.update(
+            (int(enquiry_id), (created_at, channel, segment)) for enquiry_id, created_at, channel, segment in rows
+        )
     skipped = [i for i in wanted if i not in moved]
     if not moved:
         return Relinked(None, [], skipped)
@@ -166,7 +168,14 @@ def relink(
     session.execute(
         sa.insert(_link),
         [
-            {"enquiry_id": i, "hypothesis_id": id_of(hypothesis), "launch_id": id_of(launch), "created_at": moved[i]}
+            {
+                "enquiry_id": i,
+                "hypothesis_id": id_of(hypothesis),
+                "launch_id": id_of(launch),
+                "created_at": moved[i][0],
+                "channel": moved[i][1],  # the count index carries them, for filtered counts
+                "segment": moved[i][2],
+            }
             for i in ids
         ],
     )
@@ -192,7 +201,7 @@ def relink(
         enquiry_ids=ids,
         skipped=skipped,
     )
-    _bump(session, launch, moved.values())
+    _bump(session, launch, (created_at for created_at, _, _ in moved.values()))
     return Relinked(row, ids, skipped)
 
 
