@@ -395,6 +395,8 @@ def test_the_ratio_in_the_api_is_count_over_normal(
         ("/launches/test-launch/digests", {}, "Spike alerts", None),
         ("/launches/test-launch/alerts", {}, "<html", None),
         ("/launches/test-launch/alerts", {"HX-Request": "true"}, 'id="spike-alerts"', "<html"),
+        ("/launches/test-launch?range=launch", {}, "All spike alerts", None),  # the launch page
+        ("/launches/test-launch?range=launch", {"HX-Request": "true"}, 'id="spike-alerts"', "<html"),  # live
     ],
 )
 def test_the_pages_list_alerts(

@@ -12,11 +12,12 @@ from app import launches, schedule, tallies
 from app.dashboard import charts
 from app.dashboard.history import Note, counting_since, first_enquiries, other_notes
 from app.dashboard.rows import Row, build_rows
-from app.insight import impact
+from app.insight import alerts, impact
 from app.models import Hypothesis, Launch
 from app.ranges import Selection
 
 NOTES_SHOWN = 10
+ALERTS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Dashboard:
     last_slot: dt.datetime | None
     next_slot: dt.datetime | None
     fixes: dict[str, impact.Impact]  # by hypothesis key: the effect of each fix shipped
+    alerts: list[alerts.Listed]  # the latest spike alerts, newest first
 
     @property
     def has_expectations(self) -> bool:
@@ -205,4 +207,5 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
             for h in hypotheses
             if h.fix_shipped_at is not None and (found := impact.impact_of(session, launch, h, now=now)) is not None
         },
+        alerts=alerts.listing(session, launch, limit=ALERTS_SHOWN),
     )
