@@ -272,6 +272,14 @@ def test_closed_days_are_counted_once_and_a_backfill_makes_them_stale(db: Databa
     assert stale.themes[0].before == first.themes[0].before == 0
     assert again.themes[0].before == 1 and again.before_total == first.before_total + 1
     assert again.themes[0].first_seen == dt.datetime(2026, 11, 17, 9, 0, tzinfo=dt.UTC)
+    # Only Tuesday was counted again: Monday and Wednesday, whose enquiries are the same, were taken over.
+    version = fresh(db, launch).counts_version
+    counted = {day: counts for (_, _, day, v, *_), counts in kept._days.items() if v == version}
+    assert set(counted) == {dt.date(2026, 11, 16), dt.date(2026, 11, 17), dt.date(2026, 11, 18)}
+    old = {day: counts for (_, _, day, v, *_), counts in kept._days.items() if v == launch.counts_version}
+    assert counted[dt.date(2026, 11, 16)] is old[dt.date(2026, 11, 16)]
+    assert counted[dt.date(2026, 11, 18)] is old[dt.date(2026, 11, 18)]
+    assert counted[dt.date(2026, 11, 17)] is not old[dt.date(2026, 11, 17)]
 
 
 def test_filters_limit_both_periods(db: Database, launch: Launch) -> None:

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import itertools
 import math
 import re
 import sys
 import threading
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -339,13 +341,16 @@ def _filter_clauses(flt: Filter | None) -> list[sa.ColumnElement[bool]]:
     return clauses
 
 
-def _notes_in(launch: Launch, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> list[Any]:
+def _notes_in(
+    launch: Launch, start: dt.datetime, end: dt.datetime, flt: Filter | None, *, noted: bool = True
+) -> list[Any]:
+    """The "other" enquiries of the launch in [start, end) (with a note: ``noted``), filtered."""
     return [
         _enquiry.c.launch_id == id_of(launch),
         _enquiry.c.created_at >= start,
         _enquiry.c.created_at < end,
         _enquiry.c.is_other.is_(True),
-        _enquiry.c.note.is_not(None),
+        *([_enquiry.c.note.is_not(None)] if noted else []),
         *_filter_clauses(flt),
     ]
 
@@ -410,18 +415,20 @@ def aware(value: Any) -> dt.datetime:
 
 def _note_rows(
     session: Session, launch: Launch, *, start: dt.datetime, end: dt.datetime, filter: Filter | None
-) -> list[tuple[Any, str]]:
-    """(time as stored, note) of the "other" notes in [start, end), oldest first: for counting, where
-    turning every time into a datetime would cost a third of the work."""
+) -> tuple[list[tuple[Any, str]], bytes]:
+    """(time as stored, note) of the "other" notes in [start, end), oldest first, for counting (turning
+    every time into a datetime would cost a third of the work); and the digest of the ids of every
+    "other" enquiry there (``_day_digest``), from the same rows."""
     raw_time = sa.type_coerce(
         _enquiry.c.created_at, sa.String if session.get_bind().dialect.name == "sqlite" else sa.DateTime
     )
     query = (
-        sa.select(raw_time, _enquiry.c.note)
-        .where(*_notes_in(launch, start, end, filter))
+        sa.select(raw_time, _enquiry.c.note, _enquiry.c.id)
+        .where(*_notes_in(launch, start, end, filter, noted=False))
         .order_by(_enquiry.c.created_at, _enquiry.c.id)
     )
-    return [(at, note) for at, note in session.execute(query).all() if note]
+    found = session.execute(query).all()
+    return [(at, note) for at, note, _ in found if note], _digest(enquiry_id for _, _, enquiry_id in found)
 
 
 THEME_DAYS_KEY = "insight_theme_days"
@@ -430,24 +437,52 @@ DayKey = tuple[int, str, dt.date, int, object, ThemeRules]
 
 
 class ThemeDays:
-    """Phrase counts of closed local days, per launch, zone, day, counts version, filter and rules."""
+    """Phrase counts of closed local days, per launch, zone, day, counts version, filter and rules.
+
+    A new counts version (a backfill or re-link, on some day) makes every entry stale; each day's
+    entry also remembers a digest of the ids of its "other" enquiries, so that after a new version
+    the days whose enquiries are the same are taken over (one index-only read of their ids) and only
+    the changed ones counted again."""
 
     def __init__(self, max_days: int = 300) -> None:
         # A day of 5,000 notes keeps ~0.4 MB (about 4,500 phrases); 300 days are 14 launches, or
         # filters, of three weeks.
         self._days: dict[DayKey, PhraseCounts] = {}
+        self._latest: dict[tuple[Any, ...], tuple[bytes, PhraseCounts]] = {}  # the key without the version
         self._lock = threading.Lock()
         self._max_days = max_days
+
+    @staticmethod
+    def _unversioned(key: DayKey) -> tuple[Any, ...]:
+        return (*key[:3], *key[4:])
 
     def get(self, key: DayKey) -> PhraseCounts | None:
         with self._lock:
             return self._days.get(key)
 
-    def put(self, key: DayKey, counts: PhraseCounts) -> None:
+    def same(self, key: DayKey, digest: bytes) -> PhraseCounts | None:
+        """The counts kept for the day at another version, if its enquiries were the same then."""
+        with self._lock:
+            found = self._latest.get(self._unversioned(key))
+        return found[1] if found is not None and found[0] == digest else None
+
+    def put(self, key: DayKey, counts: PhraseCounts, digest: bytes) -> None:
         with self._lock:
             if len(self._days) >= self._max_days:
                 self._days.clear()  # old versions pile up after backfills and re-links
+                self._latest.clear()
             self._days[key] = counts
+            self._latest[self._unversioned(key)] = (digest, counts)
+
+
+def _digest(ids: Iterable[int]) -> bytes:
+    return hashlib.blake2b(array("q", sorted(ids)).tobytes(), digest_size=16).digest()
+
+
+def _day_digest(session: Session, launch: Launch, *, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> bytes:
+    """A digest of the ids of the "other" enquiries in [start, end) (read from an index alone)."""
+    query = sa.select(_enquiry.c.id).where(*_notes_in(launch, start, end, flt, noted=False))
+    return _digest(session.execute(query).scalars())
 
 
 def _theme_days(session: Session) -> ThemeDays | None:
@@ -514,13 +549,18 @@ def _before(
         if whole:
             key: DayKey = (id_of(launch), launch.timezone, day, launch.counts_version, _filter_key(filter), rules)
             counts = kept.get(key) if kept is not None else None
+            if counts is None and kept is not None:
+                digest = _day_digest(session, launch, start=day_start, end=day_end, flt=filter)
+                counts = kept.same(key, digest)
+                if counts is not None:
+                    kept.put(key, counts, digest)
             if counts is None:
-                rows = _note_rows(session, launch, start=day_start, end=day_end, filter=filter)
+                rows, digest = _note_rows(session, launch, start=day_start, end=day_end, filter=filter)
                 counts = PhraseCounts.count(rows, rules)
                 if kept is not None:
-                    kept.put(key, counts)
+                    kept.put(key, counts, digest)
         else:
-            rows = _note_rows(session, launch, start=part_start, end=part_end, filter=filter)
+            rows, _ = _note_rows(session, launch, start=part_start, end=part_end, filter=filter)
             counts = PhraseCounts.count(rows, rules, candidates)
         before.parts.append(counts)
         day += dt.timedelta(days=1)
