@@ -24,6 +24,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -32,13 +33,14 @@ from app import enquiries, launches, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.errors import Conflict, NotFound
-from app.insight import alerts
+from app.insight import alerts, impact, themes
 from app.models import (
     DELIVERED,
     Alert,
     DigestKind,
     DigestRun,
     DigestStatus,
+    Hypothesis,
     HypothesisStatus,
     Launch,
     LaunchStatus,
@@ -181,7 +183,53 @@ def compose(
         channels=current.by_channel,
         late=late,
         alerts=alerts.recalled(session, launch, start=window_start, end=window_end, base_url=base_url),
+        new_in_other=new_in_other(session, launch, now=now, base_url=base_url),
+        fixes=fixes_shipped(session, launch, hypotheses, now=now, base_url=base_url),
     )
+
+
+THEMES_IN_DIGEST = 3
+FIXES_FOR = dt.timedelta(days=7)  # a fix is reported in the digests for a week after it shipped
+
+
+def new_in_other(session: Session, launch: Launch, *, now: dt.datetime, base_url: str) -> list[slack_blocks.ThemeLine]:
+    """The rising themes in "other", as ``GET …/surprises`` without from/to would answer at ``now``."""
+    found = themes.surprises(session, launch, now=now)
+    return [
+        slack_blocks.ThemeLine(
+            phrase=t.phrase,
+            recent=t.recent,
+            before=t.before,
+            url=f"{base_url}/launches/{launch.slug}/other?q={quote(t.phrase)}",
+        )
+        for t in found.themes[:THEMES_IN_DIGEST]
+    ]
+
+
+def fixes_shipped(
+    session: Session, launch: Launch, hypotheses: Sequence[Hypothesis], *, now: dt.datetime, base_url: str
+) -> list[slack_blocks.FixLine]:
+    """A line per fix shipped in the last week (before ``now``), with what its enquiries did since."""
+    tz = launches.zone(launch)
+    lines = []
+    for h in hypotheses:
+        if h.fix_shipped_at is None or not now - FIXES_FOR <= h.fix_shipped_at <= now:
+            continue
+        result = impact.impact_of(session, launch, h, now=now)
+        if result is None:
+            continue
+        lines.append(
+            slack_blocks.FixLine(
+                text=h.text,
+                url=f"{base_url}/launches/{launch.slug}/hypotheses/{quote(h.key)}?range=launch#fix",
+                shipped_label=f"{h.fix_shipped_at.astimezone(tz):%a %H:%M}",
+                verdict=result.verdict,
+                change=result.change,
+                share_before=result.before.share,
+                share_after=result.after.share,
+            )
+        )
+    return lines
 
 
 # --- claiming ---------------------------------------------------------------------------

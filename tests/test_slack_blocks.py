@@ -156,3 +156,44 @@ def test_the_app_shows_stored_digests_as_safe_html() -> None:
     )
     assert '<a href="https://tally.example/launches/payapp/hypotheses/send?range=since-digest">' in html
     assert "<strong>41</strong>" in html
+
+
+def test_new_in_other_and_fixes_shipped_have_their_sections() -> None:
+    from app.slack.blocks import FixLine, ThemeLine
+
+    digest = content(
+        new_in_other=[
+            ThemeLine("widget <!channel>", 12, 1, "https://tally.example/launches/x/other?q=widget"),
+            ThemeLine("kvittering", 5, 0, "https://tally.example/launches/x/other?q=kvittering"),
+        ],
+        fixes=[
+            FixLine(
+                "Login loops",
+                "https://tally.example/launches/x/hypotheses/login#fix",
+                "Tue 14:00",
+                "down",
+                -0.72,
+                0.10,
+                0.028,
+            ),
+            FixLine(
+                "Receipts",
+                "https://tally.example/launches/x/hypotheses/receipts#fix",
+                "Fri 09:00",
+                "too_early",
+                None,
+                0.0,
+                0.0,
+            ),
+        ],
+    )
+    text, blocks = build(digest)
+    sections = "\n".join(section_texts(blocks))
+    assert "*New in “other”*" in sections
+    assert "|widget &lt;!channel&gt;>: *12* notes now, 1 before" in sections  # escaped: cannot ping the channel
+    assert "*Fixes shipped*" in sections
+    assert "Login loops>: shipped Tue 14:00, *down 72% (share 10.0% → 2.8%)*" in sections
+    assert "Receipts>: shipped Fri 09:00, *too early to tell*" in sections
+    plain = plain_text(digest)
+    assert "New in other:\n  widget <!channel>: 12 notes now, 1 before" in plain
+    assert "Fixes shipped:\n  Login loops: shipped Tue 14:00, down 72% (share 10.0% → 2.8%)" in plain

@@ -59,6 +59,29 @@ class AlertLine:
 
 
 @dataclass(frozen=True)
+class ThemeLine:
+    """A theme rising in "other" notes (app/insight/themes.py), as the digest names it."""
+
+    phrase: str
+    recent: int  # notes with it in the recent period
+    before: int  # … and in the part of the launch before it
+    url: str  # the notes page, searched for it
+
+
+@dataclass(frozen=True)
+class FixLine:
+    """A fix shipped in the last days, and what happened since (app/insight/impact.py)."""
+
+    text: str  # the hypothesis's
+    url: str  # its drill-down, at the effect of the fix
+    shipped_label: str  # local: "Tue 14:00"
+    verdict: str  # down, up, no_change, too_early
+    change: float | None  # relative change of the share
+    share_before: float
+    share_after: float
+
+
+@dataclass(frozen=True)
 class DigestContent:
     launch_name: str
     slot_label: str  # "13:00"
@@ -77,6 +100,8 @@ class DigestContent:
     channels: dict[str, int] = field(default_factory=dict)
     late: bool = False
     alerts: list[AlertLine] = field(default_factory=list)  # spike alerts sent since the previous digest
+    new_in_other: list[ThemeLine] = field(default_factory=list)  # up to three rising themes
+    fixes: list[FixLine] = field(default_factory=list)  # fixes shipped in the last days
 
     @property
     def seen(self) -> list[HypothesisLine]:
@@ -151,6 +176,31 @@ def _linked(content: DigestContent, line: HypothesisLine, limit: int) -> str:
     return f"<{escape(hypothesis_link(content, line))}|{escape(cut(line.text, limit))}>"
 
 
+def verdict_label(fix: FixLine) -> str:
+    """A fix's verdict in words: "down 72 % (share 10.0 % → 2.8 %)"."""
+    shares = f"share {fix.share_before:.1%} → {fix.share_after:.1%}"
+    if fix.verdict == "down":
+        return f"down {-(fix.change or 0):.0%} ({shares})"
+    if fix.verdict == "up":
+        return f"up {(fix.change or 0):.0%} ({shares})"
+    if fix.verdict == "no_change":
+        return f"no change ({shares})"
+    return "too early to tell"
+
+
+def _theme_line(theme: ThemeLine) -> str:
+    return (
+        f"• <{escape(theme.url)}|{escape(cut(theme.phrase, 100))}>: *{theme.recent}* notes now, {theme.before} before"
+    )
+
+
+def _fix_line(fix: FixLine) -> str:
+    return (
+        f"• <{escape(fix.url)}|{escape(cut(fix.text, 200))}>: shipped {escape(fix.shipped_label)}, "
+        f"*{escape(verdict_label(fix))}*"
+    )
+
+
 def _hypothesis_line(content: DigestContent, line: HypothesisLine, biggest: int) -> str:
     expected = ""
     if line.expected_per_day is not None:
@@ -201,6 +251,11 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         [text] = _pack("*Alerts since the previous digest*", lines, max_sections=1, more="…and {n} more alerts")
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
+    if content.fixes:
+        lines = [_fix_line(f) for f in content.fixes]
+        [text] = _pack("*Fixes shipped*", lines, max_sections=1, more="…and {n} more fixes")
+        tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
+
     not_seen = content.not_seen
     if not_seen:
         names = [
@@ -215,6 +270,10 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     other = f"*Other* (not on the list): *{content.other}* {change(content.other, content.other_previous)}"
     notes = [f"> {escape(cut(note, MAX_NOTE))}" for note in content.notes[:5]]
     tail.append(SectionBlock(text=MarkdownTextObject(text=cut("\n".join([other, *notes]), MAX_SECTION))))
+    if content.new_in_other:
+        lines = [_theme_line(t) for t in content.new_in_other[:3]]
+        [text] = _pack("*New in “other”*", lines, max_sections=1, more="…and {n} more")
+        tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
     if content.channels:
         split = " · ".join(f"{escape(name)} {n}" for name, n in content.channels.items())
         tail.append(ContextBlock(elements=[MarkdownTextObject(text=cut(f"By channel: {split}", MAX_SECTION))]))
@@ -268,10 +327,16 @@ def plain_text(content: DigestContent) -> str:
             f"  {a.at_label} {'other: ' if a.theme else ''}{a.name}: {a.count} ({ratio_label(a.count, a.normal)})"
             for a in content.alerts
         ]
+    if content.fixes:
+        lines += ["", "Fixes shipped:"]
+        lines += [f"  {f.text}: shipped {f.shipped_label}, {verdict_label(f)}" for f in content.fixes]
     if content.not_seen:
         lines += ["", "Not seen in this window:"] + [f"  - {h.text}" for h in content.not_seen]
     lines += ["", f"Other: {content.other} ({change(content.other, content.other_previous)})"]
     lines += [f'  "{note}"' for note in content.notes[:5]]
+    if content.new_in_other:
+        lines += ["", "New in other:"]
+        lines += [f"  {t.phrase}: {t.recent} notes now, {t.before} before" for t in content.new_in_other[:3]]
     if content.channels:
         lines += ["", "By channel: " + " · ".join(f"{name} {n}" for name, n in content.channels.items())]
     lines += ["", page_link(content)]
