@@ -111,6 +111,13 @@ ERROR_TEXTS = {
     "invalid_range": N_("That range cannot be shown: choose one of the ranges, or days inside the launch."),
     "range_out_of_window": N_("That range is outside this launch's dates: choose days inside them."),
     "body_too_large": N_("That was more data than this page ever sends: nothing was saved."),
+    "duplicate_key": N_("The launch already has a hypothesis with that key (perhaps retired): choose another key."),
+    "too_many_enquiries": N_("That is more enquiries than can be moved at once: move them in smaller sets."),
+    "unknown_relink": N_("There is no such move of enquiries."),
+    "already_undone": N_("That move was undone already."),
+    "stale_version": N_("Someone else changed this since you opened it: nothing was saved. See the current values."),
+    "idempotency_key_reused": N_("That key was used before for a different enquiry: nothing was recorded."),
+    "occurred_at_out_of_range": N_("That time is outside the launch's dates, or in the future."),
 }
 
 
