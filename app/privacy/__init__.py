@@ -1,155 +1,127 @@
 """Scrubbing notes of customers' personal data before anything is stored.
 
-Agents type notes mid-call; sooner or later one holds a phone number, an
-e-mail address or a national identity number. GDPR says we must not keep
-those, so every note passes through ``scrub`` on its way in, and each find is
-replaced by a marker such as ``[phone]``. Nothing here touches the network:
-phonenumbers and python-stdnum carry their rules with them.
+Agents type notes mid-call; sooner or later one holds a phone number, an e-mail address, an
+identity number or a name. GDPR says we must not keep those, so every note passes through
+``clean_note`` on its way in, and each find is replaced by a marker such as ``[phone]``. Nothing
+here touches the network: phonenumbers and python-stdnum carry their rules with them.
 
-What is masked, in this order (earlier finds cannot be re-read as later ones):
+First the note is normalised (normalise.py: NFKC, no invisible characters, ASCII dashes, single
+spaces), so ``98\u200b76 54 32`` is read like ``9876 54 32``. Then, in this order, each find replaced
+before the next step reads the text, so a find is never read twice:
 
-* e-mail addresses;
-* IBANs that pass their check digits;
-* payment card numbers: 13–19 digits, spaces or dashes allowed, passing Luhn;
-* Norwegian national identity numbers and D-numbers: every 11-digit number
-  shaped like one (a plausible date, the day +40 for D-numbers and the month
-  +40 for H-numbers), whether or not its check digits hold: a mistyped number
-  is still a person's number;
-* Swedish, Danish and Finnish personal identity numbers in their written forms
-  (YYMMDD-NNNN, YYYYMMDD-NNNN, YYYYMMDDNNNN, DDMMYY-NNNN, DDMMYY-NNNX);
-* Norwegian bank account numbers: 11 digits written 1234.56.78901 or
-  1234 56 78901 whatever their check digit, or plain 11 digits that pass it;
-* phone numbers: Norwegian ones as people write them (912 34 567, 22 33 44
-  55, 0047…) and international ones with +country code.
+* e-mail addresses, also disguised: ``ola . nordmann @ example . no``, ``ola(at)example.no``,
+  ``ola at example dot no``, ``ola@example`` (people.py);
+* IBANs in any case and grouping, and Finnish identity codes (numbers.py);
+* street addresses with a house number, and a postcode and place after them (people.py);
+* runs of digits: payment cards, Norwegian account numbers, Nordic identity numbers, and phone
+  numbers (numbers.py says which shapes and checks decide);
+* names after the phrases that introduce them: "kunden heter", "the customer", "navnet er" …
+  (people.py).
 
-What survives: other numbers, such as 10-digit order numbers or amounts.
-Names and street addresses cannot be recognised reliably; the note field
-tells agents not to type them (docs/guide-agents.md).
+What survives: amounts, dates, times, 12-digit timestamps, versions, error codes, short order and
+case numbers. A name or address typed without the usual phrase or shape survives too, which is why
+the note field still tells agents not to type them (docs/guide-agents.md).
+
+Notes without digits, ``@`` or a word like "at" cost one pass of the name pattern and little else.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from collections.abc import Callable
-
-import phonenumbers
-from stdnum import iban, luhn
-from stdnum.no import kontonr
+from collections.abc import Callable, Iterable
 
 from app.errors import Invalid
+from app.privacy import numbers, people
+from app.privacy.markers import ACCOUNT, ADDRESS, CARD, EMAIL, IBAN, NAME, NATIONAL_ID, PHONE
+from app.privacy.normalise import normalise
+
+__all__ = [
+    "ACCOUNT",
+    "ADDRESS",
+    "CARD",
+    "EMAIL",
+    "IBAN",
+    "MAX_NOTE_LENGTH",
+    "NAME",
+    "NATIONAL_ID",
+    "PHONE",
+    "clean_note",
+    "normalise",
+    "scrub",
+]
 
 MAX_NOTE_LENGTH = 500
+_ELLIPSIS = "..."  # not "…", which NFKC would turn into three dots on the next cleaning
 
-EMAIL = "[email]"
-PHONE = "[phone]"
-NATIONAL_ID = "[national-id]"
-CARD = "[card]"
-ACCOUNT = "[account]"
-IBAN = "[iban]"
+Spans = Callable[[str], Iterable[tuple[int, int, str]]]
+_ANY_DIGIT = re.compile(r"\d")
 
-_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
-_CARD = re.compile(r"(?<![\d.])(?:\d[ -]?){12,18}\d(?![\d])")
-_NO_NATIONAL_ID = re.compile(r"(?<![\d.])(\d{2})(\d{2})(\d{2})[ -]?(\d{5})(?![\d])")
-_NORDIC_ID_WRITTEN = re.compile(
-    r"(?<![\d.])"
-    r"(?:(?:19|20)?(\d{2})(\d{2})(\d{2})[-+ ]\d{3}[\dA-Z]"  # SE YYMMDD-NNNN, DK DDMMYY-NNNN, FI DDMMYY-NNNX
-    r"|(?:19|20)(\d{2})(\d{2})(\d{2})\d{4})"  # SE YYYYMMDDNNNN
-    r"(?![\d])"
+_WORD_STEPS: tuple[Spans, ...] = (people.email_at_spans, people.email_bracketed_spans, people.email_bare_spans)
+_DIGIT_STEPS: tuple[Spans, ...] = (
+    numbers.iban_spans,
+    numbers.hetu_spans,
+    people.address_spans,
+    numbers.number_spans,
 )
-_NO_ACCOUNT_WRITTEN = re.compile(r"(?<![\d.])\d{4}([. ])\d{2}\1\d{5}(?![\d])")
-_ELEVEN_DIGITS = re.compile(r"(?<![\d.])\d{11}(?![\d])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def _plausible_date(day: int, month: int) -> bool:
-    try:
-        dt.date(2000, month, day)  # a leap year: 29 February is plausible
-    except ValueError:
-        return False
-    return True
+def _replace(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
+    pieces: list[str] = []
+    position = 0
+    for start, end, marker in sorted(spans):
+        if start < position:  # overlaps an earlier find, which already covers it
+            continue
+        pieces += (text[position:start], marker)
+        position = end
+    if not pieces:
+        return text
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
-def _shaped_like_norwegian_id(match: re.Match[str]) -> bool:
-    day, month = int(match.group(1)), int(match.group(2))
-    if day > 40:  # D-number
-        day -= 40
-    if month > 40:  # H-number (and synthetic test numbers, +80)
-        month -= 80 if month > 80 else 40
-    return _plausible_date(day, month)
-
-
-def _shaped_like_nordic_id(match: re.Match[str]) -> bool:
-    groups = [g for g in match.groups() if g is not None]
-    first, second, third = (int(g) for g in groups)
-    # YYMMDD (Sweden) or DDMMYY (Denmark, Finland): either reading will do.
-    return _plausible_date(third, second) or _plausible_date(first, second)
-
-
-def _replace(
-    pattern: re.Pattern[str], marker: str, keep: Callable[[re.Match[str]], bool] | None = None
-) -> Callable[[str], str]:
-    def substitute(match: re.Match[str]) -> str:
-        return marker if keep is None or keep(match) else match.group(0)
-
-    return lambda text: pattern.sub(substitute, text)
-
-
-def _is_card(match: re.Match[str]) -> bool:
-    digits = re.sub(r"\D", "", match.group(0))
-    return 13 <= len(digits) <= 19 and luhn.is_valid(digits)
-
-
-def _is_iban(match: re.Match[str]) -> bool:
-    return bool(iban.is_valid(match.group(0)))
-
-
-def _is_account(match: re.Match[str]) -> bool:
-    return bool(kontonr.is_valid(match.group(0)))
-
-
-def _mask_phones(text: str) -> str:
-    found = [
-        (m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, "NO", leniency=phonenumbers.Leniency.VALID)
-    ]
-    for start, end in reversed(found):
-        text = text[:start] + PHONE + text[end:]
-    return text
-
-
-_STEPS: tuple[Callable[[str], str], ...] = (
-    _replace(_EMAIL, EMAIL),
-    _replace(_IBAN, IBAN, _is_iban),
-    _replace(_CARD, CARD, _is_card),
-    _replace(_NO_NATIONAL_ID, NATIONAL_ID, _shaped_like_norwegian_id),
-    _replace(_NORDIC_ID_WRITTEN, NATIONAL_ID, _shaped_like_nordic_id),
-    _replace(_NO_ACCOUNT_WRITTEN, ACCOUNT),
-    _replace(_ELEVEN_DIGITS, ACCOUNT, _is_account),
-    _mask_phones,
-)
+def _mask(text: str) -> str:
+    """Personal data in normalised text replaced by markers."""
+    for step in _WORD_STEPS:
+        text = _replace(text, step(text))
+    if _ANY_DIGIT.search(text):
+        for step in _DIGIT_STEPS:
+            text = _replace(text, step(text))
+    return _replace(text, people.name_spans(text))
 
 
 def scrub(text: str) -> str:
-    """The text with personal data replaced by markers, whitespace tidied."""
-    text = " ".join(_CONTROL.sub(" ", text).split())
-    for step in _STEPS:
-        text = step(text)
-    return text
+    """The text normalised, with personal data replaced by markers."""
+    return _mask(normalise(text))
+
+
+def _shorten(text: str) -> str:
+    """Cut to MAX_NOTE_LENGTH at a space, with an ellipsis. Never inside a word: a marker stays
+    whole, and a number cut short could read as something else on the next cleaning."""
+    limit = MAX_NOTE_LENGTH - len(_ELLIPSIS)
+    cut = text.rfind(" ", 0, limit + 1)
+    if cut < 1:  # one long word (a@b.no,c@d.no,…): cut before a marker that would be split
+        opening = text.rfind("[", 0, limit)
+        cut = opening if opening > text.rfind("]", 0, limit) else limit
+    return text[:cut] + _ELLIPSIS
 
 
 def clean_note(note: str | None) -> str | None:
-    """A note ready to store: scrubbed, or None when empty. Too long is refused."""
+    """A note ready to store: scrubbed, or None when empty. Too long is refused.
+
+    The length is counted after normalising (spaces tidied, invisible characters dropped) and
+    before masking: a marker can be longer than what it replaces, which the agent cannot see.
+    """
     if note is None:
         return None
-    if len(note) > MAX_NOTE_LENGTH:
+    text = normalise(note)
+    if len(text) > MAX_NOTE_LENGTH:
         raise Invalid(
-            f"The note is {len(note)} characters long; keep it to {MAX_NOTE_LENGTH}: a few words on what the "
-            "customer asked about are enough.",
+            f"The note is {len(text)} characters long; keep it to {MAX_NOTE_LENGTH}: a few words on what the "
+            "customer asked about are enough. (Counted after tidying spaces, before personal data is masked.)",
             field="note",
             code="note_too_long",
         )
-    cleaned = scrub(note)
+    cleaned = _mask(text)
     if len(cleaned) > MAX_NOTE_LENGTH:  # markers can be longer than what they replace
-        cleaned = cleaned[: MAX_NOTE_LENGTH - 1] + "…"
+        cleaned = _shorten(cleaned)
     return cleaned or None

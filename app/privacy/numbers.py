@@ -1,0 +1,372 @@
+"""Numbers that point at a person: IBANs, Finnish identity codes, and runs of digits read as cards,
+bank accounts, identity numbers or phone numbers.
+
+**Runs and windows.** A run is digits in groups joined by a space, ``.``, ``-``, ``+`` or brackets
+(``01.01.70 12343``, ``070-123 45 67``, ``(+47) 41 23 45 67``). Each window of whole groups is
+read, longest first from each starting group, and the first reading that fits is masked. Windows
+never split a group, so ``202611290915`` is read as twelve digits and never as 11 + 1.
+
+**Check digits or shape.** Where a check digit exists and people type the number whole (cards,
+Swedish personnummer without a dash, Norwegian account numbers written plain, IBANs), the check
+decides: a shape alone would mask too many order numbers. Where the shape is unmistakable
+(a birth date then five digits, ``YYMMDD-NNNN``, ``1234.56.78903``), the shape decides, valid or
+not: an agent's typo is still the customer's number.
+
+**Phones** are parsed with phonenumbers, one region chosen by the number's shape (``+``/``00``:
+international; leading ``0``: Sweden, then Finland; eight digits: Norway, then Denmark).
+``PhoneNumberMatcher`` over the whole note costs 300–400 µs per region on a 200-character note,
+and misses a number that follows another number; parsing the windows found here costs ~20 µs each.
+
+**Borderline shapes, decided** (a leak costs more than a lost order number, but notes must stay
+readable):
+
+* 11 digits starting with a plausible DDMMYY (D- and H-numbers too): masked, check digits or not;
+  about one random 11-digit order number in ten goes with them. So is a date with a two-digit year
+  followed by five digits (``12.11.26 48213``): it is how a birth number is written.
+* ``YYMMDD-NNNN``, ``DDMMYY NNNN``, ``YYYYMMDD-NNNN``: masked by shape (Swedish and Danish).
+* 10 digits in one group: masked when the Swedish check digit holds (so ~1 in 10 date-shaped
+  order numbers is masked) or a word such as "CPR" or "personnummer" comes just before; a
+  Danish CPR typed plain without such a word survives.
+* 12 digits in one group (``202611290915``): only with the Swedish check digit and not readable
+  as a time within a year of now, or after such a word. Timestamps survive.
+* 16 digits in four fours starting 3–6: a card, Luhn or not. Other card lengths need Luhn.
+* Nordic IBAN shapes (``NO`` + 13 digits …) are masked with a wrong check digit too.
+* Eight digits are a phone only when Norway or Denmark would ring them and they are grouped the
+  usual ways; ``42 250 000`` is an amount. A plain ten-digit number that is both a Swedish mobile
+  and a valid personnummer (``0701234536``) is called a phone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import phonenumbers
+from stdnum import iban, luhn
+from stdnum.no import kontonr
+from stdnum.se import personnummer
+
+from app.privacy.markers import ACCOUNT, CARD, IBAN, NATIONAL_ID, PHONE
+
+Span = tuple[int, int, str]  # start, end, marker
+
+# ---------------------------------------------------------------------------------------------------
+# IBAN: two letters, two check digits, then letters and digits, in any case, grouped or not.
+
+_IBAN_CANDIDATE = re.compile(r"(?<![\w\]])[A-Za-z]{2}\d{2}[A-Za-z0-9]*(?:[ -][A-Za-z0-9]+){0,9}")
+_GROUP = re.compile(r"[A-Za-z0-9]+")
+# Nordic IBANs are all digits after the country code and have a fixed length; so shaped, one with a
+# wrong check digit is a mistyped account number, still personal (``NO`` plus 13 digits is nothing else).
+_NORDIC_IBAN_LENGTH = {"NO": 15, "SE": 24, "DK": 18, "FI": 18, "IS": 26}
+
+
+def _is_iban(compact: str) -> bool:
+    if _NORDIC_IBAN_LENGTH.get(compact[:2].upper()) == len(compact) and compact[2:].isdigit():
+        return True
+    return 15 <= len(compact) <= 34 and bool(iban.is_valid(compact))
+
+
+def iban_spans(text: str) -> Iterator[Span]:
+    """IBANs: the longest run of groups from the country code on that is one."""
+    position = 0
+    while candidate := _IBAN_CANDIDATE.search(text, position):
+        groups = list(_GROUP.finditer(text, candidate.start(), candidate.end()))
+        for count in range(len(groups), 0, -1):
+            if _is_iban("".join(g.group() for g in groups[:count])):
+                yield candidate.start(), groups[count - 1].end(), IBAN
+                position = groups[count - 1].end()
+                break
+        else:
+            position = candidate.start() + 2
+    return
+
+
+# ---------------------------------------------------------------------------------------------------
+# Finnish henkilötunnus: DDMMYY, a century sign (- + A, or since 2023 B–F and U–Y), three digits,
+# a check character. Masked by shape: the sign and the letter make it unmistakable.
+
+_HETU = re.compile(r"(\d\d)(\d\d)\d\d[-+A-FU-Ya-fu-y]\d{3}[0-9A-Ya-y](?![\w\[])")  # no lookbehind: faster
+
+
+def hetu_spans(text: str) -> Iterator[Span]:
+    for match in _HETU.finditer(text):
+        start = match.start()
+        if (start == 0 or not (text[start - 1].isalnum() or text[start - 1] == "]")) and _plausible(
+            int(match.group(1)), int(match.group(2))
+        ):
+            yield start, match.end(), NATIONAL_ID
+
+
+# ---------------------------------------------------------------------------------------------------
+# Runs of digit groups.
+
+_RUN = re.compile(r"\d+(?:[ .()+-]{1,3}\d+)*")  # a leading + or (+ is looked for by hand: cheaper
+_DIGITS = re.compile(r"\d+")
+_MAX_WINDOW_GROUPS = 8
+_MAX_WINDOW_DIGITS = 19  # the longest card number
+_MIN_MASKED_DIGITS = 8  # the shortest thing read here: an eight-digit phone number
+
+# Words that say an identity number follows; with one of them close before, a bare 10- or 12-digit
+# number in the shape of a date is masked even when no check digit says so.
+_ID_CONTEXT = re.compile(
+    r"f\.?\s?nr|fødsels|personn|person\s?nr|pers\.?\s?nr|\bpnr|\bcpr|\bhetu|henkilötunnus|\bssn\b"
+    r"|social security|personal (?:id|number)|national id|\bid[- ]?n(?:r|o|ummer)|identitetsn"
+)
+_ID_CONTEXT_STEMS = ("nr", "fødsels", "personn", "cpr", "hetu", "henkil", "ssn", "social", "personal", "national", "id")
+_CONTEXT_CHARS = 30
+_DIGIT_OR_MARKER = re.compile(r"[\d\]]")
+
+
+class _Window(NamedTuple):  # a NamedTuple is made in a third of a frozen dataclass's time
+    digits: str
+    sizes: tuple[int, ...]
+    separators: tuple[str, ...]
+    text: str  # as written, with a leading + or (+ when the window starts the run
+    international: bool  # begins with + or 00
+    context: str  # the text just before the run
+
+    @property
+    def named_as_id(self) -> bool:
+        """A word such as "personnummer" or "CPR" just before, with no number or marker between."""
+        context = self.context.lower()
+        if not any(stem in context for stem in _ID_CONTEXT_STEMS):  # the usual case, and cheap
+            return False
+        said = [m.end() for m in _ID_CONTEXT.finditer(context)]
+        return bool(said) and not _DIGIT_OR_MARKER.search(context, said[-1])
+
+
+_DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 29 February is plausible
+
+
+def _plausible(day: int, month: int, year: int = 2000) -> bool:
+    if not (1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month]):
+        return False
+    return not (month == 2 and day == 29 and year % 4 != 0)  # a four-digit year: a leap year?
+
+
+def _yymmdd(digits: str) -> bool:
+    day = int(digits[4:6])
+    return _plausible(day - 60 if day > 60 else day, int(digits[2:4]))  # +60: Swedish samordningsnummer
+
+
+def _ddmmyy(digits: str) -> bool:
+    return _plausible(int(digits[0:2]), int(digits[2:4]))
+
+
+def _norwegian_date(digits: str) -> bool:
+    day, month = int(digits[0:2]), int(digits[2:4])
+    if day > 40:  # D-number
+        day -= 40
+    if month > 80:  # synthetic test numbers
+        month -= 80
+    elif month > 40:  # H-number
+        month -= 40
+    return _plausible(day, month)
+
+
+_LUHN_DOUBLED = {str(d): (2 * d - 9 if d > 4 else 2 * d) for d in range(10)}
+
+
+def _luhn(digits: str) -> bool:
+    """The Luhn check, inline and first: stdnum's costs ~10 µs, and most numbers fail it."""
+    total = sum(map(int, digits[-1::-2])) + sum(map(_LUHN_DOUBLED.__getitem__, digits[-2::-2]))
+    return total % 10 == 0
+
+
+def _swedish_check(digits: str) -> bool:
+    """A Swedish personnummer (10 or 12 digits) with a valid date and check digit."""
+    return _luhn(digits[-10:]) and bool(personnummer.is_valid(digits))
+
+
+def _is_timestamp(digits: str) -> bool:
+    """YYYYMMDDhhmm within a year of now: a log time, not someone born this year (a baby's
+    personnummer typed without a dash is the rare leak this accepts)."""
+    year = int(digits[:4])
+    return (
+        abs(year - dt.datetime.now(dt.UTC).year) <= 1
+        and _plausible(int(digits[6:8]), int(digits[4:6]), year)
+        and int(digits[8:10]) < 24
+        and int(digits[10:12]) < 60
+    )
+
+
+def _is_card(w: _Window) -> bool:
+    if not 13 <= len(w.digits) <= _MAX_WINDOW_DIGITS or len(set(w.separators)) > 1:
+        return False
+    if not set(w.separators) <= {" ", "-"}:
+        return False
+    # Issuers' ranges: 3 (Amex, Diners, JCB), 4 (Visa), 5 and 2221–2720 (Mastercard), 6 (Discover,
+    # Maestro, UnionPay). Luhn alone would take one in ten 14-digit timestamps (2026…).
+    issued = w.digits[0] in "3456" or 2221 <= int(w.digits[:4]) <= 2720
+    if not issued:
+        return False
+    # Sixteen digits in four fours is how cards are printed: masked even when one is mistyped.
+    return w.sizes == (4, 4, 4, 4) or (_luhn(w.digits) and bool(luhn.is_valid(w.digits)))
+
+
+def _is_account(w: _Window) -> bool:
+    """Norwegian account numbers: written 1234.56.78903 or 1234 56 78903 whatever the check digit
+    (nothing else is written so), or 11 plain digits that pass it."""
+    if len(w.digits) != 11:
+        return False
+    if w.sizes == (4, 2, 5) and w.separators[0] == w.separators[1] and w.separators[0] in (".", " "):
+        return True
+    return len(w.sizes) == 1 and bool(kontonr.is_valid(w.digits))
+
+
+def _is_norwegian_id(w: _Window) -> bool:
+    """Fødselsnummer, D- and H-numbers: a birth date (DDMMYY) then five digits, however grouped
+    (``01019012345``, ``010190 12345``, ``010190 123 45``, ``01.01.90 12345``), masked whether or not
+    the check digits hold. The date must fill whole groups, so an 11-digit window across an order
+    number and a date does not qualify; about one random 11-digit number in ten still does."""
+    if len(w.digits) != 11 or not set(w.separators) <= {" ", ".", "-"}:
+        return False
+    if len(w.sizes) > 1:
+        total, date_groups = 0, 0
+        for size in w.sizes:
+            total += size
+            date_groups += 1
+            if total >= 6:
+                break
+        if total != 6 or date_groups > 3 or len(w.sizes) - date_groups > 2:
+            return False
+    return _norwegian_date(w.digits)
+
+
+def _is_nordic_id_written(w: _Window) -> bool:
+    """Swedish personnummer and Danish CPR written with their separator (and Finnish HETU with a
+    digit for check character): the shape decides."""
+    if len(w.sizes) != 2 or w.separators[0] not in ("-", "+", " "):
+        return False
+    if w.sizes == (6, 4):  # YYMMDD-NNNN (SE), DDMMYY-NNNN (DK)
+        return _yymmdd(w.digits) or _ddmmyy(w.digits)
+    if w.sizes == (8, 4) and w.digits[:2] in ("19", "20"):  # YYYYMMDD-NNNN
+        return _yymmdd(w.digits[2:])
+    return False
+
+
+def _is_nordic_id_plain(w: _Window, named: bool) -> bool:
+    """Ten or twelve digits in one group. Plain ten digits are as often an order number, and twelve
+    how systems write a time (202611290915): the Swedish check digit decides (and the twelve must
+    not read as a recent time), or a word such as "personnummer" or "CPR" just before."""
+    digits, n = w.digits, len(w.digits)
+    if len(w.sizes) != 1:
+        return False
+    if n == 10:
+        return _swedish_check(digits) or (named and (_yymmdd(digits) or _ddmmyy(digits)))
+    if n == 12 and digits[:2] in ("19", "20"):
+        if _swedish_check(digits) and not _is_timestamp(digits):
+            return True
+        return named and _yymmdd(digits[2:])
+    return False
+
+
+# How Norwegians and Danes group their eight digits; other groupings are amounts (42 250 000).
+_EIGHT_DIGIT_GROUPINGS = {(8,), (3, 2, 3), (2, 2, 2, 2), (4, 4), (4, 2, 2)}
+
+
+def _is_date(w: _Window) -> bool:
+    """12.11.2026, 2026-11-29, 1/2-26: not a phone number, whatever phonenumbers thinks of it."""
+    if len(w.sizes) != 3 or len(set(w.separators)) != 1 or w.separators[0] not in ".-/":
+        return False
+    parts, position = [], 0
+    for size in w.sizes:
+        parts.append(int(w.digits[position : position + size]))
+        position += size
+    if w.sizes[0] == 4:
+        return _plausible(parts[2], parts[1])
+    return w.sizes[2] in (2, 4) and _plausible(parts[0], parts[1])
+
+
+def _parses_as_phone(text: str, regions: tuple[str, ...]) -> bool:
+    for region in regions:
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
+def _is_phone(w: _Window) -> bool:
+    n = len(w.digits)
+    if "+" in w.separators or _is_date(w):
+        return False
+    if w.international:  # +47 412 34 567, 0046 70 123 45 67, (+47) 41 23 45 67, +44 20 7946 0958
+        return 8 <= n <= 17 and _parses_as_phone(w.text, ("NO",))  # 00 is Norway's (and SE/DK/FI's) exit code
+    if w.digits[0] == "0":  # Swedish and Finnish numbers carry the trunk 0: 070-123 45 67, 040 123 4567
+        return 9 <= n <= 10 and _parses_as_phone(w.text, ("SE", "FI"))
+    # Norwegian and Danish numbers: eight digits, grouped the usual ways.
+    return n == 8 and w.sizes in _EIGHT_DIGIT_GROUPINGS and _parses_as_phone(w.text, ("NO", "DK"))
+
+
+def _classify(w: _Window) -> str | None:
+    """What the window is, most certain reading first. A plain number that is both a phone number
+    and a Luhn-valid personnummer (0701234536) is called a phone: masked either way."""
+    if w.text[:1] in ("+", "("):  # +47 …, (+47) …: a phone number or nothing
+        return PHONE if _is_phone(w) else None
+    if _is_card(w):
+        return CARD
+    if _is_account(w) and len(w.sizes) > 1:
+        return ACCOUNT
+    if _is_norwegian_id(w) or _is_nordic_id_written(w):
+        return NATIONAL_ID
+    if _is_account(w):
+        return ACCOUNT
+    plain_id = len(w.sizes) == 1 and len(w.digits) in (10, 12)
+    named = plain_id and w.named_as_id
+    if named and _is_nordic_id_plain(w, named):  # "CPR 0101000001": what the agent says it is
+        return NATIONAL_ID
+    if _is_phone(w):
+        return PHONE
+    if plain_id and _is_nordic_id_plain(w, named):
+        return NATIONAL_ID
+    return None
+
+
+def _begin(text: str, group_start: int) -> int:
+    """Where a window starting at this group begins: before a + or (+ written just in front."""
+    if text[max(0, group_start - 2) : group_start] == "(+":
+        return group_start - 2
+    if text[max(0, group_start - 1) : group_start] == "+":
+        return group_start - 1
+    return group_start
+
+
+def _run_spans(text: str, run: re.Match[str]) -> Iterator[Span]:
+    groups = [(g.start(), g.end()) for g in _DIGITS.finditer(text, run.start(), run.end())]
+    first = 0
+    while first < len(groups):
+        begin = _begin(text, groups[first][0])
+        last = min(len(groups), first + _MAX_WINDOW_GROUPS) - 1
+        digit_count = sum(end - start for start, end in groups[first : last + 1])
+        while last >= first and digit_count >= _MIN_MASKED_DIGITS:  # shorter windows have fewer digits
+            chosen = groups[first : last + 1]
+            if digit_count <= _MAX_WINDOW_DIGITS:
+                digits = "".join(text[a:b] for a, b in chosen)
+                window = _Window(
+                    digits=digits,
+                    sizes=tuple(b - a for a, b in chosen),
+                    separators=tuple(text[chosen[k][1] : chosen[k + 1][0]] for k in range(len(chosen) - 1)),
+                    text=text[begin : chosen[-1][1]],
+                    international=begin < chosen[0][0] or digits.startswith("00"),
+                    context=text[max(0, begin - _CONTEXT_CHARS) : begin],
+                )
+                if marker := _classify(window):
+                    yield begin, chosen[-1][1], marker
+                    first = last
+                    break
+            digit_count -= groups[last][1] - groups[last][0]
+            last -= 1
+        first += 1
+
+
+def number_spans(text: str) -> Iterator[Span]:
+    """Cards, accounts, identity numbers and phone numbers among the text's runs of digits."""
+    for run in _RUN.finditer(text):
+        written = run.group()
+        if len(written) >= _MIN_MASKED_DIGITS and sum(map(str.isdigit, written)) >= _MIN_MASKED_DIGITS:
+            yield from _run_spans(text, run)

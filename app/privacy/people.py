@@ -1,0 +1,280 @@
+"""Personal data in words: e-mail addresses (also spelled out), names after the phrases that
+introduce them, and street addresses.
+
+Names and addresses have no check digit; what is masked is what follows the usual phrases
+("kunden heter", "the customer", "navnet er" …) or has a street's shape ("Storgata 5",
+"12 Baker Street"). A name typed any other way survives, which is why agents are still told not
+to type names (docs/guide-agents.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from app.privacy.markers import ADDRESS, EMAIL, NAME
+
+Span = tuple[int, int, str]
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """Word lists written as text, one space or line between words."""
+    return tuple(text.split())
+
+
+_UPPER = "A-ZÆØÅÄÖÜÉÈÁÍÓÚÑÇ"
+_LOWER = "a-zæøåäöüéèáíóúñçß"
+
+# ---------------------------------------------------------------------------------------------------
+# E-mail addresses, in three passes so that a failed reading of one form never eats the local part
+# of another: with @, with a bracketed (at), with a bare "at".
+
+_PART = r"\w[\w%+-]*+"  # possessive: a word is read once, not backtracked letter by letter
+# ola.nordmann, ola . nordmann; never starting inside a word or right after a marker's "]"
+_LOCAL = rf"(?<![\w.%+\-\]]){_PART}(?:(?:\.|\s\.\s){_PART})*"
+_DOT = (
+    r"(?:\.(?=[\w-])|\s\.\s"  # example.no, example . no (a sentence's full stop has no space before it)
+    r"|\s?[(\[{<]\s?(?i:dot|punktum|prikk|punkt)\s?[)\]}>]\s?"  # example(dot)no
+    r"|\s(?i:dot|punktum|prikk)\s)"  # example dot no
+)
+_DOMAIN = rf"[^\W_][\w-]*(?:{_DOT}[\w-]+)*"
+_AT_WORD = r"(?i:at|krøllalfa|snabel-?a)"
+
+# "@" tight, or with a space after it or on both sides; not with one only before it, which is a
+# handle ("skrev til @VippsNorge"), not an address. No top-level domain is needed: ola@example.
+_EMAIL_AT = re.compile(rf"{_LOCAL}(?:@\s?|\s@\s){_DOMAIN}")
+_EMAIL_BRACKETED = re.compile(rf"{_LOCAL}\s?[(\[{{<]\s?{_AT_WORD}\s?[)\]}}>]\s?{_DOMAIN}")
+# The bare form is found from its "at" (a space is cheap to look for; every word as a local part is
+# not), then the local part is read backwards from there.
+_AT_THEN_DOMAIN = re.compile(rf"\s(?P<at>{_AT_WORD})\s(?P<domain>{_DOMAIN})")
+_LOCAL_BEFORE = re.compile(rf"{_LOCAL}\Z")
+_LONGEST_LOCAL = 64
+_BRACKETED_AT = re.compile(r"[(\[{<]\s?(?:at|krøllalfa|snabel)")  # on lowercased text
+_SPELLED_DOT = re.compile(r"(?i)\b(?:dot|punktum|prikk|punkt)\b")
+# With a bare "at", "looked at vipps.no" must survive. So a dotted domain is only taken for an
+# address when the local part could not be an ordinary word (it has . _ or a digit) or the domain
+# is a mail provider; a spelled-out "dot" or the words krøllalfa/snabel-a always are.
+_MAIL_PROVIDERS = frozenset(
+    _words(
+        "gmail googlemail hotmail outlook live msn yahoo icloud me mac aol gmx proton protonmail pm "
+        "online telia telenor altibox getmail broadpark lyse start frisurf yandex mail email fastmail "
+        "tutanota hey jubii ofir webspeed tdcadsl stofanet vip"
+    )
+)
+
+
+def _bare_at_is_email(local: str, at: str, domain: str) -> bool:
+    if at.lower() != "at" or _SPELLED_DOT.search(domain):
+        return True
+    if "." not in domain:
+        return False
+    return bool(re.search(r"[._\d]", local)) or domain.split(".", 1)[0].strip().lower() in _MAIL_PROVIDERS
+
+
+def email_at_spans(text: str) -> Iterator[Span]:
+    if "@" not in text:
+        return iter(())
+    return ((m.start(), m.end(), EMAIL) for m in _EMAIL_AT.finditer(text))
+
+
+def email_bracketed_spans(text: str) -> Iterator[Span]:
+    if not _BRACKETED_AT.search(text.lower()):
+        return iter(())
+    return ((m.start(), m.end(), EMAIL) for m in _EMAIL_BRACKETED.finditer(text))
+
+
+def email_bare_spans(text: str) -> Iterator[Span]:
+    lower = text.lower()
+    if " at " not in lower and "krøllalfa" not in lower and "snabel" not in lower:
+        return
+    position = taken = 0
+    while after := _AT_THEN_DOMAIN.search(text, position):
+        position = after.start() + 1  # a failed reading must not hide an address that overlaps it
+        at, domain = after.group("at"), after.group("domain")
+        if at.lower() == "at" and "." not in domain and not _SPELLED_DOT.search(domain):
+            continue  # "at home", "at work": no domain, no local part to look for
+        local = _LOCAL_BEFORE.search(text, max(taken, after.start() - _LONGEST_LOCAL), after.start())
+        if local and _bare_at_is_email(local.group(), at, domain):
+            yield local.start(), after.end(), EMAIL
+            position = taken = after.end()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Names: one to three capitalised words after a phrase that names someone ("jeg heter", "name is",
+# "kundens namn är"); two or three after a word for the customer ("kunden Ola Nordmann", "the
+# customer Anne-Marie Berg"), where one capitalised word is as often a product ("kunden BankID").
+
+_NAME_WORD = rf"(?:[{_UPPER}]['’])?[{_UPPER}][{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}][{_LOWER}]+)*"
+_PARTICLE = r"(?:van|von|der|den|de|af|av|da|di|du|la|le|del|dos|ter|ten)"
+_NAME = re.compile(rf"{_NAME_WORD}(?:\s(?:{_PARTICLE}\s){{0,2}}{_NAME_WORD}){{0,2}}(?![\w\[])")
+_CAPITAL = re.compile(rf"[\s:,][{_UPPER}]")  # the capital is one on: no lookbehind, which is slower
+
+
+def _phrases(words: str) -> frozenset[str]:
+    """Phrases written with | between their words, separated by spaces."""
+    return frozenset(phrase.replace("|", " ") for phrase in words.split())
+
+
+# Phrases that name someone (a single capitalised word after them is a name) …
+_NAMING = _phrases(
+    """
+    name named name|is my|name|is his|name|is her|name|is their|name|is
+    customer|name customer|name|is customer's|name customer's|name|is
+    the|customer's|name the|customer's|name|is
+    navn navnet navnet|er navnet|hans|er navnet|hennes|er kundens|navn kundens|navn|er kundenavn
+    namn namnet|är kundens|namn kundens|namn|är
+    heter hedder herr fru mr mr. mrs mrs. ms ms. miss
+    """
+)
+# … and words for the customer (two or three capitalised words after them are a name).
+_CUSTOMER = _phrases("the|customer customer the|client client kunden kundens kunde kund")
+_LONGEST_PHRASE = 4  # words
+_LAST_WORDS = frozenset(phrase.rsplit(" ", 1)[-1] for phrase in _NAMING | _CUSTOMER)
+# Capitalised words that are no one's name here: products, services, pronouns and sentence words,
+# weekdays and months. A name ends before the first of them.
+_NOT_NAMES = frozenset(
+    _words(
+        """
+    bankid vipps mobilepay swish mastercard visa maestro amex american express apple google pay android
+    iphone ipad samsung huawei windows mac chrome safari firefox edge app appen appens store play nav altinn
+    dnb nordea sparebank handelsbanken seb swedbank danske bank banken telenor telia ice support service
+    kundeservice kundesenter chat facebook messenger sms email e-post ok okay min mitt mine my side sida
+    konto kontoen profil face touch id pin kode passord password login logg
+    han hun hon det den de vi jeg jag du i he she they it the this that we you ikke inte not also også
+    monday tuesday wednesday thursday friday saturday sunday mandag tirsdag onsdag torsdag fredag lørdag
+    søndag måndag tisdag lördag söndag january february march april may june july august september
+    october november december januar februar mars mai juni juli desember januari februari maj augusti
+    oktober
+    """
+    )
+)
+
+
+def _phrase_before(text: str, position: int) -> int:
+    """How many capitalised words make a name at ``position``: 1 after a naming phrase, 2 after a
+    word for the customer, 0 (no name) otherwise."""
+    before = text[max(0, position - 40) : position]
+    stripped = before.rstrip(" :,")
+    if len(stripped) == len(before) or stripped[stripped.rfind(" ") + 1 :].lower() not in _LAST_WORDS:
+        return 0  # most capitals: the word before ends no phrase
+    words = stripped.lower().split()[-_LONGEST_PHRASE:]
+    for count in range(len(words), 0, -1):
+        phrase = " ".join(words[-count:])
+        if phrase in _NAMING:
+            return 1
+        if phrase in _CUSTOMER:
+            return 2
+    return 0
+
+
+def name_spans(text: str) -> Iterator[Span]:
+    """Names after the phrases that introduce them. Found from their capital letters, which are
+    few in a note, then the words before them are looked up: a pattern of all the phrases,
+    tried at every word, cost 25 µs a note."""
+    position = 0
+    for capital in _CAPITAL.finditer(text):
+        start = capital.start() + 1
+        if start < position or not (least := _phrase_before(text, start)):
+            continue
+        if not (name := _NAME.match(text, start)):
+            continue
+        end, words = start, 0
+        for word in re.finditer(r"\S+", name.group()):
+            if word.group().casefold() in _NOT_NAMES:
+                break
+            words += word.group()[0].isupper()
+            end = start + word.end()
+        if words >= least:
+            yield start, end, NAME
+            position = end
+
+
+# ---------------------------------------------------------------------------------------------------
+# Street addresses: a street name and a house number (and letter, and flat number), then perhaps a
+# postcode and place. Without a number a street is a place, not an address, and is kept.
+
+# Endings that are only ever streets: masked in any case ("storgata 5").
+_STREET_LONG = _words(
+    "veien vegen gata gaten gatan vägen stien stigen plassen torget gränd vejen gaden alléen alleen "
+    "stræde bakken brygga bryggen kaia kaien"
+)
+# Shorter endings that end ordinary words too (delegate, alle): only in a capitalised name.
+_STREET_SHORT = _words("gate gade vei veg vej väg sti plass torg torv allé")
+# Street words written apart, after one to three capitalised words: "Karl Johans gate 1",
+# "H.C. Andersens Boulevard 27", "Baker Street 5".
+_STREET_WORDS = frozenset(
+    _words("gate Gate gata gatan vei Vei veg vej Vej gade Gade allé Allé plass torg väg vägen Boulevard")
+)
+_ENGLISH_STREET = (
+    r"Street|street|St\.?|Road|road|Rd\.?|Avenue|avenue|Ave\.?|Lane|lane|Ln\.?|Way|Boulevard|Blvd\.?"
+    r"|Crescent|Terrace|Gardens|Close"
+)
+_ENGLISH_STREET_WORDS = frozenset(re.sub(r"\\\.\?", "", _ENGLISH_STREET).split("|")) | frozenset(
+    w + "." for w in ("St", "Rd", "Ave", "Ln", "Blvd")
+)
+_STREET_NAME = re.compile(rf"[{_LOWER}{_UPPER}][{_LOWER}{_UPPER}.'-]+")
+_CAPITALISED = re.compile(rf"[{_UPPER}][\w.'’-]*")
+_HOUSE = re.compile(r"\d{1,4}(?:\s?[A-Za-z](?![\w\[]))?(?:\s[HhUuKkLl]\d{4}(?!\d))?")  # 5, 5B, 5 b, 5 H0201
+_POSTCODE_PLACE = re.compile(  # 0150 Oslo, 114 55 Stockholm, 2100 København Ø; London NW1 6XE
+    rf",?\s(?:\d{{4}}|\d{{3}}\s?\d{{2}})\s[{_UPPER}][{_LOWER}-]+(?:\s[{_UPPER}](?![\w\[]))?"
+    rf"|,?\s(?:[{_UPPER}][{_LOWER}]+,?\s)?[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}}(?![\w\[])"
+)
+_NUMBER = re.compile(r"\d+")  # house numbers are 1–4 digits after no letter: checked by hand, faster
+_NUMBER_THEN_STREET = re.compile(  # 12 Baker Street, 221B Baker Street
+    rf"\d{{1,4}}[A-Za-z]?,?\s(?:[{_UPPER}][\w.'’-]*+\s){{1,3}}(?:{_ENGLISH_STREET})(?![\w\[])"
+)
+
+
+def _is_street_name(word: str) -> bool:
+    lower = word.lower()
+    if lower.endswith(_STREET_LONG):
+        endings = _STREET_LONG
+    elif word.endswith(_STREET_SHORT) and word[:1].isupper():
+        endings, lower = _STREET_SHORT, word
+    else:
+        return False
+    return any(lower.endswith(e) and len(word) >= len(e) + 2 for e in endings) and bool(_STREET_NAME.fullmatch(word))
+
+
+def _street_before(text: str, number: int) -> int | None:
+    """Where the street name that ends just before the house number at ``number`` starts."""
+    if number < 2 or text[number - 1] != " ":
+        return None
+    start = text.rfind(" ", 0, number - 1) + 1
+    word = text[start : number - 1]
+    if _is_street_name(word):
+        return start
+    if word not in _STREET_WORDS and word not in _ENGLISH_STREET_WORDS:
+        return None
+    names = 0
+    while names < 3 and start > 1 and text[start - 1] == " ":
+        previous = text.rfind(" ", 0, start - 1) + 1
+        if not _CAPITALISED.fullmatch(text, previous, start - 1):
+            break
+        start, names = previous, names + 1
+    return start if names else None
+
+
+def address_spans(text: str) -> Iterator[Span]:
+    """Street addresses, found from their house numbers: a number is cheap to find, a street's
+    ending is not (trying every ending at every letter cost 40 µs a note)."""
+    position = 0
+    for number in _NUMBER.finditer(text):
+        at, after = number.start(), number.end()
+        if at < position or after - at > 4 or (at and text[at - 1] != " "):
+            continue
+        if text[after : after + 1] in (".", ":", "/", "-") and (
+            text[after + 1 : after + 2].isdigit() or text[after + 1 : after + 2] == "["
+        ):
+            continue  # 5.0.1, 12.11.2026, 09:15 (or 070-[phone], masked): not a house number
+        start = _street_before(text, at)
+        if start is not None:
+            end = _HOUSE.match(text, at).end()  # type: ignore[union-attr]  # it starts with the digits
+        elif english := _NUMBER_THEN_STREET.match(text, at):
+            start, end = at, english.end()
+        else:
+            continue
+        if place := _POSTCODE_PLACE.match(text, end):
+            end = place.end()
+        yield start, end, ADDRESS
+        position = end
