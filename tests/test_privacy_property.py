@@ -1,0 +1,257 @@
+"""Property tests of the note scrubber: random text around a generated personal datum never keeps
+the datum, keeps every harmless number, and cleaning is idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import phonenumbers
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from stdnum import luhn
+from stdnum.dk import cpr
+from stdnum.no import fodselsnummer
+
+from app.privacy import EMAIL, IBAN, NAME, NATIONAL_ID, PHONE, scrub
+from app.privacy.markers import ALL
+
+SETTINGS = settings(max_examples=200, deadline=None)
+
+# Surrounding text: ordinary words (no names, streets, "at" or "dot"), punctuation and harmless
+# numbers. A number is never next to another number, nor next to the datum: "5 912 34 567" is
+# ambiguous to people too.
+VOCABULARY = """
+    kunden ringte om appen fikk feilmelding etter oppdatering og hun kunne ikke logge inn med
+    BankID Vipps kvittering betaling Mastercard the customer could not log in after update asked
+    for a refund spør refusjon gebyr ordre sak versjon kl kr i går nå
+"""
+WORDS = st.sampled_from(VOCABULARY.split())
+PUNCTUATION = st.sampled_from([",", ".", ":", ";", "?", "!", "(", ")", "-", "/"])
+HARMLESS_NUMBERS = st.one_of(
+    st.integers(0, 9999).map(str),  # counts, case numbers, years
+    st.sampled_from(["09:15", "13:45", "5.0.1", "v5.0.12", "12.11.2026", "2026-11-29", "299,-", "15 %"]),
+    st.sampled_from(["kr 1 250", "1.500 kroner", "E-4021", "feilkode 503", "202611290915"]),
+)
+
+
+@st.composite
+def surrounding(draw: st.DrawFn) -> str:
+    """Words and punctuation, with harmless numbers only between words."""
+    tokens: list[str] = []
+    for _ in range(draw(st.integers(1, 8))):
+        tokens.append(draw(WORDS))
+        if draw(st.booleans()):
+            tokens.append(draw(st.one_of(PUNCTUATION, HARMLESS_NUMBERS)))
+    tokens.append(draw(WORDS))
+    return " ".join(tokens)
+
+
+def digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def marker_words(text: str) -> list[str]:
+    return re.findall(r"\[[a-z-]+\]", text)
+
+
+# ---- generated personal data: (as written, what must not survive, the marker) ----------------------
+
+
+def birth_dates() -> st.SearchStrategy[dt.date]:
+    return st.dates(dt.date(1940, 1, 1), dt.date(2005, 12, 31))
+
+
+@st.composite
+def fodselsnumre(draw: st.DrawFn) -> tuple[str, str, str]:
+    born = draw(birth_dates())
+    # individual numbers 000–499 are 1900–1999, 500–999 2000–2039 (stdnum.no.fodselsnummer)
+    individual = draw(st.integers(0, 499) if born.year < 2000 else st.integers(500, 999))
+    first_nine = born.strftime("%d%m%y") + f"{individual:03d}"
+    ten = first_nine + fodselsnummer.calc_check_digit1(first_nine)
+    number = ten + fodselsnummer.calc_check_digit2(ten)
+    assume(fodselsnummer.is_valid(number))  # one in eleven has no check digit
+    date, personal = number[:6], number[6:]
+    written = draw(
+        st.sampled_from(
+            [
+                number,
+                f"{date} {personal}",
+                f"{date}-{personal}",
+                f"{date} {personal[:3]} {personal[3:]}",
+                f"{date[:2]}.{date[2:4]}.{date[4:]} {personal}",
+                f"{date}\u2011{personal}",
+                f"{number[:4]}\u200b{number[4:]}",
+            ]
+        )
+    )
+    return written, number, NATIONAL_ID
+
+
+@st.composite
+def personnummer(draw: st.DrawFn) -> tuple[str, str, str]:
+    born = draw(birth_dates())
+    serial = f"{draw(st.integers(0, 999)):03d}"
+    nine = born.strftime("%y%m%d") + serial
+    ten = nine + luhn.calc_check_digit(nine)
+    century = str(born.year // 100)
+    written = draw(
+        st.sampled_from(
+            [f"{ten[:6]}-{ten[6:]}", ten, f"{century}{ten[:6]}-{ten[6:]}", f"{century}{ten}", f"{ten[:6]} {ten[6:]}"]
+        )
+    )
+    return written, ten, NATIONAL_ID
+
+
+@st.composite
+def cprs(draw: st.DrawFn) -> tuple[str, str, str]:
+    date = draw(birth_dates()).strftime("%d%m%y")
+    nine = f"{date}{draw(st.integers(0, 999)):03d}"
+    check = -cpr.checksum(nine + "0") % 11  # the old modulus-11 check: the weighted sum is a multiple of 11
+    assume(check < 10)
+    number = nine + str(check)
+    written = draw(st.sampled_from([f"{date}-{number[6:]}", f"{date} {number[6:]}", f"CPR {number}"]))
+    return written, number, NATIONAL_ID
+
+
+PHONE_EXAMPLES = {
+    "NO": ["41234567", "91234567", "22334455", "98765432"],
+    "SE": ["701234567", "812345678", "761234567"],
+    "DK": ["20123456", "32123456", "40123456"],
+    "FI": ["401234567", "501234567"],
+    "GB": ["7911123456", "2079460958"],
+}
+
+
+@st.composite
+def phones(draw: st.DrawFn) -> tuple[str, str, str]:
+    region = draw(st.sampled_from(sorted(PHONE_EXAMPLES)))
+    national = draw(st.sampled_from(PHONE_EXAMPLES[region]))
+    tail = f"{draw(st.integers(0, 999)):03d}"
+    national = national[:-3] + tail
+    prefix = {"SE": "0", "FI": "0", "GB": "+44"}.get(region, "")  # Sweden and Finland dial a trunk 0
+    number = phonenumbers.parse(prefix + national, region)
+    assume(phonenumbers.is_valid_number(number))
+    international = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    forms = [international, e164, "00" + e164[1:]]
+    if region != "GB":  # agents type British numbers with +44
+        forms.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+    if region in ("NO", "DK"):
+        n = str(number.national_number)
+        forms += [n, f"{n[:3]} {n[3:5]} {n[5:]}", f"{n[:2]} {n[2:4]} {n[4:6]} {n[6:]}", f"{n[:4]} {n[4:]}"]
+    if region == "SE":
+        n = "0" + str(number.national_number)
+        forms += [n, f"{n[:3]}-{n[3:6]} {n[6:8]} {n[8:]}"]
+    written = draw(st.sampled_from(forms))
+    return written, str(number.national_number), PHONE
+
+
+LOCAL_PART = st.from_regex(r"[a-z]{4,9}", fullmatch=True)
+
+
+@st.composite
+def emails(draw: st.DrawFn) -> tuple[str, str, str]:
+    first, last, domain = draw(LOCAL_PART), draw(LOCAL_PART), draw(LOCAL_PART)
+    tld = draw(st.sampled_from(["no", "se", "dk", "com"]))
+    local = draw(st.sampled_from([first, f"{first}.{last}", f"{first}_{last}"]))
+    written = draw(
+        st.sampled_from(
+            [
+                f"{local}@{domain}.{tld}",
+                f"{local.upper()}@{domain.upper()}.{tld.upper()}",
+                f"{local.replace('.', ' . ')} @ {domain} . {tld}",
+                f"{local}(at){domain}.{tld}",
+                f"{local} (at) {domain} (dot) {tld}",
+                f"{local} [at] {domain} [dot] {tld}",
+                f"{local} at {domain} dot {tld}",
+                f"{local} AT {domain} DOT {tld}",
+                f"{local} krøllalfa {domain} punktum {tld}",
+                f"{local}@{domain}",
+                f"{local} @ {domain}",
+            ]
+        )
+    )
+    return written, first, EMAIL
+
+
+VALID_IBANS = [
+    "NO9386011117947",
+    "SE4550000000058398257466",
+    "DK5000400440116243",
+    "FI2112345600000785",
+    "GB29NWBK60161331926819",
+    "DE89370400440532013000",
+]
+
+
+@st.composite
+def ibans(draw: st.DrawFn) -> tuple[str, str, str]:
+    compact = draw(st.sampled_from(VALID_IBANS))
+    grouped = " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+    written = draw(st.sampled_from([compact, grouped, compact.lower(), grouped.lower()]))
+    return written, compact[4:], IBAN
+
+
+FIRST_NAMES = ["Ola", "Kari", "Anne-Marie", "Åsa", "Søren", "Björn", "Øystein", "Mette", "John", "Jane"]
+SURNAMES = ["Nordmann", "Østby", "Lindqvist", "Ängström", "Kirkegaard", "Hansen", "Smith", "O'Brien"]
+
+
+@st.composite
+def names(draw: st.DrawFn) -> tuple[str, str, str]:
+    trigger = draw(
+        st.sampled_from(
+            ["kunden", "Kunden heter", "the customer", "my name is", "kundens namn är", "navnet er", "Navn:"]
+        )
+    )
+    name = f"{draw(st.sampled_from(FIRST_NAMES))} {draw(st.sampled_from(SURNAMES))}"
+    return f"{trigger} {name}", name, NAME
+
+
+DATA = st.one_of(fodselsnumre(), personnummer(), cprs(), phones(), emails(), ibans(), names())
+
+
+@SETTINGS
+@given(before=surrounding(), datum=DATA, after=surrounding())
+def test_embedded_personal_data_never_survives(before: str, datum: tuple[str, str, str], after: str) -> None:
+    written, secret, marker = datum
+    note = f"{before} {written} {after}"
+    cleaned = scrub(note)
+    # 0701234536 is a Swedish mobile and a valid personnummer: either marker will do.
+    assert marker in cleaned or (marker in (PHONE, NATIONAL_ID) and {PHONE, NATIONAL_ID} & set(marker_words(cleaned)))
+    if marker in (EMAIL, NAME):
+        assume(secret.lower() not in f"{before} {after}".lower())
+        assert secret.lower() not in cleaned.lower()
+        for part in secret.split():
+            assert part not in cleaned
+    # Every digit of the datum is gone, every harmless number is kept.
+    assert digits(cleaned) == digits(scrub(before)) + digits(scrub(after)) == digits(before) + digits(after)
+
+
+# Anything at all, with markers, the characters people hide numbers with, and pieces of the
+# patterns (so that the scrubber finds something to mask now and then).
+NOISE = st.lists(
+    st.one_of(
+        st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6),
+        st.text(st.sampled_from("0123456789 .-+()@:,ÆØÅæøå\u200b\u2011\u00a0\u00ad"), max_size=12),
+        st.sampled_from([" at ", " dot ", "(at)", " kunden ", " Ola ", " Nordmann ", "gata ", " Street", "no93"]),
+        st.sampled_from(ALL),
+    ),
+    max_size=16,
+).map("".join)
+
+
+@SETTINGS
+@given(NOISE)
+def test_cleaning_is_idempotent_and_keeps_markers(text: str) -> None:
+    once = scrub(text)
+    assert scrub(once) == once
+    for marker in ALL:
+        assert once.count(marker) >= text.count(marker)
+
+
+@SETTINGS
+@given(before=surrounding(), datum=DATA, after=surrounding())
+def test_cleaning_a_cleaned_note_changes_nothing(before: str, datum: tuple[str, str, str], after: str) -> None:
+    once = scrub(f"{before} {datum[0]} {after}")
+    assert scrub(once) == once
