@@ -15,7 +15,17 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL")
     args = parser.parse_args()
     targets = [[]] + ([["--postgres", args.postgres]] if args.postgres else [])
-    for module in ("bench.tally_queries", "bench.digest_compose", "bench.enquiry_throughput"):
+    modules = (
+        "bench.tally_queries",
+        "bench.digest_compose",
+        "bench.product_view",
+        "bench.exports",
+        "bench.themes",
+        "bench.alerts",
+        "bench.impact",
+        "bench.enquiry_throughput",
+    )
+    for module in modules:
         for extra in targets:
             print(f"\n## {module} {' '.join(extra)}", flush=True)
             subprocess.run([sys.executable, "-m", module, *extra], check=True)
