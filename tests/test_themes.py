@@ -410,3 +410,13 @@ def test_the_launch_page_links_to_it(at_now: None, web: Web, people: People, lau
 )
 def test_the_words_as_written_belong_to_the_same_phrases(text: str) -> None:
     assert set(themes.surfaces(text)) == set(themes.analyse(text).keys)
+
+
+def test_a_free_standing_dash_ends_a_phrase() -> None:
+    """The scrubber stores – and — as "-": a dash between words must still part them."""
+    from app.insight.themes import _runs
+
+    _, runs = _runs("appen krasjer - kortet virker", max_gap=1)
+    assert runs == [["appen", "krasjer"], ["kortet", "virker"]]
+    _, runs = _runs("Anne-Marie sin app", max_gap=1)
+    assert runs[0][0] == "annemarie"  # a hyphen inside a word joins it, not parts it

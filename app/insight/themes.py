@@ -88,7 +88,8 @@ STOP = ENGLISH_STOP | NORWEGIAN_STOP
 # marker such as [phone] (masked first, so its word is never read).
 _MARKER = re.compile(r"\[[a-z][a-z-]*\]")
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
-_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»/|–—…]+")
+# A free-standing hyphen is a dash too: the note scrubber folds – and — into "-".
+_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»/|–—…]+|(?<!\S)-+(?!\S)")
 _PIECE = re.compile(rf"(?P<word>{_WORD.pattern})|(?P<stop>{_BREAK.pattern})")
 _JOINERS = str.maketrans("", "", "'’-")
 STEM_ROUNDS = 3
