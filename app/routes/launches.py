@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from app import dashboard, hypothesis_sets, launches, ranges, schedule
@@ -181,7 +182,9 @@ async def create_or_import(
             raw = await file.read(MAX_UPLOAD + 1)
             if len(raw) > MAX_UPLOAD:
                 raise Invalid("That file is over 256 KB; a hypothesis set is a few KB.", field="file")
-            parsed = hypothesis_sets.parse_text(raw.decode("utf-8", errors="replace"), path=file.filename)
+            # Parsed in a worker thread: a slow or hostile file must not block the event loop.
+            text = raw.decode("utf-8", errors="replace")
+            parsed = await run_in_threadpool(hypothesis_sets.parse_text, text, path=file.filename)
             if parsed.launch is None:
                 raise Invalid("\n".join(str(p) for p in parsed.problems) + "\nNothing was imported.", field="file")
             spec = parsed.launch
