@@ -200,3 +200,12 @@ def test_bad_parameters_say_which_and_how(
     response = client.get(f"/api/v1/launches/{SLUG}/series", params=params, headers=auth(token))
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == field
+
+
+def test_filters_narrow_hour_buckets_of_kept_days_too(client: TestClient, token: str, launch: Any) -> None:
+    series(client, token, bucket="day")  # the closed days are counted and kept
+    chat = series(client, token, bucket="hour", channel="chat", **{"from": "2026-10-24", "to": "2026-10-25"})["buckets"]
+    assert {b["start"][5:16]: b["hypotheses"] for b in chat if b["total"]} == {
+        "10-24T12:00": {"a": 1, "b": 1},
+        "10-25T16:00": {"a": 1, "b": 0},
+    }

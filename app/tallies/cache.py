@@ -41,7 +41,7 @@ OPEN_DAY_KEY = "tally_open_day_hours"
 HOUR = dt.timedelta(hours=1)
 CLOSED_AFTER = dt.timedelta(hours=1)
 # Bumped when DayCounts changes shape: stored days of another format are counted again.
-DAY_FORMAT = 3
+DAY_FORMAT = 4
 # How long keeping a counted day may wait for SQLite's write lock. Not longer:
 # keeping it is an optimisation, and the caller is a page.
 STORE_LOCK_WAIT_MS = 200

@@ -207,7 +207,17 @@ class DayCounts:
     want only those, so a day read back from ``day_tally`` parses its hours (a
     list per hypothesis, channel and segment) only when someone asks for them."""
 
-    __slots__ = ("_by_hypothesis", "_dims", "_hourly", "_links", "_whole", "_whole_links", "hours", "start")
+    __slots__ = (
+        "_by_hypothesis",
+        "_dims",
+        "_hourly",
+        "_hourly_links",
+        "_links",
+        "_whole",
+        "_whole_links",
+        "hours",
+        "start",
+    )
 
     def __init__(
         self, start: dt.datetime, hours: int, dims: dict[Dim, list[int]], links: dict[Link, list[int]]
@@ -216,7 +226,8 @@ class DayCounts:
         self.hours = hours
         self._dims: dict[Dim, list[int]] | None = dims
         self._links: dict[Link, list[int]] | None = links
-        self._hourly: str | None = None  # the hours as stored, until parsed
+        self._hourly: str | None = None  # the hours as stored, until parsed: per dimension and hypothesis
+        self._hourly_links: str | None = None  # … and per (hypothesis, channel, segment), for filters only
         self._whole: Counts | None = None
         self._whole_links: dict[Link, int] | None = None
         self._by_hypothesis: dict[int, list[int]] | None = None
@@ -235,14 +246,14 @@ class DayCounts:
     @property
     def links(self) -> dict[Link, list[int]]:
         if self._links is None:
-            self._parse_hours()
-        assert self._links is not None  # noqa: S101 - set by _parse_hours
+            data = json.loads(self._hourly_links or "[]")
+            self._links = {(int(h), str(c), s): _dense(hours, self.hours) for h, c, s, hours in data}
         return self._links
 
     def _parse_hours(self) -> None:
-        data = json.loads(self._hourly or '{"dims": [], "links": []}')
+        data = json.loads(self._hourly or '{"dims": [], "hypotheses": []}')
         self._dims = {(str(c), s, bool(o)): _dense(hours, self.hours) for c, s, o, hours in data["dims"]}
-        self._links = {(int(h), str(c), s): _dense(hours, self.hours) for h, c, s, hours in data["links"]}
+        self._by_hypothesis = {int(h): _dense(hours, self.hours) for h, hours in data["hypotheses"]}
 
     def hour_of(self, moment: dt.datetime) -> int | None:
         """The hour index at which ``moment`` falls, if it is on an hour boundary of this day."""
@@ -252,6 +263,8 @@ class DayCounts:
         return offset // HOUR
 
     def _hypothesis_hours(self) -> dict[int, list[int]]:
+        if self._by_hypothesis is None and self._dims is None and self._hourly is not None:
+            self._parse_hours()  # read back: stored per hypothesis already
         if self._by_hypothesis is None:
             found: dict[int, list[int]] = {}
             for (hypothesis_id, _, _), hours in self.links.items():
@@ -324,13 +337,15 @@ class DayCounts:
         return DayCounts(self.start, hours, dims, links)
 
     def to_json(self) -> dict[str, Any]:
-        """The whole day's totals as JSON, its hours as one JSON string inside (parsed only when needed),
-        each hour list sparse: [[hour, n], …]."""
+        """The whole day's totals as JSON; its hours as JSON strings inside (parsed only when needed), each
+        hour list sparse, [[hour, n], …]: per dimension and hypothesis (what unfiltered ranges need),
+        and apart per (hypothesis, channel, segment) (what only a filtered range needs)."""
         whole = self.whole()
         hourly = {
             "dims": [[*dim, _sparse(hours)] for dim, hours in self.dims.items()],
-            "links": [[*link, _sparse(hours)] for link, hours in self.links.items()],
+            "hypotheses": [[h, _sparse(hours)] for h, hours in self._hypothesis_hours().items()],
         }
+        links = [[*link, _sparse(hours)] for link, hours in self.links.items()]
         return {
             "hours": self.hours,
             "total": whole.total,
@@ -339,6 +354,7 @@ class DayCounts:
             "dims": [[*dim, n] for dim, n in whole.dimensions.items()],
             "links": [[*link, n] for link, n in self._whole_by_link().items() if n],
             "hourly": json.dumps(hourly, separators=(",", ":")),
+            "hourly_links": json.dumps(links, separators=(",", ":")),
         }
 
     @classmethod
@@ -346,6 +362,7 @@ class DayCounts:
         day = cls(start, int(data["hours"]), {}, {})
         day._dims = day._links = None
         day._hourly = data["hourly"]
+        day._hourly_links = data["hourly_links"]
         whole = Counts(total=int(data["total"]), other=int(data["other"]))
         whole.hypotheses = Counter({int(h): int(n) for h, n in data["hypotheses"]})
         whole.dimensions = Counter({(str(c), s, bool(o)): int(n) for c, s, o, n in data["dims"]})
@@ -375,9 +392,9 @@ def _hour_of(session: Session, column: sa.ColumnElement[Any], start: dt.datetime
     sqlite = session.get_bind().dialect.name == "sqlite"
     if start.minute == 0 and start.second == 0 and start.microsecond == 0:
         if sqlite:  # stored as text, "2026-11-18 10:00:00.000000"
-            return sa.func.substr(column, 1, 13), lambda value: (
-                dt.datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=dt.UTC) - start
-            ) // HOUR
+            return sa.func.substr(
+                column, 1, 13
+            ), lambda value: (dt.datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=dt.UTC) - start) // HOUR
         return sa.func.date_trunc("hour", column), lambda value: (value.replace(tzinfo=dt.UTC) - start) // HOUR
     epoch = int(start.timestamp())
     if sqlite:
