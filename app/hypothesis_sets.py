@@ -182,17 +182,74 @@ _Loader.add_implicit_resolver(
 )
 
 
-def _line_index(node: yaml.Node, path: tuple[Any, ...], index: dict[tuple[Any, ...], int]) -> None:
-    index[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            _line_index(value_node, (*path, key), index)
-            # A problem with a field is reported on the line of its name, not of its value.
-            index[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_index(item, (*path, i), index)
+MAX_FILE_BYTES = 256 * 1024  # as the web upload; a hypothesis set is a few KB
+MAX_DEPTH = 20  # a set needs 4 levels (launch, hypotheses, item, field)
+MAX_HYPOTHESES = 500
+_TOO_DEEP = f"nested too deeply (at most {MAX_DEPTH} levels)"
+_NO_ANCHORS = "anchors and aliases (&, *) are not allowed in hypothesis files"
+
+
+class _Refused(Exception):
+    """A file refused while it is read: anchors, aliases, nesting too deep."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+class _SafeComposer(_Loader):
+    """``_Loader`` that refuses anchors and aliases (a hypothesis file never needs them, and
+    nested aliases are how a few hundred bytes expand to gigabytes) and nesting deeper than
+    ``MAX_DEPTH``, while composing: before anything is expanded or recursed into."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refused(event.start_mark.line + 1, _NO_ANCHORS)
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(event.start_mark.line + 1, _TOO_DEEP)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _walk(node: yaml.Node, path: str) -> tuple[dict[tuple[Any, ...], int], list[Problem]]:
+    """The line of every field and item (a field's problem is reported on the line of its name),
+    and the keys given twice in a mapping; iteratively, so no file can exhaust the stack."""
+    index: dict[tuple[Any, ...], int] = {}
+    problems: list[Problem] = []
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(node, ())]
+    while stack:
+        current, where = stack.pop()
+        index.setdefault(where, current.start_mark.line + 1)
+        if len(where) > MAX_DEPTH:
+            problems.append(Problem(path, current.start_mark.line + 1, "", _TOO_DEEP))
+            break
+        if isinstance(current, yaml.MappingNode):
+            first_line: dict[tuple[str, str], int] = {}
+            for key_node, value_node in current.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue  # not a field name; construction refuses it
+                key = key_node.value
+                line = key_node.start_mark.line + 1
+                if (key_node.tag, key) in first_line:
+                    field_name = _field_name((*where, key))
+                    message = f"key given twice (first on line {first_line[key_node.tag, key]})"
+                    problems.append(Problem(path, line, field_name, message))
+                    continue
+                first_line[key_node.tag, key] = line
+                index[(*where, key)] = line
+                stack.append((value_node, (*where, key)))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, (*where, i)) for i, item in enumerate(current.value))
+    return index, sorted(problems, key=lambda p: p.line)
 
 
 def _line_for(loc: tuple[Any, ...], index: dict[tuple[Any, ...], int]) -> int:
@@ -216,21 +273,52 @@ class ParsedFile:
     problems: list[Problem] = field(default_factory=list)
 
 
-def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
+def _too_large(size: int) -> str:
+    return f"the file is {size / 1024:.0f} KB; a hypothesis file may be at most {MAX_FILE_BYTES // 1024} KB"
+
+
+def _read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """The composed node tree and the data built from it, parsed once. Raises ``yaml.YAMLError``,
+    ``_Refused``, or (from PyYAML's constructors) ``ValueError`` and kin for a value an explicit tag cannot hold."""
+    loader = _SafeComposer(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        node = loader.get_single_node()
+        return node, (None if node is None else loader.construct_document(node))
+    finally:
+        loader.dispose()
+
+
+def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
+    """One file's launch, or its problems with line numbers. Never raises: whatever the text
+    (hostile included), the answer is a ``ParsedFile``; the whole file is refused on any problem."""
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", errors="surrogatepass")) > MAX_FILE_BYTES:
+        size = len(text.encode("utf-8", errors="surrogatepass"))
+        return ParsedFile(path, None, [Problem(path, 1, "", _too_large(size))])
+    try:
+        node, data = _read_yaml(text)
+    except _Refused as exc:
+        return ParsedFile(path, None, [Problem(path, exc.line, "", exc.message)])
+    except RecursionError:
+        return ParsedFile(path, None, [Problem(path, 1, "", _TOO_DEEP)])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
         return ParsedFile(path, None, [Problem(path, line, "", f"not valid YAML: {problem}")])
+    except (ValueError, TypeError, AttributeError, LookupError, ArithmeticError) as exc:
+        # PyYAML's constructors on a value its explicit tag cannot hold: `!!int x`, `!!timestamp`.
+        return ParsedFile(path, None, [Problem(path, 1, "", f"not valid YAML: {exc}")])
     if not isinstance(data, dict) or node is None:
         return ParsedFile(
             path, None, [Problem(path, 1, "", "expected a mapping with slug, name, starts_on, hypotheses…")]
         )
-    index: dict[tuple[Any, ...], int] = {}
-    _line_index(node, (), index)
+    index, problems = _walk(node, path)
+    if problems:
+        return ParsedFile(path, None, problems)
+    hypotheses = data.get("hypotheses")
+    if isinstance(hypotheses, list) and len(hypotheses) > MAX_HYPOTHESES:
+        message = f"{len(hypotheses)} hypotheses; a file may have at most {MAX_HYPOTHESES}"
+        return ParsedFile(path, None, [Problem(path, index.get(("hypotheses",), 1), "hypotheses", message)])
     try:
         launch = LaunchFile.model_validate(data)
     except ValidationError as exc:
@@ -282,7 +370,12 @@ def parse_files(paths: Iterable[str | Path]) -> list[ParsedFile]:
     slugs: dict[str, str] = {}
     for path in expand_paths(paths):
         try:
-            text = path.read_text(encoding="utf-8")
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:  # refused unread
+                parsed.append(ParsedFile(str(path), None, [Problem(str(path), 1, "", _too_large(size))]))
+                continue
+            with path.open("rb") as file:
+                text = file.read(MAX_FILE_BYTES + 1).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             parsed.append(ParsedFile(str(path), None, [Problem(str(path), 1, "", f"cannot read: {exc}")]))
             continue

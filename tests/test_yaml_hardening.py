@@ -1,0 +1,291 @@
+"""Hostile hypothesis files (issue 11.8): YAML bombs, duplicate keys, deep nesting, huge files and sets
+are refused fast with a file:line: message, by the parser, the CLI and the web upload; the upload parses
+off the event loop; and no text at all makes the parser raise."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import yaml
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from app import hypothesis_sets
+from app.cli import cli
+from app.db import Database
+from app.hypothesis_sets import MAX_DEPTH, MAX_FILE_BYTES, MAX_HYPOTHESES, ParsedFile, parse_text
+from app.models import Launch
+from tests.conftest import People, WebUser
+
+Web = Callable[[str | None], WebUser]
+
+HEAD = "slug: app-launch\nname: App launch\nstarts_on: 2026-11-16\n"
+
+# Billion laughs: 415 bytes that expand to 9**9 strings if aliases are followed.
+BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]\n" for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+NO_ANCHORS = "anchors and aliases (&, *) are not allowed in hypothesis files"
+
+
+def hypotheses(count: int) -> str:
+    return "hypotheses:\n" + "".join(f"  - key: h{i}\n    text: Hypothesis {i}\n" for i in range(count))
+
+
+def problems(text: str) -> list[str]:
+    result = parse_text(text, path="f.yaml")
+    assert result.launch is None
+    return [str(p) for p in result.problems]
+
+
+# --- the parser ----------------------------------------------------------------------
+
+
+def test_billion_laughs_is_refused_fast() -> None:
+    assert 300 < len(BOMB) < 500
+    started = time.perf_counter()
+    assert problems(BOMB) == [f"f.yaml:1: {NO_ANCHORS}"]
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (HEAD + "product_area: &area Payments\n", 4),
+        (HEAD + "hypotheses:\n  - key: a\n    text: A\n  - key: b\n    text: *x\n", 8),
+        (HEAD + "hypotheses:\n  - &one\n    key: a\n    text: A\n  - *one\n", 5),
+        (HEAD + "hypotheses:\n  - <<: *base\n    key: a\n", 5),
+    ],
+)
+def test_any_anchor_or_alias_is_refused(text: str, line: int) -> None:
+    assert problems(text) == [f"f.yaml:{line}: {NO_ANCHORS}"]
+
+
+def test_duplicate_keys_are_refused_at_any_level() -> None:
+    assert problems("slug: a\nname: A\nslug: b\nstarts_on: 2026-11-16\n") == [
+        "f.yaml:3: slug: key given twice (first on line 1)"
+    ]
+    text = HEAD + "hypotheses:\n  - key: a\n    text: A\n  - key: b\n    text: B\n    text: C\n"
+    assert problems(text) == ["f.yaml:9: hypotheses[1].text: key given twice (first on line 8)"]
+    # Quoted or not, it is the same key; on one line too.
+    assert problems(HEAD + '"name": Other\n') == ["f.yaml:4: name: key given twice (first on line 2)"]
+    assert problems("{slug: a, slug: b}") == ["f.yaml:1: slug: key given twice (first on line 1)"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("[" * 10_000, 1),
+        ("{" * 10_000, 1),
+        ("- " * 10_000 + "x\n", 1),
+        ("a:\n" + "".join("  " * depth + f"k{depth}:\n" for depth in range(1, 200)), MAX_DEPTH),
+        (HEAD + "hypotheses:\n" + "".join("  " * (d + 1) + "-\n" for d in range(200)), 4 + MAX_DEPTH),
+    ],
+)
+def test_deep_nesting_is_a_line_not_a_recursion_error(text: str, line: int) -> None:
+    if len(text.encode()) > MAX_FILE_BYTES:
+        text = text[: MAX_FILE_BYTES - 100]
+    found = problems(text)
+    assert found == [f"f.yaml:{line}: nested too deeply (at most {MAX_DEPTH} levels)"]
+
+
+def test_a_recursion_error_anywhere_in_parsing_is_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the depth limit PyYAML's composer recurses until Python stops it: still a clean problem.
+    monkeypatch.setattr(hypothesis_sets, "MAX_DEPTH", 1_000_000)
+    assert problems("[" * 10_000 + "]" * 10_000) == ["f.yaml:1: nested too deeply (at most 20 levels)"]
+
+
+def test_nesting_a_set_needs_is_fine() -> None:
+    text = HEAD + hypotheses(1) + "alerts:\n  min_count: 5\n"
+    assert parse_text(text).launch is not None
+
+
+def test_too_many_hypotheses() -> None:
+    assert parse_text(HEAD + hypotheses(MAX_HYPOTHESES)).launch is not None
+    assert problems(HEAD + hypotheses(MAX_HYPOTHESES + 1)) == [
+        f"f.yaml:4: hypotheses: {MAX_HYPOTHESES + 1} hypotheses; a file may have at most {MAX_HYPOTHESES}"
+    ]
+
+
+def test_too_large_text() -> None:
+    text = HEAD + "# " + "x" * MAX_FILE_BYTES + "\n"
+    assert problems(text) == ["f.yaml:1: the file is 256 KB; a hypothesis file may be at most 256 KB"]
+
+
+# --- the CLI -------------------------------------------------------------------------
+
+
+def test_cli_refuses_the_bomb(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB, encoding="utf-8")
+    runner = CliRunner()
+    started = time.perf_counter()
+    validated = runner.invoke(cli, ["hypotheses", "validate", str(path)])
+    assert validated.exit_code == 1 and validated.output.strip() == f"{path}:1: {NO_ANCHORS}"
+    imported = runner.invoke(cli, ["hypotheses", "import", str(path)], env={"TALLY_DATABASE_URL": db.url})
+    assert imported.exit_code == 1
+    assert f"{path}:1: {NO_ANCHORS}" in imported.output and "Nothing was imported." in imported.output
+    assert time.perf_counter() - started < 5
+    with db.session() as session:
+        assert session.exec(select(Launch)).all() == []
+
+
+def test_cli_refuses_a_huge_file_without_reading_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as file:
+        file.truncate(2**30)  # 1 GB, sparse
+
+    def no_reading(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a file over the limit is not read")
+
+    monkeypatch.setattr(Path, "open", no_reading)
+    monkeypatch.setattr(Path, "read_text", no_reading)
+    result = CliRunner().invoke(cli, ["hypotheses", "validate", str(path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"{path}:1: the file is 1048576 KB; a hypothesis file may be at most 256 KB"
+
+
+def test_cli_refuses_duplicate_keys(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text("slug: a\nname: A\nstarts_on: 2026-11-16\nslug: b\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["hypotheses", "validate", str(path)])
+    assert result.exit_code == 1 and result.output.strip() == f"{path}:4: slug: key given twice (first on line 1)"
+
+
+# --- the web upload ------------------------------------------------------------------
+
+
+def upload(user: WebUser, text: str, name: str = "bomb.yaml") -> Any:
+    return user.post("/launches", files={"file": (name, text.encode(), "application/yaml")})
+
+
+def test_upload_refuses_the_bomb(db: Database, web: Web, people: People) -> None:
+    lena = web("lena")
+    started = time.perf_counter()
+    response = upload(lena, BOMB)
+    assert time.perf_counter() - started < 5
+    assert response.status_code == 422
+    assert "bomb.yaml:1: anchors and aliases (&amp;, *) are not allowed" in response.text
+    assert "Nothing was imported." in response.text
+    with db.session() as session:
+        assert session.exec(select(Launch)).all() == []
+
+
+def test_upload_refuses_deep_nesting_and_duplicate_keys(db: Database, web: Web, people: People) -> None:
+    lena = web("lena")
+    deep = upload(lena, "[" * 10_000, "deep.yaml")
+    assert deep.status_code == 422 and "deep.yaml:1: nested too deeply" in deep.text
+    twice = upload(lena, HEAD + hypotheses(1) + "slug: other\n", "twice.yaml")
+    assert twice.status_code == 422 and "twice.yaml:7: slug: key given twice (first on line 1)" in twice.text
+
+
+def test_a_slow_upload_parse_does_not_block_other_requests(
+    app: Any, web: Web, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lena = web("lena")
+    csrf = lena.token("/")
+    cookie = "; ".join(f"{name}={value}" for name, value in lena.client.cookies.items())
+    parsing, done = threading.Event(), threading.Event()
+    real_parse = hypothesis_sets.parse_text
+
+    def slow_parse(text: str, *, path: str = "<text>") -> ParsedFile:
+        parsing.set()
+        time.sleep(1.5)  # as a hostile file would, holding whatever thread it runs on
+        try:
+            return real_parse(text, path=path)
+        finally:
+            done.set()
+
+    monkeypatch.setattr(hypothesis_sets, "parse_text", slow_parse)
+    answered: dict[str, Any] = {}
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Cookie": cookie, "X-CSRF-Token": csrf}
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as client:
+
+            async def post() -> None:
+                files = {"file": ("launch.yaml", (HEAD + hypotheses(1)).encode(), "application/yaml")}
+                answered["upload"] = await client.post("/launches", files=files)
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(post)
+                assert await anyio.to_thread.run_sync(parsing.wait, 5)
+                started = time.perf_counter()
+                answered["health"] = await client.get("/healthz")
+                answered["health_seconds"] = time.perf_counter() - started
+                answered["parse_done_then"] = done.is_set()
+
+    anyio.run(main)
+    assert answered["health"].status_code == 200
+    assert answered["health_seconds"] < 1 and not answered["parse_done_then"]
+    assert answered["upload"].status_code == 303, answered["upload"].text[:500]
+
+
+# --- no text makes the parser raise ----------------------------------------------------
+
+
+def check_clean(result: ParsedFile) -> None:
+    assert isinstance(result, ParsedFile)
+    if result.launch is None:
+        assert result.problems
+    else:
+        assert result.problems == []
+    assert all(p.line >= 1 for p in result.problems)
+    for problem in result.problems:
+        assert str(problem).startswith(f"{problem.path}:{problem.line}: ")
+
+
+YAML_BITS = st.sampled_from(
+    [
+        "slug", "name", "starts_on", "hypotheses", "key", "text", "status", "alerts", "- ", ": ", "\n", "  ",
+        "[", "]", "{", "}", ",", "&a ", "*a", "!!int ", "!!str ", "!!binary ", "!!timestamp ", "? ", "<<", "'", '"',
+        "#", "|", ">", "---", "...", "%YAML 1.2", "2026-11-16", "13:00", "no", "~", "\t", "\x00", "\ufeff", "\ud800",
+    ]
+)  # fmt: skip
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.text(max_size=20)
+    | st.sampled_from(["app-launch", "2026-11-16", "open", "fix_shipped", "09:00", "Europe/Oslo"])
+)
+KEYS = st.sampled_from(["slug", "name", "starts_on", "hypotheses", "key", "text", "status", "alerts"]) | st.text(
+    max_size=8
+)
+STRUCTURES = st.recursive(
+    SCALARS,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(KEYS, children, max_size=6),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=500) | st.lists(YAML_BITS | st.text(max_size=5), max_size=60).map("".join))
+@example("!!timestamp")  # PyYAML's constructor raised AttributeError
+@example("x: !!int abc")
+def test_no_text_makes_the_parser_raise(text: str) -> None:
+    check_clean(parse_text(text, path="f.yaml"))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    STRUCTURES,
+    st.dictionaries(st.sampled_from(["slug", "name", "starts_on", "hypotheses"]), STRUCTURES, max_size=4),
+    st.booleans(),
+)
+def test_no_structure_makes_the_parser_raise(value: Any, fields: dict[str, Any], flow: bool) -> None:
+    base: dict[str, Any] = {"slug": "app-launch", "name": "App", "starts_on": "2026-11-16", "hypotheses": []}
+    for data in (value, {**base, **fields}, {**base, "hypotheses": [value, {"key": "a", "text": value}]}):
+        text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+        check_clean(parse_text(text, path="f.yaml"))
