@@ -25,7 +25,7 @@ from app.config import Settings
 from app.deps import Viewer, browser_language
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-STATIC_VERSION = "5"  # bump to make browsers fetch changed static files
+STATIC_VERSION = "6"  # bump to make browsers fetch changed static files
 
 
 def _percent(part: int, whole: int) -> int:

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app import dashboard, hypothesis_sets, launches, ranges, schedule
 from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer
-from app.errors import Invalid, TallyError
-from app.models import HypothesisStatus, Launch, LaunchStatus
+from app.errors import Conflict, Invalid, TallyError
+from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
 from app.web import render
 
 router = APIRouter()
@@ -213,38 +213,170 @@ def edit_page(request: Request, slug: str, viewer: RequireLead, session: Session
     return _editor(request, viewer, session, launch, error=None)
 
 
+# --- the editor ---------------------------------------------------------------------------
+# Every form carries the version it was made from: a save from an older copy is refused (409)
+# with what the user typed kept in the inputs and the current values beside them. To htmx each
+# form answers with its own fragment (a row, the launch form, the add form), so a save never
+# touches the other forms' unsaved inputs; without JavaScript the whole page works as before.
+
+ROW_FIELDS = ("text", "area", "owner_team", "expected_per_day", "status", "fix_shipped_at", "fix_url")
+LAUNCH_FIELDS = (
+    "name",
+    "product_area",
+    "starts_on",
+    "ends_on",
+    "timezone",
+    "digest_times",
+    "slack_channel",
+    "channels",
+    "segments",
+    "alert_min_count",
+    "alert_factor",
+    "status",
+)
+ADD_FIELDS = ("key", "text", "area", "owner_team", "expected_per_day")
+
+
+def row_values(hypothesis: Hypothesis, timezone: str) -> dict[str, str]:
+    """A hypothesis as its row's inputs show it."""
+    shipped = hypothesis.fix_shipped_at
+    return {
+        "text": hypothesis.text,
+        "area": hypothesis.area or "",
+        "owner_team": hypothesis.owner_team or "",
+        "expected_per_day": "" if hypothesis.expected_per_day is None else str(hypothesis.expected_per_day),
+        "status": hypothesis.status.value,
+        "fix_shipped_at": _local_input(shipped, timezone) if shipped else "",
+        "fix_url": hypothesis.fix_url or "",
+    }
+
+
+def launch_values(launch: Launch) -> dict[str, str]:
+    """A launch as its form's inputs show it."""
+    return {
+        "name": launch.name,
+        "product_area": launch.product_area,
+        "starts_on": launch.starts_on.isoformat(),
+        "ends_on": launch.ends_on.isoformat(),
+        "timezone": launch.timezone,
+        "digest_times": ", ".join(launch.digest_times),
+        "slack_channel": launch.slack_channel or "",
+        "channels": ", ".join(launch.channels),
+        "segments": ", ".join(launch.segments),
+        "alert_min_count": str(launch.alert_min_count),
+        "alert_factor": str(launch.alert_factor),
+        "status": launch.status.value,
+    }
+
+
+def _local_input(moment: dt.datetime, timezone: str) -> str:
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _version(value: str) -> int | None:
+    """The version a form was made from (none from an older page or a script: no check)."""
+    return int(value) if value.strip().isdigit() else None
+
+
+@dataclass(frozen=True)
+class RowState:
+    """A row shown with what the user typed rather than what is stored: after a refused save."""
+
+    values: dict[str, str]
+    current: dict[str, str] | None = None  # the stored values, when the save was stale
+    error: TallyError | None = None
+
+
+@dataclass(frozen=True)
+class FormState:
+    """The launch form or the add form, shown with what the user typed."""
+
+    values: dict[str, str]
+    current: dict[str, str] | None = None
+    error: TallyError | None = None
+
+
 def _editor(
-    request: Request, viewer: Viewer, session: Any, launch: Any, *, error: TallyError | None, status_code: int = 200
+    request: Request,
+    viewer: Viewer,
+    session: Any,
+    launch: Any,
+    *,
+    error: TallyError | None,
+    status_code: int = 200,
+    rows: dict[str, RowState] | None = None,
+    launch_form: FormState | None = None,
+    add_form: FormState | None = None,
 ) -> Response:
     return render(
         request,
         "launches/edit.html",
-        viewer=viewer,
-        launch=launch,
-        hypotheses=launches.hypotheses_of(session, launch),
-        revisions=launches.revisions_of(session, launch),
-        statuses=list(LaunchStatus),
-        hypothesis_statuses=list(HypothesisStatus),
-        error=error,
         status_code=status_code,
+        **_editor_context(viewer, session, launch, error=error, rows=rows, launch_form=launch_form, add_form=add_form),
     )
 
 
-def _save(request: Request, viewer: Viewer, session: Any, settings: Any, now: Any, slug: str, change: Any) -> Response:
-    """Apply ``change`` (a function from the set's data to new data) like an import, or show why not."""
+def _editor_context(
+    viewer: Viewer,
+    session: Any,
+    launch: Launch,
+    *,
+    error: TallyError | None = None,
+    rows: dict[str, RowState] | None = None,
+    launch_form: FormState | None = None,
+    add_form: FormState | None = None,
+) -> dict[str, Any]:
+    return {
+        "viewer": viewer,
+        "launch": launch,
+        "hypotheses": launches.hypotheses_of(session, launch),
+        "revisions": launches.revisions_of(session, launch),
+        "statuses": list(LaunchStatus),
+        "hypothesis_statuses": list(HypothesisStatus),
+        "error": error,
+        "rows": rows or {},
+        "row_values": row_values,
+        "launch_form": launch_form or FormState(launch_values(launch)),
+        "add_form": add_form or FormState(dict.fromkeys(ADD_FIELDS, "")),
+    }
+
+
+def _row(
+    request: Request,
+    viewer: Viewer,
+    session: Any,
+    launch: Launch,
+    key: str,
+    *,
+    state: RowState | None = None,
+    status_code: int = 200,
+) -> Response:
+    """One hypothesis's row, for htmx to swap in place of the one that was sent."""
+    context = _editor_context(viewer, session, launch, rows={key: state} if state else None)
+    keys = [h.key for h in context["hypotheses"]]
+    index = keys.index(key)
+    return render(
+        request,
+        "launches/_hypothesis_row.html",
+        status_code=status_code,
+        h=context["hypotheses"][index],
+        first=index == 0,
+        last=index == len(keys) - 1,
+        **context,
+    )
+
+
+def _apply_change(session: Any, viewer: Viewer, settings: Any, now: Any, slug: str, change: Any) -> None:
+    """Apply ``change`` (a function from the set's data to new data) like an import."""
     launch = launches.get_by_slug(session, slug)
     data = hypothesis_sets.current_spec(session, launch).model_dump()
-    try:
-        spec = hypothesis_sets.revalidate(change(data))
-        if spec.slug != slug:
-            raise Invalid("The slug of a launch cannot change: it is how files and the API find it.", field="slug")
-        _apply(session, spec, viewer, settings, now)
-    except TallyError as error:
-        session.rollback()
-        return _editor(
-            request, viewer, session, launches.get_by_slug(session, slug), error=error, status_code=error.status_code
-        )
-    session.commit()
+    spec = hypothesis_sets.revalidate(change(data))
+    if spec.slug != slug:
+        raise Invalid("The slug of a launch cannot change: it is how files and the API find it.", field="slug")
+    _apply(session, spec, viewer, settings, now)
+
+
+def _edited(slug: str) -> Response:
     return RedirectResponse(f"/launches/{slug}/edit", status_code=303)
 
 
@@ -256,6 +388,7 @@ def save_launch(
     session: SessionDep,
     settings: SettingsDep,
     now: Now,
+    htmx: IsHtmx,
     name: Annotated[str, Form()],
     starts_on: Annotated[str, Form()],
     ends_on: Annotated[str, Form()],
@@ -268,7 +401,23 @@ def save_launch(
     slack_channel: Annotated[str, Form()] = "",
     alert_min_count: Annotated[str, Form()] = "",
     alert_factor: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
 ) -> Response:
+    typed = {
+        "name": name,
+        "product_area": product_area,
+        "starts_on": starts_on,
+        "ends_on": ends_on,
+        "timezone": timezone,
+        "digest_times": digest_times,
+        "slack_channel": slack_channel,
+        "channels": channels,
+        "segments": segments,
+        "alert_min_count": alert_min_count,
+        "alert_factor": alert_factor,
+        "status": status,
+    }
+
     def change(data: dict[str, Any]) -> dict[str, Any]:
         alerts = dict(data.get("alerts") or {})  # a field left empty keeps what was set
         if alert_min_count.strip():
@@ -289,7 +438,26 @@ def save_launch(
             "slack_channel": slack_channel.strip() or None,
         }
 
-    return _save(request, viewer, session, settings, now, slug, change)
+    launch = launches.get_by_slug(session, slug)
+    expected = _version(version)
+    try:
+        if expected is not None and expected != launch.version:
+            raise Conflict("Someone else changed this launch since you opened it.", code="stale_version")
+        _apply_change(session, viewer, settings, now, slug, change)
+    except TallyError as error:
+        session.rollback()
+        launch = launches.get_by_slug(session, slug)
+        stale = error.code == "stale_version"
+        state = FormState(typed, current=launch_values(launch) if stale else None, error=error)
+        if htmx:
+            context = _editor_context(viewer, session, launch, launch_form=state)
+            return render(request, "launches/_launch_form.html", status_code=error.status_code, **context)
+        return _editor(request, viewer, session, launch, error=error, status_code=error.status_code, launch_form=state)
+    session.commit()
+    if htmx:
+        launch = launches.get_by_slug(session, slug)
+        return render(request, "launches/_launch_form.html", **_editor_context(viewer, session, launch))
+    return _edited(slug)
 
 
 @router.post("/launches/{slug}/hypotheses")
@@ -300,12 +468,15 @@ def add_hypothesis(
     session: SessionDep,
     settings: SettingsDep,
     now: Now,
+    htmx: IsHtmx,
     key: Annotated[str, Form()],
     text: Annotated[str, Form()],
     area: Annotated[str, Form()] = "",
     owner_team: Annotated[str, Form()] = "",
     expected_per_day: Annotated[str, Form()] = "",
 ) -> Response:
+    typed = {"key": key, "text": text, "area": area, "owner_team": owner_team, "expected_per_day": expected_per_day}
+
     def change(data: dict[str, Any]) -> dict[str, Any]:
         item = {
             "key": key.strip(),
@@ -317,7 +488,64 @@ def add_hypothesis(
         }
         return data | {"hypotheses": [*data["hypotheses"], item]}
 
-    return _save(request, viewer, session, settings, now, slug, change)
+    try:
+        _apply_change(session, viewer, settings, now, slug, change)
+    except TallyError as error:
+        session.rollback()
+        launch = launches.get_by_slug(session, slug)
+        state = FormState(typed, error=error)
+        if htmx:
+            context = _editor_context(viewer, session, launch, add_form=state)
+            return render(request, "launches/_add_form.html", status_code=error.status_code, **context)
+        return _editor(request, viewer, session, launch, error=error, status_code=error.status_code, add_form=state)
+    session.commit()
+    if not htmx:
+        return _edited(slug)
+    # A fresh add form, and the new row appended to the list (out of band): the other rows,
+    # and whatever is typed in them, stay as they are.
+    launch = launches.get_by_slug(session, slug)
+    context = _editor_context(viewer, session, launch)
+    hypotheses = context["hypotheses"]
+    return render(
+        request,
+        "launches/_added.html",
+        h=hypotheses[-1],
+        first=len(hypotheses) == 1,
+        last=True,
+        **context,
+    )
+
+
+@router.post("/launches/{slug}/order")
+def order_hypotheses(
+    slug: str,
+    viewer: RequireLead,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    keys: Annotated[list[str], Form()],
+) -> Response:
+    """The hypotheses in a new order (every key, once), as editor.js sends it after a drag or
+    Alt+↑/↓. Needs no versions: an order says nothing about the rows' contents. Answers with the
+    rows whose version this raised, ``{key: [before, after]}``, so the page can keep its forms'
+    versions current without taking someone else's edit for its own."""
+    launch = launches.get_by_slug(session, slug)
+    before = {h.key: h.version for h in launches.hypotheses_of(session, launch)}
+    if sorted(keys) != sorted(before):
+        raise Conflict(
+            "The list of hypotheses changed since you opened the editor: reload the page to see it, then move again.",
+            code="stale_order",
+        )
+
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        by_key = {item["key"]: item for item in data["hypotheses"]}
+        return data | {"hypotheses": [by_key[key] for key in keys]}
+
+    _apply_change(session, viewer, settings, now, slug, change)
+    after = {h.key: h.version for h in launches.hypotheses_of(session, launches.get_by_slug(session, slug))}
+    session.commit()
+    bumped = {key: [before[key], after[key]] for key in keys if after[key] != before[key]}
+    return JSONResponse({"order": keys, "versions": bumped})
 
 
 @router.post("/launches/{slug}/hypotheses/{key}")
@@ -329,6 +557,7 @@ def save_hypothesis(
     session: SessionDep,
     settings: SettingsDep,
     now: Now,
+    htmx: IsHtmx,
     text: Annotated[str, Form()],
     status: Annotated[str, Form()],
     area: Annotated[str, Form()] = "",
@@ -337,13 +566,22 @@ def save_hypothesis(
     fix_shipped_at: Annotated[str, Form()] = "",
     fix_url: Annotated[str, Form()] = "",
     move: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
 ) -> Response:
-    def change(data: dict[str, Any]) -> dict[str, Any]:
-        items = list(data["hypotheses"])
-        index = next((i for i, item in enumerate(items) if item["key"] == key), None)
-        if index is None:
+    typed = {
+        "text": text,
+        "area": area,
+        "owner_team": owner_team,
+        "expected_per_day": expected_per_day,
+        "status": status,
+        "fix_shipped_at": fix_shipped_at,
+        "fix_url": fix_url,
+    }
+    launch = launches.get_by_slug(session, slug)
+    try:
+        if key not in {h.key for h in launches.hypotheses_of(session, launch)}:
             raise Invalid(f"Launch {slug!r} has no hypothesis {key!r}.", field="key")
-        items[index] = items[index] | {
+        changes: dict[str, Any] = {
             "text": text.strip(),  # as in add_hypothesis: a blank text must not pass
             "status": status,
             "area": area,
@@ -352,10 +590,44 @@ def save_hypothesis(
             "fix_url": fix_url.strip(),
         }
         if fix_shipped_at.strip():
-            items[index]["fix_shipped_at"] = _local_time(fix_shipped_at, data["timezone"], field="fix_shipped_at")
-        target = index - 1 if move == "up" else index + 1 if move == "down" else index
-        if 0 <= target < len(items):
-            items.insert(target, items.pop(index))
-        return data | {"hypotheses": items}
+            changes["fix_shipped_at"] = _local_time(fix_shipped_at, launch.timezone, field="fix_shipped_at")
+        hypothesis_sets.update_hypothesis(
+            session,
+            launch,
+            key,
+            changes,
+            expected_version=_version(version),
+            actor=viewer.user.username,
+            now=now,
+            default_timezone=settings.timezone,
+            default_digest_times=settings.digest_times,
+        )
+        if move in ("up", "down"):  # the buttons without JavaScript: save the row, then move it
 
-    return _save(request, viewer, session, settings, now, slug, change)
+            def change(data: dict[str, Any]) -> dict[str, Any]:
+                items = list(data["hypotheses"])
+                index = next(i for i, item in enumerate(items) if item["key"] == key)
+                target = index - 1 if move == "up" else index + 1
+                if 0 <= target < len(items):
+                    items.insert(target, items.pop(index))
+                return data | {"hypotheses": items}
+
+            _apply_change(session, viewer, settings, now, slug, change)
+    except TallyError as error:
+        session.rollback()
+        launch = launches.get_by_slug(session, slug)
+        found = next((h for h in launches.hypotheses_of(session, launch) if h.key == key), None)
+        stale = isinstance(error, hypothesis_sets.StaleVersion) and found is not None
+        current = row_values(found, launch.timezone) if stale and found is not None else None
+        state = RowState(typed, current=current, error=error)
+        if htmx and found is not None:
+            return _row(request, viewer, session, launch, key, state=state, status_code=error.status_code)
+        if htmx:
+            raise
+        return _editor(request, viewer, session, launch, error=error, status_code=error.status_code, rows={key: state})
+    session.commit()
+    if htmx and move:  # editor.js moves rows itself; a moved row's form sent by htmx reloads the editor
+        return Response(status_code=204, headers={"HX-Redirect": f"/launches/{slug}/edit"})
+    if htmx:
+        return _row(request, viewer, session, launches.get_by_slug(session, slug), key)
+    return _edited(slug)

@@ -1,0 +1,254 @@
+// The lead's editor: every form is saved alone by htmx (the answer is that form's fragment), so
+// nothing typed elsewhere on the page is lost. This file adds what htmx does not:
+//
+// * moving a row (drag by its handle, Alt+↑/Alt+↓ in the row, or its ↑/↓ buttons) moves that
+//   row's element only and sends the whole order to POST /launches/<slug>/order; the other rows,
+//   and what is typed in them, are not re-rendered. A refused order puts the rows back.
+// * a warning before leaving the page while a form has unsaved changes (a form is dirty from its
+//   first input until a save of it succeeds; a refused save comes back marked dirty).
+// * "Take the current values" after a stale save: the stored values replace what was typed.
+//
+// Without JavaScript every form still posts and the page reloads, as before.
+(function () {
+  "use strict";
+
+  const list = document.getElementById("hypothesis-list");
+  if (!list) return;
+
+  document.documentElement.classList.add("editor-ready");
+  const slug = list.dataset.slug;
+  const status = document.getElementById("editor-status");
+  const flash = document.getElementById("flash");
+  const csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"];
+  const editorForms = "#launch-form, #add-form, .hypothesis-form";
+
+  // --- unsaved changes ----------------------------------------------------------------------
+
+  function markDirty(event) {
+    const form = event.target.closest && event.target.closest(editorForms);
+    if (form) form.dataset.dirty = "1";
+  }
+  document.addEventListener("input", markDirty);
+  document.addEventListener("change", markDirty);
+
+  function dirtyForms() {
+    return Array.from(document.querySelectorAll(editorForms)).filter((form) => form.dataset.dirty);
+  }
+
+  window.addEventListener("beforeunload", (event) => {
+    if (dirtyForms().length === 0) return;
+    event.preventDefault();
+    event.returnValue = list.dataset.unsaved || "";  // older browsers want a value set
+  });
+
+  // A successful save swaps in a fresh (clean) form; a refused one comes back with data-dirty.
+  // When the whole page is left on purpose (a form without htmx), there is nothing to warn of.
+  document.addEventListener("htmx:afterSettle", () => refreshButtons());
+
+  // --- moving rows ---------------------------------------------------------------------------
+
+  function rows() {
+    return Array.from(list.querySelectorAll(":scope > li.hypothesis-row"));
+  }
+
+  function refreshButtons() {
+    const all = rows();
+    all.forEach((row, index) => {
+      const up = row.querySelector('button[name="move"][value="up"]');
+      const down = row.querySelector('button[name="move"][value="down"]');
+      if (up) up.disabled = index === 0;
+      if (down) down.disabled = index === all.length - 1;
+    });
+  }
+
+  function say(text) {
+    if (status) status.textContent = text;
+  }
+
+  function showError(html) {
+    if (flash) flash.innerHTML = html;
+  }
+
+  function announce(row) {
+    const all = rows();
+    const template = list.dataset.moved || "{position}/{total}";
+    say(template.replace("{position}", String(all.indexOf(row) + 1)).replace("{total}", String(all.length)));
+  }
+
+  function keys() {
+    return rows().map((row) => row.dataset.key);
+  }
+
+  function restore(order) {
+    const byKey = new Map(rows().map((row) => [row.dataset.key, row]));
+    order.forEach((key) => {
+      const row = byKey.get(key);
+      if (row) list.appendChild(row);
+    });
+    refreshButtons();
+  }
+
+  // Moving a row would blur whatever had the focus inside it: put the focus back.
+  function keepingFocus(action) {
+    const focused = document.activeElement;
+    action();
+    if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus();
+  }
+
+  let sending = Promise.resolve();
+
+  function sendOrder(before) {
+    const body = new URLSearchParams();
+    keys().forEach((key) => body.append("keys", key));
+    // One order at a time, in the order they were made.
+    sending = sending.then(() =>
+      fetch("/launches/" + encodeURIComponent(slug) + "/order", {
+        method: "POST",
+        headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
+        body: body,
+        credentials: "same-origin",
+      })
+        .then((response) =>
+          response
+            .json()
+            .catch(() => ({}))
+            .then((data) => ({ response, data }))
+        )
+        .then(({ response, data }) => {
+          if (!response.ok) {
+            const message = (data.error && data.error.message) || response.statusText;
+            showError('<div class="error-box"></div>');
+            flash.firstChild.textContent = message;
+            restore(before);
+            return;
+          }
+          showError("");
+          // The rows this order moved have a new version; a form still at the one before the
+          // move is current (a form further behind keeps its version: its save must be refused).
+          Object.entries(data.versions || {}).forEach(([key, pair]) => {
+            const row = document.getElementById("row-" + key);
+            const input = row && row.querySelector('input[name="version"]');
+            if (input && Number(input.value) === pair[0]) input.value = String(pair[1]);
+          });
+          list.dispatchEvent(new CustomEvent("editor:ordered", { bubbles: true, detail: data }));
+        })
+        .catch(() => {
+          showError('<div class="error-box"></div>');
+          flash.firstChild.textContent = list.dataset.orderFailed || "";
+          restore(before);
+        })
+    );
+    return sending;
+  }
+
+  function move(row, direction) {
+    const before = keys();
+    const sibling = direction === "up" ? row.previousElementSibling : row.nextElementSibling;
+    if (!sibling) return;
+    keepingFocus(() => {
+      if (direction === "up") list.insertBefore(row, sibling);
+      else list.insertBefore(sibling, row);
+    });
+    refreshButtons();
+    announce(row);
+    sendOrder(before);
+  }
+
+  // The ↑/↓ buttons: moved here rather than submitted (which would save the row too, and reload).
+  document.addEventListener(
+    "click",
+    (event) => {
+      const button = event.target.closest && event.target.closest('button[name="move"]');
+      if (!button || !list.contains(button)) return;
+      event.preventDefault();
+      event.stopPropagation();
+      const row = button.closest("li.hypothesis-row");
+      move(row, button.value);
+      // A disabled button loses the focus: keep it on the row's other arrow.
+      if (button.disabled) {
+        const other = row.querySelector('button[name="move"]:not([disabled])');
+        if (other) other.focus();
+      }
+    },
+    true
+  );
+
+  // Alt+↑ / Alt+↓ anywhere in a row.
+  list.addEventListener("keydown", (event) => {
+    if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
+    const row = event.target.closest("li.hypothesis-row");
+    if (!row) return;
+    event.preventDefault();
+    move(row, event.key === "ArrowUp" ? "up" : "down");
+  });
+
+  // Dragging by the handle (HTML5 drag and drop): the row follows the pointer; the order is
+  // sent once, when it is dropped.
+  let dragged = null;
+  let dragStart = null;
+
+  list.addEventListener("dragstart", (event) => {
+    const handle = event.target.closest && event.target.closest(".drag-handle");
+    if (!handle) return;
+    dragged = handle.closest("li.hypothesis-row");
+    dragStart = keys();
+    dragged.classList.add("dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", dragged.dataset.key);
+    event.dataTransfer.setDragImage(dragged, 10, 10);
+  });
+
+  list.addEventListener("dragover", (event) => {
+    if (!dragged) return;
+    const over = event.target.closest && event.target.closest("li.hypothesis-row");
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+    if (!over || over === dragged) return;
+    const box = over.getBoundingClientRect();
+    const after = event.clientY > box.top + box.height / 2;
+    list.insertBefore(dragged, after ? over.nextElementSibling : over);
+  });
+
+  list.addEventListener("drop", (event) => {
+    if (dragged) event.preventDefault();
+  });
+
+  list.addEventListener("dragend", () => {
+    if (!dragged) return;
+    const row = dragged;
+    const before = dragStart;
+    dragged = null;
+    dragStart = null;
+    row.classList.remove("dragging");
+    refreshButtons();
+    if (before.join("\n") !== keys().join("\n")) {
+      announce(row);
+      sendOrder(before);
+    }
+  });
+
+  // --- a stale save: take the current values -------------------------------------------------
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("[data-take-current]");
+    if (!link) return;
+    const form = link.closest("form");
+    if (!form) return;
+    event.preventDefault();
+    form.querySelectorAll("[data-current]").forEach((field) => {
+      field.value = field.dataset.current;
+      field.removeAttribute("data-current");
+    });
+    form.querySelectorAll(".now").forEach((note) => note.remove());
+    const box = form.querySelector(".error-box");
+    if (box) box.remove();
+    const holder = form.closest(".conflict");
+    if (holder) holder.classList.remove("conflict");
+    delete form.dataset.dirty;
+    const first = form.querySelector("input:not([type=hidden]), select");
+    if (first) first.focus();
+  });
+
+  refreshButtons();
+})();

@@ -1,0 +1,275 @@
+"""The lead's editor over HTTP: saves made from an older copy are refused (409) with what was typed
+and what is there now, each form answers htmx with its own fragment, the order route, and a
+refused add that keeps what was typed. (The browser side is tests/browser/test_editor.py.)"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from app.db import Database
+from app.models import Hypothesis, Launch
+from tests.conftest import People, WebUser
+from tests.factories import make_launch
+from tests.helpers import HTMX, JSON, changed_tables, error_of, launch_form, snapshot
+
+Web = Callable[[str | None], WebUser]
+SLUG = "test-launch"
+EDIT = f"/launches/{SLUG}/edit"
+STALE = "Someone else changed this since you opened it"
+
+
+@pytest.fixture
+def launch(db: Database) -> Launch:
+    return make_launch(db, slug=SLUG)
+
+
+def stored(db: Database) -> dict[str, Hypothesis]:
+    with db.session() as session:
+        return {h.key: h for h in session.exec(select(Hypothesis).order_by(col(Hypothesis.sort_order)))}
+
+
+def stored_launch(db: Database) -> Launch:
+    with db.session() as session:
+        return session.exec(select(Launch).where(Launch.slug == SLUG)).one()
+
+
+def version_in(page: str, key: str) -> str:
+    row = page[page.index(f'id="row-{key}"') :]
+    match = re.search(r'name="version" value="(\d+)"', row)
+    assert match
+    return match.group(1)
+
+
+def row_form(key: str, version: str, **changes: str) -> dict[str, str]:
+    form = {"text": f"Hypothesis {key}", "status": "open", "area": "", "owner_team": "", "version": version}
+    return form | changes
+
+
+# --- saving one row ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "snippet"),
+    [
+        (HTMX, 200, '<li id="row-a"'),  # just the row, for htmx to swap
+        ({}, 303, None),  # the page again, without JavaScript
+    ],
+)
+def test_a_fresh_row_save_answers_with_the_row_or_the_page(
+    app: Any, db: Database, web: Web, people: People, launch: Launch, headers: Any, status: int, snippet: str | None
+) -> None:
+    lena = web("lena")
+    version = version_in(lena.get(EDIT).text, "a")
+    response = lena.post(f"/launches/{SLUG}/hypotheses/a", data=row_form("a", version, text="New a"), headers=headers)
+    assert response.status_code == status
+    if snippet:
+        assert response.text.lstrip().startswith(snippet)
+        assert "<html" not in response.text and 'id="row-b"' not in response.text
+        assert 'value="New a"' in response.text and 'aria-label="Save: New a"' in response.text
+        assert f'name="version" value="{int(version) + 1}"' in response.text  # ready for the next save
+    else:
+        assert response.headers["location"] == EDIT
+    assert stored(db)["a"].text == "New a"
+
+
+@pytest.mark.parametrize("headers", [HTMX, {}], ids=["htmx", "page"])
+def test_a_stale_row_save_is_refused_keeping_both_values(
+    app: Any, db: Database, web: Web, people: People, launch: Launch, headers: Any
+) -> None:
+    lena, other = web("lena"), web("lena")
+    opened = version_in(lena.get(EDIT).text, "a")
+    # Someone else changes the text first...
+    theirs = other.post(f"/launches/{SLUG}/hypotheses/a", data=row_form("a", opened, text="Their text"))
+    assert theirs.status_code == 303
+    # ...then Lena saves her older copy with only the expected rate changed.
+    before = snapshot(db)
+    typed = row_form("a", opened, expected_per_day="7", owner_team="Lena's team")
+    response = lena.post(f"/launches/{SLUG}/hypotheses/a", data=typed, headers=headers)
+
+    assert response.status_code == 409
+    assert not changed_tables(before, snapshot(db))  # nothing saved
+    assert stored(db)["a"].text == "Their text"
+    page = html.unescape(response.text)
+    assert STALE in page
+    # What she typed is in the inputs; what is there now is beside each field that differs.
+    assert 'id="t-a" name="text" value="Hypothesis a"' in page and "Now: Their text" in page
+    assert 'name="expected_per_day" type="number" min="0" value="7"' in page and "Now: –" in page
+    assert 'value="Lena\'s team"' in page
+    assert page.count("Now:") == 3  # text, expected rate, owner team: the others agree
+    assert "data-take-current" in page and 'data-current="Their text"' in page
+    # The form now carries the current version: saving again keeps hers, knowingly.
+    assert f'name="version" value="{int(opened) + 1}"' in page
+    if headers:
+        assert response.text.lstrip().startswith('<li id="row-a"') and "<html" not in response.text
+    else:
+        assert 'id="row-b"' in response.text  # the whole editor
+    again = lena.post(f"/launches/{SLUG}/hypotheses/a", data=typed | {"version": str(int(opened) + 1)}, headers=headers)
+    assert again.status_code == (200 if headers else 303)
+    assert stored(db)["a"].expected_per_day == 7 and stored(db)["a"].text == "Hypothesis a"
+
+
+def test_an_invalid_row_save_with_htmx_keeps_what_was_typed(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena = web("lena")
+    version = version_in(lena.get(EDIT).text, "b")
+    before = snapshot(db)
+    typed = row_form("b", version, text="   ", area="Payments")
+    response = lena.post(f"/launches/{SLUG}/hypotheses/b", data=typed, headers=HTMX)
+    assert response.status_code == 422
+    assert response.text.lstrip().startswith('<li id="row-b"') and 'value="Payments"' in response.text
+    assert 'id="error-b"' in response.text and "data-dirty" in response.text
+    assert not changed_tables(before, snapshot(db))
+
+
+def test_another_rows_change_does_not_make_a_row_stale(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena, other = web("lena"), web("lena")
+    page = lena.get(EDIT).text
+    theirs = other.post(f"/launches/{SLUG}/hypotheses/b", data=row_form("b", version_in(page, "b"), text="B!"))
+    assert theirs.status_code == 303
+    response = lena.post(f"/launches/{SLUG}/hypotheses/a", data=row_form("a", version_in(page, "a"), text="A!"))
+    assert response.status_code == 303
+    assert stored(db)["a"].text == "A!" and stored(db)["b"].text == "B!"
+
+
+# --- the launch form ------------------------------------------------------------------------
+
+
+def test_a_stale_launch_save_is_refused_keeping_both_values(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena, other = web("lena"), web("lena")
+    version = str(stored_launch(db).version)
+    form = launch_form(launch, version=version)
+    assert other.post(EDIT, data=form | {"name": "Their name"}).status_code == 303
+    before = snapshot(db)
+    for headers in (HTMX, {}):
+        response = lena.post(EDIT, data=form | {"slack_channel": "#mine"}, headers=headers)
+        assert response.status_code == 409
+        page = html.unescape(response.text)
+        assert STALE in page
+        assert 'value="#mine"' in page and "Now: #launch" in page
+        assert 'value="Test launch"' in page and "Now: Their name" in page
+        assert (response.text.lstrip().startswith('<form method="post" action="/launches/test-launch/edit"')) == bool(
+            headers
+        )
+    assert not changed_tables(before, snapshot(db))
+    assert stored_launch(db).name == "Their name" and stored_launch(db).slack_channel == "#launch"
+
+
+def test_a_fresh_launch_save_with_htmx_answers_with_the_form(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena = web("lena")
+    version = stored_launch(db).version
+    response = lena.post(EDIT, data=launch_form(launch, name="Renamed", version=str(version)), headers=HTMX)
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<form method="post" action="/launches/test-launch/edit"')
+    assert f'name="version" value="{version + 1}"' in response.text
+    assert stored_launch(db).name == "Renamed"
+
+
+# --- adding ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("form", "words"),
+    [
+        ({"key": "a", "text": "Typed text", "area": "Typed area"}, "key &#39;a&#39; is used twice"),
+        ({"key": "typed-key", "text": "   ", "area": "Typed area"}, "text"),
+    ],
+)
+@pytest.mark.parametrize("headers", [HTMX, {}], ids=["htmx", "page"])
+def test_a_refused_add_keeps_what_was_typed(
+    app: Any,
+    db: Database,
+    web: Web,
+    people: People,
+    launch: Launch,
+    form: dict[str, str],
+    words: str,
+    headers: Any,
+) -> None:
+    lena = web("lena")
+    before = snapshot(db)
+    response = lena.post(f"/launches/{SLUG}/hypotheses", data=form, headers=headers)
+    assert response.status_code == 422
+    assert words in response.text
+    assert f'id="n-key" name="key" value="{form["key"]}"' in response.text
+    assert 'value="Typed area"' in response.text
+    if form["text"].strip():
+        assert 'value="Typed text"' in response.text
+    if headers:
+        assert response.text.lstrip().startswith('<form method="post" action="/launches/test-launch/hypotheses"')
+    assert not changed_tables(before, snapshot(db))
+
+
+def test_an_add_with_htmx_appends_the_row_and_clears_the_form(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena = web("lena")
+    response = lena.post(f"/launches/{SLUG}/hypotheses", data={"key": "d", "text": "Fourth"}, headers=HTMX)
+    assert response.status_code == 200
+    assert 'id="n-key" name="key" value=""' in response.text
+    assert 'hx-swap-oob="beforeend:#hypothesis-list"' in response.text and '<li id="row-d"' in response.text
+    assert list(stored(db)) == ["a", "b", "c", "d"]
+
+
+# --- the order ------------------------------------------------------------------------------
+
+
+def test_the_order_route_reorders_and_reports_the_raised_versions(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena = web("lena")
+    before = {key: h.version for key, h in stored(db).items()}
+    response = lena.post(f"/launches/{SLUG}/order", data={"keys": ["c", "a", "b"]}, headers=JSON)
+    assert response.status_code == 200
+    assert list(stored(db)) == ["c", "a", "b"]
+    after = {key: h.version for key, h in stored(db).items()}
+    assert response.json()["versions"] == {key: [before[key], after[key]] for key in after if after[key] != before[key]}
+    assert response.json()["order"] == ["c", "a", "b"]
+    page = lena.get(EDIT).text
+    assert page.index('id="row-c"') < page.index('id="row-a"') < page.index('id="row-b"')
+
+
+@pytest.mark.parametrize("keys", [["a", "b"], ["a", "b", "c", "zzz"], ["a", "a", "b"]])
+def test_an_order_that_is_not_the_current_list_is_refused(
+    app: Any, db: Database, web: Web, people: People, launch: Launch, keys: list[str]
+) -> None:
+    lena = web("lena")
+    before = snapshot(db)
+    response = lena.post(f"/launches/{SLUG}/order", data={"keys": keys}, headers=JSON)
+    assert response.status_code == 409 and error_of(response)["code"] == "stale_order"
+    assert not changed_tables(before, snapshot(db))
+
+
+def test_only_a_lead_may_reorder(app: Any, db: Database, web: Web, people: People, launch: Launch) -> None:
+    response = web("kari").post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"]}, headers=JSON)
+    assert response.status_code == 403
+    assert list(stored(db)) == ["a", "b", "c"]
+
+
+def test_the_order_route_needs_the_csrf_token(app: Any, db: Database, web: Web, people: People, launch: Launch) -> None:
+    lena = web("lena")
+    response = lena.client.post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"]}, headers=JSON)
+    assert response.status_code == 403 and error_of(response)["code"] == "csrf"
+    assert list(stored(db)) == ["a", "b", "c"]
+
+
+# --- accessible names -----------------------------------------------------------------------
+
+
+def test_every_button_of_the_editor_has_its_own_name(app: Any, web: Web, people: People, launch: Launch) -> None:
+    page = web("lena").get(EDIT).text
+    names = re.findall(r"<button[^>]*?aria-label=\"([^\"]+)\"", page)
+    assert len(names) == 9 and len(set(names)) == len(names)
+    assert "Save: Hypothesis a" in names
