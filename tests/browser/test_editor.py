@@ -1,0 +1,216 @@
+"""The lead's editor in a real browser: a row saved alone keeps what is typed in the others,
+moving rows by keyboard and by dragging without a reload, the warning before leaving with unsaved
+changes, two leads saving the same row, and buttons that each say which row they act on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
+from sqlmodel import col, select
+
+from app import auth
+from app.db import Database
+from app.models import Hypothesis, Launch
+from tests.browser.conftest import TIMEOUT_MS, LiveServer, sign_in, wait_until
+from tests.conftest import PASSWORD, People
+from tests.factories import make_launch
+
+SLUG = "spring-launch"
+EDIT = f"/launches/{SLUG}/edit"
+
+
+@dataclass
+class Editor:
+    page: Page
+    db: Database
+    launch: Launch
+
+    def row(self, key: str) -> Locator:
+        return self.page.locator(f"#row-{key}")
+
+    def text(self, key: str) -> Locator:
+        return self.page.locator(f"#t-{key}")
+
+    def keys_shown(self) -> list[str]:
+        rows = self.page.locator("#hypothesis-list > li")
+        keys: list[str] = rows.evaluate_all("rows => rows.map(r => r.dataset.key)")
+        return keys
+
+    def stored_order(self) -> list[str]:
+        with self.db.session() as session:
+            rows = session.exec(
+                select(Hypothesis).where(Hypothesis.launch_id == self.launch.id).order_by(col(Hypothesis.sort_order))
+            )
+            return [h.key for h in rows]
+
+    def stored_text(self, key: str) -> str:
+        with self.db.session() as session:
+            found = session.exec(
+                select(Hypothesis).where(Hypothesis.launch_id == self.launch.id, Hypothesis.key == key)
+            ).one()
+            return found.text
+
+
+@pytest.fixture
+def editor(page: Page, live_server: LiveServer, db: Database, people: People) -> Editor:
+    launch = make_launch(db, slug=SLUG, name="Spring launch", hypotheses=("billing", "login", "delivery"))
+    sign_in(page, people.lead.username, EDIT)
+    expect(page.get_by_role("heading", name="Edit: Spring launch", level=1)).to_be_visible()
+    return Editor(page, db, launch)
+
+
+def mark_page(page: Page) -> None:
+    """A flag on the window: still there afterwards means the page was not reloaded."""
+    page.evaluate("window.__sameDocument = true")
+
+
+def same_page(page: Page) -> bool:
+    return bool(page.evaluate("window.__sameDocument === true"))
+
+
+def test_saving_one_row_keeps_what_is_typed_in_another(editor: Editor) -> None:
+    page = editor.page
+    mark_page(page)
+    editor.text("billing").fill("Billing, typed but not saved")
+    editor.text("login").fill("Login loops after the update")
+    with page.expect_response(lambda r: r.url.endswith("/hypotheses/login") and r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Save: Hypothesis login").click()
+    assert answer.value.status == 200
+    expect(page.get_by_role("button", name="Save: Login loops after the update")).to_be_visible()
+    expect(editor.text("billing")).to_have_value("Billing, typed but not saved")
+    assert same_page(page)
+    assert editor.stored_text("login") == "Login loops after the update"
+    assert editor.stored_text("billing") == "Hypothesis billing"
+
+
+def test_alt_arrow_moves_a_row_without_a_reload_and_it_stays_moved(editor: Editor) -> None:
+    page = editor.page
+    mark_page(page)
+    editor.text("delivery").fill("Typed in delivery")
+    editor.text("billing").focus()
+    with page.expect_response(lambda r: r.url.endswith("/order")) as answer:
+        page.keyboard.press("Alt+ArrowDown")
+    assert answer.value.status == 200
+    assert editor.keys_shown() == ["login", "billing", "delivery"]
+    expect(editor.text("billing")).to_be_focused()  # the focus stays on what moved
+    expect(page.locator("#editor-status")).to_have_text("Moved to position 2 of 3.")
+    expect(page.get_by_role("button", name="Move up: Hypothesis login")).to_be_disabled()
+    expect(page.get_by_role("button", name="Move up: Hypothesis billing")).to_be_enabled()
+    wait_until(lambda: editor.stored_order() == ["login", "billing", "delivery"], message="the new order stored")
+    assert same_page(page)
+    expect(editor.text("delivery")).to_have_value("Typed in delivery")
+
+    # The moved row's form is still current: saving it is not taken for a stale copy.
+    editor.text("billing").fill("Billing after the move")
+    with page.expect_response(lambda r: r.url.endswith("/hypotheses/billing")) as saved:
+        page.get_by_role("button", name="Save: Hypothesis billing").click()
+    assert saved.value.status == 200
+
+    page.once("dialog", lambda dialog: dialog.accept())  # delivery's typed text is left behind
+    page.reload()
+    assert editor.keys_shown() == ["login", "billing", "delivery"]
+
+
+def test_dragging_a_row_by_its_handle_reorders_it(editor: Editor) -> None:
+    page = editor.page
+    mark_page(page)
+    with page.expect_response(lambda r: r.url.endswith("/order")) as answer:
+        editor.row("delivery").locator(".drag-handle").drag_to(editor.row("billing"), target_position={"x": 20, "y": 5})
+    assert answer.value.status == 200
+    assert editor.keys_shown() == ["delivery", "billing", "login"]
+    wait_until(lambda: editor.stored_order() == ["delivery", "billing", "login"], message="the new order stored")
+    assert same_page(page)
+    page.reload()
+    assert editor.keys_shown() == ["delivery", "billing", "login"]
+
+
+def test_leaving_with_unsaved_changes_asks_first(editor: Editor) -> None:
+    page = editor.page
+    dialogs: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.type)
+        dialog.dismiss()  # stay on the page
+
+    page.on("dialog", dismiss)
+    page.get_by_role("link", name="Dashboard").click()  # nothing typed yet: no question
+    expect(page).to_have_url(f"{page.url.split('/launches')[0]}/launches/{SLUG}")
+    assert dialogs == []
+
+    page.goto(EDIT)
+    editor.text("login").fill("Unsaved")
+    page.get_by_role("link", name="Dashboard").click()
+    wait_until(lambda: dialogs, message="the beforeunload dialog")
+    assert dialogs == ["beforeunload"]
+    expect(editor.text("login")).to_have_value("Unsaved")  # still here, still typed
+
+    # Saved, the row is clean again: leaving asks nothing.
+    with page.expect_response(lambda r: r.url.endswith("/hypotheses/login")):
+        page.get_by_role("button", name="Save: Hypothesis login").click()
+    expect(page.get_by_role("button", name="Save: Unsaved")).to_be_visible()
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page).to_have_url(f"{page.url.split('/launches')[0]}/launches/{SLUG}")
+    assert dialogs == ["beforeunload"]
+
+
+@pytest.fixture
+def second_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    context = browser.new_context(base_url=live_server.url, locale="en-GB", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def test_two_leads_saving_the_same_row_the_second_sees_both_values(
+    editor: Editor, second_page: Page, db: Database, people: People
+) -> None:
+    with db.transaction() as session:
+        auth.add_user(
+            session,
+            username="mona",
+            role=people.lead.role,
+            display_name="Mona",
+            password=PASSWORD,
+            now=editor.launch.created_at,
+            actor="test",
+        )
+    sign_in(second_page, "mona", EDIT)
+    page = editor.page  # Lena's copy, opened before Mona's change
+
+    second_page.locator("#t-login").fill("Mona's text")
+    with second_page.expect_response(lambda r: r.url.endswith("/hypotheses/login")) as theirs:
+        second_page.get_by_role("button", name="Save: Hypothesis login").click()
+    assert theirs.value.status == 200
+
+    page.locator("#e-login").fill("12")
+    with page.expect_response(lambda r: r.url.endswith("/hypotheses/login")) as mine:
+        page.get_by_role("button", name="Save: Hypothesis login").click()
+    assert mine.value.status == 409
+    row = editor.row("login")
+    expect(row.get_by_role("alert")).to_contain_text("Someone else changed this since you opened it")
+    expect(editor.text("login")).to_have_value("Hypothesis login")  # what Lena's copy had
+    expect(page.locator("#e-login")).to_have_value("12")  # what she typed
+    expect(row.locator('[data-now-for="text"]')).to_have_text("Now: Mona's text")
+    assert editor.stored_text("login") == "Mona's text"
+
+    page.get_by_role("link", name="Take the current values: Mona's text").click()
+    expect(editor.text("login")).to_have_value("Mona's text")
+    expect(page.locator("#e-login")).to_have_value("")
+    expect(row.locator(".now")).to_have_count(0)
+
+
+def test_every_button_has_a_name_of_its_own(editor: Editor) -> None:
+    buttons = editor.page.get_by_role("button")
+    names = [
+        buttons.nth(i).evaluate("b => b.getAttribute('aria-label') || b.textContent.trim()")
+        for i in range(buttons.count())
+    ]
+    assert len(names) >= 12
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    assert not duplicates, duplicates
+    expect(editor.page.get_by_role("button", name="Save: Hypothesis billing", exact=True)).to_have_count(1)
