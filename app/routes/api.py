@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -176,7 +176,13 @@ async def _log(request: Request, slug: str, body: enquiries.ApiEnquiryIn, token_
         409: {"model": ErrorBody, "description": "More than 15 minutes ago (`too_late`)"},
     },
 )
-def undo_enquiry(enquiry_id: int, token: CurrentToken, session: SessionDep, now: Now) -> UndoneOut:
+def undo_enquiry(
+    # Bounded: an id past SQLite's 64-bit INTEGER made the lookup itself fail (a 500).
+    enquiry_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    token: CurrentToken,
+    session: SessionDep,
+    now: Now,
+) -> UndoneOut:
     """Undo an enquiry logged with this token."""
     enquiries.undo(session, enquiry_id, now=now, token=token)
     session.commit()

@@ -1,0 +1,82 @@
+"""The API against its own OpenAPI schema (issue 11, test points): schemathesis generates requests for
+every operation in /api/openapi.json and calls the real app in-process with a valid lead token;
+no answer may be a 5xx, and every documented answer must fit its schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+
+from app import api_tokens
+from app.db import Database
+from app.main import create_app
+from app.models import TokenRole
+from tests.conftest import make_settings
+from tests.factories import make_launch
+
+
+def _operations() -> list[str]:
+    """Every operation, from an app that never opens its database (the tests' own apps are per test)."""
+    spec = create_app(make_settings(f"sqlite:///{Path('/nonexistent') / 'unused.db'}")).openapi()
+    return [f"{method.upper()} {path}" for path, operations in spec["paths"].items() for method in operations]
+
+
+OPERATIONS = _operations()
+
+
+@pytest.fixture
+def lead_token(db: Database) -> str:
+    make_launch(db)
+    with db.transaction() as session:
+        _, raw = api_tokens.create(
+            session, name="schemathesis", now=dt.datetime.now(dt.UTC), actor="test", role=TokenRole.LEAD
+        )
+    return raw
+
+
+def test_every_operation_is_covered() -> None:
+    assert len(OPERATIONS) >= 10 and "GET /api/v1/launches" in OPERATIONS
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_api_fits_its_schema(label: str, app: Any, client: Any, lead_token: str) -> None:
+    # ``client``: the app's lifespan runs while the requests are made.
+    operation = schemathesis.openapi.from_asgi("/api/openapi.json", app).find_operation_by_label(label)
+    assert operation is not None, label
+    cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
+    headers = {"Authorization": f"Bearer {lead_token}"}
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(case=cases, real_launch=st.booleans())
+    def check(case: Any, real_launch: bool) -> None:
+        if real_launch and "slug" in (case.path_parameters or {}):
+            case.path_parameters["slug"] = "test-launch"  # a launch that exists: more than the 404 is reached
+        case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance])
+
+    check()
+
+
+# --- what schemathesis found ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("enquiry_id", [2**63, 2**70, 0, -(2**64)])
+def test_undo_an_id_past_64_bits_is_a_422_not_a_500(client: Any, lead_token: str, enquiry_id: int) -> None:
+    response = client.delete(f"/api/v1/enquiries/{enquiry_id}", headers={"Authorization": f"Bearer {lead_token}"})
+    assert response.status_code == 422, response.text
+
+
+def test_from_notes_past_64_bits_is_a_422_not_a_500(client: Any, lead_token: str) -> None:
+    for ids in ([2**63], [-(2**95)]):
+        body = {"key": "new-one", "text": "New", "from_notes": ids}
+        response = client.post(
+            "/api/v1/launches/test-launch/hypotheses", json=body, headers={"Authorization": f"Bearer {lead_token}"}
+        )
+        assert response.status_code == 422, response.text
