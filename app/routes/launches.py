@@ -456,7 +456,8 @@ def save_launch(
     session.commit()
     if htmx:
         launch = launches.get_by_slug(session, slug)
-        return render(request, "launches/_launch_form.html", **_editor_context(viewer, session, launch))
+        context = _editor_context(viewer, session, launch)
+        return render(request, "launches/_launch_form.html", saved_alone=True, **context)  # with the new title
     return _edited(slug)
 
 

@@ -214,3 +214,42 @@ def test_every_button_has_a_name_of_its_own(editor: Editor) -> None:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     assert not duplicates, duplicates
     expect(editor.page.get_by_role("button", name="Save: Hypothesis billing", exact=True)).to_have_count(1)
+
+
+def test_adding_appends_the_row_and_a_refused_add_keeps_what_was_typed(editor: Editor) -> None:
+    page = editor.page
+    mark_page(page)
+    editor.text("login").fill("Typed in login")
+    add = page.locator("#add-form")
+    add.get_by_label("Key (e.g. bankid-login-loop)").fill("billing")  # used already
+    add.get_by_label("What the customer says").fill("Receipts are gone")
+    with page.expect_response(lambda r: r.url.endswith(f"/launches/{SLUG}/hypotheses")) as refused:
+        add.get_by_role("button", name="Add").click()
+    assert refused.value.status == 422
+    expect(page.locator("#add-error")).to_contain_text("used twice")
+    expect(add.get_by_label("What the customer says")).to_have_value("Receipts are gone")
+
+    add.get_by_label("Key (e.g. bankid-login-loop)").fill("receipts")
+    with page.expect_response(lambda r: r.url.endswith(f"/launches/{SLUG}/hypotheses")) as added:
+        add.get_by_role("button", name="Add").click()
+    assert added.value.status == 200
+    expect(editor.text("receipts")).to_have_value("Receipts are gone")
+    assert editor.keys_shown() == ["billing", "login", "delivery", "receipts"]
+    expect(page.get_by_role("button", name="Move down: Hypothesis delivery")).to_be_enabled()
+    expect(page.get_by_role("button", name="Move down: Receipts are gone")).to_be_disabled()
+    expect(add.get_by_label("What the customer says")).to_have_value("")
+    expect(editor.text("login")).to_have_value("Typed in login")
+    assert same_page(page)
+
+
+def test_saving_the_launch_keeps_the_rows_and_renames_the_page(editor: Editor) -> None:
+    page = editor.page
+    mark_page(page)
+    editor.text("login").fill("Typed in login")
+    page.get_by_label("Name", exact=True).fill("Autumn launch")
+    with page.expect_response(lambda r: r.url.endswith(EDIT) and r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Save launch").click()
+    assert answer.value.status == 200
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit: Autumn launch")
+    expect(editor.text("login")).to_have_value("Typed in login")
+    assert same_page(page)
