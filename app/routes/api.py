@@ -177,8 +177,8 @@ async def _log(request: Request, slug: str, body: enquiries.ApiEnquiryIn, token_
     },
 )
 def undo_enquiry(
-    # Bounded: an id past SQLite's 64-bit INTEGER made the lookup itself fail (a 500).
-    enquiry_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    # Bounded to the INTEGER id column (32-bit on PostgreSQL): past it the lookup itself failed (a 500).
+    enquiry_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     token: CurrentToken,
     session: SessionDep,
     now: Now,

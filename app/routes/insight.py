@@ -424,8 +424,8 @@ class NewHypothesisIn(BaseModel):
     area: str = Field(default="", max_length=100)
     owner_team: str = Field(default="", max_length=100)
     expected_per_day: int | None = Field(default=None, ge=0)
-    # Bounded to the 64-bit ids the database holds: past them SQLite's lookup itself failed (a 500).
-    from_notes: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+    # Bounded to the INTEGER id column (32-bit on PostgreSQL): past it the lookup itself failed (a 500).
+    from_notes: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
         default_factory=list,
         max_length=relink.MAX_ENQUIRIES,
         description='Ids of "other" enquiries to move onto the new hypothesis (from `surprises`). Ids that are '
