@@ -46,6 +46,13 @@ def version_in(page: str, key: str) -> str:
     return match.group(1)
 
 
+def seen_in(page: str, key: str) -> str:
+    row = page[page.index(f'id="row-{key}"') :]
+    match = re.search(r'name="seen" value="([0-9a-f]+)"', row)
+    assert match
+    return match.group(1)
+
+
 def row_form(key: str, version: str, **changes: str) -> dict[str, str]:
     form = {"text": f"Hypothesis {key}", "status": "open", "area": "", "owner_team": "", "version": version}
     return form | changes
@@ -273,3 +280,31 @@ def test_every_button_of_the_editor_has_its_own_name(app: Any, web: Web, people:
     names = re.findall(r"<button[^>]*?aria-label=\"([^\"]+)\"", page)
     assert len(names) == 9 and len(set(names)) == len(names)
     assert "Save: Hypothesis a" in names
+
+
+def test_a_row_moved_by_someone_else_is_not_stale(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """A move raises the moved rows' versions; a copy that differs only in its place is current."""
+    lena, other = web("lena"), web("lena")
+    page = lena.get(EDIT).text
+    assert other.post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"]}, headers=JSON).status_code == 200
+    assert str(stored(db)["a"].version) != version_in(page, "a")
+    typed = row_form("a", version_in(page, "a"), text="Still mine", seen=seen_in(page, "a"))
+    assert lena.post(f"/launches/{SLUG}/hypotheses/a", data=typed, headers=HTMX).status_code == 200
+    assert stored(db)["a"].text == "Still mine" and list(stored(db)) == ["c", "b", "a"]
+
+
+def test_a_row_changed_and_moved_by_someone_else_is_stale(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena, other = web("lena"), web("lena")
+    page = lena.get(EDIT).text
+    theirs = other.post(f"/launches/{SLUG}/hypotheses/a", data=row_form("a", version_in(page, "a"), area="Theirs"))
+    assert theirs.status_code == 303
+    assert other.post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"]}, headers=JSON).status_code == 200
+    before = snapshot(db)
+    typed = row_form("a", version_in(page, "a"), text="Mine", seen=seen_in(page, "a"))
+    response = lena.post(f"/launches/{SLUG}/hypotheses/a", data=typed, headers=HTMX)
+    assert response.status_code == 409 and "Now: Theirs" in response.text
+    assert not changed_tables(before, snapshot(db))

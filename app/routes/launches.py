@@ -5,6 +5,8 @@ drill-down), both for a range and filters given in the query, and the lead's edi
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -251,6 +253,13 @@ def row_values(hypothesis: Hypothesis, timezone: str) -> dict[str, str]:
     }
 
 
+def fingerprint(values: dict[str, str]) -> str:
+    """What a form showed, in short: a save whose version is behind but whose row still holds
+    exactly this was made from a copy that differs only in its place in the list (a move raises
+    the version too), so it is not refused."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:32]
+
+
 def launch_values(launch: Launch) -> dict[str, str]:
     """A launch as its form's inputs show it."""
     return {
@@ -336,6 +345,7 @@ def _editor_context(
         "error": error,
         "rows": rows or {},
         "row_values": row_values,
+        "fingerprint": fingerprint,
         "launch_form": launch_form or FormState(launch_values(launch)),
         "add_form": add_form or FormState(dict.fromkeys(ADD_FIELDS, "")),
     }
@@ -568,6 +578,7 @@ def save_hypothesis(
     fix_url: Annotated[str, Form()] = "",
     move: Annotated[str, Form()] = "",
     version: Annotated[str, Form()] = "",
+    seen: Annotated[str, Form()] = "",
 ) -> Response:
     typed = {
         "text": text,
@@ -579,9 +590,13 @@ def save_hypothesis(
         "fix_url": fix_url,
     }
     launch = launches.get_by_slug(session, slug)
+    expected = _version(version)
     try:
-        if key not in {h.key for h in launches.hypotheses_of(session, launch)}:
+        stored = next((h for h in launches.hypotheses_of(session, launch) if h.key == key), None)
+        if stored is None:
             raise Invalid(f"Launch {slug!r} has no hypothesis {key!r}.", field="key")
+        if expected != stored.version and seen and seen == fingerprint(row_values(stored, launch.timezone)):
+            expected = stored.version  # moved in the list since, and nothing else: nothing to overwrite
         changes: dict[str, Any] = {
             "text": text.strip(),  # as in add_hypothesis: a blank text must not pass
             "status": status,
@@ -597,7 +612,7 @@ def save_hypothesis(
             launch,
             key,
             changes,
-            expected_version=_version(version),
+            expected_version=expected,
             actor=viewer.user.username,
             now=now,
             default_timezone=settings.timezone,
