@@ -118,6 +118,4 @@ def test_the_minute_pass_counts_days_that_have_closed_before_any_page_does(db: D
         scheduler.sync()
     with db.session() as session:
         kept = session.exec(select(DayTally).where(DayTally.launch_id == launch.id)).all()
-        assert {row.day: row.counts["total"] for row in kept} == {
-            dt.date(2026, 11, day): 1 for day in range(16, 20)
-        }
+        assert {row.day: row.counts["total"] for row in kept} == {dt.date(2026, 11, day): 1 for day in range(16, 20)}

@@ -187,7 +187,7 @@ def test_new_in_other_and_fixes_shipped_have_their_sections() -> None:
             ),
         ],
     )
-    text, blocks = build(digest)
+    _, blocks = build(digest)
     sections = "\n".join(section_texts(blocks))
     assert "*New in “other”*" in sections
     assert "|widget &lt;!channel&gt;>: *12* notes now, 1 before" in sections  # escaped: cannot ping the channel
