@@ -253,3 +253,17 @@ def test_saving_the_launch_keeps_the_rows_and_renames_the_page(editor: Editor) -
     expect(page.get_by_role("heading", level=1)).to_have_text("Edit: Autumn launch")
     expect(editor.text("login")).to_have_value("Typed in login")
     assert same_page(page)
+
+
+def test_the_arrow_buttons_move_without_saving_or_reloading(editor: Editor) -> None:
+    page = editor.page
+    mark_page(page)
+    editor.text("delivery").fill("Typed, not saved")
+    with page.expect_response(lambda r: r.url.endswith("/order")) as answer:
+        page.get_by_role("button", name="Move up: Hypothesis delivery").click()
+    assert answer.value.status == 200
+    assert editor.keys_shown() == ["billing", "delivery", "login"]
+    wait_until(lambda: editor.stored_order() == ["billing", "delivery", "login"], message="the new order stored")
+    expect(editor.text("delivery")).to_have_value("Typed, not saved")
+    assert editor.stored_text("delivery") == "Hypothesis delivery"  # moving saves nothing else
+    assert same_page(page)
