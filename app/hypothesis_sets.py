@@ -43,6 +43,9 @@ from app.models import (
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
+# Far above any launch, and inside the database's INTEGER column (32-bit on PostgreSQL).
+MAX_EXPECTED_PER_DAY = 1_000_000
+
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")]
 ShortName = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, - and _")]
 
@@ -56,7 +59,9 @@ class HypothesisSpec(BaseModel):
     text: str = Field(min_length=1, max_length=500, description="What the customer says, as an agent hears it.")
     area: str = Field(default="", max_length=100, description="Part of the product, e.g. Payments.")
     owner_team: str = Field(default="", max_length=100, description="Team that owns a fix.")
-    expected_per_day: int | None = Field(default=None, ge=0, description="Enquiries per day the team expects.")
+    expected_per_day: int | None = Field(
+        default=None, ge=0, le=MAX_EXPECTED_PER_DAY, description="Enquiries per day the team expects."
+    )
     status: HypothesisStatus | None = Field(
         default=None, description="Leave out to keep the status set in the app (new hypotheses start open)."
     )

@@ -80,3 +80,13 @@ def test_from_notes_past_the_id_column_is_a_422_not_a_500(client: Any, lead_toke
             "/api/v1/launches/test-launch/hypotheses", json=body, headers={"Authorization": f"Bearer {lead_token}"}
         )
         assert response.status_code == 422, response.text
+
+
+def test_expected_per_day_past_the_column_is_a_422_not_a_500(client: Any, lead_token: str) -> None:
+    headers = {"Authorization": f"Bearer {lead_token}"}
+    big = {"key": "big", "text": "Big", "expected_per_day": 2**40}
+    assert client.post("/api/v1/launches/test-launch/hypotheses", json=big, headers=headers).status_code == 422
+    patch = client.patch("/api/v1/launches/test-launch/hypotheses/a", json={"expected_per_day": 2**40}, headers=headers)
+    assert patch.status_code == 422, patch.text
+    fine = client.patch("/api/v1/launches/test-launch/hypotheses/a", json={"expected_per_day": 10**6}, headers=headers)
+    assert fine.status_code == 200, fine.text

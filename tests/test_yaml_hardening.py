@@ -289,3 +289,8 @@ def test_no_structure_makes_the_parser_raise(value: Any, fields: dict[str, Any],
     for data in (value, {**base, **fields}, {**base, "hypotheses": [value, {"key": "a", "text": value}]}):
         text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
         check_clean(parse_text(text, path="f.yaml"))
+
+
+def test_expected_per_day_is_bounded() -> None:
+    text = HEAD + hypotheses(1) + "    expected_per_day: 99999999999\n"
+    assert problems(text) == ["f.yaml:7: hypotheses[0].expected_per_day: Input should be less than or equal to 1000000"]

@@ -359,7 +359,7 @@ class HypothesisPatch(BaseModel):
     )
     fix_url: str | None = Field(default=None, max_length=500)
     owner_team: str | None = Field(default=None, max_length=100)
-    expected_per_day: int | None = Field(default=None, ge=0)
+    expected_per_day: int | None = Field(default=None, ge=0, le=hypothesis_sets.MAX_EXPECTED_PER_DAY)
     text: str | None = Field(default=None, min_length=1, max_length=500)
     version: int | None = Field(default=None, description="The version this change was made from.")
 

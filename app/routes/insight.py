@@ -26,7 +26,7 @@ from sqlmodel import Session
 from app import csrf, launches, ranges, schedule
 from app.deps import CurrentToken, CurrentViewer, IsHtmx, LeadToken, Now, RequireLead, SessionDep, Viewer
 from app.errors import Invalid, TallyError
-from app.hypothesis_sets import SLUG_PATTERN
+from app.hypothesis_sets import MAX_EXPECTED_PER_DAY, SLUG_PATTERN
 from app.insight import relink, themes
 from app.models import Hypothesis, HypothesisStatus, Launch, Relink
 from app.routes.api import ERRORS, ErrorBody
@@ -423,7 +423,7 @@ class NewHypothesisIn(BaseModel):
     text: str = Field(min_length=1, max_length=500)
     area: str = Field(default="", max_length=100)
     owner_team: str = Field(default="", max_length=100)
-    expected_per_day: int | None = Field(default=None, ge=0)
+    expected_per_day: int | None = Field(default=None, ge=0, le=MAX_EXPECTED_PER_DAY)
     # Bounded to the INTEGER id column (32-bit on PostgreSQL): past it the lookup itself failed (a 500).
     from_notes: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
         default_factory=list,
