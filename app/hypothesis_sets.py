@@ -45,6 +45,8 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 # Far above any launch, and inside the database's INTEGER column (32-bit on PostgreSQL).
 MAX_EXPECTED_PER_DAY = 1_000_000
+# Launch days: the arithmetic on them (default end, ranges, digests) stays far from year 9999.
+EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2199, 12, 31)
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")]
 ShortName = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, - and _")]
@@ -84,10 +86,16 @@ class AlertRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    min_count: int = Field(default=10, ge=1, description="At least this many enquiries in the current digest window.")
+    min_count: int = Field(
+        default=10,
+        ge=1,
+        le=MAX_EXPECTED_PER_DAY,
+        description="At least this many enquiries in the current digest window.",
+    )
     factor: float = Field(
         default=3.0,
         ge=1,
+        le=1000,
         description="And at least this many times normal: the higher of the expected rate and the same hours of "
         "earlier days.",
     )
@@ -142,6 +150,9 @@ class LaunchFile(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> LaunchFile:
+        for name, day in (("starts_on", self.starts_on), ("ends_on", self.ends_on)):
+            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+                raise ValueError(f"{name} {day} is not between {EARLIEST_DAY} and {LATEST_DAY}")
         if self.ends_on is not None and self.ends_on < self.starts_on:
             raise ValueError(f"ends_on {self.ends_on} is before starts_on {self.starts_on}")
         return self
