@@ -54,7 +54,9 @@ def test_api_fits_its_schema(label: str, app: Any, client: Any, lead_token: str)
     cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
     headers = {"Authorization": f"Bearer {lead_token}"}
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    # Derandomized: the same requests on every run, so a run judges the code, not the draw. Set it
+    # to False locally to explore new inputs.
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
     @given(case=cases, real_launch=st.booleans())
     def check(case: Any, real_launch: bool) -> None:
         if real_launch and "slug" in (case.path_parameters or {}):
