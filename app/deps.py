@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 
-from app import api_tokens, auth, i18n
+from app import api_tokens, auth, i18n, ranges
 from app.config import Settings
 from app.csrf import SESSION_COOKIE
 from app.db import Database
@@ -51,6 +51,20 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SessionDep = Annotated[Session, Depends(get_session)]
 Now = Annotated[dt.datetime, Depends(get_now)]
+
+
+def view_query(
+    range_: Annotated[str | None, Query(alias="range")] = None,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: Annotated[str | None, Query()] = None,
+    channel: Annotated[list[str] | None, Query()] = None,
+    segment: Annotated[list[str] | None, Query()] = None,
+) -> ranges.ViewQuery:
+    """range=…, from=/to=, channel=…, segment=… as given; ``ViewQuery.select`` checks them."""
+    return ranges.ViewQuery(range_ or None, from_ or None, to or None, channel or [], segment or [])
+
+
+ViewParams = Annotated[ranges.ViewQuery, Depends(view_query)]
 
 
 def is_htmx(request: Request) -> bool:

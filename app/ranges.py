@@ -113,6 +113,28 @@ class Selection:
         return replace(self, start=start, end=end)
 
 
+@dataclass(frozen=True)
+class ViewQuery:
+    """The query parameters of a view of a launch, as given (app/deps.py reads them): the URL is the state."""
+
+    range: str | None
+    from_: str | None
+    to: str | None
+    channels: list[str]
+    segments: list[str]
+
+    def select(self, launch: Launch, now: dt.datetime) -> Selection:
+        return select(
+            launch,
+            now=now,
+            range_name=self.range,
+            from_text=self.from_,
+            to_text=self.to,
+            channels=self.channels,
+            segments=self.segments,
+        )
+
+
 def default_range(launch: Launch, now: dt.datetime) -> str:
     """Today while the launch runs; the whole launch before and after."""
     start, end = launches.window(launch)

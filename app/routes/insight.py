@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from app import csrf, launches, ranges, schedule
-from app.deps import CurrentToken, CurrentViewer, IsHtmx, LeadToken, Now, RequireLead, SessionDep, Viewer
+from app.deps import CurrentToken, CurrentViewer, IsHtmx, LeadToken, Now, RequireLead, SessionDep, Viewer, ViewParams
 from app.errors import Invalid, TallyError
 from app.hypothesis_sets import MAX_EXPECTED_PER_DAY, SLUG_PATTERN
 from app.insight import relink, themes
@@ -44,46 +44,13 @@ VARY = {"Vary": "HX-Request"}
 # --- the page -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ViewQuery:
-    range: str | None
-    from_: str | None
-    to: str | None
-    channels: list[str]
-    segments: list[str]
-
-    @property
-    def is_default(self) -> bool:
-        return self.range in (None, DEFAULT) and not self.from_ and not self.to
-
-    def select(self, session: Session, launch: Launch, now: dt.datetime) -> ranges.Selection:
-        """The range asked for; without one, the default recent period (named ``default``)."""
-        if self.is_default:
-            whole = ranges.select(launch, now=now, range_name="launch", channels=self.channels, segments=self.segments)
-            start, end = themes.default_period(session, launch, now=now)
-            return replace(whole.with_range(start, end), name=DEFAULT)
-        return ranges.select(
-            launch,
-            now=now,
-            range_name=self.range,
-            from_text=self.from_,
-            to_text=self.to,
-            channels=self.channels,
-            segments=self.segments,
-        )
-
-
-def _view_query(
-    range_: Annotated[str | None, Query(alias="range")] = None,
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: Annotated[str | None, Query()] = None,
-    channel: Annotated[list[str] | None, Query()] = None,
-    segment: Annotated[list[str] | None, Query()] = None,
-) -> ViewQuery:
-    return ViewQuery(range_ or None, from_ or None, to or None, channel or [], segment or [])
-
-
-ViewParams = Annotated[ViewQuery, Depends(_view_query)]
+def _select(query: ranges.ViewQuery, session: Session, launch: Launch, now: dt.datetime) -> ranges.Selection:
+    """The range asked for; without one, the default recent period of the themes (named ``default``)."""
+    if query.range in (None, DEFAULT) and not query.from_ and not query.to:
+        whole = ranges.select(launch, now=now, range_name="launch", channels=query.channels, segments=query.segments)
+        start, end = themes.default_period(session, launch, now=now)
+        return replace(whole.with_range(start, end), name=DEFAULT)
+    return query.select(launch, now)
 
 
 @dataclass(frozen=True)
@@ -160,7 +127,7 @@ def other_page(
 ) -> Response:
     """The "other" notes of a range, grouped and searchable, under the themes that rose in it."""
     launch = launches.get_by_slug(session, slug)
-    selection = query.select(session, launch, now)
+    selection = _select(query, session, launch, now)
     view = _page(session, launch, selection, now=now, q=q.strip(), done=done, created=created, skipped=skipped)
     template = "insight/_notes.html" if htmx else "insight/page.html"
     return render(request, template, viewer=viewer, view=view, ranges=ranges.RANGES, headers=VARY)
@@ -243,7 +210,7 @@ def new_hypothesis_form(
 ) -> Response:
     """A new hypothesis from the themes, note groups or notes chosen: key and text prefilled, the notes listed."""
     launch = launches.get_by_slug(session, slug)
-    selection = query.select(session, launch, now)
+    selection = _select(query, session, launch, now)
     theme_keys, group_keys = [t for t in theme or [] if t], [g for g in group or [] if g]
     notes = _chosen_notes(
         session, launch, selection, now=now, theme_keys=theme_keys, group_keys=group_keys, enquiry_ids=enquiry or []
@@ -292,7 +259,7 @@ def create_hypothesis(
 ) -> Response:
     """Create the hypothesis and move the ticked "other" enquiries onto it, in one transaction."""
     launch = launches.get_by_slug(session, slug)
-    selection = query.select(session, launch, now)
+    selection = _select(query, session, launch, now)
     ids = enquiry or []
     try:
         promoted = relink.promote(
@@ -329,7 +296,7 @@ def undo_relink(
     launch = launches.get_by_slug(session, slug)
     relink.undo(session, launch, relink_id, actor=viewer.user.username, now=now)
     session.commit()
-    selection = query.select(session, launch, now)
+    selection = _select(query, session, launch, now)
     return RedirectResponse(f"/launches/{launch.slug}/other" + selection.query(done=str(relink_id)), status_code=303)
 
 

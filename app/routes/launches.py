@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app import dashboard, hypothesis_sets, launches, ranges, schedule
-from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer
+from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer, ViewParams
 from app.errors import Conflict, Invalid, TallyError
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
 from app.web import render
@@ -57,39 +57,6 @@ def index(request: Request, viewer: CurrentViewer, session: SessionDep) -> Respo
     return render(request, "launches/index.html", viewer=viewer, launches=launches.list_launches(session), error=None)
 
 
-@dataclass(frozen=True)
-class ViewQuery:
-    """The query parameters of a view of a launch (see app/ranges.py): the URL is the state."""
-
-    range: str | None
-    from_: str | None
-    to: str | None
-    channels: list[str]
-    segments: list[str]
-
-    def select(self, launch: Launch, now: dt.datetime) -> ranges.Selection:
-        return ranges.select(
-            launch,
-            now=now,
-            range_name=self.range,
-            from_text=self.from_,
-            to_text=self.to,
-            channels=self.channels,
-            segments=self.segments,
-        )
-
-
-def _view_query(
-    range_: Annotated[str | None, Query(alias="range")] = None,
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: Annotated[str | None, Query()] = None,
-    channel: Annotated[list[str] | None, Query()] = None,
-    segment: Annotated[list[str] | None, Query()] = None,
-) -> ViewQuery:
-    return ViewQuery(range_ or None, from_ or None, to or None, channel or [], segment or [])
-
-
-ViewParams = Annotated[ViewQuery, Depends(_view_query)]
 # The same URL serves the page and (to htmx) its live fragment: caches must keep them apart.
 VARY = {"Vary": "HX-Request"}
 
