@@ -25,7 +25,7 @@ import time_machine
 from sqlmodel import select
 
 from app.db import Database
-from app.models import Hypothesis, Launch
+from app.models import Hypothesis, Launch, LaunchStatus
 from app.slack.blocks import DigestContent, HypothesisLine, build
 from tests.conftest import People, WebUser
 from tests.factories import hypothesis_ids, log, make_launch
@@ -546,3 +546,19 @@ def test_the_digest_links_to_the_page_since_the_digest_and_to_each_drill_down() 
 
 def test_hypothesis_ids_are_what_the_factories_gave(db: Database, launch: Launch) -> None:
     assert set(hypothesis_ids(db, launch)) == {"a", "b", "c", "late"}
+
+
+def test_a_draft_launch_in_the_future_says_when_it_starts_and_announces_no_digest(
+    db: Database, kari: WebUser
+) -> None:
+    """It used to read "Day 1 of 22" and name a next digest that would never be sent."""
+    make_launch(
+        db,
+        slug="future-launch",
+        status=LaunchStatus.DRAFT,
+        starts_on=NOW.date() + dt.timedelta(days=5),
+        ends_on=NOW.date() + dt.timedelta(days=26),
+    )
+    page = kari.get("/launches/future-launch").text
+    assert "Starts in 5 days" in page
+    assert "Day 1 of" not in page and "Next digest" not in page

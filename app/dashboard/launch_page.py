@@ -13,7 +13,7 @@ from app.dashboard import charts
 from app.dashboard.history import Note, counting_since, first_enquiries, other_notes
 from app.dashboard.rows import Row, build_rows
 from app.insight import alerts, impact
-from app.models import Hypothesis, Launch
+from app.models import Hypothesis, Launch, LaunchStatus
 from app.ranges import Selection
 
 NOTES_SHOWN = 10
@@ -38,7 +38,8 @@ class Dashboard:
     launch: Launch
     selection: Selection
     now: dt.datetime
-    day: int  # 1 on the launch's first day
+    day: int | None  # 1 on the launch's first day; None before it begins
+    starts_in: int | None  # days until it begins, while it has not
     length: int
     launch_start: dt.datetime
     previous_start: dt.datetime
@@ -182,12 +183,15 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
         session, launch=launch, hypotheses=hypotheses, lines=lines, selection=selection, now=now
     )
 
-    today = min(max(launches.local_date(now, tz), launch.starts_on), launch.ends_on)
+    local_today = launches.local_date(now, tz)
+    today = min(max(local_today, launch.starts_on), launch.ends_on)
     return Dashboard(
         launch=launch,
         selection=selection,
         now=now,
-        day=launches.day_number(launch, today),
+        # None before the launch begins: "Day 1 of 22" for a launch that has not started misleads.
+        day=launches.day_number(launch, today) if local_today >= launch.starts_on else None,
+        starts_in=(launch.starts_on - local_today).days if local_today < launch.starts_on else None,
         length=launches.day_number(launch, launch.ends_on),
         launch_start=launch_start,
         previous_start=previous_start,
@@ -201,7 +205,8 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
         slot_chart=slot_chart,
         notes=other_notes(session, launch=launch, stretches=[(start, end)], filter=flt, limit=NOTES_SHOWN),
         last_slot=schedule.previous_slot(launch, now),
-        next_slot=schedule.next_slot(launch, now),
+        # Only a live launch gets digests: a draft or closed one has no next digest to announce.
+        next_slot=schedule.next_slot(launch, now) if launch.status == LaunchStatus.LIVE else None,
         fixes={
             h.key: found
             for h in hypotheses

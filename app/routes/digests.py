@@ -9,7 +9,7 @@ from app import digests, launches, schedule
 from app.deps import DatabaseDep, IsHtmx, Now, RequireLead, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.insight import alerts
-from app.models import DigestRun, Launch
+from app.models import DigestRun, Launch, LaunchStatus
 from app.slack import blocks as slack_blocks
 from app.slack.client import sender_from
 from app.slack.preview import to_html
@@ -40,7 +40,7 @@ def page(
         runs=runs,
         previews={r.id: to_html(r.blocks) for r in runs},
         slack=_slack_mode(settings),
-        next_slot=schedule.next_slot(launch, now),
+        next_slot=schedule.next_slot(launch, now) if launch.status == LaunchStatus.LIVE else None,
         alerts=alerts.listing(session, launch),
     )
 
