@@ -548,9 +548,7 @@ def test_hypothesis_ids_are_what_the_factories_gave(db: Database, launch: Launch
     assert set(hypothesis_ids(db, launch)) == {"a", "b", "c", "late"}
 
 
-def test_a_draft_launch_in_the_future_says_when_it_starts_and_announces_no_digest(
-    db: Database, kari: WebUser
-) -> None:
+def test_a_draft_launch_in_the_future_says_when_it_starts_and_announces_no_digest(db: Database, kari: WebUser) -> None:
     """It used to read "Day 1 of 22" and name a next digest that would never be sent."""
     make_launch(
         db,
