@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app import api_tokens, auth
-from app.deps import Now, RequireAdmin, SessionDep, Viewer
+from app.deps import Now, RequireAdmin, RowId, SessionDep, Viewer
 from app.errors import Invalid, NotFound, TallyError
 from app.models import Role, TokenRole, User
 from app.web import render
@@ -84,7 +84,7 @@ def update_user(
     viewer: RequireAdmin,
     session: SessionDep,
     now: Now,
-    user_id: int,
+    user_id: RowId,
     role: Annotated[str, Form()],
     active: Annotated[str, Form()] = "",
 ) -> Response:
@@ -105,7 +105,7 @@ def update_user(
 
 
 @router.post("/users/{user_id}/password")
-def reset_password(request: Request, viewer: RequireAdmin, session: SessionDep, now: Now, user_id: int) -> Response:
+def reset_password(request: Request, viewer: RequireAdmin, session: SessionDep, now: Now, user_id: RowId) -> Response:
     user = _user(session, user_id)
     password = auth.generate_password()
     auth.set_password(session, user, password, now=now, actor=viewer.user.username)
@@ -154,7 +154,7 @@ def create_token(
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke_token(viewer: RequireAdmin, session: SessionDep, now: Now, token_id: int) -> Response:
+def revoke_token(viewer: RequireAdmin, session: SessionDep, now: Now, token_id: RowId) -> Response:
     api_tokens.revoke(session, token_id, now=now, actor=viewer.user.username)
     session.commit()
     return RedirectResponse("/admin/tokens", status_code=303)

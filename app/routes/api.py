@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from app import api_tokens, auth, bodies, enquiries, hypothesis_sets, launches, ranges, tallies
-from app.deps import CurrentToken, LeadToken, Now, SessionDep, SettingsDep, bearer_from
+from app.deps import CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep, bearer_from
 from app.errors import Conflict, Invalid, NotFound, Unauthenticated
 from app.group_commit import GroupCommitWriter
 from app.insight import impact
@@ -178,7 +178,7 @@ async def _log(request: Request, slug: str, body: enquiries.ApiEnquiryIn, token_
 )
 def undo_enquiry(
     # Bounded to the INTEGER id column (32-bit on PostgreSQL): past it the lookup itself failed (a 500).
-    enquiry_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    enquiry_id: RowId,
     token: CurrentToken,
     session: SessionDep,
     now: Now,

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from app import auth, bodies, checklist, csrf, enquiries, i18n, launches, privacy
 from app.config import Settings
 from app.csrf import SESSION_COOKIE
-from app.deps import CurrentViewer, IsHtmx, Now, SessionDep, SettingsDep
+from app.deps import CurrentViewer, IsHtmx, Now, RowId, SessionDep, SettingsDep
 from app.errors import Unauthenticated
 from app.group_commit import GroupCommitWriter
 from app.models import Launch
@@ -221,7 +221,7 @@ async def _record_tick(request: Request, slug: str, body: enquiries.EnquiryIn) -
 
 @router.post("/enquiries/{enquiry_id}/undo")
 def undo(
-    request: Request, enquiry_id: int, viewer: CurrentViewer, session: SessionDep, now: Now, htmx: IsHtmx
+    request: Request, enquiry_id: RowId, viewer: CurrentViewer, session: SessionDep, now: Now, htmx: IsHtmx
 ) -> Response:
     enquiry = enquiries.undo(session, enquiry_id, now=now, user=viewer.user)
     session.commit()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app import digests, launches, schedule
-from app.deps import DatabaseDep, IsHtmx, Now, RequireLead, SessionDep, SettingsDep
+from app.deps import DatabaseDep, IsHtmx, Now, RequireLead, RowId, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.insight import alerts
 from app.models import DigestRun, Launch, LaunchStatus
@@ -77,7 +77,7 @@ def send_now(
 
 @router.post("/digests/{run_id}/send")
 def send_again(
-    run_id: int, viewer: RequireLead, session: SessionDep, db: DatabaseDep, settings: SettingsDep, now: Now
+    run_id: RowId, viewer: RequireLead, session: SessionDep, db: DatabaseDep, settings: SettingsDep, now: Now
 ) -> Response:
     run = session.get(DigestRun, run_id)
     launch = session.get(Launch, run.launch_id) if run else None

@@ -24,7 +24,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from app import csrf, launches, ranges, schedule
-from app.deps import CurrentToken, CurrentViewer, IsHtmx, LeadToken, Now, RequireLead, SessionDep, Viewer, ViewParams
+from app.deps import (
+    CurrentToken,
+    CurrentViewer,
+    IsHtmx,
+    LeadToken,
+    Now,
+    RequireLead,
+    RowId,
+    SessionDep,
+    Viewer,
+    ViewParams,
+)
 from app.errors import Invalid, TallyError
 from app.hypothesis_sets import MAX_EXPECTED_PER_DAY, SLUG_PATTERN
 from app.insight import relink, themes
@@ -290,7 +301,7 @@ def create_hypothesis(
 
 @pages.post("/launches/{slug}/relinks/{relink_id}/undo")
 def undo_relink(
-    slug: str, relink_id: int, viewer: RequireLead, session: SessionDep, now: Now, query: ViewParams
+    slug: str, relink_id: RowId, viewer: RequireLead, session: SessionDep, now: Now, query: ViewParams
 ) -> Response:
     """Take the enquiries of a re-link back to "other" (the hypothesis stays)."""
     launch = launches.get_by_slug(session, slug)
