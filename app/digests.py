@@ -290,30 +290,11 @@ def claim_slot(
 
 
 def _take_over(db: Database, run: DigestRun, *, expect: DigestStatus, now: dt.datetime) -> DigestRun | None:
-    """Claim an existing run with a conditional update: exactly one process wins."""
-    with db.transaction() as session:
-        conditions = [_run.c.id == run.id, _run.c.status == expect.value]
-        if expect == DigestStatus.PENDING:
-            conditions.append(_run.c.claimed_at == run.claimed_at)
-        result = session.execute(
-            sa.update(_run)
-            .where(*conditions)
-            .values(status=DigestStatus.PENDING.value, claimed_by=worker_name(), claimed_at=now)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return session.get(DigestRun, run.id)
+    return delivery.take_over(db, DigestRun, run, expect=expect, now=now)
 
 
 def _save(db: Database, run: DigestRun, **changes: object) -> DigestRun:
-    with db.transaction() as session:
-        stored = session.get(DigestRun, run.id)
-        if stored is None:
-            raise NotFound(f"Digest run {run.id} is gone.")
-        for name, value in changes.items():
-            setattr(stored, name, value)
-        session.add(stored)
-    return stored
+    return delivery.save(db, DigestRun, run, **changes)
 
 
 # --- delivering -------------------------------------------------------------------------

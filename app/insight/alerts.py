@@ -44,7 +44,6 @@ from sqlmodel import Session, col, select
 from app import launches, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
-from app.errors import NotFound
 from app.insight import themes
 from app.models import Alert, AlertKind, DigestStatus, Hypothesis, Launch, LaunchStatus, id_of
 from app.slack import blocks as slack_blocks
@@ -275,30 +274,12 @@ def claim(
 
 
 def _take_over(db: Database, alert: Alert, *, now: dt.datetime) -> Alert | None:
-    """Claim a waiting or abandoned alert with a conditional update: exactly one process wins."""
-    with db.transaction() as session:
-        conditions = [_alert.c.id == alert.id, _alert.c.status == alert.status.value]
-        if alert.status == DigestStatus.PENDING:
-            conditions.append(_alert.c.claimed_at == alert.claimed_at)
-        result = session.execute(
-            sa.update(_alert)
-            .where(*conditions)
-            .values(status=DigestStatus.PENDING.value, claimed_by=delivery.worker_name(), claimed_at=now)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return session.get(Alert, alert.id)
+    """Claim a waiting or abandoned alert: exactly one process wins (as digest runs are taken over)."""
+    return delivery.take_over(db, Alert, alert, expect=alert.status, now=now)
 
 
 def _save(db: Database, alert: Alert, **changes: object) -> Alert:
-    with db.transaction() as session:
-        stored = session.get(Alert, alert.id)
-        if stored is None:
-            raise NotFound(f"Alert {alert.id} is gone.")
-        for name, value in changes.items():
-            setattr(stored, name, value)
-        session.add(stored)
-    return stored
+    return delivery.save(db, Alert, alert, **changes)
 
 
 def _fail(db: Database, alert: Alert, message: str, *, attempts: int) -> Alert:

@@ -22,8 +22,14 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from app.db import Database
+from app.errors import NotFound
+from app.models import DigestStatus
 from app.slack.client import MAX_RATE_LIMIT_WAIT, Posted, Sender, SlackError
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,40 @@ PAUSES = (2.0, 8.0)  # seconds between attempts within one pass
 MAX_PASSES = 12  # then a person has to act
 
 Sleep = Callable[[float], None]
+
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def take_over(db: Database, model: type[Row], row: Any, *, expect: DigestStatus, now: dt.datetime) -> Row | None:
+    """Claim an existing row (a digest run, an alert) with a conditional update: exactly one process wins.
+
+    The row must still be in ``expect``; a pending one must still carry the claim that was seen."""
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    conditions = [table.c.id == row.id, table.c.status == expect.value]
+    if expect == DigestStatus.PENDING:
+        conditions.append(table.c.claimed_at == row.claimed_at)
+    with db.transaction() as session:
+        result = session.execute(
+            sa.update(table)
+            .where(*conditions)
+            .values(status=DigestStatus.PENDING.value, claimed_by=worker_name(), claimed_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return session.get(model, row.id)
+
+
+def save(db: Database, model: type[Row], row: Any, **changes: object) -> Row:
+    """Record changes on a claimed row, in a transaction of its own."""
+    with db.transaction() as session:
+        stored = session.get(model, row.id)
+        if stored is None:
+            raise NotFound(f"{model.__name__} {row.id} is gone.")
+        for name, value in changes.items():
+            setattr(stored, name, value)
+        session.add(stored)
+    return stored
 
 
 def worker_name() -> str:
