@@ -147,38 +147,12 @@ def _language(english: int, norwegian: int) -> str:
 def _runs(text: str, max_gap: int) -> tuple[str, list[list[str]]]:
     """The note's language and its runs of content words, plain (a run ends at punctuation, a marker,
     or more than ``max_gap`` stop words and numbers in a row)."""
-    english = norwegian = 0
-    runs: list[list[str]] = []
-    for segment in _BREAK.split(_MARKER.sub("|", text)):
-        run: list[str] = []
-        gap = 0
-        for word in _WORD.findall(segment):
-            plain, kind = _classify(word)
-            if kind == CONTENT:
-                run.append(plain)
-                gap = 0
-                continue
-            english += kind in (ENGLISH, BOTH)
-            norwegian += kind in (NORWEGIAN, BOTH)
-            if run:
-                gap += 1
-                if gap > max_gap:
-                    runs.append(run)
-                    run, gap = [], 0
-        if run:
-            runs.append(run)
-    return _language(english, norwegian), runs
+    language, runs = _placed_runs(text, max_gap)
+    return language, [[plain for plain, _, _ in run] for run in runs]
 
 
-@dataclass(frozen=True)
-class _Word:
-    stem: str
-    start: int
-    end: int
-
-
-def _phrases(text: str, max_gap: int) -> list[list[_Word]]:
-    """``_runs`` with where each word is in the text (for the words as written): the same runs."""
+def _placed_runs(text: str, max_gap: int) -> tuple[str, list[list[tuple[str, int, int]]]]:
+    """``_runs`` with where each word stands in the text (for the words as written)."""
     masked = _MARKER.sub(lambda m: "|" * len(m.group()), text)
     english = norwegian = 0
     runs: list[list[tuple[str, int, int]]] = []
@@ -205,7 +179,19 @@ def _phrases(text: str, max_gap: int) -> list[list[_Word]]:
                 run, gap = [], 0
     if run:
         runs.append(run)
-    language = _language(english, norwegian)
+    return _language(english, norwegian), runs
+
+
+@dataclass(frozen=True)
+class _Word:
+    stem: str
+    start: int
+    end: int
+
+
+def _phrases(text: str, max_gap: int) -> list[list[_Word]]:
+    """The runs of ``_runs``, each word stemmed and placed in the text."""
+    language, runs = _placed_runs(text, max_gap)
     return [[_Word(stem(plain, language), start, end) for plain, start, end in run] for run in runs]
 
 
