@@ -395,13 +395,14 @@ def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt
         accepted.append((len(results), request, item))
         results.append(None)
     recorded = insert_with(store, [item for _, _, item in accepted])
-    _bump_for_past_days(
-        store,
-        backdated,
-        recorded={
-            (i.launch_id, i.idempotency_key) for (_, _, i), r in zip(accepted, recorded, strict=True) if r.created
-        },
-    )
+    if backdated:  # rare (an integration's occurred_at): nothing to work out on an ordinary batch
+        _bump_for_past_days(
+            store,
+            backdated,
+            recorded={
+                (i.launch_id, i.idempotency_key) for (_, _, i), r in zip(accepted, recorded, strict=True) if r.created
+            },
+        )
     # A repeated idempotency key gets the enquiry as first recorded, not as asked the second time.
     stored = store.stored(sorted({outcome.id for outcome in recorded if not outcome.created}))
     for (position, request, item), outcome in zip(accepted, recorded, strict=True):
