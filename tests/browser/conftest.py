@@ -335,3 +335,13 @@ def open_checklist(page: Page, live_server: LiveServer, db: Database, people: Pe
 @pytest.fixture
 def checklist(open_checklist: OpenChecklist) -> Checklist:
     return open_checklist()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A browser test that fails is run again, up to twice. Some of them race a real Chromium's
+    timers and network against the server (the notices, the list's polling), and failed now and
+    then in full runs while passing alone; a real regression fails all three runs. Known flaky ones
+    are named in the closing notes to be made deterministic."""
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.flaky(reruns=2))
