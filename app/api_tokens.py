@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import time
 
 from sqlmodel import Session, col, select
-from starlette.concurrency import run_in_threadpool
 
 from app import audit
-from app.auth import hash_token
-from app.db import Database
 from app.errors import Invalid, NotFound
 from app.models import ApiToken, TokenRole
+from app.recording.credentials import hash_token
 
 TOKEN_PREFIX = "lt_"  # noqa: S105 - a public prefix that makes tokens recognisable in logs and scanners
 # Touching last_used_at on every request would make every API call a write.
@@ -79,38 +76,3 @@ def find_active(session: Session, raw: str) -> ApiToken | None:
     return session.exec(
         select(ApiToken).where(ApiToken.token_hash == hash_token(raw), col(ApiToken.revoked_at).is_(None))
     ).first()
-
-
-class TokenCheck:
-    """Whether a token is valid, asked before an enquiry's body is read (a stranger's 50 MB body
-    is never read), at the cost of one lookup per token every ``ttl`` seconds per process.
-
-    Only a precheck: the group-commit writer checks the token again inside the transaction
-    that records the enquiry, so a token revoked a moment ago is still refused on every replica.
-    Only valid tokens are remembered; a wrong one is looked up (in a worker thread) each time."""
-
-    def __init__(self, db: Database, *, ttl: float = 10.0, max_tokens: int = 10_000) -> None:
-        self._db = db
-        self._ttl = ttl
-        self._max_tokens = max_tokens
-        self._valid: dict[str, float] = {}
-
-    async def valid(self, token_hash: str) -> bool:
-        now = time.monotonic()
-        if self._valid.get(token_hash, 0.0) > now:
-            return True
-        found = await run_in_threadpool(self._lookup, token_hash)
-        if found:
-            if len(self._valid) >= self._max_tokens:
-                self._valid.clear()
-            self._valid[token_hash] = now + self._ttl
-        return found
-
-    def _lookup(self, token_hash: str) -> bool:
-        with self._db.session() as session:
-            return (
-                session.exec(
-                    select(ApiToken.id).where(ApiToken.token_hash == token_hash, col(ApiToken.revoked_at).is_(None))
-                ).first()
-                is not None
-            )

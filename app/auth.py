@@ -9,7 +9,6 @@ password revokes tokens, so old cookies stop working at once.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import secrets
 from functools import lru_cache
@@ -23,6 +22,7 @@ from app import audit
 from app.config import Settings
 from app.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
 from app.models import LoginAttempt, Role, User, WebSession, id_of
+from app.recording.credentials import hash_token
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
@@ -49,10 +49,6 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         _hasher().verify(password, _dummy_hash())
         return False
     return bool(_hasher().verify(password, password_hash))
-
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def new_token() -> str:

@@ -141,7 +141,7 @@ def checkpoint(connection: sqlite3.Connection, *, restart_after: int = WAL_RESTA
     ``restart_after`` frames, a RESTART checkpoint waits (at most 100 ms) for
     the writer in progress, copies the little the passive one left, and makes
     the next writer start the WAL over. Writers meanwhile find the database
-    busy and try again a moment later (group_commit); nothing is lost."""
+    busy and try again a moment later (app/recording/writer.py); nothing is lost."""
     try:
         _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if frames > restart_after:

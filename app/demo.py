@@ -14,10 +14,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from app import auth, digests, enquiries, hypothesis_sets, launches, schedule
+from app import auth, digests, hypothesis_sets, launches, schedule
 from app.config import Settings
 from app.db import Database
 from app.models import Launch, LaunchStatus, Role, User
+from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 
 EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "hypotheses" / "payapp-redesign.yaml"
@@ -124,10 +125,10 @@ def ensure_launch(session: Session, *, settings: Settings, today: dt.date, now: 
 
 def generate(
     launch: Launch, *, hypothesis_ids: dict[str, int], agent_ids: list[int], until: dt.datetime
-) -> list[enquiries.NewEnquiry]:
+) -> list[NewEnquiry]:
     """Deterministic enquiries for every launch day up to ``until``."""
     tz = launches.zone(launch)
-    items: list[enquiries.NewEnquiry] = []
+    items: list[NewEnquiry] = []
     day = launch.starts_on
     while launches.local_midnight(day, tz) < until:
         day_index = (day - launch.starts_on).days
@@ -147,7 +148,7 @@ def generate(
                 keys.append(rng.choice([k for k, w in weights.items() if w and k not in keys and k != "(other)"]))
             segment = "business" if "business-settlement" in keys or rng.random() < 0.12 else "private"
             items.append(
-                enquiries.NewEnquiry(
+                NewEnquiry(
                     launch_id=launch.id or 0,
                     channel=rng.choices(list(CHANNEL_WEIGHTS), weights=list(CHANNEL_WEIGHTS.values()))[0],
                     segment=segment,
@@ -170,7 +171,7 @@ def load(db: Database, *, settings: Settings, now: dt.datetime) -> DemoReport:
         hypothesis_ids = {h.key: h.id or 0 for h in launches.hypotheses_of(session, launch)}
         agent_ids = [u.id or 0 for u in users.values() if u.role == Role.AGENT]
         items = generate(launch, hypothesis_ids=hypothesis_ids, agent_ids=agent_ids, until=now)
-        results = enquiries.insert_many(session.connection(), items)
+        results = insert_many(session.connection(), items)
     backfill_digests(db, launch, settings=settings, now=now)
     return DemoReport(launch, sum(r.created for r in results), DEMO_USERS, passwords)
 

@@ -17,6 +17,7 @@ from app.csrf import SESSION_COOKIE
 from app.db import Database
 from app.errors import Forbidden, Unauthenticated
 from app.models import ApiToken, Role, TokenRole, User
+from app.recording.credentials import bad_token, bearer_from, trusted_user
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LANGUAGE_COOKIE = "tally_lang"
@@ -98,8 +99,8 @@ def browser_language(request: Request, settings: Settings) -> str:
 
 def find_viewer(request: Request, session: Session, settings: Settings, now: dt.datetime) -> Viewer | None:
     user: User | None = None
-    if settings.trusted_user_header and (name := request.headers.get(settings.trusted_user_header)):
-        user = session.exec(select(User).where(User.username == name.strip().lower())).first()
+    if name := trusted_user(request, settings):
+        user = session.exec(select(User).where(User.username == name)).first()
         if user is None or not user.is_active:
             raise Forbidden(
                 f"You are signed in as {name!r}, but Launch Tally has no active user by that name: ask an admin.",
@@ -145,18 +146,6 @@ RequireAdmin = Annotated[Viewer, Depends(_require(Role.ADMIN))]
 bearer = HTTPBearer(auto_error=False, description="An API token from `tally tokens create NAME` or the admin page.")
 
 
-def bearer_from(authorization: str | None) -> str:
-    """The raw token from an Authorization header, checked for shape only (the database checks the rest)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated(
-            "Missing API token: send 'Authorization: Bearer <token>' (an admin creates one with "
-            "`tally tokens create NAME`).",
-            code="missing_token",
-        )
-    return token.strip()
-
-
 async def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
     return bearer_from(f"Bearer {credentials.credentials}" if credentials else None)
 
@@ -164,7 +153,7 @@ async def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | Non
 def get_api_token(raw: Annotated[str, Depends(bearer_token)], session: SessionDep) -> ApiToken:
     token = api_tokens.find_active(session, raw)
     if token is None:
-        raise Unauthenticated("The API token is wrong or was revoked: ask an admin for a new one.", code="bad_token")
+        raise bad_token()
     return token
 
 

@@ -3,6 +3,10 @@ a JSON body, an error page or an htmx fragment with the right status code."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel, Field
+
 
 class TallyError(Exception):
     """``message`` says what went wrong and how to fix it; ``code`` is stable
@@ -55,3 +59,23 @@ class TooManyRequests(TallyError):
 class Unavailable(TallyError):
     status_code = 503
     default_code = "unavailable"
+
+
+# --- the API's error body, as the OpenAPI document describes it ----------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["unknown_hypothesis"])
+    message: str = Field(examples=["Unknown hypothesis key 'x' for launch 'payapp-5-redesign'."])
+    field: str | None = Field(default=None, examples=["hypotheses[0]"])
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing, wrong or revoked token"},
+    404: {"model": ErrorBody, "description": "Unknown launch or enquiry"},
+    422: {"model": ErrorBody, "description": "A field is wrong; `field` names it"},
+}

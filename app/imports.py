@@ -3,7 +3,7 @@
 A file is checked whole before anything is written (``read``): one ``Problem``
 per bad value, with the physical line it is on, so a lead can fix them all in
 one go. Only a file without problems is imported (``import_rows``), in one
-write transaction, through ``enquiries.insert_many`` like every back-dated
+write transaction, through ``insert_many`` like every back-dated
 enquiry, which raises the launch's counts version so no cached count of those
 days survives, in any process.
 
@@ -33,11 +33,12 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from app import audit, enquiries, privacy
+from app import audit, privacy
 from app.db import Database
 from app.errors import TallyError
 from app.launches import local_date, window, zone
 from app.models import EnquirySource, Hypothesis, HypothesisStatus, Launch, id_of
+from app.recording.record import NewEnquiry, insert_many
 
 REQUIRED_COLUMNS = ("occurred_at", "hypotheses", "channel", "segment", "note")
 OPTIONAL_COLUMNS = ("count",)
@@ -345,7 +346,7 @@ def import_rows(
     tz = zone(launch)
     with db.write_connection() as connection:
         for chunk in _chunks(_enquiries_of(launch_id, rows, now), CHUNK):
-            for item, outcome in zip(chunk, enquiries.insert_many(connection, chunk), strict=True):
+            for item, outcome in zip(chunk, insert_many(connection, chunk), strict=True):
                 if outcome.created:
                     report.added += 1
                     report.added_per_day[local_date(item.created_at, tz)] += 1
@@ -370,10 +371,10 @@ def import_rows(
     return report
 
 
-def _enquiries_of(launch_id: int, rows: Sequence[Row], now: dt.datetime) -> Iterator[enquiries.NewEnquiry]:
+def _enquiries_of(launch_id: int, rows: Sequence[Row], now: dt.datetime) -> Iterator[NewEnquiry]:
     for row in rows:
         for key in row.enquiry_keys():
-            yield enquiries.NewEnquiry(
+            yield NewEnquiry(
                 launch_id=launch_id,
                 channel=row.channel,
                 segment=row.segment,
@@ -386,8 +387,8 @@ def _enquiries_of(launch_id: int, rows: Sequence[Row], now: dt.datetime) -> Iter
             )
 
 
-def _chunks(items: Iterator[enquiries.NewEnquiry], size: int) -> Iterator[list[enquiries.NewEnquiry]]:
-    chunk: list[enquiries.NewEnquiry] = []
+def _chunks(items: Iterator[NewEnquiry], size: int) -> Iterator[list[NewEnquiry]]:
+    chunk: list[NewEnquiry] = []
     for item in items:
         chunk.append(item)
         if len(chunk) == size:

@@ -19,7 +19,7 @@ DEFAULT_LENGTH = dt.timedelta(days=21)
 
 
 class Dated(Protocol):
-    """What the window needs: a Launch, or the hot path's plain row of one (enquiry_store.LaunchRow)."""
+    """What the window needs: a Launch, or the hot path's plain row of one (recording.store.LaunchRow)."""
 
     @property
     def starts_on(self) -> dt.date: ...

@@ -21,15 +21,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import api_tokens, csrf, enquiries
+from app import csrf
 from app.bodies import BodyLimitMiddleware
 from app.config import Settings, load_settings
 from app.db import Database
 from app.deps import Viewer, find_viewer, is_htmx
 from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
-from app.group_commit import GroupCommitWriter
-from app.hot_path import TallyApp
 from app.readiness import Readiness
+from app.recording.credentials import TokenCheck
+from app.recording.handlers import HANDLERS
+from app.recording.handlers import router as recording_router
+from app.recording.hot_path import TallyApp
+from app.recording.record import Logged, record_requests
+from app.recording.requests import EnquiryRequest
+from app.recording.writer import GroupCommitWriter
 from app.routes import admin, alerts, api, auth, checklist, digests, exports, health, insight, launches
 from app.web import StaticAssets, build_environment, render
 
@@ -125,9 +130,9 @@ def _field_name(loc: Sequence[Any]) -> str:
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or load_settings()
     database = db or Database(settings.database_url)
-    writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = GroupCommitWriter(
+    writer: GroupCommitWriter[EnquiryRequest, Logged] = GroupCommitWriter(
         database,
-        lambda store, items: enquiries.record_requests(store, items, now=dt.datetime.now(dt.UTC)),
+        lambda store, items: record_requests(store, items, now=dt.datetime.now(dt.UTC)),
         name="enquiry-writer",
         on_failure=lambda exc: Unavailable(
             "The enquiry could not be saved just now (the server logged why). Nothing was recorded: send it again "
@@ -145,7 +150,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             database.dispose()
 
     app = TallyApp(
-        hot_handlers={"api": api.log_enquiry_hot, "tick": checklist.tick_hot},
+        hot_handlers=HANDLERS,
         security_headers=SECURITY_HEADERS,
         title="Launch Tally",
         version="0.1.0",
@@ -163,7 +168,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = database
     app.state.jinja = build_environment()
     app.state.enquiry_writer = writer
-    app.state.token_check = api_tokens.TokenCheck(database)
+    app.state.token_check = TokenCheck(database)
     app.state.readiness = Readiness(database, writer, name=f"{socket.gethostname()}:{os.getpid()}")
 
     app.add_middleware(csrf.CookieMiddleware, secure=settings.cookie_secure)
@@ -181,10 +186,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(recording_router)  # the tick checks CSRF itself
     app.include_router(exports.api)
     app.include_router(insight.router)  # pages behind csrf.protect (in the router), the API behind tokens
     app.include_router(alerts.router)  # reads only: the API behind tokens, the list for signed-in people
-    app.include_router(checklist.hot, include_in_schema=False)  # checks CSRF itself
     protected = [Depends(csrf.protect)]
     for router in (auth.router, launches.router, exports.router, checklist.router, digests.router, admin.router):
         app.include_router(router, dependencies=protected, include_in_schema=False)

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 from app import launches
 from app.db import Database
-from app.enquiry_store import Store
 from app.insight import themes
 from app.models import Enquiry, EnquiryHypothesis, Hypothesis, Launch, LaunchStatus, id_of
+from app.recording.store import Store
 from bench.data import CHUNK, STARTS_ON, fresh_database
 from bench.timing import TABLE_HEADER, Timing, measure
 

@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from app import enquiries
 from app.db import Database
 from app.models import DEFAULT_CHANNELS, DEFAULT_SEGMENTS, Hypothesis, Launch, LaunchStatus, Role, User, id_of
+from app.recording.record import NewEnquiry, insert_many
 
 T0 = dt.datetime(2026, 11, 16, 8, 0, tzinfo=dt.UTC)
 LAUNCH_STARTS = dt.date(2026, 11, 16)
@@ -74,10 +74,10 @@ def log(
     """Record one enquiry matching ``keys`` (none: "other") and return its id."""
     ids = hypothesis_ids(db, launch)
     with db.write_connection() as connection:
-        [recorded] = enquiries.insert_many(
+        [recorded] = insert_many(
             connection,
             [
-                enquiries.NewEnquiry(
+                NewEnquiry(
                     launch_id=launch.id or 0,
                     channel=channel,
                     segment=segment,

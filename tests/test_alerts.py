@@ -20,12 +20,13 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app import digests, enquiries, hypothesis_sets, launches
+from app import digests, hypothesis_sets, launches
 from app.config import Settings
 from app.db import Database
 from app.insight import alerts
 from app.jobs.scheduler import DigestScheduler
 from app.models import Alert, AlertKind, DigestStatus, Hypothesis, HypothesisStatus, Launch
+from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender
 from app.slack.delivery import STALE_CLAIM
@@ -48,10 +49,10 @@ def log_many(
     """``n`` enquiries for ``key`` (None: "other"), a minute apart from ``start``."""
     ids = hypothesis_ids(db, launch)
     with db.write_connection() as connection:
-        enquiries.insert_many(
+        insert_many(
             connection,
             [
-                enquiries.NewEnquiry(
+                NewEnquiry(
                     launch_id=launch.id or 0,
                     channel="phone",
                     segment="private",

@@ -16,8 +16,9 @@ from sqlmodel import col, select
 
 from app import checklist
 from app.db import Database
-from app.enquiries import UNDO_WINDOW, NewEnquiry, insert_many
+from app.enquiries import UNDO_WINDOW
 from app.models import Enquiry, Launch, LaunchStatus, User
+from app.recording.record import NewEnquiry, insert_many
 from tests.conftest import PASSWORD, People, WebUser
 from tests.factories import log, make_launch
 from tests.helpers import (

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from app.db import Database, UTCDateTime, checkpoint
-from app.enquiry_store import Store
 from app.models import AuditEvent, Launch
+from app.recording.store import Store
 from tests.factories import T0, make_launch
 
 

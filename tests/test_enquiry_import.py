@@ -15,9 +15,10 @@ from typer.testing import CliRunner, Result
 from app import enquiries, imports, migrations, tallies
 from app.cli import cli
 from app.db import Database
-from app.enquiries import IDEMPOTENCY_KEY_PATTERN
 from app.launches import window
 from app.models import AuditEvent, Enquiry, EnquirySource, Hypothesis, HypothesisStatus, Launch, LaunchStatus
+from app.recording.record import NewEnquiry, Recorded, insert_many
+from app.recording.requests import IDEMPOTENCY_KEY_PATTERN
 from tests.conftest import ThrowawayPostgres
 from tests.factories import hypothesis_ids, log, make_launch
 
@@ -349,9 +350,9 @@ def test_a_failure_while_writing_rolls_everything_back(
 ) -> None:
     monkeypatch.setattr(imports, "CHUNK", 2)
     calls = 0
-    original = enquiries.insert_many
+    original = insert_many
 
-    def fail_on_third_chunk(connection: sa.Connection, items: list[enquiries.NewEnquiry]) -> list[enquiries.Recorded]:
+    def fail_on_third_chunk(connection: sa.Connection, items: list[NewEnquiry]) -> list[Recorded]:
         nonlocal calls
         calls += 1
         if calls == 3:

@@ -15,10 +15,11 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app import enquiries, exports, ranges
+from app import exports, ranges
 from app.db import Database
 from app.exports import rows, xlsx
 from app.models import EnquirySource, Hypothesis, Launch
+from app.recording.record import NewEnquiry, insert_many
 from tests.factories import hypothesis_ids, log, make_launch
 
 SLUG = "test-launch"
@@ -68,10 +69,10 @@ def logged(db: Database, launch: Launch) -> dict[str, int]:
         ),
     }
     with db.write_connection() as connection:
-        [imported] = enquiries.insert_many(
+        [imported] = insert_many(
             connection,
             [
-                enquiries.NewEnquiry(
+                NewEnquiry(
                     launch_id=launch.id or 0,
                     channel="phone",
                     segment="business",

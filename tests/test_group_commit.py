@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from app import group_commit
 from app.db import Database
-from app.enquiry_store import Store
 from app.errors import Invalid
-from app.group_commit import GroupCommitWriter
+from app.recording import writer as group_commit
+from app.recording.store import Store
+from app.recording.writer import GroupCommitWriter
 
 
 def recording_handler(batches: list[list[int]]) -> Any:

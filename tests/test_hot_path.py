@@ -1,4 +1,4 @@
-"""The hot path (app/hot_path.py): the two ways to log an enquiry skip the middleware stack, yet answer
+"""The hot path (app/recording/hot_path.py): the two ways to log an enquiry skip the middleware stack, yet answer
 exactly as the rest of the app would — security headers, errors, CSRF."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from app.db import Database
-from app.hot_path import match
 from app.main import SECURITY_HEADERS
 from app.models import Enquiry, Launch
+from app.recording.hot_path import match
 from tests.conftest import People, WebUser
 from tests.factories import make_launch
 

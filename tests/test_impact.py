@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from app import api_tokens
 from app.cli import cli
 from app.db import Database
-from app.enquiries import NewEnquiry, insert_many
 from app.insight import impact
 from app.launches import hypotheses_of
 from app.models import ApiToken, HypothesisStatusChange, TokenRole
+from app.recording.record import NewEnquiry, insert_many
 from tests.factories import fresh, hypothesis_ids, make_launch
 
 OSLO = ZoneInfo("Europe/Oslo")

@@ -18,11 +18,11 @@ import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
 
-from app import enquiries
 from app.db import Database
 from app.insight import themes
 from app.insight.themes import NoteRef, ThemeRules, themes_of
 from app.models import DigestKind, DigestRun, DigestStatus, Launch
+from app.recording.record import NewEnquiry, insert_many
 from tests.conftest import People, WebUser
 from tests.factories import fresh, hypothesis_ids, make_launch
 from tests.helpers import HTMX
@@ -179,10 +179,10 @@ def test_search_ignores_case_accents_and_spacing(q: str) -> None:
 def _insert(db: Database, launch: Launch, items: Sequence[tuple[dt.datetime, str | None, tuple[str, ...]]]) -> None:
     ids = hypothesis_ids(db, launch)
     with db.write_connection() as connection:
-        enquiries.insert_many(
+        insert_many(
             connection,
             [
-                enquiries.NewEnquiry(
+                NewEnquiry(
                     launch_id=launch.id or 0,
                     channel="chat" if i % 3 == 0 else "phone",
                     segment="private",

@@ -25,10 +25,10 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from app import audit, hypothesis_sets, launches
-from app.enquiry_store import Store
 from app.errors import Conflict, Invalid, NotFound
 from app.insight.themes import fold
 from app.models import Enquiry, EnquiryHypothesis, Hypothesis, Launch, Relink, id_of
+from app.recording.store import Store
 
 MAX_KEY = 64
 MAX_ENQUIRIES = 5_000  # per re-link: a theme's notes, ticked on one page

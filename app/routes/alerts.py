@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 
 from app import launches
 from app.deps import CurrentToken, CurrentViewer, IsHtmx, SessionDep
+from app.errors import ERRORS
 from app.insight import alerts
 from app.models import AlertKind, DigestStatus
-from app.routes.api import ERRORS
 from app.web import render
 
 router = APIRouter()

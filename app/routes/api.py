@@ -8,38 +8,19 @@ at /api/openapi.json (import it into Postman, Insomnia or any OpenAPI viewer).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from app import api_tokens, auth, bodies, enquiries, hypothesis_sets, launches, ranges, tallies
-from app.deps import CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep, bearer_from
-from app.errors import Conflict, Invalid, NotFound, Unauthenticated
-from app.group_commit import GroupCommitWriter
+from app import enquiries, hypothesis_sets, launches, ranges, tallies
+from app.deps import CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
+from app.errors import ERRORS, Conflict, ErrorBody, ErrorDetail, Invalid, NotFound
 from app.insight import impact
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["unknown_hypothesis"])
-    message: str = Field(examples=["Unknown hypothesis key 'x' for launch 'payapp-5-redesign'."])
-    field: str | None = Field(default=None, examples=["hypotheses[0]"])
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "Missing, wrong or revoked token"},
-    404: {"model": ErrorBody, "description": "Unknown launch or enquiry"},
-    422: {"model": ErrorBody, "description": "A field is wrong; `field` names it"},
-}
 
 
 class HypothesisOut(BaseModel):
@@ -59,14 +40,6 @@ class LaunchOut(BaseModel):
     channels: list[str]
     segments: list[str]
     hypotheses: list[HypothesisOut]
-
-
-class EnquiryOut(BaseModel):
-    id: int
-    created: bool = Field(description="False when the idempotency key was seen before.")
-    launch: str
-    hypotheses: list[str]
-    logged_at: dt.datetime = Field(description="When the enquiry happened: `occurred_at` if it was given, else now.")
 
 
 class UndoneOut(BaseModel):
@@ -105,66 +78,6 @@ def list_launches(token: CurrentToken, session: SessionDep) -> list[LaunchOut]:
         )
         for launch in launches.list_launches(session, statuses=(LaunchStatus.LIVE,))
     ]
-
-
-@router.post(
-    "/launches/{slug}/enquiries",
-    status_code=201,
-    response_model=EnquiryOut,
-    responses={
-        **ERRORS,
-        200: {"model": EnquiryOut, "description": "Same idempotency key as before: the earlier enquiry"},
-        413: {"model": ErrorBody, "description": "A body over 16 KB (`body_too_large`): nothing was read"},
-        409: {
-            "model": ErrorBody,
-            "description": "The launch is not live, or it is outside its dates (`outside_window`)",
-        },
-    },
-    openapi_extra={"security": [{"HTTPBearer": []}]},
-)
-async def log_enquiry(request: Request, slug: str, body: enquiries.ApiEnquiryIn) -> Response:
-    """Log one enquiry. Safe to retry with the same `idempotency_key`.
-
-    With `occurred_at`, an enquiry that happened earlier (inside the launch's dates, not in the
-    future; else 422 `occurred_at_out_of_range`); without it, now. The server also keeps when it
-    was recorded. The token is checked before the body is read, and a body over 16 KB is refused
-    with 413 `body_too_large`."""
-    # Requests reach log_enquiry_hot through app/hot_path.py; this route describes it in the
-    # OpenAPI document (FastAPI would read and validate the body before the token).
-    return await _log(request, slug, body, await _checked_token(request))
-
-
-async def _checked_token(request: Request) -> str:
-    """The hash of a token that exists and is not revoked, or 401: asked before the body is read."""
-    raw_token = bearer_from(request.headers.get("authorization"))
-    token_hash = auth.hash_token(raw_token)
-    checker: api_tokens.TokenCheck = request.app.state.token_check
-    if not await checker.valid(token_hash):
-        raise Unauthenticated("The API token is wrong or was revoked: ask an admin for a new one.", code="bad_token")
-    return token_hash
-
-
-async def _log(request: Request, slug: str, body: enquiries.ApiEnquiryIn, token_hash: str) -> Response:
-    now = dt.datetime.now(dt.UTC)
-    writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = request.app.state.enquiry_writer
-    credential = enquiries.Credential("token", token_hash)
-    logged = await writer.submit(
-        body.request(slug=slug, credential=credential, received_at=now, occurred_at=body.occurred_at)
-    )
-    out = EnquiryOut(
-        id=logged.id,
-        created=logged.created,
-        launch=slug,
-        hypotheses=list(logged.hypothesis_keys),
-        logged_at=logged.created_at,
-    )
-    headers = {} if logged.created else {"Idempotent-Replayed": "true"}
-    return Response(
-        out.model_dump_json(),
-        status_code=201 if logged.created else 200,
-        headers=headers,
-        media_type="application/json",
-    )
 
 
 @router.delete(
@@ -456,24 +369,3 @@ def get_impact(slug: str, key: str, token: CurrentToken, session: SessionDep, no
         p_value=result.p_value,
         verdict=result.verdict,
     )
-
-
-# --- the hot path, served ahead of the framework's layers (app/hot_path.py) -------------
-
-
-Body = TypeVar("Body", bound=BaseModel)
-
-
-def parse_body(model: type[Body], raw: bytes) -> Body:
-    """The JSON body as ``model``, or the same 422 FastAPI would give."""
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]) from None
-
-
-async def log_enquiry_hot(request: Request, slug: str) -> Response:
-    """The API's enquiry POST as app/hot_path.py serves it: the token first, then a body of limited size."""
-    token_hash = await _checked_token(request)
-    body = parse_body(enquiries.ApiEnquiryIn, await bodies.read_limited(request))
-    return await _log(request, slug, body, token_hash)

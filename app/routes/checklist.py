@@ -1,39 +1,22 @@
-"""The agents' checklist page, its live fragments, and the tick itself.
+"""The agents' checklist page and its live fragments, and undoing a tick.
 
-The tick (POST /launches/{slug}/enquiries) is the hot path: an async route
-that touches no database itself. It checks the CSRF token (an HMAC, no
-lookup), scrubs the note, and hands the enquiry to the group-commit writer,
-which checks the session, launch and hypotheses inside the transaction that
-records it.
+The tick itself (POST /launches/{slug}/enquiries) is recorded by app/recording/.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from babel import Locale
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 
-from app import auth, bodies, checklist, csrf, enquiries, i18n, launches, privacy
-from app.config import Settings
-from app.csrf import SESSION_COOKIE
+from app import checklist, csrf, enquiries, i18n, launches, privacy
 from app.deps import CurrentViewer, IsHtmx, Now, RowId, SessionDep, SettingsDep
-from app.errors import Unauthenticated
-from app.group_commit import GroupCommitWriter
 from app.models import Launch
-from app.routes.api import parse_body
 from app.web import render
 
 router = APIRouter()
-# The tick, the hot path, has its own router: it checks CSRF itself rather than
-# through a FastAPI dependency, whose solving cost more than the rest of the route.
-# Requests normally reach it through app/hot_path.py (tick_hot).
-hot = APIRouter()
-
-
 # Numbers that show every plural category of the languages offered (CLDR's, as the browser's
 # Intl.PluralRules names them): the script picks the form for a count by its category.
 _PLURAL_SAMPLES = (1, 2, 0, 3, 5, 11, 21, 22, 101, 1_000_000)
@@ -168,57 +151,6 @@ def recent(request: Request, slug: str, viewer: CurrentViewer, session: SessionD
     return render(request, "checklist/_recent.html", viewer=viewer, launch=launch, recent=items)
 
 
-def _credential(request: Request) -> enquiries.Credential:
-    """Who is ticking, without a lookup: the writer checks it inside its transaction."""
-    settings: Settings = request.app.state.settings
-    if settings.trusted_user_header and (name := request.headers.get(settings.trusted_user_header)):
-        return enquiries.Credential("trusted_user", name.strip().lower())
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        raise Unauthenticated("Sign in to log enquiries.", code="signed_out")
-    return enquiries.Credential("session", auth.hash_token(token))
-
-
-def _check_csrf(request: Request) -> None:
-    settings: Settings = request.app.state.settings
-    csrf.check_origin(request, settings)
-    csrf.check_token(request, settings, request.headers.get(csrf.HEADER))
-
-
-class TickOut(BaseModel):
-    """What the checklist's script gets back for a tick (serialised by pydantic: the hot path)."""
-
-    id: int
-    created: bool
-    hypotheses: list[str]
-    logged_at: str
-
-
-@hot.post("/launches/{slug}/enquiries", status_code=201)
-async def tick(request: Request, slug: str, body: enquiries.EnquiryIn) -> Response:
-    _check_csrf(request)
-    return await _record_tick(request, slug, body)
-
-
-async def _record_tick(request: Request, slug: str, body: enquiries.EnquiryIn) -> Response:
-    now = dt.datetime.now(dt.UTC)
-    credential = _credential(request)
-    writer: GroupCommitWriter[enquiries.EnquiryRequest, enquiries.Logged] = request.app.state.enquiry_writer
-    logged = await writer.submit(body.request(slug=slug, credential=credential, received_at=now))
-    out = TickOut(
-        id=logged.id,
-        created=logged.created,
-        hypotheses=list(logged.hypothesis_keys),
-        logged_at=logged.created_at.isoformat(),
-    )
-    return Response(
-        out.model_dump_json(),
-        status_code=201 if logged.created else 200,
-        headers={"HX-Trigger": "tally:changed"},
-        media_type="application/json",
-    )
-
-
 @router.post("/enquiries/{enquiry_id}/undo")
 def undo(
     request: Request, enquiry_id: RowId, viewer: CurrentViewer, session: SessionDep, now: Now, htmx: IsHtmx
@@ -255,10 +187,3 @@ def remember_toggles(
     session.add(user)
     session.commit()
     return Response(status_code=204)
-
-
-async def tick_hot(request: Request, slug: str) -> Response:
-    """The tick as app/hot_path.py serves it. CSRF first, so a forged request is refused before its body is read."""
-    _check_csrf(request)
-    raw = await bodies.read_limited(request)
-    return await _record_tick(request, slug, parse_body(enquiries.EnquiryIn, raw))

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app import exports, launches, ranges
 from app.db import Database
 from app.deps import CurrentToken, CurrentViewer, Now, SessionDep
-from app.routes.api import ERRORS
+from app.errors import ERRORS
 
 router = APIRouter()
 api = APIRouter(prefix="/api/v1", tags=["api"])

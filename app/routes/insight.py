@@ -36,11 +36,10 @@ from app.deps import (
     Viewer,
     ViewParams,
 )
-from app.errors import Invalid, TallyError
+from app.errors import ERRORS, ErrorBody, Invalid, TallyError
 from app.hypothesis_sets import MAX_EXPECTED_PER_DAY, SLUG_PATTERN
 from app.insight import relink, themes
 from app.models import Hypothesis, HypothesisStatus, Launch, Relink
-from app.routes.api import ERRORS, ErrorBody
 from app.web import render
 
 pages = APIRouter(dependencies=[Depends(csrf.protect)], include_in_schema=False)

@@ -5,7 +5,7 @@ commits in flight, replica clocks that disagree a little). After that only two
 things change its counts: a backfill (an enquiry logged with an earlier
 ``occurred_at``, the CSV import) and re-linking "other" enquiries. Both raise
 the launch's ``counts_version`` in the transaction that changes the data
-(``enquiry_store.Store.bump_counts_version``), and every kept count is keyed by
+(``recording.store.Store.bump_counts_version``), and every kept count is keyed by
 that version:
 
 * in memory (``DayCache``, per process, in the Database's memo) by (launch,

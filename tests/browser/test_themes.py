@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
-from app import enquiries
 from app.db import Database
 from app.models import Enquiry, EnquiryHypothesis, Hypothesis, Launch
+from app.recording.record import NewEnquiry, insert_many
 from tests.browser.conftest import LiveServer, sign_in, wait_until
 from tests.conftest import People
 from tests.factories import make_launch
@@ -48,12 +48,10 @@ def launch(db: Database, people: People) -> Launch:
     items = [(now - dt.timedelta(days=7) + dt.timedelta(hours=4 * i), next(everyday)) for i in range(30)]
     items += [(now - dt.timedelta(minutes=10 * (i + 1)), text) for i, text in enumerate(WIDGET)]
     with db.write_connection() as connection:
-        enquiries.insert_many(
+        insert_many(
             connection,
             [
-                enquiries.NewEnquiry(
-                    launch_id=launch.id or 0, channel="phone", segment="private", created_at=at, note=text
-                )
+                NewEnquiry(launch_id=launch.id or 0, channel="phone", segment="private", created_at=at, note=text)
                 for at, text in items
             ],
         )

@@ -11,7 +11,7 @@ for a timer.
 The flush runs *on the event loop*, not in a thread. A writer thread was
 measured spending most of its time waiting for the interpreter lock, which
 the busy event loop holds, once per database call. A batch is a millisecond
-or two of plain SQL (app/enquiry_store.py), and while it runs the next
+or two of plain SQL (store.py), and while it runs the next
 requests gather into the next batch. If the database's write lock is taken
 (SQLite: another worker process is writing) the flush never waits on the
 loop: it tries again a moment later, with whatever came in meanwhile. SQLite's
@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from app.db import Database
-from app.enquiry_store import Store
+from app.recording.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,120 @@
+"""Who is asking to record an enquiry, and whether they may: one check for every route.
+
+A request names its credential without a lookup (``browser_credential``,
+``bearer_from``); the writer checks every credential of a batch inside the
+transaction that records it (``valid_credentials``), so a session signed out, a
+token revoked or a user disabled a moment ago is refused, on every replica. The
+normal routes' dependencies (app/deps.py) read the same cookie, header and
+bearer token through the functions here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from app.config import Settings
+from app.csrf import SESSION_COOKIE
+from app.db import Database
+from app.errors import Unauthenticated
+from app.models import ApiToken
+from app.recording.requests import Credential, EnquiryRequest
+from app.recording.store import Store
+
+
+def hash_token(raw: str) -> str:
+    """How session cookies and API tokens are stored: 256 random bits need no slow hash."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def trusted_user(request: Request, settings: Settings) -> str | None:
+    """The user name a single-sign-on proxy vouches for, if the app trusts such a header."""
+    if settings.trusted_user_header and (name := request.headers.get(settings.trusted_user_header)):
+        return name.strip().lower()
+    return None
+
+
+def browser_credential(request: Request, settings: Settings) -> Credential:
+    """Who is ticking in a browser, without a lookup."""
+    if name := trusted_user(request, settings):
+        return Credential("trusted_user", name)
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthenticated("Sign in to log enquiries.", code="signed_out")
+    return Credential("session", hash_token(token))
+
+
+def bearer_from(authorization: str | None) -> str:
+    """The raw token from an Authorization header, checked for shape only (the database checks the rest)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(
+            "Missing API token: send 'Authorization: Bearer <token>' (an admin creates one with "
+            "`tally tokens create NAME`).",
+            code="missing_token",
+        )
+    return token.strip()
+
+
+def bad_token() -> Unauthenticated:
+    return Unauthenticated("The API token is wrong or was revoked: ask an admin for a new one.", code="bad_token")
+
+
+class TokenCheck:
+    """Whether a token is valid, asked before an enquiry's body is read (a stranger's 50 MB body
+    is never read), at the cost of one lookup per token every ``ttl`` seconds per process.
+
+    Only a precheck: the group-commit writer checks the token again inside the transaction
+    that records the enquiry, so a token revoked a moment ago is still refused on every replica.
+    Only valid tokens are remembered; a wrong one is looked up (in a worker thread) each time."""
+
+    def __init__(self, db: Database, *, ttl: float = 10.0, max_tokens: int = 10_000) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._max_tokens = max_tokens
+        self._valid: dict[str, float] = {}
+
+    async def valid(self, token_hash: str) -> bool:
+        now = time.monotonic()
+        if self._valid.get(token_hash, 0.0) > now:
+            return True
+        found = await run_in_threadpool(self._lookup, token_hash)
+        if found:
+            if len(self._valid) >= self._max_tokens:
+                self._valid.clear()
+            self._valid[token_hash] = now + self._ttl
+        return found
+
+    def _lookup(self, token_hash: str) -> bool:
+        with self._db.session() as session:
+            return (
+                session.exec(
+                    select(ApiToken.id).where(ApiToken.token_hash == token_hash, col(ApiToken.revoked_at).is_(None))
+                ).first()
+                is not None
+            )
+
+    async def checked(self, request: Request) -> str:
+        """The hash of the request's bearer token if it exists and is not revoked, else 401."""
+        token_hash = hash_token(bearer_from(request.headers.get("authorization")))
+        if not await self.valid(token_hash):
+            raise bad_token()
+        return token_hash
+
+
+def valid_credentials(store: Store, requests: Sequence[EnquiryRequest], now: dt.datetime) -> dict[tuple[str, str], int]:
+    """(kind, value) -> the user id (sessions, trusted users) or token id of every valid credential."""
+    wanted: dict[str, set[str]] = {"session": set(), "token": set(), "trusted_user": set()}
+    for request in requests:
+        wanted[request.credential.kind].add(request.credential.value)
+    valid: dict[tuple[str, str], int] = {}
+    valid.update((("session", v), i) for v, i in store.active_sessions(sorted(wanted["session"]), now).items())
+    valid.update((("token", v), i) for v, i in store.active_tokens(sorted(wanted["token"])).items())
+    valid.update((("trusted_user", v), i) for v, i in store.active_users(sorted(wanted["trusted_user"])).items())
+    return valid

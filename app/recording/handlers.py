@@ -1,0 +1,166 @@
+"""The two enquiry POSTs: the checklist's tick and the API's.
+
+``hot_path.TallyApp`` calls ``HANDLERS`` ahead of the framework's layers. The
+framework routes in ``router`` describe the API's POST in the OpenAPI document,
+and serve a tick from a browser that has no CSRF cookie yet (the full stack
+gives it one). Both kinds of request end in the same group-commit writer, which
+checks who is asking, the launch and the hypotheses in the transaction that
+records the enquiry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from app import bodies, csrf
+from app.config import Settings
+from app.errors import ERRORS, ErrorBody
+from app.recording.credentials import TokenCheck, browser_credential
+from app.recording.hot_path import Handler
+from app.recording.record import Logged
+from app.recording.requests import ApiEnquiryIn, Credential, EnquiryIn, EnquiryRequest, parse_body
+from app.recording.writer import GroupCommitWriter
+
+API_PATH = "/api/v1/launches/{slug}/enquiries"
+TICK_PATH = "/launches/{slug}/enquiries"
+
+router = APIRouter()
+
+
+class EnquiryOut(BaseModel):
+    id: int
+    created: bool = Field(description="False when the idempotency key was seen before.")
+    launch: str
+    hypotheses: list[str]
+    logged_at: dt.datetime = Field(description="When the enquiry happened: `occurred_at` if it was given, else now.")
+
+
+class TickOut(BaseModel):
+    """What the checklist's script gets back for a tick (serialised by pydantic: the hot path)."""
+
+    id: int
+    created: bool
+    hypotheses: list[str]
+    logged_at: str
+
+
+async def _submit(request: Request, enquiry: EnquiryRequest) -> Logged:
+    writer: GroupCommitWriter[EnquiryRequest, Logged] = request.app.state.enquiry_writer
+    return await writer.submit(enquiry)
+
+
+# --- the API ----------------------------------------------------------------------------
+
+
+@router.post(
+    API_PATH,
+    tags=["api"],
+    status_code=201,
+    response_model=EnquiryOut,
+    responses={
+        **ERRORS,
+        200: {"model": EnquiryOut, "description": "Same idempotency key as before: the earlier enquiry"},
+        413: {"model": ErrorBody, "description": "A body over 16 KB (`body_too_large`): nothing was read"},
+        409: {
+            "model": ErrorBody,
+            "description": "The launch is not live, or it is outside its dates (`outside_window`)",
+        },
+        503: {
+            "model": ErrorBody,
+            "description": "The database did not answer in time (`unavailable`): nothing was recorded, send it "
+            "again with the same idempotency key",
+        },
+    },
+    openapi_extra={"security": [{"HTTPBearer": []}]},
+)
+async def log_enquiry(request: Request, slug: str, body: ApiEnquiryIn) -> Response:
+    """Log one enquiry. Safe to retry with the same `idempotency_key`.
+
+    With `occurred_at`, an enquiry that happened earlier (inside the launch's dates, not in the
+    future; else 422 `occurred_at_out_of_range`); without it, now. The server also keeps when it
+    was recorded. The token is checked before the body is read, and a body over 16 KB is refused
+    with 413 `body_too_large`."""
+    # Requests reach api_enquiry through hot_path.TallyApp; this route describes it in the
+    # OpenAPI document (FastAPI would read and validate the body before the token).
+    return await _log(request, slug, body, await _token_check(request).checked(request))
+
+
+async def api_enquiry(request: Request, slug: str) -> Response:
+    """The API's enquiry POST on the hot path: the token first, then a body of limited size."""
+    token_hash = await _token_check(request).checked(request)
+    body = parse_body(ApiEnquiryIn, await bodies.read_limited(request))
+    return await _log(request, slug, body, token_hash)
+
+
+def _token_check(request: Request) -> TokenCheck:
+    checker: TokenCheck = request.app.state.token_check
+    return checker
+
+
+async def _log(request: Request, slug: str, body: ApiEnquiryIn, token_hash: str) -> Response:
+    now = dt.datetime.now(dt.UTC)
+    credential = Credential("token", token_hash)
+    logged = await _submit(
+        request, body.request(slug=slug, credential=credential, received_at=now, occurred_at=body.occurred_at)
+    )
+    out = EnquiryOut(
+        id=logged.id,
+        created=logged.created,
+        launch=slug,
+        hypotheses=list(logged.hypothesis_keys),
+        logged_at=logged.created_at,
+    )
+    headers = {} if logged.created else {"Idempotent-Replayed": "true"}
+    return Response(
+        out.model_dump_json(),
+        status_code=201 if logged.created else 200,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+# --- the checklist's tick -------------------------------------------------------------------
+
+
+@router.post(TICK_PATH, status_code=201, include_in_schema=False)
+async def tick(request: Request, slug: str, body: EnquiryIn) -> Response:
+    _check_csrf(request)
+    return await _record_tick(request, slug, body)
+
+
+async def tick_enquiry(request: Request, slug: str) -> Response:
+    """The tick on the hot path. CSRF first, so a forged request is refused before its body is read."""
+    _check_csrf(request)
+    raw = await bodies.read_limited(request)
+    return await _record_tick(request, slug, parse_body(EnquiryIn, raw))
+
+
+def _check_csrf(request: Request) -> None:
+    settings: Settings = request.app.state.settings
+    csrf.check_origin(request, settings)
+    csrf.check_token(request, settings, request.headers.get(csrf.HEADER))
+
+
+async def _record_tick(request: Request, slug: str, body: EnquiryIn) -> Response:
+    now = dt.datetime.now(dt.UTC)
+    credential = browser_credential(request, request.app.state.settings)
+    logged = await _submit(request, body.request(slug=slug, credential=credential, received_at=now))
+    out = TickOut(
+        id=logged.id,
+        created=logged.created,
+        hypotheses=list(logged.hypothesis_keys),
+        logged_at=logged.created_at.isoformat(),
+    )
+    return Response(
+        out.model_dump_json(),
+        status_code=201 if logged.created else 200,
+        headers={"HX-Trigger": "tally:changed"},
+        media_type="application/json",
+    )
+
+
+HANDLERS: dict[str, Handler] = {"api": api_enquiry, "tick": tick_enquiry}

@@ -1,0 +1,338 @@
+"""Recording enquiries: checked and written exactly once per idempotency key.
+
+``record_requests`` is what the group-commit writer runs for a batch of
+requests from the checklist and the API; ``insert_many`` is how everything
+else (the demo, the CSV import, test factories) writes enquiries. Both end in
+``insert_with`` on the SQL store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app import api_tokens
+from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
+from app.launches import local_date
+from app.models import EnquirySource, HypothesisStatus, LaunchStatus
+from app.recording.credentials import valid_credentials
+from app.recording.requests import EnquiryRequest
+from app.recording.store import HypothesisRow, LaunchRow, Store, StoredEnquiry
+from app.tallies.cache import CLOSED_AFTER
+
+MAX_IDEMPOTENCY_KEY = 64
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class NewEnquiry:
+    launch_id: int
+    channel: str
+    created_at: dt.datetime
+    hypothesis_ids: tuple[int, ...] = ()
+    segment: str | None = None
+    note: str | None = None
+    agent_id: int | None = None
+    token_id: int | None = None
+    source: EnquirySource = EnquirySource.CHECKLIST
+    recorded_at: dt.datetime | None = None  # None: when it happened (created_at)
+    # Every enquiry has a key: the client's, or one made here. That is what
+    # lets a batch insert tell which rows it created and which already existed.
+    idempotency_key: str = field(default_factory=new_key)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    id: int
+    created: bool  # False: the key was seen before and this is the earlier enquiry
+
+
+def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[Recorded]:
+    """Insert enquiries and their hypothesis links; one result per item, in order.
+
+    An item whose (launch, idempotency key) exists already, in the database or
+    earlier in ``items``, is not inserted again: its result is the existing id.
+    """
+    if not items:
+        return []
+    store = Store.of(connection)
+    recorded = insert_with(store, items)
+    # These callers (the demo, the import, test factories) set created_at themselves and may
+    # write into days whose counts were already kept: every cache of those days goes stale.
+    changed: dict[int, set[dt.datetime]] = {}
+    for item, outcome in zip(items, recorded, strict=True):
+        if outcome.created:
+            changed.setdefault(item.launch_id, set()).add(item.created_at)
+    for launch_id, moments in changed.items():
+        tz = ZoneInfo(store.launch_timezone(launch_id))
+        store.bump_counts_version(launch_id, {local_date(moment, tz) for moment in moments})
+    return recorded
+
+
+def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded]:
+    """``insert_many`` on a store the caller set up (the group-commit writer's own connection)."""
+    unique: dict[tuple[int, str], NewEnquiry] = {}
+    for item in items:
+        unique.setdefault((item.launch_id, item.idempotency_key), item)
+    created = store.insert_enquiries(
+        [
+            store.enquiry_row(
+                launch_id=item.launch_id,
+                channel=item.channel,
+                segment=item.segment,
+                agent_id=item.agent_id,
+                token_id=item.token_id,
+                created_at=item.created_at,
+                note=item.note,
+                is_other=not item.hypothesis_ids,
+                idempotency_key=item.idempotency_key,
+                recorded_at=item.recorded_at or item.created_at,
+                source=item.source.value,
+            )
+            for item in unique.values()
+        ]
+    )
+    store.insert_links(
+        (created[k], hypothesis_id, item.launch_id, item.created_at, item.channel, item.segment)
+        for k, item in unique.items()
+        if k in created
+        for hypothesis_id in dict.fromkeys(item.hypothesis_ids)
+    )
+    existing: dict[tuple[int, str], int] = {}
+    missing = [k for k in unique if k not in created]
+    for launch_id in {launch_id for launch_id, _ in missing}:
+        found = store.existing(launch_id, [key for lid, key in missing if lid == launch_id])
+        existing.update(((launch_id, key), enquiry_id) for key, enquiry_id in found.items())
+
+    results: list[Recorded] = []
+    first_use: set[tuple[int, str]] = set()
+    for item in items:
+        k = (item.launch_id, item.idempotency_key)
+        if k in created and k not in first_use:
+            first_use.add(k)
+            results.append(Recorded(created[k], True))
+        else:
+            # Not in the table after ON CONFLICT DO NOTHING means another
+            # transaction deleted it in between: an undo racing a retry.
+            enquiry_id = created.get(k) or existing.get(k)
+            if enquiry_id is None:
+                raise LookupError(f"enquiry with idempotency key {k[1]!r} vanished while it was being recorded")
+            results.append(Recorded(enquiry_id, False))
+    return results
+
+
+CLOCK_SKEW = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Logged:
+    id: int
+    created: bool
+    slug: str
+    hypothesis_keys: tuple[str, ...]
+    created_at: dt.datetime
+
+
+def _check(
+    request: EnquiryRequest, launch: LaunchRow | None, hypotheses: dict[str, HypothesisRow]
+) -> tuple[int, tuple[int, ...]]:
+    """The launch id and hypothesis ids for a request, or the error that tells the caller what to fix."""
+    if launch is None:
+        raise NotFound(
+            f"No launch with slug {request.slug!r}. GET /api/v1/launches lists the live ones.", code="unknown_launch"
+        )
+    if launch.status != LaunchStatus.LIVE:
+        state = "is closed" if launch.status == LaunchStatus.CLOSED else "is not live yet"
+        raise Conflict(
+            f"Launch {request.slug!r} {state}: enquiries can only be logged on a live launch.", code="launch_not_live"
+        )
+    start, end = launch.window
+    if request.occurred_at is not None:
+        latest = min(end, request.received_at + CLOCK_SKEW)
+        if not start <= request.occurred_at < latest:
+            last = "now" if latest < end else f"the launch's end ({end.isoformat()})"
+            raise Invalid(
+                f"occurred_at {request.occurred_at.isoformat()} is outside the allowed range: from the launch's "
+                f"start ({start.isoformat()}, {launch.starts_on} local time) up to {last}; an enquiry cannot be "
+                "logged before its launch began or in the future.",
+                field="occurred_at",
+                code="occurred_at_out_of_range",
+            )
+    elif not start <= request.received_at < end:
+        # Counted nowhere otherwise: tallies and digests cover the launch's days only.
+        raise Conflict(
+            f"Launch {request.slug!r} runs from {launch.starts_on} to {launch.ends_on}: a lead can change its "
+            "dates to log enquiries outside them.",
+            code="outside_window",
+        )
+    if request.channel not in launch.channels:
+        raise Invalid(
+            f"Unknown channel {request.channel!r} for launch {request.slug!r}; it offers {', '.join(launch.channels)}.",
+            field="channel",
+            code="unknown_channel",
+        )
+    if request.segment is not None and request.segment not in launch.segments:
+        raise Invalid(
+            f"Unknown segment {request.segment!r} for launch {request.slug!r}; it offers {', '.join(launch.segments)}.",
+            field="segment",
+            code="unknown_segment",
+        )
+    ids: list[int] = []
+    for index, key in enumerate(request.hypothesis_keys):
+        hypothesis = hypotheses.get(key)
+        if hypothesis is None:
+            raise Invalid(
+                f"Unknown hypothesis key {key!r} for launch {request.slug!r}. GET /api/v1/launches lists the keys.",
+                field=f"hypotheses[{index}]",
+                code="unknown_hypothesis",
+            )
+        if hypothesis.status == HypothesisStatus.RETIRED:
+            raise Invalid(
+                f"Hypothesis {key!r} was retired from launch {request.slug!r}; log the enquiry as other instead.",
+                field=f"hypotheses[{index}]",
+                code="retired_hypothesis",
+            )
+        ids.append(hypothesis.id)
+    return launch.id, tuple(dict.fromkeys(ids))
+
+
+def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt.datetime) -> list[Logged | TallyError]:
+    """Check and record a batch of requests in the caller's write transaction.
+
+    One result per request, in order: the logged enquiry, or the error that
+    refused it. A refused request never stops the others in the batch."""
+    credentials = valid_credentials(store, requests, now)
+    launches = store.launches(sorted({r.slug for r in requests}))
+    by_launch = store.hypotheses([launch.id for launch in launches.values()])
+
+    results: list[Logged | TallyError | None] = []
+    accepted: list[tuple[int, EnquiryRequest, NewEnquiry]] = []
+    used_tokens: set[int] = set()
+    backdated: dict[int, tuple[LaunchRow, list[NewEnquiry]]] = {}
+    for request in requests:
+        try:
+            agent_id = token_id = None
+            credential = request.credential
+            found = credentials.get((credential.kind, credential.value))
+            if credential.kind == "token":
+                if found is None:
+                    raise Unauthenticated(
+                        "The API token is wrong or was revoked: ask an admin for a new one.", code="bad_token"
+                    )
+                token_id = found
+                used_tokens.add(found)
+            elif found is None and credential.kind == "trusted_user":
+                # Signing in again cannot help: the proxy vouches for someone Launch Tally does not let in.
+                raise Forbidden(
+                    f"Launch Tally has no active user {credential.value!r}: ask an admin.", code="unknown_user"
+                )
+            elif found is None:
+                raise Unauthenticated("Your session has ended: sign in again.", code="signed_out")
+            else:
+                agent_id = found
+            launch = launches.get(request.slug)
+            launch_id, hypothesis_ids = _check(request, launch, by_launch.get(launch.id, {}) if launch else {})
+        except TallyError as error:
+            results.append(error)
+            continue
+        item = NewEnquiry(
+            launch_id=launch_id,
+            channel=request.channel,
+            segment=request.segment,
+            note=request.note,
+            hypothesis_ids=hypothesis_ids,
+            agent_id=agent_id,
+            token_id=token_id,
+            created_at=min(request.occurred_at, request.received_at) if request.occurred_at else request.received_at,
+            recorded_at=request.received_at,
+            source=EnquirySource.API if token_id is not None else EnquirySource.CHECKLIST,
+            idempotency_key=(
+                scoped_key(request.idempotency_key, token_id=token_id, agent_id=agent_id)
+                if request.idempotency_key
+                else new_key()
+            ),
+        )
+        if request.occurred_at is not None and launch is not None:
+            backdated.setdefault(launch_id, (launch, []))[1].append(item)
+        accepted.append((len(results), request, item))
+        results.append(None)
+    recorded = insert_with(store, [item for _, _, item in accepted])
+    if backdated:  # rare (an integration's occurred_at): nothing to work out on an ordinary batch
+        _bump_for_past_days(
+            store,
+            backdated,
+            recorded={
+                (i.launch_id, i.idempotency_key) for (_, _, i), r in zip(accepted, recorded, strict=True) if r.created
+            },
+        )
+    # A repeated idempotency key gets the enquiry as first recorded, not as asked the second time.
+    stored = store.stored(sorted({outcome.id for outcome in recorded if not outcome.created}))
+    for (position, request, item), outcome in zip(accepted, recorded, strict=True):
+        if outcome.created:
+            results[position] = Logged(outcome.id, True, request.slug, request.hypothesis_keys, item.created_at)
+        elif not _same_enquiry(stored[outcome.id], item, request):
+            results[position] = Conflict(
+                f"Idempotency key {request.idempotency_key!r} was used before for a different enquiry "
+                f"({_describe(stored[outcome.id])}). Nothing was recorded: use a new key for a new enquiry, "
+                "or send exactly the same body to retry.",
+                field="idempotency_key",
+                code="idempotency_key_reused",
+            )
+        else:
+            earlier = stored[outcome.id]
+            results[position] = Logged(outcome.id, False, request.slug, earlier.hypothesis_keys, earlier.created_at)
+    store.touch_tokens(sorted(used_tokens), now=now, stale_before=now - api_tokens.LAST_USED_RESOLUTION)
+    return [r for r in results if r is not None]
+
+
+def scoped_key(key: str, *, token_id: int | None, agent_id: int | None) -> str:
+    """The stored form of a client's idempotency key: a hash of the key and its sender.
+
+    Scoped, so two integrations (or agents) that happen to use the same key never get each
+    other's enquiry back; hashed, so a key cannot carry personal data into storage."""
+    sender = f"t{token_id}" if token_id is not None else f"a{agent_id}"
+    return hashlib.sha256(f"{sender}:{key}".encode()).hexdigest()
+
+
+def _same_enquiry(stored: StoredEnquiry, item: NewEnquiry, request: EnquiryRequest) -> bool:
+    """Whether a repeated key comes with the same enquiry (a retry) rather than another one.
+    The time is compared only when the client gave it: a retry without it arrives later."""
+    return (
+        stored.channel == item.channel
+        and stored.segment == item.segment
+        and (stored.note or None) == (item.note or None)
+        and set(stored.hypothesis_keys) == set(request.hypothesis_keys)
+        and (request.occurred_at is None or stored.created_at == item.created_at)
+    )
+
+
+def _describe(stored: StoredEnquiry) -> str:
+    keys = ", ".join(stored.hypothesis_keys) or "other"
+    return f"{keys} on {stored.channel}, logged at {stored.created_at.isoformat()}"
+
+
+def _bump_for_past_days(
+    store: Store, backdated: dict[int, tuple[LaunchRow, list[NewEnquiry]]], *, recorded: set[tuple[int, str]]
+) -> None:
+    """A backfill into an hour that may be counted and kept already (it ended ``CLOSED_AFTER``
+    ago, app/tallies/cache.py) raises the launch's counts version. One from the last hour, an
+    integration posting as the call ends, changes nothing kept."""
+    for launch_id, (launch, items) in backdated.items():
+        tz = ZoneInfo(launch.timezone)
+        days = {
+            local_date(item.created_at, tz)
+            for item in items
+            if (launch_id, item.idempotency_key) in recorded
+            and item.created_at < (item.recorded_at or item.created_at) - CLOSED_AFTER
+        }
+        if days:
+            store.bump_counts_version(launch_id, days)

@@ -1,0 +1,124 @@
+"""An enquiry as the checklist and the API send it: the body, parsed and checked for shape.
+
+The database checks the rest (launch, hypotheses, who is asking) inside the
+transaction that records it (record.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError, WithJsonSchema
+
+from app import privacy
+from app.errors import Invalid
+
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who is asking: a browser session or an API token (by the hash of its
+    secret), or a user name a single-sign-on proxy vouched for.
+
+    Checked inside the transaction that records the enquiry, so a session
+    signed out, a token revoked or a user disabled a moment ago is refused, on
+    every replica."""
+
+    kind: Literal["session", "token", "trusted_user"]
+    value: str
+
+
+@dataclass(frozen=True)
+class EnquiryRequest:
+    """An enquiry as asked for, before the database has checked it."""
+
+    slug: str
+    channel: str
+    credential: Credential
+    received_at: dt.datetime
+    hypothesis_keys: tuple[str, ...] = ()
+    segment: str | None = None
+    note: str | None = None  # already scrubbed (privacy.clean_note)
+    idempotency_key: str | None = None
+    occurred_at: dt.datetime | None = None  # a backfill (API only): when it happened, if not now
+
+
+class EnquiryIn(BaseModel):
+    """An enquiry as the checklist and the API send it."""
+
+    channel: str = Field(max_length=32, examples=["phone"])
+    segment: str | None = Field(default=None, max_length=32, examples=["private"])
+    hypotheses: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Hypothesis keys; none means 'other'.",
+        examples=[["bankid-login-loop"]],
+    )
+    # The 500 limit is checked by privacy.clean_note, with a clearer message (note_too_long); 2000
+    # only stops absurd input early. The schema states the limit that counts.
+    note: Annotated[
+        str | None,
+        WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 500}, {"type": "null"}]}),
+    ] = Field(
+        default=None, max_length=2000, description="Up to 500 characters; personal data is masked before storage."
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Your id for this enquiry: sending it again returns the same enquiry instead of a new one.",
+    )
+
+    def request(
+        self, *, slug: str, credential: Credential, received_at: dt.datetime, occurred_at: dt.datetime | None = None
+    ) -> EnquiryRequest:
+        """What the writer records: the note scrubbed of personal data first."""
+        if occurred_at is not None:
+            try:
+                occurred_at = occurred_at.astimezone(dt.UTC)
+            except OverflowError:  # year 1 or 9999: no launch runs then
+                raise Invalid(
+                    f"occurred_at {occurred_at.isoformat()} is outside the allowed range: it must lie inside the "
+                    "launch's dates and not in the future.",
+                    field="occurred_at",
+                    code="occurred_at_out_of_range",
+                ) from None
+        return EnquiryRequest(
+            occurred_at=occurred_at,
+            slug=slug,
+            channel=self.channel,
+            segment=self.segment,
+            hypothesis_keys=tuple(self.hypotheses),
+            note=privacy.clean_note(self.note),
+            idempotency_key=self.idempotency_key,
+            credential=credential,
+            received_at=received_at,
+        )
+
+
+class ApiEnquiryIn(EnquiryIn):
+    """An enquiry as an integration sends it: possibly after the fact."""
+
+    occurred_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the enquiry happened, ISO 8601 with offset, if not now (a telephony or CRM system "
+        "posting after the call, or days ticked on paper). Inside the launch's dates and not in the future.",
+        examples=["2026-11-18T09:42:00+01:00"],
+    )
+
+
+# An integration's clock may run a little ahead of ours: that is not "in the future".
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parse_body(model: type[Body], raw: bytes) -> Body:
+    """The JSON body as ``model``, or the same 422 FastAPI would give."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]) from None
