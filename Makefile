@@ -6,7 +6,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo serve test lint pytest test-postgres bench tools browser translations
+.PHONY: demo serve test lint pytest test-postgres bench tools browser translations compose-check
 
 ## demo: start the app with demo data on the SQLite default (http://127.0.0.1:8000)
 demo: tools
@@ -30,6 +30,22 @@ pytest: tools
 ## test-postgres: the test suite against PostgreSQL (a throwaway database on PG_TEST_URL's server)
 test-postgres: tools browser
 	TALLY_TEST_DATABASE_URL=$(PG_TEST_URL) $(UV) run --frozen pytest
+
+## compose-check: docker-compose.yml is valid (`docker compose config`, or Debian's docker-compose 1.29
+## where the compose plugin is missing), and refuses to start without TALLY_SECRET_KEY
+compose-check:
+	@command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || { \
+	  echo "Installing Debian's docker-compose to check docker-compose.yml…"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q docker-compose >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q docker-compose >/dev/null; }; \
+	}
+	@if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then COMPOSE="docker compose"; else COMPOSE=docker-compose; fi; \
+	echo "Checking docker-compose.yml with $$($$COMPOSE version | head -n 1)"; \
+	TALLY_SECRET_KEY=compose-check-only POSTGRES_PASSWORD=compose-check-only $$COMPOSE config -q; \
+	if TALLY_SECRET_KEY= POSTGRES_PASSWORD=compose-check-only $$COMPOSE config -q 2>/dev/null; then \
+	  echo "docker-compose.yml starts without TALLY_SECRET_KEY: it must refuse"; exit 1; \
+	fi; \
+	echo "docker-compose.yml: valid, and refuses to start without TALLY_SECRET_KEY"
 
 ## bench: the benchmarks in bench/ (see bench/README.md)
 bench: tools
