@@ -325,6 +325,26 @@ class DayTally(SQLModel, table=True):
     computed_at: dt.datetime = _created()
 
 
+class SlotTally(SQLModel, table=True):
+    """The counts of one closed 15-minute slot of a launch's open day, computed once and kept.
+
+    Like ``DayTally`` for the day still going on: keyed by the counts version, so a
+    backfill or a re-link makes them stale; ``day`` is the slot's local day, which a
+    version bump carries over or drops as it does for days. Once the day closes and
+    its ``DayTally`` row is kept, its slots are deleted.
+    """
+
+    __tablename__ = "slot_tally"
+
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE", primary_key=True)
+    timezone: str = Field(sa_type=sa.String(64), primary_key=True)
+    version: int = Field(default=0, primary_key=True)
+    starts_at: dt.datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    day: dt.date
+    counts: dict[str, Any] = Field(sa_type=sa.JSON)
+    computed_at: dt.datetime = _created()
+
+
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (sa.Index("ix_audit_event_target", "target_type", "target_id"),)

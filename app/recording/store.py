@@ -288,13 +288,15 @@ class Store:
         )
         changed = sorted(set(days))
         keep = f"AND day NOT IN ({self._marks(len(changed))})" if changed else ""
-        self._run(
-            "INSERT INTO day_tally (launch_id, timezone, day, version, counts, computed_at) "
-            "SELECT launch_id, timezone, day, ?, counts, computed_at FROM day_tally "
-            f"WHERE launch_id = ? AND timezone = ? AND version = ? {keep}",
-            [version, launch_id, timezone, version - 1, *(d.isoformat() if self.sqlite else d for d in changed)],
-        )
-        self._run("DELETE FROM day_tally WHERE launch_id = ? AND version < ?", [launch_id, version])
+        # Closed days (day_tally) and the closed 15-minute slots of today (slot_tally) alike.
+        for table, key in (("day_tally", "day"), ("slot_tally", "starts_at, day")):
+            self._run(
+                f"INSERT INTO {table} (launch_id, timezone, {key}, version, counts, computed_at) "
+                f"SELECT launch_id, timezone, {key}, ?, counts, computed_at FROM {table} "
+                f"WHERE launch_id = ? AND timezone = ? AND version = ? {keep}",
+                [version, launch_id, timezone, version - 1, *(d.isoformat() if self.sqlite else d for d in changed)],
+            )
+            self._run(f"DELETE FROM {table} WHERE launch_id = ? AND version < ?", [launch_id, version])
         return int(version)
 
     def launch_timezone(self, launch_id: int) -> str:

@@ -1,8 +1,9 @@
-"""Closed days, counted once: in each process's memory and in the ``day_tally`` table.
+"""Closed days and slots, counted once: in each process's memory and in the ``day_tally``
+and ``slot_tally`` tables.
 
-A local day is *closed* an hour after its midnight (the 15-minute undo window,
-commits in flight, replica clocks that disagree a little). After that only two
-things change its counts: a backfill (an enquiry logged with an earlier
+A local day, or a 15-minute slot of today, is *closed* ``CLOSED_AFTER`` (half an
+hour) after it ends: the 15-minute undo window, commits in flight, replica clocks
+that disagree a little. After that only two things change its counts: a backfill (an enquiry logged with an earlier
 ``occurred_at``, the CSV import) and re-linking "other" enquiries. Both raise
 the launch's ``counts_version`` in the transaction that changes the data
 (``recording.store.Store.bump_counts_version``), and every kept count is keyed by
@@ -14,6 +15,11 @@ that version:
 * in the database by the same key: the bump carries the unchanged days over to
   the new version, so only the changed days are counted again, by whichever
   process first needs them, once for every process and replica.
+
+Today is kept the same way, slot by slot (``slot_tally``): a process reads the
+slots another process or replica counted, counts only those nobody has, and
+keeps them for the others. So no read counts more than the last half hour or so
+from the enquiry indexes, and a new process or replica counts nothing it can read.
 
 A process that read the old version and is still counting writes its row under
 the old version, where nobody reads it: it can never hide a backfill.
@@ -31,22 +37,24 @@ from sqlmodel import Session
 
 from app.db import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION, insert_ignoring_conflicts
 from app.launches import day_bounds, local_date, window, zone
-from app.models import DayTally, Launch, id_of
+from app.models import DayTally, Launch, SlotTally, id_of
 from app.tallies.counting import DayCounts, count_hours
 
 log = logging.getLogger(__name__)
 
 DAY_CACHE_KEY = "tally_day_cache"
 OPEN_DAY_KEY = "tally_open_day_hours"
-HOUR = dt.timedelta(hours=1)
-CLOSED_AFTER = dt.timedelta(hours=1)
+SLOT = dt.timedelta(minutes=15)
+CLOSED_AFTER = dt.timedelta(minutes=30)
 # Bumped when DayCounts changes shape: stored days of another format are counted again.
 DAY_FORMAT = 4
+SLOT_FORMAT = 1
 # How long keeping a counted day may wait for SQLite's write lock. Not longer:
 # keeping it is an optimisation, and the caller is a page.
 STORE_LOCK_WAIT_MS = 200
 
 _day_tally = DayTally.__table__  # type: ignore[attr-defined]
+_slot_tally = SlotTally.__table__  # type: ignore[attr-defined]
 
 DayKey = tuple[int, str, dt.date, int]  # launch id, time zone, local day, counts version
 
@@ -114,18 +122,18 @@ def closed_days(session: Session, launch: Launch, days: list[dt.date], now: dt.d
     return found
 
 
-def closed_hours(session: Session, launch: Launch, day: dt.date, now: dt.datetime) -> DayCounts | None:
-    """The hours of a day still open that are closed already (they ended ``CLOSED_AFTER`` ago),
-    counted once per process and extended hour by hour as the day goes on (memory only: the
-    day's row is kept once the whole day closes). None before the first hour has closed.
+def closed_slots(session: Session, launch: Launch, day: dt.date, now: dt.datetime) -> DayCounts | None:
+    """The 15-minute slots of a day still open that are closed already (they ended ``CLOSED_AFTER``
+    ago), in steps of a slot: from this process's memory, else as kept in ``slot_tally``, else
+    counted now and kept for every process. None before the first slot has closed.
 
     The same rule as for days keeps them true: only a write into the past changes a closed
-    hour, and any write more than ``CLOSED_AFTER`` into the past raises the counts version."""
+    slot, and any write more than ``CLOSED_AFTER`` into the past raises the counts version."""
     memo = session.info.get("memo")
     if memo is None or launch.id is None:
         return None
     start, end = day_bounds(day, zone(launch))
-    closed = min((now - CLOSED_AFTER - start) // HOUR, -(-(end - start) // HOUR))
+    closed = min((now - CLOSED_AFTER - start) // SLOT, (end - start) // SLOT)
     if closed <= 0:
         return None
     key = (launch.id, launch.timezone, day, launch.counts_version)
@@ -135,15 +143,60 @@ def closed_hours(session: Session, launch: Launch, day: dt.date, now: dt.datetim
         found = store.get(key)
     if found is not None and found.hours >= closed:
         return found
-    if found is None:
-        counted = count_hours(session, launch, start, start + closed * HOUR)
-    else:
-        counted = found.extended(count_hours(session, launch, found.end, start + closed * HOUR))
+    have = found.hours if found is not None else 0
+    later = _slots(session, launch, day, start + have * SLOT, closed - have, now)
+    counted = later if found is None else found.extended(later)
     with lock:
-        for other in [k for k in store if k[0] == launch.id]:
+        for other in [k for k in store if k[0] == launch.id and k != key]:
             del store[other]  # other days and versions of this launch are of no use any more
-        store[key] = counted
+        if key not in store or store[key].hours < counted.hours:
+            store[key] = counted
     return counted
+
+
+def _slots(
+    session: Session, launch: Launch, day: dt.date, start: dt.datetime, slots: int, now: dt.datetime
+) -> DayCounts:
+    """``slots`` closed slots from ``start``: those kept in ``slot_tally`` read, the others counted
+    from the enquiry indexes (one stretch, grouped by slot) and kept."""
+    rows = session.execute(
+        sa.select(_slot_tally.c.starts_at, _slot_tally.c.counts).where(
+            _slot_tally.c.launch_id == launch.id,
+            _slot_tally.c.timezone == launch.timezone,
+            _slot_tally.c.version == launch.counts_version,
+            _slot_tally.c.starts_at >= start,
+            _slot_tally.c.starts_at < start + slots * SLOT,
+        )
+    )
+    found = {
+        (starts_at - start) // SLOT: data
+        for starts_at, data in rows
+        if isinstance(data, dict) and data.get("format") == SLOT_FORMAT
+    }
+    missing = [k for k in range(slots) if k not in found]
+    if missing:
+        first, last = missing[0], missing[-1] + 1
+        counted = count_hours(session, launch, start + first * SLOT, start + last * SLOT, SLOT)
+        fresh = {k: {"format": SLOT_FORMAT, **counted.step_json(k - first)} for k in missing}
+        found.update(fresh)
+        _keep(
+            session,
+            _slot_tally,
+            [
+                {
+                    "launch_id": launch.id,
+                    "timezone": launch.timezone,
+                    "version": launch.counts_version,
+                    "starts_at": start + k * SLOT,
+                    "day": day,
+                    "counts": counts,
+                    "computed_at": now,
+                }
+                for k, counts in fresh.items()
+            ],
+            f"slots of {day} of launch {launch.slug}",
+        )
+    return DayCounts.from_steps(start, slots, SLOT, found)
 
 
 def keep_closed_days(session: Session, launch: Launch, *, now: dt.datetime) -> int:
@@ -181,13 +234,6 @@ def _stored_days(session: Session, launch: Launch, days: list[dt.date]) -> dict[
 
 
 def _store_days(session: Session, launch: Launch, counted: dict[dt.date, DayCounts], now: dt.datetime) -> None:
-    """Keep freshly counted closed days for every process, on a connection of its own.
-
-    Best effort: the caller's session may be a read transaction (or, on SQLite,
-    another connection may hold the write lock for a moment); a day that could
-    not be kept is simply counted again next time."""
-    bind = session.get_bind()
-    engine = (bind.engine if isinstance(bind, sa.Connection) else bind).execution_options(**{WRITE_OPTION: True})
     rows = [
         {
             "launch_id": launch.id,
@@ -199,7 +245,22 @@ def _store_days(session: Session, launch: Launch, counted: dict[dt.date, DayCoun
         }
         for day, counts in counted.items()
     ]
-    insert = insert_ignoring_conflicts(_day_tally, engine.dialect)
+    # A closed day's slots are read no more: its row holds them.
+    drop = sa.delete(_slot_tally).where(_slot_tally.c.launch_id == launch.id, _slot_tally.c.day.in_(list(counted)))
+    _keep(session, _day_tally, rows, f"closed days of launch {launch.slug}", then=drop)
+
+
+def _keep(
+    session: Session, table: sa.Table, rows: list[dict[str, Any]], what: str, then: sa.Delete | None = None
+) -> None:
+    """Keep freshly counted days or slots for every process, on a connection of its own.
+
+    Best effort: the caller's session may be a read transaction (or, on SQLite,
+    another connection may hold the write lock for a moment); what could not be
+    kept is simply counted again next time."""
+    bind = session.get_bind()
+    engine = (bind.engine if isinstance(bind, sa.Connection) else bind).execution_options(**{WRITE_OPTION: True})
+    insert = insert_ignoring_conflicts(table, engine.dialect)
     is_sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.connect() as connection:
@@ -209,8 +270,10 @@ def _store_days(session: Session, launch: Launch, counted: dict[dt.date, DayCoun
             try:
                 with connection.begin():
                     connection.execute(insert, rows)
+                    if then is not None:
+                        connection.execute(then)
             finally:
                 if is_sqlite:
                     driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     except sa.exc.OperationalError as exc:
-        log.info("closed days of launch %s not kept this time (%s); they will be counted again", launch.slug, exc.orig)
+        log.info("%s not kept this time (%s); they will be counted again", what, exc.orig)

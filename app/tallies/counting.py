@@ -12,10 +12,11 @@ Two shapes of answer:
   ``ix_enquiry_time`` (a GROUP BY over a window builds a temporary B-tree: five
   times slower for a day). With a channel or segment filter the hypotheses are
   counted through the enquiries the filter keeps (one join, grouped).
-* ``DayCounts``: one local day, hour by hour, per (hypothesis, channel,
-  segment) and per (channel, segment, other). Two grouped queries a day; closed
-  days are counted so once and kept (app/tallies/cache.py), and any range,
-  filter or bucket that falls on whole hours is then summed from memory.
+* ``DayCounts``: one local day, hour by hour (or, for the day still going on,
+  15-minute slot by slot), per (hypothesis, channel, segment) and per (channel,
+  segment, other). Two grouped queries a stretch; closed days and slots are
+  counted so once and kept (app/tallies/cache.py), and any range, filter or
+  bucket that falls on their edges is then summed from memory.
 """
 
 from __future__ import annotations
@@ -199,9 +200,10 @@ def raw_counts(
 
 
 class DayCounts:
-    """The counts of one local day, hour by hour (a day has 23, 24 or 25 of them).
+    """The counts of one local day, hour by hour (a day has 23, 24 or 25 of them), or of
+    the closed part of today in steps of ``step`` (15-minute slots).
 
-    Hour ``k`` is [start + k h, start + (k + 1) h). Sums over whole hours, with
+    Step ``k`` is [start + k step, start + (k + 1) step); ``hours`` is how many steps. Sums over whole hours, with
     or without a filter, come from memory. The whole day's totals are kept apart
     from the hours: most readers (a whole-launch tally, a digest's "since launch")
     want only those, so a day read back from ``day_tally`` parses its hours (a
@@ -217,13 +219,20 @@ class DayCounts:
         "_whole_links",
         "hours",
         "start",
+        "step",
     )
 
     def __init__(
-        self, start: dt.datetime, hours: int, dims: dict[Dim, list[int]], links: dict[Link, list[int]]
+        self,
+        start: dt.datetime,
+        hours: int,
+        dims: dict[Dim, list[int]],
+        links: dict[Link, list[int]],
+        step: dt.timedelta = HOUR,
     ) -> None:
         self.start = start
         self.hours = hours
+        self.step = step
         self._dims: dict[Dim, list[int]] | None = dims
         self._links: dict[Link, list[int]] | None = links
         self._hourly: str | None = None  # the hours as stored, until parsed: per dimension and hypothesis
@@ -234,7 +243,7 @@ class DayCounts:
 
     @property
     def end(self) -> dt.datetime:
-        return self.start + self.hours * HOUR
+        return self.start + self.hours * self.step
 
     @property
     def dims(self) -> dict[Dim, list[int]]:
@@ -256,11 +265,11 @@ class DayCounts:
         self._by_hypothesis = {int(h): _dense(hours, self.hours) for h, hours in data["hypotheses"]}
 
     def hour_of(self, moment: dt.datetime) -> int | None:
-        """The hour index at which ``moment`` falls, if it is on an hour boundary of this day."""
+        """The step index at which ``moment`` falls, if it is on a step boundary of this day."""
         offset = moment - self.start
-        if offset % HOUR or not dt.timedelta(0) <= offset <= self.hours * HOUR:
+        if offset % self.step or not dt.timedelta(0) <= offset <= self.hours * self.step:
             return None
-        return offset // HOUR
+        return offset // self.step
 
     def _hypothesis_hours(self) -> dict[int, list[int]]:
         if self._by_hypothesis is None and self._dims is None and self._hourly is not None:
@@ -326,7 +335,9 @@ class DayCounts:
         return counts
 
     def extended(self, later: DayCounts) -> DayCounts:
-        """These hours followed by ``later``'s (which starts where these end)."""
+        """These hours followed by ``later``'s (which starts where these end, in steps as long)."""
+        if later.step != self.step or later.start != self.end:
+            raise ValueError("only counts in the same steps, starting where these end, can extend them")
         hours = self.hours + later.hours
         dims: dict[Dim, list[int]] = {}
         for key in {*self.dims, *later.dims}:
@@ -334,7 +345,7 @@ class DayCounts:
         links: dict[Link, list[int]] = {}
         for link in {*self.links, *later.links}:
             links[link] = self.links.get(link, [0] * self.hours) + later.links.get(link, [0] * later.hours)
-        return DayCounts(self.start, hours, dims, links)
+        return DayCounts(self.start, hours, dims, links, self.step)
 
     def to_json(self) -> dict[str, Any]:
         """The whole day's totals as JSON; its hours as JSON strings inside (parsed only when needed), each
@@ -356,6 +367,28 @@ class DayCounts:
             "hourly": json.dumps(hourly, separators=(",", ":")),
             "hourly_links": json.dumps(links, separators=(",", ":")),
         }
+
+    def step_json(self, k: int) -> dict[str, Any]:
+        """Step ``k`` alone, as kept for a slot of today: [[channel, segment, other, n], …] and
+        [[hypothesis, channel, segment, n], …]."""
+        return {
+            "dims": [[*dim, hours[k]] for dim, hours in self.dims.items() if hours[k]],
+            "links": [[*link, hours[k]] for link, hours in self.links.items() if hours[k]],
+        }
+
+    @classmethod
+    def from_steps(
+        cls, start: dt.datetime, hours: int, step: dt.timedelta, steps: dict[int, dict[str, Any]]
+    ) -> DayCounts:
+        """Counts put together from steps kept one by one (``step_json``)."""
+        dims: dict[Dim, list[int]] = {}
+        links: dict[Link, list[int]] = {}
+        for k, data in steps.items():
+            for c, s, o, n in data["dims"]:
+                dims.setdefault((str(c), s, bool(o)), [0] * hours)[k] += int(n)
+            for h, c, s, n in data["links"]:
+                links.setdefault((int(h), str(c), s), [0] * hours)[k] += int(n)
+        return cls(start, hours, dims, links, step)
 
     @classmethod
     def from_json(cls, start: dt.datetime, data: dict[str, Any]) -> DayCounts:
@@ -382,15 +415,18 @@ def _dense(pairs: list[list[int]], length: int) -> list[int]:
     return hours
 
 
-def _hour_of(session: Session, column: sa.ColumnElement[Any], start: dt.datetime) -> tuple[Any, Any]:
-    """An SQL expression that tells a stored time's hour, and a function from its value to the
-    hour's index counted from ``start``.
+def _hour_of(
+    session: Session, column: sa.ColumnElement[Any], start: dt.datetime, step: dt.timedelta = HOUR
+) -> tuple[Any, Any]:
+    """An SQL expression that tells a stored time's hour (or step), and a function from its value
+    to the step's index counted from ``start``.
 
-    When ``start`` is on a UTC hour (every zone with a whole-hour offset: the Nordics, most of the
-    world) the expression is the stored time cut to the hour, which costs next to nothing;
-    otherwise whole hours are worked out from the epoch seconds."""
+    When counting hours and ``start`` is on a UTC hour (every zone with a whole-hour offset: the
+    Nordics, most of the world) the expression is the stored time cut to the hour, which costs
+    next to nothing; otherwise whole steps are worked out from the epoch seconds."""
     sqlite = session.get_bind().dialect.name == "sqlite"
-    if start.minute == 0 and start.second == 0 and start.microsecond == 0:
+    seconds_a_step = int(step.total_seconds())
+    if step == HOUR and start.minute == 0 and start.second == 0 and start.microsecond == 0:
         if sqlite:  # stored as text, "2026-11-18 10:00:00.000000"
             return sa.func.substr(
                 column, 1, 13
@@ -400,23 +436,26 @@ def _hour_of(session: Session, column: sa.ColumnElement[Any], start: dt.datetime
     if sqlite:
         # Cut to the second first: strftime('%s') rounds, which would move 09:59:59.9 into hour 10.
         seconds = sa.cast(sa.func.strftime("%s", sa.func.substr(column, 1, 19)), sa.Integer) - epoch
-        return seconds // 3600, int
-    return sa.cast(sa.func.floor((sa.extract("epoch", column) - epoch) / 3600), sa.Integer), int
+        return seconds // seconds_a_step, int
+    return sa.cast(sa.func.floor((sa.extract("epoch", column) - epoch) / seconds_a_step), sa.Integer), int
 
 
-def count_hours(session: Session, launch: Launch, start: dt.datetime, end: dt.datetime) -> DayCounts:
-    """Hour by hour counts of [start, end), which should be whole hours (a local day).
+def count_hours(
+    session: Session, launch: Launch, start: dt.datetime, end: dt.datetime, step: dt.timedelta = HOUR
+) -> DayCounts:
+    """Hour by hour (or step by step) counts of [start, end), which should be whole steps (a local
+    day, or slots of today).
 
     Both tallies read covering indexes only: the (channel, segment, other) counts by seeks on
     ``ix_enquiry_dimensions`` for each combination the launch offers, the per-hypothesis counts
     by a seek per hypothesis on ``ix_enquiry_hypothesis_count``, grouped by hour."""
-    hours = max(-(-(end - start) // HOUR), 0)
+    hours = max(-(-(end - start) // step), 0)
     dims: dict[Dim, list[int]] = {}
     links: dict[Link, list[int]] = {}
     if not hours:
-        return DayCounts(start, hours, dims, links)
+        return DayCounts(start, hours, dims, links, step)
     params = {"launch_id": launch.id, "start": start, "end": end}
-    hour, to_index = _hour_of(session, _enquiry.c.created_at, start)
+    hour, to_index = _hour_of(session, _enquiry.c.created_at, start, step)
     index_of = functools.cache(to_index)  # a day has only two dozen distinct hours
     hour = hour.label("hour")
     grouped = [hour, _enquiry.c.channel, _enquiry.c.segment, _enquiry.c.is_other]
@@ -442,7 +481,7 @@ def count_hours(session: Session, launch: Launch, start: dt.datetime, end: dt.da
             sa.select(*grouped, sa.func.count()).where(*_in_window(_enquiry)).group_by(*grouped), params
         ):
             dims.setdefault((channel, segment, bool(is_other)), [0] * hours)[min(index_of(k), hours - 1)] += n
-    link_hour, _ = _hour_of(session, _link.c.created_at, start)
+    link_hour, _ = _hour_of(session, _link.c.created_at, start, step)
     link_hour = link_hour.label("hour")
     grouped_links = [link_hour, _link.c.hypothesis_id, _link.c.channel, _link.c.segment]
     of_launch = sa.select(_hypothesis.c.id).where(_hypothesis.c.launch_id == sa.bindparam("launch_id"))
@@ -454,7 +493,7 @@ def count_hours(session: Session, launch: Launch, start: dt.datetime, end: dt.da
     )
     for k, hypothesis_id, channel, segment, n in rows:
         links.setdefault((hypothesis_id, channel, segment), [0] * hours)[min(index_of(k), hours - 1)] += n
-    return DayCounts(start, hours, dims, links)
+    return DayCounts(start, hours, dims, links, step)
 
 
 def count(*, session: Session, launch: Launch, start: dt.datetime, end: dt.datetime) -> int:

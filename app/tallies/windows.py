@@ -3,8 +3,9 @@
 Every range is first clipped to the launch's window: nothing before or after a
 launch is ever counted or kept. Then it is split by local day: closed days come
 from the kept hour-by-hour counts (app/tallies/cache.py) for the whole hours of
-the range, and only what is left — open days, and the ends of a range that does
-not start or end on the hour — is counted from the enquiry indexes.
+the range, today from its kept 15-minute slots, and only what is left — the last
+half hour or so, and the ends of a range that does not start or end on an hour
+(on a slot, today) — is counted from the enquiry indexes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlmodel import Session
 from app import schedule
 from app.launches import day_bounds, hypotheses_of, local_date, window, zone
 from app.models import Hypothesis, Launch
-from app.tallies.cache import cache_of, closed_days, closed_hours, is_closed
+from app.tallies.cache import cache_of, closed_days, closed_slots, is_closed
 from app.tallies.counting import (
     UNSPECIFIED_SEGMENT,
     Counts,
@@ -67,7 +68,7 @@ def clip(launch: Launch, start: dt.datetime, end: dt.datetime) -> tuple[dt.datet
 
 class _Days:
     """The local days of one request's ranges, hour by hour where that is cheap: closed days
-    from the kept counts, and the closed hours of an open day from this process's memory."""
+    from the kept counts, and the closed slots of an open day from the kept slots."""
 
     def __init__(self, session: Session, launch: Launch, now: dt.datetime | None) -> None:
         self.session = session
@@ -98,7 +99,7 @@ class _Days:
         if is_closed(self.launch, day, self.now):
             self._days.update(closed_days(self.session, self.launch, [day], self.now))
         else:
-            self._days[day] = closed_hours(self.session, self.launch, day, self.now)
+            self._days[day] = closed_slots(self.session, self.launch, day, self.now)
         return self._days[day]
 
     def counts(self, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> Counts:
@@ -112,26 +113,26 @@ class _Days:
             if hours is None:
                 pending.append((a, b))
                 continue
-            first = hours.hour_of(_ceil_hour(a, hours.start))
-            last = hours.hour_of(_floor_hour(min(b, hours.end), hours.start))
+            first = hours.hour_of(_ceil_step(a, hours.start, hours.step))
+            last = hours.hour_of(_floor_step(min(b, hours.end), hours.start, hours.step))
             if first is None or last is None or first >= last:
                 pending.append((a, b))
                 continue
             total.add(hours.counts(first, last, flt))
-            pending.append((a, hours.start + first * HOUR))
-            pending.append((hours.start + last * HOUR, b))
+            pending.append((a, hours.start + first * hours.step))
+            pending.append((hours.start + last * hours.step, b))
         for a, b in _merge(pending):
             total.add(raw_counts(self.session, self.launch, a, b, flt))
         return total
 
 
-def _ceil_hour(moment: dt.datetime, origin: dt.datetime) -> dt.datetime:
+def _ceil_step(moment: dt.datetime, origin: dt.datetime, step: dt.timedelta) -> dt.datetime:
     offset = moment - origin
-    return origin + -(-offset // HOUR) * HOUR
+    return origin + -(-offset // step) * step
 
 
-def _floor_hour(moment: dt.datetime, origin: dt.datetime) -> dt.datetime:
-    return origin + ((moment - origin) // HOUR) * HOUR
+def _floor_step(moment: dt.datetime, origin: dt.datetime, step: dt.timedelta) -> dt.datetime:
+    return origin + ((moment - origin) // step) * step
 
 
 def _merge(stretches: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:

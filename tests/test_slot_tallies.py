@@ -1,0 +1,167 @@
+"""Today's kept counts: closed 15-minute slots, counted once and shared by every process and replica
+(``slot_tally``), true after a backfill, a re-link's version bump and an undo."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from app import enquiries
+from app.db import Database
+from app.models import Launch, SlotTally
+from app.tallies import Tally, keep_closed_days, tally
+from tests.factories import fresh, log, make_launch, make_user
+from tests.test_tallies import _backdate as behind_the_apps_back  # raises no counts version
+
+OSLO = ZoneInfo("Europe/Oslo")
+SLUG = "test-launch"
+TODAY = dt.datetime(2026, 11, 20, 0, 0, tzinfo=OSLO)
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=OSLO)  # slots up to 11:30 are closed
+
+
+def oslo(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 11, day, hour, minute, tzinfo=OSLO).astimezone(dt.UTC)
+
+
+@pytest.fixture
+def launch(db: Database) -> Launch:
+    launch = make_launch(db, slug=SLUG, hypotheses=("a", "b"))
+    log(db, launch, "a", at=oslo(17, 10))
+    for at in (oslo(20, 8, 5), oslo(20, 9, 10), oslo(20, 11, 50)):
+        log(db, launch, "b", at=at)
+    return fresh(db, launch)
+
+
+@pytest.fixture
+def replica(db: Database) -> Iterator[Database]:
+    """A second replica: its own engine and an empty memory."""
+    other = Database(db.url)
+    yield other
+    other.dispose()
+
+
+def today(process: Database, launch: Launch, now: dt.datetime = NOW) -> Tally:
+    with process.session() as session:
+        return tally(session=session, launch=launch, start=TODAY, end=now, now=now)
+
+
+def from_the_indexes(db: Database, launch: Launch, now: dt.datetime = NOW) -> Tally:
+    with db.session() as session:
+        return tally(session=session, launch=launch, start=TODAY, end=now)
+
+
+def kept_slots(db: Database, launch: Launch) -> dict[dt.datetime, int]:
+    """The kept slots of the launch's current version, with how many enquiries each holds."""
+    version = fresh(db, launch).counts_version
+    with db.session() as session:
+        rows = session.exec(
+            select(SlotTally).where(SlotTally.launch_id == launch.id, SlotTally.version == version)
+        ).all()
+        return {row.starts_at: sum(n for *_, n in row.counts["dims"]) for row in rows}
+
+
+def test_closed_slots_are_counted_once_and_read_by_every_replica(
+    db: Database, replica: Database, launch: Launch
+) -> None:
+    assert today(db, launch).total == 3
+    kept = kept_slots(db, launch)
+    # Every closed slot of today is kept, the empty ones too: 00:00 to 11:30, 46 of them.
+    assert len(kept) == 46 and min(kept) == TODAY and max(kept) == oslo(20, 11, 15)
+    assert kept[oslo(20, 8)] == 1 and kept[oslo(20, 9)] == 1 and sum(kept.values()) == 2
+
+    # The other replica reads them instead of counting: a row slipped into a closed slot behind
+    # the app's back stays unseen by both, while the open half hour is read from the indexes.
+    behind_the_apps_back(db, launch, oslo(20, 9, 12))
+    behind_the_apps_back(db, launch, oslo(20, 11, 40))
+    for process in (replica, db):
+        assert today(process, launch).total == 4
+    assert from_the_indexes(db, launch).total == 5
+
+
+def test_a_replica_counts_only_the_slots_nobody_has_kept_yet(db: Database, replica: Database, launch: Launch) -> None:
+    assert today(db, launch).total == 3
+    later = NOW + dt.timedelta(minutes=20)  # 11:30 to 11:45 has closed since
+    log_at = oslo(20, 11, 35)
+    behind_the_apps_back(db, launch, log_at)  # as the hot path writes: at the time, raising nothing
+    assert today(replica, launch, later).total == 4
+    kept = kept_slots(db, launch)
+    assert len(kept) == 47 and kept[oslo(20, 11, 30)] == 1
+    # The first replica extends what it has in memory by that one slot, as kept.
+    assert today(db, launch, later).total == 4
+
+
+def test_a_backfill_into_another_day_carries_todays_slots_over_to_the_new_version(
+    db: Database, replica: Database, launch: Launch
+) -> None:
+    assert today(db, launch).total == today(replica, launch).total == 3
+    before = kept_slots(db, launch)
+    log(db, launch, "a", at=oslo(18, 10))  # the import's way: raises the version for the 18th
+    reloaded = fresh(db, launch)
+    assert reloaded.counts_version == launch.counts_version + 1
+    assert kept_slots(db, launch) == before
+    for process in (db, replica):
+        assert today(process, reloaded).total == 3
+
+
+def test_a_backfill_into_today_makes_its_kept_slots_stale_in_every_replica(
+    db: Database, replica: Database, launch: Launch, client: TestClient, token: str
+) -> None:
+    assert today(db, launch).total == today(replica, launch).total == 3
+    with time_machine.travel(NOW, tick=False):
+        response = client.post(
+            f"/api/v1/launches/{SLUG}/enquiries",
+            json={"channel": "phone", "hypotheses": ["a"], "occurred_at": oslo(20, 9, 30).isoformat()},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 201, response.text
+    reloaded = fresh(db, launch)
+    assert reloaded.counts_version == launch.counts_version + 1
+    assert kept_slots(db, launch) == {}  # today changed: none of its slots carried over
+    for process in (replica, db):
+        result = today(process, reloaded)
+        assert result.total == 4 and result == from_the_indexes(db, reloaded)
+    assert kept_slots(db, launch)[oslo(20, 9, 30)] == 1
+
+
+def test_an_undo_never_reaches_a_kept_slot(db: Database, replica: Database, launch: Launch) -> None:
+    agent = make_user(db)
+    ticked = log(db, launch, "a", at=oslo(20, 11, 50), agent=agent)
+    reloaded = fresh(db, launch)
+    assert today(db, reloaded).total == today(replica, reloaded).total == 4
+    # The latest moment the undo is allowed: the enquiry is still in the open part.
+    later = oslo(20, 11, 50) + enquiries.UNDO_WINDOW
+    with time_machine.travel(later, tick=False), db.transaction() as session:
+        enquiries.undo(session, ticked, now=dt.datetime.now(dt.UTC), user=agent)
+    for process in (db, replica):
+        assert today(process, reloaded, later).total == 3
+    assert today(db, reloaded, later) == from_the_indexes(db, reloaded, later)
+
+
+def test_a_closed_days_slots_are_dropped_once_the_day_is_kept(db: Database, launch: Launch) -> None:
+    assert today(db, launch).total == 3 and kept_slots(db, launch)
+    next_morning = dt.datetime(2026, 11, 21, 1, 0, tzinfo=OSLO)
+    with db.session() as session:
+        keep_closed_days(session, launch, now=next_morning)
+    assert kept_slots(db, launch) == {}
+
+
+def test_the_slots_of_a_day_in_a_half_hour_zone_line_up_with_its_midnight(db: Database) -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")
+    launch = make_launch(db, slug="india", hypotheses=("a",), timezone="Asia/Kolkata")
+    midnight = dt.datetime(2026, 11, 20, 0, 0, tzinfo=kolkata)
+    for minutes in (0, 14, 15, 301):
+        log(db, launch, "a", at=(midnight + dt.timedelta(minutes=minutes)).astimezone(dt.UTC))
+    launch = fresh(db, launch)
+    now = midnight + dt.timedelta(hours=6)
+    with db.session() as session:
+        kept: Any = tally(session=session, launch=launch, start=midnight, end=now, now=now)
+        first: Any = tally(session=session, launch=launch, start=midnight, end=midnight + dt.timedelta(minutes=15))
+    assert kept.total == 4 and first.total == 2
+    assert kept_slots(db, launch)[midnight.astimezone(dt.UTC)] == 2
