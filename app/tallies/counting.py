@@ -217,6 +217,7 @@ class DayCounts:
         "_links",
         "_whole",
         "_whole_links",
+        "_whole_links_stored",
         "hours",
         "start",
         "step",
@@ -239,6 +240,7 @@ class DayCounts:
         self._hourly_links: str | None = None  # … and per (hypothesis, channel, segment), for filters only
         self._whole: Counts | None = None
         self._whole_links: dict[Link, int] | None = None
+        self._whole_links_stored: list[list[Any]] | None = None  # as read back, until a filter needs them
         self._by_hypothesis: dict[int, list[int]] | None = None
 
     @property
@@ -291,6 +293,8 @@ class DayCounts:
         return self._whole
 
     def _whole_by_link(self) -> dict[Link, int]:
+        if self._whole_links is None and self._whole_links_stored is not None:
+            self._whole_links = {(int(h), str(c), s): int(n) for h, c, s, n in self._whole_links_stored}
         if self._whole_links is None:
             self._whole_links = {link: sum(hours) for link, hours in self.links.items()}
         return self._whole_links
@@ -400,7 +404,7 @@ class DayCounts:
         whole.hypotheses = Counter({int(h): int(n) for h, n in data["hypotheses"]})
         whole.dimensions = Counter({(str(c), s, bool(o)): int(n) for c, s, o, n in data["dims"]})
         day._whole = whole
-        day._whole_links = {(int(h), str(c), s): int(n) for h, c, s, n in data["links"]}
+        day._whole_links_stored = data["links"]
         return day
 
 
