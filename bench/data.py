@@ -17,8 +17,9 @@ from sqlalchemy.engine import make_url
 
 from app import migrations
 from app.db import Database
-from app.models import DayTally, Enquiry, EnquiryHypothesis, Hypothesis, Launch, LaunchStatus, id_of
+from app.models import DayTally, Enquiry, EnquiryHypothesis, Hypothesis, Launch, LaunchStatus, SlotTally, id_of
 from app.tallies import DAY_CACHE_KEY
+from app.tallies.cache import OPEN_DAY_KEY
 
 STARTS_ON = dt.date(2026, 11, 16)
 CHUNK = 20_000
@@ -56,8 +57,18 @@ def fresh_database(url: str | None, name: str) -> Database:
     return db
 
 
-def build(db: Database, *, enquiries: int, hypotheses: int, seed: int = 1, starts_on: dt.date = STARTS_ON) -> Dataset:
-    """A launch of 21 days from ``starts_on`` (fixed, so query figures compare across runs)."""
+def build(
+    db: Database,
+    *,
+    enquiries: int,
+    hypotheses: int,
+    seed: int = 1,
+    starts_on: dt.date = STARTS_ON,
+    until: dt.datetime | None = None,
+) -> Dataset:
+    """A launch of 21 days from ``starts_on`` (fixed, so query figures compare across runs).
+    With ``until`` ("now" of the benchmark) nothing is logged from then on: the day's office
+    hours so far hold that day's share of enquiries, as they would when it is now."""
     started = time.perf_counter()
     rng = random.Random(seed)
     with db.transaction() as session:
@@ -96,7 +107,9 @@ def build(db: Database, *, enquiries: int, hypotheses: int, seed: int = 1, start
         links: list[dict[str, Any]] = []
         for n in range(chunk_start, min(enquiries, chunk_start + CHUNK)):
             day = n * 21 // enquiries
-            created = start + dt.timedelta(days=day, seconds=rng.randrange(11 * 3600))
+            opens = start + dt.timedelta(days=day)
+            span = 11 * 3600 if until is None else max(1, min(11 * 3600, int((until - opens).total_seconds())))
+            created = opens + dt.timedelta(seconds=rng.randrange(span))
             matched = [] if rng.random() < 0.1 else rng.choices(ids, weights=weights, k=2 if rng.random() < 0.07 else 1)
             matched = list(dict.fromkeys(matched))
             batch.append(
@@ -138,9 +151,12 @@ def build(db: Database, *, enquiries: int, hypotheses: int, seed: int = 1, start
 
 def forget_counted_days(db: Database, session: sa.orm.Session, *, kept: bool) -> None:
     """Make the next tally count closed days as a new process would: without this
-    process's memory of them, and with ``kept=True`` also without the day_tally rows."""
+    process's memory of them (today's slots too), and with ``kept=True`` also without the
+    day_tally and slot_tally rows."""
     session.info["memo"].pop(DAY_CACHE_KEY, None)
+    session.info["memo"].pop(OPEN_DAY_KEY, None)
     session.rollback()  # a new read snapshot: see what other connections wrote or deleted
     if kept:
         with db.write_connection() as connection:
             connection.execute(sa.delete(DayTally.__table__))  # type: ignore[attr-defined]
+            connection.execute(sa.delete(SlotTally.__table__))  # type: ignore[attr-defined]
