@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For/-Proto to trust ("*" for any), so sign-in
     # limits count real client addresses rather than the proxy's.
     forwarded_allow_ips: str = "127.0.0.1"
+    # GDPR storage limitation: notes of enquiries older than this many days are erased (the counts
+    # stay). Unset: notes are kept.
+    note_retention_days: int | None = None
 
     # Slack's own variable names, as the Slack tooling and docs use them.
     slack_bot_token: SecretStr | None = Field(
@@ -123,6 +126,16 @@ class Settings(BaseSettings):
             # Without a driver name SQLAlchemy would look for psycopg2, which is not installed.
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    @field_validator("note_retention_days", mode="before")
+    @classmethod
+    def _note_retention_days(cls, value: Any) -> int | None:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise ValueError("expected a whole number of days, at least 1 (leave it unset to keep notes)")
+        return int(text)
 
     @field_validator("base_url")
     @classmethod

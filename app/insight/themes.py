@@ -22,10 +22,10 @@ at least ``min_score``. A word or two-word phrase inside a longer theme that cov
 Each note's phrases are worked out once per text (a bounded in-process cache, and stems are
 memoised); the phrase counts of a closed local day are kept in the process's memo, keyed by the
 launch's ``counts_version`` exactly like the tallies' closed days (app/tallies/cache.py), so a
-backfill or a re-link makes them stale in every process; then the days whose "other" enquiries are
-still the same (a digest of their ids, read from an index) are taken over, and only the changed days
-counted again. Only the recent period, and the open or partial days of the period before it, are
-read note by note. Figures: bench/themes.py.
+backfill, a re-link or notes erased by retention (app/privacy/retention.py) makes them stale in every
+process; then the days whose noted "other" enquiries are still the same (a digest of their ids) are
+taken over, and only the changed days counted again. Only the recent period, and the open or partial
+days of the period before it, are read note by note. Figures: bench/themes.py.
 """
 
 from __future__ import annotations
@@ -330,16 +330,14 @@ def _filter_clauses(flt: Filter | None) -> list[sa.ColumnElement[bool]]:
     return clauses
 
 
-def _notes_in(
-    launch: Launch, start: dt.datetime, end: dt.datetime, flt: Filter | None, *, noted: bool = True
-) -> list[Any]:
-    """The "other" enquiries of the launch in [start, end) (with a note: ``noted``), filtered."""
+def _notes_in(launch: Launch, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> list[Any]:
+    """The "other" enquiries of the launch with a note in [start, end), filtered."""
     return [
         _enquiry.c.launch_id == id_of(launch),
         _enquiry.c.created_at >= start,
         _enquiry.c.created_at < end,
         _enquiry.c.is_other.is_(True),
-        *([_enquiry.c.note.is_not(None)] if noted else []),
+        _enquiry.c.note.is_not(None),
         *_filter_clauses(flt),
     ]
 
@@ -406,18 +404,18 @@ def _note_rows(
     session: Session, launch: Launch, *, start: dt.datetime, end: dt.datetime, filter: Filter | None
 ) -> tuple[list[tuple[Any, str]], bytes]:
     """(time as stored, note) of the "other" notes in [start, end), oldest first, for counting (turning
-    every time into a datetime would cost a third of the work); and the digest of the ids of every
-    "other" enquiry there (``_day_digest``), from the same rows."""
+    every time into a datetime would cost a third of the work); and the digest of their ids
+    (``_day_digest``), from the same rows."""
     raw_time = sa.type_coerce(
         _enquiry.c.created_at, sa.String if session.get_bind().dialect.name == "sqlite" else sa.DateTime
     )
     query = (
         sa.select(raw_time, _enquiry.c.note, _enquiry.c.id)
-        .where(*_notes_in(launch, start, end, filter, noted=False))
+        .where(*_notes_in(launch, start, end, filter))
         .order_by(_enquiry.c.created_at, _enquiry.c.id)
     )
-    found = session.execute(query).all()
-    return [(at, note) for at, note, _ in found if note], _digest(enquiry_id for _, _, enquiry_id in found)
+    found = [(at, note, enquiry_id) for at, note, enquiry_id in session.execute(query).all() if note]
+    return [(at, note) for at, note, _ in found], _digest(enquiry_id for _, _, enquiry_id in found)
 
 
 THEME_DAYS_KEY = "insight_theme_days"
@@ -430,8 +428,8 @@ class ThemeDays:
 
     A new counts version (a backfill or re-link, on some day) makes every entry stale; each day's
     entry also remembers a digest of the ids of its "other" enquiries, so that after a new version
-    the days whose enquiries are the same are taken over (one index-only read of their ids) and only
-    the changed ones counted again."""
+    the days whose enquiries are the same are taken over (one read of their ids) and only the changed
+    ones counted again. Only enquiries with a note go into the digest: an erased note changes the day."""
 
     def __init__(self, max_days: int = 300) -> None:
         # A day of 5,000 notes keeps ~0.4 MB (about 4,500 phrases); 300 days are 14 launches, or
@@ -469,8 +467,8 @@ def _digest(ids: Iterable[int]) -> bytes:
 
 
 def _day_digest(session: Session, launch: Launch, *, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> bytes:
-    """A digest of the ids of the "other" enquiries in [start, end) (read from an index alone)."""
-    query = sa.select(_enquiry.c.id).where(*_notes_in(launch, start, end, flt, noted=False))
+    """A digest of the ids of the "other" enquiries with a note in [start, end)."""
+    query = sa.select(_enquiry.c.id).where(*_notes_in(launch, start, end, flt))
     return _digest(session.execute(query).scalars())
 
 

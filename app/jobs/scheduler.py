@@ -12,7 +12,9 @@ Jobs:
   have just closed (``tallies.keep_closed_days``) before any page needs them;
 * a job every ``ALERT_MINUTES`` that checks for spike alerts
   (``alerts.run_alerts(now=...)``, claimed in the database like digests);
-* an hourly job that prunes old sign-in attempts.
+* an hourly job that prunes old sign-in attempts;
+* with ``TALLY_NOTE_RETENTION_DAYS`` set, a daily job that erases older notes
+  (``retention.purge_notes(now=...)``: safe to run in every replica).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from app.config import Settings
 from app.db import Database
 from app.insight import alerts
 from app.models import Launch
+from app.privacy import retention
 from app.slack.client import sender_from
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,10 @@ log = logging.getLogger(__name__)
 SYNC_JOB = "sync"
 PRUNE_JOB = "prune"
 ALERT_JOB = "alerts"
+RETENTION_JOB = "note-retention"
+# At a fixed hour rather than every 24 hours from start-up, so replicas restarted more often than
+# daily still run it; early in the morning in Europe, away from the digests.
+RETENTION_AT = dt.time(2, 30)
 ALERT_MINUTES = 5
 DIGEST_PREFIX = "digest:"
 
@@ -144,6 +151,19 @@ class DigestScheduler:
         except Exception:
             log.exception("pruning sign-in attempts failed")
 
+    def purge_notes(self) -> None:
+        days = self.settings.note_retention_days
+        if days is None:
+            return
+        now = dt.datetime.now(dt.UTC)
+        try:
+            purged = retention.purge_notes(self.db, days=days, now=now)
+            log.info(
+                "notes before %s erased: %d (digests: %d)", purged.cutoff.isoformat(), purged.notes, purged.digests
+            )
+        except Exception:
+            log.exception("erasing notes older than %d days failed; the next day's run tries again", days)
+
     def start(self) -> None:
         self.scheduler.add_job(
             self.sync,
@@ -161,6 +181,13 @@ class DigestScheduler:
         self.scheduler.add_job(
             self.prune, IntervalTrigger(hours=1, timezone=dt.UTC), id=PRUNE_JOB, name="prune sign-in attempts"
         )
+        if self.settings.note_retention_days is not None:
+            self.scheduler.add_job(
+                self.purge_notes,
+                CronTrigger(hour=RETENTION_AT.hour, minute=RETENTION_AT.minute, timezone=dt.UTC),
+                id=RETENTION_JOB,
+                name="erase old notes",
+            )
         mode = "Slack" if self.sender is not None else "dry runs (no Slack configured)"
         log.info("digest scheduler starting: %s", mode)
         self.scheduler.start()

@@ -1,0 +1,142 @@
+"""Notes kept no longer than ``TALLY_NOTE_RETENTION_DAYS`` (GDPR: storage limitation).
+
+A note is erased, never its enquiry: the row, its hypothesis links, channel, segment and time
+stay, so every count, chart, digest figure and export total is exactly what it was. Only the
+text goes, from everywhere it was kept:
+
+* ``enquiry.note`` is set to NULL for enquiries that happened (``created_at``) before the cut-off;
+* the launch's ``counts_version`` is raised in the same transaction, so each process's phrase
+  counts of closed days (app/insight/themes.py, keyed by the version, with a digest of the ids
+  of the noted enquiries) are counted again without the erased notes, on every replica. The
+  tallies' kept days do not depend on notes and are carried over to the new version unchanged;
+* a stored digest (``digest_run.blocks``) quotes up to five notes of its window as ``> …`` lines
+  (app/slack/blocks.py; everything people typed is escaped there, so only the builder writes a
+  line that starts with ``> ``). Digests whose window starts before the cut-off lose those lines:
+  a window that straddles it loses a few hours of notes early, which errs the safe way.
+
+Nothing else holds a note's text. The audit trail records ids, keys and counts (an undo notes the
+hypotheses and channel, never the note); a re-link keeps enquiry ids; a spike alert or a digest's
+"new in other" names a theme, a phrase that at least three notes share, never one note; exports
+and pages read the live rows. Messages already posted to Slack are Slack's to keep or expire.
+
+``purge_notes`` is the job: a plain function of ``now``, safe to run again (nothing left to erase
+means nothing written) and from several replicas at once (each erasure is a conditional update,
+and only the replica whose update changed rows raises the version). The enquiries to erase are
+found with plain reads, a day of the launch at a time, and erased in small transactions, so the
+write lock the hot path needs is held for milliseconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.db import Database
+from app.models import DigestRun, Enquiry, Launch
+from app.recording.store import Store
+
+SLICE = dt.timedelta(days=1)  # the stretch of enquiries read at a time
+CHUNK = 1_000  # notes erased per transaction
+QUOTE = "> "  # how a digest's blocks quote a note
+
+_enquiry = Enquiry.__table__  # type: ignore[attr-defined]
+_launch = Launch.__table__  # type: ignore[attr-defined]
+_digest_run = DigestRun.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Purged:
+    cutoff: dt.datetime  # notes of enquiries before this moment are gone
+    notes: int  # notes erased by this run
+    digests: int  # stored digests whose quoted notes were taken out by this run
+
+
+def cutoff(*, days: int, now: dt.datetime) -> dt.datetime:
+    if days < 1:
+        raise ValueError("notes are kept for at least one day")
+    return now - dt.timedelta(days=days)
+
+
+def purge_notes(db: Database, *, days: int, now: dt.datetime) -> Purged:
+    """Erase the notes of enquiries that happened more than ``days`` days before ``now``."""
+    before = cutoff(days=days, now=now)
+    with db.session() as session:
+        launch_ids = [int(i) for i in session.execute(sa.select(_launch.c.id).order_by(_launch.c.id)).scalars()]
+    erased = sum(_erase_launch(db, launch_id, before) for launch_id in launch_ids)
+    return Purged(before, erased, _strip_digests(db, before))
+
+
+def _erase_launch(db: Database, launch_id: int, before: dt.datetime) -> int:
+    with db.session() as session:
+        first = session.execute(
+            sa.select(sa.func.min(_enquiry.c.created_at)).where(_enquiry.c.launch_id == launch_id)
+        ).scalar()
+    if first is None:
+        return 0
+    erased = 0
+    start = first
+    while start < before:
+        end = min(start + SLICE, before)
+        with db.session() as session:
+            ids = list(
+                session.execute(
+                    sa.select(_enquiry.c.id).where(
+                        _enquiry.c.launch_id == launch_id,
+                        _enquiry.c.created_at >= start,
+                        _enquiry.c.created_at < end,
+                        _enquiry.c.note.is_not(None),
+                    )
+                ).scalars()
+            )
+        for part in _chunks(ids):
+            erased += _erase(db, launch_id, part)
+        start = end
+    return erased
+
+
+def _erase(db: Database, launch_id: int, ids: list[int]) -> int:
+    with db.transaction() as session:
+        result = session.execute(
+            sa.update(_enquiry).where(_enquiry.c.id.in_(ids), _enquiry.c.note.is_not(None)).values(note=None)
+        )
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        if count:
+            # No changed days: the tallies do not read notes, so every kept day carries over.
+            Store.of(session.connection()).bump_counts_version(launch_id, ())
+    return count
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield list(ids[start : start + CHUNK])
+
+
+def without_quotes(value: Any) -> Any:
+    """Stored Block Kit with every quoted line (a note) taken out of its texts."""
+    if isinstance(value, list):
+        return [without_quotes(item) for item in value]
+    if isinstance(value, dict):
+        return {key: without_quotes(item) for key, item in value.items()}
+    if isinstance(value, str) and QUOTE in value:
+        return "\n".join(line for line in value.split("\n") if not line.startswith(QUOTE))
+    return value
+
+
+def _strip_digests(db: Database, before: dt.datetime) -> int:
+    with db.session() as session:
+        runs = session.execute(
+            sa.select(_digest_run.c.id, _digest_run.c.blocks).where(_digest_run.c.window_start < before)
+        ).all()
+    stripped = 0
+    for run_id, blocks in runs:
+        kept = without_quotes(blocks)
+        if kept == blocks:
+            continue
+        with db.transaction() as session:
+            session.execute(sa.update(_digest_run).where(_digest_run.c.id == run_id).values(blocks=kept))
+        stripped += 1
+    return stripped
