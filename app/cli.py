@@ -39,6 +39,8 @@ digest_cli = typer.Typer(no_args_is_help=True, help="Slack digests.")
 cli.add_typer(digest_cli, name="digest")
 enquiries_cli = typer.Typer(no_args_is_help=True, help="Enquiries logged outside the app.")
 cli.add_typer(enquiries_cli, name="enquiries")
+notes_cli = typer.Typer(no_args_is_help=True, help="Notes on enquiries (TALLY_NOTE_RETENTION_DAYS).")
+cli.add_typer(notes_cli, name="notes")
 
 log = logging.getLogger("app.cli")
 
@@ -504,6 +506,67 @@ def enquiries_import(
     finally:
         db.dispose()
     typer.echo(report.summary(launch))
+
+
+# --- retention, backup and restore --------------------------------------------------
+
+
+@notes_cli.command("purge")
+def notes_purge(
+    at: Annotated[
+        str | None, typer.Option("--now", help="Act as if it were this moment (ISO 8601 with offset).")
+    ] = None,
+) -> None:
+    """Erase now what the scheduler erases daily: the notes of enquiries older than TALLY_NOTE_RETENTION_DAYS.
+    The enquiries, and so every count, stay."""
+    from app.privacy import retention
+
+    config = settings()
+    if config.note_retention_days is None:
+        raise fail("TALLY_NOTE_RETENTION_DAYS is not set, so notes are kept: set it to a number of days first.", 2)
+    db = ready_database(config)
+    try:
+        purged = retention.purge_notes(db, days=config.note_retention_days, now=_parse_now(at))
+    finally:
+        db.dispose()
+    typer.echo(
+        f"Erased {purged.notes} notes of enquiries before {purged.cutoff:%Y-%m-%d %H:%M} UTC "
+        f"({config.note_retention_days} days); {purged.digests} stored digests lost their quoted notes."
+    )
+
+
+@cli.command("backup")
+def backup_command(
+    path: Annotated[Path, typer.Argument(help="The file to write.", show_default=False, dir_okay=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+) -> None:
+    """Copy the SQLite database to PATH, consistently, while the app serves. On PostgreSQL: prints the pg_dump
+    command to use instead."""
+    from app import backup
+
+    copied = backup.backup_sqlite(settings().database_url, path, force=force)
+    typer.echo(
+        f"Wrote {copied.path} ({copied.size / 1_000_000:.1f} MB, schema {copied.revision or 'empty'}, "
+        f"{copied.enquiries} enquiries)."
+    )
+
+
+@cli.command("restore")
+def restore_command(
+    path: Annotated[Path, typer.Argument(help="A backup made by `tally backup`.", show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="Restore even though the database seems in use.")] = False,
+) -> None:
+    """Replace the SQLite database with the backup at PATH, then upgrade its schema. Stop the app first.
+    On PostgreSQL: prints the pg_restore steps."""
+    from app import backup
+
+    config = settings()
+    configure_logging("warning")
+    restored = backup.restore_sqlite(config.database_url, path, force=force)
+    typer.echo(
+        f"Restored {restored.source} into {restored.target} ({restored.enquiries} enquiries); "
+        f"schema {restored.from_revision} -> {restored.to_revision}."
+    )
 
 
 def main() -> None:

@@ -1,0 +1,267 @@
+"""``tally backup`` and ``tally restore``: a copy of the whole database, taken while the app serves.
+
+**SQLite.** SQLite's online backup API (``sqlite3.Connection.backup``) copies every page in one
+step, inside one read transaction of the source: in WAL mode writers go on meanwhile and the
+copy is the database as of one commit, never half of one. (Copying ``tally.db`` with ``cp`` can
+miss what is still in ``tally.db-wal``, or catch a page half-written.) The copy is written next
+to the target under a temporary name and moved into place only once it is complete and checked,
+so a failed backup never leaves a file that looks like one.
+
+A restore copies the other way, with the same API, into the database the app uses, then brings
+its schema up to date. It must not happen under a running app: its processes would go on with
+connections, in-memory caches and claimed digests from before. So it refuses when the database
+looks in use (another process has it open, or its WAL still holds changes) unless forced, and the
+guide says to stop the app first.
+
+**PostgreSQL** has its own tools, which do this better than the app could: ``pg_dump`` (a
+consistent snapshot while the app runs) and ``pg_restore``. The verbs print the exact commands for
+the configured database, without its password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shlex
+import sqlite3
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import URL, make_url
+
+from app import migrations
+from app.db import Database
+from app.errors import TallyError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+# SQLite's unix VFS: every connection to a WAL database holds a read lock on this byte of the
+# -shm file while it is open (the "DMS" slot, UNIX_SHM_BASE + SQLITE_SHM_NLOCK in os_unix.c).
+SHM_DMS_BYTE = 128
+
+
+class BackupError(TallyError):
+    """A backup or restore that cannot go ahead; the message says why and what to do
+    (the command line prints it, without a traceback)."""
+
+
+@dataclass(frozen=True)
+class Copied:
+    path: Path
+    size: int  # bytes
+    revision: str | None  # the schema revision in the copy
+    enquiries: int
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(url: str) -> Path:
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        raise BackupError(f"{url} is not a database file")
+    return Path(database).expanduser()
+
+
+def _pg_url(url: str) -> URL:
+    # libpq understands the URL without SQLAlchemy's driver name; the password stays out of sight
+    # (URL.set takes None for "unchanged", so the password is replaced on the tuple itself).
+    return make_url(url).set(drivername="postgresql")._replace(password=None)
+
+
+def pg_dump_command(url: str, path: Path) -> str:
+    target = _pg_url(url).render_as_string(hide_password=False)
+    return shlex.join(["pg_dump", "--format=custom", f"--file={path}", f"--dbname={target}"])
+
+
+def pg_restore_command(url: str, path: Path) -> str:
+    target = _pg_url(url).render_as_string(hide_password=False)
+    return shlex.join(["pg_restore", "--clean", "--if-exists", "--no-owner", f"--dbname={target}", str(path)])
+
+
+def _postgres(advice: str, tool: str, steps: list[str]) -> BackupError:
+    shown = "\n".join(f"  {step}" for step in steps)
+    return BackupError(
+        f"The database is PostgreSQL: {advice}\n\n{shown}\n\n"
+        f"The password is not shown: {tool} asks for it, or reads PGPASSWORD or ~/.pgpass."
+    )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=30)
+    connection.execute("PRAGMA busy_timeout=30000")
+    return connection
+
+
+def _revision(connection: sqlite3.Connection) -> str | None:
+    try:
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return str(row[0]) if row else None
+
+
+def _count(connection: sqlite3.Connection, table: str) -> int:
+    try:
+        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return 0
+
+
+def _checked(connection: sqlite3.Connection, what: str) -> None:
+    result = [row[0] for row in connection.execute("PRAGMA quick_check").fetchall()]
+    if result != ["ok"]:
+        raise BackupError(f"{what} is damaged: {'; '.join(result[:3])}")
+
+
+def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
+    """A consistent copy of the SQLite database at ``url`` in ``target``, taken while the app writes."""
+    if not is_sqlite(url):
+        advice = "back it up with pg_dump, which takes a consistent snapshot while the app runs:"
+        raise _postgres(advice, "pg_dump", [pg_dump_command(url, target)])
+    source_path = sqlite_path(url)
+    if not source_path.is_file():
+        raise BackupError(f"There is no database at {source_path}: check TALLY_DATABASE_URL.")
+    if target.exists() and not force:
+        raise BackupError(f"{target} exists already: choose another name, or add --force to replace it.")
+    if target.resolve() == source_path.resolve():
+        raise BackupError("The backup would overwrite the database itself: choose another path.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    partial.unlink(missing_ok=True)
+    try:
+        source = _connect(source_path)
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)  # every page in one step: one snapshot, however busy the writers
+            _checked(copy, "The copy")
+            copied = Copied(target, 0, _revision(copy), _count(copy, "enquiry"))
+        finally:
+            copy.close()
+            source.close()
+        _move(partial, target, force=force)
+    finally:
+        partial.unlink(missing_ok=True)
+    return Copied(target, target.stat().st_size, copied.revision, copied.enquiries)
+
+
+def _move(partial: Path, target: Path, *, force: bool) -> None:
+    if force:
+        partial.replace(target)
+        return
+    taken = BackupError(f"{target} appeared while the backup ran: nothing was replaced.")
+    try:
+        os.link(partial, target)  # fails, rather than replace, if the name was taken meanwhile
+    except FileExistsError:
+        raise taken from None
+    except OSError:  # a file system without hard links
+        if target.exists():
+            raise taken from None
+        partial.replace(target)
+
+
+def known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(migrations.alembic_config())
+    return {revision.revision for revision in script.walk_revisions()}
+
+
+def check_backup(path: Path) -> str:
+    """The schema revision of a Launch Tally backup at ``path``; refuses anything else."""
+    if not path.is_file():
+        raise BackupError(f"There is no file at {path}.")
+    with path.open("rb") as file:
+        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            raise BackupError(f"{path} is not a SQLite database.")
+    connection = _connect(path)  # read-write, but only read: a read-only one would leave -shm and -wal behind
+    try:
+        revision = _revision(connection)
+        if revision is None:
+            raise BackupError(f"{path} is not a Launch Tally database: it has no schema revision (alembic_version).")
+        if revision not in known_revisions():
+            raise BackupError(
+                f"{path} has schema revision {revision}, which this version of Launch Tally does not know: "
+                "it was made by a newer version. Restore it with that version."
+            )
+        _checked(connection, str(path))
+    finally:
+        connection.close()
+    return revision
+
+
+def holder_of(path: Path) -> int | None:
+    """The id of another process that has the SQLite database at ``path`` open, if one can be seen.
+
+    Only other processes: POSIX locks never conflict within one."""
+    shm = path.with_name(path.name + "-shm")
+    try:
+        descriptor = os.open(shm, os.O_RDONLY)
+    except OSError:
+        return None  # no -shm file: nobody has the database open in WAL mode
+    try:
+        # struct flock on Linux: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid.
+        asked = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, SHM_DMS_BYTE, 1, 0)
+        answer = fcntl.fcntl(descriptor, fcntl.F_GETLK, asked)
+        kind, _, _, _, pid = struct.unpack("hhqqi4x", answer)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    return None if kind == fcntl.F_UNLCK else int(pid)
+
+
+def in_use(path: Path) -> str | None:
+    """Why the database at ``path`` looks in use, or None."""
+    pid = holder_of(path)
+    if pid is not None:
+        return f"process {pid} has it open"
+    wal = path.with_name(path.name + "-wal")
+    with contextlib.suppress(OSError):
+        if wal.stat().st_size > 0:
+            return f"{wal.name} holds changes not yet in the database file (is the app running, or did it crash?)"
+    return None
+
+
+@dataclass(frozen=True)
+class Restored:
+    source: Path
+    target: Path
+    from_revision: str
+    to_revision: str | None
+    enquiries: int
+
+
+def restore_sqlite(url: str, source: Path, *, force: bool = False) -> Restored:
+    """Copy the backup at ``source`` into the SQLite database at ``url``, then upgrade it to head."""
+    if not is_sqlite(url):
+        advice = "stop the app, restore with pg_restore, then upgrade the schema:"
+        raise _postgres(advice, "pg_restore", [pg_restore_command(url, source), "tally db upgrade"])
+    revision = check_backup(source)
+    target = sqlite_path(url)
+    if source.resolve() == target.resolve():
+        raise BackupError("The backup is the database itself: nothing to do.")
+    if target.exists() and not force:
+        reason = in_use(target)
+        if reason is not None:
+            raise BackupError(
+                f"The database {target} seems in use: {reason}. Stop the app (every `tally serve` and "
+                "`tally scheduler`) first, or add --force if you are sure nothing uses it."
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    backup = _connect(source)
+    destination = _connect(target)
+    try:
+        backup.backup(destination)
+        enquiries = _count(destination, "enquiry")
+    finally:
+        destination.close()
+        backup.close()
+    db = Database(url)
+    try:
+        migrations.upgrade(db)
+        now_at = migrations.current_revision(db)
+    finally:
+        db.dispose()
+    return Restored(source, target, revision, now_at, enquiries)

@@ -1,0 +1,282 @@
+"""`tally backup` and `tally restore`: a consistent copy taken while the app writes, and a round trip
+back into a fresh database with the same counts (SQLite through the app's own verbs; PostgreSQL with
+pg_dump and pg_restore, the tools the verbs point to)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app import backup, migrations
+from app.db import Database
+from app.main import create_app
+from app.models import Launch
+from app.recording.record import NewEnquiry, insert_many
+from tests.conftest import PG_SKIP_REASON, ThrowawayPostgres, make_settings
+from tests.factories import T0, hypothesis_ids, make_launch
+from tests.test_cli_newcomers import tally
+
+SLUG = "test-launch"
+WHOLE = {"start": "2026-11-16T00:00:00+01:00", "end": "2026-11-23T00:00:00+01:00"}
+
+
+def enquiries(launch: Launch, ids: dict[str, int], count: int, start: int = 0) -> list[NewEnquiry]:
+    """``count`` enquiries over the launch's first days: other, one hypothesis, or two."""
+    keys = [(), ("a",), ("a", "b")]
+    return [
+        NewEnquiry(
+            launch_id=launch.id or 0,
+            channel="phone",
+            segment="private",
+            created_at=T0 + dt.timedelta(seconds=37 * (start + i)),
+            hypothesis_ids=tuple(ids[k] for k in keys[(start + i) % 3]),
+            note="a note" if (start + i) % 3 == 0 else None,
+        )
+        for i in range(count)
+    ]
+
+
+def seed(db: Database, count: int) -> Launch:
+    launch = make_launch(db, slug=SLUG, hypotheses=("a", "b"))
+    ids = hypothesis_ids(db, launch)
+    with db.write_connection() as connection:
+        insert_many(connection, enquiries(launch, ids, count))
+    return launch
+
+
+def consistent(path: Path) -> dict[str, int]:
+    """The copy's row counts, after checking that it is whole and that every enquiry has exactly
+    the links it was recorded with (its batch committed whole, or not at all)."""
+    connection = sqlite3.connect(path)
+    try:
+        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+        unlinked = connection.execute(
+            "SELECT count(*) FROM enquiry e WHERE e.is_other = 0 "
+            "AND NOT EXISTS (SELECT 1 FROM enquiry_hypothesis l WHERE l.enquiry_id = e.id)"
+        ).fetchone()[0]
+        linked_other = connection.execute(
+            "SELECT count(*) FROM enquiry e WHERE e.is_other = 1 "
+            "AND EXISTS (SELECT 1 FROM enquiry_hypothesis l WHERE l.enquiry_id = e.id)"
+        ).fetchone()[0]
+        assert (unlinked, linked_other) == (0, 0)
+        enquiry, links, other = connection.execute(
+            "SELECT count(*), (SELECT count(*) FROM enquiry_hypothesis), sum(is_other) FROM enquiry"
+        ).fetchone()
+    finally:
+        connection.close()
+    # Every batch below is whole thirds of other, one link and two links.
+    assert links == (enquiry - other) * 3 // 2
+    return {"enquiries": enquiry, "links": links, "other": other}
+
+
+def app_counts(url: str) -> dict[str, object]:
+    """The launch's counts as the API gives them, from the database at ``url``."""
+    from app import api_tokens
+
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            _, raw = api_tokens.create(session, name="check", now=dt.datetime.now(dt.UTC), actor="test")
+        with TestClient(create_app(make_settings(url), db=db)) as client:
+            response = client.get(
+                f"/api/v1/launches/{SLUG}/tally", params=WHOLE, headers={"Authorization": f"Bearer {raw}"}
+            )
+        assert response.status_code == 200, response.text
+        body: dict[str, object] = response.json()
+        return {key: body[key] for key in ("total", "other", "hypotheses", "channels")}
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def sqlite_url(database_url: str) -> str:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("`tally backup` copies SQLite files; PostgreSQL's round trip is the pg_dump test below")
+    return database_url
+
+
+# --- SQLite -----------------------------------------------------------------------------------------
+
+
+def test_a_backup_taken_while_writes_go_on_is_a_consistent_snapshot(
+    sqlite_url: str, db: Database, tmp_path: Path
+) -> None:
+    launch = seed(db, 30_000)
+    ids = hypothesis_ids(db, launch)
+    written = threading.Event()
+    stop = threading.Event()
+    batches = [0]
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            while not stop.is_set():
+                with db.write_connection() as connection:
+                    insert_many(connection, enquiries(launch, ids, 30, start=100_000 + batches[0] * 30))
+                batches[0] += 1
+                written.set()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            failures.append(exc)
+            written.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        written.wait()
+        before = batches[0]
+        copies = [backup.backup_sqlite(sqlite_url, tmp_path / f"copy-{n}.db") for n in range(3)]
+        during = batches[0] - before
+    finally:
+        stop.set()
+        writer.join()
+    assert failures == []
+    assert during > 0  # the writer went on while the copies were taken
+    found = [consistent(copy.path) for copy in copies]
+    for copy, counts in zip(copies, found, strict=True):
+        assert copy.enquiries == counts["enquiries"] >= 30_000
+        assert (counts["enquiries"] - 30_000) % 30 == 0  # whole batches only
+    assert found[0]["enquiries"] <= found[1]["enquiries"] <= found[2]["enquiries"]
+
+
+def test_a_round_trip_gives_the_same_counts(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    seed(db, 3_000)
+    expected = app_counts(sqlite_url)
+    copy = backup.backup_sqlite(sqlite_url, tmp_path / "backup.db")
+    target = f"sqlite:///{tmp_path / 'restored' / 'tally.db'}"
+    restored = backup.restore_sqlite(target, copy.path)
+    assert restored.enquiries == 3_000 and restored.to_revision == copy.revision
+    assert app_counts(target) == expected
+
+
+def test_a_backup_never_replaces_a_file_unless_forced(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    seed(db, 10)
+    existing = tmp_path / "existing.db"
+    existing.write_text("keep me")
+    with pytest.raises(backup.BackupError, match="exists already"):
+        backup.backup_sqlite(sqlite_url, existing)
+    assert existing.read_text() == "keep me"
+    assert backup.backup_sqlite(sqlite_url, existing, force=True).enquiries == 10
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_restore_refuses_what_is_not_a_launch_tally_database(sqlite_url: str, tmp_path: Path) -> None:
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    newer = tmp_path / "newer.db"
+    shutil.copyfile(Path(sqlite_url.removeprefix("sqlite:///")), newer)
+    with sqlite3.connect(newer) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+    connection.close()
+    for path, reason in (
+        (text, "is not a SQLite database"),
+        (other, "is not a Launch Tally database"),
+        (newer, "made by a newer version"),
+        (tmp_path / "missing.db", "There is no file"),
+    ):
+        with pytest.raises(backup.BackupError, match=reason):
+            backup.restore_sqlite(target, path)
+    assert not (tmp_path / "target.db").exists()
+
+
+@pytest.fixture
+def held_open(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    """Another process with the database open, as a running `tally serve` has it."""
+    path = tmp_path / "live" / "tally.db"
+    db = Database(f"sqlite:///{path}")
+    migrations.upgrade(db)
+    db.dispose()
+    script = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL');"
+        "c.execute('SELECT count(*) FROM launch').fetchall(); print('open', flush=True); sys.stdin.read()"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "open"
+    try:
+        yield path, process
+    finally:
+        process.communicate(timeout=60)
+
+
+def test_restore_refuses_a_database_in_use_unless_forced(
+    sqlite_url: str, db: Database, tmp_path: Path, held_open: tuple[Path, subprocess.Popen[str]]
+) -> None:
+    seed(db, 12)
+    copy = backup.backup_sqlite(sqlite_url, tmp_path / "backup.db")
+    path, process = held_open
+    with pytest.raises(backup.BackupError, match=f"seems in use: process {process.pid} has it open"):
+        backup.restore_sqlite(f"sqlite:///{path}", copy.path)
+    assert backup.restore_sqlite(f"sqlite:///{path}", copy.path, force=True).enquiries == 12
+
+
+# --- the commands -------------------------------------------------------------------------------------
+
+
+def test_the_commands(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    seed(db, 42)
+    env = {"TALLY_DATABASE_URL": sqlite_url}
+    target = tmp_path / "nightly.db"
+    made = tally("backup", str(target), env=env)
+    assert made.returncode == 0, made.stderr
+    assert f"Wrote {target}" in made.stdout and "42 enquiries" in made.stdout
+    again = tally("backup", str(target), env=env)
+    assert again.returncode == 1 and "exists already" in again.stderr and "Traceback" not in again.stderr
+    assert tally("backup", str(target), "--force", env=env).returncode == 0
+    fresh = {"TALLY_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh' / 'tally.db'}"}
+    restored = tally("restore", str(target), env=fresh)
+    assert restored.returncode == 0, restored.stderr
+    assert "42 enquiries" in restored.stdout
+
+
+def test_on_postgresql_the_commands_name_the_tools_without_the_password(tmp_path: Path) -> None:
+    env = {"TALLY_DATABASE_URL": "postgresql+psycopg://tally:s3cret@db.internal:5432/tally?sslmode=require"}
+    dump = tally("backup", str(tmp_path / "tally.dump"), env=env)
+    assert dump.returncode == 1 and "Traceback" not in dump.stderr
+    assert (
+        f"pg_dump --format=custom --file={tmp_path / 'tally.dump'} "
+        "'--dbname=postgresql://tally@db.internal:5432/tally?sslmode=require'" in dump.stderr
+    )
+    restore = tally("restore", str(tmp_path / "tally.dump"), env=env)
+    assert restore.returncode == 1 and "pg_restore --clean --if-exists --no-owner" in restore.stderr
+    assert "tally db upgrade" in restore.stderr
+    assert "s3cret" not in dump.stderr + dump.stdout + restore.stderr + restore.stdout
+    assert not (tmp_path / "tally.dump").exists()
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------------
+
+
+def test_a_postgresql_round_trip_with_pg_dump_and_pg_restore(
+    postgres: ThrowawayPostgres | None, db: Database, tmp_path: Path
+) -> None:
+    if postgres is None:
+        pytest.skip(PG_SKIP_REASON)
+    missing = [tool for tool in ("/usr/bin/pg_dump", "/usr/bin/pg_restore") if not Path(tool).exists()]
+    if missing:
+        pytest.skip(f"needs PostgreSQL's client tools: {', '.join(missing)} not found")
+    seed(db, 3_000)
+    expected = app_counts(db.url)
+    dump = tmp_path / "tally.dump"
+    # The very commands `tally backup` and `tally restore` print, run from the shell.
+    subprocess.run(shlex.split(backup.pg_dump_command(db.url, dump)), check=True, capture_output=True, timeout=300)
+    target = postgres.new_database()
+    restored = subprocess.run(
+        shlex.split(backup.pg_restore_command(target, dump)), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert app_counts(target) == expected
