@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,11 +95,18 @@ def server(args: list[str], ready_url: str, env: dict[str, str]) -> Iterator[Non
 
 
 def wrk(
-    label: str, url: str, *, seconds: int, connections: int, env: dict[str, str] | None = None, script: bool = False
+    label: str,
+    url: str,
+    *,
+    seconds: int,
+    connections: int,
+    env: dict[str, str] | None = None,
+    script: bool = False,
+    lua: Path = LUA,
 ) -> WrkResult:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script:
-        command += ["-s", str(LUA)]
+        command += ["-s", str(lua)]
     output = subprocess.run(
         [*command, url], capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}
     ).stdout
@@ -111,6 +118,35 @@ def wrk(
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     latency_max = _ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     return WrkResult(label, rate, requests, non_2xx, errors, p50, p99, latency_max)
+
+
+def saturation(
+    targets: Sequence[tuple[str, str, dict[str, str] | None]],
+    *,
+    rounds: int,
+    seconds: int,
+    connections: int,
+    scripts: Mapping[str, Path] | None = None,
+) -> dict[str, list[WrkResult]]:
+    """wrk on each target in turn, ``rounds`` times (``scripts``: a Lua script other than LUA, by label).
+
+    This shared machine's speed drifts by tens of percent over minutes, so each
+    ratio compares runs made moments apart."""
+    results: dict[str, list[WrkResult]] = {}
+    for _ in range(rounds):
+        for label, url, script_env in targets:
+            results.setdefault(label, []).append(
+                wrk(
+                    label,
+                    url,
+                    seconds=seconds,
+                    connections=connections,
+                    script=script_env is not None,
+                    env=script_env,
+                    lua=(scripts or {}).get(label, LUA),
+                )
+            )
+    return results
 
 
 def paced_wrk(
@@ -183,7 +219,6 @@ def main() -> None:
         "warning",
     ]
     slug = data.launch.slug
-    rounds: dict[str, list[WrkResult]] = {}
     bare_server = server(
         [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), *uvicorn_flags],
         f"http://127.0.0.1:{bare_port}/bare",
@@ -222,20 +257,7 @@ def main() -> None:
             (API_LABEL, f"http://127.0.0.1:{app_port}", api_env),
             (TICK_LABEL, f"http://127.0.0.1:{app_port}", tick_env),
         ]
-        # Rounds, each endpoint in turn: this shared machine's speed drifts by tens of
-        # percent over minutes, so each ratio compares runs made moments apart.
-        for _ in range(args.rounds):
-            for label, url, script_env in targets:
-                rounds.setdefault(label, []).append(
-                    wrk(
-                        label,
-                        url,
-                        seconds=args.seconds,
-                        connections=args.connections,
-                        script=script_env is not None,
-                        env=script_env,
-                    )
-                )
+        rounds = saturation(targets, rounds=args.rounds, seconds=args.seconds, connections=args.connections)
         api_rate = statistics.median(r.requests_per_second for r in rounds[API_LABEL])
         rate = api_rate / 2
         body_prefix = b'{"channel":"phone","segment":"private","hypotheses":["h001"],"idempotency_key":"lat'

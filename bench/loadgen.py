@@ -2,17 +2,29 @@
 does, and latency is measured from when each request was *due*, so a slow
 server cannot hide its queueing (no coordinated omission). wrk measures
 saturation; this measures latency at a chosen rate.
+
+One Python process cannot send thousands of requests a second on time, so
+``run_processes`` splits one schedule between several processes: request ``n``
+is due at ``start + n / rate`` and belongs to process ``n % processes``. Each
+process also records how late it woke for each request (its own lag), and the
+rate it achieved, so a run can say whether the generator kept up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import re
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 
 import uvloop
+
+# The enquiry id in a 2xx answer: the loss check compares them with the database.
+_ID = re.compile(rb'"id"\s*:\s*(\d+)')
 
 
 @dataclass(frozen=True)
@@ -26,7 +38,36 @@ class Result:
     max_ms: float
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+@dataclass
+class Samples:
+    """Raw measurements of one generator process (or several, merged)."""
+
+    numbers: list[int] = field(default_factory=list)  # request numbers, in the order answered
+    latencies: list[float] = field(default_factory=list)  # seconds from due to the whole answer read
+    lags: list[float] = field(default_factory=list)  # seconds the generator woke after the due time
+    statuses: list[int] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)  # ids found in 2xx answers
+    start: float = 0.0  # time.monotonic() when request 0 was due
+    last_sent: float = 0.0
+    connections: int = 0  # opened, the first ones included
+
+    def merge(self, other: Samples) -> None:
+        self.numbers += other.numbers
+        self.latencies += other.latencies
+        self.lags += other.lags
+        self.statuses += other.statuses
+        self.ids += other.ids
+        self.start = other.start
+        self.last_sent = max(self.last_sent, other.last_sent)
+        self.connections += other.connections
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(fraction * (len(ordered) - 1))] if ordered else float("nan")
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     status_line = await reader.readline()
     status = int(status_line.split()[1])
     length = 0
@@ -37,48 +78,79 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
         name, _, value = line.decode("latin-1").partition(":")
         if name.lower() == "content-length":
             length = int(value.strip())
-    if length:
-        await reader.readexactly(length)
-    return status
+    body = await reader.readexactly(length) if length else b""
+    return status, body
 
 
-async def _run(
-    host: str, port: int, make_request: Callable[[int], bytes], *, rate: float, seconds: float, connections: int
-) -> Result:
-    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+Pool = asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
+
+
+async def _connect(host: str, port: int, connections: int) -> Pool:
+    pool: Pool = asyncio.Queue()
     for _ in range(connections):
         pool.put_nowait(await asyncio.open_connection(host, port))
-    latencies: list[float] = []
-    statuses: list[int] = []
+    return pool
+
+
+async def _send(
+    pool: Pool,
+    make_request: Callable[[int], bytes],
+    *,
+    rate: float,
+    seconds: float,
+    start: float,
+    first: int = 0,
+    step: int = 1,
+    grow: tuple[str, int] | None = None,
+) -> Samples:
+    """Requests ``first, first + step, …`` of a schedule of ``rate`` a second from ``start``.
+
+    With ``grow=(host, port)`` a request that finds every connection busy opens another, as one
+    more client would, instead of waiting for one: the server's slowness then never holds the
+    next request back."""
+    samples = Samples(start=start, connections=pool.qsize())
     total = int(rate * seconds)
-    start = time.perf_counter() + 0.05
 
     async def one(n: int) -> None:
         due = start + n / rate
-        delay = due - time.perf_counter()
+        delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        reader, writer = await pool.get()
+        samples.lags.append(max(time.monotonic() - due, 0.0))
+        if grow is not None and pool.empty():
+            samples.connections += 1
+            reader, writer = await asyncio.open_connection(*grow)
+        else:
+            reader, writer = await pool.get()
         try:
             writer.write(make_request(n))
-            statuses.append(await _read_response(reader))
+            samples.last_sent = max(samples.last_sent, time.monotonic())
+            status, body = await _read_response(reader)
         finally:
             pool.put_nowait((reader, writer))
-        latencies.append(time.perf_counter() - due)
+        samples.latencies.append(time.monotonic() - due)
+        samples.numbers.append(n)
+        samples.statuses.append(status)
+        if 200 <= status < 300 and (found := _ID.search(body)):
+            samples.ids.append(int(found.group(1)))
 
-    await asyncio.gather(*(one(n) for n in range(total)))
+    await asyncio.gather(*(one(n) for n in range(first, total, step)))
     while not pool.empty():
         _, writer = pool.get_nowait()
         writer.close()
-    latencies.sort()
-    ok = sum(200 <= s < 300 for s in statuses)
+    return samples
+
+
+def summary(samples: Samples, rate: float) -> Result:
+    latencies = sorted(samples.latencies)
+    ok = sum(200 <= s < 300 for s in samples.statuses)
     return Result(
         rate=rate,
-        sent=total,
+        sent=len(samples.statuses),
         ok=ok,
-        failed=len(statuses) - ok,
+        failed=len(samples.statuses) - ok,
         p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=latencies[int(0.99 * (len(latencies) - 1))] * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         max_ms=latencies[-1] * 1000,
     )
 
@@ -92,4 +164,72 @@ def run(
     seconds: float = 10,
     connections: int = 64,
 ) -> Result:
-    return uvloop.run(_run(host, port, make_request, rate=rate, seconds=seconds, connections=connections))
+    async def main() -> Samples:
+        pool = await _connect(host, port, connections)
+        return await _send(pool, make_request, rate=rate, seconds=seconds, start=time.monotonic() + 0.05)
+
+    return summary(uvloop.run(main()), rate)
+
+
+def _share(
+    pipe: Connection,
+    host: str,
+    port: int,
+    make_request: Callable[[int], bytes],
+    rate: float,
+    seconds: float,
+    connections: int,
+    first: int,
+    step: int,
+) -> None:
+    async def main() -> Samples:
+        pool = await _connect(host, port, connections)
+        pipe.send("ready")
+        start = pipe.recv()  # the same instant for every process: CLOCK_MONOTONIC is system-wide
+        return await _send(
+            pool, make_request, rate=rate, seconds=seconds, start=start, first=first, step=step, grow=(host, port)
+        )
+
+    pipe.send(uvloop.run(main()))
+
+
+def run_processes(
+    host: str,
+    port: int,
+    make_request: Callable[[int], bytes],
+    *,
+    rate: float,
+    seconds: float,
+    processes: int,
+    connections: int,
+) -> Samples:
+    """One open-loop schedule sent by ``processes`` processes, each starting with ``connections``
+    connections and opening more whenever all of its own are busy.
+
+    ``make_request`` must pickle (a module-level class or function): each process is spawned
+    afresh, connects, and only then is the common start time handed out."""
+    context = multiprocessing.get_context("spawn")
+    pipes: list[Connection] = []
+    children = []
+    for index in range(processes):
+        ours, theirs = context.Pipe()
+        child = context.Process(
+            target=_share,
+            args=(theirs, host, port, make_request, rate, seconds, connections, index, processes),
+            daemon=True,
+        )
+        child.start()
+        pipes.append(ours)
+        children.append(child)
+    for pipe in pipes:
+        if pipe.recv() != "ready":
+            raise RuntimeError("a generator process failed to start")
+    start = time.monotonic() + 0.2
+    for pipe in pipes:
+        pipe.send(start)
+    merged = Samples(start=start)
+    for pipe in pipes:
+        merged.merge(pipe.recv())
+    for child in children:
+        child.join(timeout=30)
+    return merged
