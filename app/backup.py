@@ -26,6 +26,7 @@ import os
 import shlex
 import sqlite3
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,6 +196,8 @@ def holder_of(path: Path) -> int | None:
     """The id of another process that has the SQLite database at ``path`` open, if one can be seen.
 
     Only other processes: POSIX locks never conflict within one."""
+    if not sys.platform.startswith("linux"):
+        return None  # struct flock's layout below is Linux's; elsewhere the WAL check alone decides
     shm = path.with_name(path.name + "-shm")
     try:
         descriptor = os.open(shm, os.O_RDONLY)
