@@ -69,6 +69,10 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./var/tally.db"
+    # PostgreSQL: seconds to wait for a connection, and for any statement of the enquiry writer
+    # (a lock held elsewhere, a stalled server). Past them a write answers 503 "send it again".
+    database_connect_timeout: float = Field(default=5.0, gt=0, le=300)
+    database_statement_timeout: float = Field(default=10.0, gt=0, le=3600)
     timezone: str = "Europe/Oslo"
     digest_times: Annotated[tuple[dt.time, ...], NoDecode] = DEFAULT_DIGEST_TIMES
     digest_grace_minutes: int = Field(default=30, ge=0, le=24 * 60)

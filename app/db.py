@@ -110,7 +110,12 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-def create_db_engine(url: str) -> Engine:
+# libpq's keepalives: a server that vanished (a failover, a cable) is noticed in about 15 s
+# instead of the kernel's two hours, and the writer's connection fails instead of hanging.
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+
+
+def create_db_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -123,7 +128,16 @@ def create_db_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # pre-ping: after a database restart, a pooled connection that died is replaced at checkout
+    # instead of failing the request that drew it.
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=connect_timeout * 2,
+        connect_args={"connect_timeout": max(1, round(connect_timeout)), **PG_KEEPALIVES},
+    )
 
 
 WAL_RESTART_FRAMES = 16_384  # 64 MiB of 4 KiB pages
@@ -157,9 +171,10 @@ def checkpoint(connection: sqlite3.Connection, *, restart_after: int = WAL_RESTA
 class Database:
     """The engine plus the two kinds of session the app uses: read and write."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, connect_timeout: float = 5.0, statement_timeout: float = 10.0) -> None:
         self.url = url
-        self.engine = create_db_engine(url)
+        self.engine = create_db_engine(url, connect_timeout=connect_timeout)
+        self.statement_timeout = statement_timeout
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         # Per-process memory that lives as long as this Database, for caches of
         # data that cannot change (see tallies.DayCache). Sessions carry it in
@@ -168,6 +183,8 @@ class Database:
         self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
         self._sqlite_writer_connection: sqlite3.Connection | None = None
         self._sqlite_writer_lock = threading.Lock()
+        self._pg_writer_connection: Any = None
+        self._pg_writer_lock = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -199,20 +216,11 @@ class Database:
 
         For the group-commit writer, which runs plain SQL and must never wait on
         the event loop: on SQLite it yields ``(None, True)`` at once when another
-        connection holds the write lock."""
+        connection holds the write lock. On PostgreSQL it runs in the writer's own
+        thread (app/recording/writer.py), on a connection of its own."""
         if not self.is_sqlite:
-            raw = self.engine.raw_connection()
-            try:
-                driver: Any = raw.driver_connection
-                cursor = driver.cursor()
-                try:
-                    yield cursor, False
-                    driver.commit()
-                except BaseException:
-                    driver.rollback()
-                    raise
-            finally:
-                raw.close()
+            with self._pg_writer_lock, self._pg_write() as cursor:
+                yield cursor, False
             return
         if not self._sqlite_writer_lock.acquire(blocking=False):
             yield None, True  # another thread of this process is writing: as good as busy
@@ -237,6 +245,49 @@ class Database:
                 raise
         finally:
             self._sqlite_writer_lock.release()
+
+    @contextmanager
+    def _pg_write(self) -> Iterator[Any]:
+        connection = self._pg_writer()
+        try:
+            yield connection.cursor()
+            connection.commit()
+        except BaseException:
+            try:
+                connection.rollback()
+            except Exception:  # noqa: BLE001 - the connection is gone; the next batch opens another
+                self._close_pg_writer()
+            if connection.closed or connection.broken:
+                self._close_pg_writer()
+            raise
+
+    def _pg_writer(self) -> Any:
+        """The PostgreSQL writer's own connection, kept between batches.
+
+        Kept rather than drawn from the pool per batch: the pool's pre-ping would cost a
+        round trip per batch. A connection the server dropped (a restart,
+        pg_terminate_backend) fails its batch, whose requests get a 503 and are sent again;
+        the next batch connects afresh. Statements time out on the server, so a lock held
+        elsewhere turns into that 503 too, instead of a writer that waits for ever."""
+        if self._pg_writer_connection is None:
+            pooled = self.engine.raw_connection()
+            connection: Any = pooled.driver_connection
+            pooled.detach()
+            millis = max(1, int(self.statement_timeout * 1000))
+            connection.execute(f"SET statement_timeout = {millis}")
+            connection.execute(f"SET lock_timeout = {millis}")
+            connection.execute(f"SET idle_in_transaction_session_timeout = {millis * 3}")
+            connection.commit()
+            self._pg_writer_connection = connection
+        return self._pg_writer_connection
+
+    def _close_pg_writer(self) -> None:
+        if self._pg_writer_connection is not None:
+            try:
+                self._pg_writer_connection.close()
+            except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail; it is gone either way
+                pass
+            self._pg_writer_connection = None
 
     def _sqlite_writer(self) -> sqlite3.Connection:
         """The group-commit writer's own SQLite connection, set up once.
@@ -294,4 +345,9 @@ class Database:
     def dispose(self) -> None:
         with self._sqlite_writer_lock:
             self._close_sqlite_writer()
+        if self._pg_writer_lock.acquire(timeout=self.statement_timeout):
+            try:
+                self._close_pg_writer()
+            finally:
+                self._pg_writer_lock.release()
         self.engine.dispose()

@@ -129,11 +129,17 @@ def _field_name(loc: Sequence[Any]) -> str:
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or load_settings()
-    database = db or Database(settings.database_url)
+    database = db or Database(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
+    )
     writer: GroupCommitWriter[EnquiryRequest, Logged] = GroupCommitWriter(
         database,
         lambda store, items: record_requests(store, items, now=dt.datetime.now(dt.UTC)),
         name="enquiry-writer",
+        # A little past the server's own statement timeout, which answers first when the server can.
+        timeout=database.statement_timeout + 2,
         on_failure=lambda exc: Unavailable(
             "The enquiry could not be saved just now (the server logged why). Nothing was recorded: send it again "
             "with the same idempotency key."

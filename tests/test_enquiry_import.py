@@ -12,7 +12,7 @@ import time_machine
 from sqlmodel import select
 from typer.testing import CliRunner, Result
 
-from app import enquiries, imports, migrations, tallies
+from app import imports, migrations, tallies
 from app.cli import cli
 from app.db import Database
 from app.launches import window
@@ -359,7 +359,7 @@ def test_a_failure_while_writing_rolls_everything_back(
             raise RuntimeError("the disk is full")
         return original(connection, items)
 
-    monkeypatch.setattr(enquiries, "insert_many", fail_on_third_chunk)
+    monkeypatch.setattr(imports, "insert_many", fail_on_third_chunk)
     with pytest.raises(RuntimeError):
         imports.import_rows(
             db,

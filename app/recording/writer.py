@@ -8,18 +8,30 @@ gives each waiting request its own result. Under load batches grow and the
 cost per request falls; when idle a batch is one request and nothing waits
 for a timer.
 
-The flush runs *on the event loop*, not in a thread. A writer thread was
-measured spending most of its time waiting for the interpreter lock, which
-the busy event loop holds, once per database call. A batch is a millisecond
-or two of plain SQL (store.py), and while it runs the next
-requests gather into the next batch. If the database's write lock is taken
-(SQLite: another worker process is writing) the flush never waits on the
-loop: it tries again a moment later, with whatever came in meanwhile. SQLite's
-own busy handler would sleep in steps of 1, 2, 5, 10 ms… for a lock held for
-about one; with two workers that cost half the throughput.
+On SQLite the flush runs *on the event loop*, not in a thread. A writer
+thread was measured spending most of its time waiting for the interpreter
+lock, which the busy event loop holds, once per database call. A batch is a
+millisecond or two of plain SQL in a local file (store.py), and while it runs
+the next requests gather into the next batch. If the database's write lock is
+taken (another worker process is writing) the flush never waits on the loop:
+it tries again a moment later, with whatever came in meanwhile. SQLite's own
+busy handler would sleep in steps of 1, 2, 5, 10 ms… for a lock held for about
+one; with two workers that cost half the throughput.
+
+On PostgreSQL a batch is network round trips to a server that may be slow,
+waiting for a lock, or failing over: on the loop, that would freeze every
+request of the worker, /healthz included. So there the batch runs in the
+writer's own thread (one, so batches still commit one after another), which
+waits on the network without holding the interpreter lock, and the loop only
+hands it the batch and settles the results. Every request waits at most
+``timeout`` seconds: past it, it gets the failure (a 503 saying nothing was
+recorded), and while a batch has been stuck longer than that, new requests get
+it at once instead of queueing behind it.
 
 Nothing is acknowledged before its transaction commits: a request whose
 batch fails gets the error, and the client retries with the same idempotency key.
+A request answered 503 after its batch went to the server may yet be recorded;
+that retry then finds it by its key and answers with the enquiry, once.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from app.db import Database
@@ -56,6 +69,7 @@ class GroupCommitWriter(Generic[T, R]):
         max_batch: int = 256,
         name: str = "writer",
         on_failure: Callable[[Exception], Exception] = lambda exc: exc,
+        timeout: float = 10.0,
     ) -> None:
         self._db = db
         self._handler = handler
@@ -65,6 +79,10 @@ class GroupCommitWriter(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._scheduled = False
         self._busy_since: float | None = None
+        self._timeout = timeout
+        # PostgreSQL: batches run in this thread; SQLite: on the loop (see the module's docstring).
+        self._thread = None if db.is_sqlite else ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._in_flight_since: float | None = None
         # What /readyz reports: when a batch last committed, when one last failed, and why.
         self.last_success: float | None = None
         self.last_failure: float | None = None
@@ -73,13 +91,32 @@ class GroupCommitWriter(Generic[T, R]):
     async def submit(self, item: T) -> R:
         """Record ``item``; returns its result once committed, or raises its error."""
         loop = asyncio.get_running_loop()
+        if self._thread is not None and self._stuck(loop.time()):
+            raise self._on_failure(TimeoutError(f"{self._name}: a batch has been waiting for the database"))
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, future))
         if not self._scheduled:
             self._scheduled = True
             # After the callbacks already ready: requests that arrived together flush together.
             loop.call_soon(self._flush)
-        return await future
+        if self._thread is None:
+            return await future
+        deadline = loop.call_later(self._timeout, self._expire, future)
+        try:
+            return await future
+        finally:
+            deadline.cancel()
+
+    def _stuck(self, now: float) -> bool:
+        return self._in_flight_since is not None and now - self._in_flight_since > self._timeout
+
+    def _expire(self, future: asyncio.Future[R]) -> None:
+        if not future.done():
+            self.last_failure = time.monotonic()
+            self.last_error = "TimeoutError"
+            future.set_exception(
+                self._on_failure(TimeoutError(f"{self._name}: no answer from the database in {self._timeout:g} s"))
+            )
 
     @property
     def failing(self) -> bool:
@@ -87,12 +124,17 @@ class GroupCommitWriter(Generic[T, R]):
         return self.last_failure is not None and (self.last_success is None or self.last_failure > self.last_success)
 
     def close(self) -> None:
-        """Nothing to stop: the writer owns no thread."""
+        """Stop the PostgreSQL writer's thread once its batch ends (SQLite's writer owns none)."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=False, cancel_futures=True)
 
     # --- flushing ------------------------------------------------------------------------
 
     def _flush(self) -> None:
         self._scheduled = False
+        if self._thread is not None:
+            self._flush_in_thread()
+            return
         batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
         batch = [(item, future) for item, future in batch if not future.done()]
         if batch:
@@ -106,6 +148,35 @@ class GroupCommitWriter(Generic[T, R]):
             except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
                 self._busy_since = None
                 self._fail(batch, exc)
+        if self._pending and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush_in_thread(self) -> None:
+        """PostgreSQL: hand the next batch to the writer's thread, unless one is there already
+        (its end flushes again)."""
+        if self._in_flight_since is not None:
+            return
+        batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+        batch = [(item, future) for item, future in batch if not future.done()]
+        if not batch:
+            return
+        loop = asyncio.get_running_loop()
+        self._in_flight_since = loop.time()
+        assert self._thread is not None
+        running = loop.run_in_executor(self._thread, self._run, batch)
+        running.add_done_callback(lambda done: self._finished(batch, done))
+
+    def _finished(self, batch: list[tuple[T, asyncio.Future[R]]], done: asyncio.Future[list[R | Exception]]) -> None:
+        self._in_flight_since = None
+        if done.cancelled():
+            self._fail(batch, RuntimeError(f"{self._name}: stopped"))
+        elif (exc := done.exception()) is not None:
+            self._fail(batch, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+        else:
+            self._settle(batch, done.result())
+            self.last_success = time.monotonic()
+        self._pending = [(item, future) for item, future in self._pending if not future.done()]
         if self._pending and not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
