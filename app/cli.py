@@ -21,6 +21,7 @@ from app.db import Database
 from app.errors import TallyError
 from app.jobs.scheduler import DigestScheduler
 from app.models import Alert, DigestStatus, Launch, Role, TokenRole
+from app.observability import logs, metrics
 from app.slack import blocks as slack_blocks
 from app.slack.client import sender_from
 
@@ -53,8 +54,8 @@ def settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, renderer: logs.Renderer = "console") -> None:
+    logs.configure(level=level, renderer=renderer)
 
 
 def now() -> dt.datetime:
@@ -273,6 +274,8 @@ def run_server(config: Settings, *, host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "app.main:create_app",
         factory=True,
+        # The workers apply this themselves: uvicorn's records and the app's come out alike.
+        log_config=logs.logging_config(level=config.log_level, renderer=config.log_renderer),
         host=host,
         port=port,
         workers=workers,
@@ -327,21 +330,27 @@ def serve(
 ) -> None:
     """Run the web app (migrating the database first, unless TALLY_AUTO_MIGRATE=false)."""
     config = settings()
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_renderer)
     prepare_database(config)
+    # Before the scheduler starts (it counts digests here) and before the workers do: each worker's
+    # counts go to files in this directory, which /metrics adds up.
+    operators = metrics.multiprocess_directory()
+    directory, made = metrics.prepare_directory(operators) if workers > 1 or operators else (None, False)
     running = start_scheduler(config) if scheduler else None
     try:
         run_server(config, host=host, port=port, workers=workers)
     finally:
         if running is not None:
             running.shutdown()
+        if made and directory is not None:
+            metrics.remove_directory(directory)
 
 
 @cli.command("scheduler")
 def scheduler_command() -> None:
     """Run only the digest scheduler, as its own process (pair with `tally serve --no-scheduler`)."""
     config = settings()
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_renderer)
     prepare_database(config)
     DigestScheduler(Database(config.database_url), config, blocking=True).start()
 
@@ -377,7 +386,7 @@ def digest_run_due(
 ) -> None:
     """Do what the scheduler does at this moment: send every due, unsent digest, then check for spike alerts."""
     config = settings()
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_renderer)
     db = ready_database(config)
     alerts: list[Alert] = []
     runs = digests.run_due(db, settings=config, now=_parse_now(at), sender=sender_from(config), alerts_done=alerts)
@@ -432,7 +441,7 @@ def demo(
     from app import demo as demo_data
 
     config = settings()
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_renderer)
     prepare_database(config)
     db = Database(config.database_url)
     try:

@@ -86,7 +86,11 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(default=20, ge=1)
     login_failure_window_minutes: int = Field(default=15, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # json: one object a line, for a log collector; console: for people. Unset: json in production.
+    log_format: Literal["json", "console"] | None = None
     access_log: bool = False
+    # When set, /metrics answers only `Authorization: Bearer <this>` (it names the launches).
+    metrics_token: SecretStr | None = None
     # FastAPI reports to OpenTelemetry providers configured in the process (for example under
     # opentelemetry-instrument). Off by default: looking for them costs about 5% of every request.
     opentelemetry: bool = False
@@ -148,6 +152,13 @@ class Settings(BaseSettings):
             raise ValueError("expected the address users open, such as https://tally.example.com")
         return value.rstrip("/")
 
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("expected a random token of at least 16 characters (or leave it unset)")
+        return value
+
     @field_validator("slack_api_url")
     @classmethod
     def _slack_api_url(cls, value: str) -> str:
@@ -169,6 +180,12 @@ class Settings(BaseSettings):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def log_renderer(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env == "production" else "console"
 
     @property
     def is_sqlite(self) -> bool:

@@ -46,6 +46,7 @@ from app.models import (
     LaunchStatus,
     id_of,
 )
+from app.observability import metrics
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
 from app.slack.client import Sender
@@ -286,7 +287,10 @@ def claim_slot(
             now=now,
             error=MISSED_REASON if status == DigestStatus.MISSED else None,
         )
-        return session.get(DigestRun, run_id) if run_id else None
+        run = session.get(DigestRun, run_id) if run_id else None
+    if run is not None and status == DigestStatus.MISSED:  # a missed slot's run is born with its outcome
+        metrics.count_digest_run(status)
+    return run
 
 
 def _take_over(db: Database, run: DigestRun, *, expect: DigestStatus, now: dt.datetime) -> DigestRun | None:
@@ -294,7 +298,9 @@ def _take_over(db: Database, run: DigestRun, *, expect: DigestStatus, now: dt.da
 
 
 def _save(db: Database, run: DigestRun, **changes: object) -> DigestRun:
-    return delivery.save(db, DigestRun, run, **changes)
+    saved = delivery.save(db, DigestRun, run, **changes)
+    metrics.count_digest_run(changes.get("status"))
+    return saved
 
 
 # --- delivering -------------------------------------------------------------------------

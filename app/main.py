@@ -27,6 +27,7 @@ from app.config import Settings, load_settings
 from app.db import Database
 from app.deps import Viewer, find_viewer, is_htmx
 from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
+from app.observability import metrics
 from app.readiness import Readiness
 from app.recording.credentials import TokenCheck
 from app.recording.handlers import HANDLERS
@@ -34,6 +35,7 @@ from app.recording.handlers import router as recording_router
 from app.recording.hot_path import TallyApp
 from app.recording.record import Logged, record_requests
 from app.recording.requests import EnquiryRequest
+from app.recording.store import Store
 from app.recording.writer import GroupCommitWriter
 from app.routes import admin, alerts, api, auth, checklist, digests, exports, health, insight, launches
 from app.web import StaticAssets, build_environment, render
@@ -127,6 +129,14 @@ def _field_name(loc: Sequence[Any]) -> str:
     return name
 
 
+def record_batch(store: Store, items: Sequence[EnquiryRequest]) -> list[Logged | TallyError]:
+    """The writer's work for one batch, its transaction just begun: how big it is and how long its
+    requests waited go to /metrics first."""
+    now = dt.datetime.now(dt.UTC)
+    metrics.observe_batch([(now - item.received_at).total_seconds() for item in items])
+    return record_requests(store, items, now=now)
+
+
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or load_settings()
     database = db or Database(
@@ -136,7 +146,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     writer: GroupCommitWriter[EnquiryRequest, Logged] = GroupCommitWriter(
         database,
-        lambda store, items: record_requests(store, items, now=dt.datetime.now(dt.UTC)),
+        record_batch,
         name="enquiry-writer",
         # A little past the server's own statement timeout, which answers first when the server can.
         timeout=database.statement_timeout + 2,
@@ -150,6 +160,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database.start_checkpointer()
         yield
+        metrics.process_ended(os.getpid())
         writer.close()
         database.stop_checkpointer()
         if db is None:  # a database passed in belongs to the caller

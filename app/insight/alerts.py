@@ -46,6 +46,7 @@ from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.insight import themes
 from app.models import Alert, AlertKind, DigestStatus, Hypothesis, Launch, LaunchStatus, id_of
+from app.observability import metrics
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
 from app.slack.client import Sender
@@ -279,7 +280,9 @@ def _take_over(db: Database, alert: Alert, *, now: dt.datetime) -> Alert | None:
 
 
 def _save(db: Database, alert: Alert, **changes: object) -> Alert:
-    return delivery.save(db, Alert, alert, **changes)
+    saved = delivery.save(db, Alert, alert, **changes)
+    metrics.count_alert_run(changes.get("status"))
+    return saved
 
 
 def _fail(db: Database, alert: Alert, message: str, *, attempts: int) -> Alert:

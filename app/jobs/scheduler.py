@@ -35,6 +35,7 @@ from app.config import Settings
 from app.db import Database
 from app.insight import alerts
 from app.models import Launch
+from app.observability import metrics
 from app.privacy import retention
 from app.slack.client import sender_from
 
@@ -96,6 +97,7 @@ class DigestScheduler:
                     launch_ids=launch_ids,
                     check_alerts=False,  # their own job below
                 )
+            metrics.scheduler_passed("digests", now=now)
         except Exception:
             # A broken pass must never stop the scheduler; the next pass tries again.
             log.exception("digest pass at %s failed", now.isoformat())
@@ -105,6 +107,7 @@ class DigestScheduler:
         try:
             with self._lock:
                 alerts.run_alerts(self.db, settings=self.settings, now=now, sender=self.sender)
+            metrics.scheduler_passed("alerts", now=now)
         except Exception:
             log.exception("spike alert check at %s failed", now.isoformat())
 

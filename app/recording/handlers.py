@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field
 from app import bodies, csrf
 from app.config import Settings
 from app.errors import ERRORS, ErrorBody
+from app.models import EnquirySource
+from app.observability import metrics
 from app.recording.credentials import TokenCheck, browser_credential
 from app.recording.hot_path import Handler
 from app.recording.record import Logged
@@ -50,7 +52,11 @@ class TickOut(BaseModel):
 
 async def _submit(request: Request, enquiry: EnquiryRequest) -> Logged:
     writer: GroupCommitWriter[EnquiryRequest, Logged] = request.app.state.enquiry_writer
-    return await writer.submit(enquiry)
+    logged = await writer.submit(enquiry)
+    if logged.created:  # committed; a replayed key was counted the first time
+        source = EnquirySource.API if enquiry.credential.kind == "token" else EnquirySource.CHECKLIST
+        metrics.count_enquiry(enquiry.slug, enquiry.channel, source.value)
+    return logged
 
 
 # --- the API ----------------------------------------------------------------------------

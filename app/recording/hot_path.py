@@ -29,12 +29,14 @@ from starlette._utils import get_route_path
 from starlette.types import Receive, Scope, Send
 
 from app import csrf
+from app.observability.requests import ROUTE_KEY, observe
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 
 API_PREFIX = "/api/v1/launches/"
 TICK_PREFIX = "/launches/"
 SUFFIX = "/enquiries"
+TEMPLATES = {"api": API_PREFIX + "{slug}" + SUFFIX, "tick": TICK_PREFIX + "{slug}" + SUFFIX}  # as the routes name them
 
 
 def match(scope: Scope) -> tuple[str, str] | None:
@@ -66,11 +68,16 @@ class TallyApp(FastAPI):
         self.security_headers = security_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Every request, hot or not, is identified and timed in this one place.
+        await observe(self._answer, scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         hot = match(scope)
         if hot is None or (hot[0] == "tick" and not csrf.has_cookie(scope)):
             await super().__call__(scope, receive, send)
             return
         kind, slug = hot
+        scope[ROUTE_KEY] = TEMPLATES[kind]
         scope["app"] = self
         scope.setdefault("path_params", {})["slug"] = slug
         request = Request(scope, receive)

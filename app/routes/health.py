@@ -1,10 +1,14 @@
-"""Liveness (/healthz) for the Docker HEALTHCHECK and orchestrators, readiness (/readyz) for load balancers."""
+"""Liveness (/healthz) for the Docker HEALTHCHECK and orchestrators, readiness (/readyz) for load balancers,
+Prometheus metrics (/metrics) for monitoring."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+import hmac
 
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from app.observability import metrics
 from app.readiness import Readiness
 
 router = APIRouter()
@@ -22,3 +26,21 @@ def readyz(request: Request) -> JSONResponse:
     readiness: Readiness = request.app.state.readiness
     state = readiness.check()
     return JSONResponse(state.body(), status_code=200 if state.ready else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus_metrics(request: Request) -> Response:
+    """Prometheus metrics (app/observability/metrics.py), every worker's summed. With
+    TALLY_METRICS_TOKEN set, only for ``Authorization: Bearer <that token>``."""
+    expected = request.app.state.settings.metrics_token
+    if expected is not None:
+        given = request.headers.get("authorization", "")
+        wanted = "Bearer " + expected.get_secret_value()
+        if not hmac.compare_digest(given.encode(), wanted.encode()):
+            # For Prometheus and operators, not people signing in: no page, no translation.
+            return PlainTextResponse(
+                "/metrics needs TALLY_METRICS_TOKEN as a bearer token\n",
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)

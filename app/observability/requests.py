@@ -1,0 +1,88 @@
+"""The one place every request passes through: it gets its request id and its time is measured.
+
+``observe`` wraps the whole application, the hot path included (app/recording/hot_path.py calls
+it first), so a tick is timed and identified exactly like a page:
+
+* the request id is the caller's ``X-Request-ID`` when that is a short, safe token (a proxy's or
+  a load balancer's, so lines can be followed across them), else a new random one; it is bound to
+  the log context (every line logged while the request is handled carries it) and sent back in
+  the answer's ``X-Request-ID`` header;
+* the time, from arrival to the end of the answer, goes to ``tally_http_request_duration_seconds``
+  under the route's *template* (``/launches/{slug}/checklist``, never the path itself, whose values
+  have no bound), the method and the status class. Paths no route knows share one label.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, reset_contextvars
+
+from app.observability import metrics
+
+HEADER = b"x-request-id"
+ROUTE_KEY = "tally.route"  # set by a handler that routes by itself (the hot path): its template
+_SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+# Methods outside these share a label: a client may send any word as a method.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == HEADER:
+            if _SAFE_ID.fullmatch(value):
+                return str(value.decode("ascii"))
+            break
+    return secrets.token_hex(8)
+
+
+def route_template(scope: Scope) -> str:
+    template = scope.get(ROUTE_KEY)
+    if template is not None:
+        return str(template)
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return metrics.UNMATCHED
+    # A mount's template is its prefix (what it serves below that is its own business: static files).
+    return path + "/{path}" if path and not hasattr(route, "endpoint") else path
+
+
+async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Call ``app`` for this request, identified and timed (lifespan and websocket scopes pass through)."""
+    if scope["type"] != "http":
+        await app(scope, receive, send)
+        return
+    started = time.perf_counter()
+    rid = request_id(scope)
+    header = (HEADER, rid.encode("ascii"))
+    tokens = bind_contextvars(request_id=rid)
+    status = 500  # what the client gets when the app raises before answering
+
+    async def send_with_id(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            message.setdefault("headers", []).append(header)
+        await send(message)
+
+    try:
+        await app(scope, receive, send_with_id)
+    finally:
+        method = scope["method"] if scope["method"] in METHODS else "OTHER"
+        metrics.observe_request(route_template(scope), method, status, time.perf_counter() - started)
+        reset_contextvars(**tokens)
+
+
+class ObserveRequests:
+    """``observe`` as middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await observe(self.app, scope, receive, send)

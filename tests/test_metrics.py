@@ -1,0 +1,245 @@
+"""Prometheus metrics at /metrics, read through the real app: enquiries by launch, channel and source;
+request latency by route template (the hot path's included); digest and alert runs by status against
+the fake Slack; the scheduler's last pass; and, from a real `tally serve --workers 2`, both workers'
+counts summed.
+
+Counters live for the whole test process, so each test compares what it did with what was there
+before (``delta``) and uses a launch of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import time_machine
+from fastapi.testclient import TestClient
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+from app import api_tokens, digests
+from app.config import Settings
+from app.db import Database
+from app.insight import alerts
+from app.jobs.scheduler import DigestScheduler
+from app.main import create_app
+from app.models import DigestStatus, Launch
+from app.slack.client import BotSender
+from tests.conftest import WebUser, make_settings
+from tests.factories import make_launch
+from tests.fakes.slack_server import FakeSlack, Reply
+from tests.helpers import JSON
+from tests.processes import free_port, tally_process
+from tests.test_alerts import CHANNEL, local, log_many
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+API_ROUTE = "/api/v1/launches/{slug}/enquiries"
+TICK_ROUTE = "/launches/{slug}/enquiries"
+
+
+def parse(text: str) -> Samples:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+def scrape(client: TestClient | httpx.Client, **headers: str) -> Samples:
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return parse(response.text)
+
+
+def unique_launch(db: Database, **overrides: Any) -> Launch:
+    return make_launch(db, slug=f"m-{uuid.uuid4().hex[:8]}", **overrides)
+
+
+def post_api(client: TestClient | httpx.Client, slug: str, token: str, key: str, channel: str = "phone") -> int:
+    response = client.post(
+        f"/api/v1/launches/{slug}/enquiries",
+        json={"channel": channel, "hypotheses": ["a"], "idempotency_key": key},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code in (200, 201), response.text
+    return response.status_code
+
+
+# --- through the app ---------------------------------------------------------------------------
+
+
+def test_enquiries_are_counted_by_launch_channel_and_source_and_every_route_is_timed_by_its_template(
+    client: TestClient, db: Database, token: str, people: object, web: Callable[[str | None], WebUser]
+) -> None:
+    launch = unique_launch(db)
+    slug = launch.slug
+    kari = web("kari")
+    before = scrape(client)
+
+    assert post_api(client, slug, token, "first") == 201
+    assert post_api(client, slug, token, "second", channel="chat") == 201
+    assert post_api(client, slug, token, "first") == 200  # a replay: recorded once, counted once
+    ticked = kari.post(f"/launches/{slug}/enquiries", json={"channel": "phone", "hypotheses": ["b"]}, headers=JSON)
+    assert ticked.status_code == 201, ticked.text
+    assert kari.get(f"/launches/{slug}/checklist").status_code == 200
+    assert client.get(f"/no/such/page/{slug}").status_code == 404
+    after = scrape(client)
+
+    counted = "tally_enquiries_logged_total"
+    assert delta(before, after, counted, launch=slug, channel="phone", source="api") == 1
+    assert delta(before, after, counted, launch=slug, channel="chat", source="api") == 1
+    assert delta(before, after, counted, launch=slug, channel="phone", source="checklist") == 1
+
+    timed = "tally_http_request_duration_seconds_count"
+    assert delta(before, after, timed, route=API_ROUTE, method="POST", status="2xx") == 3
+    assert delta(before, after, timed, route=TICK_ROUTE, method="POST", status="2xx") == 1
+    assert delta(before, after, timed, route="/launches/{slug}/checklist", method="GET", status="2xx") >= 1
+    assert delta(before, after, timed, route="<unmatched>", method="GET", status="4xx") >= 1
+    assert delta(before, after, "tally_http_request_duration_seconds_bucket", route=API_ROUTE, method="POST",
+                 status="2xx", le="+Inf") == 3  # fmt: skip
+    routes = {dict(labels).get("route", "") for name, labels in after if name.startswith("tally_http_request")}
+    assert not [route for route in routes if slug in route], "a raw path became a label value"
+
+    # Every request to the writer waited once, in batches of at least one.
+    assert delta(before, after, "tally_writer_wait_seconds_count") == 4
+    assert 1 <= delta(before, after, "tally_writer_batch_size_count") <= 4
+    assert delta(before, after, "tally_writer_batch_size_sum") == 4
+
+
+def test_every_answer_carries_a_request_id_a_safe_incoming_one_is_kept(client: TestClient, db: Database) -> None:
+    launch = unique_launch(db)
+    generated = client.get("/healthz").headers["x-request-id"]
+    assert generated and generated != client.get("/healthz").headers["x-request-id"]
+    assert client.get("/healthz", headers={"X-Request-ID": "lb-7f3a.42"}).headers["x-request-id"] == "lb-7f3a.42"
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "x" * 65}).headers["x-request-id"]
+    assert unsafe != "x" * 65 and len(unsafe) <= 64
+    # The hot path too, refusals included.
+    refused = client.post(
+        f"/api/v1/launches/{launch.slug}/enquiries", json={"channel": "phone"}, headers={"X-Request-ID": "abc-1"}
+    )
+    assert refused.status_code == 401 and refused.headers["x-request-id"] == "abc-1"
+
+
+def test_metrics_need_the_token_when_one_is_set(database_url: str, db: Database) -> None:
+    secret = "scrape-" + "k" * 20
+    app = create_app(make_settings(database_url, metrics_token=secret), db=db)
+    with TestClient(app) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token-123456"}).status_code == 401
+        scrape(client, Authorization=f"Bearer {secret}")
+
+
+def test_a_short_metrics_token_is_refused_at_start(database_url: str) -> None:
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        make_settings(database_url, metrics_token="short")
+
+
+# --- digests, alerts and the scheduler ---------------------------------------------------------
+
+
+def test_digest_and_alert_runs_are_counted_by_status(client: TestClient, db: Database, settings: Settings) -> None:
+    launch = unique_launch(db, slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 18))
+    before = scrape(client)
+    with FakeSlack().running() as slack:
+        slack.add_channel(CHANNEL)
+        bot = BotSender(token="xoxb-test-token", base_url=slack.api_url, sleep=lambda s: None)
+        [sent] = digests.run_due(db, settings=settings, now=local(18, 9), sender=bot, sleep=lambda s: None)
+        slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "channel_not_found"}))
+        [failed] = digests.run_due(db, settings=settings, now=local(18, 13), sender=bot, sleep=lambda s: None)
+        log_many(db, launch, "a", 12, start=local(18, 13, 5))
+        [alert] = alerts.run_alerts(db, settings=settings, now=local(18, 13, 30), sender=bot, sleep=lambda s: None)
+    log_many(db, launch, "b", 12, start=local(18, 16, 5))
+    [dry] = alerts.run_alerts(db, settings=settings, now=local(18, 16, 30), sender=None, sleep=lambda s: None)
+    assert (sent.status, failed.status) == (DigestStatus.SENT, DigestStatus.FAILED)
+    assert (alert.status, dry.status) == (DigestStatus.SENT, DigestStatus.DRY_RUN)
+    after = scrape(client)
+
+    assert delta(before, after, "tally_digest_runs_total", status="sent") == 1
+    assert delta(before, after, "tally_digest_runs_total", status="failed") == 1
+    assert delta(before, after, "tally_alert_runs_total", status="sent") == 1
+    assert delta(before, after, "tally_alert_runs_total", status="dry_run") == 1
+
+
+def test_the_scheduler_records_when_its_last_pass_ended(client: TestClient, db: Database, settings: Settings) -> None:
+    moment = dt.datetime(2026, 11, 18, 12, 0, 7, tzinfo=dt.UTC)
+    scheduler = DigestScheduler(db, settings)
+    with time_machine.travel(moment, tick=False):
+        scheduler.run_due()
+        scheduler.check_alerts()
+    after = scrape(client)
+    gauge = "tally_scheduler_last_pass_timestamp_seconds"
+    assert value(after, gauge, job="digests") == moment.timestamp()
+    assert value(after, gauge, job="alerts") == moment.timestamp()
+
+
+# --- several workers ---------------------------------------------------------------------------
+
+
+def test_tally_serve_with_two_workers_sums_both_workers_counts(tmp_path: Path, database_url: str, db: Database) -> None:
+    """Every worker writes its own files; /metrics, whichever worker answers it, adds them all up.
+    Fresh connections are spread over the workers by the kernel: enquiries go in until both
+    workers have counted some (each one's files read on their own), then the sum is checked."""
+    launch = unique_launch(db)
+    with db.transaction() as session:
+        _, token = api_tokens.create(session, name="telephony", now=dt.datetime.now(dt.UTC), actor="test")
+    directory = tmp_path / "metrics"
+    env = {
+        "TALLY_DATABASE_URL": database_url,
+        "TALLY_SECRET_KEY": "s" * 40,
+        "PROMETHEUS_MULTIPROC_DIR": str(directory),  # the operator's: honoured, and emptied first
+    }
+    directory.mkdir()
+    (directory / "counter_999999.db").write_bytes(b"left over from an earlier run")
+    port = free_port()
+    with tally_process("serve", "--workers", "2", "--no-scheduler", "--port", str(port), env=env, cwd=tmp_path):
+        assert not (directory / "counter_999999.db").exists()
+        base = f"http://127.0.0.1:{port}"
+        sent = 0
+        per_worker: list[float] = []
+        with ThreadPoolExecutor(8) as pool:
+            while len(per_worker) < 2 or min(per_worker) == 0:
+                assert sent < 2000, f"the enquiries never reached both workers: {per_worker}"
+
+                def send(n: int) -> int:
+                    with httpx.Client(base_url=base, timeout=10) as fresh:  # a new connection each time
+                        return post_api(fresh, launch.slug, token, f"k{n}")
+
+                list(pool.map(send, range(sent, sent + 40)))
+                sent += 40
+                per_worker = counts_per_worker(directory, launch.slug)
+        with httpx.Client(base_url=base, timeout=10) as scraper:
+            for _ in range(4):  # whichever worker answers, the same sum
+                after = scrape(scraper)
+                assert value(after, "tally_enquiries_logged_total", launch=launch.slug, channel="phone",
+                             source="api") == sent  # fmt: skip
+    assert sum(per_worker) == sent
+
+
+def counts_per_worker(directory: Path, slug: str) -> list[float]:
+    counts = []
+    for path in sorted(directory.glob("counter_*.db")):
+        metrics = MultiProcessCollector.merge([str(path)], accumulate=True)
+        counts.append(
+            sum(
+                sample.value
+                for metric in metrics
+                for sample in metric.samples
+                if sample.name == "tally_enquiries_logged_total" and sample.labels.get("launch") == slug
+            )
+        )
+    return counts
