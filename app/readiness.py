@@ -4,7 +4,9 @@ Liveness (/healthz) only says the process answers. Readiness also asks the datab
 (``SELECT 1``) and whether writes work: a full disk or a read-only file fails every write
 while reads still answer. The enquiry writer says how its last batch ended; when that was a
 failure, or when nothing was written for a while, a small probe write tells (at most once
-every few seconds), so a replica whose disk was freed becomes ready again on its own.
+every few seconds), so a replica whose disk was freed becomes ready again on its own. The probe
+is one small row, which a disk too full for enquiries may still take, so for ``FAILURE_HOLD``
+seconds after a failed batch only the writer's own next success counts.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PROBE_EVERY = 5.0  # seconds between probe writes, at most
 IDLE = 60.0  # with no enquiry written for this long, the probe finds out whether writes would work
+FAILURE_HOLD = 15.0  # seconds after a failed batch during which a successful probe is not believed
 
 _probe = ReadinessProbe.__table__  # type: ignore[attr-defined]
 
@@ -78,7 +81,10 @@ class Readiness:
             probed_after_failure = self._probed_at is not None and (
                 writer.last_failure is None or self._probed_at >= writer.last_failure
             )
-            if writer.failing and not probed_after_failure:
+            # A probe is one small row, which a disk too full for enquiries may still take: after a
+            # real write failed, only the writer's own success, or a quiet spell, says writes work.
+            recent_failure = writer.last_failure is not None and now - writer.last_failure < FAILURE_HOLD
+            if writer.failing and (recent_failure or not probed_after_failure):
                 return State(database=True, writes=False, error=writer.last_error)
             if writer.failing or idle:
                 return State(database=True, writes=self._probe_ok, error=self._probe_error)

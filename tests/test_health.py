@@ -16,7 +16,7 @@ from app import api_tokens, migrations
 from app.db import Database
 from app.main import create_app
 from app.models import ReadinessProbe
-from app.readiness import Readiness
+from app.readiness import FAILURE_HOLD, Readiness
 from tests.conftest import make_settings
 from tests.factories import make_launch
 from tests.processes import free_port, tally_process
@@ -95,9 +95,16 @@ class Writer:
 def test_after_failed_writes_a_probe_tells_when_writes_work_again(db: Database) -> None:
     writer = Writer()
     readiness = Readiness(db, writer, name="test:1")
-    writer.last_success, writer.last_failure = time.monotonic() - 1, time.monotonic()
+    failed_at = time.monotonic()
+    writer.last_success, writer.last_failure = failed_at - 1, failed_at
     writer.last_error = "OperationalError"
-    # The database is fine again: the probe write succeeds, so the replica is ready without any enquiry.
+    # Just after a failed batch a probe that succeeds is not believed: a full disk may still take its
+    # one small row while enquiries fail.
+    assert not readiness.check().ready
+    # Once the failure is FAILURE_HOLD old, the database is fine again: the probe write succeeds, so
+    # the replica is ready without any enquiry.
+    writer.last_success, writer.last_failure = failed_at - FAILURE_HOLD - 2, failed_at - FAILURE_HOLD - 1
+    readiness = Readiness(db, writer, name="test:1")
     assert readiness.check().ready
     with db.session() as session:
         assert session.exec(select(ReadinessProbe)).one().name == "test:1"
