@@ -1,6 +1,8 @@
 """Tally query speed with a million enquiries in one launch.
 
-    uv run python -m bench.tally_queries [--enquiries 1000000] [--postgres URL]
+    uv run python -m bench.tally_queries [--enquiries 1000000] [--postgres URL] [--reuse]
+
+``--reuse`` runs on the data set an earlier run built, if it is there (its kept counts dropped).
 
 Prints a Markdown table for docs/benchmarks.md.
 """
@@ -8,16 +10,18 @@ Prints a Markdown table for docs/benchmarks.md.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from app import launches
 from app.tallies import tally
-from bench.data import STARTS_ON, build, forget_counted_days, fresh_database
+from bench.data import STARTS_ON, build, forget_counted_days, fresh_database, reuse
 from bench.timing import Timing, measure, query_benchmark_main
 
 OSLO = ZoneInfo("Europe/Oslo")
+REUSE = False
 
 
 def naive_group_by(session: sa.orm.Session, launch_id: int, start: dt.datetime, end: dt.datetime) -> None:
@@ -39,13 +43,17 @@ def naive_group_by(session: sa.orm.Session, launch_id: int, start: dt.datetime, 
 
 
 def run(*, enquiries: int, hypotheses: int, postgres: str | None) -> list[Timing]:
-    db = fresh_database(postgres, f"tally_{enquiries}")
     # Mid-afternoon (14:07) on the last day: twenty closed days and one still open, where
     # nothing is logged after now (the last day's share comes in its office hours so far).
     ends_on = STARTS_ON + dt.timedelta(days=20)
     now = dt.datetime.combine(ends_on, dt.time(14, 7), tzinfo=OSLO).astimezone(dt.UTC)
-    data = build(db, enquiries=enquiries, hypotheses=hypotheses, until=now)
-    print(f"loaded {enquiries:,} enquiries in {data.seconds_to_load:.0f} s into {db.engine.dialect.name}")
+    name = f"tally_{enquiries}"
+    data = reuse(postgres, name, enquiries=enquiries, until=now) if REUSE else None
+    if data is None:
+        db = fresh_database(postgres, name)
+        data = build(db, enquiries=enquiries, hypotheses=hypotheses, until=now)
+        print(f"loaded {enquiries:,} enquiries in {data.seconds_to_load:.0f} s into {db.engine.dialect.name}")
+    db = data.db
     launch = data.launch
     day10 = STARTS_ON + dt.timedelta(days=9)
     four_hours = (
@@ -124,6 +132,9 @@ def run(*, enquiries: int, hypotheses: int, postgres: str | None) -> list[Timing
 
 
 def main() -> None:
+    global REUSE  # noqa: PLW0603 - one flag of this command line, read by run()
+    REUSE = "--reuse" in sys.argv
+    sys.argv = [arg for arg in sys.argv if arg != "--reuse"]
     query_benchmark_main(__doc__, run, hypotheses=15)
 
 

@@ -124,12 +124,23 @@ def test_a_backfill_into_a_closed_day_updates_every_cached_count(
         other_process.dispose()
 
 
-def test_a_backfill_from_the_last_hour_leaves_the_cache_alone(
-    client: TestClient, token: str, launch: Any, db: Database
+@pytest.mark.parametrize(
+    ("occurred_at", "raised"),
+    [
+        # Exactly CLOSED_AFTER (half an hour) before now: the slot 11:30–11:45 is still open.
+        ("2026-11-20T11:30:00+01:00", 0),
+        # A second earlier, in the slot 11:15–11:30, which closed at 12:00 and is kept.
+        ("2026-11-20T11:29:59+01:00", 1),
+    ],
+)
+def test_a_backfill_raises_the_counts_version_only_when_it_reaches_back_past_the_open_slots(
+    client: TestClient, token: str, launch: Any, db: Database, occurred_at: str, raised: int
 ) -> None:
+    # Today's closed slots counted and kept before the backfill, as a page would have.
+    assert client.get(f"/api/v1/launches/{SLUG}/tally", params=WHOLE, headers=auth(token)).json()["total"] == 5
     version = fresh(db, launch).counts_version
-    assert post(client, token, occurred_at="2026-11-20T11:30:00+01:00").status_code == 201
-    assert fresh(db, launch).counts_version == version
+    assert post(client, token, occurred_at=occurred_at).status_code == 201
+    assert fresh(db, launch).counts_version == version + raised
     body = client.get(f"/api/v1/launches/{SLUG}/tally", params=WHOLE, headers=auth(token)).json()
     assert body["total"] == 6
 

@@ -15,8 +15,8 @@ from sqlmodel import select
 
 from app import enquiries
 from app.db import Database
-from app.models import Launch, SlotTally
-from app.tallies import Tally, keep_closed_days, tally
+from app.models import DayTally, Launch, SlotTally
+from app.tallies import DAY_FORMAT, Tally, keep_closed_days, tally
 from tests.factories import fresh, log, make_launch, make_user
 from tests.test_tallies import _backdate as behind_the_apps_back  # raises no counts version
 
@@ -144,12 +144,52 @@ def test_an_undo_never_reaches_a_kept_slot(db: Database, replica: Database, laun
     assert today(db, reloaded, later) == from_the_indexes(db, reloaded, later)
 
 
-def test_a_closed_days_slots_are_dropped_once_the_day_is_kept(db: Database, launch: Launch) -> None:
-    assert today(db, launch).total == 3 and kept_slots(db, launch)
-    next_morning = dt.datetime(2026, 11, 21, 1, 0, tzinfo=OSLO)
+NEXT_MORNING = dt.datetime(2026, 11, 21, 1, 0, tzinfo=OSLO)  # the 20th closed at 00:30
+
+
+def test_a_closed_days_row_is_added_up_from_its_kept_slots_which_stay(db: Database, launch: Launch) -> None:
+    assert today(db, launch).total == 3
+    behind_the_apps_back(db, launch, oslo(20, 9, 12))  # into a kept slot: never counted again
     with db.session() as session:
-        keep_closed_days(session, launch, now=next_morning)
-    assert kept_slots(db, launch) == {}
+        keep_closed_days(session, launch, now=NEXT_MORNING)
+    # Every slot of the day kept (96), the 46 kept before and the 50 counted as the day closed.
+    kept = kept_slots(db, launch)
+    assert len([at for at in kept if at >= TODAY]) == 96 and kept[oslo(20, 11, 45)] == 1
+    with db.session() as session:
+        row = session.exec(
+            select(DayTally).where(DayTally.launch_id == launch.id, DayTally.day == dt.date(2026, 11, 20))
+        ).one()
+    assert row.counts["format"] == DAY_FORMAT and row.counts["total"] == 3
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "from_slots", "from_indexes"),
+    [
+        # 09:15 to 12:00 from the kept slots, 09:07–09:15 and 12:00–12:07 from the indexes:
+        # the rows slipped in behind the app's back at 09:12 and 12:03 are seen, the one at 10:20 not.
+        (oslo(20, 9, 7), oslo(20, 12, 7), 4, 5),
+        (oslo(20, 9), oslo(20, 12), 2, 4),  # on slots: nothing from the indexes
+        (oslo(20, 9, 11), oslo(20, 9, 14), 1, 1),  # inside one slot: all from the indexes
+    ],
+)
+def test_a_range_that_cuts_a_closed_day_reads_its_kept_slots_and_only_the_ends_from_the_indexes(
+    db: Database,
+    replica: Database,
+    launch: Launch,
+    start: dt.datetime,
+    end: dt.datetime,
+    from_slots: int,
+    from_indexes: int,
+) -> None:
+    with db.session() as session:
+        keep_closed_days(session, launch, now=NEXT_MORNING)
+    for at in (oslo(20, 9, 12), oslo(20, 10, 20), oslo(20, 12, 3)):
+        behind_the_apps_back(db, launch, at)
+    for process in (replica, db):  # a new process reads the slots, the first one has them in memory
+        with process.session() as session:
+            kept = tally(session=session, launch=launch, start=start, end=end, now=NEXT_MORNING)
+            raw = tally(session=session, launch=launch, start=start, end=end)
+        assert (kept.total, raw.total) == (from_slots, from_indexes)
 
 
 def test_the_slots_of_a_day_in_a_half_hour_zone_line_up_with_its_midnight(db: Database) -> None:

@@ -1,7 +1,7 @@
 """Closed days and slots, counted once: in each process's memory and in the ``day_tally``
 and ``slot_tally`` tables.
 
-A local day, or a 15-minute slot of today, is *closed* ``CLOSED_AFTER`` (half an
+A local day, or a 15-minute slot of a day, is *closed* ``CLOSED_AFTER`` (half an
 hour) after it ends: the 15-minute undo window, commits in flight, replica clocks
 that disagree a little. After that only two things change its counts: a backfill (an enquiry logged with an earlier
 ``occurred_at``, the CSV import) and re-linking "other" enquiries. Both raise
@@ -16,10 +16,13 @@ that version:
   the new version, so only the changed days are counted again, by whichever
   process first needs them, once for every process and replica.
 
-Today is kept the same way, slot by slot (``slot_tally``): a process reads the
-slots another process or replica counted, counts only those nobody has, and
-keeps them for the others. So no read counts more than the last half hour or so
-from the enquiry indexes, and a new process or replica counts nothing it can read.
+Every day is kept the same way slot by slot (``slot_tally``), today as its slots
+close: a process reads the slots another process or replica counted, counts only
+those nobody has, and keeps them for the others. A closed day's row holds only its
+totals, added up from its slots: a range that covers the day reads the row, one
+that cuts it reads the slots. So no read counts more than the last half hour or so,
+and a quarter of an hour at each end of a range that is not on a slot, from the
+enquiry indexes, and a new process or replica counts nothing it can read.
 
 A process that read the old version and is still counting writes its row under
 the old version, where nobody reads it: it can never hide a backfill.
@@ -46,9 +49,12 @@ DAY_CACHE_KEY = "tally_day_cache"
 OPEN_DAY_KEY = "tally_open_day_hours"
 SLOT = dt.timedelta(minutes=15)
 CLOSED_AFTER = dt.timedelta(minutes=30)
-# Bumped when DayCounts changes shape: stored days of another format are counted again.
-DAY_FORMAT = 4
+# Bumped when DayCounts changes shape: stored days of another format are counted again
+# (5: a day row holds the day's totals only; its slots stay in slot_tally).
+DAY_FORMAT = 5
 SLOT_FORMAT = 1
+# Days of slots a process holds in memory (a launch has ~21): enough for every day of a few launches.
+MAX_SLOT_DAYS = 200
 # How long keeping a counted day may wait for SQLite's write lock. Not longer:
 # keeping it is an optimisation, and the caller is a page.
 STORE_LOCK_WAIT_MS = 200
@@ -96,8 +102,9 @@ def cache_of(session: Session) -> DayCache | None:
 
 
 def closed_days(session: Session, launch: Launch, days: list[dt.date], now: dt.datetime) -> dict[dt.date, DayCounts]:
-    """Counts of closed days: from this process's memory, else as kept in the database,
-    else counted now (and kept for every process)."""
+    """The totals of closed days (one step each): from this process's memory, else as kept in the
+    database, else added up from the day's kept slots (counting those nobody kept) and kept for
+    every process."""
     cache = cache_of(session)
     launch_id = id_of(launch)
     version = launch.counts_version
@@ -112,7 +119,13 @@ def closed_days(session: Session, launch: Launch, days: list[dt.date], now: dt.d
     if missing:
         tz = zone(launch)
         stored = _stored_days(session, launch, missing)
-        counted = {day: count_hours(session, launch, *day_bounds(day, tz)) for day in missing if day not in stored}
+        counted: dict[dt.date, DayCounts] = {}
+        for day in missing:
+            if day not in stored:
+                slots = closed_slots(session, launch, day, now) or count_hours(
+                    session, launch, *day_bounds(day, tz), SLOT
+                )
+                counted[day] = DayCounts.from_json(slots.start, slots.to_json())
         for day in missing:
             found[day] = stored[day] if day in stored else counted[day]
             if cache is not None:
@@ -123,9 +136,9 @@ def closed_days(session: Session, launch: Launch, days: list[dt.date], now: dt.d
 
 
 def closed_slots(session: Session, launch: Launch, day: dt.date, now: dt.datetime) -> DayCounts | None:
-    """The 15-minute slots of a day still open that are closed already (they ended ``CLOSED_AFTER``
-    ago), in steps of a slot: from this process's memory, else as kept in ``slot_tally``, else
-    counted now and kept for every process. None before the first slot has closed.
+    """The closed 15-minute slots of a day (they ended ``CLOSED_AFTER`` ago: all of a closed day's),
+    in steps of a slot: from this process's memory, else as kept in ``slot_tally``, else counted
+    now and kept for every process. None before the first slot has closed.
 
     The same rule as for days keeps them true: only a write into the past changes a closed
     slot, and any write more than ``CLOSED_AFTER`` into the past raises the counts version."""
@@ -147,8 +160,12 @@ def closed_slots(session: Session, launch: Launch, day: dt.date, now: dt.datetim
     later = _slots(session, launch, day, start + have * SLOT, closed - have, now)
     counted = later if found is None else found.extended(later)
     with lock:
-        for other in [k for k in store if k[0] == launch.id and k != key]:
-            del store[other]  # other days and versions of this launch are of no use any more
+        current = (launch.timezone, launch.counts_version)
+        stale = [k for k in store if k[0] == launch.id and (k[1], k[3]) != current]
+        for other in stale:
+            del store[other]  # other versions or zones of this launch are of no use any more
+        if len(store) >= MAX_SLOT_DAYS:
+            store.clear()
         if key not in store or store[key].hours < counted.hours:
             store[key] = counted
     return counted
@@ -245,14 +262,10 @@ def _store_days(session: Session, launch: Launch, counted: dict[dt.date, DayCoun
         }
         for day, counts in counted.items()
     ]
-    # A closed day's slots are read no more: its row holds them.
-    drop = sa.delete(_slot_tally).where(_slot_tally.c.launch_id == launch.id, _slot_tally.c.day.in_(list(counted)))
-    _keep(session, _day_tally, rows, f"closed days of launch {launch.slug}", then=drop)
+    _keep(session, _day_tally, rows, f"closed days of launch {launch.slug}")
 
 
-def _keep(
-    session: Session, table: sa.Table, rows: list[dict[str, Any]], what: str, then: sa.Delete | None = None
-) -> None:
+def _keep(session: Session, table: sa.Table, rows: list[dict[str, Any]], what: str) -> None:
     """Keep freshly counted days or slots for every process, on a connection of its own.
 
     Best effort: the caller's session may be a read transaction (or, on SQLite,
@@ -270,8 +283,6 @@ def _keep(
             try:
                 with connection.begin():
                     connection.execute(insert, rows)
-                    if then is not None:
-                        connection.execute(then)
             finally:
                 if is_sqlite:
                     driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

@@ -1,4 +1,4 @@
-"""Counting enquiries in the database: over a stretch of time, or hour by hour over a local day.
+"""Counting enquiries in the database: over a stretch of time, or step by step over a local day.
 
 Windows are half-open, [start, end), in UTC: an enquiry logged exactly at a
 digest's boundary belongs to the next window, never to both.
@@ -12,11 +12,11 @@ Two shapes of answer:
   ``ix_enquiry_time`` (a GROUP BY over a window builds a temporary B-tree: five
   times slower for a day). With a channel or segment filter the hypotheses are
   counted through the enquiries the filter keeps (one join, grouped).
-* ``DayCounts``: one local day, hour by hour (or, for the day still going on,
-  15-minute slot by slot), per (hypothesis, channel, segment) and per (channel,
-  segment, other). Two grouped queries a stretch; closed days and slots are
-  counted so once and kept (app/tallies/cache.py), and any range, filter or
-  bucket that falls on their edges is then summed from memory.
+* ``DayCounts``: a local day 15-minute slot by slot (or hour by hour), per
+  (hypothesis, channel, segment) and per (channel, segment, other). Two grouped
+  queries a stretch; closed slots are counted so once and kept, and so are the
+  totals of closed days (app/tallies/cache.py), and any range, filter or bucket
+  that falls on their edges is then summed from memory.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,20 +199,18 @@ def raw_counts(
 
 
 class DayCounts:
-    """The counts of one local day, hour by hour (a day has 23, 24 or 25 of them), or of
-    the closed part of today in steps of ``step`` (15-minute slots).
+    """Counts step by step: the 15-minute slots of a local day (a day has 92, 96 or 100 of them;
+    for the day still going on, those closed so far), or a whole closed day as one step, as kept
+    in ``day_tally``.
 
-    Step ``k`` is [start + k step, start + (k + 1) step); ``hours`` is how many steps. Sums over whole hours, with
-    or without a filter, come from memory. The whole day's totals are kept apart
-    from the hours: most readers (a whole-launch tally, a digest's "since launch")
-    want only those, so a day read back from ``day_tally`` parses its hours (a
-    list per hypothesis, channel and segment) only when someone asks for them."""
+    Step ``k`` is [start + k step, start + (k + 1) step); ``hours`` is how many steps. Sums over whole steps,
+    with or without a filter, come from memory. A whole day read back from ``day_tally`` keeps its
+    per-(hypothesis, channel, segment) totals as read until a filter needs them: most readers (a
+    whole-launch tally, a digest's "since launch") want only the totals."""
 
     __slots__ = (
         "_by_hypothesis",
         "_dims",
-        "_hourly",
-        "_hourly_links",
         "_links",
         "_whole",
         "_whole_links",
@@ -236,8 +233,6 @@ class DayCounts:
         self.step = step
         self._dims: dict[Dim, list[int]] | None = dims
         self._links: dict[Link, list[int]] | None = links
-        self._hourly: str | None = None  # the hours as stored, until parsed: per dimension and hypothesis
-        self._hourly_links: str | None = None  # … and per (hypothesis, channel, segment), for filters only
         self._whole: Counts | None = None
         self._whole_links: dict[Link, int] | None = None
         self._whole_links_stored: list[list[Any]] | None = None  # as read back, until a filter needs them
@@ -249,33 +244,26 @@ class DayCounts:
 
     @property
     def dims(self) -> dict[Dim, list[int]]:
-        if self._dims is None:
-            self._parse_hours()
-        assert self._dims is not None  # noqa: S101 - set by _parse_hours
+        if self._dims is None:  # a whole day read back: one step
+            self._dims = {dim: [n] for dim, n in self.whole().dimensions.items()}
         return self._dims
 
     @property
     def links(self) -> dict[Link, list[int]]:
         if self._links is None:
-            data = json.loads(self._hourly_links or "[]")
-            self._links = {(int(h), str(c), s): _dense(hours, self.hours) for h, c, s, hours in data}
+            self._links = {link: [n] for link, n in self._whole_by_link().items()}
         return self._links
 
-    def _parse_hours(self) -> None:
-        data = json.loads(self._hourly or '{"dims": [], "hypotheses": []}')
-        self._dims = {(str(c), s, bool(o)): _dense(hours, self.hours) for c, s, o, hours in data["dims"]}
-        self._by_hypothesis = {int(h): _dense(hours, self.hours) for h, hours in data["hypotheses"]}
-
     def hour_of(self, moment: dt.datetime) -> int | None:
-        """The step index at which ``moment`` falls, if it is on a step boundary of this day."""
+        """The step index at which ``moment`` falls, if it is on a step boundary of these counts."""
         offset = moment - self.start
         if offset % self.step or not dt.timedelta(0) <= offset <= self.hours * self.step:
             return None
         return offset // self.step
 
     def _hypothesis_hours(self) -> dict[int, list[int]]:
-        if self._by_hypothesis is None and self._dims is None and self._hourly is not None:
-            self._parse_hours()  # read back: stored per hypothesis already
+        if self._by_hypothesis is None and self._links is None and self._whole is not None:
+            self._by_hypothesis = {h: [n] for h, n in self._whole.hypotheses.items()}  # read back: one step
         if self._by_hypothesis is None:
             found: dict[int, list[int]] = {}
             for (hypothesis_id, _, _), hours in self.links.items():
@@ -287,7 +275,7 @@ class DayCounts:
         return self._by_hypothesis
 
     def whole(self) -> Counts:
-        """The whole day's counts (no filter)."""
+        """The counts of all the steps (no filter)."""
         if self._whole is None:
             self._whole = self._sum(0, self.hours, None)
         return self._whole
@@ -300,7 +288,7 @@ class DayCounts:
         return self._whole_links
 
     def counts(self, first: int = 0, last: int | None = None, flt: Filter | None = None) -> Counts:
-        """Counts for hours [first, last) of the day."""
+        """Counts for steps [first, last)."""
         last = self.hours if last is None else last
         if first == 0 and last == self.hours:
             whole = self.whole()
@@ -339,7 +327,7 @@ class DayCounts:
         return counts
 
     def extended(self, later: DayCounts) -> DayCounts:
-        """These hours followed by ``later``'s (which starts where these end, in steps as long)."""
+        """These steps followed by ``later``'s (which starts where these end, in steps as long)."""
         if later.step != self.step or later.start != self.end:
             raise ValueError("only counts in the same steps, starting where these end, can extend them")
         hours = self.hours + later.hours
@@ -352,28 +340,19 @@ class DayCounts:
         return DayCounts(self.start, hours, dims, links, self.step)
 
     def to_json(self) -> dict[str, Any]:
-        """The whole day's totals as JSON; its hours as JSON strings inside (parsed only when needed), each
-        hour list sparse, [[hour, n], …]: per dimension and hypothesis (what unfiltered ranges need),
-        and apart per (hypothesis, channel, segment) (what only a filtered range needs)."""
+        """The totals of all the steps, as kept for a closed day (read back as one step)."""
         whole = self.whole()
-        hourly = {
-            "dims": [[*dim, _sparse(hours)] for dim, hours in self.dims.items()],
-            "hypotheses": [[h, _sparse(hours)] for h, hours in self._hypothesis_hours().items()],
-        }
-        links = [[*link, _sparse(hours)] for link, hours in self.links.items()]
         return {
-            "hours": self.hours,
+            "seconds": int((self.end - self.start).total_seconds()),
             "total": whole.total,
             "other": whole.other,
             "hypotheses": [[h, n] for h, n in whole.hypotheses.items()],
             "dims": [[*dim, n] for dim, n in whole.dimensions.items()],
             "links": [[*link, n] for link, n in self._whole_by_link().items() if n],
-            "hourly": json.dumps(hourly, separators=(",", ":")),
-            "hourly_links": json.dumps(links, separators=(",", ":")),
         }
 
     def step_json(self, k: int) -> dict[str, Any]:
-        """Step ``k`` alone, as kept for a slot of today: [[channel, segment, other, n], …] and
+        """Step ``k`` alone, as kept for a 15-minute slot: [[channel, segment, other, n], …] and
         [[hypothesis, channel, segment, n], …]."""
         return {
             "dims": [[*dim, hours[k]] for dim, hours in self.dims.items() if hours[k]],
@@ -396,27 +375,15 @@ class DayCounts:
 
     @classmethod
     def from_json(cls, start: dt.datetime, data: dict[str, Any]) -> DayCounts:
-        day = cls(start, int(data["hours"]), {}, {})
+        """A whole day as kept (``to_json``): one step."""
+        day = cls(start, 1, {}, {}, dt.timedelta(seconds=int(data["seconds"])))
         day._dims = day._links = None
-        day._hourly = data["hourly"]
-        day._hourly_links = data["hourly_links"]
         whole = Counts(total=int(data["total"]), other=int(data["other"]))
         whole.hypotheses = Counter({int(h): int(n) for h, n in data["hypotheses"]})
         whole.dimensions = Counter({(str(c), s, bool(o)): int(n) for c, s, o, n in data["dims"]})
         day._whole = whole
         day._whole_links_stored = data["links"]
         return day
-
-
-def _sparse(hours: list[int]) -> list[list[int]]:
-    return [[k, n] for k, n in enumerate(hours) if n]
-
-
-def _dense(pairs: list[list[int]], length: int) -> list[int]:
-    hours = [0] * length
-    for k, n in pairs:
-        hours[k] = n
-    return hours
 
 
 def _hour_of(

@@ -1,11 +1,11 @@
 """Tallies of a window, and series of buckets, for what the pages, digests and the API ask.
 
 Every range is first clipped to the launch's window: nothing before or after a
-launch is ever counted or kept. Then it is split by local day: closed days come
-from the kept hour-by-hour counts (app/tallies/cache.py) for the whole hours of
-the range, today from its kept 15-minute slots, and only what is left — the last
-half hour or so, and the ends of a range that does not start or end on an hour
-(on a slot, today) — is counted from the enquiry indexes.
+launch is ever counted or kept. Then it is split by local day: a closed day the
+range covers comes from its kept totals (app/tallies/cache.py), a day it cuts
+(and today) from its kept 15-minute slots, and only what is left — the last
+half hour or so, and the ends of a range that does not start or end on a slot,
+under a quarter of an hour each — is counted from the enquiry indexes.
 """
 
 from __future__ import annotations
@@ -67,8 +67,9 @@ def clip(launch: Launch, start: dt.datetime, end: dt.datetime) -> tuple[dt.datet
 
 
 class _Days:
-    """The local days of one request's ranges, hour by hour where that is cheap: closed days
-    from the kept counts, and the closed slots of an open day from the kept slots."""
+    """The local days of one request's ranges, step by step where that is cheap: a closed day the
+    range covers from its kept totals, the closed slots of a day it cuts (or of today) from the
+    kept slots."""
 
     def __init__(self, session: Session, launch: Launch, now: dt.datetime | None) -> None:
         self.session = session
@@ -76,31 +77,38 @@ class _Days:
         self.now = now
         self.tz = zone(launch)
         self.cached = now is not None and launch.id is not None and cache_of(session) is not None
-        self._days: dict[dt.date, DayCounts | None] = {}
+        self._days: dict[dt.date, DayCounts] = {}
+        self._slots: dict[dt.date, DayCounts | None] = {}
+
+    def _whole_and_closed(self, day: dt.date, start: dt.datetime, end: dt.datetime) -> bool:
+        assert self.now is not None  # noqa: S101 - only asked when cached
+        return (start, end) == day_bounds(day, self.tz) and is_closed(self.launch, day, self.now)
 
     def prepare(self, start: dt.datetime, end: dt.datetime) -> None:
-        """Fetch every closed day that [start, end) touches in one go."""
+        """Fetch every closed day that [start, end) covers in one go."""
         if not self.cached or self.now is None or start >= end:
             return
-        wanted = [
-            day
-            for day in _local_days(start, end, self.tz)
-            if day not in self._days and is_closed(self.launch, day, self.now)
-        ]
+        wanted = []
+        for day in _local_days(start, end, self.tz):
+            day_start, day_end = day_bounds(day, self.tz)
+            a, b = max(start, day_start), min(end, day_end)
+            if day not in self._days and self._whole_and_closed(day, a, b):
+                wanted.append(day)
         if wanted:
             self._days.update(closed_days(self.session, self.launch, wanted, self.now))
 
-    def hours_of(self, day: dt.date) -> DayCounts | None:
-        """Hour-by-hour counts of (the closed part of) a day, if it is to be had cheaply."""
-        if day in self._days:
-            return self._days[day]
+    def steps_of(self, day: dt.date, start: dt.datetime, end: dt.datetime) -> DayCounts | None:
+        """Step by step counts for [start, end) of a day, if they are to be had cheaply: the kept
+        totals of a closed day the range covers, else the day's closed slots."""
         if not self.cached or self.now is None:
             return None
-        if is_closed(self.launch, day, self.now):
-            self._days.update(closed_days(self.session, self.launch, [day], self.now))
-        else:
-            self._days[day] = closed_slots(self.session, self.launch, day, self.now)
-        return self._days[day]
+        if self._whole_and_closed(day, start, end):
+            if day not in self._days:
+                self._days.update(closed_days(self.session, self.launch, [day], self.now))
+            return self._days[day]
+        if day not in self._slots:
+            self._slots[day] = closed_slots(self.session, self.launch, day, self.now)
+        return self._slots[day]
 
     def counts(self, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> Counts:
         """Counts for [start, end) (already clipped)."""
@@ -109,18 +117,18 @@ class _Days:
         for day in _local_days(start, end, self.tz):
             day_start, day_end = day_bounds(day, self.tz)
             a, b = max(start, day_start), min(end, day_end)
-            hours = self.hours_of(day) if a < b else None
-            if hours is None:
+            steps = self.steps_of(day, a, b) if a < b else None
+            if steps is None:
                 pending.append((a, b))
                 continue
-            first = hours.hour_of(_ceil_step(a, hours.start, hours.step))
-            last = hours.hour_of(_floor_step(min(b, hours.end), hours.start, hours.step))
+            first = steps.hour_of(_ceil_step(a, steps.start, steps.step))
+            last = steps.hour_of(_floor_step(min(b, steps.end), steps.start, steps.step))
             if first is None or last is None or first >= last:
                 pending.append((a, b))
                 continue
-            total.add(hours.counts(first, last, flt))
-            pending.append((a, hours.start + first * hours.step))
-            pending.append((hours.start + last * hours.step, b))
+            total.add(steps.counts(first, last, flt))
+            pending.append((a, steps.start + first * steps.step))
+            pending.append((steps.start + last * steps.step, b))
         for a, b in _merge(pending):
             total.add(raw_counts(self.session, self.launch, a, b, flt))
         return total
