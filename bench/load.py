@@ -34,6 +34,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from app.db import Database
 from app.models import Enquiry
@@ -128,6 +129,7 @@ class Paced:
     lag_p99_ms: float
     lag_max_ms: float
     connections: int
+    cores: float  # the generator's CPU time over the run's length: what it took from the server
     api_p99_ms: float | None = None
     tick_p99_ms: float | None = None
 
@@ -239,6 +241,7 @@ def paced(
             lag_p99_ms=loadgen.percentile(samples.lags, 0.99) * 1000,
             lag_max_ms=max(samples.lags) * 1000,
             connections=samples.connections,
+            cores=samples.cpu_seconds / span if span > 0 else 0.0,
             api_p99_ms=loadgen.percentile(by_kind[True], 0.99) * 1000 if by_kind[True] else None,
             tick_p99_ms=loadgen.percentile(by_kind[False], 0.99) * 1000 if by_kind[False] else None,
         ),
@@ -251,14 +254,47 @@ def say(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
-def measure(database: str, workers: int, args: argparse.Namespace) -> Run:
-    say(f"{database}, {workers} worker(s): loading {args.enquiries:,} enquiries")
-    db = fresh_database(args.postgres if database == "postgres" else None, f"load_{workers}w")
+@dataclasses.dataclass(frozen=True)
+class Start:
+    """The data set every run of one database starts from: built once, copied for each run."""
+
+    url: str
+    launch_id: int
+    slug: str
+
+
+def starting_data(database: str, args: argparse.Namespace) -> Start:
+    say(f"{database}: loading {args.enquiries:,} enquiries")
+    db = fresh_database(args.postgres if database == "postgres" else None, "load_start")
     today = dt.datetime.now(dt.UTC).date()
     # Ticks get the server's time: the launch runs today, its data in the days before.
     data = build(db, enquiries=args.enquiries, hypotheses=15, starts_on=today - dt.timedelta(days=19))
-    launch_id = int(data.launch.id)  # type: ignore[arg-type]
-    slug = data.launch.slug
+    db.dispose()  # a PostgreSQL template must have no connections; SQLite's WAL is folded in
+    return Start(db.url, int(data.launch.id), data.launch.slug)  # type: ignore[arg-type]
+
+
+def copy_of(start: Start, name: str, *, admin_url: str) -> Database:
+    """A fresh copy of the starting data: SQLite copies the file, PostgreSQL uses it as a template."""
+    url = make_url(start.url)
+    if url.get_backend_name() == "sqlite":
+        path = Path(str(url.database))
+        target = path.with_name(f"{name}.db")
+        for suffix in ("-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(path, target)
+        return Database(f"sqlite:///{target}")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "bench_{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "bench_{name}" TEMPLATE "{url.database}"')
+    admin.dispose()
+    return Database(url.set(database=f"bench_{name}").render_as_string(hide_password=False))
+
+
+def measure(database: str, start: Start, workers: int, args: argparse.Namespace) -> Run:
+    say(f"{database}, {workers} worker(s)")
+    db = copy_of(start, f"load_{workers}w", admin_url=args.postgres)
+    launch_id, slug = start.launch_id, start.slug
     app_port, bare_port = free_port(), free_port()
     base = f"http://127.0.0.1:{app_port}"
     env = {
@@ -419,8 +455,8 @@ def report(runs: list[Run], args: argparse.Namespace, command: str, loads: tuple
         f"up when it achieved ≥ {KEPT_UP_SHARE:.0%} of the rate with its own p99 lag ≤ {KEPT_UP_LAG_MS:g} ms.",
         "",
         "| database | workers | rate /s (achieved) | p50 ms | **p99 ms** | API p99 | tick p99 | max ms | failed "
-        "| connections | control p50 / p99 ms | generator lag p99 / max ms | kept up |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| connections | control p50 / p99 ms | generator lag p99 / max ms | generator CPU, cores | kept up |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for run in runs:
         p, c = run.paced, run.control
@@ -429,6 +465,7 @@ def report(runs: list[Run], args: argparse.Namespace, command: str, loads: tuple
             f"| **{p.result.p99_ms:.1f}** | {p.api_p99_ms or 0:.1f} | {p.tick_p99_ms or 0:.1f} | {p.result.max_ms:.1f} "
             f"| {p.result.failed} | {p.connections} | {c.result.p50_ms:.1f} / {c.result.p99_ms:.1f} "
             f"| {p.lag_p99_ms:.1f} / {p.lag_max_ms:.1f} (control {c.lag_p99_ms:.1f} / {c.lag_max_ms:.1f}) "
+            f"| {p.cores:.2f} (control {c.cores:.2f}) "
             f"| {'yes' if p.kept_up and c.kept_up else 'no'} |"
         )
     lines += [
@@ -481,7 +518,8 @@ def main() -> None:
     args.postgres = args.postgres or POSTGRES
     combinations = [(d, w) for d in ("sqlite", "postgres") for w in (1, 2)] if args.all else [(database, args.workers)]
     loads = os.getloadavg()
-    runs = [measure(d, w, args) for d, w in combinations]
+    starts = {d: starting_data(d, args) for d in dict.fromkeys(d for d, _ in combinations)}
+    runs = [measure(d, starts[d], w, args) for d, w in combinations]
     command = "uv run --frozen python -m bench.load " + " ".join(sys.argv[1:])
     print(report(runs, args, command.strip(), (f"{loads[0]:.1f}", f"{os.getloadavg()[0]:.1f}")))
 
