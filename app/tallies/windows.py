@@ -19,7 +19,7 @@ from typing import Literal
 from sqlmodel import Session
 
 from app import schedule
-from app.launches import day_bounds, hypotheses_of, local_date, window, zone
+from app.launches import day_bounds, local_date, window, zone
 from app.models import Hypothesis, Launch
 from app.tallies.cache import cache_of, closed_days, closed_slots, is_closed
 from app.tallies.counting import (
@@ -28,6 +28,7 @@ from app.tallies.counting import (
     DayCounts,
     Filter,
     check_window,
+    hypothesis_ids,
     raw_counts,
 )
 
@@ -165,10 +166,8 @@ def _local_days(start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> list[dt.
     return days
 
 
-def _to_tally(
-    launch: Launch, start: dt.datetime, end: dt.datetime, counts: Counts, hypotheses: Iterable[Hypothesis]
-) -> Tally:
-    by_hypothesis = {h.id: counts.hypotheses.get(h.id, 0) for h in hypotheses if h.id is not None}
+def _to_tally(launch: Launch, start: dt.datetime, end: dt.datetime, counts: Counts, hypotheses: list[int]) -> Tally:
+    by_hypothesis = {h: counts.hypotheses.get(h, 0) for h in hypotheses}
     by_channel = dict.fromkeys(launch.channels, 0)
     by_segment = dict.fromkeys(launch.segments, 0)
     for (channel, segment, _), n in sorted(counts.dimensions.items(), key=lambda item: str(item[0])):
@@ -192,12 +191,11 @@ def tally(
     ``hypotheses``), every channel and every segment it offers appear, with zero where
     nothing came. Pass ``now`` to let closed days come from the cache."""
     check_window(start, end)
-    if hypotheses is None:
-        hypotheses = hypotheses_of(session, launch)
+    ids = hypothesis_ids(session, launch) if hypotheses is None else [h.id for h in hypotheses if h.id is not None]
     a, b = clip(launch, start, end)
     days = _Days(session, launch, now)
     days.prepare(a, b)
-    return _to_tally(launch, start, end, days.counts(a, b, filter), hypotheses)
+    return _to_tally(launch, start, end, days.counts(a, b, filter), ids)
 
 
 def bucket_bounds(launch: Launch, start: dt.datetime, end: dt.datetime, bucket: BucketKind) -> list[dt.datetime]:
