@@ -345,6 +345,24 @@ class SlotTally(SQLModel, table=True):
     computed_at: dt.datetime = _created()
 
 
+class LaunchTally(SQLModel, table=True):
+    """The counts of a launch from its start to ``through`` (the end of its latest closed 15-minute
+    slot, or of the launch), kept so that a whole-launch tally reads one row and the open part.
+
+    Keyed by the counts version like ``DayTally`` (a backfill or a re-link makes it stale); a
+    newer row of the same version replaces the older ones as slots close.
+    """
+
+    __tablename__ = "launch_tally"
+
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE", primary_key=True)
+    timezone: str = Field(sa_type=sa.String(64), primary_key=True)
+    version: int = Field(default=0, primary_key=True)
+    through: dt.datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    counts: dict[str, Any] = Field(sa_type=sa.JSON)
+    computed_at: dt.datetime = _created()
+
+
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (sa.Index("ix_audit_event_target", "target_type", "target_id"),)

@@ -18,9 +18,19 @@ from sqlmodel import col, select
 
 from app import migrations
 from app.db import Database
-from app.models import DayTally, Enquiry, EnquiryHypothesis, Hypothesis, Launch, LaunchStatus, SlotTally, id_of
+from app.models import (
+    DayTally,
+    Enquiry,
+    EnquiryHypothesis,
+    Hypothesis,
+    Launch,
+    LaunchStatus,
+    LaunchTally,
+    SlotTally,
+    id_of,
+)
 from app.tallies import DAY_CACHE_KEY
-from app.tallies.cache import OPEN_DAY_KEY
+from app.tallies.cache import OPEN_DAY_KEY, SO_FAR_KEY
 
 STARTS_ON = dt.date(2026, 11, 16)
 CHUNK = 20_000
@@ -184,8 +194,8 @@ def reuse(url: str | None, name: str, *, enquiries: int, until: dt.datetime) -> 
             db.dispose()
             return None
         hypotheses = list(session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id)))
-        session.execute(sa.delete(DayTally.__table__))  # type: ignore[attr-defined]
-        session.execute(sa.delete(SlotTally.__table__))  # type: ignore[attr-defined]
+        for table in (DayTally, SlotTally, LaunchTally):
+            session.execute(sa.delete(table))
         session.expunge_all()
     settle(db)
     return Dataset(db, launch, hypotheses, enquiries, 0.0)
@@ -193,12 +203,12 @@ def reuse(url: str | None, name: str, *, enquiries: int, until: dt.datetime) -> 
 
 def forget_counted_days(db: Database, session: sa.orm.Session, *, kept: bool) -> None:
     """Make the next tally count closed days as a new process would: without this
-    process's memory of them (today's slots too), and with ``kept=True`` also without the
-    day_tally and slot_tally rows."""
-    session.info["memo"].pop(DAY_CACHE_KEY, None)
-    session.info["memo"].pop(OPEN_DAY_KEY, None)
+    process's memory of them (slots and the launch so far too), and with ``kept=True`` also
+    without the day_tally, slot_tally and launch_tally rows."""
+    for key in (DAY_CACHE_KEY, OPEN_DAY_KEY, SO_FAR_KEY):
+        session.info["memo"].pop(key, None)
     session.rollback()  # a new read snapshot: see what other connections wrote or deleted
     if kept:
         with db.write_connection() as connection:
-            connection.execute(sa.delete(DayTally.__table__))  # type: ignore[attr-defined]
-            connection.execute(sa.delete(SlotTally.__table__))  # type: ignore[attr-defined]
+            for table in (DayTally, SlotTally, LaunchTally):
+                connection.execute(sa.delete(table))

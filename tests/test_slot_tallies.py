@@ -13,9 +13,9 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app import enquiries
+from app import enquiries, launches
 from app.db import Database
-from app.models import DayTally, Launch, SlotTally
+from app.models import DayTally, Launch, LaunchTally, SlotTally
 from app.tallies import DAY_FORMAT, Tally, keep_closed_days, tally
 from tests.factories import fresh, log, make_launch, make_user
 from tests.test_tallies import _backdate as behind_the_apps_back  # raises no counts version
@@ -57,14 +57,16 @@ def from_the_indexes(db: Database, launch: Launch, now: dt.datetime = NOW) -> Ta
         return tally(session=session, launch=launch, start=TODAY, end=now)
 
 
-def kept_slots(db: Database, launch: Launch) -> dict[dt.datetime, int]:
-    """The kept slots of the launch's current version, with how many enquiries each holds."""
+def kept(db: Database, launch: Launch, model: type[SlotTally] | type[LaunchTally]) -> list[Any]:
+    """The kept rows of the launch's current version."""
     version = fresh(db, launch).counts_version
     with db.session() as session:
-        rows = session.exec(
-            select(SlotTally).where(SlotTally.launch_id == launch.id, SlotTally.version == version)
-        ).all()
-        return {row.starts_at: sum(n for *_, n in row.counts["dims"]) for row in rows}
+        return list(session.exec(select(model).where(model.launch_id == launch.id, model.version == version)).all())
+
+
+def kept_slots(db: Database, launch: Launch) -> dict[dt.datetime, int]:
+    """The kept slots of the launch's current version, with how many enquiries each holds."""
+    return {row.starts_at: sum(n for *_, n in row.counts["dims"]) for row in kept(db, launch, SlotTally)}
 
 
 def test_closed_slots_are_counted_once_and_read_by_every_replica(
@@ -205,3 +207,45 @@ def test_the_slots_of_a_day_in_a_half_hour_zone_line_up_with_its_midnight(db: Da
         first: Any = tally(session=session, launch=launch, start=midnight, end=midnight + dt.timedelta(minutes=15))
     assert kept.total == 4 and first.total == 2
     assert kept_slots(db, launch)[midnight.astimezone(dt.UTC)] == 2
+
+
+def whole_launch(process: Database, launch: Launch, now: dt.datetime = NOW, *, kept: bool = True) -> int:
+    start, end = launches.window(launch)
+    with process.session() as session:
+        return tally(session=session, launch=launch, start=start, end=end, now=now if kept else None).total
+
+
+def kept_so_far(db: Database, launch: Launch) -> dict[dt.datetime, int]:
+    """The launch_tally rows of the launch's current version: through when, how many."""
+    return {row.through: row.counts["total"] for row in kept(db, launch, LaunchTally)}
+
+
+def test_the_whole_launch_so_far_is_kept_in_one_row_that_every_replica_reads_and_moves_on(
+    db: Database, replica: Database, launch: Launch
+) -> None:
+    assert whole_launch(db, launch) == 4
+    # From the launch's start to the end of the latest closed slot (11:15–11:30); 11:50 is open.
+    assert kept_so_far(db, launch) == {oslo(20, 11, 30): 3}
+    behind_the_apps_back(db, launch, oslo(20, 10))  # before 11:30: never counted again
+    behind_the_apps_back(db, launch, oslo(20, 11, 35))  # in the slot that closes at 12:15
+    for process in (replica, db):
+        assert whole_launch(process, launch) == 5
+    assert whole_launch(db, launch, kept=False) == 6
+
+    later = NOW + dt.timedelta(minutes=20)
+    for process in (replica, db):  # the row moves on by the slot closed since, which is kept too
+        assert whole_launch(process, launch, later) == 5
+    assert kept_so_far(db, launch) == {oslo(20, 11, 45): 4}
+    assert kept_slots(db, launch)[oslo(20, 11, 30)] == 1
+
+
+def test_a_backfill_makes_the_launch_so_far_stale_in_every_replica(
+    db: Database, replica: Database, launch: Launch
+) -> None:
+    assert whole_launch(db, launch) == whole_launch(replica, launch) == 4
+    log(db, launch, "a", at=oslo(18, 10))  # the import's way: raises the version for the 18th
+    reloaded = fresh(db, launch)
+    assert kept_so_far(db, reloaded) == {}
+    for process in (replica, db):
+        assert whole_launch(process, reloaded) == whole_launch(process, reloaded, kept=False) == 5
+    assert kept_so_far(db, reloaded) == {oslo(20, 11, 30): 4}

@@ -297,6 +297,8 @@ class Store:
                 [version, launch_id, timezone, version - 1, *(d.isoformat() if self.sqlite else d for d in changed)],
             )
             self._run(f"DELETE FROM {table} WHERE launch_id = ? AND version < ?", [launch_id, version])
+        # The counts so far (launch_tally) hold the changed days too: counted again, not carried over.
+        self._run("DELETE FROM launch_tally WHERE launch_id = ? AND version < ?", [launch_id, version])
         return int(version)
 
     def launch_timezone(self, launch_id: int) -> str:

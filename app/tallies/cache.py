@@ -40,19 +40,21 @@ from sqlmodel import Session
 
 from app.db import SQLITE_BUSY_TIMEOUT_MS, WRITE_OPTION, insert_ignoring_conflicts
 from app.launches import day_bounds, local_date, window, zone
-from app.models import DayTally, Launch, SlotTally, id_of
-from app.tallies.counting import DayCounts, count_hours
+from app.models import DayTally, Launch, LaunchTally, SlotTally, id_of
+from app.tallies.counting import Counts, DayCounts, count_hours
 
 log = logging.getLogger(__name__)
 
 DAY_CACHE_KEY = "tally_day_cache"
 OPEN_DAY_KEY = "tally_open_day_hours"
+SO_FAR_KEY = "tally_launch_so_far"
 SLOT = dt.timedelta(minutes=15)
 CLOSED_AFTER = dt.timedelta(minutes=30)
 # Bumped when DayCounts changes shape: stored days of another format are counted again
 # (5: a day row holds the day's totals only; its slots stay in slot_tally).
 DAY_FORMAT = 5
 SLOT_FORMAT = 1
+SO_FAR_FORMAT = 1
 # Days of slots a process holds in memory (a launch has ~21): enough for every day of a few launches.
 MAX_SLOT_DAYS = 200
 # How long keeping a counted day may wait for SQLite's write lock. Not longer:
@@ -61,6 +63,7 @@ STORE_LOCK_WAIT_MS = 200
 
 _day_tally = DayTally.__table__  # type: ignore[attr-defined]
 _slot_tally = SlotTally.__table__  # type: ignore[attr-defined]
+_launch_tally = LaunchTally.__table__  # type: ignore[attr-defined]
 
 DayKey = tuple[int, str, dt.date, int]  # launch id, time zone, local day, counts version
 
@@ -133,6 +136,72 @@ def closed_days(session: Session, launch: Launch, days: list[dt.date], now: dt.d
         if counted:
             _store_days(session, launch, counted, now)
     return found
+
+
+def closed_until(launch: Launch, now: dt.datetime) -> dt.datetime:
+    """The end of the launch's latest closed slot (or the launch's end): everything before it is
+    kept, in days and slots."""
+    moment = now - CLOSED_AFTER
+    day_start = day_bounds(local_date(moment, zone(launch)), zone(launch))[0]
+    return min(day_start + (moment - day_start) // SLOT * SLOT, window(launch)[1])
+
+
+def kept_so_far(session: Session, launch: Launch, through: dt.datetime) -> tuple[dt.datetime, Counts] | None:
+    """The latest kept counts from the launch's start, to ``through`` or before: from this
+    process's memory, else the newest ``launch_tally`` row of the counts version. Not to be changed."""
+    memo = session.info["memo"]
+    held: tuple[dt.datetime, Counts] | None = memo.get(SO_FAR_KEY, {}).get(_so_far_key(launch))
+    if held is not None and held[0] <= through:
+        return held
+    row = session.execute(
+        sa.select(_launch_tally.c.through, _launch_tally.c.counts)
+        .where(
+            _launch_tally.c.launch_id == launch.id,
+            _launch_tally.c.timezone == launch.timezone,
+            _launch_tally.c.version == launch.counts_version,
+            _launch_tally.c.through <= through,
+        )
+        .order_by(_launch_tally.c.through.desc())
+        .limit(1)
+    ).first()
+    if row is None or not isinstance(row.counts, dict) or row.counts.get("format") != SO_FAR_FORMAT:
+        return None
+    found = (row.through, Counts.from_json(row.counts))
+    if held is None or held[0] < found[0]:
+        _hold(session, launch, found)
+    return found
+
+
+def keep_so_far(session: Session, launch: Launch, through: dt.datetime, counts: Counts, now: dt.datetime) -> None:
+    """Keep the counts from the launch's start to ``through`` for this process and every other,
+    in place of the older ones of the same version."""
+    _hold(session, launch, (through, counts))
+    row = {
+        "launch_id": launch.id,
+        "timezone": launch.timezone,
+        "version": launch.counts_version,
+        "through": through,
+        "counts": {"format": SO_FAR_FORMAT, **counts.to_json()},
+        "computed_at": now,
+    }
+    older = sa.delete(_launch_tally).where(
+        _launch_tally.c.launch_id == launch.id,
+        _launch_tally.c.timezone == launch.timezone,
+        _launch_tally.c.version == launch.counts_version,
+        _launch_tally.c.through < through,
+    )
+    _keep(session, _launch_tally, [row], f"counts so far of launch {launch.slug}", then=older)
+
+
+def _so_far_key(launch: Launch) -> tuple[int, str, int]:
+    return (id_of(launch), launch.timezone, launch.counts_version)
+
+
+def _hold(session: Session, launch: Launch, so_far: tuple[dt.datetime, Counts]) -> None:
+    held: dict[tuple[int, str, int], tuple[dt.datetime, Counts]] = session.info["memo"].setdefault(SO_FAR_KEY, {})
+    for key in [k for k in held if k[0] == launch.id]:
+        del held[key]  # other versions and zones of the launch are of no use any more
+    held[_so_far_key(launch)] = so_far
 
 
 def closed_slots(session: Session, launch: Launch, day: dt.date, now: dt.datetime) -> DayCounts | None:
@@ -265,7 +334,9 @@ def _store_days(session: Session, launch: Launch, counted: dict[dt.date, DayCoun
     _keep(session, _day_tally, rows, f"closed days of launch {launch.slug}")
 
 
-def _keep(session: Session, table: sa.Table, rows: list[dict[str, Any]], what: str) -> None:
+def _keep(
+    session: Session, table: sa.Table, rows: list[dict[str, Any]], what: str, then: sa.Delete | None = None
+) -> None:
     """Keep freshly counted days or slots for every process, on a connection of its own.
 
     Best effort: the caller's session may be a read transaction (or, on SQLite,
@@ -283,6 +354,8 @@ def _keep(session: Session, table: sa.Table, rows: list[dict[str, Any]], what: s
             try:
                 with connection.begin():
                     connection.execute(insert, rows)
+                    if then is not None:
+                        connection.execute(then)
             finally:
                 if is_sqlite:
                     driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

@@ -73,6 +73,21 @@ class Counts:
         self.hypotheses.update(other.hypotheses)
         self.dimensions.update(other.dimensions)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "other": self.other,
+            "hypotheses": [[h, n] for h, n in self.hypotheses.items()],
+            "dims": [[*dim, n] for dim, n in self.dimensions.items()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Counts:
+        counts = cls(total=int(data["total"]), other=int(data["other"]))
+        counts.hypotheses = Counter({int(h): int(n) for h, n in data["hypotheses"]})
+        counts.dimensions = Counter({(str(c), s, bool(o)): int(n) for c, s, o, n in data["dims"]})
+        return counts
+
 
 def check_window(start: dt.datetime, end: dt.datetime) -> None:
     if start.tzinfo is None or end.tzinfo is None:
@@ -352,13 +367,9 @@ class DayCounts:
 
     def to_json(self) -> dict[str, Any]:
         """The totals of all the steps, as kept for a closed day (read back as one step)."""
-        whole = self.whole()
         return {
             "seconds": int((self.end - self.start).total_seconds()),
-            "total": whole.total,
-            "other": whole.other,
-            "hypotheses": [[h, n] for h, n in whole.hypotheses.items()],
-            "dims": [[*dim, n] for dim, n in whole.dimensions.items()],
+            **self.whole().to_json(),
             "links": [[*link, n] for link, n in self._whole_by_link().items() if n],
         }
 
@@ -389,10 +400,7 @@ class DayCounts:
         """A whole day as kept (``to_json``): one step."""
         day = cls(start, 1, {}, {}, dt.timedelta(seconds=int(data["seconds"])))
         day._dims = day._links = None
-        whole = Counts(total=int(data["total"]), other=int(data["other"]))
-        whole.hypotheses = Counter({int(h): int(n) for h, n in data["hypotheses"]})
-        whole.dimensions = Counter({(str(c), s, bool(o)): int(n) for c, s, o, n in data["dims"]})
-        day._whole = whole
+        day._whole = Counts.from_json(data)
         day._whole_links_stored = data["links"]
         return day
 

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from app import schedule
 from app.launches import day_bounds, local_date, window, zone
 from app.models import Hypothesis, Launch
-from app.tallies.cache import cache_of, closed_days, closed_slots, is_closed
+from app.tallies.cache import cache_of, closed_days, closed_slots, closed_until, is_closed, keep_so_far, kept_so_far
 from app.tallies.counting import (
     UNSPECIFIED_SEGMENT,
     Counts,
@@ -112,7 +112,34 @@ class _Days:
         return self._slots[day]
 
     def counts(self, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> Counts:
-        """Counts for [start, end) (already clipped)."""
+        """Counts for [start, end) (already clipped). From the launch's start to past its latest
+        closed slot (the whole launch so far), unfiltered: the kept counts so far and the rest."""
+        if flt is None and self.cached and self.now is not None and start == window(self.launch)[0]:
+            through = closed_until(self.launch, self.now)
+            if start < through <= end:
+                total = Counts()
+                total.add(self._so_far(through))
+                total.add(self._counts(through, end, None))
+                return total
+        self.prepare(start, end)
+        return self._counts(start, end, flt)
+
+    def _so_far(self, through: dt.datetime) -> Counts:
+        """Counts from the launch's start to ``through`` (a closed slot's end): as kept, topped up
+        with the days and slots closed since, and kept again."""
+        assert self.now is not None  # noqa: S101 - only asked when cached
+        kept = kept_so_far(self.session, self.launch, through)
+        if kept is not None and kept[0] == through:
+            return kept[1]
+        since, counts = kept if kept is not None else (window(self.launch)[0], Counts())
+        total = Counts()
+        total.add(counts)
+        self.prepare(since, through)
+        total.add(self._counts(since, through, None))
+        keep_so_far(self.session, self.launch, through, total, self.now)
+        return total
+
+    def _counts(self, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> Counts:
         total = Counts()
         pending: list[tuple[dt.datetime, dt.datetime]] = []  # stretches to count from the indexes
         for day in _local_days(start, end, self.tz):
@@ -194,7 +221,6 @@ def tally(
     ids = hypothesis_ids(session, launch) if hypotheses is None else [h.id for h in hypotheses if h.id is not None]
     a, b = clip(launch, start, end)
     days = _Days(session, launch, now)
-    days.prepare(a, b)
     return _to_tally(launch, start, end, days.counts(a, b, filter), ids)
 
 
