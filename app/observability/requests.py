@@ -40,16 +40,19 @@ def request_id(scope: Scope) -> str:
     return secrets.token_hex(8)
 
 
-def route_template(scope: Scope) -> str:
+def route_template(scope: Scope, root_path: str = "") -> str:
+    """The template of the route that answered; ``root_path`` as the request arrived."""
     template = scope.get(ROUTE_KEY)
     if template is not None:
         return str(template)
     route: Any = scope.get("route")
     path = getattr(route, "path", None)
-    if not isinstance(path, str):
-        return metrics.UNMATCHED
-    # A mount's template is its prefix (what it serves below that is its own business: static files).
-    return path + "/{path}" if path and not hasattr(route, "endpoint") else path
+    if isinstance(path, str):
+        return path
+    mounted = str(scope.get("root_path") or "")
+    if mounted != root_path:  # a mount (static files) answered: its prefix, whatever it served below it
+        return mounted.removeprefix(root_path) + "/{path}"
+    return metrics.UNMATCHED
 
 
 async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
@@ -58,6 +61,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> N
         await app(scope, receive, send)
         return
     started = time.perf_counter()
+    root_path = scope.get("root_path", "")
     rid = request_id(scope)
     header = (HEADER, rid.encode("ascii"))
     tokens = bind_contextvars(request_id=rid)
@@ -74,7 +78,7 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> N
         await app(scope, receive, send_with_id)
     finally:
         method = scope["method"] if scope["method"] in METHODS else "OTHER"
-        metrics.observe_request(route_template(scope), method, status, time.perf_counter() - started)
+        metrics.observe_request(route_template(scope, root_path), method, status, time.perf_counter() - started)
         reset_contextvars(**tokens)
 
 
