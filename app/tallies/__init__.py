@@ -1,9 +1,10 @@
 """Tallies: how many enquiries, per hypothesis, channel and segment, over any range of a launch.
 
-* ``counting``: the queries, over a stretch (index seeks) or a local day hour by hour;
-* ``cache``: closed days counted once, kept in memory and in ``day_tally``, keyed by the
-  launch's ``counts_version`` so a backfill or a re-link makes every cached count stale
-  in every process and replica;
+* ``counting``: the queries, over a stretch (index seeks) or a local day step by step;
+* ``cache``: closed 15-minute slots, days and the launch so far counted once, kept in memory
+  and in ``slot_tally``, ``day_tally`` and ``launch_tally``, keyed by the launch's
+  ``counts_version`` so a backfill or a re-link makes every cached count stale in every
+  process and replica;
 * ``windows``: ``tally`` for a window and ``series`` for buckets (day, digest slot, hour),
   which put the two together.
 
