@@ -73,6 +73,23 @@ def run(*, enquiries: int, hypotheses: int, postgres: str | None) -> list[Timing
         results.append(measure("4-hour window of day 10, 09:00–13:00", lambda: window(*four_hours)))
         results.append(measure("4-hour window of day 10, 09:07–13:07", lambda: window(*off_the_hour)))
         results.append(measure("the last 4 hours, 10:07–14:07 today", lambda: window(*last_four_hours)))
+
+        def window_in_new_process(start: dt.datetime, end: dt.datetime) -> None:
+            forget_counted_days(db, session, kept=False)
+            window(start, end)
+
+        results.append(
+            measure(
+                "4-hour window of day 10, 09:07–13:07, first call of a process (its slots kept)",
+                lambda: window_in_new_process(*off_the_hour),
+            )
+        )
+        results.append(
+            measure(
+                "the last 4 hours, first call of a process (today's slots kept)",
+                lambda: window_in_new_process(*last_four_hours),
+            )
+        )
         results.append(
             measure(
                 "4-hour window of day 10, every enquiry from the indexes",

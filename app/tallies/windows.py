@@ -119,7 +119,7 @@ class _Days:
             if start < through <= end:
                 total = Counts()
                 total.add(self._so_far(through))
-                total.add(self._counts(through, end, None))
+                total.add(raw_counts(self.session, self.launch, through, end))  # nothing closed: no slots
                 return total
         self.prepare(start, end)
         return self._counts(start, end, flt)
