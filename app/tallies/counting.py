@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,9 @@ _link = EnquiryHypothesis.__table__  # type: ignore[attr-defined]
 _hypothesis = Hypothesis.__table__  # type: ignore[attr-defined]
 
 Dim = tuple[str, str | None, bool]  # channel, segment (None: not given), other
+Stretch = tuple[dt.datetime, dt.datetime]
+# Stretches counted by one statement; more (a series of many buckets without kept counts) go in groups.
+MAX_STRETCHES = 4
 Link = tuple[int, str, str | None]  # hypothesis id, channel, segment
 
 
@@ -104,26 +108,44 @@ def dimension_combinations(launch: Launch) -> tuple[Dim, ...]:
     return tuple(itertools.product(launch.channels, segments, (False, True)))
 
 
-def _in_window(table: sa.Table) -> tuple[sa.ColumnElement[bool], ...]:
+def _in_window(table: sa.Table, stretch: int = 0) -> tuple[sa.ColumnElement[bool], ...]:
+    """In the launch and the ``stretch``-th stretch of time of the statement's parameters."""
+    suffix = str(stretch) if stretch else ""
     return (
         table.c.launch_id == sa.bindparam("launch_id"),
-        table.c.created_at >= sa.bindparam("start"),
-        table.c.created_at < sa.bindparam("end"),
+        table.c.created_at >= sa.bindparam(f"start{suffix}"),
+        table.c.created_at < sa.bindparam(f"end{suffix}"),
     )
 
 
-def _hypothesis_statement() -> sa.Select[tuple[int, int]]:
+def _count_over(table: sa.Table, stretches: int, *where: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    """How many rows of ``table`` match ``where`` in any of the stretches: a seek per stretch, added."""
+    seeks = [
+        sa.select(sa.func.count()).select_from(table).where(*where, *_in_window(table, k)).scalar_subquery()
+        for k in range(stretches)
+    ]
+    return functools.reduce(operator.add, seeks)
+
+
+def _stretch_params(launch: Launch, stretches: list[Stretch]) -> dict[str, Any]:
+    params: dict[str, Any] = {"launch_id": launch.id}
+    for k, (start, end) in enumerate(stretches):
+        suffix = str(k) if k else ""
+        params[f"start{suffix}"], params[f"end{suffix}"] = start, end
+    return params
+
+
+@functools.lru_cache(maxsize=256)
+def hypothesis_statement(stretches: int = 1, flt: Filter | None = None) -> sa.Select[tuple[int, int]]:
+    """Per hypothesis of the launch, by a seek per stretch on the (covering) link index; with a
+    filter, the channel and segment are read from the same index entries."""
     link = _link.alias("l")
-    per_hypothesis = (
-        sa.select(sa.func.count())
-        .select_from(link)
-        .where(link.c.hypothesis_id == _hypothesis.c.id, *_in_window(link))
-        .scalar_subquery()
-    )
+    where = [link.c.hypothesis_id == _hypothesis.c.id, *(_filter_clauses(link, flt) if flt else ())]
+    per_hypothesis = _count_over(link, stretches, *where)
     return sa.select(_hypothesis.c.id, per_hypothesis).where(_hypothesis.c.launch_id == sa.bindparam("launch_id"))
 
 
-HYPOTHESIS_COUNTS = _hypothesis_statement()
+HYPOTHESIS_COUNTS = hypothesis_statement()
 HYPOTHESIS_IDS = (
     sa.select(_hypothesis.c.id)
     .where(_hypothesis.c.launch_id == sa.bindparam("launch_id"))
@@ -138,32 +160,18 @@ def hypothesis_ids(session: Session, launch: Launch) -> list[int]:
 
 
 @functools.lru_cache(maxsize=256)
-def _filtered_hypothesis_statement(flt: Filter) -> sa.Select[tuple[int, int]]:
-    """Per hypothesis, the enquiries the filter keeps: the same seeks as unfiltered, the channel
-    and segment read from the same (covering) index entries."""
-    link = _link.alias("l")
-    per_hypothesis = (
-        sa.select(sa.func.count())
-        .select_from(link)
-        .where(link.c.hypothesis_id == _hypothesis.c.id, *_in_window(link), *_filter_clauses(link, flt))
-        .scalar_subquery()
-    )
-    return sa.select(_hypothesis.c.id, per_hypothesis).where(_hypothesis.c.launch_id == sa.bindparam("launch_id"))
-
-
-@functools.lru_cache(maxsize=256)
-def dimension_statement(combinations: tuple[Dim, ...]) -> sa.Select[Any]:
+def dimension_statement(combinations: tuple[Dim, ...], stretches: int = 1) -> sa.Select[Any]:
     """One row: the total, then a count per (channel, segment, other) combination.
 
-    Built once per set of combinations: composing two dozen subqueries costs
-    more than running them."""
-    columns = [sa.select(sa.func.count()).where(*_in_window(_enquiry)).scalar_subquery()]
+    Built once per set of combinations and number of stretches: composing two dozen subqueries
+    costs more than running them."""
+    columns: list[sa.ColumnElement[Any]] = [_count_over(_enquiry, stretches)]
     for channel, segment, is_other in combinations:
         segment_match = _enquiry.c.segment.is_(None) if segment is None else _enquiry.c.segment == segment
         columns.append(
-            sa.select(sa.func.count())
-            .where(_enquiry.c.channel == channel, segment_match, _enquiry.c.is_other == is_other, *_in_window(_enquiry))
-            .scalar_subquery()
+            _count_over(
+                _enquiry, stretches, _enquiry.c.channel == channel, segment_match, _enquiry.c.is_other == is_other
+            )
         )
     return sa.select(*columns)
 
@@ -181,43 +189,49 @@ def _filter_clauses(table: sa.Table, flt: Filter) -> list[sa.ColumnElement[bool]
     return clauses
 
 
-def raw_counts(
-    session: Session, launch: Launch, start: dt.datetime, end: dt.datetime, flt: Filter | None = None
-) -> Counts:
-    """Counts for [start, end) straight from the enquiry indexes."""
+def raw_counts(session: Session, launch: Launch, stretches: list[Stretch], flt: Filter | None = None) -> Counts:
+    """Counts for the (disjoint) stretches of time straight from the enquiry indexes: one statement
+    of each kind for them all (a stretch at each end of a range costs no more round trips)."""
     counts = Counts()
-    if start >= end:
+    stretches = [(start, end) for start, end in stretches if start < end]
+    if not stretches:
         return counts
-    params = {"launch_id": launch.id, "start": start, "end": end}
+    if len(stretches) > MAX_STRETCHES:
+        for k in range(0, len(stretches), MAX_STRETCHES):
+            counts.add(raw_counts(session, launch, stretches[k : k + MAX_STRETCHES], flt))
+        return counts
+    n = len(stretches)
+    params = _stretch_params(launch, stretches)
     combinations = dimension_combinations(launch)
-    total, *found = session.execute(dimension_statement(combinations), params).one()
-    for combination, n in zip(combinations, found, strict=True):
-        if n:
-            counts.dimensions[combination] = n
+    total, *found = session.execute(dimension_statement(combinations, n), params).one()
+    for combination, count in zip(combinations, found, strict=True):
+        if count:
+            counts.dimensions[combination] = count
     if sum(found) != total:
         # Some enquiries carry a channel or segment the launch no longer offers:
         # count them the slow way rather than lose them.
         counts.dimensions = Counter()
+        in_any = sa.or_(*(sa.and_(*_in_window(_enquiry, k)) for k in range(n)))
         rows = session.execute(
             sa.select(_enquiry.c.channel, _enquiry.c.segment, _enquiry.c.is_other, sa.func.count())
-            .where(*_in_window(_enquiry))
+            .where(in_any)
             .group_by(_enquiry.c.channel, _enquiry.c.segment, _enquiry.c.is_other),
             params,
         )
-        for channel, segment, is_other, n in rows:
-            counts.dimensions[(channel, segment, bool(is_other))] += n
+        for channel, segment, is_other, count in rows:
+            counts.dimensions[(channel, segment, bool(is_other))] += count
     if flt is None:
-        for hypothesis_id, n in session.execute(HYPOTHESIS_COUNTS, params):
-            if n:
-                counts.hypotheses[hypothesis_id] = n
+        for hypothesis_id, count in session.execute(hypothesis_statement(n), params):
+            if count:
+                counts.hypotheses[hypothesis_id] = count
         counts.total = total
     else:
-        counts.dimensions = Counter({d: n for d, n in counts.dimensions.items() if flt.allows(d[0], d[1])})
+        counts.dimensions = Counter({d: c for d, c in counts.dimensions.items() if flt.allows(d[0], d[1])})
         counts.total = sum(counts.dimensions.values())
         if counts.total:
-            rows = session.execute(_filtered_hypothesis_statement(flt), params)
-            counts.hypotheses.update({hypothesis_id: n for hypothesis_id, n in rows if n})
-    counts.other = sum(n for (_, _, is_other), n in counts.dimensions.items() if is_other)
+            rows = session.execute(hypothesis_statement(n, flt), params)
+            counts.hypotheses.update({hypothesis_id: c for hypothesis_id, c in rows if c})
+    counts.other = sum(c for (_, _, is_other), c in counts.dimensions.items() if is_other)
     return counts
 
 

@@ -119,7 +119,7 @@ class _Days:
             if start < through <= end:
                 total = Counts()
                 total.add(self._so_far(through))
-                total.add(raw_counts(self.session, self.launch, through, end))  # nothing closed: no slots
+                total.add(raw_counts(self.session, self.launch, [(through, end)]))  # nothing closed: no slots
                 return total
         self.prepare(start, end)
         return self._counts(start, end, flt)
@@ -157,8 +157,7 @@ class _Days:
             total.add(steps.counts(first, last, flt))
             pending.append((a, steps.start + first * steps.step))
             pending.append((steps.start + last * steps.step, b))
-        for a, b in _merge(pending):
-            total.add(raw_counts(self.session, self.launch, a, b, flt))
+        total.add(raw_counts(self.session, self.launch, _merge(pending), flt))
         return total
 
 
