@@ -16,7 +16,7 @@ from sqlmodel import select
 from app import enquiries, launches
 from app.db import Database
 from app.models import DayTally, Launch, LaunchTally, SlotTally
-from app.tallies import DAY_FORMAT, Tally, keep_closed_days, tally
+from app.tallies import DAY_FORMAT, Tally, keep_closed_days, series, tally
 from tests.factories import fresh, log, make_launch, make_user
 from tests.test_tallies import _backdate as behind_the_apps_back  # raises no counts version
 
@@ -249,3 +249,15 @@ def test_a_backfill_makes_the_launch_so_far_stale_in_every_replica(
     for process in (replica, db):
         assert whole_launch(process, reloaded) == whole_launch(process, reloaded, kept=False) == 5
     assert kept_so_far(db, reloaded) == {oslo(20, 11, 30): 4}
+
+
+def test_hour_buckets_over_closed_days_add_up_the_kept_slots_in_a_new_replica(
+    db: Database, replica: Database, launch: Launch
+) -> None:
+    with db.session() as session:
+        keep_closed_days(session, launch, now=NEXT_MORNING)
+    start, end = oslo(17, 9, 7), oslo(20, 12, 7)  # off the slots, across four closed days
+    with replica.session() as session:
+        kept = series(session=session, launch=launch, start=start, end=end, bucket="hour", now=NEXT_MORNING)
+        raw = series(session=session, launch=launch, start=start, end=end, bucket="hour")
+    assert kept == raw and sum(b.total for b in kept) == 4

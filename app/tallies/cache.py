@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 DAY_CACHE_KEY = "tally_day_cache"
 OPEN_DAY_KEY = "tally_open_day_hours"
 SO_FAR_KEY = "tally_launch_so_far"
+CLOSED_SLOTS_KEY = "tally_closed_day_slots"
 SLOT = dt.timedelta(minutes=15)
 CLOSED_AFTER = dt.timedelta(minutes=30)
 # Bumped when DayCounts changes shape: stored days of another format are counted again
@@ -240,11 +241,48 @@ def closed_slots(session: Session, launch: Launch, day: dt.date, now: dt.datetim
     return counted
 
 
+def slots_of_closed_day(
+    session: Session, launch: Launch, day: dt.date, first: int, last: int, now: dt.datetime
+) -> DayCounts | None:
+    """Slots [first, last) of a closed day, for a range that cuts it: from this process's memory
+    (the whole day, if it held it as today, else the slots read so far), else as kept in
+    ``slot_tally`` (only those: a new process reads a fraction of the day's rows), else counted."""
+    memo = session.info.get("memo")
+    if memo is None or launch.id is None:
+        return None
+    key = (launch.id, launch.timezone, day, launch.counts_version)
+    whole: DayCounts | None = memo.get(OPEN_DAY_KEY, {}).get(key)
+    if whole is not None and whole.hours >= last:
+        return whole
+    start = day_bounds(day, zone(launch))[0]
+    held_days: dict[DayKey, dict[int, dict[str, Any]]] = memo.setdefault(CLOSED_SLOTS_KEY, {})
+    held = held_days.get(key)
+    if held is None:
+        for other in [k for k in held_days if k[0] == launch.id and (k[1], k[3]) != (key[1], key[3])]:
+            held_days.pop(other, None)  # other versions or zones of this launch are of no use any more
+        if len(held_days) >= MAX_SLOT_DAYS:
+            held_days.clear()
+        held = held_days.setdefault(key, {})
+    missing = [k for k in range(first, last) if k not in held]
+    if missing:
+        a, b = missing[0], missing[-1] + 1
+        read = _slot_steps(session, launch, day, start + a * SLOT, b - a, now)
+        held.update({a + k: data for k, data in read.items()})
+    steps = {k - first: held[k] for k in range(first, last)}
+    return DayCounts.from_steps(start + first * SLOT, last - first, SLOT, steps)
+
+
 def _slots(
     session: Session, launch: Launch, day: dt.date, start: dt.datetime, slots: int, now: dt.datetime
 ) -> DayCounts:
-    """``slots`` closed slots from ``start``: those kept in ``slot_tally`` read, the others counted
-    from the enquiry indexes (one stretch, grouped by slot) and kept."""
+    return DayCounts.from_steps(start, slots, SLOT, _slot_steps(session, launch, day, start, slots, now))
+
+
+def _slot_steps(
+    session: Session, launch: Launch, day: dt.date, start: dt.datetime, slots: int, now: dt.datetime
+) -> dict[int, dict[str, Any]]:
+    """``slots`` closed slots from ``start``, by index from it: those kept in ``slot_tally`` read,
+    the others counted from the enquiry indexes (one stretch, grouped by slot) and kept."""
     rows = session.execute(
         sa.select(_slot_tally.c.starts_at, _slot_tally.c.counts).where(
             _slot_tally.c.launch_id == launch.id,
@@ -282,7 +320,7 @@ def _slots(
             ],
             f"slots of {day} of launch {launch.slug}",
         )
-    return DayCounts.from_steps(start, slots, SLOT, found)
+    return found
 
 
 def keep_closed_days(session: Session, launch: Launch, *, now: dt.datetime) -> int:

@@ -21,7 +21,17 @@ from sqlmodel import Session
 from app import schedule
 from app.launches import day_bounds, local_date, window, zone
 from app.models import Hypothesis, Launch
-from app.tallies.cache import cache_of, closed_days, closed_slots, closed_until, is_closed, keep_so_far, kept_so_far
+from app.tallies.cache import (
+    SLOT,
+    cache_of,
+    closed_days,
+    closed_slots,
+    closed_until,
+    is_closed,
+    keep_so_far,
+    kept_so_far,
+    slots_of_closed_day,
+)
 from app.tallies.counting import (
     UNSPECIFIED_SEGMENT,
     Counts,
@@ -107,6 +117,12 @@ class _Days:
             if day not in self._days:
                 self._days.update(closed_days(self.session, self.launch, [day], self.now))
             return self._days[day]
+        if is_closed(self.launch, day, self.now):
+            day_start = day_bounds(day, self.tz)[0]
+            first, last = -(-(start - day_start) // SLOT), (end - day_start) // SLOT
+            if first >= last:
+                return None  # within one slot: from the indexes
+            return slots_of_closed_day(self.session, self.launch, day, first, last, self.now)
         if day not in self._slots:
             self._slots[day] = closed_slots(self.session, self.launch, day, self.now)
         return self._slots[day]
