@@ -261,3 +261,14 @@ def test_hour_buckets_over_closed_days_add_up_the_kept_slots_in_a_new_replica(
         kept = series(session=session, launch=launch, start=start, end=end, bucket="hour", now=NEXT_MORNING)
         raw = series(session=session, launch=launch, start=start, end=end, bucket="hour")
     assert kept == raw and sum(b.total for b in kept) == 4
+
+
+def test_ranges_apart_on_one_closed_day_leave_no_gap_in_what_a_process_holds(
+    db: Database, replica: Database, launch: Launch
+) -> None:
+    with db.session() as session:
+        keep_closed_days(session, launch, now=NEXT_MORNING)
+    ranges = [(oslo(20, 11, 30), oslo(20, 12)), (oslo(20, 8), oslo(20, 8, 30)), (oslo(20, 7, 45), oslo(20, 12))]
+    with replica.session() as session:  # later, then earlier, then across both and the gap between
+        totals = [tally(session=session, launch=launch, start=a, end=b, now=NEXT_MORNING).total for a, b in ranges]
+    assert totals == [1, 1, 3]

@@ -244,9 +244,10 @@ def closed_slots(session: Session, launch: Launch, day: dt.date, now: dt.datetim
 def slots_of_closed_day(
     session: Session, launch: Launch, day: dt.date, first: int, last: int, now: dt.datetime
 ) -> DayCounts | None:
-    """Slots [first, last) of a closed day, for a range that cuts it: from this process's memory
-    (the whole day, if it held it as today, else the slots read so far), else as kept in
-    ``slot_tally`` (only those: a new process reads a fraction of the day's rows), else counted."""
+    """Slots [first, last) (or more) of a closed day, for a range that cuts it: from this process's
+    memory (the whole day, if it held it as today, else the span of slots read so far), else as
+    kept in ``slot_tally``, only those missing (a new process reads a fraction of the day's rows),
+    else counted and kept."""
     memo = session.info.get("memo")
     if memo is None or launch.id is None:
         return None
@@ -255,21 +256,24 @@ def slots_of_closed_day(
     if whole is not None and whole.hours >= last:
         return whole
     start = day_bounds(day, zone(launch))[0]
-    held_days: dict[DayKey, dict[int, dict[str, Any]]] = memo.setdefault(CLOSED_SLOTS_KEY, {})
-    held = held_days.get(key)
-    if held is None:
-        for other in [k for k in held_days if k[0] == launch.id and (k[1], k[3]) != (key[1], key[3])]:
-            held_days.pop(other, None)  # other versions or zones of this launch are of no use any more
-        if len(held_days) >= MAX_SLOT_DAYS:
-            held_days.clear()
-        held = held_days.setdefault(key, {})
-    missing = [k for k in range(first, last) if k not in held]
-    if missing:
-        a, b = missing[0], missing[-1] + 1
-        read = _slot_steps(session, launch, day, start + a * SLOT, b - a, now)
-        held.update({a + k: data for k, data in read.items()})
-    steps = {k - first: held[k] for k in range(first, last)}
-    return DayCounts.from_steps(start + first * SLOT, last - first, SLOT, steps)
+    spans: dict[DayKey, DayCounts] = memo.setdefault(CLOSED_SLOTS_KEY, {})
+    held = spans.get(key)
+    lo, hi = (first, first) if held is None else ((held.start - start) // SLOT, (held.end - start) // SLOT)
+    if lo <= first and last <= hi:
+        return held
+    steps = {lo + k: held.step_json(k) for k in range(hi - lo)} if held is not None else {}
+    for a, b in ((first, lo), (hi, last)):  # all that the span grows by, so it has no gap
+        if a < b:
+            read = _slot_steps(session, launch, day, start + a * SLOT, b - a, now)
+            steps.update({a + k: data for k, data in read.items()})
+    lo, hi = min(lo, first), max(hi, last)
+    span = DayCounts.from_steps(start + lo * SLOT, hi - lo, SLOT, {k - lo: data for k, data in steps.items()})
+    for other in [k for k in spans if k[0] == launch.id and (k[1], k[3]) != (key[1], key[3])]:
+        spans.pop(other, None)  # other versions or zones of this launch are of no use any more
+    if len(spans) >= MAX_SLOT_DAYS:
+        spans.clear()
+    spans[key] = span
+    return span
 
 
 def _slots(
