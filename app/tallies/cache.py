@@ -241,13 +241,13 @@ def closed_slots(session: Session, launch: Launch, day: dt.date, now: dt.datetim
     return counted
 
 
-def slots_of_closed_day(
+def slots_between(
     session: Session, launch: Launch, day: dt.date, first: int, last: int, now: dt.datetime
 ) -> DayCounts | None:
-    """Slots [first, last) (or more) of a closed day, for a range that cuts it: from this process's
-    memory (the whole day, if it held it as today, else the span of slots read so far), else as
-    kept in ``slot_tally``, only those missing (a new process reads a fraction of the day's rows),
-    else counted and kept."""
+    """Closed slots [first, last) (or more) of a day, for a range that cuts it: from this process's
+    memory (the day's closed slots, if it counted them for the day's totals, else the span of slots
+    read so far), else as kept in ``slot_tally``, only those missing (a new process reads the rows
+    of the range, not of the day), else counted and kept."""
     memo = session.info.get("memo")
     if memo is None or launch.id is None:
         return None

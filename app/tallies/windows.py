@@ -22,15 +22,15 @@ from app import schedule
 from app.launches import day_bounds, local_date, window, zone
 from app.models import Hypothesis, Launch
 from app.tallies.cache import (
+    CLOSED_AFTER,
     SLOT,
     cache_of,
     closed_days,
-    closed_slots,
     closed_until,
     is_closed,
     keep_so_far,
     kept_so_far,
-    slots_of_closed_day,
+    slots_between,
 )
 from app.tallies.counting import (
     UNSPECIFIED_SEGMENT,
@@ -80,7 +80,7 @@ def clip(launch: Launch, start: dt.datetime, end: dt.datetime) -> tuple[dt.datet
 class _Days:
     """The local days of one request's ranges, step by step where that is cheap: a closed day the
     range covers from its kept totals, the closed slots of a day it cuts (or of today) from the
-    kept slots."""
+    kept slots it covers."""
 
     def __init__(self, session: Session, launch: Launch, now: dt.datetime | None) -> None:
         self.session = session
@@ -89,7 +89,6 @@ class _Days:
         self.tz = zone(launch)
         self.cached = now is not None and launch.id is not None and cache_of(session) is not None
         self._days: dict[dt.date, DayCounts] = {}
-        self._slots: dict[dt.date, DayCounts | None] = {}
 
     def _whole_and_closed(self, day: dt.date, start: dt.datetime, end: dt.datetime) -> bool:
         assert self.now is not None  # noqa: S101 - only asked when cached
@@ -110,22 +109,19 @@ class _Days:
 
     def steps_of(self, day: dt.date, start: dt.datetime, end: dt.datetime) -> DayCounts | None:
         """Step by step counts for [start, end) of a day, if they are to be had cheaply: the kept
-        totals of a closed day the range covers, else the day's closed slots."""
+        totals of a closed day the range covers, else the closed slots the range covers."""
         if not self.cached or self.now is None:
             return None
         if self._whole_and_closed(day, start, end):
             if day not in self._days:
                 self._days.update(closed_days(self.session, self.launch, [day], self.now))
             return self._days[day]
-        if is_closed(self.launch, day, self.now):
-            day_start = day_bounds(day, self.tz)[0]
-            first, last = -(-(start - day_start) // SLOT), (end - day_start) // SLOT
-            if first >= last:
-                return None  # within one slot: from the indexes
-            return slots_of_closed_day(self.session, self.launch, day, first, last, self.now)
-        if day not in self._slots:
-            self._slots[day] = closed_slots(self.session, self.launch, day, self.now)
-        return self._slots[day]
+        day_start, day_end = day_bounds(day, self.tz)
+        closed = min((self.now - CLOSED_AFTER - day_start) // SLOT, (day_end - day_start) // SLOT)
+        first, last = -(-(start - day_start) // SLOT), min((end - day_start) // SLOT, closed)
+        if first >= last:
+            return None  # no closed slot in it: from the indexes
+        return slots_between(self.session, self.launch, day, first, last, self.now)
 
     def counts(self, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> Counts:
         """Counts for [start, end) (already clipped). From the launch's start to past its latest
