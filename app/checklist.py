@@ -109,7 +109,9 @@ def counts(session: Session, *, launch: Launch, user: User, now: dt.datetime) ->
     tz = launches.zone(launch)
     today_start, today_end = launches.day_bounds(launches.local_date(now, tz), tz)
     hypotheses = on_checklist(launches.hypotheses_of(session, launch))
-    today = tallies.tally(session=session, launch=launch, start=today_start, end=today_end, hypotheses=hypotheses)
+    today = tallies.tally(
+        session=session, launch=launch, start=today_start, end=today_end, now=now, hypotheses=hypotheses
+    )
     since = schedule.previous_slot(launch, now)
     if since is None or since < today_start - dt.timedelta(days=1):
         since = today_start
