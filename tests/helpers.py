@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
 
 from app.db import Database
-from app.models import DayTally, ReadinessProbe, SlotTally
+from app.models import DayTally, LaunchTally, ReadinessProbe, SlotTally
 from tests.conftest import PASSWORD
 
 SESSION_COOKIE = "tally_session"
@@ -113,7 +113,9 @@ def row_counts(db: Database) -> dict[str, int]:
 # Counts derived from enquiries and kept as a cache (tallies.keep_closed_days): any
 # reader may fill it, with the values every reader would compute. And /readyz's probe row,
 # which says only that a process could write at that moment. Not state.
-DERIVED_TABLES = frozenset({DayTally.__tablename__, SlotTally.__tablename__, ReadinessProbe.__tablename__})
+DERIVED_TABLES = frozenset(
+    {DayTally.__tablename__, SlotTally.__tablename__, LaunchTally.__tablename__, ReadinessProbe.__tablename__}
+)
 
 
 def changed_tables(before: dict[str, list[tuple[Any, ...]]], after: dict[str, list[tuple[Any, ...]]]) -> list[str]:
