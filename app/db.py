@@ -10,6 +10,7 @@ writes cannot wait for the lock (SQLite would deadlock), so it fails with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 import threading
@@ -283,10 +284,9 @@ class Database:
 
     def _close_pg_writer(self) -> None:
         if self._pg_writer_connection is not None:
-            try:
+            # Closing a broken connection may fail; it is gone either way.
+            with contextlib.suppress(Exception):
                 self._pg_writer_connection.close()
-            except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail; it is gone either way
-                pass
             self._pg_writer_connection = None
 
     def _sqlite_writer(self) -> sqlite3.Connection:

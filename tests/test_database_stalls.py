@@ -45,7 +45,7 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(pg: ThrowawayPostgres) -> Iterator[Deployment]:
+def deployment(pg: ThrowawayPostgres) -> Deployment:
     url = pg.new_database()
     db = Database(url)
     try:
@@ -55,7 +55,7 @@ def deployment(pg: ThrowawayPostgres) -> Iterator[Deployment]:
             _, raw = api_tokens.create(session, name="telephony", now=dt.datetime.now(dt.UTC), actor="test")
     finally:
         db.dispose()
-    yield Deployment(url, raw, launch.slug)
+    return Deployment(url, raw, launch.slug)
 
 
 class StallingProxy:

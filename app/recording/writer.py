@@ -163,7 +163,6 @@ class GroupCommitWriter(Generic[T, R]):
             return
         loop = asyncio.get_running_loop()
         self._in_flight_since = loop.time()
-        assert self._thread is not None
         running = loop.run_in_executor(self._thread, self._run, batch)
         running.add_done_callback(lambda done: self._finished(batch, done))
 
