@@ -323,7 +323,7 @@ def _describe(stored: StoredEnquiry) -> str:
 def _bump_for_past_days(
     store: Store, backdated: dict[int, tuple[LaunchRow, list[NewEnquiry]]], *, recorded: set[tuple[int, str]]
 ) -> None:
-    """A backfill into an hour that may be counted and kept already (it ended ``CLOSED_AFTER``
+    """A backfill into a 15-minute slot that may be counted and kept already (it ended ``CLOSED_AFTER``
     ago, app/tallies/cache.py) raises the launch's counts version. One from the last half hour, an
     integration posting as the call ends, changes nothing kept."""
     for launch_id, (launch, items) in backdated.items():

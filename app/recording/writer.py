@@ -37,6 +37,7 @@ that retry then finds it by its key and answers with the enquiry, once.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -98,7 +99,8 @@ class GroupCommitWriter(Generic[T, R]):
         if not self._scheduled:
             self._scheduled = True
             # After the callbacks already ready: requests that arrived together flush together.
-            loop.call_soon(self._flush)
+            # In a context of its own: the batch is everyone's, so its log lines carry no one request's id.
+            loop.call_soon(self._flush, context=contextvars.Context())
         if self._thread is None:
             return await future
         deadline = loop.call_later(self._timeout, self._expire, future)
