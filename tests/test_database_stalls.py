@@ -36,6 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 STATEMENT_TIMEOUT = 1.5  # seconds: short, so the tests do not wait long for the 503
 QUICK = 0.1  # what "answered at once" means here, from the issue: within 100 ms
 
+# A latency bound on a shared 2-core machine: a scheduler hiccup can pass it once, a frozen event
+# loop (seconds, every probe) fails every run.
+pytestmark = pytest.mark.flaky(reruns=2)
+
 
 @dataclass
 class Deployment:
