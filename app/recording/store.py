@@ -37,6 +37,18 @@ ENQUIRY_COLUMNS = (
     "source",
 )
 
+# PostgreSQL takes a batch as one array per column (unnest), each cast to its column's type.
+_PG_ENQUIRY_TYPES = ("int4", "text", "text", "int4", "int4", "timestamp", "text", "bool", "text", "timestamp", "text")
+_PG_INSERT_ENQUIRIES = (
+    f"INSERT INTO enquiry ({', '.join(ENQUIRY_COLUMNS)}) "
+    f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in _PG_ENQUIRY_TYPES)}) "
+    "ON CONFLICT (launch_id, idempotency_key) DO NOTHING RETURNING id, launch_id, idempotency_key"
+)
+_PG_INSERT_LINKS = (
+    "INSERT INTO enquiry_hypothesis (enquiry_id, hypothesis_id, launch_id, created_at, channel, segment) "
+    "SELECT * FROM unnest(%s::int4[], %s::int4[], %s::int4[], %s::timestamp[], %s::text[], %s::text[])"
+)
+
 
 @dataclass(frozen=True)
 class LaunchRow:
@@ -111,6 +123,17 @@ class Store:
     def _marks(self, count: int) -> str:
         return ", ".join([self._mark] * count)
 
+    def _in(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``column`` is one of ``values``: the SQL and its parameters.
+
+        On PostgreSQL one array parameter, so the statement's text is the same for any number of
+        values: psycopg converts it once and, from its fifth use, runs it prepared, and the server
+        skips parsing and planning. (A list of placeholders made a new text, parsed in Python by
+        psycopg and planned by the server, for every batch size.)"""
+        if self.sqlite:
+            return f"{column} IN ({self._marks(len(values))})", list(values)
+        return f"{column} = ANY(?)", [list(values)]
+
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         self._cursor.execute(sql.replace("?", self._mark), tuple(params))
         return list(self._cursor.fetchall())
@@ -124,38 +147,33 @@ class Store:
         """token hash -> user id, for sessions still valid and users still allowed in."""
         if not hashes:
             return {}
+        where, params = self._in("s.token_hash", hashes)
         rows = self._query(
             "SELECT s.token_hash, u.id FROM web_session s JOIN tally_user u ON u.id = s.user_id "
-            f"WHERE s.token_hash IN ({self._marks(len(hashes))}) AND s.revoked_at IS NULL AND s.expires_at > ? "
-            "AND u.is_active = ?",
-            [*hashes, self._time(now), True],
+            f"WHERE {where} AND s.revoked_at IS NULL AND s.expires_at > ? AND u.is_active = ?",
+            [*params, self._time(now), True],
         )
         return dict(rows)
 
     def active_tokens(self, hashes: Sequence[str]) -> dict[str, int]:
         if not hashes:
             return {}
-        rows = self._query(
-            f"SELECT token_hash, id FROM api_token WHERE token_hash IN ({self._marks(len(hashes))}) "
-            "AND revoked_at IS NULL",
-            hashes,
-        )
+        where, params = self._in("token_hash", hashes)
+        rows = self._query(f"SELECT token_hash, id FROM api_token WHERE {where} AND revoked_at IS NULL", params)
         return dict(rows)
 
     def active_users(self, names: Sequence[str]) -> dict[str, int]:
         if not names:
             return {}
-        rows = self._query(
-            f"SELECT username, id FROM tally_user WHERE username IN ({self._marks(len(names))}) AND is_active = ?",
-            [*names, True],
-        )
+        where, params = self._in("username", names)
+        rows = self._query(f"SELECT username, id FROM tally_user WHERE {where} AND is_active = ?", [*params, True])
         return dict(rows)
 
     def launches(self, slugs: Sequence[str]) -> dict[str, LaunchRow]:
+        where, params = self._in("slug", slugs)
         rows = self._query(
-            "SELECT id, slug, status, channels, segments, starts_on, ends_on, timezone FROM launch "
-            f"WHERE slug IN ({self._marks(len(slugs))})",
-            slugs,
+            f"SELECT id, slug, status, channels, segments, starts_on, ends_on, timezone FROM launch WHERE {where}",
+            params,
         )
         return {
             slug: LaunchRow(
@@ -174,11 +192,8 @@ class Store:
     def hypotheses(self, launch_ids: Sequence[int]) -> dict[int, dict[str, HypothesisRow]]:
         found: dict[int, dict[str, HypothesisRow]] = {launch_id: {} for launch_id in launch_ids}
         if launch_ids:
-            rows = self._query(
-                'SELECT id, launch_id, "key", status FROM hypothesis '
-                f"WHERE launch_id IN ({self._marks(len(launch_ids))})",
-                launch_ids,
-            )
+            where, params = self._in("launch_id", launch_ids)
+            rows = self._query(f'SELECT id, launch_id, "key", status FROM hypothesis WHERE {where}', params)
             for hypothesis_id, launch_id, key, status in rows:
                 found[launch_id][key] = HypothesisRow(hypothesis_id, launch_id, key, status)
         return found
@@ -187,26 +202,27 @@ class Store:
         """Enquiries recorded earlier, as stored: to answer a replay, and to tell it from a reused key."""
         if not enquiry_ids:
             return {}
-        marks = self._marks(len(enquiry_ids))
         keys: dict[int, list[str]] = {enquiry_id: [] for enquiry_id in enquiry_ids}
+        linked, params = self._in("l.enquiry_id", enquiry_ids)
+        wanted, _ = self._in("id", enquiry_ids)
         for enquiry_id, key in self._query(
             'SELECT l.enquiry_id, h."key" FROM enquiry_hypothesis l JOIN hypothesis h ON h.id = l.hypothesis_id '
-            f"WHERE l.enquiry_id IN ({marks}) ORDER BY h.sort_order, h.id",
-            enquiry_ids,
+            f"WHERE {linked} ORDER BY h.sort_order, h.id",
+            params,
         ):
             keys[enquiry_id].append(key)
         return {
             enquiry_id: StoredEnquiry(self._read_time(created_at), channel, segment, note, tuple(keys[enquiry_id]))
             for enquiry_id, created_at, channel, segment, note in self._query(
-                f"SELECT id, created_at, channel, segment, note FROM enquiry WHERE id IN ({marks})", enquiry_ids
+                f"SELECT id, created_at, channel, segment, note FROM enquiry WHERE {wanted}",
+                params,
             )
         }
 
     def existing(self, launch_id: int, keys: Sequence[str]) -> dict[str, int]:
+        where, params = self._in("idempotency_key", keys)
         rows = self._query(
-            f"SELECT idempotency_key, id FROM enquiry WHERE launch_id = ? AND idempotency_key IN "
-            f"({self._marks(len(keys))})",
-            [launch_id, *keys],
+            f"SELECT idempotency_key, id FROM enquiry WHERE launch_id = ? AND {where}", [launch_id, *params]
         )
         return dict(rows)
 
@@ -218,6 +234,12 @@ class Store:
         One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING: a key seen before
         returns nothing, which is how replays are told from new enquiries."""
         created: dict[tuple[int, str], int] = {}
+        if not rows:
+            return created
+        if not self.sqlite:
+            # One statement of constant text whatever the batch's size: prepared after its fifth use.
+            returned = self._query(_PG_INSERT_ENQUIRIES, [list(column) for column in zip(*rows, strict=True)])
+            return {(launch_id, key): enquiry_id for enquiry_id, launch_id, key in returned}
         width = len(ENQUIRY_COLUMNS)
         chunk = 200  # well under SQLite's limit of bound parameters per statement
         for start in range(0, len(rows), chunk):
@@ -267,7 +289,9 @@ class Store:
             (enquiry_id, hypothesis_id, launch_id, self._time(at), channel, segment)
             for enquiry_id, hypothesis_id, launch_id, at, channel, segment in links
         ]
-        if rows:
+        if rows and not self.sqlite:
+            self._run(_PG_INSERT_LINKS, [list(column) for column in zip(*rows, strict=True)])
+        elif rows:
             self._cursor.executemany(
                 "INSERT INTO enquiry_hypothesis (enquiry_id, hypothesis_id, launch_id, created_at, channel, segment) "
                 f"VALUES ({self._marks(6)})",
@@ -307,8 +331,8 @@ class Store:
 
     def touch_tokens(self, token_ids: Sequence[int], *, now: dt.datetime, stale_before: dt.datetime) -> None:
         if token_ids:
+            where, params = self._in("id", token_ids)
             self._run(
-                f"UPDATE api_token SET last_used_at = ? WHERE id IN ({self._marks(len(token_ids))}) "
-                "AND (last_used_at IS NULL OR last_used_at < ?)",
-                [self._time(now), *token_ids, self._time(stale_before)],
+                f"UPDATE api_token SET last_used_at = ? WHERE {where} AND (last_used_at IS NULL OR last_used_at < ?)",
+                [self._time(now), *params, self._time(stale_before)],
             )
