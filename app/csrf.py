@@ -54,8 +54,9 @@ def _origin_of(url: str) -> str:
 def check_origin(request: Request, settings: Settings) -> None:
     origin = request.headers.get("origin")
     if origin is not None:
-        allowed = {_origin_of(settings.base_url), _origin_of(str(request.base_url))}
-        if origin.lower() not in allowed:
+        given = origin.lower()
+        # The configured origin first: building the request's own base URL costs more than the rest of a tick.
+        if given != _origin_of(settings.base_url) and given != _origin_of(str(request.base_url)):
             raise Forbidden(f"Refused a request from {origin}: it did not come from this site.", code="bad_origin")
     elif request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         raise Forbidden("Refused a request that came from another site.", code="bad_origin")
