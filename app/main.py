@@ -30,12 +30,11 @@ from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthent
 from app.observability import metrics
 from app.readiness import Readiness
 from app.recording.credentials import TokenCheck
-from app.recording.handlers import HANDLERS
+from app.recording.handlers import HANDLERS, count_committed, record_batch
 from app.recording.handlers import router as recording_router
 from app.recording.hot_path import TallyApp
-from app.recording.record import Logged, record_requests
+from app.recording.record import Logged
 from app.recording.requests import EnquiryRequest
-from app.recording.store import Store
 from app.recording.writer import GroupCommitWriter
 from app.routes import admin, alerts, api, auth, checklist, digests, exports, health, insight, launches
 from app.web import StaticAssets, build_environment, render
@@ -129,14 +128,6 @@ def _field_name(loc: Sequence[Any]) -> str:
     return name
 
 
-def record_batch(store: Store, items: Sequence[EnquiryRequest]) -> list[Logged | TallyError]:
-    """The writer's work for one batch, its transaction just begun: how big it is and how long its
-    requests waited go to /metrics first."""
-    now = dt.datetime.now(dt.UTC)
-    metrics.observe_batch([(now - item.received_at).total_seconds() for item in items])
-    return record_requests(store, items, now=now)
-
-
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or load_settings()
     database = db or Database(
@@ -148,6 +139,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         database,
         record_batch,
         name="enquiry-writer",
+        on_committed=count_committed,
         # A little past the server's own statement timeout, which answers first when the server can.
         timeout=database.statement_timeout + 2,
         on_failure=lambda exc: Unavailable(

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from app import api_tokens, migrations
@@ -247,9 +248,23 @@ def test_a_database_that_stops_answering_gives_503s_and_the_server_stays_respons
             # Back: the keys answered 503 are sent again and each is recorded once.
             for key in keys:
                 assert _eventually_logged(client, deployment, key)
+            # Counted in /metrics once each, whether their first batch committed late (after their 503)
+            # or they were recorded by the retry.
+            assert _logged_metric(other, deployment.slug) == 1 + len(keys)
     finally:
         proxy.close()
     assert _count(deployment.url, deployment.slug) == 1 + len(keys)
+
+
+def _logged_metric(client: httpx.Client, slug: str) -> float:
+    response = client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == "tally_enquiries_logged_total" and sample.labels["launch"] == slug
+    )
 
 
 def _eventually_logged(client: httpx.Client, deployment: Deployment, key: str, within: float = 30.0) -> bool:

@@ -70,6 +70,7 @@ class GroupCommitWriter(Generic[T, R]):
         max_batch: int = 256,
         name: str = "writer",
         on_failure: Callable[[Exception], Exception] = lambda exc: exc,
+        on_committed: Callable[[Sequence[T], Sequence[R | Exception]], None] = lambda items, results: None,
         timeout: float = 10.0,
     ) -> None:
         self._db = db
@@ -77,6 +78,7 @@ class GroupCommitWriter(Generic[T, R]):
         self._max_batch = max_batch
         self._name = name
         self._on_failure = on_failure
+        self._on_committed = on_committed
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._scheduled = False
         self._busy_since: float | None = None
@@ -212,6 +214,9 @@ class GroupCommitWriter(Generic[T, R]):
             results = list(self._handler(Store(cursor, sqlite=sqlite), items))
         if len(results) != len(items):
             raise RuntimeError(f"{self._name}: handler returned {len(results)} results for {len(items)} items")
+        # Here, not where each request hears back: a request that gave up waiting (503) may still
+        # have been committed, and what was committed is what counts.
+        self._on_committed(items, results)
         return results
 
     def _settle(self, batch: list[tuple[T, asyncio.Future[R]]], results: list[R | Exception]) -> None:
