@@ -347,11 +347,29 @@ def serve(
 
 
 @cli.command("scheduler")
-def scheduler_command() -> None:
+def scheduler_command(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this process's Prometheus metrics (its last passes, digest and alert runs) at "
+            "/metrics on this port; TALLY_METRICS_TOKEN is asked for as with `tally serve`.",
+        ),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port; 0.0.0.0 for all.")] = "127.0.0.1",
+) -> None:
     """Run only the digest scheduler, as its own process (pair with `tally serve --no-scheduler`)."""
     config = settings()
     configure_logging(config.log_level, config.log_renderer)
     prepare_database(config)
+    if metrics_port is not None:
+        token = config.metrics_token.get_secret_value() if config.metrics_token else None
+        try:
+            metrics.serve_standalone(metrics_host, metrics_port, token=token)
+        except OSError as exc:
+            raise fail(f"--metrics-port {metrics_port}: cannot listen on {metrics_host}: {exc.strerror}") from None
+        log.info("scheduler metrics at http://%s:%d/metrics", metrics_host, metrics_port)
     DigestScheduler(Database(config.database_url), config, blocking=True).start()
 
 

@@ -189,6 +189,30 @@ def test_the_scheduler_records_when_its_last_pass_ended(client: TestClient, db: 
     assert value(after, gauge, job="alerts") == moment.timestamp()
 
 
+def test_a_scheduler_on_its_own_serves_its_metrics_behind_the_token(tmp_path: Path, database_url: str) -> None:
+    """`tally scheduler` serves no web app; with --metrics-port its own /metrics tells when its passes
+    last ended, behind TALLY_METRICS_TOKEN like the app's."""
+    secret = "scrape-" + "s" * 20
+    port = free_port()
+    env = {"TALLY_DATABASE_URL": database_url, "TALLY_SECRET_KEY": "s" * 40, "TALLY_METRICS_TOKEN": secret}
+    # APScheduler's line once the first sync pass (which sends whatever digest is due) has ended.
+    passed = "sync launches and catch up (trigger: interval[0:01:00], next run at"
+    base = f"http://127.0.0.1:{port}"
+    args = ("scheduler", "--metrics-port", str(port))
+    with (
+        tally_process(*args, env=env, cwd=tmp_path, ready="executed successfully") as lines,
+        httpx.Client(base_url=base, timeout=10) as http,
+    ):
+        assert any(f"scheduler metrics at {base}/metrics" in line for line in lines)
+        assert any(passed in line for line in lines), "".join(lines)
+        assert http.get("/metrics").status_code == 401
+        assert http.get("/metrics", headers={"Authorization": "Bearer wrong-token-123456"}).status_code == 401
+        assert http.get("/", headers={"Authorization": f"Bearer {secret}"}).status_code == 404
+        samples = scrape(http, Authorization=f"Bearer {secret}")
+    assert value(samples, "tally_scheduler_last_pass_timestamp_seconds", job="digests") > 0
+    assert secret not in "".join(lines)
+
+
 # --- several workers ---------------------------------------------------------------------------
 
 

@@ -17,12 +17,16 @@ validates and locks on every call.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -181,3 +185,39 @@ def exposition() -> bytes:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY)
+
+
+# --- a process without the web app ------------------------------------------------------
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes every few seconds are not news."""
+
+
+def serve_standalone(host: str, port: int, *, token: str | None) -> WSGIServer:
+    """``/metrics`` of a process that serves no web app (``tally scheduler``), in a thread of its own.
+
+    prometheus-client's own ``start_http_server`` cannot ask for a token: this serves the same
+    exposition behind the same bearer check as the web app's ``/metrics``. Returns the server
+    (``shutdown()`` stops it)."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"only /metrics here\n"]
+        if token is not None:
+            given = environ.get("HTTP_AUTHORIZATION", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")])
+                return [b"/metrics needs TALLY_METRICS_TOKEN as a bearer token\n"]
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE)])
+        return [exposition()]
+
+    server = make_server(host, port, app, server_class=_Server, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
