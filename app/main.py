@@ -30,7 +30,7 @@ from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthent
 from app.observability import metrics
 from app.readiness import Readiness
 from app.recording.credentials import TokenCheck
-from app.recording.handlers import HANDLERS, count_committed, record_batch
+from app.recording.handlers import HANDLERS, batch_recorder, count_committed
 from app.recording.handlers import router as recording_router
 from app.recording.hot_path import TallyApp
 from app.recording.record import Logged
@@ -137,7 +137,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     writer: GroupCommitWriter[EnquiryRequest, Logged] = GroupCommitWriter(
         database,
-        record_batch,
+        batch_recorder(settings),
         name="enquiry-writer",
         on_committed=count_committed,
         # A little past the server's own statement timeout, which answers first when the server can.

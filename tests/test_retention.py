@@ -22,6 +22,7 @@ from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.insight import themes
 from app.jobs.scheduler import DigestScheduler
+from app.main import create_app
 from app.models import AuditEvent, DigestRun, Enquiry, EnquiryHypothesis, Launch
 from app.privacy import retention
 from tests.conftest import People, WebUser, make_settings
@@ -238,3 +239,29 @@ def test_the_command_erases_old_notes(db: Database, launch: Launch, database_url
     assert result.returncode == 0, result.stderr
     assert f"Erased {len(OLD_OTHER) + 1} notes" in result.stdout
     assert not set(stored_notes(db).values()) & set(OLD_OTHER)
+
+
+def test_an_enquiry_resent_after_its_note_was_erased_is_a_replay_not_a_conflict(
+    at_now: None, db: Database, launch: Launch, token: str
+) -> None:
+    """An integration retrying an old enquiry with its original note, after retention erased that note,
+    gets the enquiry back (200), not a 409 for a "different" enquiry; a note that differs on an
+    enquiry whose note is still kept is refused as before."""
+    app = create_app(make_settings(db.url, note_retention_days=DAYS), db=db)
+    old = {"channel": "phone", "note": "card stuck at checkout", "occurred_at": MONDAY.isoformat()}
+    recent = {"channel": "phone", "note": "card stuck again", "occurred_at": (NOW - dt.timedelta(hours=1)).isoformat()}
+    path = f"/api/v1/launches/{SLUG}/enquiries"
+    with TestClient(app) as client:
+        first = client.post(path, json={**old, "idempotency_key": "old-1"}, headers=auth(token))
+        kept = client.post(path, json={**recent, "idempotency_key": "recent-1"}, headers=auth(token))
+        assert first.status_code == kept.status_code == 201, (first.text, kept.text)
+        retention.purge_notes(db, days=DAYS, now=NOW)
+        assert stored_notes(db)[first.json()["id"]] is None
+
+        again = client.post(path, json={**old, "idempotency_key": "old-1"}, headers=auth(token))
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == first.json()["id"]
+        reused = client.post(
+            path, json={**recent, "note": "something else", "idempotency_key": "recent-1"}, headers=auth(token)
+        )
+        assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"

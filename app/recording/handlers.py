@@ -11,7 +11,7 @@ records the enquiry.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -22,6 +22,7 @@ from app.config import Settings
 from app.errors import ERRORS, ErrorBody, TallyError
 from app.models import EnquirySource
 from app.observability import metrics
+from app.privacy.retention import cutoff as retention_cutoff
 from app.recording.credentials import TokenCheck, browser_credential
 from app.recording.hot_path import Handler
 from app.recording.record import Logged, record_requests
@@ -52,12 +53,18 @@ class TickOut(BaseModel):
     logged_at: str
 
 
-def record_batch(store: Store, items: Sequence[EnquiryRequest]) -> list[Logged | TallyError]:
+def batch_recorder(settings: Settings) -> Callable[[Store, Sequence[EnquiryRequest]], list[Logged | TallyError]]:
     """The writer's work for one batch, its transaction just begun: how big it is and how long its
     requests waited go to /metrics first."""
-    now = dt.datetime.now(dt.UTC)
-    metrics.observe_batch([(now - item.received_at).total_seconds() for item in items])
-    return record_requests(store, items, now=now)
+    retention = settings.note_retention_days
+
+    def record_batch(store: Store, items: Sequence[EnquiryRequest]) -> list[Logged | TallyError]:
+        now = dt.datetime.now(dt.UTC)
+        metrics.observe_batch([(now - item.received_at).total_seconds() for item in items])
+        erased_before = retention_cutoff(days=retention, now=now) if retention is not None else None
+        return record_requests(store, items, now=now, notes_erased_before=erased_before)
+
+    return record_batch
 
 
 def count_committed(items: Sequence[EnquiryRequest], results: Sequence[Logged | Exception]) -> None:

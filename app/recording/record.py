@@ -205,11 +205,18 @@ def _check(
     return launch.id, tuple(dict.fromkeys(ids))
 
 
-def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt.datetime) -> list[Logged | TallyError]:
+def record_requests(
+    store: Store,
+    requests: Sequence[EnquiryRequest],
+    *,
+    now: dt.datetime,
+    notes_erased_before: dt.datetime | None = None,
+) -> list[Logged | TallyError]:
     """Check and record a batch of requests in the caller's write transaction.
 
     One result per request, in order: the logged enquiry, or the error that
-    refused it. A refused request never stops the others in the batch."""
+    refused it. A refused request never stops the others in the batch.
+    ``notes_erased_before``: the retention cut-off, if notes are erased (app/privacy/retention.py)."""
     credentials = valid_credentials(store, requests, now)
     launches = store.launches(sorted({r.slug for r in requests}))
     by_launch = store.hypotheses([launch.id for launch in launches.values()])
@@ -279,7 +286,7 @@ def record_requests(store: Store, requests: Sequence[EnquiryRequest], *, now: dt
     for (position, request, item), outcome in zip(accepted, recorded, strict=True):
         if outcome.created:
             results[position] = Logged(outcome.id, True, request.slug, request.hypothesis_keys, item.created_at)
-        elif not _same_enquiry(stored[outcome.id], item, request):
+        elif not _same_enquiry(stored[outcome.id], item, request, notes_erased_before):
             results[position] = Conflict(
                 f"Idempotency key {request.idempotency_key!r} was used before for a different enquiry "
                 f"({_describe(stored[outcome.id])}). Nothing was recorded: use a new key for a new enquiry, "
@@ -303,13 +310,17 @@ def scoped_key(key: str, *, token_id: int | None, agent_id: int | None) -> str:
     return hashlib.sha256(f"{sender}:{key}".encode()).hexdigest()
 
 
-def _same_enquiry(stored: StoredEnquiry, item: NewEnquiry, request: EnquiryRequest) -> bool:
+def _same_enquiry(
+    stored: StoredEnquiry, item: NewEnquiry, request: EnquiryRequest, notes_erased_before: dt.datetime | None
+) -> bool:
     """Whether a repeated key comes with the same enquiry (a retry) rather than another one.
-    The time is compared only when the client gave it: a retry without it arrives later."""
+    The time is compared only when the client gave it: a retry without it arrives later. A note is
+    not compared where retention may have erased it: the stored enquiry is older than the cut-off."""
+    erased = stored.note is None and notes_erased_before is not None and stored.created_at < notes_erased_before
     return (
         stored.channel == item.channel
         and stored.segment == item.segment
-        and (stored.note or None) == (item.note or None)
+        and (erased or (stored.note or None) == (item.note or None))
         and set(stored.hypothesis_keys) == set(request.hypothesis_keys)
         and (request.occurred_at is None or stored.created_at == item.created_at)
     )
