@@ -55,7 +55,8 @@ class TickOut(BaseModel):
 
 def batch_recorder(settings: Settings) -> Callable[[Store, Sequence[EnquiryRequest]], list[Logged | TallyError]]:
     """The writer's work for one batch, its transaction just begun: how big it is and how long its
-    requests waited go to /metrics first."""
+    requests waited go to /metrics first; with notes kept for a limited time, the cut-off goes along,
+    so a retry of an enquiry whose note was erased is still known as a retry."""
     retention = settings.note_retention_days
 
     def record_batch(store: Store, items: Sequence[EnquiryRequest]) -> list[Logged | TallyError]:

@@ -23,31 +23,36 @@ import sqlalchemy as sa
 
 from app import launches
 
-ENQUIRY_COLUMNS = (
-    "launch_id",
-    "channel",
-    "segment",
-    "agent_id",
-    "token_id",
-    "created_at",
-    "note",
-    "is_other",
-    "idempotency_key",
-    "recorded_at",
-    "source",
-)
-
-# PostgreSQL takes a batch as one array per column (unnest), each cast to its column's type.
-_PG_ENQUIRY_TYPES = ("int4", "text", "text", "int4", "int4", "timestamp", "text", "bool", "text", "timestamp", "text")
+# The enquiry's columns as the hot path inserts them, each with the type PostgreSQL casts its array to
+# (a batch goes to PostgreSQL as one array per column, through unnest).
+_ENQUIRY_COLUMN_TYPES = {
+    "launch_id": "int4",
+    "channel": "text",
+    "segment": "text",
+    "agent_id": "int4",
+    "token_id": "int4",
+    "created_at": "timestamp",
+    "note": "text",
+    "is_other": "bool",
+    "idempotency_key": "text",
+    "recorded_at": "timestamp",
+    "source": "text",
+}
+ENQUIRY_COLUMNS = tuple(_ENQUIRY_COLUMN_TYPES)
 _PG_INSERT_ENQUIRIES = (
     f"INSERT INTO enquiry ({', '.join(ENQUIRY_COLUMNS)}) "
-    f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in _PG_ENQUIRY_TYPES)}) "
+    f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in _ENQUIRY_COLUMN_TYPES.values())}) "
     "ON CONFLICT (launch_id, idempotency_key) DO NOTHING RETURNING id, launch_id, idempotency_key"
 )
 _PG_INSERT_LINKS = (
     "INSERT INTO enquiry_hypothesis (enquiry_id, hypothesis_id, launch_id, created_at, channel, segment) "
     "SELECT * FROM unnest(%s::int4[], %s::int4[], %s::int4[], %s::timestamp[], %s::text[], %s::text[])"
 )
+
+
+def _as_columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows turned into one list per column: the arrays of an ``unnest`` insert."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -238,7 +243,7 @@ class Store:
             return created
         if not self.sqlite:
             # One statement of constant text whatever the batch's size: prepared after its fifth use.
-            returned = self._query(_PG_INSERT_ENQUIRIES, [list(column) for column in zip(*rows, strict=True)])
+            returned = self._query(_PG_INSERT_ENQUIRIES, _as_columns(rows))
             return {(launch_id, key): enquiry_id for enquiry_id, launch_id, key in returned}
         width = len(ENQUIRY_COLUMNS)
         chunk = 200  # well under SQLite's limit of bound parameters per statement
@@ -290,7 +295,7 @@ class Store:
             for enquiry_id, hypothesis_id, launch_id, at, channel, segment in links
         ]
         if rows and not self.sqlite:
-            self._run(_PG_INSERT_LINKS, [list(column) for column in zip(*rows, strict=True)])
+            self._run(_PG_INSERT_LINKS, _as_columns(rows))
         elif rows:
             self._cursor.executemany(
                 "INSERT INTO enquiry_hypothesis (enquiry_id, hypothesis_id, launch_id, created_at, channel, segment) "
