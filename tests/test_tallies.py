@@ -265,6 +265,41 @@ def test_a_channel_no_longer_offered_counts_in_the_partial_slots_at_both_ends_of
     assert kept.by_channel == {"phone": 1, "chat": 1, "fax": 2}
 
 
+def test_short_stretches_read_and_grouped_count_exactly_as_the_seeks(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL groups the rows of an hour or less (READ_ROWS_UP_TO); both ways give the same counts,
+    a channel no longer offered and a missing segment included. (SQLite always seeks: the same test.)"""
+    launch = make_launch(db, channels=["phone", "chat"])
+    for minutes, channel, segment, keys in (
+        (1, "fax", None, ("a",)),
+        (4, "phone", "private", ("a", "b")),
+        (9, "chat", None, ()),
+        (20, "phone", "business", ("b",)),
+        (44, "chat", "private", ()),
+    ):
+        log(db, launch, *keys, channel=channel, segment=segment, at=T0 + dt.timedelta(minutes=minutes))
+    stretches = [(T0, T0 + dt.timedelta(minutes=10)), (T0 + dt.timedelta(minutes=15), T0 + dt.timedelta(minutes=45))]
+    with db.session() as session:
+        grouped = counting.raw_counts(session, launch, stretches)
+        monkeypatch.setattr(counting, "READ_ROWS_UP_TO", dt.timedelta(0))
+        sought = counting.raw_counts(session, launch, stretches)
+    assert grouped == sought
+    assert grouped.total == 5 and grouped.other == 2
+    assert grouped.dimensions[("fax", None, False)] == 1
+    assert grouped.dimensions[("chat", None, True)] == 1
+
+
+def test_postgres_time_index_carries_the_dimensions_for_an_index_only_read(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's INCLUDE columns (migration 0015); SQLite seeks instead")
+    with db.engine.connect() as connection:
+        definition = connection.execute(
+            sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_enquiry_time'")
+        ).scalar_one()
+    assert definition.endswith("(launch_id, created_at) INCLUDE (channel, segment, is_other)"), definition
+
+
 def test_keep_closed_days_counts_every_closed_day_of_the_launch_once(db: Database) -> None:
     launch, _, _, now = _five_days(db)
     with db.session() as session:
