@@ -268,11 +268,15 @@ def tokens_revoke(token_id: int) -> None:
 # --- serving -----------------------------------------------------------------------
 
 
+# A factory that each worker calls (by name: the parent process need not import the web app).
+SERVED_APP = "app.main:served_app"
+
+
 def run_server(config: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        "app.main:create_app",
+        SERVED_APP,
         factory=True,
         # The workers apply this themselves: uvicorn's records and the app's come out alike.
         log_config=logs.logging_config(level=config.log_level, renderer=config.log_renderer),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import socket
@@ -128,7 +129,15 @@ def _field_name(loc: Sequence[Any]) -> str:
     return name
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+def served_app() -> FastAPI:
+    """The app as `tally serve` runs it (``cli.SERVED_APP``), once in each worker process."""
+    return create_app(freeze_heap=True)
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None, freeze_heap: bool = False) -> FastAPI:
+    """``freeze_heap``: once started, leave what exists then out of the garbage collector's full
+    passes. Only for a process that serves one app for its whole life (``served_app``): a test
+    process that builds hundreds would keep every frozen cycle for good."""
     settings = settings or load_settings()
     database = db or Database(
         settings.database_url,
@@ -151,6 +160,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database.start_checkpointer()
+        if freeze_heap:
+            # Modules, the app, its routes and schemas: ~170,000 objects that live as long as the
+            # worker. Each full collection walked them all (110-145 ms, measured, every ~10,000
+            # requests under load: a pause for every request in flight, and ~12 µs a request).
+            # Frozen, a collection walks only what came after.
+            gc.collect()
+            gc.freeze()
         yield
         metrics.process_ended(os.getpid())
         writer.close()
