@@ -162,9 +162,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         database.start_checkpointer()
         if freeze_heap:
             # Modules, the app, its routes and schemas: ~170,000 objects that live as long as the
-            # worker. Each full collection walked them all (110-145 ms, measured, every ~10,000
-            # requests under load: a pause for every request in flight, and ~12 µs a request).
-            # Frozen, a collection walks only what came after.
+            # worker. Each full collection walked them all: ~120 ms, every ~12,000 requests under
+            # load, a pause for every request in flight. Frozen, a collection walks only what came
+            # after (~12 ms; the collector's time fell from 13.1 to 5.1 µs a request, docs/benchmarks.md).
             gc.collect()
             gc.freeze()
         yield
