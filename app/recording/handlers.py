@@ -25,7 +25,7 @@ from app.observability import metrics
 from app.privacy.retention import cutoff as retention_cutoff
 from app.recording.credentials import TokenCheck, browser_credential
 from app.recording.hot_path import Handler
-from app.recording.record import Logged, record_requests
+from app.recording.record import Logged, TokenUses, record_requests
 from app.recording.requests import ApiEnquiryIn, Credential, EnquiryIn, EnquiryRequest, parse_body
 from app.recording.store import Store
 from app.recording.writer import GroupCommitWriter
@@ -56,14 +56,16 @@ class TickOut(BaseModel):
 def batch_recorder(settings: Settings) -> Callable[[Store, Sequence[EnquiryRequest]], list[Logged | TallyError]]:
     """The writer's work for one batch, its transaction just begun: how big it is and how long its
     requests waited go to /metrics first; with notes kept for a limited time, the cut-off goes along,
-    so a retry of an enquiry whose note was erased is still known as a retry."""
+    so a retry of an enquiry whose note was erased is still known as a retry. The API tokens this
+    process marked used recently are remembered between batches (``record.TokenUses``)."""
     retention = settings.note_retention_days
+    token_uses = TokenUses()
 
     def record_batch(store: Store, items: Sequence[EnquiryRequest]) -> list[Logged | TallyError]:
         now = dt.datetime.now(dt.UTC)
         metrics.observe_batch([(now - item.received_at).total_seconds() for item in items])
         erased_before = retention_cutoff(days=retention, now=now) if retention is not None else None
-        return record_requests(store, items, now=now, notes_erased_before=erased_before)
+        return record_requests(store, items, now=now, notes_erased_before=erased_before, token_uses=token_uses)
 
     return record_batch
 

@@ -205,18 +205,46 @@ def _check(
     return launch.id, tuple(dict.fromkeys(ids))
 
 
+class TokenUses:
+    """When this process last marked each API token used.
+
+    A token's ``last_used_at`` is kept to ``api_tokens.LAST_USED_RESOLUTION``: the
+    UPDATE that marks it changes nothing while it is more recent than that. Once this
+    process has marked a token, it knows so for that long and leaves the statement out:
+    one statement fewer in nearly every batch of API posts (on PostgreSQL, a round trip).
+    Marked before the batch commits: if the batch then fails, the token's mark can lag by
+    one resolution more, which only an admin's list of tokens shows."""
+
+    def __init__(self, max_tokens: int = 10_000) -> None:
+        self._max_tokens = max_tokens
+        self._marked: dict[int, dt.datetime] = {}
+
+    def due(self, token_ids: Sequence[int], now: dt.datetime) -> list[int]:
+        """Those of ``token_ids`` this process has not marked within the resolution (or whose mark is
+        in the future: the clock went back)."""
+        fresh_after = now - api_tokens.LAST_USED_RESOLUTION
+        return [t for t in token_ids if not (fresh_after < self._marked.get(t, fresh_after) <= now)]
+
+    def mark(self, token_ids: Sequence[int], now: dt.datetime) -> None:
+        if len(self._marked) + len(token_ids) > self._max_tokens:
+            self._marked.clear()
+        self._marked.update(dict.fromkeys(token_ids, now))
+
+
 def record_requests(
     store: Store,
     requests: Sequence[EnquiryRequest],
     *,
     now: dt.datetime,
     notes_erased_before: dt.datetime | None = None,
+    token_uses: TokenUses | None = None,
 ) -> list[Logged | TallyError]:
     """Check and record a batch of requests in the caller's write transaction.
 
     One result per request, in order: the logged enquiry, or the error that
     refused it. A refused request never stops the others in the batch.
-    ``notes_erased_before``: the retention cut-off, if notes are erased (app/privacy/retention.py)."""
+    ``notes_erased_before``: the retention cut-off, if notes are erased (app/privacy/retention.py).
+    ``token_uses``: what this process marked already (``TokenUses``); without it every token is marked."""
     credentials = valid_credentials(store, requests, now)
     launches = store.launches(sorted({r.slug for r in requests}))
     by_launch = store.hypotheses([launch.id for launch in launches.values()])
@@ -297,7 +325,10 @@ def record_requests(
         else:
             earlier = stored[outcome.id]
             results[position] = Logged(outcome.id, False, request.slug, earlier.hypothesis_keys, earlier.created_at)
-    store.touch_tokens(sorted(used_tokens), now=now, stale_before=now - api_tokens.LAST_USED_RESOLUTION)
+    due = sorted(used_tokens) if token_uses is None else token_uses.due(sorted(used_tokens), now)
+    store.touch_tokens(due, now=now, stale_before=now - api_tokens.LAST_USED_RESOLUTION)
+    if token_uses is not None:
+        token_uses.mark(due, now)
     return [r for r in results if r is not None]
 
 

@@ -1,0 +1,102 @@
+"""The hot path's SQL store: what it writes reads back exactly, on both databases; API tokens marked
+used once per resolution per process."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+import time_machine
+from sqlmodel import select
+
+from app import api_tokens
+from app.db import Database
+from app.models import Enquiry, EnquiryHypothesis, EnquirySource
+from app.recording.record import NewEnquiry, TokenUses, insert_many
+from tests.factories import hypothesis_ids, make_launch
+
+T0 = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
+
+
+def test_what_a_batch_writes_reads_back_exactly(db: Database) -> None:
+    launch = make_launch(db, slug="exact", hypotheses=("a", "b"))
+    ids = hypothesis_ids(db, launch)
+    awkward = 'sitat "slik" \\ bakstrek\nny linje, ø æ å, 😀, {"json": [1]}'
+    items = [
+        NewEnquiry(
+            launch_id=launch.id or 0,
+            channel="phone",
+            segment=None,
+            created_at=T0 + dt.timedelta(microseconds=123_456),
+            hypothesis_ids=(ids["a"], ids["b"]),
+            note=awkward,
+            recorded_at=T0 + dt.timedelta(seconds=5, microseconds=1),
+            source=EnquirySource.API,
+            idempotency_key="k-1",
+        ),
+        NewEnquiry(launch_id=launch.id or 0, channel="chat", segment="business", created_at=T0, idempotency_key="k-2"),
+    ]
+    with db.write_connection() as connection:
+        first, second = insert_many(connection, items)
+    assert first.created and second.created
+    with db.session() as session:
+        one = session.get(Enquiry, first.id)
+        other = session.get(Enquiry, second.id)
+        links = session.exec(select(EnquiryHypothesis).where(EnquiryHypothesis.enquiry_id == first.id)).all()
+    assert one is not None and other is not None
+    assert one.recorded_at is not None and other.recorded_at is not None
+    assert one.note == awkward and one.segment is None and not one.is_other and one.source == EnquirySource.API
+    assert one.created_at.replace(tzinfo=dt.UTC) == T0 + dt.timedelta(microseconds=123_456)
+    assert one.recorded_at.replace(tzinfo=dt.UTC) == T0 + dt.timedelta(seconds=5, microseconds=1)
+    assert other.is_other and other.note is None and other.segment == "business"
+    assert other.recorded_at.replace(tzinfo=dt.UTC) == T0  # not given: when it happened
+    assert sorted(link.hypothesis_id for link in links) == sorted((ids["a"], ids["b"]))
+    for link in links:  # the link rows carry what counting by hypothesis reads
+        assert link.created_at.replace(tzinfo=dt.UTC) == one.created_at.replace(tzinfo=dt.UTC)
+        assert (link.launch_id, link.channel, link.segment) == (launch.id, "phone", None)
+
+
+def test_a_token_marked_used_is_not_marked_again_within_the_resolution() -> None:
+    uses = TokenUses()
+    assert uses.due([1, 2], T0) == [1, 2]
+    uses.mark([1], T0)
+    later = T0 + api_tokens.LAST_USED_RESOLUTION - dt.timedelta(seconds=1)
+    assert uses.due([1, 2], later) == [2]
+    assert uses.due([1], T0 + api_tokens.LAST_USED_RESOLUTION) == [1]  # its mark is that old now
+    assert uses.due([1], T0 - dt.timedelta(seconds=1)) == [1]  # the clock went back: mark it anyway
+
+
+def test_the_memory_of_marked_tokens_is_bounded() -> None:
+    uses = TokenUses(max_tokens=3)
+    uses.mark([1, 2, 3], T0)
+    uses.mark([4], T0)  # over the bound: forgotten, so marked again (a harmless UPDATE), never unbounded
+    assert uses.due([1, 4], T0) == [1]
+
+
+def test_the_api_marks_a_tokens_last_use_once_per_resolution(client: Any, token: str, db: Database) -> None:
+    make_launch(db, slug="touch")
+    body = {"channel": "phone"}
+    headers = {"Authorization": f"Bearer {token}"}
+    with time_machine.travel(T0, tick=False):
+        assert client.post("/api/v1/launches/touch/enquiries", json=body, headers=headers).status_code == 201
+    assert _last_used(db) == T0
+    _forget_last_use(db)  # so the next UPDATE, if one is sent, shows
+    with time_machine.travel(T0 + dt.timedelta(minutes=1), tick=False):
+        assert client.post("/api/v1/launches/touch/enquiries", json=body, headers=headers).status_code == 201
+    assert _last_used(db) is None  # this process marked it a minute ago: no statement sent
+    later = T0 + api_tokens.LAST_USED_RESOLUTION + dt.timedelta(seconds=1)
+    with time_machine.travel(later, tick=False):
+        assert client.post("/api/v1/launches/touch/enquiries", json=body, headers=headers).status_code == 201
+    assert _last_used(db) == later
+
+
+def _last_used(db: Database) -> dt.datetime | None:
+    with db.session() as session:
+        [row] = api_tokens.list_tokens(session)
+    return row.last_used_at.replace(tzinfo=dt.UTC) if row.last_used_at else None
+
+
+def _forget_last_use(db: Database) -> None:
+    with db.write_connection() as connection:
+        connection.execute(sa.text("UPDATE api_token SET last_used_at = NULL"))
