@@ -213,12 +213,16 @@ class Database:
 
     @contextmanager
     def try_write(self) -> Iterator[tuple[Any, bool]]:
-        """A driver cursor in a write transaction, and whether this is SQLite; commits at the end.
+        """A driver cursor to write with, and whether this is SQLite.
 
         For the group-commit writer, which runs plain SQL and must never wait on
-        the event loop: on SQLite it yields ``(None, True)`` at once when another
-        connection holds the write lock. On PostgreSQL it runs in the writer's own
-        thread (app/recording/writer.py), on a connection of its own."""
+        the event loop. On SQLite the cursor is in a write transaction that commits
+        at the end, and it yields ``(None, True)`` at once when another connection
+        holds the write lock. On PostgreSQL it runs in the writer's own thread
+        (app/recording/writer.py), on a connection of its own in autocommit mode:
+        each statement commits on its own, so a batch that is one read and one
+        write makes two round trips, not four (BEGIN and COMMIT were one each).
+        Statements that must commit together go in ``Store.atomic()``."""
         if not self.is_sqlite:
             with self._pg_writer_lock, self._pg_write() as cursor:
                 yield cursor, False
@@ -252,14 +256,10 @@ class Database:
         connection = self._pg_writer()
         try:
             yield connection.cursor()
-            connection.commit()
         except BaseException:
-            try:
-                connection.rollback()
-            except Exception:  # noqa: BLE001 - the connection is gone; the next batch opens another
-                self._close_pg_writer()
+            # A transaction the batch opened (Store.atomic) was rolled back on the way out.
             if connection.closed or connection.broken:
-                self._close_pg_writer()
+                self._close_pg_writer()  # the next batch connects afresh
             raise
 
     def _pg_writer(self) -> Any:
@@ -279,6 +279,7 @@ class Database:
             connection.execute(f"SET lock_timeout = {millis}")
             connection.execute(f"SET idle_in_transaction_session_timeout = {millis * 3}")
             connection.commit()
+            connection.autocommit = True
             self._pg_writer_connection = connection
         return self._pg_writer_connection
 

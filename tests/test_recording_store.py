@@ -1,11 +1,13 @@
-"""The hot path's SQL store: what it writes reads back exactly, on both databases; API tokens marked
-used once per resolution per process."""
+"""The recording wing below its handlers: what the SQL store writes reads back exactly, on both databases;
+API tokens marked used once per resolution per process."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 from sqlmodel import select
@@ -14,6 +16,7 @@ from app import api_tokens
 from app.db import Database
 from app.models import Enquiry, EnquiryHypothesis, EnquirySource
 from app.recording.record import NewEnquiry, TokenUses, insert_many
+from app.recording.store import Store
 from tests.factories import hypothesis_ids, make_launch
 
 T0 = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
@@ -100,3 +103,48 @@ def _last_used(db: Database) -> dt.datetime | None:
 def _forget_last_use(db: Database) -> None:
     with db.write_connection() as connection:
         connection.execute(sa.text("UPDATE api_token SET last_used_at = NULL"))
+
+
+def _row(store: Store, launch_id: int, key: str) -> tuple[Any, ...]:
+    return store.enquiry_row(
+        launch_id=launch_id,
+        channel="phone",
+        segment=None,
+        agent_id=None,
+        token_id=None,
+        created_at=T0,
+        note=None,
+        is_other=True,
+        idempotency_key=key,
+        recorded_at=T0,
+        source="api",
+    )
+
+
+def _keys(db: Database) -> set[str]:
+    with db.session() as session:
+        return {e.idempotency_key or "" for e in session.exec(select(Enquiry)).all()}
+
+
+def _insert_then_fail(db: Database, launch_id: int, key: str, *, atomic: bool) -> None:
+    with db.try_write() as (cursor, sqlite):
+        store = Store(cursor, sqlite=sqlite)
+        with store.atomic() if atomic else contextlib.nullcontext():
+            store.insert_enquiries([_row(store, launch_id, key)], {})
+            raise RuntimeError("a later statement failed")
+
+
+def test_statements_in_atomic_commit_together_or_not_at_all(db: Database) -> None:
+    launch = make_launch(db, slug="atomic")
+    with pytest.raises(RuntimeError):
+        _insert_then_fail(db, launch.id or 0, "in-atomic", atomic=True)
+    assert "in-atomic" not in _keys(db)
+
+
+def test_the_postgresql_writer_commits_each_statement_on_its_own(db: Database) -> None:
+    """Which is why record_requests marks tokens before the enquiries and bumps counts inside atomic()."""
+    launch = make_launch(db, slug="own")
+    with pytest.raises(RuntimeError):
+        _insert_then_fail(db, launch.id or 0, "alone", atomic=False)
+    # SQLite's writer runs the batch in one transaction, rolled back; PostgreSQL's insert had committed.
+    assert ("alone" in _keys(db)) is (not db.is_sqlite)

@@ -2,7 +2,7 @@
 
 A request names its credential without a lookup (``browser_credential``,
 ``bearer_from``); the writer checks every credential of a batch inside the
-transaction that records it (``valid_credentials``), so a session signed out, a
+transaction that records it (``wanted_credentials``, ``Store.batch_context``), so a session signed out, a
 token revoked or a user disabled a moment ago is refused, on every replica. The
 normal routes' dependencies (app/deps.py) read the same cookie, header and
 bearer token through the functions here.
@@ -10,7 +10,6 @@ bearer token through the functions here.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import time
 from collections.abc import Sequence
@@ -25,7 +24,6 @@ from app.db import Database
 from app.errors import Unauthenticated
 from app.models import ApiToken
 from app.recording.requests import Credential, EnquiryRequest
-from app.recording.store import Store
 
 
 def hash_token(raw: str) -> str:
@@ -108,13 +106,9 @@ class TokenCheck:
         return token_hash
 
 
-def valid_credentials(store: Store, requests: Sequence[EnquiryRequest], now: dt.datetime) -> dict[tuple[str, str], int]:
-    """(kind, value) -> the user id (sessions, trusted users) or token id of every valid credential."""
+def wanted_credentials(requests: Sequence[EnquiryRequest]) -> dict[str, list[str]]:
+    """The credentials a batch names, by kind, for the writer to check (``Store.batch_context``)."""
     wanted: dict[str, set[str]] = {"session": set(), "token": set(), "trusted_user": set()}
     for request in requests:
         wanted[request.credential.kind].add(request.credential.value)
-    valid: dict[tuple[str, str], int] = {}
-    valid.update((("session", v), i) for v, i in store.active_sessions(sorted(wanted["session"]), now).items())
-    valid.update((("token", v), i) for v, i in store.active_tokens(sorted(wanted["token"])).items())
-    valid.update((("trusted_user", v), i) for v, i in store.active_users(sorted(wanted["trusted_user"])).items())
-    return valid
+    return {kind: sorted(values) for kind, values in wanted.items()}

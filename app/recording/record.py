@@ -21,7 +21,7 @@ from app import api_tokens
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
 from app.launches import local_date
 from app.models import EnquirySource, HypothesisStatus, LaunchStatus
-from app.recording.credentials import valid_credentials
+from app.recording.credentials import wanted_credentials
 from app.recording.requests import EnquiryRequest
 from app.recording.store import HypothesisRow, LaunchRow, Store, StoredEnquiry
 from app.tallies.cache import CLOSED_AFTER
@@ -99,13 +99,8 @@ def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded]:
                 source=item.source.value,
             )
             for item in unique.values()
-        ]
-    )
-    store.insert_links(
-        (created[k], hypothesis_id, item.launch_id, item.created_at, item.channel, item.segment)
-        for k, item in unique.items()
-        if k in created
-        for hypothesis_id in dict.fromkeys(item.hypothesis_ids)
+        ],
+        {k: tuple(dict.fromkeys(item.hypothesis_ids)) for k, item in unique.items() if item.hypothesis_ids},
     )
     existing: dict[tuple[int, str], int] = {}
     missing = [k for k in unique if k not in created]
@@ -212,8 +207,8 @@ class TokenUses:
     UPDATE that marks it changes nothing while it is more recent than that. Once this
     process has marked a token, it knows so for that long and leaves the statement out:
     one statement fewer in nearly every batch of API posts (on PostgreSQL, a round trip).
-    Marked before the batch commits: if the batch then fails, the token's mark can lag by
-    one resolution more, which only an admin's list of tokens shows."""
+    Marked as the UPDATE is sent: where the batch's transaction then fails (SQLite), the
+    token's mark can lag by one resolution more, which only an admin's list of tokens shows."""
 
     def __init__(self, max_tokens: int = 10_000) -> None:
         self._max_tokens = max_tokens
@@ -245,9 +240,8 @@ def record_requests(
     refused it. A refused request never stops the others in the batch.
     ``notes_erased_before``: the retention cut-off, if notes are erased (app/privacy/retention.py).
     ``token_uses``: what this process marked already (``TokenUses``); without it every token is marked."""
-    credentials = valid_credentials(store, requests, now)
-    launches = store.launches(sorted({r.slug for r in requests}))
-    by_launch = store.hypotheses([launch.id for launch in launches.values()])
+    context = store.batch_context(wanted_credentials(requests), sorted({r.slug for r in requests}), now)
+    credentials, launches, by_launch = context.credentials, context.launches, context.hypotheses
 
     results: list[Logged | TallyError | None] = []
     accepted: list[tuple[int, EnquiryRequest, NewEnquiry]] = []
@@ -300,15 +294,26 @@ def record_requests(
             backdated.setdefault(launch_id, (launch, []))[1].append(item)
         accepted.append((len(results), request, item))
         results.append(None)
-    recorded = insert_with(store, [item for _, _, item in accepted])
-    if backdated:  # rare (an integration's occurred_at): nothing to work out on an ordinary batch
-        _bump_for_past_days(
-            store,
-            backdated,
-            recorded={
-                (i.launch_id, i.idempotency_key) for (_, _, i), r in zip(accepted, recorded, strict=True) if r.created
-            },
-        )
+    # Before the enquiries, so that nothing after them can fail a batch whose enquiries are recorded
+    # (on PostgreSQL the insert commits on its own).
+    due = sorted(used_tokens) if token_uses is None else token_uses.due(sorted(used_tokens), now)
+    store.touch_tokens(due, now=now, stale_before=now - api_tokens.LAST_USED_RESOLUTION)
+    if token_uses is not None:
+        token_uses.mark(due, now)
+    if not backdated:
+        recorded = insert_with(store, [item for _, _, item in accepted])
+    else:  # rare (an integration's occurred_at): the counts kept change with the enquiries, or neither does
+        with store.atomic():
+            recorded = insert_with(store, [item for _, _, item in accepted])
+            _bump_for_past_days(
+                store,
+                backdated,
+                recorded={
+                    (i.launch_id, i.idempotency_key)
+                    for (_, _, i), r in zip(accepted, recorded, strict=True)
+                    if r.created
+                },
+            )
     # A repeated idempotency key gets the enquiry as first recorded, not as asked the second time.
     stored = store.stored(sorted({outcome.id for outcome in recorded if not outcome.created}))
     for (position, request, item), outcome in zip(accepted, recorded, strict=True):
@@ -325,10 +330,6 @@ def record_requests(
         else:
             earlier = stored[outcome.id]
             results[position] = Logged(outcome.id, False, request.slug, earlier.hypothesis_keys, earlier.created_at)
-    due = sorted(used_tokens) if token_uses is None else token_uses.due(sorted(used_tokens), now)
-    store.touch_tokens(due, now=now, stale_before=now - api_tokens.LAST_USED_RESOLUTION)
-    if token_uses is not None:
-        token_uses.mark(due, now)
     return [r for r in results if r is not None]
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -38,17 +39,40 @@ ENQUIRY_COLUMNS = (
     "source",
 )
 LINK_COLUMNS = ("enquiry_id", "hypothesis_id", "launch_id", "created_at", "channel", "segment")
-# A batch goes to PostgreSQL as one JSON parameter, its rows typed by the table's own row type. As one
-# array per column (unnest), psycopg's array dumping in Python cost the writer's thread ~12 µs a request
-# (docs/benchmarks.md); the statement's text is the same for any batch size either way, so it runs prepared.
-_PG_INSERT_ENQUIRIES = (
+# A batch goes to PostgreSQL as one statement: the enquiries as one JSON parameter, typed by the table's
+# own row type, and their links made from what the insert returned. As one array per column (unnest),
+# psycopg's array dumping in Python cost the writer's thread ~12 µs a request, and the links were a
+# statement and a round trip of their own (docs/benchmarks.md). The text is the same for any batch size,
+# so it runs prepared. A key seen before returns nothing from the insert, so it gets no links either.
+_PG_INSERT = (
+    "WITH e AS ("
     f"INSERT INTO enquiry ({', '.join(ENQUIRY_COLUMNS)}) "
     f"SELECT {', '.join(ENQUIRY_COLUMNS)} FROM json_populate_recordset(NULL::enquiry, %s) "
-    "ON CONFLICT (launch_id, idempotency_key) DO NOTHING RETURNING id, launch_id, idempotency_key"
-)
-_PG_INSERT_LINKS = (
+    "ON CONFLICT (launch_id, idempotency_key) DO NOTHING "
+    "RETURNING id, launch_id, idempotency_key, created_at, channel, segment"
+    "), l AS ("
     f"INSERT INTO enquiry_hypothesis ({', '.join(LINK_COLUMNS)}) "
-    f"SELECT {', '.join(LINK_COLUMNS)} FROM json_populate_recordset(NULL::enquiry_hypothesis, %s)"
+    "SELECT e.id, h.hypothesis_id, e.launch_id, e.created_at, e.channel, e.segment "
+    "FROM e JOIN json_to_recordset(%s) AS h(launch_id int4, idempotency_key text, hypothesis_id int4) "
+    "ON h.launch_id = e.launch_id AND h.idempotency_key = e.idempotency_key"
+    ") SELECT id, launch_id, idempotency_key FROM e"
+)
+# What checking a batch needs, in one statement and one round trip (one per table cost a round trip and
+# psycopg's work for each): who is asking, the launches named and their hypotheses, each as a JSON array.
+_PG_CONTEXT = (
+    "SELECT (SELECT json_agg(json_build_array(s.token_hash, u.id)) FROM web_session s "
+    "JOIN tally_user u ON u.id = s.user_id "
+    "WHERE s.token_hash = ANY(?) AND s.revoked_at IS NULL AND s.expires_at > ? AND u.is_active), "
+    "(SELECT json_agg(json_build_array(token_hash, id)) FROM api_token WHERE token_hash = ANY(?) "
+    "AND revoked_at IS NULL), "
+    "(SELECT json_agg(json_build_array(username, id)) FROM tally_user WHERE username = ANY(?) AND is_active), "
+    "(SELECT json_agg(json_build_array(id, slug, status, channels, segments, starts_on, ends_on, timezone)) "
+    "FROM launch WHERE slug = ANY(?)), "
+    '(SELECT json_agg(json_build_array(h.id, h.launch_id, h."key", h.status)) FROM hypothesis h '
+    "JOIN launch l ON l.id = h.launch_id WHERE l.slug = ANY(?))"
+)
+_LAUNCH_ID, _CREATED_AT, _CHANNEL, _SEGMENT, _KEY = (
+    ENQUIRY_COLUMNS.index(name) for name in ("launch_id", "created_at", "channel", "segment", "idempotency_key")
 )
 
 
@@ -97,13 +121,37 @@ class HypothesisRow:
     status: str
 
 
+@dataclass(frozen=True)
+class BatchContext:
+    """What checking a batch of requests needs."""
+
+    credentials: dict[tuple[str, str], int]  # (kind, value) -> user id (sessions, trusted users) or token id
+    launches: dict[str, LaunchRow]  # by slug
+    hypotheses: dict[int, dict[str, HypothesisRow]]  # launch id -> key -> hypothesis
+
+
 class Store:
-    """The statements, on one driver cursor inside a transaction someone else opened and commits."""
+    """The statements, on one driver cursor: inside a transaction someone else opened and commits, or, for
+    the PostgreSQL writer, on a connection where each statement commits on its own (``atomic``)."""
 
     def __init__(self, cursor: Any, *, sqlite: bool) -> None:
         self.sqlite = sqlite
         self._cursor = cursor
         self._mark = "?" if sqlite else "%s"
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Statements that must commit together, or not at all.
+
+        The SQLite writer and ``Store.of`` run inside a transaction already. The PostgreSQL
+        writer's connection commits each statement on its own (``Database.try_write``), so
+        here it opens one."""
+        connection = None if self.sqlite else self._cursor.connection
+        if connection is None or not connection.autocommit:
+            yield
+            return
+        with connection.transaction():
+            yield
 
     @classmethod
     def of(cls, connection: sa.Connection) -> Store:
@@ -182,25 +230,50 @@ class Store:
         rows = self._query(f"SELECT username, id FROM tally_user WHERE {where} AND is_active = ?", [*params, True])
         return dict(rows)
 
+    def batch_context(
+        self, credentials: Mapping[str, Sequence[str]], slugs: Sequence[str], now: dt.datetime
+    ) -> BatchContext:
+        """The valid ones of ``credentials`` (kind -> values: "session", "token", "trusted_user"),
+        the launches of ``slugs`` and their hypotheses. One statement on PostgreSQL."""
+        sessions, tokens, users = (list(credentials.get(kind, ())) for kind in ("session", "token", "trusted_user"))
+        if self.sqlite:
+            found = {("session", v): i for v, i in self.active_sessions(sessions, now).items()}
+            found.update((("token", v), i) for v, i in self.active_tokens(tokens).items())
+            found.update((("trusted_user", v), i) for v, i in self.active_users(users).items())
+            launches = self.launches(slugs)
+            return BatchContext(found, launches, self.hypotheses([launch.id for launch in launches.values()]))
+        [(session_rows, token_rows, user_rows, launch_rows, hypothesis_rows)] = self._query(
+            _PG_CONTEXT, [sessions, self._time(now), tokens, users, list(slugs), list(slugs)]
+        )
+        found = {("session", v): i for v, i in session_rows or ()}
+        found.update((("token", v), i) for v, i in token_rows or ())
+        found.update((("trusted_user", v), i) for v, i in user_rows or ())
+        by_slug = {row[1]: self._launch_row(row) for row in launch_rows or ()}
+        hypotheses: dict[int, dict[str, HypothesisRow]] = {launch.id: {} for launch in by_slug.values()}
+        for hypothesis_id, launch_id, key, status in hypothesis_rows or ():
+            hypotheses[launch_id][key] = HypothesisRow(hypothesis_id, launch_id, key, status)
+        return BatchContext(found, by_slug, hypotheses)
+
     def launches(self, slugs: Sequence[str]) -> dict[str, LaunchRow]:
         where, params = self._in("slug", slugs)
         rows = self._query(
             f"SELECT id, slug, status, channels, segments, starts_on, ends_on, timezone FROM launch WHERE {where}",
             params,
         )
-        return {
-            slug: LaunchRow(
-                launch_id,
-                slug,
-                status,
-                self._read_json(channels),
-                self._read_json(segments),
-                self._read_date(starts_on),
-                self._read_date(ends_on),
-                timezone,
-            )
-            for launch_id, slug, status, channels, segments, starts_on, ends_on, timezone in rows
-        }
+        return {row[1]: self._launch_row(row) for row in rows}
+
+    def _launch_row(self, row: Sequence[Any]) -> LaunchRow:
+        launch_id, slug, status, channels, segments, starts_on, ends_on, timezone = row
+        return LaunchRow(
+            launch_id,
+            slug,
+            status,
+            self._read_json(channels),
+            self._read_json(segments),
+            self._read_date(starts_on),
+            self._read_date(ends_on),
+            timezone,
+        )
 
     def hypotheses(self, launch_ids: Sequence[int]) -> dict[int, dict[str, HypothesisRow]]:
         found: dict[int, dict[str, HypothesisRow]] = {launch_id: {} for launch_id in launch_ids}
@@ -241,18 +314,25 @@ class Store:
 
     # --- writes ------------------------------------------------------------------------
 
-    def insert_enquiries(self, rows: Sequence[tuple[Any, ...]]) -> dict[tuple[int, str], int]:
-        """Insert rows (in ENQUIRY_COLUMNS order); (launch id, key) -> id of those that were new.
+    def insert_enquiries(
+        self, rows: Sequence[tuple[Any, ...]], hypotheses: Mapping[tuple[int, str], Sequence[int]]
+    ) -> dict[tuple[int, str], int]:
+        """Insert rows (in ENQUIRY_COLUMNS order, each (launch id, key) once) and, for those that are
+        new, their links to ``hypotheses[(launch id, key)]``; (launch id, key) -> id of the new ones.
 
-        One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING: a key seen before
-        returns nothing, which is how replays are told from new enquiries."""
-        created: dict[tuple[int, str], int] = {}
+        INSERT … ON CONFLICT DO NOTHING RETURNING: a key seen before returns nothing, which is how
+        replays are told from new enquiries."""
         if not rows:
-            return created
+            return {}
         if not self.sqlite:
-            # One statement of constant text whatever the batch's size: prepared after its fifth use.
-            returned = self._query(_PG_INSERT_ENQUIRIES, [_as_json(ENQUIRY_COLUMNS, rows)])
+            links = [
+                {"launch_id": launch_id, "idempotency_key": key, "hypothesis_id": hypothesis_id}
+                for (launch_id, key), ids in hypotheses.items()
+                for hypothesis_id in ids
+            ]
+            returned = self._query(_PG_INSERT, [_as_json(ENQUIRY_COLUMNS, rows), json.dumps(links)])
             return {(launch_id, key): enquiry_id for enquiry_id, launch_id, key in returned}
+        created: dict[tuple[int, str], int] = {}
         width = len(ENQUIRY_COLUMNS)
         chunk = 200  # well under SQLite's limit of bound parameters per statement
         for start in range(0, len(rows), chunk):
@@ -265,6 +345,17 @@ class Store:
                 params,
             )
             created.update(((launch_id, key), enquiry_id) for enquiry_id, launch_id, key in returned)
+        link_rows = [
+            (created[k], hypothesis_id, k[0], row[_CREATED_AT], row[_CHANNEL], row[_SEGMENT])
+            for row in rows
+            if (k := (row[_LAUNCH_ID], row[_KEY])) in created
+            for hypothesis_id in hypotheses.get(k, ())
+        ]
+        if link_rows:
+            self._cursor.executemany(
+                f"INSERT INTO enquiry_hypothesis ({', '.join(LINK_COLUMNS)}) VALUES ({self._marks(len(LINK_COLUMNS))})",
+                link_rows,
+            )
         return created
 
     def enquiry_row(
@@ -295,20 +386,6 @@ class Store:
             self._time(recorded_at),
             source,
         )
-
-    def insert_links(self, links: Iterable[tuple[int, int, int, dt.datetime, str, str | None]]) -> None:
-        """(enquiry id, hypothesis id, launch id, created at, channel, segment) rows for the link table."""
-        rows = [
-            (enquiry_id, hypothesis_id, launch_id, self._time(at), channel, segment)
-            for enquiry_id, hypothesis_id, launch_id, at, channel, segment in links
-        ]
-        if rows and not self.sqlite:
-            self._run(_PG_INSERT_LINKS, [_as_json(LINK_COLUMNS, rows)])
-        elif rows:
-            self._cursor.executemany(
-                f"INSERT INTO enquiry_hypothesis ({', '.join(LINK_COLUMNS)}) VALUES ({self._marks(len(LINK_COLUMNS))})",
-                rows,
-            )
 
     def bump_counts_version(self, launch_id: int, days: Iterable[dt.date]) -> int:
         """Past counts of a launch changed on ``days`` (local dates): raise its counts version.

@@ -28,10 +28,13 @@ hands it the batch and settles the results. Every request waits at most
 recorded), and while a batch has been stuck longer than that, new requests get
 it at once instead of queueing behind it.
 
-Nothing is acknowledged before its transaction commits: a request whose
-batch fails gets the error, and the client retries with the same idempotency key.
-A request answered 503 after its batch went to the server may yet be recorded;
-that retry then finds it by its key and answers with the enquiry, once.
+Nothing is acknowledged before it commits: a request whose batch fails gets
+the error, and the client retries with the same idempotency key. A request
+answered 503 after its batch went to the server may yet be recorded; that retry
+then finds it by its key and answers with the enquiry, once. (On PostgreSQL a
+batch's enquiries and their links are one statement that commits on its own,
+after which only a replayed key's reads can still fail the batch: see
+``Database.try_write`` and ``record.record_requests``.)
 """
 
 from __future__ import annotations
