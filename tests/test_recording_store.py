@@ -1,8 +1,9 @@
 """The recording wing below its handlers: what the SQL store writes reads back exactly, on both databases;
-API tokens marked used once per resolution per process."""
+API tokens marked used once per resolution per process; one lookup per token however many ask at once."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from typing import Any
@@ -15,6 +16,7 @@ from sqlmodel import select
 from app import api_tokens
 from app.db import Database
 from app.models import Enquiry, EnquiryHypothesis, EnquirySource
+from app.recording.credentials import TokenCheck, hash_token
 from app.recording.record import NewEnquiry, TokenUses, insert_many
 from app.recording.store import Store
 from tests.factories import hypothesis_ids, make_launch
@@ -148,3 +150,29 @@ def test_the_postgresql_writer_commits_each_statement_on_its_own(db: Database) -
         _insert_then_fail(db, launch.id or 0, "alone", atomic=False)
     # SQLite's writer runs the batch in one transaction, rolled back; PostgreSQL's insert had committed.
     assert ("alone" in _keys(db)) is (not db.is_sqlite)
+
+
+class CountingTokenCheck(TokenCheck):
+    """The real check on the real database, counting its lookups."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.lookups = 0
+
+    def _lookup(self, token_hash: str) -> bool:
+        self.lookups += 1
+        return super()._lookup(token_hash)
+
+
+def test_requests_asking_about_one_token_at_once_share_one_lookup(db: Database, token: str) -> None:
+    check = CountingTokenCheck(db)
+    good, wrong = hash_token(token), hash_token("tally_not-a-token")
+
+    async def many() -> list[bool]:
+        return await asyncio.gather(*(check.valid(h) for h in [good] * 20 + [wrong] * 20))
+
+    results = asyncio.run(many())
+    assert results == [True] * 20 + [False] * 20
+    assert check.lookups == 2  # one for each token, not one per request
+    assert asyncio.run(check.valid(good)) and check.lookups == 2  # the valid one is remembered
+    assert not asyncio.run(check.valid(wrong)) and check.lookups == 3  # a wrong one is asked about again
