@@ -340,6 +340,8 @@
   }
 
   function keep(item) {
+    // Logging it again is deliberate, however soon: not the same press twice (see enqueue).
+    if (lastTick && lastTick.key === item.idempotency_key) lastTick = null;
     const list = kept().filter((k) => k.idempotency_key !== item.idempotency_key);
     list.push({
       idempotency_key: item.idempotency_key,
