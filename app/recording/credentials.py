@@ -1,9 +1,10 @@
 """Who is asking to record an enquiry, and whether they may: one check for every route.
 
 A request names its credential without a lookup (``browser_credential``,
-``bearer_from``); the writer checks every credential of a batch inside the
-transaction that records it (``wanted_credentials``, ``Store.batch_context``), so a session signed out, a
-token revoked or a user disabled a moment ago is refused, on every replica. The
+``bearer_from``); the writer checks every credential of a batch in the read
+just before it records it (``wanted_credentials``, ``Store.batch_context``),
+so a session signed out, a token revoked or a user disabled a moment ago is
+refused, on every replica. The
 normal routes' dependencies (app/deps.py) read the same cookie, header and
 bearer token through the functions here.
 """
@@ -69,8 +70,8 @@ class TokenCheck:
     """Whether a token is valid, asked before an enquiry's body is read (a stranger's 50 MB body
     is never read), at the cost of one lookup per token every ``ttl`` seconds per process.
 
-    Only a precheck: the group-commit writer checks the token again inside the transaction
-    that records the enquiry, so a token revoked a moment ago is still refused on every replica.
+    Only a precheck: the group-commit writer checks the token again with the batch that
+    records the enquiry, so a token revoked a moment ago is still refused on every replica.
     Only valid tokens are remembered; a wrong one is looked up (in a worker thread) each time.
     Requests that ask about the same token while it is being looked up wait for that one lookup:
     under load, every request in flight found the token expired at once, and each started its own

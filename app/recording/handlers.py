@@ -4,7 +4,7 @@
 framework routes in ``router`` describe the API's POST in the OpenAPI document,
 and serve a tick from a browser that has no CSRF cookie yet (the full stack
 gives it one). Both kinds of request end in the same group-commit writer, which
-checks who is asking, the launch and the hypotheses in the transaction that
+checks who is asking, the launch and the hypotheses with the batch that
 records the enquiry.
 """
 

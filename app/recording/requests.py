@@ -24,9 +24,9 @@ class Credential:
     """Who is asking: a browser session or an API token (by the hash of its
     secret), or a user name a single-sign-on proxy vouched for.
 
-    Checked inside the transaction that records the enquiry, so a session
-    signed out, a token revoked or a user disabled a moment ago is refused, on
-    every replica."""
+    Checked by the writer with the batch that records the enquiry, so a
+    session signed out, a token revoked or a user disabled a moment ago is
+    refused, on every replica."""
 
     kind: Literal["session", "token", "trusted_user"]
     value: str
