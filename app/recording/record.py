@@ -234,7 +234,8 @@ def record_requests(
     notes_erased_before: dt.datetime | None = None,
     token_uses: TokenUses | None = None,
 ) -> list[Logged | TallyError]:
-    """Check and record a batch of requests in the caller's write transaction.
+    """Check and record a batch of requests on the writer's store (see ``Store.atomic`` for what
+    commits together).
 
     One result per request, in order: the logged enquiry, or the error that
     refused it. A refused request never stops the others in the batch.

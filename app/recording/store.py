@@ -57,19 +57,30 @@ _PG_INSERT = (
     "ON h.launch_id = e.launch_id AND h.idempotency_key = e.idempotency_key"
     ") SELECT id, launch_id, idempotency_key FROM e"
 )
-# What checking a batch needs, in one statement and one round trip (one per table cost a round trip and
-# psycopg's work for each): who is asking, the launches named and their hypotheses, each as a JSON array.
-_PG_CONTEXT = (
-    "SELECT (SELECT json_agg(json_build_array(s.token_hash, u.id)) FROM web_session s "
-    "JOIN tally_user u ON u.id = s.user_id "
-    "WHERE s.token_hash = ANY(?) AND s.revoked_at IS NULL AND s.expires_at > ? AND u.is_active), "
-    "(SELECT json_agg(json_build_array(token_hash, id)) FROM api_token WHERE token_hash = ANY(?) "
-    "AND revoked_at IS NULL), "
-    "(SELECT json_agg(json_build_array(username, id)) FROM tally_user WHERE username = ANY(?) AND is_active), "
-    "(SELECT json_agg(json_build_array(id, slug, status, channels, segments, starts_on, ends_on, timezone)) "
-    "FROM launch WHERE slug = ANY(?)), "
-    '(SELECT json_agg(json_build_array(h.id, h.launch_id, h."key", h.status)) FROM hypothesis h '
-    "JOIN launch l ON l.id = h.launch_id WHERE l.slug = ANY(?))"
+# What checking a batch needs, each read once here for both databases: (columns, source, the column
+# matched against the batch's values, what else must hold). ``now`` is the one parameter besides them.
+_CHECKS = {
+    "session": (
+        "s.token_hash, u.id",
+        "web_session s JOIN tally_user u ON u.id = s.user_id",
+        "s.token_hash",
+        "s.revoked_at IS NULL AND s.expires_at > ? AND u.is_active",
+    ),
+    "token": ("token_hash, id", "api_token", "token_hash", "revoked_at IS NULL"),
+    "trusted_user": ("username, id", "tally_user", "username", "is_active"),
+    "launch": ("id, slug, status, channels, segments, starts_on, ends_on, timezone", "launch", "slug", "TRUE"),
+    "hypothesis": (
+        'h.id, h.launch_id, h."key", h.status',
+        "hypothesis h JOIN launch l ON l.id = h.launch_id",
+        "l.slug",
+        "TRUE",
+    ),
+}
+# On PostgreSQL all of them in one statement and one round trip (one each cost a round trip and psycopg's
+# work for each), every result a JSON array.
+_PG_CONTEXT = "SELECT " + ", ".join(
+    f"(SELECT json_agg(json_build_array({columns})) FROM {source} WHERE {key} = ANY(?) AND {condition})"
+    for columns, source, key, condition in _CHECKS.values()
 )
 _LAUNCH_ID, _CREATED_AT, _CHANNEL, _SEGMENT, _KEY = (
     ENQUIRY_COLUMNS.index(name) for name in ("launch_id", "created_at", "channel", "segment", "idempotency_key")
@@ -204,63 +215,33 @@ class Store:
 
     # --- reads ---------------------------------------------------------------------------
 
-    def active_sessions(self, hashes: Sequence[str], now: dt.datetime) -> dict[str, int]:
-        """token hash -> user id, for sessions still valid and users still allowed in."""
-        if not hashes:
-            return {}
-        where, params = self._in("s.token_hash", hashes)
-        rows = self._query(
-            "SELECT s.token_hash, u.id FROM web_session s JOIN tally_user u ON u.id = s.user_id "
-            f"WHERE {where} AND s.revoked_at IS NULL AND s.expires_at > ? AND u.is_active = ?",
-            [*params, self._time(now), True],
-        )
-        return dict(rows)
-
-    def active_tokens(self, hashes: Sequence[str]) -> dict[str, int]:
-        if not hashes:
-            return {}
-        where, params = self._in("token_hash", hashes)
-        rows = self._query(f"SELECT token_hash, id FROM api_token WHERE {where} AND revoked_at IS NULL", params)
-        return dict(rows)
-
-    def active_users(self, names: Sequence[str]) -> dict[str, int]:
-        if not names:
-            return {}
-        where, params = self._in("username", names)
-        rows = self._query(f"SELECT username, id FROM tally_user WHERE {where} AND is_active = ?", [*params, True])
-        return dict(rows)
-
     def batch_context(
         self, credentials: Mapping[str, Sequence[str]], slugs: Sequence[str], now: dt.datetime
     ) -> BatchContext:
         """The valid ones of ``credentials`` (kind -> values: "session", "token", "trusted_user"),
         the launches of ``slugs`` and their hypotheses. One statement on PostgreSQL."""
-        sessions, tokens, users = (list(credentials.get(kind, ())) for kind in ("session", "token", "trusted_user"))
+        values = {kind: list(credentials.get(kind, ())) for kind in ("session", "token", "trusted_user")}
+        values["launch"] = values["hypothesis"] = list(slugs)
+        extra = {kind: [self._time(now)] if kind == "session" else [] for kind in _CHECKS}
         if self.sqlite:
-            found = {("session", v): i for v, i in self.active_sessions(sessions, now).items()}
-            found.update((("token", v), i) for v, i in self.active_tokens(tokens).items())
-            found.update((("trusted_user", v), i) for v, i in self.active_users(users).items())
-            launches = self.launches(slugs)
-            return BatchContext(found, launches, self.hypotheses([launch.id for launch in launches.values()]))
-        [(session_rows, token_rows, user_rows, launch_rows, hypothesis_rows)] = self._query(
-            _PG_CONTEXT, [sessions, self._time(now), tokens, users, list(slugs), list(slugs)]
-        )
-        found = {("session", v): i for v, i in session_rows or ()}
-        found.update((("token", v), i) for v, i in token_rows or ())
-        found.update((("trusted_user", v), i) for v, i in user_rows or ())
-        by_slug = {row[1]: self._launch_row(row) for row in launch_rows or ()}
-        hypotheses: dict[int, dict[str, HypothesisRow]] = {launch.id: {} for launch in by_slug.values()}
-        for hypothesis_id, launch_id, key, status in hypothesis_rows or ():
+            rows = {kind: self._check_rows(kind, values[kind], extra[kind]) for kind in _CHECKS}
+        else:
+            [found_rows] = self._query(_PG_CONTEXT, [p for kind in _CHECKS for p in (values[kind], *extra[kind])])
+            rows = {kind: found or [] for kind, found in zip(_CHECKS, found_rows, strict=True)}
+        found = {(kind, value): i for kind in ("session", "token", "trusted_user") for value, i in rows[kind]}
+        launches = {row[1]: self._launch_row(row) for row in rows["launch"]}
+        hypotheses: dict[int, dict[str, HypothesisRow]] = {launch.id: {} for launch in launches.values()}
+        for hypothesis_id, launch_id, key, status in rows["hypothesis"]:
             hypotheses[launch_id][key] = HypothesisRow(hypothesis_id, launch_id, key, status)
-        return BatchContext(found, by_slug, hypotheses)
+        return BatchContext(found, launches, hypotheses)
 
-    def launches(self, slugs: Sequence[str]) -> dict[str, LaunchRow]:
-        where, params = self._in("slug", slugs)
-        rows = self._query(
-            f"SELECT id, slug, status, channels, segments, starts_on, ends_on, timezone FROM launch WHERE {where}",
-            params,
-        )
-        return {row[1]: self._launch_row(row) for row in rows}
+    def _check_rows(self, kind: str, values: Sequence[str], extra: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One of ``_CHECKS`` on its own (SQLite, in-process: a statement costs no round trip)."""
+        if not values:
+            return []
+        columns, source, key, condition = _CHECKS[kind]
+        where, params = self._in(key, values)
+        return self._query(f"SELECT {columns} FROM {source} WHERE {where} AND {condition}", [*params, *extra])
 
     def _launch_row(self, row: Sequence[Any]) -> LaunchRow:
         launch_id, slug, status, channels, segments, starts_on, ends_on, timezone = row
@@ -274,15 +255,6 @@ class Store:
             self._read_date(ends_on),
             timezone,
         )
-
-    def hypotheses(self, launch_ids: Sequence[int]) -> dict[int, dict[str, HypothesisRow]]:
-        found: dict[int, dict[str, HypothesisRow]] = {launch_id: {} for launch_id in launch_ids}
-        if launch_ids:
-            where, params = self._in("launch_id", launch_ids)
-            rows = self._query(f'SELECT id, launch_id, "key", status FROM hypothesis WHERE {where}', params)
-            for hypothesis_id, launch_id, key, status in rows:
-                found[launch_id][key] = HypothesisRow(hypothesis_id, launch_id, key, status)
-        return found
 
     def stored(self, enquiry_ids: Sequence[int]) -> dict[int, StoredEnquiry]:
         """Enquiries recorded earlier, as stored: to answer a replay, and to tell it from a reused key."""
