@@ -167,8 +167,14 @@ def page(browser: Browser, live_server: LiveServer, request: pytest.FixtureReque
 # --- waiting and reading the database ----------------------------------------------------
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 5.0, message: str = "condition") -> T:
-    """Poll ``predicate`` every 50 ms until it returns something truthy; return that."""
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 5.0, message: str = "condition", *, page: Page | None = None
+) -> T:
+    """Poll ``predicate`` every 50 ms until it returns something truthy; return that.
+
+    With ``page``, the pauses are the page's own waits: Playwright's sync API runs route and event
+    handlers (``page.route``, ``page.on``) only while one of its calls is in progress, so a test that
+    slept instead would hold back a request its handler intercepts, and time out waiting for it."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -176,7 +182,10 @@ def wait_until(predicate: Callable[[], T], timeout: float = 5.0, message: str = 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message} (last value: {value!r})")
-        time.sleep(0.05)
+        if page is None:
+            time.sleep(0.05)
+        else:
+            page.wait_for_timeout(50)
 
 
 @dataclass(frozen=True)
@@ -281,7 +290,7 @@ class Checklist:
             found = self.stored()
             return len(found) == n
 
-        wait_until(exactly_n, timeout, f"{n} enquiries in the database")
+        wait_until(exactly_n, timeout, f"{n} enquiries in the database", page=self.page)
         return found
 
     def queue(self) -> list[dict[str, Any]]:
@@ -341,7 +350,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A browser test that fails is run again, up to twice. Some of them race a real Chromium's
     timers and network against the server (the notices, the list's polling), and failed now and
     then in full runs while passing alone; a real regression fails all three runs. Known flaky ones
-    are named in the closing notes to be made deterministic."""
+    are named in the closing notes to be made deterministic. (The last two, a retried tick and a key
+    pressed twice, were waits that slept while a Playwright handler they needed could not run: see
+    ``wait_until``.)"""
     for item in items:
         if "tests/browser/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.flaky(reruns=2))

@@ -99,7 +99,9 @@ def test_alt_arrow_moves_a_row_without_a_reload_and_it_stays_moved(editor: Edito
     expect(page.locator("#editor-status")).to_have_text("Moved to position 2 of 3.")
     expect(page.get_by_role("button", name="Move up: Hypothesis login")).to_be_disabled()
     expect(page.get_by_role("button", name="Move up: Hypothesis billing")).to_be_enabled()
-    wait_until(lambda: editor.stored_order() == ["login", "billing", "delivery"], message="the new order stored")
+    wait_until(
+        lambda: editor.stored_order() == ["login", "billing", "delivery"], message="the new order stored", page=page
+    )
     assert same_page(page)
     expect(editor.text("delivery")).to_have_value("Typed in delivery")
 
@@ -121,7 +123,9 @@ def test_dragging_a_row_by_its_handle_reorders_it(editor: Editor) -> None:
         editor.row("delivery").locator(".drag-handle").drag_to(editor.row("billing"), target_position={"x": 20, "y": 5})
     assert answer.value.status == 200
     assert editor.keys_shown() == ["delivery", "billing", "login"]
-    wait_until(lambda: editor.stored_order() == ["delivery", "billing", "login"], message="the new order stored")
+    wait_until(
+        lambda: editor.stored_order() == ["delivery", "billing", "login"], message="the new order stored", page=page
+    )
     assert same_page(page)
     page.reload()
     assert editor.keys_shown() == ["delivery", "billing", "login"]
@@ -143,7 +147,7 @@ def test_leaving_with_unsaved_changes_asks_first(editor: Editor) -> None:
     page.goto(EDIT)
     editor.text("login").fill("Unsaved")
     page.get_by_role("link", name="Dashboard").click()
-    wait_until(lambda: dialogs, message="the beforeunload dialog")
+    wait_until(lambda: dialogs, message="the beforeunload dialog", page=page)
     assert dialogs == ["beforeunload"]
     expect(editor.text("login")).to_have_value("Unsaved")  # still here, still typed
 
@@ -263,7 +267,9 @@ def test_the_arrow_buttons_move_without_saving_or_reloading(editor: Editor) -> N
         page.get_by_role("button", name="Move up: Hypothesis delivery").click()
     assert answer.value.status == 200
     assert editor.keys_shown() == ["billing", "delivery", "login"]
-    wait_until(lambda: editor.stored_order() == ["billing", "delivery", "login"], message="the new order stored")
+    wait_until(
+        lambda: editor.stored_order() == ["billing", "delivery", "login"], message="the new order stored", page=page
+    )
     expect(editor.text("delivery")).to_have_value("Typed, not saved")
     assert editor.stored_text("delivery") == "Hypothesis delivery"  # moving saves nothing else
     assert same_page(page)

@@ -87,7 +87,7 @@ def test_a_rising_theme_becomes_a_hypothesis_in_two_clicks(
 
     page.get_by_role("button", name="Save hypothesis").click()  # 2
     expect(page.locator("#relink-done")).to_contain_text("6 enquiries moved onto it")
-    assert wait_until(lambda: moved_to(db, "widgeten-pa-hjemskjermen") == 6, message="6 enquiries moved")
+    assert wait_until(lambda: moved_to(db, "widgeten-pa-hjemskjermen") == 6, message="6 enquiries moved", page=page)
 
     page.locator("#relink-done").get_by_role("link", name="See the counts").click()
     expect(page.get_by_role("heading", name="Widget launch", level=1)).to_be_visible()
