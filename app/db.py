@@ -10,20 +10,23 @@ writes cannot wait for the lock (SQLite would deadlock), so it fails with
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.util import await_only, greenlet_spawn
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -54,6 +57,7 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
 
 
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 
 
 class EnumString(sa.types.TypeDecorator[E]):
@@ -169,6 +173,50 @@ def checkpoint(connection: sqlite3.Connection, *, restart_after: int = WAL_RESTA
         pass  # busy: the next pass will do
 
 
+class PgLoopCursor:
+    """The DB-API calls ``Store`` makes (``execute``, ``executemany``, ``fetchall``; for
+    ``Store.atomic``, ``connection.autocommit`` and ``connection.transaction()``) on a psycopg
+    async connection, each awaited from synchronous code that ``greenlet_spawn`` runs: the bridge
+    SQLAlchemy's own asyncio extension runs its synchronous core on. So the store's SQL is written
+    once, for SQLite's cursor and for this one."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = _PgLoopConnection(connection)
+        self._cursor = connection.cursor()
+
+    def execute(self, sql: str, params: Any = None) -> PgLoopCursor:
+        await_only(self._cursor.execute(sql, params))
+        return self
+
+    def executemany(self, sql: str, params: Any) -> None:
+        await_only(self._cursor.executemany(sql, params))
+
+    def fetchall(self) -> list[Any]:
+        rows: list[Any] = await_only(self._cursor.fetchall())
+        return rows
+
+
+class _PgLoopConnection:
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    @property
+    def autocommit(self) -> bool:
+        return bool(self._connection.autocommit)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commits when the block ends, rolls back if it raises."""
+        transaction = self._connection.transaction()
+        await_only(transaction.__aenter__())
+        try:
+            yield
+        except BaseException as exc:
+            await_only(transaction.__aexit__(type(exc), exc, exc.__traceback__))
+            raise
+        await_only(transaction.__aexit__(None, None, None))
+
+
 class Database:
     """The engine plus the two kinds of session the app uses: read and write."""
 
@@ -184,8 +232,9 @@ class Database:
         self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
         self._sqlite_writer_connection: sqlite3.Connection | None = None
         self._sqlite_writer_lock = threading.Lock()
-        self._pg_writer_connection: Any = None
-        self._pg_writer_lock = threading.Lock()
+        self._connect_timeout = connect_timeout
+        self._pg_writer_connection: Any = None  # psycopg.AsyncConnection, on the event loop
+        self._pg_writer_lock = asyncio.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -212,23 +261,13 @@ class Database:
             yield connection
 
     @contextmanager
-    def try_write(self) -> Iterator[tuple[Any, bool]]:
-        """A driver cursor to write with, and whether this is SQLite.
-
-        For the group-commit writer, which runs plain SQL and must never wait on
-        the event loop. On SQLite the cursor is in a write transaction that commits
-        at the end, and it yields ``(None, True)`` at once when another connection
-        holds the write lock. On PostgreSQL it runs in the writer's own thread
-        (app/recording/writer.py), on a connection of its own in autocommit mode:
-        each statement commits on its own, so a batch that is one read and one
-        write makes two round trips, not four (BEGIN and COMMIT were one each).
-        Statements that must commit together go in ``Store.atomic()``."""
-        if not self.is_sqlite:
-            with self._pg_writer_lock, self._pg_write() as cursor:
-                yield cursor, False
-            return
+    def try_write(self) -> Iterator[sqlite3.Cursor | None]:
+        """SQLite: a driver cursor in a write transaction that commits at the end, for the
+        group-commit writer, which runs plain SQL on the event loop and must never wait there.
+        Yields None at once when another connection holds the write lock. (PostgreSQL's writer
+        goes through ``run_pg_write``.)"""
         if not self._sqlite_writer_lock.acquire(blocking=False):
-            yield None, True  # another thread of this process is writing: as good as busy
+            yield None  # another thread of this process is writing: as good as busy
             return
         try:
             connection = self._sqlite_writer()
@@ -237,10 +276,10 @@ class Database:
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc):
                     raise
-                yield None, True
+                yield None
                 return
             try:
-                yield connection.cursor(), True
+                yield connection.cursor()
                 connection.execute("COMMIT")
             except BaseException:
                 try:
@@ -251,43 +290,59 @@ class Database:
         finally:
             self._sqlite_writer_lock.release()
 
-    @contextmanager
-    def _pg_write(self) -> Iterator[Any]:
-        connection = self._pg_writer()
-        try:
-            yield connection.cursor()
-        except BaseException:
-            # A transaction the batch opened (Store.atomic) was rolled back on the way out.
-            if connection.closed or connection.broken:
-                self._close_pg_writer()  # the next batch connects afresh
-            raise
+    async def run_pg_write(self, work: Callable[..., T], *args: Any) -> T:
+        """PostgreSQL: ``work(cursor, *args)``, plain synchronous code, run on the event loop over
+        the writer's own asynchronous connection; returns what it returns.
 
-    def _pg_writer(self) -> Any:
+        For the group-commit writer (app/recording/writer.py). Each statement ``work`` runs
+        through the cursor is awaited on the loop (``PgLoopCursor``), so the loop serves other
+        requests while the server works, and nothing waits for a thread to get the interpreter
+        lock. A writer thread did: under load the busy loop held the lock, and the thread waited
+        for it after every network call (py-spy: most of its samples), so batches took turns
+        with the loop instead of overlapping with it (docs/benchmarks.md).
+
+        The connection is in autocommit mode: each statement commits on its own, so a batch
+        that is one read and one write makes two round trips, not four (BEGIN and COMMIT were
+        one each). Statements that must commit together go in ``Store.atomic()``."""
+        async with self._pg_writer_lock:
+            connection = await self._pg_writer()
+            try:
+                return await greenlet_spawn(work, PgLoopCursor(connection), *args)
+            except BaseException:
+                # Dropped by the server, or left mid-statement (a cancelled batch): the next
+                # batch connects afresh. A statement that failed cleanly leaves it idle.
+                if connection.closed or connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    self._close_pg_writer()
+                raise
+
+    async def _pg_writer(self) -> Any:
         """The PostgreSQL writer's own connection, kept between batches.
 
-        Kept rather than drawn from the pool per batch: the pool's pre-ping would cost a
-        round trip per batch. A connection the server dropped (a restart,
-        pg_terminate_backend) fails its batch, whose requests get a 503 and are sent again;
-        the next batch connects afresh. Statements time out on the server, so a lock held
-        elsewhere turns into that 503 too, instead of a writer that waits for ever."""
-        if self._pg_writer_connection is None:
-            pooled = self.engine.raw_connection()
-            connection: Any = pooled.driver_connection
-            pooled.detach()
+        Kept rather than drawn from a pool per batch: a pool's pre-ping would cost a round trip
+        per batch. A connection the server dropped (a restart, pg_terminate_backend) fails its
+        batch, whose requests get a 503 and are sent again; the next batch connects afresh.
+        Statements time out on the server, so a lock held elsewhere turns into that 503 too,
+        instead of a writer that waits for ever."""
+        if self._pg_writer_connection is None or self._pg_writer_connection.closed:
             millis = max(1, int(self.statement_timeout * 1000))
-            connection.execute(f"SET statement_timeout = {millis}")
-            connection.execute(f"SET lock_timeout = {millis}")
-            connection.execute(f"SET idle_in_transaction_session_timeout = {millis * 3}")
-            connection.commit()
-            connection.autocommit = True
-            self._pg_writer_connection = connection
+            conninfo = psycopg.conninfo.make_conninfo(
+                self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                connect_timeout=max(1, round(self._connect_timeout)),
+                options=(
+                    f"-c statement_timeout={millis} -c lock_timeout={millis} "
+                    f"-c idle_in_transaction_session_timeout={millis * 3}"
+                ),
+                **PG_KEEPALIVES,
+            )
+            self._pg_writer_connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
         return self._pg_writer_connection
 
     def _close_pg_writer(self) -> None:
         if self._pg_writer_connection is not None:
-            # Closing a broken connection may fail; it is gone either way.
+            # AsyncConnection.close() awaits nothing for a connection of its own (no pool): its one
+            # step, libpq's PQfinish, is done here, so a sync caller (dispose) can close it too.
             with contextlib.suppress(Exception):
-                self._pg_writer_connection.close()
+                self._pg_writer_connection.pgconn.finish()
             self._pg_writer_connection = None
 
     def _sqlite_writer(self) -> sqlite3.Connection:
@@ -346,9 +401,5 @@ class Database:
     def dispose(self) -> None:
         with self._sqlite_writer_lock:
             self._close_sqlite_writer()
-        if self._pg_writer_lock.acquire(timeout=self.statement_timeout):
-            try:
-                self._close_pg_writer()
-            finally:
-                self._pg_writer_lock.release()
+        self._close_pg_writer()
         self.engine.dispose()

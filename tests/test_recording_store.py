@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from app.recording.store import Store
 from tests.factories import hypothesis_ids, make_launch
 
 T0 = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
+T = TypeVar("T")
 
 
 def test_what_a_batch_writes_reads_back_exactly(db: Database) -> None:
@@ -128,12 +130,22 @@ def _keys(db: Database) -> set[str]:
         return {e.idempotency_key or "" for e in session.exec(select(Enquiry)).all()}
 
 
+def as_the_writer(db: Database, work: Callable[[Store], T]) -> T:
+    """``work(store)`` on the group-commit writer's own connection, run the way it runs a batch."""
+    if db.is_sqlite:
+        with db.try_write() as cursor:
+            assert cursor is not None
+            return work(Store(cursor, sqlite=True))
+    return asyncio.run(db.run_pg_write(lambda cursor: work(Store(cursor, sqlite=False))))
+
+
 def _insert_then_fail(db: Database, launch_id: int, key: str, *, atomic: bool) -> None:
-    with db.try_write() as (cursor, sqlite):
-        store = Store(cursor, sqlite=sqlite)
+    def work(store: Store) -> None:
         with store.atomic() if atomic else contextlib.nullcontext():
             store.insert_enquiries([_row(store, launch_id, key)], {})
             raise RuntimeError("a later statement failed")
+
+    as_the_writer(db, work)
 
 
 def test_statements_in_atomic_commit_together_or_not_at_all(db: Database) -> None:

@@ -155,7 +155,7 @@ class Store:
         """Statements that must commit together, or not at all.
 
         The SQLite writer and ``Store.of`` run inside a transaction already. The PostgreSQL
-        writer's connection commits each statement on its own (``Database.try_write``), so
+        writer's connection commits each statement on its own (``Database.run_pg_write``), so
         here it opens one."""
         connection = None if self.sqlite else self._cursor.connection
         if connection is None or not connection.autocommit:

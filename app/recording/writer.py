@@ -19,14 +19,17 @@ busy handler would sleep in steps of 1, 2, 5, 10 ms… for a lock held for about
 one; with two workers that cost half the throughput.
 
 On PostgreSQL a batch is network round trips to a server that may be slow,
-waiting for a lock, or failing over: on the loop, that would freeze every
-request of the worker, /healthz included. So there the batch runs in the
-writer's own thread (one, so batches still commit one after another), which
-waits on the network without holding the interpreter lock, and the loop only
-hands it the batch and settles the results. Every request waits at most
-``timeout`` seconds: past it, it gets the failure (a 503 saying nothing was
-recorded), and while a batch has been stuck longer than that, new requests get
-it at once instead of queueing behind it.
+waiting for a lock, or failing over: run synchronously on the loop, that
+would freeze every request of the worker, /healthz included. So there the
+batch runs on the loop as a task over the driver's asynchronous connection
+(``Database.run_pg_write``): the loop serves other requests while the server
+works. (A writer thread did that too, but under load it spent most of its
+time waiting for the interpreter lock the busy loop held, after every network
+call: batches took turns with the loop instead of overlapping with it.) One
+batch is in flight at a time, so batches still commit one after another.
+Every request waits at most ``timeout`` seconds: past it, it gets the failure
+(a 503 saying nothing was recorded), and while a batch has been stuck longer
+than that, new requests get it at once instead of queueing behind it.
 
 Nothing is acknowledged before it commits: a request whose batch fails gets
 the error, and the client retries with the same idempotency key. A request
@@ -34,7 +37,7 @@ answered 503 after its batch went to the server may yet be recorded; that retry
 then finds it by its key and answers with the enquiry, once. (On PostgreSQL a
 batch's enquiries and their links are one statement that commits on its own,
 after which only a replayed key's reads can still fail the batch: see
-``Database.try_write`` and ``record.record_requests``.)
+``Database.run_pg_write`` and ``record.record_requests``.)
 """
 
 from __future__ import annotations
@@ -44,7 +47,6 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from app.db import Database
@@ -86,8 +88,9 @@ class GroupCommitWriter(Generic[T, R]):
         self._scheduled = False
         self._busy_since: float | None = None
         self._timeout = timeout
-        # PostgreSQL: batches run in this thread; SQLite: on the loop (see the module's docstring).
-        self._thread = None if db.is_sqlite else ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        # PostgreSQL: a batch is a task awaiting the server; SQLite: a call (see the module's docstring).
+        self._awaits_server = not db.is_sqlite
+        self._in_flight: asyncio.Future[list[R | Exception]] | None = None
         self._in_flight_since: float | None = None
         # What /readyz reports: when a batch last committed, when one last failed, and why.
         self.last_success: float | None = None
@@ -97,7 +100,7 @@ class GroupCommitWriter(Generic[T, R]):
     async def submit(self, item: T) -> R:
         """Record ``item``; returns its result once committed, or raises its error."""
         loop = asyncio.get_running_loop()
-        if self._thread is not None and self._stuck(loop.time()):
+        if self._awaits_server and self._stuck(loop.time()):
             raise self._on_failure(TimeoutError(f"{self._name}: a batch has been waiting for the database"))
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, future))
@@ -106,7 +109,7 @@ class GroupCommitWriter(Generic[T, R]):
             # After the callbacks already ready: requests that arrived together flush together.
             # In a context of its own: the batch is everyone's, so its log lines carry no one request's id.
             loop.call_soon(self._flush, context=contextvars.Context())
-        if self._thread is None:
+        if not self._awaits_server:
             return await future
         deadline = loop.call_later(self._timeout, self._expire, future)
         try:
@@ -131,16 +134,16 @@ class GroupCommitWriter(Generic[T, R]):
         return self.last_failure is not None and (self.last_success is None or self.last_failure > self.last_success)
 
     def close(self) -> None:
-        """Stop the PostgreSQL writer's thread once its batch ends (SQLite's writer owns none)."""
-        if self._thread is not None:
-            self._thread.shutdown(wait=False, cancel_futures=True)
+        """Stop a PostgreSQL batch in flight: its requests hear that nothing was recorded."""
+        if self._in_flight is not None:
+            self._in_flight.cancel()
 
     # --- flushing ------------------------------------------------------------------------
 
     def _flush(self) -> None:
         self._scheduled = False
-        if self._thread is not None:
-            self._flush_in_thread()
+        if self._awaits_server:
+            self._flush_awaiting()
             return
         batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
         batch = [(item, future) for item, future in batch if not future.done()]
@@ -159,10 +162,10 @@ class GroupCommitWriter(Generic[T, R]):
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
-    def _flush_in_thread(self) -> None:
-        """PostgreSQL: hand the next batch to the writer's thread, unless one is there already
-        (its end flushes again)."""
-        if self._in_flight_since is not None:
+    def _flush_awaiting(self) -> None:
+        """PostgreSQL: start the next batch as a task, unless one is in flight already (its end
+        flushes again)."""
+        if self._in_flight is not None:
             return
         batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
         batch = [(item, future) for item, future in batch if not future.done()]
@@ -170,10 +173,12 @@ class GroupCommitWriter(Generic[T, R]):
             return
         loop = asyncio.get_running_loop()
         self._in_flight_since = loop.time()
-        running = loop.run_in_executor(self._thread, self._run, batch)
+        items = [item for item, _ in batch]
+        self._in_flight = running = asyncio.ensure_future(self._db.run_pg_write(self._record, items, False))
         running.add_done_callback(lambda done: self._finished(batch, done))
 
     def _finished(self, batch: list[tuple[T, asyncio.Future[R]]], done: asyncio.Future[list[R | Exception]]) -> None:
+        self._in_flight = None
         self._in_flight_since = None
         if done.cancelled():
             self._fail(batch, RuntimeError(f"{self._name}: stopped"))
@@ -210,11 +215,14 @@ class GroupCommitWriter(Generic[T, R]):
         loop.call_later(0.0005 if waited < 0.05 else 0.01, self._flush)
 
     def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> list[R | Exception]:
-        items = [item for item, _ in batch]
-        with self._db.try_write() as (cursor, sqlite):
+        """SQLite: the batch in one transaction, on the loop; LockBusy when another process writes."""
+        with self._db.try_write() as cursor:
             if cursor is None:
                 raise LockBusy
-            results = list(self._handler(Store(cursor, sqlite=sqlite), items))
+            return self._record(cursor, [item for item, _ in batch], True)
+
+    def _record(self, cursor: Any, items: list[T], sqlite: bool) -> list[R | Exception]:
+        results = list(self._handler(Store(cursor, sqlite=sqlite), items))
         if len(results) != len(items):
             raise RuntimeError(f"{self._name}: handler returned {len(results)} results for {len(items)} items")
         # Here, not where each request hears back: a request that gave up waiting (503) may still
