@@ -10,7 +10,6 @@ writes cannot wait for the lock (SQLite would deadlock), so it fails with
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import sqlite3
@@ -234,7 +233,6 @@ class Database:
         self._sqlite_writer_lock = threading.Lock()
         self._connect_timeout = connect_timeout
         self._pg_writer_connection: Any = None  # psycopg.AsyncConnection, on the event loop
-        self._pg_writer_lock = asyncio.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -303,17 +301,19 @@ class Database:
 
         The connection is in autocommit mode: each statement commits on its own, so a batch
         that is one read and one write makes two round trips, not four (BEGIN and COMMIT were
-        one each). Statements that must commit together go in ``Store.atomic()``."""
-        async with self._pg_writer_lock:
-            connection = await self._pg_writer()
-            try:
-                return await greenlet_spawn(work, PgLoopCursor(connection), *args)
-            except BaseException:
-                # Dropped by the server, or left mid-statement (a cancelled batch): the next
-                # batch connects afresh. A statement that failed cleanly leaves it idle.
-                if connection.closed or connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    self._close_pg_writer()
-                raise
+        one each). Statements that must commit together go in ``Store.atomic()``.
+
+        One call at a time: the writer keeps one batch in flight. (No lock here: an asyncio lock
+        belongs to one event loop, and tests run several.)"""
+        connection = await self._pg_writer()
+        try:
+            return await greenlet_spawn(work, PgLoopCursor(connection), *args)
+        except BaseException:
+            # Dropped by the server, or left mid-statement (a cancelled batch): the next
+            # batch connects afresh. A statement that failed cleanly leaves it idle.
+            if connection.closed or connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self._close_pg_writer()
+            raise
 
     async def _pg_writer(self) -> Any:
         """The PostgreSQL writer's own connection, kept between batches.
@@ -323,7 +323,10 @@ class Database:
         batch, whose requests get a 503 and are sent again; the next batch connects afresh.
         Statements time out on the server, so a lock held elsewhere turns into that 503 too,
         instead of a writer that waits for ever."""
-        if self._pg_writer_connection is None or self._pg_writer_connection.closed:
+        kept = self._pg_writer_connection
+        if kept is not None and kept.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self._close_pg_writer()  # closed, or left mid-statement by a batch whose event loop ended
+        if self._pg_writer_connection is None:
             millis = max(1, int(self.statement_timeout * 1000))
             conninfo = psycopg.conninfo.make_conninfo(
                 self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False),

@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from app.db import Database
 from app.errors import Invalid
 from app.recording import writer as group_commit
 from app.recording.store import Store
 from app.recording.writer import GroupCommitWriter
+from tests.conftest import ThrowawayPostgres
+from tests.factories import T0, make_launch
 
 
 def recording_handler(batches: list[list[int]]) -> Any:
@@ -91,3 +94,29 @@ def test_a_database_locked_for_too_long_gives_up(
             asyncio.run(asyncio.wait_for(writer.submit(2), 5))
     finally:
         other_process.execute("ROLLBACK")
+
+
+def test_a_batch_left_waiting_by_an_event_loop_that_ended_does_not_hold_up_the_next_loop(
+    db: Database, pg: ThrowawayPostgres
+) -> None:
+    """Production runs one event loop per process; tests at times one per request, and a batch the
+    server kept waiting may outlive its loop. The next loop's requests are recorded all the same."""
+    launch = make_launch(db, slug="stalled")
+    batches: list[list[int]] = []
+
+    def waits_for_the_launch_the_first_time(store: Store, items: Sequence[int]) -> list[int | Exception]:
+        batches.append(list(items))
+        if len(batches) == 1:
+            store.bump_counts_version(launch.id or 0, [T0.date()])  # an UPDATE of the locked row
+        return list(items)
+
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(db, waits_for_the_launch_the_first_time, timeout=0.2)
+    with db.engine.connect() as holder:
+        holder.execute(sa.text("SELECT id FROM launch WHERE id = :id FOR UPDATE"), {"id": launch.id})
+        loop = asyncio.new_event_loop()
+        with pytest.raises(TimeoutError):  # the request's 503
+            loop.run_until_complete(writer.submit(1))
+        loop.close()  # with the batch still waiting for the row
+        holder.rollback()
+    assert asyncio.run(writer.submit(2)) == 2
+    assert batches[-1] == [2]

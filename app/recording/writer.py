@@ -118,7 +118,15 @@ class GroupCommitWriter(Generic[T, R]):
             deadline.cancel()
 
     def _stuck(self, now: float) -> bool:
+        self._forget_a_batch_of_another_loop()
         return self._in_flight_since is not None and now - self._in_flight_since > self._timeout
+
+    def _forget_a_batch_of_another_loop(self) -> None:
+        """A batch in flight on an event loop that has ended can never finish. Production runs one
+        loop per process; tests run one per request at times, and a stalled batch may outlive its."""
+        if self._in_flight is not None and self._in_flight.get_loop() is not asyncio.get_running_loop():
+            self._in_flight = None
+            self._in_flight_since = None
 
     def _expire(self, future: asyncio.Future[R]) -> None:
         if not future.done():
@@ -165,6 +173,7 @@ class GroupCommitWriter(Generic[T, R]):
     def _flush_awaiting(self) -> None:
         """PostgreSQL: start the next batch as a task, unless one is in flight already (its end
         flushes again)."""
+        self._forget_a_batch_of_another_loop()
         if self._in_flight is not None:
             return
         batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
