@@ -306,14 +306,7 @@ class Database:
         One call at a time: the writer keeps one batch in flight. (No lock here: an asyncio lock
         belongs to one event loop, and tests run several.)"""
         connection = await self._pg_writer()
-        try:
-            return await greenlet_spawn(work, PgLoopCursor(connection), *args)
-        except BaseException:
-            # Dropped by the server, or left mid-statement (a cancelled batch): the next
-            # batch connects afresh. A statement that failed cleanly leaves it idle.
-            if connection.closed or connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                self._close_pg_writer()
-            raise
+        return await greenlet_spawn(work, PgLoopCursor(connection), *args)
 
     async def _pg_writer(self) -> Any:
         """The PostgreSQL writer's own connection, kept between batches.
@@ -325,7 +318,9 @@ class Database:
         instead of a writer that waits for ever."""
         kept = self._pg_writer_connection
         if kept is not None and kept.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            self._close_pg_writer()  # closed, or left mid-statement by a batch whose event loop ended
+            # Dropped by the server, or left mid-statement by a batch that was cancelled or whose
+            # event loop ended: connect afresh. A statement that failed cleanly leaves it idle.
+            self._close_pg_writer()
         if self._pg_writer_connection is None:
             millis = max(1, int(self.statement_timeout * 1000))
             conninfo = psycopg.conninfo.make_conninfo(

@@ -100,7 +100,7 @@ class GroupCommitWriter(Generic[T, R]):
     async def submit(self, item: T) -> R:
         """Record ``item``; returns its result once committed, or raises its error."""
         loop = asyncio.get_running_loop()
-        if self._awaits_server and self._stuck(loop.time()):
+        if self._awaits_server and self._stuck(loop):
             raise self._on_failure(TimeoutError(f"{self._name}: a batch has been waiting for the database"))
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, future))
@@ -117,16 +117,14 @@ class GroupCommitWriter(Generic[T, R]):
         finally:
             deadline.cancel()
 
-    def _stuck(self, now: float) -> bool:
-        self._forget_a_batch_of_another_loop()
-        return self._in_flight_since is not None and now - self._in_flight_since > self._timeout
-
-    def _forget_a_batch_of_another_loop(self) -> None:
-        """A batch in flight on an event loop that has ended can never finish. Production runs one
-        loop per process; tests run one per request at times, and a stalled batch may outlive its."""
-        if self._in_flight is not None and self._in_flight.get_loop() is not asyncio.get_running_loop():
+    def _stuck(self, loop: asyncio.AbstractEventLoop) -> bool:
+        if self._in_flight is not None and self._in_flight.get_loop() is not loop:
+            # In flight on an event loop that has ended: it can never finish. Production runs one loop
+            # per process; tests run one per request at times, and a stalled batch may outlive its.
+            # (Every flush comes after a submit on the loop it runs on, so this is the one place.)
             self._in_flight = None
             self._in_flight_since = None
+        return self._in_flight_since is not None and loop.time() - self._in_flight_since > self._timeout
 
     def _expire(self, future: asyncio.Future[R]) -> None:
         if not future.done():
@@ -173,7 +171,6 @@ class GroupCommitWriter(Generic[T, R]):
     def _flush_awaiting(self) -> None:
         """PostgreSQL: start the next batch as a task, unless one is in flight already (its end
         flushes again)."""
-        self._forget_a_batch_of_another_loop()
         if self._in_flight is not None:
             return
         batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
