@@ -346,6 +346,13 @@ def checklist(open_checklist: OpenChecklist) -> Checklist:
     return open_checklist()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A browser test that passed when run again still prints its first failure in full: in CI's
+    log, the only trace of a race left to find (without it, a rerun is one line)."""
+    if hasattr(config.option, "rerun_show_tracebacks"):
+        config.option.rerun_show_tracebacks = True
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A browser test that fails is run again, up to twice. Some of them race a real Chromium's
     timers and network against the server (the notices, the list's polling), and failed now and
