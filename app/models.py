@@ -300,10 +300,7 @@ class EnquiryHypothesis(SQLModel, table=True):
     enquiry_id: int = Field(foreign_key="enquiry.id", ondelete="CASCADE", primary_key=True)
     # No cascade: hypotheses are retired, never deleted, so their enquiries keep counting.
     hypothesis_id: int = Field(foreign_key="hypothesis.id", primary_key=True)
-    # The enquiry's own launch, not a foreign key of its own: the enquiry's key already holds it
-    # (and a launch's deletion reaches its links through the enquiry), and each key is checked for
-    # every link written, on PostgreSQL with a lock on the launch's row (migration 0016).
-    launch_id: int
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE")
     created_at: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
     # Copied from the enquiry too (an enquiry's channel and segment never change).
     channel: str | None = Field(default=None, sa_type=sa.String(32))

@@ -15,7 +15,6 @@ from app import migrations
 from app.cli import prepare_database
 from app.db import Database
 from tests.conftest import PG_SKIP_REASON, ThrowawayPostgres, make_settings
-from tests.factories import hypothesis_ids, log, make_launch
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -52,43 +51,6 @@ def test_upgrade_twice_is_harmless(empty_db: Database) -> None:
     migrations.upgrade(empty_db)
     migrations.upgrade(empty_db)
     assert migrations.current_revision(empty_db) == migrations.head_revision()
-
-
-def _links(db: Database) -> list[tuple[int, int, int]]:
-    with db.engine.connect() as connection:
-        rows = connection.execute(sa.text("SELECT enquiry_id, hypothesis_id, launch_id FROM enquiry_hypothesis"))
-        return sorted((a, b, c) for a, b, c in rows)
-
-
-def _link_foreign_keys(db: Database) -> set[str]:
-    return {str(key["referred_table"]) for key in sa.inspect(db.engine).get_foreign_keys("enquiry_hypothesis")}
-
-
-def test_0016_drops_only_the_links_own_launch_key_and_keeps_every_link(empty_db: Database) -> None:
-    migrations.upgrade(empty_db, "0015")
-    launch = make_launch(empty_db)
-    log(empty_db, launch, "a", "b")
-    log(empty_db, launch, "c")
-    before = _links(empty_db)
-    assert len(before) == 3 and _link_foreign_keys(empty_db) == {"enquiry", "hypothesis", "launch"}
-
-    migrations.upgrade(empty_db)
-    assert _links(empty_db) == before
-    assert _link_foreign_keys(empty_db) == {"enquiry", "hypothesis"}
-    migrations.downgrade(empty_db, "0015")
-    assert _links(empty_db) == before
-    assert _link_foreign_keys(empty_db) == {"enquiry", "hypothesis", "launch"}
-
-
-def test_deleting_a_launch_still_deletes_its_links_through_the_enquiries(empty_db: Database) -> None:
-    migrations.upgrade(empty_db)
-    kept, deleted = make_launch(empty_db, slug="kept"), make_launch(empty_db, slug="deleted")
-    log(empty_db, kept, "a")
-    log(empty_db, deleted, "a", "b")
-    with empty_db.engine.begin() as connection:
-        connection.execute(sa.text("DELETE FROM launch WHERE slug = 'deleted'"))
-    [(_, hypothesis_id, launch_id)] = _links(empty_db)
-    assert launch_id == kept.id and hypothesis_id == hypothesis_ids(empty_db, kept)["a"]
 
 
 def test_serving_a_new_sqlite_file_creates_its_folder_and_schema(tmp_path: Path) -> None:
