@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     base_url: str = "http://127.0.0.1:8000"
     language: Literal["en", "nb"] = "en"
+    # The digests and alerts are read by the whole company, so they have a language of their own.
+    slack_language: Literal["en", "nb"] | None = None
     auto_migrate: bool = True
     trusted_user_header: str | None = None
     session_days: int = Field(default=14, ge=1, le=365)
@@ -190,6 +192,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def message_language(self) -> str:
+        """The language of what goes to Slack (and its previews): TALLY_SLACK_LANGUAGE, else TALLY_LANGUAGE."""
+        return self.slack_language or self.language
 
     @property
     def slack_configured(self) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from app import auth, digests, hypothesis_sets, launches, schedule
+from app import auth, digests, hypothesis_sets, i18n, launches, schedule
 from app.config import Settings
 from app.db import Database
 from app.models import Launch, LaunchStatus, Role, User
@@ -182,7 +182,7 @@ def backfill_digests(db: Database, launch: Launch, *, settings: Settings, now: d
     for slot_at in schedule.slots_between(launch, start, now):
         run = digests.claim_slot(db, launch, slot_at, now=slot_at)
         if run is not None:
-            with db.session() as session:
+            with db.session() as session, i18n.use_language(settings.message_language):
                 content = digests.compose(
                     session,
                     launch,
@@ -192,7 +192,7 @@ def backfill_digests(db: Database, launch: Launch, *, settings: Settings, now: d
                     now=now,
                     base_url=settings.base_url,
                 )
-            text, blocks = slack_blocks.build(content)
+                text, blocks = slack_blocks.build(content)
             digests.mark_dry_run(db, run, text=text, blocks=blocks, at=slot_at)
 
 

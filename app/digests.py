@@ -29,7 +29,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app import enquiries, launches, schedule, tallies
+from app import enquiries, i18n, launches, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.errors import Conflict, NotFound
@@ -124,9 +124,8 @@ def window_label(launch: Launch, start: dt.datetime, end: dt.datetime) -> str:
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     if local_start.date() == local_end.date():
         return f"{local_start:%H:%M}–{local_end:%H:%M}"
-    if (local_end.date() - local_start.date()).days == 1:
-        return f"{local_start:%a %H:%M} – {local_end:%a %H:%M}"
-    return f"{local_start:%d %b %H:%M} – {local_end:%d %b %H:%M}"
+    pattern = i18n.WEEKDAY_TIME if (local_end.date() - local_start.date()).days == 1 else i18n.DATE_TIME
+    return f"{i18n.format_local(local_start, pattern)} – {i18n.format_local(local_end, pattern)}"
 
 
 # --- composing --------------------------------------------------------------------------
@@ -223,7 +222,7 @@ def fixes_shipped(
             slack_blocks.FixLine(
                 text=h.text,
                 url=f"{base_url}/launches/{launch.slug}/hypotheses/{quote(h.key)}?range=launch#fix",
-                shipped_label=f"{h.fix_shipped_at.astimezone(tz):%a %H:%M}",
+                shipped_label=i18n.format_local(h.fix_shipped_at.astimezone(tz), i18n.WEEKDAY_TIME),
                 verdict=result.verdict,
                 change=result.change,
                 share_before=result.before.share,
@@ -309,7 +308,7 @@ def _save(db: Database, run: DigestRun, **changes: object) -> DigestRun:
 def _store_content(
     db: Database, run: DigestRun, launch: Launch, *, now: dt.datetime, settings: Settings, late: bool
 ) -> DigestRun:
-    with db.session() as session:
+    with db.session() as session, i18n.use_language(settings.message_language):
         content = compose(
             session,
             launch,
@@ -320,7 +319,7 @@ def _store_content(
             base_url=settings.base_url,
             late=late,
         )
-    text, blocks = slack_blocks.build(content)
+        text, blocks = slack_blocks.build(content)
     return _save(db, run, text=text, blocks=blocks)
 
 

@@ -27,6 +27,10 @@ LANGUAGES = {"en": "English", "nb": "Norsk (bokmål)"}
 # Formats follow the language; English users in Nordic centres expect a 24-hour clock.
 BABEL_LOCALES = {"en": "en_GB", "nb": "nb_NO"}
 
+# CLDR patterns of the times a digest names: "Tue 14:00" / "tir. 14:00", "1 Dec 14:00" / "1 des. 14:00".
+WEEKDAY_TIME = "EEE HH:mm"
+DATE_TIME = "d MMM HH:mm"
+
 _language: ContextVar[str] = ContextVar("language", default="en")
 
 
@@ -197,3 +201,21 @@ def format_date(value: dt.date, format: str = "medium") -> str:
 
 def format_number(value: float) -> str:
     return numbers.format_decimal(value, locale=_locale())
+
+
+def format_decimal(value: float, decimals: int) -> str:
+    """A number with exactly ``decimals`` decimals: "3.4" in English, "3,4" in Norwegian."""
+    return numbers.format_decimal(value, format="#,##0." + "0" * decimals if decimals else "#,##0", locale=_locale())
+
+
+def format_percent(value: float, decimals: int = 0) -> str:
+    """A share as the language writes it: "72%", "10.0%" in English, "72 %", "10,0 %" in Norwegian."""
+    pattern = _locale().percent_formats[None].pattern  # "#,##0%", or "#,##0 %" with a no-break space
+    if decimals:
+        pattern = pattern.replace("0", "0." + "0" * decimals, 1)
+    return numbers.format_percent(value, format=pattern, locale=_locale())
+
+
+def format_local(value: dt.datetime, pattern: str) -> str:
+    """An aware datetime in its own zone, by a CLDR pattern ("EEE HH:mm": "Tue 14:00", "tir. 14:00")."""
+    return dates.format_datetime(value, format=pattern, locale=_locale())

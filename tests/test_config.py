@@ -45,6 +45,14 @@ def test_values_from_the_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch,
     assert settings.slack_bot_token is not None and settings.slack_configured
 
 
+def test_slack_messages_follow_the_interface_language_unless_given_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().message_language == "en"
+    monkeypatch.setenv("TALLY_LANGUAGE", "nb")
+    assert load_settings().message_language == "nb"
+    monkeypatch.setenv("TALLY_SLACK_LANGUAGE", "en")
+    assert load_settings().message_language == "en"
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
@@ -56,6 +64,7 @@ def test_values_from_the_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch,
         ("TALLY_ENV", "prod", "TALLY_ENV: Input should be 'development', 'test' or 'production'"),
         ("TALLY_BASE_URL", "tally.example.com", "TALLY_BASE_URL: expected the address users open"),
         ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL: expected a URL"),
+        ("TALLY_SLACK_LANGUAGE", "sv", "TALLY_SLACK_LANGUAGE: Input should be 'en' or 'nb'"),
     ],
 )
 def test_bad_values_name_the_variable(

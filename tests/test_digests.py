@@ -117,6 +117,32 @@ def test_windows_chain_and_the_first_of_a_day_covers_the_evening_before(
     assert "*2* in this window" in " ".join(str(b) for b in noon.blocks)
 
 
+def test_digests_are_written_in_the_slack_language_whatever_the_interface_language(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    norwegian = settings.model_copy(update={"slack_language": "nb", "language": "en"})
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 17), slack_channel=CHANNEL, hypotheses=("send",))
+    log(db, launch, "send", at=local(17, 17), channel="phone")
+    log(db, launch, "send", at=local(17, 22), channel="chat")
+    run_due(db, norwegian, bot, local(17, 16))
+    [morning] = run_due(db, norwegian, bot, local(18, 9))
+    [message] = [m for m in slack.posts(CHANNEL) if m["metadata"]["event_payload"]["slot_key"] == morning.slot_key]
+    text = " ".join(str(b) for b in message["blocks"])
+    assert "Henvendelser tir. 16:00 – ons. 09:00 · dag 2 av" in text
+    assert "*2* i denne perioden" in text and "Per kanal: telefon 1 · chat 1" in text
+    assert message["text"].startswith("Test launch · 09:00: 2 henvendelser (tir. 16:00 – ons. 09:00), 0 i dag, 2 siden")
+    # The preview a lead opens and the terminal's show what Slack gets; the page around it keeps its language.
+    preview = CliRunner().invoke(
+        cli,
+        ["digest", "preview", launch.slug, "--now", "2026-11-18T14:00:00+01:00"],
+        env={"TALLY_DATABASE_URL": db.url, "TALLY_SLACK_LANGUAGE": "nb"},
+    )
+    assert preview.exit_code == 0 and "0 i denne perioden (↓2) · 0 i dag · 2 siden lansering" in preview.output
+    # Without TALLY_SLACK_LANGUAGE, the interface's default language.
+    run_due(db, settings.model_copy(update={"language": "nb"}), bot, local(18, 13))
+    assert "*0* i denne perioden" in " ".join(str(b) for b in slack.posts(CHANNEL)[-1]["blocks"])
+
+
 def test_concurrent_schedulers_send_one_message(
     db: Database, settings: Settings, slack: FakeSlack, launch: Launch
 ) -> None:

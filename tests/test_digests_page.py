@@ -64,6 +64,18 @@ def test_preview_fragment(people: People, launch: Launch, web: Any) -> None:
     assert "If it were sent now" in response.text and "<html" not in response.text
 
 
+def test_the_preview_is_in_the_slack_language_and_the_page_in_the_readers(
+    database_url: str, db: Database, people: People, launch: Launch
+) -> None:
+    app = create_app(make_settings(database_url, slack_language="nb"), db=db)
+    with TestClient(app):
+        response = WebUser(app).login("lena").client.get(f"/launches/{launch.slug}/digests/preview")
+    assert response.status_code == 200
+    assert "If it were sent now" in response.text  # the page: English, the reader's language
+    assert "i denne perioden" in response.text and "siden lansering" in response.text  # what Slack would get
+    assert "in this window" not in response.text
+
+
 def test_send_now_and_send_a_dry_run_once_slack_is_configured(
     db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
 ) -> None:

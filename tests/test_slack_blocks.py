@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import json
 
-from app.slack.blocks import DigestContent, HypothesisLine, bar, build, escape, plain_text
+from app.i18n import use_language
+from app.slack.blocks import (
+    AlertContent,
+    DigestContent,
+    FixLine,
+    HypothesisLine,
+    ThemeLine,
+    bar,
+    build,
+    build_alert,
+    escape,
+    plain_text,
+)
 from app.slack.preview import to_html
 
 
@@ -197,3 +209,57 @@ def test_new_in_other_and_fixes_shipped_have_their_sections() -> None:
     plain = plain_text(digest)
     assert "New in other:\n  widget <!channel>: 12 notes now, 1 before" in plain
     assert "Fixes shipped:\n  Login loops: shipped Tue 14:00, down 72% (share 10.0% → 2.8%)" in plain
+
+
+def test_a_digest_in_norwegian_with_its_numbers_and_still_escaped() -> None:
+    digest = content(
+        notes=["<!channel> ring meg"],
+        new_in_other=[ThemeLine("widget", 1, 0, "https://tally.example/launches/x/other?q=widget")],
+        fixes=[FixLine("Login loops", "https://tally.example/x#fix", "tir. 14:00", "down", -0.72, 0.10, 0.028)],
+    )
+    with use_language("nb"):
+        text, blocks = build(digest)
+        plain = plain_text(digest)
+    joined = "\n".join(section_texts(blocks))
+    assert "Henvendelser 09:00–13:00 · dag 4 av 22" in joined
+    assert "*41* i denne perioden (↑11 mot forrige) · *63* i dag · *1200* siden lansering" in joined
+    assert "> · i dag 30 av 40 ventet om dagen" in joined
+    assert "*Ikke sett i denne perioden*" in joined and "Dark mode contrast> (venter 3 om dagen)" in joined
+    assert "*Annet* (ikke på listen): *9* =\n> &lt;!channel&gt; ring meg" in joined
+    assert "<!channel>" not in joined
+    assert "Per kanal: telefon 30 · chat 11" in joined
+    assert "|Åpne PayApp 5.0 i Launch Tally>" in joined
+    assert "*Nytt i «annet»*" in joined and "|widget>: *1* notat nå, 0 før" in joined
+    # Shares as Norwegian writes them: a decimal comma and a space before the sign.
+    assert "Login loops>: levert tir. 14:00, *ned 72\u00a0% (andel 10,0\u00a0% → 2,8\u00a0%)*" in joined
+    assert text == (
+        "PayApp 5.0 · 13:00: 41 henvendelser (09:00–13:00), 63 i dag, 1200 siden lansering. "
+        "Flest: Can't find the send button (20)."
+    )
+    assert "41 i denne perioden (↑11) · 63 i dag · 1200 siden lansering" in plain
+    assert "Nytt i annet:\n  widget: 1 notat nå, 0 før" in plain
+    # The language is only lent: outside, English again.
+    assert build(digest)[0].startswith("PayApp 5.0 · 13:00: 41 enquiries (09:00–13:00)")
+
+
+def test_an_alert_in_norwegian() -> None:
+    alert = AlertContent(
+        launch_name="PayApp <5>",
+        theme=False,
+        name="BankID",
+        count=12,
+        normal=3.5,
+        since_label="tir. 13:00",
+        url="https://tally.example/launches/x/hypotheses/bankid",
+    )
+    with use_language("nb"):
+        text, blocks = build_alert(alert)
+        one, _ = build_alert(AlertContent(**{**alert.__dict__, "count": 1, "normal": 0.0, "theme": True}))
+    section = blocks[0]["text"]["text"]
+    assert section == (
+        ":zap: *Topp:* <https://tally.example/launches/x/hypotheses/bankid|BankID>\n"
+        "*12* henvendelser siden tir. 13:00 · *3,4× normalt* (normalt til nå: 3,5)"
+    )
+    assert "PayApp &lt;5&gt; · Launch Tally: ett varsel per hypotese eller tema" in blocks[1]["elements"][0]["text"]
+    assert text == "Topp i PayApp &lt;5&gt;: BankID: 12 henvendelser siden tir. 13:00, 3,4× normalt."
+    assert one == "Økende i «annet» i PayApp &lt;5&gt;: BankID: 1 henvendelse siden tir. 13:00, ingen normal ennå."

@@ -41,7 +41,7 @@ from urllib.parse import quote, urlencode
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app import launches, schedule, tallies
+from app import i18n, launches, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.insight import themes
@@ -221,7 +221,9 @@ def drilldown_url(base_url: str, launch: Launch, kind: AlertKind, subject: str) 
 def since_label(launch: Launch, start: dt.datetime, now: dt.datetime) -> str:
     tz = launches.zone(launch)
     local = start.astimezone(tz)
-    return f"{local:%H:%M}" if local.date() == now.astimezone(tz).date() else f"{local:%a %H:%M}"
+    if local.date() == now.astimezone(tz).date():
+        return f"{local:%H:%M}"
+    return i18n.format_local(local, i18n.WEEKDAY_TIME)
 
 
 def content(launch: Launch, spike: Spike, *, base_url: str) -> slack_blocks.AlertContent:
@@ -384,7 +386,8 @@ def _alert_launch(
     for spike in spikes:
         if claim_key(launch, spike) in taken:
             continue
-        text, blocks = slack_blocks.build_alert(content(launch, spike, base_url=settings.base_url))
+        with i18n.use_language(settings.message_language):
+            text, blocks = slack_blocks.build_alert(content(launch, spike, base_url=settings.base_url))
         alert = claim(db, launch, spike, now=now, text=text, blocks=blocks)
         if alert is None:
             continue  # another process has it

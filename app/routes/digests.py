@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app import digests, launches, schedule
+from app import digests, i18n, launches, schedule
 from app.deps import DatabaseDep, IsHtmx, Now, RequireLead, RowId, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.insight import alerts
@@ -57,12 +57,12 @@ def preview(
     htmx: IsHtmx,
 ) -> Response:
     launch = launches.get_by_slug(session, slug)
-    content = digests.preview(db, launch, settings=settings, now=now)
-    _, blocks = slack_blocks.build(content)
+    with i18n.use_language(settings.message_language):  # as Slack will get it, whatever the page's language
+        content = digests.preview(db, launch, settings=settings, now=now)
+        _, blocks = slack_blocks.build(content)
+        text = slack_blocks.plain_text(content)
     template = "digests/_preview.html" if htmx else "digests/preview.html"
-    return render(
-        request, template, viewer=viewer, launch=launch, html=to_html(blocks), text=slack_blocks.plain_text(content)
-    )
+    return render(request, template, viewer=viewer, launch=launch, html=to_html(blocks), text=text)
 
 
 @router.post("/launches/{slug}/digests/send")

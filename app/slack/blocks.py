@@ -8,6 +8,10 @@ text to fit first, ending with "and N more", and never use more than 50 blocks.
 Everything a person typed (hypothesis texts, notes, the launch name) is
 escaped for mrkdwn: &, < and > become entities, so a note can neither ping
 @channel (``<!channel>``) nor forge a link (``<https://evil|click>``).
+
+The words, numbers and shares are in the language in use (``i18n.use_language``,
+the settings' ``message_language``), set by whoever composes: the labels of times
+in the content are made in it too.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
     SectionBlock,
 )
+
+from app.i18n import format_decimal, format_percent, label, ngettext
+from app.i18n import gettext as _
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -177,34 +184,42 @@ def _linked(content: DigestContent, line: HypothesisLine, limit: int) -> str:
 
 
 def verdict_label(fix: FixLine) -> str:
-    """A fix's verdict in words: "down 72 % (share 10.0 % → 2.8 %)"."""
-    shares = f"share {fix.share_before:.1%} → {fix.share_after:.1%}"
+    """A fix's verdict in words: "down 72% (share 10.0% → 2.8%)"."""
+    shares = _("share {before} → {after}").format(
+        before=format_percent(fix.share_before, 1), after=format_percent(fix.share_after, 1)
+    )
     if fix.verdict == "down":
-        return f"down {-(fix.change or 0):.0%} ({shares})"
+        return _("down {change} ({shares})").format(change=format_percent(-(fix.change or 0)), shares=shares)
     if fix.verdict == "up":
-        return f"up {(fix.change or 0):.0%} ({shares})"
+        return _("up {change} ({shares})").format(change=format_percent(fix.change or 0), shares=shares)
     if fix.verdict == "no_change":
-        return f"no change ({shares})"
-    return "too early to tell"
+        return _("no change ({shares})").format(shares=shares)
+    return _("too early to tell")
+
+
+def _notes_now(theme: ThemeLine, *, bold: bool = True) -> str:
+    return ngettext("{recent} note now, {before} before", "{recent} notes now, {before} before", theme.recent).format(
+        recent=f"*{theme.recent}*" if bold else theme.recent, before=theme.before
+    )
 
 
 def _theme_line(theme: ThemeLine) -> str:
-    return (
-        f"• <{escape(theme.url)}|{escape(cut(theme.phrase, 100))}>: *{theme.recent}* notes now, {theme.before} before"
-    )
+    return f"• <{escape(theme.url)}|{escape(cut(theme.phrase, 100))}>: {_notes_now(theme)}"
 
 
 def _fix_line(fix: FixLine) -> str:
-    return (
-        f"• <{escape(fix.url)}|{escape(cut(fix.text, 200))}>: shipped {escape(fix.shipped_label)}, "
-        f"*{escape(verdict_label(fix))}*"
-    )
+    shipped = _("shipped {when}").format(when=escape(fix.shipped_label))
+    return f"• <{escape(fix.url)}|{escape(cut(fix.text, 200))}>: {shipped}, *{escape(verdict_label(fix))}*"
+
+
+def _expected_today(line: HypothesisLine) -> str:
+    return _("today {today} of {expected} expected a day").format(today=line.today, expected=line.expected_per_day)
 
 
 def _hypothesis_line(content: DigestContent, line: HypothesisLine, biggest: int) -> str:
     expected = ""
     if line.expected_per_day is not None:
-        expected = f" · today {line.today} of {line.expected_per_day} expected a day"
+        expected = " · " + _expected_today(line)
     return (
         f"`{bar(line.count, biggest)}` *{line.count}* {change(line.count, line.previous)}  "
         f"{_linked(content, line, 300)}{expected}"
@@ -221,18 +236,21 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             elements=[
                 MarkdownTextObject(
                     text=escape(
-                        f"Enquiries {content.window_label} · day {content.day_number} of {content.launch_days}"
-                        + (" · sent late: Launch Tally was not running at the time" if content.late else "")
+                        _enquiries_day(content)
+                        + (" · " + _("sent late: Launch Tally was not running at the time") if content.late else "")
                     )
                 )
             ]
         ),
         SectionBlock(
             text=MarkdownTextObject(
-                text=(
-                    f"*{content.window_total}* in this window "
-                    f"({change(content.window_total, content.previous_total)} on the one before) · "
-                    f"*{content.today_total}* today · *{content.since_launch_total}* since launch"
+                text=_(
+                    "{window} in this window ({change} on the one before) · {today} today · {since} since launch"
+                ).format(
+                    window=f"*{content.window_total}*",
+                    change=change(content.window_total, content.previous_total),
+                    today=f"*{content.today_total}*",
+                    since=f"*{content.since_launch_total}*",
                 )
             )
         ),
@@ -243,44 +261,56 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     tail: list[Block] = []
 
     if content.alerts:
+        other_prefix = _("“other”") + ": "
         lines = [
-            f"• {escape(a.at_label)} {'“other”: ' if a.theme else ''}<{escape(a.url)}|{escape(cut(a.name, 200))}>: "
+            f"• {escape(a.at_label)} {other_prefix if a.theme else ''}<{escape(a.url)}|{escape(cut(a.name, 200))}>: "
             f"*{a.count}* ({ratio_label(a.count, a.normal)})"
             for a in content.alerts
         ]
-        [text] = _pack("*Alerts since the previous digest*", lines, max_sections=1, more="…and {n} more alerts")
+        [text] = _pack(
+            "*" + _("Alerts since the previous digest") + "*", lines, max_sections=1, more=_("…and {n} more alerts")
+        )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
     if content.fixes:
         lines = [_fix_line(f) for f in content.fixes]
-        [text] = _pack("*Fixes shipped*", lines, max_sections=1, more="…and {n} more fixes")
+        [text] = _pack("*" + _("Fixes shipped") + "*", lines, max_sections=1, more=_("…and {n} more fixes"))
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
     not_seen = content.not_seen
     if not_seen:
         names = [
-            _linked(content, h, 200) + (f" (expects {h.expected_per_day} a day)" if h.expected_per_day else "")
+            _linked(content, h, 200)
+            + (" (" + _("expects {n} a day").format(n=h.expected_per_day) + ")" if h.expected_per_day else "")
             for h in not_seen
         ]
         [text] = _pack(
-            "*Not seen in this window*", [f"• {n}" for n in names], max_sections=1, more="…and {n} more not seen"
+            "*" + _("Not seen in this window") + "*",
+            [f"• {n}" for n in names],
+            max_sections=1,
+            more=_("…and {n} more not seen"),
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
-    other = f"*Other* (not on the list): *{content.other}* {change(content.other, content.other_previous)}"
+    other = "*{}* ({}): *{}* {}".format(
+        _("Other"), _("not on the list"), content.other, change(content.other, content.other_previous)
+    )
     notes = [f"> {escape(cut(note, MAX_NOTE))}" for note in content.notes[:5]]
     tail.append(SectionBlock(text=MarkdownTextObject(text=cut("\n".join([other, *notes]), MAX_SECTION))))
     if content.new_in_other:
         lines = [_theme_line(t) for t in content.new_in_other[:3]]
-        [text] = _pack("*New in “other”*", lines, max_sections=1, more="…and {n} more")
+        [text] = _pack("*" + _("New in “other”") + "*", lines, max_sections=1, more=_("…and {n} more"))
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
     if content.channels:
-        split = " · ".join(f"{escape(name)} {n}" for name, n in content.channels.items())
-        tail.append(ContextBlock(elements=[MarkdownTextObject(text=cut(f"By channel: {split}", MAX_SECTION))]))
+        split = " · ".join(f"{escape(label(name))} {n}" for name, n in content.channels.items())
+        by_channel = _("By channel: {split}").format(split=split)
+        tail.append(ContextBlock(elements=[MarkdownTextObject(text=cut(by_channel, MAX_SECTION))]))
     tail.append(
         SectionBlock(
             text=MarkdownTextObject(
-                text=f"<{escape(page_link(content))}|Open {escape(cut(content.launch_name, 100))} in Launch Tally>"
+                text=f"<{escape(page_link(content))}|"
+                + _("Open {launch} in Launch Tally").format(launch=escape(cut(content.launch_name, 100)))
+                + ">"
             )
         )
     )
@@ -289,21 +319,34 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         room = max(1, MAX_BLOCKS - len(blocks) - len(tail))
         listed = [_hypothesis_line(content, h, biggest) for h in seen[:MAX_LISTED]]
         sections = _pack(
-            "*Hypotheses, most enquiries first*",
+            "*" + _("Hypotheses, most enquiries first") + "*",
             listed,
             max_sections=room,
-            more="…and {n} more hypotheses with enquiries: see the app",
+            more=_("…and {n} more hypotheses with enquiries: see the app"),
             hidden=len(seen) - len(listed),
         )
         blocks.extend(SectionBlock(text=MarkdownTextObject(text=text)) for text in sections)
     blocks.extend(tail)
 
-    top = f" Most: {cut(seen[0].text, 100)} ({seen[0].count})." if seen else ""
-    text = escape(
-        f"{content.launch_name} · {content.slot_label}: {content.window_total} enquiries ({content.window_label}), "
-        f"{content.today_total} today, {content.since_launch_total} since launch.{top}"
+    top = " " + _("Most: {text} ({count}).").format(text=cut(seen[0].text, 100), count=seen[0].count) if seen else ""
+    summary = ngettext(
+        "{total} enquiry ({window}), {today} today, {since} since launch.",
+        "{total} enquiries ({window}), {today} today, {since} since launch.",
+        content.window_total,
+    ).format(
+        total=content.window_total,
+        window=content.window_label,
+        today=content.today_total,
+        since=content.since_launch_total,
     )
+    text = escape(f"{content.launch_name} · {content.slot_label}: {summary}{top}")
     return cut(text, MAX_SECTION), [block.to_dict() for block in blocks]
+
+
+def _enquiries_day(content: DigestContent) -> str:
+    return _("Enquiries {window} · day {day} of {days}").format(
+        window=content.window_label, day=content.day_number, days=content.launch_days
+    )
 
 
 def plain_text(content: DigestContent) -> str:
@@ -312,33 +355,40 @@ def plain_text(content: DigestContent) -> str:
     biggest = max((h.count for h in seen), default=0)
     lines = [
         f"{content.launch_name} · {content.slot_label}",
-        f"Enquiries {content.window_label} · day {content.day_number} of {content.launch_days}"
-        + (" · sent late" if content.late else ""),
-        f"{content.window_total} in this window ({change(content.window_total, content.previous_total)}) · "
-        f"{content.today_total} today · {content.since_launch_total} since launch",
+        _enquiries_day(content) + (" · " + _("sent late") if content.late else ""),
+        _("{window} in this window ({change}) · {today} today · {since} since launch").format(
+            window=content.window_total,
+            change=change(content.window_total, content.previous_total),
+            today=content.today_total,
+            since=content.since_launch_total,
+        ),
         "",
     ]
     for h in seen:
-        expected = f" (today {h.today} of {h.expected_per_day} expected a day)" if h.expected_per_day else ""
+        expected = f" ({_expected_today(h)})" if h.expected_per_day else ""
         lines.append(f"  {bar(h.count, biggest)} {h.count:>4} {change(h.count, h.previous):>4}  {h.text}{expected}")
     if content.alerts:
-        lines += ["", "Alerts since the previous digest:"]
+        other_prefix = _("“other”") + ": "
+        lines += ["", _("Alerts since the previous digest") + ":"]
         lines += [
-            f"  {a.at_label} {'other: ' if a.theme else ''}{a.name}: {a.count} ({ratio_label(a.count, a.normal)})"
+            f"  {a.at_label} {other_prefix if a.theme else ''}{a.name}: {a.count} ({ratio_label(a.count, a.normal)})"
             for a in content.alerts
         ]
     if content.fixes:
-        lines += ["", "Fixes shipped:"]
-        lines += [f"  {f.text}: shipped {f.shipped_label}, {verdict_label(f)}" for f in content.fixes]
+        lines += ["", _("Fixes shipped") + ":"]
+        lines += [
+            f"  {f.text}: {_('shipped {when}').format(when=f.shipped_label)}, {verdict_label(f)}" for f in content.fixes
+        ]
     if content.not_seen:
-        lines += ["", "Not seen in this window:"] + [f"  - {h.text}" for h in content.not_seen]
-    lines += ["", f"Other: {content.other} ({change(content.other, content.other_previous)})"]
+        lines += ["", _("Not seen in this window") + ":"] + [f"  - {h.text}" for h in content.not_seen]
+    lines += ["", f"{_('Other')}: {content.other} ({change(content.other, content.other_previous)})"]
     lines += [f'  "{note}"' for note in content.notes[:5]]
     if content.new_in_other:
-        lines += ["", "New in other:"]
-        lines += [f"  {t.phrase}: {t.recent} notes now, {t.before} before" for t in content.new_in_other[:3]]
+        lines += ["", _("New in other") + ":"]
+        lines += [f"  {t.phrase}: {_notes_now(t, bold=False)}" for t in content.new_in_other[:3]]
     if content.channels:
-        lines += ["", "By channel: " + " · ".join(f"{name} {n}" for name, n in content.channels.items())]
+        split = " · ".join(f"{label(name)} {n}" for name, n in content.channels.items())
+        lines += ["", _("By channel: {split}").format(split=split)]
     lines += ["", page_link(content)]
     return "\n".join(lines)
 
@@ -362,41 +412,48 @@ class AlertContent:
 def ratio_label(count: int, normal: float) -> str:
     """'3.4× normal'; with nothing to compare with (no expected rate, no earlier day) 'no normal yet'."""
     if normal <= 0:
-        return "no normal yet"
-    return f"{count / normal:.1f}× normal"
+        return _("no normal yet")
+    return _("{ratio}× normal").format(ratio=format_decimal(count / normal, 1))
 
 
 def _normal_label(normal: float) -> str:
-    return f"{normal:.0f}" if normal >= 10 else f"{normal:.1f}"
+    return format_decimal(normal, 0 if normal >= 10 else 1)
 
 
 def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text and the blocks of a spike alert: the one subject, its count, the rate
     against normal, and a link to its drill-down."""
-    what = "Rising in “other”" if content.theme else "Spike"
+    what = _("Rising in “other”") if content.theme else _("Spike")
     name = escape(cut(content.name, 500))
     link = f"<{escape(content.url)}|{name}>"
     subject = f"“{link}”" if content.theme else link
     ratio = ratio_label(content.count, content.normal)
-    normal = f" (normal by now: {_normal_label(content.normal)})" if content.normal > 0 else ""
+    normal = " (" + _("normal by now: {n}").format(n=_normal_label(content.normal)) + ")" if content.normal > 0 else ""
     blocks: list[Block] = [
         SectionBlock(
             text=MarkdownTextObject(
                 text=f":zap: *{what}:* {subject}\n"
-                f"*{content.count}* enquiries since {escape(content.since_label)} · *{ratio}*{normal}"
+                + ngettext("{count} enquiry since {since}", "{count} enquiries since {since}", content.count).format(
+                    count=f"*{content.count}*", since=escape(content.since_label)
+                )
+                + f" · *{ratio}*{normal}"
             )
         ),
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text=f"{escape(cut(content.launch_name, 200))} · Launch Tally: one alert per hypothesis or theme "
-                    "between digests"
+                    text=f"{escape(cut(content.launch_name, 200))} · "
+                    + _("Launch Tally: one alert per hypothesis or theme between digests")
                 )
             ]
         ),
     ]
+    since = ngettext("{count} enquiry since {since}", "{count} enquiries since {since}", content.count).format(
+        count=content.count, since=content.since_label
+    )
     text = escape(
-        f"{what} in {content.launch_name}: {cut(content.name, 300)}: {content.count} enquiries since "
-        f"{content.since_label}, {ratio}."
+        _("{what} in {launch}: {name}: {since}, {ratio}.").format(
+            what=what, launch=content.launch_name, name=cut(content.name, 300), since=since, ratio=ratio
+        )
     )
     return cut(text, MAX_SECTION), [block.to_dict() for block in blocks]
