@@ -161,6 +161,11 @@ class Settings(BaseSettings):
             raise ValueError("expected a random token of at least 16 characters (or leave it unset)")
         return value
 
+    @field_validator("slack_language", mode="before")
+    @classmethod
+    def _slack_language(cls, value: Any) -> Any:
+        return None if value == "" else value  # set but empty, as a compose file's ${VAR:-} leaves it: not set
+
     @field_validator("slack_api_url")
     @classmethod
     def _slack_api_url(cls, value: str) -> str:

@@ -124,8 +124,8 @@ def window_label(launch: Launch, start: dt.datetime, end: dt.datetime) -> str:
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     if local_start.date() == local_end.date():
         return f"{local_start:%H:%M}–{local_end:%H:%M}"
-    pattern = i18n.WEEKDAY_TIME if (local_end.date() - local_start.date()).days == 1 else i18n.DATE_TIME
-    return f"{i18n.format_local(local_start, pattern)} – {i18n.format_local(local_end, pattern)}"
+    label = i18n.format_weekday_time if (local_end.date() - local_start.date()).days == 1 else i18n.format_day_time
+    return f"{label(local_start)} – {label(local_end)}"
 
 
 # --- composing --------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def fixes_shipped(
             slack_blocks.FixLine(
                 text=h.text,
                 url=f"{base_url}/launches/{launch.slug}/hypotheses/{quote(h.key)}?range=launch#fix",
-                shipped_label=i18n.format_local(h.fix_shipped_at.astimezone(tz), i18n.WEEKDAY_TIME),
+                shipped_label=i18n.format_weekday_time(h.fix_shipped_at.astimezone(tz)),
                 verdict=result.verdict,
                 change=result.change,
                 share_before=result.before.share,

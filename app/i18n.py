@@ -27,10 +27,6 @@ LANGUAGES = {"en": "English", "nb": "Norsk (bokmål)"}
 # Formats follow the language; English users in Nordic centres expect a 24-hour clock.
 BABEL_LOCALES = {"en": "en_GB", "nb": "nb_NO"}
 
-# CLDR patterns of the times a digest names: "Tue 14:00" / "tir. 14:00", "1 Dec 14:00" / "1 des. 14:00".
-WEEKDAY_TIME = "EEE HH:mm"
-DATE_TIME = "d MMM HH:mm"
-
 _language: ContextVar[str] = ContextVar("language", default="en")
 
 
@@ -216,6 +212,16 @@ def format_percent(value: float, decimals: int = 0) -> str:
     return numbers.format_percent(value, format=pattern, locale=_locale())
 
 
-def format_local(value: dt.datetime, pattern: str) -> str:
-    """An aware datetime in its own zone, by a CLDR pattern ("EEE HH:mm": "Tue 14:00", "tir. 14:00")."""
-    return dates.format_datetime(value, format=pattern, locale=_locale())
+# CLDR patterns of the times a digest names, per language (Norwegian dates take a full stop after the day).
+_WEEKDAY_TIME = {"en": "EEE HH:mm", "nb": "EEE HH:mm"}
+_DAY_TIME = {"en": "d MMM HH:mm", "nb": "d. MMM HH:mm"}
+
+
+def format_weekday_time(value: dt.datetime) -> str:
+    """An aware datetime in its own zone, with its weekday: "Tue 14:00", "tir. 14:00"."""
+    return dates.format_datetime(value, format=_WEEKDAY_TIME[_language.get()], locale=_locale())
+
+
+def format_day_time(value: dt.datetime) -> str:
+    """An aware datetime in its own zone, with its date: "1 Dec 14:00", "1. des. 14:00"."""
+    return dates.format_datetime(value, format=_DAY_TIME[_language.get()], locale=_locale())

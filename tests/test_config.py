@@ -49,6 +49,8 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
     assert load_settings().message_language == "en"
     monkeypatch.setenv("TALLY_LANGUAGE", "nb")
     assert load_settings().message_language == "nb"
+    monkeypatch.setenv("TALLY_SLACK_LANGUAGE", "")  # set but empty, as a compose file may leave it
+    assert load_settings().message_language == "nb"
     monkeypatch.setenv("TALLY_SLACK_LANGUAGE", "en")
     assert load_settings().message_language == "en"
 

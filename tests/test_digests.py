@@ -137,10 +137,21 @@ def test_digests_are_written_in_the_slack_language_whatever_the_interface_langua
         ["digest", "preview", launch.slug, "--now", "2026-11-18T14:00:00+01:00"],
         env={"TALLY_DATABASE_URL": db.url, "TALLY_SLACK_LANGUAGE": "nb"},
     )
-    assert preview.exit_code == 0 and "0 i denne perioden (↓2) · 0 i dag · 2 siden lansering" in preview.output
+    assert preview.exit_code == 0 and "0 i denne perioden (↓2) · 0 i dag · 2 siden lanseringen" in preview.output
     # Without TALLY_SLACK_LANGUAGE, the interface's default language.
     run_due(db, settings.model_copy(update={"language": "nb"}), bot, local(18, 13))
     assert "*0* i denne perioden" in " ".join(str(b) for b in slack.posts(CHANNEL)[-1]["blocks"])
+
+
+def test_window_labels_are_written_as_each_language_writes_dates(launch: Launch) -> None:
+    from app.i18n import use_language
+
+    overnight, long_weekend = (local(17, 16), local(18, 9)), (local(13, 16), local(16, 9))
+    assert digests.window_label(launch, *overnight) == "Tue 16:00 – Wed 09:00"
+    assert digests.window_label(launch, *long_weekend) == "13 Nov 16:00 – 16 Nov 09:00"
+    with use_language("nb"):
+        assert digests.window_label(launch, *overnight) == "tir. 16:00 – ons. 09:00"
+        assert digests.window_label(launch, *long_weekend) == "13. nov. 16:00 – 16. nov. 09:00"
 
 
 def test_concurrent_schedulers_send_one_message(

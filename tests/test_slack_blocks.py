@@ -222,22 +222,22 @@ def test_a_digest_in_norwegian_with_its_numbers_and_still_escaped() -> None:
         plain = plain_text(digest)
     joined = "\n".join(section_texts(blocks))
     assert "Henvendelser 09:00–13:00 · dag 4 av 22" in joined
-    assert "*41* i denne perioden (↑11 mot forrige) · *63* i dag · *1200* siden lansering" in joined
-    assert "> · i dag 30 av 40 ventet om dagen" in joined
-    assert "*Ikke sett i denne perioden*" in joined and "Dark mode contrast> (venter 3 om dagen)" in joined
+    assert "*41* i denne perioden (↑11 mot forrige) · *63* i dag · *1200* siden lanseringen" in joined
+    assert "> · i dag 30 av 40 forventet per dag" in joined
+    assert "*Ikke sett i denne perioden*" in joined and "Dark mode contrast> (forventet 3 per dag)" in joined
     assert "*Annet* (ikke på listen): *9* =\n> &lt;!channel&gt; ring meg" in joined
     assert "<!channel>" not in joined
     assert "Per kanal: telefon 30 · chat 11" in joined
     assert "|Åpne PayApp 5.0 i Launch Tally>" in joined
-    assert "*Nytt i «annet»*" in joined and "|widget>: *1* notat nå, 0 før" in joined
+    assert "*Nytt i «Annet»*" in joined and "|widget>: *1* notat nå, 0 før" in joined
     # Shares as Norwegian writes them: a decimal comma and a space before the sign.
     assert "Login loops>: levert tir. 14:00, *ned 72\u00a0% (andel 10,0\u00a0% → 2,8\u00a0%)*" in joined
     assert text == (
-        "PayApp 5.0 · 13:00: 41 henvendelser (09:00–13:00), 63 i dag, 1200 siden lansering. "
+        "PayApp 5.0 · 13:00: 41 henvendelser (09:00–13:00), 63 i dag, 1200 siden lanseringen. "
         "Flest: Can't find the send button (20)."
     )
-    assert "41 i denne perioden (↑11) · 63 i dag · 1200 siden lansering" in plain
-    assert "Nytt i annet:\n  widget: 1 notat nå, 0 før" in plain
+    assert "41 i denne perioden (↑11) · 63 i dag · 1200 siden lanseringen" in plain
+    assert "Nytt i «Annet»:\n  widget: 1 notat nå, 0 før" in plain
     # The language is only lent: outside, English again.
     assert build(digest)[0].startswith("PayApp 5.0 · 13:00: 41 enquiries (09:00–13:00)")
 
@@ -257,9 +257,20 @@ def test_an_alert_in_norwegian() -> None:
         one, _ = build_alert(AlertContent(**{**alert.__dict__, "count": 1, "normal": 0.0, "theme": True}))
     section = blocks[0]["text"]["text"]
     assert section == (
-        ":zap: *Topp:* <https://tally.example/launches/x/hypotheses/bankid|BankID>\n"
-        "*12* henvendelser siden tir. 13:00 · *3,4× normalt* (normalt til nå: 3,5)"
+        ":zap: *Toppvarsel:* <https://tally.example/launches/x/hypotheses/bankid|BankID>\n"
+        "*12* henvendelser siden tir. 13:00 · *3,4× normalt* (normalt hittil: 3,5)"
     )
     assert "PayApp &lt;5&gt; · Launch Tally: ett varsel per hypotese eller tema" in blocks[1]["elements"][0]["text"]
-    assert text == "Topp i PayApp &lt;5&gt;: BankID: 12 henvendelser siden tir. 13:00, 3,4× normalt."
-    assert one == "Økende i «annet» i PayApp &lt;5&gt;: BankID: 1 henvendelse siden tir. 13:00, ingen normal ennå."
+    assert text == "Toppvarsel i PayApp &lt;5&gt;: BankID: 12 henvendelser siden tir. 13:00, 3,4× normalt."
+    assert one == "Stigende i «Annet» i PayApp &lt;5&gt;: BankID: 1 henvendelse siden tir. 13:00, ingen normal ennå."
+
+
+def test_the_more_lines_agree_with_their_number() -> None:
+    one_more = [HypothesisLine(f"h{i}", f"Hypothesis {i}", 100 - i, 0, 0) for i in range(26)]  # 25 are listed
+    for language, expected in (
+        ("en", "…and 1 more hypothesis with enquiries: see the app"),
+        ("nb", "…og 1 hypotese til med henvendelser: se appen"),
+    ):
+        with use_language(language):
+            _, blocks = build(content(hypotheses=one_more))
+        assert expected in "\n".join(section_texts(blocks))

@@ -223,7 +223,7 @@ def since_label(launch: Launch, start: dt.datetime, now: dt.datetime) -> str:
     local = start.astimezone(tz)
     if local.date() == now.astimezone(tz).date():
         return f"{local:%H:%M}"
-    return i18n.format_local(local, i18n.WEEKDAY_TIME)
+    return i18n.format_weekday_time(local)
 
 
 def content(launch: Launch, spike: Spike, *, base_url: str) -> slack_blocks.AlertContent:

@@ -16,7 +16,7 @@ in the content are made in it too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -143,10 +143,13 @@ def bar(count: int, biggest: int) -> str:
     return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
-def _pack(title: str, lines: Sequence[str], *, max_sections: int, more: str, hidden: int = 0) -> list[str]:
+def _pack(
+    title: str, lines: Sequence[str], *, max_sections: int, more: Callable[[int], str], hidden: int = 0
+) -> list[str]:
     """Lines into at most ``max_sections`` texts of at most 3000 characters.
 
-    What does not fit, plus ``hidden`` lines left out beforehand, is counted in a last "and N more" line."""
+    What does not fit, plus ``hidden`` lines left out beforehand, is counted in a last line, ``more(n)``
+    ("…and 3 more alerts": a function, so the words can agree with the number)."""
     sections: list[str] = []
     current = title
     for index, line in enumerate(lines):
@@ -159,9 +162,9 @@ def _pack(title: str, lines: Sequence[str], *, max_sections: int, more: str, hid
             sections.append(current)
             current = line
             continue
-        sections.append(f"{current}\n{more.format(n=remaining + hidden)}")
+        sections.append(f"{current}\n{more(remaining + hidden)}")
         return sections
-    sections.append(f"{current}\n{more.format(n=hidden)}" if hidden else current)
+    sections.append(f"{current}\n{more(hidden)}" if hidden else current)
     return sections
 
 
@@ -268,13 +271,21 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             for a in content.alerts
         ]
         [text] = _pack(
-            "*" + _("Alerts since the previous digest") + "*", lines, max_sections=1, more=_("…and {n} more alerts")
+            "*" + _("Alerts since the previous digest") + "*",
+            lines,
+            max_sections=1,
+            more=lambda n: ngettext("…and {n} more alert", "…and {n} more alerts", n).format(n=n),
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
     if content.fixes:
         lines = [_fix_line(f) for f in content.fixes]
-        [text] = _pack("*" + _("Fixes shipped") + "*", lines, max_sections=1, more=_("…and {n} more fixes"))
+        [text] = _pack(
+            "*" + _("Fixes shipped") + "*",
+            lines,
+            max_sections=1,
+            more=lambda n: ngettext("…and {n} more fix", "…and {n} more fixes", n).format(n=n),
+        )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
     not_seen = content.not_seen
@@ -288,7 +299,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             "*" + _("Not seen in this window") + "*",
             [f"• {n}" for n in names],
             max_sections=1,
-            more=_("…and {n} more not seen"),
+            more=lambda n: _("…and {n} more not seen").format(n=n),
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
@@ -299,7 +310,9 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     tail.append(SectionBlock(text=MarkdownTextObject(text=cut("\n".join([other, *notes]), MAX_SECTION))))
     if content.new_in_other:
         lines = [_theme_line(t) for t in content.new_in_other[:3]]
-        [text] = _pack("*" + _("New in “other”") + "*", lines, max_sections=1, more=_("…and {n} more"))
+        [text] = _pack(
+            "*" + _("New in “other”") + "*", lines, max_sections=1, more=lambda n: _("…and {n} more").format(n=n)
+        )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
     if content.channels:
         split = " · ".join(f"{escape(label(name))} {n}" for name, n in content.channels.items())
@@ -322,7 +335,11 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             "*" + _("Hypotheses, most enquiries first") + "*",
             listed,
             max_sections=room,
-            more=_("…and {n} more hypotheses with enquiries: see the app"),
+            more=lambda n: ngettext(
+                "…and {n} more hypothesis with enquiries: see the app",
+                "…and {n} more hypotheses with enquiries: see the app",
+                n,
+            ).format(n=n),
             hidden=len(seen) - len(listed),
         )
         blocks.extend(SectionBlock(text=MarkdownTextObject(text=text)) for text in sections)
