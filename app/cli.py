@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import typer
 from sqlalchemy.engine import make_url
 
-from app import api_tokens, auth, digests, hypothesis_sets, i18n, launches, migrations
+from app import api_tokens, auth, digests, hypothesis_sets, launches, migrations
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.errors import TallyError
@@ -434,8 +434,8 @@ def digest_preview(
     config = settings()
     db = ready_database(config)
     launch = _launch(db, slug)
-    with i18n.use_language(config.message_language):
-        typer.echo(slack_blocks.plain_text(digests.preview(db, launch, settings=config, now=_parse_now(at))))
+    text, _ = digests.preview_message(db, launch, settings=config, now=_parse_now(at))
+    typer.echo(text)
 
 
 @digest_cli.command("send")

@@ -14,12 +14,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from app import auth, digests, hypothesis_sets, i18n, launches, schedule
+from app import auth, digests, hypothesis_sets, launches, schedule
 from app.config import Settings
 from app.db import Database
 from app.models import Launch, LaunchStatus, Role, User
 from app.recording.record import NewEnquiry, insert_many
-from app.slack import blocks as slack_blocks
 
 EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "hypotheses" / "payapp-redesign.yaml"
 DAYS_BEFORE_TODAY = 3
@@ -182,17 +181,7 @@ def backfill_digests(db: Database, launch: Launch, *, settings: Settings, now: d
     for slot_at in schedule.slots_between(launch, start, now):
         run = digests.claim_slot(db, launch, slot_at, now=slot_at)
         if run is not None:
-            with db.session() as session, i18n.use_language(settings.message_language):
-                content = digests.compose(
-                    session,
-                    launch,
-                    window_start=run.window_start,
-                    window_end=run.window_end,
-                    slot_at=slot_at,
-                    now=now,
-                    base_url=settings.base_url,
-                )
-                text, blocks = slack_blocks.build(content)
+            text, blocks = digests.message(db, run, launch, now=now, settings=settings)
             digests.mark_dry_run(db, run, text=text, blocks=blocks, at=slot_at)
 
 

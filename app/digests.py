@@ -24,6 +24,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -305,9 +306,11 @@ def _save(db: Database, run: DigestRun, **changes: object) -> DigestRun:
 # --- delivering -------------------------------------------------------------------------
 
 
-def _store_content(
-    db: Database, run: DigestRun, launch: Launch, *, now: dt.datetime, settings: Settings, late: bool
-) -> DigestRun:
+def message(
+    db: Database, run: DigestRun, launch: Launch, *, now: dt.datetime, settings: Settings, late: bool = False
+) -> tuple[str, list[dict[str, Any]]]:
+    """The fallback text and the blocks of ``run``'s digest, in the language of Slack messages: the
+    labels of times are made while composing, so both steps run in it."""
     with db.session() as session, i18n.use_language(settings.message_language):
         content = compose(
             session,
@@ -319,7 +322,13 @@ def _store_content(
             base_url=settings.base_url,
             late=late,
         )
-        text, blocks = slack_blocks.build(content)
+        return slack_blocks.build(content)
+
+
+def _store_content(
+    db: Database, run: DigestRun, launch: Launch, *, now: dt.datetime, settings: Settings, late: bool
+) -> DigestRun:
+    text, blocks = message(db, run, launch, now=now, settings=settings, late=late)
     return _save(db, run, text=text, blocks=blocks)
 
 
@@ -545,6 +554,15 @@ def preview(db: Database, launch: Launch, *, settings: Settings, now: dt.datetim
         return compose(
             session, launch, window_start=start, window_end=now, slot_at=now, now=now, base_url=settings.base_url
         )
+
+
+def preview_message(
+    db: Database, launch: Launch, *, settings: Settings, now: dt.datetime
+) -> tuple[str, list[dict[str, Any]]]:
+    """``preview`` as Slack would get it (in its language): plain text for a terminal, and the blocks."""
+    with i18n.use_language(settings.message_language):
+        content = preview(db, launch, settings=settings, now=now)
+        return slack_blocks.plain_text(content), slack_blocks.build(content)[1]
 
 
 def send_now(

@@ -212,14 +212,13 @@ def format_percent(value: float, decimals: int = 0) -> str:
     return numbers.format_percent(value, format=pattern, locale=_locale())
 
 
-# CLDR patterns of the times a digest names, per language (Norwegian dates take a full stop after the day).
-_WEEKDAY_TIME = {"en": "EEE HH:mm", "nb": "EEE HH:mm"}
+# The date patterns a digest names times with: Norwegian takes a full stop after the day.
 _DAY_TIME = {"en": "d MMM HH:mm", "nb": "d. MMM HH:mm"}
 
 
 def format_weekday_time(value: dt.datetime) -> str:
     """An aware datetime in its own zone, with its weekday: "Tue 14:00", "tir. 14:00"."""
-    return dates.format_datetime(value, format=_WEEKDAY_TIME[_language.get()], locale=_locale())
+    return dates.format_datetime(value, format="EEE HH:mm", locale=_locale())
 
 
 def format_day_time(value: dt.datetime) -> str:

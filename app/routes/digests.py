@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app import digests, i18n, launches, schedule
+from app import digests, launches, schedule
 from app.deps import DatabaseDep, IsHtmx, Now, RequireLead, RowId, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.insight import alerts
 from app.models import DigestRun, Launch, LaunchStatus
-from app.slack import blocks as slack_blocks
 from app.slack.client import sender_from
 from app.slack.preview import to_html
 from app.web import render
@@ -57,10 +56,8 @@ def preview(
     htmx: IsHtmx,
 ) -> Response:
     launch = launches.get_by_slug(session, slug)
-    with i18n.use_language(settings.message_language):  # as Slack will get it, whatever the page's language
-        content = digests.preview(db, launch, settings=settings, now=now)
-        _, blocks = slack_blocks.build(content)
-        text = slack_blocks.plain_text(content)
+    # As Slack will get it, in its language, whatever the page's.
+    text, blocks = digests.preview_message(db, launch, settings=settings, now=now)
     template = "digests/_preview.html" if htmx else "digests/preview.html"
     return render(request, template, viewer=viewer, launch=launch, html=to_html(blocks), text=text)
 
