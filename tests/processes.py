@@ -20,7 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
-READY = "Application startup complete"
+# Both, in whichever order: with one worker uvicorn says the app has started *before* it binds the
+# port (a request in between is refused), with several the port is bound before any worker starts.
+READY = ("Application startup complete", "Uvicorn running on")
+Ready = str | tuple[str, ...]
 # A bound on start-up, not a timing assertion: a process that never gets ready fails the test
 # with its output instead of hanging the run.
 START_TIMEOUT = 120.0
@@ -47,12 +50,12 @@ def _spawn(args: Sequence[str], *, env: dict[str, str], cwd: Path) -> subprocess
 class Running:
     """A started ``python -m app …`` whose output is read all along, so it can never block on a full pipe."""
 
-    def __init__(self, args: Sequence[str], *, env: dict[str, str], cwd: Path, ready: str) -> None:
+    def __init__(self, args: Sequence[str], *, env: dict[str, str], cwd: Path, ready: Ready) -> None:
         self.args = list(args)
         self.lines: list[str] = []
-        self._ready = ready
+        self._awaited = {ready} if isinstance(ready, str) else set(ready)
         self._ready_seen = threading.Event()
-        self.ready_at: int | None = None  # index of the line that said it was ready
+        self.ready_at: int | None = None  # index of the line that made it ready (the last awaited one)
         self.process = _spawn(args, env=env, cwd=cwd)
         self._reader = threading.Thread(target=self._read, name=f"output of {' '.join(args[:2])}", daemon=True)
         self._reader.start()
@@ -61,9 +64,11 @@ class Running:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append(line)
-            if self.ready_at is None and self._ready in line:
-                self.ready_at = len(self.lines) - 1
-                self._ready_seen.set()
+            if self.ready_at is None:
+                self._awaited -= {text for text in self._awaited if text in line}
+                if not self._awaited:
+                    self.ready_at = len(self.lines) - 1
+                    self._ready_seen.set()
         self._ready_seen.set()  # ended: whoever waits finds out below
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
@@ -93,8 +98,8 @@ class Running:
 
 
 @contextmanager
-def tally_process(*args: str, env: dict[str, str], cwd: Path, ready: str = READY) -> Iterator[list[str]]:
-    """Start ``python -m app ARGS`` and return once it prints ``ready``.
+def tally_process(*args: str, env: dict[str, str], cwd: Path, ready: Ready = READY) -> Iterator[list[str]]:
+    """Start ``python -m app ARGS`` and return once it has printed ``ready`` (each of them, if several).
 
     Yields the output lines up to the one that said so. Waiting on the process's own output
     instead of polling means no sleeps and no guessing how long start-up takes; the rest of
@@ -106,7 +111,7 @@ def tally_process(*args: str, env: dict[str, str], cwd: Path, ready: str = READY
 
 
 @contextmanager
-def started(*args: str, env: dict[str, str], cwd: Path, ready: str = READY) -> Iterator[Running]:
+def started(*args: str, env: dict[str, str], cwd: Path, ready: Ready = READY) -> Iterator[Running]:
     running = Running(args, env=env, cwd=cwd, ready=ready)
     try:
         running.wait_ready()
