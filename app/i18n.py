@@ -121,8 +121,7 @@ ERROR_TEXTS = {
 }
 
 
-# Words stored as values (roles, statuses, the default channels and segments),
-# shown in the reader's language; anything else a launch defines is shown as is.
+# Words stored as values (roles and statuses), shown in the reader's language.
 LABELS = {
     "agent": N_("agent"),
     "lead": N_("lead"),
@@ -137,13 +136,6 @@ LABELS = {
     "fix_shipped": N_("fix shipped"),
     "resolved": N_("resolved"),
     "retired": N_("retired"),
-    "phone": N_("phone"),
-    "chat": N_("chat"),
-    "email": N_("email"),
-    "social": N_("social"),
-    "private": N_("private"),
-    "business": N_("business"),
-    "unspecified": N_("unspecified"),
     "pending": N_("sending"),
     "sent": N_("sent"),
     "late": N_("sent late"),
@@ -154,8 +146,29 @@ LABELS = {
 }
 
 
+# The default channels and segments, shown in the reader's language; any other a launch defines
+# is shown as it is written. A table of their own: a channel a launch calls "late" or "open" is its
+# own word, not a digest's or a hypothesis's status.
+DIMENSION_LABELS = {
+    "phone": N_("phone"),
+    "chat": N_("chat"),
+    "email": N_("email"),
+    "social": N_("social"),
+    "private": N_("private"),
+    "business": N_("business"),
+    "unspecified": N_("unspecified"),
+}
+
+
 def label(value: str) -> str:
+    """A role or a status in the reader's language."""
     text = LABELS.get(str(value))
+    return gettext(text) if text else str(value)
+
+
+def dimension_label(value: str) -> str:
+    """A channel or a segment in the reader's language, if it is one of the defaults."""
+    text = DIMENSION_LABELS.get(str(value))
     return gettext(text) if text else str(value)
 
 

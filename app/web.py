@@ -61,6 +61,7 @@ def build_environment() -> Environment:
         error_text=lambda error: i18n.error_text(error.code, error.message),
         error_detail=lambda error: i18n.error_detail(error.code, error.message),
         label=i18n.label,
+        dimension_label=i18n.dimension_label,
     )
     return env
 

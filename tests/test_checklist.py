@@ -430,6 +430,26 @@ def test_a_remembered_channel_the_launch_lacks_falls_back(db: Database, web: Web
     assert checked(kari.get(CHECKLIST).text, "channel") == ["phone"]
 
 
+def test_a_launchs_own_channel_keeps_its_name_beside_translated_defaults(
+    db: Database, web: Web, people: People
+) -> None:
+    # The default channels and segments are translated; a launch's own are shown as written, even
+    # when they are spelt like a status ("late" is not "sent late", "open" not "åpen").
+    make_launch(db, slug="words", channels=["phone", "late"], segments=["private", "open"])
+    kari = web("kari")
+    kari.post("/me/language", data={"language": "nb"})
+    html = kari.get("/launches/words/checklist").text
+    shown = dict(re.findall(r'name="(?:channel|segment)" value="(\w+)"[^>]*><span>([^<]*)</span>', html))
+    assert shown == {"phone": "telefon", "late": "late", "private": "privat", "open": "open"}
+    ticked = tick(kari, {"hypotheses": [], "channel": "late", "segment": "open", "note": "Vil ha gammel app"}, "words")
+    assert ticked.status_code == 201, ticked.text
+    with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+        page = kari.get("/launches/words?range=today").text
+    splits = page[page.index(">Per kanal<") :]
+    assert '<th scope="row">late</th>' in splits and "sendt for sent" not in page
+    assert '<th scope="row">open</th>' in splits and '<th scope="row">åpen</th>' not in page
+
+
 # --- languages and formats ------------------------------------------------------------------------
 
 

@@ -274,3 +274,15 @@ def test_the_more_lines_agree_with_their_number() -> None:
         with use_language(language):
             _, blocks = build(content(hypotheses=one_more))
         assert expected in "\n".join(section_texts(blocks))
+
+
+def test_a_channel_named_like_a_status_keeps_its_name() -> None:
+    # Statuses and the default channels are translated from two tables: a launch's own channel
+    # called "late" or "open" is not a digest's "sent late" nor a hypothesis's "open".
+    digest = content(channels={"phone": 3, "late": 2, "open": 1})
+    for language, phone in (("en", "phone"), ("nb", "telefon")):
+        with use_language(language):
+            joined = "\n".join(section_texts(build(digest)[1]))
+            plain = plain_text(digest)
+        assert f"{phone} 3 · late 2 · open 1" in joined
+        assert f"{phone} 3 · late 2 · open 1" in plain

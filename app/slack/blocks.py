@@ -31,7 +31,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from app.i18n import format_decimal, format_percent, label, ngettext
+from app.i18n import dimension_label, format_decimal, format_percent, ngettext
 from app.i18n import gettext as _
 
 MAX_BLOCKS = 50
@@ -315,7 +315,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
     if content.channels:
-        split = " · ".join(f"{escape(label(name))} {n}" for name, n in content.channels.items())
+        split = " · ".join(f"{escape(dimension_label(name))} {n}" for name, n in content.channels.items())
         by_channel = _("By channel: {split}").format(split=split)
         tail.append(ContextBlock(elements=[MarkdownTextObject(text=cut(by_channel, MAX_SECTION))]))
     tail.append(
@@ -404,7 +404,7 @@ def plain_text(content: DigestContent) -> str:
         lines += ["", _("New in other") + ":"]
         lines += [f"  {t.phrase}: {_notes_now(t, bold=False)}" for t in content.new_in_other[:3]]
     if content.channels:
-        split = " · ".join(f"{label(name)} {n}" for name, n in content.channels.items())
+        split = " · ".join(f"{dimension_label(name)} {n}" for name, n in content.channels.items())
         lines += ["", _("By channel: {split}").format(split=split)]
     lines += ["", page_link(content)]
     return "\n".join(lines)
