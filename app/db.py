@@ -146,9 +146,16 @@ def create_db_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
 
 WAL_RESTART_FRAMES = 16_384  # 64 MiB of 4 KiB pages
 WAL_RESTART_WAIT_MS = 100
+CATCH_UP_FRAMES = 256  # what a RESTART may be left to copy: a few milliseconds while writers wait
+CATCH_UP_PASSES = 8
 
 
-def checkpoint(connection: sqlite3.Connection, *, restart_after: int = WAL_RESTART_FRAMES) -> None:
+def checkpoint(
+    connection: sqlite3.Connection,
+    *,
+    restart_after: int = WAL_RESTART_FRAMES,
+    catch_up: int = CATCH_UP_FRAMES,
+) -> None:
     """One pass of the checkpointer: copy the WAL into the database file, and keep the WAL short.
 
     A PASSIVE checkpoint never blocks writers, but under steady writes it never
@@ -157,17 +164,32 @@ def checkpoint(connection: sqlite3.Connection, *, restart_after: int = WAL_RESTA
     saturation, and every page read and write got slower as it grew (a tenth
     fewer enquiries a second after ten seconds). So once the WAL holds more than
     ``restart_after`` frames, a RESTART checkpoint waits (at most 100 ms) for
-    the writer in progress, copies the little the passive one left, and makes
-    the next writer start the WAL over. Writers meanwhile find the database
-    busy and try again a moment later (app/recording/writer.py); nothing is lost."""
+    the writer in progress, copies what is left, and makes the next writer start
+    the WAL over. Writers meanwhile find the database busy and try again a moment
+    later (app/recording/writer.py); nothing is lost.
+
+    What is left is what writers added while the passive pass copied: at about
+    3,000 enquiries a second, ~1,500 frames in its ~100 ms, which the RESTART
+    copied and synced while every writer waited (20-30 ms: the slowest
+    requests). So first more passive passes, each copying what came in during
+    the one before, until fewer than ``catch_up`` frames came in (or a few
+    passes, if writers outpace the copy)."""
     try:
         _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if frames > restart_after:
-            connection.execute(f"PRAGMA busy_timeout={WAL_RESTART_WAIT_MS}")
-            try:
-                connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-            finally:
-                connection.execute("PRAGMA busy_timeout=0")
+        if frames <= restart_after:
+            return
+        for _ in range(CATCH_UP_PASSES):
+            _, now_frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if now_frames <= restart_after:
+                return  # a writer started it over meanwhile
+            added, frames = now_frames - frames, now_frames
+            if added <= catch_up:
+                break
+        connection.execute(f"PRAGMA busy_timeout={WAL_RESTART_WAIT_MS}")
+        try:
+            connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        finally:
+            connection.execute("PRAGMA busy_timeout=0")
     except sqlite3.OperationalError:
         pass  # busy: the next pass will do
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from app.db import Database, UTCDateTime, checkpoint
+from app.db import CATCH_UP_PASSES, Database, UTCDateTime, checkpoint
 from app.models import AuditEvent, Launch
 from app.recording.store import Store
 from tests.conftest import ThrowawayPostgres
@@ -227,6 +227,41 @@ def test_the_checkpointer_starts_a_long_wal_over(sqlite_db: Database) -> None:
     assert _wal_frames(checkpointer) <= 5  # started over
     writer.close()
     checkpointer.close()
+
+
+@pytest.mark.parametrize("outpaced", [False, True], ids=["catches-up", "writers-outpace-it"])
+def test_the_checkpointer_catches_up_before_it_makes_writers_wait(sqlite_db: Database, outpaced: bool) -> None:
+    """A RESTART copies what is left while every writer waits: the checkpointer first copies, pass after
+    pass, what writers added during the pass before, until little came in."""
+    path = str(sqlite_db.engine.url.database)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    checkpointer = sqlite3.connect(path, timeout=0, isolation_level=None)
+    _write(writer, 30)
+    # A reader keeps the WAL from starting over between passes, as writers arriving all the time
+    # would; it finishes when the RESTART comes.
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM audit_event").fetchall()
+    statements: list[str] = []
+
+    def writers_keep_writing(statement: str) -> None:
+        statements.append(statement)
+        if statement == "PRAGMA wal_checkpoint(PASSIVE)" and (outpaced or len(statements) <= 3):
+            _write(writer, 10)  # ~10 frames added during each pass (the first three, or all)
+        if statement == "PRAGMA wal_checkpoint(RESTART)":
+            reader.execute("COMMIT")
+
+    checkpointer.set_trace_callback(writers_keep_writing)
+    checkpoint(checkpointer, restart_after=10, catch_up=5)
+    # Until a pass saw fewer than 5 frames come in; or, with writers outpacing it, a few passes.
+    assert statements.count("PRAGMA wal_checkpoint(PASSIVE)") == (1 + CATCH_UP_PASSES if outpaced else 4)
+    assert statements[-2:] == ["PRAGMA wal_checkpoint(RESTART)", "PRAGMA busy_timeout=0"]
+    checkpointer.set_trace_callback(None)
+    _write(writer, 1)
+    assert _wal_frames(checkpointer) <= 5  # started over
+    for connection in (reader, writer, checkpointer):
+        connection.close()
 
 
 def test_the_checkpointer_gives_way_to_a_long_write(sqlite_db: Database) -> None:
