@@ -254,7 +254,8 @@ class Database:
         self._sqlite_writer_connection: sqlite3.Connection | None = None
         self._sqlite_writer_lock = threading.Lock()
         self._connect_timeout = connect_timeout
-        self._pg_writer_connection: Any = None  # psycopg.AsyncConnection, on the event loop
+        # psycopg.AsyncConnections on the event loop, by lane: one per batch the writer keeps in flight.
+        self._pg_writer_connections: dict[int, Any] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -310,9 +311,9 @@ class Database:
         finally:
             self._sqlite_writer_lock.release()
 
-    async def run_pg_write(self, work: Callable[..., T], *args: Any) -> T:
+    async def run_pg_write(self, work: Callable[..., T], *args: Any, lane: int = 0) -> T:
         """PostgreSQL: ``work(cursor, *args)``, plain synchronous code, run on the event loop over
-        the writer's own asynchronous connection; returns what it returns.
+        the writer's own asynchronous connection for ``lane``; returns what it returns.
 
         For the group-commit writer (app/recording/writer.py). Each statement ``work`` runs
         through the cursor is awaited on the loop (``PgLoopCursor``), so the loop serves other
@@ -325,25 +326,25 @@ class Database:
         that is one read and one write makes two round trips, not four (BEGIN and COMMIT were
         one each). Statements that must commit together go in ``Store.atomic()``.
 
-        One call at a time: the writer keeps one batch in flight. (No lock here: an asyncio lock
-        belongs to one event loop, and tests run several.)"""
-        connection = await self._pg_writer()
+        One call at a time on each lane: the writer keeps at most one batch in flight on each.
+        (No lock here: an asyncio lock belongs to one event loop, and tests run several.)"""
+        connection = await self._pg_writer(lane)
         return await greenlet_spawn(work, PgLoopCursor(connection), *args)
 
-    async def _pg_writer(self) -> Any:
-        """The PostgreSQL writer's own connection, kept between batches.
+    async def _pg_writer(self, lane: int) -> Any:
+        """The PostgreSQL writer's own connection for ``lane``, kept between batches.
 
         Kept rather than drawn from a pool per batch: a pool's pre-ping would cost a round trip
         per batch. A connection the server dropped (a restart, pg_terminate_backend) fails its
         batch, whose requests get a 503 and are sent again; the next batch connects afresh.
         Statements time out on the server, so a lock held elsewhere turns into that 503 too,
         instead of a writer that waits for ever."""
-        kept = self._pg_writer_connection
+        kept = self._pg_writer_connections.get(lane)
         if kept is not None and kept.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             # Dropped by the server, or left mid-statement by a batch that was cancelled or whose
             # event loop ended: connect afresh. A statement that failed cleanly leaves it idle.
-            self._close_pg_writer()
-        if self._pg_writer_connection is None:
+            self._close_pg_writer(lane)
+        if lane not in self._pg_writer_connections:
             millis = max(1, int(self.statement_timeout * 1000))
             conninfo = psycopg.conninfo.make_conninfo(
                 self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
@@ -354,16 +355,18 @@ class Database:
                 ),
                 **PG_KEEPALIVES,
             )
-            self._pg_writer_connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
-        return self._pg_writer_connection
+            self._pg_writer_connections[lane] = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        return self._pg_writer_connections[lane]
 
-    def _close_pg_writer(self) -> None:
-        if self._pg_writer_connection is not None:
-            # AsyncConnection.close() awaits nothing for a connection of its own (no pool): its one
-            # step, libpq's PQfinish, is done here, so a sync caller (dispose) can close it too.
-            with contextlib.suppress(Exception):
-                self._pg_writer_connection.pgconn.finish()
-            self._pg_writer_connection = None
+    def _close_pg_writer(self, lane: int | None = None) -> None:
+        """Close the writer's connection for ``lane``, or all of them."""
+        for closing in [lane] if lane is not None else list(self._pg_writer_connections):
+            connection = self._pg_writer_connections.pop(closing, None)
+            if connection is not None:
+                # AsyncConnection.close() awaits nothing for a connection of its own (no pool): its one
+                # step, libpq's PQfinish, is done here, so a sync caller (dispose) can close it too.
+                with contextlib.suppress(Exception):
+                    connection.pgconn.finish()
 
     def _sqlite_writer(self) -> sqlite3.Connection:
         """The group-commit writer's own SQLite connection, set up once.

@@ -120,3 +120,78 @@ def test_a_batch_left_waiting_by_an_event_loop_that_ended_does_not_hold_up_the_n
         holder.rollback()
     assert asyncio.run(writer.submit(2)) == 2
     assert batches[-1] == [2]
+
+
+# --- PostgreSQL: two batches in flight ----------------------------------------------------------
+
+
+def test_on_postgresql_the_next_batch_goes_while_one_waits_for_the_server(db: Database, pg: ThrowawayPostgres) -> None:
+    """Requests that arrive while a batch waits for the server go in a second batch on a connection of
+    its own, instead of waiting for the first to come back."""
+    launch = make_launch(db, slug="lanes")
+    batches: list[list[int]] = []
+
+    def first_waits_for_the_launch(store: Store, items: Sequence[int]) -> list[int | Exception]:
+        batches.append(list(items))
+        if items == [1]:
+            store.bump_counts_version(launch.id or 0, [T0.date()])  # an UPDATE of the row held below
+        return list(items)
+
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(db, first_waits_for_the_launch)
+
+    async def scenario(holder: sa.Connection) -> list[str]:
+        finished: list[str] = []
+        first = asyncio.ensure_future(writer.submit(1))
+        first.add_done_callback(lambda _: finished.append("first"))
+        await asyncio.sleep(0.2)  # the first batch is at the server, waiting for the row
+        assert not first.done()
+        assert await asyncio.wait_for(writer.submit(2), 5) == 2  # recorded meanwhile
+        finished.append("second")
+        holder.rollback()
+        assert await asyncio.wait_for(first, 5) == 1
+        return finished
+
+    with db.engine.connect() as holder:
+        holder.execute(sa.text("SELECT id FROM launch WHERE id = :id FOR UPDATE"), {"id": launch.id})
+        assert asyncio.run(scenario(holder)) == ["second", "first"]
+    assert batches == [[1], [2]]
+
+
+def test_on_postgresql_a_key_in_two_batches_at_once_is_recorded_once(db: Database, pg: ThrowawayPostgres) -> None:
+    launch = make_launch(db, slug="twice")
+    row_of = lambda store: store.enquiry_row(  # noqa: E731
+        launch_id=launch.id or 0,
+        channel="phone",
+        segment=None,
+        agent_id=None,
+        token_id=None,
+        created_at=T0,
+        note=None,
+        is_other=True,
+        idempotency_key="same-key",
+        recorded_at=T0,
+        source="api",
+    )
+
+    def first(cursor: Any) -> dict[tuple[int, str], int]:
+        store = Store(cursor, sqlite=False)
+        with store.atomic():  # holds the new key uncommitted for a moment
+            created = store.insert_enquiries([row_of(store)], {})
+            store._query("SELECT pg_sleep(0.3)", [])
+        return created
+
+    def second(cursor: Any) -> dict[tuple[int, str], int]:
+        store = Store(cursor, sqlite=False)
+        return store.insert_enquiries([row_of(store)], {})
+
+    async def scenario() -> list[dict[tuple[int, str], int]]:
+        one = asyncio.ensure_future(db.run_pg_write(first, lane=0))
+        await asyncio.sleep(0.1)
+        two = asyncio.ensure_future(db.run_pg_write(second, lane=1))
+        return list(await asyncio.gather(one, two))
+
+    created_first, created_second = asyncio.run(scenario())
+    assert list(created_first) == [(launch.id, "same-key")] and created_second == {}  # the second: a replay
+    with db.engine.connect() as connection:
+        count = connection.execute(sa.text("SELECT count(*) FROM enquiry WHERE launch_id = :id"), {"id": launch.id})
+        assert count.scalar_one() == 1
