@@ -371,29 +371,23 @@ class Database:
     def _sqlite_writer(self) -> sqlite3.Connection:
         """The group-commit writer's own SQLite connection, set up once.
 
-        Taken from the pool and kept, so it has the pool's settings, plus three of
+        Taken from the pool and kept, so it has the pool's settings, plus two of
         its own: no busy wait (the writer polls the lock from the event loop),
-        no checkpoints (they copy the WAL into the database file and fsync:
+        and no checkpoints (they copy the WAL into the database file and fsync:
         tens of milliseconds the event loop must not spend; the checkpointer
-        thread does them), and no fsync of its own. With ``synchronous=NORMAL`` a
-        commit syncs nothing, except the first after the WAL started over, which
-        syncs the WAL's new header: measured with strace, that fdatasync ran on the
-        event loop, and while the checkpointer's syncs were under way it took
-        40-66 ms, in which the worker answered nothing. ``synchronous=OFF`` on this
-        connection alone skips it, and loses no durability: the checkpointer's
-        connection keeps NORMAL and syncs the WAL, header included, before it
-        copies any of it into the database file, so a power cut can only cost
-        the commits since the last checkpoint (about a second), as with NORMAL;
-        a crash of the process costs nothing. Set per batch on a pooled
-        connection instead, these and the checkout cost a tenth of the writer's
-        time."""
+        thread does them). Set per batch on a pooled connection instead, these
+        and the checkout cost a tenth of the writer's time."""
         if self._sqlite_writer_connection is None:
             pooled = self.engine.raw_connection()
             connection: sqlite3.Connection = pooled.driver_connection  # type: ignore[assignment]
             pooled.detach()
             connection.execute("PRAGMA busy_timeout=0")
             connection.execute("PRAGMA wal_autocheckpoint=0")
-            connection.execute("PRAGMA synchronous=OFF")
+            # synchronous stays NORMAL here too, though the first commit after the WAL started over
+            # then syncs the WAL's new header on the event loop (40-66 ms measured while the
+            # checkpointer's syncs ran): that sync orders the header before the frames that overwrite
+            # the old WAL, and without it a power cut can corrupt the database (SQLite ticket
+            # ff5be73dee), which no later sync by the checkpointer repairs.
             self._sqlite_writer_connection = connection
         return self._sqlite_writer_connection
 
