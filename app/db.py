@@ -172,7 +172,7 @@ def checkpoint(
     3,000 enquiries a second, ~1,500 frames in its ~100 ms, which the RESTART
     copied and synced while every writer waited (20-30 ms: the slowest
     requests). So first more passive passes, each copying what came in during
-    the one before, until fewer than ``catch_up`` frames came in (or a few
+    the one before, until at most ``catch_up`` frames came in (or a few
     passes, if writers outpace the copy)."""
     try:
         _, frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -181,7 +181,7 @@ def checkpoint(
         for _ in range(CATCH_UP_PASSES):
             _, now_frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if now_frames <= restart_after:
-                return  # a writer started it over meanwhile
+                return  # a writer started it over meanwhile (or -1: another checkpoint is running)
             added, frames = now_frames - frames, now_frames
             if added <= catch_up:
                 break

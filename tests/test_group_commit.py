@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -10,9 +11,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from app import api_tokens
 from app.db import Database
 from app.errors import Invalid
 from app.recording import writer as group_commit
+from app.recording.credentials import hash_token
+from app.recording.record import TokenUses, record_requests
+from app.recording.requests import Credential, EnquiryRequest
 from app.recording.store import Store
 from app.recording.writer import GroupCommitWriter
 from tests.conftest import ThrowawayPostgres
@@ -195,3 +200,69 @@ def test_on_postgresql_a_key_in_two_batches_at_once_is_recorded_once(db: Databas
     with db.engine.connect() as connection:
         count = connection.execute(sa.text("SELECT count(*) FROM enquiry WHERE launch_id = :id"), {"id": launch.id})
         assert count.scalar_one() == 1
+
+
+def test_on_postgresql_two_batches_sharing_keys_take_them_in_one_order(db: Database, pg: ThrowawayPostgres) -> None:
+    """Batches in flight at once insert their keys in key order, whatever order the requests came in:
+    a batch holding k1 and wanting k2, beside one holding k2 and wanting k1, would deadlock (PostgreSQL
+    then fails one of them: 503s for all its requests)."""
+    make_launch(db, slug="order")
+    now = dt.datetime.now(dt.UTC)
+    with db.transaction() as session:
+        row, token = api_tokens.create(session, name="order", now=now, actor="test")
+    credential = Credential("token", hash_token(token))
+    uses = TokenUses()  # the token marked used already, as in a running writer: no row lock on it
+    uses.mark([row.id or 0], now)
+
+    def asked(*keys: str) -> list[EnquiryRequest]:
+        return [EnquiryRequest("order", "phone", credential, now, idempotency_key=key) for key in keys]
+
+    def first(cursor: Any) -> list[Any]:
+        store = Store(cursor, sqlite=False)
+        with store.atomic():
+            held = record_requests(store, asked("k1"), now=now, token_uses=uses)
+            store._query("SELECT pg_sleep(0.5)", [])  # the second batch starts meanwhile
+            return held + record_requests(store, asked("k2"), now=now, token_uses=uses)
+
+    def second(cursor: Any) -> list[Any]:
+        return record_requests(
+            Store(cursor, sqlite=False), asked("k2", "k1"), now=now, token_uses=uses
+        )  # the other order
+
+    async def scenario() -> list[list[Any]]:
+        one = asyncio.ensure_future(db.run_pg_write(first, lane=0))
+        await asyncio.sleep(0.2)
+        two = asyncio.ensure_future(db.run_pg_write(second, lane=1))
+        return list(await asyncio.gather(one, two))
+
+    logged_first, logged_second = asyncio.run(scenario())
+    assert [r.created for r in logged_first] == [True, True]
+    assert [r.created for r in logged_second] == [False, False]  # both found, as replays, in the asked order
+    assert [r.id for r in logged_second] == [r.id for r in reversed(logged_first)]
+
+
+def test_on_postgresql_one_stuck_batch_leaves_the_other_lane_to_everyone_else(
+    db: Database, pg: ThrowawayPostgres
+) -> None:
+    """A batch stuck behind one launch's locked row: its requests get the 503 when their time is up,
+    and later requests still go through the free lane rather than being refused at once."""
+    launch = make_launch(db, slug="stuck-lane")
+
+    def first_waits_for_the_launch(store: Store, items: Sequence[int]) -> list[int | Exception]:
+        if items == [1]:
+            store.bump_counts_version(launch.id or 0, [T0.date()])
+        return list(items)
+
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(db, first_waits_for_the_launch, timeout=0.2)
+
+    async def scenario(holder: sa.Connection) -> int:
+        with pytest.raises(TimeoutError):
+            await writer.submit(1)  # its batch stays at the server, past the writer's timeout
+        await asyncio.sleep(0.1)
+        recorded = await asyncio.wait_for(writer.submit(2), 5)
+        holder.rollback()
+        return recorded
+
+    with db.engine.connect() as holder:
+        holder.execute(sa.text("SELECT id FROM launch WHERE id = :id FOR UPDATE"), {"id": launch.id})
+        assert asyncio.run(scenario(holder)) == 2

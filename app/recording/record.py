@@ -72,7 +72,7 @@ def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[
     for item, outcome in zip(items, recorded, strict=True):
         if outcome.created:
             changed.setdefault(item.launch_id, set()).add(item.created_at)
-    for launch_id, moments in changed.items():
+    for launch_id, moments in sorted(changed.items()):  # launch rows locked in one order (as above)
         tz = ZoneInfo(store.launch_timezone(launch_id))
         store.bump_counts_version(launch_id, {local_date(moment, tz) for moment in moments})
     return recorded
@@ -295,6 +295,11 @@ def record_requests(
             backdated.setdefault(launch_id, (launch, []))[1].append(item)
         accepted.append((len(results), request, item))
         results.append(None)
+    # In key order, not arrival order (a stable sort: a key twice in the batch keeps its first): two
+    # batches in flight at once (the writer's two lanes, or two workers) that share keys then take the
+    # unique index's entries in one order, so neither can hold one the other waits for while waiting
+    # for one it holds: a deadlock, which PostgreSQL ends by failing one batch (503s for all of it).
+    accepted.sort(key=lambda entry: (entry[2].launch_id, entry[2].idempotency_key))
     # Before the enquiries, so that nothing after them can fail a batch whose enquiries are recorded
     # (on PostgreSQL the insert commits on its own).
     due = sorted(used_tokens) if token_uses is None else token_uses.due(sorted(used_tokens), now)
@@ -370,7 +375,7 @@ def _bump_for_past_days(
     """A backfill into a 15-minute slot that may be counted and kept already (it ended ``CLOSED_AFTER``
     ago, app/tallies/cache.py) raises the launch's counts version. One from the last half hour, an
     integration posting as the call ends, changes nothing kept."""
-    for launch_id, (launch, items) in backdated.items():
+    for launch_id, (launch, items) in sorted(backdated.items()):  # launch rows locked in one order
         tz = ZoneInfo(launch.timezone)
         days = {
             local_date(item.created_at, tz)
