@@ -244,8 +244,9 @@ def test_on_postgresql_two_batches_sharing_keys_take_them_in_one_order(db: Datab
 def test_on_postgresql_one_stuck_batch_leaves_the_other_lane_to_everyone_else(
     db: Database, pg: ThrowawayPostgres
 ) -> None:
-    """A batch stuck behind one launch's locked row: its requests get the 503 when their time is up,
-    and later requests still go through the free lane rather than being refused at once."""
+    """A batch stuck behind one launch's locked row while other batches commit: its requests get the
+    503 when their time is up, and later requests still go through the free lane rather than being
+    refused at once (as they are when nothing commits: the stall tests)."""
     launch = make_launch(db, slug="stuck-lane")
 
     def first_waits_for_the_launch(store: Store, items: Sequence[int]) -> list[int | Exception]:
@@ -256,13 +257,15 @@ def test_on_postgresql_one_stuck_batch_leaves_the_other_lane_to_everyone_else(
     writer: GroupCommitWriter[int, int] = GroupCommitWriter(db, first_waits_for_the_launch, timeout=0.2)
 
     async def scenario(holder: sa.Connection) -> int:
+        first = asyncio.ensure_future(writer.submit(1))
+        await asyncio.sleep(0.05)
+        assert await asyncio.wait_for(writer.submit(2), 5) == 2  # the other lane commits meanwhile
         with pytest.raises(TimeoutError):
-            await writer.submit(1)  # its batch stays at the server, past the writer's timeout
-        await asyncio.sleep(0.1)
-        recorded = await asyncio.wait_for(writer.submit(2), 5)
+            await first  # its batch stays at the server, past the writer's timeout
+        recorded = await asyncio.wait_for(writer.submit(3), 5)
         holder.rollback()
         return recorded
 
     with db.engine.connect() as holder:
         holder.execute(sa.text("SELECT id FROM launch WHERE id = :id FOR UPDATE"), {"id": launch.id})
-        assert asyncio.run(scenario(holder)) == 2
+        assert asyncio.run(scenario(holder)) == 3

@@ -99,6 +99,7 @@ class GroupCommitWriter(Generic[T, R]):
         # PostgreSQL: a batch is a task awaiting the server; SQLite: a call (see the module's docstring).
         self._awaits_server = not db.is_sqlite
         self._lanes = lanes
+        self._committed_at: float | None = None  # loop time of the last PostgreSQL batch that committed
         # PostgreSQL: lane -> (the batch's task, when it started), at most one batch per lane.
         self._in_flight: dict[int, tuple[asyncio.Future[list[R | Exception]], float]] = {}
         # What /readyz reports: when a batch last committed, when one last failed, and why.
@@ -133,11 +134,13 @@ class GroupCommitWriter(Generic[T, R]):
                 # loop per process; tests run one per request at times, and a stalled batch may outlive
                 # its. (Every flush comes after a submit on the loop it runs on: this is the one place.)
                 del self._in_flight[lane]
-        # Only when no lane is free: a batch stuck behind one launch's locked row leaves the other
-        # lane to everyone else.
-        return len(self._in_flight) >= self._lanes and all(
-            loop.time() - since > self._timeout for _, since in self._in_flight.values()
-        )
+        stuck_since = [since for _, since in self._in_flight.values() if loop.time() - since > self._timeout]
+        if not stuck_since:
+            return False
+        # A batch stuck while others commit (behind one launch's locked row, say) says nothing about
+        # the database: the other lane serves everyone else. Stuck with nothing committed since it
+        # began, the database is not answering: refuse at once rather than queue for the same wait.
+        return self._committed_at is None or self._committed_at < min(stuck_since)
 
     def _expire(self, future: asyncio.Future[R]) -> None:
         if not future.done():
@@ -213,6 +216,7 @@ class GroupCommitWriter(Generic[T, R]):
             self._fail(batch, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
         else:
             self._settle(batch, done.result())
+            self._committed_at = asyncio.get_running_loop().time()
             # A batch that began before the last failure says nothing about writes since (readiness).
             if self.last_failure is None or started > self.last_failure:
                 self.last_success = time.monotonic()
