@@ -34,8 +34,9 @@ and with one worker in the load benchmark, not with two; docs/benchmarks.md). Ba
 sent twice at once is recorded by one and found as a replay by the other,
 which PostgreSQL's unique index makes wait for the first. Every request
 waits at most ``timeout`` seconds: past it, it gets the failure (a 503 saying
-nothing was recorded), and while a batch has been stuck longer than that, new
-requests get it at once instead of queueing behind it.
+nothing was recorded), and while a batch has been stuck longer than that with
+nothing committed since it began, new requests get it at once instead of
+queueing for the same wait (``_stuck``).
 
 Nothing is acknowledged before it commits: a request whose batch fails gets
 the error, and the client retries with the same idempotency key. A request
