@@ -16,7 +16,7 @@ from app.db import Database
 from app.errors import Invalid
 from app.recording import writer as group_commit
 from app.recording.credentials import hash_token
-from app.recording.record import TokenUses, record_requests
+from app.recording.record import NewEnquiry, Recorded, TokenUses, insert_with, record_requests
 from app.recording.requests import Credential, EnquiryRequest
 from app.recording.store import Store
 from app.recording.writer import GroupCommitWriter
@@ -164,39 +164,27 @@ def test_on_postgresql_the_next_batch_goes_while_one_waits_for_the_server(db: Da
 
 def test_on_postgresql_a_key_in_two_batches_at_once_is_recorded_once(db: Database, pg: ThrowawayPostgres) -> None:
     launch = make_launch(db, slug="twice")
-    row_of = lambda store: store.enquiry_row(  # noqa: E731
-        launch_id=launch.id or 0,
-        channel="phone",
-        segment=None,
-        agent_id=None,
-        token_id=None,
-        created_at=T0,
-        note=None,
-        is_other=True,
-        idempotency_key="same-key",
-        recorded_at=T0,
-        source="api",
-    )
+    enquiry = NewEnquiry(launch_id=launch.id or 0, channel="phone", created_at=T0, idempotency_key="same-key")
 
-    def first(cursor: Any) -> dict[tuple[int, str], int]:
+    def first(cursor: Any) -> list[Recorded]:
         store = Store(cursor, sqlite=False)
         with store.atomic():  # holds the new key uncommitted for a moment
-            created = store.insert_enquiries([row_of(store)], {})
+            created = insert_with(store, [enquiry])
             store._query("SELECT pg_sleep(0.3)", [])
         return created
 
-    def second(cursor: Any) -> dict[tuple[int, str], int]:
-        store = Store(cursor, sqlite=False)
-        return store.insert_enquiries([row_of(store)], {})
+    def second(cursor: Any) -> list[Recorded]:
+        return insert_with(Store(cursor, sqlite=False), [enquiry])
 
-    async def scenario() -> list[dict[tuple[int, str], int]]:
+    async def scenario() -> list[list[Recorded]]:
         one = asyncio.ensure_future(db.run_pg_write(first, lane=0))
         await asyncio.sleep(0.1)
         two = asyncio.ensure_future(db.run_pg_write(second, lane=1))
         return list(await asyncio.gather(one, two))
 
-    created_first, created_second = asyncio.run(scenario())
-    assert list(created_first) == [(launch.id, "same-key")] and created_second == {}  # the second: a replay
+    [created_first], [created_second] = asyncio.run(scenario())
+    assert created_first.created and not created_second.created  # the second: a replay
+    assert created_second.id == created_first.id
     with db.engine.connect() as connection:
         count = connection.execute(sa.text("SELECT count(*) FROM enquiry WHERE launch_id = :id"), {"id": launch.id})
         assert count.scalar_one() == 1

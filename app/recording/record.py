@@ -72,7 +72,8 @@ def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[
     for item, outcome in zip(items, recorded, strict=True):
         if outcome.created:
             changed.setdefault(item.launch_id, set()).add(item.created_at)
-    for launch_id, moments in sorted(changed.items()):  # launch rows locked in one order (as above)
+    # Launch rows updated in id order, as the writer's batches do: two at once never wait on each other.
+    for launch_id, moments in sorted(changed.items(), key=lambda entry: entry[0]):
         tz = ZoneInfo(store.launch_timezone(launch_id))
         store.bump_counts_version(launch_id, {local_date(moment, tz) for moment in moments})
     return recorded
@@ -375,7 +376,8 @@ def _bump_for_past_days(
     """A backfill into a 15-minute slot that may be counted and kept already (it ended ``CLOSED_AFTER``
     ago, app/tallies/cache.py) raises the launch's counts version. One from the last half hour, an
     integration posting as the call ends, changes nothing kept."""
-    for launch_id, (launch, items) in sorted(backdated.items()):  # launch rows locked in one order
+    # Launch rows updated in id order: two batches at once never wait on each other (record_requests).
+    for launch_id, (launch, items) in sorted(backdated.items(), key=lambda entry: entry[0]):
         tz = ZoneInfo(launch.timezone)
         days = {
             local_date(item.created_at, tz)

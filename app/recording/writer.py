@@ -100,8 +100,8 @@ class GroupCommitWriter(Generic[T, R]):
         # PostgreSQL: a batch is a task awaiting the server; SQLite: a call (see the module's docstring).
         self._awaits_server = not db.is_sqlite
         self._lanes = lanes
-        self._committed_at: float | None = None  # loop time of the last PostgreSQL batch that committed
-        # PostgreSQL: lane -> (the batch's task, when it started), at most one batch per lane.
+        self._committed_at: float | None = None  # when the last PostgreSQL batch committed (monotonic)
+        # PostgreSQL: lane -> (the batch's task, when it started, monotonic), at most one batch per lane.
         self._in_flight: dict[int, tuple[asyncio.Future[list[R | Exception]], float]] = {}
         # What /readyz reports: when a batch last committed, when one last failed, and why.
         self.last_success: float | None = None
@@ -135,7 +135,8 @@ class GroupCommitWriter(Generic[T, R]):
                 # loop per process; tests run one per request at times, and a stalled batch may outlive
                 # its. (Every flush comes after a submit on the loop it runs on: this is the one place.)
                 del self._in_flight[lane]
-        stuck_since = [since for _, since in self._in_flight.values() if loop.time() - since > self._timeout]
+        now = time.monotonic()
+        stuck_since = [since for _, since in self._in_flight.values() if now - since > self._timeout]
         if not stuck_since:
             return False
         # A batch stuck while others commit (behind one launch's locked row, say) says nothing about
@@ -188,7 +189,6 @@ class GroupCommitWriter(Generic[T, R]):
     def _flush_awaiting(self) -> None:
         """PostgreSQL: start the next batch as a task on a free lane, unless every lane has one in
         flight already (the end of one flushes again)."""
-        loop = asyncio.get_running_loop()
         while len(self._in_flight) < self._lanes:
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
             batch = [(item, future) for item, future in batch if not future.done()]
@@ -197,8 +197,9 @@ class GroupCommitWriter(Generic[T, R]):
             lane = min(set(range(self._lanes)) - self._in_flight.keys())
             items = [item for item, _ in batch]
             running = asyncio.ensure_future(self._db.run_pg_write(self._record, items, False, lane=lane))
-            self._in_flight[lane] = (running, loop.time())
-            running.add_done_callback(functools.partial(self._finished, lane, batch, time.monotonic()))
+            started = time.monotonic()
+            self._in_flight[lane] = (running, started)
+            running.add_done_callback(functools.partial(self._finished, lane, batch, started))
 
     def _finished(
         self,
@@ -217,7 +218,7 @@ class GroupCommitWriter(Generic[T, R]):
             self._fail(batch, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
         else:
             self._settle(batch, done.result())
-            self._committed_at = asyncio.get_running_loop().time()
+            self._committed_at = time.monotonic()
             # A batch that began before the last failure says nothing about writes since (readiness).
             if self.last_failure is None or started > self.last_failure:
                 self.last_success = time.monotonic()
