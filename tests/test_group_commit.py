@@ -229,6 +229,41 @@ def test_on_postgresql_two_batches_sharing_keys_take_them_in_one_order(db: Datab
     assert [r.id for r in logged_second] == [r.id for r in reversed(logged_first)]
 
 
+def test_on_postgresql_closing_stops_the_batches_in_both_lanes(db: Database, pg: ThrowawayPostgres) -> None:
+    """At shutdown a batch in flight on each lane, both waiting for the server: each request hears at
+    once that nothing was recorded, instead of waiting for a server that may never answer. A writer used
+    again afterwards (the lanes' connections left mid-statement) connects afresh."""
+    launch = make_launch(db, slug="closing")
+    started: list[list[int]] = []
+
+    def waits_for_the_launch(store: Store, items: Sequence[int]) -> list[int | Exception]:
+        started.append(list(items))
+        store.bump_counts_version(launch.id or 0, [T0.date()])  # an UPDATE of the row held below
+        return list(items)
+
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(
+        db, waits_for_the_launch, on_failure=lambda exc: Invalid(f"not recorded: {exc}")
+    )
+
+    async def scenario(holder: sa.Connection) -> tuple[list[Any], int]:
+        first = asyncio.ensure_future(writer.submit(1))
+        await asyncio.sleep(0.1)
+        second = asyncio.ensure_future(writer.submit(2))
+        await asyncio.sleep(0.1)
+        assert started == [[1], [2]]  # one batch on each lane, both at the server
+        assert not first.done() and not second.done()
+        writer.close()
+        stopped = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 1)
+        holder.rollback()
+        return list(stopped), await asyncio.wait_for(writer.submit(3), 5)
+
+    with db.engine.connect() as holder:
+        holder.execute(sa.text("SELECT id FROM launch WHERE id = :id FOR UPDATE"), {"id": launch.id})
+        stopped, later = asyncio.run(scenario(holder))
+    assert all(isinstance(r, Invalid) and "stopped" in str(r) for r in stopped), stopped
+    assert later == 3
+
+
 def test_on_postgresql_one_stuck_batch_leaves_the_other_lane_to_everyone_else(
     db: Database, pg: ThrowawayPostgres
 ) -> None:
