@@ -217,15 +217,20 @@ def settled_count(db: Database, launch_id: int) -> int:
 def paced(
     label: str, port: int, make: Mix | BarePost, *, rate: float, args: argparse.Namespace
 ) -> tuple[Paced, loadgen.Samples]:
-    samples = loadgen.run_processes(
-        "127.0.0.1",
-        port,
-        make,
-        rate=rate,
-        seconds=args.paced_seconds,
-        processes=args.processes,
-        connections=max(args.connections // args.processes, 1),
-    )
+    if args.native is not None:
+        samples = loadgen.run_native(
+            args.native, "127.0.0.1", port, make, rate=rate, seconds=args.paced_seconds, connections=args.connections
+        )
+    else:
+        samples = loadgen.run_processes(
+            "127.0.0.1",
+            port,
+            make,
+            rate=rate,
+            seconds=args.paced_seconds,
+            processes=args.processes,
+            connections=max(args.connections // args.processes, 1),
+        )
     result = loadgen.summary(samples, rate)
     by_kind: dict[bool, list[float]] = {True: [], False: []}
     if isinstance(make, Mix):
@@ -448,10 +453,9 @@ def report(runs: list[Run], args: argparse.Namespace, command: str, loads: tuple
         )
     lines += [
         "",
-        f"Latency at half the mix's saturation rate: open loop, one schedule split over {args.processes} generator "
-        f"processes ({max(args.connections // args.processes, 1)} connections each to begin with, one more whenever "
-        f"all are busy), {args.paced_seconds:g} s, latency from each request's scheduled send time; the bare POST at "
-        "the same rate is the control. The generator kept "
+        f"Latency at half the mix's saturation rate: open loop, {generator(args)} "
+        f"one more connection whenever all are busy, {args.paced_seconds:g} s, latency from each request's "
+        "scheduled send time; the bare POST at the same rate is the control. The generator kept "
         f"up when it achieved ≥ {KEPT_UP_SHARE:.0%} of the rate with its own p99 lag ≤ {KEPT_UP_LAG_MS:g} ms.",
         "",
         "| database | workers | rate /s (achieved) | p50 ms | **p99 ms** | API p99 | tick p99 | max ms | failed "
@@ -491,6 +495,15 @@ def report(runs: list[Run], args: argparse.Namespace, command: str, loads: tuple
     return "\n".join(lines)
 
 
+def generator(args: argparse.Namespace) -> str:
+    if args.native is not None:
+        return f"one schedule sent by one thread of C (`bench/openloop.c`, {args.connections} connections at first)"
+    return (
+        f"one schedule split over {args.processes} Python generator processes "
+        f"({max(args.connections // args.processes, 1)} connections each to begin with)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=("sqlite", "postgres"), help="default: postgres if --postgres is given")
@@ -503,7 +516,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="saturation rounds (bare GET, bare POST, mix)")
     parser.add_argument("--paced-seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--processes", type=int, default=4, help="open-loop generator processes")
+    parser.add_argument(
+        "--generator",
+        choices=("native", "python"),
+        default="native",
+        help="open loop from C (bench/openloop.c, built with the machine's cc) or from Python processes; "
+        "native falls back to python without a C compiler",
+    )
+    parser.add_argument("--processes", type=int, default=4, help="open-loop generator processes (python)")
     parser.add_argument("--agents", type=int, default=4, help="signed-in agents ticking")
     parser.add_argument("--tokens", type=int, default=2, help="API tokens posting")
     parser.add_argument("--api-share", type=int, default=50, help="percent of the mix through the API")
@@ -512,6 +532,7 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install -y wrk")
     if args.million:
         args.enquiries = 1_000_000
+    args.native = loadgen.native_generator() if args.generator == "native" else None
     if not 0 <= args.api_share <= 100:
         parser.error("--api-share is a percent")
     database = args.db or ("postgres" if args.postgres else "sqlite")

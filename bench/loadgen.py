@@ -8,18 +8,30 @@ One Python process cannot send thousands of requests a second on time, so
 is due at ``start + n / rate`` and belongs to process ``n % processes``. Each
 process also records how late it woke for each request (its own lag), and the
 rate it achieved, so a run can say whether the generator kept up.
+
+Even so, on a two-core machine that also runs the server, the processes cost about as much
+CPU per request as the server they measure, and fell behind (docs/benchmarks.md). So
+``run_native`` sends the same schedule from one thread of C (``openloop.c``, built here with
+the machine's C compiler): a few microseconds a request. The load benchmark uses it wherever
+a compiler is found, and says which generator it used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import multiprocessing
 import re
+import shutil
 import statistics
+import struct
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import uvloop
 
@@ -233,3 +245,61 @@ def run_processes(
     for child in children:
         child.join(timeout=30)
     return merged
+
+
+NATIVE_SOURCE = Path(__file__).with_name("openloop.c")
+
+
+def native_generator() -> Path | None:
+    """The C generator, built once per version of its source under bench/results/; None when the
+    machine has no C compiler (then the Python processes are what there is)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    source = NATIVE_SOURCE.read_bytes()
+    binary = Path(__file__).parent / "results" / f"openloop-{hashlib.sha256(source).hexdigest()[:12]}"
+    if not binary.exists():
+        binary.parent.mkdir(exist_ok=True)
+        subprocess.run([compiler, "-O2", "-Wall", "-o", str(binary), str(NATIVE_SOURCE)], check=True)
+    return binary
+
+
+def run_native(
+    binary: Path,
+    host: str,
+    port: int,
+    make_request: Callable[[int], bytes],
+    *,
+    rate: float,
+    seconds: float,
+    connections: int,
+) -> Samples:
+    """The schedule of ``run_processes`` (request ``n`` due at ``start + n / rate``, latency from
+    that time, a new connection whenever all are busy), sent by the C generator."""
+    total = int(rate * seconds)
+    with tempfile.TemporaryDirectory(prefix="openloop-") as folder:
+        asked, answers = Path(folder) / "requests", Path(folder) / "answers"
+        with asked.open("wb") as out:
+            out.write(struct.pack("<I", total))
+            for n in range(total):
+                request = make_request(n)
+                out.write(struct.pack("<I", len(request)))
+                out.write(request)
+        subprocess.run(
+            [str(binary), host, str(port), repr(rate), str(connections), str(asked), str(answers)], check=True
+        )
+        samples = Samples()
+        for line in answers.read_text().splitlines():
+            if line.startswith("# "):
+                start, last_sent, opened, cpu = (int(v) for v in line[2:].split())
+                samples.start, samples.last_sent = start / 1e9, last_sent / 1e9
+                samples.connections, samples.cpu_seconds = opened, cpu / 1e9
+                continue
+            n, status, latency, lag, found = (int(v) for v in line.split())
+            samples.numbers.append(n)
+            samples.statuses.append(status)
+            samples.latencies.append(latency / 1e9)
+            samples.lags.append(lag / 1e9)
+            if 200 <= status < 300 and found >= 0:
+                samples.ids.append(found)
+    return samples
