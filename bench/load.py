@@ -5,9 +5,10 @@ at the same time, against `tally serve --workers N`, on SQLite or PostgreSQL.
 
 For each database and worker count: saturation throughput of the mix (closed loop, wrk with
 `load_mix.lua`) beside a bare FastAPI endpoint (`bare_app.py`) in the same run, then latency at half
-that rate from an open-loop generator split over several processes (`loadgen.run_processes`, latency
-from each request's scheduled send time), with the bare endpoint at the same rate as a control, the
-generator's achieved rate and lag, and a check that every enquiry answered 2xx is in the database.
+that rate from an open-loop generator (`openloop.c` through `loadgen.run_native`, or Python processes
+with `--generator python`; latency from each request's scheduled send time), with the bare endpoint at
+the same rate as a control, the generator's achieved rate and lag, and a check that every enquiry
+answered 2xx is in the database.
 
 Only HTTP and the `tally` CLI touch the app (users, tokens, sign-in, the POSTs); the data set comes
 from `data.py`. Needs wrk (apt-get install -y wrk). Prints Markdown for docs/benchmarks.md.
@@ -453,7 +454,7 @@ def report(runs: list[Run], args: argparse.Namespace, command: str, loads: tuple
         )
     lines += [
         "",
-        f"Latency at half the mix's saturation rate: open loop, {generator(args)} "
+        f"Latency at half the mix's saturation rate: open loop, {generator(args)}, "
         f"one more connection whenever all are busy, {args.paced_seconds:g} s, latency from each request's "
         "scheduled send time; the bare POST at the same rate is the control. The generator kept "
         f"up when it achieved ≥ {KEPT_UP_SHARE:.0%} of the rate with its own p99 lag ≤ {KEPT_UP_LAG_MS:g} ms.",

@@ -9,11 +9,18 @@
  *
  *   openloop HOST PORT RATE CONNECTIONS REQUESTS_FILE OUTPUT_FILE
  *
- * REQUESTS_FILE: a little-endian u32 count, then per request a u32 length and the raw request.
- * OUTPUT_FILE: one line per request, "n status latency_ns lag_ns id" (status 0: no answer; id -1:
- * none in the body), then "# start_ns last_sent_ns connections cpu_ns" (CLOCK_MONOTONIC, as
- * Python's time.monotonic()). A request that finds every connection busy opens one more, as
- * another client would, instead of waiting for one.
+ * REQUESTS_FILE: a u32 count, then per request a u32 length and the raw request (the machine's byte
+ * order). OUTPUT_FILE: one line per request, "n status latency_ns lag_ns id", then
+ * "# start_ns last_sent_ns connections cpu_ns" (CLOCK_MONOTONIC, as Python's time.monotonic()).
+ * lag: how late its first byte left. status 0: no answer (the connection failed or nothing came
+ * in GIVE_UP after the last due time), charged as GIVE_UP of latency, never flattering; id -1:
+ * none in a 2xx body.
+ *
+ * A request that finds every connection busy opens one more, as another client would, instead of
+ * waiting for one. Answers must carry Content-Length (this app's all do); a connection the server
+ * closes is not used again, and a request it dropped before answering a byte, on a connection
+ * that had answered before (a keep-alive timeout racing the send), is sent once more on a new one,
+ * still charged from its own due time.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -21,6 +28,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +41,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GIVE_UP_NS (30LL * 1000000000LL) /* after the last due time, unanswered requests fail */
+#define GIVE_UP_NS (30LL * 1000000000LL)
 
 typedef struct {
     int fd;
     int connecting;
     int writable; /* watched for EPOLLOUT: only while a request is half sent */
-    int64_t n; /* the request in flight, or -1 */
+    int reused;   /* has answered before: a drop before the first byte may be a keep-alive race */
+    int64_t n;    /* the request in flight, or -1 */
     uint32_t sent;
     char *buf;
     size_t cap, used;
@@ -72,11 +81,22 @@ static size_t idle_count;
 static char **requests;
 static uint32_t *lengths;
 static int *statuses;
+static char *done, *retried;
 static int64_t *latencies, *lags, *ids;
-static int64_t start, answered;
+static int64_t start, answered, last_sent;
 static double rate;
 
 static int64_t due(int64_t n) { return start + (int64_t)((double)n * 1e9 / rate); }
+
+static void record(int64_t n, int status, int64_t latency, int64_t id) {
+    statuses[n] = status;
+    latencies[n] = latency;
+    ids[n] = id;
+    done[n] = 1;
+    answered++;
+}
+
+static void fail(int64_t n) { record(n, 0, GIVE_UP_NS, -1); }
 
 static void watch(Conn *c, int writable, int op) {
     if (op == EPOLL_CTL_MOD && writable == c->writable) return; /* a syscall a request saved */
@@ -85,86 +105,144 @@ static void watch(Conn *c, int writable, int op) {
     c->writable = writable;
 }
 
+static void drop(Conn *c) {
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    c->n = -1;
+}
+
+/* A new connection, or NULL when the machine refuses one (out of descriptors, say). */
 static Conn *open_conn(int blocking) {
     int fd = socket(AF_INET, SOCK_STREAM | (blocking ? 0 : SOCK_NONBLOCK), 0);
-    if (fd < 0) die("socket");
+    if (fd < 0) return NULL;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int connecting = 0;
+    if (connect(fd, (struct sockaddr *)&address, sizeof address) < 0) {
+        if (blocking || errno != EINPROGRESS) {
+            close(fd);
+            return NULL;
+        }
+        connecting = 1;
+    }
+    if (blocking) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     Conn *c = calloc(1, sizeof *c);
     c->fd = fd;
+    c->connecting = connecting;
     c->n = -1;
     c->cap = 4096;
     c->buf = malloc(c->cap);
-    if (connect(fd, (struct sockaddr *)&address, sizeof address) < 0) {
-        if (blocking || errno != EINPROGRESS) die("connect");
-        c->connecting = 1;
-    }
-    if (blocking) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     if (conn_count == conn_cap) {
         conn_cap = conn_cap ? conn_cap * 2 : 64;
         conns = realloc(conns, conn_cap * sizeof *conns);
         idle = realloc(idle, conn_cap * sizeof *idle);
     }
     conns[conn_count++] = c;
-    watch(c, c->connecting, EPOLL_CTL_ADD);
+    watch(c, connecting, EPOLL_CTL_ADD);
     return c;
 }
 
-static void finish(Conn *c, int status, int64_t id) {
-    int64_t n = c->n;
-    latencies[n] = now_ns() - due(n);
-    statuses[n] = status;
-    ids[n] = id;
-    answered++;
-    c->n = -1;
+static void send_more(Conn *c);
+
+/* Request n on a free connection, or on a new one when every one is busy. */
+static void begin(int64_t n) {
+    Conn *c = NULL;
+    while (idle_count && !c) {
+        c = idle[--idle_count];
+        if (c->fd < 0) c = NULL; /* closed since */
+    }
+    if (!c) c = open_conn(0);
+    if (!c) {
+        fail(n);
+        return;
+    }
+    c->n = n;
+    c->sent = 0;
     c->used = 0;
+    if (!c->connecting) send_more(c);
 }
 
-static void drop(Conn *c) {
-    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
-    c->fd = -1;
+/* The connection failed with its request unanswered: send it once more, or count it failed. */
+static void lost(Conn *c) {
+    int64_t n = c->n;
+    int again = c->reused && c->used == 0 && !retried[n];
+    drop(c);
+    if (again) {
+        retried[n] = 1;
+        begin(n);
+    } else {
+        fail(n);
+    }
 }
 
 static void send_more(Conn *c) {
     while (c->sent < lengths[c->n]) {
-        ssize_t w = write(c->fd, requests[c->n] + c->sent, lengths[c->n] - c->sent);
+        ssize_t w = send(c->fd, requests[c->n] + c->sent, lengths[c->n] - c->sent, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN) {
                 watch(c, 1, EPOLL_CTL_MOD);
                 return;
             }
-            finish(c, 0, -1); /* the server went away: no answer, and the connection is done */
-            drop(c);
+            lost(c);
             return;
+        }
+        if (c->sent == 0) { /* when it really left: after a new connection's handshake, too */
+            int64_t now = now_ns();
+            lags[c->n] = now - due(c->n);
+            if (now > last_sent) last_sent = now;
         }
         c->sent += (uint32_t)w;
     }
     watch(c, 0, EPOLL_CTL_MOD);
 }
 
-/* A complete answer in the buffer: its status, and the enquiry id of a 2xx one. */
+static const char *header(const char *head, const char *end, const char *name) {
+    size_t size = strlen(name);
+    for (const char *line = memchr(head, '\n', (size_t)(end - head)); line && line < end;
+         line = memchr(line + 1, '\n', (size_t)(end - line - 1))) {
+        if (strncasecmp(line + 1, name, size) == 0) return line + 1 + size;
+    }
+    return NULL;
+}
+
+/* A complete answer in the buffer is recorded (1); 0 while it is not all there; -1 when it cannot
+ * be read (no Content-Length, or a broken one): the request fails and the connection goes. */
 static int parse(Conn *c) {
     char *head_end = memmem(c->buf, c->used, "\r\n\r\n", 4);
     if (!head_end) return 0;
     size_t head = (size_t)(head_end - c->buf) + 4;
-    long length = 0;
-    for (char *line = memchr(c->buf, '\n', head); line && line < head_end; line = memchr(line + 1, '\n', head)) {
-        if (strncasecmp(line + 1, "content-length:", 15) == 0) length = strtol(line + 16, NULL, 10);
-    }
+    const char *found = header(c->buf, head_end, "content-length:");
+    if (!found || header(c->buf, head_end, "transfer-encoding:")) return -1;
+    char *after;
+    long long length = strtoll(found, &after, 10);
+    if (after == found || length < 0 || length > (1LL << 30)) return -1;
     if (c->used < head + (size_t)length) return 0;
     int status = atoi(c->buf + 9); /* "HTTP/1.1 201 ..." */
     int64_t id = -1;
     if (status >= 200 && status < 300) {
         char *body = c->buf + head, *end = body + length;
-        char *found = memmem(body, (size_t)length, "\"id\":", 5);
-        if (found) {
-            found += 5;
-            while (found < end && *found == ' ') found++;
-            if (found < end && *found >= '0' && *found <= '9') id = strtoll(found, NULL, 10);
+        char *key = memmem(body, (size_t)length, "\"id\":", 5);
+        if (key) {
+            key += 5;
+            while (key < end && *key == ' ') key++;
+            if (key < end && *key >= '0' && *key <= '9') id = strtoll(key, NULL, 10);
         }
     }
-    finish(c, status, id);
+    record(c->n, status, now_ns() - due(c->n), id);
+    const char *connection = header(c->buf, head_end, "connection:");
+    while (connection && *connection == ' ') connection++;
+    int closing = connection && strncasecmp(connection, "close", 5) == 0;
+    /* Answered before all of it was sent (a 413, say): the rest would be read as the next request. */
+    int half_sent = c->sent < lengths[c->n];
+    c->n = -1;
+    c->used = 0;
+    c->reused = 1;
+    if (closing || half_sent) {
+        drop(c);
+    } else {
+        idle[idle_count++] = c;
+    }
     return 1;
 }
 
@@ -182,12 +260,26 @@ static void readable(Conn *c) {
             continue;
         }
         if (r < 0 && errno == EAGAIN) break;
-        /* closed by the server: fail what was in flight, and never use this connection again */
-        if (c->n >= 0) finish(c, 0, -1);
-        drop(c);
+        /* closed by the server: what it answered in full counts; then the connection goes */
+        if (c->n >= 0 && c->used && parse(c) == 1) {
+            if (c->fd >= 0) drop(c);
+            return;
+        }
+        if (c->n >= 0) {
+            lost(c);
+        } else {
+            drop(c);
+        }
         return;
     }
-    if (c->n >= 0 && parse(c)) idle[idle_count++] = c;
+    if (c->n < 0) {
+        c->used = 0; /* nothing was asked on it: nothing to read */
+        return;
+    }
+    if (parse(c) < 0) {
+        fail(c->n);
+        drop(c);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -200,11 +292,15 @@ int main(int argc, char **argv) {
     if (inet_pton(AF_INET, argv[1], &address.sin_addr) != 1) die("host (an IPv4 address)");
     rate = atof(argv[3]);
     int initial = atoi(argv[4]);
+    if (rate <= 0 || initial < 1) {
+        fprintf(stderr, "openloop: RATE and CONNECTIONS must be positive\n");
+        return 2;
+    }
 
     FILE *in = fopen(argv[5], "rb");
     if (!in) die(argv[5]);
     uint32_t count;
-    if (fread(&count, 4, 1, in) != 1) die("requests file");
+    if (fread(&count, 4, 1, in) != 1 || count == 0) die("requests file");
     requests = malloc(count * sizeof *requests);
     lengths = malloc(count * sizeof *lengths);
     for (uint32_t i = 0; i < count; i++) {
@@ -217,33 +313,33 @@ int main(int argc, char **argv) {
     latencies = calloc(count, sizeof *latencies);
     lags = calloc(count, sizeof *lags);
     ids = calloc(count, sizeof *ids);
+    done = calloc(count, 1);
+    retried = calloc(count, 1);
 
+    /* A stall opens a connection per request due meanwhile: as many descriptors as allowed. */
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
+    signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_TIMERSLACK, 1UL); /* wake on time, not up to 50 µs late */
     epoll_fd = epoll_create1(0);
     if (epoll_fd < 0) die("epoll_create1");
     for (int i = 0; i < initial; i++) {
         Conn *c = open_conn(1); /* first: it may grow the idle array */
+        if (!c) die("connect");
         idle[idle_count++] = c;
     }
 
     struct epoll_event events[256];
-    int64_t next = 0, last_sent = 0, cpu_start = cpu_ns();
+    int64_t next = 0, cpu_start = cpu_ns();
     start = now_ns() + 50000000LL;
     while (answered < count) {
         int64_t now = now_ns();
         while (next < count && due(next) <= now) {
-            lags[next] = now - due(next);
-            Conn *c = NULL;
-            while (idle_count && !c) {
-                c = idle[--idle_count];
-                if (c->fd < 0) c = NULL; /* closed by the server while idle */
-            }
-            if (!c) c = open_conn(0);
-            c->n = next++;
-            c->sent = 0;
-            c->used = 0;
-            if (!c->connecting) send_more(c);
-            last_sent = now;
+            lags[next] = now - due(next); /* until its first byte leaves */
+            begin(next++);
         }
         if (next == count && now > due(count - 1) + GIVE_UP_NS) break;
         int64_t wait = next < count ? due(next) - now_ns() : 100000000LL;
@@ -254,25 +350,30 @@ int main(int argc, char **argv) {
         for (int i = 0; i < ready; i++) {
             Conn *c = events[i].data.ptr;
             if (c->fd < 0) continue;
-            if (c->connecting && (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+            if (c->connecting) {
+                if (!(events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continue;
                 int error = 0;
                 socklen_t size = sizeof error;
                 getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &size);
-                if (error) {
-                    errno = error;
-                    die("connect");
-                }
                 c->connecting = 0;
-                if (c->n >= 0) send_more(c);
+                if (error) {
+                    if (c->n >= 0) {
+                        lost(c);
+                    } else {
+                        drop(c);
+                    }
+                } else if (c->n >= 0) {
+                    send_more(c);
+                }
                 continue;
             }
             if ((events[i].events & EPOLLOUT) && c->n >= 0 && c->sent < lengths[c->n]) send_more(c);
             if (c->fd >= 0 && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) readable(c);
         }
     }
-    int64_t cpu = cpu_ns() - cpu_start, end = now_ns();
-    for (int64_t n = 0; n < count; n++) {
-        if (n < next && statuses[n] == 0 && latencies[n] == 0) latencies[n] = end - due(n); /* never answered */
+    int64_t cpu = cpu_ns() - cpu_start;
+    for (uint32_t n = 0; n < count; n++) {
+        if (!done[n]) fail(n); /* nothing came in GIVE_UP_NS after the last due time */
     }
 
     FILE *out = fopen(argv[6], "w");

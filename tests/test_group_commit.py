@@ -232,7 +232,7 @@ def test_on_postgresql_two_batches_sharing_keys_take_them_in_one_order(db: Datab
 def test_on_postgresql_closing_stops_the_batches_in_both_lanes(db: Database, pg: ThrowawayPostgres) -> None:
     """At shutdown a batch in flight on each lane, both waiting for the server: each request hears at
     once that nothing was recorded, instead of waiting for a server that may never answer. A writer used
-    again afterwards (the lanes' connections left mid-statement) connects afresh."""
+    again afterwards records as before."""
     launch = make_launch(db, slug="closing")
     started: list[list[int]] = []
 
