@@ -12,8 +12,8 @@ rate it achieved, so a run can say whether the generator kept up.
 Even so, on a two-core machine that also runs the server, the processes cost about as much
 CPU per request as the server they measure, and fell behind (docs/benchmarks.md). So
 ``run_native`` sends the same schedule from one thread of C (``openloop.c``, built here with
-the machine's C compiler): a few microseconds a request. The load benchmark uses it wherever
-a compiler is found, and says which generator it used.
+the machine's C compiler): about a third of their CPU a request, measured there. The load
+benchmark uses it wherever a compiler is found, and says which generator it used.
 """
 
 from __future__ import annotations

@@ -30,9 +30,10 @@ batches may be in flight at once, each on a connection of its own (a
 "lane"): while one waits for the server, the requests that came in meanwhile
 are already on their way in the next, instead of waiting for the first to
 come back (measured: faster in 11 of 14 alternating runs of the API alone,
-and with one worker in the load benchmark, not with two; docs/benchmarks.md). Batches are independent: a key
-sent twice at once is recorded by one and found as a replay by the other,
-which PostgreSQL's unique index makes wait for the first. Every request
+and with one worker in the load benchmark, not with two; docs/benchmarks.md).
+Batches are independent: a key sent twice at once is recorded by one and
+found as a replay by the other, which PostgreSQL's unique index makes wait
+for the first. Every request
 waits at most ``timeout`` seconds: past it, it gets the failure (a 503 saying
 nothing was recorded), and while a batch has been stuck longer than that with
 nothing committed since it began, new requests get it at once instead of
@@ -221,7 +222,7 @@ class GroupCommitWriter(Generic[T, R]):
             self._committed_at = time.monotonic()
             # A batch that began before the last failure says nothing about writes since (readiness).
             if self.last_failure is None or started > self.last_failure:
-                self.last_success = time.monotonic()
+                self.last_success = self._committed_at
         self._pending = [(item, future) for item, future in self._pending if not future.done()]
         if self._pending and not self._scheduled:
             self._scheduled = True
