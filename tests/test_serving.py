@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 from uvicorn.importer import import_from_string
 
 from app import cli, main
 from app.config import Settings
 from app.db import Database
+from app.serving import HttpProtocol, OneWriteTransport
+from tests.processes import free_port
 
 
 @pytest.fixture
@@ -48,3 +56,136 @@ def test_apps_built_in_a_shared_process_leave_the_collector_alone(
 ) -> None:
     with TestClient(main.create_app(settings, db=db)):
         assert gc.get_freeze_count() == 0
+
+
+# --- one write per answer (app/serving.py) -------------------------------------------------
+
+
+class Wire(asyncio.Transport):
+    """The socket's side of the transport: what was written, one entry per write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_what_is_written_in_one_turn_of_the_loop_leaves_in_one_write() -> None:
+    async def scenario() -> list[bytes]:
+        wire = Wire()
+        transport = OneWriteTransport(wire, asyncio.get_running_loop())
+        transport.write(b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n")
+        transport.write(b"{}")
+        assert wire.writes == []  # held until the turn ends
+        await asyncio.sleep(0)
+        return wire.writes
+
+    assert asyncio.run(scenario()) == [b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}"]
+
+
+def test_a_head_whose_body_comes_later_leaves_at_the_end_of_its_turn() -> None:
+    async def scenario() -> list[bytes]:
+        wire = Wire()
+        transport = OneWriteTransport(wire, asyncio.get_running_loop())
+        transport.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        await asyncio.sleep(0)
+        assert len(wire.writes) == 1  # not held back for the body
+        transport.write(b"2\r\n{}\r\n0\r\n\r\n")
+        await asyncio.sleep(0)
+        return wire.writes
+
+    head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    assert asyncio.run(scenario()) == [head, b"2\r\n{}\r\n0\r\n\r\n"]
+
+
+def test_closing_sends_what_is_held_first_and_a_closed_peer_gets_nothing() -> None:
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        loop = asyncio.get_running_loop()
+        wire = Wire()
+        transport = OneWriteTransport(wire, loop)
+        transport.write(b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n")
+        transport.close()
+        assert wire.closed
+        gone = Wire()
+        late = OneWriteTransport(gone, loop)
+        late.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        gone.closed = True  # the peer went away before the turn ended
+        await asyncio.sleep(0)
+        return wire.writes, gone.writes
+
+    assert asyncio.run(scenario()) == ([b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n"], [])
+
+
+async def _answers(scope: Scope, receive: Receive, send: Send) -> None:
+    """A plain answer on /json; on /stream, a head, then the body once the client has read the head."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/json":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"11")]})
+        await send({"type": "http.response.body", "body": b'{"ok":true}'})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await asyncio.get_running_loop().run_in_executor(None, HEAD_READ.wait, 10)
+    await send({"type": "http.response.body", "body": b"later"})
+
+
+HEAD_READ = threading.Event()
+
+
+def test_tally_serve_answers_through_the_one_write_protocol() -> None:
+    """Through a real socket: keep-alive answers arrive whole, and a streaming answer's head arrives
+    before its body exists."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(_answers, host="127.0.0.1", port=port, http=HttpProtocol, lifespan="off", log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            reader = client.makefile("rb")
+            for _ in range(2):
+                client.sendall(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert reader.readline() == b"HTTP/1.1 200 OK\r\n"
+                while reader.readline() != b"\r\n":
+                    pass
+                assert reader.read(11) == b'{"ok":true}'
+            client.sendall(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert reader.readline() == b"HTTP/1.1 200 OK\r\n"
+            while reader.readline() != b"\r\n":
+                pass
+            HEAD_READ.set()
+            assert reader.readline() == b"5\r\n"
+            assert reader.readline() == b"later\r\n"
+    finally:
+        HEAD_READ.set()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_large_answer_written_in_one_turn_is_not_held_in_memory() -> None:
+    """Past 64 KiB what is held goes at once, where the transport's flow control can stop the writer."""
+
+    async def scenario() -> list[int]:
+        wire = Wire()
+        transport = OneWriteTransport(wire, asyncio.get_running_loop())
+        for _ in range(64):
+            transport.write(b"x" * 16 * 1024)
+        assert sum(map(len, wire.writes)) >= 60 * 16 * 1024  # gone before the turn ended
+        await asyncio.sleep(0)
+        return [len(data) for data in wire.writes]
+
+    assert asyncio.run(scenario()) == [64 * 1024] * 16

@@ -1,0 +1,108 @@
+"""How `tally serve` speaks HTTP: uvicorn's httptools protocol, each answer in one write.
+
+uvicorn writes an answer's status line and headers when the app starts it,
+and the body when the app sends it: two writes. uvloop sends each write at
+once (its fast path, when nothing is queued), so every answer cost two
+``write`` system calls, and on a loopback or virtual network each one wakes
+the reader. With two workers busy, those writes were a fifth of a worker's
+time on the hot path (py-spy; docs/benchmarks.md). Here whatever the
+protocol writes during one turn of the event loop is held and sent as one
+write at the end of that turn: a head and its body go out together, and a
+streaming answer's head still leaves before the loop does anything else.
+Once 64 KiB are held they go at once, so a large answer written in one turn
+meets the transport's flow control as before (uvicorn waits for the client
+to read before it writes more) instead of piling up in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+SEND_AT = 64 * 1024  # bytes held that go at once: the transport's own high-water mark
+
+
+class OneWriteTransport(asyncio.Transport):
+    """A transport that joins the writes of one turn of the event loop into one."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes | bytearray | memoryview] = []
+        self._held_size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(data)
+        self._held_size += len(data)
+        if self._held_size >= SEND_AT:
+            self.flush()
+
+    def writelines(self, list_of_data: Any) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def flush(self) -> None:
+        """Send what is held (called at the end of the turn, and before closing)."""
+        if not self._held:
+            return
+        held, self._held, self._held_size = self._held, [], 0
+        if self._transport.is_closing():
+            return  # the peer went away: uvicorn would not have written either
+        self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._held, self._held_size = [], 0
+        self._transport.abort()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + self._held_size
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol over a ``OneWriteTransport``."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(OneWriteTransport(transport, self.loop))
