@@ -1,7 +1,16 @@
 """The yardstick: a bare FastAPI ``async def`` endpoint, served exactly like the app.
 
-uvicorn bench.bare_app:app --workers 2 --loop uvloop --http httptools --no-access-log
+    python -m bench.bare_app --port 8001 --workers 2           # as `tally serve` serves (app/serving.py)
+    python -m bench.bare_app --port 8002 --workers 2 --stock   # uvicorn's own httptools protocol
+
+`tally serve` sends each answer in one write (app/serving.py); stock uvicorn
+sends the head and the body in two. That alone moved the bare GET by a
+quarter to a third on the 2026-12-03 machines, so the ratios compare the app
+with the bare endpoint served the same way, and the stock one is measured
+beside it for comparison with the figures from before that change.
 """
+
+import argparse
 
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -25,3 +34,31 @@ async def bare() -> dict[str, bool]:
 async def bare_post(body: Body) -> dict[str, bool]:
     """The same JSON body parsed and validated, and nothing else."""
     return {"ok": bool(body.channel)}
+
+
+def main() -> None:
+    import uvicorn
+
+    from app.serving import HttpProtocol
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--stock", action="store_true", help="uvicorn's own protocol: head and body in two writes")
+    args = parser.parse_args()
+    # The knobs app/cli.py's run_server sets, minus the app's logging.
+    uvicorn.run(
+        "bench.bare_app:app",
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools" if args.stock else HttpProtocol,
+        access_log=False,
+        log_level="warning",
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -207,20 +207,9 @@ def main() -> None:
 
     app_port, bare_port = free_port(), free_port()
     env = {"TALLY_DATABASE_URL": db.url, "TALLY_SECRET_KEY": SECRET, "TALLY_LOG_LEVEL": "warning"}
-    uvicorn_flags = [
-        "--workers",
-        str(args.workers),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
     slug = data.launch.slug
     bare_server = server(
-        [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), *uvicorn_flags],
+        [sys.executable, "-m", "bench.bare_app", "--port", str(bare_port), "--workers", str(args.workers)],
         f"http://127.0.0.1:{bare_port}/bare",
         {},
     )

@@ -50,6 +50,7 @@ PASSWORD = "bench-agent-password-123"
 CHANNELS = ("phone", "chat", "email", "social")
 KEPT_UP_SHARE = 0.97  # the generator kept up: at least this share of the asked rate …
 KEPT_UP_LAG_MS = 5.0  # … and its own p99 lag at most this
+STOCK = "bare GET, stock uvicorn"  # the yardstick as served before app/serving.py (bench/bare_app.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,7 +302,7 @@ def measure(database: str, start: Start, workers: int, args: argparse.Namespace)
     say(f"{database}, {workers} worker(s)")
     db = copy_of(start, f"load_{workers}w", admin_url=args.postgres)
     launch_id, slug = start.launch_id, start.slug
-    app_port, bare_port = free_port(), free_port()
+    app_port, bare_port, stock_port = free_port(), free_port(), free_port()
     base = f"http://127.0.0.1:{app_port}"
     env = {
         "TALLY_DATABASE_URL": db.url,
@@ -314,19 +315,16 @@ def measure(database: str, start: Start, workers: int, args: argparse.Namespace)
     for name in usernames:
         tally(env, "users", "add", name, "--role", "agent", "--password-stdin", stdin=PASSWORD + "\n")
     bearers = tuple(tally(env, "tokens", "create", f"bench-load-{i}").split()[-1] for i in range(args.tokens))
-    uvicorn_flags = ["--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
-    bare_server = server(
-        [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), *uvicorn_flags],
-        f"http://127.0.0.1:{bare_port}/bare",
-        {},
-    )
+    bare = [sys.executable, "-m", "bench.bare_app", "--workers", str(workers), "--port"]
+    bare_server = server([*bare, str(bare_port)], f"http://127.0.0.1:{bare_port}/bare", {})
+    stock_server = server([*bare, str(stock_port), "--stock"], f"http://127.0.0.1:{stock_port}/bare", {})
     app_server = server(
         [sys.executable, "-m", "app", "serve", "--no-scheduler", "--workers", str(workers), "--port", str(app_port)],
         f"{base}/healthz",
         env,
     )
     say("starting the servers")
-    with bare_server, app_server:
+    with bare_server, stock_server, app_server:
         say("signing the agents in")
         agents = tuple(sign_in(base, slug, name) for name in usernames)
         mix_env = {
@@ -344,6 +342,7 @@ def measure(database: str, start: Start, workers: int, args: argparse.Namespace)
             ("bare GET", f"http://127.0.0.1:{bare_port}/bare", None),
             ("bare POST", f"http://127.0.0.1:{bare_port}/bare", {"PATH_TO_POST": "/bare"}),
             ("mix", base, mix_env),
+            (STOCK, f"http://127.0.0.1:{stock_port}/bare", None),
         ]
         say(f"saturation: {args.rounds} rounds of {', '.join(t[0] for t in targets)}, {args.seconds} s each")
         closed = saturation(
@@ -432,13 +431,15 @@ def report(runs: list[Run], args: argparse.Namespace, command: str, loads: tuple
         + f". Load average {loads[0]} before, {loads[1]} after.",
         "",
         f"Saturation: wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds of bare GET, bare POST "
-        f"(`bench/bare_app.py`) and the mix ({args.api_share} % API with {args.tokens} tokens, the rest checklist "
-        f"ticks by {args.agents} signed-in agents; `bench/load_mix.lua`), each ratio against the bare run of its "
-        f"own round; {runs[0].enquiries:,} enquiries in the database at the start.",
+        f"(`bench/bare_app.py`, served as `tally serve` serves: one write per answer) and the mix "
+        f"({args.api_share} % API with {args.tokens} tokens, the rest checklist ticks by {args.agents} signed-in "
+        "agents; `bench/load_mix.lua`), then the bare GET on stock uvicorn (head and body in two writes, as the "
+        "yardstick was served before); each ratio against the bare run of its own round; "
+        f"{runs[0].enquiries:,} enquiries in the database at the start.",
         "",
         "| database | workers | bare GET req/s | bare POST req/s | mix req/s | mix / bare GET (range) "
-        "| mix / bare POST | non-2xx |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| mix / bare POST | non-2xx | bare GET, stock uvicorn req/s | mix / stock bare GET |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
         bare_get = [r.requests_per_second for r in run.saturation["bare GET"]]
@@ -446,11 +447,14 @@ def report(runs: list[Run], args: argparse.Namespace, command: str, loads: tuple
         mixed = [r.requests_per_second for r in run.saturation["mix"]]
         to_get = [m / b for m, b in zip(mixed, bare_get, strict=True)]
         to_post = [m / b for m, b in zip(mixed, bare_post, strict=True)]
+        stock = [r.requests_per_second for r in run.saturation[STOCK]]
+        to_stock = [m / b for m, b in zip(mixed, stock, strict=True)]
         lines.append(
             f"| {run.database} | {run.workers} | {statistics.median(bare_get):,.0f} "
             f"| {statistics.median(bare_post):,.0f} | {statistics.median(mixed):,.0f} "
             f"| **{statistics.median(to_get):.2f}** ({min(to_get):.2f}–{max(to_get):.2f}) "
-            f"| {statistics.median(to_post):.2f} | {sum(r.non_2xx for r in run.saturation['mix'])} |"
+            f"| {statistics.median(to_post):.2f} | {sum(r.non_2xx for r in run.saturation['mix'])} "
+            f"| {statistics.median(stock):,.0f} | {statistics.median(to_stock):.2f} |"
         )
     lines += [
         "",
