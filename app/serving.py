@@ -6,12 +6,13 @@ once (its fast path, when nothing is queued), so every answer cost two
 ``write`` system calls, and on a loopback or virtual network each one wakes
 the reader. With two workers busy, those writes were a fifth of a worker's
 time on the hot path (py-spy; docs/benchmarks.md). Here whatever the
-protocol writes during one turn of the event loop is held and sent as one
-write at the end of that turn: a head and its body go out together, and a
-streaming answer's head still leaves before the loop does anything else.
-Once 64 KiB are held they go at once, so a large answer written in one turn
-meets the transport's flow control as before (uvicorn waits for the client
-to read before it writes more) instead of piling up in memory.
+protocol writes during one step of the event loop is held and sent as one
+write by a callback scheduled with the first of them: a head and its body
+go out together, and a streaming answer's head is not held back for its
+body (it leaves with the loop's next round of callbacks). A piece of 64 KiB
+or more, or that much held, goes at once, so a large answer meets the
+transport's flow control as before (uvicorn waits for the client to read
+before it writes more) instead of piling up in memory or being copied.
 """
 
 from __future__ import annotations
@@ -31,10 +32,16 @@ class OneWriteTransport(asyncio.Transport):
         super().__init__()
         self._transport = transport
         self._loop = loop
-        self._held: list[bytes | bytearray | memoryview] = []
+        self._held: list[bytes] = []
         self._held_size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not isinstance(data, bytes):
+            data = bytes(data)  # the caller may reuse its buffer before the flush
+        if len(data) >= SEND_AT:
+            self.flush()
+            self._transport.write(data)
+            return
         if not self._held:
             self._loop.call_soon(self.flush)
         self._held.append(data)
@@ -104,5 +111,13 @@ class OneWriteTransport(asyncio.Transport):
 class HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol over a ``OneWriteTransport``."""
 
+    transport: OneWriteTransport
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(OneWriteTransport(transport, self.loop))
+
+    def eof_received(self) -> None:
+        # The client closed its side: the event loop closes the socket's transport itself, not through
+        # ours, so an answer still held would be dropped. It goes first.
+        self.transport.flush()
+        super().eof_received()

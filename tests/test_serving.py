@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import pickle
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 from uvicorn.importer import import_from_string
+from uvicorn.server import ServerState
 
 from app import cli, main
 from app.config import Settings
@@ -78,6 +81,15 @@ class Wire(asyncio.Transport):
     def close(self) -> None:
         self.closed = True
 
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 8000) if name in ("sockname", "peername") else default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
 
 def test_what_is_written_in_one_turn_of_the_loop_leaves_in_one_write() -> None:
     async def scenario() -> list[bytes]:
@@ -87,7 +99,7 @@ def test_what_is_written_in_one_turn_of_the_loop_leaves_in_one_write() -> None:
         transport.write(b"{}")
         assert wire.writes == []  # held until the turn ends
         await asyncio.sleep(0)
-        return wire.writes
+        return list(wire.writes)
 
     assert asyncio.run(scenario()) == [b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}"]
 
@@ -101,13 +113,13 @@ def test_a_head_whose_body_comes_later_leaves_at_the_end_of_its_turn() -> None:
         assert len(wire.writes) == 1  # not held back for the body
         transport.write(b"2\r\n{}\r\n0\r\n\r\n")
         await asyncio.sleep(0)
-        return wire.writes
+        return list(wire.writes)
 
     head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
     assert asyncio.run(scenario()) == [head, b"2\r\n{}\r\n0\r\n\r\n"]
 
 
-def test_closing_sends_what_is_held_first_and_a_closed_peer_gets_nothing() -> None:
+def test_closing_sends_what_is_held_first_and_a_peer_that_went_away_gets_nothing() -> None:
     async def scenario() -> tuple[list[bytes], list[bytes]]:
         loop = asyncio.get_running_loop()
         wire = Wire()
@@ -120,7 +132,7 @@ def test_closing_sends_what_is_held_first_and_a_closed_peer_gets_nothing() -> No
         late.write(b"HTTP/1.1 200 OK\r\n\r\n")
         gone.closed = True  # the peer went away before the turn ended
         await asyncio.sleep(0)
-        return wire.writes, gone.writes
+        return list(wire.writes), list(gone.writes)
 
     assert asyncio.run(scenario()) == ([b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n"], [])
 
@@ -134,7 +146,8 @@ async def _answers(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": b'{"ok":true}'})
         return
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-    await asyncio.get_running_loop().run_in_executor(None, HEAD_READ.wait, 10)
+    if not await asyncio.get_running_loop().run_in_executor(None, HEAD_READ.wait, 5):
+        raise AssertionError("the client never got the head")  # the connection drops: the test fails
     await send({"type": "http.response.body", "body": b"later"})
 
 
@@ -144,6 +157,7 @@ HEAD_READ = threading.Event()
 def test_tally_serve_answers_through_the_one_write_protocol() -> None:
     """Through a real socket: keep-alive answers arrive whole, and a streaming answer's head arrives
     before its body exists."""
+    HEAD_READ.clear()
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(_answers, host="127.0.0.1", port=port, http=HttpProtocol, lifespan="off", log_level="warning")
@@ -186,6 +200,68 @@ def test_a_large_answer_written_in_one_turn_is_not_held_in_memory() -> None:
             transport.write(b"x" * 16 * 1024)
         assert sum(map(len, wire.writes)) >= 60 * 16 * 1024  # gone before the turn ended
         await asyncio.sleep(0)
+        transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        transport.write(b"y" * 1024 * 1024)  # one large piece: after what is held, as it is (no copy)
         return [len(data) for data in wire.writes]
 
-    assert asyncio.run(scenario()) == [64 * 1024] * 16
+    assert asyncio.run(scenario()) == [64 * 1024] * 16 + [19, 1024 * 1024]
+
+
+def _protocol() -> tuple[HttpProtocol, Wire]:
+    config = uvicorn.Config(_answers, http=HttpProtocol, lifespan="off", log_level="warning")
+    config.load()
+    protocol = HttpProtocol(config=config, server_state=ServerState(), app_state={})
+    wire = Wire()
+    protocol.connection_made(wire)
+    return protocol, wire
+
+
+def test_the_protocol_sends_a_whole_answer_in_one_write() -> None:
+    async def scenario() -> list[bytes]:
+        protocol, wire = _protocol()
+        protocol.data_received(b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n")
+        for _ in range(100):
+            if wire.writes:
+                break
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return list(wire.writes)
+
+    writes = asyncio.run(scenario())
+    assert len(writes) == 1
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writes[0].endswith(b'\r\n\r\n{"ok":true}')
+
+
+def test_an_answer_held_when_the_client_closes_its_side_still_leaves() -> None:
+    async def scenario() -> list[bytes]:
+        protocol, wire = _protocol()
+        protocol.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        protocol.eof_received()  # the event loop closes the socket right after this
+        return list(wire.writes)
+
+    assert asyncio.run(scenario()) == [b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]
+
+
+def test_tally_serve_uses_the_one_write_protocol_in_every_worker(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: asked.update(kwargs))
+    cli.run_server(settings, host="127.0.0.1", port=8000, workers=2)
+    assert asked["http"] is HttpProtocol
+    # Workers are started with the configuration pickled: the class goes by name.
+    config = uvicorn.Config(cli.SERVED_APP, http=asked["http"], workers=2)
+    assert pickle.loads(pickle.dumps(config)).http is HttpProtocol  # noqa: S301 - our own bytes
+
+
+def test_a_buffer_the_writer_reuses_leaves_as_it_was_written() -> None:
+    async def scenario() -> list[bytes]:
+        wire = Wire()
+        transport = OneWriteTransport(wire, asyncio.get_running_loop())
+        buffer = bytearray(b"first")
+        transport.write(buffer)
+        buffer[:] = b"again"
+        await asyncio.sleep(0)
+        return list(wire.writes)
+
+    assert asyncio.run(scenario()) == [b"first"]
