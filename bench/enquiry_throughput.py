@@ -4,7 +4,10 @@ that rate, and a check that every acknowledged enquiry is in the database.
     uv run python -m bench.enquiry_throughput [--postgres URL] [--seconds 10] [--rounds 3] [--workers 2]
 
 Needs wrk (apt-get install wrk). Both servers run with the same uvicorn
-settings (uvloop, httptools, no access log, N workers).
+settings (uvloop, httptools with one write per answer, no access log, N
+workers; bench/bare_app.py). Ratios from before that protocol (2026-12-03)
+had the bare endpoint on stock uvicorn: compare them with bench.load's
+"mix / stock bare GET" column, not with this script's newer runs.
 """
 
 from __future__ import annotations
