@@ -275,7 +275,7 @@ SERVED_APP = "app.main:served_app"
 def run_server(config: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from app.serving import HttpProtocol
+    from app.serving import UVICORN_OPTIONS
 
     uvicorn.run(
         SERVED_APP,
@@ -285,15 +285,10 @@ def run_server(config: Settings, *, host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        # uvloop + httptools: with plain asyncio every request on a shared
-        # socket gains ~40 ms from Nagle's algorithm once workers > 1. Each answer in one write (serving.py).
-        loop="uvloop",
-        http=HttpProtocol,
         access_log=config.access_log,
         log_level=config.log_level,
-        proxy_headers=True,
         forwarded_allow_ips=config.forwarded_allow_ips,
-        server_header=False,
+        **UVICORN_OPTIONS,
     )
 
 

@@ -121,3 +121,14 @@ class HttpProtocol(HttpToolsProtocol):
         # ours, so an answer still held would be dropped. It goes first.
         self.transport.flush()
         super().eof_received()
+
+
+# How `tally serve` runs uvicorn, besides its address, workers and logging; the benchmarks' bare endpoint
+# (bench/bare_app.py) is served with the same. uvloop + httptools: with plain asyncio every request on a
+# shared socket gained ~40 ms from Nagle's algorithm once workers > 1.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": HttpProtocol,
+    "proxy_headers": True,
+    "server_header": False,
+}

@@ -39,24 +39,16 @@ async def bare_post(body: Body) -> dict[str, bool]:
 def main() -> None:
     import uvicorn
 
-    from app.serving import HttpProtocol
+    from app.serving import UVICORN_OPTIONS
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--stock", action="store_true", help="uvicorn's own protocol: head and body in two writes")
     args = parser.parse_args()
-    # The knobs app/cli.py's run_server sets, minus the app's logging.
+    options = {**UVICORN_OPTIONS, "http": "httptools"} if args.stock else UVICORN_OPTIONS
     uvicorn.run(
-        "bench.bare_app:app",
-        port=args.port,
-        workers=args.workers,
-        loop="uvloop",
-        http="httptools" if args.stock else HttpProtocol,
-        access_log=False,
-        log_level="warning",
-        proxy_headers=True,
-        server_header=False,
+        "bench.bare_app:app", port=args.port, workers=args.workers, access_log=False, log_level="warning", **options
     )
 
 
