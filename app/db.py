@@ -148,6 +148,11 @@ WAL_RESTART_FRAMES = 16_384  # 64 MiB of 4 KiB pages
 WAL_RESTART_WAIT_MS = 100
 CATCH_UP_FRAMES = 256  # what a RESTART may be left to copy: a few milliseconds while writers wait
 CATCH_UP_PASSES = 8
+# A pass four times a second, not once: at ~3,000 enquiries a second a pass each second copied ~22,000
+# frames in 50-60 ms and then needed a RESTART, and the requests due meanwhile made the p99 (27-39 ms
+# with one worker, 49-72 ms with two, half saturation); a quarter of that work four times as often
+# gave 15-22 ms and 18-22 ms (docs/benchmarks.md, 4 December). Every tenth of a second was no better.
+CHECKPOINT_EVERY = 0.25
 
 
 def checkpoint(
@@ -396,7 +401,7 @@ class Database:
             self._sqlite_writer_connection.close()
             self._sqlite_writer_connection = None
 
-    def start_checkpointer(self, every: float = 1.0) -> None:
+    def start_checkpointer(self, every: float = CHECKPOINT_EVERY) -> None:
         """SQLite: checkpoint the WAL from a background thread (see ``try_write``)."""
         if not self.is_sqlite or self._checkpointer is not None:
             return
