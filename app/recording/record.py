@@ -33,7 +33,12 @@ def new_key() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(frozen=True)
+# The records a tick passes through (this one, Recorded, Logged; EnquiryRequest and Credential in
+# requests.py) are made once per enquiry on the hot path, so they are slotted dataclasses, not frozen
+# ones: a frozen dataclass sets each field through object.__setattr__ (2.1 against 0.6 µs for an
+# 11-field one). Unfrozen, the app ran 6.7 % fewer instructions per enquiry (bench/cpu_per_enquiry.py
+# --instructions, 4 December: 614,357 → 573,217). Nothing changes them after they are made.
+@dataclass(slots=True)
 class NewEnquiry:
     launch_id: int
     channel: str
@@ -50,7 +55,7 @@ class NewEnquiry:
     idempotency_key: str = field(default_factory=new_key)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Recorded:
     id: int
     created: bool  # False: the key was seen before and this is the earlier enquiry
@@ -129,7 +134,7 @@ def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded]:
 CLOCK_SKEW = dt.timedelta(seconds=60)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Logged:
     id: int
     created: bool
