@@ -345,17 +345,19 @@ class Store:
         recorded_at: dt.datetime,
         source: str,
     ) -> tuple[Any, ...]:
+        stored_at = self._time(created_at)
         return (
             launch_id,
             channel,
             segment,
             agent_id,
             token_id,
-            self._time(created_at),
+            stored_at,
             note,
             is_other,
             idempotency_key,
-            self._time(recorded_at),
+            # The same moment for every enquiry but a backfill: converted once (once per enquiry per batch).
+            stored_at if recorded_at == created_at else self._time(recorded_at),
             source,
         )
 
