@@ -27,10 +27,13 @@ from tests.processes import free_port
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
-    """This test process builds many apps: what a test freezes is thawed again after it."""
+    """This test process builds many apps: what a test freezes is thawed again after it, and the
+    collector's thresholds are put back."""
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def test_tally_serve_runs_the_served_app_factory() -> None:
@@ -49,16 +52,22 @@ def test_a_served_worker_freezes_its_startup_heap_once_started(
         monkeypatch.setenv(name, value)
     app = main.served_app()
     assert gc.get_freeze_count() == 0
+    default_thresholds = gc.get_threshold()
     with TestClient(app) as client:
         assert gc.get_freeze_count() > 10_000
+        # Young collections far less often than the interpreter's default; the older generations as they were.
+        assert gc.get_threshold() == (main.YOUNG_COLLECTION_EVERY, *default_thresholds[1:])
+        assert main.YOUNG_COLLECTION_EVERY > default_thresholds[0]
         assert client.get("/healthz").status_code == 200
 
 
 def test_apps_built_in_a_shared_process_leave_the_collector_alone(
     settings: Settings, db: Database, unfrozen: None
 ) -> None:
+    thresholds = gc.get_threshold()
     with TestClient(main.create_app(settings, db=db)):
         assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == thresholds
 
 
 # --- one write per answer (app/serving.py) -------------------------------------------------
