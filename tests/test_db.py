@@ -342,3 +342,20 @@ def test_a_postgresql_writer_connection_the_server_dropped_is_replaced_by_the_ne
         asyncio.run(pg_db.run_pg_write(_rows("SELECT 1")))  # this batch's requests get a 503
     [(new_pid,)] = asyncio.run(pg_db.run_pg_write(_rows("SELECT pg_backend_pid()")))
     assert new_pid != pid
+
+
+def test_none_and_bools_bind_on_sqlite_as_they_did_without_adapters() -> None:
+    """app.db registers adapters for None and bool (a shortcut past sqlite3's adaptation protocol):
+    what is stored must stay NULL and 0/1 integers, and a base type must not be adapted."""
+    import app.db  # noqa: F401 - the adapters are registered when it is imported
+
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE t (a, b, c)")
+    connection.execute("INSERT INTO t VALUES (?, ?, ?)", (None, True, False))
+    assert connection.execute("SELECT a, typeof(a), b, typeof(b), c, typeof(c) FROM t").fetchall() == [
+        (None, "null", 1, "integer", 0, "integer")
+    ]
+    assert connection.execute("SELECT ? IS NULL, ? = 1", (None, True)).fetchone() == (1, 1)
+    for base in (int, float, str, bytearray):
+        assert (base, sqlite3.PrepareProtocol) not in sqlite3.adapters
+    connection.close()
