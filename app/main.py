@@ -31,7 +31,7 @@ from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthent
 from app.observability import metrics
 from app.readiness import Readiness
 from app.recording.credentials import TokenCheck
-from app.recording.handlers import HANDLERS, batch_recorder, count_committed
+from app.recording.handlers import batch_recorder, count_committed, hot_handlers
 from app.recording.handlers import router as recording_router
 from app.recording.hot_path import TallyApp
 from app.recording.record import Logged
@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         connect_timeout=settings.database_connect_timeout,
         statement_timeout=settings.database_statement_timeout,
     )
+    token_check = TokenCheck(database)
     writer: GroupCommitWriter[EnquiryRequest, Logged] = GroupCommitWriter(
         database,
         batch_recorder(settings),
@@ -183,7 +184,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
             database.dispose()
 
     app = TallyApp(
-        hot_handlers=HANDLERS,
+        hot_handlers=hot_handlers(settings, writer, token_check),
         security_headers=SECURITY_HEADERS,
         title="Launch Tally",
         version="0.1.0",
@@ -201,7 +202,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.db = database
     app.state.jinja = build_environment()
     app.state.enquiry_writer = writer
-    app.state.token_check = TokenCheck(database)
+    app.state.token_check = token_check
     app.state.readiness = Readiness(database, writer, name=f"{socket.gethostname()}:{os.getpid()}")
 
     app.add_middleware(csrf.CookieMiddleware, secure=settings.cookie_secure)
