@@ -35,9 +35,9 @@ WRITE_OPTION = "tally_write"
 # its adaptation protocol, which looks for __adapt__ on a type that has none and formats the
 # AttributeError it then discards: thousands of instructions per value, three or four values per
 # enquiry (note, agent or token, is_other). An adapter registered for the type is found first: 1.1 %
-# fewer instructions per enquiry in the app (bench.cpu_per_enquiry --instructions, 4 December). What gets bound is what sqlite3 bound anyway: NULL
-# for None ({}.get(None) is None, without a Python call), 0 or 1 for a bool. Neither is one of the base
-# types whose adapters would slow every value down.
+# fewer instructions per enquiry in the app (bench.cpu_per_enquiry --instructions, 4 December). What
+# gets bound is what sqlite3 bound anyway: NULL for None ({}.get(None) is None, without a Python
+# call), 0 or 1 for a bool. Neither is one of the base types whose adapters would slow every value.
 sqlite3.register_adapter(type(None), cast(Callable[[None], None], {}.get))
 sqlite3.register_adapter(bool, int)
 
