@@ -1,11 +1,11 @@
 """The two enquiry POSTs: the checklist's tick and the API's.
 
-``hot_path.TallyApp`` calls the handlers ``hot_handlers`` makes ahead of the framework's layers. The
-framework routes in ``router`` describe the API's POST in the OpenAPI document,
-and serve a tick from a browser that has no CSRF cookie yet (the full stack
-gives it one). Both kinds of request end in the same group-commit writer, which
-checks who is asking, the launch and the hypotheses with the batch that
-records the enquiry.
+``hot_path.TallyApp`` calls the handlers that ``hot_handlers`` makes, ahead of
+the framework's layers. The framework routes in ``router`` describe the API's
+POST in the OpenAPI document, and serve a tick from a browser that has no CSRF
+cookie yet (the full stack gives it one). Both kinds of request end in the same
+group-commit writer, which checks who is asking, the launch and the hypotheses
+with the batch that records the enquiry.
 """
 
 from __future__ import annotations
