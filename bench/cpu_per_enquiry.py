@@ -316,7 +316,7 @@ def main() -> None:
     say("starting both versions")
     head = (
         f"`python -m bench.cpu_per_enquiry {' '.join(sys.argv[1:])}`: {platform.node()}, {os.cpu_count()} cores, "
-        f"{_cpu_model()}, Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}\n"
+        f"{_cpu_model()}, Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}\n\n"
     )
     print(head + (_count(args, start, slug) if args.instructions else _alternate(args, start, slug)))
 
