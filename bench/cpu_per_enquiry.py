@@ -48,7 +48,9 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
-SECRET = "bench-secret-" + "x" * 40
+# The child side (``_child`` and what it calls) imports nothing from bench/, only the tree's app (which
+# may be older than this checkout's bench/): what it needs of the load mix is here. The parent's side
+# imports from bench/ inside its functions.
 PASSWORD = "bench-agent-password-123"
 HOST = "tally.bench"
 BATCH = 32
@@ -173,6 +175,8 @@ class Version:
     ) -> None:
         """``callgrind``: run under valgrind's callgrind, writing its counts there, not instrumented until
         ``count_one_burst``."""
+        from bench.enquiry_throughput import SECRET
+
         self.tree = tree
         self.callgrind = callgrind
         database = RESULTS / f"cpu_per_enquiry_{index}.db"
@@ -309,6 +313,8 @@ def main() -> None:
 
         uvloop.run(_child(args.child, args.agents, args.bearers))
         return
+    from bench.load import cpu_model, say  # the parent's side only (see PASSWORD)
+
     if not args.tree or len(args.tree) != 2:
         parser.error("give two checkouts: --tree A --tree B")
     RESULTS.mkdir(exist_ok=True)
@@ -316,12 +322,14 @@ def main() -> None:
     say("starting both versions")
     head = (
         f"`python -m bench.cpu_per_enquiry {' '.join(sys.argv[1:])}`: {platform.node()}, {os.cpu_count()} cores, "
-        f"{_cpu_model()}, Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}\n\n"
+        f"{cpu_model()}, Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}\n\n"
     )
     print(head + (_count(args, start, slug) if args.instructions else _alternate(args, start, slug)))
 
 
 def _count(args: argparse.Namespace, start: Path, slug: str) -> str:
+    from bench.load import say
+
     requests = args.requests or 1600
     counts = []
     for index, tree in enumerate(args.tree):
@@ -370,18 +378,6 @@ def _alternate(args: argparse.Namespace, start: Path, slug: str) -> str:
         f"(quartiles {quartiles[0]:.3f}–{quartiles[2]:.3f}, range {min(ratios):.3f}–{max(ratios):.3f}; "
         f"{requests} requests a burst)"
     )
-
-
-def say(message: str) -> None:
-    """Progress on stderr, so stdout stays the Markdown to paste."""
-    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
-
-
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -383,8 +383,8 @@ def check_each_kind(mix: Mix) -> None:
             raise RuntimeError(f"{request_line} answered {answer.status_code}: {answer.text}")
 
 
-def machine() -> str:
-    cpu = next(
+def cpu_model() -> str:
+    return next(
         (
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -392,6 +392,10 @@ def machine() -> str:
         ),
         platform.processor(),
     )
+
+
+def machine() -> str:
+    cpu = cpu_model()
     wrk_version = (
         subprocess.run(["wrk", "-v"], check=False, capture_output=True, text=True).stdout.split("[")[0].strip()
     )
