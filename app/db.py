@@ -209,6 +209,13 @@ def checkpoint(
         pass  # busy: the next pass will do
 
 
+def checkpoint_until(stopped: Callable[[float], bool], connection: sqlite3.Connection, *, every: float) -> None:
+    """The checkpointer thread's loop: a pass ``every`` seconds until ``stopped(every)`` (a stop event's
+    ``wait``) says so."""
+    while not stopped(every):
+        checkpoint(connection)
+
+
 class PgLoopCursor:
     """The DB-API calls ``Store`` makes (``execute``, ``executemany``, ``fetchall``; for
     ``Store.atomic``, ``connection.autocommit`` and ``connection.transaction()``) on a psycopg
@@ -421,8 +428,7 @@ class Database:
         def run() -> None:
             connection = sqlite3.connect(path, timeout=0, check_same_thread=False)
             try:
-                while not stop.wait(every):
-                    checkpoint(connection)
+                checkpoint_until(stop.wait, connection, every=every)
             finally:
                 connection.close()
 
