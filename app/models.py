@@ -308,7 +308,7 @@ class EnquiryHypothesis(SQLModel, table=True):
 
 
 class DayTally(SQLModel, table=True):
-    """The counts of one closed local day of a launch, hour by hour, computed once and kept.
+    """The totals of one closed local day of a launch, added up from its slots once and kept.
 
     A closed day changes only through a backfill or a re-link, and those raise
     the launch's ``counts_version``; so whichever process first needs a day at
@@ -332,8 +332,8 @@ class SlotTally(SQLModel, table=True):
 
     Like ``DayTally`` for the day still going on: keyed by the counts version, so a
     backfill or a re-link makes them stale; ``day`` is the slot's local day, which a
-    version bump carries over or drops as it does for days. Once the day closes and
-    its ``DayTally`` row is kept, its slots are deleted.
+    version bump carries over or drops as it does for days. Slots stay once their day
+    closes: a window that starts or ends inside a closed day reads them.
     """
 
     __tablename__ = "slot_tally"
