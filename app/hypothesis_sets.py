@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 from app import audit
 from app.config import check_timezone, parse_clock_times
 from app.errors import Conflict, Invalid, NotFound
-from app.launches import DEFAULT_LENGTH, hypotheses_of
+from app.launches import DEFAULT_LENGTH, SLUG_PATTERN, hypotheses_of
 from app.models import (
     DEFAULT_CHANNELS,
     DEFAULT_SEGMENTS,
@@ -40,7 +40,6 @@ from app.models import (
     id_of,
 )
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 # Far above any launch, and inside the database's INTEGER column (32-bit on PostgreSQL).

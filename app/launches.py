@@ -16,6 +16,8 @@ from app.errors import NotFound
 from app.models import Hypothesis, HypothesisRevision, HypothesisStatus, Launch, LaunchStatus
 
 DEFAULT_LENGTH = dt.timedelta(days=21)
+# What a launch's slug (and a hypothesis's key) may be: one path segment, safe in any URL and query.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 
 class Dated(Protocol):

@@ -254,6 +254,13 @@ def test_a_repeated_key_returns_the_enquiry_as_first_recorded(client: TestClient
     assert again.json()["logged_at"] == first.json()["logged_at"]
 
 
+def test_a_path_with_a_nul_for_a_slug_is_an_unknown_launch(client: TestClient, token: str, launch: Any) -> None:
+    """Refused by itself: the NUL never reaches the database (PostgreSQL refuses such text outright)."""
+    answer = client.post("/api/v1/launches/pay%00app/enquiries", json={"channel": "phone"}, headers=auth(token))
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "unknown_launch"
+    assert post(client, token, {"channel": "phone"}).status_code == 201
+
+
 def test_the_same_key_with_another_enquiry_is_refused(
     client: TestClient, token: str, launch: Any, db: Database
 ) -> None:

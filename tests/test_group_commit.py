@@ -166,23 +166,24 @@ def test_on_postgresql_a_key_in_two_batches_at_once_is_recorded_once(db: Databas
     launch = make_launch(db, slug="twice")
     enquiry = NewEnquiry(launch_id=launch.id or 0, channel="phone", created_at=T0, idempotency_key="same-key")
 
-    def first(cursor: Any) -> list[Recorded]:
+    def first(cursor: Any) -> list[Recorded | None]:
         store = Store(cursor, sqlite=False)
         with store.atomic():  # holds the new key uncommitted for a moment
             created = insert_with(store, [enquiry])
             store._query("SELECT pg_sleep(0.3)", [])
         return created
 
-    def second(cursor: Any) -> list[Recorded]:
+    def second(cursor: Any) -> list[Recorded | None]:
         return insert_with(Store(cursor, sqlite=False), [enquiry])
 
-    async def scenario() -> list[list[Recorded]]:
+    async def scenario() -> list[list[Recorded | None]]:
         one = asyncio.ensure_future(db.run_pg_write(first, lane=0))
         await asyncio.sleep(0.1)
         two = asyncio.ensure_future(db.run_pg_write(second, lane=1))
         return list(await asyncio.gather(one, two))
 
     [created_first], [created_second] = asyncio.run(scenario())
+    assert created_first is not None and created_second is not None
     assert created_first.created and not created_second.created  # the second: a replay
     assert created_second.id == created_first.id
     with db.engine.connect() as connection:

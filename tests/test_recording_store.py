@@ -16,9 +16,11 @@ from sqlmodel import select
 
 from app import api_tokens
 from app.db import Database
-from app.models import Enquiry, EnquiryHypothesis, EnquirySource
+from app.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from app.models import Enquiry, EnquiryHypothesis, EnquirySource, Hypothesis, HypothesisStatus, Launch, LaunchStatus
 from app.recording.credentials import TokenCheck, hash_token
-from app.recording.record import NewEnquiry, TokenUses, insert_many
+from app.recording.record import Logged, NewEnquiry, TokenUses, insert_many, record_requests
+from app.recording.requests import Credential, EnquiryRequest
 from app.recording.store import Store
 from tests.factories import hypothesis_ids, make_launch
 
@@ -188,3 +190,137 @@ def test_requests_asking_about_one_token_at_once_share_one_lookup(db: Database, 
     assert check.lookups == 2  # one for each token, not one per request
     assert asyncio.run(check.valid(good)) and check.lookups == 2  # the valid one is remembered
     assert not asyncio.run(check.valid(wrong)) and check.lookups == 3  # a wrong one is asked about again
+
+
+# --- a batch's requests answered one by one ----------------------------------------------
+
+
+def _in_a_batch(db: Database, requests: list[EnquiryRequest], now: dt.datetime) -> list[Any]:
+    """``record_requests`` as the group-commit writer runs it, on either database."""
+
+    def work(cursor: Any) -> list[Any]:
+        return record_requests(Store(cursor, sqlite=db.is_sqlite), requests, now=now)
+
+    if db.is_sqlite:
+        with db.try_write() as cursor:
+            assert cursor is not None
+            return work(cursor)
+    return asyncio.run(db.run_pg_write(work))
+
+
+def _token_credential(db: Database, name: str = "batch") -> Credential:
+    with db.transaction() as session:
+        _, token = api_tokens.create(session, name=name, now=T0, actor="test")
+    return Credential("token", hash_token(token))
+
+
+def test_a_slug_or_user_name_no_launch_or_user_can_have_fails_only_its_own_request(db: Database) -> None:
+    """A NUL in a text parameter makes PostgreSQL refuse the whole statement: a path like
+    ``/launches/a%00b/enquiries`` (no sign-in needed to send it) failed every enquiry in its batch."""
+    make_launch(db, slug="nul")
+    credential = _token_credential(db)
+    now = dt.datetime.now(dt.UTC)
+    bad_slug, good, bad_user = _in_a_batch(
+        db,
+        [
+            EnquiryRequest("nu\x00l", "phone", credential, now),
+            EnquiryRequest("nul", "phone", credential, now),
+            EnquiryRequest("nul", "phone", Credential("trusted_user", "ola\x00"), now),
+        ],
+        now,
+    )
+    assert isinstance(bad_slug, NotFound) and bad_slug.code == "unknown_launch"
+    assert isinstance(good, Logged) and good.created
+    assert isinstance(bad_user, Forbidden) and bad_user.code == "unknown_user"
+
+
+def test_a_retry_is_answered_with_its_enquiry_after_its_hypothesis_retired_or_its_launch_closed(
+    db: Database,
+) -> None:
+    """The first try was recorded but its answer lost (a timeout, a closed laptop); by the time the
+    retry arrives a lead retired the hypothesis or closed the launch. The retry gets the enquiry it
+    recorded, not a refusal that makes the agent log it again as something else."""
+    launch = make_launch(db, slug="retry", hypotheses=("a", "b"))
+    credential = _token_credential(db)
+    now = dt.datetime.now(dt.UTC)
+
+    def ask(key: str | None, hypothesis: str = "a") -> EnquiryRequest:
+        return EnquiryRequest("retry", "phone", credential, now, hypothesis_keys=(hypothesis,), idempotency_key=key)
+
+    [first] = _in_a_batch(db, [ask("k1")], now)
+    assert isinstance(first, Logged) and first.created
+    with db.transaction() as session:
+        hypothesis = session.exec(
+            select(Hypothesis).where(Hypothesis.launch_id == launch.id, Hypothesis.key == "a")
+        ).one()
+        hypothesis.status = HypothesisStatus.RETIRED
+    retried, new, unkeyed = _in_a_batch(db, [ask("k1"), ask("k2"), ask(None)], now)
+    assert isinstance(retried, Logged) and not retried.created and retried.id == first.id
+    assert retried.hypothesis_keys == ("a",)
+    for refused in (new, unkeyed):  # nothing recorded before under these: the refusal stands
+        assert isinstance(refused, Invalid) and refused.code == "retired_hypothesis"
+
+    with db.transaction() as session:
+        row = session.get(Launch, launch.id)
+        assert row is not None
+        row.status = LaunchStatus.CLOSED
+    retried, other = _in_a_batch(db, [ask("k1"), ask("k1", hypothesis="b")], now)
+    assert isinstance(retried, Logged) and retried.id == first.id and not retried.created
+    assert isinstance(other, Conflict) and other.code == "launch_not_live"  # another enquiry: refused as asked
+
+
+def test_a_retry_of_a_time_a_little_ahead_of_the_servers_clock_is_a_retry(db: Database) -> None:
+    """An integration's clock 30 s fast: its ``occurred_at`` was stored as the moment it arrived. Resent
+    with the same body a little later, it is the same enquiry, not a reused key."""
+    make_launch(db, slug="skew")
+    credential = _token_credential(db)
+    now = dt.datetime.now(dt.UTC)
+
+    def ask(key: str, occurred_at: dt.datetime, received_at: dt.datetime) -> EnquiryRequest:
+        return EnquiryRequest("skew", "phone", credential, received_at, idempotency_key=key, occurred_at=occurred_at)
+
+    ahead = now + dt.timedelta(seconds=30)
+    [first] = _in_a_batch(db, [ask("ahead", ahead, now)], now)
+    assert isinstance(first, Logged) and first.created and first.created_at == now
+    later = now + dt.timedelta(seconds=5)
+    [retried] = _in_a_batch(db, [ask("ahead", ahead, later)], later)
+    assert isinstance(retried, Logged) and not retried.created and retried.id == first.id
+
+    # A time in the past is stored as given: another time under its key is another enquiry.
+    past = now - dt.timedelta(seconds=100)
+    [first] = _in_a_batch(db, [ask("past", past, now)], now)
+    assert isinstance(first, Logged) and first.created_at == past
+    [other] = _in_a_batch(db, [ask("past", past + dt.timedelta(seconds=50), later)], later)
+    assert isinstance(other, Conflict) and other.code == "idempotency_key_reused"
+
+
+def test_once_inserted_new_enquiries_are_answered_whatever_fails_for_the_repeats(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the insert commits on its own: a read that fails after it, for a repeated key,
+    must not tell the new enquiries of the batch that nothing was recorded."""
+    make_launch(db, slug="after")
+    credential = _token_credential(db)
+    now = dt.datetime.now(dt.UTC)
+
+    def ask(key: str) -> EnquiryRequest:
+        return EnquiryRequest("after", "phone", credential, now, idempotency_key=key)
+
+    [first] = _in_a_batch(db, [ask("seen")], now)
+
+    def fails(self: Store, enquiry_ids: Any) -> Any:
+        raise RuntimeError("the server went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Store, "stored", fails)
+        repeat, new = _in_a_batch(db, [ask("seen"), ask("fresh")], now)
+    assert isinstance(new, Logged) and new.created
+    assert isinstance(repeat, Unavailable) and "Nothing new was recorded" in repeat.message
+
+    # An undo between the insert (the key taken) and the lookup of the earlier enquiry (gone).
+    with monkeypatch.context() as patched:
+        patched.setattr(Store, "existing", lambda self, launch_id, keys: {})
+        vanished, other = _in_a_batch(db, [ask("seen"), ask("another")], now)
+    assert isinstance(other, Logged) and other.created
+    assert isinstance(vanished, NotFound) and vanished.code == "unknown_enquiry"
+    assert first.id not in (new.id, other.id)

@@ -124,5 +124,8 @@ def wanted_credentials(requests: Sequence[EnquiryRequest]) -> dict[str, list[str
     """The credentials a batch names, by kind, for the writer to check (``Store.batch_context``)."""
     wanted: dict[str, set[str]] = {"session": set(), "token": set(), "trusted_user": set()}
     for request in requests:
-        wanted[request.credential.kind].add(request.credential.value)
+        # Sessions and tokens arrive hashed; a user name from a proxy's header is as sent, and one with a
+        # NUL in it, which PostgreSQL refuses, would fail the whole batch: no user has one.
+        if "\x00" not in request.credential.value:
+            wanted[request.credential.kind].add(request.credential.value)
     return {kind: sorted(values) for kind, values in wanted.items()}

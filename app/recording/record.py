@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,8 +20,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from app import api_tokens
-from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated
-from app.launches import local_date
+from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated, Unavailable
+from app.launches import SLUG_PATTERN, local_date
 from app.models import EnquirySource, HypothesisStatus, LaunchStatus
 from app.recording.credentials import wanted_credentials
 from app.recording.requests import EnquiryRequest
@@ -27,6 +29,9 @@ from app.recording.store import HypothesisRow, LaunchRow, Store, StoredEnquiry
 from app.tallies.cache import CLOSED_AFTER
 
 MAX_IDEMPOTENCY_KEY = 64
+_SLUG = re.compile(SLUG_PATTERN)
+
+log = logging.getLogger(__name__)
 
 
 def new_key() -> str:
@@ -70,7 +75,7 @@ def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[
     if not items:
         return []
     store = Store.of(connection)
-    recorded = insert_with(store, items)
+    recorded = [_found(outcome, item) for outcome, item in zip(insert_with(store, items), items, strict=True)]
     # These callers (the demo, the import, test factories) set created_at themselves and may
     # write into days whose counts were already kept: every cache of those days goes stale.
     changed: dict[int, set[dt.datetime]] = {}
@@ -84,12 +89,37 @@ def insert_many(connection: sa.Connection, items: Sequence[NewEnquiry]) -> list[
     return recorded
 
 
-def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded]:
-    """``insert_many`` on a store the caller set up (the group-commit writer's own connection)."""
+def _found(outcome: Recorded | None, item: NewEnquiry) -> Recorded:
+    if outcome is None:
+        raise LookupError(f"enquiry with idempotency key {item.idempotency_key!r} vanished while it was being recorded")
+    return outcome
+
+
+def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded | None]:
+    """``insert_many`` on a store the caller set up (the group-commit writer's own connection); None
+    for an item whose key was taken when it was inserted and gone when looked up: an undo racing a
+    retry."""
+    created = insert_new(store, items)
+    new = first_uses(items, created)
+    existing = look_up_keys(store, [_key(item) for item, is_new in zip(items, new, strict=True) if not is_new])
+    results: list[Recorded | None] = []
+    for item, is_new in zip(items, new, strict=True):
+        enquiry_id = created.get(k := _key(item)) or existing.get(k)
+        results.append(None if enquiry_id is None else Recorded(enquiry_id, is_new))
+    return results
+
+
+def _key(item: NewEnquiry) -> tuple[int, str]:
+    return item.launch_id, item.idempotency_key
+
+
+def insert_new(store: Store, items: Sequence[NewEnquiry]) -> dict[tuple[int, str], int]:
+    """Insert the enquiries of ``items`` whose keys are new (each key once), with their links;
+    (launch id, key) -> id of each created."""
     unique: dict[tuple[int, str], NewEnquiry] = {}
     for item in items:
-        unique.setdefault((item.launch_id, item.idempotency_key), item)
-    created = store.insert_enquiries(
+        unique.setdefault(_key(item), item)
+    return store.insert_enquiries(
         [
             store.enquiry_row(
                 launch_id=item.launch_id,
@@ -108,27 +138,27 @@ def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded]:
         ],
         {k: tuple(dict.fromkeys(item.hypothesis_ids)) for k, item in unique.items() if item.hypothesis_ids},
     )
-    existing: dict[tuple[int, str], int] = {}
-    missing = [k for k in unique if k not in created]
-    for launch_id in {launch_id for launch_id, _ in missing}:
-        found = store.existing(launch_id, [key for lid, key in missing if lid == launch_id])
-        existing.update(((launch_id, key), enquiry_id) for key, enquiry_id in found.items())
 
-    results: list[Recorded] = []
-    first_use: set[tuple[int, str]] = set()
+
+def first_uses(items: Sequence[NewEnquiry], created: dict[tuple[int, str], int]) -> list[bool]:
+    """Whether each item made its enquiry: the first with a key that ``insert_new`` created."""
+    seen: set[tuple[int, str]] = set()
+    new = []
     for item in items:
-        k = (item.launch_id, item.idempotency_key)
-        if k in created and k not in first_use:
-            first_use.add(k)
-            results.append(Recorded(created[k], True))
-        else:
-            # Not in the table after ON CONFLICT DO NOTHING means another
-            # transaction deleted it in between: an undo racing a retry.
-            enquiry_id = created.get(k) or existing.get(k)
-            if enquiry_id is None:
-                raise LookupError(f"enquiry with idempotency key {k[1]!r} vanished while it was being recorded")
-            results.append(Recorded(enquiry_id, False))
-    return results
+        k = _key(item)
+        new.append(k in created and k not in seen)
+        seen.add(k)
+    return new
+
+
+def look_up_keys(store: Store, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """The enquiries that (launch id, key) pairs name already. One missing was deleted after the insert
+    found its key taken: an undo racing a retry."""
+    found: dict[tuple[int, str], int] = {}
+    for launch_id in sorted({launch_id for launch_id, _ in keys}):
+        named = store.existing(launch_id, sorted({key for lid, key in keys if lid == launch_id}))
+        found.update(((launch_id, key), enquiry_id) for key, enquiry_id in named.items())
+    return found
 
 
 CLOCK_SKEW = dt.timedelta(seconds=60)
@@ -244,17 +274,25 @@ def record_requests(
     commits together).
 
     One result per request, in order: the logged enquiry, or the error that
-    refused it. A refused request never stops the others in the batch.
+    refused it. A refused request never stops the others in the batch, and once
+    the enquiries are inserted nothing can fail the ones that are new.
     ``notes_erased_before``: the retention cut-off, if notes are erased (app/privacy/retention.py).
     ``token_uses``: what this process marked already (``TokenUses``); without it every token is marked."""
-    context = store.batch_context(wanted_credentials(requests), sorted({r.slug for r in requests}), now)
+    # A slug that cannot be a launch's is never looked up: PostgreSQL refuses text with a NUL in it,
+    # and that would fail the whole batch, everyone else's enquiries included.
+    slugs = sorted({r.slug for r in requests if _SLUG.fullmatch(r.slug)})
+    context = store.batch_context(wanted_credentials(requests), slugs, now)
     credentials, launches, by_launch = context.credentials, context.launches, context.hypotheses
 
     results: list[Logged | TallyError | None] = []
     accepted: list[tuple[int, EnquiryRequest, NewEnquiry]] = []
+    # Refused, from a known sender for a known launch, with a key: perhaps a retry of an enquiry
+    # recorded before the launch closed or a hypothesis was retired (looked up below).
+    refused: list[tuple[int, EnquiryRequest, int, str]] = []
     used_tokens: set[int] = set()
     backdated: dict[int, tuple[LaunchRow, list[NewEnquiry]]] = {}
     for request in requests:
+        launch = None
         try:
             agent_id = token_id = None
             credential = request.credential
@@ -278,6 +316,9 @@ def record_requests(
             launch = launches.get(request.slug)
             launch_id, hypothesis_ids = _check(request, launch, by_launch.get(launch.id, {}) if launch else {})
         except TallyError as error:
+            if launch is not None and request.idempotency_key:
+                key = scoped_key(request.idempotency_key, token_id=token_id, agent_id=agent_id)
+                refused.append((len(results), request, launch.id, key))
             results.append(error)
             continue
         item = NewEnquiry(
@@ -288,7 +329,7 @@ def record_requests(
             hypothesis_ids=hypothesis_ids,
             agent_id=agent_id,
             token_id=token_id,
-            created_at=min(request.occurred_at, request.received_at) if request.occurred_at else request.received_at,
+            created_at=_created_at(request),
             recorded_at=request.received_at,
             source=EnquirySource.API if token_id is not None else EnquirySource.CHECKLIST,
             idempotency_key=(
@@ -312,37 +353,85 @@ def record_requests(
     store.touch_tokens(due, now=now, stale_before=now - api_tokens.LAST_USED_RESOLUTION)
     if token_uses is not None:
         token_uses.mark(due, now)
+    items = [item for _, _, item in accepted]
     if not backdated:
-        recorded = insert_with(store, [item for _, _, item in accepted])
+        created = insert_new(store, items)
     else:  # rare (an integration's occurred_at): the counts kept change with the enquiries, or neither does
         with store.atomic():
-            recorded = insert_with(store, [item for _, _, item in accepted])
-            _bump_for_past_days(
-                store,
-                backdated,
-                recorded={
-                    (i.launch_id, i.idempotency_key)
-                    for (_, _, i), r in zip(accepted, recorded, strict=True)
-                    if r.created
-                },
+            created = insert_new(store, items)
+            _bump_for_past_days(store, backdated, recorded=set(created))
+    # What is new is known now. A repeated key is answered with the enquiry as first recorded, which
+    # takes reads; if those fail, only the repeats hear it (nothing new was recorded for them): on
+    # PostgreSQL the insert has committed, and the new enquiries must not be told otherwise.
+    repeats: list[tuple[int, EnquiryRequest, NewEnquiry]] = []
+    for (position, request, item), is_new in zip(accepted, first_uses(items, created), strict=True):
+        if is_new:
+            results[position] = Logged(
+                created[_key(item)], True, request.slug, request.hypothesis_keys, item.created_at
             )
-    # A repeated idempotency key gets the enquiry as first recorded, not as asked the second time.
-    stored = store.stored(sorted({outcome.id for outcome in recorded if not outcome.created}))
-    for (position, request, item), outcome in zip(accepted, recorded, strict=True):
-        if outcome.created:
-            results[position] = Logged(outcome.id, True, request.slug, request.hypothesis_keys, item.created_at)
-        elif not _same_enquiry(stored[outcome.id], item, request, notes_erased_before):
+        else:
+            repeats.append((position, request, item))
+    try:
+        _answer_repeats(store, repeats, created, refused, results, notes_erased_before)
+    except Exception:  # whatever it is: the new enquiries are recorded, and must hear so
+        log.exception("enquiry-writer: could not read the earlier enquiries of %d repeated keys", len(repeats))
+        for position, _, _ in repeats:
+            results[position] = Unavailable(
+                "The enquiry sent earlier with this idempotency key could not be read just now (the server logged "
+                "why). Nothing new was recorded: send it again with the same idempotency key."
+            )
+    return [r for r in results if r is not None]
+
+
+def _created_at(request: EnquiryRequest) -> dt.datetime:
+    """When the enquiry happened: ``occurred_at`` if given, but never later than it arrived (a client
+    clock a little ahead, within ``CLOCK_SKEW``)."""
+    return min(request.occurred_at, request.received_at) if request.occurred_at else request.received_at
+
+
+def _answer_repeats(
+    store: Store,
+    repeats: Sequence[tuple[int, EnquiryRequest, NewEnquiry]],
+    created: dict[tuple[int, str], int],
+    refused: Sequence[tuple[int, EnquiryRequest, int, str]],
+    results: list[Logged | TallyError | None],
+    notes_erased_before: dt.datetime | None,
+) -> None:
+    """Answer each repeated key with the enquiry as first recorded (or a conflict, if it came with another
+    enquiry); and a refused request whose key was recorded before, when the same enquiry comes again, too:
+    the launch may have closed, or a hypothesis been retired, since the first try was recorded."""
+    earlier = look_up_keys(
+        store,
+        [_key(item) for _, _, item in repeats if _key(item) not in created]
+        + [(launch_id, key) for _, _, launch_id, key in refused],
+    )
+    earlier.update(created)
+    named = [earlier.get(_key(item)) for _, _, item in repeats]
+    asked_again = [earlier.get((launch_id, key)) for _, _, launch_id, key in refused]
+    stored = store.stored(sorted({enquiry_id for enquiry_id in named + asked_again if enquiry_id is not None}))
+    for (position, request, item), enquiry_id in zip(repeats, named, strict=True):
+        first = None if enquiry_id is None else stored.get(enquiry_id)
+        if enquiry_id is None or first is None:
+            results[position] = NotFound(
+                "The enquiry sent earlier with this idempotency key was undone while this one was on its way: "
+                "nothing was recorded.",
+                code="unknown_enquiry",
+            )
+        elif not _same_enquiry(first, request, item.created_at, notes_erased_before):
             results[position] = Conflict(
                 f"Idempotency key {request.idempotency_key!r} was used before for a different enquiry "
-                f"({_describe(stored[outcome.id])}). Nothing was recorded: use a new key for a new enquiry, "
+                f"({_describe(first)}). Nothing was recorded: use a new key for a new enquiry, "
                 "or send exactly the same body to retry.",
                 field="idempotency_key",
                 code="idempotency_key_reused",
             )
         else:
-            earlier = stored[outcome.id]
-            results[position] = Logged(outcome.id, False, request.slug, earlier.hypothesis_keys, earlier.created_at)
-    return [r for r in results if r is not None]
+            results[position] = Logged(enquiry_id, False, request.slug, first.hypothesis_keys, first.created_at)
+    for (position, request, _, _), enquiry_id in zip(refused, asked_again, strict=True):
+        if enquiry_id is None or (first := stored.get(enquiry_id)) is None:
+            continue  # nothing recorded under its key: the refusal stands
+        if _same_enquiry(first, request, _created_at(request), notes_erased_before):
+            results[position] = Logged(enquiry_id, False, request.slug, first.hypothesis_keys, first.created_at)
 
 
 def scoped_key(key: str, *, token_id: int | None, agent_id: int | None) -> str:
@@ -355,18 +444,23 @@ def scoped_key(key: str, *, token_id: int | None, agent_id: int | None) -> str:
 
 
 def _same_enquiry(
-    stored: StoredEnquiry, item: NewEnquiry, request: EnquiryRequest, notes_erased_before: dt.datetime | None
+    stored: StoredEnquiry, request: EnquiryRequest, created_at: dt.datetime, notes_erased_before: dt.datetime | None
 ) -> bool:
     """Whether a repeated key comes with the same enquiry (a retry) rather than another one.
-    The time is compared only when the client gave it: a retry without it arrives later. A note is
-    not compared where retention may have erased it: the stored enquiry is older than the cut-off."""
+
+    The time is compared only when the client gave it: a retry without it arrives later. A time the
+    first try gave a little ahead of the server's clock was stored as the moment it arrived (its
+    ``recorded_at``), so a retry's same ``occurred_at`` matches that. A note is not compared where
+    retention may have erased it: the stored enquiry is older than the cut-off."""
     erased = stored.note is None and notes_erased_before is not None and stored.created_at < notes_erased_before
+    occurred_at, first = request.occurred_at, stored.created_at
+    ahead = first == stored.recorded_at and occurred_at is not None and first < occurred_at <= first + CLOCK_SKEW
     return (
-        stored.channel == item.channel
-        and stored.segment == item.segment
-        and (erased or (stored.note or None) == (item.note or None))
+        stored.channel == request.channel
+        and stored.segment == request.segment
+        and (erased or (stored.note or None) == (request.note or None))
         and set(stored.hypothesis_keys) == set(request.hypothesis_keys)
-        and (request.occurred_at is None or stored.created_at == item.created_at)
+        and (occurred_at is None or first == created_at or ahead)
     )
 
 

@@ -118,6 +118,7 @@ class LaunchRow:
 @dataclass(frozen=True)
 class StoredEnquiry:
     created_at: dt.datetime
+    recorded_at: dt.datetime | None  # None: logged before recorded_at was kept
     channel: str
     segment: str | None
     note: str | None
@@ -270,9 +271,16 @@ class Store:
         ):
             keys[enquiry_id].append(key)
         return {
-            enquiry_id: StoredEnquiry(self._read_time(created_at), channel, segment, note, tuple(keys[enquiry_id]))
-            for enquiry_id, created_at, channel, segment, note in self._query(
-                f"SELECT id, created_at, channel, segment, note FROM enquiry WHERE {wanted}",
+            enquiry_id: StoredEnquiry(
+                self._read_time(created_at),
+                None if recorded_at is None else self._read_time(recorded_at),
+                channel,
+                segment,
+                note,
+                tuple(keys[enquiry_id]),
+            )
+            for enquiry_id, created_at, recorded_at, channel, segment, note in self._query(
+                f"SELECT id, created_at, recorded_at, channel, segment, note FROM enquiry WHERE {wanted}",
                 params,
             )
         }

@@ -37,8 +37,9 @@ from app.deps import (
     ViewParams,
 )
 from app.errors import ERRORS, ErrorBody, Invalid, TallyError
-from app.hypothesis_sets import MAX_EXPECTED_PER_DAY, SLUG_PATTERN
+from app.hypothesis_sets import MAX_EXPECTED_PER_DAY
 from app.insight import relink, themes
+from app.launches import SLUG_PATTERN
 from app.models import Hypothesis, HypothesisStatus, Launch, Relink
 from app.web import render
 
