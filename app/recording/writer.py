@@ -267,27 +267,33 @@ class GroupCommitWriter(Generic[T, R]):
         return results
 
     def _settle(self, batch: list[tuple[T, asyncio.Future[R]]], results: list[R | Exception]) -> None:
+        here = _running_loop()  # once a batch: Python 3.11 asks the kernel for the process id each time
         for (_, future), result in zip(batch, results, strict=True):
-            _resolve(future, result)
+            _resolve(future, result, here)
 
     def _fail(self, batch: list[tuple[T, asyncio.Future[R]]], exc: Exception) -> None:
         self.last_failure = time.monotonic()
         self.last_error = exc.__class__.__name__
         log.error("%s: a batch of %d failed and was rolled back", self._name, len(batch), exc_info=exc)
         error = self._on_failure(exc)
+        here = _running_loop()
         for _, future in batch:
-            _resolve(future, error)
+            _resolve(future, error, here)
 
 
-def _resolve(future: asyncio.Future[Any], result: Any) -> None:
-    """Set a request's outcome, on its own loop (one per process in production; tests may run several)."""
-    loop = future.get_loop()
+def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
-        here = asyncio.get_running_loop()
+        return asyncio.get_running_loop()
     except RuntimeError:
-        here = None
+        return None
+
+
+def _resolve(future: asyncio.Future[Any], result: Any, here: asyncio.AbstractEventLoop | None) -> None:
+    """Set a request's outcome, on its own loop (one per process in production; tests may run several);
+    ``here``: the loop this runs on, if any."""
+    loop = future.get_loop()
     if loop is not here:
-        loop.call_soon_threadsafe(_resolve, future, result)
+        loop.call_soon_threadsafe(_resolve, future, result, loop)
         return
     if future.done():  # the client went away; the enquiry is recorded all the same
         return
