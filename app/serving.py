@@ -108,13 +108,23 @@ class OneWriteTransport(asyncio.Transport):
         return self._transport.get_protocol()
 
 
+# The connection's own peer, in the scope: uvicorn's proxy-headers middleware replaces "client" with the
+# address a trusted proxy forwarded for, and whether a header such as TALLY_TRUSTED_USER_HEADER may be
+# believed depends on who sent it (app/recording/credentials.py).
+PEER = "tally.peer"
+
+
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol over a ``OneWriteTransport``."""
+    """uvicorn's httptools protocol over a ``OneWriteTransport``, noting each request's peer."""
 
     transport: OneWriteTransport
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(OneWriteTransport(transport, self.loop))
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope[PEER] = self.client  # type: ignore[literal-required]
 
     def eof_received(self) -> None:
         # The client closed its side: the event loop closes the socket's transport itself, not through

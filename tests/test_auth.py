@@ -332,6 +332,8 @@ def test_cli_tokens_work_on_the_api_until_revoked(app: Any, client: TestClient, 
 
 # --- TALLY_TRUSTED_USER_HEADER ------------------------------------------------------------------
 
+PROXY = ("127.0.0.1", 40000)  # the single-sign-on proxy, on the default TALLY_FORWARDED_ALLOW_IPS
+
 
 def test_the_trusted_user_header_is_ignored_by_default(app: Any, client: TestClient, people: People) -> None:
     assert_signed_out(browser(app, headers={"X-Remote-User": "ada"}))
@@ -343,7 +345,7 @@ def test_the_trusted_user_header_signs_people_in_when_configured(
     database_url: str, db: Database, people: People
 ) -> None:
     app = create_app(make_settings(database_url, trusted_user_header="X-Remote-User"), db=db)
-    with TestClient(app, follow_redirects=False) as proxy:
+    with TestClient(app, follow_redirects=False, client=PROXY) as proxy:
         page = proxy.get("/admin/users", headers={"X-Remote-User": "Ada "})
         assert page.status_code == 200 and '<a href="/me">Ada</a>' in page.text
         assert proxy.get("/admin/users", headers={"X-Remote-User": "kari"}).status_code == 403
@@ -359,9 +361,21 @@ def test_the_trusted_user_header_signs_people_in_when_configured(
         assert_signed_out(proxy)
 
 
+def test_the_trusted_user_header_is_believed_only_from_a_proxy(database_url: str, db: Database, people: People) -> None:
+    """Anyone who can reach the app directly could name any user in the header: it counts only on a
+    connection from one of TALLY_FORWARDED_ALLOW_IPS (tests/test_serving.py: the peer as served)."""
+    settings = make_settings(database_url, trusted_user_header="X-Remote-User", forwarded_allow_ips="10.0.0.0/8")
+    app = create_app(settings, db=db)
+    with TestClient(app, follow_redirects=False, client=("203.0.113.9", 40000)) as direct:
+        refused = direct.get("/admin/users", headers={"X-Remote-User": "ada", **JSON})
+        assert refused.status_code == 401
+    with TestClient(app, follow_redirects=False, client=("10.1.2.3", 40000)) as proxy:
+        assert proxy.get("/admin/users", headers={"X-Remote-User": "ada"}).status_code == 200
+
+
 def test_a_disabled_user_in_the_trusted_header_is_refused(database_url: str, db: Database, people: People) -> None:
     app = create_app(make_settings(database_url, trusted_user_header="X-Remote-User"), db=db)
-    with TestClient(app, follow_redirects=False) as proxy:
+    with TestClient(app, follow_redirects=False, client=PROXY) as proxy:
         ada = WebUser(app).login("ada")
         assert ada.post(f"/admin/users/{people.agent.id}", data={"role": "agent"}).status_code == 303
         refused = proxy.get("/", headers={"X-Remote-User": "kari", **JSON})

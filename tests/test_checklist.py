@@ -566,7 +566,7 @@ def test_agents_signed_in_by_a_trusted_proxy_can_tick(
     from tests.conftest import make_settings
 
     app = create_app(make_settings(database_url, trusted_user_header="X-Remote-User"), db=db)
-    with TestClient(app) as client:
+    with TestClient(app, client=("127.0.0.1", 40000)) as client:  # the proxy, on the default allowed address
         headers = {"X-Remote-User": "kari"}
         page = client.get(f"/launches/{SLUG}/checklist", headers=headers)
         token = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', page.text)

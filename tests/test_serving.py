@@ -21,6 +21,7 @@ from uvicorn.server import ServerState
 from app import cli, main
 from app.config import Settings
 from app.db import Database
+from app.recording.credentials import from_proxy
 from app.serving import HttpProtocol, OneWriteTransport
 from tests.processes import free_port
 
@@ -195,6 +196,49 @@ def test_tally_serve_answers_through_the_one_write_protocol() -> None:
             assert reader.readline() == b"later\r\n"
     finally:
         HEAD_READ.set()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+async def _peer(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers who the app thinks the client is, and whether the connection came from a trusted proxy."""
+    body = f"{scope['client'][0]} {from_proxy(scope, '127.0.0.1')}".encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_a_served_request_keeps_its_peer_for_the_trusted_user_header() -> None:
+    """Behind a proxy uvicorn replaces the client with the address the proxy forwarded for; whether a
+    header such as TALLY_TRUSTED_USER_HEADER may be believed depends on the connection's own peer."""
+    port = free_port()
+    config = uvicorn.Config(
+        _peer,
+        host="127.0.0.1",
+        port=port,
+        http=HttpProtocol,
+        forwarded_allow_ips="127.0.0.1",
+        lifespan="off",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    def ask(source: str, forwarded: str | None) -> bytes:
+        extra = f"X-Forwarded-For: {forwarded}\r\n" if forwarded else ""
+        with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as client:
+            client.sendall(f"GET / HTTP/1.1\r\nHost: t\r\n{extra}Connection: close\r\n\r\n".encode())
+            return b"".join(iter(lambda: client.recv(4096), b"")).split(b"\r\n\r\n", 1)[1]
+
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        assert ask("127.0.0.1", "203.0.113.9") == b"203.0.113.9 True"  # the proxy, for a client
+        assert ask("127.0.0.2", None) == b"127.0.0.2 False"  # straight from somewhere else
+        assert ask("127.0.0.2", "127.0.0.1") == b"127.0.0.2 False"  # claiming to be the proxy: not believed
+    finally:
         server.should_exit = True
         thread.join(timeout=10)
 

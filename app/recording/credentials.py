@@ -12,13 +12,16 @@ bearer token through the functions here.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import ipaddress
 import time
 from collections.abc import Sequence
 
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.types import Scope
 
 from app.config import Settings
 from app.csrf import SESSION_COOKIE
@@ -26,6 +29,7 @@ from app.db import Database
 from app.errors import Unauthenticated
 from app.models import ApiToken
 from app.recording.requests import Credential, EnquiryRequest
+from app.serving import PEER
 
 
 def hash_token(raw: str) -> str:
@@ -34,10 +38,43 @@ def hash_token(raw: str) -> str:
 
 
 def trusted_user(request: Request, settings: Settings) -> str | None:
-    """The user name a single-sign-on proxy vouches for, if the app trusts such a header."""
-    if settings.trusted_user_header and (name := request.headers.get(settings.trusted_user_header)):
+    """The user name a single-sign-on proxy vouches for, if the app trusts such a header and the
+    request came straight from one of the proxies (``TALLY_FORWARDED_ALLOW_IPS``): anyone else who can
+    reach the app could otherwise name any user in it."""
+    header = settings.trusted_user_header
+    if header and (name := request.headers.get(header)) and from_proxy(request.scope, settings.forwarded_allow_ips):
         return name.strip().lower()
     return None
+
+
+def from_proxy(scope: Scope, allowed: str) -> bool:
+    """Whether the connection's peer (``serving.PEER``, kept before uvicorn replaced the client with the
+    one a proxy forwarded for; else the client, as an in-process test client gives it) is one of
+    ``allowed``: addresses or networks, comma-separated, or ``*``."""
+    peer = scope.get(PEER) or scope.get("client")
+    if not peer:
+        return False
+    anyone, networks, names = _proxies(allowed)
+    if anyone:
+        return True
+    host = str(peer[0])
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host in names  # a unix socket's path, or a test client's name
+    return any(address in network for network in networks)
+
+
+@functools.lru_cache(maxsize=4)
+def _proxies(allowed: str) -> tuple[bool, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], frozenset[str]]:
+    entries = [entry.strip() for entry in allowed.split(",") if entry.strip()]
+    networks, names = [], set()
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            names.add(entry)
+    return "*" in entries, tuple(networks), frozenset(names)
 
 
 def browser_credential(request: Request, settings: Settings) -> Credential:
