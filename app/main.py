@@ -239,6 +239,19 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
             request, Unavailable("The database did not answer. Nothing was saved; try again in a moment.")
         )
 
+    @app.exception_handler(sa.exc.DataError)
+    async def unstorable_value(request: Request, error: sa.exc.DataError) -> Response:
+        # PostgreSQL refuses some text outright (a NUL character) and numbers out of its types' range:
+        # the client's input, not the server's fault.
+        log.warning("unstorable value on %s %s: %s", request.method, request.url.path, error.orig.__class__.__name__)
+        return await error_response(
+            request,
+            Invalid(
+                "A value in the request cannot be stored as given (a NUL character, or a number out of range): "
+                "nothing was saved. Remove it and send it again."
+            ),
+        )
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         problems = [

@@ -102,6 +102,15 @@ def test_wrong_password_and_unknown_user_look_the_same(
     assert_signed_out(me)
 
 
+def test_a_nul_in_a_sign_in_is_refused_not_a_server_error(app: Any, client: TestClient, db: Database) -> None:
+    """PostgreSQL refuses text with a NUL in it; that is the client's input, answered 422, not a 500."""
+    response = sign_in(browser(app), "ka\x00ri", PASSWORD)
+    if db.is_sqlite:  # stored and compared like any other name
+        assert response.status_code == 401
+    else:
+        assert response.status_code == 422 and "cannot be stored as given" in response.text
+
+
 # --- rate limits ----------------------------------------------------------------------------
 
 
