@@ -50,7 +50,8 @@ async def get_now() -> dt.datetime:
 
 # A row id in a path: every id column is an INTEGER, 32-bit on PostgreSQL, so anything outside this is
 # a 422 here rather than a 500 from the driver.
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+MAX_ROW_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL; a larger one is no row's (SQLite: an OverflowError)
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]

@@ -150,6 +150,8 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
     except ValueError:
         day = None
     if day is not None and len(text) == 10:
+        if day.year < 2 or day.year > 9998:  # no launch runs then; the day after 9999-12-31 is no date
+            raise out_of_window(launch, f"{name}={value!r}")
         return launches.local_midnight(day + dt.timedelta(days=1) if is_end else day, tz)
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))

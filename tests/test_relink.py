@@ -411,3 +411,11 @@ def test_moved_enquiries_count_under_a_channel_filter_too(db: Database) -> None:
             session=session, launch=fresh(db, launch), start=T0, end=T0 + dt.timedelta(hours=1), filter=chat
         )
     assert result.for_hypothesis(hypothesis) == 1 and result.other == 0
+
+
+def test_ids_no_row_can_have_are_refused_not_a_server_error(web: Web, people: People, setup: Setup) -> None:
+    """Past 32 bits no row has the id; SQLite raised OverflowError on one (a 500)."""
+    lena = web("lena")
+    huge = str(2**64)
+    for path in (f"/launches/{SLUG}/other?done={huge}", f"/launches/{SLUG}/other/new?enquiry={huge}"):
+        assert lena.get(path).status_code == 422, path

@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from app import csrf, launches, ranges, schedule
 from app.deps import (
+    MAX_ROW_ID,
     CurrentToken,
     CurrentViewer,
     IsHtmx,
@@ -132,7 +133,7 @@ def other_page(
     htmx: IsHtmx,
     query: ViewParams,
     q: Annotated[str, Query(max_length=200)] = "",
-    done: Annotated[int | None, Query()] = None,
+    done: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     created: Annotated[str | None, Query(max_length=64)] = None,
     skipped: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
@@ -217,7 +218,7 @@ def new_hypothesis_form(
     query: ViewParams,
     theme: Annotated[list[str] | None, Query()] = None,
     group: Annotated[list[str] | None, Query()] = None,
-    enquiry: Annotated[list[int] | None, Query()] = None,
+    enquiry: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None, Query()] = None,
 ) -> Response:
     """A new hypothesis from the themes, note groups or notes chosen: key and text prefilled, the notes listed."""
     launch = launches.get_by_slug(session, slug)
@@ -266,7 +267,7 @@ def create_hypothesis(
     area: Annotated[str, Form()] = "",
     owner_team: Annotated[str, Form()] = "",
     expected_per_day: Annotated[str, Form()] = "",
-    enquiry: Annotated[list[int] | None, Form()] = None,
+    enquiry: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None, Form()] = None,
 ) -> Response:
     """Create the hypothesis and move the ticked "other" enquiries onto it, in one transaction."""
     launch = launches.get_by_slug(session, slug)
@@ -403,7 +404,7 @@ class NewHypothesisIn(BaseModel):
     owner_team: str = Field(default="", max_length=100)
     expected_per_day: int | None = Field(default=None, ge=0, le=MAX_EXPECTED_PER_DAY)
     # Bounded to the INTEGER id column (32-bit on PostgreSQL): past it the lookup itself failed (a 500).
-    from_notes: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+    from_notes: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(
         default_factory=list,
         max_length=relink.MAX_ENQUIRIES,
         description='Ids of "other" enquiries to move onto the new hypothesis (from `surprises`). Ids that are '
