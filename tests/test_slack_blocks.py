@@ -16,6 +16,7 @@ from app.slack.blocks import (
     build_alert,
     escape,
     plain_text,
+    verdict_label,
 )
 from app.slack.preview import to_html
 
@@ -209,6 +210,14 @@ def test_new_in_other_and_fixes_shipped_have_their_sections() -> None:
     plain = plain_text(digest)
     assert "New in other:\n  widget <!channel>: 12 notes now, 1 before" in plain
     assert "Fixes shipped:\n  Login loops: shipped Tue 14:00, down 72% (share 10.0% → 2.8%)" in plain
+
+
+def test_a_fix_after_which_a_hypothesis_rose_from_nothing_says_so_not_up_zero() -> None:
+    """No share before the fix (a hypothesis added just before it shipped): no percentage to give."""
+    fix = FixLine("Widget", "https://tally.example/x#fix", "Tue 14:00", "up", None, 0.0, 0.075)
+    assert verdict_label(fix) == "up from none before (share 0.0% → 7.5%)"
+    with use_language("nb"):
+        assert verdict_label(fix) == "opp fra ingen før (andel 0,0\xa0% → 7,5\xa0%)"
 
 
 def test_a_digest_in_norwegian_with_its_numbers_and_still_escaped() -> None:

@@ -194,7 +194,9 @@ def verdict_label(fix: FixLine) -> str:
     if fix.verdict == "down":
         return _("down {change} ({shares})").format(change=format_percent(-(fix.change or 0)), shares=shares)
     if fix.verdict == "up":
-        return _("up {change} ({shares})").format(change=format_percent(fix.change or 0), shares=shares)
+        if fix.change is None:  # none before the fix (a hypothesis added just before it): no percentage
+            return _("up from none before ({shares})").format(shares=shares)
+        return _("up {change} ({shares})").format(change=format_percent(fix.change), shares=shares)
     if fix.verdict == "no_change":
         return _("no change ({shares})").format(shares=shares)
     return _("too early to tell")
