@@ -14,6 +14,7 @@ import time_machine
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from app import auth
 from app.cli import cli
 from app.db import Database
 from app.main import create_app
@@ -248,6 +249,22 @@ def test_a_refused_password_change_says_why_and_changes_nothing(
     assert_signed_in(phone.client, "Kari")  # nobody was signed out
     assert sign_in(browser(app), "kari", PASSWORD).status_code == 303
     assert sign_in(browser(app), "kari", new).status_code == 401
+
+
+def test_guessing_the_current_password_is_limited_like_signing_in(
+    app: Any, web: Web, people: People, db: Database
+) -> None:
+    """Whoever holds a session must not be able to guess the password at the hash's speed and then
+    change it: wrong current passwords count as failed sign-ins, with the same limits."""
+    kari = web("kari")
+    for _ in range(5):  # TALLY_LOGIN_MAX_FAILURES_PER_ACCOUNT
+        assert kari.post("/me/password", data={"current": "a guess", "new": NEW_PASSWORD}).status_code == 422
+    locked = kari.post("/me/password", data={"current": PASSWORD, "new": NEW_PASSWORD})
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert sign_in(browser(app), "kari", PASSWORD).status_code == 429  # this address is locked for kari
+    with db.session() as session:
+        user = auth.get_user(session, "kari")
+        assert user is not None and auth.verify_password(PASSWORD, user.password_hash)  # not changed
 
 
 def test_sessions_expire_on_the_server_after_session_days(app: Any, web: Web, people: People) -> None:

@@ -12,7 +12,7 @@ from app import auth, i18n
 from app.config import Settings
 from app.csrf import SESSION_COOKIE
 from app.deps import LANGUAGE_COOKIE, CurrentViewer, Now, OptionalViewer, SessionDep, SettingsDep
-from app.errors import Invalid, TallyError, TooManyRequests
+from app.errors import Invalid, TallyError, TooManyRequests, Unauthenticated
 from app.web import render
 
 router = APIRouter()
@@ -145,13 +145,32 @@ def change_password(
 ) -> Response:
     user = viewer.user
     try:
-        if not auth.verify_password(current, user.password_hash):
-            raise Invalid("The current password is not right.", field="current", code="wrong_password")
+        # Checked as a sign-in is, limits and all: whoever holds a session (a stolen cookie, a desk left
+        # signed in) must not guess the password here at the speed of the hash, then change it.
+        try:
+            auth.authenticate(
+                session,
+                username=user.username,
+                password=current,
+                address=client_address(request),
+                now=now,
+                settings=settings,
+            )
+        except Unauthenticated:
+            raise Invalid("The current password is not right.", field="current", code="wrong_password") from None
+        finally:
+            session.commit()  # the attempt counts, whatever comes next
         auth.set_password(session, user, new, now=now, actor=user.username)
     except TallyError as error:
         session.rollback()
         return render(
-            request, "auth/profile.html", viewer=viewer, message=None, error=error, status_code=error.status_code
+            request,
+            "auth/profile.html",
+            viewer=viewer,
+            message=None,
+            error=error,
+            status_code=error.status_code,
+            headers={"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None,
         )
     # Every other browser is signed out; this one gets a new session (and,
     # through the redirect, pages whose CSRF tokens are bound to it).
