@@ -9,6 +9,8 @@ password revokes tokens, so old cookies stop working at once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import re
 import secrets
 from functools import lru_cache
@@ -181,13 +183,45 @@ def _failures(session: Session, since: dt.datetime, *where: Any) -> tuple[int, d
 
 # Past the per-account limit, from anywhere, each further try waits this long after the last
 # failure, doubling per failure up to a minute: a guesser spread over many addresses gets about
-# one guess a minute, while the account's owner, with the right password, is never locked out.
+# one guess a minute. An attacker who fails once a minute keeps that wait going for good, so a
+# browser the account's owner signed in with before (``device_token``) is let past it.
 SLOWDOWN_FIRST = dt.timedelta(seconds=2)
 SLOWDOWN_MAX = dt.timedelta(minutes=1)
+DEVICE_COOKIE = "tally_device"
+DEVICE_COOKIE_DAYS = 365
+MAX_DEVICE_ACCOUNTS = 8  # accounts one browser is known for (a shared desk in a customer centre)
+
+
+def device_token(username: str, settings: Settings) -> str:
+    """What a browser keeps (in ``DEVICE_COOKIE``) once ``username`` signed in with it: proof, for
+    that account only, that this browser has known the password before (OWASP's device cookies)."""
+    key = settings.secret_key.get_secret_value().encode()
+    return hmac.new(key, f"device|{username.strip().lower()}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def known_device(cookie: str | None, username: str, settings: Settings) -> bool:
+    if not cookie:
+        return False
+    mine = device_token(username, settings)
+    return any(hmac.compare_digest(mine, token) for token in cookie.split(".")[:MAX_DEVICE_ACCOUNTS])
+
+
+def remember_device(cookie: str | None, username: str, settings: Settings) -> str:
+    """The cookie's new value: this account's token first, then up to seven others it held."""
+    mine = device_token(username, settings)
+    others = [t for t in (cookie or "").split(".") if re.fullmatch(r"[0-9a-f]{32}", t) and t != mine]
+    return ".".join([mine, *others][:MAX_DEVICE_ACCOUNTS])
 
 
 def authenticate(
-    session: Session, *, username: str, password: str, address: str, now: dt.datetime, settings: Settings
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: dt.datetime,
+    settings: Settings,
+    known: bool = False,
 ) -> User:
     """The user, if the password is right and no limit stands in the way:
 
@@ -195,13 +229,26 @@ def authenticate(
       for that address only (someone else cannot lock a person out of their own account);
     * per address: ``login_max_failures_per_address`` failures lock the address for every account;
     * per account, from anywhere: past the same number of failures, each try must wait a moment
-      after the last failure (doubling up to a minute), which slows a spread-out guesser down
-      without locking the account.
+      after the last failure (doubling up to a minute), which slows a spread-out guesser down.
+
+    ``known``: the browser signed in to this account before (``known_device``); neither of the last
+    two applies to it, so nobody else's failures, from the same office's address or from anywhere,
+    keep the account's owner out. Attempts for one account are checked one at a time (on SQLite the
+    write transaction does that; on PostgreSQL a lock per account, else 429), so a burst of them
+    cannot all pass the count before any is recorded.
 
     Every attempt is recorded; the caller commits even when this raises, so
     failures count (use a write session and commit in ``finally``)."""
     name = username.strip().lower()[:64]
     address = address[:64]
+    if session.get_bind().dialect.name == "postgresql":
+        one_at_a_time = sa.select(sa.func.pg_try_advisory_xact_lock(sa.func.hashtext("tally-login:" + name)))
+        if not session.execute(one_at_a_time).scalar_one():
+            raise TooManyRequests(
+                "Another sign-in for this account is being checked: try again in a moment.",
+                retry_after=1,
+                code="slow_down",
+            )
     window = dt.timedelta(minutes=settings.login_failure_window_minutes)
     since = now - window
     minutes = settings.login_failure_window_minutes
@@ -214,14 +261,14 @@ def authenticate(
             retry_after=int(window.total_seconds()),
             code="locked_account",
         )
-    from_address, _ = _failures(session, since, col(LoginAttempt.address) == address)
+    from_address, _ = (0, None) if known else _failures(session, since, col(LoginAttempt.address) == address)
     if from_address >= settings.login_max_failures_per_address:
         raise TooManyRequests(
             f"Too many failed sign-ins from this address. Wait {minutes} minutes.",
             retry_after=int(window.total_seconds()),
             code="locked_address",
         )
-    anywhere, last = _failures(session, since, col(LoginAttempt.username) == name)
+    anywhere, last = (0, None) if known else _failures(session, since, col(LoginAttempt.username) == name)
     if anywhere >= limit and last is not None:
         wait = min(SLOWDOWN_FIRST * 2 ** (anywhere - limit), SLOWDOWN_MAX)
         if now < last + wait:

@@ -3,13 +3,16 @@ changes, disabled users, the CLI, the trusted-header mode and where sign-in send
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
+import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -150,6 +153,60 @@ def test_failures_lock_the_account_for_that_address_and_only_slow_it_down_elsewh
             assert sign_in(browser(app, client=(address, 1000 + n)), "kari", "guess").status_code == 401
         again = sign_in(browser(app, client=("192.0.2.4", 2000)), "kari", "guess")
         assert again.status_code == 429 and int(again.headers["Retry-After"]) == 16  # 6 failures: 2 s × 2³
+
+
+def test_a_browser_that_signed_in_before_is_not_kept_out_by_anyone_elses_failures(
+    database_url: str, db: Database, people: People
+) -> None:
+    """A guesser who fails once each time the pause ends keeps the pause going for good; and failures
+    by anyone at a customer centre's one outgoing address lock that address. Neither may keep the
+    owner out of their account on the browser they signed in with before (a device cookie)."""
+    settings = make_settings(database_url, login_max_failures_per_account=3, login_max_failures_per_address=3)
+    app = create_app(settings, db=db)
+    office = ("198.51.100.7", 50000)
+    with time_machine.travel(dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC), tick=False) as clock:
+        kari = browser(app, client=office)
+        assert sign_in(kari, "kari").status_code == 303
+        assert kari.post("/logout", data={"csrf_token": page_token(kari, "/me")}).status_code == 303
+        assert kari.cookies.get(auth.DEVICE_COOKIE)
+
+        for n in range(6):  # spread out, each just after the last pause ended
+            clock.shift(dt.timedelta(minutes=1))
+            assert sign_in(browser(app, client=(f"192.0.2.{n}", 1000)), "kari", "guess").status_code == 401
+        for name in ("ola", "lena", "nobody"):  # a colleague mistyping, at the office's one address
+            assert sign_in(browser(app, client=office), name, "typo").status_code == 401
+
+        new_desk = sign_in(browser(app, client=office), "kari")
+        assert new_desk.status_code == 429  # a browser never signed in with: both limits apply
+        assert sign_in(kari, "kari").status_code == 303  # her own: neither
+        assert sign_in(browser(app, client=office, cookies={auth.DEVICE_COOKIE: "0" * 32}), "kari").status_code == 429
+
+
+def test_on_postgresql_a_burst_of_sign_ins_cannot_all_pass_the_count_before_any_is_recorded(
+    database_url: str, db: Database, people: People, pg: Any
+) -> None:
+    """Each attempt counts the failures, checks the password (slow), then records itself: thirty at once
+    used to find the same count, and 22 were checked against a limit of 5."""
+    app = create_app(make_settings(database_url, login_max_failures_per_account=5), db=db)
+    clients = [browser(app, client=("203.0.113.9", 40000 + n)) for n in range(12)]
+    tokens = [page_token(client) for client in clients]
+    start = threading.Barrier(len(clients))
+
+    def guess(n: int) -> int:
+        start.wait()
+        data = {"username": "kari", "password": f"guess {n}", "csrf_token": tokens[n]}
+        return int(clients[n].post("/login", data=data).status_code)
+
+    with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+        statuses = list(pool.map(guess, range(len(clients))))
+    assert statuses.count(401) <= 5 and set(statuses) <= {401, 429}, statuses
+    with db.engine.connect() as connection:  # one account's attempts wait for each other's lock, or are refused
+        held = connection.execute(sa.text("SELECT pg_advisory_lock(hashtext('tally-login:ola'))"))
+        assert held is not None
+        refused = sign_in(browser(app), "ola")
+        assert refused.status_code == 429 and "being checked" in refused.text
+        connection.execute(sa.text("SELECT pg_advisory_unlock(hashtext('tally-login:ola'))"))
+    assert sign_in(browser(app), "ola").status_code == 303
 
 
 def test_too_many_failures_from_one_address_block_it_for_every_account(

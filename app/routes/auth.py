@@ -61,6 +61,7 @@ def login(
     password: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    device = request.cookies.get(auth.DEVICE_COOKIE)
     try:
         user = auth.authenticate(
             session,
@@ -69,6 +70,7 @@ def login(
             address=client_address(request),
             now=now,
             settings=settings,
+            known=auth.known_device(device, username, settings),
         )
     except TallyError as error:
         session.commit()  # the failed attempt must count
@@ -91,6 +93,15 @@ def login(
     session.commit()
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, token, settings)
+    response.set_cookie(
+        auth.DEVICE_COOKIE,
+        auth.remember_device(device, user.username, settings),
+        max_age=auth.DEVICE_COOKIE_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
     return response
 
 
@@ -155,6 +166,7 @@ def change_password(
                 address=client_address(request),
                 now=now,
                 settings=settings,
+                known=True,  # signed in already: others' failures must not keep the owner out here
             )
         except Unauthenticated:
             raise Invalid("The current password is not right.", field="current", code="wrong_password") from None
