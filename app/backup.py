@@ -21,15 +21,18 @@ the configured database, without its password.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
 import shlex
 import sqlite3
 import struct
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, make_url
 
@@ -169,6 +172,9 @@ def known_revisions() -> set[str]:
     return {revision.revision for revision in script.walk_revisions()}
 
 
+CORE_TABLES = ("enquiry", "hypothesis", "launch")
+
+
 def check_backup(path: Path) -> str:
     """The schema revision of a Launch Tally backup at ``path``; refuses anything else."""
     if not path.is_file():
@@ -187,9 +193,30 @@ def check_backup(path: Path) -> str:
                 "it was made by a newer version. Restore it with that version."
             )
         _checked(connection, str(path))
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
         connection.close()
+    # Any file can hold an alembic_version row with one of our revision names: the tables show whose it is.
+    # The tables every revision has first: what names the file best.
+    missing = sorted(tables_at(revision) - tables, key=lambda name: (name not in CORE_TABLES, name))
+    if missing:
+        raise BackupError(
+            f"{path} is not a Launch Tally database of schema revision {revision}: it has no "
+            f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''} table. Nothing was changed."
+        )
     return revision
+
+
+def tables_at(revision: str) -> set[str]:
+    """The tables a Launch Tally database has at ``revision``: an empty database migrated to it, looked at."""
+    with tempfile.TemporaryDirectory(prefix="tally-schema-") as directory:
+        db = Database(f"sqlite:///{Path(directory) / 'schema.db'}")
+        try:
+            migrations.upgrade(db, revision)
+            with db.engine.connect() as connection:
+                return set(sa.inspect(connection).get_table_names())
+        finally:
+            db.dispose()
 
 
 def holder_of(path: Path) -> int | None:
@@ -234,10 +261,12 @@ class Restored:
     from_revision: str
     to_revision: str | None
     enquiries: int
+    kept: Path | None  # the database as it was before, if there was one
 
 
-def restore_sqlite(url: str, source: Path, *, force: bool = False) -> Restored:
-    """Copy the backup at ``source`` into the SQLite database at ``url``, then upgrade it to head."""
+def restore_sqlite(url: str, source: Path, *, now: dt.datetime, force: bool = False) -> Restored:
+    """Copy the backup at ``source`` into the SQLite database at ``url``, then upgrade it to head; the
+    database it replaces is kept beside it, named by ``now``."""
     if not is_sqlite(url):
         advice = "stop the app, restore with pg_restore, then upgrade the schema:"
         raise _postgres(advice, "pg_restore", [pg_restore_command(url, source), "tally db upgrade"])
@@ -253,6 +282,7 @@ def restore_sqlite(url: str, source: Path, *, force: bool = False) -> Restored:
                 "`tally scheduler`) first, or add --force if you are sure nothing uses it."
             )
     target.parent.mkdir(parents=True, exist_ok=True)
+    kept = _keep(target, now)
     backup = _connect(source)
     destination = _connect(target)
     try:
@@ -267,4 +297,20 @@ def restore_sqlite(url: str, source: Path, *, force: bool = False) -> Restored:
         now_at = migrations.current_revision(db)
     finally:
         db.dispose()
-    return Restored(source, target, revision, now_at, enquiries)
+    return Restored(source, target, revision, now_at, enquiries, kept)
+
+
+def _keep(target: Path, now: dt.datetime) -> Path | None:
+    """A copy of the database about to be replaced, beside it (``<name>.before-restore-<time>``): a
+    restore of the wrong backup, or one that fails half-way, can then be undone."""
+    if not target.is_file() or target.stat().st_size == 0:
+        return None
+    stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    kept = target.with_name(f"{target.name}.before-restore-{stamp}")
+    current, copy = _connect(target), _connect(kept)
+    try:
+        current.backup(copy)
+    finally:
+        copy.close()
+        current.close()
+    return kept

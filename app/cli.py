@@ -591,11 +591,13 @@ def restore_command(
 
     config = settings()
     configure_logging("warning")
-    restored = backup.restore_sqlite(config.database_url, path, force=force)
+    restored = backup.restore_sqlite(config.database_url, path, now=now(), force=force)
     typer.echo(
         f"Restored {restored.source} into {restored.target} ({restored.enquiries} enquiries); "
         f"schema {restored.from_revision} -> {restored.to_revision}."
     )
+    if restored.kept is not None:
+        typer.echo(f"The database it replaced is kept as {restored.kept}; delete it once you are sure.")
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ pg_dump and pg_restore, the tools the verbs point to)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shlex
 import shutil
@@ -25,6 +26,8 @@ from app.recording.record import NewEnquiry, insert_many
 from tests.conftest import PG_SKIP_REASON, ThrowawayPostgres, make_settings
 from tests.factories import T0, hypothesis_ids, make_launch
 from tests.test_cli_newcomers import tally
+
+NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)  # when a restore runs
 
 SLUG = "test-launch"
 WHOLE = {"start": "2026-11-16T00:00:00+01:00", "end": "2026-11-23T00:00:00+01:00"}
@@ -154,7 +157,7 @@ def test_a_round_trip_gives_the_same_counts(sqlite_url: str, db: Database, tmp_p
     expected = app_counts(sqlite_url)
     copy = backup.backup_sqlite(sqlite_url, tmp_path / "backup.db")
     target = f"sqlite:///{tmp_path / 'restored' / 'tally.db'}"
-    restored = backup.restore_sqlite(target, copy.path)
+    restored = backup.restore_sqlite(target, copy.path, now=NOW)
     assert restored.enquiries == 3_000 and restored.to_revision == copy.revision
     assert app_counts(target) == expected
 
@@ -181,15 +184,37 @@ def test_restore_refuses_what_is_not_a_launch_tally_database(sqlite_url: str, tm
     with sqlite3.connect(newer) as connection:
         connection.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
     connection.close()
+    impostor = tmp_path / "invoices.db"  # another app's file, with a revision name of ours
+    with sqlite3.connect(impostor) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        connection.execute("INSERT INTO alembic_version VALUES (?)", [migrations.head_revision()])
+        connection.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    connection.close()
     for path, reason in (
         (text, "is not a SQLite database"),
         (other, "is not a Launch Tally database"),
         (newer, "made by a newer version"),
+        (impostor, r"is not a Launch Tally database of schema revision .*: it has no enquiry, hypothesis, launch"),
         (tmp_path / "missing.db", "There is no file"),
     ):
         with pytest.raises(backup.BackupError, match=reason):
-            backup.restore_sqlite(target, path)
+            backup.restore_sqlite(target, path, now=NOW)
     assert not (tmp_path / "target.db").exists()
+
+
+def test_restore_keeps_the_database_it_replaces(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    """A restore of the wrong backup (or one that fails half-way) can be undone: the old file stays."""
+    launch = seed(db, 7)
+    week_old = backup.backup_sqlite(sqlite_url, tmp_path / "week-old.db")
+    with db.write_connection() as connection:  # what happened since
+        insert_many(connection, enquiries(launch, hypothesis_ids(db, launch), 5, start=7))
+    target = Path(sqlite_url.removeprefix("sqlite:///"))
+    db.dispose()
+    restored = backup.restore_sqlite(sqlite_url, week_old.path, now=NOW, force=True)
+    assert restored.enquiries == 7
+    assert restored.kept == target.with_name(f"{target.name}.before-restore-20261118T100000Z")
+    with contextlib.closing(sqlite3.connect(restored.kept)) as kept:
+        assert kept.execute("SELECT count(*) FROM enquiry").fetchone()[0] == 12
 
 
 @pytest.fixture
@@ -220,8 +245,8 @@ def test_restore_refuses_a_database_in_use_unless_forced(
     copy = backup.backup_sqlite(sqlite_url, tmp_path / "backup.db")
     path, process = held_open
     with pytest.raises(backup.BackupError, match=f"seems in use: process {process.pid} has it open"):
-        backup.restore_sqlite(f"sqlite:///{path}", copy.path)
-    assert backup.restore_sqlite(f"sqlite:///{path}", copy.path, force=True).enquiries == 12
+        backup.restore_sqlite(f"sqlite:///{path}", copy.path, now=NOW)
+    assert backup.restore_sqlite(f"sqlite:///{path}", copy.path, now=NOW, force=True).enquiries == 12
 
 
 # --- the commands -------------------------------------------------------------------------------------
