@@ -529,26 +529,39 @@ def _resume(
         launch_by_id = {launch.id: launch for launch in launches.list_launches(session)}
     done = []
     for run in waiting:
-        taken = _take_over(db, run, expect=run.status, now=now)
-        if taken is None:
-            continue
-        launch = launch_by_id[run.launch_id]
-        if not taken.blocks:  # its process died before composing
-            taken = _store_content(db, taken, launch, now=now, settings=settings, late=True)
-        # It may have been posted already (a dropped connection, a dead process): look before
-        # posting. A webhook cannot look, so a dead process's digest fails for a person to check;
-        # a webhook retry goes ahead (webhook runs only wait for retries after errors that posted nothing).
-        stale = run.status == DigestStatus.PENDING
-        check = bool(sender and (sender.can_check_channel or stale))
-        done.append(deliver(db, taken, launch, sender=sender, clock=clock, sleep=sleep, check_first=check))
+        try:
+            taken = _take_over(db, run, expect=run.status, now=now)
+            if taken is None:
+                continue
+            launch = launch_by_id[run.launch_id]
+            if not taken.blocks:  # its process died before composing
+                taken = _store_content(db, taken, launch, now=now, settings=settings, late=True)
+            # It may have been posted already (a dropped connection, a dead process): look before
+            # posting. A webhook cannot look, so a dead process's digest fails for a person to check;
+            # a webhook retry goes ahead (webhook runs only wait for retries after errors that posted nothing).
+            stale = run.status == DigestStatus.PENDING
+            check = bool(sender and (sender.can_check_channel or stale))
+            done.append(deliver(db, taken, launch, sender=sender, clock=clock, sleep=sleep, check_first=check))
+        except Exception:  # one run that cannot be finished must not hold up the others behind it
+            log.exception("digest run %s could not be resumed; the others go on", run.id)
     return done
 
 
 # --- by hand: preview, send now, send again ---------------------------------------------
 
 
+def _check_started(launch: Launch, now: dt.datetime) -> None:
+    """A digest by hand covers the launch so far: before it starts there is no window to count."""
+    if now < launches.window(launch)[0]:
+        raise Conflict(
+            f"Launch {launch.slug!r} starts on {launch.starts_on}: there is nothing to send before then.",
+            code="outside_window",
+        )
+
+
 def preview(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> slack_blocks.DigestContent:
     """What a digest sent now would say (the window since the last scheduled one)."""
+    _check_started(launch, now)
     with db.session() as session:
         start = chain_start(session, launch, now)
         return compose(
@@ -577,6 +590,7 @@ def send_now(
 ) -> DigestRun:
     """An extra digest, now, for the window since the last scheduled one. It does
     not move the scheduled windows: the next one still covers its full period."""
+    _check_started(launch, now)  # before its run is recorded: a run that cannot be composed would stay pending
     with db.transaction() as session:
         start = chain_start(session, launch, now)
         run_id = _insert(

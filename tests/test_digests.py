@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -594,3 +595,24 @@ def test_an_unreachable_slack_is_given_up_after_max_passes_with_growing_pauses(
     assert run.attempts == digests.MAX_PASSES * digests.ATTEMPTS_PER_PASS
     assert f"Gave up after {run.attempts} attempts" in (run.error or "")
     assert "Send it from the Digests page" in (run.error or "")
+
+
+def test_one_abandoned_run_that_cannot_be_finished_does_not_hold_up_the_others(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch, monkeypatch: Any
+) -> None:
+    """A pass of the scheduler resumes abandoned runs in order; one that raised used to end the pass."""
+    stuck = digests.claim_slot(db, launch, local(18, 9), now=local(18, 9))  # first in line
+    second = make_launch(db, slug="second-launch")
+    waiting = digests.claim_slot(db, second, local(18, 13), now=local(18, 13))
+    assert stuck is not None and waiting is not None
+    real = digests._store_content
+
+    def fails_for_the_first(db: Database, run: DigestRun, launch: Launch, **kw: Any) -> DigestRun:
+        if run.id == stuck.id:
+            raise ValueError("cannot be composed")
+        return real(db, run, launch, **kw)
+
+    monkeypatch.setattr(digests, "_store_content", fails_for_the_first)
+    later = local(18, 13) + digests.STALE_CLAIM + dt.timedelta(seconds=1)
+    done = run_due(db, settings, bot, later)
+    assert waiting.id in [r.id for r in done] and stuck.id not in [r.id for r in done]

@@ -111,3 +111,17 @@ def test_a_failed_digest_shows_leads_what_went_wrong_and_what_to_do(
     assert page.status_code == 200
     assert "failed" in page.text
     assert html.escape(failed.error or "", quote=False) in page.text and "invite" in (failed.error or "").lower()
+
+
+def test_a_launch_that_has_not_started_has_no_digest_to_preview_or_send(
+    db: Database, people: People, slack: FakeSlack, slack_app: Any
+) -> None:
+    """Its window would start after it ended: a 500, and Send now left a pending run behind that every
+    later pass of the scheduler tried again and failed on."""
+    future = make_launch(db, slug="next-year", starts_on=dt.date(2099, 1, 4), ends_on=dt.date(2099, 1, 24))
+    lena = WebUser(slack_app).login("lena")
+    preview = lena.get(f"/launches/{future.slug}/digests/preview", headers={"HX-Request": "true"})
+    assert preview.status_code == 409 and "starts on 2099-01-04" in html.unescape(preview.text)
+    sent = lena.post(f"/launches/{future.slug}/digests/send")
+    assert sent.status_code == 409
+    assert digests_of(db, future) == [] and slack.posts("#launch") == []
