@@ -167,6 +167,7 @@ def compose(
         today_total=today.total,
         since_launch_total=since_launch.total,
         url=f"{base_url}/launches/{launch.slug}",
+        since=window_start.astimezone(tz).isoformat(timespec="minutes"),
         hypotheses=[
             slack_blocks.HypothesisLine(
                 key=h.key,

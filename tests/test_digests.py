@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from app import digests
+from app import digests, ranges, tallies
 from app.cli import cli
 from app.config import Settings
 from app.db import Database
@@ -116,6 +117,27 @@ def test_windows_chain_and_the_first_of_a_day_covers_the_evening_before(
     assert "Enquiries Tue 16:00 – Wed 09:00" in text
     assert "*3* in this window" in text  # 17:00, 22:00 and 08:59; 09:00 belongs to the next window
     assert "*2* in this window" in " ".join(str(b) for b in noon.blocks)
+
+
+def test_the_digests_links_open_the_app_from_where_its_window_began_whenever_clicked(
+    db: Database, settings: Settings, bot: BotSender
+) -> None:
+    """range=since-digest is worked out when clicked: the 13:00 digest opened at 13:05 showed 13:00-13:05."""
+    launch = make_launch(db, slack_channel=CHANNEL, hypotheses=("send",))
+    for moment in (local(18, 10), local(18, 12), local(18, 13, 2)):
+        log(db, launch, "send", at=moment)
+    run_due(db, settings, bot, local(18, 9))
+    [noon] = run_due(db, settings, bot, local(18, 13))
+    links = re.findall(r"<(http[^|>]+)\|", " ".join(str(b) for b in noon.blocks))
+    assert links and all("?from=2026-11-18T09%3A00%2B01%3A00" in link for link in links), links
+    with db.session() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        clicked = ranges.select(stored, now=local(18, 13, 5), from_text="2026-11-18T09:00+01:00")
+        counted = tallies.tally(
+            session=session, launch=stored, start=clicked.start, end=local(18, 13, 5), now=local(18, 13, 5)
+        )
+    assert clicked.start == noon.window_start and counted.total == 3  # the digest's two, and one since
 
 
 def test_digests_are_written_in_the_slack_language_whatever_the_interface_language(

@@ -109,6 +109,9 @@ class DigestContent:
     alerts: list[AlertLine] = field(default_factory=list)  # spike alerts sent since the previous digest
     new_in_other: list[ThemeLine] = field(default_factory=list)  # up to three rising themes
     fixes: list[FixLine] = field(default_factory=list)  # fixes shipped in the last days
+    # Where its links open the app: from this window's start on (``since``, local ISO time), so the numbers
+    # there begin where the digest's did, whenever they are clicked; else since the latest digest time.
+    since: str | None = None
 
     @property
     def seen(self) -> list[HypothesisLine]:
@@ -168,17 +171,22 @@ def _pack(
     return sections
 
 
-# The digest's links open the app on the range "since the previous digest", so the numbers
-# there start where this digest's window did (app/ranges.py); each hypothesis opens its drill-down.
+# The digest's links open the app from where this digest's window began, so the numbers there start
+# where the digest's did, and go on to now (app/ranges.py); each hypothesis opens its drill-down.
+# ("range=since-digest" would be worked out when clicked: after the next digest time, a later window.)
 SINCE_DIGEST = "?range=since-digest"
 
 
+def _since(content: DigestContent) -> str:
+    return f"?from={quote(content.since, safe='')}" if content.since else SINCE_DIGEST
+
+
 def page_link(content: DigestContent) -> str:
-    return content.url + SINCE_DIGEST
+    return content.url + _since(content)
 
 
 def hypothesis_link(content: DigestContent, line: HypothesisLine) -> str:
-    return f"{content.url}/hypotheses/{quote(line.key, safe='')}{SINCE_DIGEST}"
+    return f"{content.url}/hypotheses/{quote(line.key, safe='')}{_since(content)}"
 
 
 def _linked(content: DigestContent, line: HypothesisLine, limit: int) -> str:
