@@ -19,9 +19,26 @@ from app.models import Launch
 def slot_at(day: dt.date, clock: dt.time, launch: Launch) -> dt.datetime:
     tz = zone(launch)
     local = dt.datetime.combine(day, clock, tzinfo=tz)
-    # zoneinfo maps a non-existent wall time with the offset before the gap;
-    # round-tripping through UTC lands on the real instant after it.
-    return local.astimezone(dt.UTC)
+    instant = local.astimezone(dt.UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return instant
+    # Inside the spring gap: zoneinfo reads the wall time with the offset before the gap, which lands
+    # as far past the gap as the time was into it (02:30 became 03:30, where a 03:30 slot may be).
+    # The first moment after the gap is the change of offset, between the two readings of the time.
+    return _offset_change(local.replace(fold=1).astimezone(dt.UTC), instant, tz)
+
+
+def _offset_change(before: dt.datetime, after: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """The first whole minute in (before, after] with ``after``'s UTC offset (zones change on minutes)."""
+    offset = after.astimezone(tz).utcoffset()
+    low, high = 0, int((after - before).total_seconds() // 60)
+    while low < high:
+        middle = (low + high) // 2
+        if (before + dt.timedelta(minutes=middle)).astimezone(tz).utcoffset() == offset:
+            high = middle
+        else:
+            low = middle + 1
+    return before + dt.timedelta(minutes=low)
 
 
 def slots_on(launch: Launch, day: dt.date) -> list[dt.datetime]:

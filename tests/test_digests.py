@@ -19,7 +19,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from app import digests, ranges, tallies
+from app import digests, ranges, schedule, tallies
 from app.cli import cli
 from app.config import Settings
 from app.db import Database
@@ -138,6 +138,21 @@ def test_the_digests_links_open_the_app_from_where_its_window_began_whenever_cli
             session=session, launch=stored, start=clicked.start, end=local(18, 13, 5), now=local(18, 13, 5)
         )
     assert clicked.start == noon.window_start and counted.total == 3  # the digest's two, and one since
+
+
+def test_a_digest_time_inside_the_spring_gap_falls_on_the_first_moment_after_it(db: Database) -> None:
+    """Oslo skips 02:00-03:00 on 28 March 2027. 02:30 was read as 03:30, where the 03:30 slot is:
+    two slots that day instead of three."""
+    launch = make_launch(
+        db, starts_on=dt.date(2027, 3, 27), ends_on=dt.date(2027, 3, 29), digest_times=["02:30", "03:30", "09:00"]
+    )
+    slots = [slot.astimezone(OSLO).strftime("%H:%M") for slot in schedule.slots_on(launch, dt.date(2027, 3, 28))]
+    assert slots == ["03:00", "03:30", "09:00"]
+    autumn = make_launch(
+        db, slug="autumn", starts_on=dt.date(2027, 10, 30), ends_on=dt.date(2027, 11, 1), digest_times=["02:30"]
+    )  # 02:30 happens twice on 31 October: the first
+    [once] = schedule.slots_on(autumn, dt.date(2027, 10, 31))
+    assert once == dt.datetime(2027, 10, 31, 0, 30, tzinfo=dt.UTC)
 
 
 def test_digests_are_written_in_the_slack_language_whatever_the_interface_language(
