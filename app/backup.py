@@ -100,11 +100,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def _revision(connection: sqlite3.Connection) -> str | None:
+def _revision(connection: sqlite3.Connection, what: str = "The database file") -> str | None:
     try:
         row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.DatabaseError:
+    except sqlite3.OperationalError:  # no such table
         return None
+    except sqlite3.DatabaseError as exc:  # a file cut short, or otherwise damaged
+        raise BackupError(f"{what} is damaged: {exc}.") from None
     return str(row[0]) if row else None
 
 
@@ -184,7 +186,7 @@ def check_backup(path: Path) -> str:
             raise BackupError(f"{path} is not a SQLite database.")
     connection = _connect(path)  # read-write, but only read: a read-only one would leave -shm and -wal behind
     try:
-        revision = _revision(connection)
+        revision = _revision(connection, str(path))
         if revision is None:
             raise BackupError(f"{path} is not a Launch Tally database: it has no schema revision (alembic_version).")
         if revision not in known_revisions():

@@ -190,7 +190,11 @@ def test_restore_refuses_what_is_not_a_launch_tally_database(sqlite_url: str, tm
         connection.execute("INSERT INTO alembic_version VALUES (?)", [migrations.head_revision()])
         connection.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
     connection.close()
+    cut = tmp_path / "cut.db"  # a copy that stopped a third of the way
+    data = Path(sqlite_url.removeprefix("sqlite:///")).read_bytes()
+    cut.write_bytes(data[: len(data) // 3])
     for path, reason in (
+        (cut, "cut.db is damaged: database disk image is malformed"),
         (text, "is not a SQLite database"),
         (other, "is not a Launch Tally database"),
         (newer, "made by a newer version"),
