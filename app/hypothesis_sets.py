@@ -39,6 +39,7 @@ from app.models import (
     LaunchStatus,
     id_of,
 )
+from app.recording.store import Store
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
@@ -536,6 +537,12 @@ def import_launch(
             launch.version += 1
             if "status" in changes.launch_fields and launch.status == LaunchStatus.LIVE:
                 launch.live_since = now
+            if {"starts_on", "ends_on"} & set(changes.launch_fields):
+                # The counts kept for the launch so far (launch_tally, and every process's memory of
+                # them) run from its first day to its last: they are counted again, in every replica.
+                # Its days and slots are still what they were, and carried over.
+                session.flush()
+                launch.counts_version = Store.of(session.connection()).bump_counts_version(id_of(launch), ())
             audit.record(
                 session,
                 actor=actor,

@@ -13,7 +13,7 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app import enquiries, launches
+from app import enquiries, hypothesis_sets, launches
 from app.db import Database
 from app.models import DayTally, Launch, LaunchTally, SlotTally
 from app.tallies import DAY_FORMAT, Tally, keep_closed_days, series, tally
@@ -249,6 +249,25 @@ def test_a_backfill_makes_the_launch_so_far_stale_in_every_replica(
     for process in (replica, db):
         assert whole_launch(process, reloaded) == whole_launch(process, reloaded, kept=False) == 5
     assert kept_so_far(db, reloaded) == {oslo(20, 11, 30): 4}
+
+
+def test_moving_the_launchs_dates_makes_the_launch_so_far_stale_in_every_replica(
+    db: Database, replica: Database, launch: Launch
+) -> None:
+    """The counts so far run from the first day: a lead who moves it (the editor, a YAML file) must see
+    the launch's total follow, in every replica, not the total of the old dates."""
+    assert whole_launch(db, launch) == whole_launch(replica, launch) == 4  # kept, and in both memories
+    with db.session() as session:
+        spec = hypothesis_sets.launch_to_file(launch, launches.hypotheses_of(session, launch))
+    moved = spec.model_copy(update={"starts_on": dt.date(2026, 11, 18)})
+    with db.transaction() as session:
+        changes = hypothesis_sets.import_launch(
+            session, moved, actor="lena", now=NOW, default_timezone="Europe/Oslo", default_digest_times=[]
+        )
+    assert changes.launch_fields == ["starts_on"]
+    reloaded = fresh(db, launch)
+    for process in (replica, db):  # the enquiry of the 17th is before the launch now
+        assert whole_launch(process, reloaded) == whole_launch(process, reloaded, kept=False) == 3
 
 
 def test_hour_buckets_over_closed_days_add_up_the_kept_slots_in_a_new_replica(
