@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 from app import audit
 from app.config import check_timezone, parse_clock_times
 from app.errors import Conflict, Invalid, NotFound
-from app.launches import DEFAULT_LENGTH, SLUG_PATTERN, hypotheses_of
+from app.launches import DEFAULT_LENGTH, SLUG_PATTERN, hypotheses_of, lock
 from app.models import (
     DEFAULT_CHANNELS,
     DEFAULT_SEGMENTS,
@@ -519,6 +519,8 @@ def import_launch(
     changes = LaunchChanges(spec.slug)
     values = _launch_values(spec, default_timezone=default_timezone, default_digest_times=default_digest_times)
     launch = session.exec(select(Launch).where(Launch.slug == spec.slug)).first()
+    if launch is not None:
+        lock(session, launch)  # another edit of it in flight finishes first (launches.lock)
     if launch is None:
         launch = Launch(slug=spec.slug, created_at=now, updated_at=now, **values)
         if launch.status == LaunchStatus.LIVE:
@@ -751,6 +753,7 @@ def update_hypothesis(
     """Change one hypothesis's fields (as the editor or the API asks), through the same rules as
     an import. ``expected_version``: the version the change was made from; a stale one is refused
     with ``StaleVersion`` (409), carrying the current values, so nothing is silently overwritten."""
+    lock(session, launch)  # the version checked below is the one the last edit saved
     current = {h.key: h for h in hypotheses_of(session, launch)}.get(key)
     if current is None:
         raise NotFound(f"Launch {launch.slug!r} has no hypothesis {key!r}.", code="unknown_hypothesis")

@@ -79,6 +79,24 @@ def get_by_slug(session: Session, slug: str) -> Launch:
     return launch
 
 
+def get_for_update(session: Session, slug: str) -> Launch:
+    """``get_by_slug``, then ``lock``: for a request that changes the launch or its hypotheses."""
+    launch = get_by_slug(session, slug)
+    lock(session, launch)
+    return launch
+
+
+def lock(session: Session, launch: Launch) -> None:
+    """Hold the launch's row until the transaction ends, and forget what the session read before.
+
+    Edits of one launch (its fields, its hypotheses, their order) then take turns, each checking the
+    versions the one before saved: on PostgreSQL two of them could both pass their version check and
+    the second silently overwrite the first. (SQLite's write transaction takes its lock at BEGIN.)"""
+    session.flush()
+    session.expire_all()
+    session.exec(select(Launch).where(Launch.id == launch.id).with_for_update()).one()
+
+
 def list_launches(session: Session, *, statuses: tuple[LaunchStatus, ...] | None = None) -> list[Launch]:
     query = select(Launch).order_by(col(Launch.starts_on).desc(), col(Launch.slug))
     if statuses:

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -362,3 +363,35 @@ def test_cli_import_is_one_transaction(db: Database, tmp_path: Path, monkeypatch
     assert result.exit_code != 0
     with db.session() as session:
         assert session.exec(select(Launch)).all() == []
+
+
+def test_on_postgresql_two_leads_saving_at_once_never_overwrite_each_other(db: Database, pg: Any) -> None:
+    """Both opened version 1 of hypothesis a. B's request read the rows, then A's save committed, then B
+    saved: on PostgreSQL both passed the version check and A's text was lost without a word."""
+    from tests.factories import make_launch
+
+    launch = make_launch(db, slug="race", hypotheses=("a", "b"))
+
+    def save(session: Any, text: str, version: int) -> None:
+        hypothesis_sets.update_hypothesis(
+            session,
+            launches.get_by_slug(session, "race"),
+            "a",
+            {"text": text},
+            expected_version=version,
+            actor="lead",
+            now=dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC),
+            default_timezone="Europe/Oslo",
+            default_digest_times=[],
+        )
+
+    with db.transaction() as b:
+        shown = launches.hypotheses_of(b, launches.get_by_slug(b, "race"))  # held, as the editor's route does
+        seen = {h.key: h.version for h in shown}
+        with db.transaction() as a:
+            save(a, "A's wording", seen["a"])
+        with pytest.raises(hypothesis_sets.StaleVersion, match="changed by someone else"):
+            save(b, "B's wording", seen["a"])
+    with db.session() as session:
+        [stored] = [h for h in launches.hypotheses_of(session, launch) if h.key == "a"]
+    assert stored.text == "A's wording" and stored.version == seen["a"] + 1

@@ -97,6 +97,7 @@ def add_hypothesis(
                 for name, message in problems
             ]
         raise Invalid("; ".join(f"{name}: {message}" for name, message in problems), field=problems[0][0]) from None
+    launches.lock(session, launch)  # the set as the last edit left it (read, changed, written back)
     data = hypothesis_sets.current_spec(session, launch).model_dump()
     data["hypotheses"].append(item)
     spec = hypothesis_sets.revalidate(data)

@@ -344,8 +344,9 @@ def _row(
 
 
 def _apply_change(session: Any, viewer: Viewer, settings: Any, now: Any, slug: str, change: Any) -> None:
-    """Apply ``change`` (a function from the set's data to new data) like an import."""
-    launch = launches.get_by_slug(session, slug)
+    """Apply ``change`` (a function from the set's data to new data) like an import, to the set as the
+    last edit left it."""
+    launch = launches.get_for_update(session, slug)
     data = hypothesis_sets.current_spec(session, launch).model_dump()
     spec = hypothesis_sets.revalidate(change(data))
     if spec.slug != slug:
@@ -415,7 +416,7 @@ def save_launch(
             "slack_channel": slack_channel.strip() or None,
         }
 
-    launch = launches.get_by_slug(session, slug)
+    launch = launches.get_for_update(session, slug)
     expected = _version(version)
     try:
         if expected is not None and expected != launch.version:
@@ -507,7 +508,7 @@ def order_hypotheses(
     Alt+↑/↓. Needs no versions: an order says nothing about the rows' contents. Answers with the
     rows whose version this raised, ``{key: [before, after]}``, so the page can keep its forms'
     versions current without taking someone else's edit for its own."""
-    launch = launches.get_by_slug(session, slug)
+    launch = launches.get_for_update(session, slug)
     before = {h.key: h.version for h in launches.hypotheses_of(session, launch)}
     if sorted(keys) != sorted(before):
         raise Conflict(
@@ -556,7 +557,7 @@ def save_hypothesis(
         "fix_shipped_at": fix_shipped_at,
         "fix_url": fix_url,
     }
-    launch = launches.get_by_slug(session, slug)
+    launch = launches.get_for_update(session, slug)
     expected = _version(version)
     try:
         stored = next((h for h in launches.hypotheses_of(session, launch) if h.key == key), None)
