@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app import audit
 from app.config import check_timezone, parse_clock_times
@@ -481,6 +481,7 @@ def _record_status(
     *,
     actor: str,
     now: dt.datetime,
+    reason: str | None = None,
 ) -> None:
     """Keep a status change (``before`` None: the hypothesis was just added) for its history."""
     session.add(
@@ -490,8 +491,23 @@ def _record_status(
             to_status=to,
             changed_by=actor[:100],
             changed_at=now,
+            reason=reason,
         )
     )
+
+
+NOT_IN_FILE = "not_in_file"
+
+
+def _retired_for_missing(session: Session, hypothesis: Hypothesis) -> bool:
+    """Whether an import retired it because its file no longer listed it (not a person, in the app)."""
+    last = session.exec(
+        select(HypothesisStatusChange)
+        .where(HypothesisStatusChange.hypothesis_id == hypothesis.id)
+        .order_by(col(HypothesisStatusChange.changed_at).desc(), col(HypothesisStatusChange.id).desc())
+        .limit(1)
+    ).first()
+    return last is not None and last.reason == NOT_IN_FILE
 
 
 def _fix_time(
@@ -587,8 +603,12 @@ def import_launch(
             hypothesis.text = item.text
             changes.revised.append(item.key)
         status = item.status
-        if status is None and hypothesis.status == HypothesisStatus.RETIRED:
-            status = HypothesisStatus.OPEN  # back in the file, so back in use
+        if (
+            status is None
+            and hypothesis.status == HypothesisStatus.RETIRED
+            and _retired_for_missing(session, hypothesis)
+        ):
+            status = HypothesisStatus.OPEN  # back in the file, so back in use (one retired in the app stays so)
         fields: dict[str, Any] = {
             "area": item.area,
             "owner_team": item.owner_team,
@@ -614,7 +634,15 @@ def import_launch(
             hypothesis.version += 1
     for key, hypothesis in existing.items():
         if hypothesis.status != HypothesisStatus.RETIRED:
-            _record_status(session, hypothesis, hypothesis.status, HypothesisStatus.RETIRED, actor=actor, now=now)
+            _record_status(
+                session,
+                hypothesis,
+                hypothesis.status,
+                HypothesisStatus.RETIRED,
+                actor=actor,
+                now=now,
+                reason=NOT_IN_FILE,
+            )
             hypothesis.status = HypothesisStatus.RETIRED
             hypothesis.updated_at = now
             hypothesis.version += 1

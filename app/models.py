@@ -419,6 +419,8 @@ class HypothesisStatusChange(SQLModel, table=True):
     to_status: HypothesisStatus = Field(sa_type=EnumString(HypothesisStatus))
     changed_by: str = Field(sa_type=sa.String(100))
     changed_at: dt.datetime = _created()
+    # Set where no person chose it: "not_in_file" (an import retired it because its file no longer lists it).
+    reason: str | None = Field(default=None, sa_type=sa.String(32))
 
 
 class AlertKind(StrEnum):

@@ -239,6 +239,36 @@ def test_missing_hypothesis_is_retired_and_keeps_counting(db: Database, settings
         assert {h.key: h.status for h in launches.hypotheses_of(session, launch)}["button-gone"] == "open"
 
 
+def test_a_hypothesis_retired_in_the_app_stays_retired_when_the_unchanged_file_is_imported_again(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """Only one an import retired for being missing comes back with its key; the product team's
+    retire (the API, the editor) survives the lead's next import of the same file."""
+    path = write(tmp_path, MINIMAL)
+    do_import(db, settings, path)
+    with db.transaction() as session:
+        launch = launches.get_by_slug(session, "app-launch")
+        key = launches.hypotheses_of(session, launch)[0].key
+        hypothesis_sets.update_hypothesis(
+            session,
+            launch,
+            key,
+            {"status": HypothesisStatus.RETIRED},
+            expected_version=None,
+            actor="product",
+            now=NOW,
+            default_timezone=settings.timezone,
+            default_digest_times=settings.digest_times,
+        )
+    [changes] = do_import(db, settings, path)
+    assert not changes.changed
+    with db.session() as session:
+        statuses = {
+            h.key: h.status for h in launches.hypotheses_of(session, launches.get_by_slug(session, "app-launch"))
+        }
+    assert statuses[key] == HypothesisStatus.RETIRED
+
+
 def test_statuses_set_in_the_app_survive_a_file_without_them(db: Database, settings: Settings, tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     do_import(db, settings, path)
