@@ -497,6 +497,8 @@ def _record_status(
 
 
 NOT_IN_FILE = "not_in_file"
+# Statuses that say no fix has shipped: a hypothesis set back to one of them forgets its fix's time.
+NO_FIX_YET = frozenset({HypothesisStatus.OPEN, HypothesisStatus.CONFIRMED, HypothesisStatus.NOT_SEEN})
 
 
 def _retired_for_missing(session: Session, hypothesis: Hypothesis) -> bool:
@@ -618,7 +620,15 @@ def import_launch(
         if status is not None:
             fields["status"] = status
         fix_shipped_at = _fix_time(item, status, hypothesis, now)
-        if fix_shipped_at is not None:
+        taken_back = status in NO_FIX_YET and hypothesis.status in (
+            HypothesisStatus.FIX_SHIPPED,
+            HypothesisStatus.RESOLVED,
+        )
+        if taken_back and fix_shipped_at in (None, hypothesis.fix_shipped_at):
+            # Back to before a fix (it was marked shipped by mistake, or taken back), with no new time
+            # given: the pages and the digest would go on comparing before and after a fix not there.
+            fields["fix_shipped_at"] = None
+        elif fix_shipped_at is not None:
             fields["fix_shipped_at"] = fix_shipped_at
         if item.fix_url is not None:
             fields["fix_url"] = item.fix_url or None

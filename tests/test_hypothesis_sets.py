@@ -269,6 +269,35 @@ def test_a_hypothesis_retired_in_the_app_stays_retired_when_the_unchanged_file_i
     assert statuses[key] == HypothesisStatus.RETIRED
 
 
+def test_a_fix_marked_shipped_by_mistake_goes_when_the_status_goes_back(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """The launch page and the digest compare before and after fix_shipped_at: set back to open, the
+    hypothesis must not keep a fix that is not there."""
+    do_import(db, settings, write(tmp_path, MINIMAL))
+
+    def set_status(status: HypothesisStatus) -> Any:
+        with db.transaction() as session:
+            launch = launches.get_by_slug(session, "app-launch")
+            key = launches.hypotheses_of(session, launch)[0].key
+            return hypothesis_sets.update_hypothesis(
+                session,
+                launch,
+                key,
+                {"status": status},
+                expected_version=None,
+                actor="lead",
+                now=NOW,
+                default_timezone=settings.timezone,
+                default_digest_times=settings.digest_times,
+            )
+
+    assert set_status(HypothesisStatus.FIX_SHIPPED).fix_shipped_at is not None
+    assert set_status(HypothesisStatus.OPEN).fix_shipped_at is None
+    shipped = set_status(HypothesisStatus.FIX_SHIPPED).fix_shipped_at
+    assert shipped is not None and set_status(HypothesisStatus.RETIRED).fix_shipped_at == shipped  # history stays
+
+
 def test_statuses_set_in_the_app_survive_a_file_without_them(db: Database, settings: Settings, tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     do_import(db, settings, path)
