@@ -48,6 +48,7 @@ MAX_EXPECTED_PER_DAY = 1_000_000
 # Launch days: the arithmetic on them (default end, ranges, digests) stays far from year 9999.
 EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2199, 12, 31)
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")]
 ShortName = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, - and _")]
 
@@ -74,11 +75,21 @@ class HypothesisSpec(BaseModel):
     )
     fix_url: str | None = Field(default=None, max_length=500, description="Where to read about the fix.")
 
-    @field_validator("text", "area", "owner_team", mode="before")
+    @field_validator("text", "area", "owner_team", "fix_url", mode="before")
     @classmethod
     def _strip(cls, value: object) -> object:
+        if isinstance(value, str) and _CONTROL.search(value):
+            # A NUL (which PostgreSQL refuses outright) or another control character, as YAML's "\0" writes it.
+            raise ValueError("holds a control character (such as \\0): write plain text")
         # Before the length checks, so a text of only spaces is refused as empty.
         return " ".join(value.split()) if isinstance(value, str) else value
+
+    @field_validator("fix_shipped_at")
+    @classmethod
+    def _fix_in_range(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and not EARLIEST_DAY <= value.date() <= LATEST_DAY:
+            raise ValueError(f"{value.isoformat()} is not between {EARLIEST_DAY} and {LATEST_DAY}")
+        return value
 
 
 class AlertRules(BaseModel):
@@ -125,6 +136,13 @@ class LaunchFile(BaseModel):
         default=None, description="Spike alerts between digests; min_count 10 and factor 3 when left out."
     )
     hypotheses: list[HypothesisSpec] = Field(default_factory=list)
+
+    @field_validator("name", "product_area", mode="before")
+    @classmethod
+    def _plain(cls, value: object) -> object:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError("holds a control character (such as \\0): write plain text")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from app import launches
 from app.db import Database
 from app.models import Hypothesis, Launch
 from tests.conftest import People, WebUser
@@ -308,3 +309,18 @@ def test_a_row_changed_and_moved_by_someone_else_is_stale(
     response = lena.post(f"/launches/{SLUG}/hypotheses/a", data=typed, headers=HTMX)
     assert response.status_code == 409 and "Now: Theirs" in response.text
     assert not changed_tables(before, snapshot(db))
+
+
+def test_odd_form_values_are_refused_or_ignored_never_a_server_error(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena = web("lena")
+    page = lena.get(f"/launches/{SLUG}/edit").text
+    early = row_form("a", version_in(page, "a"), status="fix_shipped", fix_shipped_at="0001-01-01T00:30")
+    assert lena.post(f"/launches/{SLUG}/hypotheses/a", data=early, headers=HTMX).status_code == 422
+    assert lena.post(f"/launches/{SLUG}/hypotheses/a", data=row_form("a", "\u00b2"), headers=HTMX).status_code == 200
+    upload = {"file": ("launch.yaml", "slug: cp1252\nname: F\xe5r\nstarts_on: 2026-11-16\n".encode("cp1252"))}
+    refused = lena.client.post("/launches", files=upload, data={"csrf_token": lena.token("/")})
+    assert refused.status_code == 422 and "is not UTF-8 text" in refused.text
+    with db.session() as session:
+        assert launches.find_by_slug(session, "cp1252") is None

@@ -203,6 +203,16 @@ def test_patch_refuses_what_it_does_not_know(client: TestClient, lead_token: str
     assert patch(client, lead_token, "login", slug="x").status_code == 422
 
 
+def test_patch_refuses_a_fix_time_no_launch_has_instead_of_failing(
+    client: TestClient, lead_token: str, launch: Any
+) -> None:
+    for moment in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"):
+        refused = patch(client, lead_token, "login", status="fix_shipped", fix_shipped_at=moment)
+        assert refused.status_code == 422 and "fix_shipped_at" in refused.json()["error"]["message"], refused.text
+    nul = patch(client, lead_token, "login", text="F\x00r")
+    assert nul.status_code == 422 and "control character" in nul.json()["error"]["message"]
+
+
 def test_cli_creates_lead_and_integration_tokens(db: Database) -> None:
     env = {"TALLY_DATABASE_URL": db.url}
     lead = CliRunner().invoke(cli, ["tokens", "create", "product", "--role", "lead"], env=env)

@@ -311,3 +311,14 @@ def test_numbers_and_days_a_database_cannot_hold_are_refused(extra: str, expecte
     assert problems("slug: a\nname: A\nstarts_on: 9999-12-31\n") == [
         "f.yaml:1: starts_on 9999-12-31 is not between 2000-01-01 and 2199-12-31"
     ]
+
+
+def test_a_control_character_written_as_an_escape_is_refused_with_its_line() -> None:
+    """YAML's "\\0" makes a NUL, which PostgreSQL refuses outright: `validate` passed such a file and the
+    import then failed with a traceback there."""
+    parsed = parse_text(
+        'slug: nul\nname: "Launch"\nstarts_on: 2026-11-16\nhypotheses:\n  - key: a\n    text: "F\\0r ikke logget inn"\n'
+    )
+    assert parsed.launch is None
+    [problem] = parsed.problems
+    assert problem.line == 6 and "control character" in str(problem)

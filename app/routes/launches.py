@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -34,6 +35,8 @@ def _local_time(value: str, timezone: str, *, field: str) -> dt.datetime:
         raise Invalid(f"{value!r} is not a date and time such as 2026-11-20T14:30.", field=field) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    if not 2 <= moment.year <= 9998:  # no fix ships then, and the conversion below would overflow
+        raise Invalid(f"{value!r} is not a time any launch runs in.", field=field)
     return moment.astimezone(dt.UTC)
 
 
@@ -152,7 +155,14 @@ async def create_or_import(
             if len(raw) > MAX_UPLOAD:
                 raise Invalid("That file is over 256 KB; a hypothesis set is a few KB.", field="file")
             # Parsed in a worker thread: a slow or hostile file must not block the event loop.
-            text = raw.decode("utf-8", errors="replace")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise Invalid(
+                    f"{file.filename} is not UTF-8 text (byte {exc.start + 1} cannot be read): save it as UTF-8 "
+                    "and upload it again. Nothing was imported.",
+                    field="file",
+                ) from None
             parsed = await run_in_threadpool(hypothesis_sets.parse_text, text, path=file.filename)
             if parsed.launch is None:
                 raise Invalid("\n".join(str(p) for p in parsed.problems) + "\nNothing was imported.", field="file")
@@ -251,7 +261,8 @@ def _local_input(moment: dt.datetime, timezone: str) -> str:
 
 def _version(value: str) -> int | None:
     """The version a form was made from (none from an older page or a script: no check)."""
-    return int(value) if value.strip().isdigit() else None
+    text = value.strip()
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None  # str.isdigit takes "²" too
 
 
 @dataclass(frozen=True)
