@@ -68,6 +68,10 @@ def triggers_for(launch: Launch, settings: Settings) -> dict[str, CronTrigger]:
     }
 
 
+def _clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 class DigestScheduler:
     def __init__(self, db: Database, settings: Settings, *, blocking: bool = False) -> None:
         self.db = db
@@ -86,9 +90,12 @@ class DigestScheduler:
         self._lock = threading.Lock()
 
     def run_due(self, launch_ids: list[int] | None = None) -> None:
-        now = dt.datetime.now(dt.UTC)
+        now = _clock()
         try:
             with self._lock:  # the cron, minute and alert jobs must not interleave in this process
+                # The time after the wait for the lock: claims made with the time before it could be
+                # stale already when written (a slow pass ahead), and another replica take them over.
+                now = _clock()
                 digests.run_due(
                     self.db,
                     settings=self.settings,
@@ -96,6 +103,7 @@ class DigestScheduler:
                     sender=self.sender,
                     launch_ids=launch_ids,
                     check_alerts=False,  # their own job below
+                    clock=_clock,
                 )
             metrics.scheduler_passed("digests", now=now)
         except Exception:
@@ -103,10 +111,13 @@ class DigestScheduler:
             log.exception("digest pass at %s failed", now.isoformat())
 
     def check_alerts(self) -> None:
-        now = dt.datetime.now(dt.UTC)
+        now = _clock()
         try:
             with self._lock:
-                alerts.run_alerts(self.db, settings=self.settings, now=now, sender=self.sender)
+                now = _clock()
+                # clock: an alert's sent_at is when Slack took it, so the digest being composed meanwhile,
+                # which lists alerts sent since its window began, and the next one agree on which has it.
+                alerts.run_alerts(self.db, settings=self.settings, now=now, sender=self.sender, clock=_clock)
             metrics.scheduler_passed("alerts", now=now)
         except Exception:
             log.exception("spike alert check at %s failed", now.isoformat())
