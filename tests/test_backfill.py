@@ -127,9 +127,13 @@ def test_a_backfill_into_a_closed_day_updates_every_cached_count(
 @pytest.mark.parametrize(
     ("occurred_at", "raised"),
     [
-        # Exactly CLOSED_AFTER (half an hour) before now: the slot 11:30–11:45 is still open.
-        ("2026-11-20T11:30:00+01:00", 0),
-        # A second earlier, in the slot 11:15–11:30, which closed at 12:00 and is kept.
+        # 25 minutes before now (CLOSED_AFTER less the margin): the slot 11:30–11:45 is open for 15 more.
+        ("2026-11-20T11:35:00+01:00", 0),
+        # A second earlier: still open, but a replica a little ahead, or a batch committing a moment
+        # late, could close and keep it first, without this enquiry; so the counts version goes up.
+        ("2026-11-20T11:34:59+01:00", 1),
+        ("2026-11-20T11:30:00+01:00", 1),  # its slot closes at 12:15: the same, closer
+        # In the slot 11:15–11:30, which closed at 12:00 and is kept.
         ("2026-11-20T11:29:59+01:00", 1),
     ],
 )

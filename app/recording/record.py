@@ -162,6 +162,7 @@ def look_up_keys(store: Store, keys: Sequence[tuple[int, str]]) -> dict[tuple[in
 
 
 CLOCK_SKEW = dt.timedelta(seconds=60)
+BACKFILL_MARGIN = dt.timedelta(minutes=5)  # see _bump_for_past_days
 
 
 @dataclass(slots=True)
@@ -473,8 +474,10 @@ def _bump_for_past_days(
     store: Store, backdated: dict[int, tuple[LaunchRow, list[NewEnquiry]]], *, recorded: set[tuple[int, str]]
 ) -> None:
     """A backfill into a 15-minute slot that may be counted and kept already (it ended ``CLOSED_AFTER``
-    ago, app/tallies/cache.py) raises the launch's counts version. One from the last half hour, an
-    integration posting as the call ends, changes nothing kept."""
+    ago, app/tallies/cache.py) raises the launch's counts version. One from the last 25 minutes, an
+    integration posting as the call ends, changes nothing kept. ``BACKFILL_MARGIN`` short of the half
+    hour: a slot closes exactly then, and a replica whose clock is a little ahead, or a batch that
+    commits a moment after its requests arrived, could keep the slot without the enquiry for good."""
     # Launch rows updated in id order: two batches at once never wait on each other (record_requests).
     for launch_id, (launch, items) in sorted(backdated.items(), key=lambda entry: entry[0]):
         tz = ZoneInfo(launch.timezone)
@@ -482,7 +485,7 @@ def _bump_for_past_days(
             local_date(item.created_at, tz)
             for item in items
             if (launch_id, item.idempotency_key) in recorded
-            and item.created_at < (item.recorded_at or item.created_at) - CLOSED_AFTER
+            and item.created_at < (item.recorded_at or item.created_at) - CLOSED_AFTER + BACKFILL_MARGIN
         }
         if days:
             store.bump_counts_version(launch_id, days)
