@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
@@ -98,10 +98,15 @@ async def error_response(request: Request, error: TallyError) -> Response:
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(error_body(error), status_code=error.status_code, headers=headers)
     if isinstance(error, Unauthenticated):
-        target = "/login?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if is_htmx(request):
-            return Response(status_code=401, headers={"HX-Redirect": target})
-        return RedirectResponse(target, status_code=303)
+            # A fragment (the checklist's counts, polled) is no page to come back to after signing in:
+            # the page that asked for it is (htmx says which; only its path and query are used).
+            page = urlsplit(request.headers.get("hx-current-url", ""))
+            if page.path.startswith("/"):
+                back = page.path + (f"?{page.query}" if page.query else "")
+            return Response(status_code=401, headers={"HX-Redirect": "/login?next=" + quote(back)})
+        return RedirectResponse("/login?next=" + quote(back), status_code=303)
     # The signed-in person's header and language, as on any other page (looked up off the event loop).
     viewer = await run_in_threadpool(_viewer_of, request)
     if is_htmx(request):

@@ -482,6 +482,10 @@ def test_htmx_requests_get_401_and_hx_redirect(app: Any, client: TestClient) -> 
     assert response.status_code == 401
     assert unquote(response.headers["HX-Redirect"]) == "/login?next=/launches/test-launch/checklist/counts"
     assert "location" not in response.headers
+    # As htmx sends it: back to the page that polled, not to the bare fragment, after signing in.
+    page = {**HTMX, "HX-Current-URL": "http://testserver/launches/test-launch/checklist?channel=chat"}
+    response = browser(app).get("/launches/test-launch/checklist/counts", headers=page)
+    assert unquote(response.headers["HX-Redirect"]) == "/login?next=/launches/test-launch/checklist?channel=chat"
 
 
 def test_json_requests_get_401_json(app: Any, client: TestClient) -> None:
