@@ -235,6 +235,12 @@
       let queue = load();
       while (queue.length) {
         const item = queue[0];
+        // Marked in the shared queue before it leaves: an undo (U, in any tab) then knows the
+        // server may have it, and asks for it to be undone once logged rather than dropping it.
+        if (!item.sent) {
+          item.sent = true;
+          save(queue);
+        }
         let response;
         // The notices count load(), not queue: ticks made while this one was on its way wait too.
         try {
@@ -272,8 +278,12 @@
         // As the queue holds it now: pressed twice meanwhile, it says so.
         const answered = load().find((i) => i.idempotency_key === item.idempotency_key) || item;
         unqueue(item.idempotency_key);
-        if (response.ok) {
+        if (response.ok && answered.undo) {
+          undoLogged(toast(answered, body.id), body.id);  // taken back while it was on its way
+        } else if (response.ok) {
           toast(answered, body.id);
+        } else if (answered.undo) {
+          // Refused, and taken back meanwhile: nothing to keep for logging again.
         } else {
           reject(item, body.error || {});
         }
@@ -368,10 +378,11 @@
 
   function relog(entry, keys) {
     if (!isOpen()) return;
-    forget(entry);
     // As Other, the note says what it was about; either way with the channel and customer it had.
     const note = keys.length ? null : entry.label.slice(0, NOTE_LIMIT);
-    enqueue(keys, note, entry);
+    // Forgotten only once queued: an identical entry logged a moment before is taken for a second
+    // press and not queued, and must stay in the list to be logged in its turn.
+    if (enqueue(keys, note, entry)) forget(entry);
   }
 
   function relogNewest() {
@@ -568,6 +579,7 @@
     toasts.prepend(box);
     trimToasts();
     setTimeout(() => box.remove(), UNDO_SECONDS * 1000);
+    return box;
   }
 
   async function undoLogged(box, id) {
@@ -600,9 +612,16 @@
     lastTick = null;
     // The newest tick is a waiting one, if any: take it back out of the queue.
     const queue = load();
-    // (The first one may be on its way already; a later one is not.)
-    if (queue.length > (sending ? 1 : 0)) {
+    if (queue.length) {
       const item = queue[queue.length - 1];
+      if (item.sent) {
+        // On its way already (from this tab or another), or sent once without an answer: the server
+        // may have it. It is undone as soon as it is logged, never just forgotten here.
+        item.undo = true;
+        save(queue);
+        notice(texts.undone);
+        return;
+      }
       unqueue(item.idempotency_key);
       const kind = connection.dataset.kind;
       showConnection(queue.length > 1 ? waitingMessage(queue.length - 1, kind === "server" ? texts.server_error : null) : null, kind);

@@ -315,6 +315,32 @@ def test_a_retried_tick_is_not_counted_twice(checklist: Checklist) -> None:
     expect(checklist.count("billing")).to_have_text("1")
 
 
+def test_u_while_a_tick_may_be_on_the_server_undoes_that_tick_not_the_one_before(checklist: Checklist) -> None:
+    """The newest tick was sent and its answer lost (or is still on its way): the server may have it.
+    U used to undo the enquiry before it instead, or just drop it from the browser while it stayed
+    counted. It is undone once its retry is answered."""
+    page = checklist.page
+    page.keyboard.press("1")
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing")
+    lost: list[int] = []
+
+    def lose_the_first_answer(route: Route, request: Request) -> None:
+        if request.method == "POST" and not lost:
+            lost.append(route.fetch().status)  # recorded by the server, never heard by the browser
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(ENQUIRIES_POST, lose_the_first_answer)
+    page.keyboard.press("2")
+    assert [e.keys for e in checklist.wait_for_stored(2)] == [{"billing"}, {"login"}]
+    wait_until(lambda: lost == [201] and checklist.queue() and checklist.queue()[0].get("sent"), page=page)
+    page.keyboard.press("u")
+    assert [e.keys for e in checklist.wait_for_stored(1, timeout=30)] == [{"billing"}]  # login, not billing
+    assert checklist.queue() == []
+    expect(checklist.count("billing")).to_have_text("1")
+
+
 # --- 7. a refused tick -------------------------------------------------------------------
 
 
@@ -697,6 +723,32 @@ def test_logging_a_kept_tick_again_at_once_is_not_taken_for_a_second_press(check
     assert second.value.status == 422  # sent, and refused again: still retired
     expect(page.locator("#not-logged").get_by_role("listitem")).to_have_count(1)
     expect(checklist.toasts.filter(has_text="Counted once")).to_have_count(0)
+
+
+def test_two_identical_kept_ticks_logged_again_in_a_row_are_both_logged(checklist: Checklist) -> None:
+    """The second "log as Other" a moment after the first is the same enquiry again to the double-press
+    guard, which does not queue it: it must stay in the list, not vanish unlogged."""
+    page = checklist.page
+    with_fake_clock(checklist)
+    page.clock.pause_at(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    page.wait_for_load_state("networkidle")
+    edit_list(checklist, retire("login"))
+    for _ in range(2):  # two calls about it, a second apart
+        with page.expect_response(is_tick) as answer:
+            page.keyboard.press("2")
+        assert answer.value.status == 422
+        page.clock.run_for(1_000)
+    kept = page.locator("#not-logged")
+    expect(kept.get_by_role("listitem")).to_have_count(2)
+    page.keyboard.press(".")
+    page.keyboard.press(".")  # at once: the guard holds it back, and it stays
+    checklist.wait_for_stored(1)
+    expect(kept.get_by_role("listitem")).to_have_count(1)
+    page.clock.run_for(1_000)
+    page.keyboard.press(".")
+    assert [e.is_other for e in checklist.wait_for_stored(2)] == [True, True]
+    expect(kept).to_be_hidden()
+    page.clock.resume()
 
 
 def test_a_server_error_is_not_called_a_lost_connection(checklist: Checklist) -> None:
