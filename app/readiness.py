@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 PROBE_EVERY = 5.0  # seconds between probe writes, at most
 IDLE = 60.0  # with no enquiry written for this long, the probe finds out whether writes would work
 FAILURE_HOLD = 15.0  # seconds after a failed batch during which a successful probe is not believed
+PROBE_ROWS_KEPT = dt.timedelta(days=1)  # a process's probe row, unwritten this long, is gone with it
 
 _probe = ReadinessProbe.__table__  # type: ignore[attr-defined]
 
@@ -99,6 +100,9 @@ class Readiness:
         try:
             with engine.begin() as connection:
                 connection.execute(upsert)
+                # Each process has its row (host and pid): those of processes long gone (restarts,
+                # deploys, over a launch's weeks) are cleared here; a live one writes its own again.
+                connection.execute(sa.delete(_probe).where(_probe.c.at < moment - PROBE_ROWS_KEPT))
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             log.warning("readiness: a probe write failed: %s", exc.__class__.__name__)
             return False, exc.__class__.__name__

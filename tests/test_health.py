@@ -108,3 +108,14 @@ def test_after_failed_writes_a_probe_tells_when_writes_work_again(db: Database) 
     assert readiness.check().ready
     with db.session() as session:
         assert session.exec(select(ReadinessProbe)).one().name == "test:1"
+
+
+def test_probe_rows_of_processes_long_gone_are_cleared(db: Database) -> None:
+    """One row per process (host and pid): every restart over a launch's weeks would leave one behind."""
+    with db.transaction() as session:
+        session.add(ReadinessProbe(name="old-pod:7", at=dt.datetime.now(dt.UTC) - dt.timedelta(days=2)))
+        session.add(ReadinessProbe(name="other-pod:8", at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
+    writer = Writer()
+    assert Readiness(db, writer, name="test:1").check().ready  # idle: it probes
+    with db.session() as session:
+        assert sorted(p.name for p in session.exec(select(ReadinessProbe))) == ["other-pod:8", "test:1"]
