@@ -642,6 +642,19 @@ def test_a_rising_theme_in_other_is_alerted_once_with_a_link_to_its_notes(
     assert run(db, settings, bot, local(18, 13, 45)) == []  # once per window
 
 
+def test_a_theme_alerted_is_not_alerted_again_when_a_longer_phrase_of_it_takes_its_place(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch
+) -> None:
+    """At 13:30 "widget crash"; by 14:20 most of the notes say "widget crashes at startup", the longer
+    phrase ranks first and the shorter one leaves the list: the same topic, in the same window."""
+    log_many(db, chatty, None, 10, start=local(18, 13, 1), note="Widget crashes")
+    [first] = run(db, settings, bot, local(18, 13, 30))
+    assert first.kind == AlertKind.THEME
+    log_many(db, chatty, None, 45, start=local(18, 13, 35), note="Widget crashes at startup")
+    assert run(db, settings, bot, local(18, 14, 20)) == []
+    assert len(slack.posts(CHANNEL)) == 1
+
+
 def test_a_theme_needs_the_minimum_count_and_its_normal_comes_from_before_the_window(
     db: Database, settings: Settings, chatty: Launch
 ) -> None:

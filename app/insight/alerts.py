@@ -173,10 +173,17 @@ def _theme_spikes(
     found = themes.surprises(session, launch, now=now, start=start, end=end)
     days_before = (found.start - launches.window(launch)[0]) / DAY
     spikes = []
-    seen: list[set[str]] = []
+    # Overlapping phrases of the same notes ("widget gone home", "gone home screen") are one topic:
+    # a theme sharing more than half its words with one ranked above it is not alerted apart, nor with
+    # one alerted earlier in this window ("widget crash" at 13:30, "widget crash startup" at 14:20,
+    # when the longer phrase has come to cover most of the notes and the shorter one left the list).
+    alerted = session.exec(
+        select(Alert.subject).where(
+            Alert.launch_id == launch.id, Alert.window_start == start, Alert.kind == AlertKind.THEME
+        )
+    )
+    seen: list[set[str]] = [set(themes.analyse(phrase).group.split()) for phrase in alerted]
     for theme in found.themes:  # highest score first
-        # Overlapping phrases of the same notes ("widget gone home", "gone home screen") are one topic:
-        # a theme sharing more than half its words with one ranked above it is not alerted apart.
         words = set(theme.key.split())
         if any(len(words & other) * 2 > len(words) for other in seen):
             continue
