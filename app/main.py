@@ -22,11 +22,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import csrf
+from app import csrf, i18n
 from app.bodies import BodyLimitMiddleware
 from app.config import Settings, load_settings
 from app.db import Database
-from app.deps import Viewer, find_viewer, is_htmx
+from app.deps import Viewer, browser_language, find_viewer, is_htmx
 from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
 from app.observability import metrics
 from app.readiness import Readiness
@@ -96,7 +96,14 @@ async def error_response(request: Request, error: TallyError) -> Response:
     if _wants_json(request):
         if isinstance(error, Unauthenticated) and _is_api(request):
             headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(error_body(error), status_code=error.status_code, headers=headers)
+        body = error_body(error)
+        if not _is_api(request):
+            # A page's own script (the editor's reorder) shows it to a person: in their language too.
+            viewer = await run_in_threadpool(_viewer_of, request)
+            settings: Settings = request.app.state.settings
+            with i18n.use_language(viewer.language if viewer else browser_language(request, settings)):
+                body["error"]["text"] = i18n.error_text(error.code, error.message)
+        return JSONResponse(body, status_code=error.status_code, headers=headers)
     if isinstance(error, Unauthenticated):
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if is_htmx(request):

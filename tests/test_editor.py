@@ -258,6 +258,10 @@ def test_an_order_that_is_not_the_current_list_is_refused(
     response = lena.post(f"/launches/{SLUG}/order", data={"keys": keys}, headers=JSON)
     assert response.status_code == 409 and error_of(response)["code"] == "stale_order"
     assert not changed_tables(before, snapshot(db))
+    # editor.js shows "text", in the reader's language (the message is written for developers).
+    assert lena.post("/me/language", data={"language": "nb"}).status_code == 303
+    norwegian = lena.post(f"/launches/{SLUG}/order", data={"keys": keys}, headers=JSON)
+    assert error_of(norwegian)["text"].startswith("Listen over hypoteser er endret")
 
 
 def test_only_a_lead_may_reorder(app: Any, db: Database, web: Web, people: People, launch: Launch) -> None:

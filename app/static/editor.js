@@ -116,7 +116,7 @@
         )
         .then(({ response, data }) => {
           if (!response.ok) {
-            const message = (data.error && data.error.message) || response.statusText;
+            const message = (data.error && (data.error.text || data.error.message)) || response.statusText;
             showError('<div class="error-box"></div>');
             flash.firstChild.textContent = message;
             restore(before);
