@@ -328,3 +328,20 @@ def test_odd_form_values_are_refused_or_ignored_never_a_server_error(
     assert refused.status_code == 422 and "is not UTF-8 text" in refused.text
     with db.session() as session:
         assert launches.find_by_slug(session, "cp1252") is None
+
+
+def test_a_file_uploaded_over_a_launch_says_what_it_changed(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """An older export uploaded after edits in the app undoes them: the page says so, not nothing."""
+    lena = web("lena")
+    exported = lena.get(f"/launches/{SLUG}/export").text
+    add = {"key": "d", "text": "Hypothesis d", "area": "", "owner_team": "", "expected_per_day": ""}
+    assert lena.post(f"/launches/{SLUG}/hypotheses", data=add).status_code == 303
+    upload = {"file": ("old.yaml", exported.encode())}
+    response = lena.client.post("/launches", files=upload, data={"csrf_token": lena.token("/")})
+    assert response.status_code == 303 and "retired=d" in response.headers["location"]
+    page = lena.get(response.headers["location"])
+    assert "The file was imported." in page.text and "Retired, as the file no longer lists them: d" in page.text
+    made_up = lena.get(f"/launches/{SLUG}/edit?imported=1&retired=Call+0800+now")
+    assert "Call 0800 now" not in made_up.text  # only names the launch has

@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, UploadFile
@@ -44,8 +45,10 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
 
 
-def _apply(session: Any, spec: hypothesis_sets.LaunchFile, viewer: Viewer, settings: Any, now: Any) -> None:
-    hypothesis_sets.import_launch(
+def _apply(
+    session: Any, spec: hypothesis_sets.LaunchFile, viewer: Viewer, settings: Any, now: Any
+) -> hypothesis_sets.LaunchChanges:
+    return hypothesis_sets.import_launch(
         session,
         spec,
         actor=viewer.user.username,
@@ -171,7 +174,7 @@ async def create_or_import(
             spec = hypothesis_sets.revalidate({"slug": slug.strip(), "name": name.strip(), "starts_on": starts_on})
             if launches.find_by_slug(session, spec.slug) is not None:
                 raise Invalid(f"There is already a launch {spec.slug!r}.", field="slug")
-        _apply(session, spec, viewer, settings, now)
+        changes = _apply(session, spec, viewer, settings, now)
     except TallyError as error:
         session.rollback()
         return render(
@@ -183,13 +186,36 @@ async def create_or_import(
             status_code=error.status_code,
         )
     session.commit()
-    return RedirectResponse(f"/launches/{spec.slug}/edit", status_code=303)
+    if changes.created:
+        return RedirectResponse(f"/launches/{spec.slug}/edit", status_code=303)
+    # A file over a launch that exists: say what it changed, so an older export that undid edits made
+    # in the app since (a retired hypothesis, a text) does not do so unseen.
+    said = {
+        "imported": "1",
+        "launch_fields": ",".join(changes.launch_fields),
+        "added": ",".join(changes.added),
+        "revised": ",".join(changes.revised),
+        "updated": ",".join(changes.updated),
+        "retired": ",".join(changes.retired),
+    }
+    query = urlencode({name: value for name, value in said.items() if value})
+    return RedirectResponse(f"/launches/{spec.slug}/edit?{query}", status_code=303)
+
+
+IMPORT_LISTS = ("launch_fields", "added", "revised", "updated", "retired")
 
 
 @router.get("/launches/{slug}/edit")
 def edit_page(request: Request, slug: str, viewer: RequireLead, session: SessionDep) -> Response:
     launch = launches.get_by_slug(session, slug)
-    return _editor(request, viewer, session, launch, error=None)
+    imported = None
+    if request.query_params.get("imported"):
+        # Only names the launch has: the page never repeats text a link made up.
+        known = {h.key for h in launches.hypotheses_of(session, launch)} | set(LAUNCH_FIELDS) | {"status", "alerts"}
+        imported = {
+            name: [v for v in request.query_params.get(name, "").split(",") if v in known][:50] for name in IMPORT_LISTS
+        }
+    return _editor(request, viewer, session, launch, error=None, imported=imported)
 
 
 # --- the editor ---------------------------------------------------------------------------
@@ -294,11 +320,13 @@ def _editor(
     rows: dict[str, RowState] | None = None,
     launch_form: FormState | None = None,
     add_form: FormState | None = None,
+    imported: dict[str, list[str]] | None = None,
 ) -> Response:
     return render(
         request,
         "launches/edit.html",
         status_code=status_code,
+        imported=imported,
         **_editor_context(viewer, session, launch, error=error, rows=rows, launch_form=launch_form, add_form=add_form),
     )
 
