@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import sqlalchemy as sa
 import typer
 from sqlalchemy.engine import make_url
@@ -604,13 +603,19 @@ def main() -> None:
     """The command line, with every known failure said in a line or two, never as a traceback."""
     try:
         code = cli(standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("Aborted.", err=True)
         sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:
+        # Typer (0.29 on) parses with its own copy of click, whose usage errors (an unknown verb or
+        # option, a missing argument, a bad value) are these: said in a line, with the usage.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"Error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except TallyError as exc:
         typer.echo(exc.message, err=True)

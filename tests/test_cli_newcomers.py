@@ -69,6 +69,12 @@ def test_with_auto_migrate_off_a_new_database_is_refused_in_one_line(fresh: dict
         (("hypotheses", "import", "/no/such/file.yaml"), {}, "cannot read"),
         (("users", "list"), {"TALLY_DATABASE_URL": UNREACHABLE}, "did not answer"),
         (("users", "list"), {"TALLY_ENV": "production"}, "TALLY_SECRET_KEY"),
+        # Usage errors, as typer's own copy of click raises them: each said in a line, with the usage.
+        (("nosuchverb",), {}, "No such command 'nosuchverb'"),
+        (("users", "add", "bob", "--role", "superuser"), {}, "Invalid value for '--role'"),
+        (("users", "add"), {}, "Missing argument 'name'"),
+        (("tokens", "revoke", "abc"), {}, "Invalid value for 'token_id'"),
+        (("serve", "--workers", "0"), {}, "Invalid value for '--workers'"),
     ],
 )
 def test_known_errors_are_one_clear_message(
