@@ -455,8 +455,12 @@ def digest_send(slug: str) -> None:
 def demo(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run on a database that holds users or launches the demo did not make.")
+    ] = False,
 ) -> None:
-    """Load the example launch, demo users and a few days of enquiries, then serve."""
+    """Load the example launch, demo users and a few days of enquiries, then serve. Only into a database of its
+    own (never with TALLY_ENV=production): it moves its launch's dates and adds users with known passwords."""
     from app import demo as demo_data
 
     config = settings()
@@ -464,7 +468,7 @@ def demo(
     prepare_database(config)
     db = Database(config.database_url)
     try:
-        report = demo_data.load(db, settings=config, now=now())
+        report = demo_data.load(db, settings=config, now=now(), force=force)
     finally:
         db.dispose()
     address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104

@@ -12,12 +12,14 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, col, select
 
 from app import auth, digests, hypothesis_sets, launches, schedule
 from app.config import Settings
 from app.db import Database
-from app.models import Launch, LaunchStatus, Role, User
+from app.errors import Conflict
+from app.models import AuditEvent, Launch, LaunchStatus, Role, User
 from app.recording.record import NewEnquiry, insert_many
 
 EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "hypotheses" / "payapp-redesign.yaml"
@@ -162,10 +164,47 @@ def generate(
     return items
 
 
-def load(db: Database, *, settings: Settings, now: dt.datetime) -> DemoReport:
+class NotADemoDatabase(Conflict):
+    """The database holds users or launches the demo did not make: it must not be written into."""
+
+
+def foreign_data(session: Session) -> list[str]:
+    """Users and launches in the database that the demo did not make (by the audit trail's actor)."""
+    made = set(
+        session.exec(
+            select(AuditEvent.target_type, AuditEvent.target_id).where(
+                AuditEvent.actor == "demo", col(AuditEvent.action).in_(("user.created", "launch.created"))
+            )
+        )
+    )
+    users = [f"user {u.username}" for u in session.exec(select(User)) if ("user", str(u.id)) not in made]
+    found = [f"launch {x.slug}" for x in session.exec(select(Launch)) if ("launch", str(x.id)) not in made]
+    return users + found
+
+
+def load(db: Database, *, settings: Settings, now: dt.datetime, force: bool = False) -> DemoReport:
+    """The demo's users, its launch and a few days of enquiries, in a database of its own.
+
+    Refused where real work may be (TALLY_ENV=production, or users or launches it did not make):
+    the demo moves its launch's dates, adds enquiries to it and users with passwords printed on the
+    screen. ``force``: it runs anyway (never in production)."""
+    if settings.env == "production":
+        raise NotADemoDatabase("tally demo does not run with TALLY_ENV=production: it adds users with known passwords.")
+    if not force:
+        with db.session() as session:
+            foreign = foreign_data(session)
+        if foreign:
+            listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise NotADemoDatabase(
+                f"This database holds data the demo did not make ({listed}): the demo would move launch dates "
+                "and add users with known passwords. Point TALLY_DATABASE_URL at a database of its own "
+                "(the default file is fine on a fresh checkout), or add --force if you are sure."
+            )
     with db.transaction() as session:
         users = ensure_users(session, now)
-        passwords = {u.username: demo_password(u.username) for u in DEMO_USERS}
+        # Only for the users the demo made: a user of that name made otherwise (--force) keeps its own.
+        theirs = set(foreign_data(session))
+        passwords = {u.username: demo_password(u.username) for u in DEMO_USERS if f"user {u.username}" not in theirs}
         launch = ensure_launch(session, settings=settings, today=launches.local_date(now, settings.zone), now=now)
         hypothesis_ids = {h.key: h.id or 0 for h in launches.hypotheses_of(session, launch)}
         agent_ids = [u.id or 0 for u in users.values() if u.role == Role.AGENT]
@@ -190,7 +229,7 @@ def welcome(report: DemoReport, *, address: str, database_url: str) -> str:
         "",
         f"Launch Tally demo: {report.launch.name} (live since {report.launch.starts_on}), "
         f"{report.added_enquiries} new demo enquiries.",
-        f"Database: {database_url}",
+        f"Database: {make_url(database_url).render_as_string(hide_password=True)}",
         "",
         f"Open {address} and sign in as:",
     ]
@@ -200,9 +239,7 @@ def welcome(report: DemoReport, *, address: str, database_url: str) -> str:
         "admin": "also manages users and API tokens",
     }
     for user in report.users:
-        lines.append(
-            f"  {user.username:<7} password {report.passwords[user.username]:<20} "
-            f"{user.role.value}: {roles[user.role.value]}"
-        )
+        password = report.passwords.get(user.username, "(its own: not made by the demo)")
+        lines.append(f"  {user.username:<7} password {password:<20} {user.role.value}: {roles[user.role.value]}")
     lines += ["", "(Demo passwords are public: use the demo on your own machine only.)", ""]
     return "\n".join(lines)

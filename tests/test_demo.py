@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlmodel import select
 
 from app import auth, demo, launches
 from app.config import Settings
 from app.db import Database
-from app.models import LaunchStatus, User
+from app.models import LaunchStatus, Role, User
 from app.tallies import tally
 
 NOW = dt.datetime(2026, 11, 19, 14, 0, tzinfo=dt.UTC)
@@ -53,3 +54,27 @@ def test_the_welcome_says_where_to_go_and_how_each_demo_user_signs_in(db: Databa
             user = auth.get_user(session, person.username)
             assert user is not None and user.role.value in line
             assert auth.verify_password(password, user.password_hash), f"the printed password of {person.username}"
+
+
+def test_the_demo_never_writes_into_a_database_with_real_work(db: Database, settings: Settings) -> None:
+    """It moves its launch's dates, adds enquiries to it and users whose passwords it prints: a database
+    with a launch or a user it did not make (the README's own hypotheses import, say) is refused."""
+    with db.transaction() as session:
+        auth.add_user(
+            session,
+            username="lena",
+            role=Role.LEAD,
+            display_name="Lena",
+            password="her-own-pass-1",
+            now=NOW,
+            actor="ada",
+        )
+    with pytest.raises(demo.NotADemoDatabase, match="user lena") as refused:
+        demo.load(db, settings=settings, now=NOW)
+    assert "--force" in refused.value.message
+    forced = demo.load(db, settings=settings, now=NOW, force=True)
+    assert "lena" not in forced.passwords  # she keeps her own, and it is not printed as the demo's
+    text = demo.welcome(forced, address="http://127.0.0.1:8000", database_url="postgresql+psycopg://u:hunter2@db/x")
+    assert "hunter2" not in text and "not made by the demo" in text
+    with pytest.raises(demo.NotADemoDatabase, match="TALLY_ENV=production"):
+        demo.load(db, settings=settings.model_copy(update={"env": "production"}), now=NOW, force=True)
