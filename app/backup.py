@@ -139,6 +139,8 @@ def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     partial.unlink(missing_ok=True)
     try:
+        # Readable by its owner only, from the first byte: it holds password hashes and the audit trail.
+        os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         source = _connect(source_path)
         copy = sqlite3.connect(partial)
         try:
@@ -309,6 +311,7 @@ def _keep(target: Path, now: dt.datetime) -> Path | None:
         return None
     stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     kept = target.with_name(f"{target.name}.before-restore-{stamp}")
+    os.close(os.open(kept, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # as a backup: its owner only
     current, copy = _connect(target), _connect(kept)
     try:
         current.backup(copy)

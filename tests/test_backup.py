@@ -162,6 +162,13 @@ def test_a_round_trip_gives_the_same_counts(sqlite_url: str, db: Database, tmp_p
     assert app_counts(target) == expected
 
 
+def test_a_backup_is_readable_by_its_owner_only(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    """It holds password hashes and the audit trail, whatever the umask."""
+    seed(db, 3)
+    copy = backup.backup_sqlite(sqlite_url, tmp_path / "nightly.db")
+    assert copy.path.stat().st_mode & 0o777 == 0o600
+
+
 def test_a_backup_never_replaces_a_file_unless_forced(sqlite_url: str, db: Database, tmp_path: Path) -> None:
     seed(db, 10)
     existing = tmp_path / "existing.db"
@@ -217,6 +224,7 @@ def test_restore_keeps_the_database_it_replaces(sqlite_url: str, db: Database, t
     restored = backup.restore_sqlite(sqlite_url, week_old.path, now=NOW, force=True)
     assert restored.enquiries == 7
     assert restored.kept == target.with_name(f"{target.name}.before-restore-20261118T100000Z")
+    assert restored.kept.stat().st_mode & 0o777 == 0o600
     with contextlib.closing(sqlite3.connect(restored.kept)) as kept:
         assert kept.execute("SELECT count(*) FROM enquiry").fetchone()[0] == 12
 
