@@ -88,3 +88,11 @@ def test_known_errors_are_one_clear_message(
     assert result.returncode != 0
     assert says in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and ":secret@" not in result.stderr  # no password shown
+
+
+def test_a_command_on_an_up_to_date_database_says_nothing_about_the_schema(fresh: dict[str, str]) -> None:
+    """A cron job's `digest run-due` mailed Alembic's two context lines every minute."""
+    assert tally("db", "upgrade", env=fresh).returncode == 0
+    quiet = tally("digest", "run-due", env=fresh)
+    assert quiet.returncode == 0 and quiet.stdout.strip() == "nothing due"
+    assert "Context impl" not in quiet.stderr and "Will assume" not in quiet.stderr, quiet.stderr

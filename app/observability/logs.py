@@ -110,8 +110,14 @@ def logging_config(*, level: str, renderer: Renderer) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"structured": {"()": f"{__name__}.formatter", "renderer": renderer}},
+        "filters": {"no_alembic_context": {"()": f"{__name__}.AlembicContextFilter"}},
         "handlers": {
-            "default": {"class": "logging.StreamHandler", "formatter": "structured", "stream": "ext://sys.stderr"}
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "structured",
+                "stream": "ext://sys.stderr",
+                "filters": ["no_alembic_context"],
+            }
         },
         "root": {"handlers": ["default"], "level": level.upper()},
         "loggers": {
@@ -122,6 +128,17 @@ def logging_config(*, level: str, renderer: Renderer) -> dict[str, Any]:
             "sqlalchemy": {"level": "WARNING"},
         },
     }
+
+
+class AlembicContextFilter(logging.Filter):
+    """Drops Alembic's two lines about its context ("Context impl SQLiteImpl.", "Will assume
+    non-transactional DDL."), which every command that checks the schema printed, a cron job's
+    run-due every minute among them; the upgrades it runs are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.name == "alembic.runtime.migration" and record.msg in ("Context impl %s.", "Will assume %s DDL.")
+        )
 
 
 def configure(*, level: str, renderer: Renderer) -> None:
