@@ -7,19 +7,21 @@ import getpass
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import sqlalchemy as sa
 import typer
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from app import api_tokens, auth, digests, hypothesis_sets, launches, migrations
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.errors import TallyError
 from app.jobs.scheduler import DigestScheduler
-from app.models import Alert, DigestStatus, Launch, Role, TokenRole
+from app.models import Alert, DigestStatus, Launch, Role, TokenRole, User
 from app.observability import logs, metrics
 from app.slack import blocks as slack_blocks
 from app.slack.client import sender_from
@@ -210,6 +212,42 @@ def users_passwd(
         raise fail(exc.message) from None
     if not password_stdin:
         typer.echo(f"Password (shown once): {password}")
+
+
+def _change_user(name: str, change: Callable[[Session, User], None]) -> None:
+    db = ready_database(settings())
+    try:
+        with db.transaction() as session:
+            user = auth.get_user(session, name)
+            if user is None:
+                raise fail(f"No user called {name!r}: `tally users list` shows who there is.")
+            change(session, user)
+    except TallyError as exc:
+        raise fail(exc.message) from None
+
+
+@users_cli.command("disable")
+def users_disable(name: str) -> None:
+    """Take a user's access away: signed out everywhere, and refused at sign-in and on every tick (kept, for the
+    audit trail and their enquiries)."""
+    _change_user(name, lambda session, user: auth.set_active(session, user, False, now=now(), actor=actor()))
+    typer.echo(f"{name} is disabled and signed out everywhere.")
+
+
+@users_cli.command("enable")
+def users_enable(name: str) -> None:
+    """Give a disabled user access again (with the password they had)."""
+    _change_user(name, lambda session, user: auth.set_active(session, user, True, now=now(), actor=actor()))
+    typer.echo(f"{name} can sign in again.")
+
+
+@users_cli.command("role")
+def users_role(
+    name: str, role: Annotated[Role, typer.Argument(help="agent, lead or admin.", show_default=False)]
+) -> None:
+    """Change a user's role (it counts from their next request)."""
+    _change_user(name, lambda session, user: auth.set_role(session, user, role, now=now(), actor=actor()))
+    typer.echo(f"{name} is {role.value} now.")
 
 
 @users_cli.command("list")

@@ -388,6 +388,25 @@ def test_cli_reads_a_password_from_stdin_and_does_not_print_it(app: Any, client:
     assert sign_in(browser(app), "nina", chosen).status_code == 303
 
 
+def test_cli_takes_access_away_gives_it_back_and_changes_roles(
+    app: Any, client: TestClient, db: Database, people: People, web: Web
+) -> None:
+    """An operator without a working admin sign-in can still take a leaver's access away."""
+    kari = web("kari")
+    result = run_cli(db, "users", "disable", "kari")
+    assert result.exit_code == 0 and "disabled" in result.stdout
+    assert_signed_out(kari.client)  # signed out everywhere
+    assert sign_in(browser(app), "kari").status_code == 401
+    assert run_cli(db, "users", "enable", "kari").exit_code == 0
+    assert sign_in(browser(app), "kari").status_code == 303
+    assert run_cli(db, "users", "role", "kari", "lead").exit_code == 0
+    with db.session() as session:
+        user = auth.get_user(session, "kari")
+        assert user is not None and user.role.value == "lead"
+    missing = run_cli(db, "users", "disable", "nobody")
+    assert missing.exit_code != 0 and "No user called 'nobody'" in missing.output
+
+
 def test_cli_refuses_a_duplicate_user_name(db: Database, people: People) -> None:
     result = run_cli(db, "users", "add", "kari", "--role", "agent")
     assert result.exit_code != 0
