@@ -92,8 +92,17 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 @db_cli.command("current")
 def db_current() -> None:
-    """Print the schema revision of the database and of the code."""
-    db = Database(settings().database_url)
+    """Print the schema revision of the database and of the code (a SQLite file that is not there is not made)."""
+    from app import backup
+
+    url = settings().database_url
+    if (
+        backup.is_sqlite(url)
+        and make_url(url).database not in (None, "", ":memory:")
+        and not backup.sqlite_path(url).exists()
+    ):
+        raise fail(f"There is no database at {backup.sqlite_path(url)}: check TALLY_DATABASE_URL.")
+    db = Database(url)
     typer.echo(f"database: {migrations.current_revision(db) or 'empty'}\ncode:     {migrations.head_revision()}")
 
 

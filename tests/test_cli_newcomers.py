@@ -96,3 +96,11 @@ def test_a_command_on_an_up_to_date_database_says_nothing_about_the_schema(fresh
     quiet = tally("digest", "run-due", env=fresh)
     assert quiet.returncode == 0 and quiet.stdout.strip() == "nothing due"
     assert "Context impl" not in quiet.stderr and "Will assume" not in quiet.stderr, quiet.stderr
+
+
+def test_db_current_on_a_mistyped_path_says_so_and_makes_no_file(tmp_path: Path) -> None:
+    """sqlite:///tmp/x.db (three slashes) is a path relative to where it runs: it made an empty file there."""
+    missing = tmp_path / "nowhere" / "tally.db"
+    result = tally("db", "current", env={"TALLY_DATABASE_URL": f"sqlite:///{missing}"})
+    assert result.returncode == 1 and f"There is no database at {missing}" in result.stderr
+    assert not missing.exists() and not missing.parent.exists()
