@@ -192,23 +192,25 @@ DEVICE_COOKIE_DAYS = 365
 MAX_DEVICE_ACCOUNTS = 8  # accounts one browser is known for (a shared desk in a customer centre)
 
 
-def device_token(username: str, settings: Settings) -> str:
-    """What a browser keeps (in ``DEVICE_COOKIE``) once ``username`` signed in with it: proof, for
-    that account only, that this browser has known the password before (OWASP's device cookies)."""
+def device_token(user: User, settings: Settings) -> str:
+    """What a browser keeps (in ``DEVICE_COOKIE``) once ``user`` signed in with it: proof, for that
+    account only, that this browser has known the password before (OWASP's device cookies). Made
+    from the password's hash too, so a password change or reset ends every browser's."""
     key = settings.secret_key.get_secret_value().encode()
-    return hmac.new(key, f"device|{username.strip().lower()}".encode(), hashlib.sha256).hexdigest()[:32]
+    made_of = f"device|{user.username}|{user.password_hash or ''}"
+    return hmac.new(key, made_of.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def known_device(cookie: str | None, username: str, settings: Settings) -> bool:
-    if not cookie:
+def known_device(cookie: str | None, user: User | None, settings: Settings) -> bool:
+    if not cookie or user is None:
         return False
-    mine = device_token(username, settings)
+    mine = device_token(user, settings)
     return any(hmac.compare_digest(mine, token) for token in cookie.split(".")[:MAX_DEVICE_ACCOUNTS])
 
 
-def remember_device(cookie: str | None, username: str, settings: Settings) -> str:
+def remember_device(cookie: str | None, user: User, settings: Settings) -> str:
     """The cookie's new value: this account's token first, then up to seven others it held."""
-    mine = device_token(username, settings)
+    mine = device_token(user, settings)
     others = [t for t in (cookie or "").split(".") if re.fullmatch(r"[0-9a-f]{32}", t) and t != mine]
     return ".".join([mine, *others][:MAX_DEVICE_ACCOUNTS])
 
@@ -221,6 +223,7 @@ def authenticate(
     address: str,
     now: dt.datetime,
     settings: Settings,
+    device: str | None = None,
     known: bool = False,
 ) -> User:
     """The user, if the password is right and no limit stands in the way:
@@ -231,9 +234,10 @@ def authenticate(
     * per account, from anywhere: past the same number of failures, each try must wait a moment
       after the last failure (doubling up to a minute), which slows a spread-out guesser down.
 
-    ``known``: the browser signed in to this account before (``known_device``); neither of the last
-    two applies to it, so nobody else's failures, from the same office's address or from anywhere,
-    keep the account's owner out. Attempts for one account are checked one at a time (on SQLite the
+    ``device``: the browser's ``DEVICE_COOKIE``; one that signed in to this account before, with its
+    current password (``known_device``), or ``known`` (signed in already), is let past the last two,
+    so nobody else's failures, from the same office's address or from anywhere, keep the account's
+    owner out. Attempts for one account are checked one at a time (on SQLite the
     write transaction does that; on PostgreSQL a lock per account, else 429), so a burst of them
     cannot all pass the count before any is recorded.
 
@@ -247,7 +251,7 @@ def authenticate(
             raise TooManyRequests(
                 "Another sign-in for this account is being checked: try again in a moment.",
                 retry_after=1,
-                code="slow_down",
+                code="sign_in_busy",
             )
     window = dt.timedelta(minutes=settings.login_failure_window_minutes)
     since = now - window
@@ -261,6 +265,8 @@ def authenticate(
             retry_after=int(window.total_seconds()),
             code="locked_account",
         )
+    user = get_user(session, name)
+    known = known or known_device(device, user, settings)
     from_address, _ = (0, None) if known else _failures(session, since, col(LoginAttempt.address) == address)
     if from_address >= settings.login_max_failures_per_address:
         raise TooManyRequests(
@@ -277,7 +283,6 @@ def authenticate(
                 retry_after=max(1, int((last + wait - now).total_seconds() + 0.999)),
                 code="slow_down",
             )
-    user = get_user(session, name)
     ok = verify_password(password, user.password_hash if user else None) and user is not None and user.is_active
     session.add(LoginAttempt(username=name, address=address, at=now, succeeded=ok))
     if not ok or user is None:

@@ -85,6 +85,7 @@ ERROR_TEXTS = {
         "your password."
     ),
     "slow_down": N_("Too many failed sign-ins for this account just now. Wait a moment and try again."),
+    "sign_in_busy": N_("Another sign-in for this account is being checked: try again in a moment."),
     "locked_address": N_("Too many failed sign-ins from this computer's address. Wait a few minutes."),
     "csrf": N_("This page was out of date: reload it and try again."),
     "bad_origin": N_("The request did not come from this site, so it was refused."),

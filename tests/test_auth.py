@@ -180,6 +180,11 @@ def test_a_browser_that_signed_in_before_is_not_kept_out_by_anyone_elses_failure
         assert new_desk.status_code == 429  # a browser never signed in with: both limits apply
         assert sign_in(kari, "kari").status_code == 303  # her own: neither
         assert sign_in(browser(app, client=office, cookies={auth.DEVICE_COOKIE: "0" * 32}), "kari").status_code == 429
+        with db.transaction() as session:  # a reset ends what every browser's cookie proved
+            user = auth.get_user(session, "kari")
+            assert user is not None
+            auth.set_password(session, user, "a brand new password", now=dt.datetime.now(dt.UTC), actor="ada")
+        assert sign_in(kari, "kari", "a brand new password").status_code == 429
 
 
 def test_on_postgresql_a_burst_of_sign_ins_cannot_all_pass_the_count_before_any_is_recorded(

@@ -70,7 +70,7 @@ def login(
             address=client_address(request),
             now=now,
             settings=settings,
-            known=auth.known_device(device, username, settings),
+            device=device,
         )
     except TallyError as error:
         session.commit()  # the failed attempt must count
@@ -95,7 +95,7 @@ def login(
     set_session_cookie(response, token, settings)
     response.set_cookie(
         auth.DEVICE_COOKIE,
-        auth.remember_device(device, user.username, settings),
+        auth.remember_device(device, user, settings),
         max_age=auth.DEVICE_COOKIE_DAYS * 86400,
         httponly=True,
         samesite="lax",
