@@ -97,11 +97,11 @@ async def error_response(request: Request, error: TallyError) -> Response:
         if isinstance(error, Unauthenticated) and _is_api(request):
             headers["WWW-Authenticate"] = "Bearer"
         body = error_body(error)
-        if not _is_api(request):
-            # A page's own script (the editor's reorder) shows it to a person: in their language too.
-            viewer = await run_in_threadpool(_viewer_of, request)
+        if not _is_api(request) and error.code in i18n.ERROR_TEXTS:
+            # A page's own script (the editor's reorder) shows it to a person: in their language too,
+            # from the language cookie /me/language sets (no database read: ticks answer here too).
             settings: Settings = request.app.state.settings
-            with i18n.use_language(viewer.language if viewer else browser_language(request, settings)):
+            with i18n.use_language(browser_language(request, settings)):
                 body["error"]["text"] = i18n.error_text(error.code, error.message)
         return JSONResponse(body, status_code=error.status_code, headers=headers)
     if isinstance(error, Unauthenticated):
@@ -255,7 +255,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     async def unstorable_value(request: Request, error: sa.exc.DataError) -> Response:
         # PostgreSQL refuses some text outright (a NUL character) and numbers out of its types' range:
         # the client's input, not the server's fault.
-        log.warning("unstorable value on %s %s: %s", request.method, request.url.path, error.orig.__class__.__name__)
+        # With the database's reason (a value the app itself made too long would show up here too); not
+        # SQLAlchemy's text of the error, which carries the statement's parameters (notes, hashes).
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else error.__class__.__name__
+        log.warning("unstorable value on %s %s: %s", request.method, request.url.path, reason)
         return await error_response(
             request,
             Invalid(
