@@ -515,6 +515,13 @@ def _record_status(
 
 
 NOT_IN_FILE = "not_in_file"
+
+
+def _same_minute(given: dt.datetime, stored: dt.datetime | None) -> bool:
+    """The editor's field shows a time to the minute: sent back unchanged, it is the stored one."""
+    return stored is not None and given.replace(second=0, microsecond=0) == stored.replace(second=0, microsecond=0)
+
+
 # Statuses that say no fix has shipped: a hypothesis set back to one of them forgets its fix's time.
 NO_FIX_YET = frozenset({HypothesisStatus.OPEN, HypothesisStatus.CONFIRMED, HypothesisStatus.NOT_SEEN})
 
@@ -642,7 +649,7 @@ def import_launch(
             HypothesisStatus.FIX_SHIPPED,
             HypothesisStatus.RESOLVED,
         )
-        if taken_back and fix_shipped_at in (None, hypothesis.fix_shipped_at):
+        if taken_back and (fix_shipped_at is None or _same_minute(fix_shipped_at, hypothesis.fix_shipped_at)):
             # Back to before a fix (it was marked shipped by mistake, or taken back), with no new time
             # given: the pages and the digest would go on comparing before and after a fix not there.
             fields["fix_shipped_at"] = None

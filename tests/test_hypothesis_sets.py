@@ -276,7 +276,7 @@ def test_a_fix_marked_shipped_by_mistake_goes_when_the_status_goes_back(
     hypothesis must not keep a fix that is not there."""
     do_import(db, settings, write(tmp_path, MINIMAL))
 
-    def set_status(status: HypothesisStatus) -> Any:
+    def set_status(status: HypothesisStatus, when: dt.datetime = NOW, **more: Any) -> Any:
         with db.transaction() as session:
             launch = launches.get_by_slug(session, "app-launch")
             key = launches.hypotheses_of(session, launch)[0].key
@@ -284,16 +284,23 @@ def test_a_fix_marked_shipped_by_mistake_goes_when_the_status_goes_back(
                 session,
                 launch,
                 key,
-                {"status": status},
+                {"status": status, **more},
                 expected_version=None,
                 actor="lead",
-                now=NOW,
+                now=when,
                 default_timezone=settings.timezone,
                 default_digest_times=settings.digest_times,
             )
 
     assert set_status(HypothesisStatus.FIX_SHIPPED).fix_shipped_at is not None
     assert set_status(HypothesisStatus.OPEN).fix_shipped_at is None
+    # The editor sends the shown time back, to the minute, with the status: the same fix, taken back.
+    shipped = set_status(HypothesisStatus.FIX_SHIPPED, when=NOW + dt.timedelta(seconds=37.5)).fix_shipped_at
+    assert shipped is not None and shipped.second == 37
+    assert (
+        set_status(HypothesisStatus.OPEN, fix_shipped_at=shipped.replace(second=0, microsecond=0)).fix_shipped_at
+        is None
+    )
     shipped = set_status(HypothesisStatus.FIX_SHIPPED).fix_shipped_at
     assert shipped is not None and set_status(HypothesisStatus.RETIRED).fix_shipped_at == shipped  # history stays
 

@@ -7,6 +7,8 @@ Create Date: 2026-12-13 09:00:00
 An import retires a hypothesis its file no longer lists, and brings it back when the key
 reappears; one a person retired in the app stays retired when an unchanged file is imported
 again (a status left out keeps what was set in the app). The reason tells the two apart.
+Rows from before have none: a hypothesis an import retired before this upgrade is taken for one a
+person retired, and comes back only with `status: open` in its file.
 """
 
 from collections.abc import Sequence
