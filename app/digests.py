@@ -167,7 +167,10 @@ def compose(
         today_total=today.total,
         since_launch_total=since_launch.total,
         url=f"{base_url}/launches/{launch.slug}",
-        since=window_start.astimezone(tz).isoformat(timespec="minutes"),
+        window=(
+            window_start.astimezone(tz).isoformat(timespec="minutes"),
+            window_end.astimezone(tz).isoformat(timespec="minutes"),
+        ),
         hypotheses=[
             slack_blocks.HypothesisLine(
                 key=h.key,

@@ -119,25 +119,28 @@ def test_windows_chain_and_the_first_of_a_day_covers_the_evening_before(
     assert "*2* in this window" in " ".join(str(b) for b in noon.blocks)
 
 
-def test_the_digests_links_open_the_app_from_where_its_window_began_whenever_clicked(
+def test_the_digests_links_open_the_app_on_its_own_window_whenever_clicked(
     db: Database, settings: Settings, bot: BotSender
 ) -> None:
-    """range=since-digest is worked out when clicked: the 13:00 digest opened at 13:05 showed 13:00-13:05."""
+    """range=since-digest is worked out when clicked: the 13:00 digest opened at 13:05 showed 13:00-13:05.
+    The links name the window itself, so the page shows the digest's numbers, compared as it did."""
     launch = make_launch(db, slack_channel=CHANNEL, hypotheses=("send",))
     for moment in (local(18, 10), local(18, 12), local(18, 13, 2)):
         log(db, launch, "send", at=moment)
     run_due(db, settings, bot, local(18, 9))
     [noon] = run_due(db, settings, bot, local(18, 13))
     links = re.findall(r"<(http[^|>]+)\|", " ".join(str(b) for b in noon.blocks))
-    assert links and all("?from=2026-11-18T09%3A00%2B01%3A00" in link for link in links), links
+    query = "?from=2026-11-18T09%3A00%2B01%3A00&amp;to=2026-11-18T13%3A00%2B01%3A00"  # mrkdwn escapes &
+    assert links and all(query in link for link in links), links
     with db.session() as session:
         stored = session.get(Launch, launch.id)
         assert stored is not None
-        clicked = ranges.select(stored, now=local(18, 13, 5), from_text="2026-11-18T09:00+01:00")
-        counted = tallies.tally(
-            session=session, launch=stored, start=clicked.start, end=local(18, 13, 5), now=local(18, 13, 5)
+        clicked = ranges.select(
+            stored, now=local(18, 13, 5), from_text="2026-11-18T09:00+01:00", to_text="2026-11-18T13:00+01:00"
         )
-    assert clicked.start == noon.window_start and counted.total == 3  # the digest's two, and one since
+        counted = tallies.tally(session=session, launch=stored, start=clicked.start, end=clicked.end)
+    assert (clicked.start, clicked.end) == (noon.window_start, noon.window_end)
+    assert counted.total == 2  # the digest's two; 13:02 is the next window's
 
 
 def test_a_digest_time_inside_the_spring_gap_falls_on_the_first_moment_after_it(db: Database) -> None:

@@ -109,9 +109,10 @@ class DigestContent:
     alerts: list[AlertLine] = field(default_factory=list)  # spike alerts sent since the previous digest
     new_in_other: list[ThemeLine] = field(default_factory=list)  # up to three rising themes
     fixes: list[FixLine] = field(default_factory=list)  # fixes shipped in the last days
-    # Where its links open the app: from this window's start on (``since``, local ISO time), so the numbers
-    # there begin where the digest's did, whenever they are clicked; else since the latest digest time.
-    since: str | None = None
+    # Where its links open the app: this window itself (``window``: its start and end, local ISO times), so
+    # the page's numbers, and what they are compared with, are the digest's whenever the link is clicked;
+    # else since the latest digest time.
+    window: tuple[str, str] | None = None
 
     @property
     def seen(self) -> list[HypothesisLine]:
@@ -171,14 +172,18 @@ def _pack(
     return sections
 
 
-# The digest's links open the app from where this digest's window began, so the numbers there start
-# where the digest's did, and go on to now (app/ranges.py); each hypothesis opens its drill-down.
-# ("range=since-digest" would be worked out when clicked: after the next digest time, a later window.)
+# The digest's links open the app on this digest's window (app/ranges.py: from= and to=), so the page
+# shows the digest's numbers and compares them with the same window before; each hypothesis opens its
+# drill-down. ("range=since-digest" would be worked out when clicked: after the next digest time, a
+# later window.)
 SINCE_DIGEST = "?range=since-digest"
 
 
 def _since(content: DigestContent) -> str:
-    return f"?from={quote(content.since, safe='')}" if content.since else SINCE_DIGEST
+    if content.window is None:
+        return SINCE_DIGEST
+    start, end = content.window
+    return f"?from={quote(start, safe='')}&to={quote(end, safe='')}"
 
 
 def page_link(content: DigestContent) -> str:
