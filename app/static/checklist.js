@@ -612,8 +612,11 @@
     lastTick = null;
     // The newest tick is a waiting one, if any: take it back out of the queue.
     const queue = load();
-    if (queue.length) {
-      const item = queue[queue.length - 1];
+    // One taken back already (to be undone once the server answers) is not taken back again: the
+    // next U is for the one before it.
+    const waiting = queue.filter((i) => !i.undo);
+    if (waiting.length) {
+      const item = waiting[waiting.length - 1];
       if (item.sent) {
         // On its way already (from this tab or another), or sent once without an answer: the server
         // may have it. It is undone as soon as it is logged, never just forgotten here.
@@ -624,7 +627,8 @@
       }
       unqueue(item.idempotency_key);
       const kind = connection.dataset.kind;
-      showConnection(queue.length > 1 ? waitingMessage(queue.length - 1, kind === "server" ? texts.server_error : null) : null, kind);
+      const left = load().length;
+      showConnection(left ? waitingMessage(left, kind === "server" ? texts.server_error : null) : null, kind);
       refresh();
       return;
     }

@@ -341,6 +341,28 @@ def test_u_while_a_tick_may_be_on_the_server_undoes_that_tick_not_the_one_before
     expect(checklist.count("billing")).to_have_text("1")
 
 
+def test_u_twice_while_a_tick_is_on_its_way_takes_back_that_one_and_the_one_before(checklist: Checklist) -> None:
+    page = checklist.page
+    page.keyboard.press("1")
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing")
+    lost: list[int] = []
+
+    def lose_the_first_answer(route: Route, request: Request) -> None:
+        if request.method == "POST" and not lost:
+            lost.append(route.fetch().status)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(ENQUIRIES_POST, lose_the_first_answer)
+    page.keyboard.press("2")
+    wait_until(lambda: lost == [201] and checklist.queue() and checklist.queue()[0].get("sent"), page=page)
+    page.keyboard.press("u")  # login: on the server, undone once it answers
+    page.keyboard.press("u")  # then billing, logged before it
+    checklist.wait_for_stored(0, timeout=30)
+    assert checklist.queue() == []
+
+
 # --- 7. a refused tick -------------------------------------------------------------------
 
 
