@@ -54,6 +54,7 @@
   const plurals = new Intl.PluralRules(document.documentElement.lang || "en");
 
   let sending = false;
+  let flushAgain = false;
   let retryDelay = RETRY_MIN_MS;
   let retryTimer = null;
   let lastTick = null;  // {signature, at}: the latest tick, to tell a second press from a second enquiry
@@ -227,7 +228,12 @@
   }
 
   async function flush() {
-    if (sending) return;
+    if (sending) {
+      // A tick queued while the last answer is being handled: the loop below may have read the queue
+      // for the last time already, so go round once more when it ends.
+      flushAgain = true;
+      return;
+    }
     sending = true;
     clearTimeout(retryTimer);
     const trouble = connection.hidden || connection.dataset.kind === "back" ? null : connection.dataset.kind;
@@ -297,6 +303,10 @@
       refresh();
     } finally {
       sending = false;
+      if (flushAgain) {
+        flushAgain = false;
+        flush();
+      }
     }
   }
 
