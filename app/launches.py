@@ -92,9 +92,14 @@ def lock(session: Session, launch: Launch) -> None:
     Edits of one launch (its fields, its hypotheses, their order) then take turns, each checking the
     versions the one before saved: on PostgreSQL two of them could both pass their version check and
     the second silently overwrite the first. (SQLite's write transaction takes its lock at BEGIN.)"""
+    transaction = session.get_transaction()
+    held = session.info.setdefault("tally.locked_launches", {})
+    if transaction is not None and held.get(launch.id) is transaction:
+        return  # held already in this transaction (the route, then update_hypothesis, then import_launch)
     session.flush()
     session.expire_all()
     session.exec(select(Launch).where(Launch.id == launch.id).with_for_update()).one()
+    held[launch.id] = session.get_transaction()
 
 
 def list_launches(session: Session, *, statuses: tuple[LaunchStatus, ...] | None = None) -> list[Launch]:
