@@ -19,6 +19,7 @@ from app.models import (
     EnquiryHypothesis,
     Hypothesis,
     Launch,
+    UndoneEnquiry,
     User,
 )
 
@@ -69,6 +70,10 @@ def undo(
         hypotheses=keys,
         channel=enquiry.channel,
     )
+    if enquiry.idempotency_key is not None:
+        # Kept, so that a retry of this enquiry (a browser that never saw its answer) is not logged again.
+        key = enquiry.idempotency_key
+        session.merge(UndoneEnquiry(launch_id=enquiry.launch_id, idempotency_key=key, undone_at=now))
     delete(session.connection(), enquiry_id)
     return enquiry
 

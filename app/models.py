@@ -307,6 +307,20 @@ class EnquiryHypothesis(SQLModel, table=True):
     segment: str | None = Field(default=None, sa_type=sa.String(32))
 
 
+class UndoneEnquiry(SQLModel, table=True):
+    """The idempotency key of an enquiry that was undone, kept so a retry of it is not logged again.
+
+    A browser whose answer to a tick was lost sends it again, with the same key, even after the
+    agent undid it in "My enquiries"; an integration may do the same. The key (a hash, see
+    ``record.scoped_key``) is all that is kept: no note, no time of the call."""
+
+    __tablename__ = "undone_enquiry"
+
+    launch_id: int = Field(foreign_key="launch.id", ondelete="CASCADE", primary_key=True)
+    idempotency_key: str = Field(sa_type=sa.String(64), primary_key=True)
+    undone_at: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
 class DayTally(SQLModel, table=True):
     """The totals of one closed local day of a launch, added up from its slots once and kept.
 

@@ -94,6 +94,25 @@ def test_undo_removes_it_from_the_tally(client: TestClient, token: str, launch: 
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "unknown_enquiry"
 
 
+def test_a_retry_of_an_undone_enquiry_records_nothing(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    """The answer to the first try was lost, the integration undid what it had logged, then its retry
+    arrived: the key names the enquiry that was taken back, and it stays taken back."""
+    body = {"channel": "phone", "hypotheses": ["receipts-moved"], "idempotency_key": "call-77"}
+    created = post(client, token, body).json()
+    assert client.delete(f"/api/v1/enquiries/{created['id']}", headers=auth(token)).status_code == 200
+    retry = post(client, token, body)
+    assert retry.status_code == 404 and retry.json()["error"]["code"] == "unknown_enquiry"
+    assert "undone" in retry.json()["error"]["message"] and "nothing was recorded" in retry.json()["error"]["message"]
+    with db.session() as session:
+        assert session.exec(select(Enquiry)).all() == []
+    # Another sender's key of the same text is its own (keys are scoped to who sends them).
+    with db.transaction() as session:
+        _, other = api_tokens.create(session, name="crm", now=dt.datetime.now(dt.UTC), actor="test")
+    assert post(client, other, body).status_code == 201
+
+
 def test_a_token_cannot_undo_what_another_logged(client: TestClient, token: str, launch: Any, db: Database) -> None:
     created = post(client, token, {"channel": "phone"}).json()
     with db.transaction() as session:

@@ -365,6 +365,22 @@ def test_undo_own_enquiry_from_the_recent_list(db: Database, web: Web, people: P
     assert [e.id for e in enquiries_in(db)] == [first["id"]]
 
 
+def test_a_queued_retry_of_a_tick_undone_from_the_recent_list_records_nothing(
+    db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """The tick's answer was lost, so the browser still holds it; meanwhile the agent undid it in
+    "My enquiries". When the browser sends it again, it is not logged a second time."""
+    kari = web("kari")
+    body = {"channel": "phone", "hypotheses": ["a"], "idempotency_key": "tick-42"}
+    logged = tick(kari, body).json()
+    assert kari.post(f"/enquiries/{logged['id']}/undo", headers={**JSON}).status_code == 200
+    retry = tick(kari, body)
+    assert retry.status_code == 404 and error_of(retry)["code"] == "unknown_enquiry"
+    assert enquiries_in(db) == [] and row_counts(db)["enquiry_hypothesis"] == 0
+    # A new tick (its own key) is logged as ever.
+    assert tick(kari, {**body, "idempotency_key": "tick-43"}).status_code == 201
+
+
 def test_undo_someone_elses_enquiry_is_refused(db: Database, web: Web, people: People, launch: Launch) -> None:
     logged = tick(web("kari"), {"channel": "phone"}).json()
     ola = web("ola")

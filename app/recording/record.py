@@ -98,7 +98,7 @@ def _found(outcome: Recorded | None, item: NewEnquiry) -> Recorded:
 def insert_with(store: Store, items: Sequence[NewEnquiry]) -> list[Recorded | None]:
     """``insert_many`` on a store the caller set up (the group-commit writer's own connection); None
     for an item whose key was taken when it was inserted and gone when looked up: an undo racing a
-    retry."""
+    retry, or the key of an enquiry undone before (``Store.insert_enquiries`` skips those)."""
     created = insert_new(store, items)
     new = first_uses(items, created)
     existing = look_up_keys(store, [_key(item) for item, is_new in zip(items, new, strict=True) if not is_new])
@@ -153,7 +153,7 @@ def first_uses(items: Sequence[NewEnquiry], created: dict[tuple[int, str], int])
 
 def look_up_keys(store: Store, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
     """The enquiries that (launch id, key) pairs name already. One missing was deleted after the insert
-    found its key taken: an undo racing a retry."""
+    found its key taken (an undo racing a retry), or its enquiry was undone before."""
     found: dict[tuple[int, str], int] = {}
     for launch_id in sorted({launch_id for launch_id, _ in keys}):
         named = store.existing(launch_id, sorted({key for lid, key in keys if lid == launch_id}))
@@ -414,8 +414,8 @@ def _answer_repeats(
         first = None if enquiry_id is None else stored.get(enquiry_id)
         if enquiry_id is None or first is None:
             results[position] = NotFound(
-                "The enquiry sent earlier with this idempotency key was undone while this one was on its way: "
-                "nothing was recorded.",
+                "The enquiry sent earlier with this idempotency key was undone: nothing was recorded. "
+                "To log it after all, send it with a new idempotency key.",
                 code="unknown_enquiry",
             )
         elif not _same_enquiry(first, request, item.created_at, notes_erased_before):

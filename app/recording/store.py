@@ -39,6 +39,8 @@ ENQUIRY_COLUMNS = (
     "source",
 )
 LINK_COLUMNS = ("enquiry_id", "hypothesis_id", "launch_id", "created_at", "channel", "segment")
+# A key whose enquiry was undone is not inserted again (models.UndoneEnquiry): like a key seen before, it
+# returns nothing, and record.py answers its retry as undone.
 # A batch goes to PostgreSQL as one statement: the enquiries as one JSON parameter, typed by the table's
 # own row type, and their links made from what the insert returned. As one array per column (unnest),
 # psycopg's array dumping in Python cost the writer's thread ~12 µs a request, and the links were a
@@ -47,7 +49,9 @@ LINK_COLUMNS = ("enquiry_id", "hypothesis_id", "launch_id", "created_at", "chann
 _PG_INSERT = (
     "WITH e AS ("
     f"INSERT INTO enquiry ({', '.join(ENQUIRY_COLUMNS)}) "
-    f"SELECT {', '.join(ENQUIRY_COLUMNS)} FROM json_populate_recordset(NULL::enquiry, %s) "
+    f"SELECT {', '.join(ENQUIRY_COLUMNS)} FROM json_populate_recordset(NULL::enquiry, %s) AS r "
+    "WHERE NOT EXISTS (SELECT FROM undone_enquiry u "
+    "WHERE u.launch_id = r.launch_id AND u.idempotency_key = r.idempotency_key) "
     "ON CONFLICT (launch_id, idempotency_key) DO NOTHING "
     "RETURNING id, launch_id, idempotency_key, created_at, channel, segment"
     "), l AS ("
@@ -84,6 +88,11 @@ _PG_CONTEXT = "SELECT " + ", ".join(
 )
 _LAUNCH_ID, _CREATED_AT, _CHANNEL, _SEGMENT, _KEY = (
     ENQUIRY_COLUMNS.index(name) for name in ("launch_id", "created_at", "channel", "segment", "idempotency_key")
+)
+# SQLite names a VALUES list's columns column1, column2…
+_SQLITE_NOT_UNDONE = (
+    "WHERE NOT EXISTS (SELECT 1 FROM undone_enquiry u "
+    f"WHERE u.launch_id = v.column{_LAUNCH_ID + 1} AND u.idempotency_key = v.column{_KEY + 1}) "
 )
 
 
@@ -301,7 +310,7 @@ class Store:
         new, their links to ``hypotheses[(launch id, key)]``; (launch id, key) -> id of the new ones.
 
         INSERT … ON CONFLICT DO NOTHING RETURNING: a key seen before returns nothing, which is how
-        replays are told from new enquiries."""
+        replays are told from new enquiries; so does the key of an enquiry that was undone."""
         if not rows:
             return {}
         if not self.sqlite:
@@ -320,8 +329,9 @@ class Store:
             values = ", ".join([f"({self._marks(width)})"] * len(part))
             params = [value for row in part for value in row]
             returned = self._query(
-                f"INSERT INTO enquiry ({', '.join(ENQUIRY_COLUMNS)}) VALUES {values} "
-                "ON CONFLICT (launch_id, idempotency_key) DO NOTHING RETURNING id, launch_id, idempotency_key",
+                f"INSERT INTO enquiry ({', '.join(ENQUIRY_COLUMNS)}) SELECT * FROM (VALUES {values}) AS v "
+                f"{_SQLITE_NOT_UNDONE}ON CONFLICT (launch_id, idempotency_key) DO NOTHING "
+                "RETURNING id, launch_id, idempotency_key",
                 params,
             )
             created.update(((launch_id, key), enquiry_id) for enquiry_id, launch_id, key in returned)
