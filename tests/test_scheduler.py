@@ -80,6 +80,34 @@ def test_edits_take_effect_without_a_restart(db: Database, settings: Settings, r
     assert scheduler.jobs() == []
 
 
+def test_a_launch_closed_after_its_last_digest_leaves_the_other_launches_scheduled(
+    db: Database, settings: Settings, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """APScheduler drops a cron job itself after its last firing. Closing that launch afterwards
+    (the usual end of a launch) used to fail every sync from then on, so new launches and new
+    digest times got no jobs until a restart."""
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 16))
+    scheduler = DigestScheduler(db, settings)
+    scheduler.scheduler.start(paused=True)
+    request.addfinalizer(scheduler.shutdown)
+    scheduler.sync()
+    scheduler.scheduler.remove_job("digest:test-launch:16:00")  # as after its final firing
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        stored.status = LaunchStatus.CLOSED
+    make_launch(db, slug="next-launch", starts_on=dt.date(2026, 11, 16))
+    caplog.clear()
+    scheduler.sync()
+    scheduler.sync()
+    assert sorted(job.id for job in scheduler.jobs()) == [
+        "digest:next-launch:09:00",
+        "digest:next-launch:13:00",
+        "digest:next-launch:16:00",
+    ]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
 def test_serve_without_scheduler_and_the_scheduler_on_its_own(tmp_path: Path, database_url: str) -> None:
     env = {"TALLY_DATABASE_URL": database_url}
     port = free_port()

@@ -19,11 +19,13 @@ Jobs:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 from typing import Any
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -132,7 +134,9 @@ class DigestScheduler:
                 for job_id, trigger in triggers_for(launch, self.settings).items():
                     wanted[job_id] = (trigger, launch.id or 0)
             for job_id in set(self._triggers) - set(wanted):
-                self.scheduler.remove_job(job_id)
+                # Gone already if it fired for the last time: APScheduler drops a finished job itself.
+                with contextlib.suppress(JobLookupError):
+                    self.scheduler.remove_job(job_id)
                 del self._triggers[job_id]
                 log.info("digest job %s removed", job_id)
             for job_id, (trigger, launch_id) in wanted.items():
