@@ -508,6 +508,28 @@ def test_a_long_rate_limit_goes_to_a_later_pass_instead_of_blocking(
     assert run.next_attempt_at is not None and run.next_attempt_at >= local(18, 9) + dt.timedelta(seconds=600)
 
 
+def test_a_webhook_rate_limit_waits_as_long_as_slack_asks(
+    db: Database, settings: Settings, slack: FakeSlack, pauses: list[float], launch: Launch
+) -> None:
+    """A webhook's 429 used to be taken for a one-second wait whatever Retry-After said: three requests
+    in two seconds, then another burst two minutes later, against Slack asking for ten minutes."""
+    hook = WebhookSender(url=slack.webhook_url, sleep=pauses.append)
+    slack.queue("webhook", Reply(429, "rate_limited", {"Retry-After": "600"}))
+    [run] = run_due(db, settings, hook, local(18, 9))
+    assert run.status == DigestStatus.RETRYING and pauses == []
+    assert run.next_attempt_at is not None and run.next_attempt_at >= local(18, 9) + dt.timedelta(seconds=600)
+
+
+def test_a_rate_limit_on_the_look_before_resending_waits_as_long_as_slack_asks(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, pauses: list[float], launch: Launch
+) -> None:
+    slack.queue("chat.postMessage", Reply(drop=True))  # may have been posted: look before sending again
+    slack.queue("conversations.history", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "600"}))
+    [run] = run_due(db, settings, bot, local(18, 9))
+    assert run.status == DigestStatus.RETRYING
+    assert run.next_attempt_at is not None and run.next_attempt_at >= local(18, 9) + dt.timedelta(seconds=600)
+
+
 def test_sending_a_retrying_digest_by_hand_looks_first(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:

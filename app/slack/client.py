@@ -173,7 +173,10 @@ def _read_error(exc: BaseException, channel: str, *, what: str, scopes: str) -> 
             return SlackError(
                 f"Cannot {what} to see whether the digest is already there: {scopes}.", code=code, permanent=True
             )
-        return _api_error(code, channel, status=exc.response.status_code, retry_after=None)
+        status = exc.response.status_code
+        return _api_error(
+            code, channel, status=status, retry_after=_retry_after(exc.response) if status == 429 else None
+        )
     return SlackError(
         f"Could not reach Slack to {what} ({exc.__class__.__name__}).",
         code="connection_lost",
@@ -300,7 +303,10 @@ class WebhookSender:
             return Posted(where, None)
         code = (response.body or "").strip() or f"http_{response.status_code}"
         raise _api_error(
-            code, where, status=response.status_code, retry_after=1.0 if response.status_code == 429 else None
+            code,
+            where,
+            status=response.status_code,
+            retry_after=_retry_after(response) if response.status_code == 429 else None,
         )
 
     def find_posted(self, *, channel: str, slot_key: str, oldest: float) -> Posted | None:
