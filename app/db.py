@@ -129,7 +129,10 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
 
 
-def create_db_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
+def create_db_engine(url: str, *, connect_timeout: float = 5.0, lock_timeout: float | None = None) -> Engine:
+    """``lock_timeout`` (PostgreSQL): how long a statement may wait for a lock another transaction
+    holds before it fails (a 503 to a request) rather than hold its request and its thread for as long
+    as the other takes. Not a statement timeout: reports and exports over a long launch may run long."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -150,7 +153,11 @@ def create_db_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
         pool_size=10,
         max_overflow=10,
         pool_timeout=connect_timeout * 2,
-        connect_args={"connect_timeout": max(1, round(connect_timeout)), **PG_KEEPALIVES},
+        connect_args={
+            "connect_timeout": max(1, round(connect_timeout)),
+            **PG_KEEPALIVES,
+            **({"options": f"-c lock_timeout={max(1, int(lock_timeout * 1000))}"} if lock_timeout else {}),
+        },
     )
 
 
@@ -265,7 +272,7 @@ class Database:
 
     def __init__(self, url: str, *, connect_timeout: float = 5.0, statement_timeout: float = 10.0) -> None:
         self.url = url
-        self.engine = create_db_engine(url, connect_timeout=connect_timeout)
+        self.engine = create_db_engine(url, connect_timeout=connect_timeout, lock_timeout=statement_timeout)
         self.statement_timeout = statement_timeout
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         # Per-process memory that lives as long as this Database, for caches of

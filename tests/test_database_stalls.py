@@ -27,11 +27,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
-from app import api_tokens, migrations
+from app import api_tokens, auth, migrations
 from app.db import Database
+from app.models import Role
 from tests.conftest import TEST_SECRET, ThrowawayPostgres
 from tests.factories import make_launch
-from tests.processes import free_port, tally_process
+from tests.processes import CSRF_FIELD, Browser, free_port, tally_process
 
 ROOT = Path(__file__).resolve().parent.parent
 STATEMENT_TIMEOUT = 1.5  # seconds: short, so the tests do not wait long for the 503
@@ -217,6 +218,63 @@ def test_a_lock_held_elsewhere_turns_writes_into_503s_while_the_server_keeps_ans
         assert again.status_code in (200, 201), again.text
         assert _post(client, deployment, key).status_code == 200
     assert _count(deployment.url, deployment.slug) == 2
+
+
+def test_a_launch_file_uploaded_while_its_row_is_locked_waits_off_the_event_loop(
+    deployment: Deployment, serve: object
+) -> None:
+    """A lead uploads a hypothesis set over a launch whose row another transaction holds (an edit, a
+    CSV import, a backfill): the upload waits for it, and meanwhile the same worker answers the rest."""
+    db = Database(deployment.url)
+    try:
+        with db.transaction() as session:
+            now = dt.datetime.now(dt.UTC)
+            auth.add_user(session, username="lena", role=Role.LEAD, password="lena-pass-123", now=now, actor="test")
+    finally:
+        db.dispose()
+    base = serve(deployment.url)  # type: ignore[operator]
+    lead = Browser(base)
+    try:
+        lead.sign_in(base, "lena", "lena-pass-123")
+        form = lead.get(f"{base}/").text
+        match = CSRF_FIELD.search(form)
+        assert match, form[:300]
+        exported = lead.get(f"{base}/launches/{deployment.slug}/export").text
+        upload = {"file": ("set.yaml", exported.replace("Hypothesis a", "Hypothesis a, reworded").encode())}
+        with httpx.Client(base_url=base, timeout=30) as other, psycopg.connect(_conninfo(deployment.url)) as locker:
+            _answered_quickly(other, "/static/app.css")  # warm: the first static file costs a first-time setup
+            locker.execute("SELECT id FROM launch WHERE slug = %s FOR UPDATE", [deployment.slug])
+            with ThreadPoolExecutor(1) as pool:
+                uploaded = pool.submit(
+                    lead.client.post,
+                    f"{base}/launches",
+                    files=upload,
+                    data={"csrf_token": match.group(1)},
+                    headers={"Origin": base},
+                )
+                probes, started = 0, time.monotonic()
+                while time.monotonic() - started < STATEMENT_TIMEOUT / 2:
+                    assert _answered_quickly(other, "/healthz") < QUICK
+                    assert _answered_quickly(other, "/static/app.css") < QUICK
+                    probes += 1
+                assert not uploaded.done() and probes > 5  # it waited, and the probes ran meanwhile
+                locker.rollback()
+                response = uploaded.result(timeout=30)
+        assert response.status_code == 303, response.text[:500]
+        assert "updated=a" in response.headers["location"] or "revised=a" in response.headers["location"]
+        # Held for longer than the server waits for a lock: the upload is refused, saying nothing was saved,
+        # and is not left holding its request (and a thread) for as long as the other transaction takes.
+        with psycopg.connect(_conninfo(deployment.url)) as locker:
+            locker.execute("SELECT id FROM launch WHERE slug = %s FOR UPDATE", [deployment.slug])
+            started = time.monotonic()
+            refused = lead.client.post(
+                f"{base}/launches", files=upload, data={"csrf_token": match.group(1)}, headers={"Origin": base}
+            )
+            assert time.monotonic() - started < STATEMENT_TIMEOUT + 5
+            locker.rollback()
+        assert refused.status_code == 503 and "Nothing was saved" in refused.text
+    finally:
+        lead.close()
 
 
 def test_a_database_that_stops_answering_gives_503s_and_the_server_stays_responsive(

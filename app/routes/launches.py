@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from app import dashboard, hypothesis_sets, launches, ranges, schedule
+from app.config import Settings
 from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer, ViewParams
 from app.errors import Conflict, Invalid, TallyError
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
@@ -152,21 +154,42 @@ async def create_or_import(
     starts_on: Annotated[str, Form()] = "",
 ) -> Response:
     """A new launch from the short form, or a launch (new or existing) from an uploaded YAML file."""
+    upload = None
+    if file is not None and file.filename:
+        upload = (file.filename, await file.read(MAX_UPLOAD + 1))
+    # The rest in a worker thread: parsing a slow or hostile file, and the database, which may wait for
+    # the launch's row (another edit, an import), must not block the event loop.
+    return await run_in_threadpool(
+        _create_or_import, request, viewer, session, settings, now, upload, slug=slug, name=name, starts_on=starts_on
+    )
+
+
+def _create_or_import(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    settings: Settings,
+    now: dt.datetime,
+    upload: tuple[str, bytes] | None,
+    *,
+    slug: str,
+    name: str,
+    starts_on: str,
+) -> Response:
     try:
-        if file is not None and file.filename:
-            raw = await file.read(MAX_UPLOAD + 1)
+        if upload is not None:
+            filename, raw = upload
             if len(raw) > MAX_UPLOAD:
                 raise Invalid("That file is over 256 KB; a hypothesis set is a few KB.", field="file")
-            # Parsed in a worker thread: a slow or hostile file must not block the event loop.
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise Invalid(
-                    f"{file.filename} is not UTF-8 text (byte {exc.start + 1} cannot be read): save it as UTF-8 "
+                    f"{filename} is not UTF-8 text (byte {exc.start + 1} cannot be read): save it as UTF-8 "
                     "and upload it again. Nothing was imported.",
                     field="file",
                 ) from None
-            parsed = await run_in_threadpool(hypothesis_sets.parse_text, text, path=file.filename)
+            parsed = hypothesis_sets.parse_text(text, path=filename)
             if parsed.launch is None:
                 raise Invalid("\n".join(str(p) for p in parsed.problems) + "\nNothing was imported.", field="file")
             spec = parsed.launch
