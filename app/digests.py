@@ -56,7 +56,7 @@ from app.slack.delivery import worker_name
 log = logging.getLogger(__name__)
 
 ON_TIME = dt.timedelta(minutes=5)  # sent within this of its slot: not marked late
-LOOKBACK = dt.timedelta(hours=24)  # how far back start-up looks for slots it missed
+LOOKBACK = schedule.LOOKBACK
 # The retry policy and stale claims are app/slack/delivery.py's (alerts share them).
 STALE_CLAIM = delivery.STALE_CLAIM
 ATTEMPTS_PER_PASS = delivery.ATTEMPTS_PER_PASS
@@ -472,8 +472,9 @@ def run_due(
     grace = dt.timedelta(minutes=settings.digest_grace_minutes)
     done: list[DigestRun] = []
     for launch in live_launches(db, launch_ids):
-        # Slots before the launch went live were never due, so they are not "missed".
-        since = max(now - LOOKBACK, launches.window(launch)[0], launch.live_since or now - LOOKBACK)
+        # Slots before the launch went live, or before an edit moved them into the past, were never
+        # due, so they are not "missed" (Launch.digests_due_from).
+        since = max(now - LOOKBACK, launches.window(launch)[0], launch.digests_due_from or now - LOOKBACK)
         taken = _existing_keys(db, launch, since)
         for slot_at in schedule.slots_between(launch, since - dt.timedelta(microseconds=1), now):
             if slot_key(launch, slot_at) in taken:

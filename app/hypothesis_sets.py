@@ -24,7 +24,7 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlmodel import Session, col, select
 
-from app import audit
+from app import audit, schedule
 from app.config import check_timezone, parse_clock_times
 from app.errors import Conflict, Invalid, NotFound
 from app.launches import DEFAULT_LENGTH, SLUG_PATTERN, hypotheses_of, lock
@@ -567,12 +567,13 @@ def import_launch(
     if launch is None:
         launch = Launch(slug=spec.slug, created_at=now, updated_at=now, **values)
         if launch.status == LaunchStatus.LIVE:
-            launch.live_since = now
+            launch.digests_due_from = now
         session.add(launch)
         session.flush()
         changes.created = True
         audit.record(session, actor=actor, action="launch.created", target_type="launch", target_id=launch.id, now=now)
     else:
+        slots_before = schedule.recent_slots(launch, now)
         for name, value in values.items():
             if getattr(launch, name) != value:
                 changes.launch_fields.append(name)
@@ -580,8 +581,11 @@ def import_launch(
         if changes.launch_fields:
             launch.updated_at = now
             launch.version += 1
-            if "status" in changes.launch_fields and launch.status == LaunchStatus.LIVE:
-                launch.live_since = now
+            went_live = "status" in changes.launch_fields and launch.status == LaunchStatus.LIVE
+            # New slots in the past (a time moved earlier, another time zone, an earlier start) were not
+            # due when their time came: no digest late over a window already posted, nor a "missed" one.
+            if went_live or schedule.recent_slots(launch, now) != slots_before:
+                launch.digests_due_from = now
             if {"starts_on", "ends_on"} & set(changes.launch_fields):
                 # The counts kept for the launch so far (launch_tally, and every process's memory of
                 # them) run from its first day to its last: they are counted again, in every replica.

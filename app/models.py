@@ -97,8 +97,10 @@ class Launch(SQLModel, table=True):
     channels: list[str] = Field(sa_type=sa.JSON)
     segments: list[str] = Field(sa_type=sa.JSON)
     status: LaunchStatus = Field(default=LaunchStatus.DRAFT, sa_type=EnumString(LaunchStatus))
-    # When it last went live: digest slots before then were never due, so never "missed".
-    live_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When it last went live, or an edit last moved slots it had passed (its digest times, time zone
+    # or dates): digest slots before then were not in the schedule when their time came, so they
+    # are neither sent late nor "missed".
+    digests_due_from: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Raised whenever counts of past days change (a backfill, a re-link): every cached
     # count of this launch, in any process or replica, is keyed by it and so goes stale.
     counts_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

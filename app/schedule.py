@@ -59,6 +59,14 @@ def slots_between(launch: Launch, start: dt.datetime, end: dt.datetime) -> Itera
         day += dt.timedelta(days=1)
 
 
+LOOKBACK = dt.timedelta(hours=24)  # how far back the scheduler looks for slots it has not dealt with
+
+
+def recent_slots(launch: Launch, now: dt.datetime) -> list[dt.datetime]:
+    """The slots of the last ``LOOKBACK`` up to ``now``: those the scheduler may still send or call missed."""
+    return list(slots_between(launch, now - LOOKBACK, now))
+
+
 def previous_slot(launch: Launch, now: dt.datetime) -> dt.datetime | None:
     """The latest slot at or before ``now`` (None before the first one)."""
     tz = zone(launch)

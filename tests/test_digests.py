@@ -19,7 +19,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from app import digests, ranges, schedule, tallies
+from app import digests, hypothesis_sets, launches, ranges, schedule, tallies
 from app.cli import cli
 from app.config import Settings
 from app.db import Database
@@ -570,9 +570,55 @@ def test_slots_before_a_launch_went_live_are_not_missed(
     with db.transaction() as session:
         stored = session.get(Launch, launch.id)
         assert stored is not None
-        stored.live_since = local(18, 14)
+        stored.digests_due_from = local(18, 14)
     done = digests.run_due(db, settings=settings, now=local(18, 16), sender=bot, sleep=lambda s: None)
     assert [(r.slot_at, r.status) for r in done] == [(local(18, 16), DigestStatus.SENT)]
+
+
+def _edit_launch(db: Database, settings: Settings, launch: Launch, now: dt.datetime, **fields: Any) -> None:
+    """An edit as the editor and an upload make it: the launch's file, changed and imported."""
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        spec = hypothesis_sets.launch_to_file(stored, launches.hypotheses_of(session, stored)).model_copy(update=fields)
+        hypothesis_sets.import_launch(
+            session,
+            spec,
+            actor="lena",
+            now=now,
+            default_timezone=settings.timezone,
+            default_digest_times=settings.digest_times,
+        )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"digest_times": ["09:00", "12:50", "16:00"]},  # 13:00 moved earlier, after it was sent
+        {"timezone": "Europe/London"},  # every slot an hour later in UTC: today's 09:00 and 13:00 again
+        {"starts_on": dt.date(2026, 11, 17)},  # a day earlier: its slots were never due
+    ],
+    ids=["time", "timezone", "start"],
+)
+def test_a_schedule_edited_after_slots_passed_sends_no_digest_for_slots_that_were_not_in_it(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch, fields: dict[str, Any]
+) -> None:
+    """A slot the edit put in the past was never in the schedule when its time came: it is neither
+    posted late (a second digest over a window already posted) nor recorded as missed."""
+    for slot in (local(18, 9), local(18, 13)):
+        [run] = run_due(db, settings, bot, slot)
+        assert run.status == DigestStatus.SENT
+    _edit_launch(db, settings, launch, local(18, 13, 10), **fields)
+    assert run_due(db, settings, bot, local(18, 13, 11)) == []
+    run_due(db, settings, bot, local(18, 13, 45))  # past the grace period of the slots the edit made
+    assert [(r.slot_at, r.status) for r in runs(db)] == [
+        (local(18, 9), DigestStatus.SENT),
+        (local(18, 13), DigestStatus.SENT),
+    ]  # nothing "missed"
+    assert len(slack.posts(CHANNEL)) == 2
+    # The next slot of the new schedule is sent as ever (London's 13:00 is 14:00 in Oslo).
+    [next_one] = run_due(db, settings, bot, local(18, 14, 1) if "timezone" in fields else local(18, 16, 1))
+    assert next_one.status == DigestStatus.SENT
 
 
 def test_a_webhook_never_retries_what_may_have_been_posted(
