@@ -354,6 +354,7 @@ def deliver(
     if not channel and sender.can_check_channel:
         return _fail(db, run, launch, "The launch has no Slack channel: set one in the launch editor, then send it.")
     late = run.kind == DigestKind.SCHEDULED and clock() - run.slot_at > ON_TIME
+    claim = delivery.Claim(db, DigestRun, run, clock)
     result = delivery.post_with_retries(
         sender,
         channel=channel,
@@ -364,7 +365,11 @@ def deliver(
         attempts=run.attempts,
         check_first=check_first,
         sleep=sleep,
+        keep_claim=claim.keep,
     )
+    if result.lost:
+        log.warning("digest %s for %s was taken over by another process; it posts it", run.slot_key, launch.slug)
+        return claim.as_stored()
     attempts, posted, error = result.attempts, result.posted, result.error
     if posted is not None:
         status = DigestStatus.LATE if late else DigestStatus.SENT

@@ -283,21 +283,39 @@ def test_a_permanent_error_fails_the_alert_with_advice_and_is_not_retried(
     assert slack.posts(CHANNEL) == [] and len(slack.attempts()) == 1
 
 
-def test_an_abandoned_claim_is_taken_over_without_a_second_post(
-    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
-) -> None:
+def _spike_claimed_at_13_30(db: Database, settings: Settings, launch: Launch) -> Alert:
+    """A spike of "send" at 13:30, composed and claimed by a process that has not posted it yet."""
     log_many(db, launch, "send", 10, start=local(18, 13, 0))
-    # A process claimed it and posted, then died before recording that.
     with db.session() as session:
         [spike] = alerts.evaluate(session, launch, now=local(18, 13, 30))
     text, blocks = slack_blocks.build_alert(alerts.content(launch, spike, base_url=settings.base_url))
     claimed = alerts.claim(db, launch, spike, now=local(18, 13, 30), text=text, blocks=blocks)
     assert claimed is not None
-    bot.post(channel=CHANNEL, text=text, blocks=blocks, slot_key=claimed.claim_key)
+    return claimed
+
+
+def test_an_abandoned_claim_is_taken_over_without_a_second_post(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    # A process claimed it and posted, then died before recording that.
+    claimed = _spike_claimed_at_13_30(db, settings, launch)
+    bot.post(channel=CHANNEL, text=claimed.text, blocks=claimed.blocks, slot_key=claimed.claim_key)
     assert run(db, settings, bot, local(18, 13, 35)) == []  # still someone else's
     [taken] = run(db, settings, bot, local(18, 13, 30) + STALE_CLAIM + dt.timedelta(seconds=1))
     assert taken.id == claimed.id and taken.status == DigestStatus.SENT
     assert len(slack.posts(CHANNEL)) == 1
+
+
+def test_a_process_whose_claim_was_taken_over_does_not_post_the_alert(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Its pass ran so long that another replica took the claim for a dead process's and posted."""
+    claimed = _spike_claimed_at_13_30(db, settings, launch)
+    later = local(18, 13, 30) + STALE_CLAIM + dt.timedelta(seconds=1)
+    [taken] = run(db, settings, bot, later)  # the other replica
+    assert taken.status == DigestStatus.SENT
+    result = alerts.deliver(db, claimed, launch, sender=bot, clock=lambda: later, sleep=lambda s: None)
+    assert result.status == DigestStatus.SENT and len(slack.posts(CHANNEL)) == 1
 
 
 def test_a_failing_check_never_stops_the_digests(

@@ -530,6 +530,30 @@ def test_a_rate_limit_on_the_look_before_resending_waits_as_long_as_slack_asks(
     assert run.next_attempt_at is not None and run.next_attempt_at >= local(18, 9) + dt.timedelta(seconds=600)
 
 
+def test_a_claim_taken_over_during_a_long_pass_is_not_posted_again_by_the_process_that_lost_it(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Slack kept refusing (rate limits), so this pass ran past STALE_CLAIM; another replica took the
+    claim for a dead process's, looked, found nothing and posted. The first process must not post too."""
+    moments = [local(18, 9)]
+    other_pass: list[list[DigestRun]] = []
+
+    def clock() -> dt.datetime:
+        return moments[-1]
+
+    def slow_pause(seconds: float) -> None:
+        moments.append(moments[-1] + digests.STALE_CLAIM + dt.timedelta(minutes=1))
+        if not other_pass:  # another replica's minute pass, meanwhile
+            other_pass.append(digests.run_due(db, settings=settings, now=clock(), sender=bot, sleep=lambda s: None))
+
+    refused = Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
+    slack.queue("chat.postMessage", *[refused] * 4)  # the first attempt, and slack-sdk's three retries of it
+    digests.run_due(db, settings=settings, now=local(18, 9), sender=bot, sleep=slow_pause, clock=clock)
+    assert [r.status for r in other_pass[0]] == [DigestStatus.LATE]
+    assert len(slack.posts(CHANNEL)) == 1
+    assert [r.status for r in runs(db)] == [DigestStatus.LATE]
+
+
 def test_sending_a_retrying_digest_by_hand_looks_first(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:

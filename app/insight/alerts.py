@@ -318,6 +318,7 @@ def deliver(
         return _fail(
             db, alert, "The launch has no Slack channel: set one in the launch editor.", attempts=alert.attempts
         )
+    claim = delivery.Claim(db, Alert, alert, clock)
     result = delivery.post_with_retries(
         sender,
         channel=channel,
@@ -328,7 +329,11 @@ def deliver(
         attempts=alert.attempts,
         check_first=check_first,
         sleep=sleep,
+        keep_claim=claim.keep,
     )
+    if result.lost:
+        log.warning("alert %s was taken over by another process; it posts it", alert.claim_key)
+        return claim.as_stored()
     if result.posted is not None:
         log.info("alert %s sent to %s", alert.claim_key, result.posted.channel)
         return _save(

@@ -22,7 +22,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import SQLModel
@@ -64,6 +64,27 @@ def take_over(db: Database, model: type[Row], row: Any, *, expect: DigestStatus,
         return session.get(model, row.id)
 
 
+def renew(db: Database, model: type[Row], row: Any, *, now: dt.datetime) -> Row | None:
+    """Refresh a claim this process holds, before each attempt to post: a pass that runs long (Slack
+    slow, rate limits, many launches due at once) is then never taken for a dead process's. None when
+    another process has taken the row over meanwhile: it is theirs to post now."""
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    with db.transaction() as session:
+        result = session.execute(
+            sa.update(table)
+            .where(
+                table.c.id == row.id,
+                table.c.status == DigestStatus.PENDING.value,
+                table.c.claimed_by == row.claimed_by,
+                table.c.claimed_at == row.claimed_at,
+            )
+            .values(claimed_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return session.get(model, row.id)
+
+
 def save(db: Database, model: type[Row], row: Any, **changes: object) -> Row:
     """Record changes on a claimed row, in a transaction of its own."""
     with db.transaction() as session:
@@ -83,12 +104,14 @@ def worker_name() -> str:
 
 @dataclass(frozen=True)
 class Pass:
-    """What one pass came to: ``posted`` once it is in Slack, else the last ``error``.
-    ``attempts`` counts every try so far, earlier passes' included."""
+    """What one pass came to: ``posted`` once it is in Slack, ``lost`` when another process took the
+    claim over (nothing more to do here), else the last ``error``. ``attempts`` counts every try so
+    far, earlier passes' included."""
 
     attempts: int
     posted: Posted | None = None
     error: SlackError | None = None
+    lost: bool = False
 
 
 def post_with_retries(
@@ -102,10 +125,14 @@ def post_with_retries(
     attempts: int,
     check_first: bool,
     sleep: Sleep,
+    keep_claim: Callable[[], bool],
 ) -> Pass:
-    """One pass: post (or find it already posted) with up to ``ATTEMPTS_PER_PASS`` tries."""
+    """One pass: post (or find it already posted) with up to ``ATTEMPTS_PER_PASS`` tries, each after
+    ``keep_claim`` (``renew``) says the claim is still this process's."""
     error: SlackError | None = None
     for attempt in range(ATTEMPTS_PER_PASS):
+        if not keep_claim():
+            return Pass(attempts, lost=True)
         # Every try counts, a look in the channel too: when Slack cannot be reached even to
         # look, the passes must still add up to MAX_PASSES (and the pauses grow).
         attempts += 1
@@ -128,6 +155,25 @@ def post_with_retries(
             continue
         return Pass(attempts, posted=posted)
     return Pass(attempts, error=error)
+
+
+class Claim(Generic[Row]):
+    """The claimed row as this process last renewed it: ``keep`` is ``post_with_retries``'s keep_claim."""
+
+    def __init__(self, db: Database, model: type[Row], row: Row, clock: Callable[[], dt.datetime]) -> None:
+        self._db, self._model, self.row, self._clock = db, model, row, clock
+
+    def keep(self) -> bool:
+        renewed = renew(self._db, self._model, self.row, now=self._clock())
+        if renewed is None:
+            return False
+        self.row = renewed
+        return True
+
+    def as_stored(self) -> Row:
+        """The row as it is now, in the hands of whichever process holds it."""
+        with self._db.session() as session:
+            return session.get(self._model, self.row.id) or self.row  # type: ignore[attr-defined]
 
 
 def next_pass(error: SlackError, *, attempts_before: int) -> dt.timedelta | None:
