@@ -277,6 +277,50 @@ def test_a_launch_file_uploaded_while_its_row_is_locked_waits_off_the_event_loop
         lead.close()
 
 
+def _busy_connections(database_url: str) -> list[tuple[str, str]]:
+    """Other connections to the database that hold a transaction or run a statement (pid, state)."""
+    with psycopg.connect(_conninfo(database_url)) as monitor:
+        rows = monitor.execute(
+            "SELECT pid::text, state FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+        ).fetchall()
+    return [(str(pid), str(state)) for pid, state in rows]
+
+
+def test_a_download_read_slowly_holds_no_database_connection(deployment: Deployment, serve: object) -> None:
+    """A browser that pauses a download, or a client on a slow line, used to keep two pooled
+    connections (the request's session and the export's cursor) until the last byte was sent:
+    ten of them took every connection of a worker's pool, and held back migrations and vacuum."""
+    with psycopg.connect(_conninfo(deployment.url), autocommit=True) as loader:
+        loader.execute(
+            "INSERT INTO enquiry (launch_id, channel, created_at, note, is_other, source, idempotency_key) "
+            "SELECT l.id, 'phone', now() - interval '1 millisecond' * g, repeat('n', 400), TRUE, 'api', "
+            "'bulk-' || g FROM launch l, generate_series(1, 30000) g WHERE l.slug = %s",
+            [deployment.slug],
+        )  # some 13 MB of CSV: more than the sockets between server and client hold
+    base = serve(deployment.url)  # type: ignore[operator]
+    with httpx.Client(base_url=base, timeout=30) as client:
+        with client.stream(
+            "GET",
+            f"/api/v1/launches/{deployment.slug}/export",
+            params={"format": "csv", "what": "enquiries"},
+            headers={"Authorization": f"Bearer {deployment.token}"},
+        ) as download:
+            assert download.status_code == 200, download.read()
+            pieces = download.iter_raw()
+            first = next(pieces)
+            assert first.startswith(b"\xef\xbb\xbfenquiry_id,")
+            # The client reads no more: the server's writes stall. Whatever it needed from the
+            # database it has; no connection stays in a transaction for the rest of the transfer.
+            deadline = time.monotonic() + 10
+            while (busy := _busy_connections(deployment.url)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert busy == []
+            # And the rest of the file is all there.
+            rest = b"".join(pieces)
+        assert (first + rest).count(b"\n") == 30_001
+
+
 def test_a_database_that_stops_answering_gives_503s_and_the_server_stays_responsive(
     deployment: Deployment, serve: object
 ) -> None:

@@ -91,6 +91,9 @@ def _download(
         segments=query.segments,
     )
     export = exports.Export(selection, checked_what, checked_format)
+    # Its connection back to the pool now: the request's session is otherwise closed only once the
+    # last byte is sent (FastAPI ends dependencies after a streamed answer), however slow the client.
+    session.close()
     db: Database = request.app.state.db
     return StreamingResponse(
         exports.stream(export, db=db, now=now),
