@@ -155,6 +155,22 @@ def test_enquiries_csv_has_a_row_per_enquiry_and_hypothesis(
     assert found[4][8] == "import"
 
 
+@pytest.mark.parametrize(
+    ("note", "as_written"),
+    [
+        ("kunden sa;=HYPERKOBLING(TEGN(104))", '"kunden sa;\'=HYPERKOBLING(TEGN(104))"'),
+        ("a;+1;-2;@x", "\"a;'+1;'-2;'@x\""),
+        ("pris 5;- kr", '"pris 5;\'- kr"'),
+        ("semikolon; helt vanlig", '"semikolon; helt vanlig"'),
+    ],
+)
+def test_text_after_a_semicolon_cannot_start_a_formula_either(note: str, as_written: str) -> None:
+    """Excel set to Norwegian (and most of Europe) opens a .csv with ; as its separator: what follows a
+    ; in a note becomes a cell of its own, and a formula if it starts like one."""
+    assert exports.csv.field(note) == as_written
+    assert next(csv.reader([as_written]))[0].split(";", maxsplit=1)[0] == note.split(";", maxsplit=1)[0]
+
+
 def test_the_xlsx_has_the_same_rows_with_dates_as_dates(client: TestClient, token: str, logged: dict[str, int]) -> None:
     from_csv = csv_rows(export(client, token, "format=csv&what=enquiries"))
     from_xlsx = xlsx_rows(export(client, token, "format=xlsx&what=enquiries"), "enquiries")
