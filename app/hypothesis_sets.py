@@ -40,6 +40,7 @@ from app.models import (
     id_of,
 )
 from app.recording.store import Store
+from app.tallies import UNSPECIFIED_SEGMENT
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
@@ -164,6 +165,16 @@ class LaunchFile(BaseModel):
         duplicates = sorted({v for v in value if value.count(v) > 1})
         if duplicates:
             raise ValueError(f"listed twice: {', '.join(duplicates)}")
+        return value
+
+    @field_validator("segments")
+    @classmethod
+    def _not_unspecified(cls, value: list[str]) -> list[str]:
+        if UNSPECIFIED_SEGMENT in value:
+            raise ValueError(
+                f"{UNSPECIFIED_SEGMENT!r} stands for enquiries with no segment in every filter and count: "
+                "name this segment otherwise (for example 'unknown')"
+            )
         return value
 
     @model_validator(mode="after")

@@ -113,6 +113,12 @@ def test_readme_documents_every_field() -> None:
         ("slug: ok\nname: x\nstarts_on: 2026-11-16\ndigest_times: []\n", 4, "digest_times", "at least one"),
         ("slug: ok\nname: x\nstarts_on: 2026-11-16\ndigest_times: ['25:00']\n", 4, "digest_times", "HH:MM"),
         ("slug: ok\nname: x\nstarts_on: 2026-11-16\nchannels: [phone, phone]\n", 4, "channels", "listed twice"),
+        (
+            "slug: ok\nname: x\nstarts_on: 2026-11-16\nsegments: [private, unspecified]\n",
+            4,
+            "segments",
+            "stands for enquiries with no segment",
+        ),
         ("slug: ok\nname: x\nstarts_on: 2026-11-16\ncolour: red\n", 4, "colour", "unknown field"),
         (
             "slug: ok\nname: x\nstarts_on: 2026-11-16\nhypotheses:\n  - key: a\n    text: A\n  - key: b\n",
