@@ -227,6 +227,14 @@ def format_percent(value: float, decimals: int = 0) -> str:
     return numbers.format_percent(value, format=pattern, locale=_locale())
 
 
+def format_p_value(value: float) -> str:
+    """A test's p-value as "p = 0.0191" ("p = 0,0191" in Norwegian): three significant digits, and
+    "p < 0.001" below that, where more digits say nothing."""
+    if value < 0.001:
+        return "p < " + format_decimal(0.001, 3)
+    return "p = " + numbers.format_decimal(value, format="@@@", locale=_locale())
+
+
 # The date patterns a digest names times with: Norwegian takes a full stop after the day.
 _DAY_TIME = {"en": "d MMM HH:mm", "nb": "d. MMM HH:mm"}
 

@@ -53,6 +53,8 @@ def build_environment() -> Environment:
         date=i18n.format_date,
         number=i18n.format_number,
         percent=_percent,
+        share=i18n.format_percent,
+        p_value=i18n.format_p_value,
         local_input=_local_input,
     )
     env.globals.update(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -250,6 +251,10 @@ def test_the_drill_down_and_the_launch_page_show_the_effect(
     # In Norwegian too.
     norsk = kari.get(f"/launches/{SLUG}/hypotheses/login?range=launch", headers={"Accept-Language": "nb"}).text
     assert "Retting: ned" in norsk and "Effekten av rettingen" in norsk
+    # Numbers as Norwegian writes them: a decimal comma in the shares and the p-value.
+    fix_section = norsk[norsk.index('id="fix"') : norsk.index("</section>", norsk.index('id="fix"'))]
+    assert re.search(r"\d,\d\xa0%", fix_section) and not re.search(r"\d\.\d+\s*%|p = \d\.", fix_section)
+    assert "p &lt; 0,001" in fix_section or "p = 0," in fix_section
     # A hypothesis without a fix has no such section.
     assert 'id="fix"' not in kari.get(f"/launches/{SLUG}/hypotheses/receipts").text
 
