@@ -262,6 +262,9 @@ def test_an_order_that_is_not_the_current_list_is_refused(
     assert lena.post("/me/language", data={"language": "nb"}).status_code == 303
     norwegian = lena.post(f"/launches/{SLUG}/order", data={"keys": keys}, headers=JSON)
     assert error_of(norwegian)["text"].startswith("Listen over hypoteser er endret")
+    # And in a browser she signs in on afterwards, whose cookies know nothing of her choice yet.
+    elsewhere = web("lena").post(f"/launches/{SLUG}/order", data={"keys": keys}, headers=JSON)
+    assert error_of(elsewhere)["text"].startswith("Listen over hypoteser er endret")
 
 
 def test_only_a_lead_may_reorder(app: Any, db: Database, web: Web, people: People, launch: Launch) -> None:

@@ -93,6 +93,10 @@ def login(
     session.commit()
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, token, settings)
+    if user.language:
+        # Pages read it from the user; what answers without reading the database (the JSON errors a
+        # page's script shows) reads the cookie, which a new browser does not have yet.
+        set_language_cookie(response, user.language, settings)
     response.set_cookie(
         auth.DEVICE_COOKIE,
         auth.remember_device(device, user, settings),
@@ -138,10 +142,14 @@ def set_language(
         session.add(viewer.user)
         session.commit()
     response = RedirectResponse(safe_next(next), status_code=303)
+    set_language_cookie(response, language, settings)
+    return response
+
+
+def set_language_cookie(response: Response, language: str, settings: Settings) -> None:
     response.set_cookie(
         LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", httponly=True, secure=settings.cookie_secure
     )
-    return response
 
 
 @router.post("/me/password")
