@@ -462,7 +462,7 @@ def test_a_launchs_own_channel_keeps_its_name_beside_translated_defaults(
     with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
         page = kari.get("/launches/words?range=today").text
     splits = page[page.index(">Per kanal<") :]
-    assert '<th scope="row">late</th>' in splits and "sendt for sent" not in page
+    assert '<th scope="row">late</th>' in splits and "sendt forsinket" not in page
     assert '<th scope="row">open</th>' in splits and '<th scope="row">åpen</th>' not in page
 
 

@@ -4,7 +4,9 @@ compiled .mo matches the .po, and the .pot holds exactly the texts the sources m
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+from app import i18n, web
 from app.i18n import LANGUAGES, LOCALE_DIR
 
 ROOT = LOCALE_DIR.parent.parent
@@ -104,3 +107,14 @@ def test_the_template_holds_exactly_the_texts_in_the_sources(template: Catalog) 
         f"In the sources, not in the template:\n{show(missing)}\n"
         f"In the template, no longer in the sources:\n{show(unused)}"
     )
+
+
+@pytest.mark.parametrize(("left_out", "said"), [(1, "1 gruppe til: søk for å finne den."), (1234, "1 234 grupper til")])
+def test_the_note_groups_left_off_the_page_are_counted_in_the_plural_of_their_number(left_out: int, said: str) -> None:
+    shown = [SimpleNamespace(key="k", count=1, text="note", newest=dt.datetime(2026, 11, 18, 9, tzinfo=dt.UTC))] * 200
+    groups = SimpleNamespace(notes=200 + left_out, total_groups=200 + left_out, groups=shown)
+    view = SimpleNamespace(groups=groups, launch=SimpleNamespace(timezone="Europe/Oslo"), q="")
+    user = SimpleNamespace(can=lambda role: False)
+    with i18n.use_language("nb"):
+        html = web.build_environment().get_template("insight/_notes.html").render(view=view, user=user)
+    assert said in html.replace("\xa0", " ")
