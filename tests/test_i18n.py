@@ -118,3 +118,21 @@ def test_the_note_groups_left_off_the_page_are_counted_in_the_plural_of_their_nu
     with i18n.use_language("nb"):
         html = web.build_environment().get_template("insight/_notes.html").render(view=view, user=user)
     assert said in html.replace("\xa0", " ")
+
+
+# Codes only integrations see (a bearer token's answers), and Slack's own, kept on a digest run.
+NOT_SHOWN_TO_PEOPLE = {"bad_token", "missing_token", "no_fix"} | {
+    "channel_not_found",
+    "connection_lost",
+    "connection_refused",
+    "unknown_outcome",
+}
+
+
+def test_every_error_a_person_can_meet_has_a_text_in_their_language() -> None:
+    """A page shows error_text(code): a code without one shows the English message to everybody."""
+    import re
+
+    app_dir = Path(i18n.__file__).parent
+    raised = {m for path in app_dir.rglob("*.py") for m in re.findall(r'code="([a-z_]+)"', path.read_text())}
+    assert raised - NOT_SHOWN_TO_PEOPLE - set(i18n.ERROR_TEXTS) == set()
