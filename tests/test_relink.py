@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
@@ -341,6 +342,36 @@ def test_two_clicks_from_a_theme_to_a_hypothesis_and_undo(web: Web, people: Peop
     assert undone.status_code == 303
     assert "under “Other” again" in lena.get(undone.headers["location"]).text
     assert all(enquiry(db, i).is_other for i in setup.widget)
+
+
+def test_a_theme_with_more_notes_than_a_form_usually_takes_is_moved_whole(
+    web: Web, people: People, db: Database, setup: Setup
+) -> None:
+    """Each ticked note is a form field, and forms were parsed with a limit of 1,000 fields: the themes
+    most worth promoting answered 400 "Too many fields" and nothing moved."""
+    with db.write_connection() as connection:
+        connection.execute(
+            sa.insert(Enquiry.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "launch_id": setup.launch.id,
+                    "channel": "phone",
+                    "created_at": T0 + dt.timedelta(seconds=i),
+                    "note": f"Widgeten forsvant igjen ({i})",
+                    "is_other": True,
+                    "source": "checklist",
+                }
+                for i in range(1_200)
+            ],
+        )
+    with db.session() as session:
+        ids = [e.id or 0 for e in session.exec(select(Enquiry).where(col(Enquiry.note).like("%igjen%")))]
+    saved = web("lena").post(
+        f"/launches/{SLUG}/other/new?range=launch",
+        data={"key": "widget-again", "text": "Widgeten forsvant igjen", "enquiry": [str(i) for i in ids]},
+    )
+    assert saved.status_code == 303, saved.text[:500]
+    assert not any(enquiry(db, i).is_other for i in ids)
 
 
 def test_a_group_of_notes_ticked_on_the_page_prefills_the_form(web: Web, people: People, setup: Setup) -> None:

@@ -254,7 +254,8 @@ def _expected(value: str) -> int | None:
     return int(text)
 
 
-@pages.post("/launches/{slug}/other/new")
+# A ticked note is a form field: a theme's notes, up to what one re-link moves, and the form's own.
+@pages.post("/launches/{slug}/other/new", form_limits={"max_fields": relink.MAX_ENQUIRIES + 50})
 def create_hypothesis(
     request: Request,
     slug: str,
