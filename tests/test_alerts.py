@@ -646,7 +646,7 @@ def test_a_rising_theme_in_other_is_alerted_once_with_a_link_to_its_notes(
     [alert] = run(db, settings, bot, local(18, 13, 30))
     assert (alert.kind, alert.subject, alert.count, alert.hypothesis_id) == (
         AlertKind.THEME,
-        "widget",  # "is" and "gone" are stop words
+        "widget is gone",  # as written; "is" is a stop word inside the phrase
         12,
         None,
     )
@@ -654,7 +654,7 @@ def test_a_rising_theme_in_other_is_alerted_once_with_a_link_to_its_notes(
     [message] = slack.posts(CHANNEL)
     section = message["blocks"][0]["text"]["text"]
     assert section.startswith(
-        ":zap: *Rising in “other”:* “<http://testserver/launches/test-launch/other?q=widget|widget>”"
+        ":zap: *Rising in “other”:* “<http://testserver/launches/test-launch/other?q=widget+is+gone|widget is gone>”"
     )
     assert "*12* enquiries since 13:00 · *no normal yet*" in section
     assert run(db, settings, bot, local(18, 13, 45)) == []  # once per window

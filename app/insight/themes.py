@@ -75,12 +75,23 @@ DEFAULT_RULES = ThemeRules()
 
 # --- words ----------------------------------------------------------------------------------
 
-# The package's English list is a search engine's (1,333 words) and holds words that name things
-# in a product; these stay content words.
-_ENGLISH_KEPT = frozenset(
-    ("home", "page", "order", "number", "terms", "text", "open", "name", "information", "new", "old", "date", "bill")
-)
-ENGLISH_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("english")) - _ENGLISH_KEPT
+# English: Snowball's stop list (snowball.tartarus.org, BSD), function words only. The stop-words
+# package's English list is a search engine's (1,333 words) and holds words Norwegian notes use as
+# content ("side", "sent", "ring", "test", "problem", "system", "fire") and words that name things in a
+# product ("interest", "click", "save", "help", "fix"): they vanished from phrases, and a Norwegian
+# note with them was read (and stemmed) as English.
+_SNOWBALL_ENGLISH = """
+    i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her
+    hers herself it its itself they them their theirs themselves what which who whom this that these those
+    am is are was were be been being have has had having do does did doing would should could ought i'm
+    you're he's she's it's we're they're i've you've we've they've i'd you'd he'd she'd we'd they'd i'll
+    you'll he'll she'll we'll they'll isn't aren't wasn't weren't hasn't haven't hadn't doesn't don't
+    didn't won't wouldn't shan't shouldn't can't cannot couldn't mustn't let's that's who's what's here's
+    there's when's where's why's how's a an the and but if or because as until while of at by for with
+    about against between into through during before after above below to from up down in out on off
+    over under again further then once here there when where why how all any both each few more most
+    other some such no nor not only own same so than too very"""
+ENGLISH_STOP = frozenset(_SNOWBALL_ENGLISH.split())
 NORWEGIAN_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("norwegian"))
 STOP = ENGLISH_STOP | NORWEGIAN_STOP
 
