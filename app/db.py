@@ -139,6 +139,7 @@ def create_db_engine(url: str, *, connect_timeout: float = 5.0, lock_timeout: fl
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
+            hide_parameters=True,  # an error's text would carry them into the logs: notes, hashes
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_size=10,
             max_overflow=20,
@@ -149,6 +150,7 @@ def create_db_engine(url: str, *, connect_timeout: float = 5.0, lock_timeout: fl
     # instead of failing the request that drew it.
     return sa.create_engine(
         url,
+        hide_parameters=True,  # an error's text would carry them into the logs: notes, hashes
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,

@@ -244,8 +244,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     async def tally_error(request: Request, error: TallyError) -> Response:
         return await error_response(request, error)
 
+    # OperationalError: the server went away, a timeout, a lock; InternalError: among others, writes
+    # refused by a read-only server (a failover, default_transaction_read_only).
     @app.exception_handler(sa.exc.OperationalError)
-    async def database_unavailable(request: Request, error: sa.exc.OperationalError) -> Response:
+    @app.exception_handler(sa.exc.InternalError)
+    async def database_unavailable(request: Request, error: sa.exc.DBAPIError) -> Response:
         log.error("database error on %s %s: %s", request.method, request.url.path, error.__class__.__name__)
         return await error_response(
             request, Unavailable("The database did not answer. Nothing was saved; try again in a moment.")

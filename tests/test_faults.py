@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -29,11 +30,13 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from app import api_tokens, auth, migrations
 from app.db import Database
+from app.main import create_app
 from app.models import Role
-from tests.conftest import PASSWORD, PG_ENV, PG_SKIP_REASON, TEST_SECRET
+from tests.conftest import PASSWORD, PG_ENV, PG_SKIP_REASON, TEST_SECRET, ThrowawayPostgres, make_settings
 from tests.factories import make_launch
 from tests.processes import Browser, Running, free_port, started, throwaway_postgres
 
@@ -300,3 +303,44 @@ def test_a_full_disk_refuses_enquiries_clearly_and_they_go_in_once_space_is_free
             agent.close()
         assert _stored_ids(database_url) == {*acknowledged.values(), before}
     assert ready_when_full.status_code == 503 and ready_when_full.json()["writes"] == "failing"
+
+
+def test_a_read_only_database_is_a_503_that_logs_no_parameters(
+    pg: ThrowawayPostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failover leaves PostgreSQL read-only: a sign-in (which writes its attempt) used to be a bare
+    500, and uvicorn's traceback printed the statement's parameters (the user name, the address)."""
+    url = pg.new_database()
+    db = Database(url)
+    try:
+        migrations.upgrade(db)
+        with db.transaction() as session:
+            auth.add_user(
+                session,
+                username="lena-readonly",
+                role=Role.LEAD,
+                password=PASSWORD,
+                now=dt.datetime.now(dt.UTC),
+                actor="test",
+            )
+        with db.engine.connect() as connection:
+            name = connection.exec_driver_sql("SELECT current_database()").scalar_one()
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+            connection.commit()
+        db.engine.dispose()
+        with TestClient(create_app(make_settings(url), db=db)) as client:
+            page = client.get("/login")
+            token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+            assert token
+            response = client.post(
+                "/login",
+                data={"username": "lena-readonly", "password": "wrong-password", "csrf_token": token.group(1)},
+            )
+        assert response.status_code == 503, response.text[:300]
+        assert "Nothing was saved" in response.text
+        assert "lena-readonly" not in caplog.text
+        with pytest.raises(sa.exc.InternalError) as raised, db.transaction() as session:
+            session.execute(sa.text("INSERT INTO audit_event (actor) VALUES (:actor)"), {"actor": "secret-actor"})
+        assert "secret-actor" not in str(raised.value)
+    finally:
+        db.dispose()
