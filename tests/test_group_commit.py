@@ -58,6 +58,32 @@ def test_a_failed_batch_fails_every_request_in_it(db: Database) -> None:
     assert all(isinstance(r, Invalid) and "disk on fire" in str(r) for r in results)
 
 
+def test_a_batch_whose_commit_fails_is_not_counted_as_committed(db: Database) -> None:
+    """What /metrics counts as logged is what was committed: on SQLite a full disk or an I/O error
+    shows at the COMMIT, after the statements went through."""
+    counted: list[int] = []
+
+    def fails_at_commit(store: Store, items: Sequence[int]) -> list[int | Exception]:
+        cursor: Any = store._cursor  # the statements below need the driver's cursor
+        if db.is_sqlite:
+            cursor.execute("PRAGMA defer_foreign_keys = ON")  # checked at COMMIT, as a full disk fails there
+            cursor.execute("INSERT INTO undone_enquiry VALUES (999999, 'k', '2026-11-18 10:00:00.000000')")
+        else:
+            raise sqlite3.OperationalError("database or disk is full")  # the same outcome, as PostgreSQL has it
+        return list(items)
+
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(
+        db, fails_at_commit, on_committed=lambda items, results: counted.extend(items)
+    )
+
+    async def scenario() -> list[Any]:
+        return list(await asyncio.gather(writer.submit(1), writer.submit(2), return_exceptions=True))
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(r, Exception) for r in results)
+    assert counted == []
+
+
 @pytest.fixture
 def sqlite_file(db: Database) -> str:
     if not db.is_sqlite:

@@ -93,6 +93,8 @@ class GroupCommitWriter(Generic[T, R]):
         self._max_batch = max_batch
         self._name = name
         self._on_failure = on_failure
+        # Called by the writer once a batch committed, not where each request hears back: a request that
+        # gave up waiting (503) may still have been committed, and what was committed is what counts.
         self._on_committed = on_committed
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._scheduled = False
@@ -252,18 +254,25 @@ class GroupCommitWriter(Generic[T, R]):
 
     def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> list[R | Exception]:
         """SQLite: the batch in one transaction, on the loop; LockBusy when another process writes."""
+        items = [item for item, _ in batch]
         with self._db.try_write() as cursor:
             if cursor is None:
                 raise LockBusy
-            return self._record(cursor, [item for item, _ in batch], True)
+            results = self._handled(Store(cursor, sqlite=True), items)
+        # After the COMMIT, which can fail on its own (a full disk, an I/O error).
+        self._on_committed(items, results)
+        return results
 
     def _record(self, cursor: Any, items: list[T], sqlite: bool) -> list[R | Exception]:
-        results = list(self._handler(Store(cursor, sqlite=sqlite), items))
+        """PostgreSQL: the batch on the writer's connection, whose statements commit as they go."""
+        results = self._handled(Store(cursor, sqlite=sqlite), items)
+        self._on_committed(items, results)
+        return results
+
+    def _handled(self, store: Store, items: list[T]) -> list[R | Exception]:
+        results = list(self._handler(store, items))
         if len(results) != len(items):
             raise RuntimeError(f"{self._name}: handler returned {len(results)} results for {len(items)} items")
-        # Here, not where each request hears back: a request that gave up waiting (503) may still
-        # have been committed, and what was committed is what counts.
-        self._on_committed(items, results)
         return results
 
     def _settle(self, batch: list[tuple[T, asyncio.Future[R]]], results: list[R | Exception]) -> None:
