@@ -13,13 +13,16 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from structlog.contextvars import bound_contextvars
 
 from app import api_tokens
 from app.db import Database
+from app.main import create_app
 from app.observability import logs
 from tests.conftest import PASSWORD, People
 from tests.factories import make_launch
@@ -131,3 +134,62 @@ def test_standard_library_records_render_as_json_with_the_bound_request_id(
     assert (first["request_id"], first["level"], first["logger"]) == ("req-42", "warning", "tests.logging")
     assert "request_id" not in second  # bound only while the request lasted
     assert "RuntimeError" in second["exception"] and "hunter2" not in second["exception"]
+
+
+def test_the_console_format_masks_secrets_in_an_exception_too() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.formatter("console"))
+    logger = logging.getLogger("tests.logging.console")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise RuntimeError("Bearer lt_abcdefghijklmnop to postgresql://tally:hunter2@db/tally failed")
+        except RuntimeError:
+            logger.exception("batch failed")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "RuntimeError" in text and "batch failed" in text
+    assert "hunter2" not in text and "lt_abcdefghijklmnop" not in text
+
+
+def test_access_lines_leave_out_query_strings_and_slack_never_logs_its_requests() -> None:
+    config = logs.logging_config(level="debug", renderer="json")
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/launches/x/other?q=Ola+Nordmann+41234567", "1.1", 200),
+        None,
+    )
+    assert logs.NoQueryFilter().filter(record)
+    assert "Nordmann" not in record.getMessage() and "/launches/x/other?" in record.getMessage()
+    assert config["loggers"]["uvicorn.access"]["filters"] == ["no_query"]
+    assert config["loggers"]["slack_sdk"]["level"] == "WARNING"
+
+
+def test_an_unhandled_error_is_logged_with_the_id_its_500_carries(settings: Any, db: Database) -> None:
+    """The id in a 500's X-Request-ID is what a user quotes to support: the traceback must carry it."""
+    app = create_app(settings, db=db)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("something broke")
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.formatter("json"))
+    logger = logging.getLogger("app.observability.requests")
+    logger.addHandler(handler)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.get("/boom", headers={"X-Request-ID": "support-ticket-4711"})
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code == 500 and response.headers["x-request-id"] == "support-ticket-4711"
+    [record] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert record["request_id"] == "support-ticket-4711" and "RuntimeError: something broke" in record["exception"]

@@ -83,6 +83,9 @@ def _last(renderer: Renderer) -> list[Processor]:
         ]
     return [
         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+        # The traceback made text before redact reads it: rendered after, by the console renderer, a
+        # token or a database password in an exception's message was printed as it was.
+        structlog.processors.format_exc_info,
         redact,
         # Plain tracebacks: rich ones print every frame's locals (a note's text, a token) and took
         # 0.4–1 s to render, on the event loop, when a batch failed.
@@ -110,7 +113,10 @@ def logging_config(*, level: str, renderer: Renderer) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"structured": {"()": f"{__name__}.formatter", "renderer": renderer}},
-        "filters": {"no_alembic_context": {"()": f"{__name__}.AlembicContextFilter"}},
+        "filters": {
+            "no_alembic_context": {"()": f"{__name__}.AlembicContextFilter"},
+            "no_query": {"()": f"{__name__}.NoQueryFilter"},
+        },
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
@@ -123,11 +129,24 @@ def logging_config(*, level: str, renderer: Renderer) -> dict[str, Any]:
         "loggers": {
             "uvicorn": {**handed_up, "level": level.upper()},
             "uvicorn.error": handed_up,
-            "uvicorn.access": handed_up,
+            "uvicorn.access": {**handed_up, "filters": ["no_query"]},
             # SQLAlchemy logs statements with their parameters (notes among them) at INFO: never.
             "sqlalchemy": {"level": "WARNING"},
+            # slack_sdk logs each request at DEBUG with its URL (a webhook's is its secret) and body
+            # (a digest's notes): never, whatever TALLY_LOG_LEVEL says.
+            "slack_sdk": {"level": "WARNING"},
         },
     }
+
+
+class NoQueryFilter(logging.Filter):
+    """uvicorn's access lines without query strings: a search of the notes (``?q=``) is a note's words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?…", *args[3:])
+        return True
 
 
 class AlembicContextFilter(logging.Filter):

@@ -15,6 +15,7 @@ it first), so a tick is timed and identified exactly like a page:
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 import secrets
@@ -25,6 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from app.observability import metrics
+
+log = logging.getLogger(__name__)
 
 HEADER = b"x-request-id"
 ROUTE_KEY = "tally.route"  # set by a handler that routes by itself (the hot path): its template
@@ -87,20 +90,31 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> N
     header = (HEADER, rid.encode("ascii"))
     tokens = bind_contextvars(request_id=rid)
     status = 500  # what the client gets when the app raises before answering
+    answered = False
 
     async def send_with_id(message: Message) -> None:
-        nonlocal status
+        nonlocal status, answered
         if message["type"] == "http.response.start":
-            status = message["status"]
+            status, answered = message["status"], True
             message.setdefault("headers", []).append(header)
         await send(message)
 
+    method = scope["method"] if scope["method"] in METHODS else "OTHER"
     try:
         await app(scope, receive, send_with_id)
+    except Exception:
+        # Logged here, with the request's id, rather than raised on to uvicorn: its traceback came after
+        # the id was unbound, so the id a user quotes from the 500 led to no log line at all.
+        log.exception("unhandled error on %s %s", method, route_template(scope, root_path))
+        if not answered:
+            await send_with_id({"type": "http.response.start", "status": 500, "headers": [PLAIN]})
+            await send({"type": "http.response.body", "body": b"Internal Server Error"})
     finally:
-        method = scope["method"] if scope["method"] in METHODS else "OTHER"
         metrics.observe_request(route_template(scope, root_path), method, status, time.perf_counter() - started)
         reset_contextvars(**tokens)
+
+
+PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 
 
 class ObserveRequests:
