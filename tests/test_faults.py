@@ -240,11 +240,12 @@ def _small_disk(where: Path, size: str = "8m") -> Iterator[Path]:
 def _fill(disk: Path) -> Path:
     """Take every free byte of ``disk``; returns the file to remove to free them again."""
     filler = disk / "filler"
-    with filler.open("wb") as out:
+    # Unbuffered: a buffered file's last, partly written block was flushed again on close, which
+    # raised "No space left on device" outside the loop's try.
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 65536)
-                out.flush()
         except OSError:
             pass
     return filler
