@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import json
 import logging
+import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -318,6 +321,33 @@ def tokens_revoke(token_id: int) -> None:
 SERVED_APP = "app.main:served_app"
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+@contextlib.contextmanager
+def sigterm_ends_cleanly() -> Iterator[None]:
+    """SIGTERM (how systemd, Docker and Kubernetes stop a process) raises SystemExit here, so the
+    `finally` blocks after it run: uvicorn stops gracefully and then raises the signal again, whose
+    default action killed the process before the database was closed for good (``stopped``)."""
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def served_at(config: Settings, *, host: str, port: int) -> Settings:
+    """The settings with TALLY_BASE_URL, when it was not set, at the address being served: links in
+    digests and pages then lead here rather than to the default port. The environment carries it to
+    uvicorn's workers, which read their settings afresh."""
+    if "base_url" in config.model_fields_set:
+        return config
+    address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    os.environ["TALLY_BASE_URL"] = address
+    return config.model_copy(update={"base_url": address})
+
+
 def run_server(config: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
@@ -376,7 +406,7 @@ def serve(
     ] = True,
 ) -> None:
     """Run the web app (migrating the database first, unless TALLY_AUTO_MIGRATE=false)."""
-    config = settings()
+    config = served_at(settings(), host=host, port=port)
     configure_logging(config.log_level, config.log_renderer)
     prepare_database(config)
     # Before the scheduler starts (it counts digests here) and before the workers do: each worker's
@@ -385,12 +415,20 @@ def serve(
     directory, made = metrics.prepare_directory(operators) if workers > 1 or operators else (None, False)
     running = start_scheduler(config) if scheduler else None
     try:
-        run_server(config, host=host, port=port, workers=workers)
+        with sigterm_ends_cleanly():
+            run_server(config, host=host, port=port, workers=workers)
     finally:
-        if running is not None:
-            running.shutdown()
+        stopped(running, config)
         if made and directory is not None:
             metrics.remove_directory(directory)
+
+
+def stopped(running: DigestScheduler | None, config: Settings) -> None:
+    """After the server (and its workers) stopped: the scheduler, then the database, closed for good."""
+    if running is not None:
+        running.shutdown()
+        running.db.dispose()
+    Database(config.database_url).close_for_good()
 
 
 @cli.command("scheduler")
@@ -417,7 +455,12 @@ def scheduler_command(
         except OSError as exc:
             raise fail(f"--metrics-port {metrics_port}: cannot listen on {metrics_host}: {exc.strerror}") from None
         log.info("scheduler metrics at http://%s:%d/metrics", metrics_host, metrics_port)
-    DigestScheduler(Database(config.database_url), config, blocking=True).start()
+    running = DigestScheduler(Database(config.database_url), config, blocking=True)
+    try:
+        with sigterm_ends_cleanly():
+            running.start()
+    finally:
+        stopped(running, config)
 
 
 # --- digests -----------------------------------------------------------------------
@@ -510,7 +553,7 @@ def demo(
     own (never with TALLY_ENV=production): it moves its launch's dates and adds users with known passwords."""
     from app import demo as demo_data
 
-    config = settings()
+    config = served_at(settings(), host=host, port=port)
     configure_logging(config.log_level, config.log_renderer)
     prepare_database(config)
     db = Database(config.database_url)
@@ -518,13 +561,13 @@ def demo(
         report = demo_data.load(db, settings=config, now=now(), force=force)
     finally:
         db.dispose()
-    address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
-    typer.echo(demo_data.welcome(report, address=address, database_url=config.database_url))
+    typer.echo(demo_data.welcome(report, address=config.base_url, database_url=config.database_url))
     running = start_scheduler(config)
     try:
-        run_server(config, host=host, port=port, workers=1)
+        with sigterm_ends_cleanly():
+            run_server(config, host=host, port=port, workers=1)
     finally:
-        running.shutdown()
+        stopped(running, config)
 
 
 # --- enquiries ---------------------------------------------------------------------

@@ -461,3 +461,14 @@ class Database:
             self._close_sqlite_writer()
         self._close_pg_writer()
         self.engine.dispose()
+
+    def close_for_good(self) -> None:
+        """When the app stops: every connection closed and, on SQLite, the write-ahead log folded into
+        the database file and emptied. Left behind, it makes the file look in use (or crashed) to
+        `tally restore` and to a copy taken of the file alone."""
+        self.stop_checkpointer()
+        self.dispose()
+        if self.is_sqlite:
+            with contextlib.suppress(sa.exc.OperationalError), self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.engine.dispose()

@@ -15,16 +15,18 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app import backup, migrations
+from app import api_tokens, backup, migrations
 from app.db import Database
 from app.main import create_app
 from app.models import Launch
 from app.recording.record import NewEnquiry, insert_many
 from tests.conftest import PG_SKIP_REASON, ThrowawayPostgres, make_settings
 from tests.factories import T0, hypothesis_ids, make_launch
+from tests.processes import free_port, started
 from tests.test_cli_newcomers import tally
 
 NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)  # when a restore runs
@@ -278,6 +280,32 @@ def test_the_commands(sqlite_url: str, db: Database, tmp_path: Path) -> None:
     restored = tally("restore", str(target), env=fresh)
     assert restored.returncode == 0, restored.stderr
     assert "42 enquiries" in restored.stdout
+
+
+def test_a_database_served_then_stopped_can_be_restored_over_at_once(
+    sqlite_url: str, db: Database, tmp_path: Path
+) -> None:
+    """The operators' guide says: stop the app, then restore. A stopped `tally serve` (with its
+    scheduler) left its write-ahead log behind, which restore took for an app still running."""
+    seed(db, 3)
+    with db.transaction() as session:
+        _, token = api_tokens.create(session, name="telephony", now=dt.datetime.now(dt.UTC), actor="test")
+    copy = backup.backup_sqlite(sqlite_url, tmp_path / "backup.db")
+    port = free_port()
+    env = {"TALLY_DATABASE_URL": sqlite_url, "TALLY_SECRET_KEY": "s" * 40}
+    db.dispose()
+    with started("serve", "--port", str(port), env=env, cwd=tmp_path) as server:
+        for _ in range(3):
+            response = httpx.post(
+                f"http://127.0.0.1:{port}/api/v1/launches/{SLUG}/enquiries",
+                json={"channel": "phone"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert response.status_code == 201, response.text
+        server.stop()
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    assert backup.in_use(path) is None
+    assert backup.restore_sqlite(sqlite_url, copy.path, now=NOW).enquiries == 3
 
 
 def test_on_postgresql_the_commands_name_the_tools_without_the_password(tmp_path: Path) -> None:

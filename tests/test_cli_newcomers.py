@@ -104,3 +104,16 @@ def test_db_current_on_a_mistyped_path_says_so_and_makes_no_file(tmp_path: Path)
     result = tally("db", "current", env={"TALLY_DATABASE_URL": f"sqlite:///{missing}"})
     assert result.returncode == 1 and f"There is no database at {missing}" in result.stderr
     assert not missing.exists() and not missing.parent.exists()
+
+
+def test_served_on_another_port_links_lead_there_unless_a_base_url_was_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tally demo --port 8765` printed its own address, while digest links led to :8000."""
+    from app.cli import served_at
+    from app.config import Settings
+
+    monkeypatch.delenv("TALLY_BASE_URL", raising=False)
+    plain = Settings(_env_file=None, secret_key="s" * 40)  # type: ignore[call-arg]
+    assert served_at(plain, host="0.0.0.0", port=8765).base_url == "http://127.0.0.1:8765"  # noqa: S104
+    assert os.environ["TALLY_BASE_URL"] == "http://127.0.0.1:8765"  # for uvicorn's workers
+    chosen = Settings(_env_file=None, secret_key="s" * 40, base_url="https://tally.example.no")  # type: ignore[call-arg]
+    assert served_at(chosen, host="127.0.0.1", port=8765).base_url == "https://tally.example.no"
