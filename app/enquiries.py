@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app import audit
 from app.errors import Conflict, Forbidden, NotFound
+from app.launches import local_date
 from app.models import (
     ApiToken,
     Enquiry,
@@ -22,6 +24,9 @@ from app.models import (
     UndoneEnquiry,
     User,
 )
+from app.recording.record import BACKFILL_MARGIN
+from app.recording.store import Store
+from app.tallies.cache import CLOSED_AFTER
 
 _enquiry = Enquiry.__table__  # type: ignore[attr-defined]
 
@@ -39,17 +44,21 @@ UNDO_WINDOW = dt.timedelta(minutes=15)
 def undo(
     session: Session, enquiry_id: int, *, now: dt.datetime, user: User | None = None, token: ApiToken | None = None
 ) -> Enquiry:
-    """Remove an enquiry its logger regrets, within 15 minutes: agents their own, integrations theirs.
+    """Remove an enquiry its logger regrets, within 15 minutes of when it was recorded: agents their
+    own, integrations theirs.
 
-    The limit is what lets closed days be cached (tallies.CLOSED_AFTER): past days never change."""
+    The limit is what lets closed days be cached (tallies.CLOSED_AFTER): an undo of an enquiry that
+    happened then reaches no day or slot counted and kept. One logged after the fact (``occurred_at``,
+    a backfill) may lie in one: its launch's counts version is raised, as the backfill's was."""
     enquiry = session.get(Enquiry, enquiry_id)
     if enquiry is None:
         raise NotFound(f"No enquiry with id {enquiry_id}: it may have been undone already.", code="unknown_enquiry")
     if user is not None and enquiry.agent_id != user.id:
         raise Forbidden("You can only undo enquiries you logged yourself.", code="not_yours")
     if token is not None and enquiry.token_id != token.id:
-        raise Forbidden("This enquiry was logged with another API token.", code="not_yours")
-    if now - enquiry.created_at > UNDO_WINDOW:
+        raise Forbidden("This enquiry was logged by an agent or with another API token.", code="not_yours")
+    recorded_at = enquiry.recorded_at or enquiry.created_at
+    if now - recorded_at > UNDO_WINDOW:
         raise Conflict("Enquiries can be undone for 15 minutes after they were logged.", code="too_late")
     keys = list(
         session.exec(
@@ -75,6 +84,11 @@ def undo(
         key = enquiry.idempotency_key
         session.merge(UndoneEnquiry(launch_id=enquiry.launch_id, idempotency_key=key, undone_at=now))
     delete(session.connection(), enquiry_id)
+    if enquiry.created_at < recorded_at - CLOSED_AFTER + BACKFILL_MARGIN:
+        launch = session.get(Launch, enquiry.launch_id)
+        if launch is not None:
+            day = local_date(enquiry.created_at, ZoneInfo(launch.timezone))
+            Store.of(session.connection()).bump_counts_version(enquiry.launch_id, {day})
     return enquiry
 
 

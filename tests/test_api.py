@@ -94,6 +94,21 @@ def test_undo_removes_it_from_the_tally(client: TestClient, token: str, launch: 
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "unknown_enquiry"
 
 
+def test_an_enquiry_logged_after_the_fact_can_be_undone_and_leaves_the_kept_counts(
+    client: TestClient, token: str, launch: Any
+) -> None:
+    """The 15 minutes run from when the server recorded it: measured from occurred_at, an enquiry a
+    CRM posted after the call could never be undone. Its day's counts were kept already: they change."""
+    day = {"start": "2026-11-16T00:00:00+01:00", "end": "2026-11-17T00:00:00+01:00"}
+    assert client.get(f"/api/v1/launches/{SLUG}/tally", params=day, headers=auth(token)).json()["total"] == 0
+    body = {"channel": "phone", "hypotheses": ["receipts-moved"], "occurred_at": "2026-11-16T09:42:00+01:00"}
+    created = post(client, token, body).json()
+    assert client.get(f"/api/v1/launches/{SLUG}/tally", params=day, headers=auth(token)).json()["total"] == 1
+    response = client.delete(f"/api/v1/enquiries/{created['id']}", headers=auth(token))
+    assert response.status_code == 200, response.text
+    assert client.get(f"/api/v1/launches/{SLUG}/tally", params=day, headers=auth(token)).json()["total"] == 0
+
+
 def test_a_retry_of_an_undone_enquiry_records_nothing(
     client: TestClient, token: str, launch: Any, db: Database
 ) -> None:
