@@ -316,6 +316,9 @@ def message(
     """The fallback text and the blocks of ``run``'s digest, in the language of Slack messages: the
     labels of times are made while composing, so both steps run in it."""
     with db.session() as session, i18n.use_language(settings.message_language):
+        # Read again: the caller's copy may be from before a re-link or a backfill (a scheduler pass
+        # reads the launches once), whose counts version every cached count is keyed by.
+        launch = session.get(Launch, launch.id) or launch
         content = compose(
             session,
             launch,

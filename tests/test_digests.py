@@ -23,10 +23,11 @@ from app import digests, hypothesis_sets, launches, ranges, schedule, tallies
 from app.cli import cli
 from app.config import Settings
 from app.db import Database
+from app.insight import relink
 from app.models import DigestKind, DigestRun, DigestStatus, Launch
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender, WebhookSender
-from tests.factories import log, make_launch
+from tests.factories import fresh, log, make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -643,6 +644,28 @@ def test_a_schedule_edited_after_slots_passed_sends_no_digest_for_slots_that_wer
     # The next slot of the new schedule is sent as ever (London's 13:00 is 14:00 in Oslo).
     [next_one] = run_due(db, settings, bot, local(18, 14, 1) if "timezone" in fields else local(18, 16, 1))
     assert next_one.status == DigestStatus.SENT
+
+
+def test_a_digest_composed_after_a_relink_counts_it_though_its_pass_read_the_launch_before(
+    db: Database, settings: Settings, launch: Launch
+) -> None:
+    """A scheduler pass reads the live launches once, then composes each digest in turn (Slack's
+    pauses in between): a re-link committed meanwhile raised the launch's counts version, and the
+    digest, counting with the copy read before, still said "other 5" and the new hypothesis unseen."""
+    ids = [log(db, launch, at=local(18, 7, i), note="Widget borte") for i in range(5)]
+    held = fresh(db, launch)  # as the pass read it
+    with db.session() as session:  # kept and remembered at that version, as the scheduler does
+        tallies.keep_closed_days(session, held, now=local(19, 9))
+    with db.transaction() as session:
+        relink.promote(
+            session, fresh(db, launch), key="w", text="Widget borte", enquiry_ids=ids, actor="lena", now=local(19, 8)
+        )
+    run = digests.claim_slot(db, held, local(19, 9), now=local(19, 9))
+    assert run is not None
+    _, blocks = digests.message(db, run, held, now=local(19, 9), settings=settings)
+    sections = [str((b.get("text") or {}).get("text")) for b in blocks]
+    assert not any(s.startswith("*Not seen") and "Widget borte" in s for s in sections)
+    assert "*Other* (not on the list): *0*" in "\n".join(sections)
 
 
 def test_a_webhook_never_retries_what_may_have_been_posted(
