@@ -23,9 +23,9 @@ from sqlmodel import select
 from app import digests, hypothesis_sets, launches
 from app.config import Settings
 from app.db import Database
-from app.insight import alerts
+from app.insight import alerts, relink
 from app.jobs.scheduler import DigestScheduler
-from app.models import Alert, AlertKind, DigestStatus, Hypothesis, HypothesisStatus, Launch
+from app.models import Alert, AlertKind, DigestStatus, Enquiry, Hypothesis, HypothesisStatus, Launch
 from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender
@@ -658,6 +658,30 @@ def test_a_rising_theme_in_other_is_alerted_once_with_a_link_to_its_notes(
     )
     assert "*12* enquiries since 13:00 · *no normal yet*" in section
     assert run(db, settings, bot, local(18, 13, 45)) == []  # once per window
+
+
+def test_a_theme_made_a_hypothesis_is_not_alerted_again_as_that_hypothesis(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch
+) -> None:
+    """Promoting the theme moves its enquiries onto a new hypothesis, which has no normal yet: the next
+    check alerted the same twelve enquiries again. A hypothesis added in a window is alerted from the next."""
+    log_many(db, chatty, None, 12, start=local(18, 13, 1), note="The widget is gone")
+    [theme_alert] = run(db, settings, bot, local(18, 13, 30))
+    assert theme_alert.kind == AlertKind.THEME
+    with db.session() as session:
+        ids = [e.id or 0 for e in session.exec(select(Enquiry).where(Enquiry.note == "The widget is gone"))]
+    with db.transaction() as session:
+        relink.promote(
+            session,
+            fresh(db, chatty),
+            key="widget-gone",
+            text="Widget gone",
+            enquiry_ids=ids,
+            actor="lena",
+            now=local(18, 13, 32),
+        )
+    assert run(db, settings, bot, local(18, 13, 35)) == []
+    assert len(slack.posts(CHANNEL)) == 1
 
 
 def test_a_theme_alerted_is_not_alerted_again_when_a_longer_phrase_of_it_takes_its_place(

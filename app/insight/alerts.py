@@ -45,7 +45,7 @@ from app import i18n, launches, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.insight import themes
-from app.models import Alert, AlertKind, DigestStatus, Hypothesis, Launch, LaunchStatus, id_of
+from app.models import Alert, AlertKind, DigestStatus, Hypothesis, Launch, LaunchStatus, Relink, id_of
 from app.observability import metrics
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
@@ -142,6 +142,17 @@ def is_spike(launch: Launch, count: int, normal: float) -> bool:
     return count >= launch.alert_min_count and count >= launch.alert_factor * normal
 
 
+def _relinked_since(session: Session, launch: Launch, start: dt.datetime) -> set[int]:
+    """Hypotheses that "other" enquiries were moved onto (and not moved back) at ``start`` or since."""
+    return set(
+        session.exec(
+            select(Relink.hypothesis_id).where(
+                Relink.launch_id == launch.id, col(Relink.relinked_at) >= start, col(Relink.undone_at).is_(None)
+            )
+        )
+    )
+
+
 def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spike]:
     """The subjects far above normal in the current digest window at ``now``: hypotheses, then themes."""
     start = window_start(launch, now)
@@ -151,7 +162,10 @@ def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spik
     hypotheses = launches.hypotheses_of(session, launch, include_retired=False)
     current = tallies.tally(session=session, launch=launch, start=start, end=end, now=now, hypotheses=hypotheses)
     # Only a hypothesis with enough enquiries can spike: the earlier days are looked at for those alone.
-    enough = [h for h in hypotheses if current.for_hypothesis(h) >= launch.alert_min_count]
+    # One that "other" enquiries were moved onto in this window is not, until the next: what it counts
+    # here was alerted already, as the theme it was made from.
+    moved = _relinked_since(session, launch, start)
+    enough = [h for h in hypotheses if current.for_hypothesis(h) >= launch.alert_min_count and h.id not in moved]
     usual = _usual_counts(session, launch, enough, start=start, end=end, now=now) if enough else None
     spikes = []
     for h in enough:
@@ -390,6 +404,9 @@ def _alert_launch(
     sleep: Sleep,
 ) -> list[Alert]:
     with db.session() as session:
+        # Read again: the pass read the launches once, and a re-link or a backfill since has raised the
+        # counts version every cached count is keyed by.
+        launch = session.get(Launch, launch.id) or launch
         spikes = evaluate(session, launch, now=now)
     if not spikes:
         return []
