@@ -10,6 +10,8 @@ before (``delta``) and uses a launch of its own.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +22,7 @@ import httpx
 import pytest
 import time_machine
 from fastapi.testclient import TestClient
+from prometheus_client import values
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -30,6 +33,7 @@ from app.insight import alerts
 from app.jobs.scheduler import DigestScheduler
 from app.main import create_app
 from app.models import DigestStatus, Launch
+from app.observability import metrics
 from app.slack.client import BotSender
 from tests.conftest import WebUser, make_settings
 from tests.factories import make_launch
@@ -269,3 +273,25 @@ def counts_per_worker(directory: Path, slug: str) -> list[float]:
             )
         )
     return counts
+
+
+def test_a_shared_metrics_directory_keeps_the_files_of_processes_still_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starting `tally serve` on a PROMETHEUS_MULTIPROC_DIR shared with a running scheduler deleted the
+    scheduler's files, and its last-pass gauge vanished from every /metrics for good."""
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = directory / f"gauge_max_{alive.pid}.db"
+        live.write_bytes(b"x")
+        gone = directory / "counter_999999999.db"  # no such process: an earlier run's counts
+        gone.write_bytes(b"x")
+        monkeypatch.setenv(metrics.MULTIPROC_ENV, str(directory))
+        monkeypatch.setattr(values, "ValueClass", values.MutexValue)
+        metrics.prepare_directory(str(directory))
+        assert live.exists() and not gone.exists()
+    finally:
+        alive.kill()
+        alive.wait()

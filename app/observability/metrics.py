@@ -146,17 +146,18 @@ def prepare_directory(path: str | None) -> tuple[Path, bool]:
     """Set up multiprocess mode for this process and the workers it starts; returns the directory and
     whether it was made here (and so is to be removed at exit).
 
-    An operator's directory is honoured and emptied: files left by an earlier run would add its
-    counts to this one's (this process's own files, opened when the metrics were made, stay).
-    Called before the workers start; this process (which runs the scheduler) switches to files
-    too, for its metrics to be in the sum."""
+    An operator's directory is honoured and rid of the files of processes that are gone: left, they
+    would add an earlier run's counts to this one's. Files of processes still running stay (another
+    `tally serve` or `tally scheduler` given the same directory: emptied, its metrics vanished for
+    good, the scheduler's last pass among them); this process's own stay too. Called before the
+    workers start; this process (which runs the scheduler) switches to files too, for its metrics
+    to be in the sum."""
     if path:
         directory, made = Path(path), False
         directory.mkdir(parents=True, exist_ok=True)
-        own = f"_{os.getpid()}.db"
         for stale in directory.glob("*.db"):
-            if not stale.name.endswith(own):
-                stale.unlink()
+            if not _running(_pid_of(stale)):
+                stale.unlink(missing_ok=True)
     else:
         directory, made = Path(tempfile.mkdtemp(prefix="tally-metrics-")), True
     os.environ[MULTIPROC_ENV] = str(directory)
@@ -166,6 +167,26 @@ def prepare_directory(path: str | None) -> tuple[Path, bool]:
         # files are in use already: two maps of one file in a process would overwrite each other.)
         values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
     return directory, made
+
+
+def _pid_of(file: Path) -> int | None:
+    """The process a multiprocess file belongs to: prometheus-client names them <kind>_<pid>.db."""
+    tail = file.stem.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _running(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
 
 
 def remove_directory(directory: Path) -> None:
