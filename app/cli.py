@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import typer
@@ -306,11 +307,15 @@ def tokens_list() -> None:
 def tokens_revoke(token_id: int) -> None:
     """Revoke a token: requests with it are refused from now on."""
     db = ready_database(settings())
+    at = now()
     try:
         with db.transaction() as session:
-            token = api_tokens.revoke(session, token_id, now=now(), actor=actor())
+            token = api_tokens.revoke(session, token_id, now=at, actor=actor())
     except TallyError as exc:
         raise fail(exc.message) from None
+    if token.revoked_at is not None and token.revoked_at != at:
+        typer.echo(f"Token {token.id} ({token.name}) was revoked already, at {token.revoked_at:%Y-%m-%d %H:%M} UTC.")
+        return
     typer.echo(f"Revoked token {token.id} ({token.name}).")
 
 
@@ -538,7 +543,9 @@ def digest_send(slug: str) -> None:
     if run.status not in (DigestStatus.SENT, DigestStatus.LATE):
         raise fail(f"Not sent ({run.status.value}): {run.error}")
     where = launch.slack_channel or run.channel
-    typer.echo(f"Sent to {where} ({run.window_start:%Y-%m-%d %H:%M}–{run.window_end:%H:%M} UTC).")
+    tz = ZoneInfo(launch.timezone)
+    start, end = run.window_start.astimezone(tz), run.window_end.astimezone(tz)
+    typer.echo(f"Sent to {where} ({start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}, {launch.timezone}).")
 
 
 @cli.command()

@@ -435,6 +435,8 @@ def test_cli_tokens_work_on_the_api_until_revoked(app: Any, client: TestClient, 
     assert revoked.exit_code == 0, revoked.output
     refused = client.get("/api/v1/launches", headers=bearer)
     assert refused.status_code == 401 and error_of(refused)["code"] == "bad_token"
+    again = run_cli(db, "tokens", "revoke", token_id)
+    assert again.exit_code == 0 and "was revoked already" in again.stdout, again.output
 
 
 # --- TALLY_TRUSTED_USER_HEADER ------------------------------------------------------------------

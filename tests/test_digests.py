@@ -439,7 +439,8 @@ def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: La
     preview = runner.invoke(cli, ["digest", "preview", launch.slug, "--now", "2026-11-18T14:00:00+01:00"], env=env)
     assert preview.exit_code == 0 and "Test launch · 14:00" in preview.output
     sent = runner.invoke(cli, ["digest", "send", launch.slug], env=env)
-    assert sent.exit_code == 0 and "Sent to #launch" in sent.output
+    assert sent.exit_code == 0 and "Sent to #launch (2026-11-18 09:00 – 20" in sent.output, sent.output
+    assert ", Europe/Oslo)." in sent.output  # the launch's own time, with both ends' dates
     slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "not_in_channel"}))
     refused = runner.invoke(cli, ["digest", "send", launch.slug], env=env)
     assert refused.exit_code == 1 and "invite it there" in refused.output

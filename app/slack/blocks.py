@@ -412,7 +412,11 @@ def plain_text(content: DigestContent) -> str:
             f"  {f.text}: {_('shipped {when}').format(when=f.shipped_label)}, {verdict_label(f)}" for f in content.fixes
         ]
     if content.not_seen:
-        lines += ["", _("Not seen in this window") + ":"] + [f"  - {h.text}" for h in content.not_seen]
+        lines += ["", _("Not seen in this window") + ":"] + [
+            f"  - {h.text}"
+            + (" (" + _("expects {n} a day").format(n=h.expected_per_day) + ")" if h.expected_per_day else "")
+            for h in content.not_seen
+        ]
     lines += ["", f"{_('Other')}: {content.other} ({change(content.other, content.other_previous)})"]
     lines += [f'  "{note}"' for note in content.notes[:5]]
     if content.new_in_other:
