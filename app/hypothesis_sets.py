@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from sqlmodel import Session, col, select
 
 from app import audit, schedule
@@ -177,14 +185,23 @@ class LaunchFile(BaseModel):
             )
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> LaunchFile:
-        for name, day in (("starts_on", self.starts_on), ("ends_on", self.ends_on)):
-            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
-                raise ValueError(f"{name} {day} is not between {EARLIEST_DAY} and {LATEST_DAY}")
-        if self.ends_on is not None and self.ends_on < self.starts_on:
-            raise ValueError(f"ends_on {self.ends_on} is before starts_on {self.starts_on}")
-        return self
+    # Field validators, not a model validator: a model's runs only once every field is valid, so a file
+    # with a bad time zone and its dates the wrong way round told of one, then (once fixed) the other,
+    # and without the line or the field of the date.
+    @field_validator("starts_on", "ends_on")
+    @classmethod
+    def _in_range(cls, day: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise ValueError(f"{day} is not between {EARLIEST_DAY} and {LATEST_DAY}")
+        return day
+
+    @field_validator("ends_on")
+    @classmethod
+    def _not_before_start(cls, day: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        starts_on = info.data.get("starts_on")
+        if day is not None and starts_on is not None and day < starts_on:
+            raise ValueError(f"{day} is before starts_on {starts_on}")
+        return day
 
 
 @dataclass(frozen=True)
@@ -364,17 +381,23 @@ def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
     if isinstance(hypotheses, list) and len(hypotheses) > MAX_HYPOTHESES:
         message = f"{len(hypotheses)} hypotheses; a file may have at most {MAX_HYPOTHESES}"
         return ParsedFile(path, None, [Problem(path, index.get(("hypotheses",), 1), "hypotheses", message)])
+    # Keys used twice, read from the file as written: told beside every other problem, not after them.
+    keys = (
+        [item.get("key") if isinstance(item, dict) else None for item in hypotheses or []]
+        if isinstance(hypotheses, list)
+        else []
+    )
+    problems = [
+        Problem(path, index.get(("hypotheses", i, "key"), 1), f"hypotheses[{i}].key", message)
+        for i, message in _duplicate_keys(keys)
+    ]
     try:
         launch = LaunchFile.model_validate(data)
     except ValidationError as exc:
-        problems = [
+        problems += [
             Problem(path, _line_for(err["loc"], index), _field_name(err["loc"]), _message(err)) for err in exc.errors()
         ]
-        return ParsedFile(path, None, problems)
-    problems = [
-        Problem(path, index.get(("hypotheses", i, "key"), 1), f"hypotheses[{i}].key", message)
-        for i, message in _duplicate_keys(launch)
-    ]
+        return ParsedFile(path, None, sorted(problems, key=lambda problem: problem.line))
     return ParsedFile(path, None if problems else launch, problems)
 
 
@@ -389,13 +412,16 @@ def _message(err: Any) -> str:
     return message
 
 
-def _duplicate_keys(launch: LaunchFile) -> Iterable[tuple[int, str]]:
+def _duplicate_keys(keys: Sequence[object]) -> Iterable[tuple[int, str]]:
+    """(position, message) for each key of ``keys`` (hypotheses in order) used before; not strings: skipped."""
     first_seen: dict[str, int] = {}
-    for i, spec in enumerate(launch.hypotheses):
-        if spec.key in first_seen:
-            yield i, f"key {spec.key!r} is used twice (first by hypotheses[{first_seen[spec.key]}])"
+    for i, key in enumerate(keys):
+        if not isinstance(key, str):
+            continue
+        if key in first_seen:
+            yield i, f"key {key!r} is used twice (first by hypotheses[{first_seen[key]}])"
         else:
-            first_seen[spec.key] = i
+            first_seen[key] = i
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -809,7 +835,7 @@ def revalidate(data: dict[str, Any]) -> LaunchFile:
             "; ".join(f"{name}: {message}" if name else message for name, message in problems),
             field=problems[0][0] or None,
         ) from None
-    duplicates = list(_duplicate_keys(spec))
+    duplicates = list(_duplicate_keys([h.key for h in spec.hypotheses]))
     if duplicates:
         index, message = duplicates[0]
         raise Invalid(f"hypotheses[{index}].key: {message}", field="key")

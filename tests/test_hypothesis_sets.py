@@ -76,6 +76,21 @@ def state(db: Database, slug: str) -> dict[str, object]:
         return data
 
 
+def test_every_problem_of_a_file_is_told_at_once() -> None:
+    """A bad time zone, the dates the wrong way round and a key used twice used to come one per run."""
+    parsed = hypothesis_sets.parse_text(
+        "slug: ok\nname: x\nstarts_on: 2026-11-16\nends_on: 2026-11-10\ntimezone: Mars/Olympus\n"
+        "hypotheses:\n  - key: a\n    text: A\n  - key: a\n    text: B\n",
+        path="t.yaml",
+    )
+    assert parsed.launch is None
+    assert [(p.line, p.field) for p in parsed.problems] == [
+        (4, "ends_on"),
+        (5, "timezone"),
+        (9, "hypotheses[1].key"),
+    ]
+
+
 # --- the files we ship are valid ------------------------------------------------------
 
 
@@ -107,7 +122,7 @@ def test_readme_documents_every_field() -> None:
         ("slug: Bad Slug\nname: x\nstarts_on: 2026-11-16\n", 1, "slug", "does not fit"),
         ("slug: ok\nstarts_on: 2026-11-16\n", 1, "name", "required field is missing"),
         ("slug: ok\nname: x\nstarts_on: 2026-13-01\n", 3, "starts_on", "date"),
-        ("slug: ok\nname: x\nstarts_on: 2026-11-16\nends_on: 2026-11-01\n", 1, "", "is before starts_on"),
+        ("slug: ok\nname: x\nstarts_on: 2026-11-16\nends_on: 2026-11-01\n", 4, "ends_on", "is before starts_on"),
         ("slug: ok\nname: x\nstarts_on: 2026-11-16\ntimezone: Mars/Olympus\n", 4, "timezone", "IANA"),
         ("slug: ok\nname: x\nstarts_on: 2026-11-16\ndigest_times: [900]\n", 4, "digest_times", "quotes"),
         ("slug: ok\nname: x\nstarts_on: 2026-11-16\ndigest_times: []\n", 4, "digest_times", "at least one"),

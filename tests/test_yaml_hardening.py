@@ -299,7 +299,7 @@ def test_expected_per_day_is_bounded() -> None:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ("ends_on: 9999-12-31\n", "f.yaml:1: ends_on 9999-12-31 is not between 2000-01-01 and 2199-12-31"),
+        ("ends_on: 9999-12-31\n", "f.yaml:4: ends_on: 9999-12-31 is not between 2000-01-01 and 2199-12-31"),
         ("alerts:\n  min_count: 99999999999\n", "f.yaml:5: alerts.min_count: Input should be less than or equal to"),
         ("alerts:\n  factor: .inf\n", "f.yaml:5: alerts.factor: Input should be less than or equal to 1000"),
     ],
@@ -309,7 +309,7 @@ def test_numbers_and_days_a_database_cannot_hold_are_refused(extra: str, expecte
     [problem] = problems(HEAD + extra)
     assert problem.startswith(expected)
     assert problems("slug: a\nname: A\nstarts_on: 9999-12-31\n") == [
-        "f.yaml:1: starts_on 9999-12-31 is not between 2000-01-01 and 2199-12-31"
+        "f.yaml:3: starts_on: 9999-12-31 is not between 2000-01-01 and 2199-12-31"
     ]
 
 
