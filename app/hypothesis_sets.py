@@ -604,7 +604,7 @@ def import_launch(
     if launch is None:
         launch = Launch(slug=spec.slug, created_at=now, updated_at=now, **values)
         if launch.status == LaunchStatus.LIVE:
-            launch.digests_due_from = now
+            launch.digests_due_from = launch.live_since = now
         session.add(launch)
         session.flush()
         changes.created = True
@@ -618,11 +618,16 @@ def import_launch(
         if changes.launch_fields:
             launch.updated_at = now
             launch.version += 1
-            went_live = "status" in changes.launch_fields and launch.status == LaunchStatus.LIVE
-            # New slots in the past (a time moved earlier, another time zone, an earlier start) were not
-            # due when their time came: no digest late over a window already posted, nor a "missed" one.
-            if went_live or schedule.recent_slots(launch, now) != slots_before:
-                launch.digests_due_from = now
+            if "status" in changes.launch_fields and launch.status == LaunchStatus.LIVE:
+                launch.digests_due_from = launch.live_since = now
+            # Slots the edit put in the past (a time moved earlier, another time zone, an earlier start)
+            # were not in the schedule when their time came: no digest late over a window already
+            # posted, nor a "missed" one. Only those: a slot due before and after the edit, not yet
+            # sent (the scheduler was down), is still due.
+            new_in_the_past = sorted(set(schedule.recent_slots(launch, now)) - set(slots_before))
+            if new_in_the_past:
+                after_them = new_in_the_past[-1] + dt.timedelta(microseconds=1)
+                launch.digests_due_from = max(launch.digests_due_from or after_them, after_them)
             if {"starts_on", "ends_on"} & set(changes.launch_fields):
                 # The counts kept for the launch so far (launch_tally, and every process's memory of
                 # them) run from its first day to its last: they are counted again, in every replica.

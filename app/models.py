@@ -101,6 +101,9 @@ class Launch(SQLModel, table=True):
     # or dates): digest slots before then were not in the schedule when their time came, so they
     # are neither sent late nor "missed".
     digests_due_from: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When it last went live: what digests_due_from was before migration 0018, still written for
+    # replicas of the version before during a rolling upgrade (they read it); drop it in a later one.
+    live_since: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Raised whenever counts of past days change (a backfill, a re-link): every cached
     # count of this launch, in any process or replica, is keyed by it and so goes stale.
     counts_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

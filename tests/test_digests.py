@@ -669,6 +669,18 @@ def test_a_digest_composed_after_a_relink_counts_it_though_its_pass_read_the_lau
     assert "*Other* (not on the list): *0*" in "\n".join(sections)
 
 
+def test_a_slot_due_before_and_after_an_edit_is_still_sent_when_the_scheduler_missed_it(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """The scheduler did not run at 13:00; at 13:03 a lead moved 16:00 to 17:00. 13:00 was in the
+    schedule before and after: it is sent, not dropped along with the slots the edit moved."""
+    [run] = run_due(db, settings, bot, local(18, 9))
+    assert run.status == DigestStatus.SENT
+    _edit_launch(db, settings, launch, local(18, 13, 3), digest_times=["09:00", "13:00", "17:00"])
+    [late] = run_due(db, settings, bot, local(18, 13, 4))
+    assert (late.slot_at, late.status) == (local(18, 13), DigestStatus.SENT)  # within its five minutes
+
+
 def test_a_webhook_never_retries_what_may_have_been_posted(
     db: Database, settings: Settings, slack: FakeSlack, pauses: list[float], launch: Launch
 ) -> None:

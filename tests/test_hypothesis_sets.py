@@ -68,7 +68,9 @@ def state(db: Database, slug: str) -> dict[str, object]:
     with db.session() as session:
         launch = launches.get_by_slug(session, slug)
         # Not in files: ids, times and the edit counters (a re-import starts them again).
-        data = launch.model_dump(exclude={"id", "created_at", "updated_at", "digests_due_from", "version"})
+        data = launch.model_dump(
+            exclude={"id", "created_at", "updated_at", "digests_due_from", "live_since", "version"}
+        )
         data["hypotheses"] = [
             h.model_dump(exclude={"id", "launch_id", "created_at", "updated_at", "version"})
             for h in launches.hypotheses_of(session, launch)

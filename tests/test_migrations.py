@@ -39,6 +39,29 @@ def test_migrations_create_exactly_the_models(empty_db: Database) -> None:
     assert migrations.current_revision(empty_db) == migrations.head_revision()
 
 
+def test_the_version_before_still_reads_launches_after_the_latest_migration(empty_db: Database) -> None:
+    """Replicas are upgraded one at a time after the migration ran: the columns the version before
+    reads must all still be there (0018 renamed live_since at first, which failed every query of
+    theirs on a launch), and a launch that went live keeps its time in both."""
+    migrations.upgrade(empty_db, "0017")
+    with empty_db.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO launch (slug, name, product_area, starts_on, ends_on, timezone, digest_times, "
+                "channels, segments, status, live_since, created_at, updated_at) VALUES ('x', 'X', '', "
+                "'2026-11-16', '2026-12-07', 'Europe/Oslo', '[]', '[]', '[]', 'live', "
+                "'2026-11-16 08:00:00.000000', '2026-11-01 00:00:00.000000', '2026-11-01 00:00:00.000000')"
+            )
+        )
+        before = {c["name"] for c in sa.inspect(connection).get_columns("launch")}
+    migrations.upgrade(empty_db)
+    with empty_db.engine.connect() as connection:
+        after = {c["name"] for c in sa.inspect(connection).get_columns("launch")}
+        both = connection.execute(sa.text("SELECT live_since, digests_due_from FROM launch")).one()
+    assert before <= after
+    assert both[0] is not None and str(both[0]) == str(both[1])
+
+
 def test_downgrade_to_nothing_and_up_again(empty_db: Database) -> None:
     migrations.upgrade(empty_db)
     migrations.downgrade(empty_db, "base")
