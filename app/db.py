@@ -272,9 +272,18 @@ class _PgLoopConnection:
 class Database:
     """The engine plus the two kinds of session the app uses: read and write."""
 
-    def __init__(self, url: str, *, connect_timeout: float = 5.0, statement_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 5.0,
+        statement_timeout: float = 10.0,
+        lock_timeout: float | None = None,
+    ) -> None:
+        """``lock_timeout``: for the web app's own (``create_db_engine``); migrations, whose advisory
+        lock lets replicas take turns, and the CLI wait as long as they must."""
         self.url = url
-        self.engine = create_db_engine(url, connect_timeout=connect_timeout, lock_timeout=statement_timeout)
+        self.engine = create_db_engine(url, connect_timeout=connect_timeout, lock_timeout=lock_timeout)
         self.statement_timeout = statement_timeout
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         # Per-process memory that lives as long as this Database, for caches of

@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         settings.database_url,
         connect_timeout=settings.database_connect_timeout,
         statement_timeout=settings.database_statement_timeout,
+        lock_timeout=settings.database_statement_timeout,
     )
     token_check = TokenCheck(database)
     writer: GroupCommitWriter[EnquiryRequest, Logged] = GroupCommitWriter(

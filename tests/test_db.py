@@ -21,7 +21,7 @@ from app.db import CATCH_UP_PASSES, Database, UTCDateTime, checkpoint, checkpoin
 from app.main import create_app
 from app.models import AuditEvent, Launch
 from app.recording.store import Store
-from tests.conftest import ThrowawayPostgres
+from tests.conftest import ThrowawayPostgres, make_settings
 from tests.factories import T0, make_launch
 
 
@@ -410,3 +410,21 @@ def test_none_and_bools_bind_on_sqlite_as_they_did_without_adapters() -> None:
     for base in (int, float, str, bytearray):
         assert (base, sqlite3.PrepareProtocol) not in sqlite3.adapters
     connection.close()
+
+
+def test_only_the_web_apps_connections_give_up_waiting_for_a_lock(pg: ThrowawayPostgres) -> None:
+    """Pages must not wait for ever behind another transaction's row lock (a 503 instead); migrations
+    must, for their advisory lock is how replicas upgrading at once take turns."""
+    url = pg.new_database()
+    settings = make_settings(url, database_statement_timeout=3)
+    app = create_app(settings)
+    served: Database = app.state.db
+    plain = Database(url)
+    try:
+        with served.engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW lock_timeout").scalar_one() == "3s"
+        with plain.engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW lock_timeout").scalar_one() == "0"
+    finally:
+        served.dispose()
+        plain.dispose()
