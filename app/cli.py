@@ -348,7 +348,8 @@ def served_at(config: Settings, *, host: str, port: int) -> Settings:
     uvicorn's workers, which read their settings afresh."""
     if "base_url" in config.model_fields_set:
         return config
-    address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    address = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
     os.environ["TALLY_BASE_URL"] = address
     return config.model_copy(update={"base_url": address})
 

@@ -479,5 +479,8 @@ class Database:
         self.dispose()
         if self.is_sqlite:
             with contextlib.suppress(sa.exc.OperationalError), self.engine.connect() as connection:
+                # Briefly: another process may still serve this file (`tally scheduler` stopping beside a
+                # `tally serve`), and a TRUNCATE holds its writers while it waits for older readers.
+                connection.exec_driver_sql("PRAGMA busy_timeout = 100")
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             self.engine.dispose()

@@ -111,9 +111,11 @@ def test_served_on_another_port_links_lead_there_unless_a_base_url_was_set(monke
     from app.cli import served_at
     from app.config import Settings
 
-    monkeypatch.delenv("TALLY_BASE_URL", raising=False)
+    monkeypatch.setenv("TALLY_BASE_URL", "")  # remembered, so that what served_at sets is undone after
+    monkeypatch.delenv("TALLY_BASE_URL")
     plain = Settings(_env_file=None, secret_key="s" * 40)  # type: ignore[call-arg]
     assert served_at(plain, host="0.0.0.0", port=8765).base_url == "http://127.0.0.1:8765"  # noqa: S104
     assert os.environ["TALLY_BASE_URL"] == "http://127.0.0.1:8765"  # for uvicorn's workers
+    assert served_at(plain, host="::1", port=8765).base_url == "http://[::1]:8765"
     chosen = Settings(_env_file=None, secret_key="s" * 40, base_url="https://tally.example.no")  # type: ignore[call-arg]
     assert served_at(chosen, host="127.0.0.1", port=8765).base_url == "https://tally.example.no"

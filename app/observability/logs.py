@@ -116,6 +116,7 @@ def logging_config(*, level: str, renderer: Renderer) -> dict[str, Any]:
         "filters": {
             "no_alembic_context": {"()": f"{__name__}.AlembicContextFilter"},
             "no_query": {"()": f"{__name__}.NoQueryFilter"},
+            "not_logged_twice": {"()": f"{__name__}.NotLoggedTwice"},
         },
         "handlers": {
             "default": {
@@ -128,7 +129,7 @@ def logging_config(*, level: str, renderer: Renderer) -> dict[str, Any]:
         "root": {"handlers": ["default"], "level": level.upper()},
         "loggers": {
             "uvicorn": {**handed_up, "level": level.upper()},
-            "uvicorn.error": handed_up,
+            "uvicorn.error": {**handed_up, "filters": ["not_logged_twice"]},
             "uvicorn.access": {**handed_up, "filters": ["no_query"]},
             # SQLAlchemy logs statements with their parameters (notes among them) at INFO: never.
             "sqlalchemy": {"level": "WARNING"},
@@ -137,6 +138,15 @@ def logging_config(*, level: str, renderer: Renderer) -> dict[str, Any]:
             "slack_sdk": {"level": "WARNING"},
         },
     }
+
+
+class NotLoggedTwice(logging.Filter):
+    """Drops uvicorn's "Exception in ASGI application" for an error the app logged already, with the
+    request's id (app/observability/requests.py): the same traceback twice, the second without it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not getattr(error, "tally_logged", False)
 
 
 class NoQueryFilter(logging.Filter):

@@ -14,6 +14,7 @@ it first), so a tick is timed and identified exactly like a page:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -90,31 +91,31 @@ async def observe(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> N
     header = (HEADER, rid.encode("ascii"))
     tokens = bind_contextvars(request_id=rid)
     status = 500  # what the client gets when the app raises before answering
-    answered = False
 
     async def send_with_id(message: Message) -> None:
-        nonlocal status, answered
+        nonlocal status
         if message["type"] == "http.response.start":
-            status, answered = message["status"], True
+            status = message["status"]
             message.setdefault("headers", []).append(header)
         await send(message)
 
     method = scope["method"] if scope["method"] in METHODS else "OTHER"
     try:
         await app(scope, receive, send_with_id)
-    except Exception:
-        # Logged here, with the request's id, rather than raised on to uvicorn: its traceback came after
-        # the id was unbound, so the id a user quotes from the 500 led to no log line at all.
+    except Exception as exc:
+        # Logged here, with the request's id: uvicorn's traceback comes after the id is unbound, so the
+        # id a user quotes from the 500 led to no line at all. Raised on all the same (uvicorn answers
+        # 500; tests see the error), and uvicorn's own line for it is dropped (logs.NotLoggedTwice).
         log.exception("unhandled error on %s %s", method, route_template(scope, root_path))
-        if not answered:
-            await send_with_id({"type": "http.response.start", "status": 500, "headers": [PLAIN]})
-            await send({"type": "http.response.body", "body": b"Internal Server Error"})
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(exc, LOGGED, True)
+        raise
     finally:
         metrics.observe_request(route_template(scope, root_path), method, status, time.perf_counter() - started)
         reset_contextvars(**tokens)
 
 
-PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+LOGGED = "tally_logged"  # set on an exception observe() has logged with its request's id
 
 
 class ObserveRequests:

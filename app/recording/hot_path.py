@@ -88,7 +88,7 @@ class TallyApp(FastAPI):
             # Every handler this app registers, FastAPI's own included, is an async HTTP one.
             handler: Any = _lookup_exception_handler(cast(Any, self.exception_handlers), exc)
             if handler is None:
-                raise  # observe() logs it with the request id and answers 500
+                raise  # observe() logs it with the request id; uvicorn answers 500
             response = await handler(request, exc)
         response.raw_headers.extend(self.security_headers)
         await response(scope, receive, send)
