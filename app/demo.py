@@ -54,6 +54,10 @@ OTHER_NOTES = (
     None,
     None,
 )
+# From the fourth day (today, when the demo starts), more "other" enquiries, most of their notes saying
+# this: "What nobody expected" has a rising theme to show, to make a hypothesis from.
+RISING_NOTE = "Widget on the home screen disappeared"
+RISING_FROM_DAY = 3
 
 # Relative weight of each hypothesis on day 1, and how fast it fades as fixes ship.
 WEIGHTS = {
@@ -135,7 +139,8 @@ def generate(
         day_index = (day - launch.starts_on).days
         rng = random.Random(f"{launch.slug}:{day.isoformat()}")
         weights = {key: w * fade**day_index for key, (w, fade) in WEIGHTS.items() if key in hypothesis_ids}
-        weights["(other)"] = 12.0
+        rising = day_index >= RISING_FROM_DAY
+        weights["(other)"] = 30.0 if rising else 12.0
         volume = int((220 if day.weekday() < 5 else 70) * 0.85**day_index)
         for n in range(volume):
             hour = rng.choices(list(HOURLY_SHAPE), weights=list(HOURLY_SHAPE.values()))[0]
@@ -154,7 +159,7 @@ def generate(
                     channel=rng.choices(list(CHANNEL_WEIGHTS), weights=list(CHANNEL_WEIGHTS.values()))[0],
                     segment=segment,
                     hypothesis_ids=tuple(hypothesis_ids[k] for k in keys),
-                    note=rng.choice(OTHER_NOTES) if not keys else None,
+                    note=None if keys else RISING_NOTE if rising and rng.random() < 0.7 else rng.choice(OTHER_NOTES),
                     agent_id=rng.choice(agent_ids),
                     created_at=created_at,
                     idempotency_key=f"demo-{day.isoformat()}-{n}",

@@ -10,6 +10,7 @@ from sqlmodel import select
 from app import auth, demo, launches
 from app.config import Settings
 from app.db import Database
+from app.insight import themes
 from app.models import LaunchStatus, Role, User
 from app.tallies import tally
 
@@ -35,6 +36,15 @@ def test_demo_loads_a_living_launch_once(db: Database, settings: Settings) -> No
     assert all(n > 0 for n in result.by_channel.values())
     # One hypothesis the team expected never came: the digest has a "not seen" to show.
     assert sorted(result.by_hypothesis.values())[0] == 0
+
+
+def test_what_nobody_expected_has_a_rising_theme_today(db: Database, settings: Settings) -> None:
+    """The product team's page of the demo had nothing to show: every note as frequent every day."""
+    demo.load(db, settings=settings, now=NOW)
+    with db.session() as session:
+        launch = launches.get_by_slug(session, "payapp-5-redesign")
+        found = themes.surprises(session, launch, now=NOW)
+    assert any("widget" in theme.phrase.casefold() for theme in found.themes)
 
 
 def test_a_later_day_adds_only_the_new_days_enquiries(db: Database, settings: Settings) -> None:
