@@ -24,9 +24,8 @@ from app.models import (
     UndoneEnquiry,
     User,
 )
-from app.recording.record import BACKFILL_MARGIN
+from app.recording.record import reaches_kept_counts
 from app.recording.store import Store
-from app.tallies.cache import CLOSED_AFTER
 
 _enquiry = Enquiry.__table__  # type: ignore[attr-defined]
 
@@ -84,7 +83,7 @@ def undo(
         key = enquiry.idempotency_key
         session.merge(UndoneEnquiry(launch_id=enquiry.launch_id, idempotency_key=key, undone_at=now))
     delete(session.connection(), enquiry_id)
-    if enquiry.created_at < recorded_at - CLOSED_AFTER + BACKFILL_MARGIN:
+    if reaches_kept_counts(enquiry.created_at, recorded_at):
         launch = session.get(Launch, enquiry.launch_id)
         if launch is not None:
             day = local_date(enquiry.created_at, ZoneInfo(launch.timezone))

@@ -190,7 +190,7 @@ class LaunchFile(BaseModel):
     # and without the line or the field of the date.
     @field_validator("starts_on", "ends_on")
     @classmethod
-    def _in_range(cls, day: dt.date | None, info: ValidationInfo) -> dt.date | None:
+    def _in_range(cls, day: dt.date | None) -> dt.date | None:
         if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
             raise ValueError(f"{day} is not between {EARLIEST_DAY} and {LATEST_DAY}")
         return day

@@ -470,6 +470,12 @@ def _describe(stored: StoredEnquiry) -> str:
     return f"{keys} on {stored.channel}, logged at {stored.created_at.isoformat()}"
 
 
+def reaches_kept_counts(created_at: dt.datetime, recorded_at: dt.datetime) -> bool:
+    """Whether an enquiry recorded at ``recorded_at`` that happened at ``created_at`` lies in a 15-minute
+    slot that may have been counted and kept already (``_bump_for_past_days`` says why the margin)."""
+    return created_at < recorded_at - CLOSED_AFTER + BACKFILL_MARGIN
+
+
 def _bump_for_past_days(
     store: Store, backdated: dict[int, tuple[LaunchRow, list[NewEnquiry]]], *, recorded: set[tuple[int, str]]
 ) -> None:
@@ -485,7 +491,7 @@ def _bump_for_past_days(
             local_date(item.created_at, tz)
             for item in items
             if (launch_id, item.idempotency_key) in recorded
-            and item.created_at < (item.recorded_at or item.created_at) - CLOSED_AFTER + BACKFILL_MARGIN
+            and reaches_kept_counts(item.created_at, item.recorded_at or item.created_at)
         }
         if days:
             store.bump_counts_version(launch_id, days)

@@ -194,6 +194,11 @@ def hypothesis_link(content: DigestContent, line: HypothesisLine) -> str:
     return f"{content.url}/hypotheses/{quote(line.key, safe='')}{_since(content)}"
 
 
+def _expects(line: HypothesisLine) -> str:
+    """ " (expects 3 a day)" after a hypothesis not seen, when it has an expected rate."""
+    return " (" + _("expects {n} a day").format(n=line.expected_per_day) + ")" if line.expected_per_day else ""
+
+
 def _linked(content: DigestContent, line: HypothesisLine, limit: int) -> str:
     """The hypothesis's text as a link to its drill-down (mrkdwn: the text is escaped, so it cannot end the link)."""
     return f"<{escape(hypothesis_link(content, line))}|{escape(cut(line.text, limit))}>"
@@ -305,11 +310,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
 
     not_seen = content.not_seen
     if not_seen:
-        names = [
-            _linked(content, h, 200)
-            + (" (" + _("expects {n} a day").format(n=h.expected_per_day) + ")" if h.expected_per_day else "")
-            for h in not_seen
-        ]
+        names = [_linked(content, h, 200) + _expects(h) for h in not_seen]
         [text] = _pack(
             "*" + _("Not seen in this window") + "*",
             [f"• {n}" for n in names],
@@ -412,11 +413,7 @@ def plain_text(content: DigestContent) -> str:
             f"  {f.text}: {_('shipped {when}').format(when=f.shipped_label)}, {verdict_label(f)}" for f in content.fixes
         ]
     if content.not_seen:
-        lines += ["", _("Not seen in this window") + ":"] + [
-            f"  - {h.text}"
-            + (" (" + _("expects {n} a day").format(n=h.expected_per_day) + ")" if h.expected_per_day else "")
-            for h in content.not_seen
-        ]
+        lines += ["", _("Not seen in this window") + ":"] + [f"  - {h.text}{_expects(h)}" for h in content.not_seen]
     lines += ["", f"{_('Other')}: {content.other} ({change(content.other, content.other_previous)})"]
     lines += [f'  "{note}"' for note in content.notes[:5]]
     if content.new_in_other:

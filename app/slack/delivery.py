@@ -64,27 +64,6 @@ def take_over(db: Database, model: type[Row], row: Any, *, expect: DigestStatus,
         return session.get(model, row.id)
 
 
-def renew(db: Database, model: type[Row], row: Any, *, now: dt.datetime) -> Row | None:
-    """Refresh a claim this process holds, before each attempt to post: a pass that runs long (Slack
-    slow, rate limits, many launches due at once) is then never taken for a dead process's. None when
-    another process has taken the row over meanwhile: it is theirs to post now."""
-    table: Any = model.__table__  # type: ignore[attr-defined]
-    with db.transaction() as session:
-        result = session.execute(
-            sa.update(table)
-            .where(
-                table.c.id == row.id,
-                table.c.status == DigestStatus.PENDING.value,
-                table.c.claimed_by == row.claimed_by,
-                table.c.claimed_at == row.claimed_at,
-            )
-            .values(claimed_at=now)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return session.get(model, row.id)
-
-
 def save(db: Database, model: type[Row], row: Any, **changes: object) -> Row:
     """Record changes on a claimed row, in a transaction of its own."""
     with db.transaction() as session:
@@ -128,7 +107,7 @@ def post_with_retries(
     keep_claim: Callable[[], bool],
 ) -> Pass:
     """One pass: post (or find it already posted) with up to ``ATTEMPTS_PER_PASS`` tries, each after
-    ``keep_claim`` (``renew``) says the claim is still this process's."""
+    ``keep_claim`` (``Claim.keep``) says the claim is still this process's."""
     error: SlackError | None = None
     for attempt in range(ATTEMPTS_PER_PASS):
         if not keep_claim():
@@ -164,7 +143,10 @@ class Claim(Generic[Row]):
         self._db, self._model, self.row, self._clock = db, model, row, clock
 
     def keep(self) -> bool:
-        renewed = renew(self._db, self._model, self.row, now=self._clock())
+        """Renew the claim before an attempt to post, so a pass that runs long (Slack slow, rate limits,
+        many launches due at once) is never taken for a dead process's: a take-over of its own row, on
+        the claim it holds. False when another process has taken it over meanwhile: theirs to post."""
+        renewed = take_over(self._db, self._model, self.row, expect=DigestStatus.PENDING, now=self._clock())
         if renewed is None:
             return False
         self.row = renewed
