@@ -58,6 +58,7 @@
   let retryDelay = RETRY_MIN_MS;
   let retryTimer = null;
   let lastTick = null;  // {signature, at}: the latest tick, to tell a second press from a second enquiry
+  let guesses = 0;  // changes made on screen ahead of the server (bump), to tell a stale count from a fresh one
 
   // --- small helpers ---------------------------------------------------------------
 
@@ -109,6 +110,7 @@
   }
 
   function bump(id, delta) {
+    guesses += 1;
     const n = document.querySelector("#" + CSS.escape(id) + " .n") || document.getElementById(id);
     if (!n) return;
     const value = parseInt(n.textContent, 10);
@@ -790,6 +792,22 @@
     event.preventDefault();
     if (event.shiftKey || selection().length) toggle(button.dataset.key);
     else enqueue([button.dataset.key], null);
+  });
+
+  // A count asked for before the latest tick or undo, or while ticks waited to be sent, does not
+  // know of them: shown, it would take the number the agent just saw go up back down. htmx queues
+  // the refresh the tick asked for behind it, and that one is shown.
+  const countsPoll = document.getElementById("counts-poll");
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    if (event.detail.elt !== countsPoll) return;
+    countsPoll.dataset.askedAt = String(guesses);
+    countsPoll.dataset.askedWhileWaiting = load().length ? "1" : "";
+  });
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.elt !== countsPoll) return;
+    if (countsPoll.dataset.askedAt !== String(guesses) || countsPoll.dataset.askedWhileWaiting) {
+      event.detail.shouldSwap = false;
+    }
   });
 
   window.addEventListener("online", () => { retryDelay = RETRY_MIN_MS; flush(); });
