@@ -143,6 +143,7 @@ def create_db_engine(url: str, *, connect_timeout: float = 5.0, lock_timeout: fl
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_size=10,
             max_overflow=20,
+            pool_timeout=connect_timeout * 2,  # every connection in use: a 503 soon, not a wait of 30 s
         )
         _configure_sqlite(engine)
         return engine

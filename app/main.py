@@ -255,6 +255,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
             request, Unavailable("The database did not answer. Nothing was saved; try again in a moment.")
         )
 
+    @app.exception_handler(sa.exc.TimeoutError)
+    async def no_connection_free(request: Request, error: sa.exc.TimeoutError) -> Response:
+        # Every pooled connection in use for the pool's whole timeout: a burst, or slow reports.
+        log.error("no database connection free on %s %s (pool timeout)", request.method, request.url.path)
+        return await error_response(
+            request, Unavailable("The database is busy. Nothing was saved; try again in a moment.")
+        )
+
     @app.exception_handler(sa.exc.DataError)
     async def unstorable_value(request: Request, error: sa.exc.DataError) -> Response:
         # PostgreSQL refuses some text outright (a NUL character) and numbers out of its types' range:

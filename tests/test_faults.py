@@ -345,3 +345,32 @@ def test_a_read_only_database_is_a_503_that_logs_no_parameters(
         assert "secret-actor" not in str(raised.value)
     finally:
         db.dispose()
+
+
+def test_every_connection_in_use_is_a_503_after_the_connect_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When every pooled connection is held (slow reports, a burst of requests), a request waits at
+    most twice the connect timeout for one, then gets the 'try again' answer, not a bare 500."""
+    url = f"sqlite:///{tmp_path / 'tally.db'}"
+    migrations.upgrade(Database(url))
+    settings = make_settings(url, database_connect_timeout=0.05)
+    with TestClient(create_app(settings)) as client:
+        db: Database = client.app.state.db  # type: ignore[attr-defined]
+        held = []
+        try:
+            while True:  # the pool's connections and its overflow, until it has none to give
+                held.append(db.engine.pool.connect())
+        except sa.exc.TimeoutError:
+            pass
+        stranger = {"Authorization": "Bearer tly_not-a-real-token"}
+        try:
+            response = client.get("/api/v1/launches", headers=stranger)
+        finally:
+            for connection in held:
+                connection.close()
+        assert response.status_code == 503, response.text[:300]
+        assert response.json()["error"]["code"] == "unavailable"
+        assert "no database connection free" in caplog.text
+        # and it answers again once connections are free
+        assert client.get("/api/v1/launches", headers=stranger).status_code == 401
