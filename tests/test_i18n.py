@@ -118,6 +118,28 @@ def test_the_note_groups_left_off_the_page_are_counted_in_the_plural_of_their_nu
     with i18n.use_language("nb"):
         html = web.build_environment().get_template("insight/_notes.html").render(view=view, user=user)
     assert said in html.replace("\xa0", " ")
+    if left_out > 1000:  # the totals above the groups too
+        assert f"{200 + left_out:,} notater · {200 + left_out:,} grupper".replace(",", " ") in html.replace("\xa0", " ")
+
+
+def test_an_alert_of_thousands_is_counted_as_the_page_writes_numbers() -> None:
+    at = dt.datetime(2026, 11, 18, 9, tzinfo=dt.UTC)
+    alert = SimpleNamespace(
+        observed_at=at,
+        window_start=at,
+        kind=SimpleNamespace(value="hypothesis"),
+        count=12345,
+        status=SimpleNamespace(value="sent"),
+        error=None,
+    )
+    item = SimpleNamespace(alert=alert, path="/x", name="BankID", ratio=4.5)
+    with i18n.use_language("nb"):
+        html = (
+            web.build_environment()
+            .get_template("alerts/_list.html")
+            .render(alerts=[item], launch=SimpleNamespace(timezone="Europe/Oslo"), label=str)
+        )
+    assert "12 345 henvendelser siden 10:00" in html.replace("\xa0", " ")
 
 
 # Codes only integrations see (a bearer token's answers), and Slack's own, kept on a digest run.

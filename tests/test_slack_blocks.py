@@ -62,7 +62,7 @@ def test_a_digest_reads_top_down() -> None:
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "PayApp 5.0 · 13:00"}}
     joined = "\n".join(section_texts(blocks))
     assert "Enquiries 09:00–13:00 · day 4 of 22" in joined
-    assert "*41* in this window (↑11 on the one before) · *63* today · *1200* since launch" in joined
+    assert "*41* in this window (↑11 on the one before) · *63* today · *1,200* since launch" in joined
     # Biggest first, with a bar, the change and expected against actual.
     assert joined.index("Can't find the send button") < joined.index("BankID loops")
     # Each hypothesis links to its drill-down, on the range since the previous digest.
@@ -84,7 +84,7 @@ def test_a_digest_reads_top_down() -> None:
     assert "<https://tally.example/launches/payapp?range=since-digest|Open PayApp 5.0 in Launch Tally>" in joined
     # The fallback text stands on its own (notifications, screen readers).
     assert text == (
-        "PayApp 5.0 · 13:00: 41 enquiries (09:00–13:00), 63 today, 1200 since launch. "
+        "PayApp 5.0 · 13:00: 41 enquiries (09:00–13:00), 63 today, 1,200 since launch. "
         "Most: Can't find the send button (20)."
     )
 
@@ -155,7 +155,7 @@ def test_bars_and_escaping_helpers() -> None:
 def test_plain_text_for_the_terminal() -> None:
     text = plain_text(content())
     assert text.splitlines()[0] == "PayApp 5.0 · 13:00"
-    assert "41 in this window (↑11) · 63 today · 1200 since launch" in text
+    assert "41 in this window (↑11) · 63 today · 1,200 since launch" in text
     assert "Not seen in this window:\n  - Dark mode contrast (expects 3 a day)" in text  # as in Slack
 
 
@@ -231,7 +231,7 @@ def test_a_digest_in_norwegian_with_its_numbers_and_still_escaped() -> None:
         plain = plain_text(digest)
     joined = "\n".join(section_texts(blocks))
     assert "Henvendelser 09:00–13:00 · dag 4 av 22" in joined
-    assert "*41* i denne perioden (↑11 mot forrige) · *63* i dag · *1200* siden lanseringen" in joined
+    assert "*41* i denne perioden (↑11 mot forrige) · *63* i dag · *1\u00a0200* siden lanseringen" in joined
     assert "> · i dag 30 av 40 forventet per dag" in joined
     assert "*Ikke sett i denne perioden*" in joined and "Dark mode contrast> (forventet 3 per dag)" in joined
     assert "*Annet* (ikke på listen): *9* =\n> &lt;!channel&gt; ring meg" in joined
@@ -242,10 +242,10 @@ def test_a_digest_in_norwegian_with_its_numbers_and_still_escaped() -> None:
     # Shares as Norwegian writes them: a decimal comma and a space before the sign.
     assert "Login loops>: levert tir. 14:00, *ned 72\u00a0% (andel 10,0\u00a0% → 2,8\u00a0%)*" in joined
     assert text == (
-        "PayApp 5.0 · 13:00: 41 henvendelser (09:00–13:00), 63 i dag, 1200 siden lanseringen. "
+        "PayApp 5.0 · 13:00: 41 henvendelser (09:00–13:00), 63 i dag, 1\u00a0200 siden lanseringen. "
         "Flest: Can't find the send button (20)."
     )
-    assert "41 i denne perioden (↑11) · 63 i dag · 1200 siden lanseringen" in plain
+    assert "41 i denne perioden (↑11) · 63 i dag · 1\u00a0200 siden lanseringen" in plain
     assert "Nytt i «Annet»:\n  widget: 1 notat nå, 0 før" in plain
     # The language is only lent: outside, English again.
     assert build(digest)[0].startswith("PayApp 5.0 · 13:00: 41 enquiries (09:00–13:00)")
@@ -272,6 +272,41 @@ def test_an_alert_in_norwegian() -> None:
     assert "PayApp &lt;5&gt; · Launch Tally: ett varsel per hypotese eller tema" in blocks[1]["elements"][0]["text"]
     assert text == "Toppvarsel i PayApp &lt;5&gt;: BankID: 12 henvendelser siden tir. 13:00, 3,4× normalt."
     assert one == "Stigende i «Annet» i PayApp &lt;5&gt;: BankID: 1 henvendelse siden tir. 13:00, ingen normal ennå."
+
+
+def test_counts_are_grouped_as_the_digest_language_writes_them() -> None:
+    """Thousands as the launch page shows them: 12 345 in Norwegian (a no-break space), 12,345 in English."""
+    big = content(
+        window_total=12345,
+        previous_total=10000,
+        hypotheses=[HypothesisLine("send", "Send", 2345, 1000, 4321, expected_per_day=1500)],
+        other=1001,
+        other_previous=1,
+        new_in_other=[ThemeLine("widget", 1234, 1000, "https://tally.example/x")],
+        channels={"phone": 10000, "chat": 2345},
+    )
+    alert = AlertContent(
+        launch_name="PayApp", theme=False, name="BankID", count=4321, normal=1000.0, since_label="13:00", url="u"
+    )
+    with use_language("nb"):
+        text, blocks = build(big)
+        plain = plain_text(big)
+        alert_text, alert_blocks = build_alert(alert)
+    joined = "\n".join(section_texts(blocks))
+    for expected in (
+        "*12\u00a0345* i denne perioden (↑2\u00a0345 mot forrige)",
+        "*2\u00a0345* ↑1\u00a0345",
+        "*Annet* (ikke på listen): *1\u00a0001* ↑1\u00a0000",
+        "*1\u00a0234* notater nå, 1\u00a0000 før",
+        "Per kanal: telefon 10\u00a0000 · chat 2\u00a0345",
+    ):
+        assert expected in joined, expected
+    assert "12\u00a0345 henvendelser (09:00–13:00)" in text and "(2\u00a0345)" in text
+    assert "2\u00a0345 ↑1\u00a0345" in plain and "telefon 10\u00a0000" in plain
+    assert "*4\u00a0321* henvendelser siden 13:00" in alert_blocks[0]["text"]["text"]
+    assert "4\u00a0321 henvendelser siden 13:00" in alert_text
+    with use_language("en"):
+        assert "*12,345* in this window (↑2,345 on the one before)" in "\n".join(section_texts(build(big)[1]))
 
 
 def test_the_more_lines_agree_with_their_number() -> None:

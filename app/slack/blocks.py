@@ -31,7 +31,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from app.i18n import dimension_label, format_decimal, format_percent, ngettext
+from app.i18n import dimension_label, format_decimal, format_number, format_percent, ngettext
 from app.i18n import gettext as _
 
 MAX_BLOCKS = 50
@@ -134,9 +134,9 @@ def cut(text: str, limit: int) -> str:
 
 def change(now: int, before: int) -> str:
     if now > before:
-        return f"↑{now - before}"
+        return f"↑{format_number(now - before)}"
     if now < before:
-        return f"↓{before - now}"
+        return f"↓{format_number(before - now)}"
     return "="
 
 
@@ -196,7 +196,11 @@ def hypothesis_link(content: DigestContent, line: HypothesisLine) -> str:
 
 def _expects(line: HypothesisLine) -> str:
     """ " (expects 3 a day)" after a hypothesis not seen, when it has an expected rate."""
-    return " (" + _("expects {n} a day").format(n=line.expected_per_day) + ")" if line.expected_per_day else ""
+    return (
+        " (" + _("expects {n} a day").format(n=format_number(line.expected_per_day)) + ")"
+        if line.expected_per_day
+        else ""
+    )
 
 
 def _linked(content: DigestContent, line: HypothesisLine, limit: int) -> str:
@@ -222,7 +226,8 @@ def verdict_label(fix: FixLine) -> str:
 
 def _notes_now(theme: ThemeLine, *, bold: bool = True) -> str:
     return ngettext("{recent} note now, {before} before", "{recent} notes now, {before} before", theme.recent).format(
-        recent=f"*{theme.recent}*" if bold else theme.recent, before=theme.before
+        recent=f"*{format_number(theme.recent)}*" if bold else format_number(theme.recent),
+        before=format_number(theme.before),
     )
 
 
@@ -236,7 +241,9 @@ def _fix_line(fix: FixLine) -> str:
 
 
 def _expected_today(line: HypothesisLine) -> str:
-    return _("today {today} of {expected} expected a day").format(today=line.today, expected=line.expected_per_day)
+    return _("today {today} of {expected} expected a day").format(
+        today=format_number(line.today), expected=format_number(line.expected_per_day or 0)
+    )
 
 
 def _hypothesis_line(content: DigestContent, line: HypothesisLine, biggest: int) -> str:
@@ -244,7 +251,7 @@ def _hypothesis_line(content: DigestContent, line: HypothesisLine, biggest: int)
     if line.expected_per_day is not None:
         expected = " · " + _expected_today(line)
     return (
-        f"`{bar(line.count, biggest)}` *{line.count}* {change(line.count, line.previous)}  "
+        f"`{bar(line.count, biggest)}` *{format_number(line.count)}* {change(line.count, line.previous)}  "
         f"{_linked(content, line, 300)}{expected}"
     )
 
@@ -270,10 +277,10 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
                 text=_(
                     "{window} in this window ({change} on the one before) · {today} today · {since} since launch"
                 ).format(
-                    window=f"*{content.window_total}*",
+                    window=f"*{format_number(content.window_total)}*",
                     change=change(content.window_total, content.previous_total),
-                    today=f"*{content.today_total}*",
-                    since=f"*{content.since_launch_total}*",
+                    today=f"*{format_number(content.today_total)}*",
+                    since=f"*{format_number(content.since_launch_total)}*",
                 )
             )
         ),
@@ -287,14 +294,14 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         other_prefix = _("“other”") + ": "
         lines = [
             f"• {escape(a.at_label)} {other_prefix if a.theme else ''}<{escape(a.url)}|{escape(cut(a.name, 200))}>: "
-            f"*{a.count}* ({ratio_label(a.count, a.normal)})"
+            f"*{format_number(a.count)}* ({ratio_label(a.count, a.normal)})"
             for a in content.alerts
         ]
         [text] = _pack(
             "*" + _("Alerts since the previous digest") + "*",
             lines,
             max_sections=1,
-            more=lambda n: ngettext("…and {n} more alert", "…and {n} more alerts", n).format(n=n),
+            more=lambda n: ngettext("…and {n} more alert", "…and {n} more alerts", n).format(n=format_number(n)),
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
@@ -304,7 +311,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             "*" + _("Fixes shipped") + "*",
             lines,
             max_sections=1,
-            more=lambda n: ngettext("…and {n} more fix", "…and {n} more fixes", n).format(n=n),
+            more=lambda n: ngettext("…and {n} more fix", "…and {n} more fixes", n).format(n=format_number(n)),
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
@@ -315,23 +322,28 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             "*" + _("Not seen in this window") + "*",
             [f"• {n}" for n in names],
             max_sections=1,
-            more=lambda n: _("…and {n} more not seen").format(n=n),
+            more=lambda n: _("…and {n} more not seen").format(n=format_number(n)),
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
     other = "*{}* ({}): *{}* {}".format(
-        _("Other"), _("not on the list"), content.other, change(content.other, content.other_previous)
+        _("Other"), _("not on the list"), format_number(content.other), change(content.other, content.other_previous)
     )
     notes = [f"> {escape(cut(note, MAX_NOTE))}" for note in content.notes[:5]]
     tail.append(SectionBlock(text=MarkdownTextObject(text=cut("\n".join([other, *notes]), MAX_SECTION))))
     if content.new_in_other:
         lines = [_theme_line(t) for t in content.new_in_other[:3]]
         [text] = _pack(
-            "*" + _("New in “other”") + "*", lines, max_sections=1, more=lambda n: _("…and {n} more").format(n=n)
+            "*" + _("New in “other”") + "*",
+            lines,
+            max_sections=1,
+            more=lambda n: _("…and {n} more").format(n=format_number(n)),
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
     if content.channels:
-        split = " · ".join(f"{escape(dimension_label(name))} {n}" for name, n in content.channels.items())
+        split = " · ".join(
+            f"{escape(dimension_label(name))} {format_number(n)}" for name, n in content.channels.items()
+        )
         by_channel = _("By channel: {split}").format(split=split)
         tail.append(ContextBlock(elements=[MarkdownTextObject(text=cut(by_channel, MAX_SECTION))]))
     tail.append(
@@ -355,22 +367,26 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
                 "…and {n} more hypothesis with enquiries: see the app",
                 "…and {n} more hypotheses with enquiries: see the app",
                 n,
-            ).format(n=n),
+            ).format(n=format_number(n)),
             hidden=len(seen) - len(listed),
         )
         blocks.extend(SectionBlock(text=MarkdownTextObject(text=text)) for text in sections)
     blocks.extend(tail)
 
-    top = " " + _("Most: {text} ({count}).").format(text=cut(seen[0].text, 100), count=seen[0].count) if seen else ""
+    top = (
+        " " + _("Most: {text} ({count}).").format(text=cut(seen[0].text, 100), count=format_number(seen[0].count))
+        if seen
+        else ""
+    )
     summary = ngettext(
         "{total} enquiry ({window}), {today} today, {since} since launch.",
         "{total} enquiries ({window}), {today} today, {since} since launch.",
         content.window_total,
     ).format(
-        total=content.window_total,
+        total=format_number(content.window_total),
         window=content.window_label,
-        today=content.today_total,
-        since=content.since_launch_total,
+        today=format_number(content.today_total),
+        since=format_number(content.since_launch_total),
     )
     text = escape(f"{content.launch_name} · {content.slot_label}: {summary}{top}")
     return cut(text, MAX_SECTION), [block.to_dict() for block in blocks]
@@ -390,21 +406,23 @@ def plain_text(content: DigestContent) -> str:
         f"{content.launch_name} · {content.slot_label}",
         _enquiries_day(content) + (" · " + _("sent late") if content.late else ""),
         _("{window} in this window ({change}) · {today} today · {since} since launch").format(
-            window=content.window_total,
+            window=format_number(content.window_total),
             change=change(content.window_total, content.previous_total),
-            today=content.today_total,
-            since=content.since_launch_total,
+            today=format_number(content.today_total),
+            since=format_number(content.since_launch_total),
         ),
         "",
     ]
     for h in seen:
         expected = f" ({_expected_today(h)})" if h.expected_per_day else ""
-        lines.append(f"  {bar(h.count, biggest)} {h.count:>4} {change(h.count, h.previous):>4}  {h.text}{expected}")
+        count = format_number(h.count)
+        lines.append(f"  {bar(h.count, biggest)} {count:>5} {change(h.count, h.previous):>5}  {h.text}{expected}")
     if content.alerts:
         other_prefix = _("“other”") + ": "
         lines += ["", _("Alerts since the previous digest") + ":"]
         lines += [
-            f"  {a.at_label} {other_prefix if a.theme else ''}{a.name}: {a.count} ({ratio_label(a.count, a.normal)})"
+            f"  {a.at_label} {other_prefix if a.theme else ''}{a.name}: "
+            f"{format_number(a.count)} ({ratio_label(a.count, a.normal)})"
             for a in content.alerts
         ]
     if content.fixes:
@@ -414,13 +432,13 @@ def plain_text(content: DigestContent) -> str:
         ]
     if content.not_seen:
         lines += ["", _("Not seen in this window") + ":"] + [f"  - {h.text}{_expects(h)}" for h in content.not_seen]
-    lines += ["", f"{_('Other')}: {content.other} ({change(content.other, content.other_previous)})"]
+    lines += ["", f"{_('Other')}: {format_number(content.other)} ({change(content.other, content.other_previous)})"]
     lines += [f'  "{note}"' for note in content.notes[:5]]
     if content.new_in_other:
         lines += ["", _("New in other") + ":"]
         lines += [f"  {t.phrase}: {_notes_now(t, bold=False)}" for t in content.new_in_other[:3]]
     if content.channels:
-        split = " · ".join(f"{dimension_label(name)} {n}" for name, n in content.channels.items())
+        split = " · ".join(f"{dimension_label(name)} {format_number(n)}" for name, n in content.channels.items())
         lines += ["", _("By channel: {split}").format(split=split)]
     lines += ["", page_link(content)]
     return "\n".join(lines)
@@ -467,7 +485,7 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
             text=MarkdownTextObject(
                 text=f":zap: *{what}:* {subject}\n"
                 + ngettext("{count} enquiry since {since}", "{count} enquiries since {since}", content.count).format(
-                    count=f"*{content.count}*", since=escape(content.since_label)
+                    count=f"*{format_number(content.count)}*", since=escape(content.since_label)
                 )
                 + f" · *{ratio}*{normal}"
             )
@@ -482,7 +500,7 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
         ),
     ]
     since = ngettext("{count} enquiry since {since}", "{count} enquiries since {since}", content.count).format(
-        count=content.count, since=content.since_label
+        count=format_number(content.count), since=content.since_label
     )
     text = escape(
         _("{what} in {launch}: {name}: {since}, {ratio}.").format(
