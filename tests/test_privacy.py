@@ -162,6 +162,40 @@ MASKED = [
     case("ring 0701234536", f"ring {PHONE}", "borderline-swedish-mobile-that-is-also-a-personnummer"),
     case("CPR 0101000001", f"CPR {NATIONAL_ID}", "borderline-said-to-be-an-id"),
     case("ordre 201105-1234", f"ordre {NATIONAL_ID}", "borderline-date-dash-four-digits"),
+    # found by a review on 4 December: names that are also months, letters beyond Western Europe's,
+    # a name typed in lower case or capitals, in brackets or quotes
+    case("kunden August Hansen ringte", f"kunden {NAME} ringte", "nb-name-that-is-a-month"),
+    case("kunden heter August", f"kunden heter {NAME}", "nb-naming-phrase-then-a-month-name"),
+    case("customer June Adams", f"customer {NAME}", "en-name-that-is-a-month"),
+    case("kunden Kari Bank", f"kunden {NAME} Bank", "nb-surname-that-is-a-product-word"),
+    case("kunden Łukasz Nowak", f"kunden {NAME}", "pl-name-beyond-latin-1"),
+    case("kunden Ayşe Yılmaz", f"kunden {NAME}", "tr-name"),
+    case("kunden heter Nguyễn Thị Lan", f"kunden heter {NAME}", "vi-name"),
+    case("customer Zoë Adams", f"customer {NAME}", "en-diaeresis"),
+    case("kunden heter kari nordmann", f"kunden heter {NAME}", "nb-naming-phrase-lower-case"),
+    case("NAVN: KARI NORDMANN", f"NAVN: {NAME}", "nb-capitals"),
+    case("kunden (Kari Nordmann)", f"kunden ({NAME})", "nb-name-in-brackets"),
+    case("kunden «Kari Nordmann»", f"kunden «{NAME}»", "nb-name-in-quotes"),
+    case("kunden - Kari Nordmann", f"kunden - {NAME}", "nb-name-after-a-dash"),
+    # abbreviated streets, house-number ranges, a post box
+    case("bor i Storgt. 5", f"bor i {ADDRESS}", "nb-street-abbreviated-gt-dot"),
+    case("Kirkevn. 12", ADDRESS, "nb-street-abbreviated-vn-dot"),
+    case("Drammensvn 134", ADDRESS, "nb-street-abbreviated-vn"),
+    case("Storgata 5-7", ADDRESS, "nb-house-number-range"),
+    case("Postboks 123, 0102 Oslo", ADDRESS, "nb-post-box"),
+    # accounts, IBANs and cards as people also write them
+    case("IBAN NO 93 8601 1117 947", f"IBAN {IBAN}", "iban-space-after-country"),
+    case("konto 8601-11-17947", f"konto {ACCOUNT}", "nb-account-dashes"),
+    case("kontonr. 8601 1117947", f"kontonr. {ACCOUNT}", "nb-account-four-seven"),
+    case("kontonummer 86011117948", f"kontonummer {ACCOUNT}", "nb-account-mistyped-after-konto"),
+    # the clearing number is a branch's, not the customer's
+    case("Swedbank 8327-9, 123 456 789-0", f"Swedbank 8327-9, {ACCOUNT}", "se-account-after-bank"),
+    case("Handelsbanken 6789 123 456 789", f"Handelsbanken {ACCOUNT}", "se-account-handelsbanken"),
+    case("kort 4111.1111.1111.1111", f"kort {CARD}", "card-dots"),
+    case("kort 4111 1111-1111 1111", f"kort {CARD}", "card-mixed-separators"),
+    # e-mail with a space before the @, an apostrophe in the local part
+    case("ola.nordmann @gmail.com", EMAIL, "email-space-before-at"),
+    case("o'brien@ex.ie", EMAIL, "email-apostrophe"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(
@@ -214,6 +248,14 @@ SURVIVES = [
     pytest.param("Customer looked at vipps.no and logged in at nav.no", id="en-at-a-website"),
     pytest.param("Customer at home, customer at work", id="en-at-places"),
     pytest.param("Kunden skrev til @VippsNorge", id="handle-not-email"),
+    # found by a review on 4 December: ranges of years and times, codes glued to letters
+    pytest.param("avtale 2025-2026 fornyes, modeller 2021-2023", id="year-ranges"),
+    pytest.param("stengt kl 2200-2330", id="time-range"),
+    pytest.param("build 2025.1118", id="build-number"),
+    pytest.param("Windows-feil 0x80070643", id="hex-error-code"),
+    pytest.param("ERR-41234567 og feilkode E40123456", id="error-codes-glued-to-letters"),
+    pytest.param("kunden Mai skriver at det er feil", id="nb-kunden-then-a-month-alone"),
+    pytest.param("navnet er feil i appen", id="nb-navnet-er-then-lower-case"),
 ]
 
 

@@ -55,7 +55,8 @@ Span = tuple[int, int, str]  # start, end, marker
 # ---------------------------------------------------------------------------------------------------
 # IBAN: two letters, two check digits, then letters and digits, in any case, grouped or not.
 
-_IBAN_CANDIDATE = re.compile(r"(?<![\w\]])[A-Za-z]{2}\d{2}[A-Za-z0-9]*(?:[ -][A-Za-z0-9]+){0,9}")
+# "NO93 8601 1117 947", and with a space after the country code too: "NO 93 8601 1117 947".
+_IBAN_CANDIDATE = re.compile(r"(?<![\w\]])[A-Za-z]{2} ?\d{2}[A-Za-z0-9]*(?:[ -][A-Za-z0-9]+){0,9}")
 _GROUP = re.compile(r"[A-Za-z0-9]+")
 # Nordic IBANs are all digits after the country code and have a fixed length; so shaped, one with a
 # wrong check digit is a mistyped account number, still personal (``NO`` plus 13 digits is nothing else).
@@ -115,6 +116,12 @@ _ID_CONTEXT = re.compile(
     r"|social security|personal (?:id|number)|national id|\bid[- ]?n(?:r|o|ummer)|identitetsn"
 )
 _ID_CONTEXT_STEMS = ("nr", "fødsels", "personn", "cpr", "hetu", "henkil", "ssn", "social", "personal", "national", "id")
+# Words that say a bank account follows: Swedish accounts (a clearing number, then seven to ten digits,
+# grouped any way) have no check a shape could rest on, nor has a Norwegian one mistyped.
+_ACCOUNT_CONTEXT = re.compile(
+    r"konto|\bkto\b|account|clearing|bank(?!id)|swedbank|nordea|\bseb\b|\bdnb\b|länsförsäkringar|danske"
+)
+_ACCOUNT_CONTEXT_DIGITS = 9  # the fewest digits read as an account on such a word alone
 _CONTEXT_CHARS = 30
 _DIGIT_OR_MARKER = re.compile(r"[\d\]]")
 
@@ -135,6 +142,11 @@ class _Window(NamedTuple):  # a NamedTuple is made in a third of a frozen datacl
             return False
         said = [m.end() for m in _ID_CONTEXT.finditer(context)]
         return bool(said) and not _DIGIT_OR_MARKER.search(context, said[-1])
+
+    @property
+    def named_as_account(self) -> bool:
+        """A word such as "konto" or a bank's name just before (a clearing number may come between)."""
+        return bool(_ACCOUNT_CONTEXT.search(self.context.lower()))
 
 
 _DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 29 February is plausible
@@ -193,10 +205,11 @@ def _is_timestamp(digits: str) -> bool:
 
 
 def _is_card(w: _Window) -> bool:
-    if not 13 <= len(w.digits) <= _MAX_WINDOW_DIGITS or len(set(w.separators)) > 1:
+    if not 13 <= len(w.digits) <= _MAX_WINDOW_DIGITS:
         return False
-    if not set(w.separators) <= {" ", "-"}:
-        return False
+    separators = set(w.separators)
+    if not separators <= {" ", "-", "."} or (len(separators) > 1 and w.sizes != (4, 4, 4, 4)):
+        return False  # mixed separators only in the printed shape: 4111 1111-1111 1111
     # Issuers' ranges: 3 (Amex, Diners, JCB), 4 (Visa), 5 and 2221–2720 (Mastercard), 6 (Discover,
     # Maestro, UnionPay). Luhn alone would take one in ten 14-digit timestamps (2026…).
     issued = w.digits[0] in "3456" or 2221 <= int(w.digits[:4]) <= 2720
@@ -207,11 +220,11 @@ def _is_card(w: _Window) -> bool:
 
 
 def _is_account(w: _Window) -> bool:
-    """Norwegian account numbers: written 1234.56.78903 or 1234 56 78903 whatever the check digit
-    (nothing else is written so), or 11 plain digits that pass it."""
+    """Norwegian account numbers: written 1234.56.78903, 1234 56 78903, 1234-56-78903 or 1234 5678903
+    whatever the check digit (nothing else is written so), or 11 plain digits that pass it."""
     if len(w.digits) != 11:
         return False
-    if w.sizes == (4, 2, 5) and w.separators[0] == w.separators[1] and w.separators[0] in (".", " "):
+    if w.sizes in ((4, 2, 5), (4, 7)) and len(set(w.separators)) == 1 and w.separators[0] in (".", " ", "-"):
         return True
     return len(w.sizes) == 1 and bool(kontonr.is_valid(w.digits))
 
@@ -299,8 +312,17 @@ def _is_phone(w: _Window) -> bool:
         return 8 <= n <= 17 and _parses_as_phone(w.text, ("NO",))  # 00 is Norway's (and SE/DK/FI's) exit code
     if w.digits[0] == "0":  # Swedish and Finnish numbers carry the trunk 0: 070-123 45 67, 040 123 4567
         return 9 <= n <= 10 and _parses_as_phone(w.text, ("SE", "FI"))
-    # Norwegian and Danish numbers: eight digits, grouped the usual ways.
-    return n == 8 and w.sizes in _EIGHT_DIGIT_GROUPINGS and _parses_as_phone(w.text, ("NO", "DK"))
+    # Norwegian and Danish numbers: eight digits, grouped the usual ways. Two fours only with a space:
+    # 2025-2026, 2200-2330 and 2025.1118 are years, times and builds.
+    if n != 8 or w.sizes not in _EIGHT_DIGIT_GROUPINGS:
+        return False
+    if w.sizes == (4, 4) and (w.separators != (" ",) or _two_years(w.digits)):
+        return False
+    return _parses_as_phone(w.text, ("NO", "DK"))
+
+
+def _two_years(digits: str) -> bool:
+    return all(1900 <= int(part) <= 2099 for part in (digits[:4], digits[4:]))
 
 
 def _classify(w: _Window) -> str | None:
@@ -324,6 +346,8 @@ def _classify(w: _Window) -> str | None:
         return PHONE
     if plain_id and _is_nordic_id_plain(w, named):
         return NATIONAL_ID
+    if len(w.digits) >= _ACCOUNT_CONTEXT_DIGITS and w.named_as_account:
+        return ACCOUNT
     return None
 
 
@@ -364,9 +388,28 @@ def _run_spans(text: str, run: re.Match[str]) -> Iterator[Span]:
         first += 1
 
 
+# Words a number is typed straight after ("tlf91234567"); after any other word, digits glued to it
+# are part of a code (0x80070643, E40123456, ERR-41234567), not a number of their own.
+_NUMBER_WORDS = frozenset(
+    {"tlf", "tel", "telefon", "tlfnr", "telnr", "mob", "mobil", "mobilnr", "nr", "nummer", "ring", "sms"}
+    | {"fnr", "pnr", "fødselsnr", "personnr", "konto", "kontonr", "kto", "kort", "kortnr", "iban", "cpr"}
+)
+_WORD_BEFORE = re.compile(r"[^\W\d_]+\Z")
+
+
+def _part_of_a_code(text: str, start: int) -> bool:
+    end = start - 1 if text[start - 1 : start] == "-" else start
+    if not text[end - 1 : end].isalpha():
+        return False
+    word = _WORD_BEFORE.search(text, max(0, end - 20), end)
+    return not word or word.group().lower() not in _NUMBER_WORDS
+
+
 def number_spans(text: str) -> Iterator[Span]:
     """Cards, accounts, identity numbers and phone numbers among the text's runs of digits."""
     for run in _RUN.finditer(text):
+        if run.start() and _part_of_a_code(text, run.start()):
+            continue
         written = run.group()
         if len(written) >= _MIN_MASKED_DIGITS and sum(map(str.isdigit, written)) >= _MIN_MASKED_DIGITS:
             yield from _run_spans(text, run)

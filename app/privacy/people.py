@@ -10,7 +10,7 @@ to type names (docs/guide-agents.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from app.privacy.markers import ADDRESS, EMAIL, NAME
 
@@ -22,16 +22,23 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-_UPPER = "A-ZÆØÅÄÖÜÉÈÁÍÓÚÑÇ"
-_LOWER = "a-zæøåäöüéèáíóúñçß"
+def _latin(test: Callable[[str], bool]) -> str:
+    """The Latin letters that pass ``test``, for a character class: Western Europe's, and Polish,
+    Turkish, Vietnamese … names too (Latin-1, Latin Extended-A and -B, Latin Extended Additional)."""
+    ranges = ((0xC0, 0x24F), (0x1E00, 0x1EFF))
+    return "".join(chr(c) for first, last in ranges for c in range(first, last + 1) if test(chr(c)))
+
+
+_UPPER = "A-Z" + _latin(str.isupper)
+_LOWER = "a-z" + _latin(str.islower)
 
 # ---------------------------------------------------------------------------------------------------
 # E-mail addresses, in three passes so that a failed reading of one form never eats the local part
 # of another: with @, with a bracketed (at), with a bare "at".
 
-_PART = r"\w[\w%+-]*+"  # possessive: a word is read once, not backtracked letter by letter
-# ola.nordmann, ola . nordmann; never starting inside a word or right after a marker's "]"
-_LOCAL = rf"(?<![\w.%+\-\]]){_PART}(?:(?:\.|\s\.\s){_PART})*"
+_PART = r"\w[\w%+'’-]*+"  # possessive: a word is read once, not backtracked letter by letter
+# ola.nordmann, ola . nordmann, o'brien; never starting inside a word or right after a marker's "]"
+_LOCAL = rf"(?<![\w.%+'’\-\]]){_PART}(?:(?:\.|\s\.\s){_PART})*"
 _DOT = (
     r"(?:\.(?=[\w-])|\s\.\s"  # example.no, example . no (a sentence's full stop has no space before it)
     r"|\s?[(\[{<]\s?(?i:dot|punktum|prikk|punkt)\s?[)\]}>]\s?"  # example(dot)no
@@ -43,6 +50,9 @@ _AT_WORD = r"(?i:at|krøllalfa|snabel-?a)"
 # "@" tight, or with a space after it or on both sides; not with one only before it, which is a
 # handle ("skrev til @VippsNorge"), not an address. No top-level domain is needed: ola@example.
 _EMAIL_AT = re.compile(rf"{_LOCAL}(?:@\s?|\s@\s){_DOMAIN}")
+# A space before the "@" only: an address when it has a dot in its domain and the part before could
+# not be an ordinary word or the domain is a mail provider ("ola.nordmann @gmail.com"), not "til @vipps.no".
+_EMAIL_SPACE_AT = re.compile(rf"(?P<local>{_LOCAL})\s@(?P<domain>[^\W_][\w-]*(?:\.[\w-]+)+)")
 _EMAIL_BRACKETED = re.compile(rf"{_LOCAL}\s?[(\[{{<]\s?{_AT_WORD}\s?[)\]}}>]\s?{_DOMAIN}")
 # The bare form is found from its "at" (a space is cheap to look for; every word as a local part is
 # not), then the local part is read backwards from there.
@@ -73,8 +83,12 @@ def _bare_at_is_email(local: str, at: str, domain: str) -> bool:
 
 def email_at_spans(text: str) -> Iterator[Span]:
     if "@" not in text:
-        return iter(())
-    return ((m.start(), m.end(), EMAIL) for m in _EMAIL_AT.finditer(text))
+        return
+    yield from ((m.start(), m.end(), EMAIL) for m in _EMAIL_AT.finditer(text))
+    if " @" in text:
+        for m in _EMAIL_SPACE_AT.finditer(text):
+            if _bare_at_is_email(m.group("local"), "at", m.group("domain")):
+                yield m.start(), m.end(), EMAIL
 
 
 def email_bracketed_spans(text: str) -> Iterator[Span]:
@@ -104,10 +118,22 @@ def email_bare_spans(text: str) -> Iterator[Span]:
 # "kundens namn är"); two or three after a word for the customer ("kunden Ola Nordmann", "the
 # customer Anne-Marie Berg"), where one capitalised word is as often a product ("kunden BankID").
 
-_NAME_WORD = rf"(?:[{_UPPER}]['’])?[{_UPPER}][{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}][{_LOWER}]+)*"
+_NAME_WORD = (
+    rf"(?:[{_UPPER}]['’])?[{_UPPER}][{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}][{_LOWER}]+)*"
+    rf"|[{_UPPER}]{{2,}}(?:-[{_UPPER}]{{2,}})*"  # in capitals: NAVN: KARI NORDMANN
+)
 _PARTICLE = r"(?:van|von|der|den|de|af|av|da|di|du|la|le|del|dos|ter|ten)"
-_NAME = re.compile(rf"{_NAME_WORD}(?:\s(?:{_PARTICLE}\s){{0,2}}{_NAME_WORD}){{0,2}}(?![\w\[])")
-_CAPITAL = re.compile(rf"[\s:,][{_UPPER}]")  # the capital is one on: no lookbehind, which is slower
+_NAME = re.compile(rf"(?:{_NAME_WORD})(?:\s(?:{_PARTICLE}\s){{0,2}}(?:{_NAME_WORD})){{0,2}}(?![\w\[])")
+# The capital is one on (no lookbehind, which is slower); after a space, or the punctuation a name
+# is put in: "kunden (Kari Nordmann)", «Kari Nordmann», "kunden - Kari Nordmann".
+_OPENING = " :,(«\"'“‘-"
+_CAPITAL = re.compile(rf"[\s:,(«\"'“‘-][{_UPPER}]")
+# After "heter" a name is a name in any case: "kunden heter kari nordmann". Up to two words, ending
+# before a word that goes on with the sentence.
+_NAMED_LOWER = re.compile(rf"\s(?:heter|hedder|heiter)\s(?P<name>[{_LOWER}]{{2,}}(?:\s[{_LOWER}]{{2,}})?)")
+_SENTENCE_WORDS = frozenset(
+    _words("og men som i på med fra til for om at er eller ikke også visst and but who in on with from")
+)
 
 
 def _phrases(words: str) -> frozenset[str]:
@@ -142,6 +168,16 @@ _NOT_NAMES = frozenset(
     konto kontoen profil face touch id pin kode passord password login logg
     han hun hon det den de vi jeg jag du i he she they it the this that we you ikke inte not also også
     monday tuesday wednesday thursday friday saturday sunday mandag tirsdag onsdag torsdag fredag lørdag
+    """
+    )
+)
+# Weekdays and months that are given names too (August, Mai, June): a name beside another name word
+# ("kunden August Hansen") or after a naming phrase ("heter August"), never on their own after a word
+# for the customer ("kunden Mai skriver" is rare; "the customer Monday" rarer still).
+_CALENDAR = frozenset(
+    _words(
+        """
+    monday tuesday wednesday thursday friday saturday sunday mandag tirsdag onsdag torsdag fredag lørdag
     søndag måndag tisdag lördag söndag january february march april may june july august september
     october november december januar februar mars mai juni juli desember januari februari maj augusti
     oktober
@@ -154,7 +190,7 @@ def _phrase_before(text: str, position: int) -> int:
     """How many capitalised words make a name at ``position``: 1 after a naming phrase, 2 after a
     word for the customer, 0 (no name) otherwise."""
     before = text[max(0, position - 40) : position]
-    stripped = before.rstrip(" :,")
+    stripped = before.rstrip(_OPENING)
     if len(stripped) == len(before) or stripped[stripped.rfind(" ") + 1 :].lower() not in _LAST_WORDS:
         return 0  # most capitals: the word before ends no phrase
     words = stripped.lower().split()[-_LONGEST_PHRASE:]
@@ -178,15 +214,39 @@ def name_spans(text: str) -> Iterator[Span]:
             continue
         if not (name := _NAME.match(text, start)):
             continue
-        end, words = start, 0
-        for word in re.finditer(r"\S+", name.group()):
-            if word.group().casefold() in _NOT_NAMES:
-                break
-            words += word.group()[0].isupper()
-            end = start + word.end()
-        if words >= least:
+        if end := _name_end(name, least):
             yield start, end, NAME
             position = end
+    for lower in _NAMED_LOWER.finditer(text):
+        words = lower.group("name").split()
+        if words[0] in _SENTENCE_WORDS:
+            continue
+        start = lower.start("name")
+        end = start + len(words[0]) if len(words) == 1 or words[1] in _SENTENCE_WORDS else lower.end("name")
+        yield start, end, NAME
+
+
+def _name_end(name: re.Match[str], least: int) -> int | None:
+    """Where the name in a run of capitalised words ends, or None when the run is no name: fewer than
+    ``least`` name words, counting a month or weekday only beside a real name word (or alone after a
+    naming phrase). A product's word ends the run; the name words before it stay a name
+    ("kunden Kari Bank")."""
+    start = name.start()
+    names = calendar = 0
+    end = start
+    for word in re.finditer(r"\S+", name.group()):
+        folded = word.group().casefold()
+        if folded in _NOT_NAMES:
+            return end if names else None
+        capital = word.group()[0].isupper()
+        if folded in _CALENDAR:
+            calendar += capital
+        else:
+            names += capital
+        end = start + word.end()
+    if names + calendar >= least and (names or least == 1):
+        return end
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -199,7 +259,7 @@ _STREET_LONG = _words(
     "stræde bakken brygga bryggen kaia kaien"
 )
 # Shorter endings that end ordinary words too (delegate, alle): only in a capitalised name.
-_STREET_SHORT = _words("gate gade vei veg vej väg sti plass torg torv allé")
+_STREET_SHORT = _words("gate gade vei veg vej väg sti plass torg torv allé gt gt. vn vn.")  # Storgt. 5, Kirkevn 12
 # Street words written apart, after one to three capitalised words: "Karl Johans gate 1",
 # "H.C. Andersens Boulevard 27", "Baker Street 5".
 _STREET_WORDS = frozenset(
@@ -214,7 +274,9 @@ _ENGLISH_STREET_WORDS = frozenset(re.sub(r"\\\.\?", "", _ENGLISH_STREET).split("
 )
 _STREET_NAME = re.compile(rf"[{_LOWER}{_UPPER}][{_LOWER}{_UPPER}.'-]+")
 _CAPITALISED = re.compile(rf"[{_UPPER}][\w.'’-]*")
-_HOUSE = re.compile(r"\d{1,4}(?:\s?[A-Za-z](?![\w\[]))?(?:\s[HhUuKkLl]\d{4}(?!\d))?")  # 5, 5B, 5 b, 5 H0201
+# 5, 5B, 5 b, 5-7, 5 H0201
+_HOUSE = re.compile(r"\d{1,4}(?:-\d{1,4}(?!\d))?(?:\s?[A-Za-z](?![\w\[]))?(?:\s[HhUuKkLl]\d{4}(?!\d))?")
+_POST_BOX = frozenset(_words("postboks postbox pb pb. postfach"))  # a private person's too
 _POSTCODE_PLACE = re.compile(  # 0150 Oslo, 114 55 Stockholm, 2100 København Ø; London NW1 6XE
     rf",?\s(?:\d{{4}}|\d{{3}}\s?\d{{2}})\s[{_UPPER}][{_LOWER}-]+(?:\s[{_UPPER}](?![\w\[]))?"
     rf"|,?\s(?:[{_UPPER}][{_LOWER}]+,?\s)?[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}}(?![\w\[])"
@@ -242,7 +304,7 @@ def _street_before(text: str, number: int) -> int | None:
         return None
     start = text.rfind(" ", 0, number - 1) + 1
     word = text[start : number - 1]
-    if _is_street_name(word):
+    if _is_street_name(word) or word.lower() in _POST_BOX:
         return start
     if word not in _STREET_WORDS and word not in _ENGLISH_STREET_WORDS:
         return None
@@ -263,11 +325,13 @@ def address_spans(text: str) -> Iterator[Span]:
         at, after = number.start(), number.end()
         if at < position or after - at > 4 or (at and text[at - 1] != " "):
             continue
-        if text[after : after + 1] in (".", ":", "/", "-") and (
-            text[after + 1 : after + 2].isdigit() or text[after + 1 : after + 2] == "["
-        ):
-            continue  # 5.0.1, 12.11.2026, 09:15 (or 070-[phone], masked): not a house number
         start = _street_before(text, at)
+        joined, follows = text[after : after + 1], text[after + 1 : after + 2]
+        # 5.0.1, 12.11.2026, 09:15 (or 070-[phone], masked): not a house number. After a street's
+        # name, 5-7 is a range of house numbers.
+        house_range = start is not None and joined == "-" and follows.isdigit()
+        if joined in (".", ":", "/", "-") and (follows.isdigit() or follows == "[") and not house_range:
+            continue
         if start is not None:
             end = _HOUSE.match(text, at).end()  # type: ignore[union-attr]  # it starts with the digits
         elif english := _NUMBER_THEN_STREET.match(text, at):
