@@ -189,6 +189,22 @@ def test_normal_is_the_higher_of_the_expected_rate_and_the_same_hours_of_earlier
     assert spikes == {"bankid": (30, 10.0), "send": (60, 20.0)}
 
 
+def test_a_hypothesis_added_during_the_launch_is_normal_only_from_when_it_counts(db: Database) -> None:
+    """Added on the 20th at noon and steady at six an hour since: the days before it existed had none
+    of its enquiries (they were "other"), and must not pull its normal down to a fifth."""
+    launch = make_launch(db, hypotheses=("send",), starts_on=dt.date(2026, 11, 16))
+    with db.transaction() as session:
+        session.add(Hypothesis(launch_id=launch.id or 0, key="new", text="New", sort_order=1, created_at=local(20, 12)))
+    for hour in range(12, 24):
+        log_many(db, launch, "new", 6, start=local(20, hour, 5))
+    for hour in range(15):
+        log_many(db, launch, "new", 6, start=local(21, hour, 5))
+    assert evaluate(db, launch, local(21, 15)) == []  # 12 since 13:00, as on the 20th
+    log_many(db, launch, "new", 30, start=local(21, 14, 20))
+    [spike] = evaluate(db, launch, local(21, 15))
+    assert (spike.subject, spike.count, spike.normal) == ("new", 42, 12.0)
+
+
 def test_earlier_days_are_compared_over_whole_hours_scaled_to_the_window(db: Database, settings: Settings) -> None:
     launch = make_launch(db, hypotheses=("bankid",), starts_on=dt.date(2026, 11, 16))
     log_many(db, launch, "bankid", 12, start=local(16, 13, 40))  # after 13:30, but in the 13:00 hour

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from app import api_tokens
+from app import api_tokens, i18n, web
 from app.cli import cli
 from app.db import Database
 from app.insight import impact
 from app.launches import hypotheses_of
-from app.models import ApiToken, HypothesisStatusChange, TokenRole
+from app.models import ApiToken, Hypothesis, HypothesisStatusChange, TokenRole
 from app.recording.record import NewEnquiry, insert_many
 from tests.factories import fresh, hypothesis_ids, make_launch
 
@@ -288,3 +288,50 @@ def test_an_admin_creates_a_lead_token_on_the_tokens_page(web: Any, people: Any,
     assert ada.post("/admin/tokens", data={"name": "x", "role": "root"}).status_code == 422
     with db.session() as session:
         assert {t.name: t.role for t in session.exec(select(ApiToken))} == {"product board": TokenRole.LEAD}
+
+
+def test_a_hypothesis_added_during_the_launch_is_compared_from_when_it_counts(db: Database) -> None:
+    """Added on the 21st at noon, one call in four about it all along, a fix on the 22nd that changed
+    nothing: before the 21st those calls were "other", so a "before" reaching back to the launch's
+    start would dilute its share and call an unchanged share "up"."""
+    launch = make_launch(db, slug="late-hypothesis", hypotheses=("rest",))
+    added = at(21, 12)
+    with db.transaction() as session:
+        late = Hypothesis(launch_id=launch.id or 0, key="late", text="Added late", sort_order=1, created_at=added)
+        session.add(late)
+    ids = hypothesis_ids(db, launch)
+    items = [
+        NewEnquiry(
+            launch_id=launch.id or 0,
+            channel="phone",
+            created_at=at(day, 8) + dt.timedelta(minutes=10 * n),
+            hypothesis_ids=(ids["late"],) if n % 4 == 0 and at(day, 8) + dt.timedelta(minutes=10 * n) >= added else (),
+            idempotency_key=f"{day}-{n}",
+        )
+        for day in range(16, 28)
+        for n in range(80)
+    ]
+    with db.write_connection() as connection:
+        insert_many(connection, items)
+    with db.transaction() as session:
+        found = session.get(Hypothesis, ids["late"])
+        assert found is not None
+        found.fix_shipped_at = FIX.astimezone(dt.UTC)
+        session.add(found)
+    with db.session() as session:
+        hypothesis = session.get(Hypothesis, ids["late"])
+        assert hypothesis is not None
+        result = impact.impact_of(session, fresh(db, launch), hypothesis, now=NOW.astimezone(dt.UTC))
+    assert result is not None
+    assert result.before.start == added  # not the launch's start
+    assert result.verdict == "no_change"
+
+
+@pytest.mark.parametrize(
+    ("language", "said"), [("en", "Fix: up from none before"), ("nb", "Retting: opp fra ingen før")]
+)
+def test_a_fix_after_which_a_hypothesis_rose_from_nothing_says_so_not_up_zero(language: str, said: str) -> None:
+    fix = impact.Impact(FIX, period(0, 600), period(20, 500), None, 0.0001, "up")
+    with i18n.use_language(language):
+        text = web.build_environment().get_template("hypotheses/_fix.html").module.verdict_text(fix)  # type: ignore[attr-defined]
+    assert str(text).strip() == said

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app import launches, schedule, tallies
 from app.dashboard import charts
-from app.dashboard.history import Note, counting_since, first_enquiries, other_notes, status_changes
+from app.dashboard.history import Note, other_notes, status_changes
 from app.dashboard.launch_page import draw
 from app.dashboard.rows import Row, build_rows
 from app.errors import NotFound
@@ -77,7 +77,7 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
         return tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=[hypothesis], filter=f)
 
     current, previous = count(start, end), count(previous_start, previous_end)
-    since = counting_since(hypothesis, launch_start, first_enquiries(session, launch).get(hypothesis.id or 0))
+    since = tallies.counting_since(hypothesis, launch_start, tallies.first_enquiry(session, hypothesis))
     [row], _, all_row = build_rows(
         hypotheses=[hypothesis],
         current={key: current.for_hypothesis(hypothesis), "other": current.other, "all": current.total},

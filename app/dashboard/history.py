@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.models import Enquiry, EnquiryHypothesis, Hypothesis, HypothesisStatusChange, Launch
+from app.models import Enquiry, Hypothesis, HypothesisStatusChange, Launch
 from app.tallies import UNSPECIFIED_SEGMENT, Filter
 
 
@@ -71,24 +71,3 @@ def other_notes(
         .limit(limit)
     ).all()
     return [Note(at, note, channel) for at, note, channel in rows if note]
-
-
-def first_enquiries(session: Session, launch: Launch) -> dict[int, dt.datetime]:
-    """When each hypothesis of the launch first had an enquiry (one index seek each)."""
-    link = EnquiryHypothesis.__table__  # type: ignore[attr-defined]
-    hypothesis = Hypothesis.__table__  # type: ignore[attr-defined]
-    first = (
-        sa.select(sa.func.min(link.c.created_at))
-        .where(link.c.launch_id == hypothesis.c.launch_id, link.c.hypothesis_id == hypothesis.c.id)
-        .scalar_subquery()
-    )
-    rows = session.execute(sa.select(hypothesis.c.id, first).where(hypothesis.c.launch_id == launch.id))
-    # min() keeps the column's type, so these come back as aware UTC datetimes.
-    return {hypothesis_id: at for hypothesis_id, at in rows if at is not None}
-
-
-def counting_since(hypothesis: Hypothesis, launch_start: dt.datetime, first_enquiry: dt.datetime | None) -> dt.datetime:
-    """From when a hypothesis counts: when it was added (or its first enquiry, if one was recorded
-    for an earlier time: a backfill, or the demo), and never before the launch began."""
-    added = hypothesis.created_at if first_enquiry is None else min(hypothesis.created_at, first_enquiry)
-    return max(added, launch_start)

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from app import launches, schedule, tallies
 from app.dashboard import charts
-from app.dashboard.history import Note, counting_since, first_enquiries, other_notes
+from app.dashboard.history import Note, other_notes
 from app.dashboard.rows import Row, build_rows
 from app.insight import alerts, impact
 from app.models import Hypothesis, Launch, LaunchStatus
@@ -164,8 +164,8 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
     before_launch = previous_end <= launch_start
     previous = count(previous_start, previous_end)
     counts_now, counts_before = _counts(current, hypotheses), _counts(previous, hypotheses)
-    first = first_enquiries(session, launch)
-    since = {h.key: counting_since(h, launch_start, first.get(h.id or 0)) for h in hypotheses}
+    first = tallies.first_enquiries(session, launch)
+    since = {h.key: tallies.counting_since(h, launch_start, first.get(h.id or 0)) for h in hypotheses}
     rows, other, all_row = build_rows(
         hypotheses=hypotheses,
         current=counts_now,

@@ -5,7 +5,7 @@ count in the period of equal length just before, the change, a per-day rate
 against the expected one, and its share of all enquiries in the range.
 
 A hypothesis counts from when it was added (``Hypothesis.created_at``, see
-``history.counting_since``), and every row from the launch's start: a period before that shows "–", never a
+``tallies.counting_since``), and every row from the launch's start: a period before that shows "–", never a
 zero that reads as "nobody called", and a rate is worked out over the days the
 hypothesis existed in the range only.
 """
@@ -121,7 +121,7 @@ def build_rows(
     """The hypothesis rows (biggest movers first, retired last), the "Other" row and the "All" row.
 
     ``current`` and ``previous`` hold counts by hypothesis key, plus "other" and "all";
-    ``since`` when each hypothesis began to count (``history.counting_since``)."""
+    ``since`` when each hypothesis began to count (``tallies.counting_since``)."""
     total = current.get("all", 0)
 
     def share(n: int | None) -> float:

@@ -125,17 +125,27 @@ def _usual_counts(
     now: dt.datetime,
 ) -> dict[int, float] | None:
     """Per hypothesis id, the mean count of the same hours of earlier days, scaled to [start, end);
-    None on the launch's first day."""
+    None on the launch's first day. Only days since the hypothesis counts (``tallies.counting_since``):
+    one added yesterday is compared with yesterday, not with days it had no enquiries because it did
+    not exist; one added today has no normal yet (left out)."""
     stretches = earlier_stretches(launch, start, end)
     if not stretches:
         return None
-    usual = dict.fromkeys((id_of(h) for h in hypotheses), 0.0)
+    launch_start = launches.window(launch)[0]
+    first = tallies.first_enquiries(session, launch)
+    since = {id_of(h): tallies.counting_since(h, launch_start, first.get(id_of(h))) for h in hypotheses}
+    sums = dict.fromkeys(since, 0.0)
+    days = dict.fromkeys(since, 0)
     for a, b in stretches:
-        counts = tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=hypotheses)
-        scale = (end - start) / (b - a) / len(stretches)
-        for hypothesis_id, n in counts.by_hypothesis.items():
-            usual[hypothesis_id] += n * scale
-    return usual
+        counting = [h for h in hypotheses if since[id_of(h)] < b]  # counting for some of the stretch at least
+        if not counting:
+            continue
+        counts = tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=counting)
+        scale = (end - start) / (b - a)
+        for h in counting:
+            sums[id_of(h)] += counts.for_hypothesis(h) * scale
+            days[id_of(h)] += 1
+    return {hypothesis_id: sums[hypothesis_id] / n for hypothesis_id, n in days.items() if n}
 
 
 def is_spike(launch: Launch, count: int, normal: float) -> bool:

@@ -73,7 +73,8 @@ class Impact:
 def periods(
     fix_shipped_at: dt.datetime, *, launch_start: dt.datetime, launch_end: dt.datetime, now: dt.datetime
 ) -> tuple[tuple[dt.datetime, dt.datetime], tuple[dt.datetime, dt.datetime]]:
-    """Equal periods on both sides of the fix, as long as the launch and ``now`` allow."""
+    """Equal periods on both sides of the fix, as long as ``launch_start`` (the hypothesis's
+    ``tallies.counting_since``), the launch's end and ``now`` allow."""
     after_end = max(min(now, launch_end), fix_shipped_at)
     length = max(min(after_end - fix_shipped_at, fix_shipped_at - launch_start), dt.timedelta(0))
     return (fix_shipped_at - length, fix_shipped_at), (fix_shipped_at, fix_shipped_at + length)
@@ -148,7 +149,9 @@ def impact_of(session: Session, launch: Launch, hypothesis: Hypothesis, *, now: 
     if hypothesis.fix_shipped_at is None:
         return None
     launch_start, launch_end = launches.window(launch)
-    (b0, b1), (a0, a1) = periods(hypothesis.fix_shipped_at, launch_start=launch_start, launch_end=launch_end, now=now)
+    # Added during the launch, it had no enquiries before (they were "other"): its "before" starts then.
+    since = tallies.counting_since(hypothesis, launch_start, tallies.first_enquiry(session, hypothesis))
+    (b0, b1), (a0, a1) = periods(hypothesis.fix_shipped_at, launch_start=since, launch_end=launch_end, now=now)
     counted = []
     for start, end in ((b0, b1), (a0, a1)):
         result = tallies.tally(session=session, launch=launch, start=start, end=end, now=now, hypotheses=[hypothesis])

@@ -5,6 +5,7 @@
   and in ``slot_tally``, ``day_tally`` and ``launch_tally``, keyed by the launch's
   ``counts_version`` so a backfill or a re-link makes every cached count stale in every
   process and replica;
+* ``since``: from when a hypothesis counts (added during the launch: not before);
 * ``windows``: ``tally`` for a window and ``series`` for buckets (day, digest slot, hour),
   which put the two together.
 
@@ -13,6 +14,7 @@ Local days come from ``launches.day_bounds``, which knows DST days are 23 or 25 
 
 from app.tallies.cache import CLOSED_AFTER, DAY_CACHE_KEY, DAY_FORMAT, DayCache, is_closed, keep_closed_days
 from app.tallies.counting import UNSPECIFIED_SEGMENT, Counts, DayCounts, Filter, count
+from app.tallies.since import counting_since, first_enquiries, first_enquiry
 from app.tallies.windows import BUCKETS, Bucket, BucketKind, Tally, bucket_bounds, clip, series, tally
 
 __all__ = [
@@ -31,6 +33,9 @@ __all__ = [
     "bucket_bounds",
     "clip",
     "count",
+    "counting_since",
+    "first_enquiries",
+    "first_enquiry",
     "is_closed",
     "keep_closed_days",
     "series",
