@@ -93,6 +93,14 @@ class HypothesisSpec(BaseModel):
         # Before the length checks, so a text of only spaces is refused as empty.
         return " ".join(value.split()) if isinstance(value, str) else value
 
+    @field_validator("fix_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        # Shown as a link on the pages and in Slack: a javascript: or data: address must not be one.
+        if value and not re.fullmatch(r"(?i)https?://\S+", value):
+            raise ValueError(f"{value[:60]!r} is not a web address: write one starting with https://")
+        return value
+
     @field_validator("fix_shipped_at")
     @classmethod
     def _fix_in_range(cls, value: dt.datetime | None) -> dt.datetime | None:
@@ -249,6 +257,10 @@ MAX_DEPTH = 20  # a set needs 4 levels (launch, hypotheses, item, field)
 MAX_HYPOTHESES = 500
 _TOO_DEEP = f"nested too deeply (at most {MAX_DEPTH} levels)"
 _NO_ANCHORS = "anchors and aliases (&, *) are not allowed in hypothesis files"
+_NO_MERGE = "merge keys (<<:) are not allowed in hypothesis files: write the fields out"
+_NO_TAGS = (
+    "explicit YAML tags (such as !!binary or !!str) are not allowed: write plain values (quote a number meant as text)"
+)
 
 
 class _Refused(Exception):
@@ -271,10 +283,16 @@ class _SafeComposer(_Loader):
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise _Refused(event.start_mark.line + 1, _NO_ANCHORS)
+            raise _Refused(line, _NO_ANCHORS)
+        # A tag makes values no field expects (!!binary gives bytes, which skip the text checks).
+        if getattr(event, "tag", None) is not None:
+            raise _Refused(line, _NO_TAGS)
+        if getattr(event, "value", None) == "<<" and event.implicit[0]:  # a plain <<, as a key
+            raise _Refused(line, _NO_MERGE)
         if self._depth >= MAX_DEPTH:
-            raise _Refused(event.start_mark.line + 1, _TOO_DEEP)
+            raise _Refused(line, _TOO_DEEP)
         self._depth += 1
         try:
             return super().compose_node(parent, index)
@@ -507,6 +525,23 @@ class LaunchChanges:
         return f"{self.slug}: " + "; ".join(p for p in parts if p)
 
 
+# Launch columns, by the file's field each comes from.
+_LAUNCH_FIELDS = {
+    "name": "name",
+    "product_area": "product_area",
+    "starts_on": "starts_on",
+    "ends_on": "ends_on",
+    "timezone": "timezone",
+    "digest_times": "digest_times",
+    "slack_channel": "slack_channel",
+    "channels": "channels",
+    "segments": "segments",
+    "alert_min_count": "alerts",
+    "alert_factor": "alerts",
+    "status": "status",
+}
+
+
 def _launch_values(
     spec: LaunchFile, *, default_timezone: str, default_digest_times: Sequence[dt.time]
 ) -> dict[str, Any]:
@@ -611,6 +646,10 @@ def import_launch(
         audit.record(session, actor=actor, action="launch.created", target_type="launch", target_id=launch.id, now=now)
     else:
         slots_before = schedule.recent_slots(launch, now)
+        # A field the file leaves out keeps what the launch has (set in the editor, say); one written
+        # out, even empty, is the file's.
+        given = {name for name, field in _LAUNCH_FIELDS.items() if field in spec.model_fields_set}
+        values = {name: value for name, value in values.items() if name in given}
         for name, value in values.items():
             if getattr(launch, name) != value:
                 changes.launch_fields.append(name)
@@ -682,12 +721,12 @@ def import_launch(
             and _retired_for_missing(session, hypothesis)
         ):
             status = HypothesisStatus.OPEN  # back in the file, so back in use (one retired in the app stays so)
-        fields: dict[str, Any] = {
-            "area": item.area,
-            "owner_team": item.owner_team,
-            "expected_per_day": item.expected_per_day,
-            "sort_order": order,
+        fields: dict[str, Any] = {  # as for the launch: a field left out keeps what is stored
+            name: getattr(item, name)
+            for name in ("area", "owner_team", "expected_per_day")
+            if name in item.model_fields_set
         }
+        fields["sort_order"] = order
         if status is not None:
             fields["status"] = status
         fix_shipped_at = _fix_time(item, status, hypothesis, now)

@@ -4,6 +4,7 @@ refused add that keeps what was typed. (The browser side is tests/browser/test_e
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from sqlmodel import col, select
 
 from app import launches
 from app.db import Database
-from app.models import Hypothesis, Launch
+from app.models import Hypothesis, HypothesisStatus, Launch
 from tests.conftest import People, WebUser
 from tests.factories import make_launch
 from tests.helpers import HTMX, JSON, changed_tables, error_of, launch_form, snapshot
@@ -316,6 +317,35 @@ def test_a_row_changed_and_moved_by_someone_else_is_stale(
     response = lena.post(f"/launches/{SLUG}/hypotheses/a", data=typed, headers=HTMX)
     assert response.status_code == 409 and "Now: Theirs" in response.text
     assert not changed_tables(before, snapshot(db))
+
+
+def test_saving_a_row_keeps_its_fix_time_when_the_field_was_left_as_shown(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """Shipped at the second 02:30:45 of the night Oslo's clocks go back: the row shows 02:30, which
+    read back is the first 02:30, an hour earlier, and without its seconds. A save that changes only
+    the owner team must leave the fix's time alone."""
+    shipped = dt.datetime(2026, 10, 25, 1, 30, 45, tzinfo=dt.UTC)  # 02:30:45+01:00, after the change
+    with db.transaction() as session:
+        hypothesis = next(
+            h for h in launches.hypotheses_of(session, launches.get_by_slug(session, SLUG)) if h.key == "a"
+        )
+        hypothesis.status, hypothesis.fix_shipped_at = HypothesisStatus.FIX_SHIPPED, shipped
+    lena = web("lena")
+    page = lena.get(EDIT).text
+    typed = row_form(
+        "a", version_in(page, "a"), status="fix_shipped", fix_shipped_at="2026-10-25T02:30", owner_team="Pay"
+    )
+    assert lena.post(f"/launches/{SLUG}/hypotheses/a", data=typed, headers=HTMX).status_code == 200
+    with db.session() as session:
+        saved = next(h for h in launches.hypotheses_of(session, launches.get_by_slug(session, SLUG)) if h.key == "a")
+    assert saved.owner_team == "Pay" and saved.fix_shipped_at == shipped
+    # A time the lead did change is the time they typed.
+    typed = row_form("a", str(saved.version), status="fix_shipped", fix_shipped_at="2026-10-26T09:15", owner_team="Pay")
+    assert lena.post(f"/launches/{SLUG}/hypotheses/a", data=typed, headers=HTMX).status_code == 200
+    with db.session() as session:
+        saved = next(h for h in launches.hypotheses_of(session, launches.get_by_slug(session, SLUG)) if h.key == "a")
+    assert saved.fix_shipped_at == dt.datetime(2026, 10, 26, 8, 15, tzinfo=dt.UTC)
 
 
 def test_odd_form_values_are_refused_or_ignored_never_a_server_error(

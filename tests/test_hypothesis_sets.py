@@ -340,6 +340,51 @@ def test_statuses_set_in_the_app_survive_a_file_without_them(db: Database, setti
     assert state(db, "app-launch")["status"] == "live"
 
 
+def test_settings_made_in_the_editor_survive_a_file_that_leaves_them_out(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """The team's file has no time zone, digest times, channel or alert rules; a lead set them in
+    the editor. Importing the file must not quietly put the defaults back (the channel went to None,
+    and the digests with it)."""
+    path = write(tmp_path, MINIMAL)
+    do_import(db, settings, path)
+    with db.transaction() as session:
+        launch = launches.get_by_slug(session, "app-launch")
+        launch.timezone = "Europe/London"
+        launch.digest_times = ["08:30", "15:00"]
+        launch.slack_channel = "#payapp-5"
+        launch.alert_min_count, launch.alert_factor = 25, 2.0
+        launch.channels = ["phone", "chat"]
+        first = launches.hypotheses_of(session, launch)[0]
+        first.area, first.owner_team, first.expected_per_day = "Payments", "Team Pay", 40
+    [changes] = do_import(db, settings, path)
+    assert not changes.changed, changes.summary()
+    after = state(db, "app-launch")
+    assert (after["timezone"], after["digest_times"], after["slack_channel"]) == (
+        "Europe/London",
+        ["08:30", "15:00"],
+        "#payapp-5",
+    )
+    assert (after["alert_min_count"], after["alert_factor"], after["channels"]) == (25, 2.0, ["phone", "chat"])
+    hypothesis = after["hypotheses"][0]  # type: ignore[index]
+    assert (hypothesis["area"], hypothesis["owner_team"], hypothesis["expected_per_day"]) == (
+        "Payments",
+        "Team Pay",
+        40,
+    )
+    # Written out in the file, even empty, a field is the file's.
+    explicit = MINIMAL.replace(
+        "starts_on: 2026-11-16\n", "starts_on: 2026-11-16\nslack_channel: null\ntimezone: Europe/Oslo\n"
+    )
+    explicit = explicit.replace(
+        "    text: Login loops after the update\n", "    text: Login loops after the update\n    area: ''\n"
+    )
+    [changes] = do_import(db, settings, write(tmp_path, explicit))
+    assert set(changes.launch_fields) == {"timezone", "slack_channel"} and changes.updated == ["login-loop"]
+    after = state(db, "app-launch")
+    assert (after["timezone"], after["slack_channel"], after["hypotheses"][0]["area"]) == ("Europe/Oslo", None, "")  # type: ignore[index]
+
+
 def test_a_bad_file_imports_nothing(db: Database, tmp_path: Path) -> None:
     good = write(tmp_path, MINIMAL, "good.yaml")
     bad = write(

@@ -210,6 +210,9 @@ def test_patch_refuses_a_fix_time_no_launch_has_instead_of_failing(
     for moment in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"):
         refused = patch(client, lead_token, "login", status="fix_shipped", fix_shipped_at=moment)
         assert refused.status_code == 422 and "fix_shipped_at" in refused.json()["error"]["message"], refused.text
+    for address in ("javascript:alert(1)", "data:text/html,x", "www.example.com"):
+        link = patch(client, lead_token, "login", fix_url=address)
+        assert link.status_code == 422 and "not a web address" in link.json()["error"]["message"], link.text
     nul = patch(client, lead_token, "login", text="F\x00r")
     assert nul.status_code == 422 and "control character" in nul.json()["error"]["message"]
 

@@ -63,11 +63,27 @@ def test_billion_laughs_is_refused_fast() -> None:
         (HEAD + "product_area: &area Payments\n", 4),
         (HEAD + "hypotheses:\n  - key: a\n    text: A\n  - key: b\n    text: *x\n", 8),
         (HEAD + "hypotheses:\n  - &one\n    key: a\n    text: A\n  - *one\n", 5),
-        (HEAD + "hypotheses:\n  - <<: *base\n    key: a\n", 5),
     ],
 )
 def test_any_anchor_or_alias_is_refused(text: str, line: int) -> None:
     assert problems(text) == [f"f.yaml:{line}: {NO_ANCHORS}"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "said"),
+    [
+        (HEAD + "hypotheses:\n  - <<: *base\n    key: a\n", 5, "merge keys (<<:) are not allowed"),
+        (HEAD + "hypotheses:\n  - <<: {key: a, text: hi}\n", 5, "merge keys (<<:) are not allowed"),
+        # bytes, which went past the check for control characters: a NUL stored (SQLite) or a crash (PostgreSQL)
+        ("slug: a\nname: !!binary VGVzdAA=\nstarts_on: 2026-11-16\n", 2, "explicit YAML tags"),
+        (HEAD + "hypotheses:\n  - key: a\n    text: !!binary QQBC\n", 6, "explicit YAML tags"),
+        (HEAD + "product_area: !!python/name:os.system\n", 4, "explicit YAML tags"),
+        (HEAD + "hypotheses:\n  - key: !!str 404\n    text: A\n", 5, "quote a number meant as text"),
+    ],
+)
+def test_merge_keys_and_explicit_tags_are_refused_on_their_line(text: str, line: int, said: str) -> None:
+    [problem] = problems(text)
+    assert problem.startswith(f"f.yaml:{line}: ") and said in problem
 
 
 def test_duplicate_keys_are_refused_at_any_level() -> None:

@@ -635,7 +635,9 @@ def save_hypothesis(
             "expected_per_day": expected_per_day or None,
             "fix_url": fix_url.strip(),
         }
-        if fix_shipped_at.strip():
+        # Sent back as the row showed it, the stored time stands: the field has no seconds, and in
+        # the night clocks go back 02:30 is two moments, of which the form can only name the first.
+        if fix_shipped_at.strip() and fix_shipped_at.strip() != row_values(stored, launch.timezone)["fix_shipped_at"]:
             changes["fix_shipped_at"] = _local_time(fix_shipped_at, launch.timezone, field="fix_shipped_at")
         hypothesis_sets.update_hypothesis(
             session,
