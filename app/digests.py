@@ -120,6 +120,25 @@ def _previous_start(
     return max(window_start - (window_end - window_start), launches.window(launch)[0])
 
 
+def compared_with(
+    session: Session, launch: Launch, start: dt.datetime, end: dt.datetime
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The window a scheduled digest of exactly [start, end) compared itself with (its link opens the
+    page on that window, which then compares as the digest did), or None when no digest had it."""
+    composed = session.exec(
+        select(DigestRun.id)
+        .where(
+            DigestRun.launch_id == launch.id,
+            DigestRun.kind == DigestKind.SCHEDULED,
+            col(DigestRun.status).in_(COMPOSED),
+            DigestRun.window_start == start,
+            DigestRun.window_end == end,
+        )
+        .limit(1)
+    ).first()
+    return None if composed is None else (_previous_start(session, launch, start, end), start)
+
+
 def window_label(launch: Launch, start: dt.datetime, end: dt.datetime) -> str:
     tz = launches.zone(launch)
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)

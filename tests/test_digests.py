@@ -19,7 +19,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from app import digests, hypothesis_sets, launches, ranges, schedule, tallies
+from app import dashboard, digests, hypothesis_sets, launches, ranges, schedule, tallies
 from app.cli import cli
 from app.config import Settings
 from app.db import Database
@@ -142,6 +142,37 @@ def test_the_digests_links_open_the_app_on_its_own_window_whenever_clicked(
         counted = tallies.tally(session=session, launch=stored, start=clicked.start, end=clicked.end)
     assert (clicked.start, clicked.end) == (noon.window_start, noon.window_end)
     assert counted.total == 2  # the digest's two; 13:02 is the next window's
+
+
+def test_the_page_a_digest_links_to_compares_with_the_window_the_digest_compared_with(
+    db: Database, settings: Settings, bot: BotSender, launch: Launch
+) -> None:
+    """The 13:00 digest compares 09:00-13:00 with the 09:00 digest's window (the night, from the
+    launch's start); its link must show the same "before", not the four hours before 09:00."""
+    for moment in (local(18, 3), local(18, 7), local(18, 10), local(18, 12)):
+        log(db, launch, "send", at=moment)
+    run_due(db, settings, bot, local(18, 9))
+    [noon] = run_due(db, settings, bot, local(18, 13))
+    assert noon.window_start == local(18, 9)
+    with db.session() as session:
+        stored = fresh(db, launch)
+        clicked = ranges.select(
+            stored, now=local(18, 13, 5), from_text="2026-11-18T09:00+01:00", to_text="2026-11-18T13:00+01:00"
+        )
+        page = dashboard.build(session, launch=stored, selection=clicked, now=local(18, 13, 5))
+        hypothesis_page = dashboard.drilldown.build(
+            session, launch=stored, key="send", selection=clicked, now=local(18, 13, 5)
+        )
+        # Any other range is compared with as long a time just before it.
+        other = ranges.select(
+            stored, now=local(18, 13, 5), from_text="2026-11-18T10:00+01:00", to_text="2026-11-18T13:00+01:00"
+        )
+        assert dashboard.build(session, launch=stored, selection=other, now=local(18, 13, 5)).previous_start == local(
+            18, 7
+        )
+    assert (page.previous_start, page.previous_end) == (local(18, 0), local(18, 9))
+    assert page.all.previous.count == 2 and page.all.change == 0  # as the digest said: "="
+    assert hypothesis_page.previous_start == local(18, 0)
 
 
 def test_a_digest_time_inside_the_spring_gap_falls_on_the_first_moment_after_it(db: Database) -> None:

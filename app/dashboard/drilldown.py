@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app import launches, schedule, tallies
+from app import digests, launches, schedule, tallies
 from app.dashboard import charts
 from app.dashboard.history import Note, other_notes, status_changes
 from app.dashboard.launch_page import draw
@@ -69,7 +69,8 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
     hypothesis, hypotheses = find(session, launch, key)
     launch_start, _ = launches.window(launch)
     start, end = selection.start, selection.end
-    previous_start, previous_end = selection.previous()
+    # A digest's window (its link) is compared as the digest was; any other range with as long before it.
+    previous_start, previous_end = digests.compared_with(session, launch, start, end) or selection.previous()
     flt = selection.filter
     tz = launches.zone(launch)
 

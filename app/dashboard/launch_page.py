@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app import launches, schedule, tallies
+from app import digests, launches, schedule, tallies
 from app.dashboard import charts
 from app.dashboard.history import Note, other_notes
 from app.dashboard.rows import Row, build_rows
@@ -155,7 +155,8 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
     hypotheses = launches.hypotheses_of(session, launch)
     flt = selection.filter
     start, end = selection.start, selection.end
-    previous_start, previous_end = selection.previous()
+    # A digest's window (its link) is compared as the digest was; any other range with as long before it.
+    previous_start, previous_end = digests.compared_with(session, launch, start, end) or selection.previous()
 
     def count(a: dt.datetime, b: dt.datetime) -> tallies.Tally:
         return tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=hypotheses, filter=flt)
