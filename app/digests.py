@@ -84,15 +84,22 @@ def slot_key(launch: Launch, slot_at: dt.datetime) -> str:
 # --- windows ---------------------------------------------------------------------------
 
 
+def _composed_scheduled(launch: Launch) -> tuple[sa.ColumnElement[bool], ...]:
+    """The launch's scheduled digests that were composed (sent, or kept as a dry run): the chain of windows."""
+    return (
+        DigestRun.launch_id == launch.id,  # type: ignore[return-value]
+        DigestRun.kind == DigestKind.SCHEDULED,
+        col(DigestRun.status).in_(COMPOSED),
+    )
+
+
 def chain_start(session: Session, launch: Launch, before: dt.datetime) -> dt.datetime:
     """Where the next scheduled digest's window begins: the end of the last one
     composed before ``before``, or the launch's start."""
     last = session.exec(
         select(DigestRun.window_end)
         .where(
-            DigestRun.launch_id == launch.id,
-            DigestRun.kind == DigestKind.SCHEDULED,
-            col(DigestRun.status).in_(COMPOSED),
+            *_composed_scheduled(launch),
             col(DigestRun.window_end) <= before,
         )
         .order_by(col(DigestRun.window_end).desc())
@@ -108,9 +115,7 @@ def _previous_start(
     previous = session.exec(
         select(DigestRun.window_start)
         .where(
-            DigestRun.launch_id == launch.id,
-            DigestRun.kind == DigestKind.SCHEDULED,
-            col(DigestRun.status).in_(COMPOSED),
+            *_composed_scheduled(launch),
             DigestRun.window_end == window_start,
         )
         .limit(1)
@@ -128,9 +133,7 @@ def compared_with(
     composed = session.exec(
         select(DigestRun.id)
         .where(
-            DigestRun.launch_id == launch.id,
-            DigestRun.kind == DigestKind.SCHEDULED,
-            col(DigestRun.status).in_(COMPOSED),
+            *_composed_scheduled(launch),
             DigestRun.window_start == start,
             DigestRun.window_end == end,
         )
