@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ import pytest
 import time_machine
 from sqlmodel import select
 
+from app import digests
 from app.config import Settings
 from app.db import Database
 from app.jobs.scheduler import DigestScheduler, triggers_for
@@ -147,3 +149,30 @@ def test_the_minute_pass_counts_days_that_have_closed_before_any_page_does(db: D
     with db.session() as session:
         kept = session.exec(select(DayTally).where(DayTally.launch_id == launch.id)).all()
         assert {row.day: row.counts["total"] for row in kept} == {dt.date(2026, 11, day): 1 for day in range(16, 20)}
+
+
+def test_stopping_while_the_first_pass_schedules_a_launch_does_not_hang(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tally serve` on a port in use stopped during the scheduler's first pass and hung for good:
+    APScheduler's shutdown(wait=True) waits for the running pass while holding the lock that the
+    pass's add_job (a live launch's digest jobs) waits for."""
+    make_launch(db, starts_on=dt.date(2026, 11, 16))
+    reading, go_on = threading.Event(), threading.Event()
+    live_launches = digests.live_launches
+
+    def held(database: Database) -> list[Launch]:
+        reading.set()
+        go_on.wait(10)
+        return live_launches(database)
+
+    monkeypatch.setattr(digests, "live_launches", held)
+    scheduler = DigestScheduler(db, settings)
+    scheduler.start()  # the first pass starts at once, and waits in live_launches
+    assert reading.wait(10)
+    stopping = threading.Thread(target=scheduler.shutdown, daemon=True)
+    stopping.start()
+    stopping.join(0.5)  # shutdown under way (taking APScheduler's locks, before the fix)
+    go_on.set()  # the pass goes on to add the launch's jobs
+    stopping.join(15)
+    assert not stopping.is_alive(), "the scheduler's shutdown hung"

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
@@ -90,6 +92,30 @@ class DigestScheduler:
         )
         self._triggers: dict[str, str] = {}  # job id -> description of its trigger, to see changes
         self._lock = threading.Lock()
+        # Jobs under way, so shutdown can wait for them before APScheduler's own shutdown: that one
+        # waits for running jobs while holding the job store's lock, which a pass adding a launch's
+        # digest jobs (sync) waits for: a stop during such a pass hung for good.
+        self._running = 0
+        self._stopping = False
+        self._idle = threading.Condition()
+
+    def _job(self, work: Callable[..., None]) -> Callable[..., None]:
+        """``work`` as a job: counted while it runs, and nothing once the scheduler is stopping."""
+
+        @functools.wraps(work)
+        def job(*args: Any) -> None:
+            with self._idle:
+                if self._stopping:
+                    return
+                self._running += 1
+            try:
+                work(*args)
+            finally:
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
+
+        return job
 
     def run_due(self, launch_ids: list[int] | None = None) -> None:
         now = _clock()
@@ -144,7 +170,7 @@ class DigestScheduler:
                 if self._triggers.get(job_id) == described:
                     continue
                 self.scheduler.add_job(
-                    self.run_due, trigger, args=[[launch_id]], id=job_id, replace_existing=True, name=job_id
+                    self._job(self.run_due), trigger, args=[[launch_id]], id=job_id, replace_existing=True, name=job_id
                 )
                 self._triggers[job_id] = described
                 log.info("digest job %s scheduled: %s", job_id, trigger)
@@ -184,24 +210,27 @@ class DigestScheduler:
 
     def start(self) -> None:
         self.scheduler.add_job(
-            self.sync,
+            self._job(self.sync),
             IntervalTrigger(minutes=1, timezone=dt.UTC),
             id=SYNC_JOB,
             next_run_time=dt.datetime.now(dt.UTC),
             name="sync launches and catch up",
         )
         self.scheduler.add_job(
-            self.check_alerts,
+            self._job(self.check_alerts),
             IntervalTrigger(minutes=ALERT_MINUTES, timezone=dt.UTC),
             id=ALERT_JOB,
             name="check for spike alerts",
         )
         self.scheduler.add_job(
-            self.prune, IntervalTrigger(hours=1, timezone=dt.UTC), id=PRUNE_JOB, name="prune sign-in attempts"
+            self._job(self.prune),
+            IntervalTrigger(hours=1, timezone=dt.UTC),
+            id=PRUNE_JOB,
+            name="prune sign-in attempts",
         )
         if self.settings.note_retention_days is not None:
             self.scheduler.add_job(
-                self.purge_notes,
+                self._job(self.purge_notes),
                 CronTrigger(hour=RETENTION_AT.hour, minute=RETENTION_AT.minute, timezone=dt.UTC),
                 id=RETENTION_JOB,
                 name="erase old notes",
@@ -211,8 +240,12 @@ class DigestScheduler:
         self.scheduler.start()
 
     def shutdown(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+        if not self.scheduler.running:
+            return
+        with self._idle:
+            self._stopping = True
+            self._idle.wait_for(lambda: self._running == 0)
+        self.scheduler.shutdown(wait=True)
 
     def jobs(self) -> list[Any]:
         return list(self.scheduler.get_jobs())
