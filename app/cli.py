@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -354,6 +355,21 @@ def served_at(config: Settings, *, host: str, port: int) -> Settings:
     return config.model_copy(update={"base_url": address})
 
 
+def refuse_taken_port(host: str, port: int) -> None:
+    """Before the database, the scheduler and the workers start: uvicorn would say so only after
+    all of them (with several workers, while the scheduler's first pass ran, which then could not stop)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            shown = f"[{host}]" if ":" in host else host
+            raise fail(
+                f"{shown}:{port} is in use ({exc.strerror}): stop what runs there, or choose another port with --port."
+            ) from None
+
+
 def run_server(config: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
@@ -414,6 +430,7 @@ def serve(
     """Run the web app (migrating the database first, unless TALLY_AUTO_MIGRATE=false)."""
     config = served_at(settings(), host=host, port=port)
     configure_logging(config.log_level, config.log_renderer)
+    refuse_taken_port(host, port)
     prepare_database(config)
     # Before the scheduler starts (it counts digests here) and before the workers do: each worker's
     # counts go to files in this directory, which /metrics adds up.
@@ -563,6 +580,7 @@ def demo(
 
     config = served_at(settings(), host=host, port=port)
     configure_logging(config.log_level, config.log_renderer)
+    refuse_taken_port(host, port)
     prepare_database(config)
     db = Database(config.database_url)
     try:

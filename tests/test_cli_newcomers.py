@@ -119,3 +119,18 @@ def test_served_on_another_port_links_lead_there_unless_a_base_url_was_set(monke
     assert served_at(plain, host="::1", port=8765).base_url == "http://[::1]:8765"
     chosen = Settings(_env_file=None, secret_key="s" * 40, base_url="https://tally.example.no")  # type: ignore[call-arg]
     assert served_at(chosen, host="127.0.0.1", port=8765).base_url == "https://tally.example.no"
+
+
+@pytest.mark.parametrize("verb", [["serve", "--workers", "2"], ["demo"]])
+def test_a_port_in_use_is_said_before_anything_starts(verb: list[str], tmp_path: Path) -> None:
+    """On a port in use `tally serve --workers 2` hung for good (the scheduler's first pass, stopped
+    mid-way), and with one worker ended in uvicorn's errno after a catch-up pass. Said first, now."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"TALLY_DATABASE_URL": f"sqlite:///{tmp_path / 'tally.db'}"}
+        result = tally(*verb, "--port", str(port), env=env)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"127.0.0.1:{port} is in use" in result.stderr and "--port" in result.stderr
+    assert "digest scheduler starting" not in result.stderr + result.stdout
