@@ -497,7 +497,13 @@ def _launch(db: Database, slug: str) -> Launch:
             raise fail(exc.message) from None
 
 
-def _parse_now(value: str | None) -> dt.datetime:
+_SKEW = dt.timedelta(minutes=5)  # another machine's clock a little ahead is not the future
+
+
+def _parse_now(value: str | None, *, acts: bool = False) -> dt.datetime:
+    """``--now``: any moment to look with (a preview), a past one only to act with (``acts``): a pass at
+    a future moment records the digests until then as sent or missed for good, or erases notes the
+    retention keeps, in the real database."""
     if value is None:
         return now()
     try:
@@ -506,6 +512,13 @@ def _parse_now(value: str | None) -> dt.datetime:
         raise fail(f"--now {value!r} is not an ISO time such as 2026-11-18T13:00:00+01:00", code=2) from None
     if moment.tzinfo is None:
         raise fail(f"--now {value!r} needs a UTC offset, such as 2026-11-18T13:00:00+01:00", code=2)
+    if acts and moment > now() + _SKEW:
+        raise fail(
+            f"--now {value!r} is in the future: acting as if it were then would change what happens when that "
+            "time comes (digests recorded as sent or missed, notes erased early). Leave --now out, or give a "
+            "past moment (on a copy of the database to try things out: docs/operations.md).",
+            code=2,
+        )
     return moment.astimezone(dt.UTC)
 
 
@@ -520,7 +533,9 @@ def digest_run_due(
     configure_logging(config.log_level, config.log_renderer)
     db = ready_database(config)
     alerts: list[Alert] = []
-    runs = digests.run_due(db, settings=config, now=_parse_now(at), sender=sender_from(config), alerts_done=alerts)
+    runs = digests.run_due(
+        db, settings=config, now=_parse_now(at, acts=True), sender=sender_from(config), alerts_done=alerts
+    )
     for run in runs:
         typer.echo(f"{run.slot_key}: {run.status.value}" + (f" ({run.error})" if run.error else ""))
     for alert in alerts:
@@ -674,7 +689,7 @@ def notes_purge(
         raise fail("TALLY_NOTE_RETENTION_DAYS is not set, so notes are kept: set it to a number of days first.", 2)
     db = ready_database(config)
     try:
-        purged = retention.purge_notes(db, days=config.note_retention_days, now=_parse_now(at))
+        purged = retention.purge_notes(db, days=config.note_retention_days, now=_parse_now(at, acts=True))
     finally:
         db.dispose()
     typer.echo(

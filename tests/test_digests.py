@@ -477,6 +477,16 @@ def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: La
     assert refused.exit_code == 1 and "invite it there" in refused.output
     bad = runner.invoke(cli, ["digest", "run-due", "--now", "2026-11-18T13:00:00"], env=env)
     assert bad.exit_code == 2 and "needs a UTC offset" in bad.output
+    # A pass in the future would record the digests until then as sent or missed: refused, and nothing done.
+    before = runs(db)
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    future = runner.invoke(cli, ["digest", "run-due", "--now", tomorrow], env=env)
+    assert future.exit_code == 2 and "is in the future" in future.output
+    assert runs(db) == before
+    looked = runner.invoke(cli, ["digest", "preview", launch.slug, "--now", tomorrow], env=env)
+    assert looked.exit_code == 0, looked.output  # a preview only looks
+    erase = runner.invoke(cli, ["notes", "purge", "--now", tomorrow], env=env | {"TALLY_NOTE_RETENTION_DAYS": "1"})
+    assert erase.exit_code == 2 and "is in the future" in erase.output
 
 
 def test_a_process_that_died_mid_send_is_taken_over_without_a_double_post(
