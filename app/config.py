@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 ENV_PREFIX = "TALLY_"
 PLACEHOLDER_SECRET = "dev-only-secret-change-me"  # noqa: S105 - it is the placeholder production refuses
@@ -128,13 +129,20 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
+        if not value.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://", "postgres://")):
             raise ValueError(
                 "expected sqlite:///path/to/file.db or postgresql+psycopg://user:password@host:5432/dbname"
             )
-        if value.startswith("postgresql://"):
-            # Without a driver name SQLAlchemy would look for psycopg2, which is not installed.
-            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        for plain in ("postgresql://", "postgres://"):  # postgres://: as Heroku, Render and others give it
+            if value.startswith(plain):
+                # Without a driver name SQLAlchemy would look for psycopg2, which is not installed.
+                value = "postgresql+psycopg://" + value.removeprefix(plain)
+        if value.startswith("postgresql") and not make_url(value).database:
+            # libpq would connect to the server's default (often "postgres", the maintenance database)
+            # and the migrations put Launch Tally's tables there.
+            raise ValueError("names no database: end it with /dbname, e.g. postgresql+psycopg://user@host:5432/tally")
+        if value == "sqlite:///" or value.startswith("sqlite:///?"):
+            raise ValueError("names no file: sqlite:///var/tally.db (relative) or sqlite:////abs/path/tally.db")
         return value
 
     @field_validator("note_retention_days", mode="before")

@@ -62,6 +62,14 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
         ("TALLY_DIGEST_TIMES", "9am", "TALLY_DIGEST_TIMES: '9am' is not a clock time; expected HH:MM"),
         ("TALLY_DIGEST_TIMES", "09:00,09:00", "TALLY_DIGEST_TIMES: a clock time is listed twice"),
         ("TALLY_DATABASE_URL", "mysql://x", "TALLY_DATABASE_URL: expected sqlite:///"),
+        # no database name: libpq took the server's default, and the tables went into "postgres"
+        (
+            "TALLY_DATABASE_URL",
+            "postgresql+psycopg://postgres@127.0.0.1:5432/",
+            "TALLY_DATABASE_URL: names no database",
+        ),
+        ("TALLY_DATABASE_URL", "postgresql://postgres@db", "TALLY_DATABASE_URL: names no database"),
+        ("TALLY_DATABASE_URL", "sqlite:///", "TALLY_DATABASE_URL: names no file"),
         ("TALLY_DIGEST_GRACE_MINUTES", "-5", "TALLY_DIGEST_GRACE_MINUTES: Input should be greater than or equal to 0"),
         ("TALLY_ENV", "prod", "TALLY_ENV: Input should be 'development', 'test' or 'production'"),
         ("TALLY_BASE_URL", "tally.example.com", "TALLY_BASE_URL: expected the address users open"),
@@ -111,6 +119,11 @@ def test_settings_are_frozen() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     with pytest.raises(Exception):  # noqa: B017, PT011
         settings.timezone = "UTC"  # type: ignore[misc]
+
+
+def test_a_postgres_url_as_hosting_services_give_it_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALLY_DATABASE_URL", "postgres://tally:secret@db.example:5432/tally")
+    assert load_settings().database_url == "postgresql+psycopg://tally:secret@db.example:5432/tally"
 
 
 def test_a_rejected_database_url_is_shown_without_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
