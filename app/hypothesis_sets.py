@@ -409,6 +409,20 @@ def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
         Problem(path, index.get(("hypotheses", i, "key"), 1), f"hypotheses[{i}].key", message)
         for i, message in _duplicate_keys(keys)
     ]
+    if "slack_channel" in data and data["slack_channel"] is None:
+        line = index.get(("slack_channel",), 1)
+        written = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
+        # The mistake hypotheses/README.md warns of: `#launch` read as a comment leaves the channel empty,
+        # and an import would take the launch's channel away (the digests with it). "# a comment" is one.
+        if written_channel := re.match(r"\s*slack_channel:\s*#(\S+)", written):
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    "slack_channel",
+                    f'# starts a YAML comment, so this is empty: write "#{written_channel.group(1)}"',
+                )
+            )
     try:
         launch = LaunchFile.model_validate(data)
     except ValidationError as exc:

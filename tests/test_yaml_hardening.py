@@ -338,3 +338,13 @@ def test_a_control_character_written_as_an_escape_is_refused_with_its_line() -> 
     assert parsed.launch is None
     [problem] = parsed.problems
     assert problem.line == 6 and "control character" in str(problem)
+
+
+def test_an_unquoted_slack_channel_read_as_a_comment_is_refused_with_the_fix() -> None:
+    """`slack_channel: #launch-payapp-5` is a comment to YAML: validate said ok, and an import took the
+    launch's channel away."""
+    assert problems(HEAD + "slack_channel: #launch-payapp-5\n") == [
+        'f.yaml:4: slack_channel: # starts a YAML comment, so this is empty: write "#launch-payapp-5"'
+    ]
+    assert parse_text(HEAD + 'slack_channel: "#launch-payapp-5"\n', path="f.yaml").launch is not None
+    assert parse_text(HEAD + "slack_channel:  # none yet\n", path="f.yaml").launch is not None  # a comment
