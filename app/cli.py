@@ -86,13 +86,26 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @db_cli.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Bring the database schema up to date (creates it on an empty database)."""
+    from alembic.util import CommandError
+
     config = settings()
     configure_logging("warning")
     db = Database(config.database_url)
     before = migrations.current_revision(db)
-    migrations.upgrade(db, revision)
+    try:
+        migrations.upgrade(db, revision)
+    except CommandError as exc:
+        raise fail(
+            f"Cannot upgrade to {revision!r}: {exc}. The newest is {migrations.head_revision()} (leave the "
+            "revision out for it); `tally db current` says where the database is."
+        ) from None
     after = migrations.current_revision(db)
-    typer.echo(f"schema: {before or 'empty'} -> {after}" if before != after else f"schema already at {after}")
+    if before == after:
+        newer = revision not in ("head", after) and before is not None
+        note = f" (a later revision than {revision}: there are no downgrades)" if newer else ""
+        typer.echo(f"schema already at {after}{note}")
+    else:
+        typer.echo(f"schema: {before or 'empty'} -> {after}")
 
 
 @db_cli.command("current")
@@ -108,7 +121,11 @@ def db_current() -> None:
     ):
         raise fail(f"There is no database at {backup.sqlite_path(url)}: check TALLY_DATABASE_URL.")
     db = Database(url)
-    typer.echo(f"database: {migrations.current_revision(db) or 'empty'}\ncode:     {migrations.head_revision()}")
+    # Which database, too: a verb run from another directory finds (or makes) another SQLite file.
+    where = str(backup.sqlite_path(url).resolve()) if backup.is_sqlite(url) else make_url(url).render_as_string()
+    typer.echo(
+        f"database: {migrations.current_revision(db) or 'empty'} ({where})\ncode:     {migrations.head_revision()}"
+    )
 
 
 # --- hypotheses --------------------------------------------------------------------

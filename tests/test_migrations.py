@@ -96,6 +96,14 @@ def test_cli_db_upgrade_creates_the_schema_then_has_nothing_to_do(tmp_path: Path
     assert first.exit_code == 0 and first.output.strip() == f"schema: empty -> {head}", first.output
     second = CliRunner().invoke(cli, ["db", "upgrade"], env={"TALLY_DATABASE_URL": url})
     assert second.exit_code == 0 and second.output.strip() == f"schema already at {head}", second.output
+    # A revision that does not exist is one line, not alembic's traceback; an older one says why nothing happened.
+    unknown = CliRunner().invoke(cli, ["db", "upgrade", "9999"], env={"TALLY_DATABASE_URL": url})
+    assert unknown.exit_code == 1 and "Cannot upgrade to '9999'" in unknown.output and "Traceback" not in unknown.output
+    older = CliRunner().invoke(cli, ["db", "upgrade", "0005"], env={"TALLY_DATABASE_URL": url})
+    assert older.output.strip() == f"schema already at {head} (a later revision than 0005: there are no downgrades)"
+    # And which database that was.
+    current = CliRunner().invoke(cli, ["db", "current"], env={"TALLY_DATABASE_URL": url})
+    assert f"database: {head} ({(tmp_path / 'new' / 'tally.db').resolve()})" in current.output, current.output
     db = Database(url)
     try:
         with db.engine.connect() as connection:
