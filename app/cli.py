@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app import api_tokens, auth, digests, hypothesis_sets, launches, migrations
-from app.config import ConfigError, Settings, load_settings
+from app.config import ConfigError, Settings, load_settings, unknown_variables
 from app.db import Database
 from app.errors import TallyError
 from app.jobs.scheduler import DigestScheduler
@@ -53,6 +53,8 @@ log = logging.getLogger("app.cli")
 
 
 def settings() -> Settings:
+    for line in unknown_variables(os.environ):
+        typer.echo(f"Warning: {line}", err=True)
     try:
         return load_settings()
     except ConfigError as exc:

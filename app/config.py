@@ -8,7 +8,9 @@ be a pydantic traceback.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -245,6 +247,25 @@ def describe_validation_error(error: ValidationError) -> str:
         shown = f" (got {got!r})" if isinstance(got, str | int) and not secret and repr(got) not in message else ""
         lines.append(f"{_variable_name(problem['loc'])}: {message}{shown}")
     return "\n".join(lines)
+
+
+# Read with the prefix, but by something else: the test suite's database, the compose file's port.
+NOT_SETTINGS = frozenset({"TALLY_TEST_DATABASE_URL", "TALLY_PORT"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A line for each TALLY_ name in ``environ`` that no setting reads: a misspelt one
+    (TALLY_DATABSE_URL) is otherwise ignored without a word, and the default used instead."""
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    lines = []
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known and name not in NOT_SETTINGS:
+            # Compared without the prefix, which every name shares and would make any two look alike.
+            rest = sorted(k.removeprefix(ENV_PREFIX) for k in known)
+            close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), rest, n=1, cutoff=0.75)
+            hint = f": did you mean {ENV_PREFIX}{close[0]}?" if close else " (see the settings in docs/operations.md)."
+            lines.append(f"{name} is not a Launch Tally setting and is ignored{hint}")
+    return lines
 
 
 def load_settings(**overrides: Any) -> Settings:

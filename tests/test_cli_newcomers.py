@@ -134,3 +134,9 @@ def test_a_port_in_use_is_said_before_anything_starts(verb: list[str], tmp_path:
     assert result.returncode == 1, result.stderr[-2000:]
     assert f"127.0.0.1:{port} is in use" in result.stderr and "--port" in result.stderr
     assert "digest scheduler starting" not in result.stderr + result.stdout
+
+
+def test_a_misspelt_variable_is_warned_of_by_every_verb(fresh: dict[str, str]) -> None:
+    result = tally("db", "current", env=fresh | {"TALLY_DATABSE_URL": "sqlite:////tmp/elsewhere.db"})
+    assert "Warning: TALLY_DATABSE_URL is not a Launch Tally setting" in result.stderr
+    assert "did you mean TALLY_DATABASE_URL?" in result.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, Settings, load_settings
+from app.config import ConfigError, Settings, load_settings, unknown_variables
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,3 +145,13 @@ def test_opentelemetry_is_off_unless_asked_for(database_url: str, enabled: bool)
     # never looks up a provider on a request (the cost this setting avoids).
     config = app._telemetry  # FastAPI has no public accessor for it
     assert (config["tracing"], config["metrics"], config["logs"]) == (enabled, enabled, enabled)
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_looks_like() -> None:
+    """TALLY_DATABSE_URL was ignored without a word, and the default database used instead."""
+    environ = {"TALLY_DATABSE_URL": "sqlite:////tmp/x.db", "TALLY_TIMEZONE": "Europe/Oslo", "TALLY_NONSENSE_ABC": "1"}
+    environ |= {"TALLY_TEST_DATABASE_URL": "postgresql://x/y", "TALLY_PORT": "8080", "HOME": "/root"}
+    assert unknown_variables(environ) == [
+        "TALLY_DATABSE_URL is not a Launch Tally setting and is ignored: did you mean TALLY_DATABASE_URL?",
+        "TALLY_NONSENSE_ABC is not a Launch Tally setting and is ignored (see the settings in docs/operations.md).",
+    ]
