@@ -1,4 +1,4 @@
-"""The effect of a fix (before against after, the exact binomial test) at a million enquiries.
+"""The effect of a fix (before against after, Fisher's exact test) at a million enquiries.
 
     uv run python -m bench.impact [--enquiries 1000000] [--hypotheses 200] [--postgres URL]
 
@@ -46,8 +46,8 @@ def run(*, enquiries: int, hypotheses: int, postgres: str | None) -> list[Timing
         )
         results.append(
             measure(
-                "the exact binomial test alone (100,000 enquiries)",
-                lambda: impact.binomial_two_sided(30_000, 100_000, 0.31),
+                "Fisher's exact test alone (200,000 enquiries)",
+                lambda: impact.fisher_two_sided(30_000, 100_000, 31_000, 100_000),
             )
         )
     db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 import random
 import re
@@ -37,21 +38,38 @@ def at(day: int, hour: int = 10) -> dt.datetime:
 # --- the test and its verdicts, as pure functions ---------------------------------------
 
 
-def brute_force(successes: int, trials: int, p: float) -> float:
-    pmf = [math.comb(trials, k) * p**k * (1 - p) ** (trials - k) for k in range(trials + 1)]
-    return min(1.0, sum(v for v in pmf if v <= pmf[successes] * (1 + 1e-7)))
+def brute_force(before: int, before_total: int, after: int, after_total: int) -> float:
+    """Fisher's two-sided p-value by listing every table with the same margins."""
+    about, total = before + after, before_total + after_total
+
+    def pmf(x: int) -> float:
+        return math.comb(about, x) * math.comb(total - about, after_total - x) / math.comb(total, after_total)
+
+    tables = [pmf(x) for x in range(max(0, after_total - (total - about)), min(about, after_total) + 1)]
+    return min(1.0, sum(v for v in tables if v <= pmf(after) * (1 + 1e-7)))
 
 
-def test_the_binomial_test_is_exact() -> None:
+def test_fishers_exact_test_is_exact() -> None:
     rng = random.Random(7)
     for _ in range(300):
-        trials = rng.randrange(1, 80)
-        p = rng.uniform(0.02, 0.98)
-        successes = rng.randrange(trials + 1)
-        assert impact.binomial_two_sided(successes, trials, p) == pytest.approx(
-            brute_force(successes, trials, p), abs=1e-12
+        before_total, after_total = rng.randrange(1, 60), rng.randrange(1, 60)
+        before, after = rng.randrange(before_total + 1), rng.randrange(after_total + 1)
+        assert impact.fisher_two_sided(before, before_total, after, after_total) == pytest.approx(
+            brute_force(before, before_total, after, after_total), abs=1e-12
         )
-    assert impact.binomial_two_sided(0, 0, 0.5) == 1.0
+    assert impact.fisher_two_sided(0, 10, 0, 10) == 1.0 and impact.fisher_two_sided(3, 0, 0, 0) == 1.0
+    # The textbook table (Fisher's tea tasting: 3 of 4 right): p = 0.4857.
+    assert impact.fisher_two_sided(3, 4, 1, 4) == pytest.approx(0.4857, abs=1e-4)
+
+
+@pytest.mark.parametrize(("before", "after"), [((60, 100), (40, 100)), ((12, 20), (4, 20))])
+def test_a_drop_of_a_hypothesis_that_is_most_of_the_calls_is_seen(
+    before: tuple[int, int], after: tuple[int, int]
+) -> None:
+    """60 % of the calls down to 40 %: the binomial test used before said p = 0.057, "no change"
+    (it counted the hypothesis's own enquiries in the chance of falling after); Fisher's says 0.007."""
+    result = impact.assess(FIX, period(*before), period(*after), now=FIX + dt.timedelta(days=3))
+    assert result.verdict == "down" and result.p_value is not None and result.p_value < 0.05
 
 
 def period(enquiries: int, total: int, *, days: float = 3.0, start: dt.datetime = FIX) -> impact.Period:
@@ -168,7 +186,7 @@ def test_a_fix_shipped_in_the_past_shows_its_effect(
     assert result["before"]["share"] > 0.15 and result["after"]["share"] < 0.06
     assert result["change"] < -0.6 and result["p_value"] < 0.001
     assert result["before"]["end"] == result["after"]["start"] == "2026-11-21T23:00:00Z"
-    assert "binomial" in result["method"]
+    assert "Fisher's exact test" in result["method"]
     # Overall volume fell too, but the other hypothesis's share did not: no fix, no verdict.
     other = client.get(f"/api/v1/launches/{SLUG}/hypotheses/receipts/impact", headers=auth(lead_token))
     assert other.status_code == 409 and other.json()["error"]["code"] == "no_fix"
@@ -247,7 +265,7 @@ def test_the_drill_down_and_the_launch_page_show_the_effect(
     kari = web("kari")
     page = kari.get(f"/launches/{SLUG}/hypotheses/login?range=launch")
     assert page.status_code == 200
-    assert 'id="fix"' in page.text and "Fix: down" in page.text and "exact binomial test" in page.text
+    assert 'id="fix"' in page.text and "Fix: down" in page.text and "Fisher's exact test" in html.unescape(page.text)
     assert 'href="https://example.com/5.0.1"' in page.text
     launch_page = kari.get(f"/launches/{SLUG}?range=launch").text
     assert "verdict-down" in launch_page and "/hypotheses/login?range=launch#fix" in launch_page

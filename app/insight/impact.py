@@ -5,11 +5,13 @@ proves little. What tells a fix from that is the hypothesis's **share** of all
 enquiries: over two periods of equal length on both sides of ``fix_shipped_at``,
 the share before is compared with the share after.
 
-The test is exact: given the k enquiries about the hypothesis in both periods,
-if the share had not changed each of them would fall in the "after" period with
-probability n_after / (n_before + n_after) (n: all enquiries of the period), so
-the number after is Binomial(k, that probability); the p-value is the two-sided
-exact binomial test of the number observed. The verdict:
+The test is Fisher's exact test of the 2×2 table (enquiries about the hypothesis
+or not, before or after): with every margin as observed, the number about it after
+the fix is hypergeometric; the p-value is the two-sided probability of tables no
+likelier than the one seen. (A binomial test of the number after, given all about it,
+with the periods' shares of all enquiries as its probability, was used before: it
+counts the hypothesis's own enquiries in that probability and so misses real drops
+of a hypothesis that is a large share of the calls.) The verdict:
 
 * ``too_early`` — less than 24 hours since the fix, or fewer than ``MIN_ENQUIRIES``
   about it in both periods together (too few to tell anything);
@@ -35,8 +37,8 @@ ALPHA = 0.05
 MIN_ENQUIRIES = 10
 MIN_AFTER = dt.timedelta(hours=24)
 METHOD = (
-    "The hypothesis's share of all enquiries in equal periods before and after the fix, compared with an exact "
-    "binomial test (p < 0.05); shares, not counts, because all enquiries fall as a launch ages."
+    "The hypothesis's share of all enquiries in equal periods before and after the fix, compared with Fisher's "
+    "exact test (p < 0.05); shares, not counts, because all enquiries fall as a launch ages."
 )
 
 
@@ -80,53 +82,56 @@ def periods(
     return (fix_shipped_at - length, fix_shipped_at), (fix_shipped_at, fix_shipped_at + length)
 
 
-def binomial_two_sided(successes: int, trials: int, p: float) -> float:
-    """Exact two-sided binomial p-value (the probability of outcomes no likelier than the one seen).
+def fisher_two_sided(before: int, before_total: int, after: int, after_total: int) -> float:
+    """Fisher's exact test, two-sided, of the 2×2 table (about the hypothesis, not) × (before, after):
+    the probability, with every margin as observed, of tables no likelier than the one seen.
 
-    Summed outwards from the mode with the ratio of successive terms, so it costs a few
-    thousand steps even for a hundred thousand trials, and stops once terms are negligible."""
-    if trials == 0 or p <= 0.0 or p >= 1.0:
+    Given K enquiries about the hypothesis among N, the number after is hypergeometric. Summed
+    outwards from the mode with the ratio of successive terms, so it costs a few thousand steps
+    even for a hundred thousand enquiries, and stops once terms are negligible."""
+    total, chosen, about = before_total + after_total, after_total, before + after
+    if chosen in (0, total) or about in (0, total):
         return 1.0
-    log_pmf = (
-        math.lgamma(trials + 1)
-        - math.lgamma(successes + 1)
-        - math.lgamma(trials - successes + 1)
-        + successes * math.log(p)
-        + (trials - successes) * math.log1p(-p)
-    )
-    observed = math.exp(log_pmf)
-    mode = min(int((trials + 1) * p), trials)
-    log_mode = (
-        math.lgamma(trials + 1)
-        - math.lgamma(mode + 1)
-        - math.lgamma(trials - mode + 1)
-        + mode * math.log(p)
-        + (trials - mode) * math.log1p(-p)
-    )
+    low, high = max(0, chosen - (total - about)), min(about, chosen)
+
+    def log_pmf(x: int) -> float:
+        return (
+            math.lgamma(about + 1)
+            - math.lgamma(x + 1)
+            - math.lgamma(about - x + 1)
+            + math.lgamma(total - about + 1)
+            - math.lgamma(chosen - x + 1)
+            - math.lgamma(total - about - chosen + x + 1)
+            - math.lgamma(total + 1)
+            + math.lgamma(chosen + 1)
+            + math.lgamma(total - chosen + 1)
+        )
+
+    def up(x: int) -> float:  # P(x + 1) / P(x)
+        return (about - x) * (chosen - x) / ((x + 1) * (total - about - chosen + x + 1))
+
+    observed = math.exp(log_pmf(after))
     threshold = observed * (1 + 1e-7)
-    odds = p / (1 - p)
-    total = 0.0
-    pmf = math.exp(log_mode)
-    if pmf <= threshold:
-        total += pmf
-    k = mode
-    while k < trials:  # upwards
-        pmf *= (trials - k) / (k + 1) * odds
-        k += 1
+    mode = min(max((about + 1) * (chosen + 1) // (total + 2), low), high)
+    at_mode = math.exp(log_pmf(mode))
+    p = at_mode if at_mode <= threshold else 0.0
+    pmf, x = at_mode, mode
+    while x < high:  # upwards
+        pmf *= up(x)
+        x += 1
         if pmf <= threshold:
-            total += pmf
-        if pmf < observed * 1e-12 and k > successes:
+            p += pmf
+        if pmf < observed * 1e-12 and x > after:
             break
-    pmf = math.exp(log_mode)
-    k = mode
-    while k > 0:  # downwards
-        pmf *= k / (trials - k + 1) / odds
-        k -= 1
+    pmf, x = at_mode, mode
+    while x > low:  # downwards
+        pmf /= up(x - 1)
+        x -= 1
         if pmf <= threshold:
-            total += pmf
-        if pmf < observed * 1e-12 and k < successes:
+            p += pmf
+        if pmf < observed * 1e-12 and x < after:
             break
-    return min(1.0, total)
+    return min(1.0, p)
 
 
 def assess(fix_shipped_at: dt.datetime, before: Period, after: Period, *, now: dt.datetime) -> Impact:
@@ -134,7 +139,7 @@ def assess(fix_shipped_at: dt.datetime, before: Period, after: Period, *, now: d
     k = before.enquiries + after.enquiries
     if now - fix_shipped_at < MIN_AFTER or k < MIN_ENQUIRIES or not before.total or not after.total:
         return Impact(fix_shipped_at, before, after, change, None, "too_early")
-    p_value = binomial_two_sided(after.enquiries, k, after.total / (before.total + after.total))
+    p_value = fisher_two_sided(before.enquiries, before.total, after.enquiries, after.total)
     if p_value >= ALPHA:
         verdict: Verdict = "no_change"
     else:

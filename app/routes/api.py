@@ -345,8 +345,8 @@ class ImpactOut(BaseModel):
     responses={**ERRORS, 409: {"model": ErrorBody, "description": "No fix recorded for it yet (`no_fix`)"}},
 )
 def get_impact(slug: str, key: str, token: CurrentToken, session: SessionDep, now: Now) -> ImpactOut:
-    """Before against after the fix: per day, and the share of all enquiries, over equal periods, with an exact
-    binomial test on the share and a verdict: `down`, `up`, `no_change` or `too_early`."""
+    """Before against after the fix: per day, and the share of all enquiries, over equal periods, with Fisher's
+    exact test on the share and a verdict: `down`, `up`, `no_change` or `too_early`."""
     launch = launches.get_by_slug(session, slug)
     hypothesis = {h.key: h for h in launches.hypotheses_of(session, launch)}.get(key)
     if hypothesis is None:
