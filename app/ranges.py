@@ -71,7 +71,14 @@ class Selection:
         return launches.local_date(max(self.start, self.end - dt.timedelta(microseconds=1)), tz)
 
     def previous(self) -> tuple[dt.datetime, dt.datetime]:
-        """The period of equal length just before (possibly before the launch: then it counts nothing)."""
+        """The period to compare with (possibly before the launch: then it counts nothing). Today so far
+        against the same hours yesterday, not the evening and night before it (busy afternoons against
+        quiet nights); yesterday against the day before, and the last 7 days against the 7 before, by the
+        launch's calendar (a DST day is 23 or 25 hours); any other range against as long just before."""
+        if self.name in ("today", "yesterday", "7d"):
+            tz = launches.zone(self.launch)
+            back = dt.timedelta(days=7 if self.name == "7d" else 1)
+            return _wall_clock_earlier(self.start, back, tz), _wall_clock_earlier(self.end, back, tz)
         return self.start - (self.end - self.start), self.start
 
     def params(self, **changes: str | Sequence[str] | None) -> list[tuple[str, str]]:
@@ -111,6 +118,12 @@ class Selection:
 
     def with_range(self, start: dt.datetime, end: dt.datetime) -> Selection:
         return replace(self, start=start, end=end)
+
+
+def _wall_clock_earlier(moment: dt.datetime, by: dt.timedelta, tz: dt.tzinfo) -> dt.datetime:
+    """The same local clock time ``by`` (whole days) earlier."""
+    local = moment.astimezone(tz).replace(tzinfo=None) - by
+    return local.replace(tzinfo=tz).astimezone(dt.UTC)
 
 
 @dataclass(frozen=True)

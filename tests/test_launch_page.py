@@ -263,17 +263,18 @@ def test_a_launch_not_yet_begun_or_over_opens_on_the_whole_launch(
 
 
 def test_previous_period_and_change(kari: WebUser) -> None:
-    # Today so far (00:00–11:30) against the 11.5 hours before (Tuesday 12:30 to midnight).
+    # Today so far (00:00–11:30) against the same hours yesterday (Tuesday 00:00–11:30), not the
+    # 11.5 hours before (Tuesday afternoon and evening, the busy part against today's quiet morning).
     rows = table(kari.get(PAGE + "?range=today").text)
-    assert (rows["a"]["count"], rows["a"]["previous"], rows["a"]["change"]) == ("2", "0", "+2")
-    assert (rows["b"]["count"], rows["b"]["previous"], rows["b"]["change"]) == ("0", "3", "−3 (−100 %)")
-    assert (rows["other"]["previous"], rows["other"]["change"]) == ("2", "−1 (−50 %)")
-    assert (rows["all"]["count"], rows["all"]["previous"], rows["all"]["change"]) == ("5", "6", "−1 (−17 %)")
+    assert (rows["a"]["count"], rows["a"]["previous"], rows["a"]["change"]) == ("2", "1", "+1 (+100 %)")
+    assert (rows["b"]["count"], rows["b"]["previous"], rows["b"]["change"]) == ("0", "0", "0")
+    assert (rows["other"]["previous"], rows["other"]["change"]) == ("0", "+1")
+    assert (rows["all"]["count"], rows["all"]["previous"], rows["all"]["change"]) == ("5", "1", "+4 (+400 %)")
     html = kari.get(PAGE + "?range=today").text
     assert totals(html) == {
         "total-count": "5",
-        "total-previous": "6",
-        "total-change": "−1",
+        "total-previous": "1",
+        "total-change": "+4",
         "total-other": "1",
     }
     # Yesterday against Monday.
@@ -284,7 +285,7 @@ def test_previous_period_and_change(kari: WebUser) -> None:
 
 def test_biggest_movers_first_and_retired_last(kari: WebUser, db: Database, launch: Launch) -> None:
     keys = list(table(kari.get(PAGE + "?range=today").text))
-    assert keys[:2] == ["b", "a"]  # b moved by 3, a by 2
+    assert keys[:2] == ["a", "c"]  # a and c up by 1 on yesterday morning; b and other unchanged
     assert keys[-2:] == ["other", "all"]
 
 
@@ -318,8 +319,10 @@ def test_a_hypothesis_added_mid_launch_has_no_misleading_numbers(kari: WebUser) 
     assert (rows["late"]["count"], rows["late"]["per_day"], rows["late"]["share"]) == ("–", "–", "0 %")
     rows = table(kari.get(PAGE + "?range=yesterday").text)
     assert (rows["late"]["count"], rows["late"]["previous"], rows["late"]["change"]) == ("1", "–", "–")
-    # Today's period before began at 12:30 Oslo on Tuesday, half an hour before it was added: part of it.
-    rows = table(kari.get(PAGE + "?range=today").text)
+    # Today's period before (Tuesday 00:00–11:30) ended before it was added: nothing to compare.
+    assert table(kari.get(PAGE + "?range=today").text)["late"]["previous"] == "–"
+    # Wednesday's whole day against Tuesday's, 13:00 on which it was added: part of it.
+    rows = table(kari.get(PAGE + "?from=2026-11-18&to=2026-11-18").text)
     assert rows["late"]["previous"] == "1*"
 
 

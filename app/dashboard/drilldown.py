@@ -86,6 +86,7 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
         start=start,
         end=end,
         previous_start=previous_start,
+        previous_end=previous_end,
         launch_start=launch_start,
         since={key: since},
         now=now,

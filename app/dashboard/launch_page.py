@@ -174,6 +174,7 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
         start=start,
         end=end,
         previous_start=previous_start,
+        previous_end=previous_end,
         launch_start=launch_start,
         since=since,
         now=now,
