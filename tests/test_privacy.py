@@ -196,6 +196,9 @@ MASKED = [
     # e-mail with a space before the @, an apostrophe in the local part
     case("ola.nordmann @gmail.com", EMAIL, "email-space-before-at"),
     case("o'brien@ex.ie", EMAIL, "email-apostrophe"),
+    # a number after a code glued to letters is still read (a review of the change that keeps such codes)
+    case("Samsung S23 912 34 567", f"Samsung S23 {PHONE}", "phone-after-a-model-name"),
+    case("kunden har iPhone15 91234567", f"kunden har iPhone15 {PHONE}", "phone-after-a-glued-model-number"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(
@@ -256,6 +259,16 @@ SURVIVES = [
     pytest.param("ERR-41234567 og feilkode E40123456", id="error-codes-glued-to-letters"),
     pytest.param("kunden Mai skriver at det er feil", id="nb-kunden-then-a-month-alone"),
     pytest.param("navnet er feil i appen", id="nb-navnet-er-then-lower-case"),
+    # what the rules above first took too (a review of the same day)
+    pytest.param("KUNDEN RINGTE OM BANKID", id="capitals-after-a-customer-word"),
+    pytest.param("THE CUSTOMER COULD NOT LOG IN", id="en-capitals-after-a-customer-word"),
+    pytest.param("knappen heter overfør nå", id="nb-a-button-heter-lower-case"),
+    pytest.param("appen heter vipps", id="nb-the-app-heter"),
+    pytest.param("kunde (Bedrift AS) ringte", id="company-in-brackets"),
+    pytest.param("mobilbanken krasjet 202611290915", id="timestamp-after-mobilbanken"),
+    pytest.param("Nettbanken nede 18.11.2026 09.15", id="date-and-time-after-nettbanken"),
+    pytest.param("nettbank med KID 123456789012", id="kid-after-nettbank"),
+    pytest.param("account locked, order 2026111801", id="order-number-after-account"),
 ]
 
 

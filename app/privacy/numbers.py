@@ -56,7 +56,9 @@ Span = tuple[int, int, str]  # start, end, marker
 # IBAN: two letters, two check digits, then letters and digits, in any case, grouped or not.
 
 # "NO93 8601 1117 947", and with a space after the country code too: "NO 93 8601 1117 947".
-_IBAN_CANDIDATE = re.compile(r"(?<![\w\]])[A-Za-z]{2} ?\d{2}[A-Za-z0-9]*(?:[ -][A-Za-z0-9]+){0,9}")
+# The space only after capitals, as IBANs are printed: after any two letters ("er 12 …") it made every
+# such pair a candidate, a sixth more time on an ordinary note.
+_IBAN_CANDIDATE = re.compile(r"(?<![\w\]])(?:[A-Z]{2} |[A-Za-z]{2})\d{2}[A-Za-z0-9]*(?:[ -][A-Za-z0-9]+){0,9}")
 _GROUP = re.compile(r"[A-Za-z0-9]+")
 # Nordic IBANs are all digits after the country code and have a fixed length; so shaped, one with a
 # wrong check digit is a mistyped account number, still personal (``NO`` plus 13 digits is nothing else).
@@ -118,8 +120,15 @@ _ID_CONTEXT = re.compile(
 _ID_CONTEXT_STEMS = ("nr", "fødsels", "personn", "cpr", "hetu", "henkil", "ssn", "social", "personal", "national", "id")
 # Words that say a bank account follows: Swedish accounts (a clearing number, then seven to ten digits,
 # grouped any way) have no check a shape could rest on, nor has a Norwegian one mistyped.
+# Whole words only: "mobilbanken krasjet 202611290915" is a log time, "nettbank med KID …" a payment reference.
 _ACCOUNT_CONTEXT = re.compile(
-    r"konto|\bkto\b|account|clearing|bank(?!id)|swedbank|nordea|\bseb\b|\bdnb\b|länsförsäkringar|danske"
+    r"\b(?:(?:bank)?konto\w*|kto|account(?:\s(?:number|no))?|clearing\w*"
+    r"|swedbank|nordea|seb|dnb|handelsbanken|länsförsäkringar|danske\sbank|sparebank(?:\s?1)?)\b"
+)
+# Numbers that are something else, said between the account word and the number: not an account.
+_OTHER_NUMBER = re.compile(
+    r"\b(?:order\w*|ordre\w*|sak\w*|case|ref\w*|faktura\w*|invoice|kid|feil\w*|error|kode|code|id"
+    r"|transaksjon\w*|transaction|kl|klokka|tid|time)\b"
 )
 _ACCOUNT_CONTEXT_DIGITS = 9  # the fewest digits read as an account on such a word alone
 _CONTEXT_CHARS = 30
@@ -145,8 +154,11 @@ class _Window(NamedTuple):  # a NamedTuple is made in a third of a frozen datacl
 
     @property
     def named_as_account(self) -> bool:
-        """A word such as "konto" or a bank's name just before (a clearing number may come between)."""
-        return bool(_ACCOUNT_CONTEXT.search(self.context.lower()))
+        """A word such as "konto" or a bank's name just before (a clearing number may come between), and
+        no word such as "order" or "kl" after it."""
+        context = self.context.lower()
+        said = [m.end() for m in _ACCOUNT_CONTEXT.finditer(context)]
+        return bool(said) and not _OTHER_NUMBER.search(context, said[-1])
 
 
 _DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 29 February is plausible
@@ -314,8 +326,8 @@ def _is_phone(w: _Window) -> bool:
         return 9 <= n <= 10 and _parses_as_phone(w.text, ("SE", "FI"))
     # Norwegian and Danish numbers: eight digits, grouped the usual ways. Two fours only with a space:
     # 2025-2026, 2200-2330 and 2025.1118 are years, times and builds.
-    if n != 8 or w.sizes not in _EIGHT_DIGIT_GROUPINGS:
-        return False
+    if n != 8 or w.sizes not in _EIGHT_DIGIT_GROUPINGS or len(set(w.separators)) > 1:
+        return False  # one separator all through: "2026 09.15" is a year and a time
     if w.sizes == (4, 4) and (w.separators != (" ",) or _two_years(w.digits)):
         return False
     return _parses_as_phone(w.text, ("NO", "DK"))
@@ -346,9 +358,19 @@ def _classify(w: _Window) -> str | None:
         return PHONE
     if plain_id and _is_nordic_id_plain(w, named):
         return NATIONAL_ID
-    if len(w.digits) >= _ACCOUNT_CONTEXT_DIGITS and w.named_as_account:
+    if len(w.digits) >= _ACCOUNT_CONTEXT_DIGITS and not _is_time_like(w) and w.named_as_account:
         return ACCOUNT
     return None
+
+
+def _is_time_like(w: _Window) -> bool:
+    """A date, a date and a time, or a log time: 18.11.2026 09.15, 2026-11-18 09:15, 202611290915."""
+    if len(w.sizes) == 1:
+        return len(w.digits) == 12 and _is_timestamp(w.digits)
+    head = w.sizes[:3]
+    if head not in ((2, 2, 4), (4, 2, 2), (2, 2, 2)) or len(set(w.separators[:2])) != 1:
+        return False
+    return _is_date(w._replace(sizes=head, separators=w.separators[:2], digits=w.digits[: sum(head)]))
 
 
 def _begin(text: str, group_start: int) -> int:
@@ -360,9 +382,9 @@ def _begin(text: str, group_start: int) -> int:
     return group_start
 
 
-def _run_spans(text: str, run: re.Match[str]) -> Iterator[Span]:
+def _run_spans(text: str, run: re.Match[str], *, first: int = 0) -> Iterator[Span]:
+    """``first``: the group to start from (1 when the run's first group belongs to a code before it)."""
     groups = [(g.start(), g.end()) for g in _DIGITS.finditer(text, run.start(), run.end())]
-    first = 0
     while first < len(groups):
         begin = _begin(text, groups[first][0])
         last = min(len(groups), first + _MAX_WINDOW_GROUPS) - 1
@@ -408,8 +430,7 @@ def _part_of_a_code(text: str, start: int) -> bool:
 def number_spans(text: str) -> Iterator[Span]:
     """Cards, accounts, identity numbers and phone numbers among the text's runs of digits."""
     for run in _RUN.finditer(text):
-        if run.start() and _part_of_a_code(text, run.start()):
-            continue
         written = run.group()
         if len(written) >= _MIN_MASKED_DIGITS and sum(map(str.isdigit, written)) >= _MIN_MASKED_DIGITS:
-            yield from _run_spans(text, run)
+            # A first group glued to a word is the code's (S23, iPhone15): what follows is still read.
+            yield from _run_spans(text, run, first=1 if run.start() and _part_of_a_code(text, run.start()) else 0)

@@ -130,7 +130,11 @@ _OPENING = " :,(«\"'“‘-"
 _CAPITAL = re.compile(rf"[\s:,(«\"'“‘-][{_UPPER}]")
 # After "heter" a name is a name in any case: "kunden heter kari nordmann". Up to two words, ending
 # before a word that goes on with the sentence.
-_NAMED_LOWER = re.compile(rf"\s(?:heter|hedder|heiter)\s(?P<name>[{_LOWER}]{{2,}}(?:\s[{_LOWER}]{{2,}})?)")
+# Only after a person ("kunden heter", "hun heter"): "knappen heter overfør", "appen heter vipps" are no one.
+_NAMED_LOWER = re.compile(
+    rf"(?i:\b(?:kunden|kunde|kund|hun|han|hon|jeg|jag|customer)\s(?:heter|hedder|heiter))"
+    rf"\s(?P<name>[{_LOWER}]{{2,}}(?:\s[{_LOWER}]{{2,}})?)"
+)
 _SENTENCE_WORDS = frozenset(
     _words("og men som i på med fra til for om at er eller ikke også visst and but who in on with from")
 )
@@ -171,6 +175,8 @@ _NOT_NAMES = frozenset(
     """
     )
 )
+# A company's form: a run with one is a business, not a person ("kunde (Bedrift AS)").
+_COMPANY = frozenset(_words("as asa ab ans da ba sa ltd inc llc gmbh oy oyj aps"))
 # Weekdays and months that are given names too (August, Mai, June): a name beside another name word
 # ("kunden August Hansen") or after a naming phrase ("heter August"), never on their own after a word
 # for the customer ("kunden Mai skriver" is rare; "the customer Monday" rarer still).
@@ -217,6 +223,9 @@ def name_spans(text: str) -> Iterator[Span]:
         if end := _name_end(name, least):
             yield start, end, NAME
             position = end
+    folded = text.lower()
+    if "heter" not in folded and "hedder" not in folded and "heiter" not in folded:
+        return  # the pattern tried at every word would cost more than the rest of this
     for lower in _NAMED_LOWER.finditer(text):
         words = lower.group("name").split()
         if words[0] in _SENTENCE_WORDS:
@@ -232,10 +241,14 @@ def _name_end(name: re.Match[str], least: int) -> int | None:
     naming phrase). A product's word ends the run; the name words before it stay a name
     ("kunden Kari Bank")."""
     start = name.start()
+    if least > 1 and name.group().isupper():
+        return None  # capitals after a word for the customer are how some type a whole note: KUNDEN RINGTE OM …
     names = calendar = 0
     end = start
     for word in re.finditer(r"\S+", name.group()):
         folded = word.group().casefold()
+        if folded in _COMPANY:
+            return None
         if folded in _NOT_NAMES:
             return end if names else None
         capital = word.group()[0].isupper()
