@@ -97,7 +97,7 @@ class HypothesisSpec(BaseModel):
     @classmethod
     def _web_address(cls, value: str | None) -> str | None:
         # Shown as a link on the pages and in Slack: a javascript: or data: address must not be one.
-        if value and not re.fullmatch(r"(?i)https?://\S+", value):
+        if value and not is_web_address(value):
             raise ValueError(f"{value[:60]!r} is not a web address: write one starting with https://")
         return value
 
@@ -107,6 +107,10 @@ class HypothesisSpec(BaseModel):
         if value is not None and not EARLIEST_DAY <= value.date() <= LATEST_DAY:
             raise ValueError(f"{value.isoformat()} is not between {EARLIEST_DAY} and {LATEST_DAY}")
         return value
+
+
+def is_web_address(value: str) -> bool:
+    return bool(re.fullmatch(r"(?i)https?://\S+", value))
 
 
 class AlertRules(BaseModel):
@@ -539,6 +543,7 @@ class LaunchChanges:
         return f"{self.slug}: " + "; ".join(p for p in parts if p)
 
 
+_ALERT_RULES = {"min_count": "alert_min_count", "factor": "alert_factor"}
 # Launch columns, by the file's field each comes from.
 _LAUNCH_FIELDS = {
     "name": "name",
@@ -663,7 +668,12 @@ def import_launch(
         # A field the file leaves out keeps what the launch has (set in the editor, say); one written
         # out, even empty, is the file's.
         given = {name for name, field in _LAUNCH_FIELDS.items() if field in spec.model_fields_set}
+        if spec.alerts is not None:  # each rule of an alerts block alike: {min_count: 25} keeps the factor
+            given -= {column for rule, column in _ALERT_RULES.items() if rule not in spec.alerts.model_fields_set}
         values = {name: value for name, value in values.items() if name in given}
+        if "ends_on" not in given and values.get("starts_on", launch.starts_on) != launch.starts_on:
+            # Moved without a last day in the file: as long as before, not ending before it starts.
+            values["ends_on"] = values["starts_on"] + (launch.ends_on - launch.starts_on)
         for name, value in values.items():
             if getattr(launch, name) != value:
                 changes.launch_fields.append(name)
@@ -824,7 +834,9 @@ def launch_to_file(launch: Launch, hypotheses: Sequence[Hypothesis]) -> LaunchFi
                 expected_per_day=h.expected_per_day,
                 status=h.status,
                 fix_shipped_at=h.fix_shipped_at,
-                fix_url=h.fix_url,
+                # A link stored before links had to be web addresses ("www.example.com/notes") is left
+                # where it is, not read into the set, or no edit of the launch would validate.
+                fix_url=h.fix_url if h.fix_url and is_web_address(h.fix_url) else None,
             )
             for h in hypotheses
         ],
@@ -854,16 +866,18 @@ _Dumper.add_representer(list, _represent_list)
 
 
 def dump_yaml(spec: LaunchFile) -> str:
-    data = spec.model_dump(mode="json", exclude_none=True)
+    """Every field written out, empty ones too (``slack_channel: null``, ``area: ''``): a field left out
+    of a file keeps what is stored, so an export imported back must say what was empty to undo edits
+    made since. Only a fix's time and link are left out when there is none, as leaving them out keeps
+    them and an empty link would clear one."""
+    data = spec.model_dump(mode="json")
     data["starts_on"] = spec.starts_on
     if spec.ends_on is not None:
         data["ends_on"] = spec.ends_on
     for item in data["hypotheses"]:
-        for name in ("area", "owner_team"):
-            if item.get(name) == "":
+        for name in ("fix_shipped_at", "fix_url"):
+            if item.get(name) is None:
                 del item[name]
-    if data.get("product_area") == "":
-        del data["product_area"]
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 

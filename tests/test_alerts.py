@@ -533,14 +533,13 @@ def test_the_alerts_block_imports_exports_and_imports_back(db: Database, setting
         exported = hypothesis_sets.export_launch(session, launch)
     assert "alerts:\n  min_count: 4\n  factor: 2.5\n" in exported
     assert not _import(db, settings, exported).changed
-    # Left out: the defaults.
-    assert _import(db, settings, ALERTING.replace("alerts: {min_count: 4, factor: 2.5}\n", "")).launch_fields == [
-        "alert_min_count",
-        "alert_factor",
-    ]
+    # Left out: what the launch has (a lead may have set it in the editor); one rule alone: that rule.
+    assert not _import(db, settings, ALERTING.replace("alerts: {min_count: 4, factor: 2.5}\n", "")).changed
+    changed = _import(db, settings, ALERTING.replace("{min_count: 4, factor: 2.5}", "{min_count: 10}"))
+    assert changed.launch_fields == ["alert_min_count"]
     with db.session() as session:
         launch = launches.get_by_slug(session, "alerting")
-        assert (launch.alert_min_count, launch.alert_factor) == (10, 3.0)
+        assert (launch.alert_min_count, launch.alert_factor) == (10, 2.5)
 
 
 @pytest.mark.parametrize(

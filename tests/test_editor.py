@@ -348,6 +348,26 @@ def test_saving_a_row_keeps_its_fix_time_when_the_field_was_left_as_shown(
     assert saved.fix_shipped_at == dt.datetime(2026, 10, 26, 8, 15, tzinfo=dt.UTC)
 
 
+def test_a_fix_link_stored_before_links_had_to_be_web_addresses_blocks_no_edit(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    with db.transaction() as session:
+        hypothesis = next(
+            h for h in launches.hypotheses_of(session, launches.get_by_slug(session, SLUG)) if h.key == "a"
+        )
+        hypothesis.fix_url = "www.vipps.no/release-5-1"
+    lena = web("lena")
+    page = lena.get(EDIT).text
+    saved = lena.post(
+        f"/launches/{SLUG}/hypotheses/b", data=row_form("b", version_in(page, "b"), area="X"), headers=HTMX
+    )
+    assert saved.status_code == 200, saved.text[:300]
+    assert lena.get(f"/launches/{SLUG}/export").status_code == 200
+    with db.session() as session:
+        kept = next(h for h in launches.hypotheses_of(session, launches.get_by_slug(session, SLUG)) if h.key == "a")
+    assert kept.fix_url == "www.vipps.no/release-5-1"  # left as it was, not erased by someone else's edit
+
+
 def test_odd_form_values_are_refused_or_ignored_never_a_server_error(
     app: Any, db: Database, web: Web, people: People, launch: Launch
 ) -> None:

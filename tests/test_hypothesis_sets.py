@@ -385,6 +385,33 @@ def test_settings_made_in_the_editor_survive_a_file_that_leaves_them_out(
     assert (after["timezone"], after["slack_channel"], after["hypotheses"][0]["area"]) == ("Europe/Oslo", None, "")  # type: ignore[index]
 
 
+def test_an_older_export_imported_back_undoes_what_the_editor_changed_since(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """An export says what was empty (slack_channel: null, area: ''), so importing it undoes edits made
+    since; a start moved by a file without a last day keeps the launch's length."""
+    do_import(db, settings, write(tmp_path, MINIMAL))
+    with db.session() as session:
+        exported = hypothesis_sets.export_launch(session, launches.get_by_slug(session, "app-launch"))
+    before = state(db, "app-launch")
+    with db.transaction() as session:
+        launch = launches.get_by_slug(session, "app-launch")
+        launch.slack_channel, launch.product_area = "#pay", "Payments"
+        first = launches.hypotheses_of(session, launch)[0]
+        first.area, first.owner_team, first.expected_per_day = "Payments", "Team Pay", 40
+    [changes] = do_import(db, settings, write(tmp_path, exported, "old.yaml"))
+    assert set(changes.launch_fields) == {"slack_channel", "product_area"} and changes.updated == ["login-loop"]
+    assert state(db, "app-launch") == before
+    # The release slips a month: starts_on moved in a file that never had an ends_on.
+    [changes] = do_import(db, settings, write(tmp_path, MINIMAL.replace("2026-11-16", "2026-12-16")))
+    after = state(db, "app-launch")
+    assert (after["starts_on"], after["ends_on"]) == (dt.date(2026, 12, 16), dt.date(2027, 1, 6))
+    with db.session() as session:  # and the launch can still be exported and edited
+        assert "ends_on: 2027-01-06" in hypothesis_sets.export_launch(
+            session, launches.get_by_slug(session, "app-launch")
+        )
+
+
 def test_a_bad_file_imports_nothing(db: Database, tmp_path: Path) -> None:
     good = write(tmp_path, MINIMAL, "good.yaml")
     bad = write(
