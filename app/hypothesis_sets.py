@@ -56,6 +56,9 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 MAX_EXPECTED_PER_DAY = 1_000_000
 # Launch days: the arithmetic on them (default end, ranges, digests) stays far from year 9999.
 EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2199, 12, 31)
+# The weeks after a release, a season at most: a year typed wrong (2025 for 2026) is told, not a launch
+# of years whose pages count for most of a minute.
+MAX_LAUNCH_DAYS = 366
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")]
@@ -213,6 +216,11 @@ class LaunchFile(BaseModel):
         starts_on = info.data.get("starts_on")
         if day is not None and starts_on is not None and day < starts_on:
             raise ValueError(f"{day} is before starts_on {starts_on}")
+        if day is not None and starts_on is not None and (days := (day - starts_on).days + 1) > MAX_LAUNCH_DAYS:
+            raise ValueError(
+                f"the launch would run {days} days, from {starts_on} to {day}: "
+                f"at most {MAX_LAUNCH_DAYS} (check the years)"
+            )
         return day
 
 

@@ -162,6 +162,13 @@ def test_readme_documents_every_field() -> None:
             "hypotheses[0].status",
             "open",
         ),
+        # A year typed wrong made a launch of years: its pages took most of a minute to count.
+        (
+            "slug: ok\nname: x\nstarts_on: 2025-11-16\nends_on: 2026-12-07\n",
+            4,
+            "ends_on",
+            "the launch would run 387 days, from 2025-11-16 to 2026-12-07: at most 366 (check the years)",
+        ),
         ("slug: ok\nname: [unclosed\n", 3, "", "not valid YAML"),
         ("- just\n- a list\n", 1, "", "expected a mapping"),
     ],
