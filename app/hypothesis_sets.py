@@ -451,6 +451,8 @@ def _message(err: Any) -> str:
         return "unknown field; see hypotheses/README.md for the fields a file may have"
     if err["type"] == "missing":
         return "required field is missing"
+    if err["type"] in ("int_parsing", "int_from_float"):
+        return f"{err['input']!r} is not a whole number: write one, such as 20"
     if err["type"] == "string_pattern_mismatch":
         return f"{err['input']!r} does not fit: use lower-case letters, digits and dashes"
     return message

@@ -192,7 +192,7 @@ def test_a_fresh_launch_save_with_htmx_answers_with_the_form(
 @pytest.mark.parametrize(
     ("form", "words"),
     [
-        ({"key": "a", "text": "Typed text", "area": "Typed area"}, "key &#39;a&#39; is used twice"),
+        ({"key": "a", "text": "Typed text", "area": "Typed area"}, "already has a hypothesis with that key"),
         ({"key": "typed-key", "text": "   ", "area": "Typed area"}, "text"),
     ],
 )
@@ -219,6 +219,44 @@ def test_a_refused_add_keeps_what_was_typed(
     if headers:
         assert response.text.lstrip().startswith('<form method="post" action="/launches/test-launch/hypotheses"')
     assert not changed_tables(before, snapshot(db))
+
+
+@pytest.mark.parametrize(
+    ("language", "form", "said", "not_said"),
+    [
+        (
+            "en",
+            {"key": "b", "text": "Again"},
+            "already has a hypothesis with that key (perhaps retired)",
+            "hypotheses[",
+        ),
+        ("nb", {"key": "b", "text": "Igjen"}, "har allerede en hypotese med den nøkkelen", "hypotheses["),
+        (
+            "en",
+            {"key": "d", "text": "D", "expected_per_day": "ca. 20"},
+            "is not a whole number: write one, such as 20",
+            "Input should",
+        ),
+    ],
+)
+def test_a_refused_add_says_what_to_do_in_the_leads_words(
+    app: Any,
+    db: Database,
+    web: Web,
+    people: People,
+    launch: Launch,
+    language: str,
+    form: dict[str, str],
+    said: str,
+    not_said: str,
+) -> None:
+    """A key in use (perhaps by a retired row) was "hypotheses[3].key: key 'b' is used twice (first by
+    hypotheses[1])", in English on a Norwegian page; "ca. 20" got pydantic's words."""
+    lena = web("lena")
+    response = lena.post(f"/launches/{SLUG}/hypotheses", data=form, headers={**HTMX, "Accept-Language": language})
+    assert response.status_code in (409, 422)
+    text = html.unescape(response.text)
+    assert said in text and not_said not in text, text[:600]
 
 
 def test_an_add_with_htmx_appends_the_row_and_clears_the_form(
