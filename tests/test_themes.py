@@ -94,7 +94,16 @@ def test_an_always_frequent_word_does_not_rise() -> None:
 
 
 @pytest.mark.parametrize(
-    ("inflected", "plain"), [("widgeten", "widget"), ("appen", "app"), ("kvitteringene", "kvittering")]
+    ("inflected", "plain"),
+    [
+        ("widgeten", "widget"),
+        ("appen", "app"),
+        ("kvitteringene", "kvittering"),
+        # The e that drops out in the plural (varsel, varsler): Snowball leaves varsel, cuts varsl.
+        ("varslene", "varsel"),
+        ("nøklene", "nøkkel"),
+        ("reglene", "regel"),
+    ],
 )
 def test_norwegian_inflections_fall_together(inflected: str, plain: str) -> None:
     assert themes.stem(inflected) == themes.stem(plain)
@@ -138,6 +147,12 @@ def test_the_display_phrase_is_the_most_frequent_surface_form() -> None:
     texts = ["Hjemskjermen er tom", "hjemskjermen er tom", "hjemskjermen tom igjen", "HJEMSKJERMEN er tom"]
     found = themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(2, 10))
     assert {t.key: t.phrase for t in found}["hjemskjerm tom"] == "hjemskjermen er tom"
+
+
+def test_two_written_as_a_word_is_two_written_as_a_number() -> None:
+    """Norwegian "to" (two) was only an English stop word: "trukket to ganger" was read as English, and
+    stemmed apart from "trukket 2 ganger"."""
+    assert themes.analyse("trukket to ganger").keys == themes.analyse("trukket 2 ganger").keys
 
 
 def test_english_notes_are_stemmed_as_english() -> None:

@@ -92,7 +92,8 @@ _SNOWBALL_ENGLISH = """
     over under again further then once here there when where why how all any both each few more most
     other some such no nor not only own same so than too very"""
 ENGLISH_STOP = frozenset(_SNOWBALL_ENGLISH.split())
-NORWEGIAN_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("norwegian"))
+# "to" (two) too: a Norwegian note that says it ("trukket to ganger") was read as English by it.
+NORWEGIAN_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("norwegian")) | {"to"}
 STOP = ENGLISH_STOP | NORWEGIAN_STOP
 
 # A word (letters and digits, with inner ' or -), or what ends a phrase: punctuation, or a scrub
@@ -126,7 +127,16 @@ def stem(word: str, language: str = "norwegian") -> str:
         if shorter == word:
             break
         word = shorter
+    if language == "norwegian":
+        # The e that drops out before an ending (varsel, varsler; nøkkel, nøkler; åpen, åpne): Snowball
+        # keeps it in one form and not the other, so the same word made two themes. Dropped in both.
+        word = _SYNCOPE.sub(r"\1\2", word)
+        word = _DOUBLED_BEFORE_LAST.sub(r"\1\2", word)
     return word
+
+
+_SYNCOPE = re.compile(r"(?<=..)([bcdfghjklmnpqrstvwxz])e([lnr])$")
+_DOUBLED_BEFORE_LAST = re.compile(r"([bcdfghjklmnpqrstvwxz])\1([lnr])$")
 
 
 def fold(text: str) -> str:
