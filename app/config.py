@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import ipaddress
 import re
 from collections.abc import Mapping
 from functools import cached_property
@@ -156,6 +157,28 @@ class Settings(BaseSettings):
         if not (text.isascii() and text.isdigit()) or int(text) < 1:
             raise ValueError("expected a whole number of days, at least 1 (leave it unset to keep notes)")
         return int(text)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value  # DEBUG as Python writes it, too
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips(cls, value: str) -> str:
+        # A wrong entry trusts no proxy: every request seems to come from the proxy, and one person's
+        # failed sign-ins lock everyone out. Said at start-up instead.
+        for entry in (e.strip() for e in value.split(",")):
+            if entry == "*" or entry.startswith("unix:"):
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network: give the proxies' addresses, comma-separated "
+                    "(10.0.0.5, 10.0.0.0/24), or * for any"
+                ) from None
+        return value
 
     @field_validator("base_url")
     @classmethod

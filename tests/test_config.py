@@ -70,6 +70,7 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
         ),
         ("TALLY_DATABASE_URL", "postgresql://postgres@db", "TALLY_DATABASE_URL: names no database"),
         ("TALLY_DATABASE_URL", "sqlite:///", "TALLY_DATABASE_URL: names no file"),
+        ("TALLY_FORWARDED_ALLOW_IPS", "10.0.0.5, notanip", "TALLY_FORWARDED_ALLOW_IPS: 'notanip' is not an IP address"),
         ("TALLY_DIGEST_GRACE_MINUTES", "-5", "TALLY_DIGEST_GRACE_MINUTES: Input should be greater than or equal to 0"),
         ("TALLY_ENV", "prod", "TALLY_ENV: Input should be 'development', 'test' or 'production'"),
         ("TALLY_BASE_URL", "tally.example.com", "TALLY_BASE_URL: expected the address users open"),
@@ -155,3 +156,10 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_looks_like() -> None:
         "TALLY_DATABSE_URL is not a Launch Tally setting and is ignored: did you mean TALLY_DATABASE_URL?",
         "TALLY_NONSENSE_ABC is not a Launch Tally setting and is ignored (see the settings in docs/operations.md).",
     ]
+
+
+def test_log_level_and_proxies_as_operators_write_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALLY_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("TALLY_FORWARDED_ALLOW_IPS", "10.0.0.5, 10.1.0.0/16,*, unix:/run/proxy.sock")
+    loaded = load_settings()
+    assert loaded.log_level == "debug" and loaded.forwarded_allow_ips.startswith("10.0.0.5")
