@@ -110,6 +110,13 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
         typer.echo(f"schema: {before or 'empty'} -> {after}")
 
 
+def _shown_database(url: str) -> str:
+    """The database as a person would look for it: the SQLite file's absolute path, or the URL without its password."""
+    from app import backup
+
+    return str(backup.sqlite_path(url).resolve()) if backup.is_sqlite(url) else make_url(url).render_as_string()
+
+
 @db_cli.command("current")
 def db_current() -> None:
     """Print the schema revision of the database and of the code (a SQLite file that is not there is not made)."""
@@ -124,7 +131,7 @@ def db_current() -> None:
         raise fail(f"There is no database at {backup.sqlite_path(url)}: check TALLY_DATABASE_URL.")
     db = Database(url)
     # Which database, too: a verb run from another directory finds (or makes) another SQLite file.
-    where = str(backup.sqlite_path(url).resolve()) if backup.is_sqlite(url) else make_url(url).render_as_string()
+    where = _shown_database(url)
     typer.echo(
         f"database: {migrations.current_revision(db) or 'empty'} ({where})\ncode:     {migrations.head_revision()}"
     )
@@ -288,9 +295,12 @@ def users_list() -> None:
     """List users with their roles."""
     db = ready_database(settings())
     with db.session() as session:
-        for user in auth.list_users(session):
+        users = auth.list_users(session)
+        for user in users:
             state = "" if user.is_active else "  (cannot sign in)"
             typer.echo(f"{user.username:<24} {user.role.value:<6} {user.display_name}{state}")
+    if not users:  # nothing at all could be the wrong database: say so, and which
+        typer.echo(f"No users in {_shown_database(db.url)} yet: add one with `tally users add NAME --role admin`.")
 
 
 @tokens_cli.command("create")
@@ -318,9 +328,12 @@ def tokens_list() -> None:
     """List API tokens (never the tokens themselves)."""
     db = ready_database(settings())
     with db.session() as session:
-        for token in api_tokens.list_tokens(session):
+        tokens = api_tokens.list_tokens(session)
+        for token in tokens:
             state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
             typer.echo(f"{token.id:>4}  {token.prefix}…  {token.name:<30} {token.role.value:<11} {state}")
+    if not tokens:
+        typer.echo(f"No API tokens in {_shown_database(db.url)} yet: create one with `tally tokens create NAME`.")
 
 
 @tokens_cli.command("revoke")

@@ -52,6 +52,15 @@ def test_every_verb_works_on_a_brand_new_database(fresh: dict[str, str], args: t
     assert "Traceback" not in result.stderr
 
 
+def test_an_empty_list_says_where_it_looked_and_what_to_do(fresh: dict[str, str]) -> None:
+    """Nothing at all printed, exit 0, was how running from the wrong directory (another SQLite file) looked."""
+    path = fresh["TALLY_DATABASE_URL"].removeprefix("sqlite:///")
+    users = tally("users", "list", env=fresh)
+    assert f"No users in {path} yet: add one with `tally users add NAME --role admin`." in users.stdout
+    tokens = tally("tokens", "list", env=fresh)
+    assert f"No API tokens in {path} yet" in tokens.stdout
+
+
 def test_with_auto_migrate_off_a_new_database_is_refused_in_one_line(fresh: dict[str, str]) -> None:
     result = tally("users", "list", env={**fresh, "TALLY_AUTO_MIGRATE": "false"})
     assert result.returncode != 0
