@@ -26,7 +26,7 @@ from app.config import ConfigError, Settings, load_settings, unknown_variables
 from app.db import Database
 from app.errors import TallyError
 from app.jobs.scheduler import DigestScheduler
-from app.models import Alert, DigestStatus, Launch, Role, TokenRole, User
+from app.models import Alert, DigestStatus, Launch, LaunchStatus, Role, TokenRole, User
 from app.observability import logs, metrics
 from app.slack import blocks as slack_blocks
 from app.slack.client import sender_from
@@ -175,8 +175,16 @@ def hypotheses_import(paths: PathsArg) -> None:
             )
             for spec in specs
         ]
-    for change in changes:
-        typer.echo(change.summary())
+    with db.session() as session:
+        for change in changes:
+            typer.echo(change.summary())
+            launch = launches.find_by_slug(session, change.slug)
+            if launch is not None and launch.status == LaunchStatus.DRAFT:
+                # The first thing a newcomer runs into: the checklist refuses ticks, digests never come.
+                typer.echo(
+                    f"  {change.slug} is a draft: agents cannot log enquiries and no digests go out until it is "
+                    "live: status: live in the file, or Status: live in the launch's settings (Edit)."
+                )
 
 
 @hypotheses_cli.command("export")

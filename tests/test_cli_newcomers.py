@@ -149,3 +149,13 @@ def test_a_misspelt_variable_is_warned_of_by_every_verb(fresh: dict[str, str]) -
     result = tally("db", "current", env=fresh | {"TALLY_DATABSE_URL": "sqlite:////tmp/elsewhere.db"})
     assert "Warning: TALLY_DATABSE_URL is not a Launch Tally setting" in result.stderr
     assert "did you mean TALLY_DATABASE_URL?" in result.stderr
+
+
+def test_importing_a_draft_says_what_it_takes_to_log_enquiries(fresh: dict[str, str], tmp_path: Path) -> None:
+    draft = tmp_path / "draft.yaml"
+    draft.write_text("slug: draft-launch\nname: Draft\nstarts_on: 2026-11-16\n", encoding="utf-8")
+    result = tally("hypotheses", "import", str(draft), env=fresh)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "draft-launch is a draft: agents cannot log enquiries and no digests go out until it is live" in result.stdout
+    )
