@@ -179,7 +179,7 @@ def hypotheses_import(paths: PathsArg) -> None:
         for change in changes:
             typer.echo(change.summary())
             launch = launches.find_by_slug(session, change.slug)
-            if launch is not None and launch.status == LaunchStatus.DRAFT:
+            if change.created and launch is not None and launch.status == LaunchStatus.DRAFT:
                 # The first thing a newcomer runs into: the checklist refuses ticks, digests never come.
                 typer.echo(
                     f"  {change.slug} is a draft: agents cannot log enquiries and no digests go out until it is "

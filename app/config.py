@@ -168,11 +168,12 @@ class Settings(BaseSettings):
     def _forwarded_allow_ips(cls, value: str) -> str:
         # A wrong entry trusts no proxy: every request seems to come from the proxy, and one person's
         # failed sign-ins lock everyone out. Said at start-up instead.
+        # As uvicorn reads them: strictly, so 10.0.0.5/24 (host bits set) would be a name it never matches.
         for entry in (e.strip() for e in value.split(",")):
-            if entry == "*" or entry.startswith("unix:"):
+            if not entry or entry == "*":
                 continue
             try:
-                ipaddress.ip_network(entry, strict=False)
+                ipaddress.ip_network(entry) if "/" in entry else ipaddress.ip_address(entry)
             except ValueError:
                 raise ValueError(
                     f"{entry!r} is not an IP address or network: give the proxies' addresses, comma-separated "

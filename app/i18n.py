@@ -182,7 +182,17 @@ def dimension_label(value: str) -> str:
 # Errors whose translation says all a person needs: their English message, written for developers
 # and API clients (it may name routes or commands), is not shown under it on a page.
 PLAIN_ERRORS = frozenset(
-    {"unknown_launch", "not_found", "forbidden_role", "forbidden", "signed_out", "csrf", "bad_origin", "own_admin"}
+    {
+        "unknown_launch",
+        "not_found",
+        "forbidden_role",
+        "forbidden",
+        "signed_out",
+        "csrf",
+        "bad_origin",
+        "own_admin",
+        "duplicate_key",
+    }
 )
 
 

@@ -257,6 +257,7 @@ def test_a_refused_add_says_what_to_do_in_the_leads_words(
     assert response.status_code in (409, 422)
     text = html.unescape(response.text)
     assert said in text and not_said not in text, text[:600]
+    assert text.count("already has a hypothesis with that key") <= 1  # not the translation and the English again
 
 
 def test_an_add_with_htmx_appends_the_row_and_clears_the_form(
@@ -384,6 +385,22 @@ def test_saving_a_row_keeps_its_fix_time_when_the_field_was_left_as_shown(
     with db.session() as session:
         saved = next(h for h in launches.hypotheses_of(session, launches.get_by_slug(session, SLUG)) if h.key == "a")
     assert saved.fix_shipped_at == dt.datetime(2026, 10, 26, 8, 15, tzinfo=dt.UTC)
+
+
+def test_a_launch_stored_longer_than_a_year_can_be_read_and_its_dates_put_right(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """Stored before launches were capped at 366 days: export and the editor crashed (500) on reading it."""
+    with db.transaction() as session:
+        stored = launches.get_by_slug(session, SLUG)
+        stored.starts_on = dt.date(2025, 11, 16)
+    lena = web("lena")
+    assert lena.get(f"/launches/{SLUG}/export").status_code == 200
+    page = lena.get(EDIT).text
+    refused = lena.post(
+        f"/launches/{SLUG}/hypotheses/b", data=row_form("b", version_in(page, "b"), area="X"), headers=HTMX
+    )
+    assert refused.status_code == 422 and "check the years" in html.unescape(refused.text)
 
 
 def test_a_fix_link_stored_before_links_had_to_be_web_addresses_blocks_no_edit(

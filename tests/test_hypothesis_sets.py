@@ -169,6 +169,12 @@ def test_readme_documents_every_field() -> None:
             "ends_on",
             "the launch would run 387 days, from 2025-11-16 to 2026-12-07: at most 366 (check the years)",
         ),
+        (
+            "slug: ok\nname: x\nstarts_on: 2026-11-16\nalerts:\n  factor: tre\n",
+            5,
+            "alerts.factor",
+            "'tre' is not a number",
+        ),
         ("slug: ok\nname: [unclosed\n", 3, "", "not valid YAML"),
         ("- just\n- a list\n", 1, "", "expected a mapping"),
     ],

@@ -149,12 +149,6 @@ def test_the_display_phrase_is_the_most_frequent_surface_form() -> None:
     assert {t.key: t.phrase for t in found}["hjemskjerm tom"] == "hjemskjermen er tom"
 
 
-def test_two_written_as_a_word_is_two_written_as_a_number() -> None:
-    """Norwegian "to" (two) was only an English stop word: "trukket to ganger" was read as English, and
-    stemmed apart from "trukket 2 ganger"."""
-    assert themes.analyse("trukket to ganger").keys == themes.analyse("trukket 2 ganger").keys
-
-
 def test_english_notes_are_stemmed_as_english() -> None:
     texts = ["The widget is missing from the home screen", "Widgets missing on home screen", "missing widget"] * 2
     found = themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(2, 10))

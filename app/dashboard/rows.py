@@ -1,7 +1,8 @@
 """The launch page's table: one row per hypothesis, then "Other" and "All enquiries".
 
 Pure functions of counts and times. Every row has the count in the range, the
-count in the period of equal length just before, the change, a per-day rate
+count in the period before (``ranges.Selection.previous``: the same hours a day or a week earlier,
+or as long just before), the change, a per-day rate
 against the expected one, and its share of all enquiries in the range.
 
 A hypothesis counts from when it was added (``Hypothesis.created_at``, see

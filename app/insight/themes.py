@@ -92,8 +92,7 @@ _SNOWBALL_ENGLISH = """
     over under again further then once here there when where why how all any both each few more most
     other some such no nor not only own same so than too very"""
 ENGLISH_STOP = frozenset(_SNOWBALL_ENGLISH.split())
-# "to" (two) too: a Norwegian note that says it ("trukket to ganger") was read as English by it.
-NORWEGIAN_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("norwegian")) | {"to"}
+NORWEGIAN_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("norwegian"))
 STOP = ENGLISH_STOP | NORWEGIAN_STOP
 
 # A word (letters and digits, with inner ' or -), or what ends a phrase: punctuation, or a scrub
@@ -128,10 +127,12 @@ def stem(word: str, language: str = "norwegian") -> str:
             break
         word = shorter
     if language == "norwegian":
-        # The e that drops out before an ending (varsel, varsler; nøkkel, nøkler; åpen, åpne): Snowball
-        # keeps it in one form and not the other, so the same word made two themes. Dropped in both.
-        word = _SYNCOPE.sub(r"\1\2", word)
-        word = _DOUBLED_BEFORE_LAST.sub(r"\1\2", word)
+        # The e that drops out before an ending (varsel, varsler; nøkkel, nøkler; regel, regler): Snowball
+        # keeps it in one form and not the other, so the same word made two themes. Dropped in both,
+        # with the consonant doubled before it (nøkkel) made single, as in the plural.
+        dropped = _SYNCOPE.sub(r"\1\2", word)
+        if dropped != word:
+            word = _DOUBLED_BEFORE_LAST.sub(r"\1\2", dropped)
     return word
 
 

@@ -71,7 +71,7 @@ def _proxies(allowed: str) -> tuple[bool, tuple[ipaddress.IPv4Network | ipaddres
     networks, names = [], set()
     for entry in entries:
         try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
+            networks.append(ipaddress.ip_network(entry))  # strictly, as uvicorn reads the same setting
         except ValueError:
             names.add(entry)
     return "*" in entries, tuple(networks), frozenset(names)
