@@ -595,10 +595,11 @@ def _check_started(launch: Launch, now: dt.datetime) -> None:
 
 
 def preview(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> slack_blocks.DigestContent:
-    """What a digest sent now would say (the window since the last scheduled one)."""
+    """What a digest sent now would say (the window since the last scheduled one). At the very moment
+    of a digest already composed, that digest (not the empty window after it)."""
     _check_started(launch, now)
     with db.session() as session:
-        start = chain_start(session, launch, now)
+        start = chain_start(session, launch, now - dt.timedelta(microseconds=1))
         return compose(
             session, launch, window_start=start, window_end=now, slot_at=now, now=now, base_url=settings.base_url
         )

@@ -460,6 +460,19 @@ def test_preview_composes_without_storing(db: Database, settings: Settings, laun
     assert content.window_total == 1 and runs(db) == []
 
 
+def test_a_preview_at_a_digest_time_shows_that_digest_not_an_empty_window(
+    db: Database, settings: Settings, bot: BotSender, launch: Launch
+) -> None:
+    """`tally digest preview --now <a slot>` after the scheduler had sent that slot's digest showed
+    "09:00–09:00" and no enquiries."""
+    log(db, launch, "send", at=local(18, 10))
+    log(db, launch, "send", at=local(18, 12))
+    [noon] = run_due(db, settings, bot, local(18, 13))
+    content = digests.preview(db, launch, settings=settings, now=local(18, 13))
+    assert content.window_label == digests.window_label(launch, noon.window_start, noon.window_end)
+    assert content.window_total == 2
+
+
 def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: Launch) -> None:
     log(db, launch, "bankid", at=local(18, 10))
     env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
