@@ -89,10 +89,17 @@ def error_body(error: TallyError) -> dict[str, Any]:
     return {"error": body}
 
 
+UNAVAILABLE_RETRY_AFTER = 5  # seconds
+
+
 async def error_response(request: Request, error: TallyError) -> Response:
     headers: dict[str, str] = {}
     if isinstance(error, TooManyRequests):
         headers["Retry-After"] = str(error.retry_after)
+    elif isinstance(error, Unavailable):
+        # Nothing was saved: a client that honours it (most HTTP libraries' retry helpers do) waits a
+        # moment before sending the same request, with the same idempotency key, again.
+        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
     if _wants_json(request):
         if isinstance(error, Unauthenticated) and _is_api(request):
             headers["WWW-Authenticate"] = "Bearer"
@@ -282,7 +289,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         problems = [
-            {"field": _field_name(e["loc"]), "message": str(e["msg"]).removeprefix("Value error, ")}
+            {
+                "field": _field_name(e["loc"]),
+                "message": "unknown field (misspelt?): the fields are in the API reference, /api/docs"
+                if e["type"] == "extra_forbidden"
+                else str(e["msg"]).removeprefix("Value error, "),
+            }
             for e in error.errors()
         ]
         first = problems[0] if problems else {"field": "", "message": "invalid request"}

@@ -150,7 +150,8 @@ def test_tally_lists_every_hypothesis_channel_and_segment(client: TestClient, to
     assert body["total"] == 2 and body["other"] == 1
     assert body["hypotheses"] == {"bankid-login-loop": 0, "receipts-moved": 1, "send-money": 0}
     assert body["channels"] == {"phone": 1, "chat": 0, "email": 1, "social": 0}
-    assert body["segments"] == {"private": 1, "business": 1}
+    # Every segment, and the enquiries with none, zero or not: a BI schema sees the same keys each time.
+    assert body["segments"] == {"private": 1, "business": 1, "unspecified": 0}
     # Half-open: the same window moved past the enquiries holds none.
     later = client.get(
         f"/api/v1/launches/{SLUG}/tally",
@@ -175,6 +176,8 @@ def test_tally_lists_every_hypothesis_channel_and_segment(client: TestClient, to
         ("over-long note", 422, "note_too_long", "note", "keep it to 500"),
         ("missing channel", 422, "invalid", "channel", "Field required"),
         ("bad idempotency key", 422, "invalid", "idempotency_key", "should match pattern"),
+        # A misspelt field was dropped: 201, stored as "other" (or now instead of when it happened).
+        ("misspelt field", 422, "invalid", "hypothesis", "unknown field"),
     ],
 )
 def test_errors_say_what_to_fix(
@@ -218,6 +221,8 @@ def test_errors_say_what_to_fix(
             del body["channel"]
         case "bad idempotency key":
             body["idempotency_key"] = "has spaces and / slashes"
+        case "misspelt field":
+            body["hypothesis"] = body.pop("hypotheses")
     response = client.post(f"/api/v1/launches/{slug}/enquiries", json=body, headers=headers)
     assert response.status_code == status, response.text
     error = response.json()["error"]
@@ -286,6 +291,10 @@ def test_a_repeated_key_returns_the_enquiry_as_first_recorded(client: TestClient
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
     assert again.json()["hypotheses"] == ["receipts-moved", "send-money"]
     assert again.json()["logged_at"] == first.json()["logged_at"]
+    # A key twice, out of order: the first answer says what was recorded, as a replay does.
+    body = {"channel": "phone", "hypotheses": ["send-money", "receipts-moved", "send-money"], "idempotency_key": "k2"}
+    recorded, replayed = post(client, token, body), post(client, token, body)
+    assert recorded.json()["hypotheses"] == replayed.json()["hypotheses"] == ["receipts-moved", "send-money"]
 
 
 def test_a_path_with_a_nul_for_a_slug_is_an_unknown_launch(client: TestClient, token: str, launch: Any) -> None:

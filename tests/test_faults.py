@@ -370,7 +370,7 @@ def test_every_connection_in_use_is_a_503_after_the_connect_timeout(
             for connection in held:
                 connection.close()
         assert response.status_code == 503, response.text[:300]
-        assert response.json()["error"]["code"] == "unavailable"
+        assert response.json()["error"]["code"] == "unavailable" and response.headers["Retry-After"] == "5"
         assert "no database connection free" in caplog.text
         # and it answers again once connections are free
         assert client.get("/api/v1/launches", headers=stranger).status_code == 401

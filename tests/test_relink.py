@@ -273,6 +273,13 @@ def test_a_digest_already_sent_keeps_its_text(db: Database, setup: Setup) -> Non
 # --- the API -------------------------------------------------------------------------------------
 
 
+def test_too_many_notes_at_once_get_the_documented_code(client: TestClient, db: Database, setup: Setup) -> None:
+    """5,001 ids got "invalid" from the body's own limit; the guide's code is too_many_enquiries."""
+    body = {"key": "many", "text": "Many", "from_notes": list(range(1, 5_002))}
+    response = client.post(f"/api/v1/launches/{SLUG}/hypotheses", json=body, headers=auth(lead_token(db)))
+    assert response.status_code == 422 and response.json()["error"]["code"] == "too_many_enquiries", response.text
+
+
 def test_the_api_needs_a_lead_token(client: TestClient, token: str, db: Database, setup: Setup) -> None:
     url = f"/api/v1/launches/{SLUG}/hypotheses"
     refused = client.post(url, json={"key": "w", "text": "W"}, headers=auth(token))

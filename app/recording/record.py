@@ -367,9 +367,9 @@ def record_requests(
     repeats: list[tuple[int, EnquiryRequest, NewEnquiry]] = []
     for (position, request, item), is_new in zip(accepted, first_uses(items, created), strict=True):
         if is_new:
-            results[position] = Logged(
-                created[_key(item)], True, request.slug, request.hypothesis_keys, item.created_at
-            )
+            # The keys as recorded (each once, in order), as a repeat of the key is answered.
+            keys = tuple(sorted(set(request.hypothesis_keys)))
+            results[position] = Logged(created[_key(item)], True, request.slug, keys, item.created_at)
         else:
             repeats.append((position, request, item))
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError, WithJsonSchema
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from app import privacy
 from app.errors import Invalid
@@ -101,6 +101,11 @@ class EnquiryIn(BaseModel):
 
 class ApiEnquiryIn(EnquiryIn):
     """An enquiry as an integration sends it: possibly after the fact."""
+
+    # A misspelt field ("hypothesis", "occured_at") was dropped: a 201 for an enquiry stored as "other",
+    # or as now instead of when it happened. The checklist's own body stays lenient: a page loaded
+    # before an upgrade may still be sending.
+    model_config = ConfigDict(extra="forbid")
 
     occurred_at: AwareDatetime | None = Field(
         default=None,

@@ -154,7 +154,11 @@ def get_tally(
         other=result.other,
         hypotheses={h.key: result.for_hypothesis(h) for h in hypotheses},
         channels=result.by_channel,
-        segments=result.by_segment,
+        # Enquiries with no segment too, zero or not: the same keys in every answer for a BI schema.
+        segments={
+            **result.by_segment,
+            tallies.UNSPECIFIED_SEGMENT: result.by_segment.get(tallies.UNSPECIFIED_SEGMENT, 0),
+        },
     )
 
 

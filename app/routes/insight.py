@@ -407,9 +407,11 @@ class NewHypothesisIn(BaseModel):
     # Bounded to the INTEGER id column (32-bit on PostgreSQL): past it the lookup itself failed (a 500).
     from_notes: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(
         default_factory=list,
-        max_length=relink.MAX_ENQUIRIES,
-        description='Ids of "other" enquiries to move onto the new hypothesis (from `surprises`). Ids that are '
-        'unknown, of another launch or no longer "other" are skipped and listed in `skipped`.',
+        # Past the re-link's own limit, so a list of 5,001 gets its code (too_many_enquiries), not "invalid".
+        max_length=relink.MAX_ENQUIRIES * 10,
+        description='Ids of "other" enquiries to move onto the new hypothesis (from `surprises`), at most 5,000 '
+        '(`too_many_enquiries`). Ids that are unknown, of another launch or no longer "other" are skipped and '
+        "listed in `skipped`.",
     )
 
 
