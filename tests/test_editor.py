@@ -237,6 +237,12 @@ def test_a_refused_add_keeps_what_was_typed(
             "is not a whole number: write one, such as 20",
             "Input should",
         ),
+        (
+            "nb",
+            {"key": "Widget Gone", "text": "W"},
+            "'Widget Gone' is not a key: use lower-case letters, digits and dashes, such as widget-gone",
+            "hypotheses[",
+        ),
     ],
 )
 def test_a_refused_add_says_what_to_do_in_the_leads_words(

@@ -262,6 +262,12 @@ def test_a_launch_not_yet_begun_or_over_opens_on_the_whole_launch(
 # --- the table -------------------------------------------------------------------------------
 
 
+def test_the_language_switch_keeps_the_view(kari: WebUser) -> None:
+    """It went back to the bare page: the range and the filters (the link is the view) were lost."""
+    html = kari.get(PAGE + "?range=7d&channel=phone").text
+    assert f'name="next" value="{PAGE}?range=7d&amp;channel=phone"' in html
+
+
 def test_previous_period_and_change(kari: WebUser) -> None:
     # Today so far (00:00–11:30) against the same hours yesterday (Tuesday 00:00–11:30), not the
     # 11.5 hours before (Tuesday afternoon and evening, the busy part against today's quiet morning).

@@ -519,6 +519,12 @@ def add_hypothesis(
     typed = {"key": key, "text": text, "area": area, "owner_team": owner_team, "expected_per_day": expected_per_day}
 
     def change(data: dict[str, Any]) -> dict[str, Any]:
+        if not re.fullmatch(launches.SLUG_PATTERN, key.strip()):  # by its field, not the new row's place in the list
+            raise Invalid(
+                f"{key.strip()!r} is not a key: use lower-case letters, digits and dashes, such as "
+                f"{re.sub(r'[^a-z0-9]+', '-', key.strip().lower()).strip('-') or 'login-loop'}.",
+                field="key",
+            )
         if key.strip() in {h["key"] for h in data["hypotheses"]}:  # told as the lead sees it, not by list index
             raise Invalid(
                 f"The launch already has a hypothesis with key {key.strip()!r} (perhaps retired): choose another key.",
