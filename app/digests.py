@@ -126,10 +126,14 @@ def _previous_start(
 
 
 def compared_with(
-    session: Session, launch: Launch, start: dt.datetime, end: dt.datetime
+    session: Session, launch: Launch, start: dt.datetime, end: dt.datetime, *, since_digest: bool = False
 ) -> tuple[dt.datetime, dt.datetime] | None:
     """The window a scheduled digest of exactly [start, end) compared itself with (its link opens the
-    page on that window, which then compares as the digest did), or None when no digest had it."""
+    page on that window, which then compares as the digest did), or None when no digest had it.
+    ``since_digest``: [start, end) runs from the latest digest to now, compared as the next digest
+    (and its preview) will compare it: with the window of the digest at ``start``."""
+    if since_digest:
+        return _previous_start(session, launch, start, end), start
     composed = session.exec(
         select(DigestRun.id)
         .where(

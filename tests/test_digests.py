@@ -173,6 +173,12 @@ def test_the_page_a_digest_links_to_compares_with_the_window_the_digest_compared
     assert (page.previous_start, page.previous_end) == (local(18, 0), local(18, 9))
     assert page.all.previous.count == 2 and page.all.change == 0  # as the digest said: "="
     assert hypothesis_page.previous_start == local(18, 0)
+    # "Since the latest digest" is compared as the next digest will be: with the 13:00 digest's window,
+    # not the working hours before 13:00 as long as the evening so far.
+    with db.session() as session:
+        since = ranges.select(stored, now=local(18, 15), range_name="since-digest")
+        page = dashboard.build(session, launch=stored, selection=since, now=local(18, 15))
+    assert (page.previous_start, page.previous_end) == (local(18, 9), local(18, 13))
 
 
 def test_a_digest_time_inside_the_spring_gap_falls_on_the_first_moment_after_it(db: Database) -> None:

@@ -70,7 +70,10 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
     launch_start, _ = launches.window(launch)
     start, end = selection.start, selection.end
     # A digest's window (its link) is compared as the digest was; any other range with as long before it.
-    previous_start, previous_end = digests.compared_with(session, launch, start, end) or selection.previous()
+    since_digest = selection.name == "since-digest"
+    previous_start, previous_end = (
+        digests.compared_with(session, launch, start, end, since_digest=since_digest) or selection.previous()
+    )
     flt = selection.filter
     tz = launches.zone(launch)
 

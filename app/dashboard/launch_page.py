@@ -156,7 +156,10 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
     flt = selection.filter
     start, end = selection.start, selection.end
     # A digest's window (its link) is compared as the digest was; any other range with as long before it.
-    previous_start, previous_end = digests.compared_with(session, launch, start, end) or selection.previous()
+    since_digest = selection.name == "since-digest"
+    previous_start, previous_end = (
+        digests.compared_with(session, launch, start, end, since_digest=since_digest) or selection.previous()
+    )
 
     def count(a: dt.datetime, b: dt.datetime) -> tallies.Tally:
         return tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=hypotheses, filter=flt)
