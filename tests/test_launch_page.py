@@ -289,6 +289,16 @@ def test_previous_period_and_change(kari: WebUser) -> None:
     assert (rows["b"]["previous"], rows["b"]["change"]) == ("1", "+2 (+200 %)")
 
 
+def test_a_period_before_that_began_before_the_launch_is_not_compared(kari: WebUser) -> None:
+    """Tuesday and Wednesday against Sunday and Monday, the launch's first day: two days against one
+    read as a rise (+ some hundred per cent at the top of the table); shown, marked, not compared."""
+    html = kari.get(PAGE + "?from=2026-11-17&to=2026-11-18").text
+    assert totals(html)["total-previous"].startswith("5") and totals(html)["total-change"] == "–"
+    rows = table(html)
+    assert (rows["a"]["previous"], rows["a"]["change"]) == ("3*", "–")
+    assert (rows["all"]["previous"], rows["all"]["change"]) == ("5*", "–")
+
+
 def test_biggest_movers_first_and_retired_last(kari: WebUser, db: Database, launch: Launch) -> None:
     keys = list(table(kari.get(PAGE + "?range=today").text))
     assert keys[:2] == ["a", "c"]  # a and c up by 1 on yesterday morning; b and other unchanged

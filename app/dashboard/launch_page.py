@@ -165,7 +165,8 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
         return tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=hypotheses, filter=flt)
 
     current = count(start, end)
-    before_launch = previous_end <= launch_start
+    # Before the launch, or partly: no fair comparison for the channels and segments either.
+    before_launch = previous_start < launch_start
     previous = count(previous_start, previous_end)
     counts_now, counts_before = _counts(current, hypotheses), _counts(previous, hypotheses)
     first = tallies.first_enquiries(session, launch)

@@ -67,8 +67,9 @@ class Row:
 
     @property
     def change(self) -> int | None:
-        """Against the previous period; None when there is nothing fair to compare with."""
-        if self.current.count is None or self.previous.count is None:
+        """Against the previous period; None when there is nothing fair to compare with: nothing then, or
+        only part of it (added, or the launch begun, during it: two days against one read as a rise)."""
+        if self.current.count is None or self.previous.count is None or self.previous.partial:
             return None
         return self.current.count - self.previous.count
 
