@@ -36,6 +36,10 @@ def test_demo_loads_a_living_launch_once(db: Database, settings: Settings) -> No
     assert all(n > 0 for n in result.by_channel.values())
     # One hypothesis the team expected never came: the digest has a "not seen" to show.
     assert sorted(result.by_hypothesis.values())[0] == 0
+    # Written before the release: none reads as added mid-launch ("–" before it, an "added" date).
+    with db.session() as session:
+        hypotheses = launches.hypotheses_of(session, launches.get_by_slug(session, first.launch.slug))
+        assert all(h.created_at < start for h in hypotheses)
 
 
 def test_what_nobody_expected_has_a_rising_theme_today(db: Database, settings: Settings) -> None:
