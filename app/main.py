@@ -291,7 +291,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         problems = [
             {
                 "field": _field_name(e["loc"]),
-                "message": "unknown field (misspelt?): the fields are in the API reference, /api/docs"
+                "message": "unknown field (misspelt?): the fields are in the API reference, /api/openapi.json"
                 if e["type"] == "extra_forbidden"
                 else str(e["msg"]).removeprefix("Value error, "),
             }

@@ -177,7 +177,13 @@ def test_tally_lists_every_hypothesis_channel_and_segment(client: TestClient, to
         ("missing channel", 422, "invalid", "channel", "Field required"),
         ("bad idempotency key", 422, "invalid", "idempotency_key", "should match pattern"),
         # A misspelt field was dropped: 201, stored as "other" (or now instead of when it happened).
-        ("misspelt field", 422, "invalid", "hypothesis", "unknown field"),
+        (
+            "misspelt field",
+            422,
+            "invalid",
+            "hypothesis",
+            "unknown field (misspelt?): the fields are in the API reference, /api/openapi.json",
+        ),
     ],
 )
 def test_errors_say_what_to_fix(
@@ -283,7 +289,9 @@ def test_tokens_are_stored_hashed_and_marked_used(client: TestClient, token: str
     assert row.last_used_at is not None
 
 
-def test_a_repeated_key_returns_the_enquiry_as_first_recorded(client: TestClient, token: str, launch: Any) -> None:
+def test_a_repeated_key_returns_the_enquiry_as_first_recorded(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
     body = {"channel": "phone", "hypotheses": ["receipts-moved", "send-money"], "idempotency_key": "k1"}
     first = post(client, token, body)
     with time_machine.travel(DURING_LAUNCH + dt.timedelta(seconds=40), tick=False):  # a retry, later
@@ -295,6 +303,11 @@ def test_a_repeated_key_returns_the_enquiry_as_first_recorded(client: TestClient
     body = {"channel": "phone", "hypotheses": ["send-money", "receipts-moved", "send-money"], "idempotency_key": "k2"}
     recorded, replayed = post(client, token, body), post(client, token, body)
     assert recorded.json()["hypotheses"] == replayed.json()["hypotheses"] == ["receipts-moved", "send-money"]
+    # On a launch whose list is not in the keys' order, too (a replay read them in the list's order).
+    make_launch(db, slug="zeta-first", hypotheses=("zeta", "alpha"))
+    body = {"channel": "phone", "hypotheses": ["zeta", "alpha"], "idempotency_key": "k3"}
+    recorded, replayed = post(client, token, body, slug="zeta-first"), post(client, token, body, slug="zeta-first")
+    assert recorded.json()["hypotheses"] == replayed.json()["hypotheses"] == ["alpha", "zeta"]
 
 
 def test_a_path_with_a_nul_for_a_slug_is_an_unknown_launch(client: TestClient, token: str, launch: Any) -> None:

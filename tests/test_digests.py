@@ -179,6 +179,12 @@ def test_the_page_a_digest_links_to_compares_with_the_window_the_digest_compared
         since = ranges.select(stored, now=local(18, 15), range_name="since-digest")
         page = dashboard.build(session, launch=stored, selection=since, now=local(18, 15))
     assert (page.previous_start, page.previous_end) == (local(18, 9), local(18, 13))
+    # Before the first digest there is nothing to compare with: the splits say so too, not "+N on 0".
+    with db.session() as session:
+        first = ranges.select(stored, now=local(18, 8, 30), range_name="since-digest")
+        early = dashboard.build(session, launch=stored, selection=first, now=local(18, 8, 30))
+    assert early.previous_start == early.previous_end == local(18, 0)
+    assert all(split.previous is None for split in (*early.channels, *early.segments))
 
 
 def test_a_digest_time_inside_the_spring_gap_falls_on_the_first_moment_after_it(db: Database) -> None:

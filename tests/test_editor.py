@@ -240,7 +240,7 @@ def test_a_refused_add_keeps_what_was_typed(
         (
             "nb",
             {"key": "Widget Gone", "text": "W"},
-            "'Widget Gone' is not a key: use lower-case letters, digits and dashes, such as widget-gone",
+            "'Widget Gone' is not a key: use lower-case letters, digits and dashes, at most 64, such as widget-gone",
             "hypotheses[",
         ),
     ],

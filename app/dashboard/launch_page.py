@@ -166,7 +166,7 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
 
     current = count(start, end)
     # Before the launch, or partly: no fair comparison for the channels and segments either.
-    before_launch = previous_start < launch_start
+    before_launch = previous_start < launch_start or previous_end <= launch_start  # (an empty one at its start too)
     previous = count(previous_start, previous_end)
     counts_now, counts_before = _counts(current, hypotheses), _counts(previous, hypotheses)
     first = tallies.first_enquiries(session, launch)

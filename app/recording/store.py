@@ -275,7 +275,8 @@ class Store:
         wanted, _ = self._in("id", enquiry_ids)
         for enquiry_id, key in self._query(
             'SELECT l.enquiry_id, h."key" FROM enquiry_hypothesis l JOIN hypothesis h ON h.id = l.hypothesis_id '
-            f"WHERE {linked} ORDER BY h.sort_order, h.id",
+            # By key, as the first answer lists them: a replay answers the same (the list's order may change).
+            f"WHERE {linked} ORDER BY h.key",
             params,
         ):
             keys[enquiry_id].append(key)

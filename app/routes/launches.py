@@ -520,9 +520,10 @@ def add_hypothesis(
 
     def change(data: dict[str, Any]) -> dict[str, Any]:
         if not re.fullmatch(launches.SLUG_PATTERN, key.strip()):  # by its field, not the new row's place in the list
+            suggestion = re.sub(r"[^a-z0-9]+", "-", key.strip().lower())[:64].strip("-") or "login-loop"
             raise Invalid(
-                f"{key.strip()!r} is not a key: use lower-case letters, digits and dashes, such as "
-                f"{re.sub(r'[^a-z0-9]+', '-', key.strip().lower()).strip('-') or 'login-loop'}.",
+                f"{key.strip()[:80]!r} is not a key: use lower-case letters, digits and dashes, at most 64, "
+                f"such as {suggestion}.",
                 field="key",
             )
         if key.strip() in {h["key"] for h in data["hypotheses"]}:  # told as the lead sees it, not by list index
