@@ -44,6 +44,14 @@
   // A successful save swaps in a fresh (clean) form; a refused one comes back with data-dirty.
   // When the whole page is left on purpose (a form without htmx), there is nothing to warn of.
   document.addEventListener("htmx:afterSettle", () => refreshButtons());
+  // A save swaps its form: say it was saved (the focus stays where it was: htmx finds its id again).
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const detail = event.detail || {};
+    const verb = detail.requestConfig && detail.requestConfig.verb;
+    if (detail.successful && verb === "post" && detail.xhr && detail.xhr.status === 200) {
+      say(list.dataset.saved || "Saved.");
+    }
+  });
 
   // --- moving rows ---------------------------------------------------------------------------
 

@@ -86,6 +86,18 @@ def test_saving_one_row_keeps_what_is_typed_in_another(editor: Editor) -> None:
     assert editor.stored_text("billing") == "Hypothesis billing"
 
 
+def test_a_save_by_keyboard_says_saved_and_keeps_the_focus(editor: Editor) -> None:
+    """The row is swapped after a save: the focus fell to the page's top and nothing said it saved."""
+    page = editor.page
+    editor.text("login").fill("Login loops after the update")
+    save = page.get_by_role("button", name="Save: Hypothesis login")
+    save.focus()
+    with page.expect_response(lambda r: r.url.endswith("/hypotheses/login") and r.request.method == "POST"):
+        page.keyboard.press("Enter")
+    expect(page.locator("#editor-status")).to_have_text("Saved.")
+    expect(page.get_by_role("button", name="Save: Login loops after the update")).to_be_focused()
+
+
 def test_alt_arrow_moves_a_row_without_a_reload_and_it_stays_moved(editor: Editor) -> None:
     page = editor.page
     mark_page(page)

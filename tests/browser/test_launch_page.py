@@ -305,9 +305,12 @@ def test_the_numbers_refresh_by_themselves(
     expect(page.locator("#total-count")).to_have_text("3")
     page.locator('#hypothesis-table tr[data-series="b"] .series-toggle').click()  # the reader's choice stays
     log(board.db, board.launch, "b", at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5), channel="chat")
+    before = page.get_by_role("button", name="Before")
+    before.focus()  # a keyboard reader on a column's sort button: the refresh must not take the focus away
     with page.expect_response(lambda r: "range=today" in r.url and r.request.headers.get("hx-request") == "true"):
         page.clock.run_for(31_000)
     expect(page.locator("#total-count")).to_have_text("4")
+    expect(page.get_by_role("button", name="Before")).to_be_focused()
     expect(page.locator('#hypothesis-table tr[data-series="b"] td').nth(1)).to_have_text("1")
     expect(page.locator('#hypothesis-table tr[data-series="b"] .series-toggle')).to_have_attribute(
         "aria-pressed", "true"
