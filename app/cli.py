@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import typer
@@ -616,7 +615,7 @@ def digest_send(slug: str) -> None:
     if run.status not in (DigestStatus.SENT, DigestStatus.LATE):
         raise fail(f"Not sent ({run.status.value}): {run.error}")
     where = launch.slack_channel or run.channel
-    tz = ZoneInfo(launch.timezone)
+    tz = launches.zone(launch)
     start, end = run.window_start.astimezone(tz), run.window_end.astimezone(tz)
     typer.echo(f"Sent to {where} ({start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}, {launch.timezone}).")
 

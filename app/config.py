@@ -281,11 +281,11 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """A line for each TALLY_ name in ``environ`` that no setting reads: a misspelt one
     (TALLY_DATABSE_URL) is otherwise ignored without a word, and the default used instead."""
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    # Compared without the prefix, which every name shares and would make any two look alike.
+    rest = sorted(k.removeprefix(ENV_PREFIX) for k in known)
     lines = []
     for name in sorted(environ):
         if name.startswith(ENV_PREFIX) and name not in known and name not in NOT_SETTINGS:
-            # Compared without the prefix, which every name shares and would make any two look alike.
-            rest = sorted(k.removeprefix(ENV_PREFIX) for k in known)
             close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), rest, n=1, cutoff=0.75)
             hint = f": did you mean {ENV_PREFIX}{close[0]}?" if close else " (see the settings in docs/operations.md)."
             lines.append(f"{name} is not a Launch Tally setting and is ignored{hint}")

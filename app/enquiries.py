@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app import audit
 from app.errors import Conflict, Forbidden, NotFound
-from app.launches import local_date
+from app.launches import local_date, zone
 from app.models import (
     ApiToken,
     Enquiry,
@@ -86,7 +85,7 @@ def undo(
     if reaches_kept_counts(enquiry.created_at, recorded_at):
         launch = session.get(Launch, enquiry.launch_id)
         if launch is not None:
-            day = local_date(enquiry.created_at, ZoneInfo(launch.timezone))
+            day = local_date(enquiry.created_at, zone(launch))
             Store.of(session.connection()).bump_counts_version(enquiry.launch_id, {day})
     return enquiry
 

@@ -423,7 +423,8 @@ def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
     ]
     if "slack_channel" in data and data["slack_channel"] is None:
         line = index.get(("slack_channel",), 1)
-        written = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
+        lines = text.splitlines()
+        written = lines[line - 1] if line <= len(lines) else ""
         # The mistake hypotheses/README.md warns of: `#launch` read as a comment leaves the channel empty,
         # and an import would take the launch's channel away (the digests with it). "# a comment" is one.
         if written_channel := re.match(r"\s*slack_channel:\s*#(\S+)", written):
@@ -555,22 +556,15 @@ class LaunchChanges:
         return f"{self.slug}: " + "; ".join(p for p in parts if p)
 
 
-_ALERT_RULES = {"min_count": "alert_min_count", "factor": "alert_factor"}
-# Launch columns, by the file's field each comes from.
-_LAUNCH_FIELDS = {
-    "name": "name",
-    "product_area": "product_area",
-    "starts_on": "starts_on",
-    "ends_on": "ends_on",
-    "timezone": "timezone",
-    "digest_times": "digest_times",
-    "slack_channel": "slack_channel",
-    "channels": "channels",
-    "segments": "segments",
-    "alert_min_count": "alerts",
-    "alert_factor": "alerts",
-    "status": "status",
-}
+# Launch columns set by one rule of the file's alerts block; every other column has the field's name.
+_ALERT_RULES = {"alert_min_count": "min_count", "alert_factor": "factor"}
+
+
+def _given(spec: LaunchFile, column: str) -> bool:
+    """Whether the file writes out the field a launch column comes from (each alert rule on its own)."""
+    if column in _ALERT_RULES:
+        return spec.alerts is not None and _ALERT_RULES[column] in spec.alerts.model_fields_set
+    return column in spec.model_fields_set
 
 
 def _launch_values(
@@ -679,11 +673,8 @@ def import_launch(
         slots_before = schedule.recent_slots(launch, now)
         # A field the file leaves out keeps what the launch has (set in the editor, say); one written
         # out, even empty, is the file's.
-        given = {name for name, field in _LAUNCH_FIELDS.items() if field in spec.model_fields_set}
-        if spec.alerts is not None:  # each rule of an alerts block alike: {min_count: 25} keeps the factor
-            given -= {column for rule, column in _ALERT_RULES.items() if rule not in spec.alerts.model_fields_set}
-        values = {name: value for name, value in values.items() if name in given}
-        if "ends_on" not in given and values.get("starts_on", launch.starts_on) != launch.starts_on:
+        values = {name: value for name, value in values.items() if _given(spec, name)}
+        if "ends_on" not in values and values.get("starts_on", launch.starts_on) != launch.starts_on:
             # Moved without a last day in the file: as long as before, not ending before it starts.
             values["ends_on"] = values["starts_on"] + (launch.ends_on - launch.starts_on)
         for name, value in values.items():
@@ -923,8 +914,13 @@ def revalidate(data: dict[str, Any]) -> LaunchFile:
         ) from None
     duplicates = list(_duplicate_keys([h.key for h in spec.hypotheses]))
     if duplicates:
-        index, message = duplicates[0]
-        raise Invalid(f"hypotheses[{index}].key: {message}", field="key")
+        # An edit adds one key at a time: told as the lead sees it, not by positions in the list.
+        key = spec.hypotheses[duplicates[0][0]].key
+        raise Invalid(
+            f"The launch already has a hypothesis with key {key!r} (perhaps retired): choose another key.",
+            field="key",
+            code="duplicate_key",
+        )
     return spec
 
 

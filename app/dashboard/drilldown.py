@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app import digests, launches, schedule, tallies
+from app import launches, schedule, tallies
 from app.dashboard import charts
 from app.dashboard.history import Note, other_notes, status_changes
-from app.dashboard.launch_page import draw
+from app.dashboard.launch_page import draw, period_before
 from app.dashboard.rows import Row, build_rows
 from app.errors import NotFound
 from app.insight import impact
@@ -69,11 +69,7 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
     hypothesis, hypotheses = find(session, launch, key)
     launch_start, _ = launches.window(launch)
     start, end = selection.start, selection.end
-    # A digest's window (its link) is compared as the digest was; any other range with as long before it.
-    since_digest = selection.name == "since-digest"
-    previous_start, previous_end = (
-        digests.compared_with(session, launch, start, end, since_digest=since_digest) or selection.previous()
-    )
+    previous_start, previous_end = period_before(session, selection)
     flt = selection.filter
     tz = launches.zone(launch)
 

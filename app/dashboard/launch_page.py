@@ -148,6 +148,16 @@ def draw(
     return drawn[0], drawn[1]
 
 
+def period_before(session: Session, selection: Selection) -> tuple[dt.datetime, dt.datetime]:
+    """What a range is compared with: a digest's window (its link) and "since the latest digest" as the
+    digest compares them; any other range as ``Selection.previous`` says."""
+    since_digest = selection.name == "since-digest"
+    compared = digests.compared_with(
+        session, selection.launch, selection.start, selection.end, since_digest=since_digest
+    )
+    return compared or selection.previous()
+
+
 def build(session: Session, *, launch: Launch, selection: Selection, now: dt.datetime) -> Dashboard:
     """Everything the launch page shows."""
     tz = launches.zone(launch)
@@ -155,11 +165,7 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
     hypotheses = launches.hypotheses_of(session, launch)
     flt = selection.filter
     start, end = selection.start, selection.end
-    # A digest's window (its link) is compared as the digest was; any other range with as long before it.
-    since_digest = selection.name == "since-digest"
-    previous_start, previous_end = (
-        digests.compared_with(session, launch, start, end, since_digest=since_digest) or selection.previous()
-    )
+    previous_start, previous_end = period_before(session, selection)
 
     def count(a: dt.datetime, b: dt.datetime) -> tallies.Tally:
         return tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=hypotheses, filter=flt)

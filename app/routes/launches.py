@@ -526,12 +526,6 @@ def add_hypothesis(
                 f"such as {suggestion}.",
                 field="key",
             )
-        if key.strip() in {h["key"] for h in data["hypotheses"]}:  # told as the lead sees it, not by list index
-            raise Invalid(
-                f"The launch already has a hypothesis with key {key.strip()!r} (perhaps retired): choose another key.",
-                field="key",
-                code="duplicate_key",
-            )
         item = {
             "key": key.strip(),
             "text": text.strip(),  # blank is refused (min length); the schema strips only after checking
