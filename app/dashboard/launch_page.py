@@ -222,7 +222,8 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
         fixes={
             h.key: found
             for h in hypotheses
-            if h.fix_shipped_at is not None and (found := impact.impact_of(session, launch, h, now=now)) is not None
+            if h.fix_shipped_at is not None
+            and (found := impact.impact_of(session, launch, h, now=now, since=since[h.key])) is not None
         },
         alerts=alerts.listing(session, launch, limit=ALERTS_SHOWN),
     )

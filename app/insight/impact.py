@@ -147,15 +147,19 @@ def assess(fix_shipped_at: dt.datetime, before: Period, after: Period, *, now: d
     return Impact(fix_shipped_at, before, after, change, p_value, verdict)
 
 
-def impact_of(session: Session, launch: Launch, hypothesis: Hypothesis, *, now: dt.datetime) -> Impact | None:
-    """The effect of the hypothesis's fix as seen at ``now`` (None when no fix is recorded).
+def impact_of(
+    session: Session, launch: Launch, hypothesis: Hypothesis, *, now: dt.datetime, since: dt.datetime | None = None
+) -> Impact | None:
+    """The effect of the hypothesis's fix as seen at ``now`` (None when no fix is recorded). ``since``:
+    ``tallies.counting_since`` for it, when the caller has it already (else looked up).
 
     Four tallies of whole stretches, with closed days from the cache: a few milliseconds."""
     if hypothesis.fix_shipped_at is None:
         return None
     launch_start, launch_end = launches.window(launch)
     # Added during the launch, it had no enquiries before (they were "other"): its "before" starts then.
-    since = tallies.counting_since(hypothesis, launch_start, tallies.first_enquiry(session, hypothesis))
+    if since is None:
+        since = tallies.counting_since(hypothesis, launch_start, tallies.first_enquiry(session, hypothesis))
     (b0, b1), (a0, a1) = periods(hypothesis.fix_shipped_at, launch_start=since, launch_end=launch_end, now=now)
     counted = []
     for start, end in ((b0, b1), (a0, a1)):
