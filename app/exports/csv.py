@@ -63,7 +63,7 @@ def stream(header: Sequence[str], kinds: Sequence[Kind], chunks: Iterable[Sequen
         for kind, values in zip(kinds, zip(*chunk, strict=True), strict=True):
             if kind == "int":
                 columns.append(map(str, values))
-            elif kind == "raw":
+            elif kind == "time":
                 columns.append(values)
             elif kind == "text":
                 columns.append(map(_text_field, values))

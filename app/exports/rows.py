@@ -44,10 +44,11 @@ DAILY_COLUMNS = ("local_date", "hypothesis_key", "hypothesis_text", "count")
 # * ``date``: a ``datetime.date`` (a date cell in XLSX, YYYY-MM-DD in CSV);
 # * ``label``: text from a small set (keys, channels, hypothesis texts): written once, remembered;
 # * ``text``: free text (notes), written every time;
-# * ``raw``: text this program made that needs no escaping or quoting (ISO times).
+# * ``time``: a local time as ISO 8601 text with its offset, made by this program (no escaping or
+#   quoting in CSV; in XLSX a date-time cell of the local wall time, so it sorts, filters and pivots).
 # Every text (label or text) is defused against formulas in CSV; XLSX strings never are formulas.
-Kind = Literal["int", "date", "label", "text", "raw"]
-ENQUIRY_KINDS: tuple[Kind, ...] = ("int", "raw", "date", "label", "label", "label", "label", "text", "label")
+Kind = Literal["int", "date", "label", "text", "time"]
+ENQUIRY_KINDS: tuple[Kind, ...] = ("int", "time", "date", "label", "label", "label", "label", "text", "label")
 DAILY_KINDS: tuple[Kind, ...] = ("date", "label", "label", "int")
 OTHER_KEY, OTHER_TEXT = "(other)", "Matched no hypothesis"
 TOTAL_KEY, TOTAL_TEXT = "(total)", "All enquiries"

@@ -13,7 +13,10 @@ openpyxl.
 
 Each column has a kind (``rows.Kind``), given once per sheet. A date is stored as
 an Excel serial number with a ``yyyy-mm-dd`` format, so it reads (and sorts, and
-filters) as a date; a label is escaped once and remembered; free text every time.
+filters) as a date; a time likewise, as the local wall time with a
+``yyyy-mm-dd hh:mm:ss`` format (Excel has no time zones: the offset the CSV shows is
+left out, the launch's zone being the one every time of the file is in); a label is
+escaped once and remembered; free text every time.
 
 ``None`` leaves the cell empty. Inline strings are never formulas, so no text
 here can start a formula (the CSV writer must guard against that; this one need
@@ -41,6 +44,7 @@ _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NEEDS_WORK = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|^\\s|\\s$")
 DATE_STYLE = 1  # index into cellXfs below
 HEADER_STYLE = 2
+TIME_STYLE = 3
 
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -99,20 +103,22 @@ _SHEET_REL = (
     'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
     'Target="worksheets/sheet{n}.xml"/>'
 )
-# Three cell formats: plain, a date (yyyy-mm-dd), and the bold header.
+# Four cell formats: plain, a date (yyyy-mm-dd), the bold header, and a time (yyyy-mm-dd hh:mm:ss).
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy\\-mm\\-dd"/></numFmts>'
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy\\-mm\\-dd"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy\\-mm\\-dd\\ hh:mm:ss"/></numFmts>'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill>'
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
@@ -155,6 +161,19 @@ class _Sheet:
         self.kinds = tuple(kinds)
         self.labels: dict[str, str] = {}
         self.dates: dict[dt.date, str] = {}
+        self.minute = ""
+        self.minute_seconds = 0
+
+    def time_serial(self, iso: str) -> str:
+        """``2026-11-16T09:15:42+01:00`` as Excel's serial of the wall time: days, and the day's fraction.
+
+        Rows come in time order, so the minute's part is worked out when the minute changes.
+        """
+        if iso[:16] != self.minute:
+            self.minute = iso[:16]
+            days = (dt.date.fromisoformat(iso[:10]) - EXCEL_EPOCH).days
+            self.minute_seconds = days * 86400 + int(iso[11:13]) * 3600 + int(iso[14:16]) * 60
+        return repr((self.minute_seconds + int(iso[17:19])) / 86400)
 
     def row(self, r: int, values: Sequence[Any]) -> str:
         cells = []
@@ -173,8 +192,8 @@ class _Sheet:
                 if serial is None:
                     serial = self.dates[value] = str((value - EXCEL_EPOCH).days)
                 cells.append(f'<c r="{letter}{r}" s="{DATE_STYLE}"><v>{serial}</v></c>')
-            elif kind == "raw":
-                cells.append(f'<c r="{letter}{r}" t="inlineStr"><is><t>{value}</t></is></c>')
+            elif kind == "time":
+                cells.append(f'<c r="{letter}{r}" s="{TIME_STYLE}"><v>{self.time_serial(value)}</v></c>')
             else:
                 cells.append(f'<c r="{letter}{r}" t="inlineStr"><is>{xml_text(str(value))}</is></c>')
         return f'<row r="{r}">{"".join(cells)}</row>'
