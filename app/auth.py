@@ -208,6 +208,12 @@ def known_device(cookie: str | None, user: User | None, settings: Settings) -> b
     return any(hmac.compare_digest(mine, token) for token in cookie.split(".")[:MAX_DEVICE_ACCOUNTS])
 
 
+def known_as(proof: str) -> str:
+    """What a known browser's failures are counted under (``LoginAttempt.device``): a hash of the
+    account's device token, or of the session it is signed in with, never the secret itself."""
+    return hashlib.sha256(proof.encode()).hexdigest()[:32]
+
+
 def remember_device(cookie: str | None, user: User, settings: Settings) -> str:
     """The cookie's new value: this account's token first, then up to seven others it held."""
     mine = device_token(user, settings)
@@ -224,7 +230,7 @@ def authenticate(
     now: dt.datetime,
     settings: Settings,
     device: str | None = None,
-    known: bool = False,
+    signed_in: str | None = None,
 ) -> User:
     """The user, if the password is right and no limit stands in the way:
 
@@ -234,10 +240,12 @@ def authenticate(
     * per account, from anywhere: past the same number of failures, each try must wait a moment
       after the last failure (doubling up to a minute), which slows a spread-out guesser down.
 
-    ``device``: the browser's ``DEVICE_COOKIE``; one that signed in to this account before, with its
-    current password (``known_device``), or ``known`` (signed in already), is let past the last two,
-    so nobody else's failures, from the same office's address or from anywhere, keep the account's
-    owner out. Attempts for one account are checked one at a time (on SQLite the
+    A browser that signed in to this account before, with its current password (``device``, its
+    ``DEVICE_COOKIE``: ``known_device``), or is signed in now (``signed_in``, its session token), is
+    let past the last two, and its own failures are counted apart from its address's: it is locked
+    after as many as an address is, but nobody else's failures, from the same office's address or
+    from anywhere, keep the account's owner out (OWASP's device cookies). Attempts for one account
+    are checked one at a time (on SQLite the
     write transaction does that; on PostgreSQL a lock per account, else 429), so a burst of them
     cannot all pass the count before any is recorded.
 
@@ -257,16 +265,19 @@ def authenticate(
     since = now - window
     minutes = settings.login_failure_window_minutes
     limit = settings.login_max_failures_per_account
-    here, _ = _failures(session, since, col(LoginAttempt.username) == name, col(LoginAttempt.address) == address)
+    user = get_user(session, name)
+    proof = device_token(user, settings) if user is not None and known_device(device, user, settings) else signed_in
+    known = proof is not None
+    device_key = known_as(proof) if proof is not None else None
+    here_is = col(LoginAttempt.device) == device_key if device_key else col(LoginAttempt.address) == address
+    here, _ = _failures(session, since, col(LoginAttempt.username) == name, here_is)
     if here >= limit:
         raise TooManyRequests(
-            f"Too many failed sign-ins for this account from this address. Wait {minutes} minutes, or ask an admin "
-            "to reset the password.",
+            f"Too many failed sign-ins for this account from this {'browser' if known else 'address'}. Wait "
+            f"{minutes} minutes, or ask an admin to reset the password.",
             retry_after=int(window.total_seconds()),
             code="locked_account",
         )
-    user = get_user(session, name)
-    known = known or known_device(device, user, settings)
     from_address, _ = (0, None) if known else _failures(session, since, col(LoginAttempt.address) == address)
     if from_address >= settings.login_max_failures_per_address:
         raise TooManyRequests(
@@ -284,7 +295,7 @@ def authenticate(
                 code="slow_down",
             )
     ok = verify_password(password, user.password_hash if user else None) and user is not None and user.is_active
-    session.add(LoginAttempt(username=name, address=address, at=now, succeeded=ok))
+    session.add(LoginAttempt(username=name, address=address, at=now, succeeded=ok, device=device_key))
     if not ok or user is None:
         raise Unauthenticated("Wrong user name or password.", code="wrong_credentials")
     return user

@@ -202,6 +202,8 @@ class LoginAttempt(SQLModel, table=True):
     address: str = Field(sa_type=sa.String(64))
     at: dt.datetime = _created()
     succeeded: bool = False
+    # From a browser that signed in to this account before: a hash of what proved it (auth.known_as).
+    device: str | None = Field(default=None, sa_type=sa.String(32))
 
 
 class TokenRole(StrEnum):

@@ -187,6 +187,40 @@ def test_a_browser_that_signed_in_before_is_not_kept_out_by_anyone_elses_failure
         assert sign_in(kari, "kari", "a brand new password").status_code == 429
 
 
+def test_a_colleague_at_the_same_address_cannot_lock_the_owner_out_of_her_own_browser(
+    database_url: str, db: Database, people: People
+) -> None:
+    """Everyone at a customer centre signs in from one outgoing address: five wrong passwords typed for
+    someone else's user name locked that person out for the window, on the browser she always uses too,
+    and out of changing her password while signed in. Her browser's own failures count for it alone."""
+    settings = make_settings(database_url, login_max_failures_per_account=3)
+    app = create_app(settings, db=db)
+    office = ("198.51.100.7", 50000)
+    with time_machine.travel(dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC), tick=False):
+        kari = browser(app, client=office)
+        assert sign_in(kari, "kari").status_code == 303
+        colleague = browser(app, client=office)
+        for _ in range(settings.login_max_failures_per_account):
+            assert sign_in(colleague, "kari", "guess").status_code == 401
+        assert sign_in(colleague, "kari").status_code == 429, "the guesser's browser is locked"
+        assert sign_in(browser(app, client=office), "kari").status_code == 429, "so is any new one at that address"
+
+        changed = kari.post(
+            "/me/password",
+            data={"current": PASSWORD, "new": "a brand new password", "csrf_token": page_token(kari, "/me")},
+        )
+        assert changed.status_code == 303, "signed in, she can still change her password"
+        assert kari.post("/logout", data={"csrf_token": page_token(kari, "/me")}).status_code == 303
+        assert sign_in(kari, "kari", "a brand new password").status_code == 303, "and sign in again"
+        assert kari.post("/logout", data={"csrf_token": page_token(kari, "/me")}).status_code == 303
+
+        # Her browser is not a way round the limit: its own failures lock it, as an address's do.
+        for _ in range(settings.login_max_failures_per_account):
+            assert sign_in(kari, "kari", "guess").status_code == 401
+        locked = sign_in(kari, "kari", "a brand new password")
+        assert locked.status_code == 429
+
+
 def test_on_postgresql_a_burst_of_sign_ins_cannot_all_pass_the_count_before_any_is_recorded(
     database_url: str, db: Database, people: People, pg: Any
 ) -> None:

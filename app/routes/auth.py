@@ -174,7 +174,9 @@ def change_password(
                 address=client_address(request),
                 now=now,
                 settings=settings,
-                known=True,  # signed in already: others' failures must not keep the owner out here
+                # Signed in already: others' failures must not keep the owner out here.
+                device=request.cookies.get(auth.DEVICE_COOKIE),
+                signed_in=request.cookies.get(SESSION_COOKIE),
             )
         except Unauthenticated:
             raise Invalid("The current password is not right.", field="current", code="wrong_password") from None
