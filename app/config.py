@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     database_statement_timeout: float = Field(default=10.0, gt=0, le=3600)
     timezone: str = "Europe/Oslo"
     digest_times: Annotated[tuple[dt.time, ...], NoDecode] = DEFAULT_DIGEST_TIMES
-    digest_grace_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    # At least a minute: the scheduler reaches a slot a moment after its time (APScheduler refuses 0 too).
+    digest_grace_minutes: int = Field(default=30, ge=1, le=24 * 60)
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     base_url: str = "http://127.0.0.1:8000"
     language: Literal["en", "nb"] = "en"

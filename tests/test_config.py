@@ -73,7 +73,7 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
         ("TALLY_FORWARDED_ALLOW_IPS", "10.0.0.5, notanip", "TALLY_FORWARDED_ALLOW_IPS: 'notanip' is not an IP address"),
         # uvicorn reads networks strictly: with host bits set it took this for a name and trusted no one
         ("TALLY_FORWARDED_ALLOW_IPS", "10.0.0.5/24", "TALLY_FORWARDED_ALLOW_IPS: '10.0.0.5/24' is not an IP address"),
-        ("TALLY_DIGEST_GRACE_MINUTES", "-5", "TALLY_DIGEST_GRACE_MINUTES: Input should be greater than or equal to 0"),
+        ("TALLY_DIGEST_GRACE_MINUTES", "0", "TALLY_DIGEST_GRACE_MINUTES: Input should be greater than or equal to 1"),
         ("TALLY_ENV", "prod", "TALLY_ENV: Input should be 'development', 'test' or 'production'"),
         ("TALLY_BASE_URL", "tally.example.com", "TALLY_BASE_URL: expected the address users open"),
         ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL: expected a URL"),
