@@ -95,16 +95,39 @@ def _postgres(advice: str, tool: str, steps: list[str]) -> BackupError:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, timeout=30)
-    connection.execute("PRAGMA busy_timeout=30000")
+    try:
+        connection = sqlite3.connect(path, timeout=30)
+        connection.execute("PRAGMA busy_timeout=30000")
+    except sqlite3.OperationalError as exc:
+        raise BackupError(
+            f"Cannot open a database at {path}: {exc}. Check that its folder exists and can be written "
+            "(and is not on a read-only file system)."
+        ) from None
     return connection
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A backup file, opened only to be read, wherever it lies (a read-only volume or share included).
+
+    A file in WAL mode (every backup written before 2026-12) needs a -shm file beside it to be read
+    the usual way, which a read-only folder cannot take: SQLite said "unable to open database file".
+    A backup does not change while it is read, so it is opened as immutable, unless a -wal file lies
+    beside it (a copy of a database taken with its log), which only the usual way reads."""
+    if path.with_name(path.name + "-wal").exists():
+        return _connect(path)
+    try:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    except sqlite3.OperationalError as exc:
+        raise BackupError(f"Cannot read {path}: {exc}.") from None
 
 
 def _revision(connection: sqlite3.Connection, what: str = "The database file") -> str | None:
     try:
         row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.OperationalError:  # no such table
-        return None
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise BackupError(f"Cannot read {what}: {exc}.") from None
     except sqlite3.DatabaseError as exc:  # a file cut short, or otherwise damaged
         raise BackupError(f"{what} is damaged: {exc}.") from None
     return str(row[0]) if row else None
@@ -137,14 +160,19 @@ def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
         raise BackupError("The backup would overwrite the database itself: choose another path.")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    partial.unlink(missing_ok=True)
     try:
+        partial.unlink(missing_ok=True)
         # Readable by its owner only, from the first byte: it holds password hashes and the audit trail.
         os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise BackupError(f"Cannot write a backup in {target.parent}: {exc.strerror or exc}.") from None
+    try:
         source = _connect(source_path)
         copy = sqlite3.connect(partial)
         try:
             source.backup(copy)  # every page in one step: one snapshot, however busy the writers
+            # Out of WAL mode: one self-contained file, which reads anywhere without a -shm beside it.
+            copy.execute("PRAGMA journal_mode=DELETE")
             _checked(copy, "The copy")
             copied = Copied(target, 0, _revision(copy), _count(copy, "enquiry"))
         finally:
@@ -186,7 +214,7 @@ def check_backup(path: Path) -> str:
     with path.open("rb") as file:
         if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
             raise BackupError(f"{path} is not a SQLite database.")
-    connection = _connect(path)  # read-write, but only read: a read-only one would leave -shm and -wal behind
+    connection = _read_only(path)
     try:
         revision = _revision(connection, str(path))
         if revision is None:
@@ -287,7 +315,7 @@ def restore_sqlite(url: str, source: Path, *, now: dt.datetime, force: bool = Fa
             )
     target.parent.mkdir(parents=True, exist_ok=True)
     kept = _keep(target, now)
-    backup = _connect(source)
+    backup = _read_only(source)
     destination = _connect(target)
     try:
         backup.backup(destination)

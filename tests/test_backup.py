@@ -182,6 +182,37 @@ def test_a_backup_never_replaces_a_file_unless_forced(sqlite_url: str, db: Datab
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
+def test_a_backup_is_read_where_nothing_can_be_written_beside_it(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    """Restoring from a read-only volume or share: a file in WAL mode (as every backup was) needs a
+    -shm file beside it to be read the usual way, and restore called a good backup "not a Launch
+    Tally database". A -shm that cannot be made (a folder of that name) stands in for the read-only
+    folder, which root, running the tests, could write anyway."""
+    seed(db, 5)
+    copy = backup.backup_sqlite(sqlite_url, tmp_path / "new" / "backup.db")
+    with contextlib.closing(sqlite3.connect(copy.path)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete", "one self-contained file"
+    older = tmp_path / "old" / "backup.db"  # as backups were written before: in WAL mode
+    older.parent.mkdir()
+    shutil.copyfile(copy.path, older)
+    with contextlib.closing(sqlite3.connect(older)) as connection:
+        assert connection.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    for path in (copy.path, older):
+        path.with_name(path.name + "-shm").mkdir()
+        target = f"sqlite:///{tmp_path / path.parent.name / 'restored.db'}"
+        assert backup.restore_sqlite(target, path, now=NOW).enquiries == 5
+
+
+def test_restore_says_where_it_cannot_write(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    seed(db, 2)
+    made = tally("backup", str(tmp_path / "backup.db"), env={"TALLY_DATABASE_URL": sqlite_url})
+    assert made.returncode == 0, made.stderr
+    taken = tmp_path / "taken.db"  # a folder where the database file should go
+    taken.mkdir()
+    restored = tally("restore", str(tmp_path / "backup.db"), env={"TALLY_DATABASE_URL": f"sqlite:///{taken}"})
+    assert restored.returncode == 1 and "Traceback" not in restored.stderr
+    assert f"Cannot open a database at {taken}" in restored.stderr
+
+
 def test_restore_refuses_what_is_not_a_launch_tally_database(sqlite_url: str, tmp_path: Path) -> None:
     target = f"sqlite:///{tmp_path / 'target.db'}"
     text = tmp_path / "notes.txt"
