@@ -172,7 +172,8 @@ def compose(
     tz = launches.zone(launch)
     hypotheses = [h for h in launches.hypotheses_of(session, launch) if h.status != HypothesisStatus.RETIRED]
     previous_start = _previous_start(session, launch, window_start, window_end)
-    day_start = launches.day_bounds(launches.local_date(slot_at, tz), tz)[0]
+    day = min(launches.local_date(slot_at, tz), launch.ends_on)  # a closing digest at the end: the last day
+    day_start = launches.day_bounds(day, tz)[0]
     launch_start = launches.window(launch)[0]
 
     def counts(start: dt.datetime, end: dt.datetime) -> tallies.Tally:
@@ -186,7 +187,7 @@ def compose(
         launch_name=launch.name,
         slot_label=f"{slot_at.astimezone(tz):%H:%M}",
         window_label=window_label(launch, window_start, window_end),
-        day_number=launches.day_number(launch, launches.local_date(slot_at, tz)),
+        day_number=launches.day_number(launch, day),
         launch_days=launches.day_number(launch, launch.ends_on),
         window_total=current.total,
         previous_total=previous.total,
@@ -598,14 +599,21 @@ def _check_started(launch: Launch, now: dt.datetime) -> None:
         )
 
 
+def _by_hand_until(launch: Launch, now: dt.datetime) -> dt.datetime:
+    """Where a digest by hand ends: now, or the launch's end once it is over (a closing tally
+    sent the morning after, not "day 23 of 22" counting a window past the launch)."""
+    return min(now, launches.window(launch)[1])
+
+
 def preview(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> slack_blocks.DigestContent:
     """What a digest sent now would say (the window since the last scheduled one). At the very moment
     of a digest already composed, that digest (not the empty window after it)."""
     _check_started(launch, now)
+    end = _by_hand_until(launch, now)
     with db.session() as session:
-        start = chain_start(session, launch, now - dt.timedelta(microseconds=1))
+        start = chain_start(session, launch, end - dt.timedelta(microseconds=1))
         return compose(
-            session, launch, window_start=start, window_end=now, slot_at=now, now=now, base_url=settings.base_url
+            session, launch, window_start=start, window_end=end, slot_at=end, now=now, base_url=settings.base_url
         )
 
 
@@ -631,14 +639,15 @@ def send_now(
     """An extra digest, now, for the window since the last scheduled one. It does
     not move the scheduled windows: the next one still covers its full period."""
     _check_started(launch, now)  # before its run is recorded: a run that cannot be composed would stay pending
+    end = _by_hand_until(launch, now)
     with db.transaction() as session:
-        start = chain_start(session, launch, now)
+        start = chain_start(session, launch, end)
         run_id = _insert(
             session,
             launch,
             slot_key=f"{launch.id}:manual:{uuid.uuid4().hex[:16]}",
             kind=DigestKind.MANUAL,
-            slot_at=now,
+            slot_at=end,
             window_start=start,
             status=DigestStatus.PENDING,
             now=now,

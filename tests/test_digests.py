@@ -485,6 +485,33 @@ def test_a_preview_at_a_digest_time_shows_that_digest_not_an_empty_window(
     assert content.window_total == 2
 
 
+def test_a_digest_by_hand_after_the_launch_ended_covers_it_up_to_its_end(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    """A closing tally sent the morning after: the preview said "day 3 of 2" and counted a window
+    running past the launch's end into the day it was sent."""
+    ended = make_launch(
+        db,
+        slug="ended",
+        hypotheses=("send",),
+        slack_channel=CHANNEL,
+        starts_on=dt.date(2026, 11, 18),
+        ends_on=dt.date(2026, 11, 19),
+    )
+    run_due(db, settings, bot, local(19, 16))
+    log(db, ended, "send", at=local(19, 20))
+    end = local(20, 0)
+    content = digests.preview(db, ended, settings=settings, now=local(20, 9))
+    assert (content.day_number, content.launch_days) == (2, 2)
+    assert content.window == (
+        local(19, 16).astimezone(OSLO).isoformat(timespec="minutes"),
+        end.astimezone(OSLO).isoformat(timespec="minutes"),
+    )
+    assert content.window_total == 1
+    sent = digests.send_now(db, ended, settings=settings, now=local(20, 9), sender=bot, sleep=lambda s: None)
+    assert sent.status == DigestStatus.SENT and (sent.window_start, sent.window_end) == (local(19, 16), end)
+
+
 def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: Launch) -> None:
     log(db, launch, "bankid", at=local(18, 10))
     env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
