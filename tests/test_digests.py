@@ -405,6 +405,7 @@ def test_unreachable_slack_stays_retryable_and_goes_out_on_a_later_pass(
         ("invalid_auth", "check SLACK_BOT_TOKEN"),
         ("token_revoked", "reinstall the Slack app"),
         ("account_inactive", "deactivated"),
+        ("msg_blocks_too_long", "please report it"),  # was retried for hours, and so was every later digest
     ],
 )
 def test_permanent_errors_are_not_retried_and_say_what_to_do(

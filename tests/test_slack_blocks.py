@@ -6,7 +6,9 @@ import json
 
 from app.i18n import use_language
 from app.slack.blocks import (
+    MAX_MESSAGE_TEXT,
     AlertContent,
+    AlertLine,
     DigestContent,
     FixLine,
     HypothesisLine,
@@ -129,6 +131,28 @@ def test_slack_limits_hold_with_200_hypotheses_and_long_notes() -> None:
     assert joined.count("\n> ") == 5  # at most five notes, each cut short
     assert all(len(line) <= 302 for line in joined.split("\n") if line.startswith("> "))
     assert len(text) <= 3000
+
+
+def test_a_whole_digest_stays_under_slacks_limit_for_a_message() -> None:
+    """Each section was under 3,000 characters, but Slack also refuses a message whose texts add up to
+    about 12,000 (msg_blocks_too_long): 60 hypotheses of 120 characters with alerts, fixes and notes
+    made 13,800, and every digest of that launch failed."""
+    url = "https://tally.example/launches/a-long-launch-slug/hypotheses/"
+    lines = [HypothesisLine(f"h{i}", f"Hypothesis {i} " + "x" * 110, 60 - i, i % 7, 80, 10) for i in range(60)]
+    digest = content(
+        hypotheses=lines,
+        notes=["n" * 400] * 5,
+        alerts=[AlertLine(False, "a" * 200, 30, 4.0, "14:20", url + f"h{i}") for i in range(12)],
+        fixes=[FixLine("f" * 200, url + f"h{i}#fix", "Tue 14:00", "down", -0.5, 0.2, 0.1) for i in range(12)],
+        new_in_other=[ThemeLine("t" * 80, 12, 1, url + "other") for _ in range(3)],
+        channels={f"channel-{i}": i for i in range(40)},
+    )
+    _, blocks = build(digest)
+    assert sum(len(text) for text in section_texts(blocks)) <= MAX_MESSAGE_TEXT < 11_000
+    joined = "\n".join(section_texts(blocks))
+    assert "more hypotheses with enquiries: see the app" in joined, "what is left out is counted"
+    assert "more alerts" in joined and "more fixes" in joined
+    assert joined.count(f"*{60 - 0}*") >= 1, "the biggest hypothesis is listed"
 
 
 def test_a_quiet_window() -> None:

@@ -36,6 +36,11 @@ from app.i18n import gettext as _
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
+# Slack refuses a message whose blocks' texts add up to more than about 12,000 characters
+# (msg_blocks_too_long; undocumented, slackapi/bolt-js#2509 measured 13,297, another report was refused
+# at 11,341): a digest stays under this, its hypotheses taking what the other sections leave.
+MAX_MESSAGE_TEXT = 10_000
+MAX_TAIL_SECTION = 1_500  # alerts, fixes, not seen: a digest's parts after the hypotheses
 MAX_HEADER = 150
 MAX_NOTE = 300
 # A digest is read on a phone between meetings: the biggest movers, then a pointer to the app.
@@ -148,28 +153,48 @@ def bar(count: int, biggest: int) -> str:
 
 
 def _pack(
-    title: str, lines: Sequence[str], *, max_sections: int, more: Callable[[int], str], hidden: int = 0
+    title: str,
+    lines: Sequence[str],
+    *,
+    max_sections: int,
+    more: Callable[[int], str],
+    hidden: int = 0,
+    budget: int = MAX_SECTION,
 ) -> list[str]:
-    """Lines into at most ``max_sections`` texts of at most 3000 characters.
+    """Lines into at most ``max_sections`` texts of at most 3000 characters, ``budget`` characters in all.
 
     What does not fit, plus ``hidden`` lines left out beforehand, is counted in a last line, ``more(n)``
     ("…and 3 more alerts": a function, so the words can agree with the number)."""
     sections: list[str] = []
     current = title
+    used = 0  # by the sections closed so far
     for index, line in enumerate(lines):
         remaining = len(lines) - index
         candidate = f"{current}\n{line}" if current else line
-        if len(candidate) <= MAX_SECTION - 80:  # room for the "and N more" line
+        room = budget - used - 80  # room for the "and N more" line
+        if len(candidate) <= min(MAX_SECTION - 80, room):
             current = candidate
             continue
-        if len(sections) + 1 < max_sections:
+        if len(sections) + 1 < max_sections and len(current) + len(line) <= room:
             sections.append(current)
+            used += len(current)
             current = line
             continue
         sections.append(f"{current}\n{more(remaining + hidden)}")
         return sections
     sections.append(f"{current}\n{more(hidden)}" if hidden else current)
     return sections
+
+
+def text_length(blocks: Sequence[Block | dict[str, Any]]) -> int:
+    """The characters of every text in ``blocks``: what Slack's limit on a whole message counts."""
+    total = 0
+    for block in blocks:
+        data = block.to_dict() if isinstance(block, Block) else block
+        if "text" in data:
+            total += len(data["text"]["text"])
+        total += sum(len(element.get("text", "")) for element in data.get("elements", []))
+    return total
 
 
 # The digest's links open the app on this digest's window (app/ranges.py: from= and to=), so the page
@@ -301,6 +326,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             "*" + _("Alerts since the previous digest") + "*",
             lines,
             max_sections=1,
+            budget=MAX_TAIL_SECTION,
             more=lambda n: ngettext("…and {n} more alert", "…and {n} more alerts", n).format(n=format_number(n)),
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
@@ -311,6 +337,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             "*" + _("Fixes shipped") + "*",
             lines,
             max_sections=1,
+            budget=MAX_TAIL_SECTION,
             more=lambda n: ngettext("…and {n} more fix", "…and {n} more fixes", n).format(n=format_number(n)),
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
@@ -322,6 +349,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             "*" + _("Not seen in this window") + "*",
             [f"• {n}" for n in names],
             max_sections=1,
+            budget=MAX_TAIL_SECTION,
             more=lambda n: _("…and {n} more not seen").format(n=format_number(n)),
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
@@ -330,7 +358,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         _("Other"), _("not on the list"), format_number(content.other), change(content.other, content.other_previous)
     )
     notes = [f"> {escape(cut(note, MAX_NOTE))}" for note in content.notes[:5]]
-    tail.append(SectionBlock(text=MarkdownTextObject(text=cut("\n".join([other, *notes]), MAX_SECTION))))
+    tail.append(SectionBlock(text=MarkdownTextObject(text=cut("\n".join([other, *notes]), MAX_TAIL_SECTION + 300))))
     if content.new_in_other:
         lines = [_theme_line(t) for t in content.new_in_other[:3]]
         [text] = _pack(
@@ -345,7 +373,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             f"{escape(dimension_label(name))} {format_number(n)}" for name, n in content.channels.items()
         )
         by_channel = _("By channel: {split}").format(split=split)
-        tail.append(ContextBlock(elements=[MarkdownTextObject(text=cut(by_channel, MAX_SECTION))]))
+        tail.append(ContextBlock(elements=[MarkdownTextObject(text=cut(by_channel, MAX_TAIL_SECTION))]))
     tail.append(
         SectionBlock(
             text=MarkdownTextObject(
@@ -369,6 +397,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
                 n,
             ).format(n=format_number(n)),
             hidden=len(seen) - len(listed),
+            budget=MAX_MESSAGE_TEXT - text_length(blocks) - text_length(tail),
         )
         blocks.extend(SectionBlock(text=MarkdownTextObject(text=text)) for text in sections)
     blocks.extend(tail)

@@ -56,7 +56,11 @@ PERMANENT = {
     "channel_is_archived": "The channel {channel} is archived: choose another channel for the launch.",
     "restricted_action": "The workspace does not allow the app to post in {channel}: ask a Slack admin.",
     "msg_too_long": "The digest was too long for Slack; this is a bug in Launch Tally, please report it.",
+    "msg_blocks_too_long": "The digest was too long for Slack; this is a bug in Launch Tally, please report it.",
     "invalid_blocks": "Slack rejected the digest's layout; this is a bug in Launch Tally, please report it.",
+    "invalid_payload": "Slack could not read the message; this is a bug in Launch Tally, please report it.",
+    "no_active_hooks": "The Slack webhook is disabled: turn it on again in the Slack app's settings, or create a new "
+    "one and set SLACK_WEBHOOK_URL.",
     "no_service": "The Slack webhook was removed: create a new incoming webhook and set SLACK_WEBHOOK_URL.",
     "no_team": "The Slack workspace of the webhook is gone: create a new webhook and set SLACK_WEBHOOK_URL.",
     "invalid_token": "The Slack webhook URL is not valid any more: create a new one and set SLACK_WEBHOOK_URL.",
