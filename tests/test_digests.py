@@ -372,6 +372,19 @@ def test_a_dropped_connection_after_posting_does_not_post_twice(
     assert len(slack.posts(CHANNEL)) == 1 and len(slack.attempts()) == 1
 
 
+def test_the_look_before_posting_again_reads_past_the_first_page_of_a_busy_channel(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Slack gives the history newest first, 200 messages a page: with more than that said in the
+    channel since, the digest was on a later page, not found, and posted a second time."""
+    [run] = run_due(db, settings, bot, local(18, 9))
+    slack.chatter(CHANNEL, 450)
+    found = bot.find_posted(channel=CHANNEL, slot_key=run.slot_key, oldest=run.claimed_at.timestamp() - 60)
+    assert found is not None and found.ts == run.slack_ts
+    assert len(slack.attempts("conversations.history")) == 3
+    assert bot.find_posted(channel=CHANNEL, slot_key="1:not-posted", oldest=0) is None
+
+
 def test_a_dropped_connection_before_posting_is_retried(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, pauses: list[float], launch: Launch
 ) -> None:

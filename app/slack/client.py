@@ -40,6 +40,7 @@ METADATA_EVENT = "launch_tally_digest"
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 MAX_RATE_LIMIT_WAIT = 60  # seconds; longer waits go back to the scheduler instead of blocking it
 TIMEOUT = 15
+MAX_HISTORY_PAGES = 10  # of 200 messages: a channel's history since a digest was claimed, looked through
 
 # Errors no retry can fix, with what a person should do about each.
 PERMANENT = {
@@ -259,30 +260,44 @@ class BotSender:
         )
 
     def find_posted(self, *, channel: str, slot_key: str, oldest: float) -> Posted | None:
-        """A message in ``channel`` since ``oldest`` (epoch seconds) carrying ``slot_key`` in its metadata."""
+        """A message in ``channel`` since ``oldest`` (epoch seconds) carrying ``slot_key`` in its metadata.
+
+        Every page of the history since then (newest first, 200 a page): in a busy channel the digest
+        may be more than a page back, and missing it posts it twice. At most ``MAX_HISTORY_PAGES``."""
         channel_id = self._channel_id(channel)
-        try:
-            response = self._client.conversations_history(
-                channel=channel_id,
-                oldest=f"{oldest:.6f}",
-                include_all_metadata=True,
-                limit=200,
-            )
-        except (SlackApiError, *TRANSPORT_ERRORS) as exc:
-            raise _read_error(
-                exc,
-                channel,
-                what=f"check {channel}",
-                scopes="add the channels:history (and groups:history for private channels) scope to the Slack app",
-            ) from None
-        for message in response.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            if (
-                metadata.get("event_type") == METADATA_EVENT
-                and (metadata.get("event_payload") or {}).get("slot_key") == slot_key
-            ):
-                return Posted(channel_id, message.get("ts"))
-        return None
+        cursor: str | None = None
+        for _ in range(MAX_HISTORY_PAGES):
+            try:
+                response = self._client.conversations_history(
+                    channel=channel_id,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            except (SlackApiError, *TRANSPORT_ERRORS) as exc:
+                raise _read_error(
+                    exc,
+                    channel,
+                    what=f"check {channel}",
+                    scopes="add the channels:history (and groups:history for private channels) scope to the Slack app",
+                ) from None
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if (
+                    metadata.get("event_type") == METADATA_EVENT
+                    and (metadata.get("event_payload") or {}).get("slot_key") == slot_key
+                ):
+                    return Posted(channel_id, message.get("ts"))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not response.get("has_more") or not cursor:
+                return None
+        raise SlackError(
+            f"Could not check {channel} for the digest: more than {MAX_HISTORY_PAGES * 200} messages since it "
+            "was claimed. It will be tried again; look in the channel, and send it by hand if it is not there.",
+            code="history_too_long",
+            permanent=False,
+        )
 
 
 class WebhookSender:

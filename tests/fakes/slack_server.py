@@ -79,6 +79,11 @@ class FakeSlack:
         with self._lock:
             return self.ids.setdefault(name, f"C{len(self.ids) + 1:08d}")
 
+    def chatter(self, channel: str, count: int) -> None:
+        """People talking in ``channel``: ``count`` plain messages after whatever is there."""
+        for n in range(count):
+            self._store(channel, {"text": f"message {n}"})
+
     def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Messages that were posted (stored), oldest first; ``channel`` by name or id."""
         key = self.channel_id(channel) if channel is not None else None
@@ -143,7 +148,19 @@ class FakeSlack:
             messages = [m for m in self.posts(channel) if float(m["ts"]) >= oldest]
             if str(body.get("include_all_metadata")).lower() not in ("1", "true"):
                 messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
-            return Reply(200, {"ok": True, "messages": list(reversed(messages)), "has_more": False})
+            # Newest first, a page at a time as Slack does: ``limit`` a page, the next one by its cursor.
+            newest_first = list(reversed(messages))
+            start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 100)
+            more = start + limit < len(newest_first)
+            return Reply(
+                200,
+                {
+                    "ok": True,
+                    "messages": newest_first[start : start + limit],
+                    "has_more": more,
+                    "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+                },
+            )
         if method == "auth.test":
             return Reply(200, {"ok": True, "team": "Test", "user": "launch-tally"})
         return Reply(200, {"ok": False, "error": "unknown_method"})
