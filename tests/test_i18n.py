@@ -148,6 +148,7 @@ NOT_SHOWN_TO_PEOPLE = {"bad_token", "missing_token", "no_fix"} | {
     "connection_lost",
     "connection_refused",
     "unknown_outcome",
+    "history_too_long",
 }
 
 
