@@ -64,8 +64,8 @@ def _client_texts(language: str) -> dict[str, Any]:
         "not_undone": i18n.gettext("Not undone:"),
         "signed_out": _plural(
             language,
-            "You were signed out. Sign in again in a new tab; {n} waiting enquiry will be sent then.",
-            "You were signed out. Sign in again in a new tab; {n} waiting enquiries will be sent then.",
+            "You were signed out. Sign in again; {n} waiting enquiry will be sent then.",
+            "You were signed out. Sign in again; {n} waiting enquiries will be sent then.",
         ),
         "selected": _plural(
             language,

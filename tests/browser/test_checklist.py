@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Request, Response, Route, expect
 
-from app import hypothesis_sets, i18n
-from app.models import Launch, LaunchStatus
+from app import auth, hypothesis_sets, i18n
+from app.models import Launch, LaunchStatus, User
 from tests.browser.conftest import Checklist, OpenChecklist, wait_until
+from tests.conftest import PASSWORD
 
 ENQUIRIES_POST = re.compile(r"/launches/[^/]+/enquiries$")
 
@@ -272,6 +273,27 @@ def test_offline_ticks_are_kept_and_sent_once_when_back(checklist: Checklist) ->
     assert checklist.queue() == []
     expect(checklist.recent.get_by_role("listitem")).to_have_count(3)
     assert len(checklist.stored()) == 3  # nothing sent twice meanwhile
+
+
+def test_signed_out_the_checklist_goes_to_sign_in_and_back_and_sends_what_waited(checklist: Checklist) -> None:
+    """What the agents' guide and the notice tell an agent whose session ended mid-shift (it told her
+    to sign in in a new tab and leave this one open, while this one went to sign-in by itself)."""
+    page = checklist.page
+    with checklist.db.transaction() as session:  # an admin reset her password: every session ends
+        user = session.get(User, checklist.user.id)
+        assert user is not None
+        auth.revoke_sessions(session, user, now=dt.datetime.now(dt.UTC))
+    page.keyboard.press("1")
+    expect(page).to_have_url(re.compile(r"/login\?next=" + re.escape(checklist.path) + "$"), timeout=10_000)
+    assert len(checklist.queue()) == 1, "the tick waits in the browser"
+    assert checklist.stored() == []
+    page.get_by_label("User name").fill(checklist.user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(re.escape(checklist.path) + "$"))
+    [stored] = checklist.wait_for_stored(1)
+    assert stored.keys == {"billing"}
+    wait_until(lambda: checklist.queue() == [])
 
 
 def test_a_retried_tick_is_not_counted_twice(checklist: Checklist) -> None:
