@@ -343,6 +343,11 @@ def test_two_clicks_from_a_theme_to_a_hypothesis_and_undo(web: Web, people: Peop
     done = lena.get(saved.headers["location"])
     assert "3 enquiries moved onto it" in done.text
     assert not any(enquiry(db, i).is_other for i in setup.widget)
+    # Its notes are older than it: the launch page said "added" on the first note's day, and its own
+    # page said added today.
+    row = lena.get(f"/launches/{SLUG}?range=launch").text
+    assert re.search(r"widgeten-pa-hjemskjermen · counts from \d", row), "counted from its first note"
+    assert not re.search(r"widgeten-pa-hjemskjermen · added", row)
 
     [relink_id] = re.findall(r"/relinks/(\d+)/undo", done.text)
     undone = lena.post(f"/launches/{SLUG}/relinks/{relink_id}/undo?range=launch")
