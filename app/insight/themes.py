@@ -16,7 +16,10 @@ log-likelihood G² on the 2×2 table (notes with / without the phrase, recent / 
 the less likely the difference is chance (G² ≥ 10.83 is p < 0.001). A theme must be more common
 recently than before (as a share of the notes), in at least ``min_recent`` recent notes, and score
 at least ``min_score``. A word or two-word phrase inside a longer theme that covers at least
-``cover`` (80 %) of its recent notes is left out: the longer phrase says it better.
+``cover`` (80 %) of its recent notes is left out: the longer phrase says it better. So is a theme
+whose recent notes are nearly those of a theme ranked above it, ``cover`` of the larger set of the
+two ("QR scanner" and "crashes" in the same twelve notes): the same notes told twice would be counted
+twice in a digest and alerted twice. (A word in most notes, and a theme within some of them, differ.)
 
 **Cheap to ask often.** Everything here is a function of the notes and ``now`` (never the clock).
 Each note's phrases are worked out once per text (a bounded in-process cache, and stems are
@@ -605,7 +608,21 @@ def rank(recent: Sequence[NoteRef], before: Before, *, rules: ThemeRules = DEFAU
             continue
         kept.append(item)
     kept.sort(key=lambda s: (-s[0], -s[1], s[2]))
-    kept = kept[: rules.max_themes]
+    members: dict[str, set[int]] = {item[2]: set() for item in kept}
+    for index, analysis in enumerate(analyses):
+        for key in members.keys() & analysis.keys:
+            members[key].add(index)
+    distinct: list[tuple[float, int, str, int, int]] = []
+    for item in kept:  # best first
+        its = members[item[2]]
+        if any(
+            len(its & members[other[2]]) >= rules.cover * max(len(its), len(members[other[2]])) for other in distinct
+        ):
+            continue
+        distinct.append(item)
+        if len(distinct) == rules.max_themes:
+            break
+    kept = distinct
 
     chosen = {item[2] for item in kept}
     samples: dict[str, list[NoteRef]] = {key: [] for key in chosen}
