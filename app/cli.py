@@ -689,7 +689,9 @@ def enquiries_import(
         with db.session() as session:
             hypotheses = launches.hypotheses_of(session, launch)
         try:
-            rows = imports.read(file, launch=launch, hypotheses=hypotheses, now=started)
+            rows = imports.read(
+                file, launch=launch, hypotheses=hypotheses, now=started, imported=imports.imported_keys(db, launch)
+            )
         except imports.InvalidFile as exc:
             raise fail(f"{exc}\nNothing was imported.") from None
         console = Console(stderr=True)

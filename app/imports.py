@@ -31,13 +31,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import audit, privacy
 from app.db import Database
 from app.errors import TallyError
 from app.launches import local_date, window, zone
-from app.models import EnquirySource, Hypothesis, HypothesisStatus, Launch, id_of
+from app.models import Enquiry, EnquirySource, Hypothesis, HypothesisStatus, Launch, id_of
 from app.recording.record import NewEnquiry, insert_many
 
 REQUIRED_COLUMNS = ("occurred_at", "hypotheses", "channel", "segment", "note")
@@ -109,8 +109,18 @@ class Report:
 # --- reading and checking -------------------------------------------------------------
 
 
+# Which of these idempotency keys the launch has already: rows imported before are skipped.
+Imported = Callable[[Sequence[str]], set[str]]
+
+
 def read(
-    path: Path, *, launch: Launch, hypotheses: Sequence[Hypothesis], now: dt.datetime, name: str | None = None
+    path: Path,
+    *,
+    launch: Launch,
+    hypotheses: Sequence[Hypothesis],
+    now: dt.datetime,
+    name: str | None = None,
+    imported: Imported | None = None,
 ) -> list[Row]:
     """The file's rows, checked against the launch; ``InvalidFile`` lists every problem."""
     label = name or str(path)
@@ -118,10 +128,23 @@ def read(
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidFile(label, [Problem(1, "file", f"cannot be read: {exc.strerror or exc}")]) from None
-    return parse(data, name=label, launch=launch, hypotheses=hypotheses, now=now)
+    return parse(data, name=label, launch=launch, hypotheses=hypotheses, now=now, imported=imported)
 
 
-def parse(data: bytes, *, name: str, launch: Launch, hypotheses: Sequence[Hypothesis], now: dt.datetime) -> list[Row]:
+def parse(
+    data: bytes,
+    *,
+    name: str,
+    launch: Launch,
+    hypotheses: Sequence[Hypothesis],
+    now: dt.datetime,
+    imported: Imported | None = None,
+) -> list[Row]:
+    """The rows of ``data``. A row the launch has changed under since it was imported (its hypothesis
+    retired, its channel or segment no longer offered, its day no longer in the dates) is skipped as
+    imported before when ``imported`` knows all its keys: the guide says to add the next days' rows to
+    the same file and run it again, and such a row refused every later run, while leaving its key out
+    as the message advised imported it again."""
     text = _decode(data, name)
     if not text.strip():
         message = f"the file is empty: it needs a header row ({HEADER_EXAMPLE}), then a row per enquiry"
@@ -158,9 +181,15 @@ def parse(data: bytes, *, name: str, launch: Launch, hypotheses: Sequence[Hypoth
         if isinstance(checked, list):
             problems.extend(checked)
             continue
-        content, row = checked
+        content, row, changed = checked
         seen[content] += 1
-        rows.append(dataclasses.replace(row, key=_row_key(content, seen[content])))
+        row = dataclasses.replace(row, key=_row_key(content, seen[content]))
+        if changed:
+            keys = list(row.enquiry_keys())
+            if imported is None or not keys or len(imported(keys)) < len(keys):
+                problems.extend(changed)
+                continue
+        rows.append(row)
     if problems:
         raise InvalidFile(name, problems)
     return rows
@@ -210,27 +239,31 @@ class _RowChecker:
         self.hypotheses = {h.key: h for h in hypotheses}
         self.active_keys = [h.key for h in hypotheses if h.status != HypothesisStatus.RETIRED]
 
-    def check(self, line: int, values: dict[str, str]) -> list[Problem] | tuple[str, Row]:
-        """The row's content (what its key is made of) and the row, or what is wrong with it."""
-        problems: list[Problem] = []
+    def check(self, line: int, values: dict[str, str]) -> list[Problem] | tuple[str, Row, list[Problem]]:
+        """The row's content (what its key is made of), the row and what the launch changed since it may
+        have been imported (``changed``: a problem unless it was), or what is wrong with it."""
+        found: list[tuple[Problem, bool]] = []  # in the columns' order; True: the launch changed since
 
         def problem(column: str, message: str) -> None:
-            problems.append(Problem(line, column, message))
+            found.append((Problem(line, column, message), False))
 
-        occurred_at = self._occurred_at(values["occurred_at"].strip(), problem)
-        keys, hypothesis_ids = self._hypotheses(values["hypotheses"], problem)
+        def since(column: str, message: str) -> None:
+            found.append((Problem(line, column, message), True))
+
+        occurred_at = self._occurred_at(values["occurred_at"].strip(), problem, since)
+        keys, hypothesis_ids = self._hypotheses(values["hypotheses"], problem, since)
         channel = values["channel"].strip()
         if not channel:
             problem("channel", f"missing: give one of {', '.join(self.launch.channels)}")
         elif channel not in self.launch.channels:
-            problem(
+            since(
                 "channel",
                 f"unknown channel '{channel}' for launch {self.launch.slug}; "
                 f"it offers {', '.join(self.launch.channels)}",
             )
         segment = values["segment"].strip() or None
         if segment is not None and segment not in self.launch.segments:
-            problem(
+            since(
                 "segment",
                 f"unknown segment '{segment}' for launch {self.launch.slug}; "
                 f"it offers {', '.join(self.launch.segments)} (or leave it empty)",
@@ -241,16 +274,19 @@ class _RowChecker:
         except TallyError as exc:
             problem("note", exc.message)
         count = self._count(values.get("count", "").strip(), problem)
-        if problems or occurred_at is None:
-            return problems
+        if occurred_at is None or not all(changed for _, changed in found):
+            return [p for p, _ in found]
         content = json.dumps(
             [self.launch.slug, occurred_at.isoformat(), keys, channel, segment or "", note or ""],
             ensure_ascii=False,
             separators=(",", ":"),
         )
-        return content, Row(line, occurred_at, hypothesis_ids, channel, segment, note, count, key="")
+        row = Row(line, occurred_at, hypothesis_ids, channel, segment, note, count, key="")
+        return content, row, [p for p, _ in found]
 
-    def _occurred_at(self, value: str, problem: Callable[[str, str], None]) -> dt.datetime | None:
+    def _occurred_at(
+        self, value: str, problem: Callable[[str, str], None], since: Callable[[str, str], None]
+    ) -> dt.datetime | None:
         if not value:
             problem("occurred_at", f"missing: give when the enquiry came in, such as {EXAMPLE_TIME}")
             return None
@@ -268,13 +304,6 @@ class _RowChecker:
             )
             return None
         moment = moment.astimezone(dt.UTC)
-        if not self.start <= moment < self.end:
-            problem(
-                "occurred_at",
-                f"{value} is outside launch {self.launch.slug}, which runs from {self.launch.starts_on} to "
-                f"{self.launch.ends_on} ({self.launch.timezone}): change the time, or the launch's dates first",
-            )
-            return None
         if moment > self.now:
             problem(
                 "occurred_at",
@@ -282,9 +311,17 @@ class _RowChecker:
                 f"in {self.launch.timezone})",
             )
             return None
+        if not self.start <= moment < self.end:
+            since(
+                "occurred_at",
+                f"{value} is outside launch {self.launch.slug}, which runs from {self.launch.starts_on} to "
+                f"{self.launch.ends_on} ({self.launch.timezone}): change the time, or the launch's dates first",
+            )
         return moment
 
-    def _hypotheses(self, value: str, problem: Callable[[str, str], None]) -> tuple[list[str], tuple[int, ...]]:
+    def _hypotheses(
+        self, value: str, problem: Callable[[str, str], None], since: Callable[[str, str], None]
+    ) -> tuple[list[str], tuple[int, ...]]:
         keys = list(dict.fromkeys(key.strip() for key in value.split(";") if key.strip()))
         ids: list[int] = []
         for key in keys:
@@ -295,13 +332,13 @@ class _RowChecker:
                     f"unknown hypothesis key '{key}' for launch {self.launch.slug} (its keys: "
                     f"{', '.join(self.active_keys) or 'none'}); separate keys with ';', leave it empty for other",
                 )
-            elif hypothesis.status == HypothesisStatus.RETIRED:
-                problem(
-                    "hypotheses",
-                    f"hypothesis '{key}' was retired from launch {self.launch.slug}: "
-                    "count the enquiry as other (leave the key out) or bring the hypothesis back first",
-                )
             else:
+                if hypothesis.status == HypothesisStatus.RETIRED:
+                    since(
+                        "hypotheses",
+                        f"hypothesis '{key}' was retired from launch {self.launch.slug}: bring it back first, "
+                        "or count the enquiry as other (leave the key out; then this row counts as new)",
+                    )
                 ids.append(id_of(hypothesis))
         return sorted(keys), tuple(ids)
 
@@ -318,6 +355,21 @@ class _RowChecker:
             )
             return 1
         return int(value)
+
+
+def imported_keys(db: Database, launch: Launch) -> Imported:
+    """``Imported`` for ``launch``, read from the database."""
+
+    def lookup(keys: Sequence[str]) -> set[str]:
+        with db.session() as session:
+            found = session.exec(
+                select(Enquiry.idempotency_key).where(
+                    Enquiry.launch_id == launch.id, col(Enquiry.idempotency_key).in_(list(keys))
+                )
+            )
+            return {key for key in found if key is not None}
+
+    return lookup
 
 
 def _row_key(content: str, occurrence: int) -> str:

@@ -153,6 +153,34 @@ def test_an_extended_file_adds_only_the_new_rows(db: Database, launch: Launch, t
     assert tally.by_hypothesis == {ids["a"]: 2, ids["b"]: 3, ids["c"]: 0}
 
 
+def test_rows_imported_before_the_launch_changed_under_them_are_skipped_not_refused(
+    db: Database, launch: Launch, tmp_path: Path
+) -> None:
+    """The guide says to add the next days' rows to the same file and run it again. A lead retired b,
+    removed social and moved the first day meanwhile: every later run was refused for the rows already
+    in, and leaving b's key out, as the message advised, imported those rows again as other."""
+    first = HEADER + "2026-11-16T09:42:00+01:00,b,social,,,3\n2026-11-17T10:00:00+01:00,a,phone,,,\n"
+    assert run_import(db.url, write(tmp_path, first)).exit_code == 0
+    with db.transaction() as session:
+        b = session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id, Hypothesis.key == "b")).one()
+        b.status = HypothesisStatus.RETIRED
+        changed = session.get(Launch, launch.id)
+        assert changed is not None
+        changed.channels = ["phone", "chat", "email"]
+        changed.starts_on = dt.date(2026, 11, 17)
+    extended = first + "2026-11-18T11:00:00+01:00,a,chat,,,2\n"
+    result = run_import(db.url, write(tmp_path, extended))
+    assert result.exit_code == 0, result.output
+    assert "Added 2 enquiries to test-launch; 4 were already there (skipped)." in result.stdout
+    assert len(stored(db)) == 6
+    # Not imported before, the same row is refused as it was.
+    raised = extended.replace("b,social,,,3", "b,social,,,4")
+    refused = run_import(db.url, write(tmp_path, raised))
+    assert refused.exit_code == 1 and "hypothesis 'b' was retired" in refused.stderr
+    assert "unknown channel 'social'" in refused.stderr and "is outside launch" in refused.stderr
+    assert len(stored(db)) == 6
+
+
 def test_identical_rows_are_separate_enquiries(db: Database, launch: Launch, tmp_path: Path) -> None:
     row = "2026-11-16T09:00:00+01:00,a,phone,private,same words,\n"
     path = write(tmp_path, HEADER + row + row)
@@ -211,7 +239,7 @@ TOO_LONG = "x" * 501
         (
             "2026-11-18T09:42:00+01:00,a;c,phone,,,",
             "hypotheses",
-            "hypothesis 'c' was retired from launch test-launch: count the enquiry as other",
+            "hypothesis 'c' was retired from launch test-launch: bring it back first, or count the enquiry as other",
         ),
         (
             "2026-11-18T09:42:00+01:00,a,fax,,,",
