@@ -56,6 +56,7 @@ from app.slack.delivery import worker_name
 log = logging.getLogger(__name__)
 
 ON_TIME = dt.timedelta(minutes=5)  # sent within this of its slot: not marked late
+LATE_WITH_DAY = dt.timedelta(hours=3)  # a digest posted this late names its day, not just its time
 LOOKBACK = schedule.LOOKBACK
 # The retry policy and stale claims are app/slack/delivery.py's (alerts share them).
 STALE_CLAIM = delivery.STALE_CLAIM
@@ -168,6 +169,7 @@ def compose(
     now: dt.datetime,
     base_url: str,
     late: bool = False,
+    late_cause: str = "down",
 ) -> slack_blocks.DigestContent:
     tz = launches.zone(launch)
     hypotheses = [h for h in launches.hypotheses_of(session, launch) if h.status != HypothesisStatus.RETIRED]
@@ -185,7 +187,10 @@ def compose(
     since_launch = counts(launch_start, window_end)
     return slack_blocks.DigestContent(
         launch_name=launch.name,
-        slot_label=f"{slot_at.astimezone(tz):%H:%M}",
+        # Posted long after its time, a digest names its day: "16:00" the next morning reads as today's.
+        slot_label=i18n.format_weekday_time(slot_at.astimezone(tz))
+        if late and now - slot_at >= LATE_WITH_DAY
+        else f"{slot_at.astimezone(tz):%H:%M}",
         window_label=window_label(launch, window_start, window_end),
         day_number=launches.day_number(launch, day),
         launch_days=launches.day_number(launch, launch.ends_on),
@@ -214,6 +219,7 @@ def compose(
         notes=enquiries.recent_notes(session, launch=launch, start=window_start, end=window_end, limit=5),
         channels=current.by_channel,
         late=late,
+        late_cause=late_cause,
         alerts=alerts.recalled(session, launch, start=window_start, end=window_end, base_url=base_url),
         new_in_other=new_in_other(session, launch, now=now, base_url=base_url),
         fixes=fixes_shipped(session, launch, hypotheses, now=now, base_url=base_url),
@@ -338,7 +344,14 @@ def _save(db: Database, run: DigestRun, **changes: object) -> DigestRun:
 
 
 def message(
-    db: Database, run: DigestRun, launch: Launch, *, now: dt.datetime, settings: Settings, late: bool = False
+    db: Database,
+    run: DigestRun,
+    launch: Launch,
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    late: bool = False,
+    late_cause: str = "down",
 ) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text and the blocks of ``run``'s digest, in the language of Slack messages: the
     labels of times are made while composing, so both steps run in it."""
@@ -355,14 +368,22 @@ def message(
             now=now,
             base_url=settings.base_url,
             late=late,
+            late_cause=late_cause,
         )
         return slack_blocks.build(content)
 
 
 def _store_content(
-    db: Database, run: DigestRun, launch: Launch, *, now: dt.datetime, settings: Settings, late: bool
+    db: Database,
+    run: DigestRun,
+    launch: Launch,
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    late: bool,
+    late_cause: str = "down",
 ) -> DigestRun:
-    text, blocks = message(db, run, launch, now=now, settings=settings, late=late)
+    text, blocks = message(db, run, launch, now=now, settings=settings, late=late, late_cause=late_cause)
     return _save(db, run, text=text, blocks=blocks)
 
 
@@ -505,7 +526,8 @@ def run_due(
     never raised: the digests are done by then."""
     clock = clock or (lambda: now)
     grace = dt.timedelta(minutes=settings.digest_grace_minutes)
-    done: list[DigestRun] = []
+    # Runs left to retry first: after an outage, yesterday's 16:00 digest goes out before today's 09:00.
+    done = _resume(db, settings=settings, now=now, sender=sender, launch_ids=launch_ids, sleep=sleep, clock=clock)
     for launch in live_launches(db, launch_ids):
         # Slots before the launch went live, or before an edit moved them into the past, were never
         # due, so they are not "missed" (Launch.digests_due_from).
@@ -525,7 +547,6 @@ def run_due(
                 continue  # another process has it
             run = _store_content(db, run, launch, now=now, settings=settings, late=now - slot_at > ON_TIME)
             done.append(deliver(db, run, launch, sender=sender, clock=clock, sleep=sleep))
-    done.extend(_resume(db, settings=settings, now=now, sender=sender, launch_ids=launch_ids, sleep=sleep, clock=clock))
     if check_alerts:
         try:
             found = alerts.run_alerts(
@@ -550,6 +571,7 @@ def _resume(
     clock: Clock,
 ) -> list[DigestRun]:
     ids = {launch.id for launch in live_launches(db, launch_ids)}
+    grace = dt.timedelta(minutes=settings.digest_grace_minutes)
     with db.session() as session:
         waiting = list(
             session.exec(
@@ -576,6 +598,11 @@ def _resume(
             launch = launch_by_id[run.launch_id]
             if not taken.blocks:  # its process died before composing
                 taken = _store_content(db, taken, launch, now=now, settings=settings, late=True)
+            elif run.kind == DigestKind.SCHEDULED and now - run.slot_at >= grace:
+                # Composed on time, but Slack did not take it then (retries, a process that died while
+                # sending): posted now, hours later maybe, it must say so.
+                cause = "undelivered" if run.status == DigestStatus.RETRYING else "down"
+                taken = _store_content(db, taken, launch, now=now, settings=settings, late=True, late_cause=cause)
             # It may have been posted already (a dropped connection, a dead process): look before
             # posting. A webhook cannot look, so a dead process's digest fails for a person to check;
             # a webhook retry goes ahead (webhook runs only wait for retries after errors that posted nothing).

@@ -385,6 +385,28 @@ def test_the_look_before_posting_again_reads_past_the_first_page_of_a_busy_chann
     assert bot.find_posted(channel=CHANNEL, slot_key="1:not-posted", oldest=0) is None
 
 
+def test_a_digest_slack_did_not_take_goes_out_before_the_next_one_and_says_it_is_late(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """The 16:00 digest could not reach Slack, then Launch Tally was down overnight. Back at 09:10, it
+    posted the 09:00 digest, then the 16:00 one, 17 hours late, headed "16:00" with nothing to say it
+    was yesterday's or late."""
+    log(db, launch, "send", at=local(18, 15))
+    slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
+    [waiting] = run_due(db, settings, bot, local(18, 16))
+    assert waiting.status == DigestStatus.RETRYING and slack.posts(CHANNEL) == []
+    done = run_due(db, settings, bot, local(19, 9, 10))
+    assert [(r.slot_at, r.status) for r in done] == [
+        (local(18, 16), DigestStatus.LATE),
+        (local(19, 9), DigestStatus.LATE),
+    ]
+    yesterday, today = slack.posts(CHANNEL)
+    assert "Test launch · Wed 16:00" in str(yesterday["blocks"]), "it names its day"
+    assert "sent late: Slack did not take it at the time" in str(yesterday["blocks"])
+    assert "Test launch · 09:00" in str(today["blocks"])
+    assert "sent late: Launch Tally was not running at the time" in str(today["blocks"])
+
+
 def test_a_dropped_connection_before_posting_is_retried(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, pauses: list[float], launch: Launch
 ) -> None:

@@ -111,6 +111,9 @@ class DigestContent:
     notes: list[str] = field(default_factory=list)
     channels: dict[str, int] = field(default_factory=dict)
     late: bool = False
+    # Why it is late: "down" (no scheduler ran at its time) or "undelivered" (composed on time, but Slack
+    # did not take it then; sent after retries or once a process came back).
+    late_cause: str = "down"
     alerts: list[AlertLine] = field(default_factory=list)  # spike alerts sent since the previous digest
     new_in_other: list[ThemeLine] = field(default_factory=list)  # up to three rising themes
     fixes: list[FixLine] = field(default_factory=list)  # fixes shipped in the last days
@@ -290,10 +293,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text=escape(
-                        _enquiries_day(content)
-                        + (" · " + _("sent late: Launch Tally was not running at the time") if content.late else "")
-                    )
+                    text=escape(_enquiries_day(content) + (" · " + _late_note(content) if content.late else ""))
                 )
             ]
         ),
@@ -419,6 +419,12 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     )
     text = escape(f"{content.launch_name} · {content.slot_label}: {summary}{top}")
     return cut(text, MAX_SECTION), [block.to_dict() for block in blocks]
+
+
+def _late_note(content: DigestContent) -> str:
+    if content.late_cause == "undelivered":
+        return _("sent late: Slack did not take it at the time")
+    return _("sent late: Launch Tally was not running at the time")
 
 
 def _enquiries_day(content: DigestContent) -> str:
