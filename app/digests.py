@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -396,8 +397,10 @@ def deliver(
     clock: Clock = _utcnow,
     sleep: Sleep = time.sleep,
     check_first: bool = False,
+    max_pause: float = math.inf,
 ) -> DigestRun:
-    """Post a claimed run's stored content, with bounded retries; record the outcome."""
+    """Post a claimed run's stored content, with bounded retries; record the outcome. ``max_pause``:
+    the longest pause between tries (a person waiting on a page: longer, and a later pass tries)."""
     if sender is None:
         log.info("digest %s for %s composed as a dry run (no Slack configured)", run.slot_key, launch.slug)
         return _save(db, run, status=DigestStatus.DRY_RUN, sent_at=clock(), error=None)
@@ -417,6 +420,7 @@ def deliver(
         check_first=check_first,
         sleep=sleep,
         keep_claim=claim.keep,
+        max_pause=max_pause,
     )
     if result.lost:
         log.warning("digest %s for %s was taken over by another process; it posts it", run.slot_key, launch.slug)
@@ -662,6 +666,7 @@ def send_now(
     sender: Sender | None,
     sleep: Sleep = time.sleep,
     clock: Clock | None = None,
+    max_pause: float = math.inf,
 ) -> DigestRun:
     """An extra digest, now, for the window since the last scheduled one. It does
     not move the scheduled windows: the next one still covers its full period."""
@@ -683,7 +688,7 @@ def send_now(
     if run is None:
         raise Conflict("Could not record the digest; try again.")
     run = _store_content(db, run, launch, now=now, settings=settings, late=False)
-    return deliver(db, run, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep)
+    return deliver(db, run, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep, max_pause=max_pause)
 
 
 def send_again(
@@ -694,6 +699,7 @@ def send_again(
     sender: Sender | None,
     sleep: Sleep = time.sleep,
     clock: Clock | None = None,
+    max_pause: float = math.inf,
 ) -> DigestRun:
     """Post a stored digest that was only a dry run, failed, or is waiting to be retried."""
     if sender is None:
@@ -715,7 +721,16 @@ def send_again(
         raise Conflict("Someone else is sending this digest right now.", code="digest_busy")
     # A bot looks before posting again; with a webhook the lead has looked (the page asks them to).
     check = sender.can_check_channel and run.attempts > 0
-    return deliver(db, taken, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep, check_first=check)
+    return deliver(
+        db,
+        taken,
+        launch,
+        sender=sender,
+        clock=clock or (lambda: now),
+        sleep=sleep,
+        check_first=check,
+        max_pause=max_pause,
+    )
 
 
 def recent_runs(session: Session, launch: Launch, *, limit: int = 60) -> Sequence[DigestRun]:

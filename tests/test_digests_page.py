@@ -93,6 +93,22 @@ def test_send_now_and_send_a_dry_run_once_slack_is_configured(
     assert {r.status.value for r in digests_of(db, launch)} >= {"late", "sent"}
 
 
+def test_send_now_under_a_rate_limit_answers_at_once_and_leaves_the_rest_to_the_scheduler(
+    db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
+) -> None:
+    """Slack's Retry-After was waited out inside the request, three times by slack-sdk and between the
+    pass's tries: with Retry-After 30, one press of Send now took 330 s (a proxy's 504, and a second
+    press sent a second digest)."""
+    slack.add_channel("#launch")
+    limited = Reply(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "3"})
+    slack.queue("chat.postMessage", *[limited] * 12)
+    lena = WebUser(slack_app).login("lena")
+    assert lena.post(f"/launches/{launch.slug}/digests/send").status_code == 303
+    assert len(slack.attempts()) == 1, "one try, no waiting"
+    [waiting] = digests_of(db, launch)
+    assert waiting.status.value == "retrying" and waiting.next_attempt_at is not None
+
+
 def digests_of(db: Database, launch: Launch) -> list[Any]:
     with db.session() as session:
         return list(digests.recent_runs(session, launch))

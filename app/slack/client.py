@@ -340,14 +340,22 @@ class WebhookSender:
 Sender = BotSender | WebhookSender
 
 
-def sender_from(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Sender | None:
-    """The configured way to post, or None when Slack is not configured (dry runs)."""
+def sender_from(
+    settings: Settings, *, sleep: Callable[[float], None] = time.sleep, rate_limit_retries: int = 3
+) -> Sender | None:
+    """The configured way to post, or None when Slack is not configured (dry runs). ``rate_limit_retries``:
+    how often slack-sdk itself waits out a rate limit (up to a minute each) before the error is ours."""
     if settings.slack_bot_token is not None:
         return BotSender(
-            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, sleep=sleep
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            sleep=sleep,
+            rate_limit_retries=rate_limit_retries,
         )
     if settings.slack_webhook_url is not None:
-        return WebhookSender(url=settings.slack_webhook_url.get_secret_value(), sleep=sleep)
+        return WebhookSender(
+            url=settings.slack_webhook_url.get_secret_value(), sleep=sleep, rate_limit_retries=rate_limit_retries
+        )
     return None
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import socket
 from collections.abc import Callable
@@ -105,9 +106,11 @@ def post_with_retries(
     check_first: bool,
     sleep: Sleep,
     keep_claim: Callable[[], bool],
+    max_pause: float = math.inf,
 ) -> Pass:
     """One pass: post (or find it already posted) with up to ``ATTEMPTS_PER_PASS`` tries, each after
-    ``keep_claim`` (``Claim.keep``) says the claim is still this process's."""
+    ``keep_claim`` (``Claim.keep``) says the claim is still this process's. A pause longer than
+    ``max_pause`` ends the pass instead (a person waiting on a page: a later pass tries again)."""
     error: SlackError | None = None
     for attempt in range(ATTEMPTS_PER_PASS):
         if not keep_claim():
@@ -130,7 +133,10 @@ def post_with_retries(
             if exc.retry_after is not None and exc.retry_after > MAX_RATE_LIMIT_WAIT:
                 break  # Slack asks for a long pause: leave it to a later pass, do not block the scheduler
             if attempt + 1 < ATTEMPTS_PER_PASS:
-                sleep(exc.retry_after if exc.retry_after is not None else PAUSES[min(attempt, len(PAUSES) - 1)])
+                pause = exc.retry_after if exc.retry_after is not None else PAUSES[min(attempt, len(PAUSES) - 1)]
+                if pause > max_pause:
+                    break
+                sleep(pause)
             continue
         return Pass(attempts, posted=posted)
     return Pass(attempts, error=error)
