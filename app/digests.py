@@ -188,10 +188,7 @@ def compose(
     since_launch = counts(launch_start, window_end)
     return slack_blocks.DigestContent(
         launch_name=launch.name,
-        # Posted long after its time, a digest names its day: "16:00" the next morning reads as today's.
-        slot_label=i18n.format_weekday_time(slot_at.astimezone(tz))
-        if late and now - slot_at >= LATE_WITH_DAY
-        else f"{slot_at.astimezone(tz):%H:%M}",
+        slot_label=_slot_label(launch, slot_at, now=now, late=late),
         window_label=window_label(launch, window_start, window_end),
         day_number=launches.day_number(launch, day),
         launch_days=launches.day_number(launch, launch.ends_on),
@@ -225,6 +222,15 @@ def compose(
         new_in_other=new_in_other(session, launch, now=now, base_url=base_url),
         fixes=fixes_shipped(session, launch, hypotheses, now=now, base_url=base_url),
     )
+
+
+def _slot_label(launch: Launch, slot_at: dt.datetime, *, now: dt.datetime, late: bool) -> str:
+    """The digest's time, "16:00"; at the launch's end "final tally"; posted long after its time, with its
+    day ("Wed 16:00": "16:00" the next morning reads as today's)."""
+    if slot_at >= launches.window(launch)[1]:
+        return i18n.gettext("final tally")
+    local = slot_at.astimezone(launches.zone(launch))
+    return i18n.format_weekday_time(local) if late and now - slot_at >= LATE_WITH_DAY else f"{local:%H:%M}"
 
 
 THEMES_IN_DIGEST = 3
@@ -537,7 +543,7 @@ def run_due(
         # due, so they are not "missed" (Launch.digests_due_from).
         since = max(now - LOOKBACK, launches.window(launch)[0], launch.digests_due_from or now - LOOKBACK)
         taken = _existing_keys(db, launch, since)
-        for slot_at in schedule.slots_between(launch, since - dt.timedelta(microseconds=1), now):
+        for slot_at in schedule.digest_slots(launch, since - dt.timedelta(microseconds=1), now):
             if slot_key(launch, slot_at) in taken:
                 continue
             if now - slot_at >= grace:

@@ -1,7 +1,9 @@
 """Digest slots: the moments, in UTC, when a launch's digests fall due.
 
 A slot is a local clock time (09:00, 13:00, 16:00) on a day of the launch, in
-the launch's time zone. On DST days the wall clock still reads 09:00, 13:00
+the launch's time zone. The scheduler also makes a closing digest at the launch's
+end (midnight after its last day, ``closing_slot``): without it, the hours after the
+last day's last digest time never reached Slack. On DST days the wall clock still reads 09:00, 13:00
 and 16:00 and there are still exactly three slots; only their UTC instants
 shift. A slot time that does not exist that day (inside the spring gap) is
 taken as the first moment after the gap.
@@ -12,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from app.launches import digest_clock_times, local_date, zone
+from app.launches import digest_clock_times, local_date, window, zone
 from app.models import Launch
 
 
@@ -59,12 +61,25 @@ def slots_between(launch: Launch, start: dt.datetime, end: dt.datetime) -> Itera
         day += dt.timedelta(days=1)
 
 
+def closing_slot(launch: Launch) -> dt.datetime:
+    """The launch's last digest: at its end, for the hours since the last day's last digest time."""
+    return window(launch)[1]
+
+
+def digest_slots(launch: Launch, start: dt.datetime, end: dt.datetime) -> Iterator[dt.datetime]:
+    """Every digest the scheduler makes in (start, end], oldest first: the slots, then the closing one."""
+    yield from slots_between(launch, start, end)
+    closing = closing_slot(launch)
+    if start < closing <= end:
+        yield closing
+
+
 LOOKBACK = dt.timedelta(hours=24)  # how far back the scheduler looks for slots it has not dealt with
 
 
 def recent_slots(launch: Launch, now: dt.datetime) -> list[dt.datetime]:
     """The slots of the last ``LOOKBACK`` up to ``now``: those the scheduler may still send or call missed."""
-    return list(slots_between(launch, now - LOOKBACK, now))
+    return list(digest_slots(launch, now - LOOKBACK, now))
 
 
 def previous_slot(launch: Launch, now: dt.datetime) -> dt.datetime | None:

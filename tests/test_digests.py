@@ -303,7 +303,7 @@ def test_only_live_launches_and_only_inside_their_window(db: Database, settings:
     # Before the first day and after the last, nothing.
     assert run_due(db, settings, bot, local(15, 13)) == []
     after = digests.run_due(db, settings=settings, now=local(8, 13, month=12), sender=bot, sleep=lambda s: None)
-    assert all(r.slot_at < local(8, 0, month=12) for r in after)
+    assert all(r.slot_at <= local(8, 0, month=12) for r in after)  # the closing digest, at its end, the last
 
 
 # --- DST ---------------------------------------------------------------------------------------
@@ -521,19 +521,24 @@ def test_a_preview_at_a_digest_time_shows_that_digest_not_an_empty_window(
     assert content.window_total == 2
 
 
-def test_a_digest_by_hand_after_the_launch_ended_covers_it_up_to_its_end(
-    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
-) -> None:
-    """A closing tally sent the morning after: the preview said "day 3 of 2" and counted a window
-    running past the launch's end into the day it was sent."""
-    ended = make_launch(
+def two_day_launch(db: Database, slug: str) -> Launch:
+    """A launch of 18 and 19 November, next to the fixture's (which runs for weeks)."""
+    return make_launch(
         db,
-        slug="ended",
+        slug=slug,
         hypotheses=("send",),
         slack_channel=CHANNEL,
         starts_on=dt.date(2026, 11, 18),
         ends_on=dt.date(2026, 11, 19),
     )
+
+
+def test_a_digest_by_hand_after_the_launch_ended_covers_it_up_to_its_end(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    """A closing tally sent the morning after: the preview said "day 3 of 2" and counted a window
+    running past the launch's end into the day it was sent."""
+    ended = two_day_launch(db, "ended")
     run_due(db, settings, bot, local(19, 16))
     log(db, ended, "send", at=local(19, 20))
     end = local(20, 0)
@@ -546,6 +551,24 @@ def test_a_digest_by_hand_after_the_launch_ended_covers_it_up_to_its_end(
     assert content.window_total == 1
     sent = digests.send_now(db, ended, settings=settings, now=local(20, 9), sender=bot, sleep=lambda s: None)
     assert sent.status == DigestStatus.SENT and (sent.window_start, sent.window_end) == (local(19, 16), end)
+
+
+def test_the_last_evening_of_a_launch_gets_a_closing_digest(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    """The last scheduled digest was the last day's 16:00: the enquiries of that evening never reached
+    Slack, and the product team's last tally was short by them."""
+    ending = two_day_launch(db, "ending")
+    run_due(db, settings, bot, local(19, 16))
+    for hour in (17, 20, 23):
+        log(db, ending, "send", at=local(19, hour))
+    assert run_due(db, settings, bot, local(19, 23, 59)) == []
+    [closing] = run_due(db, settings, bot, local(20, 0, 1))
+    assert closing.status == DigestStatus.SENT and closing.kind == DigestKind.SCHEDULED
+    assert (closing.window_start, closing.window_end) == (local(19, 16), local(20, 0))
+    posted = str(slack.posts(CHANNEL)[-1]["blocks"])
+    assert "final tally" in posted and "day 2 of 2" in posted and "*3* in this window" in posted
+    assert run_due(db, settings, bot, local(20, 9)) == [], "once"
 
 
 def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: Launch) -> None:
