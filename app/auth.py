@@ -266,7 +266,8 @@ def authenticate(
     minutes = settings.login_failure_window_minutes
     limit = settings.login_max_failures_per_account
     user = get_user(session, name)
-    proof = device_token(user, settings) if user is not None and known_device(device, user, settings) else signed_in
+    known_here = user is not None and known_device(device, user, settings)
+    proof = device_token(user, settings) if known_here and user is not None else signed_in or None
     known = proof is not None
     device_key = known_as(proof) if proof is not None else None
     here_is = col(LoginAttempt.device) == device_key if device_key else col(LoginAttempt.address) == address

@@ -86,6 +86,10 @@ class Viewer:
 
     user: User
     language: str
+    # What signed them in: their session's token, or the proxy's header naming them. Failed password
+    # checks while signed in are counted under it (auth.authenticate's ``signed_in``), never under a
+    # cookie the proxy's users do not need and anyone could change at will.
+    signed_in_as: str = ""
 
     def can(self, role: Role) -> bool:
         return self.user.can(role)
@@ -107,12 +111,14 @@ def find_viewer(request: Request, session: Session, settings: Settings, now: dt.
                 f"You are signed in as {name!r}, but Launch Tally has no active user by that name: ask an admin.",
                 code="unknown_user",
             )
+        signed_in_as = f"trusted-header|{user.username}"
     elif token := request.cookies.get(SESSION_COOKIE):
         found = auth.find_session(session, token, now=now)
         user = found[0] if found else None
+        signed_in_as = f"session|{token}"
     if user is None:
         return None
-    return Viewer(user, user.language or browser_language(request, settings))
+    return Viewer(user, user.language or browser_language(request, settings), signed_in_as)
 
 
 def get_optional_viewer(request: Request, session: SessionDep, settings: SettingsDep, now: Now) -> Viewer | None:

@@ -516,6 +516,41 @@ def test_the_trusted_user_header_is_believed_only_from_a_proxy(database_url: str
         assert proxy.get("/admin/users", headers={"X-Remote-User": "ada"}).status_code == 200
 
 
+def test_behind_the_proxy_a_password_change_is_limited_per_person_not_per_cookie(
+    database_url: str, db: Database, people: People
+) -> None:
+    """Signed in by the proxy's header, the session cookie is never checked: failed password checks
+    counted under it let anyone send a new one with each guess and never be stopped; and, with no
+    session, people behind the proxy were held by the address's limit at their own password change."""
+    settings = make_settings(
+        database_url,
+        trusted_user_header="X-Remote-User",
+        login_max_failures_per_account=3,
+        login_max_failures_per_address=3,
+    )
+    app = create_app(settings, db=db)
+    kari = {"X-Remote-User": "kari"}
+
+    def change(proxy: TestClient, current: str, new: str) -> int:
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', proxy.get("/me", headers=kari).text)
+        assert token
+        data = {"current": current, "new": new, "csrf_token": token.group(1)}
+        return int(proxy.post("/me/password", data=data, headers=kari).status_code)
+
+    with (
+        time_machine.travel(dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC), tick=False),
+        TestClient(app, follow_redirects=False, client=PROXY) as proxy,
+    ):
+        for name in ("ola", "lena", "nobody"):  # colleagues mistyping at /login, all from the proxy's address
+            assert sign_in(browser(app, client=PROXY), name, "typo").status_code == 401
+        assert change(proxy, PASSWORD, "a brand new password") == 303, "her own change is not held by them"
+        statuses = []
+        for n in range(5):  # a desk left signed in: a new session cookie with each guess
+            proxy.cookies.set(SESSION_COOKIE, f"made-up-{n}")
+            statuses.append(change(proxy, f"guess {n}", "mallory's password"))
+        assert statuses == [422, 422, 422, 429, 429]
+
+
 def test_a_disabled_user_in_the_trusted_header_is_refused(database_url: str, db: Database, people: People) -> None:
     app = create_app(make_settings(database_url, trusted_user_header="X-Remote-User"), db=db)
     with TestClient(app, follow_redirects=False, client=PROXY) as proxy:

@@ -176,7 +176,7 @@ def change_password(
                 settings=settings,
                 # Signed in already: others' failures must not keep the owner out here.
                 device=request.cookies.get(auth.DEVICE_COOKIE),
-                signed_in=request.cookies.get(SESSION_COOKIE),
+                signed_in=viewer.signed_in_as,
             )
         except Unauthenticated:
             raise Invalid("The current password is not right.", field="current", code="wrong_password") from None
