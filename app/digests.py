@@ -546,13 +546,16 @@ def run_due(
         for slot_at in schedule.digest_slots(launch, since - dt.timedelta(microseconds=1), now):
             if slot_key(launch, slot_at) in taken:
                 continue
-            if now - slot_at >= grace:
+            # The closing digest is sent however late (within the day looked back): no later one covers it.
+            if now - slot_at >= grace and slot_at != schedule.closing_slot(launch):
                 missed = claim_slot(db, launch, slot_at, now=now, status=DigestStatus.MISSED)
                 if missed is not None:
                     log.warning("digest slot %s for %s missed: %s", missed.slot_key, launch.slug, MISSED_REASON)
                     done.append(missed)
                 continue
-            run = claim_slot(db, launch, slot_at, now=now)
+            # The time now, not the pass's start: retries went first, and a claim stamped before them
+            # could look abandoned to another replica at once.
+            run = claim_slot(db, launch, slot_at, now=clock())
             if run is None:
                 continue  # another process has it
             run = _store_content(db, run, launch, now=now, settings=settings, late=now - slot_at > ON_TIME)
@@ -679,7 +682,9 @@ def send_now(
     _check_started(launch, now)  # before its run is recorded: a run that cannot be composed would stay pending
     end = _by_hand_until(launch, now)
     with db.transaction() as session:
-        start = chain_start(session, launch, end)
+        # As the preview: at the very end of a digest's window (its slot, the launch's end once its
+        # closing digest went), that window again, not an empty one.
+        start = chain_start(session, launch, end - dt.timedelta(microseconds=1))
         run_id = _insert(
             session,
             launch,

@@ -95,7 +95,7 @@ def previous_slot(launch: Launch, now: dt.datetime) -> dt.datetime | None:
 
 
 def next_slot(launch: Launch, now: dt.datetime) -> dt.datetime | None:
-    """The first slot after ``now`` (None after the last one)."""
+    """The first digest after ``now``, the closing one included (None after it)."""
     tz = zone(launch)
     day = max(local_date(now, tz), launch.starts_on)
     while day <= launch.ends_on:
@@ -103,4 +103,5 @@ def next_slot(launch: Launch, now: dt.datetime) -> dt.datetime | None:
         if later:
             return later[0]
         day += dt.timedelta(days=1)
-    return None
+    closing = closing_slot(launch)
+    return closing if closing > now else None

@@ -569,6 +569,24 @@ def test_the_last_evening_of_a_launch_gets_a_closing_digest(
     posted = str(slack.posts(CHANNEL)[-1]["blocks"])
     assert "final tally" in posted and "day 2 of 2" in posted and "*3* in this window" in posted
     assert run_due(db, settings, bot, local(20, 9)) == [], "once"
+    # By hand the morning after, as Preview shows: that last window again, not an empty one.
+    by_hand = digests.send_now(db, ending, settings=settings, now=local(20, 9), sender=bot, sleep=lambda s: None)
+    assert (by_hand.window_start, by_hand.window_end) == (local(19, 16), local(20, 0))
+    assert "*3* in this window" in str(slack.posts(CHANNEL)[-1]["blocks"])
+
+
+def test_the_closing_digest_is_next_after_the_last_days_last_digest_and_is_never_missed(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    """A missed closing digest said "the next digest covers its enquiries": there is none after it."""
+    ending = two_day_launch(db, "ending")
+    assert schedule.next_slot(ending, local(19, 17)) == local(20, 0), "the pages say when it comes"
+    assert schedule.next_slot(ending, local(20, 0)) is None
+    run_due(db, settings, bot, local(19, 16))
+    log(db, ending, "send", at=local(19, 20))
+    [late] = run_due(db, settings, bot, local(20, 2))  # down from before midnight to two hours after
+    assert late.status == DigestStatus.LATE and (late.window_start, late.window_end) == (local(19, 16), local(20, 0))
+    assert "*1* in this window" in str(slack.posts(CHANNEL)[-1]["blocks"])
 
 
 def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: Launch) -> None:
