@@ -95,6 +95,7 @@ ERROR_TEXTS = {
     "outside_window": N_("This launch's dates are over (or have not begun): ask a lead to change them."),
     "unknown_launch": N_("There is no such launch."),
     "unknown_hypothesis": N_("A hypothesis is no longer on the list: reload the page."),
+    "no_such_hypothesis": N_("This launch has no such hypothesis: check the address."),
     "retired_hypothesis": N_("A hypothesis was retired: reload the page."),
     "unknown_channel": N_("That channel is not offered any more: reload the page."),
     "unknown_segment": N_("That segment is not offered any more: reload the page."),

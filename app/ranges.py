@@ -230,8 +230,12 @@ def select(
                 launch, f"The range from {from_text or '(launch start)'} to {to_text or '(launch end)'}"
             )
         if end <= start:
+            days = len((from_text or "").strip()) == 10 and len((to_text or "").strip()) == 10  # both dates, not times
             raise Invalid(
-                f"to={to_text!r} is before from={from_text!r}: both days are included, so to may equal from.",
+                f"to={to_text!r} is before from={from_text!r}: both days are included, so to may equal from."
+                if days
+                else f"to={to_text!r} is not after from={from_text!r}: give a later to (a time is the end, "
+                "not included).",
                 field="to",
                 code="invalid_range",
             )

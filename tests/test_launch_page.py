@@ -212,6 +212,8 @@ def test_the_chosen_days_form_keeps_the_filters(kari: WebUser) -> None:
         ("?range=someday", "range=&#39;someday&#39; is not one of since-digest, today, yesterday, 7d, launch"),
         ("?from=18.11.2026", "is neither a date (YYYY-MM-DD"),
         ("?from=2026-11-18&to=2026-11-17", "to=&#39;2026-11-17&#39; is before from=&#39;2026-11-18&#39;"),
+        # Times: the end is not included, so the same time is no range (it said "to may equal from").
+        ("?from=2026-11-18T09%3A00%2B01%3A00&to=2026-11-18T09%3A00%2B01%3A00", "is not after from=&#39;2026-11-18T09"),
         ("?range=today&from=2026-11-18", "Give either range= or from=/to=, not both."),
         ("?from=2026-10-01&to=2026-10-02", "That range is outside this launch's dates"),
         ("?from=2027-01-01", "does not overlap launch &#39;test-launch&#39;"),
@@ -522,6 +524,8 @@ def test_an_unknown_hypothesis_is_a_404(kari: WebUser) -> None:
     response = kari.get(PAGE + "/hypotheses/nope")
     assert response.status_code == 404
     assert "has no hypothesis &#39;nope&#39;" in response.text
+    assert "This launch has no such hypothesis: check the address." in response.text
+    assert "no longer on the list" not in response.text, "the checklist's words for a tick"
 
 
 def test_the_drill_down_with_a_bad_range_is_a_422_with_its_ranges(kari: WebUser) -> None:

@@ -57,7 +57,9 @@ def find(session: Session, launch: Launch, key: str) -> tuple[Hypothesis, list[H
     for hypothesis in hypotheses:
         if hypothesis.key == key:
             return hypothesis, hypotheses
-    raise NotFound(f"Launch {launch.slug!r} has no hypothesis {key!r}.", field="key", code="unknown_hypothesis")
+    # A page's address, typed or kept: "not found" (check the address), not the checklist's "no longer on
+    # the list: reload the page", which the API's and the tick's unknown_hypothesis say.
+    raise NotFound(f"Launch {launch.slug!r} has no hypothesis {key!r}.", field="key", code="no_such_hypothesis")
 
 
 def _shares(counts: dict[str, int]) -> list[Share]:
