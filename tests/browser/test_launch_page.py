@@ -285,6 +285,28 @@ def test_a_phone_gets_the_whole_page_without_sideways_scrolling(page: Page, boar
     assert problems == []
 
 
+def edge_brightness(png: bytes, x: int) -> float:
+    """The mean of red, green and blue down column ``x`` of a screenshot (negative: from the right)."""
+    width, _, rows = decode_png(png)
+    channels = len(rows[0]) // width
+    column = x % width
+    return sum(sum(row[column * channels : column * channels + 3]) / 3 for row in rows) / len(rows)
+
+
+def test_on_a_phone_the_table_shows_which_side_has_more(page: Page, board: Board, problems: list[str]) -> None:
+    """On a phone the table showed two columns and nothing said there were more to scroll to."""
+    open_page(page, PAGE + "?range=launch", width=390, height=844)
+    wrap = page.locator(".table-wrap").first
+    wrap.scroll_into_view_if_needed()
+    at_start = wrap.screenshot()
+    wrap.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+    page.wait_for_function("() => document.querySelector('.table-wrap').scrollLeft > 0")
+    at_end = wrap.screenshot()
+    assert edge_brightness(at_start, -2) < edge_brightness(at_end, -2) - 10, "a shadow on the right: more there"
+    assert edge_brightness(at_end, 2) < edge_brightness(at_end, 20) - 10, "at the end, the shadow is on the left"
+    assert problems == []
+
+
 def test_large_type_for_a_projector(page: Page, board: Board, problems: list[str]) -> None:
     open_page(page, PAGE + "?range=launch", width=1920, height=1080)
     page.get_by_role("button", name="Large type").click()
