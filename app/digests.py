@@ -35,6 +35,7 @@ from app import enquiries, i18n, launches, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.errors import Conflict, NotFound
+from app.i18n import N_
 from app.insight import alerts, impact, themes
 from app.models import (
     DELIVERED,
@@ -53,6 +54,7 @@ from app.slack import blocks as slack_blocks
 from app.slack import delivery
 from app.slack.client import Sender
 from app.slack.delivery import worker_name
+from app.slack.messages import template
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +65,21 @@ LOOKBACK = schedule.LOOKBACK
 STALE_CLAIM = delivery.STALE_CLAIM
 ATTEMPTS_PER_PASS = delivery.ATTEMPTS_PER_PASS
 MAX_PASSES = delivery.MAX_PASSES
-MISSED_REASON = (
-    "Not sent: no scheduler ran within the grace period after this slot (was Launch Tally stopped?). "
-    "The next digest covers its enquiries."
+MISSED_REASON = template(
+    N_(
+        "Not sent: no scheduler ran within the grace period after this slot (was Launch Tally stopped?). "
+        "The next digest covers its enquiries."
+    )
+)
+NO_CHANNEL = template(N_("The launch has no Slack channel: set one in the launch editor, then send it."))
+WEBHOOK_MAY_HAVE_POSTED = template(
+    N_(
+        "{reason} A webhook cannot check the channel: look in Slack, and send it again from the Digests page only "
+        "if it is not there."
+    )
+)
+GAVE_UP = template(
+    N_("Gave up after {attempts} attempts: {reason} Send it from the Digests page once Slack answers again.")
 )
 COMPOSED = (*DELIVERED, DigestStatus.PENDING, DigestStatus.RETRYING, DigestStatus.FAILED)
 
@@ -412,7 +426,7 @@ def deliver(
         return _save(db, run, status=DigestStatus.DRY_RUN, sent_at=clock(), error=None)
     channel = launch.slack_channel or ""
     if not channel and sender.can_check_channel:
-        return _fail(db, run, launch, "The launch has no Slack channel: set one in the launch editor, then send it.")
+        return _fail(db, run, launch, NO_CHANNEL)
     late = run.kind == DigestKind.SCHEDULED and clock() - run.slot_at > ON_TIME
     claim = delivery.Claim(db, DigestRun, run, clock)
     result = delivery.post_with_retries(
@@ -451,24 +465,10 @@ def deliver(
         return _fail(db, run, launch, error.message, attempts=attempts)
     if error.maybe_posted and not sender.can_check_channel:
         # A webhook cannot look in the channel: a later pass might post it twice.
-        return _fail(
-            db,
-            run,
-            launch,
-            f"{error.message} A webhook cannot check the channel: look in Slack, and send it "
-            "again from the Digests page only if it is not there.",
-            attempts=attempts,
-        )
+        return _fail(db, run, launch, WEBHOOK_MAY_HAVE_POSTED.format(reason=error.message), attempts=attempts)
     pause = delivery.next_pass(error, attempts_before=run.attempts)
     if pause is None:
-        return _fail(
-            db,
-            run,
-            launch,
-            f"Gave up after {attempts} attempts: {error.message} Send it from the Digests "
-            "page once Slack answers again.",
-            attempts=attempts,
-        )
+        return _fail(db, run, launch, GAVE_UP.format(attempts=attempts, reason=error.message), attempts=attempts)
     log.warning(
         "digest %s for %s not delivered yet (%s); next try in %s", run.slot_key, launch.slug, error.message, pause
     )

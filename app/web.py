@@ -23,6 +23,7 @@ from starlette.types import Scope
 from app import csrf, i18n
 from app.config import Settings
 from app.deps import Viewer, browser_language
+from app.slack import messages as slack_messages
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC_VERSION = "6"  # bump to make browsers fetch changed static files
@@ -64,6 +65,8 @@ def build_environment() -> Environment:
         error_detail=lambda error: i18n.error_detail(error.code, error.message),
         label=i18n.label,
         dimension_label=i18n.dimension_label,
+        # A digest's or an alert's delivery, as stored in English, in the reader's language.
+        slack_outcome=slack_messages.translated,
     )
     return env
 

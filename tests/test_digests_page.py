@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from app import digests
 from app.db import Database
 from app.main import create_app
-from app.models import Launch
+from app.models import Launch, User
 from app.slack.client import sender_from
 from tests.conftest import People, WebUser, make_settings
 from tests.factories import log, make_launch
@@ -127,6 +128,13 @@ def test_a_failed_digest_shows_leads_what_went_wrong_and_what_to_do(
     assert page.status_code == 200
     assert "failed" in page.text
     assert html.escape(failed.error or "", quote=False) in page.text and "invite" in (failed.error or "").lower()
+    # A lead reading Norwegian reads it in Norwegian (it is stored, and logged, in English).
+    with db.transaction() as session:
+        lena = session.exec(select(User).where(User.username == "lena")).one()
+        lena.language = "nb"
+    page = WebUser(slack_app).login("lena").get(f"/launches/{launch.slug}/digests")
+    assert "Appen er ikke med i #launch: inviter den dit (/invite @Launch Tally i kanalen)." in page.text
+    assert "The app is not in" not in page.text
 
 
 def test_a_launch_that_has_not_started_has_no_digest_to_preview_or_send(

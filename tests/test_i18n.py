@@ -159,3 +159,32 @@ def test_every_error_a_person_can_meet_has_a_text_in_their_language() -> None:
     app_dir = Path(i18n.__file__).parent
     raised = {m for path in app_dir.rglob("*.py") for m in re.findall(r'code="([a-z_]+)"', path.read_text())}
     assert raised - NOT_SHOWN_TO_PEOPLE - set(i18n.ERROR_TEXTS) == set()
+
+
+def test_every_stored_slack_outcome_reads_in_norwegian_with_its_values() -> None:
+    """Digest runs and alerts keep what happened in English (the logs say the same); the Digests and
+    Alerts pages showed it so to Norwegian leads. Each template is translated, keeps its placeholders,
+    and a stored text is read back in the reader's language, a reason inside a message too."""
+    import string
+
+    from app import digests
+    from app.insight import alerts
+    from app.slack import client, messages
+
+    found = messages.templates()
+    assert client.PERMANENT["not_in_channel"] in found and digests.GAVE_UP in found and alerts.GAVE_UP in found
+    reason = client.PERMANENT["not_in_channel"].format(channel="#launch")
+    with i18n.use_language("nb"):
+        for text in found:
+            names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            translation = i18n.gettext(text)
+            assert translation != text, f"not translated: {text}"
+            assert {name for _, name, _, _ in string.Formatter().parse(translation) if name} == names, text
+            values = {name: reason if name == "reason" else f"<{name}>" for name in names}
+            expected = translation.format(**{**values, "reason": messages.translated(reason)} if names else {})
+            assert messages.translated(text.format(**values)) == expected, text
+        assert messages.translated(digests.GAVE_UP.format(attempts=36, reason=reason)) == (
+            "Ga opp etter 36 forsøk: Appen er ikke med i #launch: inviter den dit (/invite @Launch Tally i kanalen). "
+            "Send den fra siden Oppsummeringer når Slack svarer igjen."
+        )
+        assert messages.translated("Written by an older version.") == "Written by an older version."

@@ -44,12 +44,19 @@ from sqlmodel import Session, col, select
 from app import i18n, launches, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
+from app.i18n import N_
 from app.insight import themes
 from app.models import Alert, AlertKind, DigestStatus, Hypothesis, Launch, LaunchStatus, Relink, id_of
 from app.observability import metrics
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
 from app.slack.client import Sender
+from app.slack.messages import template
+
+# What a lead reads on the Alerts page (app/slack/messages.py translates it there).
+NO_CHANNEL = template(N_("The launch has no Slack channel: set one in the launch editor."))
+WEBHOOK_MAY_HAVE_POSTED = template(N_("{reason} A webhook cannot check the channel: look in Slack for it."))
+GAVE_UP = template(N_("Gave up after {attempts} attempts: {reason}"))
 
 log = logging.getLogger(__name__)
 
@@ -339,9 +346,7 @@ def deliver(
         return _save(db, alert, status=DigestStatus.DRY_RUN, sent_at=clock(), error=None)
     channel = launch.slack_channel or ""
     if not channel and sender.can_check_channel:
-        return _fail(
-            db, alert, "The launch has no Slack channel: set one in the launch editor.", attempts=alert.attempts
-        )
+        return _fail(db, alert, NO_CHANNEL, attempts=alert.attempts)
     claim = delivery.Claim(db, Alert, alert, clock)
     result = delivery.post_with_retries(
         sender,
@@ -376,15 +381,12 @@ def deliver(
     if error.permanent:
         return _fail(db, alert, error.message, attempts=result.attempts)
     if error.maybe_posted and not sender.can_check_channel:
-        return _fail(
-            db,
-            alert,
-            f"{error.message} A webhook cannot check the channel: look in Slack for it.",
-            attempts=result.attempts,
-        )
+        return _fail(db, alert, WEBHOOK_MAY_HAVE_POSTED.format(reason=error.message), attempts=result.attempts)
     pause = delivery.next_pass(error, attempts_before=alert.attempts)
     if pause is None:
-        return _fail(db, alert, f"Gave up after {result.attempts} attempts: {error.message}", attempts=result.attempts)
+        return _fail(
+            db, alert, GAVE_UP.format(attempts=result.attempts, reason=error.message), attempts=result.attempts
+        )
     log.warning("alert %s not delivered yet (%s); next try in %s", alert.claim_key, error.message, pause)
     return _save(
         db,

@@ -33,6 +33,8 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from app.config import Settings
+from app.i18n import N_
+from app.slack.messages import template
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +44,72 @@ MAX_RATE_LIMIT_WAIT = 60  # seconds; longer waits go back to the scheduler inste
 TIMEOUT = 15
 MAX_HISTORY_PAGES = 10  # of 200 messages: a channel's history since a digest was claimed, looked through
 
+# What a lead reads on the Digests and Alerts pages (app/slack/messages.py translates it there).
+COULD_NOT_CONNECT = template(N_("Could not connect to Slack ({exc}); it will be tried again."))
+CONNECTION_DROPPED = template(
+    N_("The connection to Slack dropped ({exc}) after the digest was sent, so it may or may not be in {channel}.")
+)
+SERVER_ERROR = template(N_("Slack answered {status} ({code}); it will be tried again."))
+SLACK_ANSWERED = template(N_("Slack answered '{code}'; it will be tried again."))
+CANNOT_LOOK_UP = template(
+    N_(
+        "Cannot look up {channel} to see whether the digest is already there: give the launch the channel's ID "
+        "(such as C0123ABCD) instead of its name, or add the channels:read and groups:read scopes to the Slack app."
+    )
+)
+LOOK_UP_UNREACHABLE = template(N_("Could not reach Slack to look up {channel} ({exc})."))
+CANNOT_CHECK = template(
+    N_(
+        "Cannot check {channel} to see whether the digest is already there: add the channels:history (and "
+        "groups:history for private channels) scope to the Slack app."
+    )
+)
+CHECK_UNREACHABLE = template(N_("Could not reach Slack to check {channel} ({exc})."))
+HISTORY_TOO_LONG = template(
+    N_(
+        "Could not check {channel} for the digest: more than {n} messages since it was claimed. It will be tried "
+        "again; look in the channel, and send it by hand if it is not there."
+    )
+)
+WEBHOOK_CANNOT_CHECK = template(
+    N_(
+        "The connection dropped after the digest was sent, and a webhook cannot read the channel to check: look "
+        "in Slack, and send it again from the Digests page only if it is not there."
+    )
+)
+
 # Errors no retry can fix, with what a person should do about each.
-PERMANENT = {
-    "invalid_auth": "Slack refused the bot token: check SLACK_BOT_TOKEN (it should start with xoxb-).",
-    "not_authed": "No Slack token was sent: set SLACK_BOT_TOKEN.",
-    "token_revoked": "The Slack bot token was revoked: reinstall the Slack app and set the new SLACK_BOT_TOKEN.",
-    "token_expired": "The Slack bot token expired: reinstall the Slack app and set the new SLACK_BOT_TOKEN.",
-    "account_inactive": "The Slack app's bot user was deactivated: reinstall the Slack app.",
-    "missing_scope": "The Slack app lacks a permission: add the chat:write scope and reinstall it.",
-    "channel_not_found": "Slack does not know the channel {channel}: check the launch's Slack channel, and invite "
-    "the app to it if it is private.",
-    "not_in_channel": "The app is not in {channel}: invite it there (/invite @Launch Tally in the channel).",
-    "is_archived": "The channel {channel} is archived: choose another channel for the launch.",
-    "channel_is_archived": "The channel {channel} is archived: choose another channel for the launch.",
-    "restricted_action": "The workspace does not allow the app to post in {channel}: ask a Slack admin.",
-    "msg_too_long": "The digest was too long for Slack; this is a bug in Launch Tally, please report it.",
-    "msg_blocks_too_long": "The digest was too long for Slack; this is a bug in Launch Tally, please report it.",
-    "invalid_blocks": "Slack rejected the digest's layout; this is a bug in Launch Tally, please report it.",
-    "invalid_payload": "Slack could not read the message; this is a bug in Launch Tally, please report it.",
-    "no_active_hooks": "The Slack webhook is disabled: turn it on again in the Slack app's settings, or create a new "
-    "one and set SLACK_WEBHOOK_URL.",
-    "no_service": "The Slack webhook was removed: create a new incoming webhook and set SLACK_WEBHOOK_URL.",
-    "no_team": "The Slack workspace of the webhook is gone: create a new webhook and set SLACK_WEBHOOK_URL.",
-    "invalid_token": "The Slack webhook URL is not valid any more: create a new one and set SLACK_WEBHOOK_URL.",
-    "action_prohibited": "A Slack admin has blocked the webhook from posting: ask them, or use a bot token.",
-    "team_disabled": "The Slack workspace is disabled.",
-    "posting_to_general_channel_denied": "Only admins may post in {channel}: choose another channel.",
+_PERMANENT = {
+    "invalid_auth": N_("Slack refused the bot token: check SLACK_BOT_TOKEN (it should start with xoxb-)."),
+    "not_authed": N_("No Slack token was sent: set SLACK_BOT_TOKEN."),
+    "token_revoked": N_("The Slack bot token was revoked: reinstall the Slack app and set the new SLACK_BOT_TOKEN."),
+    "token_expired": N_("The Slack bot token expired: reinstall the Slack app and set the new SLACK_BOT_TOKEN."),
+    "account_inactive": N_("The Slack app's bot user was deactivated: reinstall the Slack app."),
+    "missing_scope": N_("The Slack app lacks a permission: add the chat:write scope and reinstall it."),
+    "channel_not_found": N_(
+        "Slack does not know the channel {channel}: check the launch's Slack channel, and invite "
+        "the app to it if it is private."
+    ),
+    "not_in_channel": N_("The app is not in {channel}: invite it there (/invite @Launch Tally in the channel)."),
+    "is_archived": N_("The channel {channel} is archived: choose another channel for the launch."),
+    "channel_is_archived": N_("The channel {channel} is archived: choose another channel for the launch."),
+    "restricted_action": N_("The workspace does not allow the app to post in {channel}: ask a Slack admin."),
+    "msg_too_long": N_("The digest was too long for Slack; this is a bug in Launch Tally, please report it."),
+    "msg_blocks_too_long": N_("The digest was too long for Slack; this is a bug in Launch Tally, please report it."),
+    "invalid_blocks": N_("Slack rejected the digest's layout; this is a bug in Launch Tally, please report it."),
+    "invalid_payload": N_("Slack could not read the message; this is a bug in Launch Tally, please report it."),
+    "no_active_hooks": N_(
+        "The Slack webhook is disabled: turn it on again in the Slack app's settings, or create a new "
+        "one and set SLACK_WEBHOOK_URL."
+    ),
+    "no_service": N_("The Slack webhook was removed: create a new incoming webhook and set SLACK_WEBHOOK_URL."),
+    "no_team": N_("The Slack workspace of the webhook is gone: create a new webhook and set SLACK_WEBHOOK_URL."),
+    "invalid_token": N_("The Slack webhook URL is not valid any more: create a new one and set SLACK_WEBHOOK_URL."),
+    "action_prohibited": N_("A Slack admin has blocked the webhook from posting: ask them, or use a bot token."),
+    "team_disabled": N_("The Slack workspace is disabled."),
+    "posting_to_general_channel_denied": N_("Only admins may post in {channel}: choose another channel."),
 }
+PERMANENT = {code: template(text) for code, text in _PERMANENT.items()}
 
 
 class SlackError(Exception):
@@ -142,12 +183,9 @@ def _not_sent(exc: BaseException) -> bool:
 
 def _transport_error(exc: BaseException, channel: str) -> SlackError:
     if _not_sent(exc):
-        return SlackError(
-            f"Could not connect to Slack ({exc}); it will be tried again.", code="connection_refused", permanent=False
-        )
+        return SlackError(COULD_NOT_CONNECT.format(exc=exc), code="connection_refused", permanent=False)
     return SlackError(
-        f"The connection to Slack dropped ({exc.__class__.__name__}) after the digest was sent, so it may or may "
-        f"not be in {channel}.",
+        CONNECTION_DROPPED.format(exc=exc.__class__.__name__, channel=channel),
         code="connection_lost",
         permanent=False,
         maybe_posted=True,
@@ -159,31 +197,26 @@ def _api_error(code: str, channel: str, *, status: int | None, retry_after: floa
         return SlackError(PERMANENT[code].format(channel=channel), code=code, permanent=True)
     if status is not None and status >= 500:
         # A server error may come after the message was stored; check before posting again.
-        return SlackError(
-            f"Slack answered {status} ({code}); it will be tried again.", code=code, permanent=False, maybe_posted=True
-        )
-    return SlackError(
-        f"Slack answered {code!r}; it will be tried again.", code=code, permanent=False, retry_after=retry_after
-    )
+        return SlackError(SERVER_ERROR.format(status=status, code=code), code=code, permanent=False, maybe_posted=True)
+    return SlackError(SLACK_ANSWERED.format(code=code), code=code, permanent=False, retry_after=retry_after)
 
 
 TRANSPORT_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, SlackRequestError, TimeoutError)
 
 
-def _read_error(exc: BaseException, channel: str, *, what: str, scopes: str) -> SlackError:
-    """A failed read (before posting again): a missing scope is for a person to fix; the rest may pass."""
+def _read_error(exc: BaseException, channel: str, *, missing_scope: str, unreachable: str) -> SlackError:
+    """A failed read (before posting again): a missing scope is for a person to fix; the rest may pass.
+    ``missing_scope`` and ``unreachable``: the templates saying so, of ``channel`` and ``exc``."""
     if isinstance(exc, SlackApiError):
         code = str(exc.response.get("error", "unknown_error"))
         if code == "missing_scope":
-            return SlackError(
-                f"Cannot {what} to see whether the digest is already there: {scopes}.", code=code, permanent=True
-            )
+            return SlackError(missing_scope.format(channel=channel), code=code, permanent=True)
         status = exc.response.status_code
         return _api_error(
             code, channel, status=status, retry_after=_retry_after(exc.response) if status == 429 else None
         )
     return SlackError(
-        f"Could not reach Slack to {what} ({exc.__class__.__name__}).",
+        unreachable.format(channel=channel, exc=exc.__class__.__name__),
         code="connection_lost",
         permanent=False,
         maybe_posted=True,
@@ -248,13 +281,7 @@ class BotSender:
                 if not cursor:
                     break
         except (SlackApiError, *TRANSPORT_ERRORS) as exc:
-            raise _read_error(
-                exc,
-                channel,
-                what=f"look up {channel}",
-                scopes="give the launch the channel's ID (such as C0123ABCD) instead of its name, or add the "
-                "channels:read and groups:read scopes to the Slack app",
-            ) from None
+            raise _read_error(exc, channel, missing_scope=CANNOT_LOOK_UP, unreachable=LOOK_UP_UNREACHABLE) from None
         raise SlackError(
             PERMANENT["channel_not_found"].format(channel=channel), code="channel_not_found", permanent=True
         )
@@ -276,12 +303,7 @@ class BotSender:
                     cursor=cursor,
                 )
             except (SlackApiError, *TRANSPORT_ERRORS) as exc:
-                raise _read_error(
-                    exc,
-                    channel,
-                    what=f"check {channel}",
-                    scopes="add the channels:history (and groups:history for private channels) scope to the Slack app",
-                ) from None
+                raise _read_error(exc, channel, missing_scope=CANNOT_CHECK, unreachable=CHECK_UNREACHABLE) from None
             for message in response.get("messages") or []:
                 metadata = message.get("metadata") or {}
                 if (
@@ -293,8 +315,7 @@ class BotSender:
             if not response.get("has_more") or not cursor:
                 return None
         raise SlackError(
-            f"Could not check {channel} for the digest: more than {MAX_HISTORY_PAGES * 200} messages since it "
-            "was claimed. It will be tried again; look in the channel, and send it by hand if it is not there.",
+            HISTORY_TOO_LONG.format(channel=channel, n=MAX_HISTORY_PAGES * 200),
             code="history_too_long",
             permanent=False,
         )
@@ -330,8 +351,7 @@ class WebhookSender:
 
     def find_posted(self, *, channel: str, slot_key: str, oldest: float) -> Posted | None:
         raise SlackError(
-            "The connection dropped after the digest was sent, and a webhook cannot read the channel to check: look "
-            "in Slack, and send it again from the Digests page only if it is not there.",
+            WEBHOOK_CANNOT_CHECK,
             code="unknown_outcome",
             permanent=True,
         )
