@@ -35,6 +35,8 @@ from tests.fakes.slack_server import FakeSlack, Reply
 from tests.processes import ROOT
 
 OSLO = ZoneInfo("Europe/Oslo")
+# An alert's window, 13:00 to when it was counted at 13:30, as its links carry it (escaped in Slack and HTML).
+WINDOW = "?from=2026-11-18T13%3A00%3A00%2B01%3A00&amp;to=2026-11-18T13%3A30%3A00%2B01%3A00"
 TOKEN = "xoxb-test-token"
 CHANNEL = "#launch"
 
@@ -132,7 +134,8 @@ def test_a_spike_is_posted_once_per_window_and_a_new_window_allows_another(
     [message] = slack.posts(CHANNEL)
     assert message["metadata"]["event_payload"] == {"slot_key": alert.claim_key}
     section = message["blocks"][0]["text"]["text"]
-    assert "<http://testserver/launches/test-launch/hypotheses/send?range=since-digest|Hypothesis send>" in section
+    # Its link opens the alert's own window (range=since-digest opened a later one after the next digest).
+    assert f"<http://testserver/launches/test-launch/hypotheses/send{WINDOW}|Hypothesis send>" in section
     assert "*12* enquiries since 13:00 · *no normal yet*" in section
     assert message["text"] == "Spike in Test launch: Hypothesis send: 12 enquiries since 13:00, no normal yet."
 
@@ -375,7 +378,7 @@ def test_the_next_digest_lists_the_alerts_sent_since_the_previous_one(
     text = "\n".join(str(block) for block in four.blocks)
     assert "*Alerts since the previous digest*" in text
     assert (
-        "• 13:30 <http://testserver/launches/test-launch/hypotheses/bankid?range=since-digest|Hypothesis bankid>: "
+        f"• 13:30 <http://testserver/launches/test-launch/hypotheses/bankid{WINDOW}|Hypothesis bankid>: "
         "*12* (no normal yet)"
     ) in text
     with db.session() as session:  # the 13:00 digest came before it
@@ -451,7 +454,7 @@ def test_the_pages_list_alerts(
     assert response.status_code == 200
     assert expected in response.text
     assert unexpected is None or unexpected not in response.text
-    assert '<a href="/launches/test-launch/hypotheses/send?range=since-digest">Hypothesis send</a>' in response.text
+    assert f'<a href="/launches/test-launch/hypotheses/send{WINDOW}">Hypothesis send</a>' in response.text
     assert "10 enquiries since" in response.text
 
 
@@ -726,3 +729,53 @@ def test_a_theme_needs_the_minimum_count_and_its_normal_comes_from_before_the_wi
     # A theme that was as common before is not rising, so never alerts.
     log_many(db, chatty, None, 60, start=local(17, 16), note="Widget gone")
     assert evaluate(db, chatty, local(18, 13, 30)) == []
+
+
+def test_editing_the_digest_times_mid_window_does_not_alert_the_same_spike_again(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """The claim key holds the window's start: a lead who took 13:00 out of the digest times at 13:40
+    moved the window's start to 09:00, and the same twelve enquiries were alerted a second time."""
+    log_many(db, launch, "send", 12, start=local(18, 13, 5))
+    [first] = run(db, settings, bot, local(18, 13, 30))
+    with db.transaction() as session:
+        edited = session.get(Launch, launch.id)
+        assert edited is not None
+        edited.digest_times = ["09:00", "16:00"]
+    assert run(db, settings, bot, local(18, 13, 45)) == []
+    assert len(slack.posts(CHANNEL)) == 1 and first.subject == "send"
+
+
+def test_old_notes_moved_onto_a_hypothesis_do_not_silence_its_own_spike(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch
+) -> None:
+    """Any re-link in the window kept its hypothesis from being alerted: five notes of yesterday moved
+    onto "send" at 13:05 silenced the forty enquiries about it that came after, until 16:00."""
+    log_many(db, chatty, None, 5, start=local(17, 12), note="Cannot find the send button")
+    with db.session() as session:
+        ids = [e.id or 0 for e in session.exec(select(Enquiry).where(Enquiry.note == "Cannot find the send button"))]
+        send = session.exec(select(Hypothesis).where(Hypothesis.launch_id == chatty.id, Hypothesis.key == "send")).one()
+    with db.transaction() as session:
+        relink.relink(session, fresh(db, chatty), send, ids, actor="lena", now=local(18, 13, 5))
+    log_many(db, chatty, "send", 40, start=local(18, 13, 10))
+    [alert] = run(db, settings, bot, local(18, 14))
+    assert (alert.subject, alert.count) == ("send", 40)
+
+
+def test_a_window_in_the_hour_the_clocks_skipped_has_no_earlier_stretch_and_does_not_fail(
+    db: Database, settings: Settings
+) -> None:
+    """A digest at 02:15 in Oslo: a week after the spring change, the same hours on its day were the
+    hour that never was, a stretch of no length, and the check divided by it and never alerted."""
+    spring = make_launch(
+        db, slug="spring", hypotheses=("send",), starts_on=dt.date(2026, 3, 23), digest_times=["02:15", "09:00"]
+    )
+    start = dt.datetime(2026, 3, 30, 2, 15, tzinfo=OSLO).astimezone(dt.UTC)
+    end = dt.datetime(2026, 3, 30, 2, 45, tzinfo=OSLO).astimezone(dt.UTC)
+    stretches = alerts.earlier_stretches(spring, start, end)
+    assert all(b > a for a, b in stretches) and len(stretches) == 6  # the 29th left out
+    log_many(db, spring, "send", 3, start=dt.datetime(2026, 3, 28, 2, 20, tzinfo=OSLO).astimezone(dt.UTC))
+    log_many(db, spring, "send", 12, start=start + dt.timedelta(minutes=1))
+    with time_machine.travel(end, tick=False), db.session() as session:
+        [spike] = alerts.evaluate(session, fresh(db, spring), now=end)
+    assert (spike.subject, spike.count) == ("send", 12)

@@ -34,7 +34,8 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -46,7 +47,7 @@ from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.i18n import N_
 from app.insight import themes
-from app.models import Alert, AlertKind, DigestStatus, Hypothesis, Launch, LaunchStatus, Relink, id_of
+from app.models import Alert, AlertKind, DigestStatus, Enquiry, Hypothesis, Launch, LaunchStatus, Relink, id_of
 from app.observability import metrics
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
@@ -118,7 +119,9 @@ def earlier_stretches(launch: Launch, start: dt.datetime, end: dt.datetime) -> l
         shifted = (a - days * DAY).replace(tzinfo=tz).astimezone(dt.UTC)
         if shifted < first:
             break
-        stretches.append((shifted, (b - days * DAY).replace(tzinfo=tz).astimezone(dt.UTC)))
+        shifted_end = (b - days * DAY).replace(tzinfo=tz).astimezone(dt.UTC)
+        if shifted_end > shifted:  # the hour the clocks skipped in spring has no length: nothing to compare
+            stretches.append((shifted, shifted_end))
     return stretches
 
 
@@ -159,12 +162,37 @@ def is_spike(launch: Launch, count: int, normal: float) -> bool:
     return count >= launch.alert_min_count and count >= launch.alert_factor * normal
 
 
-def _relinked_since(session: Session, launch: Launch, start: dt.datetime) -> set[int]:
-    """Hypotheses that "other" enquiries were moved onto (and not moved back) at ``start`` or since."""
-    return set(
+def _moved_into(session: Session, launch: Launch, start: dt.datetime, end: dt.datetime) -> Counter[int]:
+    """Per hypothesis, its enquiries of [start, end) that were "other" and moved onto it (not moved back)
+    at ``start`` or since: counted already, as the theme they were, when alerts were checked before."""
+    relinks = session.exec(
+        select(Relink.hypothesis_id, Relink.enquiry_ids).where(
+            Relink.launch_id == launch.id, col(Relink.relinked_at) >= start, col(Relink.undone_at).is_(None)
+        )
+    ).all()
+    moved: Counter[int] = Counter()
+    for hypothesis_id, ids in relinks:
+        for part in _batches(ids, 1000):
+            moved[hypothesis_id] += session.execute(
+                sa.select(sa.func.count())
+                .select_from(Enquiry)
+                .where(col(Enquiry.id).in_(part), col(Enquiry.created_at) >= start, col(Enquiry.created_at) < end)
+            ).scalar_one()
+    return moved
+
+
+def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for first in range(0, len(items), size):
+        yield items[first : first + size]
+
+
+def _alerted_since(session: Session, launch: Launch, start: dt.datetime, kind: AlertKind) -> list[str]:
+    """The subjects of alerts of ``kind`` observed at ``start`` or since, whatever window they were in: a
+    lead who changes the digest times or the time zone moves the window's start, not the spike."""
+    return list(
         session.exec(
-            select(Relink.hypothesis_id).where(
-                Relink.launch_id == launch.id, col(Relink.relinked_at) >= start, col(Relink.undone_at).is_(None)
+            select(Alert.subject).where(
+                Alert.launch_id == launch.id, col(Alert.observed_at) >= start, Alert.kind == kind
             )
         )
     )
@@ -179,14 +207,16 @@ def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spik
     hypotheses = launches.hypotheses_of(session, launch, include_retired=False)
     current = tallies.tally(session=session, launch=launch, start=start, end=end, now=now, hypotheses=hypotheses)
     # Only a hypothesis with enough enquiries can spike: the earlier days are looked at for those alone.
-    # One that "other" enquiries were moved onto in this window is not, until the next: what it counts
-    # here was alerted already, as the theme it was made from.
-    moved = _relinked_since(session, launch, start)
-    enough = [h for h in hypotheses if current.for_hypothesis(h) >= launch.alert_min_count and h.id not in moved]
+    # Enquiries of this window moved onto it from "other" do not count here: they were alerted already,
+    # as the theme they were. Nor does a hypothesis alerted since the window began (under another start).
+    moved = _moved_into(session, launch, start, end)
+    alerted = set(_alerted_since(session, launch, start, AlertKind.HYPOTHESIS))
+    counted = {id_of(h): current.for_hypothesis(h) - moved[id_of(h)] for h in hypotheses}
+    enough = [h for h in hypotheses if counted[id_of(h)] >= launch.alert_min_count and h.key not in alerted]
     usual = _usual_counts(session, launch, enough, start=start, end=end, now=now) if enough else None
     spikes = []
     for h in enough:
-        count = current.for_hypothesis(h)
+        count = counted[id_of(h)]
         expected = h.expected_per_day * ((end - start) / DAY) if h.expected_per_day is not None else 0.0
         normal = max(expected, usual.get(id_of(h), 0.0) if usual else 0.0)
         if is_spike(launch, count, normal):
@@ -208,11 +238,7 @@ def _theme_spikes(
     # a theme sharing more than half its words with one ranked above it is not alerted apart, nor with
     # one alerted earlier in this window ("widget crash" at 13:30, "widget crash startup" at 14:20,
     # when the longer phrase has come to cover most of the notes and the shorter one left the list).
-    alerted = session.exec(
-        select(Alert.subject).where(
-            Alert.launch_id == launch.id, Alert.window_start == start, Alert.kind == AlertKind.THEME
-        )
-    )
+    alerted = _alerted_since(session, launch, start, AlertKind.THEME)
     seen: list[set[str]] = [set(themes.analyse(phrase).group.split()) for phrase in alerted]
     for theme in found.themes:  # highest score first
         words = set(theme.key.split())
@@ -249,11 +275,20 @@ def claim_key(launch: Launch, spike: Spike) -> str:
     return key
 
 
-def drilldown_url(base_url: str, launch: Launch, kind: AlertKind, subject: str) -> str:
-    """Where to look closer: the hypothesis's drill-down since the digest, or "other" searched for the theme."""
+def drilldown_url(
+    base_url: str, launch: Launch, kind: AlertKind, subject: str, window: tuple[dt.datetime, dt.datetime]
+) -> str:
+    """Where to look closer: the hypothesis's drill-down on the alert's own ``window`` (its start, and when
+    it was counted: the page then shows the alert's number whenever it is opened, as a digest's link
+    does), or "other" searched for the theme."""
     if kind == AlertKind.THEME:
         return f"{base_url}/launches/{launch.slug}/other?{urlencode({'q': subject})}"
-    return f"{base_url}/launches/{launch.slug}/hypotheses/{quote(subject, safe='')}{slack_blocks.SINCE_DIGEST}"
+    tz = launches.zone(launch)
+    start, end = (moment.astimezone(tz).isoformat(timespec="seconds") for moment in window)
+    return (
+        f"{base_url}/launches/{launch.slug}/hypotheses/{quote(subject, safe='')}"
+        f"?from={quote(start, safe='')}&to={quote(end, safe='')}"
+    )
 
 
 def since_label(launch: Launch, start: dt.datetime, now: dt.datetime) -> str:
@@ -272,7 +307,7 @@ def content(launch: Launch, spike: Spike, *, base_url: str) -> slack_blocks.Aler
         count=spike.count,
         normal=spike.normal,
         since_label=since_label(launch, spike.window_start, spike.observed_at),
-        url=drilldown_url(base_url, launch, spike.kind, spike.subject),
+        url=drilldown_url(base_url, launch, spike.kind, spike.subject, (spike.window_start, spike.observed_at)),
     )
 
 
@@ -535,7 +570,10 @@ def listing(session: Session, launch: Launch, *, limit: int = 100) -> list[Liste
     """``recent`` alerts with what to call them and where to look closer (templates/alerts/_list.html)."""
     found = recent(session, launch, limit=limit)
     called = names(session, launch, found)
-    return [Listed(a, called[id_of(a)], drilldown_url("", launch, a.kind, a.subject)) for a in found]
+    return [
+        Listed(a, called[id_of(a)], drilldown_url("", launch, a.kind, a.subject, (a.window_start, a.observed_at)))
+        for a in found
+    ]
 
 
 def names(session: Session, launch: Launch, alerts: Iterable[Alert]) -> dict[int, str]:
@@ -571,7 +609,7 @@ def recalled(
             count=a.count,
             normal=a.normal,
             at_label=f"{(a.sent_at or a.created_at).astimezone(tz):%H:%M}",
-            url=drilldown_url(base_url, launch, a.kind, a.subject),
+            url=drilldown_url(base_url, launch, a.kind, a.subject, (a.window_start, a.observed_at)),
         )
         for a in found
     ]
