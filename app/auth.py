@@ -102,7 +102,7 @@ def add_user(
     """Create a user; returns it and its password (generated when none is given)."""
     name = normalise_username(username)
     if get_user(session, name) is not None:
-        raise Conflict(f"There is already a user called {name!r}.", field="username")
+        raise Conflict(f"There is already a user called {name!r}.", field="username", code="user_exists")
     if password is None:
         password = generate_password()
     check_password_rules(password)

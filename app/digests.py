@@ -697,7 +697,7 @@ def send_now(
         )
         run = session.get(DigestRun, run_id)
     if run is None:
-        raise Conflict("Could not record the digest; try again.")
+        raise Conflict("Could not record the digest; try again.", code="unavailable")
     run = _store_content(db, run, launch, now=now, settings=settings, late=False)
     return deliver(db, run, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep, max_pause=max_pause)
 

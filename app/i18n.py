@@ -108,6 +108,7 @@ ERROR_TEXTS = {
     "password_too_short": N_("A password needs at least 10 characters."),
     "unavailable": N_("The server could not save this just now. Try again in a moment."),
     "not_found": N_("There is nothing here."),
+    "user_exists": N_("There is already a user by that name: choose another user name."),
     "own_admin": N_("You cannot remove your own admin role or access: ask another admin."),
     "forbidden": N_("You do not have access to this."),
     "invalid": N_("Something in the request is not right; the details are below."),

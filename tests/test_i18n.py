@@ -153,12 +153,17 @@ NOT_SHOWN_TO_PEOPLE = {"bad_token", "missing_token", "no_fix"} | {
 
 
 def test_every_error_a_person_can_meet_has_a_text_in_their_language() -> None:
-    """A page shows error_text(code): a code without one shows the English message to everybody."""
+    """A page shows error_text(code): a code without one shows the English message to everybody. A
+    Conflict raised without a code falls back to "conflict", which has none: every one names its code
+    (an admin adding an existing user name read English alone)."""
     import re
 
     app_dir = Path(i18n.__file__).parent
     raised = {m for path in app_dir.rglob("*.py") for m in re.findall(r'code="([a-z_]+)"', path.read_text())}
     assert raised - NOT_SHOWN_TO_PEOPLE - set(i18n.ERROR_TEXTS) == set()
+    for path in app_dir.rglob("*.py"):
+        for call in re.findall(r"raise Conflict\((.*?)\)\n", path.read_text(), re.DOTALL):
+            assert "code=" in call, f"{path.name}: Conflict({call[:60]}…) without a code"
 
 
 def test_every_stored_slack_outcome_reads_in_norwegian_with_its_values() -> None:

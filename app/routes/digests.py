@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app import digests, launches, schedule
+from app import digests, i18n, launches, schedule
 from app.config import Settings
 from app.deps import DatabaseDep, IsHtmx, Now, RequireLead, RowId, SessionDep, SettingsDep
 from app.errors import NotFound
@@ -69,7 +69,15 @@ def preview(
     # As Slack will get it, in its language, whatever the page's.
     text, blocks = digests.preview_message(db, launch, settings=settings, now=now)
     template = "digests/_preview.html" if htmx else "digests/preview.html"
-    return render(request, template, viewer=viewer, launch=launch, html=to_html(blocks), text=text)
+    return render(
+        request,
+        template,
+        viewer=viewer,
+        launch=launch,
+        html=to_html(blocks),
+        text=text,
+        slack_language=i18n.LANGUAGES[settings.message_language],
+    )
 
 
 @router.post("/launches/{slug}/digests/send")
