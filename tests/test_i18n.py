@@ -193,3 +193,16 @@ def test_every_stored_slack_outcome_reads_in_norwegian_with_its_values() -> None
             "Send den fra siden Oppsummeringer når Slack svarer igjen."
         )
         assert messages.translated("Written by an older version.") == "Written by an older version."
+        # A webhook's: its channel has no name, and an alert's wrapper around a dropped connection is not
+        # swallowed by the inner message's last placeholder.
+        webhook = client.WEBHOOKS_CHANNEL
+        archived = client.PERMANENT["channel_is_archived"].format(channel=webhook)
+        assert (
+            messages.translated(archived)
+            == "Kanalen webhookens kanal er arkivert: velg en annen kanal for lanseringen."
+        )
+        dropped = client.CONNECTION_DROPPED.format(exc="RemoteDisconnected", channel=webhook)
+        assert messages.translated(alerts.WEBHOOK_MAY_HAVE_POSTED.format(reason=dropped)) == (
+            "Forbindelsen til Slack brøt (RemoteDisconnected) etter at oppsummeringen ble sendt, så den ligger "
+            "kanskje i webhookens kanal, kanskje ikke. En webhook kan ikke sjekke kanalen: se etter den i Slack."
+        )

@@ -78,6 +78,8 @@ WEBHOOK_CANNOT_CHECK = template(
     )
 )
 
+WEBHOOKS_CHANNEL = template(N_("the webhook's channel"))  # a webhook names none: the channel it was made for
+
 # Errors no retry can fix, with what a person should do about each.
 _PERMANENT = {
     "invalid_auth": N_("Slack refused the bot token: check SLACK_BOT_TOKEN (it should start with xoxb-)."),
@@ -334,7 +336,7 @@ class WebhookSender:
         )
 
     def post(self, *, channel: str, text: str, blocks: list[dict[str, Any]], slot_key: str) -> Posted:
-        where = "the webhook's channel"
+        where = WEBHOOKS_CHANNEL
         try:
             response = self._client.send(text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
         except TRANSPORT_ERRORS as exc:

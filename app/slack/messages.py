@@ -16,9 +16,15 @@ import re
 from app.i18n import gettext
 
 _PLACEHOLDER = re.compile(r"\\\{(\w+)\\\}")  # "{name}" as re.escape writes it
-# Most fixed text first: "Gave up after {attempts} attempts: {reason}" must not take what a longer
-# template of the same start made.
+# Those that wrap another message ({reason}) first, as a placeholder of an inner one would swallow
+# the wrapper's words; then most fixed text first ("Gave up after {attempts} attempts: {reason}" must
+# not take what a longer template of the same start made).
 _templates: list[tuple[str, re.Pattern[str]]] = []
+
+
+def _order(item: tuple[str, re.Pattern[str]]) -> tuple[bool, int]:
+    text = item[0]
+    return "{reason}" not in text, -len(re.sub(r"\{\w+\}", "", text))
 
 
 def template(text: str) -> str:
@@ -26,7 +32,7 @@ def template(text: str) -> str:
     if all(text != known for known, _ in _templates):
         pattern = _PLACEHOLDER.sub(lambda found: f"(?P<{found.group(1)}>.+?)", re.escape(text))
         _templates.append((text, re.compile(pattern + r"\Z", re.DOTALL)))
-        _templates.sort(key=lambda item: -len(re.sub(r"\{\w+\}", "", item[0])))
+        _templates.sort(key=_order)
     return text
 
 
