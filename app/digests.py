@@ -639,19 +639,21 @@ def _check_started(launch: Launch, now: dt.datetime) -> None:
         )
 
 
-def _by_hand_until(launch: Launch, now: dt.datetime) -> dt.datetime:
-    """Where a digest by hand ends: now, or the launch's end once it is over (a closing tally
-    sent the morning after, not "day 23 of 22" counting a window past the launch)."""
-    return min(now, launches.window(launch)[1])
+def _by_hand(session: Session, launch: Launch, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The window of a digest by hand (previewed or sent): since the last scheduled one, to now or the
+    launch's end once it is over (not "day 23 of 22" counting past the launch). At the very end of a
+    digest's window (its slot; the launch's end once the closing digest went), that window again, not
+    an empty one."""
+    end = min(now, launches.window(launch)[1])
+    return chain_start(session, launch, end - dt.timedelta(microseconds=1)), end
 
 
 def preview(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> slack_blocks.DigestContent:
     """What a digest sent now would say (the window since the last scheduled one). At the very moment
     of a digest already composed, that digest (not the empty window after it)."""
     _check_started(launch, now)
-    end = _by_hand_until(launch, now)
     with db.session() as session:
-        start = chain_start(session, launch, end - dt.timedelta(microseconds=1))
+        start, end = _by_hand(session, launch, now)
         return compose(
             session, launch, window_start=start, window_end=end, slot_at=end, now=now, base_url=settings.base_url
         )
@@ -680,11 +682,8 @@ def send_now(
     """An extra digest, now, for the window since the last scheduled one. It does
     not move the scheduled windows: the next one still covers its full period."""
     _check_started(launch, now)  # before its run is recorded: a run that cannot be composed would stay pending
-    end = _by_hand_until(launch, now)
     with db.transaction() as session:
-        # As the preview: at the very end of a digest's window (its slot, the launch's end once its
-        # closing digest went), that window again, not an empty one.
-        start = chain_start(session, launch, end - dt.timedelta(microseconds=1))
+        start, end = _by_hand(session, launch, now)  # as the preview showed it
         run_id = _insert(
             session,
             launch,

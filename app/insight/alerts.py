@@ -34,8 +34,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -46,8 +45,8 @@ from app import i18n, launches, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.i18n import N_
-from app.insight import themes
-from app.models import Alert, AlertKind, DigestStatus, Enquiry, Hypothesis, Launch, LaunchStatus, Relink, id_of
+from app.insight import relink, themes
+from app.models import Alert, AlertKind, DigestStatus, Hypothesis, Launch, LaunchStatus, id_of
 from app.observability import metrics
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
@@ -162,30 +161,6 @@ def is_spike(launch: Launch, count: int, normal: float) -> bool:
     return count >= launch.alert_min_count and count >= launch.alert_factor * normal
 
 
-def _moved_into(session: Session, launch: Launch, start: dt.datetime, end: dt.datetime) -> Counter[int]:
-    """Per hypothesis, its enquiries of [start, end) that were "other" and moved onto it (not moved back)
-    at ``start`` or since: counted already, as the theme they were, when alerts were checked before."""
-    relinks = session.exec(
-        select(Relink.hypothesis_id, Relink.enquiry_ids).where(
-            Relink.launch_id == launch.id, col(Relink.relinked_at) >= start, col(Relink.undone_at).is_(None)
-        )
-    ).all()
-    moved: Counter[int] = Counter()
-    for hypothesis_id, ids in relinks:
-        for part in _batches(ids, 1000):
-            moved[hypothesis_id] += session.execute(
-                sa.select(sa.func.count())
-                .select_from(Enquiry)
-                .where(col(Enquiry.id).in_(part), col(Enquiry.created_at) >= start, col(Enquiry.created_at) < end)
-            ).scalar_one()
-    return moved
-
-
-def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    for first in range(0, len(items), size):
-        yield items[first : first + size]
-
-
 def _alerted_since(session: Session, launch: Launch, start: dt.datetime, kind: AlertKind) -> list[str]:
     """The subjects of alerts of ``kind`` observed at ``start`` or since, whatever window they were in: a
     lead who changes the digest times or the time zone moves the window's start, not the spike."""
@@ -209,7 +184,7 @@ def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spik
     # Only a hypothesis with enough enquiries can spike: the earlier days are looked at for those alone.
     # Enquiries of this window moved onto it from "other" do not count here: they were alerted already,
     # as the theme they were. Nor does a hypothesis alerted since the window began (under another start).
-    moved = _moved_into(session, launch, start, end)
+    moved = relink.moved_into(session, launch, start, end)
     alerted = set(_alerted_since(session, launch, start, AlertKind.HYPOTHESIS))
     counted = {id_of(h): current.for_hypothesis(h) - moved[id_of(h)] for h in hypotheses}
     enough = [h for h in hypotheses if counted[id_of(h)] >= launch.alert_min_count and h.key not in alerted]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -122,6 +123,25 @@ class Relinked:
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
     for start in range(0, len(ids), CHUNK):
         yield list(ids[start : start + CHUNK])
+
+
+def moved_into(session: Session, launch: Launch, start: dt.datetime, end: dt.datetime) -> Counter[int]:
+    """Per hypothesis, its enquiries of [start, end) that were "other" and moved onto it at ``start`` or
+    since (and not moved back): what a spike check there has counted already, as the theme they were."""
+    relinks = session.exec(
+        select(Relink.hypothesis_id, Relink.enquiry_ids).where(
+            Relink.launch_id == launch.id, col(Relink.relinked_at) >= start, col(Relink.undone_at).is_(None)
+        )
+    ).all()
+    moved: Counter[int] = Counter()
+    for hypothesis_id, ids in relinks:
+        for chunk in _chunks(ids):
+            moved[hypothesis_id] += session.execute(
+                sa.select(sa.func.count())
+                .select_from(Enquiry)
+                .where(col(Enquiry.id).in_(chunk), col(Enquiry.created_at) >= start, col(Enquiry.created_at) < end)
+            ).scalar_one()
+    return moved
 
 
 def _bump(session: Session, launch: Launch, moments: Iterable[dt.datetime]) -> None:
