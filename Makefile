@@ -64,6 +64,6 @@ browser:
 
 ## translations: after changing texts: extract, merge into the catalogues, compile (then translate app/locale/nb)
 translations: tools
-	$(UV) run --frozen pybabel extract -F app/locale/babel.cfg -k N_ -k _plural:2,3 --no-location --sort-output --project "Launch Tally" -o app/locale/messages.pot .
+	$(UV) run --frozen pybabel extract -F app/locale/babel.cfg -k N_ -k Text -k TextValueError -k _plural:2,3 --no-location --sort-output --project "Launch Tally" -o app/locale/messages.pot .
 	$(UV) run --frozen pybabel update -i app/locale/messages.pot -d app/locale --no-fuzzy-matching --ignore-obsolete
 	$(UV) run --frozen pybabel compile -d app/locale --statistics

@@ -20,6 +20,8 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from app.i18n import N_, TextValueError
+
 ENV_PREFIX = "TALLY_"
 PLACEHOLDER_SECRET = "dev-only-secret-change-me"  # noqa: S105 - it is the placeholder production refuses
 DEFAULT_DIGEST_TIMES = (dt.time(9, 0), dt.time(13, 0), dt.time(16, 0))
@@ -36,7 +38,7 @@ def parse_clock_times(value: Any) -> tuple[dt.time, ...]:
     elif isinstance(value, list | tuple):
         parts = list(value)
     else:
-        raise ValueError("expected clock times like 09:00,13:00,16:00")
+        raise TextValueError(N_("expected clock times like 09:00,13:00,16:00"))
     times: list[dt.time] = []
     for part in parts:
         if isinstance(part, dt.time):
@@ -46,11 +48,13 @@ def parse_clock_times(value: Any) -> tuple[dt.time, ...]:
             hour, minute = str(part).split(":")
             times.append(dt.time(int(hour), int(minute)))
         except ValueError:
-            raise ValueError(f"{part!r} is not a clock time; expected HH:MM such as 09:00") from None
+            raise TextValueError(
+                N_("{value} is not a clock time; expected HH:MM such as 09:00"), value=repr(part)
+            ) from None
     if not times:
-        raise ValueError("expected at least one clock time like 09:00")
+        raise TextValueError(N_("expected at least one clock time like 09:00"))
     if len(set(times)) != len(times):
-        raise ValueError("a clock time is listed twice")
+        raise TextValueError(N_("a clock time is listed twice"))
     return tuple(sorted(times))
 
 
@@ -58,7 +62,9 @@ def check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not an IANA time zone; expected a name such as Europe/Oslo") from None
+        raise TextValueError(
+            N_("{value} is not an IANA time zone; expected a name such as Europe/Oslo"), value=repr(value)
+        ) from None
     return value
 
 

@@ -3,6 +3,7 @@ a JSON body, an error page or an htmx fragment with the right status code."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -15,11 +16,21 @@ class TallyError(Exception):
     status_code = 400
     default_code = "bad_request"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        details: Sequence[tuple[str, str]] = (),
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.code = code or self.default_code
+        # (field, message) for each problem ``message`` lists, for a page to show them field by field
+        # in the reader's language (a message may be an ``i18n.Text``).
+        self.details = tuple(details)
 
 
 class NotFound(TallyError):

@@ -35,6 +35,7 @@ from sqlmodel import Session, col, select
 from app import audit, schedule
 from app.config import check_timezone, parse_clock_times
 from app.errors import Conflict, Invalid, NotFound
+from app.i18n import N_, Text, TextValueError
 from app.launches import DEFAULT_LENGTH, SLUG_PATTERN, hypotheses_of, lock
 from app.models import (
     DEFAULT_CHANNELS,
@@ -61,6 +62,8 @@ EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2199, 12, 31)
 MAX_LAUNCH_DAYS = 366
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_TEXT = N_("holds a control character (such as \\0): write plain text")
+_BETWEEN = N_("{value} is not between {earliest} and {latest}")
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")]
 ShortName = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, - and _")]
 
@@ -92,7 +95,7 @@ class HypothesisSpec(BaseModel):
     def _strip(cls, value: object) -> object:
         if isinstance(value, str) and _CONTROL.search(value):
             # A NUL (which PostgreSQL refuses outright) or another control character, as YAML's "\0" writes it.
-            raise ValueError("holds a control character (such as \\0): write plain text")
+            raise TextValueError(_CONTROL_TEXT)
         # Before the length checks, so a text of only spaces is refused as empty.
         return " ".join(value.split()) if isinstance(value, str) else value
 
@@ -101,14 +104,16 @@ class HypothesisSpec(BaseModel):
     def _web_address(cls, value: str | None) -> str | None:
         # Shown as a link on the pages and in Slack: a javascript: or data: address must not be one.
         if value and not is_web_address(value):
-            raise ValueError(f"{value[:60]!r} is not a web address: write one starting with https://")
+            raise TextValueError(
+                N_("{value} is not a web address: write one starting with https://"), value=repr(value[:60])
+            )
         return value
 
     @field_validator("fix_shipped_at")
     @classmethod
     def _fix_in_range(cls, value: dt.datetime | None) -> dt.datetime | None:
         if value is not None and not EARLIEST_DAY <= value.date() <= LATEST_DAY:
-            raise ValueError(f"{value.isoformat()} is not between {EARLIEST_DAY} and {LATEST_DAY}")
+            raise TextValueError(_BETWEEN, value=value.isoformat(), earliest=EARLIEST_DAY, latest=LATEST_DAY)
         return value
 
 
@@ -165,7 +170,7 @@ class LaunchFile(BaseModel):
     @classmethod
     def _plain(cls, value: object) -> object:
         if isinstance(value, str) and _CONTROL.search(value):
-            raise ValueError("holds a control character (such as \\0): write plain text")
+            raise TextValueError(_CONTROL_TEXT)
         return value
 
     @field_validator("timezone")
@@ -179,7 +184,7 @@ class LaunchFile(BaseModel):
         if value is None:
             return None
         if isinstance(value, list) and any(isinstance(v, int) for v in value):
-            raise ValueError('write times in quotes, e.g. ["09:00", "13:00"]')
+            raise TextValueError(N_('write times in quotes, e.g. ["09:00", "13:00"]'))
         return [t.strftime("%H:%M") for t in parse_clock_times(value)]
 
     @field_validator("channels", "segments")
@@ -187,16 +192,19 @@ class LaunchFile(BaseModel):
     def _distinct(cls, value: list[str]) -> list[str]:
         duplicates = sorted({v for v in value if value.count(v) > 1})
         if duplicates:
-            raise ValueError(f"listed twice: {', '.join(duplicates)}")
+            raise TextValueError(N_("listed twice: {names}"), names=", ".join(duplicates))
         return value
 
     @field_validator("segments")
     @classmethod
     def _not_unspecified(cls, value: list[str]) -> list[str]:
         if UNSPECIFIED_SEGMENT in value:
-            raise ValueError(
-                f"{UNSPECIFIED_SEGMENT!r} stands for enquiries with no segment in every filter and count: "
-                "name this segment otherwise (for example 'unknown')"
+            raise TextValueError(
+                N_(
+                    "{name} stands for enquiries with no segment in every filter and count: "
+                    "name this segment otherwise (for example 'unknown')"
+                ),
+                name=repr(UNSPECIFIED_SEGMENT),
             )
         return value
 
@@ -207,7 +215,7 @@ class LaunchFile(BaseModel):
     @classmethod
     def _in_range(cls, day: dt.date | None) -> dt.date | None:
         if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
-            raise ValueError(f"{day} is not between {EARLIEST_DAY} and {LATEST_DAY}")
+            raise TextValueError(_BETWEEN, value=day, earliest=EARLIEST_DAY, latest=LATEST_DAY)
         return day
 
     @field_validator("ends_on")
@@ -215,11 +223,14 @@ class LaunchFile(BaseModel):
     def _not_before_start(cls, day: dt.date | None, info: ValidationInfo) -> dt.date | None:
         starts_on = info.data.get("starts_on")
         if day is not None and starts_on is not None and day < starts_on:
-            raise ValueError(f"{day} is before starts_on {starts_on}")
+            raise TextValueError(N_("{day} is before the release day, {starts_on}"), day=day, starts_on=starts_on)
         if day is not None and starts_on is not None and (days := (day - starts_on).days + 1) > MAX_LAUNCH_DAYS:
-            raise ValueError(
-                f"the launch would run {days} days, from {starts_on} to {day}: "
-                f"at most {MAX_LAUNCH_DAYS} (check the years)"
+            raise TextValueError(
+                N_("the launch would run {days} days, from {starts_on} to {day}: at most {most} (check the years)"),
+                days=days,
+                starts_on=starts_on,
+                day=day,
+                most=MAX_LAUNCH_DAYS,
             )
         return day
 
@@ -231,9 +242,13 @@ class Problem:
     field: str
     message: str
 
+    @property
+    def place(self) -> str:
+        """Where it is: the file, its line and the field as written in the file."""
+        return f"{self.path}:{self.line}: {self.field}" if self.field else f"{self.path}:{self.line}"
+
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return f"{self.place}: {self.message}"
 
 
 class InvalidFiles(Exception):
@@ -267,12 +282,18 @@ _Loader.add_implicit_resolver(
 MAX_FILE_BYTES = 256 * 1024  # as the web upload; a hypothesis set is a few KB
 MAX_DEPTH = 20  # a set needs 4 levels (launch, hypotheses, item, field)
 MAX_HYPOTHESES = 500
-_TOO_DEEP = f"nested too deeply (at most {MAX_DEPTH} levels)"
-_NO_ANCHORS = "anchors and aliases (&, *) are not allowed in hypothesis files"
-_NO_MERGE = "merge keys (<<:) are not allowed in hypothesis files: write the fields out"
-_NO_TAGS = (
-    "explicit YAML tags (such as !!binary or !!str) are not allowed: write plain values (quote a number meant as text)"
+_TOO_DEEP = Text(N_("nested too deeply (at most {most} levels)"), most=MAX_DEPTH)
+_NO_ANCHORS = Text(N_("anchors and aliases (&, *) are not allowed in hypothesis files"))
+_NO_MERGE = Text(N_("merge keys (<<:) are not allowed in hypothesis files: write the fields out"))
+_NO_TAGS = Text(
+    N_(
+        "explicit YAML tags (such as !!binary or !!str) are not allowed: write plain values "
+        "(quote a number meant as text)"
+    )
 )
+
+
+_NOT_YAML = N_("not valid YAML: {problem}")
 
 
 class _Refused(Exception):
@@ -333,7 +354,7 @@ def _walk(node: yaml.Node, path: str) -> tuple[dict[tuple[Any, ...], int], list[
                 line = key_node.start_mark.line + 1
                 if (key_node.tag, key) in first_line:
                     field_name = _field_name((*where, key))
-                    message = f"key given twice (first on line {first_line[key_node.tag, key]})"
+                    message = Text(N_("key given twice (first on line {line})"), line=first_line[key_node.tag, key])
                     problems.append(Problem(path, line, field_name, message))
                     continue
                 first_line[key_node.tag, key] = line
@@ -365,8 +386,12 @@ class ParsedFile:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _too_large(size: int) -> str:
-    return f"the file is {size / 1024:.0f} KB; a hypothesis file may be at most {MAX_FILE_BYTES // 1024} KB"
+def _too_large(size: int) -> Text:
+    return Text(
+        N_("the file is {size} KB; a hypothesis file may be at most {most} KB"),
+        size=f"{size / 1024:.0f}",
+        most=MAX_FILE_BYTES // 1024,
+    )
 
 
 def _read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
@@ -396,20 +421,22 @@ def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        return ParsedFile(path, None, [Problem(path, line, "", f"not valid YAML: {problem}")])
+        return ParsedFile(path, None, [Problem(path, line, "", Text(_NOT_YAML, problem=problem))])
     except (ValueError, TypeError, AttributeError, LookupError, ArithmeticError) as exc:
         # PyYAML's constructors on a value its explicit tag cannot hold: `!!int x`, `!!timestamp`.
-        return ParsedFile(path, None, [Problem(path, 1, "", f"not valid YAML: {exc}")])
+        return ParsedFile(path, None, [Problem(path, 1, "", Text(_NOT_YAML, problem=exc))])
     if not isinstance(data, dict) or node is None:
         return ParsedFile(
-            path, None, [Problem(path, 1, "", "expected a mapping with slug, name, starts_on, hypotheses…")]
+            path, None, [Problem(path, 1, "", Text(N_("expected a mapping with slug, name, starts_on, hypotheses…")))]
         )
     index, problems = _walk(node, path)
     if problems:
         return ParsedFile(path, None, problems)
     hypotheses = data.get("hypotheses")
     if isinstance(hypotheses, list) and len(hypotheses) > MAX_HYPOTHESES:
-        message = f"{len(hypotheses)} hypotheses; a file may have at most {MAX_HYPOTHESES}"
+        message = Text(
+            N_("{count} hypotheses; a file may have at most {most}"), count=len(hypotheses), most=MAX_HYPOTHESES
+        )
         return ParsedFile(path, None, [Problem(path, index.get(("hypotheses",), 1), "hypotheses", message)])
     # Keys used twice, read from the file as written: told beside every other problem, not after them.
     keys = (
@@ -433,7 +460,10 @@ def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
                     path,
                     line,
                     "slack_channel",
-                    f'# starts a YAML comment, so this is empty: write "#{written_channel.group(1)}"',
+                    Text(
+                        N_('# starts a YAML comment, so this is empty: write "#{channel}"'),
+                        channel=written_channel.group(1),
+                    ),
                 )
             )
     try:
@@ -446,29 +476,64 @@ def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
     return ParsedFile(path, None if problems else launch, problems)
 
 
-def _message(err: Any) -> str:
-    message = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        return "unknown field; see hypotheses/README.md for the fields a file may have"
-    if err["type"] == "missing":
-        return "required field is missing"
-    if err["type"] in ("int_parsing", "int_from_float"):
-        return f"{err['input']!r} is not a whole number: write one, such as 20"
-    if err["type"] == "float_parsing":
-        return f"{err['input']!r} is not a number: write one, such as 3 or 2.5"
-    if err["type"] == "string_pattern_mismatch":
-        return f"{err['input']!r} does not fit: use lower-case letters, digits and dashes"
-    return message
+_AS_IS = "{message}"  # not a catalogue entry: a message no translation is kept for
 
 
-def _duplicate_keys(keys: Sequence[object]) -> Iterable[tuple[int, str]]:
+def _message(err: Any) -> Text:
+    """A pydantic error as a person is told it, in English and (on the pages) in their language."""
+    kind, context = err["type"], err.get("ctx") or {}
+    if kind == "value_error" and isinstance(raised := context.get("error"), TextValueError):
+        return raised.text  # ours: a validator's own words
+    given = repr(err["input"])[:80] if "input" in err else ""
+    number = str(err.get("input", ""))[:80]  # a number (typed, or read from a file) is shown as written
+    if kind == "extra_forbidden":
+        return Text(N_("unknown field; see hypotheses/README.md for the fields a file may have"))
+    if kind == "missing":
+        return Text(N_("required field is missing"))
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return Text(N_("{value} is not a whole number: write one, such as 20"), value=given)
+    if kind in ("float_parsing", "float_type"):
+        return Text(N_("{value} is not a number: write one, such as 3 or 2.5"), value=given)
+    if kind == "string_pattern_mismatch":
+        return Text(N_("{value} does not fit: use lower-case letters, digits and dashes"), value=given)
+    if kind == "string_too_short":
+        return Text(N_("is empty: write something here"))
+    if kind == "string_too_long":
+        return Text(N_("is too long: at most {most} characters"), most=context.get("max_length", ""))
+    if kind == "too_short":
+        return Text(N_("is empty: list at least one"))
+    if kind in ("greater_than_equal", "greater_than"):
+        return Text(
+            N_("{value} is too small: at least {least}"), value=number, least=context.get("ge", context.get("gt"))
+        )
+    if kind in ("less_than_equal", "less_than"):
+        return Text(N_("{value} is too large: at most {most}"), value=number, most=context.get("le", context.get("lt")))
+    if kind.startswith("date_") or kind == "date_type":
+        return Text(N_("{value} is not a date: write it as YYYY-MM-DD, such as 2026-11-20"), value=given)
+    if kind == "timezone_aware":
+        return Text(N_("{value} has no offset: write it with one, such as 2026-11-20T14:30+01:00"), value=given)
+    if kind.startswith("datetime_"):
+        return Text(N_("{value} is not a date and time: write one such as 2026-11-20T14:30+01:00"), value=given)
+    if kind == "enum":
+        return Text(N_("{value} is not one of {choices}"), value=given, choices=context.get("expected", ""))
+    if kind in ("string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):
+        return Text(N_("{value} is not the kind of value this field takes"), value=given)
+    return Text(_AS_IS, message=str(err["msg"]).removeprefix("Value error, "))  # pydantic's own words
+
+
+def _duplicate_keys(keys: Sequence[object]) -> Iterable[tuple[int, Text]]:
     """(position, message) for each key of ``keys`` (hypotheses in order) used before; not strings: skipped."""
     first_seen: dict[str, int] = {}
     for i, key in enumerate(keys):
         if not isinstance(key, str):
             continue
         if key in first_seen:
-            yield i, f"key {key!r} is used twice (first by hypotheses[{first_seen[key]}])"
+            yield (
+                i,
+                Text(
+                    N_("key {key} is used twice (first by hypotheses[{first}])"), key=repr(key), first=first_seen[key]
+                ),
+            )
         else:
             first_seen[key] = i
 
@@ -911,6 +976,7 @@ def revalidate(data: dict[str, Any]) -> LaunchFile:
         raise Invalid(
             "; ".join(f"{name}: {message}" if name else message for name, message in problems),
             field=problems[0][0] or None,
+            details=problems,
         ) from None
     duplicates = list(_duplicate_keys([h.key for h in spec.hypotheses]))
     if duplicates:

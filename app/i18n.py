@@ -12,7 +12,8 @@ fails when a Norwegian text is missing or a .mo is stale.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -73,6 +74,40 @@ def negotiate(accept_language: str | None, default: str) -> str:
 def N_(message: str) -> str:
     """Marks a text for translation where it is defined; ``gettext`` translates it where it is shown."""
     return message
+
+
+class Text(str):
+    """A message for a person, in English as a plain string (logs, the API, the CLI), that can also be
+    shown in the reader's language: ``msgid`` is its catalogue entry, ``params`` fill its {fields}.
+
+    A ``str`` so that code that joins, compares or stores messages keeps working unchanged."""
+
+    msgid: str
+    params: dict[str, str]
+
+    def __new__(cls, msgid: str, /, **params: object) -> Text:
+        strings = {name: str(value) for name, value in params.items()}
+        text = super().__new__(cls, msgid.format(**strings))
+        text.msgid = msgid
+        text.params = strings
+        return text
+
+    def translated(self) -> str:
+        return gettext(self.msgid).format(**self.params)
+
+
+class TextValueError(ValueError):
+    """A ``ValueError`` (as validators raise) whose message is a ``Text``: pydantic keeps the exception
+    in the error's context, so the message can be shown translated where the field is."""
+
+    def __init__(self, msgid: str, /, **params: object) -> None:
+        self.text = Text(msgid, **params)
+        super().__init__(self.text)
+
+
+def translated(message: str) -> str:
+    """A message in the reader's language if it is a ``Text``, else as it is."""
+    return message.translated() if isinstance(message, Text) else message
 
 
 # Domain errors carry English messages for developers and logs; people see
@@ -198,17 +233,55 @@ PLAIN_ERRORS = frozenset(
 )
 
 
-def error_detail(code: str, message: str) -> str | None:
-    """The English message to show under an error's translation on a page, if it adds anything."""
-    if code in PLAIN_ERRORS or error_text(code, message) == message:
-        return None
-    return message
+def error_detail(code: str, message: str, details: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """The lines to show under an error's translation on a page, if they add anything: each problem
+    with the field it is in, in the reader's language where the message is a ``Text``."""
+    shown = error_text(code, message)
+    if code in PLAIN_ERRORS or shown in (message, translated(message)):
+        return []
+    if details:
+        return [f"{field_label(name)}: {translated(text)}" if name else translated(text) for name, text in details]
+    return [translated(message)]
+
+
+# A launch's and a hypothesis's fields, by their names in files and the API, as the editor labels them:
+# a refused value is told by the label the lead sees beside the field.
+FIELD_LABELS = {
+    "slug": N_("Slug"),
+    "name": N_("Name"),
+    "product_area": N_("Product area"),
+    "starts_on": N_("Release day"),
+    "ends_on": N_("Last day"),
+    "timezone": N_("Time zone"),
+    "digest_times": N_("Digest times"),
+    "slack_channel": N_("Slack channel"),
+    "channels": N_("Channels"),
+    "segments": N_("Segments"),
+    "status": N_("Status"),
+    "alerts.min_count": N_("Spike alert: at least this many enquiries"),
+    "alerts.factor": N_("Spike alert: times normal"),
+    "key": N_("Key"),
+    "text": N_("Text"),
+    "area": N_("Area"),
+    "owner_team": N_("Owner team"),
+    "expected_per_day": N_("Expected per day"),
+    "fix_shipped_at": N_("Fix shipped"),
+    "fix_url": N_("Fix link"),
+}
+_ITEM = re.compile(r"^hypotheses\[\d+\]\.")
+
+
+def field_label(name: str) -> str:
+    """A field's label in the reader's language (a hypothesis's field by its own label); any other
+    place, such as a file's line, as it is."""
+    text = FIELD_LABELS.get(_ITEM.sub("", name))
+    return gettext(text) if text else name
 
 
 def error_text(code: str, message: str) -> str:
     """What to show a person for an error: the translation for its code, else its message."""
     text = ERROR_TEXTS.get(code)
-    return gettext(text) if text else message
+    return gettext(text) if text else translated(message)
 
 
 def _locale() -> Locale:

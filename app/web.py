@@ -62,7 +62,7 @@ def build_environment() -> Environment:
         languages=i18n.LANGUAGES,
         static_version=STATIC_VERSION,
         error_text=lambda error: i18n.error_text(error.code, error.message),
-        error_detail=lambda error: i18n.error_detail(error.code, error.message),
+        error_detail=lambda error: i18n.error_detail(error.code, error.message, getattr(error, "details", ())),
         label=i18n.label,
         dimension_label=i18n.dimension_label,
         # A digest's or an alert's delivery, as stored in English, in the reader's language.

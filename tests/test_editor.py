@@ -240,7 +240,7 @@ def test_a_refused_add_keeps_what_was_typed(
         (
             "nb",
             {"key": "Widget Gone", "text": "W"},
-            "'Widget Gone' is not a key: use lower-case letters, digits and dashes, at most 64, such as widget-gone",
+            "'Widget Gone' er ikke en nøkkel: bruk små bokstaver, sifre og bindestrek, høyst 64, som widget-gone",
             "hypotheses[",
         ),
     ],
@@ -264,6 +264,72 @@ def test_a_refused_add_says_what_to_do_in_the_leads_words(
     text = html.unescape(response.text)
     assert said in text and not_said not in text, text[:600]
     assert text.count("already has a hypothesis with that key") <= 1  # not the translation and the English again
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "not_said"),
+    [
+        (
+            "nb",
+            [
+                "Siste dag: 2026-11-01 er før lanseringsdagen, {start}",
+                "Tidspunkter for oppsummering: '25:00' er ikke et klokkeslett; forventet TT:MM, som 09:00",
+                "Tekst: er tomt: skriv noe her",
+                "launch.yaml:3: starts_on: 'neste uke' er ikke en dato: skriv den som ÅÅÅÅ-MM-DD, som 2026-11-20",
+                "Ingenting ble importert.",
+            ],
+            ["is before", "ends_on:", "digest_times:", "hypotheses[0].text", "is not a date", "Nothing was imported"],
+        ),
+        (
+            "en",
+            [
+                "Last day: 2026-11-01 is before the release day, {start}",
+                "Digest times: '25:00' is not a clock time; expected HH:MM such as 09:00",
+                "Text: is empty: write something here",
+                "launch.yaml:3: starts_on: 'neste uke' is not a date: write it as YYYY-MM-DD, such as 2026-11-20",
+                "Nothing was imported.",
+            ],
+            ["ends_on:", "digest_times:", "hypotheses[0].text"],
+        ),
+    ],
+)
+def test_a_refused_value_is_told_by_its_field_in_the_leads_language(
+    app: Any,
+    db: Database,
+    web: Web,
+    people: People,
+    launch: Launch,
+    language: str,
+    said: list[str],
+    not_said: list[str],
+) -> None:
+    """The launch form, a hypothesis's row and an uploaded file told a Norwegian lead what was wrong in
+    English, by the file's field names: "ends_on: 2026-11-01 is before starts_on 2026-11-16"."""
+    lena = web("lena")
+    asked = {"Accept-Language": language}
+    page = lena.get(f"/launches/{SLUG}/edit").text
+    answers = [
+        lena.post(f"/launches/{SLUG}/edit", data=launch_form(launch, ends_on="2026-11-01"), headers=asked),
+        lena.post(f"/launches/{SLUG}/edit", data=launch_form(launch, digest_times="09:00, 25:00"), headers=asked),
+        lena.post(
+            f"/launches/{SLUG}/hypotheses/a",
+            data=row_form("a", version_in(page, "a"), text=" "),
+            headers={**HTMX, **asked},
+        ),
+        lena.client.post(
+            "/launches",
+            files={"file": ("launch.yaml", b"slug: from-file\nname: F\nstarts_on: neste uke\n")},
+            data={"csrf_token": lena.token("/")},
+            headers=asked,
+        ),
+    ]
+    assert [answer.status_code for answer in answers] == [422] * 4
+    shown = "\n".join(html.unescape(answer.text) for answer in answers)
+    for words in said:
+        assert words.format(start=launch.starts_on.isoformat()) in shown, words
+    for words in not_said:
+        assert words not in shown, words
+    assert stored_launch(db).ends_on == launch.ends_on
 
 
 def test_an_add_with_htmx_appends_the_row_and_clears_the_form(

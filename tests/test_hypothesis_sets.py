@@ -124,7 +124,12 @@ def test_readme_documents_every_field() -> None:
         ("slug: Bad Slug\nname: x\nstarts_on: 2026-11-16\n", 1, "slug", "does not fit"),
         ("slug: ok\nstarts_on: 2026-11-16\n", 1, "name", "required field is missing"),
         ("slug: ok\nname: x\nstarts_on: 2026-13-01\n", 3, "starts_on", "date"),
-        ("slug: ok\nname: x\nstarts_on: 2026-11-16\nends_on: 2026-11-01\n", 4, "ends_on", "is before starts_on"),
+        (
+            "slug: ok\nname: x\nstarts_on: 2026-11-16\nends_on: 2026-11-01\n",
+            4,
+            "ends_on",
+            "is before the release day, 2026-11-16",
+        ),
         ("slug: ok\nname: x\nstarts_on: 2026-11-16\ntimezone: Mars/Olympus\n", 4, "timezone", "IANA"),
         ("slug: ok\nname: x\nstarts_on: 2026-11-16\ndigest_times: [900]\n", 4, "digest_times", "quotes"),
         ("slug: ok\nname: x\nstarts_on: 2026-11-16\ndigest_times: []\n", 4, "digest_times", "at least one"),
@@ -154,7 +159,7 @@ def test_readme_documents_every_field() -> None:
             "    expected_per_day: -3\n",
             7,
             "hypotheses[0].expected_per_day",
-            "greater than or equal to 0",
+            "-3 is too small: at least 0",
         ),
         (
             "slug: ok\nname: x\nstarts_on: 2026-11-16\nhypotheses:\n  - key: a\n    text: A\n    status: done\n",
@@ -215,7 +220,7 @@ def test_cli_validate_exit_codes_and_lines(tmp_path: Path) -> None:
     failed = runner.invoke(cli, ["hypotheses", "validate", str(good), str(bad)])
     assert failed.exit_code == 1
     assert failed.output.strip().splitlines() == [
-        f"{bad}:3: starts_on: Input should be a valid date or datetime, input is too short"
+        f"{bad}:3: starts_on: 'nope' is not a date: write it as YYYY-MM-DD, such as 2026-11-20"
     ]
 
 

@@ -228,11 +228,11 @@ def test_an_added_hypothesis_appears_on_the_checklist(app: Any, web: Web, people
     [
         (f"/launches/{SLUG}/edit", {"digest_times": "09:00, 25:00"}, "&#39;25:00&#39; is not a clock time"),
         (f"/launches/{SLUG}/edit", {"timezone": "Mars/Olympus"}, "is not an IANA time zone"),
-        (f"/launches/{SLUG}/edit", {"ends_on": "2026-11-01"}, "is before starts_on"),
+        (f"/launches/{SLUG}/edit", {"ends_on": "2026-11-01"}, "Last day: 2026-11-01 is before the release day"),
         (f"/launches/{SLUG}/edit", {"channels": "phone, phone"}, "listed twice: phone"),
         (f"/launches/{SLUG}/hypotheses", {"key": "a", "text": "Again"}, "already has a hypothesis with that key"),
         (f"/launches/{SLUG}/hypotheses", {"key": "Not A Key", "text": "X"}, "is not a key: use lower-case letters"),
-        (f"/launches/{SLUG}/hypotheses/a", {"text": "   ", "status": "open"}, "hypotheses[0].text"),
+        (f"/launches/{SLUG}/hypotheses/a", {"text": "   ", "status": "open"}, "Text: is empty: write something here"),
         (f"/launches/{SLUG}/hypotheses/zzz", {"text": "X", "status": "open"}, "has no hypothesis &#39;zzz&#39;"),
     ],
 )

@@ -22,6 +22,7 @@ from app import dashboard, hypothesis_sets, launches, ranges, schedule
 from app.config import Settings
 from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer, ViewParams
 from app.errors import Conflict, Invalid, TallyError
+from app.i18n import N_, Text
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
 from app.web import render
 
@@ -35,11 +36,13 @@ def _local_time(value: str, timezone: str, *, field: str) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(value.strip())
     except ValueError:
-        raise Invalid(f"{value!r} is not a date and time such as 2026-11-20T14:30.", field=field) from None
+        raise Invalid(
+            Text(N_("{value} is not a date and time such as 2026-11-20T14:30."), value=repr(value)), field=field
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
     if not 2 <= moment.year <= 9998:  # no fix ships then, and the conversion below would overflow
-        raise Invalid(f"{value!r} is not a time any launch runs in.", field=field)
+        raise Invalid(Text(N_("{value} is not a time any launch runs in."), value=repr(value)), field=field)
     return moment.astimezone(dt.UTC)
 
 
@@ -180,23 +183,35 @@ def _create_or_import(
         if upload is not None:
             filename, raw = upload
             if len(raw) > MAX_UPLOAD:
-                raise Invalid("That file is over 256 KB; a hypothesis set is a few KB.", field="file")
+                raise Invalid(Text(N_("That file is over 256 KB; a hypothesis set is a few KB.")), field="file")
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise Invalid(
-                    f"{filename} is not UTF-8 text (byte {exc.start + 1} cannot be read): save it as UTF-8 "
-                    "and upload it again. Nothing was imported.",
+                    Text(
+                        N_(
+                            "{file} is not UTF-8 text (byte {byte} cannot be read): save it as UTF-8 and upload it "
+                            "again. Nothing was imported."
+                        ),
+                        file=filename,
+                        byte=exc.start + 1,
+                    ),
                     field="file",
                 ) from None
             parsed = hypothesis_sets.parse_text(text, path=filename)
             if parsed.launch is None:
-                raise Invalid("\n".join(str(p) for p in parsed.problems) + "\nNothing was imported.", field="file")
+                nothing = Text(N_("Nothing was imported."))
+                raise Invalid(
+                    "\n".join([*(str(p) for p in parsed.problems), nothing]),
+                    field="file",
+                    # Each problem where it is (file, line, field as written in the file) and what is wrong.
+                    details=[*((p.place, p.message) for p in parsed.problems), ("", nothing)],
+                )
             spec = parsed.launch
         else:
             spec = hypothesis_sets.revalidate({"slug": slug.strip(), "name": name.strip(), "starts_on": starts_on})
             if launches.find_by_slug(session, spec.slug) is not None:
-                raise Invalid(f"There is already a launch {spec.slug!r}.", field="slug")
+                raise Invalid(Text(N_("There is already a launch {slug}."), slug=repr(spec.slug)), field="slug")
         changes = _apply(session, spec, viewer, settings, now)
     except TallyError as error:
         session.rollback()
@@ -412,7 +427,9 @@ def _apply_change(session: Any, viewer: Viewer, settings: Any, now: Any, slug: s
     data = hypothesis_sets.current_spec(session, launch).model_dump()
     spec = hypothesis_sets.revalidate(change(data))
     if spec.slug != slug:
-        raise Invalid("The slug of a launch cannot change: it is how files and the API find it.", field="slug")
+        raise Invalid(
+            Text(N_("The slug of a launch cannot change: it is how files and the API find it.")), field="slug"
+        )
     _apply(session, spec, viewer, settings, now)
 
 
@@ -522,8 +539,11 @@ def add_hypothesis(
         if not re.fullmatch(launches.SLUG_PATTERN, key.strip()):  # by its field, not the new row's place in the list
             suggestion = re.sub(r"[^a-z0-9]+", "-", key.strip().lower())[:64].strip("-") or "login-loop"
             raise Invalid(
-                f"{key.strip()[:80]!r} is not a key: use lower-case letters, digits and dashes, at most 64, "
-                f"such as {suggestion}.",
+                Text(
+                    N_("{key} is not a key: use lower-case letters, digits and dashes, at most 64, such as {example}."),
+                    key=repr(key.strip()[:80]),
+                    example=suggestion,
+                ),
                 field="key",
             )
         item = {
@@ -631,7 +651,9 @@ def save_hypothesis(
     try:
         stored = next((h for h in launches.hypotheses_of(session, launch) if h.key == key), None)
         if stored is None:
-            raise Invalid(f"Launch {slug!r} has no hypothesis {key!r}.", field="key")
+            raise Invalid(
+                Text(N_("Launch {slug} has no hypothesis {key}."), slug=repr(slug), key=repr(key)), field="key"
+            )
         if expected != stored.version and seen and seen == fingerprint(row_values(stored, launch.timezone)):
             expected = stored.version  # moved in the list since, and nothing else: nothing to overwrite
         changes: dict[str, Any] = {
