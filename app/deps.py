@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 
@@ -15,7 +17,7 @@ from app import api_tokens, auth, i18n, ranges
 from app.config import Settings
 from app.csrf import SESSION_COOKIE
 from app.db import Database
-from app.errors import Forbidden, Unauthenticated
+from app.errors import Forbidden, Invalid, Unauthenticated
 from app.models import ApiToken, Role, TokenRole, User
 from app.recording.credentials import bad_token, bearer_from, trusted_user
 
@@ -178,3 +180,34 @@ def get_lead_token(token: CurrentToken) -> ApiToken:
 
 
 LeadToken = Annotated[ApiToken, Depends(get_lead_token)]
+
+
+def known_query(request: Request, token: CurrentToken) -> None:
+    """Refuses a query parameter the API call does not take (after the token, so a stranger is told 401).
+    Ignored, a misspelt filter (``chanel=phone``) or another call's names (``/series?start=…``) answered
+    with the unfiltered numbers, as if they were the ones asked for."""
+    unknown = sorted(set(request.query_params) - _query_names(request.scope["route"]))
+    if unknown:
+        taken = ", ".join(sorted(_query_names(request.scope["route"]))) or "none"
+        raise Invalid(
+            f"This call takes no query parameter {unknown[0]!r}: nothing was counted. Its parameters: {taken}.",
+            field=unknown[0],
+        )
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    def names(dependant: Dependant) -> set[str]:
+        found = {param.alias for param in dependant.query_params}
+        for inner in dependant.dependencies:
+            found |= names(inner)
+        return found
+
+    known: frozenset[str] | None = getattr(route, "_query_names", None)
+    if known is None:  # kept on the route (routes are not hashable), worked out at its first call
+        known = frozenset(names(route.dependant))
+        route._query_names = known  # type: ignore[attr-defined]
+    return known
+
+
+# Every call of the API but the enquiry POSTs (their own handlers, which take no query).
+API_DEPENDENCIES = [Depends(known_query)]

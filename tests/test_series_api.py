@@ -211,3 +211,30 @@ def test_filters_narrow_hour_buckets_of_kept_days_too(client: TestClient, token:
         "10-24T12:00": {"a": 1, "b": 1},
         "10-25T16:00": {"a": 1, "b": 0},
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "unknown"),
+    [
+        ("series", {"bucket": "day", "chanel": "chat"}, "chanel"),  # misspelt: answered the unfiltered total
+        ("series", {"start": "2026-10-24T00:00:00+02:00", "end": "2026-10-25T00:00:00+02:00"}, "end"),  # /tally's
+        ("series", {"range": "today"}, "range"),  # the pages' and the export's
+        ("tally", {"start": "2026-10-24T00:00:00+02:00", "end": "2026-10-25T00:00:00+02:00", "segmnt": "x"}, "segmnt"),
+        ("surprises", {"range": "7d"}, "range"),
+        ("alerts", {"limit": "500"}, "limit"),
+        ("export", {"format": "csv", "what": "enquiries", "chanel": "chat"}, "chanel"),
+    ],
+)
+def test_a_query_parameter_a_call_does_not_take_is_refused_not_ignored(
+    client: TestClient, token: str, launch: Any, path: str, params: dict[str, str], unknown: str
+) -> None:
+    """Ignored, a misspelt filter or another call's names answered with numbers that looked filtered."""
+    url = f"/api/v1/launches/{SLUG}/{path}"
+    response = client.get(url, params=params, headers=auth(token))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and error["field"] == unknown and repr(unknown) in error["message"]
+    assert client.get(url, params=params).status_code == 401  # a stranger is told to sign in, not what is taken
+    known = {name: value for name, value in params.items() if name != unknown}
+    if path != "series" or "start" not in known:
+        assert client.get(url, params=known, headers=auth(token)).status_code == 200

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app import launches
-from app.deps import CurrentToken, CurrentViewer, IsHtmx, SessionDep
+from app.deps import API_DEPENDENCIES, CurrentToken, CurrentViewer, IsHtmx, SessionDep
 from app.errors import ERRORS
 from app.insight import alerts
 from app.models import AlertKind, DigestStatus
@@ -54,6 +54,7 @@ class AlertOut(BaseModel):
     response_model=list[AlertOut],
     responses=ERRORS,
     tags=["api"],
+    dependencies=API_DEPENDENCIES,
     summary="Spike alerts",
     description=ALERTS_DESCRIPTION,
 )

@@ -15,12 +15,12 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app import enquiries, hypothesis_sets, launches, ranges, tallies
-from app.deps import CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
+from app.deps import API_DEPENDENCIES, CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
 from app.errors import ERRORS, Conflict, ErrorBody, ErrorDetail, Invalid, NotFound
 from app.insight import impact
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=API_DEPENDENCIES)
 
 
 class HypothesisOut(BaseModel):

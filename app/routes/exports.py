@@ -18,11 +18,11 @@ from sqlmodel import Session
 
 from app import exports, launches, ranges
 from app.db import Database
-from app.deps import CurrentToken, CurrentViewer, Now, SessionDep
+from app.deps import API_DEPENDENCIES, CurrentToken, CurrentViewer, Now, SessionDep
 from app.errors import ERRORS
 
 router = APIRouter()
-api = APIRouter(prefix="/api/v1", tags=["api"])
+api = APIRouter(prefix="/api/v1", tags=["api"], dependencies=API_DEPENDENCIES)
 
 What = Annotated[
     str | None,

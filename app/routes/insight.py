@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from app import csrf, launches, ranges, schedule
 from app.deps import (
+    API_DEPENDENCIES,
     MAX_ROW_ID,
     CurrentToken,
     CurrentViewer,
@@ -45,7 +46,7 @@ from app.models import Hypothesis, HypothesisStatus, Launch, Relink
 from app.web import render
 
 pages = APIRouter(dependencies=[Depends(csrf.protect)], include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["api"])
+api = APIRouter(prefix="/api/v1", tags=["api"], dependencies=API_DEPENDENCIES)
 router = APIRouter()
 
 DEFAULT = "default"  # the range= of the default period, so links that change a filter keep it
