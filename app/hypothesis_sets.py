@@ -688,15 +688,18 @@ def _same_minute(given: dt.datetime, stored: dt.datetime | None) -> bool:
 NO_FIX_YET = frozenset({HypothesisStatus.OPEN, HypothesisStatus.CONFIRMED, HypothesisStatus.NOT_SEEN})
 
 
-def _retired_for_missing(session: Session, hypothesis: Hypothesis) -> bool:
-    """Whether an import retired it because its file no longer listed it (not a person, in the app)."""
+def _status_before_dropped(session: Session, hypothesis: Hypothesis) -> HypothesisStatus | None:
+    """The status it had when an import retired it because its file no longer listed it (not a person,
+    in the app); None when it was not retired so."""
     last = session.exec(
         select(HypothesisStatusChange)
         .where(HypothesisStatusChange.hypothesis_id == hypothesis.id)
         .order_by(col(HypothesisStatusChange.changed_at).desc(), col(HypothesisStatusChange.id).desc())
         .limit(1)
     ).first()
-    return last is not None and last.reason == NOT_IN_FILE
+    if last is None or last.reason != NOT_IN_FILE:
+        return None
+    return HypothesisStatus(last.from_status) if last.from_status else HypothesisStatus.OPEN
 
 
 def _fix_time(
@@ -801,18 +804,17 @@ def import_launch(
         if hypothesis.text != item.text:
             session.add(
                 HypothesisRevision(
-                    hypothesis_id=id_of(hypothesis), old_text=hypothesis.text, changed_by=actor, changed_at=now
+                    hypothesis_id=id_of(hypothesis), old_text=hypothesis.text, changed_by=actor[:100], changed_at=now
                 )
             )
             hypothesis.text = item.text
             changes.revised.append(item.key)
         status = item.status
-        if (
-            status is None
-            and hypothesis.status == HypothesisStatus.RETIRED
-            and _retired_for_missing(session, hypothesis)
-        ):
-            status = HypothesisStatus.OPEN  # back in the file, so back in use (one retired in the app stays so)
+        if status is None and hypothesis.status == HypothesisStatus.RETIRED:
+            # Back in the file, so back in use as it was before the file left it out (a fix shipped
+            # stays shipped; a bad merge dropping a row for one import does not reset it); one
+            # retired by a person, in the app, stays so.
+            status = _status_before_dropped(session, hypothesis)
         fields: dict[str, Any] = {  # as for the launch: a field left out keeps what is stored
             name: getattr(item, name)
             for name in ("area", "owner_team", "expected_per_day")
@@ -822,9 +824,10 @@ def import_launch(
         if status is not None:
             fields["status"] = status
         fix_shipped_at = _fix_time(item, status, hypothesis, now)
-        taken_back = status in NO_FIX_YET and hypothesis.status in (
-            HypothesisStatus.FIX_SHIPPED,
-            HypothesisStatus.RESOLVED,
+        taken_back = status in NO_FIX_YET and (
+            hypothesis.status in (HypothesisStatus.FIX_SHIPPED, HypothesisStatus.RESOLVED)
+            # Retired after its fix, then brought back as open: the fix goes with it, as from fix_shipped.
+            or (hypothesis.status == HypothesisStatus.RETIRED and hypothesis.fix_shipped_at is not None)
         )
         if taken_back and (fix_shipped_at is None or _same_minute(fix_shipped_at, hypothesis.fix_shipped_at)):
             # Back to before a fix (it was marked shipped by mistake, or taken back), with no new time

@@ -280,6 +280,66 @@ def test_missing_hypothesis_is_retired_and_keeps_counting(db: Database, settings
         assert {h.key: h.status for h in launches.hypotheses_of(session, launch)}["button-gone"] == "open"
 
 
+def test_a_hypothesis_back_in_the_file_comes_back_as_it_was_and_one_brought_back_open_loses_its_fix(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """A file that left a fixed hypothesis out for one import (a bad merge) brought it back "open" with
+    its fix's time still set: the pages said "open · Fix: too early to tell". And retired, then set to
+    open in the app, it kept its fix's time, where fix shipped → open drops it."""
+    path = write(tmp_path, MINIMAL)
+    do_import(db, settings, path)
+    shipped = dt.datetime(2026, 11, 17, 14, 30, tzinfo=dt.UTC)
+
+    def edit(key: str, changes: dict[str, Any]) -> None:
+        with db.transaction() as session:
+            launch = launches.get_by_slug(session, "app-launch")
+            hypothesis_sets.update_hypothesis(
+                session,
+                launch,
+                key,
+                changes,
+                expected_version=None,
+                actor="lena",
+                now=NOW,
+                default_timezone=settings.timezone,
+                default_digest_times=settings.digest_times,
+            )
+
+    def stored(key: str) -> tuple[str, dt.datetime | None, str | None]:
+        with db.session() as session:
+            launch = launches.get_by_slug(session, "app-launch")
+            hypothesis = {h.key: h for h in launches.hypotheses_of(session, launch)}[key]
+            at = hypothesis.fix_shipped_at
+            return hypothesis.status, at.replace(tzinfo=dt.UTC) if at and at.tzinfo is None else at, hypothesis.fix_url
+
+    edit(
+        "button-gone", {"status": HypothesisStatus.FIX_SHIPPED, "fix_shipped_at": shipped, "fix_url": "https://x.no/1"}
+    )
+    write(tmp_path, MINIMAL.split("  - key: button-gone", maxsplit=1)[0])
+    assert do_import(db, settings, path)[0].retired == ["button-gone"]
+    write(tmp_path, MINIMAL)
+    do_import(db, settings, path)
+    assert stored("button-gone") == (HypothesisStatus.FIX_SHIPPED, shipped, "https://x.no/1")
+
+    edit("button-gone", {"status": HypothesisStatus.RETIRED})
+    edit("button-gone", {"status": HypothesisStatus.OPEN})
+    assert stored("button-gone")[:2] == (HypothesisStatus.OPEN, None)
+
+
+def test_a_text_changed_with_a_long_token_name_keeps_its_revision(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """The revision's author was "token:" + a name of up to 100 characters, in a column of 100: a lead
+    token with a long name could not change a text (PostgreSQL refused the row)."""
+    path = write(tmp_path, MINIMAL)
+    do_import(db, settings, path)
+    write(tmp_path, MINIMAL.replace("Login loops after the update", "BankID login loops"))
+    do_import(db, settings, path, actor="token:" + "t" * 100)
+    with db.session() as session:
+        revision = session.exec(select(HypothesisRevision)).one()
+    assert revision.changed_by == ("token:" + "t" * 100)[:100]
+
+
 def test_a_hypothesis_retired_in_the_app_stays_retired_when_the_unchanged_file_is_imported_again(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
