@@ -495,6 +495,40 @@ def test_a_fix_link_stored_before_links_had_to_be_web_addresses_blocks_no_edit(
     assert kept.fix_url == "www.vipps.no/release-5-1"  # left as it was, not erased by someone else's edit
 
 
+def test_a_fix_time_stays_put_when_the_launch_time_zone_changes_under_an_open_editor(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """The row showed the fix's time in the zone of the page; saved after the launch's zone changed (the
+    launch form above it, or another lead), that wall-clock text was read in the new zone: a fix at
+    09:00 UTC shown as 10:00 in Oslo became 15:00 UTC with New York, the row still saying 10:00."""
+    lena = web("lena")
+    shipped = dt.datetime(2026, 11, 18, 9, 0, tzinfo=dt.UTC)
+    page = lena.get(f"/launches/{SLUG}/edit").text
+    first = lena.post(
+        f"/launches/{SLUG}/hypotheses/a",
+        data=row_form("a", version_in(page, "a"), status="fix_shipped", fix_shipped_at="2026-11-18T10:00"),
+        headers=HTMX,
+    )
+    assert first.status_code == 200, first.text[:300]
+    page = lena.get(f"/launches/{SLUG}/edit").text  # the row as the lead now has it, in Oslo's time
+    row = page[page.index('id="row-a"') :]
+    shown = re.search(r'name="fix_shipped_at" type="datetime-local" value="([^"]*)"', row)
+    zone = re.search(r'name="zone" value="([^"]*)"', row)
+    assert shown and shown.group(1) == "2026-11-18T10:00"
+    moved = lena.post(
+        f"/launches/{SLUG}/edit", data=launch_form(stored_launch(db), timezone="America/New_York"), headers=HTMX
+    )
+    assert moved.status_code == 200 and stored_launch(db).timezone == "America/New_York"
+    form = row_form("a", version_in(page, "a"), text="Typo fixed", status="fix_shipped", fix_shipped_at=shown.group(1))
+    saved = lena.post(
+        f"/launches/{SLUG}/hypotheses/a", data=form | {"zone": zone.group(1) if zone else ""}, headers=HTMX
+    )
+    assert saved.status_code == 200, saved.text[:300]
+    at = stored(db)["a"].fix_shipped_at
+    assert at is not None and at.replace(tzinfo=at.tzinfo or dt.UTC) == shipped
+    assert stored(db)["a"].text == "Typo fixed"
+
+
 def test_odd_form_values_are_refused_or_ignored_never_a_server_error(
     app: Any, db: Database, web: Web, people: People, launch: Launch
 ) -> None:

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from app import dashboard, hypothesis_sets, launches, ranges, schedule
-from app.config import Settings
+from app.config import Settings, check_timezone
 from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer, ViewParams
 from app.errors import Conflict, Invalid, TallyError
 from app.i18n import N_, Text
@@ -44,6 +44,13 @@ def _local_time(value: str, timezone: str, *, field: str) -> dt.datetime:
     if not 2 <= moment.year <= 9998:  # no fix ships then, and the conversion below would overflow
         raise Invalid(Text(N_("{value} is not a time any launch runs in."), value=repr(value)), field=field)
     return moment.astimezone(dt.UTC)
+
+
+def _zone_or(value: str, default: str) -> str:
+    try:
+        return check_timezone(value) if value else default
+    except ValueError:
+        return default
 
 
 def _split(value: str) -> list[str]:
@@ -336,6 +343,7 @@ class RowState:
     values: dict[str, str]
     current: dict[str, str] | None = None  # the stored values, when the save was stale
     error: TallyError | None = None
+    zone: str | None = None  # the time zone the typed fix time was written in, if not the launch's
 
 
 @dataclass(frozen=True)
@@ -636,6 +644,7 @@ def save_hypothesis(
     move: Annotated[str, Form()] = "",
     version: Annotated[str, Form()] = "",
     seen: Annotated[str, Form()] = "",
+    zone: Annotated[str, Form()] = "",
 ) -> Response:
     typed = {
         "text": text,
@@ -648,13 +657,16 @@ def save_hypothesis(
     }
     launch = launches.get_for_update(session, slug)
     expected = _version(version)
+    # The fix time was shown, and typed, in the zone the row was made in: the launch's then, which a
+    # lead may have changed since (another lead, or this one in the launch form above the rows).
+    shown_in = _zone_or(zone, launch.timezone)
     try:
         stored = next((h for h in launches.hypotheses_of(session, launch) if h.key == key), None)
         if stored is None:
             raise Invalid(
                 Text(N_("Launch {slug} has no hypothesis {key}."), slug=repr(slug), key=repr(key)), field="key"
             )
-        if expected != stored.version and seen and seen == fingerprint(row_values(stored, launch.timezone)):
+        if expected != stored.version and seen and seen == fingerprint(row_values(stored, shown_in)):
             expected = stored.version  # moved in the list since, and nothing else: nothing to overwrite
         changes: dict[str, Any] = {
             "text": text.strip(),  # as in add_hypothesis: a blank text must not pass
@@ -666,8 +678,8 @@ def save_hypothesis(
         }
         # Sent back as the row showed it, the stored time stands: the field has no seconds, and in
         # the night clocks go back 02:30 is two moments, of which the form can only name the first.
-        if fix_shipped_at.strip() and fix_shipped_at.strip() != row_values(stored, launch.timezone)["fix_shipped_at"]:
-            changes["fix_shipped_at"] = _local_time(fix_shipped_at, launch.timezone, field="fix_shipped_at")
+        if fix_shipped_at.strip() and fix_shipped_at.strip() != row_values(stored, shown_in)["fix_shipped_at"]:
+            changes["fix_shipped_at"] = _local_time(fix_shipped_at, shown_in, field="fix_shipped_at")
         hypothesis_sets.update_hypothesis(
             session,
             launch,
@@ -696,7 +708,7 @@ def save_hypothesis(
         found = next((h for h in launches.hypotheses_of(session, launch) if h.key == key), None)
         stale = isinstance(error, hypothesis_sets.StaleVersion) and found is not None
         current = row_values(found, launch.timezone) if stale and found is not None else None
-        state = RowState(typed, current=current, error=error)
+        state = RowState(typed, current=current, error=error, zone=shown_in)
         if htmx and found is not None:
             return _row(request, viewer, session, launch, key, state=state, status_code=error.status_code)
         if htmx:
