@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -542,6 +543,60 @@ def test_odd_form_values_are_refused_or_ignored_never_a_server_error(
     assert refused.status_code == 422 and "is not UTF-8 text" in refused.text
     with db.session() as session:
         assert launches.find_by_slug(session, "cp1252") is None
+
+
+def test_two_imports_of_one_new_slug_at_once_both_land_on_postgresql(
+    pg: Any, app: Any, db: Database, web: Web, people: People
+) -> None:
+    """A double click on Import (or two leads) for a new slug: both found no launch, the second's insert
+    hit the unique slug, and the lead saw "Internal Server Error" for a launch that had been made."""
+    lena = web("lena")
+    token = lena.token("/")
+    other = db.session()
+    other.add(
+        Launch(
+            slug="racing",
+            name="Made first",
+            starts_on=dt.date(2026, 11, 16),
+            ends_on=dt.date(2026, 12, 7),
+            timezone="Europe/Oslo",
+            digest_times=["09:00"],
+            channels=["phone"],
+            segments=["private"],
+        )
+    )
+    other.flush()  # the other import's row, not yet committed: this one's insert waits for it
+    upload = {"file": ("racing.yaml", b"slug: racing\nname: Racing\nstarts_on: 2026-11-16\n")}
+    answers: list[Any] = []
+    sent = threading.Thread(
+        target=lambda: answers.append(lena.client.post("/launches", files=upload, data={"csrf_token": token}))
+    )
+    sent.start()
+    try:
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO launch%%'"
+        )
+        with db.engine.connect() as watch:
+            for _ in range(400):  # until the upload's insert waits on the uncommitted row (at most 20 s)
+                if watch.exec_driver_sql(waiting).scalar():
+                    break
+                watch.rollback()  # pg_stat_activity holds still within a transaction
+                threading.Event().wait(0.05)
+            else:
+                pytest.fail("the upload never reached its insert")
+        other.commit()
+    finally:
+        other.close()
+        sent.join(timeout=30)
+    [answer] = answers
+    assert answer.status_code == 303, answer.text[:300]  # imported over the launch the other made
+    assert stored_launch_named(db, "racing").name == "Racing"
+
+
+def stored_launch_named(db: Database, slug: str) -> Launch:
+    with db.session() as session:
+        return session.exec(select(Launch).where(Launch.slug == slug)).one()
 
 
 def test_a_file_uploaded_over_a_launch_says_what_it_changed(

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -174,6 +175,53 @@ async def create_or_import(
     )
 
 
+def _parse_and_apply(
+    session: Session,
+    viewer: Viewer,
+    settings: Settings,
+    now: dt.datetime,
+    upload: tuple[str, bytes] | None,
+    *,
+    slug: str,
+    name: str,
+    starts_on: str,
+) -> tuple[hypothesis_sets.LaunchFile, hypothesis_sets.LaunchChanges]:
+    if upload is not None:
+        filename, raw = upload
+        if len(raw) > MAX_UPLOAD:
+            raise Invalid(Text(N_("That file is over 256 KB; a hypothesis set is a few KB.")), field="file")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Invalid(
+                Text(
+                    N_(
+                        "{file} is not UTF-8 text (byte {byte} cannot be read): save it as UTF-8 and upload it "
+                        "again. Nothing was imported."
+                    ),
+                    file=filename,
+                    byte=exc.start + 1,
+                ),
+                field="file",
+            ) from None
+        parsed = hypothesis_sets.parse_text(text, path=filename)
+        if parsed.launch is None:
+            nothing = Text(N_("Nothing was imported."))
+            raise Invalid(
+                "\n".join([*(str(p) for p in parsed.problems), nothing]),
+                field="file",
+                # Each problem where it is (file, line, field as written in the file) and what is wrong.
+                details=[*((p.place, p.message) for p in parsed.problems), ("", nothing)],
+            )
+        spec = parsed.launch
+    else:
+        spec = hypothesis_sets.revalidate({"slug": slug.strip(), "name": name.strip(), "starts_on": starts_on})
+        if launches.find_by_slug(session, spec.slug) is not None:
+            raise Invalid(Text(N_("There is already a launch {slug}."), slug=repr(spec.slug)), field="slug")
+    changes = _apply(session, spec, viewer, settings, now)
+    return spec, changes
+
+
 def _create_or_import(
     request: Request,
     viewer: Viewer,
@@ -187,39 +235,18 @@ def _create_or_import(
     starts_on: str,
 ) -> Response:
     try:
-        if upload is not None:
-            filename, raw = upload
-            if len(raw) > MAX_UPLOAD:
-                raise Invalid(Text(N_("That file is over 256 KB; a hypothesis set is a few KB.")), field="file")
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise Invalid(
-                    Text(
-                        N_(
-                            "{file} is not UTF-8 text (byte {byte} cannot be read): save it as UTF-8 and upload it "
-                            "again. Nothing was imported."
-                        ),
-                        file=filename,
-                        byte=exc.start + 1,
-                    ),
-                    field="file",
-                ) from None
-            parsed = hypothesis_sets.parse_text(text, path=filename)
-            if parsed.launch is None:
-                nothing = Text(N_("Nothing was imported."))
-                raise Invalid(
-                    "\n".join([*(str(p) for p in parsed.problems), nothing]),
-                    field="file",
-                    # Each problem where it is (file, line, field as written in the file) and what is wrong.
-                    details=[*((p.place, p.message) for p in parsed.problems), ("", nothing)],
-                )
-            spec = parsed.launch
-        else:
-            spec = hypothesis_sets.revalidate({"slug": slug.strip(), "name": name.strip(), "starts_on": starts_on})
-            if launches.find_by_slug(session, spec.slug) is not None:
-                raise Invalid(Text(N_("There is already a launch {slug}."), slug=repr(spec.slug)), field="slug")
-        changes = _apply(session, spec, viewer, settings, now)
+        try:
+            spec, changes = _parse_and_apply(
+                session, viewer, settings, now, upload, slug=slug, name=name, starts_on=starts_on
+            )
+        except sa.exc.IntegrityError:
+            # Two of them for one new slug at once (a double click on Import or Create, two leads): both
+            # found no launch, and the other's row came first. Once more: a file then updates the launch
+            # the other made, and the form says there is one.
+            session.rollback()
+            spec, changes = _parse_and_apply(
+                session, viewer, settings, now, upload, slug=slug, name=name, starts_on=starts_on
+            )
     except TallyError as error:
         session.rollback()
         return render(
