@@ -82,7 +82,9 @@ def undo(
         key = enquiry.idempotency_key
         session.merge(UndoneEnquiry(launch_id=enquiry.launch_id, idempotency_key=key, undone_at=now))
     delete(session.connection(), enquiry_id)
-    if reaches_kept_counts(enquiry.created_at, recorded_at):
+    # By the undo's time, not the recording's: an enquiry posted 20 minutes after it happened and undone
+    # 15 minutes later lies in a slot counted and kept meanwhile.
+    if reaches_kept_counts(enquiry.created_at, now):
         launch = session.get(Launch, enquiry.launch_id)
         if launch is not None:
             day = local_date(enquiry.created_at, zone(launch))

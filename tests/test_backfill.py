@@ -159,3 +159,27 @@ def test_a_backfill_into_a_closed_hour_of_today_updates_the_cached_hours(
     assert fresh(db, launch).counts_version == version + 1
     body = client.get(f"/api/v1/launches/{SLUG}/tally", params=today, headers=auth(token)).json()
     assert body["total"] == 2 and body["hypotheses"] == {"a": 1, "b": 1}
+
+
+def test_undoing_an_enquiry_posted_after_the_call_takes_it_out_of_counts_kept_meanwhile(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    """Posted 24 minutes after the call (the integration's way) and undone 11 minutes later: by then its
+    15-minute slot was over and kept, and the kept count stayed one too high in every process."""
+    window = {"start": "2026-11-20T11:00:00+01:00", "end": "2026-11-20T13:00:00+01:00"}
+
+    def total() -> int:
+        response = client.get(f"/api/v1/launches/{SLUG}/tally", params=window, headers=auth(token))
+        assert response.status_code == 200, response.text
+        return int(response.json()["total"])
+
+    with time_machine.travel(dt.datetime(2026, 11, 20, 12, 8, 59, tzinfo=OSLO), tick=False):
+        posted = post(client, token, hypotheses=["b"], occurred_at="2026-11-20T11:44:59+01:00", idempotency_key="u-1")
+        assert posted.status_code == 201, posted.text
+    with time_machine.travel(dt.datetime(2026, 11, 20, 12, 16, tzinfo=OSLO), tick=False):
+        assert total() == 1  # the 11:30 slot is over: counted and kept
+    with time_machine.travel(dt.datetime(2026, 11, 20, 12, 20, tzinfo=OSLO), tick=False):
+        undone = client.delete(f"/api/v1/enquiries/{posted.json()['id']}", headers=auth(token))
+        assert undone.status_code == 200, undone.text
+    with time_machine.travel(dt.datetime(2026, 11, 20, 15, 0, tzinfo=OSLO), tick=False):
+        assert total() == 0
