@@ -554,7 +554,8 @@ def _parse_now(value: str | None, *, acts: bool = False) -> dt.datetime:
     if acts and moment > now() + _SKEW:
         raise fail(
             f"--now {value!r} is in the future: acting as if it were then would change what happens when that "
-            "time comes (digests recorded as sent or missed, notes erased early). Leave --now out, or give a "
+            "time comes (digests recorded as sent or missed, counts kept of slots not over yet, notes erased early). "
+            "Leave --now out, or give a "
             "past moment (on a copy of the database to try things out: docs/operations.md).",
             code=2,
         )
@@ -572,8 +573,15 @@ def digest_run_due(
     configure_logging(config.log_level, config.log_renderer)
     db = ready_database(config)
     alerts: list[Alert] = []
+    # Composed as at --now, but claimed by the real clock: a claim stamped hours ago looks abandoned to
+    # a running scheduler, which would take it over and post the same digest during this one's post.
     runs = digests.run_due(
-        db, settings=config, now=_parse_now(at, acts=True), sender=sender_from(config), alerts_done=alerts
+        db,
+        settings=config,
+        now=_parse_now(at, acts=True),
+        sender=sender_from(config),
+        alerts_done=alerts,
+        clock=now,
     )
     for run in runs:
         typer.echo(f"{run.slot_key}: {run.status.value}" + (f" ({run.error})" if run.error else ""))
@@ -597,7 +605,9 @@ def digest_preview(
     config = settings()
     db = ready_database(config)
     launch = _launch(db, slug)
-    text, _ = digests.preview_message(db, launch, settings=config, now=_parse_now(at))
+    # A moment to come is refused too: counting as if it were then keeps the counts of 15-minute slots
+    # not over yet, shared by every process, without the enquiries logged in them meanwhile.
+    text, _ = digests.preview_message(db, launch, settings=config, now=_parse_now(at, acts=True))
     typer.echo(text)
 
 

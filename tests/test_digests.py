@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -24,7 +25,7 @@ from app.cli import cli
 from app.config import Settings
 from app.db import Database
 from app.insight import relink
-from app.models import DigestKind, DigestRun, DigestStatus, Launch
+from app.models import DigestKind, DigestRun, DigestStatus, Launch, SlotTally
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender, WebhookSender
 from tests.factories import fresh, log, make_launch
@@ -595,7 +596,11 @@ def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: La
     runner = CliRunner()
     due = runner.invoke(cli, ["digest", "run-due", "--now", "2026-11-18T09:00:00+01:00"], env=env)
     assert due.exit_code == 0, due.output
-    assert due.output.strip() == f"{launch.id}:2026-11-18T08:00Z: sent"
+    # Composed as at --now; posted (and claimed) by the real clock, which says it went out late.
+    assert due.output.strip() == f"{launch.id}:2026-11-18T08:00Z: late"
+    # Claimed by the real clock: stamped at --now, hours ago, a running scheduler took the claim for abandoned.
+    [claimed] = [run.claimed_at for run in runs(db)]
+    assert claimed.replace(tzinfo=claimed.tzinfo or dt.UTC) > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     preview = runner.invoke(cli, ["digest", "preview", launch.slug, "--now", "2026-11-18T14:00:00+01:00"], env=env)
     assert preview.exit_code == 0 and "Test launch · 14:00" in preview.output
     sent = runner.invoke(cli, ["digest", "send", launch.slug], env=env)
@@ -612,8 +617,13 @@ def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: La
     future = runner.invoke(cli, ["digest", "run-due", "--now", tomorrow], env=env)
     assert future.exit_code == 2 and "is in the future" in future.output
     assert runs(db) == before
+    # Counting as if it were tomorrow kept today's slots as over, without what is logged in them meanwhile.
+    with db.session() as session:
+        kept_before = session.execute(sa.select(sa.func.count()).select_from(SlotTally)).scalar_one()
     looked = runner.invoke(cli, ["digest", "preview", launch.slug, "--now", tomorrow], env=env)
-    assert looked.exit_code == 0, looked.output  # a preview only looks
+    assert looked.exit_code == 2 and "counts kept of slots not over yet" in looked.output
+    with db.session() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(SlotTally)).scalar_one() == kept_before
     erase = runner.invoke(cli, ["notes", "purge", "--now", tomorrow], env=env | {"TALLY_NOTE_RETENTION_DAYS": "1"})
     assert erase.exit_code == 2 and "is in the future" in erase.output
 
