@@ -7,6 +7,7 @@ A launch runs from local midnight of ``starts_on`` to local midnight after
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -69,7 +70,7 @@ def digest_clock_times(launch: Launch) -> tuple[dt.time, ...]:
 
 
 def get_by_slug(session: Session, slug: str) -> Launch:
-    launch = session.exec(select(Launch).where(Launch.slug == slug)).first()
+    launch = find_by_slug(session, slug)
     if launch is None:
         raise NotFound(
             f"No launch with slug {slug!r}. GET /api/v1/launches lists the live ones; "
@@ -117,6 +118,10 @@ def hypotheses_of(session: Session, launch: Launch, *, include_retired: bool = T
 
 
 def find_by_slug(session: Session, slug: str) -> Launch | None:
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        # No launch has it, and PostgreSQL refuses some (a NUL) outright: a read of /launches/a%00b was
+        # answered "cannot be stored as given … nothing was saved" instead of "no such launch".
+        return None
     return session.exec(select(Launch).where(Launch.slug == slug)).first()
 
 

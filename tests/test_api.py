@@ -315,6 +315,11 @@ def test_a_path_with_a_nul_for_a_slug_is_an_unknown_launch(client: TestClient, t
     answer = client.post("/api/v1/launches/pay%00app/enquiries", json={"channel": "phone"}, headers=auth(token))
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "unknown_launch"
     assert post(client, token, {"channel": "phone"}).status_code == 201
+    # The reading calls too: on PostgreSQL they answered 422 "cannot be stored as given … nothing was saved".
+    window = {"start": "2026-11-18T00:00:00+01:00", "end": "2026-11-19T00:00:00+01:00"}
+    for path, params in (("tally", window), ("series", {}), ("alerts", {}), ("surprises", {})):
+        read = client.get(f"/api/v1/launches/pay%00app/{path}", params=params, headers=auth(token))
+        assert read.status_code == 404 and read.json()["error"]["code"] == "unknown_launch", (path, read.text)
 
 
 def test_the_same_key_with_another_enquiry_is_refused(
