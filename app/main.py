@@ -82,6 +82,20 @@ def _wants_json(request: Request) -> bool:
     return _is_api(request) or ("application/json" in request.headers.get("accept", "") and not is_htmx(request))
 
 
+def _problem(error: Any) -> str:
+    """What is wrong with one field of a request, as the API tells it."""
+    if error["type"] == "extra_forbidden":
+        return "unknown field (misspelt?): the fields are in the API reference, /api/openapi.json"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    given = error.get("input")
+    if error["type"].startswith("datetime_") and error["loc"][:1] == ("query",) and isinstance(given, str):
+        message = f"{given[:60]!r}: {message}"
+        if " " in given.strip():
+            # The integration's most common mistake: an offset's + unencoded in the URL, read as a space.
+            message += "; a + in a URL's query is read as a space: write it as %2B (09:00:00%2B01:00)"
+    return message
+
+
 def error_body(error: TallyError) -> dict[str, Any]:
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.field:
@@ -288,15 +302,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
-        problems = [
-            {
-                "field": _field_name(e["loc"]),
-                "message": "unknown field (misspelt?): the fields are in the API reference, /api/openapi.json"
-                if e["type"] == "extra_forbidden"
-                else str(e["msg"]).removeprefix("Value error, "),
-            }
-            for e in error.errors()
-        ]
+        problems = [{"field": _field_name(e["loc"]), "message": _problem(e)} for e in error.errors()]
         first = problems[0] if problems else {"field": "", "message": "invalid request"}
         message = "; ".join(f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems)
         if _wants_json(request):

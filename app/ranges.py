@@ -29,11 +29,12 @@ RANGES = ("since-digest", "today", "yesterday", "7d", "launch")
 CUSTOM = "custom"
 
 
-def out_of_window(launch: Launch, what: str) -> Invalid:
+def out_of_window(launch: Launch, what: str, *, field: str = "from") -> Invalid:
+    """``field``: the parameter to change, as the call names it (the pages' ``from``, the API's ``start``)."""
     return Invalid(
         f"{what} does not overlap launch {launch.slug!r}, which runs from {launch.starts_on} to {launch.ends_on} "
         f"({launch.timezone}): choose days inside it.",
-        field="from",
+        field=field,
         code="range_out_of_window",
     )
 
@@ -164,7 +165,7 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
         day = None
     if day is not None and len(text) == 10:
         if day.year < 2 or day.year > 9998:  # no launch runs then; the day after 9999-12-31 is no date
-            raise out_of_window(launch, f"{name}={value!r}")
+            raise out_of_window(launch, f"{name}={value!r}", field=name)
         return launches.local_midnight(day + dt.timedelta(days=1) if is_end else day, tz)
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -182,7 +183,7 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
             code="invalid_range",
         )
     if moment.year < 2 or moment.year > 9998:
-        raise out_of_window(launch, f"{name}={value!r}")
+        raise out_of_window(launch, f"{name}={value!r}", field=name)
     return moment.astimezone(dt.UTC)
 
 

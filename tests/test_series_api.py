@@ -238,3 +238,19 @@ def test_a_query_parameter_a_call_does_not_take_is_refused_not_ignored(
     known = {name: value for name, value in params.items() if name != unknown}
     if path != "series" or "start" not in known:
         assert client.get(url, params=known, headers=auth(token)).status_code == 200
+
+
+def test_a_tally_window_outside_the_launch_names_start_and_an_unencoded_plus_is_explained(
+    client: TestClient, token: str, launch: Any
+) -> None:
+    """/tally has start and end; its refusal named "from". And 09:00:00+01:00 unencoded in a URL arrives
+    as "09:00:00 01:00": pydantic's "unexpected extra characters" said neither the value nor the fix."""
+    url = f"/api/v1/launches/{SLUG}/tally"
+    outside = client.get(
+        url, params={"start": "2020-01-01T00:00:00+01:00", "end": "2020-01-02T00:00:00+01:00"}, headers=auth(token)
+    )
+    assert outside.status_code == 422 and outside.json()["error"]["field"] == "start"
+    plus = client.get(f"{url}?start=2026-10-24T00:00:00+02:00&end=2026-10-25T00:00:00%2B02:00", headers=auth(token))
+    error = plus.json()["error"]
+    assert plus.status_code == 422 and error["field"] == "start"
+    assert "'2026-10-24T00:00:00 02:00'" in error["message"] and "write it as %2B" in error["message"]

@@ -118,10 +118,12 @@ def _in_window(launch: Launch, start: dt.datetime, end: dt.datetime) -> tuple[dt
     try:
         start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
     except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
-        raise ranges.out_of_window(launch, f"The window {start.isoformat()} to {end.isoformat()}") from None
+        raise ranges.out_of_window(
+            launch, f"The window {start.isoformat()} to {end.isoformat()}", field="start"
+        ) from None
     clipped = tallies.clip(launch, start, end)
     if clipped[0] >= clipped[1] and not (start == end and clipped[0] == start):
-        raise ranges.out_of_window(launch, f"The window {start.isoformat()} to {end.isoformat()}")
+        raise ranges.out_of_window(launch, f"The window {start.isoformat()} to {end.isoformat()}", field="start")
     return clipped
 
 
