@@ -16,6 +16,7 @@ Monday, with digests at 09:00, 13:00 and 16:00. The enquiries (UTC times; Oslo i
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 import time_machine
 from sqlmodel import select
 
+from app import launches
 from app.db import Database
 from app.models import Hypothesis, Launch, LaunchStatus
 from app.slack.blocks import DigestContent, HypothesisLine, build
@@ -389,6 +391,22 @@ def test_channel_and_segment_splits_follow_the_range(kari: WebUser) -> None:
     section = html[html.index(">By channel<") : html.index(">By segment<")]
     assert '<th scope="row">phone</th><td class="num">3</td>' in section
     assert '<th scope="row">chat</th><td class="num">3</td>' in section
+
+
+def test_a_hypothesis_split_keeps_a_channel_the_launch_no_longer_offers(kari: WebUser, db: Database) -> None:
+    """A lead renamed or removed a channel mid-launch: the launch page kept its enquiries, the hypothesis's
+    page dropped them from its split and gave the other channels 100 % between them."""
+    before = kari.get(PAGE + "/hypotheses/b?range=yesterday").text
+    section = before[before.index(">By channel<") : before.index(">By segment<")]
+    chat = re.search(r'<th scope="row">chat</th><td class="num">(\d+)</td>', section)
+    assert chat and int(chat.group(1)) > 0
+    with db.transaction() as session:
+        launch = launches.get_by_slug(session, SLUG)
+        launch.channels = [c for c in launch.channels if c != "chat"] + ["telefon"]
+    after = kari.get(PAGE + "/hypotheses/b?range=yesterday").text
+    section = after[after.index(">By channel<") : after.index(">By segment<")]
+    assert f'<th scope="row">chat</th><td class="num">{chat.group(1)}</td>' in section
+    assert '<th scope="row">telefon</th><td class="num">0</td>' in section
 
 
 def test_notes_under_other_follow_the_range(kari: WebUser) -> None:

@@ -93,9 +93,13 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
         now=now,
     )
 
-    # The split: one count per channel (and segment) within the selection's filters.
-    channels = [c for c in launch.channels if not selection.channels or c in selection.channels]
-    offered_segments = [*launch.segments, tallies.UNSPECIFIED_SEGMENT]
+    # The split: one count per channel (and segment) within the selection's filters, those no longer
+    # offered included while the range has enquiries on them (a channel renamed or removed mid-launch):
+    # left out, the hypothesis's split lost them and its shares summed others to 100 %.
+    gone_channels = [c for c in current.by_channel if c not in launch.channels]
+    gone_segments = [s for s in current.by_segment if s not in (*launch.segments, tallies.UNSPECIFIED_SEGMENT)]
+    channels = [c for c in (*launch.channels, *gone_channels) if not selection.channels or c in selection.channels]
+    offered_segments = [*launch.segments, *gone_segments, tallies.UNSPECIFIED_SEGMENT]
     segments = [s for s in offered_segments if not selection.segments or s in selection.segments]
     by_channel = {
         c: count(
@@ -111,6 +115,10 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
     }
     if not by_segment.get(tallies.UNSPECIFIED_SEGMENT) and not selection.segments:
         by_segment.pop(tallies.UNSPECIFIED_SEGMENT, None)  # shown only when some enquiries have no segment
+    for gone, split in ((gone_channels, by_channel), (gone_segments, by_segment)):
+        for name in gone:
+            if not split.get(name):
+                split.pop(name, None)  # another hypothesis's: nothing of this one's to show
 
     line = charts.Line(
         key=hypothesis.key,
