@@ -31,7 +31,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app import enquiries, i18n, launches, schedule, tallies
+from app import enquiries, i18n, launches, ranges, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.errors import Conflict, NotFound
@@ -211,10 +211,7 @@ def compose(
         today_total=today.total,
         since_launch_total=since_launch.total,
         url=f"{base_url}/launches/{launch.slug}",
-        window=(
-            window_start.astimezone(tz).isoformat(timespec="minutes"),
-            window_end.astimezone(tz).isoformat(timespec="minutes"),
-        ),
+        window=(ranges.link_time(window_start, tz), ranges.link_time(window_end, tz)),
         hypotheses=[
             slack_blocks.HypothesisLine(
                 key=h.key,

@@ -36,7 +36,7 @@ from tests.processes import ROOT
 
 OSLO = ZoneInfo("Europe/Oslo")
 # An alert's window, 13:00 to when it was counted at 13:30, as its links carry it (escaped in Slack and HTML).
-WINDOW = "?from=2026-11-18T13%3A00%3A00%2B01%3A00&amp;to=2026-11-18T13%3A30%3A00%2B01%3A00"
+WINDOW = "?from=2026-11-18T13%3A00%2B01%3A00&amp;to=2026-11-18T13%3A30%2B01%3A00"
 TOKEN = "xoxb-test-token"
 CHANNEL = "#launch"
 

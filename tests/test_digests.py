@@ -503,6 +503,23 @@ def test_a_digest_sent_by_hand_does_not_move_the_schedule(
     assert noon.window_start == local(18, 9)
 
 
+def test_a_digest_by_hand_links_to_its_own_window_to_the_second(
+    db: Database, settings: Settings, launch: Launch
+) -> None:
+    """Its window ends when it is sent, seconds and all; the link cut it to the minute, so the page it
+    opened counted 1 where the digest said 3."""
+    sent_at = local(18, 14, 37) + dt.timedelta(seconds=42, microseconds=250)
+    for at in (local(18, 14, 20) + dt.timedelta(seconds=5), local(18, 14, 37) + dt.timedelta(seconds=10), sent_at):
+        log(db, launch, "send", at=at - dt.timedelta(microseconds=100))
+    content = digests.preview(db, launch, settings=settings, now=sent_at)
+    assert content.window is not None
+    start, end = (dt.datetime.fromisoformat(moment) for moment in content.window)
+    assert end == sent_at
+    with db.session() as session:
+        linked = tallies.tally(session=session, launch=launch, start=start, end=end)
+    assert linked.total == content.window_total == 3
+
+
 def test_preview_composes_without_storing(db: Database, settings: Settings, launch: Launch) -> None:
     log(db, launch, "send", at=local(18, 10))
     content = digests.preview(db, launch, settings=settings, now=local(18, 11))

@@ -41,7 +41,7 @@ from urllib.parse import quote, urlencode
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app import i18n, launches, schedule, tallies
+from app import i18n, launches, ranges, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
 from app.i18n import N_
@@ -259,7 +259,7 @@ def drilldown_url(
     if kind == AlertKind.THEME:
         return f"{base_url}/launches/{launch.slug}/other?{urlencode({'q': subject})}"
     tz = launches.zone(launch)
-    start, end = (moment.astimezone(tz).isoformat(timespec="seconds") for moment in window)
+    start, end = (ranges.link_time(moment, tz) for moment in window)
     return (
         f"{base_url}/launches/{launch.slug}/hypotheses/{quote(subject, safe='')}"
         f"?from={quote(start, safe='')}&to={quote(end, safe='')}"
