@@ -601,3 +601,22 @@ def test_a_draft_launch_in_the_future_says_when_it_starts_and_announces_no_diges
     page = kari.get("/launches/future-launch").text
     assert "Starts in 5 days" in page
     assert "Day 1 of" not in page and "Next digest" not in page
+
+
+def test_a_per_day_rate_counts_the_launch_days_not_24_hours() -> None:
+    """On the day the clocks go back (25 hours) 100 enquiries were "96 a day", under an expected 98."""
+    from zoneinfo import ZoneInfo
+
+    from app.dashboard.rows import exposure_days
+
+    oslo = ZoneInfo("Europe/Oslo")
+
+    def day(d: int) -> dt.datetime:
+        return dt.datetime(2026, 10, d, tzinfo=oslo).astimezone(dt.UTC)
+
+    later = day(27)
+    assert exposure_days(day(25), day(26), now=later, since=day(1), tz=oslo) == 1.0
+    assert exposure_days(day(29), day(30), now=later + dt.timedelta(days=5), since=day(1), tz=oslo) == 1.0
+    assert exposure_days(day(20), day(27), now=later, since=day(1), tz=oslo) == 7.0  # a week across the change
+    half = day(25) + dt.timedelta(hours=12, minutes=30)  # 12.5 of the day's 25 hours
+    assert exposure_days(day(24), half, now=later, since=day(1), tz=oslo) == 1.5

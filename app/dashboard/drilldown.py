@@ -91,6 +91,7 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
         launch_start=launch_start,
         since={key: since},
         now=now,
+        tz=launches.zone(launch),
     )
 
     # The split: one count per channel (and segment) within the selection's filters, those no longer

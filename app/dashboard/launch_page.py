@@ -188,6 +188,7 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
         launch_start=launch_start,
         since=since,
         now=now,
+        tz=launches.zone(launch),
     )
 
     lines = chart_lines(hypotheses, counts_now, since)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
+from zoneinfo import ZoneInfo
 
+from app import launches
 from app.models import Hypothesis, HypothesisStatus
 
 DAY = dt.timedelta(days=1)
@@ -24,14 +26,29 @@ DAY = dt.timedelta(days=1)
 RowKind = Literal["hypothesis", "other", "all"]
 
 
-def exposure_days(start: dt.datetime, end: dt.datetime, *, now: dt.datetime, since: dt.datetime) -> float | None:
+def exposure_days(
+    start: dt.datetime, end: dt.datetime, *, now: dt.datetime, since: dt.datetime, tz: ZoneInfo
+) -> float | None:
     """Days of [max(start, since), min(end, now)) for a per-day rate: None when that is empty
     (the hypothesis did not exist yet, or the range has not begun). A stretch shorter than a
     day counts as one, so a rate early in the day is the count so far, never a projection."""
     a, b = max(start, since), min(end, now)
     if b <= a:
         return None
-    return max((b - a) / DAY, 1.0)
+    return max(local_days(a, b, tz), 1.0)
+
+
+def local_days(start: dt.datetime, end: dt.datetime, tz: ZoneInfo) -> float:
+    """How many of the launch's days [start, end) spans: each local day one, whatever its hours (the
+    day the clocks go back has 25, and 100 enquiries on it were 96 a day), a part of one by its share."""
+    days, cursor = 0.0, start
+    while cursor < end:
+        day = cursor.astimezone(tz).date()
+        day_start, day_end = launches.local_midnight(day, tz), launches.local_midnight(day + DAY, tz)
+        stretch_end = min(end, day_end)
+        days += (stretch_end - cursor) / (day_end - day_start)
+        cursor = stretch_end
+    return days
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,7 @@ def build_rows(
     launch_start: dt.datetime,
     since: dict[str, dt.datetime],
     now: dt.datetime,
+    tz: ZoneInfo,
 ) -> tuple[list[Row], Row, Row]:
     """The hypothesis rows (biggest movers first, retired last), the "Other" row and the "All" row.
 
@@ -141,7 +159,7 @@ def build_rows(
                 hypothesis=h,
                 current=now_period,
                 previous=period(previous.get(h.key, 0), previous_start, previous_end, began),
-                per_day=_rate(now_period.count, exposure_days(start, end, now=now, since=began)),
+                per_day=_rate(now_period.count, exposure_days(start, end, now=now, since=began, tz=tz)),
                 expected=h.expected_per_day,
                 share=share(now_period.count),
                 since=began,
@@ -149,7 +167,7 @@ def build_rows(
         )
     rows.sort(key=lambda r: (r.retired, -r.movement, -r.count, r.hypothesis.sort_order if r.hypothesis else 0))
 
-    days = exposure_days(start, end, now=now, since=launch_start)
+    days = exposure_days(start, end, now=now, since=launch_start, tz=tz)
 
     def summary(kind: RowKind, expected: float | None) -> Row:
         count = current.get(kind, 0)
