@@ -189,7 +189,9 @@ def compose(
     tz = launches.zone(launch)
     hypotheses = [h for h in launches.hypotheses_of(session, launch) if h.status != HypothesisStatus.RETIRED]
     previous_start = _previous_start(session, launch, window_start, window_end)
-    day = min(launches.local_date(slot_at, tz), launch.ends_on)  # a closing digest at the end: the last day
+    # The day the window ends in: a digest at midnight (the closing one, or a lead's 00:00) covers the
+    # evening before, and its "today" is that day's, not the new day's nothing.
+    day = min(launches.local_date(slot_at - dt.timedelta(microseconds=1), tz), launch.ends_on)
     day_start = launches.day_bounds(day, tz)[0]
     launch_start = launches.window(launch)[0]
 

@@ -46,7 +46,9 @@ def _offset_change(before: dt.datetime, after: dt.datetime, tz: dt.tzinfo) -> dt
 def slots_on(launch: Launch, day: dt.date) -> list[dt.datetime]:
     if not launch.starts_on <= day <= launch.ends_on:
         return []
-    return sorted({slot_at(day, clock, launch) for clock in digest_clock_times(launch)})
+    # Not one at the launch's very start (a 00:00 digest time on its first day): its window is empty.
+    begins = window(launch)[0]
+    return sorted({at for clock in digest_clock_times(launch) if (at := slot_at(day, clock, launch)) > begins})
 
 
 def slots_between(launch: Launch, start: dt.datetime, end: dt.datetime) -> Iterator[dt.datetime]:

@@ -593,6 +593,39 @@ def test_the_last_evening_of_a_launch_gets_a_closing_digest(
     assert "*3* in this window" in str(slack.posts(CHANNEL)[-1]["blocks"])
 
 
+def test_a_midnight_digest_time_sends_none_at_the_start_and_counts_the_evening_as_today(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    """With 00:00 among the digest times, the first went out at the launch's very start ("0 enquiries
+    (00:00–00:00)"), and each next midnight's said "0 today" of the evening it covered."""
+    midnight = make_launch(
+        db,
+        slug="midnight",
+        hypotheses=("send",),
+        slack_channel=CHANNEL,
+        starts_on=dt.date(2026, 11, 18),
+        ends_on=dt.date(2026, 11, 19),
+        digest_times=["00:00", "16:00"],
+    )
+    assert run_due(db, settings, bot, local(18, 0, 1)) == []  # nothing to say at the start
+    run_due(db, settings, bot, local(18, 16))
+    for hour in (17, 20):
+        log(db, midnight, "send", at=local(18, hour))
+    [at_midnight] = run_due(db, settings, bot, local(19, 0, 1))
+    assert (at_midnight.window_start, at_midnight.window_end) == (local(18, 16), local(19, 0))
+    with db.session() as session:
+        content = digests.compose(
+            session,
+            midnight,
+            window_start=at_midnight.window_start,
+            window_end=at_midnight.window_end,
+            slot_at=at_midnight.slot_at,
+            now=local(19, 0, 1),
+            base_url="http://x",
+        )
+    assert (content.window_total, content.today_total) == (2, 2)
+
+
 def test_the_closing_digest_is_next_after_the_last_days_last_digest_and_is_never_missed(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
 ) -> None:
