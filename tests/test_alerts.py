@@ -417,6 +417,40 @@ def test_the_api_lists_alerts_newest_first(
     assert missing.status_code == 404
 
 
+def test_the_api_pages_through_every_alert(db: Database, client: TestClient, token: str, launch: Launch) -> None:
+    """It stopped at the newest 100, without a word: a BI job pulling a launch's alert history lost
+    the older ones (and limit= was ignored)."""
+    with db.transaction() as session:
+        for n in range(150):
+            at = local(18, 9) + dt.timedelta(minutes=n)
+            session.add(
+                Alert(
+                    launch_id=launch.id or 0,
+                    claim_key=f"theme-{n}",
+                    kind=AlertKind.THEME,
+                    subject=f"theme {n}",
+                    window_start=local(18, 9),
+                    observed_at=at,
+                    count=12,
+                    status=DigestStatus.DRY_RUN,
+                    created_at=at,
+                )
+            )
+    auth = {"Authorization": f"Bearer {token}"}
+    url: str | None = f"/api/v1/launches/{launch.slug}/alerts?limit=60"
+    seen: list[str] = []
+    while url is not None:
+        page = client.get(url, headers=auth)
+        assert page.status_code == 200, page.text
+        seen += [alert["subject"] for alert in page.json()]
+        url = page.links["next"]["url"] if "next" in page.links else None
+    assert seen == [f"theme {n}" for n in reversed(range(150))]
+    first = client.get(f"/api/v1/launches/{launch.slug}/alerts", headers=auth)
+    assert len(first.json()) == 100 and "next" in first.links
+    unknown = client.get(f"/api/v1/launches/{launch.slug}/alerts?before=999999", headers=auth)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_alert"
+
+
 def test_the_ratio_in_the_api_is_count_over_normal(
     db: Database, settings: Settings, client: TestClient, token: str, launch: Launch
 ) -> None:

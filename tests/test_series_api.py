@@ -221,7 +221,7 @@ def test_filters_narrow_hour_buckets_of_kept_days_too(client: TestClient, token:
         ("series", {"range": "today"}, "range"),  # the pages' and the export's
         ("tally", {"start": "2026-10-24T00:00:00+02:00", "end": "2026-10-25T00:00:00+02:00", "segmnt": "x"}, "segmnt"),
         ("surprises", {"range": "7d"}, "range"),
-        ("alerts", {"limit": "500"}, "limit"),
+        ("alerts", {"offset": "100"}, "offset"),
         ("export", {"format": "csv", "what": "enquiries", "chanel": "chat"}, "chanel"),
     ],
 )

@@ -44,6 +44,7 @@ from sqlmodel import Session, col, select
 from app import i18n, launches, ranges, schedule, tallies
 from app.config import Settings
 from app.db import Database, insert_ignoring_conflicts
+from app.errors import NotFound
 from app.i18n import N_
 from app.insight import relink, themes
 from app.models import Alert, AlertKind, DigestStatus, Hypothesis, Launch, LaunchStatus, id_of
@@ -515,16 +516,21 @@ def _resume(
 # --- reading them back -----------------------------------------------------------------------
 
 
-def recent(session: Session, launch: Launch, *, limit: int = 100) -> list[Alert]:
-    """The launch's alerts, newest first (every one but those being sent at this moment)."""
-    return list(
-        session.exec(
-            select(Alert)
-            .where(Alert.launch_id == launch.id, col(Alert.status).in_(LISTED))
-            .order_by(col(Alert.created_at).desc(), col(Alert.id).desc())
-            .limit(limit)
+def recent(session: Session, launch: Launch, *, limit: int = 100, before: int | None = None) -> list[Alert]:
+    """The launch's alerts, newest first (every one but those being sent at this moment); ``before``:
+    only those listed after the alert with that id (the next page)."""
+    query = select(Alert).where(Alert.launch_id == launch.id, col(Alert.status).in_(LISTED))
+    if before is not None:
+        after = session.get(Alert, before)
+        if after is None or after.launch_id != launch.id:
+            raise NotFound(f"Launch {launch.slug!r} has no alert {before}.", code="unknown_alert")
+        query = query.where(
+            sa.or_(
+                col(Alert.created_at) < after.created_at,
+                sa.and_(col(Alert.created_at) == after.created_at, col(Alert.id) < before),
+            )
         )
-    )
+    return list(session.exec(query.order_by(col(Alert.created_at).desc(), col(Alert.id).desc()).limit(limit)))
 
 
 @dataclass(frozen=True)
@@ -541,9 +547,9 @@ class Listed:
         return round(self.alert.count / self.alert.normal, 1) if self.alert.normal > 0 else None
 
 
-def listing(session: Session, launch: Launch, *, limit: int = 100) -> list[Listed]:
+def listing(session: Session, launch: Launch, *, limit: int = 100, before: int | None = None) -> list[Listed]:
     """``recent`` alerts with what to call them and where to look closer (templates/alerts/_list.html)."""
-    found = recent(session, launch, limit=limit)
+    found = recent(session, launch, limit=limit, before=before)
     called = names(session, launch, found)
     return [
         Listed(a, called[id_of(a)], drilldown_url("", launch, a.kind, a.subject, (a.window_start, a.observed_at)))

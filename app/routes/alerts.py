@@ -4,19 +4,22 @@ htmx the fragment the launch page can load)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app import launches
-from app.deps import API_DEPENDENCIES, CurrentToken, CurrentViewer, IsHtmx, SessionDep
+from app.deps import API_DEPENDENCIES, MAX_ROW_ID, CurrentToken, CurrentViewer, IsHtmx, SessionDep
 from app.errors import ERRORS
 from app.insight import alerts
 from app.models import AlertKind, DigestStatus
 from app.web import render
 
 router = APIRouter()
+PAGE, MAX_PAGE = 100, 1000  # alerts a call lists: by default, and at most
 
 VARY = {"Vary": "HX-Request"}
 
@@ -32,6 +35,10 @@ have been normal for the same stretch (the higher of the expected rate and the s
 earlier days; 0 when there was nothing to compare with), and `ratio` is `count / normal` (null
 when `normal` is 0). At most one alert per launch, subject and window. `sent_at` is when it was
 posted (or kept, for a dry run).
+
+At most `limit` alerts a call (100 unless given, up to 1000). When there may be more, the answer's
+`Link` header names the next page (`rel="next"`: the same call with `before`, the id of the last
+alert listed); the last page has none.
 """
 
 
@@ -58,8 +65,23 @@ class AlertOut(BaseModel):
     summary="Spike alerts",
     description=ALERTS_DESCRIPTION,
 )
-def list_alerts(slug: str, token: CurrentToken, session: SessionDep) -> list[AlertOut]:
+def list_alerts(
+    slug: str,
+    token: CurrentToken,
+    session: SessionDep,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many, newest first.")] = PAGE,
+    before: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ROW_ID, description="The next page: those older than the alert with this id."),
+    ] = None,
+) -> list[AlertOut]:
     launch = launches.get_by_slug(session, slug)
+    page = alerts.listing(session, launch, limit=limit, before=before)
+    if len(page) == limit:
+        # More may follow: where, as RFC 8288 links say it (the last page has none).
+        more = urlencode({"before": page[-1].alert.id, "limit": limit})
+        response.headers["Link"] = f'</api/v1/launches/{launch.slug}/alerts?{more}>; rel="next"'
     return [
         AlertOut(
             id=listed.alert.id or 0,
@@ -74,7 +96,7 @@ def list_alerts(slug: str, token: CurrentToken, session: SessionDep) -> list[Ale
             sent_at=listed.alert.sent_at,
             error=listed.alert.error,
         )
-        for listed in alerts.listing(session, launch)
+        for listed in page
     ]
 
 
