@@ -235,6 +235,24 @@ def test_patch_refuses_a_fix_time_no_launch_has_instead_of_failing(
     assert nul.status_code == 422 and "control character" in nul.json()["error"]["message"]
 
 
+def test_patch_null_clears_a_link_is_refused_where_nothing_can_be_empty_and_errors_name_the_field(
+    client: TestClient, lead_token: str, launch: Any
+) -> None:
+    """null for fix_url answered 200 and kept the link; null for status or fix_shipped_at answered 200 and
+    changed nothing; and errors named the row's place in the launch's set ("hypotheses[1].text")."""
+    assert (
+        patch(client, lead_token, "login", fix_url="https://example.com/1").json()["fix_url"] == "https://example.com/1"
+    )
+    cleared = patch(client, lead_token, "login", fix_url=None)
+    assert cleared.status_code == 200 and cleared.json()["fix_url"] is None
+    for name in ("status", "fix_shipped_at", "owner_team", "text"):
+        refused = patch(client, lead_token, "login", **{name: None})
+        error = refused.json()["error"]
+        assert refused.status_code == 422 and error["field"] == name and "cannot be null" in error["message"], name
+    bad = patch(client, lead_token, "login", fix_url="javascript:alert(1)").json()["error"]
+    assert bad["field"] == "fix_url" and bad["message"].startswith("fix_url: ") and "hypotheses[" not in bad["message"]
+
+
 def test_cli_creates_lead_and_integration_tokens(db: Database) -> None:
     env = {"TALLY_DATABASE_URL": db.url}
     lead = CliRunner().invoke(cli, ["tokens", "create", "product", "--role", "lead"], env=env)

@@ -8,11 +8,12 @@ at /api/openapi.json (import it into Postman, Insomnia or any OpenAPI viewer).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from app import enquiries, hypothesis_sets, launches, ranges, tallies
 from app.deps import API_DEPENDENCIES, CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
@@ -282,6 +283,14 @@ class HypothesisPatch(BaseModel):
     text: str | None = Field(default=None, min_length=1, max_length=500)
     version: int | None = Field(default=None, description="The version this change was made from.")
 
+    @field_validator("status", "fix_shipped_at", "owner_team", "text", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # null was taken as "leave it", answering 200 with nothing changed; these have no empty value.
+        if value is None:
+            raise ValueError('cannot be null: leave the field out to keep it ("" for no owner team)')
+        return value
+
 
 class StaleBody(BaseModel):
     error: ErrorDetail
@@ -304,6 +313,8 @@ def patch_hypothesis(
     Changing the text keeps the old one as a revision; a status change is kept in its history."""
     launch = launches.get_by_slug(session, slug)
     changes = patch.model_dump(exclude_unset=True, exclude={"version"})
+    if "fix_url" in changes and changes["fix_url"] is None:
+        changes["fix_url"] = ""  # null clears the link, as "" does (null kept it, and answered 200)
     try:
         hypothesis = hypothesis_sets.update_hypothesis(
             session,
@@ -323,6 +334,18 @@ def patch_hypothesis(
             current=HypothesisDetail.of(stale.current),
         )
         return Response(body.model_dump_json(), status_code=409, media_type="application/json")
+    except Invalid as invalid:
+        # Checked as the launch's whole set: named by this call's fields, not the row's place in the set
+        # ("hypotheses[11].owner_team"), which an API client never sees.
+        details = [(re.sub(r"^hypotheses\[\d+\]\.", "", name), message) for name, message in invalid.details]
+        if not details:
+            raise
+        raise Invalid(
+            "; ".join(f"{name}: {message}" if name else message for name, message in details),
+            field=details[0][0] or None,
+            code=invalid.code,
+            details=details,
+        ) from None
     session.commit()
     return Response(HypothesisDetail.of(hypothesis).model_dump_json(), media_type="application/json")
 
