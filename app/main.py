@@ -86,6 +86,13 @@ def _problem(error: Any) -> str:
     """What is wrong with one field of a request, as the API tells it."""
     if error["type"] == "extra_forbidden":
         return "unknown field (misspelt?): the fields are in the API reference, /api/openapi.json"
+    if error["type"] == "json_invalid":
+        at = error["loc"][1] if len(error["loc"]) > 1 else 0
+        reason = (error.get("ctx") or {}).get("error", "")
+        return f"the body is not valid JSON (at character {at}: {reason}): send a JSON object"
+    if error["type"] in ("model_attributes_type", "dict_type") and tuple(error["loc"]) == ("body",):
+        # curl's -d sends a form's Content-Type: the JSON was never read as JSON.
+        return "the body must be a JSON object, sent with Content-Type: application/json"
     message = str(error["msg"]).removeprefix("Value error, ")
     given = error.get("input")
     if error["type"].startswith("datetime_") and error["loc"][:1] == ("query",) and isinstance(given, str):
@@ -302,7 +309,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
-        problems = [{"field": _field_name(e["loc"]), "message": _problem(e)} for e in error.errors()]
+        problems = [
+            {"field": "" if e["type"] == "json_invalid" else _field_name(e["loc"]), "message": _problem(e)}
+            for e in error.errors()
+        ]
         first = problems[0] if problems else {"field": "", "message": "invalid request"}
         message = "; ".join(f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems)
         if _wants_json(request):
@@ -314,6 +324,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 404:
             return await error_response(request, NotFound(f"There is nothing at {request.url.path}."))
+        if error.status_code == 400 and _is_api(request):
+            # The framework could not parse the body at all (JSON nested past its parser's depth, say).
+            return await error_response(
+                request,
+                Invalid("The body could not be read as JSON: send a JSON object with Content-Type: application/json."),
+            )
         if _wants_json(request):
             body = {"error": {"code": "http_error", "message": str(error.detail)}}
             return JSONResponse(body, status_code=error.status_code, headers=error.headers)

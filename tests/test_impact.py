@@ -222,6 +222,24 @@ def test_patch_refuses_what_it_does_not_know(client: TestClient, lead_token: str
     assert patch(client, lead_token, "login", slug="x").status_code == 422
 
 
+def test_a_body_that_is_not_a_json_object_is_told_so_in_the_api_s_words(
+    client: TestClient, lead_token: str, launch: Any
+) -> None:
+    """curl -d sends a form's Content-Type: "Input should be a valid dictionary or object to extract fields
+    from" (field ""); bad JSON named "[1]" as its field; JSON nested deeper than the parser goes answered
+    400 http_error, a code the API's table does not have."""
+    url, headers = f"/api/v1/launches/{SLUG}/hypotheses/login", auth(lead_token)
+    form = client.patch(
+        url, content=b'{"status":"confirmed"}', headers=headers | {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert form.status_code == 422 and "Content-Type: application/json" in form.json()["error"]["message"]
+    broken = client.patch(url, content=b'{"status": confirmed}', headers=headers | {"Content-Type": "application/json"})
+    error = broken.json()["error"]
+    assert broken.status_code == 422 and error["field"] == "" and "not valid JSON (at character" in error["message"]
+    deep = client.patch(url, content=b"[" * 100_000, headers=headers | {"Content-Type": "application/json"})
+    assert deep.status_code == 422 and deep.json()["error"]["code"] == "invalid", deep.text
+
+
 def test_patch_refuses_a_fix_time_no_launch_has_instead_of_failing(
     client: TestClient, lead_token: str, launch: Any
 ) -> None:
