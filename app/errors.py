@@ -75,10 +75,18 @@ class Unavailable(TallyError):
 # --- the API's error body, as the OpenAPI document describes it ----------------------
 
 
+class ProblemOut(BaseModel):
+    field: str = Field(examples=["channel"])
+    message: str = Field(examples=["unknown field (misspelt?): the fields are in the API reference"])
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(examples=["unknown_hypothesis"])
     message: str = Field(examples=["Unknown hypothesis key 'x' for launch 'payapp-5-redesign'."])
     field: str | None = Field(default=None, examples=["hypotheses[0]"])
+    problems: list[ProblemOut] | None = Field(
+        default=None, description="With 422 `invalid` for a request's fields: each field at fault and what is wrong."
+    )
 
 
 class ErrorBody(BaseModel):
@@ -89,4 +97,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, wrong or revoked token"},
     404: {"model": ErrorBody, "description": "Unknown launch or enquiry"},
     422: {"model": ErrorBody, "description": "A field is wrong; `field` names it"},
+    503: {
+        "model": ErrorBody,
+        "description": "The database did not answer in time (`unavailable`): nothing was changed; try again after "
+        "the `Retry-After` header's seconds",
+    },
 }

@@ -92,3 +92,20 @@ def test_expected_per_day_past_the_column_is_a_422_not_a_500(client: Any, lead_t
     assert patch.status_code == 422, patch.text
     fine = client.patch("/api/v1/launches/test-launch/hypotheses/a", json={"expected_per_day": 10**6}, headers=headers)
     assert fine.status_code == 200, fine.text
+
+
+def test_the_document_says_what_the_server_answers() -> None:
+    """The POST's 409 named outside_window alone (not idempotency_key_reused, the one an integration most
+    needs to handle); the error body had no problems; only the POST declared 503; the export's format
+    took any text."""
+    spec = create_app(make_settings(f"sqlite:///{Path('/nonexistent') / 'unused.db'}")).openapi()
+    post = spec["paths"]["/api/v1/launches/{slug}/enquiries"]["post"]["responses"]
+    assert all(
+        code in post["409"]["description"] for code in ("launch_not_live", "outside_window", "idempotency_key_reused")
+    )
+    assert "problems" in spec["components"]["schemas"]["ErrorDetail"]["properties"]
+    api = [(path, ops) for path, ops in spec["paths"].items() if path.startswith("/api/v1/")]
+    assert api and all("503" in op["responses"] for _, ops in api for op in ops.values())
+    export = spec["paths"]["/api/v1/launches/{slug}/export"]["get"]["parameters"]
+    [fmt] = [p for p in export if p["name"] == "format"]
+    assert fmt["schema"]["enum"] == ["csv", "xlsx"]

@@ -95,7 +95,9 @@ Writer = GroupCommitWriter[EnquiryRequest, Logged]
         413: {"model": ErrorBody, "description": "A body over 16 KB (`body_too_large`): nothing was read"},
         409: {
             "model": ErrorBody,
-            "description": "The launch is not live, or it is outside its dates (`outside_window`)",
+            "description": "The launch is not live (`launch_not_live`), it is outside its dates (`outside_window`), "
+            "or the idempotency key was used before for a different enquiry (`idempotency_key_reused`: nothing "
+            "was recorded)",
         },
         503: {
             "model": ErrorBody,

@@ -130,7 +130,13 @@ def api_download(
     session: SessionDep,
     now: Now,
     query: Params,
-    format: Annotated[str | None, Query(description="csv (UTF-8 with BOM) or xlsx")] = None,
+    format: Annotated[
+        str | None,
+        Query(
+            description="csv (UTF-8 with BOM) or xlsx; required (422 `invalid_format` without it)",
+            json_schema_extra={"enum": ["csv", "xlsx"]},
+        ),
+    ] = None,
 ) -> StreamingResponse:
     """A launch's enquiries (a row per enquiry and matched hypothesis; an "other" enquiry is one row
     with no hypothesis) or its daily counts (every local day × every hypothesis, other and total),
