@@ -254,3 +254,13 @@ def test_a_tally_window_outside_the_launch_names_start_and_an_unencoded_plus_is_
     error = plus.json()["error"]
     assert plus.status_code == 422 and error["field"] == "start"
     assert "'2026-10-24T00:00:00 02:00'" in error["message"] and "write it as %2B" in error["message"]
+
+
+def test_a_bucket_says_whether_it_is_over(client: TestClient, token: str, launch: Any) -> None:
+    """Seen on the 26th at 15:00, the 26th's bucket held its counts so far, and days to come would be
+    zeros looking like days without enquiries: an analyst's average per day fell with every one."""
+    days = series(client, token, bucket="day")["buckets"]
+    assert [b["complete"] for b in days] == [True, True, False]
+    hours = series(client, token, bucket="hour", **{"from": "2026-10-26", "to": "2026-10-26"})["buckets"]
+    assert [b["complete"] for b in hours].index(False) == 15  # 15:00 under way, and the hours after it
+    assert not any(b["complete"] for b in hours[15:])

@@ -173,6 +173,10 @@ class BucketOut(BaseModel):
     total: int
     other: int
     hypotheses: dict[str, int]
+    complete: bool = Field(
+        description="Whether the bucket is over: false for the one under way (its counts so far) and those to "
+        "come (zeros that say nothing yet). Leave them out of averages and trends."
+    )
 
 
 class SeriesOut(BaseModel):
@@ -234,6 +238,7 @@ def get_series(
                 total=b.total,
                 other=b.other,
                 hypotheses={key: b.by_hypothesis.get(hypothesis_id, 0) for hypothesis_id, key in keys.items()},
+                complete=b.end <= now,
             )
             for b in buckets
         ],
