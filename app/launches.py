@@ -11,10 +11,10 @@ import re
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, or_, select
 
 from app.errors import NotFound
-from app.models import Hypothesis, HypothesisRevision, HypothesisStatus, Launch, LaunchStatus
+from app.models import Enquiry, Hypothesis, HypothesisRevision, HypothesisStatus, Launch, LaunchStatus
 
 DEFAULT_LENGTH = dt.timedelta(days=21)
 # What a launch's slug (and a hypothesis's key) may be: one path segment, safe in any URL and query.
@@ -58,6 +58,17 @@ def window(launch: Dated) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) of the whole launch in UTC."""
     tz = zone(launch)
     return local_midnight(launch.starts_on, tz), local_midnight(launch.ends_on + dt.timedelta(days=1), tz)
+
+
+def enquiries_outside(session: Session, launch: Launch) -> int:
+    """Enquiries of the launch that happened outside its dates, so count nowhere: logged before a lead
+    moved the release day later (or the last day earlier). Kept, and counted again if the dates move back."""
+    start, end = window(launch)
+    return session.exec(
+        select(func.count())
+        .select_from(Enquiry)
+        .where(Enquiry.launch_id == launch.id, or_(col(Enquiry.created_at) < start, col(Enquiry.created_at) >= end))
+    ).one()
 
 
 def day_number(launch: Launch, day: dt.date) -> int:

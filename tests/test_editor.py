@@ -18,7 +18,7 @@ from app import launches
 from app.db import Database
 from app.models import Hypothesis, HypothesisStatus, Launch
 from tests.conftest import People, WebUser
-from tests.factories import make_launch
+from tests.factories import log, make_launch
 from tests.helpers import HTMX, JSON, changed_tables, error_of, launch_form, snapshot
 
 Web = Callable[[str | None], WebUser]
@@ -528,6 +528,28 @@ def test_a_fix_time_stays_put_when_the_launch_time_zone_changes_under_an_open_ed
     at = stored(db)["a"].fix_shipped_at
     assert at is not None and at.replace(tzinfo=at.tzinfo or dt.UTC) == shipped
     assert stored(db)["a"].text == "Typo fixed"
+
+
+def test_moving_the_release_day_past_logged_enquiries_says_they_no_longer_count(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """The release slipped two days after enquiries came in: the lead moved the release day, and the
+    launch page's totals fell from 45 to 18 without a word (they come back with the dates)."""
+    lena = web("lena")
+    for day in (16, 16, 17, 18):
+        log(db, launch, "a", at=dt.datetime(2026, 11, day, 10, 0, tzinfo=dt.UTC))
+    assert 'id="launch-outside"' not in lena.get(f"/launches/{SLUG}/edit").text
+    moved = lena.post(
+        f"/launches/{SLUG}/edit", data=launch_form(stored_launch(db), starts_on="2026-11-18"), headers=HTMX
+    )
+    assert moved.status_code == 200 and stored_launch(db).starts_on == dt.date(2026, 11, 18)
+    assert "3 enquiries were logged outside these dates, so they count nowhere" in moved.text
+    nb = lena.get(f"/launches/{SLUG}/edit", headers={"Accept-Language": "nb"}).text
+    assert 'id="launch-outside"' in nb and "3 henvendelser" in nb
+    back = lena.post(
+        f"/launches/{SLUG}/edit", data=launch_form(stored_launch(db), starts_on="2026-11-16"), headers=HTMX
+    )
+    assert back.status_code == 200 and 'id="launch-outside"' not in back.text
 
 
 def test_odd_form_values_are_refused_or_ignored_never_a_server_error(

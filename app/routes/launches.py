@@ -426,6 +426,7 @@ def _editor_context(
         "row_values": row_values,
         "fingerprint": fingerprint,
         "launch_form": launch_form or FormState(launch_values(launch)),
+        "outside": launches.enquiries_outside(session, launch),
         "add_form": add_form or FormState(dict.fromkeys(ADD_FIELDS, "")),
     }
 
