@@ -612,13 +612,58 @@ def test_two_imports_of_one_new_slug_at_once_both_land_on_postgresql(
         other.close()
         sent.join(timeout=30)
     [answer] = answers
-    assert answer.status_code == 303, answer.text[:300]  # imported over the launch the other made
-    assert stored_launch_named(db, "racing").name == "Racing"
+    # Not a server error: the launch the other made is shown with what this file would change in it.
+    assert answer.status_code == 200 and 'id="apply-import"' in answer.text, answer.text[:300]
+    assert stored_launch_named(db, "racing").name == "Made first"
 
 
 def stored_launch_named(db: Database, slug: str) -> Launch:
     with db.session() as session:
         return session.exec(select(Launch).where(Launch.slug == slug)).one()
+
+
+def apply_form(page: str, token: str) -> dict[str, str]:
+    """The import's Apply form, as the page fills it in."""
+    fields = dict(re.findall(r'<input type="hidden" name="(filename|seen)" value="([^"]*)"', page))
+    text = re.search(r'<textarea name="file_text" hidden aria-hidden="true">(.*?)</textarea>', page, re.DOTALL)
+    assert text and fields.get("seen"), page[:500]
+    return {
+        "csrf_token": token,
+        "file_text": html.unescape(text.group(1)),
+        **{k: html.unescape(v) for k, v in fields.items()},
+    }
+
+
+def test_a_file_over_a_launch_is_shown_first_and_applied_to_the_launch_as_shown(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """A copy of last launch's file with its slug left unchanged renamed the live launch and retired its
+    hypotheses at once, for the agents too: the summary came after."""
+    lena = web("lena")
+    text = f"slug: {SLUG}\nname: Next release\nstarts_on: 2026-11-16\nhypotheses:\n  - key: a\n    text: Only this\n"
+    before = snapshot(db)
+    shown = lena.client.post(
+        "/launches", files={"file": ("copy.yaml", text.encode())}, data={"csrf_token": lena.token("/")}
+    )
+    assert shown.status_code == 200 and 'id="apply-import"' in shown.text
+    said = html.unescape(shown.text)
+    assert "Retired, as the file no longer lists them (agents no longer see them): b, c" in said
+    assert "Launch settings changed: name" in said
+    assert not changed_tables(before, snapshot(db)), "nothing applied yet"
+    form = apply_form(shown.text, lena.token("/"))
+    # Someone changes the launch meanwhile: Apply shows the file again, against the launch as it is now.
+    add = {"key": "d", "text": "Hypothesis d", "area": "", "owner_team": "", "expected_per_day": ""}
+    assert lena.post(f"/launches/{SLUG}/hypotheses", data=add).status_code == 303
+    again = lena.client.post("/launches", data=form)
+    assert again.status_code == 200 and 'id="changed-since"' in again.text and "b, c, d" in html.unescape(again.text)
+    assert stored_launch(db).name != "Next release"
+    applied = lena.client.post("/launches", data=apply_form(again.text, lena.token("/")))
+    assert applied.status_code == 303 and "retired=b%2Cc%2Cd" in applied.headers["location"]
+    assert stored_launch(db).name == "Next release"
+    same = lena.client.post(
+        "/launches", files={"file": ("copy.yaml", text.encode())}, data={"csrf_token": lena.token("/")}
+    )
+    assert same.status_code == 303, "a file that changes nothing needs no confirming"
 
 
 def test_a_file_uploaded_over_a_launch_says_what_it_changed(
@@ -630,7 +675,8 @@ def test_a_file_uploaded_over_a_launch_says_what_it_changed(
     add = {"key": "d", "text": "Hypothesis d", "area": "", "owner_team": "", "expected_per_day": ""}
     assert lena.post(f"/launches/{SLUG}/hypotheses", data=add).status_code == 303
     upload = {"file": ("old.yaml", exported.encode())}
-    response = lena.client.post("/launches", files=upload, data={"csrf_token": lena.token("/")})
+    shown = lena.client.post("/launches", files=upload, data={"csrf_token": lena.token("/")})
+    response = lena.client.post("/launches", data=apply_form(shown.text, lena.token("/")))
     assert response.status_code == 303 and "retired=d" in response.headers["location"]
     page = lena.get(response.headers["location"])
     assert "The file was imported." in page.text and "Retired, as the file no longer lists them: d" in page.text

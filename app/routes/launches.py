@@ -163,15 +163,32 @@ async def create_or_import(
     slug: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
     starts_on: Annotated[str, Form()] = "",
+    file_text: Annotated[str, Form()] = "",
+    filename: Annotated[str, Form()] = "",
+    seen: Annotated[str, Form()] = "",
 ) -> Response:
-    """A new launch from the short form, or a launch (new or existing) from an uploaded YAML file."""
+    """A new launch from the short form, or a launch (new or existing) from an uploaded YAML file. A file
+    that would change a launch that exists is shown first, with what it changes; the lead's Apply
+    sends it again (``file_text``) with ``seen``, the launch as it was shown."""
     upload = None
     if file is not None and file.filename:
         upload = (file.filename, await file.read(MAX_UPLOAD + 1))
+    elif file_text:
+        upload = (filename or "upload.yaml", file_text.encode("utf-8", errors="replace"))
     # The rest in a worker thread: parsing a slow or hostile file, and the database, which may wait for
     # the launch's row (another edit, an import), must not block the event loop.
     return await run_in_threadpool(
-        _create_or_import, request, viewer, session, settings, now, upload, slug=slug, name=name, starts_on=starts_on
+        _create_or_import,
+        request,
+        viewer,
+        session,
+        settings,
+        now,
+        upload,
+        slug=slug,
+        name=name,
+        starts_on=starts_on,
+        seen=seen,
     )
 
 
@@ -233,7 +250,16 @@ def _create_or_import(
     slug: str,
     name: str,
     starts_on: str,
+    seen: str = "",
 ) -> Response:
+    before, parsed = None, None
+    if upload is not None:
+        # A file over a launch that exists: what it would change is shown first, and applied only when
+        # the lead applies it to the launch as it was shown. Applied at once, a copy of last launch's
+        # file with its slug left unchanged renamed the live launch and retired its hypotheses.
+        parsed = hypothesis_sets.parse_text(upload[1].decode("utf-8", errors="replace"), path=upload[0])
+        existing = launches.find_by_slug(session, parsed.launch.slug) if parsed.launch else None
+        before = _shown(session, existing) if existing is not None else None
     try:
         try:
             spec, changes = _parse_and_apply(
@@ -241,9 +267,12 @@ def _create_or_import(
             )
         except sa.exc.IntegrityError:
             # Two of them for one new slug at once (a double click on Import or Create, two leads): both
-            # found no launch, and the other's row came first. Once more: a file then updates the launch
-            # the other made, and the form says there is one.
+            # found no launch, and the other's row came first. Once more: a file is then shown against
+            # the launch the other made (applied at once if it changes nothing), the form says there is one.
             session.rollback()
+            if parsed is not None and parsed.launch is not None:
+                made = launches.find_by_slug(session, parsed.launch.slug)
+                before = _shown(session, made) if made is not None else None  # shown first, like any other
             spec, changes = _parse_and_apply(
                 session, viewer, settings, now, upload, slug=slug, name=name, starts_on=starts_on
             )
@@ -256,6 +285,19 @@ def _create_or_import(
             launches=launches.list_launches(session),
             error=error,
             status_code=error.status_code,
+        )
+    if upload is not None and before is not None and changes.changed and seen != before:
+        session.rollback()  # shown, not applied
+        return render(
+            request,
+            "launches/confirm_import.html",
+            viewer=viewer,
+            launch=launches.get_by_slug(session, spec.slug),
+            changes=changes,
+            file_text=upload[1].decode("utf-8", errors="replace"),
+            filename=upload[0],
+            seen=before,
+            changed_since=bool(seen),
         )
     session.commit()
     if changes.created:
@@ -275,6 +317,11 @@ def _create_or_import(
 
 
 IMPORT_LISTS = ("launch_fields", "added", "revised", "updated", "retired")
+
+
+def _shown(session: Session, launch: Launch) -> str:
+    """The launch and its hypotheses as a lead was shown them, in short: its file's digest."""
+    return hashlib.sha256(hypothesis_sets.export_launch(session, launch).encode()).hexdigest()[:32]
 
 
 @router.get("/launches/{slug}/edit")
