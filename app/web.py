@@ -95,6 +95,11 @@ def render(
         )
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Content-Language"] = language
+    if viewer is not None:
+        # What a signed-in person sees (a new password or API token shown once, notes, tallies) is
+        # never kept by the browser: at a shared desk the next person pressed Back after sign-out and
+        # read the previous person's page. The sign-in page and static files stay cacheable.
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

@@ -386,6 +386,25 @@ def test_an_admin_password_reset_signs_the_user_out_and_shows_the_new_one_once(
     assert sign_in(browser(app), "kari", match.group(1)).status_code == 303
 
 
+def test_no_page_of_a_signed_in_person_is_kept_by_the_browser(app: Any, web: Web, people: People) -> None:
+    """A new password or API token is shown once, yet none of these answers said not to keep it: at a
+    shared desk the next person pressed Back after sign-out and read it from the browser's cache."""
+    ada = web("ada")
+    shown_once = {
+        "add user": ada.post("/admin/users", data={"username": "nina", "role": "agent"}),
+        "reset password": ada.post(f"/admin/users/{people.agent.id}/password"),
+        "create token": ada.post("/admin/tokens", data={"name": "telephony"}),
+    }
+    for what, response in shown_once.items():
+        assert response.status_code == 200 and 'class="secret"' in response.text, what
+        assert response.headers.get("cache-control") == "no-store", what
+    for path in ("/", "/me", "/admin/users", "/admin/tokens", "/no/such/page"):
+        assert ada.get(path).headers.get("cache-control") == "no-store", path
+    # What anyone may see stays cacheable: the sign-in page, and static files for a year.
+    assert "no-store" not in browser(app).get("/login").headers.get("cache-control", "")
+    assert "immutable" in ada.get("/static/app.css?v=1").headers["cache-control"]
+
+
 def test_disabled_users_cannot_sign_in_and_their_sessions_stop(app: Any, web: Web, people: People) -> None:
     kari, ada = web("kari"), web("ada")
     response = ada.post(f"/admin/users/{people.agent.id}", data={"role": "agent"})  # no "active": disabled
