@@ -128,12 +128,17 @@ def set_password(session: Session, user: User, password: str, *, now: dt.datetim
     session.add(user)
     revoke_sessions(session, user, now=now)
     # A new password lifts a lock-out from failed sign-ins (the message tells locked-out people so).
+    forget_failures(session, user)
+    audit.record(session, actor=actor, action="user.password_changed", target_type="user", target_id=user.id, now=now)
+
+
+def forget_failures(session: Session, user: User) -> None:
+    """The account's failed sign-ins, deleted: what an admin's reset or re-enabling lifts."""
     session.execute(
         sa.delete(LoginAttempt).where(
             col(LoginAttempt.username) == user.username, col(LoginAttempt.succeeded).is_(False)
         )
     )
-    audit.record(session, actor=actor, action="user.password_changed", target_type="user", target_id=user.id, now=now)
 
 
 def set_role(session: Session, user: User, role: Role, *, now: dt.datetime, actor: str) -> None:
@@ -156,7 +161,11 @@ def set_active(session: Session, user: User, active: bool, *, now: dt.datetime, 
     if user.is_active != active:
         user.is_active = active
         session.add(user)
-        if not active:
+        if active:
+            # Tries while disabled (with the right password too, by someone who did not know) would
+            # otherwise keep the person out for the failure window after an admin let them back in.
+            forget_failures(session, user)
+        else:
             revoke_sessions(session, user, now=now)
         audit.record(
             session,
@@ -249,8 +258,9 @@ def authenticate(
     write transaction does that; on PostgreSQL a lock per account, else 429), so a burst of them
     cannot all pass the count before any is recorded.
 
-    Every attempt is recorded; the caller commits even when this raises, so
-    failures count (use a write session and commit in ``finally``)."""
+    Every attempt is recorded (but the right password for a disabled account, which is no guess);
+    the caller commits even when this raises, so failures count (use a write session and commit in
+    ``finally``)."""
     name = username.strip().lower()[:64]
     address = address[:64]
     if session.get_bind().dialect.name == "postgresql":
@@ -295,8 +305,13 @@ def authenticate(
                 retry_after=max(1, int((last + wait - now).total_seconds() + 0.999)),
                 code="slow_down",
             )
-    ok = verify_password(password, user.password_hash if user else None) and user is not None and user.is_active
-    session.add(LoginAttempt(username=name, address=address, at=now, succeeded=ok, device=device_key))
+    right = verify_password(password, user.password_hash if user else None) and user is not None
+    ok = right and user is not None and user.is_active
+    if ok or not right:
+        # The right password on a disabled account is no guess: counted as a failure, it locked the
+        # person (and their colleagues' address) out for the window after being enabled again. The
+        # answer is the same as for a wrong one, so it tells nobody the account exists.
+        session.add(LoginAttempt(username=name, address=address, at=now, succeeded=ok, device=device_key))
     if not ok or user is None:
         raise Unauthenticated("Wrong user name or password.", code="wrong_credentials")
     return user

@@ -418,6 +418,33 @@ def test_disabled_users_cannot_sign_in_and_their_sessions_stop(app: Any, web: We
     assert sign_in(browser(app), "kari").status_code == 303
 
 
+def test_a_user_enabled_again_can_sign_in_at_once(app: Any, web: Web, people: People) -> None:
+    """Kari, disabled, tried her (right) password five times; each counted as a failed sign-in, and
+    enabling her did not clear them: she stayed locked out for 15 minutes (429 locked_account)."""
+    ada = web("ada")
+    assert ada.post(f"/admin/users/{people.agent.id}", data={"role": "agent"}).status_code == 303
+    kari = browser(app)
+    for _ in range(6):  # past TALLY_LOGIN_MAX_FAILURES_PER_ACCOUNT: the right password is no guess
+        refused = sign_in(kari, "kari")
+        assert refused.status_code == 401 and WRONG in refused.text  # told nothing more than a wrong one
+    assert ada.post(f"/admin/users/{people.agent.id}", data={"role": "agent", "active": "1"}).status_code == 303
+    assert sign_in(kari, "kari").status_code == 303
+
+
+def test_enabling_a_user_again_clears_failed_sign_ins_as_a_reset_does(
+    app: Any, client: TestClient, db: Database, people: People
+) -> None:
+    """Wrong guesses at a disabled account (hers while away, or anyone's) kept her out after `tally
+    users enable`, unlike after a password reset."""
+    assert run_cli(db, "users", "disable", "kari").exit_code == 0
+    kari = browser(app)
+    for _ in range(5):
+        assert sign_in(kari, "kari", "an old password").status_code == 401
+    assert sign_in(kari, "kari").status_code == 429, "locked, as any account is"
+    assert run_cli(db, "users", "enable", "kari").exit_code == 0
+    assert sign_in(kari, "kari").status_code == 303
+
+
 # --- the command line -------------------------------------------------------------------------
 
 
