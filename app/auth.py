@@ -223,10 +223,11 @@ def known_as(proof: str) -> str:
     return hashlib.sha256(proof.encode()).hexdigest()[:32]
 
 
-def remember_device(cookie: str | None, user: User, settings: Settings) -> str:
-    """The cookie's new value: this account's token first, then up to seven others it held."""
+def remember_device(cookie: str | None, user: User, settings: Settings, *, instead_of: str | None = None) -> str:
+    """The cookie's new value: this account's token first, then up to seven others it held (but
+    ``instead_of``, the account's token from before its password changed, which proves nothing now)."""
     mine = device_token(user, settings)
-    others = [t for t in (cookie or "").split(".") if re.fullmatch(r"[0-9a-f]{32}", t) and t != mine]
+    others = [t for t in (cookie or "").split(".") if re.fullmatch(r"[0-9a-f]{32}", t) and t not in (mine, instead_of)]
     return ".".join([mine, *others][:MAX_DEVICE_ACCOUNTS])
 
 

@@ -221,6 +221,34 @@ def test_a_colleague_at_the_same_address_cannot_lock_the_owner_out_of_her_own_br
         assert locked.status_code == 429
 
 
+def test_the_browser_a_password_was_changed_in_stays_known_for_that_account(
+    database_url: str, db: Database, people: People
+) -> None:
+    """The device cookie is made from the password's hash and was renewed at sign-in only: after
+    changing her password at /me, Kari's own browser was a stranger, and a colleague's wrong tries for
+    her name at the office's one address locked her out of it (429)."""
+    settings = make_settings(database_url, login_max_failures_per_account=5)
+    app = create_app(settings, db=db)
+    office = ("198.51.100.7", 50000)
+    with time_machine.travel(dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC), tick=False):
+        kari = browser(app, client=office)
+        assert sign_in(kari, "kari").status_code == 303
+        before = kari.cookies[auth.DEVICE_COOKIE]
+        changed = kari.post(
+            "/me/password", data={"current": PASSWORD, "new": NEW_PASSWORD, "csrf_token": page_token(kari, "/me")}
+        )
+        assert changed.status_code == 303
+        renewed = kari.cookies[auth.DEVICE_COOKIE]
+        assert kari.post("/logout", data={"csrf_token": page_token(kari, "/me")}).status_code == 303
+
+        colleague = browser(app, client=office)
+        for _ in range(settings.login_max_failures_per_account):
+            assert sign_in(colleague, "kari", "guess").status_code == 401
+        assert sign_in(browser(app, client=office), "kari", NEW_PASSWORD).status_code == 429  # a new browser waits
+        assert sign_in(kari, "kari", NEW_PASSWORD).status_code == 303  # hers does not
+    assert before not in renewed.split("."), "the old password's proof, which proves nothing now, is dropped"
+
+
 def test_on_postgresql_a_burst_of_sign_ins_cannot_all_pass_the_count_before_any_is_recorded(
     database_url: str, db: Database, people: People, pg: Any
 ) -> None:

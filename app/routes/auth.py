@@ -13,6 +13,7 @@ from app.config import Settings
 from app.csrf import SESSION_COOKIE
 from app.deps import LANGUAGE_COOKIE, CurrentViewer, Now, OptionalViewer, SessionDep, SettingsDep
 from app.errors import Invalid, TallyError, TooManyRequests, Unauthenticated
+from app.models import User
 from app.web import render
 
 router = APIRouter()
@@ -97,16 +98,23 @@ def login(
         # Pages read it from the user; what answers without reading the database (the JSON errors a
         # page's script shows) reads the cookie, which a new browser does not have yet.
         set_language_cookie(response, user.language, settings)
+    set_device_cookie(response, device, user, settings)
+    return response
+
+
+def set_device_cookie(
+    response: Response, cookie: str | None, user: User, settings: Settings, *, instead_of: str | None = None
+) -> None:
+    """This browser known for ``user`` with their current password (``auth.remember_device``)."""
     response.set_cookie(
         auth.DEVICE_COOKIE,
-        auth.remember_device(device, user, settings),
+        auth.remember_device(cookie, user, settings, instead_of=instead_of),
         max_age=auth.DEVICE_COOKIE_DAYS * 86400,
         httponly=True,
         samesite="lax",
         secure=settings.cookie_secure,
         path="/",
     )
-    return response
 
 
 @router.post("/logout")
@@ -182,6 +190,7 @@ def change_password(
             raise Invalid("The current password is not right.", field="current", code="wrong_password") from None
         finally:
             session.commit()  # the attempt counts, whatever comes next
+        stale = auth.device_token(user, settings)  # what this browser proved with the old password
         auth.set_password(session, user, new, now=now, actor=user.username)
     except TallyError as error:
         session.rollback()
@@ -200,4 +209,8 @@ def change_password(
     session.commit()
     response = RedirectResponse("/me?changed=password", status_code=303)
     set_session_cookie(response, token, settings)
+    # The device cookie is made from the password's hash: without a new one, the browser the password
+    # was changed in was a stranger at its next sign-in, and a colleague's wrong tries for her name at
+    # the same address locked her out.
+    set_device_cookie(response, request.cookies.get(auth.DEVICE_COOKIE), user, settings, instead_of=stale)
     return response
