@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import getpass
 import json
 import logging
@@ -404,9 +405,19 @@ def refuse_taken_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             shown = f"[{host}]" if ":" in host else host
-            raise fail(
-                f"{shown}:{port} is in use ({exc.strerror}): stop what runs there, or choose another port with --port."
-            ) from None
+            if exc.errno == errno.EADDRINUSE:
+                raise fail(
+                    f"{shown}:{port} is in use ({exc.strerror}): stop what runs there, or choose another port "
+                    "with --port."
+                ) from None
+            # Not a port in use: a name that resolves to nothing, or an address of another machine. Said
+            # as such, not as "in use", which sent people looking for a process that was not there.
+            if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+                raise fail(
+                    f"--host {host}: this machine has no such address ({exc.strerror}): give one of its own, "
+                    "such as 127.0.0.1, or 0.0.0.0 for all."
+                ) from None
+            raise fail(f"Cannot listen on {shown}:{port}: {exc.strerror or exc}.") from None
 
 
 def run_server(config: Settings, *, host: str, port: int, workers: int) -> None:
@@ -460,7 +471,7 @@ def start_scheduler(config: Settings) -> DigestScheduler:
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for all.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     scheduler: Annotated[
         bool, typer.Option("--scheduler/--no-scheduler", help="Run the digest scheduler in this process.")
@@ -633,7 +644,7 @@ def digest_send(slug: str) -> None:
 @cli.command()
 def demo(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     force: Annotated[
         bool, typer.Option("--force", help="Run on a database that holds users or launches the demo did not make.")
     ] = False,

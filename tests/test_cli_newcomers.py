@@ -159,3 +159,34 @@ def test_importing_a_draft_says_what_it_takes_to_log_enquiries(fresh: dict[str, 
     assert (
         "draft-launch is a draft: agents cannot log enquiries and no digests go out until it is live" in result.stdout
     )
+
+
+@pytest.mark.parametrize("verb", ["serve", "demo"])
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--port", "99999", "Invalid value for '--port'"),
+        ("--host", "nosuchhost.invalid", "--host nosuchhost.invalid: this machine has no such address"),
+        ("--host", "10.9.9.9", "--host 10.9.9.9: this machine has no such address"),
+    ],
+    ids=["port out of range", "unknown host name", "another machine's address"],
+)
+def test_an_address_that_cannot_be_served_is_said_as_such(
+    verb: str, option: str, value: str, says: str, tmp_path: Path
+) -> None:
+    """--port 99999 ended in an OverflowError's traceback; a host name that resolves to nothing, or an
+    address of another machine, was reported as "…is in use", sending people after a process that
+    was not there. Nothing starts: no database is made."""
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    database = tmp_path / "tally.db"
+    # TALLY_BASE_URL set, so that serving does not set it in this process's environment for later tests.
+    env = {"TALLY_DATABASE_URL": f"sqlite:///{database}", "TALLY_BASE_URL": "http://127.0.0.1:8765"}
+    result = CliRunner().invoke(cli, [verb, option, value], env=env)
+    assert result.exit_code in (1, 2), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert says in result.output, result.output
+    assert "in use" not in result.output
+    assert not database.exists()
