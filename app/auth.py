@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from app import audit
 from app.config import Settings
 from app.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
-from app.models import LoginAttempt, Role, User, WebSession, id_of
+from app.models import MAX_DISPLAY_NAME, LoginAttempt, Role, User, WebSession, id_of
 from app.recording.credentials import hash_token
 
 MIN_PASSWORD_LENGTH = 10
@@ -101,6 +101,14 @@ def add_user(
 ) -> tuple[User, str]:
     """Create a user; returns it and its password (generated when none is given)."""
     name = normalise_username(username)
+    shown_as = display_name.strip()
+    if len(shown_as) > MAX_DISPLAY_NAME:
+        # Checked here, for `tally users add` too (the web form has its own limit): PostgreSQL refused
+        # it with a traceback, SQLite kept it whole.
+        raise Invalid(
+            f"A display name is at most {MAX_DISPLAY_NAME} characters; this one has {len(shown_as)}.",
+            field="display_name",
+        )
     if get_user(session, name) is not None:
         raise Conflict(f"There is already a user called {name!r}.", field="username", code="user_exists")
     if password is None:
@@ -108,7 +116,7 @@ def add_user(
     check_password_rules(password)
     user = User(
         username=name,
-        display_name=display_name.strip(),
+        display_name=shown_as,
         role=role,
         password_hash=hash_password(password),
         created_at=now,

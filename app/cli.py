@@ -24,6 +24,7 @@ from sqlmodel import Session
 from app import api_tokens, auth, digests, hypothesis_sets, launches, migrations
 from app.config import ConfigError, Settings, load_settings, unknown_variables
 from app.db import Database
+from app.deps import MAX_ROW_ID
 from app.errors import TallyError
 from app.jobs.scheduler import DigestScheduler
 from app.models import Alert, DigestStatus, Launch, LaunchStatus, Role, TokenRole, User
@@ -345,7 +346,11 @@ def tokens_list() -> None:
 
 
 @tokens_cli.command("revoke")
-def tokens_revoke(token_id: int) -> None:
+def tokens_revoke(
+    # The web's range for ids (deps.RowId): a larger number is no token's, and PostgreSQL refused it
+    # with a traceback (NumericValueOutOfRange).
+    token_id: Annotated[int, typer.Argument(min=1, max=MAX_ROW_ID, show_default=False)],
+) -> None:
     """Revoke a token: requests with it are refused from now on."""
     db = ready_database(settings())
     at = now()
@@ -825,6 +830,12 @@ def main() -> None:
             "database server is running.",
             err=True,
         )
+        sys.exit(1)
+    except sa.exc.DataError as exc:
+        # A value the database cannot store (too long for its column, a number out of its range, a NUL):
+        # the database's own first line says which, never the statement (its parameters hold hashes).
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
+        typer.echo(f"The database refused a value as given, and nothing was changed: {reason}", err=True)
         sys.exit(1)
     except OSError as exc:
         typer.echo(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)

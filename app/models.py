@@ -150,12 +150,15 @@ class HypothesisRevision(SQLModel, table=True):
     changed_at: dt.datetime = _created()
 
 
+MAX_DISPLAY_NAME = 100  # the column's length: PostgreSQL refuses a longer one, SQLite would keep it
+
+
 class User(SQLModel, table=True):
     __tablename__ = "tally_user"  # "user" is reserved in PostgreSQL
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(sa_type=sa.String(64), unique=True)
-    display_name: str = Field(default="", sa_type=sa.String(100))
+    display_name: str = Field(default="", sa_type=sa.String(MAX_DISPLAY_NAME))
     role: Role = Field(default=Role.AGENT, sa_type=EnumString(Role))
     is_active: bool = True
     created_at: dt.datetime = _created()

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -17,11 +20,11 @@ import time_machine
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from app import auth
+from app import auth, migrations
 from app.cli import cli
 from app.db import Database
 from app.main import create_app
-from tests.conftest import PASSWORD, People, WebUser, make_settings
+from tests.conftest import PASSWORD, People, ThrowawayPostgres, WebUser, make_settings
 from tests.factories import make_launch
 from tests.helpers import (
     HTMX,
@@ -545,6 +548,59 @@ def test_cli_tokens_work_on_the_api_until_revoked(app: Any, client: TestClient, 
     assert refused.status_code == 401 and error_of(refused)["code"] == "bad_token"
     again = run_cli(db, "tokens", "revoke", token_id)
     assert again.exit_code == 0 and "was revoked already" in again.stdout, again.output
+
+
+def test_cli_refuses_a_display_name_the_web_form_refuses(db: Database) -> None:
+    """On PostgreSQL `tally users add bob --display-name <150 characters>` ended in a traceback (DataError);
+    SQLite kept the whole name, which the web form refuses."""
+    too_long = run_cli(db, "users", "add", "bob", "--display-name", "B" * 101)
+    assert too_long.exit_code == 1, too_long.output
+    assert "A display name is at most 100 characters; this one has 101." in too_long.stderr
+    assert "Password" not in too_long.stdout
+    with db.session() as session:
+        assert auth.get_user(session, "bob") is None
+    fits = run_cli(db, "users", "add", "bob", "--display-name", " " + "B" * 100 + " ")
+    assert fits.exit_code == 0, fits.output
+    with db.session() as session:
+        bob = auth.get_user(session, "bob")
+        assert bob is not None and bob.display_name == "B" * 100
+
+
+@pytest.mark.parametrize("token_id", ["99999999999", "2147483648", "0"])
+def test_cli_revoke_refuses_an_id_no_token_can_have(db: Database, token_id: str) -> None:
+    """PostgreSQL's ids are 32-bit: `tally tokens revoke 99999999999` ended in NumericValueOutOfRange's
+    traceback. The same range as the web's ids (deps.RowId) now, said as a usage error."""
+    result = run_cli(db, "tokens", "revoke", token_id)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for 'token_id'" in result.output
+    assert isinstance(result.exception, SystemExit)  # not a traceback
+
+
+def test_a_value_the_database_cannot_store_is_one_line_not_a_traceback(pg: ThrowawayPostgres) -> None:
+    """Whatever the checks before it miss, PostgreSQL's DataError (a value too long for its column, a
+    number out of range) is said in one line by `tally`, as the web's error handler says it. Here a
+    column narrower than the code expects (a database altered by hand) stands for such a value."""
+    url = pg.new_database()
+    db = Database(url)
+    try:
+        migrations.upgrade(db)
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE api_token ALTER COLUMN name TYPE varchar(5)")
+    finally:
+        db.dispose()
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "tokens", "create", "telephony"],
+        env={**os.environ, "TALLY_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("The database refused a value as given, and nothing was changed: value too long"), line
+    assert "lt_" not in result.stdout + result.stderr  # the token, never stored, is not shown either
 
 
 # --- TALLY_TRUSTED_USER_HEADER ------------------------------------------------------------------

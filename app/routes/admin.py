@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from app import api_tokens, auth
 from app.deps import Now, RequireAdmin, RowId, SessionDep, Viewer
 from app.errors import Invalid, NotFound, TallyError
-from app.models import Role, TokenRole, User
+from app.models import MAX_DISPLAY_NAME, Role, TokenRole, User
 from app.web import render
 
 router = APIRouter(prefix="/admin")
@@ -64,7 +64,7 @@ def add_user(
     now: Now,
     username: Annotated[str, Form(max_length=64)],
     role: Annotated[str, Form()],
-    display_name: Annotated[str, Form(max_length=100)] = "",
+    display_name: Annotated[str, Form(max_length=MAX_DISPLAY_NAME)] = "",
 ) -> Response:
     try:
         user, password = auth.add_user(
