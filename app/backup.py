@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, make_url
 
 from app import migrations
@@ -199,11 +198,6 @@ def _move(partial: Path, target: Path, *, force: bool) -> None:
         partial.replace(target)
 
 
-def known_revisions() -> set[str]:
-    script = ScriptDirectory.from_config(migrations.alembic_config())
-    return {revision.revision for revision in script.walk_revisions()}
-
-
 CORE_TABLES = ("enquiry", "hypothesis", "launch")
 
 
@@ -219,7 +213,7 @@ def check_backup(path: Path) -> str:
         revision = _revision(connection, str(path))
         if revision is None:
             raise BackupError(f"{path} is not a Launch Tally database: it has no schema revision (alembic_version).")
-        if revision not in known_revisions():
+        if revision not in migrations.known_revisions():
             raise BackupError(
                 f"{path} has schema revision {revision}, which this version of Launch Tally does not know: "
                 "it was made by a newer version. Restore it with that version."

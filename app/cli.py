@@ -97,6 +97,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     before = migrations.current_revision(db)
     try:
         migrations.upgrade(db, revision)
+    except migrations.NewerSchema as exc:
+        raise fail(str(exc)) from None
     except CommandError as exc:
         raise fail(
             f"Cannot upgrade to {revision!r}: {exc}. The newest is {migrations.head_revision()} (leave the "
@@ -457,10 +459,13 @@ def prepare_database(config: Settings) -> None:
     try:
         if config.auto_migrate:
             migrations.upgrade(db)
-        elif migrations.current_revision(db) != migrations.head_revision():
+        elif (revision := migrations.current_revision(db)) != migrations.head_revision():
+            migrations.refuse_newer(revision)  # where `tally db upgrade` cannot help
             raise fail(
                 "The database schema is not up to date and TALLY_AUTO_MIGRATE is off: run `tally db upgrade` first."
             )
+    except migrations.NewerSchema as exc:
+        raise fail(str(exc)) from None
     finally:
         db.dispose()
 

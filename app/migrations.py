@@ -38,6 +38,30 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return {revision.revision for revision in script.walk_revisions()}
+
+
+class NewerSchema(Exception):
+    """The database is at a revision this code does not have: a newer Launch Tally upgraded it (and an
+    image was rolled back since). Alembic said "Can't locate revision", and `tally` told people to run
+    `tally db upgrade`, which cannot help."""
+
+    def __init__(self, revision: str) -> None:
+        self.revision = revision
+        super().__init__(
+            f"The database is at schema revision {revision}, which this version of Launch Tally does not know "
+            f"(its newest is {head_revision()}): a newer version upgraded it. Run that version, or restore a "
+            "backup made before the upgrade."
+        )
+
+
+def refuse_newer(revision: str | None) -> None:
+    if revision is not None and revision not in known_revisions():
+        raise NewerSchema(revision)
+
+
 @contextmanager
 def _migration_connection(db: Database) -> Iterator[Connection]:
     with db.engine.connect() as connection:
@@ -62,8 +86,10 @@ def _migration_connection(db: Database) -> Iterator[Connection]:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
+    """Raises ``NewerSchema`` for a database a newer version upgraded (nothing is changed)."""
     config = alembic_config()
     with _migration_connection(db) as connection:
+        refuse_newer(MigrationContext.configure(connection).get_current_revision())
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -110,3 +110,67 @@ def test_cli_db_upgrade_creates_the_schema_then_has_nothing_to_do(tmp_path: Path
             assert not compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     finally:
         db.dispose()
+
+
+FUTURE = "0099_from_a_newer_version"
+
+
+@pytest.fixture
+def newer_database(tmp_path: Path) -> Iterator[str]:
+    """A SQLite database a newer Launch Tally upgraded: its revision is one this code lacks (an image
+    rolled back after its upgrade ran)."""
+    url = f"sqlite:///{tmp_path / 'tally.db'}"
+    db = Database(url)
+    migrations.upgrade(db)
+    with db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = :future"), {"future": FUTURE})
+    db.dispose()
+    yield url
+    db = Database(url)
+    try:
+        assert migrations.current_revision(db) == FUTURE, "left as it was"
+    finally:
+        db.dispose()
+
+
+NEWER = (
+    f"The database is at schema revision {FUTURE}, which this version of Launch Tally does not know (its newest "
+    f"is {migrations.head_revision()}): a newer version upgraded it. Run that version, or restore a backup made "
+    "before the upgrade."
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "auto_migrate"),
+    [
+        (["db", "upgrade"], "true"),
+        (["users", "list"], "true"),
+        (["users", "list"], "false"),
+        (["serve", "--no-scheduler"], "true"),
+        (["serve", "--no-scheduler"], "false"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else f"auto-migrate {value}",
+)
+def test_a_database_upgraded_by_a_newer_version_is_said_as_such(
+    newer_database: str, args: list[str], auto_migrate: str
+) -> None:
+    """Alembic's "Can't locate revision" ended every verb in a traceback with TALLY_AUTO_MIGRATE on; off,
+    and from `tally db upgrade`, the advice was to upgrade, which cannot help."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    with socket.socket() as probe:  # a free port, for serve: it must stop before listening on it
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    env = {
+        "TALLY_DATABASE_URL": newer_database,
+        "TALLY_AUTO_MIGRATE": auto_migrate,
+        "TALLY_BASE_URL": "http://127.0.0.1:8765",  # set, so that serve does not set it in this process
+    }
+    result = CliRunner().invoke(cli, [*args, *(["--port", port] if args[0] == "serve" else [])], env=env)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # no traceback
+    assert result.stderr.strip() == NEWER
