@@ -392,3 +392,13 @@ def test_a_fix_after_which_a_hypothesis_rose_from_nothing_says_so_not_up_zero(la
     with i18n.use_language(language):
         text = web.build_environment().get_template("hypotheses/_fix.html").module.verdict_text(fix)  # type: ignore[attr-defined]
     assert str(text).strip() == said
+
+
+def test_a_token_made_by_a_long_login_name_is_made(db: Database) -> None:
+    """Its maker (the CLI's login name) went into a column of 100 as it was: on PostgreSQL a login name
+    over about 96 characters could not create a token."""
+    from app import api_tokens
+
+    with db.transaction() as session:
+        token, _ = api_tokens.create(session, name="telephony", now=dt.datetime.now(dt.UTC), actor="cli:" + "u" * 120)
+    assert token.created_by == ("cli:" + "u" * 120)[:100]
