@@ -815,6 +815,13 @@
   setInterval(() => { if (!document.hidden) checkList(); }, POLL_MS);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) checkList(); });
 
+  // A button reached by Tab is scrolled clear of the strip stuck to the foot of the window (the
+  // page's scroll-padding, in app.css), however tall its notices and bars make it.
+  const dock = document.getElementById("dock");
+  new ResizeObserver(() => {
+    document.documentElement.style.setProperty("--dock-height", dock.offsetHeight + "px");
+  }).observe(dock);
+
   index();
   renderKept();
   // Whatever a previous visit left unsent goes first.

@@ -993,3 +993,68 @@ def test_notices_never_cover_the_selected_bar_or_undo_buttons(
             covered = target.evaluate(NOT_COVERED, block)
             assert not covered, f"covered ({block}): {target.evaluate('e => e.outerHTML.slice(0, 120)')}"
     no_horizontal_overflow(page, viewport[0])
+
+
+# A list longer than a laptop's window shows: its last rows are under the strip at the window's foot.
+MANY_KEYS = tuple(f"h{n:02}" for n in range(1, 21))
+
+BESIDE_THE_NOTICES = """() => {
+  // (2 px around each: a box is drawn on whole pixels)
+  const inside = (r, x, y) => x >= r.left - 2 && x <= r.right + 2 && y >= r.top - 2 && y <= r.bottom + 2;
+  const strip = document.getElementById("dock").getBoundingClientRect();
+  const drawn = Array.from(document.querySelectorAll("#dock .toast, #dock .combine-bar, #dock .other-form"))
+    .map((e) => e.getBoundingClientRect());
+  return Array.from(document.querySelectorAll("button.tick")).flatMap((button) => {
+    const box = button.getBoundingClientRect();
+    const [x, y] = [box.left + box.width / 2, box.top + box.height / 2];
+    if (!inside(strip, x, y) || drawn.some((d) => inside(d, x, y))) return [];
+    const hit = document.elementFromPoint(x, y);
+    return [{key: button.dataset.key || button.id, x: x, y: y, reached: Boolean(hit && button.contains(hit))}];
+  });
+}"""
+
+COVERED_WHERE_IT_IS = """el => {
+  const box = el.getBoundingClientRect();
+  const [x, y] = [box.left + box.width / 2, box.top + box.height / 2];
+  const points = [[x, y], [box.left + 3, y], [box.right - 3, y], [x, box.top + 3], [x, box.bottom - 3]];
+  return points.some(([x, y]) => { const hit = document.elementFromPoint(x, y); return !hit || !el.contains(hit); });
+}"""
+
+
+def test_notices_never_cover_the_tick_buttons_beside_them(open_checklist: OpenChecklist) -> None:
+    """The strip at the foot of the window is as wide as the page, its notices on the right. The
+    buttons under its empty part took no clicks (the strip caught them); and a button reached by Tab
+    could stay hidden under a notice."""
+    checklist = open_checklist(MANY_KEYS, viewport=(1366, 657))
+    page = checklist.page
+    with_fake_clock(checklist)
+    page.clock.pause_at(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))  # the notices stay while it looks
+    for key in "123":
+        page.keyboard.press(key)
+        expect(checklist.toasts.first).to_contain_text(f"Logged: Hypothesis h0{key}")
+    expect(checklist.toasts).to_have_count(3)
+
+    beside = page.evaluate(BESIDE_THE_NOTICES)
+    assert "h16" in [b["key"] for b in beside], beside  # the window shows what it should
+    assert [b["key"] for b in beside if not b["reached"]] == []
+    h16 = next(b for b in beside if b["key"] == "h16")
+    page.mouse.click(h16["x"], h16["y"])
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis h16")
+    expect(checklist.count("h16")).to_have_text("1")
+    assert checklist.wait_for_stored(4)[-1].keys == {"h16"}
+
+    # By keyboard, from the top: each tick button and tick box, once focused, is in sight and clear of the strip.
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#segment-group input:checked").focus()
+    for _ in range(2 * len(MANY_KEYS) + 1):
+        page.keyboard.press("Tab")
+        focused = page.locator(":focus")
+        assert focused.evaluate("el => el.matches('button.tick, .combine-box')"), focused.evaluate("e => e.outerHTML")
+        covered = focused.evaluate(COVERED_WHERE_IT_IS)
+        assert not covered, f"covered: {focused.evaluate('e => e.outerHTML.slice(0, 120)')}"
+    expect(page.locator("#other-button")).to_be_focused()
+    # The strip's own buttons are in sight where they are: focusing one does not scroll the page.
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#toasts button").first.focus()
+    assert page.evaluate("window.scrollY") == 0
+    page.clock.resume()
