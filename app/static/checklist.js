@@ -747,6 +747,13 @@
     return (event.key || "").toLowerCase();
   }
 
+  function pressesItself(target) {
+    // Enter on a focused button, link or summary is that one's: "Clear" clears, it does not log the
+    // selection. A hypothesis's button is the exception, where Enter would only add it to the selection.
+    const control = target instanceof Element && target.closest("button, a[href], summary");
+    return Boolean(control) && !control.matches("button.tick[data-key]");
+  }
+
   function handled(key) {
     const other = otherButton();
     return byShortcut.has(key) || key === "u" || key === RELOG_KEY || Boolean(other && key === other.dataset.shortcut);
@@ -767,7 +774,7 @@
       return;
     }
     if (typing) return;
-    if (event.key === "Enter" && selection().length) {
+    if (event.key === "Enter" && selection().length && !pressesItself(target)) {
       event.preventDefault();
       logSelection();
       return;

@@ -159,6 +159,39 @@ def test_tick_boxes_and_the_log_button_log_one_enquiry_for_both(checklist: Check
     expect(page.locator("#combine-bar")).to_be_hidden()
 
 
+def test_enter_on_a_focused_button_presses_it_rather_than_logging_the_selection(checklist: Checklist) -> None:
+    """With something selected, Enter logged the selection wherever focus was: Tab to "Clear" and
+    Enter logged the pair it was meant to throw away."""
+    page = checklist.page
+    combine_text = page.locator("#combine-text")
+    page.keyboard.press("Shift+1")
+    page.keyboard.press("Shift+2")
+    expect(combine_text).to_contain_text("2 selected")
+    tab_to(page, lambda f: f["id"] == "clear-selected")
+    page.keyboard.press("Enter")
+    expect(page.locator("#combine-bar")).to_be_hidden()
+    expect(page.get_by_role("checkbox", name="Select to combine: Hypothesis billing")).not_to_be_checked()
+    expect(checklist.count("billing")).to_have_text("0")  # a tick counts on screen at once: none was made
+
+    # The keyboard help opens, and the selection waits.
+    page.keyboard.press("Shift+1")
+    page.keyboard.press("Shift+3")
+    expect(combine_text).to_contain_text("2 selected")
+    tab_to(page, lambda f: f["tag"] == "summary", limit=60)
+    page.keyboard.press("Enter")
+    expect(page.locator("details.help")).to_have_js_property("open", True)
+    expect(combine_text).to_contain_text("2 selected")
+    assert checklist.stored() == []
+
+    # On a hypothesis's button (where Enter would only add it to the selection), Enter logs the selection.
+    tab_to(page, lambda f: f["key"] == "login" and f["tag"] == "button", limit=60)
+    page.keyboard.press("Enter")
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing + Hypothesis delivery")
+    [enquiry] = checklist.wait_for_stored(1)
+    assert enquiry.keys == {"billing", "delivery"}
+    expect(checklist.count("login")).to_have_text("0")
+
+
 # --- 4. Other, with a note ---------------------------------------------------------------
 
 
