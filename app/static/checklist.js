@@ -740,11 +740,15 @@
 
   function shortcutOf(event) {
     const code = event.code || "";
+    const key = event.key || "";
     if (code.startsWith("Digit")) return code.slice(5);
-    if (code.startsWith("Numpad") && /^\d$/.test(code.slice(6))) return code.slice(6);
+    // The number pad's keys are digits only with NumLock on; off, they are arrows, Home, Insert and
+    // Delete (key tells which), and moving about the page must not log an enquiry.
+    if (code.startsWith("Numpad") && /^\d$/.test(code.slice(6))) return key === code.slice(6) ? key : key.toLowerCase();
     if (code.startsWith("Key")) return code.slice(3).toLowerCase();
-    if (code === "Period" || code === "NumpadDecimal") return RELOG_KEY;
-    return (event.key || "").toLowerCase();
+    if (code === "Period") return RELOG_KEY;
+    if (code === "NumpadDecimal") return key === "." || key === "," ? RELOG_KEY : key.toLowerCase();
+    return key.toLowerCase();
   }
 
   function pressesItself(target) {

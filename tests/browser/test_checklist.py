@@ -8,6 +8,7 @@ The database is the judge of what was logged; the page is checked for what the a
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -106,6 +107,42 @@ def test_digits_then_letters_log_their_hypothesis(open_checklist: OpenChecklist)
     assert all(e.channel == "phone" and e.segment == "private" for e in stored)
     expect(checklist.count("h01")).to_have_text("1")
     expect(checklist.count("h30")).to_have_text("1")
+
+
+KEYDOWN = """([key, code]) => document.body.dispatchEvent(
+  new KeyboardEvent("keydown", {key: key, code: code, bubbles: true, cancelable: true}))"""
+
+
+def test_the_number_pad_logs_only_as_digits(checklist: Checklist) -> None:
+    """With NumLock off the number pad's keys are arrows, Home, Insert and Delete, and moving about
+    the page logged enquiries: ArrowDown (Numpad2) logged hypothesis 2, Insert (Numpad0) opened
+    Other, Delete (the decimal key) logged a "not logged" one again."""
+    page = checklist.page
+    kept = {"idempotency_key": "k" * 32, "hypotheses": ["billing"], "channel": "phone", "segment": "private"}
+    kept["label"] = "Hypothesis billing"
+    page.evaluate(
+        "([key, value]) => localStorage.setItem(key, value)",
+        [f"tally:not-logged:{checklist.user.id}:{checklist.launch.slug}", json.dumps([kept])],
+    )
+    checklist.reload()
+    not_logged = page.locator("#not-logged").get_by_role("listitem")
+    expect(not_logged).to_have_count(1)
+
+    for key, code in (("ArrowDown", "Numpad2"), ("End", "Numpad1"), ("Insert", "Numpad0"), ("Delete", "NumpadDecimal")):
+        page.evaluate(KEYDOWN, [key, code])
+    expect(page.locator("#other-form")).to_be_hidden()
+    assert checklist.queue() == []  # a tick is queued (and counted on screen) at once
+    for hypothesis in ("billing", "login", "other"):
+        expect(checklist.count(hypothesis)).to_have_text("0")
+    expect(not_logged).to_have_count(1)
+
+    # NumLock on, they are the digits, and the decimal key is a comma on a Norwegian keyboard.
+    page.evaluate(KEYDOWN, ["2", "Numpad2"])  # (Playwright's own Numpad2 is pressed with NumLock off)
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis login")
+    page.evaluate(KEYDOWN, [",", "NumpadDecimal"])
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing")
+    assert [e.keys for e in checklist.wait_for_stored(2)] == [{"login"}, {"billing"}]
+    expect(not_logged).to_have_count(0)
 
 
 # --- 3. several hypotheses as one enquiry ------------------------------------------------
