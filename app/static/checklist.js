@@ -31,6 +31,7 @@
   // two deliberate enquiries are seconds apart, at the least.
   const SAME_TICK_MS = 500;
   const NOTICE_MS = 4000;
+  const REFUSAL_MS = 20000;
   const KEPT_MAX = 20;
   const POLL_MS = (Number(root.dataset.pollSeconds) || 5) * 1000;
   const NOTE_LIMIT = Number(root.dataset.noteLimit) || 500;
@@ -347,7 +348,10 @@
     p.className = "error-box";
     p.textContent = prefix ? prefix + " " + message : texts.rejected + " " + labelOf(item) + ". " + message;
     rejections.appendChild(p);
-    setTimeout(() => p.remove(), 20000);
+    setTimeout(() => p.remove(), REFUSAL_MS);
+    // Said where the agent is looking too: on a phone scrolled down to the buttons, the box at the top
+    // is out of sight. Read out once, by the box (an alert).
+    notice(p.textContent, { refusal: true, ms: REFUSAL_MS });
     refresh();
   }
 
@@ -545,13 +549,15 @@
     while (toasts.children.length > 3) toasts.lastElementChild.remove();
   }
 
-  function notice(message) {
+  function notice(message, options) {
+    const { refusal = false, ms = NOTICE_MS } = options || {};
     const box = document.createElement("div");
-    box.className = "toast notice";
+    box.className = refusal ? "toast notice refusal" : "toast notice";
     box.textContent = message;
+    if (refusal) box.setAttribute("aria-hidden", "true");  // the red box at the top says it (role=alert)
     toasts.prepend(box);
     trimToasts();
-    setTimeout(() => box.remove(), NOTICE_MS);
+    setTimeout(() => box.remove(), ms);
   }
 
   function sayTwice(box) {

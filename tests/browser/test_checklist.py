@@ -474,6 +474,36 @@ def test_a_refused_tick_is_told_and_not_retried(checklist: Checklist) -> None:
     assert len(posts) == 2
 
 
+def test_a_refusal_is_told_where_the_agent_is_looking(open_checklist: OpenChecklist) -> None:
+    """On a phone scrolled down to the buttons, a refused tick (or undo) was told only in the red box
+    at the top of the page, out of sight: the tick seemed to count."""
+    checklist = open_checklist(MANY_KEYS, viewport=(390, 844))
+    page = checklist.page
+    checklist.set_status(LaunchStatus.CLOSED)
+    with page.expect_response(is_tick) as answer:
+        checklist.tick("h20").click()
+    assert answer.value.status == 409
+    said = "Not logged: Hypothesis h20. This launch is not live, so enquiries cannot be logged on it."
+    expect(page.locator("#rejections")).to_have_text(said)
+    expect(page.locator("#rejections")).not_to_be_in_viewport()
+    expect(checklist.toasts.first).to_have_text(said)
+    expect(checklist.toasts.first).to_be_in_viewport()
+
+    checklist.set_status(LaunchStatus.LIVE)
+    checklist.tick("h19").click()
+    toast = checklist.toasts.first
+    expect(toast).to_contain_text("Logged: Hypothesis h19")
+    with page.expect_response(lambda r: r.url.endswith("/undo")):
+        checklist.recent.get_by_role("button", name=re.compile(r"^Undo")).click()
+    checklist.wait_for_stored(0)
+    checklist.tick("h19").scroll_into_view_if_needed()
+    with page.expect_response(lambda r: r.url.endswith("/undo")) as refused:
+        toast.get_by_role("button", name=re.compile(r"^Undo")).click()
+    assert refused.value.status == 404
+    expect(checklist.toasts.first).to_have_text("Not undone: That enquiry was already undone.")
+    expect(checklist.toasts.first).to_be_in_viewport()
+
+
 # --- 8. keyboard alone, mouse alone, desktop and phone -----------------------------------
 
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
