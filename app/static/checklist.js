@@ -195,13 +195,8 @@
   function showConnection(message, kind) {
     connection.classList.toggle("server-error", kind === "server");
     connection.dataset.kind = message ? kind || "network" : "";
-    if (message) {
-      connection.textContent = message;
-      connection.hidden = false;
-    } else {
-      connection.textContent = "";
-      connection.hidden = true;
-    }
+    // Emptied, never hidden: a live region out of the accessibility tree when its text comes is not read out.
+    connection.textContent = message || "";
   }
 
   function scheduleRetry() {
@@ -239,7 +234,7 @@
     }
     sending = true;
     clearTimeout(retryTimer);
-    const trouble = connection.hidden || connection.dataset.kind === "back" ? null : connection.dataset.kind;
+    const trouble = connection.dataset.kind === "back" ? null : connection.dataset.kind || null;
     try {
       let queue = load();
       while (queue.length) {
@@ -667,7 +662,8 @@
   function updateCombine() {
     const keys = selection();
     buttons.forEach((b) => b.closest(".tick-row").classList.toggle("selected", keys.includes(b.dataset.key)));
-    combineBar.hidden = keys.length === 0;
+    // Emptied, never hidden, like the connection's box: its text is a live region.
+    combineBar.classList.toggle("empty", keys.length === 0);
     combineText.textContent = keys.length ? plural(texts.selected, keys.length) : "";
   }
 

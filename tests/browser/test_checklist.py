@@ -987,6 +987,54 @@ def test_counts_take_the_right_plural_form_in_norwegian(checklist: Checklist) ->
     page.context.set_offline(False)
 
 
+def accessibility_node(page: Page, selector: str) -> dict[str, Any]:
+    """Chromium's accessibility node for the element, as a screen reader is given it."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        document = cdp.send("DOM.getDocument", {"depth": 0})
+        element = cdp.send("DOM.querySelector", {"nodeId": document["root"]["nodeId"], "selector": selector})
+        tree = cdp.send("Accessibility.getPartialAXTree", {"nodeId": element["nodeId"], "fetchRelatives": False})
+    finally:
+        cdp.detach()
+    node: dict[str, Any] = tree["nodes"][0]
+    return node
+
+
+def live(node: dict[str, Any]) -> str | None:
+    """How a live region speaks (polite, assertive), or None when it is not one (or not in the tree)."""
+    if node["ignored"]:
+        return None
+    return next((p["value"]["value"] for p in node.get("properties", []) if p["name"] == "live"), None)
+
+
+def test_live_regions_are_in_the_accessibility_tree_before_they_speak(checklist: Checklist) -> None:
+    """The connection's box and the "N selected" bar were hidden until their text came: out of the
+    accessibility tree until then, so "No connection…" and "2 selected…" were likely never read out."""
+    page = checklist.page
+    with_fake_clock(checklist)
+    connection, combine_text = checklist.connection, page.locator("#combine-text")
+    for selector in ("#connection", "#combine-text"):
+        assert live(accessibility_node(page, selector)) == "polite", selector
+    expect(connection).to_be_hidden()  # takes no room while it has nothing to say
+    expect(page.locator("#combine-bar")).to_be_hidden()
+
+    page.context.set_offline(True)
+    page.keyboard.press("1")
+    expect(connection).to_contain_text("No connection to the server.")
+    page.context.set_offline(False)
+    expect(connection).to_have_text("Connection is back: everything was sent.")
+    page.clock.run_for(5_000)
+    expect(connection).to_be_empty()  # gone a few seconds later...
+    assert live(accessibility_node(page, "#connection")) == "polite"  # ...and still there for the next time
+
+    page.keyboard.press("Shift+2")
+    expect(combine_text).to_have_text("1 selected: press Enter to log it, Esc to clear.")
+    page.keyboard.press("Escape")
+    expect(combine_text).to_be_empty()
+    expect(page.locator("#combine-bar")).to_be_hidden()
+    assert live(accessibility_node(page, "#combine-text")) == "polite"
+
+
 def test_repeated_buttons_have_names_of_their_own(checklist: Checklist) -> None:
     page = checklist.page
     for key in ("1", "2"):
