@@ -736,6 +736,13 @@
   otherForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const note = otherNote.value.trim();
+    if (!isOpen()) {
+      // Closed, or past its dates, since the box was opened: nothing is queued. Say why, and keep the
+      // note where it was typed, to log once a lead opens the launch again.
+      const why = board.querySelector(".error-box");
+      reject({ hypotheses: [] }, { message: why ? why.textContent.trim() : texts.errors.launch_not_live });
+      return;
+    }
     enqueue([], note);
     closeOther();
   });

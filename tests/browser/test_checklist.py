@@ -251,6 +251,36 @@ def test_other_with_a_note_is_logged_scrubbed(checklist: Checklist) -> None:
     expect(checklist.recent).not_to_contain_text("912")
 
 
+def test_an_other_note_the_launch_no_longer_takes_stays_in_its_box(checklist: Checklist) -> None:
+    """The launch closed while the Other box was open: Enter closed the box and threw the note away,
+    saying nothing."""
+    page = checklist.page
+    board = page.locator("#board")
+    note = page.locator("#other-note")
+    page.keyboard.press("0")
+    page.keyboard.type("asked about the smartwatch app")
+    checklist.set_status(LaunchStatus.CLOSED)
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # the page asks for the list now
+    expect(board).to_have_attribute("data-open", "false")
+
+    note.press("Enter")
+    said = "Not logged: Other. This launch is not live, so enquiries cannot be logged on it."
+    expect(page.locator("#rejections")).to_have_text(said)
+    expect(checklist.toasts.first).to_have_text(said)
+    expect(page.locator("#other-form")).to_be_visible()
+    expect(note).to_have_value("asked about the smartwatch app")
+    expect(note).to_be_focused()
+    assert checklist.queue() == [] and checklist.stored() == []
+
+    checklist.set_status(LaunchStatus.LIVE)  # a lead opens it again: the note is still there to log
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(board).to_have_attribute("data-open", "true")
+    note.press("Enter")
+    expect(checklist.toasts.first).to_contain_text("Logged: Other")
+    [enquiry] = checklist.wait_for_stored(1)
+    assert enquiry.is_other and enquiry.note == "asked about the smartwatch app"
+
+
 # --- 5. undo -----------------------------------------------------------------------------
 
 
