@@ -541,7 +541,13 @@
   // --- feedback and undo -----------------------------------------------------------
 
   function trimToasts() {
-    while (toasts.children.length > 3) toasts.lastElementChild.remove();
+    while (toasts.children.length > 3) dropToast(toasts.lastElementChild);
+  }
+
+  function dropToast(box) {
+    // A notice leaving with focus on its Undo must not leave focus nowhere (on the page's body).
+    if (box.contains(document.activeElement)) focusHome(JSON.parse(box.dataset.hypotheses || "[]"));
+    box.remove();
   }
 
   function notice(message, options) {
@@ -588,10 +594,11 @@
     box.append(text, " ", undo);
     box.dataset.id = String(id);
     box.dataset.key = item.idempotency_key;
+    box.dataset.hypotheses = JSON.stringify(item.hypotheses);
     if (item.twice) sayTwice(box);
     toasts.prepend(box);
     trimToasts();
-    setTimeout(() => box.remove(), UNDO_SECONDS * 1000);
+    setTimeout(() => dropToast(box), UNDO_SECONDS * 1000);
     return box;
   }
 
@@ -611,8 +618,10 @@
       return;
     }
     if (response.ok) {
+      const focused = box.contains(document.activeElement);
       box.textContent = texts.undone;
-      setTimeout(() => box.remove(), 3000);
+      if (focused) focusHome(JSON.parse(box.dataset.hypotheses || "[]"));
+      setTimeout(() => dropToast(box), 3000);
       refresh();
     } else {
       let body = {};
@@ -649,6 +658,14 @@
     if (latest) undoLogged(latest, latest.dataset.id);
   }
 
+  function focusHome(keys) {
+    // Where focus goes when the button holding it goes away (a notice's Undo, the "N selected" bar's
+    // buttons): the button of the hypothesis it was about, which stays; Other's for Other.
+    const own = keys.length ? keys.map((k) => buttons.find((b) => b.dataset.key === k)) : [otherButton()];
+    const target = [...own, ...buttons].find((b) => b && !b.disabled) || document.getElementById("main");
+    target.focus();
+  }
+
   // --- combining several hypotheses into one enquiry ---------------------------------
 
   function boxFor(key) {
@@ -678,14 +695,16 @@
   function logSelection() {
     const keys = selection();
     if (!keys.length) return;
-    board.querySelectorAll(".combine-box:checked").forEach((b) => { b.checked = false; });
-    updateCombine();
+    clearSelection();
     enqueue(keys, null);
   }
 
   function clearSelection() {
+    const keys = selection();
+    const focused = combineBar.contains(document.activeElement);  // its buttons are about to go
     board.querySelectorAll(".combine-box:checked").forEach((b) => { b.checked = false; });
     updateCombine();
+    if (focused) focusHome(keys);
   }
 
   // --- other ----------------------------------------------------------------------
@@ -828,6 +847,23 @@
     if (countsPoll.dataset.askedAt !== String(guesses) || countsPoll.dataset.askedWhileWaiting) {
       event.detail.shouldSwap = false;
     }
+  });
+
+  // An Undo in the recent list swaps the list afresh, without the button that had focus (htmx puts
+  // focus back only on an element of the same id): it goes to the Undo now in that place, the next
+  // older enquiry's, else to the list's heading.
+  const recent = document.getElementById("recent");
+  let recentFocus = -1;  // the place of the Undo that had focus when the list was swapped
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target !== recent) return;
+    recentFocus = Array.from(recent.querySelectorAll("button")).indexOf(document.activeElement);
+  });
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target !== recent || recentFocus < 0) return;
+    const undos = recent.querySelectorAll("button");
+    const place = undos[Math.min(recentFocus, undos.length - 1)] || document.getElementById("recent-heading");
+    recentFocus = -1;
+    if (!document.activeElement || document.activeElement === document.body) place.focus();
   });
 
   window.addEventListener("online", () => { retryDelay = RETRY_MIN_MS; flush(); });

@@ -336,6 +336,65 @@ def test_undo_in_the_recent_list_removes_the_enquiry(checklist: Checklist) -> No
     expect(checklist.count("delivery")).to_have_text("0")
 
 
+# The recent list's requests on their way or not yet settled (an undo, and the refresh each change
+# asks for): htmx wires a button it swaps in only when the swap settles, a moment later.
+TRACK_RECENT = """() => {
+  window.recentPending = new Set();
+  const mine = (e) => e.detail.target && e.detail.target.id === "recent";
+  document.body.addEventListener("htmx:beforeRequest", (e) => { if (mine(e)) window.recentPending.add(e.detail.xhr); });
+  document.body.addEventListener("htmx:afterSettle", (e) => { window.recentPending.delete(e.detail.xhr); });
+  document.body.addEventListener("htmx:afterRequest", (e) => {
+    if (!e.detail.successful) window.recentPending.delete(e.detail.xhr); });
+}"""
+
+
+def recent_settled(page: Page) -> None:
+    wait_until(lambda: page.evaluate("window.recentPending.size === 0"), message="the recent list settled", page=page)
+
+
+def test_focus_stays_on_the_page_when_the_button_holding_it_goes(checklist: Checklist) -> None:
+    """Undo in a notice or in the recent list, "Log as one enquiry" and "Clear" remove the button
+    pressed: a keyboard user was left with focus on the page's body, to Tab through it all again."""
+    page = checklist.page
+    page.evaluate(TRACK_RECENT)
+
+    page.keyboard.press("2")
+    undo = checklist.toasts.first.get_by_role("button", name="Undo: Hypothesis login")
+    undo.focus()
+    undo.press("Enter")
+    expect(checklist.toasts.first).to_have_text("Undone")
+    expect(checklist.tick("login")).to_be_focused()  # the button of what was undone
+
+    page.keyboard.press("1")
+    page.keyboard.press("3")
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis delivery")  # and the list asked for
+    recent_settled(page)
+    undos = checklist.recent.get_by_role("button", name=re.compile(r"^Undo"))
+    expect(undos).to_have_count(2)
+    undos.first.focus()  # delivery's, the newest
+    page.keyboard.press("Enter")
+    expect(undos).to_have_count(1)
+    expect(undos.first).to_be_focused()  # billing's, now in its place
+    recent_settled(page)
+    expect(undos.first).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(checklist.recent).to_contain_text("Nothing in the last 15 minutes.")
+    expect(page.get_by_role("heading", name="My enquiries, last 15 minutes")).to_be_focused()
+    checklist.wait_for_stored(0)
+
+    page.keyboard.press("Shift+2")
+    page.keyboard.press("Shift+3")
+    page.get_by_role("button", name="Log as one enquiry").focus()
+    page.keyboard.press("Enter")
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis login + Hypothesis delivery")
+    expect(checklist.tick("login")).to_be_focused()
+    page.keyboard.press("Shift+3")
+    page.get_by_role("button", name="Clear").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#combine-bar")).to_be_hidden()
+    expect(checklist.tick("delivery")).to_be_focused()
+
+
 # --- 6. offline, and retries ---------------------------------------------------------------
 
 
