@@ -199,6 +199,15 @@ MASKED = [
     # a number after a code glued to letters is still read (a review of the change that keeps such codes)
     case("Samsung S23 912 34 567", f"Samsung S23 {PHONE}", "phone-after-a-model-name"),
     case("kunden har iPhone15 91234567", f"kunden har iPhone15 {PHONE}", "phone-after-a-glued-model-number"),
+    # found by a privacy review: an address right after a quote, a dash, a "]" or an ellipsis
+    case("Ny e-post 'kari.nordmann@gmail.com' virker ikke", f"Ny e-post '{EMAIL}' virker ikke", "email-in-quotes"),
+    case("’kari.nordmann@gmail.com’", f"’{EMAIL}’", "email-in-typographic-quotes"),
+    case("-kari.nordmann@gmail.com", f"-{EMAIL}", "email-after-a-dash"),
+    case("svar til +kari@gmail.com", f"svar til +{EMAIL}", "email-after-a-plus"),
+    case("adressen er .kari@gmail.com", f"adressen er .{EMAIL}", "email-after-a-full-stop"),
+    case("adressen er %kari@gmail.com", f"adressen er %{EMAIL}", "email-after-a-percent"),
+    case("[info]kari@gmail.com", f"[info]{EMAIL}", "email-after-a-bracket"),
+    case("skriv til …kari@gmail.com", f"skriv til ...{EMAIL}", "email-after-an-ellipsis"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(

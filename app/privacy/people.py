@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from app.privacy.markers import ADDRESS, EMAIL, NAME
+from app.privacy.markers import ALL as ALL_MARKERS
 
 Span = tuple[int, int, str]
 
@@ -37,8 +38,30 @@ _LOWER = "a-z" + _latin(str.islower)
 # of another: with @, with a bracketed (at), with a bare "at".
 
 _PART = r"\w[\w%+'’-]*+"  # possessive: a word is read once, not backtracked letter by letter
-# ola.nordmann, ola . nordmann, o'brien; never starting inside a word or right after a marker's "]"
-_LOCAL = rf"(?<![\w.%+'’\-\]]){_PART}(?:(?:\.|\s\.\s){_PART})*"
+_JOINS = r"[.%+'’\-]"  # what joins the parts of a local part, or the words of one part
+
+
+def _not_after_marker() -> str:
+    """Lookbehinds: not right after a marker, nor after a marker and what joins a local part. What a
+    marker replaced may have been joined to what follows, which was then no address of its own;
+    read afresh after the marker, it could be one, and a second cleaning would change the note."""
+    by_length: dict[int, list[str]] = {}
+    for marker in ALL_MARKERS:
+        by_length.setdefault(len(marker), []).append(re.escape(marker))
+    shapes = ("", _JOINS, r" \. ")
+    return "".join(f"(?<!(?:{'|'.join(same)}){shape})" for same in by_length.values() for shape in shapes)
+
+
+# ola.nordmann, ola . nordmann, o'brien. Never starting inside a word, nor inside a local part read
+# from further left (after the "." or "-" of "ola.nordmann", "a--b", the " . " of "ola . nordmann"):
+# each such start would read the rest of the chain again, quadratic on "a.a.a.a…". After a quote, a
+# dash, a "]" or an ellipsis that is not inside one, an address starts: 'ola@example.no', ’ola@…’,
+# -ola@…, ...ola@…, [info]ola@…. (Normalised text has single spaces: " . " is four characters back.)
+# The lookahead first: the lookbehinds are then tried only where a word starts.
+_LOCAL = (
+    rf"(?=\w)(?<!\w)(?<![\w%+'’\-]{_JOINS})(?<![\w%+'’\-] \. ){_not_after_marker()}"
+    rf"{_PART}(?:(?:\.|\s\.\s){_PART})*"
+)
 _DOT = (
     r"(?:\.(?=[\w-])|\s\.\s"  # example.no, example . no (a sentence's full stop has no space before it)
     r"|\s?[(\[{<]\s?(?i:dot|punktum|prikk|punkt)\s?[)\]}>]\s?"  # example(dot)no
