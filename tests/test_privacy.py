@@ -208,6 +208,14 @@ MASKED = [
     case("adressen er %kari@gmail.com", f"adressen er %{EMAIL}", "email-after-a-percent"),
     case("[info]kari@gmail.com", f"[info]{EMAIL}", "email-after-a-bracket"),
     case("skriv til …kari@gmail.com", f"skriv til ...{EMAIL}", "email-after-an-ellipsis"),
+    # found by a privacy review: (a), [a], (@), [@], @@, and a local part spelled out too
+    case("matti.meikalainen(a)gmail.com", EMAIL, "fi-email-bracketed-a"),
+    case("skriv till kari.nordmann[a]gmail.com", f"skriv till {EMAIL}", "sv-email-square-bracketed-a"),
+    case("kari.nordmann(@)gmail.com", EMAIL, "email-bracketed-at-sign"),
+    case("kari.nordmann [@] gmail.com", EMAIL, "email-square-bracketed-at-sign-spaced"),
+    case("kari@@gmail.com", EMAIL, "email-at-sign-twice"),
+    case("kari dot nordmann at gmail dot com", EMAIL, "email-spelled-out-local-part"),
+    case("kari punktum nordmann krøllalfa gmail punktum com", EMAIL, "email-spelled-out-in-norwegian"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(
@@ -278,6 +286,9 @@ SURVIVES = [
     pytest.param("Nettbanken nede 18.11.2026 09.15", id="date-and-time-after-nettbanken"),
     pytest.param("nettbank med KID 123456789012", id="kid-after-nettbank"),
     pytest.param("account locked, order 2026111801", id="order-number-after-account"),
+    # (a) is an address's "@" only tight, before a domain with a top-level domain
+    pytest.param("velg (a) eller (b), punkt (a) 5.0.1 feiler", id="lettered-list-items"),
+    pytest.param("se vedlegg(a).pdf og figur(a)", id="lettered-figures"),
 ]
 
 

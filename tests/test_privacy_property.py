@@ -171,6 +171,12 @@ def emails(draw: st.DrawFn) -> tuple[str, str, str]:
                 f"{local} krøllalfa {domain} punktum {tld}",
                 f"{local}@{domain}",
                 f"{local} @ {domain}",
+                f"{local}(a){domain}.{tld}",
+                f"{local}[a]{domain}.{tld}",
+                f"{local}(@){domain}.{tld}",
+                f"{local} [@] {domain}.{tld}",
+                f"{local}@@{domain}.{tld}",
+                f"{first} dot {last} at {domain} dot {tld}",
             ]
         )
     )
@@ -238,7 +244,9 @@ NOISE = st.lists(
     st.one_of(
         st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6),
         st.text(st.sampled_from("0123456789 .-+()@:,ÆØÅæøå\u200b\u2011\u00a0\u00ad"), max_size=12),
-        st.sampled_from([" at ", " dot ", "(at)", " kunden ", " Ola ", " Nordmann ", "gata ", " Street", "no93"]),
+        st.sampled_from(
+            [" at ", " dot ", "(at)", "(a)", "[@]", "@@", " kunden ", " Ola ", " Nordmann ", "gata ", " Street", "no93"]
+        ),
         st.sampled_from(ALL),
     ),
     max_size=16,

@@ -10,7 +10,7 @@ spaces), so ``98\u200b76 54 32`` is read like ``9876 54 32``. Then, in this orde
 before the next step reads the text, so a find is never read twice:
 
 * e-mail addresses, also disguised: ``ola . nordmann @ example . no``, ``ola(at)example.no``,
-  ``ola at example dot no``, ``ola@example`` (people.py);
+  ``matti(a)example.fi``, ``ola dot nordmann at example dot no``, ``ola@example`` (people.py);
 * IBANs in any case and grouping, and Finnish identity codes (numbers.py);
 * street addresses with a house number, and a postcode and place after them (people.py);
 * runs of digits: payment cards, Norwegian account numbers, Nordic identity numbers, and phone

@@ -39,29 +39,34 @@ _LOWER = "a-z" + _latin(str.islower)
 
 _PART = r"\w[\w%+'’-]*+"  # possessive: a word is read once, not backtracked letter by letter
 _JOINS = r"[.%+'’\-]"  # what joins the parts of a local part, or the words of one part
+_SPELLED_DOTS = ("dot", "punktum", "prikk")
+# Between the parts of a local part: ola.nordmann, ola . nordmann, kari dot nordmann.
+_LOCAL_DOT = rf"\.|\s\.\s|\s(?i:{'|'.join(_SPELLED_DOTS)})\s"
+# Where a local part read from further left goes on (normalised text has single spaces).
+_LOCAL_DOTS_WRITTEN = (_JOINS, r" \. ", *(rf" (?i:{dot}) " for dot in _SPELLED_DOTS))
 
 
-def _not_after_marker() -> str:
-    """Lookbehinds: not right after a marker, nor after a marker and what joins a local part. What a
-    marker replaced may have been joined to what follows, which was then no address of its own;
+def _not_inside_a_local_part() -> str:
+    """Lookbehinds: not after what joins a part of a local part to the next, nor right after a marker
+    or after a marker and such a join.
+
+    A local part is read from its first word: started again after each "." of "a.a.a.a…" (or each "-"
+    of "a--a--a…", each " dot "), every start would read the rest of the chain, quadratic. And what
+    a marker replaced may have been joined to what follows, which was then no address of its own;
     read afresh after the marker, it could be one, and a second cleaning would change the note."""
     by_length: dict[int, list[str]] = {}
     for marker in ALL_MARKERS:
         by_length.setdefault(len(marker), []).append(re.escape(marker))
-    shapes = ("", _JOINS, r" \. ")
-    return "".join(f"(?<!(?:{'|'.join(same)}){shape})" for same in by_length.values() for shape in shapes)
+    before = [r"[\w%+'’\-]", *(f"(?:{'|'.join(same)})" for same in by_length.values())]
+    shapes = [f"{word}{join}" for word in before for join in _LOCAL_DOTS_WRITTEN]
+    return "".join(f"(?<!{shape})" for shape in (*before[1:], *shapes))
 
 
-# ola.nordmann, ola . nordmann, o'brien. Never starting inside a word, nor inside a local part read
-# from further left (after the "." or "-" of "ola.nordmann", "a--b", the " . " of "ola . nordmann"):
-# each such start would read the rest of the chain again, quadratic on "a.a.a.a…". After a quote, a
-# dash, a "]" or an ellipsis that is not inside one, an address starts: 'ola@example.no', ’ola@…’,
-# -ola@…, ...ola@…, [info]ola@…. (Normalised text has single spaces: " . " is four characters back.)
+# ola.nordmann, ola . nordmann, kari dot nordmann, o'brien. Never starting inside a word, nor inside
+# a local part read from further left (above). After a quote, a dash, a "]" or an ellipsis that is not
+# inside one, an address starts: 'ola@example.no', ’ola@…’, -ola@…, ...ola@…, [info]ola@….
 # The lookahead first: the lookbehinds are then tried only where a word starts.
-_LOCAL = (
-    rf"(?=\w)(?<!\w)(?<![\w%+'’\-]{_JOINS})(?<![\w%+'’\-] \. ){_not_after_marker()}"
-    rf"{_PART}(?:(?:\.|\s\.\s){_PART})*"
-)
+_LOCAL = rf"(?=\w)(?<!\w){_not_inside_a_local_part()}{_PART}(?:(?:{_LOCAL_DOT}){_PART})*"
 _DOT = (
     r"(?:\.(?=[\w-])|\s\.\s"  # example.no, example . no (a sentence's full stop has no space before it)
     r"|\s?[(\[{<]\s?(?i:dot|punktum|prikk|punkt)\s?[)\]}>]\s?"  # example(dot)no
@@ -72,17 +77,22 @@ _AT_WORD = r"(?i:at|krøllalfa|snabel-?a)"
 
 # "@" tight, or with a space after it or on both sides; not with one only before it, which is a
 # handle ("skrev til @VippsNorge"), not an address. No top-level domain is needed: ola@example.
-_EMAIL_AT = re.compile(rf"{_LOCAL}(?:@\s?|\s@\s){_DOMAIN}")
+# Typed twice is a slip: kari@@gmail.com.
+_EMAIL_AT = re.compile(rf"{_LOCAL}(?:@@?\s?|\s@@?\s){_DOMAIN}")
 # A space before the "@" only: an address when it has a dot in its domain and the part before could
 # not be an ordinary word or the domain is a mail provider ("ola.nordmann @gmail.com"), not "til @vipps.no".
 _EMAIL_SPACE_AT = re.compile(rf"(?P<local>{_LOCAL})\s@(?P<domain>[^\W_][\w-]*(?:\.[\w-]+)+)")
-_EMAIL_BRACKETED = re.compile(rf"{_LOCAL}\s?[(\[{{<]\s?{_AT_WORD}\s?[)\]}}>]\s?{_DOMAIN}")
+# (at), [at], (@), [@], (krøllalfa) …
+_EMAIL_BRACKETED = re.compile(rf"{_LOCAL}\s?[(\[{{<]\s?(?:{_AT_WORD}|@)\s?[)\]}}>]\s?{_DOMAIN}")
+# matti.meikalainen(a)gmail.com, kari[a]example.no: how Finns and Swedes hide an address. Only tight
+# and with a top-level domain: "velg (a) eller (b)", "punkt (a) 5.0.1" are lists.
+_EMAIL_BRACKETED_A = re.compile(rf"{_LOCAL}[(\[{{<][aA][)\]}}>][^\W_][\w-]*+(?:\.[\w-]++)*?\.[^\W\d_]{{2,}}+(?![\w-])")
 # The bare form is found from its "at" (a space is cheap to look for; every word as a local part is
 # not), then the local part is read backwards from there.
 _AT_THEN_DOMAIN = re.compile(rf"\s(?P<at>{_AT_WORD})\s(?P<domain>{_DOMAIN})")
 _LOCAL_BEFORE = re.compile(rf"{_LOCAL}\Z")
 _LONGEST_LOCAL = 64
-_BRACKETED_AT = re.compile(r"[(\[{<]\s?(?:at|krøllalfa|snabel)")  # on lowercased text
+_BRACKETED_AT = re.compile(r"[(\[{<]\s?(?:at|krøllalfa|snabel|@)|[(\[{<]a[)\]}>]")  # on lowercased text
 _SPELLED_DOT = re.compile(r"(?i)\b(?:dot|punktum|prikk|punkt)\b")
 # With a bare "at", "looked at vipps.no" must survive. So a dotted domain is only taken for an
 # address when the local part could not be an ordinary word (it has . _ or a digit) or the domain
@@ -116,8 +126,9 @@ def email_at_spans(text: str) -> Iterator[Span]:
 
 def email_bracketed_spans(text: str) -> Iterator[Span]:
     if not _BRACKETED_AT.search(text.lower()):
-        return iter(())
-    return ((m.start(), m.end(), EMAIL) for m in _EMAIL_BRACKETED.finditer(text))
+        return
+    yield from ((m.start(), m.end(), EMAIL) for m in _EMAIL_BRACKETED.finditer(text))
+    yield from ((m.start(), m.end(), EMAIL) for m in _EMAIL_BRACKETED_A.finditer(text))
 
 
 def email_bare_spans(text: str) -> Iterator[Span]:
