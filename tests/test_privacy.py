@@ -216,6 +216,13 @@ MASKED = [
     case("kari@@gmail.com", EMAIL, "email-at-sign-twice"),
     case("kari dot nordmann at gmail dot com", EMAIL, "email-spelled-out-local-part"),
     case("kari punktum nordmann krøllalfa gmail punktum com", EMAIL, "email-spelled-out-in-norwegian"),
+    # found by a privacy review: numbers with their country code but no + or 00, as telephony sends them
+    case("MSISDN 46701234567 fikk ikke SMS", f"MSISDN {PHONE} fikk ikke SMS", "sv-msisdn"),
+    case("kunden ringer fra 4791234567", f"kunden ringer fra {PHONE}", "nb-country-code-without-plus"),
+    case("4520123456", PHONE, "da-country-code-without-plus"),
+    case("358401234567", PHONE, "fi-country-code-without-plus"),
+    case("46 70 123 45 67", PHONE, "sv-country-code-without-plus-grouped"),
+    case("tlf 47 91234567", f"tlf {PHONE}", "nb-country-code-apart-without-plus"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(
@@ -289,6 +296,9 @@ SURVIVES = [
     # (a) is an address's "@" only tight, before a domain with a top-level domain
     pytest.param("velg (a) eller (b), punkt (a) 5.0.1 feiler", id="lettered-list-items"),
     pytest.param("se vedlegg(a).pdf og figur(a)", id="lettered-figures"),
+    # a country code without its + only where the rest is a number that country rings
+    pytest.param("kunden fikk kode 4712345678 og 4512345678", id="not-numbers-after-a-country-code"),
+    pytest.param("kr 47 250 000", id="amount-starting-with-a-country-code"),
 ]
 
 

@@ -15,7 +15,7 @@ from stdnum import luhn
 from stdnum.dk import cpr
 from stdnum.no import fodselsnummer
 
-from app.privacy import EMAIL, IBAN, NAME, NATIONAL_ID, PHONE, scrub
+from app.privacy import ACCOUNT, EMAIL, IBAN, NAME, NATIONAL_ID, PHONE, scrub
 from app.privacy.markers import ALL
 
 SETTINGS = settings(max_examples=200, deadline=None)
@@ -137,6 +137,8 @@ def phones(draw: st.DrawFn) -> tuple[str, str, str]:
     international = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     forms = [international, e164, "00" + e164[1:]]
+    if region != "GB":  # telephony systems send Nordic numbers without the + (46701234567)
+        forms += [e164[1:], international[1:]]
     if region != "GB":  # agents type British numbers with +44
         forms.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
     if region in ("NO", "DK"):
@@ -227,8 +229,10 @@ def test_embedded_personal_data_never_survives(before: str, datum: tuple[str, st
     written, secret, marker = datum
     note = f"{before} {written} {after}"
     cleaned = scrub(note)
-    # 0701234536 is a Swedish mobile and a valid personnummer: either marker will do.
-    assert marker in cleaned or (marker in (PHONE, NATIONAL_ID) and {PHONE, NATIONAL_ID} & set(marker_words(cleaned)))
+    # 0701234536 is a Swedish mobile and a valid personnummer, and 46701234567 (a Swedish mobile without
+    # its +) may pass the Norwegian account number's check: any of those markers will do.
+    numbers = {PHONE, NATIONAL_ID, ACCOUNT}
+    assert marker in cleaned or (marker in numbers and numbers & set(marker_words(cleaned)))
     if marker in (EMAIL, NAME):
         assume(secret.lower() not in f"{before} {after}".lower())
         assert secret.lower() not in cleaned.lower()

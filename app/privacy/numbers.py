@@ -13,7 +13,9 @@ decides: a shape alone would mask too many order numbers. Where the shape is unm
 not: an agent's typo is still the customer's number.
 
 **Phones** are parsed with phonenumbers, one region chosen by the number's shape (``+``/``00``:
-international; leading ``0``: Sweden, then Finland; eight digits: Norway, then Denmark).
+international; leading ``0``: Sweden, then Finland; eight digits: Norway, then Denmark; 10–13
+digits starting with 45, 46, 47 or 358, whole or as a first group: international without its ``+``,
+as telephony systems write them).
 ``PhoneNumberMatcher`` over the whole note costs 300–400 µs per region on a 200-character note,
 and misses a number that follows another number; parsing the windows found here costs ~20 µs each.
 
@@ -324,6 +326,8 @@ def _is_phone(w: _Window) -> bool:
         return 8 <= n <= 17 and _parses_as_phone(w.text, ("NO",))  # 00 is Norway's (and SE/DK/FI's) exit code
     if w.digits[0] == "0":  # Swedish and Finnish numbers carry the trunk 0: 070-123 45 67, 040 123 4567
         return 9 <= n <= 10 and _parses_as_phone(w.text, ("SE", "FI"))
+    if 10 <= n <= 13 and _starts_with_country_code(w):  # 46701234567, 47 91234567: read as +46…, +47…
+        return _parses_as_phone("+" + w.text, ("NO",))
     # Norwegian and Danish numbers: eight digits, grouped the usual ways. Two fours only with a space:
     # 2025-2026, 2200-2330 and 2025.1118 are years, times and builds.
     if n != 8 or w.sizes not in _EIGHT_DIGIT_GROUPINGS or len(set(w.separators)) > 1:
@@ -331,6 +335,18 @@ def _is_phone(w: _Window) -> bool:
     if w.sizes == (4, 4) and (w.separators != (" ",) or _two_years(w.digits)):
         return False
     return _parses_as_phone(w.text, ("NO", "DK"))
+
+
+# Telephony and CRM systems send numbers in E.164 without the "+" (an MSISDN: 46701234567), and
+# agents copy them so. The countries whose customers call us, as the whole number's start or its
+# first group ("46 70 123 45 67", "47 91234567").
+_BARE_COUNTRY_CODES = ("45", "46", "47", "358")
+
+
+def _starts_with_country_code(w: _Window) -> bool:
+    return any(
+        w.digits.startswith(code) and (len(w.sizes) == 1 or w.sizes[0] == len(code)) for code in _BARE_COUNTRY_CODES
+    )
 
 
 def _two_years(digits: str) -> bool:
