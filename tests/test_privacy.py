@@ -223,6 +223,19 @@ MASKED = [
     case("358401234567", PHONE, "fi-country-code-without-plus"),
     case("46 70 123 45 67", PHONE, "sv-country-code-without-plus-grouped"),
     case("tlf 47 91234567", f"tlf {PHONE}", "nb-country-code-apart-without-plus"),
+    # found by a privacy review: Finnish streets, flats, postcodes and the phrases that name someone
+    case(
+        "puh +358 40 123 4567, asiakas Matti Meikäläinen, Hämeenkatu 5 B 12, 33100 Tampere",
+        f"puh {PHONE}, asiakas {NAME}, {ADDRESS}",
+        "fi-phone-name-and-address",
+    ),
+    case("Mannerheimintie 12 A 5, 00100 Helsinki", ADDRESS, "fi-tie-staircase-flat-postcode"),
+    case("asuu hämeenkatu 5", f"asuu {ADDRESS}", "fi-lowercase-katu"),
+    case("Puistokuja 3, Koivupolku 7 ja Itäväylä 12", f"{ADDRESS}, {ADDRESS} ja {ADDRESS}", "fi-kuja-polku-vayla"),
+    case("Kauppatori 1", ADDRESS, "fi-tori"),
+    case("asiakkaan nimi on Matti Meikäläinen", f"asiakkaan nimi on {NAME}", "fi-asiakkaan-nimi-on"),
+    case("nimeni on Matti", f"nimeni on {NAME}", "fi-nimeni-on"),
+    case("nimi on Liisa Virtanen", f"nimi on {NAME}", "fi-nimi-on"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(
@@ -299,6 +312,9 @@ SURVIVES = [
     # a country code without its + only where the rest is a number that country rings
     pytest.param("kunden fikk kode 4712345678 og 4512345678", id="not-numbers-after-a-country-code"),
     pytest.param("kr 47 250 000", id="amount-starting-with-a-country-code"),
+    # Finnish words before a number that are no street, and the customer without a name
+    pytest.param("asiakas Nokia 3310 ei toimi, necktie 2 kpl", id="fi-customer-word-then-a-product"),
+    pytest.param("asiakas soitti 2 kertaa, nimi on väärin", id="fi-customer-word-no-name"),
 ]
 
 

@@ -205,15 +205,25 @@ def ibans(draw: st.DrawFn) -> tuple[str, str, str]:
     return written, compact[4:], IBAN
 
 
-FIRST_NAMES = ["Ola", "Kari", "Anne-Marie", "Åsa", "Søren", "Björn", "Øystein", "Mette", "John", "Jane"]
-SURNAMES = ["Nordmann", "Østby", "Lindqvist", "Ängström", "Kirkegaard", "Hansen", "Smith", "O'Brien"]
+FIRST_NAMES = ["Ola", "Kari", "Anne-Marie", "Åsa", "Søren", "Björn", "Øystein", "Mette", "John", "Jane", "Matti"]
+SURNAMES = ["Nordmann", "Østby", "Lindqvist", "Ängström", "Kirkegaard", "Hansen", "Smith", "O'Brien", "Meikäläinen"]
 
 
 @st.composite
 def names(draw: st.DrawFn) -> tuple[str, str, str]:
     trigger = draw(
         st.sampled_from(
-            ["kunden", "Kunden heter", "the customer", "my name is", "kundens namn är", "navnet er", "Navn:"]
+            [
+                "kunden",
+                "Kunden heter",
+                "the customer",
+                "my name is",
+                "kundens namn är",
+                "navnet er",
+                "Navn:",
+                "asiakas",
+                "asiakkaan nimi on",
+            ]
         )
     )
     name = f"{draw(st.sampled_from(FIRST_NAMES))} {draw(st.sampled_from(SURNAMES))}"

@@ -2,8 +2,8 @@
 introduce them, and street addresses.
 
 Names and addresses have no check digit; what is masked is what follows the usual phrases
-("kunden heter", "the customer", "navnet er" …) or has a street's shape ("Storgata 5",
-"12 Baker Street"). A name typed any other way survives, which is why agents are still told not
+("kunden heter", "the customer", "navnet er", "asiakas" …) or has a street's shape ("Storgata 5",
+"Hämeenkatu 5 B 12", "12 Baker Street"). A name typed any other way survives, which is why agents are still told not
 to type names (docs/guide-agents.md).
 """
 
@@ -187,11 +187,12 @@ _NAMING = _phrases(
     the|customer's|name the|customer's|name|is
     navn navnet navnet|er navnet|hans|er navnet|hennes|er kundens|navn kundens|navn|er kundenavn
     namn namnet|är kundens|namn kundens|namn|är
+    nimi nimi|on nimeni nimeni|on asiakkaan|nimi asiakkaan|nimi|on
     heter hedder herr fru mr mr. mrs mrs. ms ms. miss
     """
 )
 # … and words for the customer (two or three capitalised words after them are a name).
-_CUSTOMER = _phrases("the|customer customer the|client client kunden kundens kunde kund")
+_CUSTOMER = _phrases("the|customer customer the|client client kunden kundens kunde kund asiakas")
 _LONGEST_PHRASE = 4  # words
 _LAST_WORDS = frozenset(phrase.rsplit(" ", 1)[-1] for phrase in _NAMING | _CUSTOMER)
 # Capitalised words that are no one's name here: products, services, pronouns and sentence words,
@@ -303,10 +304,12 @@ def _name_end(name: re.Match[str], least: int) -> int | None:
 # Endings that are only ever streets: masked in any case ("storgata 5").
 _STREET_LONG = _words(
     "veien vegen gata gaten gatan vägen stien stigen plassen torget gränd vejen gaden alléen alleen "
-    "stræde bakken brygga bryggen kaia kaien"
+    "stræde bakken brygga bryggen kaia kaien "
+    "katu kuja polku väylä"  # Finnish: Hämeenkatu, Puistokuja, Koivupolku, Itäväylä
 )
 # Shorter endings that end ordinary words too (delegate, alle): only in a capitalised name.
-_STREET_SHORT = _words("gate gade vei veg vej väg sti plass torg torv allé gt gt. vn vn.")  # Storgt. 5, Kirkevn 12
+# Storgt. 5, Kirkevn 12; Finnish Mannerheimintie 12, Kauppatori 1 ("necktie", "territori" are no streets).
+_STREET_SHORT = _words("gate gade vei veg vej väg sti plass torg torv allé gt gt. vn vn. tie tori")
 # Street words written apart, after one to three capitalised words: "Karl Johans gate 1",
 # "H.C. Andersens Boulevard 27", "Baker Street 5".
 _STREET_WORDS = frozenset(
@@ -321,11 +324,11 @@ _ENGLISH_STREET_WORDS = frozenset(re.sub(r"\\\.\?", "", _ENGLISH_STREET).split("
 )
 _STREET_NAME = re.compile(rf"[{_LOWER}{_UPPER}][{_LOWER}{_UPPER}.'-]+")
 _CAPITALISED = re.compile(rf"[{_UPPER}][\w.'’-]*")
-# 5, 5B, 5 b, 5-7, 5 H0201
-_HOUSE = re.compile(r"\d{1,4}(?:-\d{1,4}(?!\d))?(?:\s?[A-Za-z](?![\w\[]))?(?:\s[HhUuKkLl]\d{4}(?!\d))?")
+# 5, 5B, 5 b, 5-7, 5 H0201; a staircase then a flat, as in Finland: 5 B 12
+_HOUSE = re.compile(r"\d{1,4}(?:-\d{1,4}(?!\d))?(?:\s?[A-Za-z](?:\s\d{1,3})?(?![\w\[]))?(?:\s[HhUuKkLl]\d{4}(?!\d))?")
 _POST_BOX = frozenset(_words("postboks postbox pb pb. postfach"))  # a private person's too
-_POSTCODE_PLACE = re.compile(  # 0150 Oslo, 114 55 Stockholm, 2100 København Ø; London NW1 6XE
-    rf",?\s(?:\d{{4}}|\d{{3}}\s?\d{{2}})\s[{_UPPER}][{_LOWER}-]+(?:\s[{_UPPER}](?![\w\[]))?"
+_POSTCODE_PLACE = re.compile(  # 0150 Oslo, 114 55 Stockholm, 33100 Tampere, 2100 København Ø; London NW1 6XE
+    rf",?\s(?:\d{{4,5}}|\d{{3}}\s\d{{2}})\s[{_UPPER}][{_LOWER}-]+(?:\s[{_UPPER}](?![\w\[]))?"
     rf"|,?\s(?:[{_UPPER}][{_LOWER}]+,?\s)?[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}}(?![\w\[])"
 )
 _NUMBER = re.compile(r"\d+")  # house numbers are 1–4 digits after no letter: checked by hand, faster
