@@ -236,6 +236,22 @@ MASKED = [
     case("asiakkaan nimi on Matti Meikäläinen", f"asiakkaan nimi on {NAME}", "fi-asiakkaan-nimi-on"),
     case("nimeni on Matti", f"nimeni on {NAME}", "fi-nimeni-on"),
     case("nimi on Liisa Virtanen", f"nimi on {NAME}", "fi-nimi-on"),
+    # found by a privacy review: birth numbers with a four-digit year or a slash, the five digits after
+    # "personnummer" (in Norway, the birth number's last five), dashes with spaces round them
+    case(
+        "fødselsdato 01.01.1990 personnummer 12345",
+        f"fødselsdato {NATIONAL_ID}",
+        "nb-birth-date-then-personnummer",
+    ),
+    case("personnummer: 12345", f"personnummer: {NATIONAL_ID}", "nb-personnummer-five-digits"),
+    case("fødselsnummer 01.01.1990 12345", f"fødselsnummer {NATIONAL_ID}", "nb-fnr-four-digit-year-dots"),
+    case("fnr 01011990 12345", f"fnr {NATIONAL_ID}", "nb-fnr-four-digit-year-plain"),
+    case("fødselsnummer 31121990 10000", f"fødselsnummer {NATIONAL_ID}", "nb-fnr-four-digit-year-luhn-valid"),
+    case("fnr 01.01.1990-12345", f"fnr {NATIONAL_ID}", "nb-fnr-four-digit-year-dash"),
+    case("fnr 010190/12345", f"fnr {NATIONAL_ID}", "nb-fnr-slash"),
+    case("pnr 850709 - 9805", f"pnr {NATIONAL_ID}", "sv-personnummer-spaced-dash"),
+    case("19850709 - 9805", NATIONAL_ID, "sv-personnummer-century-spaced-dash"),
+    case("hetu 131052 - 308T", f"hetu {NATIONAL_ID}", "fi-hetu-spaced-dash"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(
@@ -315,6 +331,9 @@ SURVIVES = [
     # Finnish words before a number that are no street, and the customer without a name
     pytest.param("asiakas Nokia 3310 ei toimi, necktie 2 kpl", id="fi-customer-word-then-a-product"),
     pytest.param("asiakas soitti 2 kertaa, nimi on väärin", id="fi-customer-word-no-name"),
+    # a date with a four-digit year and five digits is a birth number only when said to be one
+    pytest.param("betalt 12.11.2026 48213, sak 01012026 12345", id="date-then-a-case-number"),
+    pytest.param("saksnr 48213, ordrenr. 12345", id="five-digits-after-other-numbers"),
 ]
 
 

@@ -84,6 +84,10 @@ def fodselsnumre(draw: st.DrawFn) -> tuple[str, str, str]:
                 f"{date[:2]}.{date[2:4]}.{date[4:]} {personal}",
                 f"{date}\u2011{personal}",
                 f"{number[:4]}\u200b{number[4:]}",
+                f"{date}/{personal}",
+                f"fnr {born:%d.%m.%Y} {personal}",
+                f"fødselsnummer {born:%d%m%Y}-{personal}",
+                f"fødselsdato {born:%d.%m.%Y} personnummer {personal}",
             ]
         )
     )
@@ -99,7 +103,15 @@ def personnummer(draw: st.DrawFn) -> tuple[str, str, str]:
     century = str(born.year // 100)
     written = draw(
         st.sampled_from(
-            [f"{ten[:6]}-{ten[6:]}", ten, f"{century}{ten[:6]}-{ten[6:]}", f"{century}{ten}", f"{ten[:6]} {ten[6:]}"]
+            [
+                f"{ten[:6]}-{ten[6:]}",
+                ten,
+                f"{century}{ten[:6]}-{ten[6:]}",
+                f"{century}{ten}",
+                f"{ten[:6]} {ten[6:]}",
+                f"{ten[:6]} - {ten[6:]}",
+                f"{century}{ten[:6]} - {ten[6:]}",
+            ]
         )
     )
     return written, ten, NATIONAL_ID

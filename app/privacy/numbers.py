@@ -2,9 +2,10 @@
 bank accounts, identity numbers or phone numbers.
 
 **Runs and windows.** A run is digits in groups joined by a space, ``.``, ``-``, ``+`` or brackets
-(``01.01.70 12343``, ``070-123 45 67``, ``(+47) 41 23 45 67``). Each window of whole groups is
-read, longest first from each starting group, and the first reading that fits is masked. Windows
-never split a group, so ``202611290915`` is read as twelve digits and never as 11 + 1.
+(``01.01.70 12343``, ``070-123 45 67``, ``(+47) 41 23 45 67``), or by a ``/`` alone
+(``010190/12345``). Each window of whole groups is read, longest first from each starting group,
+and the first reading that fits is masked. Windows never split a group, so ``202611290915`` is
+read as twelve digits and never as 11 + 1.
 
 **Check digits or shape.** Where a check digit exists and people type the number whole (cards,
 Swedish personnummer without a dash, Norwegian account numbers written plain, IBANs), the check
@@ -24,8 +25,13 @@ readable):
 
 * 11 digits starting with a plausible DDMMYY (D- and H-numbers too): masked, check digits or not;
   about one random 11-digit order number in ten goes with them. So is a date with a two-digit year
-  followed by five digits (``12.11.26 48213``): it is how a birth number is written.
-* ``YYMMDD-NNNN``, ``DDMMYY NNNN``, ``YYYYMMDD-NNNN``: masked by shape (Swedish and Danish).
+  followed by five digits (``12.11.26 48213``): it is how a birth number is written. With a
+  four-digit year (``01.01.1990 12345``, ``01011990-12345``) only after a word such as "fnr" or
+  "fødselsnummer": without one it is as often a date and a case number. Five digits right after
+  "personnummer" (in Norway, the birth number's last five; ``fødselsdato 01.01.1990 personnummer
+  12345``) are masked, with the date just before the word.
+* ``YYMMDD-NNNN``, ``DDMMYY NNNN``, ``YYYYMMDD-NNNN``, also ``YYMMDD - NNNN``: masked by shape
+  (Swedish and Danish).
 * 10 digits in one group: masked when the Swedish check digit holds (so ~1 in 10 date-shaped
   order numbers is masked) or a word such as "CPR" or "personnummer" comes just before; a
   Danish CPR typed plain without such a word survives.
@@ -92,7 +98,8 @@ def iban_spans(text: str) -> Iterator[Span]:
 # Finnish henkilötunnus: DDMMYY, a century sign (- + A, or since 2023 B–F and U–Y), three digits,
 # a check character. Masked by shape: the sign and the letter make it unmistakable.
 
-_HETU = re.compile(r"(\d\d)(\d\d)\d\d[-+A-FU-Ya-fu-y]\d{3}[0-9A-Ya-y](?![\w\[])")  # no lookbehind: faster
+# The sign may have spaces around it when it is a dash or a plus: 131052 - 308T.
+_HETU = re.compile(r"(\d\d)(\d\d)\d\d(?: ?[-+] ?|[A-FU-Ya-fu-y])\d{3}[0-9A-Ya-y](?![\w\[])")  # no lookbehind: faster
 
 
 def hetu_spans(text: str) -> Iterator[Span]:
@@ -107,7 +114,8 @@ def hetu_spans(text: str) -> Iterator[Span]:
 # ---------------------------------------------------------------------------------------------------
 # Runs of digit groups.
 
-_RUN = re.compile(r"\d+(?:[ .()+-]{1,3}\d+)*")  # a leading + or (+ is looked for by hand: cheaper
+# A leading + or (+ is looked for by hand: cheaper. A "/" only alone: "912 34 567 / 01019012345" is two.
+_RUN = re.compile(r"\d+(?:(?:[ .()+-]{1,3}|/)\d+)*")
 _DIGITS = re.compile(r"\d+")
 _MAX_WINDOW_GROUPS = 8
 _MAX_WINDOW_DIGITS = 19  # the longest card number
@@ -245,27 +253,50 @@ def _is_account(w: _Window) -> bool:
 
 def _is_norwegian_id(w: _Window) -> bool:
     """Fødselsnummer, D- and H-numbers: a birth date (DDMMYY) then five digits, however grouped
-    (``01019012345``, ``010190 12345``, ``010190 123 45``, ``01.01.90 12345``), masked whether or not
-    the check digits hold. The date must fill whole groups, so an 11-digit window across an order
-    number and a date does not qualify; about one random 11-digit number in ten still does."""
-    if len(w.digits) != 11 or not set(w.separators) <= {" ", ".", "-"}:
+    (``01019012345``, ``010190 12345``, ``010190 123 45``, ``01.01.90 12345``, ``010190/12345``),
+    masked whether or not the check digits hold. The date must fill whole groups, so an 11-digit
+    window across an order number and a date does not qualify; about one random 11-digit number in
+    ten still does."""
+    if len(w.digits) != 11 or not _id_separators(w):
         return False
-    if len(w.sizes) > 1:
-        total, date_groups = 0, 0
-        for size in w.sizes:
-            total += size
-            date_groups += 1
-            if total >= 6:
-                break
-        if total != 6 or date_groups > 3 or len(w.sizes) - date_groups > 2:
-            return False
+    if len(w.sizes) > 1 and not _date_then_five(w.sizes, 6):
+        return False
     return _norwegian_date(w.digits)
+
+
+def _is_norwegian_id_long_year(w: _Window) -> bool:
+    """A birth date with a four-digit year (DDMMYYYY), then five digits: ``01.01.1990 12345``,
+    ``01011990-12345``. Only after a word such as "fnr" (``_classify``): a date and then a case
+    number look the same."""
+    if len(w.digits) != 13 or not _id_separators(w) or not _date_then_five(w.sizes, 8):
+        return False
+    year = int(w.digits[4:8])
+    return 1850 <= year <= 2099 and _plausible(int(w.digits[:2]), int(w.digits[2:4]), year)
+
+
+def _id_separators(w: _Window) -> bool:
+    return all(separator.strip() in _ID_SEPARATORS for separator in w.separators)
+
+
+_ID_SEPARATORS = frozenset(("", ".", "-", "/"))  # stripped: " - " is a dash
+
+
+def _date_then_five(sizes: tuple[int, ...], date_digits: int) -> bool:
+    """Groups that make a date of ``date_digits`` in at most three whole groups, then five digits in
+    at most two."""
+    total, date_groups = 0, 0
+    for size in sizes:
+        total += size
+        date_groups += 1
+        if total >= date_digits:
+            break
+    return total == date_digits and date_groups <= 3 and len(sizes) - date_groups <= 2
 
 
 def _is_nordic_id_written(w: _Window) -> bool:
     """Swedish personnummer and Danish CPR written with their separator (and Finnish HETU with a
-    digit for check character): the shape decides."""
-    if len(w.sizes) != 2 or w.separators[0] not in ("-", "+", " "):
+    digit for check character): the shape decides. A dash with spaces round it is a dash."""
+    if len(w.sizes) != 2 or (w.separators[0].strip() or " ") not in ("-", "+", " "):
         return False
     if w.sizes == (6, 4):  # YYMMDD-NNNN (SE), DDMMYY-NNNN (DK)
         return _yymmdd(w.digits) or _ddmmyy(w.digits)
@@ -358,6 +389,8 @@ def _classify(w: _Window) -> str | None:
     and a Luhn-valid personnummer (0701234536) is called a phone: masked either way."""
     if w.text[:1] in ("+", "("):  # +47 …, (+47) …: a phone number or nothing
         return PHONE if _is_phone(w) else None
+    if _is_norwegian_id_long_year(w) and w.named_as_id:  # "fødselsnummer 31.12.1990 12345", Luhn or not
+        return NATIONAL_ID
     if _is_card(w):
         return CARD
     if _is_account(w) and len(w.sizes) > 1:
@@ -443,10 +476,40 @@ def _part_of_a_code(text: str, start: int) -> bool:
     return not word or word.group().lower() not in _NUMBER_WORDS
 
 
+# In Norway "personnummer" is the birth number's last five digits: "fødselsdato 01.01.1990
+# personnummer 12345". Those five after such a word, and the date just before it, are the number.
+_PERSONAL_NUMBER_WORD = re.compile(r"(?:\bpersonn(?:ummer(?:et)?|r)|\bpers(?:on)?\.?\s?nr|\bpnr)\.?:?\s\Z")
+_BIRTH_DATE_BEFORE = re.compile(r"(?<![\d.\-/])(\d\d)([.\-/]?)(\d\d)\2(\d{4}|\d\d),?\s\Z")
+_FIVE_DIGITS = re.compile(r"\d{5}|\d{3} \d{2}")
+
+
+def _personal_number_span(text: str, run: re.Match[str], taken: int) -> Span | None:
+    """Five digits after "personnummer", from the birth date before the word if there is one (and it
+    is not part of a find already, which ends at ``taken``)."""
+    start = run.start()
+    context = text[max(0, start - _CONTEXT_CHARS) : start].lower()
+    if "nr" not in context and "personn" not in context:  # the usual case, and cheap
+        return None
+    if not (word := _PERSONAL_NUMBER_WORD.search(context)):
+        return None
+    word_start = start - len(context) + word.start()
+    if (date := _BIRTH_DATE_BEFORE.search(text, max(taken, word_start - 12), word_start)) and _plausible(
+        int(date.group(1)), int(date.group(3))
+    ):
+        start = date.start()
+    return start, run.end(), NATIONAL_ID
+
+
 def number_spans(text: str) -> Iterator[Span]:
     """Cards, accounts, identity numbers and phone numbers among the text's runs of digits."""
+    taken = 0  # where the last find ends
     for run in _RUN.finditer(text):
         written = run.group()
         if len(written) >= _MIN_MASKED_DIGITS and sum(map(str.isdigit, written)) >= _MIN_MASKED_DIGITS:
             # A first group glued to a word is the code's (S23, iPhone15): what follows is still read.
-            yield from _run_spans(text, run, first=1 if run.start() and _part_of_a_code(text, run.start()) else 0)
+            for found in _run_spans(text, run, first=1 if run.start() and _part_of_a_code(text, run.start()) else 0):
+                taken = found[1]
+                yield found
+        elif _FIVE_DIGITS.fullmatch(written) and (personal := _personal_number_span(text, run, taken)):
+            taken = personal[1]
+            yield personal
