@@ -252,6 +252,18 @@ MASKED = [
     case("pnr 850709 - 9805", f"pnr {NATIONAL_ID}", "sv-personnummer-spaced-dash"),
     case("19850709 - 9805", NATIONAL_ID, "sv-personnummer-century-spaced-dash"),
     case("hetu 131052 - 308T", f"hetu {NATIONAL_ID}", "fi-hetu-spaced-dash"),
+    # found by a privacy review: eight digits in other groupings after a word for a phone, and an area
+    # code set off by a slash or a dash
+    case("tlf 912 345 67 tilbakering", f"tlf {PHONE} tilbakering", "nb-phone-word-3-3-2"),
+    case("tlf 91 234 567", f"tlf {PHONE}", "nb-phone-word-2-3-3"),
+    case("tlf 91 23 4567", f"tlf {PHONE}", "nb-phone-word-2-2-4"),
+    case("tlf 912 34567", f"tlf {PHONE}", "nb-phone-word-3-5"),
+    case("ring meg på 41 234 567", f"ring meg på {PHONE}", "nb-ring-then-2-3-3"),
+    case("puh 20 123 456", f"puh {PHONE}", "fi-puh-then-a-danish-number"),
+    case("tlf 070/123 45 67", f"tlf {PHONE}", "sv-slash-after-area-code"),
+    case("växel 08-12 34 56", f"växel {PHONE}", "sv-stockholm-eight-digits"),
+    case("mobil 0812 3456", f"mobil {PHONE}", "sv-stockholm-after-a-phone-word"),
+    case("tlf 912 34 567, lån 42 250 000", f"tlf {PHONE}, lån 42 250 000", "nb-amount-after-a-phone-number"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(
@@ -334,6 +346,10 @@ SURVIVES = [
     # a date with a four-digit year and five digits is a birth number only when said to be one
     pytest.param("betalt 12.11.2026 48213, sak 01012026 12345", id="date-then-a-case-number"),
     pytest.param("saksnr 48213, ordrenr. 12345", id="five-digits-after-other-numbers"),
+    # eight digits in unusual groupings with no word for a phone, opening hours, a slash elsewhere
+    pytest.param("lån på kr 42 250 000, 912 345 67 kr totalt og 1 000 kr", id="amounts-in-thousands"),
+    pytest.param("åpent 0800-1600, ring oss 0830-1530", id="opening-hours"),
+    pytest.param("sak 1234/5678 og 12/34/5678", id="slashes-not-after-an-area-code"),
 ]
 
 

@@ -156,9 +156,11 @@ def phones(draw: st.DrawFn) -> tuple[str, str, str]:
     if region in ("NO", "DK"):
         n = str(number.national_number)
         forms += [n, f"{n[:3]} {n[3:5]} {n[5:]}", f"{n[:2]} {n[2:4]} {n[4:6]} {n[6:]}", f"{n[:4]} {n[4:]}"]
+        # any grouping after a word for a phone
+        forms += [f"tlf {n[:3]} {n[3:6]} {n[6:]}", f"ring {n[:2]} {n[2:5]} {n[5:]}", f"puh {n[:3]} {n[3:]}"]
     if region == "SE":
         n = "0" + str(number.national_number)
-        forms += [n, f"{n[:3]}-{n[3:6]} {n[6:8]} {n[8:]}"]
+        forms += [n, f"{n[:3]}-{n[3:6]} {n[6:8]} {n[8:]}", f"{n[:3]}/{n[3:6]} {n[6:8]} {n[8:]}"]
     written = draw(st.sampled_from(forms))
     return written, str(number.national_number), PHONE
 

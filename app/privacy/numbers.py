@@ -40,7 +40,10 @@ readable):
 * 16 digits in four fours starting 3–6: a card, Luhn or not. Other card lengths need Luhn.
 * Nordic IBAN shapes (``NO`` + 13 digits …) are masked with a wrong check digit too.
 * Eight digits are a phone only when Norway or Denmark would ring them and they are grouped the
-  usual ways; ``42 250 000`` is an amount. A plain ten-digit number that is both a Swedish mobile
+  usual ways, or in any grouping after a word such as "tlf", "ring" or "puh" (``tlf 912 345 67``);
+  ``42 250 000`` is an amount. With a trunk 0, eight digits only with the area code set off
+  (``08-12 34 56``, ``0800-1600`` is opening hours) or after such a word; a ``/`` only after the
+  area code (``070/123 45 67``). A plain ten-digit number that is both a Swedish mobile
   and a valid personnummer (``0701234536``) is called a phone.
 """
 
@@ -141,6 +144,13 @@ _OTHER_NUMBER = re.compile(
     r"|transaksjon\w*|transaction|kl|klokka|tid|time)\b"
 )
 _ACCOUNT_CONTEXT_DIGITS = 9  # the fewest digits read as an account on such a word alone
+# Words that say a phone number follows (Norwegian, Danish, Swedish, Finnish, English): after one,
+# eight digits in any grouping are read as a phone number, not only the usual groupings.
+_PHONE_CONTEXT = re.compile(
+    r"\b(?:tlf\w*|tel|telnr|telefon\w*|mob|mobil\w*|ring\w*|tilbakering\w*|nummer\w*|nr|sms"
+    r"|puh|puhelin\w*|numero\w*|soita\w*|soitti\w*|gsm|kännykkä\w*"
+    r"|phone\w*|mobile|call\w*|number|cell)\b"
+)
 _CONTEXT_CHARS = 30
 _DIGIT_OR_MARKER = re.compile(r"[\d\]]")
 
@@ -160,6 +170,13 @@ class _Window(NamedTuple):  # a NamedTuple is made in a third of a frozen datacl
         if not any(stem in context for stem in _ID_CONTEXT_STEMS):  # the usual case, and cheap
             return False
         said = [m.end() for m in _ID_CONTEXT.finditer(context)]
+        return bool(said) and not _DIGIT_OR_MARKER.search(context, said[-1])
+
+    @property
+    def named_as_phone(self) -> bool:
+        """A word such as "tlf", "ring" or "puh" just before, with no number or marker between."""
+        context = self.context.lower()
+        said = [m.end() for m in _PHONE_CONTEXT.finditer(context)]
         return bool(said) and not _DIGIT_OR_MARKER.search(context, said[-1])
 
     @property
@@ -351,21 +368,42 @@ def _parses_as_phone(text: str, regions: tuple[str, ...]) -> bool:
 
 def _is_phone(w: _Window) -> bool:
     n = len(w.digits)
-    if "+" in w.separators or _is_date(w):
+    if "+" in w.separators or _is_date(w) or _is_time_range(w):
+        return False
+    if w.digits[0] == "0" and not w.international:  # Swedish and Finnish numbers carry the trunk 0
+        return _is_trunk_phone(w)
+    if "/" in w.separators:  # only after an area code: 070/123 45 67
         return False
     if w.international:  # +47 412 34 567, 0046 70 123 45 67, (+47) 41 23 45 67, +44 20 7946 0958
         return 8 <= n <= 17 and _parses_as_phone(w.text, ("NO",))  # 00 is Norway's (and SE/DK/FI's) exit code
-    if w.digits[0] == "0":  # Swedish and Finnish numbers carry the trunk 0: 070-123 45 67, 040 123 4567
-        return 9 <= n <= 10 and _parses_as_phone(w.text, ("SE", "FI"))
     if 10 <= n <= 13 and _starts_with_country_code(w):  # 46701234567, 47 91234567: read as +46…, +47…
         return _parses_as_phone("+" + w.text, ("NO",))
+    if n != 8:
+        return False
+    if w.named_as_phone:  # "tlf 912 345 67", "tlf 91 234 567", "tlf 912 34567": any grouping
+        return _parses_as_phone(w.text, ("NO", "DK"))
     # Norwegian and Danish numbers: eight digits, grouped the usual ways. Two fours only with a space:
     # 2025-2026, 2200-2330 and 2025.1118 are years, times and builds.
-    if n != 8 or w.sizes not in _EIGHT_DIGIT_GROUPINGS or len(set(w.separators)) > 1:
+    if w.sizes not in _EIGHT_DIGIT_GROUPINGS or len(set(w.separators)) > 1:
         return False  # one separator all through: "2026 09.15" is a year and a time
     if w.sizes == (4, 4) and (w.separators != (" ",) or _two_years(w.digits)):
         return False
     return _parses_as_phone(w.text, ("NO", "DK"))
+
+
+def _is_trunk_phone(w: _Window) -> bool:
+    """070-123 45 67, 040 123 4567, 070/123 45 67; with eight digits, Stockholm's 08-12 34 56 with its
+    area code set off (0800-1600 is opening hours), or any grouping after a word such as "tlf"."""
+    n = len(w.digits)
+    if "/" in w.separators[1:]:
+        return False
+    if n == 8:
+        area_code = w.sizes[0] in (2, 3) and w.separators[:1] in (("-",), ("/",))
+        if not (area_code or w.named_as_phone):
+            return False
+    elif not 9 <= n <= 10:
+        return False
+    return _parses_as_phone(w.text.replace("/", " "), ("SE", "FI"))
 
 
 # Telephony and CRM systems send numbers in E.164 without the "+" (an MSISDN: 46701234567), and
@@ -378,6 +416,13 @@ def _starts_with_country_code(w: _Window) -> bool:
     return any(
         w.digits.startswith(code) and (len(w.sizes) == 1 or w.sizes[0] == len(code)) for code in _BARE_COUNTRY_CODES
     )
+
+
+def _is_time_range(w: _Window) -> bool:
+    """0800-1600, 2200-2330: opening hours, also after "ring"."""
+    if w.sizes != (4, 4) or w.separators != ("-",):
+        return False
+    return all(int(w.digits[i : i + 2]) < 24 and int(w.digits[i + 2 : i + 4]) < 60 for i in (0, 4))
 
 
 def _two_years(digits: str) -> bool:
