@@ -270,7 +270,7 @@ class _RowChecker:
             )
         note = None
         try:
-            note = privacy.clean_note(values["note"] or None)
+            note = privacy.clean_note(values["note"] or None, now=self.now)
         except TallyError as exc:
             problem("note", exc.message)
         count = self._count(values.get("count", "").strip(), problem)

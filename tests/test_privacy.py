@@ -24,6 +24,9 @@ from app.privacy import (
     scrub,
 )
 
+# When the notes are written: a birth date after it is no one's, a time near it a log's.
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+
 
 def case(note: str, expected: str, name: str) -> tuple[str, str, str]:
     return note, expected, name
@@ -264,6 +267,13 @@ MASKED = [
     case("växel 08-12 34 56", f"växel {PHONE}", "sv-stockholm-eight-digits"),
     case("mobil 0812 3456", f"mobil {PHONE}", "sv-stockholm-after-a-phone-word"),
     case("tlf 912 34 567, lån 42 250 000", f"tlf {PHONE}, lån 42 250 000", "nb-amount-after-a-phone-number"),
+    # what the rules that keep versions, dates and order numbers (below) must not keep
+    case("ring 20121118", f"ring {PHONE}", "da-date-shaped-mobile-after-a-phone-word"),
+    case("ordre +47 912 34 567", f"ordre {PHONE}", "international-phone-after-an-order-word"),
+    case("personnr 20261130-1234", f"personnr {NATIONAL_ID}", "sv-baby-said-to-be-a-personnummer"),
+    case("versjon 5.0.12, tlf 912 34 567", f"versjon 5.0.12, tlf {PHONE}", "phone-after-a-version"),
+    case("kunden oppga feil nummer 912 34 567", f"kunden oppga feil nummer {PHONE}", "nb-wrong-number"),
+    case("saksbehandler: 912 34 567", f"saksbehandler: {PHONE}", "nb-case-worker-then-a-phone"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(
@@ -274,10 +284,9 @@ MASKED = [
 ]
 
 # Luhn-valid, Swedish-shaped (YYYYMMDDNNNN) and a time of this year: a log time, not a birth.
-_THIS_YEAR = dt.datetime.now(dt.UTC).year
 _TIMESTAMP = next(
     stamp
-    for stamp in (f"{_THIS_YEAR}1129{h:02d}{m:02d}" for h in range(24) for m in range(60))
+    for stamp in (f"{NOW.year}1129{h:02d}{m:02d}" for h in range(24) for m in range(60))
     if luhn.is_valid(stamp[2:])
 )
 
@@ -350,62 +359,86 @@ SURVIVES = [
     pytest.param("lån på kr 42 250 000, 912 345 67 kr totalt og 1 000 kr", id="amounts-in-thousands"),
     pytest.param("åpent 0800-1600, ring oss 0830-1530", id="opening-hours"),
     pytest.param("sak 1234/5678 og 12/34/5678", id="slashes-not-after-an-area-code"),
+    # found by a privacy review: versions, builds, dates, order numbers and log times read as phones or ids
+    pytest.param("Appen krasjer etter oppdatering til 5.0.12 (501234)", id="version-then-a-build-in-brackets"),
+    pytest.param("versjon 12.3.0 (12300456)", id="version-then-a-long-build"),
+    pytest.param("versjon 5.0.1-20261118", id="version-dash-date"),
+    pytest.param("feilen startet med build 20261118", id="build-date"),
+    pytest.param("dato 20261203", id="date-yyyymmdd"),
+    pytest.param("ordrenr 40123456 ikke levert", id="order-number-that-norway-could-ring"),
+    pytest.param("ordre nr. 912 34 567, ref 9876 5432, faktura: 41234567", id="numbers-named-as-something-else"),
+    pytest.param("logg 20261203-0915", id="log-time-dash"),
+    pytest.param("bestilling 20270115-4821 og 202701154821", id="birth-date-after-now"),
 ]
 
 
 @pytest.mark.parametrize(("note", "expected"), [pytest.param(n, e, id=name) for n, e, name in MASKED])
 def test_personal_data_is_masked(note: str, expected: str) -> None:
-    assert scrub(note) == expected
+    assert scrub(note, now=NOW) == expected
 
 
 @pytest.mark.parametrize("note", SURVIVES)
 def test_ordinary_text_and_numbers_survive(note: str) -> None:
-    assert scrub(note) == note
+    assert scrub(note, now=NOW) == note
 
 
 @pytest.mark.parametrize("note", [note for note, _, _ in MASKED] + [str(p.values[0]) for p in SURVIVES])
 def test_cleaning_twice_changes_nothing(note: str) -> None:
-    once = scrub(note)
-    assert scrub(once) == once
+    once = scrub(note, now=NOW)
+    assert scrub(once, now=NOW) == once
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        pytest.param(dt.datetime(2026, 12, 2, tzinfo=dt.UTC), "oppgitt 20261203-4821", id="before-that-day"),
+        pytest.param(dt.datetime(2026, 12, 4, tzinfo=dt.UTC), f"oppgitt {NATIONAL_ID}", id="after-it"),
+    ],
+)
+def test_a_birth_date_is_one_only_once_it_has_passed(now: dt.datetime, expected: str) -> None:
+    assert scrub("oppgitt 20261203-4821", now=now) == expected
+    assert scrub("logg 20261203-0915", now=now) == "logg 20261203-0915"  # a log's time, before or after
 
 
 def test_markers_are_never_altered() -> None:
     markers = f"{EMAIL} {PHONE} {NATIONAL_ID} {CARD} {ACCOUNT} {IBAN} {NAME} {ADDRESS}"
-    assert scrub(markers) == markers
-    assert scrub(f"kunden {NAME} bor i {ADDRESS}, tlf {PHONE}") == f"kunden {NAME} bor i {ADDRESS}, tlf {PHONE}"
+    assert scrub(markers, now=NOW) == markers
+    assert (
+        scrub(f"kunden {NAME} bor i {ADDRESS}, tlf {PHONE}", now=NOW) == f"kunden {NAME} bor i {ADDRESS}, tlf {PHONE}"
+    )
 
 
 def test_whitespace_and_control_characters_are_tidied() -> None:
-    assert scrub("  two\tspaces \x00 and\nlines\u2028 \x85 ") == "two spaces and lines"
+    assert scrub("  two\tspaces \x00 and\nlines\u2028 \x85 ", now=NOW) == "two spaces and lines"
 
 
 def test_empty_notes_become_none() -> None:
-    assert clean_note(None) is None
-    assert clean_note("   ") is None
-    assert clean_note("\u200b\u00ad") is None
+    assert clean_note(None, now=NOW) is None
+    assert clean_note("   ", now=NOW) is None
+    assert clean_note("\u200b\u00ad", now=NOW) is None
 
 
 def test_over_long_notes_are_refused_with_a_clear_message() -> None:
     with pytest.raises(Invalid) as caught:
-        clean_note("x" * (MAX_NOTE_LENGTH + 1))
+        clean_note("x" * (MAX_NOTE_LENGTH + 1), now=NOW)
     assert caught.value.field == "note"
     assert "501 characters" in caught.value.message and "500" in caught.value.message
     assert "before personal data is masked" in caught.value.message
-    assert clean_note("x" * MAX_NOTE_LENGTH) == "x" * MAX_NOTE_LENGTH
+    assert clean_note("x" * MAX_NOTE_LENGTH, now=NOW) == "x" * MAX_NOTE_LENGTH
 
 
 def test_the_length_is_counted_after_normalising() -> None:
     # Invisible characters and runs of spaces do not count against the agent …
     padded = "x" * MAX_NOTE_LENGTH + "\u200b" * 20 + "   "
-    assert clean_note(padded) == "x" * MAX_NOTE_LENGTH
+    assert clean_note(padded, now=NOW) == "x" * MAX_NOTE_LENGTH
     # … and what counts is the text as it is before masking, not the markers.
-    assert clean_note("a@b.no " * 71 + "x" * 3) is not None
+    assert clean_note("a@b.no " * 71 + "x" * 3, now=NOW) is not None
 
 
 def test_markers_never_make_a_note_too_long_nor_get_cut() -> None:
     note = " ".join(["a@b.no"] * 71)  # 497 characters of e-mail addresses
-    cleaned = clean_note(note)
+    cleaned = clean_note(note, now=NOW)
     assert cleaned is not None and len(cleaned) <= MAX_NOTE_LENGTH and "@" not in cleaned
-    assert cleaned.endswith(f"{EMAIL}...") and clean_note(cleaned) == cleaned
-    unbroken = clean_note(",".join(["a@b.no"] * 71))
+    assert cleaned.endswith(f"{EMAIL}...") and clean_note(cleaned, now=NOW) == cleaned
+    unbroken = clean_note(",".join(["a@b.no"] * 71), now=NOW)
     assert unbroken is not None and len(unbroken) <= MAX_NOTE_LENGTH and unbroken.endswith("],...")

@@ -19,6 +19,7 @@ from app.privacy import ACCOUNT, EMAIL, IBAN, NAME, NATIONAL_ID, PHONE, scrub
 from app.privacy.markers import ALL
 
 SETTINGS = settings(max_examples=200, deadline=None)
+NOW = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)  # the harmless 202611290915 is a log time of then
 
 # Surrounding text: ordinary words (no names, streets, "at" or "dot"), punctuation and harmless
 # numbers. A number is never next to another number, nor next to the datum: "5 912 34 567" is
@@ -47,6 +48,15 @@ def surrounding(draw: st.DrawFn) -> str:
             tokens.append(draw(st.one_of(PUNCTUATION, HARMLESS_NUMBERS)))
     tokens.append(draw(WORDS))
     return " ".join(tokens)
+
+
+# Words after which a number is theirs, not a phone number: "ordre 91234567" is an order's.
+NUMBER_NAMES = frozenset(("ordre", "sak", "versjon", "feilmelding"))
+
+
+@st.composite
+def before_a_datum(draw: st.DrawFn) -> str:
+    return f"{draw(surrounding())} {draw(WORDS.filter(lambda word: word not in NUMBER_NAMES))}"
 
 
 def digits(text: str) -> str:
@@ -248,11 +258,11 @@ DATA = st.one_of(fodselsnumre(), personnummer(), cprs(), phones(), emails(), iba
 
 
 @SETTINGS
-@given(before=surrounding(), datum=DATA, after=surrounding())
+@given(before=before_a_datum(), datum=DATA, after=surrounding())
 def test_embedded_personal_data_never_survives(before: str, datum: tuple[str, str, str], after: str) -> None:
     written, secret, marker = datum
     note = f"{before} {written} {after}"
-    cleaned = scrub(note)
+    cleaned = scrub(note, now=NOW)
     # 0701234536 is a Swedish mobile and a valid personnummer, and 46701234567 (a Swedish mobile without
     # its +) may pass the Norwegian account number's check: any of those markers will do.
     numbers = {PHONE, NATIONAL_ID, ACCOUNT}
@@ -263,7 +273,11 @@ def test_embedded_personal_data_never_survives(before: str, datum: tuple[str, st
         for part in secret.split():
             assert part not in cleaned
     # Every digit of the datum is gone, every harmless number is kept.
-    assert digits(cleaned) == digits(scrub(before)) + digits(scrub(after)) == digits(before) + digits(after)
+    assert (
+        digits(cleaned)
+        == digits(scrub(before, now=NOW)) + digits(scrub(after, now=NOW))
+        == digits(before) + digits(after)
+    )
 
 
 # Anything at all, with markers, the characters people hide numbers with, and pieces of the
@@ -284,17 +298,17 @@ NOISE = st.lists(
 @SETTINGS
 @given(NOISE)
 def test_cleaning_is_idempotent_and_keeps_markers(text: str) -> None:
-    once = scrub(text)
-    assert scrub(once) == once
+    once = scrub(text, now=NOW)
+    assert scrub(once, now=NOW) == once
     for marker in ALL:
         assert once.count(marker) >= text.count(marker)
 
 
 @SETTINGS
-@given(before=surrounding(), datum=DATA, after=surrounding())
+@given(before=before_a_datum(), datum=DATA, after=surrounding())
 def test_cleaning_a_cleaned_note_changes_nothing(before: str, datum: tuple[str, str, str], after: str) -> None:
-    once = scrub(f"{before} {datum[0]} {after}")
-    assert scrub(once) == once
+    once = scrub(f"{before} {datum[0]} {after}", now=NOW)
+    assert scrub(once, now=NOW) == once
 
 
 # What makes each pattern work hardest: long chains of what a local part, a domain, a run of digit
@@ -317,7 +331,7 @@ def _fastest(text: str) -> float:
     times = []
     for _ in range(3):
         started = time.thread_time()
-        scrub(text)
+        scrub(text, now=NOW)
         times.append(time.thread_time() - started)
     return min(times)
 

@@ -18,15 +18,18 @@ before the next step reads the text, so a find is never read twice:
 * names after the phrases that introduce them: "kunden heter", "the customer", "navnet er" …
   (people.py).
 
-What survives: amounts, dates, times, 12-digit timestamps, versions, error codes, short order and
-case numbers. A name or address typed without the usual phrase or shape survives too, which is why
-the note field still tells agents not to type them (docs/guide-agents.md).
+What survives: amounts, dates, times, 12-digit timestamps and log times, versions and builds, error
+codes, short order and case numbers, and numbers said to be an order's, a reference's or a build's.
+Whether a date is a birth date depends on the day, so ``scrub`` and ``clean_note`` take ``now``. A
+name or address typed without the usual phrase or shape survives too, which is why the note field
+still tells agents not to type them (docs/guide-agents.md).
 
 Notes without digits, ``@`` or a word like "at" cost one pass of the name pattern and little else.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 
@@ -57,12 +60,6 @@ Spans = Callable[[str], Iterable[tuple[int, int, str]]]
 _ANY_DIGIT = re.compile(r"\d")
 
 _WORD_STEPS: tuple[Spans, ...] = (people.email_at_spans, people.email_bracketed_spans, people.email_bare_spans)
-_DIGIT_STEPS: tuple[Spans, ...] = (
-    numbers.iban_spans,
-    numbers.hetu_spans,
-    people.address_spans,
-    numbers.number_spans,
-)
 
 
 def _replace(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
@@ -79,19 +76,23 @@ def _replace(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
     return "".join(pieces)
 
 
-def _mask(text: str) -> str:
-    """Personal data in normalised text replaced by markers."""
+def _mask(text: str, now: dt.datetime) -> str:
+    """Personal data in normalised text replaced by markers. ``now``: an identity number whose birth
+    date is after it is no one's (a log's time or an order number), and a time near it is a log's."""
     for step in _WORD_STEPS:
         text = _replace(text, step(text))
     if _ANY_DIGIT.search(text):
-        for step in _DIGIT_STEPS:
-            text = _replace(text, step(text))
+        today = now.date()
+        text = _replace(text, numbers.iban_spans(text))
+        text = _replace(text, numbers.hetu_spans(text))
+        text = _replace(text, people.address_spans(text))
+        text = _replace(text, numbers.number_spans(text, today=today))
     return _replace(text, people.name_spans(text))
 
 
-def scrub(text: str) -> str:
+def scrub(text: str, *, now: dt.datetime) -> str:
     """The text normalised, with personal data replaced by markers."""
-    return _mask(normalise(text))
+    return _mask(normalise(text), now)
 
 
 def _shorten(text: str) -> str:
@@ -105,8 +106,8 @@ def _shorten(text: str) -> str:
     return text[:cut] + _ELLIPSIS
 
 
-def clean_note(note: str | None) -> str | None:
-    """A note ready to store: scrubbed, or None when empty. Too long is refused.
+def clean_note(note: str | None, *, now: dt.datetime) -> str | None:
+    """A note ready to store, written at ``now``: scrubbed, or None when empty. Too long is refused.
 
     The length is counted after normalising (spaces tidied, invisible characters dropped) and
     before masking: a marker can be longer than what it replaces, which the agent cannot see.
@@ -121,7 +122,7 @@ def clean_note(note: str | None) -> str | None:
             field="note",
             code="note_too_long",
         )
-    cleaned = _mask(text)
+    cleaned = _mask(text, now)
     if len(cleaned) > MAX_NOTE_LENGTH:  # markers can be longer than what they replace
         cleaned = _shorten(cleaned)
     return cleaned or None

@@ -31,7 +31,10 @@ readable):
   "personnummer" (in Norway, the birth number's last five; ``fødselsdato 01.01.1990 personnummer
   12345``) are masked, with the date just before the word.
 * ``YYMMDD-NNNN``, ``DDMMYY NNNN``, ``YYYYMMDD-NNNN``, also ``YYMMDD - NNNN``: masked by shape
-  (Swedish and Danish).
+  (Swedish and Danish). ``YYYYMMDD-hhmm`` within a year of today that fails the Swedish check is a
+  log's time (``20261203-0915``), unless a word such as "personnummer" comes just before.
+* No one is born after today: a four-digit year that puts the birth date after the day the note is
+  read (``now``, passed in) is not an identity number. Two-digit years have a century to spare.
 * 10 digits in one group: masked when the Swedish check digit holds (so ~1 in 10 date-shaped
   order numbers is masked) or a word such as "CPR" or "personnummer" comes just before; a
   Danish CPR typed plain without such a word survives.
@@ -45,6 +48,10 @@ readable):
   (``08-12 34 56``, ``0800-1600`` is opening hours) or after such a word; a ``/`` only after the
   area code (``070/123 45 67``). A plain ten-digit number that is both a Swedish mobile
   and a valid personnummer (``0701234536``) is called a phone.
+* Not a phone: a window starting inside a dotted version (the ``0.12 (501234`` of ``5.0.12
+  (501234)``), eight plain digits that read as YYYYMMDD (``build 20261118``) unless a word for a
+  phone comes before, and a number right after a word such as "ordrenr", "ref", "faktura",
+  "build" or "versjon" unless written with ``+`` or ``00``.
 """
 
 from __future__ import annotations
@@ -101,7 +108,8 @@ def iban_spans(text: str) -> Iterator[Span]:
 # Finnish henkilötunnus: DDMMYY, a century sign (- + A, or since 2023 B–F and U–Y), three digits,
 # a check character. Masked by shape: the sign and the letter make it unmistakable.
 
-# The sign may have spaces around it when it is a dash or a plus: 131052 - 308T.
+# The sign may have spaces around it when it is a dash or a plus: 131052 - 308T. No check against
+# today: with its sign and letter it is an identity code, mistyped or not.
 _HETU = re.compile(r"(\d\d)(\d\d)\d\d(?: ?[-+] ?|[A-FU-Ya-fu-y])\d{3}[0-9A-Ya-y](?![\w\[])")  # no lookbehind: faster
 
 
@@ -143,6 +151,14 @@ _OTHER_NUMBER = re.compile(
     r"\b(?:order\w*|ordre\w*|sak\w*|case|ref\w*|faktura\w*|invoice|kid|feil\w*|error|kode|code|id"
     r"|transaksjon\w*|transaction|kl|klokka|tid|time)\b"
 )
+# Said right before the number ("ordrenr 40123456", "ref: 9876 5432", "ordre nr. 12345678", "build
+# 20261118"): an order's, a reference's, a build's number, not a phone number. Whole words: "refund",
+# "saksbehandler 912 34 567" and "feil nummer 912 34 567" (a wrong number) are still phone numbers.
+_NAMED_AS_OTHER = re.compile(
+    r"\b(?:order\w*|ordre\w*|sak|saksnr|saksnummer\w*|case|ref|refnr|referanse\w*|reference\w*|faktura\w*"
+    r"|invoice\w*|kid|feilkode\w*|feilmelding\w*|error|kode|code|id|transaksjon\w*|transaction\w*|build"
+    r"|versjon\w*|version)\.?(?:\s?(?:nr|no|nummer|number)\b\.?)?\s?[:#]?\s?\Z"
+)
 _ACCOUNT_CONTEXT_DIGITS = 9  # the fewest digits read as an account on such a word alone
 # Words that say a phone number follows (Norwegian, Danish, Swedish, Finnish, English): after one,
 # eight digits in any grouping are read as a phone number, not only the usual groupings.
@@ -161,7 +177,9 @@ class _Window(NamedTuple):  # a NamedTuple is made in a third of a frozen datacl
     separators: tuple[str, ...]
     text: str  # as written, with a leading + or (+ when the window starts the run
     international: bool  # begins with + or 00
-    context: str  # the text just before the run
+    context: str  # the text just before the window
+    after_version: bool  # its first group goes on from a dotted version (the 0 and 12 of 5.0.12)
+    today: dt.date  # a birth date after it is no one's; a time within a year of it is a log's
 
     @property
     def named_as_id(self) -> bool:
@@ -180,6 +198,11 @@ class _Window(NamedTuple):  # a NamedTuple is made in a third of a frozen datacl
         return bool(said) and not _DIGIT_OR_MARKER.search(context, said[-1])
 
     @property
+    def named_as_other(self) -> bool:
+        """A word such as "ordre", "ref" or "build" right before: an order's, a reference's, a build's."""
+        return bool(_NAMED_AS_OTHER.search(self.context.lower()))
+
+    @property
     def named_as_account(self) -> bool:
         """A word such as "konto" or a bank's name just before (a clearing number may come between), and
         no word such as "order" or "kl" after it."""
@@ -195,6 +218,14 @@ def _plausible(day: int, month: int, year: int = 2000) -> bool:
     if not (1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month]):
         return False
     return not (month == 2 and day == 29 and year % 4 != 0)  # a four-digit year: a leap year?
+
+
+def _after(today: dt.date, year: int, month: int, day: int) -> bool:
+    """A date after ``today``: a birth date no one has yet (a date that does not exist is not after)."""
+    try:
+        return dt.date(year, month, day) > today
+    except ValueError:
+        return False
 
 
 def _yymmdd(digits: str) -> bool:
@@ -231,12 +262,12 @@ def _swedish_check(digits: str) -> bool:
     return _luhn(digits[-10:]) and bool(personnummer.is_valid(digits))
 
 
-def _is_timestamp(digits: str) -> bool:
-    """YYYYMMDDhhmm within a year of now: a log time, not someone born this year (a baby's
+def _is_timestamp(digits: str, today: dt.date) -> bool:
+    """YYYYMMDDhhmm within a year of today: a log time, not someone born this year (a baby's
     personnummer typed without a dash is the rare leak this accepts)."""
     year = int(digits[:4])
     return (
-        abs(year - dt.datetime.now(dt.UTC).year) <= 1
+        abs(year - today.year) <= 1
         and _plausible(int(digits[6:8]), int(digits[4:6]), year)
         and int(digits[8:10]) < 24
         and int(digits[10:12]) < 60
@@ -284,11 +315,11 @@ def _is_norwegian_id(w: _Window) -> bool:
 def _is_norwegian_id_long_year(w: _Window) -> bool:
     """A birth date with a four-digit year (DDMMYYYY), then five digits: ``01.01.1990 12345``,
     ``01011990-12345``. Only after a word such as "fnr" (``_classify``): a date and then a case
-    number look the same."""
+    number look the same. Not born yet: not a birth number."""
     if len(w.digits) != 13 or not _id_separators(w) or not _date_then_five(w.sizes, 8):
         return False
-    year = int(w.digits[4:8])
-    return 1850 <= year <= 2099 and _plausible(int(w.digits[:2]), int(w.digits[2:4]), year)
+    day, month, year = int(w.digits[:2]), int(w.digits[2:4]), int(w.digits[4:8])
+    return year >= 1850 and _plausible(day, month, year) and not _after(w.today, year, month, day)
 
 
 def _id_separators(w: _Window) -> bool:
@@ -318,8 +349,21 @@ def _is_nordic_id_written(w: _Window) -> bool:
     if w.sizes == (6, 4):  # YYMMDD-NNNN (SE), DDMMYY-NNNN (DK)
         return _yymmdd(w.digits) or _ddmmyy(w.digits)
     if w.sizes == (8, 4) and w.digits[:2] in ("19", "20"):  # YYYYMMDD-NNNN
-        return _yymmdd(w.digits[2:])
+        if not (_yymmdd(w.digits[2:]) and _born_by(w.digits, w.today)):
+            return False
+        return not _is_log_time(w.digits, w.today) or w.named_as_id  # "personnr 20261130-1234": a baby
     return False
+
+
+def _born_by(digits: str, today: dt.date) -> bool:
+    """YYYYMMDD… (a Swedish samordningsnummer's day plus 60) not after ``today``."""
+    day = int(digits[6:8])
+    return not _after(today, int(digits[:4]), int(digits[4:6]), day - 60 if day > 60 else day)
+
+
+def _is_log_time(digits: str, today: dt.date) -> bool:
+    """YYYYMMDD and four digits that read as a log's time (20261203-0915) and fail the Swedish check."""
+    return _is_timestamp(digits, today) and not _swedish_check(digits)
 
 
 def _is_nordic_id_plain(w: _Window, named: bool) -> bool:
@@ -332,7 +376,9 @@ def _is_nordic_id_plain(w: _Window, named: bool) -> bool:
     if n == 10:
         return _swedish_check(digits) or (named and (_yymmdd(digits) or _ddmmyy(digits)))
     if n == 12 and digits[:2] in ("19", "20"):
-        if _swedish_check(digits) and not _is_timestamp(digits):
+        if not _born_by(digits, w.today):
+            return False
+        if _swedish_check(digits) and not _is_timestamp(digits, w.today):
             return True
         return named and _yymmdd(digits[2:])
     return False
@@ -382,6 +428,8 @@ def _is_phone(w: _Window) -> bool:
         return False
     if w.named_as_phone:  # "tlf 912 345 67", "tlf 91 234 567", "tlf 912 34567": any grouping
         return _parses_as_phone(w.text, ("NO", "DK"))
+    if w.sizes == (8,) and _is_yyyymmdd(w.digits):  # "build 20261118", "dato 20261203"
+        return False
     # Norwegian and Danish numbers: eight digits, grouped the usual ways. Two fours only with a space:
     # 2025-2026, 2200-2330 and 2025.1118 are years, times and builds.
     if w.sizes not in _EIGHT_DIGIT_GROUPINGS or len(set(w.separators)) > 1:
@@ -418,6 +466,11 @@ def _starts_with_country_code(w: _Window) -> bool:
     )
 
 
+def _is_yyyymmdd(digits: str) -> bool:
+    year = int(digits[:4])
+    return 1900 <= year <= 2099 and _plausible(int(digits[6:8]), int(digits[4:6]), year)
+
+
 def _is_time_range(w: _Window) -> bool:
     """0800-1600, 2200-2330: opening hours, also after "ring"."""
     if w.sizes != (4, 4) or w.separators != ("-",):
@@ -433,7 +486,7 @@ def _classify(w: _Window) -> str | None:
     """What the window is, most certain reading first. A plain number that is both a phone number
     and a Luhn-valid personnummer (0701234536) is called a phone: masked either way."""
     if w.text[:1] in ("+", "("):  # +47 …, (+47) …: a phone number or nothing
-        return PHONE if _is_phone(w) else None
+        return PHONE if not w.after_version and _is_phone(w) else None
     if _is_norwegian_id_long_year(w) and w.named_as_id:  # "fødselsnummer 31.12.1990 12345", Luhn or not
         return NATIONAL_ID
     if _is_card(w):
@@ -448,7 +501,9 @@ def _classify(w: _Window) -> str | None:
     named = plain_id and w.named_as_id
     if named and _is_nordic_id_plain(w, named):  # "CPR 0101000001": what the agent says it is
         return NATIONAL_ID
-    if _is_phone(w):
+    # Not the 0 or 12 of 5.0.12 (501234); after "ordrenr", "ref" or "build" an order's, a reference's
+    # or a build's number, unless written with + or 00.
+    if not w.after_version and _is_phone(w) and (w.international or not w.named_as_other):
         return PHONE
     if plain_id and _is_nordic_id_plain(w, named):
         return NATIONAL_ID
@@ -460,7 +515,7 @@ def _classify(w: _Window) -> str | None:
 def _is_time_like(w: _Window) -> bool:
     """A date, a date and a time, or a log time: 18.11.2026 09.15, 2026-11-18 09:15, 202611290915."""
     if len(w.sizes) == 1:
-        return len(w.digits) == 12 and _is_timestamp(w.digits)
+        return len(w.digits) == 12 and _is_timestamp(w.digits, w.today)
     head = w.sizes[:3]
     if head not in ((2, 2, 4), (4, 2, 2), (2, 2, 2)) or len(set(w.separators[:2])) != 1:
         return False
@@ -476,11 +531,12 @@ def _begin(text: str, group_start: int) -> int:
     return group_start
 
 
-def _run_spans(text: str, run: re.Match[str], *, first: int = 0) -> Iterator[Span]:
+def _run_spans(text: str, run: re.Match[str], *, today: dt.date, first: int = 0) -> Iterator[Span]:
     """``first``: the group to start from (1 when the run's first group belongs to a code before it)."""
     groups = [(g.start(), g.end()) for g in _DIGITS.finditer(text, run.start(), run.end())]
     while first < len(groups):
         begin = _begin(text, groups[first][0])
+        after_version = first > 0 and text[groups[first - 1][1] : groups[first][0]] == "."
         last = min(len(groups), first + _MAX_WINDOW_GROUPS) - 1
         digit_count = sum(end - start for start, end in groups[first : last + 1])
         while last >= first and digit_count >= _MIN_MASKED_DIGITS:  # shorter windows have fewer digits
@@ -494,6 +550,8 @@ def _run_spans(text: str, run: re.Match[str], *, first: int = 0) -> Iterator[Spa
                     text=text[begin : chosen[-1][1]],
                     international=begin < chosen[0][0] or digits.startswith("00"),
                     context=text[max(0, begin - _CONTEXT_CHARS) : begin],
+                    after_version=after_version,
+                    today=today,
                 )
                 if marker := _classify(window):
                     yield begin, chosen[-1][1], marker
@@ -528,9 +586,9 @@ _BIRTH_DATE_BEFORE = re.compile(r"(?<![\d.\-/])(\d\d)([.\-/]?)(\d\d)\2(\d{4}|\d\
 _FIVE_DIGITS = re.compile(r"\d{5}|\d{3} \d{2}")
 
 
-def _personal_number_span(text: str, run: re.Match[str], taken: int) -> Span | None:
+def _personal_number_span(text: str, run: re.Match[str], taken: int, today: dt.date) -> Span | None:
     """Five digits after "personnummer", from the birth date before the word if there is one (and it
-    is not part of a find already, which ends at ``taken``)."""
+    is not part of a find already, which ends at ``taken``, nor after ``today``)."""
     start = run.start()
     context = text[max(0, start - _CONTEXT_CHARS) : start].lower()
     if "nr" not in context and "personn" not in context:  # the usual case, and cheap
@@ -538,23 +596,25 @@ def _personal_number_span(text: str, run: re.Match[str], taken: int) -> Span | N
     if not (word := _PERSONAL_NUMBER_WORD.search(context)):
         return None
     word_start = start - len(context) + word.start()
-    if (date := _BIRTH_DATE_BEFORE.search(text, max(taken, word_start - 12), word_start)) and _plausible(
-        int(date.group(1)), int(date.group(3))
-    ):
-        start = date.start()
+    if date := _BIRTH_DATE_BEFORE.search(text, max(taken, word_start - 12), word_start):
+        day, month, year = int(date.group(1)), int(date.group(3)), int(date.group(4))
+        if _plausible(day, month) and not (year > 999 and _after(today, year, month, day)):
+            start = date.start()
     return start, run.end(), NATIONAL_ID
 
 
-def number_spans(text: str) -> Iterator[Span]:
-    """Cards, accounts, identity numbers and phone numbers among the text's runs of digits."""
+def number_spans(text: str, *, today: dt.date) -> Iterator[Span]:
+    """Cards, accounts, identity numbers and phone numbers among the text's runs of digits, read on
+    ``today`` (no one is born after it)."""
     taken = 0  # where the last find ends
     for run in _RUN.finditer(text):
         written = run.group()
         if len(written) >= _MIN_MASKED_DIGITS and sum(map(str.isdigit, written)) >= _MIN_MASKED_DIGITS:
             # A first group glued to a word is the code's (S23, iPhone15): what follows is still read.
-            for found in _run_spans(text, run, first=1 if run.start() and _part_of_a_code(text, run.start()) else 0):
+            first = 1 if run.start() and _part_of_a_code(text, run.start()) else 0
+            for found in _run_spans(text, run, today=today, first=first):
                 taken = found[1]
                 yield found
-        elif _FIVE_DIGITS.fullmatch(written) and (personal := _personal_number_span(text, run, taken)):
+        elif _FIVE_DIGITS.fullmatch(written) and (personal := _personal_number_span(text, run, taken, today)):
             taken = personal[1]
             yield personal

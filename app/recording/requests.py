@@ -92,7 +92,7 @@ class EnquiryIn(BaseModel):
             channel=self.channel,
             segment=self.segment,
             hypothesis_keys=tuple(self.hypotheses),
-            note=privacy.clean_note(self.note),
+            note=privacy.clean_note(self.note, now=received_at),
             idempotency_key=self.idempotency_key,
             credential=credential,
             received_at=received_at,
