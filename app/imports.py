@@ -7,14 +7,19 @@ write transaction, through ``insert_many`` like every back-dated
 enquiry, which raises the launch's counts version so no cached count of those
 days survives, in any process.
 
-Importing is idempotent. Each row gets a key made from what it says (the time as
-UTC, its hypothesis keys in order, channel, segment, the scrubbed note) and how
-many identical rows came before it in the file; a row with ``count`` N is N
-enquiries keyed ``<row key>:1`` … ``:N``. So running a file again adds nothing,
-a file with rows added (or a count raised) adds only what is new, and two
-identical rows are two enquiries. The count is not part of the key for that
-reason. The note is hashed after scrubbing: a hash of a raw note would let
-someone with the database try phone numbers until one matched.
+Importing is idempotent. A row's enquiries are keyed by what it counts (the time
+as UTC, its hypothesis keys in order, channel, segment) and a number: the file's
+enquiries with the same content are numbered ``<key>:1``, ``:2`` … in the order of
+the file, a row with ``count`` N taking the next N. So running a file again adds
+nothing, a file with rows added at the end (or a count raised) adds only what is
+new, and two identical rows are two enquiries.
+
+The note is not part of the key. Keys outlive notes (retention erases notes,
+never keys), and a hash of even a scrubbed note let anyone with the database
+confirm a guessed note, down to a phone number the scrubber missed; a key from
+the note also changed, and imported the row again, whenever the scrubber came to
+read that note differently. A note edited after its row was imported is not
+brought in. Migration 0020 rewrote the keys of rows imported before.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ HEADER_EXAMPLE = ",".join(REQUIRED_COLUMNS) + "[,count]"
 MAX_COUNT = 10_000  # enquiries one row may stand for: more is a typo, not a day at a customer centre
 CHUNK = 2_000  # enquiries per insert_many call, all inside one transaction
 KEY_PREFIX = "imp:"
-KEY_HASH_LENGTH = 40  # hex digits: "imp:" + 40 + ":10000" is 50 characters, within the 64 allowed
+KEY_HASH_LENGTH = 40  # hex digits: "imp:" + 40 + ":" leaves 19 digits for the number, within the 64 allowed
 EXAMPLE_TIME = "2026-11-18T09:42:00+01:00"
 UTF8_ADVICE = (
     'save it as UTF-8 (Excel: Save As > "CSV UTF-8 (Comma delimited)"; '
@@ -81,10 +86,11 @@ class Row:
     segment: str | None
     note: str | None  # scrubbed
     count: int
-    key: str  # the row's idempotency key; its enquiries are key:1 … key:count
+    key: str  # its content's key; its enquiries are key:first … key:first + count - 1
+    first: int = 1  # the number of its first enquiry among the file's with the same content
 
     def enquiry_keys(self) -> Iterator[str]:
-        return (f"{self.key}:{n}" for n in range(1, self.count + 1))
+        return (f"{self.key}:{n}" for n in range(self.first, self.first + self.count))
 
 
 @dataclass
@@ -182,8 +188,8 @@ def parse(
             problems.extend(checked)
             continue
         content, row, changed = checked
-        seen[content] += 1
-        row = dataclasses.replace(row, key=_row_key(content, seen[content]))
+        row = dataclasses.replace(row, key=_row_key(content), first=seen[content] + 1)
+        seen[content] += row.count
         if changed:
             keys = list(row.enquiry_keys())
             if imported is None or not keys or len(imported(keys)) < len(keys):
@@ -240,8 +246,8 @@ class _RowChecker:
         self.active_keys = [h.key for h in hypotheses if h.status != HypothesisStatus.RETIRED]
 
     def check(self, line: int, values: dict[str, str]) -> list[Problem] | tuple[str, Row, list[Problem]]:
-        """The row's content (what its key is made of), the row and what the launch changed since it may
-        have been imported (``changed``: a problem unless it was), or what is wrong with it."""
+        """The row's content (what its key is made of: not the note), the row and what the launch changed
+        since it may have been imported (``changed``: a problem unless it was), or what is wrong with it."""
         found: list[tuple[Problem, bool]] = []  # in the columns' order; True: the launch changed since
 
         def problem(column: str, message: str) -> None:
@@ -276,11 +282,7 @@ class _RowChecker:
         count = self._count(values.get("count", "").strip(), problem)
         if occurred_at is None or not all(changed for _, changed in found):
             return [p for p, _ in found]
-        content = json.dumps(
-            [self.launch.slug, occurred_at.isoformat(), keys, channel, segment or "", note or ""],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        content = row_content(self.launch.slug, occurred_at, keys, channel, segment)
         row = Row(line, occurred_at, hypothesis_ids, channel, segment, note, count, key="")
         return content, row, [p for p, _ in found]
 
@@ -372,9 +374,15 @@ def imported_keys(db: Database, launch: Launch) -> Imported:
     return lookup
 
 
-def _row_key(content: str, occurrence: int) -> str:
-    digest = hashlib.sha256(f"{content}\n{occurrence}".encode()).hexdigest()
-    return KEY_PREFIX + digest[:KEY_HASH_LENGTH]
+def row_content(slug: str, occurred_at: dt.datetime, keys: Sequence[str], channel: str, segment: str | None) -> str:
+    """What an imported row's key is made of. Migration 0020 makes the same from stored enquiries: a
+    change here needs a migration of the keys too."""
+    moment = occurred_at.astimezone(dt.UTC).isoformat()
+    return json.dumps([slug, moment, sorted(keys), channel, segment or ""], ensure_ascii=False, separators=(",", ":"))
+
+
+def _row_key(content: str) -> str:
+    return KEY_PREFIX + hashlib.sha256(content.encode()).hexdigest()[:KEY_HASH_LENGTH]
 
 
 # --- writing ----------------------------------------------------------------------------

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import time_machine
-from sqlmodel import select
+from sqlmodel import col, select
 from typer.testing import CliRunner, Result
 
 from app import imports, migrations, tallies
 from app.cli import cli
 from app.db import Database
+from app.insight import relink
 from app.launches import window
 from app.models import AuditEvent, Enquiry, EnquirySource, Hypothesis, HypothesisStatus, Launch, LaunchStatus
+from app.privacy import clean_note
 from app.recording.record import NewEnquiry, Recorded, insert_many
 from app.recording.requests import IDEMPOTENCY_KEY_PATTERN
 from tests.conftest import ThrowawayPostgres
@@ -179,6 +183,25 @@ def test_rows_imported_before_the_launch_changed_under_them_are_skipped_not_refu
     assert refused.exit_code == 1 and "hypothesis 'b' was retired" in refused.stderr
     assert "unknown channel 'social'" in refused.stderr and "is outside launch" in refused.stderr
     assert len(stored(db)) == 6
+
+
+def test_the_keys_hold_nothing_of_the_notes(db: Database, launch: Launch, tmp_path: Path) -> None:
+    """Keys outlive notes: note retention erases notes, never keys. Made from a note, even a scrubbed
+    one, a key let anyone with the database confirm a guessed note (an eight-digit phone number the
+    scrubber missed is 10^8 hashes)."""
+
+    def keys(note: str) -> list[str]:
+        row = f"2026-11-16T09:00:00+01:00,,phone,private,{note},2\n"
+        rows = imports.parse(
+            (HEADER + row).encode(), name="paper.csv", launch=launch, hypotheses=_hypotheses(db), now=NOW
+        )
+        return [key for row in rows for key in row.enquiry_keys()]
+
+    assert keys("ring meg på 98765432") == keys("") == keys("spurte om noe helt annet")
+    # So a note changed after the import brings in nothing, nor does the scrubber reading it anew.
+    assert run_import(db.url, write(tmp_path, PAPER)).exit_code == 0
+    changed = run_import(db.url, write(tmp_path, PAPER.replace("ring meg på 98765432", "ringte om faktura")))
+    assert "Added 0 enquiries to test-launch; 5 were already there (skipped)." in changed.stdout
 
 
 def test_identical_rows_are_separate_enquiries(db: Database, launch: Launch, tmp_path: Path) -> None:
@@ -428,6 +451,76 @@ def test_a_fresh_database_is_migrated_first(empty_url: str, tmp_path: Path) -> N
         assert counts(fresh, launch).total == 5
     finally:
         fresh.dispose()
+
+
+def _key_before_0020(launch: Launch, line: str, occurrence: int, number: int) -> str:
+    """An imported enquiry's key as it was made until migration 0020: from the scrubbed note too."""
+    occurred_at, hypotheses, channel, segment, note, _ = line.split(",")
+    moment = dt.datetime.fromisoformat(occurred_at).astimezone(dt.UTC).isoformat()
+    keys = sorted(key for key in hypotheses.split(";") if key)
+    cleaned = clean_note(note or None, now=NOW) or ""
+    content = json.dumps(
+        [launch.slug, moment, keys, channel, segment, cleaned], ensure_ascii=False, separators=(",", ":")
+    )
+    return "imp:" + hashlib.sha256(f"{content}\n{occurrence}".encode()).hexdigest()[:40] + f":{number}"
+
+
+def test_rows_imported_before_the_keys_left_the_notes_out_are_known_after_the_upgrade(
+    empty_url: str, tmp_path: Path
+) -> None:
+    """Migration 0020 makes the keys of rows imported before again, without their notes: the file
+    they came from adds nothing, an "other" row a re-link moved since included, and no stored key is
+    made from a note any more."""
+    lines = [
+        "2026-11-16T09:42:00+01:00,a,phone,private,,",
+        "2026-11-16T10:05:00+01:00,,chat,,kunden vil ha faktura på e-post,",
+        "2026-11-16T10:05:00+01:00,,chat,,ring meg på 98765432,2",  # same content but the note
+        "2026-11-17T08:15:00Z,b,email,business,,3",
+    ]
+    database = Database(empty_url)
+    try:
+        migrations.upgrade(database, "0019")
+        launch = make_launch(database, hypotheses=("a", "b"))
+        ids = hypothesis_ids(database, launch)
+        old_keys: list[str] = []
+        items = []
+        for line in lines:
+            occurred_at, hypotheses, channel, segment, note, count = line.split(",")
+            for number in range(1, int(count or 1) + 1):
+                old_keys.append(_key_before_0020(launch, line, 1, number))
+                items.append(
+                    NewEnquiry(
+                        launch_id=launch.id or 0,
+                        channel=channel,
+                        segment=segment or None,
+                        created_at=dt.datetime.fromisoformat(occurred_at).astimezone(dt.UTC),
+                        hypothesis_ids=tuple(ids[key] for key in hypotheses.split(";") if key),
+                        note=clean_note(note or None, now=NOW),
+                        idempotency_key=old_keys[-1],
+                        source=EnquirySource.IMPORT,
+                        recorded_at=NOW,
+                    )
+                )
+        with database.write_connection() as connection:
+            insert_many(connection, items)
+        with database.transaction() as session:
+            fresh = session.get(Launch, launch.id)
+            b = session.exec(select(Hypothesis).where(Hypothesis.key == "b")).one()
+            assert fresh is not None
+            moved = session.exec(select(Enquiry).where(col(Enquiry.note).is_not(None))).first()
+            assert moved is not None
+            relink.relink(session, fresh, b, [moved.id or 0], actor="lena", now=NOW)
+
+        result = run_import(empty_url, write(tmp_path, HEADER + "\n".join(lines) + "\n"))
+        assert result.exit_code == 0, result.output
+        assert "Added 0 enquiries to test-launch; 7 were already there (skipped)." in result.stdout
+        assert migrations.current_revision(database) == migrations.head_revision()
+        assert not {r.idempotency_key for r in stored(database)} & set(old_keys)
+        # A count raised since adds only the difference, under the new keys.
+        raised = run_import(empty_url, write(tmp_path, HEADER + "\n".join(lines)[:-1] + "5\n"))
+        assert "Added 2 enquiries to test-launch; 7 were already there (skipped)." in raised.stdout
+    finally:
+        database.dispose()
 
 
 def version_of(db: Database, launch: Launch) -> int:
