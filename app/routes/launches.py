@@ -192,17 +192,10 @@ async def create_or_import(
     )
 
 
-def _parse_and_apply(
-    session: Session,
-    viewer: Viewer,
-    settings: Settings,
-    now: dt.datetime,
-    upload: tuple[str, bytes] | None,
-    *,
-    slug: str,
-    name: str,
-    starts_on: str,
-) -> tuple[hypothesis_sets.LaunchFile, hypothesis_sets.LaunchChanges]:
+def _spec_of(
+    session: Session, upload: tuple[str, bytes] | None, *, slug: str, name: str, starts_on: str
+) -> hypothesis_sets.LaunchFile:
+    """The launch an uploaded file, or the short form, asks for; ``Invalid`` saying what is wrong."""
     if upload is not None:
         filename, raw = upload
         if len(raw) > MAX_UPLOAD:
@@ -230,13 +223,17 @@ def _parse_and_apply(
                 # Each problem where it is (file, line, field as written in the file) and what is wrong.
                 details=[*((p.place, p.message) for p in parsed.problems), ("", nothing)],
             )
-        spec = parsed.launch
-    else:
-        spec = hypothesis_sets.revalidate({"slug": slug.strip(), "name": name.strip(), "starts_on": starts_on})
-        if launches.find_by_slug(session, spec.slug) is not None:
-            raise Invalid(Text(N_("There is already a launch {slug}."), slug=repr(spec.slug)), field="slug")
-    changes = _apply(session, spec, viewer, settings, now)
-    return spec, changes
+        return parsed.launch
+    spec = hypothesis_sets.revalidate({"slug": slug.strip(), "name": name.strip(), "starts_on": starts_on})
+    if launches.find_by_slug(session, spec.slug) is not None:
+        raise Invalid(Text(N_("There is already a launch {slug}."), slug=repr(spec.slug)), field="slug")
+    return spec
+
+
+def _shown_if_exists(session: Session, upload: tuple[str, bytes] | None, slug: str) -> str | None:
+    """For a file over a launch that exists, the launch as the lead is shown it (``_shown``)."""
+    existing = launches.find_by_slug(session, slug) if upload is not None else None
+    return _shown(session, existing) if existing is not None else None
 
 
 def _create_or_import(
@@ -252,30 +249,22 @@ def _create_or_import(
     starts_on: str,
     seen: str = "",
 ) -> Response:
-    before, parsed = None, None
-    if upload is not None:
-        # A file over a launch that exists: what it would change is shown first, and applied only when
-        # the lead applies it to the launch as it was shown. Applied at once, a copy of last launch's
-        # file with its slug left unchanged renamed the live launch and retired its hypotheses.
-        parsed = hypothesis_sets.parse_text(upload[1].decode("utf-8", errors="replace"), path=upload[0])
-        existing = launches.find_by_slug(session, parsed.launch.slug) if parsed.launch else None
-        before = _shown(session, existing) if existing is not None else None
+    # A file over a launch that exists: what it would change is shown first, and applied only when the
+    # lead applies it to the launch as it was shown. Applied at once, a copy of last launch's file with
+    # its slug left unchanged renamed the live launch and retired its hypotheses.
     try:
+        spec = _spec_of(session, upload, slug=slug, name=name, starts_on=starts_on)
+        before = _shown_if_exists(session, upload, spec.slug)
         try:
-            spec, changes = _parse_and_apply(
-                session, viewer, settings, now, upload, slug=slug, name=name, starts_on=starts_on
-            )
+            changes = _apply(session, spec, viewer, settings, now)
         except sa.exc.IntegrityError:
             # Two of them for one new slug at once (a double click on Import or Create, two leads): both
             # found no launch, and the other's row came first. Once more: a file is then shown against
             # the launch the other made (applied at once if it changes nothing), the form says there is one.
             session.rollback()
-            if parsed is not None and parsed.launch is not None:
-                made = launches.find_by_slug(session, parsed.launch.slug)
-                before = _shown(session, made) if made is not None else None  # shown first, like any other
-            spec, changes = _parse_and_apply(
-                session, viewer, settings, now, upload, slug=slug, name=name, starts_on=starts_on
-            )
+            spec = _spec_of(session, upload, slug=slug, name=name, starts_on=starts_on)
+            before = _shown_if_exists(session, upload, spec.slug)
+            changes = _apply(session, spec, viewer, settings, now)
     except TallyError as error:
         session.rollback()
         return render(
