@@ -462,7 +462,8 @@ def _editor_context(
         "row_values": row_values,
         "fingerprint": fingerprint,
         "launch_form": launch_form or FormState(launch_values(launch)),
-        "outside": launches.enquiries_outside(session, launch),
+        # Asked only by the launch form (a row's save, which renders this context too, needs no count).
+        "outside": lambda: launches.enquiries_outside(session, launch),
         "add_form": add_form or FormState(dict.fromkeys(ADD_FIELDS, "")),
     }
 
