@@ -307,8 +307,20 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
             ),
         )
 
+    async def refused_stranger(request: Request) -> Response | None:
+        # FastAPI reads a route's JSON before its dependencies check the token, so a stranger's broken
+        # body was told about its JSON instead of that it needs a token, as every other mistake of theirs is.
+        try:
+            await request.app.state.token_check.checked(request)
+        except TallyError as refused:
+            return await error_response(request, refused)
+        return None
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        broken_json = any(e["type"] == "json_invalid" for e in error.errors())
+        if broken_json and _is_api(request) and (refused := await refused_stranger(request)) is not None:
+            return refused
         problems = [
             {"field": "" if e["type"] == "json_invalid" else _field_name(e["loc"]), "message": _problem(e)}
             for e in error.errors()
@@ -325,6 +337,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         if error.status_code == 404:
             return await error_response(request, NotFound(f"There is nothing at {request.url.path}."))
         if error.status_code == 400 and _is_api(request):
+            if (refused := await refused_stranger(request)) is not None:
+                return refused
             # The framework could not parse the body at all (JSON nested past its parser's depth, say).
             return await error_response(
                 request,

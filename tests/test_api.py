@@ -264,6 +264,19 @@ def test_reading_needs_a_token_too(client: TestClient, launch: Any) -> None:
         assert response.status_code == 401 and response.json()["error"]["code"] == "missing_token"
 
 
+def test_a_stranger_with_broken_json_is_asked_for_a_token(client: TestClient, token: str, launch: Any) -> None:
+    path = f"/api/v1/launches/{SLUG}/hypotheses/login-failed"
+    json = {"Content-Type": "application/json"}
+    for body in (b"{bad", b"[" * 100_000):  # the second is deeper than the parser goes
+        for headers, code in (({}, "missing_token"), ({"Authorization": "Bearer nope"}, "bad_token")):
+            response = client.patch(path, content=body, headers=json | headers)
+            assert response.status_code == 401 and response.json()["error"]["code"] == code, response.text
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+        # With a token the JSON is what is wrong, and is said so.
+        response = client.patch(path, content=body, headers=json | auth(token))
+        assert response.status_code == 422 and response.json()["error"]["code"] == "invalid"
+
+
 def test_unknown_api_paths_answer_json(client: TestClient) -> None:
     response = client.get("/api/v1/nothing")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
