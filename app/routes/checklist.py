@@ -67,6 +67,13 @@ def _client_texts(language: str) -> dict[str, Any]:
             "You were signed out. Sign in again; {n} waiting enquiry will be sent then.",
             "You were signed out. Sign in again; {n} waiting enquiries will be sent then.",
         ),
+        "sign_out_waiting": _plural(
+            language,
+            "{n} enquiry has not reached the server yet. It stays in this browser and is sent when you next "
+            "open this checklist here. Sign out anyway?",
+            "{n} enquiries have not reached the server yet. They stay in this browser and are sent when you next "
+            "open this checklist here. Sign out anyway?",
+        ),
         "selected": _plural(
             language,
             "{n} selected: press Enter to log it, Esc to clear.",

@@ -868,6 +868,24 @@
 
   window.addEventListener("online", () => { retryDelay = RETRY_MIN_MS; flush(); });
   window.addEventListener("pageshow", flush);
+
+  // Signing out with ticks still waiting sent none of them and said nothing: they stayed in this
+  // browser, to go only when this agent next opens this launch's checklist. Send them first; if some
+  // cannot go (offline, the server down), say so and let the agent choose.
+  const SIGN_OUT_WAIT_MS = 5000;
+  const signOut = document.querySelector('form[action="/logout"]');
+  if (signOut) {
+    signOut.addEventListener("submit", async (event) => {
+      if (!load().length) return;
+      event.preventDefault();
+      const deadline = Date.now() + SIGN_OUT_WAIT_MS;
+      retryDelay = RETRY_MIN_MS;
+      await flush();
+      while (sending && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      const waiting = load().length;
+      if (!waiting || window.confirm(plural(texts.sign_out_waiting, waiting))) signOut.submit();
+    });
+  }
   setInterval(() => { if (!document.hidden) checkList(); }, POLL_MS);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) checkList(); });
 

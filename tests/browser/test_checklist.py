@@ -455,6 +455,45 @@ def test_signed_out_the_checklist_goes_to_sign_in_and_back_and_sends_what_waited
     wait_until(lambda: checklist.queue() == [])
 
 
+def test_sign_out_sends_what_waits_first_and_asks_before_leaving_the_rest(checklist: Checklist) -> None:
+    """Sign out with ticks still waiting sent none and said nothing: they stayed in the browser until
+    this agent next opened this launch's checklist."""
+    page = checklist.page
+    page.route(ENQUIRIES_POST, lambda route: route.abort("connectionreset"))
+    page.keyboard.press("1")
+    expect(checklist.connection).to_contain_text("1 enquiry is kept")
+    asked: list[str] = []
+
+    def answer(dialog: Any, accept: bool) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    # Still unreachable: the agent is asked, and staying keeps the tick waiting here.
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.get_by_role("button", name="Sign out").click()
+    wait_until(lambda: len(asked) == 1, page=page)
+    assert asked[0] == (
+        "1 enquiry has not reached the server yet. It stays in this browser and is sent when you next open "
+        "this checklist here. Sign out anyway?"
+    )
+    expect(page).to_have_url(re.compile(re.escape(checklist.path) + "$"))
+    assert len(checklist.queue()) == 1 and checklist.stored() == []
+
+    # Reachable again: the tick is sent before signing out, and nothing is asked.
+    page.unroute(ENQUIRIES_POST)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    assert [e.keys for e in checklist.stored()] == [{"billing"}]
+    assert len(asked) == 1
+    assert (
+        page.evaluate(
+            "() => Object.keys(localStorage).filter((k) => k.startsWith('tally:queue:')"
+            " && JSON.parse(localStorage.getItem(k)).length)"
+        )
+        == []
+    )
+
+
 def test_a_retried_tick_is_not_counted_twice(checklist: Checklist) -> None:
     page = checklist.page
     answers: list[int] = []
