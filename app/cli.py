@@ -594,6 +594,7 @@ def digest_run_due(
     configure_logging(config.log_level, config.log_renderer)
     db = ready_database(config)
     alerts: list[Alert] = []
+    failed: list[str] = []
     # Composed as at --now, but claimed by the real clock: a claim stamped hours ago looks abandoned to
     # a running scheduler, which would take it over and post the same digest during this one's post.
     runs = digests.run_due(
@@ -603,6 +604,7 @@ def digest_run_due(
         sender=sender_from(config),
         alerts_done=alerts,
         clock=now,
+        failed=failed,
     )
     for run in runs:
         typer.echo(f"{run.slot_key}: {run.status.value}" + (f" ({run.error})" if run.error else ""))
@@ -611,9 +613,11 @@ def digest_run_due(
             f"alert {alert.claim_key}: {alert.status.value}, {alert.count} enquiries, "
             f"{slack_blocks.ratio_label(alert.count, alert.normal)}" + (f" ({alert.error})" if alert.error else "")
         )
-    if not runs and not alerts:
+    for slug in failed:
+        typer.echo(f"{slug}: digests failed (the log above says why); the next pass tries again", err=True)
+    if not runs and not alerts and not failed:
         typer.echo("nothing due")
-    if DigestStatus.FAILED in {run.status for run in runs} | {alert.status for alert in alerts}:
+    if failed or DigestStatus.FAILED in {run.status for run in runs} | {alert.status for alert in alerts}:
         raise typer.Exit(1)
 
 

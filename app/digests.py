@@ -524,41 +524,29 @@ def run_due(
     clock: Clock | None = None,
     check_alerts: bool = True,
     alerts_done: list[Alert] | None = None,
+    failed: list[str] | None = None,
 ) -> list[DigestRun]:
     """Everything the scheduler does at ``now``: send due slots (late within the
     grace period), record older ones as missed, retry what Slack refused for now,
-    and take over claims abandoned by dead processes.
+    and take over claims abandoned by dead processes. A launch whose new slots
+    fail is logged and added to ``failed`` (its slug) when given; the others go on.
 
     Then, unless ``check_alerts`` is off (the scheduler checks them on a job of its
     own), spike alerts at ``now`` (app/insight/alerts.py); the alerts dealt with
     are added to ``alerts_done`` when it is given. An alert that fails is logged,
     never raised: the digests are done by then."""
     clock = clock or (lambda: now)
-    grace = dt.timedelta(minutes=settings.digest_grace_minutes)
     # Runs left to retry first: after an outage, yesterday's 16:00 digest goes out before today's 09:00.
     done = _resume(db, settings=settings, now=now, sender=sender, launch_ids=launch_ids, sleep=sleep, clock=clock)
     for launch in live_launches(db, launch_ids):
-        # Slots before the launch went live, or before an edit moved them into the past, were never
-        # due, so they are not "missed" (Launch.digests_due_from).
-        since = max(now - LOOKBACK, launches.window(launch)[0], launch.digests_due_from or now - LOOKBACK)
-        taken = _existing_keys(db, launch, since)
-        for slot_at in schedule.digest_slots(launch, since - dt.timedelta(microseconds=1), now):
-            if slot_key(launch, slot_at) in taken:
-                continue
-            # The closing digest is sent however late (within the day looked back): no later one covers it.
-            if now - slot_at >= grace and slot_at != schedule.closing_slot(launch):
-                missed = claim_slot(db, launch, slot_at, now=now, status=DigestStatus.MISSED)
-                if missed is not None:
-                    log.warning("digest slot %s for %s missed: %s", missed.slot_key, launch.slug, MISSED_REASON)
-                    done.append(missed)
-                continue
-            # The time now, not the pass's start: retries went first, and a claim stamped before them
-            # could look abandoned to another replica at once.
-            run = claim_slot(db, launch, slot_at, now=clock())
-            if run is None:
-                continue  # another process has it
-            run = _store_content(db, run, launch, now=now, settings=settings, late=now - slot_at > ON_TIME)
-            done.append(deliver(db, run, launch, sender=sender, clock=clock, sleep=sleep))
+        try:
+            done.extend(_due_slots(db, launch, settings=settings, now=now, sender=sender, sleep=sleep, clock=clock))
+        except Exception:
+            # One launch whose digest cannot be composed or stored must not hold up the others' (nor the
+            # alerts after them). A slot it had claimed is taken over as abandoned by a later pass.
+            log.exception("digests of %s at %s failed; the other launches go on", launch.slug, now.isoformat())
+            if failed is not None:
+                failed.append(launch.slug)
     if check_alerts:
         try:
             found = alerts.run_alerts(
@@ -569,6 +557,43 @@ def run_due(
             found = []
         if alerts_done is not None:
             alerts_done.extend(found)
+    return done
+
+
+def _due_slots(
+    db: Database,
+    launch: Launch,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    sender: Sender | None,
+    sleep: Sleep,
+    clock: Clock,
+) -> list[DigestRun]:
+    """The launch's slots that fell due and have no run yet: sent, or recorded as missed."""
+    done = []
+    grace = dt.timedelta(minutes=settings.digest_grace_minutes)
+    # Slots before the launch went live, or before an edit moved them into the past, were never
+    # due, so they are not "missed" (Launch.digests_due_from).
+    since = max(now - LOOKBACK, launches.window(launch)[0], launch.digests_due_from or now - LOOKBACK)
+    taken = _existing_keys(db, launch, since)
+    for slot_at in schedule.digest_slots(launch, since - dt.timedelta(microseconds=1), now):
+        if slot_key(launch, slot_at) in taken:
+            continue
+        # The closing digest is sent however late (within the day looked back): no later one covers it.
+        if now - slot_at >= grace and slot_at != schedule.closing_slot(launch):
+            missed = claim_slot(db, launch, slot_at, now=now, status=DigestStatus.MISSED)
+            if missed is not None:
+                log.warning("digest slot %s for %s missed: %s", missed.slot_key, launch.slug, MISSED_REASON)
+                done.append(missed)
+            continue
+        # The time now, not the pass's start: retries went first, and a claim stamped before them
+        # could look abandoned to another replica at once.
+        run = claim_slot(db, launch, slot_at, now=clock())
+        if run is None:
+            continue  # another process has it
+        run = _store_content(db, run, launch, now=now, settings=settings, late=now - slot_at > ON_TIME)
+        done.append(deliver(db, run, launch, sender=sender, clock=clock, sleep=sleep))
     return done
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -996,6 +996,18 @@ def test_an_unreachable_slack_is_given_up_after_max_passes_with_growing_pauses(
     assert "Send it from the Digests page" in (run.error or "")
 
 
+def cannot_compose(monkeypatch: Any, when: Callable[[DigestRun, Launch], bool]) -> None:
+    """Composing a digest raises for the runs ``when`` picks (a fault no real launch is known to cause)."""
+    real = digests._store_content
+
+    def failing(db: Database, run: DigestRun, launch: Launch, **kw: Any) -> DigestRun:
+        if when(run, launch):
+            raise ValueError("cannot be composed")
+        return real(db, run, launch, **kw)
+
+    monkeypatch.setattr(digests, "_store_content", failing)
+
+
 def test_one_abandoned_run_that_cannot_be_finished_does_not_hold_up_the_others(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch, monkeypatch: Any
 ) -> None:
@@ -1004,14 +1016,31 @@ def test_one_abandoned_run_that_cannot_be_finished_does_not_hold_up_the_others(
     second = make_launch(db, slug="second-launch")
     waiting = digests.claim_slot(db, second, local(18, 13), now=local(18, 13))
     assert stuck is not None and waiting is not None
-    real = digests._store_content
-
-    def fails_for_the_first(db: Database, run: DigestRun, launch: Launch, **kw: Any) -> DigestRun:
-        if run.id == stuck.id:
-            raise ValueError("cannot be composed")
-        return real(db, run, launch, **kw)
-
-    monkeypatch.setattr(digests, "_store_content", fails_for_the_first)
+    cannot_compose(monkeypatch, lambda run, launch: run.id == stuck.id)
     later = local(18, 13) + digests.STALE_CLAIM + dt.timedelta(seconds=1)
     done = run_due(db, settings, bot, later)
     assert waiting.id in [r.id for r in done] and stuck.id not in [r.id for r in done]
+
+
+def test_one_launch_whose_digest_cannot_be_composed_does_not_hold_up_the_others(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch, monkeypatch: Any
+) -> None:
+    """A new slot that raised ended the whole pass: the launches after it got no digest, and the CLI a
+    traceback. Now the others go on, the failure is named, and a later pass takes the slot over."""
+    second = make_launch(db, slug="second-launch")
+    real = digests._store_content
+    cannot_compose(monkeypatch, lambda run, launch_: launch_.id == launch.id)
+    failed: list[str] = []
+    done = run_due(db, settings, bot, local(18, 9), failed=failed)
+    assert [(r.launch_id, r.status) for r in done] == [(second.id, DigestStatus.SENT)]
+    assert failed == [launch.slug]
+    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    cli_pass = CliRunner().invoke(cli, ["digest", "run-due", "--now", local(18, 13).isoformat()], env=env)
+    assert cli_pass.exit_code == 1, cli_pass.output
+    assert f"{launch.slug}: digests failed" in cli_pass.output and f"{second.id}:" in cli_pass.output
+
+    monkeypatch.setattr(digests, "_store_content", real)
+    later = local(18, 13) + digests.STALE_CLAIM + dt.timedelta(seconds=1)
+    resumed = run_due(db, settings, bot, later)
+    # (The CLI's claim of 13:00 was stamped by the real clock: abandoned only minutes from now.)
+    assert (launch.id, local(18, 9), DigestStatus.LATE) in {(r.launch_id, r.slot_at, r.status) for r in resumed}

@@ -193,6 +193,23 @@ def test_the_scheduler_records_when_its_last_pass_ended(client: TestClient, db: 
     assert value(after, gauge, job="alerts") == moment.timestamp()
 
 
+def test_a_pass_where_a_launch_s_digests_failed_is_not_counted_as_passed(
+    client: TestClient, db: Database, settings: Settings, monkeypatch: Any
+) -> None:
+    """The rest of the pass goes on, but the gauge an operator alerts on must show that passes fail."""
+    launch = make_launch(db)
+    moment = dt.datetime(2026, 11, 18, 8, 0, 3, tzinfo=dt.UTC)  # 09:00 in Oslo; no other test's moment
+    scheduler = DigestScheduler(db, settings)
+
+    def cannot_compose(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot be composed")
+
+    monkeypatch.setattr(digests, "_store_content", cannot_compose)
+    with time_machine.travel(moment, tick=False):
+        scheduler.run_due([launch.id or 0])
+    assert value(scrape(client), "tally_scheduler_last_pass_timestamp_seconds", job="digests") != moment.timestamp()
+
+
 def test_a_scheduler_on_its_own_serves_its_metrics_behind_the_token(tmp_path: Path, database_url: str) -> None:
     """`tally scheduler` serves no web app; with --metrics-port its own /metrics tells when its passes
     last ended, behind TALLY_METRICS_TOKEN like the app's."""

@@ -124,6 +124,7 @@ class DigestScheduler:
                 # The time after the wait for the lock: claims made with the time before it could be
                 # stale already when written (a slow pass ahead), and another replica take them over.
                 now = _clock()
+                failed: list[str] = []
                 digests.run_due(
                     self.db,
                     settings=self.settings,
@@ -132,8 +133,12 @@ class DigestScheduler:
                     launch_ids=launch_ids,
                     check_alerts=False,  # their own job below
                     clock=_clock,
+                    failed=failed,
                 )
-            metrics.scheduler_passed("digests", now=now)
+            # Not a pass while a launch's digests keep failing: the last pass's age then shows it (each
+            # failure was logged with its cause).
+            if not failed:
+                metrics.scheduler_passed("digests", now=now)
         except Exception:
             # A broken pass must never stop the scheduler; the next pass tries again.
             log.exception("digest pass at %s failed", now.isoformat())
