@@ -47,12 +47,24 @@ compose-check:
 	fi; \
 	echo "docker-compose.yml: valid, and refuses to start without TALLY_SECRET_KEY"
 
-## bench: the benchmarks in bench/ (see bench/README.md)
+## bench: the benchmarks in bench/ (see bench/README.md); installs Debian's wrk for the HTTP ones
 bench: tools
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk for the HTTP benchmarks…"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q wrk >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q wrk >/dev/null; }; \
+	}
 	$(UV) run --frozen python -m bench.run_all
 
+# uv from PyPI: into the Python on the PATH when it allows (a venv, pyenv); Debian's own Python refuses
+# (PEP 668), so there into the user's site-packages, which `python3 -m uv` finds; without pip, Debian's.
 tools:
-	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.9'
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv>=0.9' 2>/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  python3 -m pip --version >/dev/null 2>&1 || { echo "Installing Debian's pip to install uv…"; \
+	    $$SUDO apt-get install -y -q python3-pip >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q python3-pip >/dev/null; }; }; \
+	  python3 -m pip install --quiet --root-user-action=ignore --user --break-system-packages 'uv>=0.9'; \
+	}
 	@$(UV) sync --frozen --quiet
 
 browser:
