@@ -204,7 +204,12 @@ def test_a_stale_version_is_refused_with_the_current_values(client: TestClient, 
     assert first.status_code == 200 and first.json()["version"] == 2
     stale = patch(client, lead_token, "login", expected_per_day=5, version=1)
     assert stale.status_code == 409
-    assert stale.json()["error"]["code"] == "stale_version"
+    # As every other 409 error looks: no "problems": null (they are for 422 invalid).
+    assert stale.json()["error"] == {
+        "code": "stale_version",
+        "message": stale.json()["error"]["message"],
+        "field": "version",
+    }
     assert stale.json()["current"]["text"] == "Cannot log in with BankID"
     assert stale.json()["current"]["version"] == 2
     assert patch(client, lead_token, "login", expected_per_day=5, version=2).json()["expected_per_day"] == 5

@@ -1,7 +1,7 @@
 """Themes in "other": what the agents' notes talk about that nobody put on the list.
 
 **Phrases.** A note is cut into words; scrub markers (``[phone]``, ``[email]``…, app/privacy) and
-punctuation end a phrase; stop words (Norwegian bokmål and English, from the stop-words package) and
+punctuation end a phrase; stop words (Norwegian bokmål from the stop-words package, English from Snowball's list) and
 pure numbers are left out but may sit inside a phrase (at most ``ThemeRules.max_gap`` of them in a
 row), so "widgeten på hjemskjermen" is one phrase of two words. Each word is stemmed with Snowball —
 English for a note with more English than Norwegian stop words, Norwegian otherwise — and stemmed

@@ -338,7 +338,10 @@ def patch_hypothesis(
             error=ErrorDetail(code=stale.code, message=stale.message, field="version"),
             current=HypothesisDetail.of(stale.current),
         )
-        return Response(body.model_dump_json(), status_code=409, media_type="application/json")
+        # As every other error answers: "problems" belongs to 422 invalid, never null here.
+        return Response(
+            body.model_dump_json(exclude={"error": {"problems"}}), status_code=409, media_type="application/json"
+        )
     except Invalid as invalid:
         # Checked as the launch's whole set: named by this call's fields, not the row's place in the set
         # ("hypotheses[11].owner_team"), which an API client never sees.
