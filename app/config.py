@@ -207,6 +207,13 @@ class Settings(BaseSettings):
     def _slack_language(cls, value: Any) -> Any:
         return None if value == "" else value  # set but empty, as a compose file's ${VAR:-} leaves it: not set
 
+    @field_validator("slack_bot_token", "slack_webhook_url", mode="before")
+    @classmethod
+    def _slack_secrets(cls, value: Any) -> Any:
+        # Set but empty (as a compose file's `SLACK_BOT_TOKEN:` passes it on): not set. An empty bot
+        # token must not shadow a webhook URL that is set, nor be sent to Slack as a token.
+        return None if value == "" else value
+
     @field_validator("slack_api_url")
     @classmethod
     def _slack_api_url(cls, value: str) -> str:

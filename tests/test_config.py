@@ -165,3 +165,17 @@ def test_log_level_and_proxies_as_operators_write_them(monkeypatch: pytest.Monke
     monkeypatch.setenv("TALLY_FORWARDED_ALLOW_IPS", "10.0.0.5, 10.1.0.0/16,*,")
     loaded = load_settings()
     assert loaded.log_level == "debug" and loaded.forwarded_allow_ips.startswith("10.0.0.5")
+
+
+def test_an_empty_slack_variable_is_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compose file passes SLACK_BOT_TOKEN on empty when it is not set: the webhook that is set posted
+    nothing, as the empty bot token won."""
+    from app.slack.client import WebhookSender, sender_from
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "")
+    assert sender_from(load_settings()) is None
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/XXX")
+    settings = load_settings()
+    assert settings.slack_bot_token is None and isinstance(sender_from(settings), WebhookSender)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "")
+    assert load_settings().slack_webhook_url is None and not load_settings().slack_configured
