@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -25,6 +26,22 @@ from app.i18n import N_, TextValueError
 ENV_PREFIX = "TALLY_"
 PLACEHOLDER_SECRET = "dev-only-secret-change-me"  # noqa: S105 - it is the placeholder production refuses
 DEFAULT_DIGEST_TIMES = (dt.time(9, 0), dt.time(13, 0), dt.time(16, 0))
+
+
+# Slack's bot (xoxb-) and user (xoxp-) tokens, also as token rotation gives them (xoxe.xoxb-): printable
+# ASCII, as they must be to go in an HTTP header.
+SLACK_TOKEN = re.compile(r"(xoxe\.)?xox[bp]-[!#-&(-~]+")
+
+
+def _is_web_address(value: str) -> bool:
+    """An http(s) URL with a host, that can go in a request as it is (ASCII, no spaces or quotes)."""
+    if not value.isascii() or any(c.isspace() or c in "\"'<>" for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed [IPv6] host
+        return False
 
 
 class ConfigError(Exception):
@@ -212,12 +229,36 @@ class Settings(BaseSettings):
     def _slack_secrets(cls, value: Any) -> Any:
         # Set but empty (as a compose file's `SLACK_BOT_TOKEN:` passes it on): not set. An empty bot
         # token must not shadow a webhook URL that is set, nor be sent to Slack as a token.
+        if isinstance(value, str):
+            value = value.strip()  # a line break pasted with it is no part of it
         return None if value == "" else value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _slack_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Copied with typographic quotes or a newline, the token could not even be put in a request:
+        # every digest failed (or stayed pending) without a word about the setting.
+        if value is not None and not SLACK_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "expected the Bot User OAuth Token from the Slack app's OAuth & Permissions page, starting with "
+                "xoxb- (a user token: xoxp-), without quotes or spaces"
+            )
+        return value
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _slack_webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _is_web_address(value.get_secret_value()):
+            raise ValueError(
+                "expected the incoming webhook's URL as Slack shows it, such as "
+                "https://hooks.slack.com/services/T000/B000/XXXX, without quotes or spaces"
+            )
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
     def _slack_api_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+        if not _is_web_address(value):
             raise ValueError("expected a URL such as https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
 

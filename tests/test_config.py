@@ -77,6 +77,12 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
         ("TALLY_ENV", "prod", "TALLY_ENV: Input should be 'development', 'test' or 'production'"),
         ("TALLY_BASE_URL", "tally.example.com", "TALLY_BASE_URL: expected the address users open"),
         ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL: expected a URL"),
+        # a request could not even be made: every digest failed, or crashed the scheduler's pass
+        ("SLACK_BOT_TOKEN", "\u201cxoxb-1-2-abc\u201d", "SLACK_BOT_TOKEN: expected the Bot User OAuth Token"),
+        ("SLACK_BOT_TOKEN", "1-2-abc", "SLACK_BOT_TOKEN: expected the Bot User OAuth Token"),
+        ("SLACK_WEBHOOK_URL", "hooks.slack.com/services/T0/B0/X", "SLACK_WEBHOOK_URL: expected the incoming"),
+        ("SLACK_WEBHOOK_URL", "'https://hooks.slack.com/services/T0/B0/X'", "SLACK_WEBHOOK_URL: expected the"),
+        ("SLACK_WEBHOOK_URL", "https:///services/T0/B0/X", "SLACK_WEBHOOK_URL: expected the incoming"),
         ("TALLY_SLACK_LANGUAGE", "sv", "TALLY_SLACK_LANGUAGE: Input should be 'en' or 'nb'"),
     ],
 )
@@ -88,6 +94,7 @@ def test_bad_values_name_the_variable(
         load_settings()
     assert str(caught.value).startswith(expected)
     assert "\n" not in str(caught.value)
+    assert variable not in ("SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL") or value not in str(caught.value)  # secrets
 
 
 def test_production_refuses_placeholder_and_short_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,3 +186,9 @@ def test_an_empty_slack_variable_is_not_set(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.slack_bot_token is None and isinstance(sender_from(settings), WebhookSender)
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "")
     assert load_settings().slack_webhook_url is None and not load_settings().slack_configured
+
+
+def test_a_slack_token_with_a_line_break_pasted_after_it_is_taken_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-abc\n")
+    token = load_settings().slack_bot_token
+    assert token is not None and token.get_secret_value() == "xoxb-1-2-abc"

@@ -478,6 +478,35 @@ def test_webhooks_post_and_never_guess_after_a_drop(
     assert refused.status == DigestStatus.FAILED and "does not know the channel" in (refused.error or "")
 
 
+@pytest.mark.parametrize(
+    ("make", "setting"),
+    [
+        (lambda slack: BotSender(token="\u201cxoxb-test-token\u201d", base_url=slack.api_url), "SLACK_BOT_TOKEN"),
+        (lambda slack: WebhookSender(url="hooks.slack.com/services/T0/B0/XXX"), "SLACK_WEBHOOK_URL"),
+        (lambda slack: WebhookSender(url=f"\u201c{slack.webhook_url}\u201d"), "SLACK_WEBHOOK_URL"),
+    ],
+)
+def test_a_token_or_webhook_url_no_request_can_be_made_with_fails_at_once_naming_the_setting(
+    db: Database,
+    settings: Settings,
+    slack: FakeSlack,
+    launch: Launch,
+    make: Callable[[FakeSlack], BotSender | WebhookSender],
+    setting: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Copied with typographic quotes, or without https://: the pass crashed (every slot, the digest
+    stuck pending), or the digest failed as "the connection dropped after the digest was sent"."""
+    sender = make(slack)
+    [run] = run_due(db, settings, sender, local(18, 13))
+    assert run.status == DigestStatus.FAILED and run.attempts == 1
+    assert (run.error or "").startswith("Nothing was sent") and setting in (run.error or "")
+    assert "dropped" not in (run.error or "") and "services/T0" not in (run.error or "")  # nor the secret URL
+    assert slack.calls == [] and slack.webhook_messages == []
+    assert run_due(db, settings, sender, local(18, 13, 20)) == []  # left for a person, not retried
+    assert "test-token" not in caplog.text
+
+
 # --- no Slack, previews, sending by hand -------------------------------------------------------
 
 

@@ -149,6 +149,7 @@ NOT_SHOWN_TO_PEOPLE = {"bad_token", "missing_token", "no_fix", "unknown_alert"} 
     "connection_refused",
     "unknown_outcome",
     "history_too_long",
+    "slack_settings",
 }
 
 

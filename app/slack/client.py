@@ -78,6 +78,24 @@ WEBHOOK_CANNOT_CHECK = template(
     )
 )
 
+# slack-sdk or urllib would not even make the request from the setting (a typographic quote, a newline,
+# no https://): the same every time, and nothing reached Slack. The exception's class only: its text
+# may hold the token or the webhook's URL.
+BOT_SETTINGS = template(
+    N_(
+        "Nothing was sent: a request to Slack cannot be made with this SLACK_BOT_TOKEN or SLACK_API_URL "
+        "({exc}). Set the token as the Slack app shows it (xoxb-…), without quotes or spaces, and restart "
+        "Launch Tally."
+    )
+)
+WEBHOOK_SETTINGS = template(
+    N_(
+        "Nothing was sent: a request to Slack cannot be made with this SLACK_WEBHOOK_URL ({exc}). Set it to "
+        "the webhook's URL as Slack shows it (https://hooks.slack.com/services/…), without quotes or spaces, "
+        "and restart Launch Tally."
+    )
+)
+
 WEBHOOKS_CHANNEL = template(N_("the webhook's channel"))  # a webhook names none: the channel it was made for
 
 # Errors no retry can fix, with what a person should do about each.
@@ -183,7 +201,19 @@ def _not_sent(exc: BaseException) -> bool:
     return isinstance(reason, ConnectionRefusedError | socket.gaierror)
 
 
-def _transport_error(exc: BaseException, channel: str) -> SlackError:
+def _refused(exc: BaseException) -> bool:
+    """True when the request was never made: slack-sdk or urllib refused the token or URL it was given."""
+    if isinstance(exc, SlackRequestError | UnicodeEncodeError | http.client.InvalidURL):
+        return True
+    if isinstance(exc, urllib.error.URLError):
+        return isinstance(exc.reason, str)  # urllib's own "unknown url type", "no host given"
+    return type(exc) is ValueError  # "unknown url type", "Invalid header value"
+
+
+def _transport_error(exc: BaseException, channel: str, *, settings: str) -> SlackError:
+    """``settings``: the template naming the settings the sender was made from."""
+    if _refused(exc):
+        return SlackError(settings.format(exc=exc.__class__.__name__), code="slack_settings", permanent=True)
     if _not_sent(exc):
         return SlackError(COULD_NOT_CONNECT.format(exc=exc), code="connection_refused", permanent=False)
     return SlackError(
@@ -203,7 +233,15 @@ def _api_error(code: str, channel: str, *, status: int | None, retry_after: floa
     return SlackError(SLACK_ANSWERED.format(code=code), code=code, permanent=False, retry_after=retry_after)
 
 
-TRANSPORT_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, SlackRequestError, TimeoutError)
+# ValueError: a request slack-sdk or urllib would not make (_refused), or an answer that could not be read.
+TRANSPORT_ERRORS = (
+    urllib.error.URLError,
+    http.client.HTTPException,
+    OSError,
+    SlackRequestError,
+    TimeoutError,
+    ValueError,
+)
 
 
 def _read_error(exc: BaseException, channel: str, *, missing_scope: str, unreachable: str) -> SlackError:
@@ -217,6 +255,8 @@ def _read_error(exc: BaseException, channel: str, *, missing_scope: str, unreach
         return _api_error(
             code, channel, status=status, retry_after=_retry_after(exc.response) if status == 429 else None
         )
+    if _refused(exc):
+        return _transport_error(exc, channel, settings=BOT_SETTINGS)
     return SlackError(
         unreachable.format(channel=channel, exc=exc.__class__.__name__),
         code="connection_lost",
@@ -259,7 +299,7 @@ class BotSender:
                 retry_after=_retry_after(exc.response) if exc.response.status_code == 429 else None,
             ) from None
         except TRANSPORT_ERRORS as exc:
-            raise _transport_error(exc, channel) from None
+            raise _transport_error(exc, channel, settings=BOT_SETTINGS) from None
         return Posted(str(response.get("channel") or channel), response.get("ts"))
 
     def _channel_id(self, channel: str) -> str:
@@ -340,7 +380,7 @@ class WebhookSender:
         try:
             response = self._client.send(text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
         except TRANSPORT_ERRORS as exc:
-            raise _transport_error(exc, where) from None
+            raise _transport_error(exc, where, settings=WEBHOOK_SETTINGS) from None
         if response.status_code == 200:
             return Posted(where, None)
         code = (response.body or "").strip() or f"http_{response.status_code}"
