@@ -507,6 +507,35 @@ def test_a_token_or_webhook_url_no_request_can_be_made_with_fails_at_once_naming
     assert "test-token" not in caplog.text
 
 
+def test_a_webhook_5xx_says_what_slack_answered_not_that_the_connection_dropped(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
+    slack.queue("webhook", Reply(503, "service_unavailable"))
+    [run] = run_due(db, settings, hook, local(18, 9))
+    assert run.status == DigestStatus.FAILED and run.attempts == 1 and slack.webhook_messages == []
+    assert (run.error or "").startswith("Slack answered 503 (service_unavailable). A webhook cannot check")
+    assert "dropped" not in (run.error or "") and "tried again" not in (run.error or "")
+
+
+def test_giving_up_does_not_say_it_will_be_tried_again(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    slack.queue("chat.postMessage", *[Reply(500, {"ok": False, "error": "fatal_error"})] * 100)  # more than it tries
+    now = local(18, 13)
+    [run] = run_due(db, settings, bot, now)
+    assert run.status == DigestStatus.RETRYING and run.error == "Slack answered 500 (fatal_error)."
+    while run.status == DigestStatus.RETRYING:
+        assert run.next_attempt_at is not None
+        now = run.next_attempt_at
+        run = next(r for r in run_due(db, settings, bot, now) if r.id == run.id)
+    assert run.error == (
+        f"Gave up after {run.attempts} attempts: Slack answered 500 (fatal_error). Send it from the Digests page "
+        "once Slack answers again."
+    )
+    assert slack.posts(CHANNEL) == []
+
+
 # --- no Slack, previews, sending by hand -------------------------------------------------------
 
 

@@ -45,12 +45,13 @@ TIMEOUT = 15
 MAX_HISTORY_PAGES = 10  # of 200 messages: a channel's history since a digest was claimed, looked through
 
 # What a lead reads on the Digests and Alerts pages (app/slack/messages.py translates it there).
-COULD_NOT_CONNECT = template(N_("Could not connect to Slack ({exc}); it will be tried again."))
+# Said of a run that waits to be tried again, and inside "Gave up after …": none says it will be tried.
+COULD_NOT_CONNECT = template(N_("Could not connect to Slack ({exc})."))
 CONNECTION_DROPPED = template(
     N_("The connection to Slack dropped ({exc}) after the digest was sent, so it may or may not be in {channel}.")
 )
-SERVER_ERROR = template(N_("Slack answered {status} ({code}); it will be tried again."))
-SLACK_ANSWERED = template(N_("Slack answered '{code}'; it will be tried again."))
+SERVER_ERROR = template(N_("Slack answered {status} ({code})."))
+SLACK_ANSWERED = template(N_("Slack answered '{code}'."))
 CANNOT_LOOK_UP = template(
     N_(
         "Cannot look up {channel} to see whether the digest is already there: give the launch the channel's ID "
@@ -67,8 +68,8 @@ CANNOT_CHECK = template(
 CHECK_UNREACHABLE = template(N_("Could not reach Slack to check {channel} ({exc})."))
 HISTORY_TOO_LONG = template(
     N_(
-        "Could not check {channel} for the digest: more than {n} messages since it was claimed. It will be tried "
-        "again; look in the channel, and send it by hand if it is not there."
+        "Could not check {channel} for the digest: more than {n} messages since it was claimed. Look in the "
+        "channel, and send it by hand if it is not there."
     )
 )
 WEBHOOK_CANNOT_CHECK = template(

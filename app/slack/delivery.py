@@ -6,7 +6,8 @@ digest's slot key, an alert's claim key) and delivered the same way:
 * up to ``ATTEMPTS_PER_PASS`` attempts in a pass, ``PAUSES`` apart (a short
   Retry-After instead, when Slack asks for one; a long one ends the pass);
 * after a failure that may have posted (a dropped connection, a 5xx) the
-  channel is searched for the key before posting again;
+  channel is searched for the key before posting again (a webhook cannot
+  search: the pass ends there, for a person to look);
 * a permanent error ends it at once; otherwise a later pass tries again after
   ``next_pass`` (2, 4, 8, 16, then 30 minutes), ``MAX_PASSES`` passes in all;
 * a claim older than ``STALE_CLAIM`` belongs to a process that died.
@@ -128,6 +129,10 @@ def post_with_retries(
         except SlackError as exc:
             error = exc
             if exc.permanent:
+                break
+            if exc.maybe_posted and not sender.can_check_channel:
+                # A webhook cannot look: the pass ends, and the caller says why it may be there (a 5xx
+                # is no dropped connection, as the webhook's find_posted would have put it).
                 break
             check_first = check_first or exc.maybe_posted
             if exc.retry_after is not None and exc.retry_after > MAX_RATE_LIMIT_WAIT:
