@@ -536,6 +536,46 @@ def test_giving_up_does_not_say_it_will_be_tried_again(
     assert slack.posts(CHANNEL) == []
 
 
+NOT_FOUND_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>\n<body><h1>Not Found</h1>"
+    + "<p>The requested URL was not found on this server.</p>" * 20
+    + "</body></html>"
+)
+
+
+@pytest.mark.parametrize("webhook", [False, True])
+def test_an_address_that_is_not_slacks_fails_at_once_naming_the_setting(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch, webhook: bool
+) -> None:
+    """A wrong SLACK_API_URL answering a web server's 404 page was retried for four hours, with the
+    page as Slack's "code"."""
+    sender = (
+        WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
+        if webhook
+        else BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda s: None)
+    )
+    slack.queue("webhook" if webhook else "chat.postMessage", Reply(404, NOT_FOUND_PAGE))
+    [run] = run_due(db, settings, sender, local(18, 13))
+    setting = "SLACK_WEBHOOK_URL" if webhook else "SLACK_API_URL"
+    assert (run.status, run.attempts) == (DigestStatus.FAILED, 1)
+    assert (
+        run.error == f"The address in {setting} answered 404 (404 Not Found) without a Slack error: check that setting."
+    )
+
+
+def test_an_answer_without_a_slack_error_code_is_shown_shortened(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
+    slack.queue("webhook", Reply(400, "Bad request: " + "x" * 500))
+    [run] = run_due(db, settings, hook, local(18, 13))
+    assert run.status == DigestStatus.FAILED and "SLACK_WEBHOOK_URL" in (run.error or "")
+    assert "(Bad request: xxx" in (run.error or "") and len(run.error or "") < 200
+    slack.queue("webhook", *[Reply(400, "user_not_found")] * 3)  # Slack's own code: as before, tried again
+    [later] = run_due(db, settings, hook, local(18, 16))
+    assert later.status == DigestStatus.RETRYING and later.error == "Slack answered 'user_not_found'."
+
+
 # --- no Slack, previews, sending by hand -------------------------------------------------------
 
 

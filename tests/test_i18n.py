@@ -150,6 +150,7 @@ NOT_SHOWN_TO_PEOPLE = {"bad_token", "missing_token", "no_fix", "unknown_alert"} 
     "unknown_outcome",
     "history_too_long",
     "slack_settings",
+    "not_slack",
 }
 
 

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 METADATA_EVENT = "launch_tally_digest"
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+SLACK_CODE = re.compile(r"[a-z0-9_]+")  # as Slack's error codes are written: invalid_auth
+NOT_JSON = "Received a response in a non-JSON format: "  # how slack-sdk gives a body that is not Slack's
+MAX_SHOWN = 80  # characters of an answer's body in a message
 MAX_RATE_LIMIT_WAIT = 60  # seconds; longer waits go back to the scheduler instead of blocking it
 TIMEOUT = 15
 MAX_HISTORY_PAGES = 10  # of 200 messages: a channel's history since a digest was claimed, looked through
@@ -52,6 +55,9 @@ CONNECTION_DROPPED = template(
 )
 SERVER_ERROR = template(N_("Slack answered {status} ({code})."))
 SLACK_ANSWERED = template(N_("Slack answered '{code}'."))
+NOT_SLACK = template(
+    N_("The address in {setting} answered {status} ({body}) without a Slack error: check that setting.")
+)
 CANNOT_LOOK_UP = template(
     N_(
         "Cannot look up {channel} to see whether the digest is already there: give the launch the channel's ID "
@@ -225,13 +231,33 @@ def _transport_error(exc: BaseException, channel: str, *, settings: str) -> Slac
     )
 
 
-def _api_error(code: str, channel: str, *, status: int | None, retry_after: float | None) -> SlackError:
+def _shown(body: str) -> str:
+    """An answer's body as a message can show it: an HTML page's title, else its start."""
+    body = body.removeprefix(NOT_JSON)
+    title = re.search(r"<title[^>]*>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
+    text = " ".join((title.group(1) if title else body).split())
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+def _api_error(code: str, channel: str, *, status: int | None, retry_after: float | None, setting: str) -> SlackError:
+    """``code``: Slack's error code, or the body of an answer that has none. ``setting``: the variable
+    holding the address asked (SLACK_API_URL, SLACK_WEBHOOK_URL)."""
+    if status is not None and 400 <= status < 500 and status != 429 and not SLACK_CODE.fullmatch(code):
+        # Not Slack answering (a wrong URL, a proxy's page): the same on every try.
+        return SlackError(
+            NOT_SLACK.format(setting=setting, status=status, body=_shown(code) or "–"),
+            code="not_slack",
+            permanent=True,
+        )
+    code = code or f"http_{status}"
     if code in PERMANENT:
         return SlackError(PERMANENT[code].format(channel=channel), code=code, permanent=True)
     if status is not None and status >= 500:
         # A server error may come after the message was stored; check before posting again.
-        return SlackError(SERVER_ERROR.format(status=status, code=code), code=code, permanent=False, maybe_posted=True)
-    return SlackError(SLACK_ANSWERED.format(code=code), code=code, permanent=False, retry_after=retry_after)
+        return SlackError(
+            SERVER_ERROR.format(status=status, code=_shown(code)), code=code, permanent=False, maybe_posted=True
+        )
+    return SlackError(SLACK_ANSWERED.format(code=_shown(code)), code=code, permanent=False, retry_after=retry_after)
 
 
 # ValueError: a request slack-sdk or urllib would not make (_refused), or an answer that could not be read.
@@ -254,7 +280,11 @@ def _read_error(exc: BaseException, channel: str, *, missing_scope: str, unreach
             return SlackError(missing_scope.format(channel=channel), code=code, permanent=True)
         status = exc.response.status_code
         return _api_error(
-            code, channel, status=status, retry_after=_retry_after(exc.response) if status == 429 else None
+            code,
+            channel,
+            status=status,
+            retry_after=_retry_after(exc.response) if status == 429 else None,
+            setting="SLACK_API_URL",
         )
     if _refused(exc):
         return _transport_error(exc, channel, settings=BOT_SETTINGS)
@@ -298,6 +328,7 @@ class BotSender:
                 channel,
                 status=exc.response.status_code,
                 retry_after=_retry_after(exc.response) if exc.response.status_code == 429 else None,
+                setting="SLACK_API_URL",
             ) from None
         except TRANSPORT_ERRORS as exc:
             raise _transport_error(exc, channel, settings=BOT_SETTINGS) from None
@@ -384,12 +415,12 @@ class WebhookSender:
             raise _transport_error(exc, where, settings=WEBHOOK_SETTINGS) from None
         if response.status_code == 200:
             return Posted(where, None)
-        code = (response.body or "").strip() or f"http_{response.status_code}"
         raise _api_error(
-            code,
+            (response.body or "").strip(),
             where,
             status=response.status_code,
             retry_after=_retry_after(response) if response.status_code == 429 else None,
+            setting="SLACK_WEBHOOK_URL",
         )
 
     def find_posted(self, *, channel: str, slot_key: str, oldest: float) -> Posted | None:
