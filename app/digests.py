@@ -199,7 +199,8 @@ def compose(
         return tallies.tally(session=session, launch=launch, start=start, end=end, now=now, hypotheses=hypotheses)
 
     current = counts(window_start, window_end)
-    previous = counts(previous_start, window_start)
+    # The launch's first window has none before it (the page compares with nothing either): no arrows.
+    previous = counts(previous_start, window_start) if previous_start < window_start else None
     today = counts(min(day_start, window_end), window_end)
     since_launch = counts(launch_start, window_end)
     return slack_blocks.DigestContent(
@@ -209,7 +210,7 @@ def compose(
         day_number=launches.day_number(launch, day),
         launch_days=launches.day_number(launch, launch.ends_on),
         window_total=current.total,
-        previous_total=previous.total,
+        previous_total=previous.total if previous is not None else None,
         today_total=today.total,
         since_launch_total=since_launch.total,
         url=f"{base_url}/launches/{launch.slug}",
@@ -219,14 +220,14 @@ def compose(
                 key=h.key,
                 text=h.text,
                 count=current.for_hypothesis(h),
-                previous=previous.for_hypothesis(h),
+                previous=previous.for_hypothesis(h) if previous is not None else None,
                 today=today.for_hypothesis(h),
                 expected_per_day=h.expected_per_day,
             )
             for h in hypotheses
         ],
         other=current.other,
-        other_previous=previous.other,
+        other_previous=previous.other if previous is not None else None,
         notes=enquiries.recent_notes(session, launch=launch, start=window_start, end=window_end, limit=5),
         channels=current.by_channel,
         late=late,

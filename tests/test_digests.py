@@ -229,6 +229,33 @@ def test_digests_are_written_in_the_slack_language_whatever_the_interface_langua
     assert "*0* i denne perioden" in " ".join(str(b) for b in slack.posts(CHANNEL)[-1]["blocks"])
 
 
+def test_the_first_digest_of_a_launch_compares_with_nothing_as_its_page_does(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    """The first window has none before it: the digest said "↑5 on the one before" (and ↑ per hypothesis)
+    against an empty window, while the page it links to compared with nothing. So did a digest sent by hand
+    before the first scheduled one."""
+    launch = make_launch(db, slack_channel=CHANNEL, hypotheses=("send",), starts_on=dt.date(2026, 11, 18))
+    for hour in (1, 3, 5):
+        log(db, launch, "send", at=local(18, hour))
+    log(db, launch, at=local(18, 6))
+    by_hand = digests.send_now(db, launch, settings=settings, now=local(18, 8), sender=bot, sleep=lambda s: None)
+    [first] = run_due(db, settings, bot, local(18, 9))
+    log(db, launch, "send", at=local(18, 10))
+    [second] = run_due(db, settings, bot, local(18, 13))
+    for run in (by_hand, first):
+        text = " ".join(str(b) for b in run.blocks)
+        assert "in this window ·" in text and "on the one before" not in text and "↑" not in text
+    assert "*1* in this window (↓3 on the one before)" in " ".join(str(b) for b in second.blocks)
+    with db.session() as session:
+        stored = fresh(db, launch)
+        selection = ranges.select(
+            stored, now=local(18, 9, 5), from_text="2026-11-18T00:00+01:00", to_text="2026-11-18T09:00+01:00"
+        )
+        page = dashboard.build(session, launch=stored, selection=selection, now=local(18, 9, 5))
+    assert page.all.previous.count is None  # the page it links to: nothing to compare with either
+
+
 def test_window_labels_are_written_as_each_language_writes_dates(launch: Launch) -> None:
     from app.i18n import use_language
 

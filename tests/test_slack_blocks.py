@@ -165,6 +165,23 @@ def test_a_quiet_window() -> None:
     assert "• <https://tally.example/launches/payapp/hypotheses/a?range=since-digest|A>" in joined
 
 
+def test_a_digest_with_no_window_before_it_compares_with_nothing() -> None:
+    """The launch's first digest showed "↑5 on the one before" and ↑ on every line, against an empty window."""
+    first = content(
+        previous_total=None,
+        other_previous=None,
+        hypotheses=[HypothesisLine("send", "Send", 4, None, 4), HypothesisLine("dark", "Dark", 0, None, 0)],
+    )
+    joined = "\n".join(section_texts(build(first)[1]))
+    assert "*41* in this window · *63* today · *1,200* since launch" in joined
+    assert "`██████████` *4*  <https://tally.example/launches/payapp/hypotheses/send" in joined
+    assert "*Other* (not on the list): *9*\n" in joined
+    assert "↑" not in joined and "=" not in joined.replace("?range=", "")
+    text = plain_text(first)
+    assert "41 in this window · 63 today · 1,200 since launch" in text and "Other: 9\n" in text
+    assert "↑" not in text
+
+
 def test_late_digests_say_so() -> None:
     _, blocks = build(content(late=True))
     assert "sent late" in blocks[1]["elements"][0]["text"]

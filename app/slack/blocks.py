@@ -53,7 +53,7 @@ class HypothesisLine:
     key: str
     text: str
     count: int  # in the window
-    previous: int  # in the previous window
+    previous: int | None  # in the previous window; None when there was none (the launch's first digest)
     today: int
     expected_per_day: int | None = None
 
@@ -101,13 +101,13 @@ class DigestContent:
     day_number: int
     launch_days: int
     window_total: int
-    previous_total: int
+    previous_total: int | None  # None: no window before this one (the launch's first), nothing to compare
     today_total: int
     since_launch_total: int
     url: str
     hypotheses: list[HypothesisLine] = field(default_factory=list)  # every hypothesis on the list
     other: int = 0
-    other_previous: int = 0
+    other_previous: int | None = 0
     notes: list[str] = field(default_factory=list)
     channels: dict[str, int] = field(default_factory=dict)
     late: bool = False
@@ -140,7 +140,10 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def change(now: int, before: int) -> str:
+def change(now: int, before: int | None) -> str:
+    """The change since ``before``, ↑3, ↓2 or =; none with nothing to compare with."""
+    if before is None:
+        return ""
     if now > before:
         return f"↑{format_number(now - before)}"
     if now < before:
@@ -279,7 +282,7 @@ def _hypothesis_line(content: DigestContent, line: HypothesisLine, biggest: int)
     if line.expected_per_day is not None:
         expected = " · " + _expected_today(line)
     return (
-        f"`{bar(line.count, biggest)}` *{format_number(line.count)}* {change(line.count, line.previous)}  "
+        f"`{bar(line.count, biggest)}` *{format_number(line.count)}*{_spaced(change(line.count, line.previous))} "
         f"{_linked(content, line, 300)}{expected}"
     )
 
@@ -299,13 +302,10 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         ),
         SectionBlock(
             text=MarkdownTextObject(
-                text=_(
-                    "{window} in this window ({change} on the one before) · {today} today · {since} since launch"
-                ).format(
-                    window=f"*{format_number(content.window_total)}*",
-                    change=change(content.window_total, content.previous_total),
-                    today=f"*{format_number(content.today_total)}*",
-                    since=f"*{format_number(content.since_launch_total)}*",
+                text=_totals(
+                    content,
+                    _("{window} in this window ({change} on the one before) · {today} today · {since} since launch"),
+                    bold=True,
                 )
             )
         ),
@@ -354,8 +354,11 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
-    other = "*{}* ({}): *{}* {}".format(
-        _("Other"), _("not on the list"), format_number(content.other), change(content.other, content.other_previous)
+    other = "*{}* ({}): *{}*{}".format(
+        _("Other"),
+        _("not on the list"),
+        format_number(content.other),
+        _spaced(change(content.other, content.other_previous)).rstrip(),
     )
     notes = [f"> {escape(cut(note, MAX_NOTE))}" for note in content.notes[:5]]
     tail.append(SectionBlock(text=MarkdownTextObject(text=cut("\n".join([other, *notes]), MAX_TAIL_SECTION + 300))))
@@ -421,6 +424,28 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     return cut(text, MAX_SECTION), [block.to_dict() for block in blocks]
 
 
+def _spaced(arrow: str) -> str:
+    """An arrow between a count and what follows, " ↑3 ", or a single space without one."""
+    return f" {arrow} " if arrow else " "
+
+
+def _totals(content: DigestContent, compared: str, *, bold: bool) -> str:
+    """The window's, today's and the launch's totals, with ``compared`` (the words with {change}) when
+    there was a window before this one."""
+    mark = "*" if bold else ""
+    words = (
+        compared
+        if content.previous_total is not None
+        else _("{window} in this window · {today} today · {since} since launch")
+    )
+    return words.format(
+        window=f"{mark}{format_number(content.window_total)}{mark}",
+        change=change(content.window_total, content.previous_total),
+        today=f"{mark}{format_number(content.today_total)}{mark}",
+        since=f"{mark}{format_number(content.since_launch_total)}{mark}",
+    )
+
+
 def _late_note(content: DigestContent) -> str:
     if content.late_cause == "undelivered":
         return _("sent late: Slack did not take it at the time")
@@ -440,12 +465,7 @@ def plain_text(content: DigestContent) -> str:
     lines = [
         f"{content.launch_name} · {content.slot_label}",
         _enquiries_day(content) + (" · " + _("sent late") if content.late else ""),
-        _("{window} in this window ({change}) · {today} today · {since} since launch").format(
-            window=format_number(content.window_total),
-            change=change(content.window_total, content.previous_total),
-            today=format_number(content.today_total),
-            since=format_number(content.since_launch_total),
-        ),
+        _totals(content, _("{window} in this window ({change}) · {today} today · {since} since launch"), bold=False),
         "",
     ]
     for h in seen:
@@ -467,7 +487,8 @@ def plain_text(content: DigestContent) -> str:
         ]
     if content.not_seen:
         lines += ["", _("Not seen in this window") + ":"] + [f"  - {h.text}{_expects(h)}" for h in content.not_seen]
-    lines += ["", f"{_('Other')}: {format_number(content.other)} ({change(content.other, content.other_previous)})"]
+    other_change = change(content.other, content.other_previous)
+    lines += ["", f"{_('Other')}: {format_number(content.other)}" + (f" ({other_change})" if other_change else "")]
     lines += [f'  "{note}"' for note in content.notes[:5]]
     if content.new_in_other:
         lines += ["", _("New in other") + ":"]
