@@ -730,6 +730,7 @@ def send_again(
     db: Database,
     run_id: int,
     *,
+    settings: Settings,
     now: dt.datetime,
     sender: Sender | None,
     sleep: Sleep = time.sleep,
@@ -754,6 +755,11 @@ def send_again(
     taken = _take_over(db, run, expect=run.status, now=now)
     if taken is None:
         raise Conflict("Someone else is sending this digest right now.", code="digest_busy")
+    if run.kind == DigestKind.SCHEDULED and now - run.slot_at > ON_TIME:
+        # Its stored blocks were composed for its time: posted the next day, "13:00" with no word of
+        # lateness reads as today's. Labelled as the scheduler's own late posts are (LATE_WITH_DAY).
+        cause = "by_hand" if run.status == DigestStatus.DRY_RUN else "undelivered"
+        taken = _store_content(db, taken, launch, now=now, settings=settings, late=True, late_cause=cause)
     # A bot looks before posting again; with a webhook the lead has looked (the page asks them to).
     check = sender.can_check_channel and run.attempts > 0
     return deliver(

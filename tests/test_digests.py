@@ -613,8 +613,32 @@ def test_without_slack_digests_are_dry_runs_a_lead_can_send_later(
     [dry] = run_due(db, settings, None, local(18, 13))
     assert dry.status == DigestStatus.DRY_RUN and dry.blocks and "*1* in this window" in str(dry.blocks)
     assert slack.posts() == []
-    sent = digests.send_again(db, dry.id or 0, now=local(18, 14), sender=bot, sleep=lambda s: None)
+    sent = digests.send_again(db, dry.id or 0, settings=settings, now=local(18, 14), sender=bot, sleep=lambda s: None)
     assert sent.status == DigestStatus.LATE and len(slack.posts(CHANNEL)) == 1
+
+
+def test_a_digest_sent_again_the_next_day_says_it_is_late_and_whose_day_it_was(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Send to Slack posted the stored blocks as they were: the next morning, "Test launch · 13:00" and
+    "1 today", with no word of lateness, while the Digests page said "sent late"."""
+    log(db, launch, "send", at=local(18, 10))
+    run_due(db, settings, bot, local(18, 9))
+    slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "not_in_channel"}))
+    [failed] = run_due(db, settings, bot, local(18, 13))
+    [dry] = run_due(db, settings, None, local(18, 16))
+    for run, note in ((failed, "sent late: Slack did not take it at the time"), (dry, "sent late")):
+        assert run.status in (DigestStatus.FAILED, DigestStatus.DRY_RUN)
+        again = digests.send_again(
+            db, run.id or 0, settings=settings, now=local(19, 9, 30), sender=bot, sleep=lambda s: None
+        )
+        assert again.status == DigestStatus.LATE
+        message = slack.posts(CHANNEL)[-1]
+        slot = "Wed 13:00" if run is failed else "Wed 16:00"
+        assert message["blocks"][0]["text"]["text"] == f"Test launch · {slot}"
+        assert message["blocks"][1]["elements"][0]["text"].endswith(f" · {note}")
+        assert message["text"].startswith(f"Test launch · {slot}: ")
+        assert (again.window_start, again.window_end) == (run.window_start, run.window_end)  # the same window
 
 
 def test_a_digest_sent_by_hand_does_not_move_the_schedule(
@@ -920,7 +944,9 @@ def test_sending_a_retrying_digest_by_hand_looks_first(
     slack.queue("conversations.history", Reply(drop=True), Reply(drop=True), Reply(drop=True))
     [run] = run_due(db, settings, bot, local(18, 9))
     assert run.status == DigestStatus.RETRYING
-    again = digests.send_again(db, run.id or 0, now=local(18, 9, 1), sender=bot, sleep=lambda s: None)
+    again = digests.send_again(
+        db, run.id or 0, settings=settings, now=local(18, 9, 1), sender=bot, sleep=lambda s: None
+    )
     assert again.status == DigestStatus.SENT and len(slack.posts(CHANNEL)) == 1
 
 

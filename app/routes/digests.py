@@ -99,5 +99,5 @@ def send_again(
     if run is None or launch is None:
         raise NotFound(f"No digest run {run_id}.")
     session.close()
-    digests.send_again(db, run_id, now=now, sender=by_hand(settings), max_pause=BY_HAND_MAX_PAUSE)
+    digests.send_again(db, run_id, settings=settings, now=now, sender=by_hand(settings), max_pause=BY_HAND_MAX_PAUSE)
     return RedirectResponse(f"/launches/{launch.slug}/digests", status_code=303)
