@@ -182,6 +182,26 @@ def test_a_digest_with_no_window_before_it_compares_with_nothing() -> None:
     assert "↑" not in text
 
 
+def test_a_long_launch_name_is_cut_before_the_time_and_never_inside_an_entity() -> None:
+    """The header was escaped, then cut at 150: a long name pushed the slot time out, and a cut could
+    fall inside "&amp;". So could the cut of the notes' section."""
+    import re
+
+    from slack_sdk.models.blocks import Block
+
+    entity_cut = re.compile(r"&(?!amp;|lt;|gt;)")
+    for name in ("R&D " * 60, "&" * 200, "PayApp <5> " * 20):
+        text, blocks = build(content(launch_name=name, slot_label="Wed 13:00", notes=["&" * 500] * 5))
+        header = blocks[0]["text"]["text"]
+        assert header.endswith("… · Wed 13:00") and len(header) <= 150
+        assert not entity_cut.search(header), header
+        other = next(t for t in section_texts(blocks) if t.startswith("*Other*"))
+        assert len(other) <= 1800 and not entity_cut.search(other) and other.endswith("…")
+        assert not entity_cut.search(text)
+        for block in blocks:
+            Block.parse(block).validate_json()  # type: ignore[union-attr]
+
+
 def test_late_digests_say_so() -> None:
     _, blocks = build(content(late=True))
     assert "sent late" in blocks[1]["elements"][0]["text"]

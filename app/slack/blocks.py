@@ -141,6 +141,22 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def escaped_cut(text: str, limit: int) -> str:
+    """``text`` escaped, in at most ``limit`` characters: cut before escaping, so an entity (&amp;) is
+    never cut in two."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    kept, used = [], 0
+    for char in text:
+        part = escape(char)
+        if used + len(part) > limit - 1:
+            break
+        kept.append(part)
+        used += len(part)
+    return "".join(kept) + "…"
+
+
 def change(now: int, before: int | None) -> str:
     """The change since ``before``, ↑3, ↓2 or =; none with nothing to compare with."""
     if before is None:
@@ -291,9 +307,7 @@ def _hypothesis_line(content: DigestContent, line: HypothesisLine, biggest: int)
 def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text and the blocks for ``content``."""
     blocks: list[Block] = [
-        HeaderBlock(
-            text=PlainTextObject(text=cut(escape(f"{content.launch_name} · {content.slot_label}"), MAX_HEADER))
-        ),
+        HeaderBlock(text=PlainTextObject(text=_header(content))),
         ContextBlock(
             elements=[
                 MarkdownTextObject(
@@ -361,8 +375,13 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         format_number(content.other),
         _spaced(change(content.other, content.other_previous)).rstrip(),
     )
-    notes = [f"> {escape(cut(note, MAX_NOTE))}" for note in content.notes[:5]]
-    tail.append(SectionBlock(text=MarkdownTextObject(text=cut("\n".join([other, *notes]), MAX_TAIL_SECTION + 300))))
+    section = other
+    for note in content.notes[:5]:
+        room = MAX_TAIL_SECTION + 300 - len(section) - len("\n> ")
+        if room < 20:  # not even a few words of it
+            break
+        section += "\n> " + escaped_cut(cut(note, MAX_NOTE), room)
+    tail.append(SectionBlock(text=MarkdownTextObject(text=section)))
     if content.new_in_other:
         lines = [_theme_line(t) for t in content.new_in_other[:3]]
         [text] = _pack(
@@ -373,11 +392,9 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         )
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
     if content.channels:
-        split = " · ".join(
-            f"{escape(dimension_label(name))} {format_number(n)}" for name, n in content.channels.items()
-        )
+        split = " · ".join(f"{dimension_label(name)} {format_number(n)}" for name, n in content.channels.items())
         by_channel = _("By channel: {split}").format(split=split)
-        tail.append(ContextBlock(elements=[MarkdownTextObject(text=cut(by_channel, MAX_TAIL_SECTION))]))
+        tail.append(ContextBlock(elements=[MarkdownTextObject(text=escaped_cut(by_channel, MAX_TAIL_SECTION))]))
     tail.append(
         SectionBlock(
             text=MarkdownTextObject(
@@ -421,8 +438,14 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         today=format_number(content.today_total),
         since=format_number(content.since_launch_total),
     )
-    text = escape(f"{content.launch_name} · {content.slot_label}: {summary}{top}")
-    return cut(text, MAX_SECTION), [block.to_dict() for block in blocks]
+    text = escaped_cut(f"{content.launch_name} · {content.slot_label}: {summary}{top}", MAX_SECTION)
+    return text, [block.to_dict() for block in blocks]
+
+
+def _header(content: DigestContent) -> str:
+    """The header, "PayApp 5.0 · 13:00": a long name is cut, never the time."""
+    slot = escape(f" · {content.slot_label}")
+    return escaped_cut(content.launch_name, MAX_HEADER - len(slot)) + slot
 
 
 def _spaced(arrow: str) -> str:
