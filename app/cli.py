@@ -30,7 +30,7 @@ from app.jobs.scheduler import DigestScheduler
 from app.models import Alert, DigestStatus, Launch, LaunchStatus, Role, TokenRole, User
 from app.observability import logs, metrics
 from app.slack import blocks as slack_blocks
-from app.slack.client import sender_from
+from app.slack.client import WEBHOOKS_CHANNEL, sender_from
 
 cli = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Launch Tally: count launch enquiries against hypotheses."
@@ -649,7 +649,7 @@ def digest_send(slug: str) -> None:
     run = digests.send_now(db, launch, settings=config, now=now(), sender=sender)
     if run.status not in (DigestStatus.SENT, DigestStatus.LATE):
         raise fail(f"Not sent ({run.status.value}): {run.error}")
-    where = launch.slack_channel or run.channel
+    where = (launch.slack_channel or run.channel) if run.channel else WEBHOOKS_CHANNEL  # a webhook's: its own
     tz = launches.zone(launch)
     start, end = run.window_start.astimezone(tz), run.window_end.astimezone(tz)
     typer.echo(f"Sent to {where} ({start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}, {launch.timezone}).")

@@ -14,7 +14,7 @@ from sqlmodel import select
 from app import digests
 from app.db import Database
 from app.main import create_app
-from app.models import Launch, User
+from app.models import DigestRun, Launch, User
 from app.slack.client import sender_from
 from tests.conftest import People, WebUser, make_settings
 from tests.factories import log, make_launch
@@ -136,6 +136,31 @@ def test_a_failed_digest_shows_leads_what_went_wrong_and_what_to_do(
     page = WebUser(slack_app).login("lena").get(f"/launches/{launch.slug}/digests")
     assert "Appen er ikke med i #launch: inviter den dit (/invite @Launch Tally i kanalen)." in page.text
     assert "The app is not in" not in page.text
+
+
+def test_a_webhook_post_names_its_channel_in_the_readers_language(
+    database_url: str, db: Database, people: People, launch: Launch, slack: FakeSlack
+) -> None:
+    """It was stored in English and shown as it was: "the webhook's channel" on a Norwegian page."""
+    settings = make_settings(database_url, slack_webhook_url=slack.webhook_url)
+    app = create_app(settings, db=db)
+    with TestClient(app):
+        digests.run_due(db, settings=settings, now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC), sender=None)
+        [dry] = [r for r in digests_of(db, launch) if r.status.value == "dry_run"]
+        lena = WebUser(app).login("lena")
+        assert lena.post(f"/digests/{dry.id}/send").status_code == 303
+        [sent] = [r for r in digests_of(db, launch) if r.id == dry.id]
+        assert sent.status.value == "late" and sent.channel is None and len(slack.webhook_messages) == 1
+        assert "· the webhook's channel" in html.unescape(lena.get(f"/launches/{launch.slug}/digests").text)
+        with db.transaction() as session:
+            session.exec(select(User).where(User.username == "lena")).one().language = "nb"
+        for stored in (None, "the webhook's channel"):  # as it is stored now, and as it was stored before
+            with db.transaction() as session:
+                row = session.get(DigestRun, sent.id)
+                assert row is not None
+                row.channel = stored
+            page = html.unescape(WebUser(app).login("lena").get(f"/launches/{launch.slug}/digests").text)
+            assert "· webhookens kanal" in page and "webhook's channel" not in page
 
 
 def test_a_launch_that_has_not_started_has_no_digest_to_preview_or_send(

@@ -153,7 +153,7 @@ class SlackError(Exception):
 
 @dataclass(frozen=True)
 class Posted:
-    channel: str
+    channel: str | None  # None: a webhook's, which names none (a page shows WEBHOOKS_CHANNEL, translated)
     ts: str | None
 
 
@@ -414,7 +414,7 @@ class WebhookSender:
         except TRANSPORT_ERRORS as exc:
             raise _transport_error(exc, where, settings=WEBHOOK_SETTINGS) from None
         if response.status_code == 200:
-            return Posted(where, None)
+            return Posted(None, None)
         raise _api_error(
             (response.body or "").strip(),
             where,
