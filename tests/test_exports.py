@@ -118,6 +118,8 @@ def as_text(cell: Any) -> str:
     """An XLSX cell as the CSV writes it (a time without its offset: Excel has none)."""
     if cell is None:
         return ""
+    if isinstance(cell, bool):  # a TRUE/FALSE cell; the CSV writes it as JSON does
+        return "true" if cell else "false"
     if isinstance(cell, dt.datetime):  # openpyxl reads a date-formatted cell as a datetime at midnight
         return cell.date().isoformat() if cell.time() == dt.time(0) else cell.isoformat()
     return str(cell)
@@ -220,7 +222,7 @@ def test_range_and_filters_restrict_the_rows(
 
 def test_daily_has_every_day_and_hypothesis_with_zeros(client: TestClient, token: str, logged: dict[str, int]) -> None:
     header, *found = csv_rows(export(client, token, "format=csv&what=daily&from=2026-11-16&to=2026-11-18"))
-    assert header == ["local_date", "hypothesis_key", "hypothesis_text", "count"]
+    assert header == ["local_date", "hypothesis_key", "hypothesis_text", "count", "complete"]
     keys = ["bankid-login-loop", "receipts-moved", "send-money", "(other)", "(total)"]
     assert [(r[0], r[1]) for r in found] == [
         (day, key) for day in ("2026-11-16", "2026-11-17", "2026-11-18") for key in keys
@@ -236,6 +238,30 @@ def test_daily_has_every_day_and_hypothesis_with_zeros(client: TestClient, token
     assert in_xlsx[0][0] == excel_date(2026, 11, 16) and in_xlsx[4][3] == 3
 
 
+def test_daily_stops_at_today_and_marks_it_under_way(
+    client: TestClient, token: str, launch: Launch, logged: dict[str, int]
+) -> None:
+    """On day 3 (at 11:00), the whole launch: no rows of zeros for the days to come, which a sheet would
+    sum or average as quiet ones; today's counts so far say they are not complete, as the series API does."""
+    for format in ("csv", "xlsx"):
+        response = export(client, token, f"format={format}&what=daily&range=launch")
+        header, *found = csv_rows(response) if format == "csv" else xlsx_rows(response, "daily")
+        assert header[-1] == "complete"
+        by_day = {as_text(r[0]): as_text(r[4]) for r in found}
+        assert by_day == {"2026-11-16": "true", "2026-11-17": "true", "2026-11-18": "false"}, format
+        assert len(found) == 3 * 5, format
+    series = client.get(f"/api/v1/launches/{SLUG}/series?from=2026-11-18&to=2026-11-18", headers=auth(token))
+    assert [b["complete"] for b in series.json()["buckets"]] == [False]
+
+    with time_machine.travel(dt.datetime(2027, 1, 10, 12, 0, tzinfo=dt.UTC)):  # long after the end
+        _, *after = csv_rows(export(client, token, "format=csv&what=daily&range=launch"))
+    assert {r[4] for r in after} == {"true"} and after[-1][0] == launch.ends_on.isoformat()
+    with time_machine.travel(dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)):  # before it began: no day yet
+        assert csv_rows(export(client, token, "format=csv&what=daily&range=launch")) == [
+            ["local_date", "hypothesis_key", "hypothesis_text", "count", "complete"]
+        ]
+
+
 def test_daily_counts_follow_the_filters(client: TestClient, token: str, logged: dict[str, int]) -> None:
     _, *found = csv_rows(export(client, token, "format=csv&what=daily&to=2026-11-17&channel=phone"))
     counts = {(r[0], r[1]): int(r[3]) for r in found}
@@ -249,8 +275,7 @@ def test_whole_launch_by_default_and_the_file_name_says_what_and_when(
     response = export(client, token, "format=xlsx&what=daily")
     name = f"{SLUG}-daily-2026-11-16-{launch.ends_on.isoformat()}.xlsx"
     assert response.headers["content-disposition"] == f'attachment; filename="{name}"'
-    days = (launch.ends_on - launch.starts_on).days + 1
-    assert len(xlsx_rows(response, "daily")) == 1 + days * 5
+    assert len(xlsx_rows(response, "daily")) == 1 + 3 * 5  # the days up to today, the third
     response = export(client, token, "format=csv&what=enquiries&from=2026-11-17&to=2026-11-18")
     assert (
         response.headers["content-disposition"]
@@ -314,7 +339,7 @@ def test_signed_in_people_download_from_the_launch_page(
     assert (
         response.headers["content-disposition"] == 'attachment; filename="test-launch-daily-2026-11-16-2026-11-16.xlsx"'
     )
-    assert xlsx_rows(response, "daily")[-1][1:] == ["(total)", "All enquiries", 3]
+    assert xlsx_rows(response, "daily")[-1][1:] == ["(total)", "All enquiries", 3, True]
     assert (
         kari.get(f"/launches/{SLUG}/export", follow_redirects=False)
         .headers["content-type"]

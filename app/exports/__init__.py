@@ -49,7 +49,7 @@ class _Sheet:
 
 _SHEETS = {
     "enquiries": _Sheet(rows.ENQUIRY_COLUMNS, rows.ENQUIRY_KINDS, (10, 26, 11, 22, 40, 10, 10, 50, 10)),
-    "daily": _Sheet(rows.DAILY_COLUMNS, rows.DAILY_KINDS, (11, 22, 40, 8)),
+    "daily": _Sheet(rows.DAILY_COLUMNS, rows.DAILY_KINDS, (11, 22, 40, 8, 10)),
 }
 
 

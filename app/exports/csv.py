@@ -27,6 +27,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_AFTER_SEMICOLON = re.compile(";(?=[=+\\-@\t\r])")
 _NEEDS_QUOTES = re.compile('[",;\r\n]')
 LINE_END = "\r\n"
+_BOOL = {True: "true", False: "false"}
 
 
 def field(text: str) -> str:
@@ -65,6 +66,8 @@ def stream(header: Sequence[str], kinds: Sequence[Kind], chunks: Iterable[Sequen
                 columns.append(map(str, values))
             elif kind == "time":
                 columns.append(values)
+            elif kind == "bool":
+                columns.append(map(_BOOL.__getitem__, values))
             elif kind == "text":
                 columns.append(map(_text_field, values))
             else:  # label, date

@@ -6,9 +6,10 @@ in plain SQL on the driver's cursor (streamed in chunks on PostgreSQL), read
 ``CHUNK`` rows at a time; times come back as UTC text and are put in the launch's zone by
 ``LocalTimes``, which asks the zone once a minute rather than once a row.
 
-``daily_rows``: for each local day of the range, every hypothesis of the launch,
-then ``(other)`` and ``(total)``: keys in parentheses, which no hypothesis key
-can be (keys are lower-case letters, digits and dashes).
+``daily_rows``: for each local day of the range up to today, every hypothesis of the
+launch, then ``(other)`` and ``(total)``: keys in parentheses, which no hypothesis key
+can be (keys are lower-case letters, digits and dashes). ``complete`` is false for
+today's day under way, as the series API says.
 """
 
 from __future__ import annotations
@@ -38,25 +39,26 @@ ENQUIRY_COLUMNS = (
     "note",
     "source",
 )
-DAILY_COLUMNS = ("local_date", "hypothesis_key", "hypothesis_text", "count")
+DAILY_COLUMNS = ("local_date", "hypothesis_key", "hypothesis_text", "count", "complete")
 # What a column holds, for the writers:
 # * ``int``: a number;
 # * ``date``: a ``datetime.date`` (a date cell in XLSX, YYYY-MM-DD in CSV);
 # * ``label``: text from a small set (keys, channels, hypothesis texts): written once, remembered;
 # * ``text``: free text (notes), written every time;
+# * ``bool``: true or false (``true``/``false`` in CSV, as JSON writes them; a TRUE/FALSE cell in XLSX);
 # * ``time``: a local time as ISO 8601 text with its offset, made by this program (no escaping or
 #   quoting in CSV; in XLSX a date-time cell of the local wall time, so it sorts, filters and pivots).
 # Every text (label or text) is defused against formulas in CSV; XLSX strings never are formulas.
-Kind = Literal["int", "date", "label", "text", "time"]
+Kind = Literal["int", "date", "label", "text", "time", "bool"]
 ENQUIRY_KINDS: tuple[Kind, ...] = ("int", "time", "date", "label", "label", "label", "label", "text", "label")
-DAILY_KINDS: tuple[Kind, ...] = ("date", "label", "label", "int")
+DAILY_KINDS: tuple[Kind, ...] = ("date", "label", "label", "int", "bool")
 OTHER_KEY, OTHER_TEXT = "(other)", "Matched no hypothesis"
 TOTAL_KEY, TOTAL_TEXT = "(total)", "All enquiries"
 
 # An enquiry row: id, occurred_at (ISO 8601 with the local offset), local_date, hypothesis key and
 # text ("" for other), channel, segment, note (None: none), source.
 EnquiryRow = tuple[int, str, dt.date, str, str, str, str | None, str | None, str]
-DailyRow = tuple[dt.date, str, str, int]
+DailyRow = tuple[dt.date, str, str, int, bool]
 
 
 class LocalTimes:
@@ -161,7 +163,11 @@ def enquiry_chunks(
 def daily_rows(
     *, session: Session, selection: Selection, hypotheses: Sequence[Hypothesis], now: dt.datetime
 ) -> Iterator[DailyRow]:
-    """Every local day of ``selection`` × (every hypothesis, other, total), zeros included."""
+    """Every local day of ``selection`` up to today × (every hypothesis, other, total), zeros included.
+
+    Days not yet begun are left out: their zeros say nothing, and a sheet summing or averaging the
+    column would read a launch a third through as quiet for the rest. Today is in, marked not complete
+    (its counts so far), as is a day the range cuts off before ``now`` reaches its end."""
     launch = selection.launch
     buckets = tallies.series(
         session=session,
@@ -175,11 +181,13 @@ def daily_rows(
     tz = launches.zone(launch)
     by_day = {launches.local_date(b.start, tz): b for b in buckets}
     day = selection.first_day
-    while day <= selection.last_day:
+    last = min(selection.last_day, launches.local_date(now, tz))
+    while day <= last:
         bucket = by_day.get(day)
         counts = bucket.by_hypothesis if bucket else {}
+        complete = (bucket.end if bucket else launches.day_bounds(day, tz)[1]) <= now
         for h in hypotheses:
-            yield (day, h.key, h.text, counts.get(h.id or 0, 0))
-        yield (day, OTHER_KEY, OTHER_TEXT, bucket.other if bucket else 0)
-        yield (day, TOTAL_KEY, TOTAL_TEXT, bucket.total if bucket else 0)
+            yield (day, h.key, h.text, counts.get(h.id or 0, 0), complete)
+        yield (day, OTHER_KEY, OTHER_TEXT, bucket.other if bucket else 0, complete)
+        yield (day, TOTAL_KEY, TOTAL_TEXT, bucket.total if bucket else 0, complete)
         day += dt.timedelta(days=1)

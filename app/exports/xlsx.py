@@ -194,6 +194,8 @@ class _Sheet:
                 cells.append(f'<c r="{letter}{r}" s="{DATE_STYLE}"><v>{serial}</v></c>')
             elif kind == "time":
                 cells.append(f'<c r="{letter}{r}" s="{TIME_STYLE}"><v>{self.time_serial(value)}</v></c>')
+            elif kind == "bool":
+                cells.append(f'<c r="{letter}{r}" t="b"><v>{1 if value else 0}</v></c>')
             else:
                 cells.append(f'<c r="{letter}{r}" t="inlineStr"><is>{xml_text(str(value))}</is></c>')
         return f'<row r="{r}">{"".join(cells)}</row>'
