@@ -305,10 +305,12 @@ def test_a_shared_metrics_directory_keeps_the_files_of_processes_still_running(
         live.write_bytes(b"x")
         gone = directory / "counter_999999999.db"  # no such process: an earlier run's counts
         gone.write_bytes(b"x")
+        odd = directory / "counter_²³.db"  # digits to str.isdigit, not to int(): no process's, no crash
+        odd.write_bytes(b"x")
         monkeypatch.setenv(metrics.MULTIPROC_ENV, str(directory))
         monkeypatch.setattr(values, "ValueClass", values.MutexValue)
         metrics.prepare_directory(str(directory))
-        assert live.exists() and not gone.exists()
+        assert live.exists() and not gone.exists() and not odd.exists()
     finally:
         alive.kill()
         alive.wait()

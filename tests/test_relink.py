@@ -405,6 +405,24 @@ def test_a_refused_save_shows_the_form_again(web: Web, people: People, setup: Se
     assert all(enquiry(db, i).is_other for i in setup.widget)
 
 
+def test_expected_per_day_of_odd_digits_is_refused_on_the_form(web: Web, people: People, setup: Setup) -> None:
+    """ "²" and "①" are digits to str.isdigit but not to int(): a 500. Every number that is not a whole
+    one, in digits 0-9, gets the form back with the same 422; one too large for int() too."""
+    lena = web("lena")
+    for value in ("²", "①", "٣", "1e3", "-1", "9" * 5000):
+        response = lena.post(
+            f"/launches/{SLUG}/other/new",
+            data={"key": "odd-number", "text": "Odd", "expected_per_day": value, "enquiry": [str(setup.widget[0])]},
+        )
+        assert response.status_code == 422, value
+        assert 'id="form-error"' in response.text and 'name="enquiry"' in response.text, value
+        assert "Expected per day" in response.text, value
+    saved = lena.post(
+        f"/launches/{SLUG}/other/new", data={"key": "odd-number", "text": "Odd", "expected_per_day": "007"}
+    )
+    assert saved.status_code == 303
+
+
 def test_agents_cannot_promote_or_undo(web: Web, people: People, setup: Setup) -> None:
     kari = web("kari")
     refused = kari.post(f"/launches/{SLUG}/other/new", data={"key": "w", "text": "W"})

@@ -172,7 +172,7 @@ def prepare_directory(path: str | None) -> tuple[Path, bool]:
 def _pid_of(file: Path) -> int | None:
     """The process a multiprocess file belongs to: prometheus-client names them <kind>_<pid>.db."""
     tail = file.stem.rsplit("_", 1)[-1]
-    return int(tail) if tail.isdigit() else None
+    return int(tail) if tail.isascii() and tail.isdigit() else None  # isdigit alone takes "²", int() does not
 
 
 def _running(pid: int | None) -> bool:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
@@ -250,9 +251,12 @@ def _expected(value: str) -> int | None:
     text = value.strip()
     if not text:
         return None
-    if not text.isdigit():
+    # ASCII digits only: str.isdigit takes "²" and "①" too, which int() refuses (a 500, not this 422).
+    if not re.fullmatch(r"[0-9]+", text):
         raise Invalid("Expected per day is a whole number of enquiries, or empty.", field="expected_per_day")
-    return int(text)
+    digits = text.lstrip("0") or "0"
+    # int() refuses thousands of digits; anything past the limit is refused by the check the editor makes.
+    return int(digits) if len(digits) <= len(str(MAX_EXPECTED_PER_DAY)) else MAX_EXPECTED_PER_DAY + 1
 
 
 # A ticked note is a form field: a theme's notes, up to what one re-link moves, and the form's own.
