@@ -321,6 +321,49 @@ def test_the_drill_down_and_the_launch_page_show_the_effect(
     assert 'id="fix"' not in kari.get(f"/launches/{SLUG}/hypotheses/receipts").text
 
 
+def test_the_effect_of_the_fix_follows_the_channel_filter_like_every_other_number(
+    client: TestClient, lead_token: str, launch: Any, web: Any, people: Any, db: Database
+) -> None:
+    """The fix cut 'login' on the phone only; in chat its share stayed a fifth. Filtered to chat, the
+    pages said "Fix: down" from the phone calls the rest of the page left out."""
+    ids = hypothesis_ids(db, launch)
+    chat = [
+        NewEnquiry(
+            launch_id=launch.id or 0,
+            channel="chat",
+            created_at=at(day, 14) + dt.timedelta(minutes=n),
+            hypothesis_ids=(ids["login"],) if n % 5 == 0 else (),
+            idempotency_key=f"chat-{day}-{n}",
+        )
+        for day in range(16, 28)
+        for n in range(30)
+    ]
+    with db.write_connection() as connection:
+        insert_many(connection, chat)
+    patch(client, lead_token, "login", status="fix_shipped", fix_shipped_at="2026-11-22T00:00:00+01:00")
+    kari = web("kari")
+
+    def fix_on(path: str) -> str:
+        page = kari.get(path).text
+        found = re.search(r'class="(?:small )?verdict verdict-(\w+)', page)
+        assert found, path
+        return found.group(1)
+
+    for query, verdict in (
+        ("range=launch", "down"),
+        ("range=launch&channel=phone", "down"),
+        ("range=launch&channel=chat", "no_change"),
+    ):
+        assert fix_on(f"/launches/{SLUG}/hypotheses/login?{query}") == verdict, query
+        assert fix_on(f"/launches/{SLUG}?{query}") == verdict, query
+    drill = kari.get(f"/launches/{SLUG}/hypotheses/login?range=launch&channel=chat").text
+    section = drill[drill.index('id="fix"') : drill.index("</section>", drill.index('id="fix"'))]
+    assert re.findall(r'<td class="num">(\d+)</td>', section) == ["36", "36"]  # a fifth of 6 days × 30 chats
+    # The API stays with all channels.
+    api = client.get(f"/api/v1/launches/{SLUG}/hypotheses/login/impact", headers=auth(lead_token)).json()
+    assert api["verdict"] == "down" and api["before"]["enquiries"] > 36
+
+
 def test_the_editor_records_when_a_fix_shipped(launch: Any, web: Any, people: Any, db: Database) -> None:
     lena = web("lena")
     form = {"text": "Hypothesis login", "status": "fix_shipped", "fix_url": "https://example.com/5.0.1"}

@@ -159,5 +159,5 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
         notes=notes,
         days_seen=[launches.local_date(b.start, tz) for b in seen],
         last_slot=schedule.previous_slot(launch, now),
-        impact=impact.impact_of(session, launch, hypothesis, now=now, since=since),
+        impact=impact.impact_of(session, launch, hypothesis, now=now, since=since, filter=flt),
     )

@@ -224,7 +224,7 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
             h.key: found
             for h in hypotheses
             if h.fix_shipped_at is not None
-            and (found := impact.impact_of(session, launch, h, now=now, since=since[h.key])) is not None
+            and (found := impact.impact_of(session, launch, h, now=now, since=since[h.key], filter=flt)) is not None
         },
         alerts=alerts.listing(session, launch, limit=ALERTS_SHOWN),
     )

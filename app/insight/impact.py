@@ -148,10 +148,18 @@ def assess(fix_shipped_at: dt.datetime, before: Period, after: Period, *, now: d
 
 
 def impact_of(
-    session: Session, launch: Launch, hypothesis: Hypothesis, *, now: dt.datetime, since: dt.datetime | None = None
+    session: Session,
+    launch: Launch,
+    hypothesis: Hypothesis,
+    *,
+    now: dt.datetime,
+    since: dt.datetime | None = None,
+    filter: tallies.Filter | None = None,
 ) -> Impact | None:
     """The effect of the hypothesis's fix as seen at ``now`` (None when no fix is recorded). ``since``:
-    ``tallies.counting_since`` for it, when the caller has it already (else looked up).
+    ``tallies.counting_since`` for it, when the caller has it already (else looked up). ``filter``: only
+    the enquiries of some channels or segments, on both sides and in "all" alike, so the share is its
+    share of theirs (a page filtered to chat compares chat before with chat after).
 
     Four tallies of whole stretches, with closed days from the cache: a few milliseconds."""
     if hypothesis.fix_shipped_at is None:
@@ -163,6 +171,8 @@ def impact_of(
     (b0, b1), (a0, a1) = periods(hypothesis.fix_shipped_at, launch_start=since, launch_end=launch_end, now=now)
     counted = []
     for start, end in ((b0, b1), (a0, a1)):
-        result = tallies.tally(session=session, launch=launch, start=start, end=end, now=now, hypotheses=[hypothesis])
+        result = tallies.tally(
+            session=session, launch=launch, start=start, end=end, now=now, hypotheses=[hypothesis], filter=filter
+        )
         counted.append(Period(start, end, result.for_hypothesis(hypothesis), result.total))
     return assess(hypothesis.fix_shipped_at, counted[0], counted[1], now=now)
