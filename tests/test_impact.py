@@ -432,6 +432,41 @@ def test_a_hypothesis_added_during_the_launch_is_compared_from_when_it_counts(db
     assert result.verdict == "no_change"
 
 
+def test_a_fix_shipped_before_the_hypothesis_was_added_says_there_is_no_before(
+    client: TestClient, lead_token: str, launch: Any, web: Any, people: Any, db: Database
+) -> None:
+    """Added on the 23rd, its fix recorded as shipped on the 22nd: both periods were empty, and the
+    verdict "too early to tell" for good, however many enquiries came."""
+    added = at(23, 12)
+    with db.transaction() as session:
+        session.add(Hypothesis(launch_id=launch.id or 0, key="late", text="Added late", sort_order=2, created_at=added))
+    late = hypothesis_ids(db, launch)["late"]
+    items = [
+        NewEnquiry(
+            launch_id=launch.id or 0,
+            channel="phone",
+            created_at=added + dt.timedelta(hours=n),
+            hypothesis_ids=(late,),
+            idempotency_key=f"late-{n}",
+        )
+        for n in range(60)
+    ]
+    with db.write_connection() as connection:
+        insert_many(connection, items)
+    response = patch(client, lead_token, "late", status="fix_shipped", fix_shipped_at="2026-11-22T00:00:00+01:00")
+    assert response.status_code == 200, response.text
+
+    api = client.get(f"/api/v1/launches/{SLUG}/hypotheses/late/impact", headers=auth(lead_token)).json()
+    assert api["verdict"] == "no_before" and api["p_value"] is None
+    kari = web("kari")
+    page = kari.get(f"/launches/{SLUG}/hypotheses/late?range=launch").text
+    section = html.unescape(page[page.index('id="fix"') : page.index("</section>", page.index('id="fix"'))])
+    assert "Fix: nothing before it to compare" in section and "too early" not in section.split("How this")[0]
+    assert "before enquiries about this hypothesis were counted (from 23/11/2026, 12:00)" in section
+    assert "<table" not in section  # two empty periods say nothing
+    assert "Fix: nothing before it to compare" in kari.get(f"/launches/{SLUG}?range=launch").text
+
+
 @pytest.mark.parametrize(
     ("language", "said"), [("en", "Fix: up from none before"), ("nb", "Retting: opp fra ingen før")]
 )

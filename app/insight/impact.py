@@ -16,7 +16,9 @@ of a hypothesis that is a large share of the calls.) The verdict:
 * ``too_early`` — less than 24 hours since the fix, or fewer than ``MIN_ENQUIRIES``
   about it in both periods together (too few to tell anything);
 * ``down`` / ``up`` — the share fell / rose and p < ``ALPHA``;
-* ``no_change`` — otherwise.
+* ``no_change`` — otherwise;
+* ``no_before`` — the fix shipped before the hypothesis was counted (added later, or a fix from
+  before the launch): there is no "before" to compare with, now or ever.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sqlmodel import Session
 from app import launches, tallies
 from app.models import Hypothesis, Launch
 
-Verdict = Literal["down", "up", "no_change", "too_early"]
+Verdict = Literal["down", "up", "no_change", "too_early", "no_before"]
 
 ALPHA = 0.05
 MIN_ENQUIRIES = 10
@@ -70,6 +72,7 @@ class Impact:
     change: float | None  # relative change of the share: -0.72 is down 72 %
     p_value: float | None
     verdict: Verdict
+    counting_since: dt.datetime | None = None  # from when the hypothesis counts, said with ``no_before``
 
 
 def periods(
@@ -168,6 +171,10 @@ def impact_of(
     # Added during the launch, it had no enquiries before (they were "other"): its "before" starts then.
     if since is None:
         since = tallies.counting_since(hypothesis, launch_start, tallies.first_enquiry(session, hypothesis))
+    if hypothesis.fix_shipped_at <= since:
+        # Both periods would be empty, and the verdict "too early to tell" for good: say what it is.
+        empty = Period(hypothesis.fix_shipped_at, hypothesis.fix_shipped_at, 0, 0)
+        return Impact(hypothesis.fix_shipped_at, empty, empty, None, None, "no_before", counting_since=since)
     (b0, b1), (a0, a1) = periods(hypothesis.fix_shipped_at, launch_start=since, launch_end=launch_end, now=now)
     counted = []
     for start, end in ((b0, b1), (a0, a1)):

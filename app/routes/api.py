@@ -383,7 +383,8 @@ class ImpactOut(BaseModel):
 )
 def get_impact(slug: str, key: str, token: CurrentToken, session: SessionDep, now: Now) -> ImpactOut:
     """Before against after the fix: per day, and the share of all enquiries, over equal periods, with Fisher's
-    exact test on the share and a verdict: `down`, `up`, `no_change` or `too_early`."""
+    exact test on the share and a verdict: `down`, `up`, `no_change` or `too_early`; `no_before` when the fix
+    shipped before the hypothesis was counted (both periods empty: nothing to compare, now or later)."""
     launch = launches.get_by_slug(session, slug)
     hypothesis = {h.key: h for h in launches.hypotheses_of(session, launch)}.get(key)
     if hypothesis is None:
