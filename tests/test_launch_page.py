@@ -25,7 +25,8 @@ import pytest
 import time_machine
 from sqlmodel import select
 
-from app import launches
+from app import digests, launches
+from app.config import Settings
 from app.db import Database
 from app.models import Hypothesis, Launch, LaunchStatus
 from app.slack.blocks import DigestContent, HypothesisLine, build
@@ -89,6 +90,13 @@ def launch(db: Database) -> Launch:
 @pytest.fixture
 def kari(web: Web, people: People, launch: Launch) -> WebUser:
     return web("kari")
+
+
+@pytest.fixture
+def digest_at_nine(db: Database, settings: Settings, launch: Launch) -> None:
+    """Wednesday's 09:00 digest composed (a dry run: no Slack), the first: Tuesday's were missed."""
+    composed = digests.run_due(db, settings=settings, now=at(18, 8), sender=None, check_alerts=False)
+    assert [run.window_end for run in composed if run.window_end == at(18, 8)]
 
 
 # --- reading the page ------------------------------------------------------------------------
@@ -169,7 +177,9 @@ def counts(html: str) -> dict[str, str]:
         ("?from=2026-11-16&to=2026-11-16", {"a": "3", "b": "1", "c": "0", "late": "–", "other": "1", "all": "5"}),
     ],
 )
-def test_every_number_follows_the_range_and_filters(kari: WebUser, query: str, expected: dict[str, str]) -> None:
+def test_every_number_follows_the_range_and_filters(
+    kari: WebUser, digest_at_nine: None, query: str, expected: dict[str, str]
+) -> None:
     response = kari.get(PAGE + query)
     assert response.status_code == 200, response.text[:500]
     found = counts(response.text)
@@ -177,7 +187,7 @@ def test_every_number_follows_the_range_and_filters(kari: WebUser, query: str, e
     assert totals(response.text)["total-count"] == expected["all"]
 
 
-def test_the_links_carry_the_range_and_filters(kari: WebUser) -> None:
+def test_the_links_carry_the_range_and_filters(kari: WebUser, digest_at_nine: None) -> None:
     html = kari.get(PAGE + "?range=yesterday&channel=phone").text
     # The range links keep the filters; the filter links keep the range.
     for link in (
@@ -199,6 +209,55 @@ def test_the_links_carry_the_range_and_filters(kari: WebUser) -> None:
     assert "Since the digest at 09:00" in html
     # The live fragment asks for this same view again.
     assert f'hx-get="{PAGE}?range=yesterday&amp;channel=phone" hx-trigger="every 30s"' in html
+
+
+def test_since_the_digest_starts_where_the_next_digest_will(
+    kari: WebUser, db: Database, settings: Settings, launch: Launch
+) -> None:
+    """The chip named the last digest *time* (09:00) for a launch whose digests never went (set live later,
+    missed, a draft) and counted from there, while the next digest counts from the last one composed."""
+
+    def since_digest(path: str = PAGE) -> tuple[str, str]:
+        html = kari.get(path + "?range=since-digest").text
+        said = re.search(r'<p class="range-said">\s*<strong>([^<]*)</strong>:\s*([^<·]*?)\s*(?:·|</p>)', html)
+        assert said, html[:300]
+        return said.group(1), said.group(2)
+
+    # No digest yet: the next one will count from the launch's start, and so does the chip.
+    assert since_digest() == ("Since the launch started", "16/11/2026, 00:00 – 18/11/2026, 11:30")
+    assert totals(kari.get(PAGE + "?range=since-digest").text)["total-count"] == "17"
+    assert "Since the digest at" not in kari.get(PAGE + "/hypotheses/a").text
+    with db.session() as session:
+        assert digests.chain_start(session, launch, NOW) == launches.window(launch)[0]
+    # Tuesday's digests missed, Wednesday's 09:00 composed: from there, as the 13:00 digest will count.
+    digests.run_due(db, settings=settings, now=at(18, 8), sender=None, check_alerts=False)
+    assert since_digest() == ("Since the digest at 09:00", "18/11/2026, 09:00 – 18/11/2026, 11:30")
+    assert since_digest(PAGE + "/hypotheses/a")[0] == "Since the digest at 09:00"
+    with db.session() as session:
+        assert digests.chain_start(session, launch, NOW) == at(18, 8)
+
+
+def test_after_a_closed_launch_s_last_digest_since_the_digest_is_its_window(
+    kari: WebUser, db: Database, settings: Settings, launch: Launch
+) -> None:
+    """Over, its closing digest sent: the chip shows that digest's window, as the digests page's preview
+    does, not the empty one after it nor a 16:00 digest that never went."""
+    digests.run_due(db, settings=settings, now=at(18, 8), sender=None, check_alerts=False)
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        stored.ends_on = dt.date(2026, 11, 18)
+        session.add(stored)
+    digests.run_due(db, settings=settings, now=at(18, 23), sender=None, check_alerts=False)  # the closing one
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        stored.status = LaunchStatus.CLOSED
+        session.add(stored)
+    with time_machine.travel(at(20, 12), tick=False):
+        html = kari.get(PAGE + "?range=since-digest").text
+    said = re.search(r'<p class="range-said">\s*<strong>([^<]*)</strong>:\s*([^<·]*?)\s*</p>', html)
+    assert said and said.groups() == ("Since the digest at 09:00", "18/11/2026, 09:00 – 19/11/2026, 00:00")
 
 
 def test_the_chosen_days_form_keeps_the_filters(kari: WebUser) -> None:
@@ -485,7 +544,7 @@ def test_signed_out_readers_are_sent_to_sign_in(web: Web, launch: Launch) -> Non
 # --- the drill-down --------------------------------------------------------------------------
 
 
-def test_the_drill_down_shows_one_hypothesis(kari: WebUser) -> None:
+def test_the_drill_down_shows_one_hypothesis(kari: WebUser, digest_at_nine: None) -> None:
     response = kari.get(PAGE + "/hypotheses/b?range=launch")
     assert response.status_code == 200
     html = response.text

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app import launches, schedule, tallies
+from app import launches, tallies
 from app.dashboard import charts
 from app.dashboard.history import Note, other_notes, status_changes
 from app.dashboard.launch_page import draw, period_before
@@ -48,7 +48,7 @@ class HypothesisView:
     status_changes: list[HypothesisStatusChange]
     notes: list[Note]
     days_seen: list[dt.date]  # local days of the range on which it had enquiries
-    last_slot: dt.datetime | None
+    last_slot: dt.datetime | None  # where "since the digest" starts: the last digest composed (None: none yet)
     impact: impact.Impact | None  # before against after its fix, when one shipped
 
 
@@ -158,6 +158,6 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
         status_changes=status_changes(session, hypothesis),
         notes=notes,
         days_seen=[launches.local_date(b.start, tz) for b in seen],
-        last_slot=schedule.previous_slot(launch, now),
+        last_slot=selection.digest_start,
         impact=impact.impact_of(session, launch, hypothesis, now=now, since=since, filter=flt),
     )

@@ -52,7 +52,7 @@ class Dashboard:
     day_chart: dict[str, Any] | None
     slot_chart: dict[str, Any] | None
     notes: list[Note]
-    last_slot: dt.datetime | None
+    last_slot: dt.datetime | None  # where "since the digest" starts: the last digest composed (None: none yet)
     next_slot: dt.datetime | None
     fixes: dict[str, impact.Impact]  # by hypothesis key: the effect of each fix shipped
     alerts: list[alerts.Listed]  # the latest spike alerts, newest first
@@ -217,7 +217,7 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
         day_chart=day_chart,
         slot_chart=slot_chart,
         notes=other_notes(session, launch=launch, stretches=[(start, end)], filter=flt, limit=NOTES_SHOWN),
-        last_slot=schedule.previous_slot(launch, now),
+        last_slot=selection.digest_start,
         # Only a live launch gets digests: a draft or closed one has no next digest to announce.
         next_slot=schedule.next_slot(launch, now) if launch.status == LaunchStatus.LIVE else None,
         fixes={

@@ -89,6 +89,7 @@ def _download(
         to_text=query.to_text,
         channels=query.channels,
         segments=query.segments,
+        digest_start=ranges.since_digest_start(session, launch, now) if query.range_name == "since-digest" else None,
     )
     export = exports.Export(selection, checked_what, checked_format)
     # Its connection back to the pool now: the request's session is otherwise closed only once the

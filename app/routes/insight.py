@@ -24,7 +24,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from app import csrf, launches, ranges, schedule
+from app import csrf, launches, ranges
 from app.deps import (
     API_DEPENDENCIES,
     MAX_ROW_ID,
@@ -63,8 +63,9 @@ def _select(query: ranges.ViewQuery, session: Session, launch: Launch, now: dt.d
     if query.range in (None, DEFAULT) and not query.from_ and not query.to:
         whole = ranges.select(launch, now=now, range_name="launch", channels=query.channels, segments=query.segments)
         start, end = themes.default_period(session, launch, now=now)
-        return replace(whole.with_range(start, end), name=DEFAULT)
-    return query.select(launch, now)
+        digest_start = ranges.since_digest_start(session, launch, now)  # for the chip of "since-digest"
+        return replace(whole.with_range(start, end), name=DEFAULT, digest_start=digest_start)
+    return query.select(launch, now, session)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class OtherPage:
     groups: themes.NoteGroups
     q: str
     history: list[relink.RelinkEntry]
-    last_slot: dt.datetime | None
+    last_slot: dt.datetime | None  # where "since the digest" starts: the last digest composed (None: none yet)
     done: Relink | None  # the re-link just made or undone, to say so
     done_key: str | None
     created: str | None  # a hypothesis just made with no enquiry moved
@@ -117,7 +118,7 @@ def _page(
         groups=themes.group_notes(found.recent, q=q, limit=MAX_GROUPS),
         q=q,
         history=relink.history(session, launch),
-        last_slot=schedule.previous_slot(launch, now),
+        last_slot=selection.digest_start,
         done=done_row,
         done_key=done_key,
         created=created,

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from app import dashboard, hypothesis_sets, launches, ranges, schedule
+from app import dashboard, hypothesis_sets, launches, ranges
 from app.config import Settings, check_timezone
 from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer, ViewParams
 from app.errors import Conflict, Invalid, TallyError
@@ -81,7 +81,14 @@ VARY = {"Vary": "HX-Request"}
 
 
 def _range_error(
-    request: Request, viewer: Viewer, launch: Launch, now: dt.datetime, error: Invalid, template: str, **context: Any
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    launch: Launch,
+    now: dt.datetime,
+    error: Invalid,
+    template: str,
+    **context: Any,
 ) -> Response:
     """A link whose range or filters cannot be shown: the page says why and offers the ranges that can be."""
     return render(
@@ -92,7 +99,7 @@ def _range_error(
         launch=launch,
         error=error,
         fallback=ranges.select(launch, now=now),
-        last_slot=schedule.previous_slot(launch, now),
+        last_slot=ranges.since_digest_start(session, launch, now),
         ranges=ranges.RANGES,
         status_code=error.status_code,
         headers=VARY,
@@ -107,11 +114,11 @@ def launch_page(
     """The launch page, or (to htmx, which polls it) just its numbers."""
     launch = launches.get_by_slug(session, slug)
     try:
-        selection = query.select(launch, now)
+        selection = query.select(launch, now, session)
     except Invalid as error:
         if htmx:
             raise
-        return _range_error(request, viewer, launch, now, error, "launches/page.html")
+        return _range_error(request, viewer, session, launch, now, error, "launches/page.html")
     view = dashboard.build(session, launch=launch, selection=selection, now=now)
     template = "launches/_numbers.html" if htmx else "launches/page.html"
     return render(request, template, viewer=viewer, view=view, error=None, ranges=ranges.RANGES, headers=VARY)
@@ -131,12 +138,12 @@ def hypothesis_page(
     """One hypothesis alone (the drill-down), or (to htmx) just its numbers."""
     launch = launches.get_by_slug(session, slug)
     try:
-        selection = query.select(launch, now)
+        selection = query.select(launch, now, session)
     except Invalid as error:
         if htmx:
             raise
         hypothesis, _ = dashboard.drilldown.find(session, launch, key)
-        return _range_error(request, viewer, launch, now, error, "hypotheses/page.html", hypothesis=hypothesis)
+        return _range_error(request, viewer, session, launch, now, error, "hypotheses/page.html", hypothesis=hypothesis)
     view = dashboard.drilldown.build(session, launch=launch, key=key, selection=selection, now=now)
     template = "hypotheses/_numbers.html" if htmx else "hypotheses/page.html"
     return render(request, template, viewer=viewer, view=view, error=None, ranges=ranges.RANGES, headers=VARY)
