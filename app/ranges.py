@@ -90,11 +90,17 @@ class Selection:
         """The period to compare with (possibly before the launch: then it counts nothing). Today so far
         against the same hours yesterday, not the evening and night before it (busy afternoons against
         quiet nights); yesterday against the day before, and the last 7 days against the 7 before, by the
-        launch's calendar (a DST day is 23 or 25 hours); any other range against as long just before."""
+        launch's calendar (a DST day is 23 or 25 hours); any other range of whole local days (chosen days)
+        against as many local days just before, by the calendar too (26 October in Oslo against the 25th,
+        not 25 October 01:00 to midnight); any other range against as long just before."""
+        tz = launches.zone(self.launch)
         if self.name in ("today", "yesterday", "7d"):
-            tz = launches.zone(self.launch)
             back = dt.timedelta(days=7 if self.name == "7d" else 1)
             return _wall_clock_earlier(self.start, back, tz), _wall_clock_earlier(self.end, back, tz)
+        first, after = launches.local_date(self.start, tz), launches.local_date(self.end, tz)
+        whole_days = self.start == launches.local_midnight(first, tz) and self.end == launches.local_midnight(after, tz)
+        if whole_days and after > first:
+            return launches.local_midnight(first - (after - first), tz), self.start
         return self.start - (self.end - self.start), self.start
 
     def params(self, **changes: str | Sequence[str] | None) -> list[tuple[str, str]]:

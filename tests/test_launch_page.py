@@ -662,6 +662,32 @@ def test_a_draft_launch_in_the_future_says_when_it_starts_and_announces_no_diges
     assert "Day 1 of" not in page and "Next digest" not in page
 
 
+def test_chosen_days_next_to_a_dst_change_are_compared_with_as_many_days_before(
+    db: Database, people: People, web: Web
+) -> None:
+    """Oslo's clocks go back on 25 October 2026 (a 25-hour day). 26 October was compared with "24 hours just
+    before", 25 October 01:00 to midnight, and the 25th with 23 October 23:00 onwards: days, not hours."""
+    launch = make_launch(db, slug="dst", starts_on=dt.date(2026, 10, 23), ends_on=dt.date(2026, 10, 30))
+    hour = dt.datetime(2026, 10, 23, 22, 30, tzinfo=dt.UTC)  # 00:30 on the 24th in Oslo: one an hour from then
+    while hour < dt.datetime(2026, 10, 26, 23, 0, tzinfo=dt.UTC):
+        log(db, launch, "a", at=hour)
+        hour += dt.timedelta(hours=1)
+    kari = web("kari")
+    for days, previous, count, before in (
+        ("from=2026-10-26&to=2026-10-26", "25/10/2026, 00:00 – 26/10/2026, 00:00", "24", "25"),
+        ("from=2026-10-25&to=2026-10-25", "24/10/2026, 00:00 – 25/10/2026, 00:00", "25", "24"),
+        ("from=2026-10-25&to=2026-10-26", "23/10/2026, 00:00 – 25/10/2026, 00:00", "49", "24"),
+    ):
+        html = kari.get(f"/launches/dst?{days}").text
+        said = re.search(r'class="muted small period">([^<]*)</span>', html)
+        assert said and said.group(1) == previous, days
+        assert (totals(html)["total-count"], totals(html)["total-previous"]) == (count, before), days
+    # A range that is not whole days is still compared with as long a time just before it.
+    html = kari.get("/launches/dst?from=2026-10-26T06:00%2B01:00&to=2026-10-26T12:00%2B01:00").text
+    said = re.search(r'class="muted small period">([^<]*)</span>', html)
+    assert said and said.group(1) == "26/10/2026, 00:00 – 26/10/2026, 06:00"
+
+
 def test_a_per_day_rate_counts_the_launch_days_not_24_hours() -> None:
     """On the day the clocks go back (25 hours) 100 enquiries were "96 a day", under an expected 98."""
     from zoneinfo import ZoneInfo
