@@ -259,7 +259,7 @@ def new_in_other(session: Session, launch: Launch, *, now: dt.datetime, base_url
             phrase=t.phrase,
             recent=t.recent,
             before=t.before,
-            url=f"{base_url}/launches/{launch.slug}/other?q={quote(t.phrase)}",
+            url=themes.page_url(base_url, launch, t.key, (found.start, found.end)),
         )
         for t in found.themes[:THEMES_IN_DIGEST]
     ]

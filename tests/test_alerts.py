@@ -8,7 +8,9 @@ recorded instead).
 from __future__ import annotations
 
 import datetime as dt
+import html
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -706,10 +708,41 @@ def test_a_rising_theme_in_other_is_alerted_once_with_a_link_to_its_notes(
     [message] = slack.posts(CHANNEL)
     section = message["blocks"][0]["text"]["text"]
     assert section.startswith(
-        ":zap: *Rising in “other”:* “<http://testserver/launches/test-launch/other?q=widget+is+gone|widget is gone>”"
+        ":zap: *Rising in “other”:* “<http://testserver/launches/test-launch/other?theme=widget+gone&amp;"
+        "from=2026-11-18T13%3A00%2B01%3A00&amp;to=2026-11-18T13%3A30%2B01%3A00|widget is gone>”"
     )
     assert "*12* enquiries since 13:00 · *no normal yet*" in section
     assert run(db, settings, bot, local(18, 13, 45)) == []  # once per window
+
+
+def notes_listed(page: str) -> int:
+    found = re.search(r'id="notes-count">(\d+) notes?', page)
+    assert found, page[:300]
+    return int(found.group(1))
+
+
+def test_a_theme_alert_s_links_list_the_notes_it_counted_whenever_opened(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch, web: Any, people: Any
+) -> None:
+    """The links opened "other" searched for the phrase ("widgets were gone"), over whatever period it was
+    opened in: the theme is its stems ("widget gone"), which "the widget is gone" has too: 12 read as 6."""
+    log_many(db, chatty, None, 6, start=local(18, 13, 1), note="The widget is gone")
+    log_many(db, chatty, None, 6, start=local(18, 13, 8), note="The widgets were gone again")
+    [alert] = run(db, settings, bot, local(18, 13, 30))
+    assert (alert.kind, alert.count, alert.subject) == (AlertKind.THEME, 12, "widgets were gone")
+    log_many(db, chatty, None, 5, start=local(18, 14), note="The widget is gone")  # after the alert
+    [message] = slack.posts(CHANNEL)
+    [posted] = re.findall(r"<(http://testserver[^|>]+)\|", message["blocks"][0]["text"]["text"])
+    lena = web("lena")
+    with time_machine.travel(local(18, 15), tick=False):
+        page = lena.get(html.unescape(posted).removeprefix("http://testserver")).text
+        assert notes_listed(page) == alert.count
+        assert 'class="theme chosen"' in page and "Only the notes with the theme “widgets were gone”." in page
+        # The alerts page knows the phrase alone: looked up among the themes of the same window.
+        listed = lena.get("/launches/test-launch/alerts").text
+        [link] = re.findall(r'<a href="(/launches/test-launch/other\?[^"]+)"', listed)
+        assert "theme=widgets+were+gone" in html.unescape(link)
+        assert notes_listed(lena.get(html.unescape(link)).text) == 12
 
 
 def test_a_theme_made_a_hypothesis_is_not_alerted_again_as_that_hypothesis(

@@ -113,7 +113,7 @@ def test_the_template_holds_exactly_the_texts_in_the_sources(template: Catalog) 
 def test_the_note_groups_left_off_the_page_are_counted_in_the_plural_of_their_number(left_out: int, said: str) -> None:
     shown = [SimpleNamespace(key="k", count=1, text="note", newest=dt.datetime(2026, 11, 18, 9, tzinfo=dt.UTC))] * 200
     groups = SimpleNamespace(notes=200 + left_out, total_groups=200 + left_out, groups=shown)
-    view = SimpleNamespace(groups=groups, launch=SimpleNamespace(timezone="Europe/Oslo"), q="")
+    view = SimpleNamespace(groups=groups, launch=SimpleNamespace(timezone="Europe/Oslo"), q="", theme="")
     user = SimpleNamespace(can=lambda role: False)
     with i18n.use_language("nb"):
         html = web.build_environment().get_template("insight/_notes.html").render(view=view, user=user)

@@ -9,7 +9,9 @@ in the last 24 hours.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import itertools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
 
+from app import digests
 from app.db import Database
 from app.insight import themes
 from app.insight.themes import NoteRef, ThemeRules, themes_of
@@ -385,6 +388,31 @@ def test_every_signed_in_user_reads_it_and_only_leads_may_promote(
     assert web("kari").get(f"{PAGE}/new?theme=widg+hjemskjerm").status_code == 403
     signed_out = web(None).get(PAGE)
     assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/login")
+
+
+def test_the_digest_s_theme_link_lists_the_notes_it_counted(
+    at_now: None, web: Web, people: People, db: Database, launch: Launch
+) -> None:
+    """ "New in Other" linked to a text search for the phrase: "widgeten på hjemskjermen" missed "widget på
+    hjemskjermen", which the theme (its stems) counts, and a click hours later searched a later period."""
+    with db.session() as session:
+        [line] = digests.new_in_other(session, fresh(db, launch), now=NOW, base_url="")
+    assert (line.phrase, line.recent) == ("widgeten på hjemskjermen", 6)
+    later = NOW + dt.timedelta(hours=3)
+    _insert(db, launch, [(NOW + dt.timedelta(hours=1), "Widgeten på hjemskjermen er borte", ())])
+    kari = web("kari")
+    with time_machine.travel(later, tick=False):
+        page = kari.get(line.url).text
+        assert re.search(r'id="notes-count">(\d+) notes', page).group(1) == "6"  # type: ignore[union-attr]
+        assert 'class="theme chosen"' in page
+        assert "Only the notes with the theme “widgeten på hjemskjermen”." in page
+        # The page's own themes link to their notes the same way; "Show every note" leaves the theme.
+        every = re.search(r'href="([^"]*)">Show every note', page)
+        assert every and "theme=" not in every.group(1)
+        searched = kari.get(html.unescape(line.url) + "&q=forsvant", headers=HTMX).text
+        assert re.search(r'id="notes-count">(\d+) notes?', searched).group(1) == "2"  # type: ignore[union-attr]
+    page = kari.get(PAGE).text
+    assert 'href="/launches/test-launch/other?range=default&amp;theme=widg+hjemskjerm#notes-heading"' in page
 
 
 def test_a_note_is_shown_as_text(at_now: None, web: Web, people: People, db: Database, launch: Launch) -> None:

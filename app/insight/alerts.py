@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -252,13 +252,19 @@ def claim_key(launch: Launch, spike: Spike) -> str:
 
 
 def drilldown_url(
-    base_url: str, launch: Launch, kind: AlertKind, subject: str, window: tuple[dt.datetime, dt.datetime]
+    base_url: str,
+    launch: Launch,
+    kind: AlertKind,
+    subject: str,
+    window: tuple[dt.datetime, dt.datetime],
+    theme_key: str | None = None,
 ) -> str:
-    """Where to look closer: the hypothesis's drill-down on the alert's own ``window`` (its start, and when
-    it was counted: the page then shows the alert's number whenever it is opened, as a digest's link
-    does), or "other" searched for the theme."""
+    """Where to look closer, on the alert's own ``window`` (its start, and when it was counted: the page
+    then shows the alert's number whenever it is opened, as a digest's link does): the hypothesis's
+    drill-down, or the theme's notes in "other" (by its key when known; a stored alert keeps only the
+    phrase, which the page looks up among that window's themes)."""
     if kind == AlertKind.THEME:
-        return f"{base_url}/launches/{launch.slug}/other?{urlencode({'q': subject})}"
+        return themes.page_url(base_url, launch, theme_key or subject, window)
     tz = launches.zone(launch)
     start, end = (ranges.link_time(moment, tz) for moment in window)
     return (
@@ -283,7 +289,9 @@ def content(launch: Launch, spike: Spike, *, base_url: str) -> slack_blocks.Aler
         count=spike.count,
         normal=spike.normal,
         since_label=since_label(launch, spike.window_start, spike.observed_at),
-        url=drilldown_url(base_url, launch, spike.kind, spike.subject, (spike.window_start, spike.observed_at)),
+        url=drilldown_url(
+            base_url, launch, spike.kind, spike.subject, (spike.window_start, spike.observed_at), spike.theme_key
+        ),
     )
 
 

@@ -47,13 +47,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 import snowballstemmer  # type: ignore[import-untyped]
 import sqlalchemy as sa
 import stop_words  # type: ignore[import-untyped]
 from sqlmodel import Session, col, select
 
-from app import launches
+from app import launches, ranges
 from app.models import DELIVERED, DigestRun, Enquiry, Launch, id_of
 from app.tallies import UNSPECIFIED_SEGMENT, Filter, is_closed
 
@@ -732,6 +733,26 @@ def rising_themes(
 ) -> list[Theme]:
     """Just the themes (for spike alerts: ``start`` the digest window's start, ``end`` now)."""
     return surprises(session, launch, now=now, start=start, end=end, rules=rules).themes
+
+
+def page_url(base_url: str, launch: Launch, theme: str, window: tuple[dt.datetime, dt.datetime]) -> str:
+    """The "other" page on one theme (``theme=``: its key; a phrase is looked up among the themes) in the
+    ``window`` it was counted in: the page ranks that window's themes again and lists the notes that
+    have the theme, so the count a reader finds is the count the digest or alert gave. (A text search
+    for the phrase, as before, found other notes: "widget is gone" is the stems "widget gone", which
+    "the widgets are gone" has and the search missed, over whatever period it was opened in.)"""
+    tz = launches.zone(launch)
+    start, end = (ranges.link_time(moment, tz) for moment in window)
+    return f"{base_url}/launches/{launch.slug}/other?{urlencode({'theme': theme, 'from': start, 'to': end})}"
+
+
+def chosen_theme(found: Surprises, asked: str) -> Theme | None:
+    """The theme a link names, by its key, or by its phrase (an alert keeps only that), among ``found``."""
+    for theme in found.themes:
+        if theme.key == asked:
+            return theme
+    folded = asked.casefold()
+    return next((theme for theme in found.themes if theme.phrase.casefold() == folded), None)
 
 
 def _candidates(recent: Sequence[NoteRef], rules: ThemeRules) -> set[str]:

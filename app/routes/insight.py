@@ -1,7 +1,8 @@
 """What nobody expected: the "other" notes of a launch, their rising themes, and a theme made a hypothesis.
 
 * ``GET /launches/{slug}/other``: every signed-in user; the same range and filter parameters as the
-  launch page (without one: since the last digest, at least 24 hours), ``q=`` to search the notes;
+  launch page (without one: since the last digest, at least 24 hours), ``q=`` to search the notes,
+  ``theme=`` (a theme's key) for the notes of one theme, as digests and alerts link to it;
   to htmx, just the notes.
 * ``GET|POST /launches/{slug}/other/new``: leads; the form prefilled from the themes (``theme=``), note
   groups (``group=``) or enquiries (``enquiry=``) chosen, then the hypothesis created and the
@@ -81,6 +82,8 @@ class OtherPage:
     done_key: str | None
     created: str | None  # a hypothesis just made with no enquiry moved
     skipped: int  # enquiries ticked that were no longer "other"
+    theme: str = ""  # theme=: only the notes with this theme (a key, or a phrase), as asked
+    chosen: themes.Theme | None = None  # … that theme among the range's rising ones, when it is
 
     @property
     def path(self) -> str:
@@ -88,6 +91,10 @@ class OtherPage:
 
     def query(self, **changes: Any) -> str:
         return self.selection.query(**changes)
+
+    @property
+    def theme_name(self) -> str:
+        return self.chosen.phrase if self.chosen else self.theme
 
 
 def _page(
@@ -100,10 +107,15 @@ def _page(
     done: int | None = None,
     created: str | None = None,
     skipped: int = 0,
+    theme: str = "",
 ) -> OtherPage:
     found = themes.surprises(
         session, launch, now=now, start=selection.start, end=selection.end, filter=selection.filter
     )
+    chosen = themes.chosen_theme(found, theme) if theme else None
+    # One theme's notes, by its stems as it was counted (a link from a digest or an alert): the notes
+    # listed are the theme's count. Not found among the themes, the words asked are taken as a key.
+    notes = themes.notes_with(found.recent, theme_keys=[chosen.key if chosen else theme]) if theme else found.recent
     done_row = session.get(Relink, done) if done else None
     if done_row is not None and done_row.launch_id != launch.id:
         done_row = None
@@ -115,7 +127,7 @@ def _page(
         launch=launch,
         selection=selection,
         surprises=found,
-        groups=themes.group_notes(found.recent, q=q, limit=MAX_GROUPS),
+        groups=themes.group_notes(notes, q=q, limit=MAX_GROUPS),
         q=q,
         history=relink.history(session, launch),
         last_slot=selection.digest_start,
@@ -123,6 +135,8 @@ def _page(
         done_key=done_key,
         created=created,
         skipped=skipped,
+        theme=theme,
+        chosen=chosen,
     )
 
 
@@ -139,11 +153,23 @@ def other_page(
     done: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     created: Annotated[str | None, Query(max_length=64)] = None,
     skipped: Annotated[int, Query(ge=0)] = 0,
+    theme: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    """The "other" notes of a range, grouped and searchable, under the themes that rose in it."""
+    """The "other" notes of a range, grouped and searchable, under the themes that rose in it; ``theme=``:
+    only the notes of that theme."""
     launch = launches.get_by_slug(session, slug)
     selection = _select(query, session, launch, now)
-    view = _page(session, launch, selection, now=now, q=q.strip(), done=done, created=created, skipped=skipped)
+    view = _page(
+        session,
+        launch,
+        selection,
+        now=now,
+        q=q.strip(),
+        done=done,
+        created=created,
+        skipped=skipped,
+        theme=theme.strip(),
+    )
     template = "insight/_notes.html" if htmx else "insight/page.html"
     return render(request, template, viewer=viewer, view=view, ranges=ranges.RANGES, headers=VARY)
 
