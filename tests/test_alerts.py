@@ -494,6 +494,22 @@ def test_the_pages_list_alerts(
     assert "10 enquiries since" in response.text
 
 
+def test_the_list_names_the_day_a_window_began_and_a_theme_new_since_then(
+    db: Database, settings: Settings, web: Any, people: Any, chatty: Launch
+) -> None:
+    """At 08:00, a window begun at 16:00 the day before read "12 enquiries since 16:00", a time still to
+    come; and a theme none of two days of notes had read "no normal yet", as if there were no days."""
+    log_many(db, chatty, None, 12, start=local(18, 13, 1), note="The widget is gone")
+    [theme] = run(db, settings, None, local(18, 13, 30))
+    assert (theme.kind, theme.normal) == (AlertKind.THEME, 0.0)
+    log_many(db, chatty, "send", 12, start=local(19, 7))
+    [overnight] = run(db, settings, None, local(19, 8))
+    assert overnight.window_start == local(18, 16)
+    listed = " ".join(web("lena").get("/launches/test-launch/alerts").text.split())
+    assert "12 enquiries since Wed 16:00 · no normal yet" in listed
+    assert "12 enquiries since 13:00 · new: none before" in listed
+
+
 # --- several processes at once -------------------------------------------------------------------
 
 

@@ -132,7 +132,7 @@ def test_an_alert_of_thousands_is_counted_as_the_page_writes_numbers() -> None:
         status=SimpleNamespace(value="sent"),
         error=None,
     )
-    item = SimpleNamespace(alert=alert, path="/x", name="BankID", ratio=4.5)
+    item = SimpleNamespace(alert=alert, path="/x", name="BankID", ratio=4.5, since="10:00", new=False)
     with i18n.use_language("nb"):
         html = (
             web.build_environment()

@@ -548,11 +548,25 @@ class Listed:
     alert: Alert
     name: str  # the hypothesis's text (as it reads now), or the theme's phrase
     path: str  # its drill-down, within the app
+    launch: Launch
 
     @property
     def ratio(self) -> float | None:
         """Times normal, to one decimal (None: there was no normal yet)."""
         return round(self.alert.count / self.alert.normal, 1) if self.alert.normal > 0 else None
+
+    @property
+    def since(self) -> str:
+        """The window's start as Slack said it: "13:00", with its day when it began before the day the
+        alert was counted ("Tue 16:00": "since 16:00" at 08:00 reads as a time still to come). Worked
+        out when shown, in the reader's language."""
+        return since_label(self.launch, self.alert.window_start, self.alert.observed_at)
+
+    @property
+    def new(self) -> bool:
+        """A theme none of the notes before its window had: its normal is 0 after days of notes, not
+        "no normal yet" (a theme rises only against earlier notes, so there always were some)."""
+        return self.alert.kind == AlertKind.THEME and self.alert.normal <= 0
 
 
 def listing(session: Session, launch: Launch, *, limit: int = 100, before: int | None = None) -> list[Listed]:
@@ -560,7 +574,9 @@ def listing(session: Session, launch: Launch, *, limit: int = 100, before: int |
     found = recent(session, launch, limit=limit, before=before)
     called = names(session, launch, found)
     return [
-        Listed(a, called[id_of(a)], drilldown_url("", launch, a.kind, a.subject, (a.window_start, a.observed_at)))
+        Listed(
+            a, called[id_of(a)], drilldown_url("", launch, a.kind, a.subject, (a.window_start, a.observed_at)), launch
+        )
         for a in found
     ]
 
