@@ -451,7 +451,26 @@ def test_the_page_says_what_did_not_move(web: Web, people: People, setup: Setup)
     assert "1 of the enquiries ticked was no longer under “Other”" in shown
     empty = lena.post(f"/launches/{SLUG}/other/new", data={"key": "nothing-moved", "text": "Nothing moved"})
     assert empty.status_code == 303 and "created=nothing-moved" in empty.headers["location"]
-    assert "Hypothesis nothing-moved created; no enquiry was moved onto it." in lena.get(empty.headers["location"]).text
+    assert (
+        "Hypothesis “Nothing moved” (nothing-moved) created; no enquiry was moved onto it."
+        in lena.get(empty.headers["location"]).text
+    )
+
+
+def test_a_made_up_created_link_shows_no_banner(web: Web, people: People, setup: Setup) -> None:
+    """/other?created=<any words>&skipped=<any number> showed "Hypothesis <words> created" to whoever
+    opened the link: only a hypothesis of this launch is said to be created, with its own text."""
+    kari = web("kari")
+    for query in (
+        "created=Your+account+is+locked%3A+call+555-0100&skipped=7",
+        "created=no-such-key",
+        "created=a&skipped=99999999999",
+    ):
+        page = kari.get(f"/launches/{SLUG}/other?{query}").text
+        if "created=a&" in query:  # "a" is a hypothesis of the launch: said, with its text; the count is not
+            assert "Hypothesis “Hypothesis a” (a) created" in page and "99" not in page.split("relink-done")[1][:400]
+        else:
+            assert 'id="relink-done"' not in page and "Your account is locked" not in page, query
 
 
 def test_moved_enquiries_count_under_a_channel_filter_too(db: Database) -> None:

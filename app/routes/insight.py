@@ -80,7 +80,7 @@ class OtherPage:
     last_slot: dt.datetime | None  # where "since the digest" starts: the last digest composed (None: none yet)
     done: Relink | None  # the re-link just made or undone, to say so
     done_key: str | None
-    created: str | None  # a hypothesis just made with no enquiry moved
+    created: Hypothesis | None  # a hypothesis just made with no enquiry moved (created=, found in this launch)
     skipped: int  # enquiries ticked that were no longer "other"
     theme: str = ""  # theme=: only the notes with this theme (a key, or a phrase), as asked
     chosen: themes.Theme | None = None  # … that theme among the range's rising ones, when it is
@@ -123,6 +123,11 @@ def _page(
     if done_row is not None:
         hypothesis = session.get(Hypothesis, done_row.hypothesis_id)
         done_key = hypothesis.key if hypothesis else None
+    # The banners say what the redirect after a save says, from the database: a link made up by hand
+    # (created=<any words>, skipped=<any number>) must not show a hypothesis "created" that is not there.
+    made = next((h for h in launches.hypotheses_of(session, launch) if h.key == created), None) if created else None
+    if not 0 <= skipped <= relink.MAX_ENQUIRIES:  # more than one save can tick
+        skipped = 0
     return OtherPage(
         launch=launch,
         selection=selection,
@@ -133,7 +138,7 @@ def _page(
         last_slot=selection.digest_start,
         done=done_row,
         done_key=done_key,
-        created=created,
+        created=made,
         skipped=skipped,
         theme=theme,
         chosen=chosen,
