@@ -662,6 +662,23 @@ def test_a_draft_launch_in_the_future_says_when_it_starts_and_announces_no_diges
     assert "Day 1 of" not in page and "Next digest" not in page
 
 
+def test_a_launch_that_is_over_says_it_ended_and_one_enquiry_is_one(db: Database, people: People, web: Web) -> None:
+    """A closed launch read "Day 21 of 21" for good, and a range of one enquiry "1 enquiries in this range"."""
+    ended = make_launch(
+        db, slug="ended", status=LaunchStatus.CLOSED, starts_on=dt.date(2026, 10, 1), ends_on=dt.date(2026, 10, 21)
+    )
+    log(db, ended, "a", at=dt.datetime(2026, 10, 21, 15, 0, tzinfo=dt.UTC))
+    kari = web("kari")
+    page = " ".join(kari.get("/launches/ended").text.split())
+    assert "Ended after 21 days" in page and "Day 21 of 21" not in page
+    assert '<span class="number" id="total-count">1</span> <span>enquiry in this range</span>' in page
+    drill = " ".join(kari.get("/launches/ended/hypotheses/a").text.split())
+    assert "1</span> <span>enquiry in this range</span>" in drill
+    assert "of the 1 enquiry in this range" in drill
+    with time_machine.travel(dt.datetime(2026, 10, 21, 12, 0, tzinfo=dt.UTC), tick=False):  # its last day
+        assert "Day 21 of 21" in kari.get("/launches/ended").text
+
+
 def test_chosen_days_next_to_a_dst_change_are_compared_with_as_many_days_before(
     db: Database, people: People, web: Web
 ) -> None:

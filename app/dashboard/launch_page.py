@@ -40,6 +40,7 @@ class Dashboard:
     now: dt.datetime
     day: int | None  # 1 on the launch's first day; None before it begins
     starts_in: int | None  # days until it begins, while it has not
+    ended: bool  # its last day is over: "Ended after 21 days", not "Day 21 of 21"
     length: int
     launch_start: dt.datetime
     previous_start: dt.datetime
@@ -205,6 +206,7 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
         # None before the launch begins: "Day 1 of 22" for a launch that has not started misleads.
         day=launches.day_number(launch, today) if local_today >= launch.starts_on else None,
         starts_in=(launch.starts_on - local_today).days if local_today < launch.starts_on else None,
+        ended=local_today > launch.ends_on,
         length=launches.day_number(launch, launch.ends_on),
         launch_start=launch_start,
         previous_start=previous_start,
