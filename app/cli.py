@@ -27,7 +27,7 @@ from app.db import Database
 from app.deps import MAX_ROW_ID
 from app.errors import TallyError
 from app.jobs.scheduler import DigestScheduler
-from app.models import Alert, DigestStatus, Launch, LaunchStatus, Role, TokenRole, User
+from app.models import Alert, AlertKind, DigestStatus, Launch, LaunchStatus, Role, TokenRole, User
 from app.observability import logs, metrics
 from app.slack import blocks as slack_blocks
 from app.slack.client import WEBHOOKS_CHANNEL, sender_from
@@ -611,7 +611,8 @@ def digest_run_due(
     for alert in alerts:
         typer.echo(
             f"alert {alert.claim_key}: {alert.status.value}, {alert.count} enquiries, "
-            f"{slack_blocks.ratio_label(alert.count, alert.normal)}" + (f" ({alert.error})" if alert.error else "")
+            f"{slack_blocks.ratio_label(alert.count, alert.normal, theme=alert.kind == AlertKind.THEME)}"
+            + (f" ({alert.error})" if alert.error else "")
         )
     for slug in failed:
         typer.echo(f"{slug}: digests failed (the log above says why); the next pass tries again", err=True)

@@ -727,7 +727,7 @@ def test_a_rising_theme_in_other_is_alerted_once_with_a_link_to_its_notes(
         ":zap: *Rising in “other”:* “<http://testserver/launches/test-launch/other?theme=widget+gone&amp;"
         "from=2026-11-18T13%3A00%2B01%3A00&amp;to=2026-11-18T13%3A30%2B01%3A00|widget is gone>”"
     )
-    assert "*12* enquiries since 13:00 · *no normal yet*" in section
+    assert "*12* enquiries since 13:00 · *new: none before*" in section
     assert run(db, settings, bot, local(18, 13, 45)) == []  # once per window
 
 

@@ -281,6 +281,14 @@ def test_a_fix_after_which_a_hypothesis_rose_from_nothing_says_so_not_up_zero() 
         assert verdict_label(fix) == "opp fra ingen før (andel 0,0\xa0% → 7,5\xa0%)"
 
 
+def test_a_fix_shipped_before_its_hypothesis_was_counted_says_there_is_no_before() -> None:
+    """The pages say so (impact's no_before); the digest said "too early to tell", which waiting never ends."""
+    fix = FixLine("Widget", "https://tally.example/x#fix", "Tue 14:00", "no_before", None, 0.0, 0.0)
+    assert verdict_label(fix) == "nothing before it to compare"
+    with use_language("nb"):
+        assert verdict_label(fix) == "ingenting før den å sammenligne med"
+
+
 def test_a_digest_in_norwegian_with_its_numbers_and_still_escaped() -> None:
     digest = content(
         notes=["<!channel> ring meg"],
@@ -332,7 +340,8 @@ def test_an_alert_in_norwegian() -> None:
     )
     assert "PayApp &lt;5&gt; · Launch Tally: ett varsel per hypotese eller tema" in blocks[1]["elements"][0]["text"]
     assert text == "Toppvarsel i PayApp &lt;5&gt;: BankID: 12 henvendelser siden tir. 13:00, 3,4× normalt."
-    assert one == "Stigende i «Annet» i PayApp &lt;5&gt;: BankID: 1 henvendelse siden tir. 13:00, ingen normal ennå."
+    # A theme rises only against earlier notes: a normal of 0 means none had it, as the pages say.
+    assert one == "Stigende i «Annet» i PayApp &lt;5&gt;: BankID: 1 henvendelse siden tir. 13:00, nytt: ingen før."
 
 
 def test_counts_are_grouped_as_the_digest_language_writes_them() -> None:

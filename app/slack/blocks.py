@@ -269,6 +269,8 @@ def verdict_label(fix: FixLine) -> str:
         return _("up {change} ({shares})").format(change=format_percent(fix.change), shares=shares)
     if fix.verdict == "no_change":
         return _("no change ({shares})").format(shares=shares)
+    if fix.verdict == "no_before":  # shipped before the hypothesis was counted: waiting will not help
+        return _("nothing before it to compare")
     return _("too early to tell")
 
 
@@ -334,7 +336,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         other_prefix = _("“other”") + ": "
         lines = [
             f"• {escape(a.at_label)} {other_prefix if a.theme else ''}<{escape(a.url)}|{escape(cut(a.name, 200))}>: "
-            f"*{format_number(a.count)}* ({ratio_label(a.count, a.normal)})"
+            f"*{format_number(a.count)}* ({ratio_label(a.count, a.normal, theme=a.theme)})"
             for a in content.alerts
         ]
         [text] = _pack(
@@ -503,7 +505,7 @@ def plain_text(content: DigestContent) -> str:
         lines += ["", _("Alerts since the previous digest") + ":"]
         lines += [
             f"  {a.at_label} {other_prefix if a.theme else ''}{a.name}: "
-            f"{format_number(a.count)} ({ratio_label(a.count, a.normal)})"
+            f"{format_number(a.count)} ({ratio_label(a.count, a.normal, theme=a.theme)})"
             for a in content.alerts
         ]
     if content.fixes:
@@ -542,10 +544,12 @@ class AlertContent:
     url: str  # its drill-down
 
 
-def ratio_label(count: int, normal: float) -> str:
-    """'3.4× normal'; with nothing to compare with (no expected rate, no earlier day) 'no normal yet'."""
+def ratio_label(count: int, normal: float, *, theme: bool = False) -> str:
+    """'3.4× normal'; with nothing to compare with (no expected rate, no earlier day) 'no normal yet';
+    for a theme in "other", which rises only against earlier notes, a normal of 0 means none of them
+    had it: 'new: none before' (as the pages say)."""
     if normal <= 0:
-        return _("no normal yet")
+        return _("new: none before") if theme else _("no normal yet")
     return _("{ratio}× normal").format(ratio=format_decimal(count / normal, 1))
 
 
@@ -560,7 +564,7 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
     name = escape(cut(content.name, 500))
     link = f"<{escape(content.url)}|{name}>"
     subject = f"“{link}”" if content.theme else link
-    ratio = ratio_label(content.count, content.normal)
+    ratio = ratio_label(content.count, content.normal, theme=content.theme)
     normal = " (" + _("normal by now: {n}").format(n=_normal_label(content.normal)) + ")" if content.normal > 0 else ""
     blocks: list[Block] = [
         SectionBlock(
