@@ -124,6 +124,19 @@ def chain_start(session: Session, launch: Launch, before: dt.datetime) -> dt.dat
     return last if last is not None else launches.window(launch)[0]
 
 
+def since_digest_start(session: Session, launch: Launch, now: dt.datetime) -> dt.datetime | None:
+    """Where ``range=since-digest`` starts: where the window of a digest sent now begins, the end of the
+    last digest composed (``chain_start``), or None when none has been (the range then starts
+    with the launch). Not the last digest *time*: a launch set live at 12:30 had no 09:00 digest, and a
+    missed one was never composed; the next digest counts from where the chain ends. Just before
+    ``now`` (and the launch's end): at a digest's own moment, or once the closing one went, that
+    digest's window rather than an empty one, as the digests page's preview shows it. One small query
+    on the launch's digests, for every page with the range chips."""
+    launch_start, launch_end = launches.window(launch)
+    start = chain_start(session, launch, min(now, launch_end) - dt.timedelta(microseconds=1))
+    return start if start > launch_start else None
+
+
 def _previous_start(
     session: Session, launch: Launch, window_start: dt.datetime, window_end: dt.datetime
 ) -> dt.datetime:

@@ -4,7 +4,7 @@ The launch page, the drill-down, exports and the API all take the same query
 parameters, so a link pasted in Slack opens the same view:
 
 * ``range=since-digest|today|yesterday|7d|launch``, or (``since-digest``: where the window of the
-  next digest begins, ``since_digest_start``; the launch's start before any digest), or
+  next digest begins, ``digests.since_digest_start``; the launch's start before any digest), or
 * ``from=YYYY-MM-DD&to=YYYY-MM-DD``: local days in the launch's time zone, both
   included (ISO 8601 times with an offset are accepted too, as exact instants);
 * ``channel=…`` and ``segment=…``, each repeatable (none: all).
@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
-
-from sqlmodel import Session
 
 from app import launches
 from app.errors import Invalid
@@ -64,7 +62,7 @@ class Selection:
     segments: tuple[str, ...] = ()
     from_text: str | None = None  # as given, for links of a custom range
     to_text: str | None = None
-    # Where "since the digest" starts (``since_digest_start``; None: no digest yet), for its chip's label.
+    # Where "since the digest" starts (``digests.since_digest_start``; None: no digest yet), for its chip's label.
     digest_start: dt.datetime | None = None
 
     @property
@@ -148,21 +146,6 @@ def _wall_clock_earlier(moment: dt.datetime, by: dt.timedelta, tz: dt.tzinfo) ->
     return local.replace(tzinfo=tz).astimezone(dt.UTC)
 
 
-def since_digest_start(session: Session, launch: Launch, now: dt.datetime) -> dt.datetime | None:
-    """Where ``range=since-digest`` starts: where the window of a digest sent now begins, the end of the
-    last digest composed (``digests.chain_start``), or None when none has been (the range then starts
-    with the launch). Not the last digest *time*: a launch set live at 12:30 had no 09:00 digest, and a
-    missed one was never composed; the next digest counts from where the chain ends. Just before
-    ``now`` (and the launch's end): at a digest's own moment, or once the closing one went, that
-    digest's window rather than an empty one, as the digests page's preview shows it. One small query
-    on the launch's digests, for every page with the range chips."""
-    from app import digests  # digests builds on this module
-
-    launch_start, launch_end = launches.window(launch)
-    start = digests.chain_start(session, launch, min(now, launch_end) - dt.timedelta(microseconds=1))
-    return start if start > launch_start else None
-
-
 @dataclass(frozen=True)
 class ViewQuery:
     """The query parameters of a view of a launch, as given (app/deps.py reads them): the URL is the state."""
@@ -173,7 +156,8 @@ class ViewQuery:
     channels: list[str]
     segments: list[str]
 
-    def select(self, launch: Launch, now: dt.datetime, session: Session) -> Selection:
+    def select(self, launch: Launch, now: dt.datetime, digest_start: dt.datetime | None) -> Selection:
+        """``digest_start``: where "since the digest" starts (``digests.since_digest_start``)."""
         return select(
             launch,
             now=now,
@@ -182,7 +166,7 @@ class ViewQuery:
             to_text=self.to,
             channels=self.channels,
             segments=self.segments,
-            digest_start=since_digest_start(session, launch, now),
+            digest_start=digest_start,
         )
 
 
@@ -254,7 +238,7 @@ def select(
     digest_start: dt.datetime | None = None,
 ) -> Selection:
     """The view a request asks for. Raises ``Invalid`` naming the parameter that is wrong.
-    ``digest_start``: ``since_digest_start``, where ``since-digest`` starts (None: the launch's start)."""
+    ``digest_start``: ``digests.since_digest_start``, where ``since-digest`` starts (None: the launch's start)."""
     channels = tuple(dict.fromkeys(c for c in channels if c))
     segments = tuple(dict.fromkeys(s for s in segments if s))
     _check_filters(launch, channels, segments)

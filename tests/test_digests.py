@@ -177,13 +177,13 @@ def test_the_page_a_digest_links_to_compares_with_the_window_the_digest_compared
     # "Since the latest digest" is compared as the next digest will be: with the 13:00 digest's window,
     # not the working hours before 13:00 as long as the evening so far.
     with db.session() as session:
-        mark = ranges.since_digest_start(session, stored, local(18, 15))
+        mark = digests.since_digest_start(session, stored, local(18, 15))
         since = ranges.select(stored, now=local(18, 15), range_name="since-digest", digest_start=mark)
         page = dashboard.build(session, launch=stored, selection=since, now=local(18, 15))
     assert (page.previous_start, page.previous_end) == (local(18, 9), local(18, 13))
     # Before the first digest there is nothing to compare with: the splits say so too, not "+N on 0".
     with db.session() as session:
-        mark = ranges.since_digest_start(session, stored, local(18, 8, 30))
+        mark = digests.since_digest_start(session, stored, local(18, 8, 30))
         first = ranges.select(stored, now=local(18, 8, 30), range_name="since-digest", digest_start=mark)
         early = dashboard.build(session, launch=stored, selection=first, now=local(18, 8, 30))
     assert early.previous_start == early.previous_end == local(18, 0)

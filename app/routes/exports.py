@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from app import exports, launches, ranges
+from app import digests, exports, launches, ranges
 from app.db import Database
 from app.deps import API_DEPENDENCIES, CurrentToken, CurrentViewer, Now, SessionDep
 from app.errors import ERRORS
@@ -89,7 +89,7 @@ def _download(
         to_text=query.to_text,
         channels=query.channels,
         segments=query.segments,
-        digest_start=ranges.since_digest_start(session, launch, now) if query.range_name == "since-digest" else None,
+        digest_start=digests.since_digest_start(session, launch, now) if query.range_name == "since-digest" else None,
     )
     export = exports.Export(selection, checked_what, checked_format)
     # Its connection back to the pool now: the request's session is otherwise closed only once the

@@ -25,7 +25,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from app import csrf, launches, ranges
+from app import csrf, digests, launches, ranges
 from app.deps import (
     API_DEPENDENCIES,
     MAX_ROW_ID,
@@ -64,9 +64,9 @@ def _select(query: ranges.ViewQuery, session: Session, launch: Launch, now: dt.d
     if query.range in (None, DEFAULT) and not query.from_ and not query.to:
         whole = ranges.select(launch, now=now, range_name="launch", channels=query.channels, segments=query.segments)
         start, end = themes.default_period(session, launch, now=now)
-        digest_start = ranges.since_digest_start(session, launch, now)  # for the chip of "since-digest"
+        digest_start = digests.since_digest_start(session, launch, now)  # for the chip of "since-digest"
         return replace(whole.with_range(start, end), name=DEFAULT, digest_start=digest_start)
-    return query.select(launch, now, session)
+    return query.select(launch, now, digests.since_digest_start(session, launch, now))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from app import dashboard, hypothesis_sets, launches, ranges
+from app import dashboard, digests, hypothesis_sets, launches, ranges
 from app.config import Settings, check_timezone
 from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer, ViewParams
 from app.errors import Conflict, Invalid, TallyError
@@ -99,7 +99,7 @@ def _range_error(
         launch=launch,
         error=error,
         fallback=ranges.select(launch, now=now),
-        last_slot=ranges.since_digest_start(session, launch, now),
+        last_slot=digests.since_digest_start(session, launch, now),
         ranges=ranges.RANGES,
         status_code=error.status_code,
         headers=VARY,
@@ -114,7 +114,7 @@ def launch_page(
     """The launch page, or (to htmx, which polls it) just its numbers."""
     launch = launches.get_by_slug(session, slug)
     try:
-        selection = query.select(launch, now, session)
+        selection = query.select(launch, now, digests.since_digest_start(session, launch, now))
     except Invalid as error:
         if htmx:
             raise
@@ -138,7 +138,7 @@ def hypothesis_page(
     """One hypothesis alone (the drill-down), or (to htmx) just its numbers."""
     launch = launches.get_by_slug(session, slug)
     try:
-        selection = query.select(launch, now, session)
+        selection = query.select(launch, now, digests.since_digest_start(session, launch, now))
     except Invalid as error:
         if htmx:
             raise
