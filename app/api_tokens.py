@@ -17,8 +17,6 @@ from app.models import ApiToken, TokenRole
 from app.recording.credentials import hash_token
 
 TOKEN_PREFIX = "lt_"  # noqa: S105 - a public prefix that makes tokens recognisable in logs and scanners
-# Touching last_used_at on every request would make every API call a write.
-LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
 
 
 def create(

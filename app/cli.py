@@ -759,7 +759,7 @@ def notes_purge(
 ) -> None:
     """Erase now what the scheduler erases daily: the notes of enquiries older than TALLY_NOTE_RETENTION_DAYS.
     The enquiries, and so every count, stay."""
-    from app.privacy import retention
+    from app import retention
 
     config = settings()
     if config.note_retention_days is None:

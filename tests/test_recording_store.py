@@ -19,7 +19,7 @@ from app.db import Database
 from app.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from app.models import Enquiry, EnquiryHypothesis, EnquirySource, Hypothesis, HypothesisStatus, Launch, LaunchStatus
 from app.recording.credentials import TokenCheck, hash_token
-from app.recording.record import Logged, NewEnquiry, TokenUses, insert_many, record_requests
+from app.recording.record import LAST_USED_RESOLUTION, Logged, NewEnquiry, TokenUses, insert_many, record_requests
 from app.recording.requests import Credential, EnquiryRequest
 from app.recording.store import Store
 from tests.factories import hypothesis_ids, make_launch
@@ -70,9 +70,9 @@ def test_a_token_marked_used_is_not_marked_again_within_the_resolution() -> None
     uses = TokenUses()
     assert uses.due([1, 2], T0) == [1, 2]
     uses.mark([1], T0)
-    later = T0 + api_tokens.LAST_USED_RESOLUTION - dt.timedelta(seconds=1)
+    later = T0 + LAST_USED_RESOLUTION - dt.timedelta(seconds=1)
     assert uses.due([1, 2], later) == [2]
-    assert uses.due([1], T0 + api_tokens.LAST_USED_RESOLUTION) == [1]  # its mark is that old now
+    assert uses.due([1], T0 + LAST_USED_RESOLUTION) == [1]  # its mark is that old now
     assert uses.due([1], T0 - dt.timedelta(seconds=1)) == [1]  # the clock went back: mark it anyway
 
 
@@ -94,7 +94,7 @@ def test_the_api_marks_a_tokens_last_use_once_per_resolution(client: Any, token:
     with time_machine.travel(T0 + dt.timedelta(minutes=1), tick=False):
         assert client.post("/api/v1/launches/touch/enquiries", json=body, headers=headers).status_code == 201
     assert _last_used(db) is None  # this process marked it a minute ago: no statement sent
-    later = T0 + api_tokens.LAST_USED_RESOLUTION + dt.timedelta(seconds=1)
+    later = T0 + LAST_USED_RESOLUTION + dt.timedelta(seconds=1)
     with time_machine.travel(later, tick=False):
         assert client.post("/api/v1/launches/touch/enquiries", json=body, headers=headers).status_code == 201
     assert _last_used(db) == later

@@ -17,14 +17,13 @@ import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
 
-from app import digests
+from app import digests, retention
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.insight import themes
 from app.jobs.scheduler import DigestScheduler
 from app.main import create_app
 from app.models import AuditEvent, DigestRun, Enquiry, EnquiryHypothesis, Launch
-from app.privacy import retention
 from tests.conftest import People, WebUser, make_settings
 from tests.factories import fresh, log, make_launch
 from tests.test_cli_newcomers import tally

@@ -25,7 +25,7 @@ twice in a digest and alerted twice. (A word in most notes, and a theme within s
 Each note's phrases are worked out once per text (a bounded in-process cache, and stems are
 memoised); the phrase counts of a closed local day are kept in the process's memo, keyed by the
 launch's ``counts_version`` exactly like the tallies' closed days (app/tallies/cache.py), so a
-backfill, a re-link or notes erased by retention (app/privacy/retention.py) makes them stale in every
+backfill, a re-link or notes erased by retention (app/retention.py) makes them stale in every
 process; then the days whose noted "other" enquiries are still the same (a digest of their ids) are
 taken over, and only the changed days counted again. Only the recent period, and the open or partial
 days of the period before it, are read note by note. Figures: bench/themes.py.

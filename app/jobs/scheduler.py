@@ -34,13 +34,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from app import auth, digests, launches, tallies
+from app import auth, digests, launches, retention, tallies
 from app.config import Settings
 from app.db import Database
 from app.insight import alerts
 from app.models import Launch
 from app.observability import metrics
-from app.privacy import retention
 from app.slack.client import sender_from
 
 log = logging.getLogger(__name__)

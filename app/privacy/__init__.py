@@ -126,3 +126,11 @@ def clean_note(note: str | None, *, now: dt.datetime) -> str | None:
     if len(cleaned) > MAX_NOTE_LENGTH:  # markers can be longer than what they replace
         cleaned = _shorten(cleaned)
     return cleaned or None
+
+
+def retention_cutoff(*, days: int, now: dt.datetime) -> dt.datetime:
+    """The moment before which notes are erased when kept ``days`` days (``TALLY_NOTE_RETENTION_DAYS``;
+    the erasing is app/retention.py's; the hot path asks it too, to know a retry of an erased note)."""
+    if days < 1:
+        raise ValueError("notes are kept for at least one day")
+    return now - dt.timedelta(days=days)

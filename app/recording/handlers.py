@@ -17,12 +17,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from app import bodies, csrf
+from app import bodies, csrf, privacy
 from app.config import Settings
 from app.errors import ERRORS, ErrorBody, TallyError
 from app.models import EnquirySource
 from app.observability import metrics
-from app.privacy.retention import cutoff as retention_cutoff
 from app.recording.credentials import TokenCheck, browser_credential
 from app.recording.hot_path import Handler
 from app.recording.record import Logged, TokenUses, record_requests
@@ -64,7 +63,7 @@ def batch_recorder(settings: Settings) -> Callable[[Store, Sequence[EnquiryReque
     def record_batch(store: Store, items: Sequence[EnquiryRequest]) -> list[Logged | TallyError]:
         now = dt.datetime.now(dt.UTC)
         metrics.observe_batch([(now - item.received_at).total_seconds() for item in items])
-        erased_before = retention_cutoff(days=retention, now=now) if retention is not None else None
+        erased_before = privacy.retention_cutoff(days=retention, now=now) if retention is not None else None
         return record_requests(store, items, now=now, notes_erased_before=erased_before, token_uses=token_uses)
 
     return record_batch

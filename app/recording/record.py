@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from app import api_tokens
 from app.errors import Conflict, Forbidden, Invalid, NotFound, TallyError, Unauthenticated, Unavailable
 from app.launches import SLUG_PATTERN, local_date
 from app.models import EnquirySource, HypothesisStatus, LaunchStatus
@@ -29,6 +28,8 @@ from app.recording.store import HypothesisRow, LaunchRow, Store, StoredEnquiry
 from app.tallies.cache import CLOSED_AFTER
 
 MAX_IDEMPOTENCY_KEY = 64
+# A token's last use is kept to this: touching last_used_at on every request would make every API call a write.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
 _SLUG = re.compile(SLUG_PATTERN)
 
 log = logging.getLogger(__name__)
@@ -240,7 +241,7 @@ def _check(
 class TokenUses:
     """When this process last marked each API token used.
 
-    A token's ``last_used_at`` is kept to ``api_tokens.LAST_USED_RESOLUTION``: the
+    A token's ``last_used_at`` is kept to ``LAST_USED_RESOLUTION``: the
     UPDATE that marks it changes nothing while it is more recent than that. Once this
     process has marked a token, it knows so for that long and leaves the statement out:
     one statement fewer in nearly every batch of API posts (on PostgreSQL, a round trip).
@@ -254,7 +255,7 @@ class TokenUses:
     def due(self, token_ids: Sequence[int], now: dt.datetime) -> list[int]:
         """Those of ``token_ids`` this process has not marked within the resolution (or whose mark is
         in the future: the clock went back)."""
-        fresh_after = now - api_tokens.LAST_USED_RESOLUTION
+        fresh_after = now - LAST_USED_RESOLUTION
         return [t for t in token_ids if not (fresh_after < self._marked.get(t, fresh_after) <= now)]
 
     def mark(self, token_ids: Sequence[int], now: dt.datetime) -> None:
@@ -277,7 +278,7 @@ def record_requests(
     One result per request, in order: the logged enquiry, or the error that
     refused it. A refused request never stops the others in the batch, and once
     the enquiries are inserted nothing can fail the ones that are new.
-    ``notes_erased_before``: the retention cut-off, if notes are erased (app/privacy/retention.py).
+    ``notes_erased_before``: the retention cut-off, if notes are erased (app/retention.py).
     ``token_uses``: what this process marked already (``TokenUses``); without it every token is marked."""
     # A slug that cannot be a launch's is never looked up: PostgreSQL refuses text with a NUL in it,
     # and that would fail the whole batch, everyone else's enquiries included.
@@ -351,7 +352,7 @@ def record_requests(
     # Before the enquiries, so that nothing after them can fail a batch whose enquiries are recorded
     # (on PostgreSQL the insert commits on its own).
     due = sorted(used_tokens) if token_uses is None else token_uses.due(sorted(used_tokens), now)
-    store.touch_tokens(due, now=now, stale_before=now - api_tokens.LAST_USED_RESOLUTION)
+    store.touch_tokens(due, now=now, stale_before=now - LAST_USED_RESOLUTION)
     if token_uses is not None:
         token_uses.mark(due, now)
     items = [item for _, _, item in accepted]

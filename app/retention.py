@@ -35,6 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app import privacy
 from app.db import Database
 from app.models import DigestRun, Enquiry, Launch
 from app.recording.store import Store
@@ -55,15 +56,9 @@ class Purged:
     digests: int  # stored digests whose quoted notes were taken out by this run
 
 
-def cutoff(*, days: int, now: dt.datetime) -> dt.datetime:
-    if days < 1:
-        raise ValueError("notes are kept for at least one day")
-    return now - dt.timedelta(days=days)
-
-
 def purge_notes(db: Database, *, days: int, now: dt.datetime) -> Purged:
     """Erase the notes of enquiries that happened more than ``days`` days before ``now``."""
-    before = cutoff(days=days, now=now)
+    before = privacy.retention_cutoff(days=days, now=now)
     with db.session() as session:
         launch_ids = [int(i) for i in session.execute(sa.select(_launch.c.id).order_by(_launch.c.id)).scalars()]
     erased = sum(_erase_launch(db, launch_id, before) for launch_id in launch_ids)
