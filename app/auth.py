@@ -263,32 +263,74 @@ def authenticate(
     let past the last two, and its own failures are counted apart from its address's: it is locked
     after as many as an address is, but nobody else's failures, from the same office's address or
     from anywhere, keep the account's owner out (OWASP's device cookies). Attempts for one account
-    are checked one at a time (on SQLite the
-    write transaction does that; on PostgreSQL a lock per account, else 429), so a burst of them
-    cannot all pass the count before any is recorded.
+    are checked one at a time (on SQLite the write transaction does that; on PostgreSQL a lock per
+    account, waited for up to ``SIGN_IN_PATIENCE``, else 429), so a burst of them cannot all pass the
+    count before any is recorded. On PostgreSQL the limits are checked before queueing too, so tries
+    they refuse never keep anyone waiting.
 
     Every attempt is recorded (but the right password for a disabled account, which is no guess);
     the caller commits even when this raises, so failures count (use a write session and commit in
     ``finally``)."""
     name = username.strip().lower()[:64]
     address = address[:64]
+    user = get_user(session, name)
+    known_here = user is not None and known_device(device, user, settings)
+    proof = device_token(user, settings) if known_here and user is not None else signed_in or None
+    device_key = known_as(proof) if proof is not None else None
+    # Checked before queueing for the account, so tries refused anyway never hold its owner up: a
+    # stranger's flood of them made the owner's right password mostly "being checked" (429).
+    _refuse_if_limited(session, name=name, address=address, device_key=device_key, now=now, settings=settings)
     if session.get_bind().dialect.name == "postgresql":
-        one_at_a_time = sa.select(sa.func.pg_try_advisory_xact_lock(sa.func.hashtext("tally-login:" + name)))
-        if not session.execute(one_at_a_time).scalar_one():
-            raise TooManyRequests(
-                "Another sign-in for this account is being checked: try again in a moment.",
-                retry_after=1,
-                code="sign_in_busy",
-            )
+        _one_at_a_time(session, name)
+        # Again: the ones checked while this one waited have recorded themselves.
+        _refuse_if_limited(session, name=name, address=address, device_key=device_key, now=now, settings=settings)
+    right = verify_password(password, user.password_hash if user else None) and user is not None
+    ok = right and user is not None and user.is_active
+    if ok or not right:
+        # The right password on a disabled account is no guess: counted as a failure, it locked the
+        # person (and their colleagues' address) out for the window after being enabled again. The
+        # answer is the same as for a wrong one, so it tells nobody the account exists.
+        session.add(LoginAttempt(username=name, address=address, at=now, succeeded=ok, device=device_key))
+    if not ok or user is None:
+        raise Unauthenticated("Wrong user name or password.", code="wrong_credentials")
+    return user
+
+
+# How long a sign-in on PostgreSQL waits for one of the same account's ahead of it (a hash each, a
+# quarter of a second on a busy server; the tries refused by the limits do not queue) before it is
+# told to try again.
+SIGN_IN_PATIENCE = dt.timedelta(seconds=5)
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout runs out
+
+
+def _one_at_a_time(session: Session, name: str) -> None:
+    """PostgreSQL: the account's lock for this transaction, after the attempts being checked before it."""
+    previous = session.execute(sa.select(sa.func.current_setting("lock_timeout"))).scalar_one()
+    patience = f"{int(SIGN_IN_PATIENCE.total_seconds() * 1000)}ms"
+    try:
+        with session.begin_nested():  # a lock timeout spoils only the savepoint, not what the caller commits
+            session.execute(sa.select(sa.func.set_config("lock_timeout", patience, True)))
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("tally-login:" + name))))
+    except sa.exc.OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise TooManyRequests(
+            "Another sign-in for this account is being checked: try again in a moment.",
+            retry_after=1,
+            code="sign_in_busy",
+        ) from None
+    session.execute(sa.select(sa.func.set_config("lock_timeout", previous, True)))
+
+
+def _refuse_if_limited(
+    session: Session, *, name: str, address: str, device_key: str | None, now: dt.datetime, settings: Settings
+) -> None:
+    """Raises if a limit (``authenticate``'s) stands in the way of one more try."""
     window = dt.timedelta(minutes=settings.login_failure_window_minutes)
     since = now - window
     minutes = settings.login_failure_window_minutes
     limit = settings.login_max_failures_per_account
-    user = get_user(session, name)
-    known_here = user is not None and known_device(device, user, settings)
-    proof = device_token(user, settings) if known_here and user is not None else signed_in or None
-    known = proof is not None
-    device_key = known_as(proof) if proof is not None else None
+    known = device_key is not None
     here_is = col(LoginAttempt.device) == device_key if device_key else col(LoginAttempt.address) == address
     here, _ = _failures(session, since, col(LoginAttempt.username) == name, here_is)
     if here >= limit:
@@ -314,16 +356,6 @@ def authenticate(
                 retry_after=max(1, int((last + wait - now).total_seconds() + 0.999)),
                 code="slow_down",
             )
-    right = verify_password(password, user.password_hash if user else None) and user is not None
-    ok = right and user is not None and user.is_active
-    if ok or not right:
-        # The right password on a disabled account is no guess: counted as a failure, it locked the
-        # person (and their colleagues' address) out for the window after being enabled again. The
-        # answer is the same as for a wrong one, so it tells nobody the account exists.
-        session.add(LoginAttempt(username=name, address=address, at=now, succeeded=ok, device=device_key))
-    if not ok or user is None:
-        raise Unauthenticated("Wrong user name or password.", code="wrong_credentials")
-    return user
 
 
 def start_session(session: Session, user: User, *, now: dt.datetime, settings: Settings) -> str:

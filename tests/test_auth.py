@@ -253,7 +253,7 @@ def test_the_browser_a_password_was_changed_in_stays_known_for_that_account(
 
 
 def test_on_postgresql_a_burst_of_sign_ins_cannot_all_pass_the_count_before_any_is_recorded(
-    database_url: str, db: Database, people: People, pg: Any
+    database_url: str, db: Database, people: People, pg: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each attempt counts the failures, checks the password (slow), then records itself: thirty at once
     used to find the same count, and 22 were checked against a limit of 5."""
@@ -270,13 +270,95 @@ def test_on_postgresql_a_burst_of_sign_ins_cannot_all_pass_the_count_before_any_
     with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
         statuses = list(pool.map(guess, range(len(clients))))
     assert statuses.count(401) <= 5 and set(statuses) <= {401, 429}, statuses
-    with db.engine.connect() as connection:  # one account's attempts wait for each other's lock, or are refused
+    monkeypatch.setattr(auth, "SIGN_IN_PATIENCE", dt.timedelta(seconds=0.2))
+    with db.engine.connect() as connection:  # one account's attempts wait for each other's lock, then are refused
         held = connection.execute(sa.text("SELECT pg_advisory_lock(hashtext('tally-login:ola'))"))
         assert held is not None
         refused = sign_in(browser(app), "ola")
         assert refused.status_code == 429 and "being checked" in refused.text
         connection.execute(sa.text("SELECT pg_advisory_unlock(hashtext('tally-login:ola'))"))
     assert sign_in(browser(app), "ola").status_code == 303
+
+
+def _lock_waiters(db: Database, wait_event: str | None = None) -> int:
+    """How many of the database's connections are waiting for a lock (of kind ``wait_event``) now."""
+    with db.engine.connect() as watch:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        if wait_event:
+            query += f" AND wait_event = '{wait_event}'"
+        return int(watch.exec_driver_sql(query).scalar_one())
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(400):  # at most 20 s
+        if condition():
+            return
+        threading.Event().wait(0.05)
+    pytest.fail(what)
+
+
+def test_on_postgresql_a_flood_of_refused_sign_ins_does_not_keep_the_owner_out(
+    database_url: str, db: Database, people: People, pg: Any
+) -> None:
+    """Each attempt took its account's lock before the limits were checked, and one that found it taken
+    was refused (429 sign_in_busy): a stranger sending wrong passwords for Kari's name, long refused as
+    locked out, held the lock so often that Kari, with the right one in her own browser, was mostly told
+    "Another sign-in for this account is being checked". Here one of the stranger's refused tries is caught
+    in the middle (the attempts' table held by another connection) while Kari signs in."""
+    app = create_app(make_settings(database_url, login_max_failures_per_account=5), db=db)
+    with time_machine.travel(dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC), tick=False):
+        kari = browser(app)
+        assert sign_in(kari, "kari").status_code == 303  # her browser, known from now on
+        assert kari.post("/logout", data={"csrf_token": page_token(kari, "/me")}).status_code == 303
+        stranger = browser(app, client=("203.0.113.66", 40000))
+        for _ in range(5):
+            assert sign_in(stranger, "kari", "a guess").status_code == 401
+        tokens = {"stranger": page_token(stranger), "kari": page_token(kari)}
+        answers: dict[str, int] = {}
+
+        def post(who: str, client: TestClient, password: str) -> None:
+            data = {"username": "kari", "password": password, "csrf_token": tokens[who]}
+            answers[who] = client.post("/login", data=data).status_code
+
+        holder = db.engine.connect()
+        holder.exec_driver_sql("LOCK TABLE login_attempt IN ACCESS EXCLUSIVE MODE")
+        sent = [threading.Thread(target=post, args=("stranger", stranger, "another guess"))]
+        try:
+            sent[0].start()
+            _until(lambda: _lock_waiters(db) >= 1, "the stranger's try never reached the attempts")
+            sent.append(threading.Thread(target=post, args=("kari", kari, PASSWORD)))
+            sent[1].start()
+            _until(lambda: "kari" in answers or _lock_waiters(db) >= 2, "Kari's sign-in never got anywhere")
+        finally:
+            holder.rollback()
+            holder.close()
+            for thread in sent:
+                thread.join(timeout=30)
+    assert answers == {"stranger": 429, "kari": 303}
+
+
+def test_on_postgresql_a_sign_in_waits_for_another_of_the_same_account_being_checked(
+    database_url: str, db: Database, people: People, pg: Any
+) -> None:
+    """The other's check is a hash, a quarter of a second: it used to be refused at once instead."""
+    app = create_app(make_settings(database_url), db=db)
+    ola = browser(app)
+    token = page_token(ola)
+    answers: list[int] = []
+    with db.engine.connect() as holder:
+        holder.execute(sa.text("SELECT pg_advisory_lock(hashtext('tally-login:ola'))"))
+        sent = threading.Thread(
+            target=lambda: answers.append(
+                ola.post("/login", data={"username": "ola", "password": PASSWORD, "csrf_token": token}).status_code
+            )
+        )
+        sent.start()
+        try:
+            _until(lambda: bool(answers) or _lock_waiters(db, "advisory") >= 1, "the sign-in never got anywhere")
+        finally:
+            holder.execute(sa.text("SELECT pg_advisory_unlock(hashtext('tally-login:ola'))"))
+            sent.join(timeout=30)
+    assert answers == [303]
 
 
 def test_too_many_failures_from_one_address_block_it_for_every_account(
