@@ -268,9 +268,9 @@ def authenticate(
     count before any is recorded. On PostgreSQL the limits are checked before queueing too, so tries
     they refuse never keep anyone waiting.
 
-    Every attempt is recorded (but the right password for a disabled account, which is no guess);
-    the caller commits even when this raises, so failures count (use a write session and commit in
-    ``finally``)."""
+    Every attempt the limits let through is recorded (the right password for a disabled account as a
+    failure, answered as a wrong one is); the caller commits even when this raises, so failures count
+    (use a write session and commit in ``finally``)."""
     name = username.strip().lower()[:64]
     address = address[:64]
     user = get_user(session, name)
@@ -286,11 +286,10 @@ def authenticate(
         _refuse_if_limited(session, name=name, address=address, device_key=device_key, now=now, settings=settings)
     right = verify_password(password, user.password_hash if user else None) and user is not None
     ok = right and user is not None and user.is_active
-    if ok or not right:
-        # The right password on a disabled account is no guess: counted as a failure, it locked the
-        # person (and their colleagues' address) out for the window after being enabled again. The
-        # answer is the same as for a wrong one, so it tells nobody the account exists.
-        session.add(LoginAttempt(username=name, address=address, at=now, succeeded=ok, device=device_key))
+    # The right password on a disabled account counts as a failure too: left out of the count, the
+    # lockout coming a try later told a guesser the password was right. (Enabling the account again
+    # forgets its failures, so its owner is not kept out by them.)
+    session.add(LoginAttempt(username=name, address=address, at=now, succeeded=ok, device=device_key))
     if not ok or user is None:
         raise Unauthenticated("Wrong user name or password.", code="wrong_credentials")
     return user

@@ -532,16 +532,35 @@ def test_disabled_users_cannot_sign_in_and_their_sessions_stop(app: Any, web: We
 
 
 def test_a_user_enabled_again_can_sign_in_at_once(app: Any, web: Web, people: People) -> None:
-    """Kari, disabled, tried her (right) password five times; each counted as a failed sign-in, and
-    enabling her did not clear them: she stayed locked out for 15 minutes (429 locked_account)."""
+    """Kari, disabled, tried her (right) password until locked out, as wrong ones lock: enabling her
+    forgets those tries, so she can sign in at once instead of after 15 minutes (429 locked_account)."""
     ada = web("ada")
     assert ada.post(f"/admin/users/{people.agent.id}", data={"role": "agent"}).status_code == 303
     kari = browser(app)
-    for _ in range(6):  # past TALLY_LOGIN_MAX_FAILURES_PER_ACCOUNT: the right password is no guess
+    for _ in range(5):  # TALLY_LOGIN_MAX_FAILURES_PER_ACCOUNT
         refused = sign_in(kari, "kari")
         assert refused.status_code == 401 and WRONG in refused.text  # told nothing more than a wrong one
+    assert sign_in(kari, "kari").status_code == 429
     assert ada.post(f"/admin/users/{people.agent.id}", data={"role": "agent", "active": "1"}).status_code == 303
     assert sign_in(kari, "kari").status_code == 303
+
+
+def test_the_right_password_of_a_disabled_account_is_answered_and_counted_as_a_wrong_one(
+    app: Any, db: Database, people: People
+) -> None:
+    """It was not recorded as a failed sign-in, so a guesser saw the lockout come one try later when a
+    guess was a disabled account's password: the limits told what the answer's text did not."""
+    assert run_cli(db, "users", "disable", "kari").exit_code == 0
+    answers: dict[str, list[tuple[int, str]]] = {}
+    for hour, password in ((10, PASSWORD), (12, "a wrong guess")):  # each after the other's window
+        with time_machine.travel(dt.datetime(2026, 11, 18, hour, 0, tzinfo=dt.UTC), tick=False):
+            guesser = browser(app, client=(f"198.51.100.{hour}", 40000))
+            answers[password] = [
+                (response.status_code, re.sub(r"[0-9a-f]{32,}", "", response.text))
+                for response in (sign_in(guesser, "kari", password) for _ in range(7))
+            ]
+    assert [status for status, _ in answers[PASSWORD]] == [401] * 5 + [429] * 2
+    assert answers[PASSWORD] == answers["a wrong guess"]
 
 
 def test_enabling_a_user_again_clears_failed_sign_ins_as_a_reset_does(
