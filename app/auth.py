@@ -109,8 +109,9 @@ def add_user(
             f"A display name is at most {MAX_DISPLAY_NAME} characters; this one has {len(shown_as)}.",
             field="display_name",
         )
+    taken = Conflict(f"There is already a user called {name!r}.", field="username", code="user_exists")
     if get_user(session, name) is not None:
-        raise Conflict(f"There is already a user called {name!r}.", field="username", code="user_exists")
+        raise taken
     if password is None:
         password = generate_password()
     check_password_rules(password)
@@ -121,8 +122,16 @@ def add_user(
         password_hash=hash_password(password),
         created_at=now,
     )
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except sa.exc.IntegrityError:
+        # Added meanwhile (a double click on PostgreSQL, where the check above does not stop the other's
+        # insert): the unique user name refused this one.
+        if get_user(session, name) is None:
+            raise
+        raise taken from None
     audit.record(
         session, actor=actor, action="user.created", target_type="user", target_id=user.id, now=now, role=role.value
     )

@@ -4,6 +4,7 @@ decides), and what a lead's edits actually do."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlmodel import col, select
 
 from app import api_tokens
 from app.db import Database
-from app.models import EnquiryHypothesis, Hypothesis, HypothesisRevision, Launch, Role
+from app.models import EnquiryHypothesis, Hypothesis, HypothesisRevision, Launch, Role, User
 from tests.conftest import People, WebUser
 from tests.factories import T0, log, make_launch
 from tests.helpers import JSON, browser, changed_tables, error_of, launch_form, page_token, snapshot
@@ -154,6 +155,46 @@ def test_an_admin_cannot_lock_themselves_out(app: Any, web: Web, people: People)
         assert response.status_code == 422
         assert "cannot remove your own admin role" in response.text
     assert ada.get("/admin/users").status_code == 200
+
+
+def test_adding_the_same_user_twice_at_once_on_postgresql_says_the_name_is_taken(
+    pg: Any, app: Any, db: Database, web: Web, people: People
+) -> None:
+    """A double click on Add user: both found no "nina", the second's insert hit the unique user name,
+    and the admin saw "Internal Server Error" (the first's one-time password, shown on its own answer,
+    was lost with the page the browser replaced)."""
+    ada = web("ada")
+    token = ada.token("/admin/users")
+    other = db.session()
+    other.add(User(username="nina", display_name="", role=Role.AGENT, password_hash="x", created_at=T0))
+    other.flush()  # the first click's row, not yet committed: the second's insert waits for it
+    answers: list[Any] = []
+    sent = threading.Thread(
+        target=lambda: answers.append(
+            ada.client.post("/admin/users", data={"username": "nina", "role": "agent", "csrf_token": token})
+        )
+    )
+    sent.start()
+    try:
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO tally_user%%'"
+        )
+        with db.engine.connect() as watch:
+            for _ in range(400):  # until the form's insert waits on the uncommitted row (at most 20 s)
+                if watch.exec_driver_sql(waiting).scalar():
+                    break
+                watch.rollback()  # pg_stat_activity holds still within a transaction
+                threading.Event().wait(0.05)
+            else:
+                pytest.fail("the form never reached its insert")
+        other.commit()
+    finally:
+        other.close()
+        sent.join(timeout=30)
+    [answer] = answers
+    assert answer.status_code == 409, answer.text[:300]
+    assert "There is already a user called &#39;nina&#39;." in answer.text
 
 
 # --- what a lead's edits do -----------------------------------------------------------------
