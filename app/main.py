@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import csrf, i18n
 from app.bodies import BodyLimitMiddleware
@@ -55,23 +54,6 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
-
-
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", []).extend(SECURITY_HEADERS)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def _is_api(request: Request) -> bool:
@@ -246,8 +228,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.token_check = token_check
     app.state.readiness = Readiness(database, writer, name=f"{socket.gethostname()}:{os.getpid()}")
 
+    # The security headers (SECURITY_HEADERS) are added by TallyApp itself, around all of these.
     app.add_middleware(csrf.CookieMiddleware, secure=settings.cookie_secure)
-    app.add_middleware(SecurityHeadersMiddleware)
     # Pages, fragments and static files compressed; exports are not: a 100 MB CSV would spend
     # the export's CPU on gzip (and an XLSX file is a zip already).
     app.add_middleware(

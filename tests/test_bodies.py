@@ -11,6 +11,7 @@ import time_machine
 from fastapi.testclient import TestClient
 
 from app.db import Database
+from app.main import SECURITY_HEADERS
 from tests.factories import make_launch
 
 SLUG = "test-launch"
@@ -94,3 +95,15 @@ def test_the_openapi_document_states_the_real_note_limit(client: TestClient) -> 
     note = schema["components"]["schemas"]["ApiEnquiryIn"]["properties"]["note"]
     assert "500" in note["description"]
     assert [o.get("maxLength") for o in note["anyOf"]] == [500, None]
+
+
+def test_a_refused_large_body_carries_the_security_headers(client: TestClient, launch: Any) -> None:
+    """The body limit is the outermost layer and answered its 413 itself, outside the one that added
+    them: no CSP, X-Frame-Options or nosniff on it."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    declared = client.post("/login", content=b"x" * (2 * 1024 * 1024), headers=form)
+    chunked = client.post("/login", content=chunks(2 * 1024 * 1024), headers=form)
+    for response in (declared, chunked):
+        assert response.status_code == 413
+        for name, value in SECURITY_HEADERS:
+            assert response.headers.get_list(name.decode()) == [value.decode()], name

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from app.db import Database
+from app.main import SECURITY_HEADERS
 from tests.factories import make_launch
 
 
@@ -40,3 +43,17 @@ def test_a_refused_self_demotion_is_shown_on_the_users_page(web: Any, people: An
     assert response.status_code == 422
     assert 'id="form-error"' in response.text and "your own admin role" in response.text
     assert "<h1>" in response.text and "Something went wrong" not in response.text
+
+
+def test_an_unexpected_failure_is_a_plain_500_with_the_security_headers(app: Any) -> None:
+    """The framework answers a 500 from its outermost layer, outside the one that added the headers."""
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken)  # a bug no request can cause in the real routes
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/broken")
+    assert response.status_code == 500 and response.text == "Internal Server Error"
+    for name, value in SECURITY_HEADERS:
+        assert response.headers.get_list(name.decode()) == [value.decode()], name

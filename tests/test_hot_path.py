@@ -175,4 +175,5 @@ def test_an_unexpected_failure_on_the_hot_path_is_a_500(
             json={"channel": "phone"},
             headers={"Authorization": f"Bearer {token}"},
         )
-    assert response.status_code == 500
+    assert response.status_code == 500 and response.text == "Internal Server Error"
+    assert _has_security_headers(response)  # answered by the app, as the stack's 500 is, not left to uvicorn

@@ -2,17 +2,19 @@
 
 Logging an enquiry is the hot path (docs/benchmarks.md). Going through the
 application's full stack — error, body-limit and telemetry middleware, the
-security-header and CSRF-cookie middleware, exception middleware, routing,
-FastAPI's request handling — cost more per request than the route itself. So
-``TallyApp`` answers these two requests directly, with the same route code:
+CSRF-cookie middleware, exception middleware, routing, FastAPI's request
+handling — cost more per request than the route itself. So ``TallyApp``
+answers these two requests directly, with the same route code:
 
 * ``POST /api/v1/launches/{slug}/enquiries`` (the JSON API), and
 * ``POST /launches/{slug}/enquiries`` (the checklist's tick, CSRF-checked).
 
-What the skipped layers did for these requests is done here too: security
-headers on every answer, errors through the application's own exception
-handlers (so they look exactly like any other error), and a 500 for anything
-unexpected. A tick from a browser that has no CSRF cookie yet goes through the
+What the skipped layers did for these requests is done here too: errors
+through the application's own exception handlers (so they look exactly like
+any other error), and a 500 for anything unexpected. The security headers are
+added here for every answer, hot or not: outside the whole stack, so that what
+its layers answer themselves (the body limit's 413, the framework's 500)
+carries them too. A tick from a browser that has no CSRF cookie yet goes through the
 whole stack, which gives it one. The framework's routes for both stay, for the
 OpenAPI document and for that case.
 """
@@ -23,10 +25,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from starlette._exception_handler import _lookup_exception_handler
 from starlette._utils import get_route_path
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app import csrf
 from app.observability.requests import ROUTE_KEY, observe
@@ -74,7 +76,17 @@ class TallyApp(FastAPI):
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         hot = match(scope)
         if hot is None or (hot[0] == "tick" and not csrf.has_cookie(scope)):
-            await super().__call__(scope, receive, send)
+            if scope["type"] != "http":
+                await super().__call__(scope, receive, send)
+                return
+            headers = self.security_headers
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message.setdefault("headers", []).extend(headers)
+                await send(message)
+
+            await super().__call__(scope, receive, send_with_headers)
             return
         kind, slug = hot
         scope[ROUTE_KEY] = TEMPLATES[kind]
@@ -88,7 +100,12 @@ class TallyApp(FastAPI):
             # Every handler this app registers, FastAPI's own included, is an async HTTP one.
             handler: Any = _lookup_exception_handler(cast(Any, self.exception_handlers), exc)
             if handler is None:
-                raise  # observe() logs it with the request id; uvicorn answers 500
+                # Answered as the framework's own layer answers it for the rest (uvicorn's 500 would
+                # carry no security headers), then raised: observe() logs it with the request id.
+                failed = PlainTextResponse("Internal Server Error", status_code=500)
+                failed.raw_headers.extend(self.security_headers)
+                await failed(scope, receive, send)
+                raise
             response = await handler(request, exc)
         response.raw_headers.extend(self.security_headers)
         await response(scope, receive, send)
