@@ -129,6 +129,20 @@ def test_the_proxy_balances_across_both_replicas_with_its_config_checked_in() ->
     assert all(environment(name)["TALLY_FORWARDED_ALLOW_IPS"] == "*" for name in replicas())
 
 
+def test_the_proxy_keeps_metrics_inside_the_network() -> None:
+    """Caddy forwarded every path and the replicas set no TALLY_METRICS_TOKEN: anyone who reached the
+    published port could read /metrics, which the operations guide says to keep off the public proxy."""
+    assert all("TALLY_METRICS_TOKEN" not in environment(name) for name in replicas()), "then this test can go"
+    text = (ROOT / "deploy" / "Caddyfile").read_text(encoding="utf-8")
+    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    # Caddy's path matcher is case-insensitive and cleans the path first (//metrics, /./metrics); the
+    # wildcard takes /metrics/ too. At the site's top level, where respond is handled before reverse_proxy.
+    assert "respond /metrics* 404" in lines
+    assert lines.index("respond /metrics* 404") < next(
+        i for i, line in enumerate(lines) if line.startswith("reverse_proxy")
+    )
+
+
 @pytest.mark.parametrize("variable", ["TALLY_SECRET_KEY", "POSTGRES_PASSWORD"])
 def test_secrets_come_from_the_environment_and_compose_refuses_to_start_without_them(variable: str) -> None:
     text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
