@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 
 from app import audit
 from app.errors import Invalid, NotFound
-from app.models import ApiToken, TokenRole
+from app.i18n import N_, Text
+from app.models import CONTROL_CHARACTER, ApiToken, TokenRole
 from app.recording.credentials import hash_token
 
 TOKEN_PREFIX = "lt_"  # noqa: S105 - a public prefix that makes tokens recognisable in logs and scanners
@@ -25,6 +26,10 @@ def create(
     """A new token; returns the row and the raw token, which is never shown again.
 
     Integration tokens (the default) log enquiries and read; lead tokens may also change hypotheses."""
+    if CONTROL_CHARACTER.search(name):
+        raise Invalid(
+            Text(N_("The token name holds a control character (such as \\0): write plain text.")), field="name"
+        )
     name = " ".join(name.split())
     if not name or len(name) > 100:
         raise Invalid("Give the token a name of 1–100 characters, e.g. 'telephony' or 'crm'.", field="name")

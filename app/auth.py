@@ -23,7 +23,8 @@ from sqlmodel import Session, col, select
 from app import audit
 from app.config import Settings
 from app.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
-from app.models import MAX_DISPLAY_NAME, LoginAttempt, Role, User, WebSession, id_of
+from app.i18n import N_, Text
+from app.models import CONTROL_CHARACTER, MAX_DISPLAY_NAME, LoginAttempt, Role, User, WebSession, id_of
 from app.recording.credentials import hash_token
 
 MIN_PASSWORD_LENGTH = 10
@@ -107,6 +108,11 @@ def add_user(
         # it with a traceback, SQLite kept it whole.
         raise Invalid(
             f"A display name is at most {MAX_DISPLAY_NAME} characters; this one has {len(shown_as)}.",
+            field="display_name",
+        )
+    if CONTROL_CHARACTER.search(shown_as):
+        raise Invalid(
+            Text(N_("The display name holds a control character (such as \\0): write plain text.")),
             field="display_name",
         )
     taken = Conflict(f"There is already a user called {name!r}.", field="username", code="user_exists")

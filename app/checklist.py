@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from app import enquiries, launches, schedule, tallies
-from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus, User
+from app.errors import Invalid
+from app.i18n import N_, Text
+from app.models import CONTROL_CHARACTER, Hypothesis, HypothesisStatus, Launch, LaunchStatus, User
 
 RESERVED_KEYS = {"u"}
 OTHER_KEY = "0"
@@ -136,3 +138,23 @@ def build(session: Session, *, launch: Launch, user: User, now: dt.datetime) -> 
     recent = enquiries.recent_for_agent(session, launch=launch, user=user, now=now)
     today = launches.local_date(now, launches.zone(launch))
     return Checklist(launch, buttons, current, channel, segment, recent, today)
+
+
+TOGGLE_CONTROL_TEXTS = {
+    "channel": N_("The channel holds a control character (such as \\0): write plain text."),
+    "segment": N_("The segment holds a control character (such as \\0): write plain text."),
+}
+
+
+def remember_toggles(session: Session, user: User, *, channel: str | None, segment: str | None) -> None:
+    """The sticky channel and segment toggles, remembered per agent (any launch): whatever is given."""
+    for field, value in (("channel", channel), ("segment", segment)):
+        if value and CONTROL_CHARACTER.search(value):
+            # Not checked against a launch's (these are any launch's), but stored: a NUL, kept by SQLite,
+            # was refused by PostgreSQL.
+            raise Invalid(Text(TOGGLE_CONTROL_TEXTS[field]), field=field)
+    if channel:
+        user.channel = channel
+    if segment:
+        user.segment = segment
+    session.add(user)

@@ -8,6 +8,7 @@ status never needs a migration of a PostgreSQL type.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -151,6 +152,9 @@ class HypothesisRevision(SQLModel, table=True):
 
 
 MAX_DISPLAY_NAME = 100  # the column's length: PostgreSQL refuses a longer one, SQLite would keep it
+# Control characters but tab, line feed and carriage return: PostgreSQL refuses a NUL in text and SQLite
+# keeps it, so what people type into a name is refused with them on both, before either sees it.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class User(SQLModel, table=True):

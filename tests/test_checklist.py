@@ -439,6 +439,22 @@ def test_sticky_toggles_are_remembered(app: Any, db: Database, web: Web, people:
     assert checked(web("ola").get(CHECKLIST).text, "channel") == ["phone"]
 
 
+@pytest.mark.parametrize("field", ["channel", "segment"])
+def test_a_remembered_toggle_with_a_control_character_is_refused_by_name(
+    db: Database, web: Web, people: People, launch: Launch, field: str
+) -> None:
+    """SQLite stored a NUL in it, PostgreSQL refused it (a generic "cannot be stored")."""
+    kari = web("kari")
+    for character in ("\x00", "\x07"):
+        response = kari.post("/me/checklist", data={field: f"chat{character}"}, headers=JSON)
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["field"] == field
+        assert error["message"] == f"The {field} holds a control character (such as \\0): write plain text."
+    page = kari.get(CHECKLIST).text
+    assert (checked(page, "channel"), checked(page, "segment")) == (["phone"], ["private"])
+
+
 def test_a_remembered_channel_the_launch_lacks_falls_back(db: Database, web: Web, people: People) -> None:
     make_launch(db, slug=SLUG, channels=["phone", "chat"])
     kari = web("kari")

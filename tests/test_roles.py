@@ -197,6 +197,23 @@ def test_adding_the_same_user_twice_at_once_on_postgresql_says_the_name_is_taken
     assert "There is already a user called &#39;nina&#39;." in answer.text
 
 
+@pytest.mark.parametrize("character", ["\x00", "\x01", "\x1b"])
+def test_a_control_character_in_a_display_name_or_a_token_name_is_refused_by_name(
+    app: Any, db: Database, web: Web, people: People, character: str
+) -> None:
+    """SQLite stored a NUL in either, PostgreSQL refused it (a generic "cannot be stored"), and both kept
+    the other control characters: now both refuse them all, saying which field holds one."""
+    ada = web("ada")
+    before = snapshot(db)
+    user = ada.post("/admin/users", data={"username": "nina", "role": "agent", "display_name": f"Ni{character}na"})
+    assert user.status_code == 422
+    assert "The display name holds a control character (such as \\0): write plain text." in user.text
+    token = ada.post("/admin/tokens", data={"name": f"crm{character}"})
+    assert token.status_code == 422
+    assert "The token name holds a control character (such as \\0): write plain text." in token.text
+    assert changed_tables(before, snapshot(db)) == []
+
+
 # --- what a lead's edits do -----------------------------------------------------------------
 
 

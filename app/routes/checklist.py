@@ -186,11 +186,6 @@ def remember_toggles(
     segment: Annotated[str | None, Form(max_length=32)] = None,
 ) -> Response:
     """The sticky channel and segment toggles, remembered per agent (any launch)."""
-    user = viewer.user
-    if channel:
-        user.channel = channel
-    if segment:
-        user.segment = segment
-    session.add(user)
+    checklist.remember_toggles(session, viewer.user, channel=channel, segment=segment)
     session.commit()
     return Response(status_code=204)
