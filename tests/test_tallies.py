@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app import enquiries, launches
 from app.db import Database
-from app.models import DayTally, Enquiry, Launch
-from app.tallies import UNSPECIFIED_SEGMENT, count, counting, keep_closed_days, tally
+from app.models import DayTally, Enquiry, Launch, LaunchTally
+from app.tallies import UNSPECIFIED_SEGMENT, cache, count, counting, keep_closed_days, tally
 from tests.factories import T0, fresh, hypothesis_ids, log, make_launch, make_user
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -401,3 +402,87 @@ def test_a_day_is_counted_step_by_step_from_covering_indexes_only(db: Database, 
             plan = [str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)]
             reads = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
             assert reads and all("COVERING INDEX" in step for step in reads), plan
+
+
+def test_many_requests_keeping_counts_at_once_do_not_wait_for_each_other(db: Database) -> None:
+    """A keeper holds its request's pooled connection and takes a second one. As many keeping at once
+    as the pool holds (every request after a backfill raised the counts version): each waited for a
+    connection another keeper held, all for the pool's whole timeout, and then failed with it."""
+    launch = make_launch(db)
+    small = Database(db.url, connect_timeout=0.5)  # the pool's timeout: 1 s
+    pool: Any = small.engine.pool
+    holders = pool.size() + pool._max_overflow  # every connection the pool can give
+    ready = threading.Barrier(holders)
+    failures: list[BaseException] = []
+
+    def request(n: int) -> None:
+        try:
+            with small.session() as session:
+                session.execute(sa.text("SELECT 1"))  # its own connection, held to the end
+                ready.wait(timeout=30)
+                row = {
+                    "launch_id": launch.id,
+                    "timezone": launch.timezone,
+                    "day": dt.date(2026, 1, 1) + dt.timedelta(days=n),
+                    "version": launch.counts_version,
+                    "counts": {"format": 0},
+                    "computed_at": T0,
+                }
+                cache._keep(session, DayTally.__table__, [row], "a day")  # type: ignore[attr-defined]
+        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+            failures.append(error)
+
+    try:
+        threads = [threading.Thread(target=request, args=(n,)) for n in range(holders)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        small.dispose()
+    assert failures == []
+    assert _kept_rows(db, launch) >= 1, "one keeper at least got its connection once the others let go"
+
+
+def test_keeping_counts_does_not_wait_for_a_transaction_that_holds_the_older_ones(db: Database, pg: Any) -> None:
+    """An enquiries import holds its open transaction for seconds, having deleted the launch's older
+    "so far" rows (bump_counts_version); keeping new ones waited for it the whole lock timeout, with the
+    request's connection held. Keeping is an optimisation: it gives up at once instead."""
+    launch = make_launch(db)
+    earlier, later = T0 + dt.timedelta(hours=1), T0 + dt.timedelta(hours=2)
+    with db.session() as session:
+        cache.keep_so_far(session, launch, earlier, counting.Counts(total=1), T0)
+    assert _so_far_rows(db, launch) == [earlier]
+    holder = db.engine.connect()
+    holder.begin()
+    holder.execute(sa.text("DELETE FROM launch_tally WHERE launch_id = :id"), {"id": launch.id})
+    done = threading.Event()
+
+    def keep() -> None:
+        with db.session() as session:
+            cache.keep_so_far(session, launch, later, counting.Counts(total=2), T0)
+        done.set()
+
+    thread = threading.Thread(target=keep, daemon=True)
+    thread.start()
+    try:
+        # Not a measure of speed: without a lock timeout of its own it waits as long as the import runs.
+        assert done.wait(timeout=30), "keeping waited for the other transaction"
+    finally:
+        holder.rollback()
+        holder.close()
+        thread.join()
+    assert _so_far_rows(db, launch) == [earlier], "nothing kept this time, and the older row is still there"
+
+
+def _kept_rows(db: Database, launch: Launch) -> int:
+    with db.session() as session:
+        query = sa.select(sa.func.count()).select_from(DayTally).where(col(DayTally.launch_id) == launch.id)
+        return int(session.execute(query).scalar_one())
+
+
+def _so_far_rows(db: Database, launch: Launch) -> list[dt.datetime]:
+    with db.session() as session:
+        return [
+            row.through for row in session.exec(select(LaunchTally).where(LaunchTally.launch_id == launch.id)).all()
+        ]

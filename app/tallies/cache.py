@@ -58,8 +58,8 @@ SLOT_FORMAT = 1
 SO_FAR_FORMAT = 1
 # Days of slots a process holds in memory (a launch has ~21): enough for every day of a few launches.
 MAX_SLOT_DAYS = 200
-# How long keeping a counted day may wait for SQLite's write lock. Not longer:
-# keeping it is an optimisation, and the caller is a page.
+# How long keeping counts may wait for a lock (SQLite's write lock; on PostgreSQL, rows another
+# transaction holds, such as an import's). Not longer: keeping is an optimisation, and the caller a page.
 STORE_LOCK_WAIT_MS = 200
 
 _day_tally = DayTally.__table__  # type: ignore[attr-defined]
@@ -376,6 +376,12 @@ def _store_days(session: Session, launch: Launch, counted: dict[dt.date, DayCoun
     _keep(session, _day_tally, rows, f"closed days of launch {launch.slug}")
 
 
+# One keeper at a time in a process. Each keeper holds its request's pooled connection and takes a
+# second one: with many keeping at once (every request after a backfill raised the counts version),
+# each waited for a connection another keeper held, and all of them for the pool's whole timeout.
+_keeping = threading.Lock()
+
+
 def _keep(
     session: Session, table: sa.Table, rows: list[dict[str, Any]], what: str, then: sa.Delete | None = None
 ) -> None:
@@ -383,7 +389,19 @@ def _keep(
 
     Best effort: the caller's session may be a read transaction (or, on SQLite,
     another connection may hold the write lock for a moment); what could not be
-    kept is simply counted again next time."""
+    kept is simply counted again next time. So it never waits long: not for
+    another keeper of this process (it skips), nor for a lock another transaction
+    holds on the rows (an import's open transaction holds the launch's older rows)."""
+    if not _keeping.acquire(blocking=False):
+        log.debug("%s not kept this time (another keeper is at work); they will be counted again", what)
+        return
+    try:
+        _keep_now(session, table, rows, what, then)
+    finally:
+        _keeping.release()
+
+
+def _keep_now(session: Session, table: sa.Table, rows: list[dict[str, Any]], what: str, then: sa.Delete | None) -> None:
     bind = session.get_bind()
     engine = (bind.engine if isinstance(bind, sa.Connection) else bind).execution_options(**{WRITE_OPTION: True})
     insert = insert_ignoring_conflicts(table, engine.dialect)
@@ -395,11 +413,14 @@ def _keep(
                 driver.execute(f"PRAGMA busy_timeout={STORE_LOCK_WAIT_MS}")
             try:
                 with connection.begin():
+                    if not is_sqlite:
+                        connection.execute(sa.text(f"SET LOCAL lock_timeout = {STORE_LOCK_WAIT_MS}"))
                     connection.execute(insert, rows)
                     if then is not None:
                         connection.execute(then)
             finally:
                 if is_sqlite:
                     driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    except sa.exc.OperationalError as exc:
-        log.info("%s not kept this time (%s); they will be counted again", what, exc.orig)
+    except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:
+        # TimeoutError: no pooled connection came free in time (the requests' own hold them all).
+        log.info("%s not kept this time (%s); they will be counted again", what, getattr(exc, "orig", exc))
