@@ -32,7 +32,7 @@ def create(
         )
     name = " ".join(name.split())
     if not name or len(name) > 100:
-        raise Invalid("Give the token a name of 1–100 characters, e.g. 'telephony' or 'crm'.", field="name")
+        raise Invalid(Text(N_("Give the token a name of 1–100 characters, e.g. 'telephony' or 'crm'.")), field="name")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name, token_hash=hash_token(raw), prefix=raw[:10], created_by=actor[:100], created_at=now, role=role

@@ -73,7 +73,7 @@ def normalise_username(username: str) -> str:
     name = username.strip().lower()
     if not USERNAME_PATTERN.match(name):
         raise Invalid(
-            "A user name is 1–64 lower-case letters, digits or . _ @ -, starting with a letter or digit.",
+            Text(N_("A user name is 1–64 lower-case letters, digits or . _ @ -, starting with a letter or digit.")),
             field="username",
         )
     return name
@@ -107,7 +107,11 @@ def add_user(
         # Checked here, for `tally users add` too (the web form has its own limit): PostgreSQL refused
         # it with a traceback, SQLite kept it whole.
         raise Invalid(
-            f"A display name is at most {MAX_DISPLAY_NAME} characters; this one has {len(shown_as)}.",
+            Text(
+                N_("A display name is at most {limit} characters; this one has {n}."),
+                limit=MAX_DISPLAY_NAME,
+                n=len(shown_as),
+            ),
             field="display_name",
         )
     if CONTROL_CHARACTER.search(shown_as):

@@ -515,7 +515,9 @@ def _message(err: Any) -> Text:
     if kind.startswith("datetime_"):
         return Text(N_("{value} is not a date and time: write one such as 2026-11-20T14:30+01:00"), value=given)
     if kind == "enum":
-        return Text(N_("{value} is not one of {choices}"), value=given, choices=context.get("expected", ""))
+        # pydantic joins the choices with an English "or": listed with commas, in any language.
+        choices = str(context.get("expected", "")).replace(" or ", ", ")
+        return Text(N_("{value} is not one of {choices}"), value=given, choices=choices)
     if kind in ("string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):
         return Text(N_("{value} is not the kind of value this field takes"), value=given)
     return Text(_AS_IS, message=str(err["msg"]).removeprefix("Value error, "))  # pydantic's own words

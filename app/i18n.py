@@ -239,9 +239,13 @@ def error_detail(code: str, message: str, details: Sequence[tuple[str, str]] = (
     shown = error_text(code, message)
     if code in PLAIN_ERRORS or shown in (message, translated(message)):
         return []
-    if details:
-        return [f"{field_label(name)}: {translated(text)}" if name else translated(text) for name, text in details]
-    return [translated(message)]
+    problems = list(details) or [("", message)]
+    if _language.get() != "en" and code != "invalid":
+        # A plain str is English written for developers: under a translation that says what to do it
+        # only adds English ("Feil brukernavn eller passord." over "Wrong user name or password.").
+        # Kept for "invalid", whose translation points to the details: English is better than none.
+        problems = [(name, text) for name, text in problems if isinstance(text, Text)]
+    return [f"{field_label(name)}: {translated(text)}" if name else translated(text) for name, text in problems]
 
 
 # A launch's and a hypothesis's fields, by their names in files and the API, as the editor labels them:
@@ -260,6 +264,8 @@ FIELD_LABELS = {
     "status": N_("Status"),
     "alerts.min_count": N_("Spike alert: at least this many enquiries"),
     "alerts.factor": N_("Spike alert: times normal"),
+    "alert_min_count": N_("Spike alert: at least this many enquiries"),  # as the launch's columns name them
+    "alert_factor": N_("Spike alert: times normal"),
     "key": N_("Key"),
     "text": N_("Text"),
     "area": N_("Area"),
@@ -268,7 +274,7 @@ FIELD_LABELS = {
     "fix_shipped_at": N_("Fix shipped"),
     "fix_url": N_("Fix link"),
 }
-_ITEM = re.compile(r"^hypotheses\[\d+\]\.")
+_ITEM = re.compile(r"^hypotheses\[\d+\]\.|\[\d+\]$")  # a hypothesis's field; an item of a list
 
 
 def field_label(name: str) -> str:

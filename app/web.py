@@ -57,6 +57,7 @@ def build_environment() -> Environment:
         share=i18n.format_percent,
         p_value=i18n.format_p_value,
         local_input=_local_input,
+        field_label=i18n.field_label,
     )
     env.globals.update(
         languages=i18n.LANGUAGES,

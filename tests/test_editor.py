@@ -648,7 +648,7 @@ def test_a_file_over_a_launch_is_shown_first_and_applied_to_the_launch_as_shown(
     assert shown.status_code == 200 and 'id="apply-import"' in shown.text
     said = html.unescape(shown.text)
     assert "Retired, as the file no longer lists them (agents no longer see them): b, c" in said
-    assert "Launch settings changed: name" in said
+    assert "Launch settings changed: Name" in said  # by the labels of the launch's form, not field names
     assert not changed_tables(before, snapshot(db)), "nothing applied yet"
     form = apply_form(shown.text, lena.token("/"))
     # Someone changes the launch meanwhile: Apply shows the file again, against the launch as it is now.

@@ -6,9 +6,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from app import i18n
 from app.db import Database
 from app.main import SECURITY_HEADERS
 from tests.factories import make_launch
+from tests.helpers import browser, sign_in
 
 
 def test_an_unknown_launch_is_a_localised_page_with_the_header(web: Any, people: Any, db: Database) -> None:
@@ -43,6 +45,28 @@ def test_a_refused_self_demotion_is_shown_on_the_users_page(web: Any, people: An
     assert response.status_code == 422
     assert 'id="form-error"' in response.text and "your own admin role" in response.text
     assert "<h1>" in response.text and "Something went wrong" not in response.text
+
+
+def test_a_norwegian_reader_meets_no_english_under_an_error(web: Any, people: Any, app: Any) -> None:
+    """The English message, written for developers, was printed under every translated error: at
+    sign-in "Feil brukernavn eller passord." over "Wrong user name or password."."""
+    visitor = browser(app)
+    visitor.headers["Accept-Language"] = "nb"
+    wrong = sign_in(visitor, "kari", "not-her-password")
+    assert "Feil brukernavn eller passord." in wrong.text and "Wrong user name" not in wrong.text
+    ada = web("ada")
+    ada.post("/me/language", data={"language": "nb"})
+    bad_name = ada.post("/admin/users", data={"username": "Kari Nord!", "role": "agent"})
+    assert bad_name.status_code == 422
+    assert "Et brukernavn er 1–64 små bokstaver" in bad_name.text and "A user name is" not in bad_name.text
+    too_long = ada.post("/admin/tokens", data={"name": "x" * 150, "role": "integration"})
+    assert "Gi nøkkelen et navn på 1–100 tegn" in too_long.text, too_long.text[-2000:]
+    language = ada.post("/me/language", data={"language": "sv"})
+    assert "Ukjent språk &#39;sv&#39;" in language.text and "Unknown language" not in language.text
+    # An error whose translation only points to the details keeps them, in English if that is all there is.
+    with i18n.use_language("nb"):
+        assert i18n.error_detail("invalid", "range='x' is not one of …") == ["range='x' is not one of …"]
+        assert i18n.error_detail("wrong_credentials", "Wrong user name or password, kari.") == []
 
 
 def test_an_unexpected_failure_is_a_plain_500_with_the_security_headers(app: Any) -> None:

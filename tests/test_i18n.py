@@ -15,8 +15,10 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from pydantic import ValidationError
 
-from app import i18n, web
+from app import hypothesis_sets, i18n, web
+from app.hypothesis_sets import LaunchFile
 from app.i18n import LANGUAGES, LOCALE_DIR
 
 ROOT = LOCALE_DIR.parent.parent
@@ -152,6 +154,19 @@ NOT_SHOWN_TO_PEOPLE = {"bad_token", "missing_token", "no_fix", "unknown_alert"} 
     "slack_settings",
     "not_slack",
 }
+
+
+def test_fields_and_choices_are_named_in_the_reader_s_language() -> None:
+    """A list's item was shown by its name in files ("segments[0]"), and a wrong choice listed the
+    choices with pydantic's English "or" inside Norwegian ("'draft', 'live' or 'closed'")."""
+    with i18n.use_language("nb"):
+        assert i18n.field_label("segments[0]") == "Kundetyper"
+        assert i18n.field_label("alert_min_count") == i18n.field_label("alerts.min_count") != "alert_min_count"
+        try:
+            LaunchFile.model_validate({"slug": "x", "name": "X", "starts_on": "2026-11-16", "status": "bogus"})
+        except ValidationError as invalid:
+            [problem] = [hypothesis_sets._message(error) for error in invalid.errors()]
+        assert " or " not in problem.translated() and "'draft', 'live', 'closed'" in problem.translated()
 
 
 def test_every_error_a_person_can_meet_has_a_text_in_their_language() -> None:

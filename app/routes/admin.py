@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from app import api_tokens, auth
 from app.deps import Now, RequireAdmin, RowId, SessionDep, Viewer
 from app.errors import Invalid, NotFound, TallyError
+from app.i18n import N_, Text
 from app.models import MAX_DISPLAY_NAME, Role, TokenRole, User
 from app.web import render
 
@@ -41,7 +42,9 @@ def _role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise Invalid(f"Unknown role {value!r}; choose agent, lead or admin.", field="role") from None
+        raise Invalid(
+            Text(N_("Unknown role {role!r}; choose agent, lead or admin."), role=value), field="role"
+        ) from None
 
 
 def _user(session: SessionDep, user_id: int) -> User:

@@ -144,7 +144,14 @@ def set_language(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     if language not in i18n.LANGUAGES:
-        raise Invalid(f"Unknown language {language!r}; choose one of {', '.join(i18n.LANGUAGES)}.", field="language")
+        raise Invalid(
+            i18n.Text(
+                i18n.N_("Unknown language {language!r}; choose one of {choices}."),
+                language=language,
+                choices=", ".join(i18n.LANGUAGES),
+            ),
+            field="language",
+        )
     if viewer is not None:
         viewer.user.language = language
         session.add(viewer.user)
