@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, numbers
@@ -248,6 +249,54 @@ def error_detail(code: str, message: str, details: Sequence[tuple[str, str]] = (
     return [f"{field_label(name)}: {translated(text)}" if name else translated(text) for name, text in problems]
 
 
+_AS_IS = "{message}"  # not a catalogue entry: a message no translation is kept for
+
+
+def validation_text(err: Any) -> Text:
+    """A pydantic error as a person is told it, in English and (on the pages) in their language:
+    a lead's file or form, any form's field the framework refused."""
+    kind, context = err["type"], err.get("ctx") or {}
+    if kind == "value_error" and isinstance(raised := context.get("error"), TextValueError):
+        return raised.text  # ours: a validator's own words
+    given = repr(err["input"])[:80] if "input" in err else ""
+    number = str(err.get("input", ""))[:80]  # a number (typed, or read from a file) is shown as written
+    if kind == "extra_forbidden":
+        return Text(N_("unknown field"))
+    if kind == "missing":
+        return Text(N_("required field is missing"))
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return Text(N_("{value} is not a whole number: write one, such as 20"), value=given)
+    if kind in ("float_parsing", "float_type"):
+        return Text(N_("{value} is not a number: write one, such as 3 or 2.5"), value=given)
+    if kind == "string_pattern_mismatch":
+        return Text(N_("{value} does not fit: use lower-case letters, digits and dashes"), value=given)
+    if kind == "string_too_short":
+        return Text(N_("is empty: write something here"))
+    if kind == "string_too_long":
+        return Text(N_("is too long: at most {most} characters"), most=context.get("max_length", ""))
+    if kind == "too_short":
+        return Text(N_("is empty: list at least one"))
+    if kind in ("greater_than_equal", "greater_than"):
+        return Text(
+            N_("{value} is too small: at least {least}"), value=number, least=context.get("ge", context.get("gt"))
+        )
+    if kind in ("less_than_equal", "less_than"):
+        return Text(N_("{value} is too large: at most {most}"), value=number, most=context.get("le", context.get("lt")))
+    if kind.startswith("date_") or kind == "date_type":
+        return Text(N_("{value} is not a date: write it as YYYY-MM-DD, such as 2026-11-20"), value=given)
+    if kind == "timezone_aware":
+        return Text(N_("{value} has no offset: write it with one, such as 2026-11-20T14:30+01:00"), value=given)
+    if kind.startswith("datetime_"):
+        return Text(N_("{value} is not a date and time: write one such as 2026-11-20T14:30+01:00"), value=given)
+    if kind == "enum":
+        # pydantic joins the choices with an English "or": listed with commas, in any language.
+        choices = str(context.get("expected", "")).replace(" or ", ", ")
+        return Text(N_("{value} is not one of {choices}"), value=given, choices=choices)
+    if kind in ("string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):
+        return Text(N_("{value} is not the kind of value this field takes"), value=given)
+    return Text(_AS_IS, message=str(err["msg"]).removeprefix("Value error, "))  # pydantic's own words
+
+
 # A launch's and a hypothesis's fields, by their names in files and the API, as the editor labels them:
 # a refused value is told by the label the lead sees beside the field.
 FIELD_LABELS = {
@@ -273,6 +322,11 @@ FIELD_LABELS = {
     "expected_per_day": N_("Expected per day"),
     "fix_shipped_at": N_("Fix shipped"),
     "fix_url": N_("Fix link"),
+    # The other forms' fields.
+    "username": N_("User name"),
+    "display_name": N_("Display name"),
+    "role": N_("Role"),
+    "password": N_("Password"),
 }
 _ITEM = re.compile(r"^hypotheses\[\d+\]\.|\[\d+\]$")  # a hypothesis's field; an item of a list
 

@@ -312,7 +312,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         if _wants_json(request):
             body = {"error": {"code": "invalid", "message": message, "field": first["field"], "problems": problems}}
             return JSONResponse(body, status_code=422)
-        return await error_response(request, Invalid(message, field=first["field"]))
+        # A page's form the framework refused ("username: Field required"): each field by its label, in
+        # the reader's language, as the app's own checks tell them.
+        details = [(_field_name(e["loc"]), i18n.validation_text(e)) for e in error.errors()]
+        return await error_response(request, Invalid(message, field=first["field"], details=details))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:

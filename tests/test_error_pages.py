@@ -63,6 +63,12 @@ def test_a_norwegian_reader_meets_no_english_under_an_error(web: Any, people: An
     assert "Gi nøkkelen et navn på 1–100 tegn" in too_long.text, too_long.text[-2000:]
     language = ada.post("/me/language", data={"language": "sv"})
     assert "Ukjent språk &#39;sv&#39;" in language.text and "Unknown language" not in language.text
+    # A field the framework refused ("display_name: String should have at most 100 characters"): by its
+    # label, in the reader's language.
+    long_name = ada.post("/admin/users", data={"username": "newbie", "role": "agent", "display_name": "x" * 101})
+    assert long_name.status_code == 422
+    assert "Visningsnavn: er for langt: høyst 100 tegn" in long_name.text, long_name.text[-1500:]
+    assert "String should have" not in long_name.text
     # An error whose translation only points to the details keeps them, in English if that is all there is.
     with i18n.use_language("nb"):
         assert i18n.error_detail("invalid", "range='x' is not one of …") == ["range='x' is not one of …"]
