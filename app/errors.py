@@ -38,6 +38,11 @@ class NotFound(TallyError):
     status_code = 404
 
 
+class MethodNotAllowed(TallyError):
+    default_code = "method_not_allowed"
+    status_code = 405
+
+
 class Invalid(TallyError):
     default_code = "invalid"
     status_code = 422

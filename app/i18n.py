@@ -115,6 +115,7 @@ def translated(message: str) -> str:
 # these, by the error's code, in their own language.
 ERROR_TEXTS = {
     "signed_out": N_("Your session has ended: sign in again."),
+    "method_not_allowed": N_("That address cannot be opened like this: go back and use the button on the page."),
     "wrong_credentials": N_("Wrong user name or password."),
     "locked_account": N_(
         "Too many failed sign-ins for this account from this computer. Wait a few minutes, or ask an admin to reset "
@@ -223,6 +224,7 @@ PLAIN_ERRORS = frozenset(
     {
         "unknown_launch",
         "not_found",
+        "method_not_allowed",
         "forbidden_role",
         "forbidden",
         "signed_out",

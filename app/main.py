@@ -26,7 +26,15 @@ from app.bodies import BodyLimitMiddleware
 from app.config import Settings, load_settings
 from app.db import Database
 from app.deps import Viewer, browser_language, find_viewer, is_htmx
-from app.errors import Invalid, NotFound, TallyError, TooManyRequests, Unauthenticated, Unavailable
+from app.errors import (
+    Invalid,
+    MethodNotAllowed,
+    NotFound,
+    TallyError,
+    TooManyRequests,
+    Unauthenticated,
+    Unavailable,
+)
 from app.observability import metrics
 from app.readiness import Readiness
 from app.recording.credentials import TokenCheck
@@ -332,6 +340,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         if _wants_json(request):
             body = {"error": {"code": "http_error", "message": str(error.detail)}}
             return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+        if error.status_code == 405:
+            # A typed or bookmarked address of a button (GET /logout): the page, in the reader's language,
+            # not the framework's bare "Method Not Allowed".
+            refused = await error_response(
+                request, MethodNotAllowed(f"{request.method} is not how {request.url.path} is used.")
+            )
+            refused.headers.update(error.headers or {})
+            return refused
         return Response(str(error.detail), status_code=error.status_code, headers=error.headers)
 
     return app

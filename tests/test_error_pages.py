@@ -75,6 +75,18 @@ def test_a_norwegian_reader_meets_no_english_under_an_error(web: Any, people: An
         assert i18n.error_detail("wrong_credentials", "Wrong user name or password, kari.") == []
 
 
+def test_a_button_s_address_typed_in_is_a_page_not_bare_text(web: Any, people: Any) -> None:
+    """GET /logout (a bookmark, a typed address) answered the framework's bare "Method Not Allowed"."""
+    kari = web("kari")
+    kari.post("/me/language", data={"language": "nb"})
+    response = kari.get("/logout")
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+    assert "Den adressen kan ikke åpnes slik" in response.text and 'href="/me"' in response.text
+    assert "Method Not Allowed" not in response.text and "GET is not how" not in response.text
+    api = kari.client.get("/api/v1/enquiries/1", headers={"Authorization": "Bearer x"})
+    assert api.status_code == 405 and api.json()["error"]["code"] == "http_error"  # the API's as before
+
+
 def test_an_unexpected_failure_is_a_plain_500_with_the_security_headers(app: Any) -> None:
     """The framework answers a 500 from its outermost layer, outside the one that added the headers."""
 
