@@ -498,7 +498,7 @@ def test_a_norwegian_user_sees_norwegian(app: Any, db: Database, web: Web, peopl
     assert page.headers["Content-Language"] == "nb"
     assert '<html lang="nb">' in page.text
     assert "<title>Sjekkliste: Test launch · Launch Tally</title>" in page.text
-    assert "Annet – noe som ikke er på lista" in page.text
+    assert "Annet – noe som ikke er på listen" in page.text
     assert "Du i dag:" in page.text and "You today" not in page.text
     # The script's texts too (shown in the browser, e.g. after a tick).
     assert "&#34;other&#34;: &#34;Annet&#34;" in page.text

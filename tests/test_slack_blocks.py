@@ -303,7 +303,7 @@ def test_a_digest_in_norwegian_with_its_numbers_and_still_escaped() -> None:
     assert "*41* i denne perioden (↑11 mot forrige) · *63* i dag · *1\u00a0200* siden lanseringen" in joined
     assert "> · i dag 30 av 40 forventet per dag" in joined
     assert "*Ikke sett i denne perioden*" in joined and "Dark mode contrast> (forventet 3 per dag)" in joined
-    assert "*Annet* (ikke på lista): *9* =\n> &lt;!channel&gt; ring meg" in joined
+    assert "*Annet* (ikke på listen): *9* =\n> &lt;!channel&gt; ring meg" in joined
     assert "<!channel>" not in joined
     assert "Per kanal: telefon 30 · chat 11" in joined
     assert "|Åpne PayApp 5.0 i Launch Tally>" in joined
@@ -366,7 +366,7 @@ def test_counts_are_grouped_as_the_digest_language_writes_them() -> None:
     for expected in (
         "*12\u00a0345* i denne perioden (↑2\u00a0345 mot forrige)",
         "*2\u00a0345* ↑1\u00a0345",
-        "*Annet* (ikke på lista): *1\u00a0001* ↑1\u00a0000",
+        "*Annet* (ikke på listen): *1\u00a0001* ↑1\u00a0000",
         "*1\u00a0234* notater nå, 1\u00a0000 før",
         "Per kanal: telefon 10\u00a0000 · chat 2\u00a0345",
     ):
