@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from html.parser import HTMLParser
 from types import MappingProxyType
 from typing import Any
@@ -175,3 +176,31 @@ def launch_form(launch: Any, **changes: str) -> dict[str, str]:
     }
     form.update(changes)
     return form
+
+
+def sent_while_a_row_is_uncommitted(db: Database, other: Any, table: str, send: Callable[[], Any]) -> Any:
+    """PostgreSQL: ``send()`` (a request) in a thread until its INSERT INTO ``table`` waits on the row
+    ``other`` (a session) has flushed and not committed, as a second click's or a second upload's
+    would; then ``other`` commits, and the request's answer is returned."""
+    answers: list[Any] = []
+    sent = threading.Thread(target=lambda: answers.append(send()))
+    sent.start()
+    try:
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            f" WHERE wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO {table}%%'"
+        )
+        with db.engine.connect() as watch:
+            for _ in range(400):  # until the request's insert waits on the uncommitted row (at most 20 s)
+                if watch.exec_driver_sql(waiting).scalar():
+                    break
+                watch.rollback()  # pg_stat_activity holds still within a transaction
+                threading.Event().wait(0.05)
+            else:
+                raise AssertionError(f"the request never reached its INSERT INTO {table}")
+        other.commit()
+    finally:
+        other.close()
+        sent.join(timeout=30)
+    [answer] = answers
+    return answer

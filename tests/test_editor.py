@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,7 @@ from app.db import Database
 from app.models import Hypothesis, HypothesisStatus, Launch
 from tests.conftest import People, WebUser
 from tests.factories import log, make_launch
-from tests.helpers import HTMX, JSON, changed_tables, error_of, launch_form, snapshot
+from tests.helpers import HTMX, JSON, changed_tables, error_of, launch_form, sent_while_a_row_is_uncommitted, snapshot
 
 Web = Callable[[str | None], WebUser]
 SLUG = "test-launch"
@@ -589,29 +588,9 @@ def test_two_imports_of_one_new_slug_at_once_both_land_on_postgresql(
     )
     other.flush()  # the other import's row, not yet committed: this one's insert waits for it
     upload = {"file": ("racing.yaml", b"slug: racing\nname: Racing\nstarts_on: 2026-11-16\n")}
-    answers: list[Any] = []
-    sent = threading.Thread(
-        target=lambda: answers.append(lena.client.post("/launches", files=upload, data={"csrf_token": token}))
+    answer = sent_while_a_row_is_uncommitted(
+        db, other, "launch", lambda: lena.client.post("/launches", files=upload, data={"csrf_token": token})
     )
-    sent.start()
-    try:
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO launch%%'"
-        )
-        with db.engine.connect() as watch:
-            for _ in range(400):  # until the upload's insert waits on the uncommitted row (at most 20 s)
-                if watch.exec_driver_sql(waiting).scalar():
-                    break
-                watch.rollback()  # pg_stat_activity holds still within a transaction
-                threading.Event().wait(0.05)
-            else:
-                pytest.fail("the upload never reached its insert")
-        other.commit()
-    finally:
-        other.close()
-        sent.join(timeout=30)
-    [answer] = answers
     # Not a server error: the launch the other made is shown with what this file would change in it.
     assert answer.status_code == 200 and 'id="apply-import"' in answer.text, answer.text[:300]
     assert stored_launch_named(db, "racing").name == "Made first"

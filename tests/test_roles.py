@@ -4,7 +4,6 @@ decides), and what a lead's edits actually do."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,16 @@ from app.db import Database
 from app.models import EnquiryHypothesis, Hypothesis, HypothesisRevision, Launch, Role, User
 from tests.conftest import People, WebUser
 from tests.factories import T0, log, make_launch
-from tests.helpers import JSON, browser, changed_tables, error_of, launch_form, page_token, snapshot
+from tests.helpers import (
+    JSON,
+    browser,
+    changed_tables,
+    error_of,
+    launch_form,
+    page_token,
+    sent_while_a_row_is_uncommitted,
+    snapshot,
+)
 
 Web = Callable[[str | None], WebUser]
 SLUG = "test-launch"
@@ -168,31 +176,12 @@ def test_adding_the_same_user_twice_at_once_on_postgresql_says_the_name_is_taken
     other = db.session()
     other.add(User(username="nina", display_name="", role=Role.AGENT, password_hash="x", created_at=T0))
     other.flush()  # the first click's row, not yet committed: the second's insert waits for it
-    answers: list[Any] = []
-    sent = threading.Thread(
-        target=lambda: answers.append(
-            ada.client.post("/admin/users", data={"username": "nina", "role": "agent", "csrf_token": token})
-        )
+    answer = sent_while_a_row_is_uncommitted(
+        db,
+        other,
+        "tally_user",
+        lambda: ada.client.post("/admin/users", data={"username": "nina", "role": "agent", "csrf_token": token}),
     )
-    sent.start()
-    try:
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO tally_user%%'"
-        )
-        with db.engine.connect() as watch:
-            for _ in range(400):  # until the form's insert waits on the uncommitted row (at most 20 s)
-                if watch.exec_driver_sql(waiting).scalar():
-                    break
-                watch.rollback()  # pg_stat_activity holds still within a transaction
-                threading.Event().wait(0.05)
-            else:
-                pytest.fail("the form never reached its insert")
-        other.commit()
-    finally:
-        other.close()
-        sent.join(timeout=30)
-    [answer] = answers
     assert answer.status_code == 409, answer.text[:300]
     assert "There is already a user called &#39;nina&#39;." in answer.text
 
