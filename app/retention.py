@@ -9,10 +9,11 @@ text goes, from everywhere it was kept:
   counts of closed days (app/insight/themes.py, keyed by the version, with a digest of the ids
   of the noted enquiries) are counted again without the erased notes, on every replica. The
   tallies' kept days do not depend on notes and are carried over to the new version unchanged;
-* a stored digest (``digest_run.blocks``) quotes up to five notes of its window as ``> …`` lines
-  (app/slack/blocks.py; everything people typed is escaped there, so only the builder writes a
-  line that starts with ``> ``). Digests whose window starts before the cut-off lose those lines:
-  a window that straddles it loses a few hours of notes early, which errs the safe way.
+* a stored digest (``digest_run.blocks``) quotes up to five notes of its window, as the quotes of a
+  rich_text block (app/slack/blocks.py), or, in digests stored before December 2026, as ``> …`` lines
+  of a section (everything people typed was escaped there, so only the builder wrote a line that
+  starts with ``> ``). Digests whose window starts before the cut-off lose those quotes: a window
+  that straddles it loses a few hours of notes early, which errs the safe way.
 
 Nothing else holds a note's text. The audit trail records ids, keys and counts (an undo notes the
 hypotheses and channel, never the note); a re-link keeps enquiry ids; a spike alert or a digest's
@@ -42,7 +43,7 @@ from app.recording.store import Store
 
 SLICE = dt.timedelta(days=1)  # the stretch of enquiries read at a time
 CHUNK = 1_000  # notes erased per transaction
-QUOTE = "> "  # how a digest's blocks quote a note
+QUOTE = "> "  # how a digest's blocks quoted a note before they were rich text
 
 _enquiry = Enquiry.__table__  # type: ignore[attr-defined]
 _launch = Launch.__table__  # type: ignore[attr-defined]
@@ -111,14 +112,20 @@ def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
 
 
 def without_quotes(value: Any) -> Any:
-    """Stored Block Kit with every quoted line (a note) taken out of its texts."""
+    """Stored Block Kit with every quote (a note) taken out: rich text quotes, and the block that held
+    only them; and, in digests stored before those, each quoted line of a text."""
     if isinstance(value, list):
-        return [without_quotes(item) for item in value]
+        kept = [without_quotes(item) for item in value if not _of_type(item, "rich_text_quote")]
+        return [item for item in kept if not (_of_type(item, "rich_text") and not item.get("elements"))]
     if isinstance(value, dict):
         return {key: without_quotes(item) for key, item in value.items()}
     if isinstance(value, str) and QUOTE in value:
         return "\n".join(line for line in value.split("\n") if not line.startswith(QUOTE))
     return value
+
+
+def _of_type(value: Any, kind: str) -> bool:
+    return isinstance(value, dict) and value.get("type") == kind
 
 
 def _strip_digests(db: Database, before: dt.datetime) -> int:

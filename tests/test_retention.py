@@ -190,6 +190,19 @@ def test_digest_blocks_lose_only_quoted_lines() -> None:
     ]
 
 
+def test_digest_blocks_lose_their_rich_text_quotes() -> None:
+    """Digests quote notes as rich text (app/slack/blocks.py): the quotes go, and the block that held
+    only them; other rich text, if ever there, stays."""
+    quote = {"type": "rich_text_quote", "elements": [{"type": "text", "text": "a note"}]}
+    section = {"type": "rich_text_section", "elements": [{"type": "text", "text": "not a note"}]}
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Other*: *2*"}},
+        {"type": "rich_text", "elements": [quote, dict(quote)]},
+        {"type": "rich_text", "elements": [quote, section]},
+    ]
+    assert retention.without_quotes(blocks) == [blocks[0], {"type": "rich_text", "elements": [section]}]
+
+
 def test_the_daily_job_erases_as_the_function_does(db: Database, launch: Launch, database_url: str) -> None:
     scheduler = DigestScheduler(db, make_settings(database_url, note_retention_days=DAYS))
     with time_machine.travel(NOW, tick=False):

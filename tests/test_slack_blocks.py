@@ -59,6 +59,17 @@ def section_texts(blocks: list[dict]) -> list[str]:
     return texts
 
 
+def quoted(blocks: list[dict]) -> list[str]:
+    """The notes a digest quotes: the texts of its rich text quotes."""
+    return [
+        "".join(part["text"] for part in quote["elements"])
+        for block in blocks
+        if block["type"] == "rich_text"
+        for quote in block["elements"]
+        if quote["type"] == "rich_text_quote"
+    ]
+
+
 def test_a_digest_reads_top_down() -> None:
     text, blocks = build(content())
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "PayApp 5.0 · 13:00"}}
@@ -81,7 +92,10 @@ def test_a_digest_reads_top_down() -> None:
         "*Not seen in this window*\n• <https://tally.example/launches/payapp/hypotheses/dark?range=since-digest|"
         "Dark mode contrast> (expects 3 a day)"
     ) in joined
-    assert "*Other* (not on the list): *9* =\n> Asked about limits abroad\n> Widget gone" in joined
+    assert "*Other* (not on the list): *9* =" in joined
+    other = next(i for i, b in enumerate(blocks) if b.get("text", {}).get("text", "").startswith("*Other*"))
+    assert blocks[other + 1]["type"] == "rich_text"  # the notes, quoted right under their count
+    assert quoted(blocks) == ["Asked about limits abroad", "Widget gone"]
     assert "By channel: phone 30 · chat 11" in joined
     assert "<https://tally.example/launches/payapp?range=since-digest|Open PayApp 5.0 in Launch Tally>" in joined
     # The fallback text stands on its own (notifications, screen readers).
@@ -106,8 +120,24 @@ def test_user_text_cannot_ping_or_forge_links() -> None:
         assert raw not in "".join(t for t in section_texts(blocks)), raw
     assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click here&gt; &lt;@U123&gt;" in dumped
     # The only real links are ours: the hypothesis's drill-down (the text its label) and the page.
-    assert dumped.count("<https://") == 2
+    assert "".join(section_texts(blocks)).count("<https://") == 2
     assert "<https://tally.example/launches/payapp/hypotheses/x?range=since-digest|&lt;!channel&gt;" in dumped
+    # The note is rich text: shown as typed, one plain text element, never a mention, broadcast or link.
+    assert quoted(blocks) == [evil]
+    [notes] = [b for b in blocks if b["type"] == "rich_text"]
+    assert {part["type"] for quote in notes["elements"] for part in quote["elements"]} == {"text"}
+
+
+def test_formatting_characters_in_a_note_stay_characters() -> None:
+    """mrkdwn has no escape for *, _, ~ and backticks: quoted there, "*urgent* call _back_" came out
+    bold and italic. A rich text element carries no style unless one is given."""
+    note = "*urgent* call _back_ ~never~ `code` > not a quote"
+    _, blocks = build(content(notes=[note]))
+    assert quoted(blocks) == [note]
+    [notes] = [b for b in blocks if b["type"] == "rich_text"]
+    assert all("style" not in part for quote in notes["elements"] for part in quote["elements"])
+    html = str(to_html(blocks))
+    assert "<q>*urgent* call _back_ ~never~ `code` &gt; not a quote</q>" in html  # the app's view agrees
 
 
 def test_slack_limits_hold_with_200_hypotheses_and_long_notes() -> None:
@@ -128,8 +158,8 @@ def test_slack_limits_hold_with_200_hypotheses_and_long_notes() -> None:
     joined = "\n".join(section_texts(blocks))
     assert "more hypotheses with enquiries: see the app" in joined
     assert "more not seen" in joined
-    assert joined.count("\n> ") == 5  # at most five notes, each cut short
-    assert all(len(line) <= 302 for line in joined.split("\n") if line.startswith("> "))
+    notes = quoted(blocks)
+    assert len(notes) == 5 and all(len(n) <= 300 and n.endswith("…") for n in notes)  # five, each cut short
     assert len(text) <= 3000
 
 
@@ -195,8 +225,7 @@ def test_a_long_launch_name_is_cut_before_the_time_and_never_inside_an_entity() 
         header = blocks[0]["text"]["text"]
         assert header.endswith("… · Wed 13:00") and len(header) <= 150
         assert not entity_cut.search(header), header
-        other = next(t for t in section_texts(blocks) if t.startswith("*Other*"))
-        assert len(other) <= 1800 and not entity_cut.search(other) and other.endswith("…")
+        assert quoted(blocks) == ["&" * 299 + "…"] * 5  # rich text: as typed, nothing to cut in two
         assert not entity_cut.search(text)
         for block in blocks:
             Block.parse(block).validate_json()  # type: ignore[union-attr]
@@ -224,7 +253,7 @@ def test_the_app_shows_stored_digests_as_safe_html() -> None:
     _, blocks = build(content(notes=['<script>alert(1)</script> "quoted" & more']))
     html = str(to_html(blocks))
     assert "<script>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<q>&lt;script&gt;alert(1)&lt;/script&gt; &#34;quoted&#34; &amp; more</q>" in html
     assert (
         '<a href="https://tally.example/launches/payapp?range=since-digest">Open PayApp 5.0 in Launch Tally</a>' in html
     )
@@ -303,7 +332,7 @@ def test_a_digest_in_norwegian_with_its_numbers_and_still_escaped() -> None:
     assert "*41* i denne perioden (↑11 mot forrige) · *63* i dag · *1\u00a0200* siden lanseringen" in joined
     assert "> · i dag 30 av 40 forventet per dag" in joined
     assert "*Ikke sett i denne perioden*" in joined and "Dark mode contrast> (forventet 3 per dag)" in joined
-    assert "*Annet* (ikke på listen): *9* =\n> &lt;!channel&gt; ring meg" in joined
+    assert "*Annet* (ikke på listen): *9* =" in joined and quoted(blocks) == ["<!channel> ring meg"]
     assert "<!channel>" not in joined
     assert "Per kanal: telefon 30 · chat 11" in joined
     assert "|Åpne PayApp 5.0 i Launch Tally>" in joined

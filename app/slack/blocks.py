@@ -5,9 +5,12 @@ slack_sdk's block models build the JSON and check Slack's limits (they raise
 if a header passes 150 characters or a section 3000); the builders here cut
 text to fit first, ending with "and N more", and never use more than 50 blocks.
 
-Everything a person typed (hypothesis texts, notes, the launch name) is
-escaped for mrkdwn: &, < and > become entities, so a note can neither ping
-@channel (``<!channel>``) nor forge a link (``<https://evil|click>``).
+Everything a person typed (hypothesis texts, the launch name) is escaped for
+mrkdwn: &, < and > become entities, so a text can neither ping @channel
+(``<!channel>``) nor forge a link (``<https://evil|click>``). Notes, typed by
+agents mid-call, are quoted in a rich_text block instead: its text elements are
+shown as typed, so ``*``, ``_``, ``~`` and backticks in a note stay characters
+(mrkdwn has no escape for them) and nothing in it is a mention or a link.
 
 The words, numbers and shares are in the language in use (``i18n.use_language``,
 the settings' ``message_language``), set by whoever composes: the labels of times
@@ -28,6 +31,9 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     MarkdownTextObject,
     PlainTextObject,
+    RichTextBlock,
+    RichTextElementParts,
+    RichTextQuoteElement,
     SectionBlock,
 )
 
@@ -211,13 +217,36 @@ def _pack(
 
 def text_length(blocks: Sequence[Block | dict[str, Any]]) -> int:
     """The characters of every text in ``blocks``: what Slack's limit on a whole message counts."""
-    total = 0
-    for block in blocks:
-        data = block.to_dict() if isinstance(block, Block) else block
-        if "text" in data:
-            total += len(data["text"]["text"])
-        total += sum(len(element.get("text", "")) for element in data.get("elements", []))
-    return total
+    return sum(_texts_length(block.to_dict() if isinstance(block, Block) else block) for block in blocks)
+
+
+def _texts_length(value: Any) -> int:
+    # Sections hold {"text": {"text": …}}, context and rich_text blocks nest theirs in "elements".
+    if isinstance(value, list):
+        return sum(_texts_length(item) for item in value)
+    if isinstance(value, dict):
+        return sum(
+            len(item) if key == "text" and isinstance(item, str) else _texts_length(item) for key, item in value.items()
+        )
+    return 0
+
+
+def quoted_notes(notes: Sequence[str], *, budget: int) -> RichTextBlock | None:
+    """Up to five notes, each a quote of plain text, ``budget`` characters in all.
+
+    Rich text is not mrkdwn: Slack shows a text element as it is, so a note needs no escaping and
+    cannot be turned into formatting, a mention or a link (retention takes these quotes out again:
+    app/retention.py)."""
+    quotes: list[RichTextQuoteElement] = []
+    used = 0
+    for note in notes[:5]:
+        room = budget - used
+        if room < 20:  # not even a few words of it
+            break
+        text = cut(note, min(MAX_NOTE, room))
+        quotes.append(RichTextQuoteElement(elements=[RichTextElementParts.Text(text=text)]))
+        used += len(text)
+    return RichTextBlock(elements=quotes) if quotes else None
 
 
 # The digest's links open the app on this digest's window (app/ranges.py: from= and to=), so the page
@@ -377,13 +406,10 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         format_number(content.other),
         _spaced(change(content.other, content.other_previous)).rstrip(),
     )
-    section = other
-    for note in content.notes[:5]:
-        room = MAX_TAIL_SECTION + 300 - len(section) - len("\n> ")
-        if room < 20:  # not even a few words of it
-            break
-        section += "\n> " + escaped_cut(cut(note, MAX_NOTE), room)
-    tail.append(SectionBlock(text=MarkdownTextObject(text=section)))
+    tail.append(SectionBlock(text=MarkdownTextObject(text=other)))
+    quoted = quoted_notes(content.notes, budget=MAX_TAIL_SECTION + 300 - len(other))
+    if quoted:
+        tail.append(quoted)
     if content.new_in_other:
         lines = [_theme_line(t) for t in content.new_in_other[:3]]
         [text] = _pack(

@@ -3,7 +3,8 @@
 The blocks' text is Slack mrkdwn in which everything people typed is already
 entity-escaped. Each piece is unescaped and then HTML-escaped by markupsafe
 before the few mrkdwn forms the builder uses (*bold*, `code`, links, > quotes)
-become tags, so nothing in a note can turn into markup here either.
+become tags, so nothing in a text can turn into markup here either. Notes are
+rich text, which Slack shows as typed: they are only HTML-escaped.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def mrkdwn(text: str) -> Markup:
     return Markup("<br>").join(lines)
 
 
+def _rich_text(element: dict[str, Any]) -> Markup:
+    # Rich text is shown by Slack as typed: its texts are escaped here and nothing in them is markup.
+    text = "".join(part.get("text", "") for part in element.get("elements", []) if part.get("type") == "text")
+    if element.get("type") == "rich_text_quote":
+        return Markup("<p><q>{}</q></p>").format(text)
+    return Markup("<p>{}</p>").format(text)
+
+
 def to_html(blocks: list[dict[str, Any]]) -> Markup:
     out: list[Markup] = []
     for block in blocks:
@@ -63,4 +72,6 @@ def to_html(blocks: list[dict[str, Any]]) -> Markup:
             out.append(Markup("<p class='small muted'>{}</p>").format(Markup(" ").join(texts)))
         elif kind == "divider":
             out.append(Markup("<hr>"))
+        elif kind == "rich_text":
+            out.extend(_rich_text(element) for element in block.get("elements", []))
     return Markup("<div class='digest-preview'>{}</div>").format(Markup("").join(out))
