@@ -350,8 +350,19 @@ def _locale() -> Locale:
     return Locale.parse(BABEL_LOCALES[_language.get()])
 
 
-def format_datetime(value: dt.datetime, tz: ZoneInfo | str, format: str = "short") -> str:
-    return dates.format_datetime(value, format=format, tzinfo=ZoneInfo(str(tz)), locale=_locale())
+def format_datetime(value: dt.datetime, tz: ZoneInfo | str) -> str:
+    """A moment on a page, "5 Dec 2026, 09:12" ("5. des. 2026, 09:12"): the date written as the pages'
+    dates are (``format_date``), so a launch's days and its moments read alike and "05/12" is never
+    taken for the fifth of May; the time without seconds."""
+    locale = _locale()
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # as Babel reads a naive one
+    local = aware.astimezone(ZoneInfo(str(tz)))
+    return (
+        str(dates.get_datetime_format("medium", locale=locale))
+        .replace("'", "")
+        .replace("{0}", dates.format_time(local, format="short", locale=locale))
+        .replace("{1}", dates.format_date(local, format="medium", locale=locale))
+    )
 
 
 def format_time(value: dt.datetime, tz: ZoneInfo | str, format: str = "short") -> str:

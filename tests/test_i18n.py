@@ -223,3 +223,17 @@ def test_every_stored_slack_outcome_reads_in_norwegian_with_its_values() -> None
             "Forbindelsen til Slack brøt (RemoteDisconnected) etter at oppsummeringen ble sendt, så den ligger "
             "kanskje i webhookens kanal, kanskje ikke. En webhook kan ikke sjekke kanalen: se etter den i Slack."
         )
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [("en", "5 Dec 2026, 10:12"), ("nb", "5. des. 2026, 10:12")],
+)
+def test_a_moment_is_written_with_the_date_as_the_pages_write_dates(language: str, said: str) -> None:
+    """Pages wrote days as "5. des. 2026" and moments as "05.12.2026, 10:12", side by side; in English
+    "05/12/2026" can be read as the fifth of May."""
+    moment = dt.datetime(2026, 12, 5, 9, 12, tzinfo=dt.UTC)
+    with i18n.use_language(language):
+        assert i18n.format_datetime(moment, "Europe/Oslo") == said
+        assert said.startswith(i18n.format_date(dt.date(2026, 12, 5)))
+        assert i18n.format_datetime(moment.replace(tzinfo=None), "Europe/Oslo") == said  # naive is UTC

@@ -462,7 +462,7 @@ def test_a_fix_shipped_before_the_hypothesis_was_added_says_there_is_no_before(
     page = kari.get(f"/launches/{SLUG}/hypotheses/late?range=launch").text
     section = html.unescape(page[page.index('id="fix"') : page.index("</section>", page.index('id="fix"'))])
     assert "Fix: nothing before it to compare" in section and "too early" not in section.split("How this")[0]
-    assert "before enquiries about this hypothesis were counted (from 23/11/2026, 12:00)" in section
+    assert "before enquiries about this hypothesis were counted (from 23 Nov 2026, 12:00)" in section
     assert "<table" not in section  # two empty periods say nothing
     assert "Fix: nothing before it to compare" in kari.get(f"/launches/{SLUG}?range=launch").text
 

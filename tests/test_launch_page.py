@@ -224,14 +224,14 @@ def test_since_the_digest_starts_where_the_next_digest_will(
         return said.group(1), said.group(2)
 
     # No digest yet: the next one will count from the launch's start, and so does the chip.
-    assert since_digest() == ("Since the launch started", "16/11/2026, 00:00 – 18/11/2026, 11:30")
+    assert since_digest() == ("Since the launch started", "16 Nov 2026, 00:00 – 18 Nov 2026, 11:30")
     assert totals(kari.get(PAGE + "?range=since-digest").text)["total-count"] == "17"
     assert "Since the digest at" not in kari.get(PAGE + "/hypotheses/a").text
     with db.session() as session:
         assert digests.chain_start(session, launch, NOW) == launches.window(launch)[0]
     # Tuesday's digests missed, Wednesday's 09:00 composed: from there, as the 13:00 digest will count.
     digests.run_due(db, settings=settings, now=at(18, 8), sender=None, check_alerts=False)
-    assert since_digest() == ("Since the digest at 09:00", "18/11/2026, 09:00 – 18/11/2026, 11:30")
+    assert since_digest() == ("Since the digest at 09:00", "18 Nov 2026, 09:00 – 18 Nov 2026, 11:30")
     assert since_digest(PAGE + "/hypotheses/a")[0] == "Since the digest at 09:00"
     with db.session() as session:
         assert digests.chain_start(session, launch, NOW) == at(18, 8)
@@ -257,7 +257,7 @@ def test_after_a_closed_launch_s_last_digest_since_the_digest_is_its_window(
     with time_machine.travel(at(20, 12), tick=False):
         html = kari.get(PAGE + "?range=since-digest").text
     said = re.search(r'<p class="range-said">\s*<strong>([^<]*)</strong>:\s*([^<·]*?)\s*</p>', html)
-    assert said and said.groups() == ("Since the digest at 09:00", "18/11/2026, 09:00 – 19/11/2026, 00:00")
+    assert said and said.groups() == ("Since the digest at 09:00", "18 Nov 2026, 09:00 – 19 Nov 2026, 00:00")
 
 
 def test_the_chosen_days_form_keeps_the_filters(kari: WebUser) -> None:
@@ -392,7 +392,7 @@ def test_a_hypothesis_added_mid_launch_has_no_misleading_numbers(kari: WebUser) 
     # Counted from Tuesday 12:00 UTC, when it was added: 2 in 22.5 hours is read as 2 a day
     # (not 2 over the launch's 2.48 days, 0.8).
     assert rows["late"]["count"] == "2" and rows["late"]["per_day"] == "2"
-    assert "added 17/11/2026, 13:00" in rows["late"]["name"]
+    assert "added 17 Nov 2026, 13:00" in rows["late"]["name"]
     # Monday, before it existed: no count, no rate; Tuesday's period before is Monday: nothing to compare.
     rows = table(kari.get(PAGE + "?from=2026-11-16&to=2026-11-16").text)
     assert (rows["late"]["count"], rows["late"]["per_day"], rows["late"]["share"]) == ("–", "–", "0 %")
@@ -580,9 +580,9 @@ def test_the_drill_down_shows_revisions_and_status_history(web: Web, people: Peo
         assert lena.post(PAGE + "/hypotheses/b", data=form).status_code == 303
     html = web("kari").get(PAGE + "/hypotheses/b?range=launch").text
     assert "<h1>Card not shown after the update</h1>" in html
-    assert "until 18/11/2026, 11:30, changed by lena" in html and "“Card not shown”" in html
+    assert "until 18 Nov 2026, 11:30, changed by lena" in html and "“Card not shown”" in html
     history = html[html.index("Status history") : html.index("Earlier texts")]
-    assert "18/11/2026, 13:30 · lena" in history
+    assert "18 Nov 2026, 13:30 · lena" in history
     assert 'status-open">open</span> → <span class="badge status-fix_shipped">fix shipped</span>' in history
 
 
@@ -591,7 +591,7 @@ def test_a_hypothesis_added_in_the_editor_starts_its_history(web: Web, people: P
     with time_machine.travel(NOW - dt.timedelta(hours=1), tick=False):
         assert lena.post(PAGE + "/hypotheses", data={"key": "newer", "text": "Something new"}).status_code == 303
     html = web("kari").get(PAGE + "/hypotheses/newer").text
-    assert "18/11/2026, 10:30 · lena" in html and "added as" in html
+    assert "18 Nov 2026, 10:30 · lena" in html and "added as" in html
     assert totals(html)["total-count"] == "0"
     rows = table(web("kari").get(PAGE + "?range=yesterday").text)
     assert (rows["newer"]["count"], rows["newer"]["per_day"]) == ("–", "–")  # did not exist yesterday
@@ -691,9 +691,9 @@ def test_chosen_days_next_to_a_dst_change_are_compared_with_as_many_days_before(
         hour += dt.timedelta(hours=1)
     kari = web("kari")
     for days, previous, count, before in (
-        ("from=2026-10-26&to=2026-10-26", "25/10/2026, 00:00 – 26/10/2026, 00:00", "24", "25"),
-        ("from=2026-10-25&to=2026-10-25", "24/10/2026, 00:00 – 25/10/2026, 00:00", "25", "24"),
-        ("from=2026-10-25&to=2026-10-26", "23/10/2026, 00:00 – 25/10/2026, 00:00", "49", "24"),
+        ("from=2026-10-26&to=2026-10-26", "25 Oct 2026, 00:00 – 26 Oct 2026, 00:00", "24", "25"),
+        ("from=2026-10-25&to=2026-10-25", "24 Oct 2026, 00:00 – 25 Oct 2026, 00:00", "25", "24"),
+        ("from=2026-10-25&to=2026-10-26", "23 Oct 2026, 00:00 – 25 Oct 2026, 00:00", "49", "24"),
     ):
         html = kari.get(f"/launches/dst?{days}").text
         said = re.search(r'class="muted small period">([^<]*)</span>', html)
@@ -702,7 +702,7 @@ def test_chosen_days_next_to_a_dst_change_are_compared_with_as_many_days_before(
     # A range that is not whole days is still compared with as long a time just before it.
     html = kari.get("/launches/dst?from=2026-10-26T06:00%2B01:00&to=2026-10-26T12:00%2B01:00").text
     said = re.search(r'class="muted small period">([^<]*)</span>', html)
-    assert said and said.group(1) == "26/10/2026, 00:00 – 26/10/2026, 06:00"
+    assert said and said.group(1) == "26 Oct 2026, 00:00 – 26 Oct 2026, 06:00"
 
 
 def test_a_per_day_rate_counts_the_launch_days_not_24_hours() -> None:
