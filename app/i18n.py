@@ -153,6 +153,8 @@ ERROR_TEXTS = {
     "range_out_of_window": N_("That range is outside this launch's dates: choose days inside them."),
     "body_too_large": N_("That was more data than this page ever sends: nothing was saved."),
     "duplicate_key": N_("The launch already has a hypothesis with that key (perhaps retired): choose another key."),
+    "nothing_to_move": N_("Tick at least one enquiry to move."),
+    "nothing_moved": N_("None of the enquiries ticked is under “Other” any more: nothing was moved."),
     "too_many_enquiries": N_("That is more enquiries than can be moved at once: move them in smaller sets."),
     "unknown_relink": N_("There is no such move of enquiries."),
     "already_undone": N_("That move was undone already."),

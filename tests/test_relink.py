@@ -499,3 +499,98 @@ def test_ids_no_row_can_have_are_refused_not_a_server_error(web: Web, people: Pe
     huge = str(2**64)
     for path in (f"/launches/{SLUG}/other?done={huge}", f"/launches/{SLUG}/other/new?enquiry={huge}"):
         assert lena.get(path).status_code == 422, path
+
+
+# --- onto a hypothesis the launch has --------------------------------------------------------------
+
+
+def test_other_notes_move_onto_a_hypothesis_the_launch_has_and_back(
+    web: Web, people: People, db: Database, database_url: str, setup: Setup
+) -> None:
+    """Agents ticked "other" for something on the list: the lead moves those notes onto it, from the
+    same form as a new hypothesis (the guide promised it; only a new hypothesis could take them)."""
+    lena = web("lena")
+    assert other_process_tally(database_url, db).other == 4  # counted and kept before the move
+    form = lena.get(f"/launches/{SLUG}/other/new?range=launch&theme=widg+hjemskjerm")
+    assert '<select id="n-onto" name="onto">' in form.text and '<option value="a">' in form.text
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form.text)
+    assert token
+    with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):  # b was made at NOW, by the setup
+        moved = lena.client.post(
+            f"/launches/{SLUG}/other/move?range=launch",
+            data={"csrf_token": token.group(1), "onto": "b", "key": "", "text": "", "enquiry": [str(setup.widget[0])]},
+        )
+    assert moved.status_code == 303, moved.text[:500]
+    done = lena.get(moved.headers["location"])
+    assert "1 enquiry moved onto b." in done.text and "created" not in done.text.split('id="relink-done"')[1][:300]
+    assert not enquiry(db, setup.widget[0]).is_other
+    assert [h.key for h in lena_hypotheses_of(db, setup.widget[0])] == ["b"]
+    elsewhere = other_process_tally(database_url, db)  # counted again, in another process too
+    assert elsewhere.other == 3 and elsewhere.by_hypothesis[hypothesis_id(db, "b")] == 1
+    [relink_id] = re.findall(r"/relinks/(\d+)/undo", done.text)
+    assert lena.post(f"/launches/{SLUG}/relinks/{relink_id}/undo?range=launch").status_code == 303
+    assert enquiry(db, setup.widget[0]).is_other
+
+
+def lena_hypotheses_of(db: Database, enquiry_id: int) -> list[Hypothesis]:
+    with db.session() as session:
+        return list(
+            session.exec(
+                select(Hypothesis)
+                .join(EnquiryHypothesis, col(EnquiryHypothesis.hypothesis_id) == col(Hypothesis.id))
+                .where(EnquiryHypothesis.enquiry_id == enquiry_id)
+            ).all()
+        )
+
+
+def hypothesis_id(db: Database, key: str) -> int:
+    with db.session() as session:
+        found = session.exec(select(Hypothesis).where(Hypothesis.key == key)).first()
+        assert found is not None and found.id is not None
+        return found.id
+
+
+def test_a_move_with_nothing_ticked_shows_the_form_again_with_what_was_typed(
+    web: Web, people: People, setup: Setup, db: Database
+) -> None:
+    lena = web("lena")
+    refused = lena.post(f"/launches/{SLUG}/other/move", data={"onto": "a", "key": "half-typed", "text": "Half"})
+    assert refused.status_code == 422 and "Tick at least one enquiry to move." in refused.text
+    assert 'value="half-typed"' in refused.text and '<option value="a" selected>' in refused.text
+    nb = lena.post(f"/launches/{SLUG}/other/move", data={"onto": "a"}, headers={"Accept-Language": "nb"})
+    assert nb.status_code == 422 and "Tick at least one enquiry" not in nb.text  # in the lead's language
+    unknown = lena.post(f"/launches/{SLUG}/other/move", data={"onto": "nope", "enquiry": [str(setup.widget[0])]})
+    assert unknown.status_code == 404 and 'name="enquiry"' in unknown.text
+    assert enquiry(db, setup.widget[0]).is_other
+    moved_before = lena.post(f"/launches/{SLUG}/other/move", data={"onto": "a", "enquiry": [str(setup.linked)]})
+    assert moved_before.status_code == 409 and "nothing was moved" in moved_before.text
+
+
+def test_agents_cannot_move_notes(web: Web, people: People, setup: Setup, db: Database) -> None:
+    refused = web("kari").post(f"/launches/{SLUG}/other/move", data={"onto": "a", "enquiry": [str(setup.widget[0])]})
+    assert refused.status_code == 403
+    assert enquiry(db, setup.widget[0]).is_other
+
+
+def test_the_api_moves_notes_onto_a_hypothesis_the_launch_has(
+    client: TestClient, token: str, db: Database, setup: Setup
+) -> None:
+    url = f"/api/v1/launches/{SLUG}/hypotheses/a/relinks"
+    body = {"from_notes": [*setup.widget, setup.linked, setup.elsewhere]}
+    refused = client.post(url, json=body, headers=auth(token))
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden_role"
+    lead = auth(lead_token(db))
+    empty = client.post(url, json={"from_notes": []}, headers=lead)
+    assert empty.status_code == 422
+    unknown = client.post(f"/api/v1/launches/{SLUG}/hypotheses/nope/relinks", json=body, headers=lead)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "no_such_hypothesis"
+    moved = client.post(url, json=body, headers=lead)
+    assert moved.status_code == 201, moved.text
+    answer = moved.json()
+    assert answer["relinked"] == len(setup.widget) and answer["key"] == "a"
+    assert sorted(answer["skipped"]) == sorted([setup.linked, setup.elsewhere])
+    assert isinstance(answer["relink_id"], int)
+    assert not any(enquiry(db, i).is_other for i in setup.widget)
+    assert enquiry(db, setup.elsewhere).is_other  # another launch's
+    again = client.post(url, json=body, headers=lead)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "nothing_moved"

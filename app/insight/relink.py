@@ -8,6 +8,9 @@ those enquiries — which is what makes every kept count, in every process and r
 days again (app/tallies/cache.py). Only enquiries of the launch that are still "other" move; the
 others are returned as skipped. Digests already sent keep their stored text.
 
+``move_onto`` moves them onto a hypothesis the launch already has (agents ticked "other" for something
+on the list, or the lead made one by hand before the theme rose), the same way.
+
 ``undo`` takes the links away again (an enquiry with no other link is "other" once more), marks the
 re-link undone, audits and raises the counts version again. The hypothesis stays: a lead retires it.
 """
@@ -258,6 +261,42 @@ def promote(
         now=now,
     )
     return Promoted(hypothesis, relink(session, launch, hypothesis, enquiry_ids, actor=actor, now=now))
+
+
+@dataclass(frozen=True)
+class MovedOnto:
+    relink: Relink
+    moved: list[int]
+    skipped: list[int]
+
+
+def move_onto(
+    session: Session,
+    launch: Launch,
+    key: str,
+    enquiry_ids: Iterable[int],
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> MovedOnto:
+    """Move the ticked "other" enquiries onto the launch's hypothesis ``key``: one transaction (the caller's).
+
+    A retired hypothesis takes them too: its counts stay on the launch page, and notes about what it
+    was are counted there rather than as a surprise."""
+    wanted = list(enquiry_ids)
+    if not wanted:
+        raise Invalid("Tick at least one enquiry to move.", field="enquiry", code="nothing_to_move")
+    hypothesis = next((h for h in launches.hypotheses_of(session, launch) if h.key == key), None)
+    if hypothesis is None:
+        raise NotFound(f"Launch {launch.slug!r} has no hypothesis {key!r}.", field="onto", code="no_such_hypothesis")
+    moved = relink(session, launch, hypothesis, wanted, actor=actor, now=now)
+    if moved.relink is None:  # a lead wants to know: they ticked these to move them
+        raise Conflict(
+            'None of the enquiries ticked is under "Other" any more (moved or undone meanwhile): nothing was moved.',
+            field="enquiry",
+            code="nothing_moved",
+        )
+    return MovedOnto(moved.relink, moved.moved, moved.skipped)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@
   to htmx, just the notes.
 * ``GET|POST /launches/{slug}/other/new``: leads; the form prefilled from the themes (``theme=``), note
   groups (``group=``) or enquiries (``enquiry=``) chosen, then the hypothesis created and the
-  enquiries moved onto it in one transaction.
+  enquiries moved onto it in one transaction. ``POST /launches/{slug}/other/move``, the same form's
+  other button: the ticked enquiries moved onto a hypothesis the launch has.
 * ``POST /launches/{slug}/relinks/{id}/undo``: leads.
-* ``GET /api/v1/launches/{slug}/surprises`` and ``POST /api/v1/launches/{slug}/hypotheses`` for tokens.
+* ``GET /api/v1/launches/{slug}/surprises``, ``POST /api/v1/launches/{slug}/hypotheses`` and
+  ``POST /api/v1/launches/{slug}/hypotheses/{key}/relinks`` for tokens.
 
 ``router`` holds both (pages behind the CSRF check, the API behind bearer tokens): one line in app/main.py.
 """
@@ -44,7 +46,7 @@ from app.errors import ERRORS, ErrorBody, Invalid, TallyError
 from app.hypothesis_sets import MAX_EXPECTED_PER_DAY
 from app.insight import relink, themes
 from app.launches import SLUG_PATTERN
-from app.models import Hypothesis, HypothesisStatus, Launch, Relink
+from app.models import Hypothesis, HypothesisStatus, Launch, Relink, id_of
 from app.web import render
 
 pages = APIRouter(dependencies=[Depends(csrf.protect)], include_in_schema=False)
@@ -80,6 +82,7 @@ class OtherPage:
     last_slot: dt.datetime | None  # where "since the digest" starts: the last digest composed (None: none yet)
     done: Relink | None  # the re-link just made or undone, to say so
     done_key: str | None
+    done_created: bool  # … and its hypothesis was made with it (not one the launch had)
     created: Hypothesis | None  # a hypothesis just made with no enquiry moved (created=, found in this launch)
     skipped: int  # enquiries ticked that were no longer "other"
     theme: str = ""  # theme=: only the notes with this theme (a key, or a phrase), as asked
@@ -119,10 +122,12 @@ def _page(
     done_row = session.get(Relink, done) if done else None
     if done_row is not None and done_row.launch_id != launch.id:
         done_row = None
-    done_key = None
+    done_key, done_created = None, False
     if done_row is not None:
         hypothesis = session.get(Hypothesis, done_row.hypothesis_id)
         done_key = hypothesis.key if hypothesis else None
+        # Made in the same transaction as the move: one ``now`` for both.
+        done_created = hypothesis is not None and hypothesis.created_at == done_row.relinked_at
     # The banners say what the redirect after a save says, from the database: a link made up by hand
     # (created=<any words>, skipped=<any number>) must not show a hypothesis "created" that is not there.
     made = next((h for h in launches.hypotheses_of(session, launch) if h.key == created), None) if created else None
@@ -138,6 +143,7 @@ def _page(
         last_slot=selection.digest_start,
         done=done_row,
         done_key=done_key,
+        done_created=done_created,
         created=made,
         skipped=skipped,
         theme=theme,
@@ -194,6 +200,8 @@ class NewForm:
     notes: list[themes.NoteRef]
     chosen: frozenset[int]
     truncated: bool
+    hypotheses: list[Hypothesis]  # the launch's, to move the notes onto one of them instead
+    onto: str = ""
 
 
 def _chosen_notes(
@@ -275,8 +283,14 @@ def new_hypothesis_form(
         notes=shown,
         chosen=frozenset(n.id for n in shown),
         truncated=len(notes) > len(shown),
+        hypotheses=_ordered(launches.hypotheses_of(session, launch)),
     )
     return _render_form(request, viewer, form)
+
+
+def _ordered(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+    """As on the checklist, the retired ones last."""
+    return sorted(hypotheses, key=lambda h: (h.status == HypothesisStatus.RETIRED, h.sort_order, h.id or 0))
 
 
 def _expected(value: str) -> int | None:
@@ -291,50 +305,93 @@ def _expected(value: str) -> int | None:
     return int(digits) if len(digits) <= len(str(MAX_EXPECTED_PER_DAY)) else MAX_EXPECTED_PER_DAY + 1
 
 
+class NewHypothesisForm(BaseModel):
+    """The form of /other/new as sent: both its buttons send all of it."""
+
+    key: str = ""
+    text: str = ""
+    area: str = ""
+    owner_team: str = ""
+    expected_per_day: str = ""
+    enquiry: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = []  # the ticked notes' enquiries
+    onto: str = ""  # a hypothesis the launch has, for "Move onto this hypothesis"
+
+
+SentForm = Annotated[NewHypothesisForm, Form()]
+
+
 # A ticked note is a form field: a theme's notes, up to what one re-link moves, and the form's own.
 @pages.post("/launches/{slug}/other/new", form_limits={"max_fields": relink.MAX_ENQUIRIES + 50})
 def create_hypothesis(
-    request: Request,
-    slug: str,
-    viewer: RequireLead,
-    session: SessionDep,
-    now: Now,
-    query: ViewParams,
-    key: Annotated[str, Form()] = "",
-    text: Annotated[str, Form()] = "",
-    area: Annotated[str, Form()] = "",
-    owner_team: Annotated[str, Form()] = "",
-    expected_per_day: Annotated[str, Form()] = "",
-    enquiry: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None, Form()] = None,
+    request: Request, slug: str, viewer: RequireLead, session: SessionDep, now: Now, query: ViewParams, sent: SentForm
 ) -> Response:
     """Create the hypothesis and move the ticked "other" enquiries onto it, in one transaction."""
     launch = launches.get_by_slug(session, slug)
     selection = _select(query, session, launch, now)
-    ids = enquiry or []
     try:
         promoted = relink.promote(
             session,
             launch,
-            key=key,
-            text=text,
-            area=area,
-            owner_team=owner_team,
-            expected_per_day=_expected(expected_per_day),
-            enquiry_ids=ids,
+            key=sent.key,
+            text=sent.text,
+            area=sent.area,
+            owner_team=sent.owner_team,
+            expected_per_day=_expected(sent.expected_per_day),
+            enquiry_ids=sent.enquiry,
             actor=viewer.user.username,
             now=now,
         )
     except TallyError as error:
         session.rollback()
-        start, end = launches.window(launch)
-        notes = themes.load_notes(session, launch, start=start, end=end, ids=ids) if ids else []
-        form = NewForm(launch, selection, key, text, area, owner_team, expected_per_day, notes, frozenset(ids), False)
+        form = _typed_form(session, launch, selection, sent)
         return _render_form(request, viewer, form, error=error, status_code=error.status_code)
     session.commit()
     made = promoted.relinked.relink
     said = {"done": str(made.id)} if made is not None else {"created": promoted.hypothesis.key}
     if promoted.relinked.skipped:
         said["skipped"] = str(len(promoted.relinked.skipped))
+    return RedirectResponse(f"/launches/{launch.slug}/other" + selection.query(**said), status_code=303)
+
+
+def _typed_form(session: Session, launch: Launch, selection: ranges.Selection, sent: NewHypothesisForm) -> NewForm:
+    """The form again, as it was sent, after a refusal: nothing typed or ticked is lost."""
+    start, end = launches.window(launch)
+    ids = sent.enquiry
+    notes = themes.load_notes(session, launch, start=start, end=end, ids=ids) if ids else []
+    return NewForm(
+        launch=launch,
+        selection=selection,
+        key=sent.key,
+        text=sent.text,
+        area=sent.area,
+        owner_team=sent.owner_team,
+        expected_per_day=sent.expected_per_day,
+        notes=notes,
+        chosen=frozenset(ids),
+        truncated=False,
+        hypotheses=_ordered(launches.hypotheses_of(session, launch)),
+        onto=sent.onto,
+    )
+
+
+@pages.post("/launches/{slug}/other/move", form_limits={"max_fields": relink.MAX_ENQUIRIES + 50})
+def move_onto_hypothesis(
+    request: Request, slug: str, viewer: RequireLead, session: SessionDep, now: Now, query: ViewParams, sent: SentForm
+) -> Response:
+    """Move the ticked "other" enquiries onto a hypothesis the launch has (the new one's fields are kept
+    only to show the form again if this is refused)."""
+    launch = launches.get_by_slug(session, slug)
+    selection = _select(query, session, launch, now)
+    try:
+        moved = relink.move_onto(session, launch, sent.onto, sent.enquiry, actor=viewer.user.username, now=now)
+    except TallyError as error:
+        session.rollback()
+        form = _typed_form(session, launch, selection, sent)
+        return _render_form(request, viewer, form, error=error, status_code=error.status_code)
+    session.commit()
+    said = {"done": str(moved.relink.id)}
+    if moved.skipped:
+        said["skipped"] = str(len(moved.skipped))
     return RedirectResponse(f"/launches/{launch.slug}/other" + selection.query(**said), status_code=303)
 
 
@@ -506,6 +563,53 @@ def create_hypothesis_api(
         created_at=h.created_at,
         relinked=len(promoted.relinked.moved),
         skipped=promoted.relinked.skipped,
+    )
+
+
+class RelinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_notes: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(
+        min_length=1,
+        max_length=relink.MAX_ENQUIRIES * 10,
+        description='Ids of "other" enquiries to move onto the hypothesis (from `surprises`), 1 to 5,000 '
+        '(`too_many_enquiries`). Ids that are unknown, of another launch or no longer "other" are skipped and '
+        "listed in `skipped`.",
+    )
+
+
+class RelinkOut(BaseModel):
+    relink_id: int = Field(description="The move, which a lead can undo on the Other page.")
+    key: str
+    relinked: int = Field(description="Enquiries moved from `other` onto it.")
+    skipped: list[int] = Field(description="Ids in `from_notes` that were not moved.")
+
+
+@api.post(
+    "/launches/{slug}/hypotheses/{key}/relinks",
+    status_code=201,
+    response_model=RelinkOut,
+    responses={
+        **ERRORS,
+        403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"},
+        404: {
+            "model": ErrorBody,
+            "description": "No such launch (`unknown_launch`) or hypothesis (`no_such_hypothesis`)",
+        },
+        409: {"model": ErrorBody, "description": 'None of `from_notes` is "other" any more (`nothing_moved`)'},
+    },
+)
+def relink_api(slug: str, key: str, body: RelinkIn, token: LeadToken, session: SessionDep, now: Now) -> RelinkOut:
+    """Move the `other` enquiries in `from_notes` onto a hypothesis the launch has (a retired one too), in one
+    transaction. Every kept count of the days of those enquiries is counted again."""
+    launch = launches.get_by_slug(session, slug)
+    moved = relink.move_onto(session, launch, key, body.from_notes, actor=f"token:{token.name}", now=now)
+    session.commit()
+    return RelinkOut(
+        relink_id=id_of(moved.relink),
+        key=key,
+        relinked=len(moved.moved),
+        skipped=moved.skipped,
     )
 
 
