@@ -125,6 +125,16 @@ MASKED = [
     case("The customer John Smith called", f"The customer {NAME} called", "en-the-customer"),
     case("The customer Anne-Marie Østby called", f"The customer {NAME} called", "en-customer-nordic-name"),
     case("my name is Jane Doe", f"my name is {NAME}", "en-my-name-is"),
+    # "my name is" in the Nordic languages: each was stored as typed
+    case("mitt navn er Ola Nordmann", f"mitt navn er {NAME}", "nb-mitt-navn-er"),
+    case("navnet mitt er Ola Nordmann", f"navnet mitt er {NAME}", "nb-navnet-mitt-er"),
+    case("navn er Ola Nordmann", f"navn er {NAME}", "nb-navn-er"),
+    case("Kundenavnet er Ola Nordmann", f"Kundenavnet er {NAME}", "nb-kundenavnet-er"),
+    case("mit navn er Lars Jensen", f"mit navn er {NAME}", "da-mit-navn-er"),
+    case("mitt namn är Anna Svensson", f"mitt namn är {NAME}", "sv-mitt-namn-ar"),
+    case("namn är Anna Svensson", f"namn är {NAME}", "sv-namn-ar"),
+    case("namnet mitt är Anna Svensson", f"namnet mitt är {NAME}", "sv-namnet-mitt-ar"),
+    case("kundnamnet är Anna Svensson", f"kundnamnet är {NAME}", "sv-kundnamnet-ar"),
     case("customer name: Mary O'Brien", f"customer name: {NAME}", "en-customer-name-apostrophe"),
     case("Mr Smith called", f"Mr {NAME} called", "en-mr-surname"),
     # street addresses

@@ -185,8 +185,10 @@ _NAMING = _phrases(
     name named name|is my|name|is his|name|is her|name|is their|name|is
     customer|name customer|name|is customer's|name customer's|name|is
     the|customer's|name the|customer's|name|is
-    navn navnet navnet|er navnet|hans|er navnet|hennes|er kundens|navn kundens|navn|er kundenavn
-    namn namnet|är kundens|namn kundens|namn|är
+    navn navn|er navnet navnet|er navnet|mitt|er navnet|hans|er navnet|hennes|er kundens|navn kundens|navn|er
+    kundenavn kundenavn|er kundenavnet kundenavnet|er
+    namn namn|är namnet|är namnet|mitt|är kundens|namn kundens|namn|är kundnamn kundnamn|är kundnamnet
+    kundnamnet|är
     nimi nimi|on nimeni nimeni|on asiakkaan|nimi asiakkaan|nimi|on
     heter hedder herr fru mr mr. mrs mrs. ms ms. miss
     """
