@@ -661,3 +661,27 @@ def test_a_file_uploaded_over_a_launch_says_what_it_changed(
     assert "The file was imported." in page.text and "Retired, as the file no longer lists them: d" in page.text
     made_up = lena.get(f"/launches/{SLUG}/edit?imported=1&retired=Call+0800+now")
     assert "Call 0800 now" not in made_up.text  # only names the launch has
+
+
+def test_the_summary_after_an_import_names_the_launch_settings_as_the_form_does(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """The confirm page said "Last day, Digest times"; once applied, the editor said "ends_on, digest_times"."""
+    lena = web("lena")
+    exported = lena.get(f"/launches/{SLUG}/export").text
+    changed = re.sub(r"(?m)^ends_on: .*$", "ends_on: 2027-01-20", exported)
+    changed = re.sub(r"(?m)^digest_times: .*$", 'digest_times: ["08:00"]', changed)
+    assert changed.count("2027-01-20") == 1 and '["08:00"]' in changed, changed
+    assert lena.post("/me/language", data={"language": "nb"}).status_code == 303
+    shown = lena.client.post(
+        "/launches", files={"file": ("l.yaml", changed.encode())}, data={"csrf_token": lena.token("/")}
+    )
+    assert "Lanseringens innstillinger endret: Siste dag, Tidspunkter for oppsummering" in html.unescape(shown.text)
+    applied = lena.client.post("/launches", data=apply_form(shown.text, lena.token("/")))
+    assert applied.status_code == 303
+    page = html.unescape(lena.get(applied.headers["location"]).text)
+    assert "Lanseringens innstillinger endret: Siste dag, Tidspunkter for oppsummering" in page
+    assert "ends_on" not in page.split('id="imported"')[1].split("</div>")[0]
+    # Only a launch's settings are named as settings: a hypothesis's key in the link is not one.
+    made_up = html.unescape(lena.get(f"/launches/{SLUG}/edit?imported=1&launch_fields=a,name").text)
+    assert "Lanseringens innstillinger endret: Navn</li>" in made_up

@@ -325,10 +325,16 @@ def edit_page(request: Request, slug: str, viewer: RequireLead, session: Session
     launch = launches.get_by_slug(session, slug)
     imported = None
     if request.query_params.get("imported"):
-        # Only names the launch has: the page never repeats text a link made up.
-        known = {h.key for h in launches.hypotheses_of(session, launch)} | set(LAUNCH_FIELDS) | {"status", "alerts"}
+        # Only names the launch has: the page never repeats text a link made up. Settings by their
+        # labels (as the confirm page named them), hypotheses by their keys.
+        keys = {h.key for h in launches.hypotheses_of(session, launch)}
         imported = {
-            name: [v for v in request.query_params.get(name, "").split(",") if v in known][:50] for name in IMPORT_LISTS
+            name: [
+                v
+                for v in request.query_params.get(name, "").split(",")
+                if v in (set(LAUNCH_FIELDS) if name == "launch_fields" else keys)
+            ][:50]
+            for name in IMPORT_LISTS
         }
     return _editor(request, viewer, session, launch, error=None, imported=imported)
 
