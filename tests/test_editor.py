@@ -243,6 +243,9 @@ def test_a_refused_add_keeps_what_was_typed(
             "'Widget Gone' er ikke en nøkkel: bruk små bokstaver, sifre og bindestrek, høyst 64, som widget-gone",
             "hypotheses[",
         ),
+        # Suggested as "New hypothesis from these" does (æ, ø, å as ae, o, a; not a key in use), not "n-kkel".
+        ("en", {"key": "Nøkkel på vent", "text": "N"}, "such as nokkel-pa-vent.", "n-kkel"),
+        ("en", {"key": "B!", "text": "B again"}, "such as b-2.", "such as b."),
     ],
 )
 def test_a_refused_add_says_what_to_do_in_the_leads_words(

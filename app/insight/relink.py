@@ -44,10 +44,11 @@ _relink = Relink.__table__  # type: ignore[attr-defined]
 _LETTERS = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ß": "ss", "þ": "th", "ð": "d"})
 
 
-def suggest_key(phrase: str, taken: Iterable[str] = ()) -> str:
-    """A hypothesis key from a phrase: lower-case letters, digits and dashes, at most 64, not ``taken``."""
+def suggest_key(phrase: str, taken: Iterable[str] = (), *, fallback: str = "theme") -> str:
+    """A hypothesis key from a phrase: lower-case letters, digits and dashes, at most 64, not ``taken``
+    (``fallback`` when nothing of the phrase is left). The editor's add form suggests its keys with it too."""
     plain = fold(phrase.casefold().translate(_LETTERS))
-    slug = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:MAX_KEY].strip("-") or "theme"
+    slug = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:MAX_KEY].strip("-") or fallback
     used = set(taken)
     if slug not in used:
         return slug

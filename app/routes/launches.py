@@ -24,6 +24,7 @@ from app.config import Settings, check_timezone
 from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer, ViewParams
 from app.errors import Conflict, Invalid, TallyError
 from app.i18n import N_, Text
+from app.insight import relink
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
 from app.web import render
 
@@ -623,7 +624,8 @@ def add_hypothesis(
 
     def change(data: dict[str, Any]) -> dict[str, Any]:
         if not re.fullmatch(launches.SLUG_PATTERN, key.strip()):  # by its field, not the new row's place in the list
-            suggestion = re.sub(r"[^a-z0-9]+", "-", key.strip().lower())[:64].strip("-") or "login-loop"
+            taken = [item["key"] for item in data["hypotheses"]]
+            suggestion = relink.suggest_key(key, taken, fallback="login-loop")  # as "New hypothesis from these"
             raise Invalid(
                 Text(
                     N_("{key} is not a key: use lower-case letters, digits and dashes, at most 64, such as {example}."),
