@@ -181,6 +181,17 @@ def hypotheses_import(paths: PathsArg) -> None:
     with db.session() as session:
         for change in changes:
             typer.echo(change.summary())
+            if change.outside:
+                # The release slipped and the file says so: those logged before the new day drop out of
+                # every count, the launch page's totals and the digests' included.
+                typer.echo(
+                    f"  {change.slug}: {change.outside} "
+                    + ("enquiry already logged falls" if change.outside == 1 else "enquiries already logged fall")
+                    + " outside the launch's new dates, so "
+                    + ("it counts" if change.outside == 1 else "they count")
+                    + " nowhere: kept, and counted again if the dates move to include "
+                    + ("it." if change.outside == 1 else "them.")
+                )
             launch = launches.find_by_slug(session, change.slug)
             if change.created and launch is not None and launch.status == LaunchStatus.DRAFT:
                 # The first thing a newcomer runs into: the checklist refuses ticks, digests never come.

@@ -36,7 +36,7 @@ from app import audit, i18n, schedule
 from app.config import check_timezone, parse_clock_times
 from app.errors import Conflict, Invalid, NotFound
 from app.i18n import N_, Text, TextValueError
-from app.launches import DEFAULT_LENGTH, SLUG_PATTERN, hypotheses_of, lock
+from app.launches import DEFAULT_LENGTH, SLUG_PATTERN, enquiries_outside, hypotheses_of, lock
 from app.models import (
     DEFAULT_CHANNELS,
     DEFAULT_SEGMENTS,
@@ -561,6 +561,9 @@ class LaunchChanges:
     revised: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
+    # When the change moves the launch's window (its dates or time zone): how many of its enquiries
+    # happened outside the new one, and so count nowhere (kept; counted again if the window comes back).
+    outside: int = 0
 
     @property
     def changed(self) -> bool:
@@ -724,6 +727,10 @@ def import_launch(
             if new_in_the_past:
                 after_them = new_in_the_past[-1] + dt.timedelta(microseconds=1)
                 launch.digests_due_from = max(launch.digests_due_from or after_them, after_them)
+            if {"starts_on", "ends_on", "timezone"} & set(changes.launch_fields):
+                # Enquiries never move in time: said before an import is applied (the confirm page, the
+                # command's output), not only in the editor afterwards.
+                changes.outside = enquiries_outside(session, launch)
             if {"starts_on", "ends_on"} & set(changes.launch_fields):
                 # The counts kept for the launch so far (launch_tally, and every process's memory of
                 # them) run from its first day to its last: they are counted again, in every replica.

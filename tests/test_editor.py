@@ -688,3 +688,31 @@ def test_the_summary_after_an_import_names_the_launch_settings_as_the_form_does(
     # Only a launch's settings are named as settings: a hypothesis's key in the link is not one.
     made_up = html.unescape(lena.get(f"/launches/{SLUG}/edit?imported=1&launch_fields=a,name").text)
     assert "Lanseringens innstillinger endret: Navn</li>" in made_up
+
+
+def test_a_file_that_moves_the_dates_past_logged_enquiries_says_so_before_it_is_applied(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """The confirm page said "Launch settings changed: Release day"; that three enquiries would then
+    count nowhere came only in the editor, after Apply."""
+    lena = web("lena")
+    for day in (16, 16, 17, 18):
+        log(db, launch, "a", at=dt.datetime(2026, 11, day, 10, 0, tzinfo=dt.UTC))
+    exported = lena.get(f"/launches/{SLUG}/export").text
+    moved = re.sub(r"(?m)^starts_on: .*$", "starts_on: 2026-11-18", exported)
+    assert "starts_on: 2026-11-18" in moved
+    shown = lena.client.post(
+        "/launches", files={"file": ("moved.yaml", moved.encode())}, data={"csrf_token": lena.token("/")}
+    )
+    assert shown.status_code == 200 and 'id="apply-import"' in shown.text
+    warning = re.search(r'<div class="warn-box" role="alert" id="import-outside">(.*?)</div>', shown.text, re.DOTALL)
+    assert warning, shown.text
+    assert "3 enquiries already logged fall outside the dates in moved.yaml" in html.unescape(warning.group(1))
+    applied = lena.client.post("/launches", data=apply_form(shown.text, lena.token("/")))
+    assert applied.status_code == 303 and stored_launch(db).starts_on == dt.date(2026, 11, 18)
+    # A file that leaves the dates as they are says nothing of it, though the three still count nowhere.
+    renamed = re.sub(r"(?m)^name: .*$", "name: Renamed", lena.get(f"/launches/{SLUG}/export").text)
+    again = lena.client.post(
+        "/launches", files={"file": ("renamed.yaml", renamed.encode())}, data={"csrf_token": lena.token("/")}
+    )
+    assert again.status_code == 200 and 'id="import-outside"' not in again.text

@@ -634,3 +634,27 @@ def test_on_postgresql_two_leads_saving_at_once_never_overwrite_each_other(db: D
     with db.session() as session:
         [stored] = [h for h in launches.hypotheses_of(session, launch) if h.key == "a"]
     assert stored.text == "A's wording" and stored.version == seen["a"] + 1
+
+
+def test_cli_import_that_moves_the_dates_past_logged_enquiries_says_how_many_count_nowhere(
+    db: Database, tmp_path: Path
+) -> None:
+    """The release slipped: the file's new release day took three enquiries out of every count, and the
+    import printed "launch fields changed: starts_on" only."""
+    path = write(tmp_path, MINIMAL)
+    with time_machine.travel(NOW, tick=False):
+        _cli(db, "hypotheses", "import", str(path))
+    with db.session() as session:
+        launch = launches.get_by_slug(session, "app-launch")
+    for day in (16, 16, 17, 18):
+        log(db, launch, "login-loop", at=dt.datetime(2026, 11, day, 10, 0, tzinfo=dt.UTC))
+    with time_machine.travel(NOW, tick=False):
+        moved = _cli(db, "hypotheses", "import", str(write(tmp_path, MINIMAL.replace("11-16", "11-18"))))
+        assert "app-launch: launch fields changed: starts_on, ends_on" in moved
+        assert "3 enquiries already logged fall outside the launch's new dates" in moved, moved
+        back = _cli(db, "hypotheses", "import", str(path))
+    assert "outside" not in back, back
+    # Any other change says nothing of it.
+    with time_machine.travel(NOW, tick=False):
+        renamed = _cli(db, "hypotheses", "import", str(write(tmp_path, MINIMAL.replace("App launch", "App"))))
+    assert "outside" not in renamed
