@@ -53,6 +53,18 @@ class Conflict(TallyError):
     status_code = 409
 
 
+class StaleOrder(Conflict):
+    """A move made on a page that no longer shows the stored order (another lead moved rows since):
+    refused, with the order there now (``order`` beside ``error`` in the JSON answer), which the page
+    shows before the lead moves again. Stored, it would have undone the other move unseen."""
+
+    default_code = "order_changed"
+
+    def __init__(self, message: str, *, order: Sequence[str]) -> None:
+        super().__init__(message)
+        self.order = list(order)
+
+
 class Unauthenticated(TallyError):
     default_code = "unauthenticated"
     status_code = 401

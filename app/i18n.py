@@ -138,6 +138,10 @@ ERROR_TEXTS = {
     "unknown_segment": N_("That segment is not offered any more: reload the page."),
     "note_too_long": N_("The note is too long: keep it to 500 characters."),
     "stale_order": N_("The list of hypotheses changed since you opened the editor: reload the page, then move again."),
+    "order_changed": N_(
+        "Someone else changed the order of the hypotheses since you opened the editor: nothing was saved. The list "
+        "now shows the current order; move again if you still want to."
+    ),
     "too_late": N_("Enquiries can be undone for 15 minutes after they were logged."),
     "not_yours": N_("You can only undo enquiries you logged yourself."),
     "unknown_enquiry": N_("That enquiry was already undone."),

@@ -30,6 +30,7 @@ from app.errors import (
     Invalid,
     MethodNotAllowed,
     NotFound,
+    StaleOrder,
     TallyError,
     TooManyRequests,
     Unauthenticated,
@@ -97,6 +98,8 @@ def error_body(error: TallyError) -> dict[str, Any]:
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.field:
         body["field"] = error.field
+    if isinstance(error, StaleOrder):
+        return {"error": body, "order": error.order}
     return {"error": body}
 
 

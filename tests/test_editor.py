@@ -24,6 +24,7 @@ Web = Callable[[str | None], WebUser]
 SLUG = "test-launch"
 EDIT = f"/launches/{SLUG}/edit"
 STALE = "Someone else changed this since you opened it"
+ABC = ["a", "b", "c"]  # the order make_launch stores, as a page opened on it knows it
 
 
 @pytest.fixture
@@ -354,7 +355,7 @@ def test_the_order_route_reorders_and_reports_the_raised_versions(
 ) -> None:
     lena = web("lena")
     before = {key: h.version for key, h in stored(db).items()}
-    response = lena.post(f"/launches/{SLUG}/order", data={"keys": ["c", "a", "b"]}, headers=JSON)
+    response = lena.post(f"/launches/{SLUG}/order", data={"keys": ["c", "a", "b"], "seen": ABC}, headers=JSON)
     assert response.status_code == 200
     assert list(stored(db)) == ["c", "a", "b"]
     after = {key: h.version for key, h in stored(db).items()}
@@ -370,27 +371,84 @@ def test_an_order_that_is_not_the_current_list_is_refused(
 ) -> None:
     lena = web("lena")
     before = snapshot(db)
-    response = lena.post(f"/launches/{SLUG}/order", data={"keys": keys}, headers=JSON)
+    response = lena.post(f"/launches/{SLUG}/order", data={"keys": keys, "seen": ABC}, headers=JSON)
     assert response.status_code == 409 and error_of(response)["code"] == "stale_order"
     assert not changed_tables(before, snapshot(db))
     # editor.js shows "text", in the reader's language (the message is written for developers).
     assert lena.post("/me/language", data={"language": "nb"}).status_code == 303
-    norwegian = lena.post(f"/launches/{SLUG}/order", data={"keys": keys}, headers=JSON)
+    norwegian = lena.post(f"/launches/{SLUG}/order", data={"keys": keys, "seen": ABC}, headers=JSON)
     assert error_of(norwegian)["text"].startswith("Listen over hypoteser er endret")
     # And in a browser she signs in on afterwards, whose cookies know nothing of her choice yet.
-    elsewhere = web("lena").post(f"/launches/{SLUG}/order", data={"keys": keys}, headers=JSON)
+    elsewhere = web("lena").post(f"/launches/{SLUG}/order", data={"keys": keys, "seen": ABC}, headers=JSON)
     assert error_of(elsewhere)["text"].startswith("Listen over hypoteser er endret")
 
 
+def test_a_move_from_a_page_that_knew_another_order_is_refused_with_the_order_there_now(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """Lena moved c to the top; Mona's page, opened before, moved b up one and sent its whole order:
+    stored, it undid Lena's move and changed the agents' keys again, and nobody was told."""
+    lena, mona = web("lena"), web("lena")
+    first = lena.post(f"/launches/{SLUG}/order", data={"keys": ["c", "a", "b"], "seen": ABC}, headers=JSON)
+    assert first.status_code == 200
+    before = snapshot(db)
+    late = mona.post(f"/launches/{SLUG}/order", data={"keys": ["b", "a", "c"], "seen": ABC}, headers=JSON)
+    assert late.status_code == 409 and error_of(late)["code"] == "order_changed"
+    assert late.json()["order"] == ["c", "a", "b"]  # for the page to show before she moves again
+    assert error_of(late)["text"].startswith("Someone else changed the order of the hypotheses")
+    assert not changed_tables(before, snapshot(db)) and list(stored(db)) == ["c", "a", "b"]
+    # Moved again from the order she now sees, it is saved.
+    again = mona.post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"], "seen": ["c", "a", "b"]}, headers=JSON)
+    assert again.status_code == 200 and list(stored(db)) == ["c", "b", "a"]
+    # A page whose script sends no order it knew (opened before this check) is told to reload.
+    old = mona.post(f"/launches/{SLUG}/order", data={"keys": ["a", "b", "c"]}, headers=JSON)
+    assert old.status_code == 409 and error_of(old)["code"] == "stale_order"
+    assert list(stored(db)) == ["c", "b", "a"]
+
+
+def order_in(page: str, key: str) -> str:
+    row = page[page.index(f'id="row-{key}"') :]
+    match = re.search(r'name="order" value="([0-9a-f]+)"', row)
+    assert match
+    return match.group(1)
+
+
+def test_an_arrow_button_without_javascript_from_a_page_that_knew_another_order_is_refused(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """Without JavaScript ↑ and ↓ submit the row's form: moved where the row is now, not where the
+    lead saw it, b went nowhere she meant."""
+    lena, mona = web("lena"), web("lena")
+    page = lena.get(EDIT).text
+    moved = mona.post(f"/launches/{SLUG}/order", data={"keys": ["c", "a", "b"], "seen": ABC}, headers=JSON)
+    assert moved.status_code == 200
+    before = snapshot(db)
+    typed = row_form("b", version_in(page, "b"), text="Typed with the move", seen=seen_in(page, "b"))
+    refused = lena.post(f"/launches/{SLUG}/hypotheses/b", data=typed | {"move": "up", "order": order_in(page, "b")})
+    assert refused.status_code == 409
+    assert not changed_tables(before, snapshot(db)), "nothing saved: neither the move nor the text"
+    shown = html.unescape(refused.text)
+    assert "Someone else changed the order of the hypotheses" in shown
+    assert shown.index('id="row-c"') < shown.index('id="row-a"') < shown.index('id="row-b"')  # the order now
+    assert 'value="Typed with the move"' in shown  # what she typed is kept
+    # From the page as it is now, the same button moves b up.
+    again = row_form("b", version_in(refused.text, "b"), text="Typed with the move", seen=seen_in(refused.text, "b"))
+    answer = lena.post(
+        f"/launches/{SLUG}/hypotheses/b", data=again | {"move": "up", "order": order_in(refused.text, "b")}
+    )
+    assert answer.status_code == 303 and list(stored(db)) == ["c", "b", "a"]
+    assert stored(db)["b"].text == "Typed with the move"
+
+
 def test_only_a_lead_may_reorder(app: Any, db: Database, web: Web, people: People, launch: Launch) -> None:
-    response = web("kari").post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"]}, headers=JSON)
+    response = web("kari").post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"], "seen": ABC}, headers=JSON)
     assert response.status_code == 403
     assert list(stored(db)) == ["a", "b", "c"]
 
 
 def test_the_order_route_needs_the_csrf_token(app: Any, db: Database, web: Web, people: People, launch: Launch) -> None:
     lena = web("lena")
-    response = lena.client.post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"]}, headers=JSON)
+    response = lena.client.post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"], "seen": ABC}, headers=JSON)
     assert response.status_code == 403 and error_of(response)["code"] == "csrf"
     assert list(stored(db)) == ["a", "b", "c"]
 
@@ -411,7 +469,8 @@ def test_a_row_moved_by_someone_else_is_not_stale(
     """A move raises the moved rows' versions; a copy that differs only in its place is current."""
     lena, other = web("lena"), web("lena")
     page = lena.get(EDIT).text
-    assert other.post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"]}, headers=JSON).status_code == 200
+    moved = other.post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"], "seen": ABC}, headers=JSON)
+    assert moved.status_code == 200
     assert str(stored(db)["a"].version) != version_in(page, "a")
     typed = row_form("a", version_in(page, "a"), text="Still mine", seen=seen_in(page, "a"))
     assert lena.post(f"/launches/{SLUG}/hypotheses/a", data=typed, headers=HTMX).status_code == 200
@@ -425,7 +484,8 @@ def test_a_row_changed_and_moved_by_someone_else_is_stale(
     page = lena.get(EDIT).text
     theirs = other.post(f"/launches/{SLUG}/hypotheses/a", data=row_form("a", version_in(page, "a"), area="Theirs"))
     assert theirs.status_code == 303
-    assert other.post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"]}, headers=JSON).status_code == 200
+    moved = other.post(f"/launches/{SLUG}/order", data={"keys": ["c", "b", "a"], "seen": ABC}, headers=JSON)
+    assert moved.status_code == 200
     before = snapshot(db)
     typed = row_form("a", version_in(page, "a"), text="Mine", seen=seen_in(page, "a"))
     response = lena.post(f"/launches/{SLUG}/hypotheses/a", data=typed, headers=HTMX)

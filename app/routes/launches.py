@@ -22,7 +22,7 @@ from sqlmodel import Session
 from app import dashboard, digests, hypothesis_sets, launches, ranges
 from app.config import Settings, check_timezone
 from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer, ViewParams
-from app.errors import Conflict, Invalid, TallyError
+from app.errors import Conflict, Invalid, StaleOrder, TallyError
 from app.i18n import N_, Text
 from app.insight import relink
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
@@ -385,6 +385,21 @@ def fingerprint(values: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:32]
 
 
+def order_fingerprint(keys: list[str]) -> str:
+    """The list's order as a page showed it, in short: the ↑/↓ buttons' forms (without JavaScript)
+    carry it, so a move from a page whose order is not the stored one is refused, not applied to an
+    order the lead never saw."""
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+
+
+def _stale_order(order: list[str]) -> StaleOrder:
+    return StaleOrder(
+        "The order of the hypotheses changed since this page showed it (someone else moved one): nothing was "
+        "saved. `order` holds the order now; move again from it.",
+        order=order,
+    )
+
+
 def launch_values(launch: Launch) -> dict[str, str]:
     """A launch as its form's inputs show it."""
     return {
@@ -464,10 +479,12 @@ def _editor_context(
     launch_form: FormState | None = None,
     add_form: FormState | None = None,
 ) -> dict[str, Any]:
+    hypotheses = launches.hypotheses_of(session, launch)
     return {
         "viewer": viewer,
         "launch": launch,
-        "hypotheses": launches.hypotheses_of(session, launch),
+        "hypotheses": hypotheses,
+        "order_seen": order_fingerprint([h.key for h in hypotheses]),
         "revisions": launches.revisions_of(session, launch),
         "statuses": list(LaunchStatus),
         "hypothesis_statuses": list(HypothesisStatus),
@@ -680,18 +697,27 @@ def order_hypotheses(
     settings: SettingsDep,
     now: Now,
     keys: Annotated[list[str], Form()],
+    seen: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     """The hypotheses in a new order (every key, once), as editor.js sends it after a drag or
-    Alt+↑/↓. Needs no versions: an order says nothing about the rows' contents. Answers with the
-    rows whose version this raised, ``{key: [before, after]}``, so the page can keep its forms'
-    versions current without taking someone else's edit for its own."""
+    Alt+↑/↓, with ``seen``, the order the page showed before the move. A move from an order that
+    is not the stored one (another lead moved rows since) is refused with the order there now
+    (``StaleOrder``): applied, the page's whole order undid the other lead's move and changed the
+    agents' keys unseen. Needs no row versions: an order says nothing about the rows' contents.
+    Answers with the rows whose version this raised, ``{key: [before, after]}``, so the page can keep
+    its forms' versions current without taking someone else's edit for its own."""
     launch = launches.get_for_update(session, slug)
-    before = {h.key: h.version for h in launches.hypotheses_of(session, launch)}
-    if sorted(keys) != sorted(before):
+    hypotheses = launches.hypotheses_of(session, launch)
+    before = {h.key: h.version for h in hypotheses}
+    # No ``seen``: a page whose script is older than this check, which reloading replaces.
+    if sorted(keys) != sorted(before) or seen is None:
         raise Conflict(
             "The list of hypotheses changed since you opened the editor: reload the page to see it, then move again.",
             code="stale_order",
         )
+    current = [h.key for h in hypotheses]
+    if seen != current:
+        raise _stale_order(current)
 
     def change(data: dict[str, Any]) -> dict[str, Any]:
         by_key = {item["key"]: item for item in data["hypotheses"]}
@@ -725,6 +751,7 @@ def save_hypothesis(
     version: Annotated[str, Form()] = "",
     seen: Annotated[str, Form()] = "",
     zone: Annotated[str, Form()] = "",
+    order: Annotated[str, Form()] = "",
 ) -> Response:
     typed = {
         "text": text,
@@ -741,11 +768,17 @@ def save_hypothesis(
     # lead may have changed since (another lead, or this one in the launch form above the rows).
     shown_in = _zone_or(zone, launch.timezone)
     try:
-        stored = next((h for h in launches.hypotheses_of(session, launch) if h.key == key), None)
+        hypotheses = launches.hypotheses_of(session, launch)
+        stored = next((h for h in hypotheses if h.key == key), None)
         if stored is None:
             raise Invalid(
                 Text(N_("Launch {slug} has no hypothesis {key}."), slug=repr(slug), key=repr(key)), field="key"
             )
+        # ↑/↓ without JavaScript: a move from a page that showed another order is refused, whole (none
+        # from an older page or a script: no check, as with versions).
+        current_order = [h.key for h in hypotheses]
+        if move in ("up", "down") and order and order != order_fingerprint(current_order):
+            raise _stale_order(current_order)
         if expected != stored.version and seen and seen == fingerprint(row_values(stored, shown_in)):
             expected = stored.version  # moved in the list since, and nothing else: nothing to overwrite
         changes: dict[str, Any] = {

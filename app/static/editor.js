@@ -2,8 +2,11 @@
 // nothing typed elsewhere on the page is lost. This file adds what htmx does not:
 //
 // * moving a row (drag by its handle, Alt+↑/Alt+↓ in the row, or its ↑/↓ buttons) moves that
-//   row's element only and sends the whole order to POST /launches/<slug>/order; the other rows,
-//   and what is typed in them, are not re-rendered. A refused order puts the rows back.
+//   row's element only and sends the whole order to POST /launches/<slug>/order, with the order
+//   the page showed before the move; the other rows, and what is typed in them, are not
+//   re-rendered. A refused order puts the rows back; refused because another lead moved rows
+//   since (409 order_changed), the rows are put in the order stored now, which the answer holds,
+//   so the lead sees it before moving again (sent whole, the old order undid the other's move).
 // * a warning before leaving the page while a form has unsaved changes (a form is dirty from its
 //   first input until a save of it succeeds; a refused save comes back marked dirty).
 // * "Take the current values" after a stale save: the stored values replace what was typed.
@@ -89,11 +92,21 @@
 
   function restore(order) {
     const byKey = new Map(rows().map((row) => [row.dataset.key, row]));
-    order.forEach((key) => {
-      const row = byKey.get(key);
-      if (row) list.appendChild(row);
-    });
+    keepingFocus(() =>
+      order.forEach((key) => {
+        const row = byKey.get(key);
+        if (row) list.appendChild(row);
+      })
+    );
     refreshButtons();
+  }
+
+  // The order stored now, from a refused move's answer, if it holds exactly the rows this page has.
+  function storedOrder(data) {
+    if (!Array.isArray(data.order)) return null;
+    const shown = keys();
+    const same = data.order.length === shown.length && shown.every((key) => data.order.includes(key));
+    return same ? data.order : null;
   }
 
   // Moving a row would blur whatever had the focus inside it: put the focus back.
@@ -108,6 +121,8 @@
   function sendOrder(before) {
     const body = new URLSearchParams();
     keys().forEach((key) => body.append("keys", key));
+    // The order the move was made from: refused if it is no longer the stored one.
+    before.forEach((key) => body.append("seen", key));
     // One order at a time, in the order they were made.
     sending = sending.then(() =>
       fetch("/launches/" + encodeURIComponent(slug) + "/order", {
@@ -127,7 +142,7 @@
             const message = (data.error && (data.error.text || data.error.message)) || response.statusText;
             showError('<div class="error-box"></div>');
             flash.firstChild.textContent = message;
-            restore(before);
+            restore(storedOrder(data) || before);
             return;
           }
           showError("");

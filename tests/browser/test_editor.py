@@ -220,6 +220,57 @@ def test_two_leads_saving_the_same_row_the_second_sees_both_values(
     expect(row.locator(".now")).to_have_count(0)
 
 
+def test_a_move_from_a_page_opened_before_another_leads_move_shows_the_order_now(
+    editor: Editor, second_page: Page, db: Database, people: People
+) -> None:
+    """Mona moved delivery to the top (key 1 on the checklists); Lena's page, opened before, then moved
+    login up one and sent its whole order: delivery fell back to key 3, and neither of them was told."""
+    with db.transaction() as session:
+        auth.add_user(
+            session,
+            username="mona",
+            role=people.lead.role,
+            display_name="Mona",
+            password=PASSWORD,
+            now=editor.launch.created_at,
+            actor="test",
+        )
+    sign_in(second_page, "mona", EDIT)
+    for _ in range(2):
+        second_page.locator("#t-delivery").focus()
+        with second_page.expect_response(lambda r: r.url.endswith("/order")) as theirs:
+            second_page.keyboard.press("Alt+ArrowUp")
+        assert theirs.value.status == 200
+    assert editor.stored_order() == ["delivery", "billing", "login"]
+
+    page = editor.page  # Lena's copy, still in the order before Mona's moves
+    mark_page(page)
+    editor.text("billing").fill("Typed in billing, not saved")
+    editor.text("login").focus()
+    with page.expect_response(lambda r: r.url.endswith("/order")) as mine:
+        page.keyboard.press("Alt+ArrowUp")
+    assert mine.value.status == 409
+    expect(page.locator("#flash .error-box")).to_contain_text(
+        "Someone else changed the order of the hypotheses since you opened the editor"
+    )
+    assert editor.stored_order() == ["delivery", "billing", "login"]  # Mona's move stands
+    assert editor.keys_shown() == ["delivery", "billing", "login"]  # and Lena sees it
+    expect(page.get_by_role("button", name="Move up: Hypothesis delivery")).to_be_disabled()
+    expect(editor.text("login")).to_be_focused()
+    expect(editor.text("billing")).to_have_value("Typed in billing, not saved")
+    assert same_page(page)
+
+    # Moved again from the order she now sees, it is saved.
+    with page.expect_response(lambda r: r.url.endswith("/order")) as again:
+        page.keyboard.press("Alt+ArrowUp")
+    assert again.value.status == 200
+    expect(page.locator("#flash .error-box")).to_have_count(0)
+    assert editor.keys_shown() == ["delivery", "login", "billing"]
+    wait_until(
+        lambda: editor.stored_order() == ["delivery", "login", "billing"], message="the new order stored", page=page
+    )
+
+
 def test_every_button_has_a_name_of_its_own(editor: Editor) -> None:
     buttons = editor.page.get_by_role("button")
     names = [
