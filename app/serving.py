@@ -141,4 +141,9 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "http": HttpProtocol,
     "proxy_headers": True,
     "server_header": False,
+    # uvicorn's supervisor kills a worker that has not answered its ping within this (5 s by default),
+    # and a spawned worker answers only once it has imported the app again (~3 s of CPU): four workers
+    # starting at once on two busy cores took longer, and were killed and started again for ever,
+    # serving nothing. A worker that is stuck later is still found, a minute on.
+    "timeout_worker_healthcheck": 60,
 }

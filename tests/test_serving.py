@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import pickle
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -23,7 +26,7 @@ from app.config import Settings
 from app.db import Database
 from app.recording.credentials import from_proxy
 from app.serving import HttpProtocol, OneWriteTransport
-from tests.processes import free_port
+from tests.processes import free_port, started
 
 
 @pytest.fixture
@@ -318,3 +321,23 @@ def test_a_buffer_the_writer_reuses_leaves_as_it_was_written() -> None:
         return list(wire.writes)
 
     assert asyncio.run(scenario()) == [b"first"]
+
+
+def test_workers_that_start_slowly_are_waited_for_not_killed(tmp_path: Path, database_url: str) -> None:
+    """On a busy host a worker took more than uvicorn's 5 s to import the app again: the supervisor
+    killed it, started another, killed that one, and `tally serve --workers 2` never served."""
+    # Each spawned worker (``python -c "from multiprocessing.spawn import …"``) starts 6 s late, as on
+    # a loaded machine; the supervisor, run as ``python -m app``, does not.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys, time\n\nif sys.argv[:1] == ['-c']:\n    time.sleep(6)\n")
+    env = {
+        "TALLY_DATABASE_URL": database_url,
+        "TALLY_SECRET_KEY": "s" * 40,
+        "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    port = free_port()
+    with started("serve", "--workers", "2", "--no-scheduler", "--port", str(port), env=env, cwd=tmp_path) as running:
+        running.wait_ready()
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+        assert "died" not in running.output
