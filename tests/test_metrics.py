@@ -10,6 +10,7 @@ before (``delta``) and uses a launch of its own.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 import uuid
@@ -314,3 +315,23 @@ def test_a_shared_metrics_directory_keeps_the_files_of_processes_still_running(
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_metrics_directory_that_is_gone_is_made_not_a_crash(tmp_path: Path) -> None:
+    """PROMETHEUS_MULTIPROC_DIR on /run or /tmp is gone after a reboot: every `tally` command died at
+    import with FileNotFoundError (prometheus-client opens its files as soon as it is imported)."""
+    gone = tmp_path / "run" / "tally-metrics"
+    env = {
+        "TALLY_DATABASE_URL": f"sqlite:///{tmp_path / 'tally.db'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(gone),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "users", "list"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and gone.is_dir()
