@@ -33,6 +33,10 @@ DEFAULT_DIGEST_TIMES = (dt.time(9, 0), dt.time(13, 0), dt.time(16, 0))
 SLACK_TOKEN = re.compile(r"(xoxe\.)?xox[bp]-[!#-&(-~]+")
 
 
+# RFC 9110's token: what a header's name can be.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def _is_web_address(value: str) -> bool:
     """An http(s) URL with a host, that can go in a request as it is (ASCII, no spaces or quotes)."""
     if not value.isascii() or any(c.isspace() or c in "\"'<>" for c in value):
@@ -208,9 +212,34 @@ class Settings(BaseSettings):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+        # Every Slack link is this plus a path: "http://" alone made them "http:/launches/…", and a space
+        # broke each one. A host is needed; a path is fine (behind a proxy at /tally), a query is not.
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # a malformed [IPv6] host
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or any(c.isspace() or c in "\"'<>|" for c in value)
+        ):
             raise ValueError("expected the address users open, such as https://tally.example.com")
         return value.rstrip("/")
+
+    @field_validator("trusted_user_header", mode="before")
+    @classmethod
+    def _trusted_user_header(cls, value: Any) -> Any:
+        if value == "":  # set but empty, as a compose file passes an unset one: off
+            return None
+        # A name no request can carry ("X Remote:User") was taken, and single sign-on then never matched.
+        if isinstance(value, str) and not _HEADER_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} cannot be the name of an HTTP header (no spaces or colons), such as X-Remote-User"
+            )
+        return value
 
     @field_validator("metrics_token")
     @classmethod

@@ -76,6 +76,12 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
         ("TALLY_DIGEST_GRACE_MINUTES", "0", "TALLY_DIGEST_GRACE_MINUTES: Input should be greater than or equal to 1"),
         ("TALLY_ENV", "prod", "TALLY_ENV: Input should be 'development', 'test' or 'production'"),
         ("TALLY_BASE_URL", "tally.example.com", "TALLY_BASE_URL: expected the address users open"),
+        # every Slack link is the address and a path: "http:/launches/…", or a link broken at a space
+        ("TALLY_BASE_URL", "http://", "TALLY_BASE_URL: expected the address users open"),
+        ("TALLY_BASE_URL", "https://tally example.com", "TALLY_BASE_URL: expected the address users open"),
+        ("TALLY_BASE_URL", "https://tally.example.com/?x=1", "TALLY_BASE_URL: expected the address users open"),
+        # no request can carry such a header: single sign-on never matched, and nobody was told why
+        ("TALLY_TRUSTED_USER_HEADER", "X Remote:User", "TALLY_TRUSTED_USER_HEADER: 'X Remote:User' cannot be"),
         ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL: expected a URL"),
         # a request could not even be made: every digest failed, or crashed the scheduler's pass
         ("SLACK_BOT_TOKEN", "\u201cxoxb-1-2-abc\u201d", "SLACK_BOT_TOKEN: expected the Bot User OAuth Token"),
@@ -95,6 +101,24 @@ def test_bad_values_name_the_variable(
     assert str(caught.value).startswith(expected)
     assert "\n" not in str(caught.value)
     assert variable not in ("SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL") or value not in str(caught.value)  # secrets
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "read"),
+    [
+        ("TALLY_BASE_URL", "https://tally.example.com/", "https://tally.example.com"),
+        ("TALLY_BASE_URL", "https://intranet.example.com/tally", "https://intranet.example.com/tally"),
+        ("TALLY_BASE_URL", "http://[::1]:8000", "http://[::1]:8000"),
+        ("TALLY_TRUSTED_USER_HEADER", "X-Remote-User", "X-Remote-User"),
+        ("TALLY_TRUSTED_USER_HEADER", "", None),
+    ],
+)
+def test_good_addresses_and_header_names_are_taken(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, read: str | None
+) -> None:
+    monkeypatch.setenv(variable, value)
+    settings = load_settings()
+    assert getattr(settings, variable.removeprefix("TALLY_").lower()) == read
 
 
 def test_production_refuses_placeholder_and_short_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
