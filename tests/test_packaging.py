@@ -132,7 +132,8 @@ def test_the_proxy_balances_across_both_replicas_with_its_config_checked_in() ->
 def test_the_proxy_keeps_metrics_inside_the_network() -> None:
     """Caddy forwarded every path and the replicas set no TALLY_METRICS_TOKEN: anyone who reached the
     published port could read /metrics, which the operations guide says to keep off the public proxy."""
-    assert all("TALLY_METRICS_TOKEN" not in environment(name) for name in replicas()), "then this test can go"
+    # Passed through when an operator sets it; not set by the file, so the proxy must keep /metrics in.
+    assert all(environment(name).get("TALLY_METRICS_TOKEN") is None for name in replicas())
     text = (ROOT / "deploy" / "Caddyfile").read_text(encoding="utf-8")
     lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
     # Caddy's path matcher is case-insensitive and cleans the path first (//metrics, /./metrics); the
@@ -159,6 +160,21 @@ def test_every_app_service_runs_in_production_mode_on_the_same_settings() -> Non
     assert envs[0]["TALLY_SECRET_KEY"].startswith("${TALLY_SECRET_KEY:?")
     # Slack's variables pass through when set; empty would mean a bot token of "".
     assert envs[0]["SLACK_BOT_TOKEN"] is None and envs[0]["SLACK_WEBHOOK_URL"] is None
+
+
+# Set by the compose file itself, for every app service alike.
+FIXED_BY_COMPOSE = {"TALLY_ENV", "TALLY_SECRET_KEY", "TALLY_DATABASE_URL", "TALLY_BASE_URL", "TALLY_AUTO_MIGRATE",
+                    "TALLY_FORWARDED_ALLOW_IPS"}  # fmt: skip
+
+
+def test_every_documented_setting_reaches_the_containers_when_set_in_env() -> None:
+    """Only the names listed under `environment:` reach a container: TALLY_NOTE_RETENTION_DAYS or
+    TALLY_LANGUAGE put in the .env beside the file, as the ops guide says to, were silently ignored
+    (notes kept for ever, pages in English)."""
+    documented = set(re.findall(r"^\| `((?:TALLY|SLACK)_[A-Z_]+)` \|", (ROOT / "README.md").read_text(), re.M))
+    assert {"TALLY_NOTE_RETENTION_DAYS", "TALLY_LANGUAGE", "SLACK_BOT_TOKEN"} <= documented
+    passed = {name for name, value in environment("app-1").items() if value is None}
+    assert documented - FIXED_BY_COMPOSE <= passed, sorted(documented - FIXED_BY_COMPOSE - passed)
 
 
 # --- slack-app-manifest.yaml ---------------------------------------------------------
