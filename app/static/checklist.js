@@ -317,19 +317,54 @@
     }
   }
 
-  async function renewToken() {
+  // --- the session's CSRF token ---------------------------------------------------------
+  // The page's token is bound to the session it was loaded in. Signing in again, or changing the
+  // password, in another tab starts a new session: every post of this page is then refused as "out of
+  // date" until the page has the new token. Each state-changing action asks for it once when refused
+  // so, and tries again; the forms of the top bar (Sign out, the language's Change), which the browser
+  // posts itself, get it before they go.
+
+  async function currentToken() {
+    // The browser's sign-in now: {token, user}, or "signed_out", or "failed" (offline, the server down).
     try {
       const response = await fetch("/csrf-token", { credentials: "same-origin", headers: { "Accept": "application/json" } });
+      if (response.status === 401) return "signed_out";
       if (!response.ok) return "failed";
       const body = await response.json();
-      // On a shared computer the new sign-in may be someone else's: never send this agent's ticks as theirs.
-      if (String(body.user) !== root.dataset.user) return "someone_else";
-      if (!body.token || body.token === csrf) return "failed";
-      csrf = body.token;
-      document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRF-Token": csrf }));
-      return "ok";
+      return body.token ? body : "failed";
     } catch (e) {
       return "failed";
+    }
+  }
+
+  function useToken(token) {
+    csrf = token;
+    document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRF-Token": csrf }));
+    document.querySelectorAll('input[name="csrf_token"]').forEach((field) => { field.value = csrf; });
+  }
+
+  async function renewToken() {
+    const current = await currentToken();
+    if (typeof current === "string") return current;
+    // On a shared computer the new sign-in may be someone else's: never send this agent's ticks as theirs.
+    if (String(current.user) !== root.dataset.user) return "someone_else";
+    if (current.token === csrf) return "failed";  // refused for another reason than the session
+    useToken(current.token);
+    return "ok";
+  }
+
+  async function post(url, init) {
+    // A state-changing request (not a tick: flush renews in its loop, saying so on the connection line).
+    // Asks for the errors as JSON, to tell a stale token from another refusal.
+    for (let renewed = false; ; renewed = true) {
+      const response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        ...init,
+        headers: { "Accept": "application/json", ...(init && init.headers), "X-CSRF-Token": csrf },
+      });
+      if (renewed || response.status !== 403 || (await errorCode(response)) !== "csrf") return response;
+      if ((await renewToken()) !== "ok") return response;
     }
   }
 
@@ -607,11 +642,7 @@
     if (!box.hasAttribute("data-id")) return;
     box.removeAttribute("data-id");
     lastTick = null;  // the same tick again, just after an undo, is meant
-    const response = await fetch("/enquiries/" + id + "/undo", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Accept": "application/json", "X-CSRF-Token": csrf },
-    }).catch(() => null);
+    const response = await post("/enquiries/" + id + "/undo").catch(() => null);
     if (!response || response.status >= 500 || response.status === 429) {
       box.dataset.id = String(id);  // not reached, or not saved: the agent can try again
       if (response) reject({ hypotheses: [] }, { code: "unavailable" }, texts.not_undone);
@@ -745,8 +776,7 @@
     if (input.classList.contains("combine-box")) {
       updateCombine();
     } else if (input.name === "channel" || input.name === "segment") {
-      const form = new URLSearchParams({ [input.name]: input.value, csrf_token: csrf });
-      fetch("/me/checklist", { method: "POST", credentials: "same-origin", body: form }).catch(() => {});
+      post("/me/checklist", { body: new URLSearchParams({ [input.name]: input.value }) }).catch(() => {});
     }
   });
   document.getElementById("log-selected").addEventListener("click", logSelection);
@@ -876,16 +906,64 @@
   const signOut = document.querySelector('form[action="/logout"]');
   if (signOut) {
     signOut.addEventListener("submit", async (event) => {
-      if (!load().length) return;
       event.preventDefault();
-      const deadline = Date.now() + SIGN_OUT_WAIT_MS;
-      retryDelay = RETRY_MIN_MS;
-      await flush();
-      while (sending && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      const waiting = load().length;
-      if (!waiting || window.confirm(plural(texts.sign_out_waiting, waiting))) signOut.submit();
+      if (load().length) {
+        const deadline = Date.now() + SIGN_OUT_WAIT_MS;
+        retryDelay = RETRY_MIN_MS;
+        await flush();
+        while (sending && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        const waiting = load().length;
+        if (waiting && !window.confirm(plural(texts.sign_out_waiting, waiting))) return;
+      }
+      // Signing out is the browser's: whoever signed in on it since (on a shared desk, whoever sits at it
+      // now) is signed out, never left signed in after a click on Sign out. The token still has to be
+      // the session's, which only this site's own scripts can read from /csrf-token.
+      const current = await currentToken();
+      if (current === "signed_out") {
+        window.location.assign("/login");  // nothing left to end
+        return;
+      }
+      if (typeof current === "object") {
+        if (String(current.user) === root.dataset.user) useToken(current.token);
+        else signOut.elements.namedItem("csrf_token").value = current.token;
+      }
+      signOut.submit();
     });
   }
+
+  // The top bar's other form (the language's Change), posted by the browser with the token the page was
+  // loaded with: given the current one first, if the session is still this agent's (another's page
+  // changes nothing for the one signed in now: refused as out of date, as before).
+  const freshened = new WeakSet();
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || form === signOut || !form.querySelector('input[name="csrf_token"]')) return;
+    if (freshened.delete(form)) return;
+    event.preventDefault();
+    await renewToken();
+    freshened.add(form);
+    form.requestSubmit(event.submitter);
+  });
+
+  // The recent list's Undo buttons post through htmx, with <body hx-headers>'s token. Refused (403),
+  // the request is made once more if the token was stale (renewToken finds a new one); otherwise, or
+  // refused again, the refusal is shown where htmx would have put it.
+  const renewedFor = new WeakSet();
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    const { xhr, elt, requestConfig, target } = event.detail;
+    const again = renewedFor.delete(elt);
+    if (xhr.status !== 403 || again || !root.contains(elt) || requestConfig.verb === "get") return;
+    event.detail.shouldSwap = false;
+    const answer = xhr.response;
+    renewToken().then((renewed) => {
+      if (renewed === "ok" && elt.isConnected) {
+        renewedFor.add(elt);
+        window.htmx.ajax(requestConfig.verb, requestConfig.path, { source: elt });
+      } else {
+        window.htmx.swap(target, answer, { swapStyle: "innerHTML" });
+      }
+    });
+  });
   setInterval(() => { if (!document.hidden) checkList(); }, POLL_MS);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) checkList(); });
 

@@ -18,8 +18,8 @@ from playwright.sync_api import Page, Request, Response, Route, expect
 
 from app import auth, hypothesis_sets, i18n
 from app.models import Launch, LaunchStatus, User
-from tests.browser.conftest import Checklist, OpenChecklist, wait_until
-from tests.conftest import PASSWORD
+from tests.browser.conftest import Checklist, OpenChecklist, sign_in, wait_until
+from tests.conftest import PASSWORD, People
 
 ENQUIRIES_POST = re.compile(r"/launches/[^/]+/enquiries$")
 
@@ -492,6 +492,105 @@ def test_sign_out_sends_what_waits_first_and_asks_before_leaving_the_rest(checkl
         )
         == []
     )
+
+
+def signed_in_again_in_another_tab(checklist: Checklist, username: str) -> None:
+    """On a shared desk: in another tab of the same browser, sign out, and in as ``username``."""
+    # The checklist's own first refresh, signed out, would take it to sign-in by itself.
+    checklist.page.wait_for_load_state("networkidle")
+    other = checklist.page.context.new_page()
+    other.goto("/")
+    other.get_by_role("button", name="Sign out").click()
+    expect(other).to_have_url(re.compile(r"/login"))
+    sign_in(other, username)
+    other.close()
+
+
+def password_changed_in_another_tab(checklist: Checklist, current: str) -> str:
+    """The agent changes her password in another tab: that tab's browser gets a new session at once, and
+    the checklist's page keeps the CSRF token of the one that ended. Returns the new password."""
+    new = current + "!"
+    other = checklist.page.context.new_page()
+    other.goto("/me")
+    other.locator("#current").fill(current)  # by id: the page may be in Norwegian
+    other.locator("#new").fill(new)
+    other.locator('form[action="/me/password"] button').click()
+    expect(other).to_have_url(re.compile(r"/me\?changed=password$"))
+    other.close()
+    return new
+
+
+def signed_out(page: Page) -> bool:
+    page.goto("/")
+    return "/login" in page.url
+
+
+def test_after_the_session_changed_in_another_tab_every_action_of_the_page_works(checklist: Checklist) -> None:
+    """Only ticks renewed the page's token: undo (notice, U, the list), the channel's saving, the
+    language and Sign out were refused as "out of date", and Sign out left the agent signed in."""
+    page = checklist.page
+    password = PASSWORD
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis login")
+    checklist.wait_for_stored(2)
+
+    password = password_changed_in_another_tab(checklist, password)
+    page.keyboard.press("u")  # the notice's undo
+    expect(checklist.toasts.first).to_have_text("Undone")
+    assert [e.keys for e in checklist.wait_for_stored(1)] == [{"billing"}]
+    expect(page.locator("#rejections")).to_be_empty()
+
+    password = password_changed_in_another_tab(checklist, password)
+    checklist.recent.get_by_role("button", name=re.compile(r"^Undo: Hypothesis billing")).click()
+    expect(checklist.recent).to_contain_text("Nothing in the last 15 minutes.")
+    checklist.wait_for_stored(0)
+    expect(page.locator("#flash")).to_be_empty()
+
+    password = password_changed_in_another_tab(checklist, password)
+    page.get_by_role("group", name="Channel").get_by_text("chat", exact=True).click()
+
+    def saved_channel() -> str | None:
+        with checklist.db.session() as session:
+            user = session.get(User, checklist.user.id)
+            return user.channel if user else None
+
+    wait_until(lambda: saved_channel() == "chat", message="the channel saved to the account", page=page)
+
+    password = password_changed_in_another_tab(checklist, password)
+    page.get_by_label("Language").select_option("nb")
+    page.get_by_role("button", name="Change").click()
+    expect(page.locator("html")).to_have_attribute("lang", "nb")
+    expect(page).to_have_url(re.compile(re.escape(checklist.path) + "$"))
+
+    password = password_changed_in_another_tab(checklist, password)
+    page.locator('form[action="/logout"] button').click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    assert signed_out(page), "Sign out left the browser signed in"
+
+
+def test_sign_out_signs_the_browser_out_whoever_signed_in_since(checklist: Checklist, people: People) -> None:
+    """Someone else signed in at the desk in another tab: Sign out on the old checklist ends the browser's
+    sign-in (theirs), never leaving it signed in after a click on Sign out."""
+    page = checklist.page
+    signed_in_again_in_another_tab(checklist, people.other_agent.username)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    assert signed_out(page)
+
+
+def test_sign_out_after_the_session_ended_goes_to_sign_in(checklist: Checklist) -> None:
+    """Signed out in another tab: Sign out said "This page was out of date" (its token was the session's)."""
+    page = checklist.page
+    page.wait_for_load_state("networkidle")  # its first refresh, signed out, would go to sign-in by itself
+    other = page.context.new_page()
+    other.goto("/")
+    other.get_by_role("button", name="Sign out").click()
+    expect(other).to_have_url(re.compile(r"/login"))
+    other.close()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    expect(page.get_by_label("User name")).to_be_visible()
 
 
 def test_a_retried_tick_is_not_counted_twice(checklist: Checklist) -> None:
