@@ -83,6 +83,7 @@ def _client_texts(language: str) -> dict[str, Any]:
         "changed": i18n.gettext("The list of hypotheses changed:"),
         "retired": i18n.gettext("Retired: {text}"),
         "new": i18n.gettext("New: {text}"),
+        "back_on_list": i18n.gettext("Back on the list: {text}"),
         "moved": i18n.gettext("Moved: {text}"),
         "reworded": i18n.gettext("Reworded: {text}"),
         "dismiss": i18n.gettext("Dismiss"),

@@ -516,7 +516,6 @@
     const fresh = template.content.getElementById("board");
     if (!fresh) return;
     // What the agent had chosen stays chosen, where it still exists.
-    const before = describe();
     const chosen = { channel: selected("channel"), segment: selected("segment") };
     const picked = selection();
     const focus = focusedInBoard();
@@ -538,29 +537,40 @@
       const again = board.querySelector(focus);
       if (again) again.focus();
     }
-    showChanges(before, describe());
+    showChanges();
     renderKept();
   }
 
-  function showChanges(before, after) {
-    const was = new Map(before.map((b) => [b.key, b]));
-    const is = new Map(after.map((b) => [b.key, b]));
+  // The box says how the list differs from the one the agent last saw in full (on opening the page, or
+  // when they dismissed the box): one line per hypothesis, with its key now, whatever edits came between.
+  let acknowledged = [];
+  const seen = new Set();  // every hypothesis the agent has seen on the list: one put back is not new
+
+  function acknowledge() {
+    acknowledged = describe();
+    acknowledged.forEach((b) => seen.add(b.key));
+    changes.replaceChildren();
+  }
+
+  function showChanges() {
+    const now = describe();
+    const was = new Map(acknowledged.map((b) => [b.key, b]));
+    const is = new Map(now.map((b) => [b.key, b]));
     const lines = [];
-    before.forEach((b) => { if (!is.has(b.key)) lines.push([format(texts.retired, { text: b.text }), ""]); });
-    after.forEach((b) => {
+    acknowledged.forEach((b) => { if (!is.has(b.key)) lines.push([format(texts.retired, { text: b.text }), ""]); });
+    now.forEach((b) => {
       const old = was.get(b.key);
-      if (!old) lines.push([format(texts.new, { text: b.text }), b.shortcut]);
+      if (!old) lines.push([format(seen.has(b.key) ? texts.back_on_list : texts.new, { text: b.text }), b.shortcut]);
       else if (old.text !== b.text) lines.push([format(texts.reworded, { text: b.text }), b.shortcut]);
       else if (old.shortcut !== b.shortcut) lines.push([format(texts.moved, { text: b.text }), b.shortcut]);
     });
-    if (!lines.length) return;
-    let list = changes.querySelector("ul");
-    if (!list) {
-      const heading = document.createElement("p");
-      heading.textContent = texts.changed;
-      list = document.createElement("ul");
-      changes.append(heading, list, smallButton(texts.dismiss, () => changes.replaceChildren()));
+    if (!lines.length) {
+      changes.replaceChildren();
+      return;
     }
+    const heading = document.createElement("p");
+    heading.textContent = texts.changed;
+    const list = document.createElement("ul");
     lines.forEach(([text, shortcut]) => {
       const li = document.createElement("li");
       li.textContent = text;
@@ -571,6 +581,11 @@
       }
       list.append(li);
     });
+    // Replaced, not added to: a box that still had the last edit's lines said two things of one hypothesis.
+    const focused = changes.contains(document.activeElement);
+    const dismiss = smallButton(texts.dismiss, acknowledge);
+    changes.replaceChildren(heading, list, dismiss);
+    if (focused) dismiss.focus();
   }
 
   // --- feedback and undo -----------------------------------------------------------
@@ -975,6 +990,7 @@
   }).observe(dock);
 
   index();
+  acknowledge();
   renderKept();
   // Whatever a previous visit left unsent goes first.
   if (load().length) flush();

@@ -1055,6 +1055,50 @@ def test_an_open_page_gets_the_changed_list_and_says_what_changed(checklist: Che
     expect(changes).to_be_empty()
 
 
+def unretire(*keys: str) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+    return lambda items: [i | {"status": "open"} if i["key"] in keys else i for i in items]
+
+
+def test_the_changes_box_says_how_the_list_differs_from_what_the_agent_saw_last(checklist: Checklist) -> None:
+    """Two edits without Dismiss between them piled up: "Moved: … 2" and "Moved: … 3" for one
+    hypothesis, a Dismiss button each, and a retired hypothesis put back was "New"."""
+    page = checklist.page
+    with_fake_clock(checklist)
+    changes = page.locator("#changes")
+    lines = changes.get_by_role("listitem")
+
+    def edited(change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+        version = page.locator("#board").get_attribute("data-version")
+        edit_list(checklist, change)
+        page.clock.run_for(5_000)  # the next poll
+        expect(page.locator("#board")).not_to_have_attribute("data-version", version or "")
+
+    edited(retire("login"))
+    expect(lines).to_have_text(["Retired: Hypothesis login", "Moved: Hypothesis delivery 2"])
+    edited(lambda items: [*items, {"key": "refund", "text": "Hypothesis refund"}])
+    expect(lines).to_have_text(
+        ["Retired: Hypothesis login", "Moved: Hypothesis delivery 2", "New: Hypothesis refund 3"]
+    )
+    expect(changes.get_by_role("button")).to_have_count(1)
+    # Put back where it was: only the new one differs from what the agent last saw.
+    edited(unretire("login"))
+    expect(lines).to_have_text(["New: Hypothesis refund 4"])
+    expect(changes.get_by_role("button")).to_have_count(1)
+
+    changes.get_by_role("button", name="Dismiss").click()
+    expect(changes).to_be_empty()
+    edited(retire("login"))
+    expect(lines).to_have_text(
+        ["Retired: Hypothesis login", "Moved: Hypothesis delivery 2", "Moved: Hypothesis refund 3"]
+    )
+    changes.get_by_role("button", name="Dismiss").click()
+    edited(unretire("login"))
+    expect(lines).to_have_text(
+        ["Back on the list: Hypothesis login 2", "Moved: Hypothesis delivery 3", "Moved: Hypothesis refund 4"]
+    )
+    page.clock.resume()
+
+
 def test_a_tick_refused_for_a_retired_hypothesis_is_kept_to_log_again(checklist: Checklist) -> None:
     page = checklist.page
     with_fake_clock(checklist)
