@@ -86,6 +86,14 @@ def _client_texts(language: str) -> dict[str, Any]:
         "back_on_list": i18n.gettext("Back on the list: {text}"),
         "moved": i18n.gettext("Moved: {text}"),
         "reworded": i18n.gettext("Reworded: {text}"),
+        "channel_gone": i18n.gettext(
+            "The channel “{value}” is no longer offered: choose one before you log the next enquiry."
+        ),
+        "segment_gone": i18n.gettext(
+            "The customer type “{value}” is no longer offered: choose one before you log the next enquiry."
+        ),
+        "choose_channel": i18n.gettext("Choose a channel first."),
+        "choose_segment": i18n.gettext("Choose a customer type first."),
         "dismiss": i18n.gettext("Dismiss"),
         "dismiss_named": i18n.gettext("Dismiss: {text}"),
         "log_again_as": i18n.gettext("Log again as: {text}"),

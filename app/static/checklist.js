@@ -152,6 +152,11 @@
 
   function enqueue(keys, note, from) {
     if (!isOpen()) return false;
+    const missing = from ? [] : missingChoice();
+    if (missing.length) {
+      askToChoose(keys, missing);
+      return false;
+    }
     const channel = (from && from.channel) || selected("channel");
     const segment = (from && from.segment) || selected("segment");
     const signature = JSON.stringify([keys.slice().sort(), channel, segment, note || null]);
@@ -515,15 +520,27 @@
     template.innerHTML = await response.text();
     const fresh = template.content.getElementById("board");
     if (!fresh) return;
-    // What the agent had chosen stays chosen, where it still exists.
+    // What the agent had chosen stays chosen, where it still exists. A channel or customer type no
+    // longer offered (renamed, removed) is not swapped for the one the new board has checked: the next
+    // ticks would count under another channel than the agent's, unnoticed. None is chosen, the box says
+    // why, and ticks wait for a choice (missingChoice).
     const chosen = { channel: selected("channel"), segment: selected("segment") };
+    const shown = {};  // the chosen ones' labels, as the agent knows them (a default's is translated)
+    board.querySelectorAll('input[type="radio"]:checked').forEach((input) => {
+      shown[input.name] = input.closest("label").textContent.trim();
+    });
     const picked = selection();
     const focus = focusedInBoard();
     board.replaceWith(fresh);
     board = fresh;
     Object.entries(chosen).forEach(([name, value]) => {
       const input = value && board.querySelector('input[name="' + name + '"][value="' + CSS.escape(value) + '"]');
-      if (input) input.checked = true;
+      if (input) {
+        input.checked = true;
+        return;
+      }
+      board.querySelectorAll('input[name="' + name + '"]').forEach((other) => { other.checked = false; });
+      if (value) gone[name] = shown[name] || value;
     });
     picked.forEach((key) => {
       const box = boxFor(key);
@@ -545,10 +562,12 @@
   // when they dismissed the box): one line per hypothesis, with its key now, whatever edits came between.
   let acknowledged = [];
   const seen = new Set();  // every hypothesis the agent has seen on the list: one put back is not new
+  const gone = { channel: null, segment: null };  // the agent's choice, no longer offered, until they choose again
 
   function acknowledge() {
     acknowledged = describe();
     acknowledged.forEach((b) => seen.add(b.key));
+    gone.channel = gone.segment = null;
     changes.replaceChildren();
   }
 
@@ -564,28 +583,47 @@
       else if (old.text !== b.text) lines.push([format(texts.reworded, { text: b.text }), b.shortcut]);
       else if (old.shortcut !== b.shortcut) lines.push([format(texts.moved, { text: b.text }), b.shortcut]);
     });
-    if (!lines.length) {
+    const parts = [];
+    if (lines.length) {
+      const heading = document.createElement("p");
+      heading.textContent = texts.changed;
+      const list = document.createElement("ul");
+      lines.forEach(([text, shortcut]) => {
+        const li = document.createElement("li");
+        li.textContent = text;
+        if (shortcut) {
+          const kbd = document.createElement("kbd");
+          kbd.textContent = shortcut;
+          li.append(" ", kbd);
+        }
+        list.append(li);
+      });
+      parts.push(heading, list);
+    }
+    Object.entries(gone).forEach(([name, value]) => {
+      if (!value) return;
+      const p = document.createElement("p");
+      p.textContent = format(texts[name + "_gone"], { value: value });
+      parts.push(p);
+    });
+    if (!parts.length) {
       changes.replaceChildren();
       return;
     }
-    const heading = document.createElement("p");
-    heading.textContent = texts.changed;
-    const list = document.createElement("ul");
-    lines.forEach(([text, shortcut]) => {
-      const li = document.createElement("li");
-      li.textContent = text;
-      if (shortcut) {
-        const kbd = document.createElement("kbd");
-        kbd.textContent = shortcut;
-        li.append(" ", kbd);
-      }
-      list.append(li);
-    });
     // Replaced, not added to: a box that still had the last edit's lines said two things of one hypothesis.
     const focused = changes.contains(document.activeElement);
     const dismiss = smallButton(texts.dismiss, acknowledge);
-    changes.replaceChildren(heading, list, dismiss);
+    changes.replaceChildren(...parts, dismiss);
     if (focused) dismiss.focus();
+  }
+
+  function missingChoice() {
+    // The toggles left with none chosen (a choice no longer offered): a tick would have no channel.
+    return ["channel", "segment"].filter((name) => !selected(name) && board.querySelector('input[name="' + name + '"]'));
+  }
+
+  function askToChoose(keys, missing) {
+    reject({ hypotheses: keys }, { message: missing.map((name) => texts["choose_" + name]).join(" ") });
   }
 
   // --- feedback and undo -----------------------------------------------------------
@@ -741,6 +779,11 @@
   function logSelection() {
     const keys = selection();
     if (!keys.length) return;
+    const missing = missingChoice();
+    if (missing.length) {
+      askToChoose(keys, missing);  // the selection stays, to log once chosen
+      return;
+    }
     clearSelection();
     enqueue(keys, null);
   }
@@ -791,6 +834,10 @@
     if (input.classList.contains("combine-box")) {
       updateCombine();
     } else if (input.name === "channel" || input.name === "segment") {
+      if (gone[input.name]) {
+        gone[input.name] = null;  // chosen again: the box's line about it has done its work
+        showChanges();
+      }
       post("/me/checklist", { body: new URLSearchParams({ [input.name]: input.value }) }).catch(() => {});
     }
   });
@@ -805,6 +852,11 @@
       // note where it was typed, to log once a lead opens the launch again.
       const why = board.querySelector(".error-box");
       reject({ hypotheses: [] }, { message: why ? why.textContent.trim() : texts.errors.launch_not_live });
+      return;
+    }
+    const missing = missingChoice();
+    if (missing.length) {
+      askToChoose([], missing);  // the note stays in its box, to log once a channel is chosen
       return;
     }
     enqueue([], note);

@@ -1099,6 +1099,54 @@ def test_the_changes_box_says_how_the_list_differs_from_what_the_agent_saw_last(
     page.clock.resume()
 
 
+def test_a_channel_taken_off_the_launch_is_not_swapped_for_another_unasked(checklist: Checklist) -> None:
+    """A lead renamed the channel an agent had chosen: the new board came with the first channel chosen,
+    nothing was said, and her next ticks counted as phone calls."""
+    page = checklist.page
+    with_fake_clock(checklist)
+    channels = page.get_by_role("group", name="Channel")
+    channels.get_by_text("social", exact=True).click()
+    expect(page.get_by_role("radio", name="social")).to_be_checked()
+
+    def saved_channel() -> str | None:
+        with checklist.db.session() as session:
+            user = session.get(User, checklist.user.id)
+            return user.channel if user else None
+
+    wait_until(lambda: saved_channel() == "social", page=page)  # the board the server makes would choose phone
+    with checklist.db.transaction() as session:
+        launch = session.get(Launch, checklist.launch.id)
+        assert launch is not None
+        launch.channels = ["phone", "chat", "email", "social-media"]
+        launch.updated_at = dt.datetime.now(dt.UTC)
+        session.add(launch)
+    page.clock.run_for(5_000)  # the next poll
+    expect(page.get_by_role("radio", name="social-media")).to_be_visible()
+    expect(page.locator('input[name="channel"]:checked')).to_have_count(0)
+    changes = page.locator("#changes")
+    expect(changes).to_have_text(re.compile(r"The channel “social” is no longer offered: choose one before you log"))
+    expect(changes).not_to_contain_text("The list of hypotheses changed")
+
+    page.keyboard.press("1")
+    expect(page.locator("#rejections")).to_have_text("Not logged: Hypothesis billing. Choose a channel first.")
+    expect(checklist.toasts.first).to_have_text("Not logged: Hypothesis billing. Choose a channel first.")
+    page.keyboard.press("0")
+    page.keyboard.type("asked about the watch")
+    page.keyboard.press("Enter")
+    expect(page.locator("#rejections p").last).to_have_text("Not logged: Other. Choose a channel first.")
+    expect(page.locator("#other-note")).to_have_value("asked about the watch")  # still there, to log
+    assert checklist.queue() == [] and checklist.stored() == []
+
+    channels.get_by_text("social-media", exact=True).click()
+    expect(changes).to_be_empty()
+    page.locator("#other-note").press("Enter")
+    expect(checklist.toasts.first).to_contain_text("Logged: Other")
+    page.keyboard.press("1")
+    stored = checklist.wait_for_stored(2)
+    assert [(set(e.keys), e.channel) for e in stored] == [(set(), "social-media"), ({"billing"}, "social-media")]
+    page.clock.resume()
+
+
 def test_a_tick_refused_for_a_retired_hypothesis_is_kept_to_log_again(checklist: Checklist) -> None:
     page = checklist.page
     with_fake_clock(checklist)
