@@ -445,6 +445,19 @@ def test_the_length_is_counted_after_normalising() -> None:
     assert clean_note("a@b.no " * 71 + "x" * 3, now=NOW) is not None
 
 
+def test_the_length_is_counted_as_typed_where_normalising_lengthens_the_note() -> None:
+    """The checklist's field (maxlength) took 500 characters with "…" in them, which NFKC makes "...":
+    refused as 548 characters long, and the note was lost."""
+    note = ("Kunden limte inn feilmeldingen: Laster… vent… prøver igjen… " * 20)[:MAX_NOTE_LENGTH]
+    cleaned = clean_note(note, now=NOW)
+    assert cleaned is not None and len(cleaned) <= MAX_NOTE_LENGTH  # the column's size: cut at a space
+    assert cleaned.startswith("Kunden limte inn feilmeldingen: Laster... vent...") and cleaned.endswith("...")
+    assert clean_note("…" * MAX_NOTE_LENGTH, now=NOW) is not None
+    with pytest.raises(Invalid) as caught:
+        clean_note("…" * (MAX_NOTE_LENGTH + 1), now=NOW)
+    assert "501 characters" in caught.value.message
+
+
 def test_markers_never_make_a_note_too_long_nor_get_cut() -> None:
     note = " ".join(["a@b.no"] * 71)  # 497 characters of e-mail addresses
     cleaned = clean_note(note, now=NOW)

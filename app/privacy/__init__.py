@@ -109,16 +109,22 @@ def _shorten(text: str) -> str:
 def clean_note(note: str | None, *, now: dt.datetime) -> str | None:
     """A note ready to store, written at ``now``: scrubbed, or None when empty. Too long is refused.
 
-    The length is counted after normalising (spaces tidied, invisible characters dropped) and
-    before masking: a marker can be longer than what it replaces, which the agent cannot see.
+    Too long means longer than MAX_NOTE_LENGTH both as typed and once normalised. As typed is what
+    the checklist's note field counts (its maxlength): NFKC makes some characters several ("…" is
+    "...", "ﬁ" is "fi"), and a note the field took was refused. Normalised, the spaces tidied and the
+    invisible characters dropped do not count against the writer. Either way before masking: a
+    marker can be longer than what it replaces, which the agent cannot see. What masking or NFKC
+    makes longer than the column is cut at a space (``_shorten``).
     """
     if note is None:
         return None
     text = normalise(note)
-    if len(text) > MAX_NOTE_LENGTH:
+    length = min(len(note), len(text))
+    if length > MAX_NOTE_LENGTH:
         raise Invalid(
-            f"The note is {len(text)} characters long; keep it to {MAX_NOTE_LENGTH}: a few words on what the "
-            "customer asked about are enough. (Counted after tidying spaces, before personal data is masked.)",
+            f"The note is {length} characters long; keep it to {MAX_NOTE_LENGTH}: a few words on what the "
+            "customer asked about are enough. (Counted as typed, or after tidying spaces if that is shorter; "
+            "before personal data is masked.)",
             field="note",
             code="note_too_long",
         )

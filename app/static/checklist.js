@@ -378,6 +378,10 @@
       keep(item);
       return;
     }
+    // Sent again at once (a note put right), it is a new try, not the same press twice (see enqueue).
+    const latest = Boolean(lastTick && item.idempotency_key && lastTick.key === item.idempotency_key);
+    if (latest) lastTick = null;
+    if (!prefix && item.note) restoreNote(item.note, latest);
     const message = (error.code && texts.errors[error.code]) || error.message || "";
     const p = document.createElement("p");
     p.className = "error-box";
@@ -809,6 +813,28 @@
     otherNote.value = "";
     otherButton().setAttribute("aria-expanded", "false");
     otherButton().focus();
+    if (refusedNotes.length) restoreNote(refusedNotes.shift(), false);
+  }
+
+  // A note is queued (and the box emptied) at once, like any tick: offline it waits in the queue as
+  // typed. Refused by the server, it is not lost: it goes back into the box, to be put right and sent
+  // again (or dropped with Esc).
+  let noteSentAt = 0;
+  const refusedNotes = [];  // refused while the agent was typing another note: each waits for the box
+
+  function restoreNote(note, latest) {
+    if (!otherForm.hidden && otherNote.value.trim()) {
+      refusedNotes.push(note);
+      return;
+    }
+    otherNote.value = note;
+    otherForm.hidden = false;
+    otherButton().setAttribute("aria-expanded", "true");
+    // Refused at once, with nothing logged since, the agent is still at the box (focus on Other's button,
+    // where closing it put it): back into the note. Otherwise their keys are logging other enquiries and
+    // must go on doing so; 0 or a click reaches the note.
+    const atOnce = latest && Date.now() - noteSentAt < NOTICE_MS;
+    if (atOnce && document.activeElement === otherButton()) otherNote.focus();
   }
 
   // --- wiring -------------------------------------------------------------------------
@@ -859,7 +885,7 @@
       askToChoose([], missing);  // the note stays in its box, to log once a channel is chosen
       return;
     }
-    enqueue([], note);
+    if (enqueue([], note)) noteSentAt = Date.now();
     closeOther();
   });
 

@@ -281,6 +281,55 @@ def test_an_other_note_the_launch_no_longer_takes_stays_in_its_box(checklist: Ch
     assert enquiry.is_other and enquiry.note == "asked about the smartwatch app"
 
 
+def test_a_note_as_long_as_its_box_takes_is_logged_even_with_ellipses(checklist: Checklist) -> None:
+    """The box counts "…" as one character, and took 500; the server counted it as three, refused the
+    note as too long, and the box had been emptied already."""
+    page = checklist.page
+    note = ("Kunden limte inn feilmeldingen: Laster… vent… prøver igjen… " * 20)[:500]
+    page.keyboard.press("0")
+    page.locator("#other-note").fill(note + "more")
+    expect(page.locator("#other-note")).to_have_value(note)  # the box's maxlength
+    page.keyboard.press("Enter")
+    expect(checklist.toasts.first).to_contain_text("Logged: Other")
+    [enquiry] = checklist.wait_for_stored(1)
+    assert enquiry.note is not None and enquiry.note.startswith("Kunden limte inn feilmeldingen: Laster... vent...")
+
+
+def test_a_note_the_server_refuses_goes_back_to_its_box(checklist: Checklist) -> None:
+    page = checklist.page
+    note = page.locator("#other-note")
+    page.route("**/checklist/version", lambda route: route.abort())  # the page does not hear of the closing
+    checklist.set_status(LaunchStatus.CLOSED)
+    page.keyboard.press("0")
+    page.keyboard.type("asked about the smartwatch app")
+    page.keyboard.press("Enter")
+    said = "Not logged: Other. This launch is not live, so enquiries cannot be logged on it."
+    expect(page.locator("#rejections")).to_have_text(said)
+    expect(page.locator("#other-form")).to_be_visible()
+    expect(note).to_have_value("asked about the smartwatch app")
+    expect(note).to_be_focused()  # refused at once: the agent is still at the box
+    checklist.set_status(LaunchStatus.LIVE)
+    note.press("Enter")
+    expect(checklist.toasts.first).to_contain_text("Logged: Other")
+    checklist.wait_for_stored(1)
+
+    # Sent later, from the queue: put back too, without taking the keys the agent is logging with.
+    page.context.set_offline(True)
+    page.keyboard.press("0")
+    page.keyboard.type("wants the old menu back")
+    page.keyboard.press("Enter")
+    expect(checklist.connection).to_contain_text("1 enquiry is kept")
+    expect(page.locator("#other-form")).to_be_hidden()
+    page.keyboard.press("1")
+    checklist.set_status(LaunchStatus.CLOSED)
+    page.context.set_offline(False)
+    expect(page.locator("#rejections p")).to_have_count(2)
+    expect(page.locator("#other-form")).to_be_visible()
+    expect(note).to_have_value("wants the old menu back")
+    expect(note).not_to_be_focused()
+    assert checklist.queue() == [] and len(checklist.stored()) == 1
+
+
 # --- 5. undo -----------------------------------------------------------------------------
 
 
