@@ -357,6 +357,24 @@ def test_undo_button_on_the_toast_removes_the_enquiry(checklist: Checklist) -> N
     expect(page.locator("#rejections")).to_be_empty()
 
 
+def test_an_undo_the_server_could_not_save_can_be_asked_again_from_the_notice(checklist: Checklist) -> None:
+    """What the agents' guide says (it said the notice's button would not ask again)."""
+    page = checklist.page
+    page.keyboard.press("1")
+    toast = page.locator("#toasts .toast[data-key]")  # the tick's own notice (refusals come as notices too)
+    expect(toast).to_contain_text("Logged: Hypothesis billing")
+    checklist.wait_for_stored(1)
+    unavailable = {"error": {"code": "unavailable", "message": "The database is busy."}}
+    page.route(re.compile(r"/undo$"), lambda route: route.fulfill(status=503, json=unavailable))
+    toast.get_by_role("button", name=re.compile(r"^Undo")).click()
+    said = "Not undone: The server could not save this just now. Try again in a moment."
+    expect(page.locator("#rejections")).to_have_text(said)
+    page.unroute(re.compile(r"/undo$"))
+    toast.get_by_role("button", name=re.compile(r"^Undo")).click()
+    expect(toast).to_have_text("Undone")
+    checklist.wait_for_stored(0)
+
+
 def test_u_key_undoes_the_last_enquiry(checklist: Checklist) -> None:
     page = checklist.page
     page.keyboard.press("1")
