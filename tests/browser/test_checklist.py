@@ -640,7 +640,13 @@ def test_sign_out_signs_the_browser_out_whoever_signed_in_since(checklist: Check
     """Someone else signed in at the desk in another tab: Sign out on the old checklist ends the browser's
     sign-in (theirs), never leaving it signed in after a click on Sign out."""
     page = checklist.page
+    page.keyboard.press("1")
+    expect(checklist.recent.get_by_role("listitem")).to_have_count(1)
     signed_in_again_in_another_tab(checklist, people.other_agent.username)
+    # Nothing else of this page acts for the one signed in now: refused as out of date.
+    checklist.recent.get_by_role("button", name=re.compile(r"^Undo")).click()
+    expect(page.locator("#flash")).to_have_text("This page was out of date: reload it and try again.")
+    assert len(checklist.stored()) == 1
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login"))
     assert signed_out(page)
