@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -256,6 +256,14 @@ def test_on_postgresql_two_batches_sharing_keys_take_them_in_one_order(db: Datab
     assert [r.id for r in logged_second] == [r.id for r in reversed(logged_first)]
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Polls the loop until ``condition`` holds, for 30 s at most: a bound, not a timing (a loaded CI
+    machine started the second lane's batch before the first's, 0.1 s apart)."""
+    async with asyncio.timeout(30):
+        while not condition():  # noqa: ASYNC110 - set by the writer's statements, which know no event
+            await asyncio.sleep(0.005)
+
+
 def test_on_postgresql_closing_stops_the_batches_in_both_lanes(db: Database, pg: ThrowawayPostgres) -> None:
     """At shutdown a batch in flight on each lane, both waiting for the server: each request hears at
     once that nothing was recorded, instead of waiting for a server that may never answer. A writer used
@@ -274,10 +282,10 @@ def test_on_postgresql_closing_stops_the_batches_in_both_lanes(db: Database, pg:
 
     async def scenario(holder: sa.Connection) -> tuple[list[Any], int]:
         first = asyncio.ensure_future(writer.submit(1))
-        await asyncio.sleep(0.1)
+        await until(lambda: len(started) == 1)
         second = asyncio.ensure_future(writer.submit(2))
-        await asyncio.sleep(0.1)
-        assert started == [[1], [2]]  # one batch on each lane, both at the server
+        await until(lambda: len(started) == 2)
+        assert sorted(started) == [[1], [2]]  # one batch on each lane, both at the server
         assert not first.done() and not second.done()
         writer.close()
         stopped = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 1)
