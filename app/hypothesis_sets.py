@@ -816,7 +816,11 @@ def import_launch(
         if changed or item.key in changes.revised:
             hypothesis.updated_at = now
             hypothesis.version += 1
-    for key, hypothesis in existing.items():
+    for place, (key, hypothesis) in enumerate(existing.items(), start=len(spec.hypotheses)):
+        # After the file's rows, in the order they had: left where they were, they tied with the file's
+        # rows, an export listed them among those, and importing it (or the same file again) moved rows
+        # the file had not moved. The file says nothing of their order, so this is not reported.
+        hypothesis.sort_order = place
         if hypothesis.status != HypothesisStatus.RETIRED:
             _record_status(
                 session,

@@ -584,6 +584,60 @@ def test_cli_import_twice_days_apart_changes_nothing_and_export_imports_back(db:
     assert not changed_tables(before, snapshot(db))
 
 
+ORDERED = "slug: ord-test\nname: Order test\nstarts_on: 2026-12-01\nhypotheses:\n"
+
+
+def test_a_set_that_retired_a_hypothesis_round_trips_unchanged(db: Database, tmp_path: Path) -> None:
+    """A hypothesis retired for being left out kept its place (0), tied with the file's first row: the
+    export listed it first, so importing the export, or the same file again, moved every row and
+    reported them all as updated, bumping their versions and the audit log each time."""
+    v1 = write(
+        tmp_path, ORDERED + "  - {key: a, text: Alpha}\n  - {key: b, text: Bravo}\n  - {key: c, text: Charlie}\n"
+    )
+    v2 = write(
+        tmp_path,
+        ORDERED + "  - {key: b, text: Bravo}\n  - {key: c, text: Charlie}\n  - {key: d, text: Delta}\n",
+        "v2.yaml",
+    )
+    with time_machine.travel(NOW, tick=False):
+        _cli(db, "hypotheses", "import", str(v1))
+        assert _cli(db, "hypotheses", "import", str(v2)).strip() == "ord-test: added: d; updated: b, c; retired: a"
+    before = snapshot(db)
+    exported = _cli(db, "hypotheses", "export", "ord-test")
+    assert [line for line in exported.splitlines() if line.startswith("- key:")] == [
+        "- key: b",
+        "- key: c",
+        "- key: d",
+        "- key: a",  # after the file's rows
+    ]
+    with time_machine.travel(NOW + dt.timedelta(days=1), tick=False):
+        assert (
+            _cli(db, "hypotheses", "import", str(write(tmp_path, exported, "e.yaml"))).strip() == "ord-test: unchanged"
+        )
+        assert _cli(db, "hypotheses", "import", str(v2)).strip() == "ord-test: unchanged"
+    assert not changed_tables(before, snapshot(db))
+
+
+def test_rows_left_out_follow_the_files_rows_in_the_order_they_had(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """Stored before the fix: retired rows tied with the file's. The next import puts them after the
+    file's rows, as they were ordered, without reporting a change the file did not make."""
+    path = write(tmp_path, ORDERED + "".join(f"  - {{key: {k}, text: {k.upper()}}}\n" for k in "abcde"))
+    do_import(db, settings, path)
+    write(tmp_path, ORDERED + "  - {key: c, text: C}\n  - {key: e, text: E}\n")
+    do_import(db, settings, path)
+    with db.transaction() as session:  # as the old import left them: each kept its place
+        launch = launches.get_by_slug(session, "ord-test")
+        for h in launches.hypotheses_of(session, launch):
+            h.sort_order = {"a": 0, "b": 1, "c": 0, "d": 3, "e": 1}[h.key]
+    [changes] = do_import(db, settings, path)
+    assert not changes.changed
+    with db.session() as session:
+        launch = launches.get_by_slug(session, "ord-test")
+        assert [h.key for h in launches.hypotheses_of(session, launch)] == ["c", "e", "a", "b", "d"]
+
+
 def test_cli_import_is_one_transaction(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Two valid files; the database refuses the second launch half-way (simulated):
     # the first launch, already written in the same transaction, is rolled back too.
