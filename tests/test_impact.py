@@ -272,6 +272,8 @@ def test_patch_null_clears_a_link_is_refused_where_nothing_can_be_empty_and_erro
         refused = patch(client, lead_token, "login", **{name: None})
         error = refused.json()["error"]
         assert refused.status_code == 422 and error["field"] == name and "cannot be null" in error["message"], name
+        # Only an owner team has an empty value to point to: the others' message said "" for no owner team.
+        assert ("owner team" in error["message"]) == (name == "owner_team"), error["message"]
     bad = patch(client, lead_token, "login", fix_url="javascript:alert(1)").json()["error"]
     assert bad["field"] == "fix_url" and bad["message"].startswith("fix_url: ") and "hypotheses[" not in bad["message"]
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app import enquiries, hypothesis_sets, launches, ranges, tallies
 from app.deps import API_DEPENDENCIES, CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
@@ -290,10 +290,12 @@ class HypothesisPatch(BaseModel):
 
     @field_validator("status", "fix_shipped_at", "owner_team", "text", mode="before")
     @classmethod
-    def _not_null(cls, value: object) -> object:
-        # null was taken as "leave it", answering 200 with nothing changed; these have no empty value.
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        # null was taken as "leave it", answering 200 with nothing changed; these have no empty value
+        # (an owner team's is "").
         if value is None:
-            raise ValueError('cannot be null: leave the field out to keep it ("" for no owner team)')
+            empty = ' ("" for no owner team)' if info.field_name == "owner_team" else ""
+            raise ValueError(f"cannot be null: leave the field out to keep it{empty}")
         return value
 
 
