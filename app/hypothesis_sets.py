@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,19 @@ MAX_LAUNCH_DAYS = 366
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_TEXT = N_("holds a control character (such as \\0): write plain text")
 _BETWEEN = N_("{value} is not between {earliest} and {latest}")
+# Letters and signs drawn as nothing: the Hangul fillers, the braille blank.
+_BLANK_SIGNS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_INVISIBLE_TEXT = N_("has only invisible characters (such as a zero-width space): write something here")
+
+
+def _shown(value: str) -> str:
+    """``value``, if a person can see any of it: a name or a text of spaces, zero-width and other format
+    characters, combining marks alone, is a blank button on the checklist and a blank name on the pages."""
+    if value and not any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANK_SIGNS for c in value):
+        raise TextValueError(_INVISIBLE_TEXT)
+    return value
+
+
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")]
 ShortName = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, - and _")]
 
@@ -98,6 +112,11 @@ class HypothesisSpec(BaseModel):
             raise TextValueError(_CONTROL_TEXT)
         # Before the length checks, so a text of only spaces is refused as empty.
         return " ".join(value.split()) if isinstance(value, str) else value
+
+    @field_validator("text")
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        return _shown(value)
 
     @field_validator("fix_url")
     @classmethod
@@ -171,7 +190,13 @@ class LaunchFile(BaseModel):
     def _plain(cls, value: object) -> object:
         if isinstance(value, str) and _CONTROL.search(value):
             raise TextValueError(_CONTROL_TEXT)
-        return value
+        # As the editor strips what is typed: a name of spaces is refused as empty, in a file too.
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("name")
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        return _shown(value)
 
     @field_validator("timezone")
     @classmethod

@@ -336,6 +336,24 @@ def test_a_refused_value_is_told_by_its_field_in_the_leads_language(
     assert stored_launch(db).ends_on == launch.ends_on
 
 
+def test_the_editor_refuses_an_invisible_name_or_text_as_a_file_is(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """A blank name was refused, and one of a zero-width space saved (as from a file): the same rules."""
+    lena = web("lena")
+    before = snapshot(db)
+    page = lena.get(EDIT).text
+    answers = [
+        lena.post(EDIT, data=launch_form(launch, name="\u200b")),
+        lena.post(f"/launches/{SLUG}/hypotheses/a", data=row_form("a", version_in(page, "a"), text="\u200b \u2060")),
+        lena.post(f"/launches/{SLUG}/hypotheses", data={"key": "d", "text": "\u3164"}),
+    ]
+    assert [answer.status_code for answer in answers] == [422] * 3
+    for answer in answers:
+        assert "has only invisible characters" in html.unescape(answer.text)
+    assert not changed_tables(before, snapshot(db))
+
+
 def test_an_add_with_htmx_appends_the_row_and_clears_the_form(
     app: Any, db: Database, web: Web, people: People, launch: Launch
 ) -> None:

@@ -194,6 +194,32 @@ def test_problems_name_file_line_and_field(tmp_path: Path, text: str, line: int,
     assert str(problem).startswith(f"{path}:{line}: ")
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "told"),
+    [
+        ('"   "', "Login loops", [(2, "name", "is empty: write something here")]),
+        ('"\\u200b"', "Login loops", [(2, "name", "has only invisible characters")]),
+        ("App", '"\\u200b"', [(6, "hypotheses[0].text", "has only invisible characters")]),
+        ("App", '"\\u2060\\u00a0\\u3164\\ufeff"', [(6, "hypotheses[0].text", "has only invisible characters")]),
+        ('"\\u2800"', '"\\u200d "', [(2, "name", "invisible"), (6, "hypotheses[0].text", "invisible")]),
+    ],
+)
+def test_a_blank_or_invisible_name_or_text_is_refused(name: str, text: str, told: list[tuple[int, str, str]]) -> None:
+    """`name: "   "` and `text: "\\u200b"` were imported: a launch without a name, and a checklist button
+    agents could not see, where the editor refused a blank name."""
+    parsed = hypothesis_sets.parse_text(
+        f"slug: ok\nname: {name}\nstarts_on: 2026-11-16\nhypotheses:\n  - key: a\n    text: {text}\n", path="f.yaml"
+    )
+    assert parsed.launch is None
+    assert [(p.line, p.field) for p in parsed.problems] == [(line, field) for line, field, _ in told]
+    for problem, (_, _, message) in zip(parsed.problems, told, strict=True):
+        assert message in problem.message
+    ok = hypothesis_sets.parse_text(
+        'slug: ok\nname: " App\\u200b "\nstarts_on: 2026-11-16\nhypotheses:\n  - {key: a, text: "\\u00a0x"}\n'
+    ).launch
+    assert ok is not None and ok.name == "App\u200b" and ok.hypotheses[0].text == "x"
+
+
 def test_yaml_11_surprises_are_avoided(tmp_path: Path) -> None:
     path = write(
         tmp_path,
