@@ -348,3 +348,67 @@ def test_an_unquoted_slack_channel_read_as_a_comment_is_refused_with_the_fix() -
     ]
     assert parse_text(HEAD + 'slack_channel: "#launch-payapp-5"\n', path="f.yaml").launch is not None
     assert parse_text(HEAD + "slack_channel:  # none yet\n", path="f.yaml").launch is not None  # a comment
+
+
+COMMENT = (
+    "# after a space starts a YAML comment, so this reads {read}: put the whole text in double quotes "
+    "(a comment may follow the closing quote)"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        (
+            "slug: a\nname: Faktura #2 – ny flyt\nstarts_on: 2026-11-16\n",
+            [(2, "name", "'Faktura'")],
+        ),
+        (
+            HEAD + "hypotheses:\n  - key: vipps\n    text: Betaling feiler med kode #403\n",
+            [(6, "hypotheses[0].text", "'Betaling feiler med kode'")],
+        ),
+        # A comment meant as one is refused too: the text may not end where the lead thinks it does.
+        (
+            HEAD + "product_area: Payments  # the new app\nhypotheses:\n"
+            "  - key: a\n    text: Login loops  # from the workshop\n    area: Login # Team ID\n",
+            [(4, "product_area", "'Payments'"), (7, "hypotheses[0].text", "'Login loops'"),
+             (8, "hypotheses[0].area", "'Login'")],
+        ),
+        (
+            HEAD + "hypotheses:\n  - key: a\n    text: Betaling feiler\n      med kode #403\n",
+            [(7, "hypotheses[0].text", "'Betaling feiler med kode'")],
+        ),
+        (
+            "slug: a\nname: #2 launch\nstarts_on: 2026-11-16\nhypotheses:\n  - key: a\n    text: A\n"
+            "    owner_team: #team-pay\n",
+            [(2, "name", "''"), (7, "hypotheses[0].owner_team", "''")],
+        ),
+    ],
+)  # fmt: skip
+def test_a_text_cut_by_a_comment_is_refused_with_its_line(text: str, told: list[tuple[int, str, str]]) -> None:
+    """`text: Betaling feiler med kode #403` was stored as "Betaling feiler med kode", and validate said ok."""
+    assert problems(text) == [f"f.yaml:{line}: {field}: {COMMENT.format(read=read)}" for line, field, read in told], (
+        problems(text)
+    )
+
+
+def test_a_hash_in_quotes_or_without_a_space_before_it_is_text() -> None:
+    parsed = parse_text(
+        'slug: a\nname: "Faktura #2 – ny flyt"  # a comment after the quotes\nstarts_on: 2026-11-16\n'
+        "hypotheses:\n  - key: a\n    text: Kode#403 er tilbake\n"
+        "  - key: b\n    text: 'Login loops  # twice'\n",
+        path="f.yaml",
+    )
+    assert parsed.problems == []
+    assert parsed.launch is not None and parsed.launch.name == "Faktura #2 – ny flyt"
+    assert [h.text for h in parsed.launch.hypotheses] == ["Kode#403 er tilbake", "Login loops # twice"]
+
+
+def test_cli_validate_and_import_refuse_a_text_cut_by_a_comment(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "hash.yaml"
+    path.write_text(HEAD + "hypotheses:\n  - key: vipps\n    text: Betaling feiler med kode #403\n", encoding="utf-8")
+    for command in ("validate", "import"):
+        result = CliRunner().invoke(cli, ["hypotheses", command, str(path)], env={"TALLY_DATABASE_URL": db.url})
+        assert result.exit_code == 1 and f"{path}:6: hypotheses[0].text: # after a space" in result.output
+    with db.session() as session:
+        assert session.exec(select(Launch)).all() == []
