@@ -106,7 +106,9 @@ class HypothesisSpec(BaseModel):
 
     @field_validator("text", "area", "owner_team", "fix_url", mode="before")
     @classmethod
-    def _strip(cls, value: object) -> object:
+    def _strip(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.field_name in ("area", "owner_team"):
+            return ""  # `area:` with nothing after it: none, as '' says
         if isinstance(value, str) and _CONTROL.search(value):
             # A NUL (which PostgreSQL refuses outright) or another control character, as YAML's "\0" writes it.
             raise TextValueError(_CONTROL_TEXT)
@@ -187,7 +189,9 @@ class LaunchFile(BaseModel):
 
     @field_validator("name", "product_area", mode="before")
     @classmethod
-    def _plain(cls, value: object) -> object:
+    def _plain(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.field_name == "product_area":
+            return ""  # `product_area:` with nothing after it: none, as '' says
         if isinstance(value, str) and _CONTROL.search(value):
             raise TextValueError(_CONTROL_TEXT)
         # As the editor strips what is typed: a name of spaces is refused as empty, in a file too.
@@ -319,6 +323,122 @@ _NO_TAGS = Text(
 
 
 _NOT_YAML = N_("not valid YAML: {problem}")
+
+
+# The mistakes people make in YAML by hand, told with the fix; PyYAML's own words only for the rare rest.
+_TAB = N_("a tab: YAML is indented with spaces, not tabs: write spaces instead")
+_COLON = N_('a colon and a space inside a text: put the whole text in double quotes, such as "Error: receipts gone"')
+_INDENTED_FURTHER = N_(
+    "this line is indented further than the line above, so it is read as that line's text going on: "
+    "indent fields at the same level by the same number of spaces"
+)
+_NOT_LINED_UP = N_(
+    "this line does not line up with the lines above: indent fields at the same level by the same number of spaces"
+)
+_APOSTROPHE = N_(
+    "a text in single quotes ends at the next ' (an apostrophe in it too): put the text in double quotes, "
+    'such as "Can\'t find it"'
+)
+_DOUBLE_QUOTE = N_(
+    'a text in double quotes ends at the next ": put the whole text in single quotes, or write each " inside it as \\"'
+)
+_UNCLOSED = N_("a quote is not closed on this line: end the text with the quote it starts with")
+_BACKSLASH = N_(
+    "a backslash inside double quotes starts an escape (\\n, \\t): write \\\\ for a backslash, "
+    "or put the text in single quotes"
+)
+_DASH = N_('a dash starts a list item only with a space after it: write "- key: …"')
+_BRACKETS = N_("a text that starts with a bracket is read as a list: put the whole text in double quotes")
+_CANNOT_START = N_("{char} cannot start a text without quotes: put the whole text in double quotes")
+_ALIAS = N_("* or & cannot start a text without quotes: put the whole text in double quotes")
+_FLOW_COMMENT = N_(
+    "# after a space starts a comment, and the rest of the line with it: put a text with # in double quotes"
+)
+_FLOW = N_(
+    "a list or mapping in brackets is not closed as expected: check its commas and brackets, and put a text "
+    "with a comma, colon or bracket in double quotes"
+)
+_TWO_DOCUMENTS = N_("a second document (after ---): a file holds one launch, so give each launch a file of its own")
+_NO_COLON = N_("expected a colon after the field's name: write it as name: value")
+_VALUE = re.compile(r"^\s*(?:-\s+)?[^\s#'\"\[{][^:#]*?:\s+(?P<value>\S.*)$")
+
+
+def _closing_quote(value: str) -> int | None:
+    """Where the quote ``value`` starts with ends, or None if not on this line."""
+    quote, i = value[0], 1
+    while i < len(value):
+        if quote == '"' and value[i] == "\\":
+            i += 2
+            continue
+        if value[i] == quote:
+            if quote == "'" and value[i + 1 : i + 2] == "'":  # '' is one ' in single quotes
+                i += 2
+                continue
+            return i
+        i += 1
+    return None
+
+
+def _misquoted(lines: Sequence[str], first: int, last: int) -> tuple[int, str] | None:
+    """(line, message) for the first of ``lines[first:last + 1]`` whose value starts a quote, list or
+    mapping that ends before the line does, or is not closed on it."""
+    for number in range(first, min(last, len(lines) - 1) + 1):
+        found = _VALUE.match(lines[number])
+        if found is None:
+            continue
+        value = found.group("value").rstrip()
+        if value[0] in "[{":
+            if value[-1] not in "]}":
+                return number + 1, _BRACKETS
+            continue
+        if value[0] not in "'\"":
+            continue
+        end = _closing_quote(value)
+        if end is None:
+            return number + 1, _UNCLOSED
+        rest = value[end + 1 :].strip()
+        if rest and not rest.startswith("#"):
+            return number + 1, _APOSTROPHE if value[0] == "'" else _DOUBLE_QUOTE
+    return None
+
+
+def _yaml_mistake(exc: yaml.YAMLError, text: str) -> tuple[int, Text]:
+    """The line of a YAML syntax error, and what to do about it."""
+    mark, context_mark = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    problem, context = str(getattr(exc, "problem", None) or exc), str(getattr(exc, "context", None) or "")
+    line = mark.line if mark is not None else 0
+    lines = text.splitlines()
+    written = lines[line] if line < len(lines) else ""
+    if "found character '\\t'" in problem:
+        return line + 1, Text(_TAB)
+    if (char := re.match(r"found character '(.)' that cannot start any token", problem)) is not None:
+        return line + 1, Text(_CANNOT_START, char=repr(char.group(1)))
+    if context.startswith(("while scanning an alias", "while scanning an anchor")):
+        return line + 1, Text(_ALIAS)
+    if problem.startswith("found unknown escape character"):
+        return line + 1, Text(_BACKSLASH)
+    if context.startswith("while scanning a quoted scalar") and context_mark is not None:
+        return context_mark.line + 1, Text(_UNCLOSED)
+    start = context_mark.line if context_mark is not None and context_mark.line <= line else line
+    if context.startswith(("while parsing a flow", "while scanning a flow")):
+        if context_mark is not None and re.search(r"\s#", "\n".join(lines[context_mark.line : line + 1])):
+            return context_mark.line + 1, Text(_FLOW_COMMENT)
+        return start + 1, Text(_FLOW)
+    if problem.startswith("but found another document"):
+        return line + 1, Text(_TWO_DOCUMENTS)
+    if problem.startswith("could not find expected ':'") and context_mark is not None:
+        return context_mark.line + 1, Text(_NO_COLON)
+    if problem == "mapping values are not allowed here" or problem.startswith("expected <block end>"):
+        if (misquoted := _misquoted(lines, start, line)) is not None:
+            return misquoted[0], Text(misquoted[1])
+        if re.match(r"\s*-[^\s-]", written):
+            return line + 1, Text(_DASH)
+        if problem.startswith("expected <block end>"):
+            return line + 1, Text(_NOT_LINED_UP)
+        if mark is not None and re.match(r"\s*(?:-\s+)?[^\s#][^:]*:\s", written[: mark.column]):
+            return line + 1, Text(_COLON)  # a second ": " on the line of a field
+        return line + 1, Text(_INDENTED_FURTHER)  # read as the line above's text going on
+    return line + 1, Text(_NOT_YAML, problem=problem)
 
 
 class _Refused(Exception):
@@ -490,10 +610,8 @@ def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
     except RecursionError:
         return ParsedFile(path, None, [Problem(path, 1, "", _TOO_DEEP)])
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        return ParsedFile(path, None, [Problem(path, line, "", Text(_NOT_YAML, problem=problem))])
+        line, message = _yaml_mistake(exc, text)
+        return ParsedFile(path, None, [Problem(path, line, "", message)])
     except (ValueError, TypeError, AttributeError, LookupError, ArithmeticError) as exc:
         # PyYAML's constructors on a value its explicit tag cannot hold: `!!int x`, `!!timestamp`.
         return ParsedFile(path, None, [Problem(path, 1, "", Text(_NOT_YAML, problem=exc))])

@@ -300,6 +300,14 @@ def validation_text(err: Any) -> Text:
         # pydantic joins the choices with an English "or": listed with commas, in any language.
         choices = str(context.get("expected", "")).replace(" or ", ", ")
         return Text(N_("{value} is not one of {choices}"), value=given, choices=choices)
+    if kind in ("string_type", "list_type") and err.get("input", "") is None:
+        return Text(N_("is empty: write something here"))  # `text:` with nothing after it, in a file
+    if kind == "string_type" and isinstance(err.get("input"), bool):
+        # A file's `true` (or JSON's): said as it was written.
+        written = str(err["input"]).lower()
+        return Text(N_('{value} is read as true or false: put the text in quotes, such as "{value}"'), value=written)
+    if kind == "string_type" and isinstance(err.get("input"), int | float):
+        return Text(N_('{value} is read as a number: put the text in quotes, such as "{value}"'), value=number)
     if kind in ("string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):
         return Text(N_("{value} is not the kind of value this field takes"), value=given)
     return Text(_AS_IS, message=str(err["msg"]).removeprefix("Value error, "))  # pydantic's own words

@@ -180,7 +180,7 @@ def test_readme_documents_every_field() -> None:
             "alerts.factor",
             "'tre' is not a number",
         ),
-        ("slug: ok\nname: [unclosed\n", 3, "", "not valid YAML"),
+        ("slug: ok\nname: [unclosed\n", 2, "", "in brackets is not closed"),  # where it opens, not the end
         ("- just\n- a list\n", 1, "", "expected a mapping"),
     ],
 )

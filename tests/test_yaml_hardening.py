@@ -23,6 +23,7 @@ from app import hypothesis_sets
 from app.cli import cli
 from app.db import Database
 from app.hypothesis_sets import MAX_DEPTH, MAX_FILE_BYTES, MAX_HYPOTHESES, ParsedFile, parse_text
+from app.i18n import Text
 from app.models import Launch
 from tests.conftest import People, WebUser
 
@@ -412,3 +413,79 @@ def test_cli_validate_and_import_refuse_a_text_cut_by_a_comment(db: Database, tm
         assert result.exit_code == 1 and f"{path}:6: hypotheses[0].text: # after a space" in result.output
     with db.session() as session:
         assert session.exec(select(Launch)).all() == []
+
+
+ROW = HEAD + "hypotheses:\n  - key: a\n"  # the row's text is on line 6
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "said"),
+    [
+        (ROW + "\ttext: Login loops\n", 6, "a tab: YAML is indented with spaces, not tabs"),
+        (ROW + "    text:\tLogin loops\n", 6, "a tab: YAML is indented with spaces, not tabs"),
+        (ROW + "    text: Error: receipts gone\n", 6, "a colon and a space inside a text: put the whole"),
+        (ROW + "    text: Where did my receipts go?\n     area: History\n", 7, "indented further than the line above"),
+        (ROW + "    text: A\n   area: History\n", 7, "does not line up with the lines above"),
+        (ROW + "    text: 'Can't find receipts'\n", 6, "text in single quotes ends at the next ' (an apostrophe"),
+        (ROW + '    text: "He said "hi" today"\n', 6, 'text in double quotes ends at the next "'),
+        (ROW + '    text: "Receipts gone?\n    area: History\n  - key: b\n    text: "B"\n', 6, "quote is not closed"),
+        (ROW + "    text: 'Receipts gone?\n", 6, "quote is not closed"),
+        (ROW + '    text: "C:\\path"\n', 6, "a backslash inside double quotes"),
+        (ROW + "    text: A\n  -key: b\n    text: B\n", 7, 'only with a space after it: write "- key'),
+        (ROW + "    text: [beta] login gone\n", 6, "starts with a bracket is read as a list"),
+        (ROW + "    text: @mention fails\n", 6, "'@' cannot start a text without quotes: put the whole text in double"),
+        (ROW + "    text: * stars\n", 6, "* or & cannot start a text without quotes"),
+        (HEAD + "hypotheses:\n  - {key: a, text: Login #2}\n", 5, "a comment, and the rest of the line with it"),
+        ("slug: a\nname\nstarts_on: 2026-11-16\n", 2, "a colon after the field's name"),
+        (HEAD + "---\nslug: b\n", 4, "a second document (after ---): a file holds one launch"),
+    ],
+)  # fmt: skip
+def test_yaml_mistakes_are_told_with_the_fix(text: str, line: int, said: str) -> None:
+    """PyYAML's words ("mapping values are not allowed here", "expected <block end>, but found
+    '<scalar>'") were all a lead was told, in English on a Norwegian page too."""
+    parsed = parse_text(text, path="f.yaml")
+    assert parsed.launch is None
+    [problem] = parsed.problems
+    assert (problem.line, problem.field) == (line, ""), str(problem)
+    assert said in problem.message, str(problem)
+    assert "not valid YAML" not in problem.message
+    assert isinstance(problem.message, Text)  # shown in the lead's language
+
+
+def test_a_rare_yaml_mistake_keeps_pyyamls_words() -> None:
+    [problem] = problems(ROW + "    text: | x\n")
+    assert problem.startswith("f.yaml:6: not valid YAML: expected a comment or a line break")
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("", "f.yaml:6: hypotheses[0].text: is empty: write something here"),
+        ("~", "f.yaml:6: hypotheses[0].text: is empty: write something here"),
+        ("1.5", 'f.yaml:6: hypotheses[0].text: 1.5 is read as a number: put the text in quotes, such as "1.5"'),
+        ("404", 'f.yaml:6: hypotheses[0].text: 404 is read as a number: put the text in quotes, such as "404"'),
+        ("true", 'f.yaml:6: hypotheses[0].text: true is read as true or false: put the text in quotes, such as "true"'),
+    ],
+)
+def test_an_empty_text_or_a_number_for_a_text_is_told_with_the_fix(value: str, said: str) -> None:
+    assert problems(ROW + f"    text: {value}\n") == [said]
+
+
+def test_an_empty_area_or_owner_team_is_empty() -> None:
+    parsed = parse_text(ROW + "    text: A\n    area:\n    owner_team:  # none yet\nproduct_area:\n", path="f.yaml")
+    assert parsed.problems == []
+    assert parsed.launch is not None and parsed.launch.product_area == ""
+    assert (parsed.launch.hypotheses[0].area, parsed.launch.hypotheses[0].owner_team) == ("", "")
+    assert {"area", "owner_team"} <= parsed.launch.hypotheses[0].model_fields_set  # written out: the file's
+
+
+def test_an_uploaded_file_s_yaml_mistake_is_told_without_pyyamls_words(db: Database, web: Web, people: People) -> None:
+    lena = web("lena")
+    refused = lena.client.post(
+        "/launches",
+        files={"file": ("tabs.yaml", (ROW + "\ttext: Login loops\n").encode())},
+        data={"csrf_token": lena.token("/")},
+        headers={"Accept-Language": "nb"},
+    )
+    assert refused.status_code == 422
+    assert "found character" not in refused.text and "cannot start any token" not in refused.text
