@@ -189,8 +189,10 @@ def known_query(request: Request, token: CurrentToken) -> None:
     unknown = sorted(set(request.query_params) - _query_names(request.scope["route"]))
     if unknown:
         taken = ", ".join(sorted(_query_names(request.scope["route"]))) or "none"
+        # A read counted nothing; a change (PATCH, POST, DELETE) was not made.
+        nothing = "nothing was counted" if request.method in SAFE_METHODS else "nothing was changed"
         raise Invalid(
-            f"This call takes no query parameter {unknown[0]!r}: nothing was counted. Its parameters: {taken}.",
+            f"This call takes no query parameter {unknown[0]!r}: {nothing}. Its parameters: {taken}.",
             field=unknown[0],
         )
 

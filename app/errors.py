@@ -102,7 +102,8 @@ class ErrorDetail(BaseModel):
     message: str = Field(examples=["Unknown hypothesis key 'x' for launch 'payapp-5-redesign'."])
     field: str | None = Field(default=None, examples=["hypotheses[0]"])
     problems: list[ProblemOut] | None = Field(
-        default=None, description="With 422 `invalid` for a request's fields: each field at fault and what is wrong."
+        default=None,
+        description='With every 422 `invalid`: each field at fault and what is wrong (`""`: the request as a whole).',
     )
 
 

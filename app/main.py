@@ -98,6 +98,12 @@ def error_body(error: TallyError) -> dict[str, Any]:
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.field:
         body["field"] = error.field
+    if isinstance(error, Invalid) and error.code == Invalid.default_code:
+        # As the framework's own 422s answer (validation_error): a client reads error["problems"] for every
+        # 422 `invalid`, raised by the app's checks too, with "" for the field of a fault of the whole request.
+        body["field"] = error.field or ""
+        problems = error.details or [(error.field or "", error.message)]
+        body["problems"] = [{"field": name, "message": str(message)} for name, message in problems]
     if isinstance(error, StaleOrder):
         return {"error": body, "order": error.order}
     return {"error": body}
