@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
@@ -183,32 +184,66 @@ LeadToken = Annotated[ApiToken, Depends(get_lead_token)]
 
 
 def known_query(request: Request, token: CurrentToken) -> None:
-    """Refuses a query parameter the API call does not take (after the token, so a stranger is told 401).
-    Ignored, a misspelt filter (``chanel=phone``) or another call's names (``/series?start=…``) answered
-    with the unfiltered numbers, as if they were the ones asked for."""
-    unknown = sorted(set(request.query_params) - _query_names(request.scope["route"]))
+    """Refuses a query parameter the API call does not take, and one of a single value given twice
+    (after the token, so a stranger is told 401). Ignored, a misspelt filter (``chanel=phone``) or
+    another call's names (``/series?start=…``) answered with the unfiltered numbers, as if they were the
+    ones asked for; given twice, ``bucket=hour&bucket=day`` silently took the last, and
+    ``start=A&end=B&start=C`` was told its end was before its start."""
+    names = _query_names(request.scope["route"])
+    unknown = sorted(set(request.query_params) - names.all)
     if unknown:
-        taken = ", ".join(sorted(_query_names(request.scope["route"]))) or "none"
-        # A read counted nothing; a change (PATCH, POST, DELETE) was not made.
-        nothing = "nothing was counted" if request.method in SAFE_METHODS else "nothing was changed"
+        taken = ", ".join(sorted(names.all)) or "none"
         raise Invalid(
-            f"This call takes no query parameter {unknown[0]!r}: {nothing}. Its parameters: {taken}.",
+            f"This call takes no query parameter {unknown[0]!r}: {_nothing_done(request)}. Its parameters: {taken}.",
             field=unknown[0],
         )
+    for name in sorted(names.single):
+        if len(given := request.query_params.getlist(name)) > 1:
+            values = ", ".join(repr(value[:60]) for value in given)
+            raise Invalid(
+                f"{name} is given {len(given)} times ({values}) but takes one value: {_nothing_done(request)}. "
+                "Give it once.",
+                field=name,
+            )
 
 
-def _query_names(route: APIRoute) -> frozenset[str]:
-    def names(dependant: Dependant) -> set[str]:
-        found = {param.alias for param in dependant.query_params}
+def _nothing_done(request: Request) -> str:
+    # A read counted nothing; a change (PATCH, POST, DELETE) was not made.
+    return "nothing was counted" if request.method in SAFE_METHODS else "nothing was changed"
+
+
+@dataclass(frozen=True)
+class QueryNames:
+    """A call's query parameters: all of them, and those that take a single value (all but lists)."""
+
+    all: frozenset[str]
+    single: frozenset[str]
+
+
+def _query_names(route: APIRoute) -> QueryNames:
+    def params(dependant: Dependant) -> list[tuple[str, object]]:
+        found: list[tuple[str, object]] = [(p.alias, p.field_info.annotation) for p in dependant.query_params]
         for inner in dependant.dependencies:
-            found |= names(inner)
+            found += params(inner)
         return found
 
-    known: frozenset[str] | None = getattr(route, "_query_names", None)
+    known: QueryNames | None = getattr(route, "_query_names", None)
     if known is None:  # kept on the route (routes are not hashable), worked out at its first call
-        known = frozenset(names(route.dependant))
+        found = params(route.dependant)
+        known = QueryNames(
+            all=frozenset(name for name, _ in found),
+            single=frozenset(name for name, annotation in found if not _repeatable(annotation)),
+        )
         route._query_names = known  # type: ignore[attr-defined]
     return known
+
+
+def _repeatable(annotation: object) -> bool:
+    """Whether a query parameter so typed takes many values (``channel: list[str] | None``)."""
+    if get_origin(annotation) in (Union, UnionType):
+        return any(_repeatable(arg) for arg in get_args(annotation))
+    origin = get_origin(annotation) or annotation
+    return isinstance(origin, type) and issubclass(origin, (list, tuple, set, frozenset))
 
 
 # Every call of the API but the enquiry POSTs (their own handlers, which take no query).

@@ -264,3 +264,34 @@ def test_a_bucket_says_whether_it_is_over(client: TestClient, token: str, launch
     hours = series(client, token, bucket="hour", **{"from": "2026-10-26", "to": "2026-10-26"})["buckets"]
     assert [b["complete"] for b in hours].index(False) == 15  # 15:00 under way, and the hours after it
     assert not any(b["complete"] for b in hours[15:])
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "repeated"),
+    [
+        ("series", "bucket=hour&bucket=day", "bucket"),  # answered in days, the last one
+        ("series", "from=2026-10-24&from=2026-10-25", "from"),
+        (
+            "tally",
+            "start=2026-10-24T00:00:00Z&end=2026-10-25T00:00:00Z&start=2026-10-26T00:00:00Z",
+            "start",  # was told "end is before start"
+        ),
+        ("export", "format=csv&format=xlsx&what=daily", "format"),
+        ("alerts", "limit=5&limit=10", "limit"),
+    ],
+)
+def test_a_single_value_parameter_given_twice_is_refused_not_the_last_one_taken(
+    client: TestClient, token: str, launch: Any, path: str, query: str, repeated: str
+) -> None:
+    response = client.get(f"/api/v1/launches/{SLUG}/{path}?{query}", headers=auth(token))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and error["field"] == repeated, error
+    assert f"{repeated} is given 2 times" in error["message"] and error["problems"][0]["field"] == repeated
+
+
+def test_the_filters_may_be_repeated(client: TestClient, token: str, launch: Any) -> None:
+    query = "bucket=day&channel=phone&channel=chat&segment=private&segment=unspecified"
+    response = client.get(f"/api/v1/launches/{SLUG}/series?{query}", headers=auth(token))
+    assert response.status_code == 200, response.text
+    assert sum(b["total"] for b in response.json()["buckets"]) == 7  # all but the e-mail
