@@ -109,3 +109,25 @@ def test_the_document_says_what_the_server_answers() -> None:
     export = spec["paths"]["/api/v1/launches/{slug}/export"]["get"]["parameters"]
     [fmt] = [p for p in export if p["name"] == "format"]
     assert fmt["schema"]["enum"] == ["csv", "xlsx"]
+
+
+def test_a_body_s_integers_are_json_integers_never_booleans_or_strings(client: Any, lead_token: str) -> None:
+    """schemathesis: {"expected_per_day": true, "version": true} changed a hypothesis at version 1 (true read
+    as 1, and false as 0 in a new one's expected rate). 5.0 is an integer to JSON Schema: taken."""
+    headers = {"Authorization": f"Bearer {lead_token}"}
+    launch = "/api/v1/launches/test-launch"
+    refused = [
+        ("PATCH", f"{launch}/hypotheses/a", {"expected_per_day": True}, "expected_per_day"),
+        ("PATCH", f"{launch}/hypotheses/a", {"version": True}, "version"),
+        ("PATCH", f"{launch}/hypotheses/a", {"expected_per_day": "5"}, "expected_per_day"),
+        ("PATCH", f"{launch}/hypotheses/a", {"version": 1.5}, "version"),
+        ("POST", f"{launch}/hypotheses", {"key": "new", "text": "New", "expected_per_day": False}, "expected_per_day"),
+        ("POST", f"{launch}/hypotheses", {"key": "new", "text": "New", "from_notes": [True]}, "from_notes[0]"),
+        ("POST", f"{launch}/hypotheses/a/relinks", {"from_notes": [1, True]}, "from_notes[1]"),
+    ]
+    for method, path, body, field in refused:
+        response = client.request(method, path, json=body, headers=headers)
+        assert response.status_code == 422, (body, response.text)
+        assert [p["field"] for p in response.json()["error"]["problems"]] == [field], response.text
+    whole = client.patch(f"{launch}/hypotheses/a", json={"expected_per_day": 5.0, "version": 1.0}, headers=headers)
+    assert whole.status_code == 200 and whole.json()["expected_per_day"] == 5, whole.text

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app import enquiries, hypothesis_sets, launches, ranges, tallies
+from app.bodies import JsonInt
 from app.deps import API_DEPENDENCIES, CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
 from app.errors import ERRORS, Conflict, ErrorBody, ErrorDetail, Invalid, NotFound
 from app.insight import impact
@@ -284,9 +285,9 @@ class HypothesisPatch(BaseModel):
     )
     fix_url: str | None = Field(default=None, max_length=500)
     owner_team: str | None = Field(default=None, max_length=100)
-    expected_per_day: int | None = Field(default=None, ge=0, le=hypothesis_sets.MAX_EXPECTED_PER_DAY)
+    expected_per_day: JsonInt[Annotated[int, Field(ge=0, le=hypothesis_sets.MAX_EXPECTED_PER_DAY)]] | None = None
     text: str | None = Field(default=None, min_length=1, max_length=500)
-    version: int | None = Field(default=None, description="The version this change was made from.")
+    version: JsonInt[int] | None = Field(default=None, description="The version this change was made from.")
 
     @field_validator("status", "fix_shipped_at", "owner_team", "text", mode="before")
     @classmethod

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from app import csrf, digests, launches, ranges
+from app.bodies import JsonInt
 from app.deps import (
     API_DEPENDENCIES,
     MAX_ROW_ID,
@@ -490,6 +491,9 @@ def get_surprises(
     )
 
 
+EnquiryIdIn = JsonInt[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]]  # in a JSON body: 7, never true
+
+
 class NewHypothesisIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -497,9 +501,9 @@ class NewHypothesisIn(BaseModel):
     text: str = Field(min_length=1, max_length=500)
     area: str = Field(default="", max_length=100)
     owner_team: str = Field(default="", max_length=100)
-    expected_per_day: int | None = Field(default=None, ge=0, le=MAX_EXPECTED_PER_DAY)
+    expected_per_day: JsonInt[Annotated[int, Field(ge=0, le=MAX_EXPECTED_PER_DAY)]] | None = None
     # Bounded to the INTEGER id column (32-bit on PostgreSQL): past it the lookup itself failed (a 500).
-    from_notes: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(
+    from_notes: list[EnquiryIdIn] = Field(
         default_factory=list,
         # Past the re-link's own limit, so a list of 5,001 gets its code (too_many_enquiries), not "invalid".
         max_length=relink.MAX_ENQUIRIES * 10,
@@ -569,7 +573,7 @@ def create_hypothesis_api(
 class RelinkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    from_notes: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(
+    from_notes: list[EnquiryIdIn] = Field(
         min_length=1,
         max_length=relink.MAX_ENQUIRIES * 10,
         description='Ids of "other" enquiries to move onto the hypothesis (from `surprises`), 1 to 5,000 '
