@@ -111,13 +111,28 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+# Headers of the answers, as the document declares them (a generated client exposes only those).
+RETRY_AFTER: dict[str, Any] = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the same request again",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+WWW_AUTHENTICATE: dict[str, Any] = {
+    "WWW-Authenticate": {
+        "description": "`Bearer`: send an API token as `Authorization: Bearer <token>`",
+        "schema": {"type": "string"},
+    }
+}
+
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "Missing, wrong or revoked token"},
+    401: {"model": ErrorBody, "description": "Missing, wrong or revoked token", "headers": WWW_AUTHENTICATE},
     404: {"model": ErrorBody, "description": "Unknown launch or enquiry"},
     422: {"model": ErrorBody, "description": "A field is wrong; `field` names it"},
     503: {
         "model": ErrorBody,
         "description": "The database did not answer in time (`unavailable`): nothing was changed; try again after "
         "the `Retry-After` header's seconds",
+        "headers": RETRY_AFTER,
     },
 }

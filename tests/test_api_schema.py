@@ -106,9 +106,97 @@ def test_the_document_says_what_the_server_answers() -> None:
     assert "problems" in spec["components"]["schemas"]["ErrorDetail"]["properties"]
     api = [(path, ops) for path, ops in spec["paths"].items() if path.startswith("/api/v1/")]
     assert api and all("503" in op["responses"] for _, ops in api for op in ops.values())
-    export = spec["paths"]["/api/v1/launches/{slug}/export"]["get"]["parameters"]
-    [fmt] = [p for p in export if p["name"] == "format"]
-    assert fmt["schema"]["enum"] == ["csv", "xlsx"]
+    export = {p["name"]: p for p in spec["paths"]["/api/v1/launches/{slug}/export"]["get"]["parameters"]}
+    assert export["format"]["schema"]["enum"] == ["csv", "xlsx"] and export["format"]["schema"]["default"] == "csv"
+    assert export["what"]["schema"]["enum"] == ["enquiries", "daily"]
+    assert export["what"]["schema"]["default"] == "enquiries"
+
+
+SPEC = create_app(make_settings(f"sqlite:///{Path('/nonexistent') / 'unused.db'}")).openapi()
+API = {
+    (method.upper(), path): operation
+    for path, operations in SPEC["paths"].items()
+    if path.startswith("/api/v1/")
+    for method, operation in operations.items()
+}
+# Values that reach the call's own work on the lead_token fixture's launch.
+PATH_VALUES = {"slug": "test-launch", "key": "a", "enquiry_id": "1"}
+QUERY_VALUES = {"start": "2026-11-18T00:00:00+01:00", "end": "2026-11-19T00:00:00+01:00"}
+BODIES: dict[tuple[str, str], dict[str, Any]] = {  # the fewest fields each body needs
+    ("POST", "/api/v1/launches/{slug}/enquiries"): {"channel": "phone"},
+    ("POST", "/api/v1/launches/{slug}/hypotheses"): {"key": "new-one", "text": "New"},
+    ("PATCH", "/api/v1/launches/{slug}/hypotheses/{key}"): {},
+    ("POST", "/api/v1/launches/{slug}/hypotheses/{key}/relinks"): {"from_notes": [1]},
+}
+
+
+def _call(client: Any, token: str, method: str, path: str, *, query: dict[str, str], body: Any = None) -> Any:
+    url = path.format(**PATH_VALUES)
+    return client.request(method, url, params=query, json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+def _blames(response: Any, names: set[str]) -> set[str]:
+    """The names among ``names`` a 422 puts at fault."""
+    if response.status_code != 422:
+        return set()
+    error = response.json()["error"]
+    return names & {error.get("field"), *(p["field"] for p in error.get("problems") or [])}
+
+
+def _schema(schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref", "")
+    return _schema(SPEC["components"]["schemas"][ref.rsplit("/", 1)[1]]) if ref else schema
+
+
+def _takes_null(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "null" or any(_takes_null(branch) for branch in schema.get("anyOf", []))
+
+
+@pytest.mark.parametrize(("method", "path"), [key for key, operation in API.items() if operation.get("parameters")])
+def test_every_parameter_the_document_makes_optional_may_be_left_out(
+    client: Any, lead_token: str, method: str, path: str
+) -> None:
+    """The export's `format` and `what` were optional in the document and a 422 when left out."""
+    parameters = [p for p in API[method, path]["parameters"] if p["in"] == "query"]
+    required = {p["name"] for p in parameters if p.get("required")}
+    optional = {p["name"] for p in parameters} - required
+    response = _call(
+        client, lead_token, method, path, query={n: QUERY_VALUES[n] for n in required}, body=BODIES.get((method, path))
+    )
+    assert not _blames(response, optional), response.text
+
+
+@pytest.mark.parametrize("operation", list(BODIES), ids=[" ".join(key) for key in BODIES])
+def test_no_field_the_document_makes_nullable_refuses_null(client: Any, lead_token: str, operation: Any) -> None:
+    """PATCH's status, text, owner_team and fix_shipped_at were nullable in the document, and null a 422."""
+    method, path = operation
+    body = _schema(API[operation]["requestBody"]["content"]["application/json"]["schema"])
+    nullable = {name for name, field in body["properties"].items() if _takes_null(field)}
+    for name in sorted(nullable):
+        response = _call(client, lead_token, method, path, query={}, body={**BODIES[operation], name: None})
+        assert not _blames(response, {name}), (name, response.text)
+
+
+def test_a_patch_s_fields_are_optional_and_nullable_only_where_null_means_something() -> None:
+    """null is no link, no expected rate, no version check; the other fields have no such value."""
+    operation = API["PATCH", "/api/v1/launches/{slug}/hypotheses/{key}"]
+    patch = _schema(operation["requestBody"]["content"]["application/json"]["schema"])
+    assert "required" not in patch
+    assert {name for name, field in patch["properties"].items() if _takes_null(field)} == {
+        "fix_url",
+        "expected_per_day",
+        "version",
+    }
+
+
+def test_the_headers_the_api_sends_are_declared() -> None:
+    """Idempotent-Replayed (a replayed enquiry), Link (alerts), Retry-After (503) and WWW-Authenticate (401)
+    were sent but not in the document, so a generated client did not expose them."""
+    assert "Idempotent-Replayed" in API["POST", "/api/v1/launches/{slug}/enquiries"]["responses"]["200"]["headers"]
+    assert "Link" in API["GET", "/api/v1/launches/{slug}/alerts"]["responses"]["200"]["headers"]
+    for label, operation in API.items():
+        assert "WWW-Authenticate" in operation["responses"]["401"]["headers"], label
+        assert "Retry-After" in operation["responses"]["503"]["headers"], label
 
 
 def test_a_body_s_integers_are_json_integers_never_booleans_or_strings(client: Any, lead_token: str) -> None:

@@ -306,9 +306,9 @@ def test_without_a_token_401(client: TestClient, launch: Launch) -> None:
 @pytest.mark.parametrize(
     ("query", "status", "code", "field"),
     [
-        ("what=enquiries", 422, "invalid_format", "format"),
+        ("format=&what=enquiries", 422, "invalid_format", "format"),
         ("format=pdf&what=enquiries", 422, "invalid_format", "format"),
-        ("format=csv", 422, "invalid_what", "what"),
+        ("format=csv&what=", 422, "invalid_what", "what"),
         ("format=csv&what=everything", 422, "invalid_what", "what"),
         ("format=csv&what=daily&from=2025-01-01&to=2025-01-31", 422, "range_out_of_window", "from"),
         ("format=xlsx&what=enquiries&range=7d&from=2026-11-16", 422, "invalid_range", "range"),
@@ -322,6 +322,19 @@ def test_bad_parameters_are_named(
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["field"] == field
+
+
+def test_without_format_and_what_the_api_sends_the_enquiries_as_csv(
+    client: TestClient, token: str, launch: Launch
+) -> None:
+    """The document made both optional, and leaving either out was a 422: now they mean what the launch
+    page's download does."""
+    response = client.get(f"/api/v1/launches/{SLUG}/export", headers=auth(token))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "-enquiries-" in response.headers["content-disposition"] and csv_rows(response)[0] == HEADER
+    daily = client.get(f"/api/v1/launches/{SLUG}/export?what=daily", headers=auth(token))
+    assert daily.status_code == 200 and "-daily-" in daily.headers["content-disposition"], daily.text
 
 
 def test_an_unknown_launch_is_404(client: TestClient, token: str, launch: Launch) -> None:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from app import bodies, csrf, privacy
 from app.config import Settings
-from app.errors import ERRORS, ErrorBody, TallyError
+from app.errors import ERRORS, RETRY_AFTER, ErrorBody, TallyError
 from app.models import EnquirySource
 from app.observability import metrics
 from app.recording.credentials import TokenCheck, browser_credential
@@ -90,7 +90,16 @@ Writer = GroupCommitWriter[EnquiryRequest, Logged]
     response_model=EnquiryOut,
     responses={
         **ERRORS,
-        200: {"model": EnquiryOut, "description": "Same idempotency key as before: the earlier enquiry"},
+        200: {
+            "model": EnquiryOut,
+            "description": "Same idempotency key as before: the earlier enquiry, as first recorded",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "`true`: a repeat of a request already recorded; nothing new was counted",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            },
+        },
         413: {"model": ErrorBody, "description": "A body over 16 KB (`body_too_large`): nothing was read"},
         409: {
             "model": ErrorBody,
@@ -101,7 +110,8 @@ Writer = GroupCommitWriter[EnquiryRequest, Logged]
         503: {
             "model": ErrorBody,
             "description": "The database did not answer in time (`unavailable`): nothing was recorded, send it "
-            "again with the same idempotency key",
+            "again with the same idempotency key, after the `Retry-After` header's seconds",
+            "headers": RETRY_AFTER,
         },
     },
     openapi_extra={"security": [{"HTTPBearer": []}]},

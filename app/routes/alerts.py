@@ -59,7 +59,19 @@ class AlertOut(BaseModel):
 @router.get(
     "/api/v1/launches/{slug}/alerts",
     response_model=list[AlertOut],
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        200: {
+            "description": "The alerts, newest first",
+            "headers": {
+                "Link": {
+                    "description": "When more may follow: the next page (RFC 8288), "
+                    '`</api/v1/launches/…/alerts?before=…&limit=…>; rel="next"`; the last page has none',
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+    },
     tags=["api"],
     dependencies=API_DEPENDENCIES,
     summary="Spike alerts",

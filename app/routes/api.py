@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -272,21 +272,35 @@ class HypothesisDetail(BaseModel):
         )
 
 
+def _never_null(schema: dict[str, Any]) -> None:
+    """A field's schema as a client must read it: optional (left out, it is kept), but never null, which
+    ``HypothesisPatch._not_null`` refuses. Declared nullable, generated clients sent null, and fuzzers
+    expected it taken."""
+    schema.update(next(branch for branch in schema.pop("anyOf") if branch != {"type": "null"}))
+    schema.pop("default", None)
+
+
 class HypothesisPatch(BaseModel):
-    """The fields to change; those left out stay as they are."""
+    """The fields to change; those left out stay as they are. `fix_url` and `expected_per_day` may be
+    null (no link, no expected rate); the others may not."""
 
     model_config = ConfigDict(extra="forbid")
 
-    status: HypothesisStatus | None = None
+    status: HypothesisStatus | None = Field(default=None, json_schema_extra=_never_null)
     fix_shipped_at: AwareDatetime | None = Field(
         default=None,
         description="When the fix reached customers (may be in the past); now if status becomes "
         "fix_shipped without it.",
+        json_schema_extra=_never_null,
     )
-    fix_url: str | None = Field(default=None, max_length=500)
-    owner_team: str | None = Field(default=None, max_length=100)
-    expected_per_day: JsonInt[Annotated[int, Field(ge=0, le=hypothesis_sets.MAX_EXPECTED_PER_DAY)]] | None = None
-    text: str | None = Field(default=None, min_length=1, max_length=500)
+    fix_url: str | None = Field(default=None, max_length=500, description='null or "": no link.')
+    owner_team: str | None = Field(
+        default=None, max_length=100, description='"" for no owner team.', json_schema_extra=_never_null
+    )
+    expected_per_day: JsonInt[Annotated[int, Field(ge=0, le=hypothesis_sets.MAX_EXPECTED_PER_DAY)]] | None = Field(
+        default=None, description="null: no expected rate."
+    )
+    text: str | None = Field(default=None, min_length=1, max_length=500, json_schema_extra=_never_null)
     version: JsonInt[int] | None = Field(default=None, description="The version this change was made from.")
 
     @field_validator("status", "fix_shipped_at", "owner_team", "text", mode="before")

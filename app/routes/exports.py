@@ -24,9 +24,16 @@ from app.errors import ERRORS
 router = APIRouter()
 api = APIRouter(prefix="/api/v1", tags=["api"], dependencies=API_DEPENDENCIES)
 
+# Both with a default, as the document says: an integration that leaves them out gets the launch page's
+# download (the enquiries, as CSV). A value given but not one of these is refused (invalid_what,
+# invalid_format), an empty one too (the pages' links take it for the default).
 What = Annotated[
-    str | None,
-    Query(description="`enquiries`: a row per enquiry and matched hypothesis; `daily`: counts per local day"),
+    str,
+    Query(
+        description="`enquiries` (the default): a row per enquiry and matched hypothesis; `daily`: counts per "
+        "local day",
+        json_schema_extra={"enum": list(exports.WHATS)},
+    ),
 ]
 Range = Annotated[str | None, Query(alias="range", description="since-digest, today, yesterday, 7d or launch")]
 From = Annotated[str | None, Query(alias="from", description="First local day, YYYY-MM-DD (or an ISO 8601 time)")]
@@ -47,7 +54,7 @@ FILES: dict[int | str, dict[str, Any]] = {
 class ExportQuery:
     """The query parameters both doors take, besides the format."""
 
-    what: str | None
+    what: str
     range_name: str | None
     from_text: str | None
     to_text: str | None
@@ -56,7 +63,7 @@ class ExportQuery:
 
 
 def export_query(
-    what: What = None,
+    what: What = "enquiries",
     range_name: Range = None,
     from_text: From = None,
     to: To = None,
@@ -73,7 +80,7 @@ def _download(
     request: Request,
     session: Session,
     slug: str,
-    format: str | None,
+    format: str,
     query: ExportQuery,
     now: dt.datetime,
     *,
@@ -132,14 +139,15 @@ def api_download(
     now: Now,
     query: Params,
     format: Annotated[
-        str | None,
+        str,
         Query(
-            description="csv (UTF-8 with BOM) or xlsx; required (422 `invalid_format` without it)",
-            json_schema_extra={"enum": ["csv", "xlsx"]},
+            description="`csv` (UTF-8 with BOM; the default) or `xlsx`",
+            json_schema_extra={"enum": list(exports.FORMATS)},
         ),
-    ] = None,
+    ] = "csv",
 ) -> StreamingResponse:
     """A launch's enquiries (a row per enquiry and matched hypothesis; an "other" enquiry is one row
     with no hypothesis) or its daily counts (every local day × every hypothesis, other and total),
-    as CSV or XLSX, streamed. The range and filters are those of the launch page; none: the whole launch."""
+    as CSV or XLSX, streamed; without `what` and `format`, the enquiries as CSV. The range and filters
+    are those of the launch page; none: the whole launch."""
     return _download(request, session, slug, format, query, now)
