@@ -36,6 +36,7 @@ from app.errors import (
     Unauthenticated,
     Unavailable,
 )
+from app.heads import HeadAsGet
 from app.observability import metrics
 from app.readiness import Readiness
 from app.recording.credentials import TokenCheck
@@ -255,6 +256,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         compresslevel=6,
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *NOT_COMPRESSED),
     )
+    app.add_middleware(HeadAsGet)  # HEAD for every GET route (FastAPI's routes answer it 405)
     app.add_middleware(BodyLimitMiddleware)  # outermost of ours: a huge body is refused before anything reads it
     app.mount("/static", StaticAssets(directory=STATIC), name="static")
 
@@ -336,6 +338,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        headers = dict(error.headers or {})
+        allowed = [method.strip() for method in headers.get("Allow", "").split(",")]
+        if "GET" in allowed and "HEAD" not in allowed:  # HeadAsGet answers HEAD wherever GET is answered
+            headers["Allow"] = ", ".join([*allowed, "HEAD"])
         if error.status_code == 404:
             return await error_response(request, NotFound(f"There is nothing at {request.url.path}."))
         if error.status_code == 400 and _is_api(request):
@@ -348,15 +354,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
             )
         if _wants_json(request):
             body = {"error": {"code": "http_error", "message": str(error.detail)}}
-            return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+            return JSONResponse(body, status_code=error.status_code, headers=headers)
         if error.status_code == 405:
             # A typed or bookmarked address of a button (GET /logout): the page, in the reader's language,
             # not the framework's bare "Method Not Allowed".
             refused = await error_response(
                 request, MethodNotAllowed(f"{request.method} is not how {request.url.path} is used.")
             )
-            refused.headers.update(error.headers or {})
+            refused.headers.update(headers)
             return refused
-        return Response(str(error.detail), status_code=error.status_code, headers=error.headers)
+        return Response(str(error.detail), status_code=error.status_code, headers=headers)
 
     return app

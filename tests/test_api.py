@@ -465,3 +465,38 @@ def test_a_value_postgresql_refuses_lists_its_problem(pg: Any) -> None:
             assert "cannot be stored as given" in assert_problems(response, "")[0]["message"]
     finally:
         db.dispose()
+
+
+# --- HEAD ------------------------------------------------------------------------------------------
+
+
+def test_every_reading_call_answers_head_as_its_get_without_a_body(client: TestClient, token: str, launch: Any) -> None:
+    """HEAD was a 405 (Allow: GET) on every call (RFC 9110 §9.1: a GET's resource answers HEAD)."""
+    window = {"start": "2026-11-18T00:00:00+01:00", "end": "2026-11-19T00:00:00+01:00"}
+    calls = [("/api/v1/launches", {}), ("/api/openapi.json", {}), (f"/api/v1/launches/{SLUG}/tally", window)]
+    calls += [(f"/api/v1/launches/{SLUG}/{path}", {}) for path in ("series", "alerts", "surprises")]
+    for path, params in calls:
+        get = client.get(path, params=params, headers=auth(token))
+        head = client.head(path, params=params, headers=auth(token))
+        assert head.status_code == get.status_code == 200, (path, head.status_code, get.text)
+        assert head.content == b""
+        for name in ("content-type", "content-length", "x-content-type-options"):
+            assert head.headers.get(name) == get.headers.get(name), (path, name)
+    # Its refusals are the GET's: a token needed, a parameter it does not take, a launch it does not have.
+    tally = f"/api/v1/launches/{SLUG}/tally"
+    stranger = client.head(tally, params=window)
+    assert stranger.status_code == 401 and stranger.headers["WWW-Authenticate"] == "Bearer"
+    assert client.head(tally, params={**window, "chanel": "x"}, headers=auth(token)).status_code == 422
+    assert client.head("/api/v1/launches/nope/series", headers=auth(token)).status_code == 404
+
+
+def test_head_changes_nothing_and_is_allowed_where_get_is(client: TestClient, token: str, launch: Any) -> None:
+    """A HEAD is its GET's, never another method's; a 405 lists HEAD wherever GET is answered."""
+    logging = client.head(f"/api/v1/launches/{SLUG}/enquiries", headers=auth(token))
+    assert logging.status_code == 405 and logging.headers["Allow"] == "POST"
+    undo = client.head("/api/v1/enquiries/1", headers=auth(token))
+    assert undo.status_code == 405 and undo.headers["Allow"] == "DELETE"
+    window = {"start": "2020-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"}
+    assert client.get(f"/api/v1/launches/{SLUG}/tally", params=window, headers=auth(token)).json()["total"] == 0
+    listing = client.post("/api/v1/launches", headers=auth(token))
+    assert listing.status_code == 405 and listing.headers["Allow"] == "GET, HEAD"

@@ -87,6 +87,26 @@ def test_a_button_s_address_typed_in_is_a_page_not_bare_text(web: Any, people: A
     assert api.status_code == 405 and api.json()["error"]["code"] == "http_error"  # the API's as before
 
 
+def test_pages_and_probes_answer_head_as_their_get(web: Any, people: Any, db: Database) -> None:
+    """A monitor's HEAD of /healthz, or a link checker's of a page, was a 405 (Allow: GET). The same
+    sign-in rules apply, and a HEAD never does what a button's POST does."""
+    make_launch(db)
+    kari, stranger = web("kari"), web(None)
+    for user, path in ((stranger, "/healthz"), (stranger, "/readyz"), (stranger, "/login"), (kari, "/")):
+        get, head = user.client.get(path), user.client.head(path)
+        assert head.status_code == get.status_code == 200, (path, head.status_code)
+        assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"], path
+    assert kari.client.head("/launches/test-launch").status_code == 200
+    signed_out = stranger.client.head("/launches/test-launch")
+    assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/login")
+    assert kari.client.head("/admin/users").status_code == 403
+    logout = kari.client.head("/logout")
+    assert logout.status_code == 405 and logout.headers["Allow"] == "POST"
+    assert kari.client.get("/").status_code == 200  # still signed in
+    typed = kari.client.get("/logout")
+    assert typed.status_code == 405 and typed.headers["Allow"] == "POST"
+
+
 def test_an_unexpected_failure_is_a_plain_500_with_the_security_headers(app: Any) -> None:
     """The framework answers a 500 from its outermost layer, outside the one that added the headers."""
 

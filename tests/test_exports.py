@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -335,6 +336,39 @@ def test_without_format_and_what_the_api_sends_the_enquiries_as_csv(
     assert "-enquiries-" in response.headers["content-disposition"] and csv_rows(response)[0] == HEADER
     daily = client.get(f"/api/v1/launches/{SLUG}/export?what=daily", headers=auth(token))
     assert daily.status_code == 200 and "-daily-" in daily.headers["content-disposition"], daily.text
+
+
+def test_head_of_an_export_says_what_the_get_would_send_without_making_the_file(
+    client: TestClient, token: str, launch: Launch, logged: dict[str, int], db: Database
+) -> None:
+    """HEAD was a 405 (Allow: GET). Answered as its GET, it would write the whole file to send nothing:
+    its checks are made (a bad parameter is the GET's 422), the rows are never read."""
+    statements: list[str] = []  # every statement, the driver cursor's too (SQLite's trace; none on PostgreSQL)
+
+    def trace(connection: Any, record: Any) -> None:
+        if db.is_sqlite:
+            connection.set_trace_callback(statements.append)
+
+    sa.event.listen(db.engine, "connect", trace)
+    db.engine.dispose()  # the connections from now on are traced
+    try:
+        for query, media_type in (("what=enquiries", "text/csv"), ("format=xlsx&what=daily", "application/vnd")):
+            head = client.head(f"/api/v1/launches/{SLUG}/export?{query}", headers=auth(token))
+            assert head.status_code == 200 and head.content == b"", head.text
+            assert head.headers["content-type"].startswith(media_type)
+            assert head.headers["content-disposition"] == export(client, token, query).headers["content-disposition"]
+        statements.clear()
+        client.head(f"/api/v1/launches/{SLUG}/export?what=enquiries", headers=auth(token))
+        assert not any("FROM enquiry e" in sql for sql in statements), statements
+        export(client, token, "what=enquiries")
+        assert any("FROM enquiry e" in sql for sql in statements) == db.is_sqlite  # the GET reads them
+    finally:
+        sa.event.remove(db.engine, "connect", trace)
+    refused = client.head(f"/api/v1/launches/{SLUG}/export?format=pdf", headers=auth(token))
+    assert refused.status_code == 422 and refused.content == b""
+    assert client.head(f"/api/v1/launches/{SLUG}/export").status_code == 401
+    signed_out = client.head(f"/launches/{SLUG}/export.csv", follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/login")
 
 
 def test_an_unknown_launch_is_404(client: TestClient, token: str, launch: Launch) -> None:

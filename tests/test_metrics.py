@@ -104,6 +104,8 @@ def test_enquiries_are_counted_by_launch_channel_and_source_and_every_route_is_t
     assert kari.get(f"/launches/{slug}/checklist").status_code == 200
     assert client.get(f"/no/such/page/{slug}").status_code == 404
     assert client.get("/static/app.css").status_code == 200
+    assert kari.client.head(f"/launches/{slug}/checklist").status_code == 200  # routed as its GET
+    assert client.head("/static/app.css").status_code == 200
     after = scrape(client)
 
     counted = "tally_enquiries_logged_total"
@@ -117,6 +119,8 @@ def test_enquiries_are_counted_by_launch_channel_and_source_and_every_route_is_t
     assert delta(before, after, timed, route="/launches/{slug}/checklist", method="GET", status="2xx") >= 1
     assert delta(before, after, timed, route="<unmatched>", method="GET", status="4xx") >= 1
     assert delta(before, after, timed, route="/static/{path}", method="GET", status="2xx") >= 1
+    assert delta(before, after, timed, route="/launches/{slug}/checklist", method="HEAD", status="2xx") == 1
+    assert delta(before, after, timed, route="/static/{path}", method="HEAD", status="2xx") == 1
     assert delta(before, after, "tally_http_request_duration_seconds_bucket", route=API_ROUTE, method="POST",
                  status="2xx", le="+Inf") == 3  # fmt: skip
     routes = {dict(labels).get("route", "") for name, labels in after if name.startswith("tally_http_request")}

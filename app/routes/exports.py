@@ -20,6 +20,7 @@ from app import digests, exports, launches, ranges
 from app.db import Database
 from app.deps import API_DEPENDENCIES, CurrentToken, CurrentViewer, Now, SessionDep
 from app.errors import ERRORS
+from app.heads import is_head
 
 router = APIRouter()
 api = APIRouter(prefix="/api/v1", tags=["api"], dependencies=API_DEPENDENCIES)
@@ -99,6 +100,10 @@ def _download(
         digest_start=digests.since_digest_start(session, launch, now) if query.range_name == "since-digest" else None,
     )
     export = exports.Export(selection, checked_what, checked_format)
+    headers = {"Content-Disposition": export.content_disposition}
+    if is_head(request):
+        # Everything that could refuse the GET was checked: its status and headers, without the file.
+        return StreamingResponse(iter(()), media_type=export.media_type, headers=headers)
     # Its connection back to the pool now: the request's session is otherwise closed only once the
     # last byte is sent (FastAPI ends dependencies after a streamed answer), however slow the client.
     session.close()
@@ -106,7 +111,7 @@ def _download(
     return StreamingResponse(
         exports.stream(export, db=db, now=now),
         media_type=export.media_type,
-        headers={"Content-Disposition": export.content_disposition},
+        headers=headers,
     )
 
 
