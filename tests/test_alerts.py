@@ -48,9 +48,16 @@ def local(day: int, hour: int, minute: int = 0) -> dt.datetime:
 
 
 def log_many(
-    db: Database, launch: Launch, key: str | None, n: int, *, start: dt.datetime, note: str | None = None
+    db: Database,
+    launch: Launch,
+    key: str | None,
+    n: int,
+    *,
+    start: dt.datetime,
+    note: str | None = None,
+    every: dt.timedelta = dt.timedelta(minutes=1),
 ) -> None:
-    """``n`` enquiries for ``key`` (None: "other"), a minute apart from ``start``."""
+    """``n`` enquiries for ``key`` (None: "other"), ``every`` apart (a minute) from ``start``."""
     ids = hypothesis_ids(db, launch)
     with db.write_connection() as connection:
         insert_many(
@@ -60,13 +67,19 @@ def log_many(
                     launch_id=launch.id or 0,
                     channel="phone",
                     segment="private",
-                    created_at=start + dt.timedelta(minutes=i),
+                    created_at=start + i * every,
                     hypothesis_ids=(ids[key],) if key else (),
                     note=note,
                 )
                 for i in range(n)
             ],
         )
+
+
+def steady(db: Database, launch: Launch, key: str | None, per_hour: int, day: int, hours: range) -> None:
+    """``per_hour`` enquiries an hour, evenly spread, in those local hours of the day."""
+    for hour in hours:
+        log_many(db, launch, key, per_hour, start=local(day, hour), every=dt.timedelta(hours=1) / per_hour)
 
 
 def set_hypothesis(db: Database, launch: Launch, key: str, **values: Any) -> None:
@@ -234,6 +247,36 @@ def test_earlier_days_are_at_most_seven_and_never_before_the_launch(db: Database
         (local(2, 9), local(2, 10)),
         (local(1, 9), local(1, 10)),
     ]
+    # The night window of the second day: its first day, from the launch's start.
+    assert alerts.earlier_stretches(launch, local(1, 16), local(2, 8, 15)) == [(local(1, 0), local(1, 9))]
+
+
+def test_the_second_days_night_window_is_compared_with_the_first_days_hours(db: Database, settings: Settings) -> None:
+    """Each launch's second morning alerted "no normal yet": its night window's stretch of the day before,
+    16:00 on the eve of the launch to 09:00 on its first day, began before the launch and was dropped,
+    with the first day's hours in it."""
+    launch = make_launch(db, hypotheses=("send",), starts_on=dt.date(2026, 11, 17))
+    for day in (17, 18):
+        steady(db, launch, "send", 15, day, range(8, 16))
+    now = local(18, 0)
+    while now <= local(18, 16):
+        assert run(db, settings, None, now) == [], now
+        now += dt.timedelta(minutes=5)
+
+
+def test_the_hours_before_the_launch_count_as_busy_as_the_launch_has_them(db: Database) -> None:
+    """A centre open 08:00-22:00: its second morning's window, from 16:00 the day before, holds a busy
+    evening the first day's stretch from midnight has not. Counted as none, or as busy as the night and
+    the morning, that evening made a normal morning a spike."""
+    launch = make_launch(db, hypotheses=("send",), starts_on=dt.date(2026, 11, 17))
+    steady(db, launch, "send", 10, 17, range(8, 22))
+    steady(db, launch, "send", 10, 18, range(8, 9))
+    assert evaluate(db, launch, local(18, 8, 40)) == []  # 60 + 7 since 16:00
+    log_many(db, launch, "send", 150, start=local(18, 8, 10), every=dt.timedelta(seconds=6))
+    [spike] = evaluate(db, launch, local(18, 8, 40))
+    # 10 in 00:00-09:00 of the 17th, which had 7 times as many in 16:00-09:00 (the 17th's 140 enquiries
+    # by hour), scaled from 17 hours to 16 h 40.
+    assert (spike.count, spike.normal) == (217, round(10 * 7 * 1000 / 1020, 2))
 
 
 def test_retired_hypotheses_never_alert(db: Database, settings: Settings, launch: Launch) -> None:

@@ -10,7 +10,9 @@
   launch (up to ``HISTORY_DAYS``). Those hours are widened to whole local hours (13:00–15:00 for a
   window of 13:00–14:37) so that they come from the closed days' hour-by-hour counts, which every
   process keeps (app/tallies/cache.py): no enquiry is read for them. Each day's count is then
-  scaled back to the window's length (× 97/120 here).
+  scaled back to the window's length (× 97/120 here). A stretch that began before the launch (the
+  second day's night window, from 16:00 on the eve of the launch) counts from the launch's start,
+  the hours before it filled in as busy as the launch's closed days have them (``_scale``).
 
 A rising theme in "other" (``themes.surprises`` over the window) counts the notes that have it;
 its normal is that count in the part of the launch before the window, per day, scaled to the
@@ -62,6 +64,9 @@ GAVE_UP = template(N_("Gave up after {attempts} attempts: {reason}"))
 log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 7  # earlier days compared with, at most
+# The launch's closed days tell when in the day its enquiries come once they hold this many: an hour with
+# an eighth of a day's would then look a third as busy as it is once in 200 days (at 50: once in 20).
+PROFILE_MIN = 100
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 # Shown on the pages and in the API: every alert but one being sent right now.
@@ -103,26 +108,102 @@ def window_start(launch: Launch, now: dt.datetime) -> dt.datetime | None:
     return schedule.previous_slot(launch, now) or start
 
 
-def earlier_stretches(launch: Launch, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The same local clock hours as [start, end) on each earlier day of the launch (newest first, at
-    most ``HISTORY_DAYS``), widened to whole local hours. Wall-clock arithmetic: on a DST day a
-    stretch is an hour shorter or longer, and each is scaled by its own length."""
-    tz = launches.zone(launch)
-    first = launches.window(launch)[0]
+def _whole_hours(tz: dt.tzinfo, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) widened to whole local hours, as local wall-clock times (naive)."""
     a = start.astimezone(tz).replace(tzinfo=None, minute=0, second=0, microsecond=0)
     local_end = end.astimezone(tz).replace(tzinfo=None)
     b = local_end.replace(minute=0, second=0, microsecond=0)
     if b < local_end:
         b += HOUR
+    return a, b
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """The same local clock hours as the window on an earlier day: [start, end), cut at the launch's
+    start when they began before it (``whole``: where they began)."""
+
+    whole: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+
+
+def _stretches(launch: Launch, start: dt.datetime, end: dt.datetime) -> list[Stretch]:
+    tz = launches.zone(launch)
+    first = launches.window(launch)[0]
+    a, b = _whole_hours(tz, start, end)
     stretches = []
     for days in range(1, HISTORY_DAYS + 1):
-        shifted = (a - days * DAY).replace(tzinfo=tz).astimezone(dt.UTC)
-        if shifted < first:
-            break
         shifted_end = (b - days * DAY).replace(tzinfo=tz).astimezone(dt.UTC)
+        if shifted_end <= first:
+            break
+        shifted = (a - days * DAY).replace(tzinfo=tz).astimezone(dt.UTC)
         if shifted_end > shifted:  # the hour the clocks skipped in spring has no length: nothing to compare
-            stretches.append((shifted, shifted_end))
+            stretches.append(Stretch(shifted, max(shifted, first), shifted_end))
     return stretches
+
+
+def earlier_stretches(launch: Launch, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The same local clock hours as [start, end) on each earlier day of the launch (newest first, at
+    most ``HISTORY_DAYS``), widened to whole local hours, from the launch's start at the earliest (the
+    night window of its second day is compared with its first day from midnight). Wall-clock
+    arithmetic: on a DST day a stretch is an hour shorter or longer, and each is scaled by its own length."""
+    return [(s.start, s.end) for s in _stretches(launch, start, end)]
+
+
+@dataclass(frozen=True)
+class Hours:
+    """The launch's enquiries (all of them, whatever they were ticked as) on its earlier closed days, by
+    local clock hour: when in the day the centre's enquiries come."""
+
+    tz: dt.tzinfo
+    days: dict[dt.date, list[int]]
+
+    @property
+    def by_hour(self) -> list[int]:
+        return [sum(hour) for hour in zip(*self.days.values(), strict=True)] if self.days else [0] * 24
+
+    def share(self, start: dt.datetime, end: dt.datetime) -> float | None:
+        """The share of a day's enquiries that come in the local clock hours of [start, end) (whole
+        hours); None while the earlier days hold fewer than ``PROFILE_MIN`` enquiries to tell."""
+        by_hour = self.by_hour
+        total = sum(by_hour)
+        if total < PROFILE_MIN:
+            return None
+        n, moment = 0, start
+        while moment < end:
+            n += by_hour[moment.astimezone(self.tz).hour]
+            moment += HOUR
+        return n / total
+
+
+def hours_of(session: Session, launch: Launch, now: dt.datetime) -> Hours:
+    """``Hours`` of the launch's closed days among the ``HISTORY_DAYS`` before today (kept counts: no
+    enquiry is read for them)."""
+    tz = launches.zone(launch)
+    today = launches.local_date(now, tz)
+    days = {}
+    for n in range(1, HISTORY_DAYS + 1):
+        day = today - dt.timedelta(days=n)
+        if day < launch.starts_on:
+            break
+        if tallies.is_closed(launch, day, now):
+            days[day] = tallies.by_clock_hour(session, launch, day, now)
+    return Hours(tz, days)
+
+
+def _scale(stretch: Stretch, hours: Hours, start: dt.datetime, end: dt.datetime) -> float:
+    """What a stretch's count is multiplied by to stand for the window [start, end): by length within
+    its whole hours. One cut at the launch's start lacks the hours before it, which cannot be taken as
+    none (a centre open in the evening) nor as busy as the rest (the night): they are filled in as busy
+    as the launch's closed days have them, relative to the hours it has; without enough of those, as
+    busy per hour as the hours it has."""
+    if stretch.start == stretch.whole:
+        return (end - start) / (stretch.end - stretch.start)
+    whole, counted = hours.share(stretch.whole, stretch.end), hours.share(stretch.start, stretch.end)
+    if whole is None or not counted:
+        return (end - start) / (stretch.end - stretch.start)
+    return (end - start) / (stretch.end - stretch.whole) * whole / counted
 
 
 def _usual_counts(
@@ -133,12 +214,13 @@ def _usual_counts(
     start: dt.datetime,
     end: dt.datetime,
     now: dt.datetime,
+    hours: Hours,
 ) -> dict[int, float] | None:
     """Per hypothesis id, the mean count of the same hours of earlier days, scaled to [start, end);
     None on the launch's first day. Only days since the hypothesis counts (``tallies.counting_since``):
     one added yesterday is compared with yesterday, not with days it had no enquiries because it did
     not exist; one added today has no normal yet (left out)."""
-    stretches = earlier_stretches(launch, start, end)
+    stretches = _stretches(launch, start, end)
     if not stretches:
         return None
     launch_start = launches.window(launch)[0]
@@ -146,12 +228,13 @@ def _usual_counts(
     since = {id_of(h): tallies.counting_since(h, launch_start, first.get(id_of(h))) for h in hypotheses}
     sums = dict.fromkeys(since, 0.0)
     days = dict.fromkeys(since, 0)
-    for a, b in stretches:
+    for stretch in stretches:
+        a, b = stretch.start, stretch.end
         counting = [h for h in hypotheses if since[id_of(h)] < b]  # counting for some of the stretch at least
         if not counting:
             continue
         counts = tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=counting)
-        scale = (end - start) / (b - a)
+        scale = _scale(stretch, hours, start, end)
         for h in counting:
             sums[id_of(h)] += counts.for_hypothesis(h) * scale
             days[id_of(h)] += 1
@@ -189,7 +272,8 @@ def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spik
     alerted = set(_alerted_since(session, launch, start, AlertKind.HYPOTHESIS))
     counted = {id_of(h): current.for_hypothesis(h) - moved[id_of(h)] for h in hypotheses}
     enough = [h for h in hypotheses if counted[id_of(h)] >= launch.alert_min_count and h.key not in alerted]
-    usual = _usual_counts(session, launch, enough, start=start, end=end, now=now) if enough else None
+    hours = hours_of(session, launch, now) if enough else Hours(launches.zone(launch), {})
+    usual = _usual_counts(session, launch, enough, start=start, end=end, now=now, hours=hours) if enough else None
     spikes = []
     for h in enough:
         count = counted[id_of(h)]

@@ -15,7 +15,7 @@ Local days come from ``launches.day_bounds``, which knows DST days are 23 or 25 
 from app.tallies.cache import CLOSED_AFTER, DAY_CACHE_KEY, DAY_FORMAT, DayCache, is_closed, keep_closed_days
 from app.tallies.counting import UNSPECIFIED_SEGMENT, Counts, DayCounts, Filter, count
 from app.tallies.since import counting_since, first_enquiries, first_enquiry
-from app.tallies.windows import BUCKETS, Bucket, BucketKind, Tally, bucket_bounds, clip, series, tally
+from app.tallies.windows import BUCKETS, Bucket, BucketKind, Tally, bucket_bounds, by_clock_hour, clip, series, tally
 
 __all__ = [
     "BUCKETS",
@@ -31,6 +31,7 @@ __all__ = [
     "Filter",
     "Tally",
     "bucket_bounds",
+    "by_clock_hour",
     "clip",
     "count",
     "counting_since",
