@@ -5,7 +5,11 @@
 
 **Normal**, for a hypothesis and that window, is the higher of
 
-* its expected rate: ``expected_per_day`` × the window's length / 24 h;
+* its expected rate: ``expected_per_day`` × the share of a day's enquiries of the launch (all of them)
+  that come in the window's local clock hours on its closed earlier days (up to ``HISTORY_DAYS``),
+  once those hold ``PROFILE_MIN`` enquiries; before that (the first day), × the window's length /
+  ``WORKING_DAY`` (8 h), at most a whole day's. Not × length / 24 h: a customer centre open 8 hours
+  gets its day in them, three times that rate, and its normal day alerted (``expected_count``);
 * its own rate: the mean of its counts in the same local clock hours on each earlier day of the
   launch (up to ``HISTORY_DAYS``). Those hours are widened to whole local hours (13:00–15:00 for a
   window of 13:00–14:37) so that they come from the closed days' hour-by-hour counts, which every
@@ -67,6 +71,11 @@ HISTORY_DAYS = 7  # earlier days compared with, at most
 # The launch's closed days tell when in the day its enquiries come once they hold this many: an hour with
 # an eighth of a day's would then look a third as busy as it is once in 200 days (at 50: once in 20).
 PROFILE_MIN = 100
+# Before that, a day's expected enquiries are taken to come within this long, a customer centre's day:
+# spread over 24 hours they made a centre's normal day three times its normal. A centre open longer (or
+# round the clock) is then alerted later for a spike, never for its normal day; one open under 8 h /
+# factor (2 h 40 at the default 3) would be.
+WORKING_DAY = dt.timedelta(hours=8)
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 # Shown on the pages and in the API: every alert but one being sent right now.
@@ -241,6 +250,19 @@ def _usual_counts(
     return {hypothesis_id: sums[hypothesis_id] / n for hypothesis_id, n in days.items() if n}
 
 
+def expected_count(hypothesis: Hypothesis, hours: Hours, start: dt.datetime, end: dt.datetime) -> float:
+    """What ``expected_per_day`` makes of [start, end): the share of a day's enquiries that come in
+    those local clock hours on the launch's closed days (by length within its whole hours); with too few
+    of them, as much of a ``WORKING_DAY`` as the window lasts (a whole day's from 8 hours)."""
+    if hypothesis.expected_per_day is None:
+        return 0.0
+    a, b = (moment.replace(tzinfo=hours.tz).astimezone(dt.UTC) for moment in _whole_hours(hours.tz, start, end))
+    share = hours.share(a, b) if b > a else None
+    if share is None:
+        return hypothesis.expected_per_day * min(end - start, WORKING_DAY) / WORKING_DAY
+    return hypothesis.expected_per_day * share * ((end - start) / (b - a))
+
+
 def is_spike(launch: Launch, count: int, normal: float) -> bool:
     return count >= launch.alert_min_count and count >= launch.alert_factor * normal
 
@@ -277,8 +299,7 @@ def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spik
     spikes = []
     for h in enough:
         count = counted[id_of(h)]
-        expected = h.expected_per_day * ((end - start) / DAY) if h.expected_per_day is not None else 0.0
-        normal = max(expected, usual.get(id_of(h), 0.0) if usual else 0.0)
+        normal = max(expected_count(h, hours, start, end), usual.get(id_of(h), 0.0) if usual else 0.0)
         if is_spike(launch, count, normal):
             spikes.append(
                 Spike(AlertKind.HYPOTHESIS, h.key, h.text, count, round(normal, 2), start, now, hypothesis_id=h.id)
