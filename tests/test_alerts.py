@@ -234,6 +234,25 @@ def test_the_expected_rate_is_spread_over_the_hours_the_launchs_enquiries_come(d
     assert (spike.count, spike.normal) == (120, 40.0)
 
 
+@pytest.mark.parametrize("expected", [None, 120])
+def test_the_days_the_centre_was_closed_are_nobodys_normal(
+    db: Database, settings: Settings, expected: int | None
+) -> None:
+    """A launch begun on a Friday, in a centre closed at weekends: its first Monday was compared with
+    Friday, Saturday and Sunday, two of them zeros, and alerted "3.0× normal" at the same 15 an hour."""
+    launch = make_launch(db, hypotheses=("send",), starts_on=dt.date(2026, 11, 20))
+    set_hypothesis(db, launch, "send", expected_per_day=expected)
+    for day in (20, 23):
+        steady(db, launch, "send", 15, day, range(8, 16))
+    now = local(23, 0)
+    while now <= local(23, 16):
+        assert run(db, settings, None, now) == [], now
+        now += dt.timedelta(minutes=5)
+    log_many(db, launch, "send", 30, start=local(23, 9, 5), every=dt.timedelta(seconds=20))
+    [spike] = evaluate(db, launch, local(23, 9, 40))
+    assert (spike.count, spike.normal) == (40, 10.0)  # Friday's 15 in 09:00-10:00, by 09:40
+
+
 def test_a_hypothesis_added_during_the_launch_is_normal_only_from_when_it_counts(db: Database) -> None:
     """Added on the 20th at noon and steady at six an hour since: the days before it existed had none
     of its enquiries (they were "other"), and must not pull its normal down to a fifth."""

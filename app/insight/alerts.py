@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -165,12 +166,18 @@ class Hours:
     """The launch's enquiries (all of them, whatever they were ticked as) on its earlier closed days, by
     local clock hour: when in the day the centre's enquiries come."""
 
-    tz: dt.tzinfo
+    tz: ZoneInfo
     days: dict[dt.date, list[int]]
 
     @property
     def by_hour(self) -> list[int]:
         return [sum(hour) for hour in zip(*self.days.values(), strict=True)] if self.days else [0] * 24
+
+    def closed(self, end: dt.datetime) -> bool:
+        """Whether the launch had no enquiry at all on the (closed) day of the hour before ``end``: the
+        centre was closed (a weekend, a holiday), and those hours are nobody's normal."""
+        day = launches.local_date(end - HOUR, self.tz)
+        return day in self.days and not any(self.days[day])
 
     def share(self, start: dt.datetime, end: dt.datetime) -> float | None:
         """The share of a day's enquiries that come in the local clock hours of [start, end) (whole
@@ -228,7 +235,8 @@ def _usual_counts(
     """Per hypothesis id, the mean count of the same hours of earlier days, scaled to [start, end);
     None on the launch's first day. Only days since the hypothesis counts (``tallies.counting_since``):
     one added yesterday is compared with yesterday, not with days it had no enquiries because it did
-    not exist; one added today has no normal yet (left out)."""
+    not exist; one added today has no normal yet (left out). Nor the days the centre was closed: the
+    first Monday of a launch begun on a Friday was compared with a Friday and two zeros."""
     stretches = _stretches(launch, start, end)
     if not stretches:
         return None
@@ -239,6 +247,8 @@ def _usual_counts(
     days = dict.fromkeys(since, 0)
     for stretch in stretches:
         a, b = stretch.start, stretch.end
+        if hours.closed(b):
+            continue
         counting = [h for h in hypotheses if since[id_of(h)] < b]  # counting for some of the stretch at least
         if not counting:
             continue
