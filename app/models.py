@@ -109,7 +109,8 @@ class Launch(SQLModel, table=True):
     # count of this launch, in any process or replica, is keyed by it and so goes stale.
     counts_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Spike alerts: at least this many enquiries in the current digest window, and at least
-    # this many times the normal rate (the expected rate or the same hours of earlier days).
+    # this many times the normal rate (the expected rate, spread over the launch's hours, or the same
+    # hours of earlier days).
     alert_min_count: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
     alert_factor: float = Field(default=3.0, sa_column_kwargs={"server_default": "3"})
     # Raised by every edit: a save made from an older copy is refused instead of overwriting.

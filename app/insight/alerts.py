@@ -16,7 +16,8 @@
   process keeps (app/tallies/cache.py): no enquiry is read for them. Each day's count is then
   scaled back to the window's length (× 97/120 here). A stretch that began before the launch (the
   second day's night window, from 16:00 on the eve of the launch) counts from the launch's start,
-  the hours before it filled in as busy as the launch's closed days have them (``_scale``).
+  the hours before it filled in as busy as the launch's closed days have them (``_scale``). A day
+  on which the launch got no enquiry at all (the centre was closed) is left out.
 
 A rising theme in "other" (``themes.surprises`` over the window) counts the notes that have it;
 its normal is that count in the part of the launch before the window, per day, scaled to the
