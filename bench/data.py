@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.tallies import DAY_CACHE_KEY
 from app.tallies.cache import OPEN_DAY_KEY, SO_FAR_KEY
+from app.tallies.windows import HOURS_KEY
 
 STARTS_ON = dt.date(2026, 11, 16)
 CHUNK = 20_000
@@ -205,7 +206,7 @@ def forget_counted_days(db: Database, session: sa.orm.Session, *, kept: bool) ->
     """Make the next tally count closed days as a new process would: without this
     process's memory of them (slots and the launch so far too), and with ``kept=True`` also
     without the day_tally, slot_tally and launch_tally rows."""
-    for key in (DAY_CACHE_KEY, OPEN_DAY_KEY, SO_FAR_KEY):
+    for key in (DAY_CACHE_KEY, OPEN_DAY_KEY, SO_FAR_KEY, HOURS_KEY):
         session.info["memo"].pop(key, None)
     session.rollback()  # a new read snapshot: see what other connections wrote or deleted
     if kept:

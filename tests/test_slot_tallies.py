@@ -16,7 +16,7 @@ from sqlmodel import select
 from app import enquiries, hypothesis_sets, launches
 from app.db import Database
 from app.models import DayTally, Launch, LaunchTally, SlotTally
-from app.tallies import DAY_FORMAT, Tally, keep_closed_days, series, tally
+from app.tallies import DAY_FORMAT, Tally, by_clock_hour, keep_closed_days, series, tally
 from tests.factories import fresh, log, make_launch, make_user
 from tests.test_tallies import _backdate as behind_the_apps_back  # raises no counts version
 
@@ -291,3 +291,29 @@ def test_ranges_apart_on_one_closed_day_leave_no_gap_in_what_a_process_holds(
     with replica.session() as session:  # later, then earlier, then across both and the gap between
         totals = [tally(session=session, launch=launch, start=a, end=b, now=NEXT_MORNING).total for a, b in ranges]
     assert totals == [1, 1, 3]
+
+
+def test_a_closed_day_by_clock_hour_is_read_from_its_kept_slots_totals_in_a_new_replica(
+    db: Database, replica: Database, launch: Launch
+) -> None:
+    """What a spike alert's normal spreads an expected rate by: counted once from the day's slots
+    (and those kept), then read from the kept slots' totals alone, not from the indexes."""
+    day = dt.date(2026, 11, 20)
+    with db.session() as session:
+        hours = by_clock_hour(session, launch, day, NEXT_MORNING)
+    assert (hours[8], hours[9], hours[11], sum(hours)) == (1, 1, 1, 3)
+    assert len([at for at in kept_slots(db, launch) if at >= oslo(20, 0)]) == 96
+    behind_the_apps_back(db, launch, oslo(20, 10, 5))  # in a kept slot: unseen
+    with replica.session() as session:
+        assert by_clock_hour(session, launch, day, NEXT_MORNING) == hours
+
+
+def test_the_hour_the_clocks_repeat_holds_both_in_a_day_by_clock_hour(db: Database, replica: Database) -> None:
+    launch = make_launch(db, hypotheses=("a",), starts_on=dt.date(2026, 10, 20))
+    for at in ("2026-10-25T00:30:00+00:00", "2026-10-25T01:30:00+00:00", "2026-10-25T02:30:00+00:00"):
+        log(db, launch, "a", at=dt.datetime.fromisoformat(at))  # 02:30 summer time, 02:30 winter time, 03:30
+    now = dt.datetime(2026, 10, 26, 1, 0, tzinfo=OSLO)
+    for process in (db, replica):  # counted, then read from the 100 kept slots of the 25-hour day
+        with process.session() as session:
+            hours = by_clock_hour(session, fresh(db, launch), dt.date(2026, 10, 25), now)
+        assert (hours[2], hours[3], sum(hours)) == (2, 1, 3)

@@ -9,7 +9,7 @@
   that come in the window's local clock hours on its closed earlier days (up to ``HISTORY_DAYS``),
   once those hold ``PROFILE_MIN`` enquiries; before that (the first day), × the window's length /
   ``WORKING_DAY`` (8 h), at most a whole day's. Not × length / 24 h: a customer centre open 8 hours
-  gets its day in them, three times that rate, and its normal day alerted (``expected_count``);
+  gets its day in them, three times that rate, and its normal day alerted (``expected_share``);
 * its own rate: the mean of its counts in the same local clock hours on each earlier day of the
   launch (up to ``HISTORY_DAYS``). Those hours are widened to whole local hours (13:00–15:00 for a
   window of 13:00–14:37) so that they come from the closed days' hour-by-hour counts, which every
@@ -38,6 +38,7 @@ checks every five minutes (app/jobs/scheduler.py), and ``digests.run_due`` after
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
@@ -170,7 +171,7 @@ class Hours:
     tz: ZoneInfo
     days: dict[dt.date, list[int]]
 
-    @property
+    @functools.cached_property
     def by_hour(self) -> list[int]:
         return [sum(hour) for hour in zip(*self.days.values(), strict=True)] if self.days else [0] * 24
 
@@ -261,17 +262,16 @@ def _usual_counts(
     return {hypothesis_id: sums[hypothesis_id] / n for hypothesis_id, n in days.items() if n}
 
 
-def expected_count(hypothesis: Hypothesis, hours: Hours, start: dt.datetime, end: dt.datetime) -> float:
-    """What ``expected_per_day`` makes of [start, end): the share of a day's enquiries that come in
-    those local clock hours on the launch's closed days (by length within its whole hours); with too few
-    of them, as much of a ``WORKING_DAY`` as the window lasts (a whole day's from 8 hours)."""
-    if hypothesis.expected_per_day is None:
-        return 0.0
+def expected_share(hours: Hours, start: dt.datetime, end: dt.datetime) -> float:
+    """The part of a day's expected enquiries that [start, end) expects: the share of a day's
+    enquiries that come in those local clock hours on the launch's closed days (by length within its
+    whole hours); with too few of them, as much of a ``WORKING_DAY`` as the window lasts (a whole
+    day's from 8 hours)."""
     a, b = (moment.replace(tzinfo=hours.tz).astimezone(dt.UTC) for moment in _whole_hours(hours.tz, start, end))
     share = hours.share(a, b) if b > a else None
     if share is None:
-        return hypothesis.expected_per_day * min(end - start, WORKING_DAY) / WORKING_DAY
-    return hypothesis.expected_per_day * share * ((end - start) / (b - a))
+        return min(end - start, WORKING_DAY) / WORKING_DAY
+    return share * ((end - start) / (b - a))
 
 
 def is_spike(launch: Launch, count: int, normal: float) -> bool:
@@ -307,10 +307,12 @@ def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spik
     enough = [h for h in hypotheses if counted[id_of(h)] >= launch.alert_min_count and h.key not in alerted]
     hours = hours_of(session, launch, now) if enough else Hours(launches.zone(launch), {})
     usual = _usual_counts(session, launch, enough, start=start, end=end, now=now, hours=hours) if enough else None
+    expected_part = expected_share(hours, start, end) if any(h.expected_per_day is not None for h in enough) else 0.0
     spikes = []
     for h in enough:
         count = counted[id_of(h)]
-        normal = max(expected_count(h, hours, start, end), usual.get(id_of(h), 0.0) if usual else 0.0)
+        expected = h.expected_per_day * expected_part if h.expected_per_day is not None else 0.0
+        normal = max(expected, usual.get(id_of(h), 0.0) if usual else 0.0)
         if is_spike(launch, count, normal):
             spikes.append(
                 Spike(AlertKind.HYPOTHESIS, h.key, h.text, count, round(normal, 2), start, now, hypothesis_id=h.id)

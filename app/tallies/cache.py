@@ -241,6 +241,28 @@ def closed_slots(session: Session, launch: Launch, day: dt.date, now: dt.datetim
     return counted
 
 
+def kept_slot_totals(session: Session, launch: Launch, day: dt.date) -> dict[dt.datetime, int] | None:
+    """How many enquiries each 15-minute slot of a closed day had, as kept in ``slot_tally``, reading
+    only their (channel, segment) counts and not their many per hypothesis: None unless every slot
+    of the day is kept."""
+    start, end = day_bounds(day, zone(launch))
+    rows = session.execute(
+        sa.select(_slot_tally.c.starts_at, _slot_tally.c.counts["format"], _slot_tally.c.counts["dims"]).where(
+            _slot_tally.c.launch_id == launch.id,
+            _slot_tally.c.timezone == launch.timezone,
+            _slot_tally.c.version == launch.counts_version,
+            _slot_tally.c.starts_at >= start,
+            _slot_tally.c.starts_at < end,
+        )
+    )
+    found = {}
+    for starts_at, kept_format, dims in rows:
+        if kept_format != SLOT_FORMAT:
+            return None
+        found[starts_at] = sum(int(n) for *_, n in dims)
+    return found if len(found) == (end - start) // SLOT else None
+
+
 def slots_between(
     session: Session, launch: Launch, day: dt.date, first: int, last: int, now: dt.datetime
 ) -> DayCounts | None:

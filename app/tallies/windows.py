@@ -30,6 +30,7 @@ from app.tallies.cache import (
     closed_until,
     is_closed,
     keep_so_far,
+    kept_slot_totals,
     kept_so_far,
     slots_between,
 )
@@ -47,6 +48,8 @@ from app.tallies.counting import (
 BucketKind = Literal["day", "slot", "hour"]
 BUCKETS: tuple[BucketKind, ...] = ("day", "slot", "hour")
 HOUR = dt.timedelta(hours=1)
+HOURS_KEY = "tally_clock_hours"  # closed days by clock hour, in the Database's memo
+MAX_HELD_DAYS = 5_000
 
 
 @dataclass(frozen=True)
@@ -239,17 +242,32 @@ def tally(
 
 def by_clock_hour(session: Session, launch: Launch, day: dt.date, now: dt.datetime) -> list[int]:
     """A closed local day's enquiries, every one whatever it was ticked as, by local clock hour (0 to
-    23; the hour the clocks repeat in autumn holds both): added up from the day's kept 15-minute slots."""
+    23; the hour the clocks repeat in autumn holds both): added up from the day's kept 15-minute slots
+    (their totals alone: a slot keeps its counts per hypothesis too, two hundred of them), once a process
+    (keyed like them by the counts version)."""
+    memo = session.info.get("memo")
+    key = (launch.id, launch.timezone, day, launch.counts_version)
+    held: dict[tuple[int | None, str, dt.date, int], list[int]] = {} if memo is None else memo.setdefault(HOURS_KEY, {})
+    if key in held:
+        return held[key]
     tz = zone(launch)
-    start, end = day_bounds(day, tz)
-    steps = closed_slots(session, launch, day, now)
-    if steps is None or steps.end < end:  # no memo to keep them in
-        steps = count_hours(session, launch, start, end, SLOT)
     hours = [0] * 24
-    for counts in steps.dims.values():
-        for k, n in enumerate(counts):
-            if n:
-                hours[(steps.start + k * steps.step).astimezone(tz).hour] += n
+    kept = kept_slot_totals(session, launch, day)
+    if kept is not None:
+        for starts_at, n in kept.items():
+            hours[starts_at.astimezone(tz).hour] += n
+    else:  # counted now, and kept for every process
+        start, end = day_bounds(day, tz)
+        steps = closed_slots(session, launch, day, now)
+        if steps is None or steps.end < end:  # no memo to keep them in
+            steps = count_hours(session, launch, start, end, SLOT)
+        for counts in steps.dims.values():
+            for k, n in enumerate(counts):
+                if n:
+                    hours[(steps.start + k * steps.step).astimezone(tz).hour] += n
+    if len(held) >= MAX_HELD_DAYS:
+        held.clear()
+    held[key] = hours
     return hours
 
 
