@@ -1138,7 +1138,8 @@ def current_spec(session: Session, launch: Launch) -> LaunchFile:
 
 
 def revalidate(data: dict[str, Any]) -> LaunchFile:
-    """A set from edited data, or ``Invalid`` naming the first field at fault and listing every problem."""
+    """A set from edited data, or ``Invalid`` naming the first field at fault and listing every problem
+    (``Conflict`` ``duplicate_key`` for a key the set has already)."""
     try:
         spec = LaunchFile.model_validate(data)
     except ValidationError as exc:
@@ -1150,9 +1151,10 @@ def revalidate(data: dict[str, Any]) -> LaunchFile:
         ) from None
     duplicates = list(_duplicate_keys([h.key for h in spec.hypotheses]))
     if duplicates:
-        # An edit adds one key at a time: told as the lead sees it, not by positions in the list.
+        # An edit adds one key at a time: told as the lead sees it, not by positions in the list; a
+        # conflict with the set as stored (409), as the API's create and "New hypothesis" answer it.
         key = spec.hypotheses[duplicates[0][0]].key
-        raise Invalid(
+        raise Conflict(
             f"The launch already has a hypothesis with key {key!r} (perhaps retired): choose another key.",
             field="key",
             code="duplicate_key",

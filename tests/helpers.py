@@ -178,26 +178,28 @@ def launch_form(launch: Any, **changes: str) -> dict[str, str]:
     return form
 
 
-def sent_while_a_row_is_uncommitted(db: Database, other: Any, table: str, send: Callable[[], Any]) -> Any:
+def sent_while_a_row_is_uncommitted(
+    db: Database, other: Any, table: str, send: Callable[[], Any], *, statement: str | None = None
+) -> Any:
     """PostgreSQL: ``send()`` (a request) in a thread until its INSERT INTO ``table`` waits on the row
     ``other`` (a session) has flushed and not committed, as a second click's or a second upload's
-    would; then ``other`` commits, and the request's answer is returned."""
+    would; then ``other`` commits, and the request's answer is returned. ``statement``: the waiting
+    statement, as an ILIKE pattern, when it is not that INSERT (a SELECT … FOR UPDATE of a row
+    ``other`` locked)."""
     answers: list[Any] = []
     sent = threading.Thread(target=lambda: answers.append(send()))
     sent.start()
     try:
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity"
-            f" WHERE wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO {table}%%'"
-        )
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %(statement)s"
+        parameters = {"statement": statement or f"INSERT INTO {table}%"}
         with db.engine.connect() as watch:
             for _ in range(400):  # until the request's insert waits on the uncommitted row (at most 20 s)
-                if watch.exec_driver_sql(waiting).scalar():
+                if watch.exec_driver_sql(waiting, parameters).scalar():
                     break
                 watch.rollback()  # pg_stat_activity holds still within a transaction
                 threading.Event().wait(0.05)
             else:
-                raise AssertionError(f"the request never reached its INSERT INTO {table}")
+                raise AssertionError(f"the request never waited at {parameters['statement']}")
         other.commit()
     finally:
         other.close()

@@ -106,7 +106,7 @@ def test_the_index_shows_it_as_text(typed: dict[str, Any]) -> None:
 def test_an_error_page_shows_it_as_text(typed: dict[str, Any]) -> None:
     payload = typed["payload"]
     response = typed["lena"].post(f"/launches/{SLUG}/hypotheses", data={"key": KEY, "text": payload})
-    assert response.status_code == 422  # the key is taken
+    assert response.status_code == 409  # the key is taken
     assert_shown_as_text(response.text, payload, at_least=3)
 
 

@@ -39,6 +39,7 @@ from app.models import (
 from app.tallies.counting import DayCounts
 from tests.conftest import People, WebUser, make_settings
 from tests.factories import T0, fresh, log, make_launch
+from tests.helpers import sent_while_a_row_is_uncommitted
 
 Web = Callable[[str | None], WebUser]
 SLUG = "test-launch"
@@ -278,6 +279,30 @@ def test_too_many_notes_at_once_get_the_documented_code(client: TestClient, db: 
     body = {"key": "many", "text": "Many", "from_notes": list(range(1, 5_002))}
     response = client.post(f"/api/v1/launches/{SLUG}/hypotheses", json=body, headers=auth(lead_token(db)))
     assert response.status_code == 422 and response.json()["error"]["code"] == "too_many_enquiries", response.text
+
+
+def test_two_creates_of_one_key_at_once_on_postgresql_answer_duplicate_key_with_409(
+    pg: Any, client: TestClient, db: Database, setup: Setup
+) -> None:
+    """Ten scripts creating "conc-new" at once: one 201, the others a mix of 409 and 422 duplicate_key.
+    Those that checked the key before the first had committed waited for the launch's lock, then were
+    refused by the set's own check, as 422 "invalid" for what is a conflict with another request."""
+    other = db.session()
+    relink.add_hypothesis(other, fresh(db, setup.launch), key="conc-new", text="First", actor="ola", now=NOW)
+    answer = sent_while_a_row_is_uncommitted(  # the first create holds the launch's lock, not yet committed
+        db,
+        other,
+        "launch",
+        lambda: client.post(
+            f"/api/v1/launches/{SLUG}/hypotheses", json={"key": "conc-new", "text": "t"}, headers=auth(lead_token(db))
+        ),
+        statement="SELECT launch.%FOR UPDATE",
+    )
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"]["code"] == "duplicate_key" and answer.json()["error"]["field"] == "key"
+    with db.session() as session:
+        [made] = session.exec(select(Hypothesis).where(Hypothesis.key == "conc-new")).all()
+    assert made.text == "First"
 
 
 def test_the_api_needs_a_lead_token(client: TestClient, token: str, db: Database, setup: Setup) -> None:

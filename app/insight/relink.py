@@ -77,12 +77,6 @@ def add_hypothesis(
 ) -> Hypothesis:
     """A new open hypothesis at the end of the launch's set, checked as the editor checks one. Flushes."""
     key = key.strip()
-    if any(h.key == key for h in launches.hypotheses_of(session, launch)):
-        raise Conflict(
-            f"Launch {launch.slug!r} already has a hypothesis {key!r} (perhaps retired): choose another key.",
-            field="key",
-            code="duplicate_key",
-        )
     item: dict[str, Any] = {
         "key": key,
         "text": text,
@@ -103,6 +97,13 @@ def add_hypothesis(
             ]
         raise Invalid("; ".join(f"{name}: {message}" for name, message in problems), field=problems[0][0]) from None
     launches.lock(session, launch)  # the set as the last edit left it (read, changed, written back)
+    # Checked under the lock: a create of the same key committed while this one waited is seen here.
+    if any(h.key == key for h in launches.hypotheses_of(session, launch)):
+        raise Conflict(
+            f"Launch {launch.slug!r} already has a hypothesis {key!r} (perhaps retired): choose another key.",
+            field="key",
+            code="duplicate_key",
+        )
     data = hypothesis_sets.current_spec(session, launch).model_dump()
     data["hypotheses"].append(item)
     spec = hypothesis_sets.revalidate(data)
