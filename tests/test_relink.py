@@ -608,7 +608,10 @@ def test_the_api_moves_notes_onto_a_hypothesis_the_launch_has(
     empty = client.post(url, json={"from_notes": []}, headers=lead)
     assert empty.status_code == 422
     unknown = client.post(f"/api/v1/launches/{SLUG}/hypotheses/nope/relinks", json=body, headers=lead)
-    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "no_such_hypothesis"
+    # As PATCH and impact say it, and by the API's own names: the path's key, not the page's "onto" (nor
+    # the page's code, no_such_hypothesis); the body's from_notes, not the page's "enquiry".
+    assert unknown.status_code == 404
+    assert (unknown.json()["error"]["code"], unknown.json()["error"]["field"]) == ("unknown_hypothesis", "key")
     moved = client.post(url, json=body, headers=lead)
     assert moved.status_code == 201, moved.text
     answer = moved.json()
@@ -618,4 +621,5 @@ def test_the_api_moves_notes_onto_a_hypothesis_the_launch_has(
     assert not any(enquiry(db, i).is_other for i in setup.widget)
     assert enquiry(db, setup.elsewhere).is_other  # another launch's
     again = client.post(url, json=body, headers=lead)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "nothing_moved"
+    assert again.status_code == 409
+    assert (again.json()["error"]["code"], again.json()["error"]["field"]) == ("nothing_moved", "from_notes")

@@ -119,6 +119,20 @@ def add_hypothesis(
 
 
 @dataclass(frozen=True)
+class Names:
+    """How the request names what a re-link is given, for the ``field`` and ``code`` of its refusals: an
+    API client is told of its own path and body, a lead of the Other page's form."""
+
+    hypothesis: str  # the hypothesis moved onto
+    enquiries: str  # the ids of the enquiries to move
+    unknown_hypothesis: str  # the code for a hypothesis the launch does not have
+
+
+API = Names("key", "from_notes", "unknown_hypothesis")  # as PATCH and impact name an unknown hypothesis
+FORM = Names("onto", "enquiry", "no_such_hypothesis")
+
+
+@dataclass(frozen=True)
 class Relinked:
     relink: Relink | None  # None when nothing moved
     moved: list[int]  # enquiry ids, ascending
@@ -164,6 +178,7 @@ def relink(
     *,
     actor: str,
     now: dt.datetime,
+    names: Names = API,
 ) -> Relinked:
     """Move the launch's "other" enquiries among ``enquiry_ids`` onto ``hypothesis``, in the caller's transaction."""
     if hypothesis.launch_id != launch.id:
@@ -172,7 +187,7 @@ def relink(
     if len(wanted) > MAX_ENQUIRIES:
         raise Invalid(
             f"{len(wanted)} enquiries at once is more than {MAX_ENQUIRIES}: move them in smaller sets.",
-            field="from_notes",
+            field=names.enquiries,
             code="too_many_enquiries",
         )
     moved: dict[int, tuple[dt.datetime, str, str | None]] = {}  # when, channel, segment
@@ -249,6 +264,7 @@ def promote(
     enquiry_ids: Iterable[int] = (),
     actor: str,
     now: dt.datetime,
+    names: Names = API,
 ) -> Promoted:
     """A new hypothesis, and the "other" enquiries it came from moved onto it: one transaction (the caller's)."""
     hypothesis = add_hypothesis(
@@ -262,7 +278,7 @@ def promote(
         actor=actor,
         now=now,
     )
-    return Promoted(hypothesis, relink(session, launch, hypothesis, enquiry_ids, actor=actor, now=now))
+    return Promoted(hypothesis, relink(session, launch, hypothesis, enquiry_ids, actor=actor, now=now, names=names))
 
 
 @dataclass(frozen=True)
@@ -280,6 +296,7 @@ def move_onto(
     *,
     actor: str,
     now: dt.datetime,
+    names: Names,
 ) -> MovedOnto:
     """Move the ticked "other" enquiries onto the launch's hypothesis ``key``: one transaction (the caller's).
 
@@ -287,15 +304,17 @@ def move_onto(
     was are counted there rather than as a surprise."""
     wanted = list(enquiry_ids)
     if not wanted:
-        raise Invalid("Tick at least one enquiry to move.", field="enquiry", code="nothing_to_move")
+        raise Invalid("Tick at least one enquiry to move.", field=names.enquiries, code="nothing_to_move")
     hypothesis = next((h for h in launches.hypotheses_of(session, launch) if h.key == key), None)
     if hypothesis is None:
-        raise NotFound(f"Launch {launch.slug!r} has no hypothesis {key!r}.", field="onto", code="no_such_hypothesis")
-    moved = relink(session, launch, hypothesis, wanted, actor=actor, now=now)
+        raise NotFound(
+            f"Launch {launch.slug!r} has no hypothesis {key!r}.", field=names.hypothesis, code=names.unknown_hypothesis
+        )
+    moved = relink(session, launch, hypothesis, wanted, actor=actor, now=now, names=names)
     if moved.relink is None:  # a lead wants to know: they ticked these to move them
         raise Conflict(
-            'None of the enquiries ticked is under "Other" any more (moved or undone meanwhile): nothing was moved.',
-            field="enquiry",
+            'None of the enquiries given is under "Other" any more (moved or undone meanwhile): nothing was moved.',
+            field=names.enquiries,
             code="nothing_moved",
         )
     return MovedOnto(moved.relink, moved.moved, moved.skipped)

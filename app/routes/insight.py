@@ -341,6 +341,7 @@ def create_hypothesis(
             enquiry_ids=sent.enquiry,
             actor=viewer.user.username,
             now=now,
+            names=relink.FORM,
         )
     except TallyError as error:
         session.rollback()
@@ -384,7 +385,9 @@ def move_onto_hypothesis(
     launch = launches.get_by_slug(session, slug)
     selection = _select(query, session, launch, now)
     try:
-        moved = relink.move_onto(session, launch, sent.onto, sent.enquiry, actor=viewer.user.username, now=now)
+        moved = relink.move_onto(
+            session, launch, sent.onto, sent.enquiry, actor=viewer.user.username, now=now, names=relink.FORM
+        )
     except TallyError as error:
         session.rollback()
         form = _typed_form(session, launch, selection, sent)
@@ -553,6 +556,7 @@ def create_hypothesis_api(
         enquiry_ids=body.from_notes,
         actor=f"token:{token.name}",
         now=now,
+        names=relink.API,
     )
     session.commit()
     h = promoted.hypothesis
@@ -598,7 +602,7 @@ class RelinkOut(BaseModel):
         403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"},
         404: {
             "model": ErrorBody,
-            "description": "No such launch (`unknown_launch`) or hypothesis (`no_such_hypothesis`)",
+            "description": "No such launch (`unknown_launch`) or hypothesis (`unknown_hypothesis`)",
         },
         409: {"model": ErrorBody, "description": 'None of `from_notes` is "other" any more (`nothing_moved`)'},
     },
@@ -607,7 +611,9 @@ def relink_api(slug: str, key: str, body: RelinkIn, token: LeadToken, session: S
     """Move the `other` enquiries in `from_notes` onto a hypothesis the launch has (a retired one too), in one
     transaction. Every kept count of the days of those enquiries is counted again."""
     launch = launches.get_by_slug(session, slug)
-    moved = relink.move_onto(session, launch, key, body.from_notes, actor=f"token:{token.name}", now=now)
+    moved = relink.move_onto(
+        session, launch, key, body.from_notes, actor=f"token:{token.name}", now=now, names=relink.API
+    )
     session.commit()
     return RelinkOut(
         relink_id=id_of(moved.relink),
