@@ -85,14 +85,8 @@ def _problem(error: Any) -> str:
     if error["type"] in ("model_attributes_type", "dict_type") and tuple(error["loc"]) == ("body",):
         # curl's -d sends a form's Content-Type: the JSON was never read as JSON.
         return "the body must be a JSON object, sent with Content-Type: application/json"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    given = error.get("input")
-    if error["type"].startswith("datetime_") and error["loc"][:1] == ("query",) and isinstance(given, str):
-        message = f"{given[:60]!r}: {message}"
-        if " " in given.strip():
-            # The integration's most common mistake: an offset's + unencoded in the URL, read as a space.
-            message += "; a + in a URL's query is read as a space: write it as %2B (09:00:00%2B01:00)"
-    return message
+    # A time's own message names it, and an unencoded + in a query (app/instants.py).
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def error_body(error: TallyError) -> dict[str, Any]:

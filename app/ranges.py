@@ -17,17 +17,19 @@ made, or kept, for days outside a launch.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from app import launches
+from app import instants, launches
 from app.errors import Invalid
 from app.models import Launch
 from app.tallies import UNSPECIFIED_SEGMENT, Filter
 
 RANGES = ("since-digest", "today", "yesterday", "7d", "launch")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # a local day; 20261118 and 2026-W47-3 are no days here
 CUSTOM = "custom"
 
 
@@ -180,29 +182,33 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
     """A local date (the whole day: its start, or for ``to`` its end) or an ISO time with an offset."""
     tz = launches.zone(launch)
     text = value.strip()
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        day = None
-    if day is not None and len(text) == 10:
+    day = None
+    if _DAY.fullmatch(text):
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError:  # 2026-02-30
+            raise Invalid(
+                f"{name}={value!r} is no day of the calendar: give a date such as 2026-11-18.",
+                field=name,
+                code="invalid_range",
+            ) from None
+    if day is not None:
         if day.year < 2 or day.year > 9998:  # no launch runs then; the day after 9999-12-31 is no date
             raise out_of_window(launch, f"{name}={value!r}", field=name)
         return launches.local_midnight(day + dt.timedelta(days=1) if is_end else day, tz)
     try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid(
-            f"{name}={value!r} is neither a date (YYYY-MM-DD, a local day of the launch) nor an ISO 8601 time "
-            "with an offset (2026-11-18T09:00:00+01:00).",
-            field=name,
-            code="invalid_range",
-        ) from None
-    if moment.tzinfo is None:
-        raise Invalid(
-            f"{name}={value!r} has no UTC offset: write it as 2026-11-18T09:00:00+01:00, or give a date.",
-            field=name,
-            code="invalid_range",
-        )
+        moment = instants.parse(text)  # as every time a request gives (app/instants.py)
+    except instants.NotATime as exc:
+        if exc.kind == "unreadable":
+            message = (
+                f"{name}={value!r} is neither a date (YYYY-MM-DD, a local day of the launch) nor an ISO 8601 time "
+                f"with an offset ({instants.EXAMPLE})"
+            )
+        else:
+            message = f"{name}={value!r} {exc.reason}" + (", or give a date" if exc.kind == "no_offset" else "")
+        if instants.unencoded_plus(value):
+            message += f"; {instants.PLUS_HINT}"
+        raise Invalid(message + ".", field=name, code="invalid_range") from None
     if moment.year < 2 or moment.year > 9998:
         raise out_of_window(launch, f"{name}={value!r}", field=name)
     return moment.astimezone(dt.UTC)

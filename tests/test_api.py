@@ -246,7 +246,7 @@ def test_errors_say_what_to_fix(
 @pytest.mark.parametrize(
     ("params", "field", "words"),
     [
-        ({"start": "2026-11-18T10:00:00", "end": "2026-11-18T11:00:00+01:00"}, "start", "timezone"),
+        ({"start": "2026-11-18T10:00:00", "end": "2026-11-18T11:00:00+01:00"}, "start", "has no UTC offset"),
         ({"start": "2026-11-18T10:00:00Z", "end": "2026-11-18T09:00:00Z"}, "end", "end is before start"),
         ({"end": "2026-11-18T09:00:00Z"}, "start", "Field required"),
     ],

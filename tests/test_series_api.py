@@ -11,8 +11,9 @@ import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
 
+from app import api_tokens
 from app.db import Database
-from app.models import DayTally
+from app.models import DayTally, TokenRole
 from tests.factories import log, make_launch
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -295,3 +296,110 @@ def test_the_filters_may_be_repeated(client: TestClient, token: str, launch: Any
     response = client.get(f"/api/v1/launches/{SLUG}/series?{query}", headers=auth(token))
     assert response.status_code == 200, response.text
     assert sum(b["total"] for b in response.json()["buckets"]) == 7  # all but the e-mail
+
+
+# --- one reading of a time, in every query and body --------------------------------------------
+
+# 26 October 2026, 10:00 in Oslo (09:00 UTC), as a request may write it.
+WRITTEN = [
+    "2026-10-26T10:00:00+01:00",
+    "2026-10-26T09:00:00Z",
+    "2026-10-26T09:00:00z",
+    "2026-10-26t09:00Z",
+    "2026-10-26 10:00:00+01:00",
+    "2026-10-26T10:00+01",
+    "2026-10-26T10:00:00.000000000+0100",
+    "20261026T100000+0100",
+    "20261026T0900Z",
+]
+NOT_TIMES = [
+    "2026-10-26T10:00:00",  # whose 10:00?
+    "1792918800",  # a Unix timestamp (pydantic took it for the tally, the series refused it)
+    "2026-W44-1T10:00:00Z",  # a week date (fromisoformat took it for the series)
+    "2026-10-26T10Z",
+    "2026-10-26T10:00:00+01:00:00",
+    "2026-10-26T10:00:00.Z",
+    "2026-10-26T25:00:00Z",
+]
+THE_TIME = dt.datetime(2026, 10, 26, 9, 0, tzinfo=dt.UTC)
+
+
+def lead(db: Database) -> dict[str, str]:
+    with db.transaction() as session:
+        _, raw = api_tokens.create(session, name="lena's script", now=THE_TIME, actor="test", role=TokenRole.LEAD)
+    return auth(raw)
+
+
+def time_requests(written: str) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """Every call that takes a time: (method, path, the query or the JSON body)."""
+    base = f"/api/v1/launches/{SLUG}"
+    return {
+        "tally": ("GET", f"{base}/tally", {"start": written, "end": "2026-10-26T12:00:00+01:00"}),
+        "series": ("GET", f"{base}/series", {"bucket": "hour", "from": written, "to": "2026-10-26T12:00:00+01:00"}),
+        "export": ("GET", f"{base}/export", {"format": "csv", "what": "daily", "from": written}),
+        "surprises": ("GET", f"{base}/surprises", {"from": written}),
+        "occurred_at": ("POST", f"{base}/enquiries", {"channel": "phone", "occurred_at": written}),
+        "fix_shipped_at": ("PATCH", f"{base}/hypotheses/a", {"status": "fix_shipped", "fix_shipped_at": written}),
+    }
+
+
+def sent(client: TestClient, headers: dict[str, str], method: str, path: str, given: dict[str, Any]) -> Any:
+    if method == "GET":
+        return client.get(path, params=given, headers=headers)
+    return client.request(method, path, json=given, headers=headers)
+
+
+@pytest.mark.parametrize("written", WRITTEN)
+def test_every_call_takes_a_time_in_the_same_forms(
+    client: TestClient, token: str, db: Database, launch: Any, written: str
+) -> None:
+    """`…T09:00:00z` was taken by the tally and refused by the series, `+01` and `20261026T100000+0100`
+    the other way round: pydantic read some times, Python's fromisoformat the others."""
+    headers = {"fix_shipped_at": lead(db)}
+    answers = {
+        call: sent(client, headers.get(call, auth(token)), *request) for call, request in time_requests(written).items()
+    }
+    assert {call: answer.status_code for call, answer in answers.items()} == {
+        "tally": 200,
+        "series": 200,
+        "export": 200,
+        "surprises": 200,
+        "occurred_at": 201,
+        "fix_shipped_at": 200,
+    }, {call: answer.text[:200] for call, answer in answers.items()}
+    assert dt.datetime.fromisoformat(answers["tally"].json()["start"]) == THE_TIME
+    assert answers["series"].json()["buckets"][0]["start"] == "2026-10-26T10:00:00+01:00"
+    assert dt.datetime.fromisoformat(answers["surprises"].json()["start"]) == THE_TIME
+    assert dt.datetime.fromisoformat(answers["occurred_at"].json()["logged_at"]) == THE_TIME
+    assert dt.datetime.fromisoformat(answers["fix_shipped_at"].json()["fix_shipped_at"]) == THE_TIME
+
+
+@pytest.mark.parametrize("written", NOT_TIMES)
+def test_every_call_refuses_the_same_non_times_naming_them(
+    client: TestClient, token: str, db: Database, launch: Any, written: str
+) -> None:
+    headers = {"fix_shipped_at": lead(db)}
+    for call, request in time_requests(written).items():
+        answer = sent(client, headers.get(call, auth(token)), *request)
+        assert answer.status_code == 422, (call, answer.text)
+        assert written in answer.json()["error"]["message"], (call, answer.text)
+
+
+def test_every_query_time_with_an_unencoded_plus_says_to_write_it_as_2b(
+    client: TestClient, token: str, launch: Any
+) -> None:
+    """The tally said so; the series, the export and the surprises said "neither a date … nor an ISO 8601
+    time with an offset", which 2026-10-26T10:00:00+01:00 as it was written is."""
+    base = f"/api/v1/launches/{SLUG}"
+    for url in (
+        f"{base}/tally?start=2026-10-26T10:00:00+01:00&end=2026-10-26T12:00:00Z",
+        f"{base}/series?from=2026-10-26T10:00:00+01:00",
+        f"{base}/export?format=csv&what=daily&from=2026-10-26T10:00:00+01:00",
+        f"{base}/surprises?from=2026-10-26T10:00:00+01:00",
+        f"{base}/series?from=2026-10-26T10:00:00+0100",
+        f"{base}/series?from=2026-10-26 10:00+01",
+    ):
+        answer = client.get(url, headers=auth(token))
+        error = answer.json()["error"]
+        assert answer.status_code == 422 and error["field"] in ("start", "from"), (url, answer.text)
+        assert "write it as %2B" in error["message"] and " 01" in error["message"], (url, error)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from app import privacy
 from app.errors import Invalid
+from app.instants import BodyTime
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
@@ -107,7 +108,7 @@ class ApiEnquiryIn(EnquiryIn):
     # before an upgrade may still be sending.
     model_config = ConfigDict(extra="forbid")
 
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: BodyTime | None = Field(
         default=None,
         description="When the enquiry happened, ISO 8601 with offset, if not now (a telephony or CRM system "
         "posting after the call, or days ticked on paper). Inside the launch's dates and not in the future.",

@@ -13,13 +13,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app import enquiries, hypothesis_sets, launches, ranges, tallies
 from app.bodies import JsonInt
 from app.deps import API_DEPENDENCIES, CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
 from app.errors import ERRORS, Conflict, ErrorBody, ErrorDetail, Invalid, NotFound
 from app.insight import impact
+from app.instants import BodyTime, QueryTime
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
 
 router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=API_DEPENDENCIES)
@@ -135,8 +136,8 @@ def get_tally(
     token: CurrentToken,
     session: SessionDep,
     now: Now,
-    start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601 with offset: 2026-11-18T09:00:00+01:00")],
-    end: Annotated[AwareDatetime, Query(description="Window end (exclusive), ISO 8601 with offset")],
+    start: Annotated[QueryTime, Query(description="Window start, ISO 8601 with offset: 2026-11-18T09:00:00+01:00")],
+    end: Annotated[QueryTime, Query(description="Window end (exclusive), ISO 8601 with offset")],
     channel: ChannelParam = [],  # noqa: B006 - FastAPI copies defaults
     segment: SegmentParam = [],  # noqa: B006
 ) -> TallyOut:
@@ -287,7 +288,7 @@ class HypothesisPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: HypothesisStatus | None = Field(default=None, json_schema_extra=_never_null)
-    fix_shipped_at: AwareDatetime | None = Field(
+    fix_shipped_at: BodyTime | None = Field(
         default=None,
         description="When the fix reached customers (may be in the past); now if status becomes "
         "fix_shipped without it.",
