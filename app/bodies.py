@@ -4,14 +4,21 @@ The enquiry POSTs (the hot path, which skips the middleware stack) call ``read_l
 themselves; every other request passes ``BodyLimitMiddleware``. Both refuse at once a
 ``Content-Length`` over the limit, before reading anything, and stop reading a body sent
 without one (chunked) as soon as it passes the limit.
+
+A JSON body is read as JSON whatever its ``Content-Type`` says (``JsonBodyRoute``), on every
+route that takes one, as the enquiry POSTs always have.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
+from fastapi import params
+from fastapi.routing import APIRoute
 from pydantic import BeforeValidator, Strict
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import TallyError
@@ -142,3 +149,41 @@ async def _refuse(scope: Scope, send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+# --- JSON bodies, whatever they are labelled ---------------------------------------------------
+
+JSON_TYPE = (b"content-type", b"application/json")
+
+
+def _labelled_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+    return False
+
+
+class JsonBodyRoute(APIRoute):
+    """A route whose body is a JSON object reads it as JSON, whatever ``Content-Type`` says.
+
+    The framework reads a body as JSON only when it is labelled so, and answered anything else with
+    422 "Input should be a valid dictionary": curl's ``-d`` and PowerShell's ``Invoke-RestMethod``
+    label theirs as a form unless told otherwise, a browser's ``fetch`` of a string as text/plain.
+    The enquiry POSTs (the hot path) always read the body as JSON, and integrations rely on it;
+    refusing there would lose enquiries that are logged today. So every JSON route takes it: these
+    routes take nothing else, and a body that is not JSON is told so. The checklist labels its own."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None or isinstance(self.body_field.field_info, params.Form):
+            return handler
+
+        async def read_as_json(request: Request) -> Response:
+            headers = request.scope["headers"]
+            if not _labelled_json(headers):
+                relabelled = [header for header in headers if header[0] != b"content-type"] + [JSON_TYPE]
+                request = Request({**request.scope, "headers": relabelled}, request.receive)
+            return await handler(request)
+
+        return read_as_json

@@ -79,12 +79,12 @@ def _problem(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field (misspelt?): the fields are in the API reference, /api/openapi.json"
     if error["type"] == "json_invalid":
-        at = error["loc"][1] if len(error["loc"]) > 1 else 0
         reason = (error.get("ctx") or {}).get("error", "")
-        return f"the body is not valid JSON (at character {at}: {reason}): send a JSON object"
-    if error["type"] in ("model_attributes_type", "dict_type") and tuple(error["loc"]) == ("body",):
-        # curl's -d sends a form's Content-Type: the JSON was never read as JSON.
-        return "the body must be a JSON object, sent with Content-Type: application/json"
+        if len(error["loc"]) > 1:  # the framework's parser gives where; pydantic's (the enquiry POSTs) says it
+            return f"the body is not valid JSON (at character {error['loc'][1]}: {reason}): send a JSON object"
+        return f"the body is not valid JSON ({reason}): send a JSON object"
+    if error["type"] in ("model_type", "model_attributes_type", "dict_type") and tuple(error["loc"]) == ("body",):
+        return "the body must be a JSON object ({…}), not an array, a string or a number"
     # A time's own message names it, and an unencoded + in a query (app/instants.py).
     return str(error["msg"]).removeprefix("Value error, ")
 
@@ -344,7 +344,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
             # The framework could not parse the body at all (JSON nested past its parser's depth, say).
             return await error_response(
                 request,
-                Invalid("The body could not be read as JSON: send a JSON object with Content-Type: application/json."),
+                Invalid("The body could not be read as JSON: send a JSON object."),
             )
         if _wants_json(request):
             body = {"error": {"code": "http_error", "message": str(error.detail)}}

@@ -231,13 +231,16 @@ def test_a_body_that_is_not_a_json_object_is_told_so_in_the_api_s_words(
     client: TestClient, lead_token: str, launch: Any
 ) -> None:
     """curl -d sends a form's Content-Type: "Input should be a valid dictionary or object to extract fields
-    from" (field ""); bad JSON named "[1]" as its field; JSON nested deeper than the parser goes answered
-    400 http_error, a code the API's table does not have."""
+    from" (field ""); now its JSON is read as JSON, as the enquiry POST reads it (test_bodies). Bad JSON
+    named "[1]" as its field; JSON nested deeper than the parser goes answered 400 http_error, a code the
+    API's table does not have."""
     url, headers = f"/api/v1/launches/{SLUG}/hypotheses/login", auth(lead_token)
     form = client.patch(
         url, content=b'{"status":"confirmed"}', headers=headers | {"Content-Type": "application/x-www-form-urlencoded"}
     )
-    assert form.status_code == 422 and "Content-Type: application/json" in form.json()["error"]["message"]
+    assert form.status_code == 200 and form.json()["status"] == "confirmed", form.text
+    array = client.patch(url, content=b'["confirmed"]', headers=headers | {"Content-Type": "application/json"})
+    assert array.status_code == 422 and "must be a JSON object" in array.json()["error"]["message"], array.text
     broken = client.patch(url, content=b'{"status": confirmed}', headers=headers | {"Content-Type": "application/json"})
     error = broken.json()["error"]
     assert broken.status_code == 422 and error["field"] == "" and "not valid JSON (at character" in error["message"]

@@ -32,7 +32,7 @@ from app.recording.writer import GroupCommitWriter
 API_PATH = "/api/v1/launches/{slug}/enquiries"
 TICK_PATH = "/launches/{slug}/enquiries"
 
-router = APIRouter()
+router = APIRouter(route_class=bodies.JsonBodyRoute)
 
 
 class EnquiryOut(BaseModel):

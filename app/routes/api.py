@@ -16,14 +16,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app import enquiries, hypothesis_sets, launches, ranges, tallies
-from app.bodies import JsonInt
+from app.bodies import JsonBodyRoute, JsonInt
 from app.deps import API_DEPENDENCIES, CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
 from app.errors import ERRORS, Conflict, ErrorBody, ErrorDetail, Invalid, NotFound
 from app.insight import impact
 from app.instants import BodyTime, QueryTime
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
 
-router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=API_DEPENDENCIES)
+router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=API_DEPENDENCIES, route_class=JsonBodyRoute)
 
 
 class HypothesisOut(BaseModel):

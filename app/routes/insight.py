@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from app import csrf, digests, launches, ranges
-from app.bodies import JsonInt
+from app.bodies import JsonBodyRoute, JsonInt
 from app.deps import (
     API_DEPENDENCIES,
     MAX_ROW_ID,
@@ -51,7 +51,7 @@ from app.models import Hypothesis, HypothesisStatus, Launch, Relink, id_of
 from app.web import render
 
 pages = APIRouter(dependencies=[Depends(csrf.protect)], include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["api"], dependencies=API_DEPENDENCIES)
+api = APIRouter(prefix="/api/v1", tags=["api"], dependencies=API_DEPENDENCIES, route_class=JsonBodyRoute)
 router = APIRouter()
 
 DEFAULT = "default"  # the range= of the default period, so links that change a filter keep it
