@@ -198,7 +198,11 @@ def compose(
     base_url: str,
     late: bool = False,
     late_cause: str = "down",
+    posted_at: dt.datetime | None = None,
 ) -> slack_blocks.DigestContent:
+    """The digest of [window_start, window_end), counted as at ``now``. ``posted_at``: when it goes out
+    (``now`` unless said), which its label goes by: `run-due --now` composes as at a past moment what
+    the real clock posts."""
     tz = launches.zone(launch)
     hypotheses = [h for h in launches.hypotheses_of(session, launch) if h.status != HypothesisStatus.RETIRED]
     previous_start = _previous_start(session, launch, window_start, window_end)
@@ -218,7 +222,7 @@ def compose(
     since_launch = counts(launch_start, window_end)
     return slack_blocks.DigestContent(
         launch_name=launch.name,
-        slot_label=_slot_label(launch, slot_at, now=now, late=late),
+        slot_label=_slot_label(launch, slot_at, posted_at=posted_at or now, late=late),
         window_label=window_label(launch, window_start, window_end),
         day_number=launches.day_number(launch, day),
         launch_days=launches.day_number(launch, launch.ends_on),
@@ -251,13 +255,15 @@ def compose(
     )
 
 
-def _slot_label(launch: Launch, slot_at: dt.datetime, *, now: dt.datetime, late: bool) -> str:
-    """The digest's time, "16:00"; at the launch's end "final tally"; posted long after its time, with its
-    day ("Wed 16:00": "16:00" the next morning reads as today's)."""
+def _slot_label(launch: Launch, slot_at: dt.datetime, *, posted_at: dt.datetime, late: bool) -> str:
+    """The digest's time, "16:00"; at the launch's end "final tally"; posted late, long after its time
+    or on a later day, with its day ("Wed 16:00": "16:00" the next morning reads as today's)."""
     if slot_at >= launches.window(launch)[1]:
         return i18n.gettext("final tally")
-    local = slot_at.astimezone(launches.zone(launch))
-    return i18n.format_weekday_time(local) if late and now - slot_at >= LATE_WITH_DAY else f"{local:%H:%M}"
+    tz = launches.zone(launch)
+    local = slot_at.astimezone(tz)
+    with_day = late and (posted_at - slot_at >= LATE_WITH_DAY or launches.local_date(posted_at, tz) != local.date())
+    return i18n.format_weekday_time(local) if with_day else f"{local:%H:%M}"
 
 
 THEMES_IN_DIGEST = 3
@@ -386,6 +392,7 @@ def message(
     settings: Settings,
     late: bool = False,
     late_cause: str = "down",
+    posted_at: dt.datetime | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text and the blocks of ``run``'s digest, in the language of Slack messages: the
     labels of times are made while composing, so both steps run in it."""
@@ -403,6 +410,7 @@ def message(
             base_url=settings.base_url,
             late=late,
             late_cause=late_cause,
+            posted_at=posted_at,
         )
         return slack_blocks.build(content)
 
@@ -416,9 +424,18 @@ def _store_content(
     settings: Settings,
     late: bool,
     late_cause: str = "down",
+    posted_at: dt.datetime | None = None,
 ) -> DigestRun:
-    text, blocks = message(db, run, launch, now=now, settings=settings, late=late, late_cause=late_cause)
+    text, blocks = message(
+        db, run, launch, now=now, settings=settings, late=late, late_cause=late_cause, posted_at=posted_at
+    )
     return _save(db, run, text=text, blocks=blocks)
+
+
+def is_late(run: DigestRun, posted_at: dt.datetime) -> bool:
+    """Whether ``run``'s digest, going out at ``posted_at`` (the real clock's time, whatever moment the
+    pass acts as), is late: then it says so in Slack, and the Digests page records it as sent late."""
+    return run.kind == DigestKind.SCHEDULED and posted_at - run.slot_at > ON_TIME
 
 
 def deliver(
@@ -429,18 +446,19 @@ def deliver(
     sender: Sender | None,
     clock: Clock = _utcnow,
     sleep: Sleep = time.sleep,
+    late: bool,
     check_first: bool = False,
     max_pause: float = math.inf,
 ) -> DigestRun:
-    """Post a claimed run's stored content, with bounded retries; record the outcome. ``max_pause``:
-    the longest pause between tries (a person waiting on a page: longer, and a later pass tries)."""
+    """Post a claimed run's stored content, with bounded retries; record the outcome. ``late``: whether
+    that content was composed as late (``is_late``), so that the Digests page records what Slack shows.
+    ``max_pause``: the longest pause between tries (a person waiting on a page: longer, and a later pass tries)."""
     if sender is None:
         log.info("digest %s for %s composed as a dry run (no Slack configured)", run.slot_key, launch.slug)
         return _save(db, run, status=DigestStatus.DRY_RUN, sent_at=clock(), error=None)
     channel = launch.slack_channel or ""
     if not channel and sender.can_check_channel:
         return _fail(db, run, launch, NO_CHANNEL)
-    late = run.kind == DigestKind.SCHEDULED and clock() - run.slot_at > ON_TIME
     claim = delivery.Claim(db, DigestRun, run, clock)
     result = delivery.post_with_retries(
         sender,
@@ -527,6 +545,12 @@ def _existing_keys(db: Database, launch: Launch, since: dt.datetime) -> set[str]
         )
 
 
+def looks_back(now: dt.datetime, real_now: dt.datetime) -> bool:
+    """Whether a pass at ``now`` looks back (`tally digest run-due --now` with a past moment): its
+    digests go out late, saying so, and it checks no spike alerts, which are news only when they happen."""
+    return real_now - now > ON_TIME
+
+
 def run_due(
     db: Database,
     *,
@@ -546,10 +570,15 @@ def run_due(
     fail is logged and added to ``failed`` (its slug) when given; the others go on.
 
     Then, unless ``check_alerts`` is off (the scheduler checks them on a job of its
-    own), spike alerts at ``now`` (app/insight/alerts.py); the alerts dealt with
-    are added to ``alerts_done`` when it is given. An alert that fails is logged,
-    never raised: the digests are done by then."""
+    own) or ``now`` is in the past by ``clock`` (``looks_back``), spike alerts at
+    ``now`` (app/insight/alerts.py); the alerts dealt with are added to
+    ``alerts_done`` when it is given. An alert that fails is logged, never raised:
+    the digests are done by then."""
     clock = clock or (lambda: now)
+    if check_alerts and looks_back(now, clock()):
+        # A spike then, posted now, would read as one now (and be claimed, so never posted when it was).
+        log.info("spike alerts not checked: %s is in the past; the scheduler checks them now", now.isoformat())
+        check_alerts = False
     # Runs left to retry first: after an outage, yesterday's 16:00 digest goes out before today's 09:00.
     done = _resume(db, settings=settings, now=now, sender=sender, launch_ids=launch_ids, sleep=sleep, clock=clock)
     for launch in live_launches(db, launch_ids):
@@ -606,8 +635,12 @@ def _due_slots(
         run = claim_slot(db, launch, slot_at, now=clock())
         if run is None:
             continue  # another process has it
-        run = _store_content(db, run, launch, now=now, settings=settings, late=now - slot_at > ON_TIME)
-        done.append(deliver(db, run, launch, sender=sender, clock=clock, sleep=sleep))
+        # Composed as at ``now``, but late or not by the moment it goes out: `run-due --now` with a past
+        # moment posts now, by the real clock, and a digest of yesterday's 13:00 must say so.
+        posted_at = clock()
+        late = is_late(run, posted_at)
+        run = _store_content(db, run, launch, now=now, settings=settings, late=late, posted_at=posted_at)
+        done.append(deliver(db, run, launch, sender=sender, clock=clock, sleep=sleep, late=late))
     return done
 
 
@@ -622,7 +655,6 @@ def _resume(
     clock: Clock,
 ) -> list[DigestRun]:
     ids = {launch.id for launch in live_launches(db, launch_ids)}
-    grace = dt.timedelta(minutes=settings.digest_grace_minutes)
     with db.session() as session:
         waiting = list(
             session.exec(
@@ -647,19 +679,25 @@ def _resume(
             if taken is None:
                 continue
             launch = launch_by_id[run.launch_id]
+            posted_at = clock()
+            late = is_late(run, posted_at)
             if not taken.blocks:  # its process died before composing
-                taken = _store_content(db, taken, launch, now=now, settings=settings, late=True)
-            elif run.kind == DigestKind.SCHEDULED and now - run.slot_at >= grace:
+                taken = _store_content(db, taken, launch, now=now, settings=settings, late=late, posted_at=posted_at)
+            elif late:
                 # Composed on time, but Slack did not take it then (retries, a process that died while
                 # sending): posted now, hours later maybe, it must say so.
                 cause = "undelivered" if run.status == DigestStatus.RETRYING else "down"
-                taken = _store_content(db, taken, launch, now=now, settings=settings, late=True, late_cause=cause)
+                taken = _store_content(
+                    db, taken, launch, now=now, settings=settings, late=True, late_cause=cause, posted_at=posted_at
+                )
             # It may have been posted already (a dropped connection, a dead process): look before
             # posting. A webhook cannot look, so a dead process's digest fails for a person to check;
             # a webhook retry goes ahead (webhook runs only wait for retries after errors that posted nothing).
             stale = run.status == DigestStatus.PENDING
             check = bool(sender and (sender.can_check_channel or stale))
-            done.append(deliver(db, taken, launch, sender=sender, clock=clock, sleep=sleep, check_first=check))
+            done.append(
+                deliver(db, taken, launch, sender=sender, clock=clock, sleep=sleep, late=late, check_first=check)
+            )
         except Exception:  # one run that cannot be finished must not hold up the others behind it
             log.exception("digest run %s could not be resumed; the others go on", run.id)
     return done
@@ -736,7 +774,9 @@ def send_now(
     if run is None:
         raise Conflict("Could not record the digest; try again.", code="unavailable")
     run = _store_content(db, run, launch, now=now, settings=settings, late=False)
-    return deliver(db, run, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep, max_pause=max_pause)
+    return deliver(
+        db, run, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep, late=False, max_pause=max_pause
+    )
 
 
 def send_again(
@@ -768,11 +808,16 @@ def send_again(
     taken = _take_over(db, run, expect=run.status, now=now)
     if taken is None:
         raise Conflict("Someone else is sending this digest right now.", code="digest_busy")
-    if run.kind == DigestKind.SCHEDULED and now - run.slot_at > ON_TIME:
+    clock = clock or (lambda: now)
+    posted_at = clock()
+    late = is_late(run, posted_at)
+    if late:
         # Its stored blocks were composed for its time: posted the next day, "13:00" with no word of
         # lateness reads as today's. Labelled as the scheduler's own late posts are (LATE_WITH_DAY).
         cause = "by_hand" if run.status == DigestStatus.DRY_RUN else "undelivered"
-        taken = _store_content(db, taken, launch, now=now, settings=settings, late=True, late_cause=cause)
+        taken = _store_content(
+            db, taken, launch, now=now, settings=settings, late=True, late_cause=cause, posted_at=posted_at
+        )
     # A bot looks before posting again; with a webhook the lead has looked (the page asks them to).
     check = sender.can_check_channel and run.attempts > 0
     return deliver(
@@ -780,8 +825,9 @@ def send_again(
         taken,
         launch,
         sender=sender,
-        clock=clock or (lambda: now),
+        clock=clock,
         sleep=sleep,
+        late=late,
         check_first=check,
         max_pause=max_pause,
     )

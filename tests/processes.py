@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import signal
@@ -33,6 +34,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def tally_at(moment: dt.datetime, *args: str) -> list[str]:
+    """The command line of ``tally ARGS`` in a process whose clock reads ``moment`` as it starts, and
+    runs on from there (time-machine): `tally digest run-due` checks spike alerts only at the present."""
+    code = (
+        "import time_machine; from app.cli import main; "
+        f"time_machine.travel({moment.isoformat()!r}, tick=True).start(); main()"
+    )
+    return [sys.executable, "-c", code, *args]
 
 
 def _spawn(args: Sequence[str], *, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:

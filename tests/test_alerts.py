@@ -12,7 +12,6 @@ import html
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,7 +33,7 @@ from app.slack.client import BotSender
 from app.slack.delivery import STALE_CLAIM
 from tests.factories import fresh, hypothesis_ids, make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
-from tests.processes import ROOT
+from tests.processes import ROOT, tally_at
 
 OSLO = ZoneInfo("Europe/Oslo")
 # An alert's window, 13:00 to when it was counted at 13:30, as its links carry it (escaped in Slack and HTML).
@@ -609,7 +608,7 @@ def test_three_run_due_processes_at_once_send_one_alert(db: Database, slack: Fak
     env = {**os.environ, "TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "app", "digest", "run-due", "--now", "2026-11-18T13:20:00+01:00"],
+            tally_at(local(18, 13, 20), "digest", "run-due", "--now", "2026-11-18T13:20:00+01:00"),
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -798,7 +799,7 @@ def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: La
     due = runner.invoke(cli, ["digest", "run-due", "--now", "2026-11-18T09:00:00+01:00"], env=env)
     assert due.exit_code == 0, due.output
     # Composed as at --now; posted (and claimed) by the real clock, which says it went out late.
-    assert due.output.strip() == f"{launch.id}:2026-11-18T08:00Z: late"
+    assert due.output.splitlines()[0] == f"{launch.id}:2026-11-18T08:00Z: late"
     # Claimed by the real clock: stamped at --now, hours ago, a running scheduler took the claim for abandoned.
     [claimed] = [run.claimed_at for run in runs(db)]
     assert claimed.replace(tzinfo=claimed.tzinfo or dt.UTC) > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
@@ -827,6 +828,60 @@ def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: La
         assert session.execute(sa.select(sa.func.count()).select_from(SlotTally)).scalar_one() == kept_before
     erase = runner.invoke(cli, ["notes", "purge", "--now", tomorrow], env=env | {"TALLY_NOTE_RETENTION_DAYS": "1"})
     assert erase.exit_code == 2 and "is in the future" in erase.output
+
+
+def test_a_past_moment_run_by_hand_posts_its_digest_as_late_and_checks_no_spike_alerts(
+    db: Database, slack: FakeSlack, launch: Launch
+) -> None:
+    """`run-due --now` with Wednesday's 13:00, run on Thursday morning, posted "Test launch · 13:00: 15
+    enquiries … 15 today" with no word of lateness (the Digests page said sent late), and Wednesday
+    morning's spike alert as if it were happening."""
+    for minute in range(0, 42, 3):
+        log(db, launch, "send", at=local(18, 10, minute))
+    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    with time_machine.travel(local(19, 10, 59), tick=False):
+        spike = CliRunner().invoke(cli, ["digest", "run-due", "--now", "2026-11-18T12:55:00+01:00"], env=env)
+        due = CliRunner().invoke(cli, ["digest", "run-due", "--now", "2026-11-18T13:00:00+01:00"], env=env)
+    assert spike.exit_code == 0 and "spike alerts: not checked, as --now is in the past" in spike.output
+    assert due.exit_code == 0, due.output
+    assert f"{launch.id}:2026-11-18T12:00Z: late" in due.output
+    [posted] = slack.posts(CHANNEL)  # the digest, and no alert
+    assert posted["text"].startswith("Test launch · Wed 13:00: 14 enquiries"), posted["text"]
+    assert posted["blocks"][1]["elements"][0]["text"].endswith(" · sent late: Launch Tally was not running at the time")
+    [run] = [r for r in runs(db) if r.status != DigestStatus.MISSED]
+    assert run.status == DigestStatus.LATE and run.text == posted["text"]
+    # A pass as it happens checks them: the spike was not claimed by the look back, so it goes out.
+    with time_machine.travel(local(18, 12, 56), tick=False):
+        now_pass = CliRunner().invoke(cli, ["digest", "run-due", "--now", "2026-11-18T12:55:00+01:00"], env=env)
+    assert "spike alerts" not in now_pass.output and "alert " in now_pass.output, now_pass.output
+    assert len(slack.posts(CHANNEL)) == 2
+
+
+def test_a_digest_retried_past_its_five_minutes_says_it_is_late_as_the_page_records(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Composed on time, refused by Slack, posted by the pass 8 minutes later: recorded "sent late",
+    posted as on time (only digests past the grace period were composed again)."""
+    slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
+    [waiting] = run_due(db, settings, bot, local(18, 13))
+    assert waiting.status == DigestStatus.RETRYING
+    [again] = run_due(db, settings, bot, local(18, 13, 8))
+    assert again.status == DigestStatus.LATE
+    [posted] = slack.posts(CHANNEL)
+    assert posted["blocks"][0]["text"]["text"] == "Test launch · 13:00"
+    assert posted["blocks"][1]["elements"][0]["text"].endswith(" · sent late: Slack did not take it at the time")
+
+
+def test_a_late_digest_posted_after_midnight_names_its_day_however_little_late(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    """ "22:00" posted at 00:30 reads as tonight's, though it is less than three hours late."""
+    make_launch(db, digest_times=["22:00"], slack_channel=CHANNEL, hypotheses=("send",))
+    slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
+    run_due(db, settings, bot, local(18, 22))
+    [again] = run_due(db, settings, bot, local(19, 0, 30))
+    assert again.slot_at == local(18, 22) and again.status == DigestStatus.LATE
+    assert slack.posts(CHANNEL)[0]["blocks"][0]["text"]["text"] == "Test launch · Wed 22:00"
 
 
 def test_a_process_that_died_mid_send_is_taken_over_without_a_double_post(

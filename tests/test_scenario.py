@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +28,7 @@ from app.insight import relink, themes
 from app.models import Alert, DigestRun, Enquiry, Launch, TokenRole
 from tests.factories import fresh, make_launch
 from tests.fakes.slack_server import FakeSlack
-from tests.processes import ROOT
+from tests.processes import ROOT, tally_at
 
 OSLO = ZoneInfo("Europe/Oslo")
 CHANNEL = "#payapp-launch"
@@ -139,7 +138,7 @@ def test_the_spike_gives_exactly_one_alert_from_three_processes_at_once(db: Data
         }
         processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "app", "digest", "run-due", "--now", local(25, 10, 30).isoformat()],
+                tally_at(local(25, 10, 30), "digest", "run-due", "--now", local(25, 10, 30).isoformat()),
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.PIPE,
