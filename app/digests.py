@@ -434,8 +434,12 @@ def _store_content(
 
 def is_late(run: DigestRun, posted_at: dt.datetime) -> bool:
     """Whether ``run``'s digest, going out at ``posted_at`` (the real clock's time, whatever moment the
-    pass acts as), is late: then it says so in Slack, and the Digests page records it as sent late."""
-    return run.kind == DigestKind.SCHEDULED and posted_at - run.slot_at > ON_TIME
+    pass acts as), is late: then it says so in Slack, and the Digests page records it as sent late.
+    A scheduled one is late after its slot; one by hand after it was asked for (its run's creation):
+    pressed at 14:37 while Slack was down, it may go out the next morning, and "14:37 … 8 today" then
+    reads as today's."""
+    asked_at = run.slot_at if run.kind == DigestKind.SCHEDULED else run.created_at
+    return posted_at - asked_at > ON_TIME
 
 
 def deliver(

@@ -655,6 +655,30 @@ def test_a_digest_sent_by_hand_does_not_move_the_schedule(
     assert noon.window_start == local(18, 9)
 
 
+def test_a_digest_by_hand_that_slack_held_up_says_it_is_late_and_whose_day_it_was(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Send now at 14:37 during a Slack outage waited as "will retry"; the scheduler posted it the next
+    morning as "Test launch · 14:37: 8 enquiries … 8 today" (yesterday's today), recorded as sent."""
+    for hour in range(7, 15):
+        log(db, launch, "send", at=local(18, hour, 30))
+    slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
+    pressed = digests.send_now(
+        db, launch, settings=settings, now=local(18, 14, 37), sender=bot, sleep=lambda s: None, max_pause=2.0
+    )
+    assert pressed.status == DigestStatus.RETRYING
+    [posted_run] = [r for r in run_due(db, settings, bot, local(19, 8, 40)) if r.kind == DigestKind.MANUAL]
+    assert posted_run.status == DigestStatus.LATE
+    [posted] = [m for m in slack.posts(CHANNEL) if m["metadata"]["event_payload"]["slot_key"] == pressed.slot_key]
+    assert posted["blocks"][0]["text"]["text"] == "Test launch · Wed 14:37"
+    assert posted["blocks"][1]["elements"][0]["text"].endswith(" · sent late: Slack did not take it at the time")
+    assert posted_run.text == posted["text"] and posted["text"].startswith("Test launch · Wed 14:37: ")
+    assert (posted_run.window_start, posted_run.window_end) == (pressed.window_start, pressed.window_end)
+    # Posted at once, or within its five minutes, it is a digest of now, not a late one.
+    on_time = digests.send_now(db, launch, settings=settings, now=local(19, 9, 10), sender=bot, sleep=lambda s: None)
+    assert on_time.status == DigestStatus.SENT and "sent late" not in str(on_time.blocks)
+
+
 def test_a_digest_by_hand_links_to_its_own_window_to_the_second(
     db: Database, settings: Settings, launch: Launch
 ) -> None:
