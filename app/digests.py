@@ -643,7 +643,11 @@ def _due_slots(
         # moment posts now, by the real clock, and a digest of yesterday's 13:00 must say so.
         posted_at = clock()
         late = is_late(run, posted_at)
-        run = _store_content(db, run, launch, now=now, settings=settings, late=late, posted_at=posted_at)
+        # A closing digest late because an edit moved the launch's end into the past: Launch Tally ran.
+        cause = "moved" if slot_at == schedule.closing_slot(launch) and launch.updated_at > slot_at else "down"
+        run = _store_content(
+            db, run, launch, now=now, settings=settings, late=late, late_cause=cause, posted_at=posted_at
+        )
         done.append(deliver(db, run, launch, sender=sender, clock=clock, sleep=sleep, late=late))
     return done
 

@@ -41,6 +41,9 @@ from app.launches import DEFAULT_LENGTH, SLUG_PATTERN, enquiries_outside, hypoth
 from app.models import (
     DEFAULT_CHANNELS,
     DEFAULT_SEGMENTS,
+    DigestKind,
+    DigestRun,
+    DigestStatus,
     Hypothesis,
     HypothesisRevision,
     HypothesisStatus,
@@ -873,6 +876,22 @@ def _fix_time(
     return None
 
 
+def _reported_past(session: Session, launch: Launch) -> bool:
+    """Whether a scheduled digest was composed after the launch's end (before an edit moved the end
+    earlier): a closing digest now would repeat a window already posted."""
+    composed = session.exec(
+        select(DigestRun.id)
+        .where(
+            DigestRun.launch_id == launch.id,
+            DigestRun.kind == DigestKind.SCHEDULED,
+            DigestRun.status != DigestStatus.MISSED,
+            col(DigestRun.slot_at) > schedule.closing_slot(launch),
+        )
+        .limit(1)
+    ).first()
+    return composed is not None
+
+
 def import_launch(
     session: Session,
     spec: LaunchFile,
@@ -918,6 +937,10 @@ def import_launch(
             # posted, nor a "missed" one. Only those: a slot due before and after the edit, not yet
             # sent (the scheduler was down), is still due.
             new_in_the_past = sorted(set(schedule.recent_slots(launch, now)) - set(slots_before))
+            if new_in_the_past[-1:] == [schedule.closing_slot(launch)] and not _reported_past(session, launch):
+                # The last day moved into the past: its evening is in no digest yet, and no later one
+                # will cover it. The closing digest goes out late (as after an outage), not skipped.
+                new_in_the_past.pop()
             if new_in_the_past:
                 after_them = new_in_the_past[-1] + dt.timedelta(microseconds=1)
                 launch.digests_due_from = max(launch.digests_due_from or after_them, after_them)

@@ -1110,6 +1110,38 @@ def test_a_schedule_edited_after_slots_passed_sends_no_digest_for_slots_that_wer
     assert next_one.status == DigestStatus.SENT
 
 
+def test_a_last_day_moved_into_the_past_still_gets_its_closing_digest_late(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """At 08:00 on the 20th a lead set the last day to the 19th: no final tally was posted, and the
+    evening of the 19th after 16:00 was in no digest."""
+    for moment in (local(19, 15), local(19, 17), local(19, 22)):
+        log(db, launch, "send", at=moment)
+    for slot in (local(19, 9), local(19, 13), local(19, 16)):
+        run_due(db, settings, bot, slot)
+    _edit_launch(db, settings, launch, local(20, 8), ends_on=dt.date(2026, 11, 19))
+    [closing] = run_due(db, settings, bot, local(20, 8, 1))
+    assert (closing.window_start, closing.window_end) == (local(19, 16), local(20, 0))
+    assert closing.status == DigestStatus.LATE
+    posted = slack.posts(CHANNEL)[-1]
+    assert posted["blocks"][0]["text"]["text"] == "Test launch · final tally"
+    assert "*2* in this window" in str(posted["blocks"])  # 17:00 and 22:00
+    # Not "Launch Tally was not running": it ran; the end was moved.
+    assert posted["blocks"][1]["elements"][0]["text"].endswith(" · sent late")
+
+
+def test_a_last_day_moved_behind_a_digest_already_posted_repeats_no_window(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """The 09:00 digest of the 20th reported the evening before: a closing digest at midnight, after
+    the last day was moved to the 19th, would post the same window again."""
+    for slot in (local(19, 16), local(20, 9)):
+        run_due(db, settings, bot, slot)
+    _edit_launch(db, settings, launch, local(20, 10), ends_on=dt.date(2026, 11, 19))
+    assert run_due(db, settings, bot, local(20, 10, 1)) == []
+    assert len(slack.posts(CHANNEL)) == 2
+
+
 def test_a_digest_composed_after_a_relink_counts_it_though_its_pass_read_the_launch_before(
     db: Database, settings: Settings, launch: Launch
 ) -> None:

@@ -118,8 +118,8 @@ class DigestContent:
     channels: dict[str, int] = field(default_factory=dict)
     late: bool = False
     # Why it is late: "down" (no scheduler ran at its time), "undelivered" (composed on time, but Slack
-    # did not take it then; sent after retries or once a process came back), or "by_hand" (a dry run
-    # sent from the Digests page).
+    # did not take it then; sent after retries or once a process came back), "by_hand" (a dry run
+    # sent from the Digests page), or "moved" (a closing digest whose end an edit moved into the past).
     late_cause: str = "down"
     alerts: list[AlertLine] = field(default_factory=list)  # spike alerts sent since the previous digest
     new_in_other: list[ThemeLine] = field(default_factory=list)  # up to three rising themes
@@ -499,7 +499,7 @@ def _totals(content: DigestContent, compared: str, *, bold: bool) -> str:
 
 
 def _late_note(content: DigestContent) -> str:
-    if content.late_cause == "by_hand":
+    if content.late_cause in ("by_hand", "moved"):
         return _("sent late")
     if content.late_cause == "undelivered":
         return _("sent late: Slack did not take it at the time")
