@@ -230,7 +230,7 @@ def load(db: Database, *, settings: Settings, now: dt.datetime, force: bool = Fa
 def backfill_digests(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> None:
     """The digests the past days would have had, as dry runs, so the Digests page has a history."""
     start = launches.window(launch)[0]
-    for slot_at in schedule.slots_between(launch, start, now):
+    for slot_at in schedule.slots_between(launch, start, now - digests.settle(settings)):
         run = digests.claim_slot(db, launch, slot_at, now=slot_at)
         if run is not None:
             text, blocks = digests.message(db, run, launch, now=now, settings=settings)

@@ -1,8 +1,8 @@
 """Slack digests: what is due, claiming it, composing it, delivering it.
 
 Every function takes ``now``; the scheduler (app/jobs/scheduler.py) only
-calls ``run_due`` at the launch's slot times and once a minute, and
-`tally digest run-due --now` does exactly the same by hand.
+calls ``run_due`` at the launch's slot times (once settled: ``settle``) and
+once a minute, and `tally digest run-due --now` does exactly the same by hand.
 
 Exactly once per (launch, slot): a process claims a slot by inserting its
 digest_run row (``slot_key`` is unique) and only the process whose insert
@@ -50,6 +50,7 @@ from app.models import (
     id_of,
 )
 from app.observability import metrics
+from app.recording import writer
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
 from app.slack.client import Sender
@@ -58,7 +59,9 @@ from app.slack.messages import template
 
 log = logging.getLogger(__name__)
 
-ON_TIME = dt.timedelta(minutes=5)  # sent within this of its slot: not marked late
+ON_TIME = dt.timedelta(minutes=5)  # sent within this of when it was due: not marked late
+# Replicas' clocks a little apart (one stamps enquiries, another composes the digest), and the commit itself.
+CLOCKS_APART = dt.timedelta(seconds=5)
 LATE_WITH_DAY = dt.timedelta(hours=3)  # a digest posted this late names its day, not just its time
 LOOKBACK = schedule.LOOKBACK
 # The retry policy and stale claims are app/slack/delivery.py's (alerts share them).
@@ -91,6 +94,21 @@ Clock = Callable[[], dt.datetime]
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def settle(settings: Settings) -> dt.timedelta:
+    """How long after its slot a digest is composed (its window still ends at the slot): 35 seconds
+    with the default statement timeout of 10. An enquiry is stamped with the moment its request
+    arrived, but committed up to ``writer.latest_commit`` later (a batch waiting for the database),
+    maybe by a replica whose clock is a little behind (``CLOCKS_APART``). Composed at once, the 09:00
+    digest missed an enquiry of 08:59:58 committed at 09:00:03, and the next window, from 09:00, never
+    counted it. Lateness and the grace period count from this moment, when the digest is due."""
+    return dt.timedelta(seconds=writer.latest_commit(settings.database_statement_timeout)) + CLOCKS_APART
+
+
+def next_due(launch: Launch, now: dt.datetime, settings: Settings) -> dt.datetime | None:
+    """The slot of the next digest to be composed, as the pages announce it: at 09:00:10 still 09:00's."""
+    return schedule.next_slot(launch, now - settle(settings))
 
 
 def slot_key(launch: Launch, slot_at: dt.datetime) -> str:
@@ -432,14 +450,14 @@ def _store_content(
     return _save(db, run, text=text, blocks=blocks)
 
 
-def is_late(run: DigestRun, posted_at: dt.datetime) -> bool:
+def is_late(run: DigestRun, posted_at: dt.datetime, settings: Settings) -> bool:
     """Whether ``run``'s digest, going out at ``posted_at`` (the real clock's time, whatever moment the
-    pass acts as), is late: then it says so in Slack, and the Digests page records it as sent late.
-    A scheduled one is late after its slot; one by hand after it was asked for (its run's creation):
-    pressed at 14:37 while Slack was down, it may go out the next morning, and "14:37 … 8 today" then
-    reads as today's."""
-    asked_at = run.slot_at if run.kind == DigestKind.SCHEDULED else run.created_at
-    return posted_at - asked_at > ON_TIME
+    pass acts as), is late: more than ``ON_TIME`` after it was due. Then it says so in Slack, and the
+    Digests page records it as sent late. A scheduled one is due once its slot has settled (``settle``);
+    one by hand when it was asked for (its run's creation): pressed at 14:37 while Slack was down, it
+    may go out the next morning, and "14:37 … 8 today" then reads as today's."""
+    due = run.slot_at + settle(settings) if run.kind == DigestKind.SCHEDULED else run.created_at
+    return posted_at - due > ON_TIME
 
 
 def deliver(
@@ -568,10 +586,11 @@ def run_due(
     alerts_done: list[Alert] | None = None,
     failed: list[str] | None = None,
 ) -> list[DigestRun]:
-    """Everything the scheduler does at ``now``: send due slots (late within the
-    grace period), record older ones as missed, retry what Slack refused for now,
-    and take over claims abandoned by dead processes. A launch whose new slots
-    fail is logged and added to ``failed`` (its slug) when given; the others go on.
+    """Everything the scheduler does at ``now``: send due slots (those ``settle``
+    has passed since, by ``clock``; late within the grace period), record older
+    ones as missed, retry what Slack refused for now, and take over claims
+    abandoned by dead processes. A launch whose new slots fail is logged and
+    added to ``failed`` (its slug) when given; the others go on.
 
     Then, unless ``check_alerts`` is off (the scheduler checks them on a job of its
     own) or ``now`` is in the past by ``clock`` (``looks_back``), spike alerts at
@@ -619,16 +638,20 @@ def _due_slots(
 ) -> list[DigestRun]:
     """The launch's slots that fell due and have no run yet: sent, or recorded as missed."""
     done = []
+    settled = settle(settings)
     grace = dt.timedelta(minutes=settings.digest_grace_minutes)
     # Slots before the launch went live, or before an edit moved them into the past, were never
     # due, so they are not "missed" (Launch.digests_due_from).
     since = max(now - LOOKBACK, launches.window(launch)[0], launch.digests_due_from or now - LOOKBACK)
     taken = _existing_keys(db, launch, since)
-    for slot_at in schedule.digest_slots(launch, since - dt.timedelta(microseconds=1), now):
+    # Due once settled by the real clock: what was received before a slot may still be committing
+    # (settle). A pass acting as at a past moment (`run-due --now`) finds it long settled.
+    until = min(now, clock() - settled)
+    for slot_at in schedule.digest_slots(launch, since - dt.timedelta(microseconds=1), until):
         if slot_key(launch, slot_at) in taken:
             continue
         # The closing digest is sent however late (within the day looked back): no later one covers it.
-        if now - slot_at >= grace and slot_at != schedule.closing_slot(launch):
+        if now - (slot_at + settled) >= grace and slot_at != schedule.closing_slot(launch):
             missed = claim_slot(db, launch, slot_at, now=now, status=DigestStatus.MISSED)
             if missed is not None:
                 log.warning("digest slot %s for %s missed: %s", missed.slot_key, launch.slug, MISSED_REASON)
@@ -642,7 +665,7 @@ def _due_slots(
         # Composed as at ``now``, but late or not by the moment it goes out: `run-due --now` with a past
         # moment posts now, by the real clock, and a digest of yesterday's 13:00 must say so.
         posted_at = clock()
-        late = is_late(run, posted_at)
+        late = is_late(run, posted_at, settings)
         # A closing digest late because an edit moved the launch's end into the past: Launch Tally ran.
         cause = "moved" if slot_at == schedule.closing_slot(launch) and launch.updated_at > slot_at else "down"
         run = _store_content(
@@ -688,7 +711,7 @@ def _resume(
                 continue
             launch = launch_by_id[run.launch_id]
             posted_at = clock()
-            late = is_late(run, posted_at)
+            late = is_late(run, posted_at, settings)
             if not taken.blocks:  # its process died before composing
                 taken = _store_content(db, taken, launch, now=now, settings=settings, late=late, posted_at=posted_at)
             elif late:
@@ -818,7 +841,7 @@ def send_again(
         raise Conflict("Someone else is sending this digest right now.", code="digest_busy")
     clock = clock or (lambda: now)
     posted_at = clock()
-    late = is_late(run, posted_at)
+    late = is_late(run, posted_at, settings)
     if late:
         # Its stored blocks were composed for its time: posted the next day, "13:00" with no word of
         # lateness reads as today's. Labelled as the scheduler's own late posts are (LATE_WITH_DAY).

@@ -45,7 +45,7 @@ from app.recording.handlers import router as recording_router
 from app.recording.hot_path import TallyApp
 from app.recording.record import Logged
 from app.recording.requests import EnquiryRequest
-from app.recording.writer import GroupCommitWriter
+from app.recording.writer import PAST_STATEMENT_TIMEOUT, GroupCommitWriter
 from app.routes import admin, alerts, api, auth, checklist, digests, exports, health, insight, launches
 from app.web import StaticAssets, build_environment, render
 
@@ -189,7 +189,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         name="enquiry-writer",
         on_committed=count_committed,
         # A little past the server's own statement timeout, which answers first when the server can.
-        timeout=database.statement_timeout + 2,
+        timeout=database.statement_timeout + PAST_STATEMENT_TIMEOUT,
         on_failure=lambda exc: Unavailable(
             "The enquiry could not be saved just now (the server logged why). Nothing was recorded: send it again "
             "with the same idempotency key."

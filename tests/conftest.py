@@ -24,7 +24,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from app import api_tokens, auth, migrations
+from app import api_tokens, auth, digests, migrations
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
@@ -168,6 +168,11 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     values.update(overrides)
     # _env_file=None: a developer's .env must not leak into the tests.
     return Settings(_env_file=None, **values)
+
+
+# How long after its slot the scheduler composes a digest, with the tests' settings (digests.settle):
+# the pass for the 13:00 slot runs at 13:00 and this.
+DIGEST_SETTLE = digests.settle(make_settings("sqlite:///unused.db"))
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender
 from app.slack.delivery import STALE_CLAIM
+from tests.conftest import DIGEST_SETTLE
 from tests.factories import fresh, hypothesis_ids, make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
 from tests.processes import ROOT, tally_at
@@ -434,12 +435,12 @@ def test_a_failing_check_never_stops_the_digests(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(alerts, "evaluate", broken)
-    done = digests.run_due(db, settings=settings, now=local(18, 9), sender=bot, sleep=lambda s: None)
+    done = digests.run_due(db, settings=settings, now=local(18, 9) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None)
     assert [run.status for run in done] == [DigestStatus.SENT]
     monkeypatch.setattr(alerts, "run_alerts", broken)
     found: list[Alert] = []
     done = digests.run_due(
-        db, settings=settings, now=local(18, 13), sender=bot, sleep=lambda s: None, alerts_done=found
+        db, settings=settings, now=local(18, 13) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None, alerts_done=found
     )
     assert [run.status for run in done] == [DigestStatus.SENT] and found == []
     DigestScheduler(db, settings).check_alerts()  # logged, not raised
@@ -459,12 +460,12 @@ def test_the_scheduler_checks_at_the_moment_it_runs(db: Database, settings: Sett
 def test_the_next_digest_lists_the_alerts_sent_since_the_previous_one(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:
-    digests.run_due(db, settings=settings, now=local(18, 13), sender=bot, sleep=lambda s: None)
+    digests.run_due(db, settings=settings, now=local(18, 13) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None)
     log_many(db, launch, "bankid", 12, start=local(18, 13, 5))
     found: list[Alert] = []
     digests.run_due(db, settings=settings, now=local(18, 13, 30), sender=bot, sleep=lambda s: None, alerts_done=found)
     assert [a.subject for a in found] == ["bankid"]
-    [four] = digests.run_due(db, settings=settings, now=local(18, 16), sender=bot, sleep=lambda s: None)
+    [four] = digests.run_due(db, settings=settings, now=local(18, 16) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None)
     text = "\n".join(str(block) for block in four.blocks)
     assert "*Alerts since the previous digest*" in text
     assert (

@@ -27,9 +27,11 @@ from app.config import Settings
 from app.db import Database
 from app.insight import relink
 from app.models import DigestKind, DigestRun, DigestStatus, Launch, SlotTally
+from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender, WebhookSender
-from tests.factories import fresh, log, make_launch
+from tests.conftest import DIGEST_SETTLE
+from tests.factories import fresh, hypothesis_ids, log, make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -39,6 +41,11 @@ CHANNEL = "#launch"
 
 def local(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
     return dt.datetime(2026, month, day, hour, minute, tzinfo=OSLO).astimezone(dt.UTC)
+
+
+def due(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
+    """When the scheduler composes the digest of that local time: once it has settled (digests.settle)."""
+    return local(day, hour, minute, month) + DIGEST_SETTLE
 
 
 @pytest.fixture
@@ -84,7 +91,7 @@ def test_each_slot_is_sent_once(
 ) -> None:
     log(db, launch, "send", at=local(18, 10))
     assert run_due(db, settings, bot, local(18, 8, 59)) == []
-    [sent] = run_due(db, settings, bot, local(18, 13, 0))
+    [sent] = run_due(db, settings, bot, due(18, 13))
     assert sent.status == DigestStatus.SENT and sent.channel == slack.channel_id(CHANNEL) and sent.slack_ts
     assert (
         run_due(
@@ -111,9 +118,9 @@ def test_windows_chain_and_the_first_of_a_day_covers_the_evening_before(
     launch = make_launch(db, starts_on=dt.date(2026, 11, 17), slack_channel=CHANNEL, hypotheses=("send",))
     for moment in (local(17, 15), local(17, 17), local(17, 22), local(18, 8, 59), local(18, 9), local(18, 12)):
         log(db, launch, "send", at=moment)
-    run_due(db, settings, bot, local(17, 16))
-    [morning] = run_due(db, settings, bot, local(18, 9))
-    [noon] = run_due(db, settings, bot, local(18, 13))
+    run_due(db, settings, bot, due(17, 16))
+    [morning] = run_due(db, settings, bot, due(18, 9))
+    [noon] = run_due(db, settings, bot, due(18, 13))
     assert (morning.window_start, morning.window_end) == (local(17, 16), local(18, 9))
     assert (noon.window_start, noon.window_end) == (local(18, 9), local(18, 13))
     text = " ".join(str(b) for b in morning.blocks)
@@ -130,8 +137,8 @@ def test_the_digests_links_open_the_app_on_its_own_window_whenever_clicked(
     launch = make_launch(db, slack_channel=CHANNEL, hypotheses=("send",))
     for moment in (local(18, 10), local(18, 12), local(18, 13, 2)):
         log(db, launch, "send", at=moment)
-    run_due(db, settings, bot, local(18, 9))
-    [noon] = run_due(db, settings, bot, local(18, 13))
+    run_due(db, settings, bot, due(18, 9))
+    [noon] = run_due(db, settings, bot, due(18, 13))
     links = re.findall(r"<(http[^|>]+)\|", " ".join(str(b) for b in noon.blocks))
     query = "?from=2026-11-18T09%3A00%2B01%3A00&amp;to=2026-11-18T13%3A00%2B01%3A00"  # mrkdwn escapes &
     assert links and all(query in link for link in links), links
@@ -153,8 +160,8 @@ def test_the_page_a_digest_links_to_compares_with_the_window_the_digest_compared
     launch's start); its link must show the same "before", not the four hours before 09:00."""
     for moment in (local(18, 3), local(18, 7), local(18, 10), local(18, 12)):
         log(db, launch, "send", at=moment)
-    run_due(db, settings, bot, local(18, 9))
-    [noon] = run_due(db, settings, bot, local(18, 13))
+    run_due(db, settings, bot, due(18, 9))
+    [noon] = run_due(db, settings, bot, due(18, 13))
     assert noon.window_start == local(18, 9)
     with db.session() as session:
         stored = fresh(db, launch)
@@ -213,8 +220,8 @@ def test_digests_are_written_in_the_slack_language_whatever_the_interface_langua
     launch = make_launch(db, starts_on=dt.date(2026, 11, 17), slack_channel=CHANNEL, hypotheses=("send",))
     log(db, launch, "send", at=local(17, 17), channel="phone")
     log(db, launch, "send", at=local(17, 22), channel="chat")
-    run_due(db, norwegian, bot, local(17, 16))
-    [morning] = run_due(db, norwegian, bot, local(18, 9))
+    run_due(db, norwegian, bot, due(17, 16))
+    [morning] = run_due(db, norwegian, bot, due(18, 9))
     [message] = [m for m in slack.posts(CHANNEL) if m["metadata"]["event_payload"]["slot_key"] == morning.slot_key]
     text = " ".join(str(b) for b in message["blocks"])
     assert "Henvendelser tir. 16:00 – ons. 09:00 · dag 2 av" in text
@@ -228,7 +235,7 @@ def test_digests_are_written_in_the_slack_language_whatever_the_interface_langua
     )
     assert preview.exit_code == 0 and "0 i denne perioden (↓2) · 0 i dag · 2 siden lanseringen" in preview.output
     # Without TALLY_SLACK_LANGUAGE, the interface's default language.
-    run_due(db, settings.model_copy(update={"language": "nb"}), bot, local(18, 13))
+    run_due(db, settings.model_copy(update={"language": "nb"}), bot, due(18, 13))
     assert "*0* i denne perioden" in " ".join(str(b) for b in slack.posts(CHANNEL)[-1]["blocks"])
 
 
@@ -243,9 +250,9 @@ def test_the_first_digest_of_a_launch_compares_with_nothing_as_its_page_does(
         log(db, launch, "send", at=local(18, hour))
     log(db, launch, at=local(18, 6))
     by_hand = digests.send_now(db, launch, settings=settings, now=local(18, 8), sender=bot, sleep=lambda s: None)
-    [first] = run_due(db, settings, bot, local(18, 9))
+    [first] = run_due(db, settings, bot, due(18, 9))
     log(db, launch, "send", at=local(18, 10))
-    [second] = run_due(db, settings, bot, local(18, 13))
+    [second] = run_due(db, settings, bot, due(18, 13))
     for run in (by_hand, first):
         text = " ".join(str(b) for b in run.blocks)
         assert "in this window ·" in text and "on the one before" not in text and "↑" not in text
@@ -281,7 +288,7 @@ def test_concurrent_schedulers_send_one_message(
         database = Database(db.url)  # its own engine and connections, like another worker
         try:
             barrier.wait()
-            run_due(database, settings, sender, local(18, 9))
+            run_due(database, settings, sender, due(18, 9))
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
@@ -300,7 +307,7 @@ def test_concurrent_schedulers_send_one_message(
 def test_missed_slots_within_grace_go_late_and_older_ones_are_recorded(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:
-    run_due(db, settings, bot, local(18, 9))
+    run_due(db, settings, bot, due(18, 9))
     log(db, launch, "bankid", at=local(18, 10))
     log(db, launch, "bankid", at=local(18, 14))
     # The app was down from 12:00 to 16:20: 13:00 is beyond the grace period, 16:00 within it.
@@ -330,9 +337,9 @@ def test_only_live_launches_and_only_inside_their_window(db: Database, settings:
 
     make_launch(db, slug="draft", status=LaunchStatus.DRAFT, slack_channel=CHANNEL)
     make_launch(db, slug="ended", starts_on=dt.date(2026, 10, 1), ends_on=dt.date(2026, 10, 21), slack_channel=CHANNEL)
-    assert {r.launch_id for r in run_due(db, settings, bot, local(18, 13))} == {launch.id}
+    assert {r.launch_id for r in run_due(db, settings, bot, due(18, 13))} == {launch.id}
     # Before the first day and after the last, nothing.
-    assert run_due(db, settings, bot, local(15, 13)) == []
+    assert run_due(db, settings, bot, due(15, 13)) == []
     after = digests.run_due(db, settings=settings, now=local(8, 13, month=12), sender=bot, sleep=lambda s: None)
     assert all(r.slot_at <= local(8, 0, month=12) for r in after)  # the closing digest, at its end, the last
 
@@ -350,9 +357,9 @@ def test_dst_days_have_three_digests_at_local_nine_one_and_four(
     start = dt.datetime.combine(day, dt.time(0), tzinfo=OSLO).astimezone(dt.UTC)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=OSLO).astimezone(dt.UTC)
     yesterday_four = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(16), tzinfo=OSLO).astimezone(dt.UTC)
-    run_due(db, settings, bot, yesterday_four)  # yesterday's, out of the way
+    run_due(db, settings, bot, yesterday_four + DIGEST_SETTLE)  # yesterday's, out of the way
     before = {r.id for r in runs(db)}
-    moment = start
+    moment = start + DIGEST_SETTLE
     while moment < end:
         run_due(db, settings, bot, moment)
         moment += dt.timedelta(minutes=10)
@@ -377,7 +384,7 @@ def test_rate_limits_are_retried_after_retry_after(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, pauses: list[float], launch: Launch
 ) -> None:
     slack.queue("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "3"}))
-    [run] = run_due(db, settings, bot, local(18, 13))
+    [run] = run_due(db, settings, bot, due(18, 13))
     assert run.status == DigestStatus.SENT
     assert pauses == [3.0]
     assert len(slack.attempts()) == 2 and len(slack.posts(CHANNEL)) == 1
@@ -388,7 +395,7 @@ def test_server_errors_are_retried_and_never_posted_twice(
 ) -> None:
     # The first 500 came after Slack stored the message; the check finds it, so no second post.
     slack.queue("chat.postMessage", Reply(500, {"ok": False, "error": "internal_error"}, store=True))
-    [run] = run_due(db, settings, bot, local(18, 13))
+    [run] = run_due(db, settings, bot, due(18, 13))
     assert run.status == DigestStatus.SENT
     assert len(slack.posts(CHANNEL)) == 1
     assert len(slack.attempts("conversations.history")) == 1
@@ -398,7 +405,7 @@ def test_a_dropped_connection_after_posting_does_not_post_twice(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:
     slack.queue("chat.postMessage", Reply(drop=True, store=True))
-    [run] = run_due(db, settings, bot, local(18, 13))
+    [run] = run_due(db, settings, bot, due(18, 13))
     assert run.status == DigestStatus.SENT and run.slack_ts
     assert len(slack.posts(CHANNEL)) == 1 and len(slack.attempts()) == 1
 
@@ -408,7 +415,7 @@ def test_the_look_before_posting_again_reads_past_the_first_page_of_a_busy_chann
 ) -> None:
     """Slack gives the history newest first, 200 messages a page: with more than that said in the
     channel since, the digest was on a later page, not found, and posted a second time."""
-    [run] = run_due(db, settings, bot, local(18, 9))
+    [run] = run_due(db, settings, bot, due(18, 9))
     slack.chatter(CHANNEL, 450)
     found = bot.find_posted(channel=CHANNEL, slot_key=run.slot_key, oldest=run.claimed_at.timestamp() - 60)
     assert found is not None and found.ts == run.slack_ts
@@ -424,7 +431,7 @@ def test_a_digest_slack_did_not_take_goes_out_before_the_next_one_and_says_it_is
     was yesterday's or late."""
     log(db, launch, "send", at=local(18, 15))
     slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
-    [waiting] = run_due(db, settings, bot, local(18, 16))
+    [waiting] = run_due(db, settings, bot, due(18, 16))
     assert waiting.status == DigestStatus.RETRYING and slack.posts(CHANNEL) == []
     done = run_due(db, settings, bot, local(19, 9, 10))
     assert [(r.slot_at, r.status) for r in done] == [
@@ -442,7 +449,7 @@ def test_a_dropped_connection_before_posting_is_retried(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, pauses: list[float], launch: Launch
 ) -> None:
     slack.queue("chat.postMessage", Reply(drop=True), Reply(drop=True))
-    [run] = run_due(db, settings, bot, local(18, 13))
+    [run] = run_due(db, settings, bot, due(18, 13))
     assert run.status == DigestStatus.SENT
     assert len(slack.posts(CHANNEL)) == 1 and len(slack.attempts()) == 3
 
@@ -451,7 +458,7 @@ def test_unreachable_slack_stays_retryable_and_goes_out_on_a_later_pass(
     db: Database, settings: Settings, slack: FakeSlack, launch: Launch
 ) -> None:
     nowhere = BotSender(token=TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
-    [run] = run_due(db, settings, nowhere, local(18, 13))
+    [run] = run_due(db, settings, nowhere, due(18, 13))
     assert run.status == DigestStatus.RETRYING and run.attempts == 3
     assert "Could not connect to Slack" in (run.error or "")
     assert run.next_attempt_at is not None and run.next_attempt_at > local(18, 13)
@@ -485,11 +492,11 @@ def test_permanent_errors_are_not_retried_and_say_what_to_do(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": code}))
-    [run] = run_due(db, settings, bot, local(18, 13))
+    [run] = run_due(db, settings, bot, due(18, 13))
     assert run.status == DigestStatus.FAILED and advice in (run.error or "")
     assert len(slack.attempts()) == 1
     assert advice in caplog.text
-    assert run_due(db, settings, bot, local(18, 14)) == []  # the scheduler leaves it for a person
+    assert run_due(db, settings, bot, due(18, 14)) == []  # the scheduler leaves it for a person
     assert TOKEN not in caplog.text
 
 
@@ -497,14 +504,14 @@ def test_webhooks_post_and_never_guess_after_a_drop(
     db: Database, settings: Settings, slack: FakeSlack, launch: Launch
 ) -> None:
     hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
-    [run] = run_due(db, settings, hook, local(18, 9))
+    [run] = run_due(db, settings, hook, due(18, 9))
     assert run.status == DigestStatus.SENT and len(slack.webhook_messages) == 1
     slack.queue("webhook", Reply(drop=True, store=True))
-    [dropped] = run_due(db, settings, hook, local(18, 13))
+    [dropped] = run_due(db, settings, hook, due(18, 13))
     assert dropped.status == DigestStatus.FAILED and "look in Slack" in (dropped.error or "")
     assert len(slack.webhook_messages) == 2  # one each: never a second copy of the 13:00 digest
     slack.queue("webhook", Reply(404, "channel_not_found"))
-    [refused] = run_due(db, settings, hook, local(18, 16))
+    [refused] = run_due(db, settings, hook, due(18, 16))
     assert refused.status == DigestStatus.FAILED and "does not know the channel" in (refused.error or "")
 
 
@@ -528,7 +535,7 @@ def test_a_token_or_webhook_url_no_request_can_be_made_with_fails_at_once_naming
     """Copied with typographic quotes, or without https://: the pass crashed (every slot, the digest
     stuck pending), or the digest failed as "the connection dropped after the digest was sent"."""
     sender = make(slack)
-    [run] = run_due(db, settings, sender, local(18, 13))
+    [run] = run_due(db, settings, sender, due(18, 13))
     assert run.status == DigestStatus.FAILED and run.attempts == 1
     assert (run.error or "").startswith("Nothing was sent") and setting in (run.error or "")
     assert "dropped" not in (run.error or "") and "services/T0" not in (run.error or "")  # nor the secret URL
@@ -542,7 +549,7 @@ def test_a_webhook_5xx_says_what_slack_answered_not_that_the_connection_dropped(
 ) -> None:
     hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
     slack.queue("webhook", Reply(503, "service_unavailable"))
-    [run] = run_due(db, settings, hook, local(18, 9))
+    [run] = run_due(db, settings, hook, due(18, 9))
     assert run.status == DigestStatus.FAILED and run.attempts == 1 and slack.webhook_messages == []
     assert (run.error or "").startswith("Slack answered 503 (service_unavailable). A webhook cannot check")
     assert "dropped" not in (run.error or "") and "tried again" not in (run.error or "")
@@ -552,7 +559,7 @@ def test_giving_up_does_not_say_it_will_be_tried_again(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:
     slack.queue("chat.postMessage", *[Reply(500, {"ok": False, "error": "fatal_error"})] * 100)  # more than it tries
-    now = local(18, 13)
+    now = due(18, 13)
     [run] = run_due(db, settings, bot, now)
     assert run.status == DigestStatus.RETRYING and run.error == "Slack answered 500 (fatal_error)."
     while run.status == DigestStatus.RETRYING:
@@ -585,7 +592,7 @@ def test_an_address_that_is_not_slacks_fails_at_once_naming_the_setting(
         else BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda s: None)
     )
     slack.queue("webhook" if webhook else "chat.postMessage", Reply(404, NOT_FOUND_PAGE))
-    [run] = run_due(db, settings, sender, local(18, 13))
+    [run] = run_due(db, settings, sender, due(18, 13))
     setting = "SLACK_WEBHOOK_URL" if webhook else "SLACK_API_URL"
     assert (run.status, run.attempts) == (DigestStatus.FAILED, 1)
     assert (
@@ -598,11 +605,11 @@ def test_an_answer_without_a_slack_error_code_is_shown_shortened(
 ) -> None:
     hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
     slack.queue("webhook", Reply(400, "Bad request: " + "x" * 500))
-    [run] = run_due(db, settings, hook, local(18, 13))
+    [run] = run_due(db, settings, hook, due(18, 13))
     assert run.status == DigestStatus.FAILED and "SLACK_WEBHOOK_URL" in (run.error or "")
     assert "(Bad request: xxx" in (run.error or "") and len(run.error or "") < 200
     slack.queue("webhook", *[Reply(400, "user_not_found")] * 3)  # Slack's own code: as before, tried again
-    [later] = run_due(db, settings, hook, local(18, 16))
+    [later] = run_due(db, settings, hook, due(18, 16))
     assert later.status == DigestStatus.RETRYING and later.error == "Slack answered 'user_not_found'."
 
 
@@ -613,7 +620,7 @@ def test_without_slack_digests_are_dry_runs_a_lead_can_send_later(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:
     log(db, launch, "receipts", at=local(18, 11))
-    [dry] = run_due(db, settings, None, local(18, 13))
+    [dry] = run_due(db, settings, None, due(18, 13))
     assert dry.status == DigestStatus.DRY_RUN and dry.blocks and "*1* in this window" in str(dry.blocks)
     assert slack.posts() == []
     sent = digests.send_again(db, dry.id or 0, settings=settings, now=local(18, 14), sender=bot, sleep=lambda s: None)
@@ -626,10 +633,10 @@ def test_a_digest_sent_again_the_next_day_says_it_is_late_and_whose_day_it_was(
     """Send to Slack posted the stored blocks as they were: the next morning, "Test launch · 13:00" and
     "1 today", with no word of lateness, while the Digests page said "sent late"."""
     log(db, launch, "send", at=local(18, 10))
-    run_due(db, settings, bot, local(18, 9))
+    run_due(db, settings, bot, due(18, 9))
     slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "not_in_channel"}))
-    [failed] = run_due(db, settings, bot, local(18, 13))
-    [dry] = run_due(db, settings, None, local(18, 16))
+    [failed] = run_due(db, settings, bot, due(18, 13))
+    [dry] = run_due(db, settings, None, due(18, 16))
     for run, note in ((failed, "sent late: Slack did not take it at the time"), (dry, "sent late")):
         assert run.status in (DigestStatus.FAILED, DigestStatus.DRY_RUN)
         again = digests.send_again(
@@ -647,11 +654,11 @@ def test_a_digest_sent_again_the_next_day_says_it_is_late_and_whose_day_it_was(
 def test_a_digest_sent_by_hand_does_not_move_the_schedule(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:
-    run_due(db, settings, bot, local(18, 9))
+    run_due(db, settings, bot, due(18, 9))
     manual = digests.send_now(db, launch, settings=settings, now=local(18, 11), sender=bot, sleep=lambda s: None)
     assert manual.kind == DigestKind.MANUAL and manual.status == DigestStatus.SENT
     assert (manual.window_start, manual.window_end) == (local(18, 9), local(18, 11))
-    [noon] = run_due(db, settings, bot, local(18, 13))
+    [noon] = run_due(db, settings, bot, due(18, 13))
     assert noon.window_start == local(18, 9)
 
 
@@ -709,7 +716,7 @@ def test_a_preview_at_a_digest_time_shows_that_digest_not_an_empty_window(
     "09:00–09:00" and no enquiries."""
     log(db, launch, "send", at=local(18, 10))
     log(db, launch, "send", at=local(18, 12))
-    [noon] = run_due(db, settings, bot, local(18, 13))
+    [noon] = run_due(db, settings, bot, due(18, 13))
     content = digests.preview(db, launch, settings=settings, now=local(18, 13))
     assert content.window_label == digests.window_label(launch, noon.window_start, noon.window_end)
     assert content.window_total == 2
@@ -733,7 +740,7 @@ def test_a_digest_by_hand_after_the_launch_ended_covers_it_up_to_its_end(
     """A closing tally sent the morning after: the preview said "day 3 of 2" and counted a window
     running past the launch's end into the day it was sent."""
     ended = two_day_launch(db, "ended")
-    run_due(db, settings, bot, local(19, 16))
+    run_due(db, settings, bot, due(19, 16))
     log(db, ended, "send", at=local(19, 20))
     end = local(20, 0)
     content = digests.preview(db, ended, settings=settings, now=local(20, 9))
@@ -753,7 +760,7 @@ def test_the_last_evening_of_a_launch_gets_a_closing_digest(
     """The last scheduled digest was the last day's 16:00: the enquiries of that evening never reached
     Slack, and the product team's last tally was short by them."""
     ending = two_day_launch(db, "ending")
-    run_due(db, settings, bot, local(19, 16))
+    run_due(db, settings, bot, due(19, 16))
     for hour in (17, 20, 23):
         log(db, ending, "send", at=local(19, hour))
     assert run_due(db, settings, bot, local(19, 23, 59)) == []
@@ -762,7 +769,7 @@ def test_the_last_evening_of_a_launch_gets_a_closing_digest(
     assert (closing.window_start, closing.window_end) == (local(19, 16), local(20, 0))
     posted = str(slack.posts(CHANNEL)[-1]["blocks"])
     assert "final tally" in posted and "day 2 of 2" in posted and "*3* in this window" in posted
-    assert run_due(db, settings, bot, local(20, 9)) == [], "once"
+    assert run_due(db, settings, bot, due(20, 9)) == [], "once"
     # By hand the morning after, as Preview shows: that last window again, not an empty one.
     by_hand = digests.send_now(db, ending, settings=settings, now=local(20, 9), sender=bot, sleep=lambda s: None)
     assert (by_hand.window_start, by_hand.window_end) == (local(19, 16), local(20, 0))
@@ -784,7 +791,7 @@ def test_a_midnight_digest_time_sends_none_at_the_start_and_counts_the_evening_a
         digest_times=["00:00", "16:00"],
     )
     assert run_due(db, settings, bot, local(18, 0, 1)) == []  # nothing to say at the start
-    run_due(db, settings, bot, local(18, 16))
+    run_due(db, settings, bot, due(18, 16))
     for hour in (17, 20):
         log(db, midnight, "send", at=local(18, hour))
     [at_midnight] = run_due(db, settings, bot, local(19, 0, 1))
@@ -809,9 +816,9 @@ def test_the_closing_digest_is_next_after_the_last_days_last_digest_and_is_never
     ending = two_day_launch(db, "ending")
     assert schedule.next_slot(ending, local(19, 17)) == local(20, 0), "the pages say when it comes"
     assert schedule.next_slot(ending, local(20, 0)) is None
-    run_due(db, settings, bot, local(19, 16))
+    run_due(db, settings, bot, due(19, 16))
     log(db, ending, "send", at=local(19, 20))
-    [late] = run_due(db, settings, bot, local(20, 2))  # down from before midnight to two hours after
+    [late] = run_due(db, settings, bot, due(20, 2))  # down from before midnight to two hours after
     assert late.status == DigestStatus.LATE and (late.window_start, late.window_end) == (local(19, 16), local(20, 0))
     assert "*1* in this window" in str(slack.posts(CHANNEL)[-1]["blocks"])
 
@@ -887,7 +894,7 @@ def test_a_digest_retried_past_its_five_minutes_says_it_is_late_as_the_page_reco
     """Composed on time, refused by Slack, posted by the pass 8 minutes later: recorded "sent late",
     posted as on time (only digests past the grace period were composed again)."""
     slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
-    [waiting] = run_due(db, settings, bot, local(18, 13))
+    [waiting] = run_due(db, settings, bot, due(18, 13))
     assert waiting.status == DigestStatus.RETRYING
     [again] = run_due(db, settings, bot, local(18, 13, 8))
     assert again.status == DigestStatus.LATE
@@ -902,7 +909,7 @@ def test_a_late_digest_posted_after_midnight_names_its_day_however_little_late(
     """ "22:00" posted at 00:30 reads as tonight's, though it is less than three hours late."""
     make_launch(db, digest_times=["22:00"], slack_channel=CHANNEL, hypotheses=("send",))
     slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
-    run_due(db, settings, bot, local(18, 22))
+    run_due(db, settings, bot, due(18, 22))
     [again] = run_due(db, settings, bot, local(19, 0, 30))
     assert again.slot_at == local(18, 22) and again.status == DigestStatus.LATE
     assert slack.posts(CHANNEL)[0]["blocks"][0]["text"]["text"] == "Test launch · Wed 22:00"
@@ -929,9 +936,41 @@ def test_a_process_that_died_mid_send_is_taken_over_without_a_double_post(
     text, blocks = slack_blocks.build(content)
     bot.post(channel=CHANNEL, text=text, blocks=blocks, slot_key=run.slot_key)
     assert run_due(db, settings, bot, local(18, 13, 5)) == []  # still someone else's
-    [taken] = run_due(db, settings, bot, local(18, 13) + digests.STALE_CLAIM + dt.timedelta(seconds=1))
+    [taken] = run_due(db, settings, bot, due(18, 13) + digests.STALE_CLAIM + dt.timedelta(seconds=1))
     assert taken.id == run.id and taken.status in (DigestStatus.SENT, DigestStatus.LATE)
     assert len(slack.posts(CHANNEL)) == 1
+
+
+def test_an_enquiry_still_committing_at_a_digests_time_is_in_that_digest(
+    pg: object, db: Database, settings: Settings, launch: Launch
+) -> None:
+    """An enquiry received at 08:59:58 whose batch was still in flight at 09:00 (a PostgreSQL wait, a
+    replica's clock behind) committed after the 09:00 digest was composed: in no window, as the next
+    one starts at 09:00, and the digests no longer added up to "since launch". (PostgreSQL: on SQLite
+    the open write transaction holds the lock the digest's claim needs.)"""
+    for minute in (10, 20, 30):
+        log(db, launch, "send", at=local(18, 8, minute))
+    ids = hypothesis_ids(db, launch)
+    in_flight = NewEnquiry(
+        launch_id=launch.id or 0,
+        channel="phone",
+        segment="private",
+        created_at=local(18, 9) - dt.timedelta(seconds=2),
+        hypothesis_ids=(ids["send"],),
+        note=None,
+        agent_id=None,
+    )
+    with db.write_connection() as connection:
+        insert_many(connection, [in_flight])
+        # Its transaction is still open: passes within the settle margin compose nothing yet.
+        for moment in (local(18, 9), local(18, 9) + dt.timedelta(seconds=20)):
+            assert run_due(db, settings, None, moment) == []
+    [nine] = run_due(db, settings, None, due(18, 9))
+    log(db, launch, "send", at=local(18, 10))
+    [one] = run_due(db, settings, None, due(18, 13))
+    assert "*4* in this window" in str(nine.blocks)
+    assert "*1* in this window" in str(one.blocks) and "*5* since launch" in str(one.blocks)
+    assert digests.settle(settings) == dt.timedelta(seconds=35)  # the default statement timeout, 10 s
 
 
 def test_three_processes_on_one_postgresql_send_one_message(
@@ -966,7 +1005,7 @@ def test_a_long_rate_limit_goes_to_a_later_pass_instead_of_blocking(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, pauses: list[float], launch: Launch
 ) -> None:
     slack.queue("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "600"}))
-    [run] = run_due(db, settings, bot, local(18, 9))
+    [run] = run_due(db, settings, bot, due(18, 9))
     assert run.status == DigestStatus.RETRYING and pauses == []
     assert run.next_attempt_at is not None and run.next_attempt_at >= local(18, 9) + dt.timedelta(seconds=600)
 
@@ -978,7 +1017,7 @@ def test_a_webhook_rate_limit_waits_as_long_as_slack_asks(
     in two seconds, then another burst two minutes later, against Slack asking for ten minutes."""
     hook = WebhookSender(url=slack.webhook_url, sleep=pauses.append)
     slack.queue("webhook", Reply(429, "rate_limited", {"Retry-After": "600"}))
-    [run] = run_due(db, settings, hook, local(18, 9))
+    [run] = run_due(db, settings, hook, due(18, 9))
     assert run.status == DigestStatus.RETRYING and pauses == []
     assert run.next_attempt_at is not None and run.next_attempt_at >= local(18, 9) + dt.timedelta(seconds=600)
 
@@ -988,7 +1027,7 @@ def test_a_rate_limit_on_the_look_before_resending_waits_as_long_as_slack_asks(
 ) -> None:
     slack.queue("chat.postMessage", Reply(drop=True))  # may have been posted: look before sending again
     slack.queue("conversations.history", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "600"}))
-    [run] = run_due(db, settings, bot, local(18, 9))
+    [run] = run_due(db, settings, bot, due(18, 9))
     assert run.status == DigestStatus.RETRYING
     assert run.next_attempt_at is not None and run.next_attempt_at >= local(18, 9) + dt.timedelta(seconds=600)
 
@@ -998,7 +1037,7 @@ def test_a_claim_taken_over_during_a_long_pass_is_not_posted_again_by_the_proces
 ) -> None:
     """Slack kept refusing (rate limits), so this pass ran past STALE_CLAIM; another replica took the
     claim for a dead process's, looked, found nothing and posted. The first process must not post too."""
-    moments = [local(18, 9)]
+    moments = [due(18, 9)]
     other_pass: list[list[DigestRun]] = []
 
     def clock() -> dt.datetime:
@@ -1011,7 +1050,7 @@ def test_a_claim_taken_over_during_a_long_pass_is_not_posted_again_by_the_proces
 
     refused = Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
     slack.queue("chat.postMessage", *[refused] * 4)  # the first attempt, and slack-sdk's three retries of it
-    digests.run_due(db, settings=settings, now=local(18, 9), sender=bot, sleep=slow_pause, clock=clock)
+    digests.run_due(db, settings=settings, now=due(18, 9), sender=bot, sleep=slow_pause, clock=clock)
     assert [r.status for r in other_pass[0]] == [DigestStatus.LATE]
     assert len(slack.posts(CHANNEL)) == 1
     assert [r.status for r in runs(db)] == [DigestStatus.LATE]
@@ -1023,7 +1062,7 @@ def test_sending_a_retrying_digest_by_hand_looks_first(
     slack.queue("chat.postMessage", Reply(drop=True, store=True), Reply(drop=True), Reply(drop=True))
     # The first attempt posted (connection dropped); the check then could not reach Slack.
     slack.queue("conversations.history", Reply(drop=True), Reply(drop=True), Reply(drop=True))
-    [run] = run_due(db, settings, bot, local(18, 9))
+    [run] = run_due(db, settings, bot, due(18, 9))
     assert run.status == DigestStatus.RETRYING
     again = digests.send_again(
         db, run.id or 0, settings=settings, now=local(18, 9, 1), sender=bot, sleep=lambda s: None
@@ -1037,7 +1076,7 @@ def test_a_webhook_digest_abandoned_mid_send_is_left_for_a_person(
     hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
     run = digests.claim_slot(db, launch, local(18, 9), now=local(18, 9))
     assert run is not None
-    [taken] = run_due(db, settings, hook, local(18, 9) + digests.STALE_CLAIM + dt.timedelta(seconds=1))
+    [taken] = run_due(db, settings, hook, due(18, 9) + digests.STALE_CLAIM + dt.timedelta(seconds=1))
     assert taken.status == DigestStatus.FAILED and "look in Slack" in (taken.error or "")
     assert slack.webhook_messages == []
 
@@ -1047,7 +1086,7 @@ def test_a_channel_name_that_cannot_be_looked_up_says_what_to_do(
 ) -> None:
     slack.queue("chat.postMessage", Reply(drop=True))
     slack.queue("conversations.list", Reply(200, {"ok": False, "error": "missing_scope"}))
-    [run] = run_due(db, settings, bot, local(18, 9))
+    [run] = run_due(db, settings, bot, due(18, 9))
     assert run.status == DigestStatus.FAILED
     assert "channel's ID" in (run.error or "") and "channels:read" in (run.error or "")
     assert slack.posts(CHANNEL) == []
@@ -1060,7 +1099,7 @@ def test_slots_before_a_launch_went_live_are_not_missed(
         stored = session.get(Launch, launch.id)
         assert stored is not None
         stored.digests_due_from = local(18, 14)
-    done = digests.run_due(db, settings=settings, now=local(18, 16), sender=bot, sleep=lambda s: None)
+    done = digests.run_due(db, settings=settings, now=due(18, 16), sender=bot, sleep=lambda s: None)
     assert [(r.slot_at, r.status) for r in done] == [(local(18, 16), DigestStatus.SENT)]
 
 
@@ -1095,7 +1134,7 @@ def test_a_schedule_edited_after_slots_passed_sends_no_digest_for_slots_that_wer
     """A slot the edit put in the past was never in the schedule when its time came: it is neither
     posted late (a second digest over a window already posted) nor recorded as missed."""
     for slot in (local(18, 9), local(18, 13)):
-        [run] = run_due(db, settings, bot, slot)
+        [run] = run_due(db, settings, bot, slot + DIGEST_SETTLE)
         assert run.status == DigestStatus.SENT
     _edit_launch(db, settings, launch, local(18, 13, 10), **fields)
     assert run_due(db, settings, bot, local(18, 13, 11)) == []
@@ -1117,7 +1156,7 @@ def test_a_last_day_moved_into_the_past_still_gets_its_closing_digest_late(
     evening of the 19th after 16:00 was in no digest."""
     for moment in (local(19, 15), local(19, 17), local(19, 22)):
         log(db, launch, "send", at=moment)
-    for slot in (local(19, 9), local(19, 13), local(19, 16)):
+    for slot in (due(19, 9), due(19, 13), due(19, 16)):
         run_due(db, settings, bot, slot)
     _edit_launch(db, settings, launch, local(20, 8), ends_on=dt.date(2026, 11, 19))
     [closing] = run_due(db, settings, bot, local(20, 8, 1))
@@ -1135,7 +1174,7 @@ def test_a_last_day_moved_behind_a_digest_already_posted_repeats_no_window(
 ) -> None:
     """The 09:00 digest of the 20th reported the evening before: a closing digest at midnight, after
     the last day was moved to the 19th, would post the same window again."""
-    for slot in (local(19, 16), local(20, 9)):
+    for slot in (due(19, 16), due(20, 9)):
         run_due(db, settings, bot, slot)
     _edit_launch(db, settings, launch, local(20, 10), ends_on=dt.date(2026, 11, 19))
     assert run_due(db, settings, bot, local(20, 10, 1)) == []
@@ -1169,7 +1208,7 @@ def test_a_slot_due_before_and_after_an_edit_is_still_sent_when_the_scheduler_mi
 ) -> None:
     """The scheduler did not run at 13:00; at 13:03 a lead moved 16:00 to 17:00. 13:00 was in the
     schedule before and after: it is sent, not dropped along with the slots the edit moved."""
-    [run] = run_due(db, settings, bot, local(18, 9))
+    [run] = run_due(db, settings, bot, due(18, 9))
     assert run.status == DigestStatus.SENT
     _edit_launch(db, settings, launch, local(18, 13, 3), digest_times=["09:00", "13:00", "17:00"])
     [late] = run_due(db, settings, bot, local(18, 13, 4))
@@ -1183,7 +1222,7 @@ def test_a_webhook_never_retries_what_may_have_been_posted(
     # Two attempts refused by rate limits (slack-sdk retries each three times), then a 500 after storing.
     slack.queue("webhook", *[Reply(429, "rate_limited", {"Retry-After": "0"}) for _ in range(8)])
     slack.queue("webhook", Reply(500, "internal_error", store=True))
-    [run] = run_due(db, settings, hook, local(18, 9))
+    [run] = run_due(db, settings, hook, due(18, 9))
     assert run.status == DigestStatus.FAILED and "look in Slack" in (run.error or "")
     assert len(slack.webhook_messages) == 1
     assert run_due(db, settings, hook, local(18, 9, 30)) == []  # and no later pass posts it again
@@ -1230,7 +1269,7 @@ def test_a_digest_counts_what_was_logged_in_its_window_today_and_since_launch(
 def test_attempts_within_a_pass_pause_2_then_8_seconds(db: Database, settings: Settings, launch: Launch) -> None:
     nowhere = BotSender(token=TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
     slept: list[float] = []
-    done = digests.run_due(db, settings=settings, now=local(18, 13), sender=nowhere, sleep=slept.append)
+    done = digests.run_due(db, settings=settings, now=due(18, 13), sender=nowhere, sleep=slept.append)
     [run] = [r for r in done if r.status != DigestStatus.MISSED]
     assert run.status == DigestStatus.RETRYING and run.attempts == digests.ATTEMPTS_PER_PASS
     assert slept == [2.0, 8.0]  # between the three attempts, none after the last
@@ -1240,7 +1279,7 @@ def test_an_unreachable_slack_is_given_up_after_max_passes_with_growing_pauses(
     db: Database, settings: Settings, launch: Launch
 ) -> None:
     nowhere = BotSender(token=TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
-    now = local(18, 13)
+    now = due(18, 13)
     [run] = run_due(db, settings, nowhere, now)
     waits: list[int] = []
     passes = 1
@@ -1295,7 +1334,7 @@ def test_one_launch_whose_digest_cannot_be_composed_does_not_hold_up_the_others(
     real = digests._store_content
     cannot_compose(monkeypatch, lambda run, launch_: launch_.id == launch.id)
     failed: list[str] = []
-    done = run_due(db, settings, bot, local(18, 9), failed=failed)
+    done = run_due(db, settings, bot, due(18, 9), failed=failed)
     assert [(r.launch_id, r.status) for r in done] == [(second.id, DigestStatus.SENT)]
     assert failed == [launch.slug]
     env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -16,7 +17,7 @@ from app.db import Database
 from app.main import create_app
 from app.models import DigestRun, Launch, User
 from app.slack.client import sender_from
-from tests.conftest import People, WebUser, make_settings
+from tests.conftest import DIGEST_SETTLE, People, WebUser, make_settings
 from tests.factories import log, make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
 
@@ -45,7 +46,9 @@ def launch(db: Database) -> Launch:
 def test_leads_see_runs_with_status_preview_and_errors(db: Database, people: People, launch: Launch, web: Any) -> None:
     log(db, launch, at=dt.datetime(2026, 11, 18, 9, 30, tzinfo=dt.UTC), note="<script>x</script> & co")
     settings = make_settings(db.url)
-    digests.run_due(db, settings=settings, now=dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.UTC), sender=None)
+    digests.run_due(
+        db, settings=settings, now=dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.UTC) + DIGEST_SETTLE, sender=None
+    )
     page = web("lena").get(f"/launches/{launch.slug}/digests")
     assert page.status_code == 200
     assert "dry run" in page.text and "missed" in page.text
@@ -81,7 +84,12 @@ def test_the_preview_is_in_the_slack_language_and_the_page_in_the_readers(
 def test_send_now_and_send_a_dry_run_once_slack_is_configured(
     db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
 ) -> None:
-    digests.run_due(db, settings=make_settings(db.url), now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC), sender=None)
+    digests.run_due(
+        db,
+        settings=make_settings(db.url),
+        now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC) + DIGEST_SETTLE,
+        sender=None,
+    )
     lena = WebUser(slack_app).login("lena")
     page = lena.get(f"/launches/{launch.slug}/digests")
     assert "Send to Slack" in page.text and "Send now" in page.text
@@ -123,7 +131,9 @@ def test_a_failed_digest_shows_leads_what_went_wrong_and_what_to_do(
     slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "not_in_channel"}))
     settings = make_settings(db.url, slack_bot_token=TOKEN, slack_api_url=slack.api_url)
     sender = sender_from(settings)
-    digests.run_due(db, settings=settings, now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC), sender=sender)
+    digests.run_due(
+        db, settings=settings, now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC) + DIGEST_SETTLE, sender=sender
+    )
     [failed] = [r for r in digests_of(db, launch) if r.status.value == "failed"]
     page = WebUser(slack_app).login("lena").get(f"/launches/{launch.slug}/digests")
     assert page.status_code == 200
@@ -145,7 +155,9 @@ def test_a_webhook_post_names_its_channel_in_the_readers_language(
     settings = make_settings(database_url, slack_webhook_url=slack.webhook_url)
     app = create_app(settings, db=db)
     with TestClient(app):
-        digests.run_due(db, settings=settings, now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC), sender=None)
+        digests.run_due(
+            db, settings=settings, now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC) + DIGEST_SETTLE, sender=None
+        )
         [dry] = [r for r in digests_of(db, launch) if r.status.value == "dry_run"]
         lena = WebUser(app).login("lena")
         assert lena.post(f"/digests/{dry.id}/send").status_code == 303
@@ -175,3 +187,16 @@ def test_a_launch_that_has_not_started_has_no_digest_to_preview_or_send(
     sent = lena.post(f"/launches/{future.slug}/digests/send")
     assert sent.status_code == 409
     assert digests_of(db, future) == [] and slack.posts("#launch") == []
+
+
+def test_the_next_digest_is_named_until_it_is_composed(db: Database, people: People, launch: Launch, web: Any) -> None:
+    """At 13:00:10 the pages said the next digest was 16:00's, while 13:00's was still to come: it is
+    composed once what was received before 13:00 has been committed (digests.settle)."""
+    thirteen = dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.UTC)
+    for moment, expected in ((thirteen + dt.timedelta(seconds=10), "13:00"), (thirteen + DIGEST_SETTLE, "16:00")):
+        with time_machine.travel(moment, tick=False):
+            lena = web("lena")
+            digests_page = lena.get(f"/launches/{launch.slug}/digests").text
+            launch_page = lena.get(f"/launches/{launch.slug}").text
+        assert f"Next: 18 Nov 2026, {expected}." in html.unescape(digests_page)
+        assert f"Next digest: 18 Nov 2026, {expected}" in html.unescape(launch_page)

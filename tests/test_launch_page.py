@@ -30,7 +30,7 @@ from app.config import Settings
 from app.db import Database
 from app.models import Hypothesis, Launch, LaunchStatus
 from app.slack.blocks import DigestContent, HypothesisLine, build
-from tests.conftest import People, WebUser
+from tests.conftest import DIGEST_SETTLE, People, WebUser
 from tests.factories import hypothesis_ids, log, make_launch
 from tests.helpers import HTMX
 
@@ -95,7 +95,7 @@ def kari(web: Web, people: People, launch: Launch) -> WebUser:
 @pytest.fixture
 def digest_at_nine(db: Database, settings: Settings, launch: Launch) -> None:
     """Wednesday's 09:00 digest composed (a dry run: no Slack), the first: Tuesday's were missed."""
-    composed = digests.run_due(db, settings=settings, now=at(18, 8), sender=None, check_alerts=False)
+    composed = digests.run_due(db, settings=settings, now=at(18, 8) + DIGEST_SETTLE, sender=None, check_alerts=False)
     assert [run.window_end for run in composed if run.window_end == at(18, 8)]
 
 
@@ -230,7 +230,7 @@ def test_since_the_digest_starts_where_the_next_digest_will(
     with db.session() as session:
         assert digests.chain_start(session, launch, NOW) == launches.window(launch)[0]
     # Tuesday's digests missed, Wednesday's 09:00 composed: from there, as the 13:00 digest will count.
-    digests.run_due(db, settings=settings, now=at(18, 8), sender=None, check_alerts=False)
+    digests.run_due(db, settings=settings, now=at(18, 8) + DIGEST_SETTLE, sender=None, check_alerts=False)
     assert since_digest() == ("Since the digest at 09:00", "18 Nov 2026, 09:00 – 18 Nov 2026, 11:30")
     assert since_digest(PAGE + "/hypotheses/a")[0] == "Since the digest at 09:00"
     with db.session() as session:
@@ -242,13 +242,15 @@ def test_after_a_closed_launch_s_last_digest_since_the_digest_is_its_window(
 ) -> None:
     """Over, its closing digest sent: the chip shows that digest's window, as the digests page's preview
     does, not the empty one after it nor a 16:00 digest that never went."""
-    digests.run_due(db, settings=settings, now=at(18, 8), sender=None, check_alerts=False)
+    digests.run_due(db, settings=settings, now=at(18, 8) + DIGEST_SETTLE, sender=None, check_alerts=False)
     with db.transaction() as session:
         stored = session.get(Launch, launch.id)
         assert stored is not None
         stored.ends_on = dt.date(2026, 11, 18)
         session.add(stored)
-    digests.run_due(db, settings=settings, now=at(18, 23), sender=None, check_alerts=False)  # the closing one
+    digests.run_due(
+        db, settings=settings, now=at(18, 23) + DIGEST_SETTLE, sender=None, check_alerts=False
+    )  # the closing one
     with db.transaction() as session:
         stored = session.get(Launch, launch.id)
         assert stored is not None

@@ -36,7 +36,7 @@ from app.main import create_app
 from app.models import DigestStatus, Launch
 from app.observability import metrics
 from app.slack.client import BotSender
-from tests.conftest import WebUser, make_settings
+from tests.conftest import DIGEST_SETTLE, WebUser, make_settings
 from tests.factories import make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
 from tests.helpers import JSON
@@ -169,9 +169,13 @@ def test_digest_and_alert_runs_are_counted_by_status(client: TestClient, db: Dat
     with FakeSlack().running() as slack:
         slack.add_channel(CHANNEL)
         bot = BotSender(token="xoxb-test-token", base_url=slack.api_url, sleep=lambda s: None)
-        [sent] = digests.run_due(db, settings=settings, now=local(18, 9), sender=bot, sleep=lambda s: None)
+        [sent] = digests.run_due(
+            db, settings=settings, now=local(18, 9) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None
+        )
         slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "channel_not_found"}))
-        [failed] = digests.run_due(db, settings=settings, now=local(18, 13), sender=bot, sleep=lambda s: None)
+        [failed] = digests.run_due(
+            db, settings=settings, now=local(18, 13) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None
+        )
         log_many(db, launch, "a", 12, start=local(18, 13, 5))
         [alert] = alerts.run_alerts(db, settings=settings, now=local(18, 13, 30), sender=bot, sleep=lambda s: None)
     log_many(db, launch, "b", 12, start=local(18, 16, 5))
@@ -203,7 +207,7 @@ def test_a_pass_where_a_launch_s_digests_failed_is_not_counted_as_passed(
 ) -> None:
     """The rest of the pass goes on, but the gauge an operator alerts on must show that passes fail."""
     launch = make_launch(db)
-    moment = dt.datetime(2026, 11, 18, 8, 0, 3, tzinfo=dt.UTC)  # 09:00 in Oslo; no other test's moment
+    moment = dt.datetime(2026, 11, 18, 8, 0, 3, tzinfo=dt.UTC) + DIGEST_SETTLE  # 09:00's pass; no other test's
     scheduler = DigestScheduler(db, settings)
 
     def cannot_compose(*args: Any, **kwargs: Any) -> Any:

@@ -37,7 +37,7 @@ from app.models import (
     TokenRole,
 )
 from app.tallies.counting import DayCounts
-from tests.conftest import People, WebUser, make_settings
+from tests.conftest import DIGEST_SETTLE, People, WebUser, make_settings
 from tests.factories import T0, fresh, log, make_launch
 from tests.helpers import sent_while_a_row_is_uncommitted
 
@@ -245,7 +245,7 @@ def test_a_digest_already_sent_keeps_its_text(db: Database, setup: Setup) -> Non
     done = digests.run_due(
         db,
         settings=settings,
-        now=dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC),
+        now=dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC) + DIGEST_SETTLE,
         sender=None,
         launch_ids=[setup.launch.id or 0],
     )

@@ -17,6 +17,7 @@ from app.config import Settings
 from app.db import Database
 from app.jobs.scheduler import DigestScheduler, triggers_for
 from app.models import DayTally, Launch, LaunchStatus
+from tests.conftest import DIGEST_SETTLE
 from tests.factories import log, make_launch
 from tests.processes import free_port, tally_process
 
@@ -44,8 +45,19 @@ def test_triggers_stay_inside_the_launch_window(db: Database, settings: Settings
     launch = make_launch(db, starts_on=dt.date(2026, 11, 16), ends_on=dt.date(2026, 11, 17))
     trigger = triggers_for(launch, settings)["digest:test-launch:09:00"]
     first = trigger.get_next_fire_time(None, dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
-    assert first is not None and first.astimezone(OSLO) == dt.datetime(2026, 11, 16, 9, 0, tzinfo=OSLO)
+    # Once its slot has settled: what was received before 09:00 is committed by then.
+    assert first is not None and first == dt.datetime(2026, 11, 16, 9, 0, tzinfo=OSLO) + DIGEST_SETTLE
     assert trigger.get_next_fire_time(None, dt.datetime(2026, 11, 18, tzinfo=dt.UTC)) is None
+    # A time whose settled moment is past midnight fires then, and for the last day's too.
+    late = make_launch(
+        db, slug="late", digest_times=["23:59"], starts_on=dt.date(2026, 11, 16), ends_on=dt.date(2026, 11, 17)
+    )
+    fires, moment = [], dt.datetime(2026, 11, 15, tzinfo=dt.UTC)
+    trigger = triggers_for(late, settings)["digest:late:23:59"]
+    while (moment := trigger.get_next_fire_time(None, moment + dt.timedelta(seconds=1))) is not None:
+        fires.append(moment)
+    slots = [dt.datetime(2026, 11, day, 23, 59, tzinfo=OSLO) for day in (16, 17)]
+    assert [slot + DIGEST_SETTLE for slot in slots] == [f for f in fires if f - DIGEST_SETTLE in slots]
 
 
 def test_edits_take_effect_without_a_restart(db: Database, settings: Settings, request: pytest.FixtureRequest) -> None:
@@ -73,7 +85,8 @@ def test_edits_take_effect_without_a_restart(db: Database, settings: Settings, r
         stored.ends_on = dt.date(2026, 11, 30)  # the window shortened
     scheduler.sync()
     for job in scheduler.jobs():
-        assert job.trigger.end_date == dt.datetime(2026, 12, 1, 0, 0, tzinfo=OSLO)  # midnight after the last day
+        # The settled moment of midnight after the last day
+        assert job.trigger.end_date == dt.datetime(2026, 12, 1, 0, 0, tzinfo=OSLO) + DIGEST_SETTLE
     with db.transaction() as session:
         stored = session.get(Launch, launch.id)
         assert stored is not None
@@ -129,14 +142,19 @@ def test_a_cron_job_firing_sends_that_launchs_due_digest(db: Database, settings:
     launch = make_launch(db, starts_on=dt.date(2026, 11, 18))
     other = make_launch(db, slug="other-launch", starts_on=dt.date(2026, 11, 18))
     scheduler = DigestScheduler(db, settings)  # no Slack configured: dry runs
-    at_nine = dt.datetime(2026, 11, 18, 9, 0, 2, tzinfo=OSLO)
+    nine = dt.datetime(2026, 11, 18, 9, 0, tzinfo=OSLO)
+    with time_machine.travel(nine + dt.timedelta(seconds=2), tick=False):  # not settled yet: nothing
+        scheduler.run_due([launch.id or 0])
+    with db.session() as session:
+        assert list(session.exec(select(DigestRun))) == []
+    at_nine = nine + DIGEST_SETTLE + dt.timedelta(seconds=2)
     with time_machine.travel(at_nine, tick=False):
         scheduler.run_due([launch.id or 0])
     with db.session() as session:
         stored = list(session.exec(select(DigestRun)))
     assert [(r.launch_id, r.status) for r in stored] == [(launch.id, DigestStatus.DRY_RUN)]
     assert other.id not in {r.launch_id for r in stored}
-    assert stored[0].slot_at == at_nine.replace(second=0).astimezone(dt.UTC)
+    assert stored[0].slot_at == nine
 
 
 def test_the_minute_pass_counts_days_that_have_closed_before_any_page_does(db: Database, settings: Settings) -> None:

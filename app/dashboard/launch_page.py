@@ -159,8 +159,11 @@ def period_before(session: Session, selection: Selection) -> tuple[dt.datetime, 
     return compared or selection.previous()
 
 
-def build(session: Session, *, launch: Launch, selection: Selection, now: dt.datetime) -> Dashboard:
-    """Everything the launch page shows."""
+def build(
+    session: Session, *, launch: Launch, selection: Selection, now: dt.datetime, settle: dt.timedelta = dt.timedelta()
+) -> Dashboard:
+    """Everything the launch page shows. ``settle``: how long after its time a digest is composed
+    (``digests.settle``), so that "Next digest" names a slot until its digest is made."""
     tz = launches.zone(launch)
     launch_start, _ = launches.window(launch)
     hypotheses = launches.hypotheses_of(session, launch)
@@ -221,7 +224,7 @@ def build(session: Session, *, launch: Launch, selection: Selection, now: dt.dat
         notes=other_notes(session, launch=launch, stretches=[(start, end)], filter=flt, limit=NOTES_SHOWN),
         last_slot=selection.digest_start,
         # Only a live launch gets digests: a draft or closed one has no next digest to announce.
-        next_slot=schedule.next_slot(launch, now) if launch.status == LaunchStatus.LIVE else None,
+        next_slot=schedule.next_slot(launch, now - settle) if launch.status == LaunchStatus.LIVE else None,
         fixes={
             h.key: found
             for h in hypotheses

@@ -5,7 +5,8 @@ every worker and replica at once (slots are claimed in the database).
 Jobs:
 * one cron job per live launch and digest time, in the launch's own time zone
   (passed explicitly: the host's TZ never matters), bounded by the launch's
-  window;
+  window, firing once the slot has settled (``digests.settle``: what was received
+  before it is committed);
 * a minute job that re-reads the launches (so edits to times, window or status
   take effect without a restart), catches up on anything missed, retries what
   Slack refused for now, takes over abandoned claims, and counts days that
@@ -56,19 +57,23 @@ DIGEST_PREFIX = "digest:"
 
 
 def triggers_for(launch: Launch, settings: Settings) -> dict[str, CronTrigger]:
-    """One cron trigger per digest time, keyed by job id, in the launch's time zone."""
+    """One cron trigger per digest time, keyed by job id, in the launch's time zone: when the digest of
+    that time is due, once it has settled (``digests.settle``: 09:00:35 for 09:00)."""
     tz = launches.zone(launch)
     start, end = launches.window(launch)
-    return {
-        f"{DIGEST_PREFIX}{launch.slug}:{clock:%H:%M}": CronTrigger(
-            hour=clock.hour,
-            minute=clock.minute,
+    settled = digests.settle(settings)
+    triggers = {}
+    for clock in launches.digest_clock_times(launch):
+        fires = (dt.datetime.combine(dt.date.min, clock) + settled).time()  # past midnight: the next day's
+        triggers[f"{DIGEST_PREFIX}{launch.slug}:{clock:%H:%M}"] = CronTrigger(
+            hour=fires.hour,
+            minute=fires.minute,
+            second=fires.second,
             timezone=tz,
-            start_date=start.astimezone(tz),
-            end_date=end.astimezone(tz),
+            start_date=(start + settled).astimezone(tz),
+            end_date=(end + settled).astimezone(tz),
         )
-        for clock in launches.digest_clock_times(launch)
-    }
+    return triggers
 
 
 def _clock() -> dt.datetime:

@@ -64,6 +64,19 @@ from app.recording.store import Store
 log = logging.getLogger(__name__)
 
 LOCK_PATIENCE = 30.0  # seconds a batch waits for another writer before its requests get a 503
+# PostgreSQL: how much longer than the server's statement timeout a request waits for its batch (the
+# server answers first when it can).
+PAST_STATEMENT_TIMEOUT = 2.0
+
+
+def latest_commit(statement_timeout: float) -> float:
+    """Seconds after a request arrived by which its enquiry is committed, if it ever is. On PostgreSQL
+    its batch starts within the request's own wait (``statement_timeout`` + ``PAST_STATEMENT_TIMEOUT``;
+    later, it is left out) and the server cancels the statement that records it after
+    ``statement_timeout``; on SQLite a batch waits at most ``LOCK_PATIENCE`` for another process's write
+    lock, then takes a millisecond or two. What is counted up to a moment is complete this long after it."""
+    return max(2 * statement_timeout + PAST_STATEMENT_TIMEOUT, LOCK_PATIENCE)
+
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app import digests, i18n, launches, schedule
+from app import digests, i18n, launches
 from app.config import Settings
 from app.deps import DatabaseDep, IsHtmx, Now, RequireLead, RowId, SessionDep, SettingsDep
 from app.errors import NotFound
@@ -49,7 +49,7 @@ def page(
         runs=runs,
         previews={r.id: to_html(r.blocks) for r in runs},
         slack=_slack_mode(settings),
-        next_slot=schedule.next_slot(launch, now) if launch.status == LaunchStatus.LIVE else None,
+        next_slot=digests.next_due(launch, now, settings) if launch.status == LaunchStatus.LIVE else None,
         alerts=alerts.listing(session, launch),
     )
 

@@ -110,7 +110,14 @@ def _range_error(
 
 @router.get("/launches/{slug}")
 def launch_page(
-    request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now, htmx: IsHtmx, query: ViewParams
+    request: Request,
+    slug: str,
+    viewer: CurrentViewer,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Now,
+    htmx: IsHtmx,
+    query: ViewParams,
 ) -> Response:
     """The launch page, or (to htmx, which polls it) just its numbers."""
     launch = launches.get_by_slug(session, slug)
@@ -120,7 +127,7 @@ def launch_page(
         if htmx:
             raise
         return _range_error(request, viewer, session, launch, now, error, "launches/page.html")
-    view = dashboard.build(session, launch=launch, selection=selection, now=now)
+    view = dashboard.build(session, launch=launch, selection=selection, now=now, settle=digests.settle(settings))
     template = "launches/_numbers.html" if htmx else "launches/page.html"
     return render(request, template, viewer=viewer, view=view, error=None, ranges=ranges.RANGES, headers=VARY)
 
