@@ -516,7 +516,20 @@ class NewHypothesisIn(BaseModel):
     )
 
 
-class HypothesisCreatedOut(BaseModel):
+class MovedOut(BaseModel):
+    """What a move of "other" enquiries onto a hypothesis did: both API calls that move them answer it."""
+
+    relinked: int = Field(description="Enquiries moved from `other` onto it.")
+    skipped: list[int] = Field(description="Ids in `from_notes` that were not moved.")
+
+
+# Both calls that change hypotheses need a lead token.
+LEAD_ONLY = {
+    403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"}
+}
+
+
+class HypothesisCreatedOut(MovedOut):
     key: str
     text: str
     area: str
@@ -525,8 +538,6 @@ class HypothesisCreatedOut(BaseModel):
     status: HypothesisStatus
     version: int
     created_at: dt.datetime
-    relinked: int = Field(description="Enquiries moved from `other` onto it.")
-    skipped: list[int] = Field(description="Ids in `from_notes` that were not moved.")
 
 
 @api.post(
@@ -535,7 +546,7 @@ class HypothesisCreatedOut(BaseModel):
     response_model=HypothesisCreatedOut,
     responses={
         **ERRORS,
-        403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"},
+        **LEAD_ONLY,
         409: {"model": ErrorBody, "description": "The launch has a hypothesis with this key (`duplicate_key`)"},
     },
 )
@@ -586,11 +597,9 @@ class RelinkIn(BaseModel):
     )
 
 
-class RelinkOut(BaseModel):
+class RelinkOut(MovedOut):
     relink_id: int = Field(description="The move, which a lead can undo on the Other page.")
     key: str
-    relinked: int = Field(description="Enquiries moved from `other` onto it.")
-    skipped: list[int] = Field(description="Ids in `from_notes` that were not moved.")
 
 
 @api.post(
@@ -599,7 +608,7 @@ class RelinkOut(BaseModel):
     response_model=RelinkOut,
     responses={
         **ERRORS,
-        403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"},
+        **LEAD_ONLY,
         404: {
             "model": ErrorBody,
             "description": "No such launch (`unknown_launch`) or hypothesis (`unknown_hypothesis`)",
