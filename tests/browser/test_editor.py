@@ -182,9 +182,8 @@ def second_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
         context.close()
 
 
-def test_two_leads_saving_the_same_row_the_second_sees_both_values(
-    editor: Editor, second_page: Page, db: Database, people: People
-) -> None:
+def mona_signs_in(page: Page, editor: Editor, db: Database, people: People) -> None:
+    """A second lead, Mona, opens the editor in a browser of her own."""
     with db.transaction() as session:
         auth.add_user(
             session,
@@ -195,7 +194,13 @@ def test_two_leads_saving_the_same_row_the_second_sees_both_values(
             now=editor.launch.created_at,
             actor="test",
         )
-    sign_in(second_page, "mona", EDIT)
+    sign_in(page, "mona", EDIT)
+
+
+def test_two_leads_saving_the_same_row_the_second_sees_both_values(
+    editor: Editor, second_page: Page, db: Database, people: People
+) -> None:
+    mona_signs_in(second_page, editor, db, people)
     page = editor.page  # Lena's copy, opened before Mona's change
 
     second_page.locator("#t-login").fill("Mona's text")
@@ -225,17 +230,7 @@ def test_a_move_from_a_page_opened_before_another_leads_move_shows_the_order_now
 ) -> None:
     """Mona moved delivery to the top (key 1 on the checklists); Lena's page, opened before, then moved
     login up one and sent its whole order: delivery fell back to key 3, and neither of them was told."""
-    with db.transaction() as session:
-        auth.add_user(
-            session,
-            username="mona",
-            role=people.lead.role,
-            display_name="Mona",
-            password=PASSWORD,
-            now=editor.launch.created_at,
-            actor="test",
-        )
-    sign_in(second_page, "mona", EDIT)
+    mona_signs_in(second_page, editor, db, people)
     for _ in range(2):
         second_page.locator("#t-delivery").focus()
         with second_page.expect_response(lambda r: r.url.endswith("/order")) as theirs:
