@@ -524,7 +524,7 @@ class MovedOut(BaseModel):
 
 
 # Both calls that change hypotheses need a lead token.
-LEAD_ONLY = {
+LEAD_ONLY: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"}
 }
 
