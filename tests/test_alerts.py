@@ -76,10 +76,12 @@ def log_many(
         )
 
 
-def steady(db: Database, launch: Launch, key: str | None, per_hour: int, day: int, hours: range) -> None:
+def steady(
+    db: Database, launch: Launch, key: str | None, per_hour: int, day: int, hours: range, note: str | None = None
+) -> None:
     """``per_hour`` enquiries an hour, evenly spread, in those local hours of the day."""
     for hour in hours:
-        log_many(db, launch, key, per_hour, start=local(day, hour), every=dt.timedelta(hours=1) / per_hour)
+        log_many(db, launch, key, per_hour, start=local(day, hour), every=dt.timedelta(hours=1) / per_hour, note=note)
 
 
 def set_hypothesis(db: Database, launch: Launch, key: str, **values: Any) -> None:
@@ -895,12 +897,30 @@ def test_a_theme_needs_the_minimum_count_and_its_normal_comes_from_before_the_wi
     assert evaluate(db, chatty, local(18, 13, 30)) == []  # 9 < 10
     log_many(db, chatty, None, 3, start=local(18, 13, 10), note="Widget gone")
     [spike] = evaluate(db, chatty, local(18, 13, 30))
-    days_before = (local(18, 13) - local(16, 0)) / dt.timedelta(days=1)
+    # Too few enquiries yet to tell the centre's hours: a day's come within 8 hours. Two days with
+    # notes, and the 18th's thirteen hours before the window a whole day's worth of them.
     assert (spike.kind, spike.count) == (AlertKind.THEME, 12)
-    assert spike.normal == round(6 / days_before * (0.5 / 24), 2)
+    assert spike.normal == round(6 / 3 * (0.5 / 8), 2)
     # A theme that was as common before is not rising, so never alerts.
     log_many(db, chatty, None, 60, start=local(17, 16), note="Widget gone")
     assert evaluate(db, chatty, local(18, 13, 30)) == []
+
+
+def test_a_theme_s_normal_is_spread_over_the_centre_s_hours_and_its_open_days(db: Database, settings: Settings) -> None:
+    """A theme's notes of a day were spread over 24 equal hours, and over the days the centre was
+    closed too: a steady theme read three times its normal in office hours and was alerted."""
+    # Begun on a Saturday; open Monday and Tuesday 08:00-16:00 only.
+    launch = make_launch(db, hypotheses=("send",), slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 14))
+    for day in (16, 17):
+        steady(db, launch, None, 25, day, range(8, 16), note="Asked about card limits abroad")
+        steady(db, launch, None, 5, day, range(8, 16), note="Widget gone")
+    log_many(db, launch, None, 11, start=local(18, 13, 1), note="Widget gone")
+    # 80 notes in two open days (not 4.5 days); the five hours before 13:00 five eighths of a
+    # day; and 13:00-14:00 an eighth of one: 3.81, so 11 is not three times normal (was 1.18).
+    assert evaluate(db, launch, local(18, 14)) == []
+    log_many(db, launch, None, 1, start=local(18, 13, 30), note="Widget gone")
+    [spike] = evaluate(db, launch, local(18, 14))
+    assert (spike.kind, spike.count, spike.normal) == (AlertKind.THEME, 12, round(80 / (2 + 5 / 8) / 8, 2))
 
 
 def test_editing_the_digest_times_mid_window_does_not_alert_the_same_spike_again(

@@ -20,8 +20,9 @@
   on which the launch got no enquiry at all (the centre was closed) is left out.
 
 A rising theme in "other" (``themes.surprises`` over the window) counts the notes that have it;
-its normal is that count in the part of the launch before the window, per day, scaled to the
-window. Overlapping phrases of the same notes are one topic: only the best ranked is alerted.
+its normal is that count in the part of the launch before the window, per day the centre was open
+(``days_before``), times the share of a day the window's hours get (``expected_share``, as for the
+expected rate). Overlapping phrases of the same notes are one topic: only the best ranked is alerted.
 
 **A spike** is a count in the window of at least the launch's ``alert_min_count`` and at least
 ``alert_factor`` × normal. A subject with no expected rate and no earlier day (the launch's first
@@ -305,7 +306,8 @@ def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spik
     alerted = set(_alerted_since(session, launch, start, AlertKind.HYPOTHESIS))
     counted = {id_of(h): current.for_hypothesis(h) - moved[id_of(h)] for h in hypotheses}
     enough = [h for h in hypotheses if counted[id_of(h)] >= launch.alert_min_count and h.key not in alerted]
-    hours = hours_of(session, launch, now) if enough else Hours(launches.zone(launch), {})
+    themes_may_spike = current.other >= launch.alert_min_count  # a theme's notes are "other" enquiries
+    hours = hours_of(session, launch, now) if enough or themes_may_spike else Hours(launches.zone(launch), {})
     usual = _usual_counts(session, launch, enough, start=start, end=end, now=now, hours=hours) if enough else None
     expected_part = expected_share(hours, start, end) if any(h.expected_per_day is not None for h in enough) else 0.0
     spikes = []
@@ -317,16 +319,37 @@ def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spik
             spikes.append(
                 Spike(AlertKind.HYPOTHESIS, h.key, h.text, count, round(normal, 2), start, now, hypothesis_id=h.id)
             )
-    if current.other >= launch.alert_min_count:  # a theme's notes are "other" enquiries
-        spikes.extend(_theme_spikes(session, launch, start=start, end=end, now=now))
+    if themes_may_spike:
+        spikes.extend(_theme_spikes(session, launch, start=start, end=end, now=now, hours=hours))
     return spikes
 
 
+def days_before(session: Session, launch: Launch, hours: Hours, start: dt.datetime, now: dt.datetime) -> float:
+    """How many of a centre's days the launch held before ``start``: one for each earlier local day it
+    got any enquiry on (a closed day holds nobody's normal), and the part of ``start``'s day before it
+    as ``expected_share`` has it (the night before a 09:00 window is little of a day's enquiries)."""
+    tz = launches.zone(launch)
+    today = launches.local_date(start, tz)
+    since = max(launches.day_bounds(today, tz)[0], launches.window(launch)[0])
+    days = expected_share(hours, since, start) if start > since else 0.0
+    day = launch.starts_on
+    while day < today:
+        by_hour = hours.days.get(day)
+        if by_hour is None:  # older than the hours kept for the normal: from the kept counts too
+            by_hour = tallies.by_clock_hour(session, launch, day, now)
+        days += 1 if any(by_hour) else 0
+        day += DAY
+    return days
+
+
 def _theme_spikes(
-    session: Session, launch: Launch, *, start: dt.datetime, end: dt.datetime, now: dt.datetime
+    session: Session, launch: Launch, *, start: dt.datetime, end: dt.datetime, now: dt.datetime, hours: Hours
 ) -> list[Spike]:
     found = themes.surprises(session, launch, now=now, start=start, end=end)
-    days_before = (found.start - launches.window(launch)[0]) / DAY
+    # Spread like the hypotheses' expected rate, over the hours the centre's enquiries come: a theme's
+    # notes of a day over 24 equal hours made a steady theme read three times its normal in office hours.
+    before = days_before(session, launch, hours, found.start, now) if found.themes else 0.0
+    window_part = expected_share(hours, start, end)
     spikes = []
     # Overlapping phrases of the same notes ("widget gone home", "gone home screen") are one topic:
     # a theme sharing more than half its words with one ranked above it is not alerted apart, nor with
@@ -339,7 +362,7 @@ def _theme_spikes(
         if any(len(words & other) * 2 > len(words) for other in seen):
             continue
         seen.append(words)
-        normal = theme.before / days_before * ((end - start) / DAY) if days_before > 0 else 0.0
+        normal = theme.before / before * window_part if before > 0 else 0.0
         if is_spike(launch, theme.recent, normal):
             spikes.append(
                 Spike(
