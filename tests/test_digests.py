@@ -647,7 +647,7 @@ def test_a_digest_sent_again_the_next_day_says_it_is_late_and_whose_day_it_was(
         slot = "Wed 13:00" if run is failed else "Wed 16:00"
         assert message["blocks"][0]["text"]["text"] == f"Test launch · {slot}"
         assert message["blocks"][1]["elements"][0]["text"].endswith(f" · {note}")
-        assert message["text"].startswith(f"Test launch · {slot}: ")
+        assert message["text"].startswith(f"Test launch · {slot} · sent late: ")
         assert (again.window_start, again.window_end) == (run.window_start, run.window_end)  # the same window
 
 
@@ -679,7 +679,7 @@ def test_a_digest_by_hand_that_slack_held_up_says_it_is_late_and_whose_day_it_wa
     [posted] = [m for m in slack.posts(CHANNEL) if m["metadata"]["event_payload"]["slot_key"] == pressed.slot_key]
     assert posted["blocks"][0]["text"]["text"] == "Test launch · Wed 14:37"
     assert posted["blocks"][1]["elements"][0]["text"].endswith(" · sent late: Slack did not take it at the time")
-    assert posted_run.text == posted["text"] and posted["text"].startswith("Test launch · Wed 14:37: ")
+    assert posted_run.text == posted["text"] and posted["text"].startswith("Test launch · Wed 14:37 · sent late: ")
     assert (posted_run.window_start, posted_run.window_end) == (pressed.window_start, pressed.window_end)
     # Posted at once, or within its five minutes, it is a digest of now, not a late one.
     on_time = digests.send_now(db, launch, settings=settings, now=local(19, 9, 10), sender=bot, sleep=lambda s: None)
@@ -877,7 +877,7 @@ def test_a_past_moment_run_by_hand_posts_its_digest_as_late_and_checks_no_spike_
     assert due.exit_code == 0, due.output
     assert f"{launch.id}:2026-11-18T12:00Z: late" in due.output
     [posted] = slack.posts(CHANNEL)  # the digest, and no alert
-    assert posted["text"].startswith("Test launch · Wed 13:00: 14 enquiries"), posted["text"]
+    assert posted["text"].startswith("Test launch · Wed 13:00 · sent late: 14 enquiries"), posted["text"]
     assert posted["blocks"][1]["elements"][0]["text"].endswith(" · sent late: Launch Tally was not running at the time")
     [run] = [r for r in runs(db) if r.status != DigestStatus.MISSED]
     assert run.status == DigestStatus.LATE and run.text == posted["text"]

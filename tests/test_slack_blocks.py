@@ -232,8 +232,11 @@ def test_a_long_launch_name_is_cut_before_the_time_and_never_inside_an_entity() 
 
 
 def test_late_digests_say_so() -> None:
-    _, blocks = build(content(late=True))
+    text, blocks = build(content(late=True))
     assert "sent late" in blocks[1]["elements"][0]["text"]
+    # Slack's notification shows the fallback text alone.
+    assert "· sent late:" in text
+    assert "sent late" not in build(content())[0]
 
 
 def test_bars_and_escaping_helpers() -> None:

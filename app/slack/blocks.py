@@ -466,7 +466,9 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         today=format_number(content.today_total),
         since=format_number(content.since_launch_total),
     )
-    text = escaped_cut(f"{content.launch_name} · {content.slot_label}: {summary}{top}", MAX_SECTION)
+    # The notification shows this text alone: yesterday's numbers must not read as today's there either.
+    late = " · " + _("sent late") if content.late else ""
+    text = escaped_cut(f"{content.launch_name} · {content.slot_label}{late}: {summary}{top}", MAX_SECTION)
     return text, [block.to_dict() for block in blocks]
 
 
