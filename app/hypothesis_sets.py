@@ -39,6 +39,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.i18n import N_, Text, TextValueError
 from app.launches import DEFAULT_LENGTH, SLUG_PATTERN, enquiries_outside, hypotheses_of, lock
 from app.models import (
+    CONTROL_CHARACTER,
     DEFAULT_CHANNELS,
     DEFAULT_SEGMENTS,
     DigestKind,
@@ -65,7 +66,6 @@ EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2199, 12, 31)
 # of years whose pages count for most of a minute.
 MAX_LAUNCH_DAYS = 366
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_TEXT = N_("holds a control character (such as \\0): write plain text")
 _BETWEEN = N_("{value} is not between {earliest} and {latest}")
 # Letters and signs drawn as nothing: the Hangul fillers, the braille blank.
@@ -112,7 +112,7 @@ class HypothesisSpec(BaseModel):
     def _strip(cls, value: object, info: ValidationInfo) -> object:
         if value is None and info.field_name in ("area", "owner_team"):
             return ""  # `area:` with nothing after it: none, as '' says
-        if isinstance(value, str) and _CONTROL.search(value):
+        if isinstance(value, str) and CONTROL_CHARACTER.search(value):
             # A NUL (which PostgreSQL refuses outright) or another control character, as YAML's "\0" writes it.
             raise TextValueError(_CONTROL_TEXT)
         # Before the length checks, so a text of only spaces is refused as empty.
@@ -195,7 +195,7 @@ class LaunchFile(BaseModel):
     def _plain(cls, value: object, info: ValidationInfo) -> object:
         if value is None and info.field_name == "product_area":
             return ""  # `product_area:` with nothing after it: none, as '' says
-        if isinstance(value, str) and _CONTROL.search(value):
+        if isinstance(value, str) and CONTROL_CHARACTER.search(value):
             raise TextValueError(_CONTROL_TEXT)
         # As the editor strips what is typed: a name of spaces is refused as empty, in a file too.
         return value.strip() if isinstance(value, str) else value

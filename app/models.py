@@ -154,8 +154,11 @@ class HypothesisRevision(SQLModel, table=True):
 
 MAX_DISPLAY_NAME = 100  # the column's length: PostgreSQL refuses a longer one, SQLite would keep it
 # Control characters but tab, line feed and carriage return: PostgreSQL refuses a NUL in text and SQLite
-# keeps it, so what people type into a name is refused with them on both, before either sees it.
-CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# keeps it, so what people type into a name is refused with them on both, before either sees it. Also the
+# C1 controls (\x9b starts a terminal's escape) and the bidi embeddings, overrides and isolates: a name or
+# hypothesis text is set inside lines the app writes (a digest's "text: 12 · 20 expected a day", a CSV
+# row), and an unclosed U+202E there drew the app's own counts after it reversed.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class User(SQLModel, table=True):

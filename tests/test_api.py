@@ -430,6 +430,23 @@ def test_every_refusal_of_the_app_s_own_checks_lists_its_problems(
         assert "could not be read as JSON" in assert_problems(deep, "")[0]["message"]
 
 
+@pytest.mark.parametrize("character", ["\u202e", "\u202a", "\u2066", "\u2069", "\x9b", "\x85"])
+def test_a_text_direction_override_or_c1_control_in_a_hypothesis_is_refused(
+    client: TestClient, lead_token: str, launch: Any, character: str
+) -> None:
+    """A lead token's `"text": "Receipts moved \u202e21"` was stored: in the digest the override ran on into
+    the line the app writes after the text and drew its counts reversed ("yad a detcepxe 02 fo 4")."""
+    hypothesis = f"/api/v1/launches/{SLUG}/hypotheses/send-money"
+    changed = client.patch(hypothesis, json={"text": f"Receipts moved {character}21"}, headers=auth(lead_token))
+    assert "control character" in assert_problems(changed, "text")[0]["message"]
+    created = client.post(
+        f"/api/v1/launches/{SLUG}/hypotheses",
+        json={"key": "new-one", "text": "New", "owner_team": f"Team {character}"},
+        headers=auth(lead_token),
+    )
+    assert "control character" in assert_problems(created, "owner_team")[0]["message"]
+
+
 def test_an_unknown_parameter_of_a_change_says_nothing_was_changed(
     client: TestClient, lead_token: str, launch: Any
 ) -> None:
