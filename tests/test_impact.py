@@ -21,7 +21,7 @@ from app.cli import cli
 from app.db import Database
 from app.insight import impact
 from app.launches import hypotheses_of
-from app.models import ApiToken, Hypothesis, HypothesisStatusChange, TokenRole
+from app.models import ApiToken, Hypothesis, HypothesisStatus, HypothesisStatusChange, TokenRole
 from app.recording.record import NewEnquiry, insert_many
 from tests.factories import fresh, hypothesis_ids, make_launch
 
@@ -68,7 +68,7 @@ def test_a_drop_of_a_hypothesis_that_is_most_of_the_calls_is_seen(
 ) -> None:
     """60 % of the calls down to 40 %: the binomial test used before said p = 0.057, "no change"
     (it counted the hypothesis's own enquiries in the chance of falling after); Fisher's says 0.007."""
-    result = impact.assess(FIX, period(*before), period(*after), now=FIX + dt.timedelta(days=3))
+    result = assess(period(*before), period(*after))
     assert result.verdict == "down" and result.p_value is not None and result.p_value < 0.05
 
 
@@ -76,29 +76,57 @@ def period(enquiries: int, total: int, *, days: float = 3.0, start: dt.datetime 
     return impact.Period(start, start + dt.timedelta(days=days), enquiries, total)
 
 
+def assess(
+    before: impact.Period, after: impact.Period, *, since: dt.datetime = FIX - dt.timedelta(days=6), ended: bool = False
+) -> impact.Impact:
+    """The verdict of a hypothesis counting six days before the fix, the launch still on."""
+    return impact.assess(FIX, before, after, since=since, ended=ended)
+
+
 @pytest.mark.parametrize(
-    ("before", "after", "since_fix", "verdict"),
+    ("before", "after", "after_days", "verdict"),
     [
-        ((60, 600), (15, 500), dt.timedelta(days=3), "down"),  # share 10 % -> 3 %
-        ((15, 600), (60, 500), dt.timedelta(days=3), "up"),
-        ((60, 600), (50, 500), dt.timedelta(days=3), "no_change"),  # the same share: the novelty wore off
-        ((60, 600), (15, 500), dt.timedelta(hours=23, minutes=59), "too_early"),  # less than 24 hours
-        ((6, 600), (3, 500), dt.timedelta(days=3), "too_early"),  # 9 enquiries: too few to tell
-        ((6, 600), (4, 500), dt.timedelta(days=3), "no_change"),  # 10: enough to say nothing changed
-        ((5, 0), (0, 0), dt.timedelta(days=3), "too_early"),  # nothing logged at all
+        ((60, 600), (15, 500), 3, "down"),  # share 10 % -> 3 %
+        ((15, 600), (60, 500), 3, "up"),
+        ((60, 600), (50, 500), 3, "no_change"),  # the same share: the novelty wore off
+        ((60, 600), (15, 500), 23.99 / 24, "too_early"),  # less than 24 hours after
+        ((6, 600), (3, 500), 3, "too_early"),  # 9 enquiries: too few to tell yet
+        ((6, 600), (4, 500), 3, "no_change"),  # 10: enough to say nothing changed
+        ((5, 0), (0, 0), 3, "too_early"),  # nothing logged at all
+        ((6, 600), (3, 500), 6, "too_few"),  # as long as the six days before: waiting will not help
     ],
 )
 def test_verdicts_at_the_edges(
-    before: tuple[int, int], after: tuple[int, int], since_fix: dt.timedelta, verdict: str
+    before: tuple[int, int], after: tuple[int, int], after_days: float, verdict: str
 ) -> None:
-    result = impact.assess(FIX, period(*before), period(*after), now=FIX + since_fix)
+    result = assess(period(*before, days=after_days), period(*after, days=after_days))
     assert result.verdict == verdict
     if verdict in ("down", "up"):
         assert result.p_value is not None and result.p_value < impact.ALPHA
 
 
+def test_a_verdict_needs_24_hours_in_the_period_after_not_on_the_clock() -> None:
+    """The clock said a day had passed, so six hours before against six after, cut by the launch's end,
+    said "up" (p = 5e-9); a fix at 08:00 on the first day compared 00:00–08:00 (the centre closed) and
+    said "too early to tell" for good."""
+    six_hours = 0.25
+    cut = assess(period(60, 600, days=six_hours), period(240, 600, days=six_hours), ended=True)
+    assert cut.verdict == "too_little_after" and cut.p_value is None
+    # Still running: the same six hours are too early, not a verdict.
+    assert assess(period(60, 600, days=six_hours), period(240, 600, days=six_hours)).verdict == "too_early"
+    # Nothing logged in all the time before the fix: nothing to compare with, now or later.
+    first_morning = FIX - dt.timedelta(hours=8)
+    empty = impact.Period(first_morning, FIX, 0, 0)
+    closed = assess(empty, period(20, 200, days=1 / 3), since=first_morning)
+    assert closed.verdict == "too_little_before" and closed.counting_since == first_morning
+    # … but an empty stretch the periods will still reach back past is only too early.
+    assert assess(impact.Period(FIX - dt.timedelta(hours=8), FIX, 0, 0), period(20, 200, days=1 / 3)).verdict == (
+        "too_early"
+    )
+
+
 def test_change_is_the_relative_change_of_the_share() -> None:
-    result = impact.assess(FIX, period(100, 1000), period(28, 1000), now=FIX + dt.timedelta(days=3))
+    result = assess(period(100, 1000), period(28, 1000))
     assert result.change == pytest.approx(-0.72)
     assert period(30, 300, days=3).per_day == 10
 
@@ -109,6 +137,19 @@ def test_periods_are_equal_and_inside_the_launch() -> None:
     assert before == (at(16, 0), at(18)) and after == (at(18), at(20, 20))  # limited by the launch's start
     before, after = impact.periods(at(24), launch_start=start, launch_end=end, now=at(26))
     assert before == (at(22), at(24)) and after == (at(24), at(26))  # limited by now
+    before, after = impact.periods(at(29, 18), launch_start=start, launch_end=end, now=at(30, 12))
+    assert before == (at(29, 12), at(29, 18)) and after == (at(29, 18), end)  # limited by the launch's end
+
+
+def test_a_fix_on_the_first_morning_is_compared_with_all_before_it_and_a_day_after() -> None:
+    """Equal periods capped by the time before the fix gave a hotfix at 10:00 on the first day a verdict
+    from ten hours after it, however long the launch went on."""
+    start, end = at(16, 0), at(30, 0)
+    fix = at(16, 10)
+    before, after = impact.periods(fix, launch_start=start, launch_end=end, now=at(16, 13))
+    assert before == (at(16, 7), fix) and after == (fix, at(16, 13))  # equal while they can be
+    before, after = impact.periods(fix, launch_start=start, launch_end=end, now=at(20))
+    assert before == (start, fix) and after == (fix, at(17, 10))  # all the ten hours before, the first day after
 
 
 # --- the API ------------------------------------------------------------------------------
@@ -470,6 +511,78 @@ def test_a_fix_shipped_before_the_hypothesis_was_added_says_there_is_no_before(
     assert "before enquiries about this hypothesis were counted (from 23 Nov 2026, 12:00)" in section
     assert "<table" not in section  # two empty periods say nothing
     assert "Fix: nothing before it to compare" in kari.get(f"/launches/{SLUG}?range=launch").text
+
+
+def office_hours_launch(db: Database, slug: str, *, ends_on: dt.date, fix: dt.datetime, share_after: float) -> Any:
+    """A call every two minutes from 08:00 to 16:00 each day, a quarter about 'hot' until its fix, then
+    ``share_after``, and the fix recorded."""
+    launch = make_launch(db, slug=slug, hypotheses=("hot", "rest"), ends_on=ends_on)
+    ids = hypothesis_ids(db, launch)
+    items = []
+    for day in range(16, ends_on.day + 1):
+        for n in range(240):
+            moment = at(day, 8) + dt.timedelta(minutes=2 * n)
+            about = n % 4 == 0 if moment < fix else n % round(1 / share_after) == 0 if share_after else False
+            items.append(
+                NewEnquiry(
+                    launch_id=launch.id or 0,
+                    channel="phone",
+                    created_at=moment,
+                    hypothesis_ids=(ids["hot"],) if about else (),
+                    idempotency_key=f"{day}-{n}",
+                )
+            )
+    with db.write_connection() as connection:
+        insert_many(connection, items)
+    with db.transaction() as session:
+        found = session.get(Hypothesis, ids["hot"])
+        assert found is not None
+        found.fix_shipped_at, found.status = fix.astimezone(dt.UTC), HypothesisStatus.FIX_SHIPPED
+        found.created_at = at(10)  # set up before the launch: it counts from its start
+        session.add(found)
+    return fresh(db, launch)
+
+
+def impact_at(db: Database, launch: Any, now: dt.datetime) -> impact.Impact:
+    with db.session() as session:
+        [hot] = [h for h in hypotheses_of(session, launch) if h.key == "hot"]
+        result = impact.impact_of(session, launch, hot, now=now.astimezone(dt.UTC))
+    assert result is not None
+    return result
+
+
+def test_a_hotfix_on_the_first_morning_gets_an_answer(db: Database, web: Any, people: Any) -> None:
+    """Shipped at 08:00 on the first day, when the centre opened: the period before (00:00–08:00) had
+    no calls, and the verdict stayed "too early to tell" for good. Shipped at 10:00, the verdict came from
+    ten hours after it (equal periods, capped by the time before)."""
+    at_eight = office_hours_launch(db, "at-eight", ends_on=dt.date(2026, 11, 30), fix=at(16, 8), share_after=0.25)
+    result = impact_at(db, at_eight, NOW)
+    assert result.verdict == "too_little_before" and result.before.start == at(16, 0) and result.before.total == 0
+    page = web("kari").get("/launches/at-eight/hypotheses/hot?range=launch").text
+    section = html.unescape(page[page.index('id="fix"') : page.index("</section>", page.index('id="fix"'))])
+    assert "Fix: too little before it to compare" in section and "too early" not in section.split("How this")[0]
+    assert "No enquiries at all were logged between 16 Nov 2026, 00:00, when this hypothesis" in section
+    launch_page = web("kari").get("/launches/at-eight?range=launch").text
+    assert "verdict-too_little_before" in launch_page
+
+    at_ten = office_hours_launch(db, "at-ten", ends_on=dt.date(2026, 11, 30), fix=at(16, 10), share_after=0.0)
+    assert impact_at(db, at_ten, at(17, 9)).verdict == "too_early"  # 23 hours after
+    result = impact_at(db, at_ten, NOW)
+    assert result.verdict == "down" and result.before.start == at(16, 0)
+    assert (result.after.start, result.after.end) == (at(16, 10), at(17, 10))  # a day after, not ten hours
+
+
+def test_a_launch_that_ended_less_than_a_day_after_the_fix_says_so(
+    client: TestClient, lead_token: str, db: Database
+) -> None:
+    """Fourteen hours before the launch's end: 20:00–10:00 against 10:00–24:00 said "up" from fourteen hours
+    (six before the end, in the demo: "up", p = 5e-9, from six)."""
+    launch = office_hours_launch(db, "ended", ends_on=dt.date(2026, 11, 25), fix=at(25, 10), share_after=0.5)
+    result = impact_at(db, launch, NOW)
+    assert result.verdict == "too_little_after" and result.p_value is None
+    assert result.after.end == at(26, 0)
+    api = client.get("/api/v1/launches/ended/hypotheses/hot/impact", headers=auth(lead_token)).json()
+    assert api["verdict"] == "too_little_after" and api["p_value"] is None
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from app.i18n import use_language
 from app.slack.blocks import (
     MAX_MESSAGE_TEXT,
@@ -319,6 +321,20 @@ def test_a_fix_shipped_before_its_hypothesis_was_counted_says_there_is_no_before
     assert verdict_label(fix) == "nothing before it to compare"
     with use_language("nb"):
         assert verdict_label(fix) == "ingenting før den å sammenligne med"
+
+
+@pytest.mark.parametrize(
+    ("verdict", "said"),
+    [
+        ("too_little_before", "too little before it to compare"),
+        ("too_little_after", "too little time after it"),
+        ("too_few", "too few enquiries to tell"),
+    ],
+)
+def test_a_fix_waiting_will_not_judge_says_why_not_too_early(verdict: str, said: str) -> None:
+    """As the pages do (impact's outcomes that do not change with time): "too early to tell" for good."""
+    fix = FixLine("Widget", "https://tally.example/x#fix", "Tue 14:00", verdict, None, 0.0, 0.0)
+    assert verdict_label(fix) == said
 
 
 def test_a_digest_in_norwegian_with_its_numbers_and_still_escaped() -> None:

@@ -3,7 +3,10 @@
 All enquiries fall as a launch ages (the novelty wears off), so a falling count
 proves little. What tells a fix from that is the hypothesis's **share** of all
 enquiries: over two periods of equal length on both sides of ``fix_shipped_at``,
-the share before is compared with the share after.
+the share before is compared with the share after. With less than a day before the fix
+(a hotfix on the launch's first morning, or a hypothesis added just before its fix), all of
+that time is compared with the first 24 hours after: shares, unlike counts, need no equal
+lengths, and a verdict never rests on less than a day after the fix.
 
 The test is Fisher's exact test of the 2×2 table (enquiries about the hypothesis
 or not, before or after): with every margin as observed, the number about it after
@@ -13,10 +16,19 @@ with the periods' shares of all enquiries as its probability, was used before: i
 counts the hypothesis's own enquiries in that probability and so misses real drops
 of a hypothesis that is a large share of the calls.) The verdict:
 
-* ``too_early`` — less than 24 hours since the fix, or fewer than ``MIN_ENQUIRIES``
-  about it in both periods together (too few to tell anything);
 * ``down`` / ``up`` — the share fell / rose and p < ``ALPHA``;
 * ``no_change`` — otherwise;
+* ``too_early`` — the period after the fix is shorter than 24 hours (``MIN_AFTER``: the time
+  since the fix is not enough, the compared period is what counts), or there are fewer than
+  ``MIN_ENQUIRIES`` about it in both periods together, and waiting will help;
+
+and the outcomes waiting will not change, said as what they are rather than "too early" for good:
+
+* ``too_little_after`` — the launch ended less than 24 hours after the fix;
+* ``too_little_before`` — no enquiries at all were logged between when the hypothesis began to
+  count and the fix (the centre closed until the release-morning hotfix): nothing to compare with;
+* ``too_few`` — the periods are as long as they will get (the one after as long as the time
+  before, or the launch over), with fewer than ``MIN_ENQUIRIES`` about it;
 * ``no_before`` — the fix shipped before the hypothesis was counted (added later, or a fix from
   before the launch): there is no "before" to compare with, now or ever.
 """
@@ -33,14 +45,18 @@ from sqlmodel import Session
 from app import launches, tallies
 from app.models import Hypothesis, Launch
 
-Verdict = Literal["down", "up", "no_change", "too_early", "no_before"]
+Verdict = Literal[
+    "down", "up", "no_change", "too_early", "too_little_after", "too_little_before", "too_few", "no_before"
+]
 
 ALPHA = 0.05
 MIN_ENQUIRIES = 10
 MIN_AFTER = dt.timedelta(hours=24)
 METHOD = (
-    "The hypothesis's share of all enquiries in equal periods before and after the fix, compared with Fisher's "
-    "exact test (p < 0.05); shares, not counts, because all enquiries fall as a launch ages."
+    "The hypothesis's share of all enquiries in equal periods before and after the fix (with less than a day "
+    "before it, all of that time against the first 24 hours after), compared with Fisher's exact test (p < 0.05); "
+    "shares, not counts, because all enquiries fall as a launch ages. A verdict needs a period of at least 24 hours "
+    "after the fix and 10 enquiries about it."
 )
 
 
@@ -72,17 +88,21 @@ class Impact:
     change: float | None  # relative change of the share: -0.72 is down 72 %
     p_value: float | None
     verdict: Verdict
-    counting_since: dt.datetime | None = None  # from when the hypothesis counts, said with ``no_before``
+    counting_since: dt.datetime | None = None  # from when the hypothesis counts, said with ``no_before`` and
+    # ``too_little_before``
 
 
 def periods(
     fix_shipped_at: dt.datetime, *, launch_start: dt.datetime, launch_end: dt.datetime, now: dt.datetime
 ) -> tuple[tuple[dt.datetime, dt.datetime], tuple[dt.datetime, dt.datetime]]:
-    """Equal periods on both sides of the fix, as long as ``launch_start`` (the hypothesis's
-    ``tallies.counting_since``), the launch's end and ``now`` allow."""
-    after_end = max(min(now, launch_end), fix_shipped_at)
-    length = max(min(after_end - fix_shipped_at, fix_shipped_at - launch_start), dt.timedelta(0))
-    return (fix_shipped_at - length, fix_shipped_at), (fix_shipped_at, fix_shipped_at + length)
+    """The periods before and after the fix, as long as ``launch_start`` (the hypothesis's
+    ``tallies.counting_since``), the launch's end and ``now`` allow: equal ones, up to all the time
+    before the fix; with less than a day before it, that time against up to the first 24 hours after
+    (capped by the before period alone, a hotfix on the launch's first morning would never have a day after)."""
+    elapsed = max(min(now, launch_end), fix_shipped_at) - fix_shipped_at
+    available = max(fix_shipped_at - launch_start, dt.timedelta(0))
+    before, after = min(available, elapsed), min(elapsed, max(available, MIN_AFTER))
+    return (fix_shipped_at - before, fix_shipped_at), (fix_shipped_at, fix_shipped_at + after)
 
 
 def fisher_two_sided(before: int, before_total: int, after: int, after_total: int) -> float:
@@ -137,11 +157,23 @@ def fisher_two_sided(before: int, before_total: int, after: int, after_total: in
     return min(1.0, p)
 
 
-def assess(fix_shipped_at: dt.datetime, before: Period, after: Period, *, now: dt.datetime) -> Impact:
+def assess(fix_shipped_at: dt.datetime, before: Period, after: Period, *, since: dt.datetime, ended: bool) -> Impact:
+    """The verdict on the periods of ``periods``; ``since``: from when the hypothesis counts (their
+    ``launch_start``), ``ended``: the launch is over, so they will not grow any more.
+
+    24 hours is asked of the period after the fix itself, not of the time since it: the two differ
+    when the periods are cut by the launch's end or by a short time before the fix."""
     change = (after.share - before.share) / before.share if before.share else None
     k = before.enquiries + after.enquiries
-    if now - fix_shipped_at < MIN_AFTER or k < MIN_ENQUIRIES or not before.total or not after.total:
-        return Impact(fix_shipped_at, before, after, change, None, "too_early")
+    after_length = after.end - after.start
+    # Waiting helps until the period after is as long as it will get (see ``periods``) or the launch ends.
+    settled = ended or after_length >= max(fix_shipped_at - since, MIN_AFTER)
+    if not before.total and (settled or before.start <= since):
+        return Impact(fix_shipped_at, before, after, change, None, "too_little_before", counting_since=since)
+    if after_length < MIN_AFTER:
+        return Impact(fix_shipped_at, before, after, change, None, "too_little_after" if ended else "too_early")
+    if k < MIN_ENQUIRIES or not after.total:
+        return Impact(fix_shipped_at, before, after, change, None, "too_few" if settled else "too_early")
     p_value = fisher_two_sided(before.enquiries, before.total, after.enquiries, after.total)
     if p_value >= ALPHA:
         verdict: Verdict = "no_change"
@@ -182,4 +214,4 @@ def impact_of(
             session=session, launch=launch, start=start, end=end, now=now, hypotheses=[hypothesis], filter=filter
         )
         counted.append(Period(start, end, result.for_hypothesis(hypothesis), result.total))
-    return assess(hypothesis.fix_shipped_at, counted[0], counted[1], now=now)
+    return assess(hypothesis.fix_shipped_at, counted[0], counted[1], since=since, ended=now >= launch_end)

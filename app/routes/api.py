@@ -400,9 +400,13 @@ class ImpactOut(BaseModel):
     responses={**ERRORS, 409: {"model": ErrorBody, "description": "No fix recorded for it yet (`no_fix`)"}},
 )
 def get_impact(slug: str, key: str, token: CurrentToken, session: SessionDep, now: Now) -> ImpactOut:
-    """Before against after the fix: per day, and the share of all enquiries, over equal periods, with Fisher's
-    exact test on the share and a verdict: `down`, `up`, `no_change` or `too_early`; `no_before` when the fix
-    shipped before the hypothesis was counted (both periods empty: nothing to compare, now or later)."""
+    """Before against after the fix: per day, and the share of all enquiries, over equal periods (with less
+    than a day before the fix, all of it against the first 24 hours after), with Fisher's exact test on the
+    share and a verdict: `down`, `up` or `no_change` once the period after is at least 24 hours with 10
+    enquiries about it, `too_early` before. Outcomes waiting will not change: `too_little_after` (the launch
+    ended less than 24 hours after the fix), `too_little_before` (no enquiries at all between when the
+    hypothesis began to count and the fix), `too_few` (the periods are as long as they will get, with fewer
+    than 10 about it), `no_before` (the fix shipped before the hypothesis was counted: both periods empty)."""
     launch = launches.get_by_slug(session, slug)
     hypothesis = {h.key: h for h in launches.hypotheses_of(session, launch)}.get(key)
     if hypothesis is None:

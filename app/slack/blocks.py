@@ -93,7 +93,7 @@ class FixLine:
     text: str  # the hypothesis's
     url: str  # its drill-down, at the effect of the fix
     shipped_label: str  # local: "Tue 14:00"
-    verdict: str  # down, up, no_change, too_early
+    verdict: str  # impact.Verdict: down, up, no_change, too_early, too_little_after, …
     change: float | None  # relative change of the share
     share_before: float
     share_after: float
@@ -300,6 +300,12 @@ def verdict_label(fix: FixLine) -> str:
         return _("no change ({shares})").format(shares=shares)
     if fix.verdict == "no_before":  # shipped before the hypothesis was counted: waiting will not help
         return _("nothing before it to compare")
+    if fix.verdict == "too_little_before":  # nothing logged between when it began to count and the fix
+        return _("too little before it to compare")
+    if fix.verdict == "too_little_after":  # the launch ended less than a day after the fix
+        return _("too little time after it")
+    if fix.verdict == "too_few":  # the periods will not grow any more
+        return _("too few enquiries to tell")
     return _("too early to tell")
 
 
