@@ -236,6 +236,11 @@ def compose(
     current = counts(window_start, window_end)
     # The launch's first window has none before it (the page compares with nothing either): no arrows.
     previous = counts(previous_start, window_start) if previous_start < window_start else None
+    first = tallies.first_enquiries(session, launch)
+    since = {h.key: tallies.counting_since(h, launch_start, first.get(h.id or 0)) for h in hypotheses}
+    # Added during the previous window or since, a hypothesis has no whole window before to compare with
+    # (its enquiries were "other"): no arrow, as the launch page shows "–" for it (dashboard.rows).
+    whole_before = {key for key, began in since.items() if previous is not None and began <= previous_start}
     today = counts(min(day_start, window_end), window_end)
     since_launch = counts(launch_start, window_end)
     return slack_blocks.DigestContent(
@@ -255,7 +260,7 @@ def compose(
                 key=h.key,
                 text=h.text,
                 count=current.for_hypothesis(h),
-                previous=previous.for_hypothesis(h) if previous is not None else None,
+                previous=previous.for_hypothesis(h) if previous is not None and h.key in whole_before else None,
                 today=today.for_hypothesis(h),
                 expected_per_day=h.expected_per_day,
             )

@@ -26,7 +26,7 @@ from app.cli import cli
 from app.config import Settings
 from app.db import Database
 from app.insight import relink
-from app.models import DigestKind, DigestRun, DigestStatus, Launch, SlotTally
+from app.models import DigestKind, DigestRun, DigestStatus, Hypothesis, Launch, SlotTally
 from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender, WebhookSender
@@ -67,9 +67,14 @@ def bot(slack: FakeSlack, pauses: list[float]) -> BotSender:
 
 @pytest.fixture
 def launch(db: Database) -> Launch:
-    return make_launch(
+    launch = make_launch(
         db, hypotheses=("send", "bankid", "receipts"), slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 18)
     )
+    with db.transaction() as session:  # set up before the launch, as a lead does: they count from its start
+        for h in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id)):
+            h.created_at = local(17, 12)
+            session.add(h)
+    return launch
 
 
 def runs(db: Database) -> list[DigestRun]:
@@ -1264,6 +1269,42 @@ def test_a_digest_counts_what_was_logged_in_its_window_today_and_since_launch(
     assert content.url == f"{settings.base_url}/launches/test-launch"
     text, _ = slack_blocks.build(content)
     assert "note 0" not in text and "before the window" not in text
+
+
+def test_a_hypothesis_added_since_the_previous_window_began_has_no_arrow(
+    db: Database, settings: Settings, launch: Launch
+) -> None:
+    """Added at 10:00, four enquiries by 13:00: the digest said "4 ↑4 Brand new thing" against the
+    05:00–09:00 window it did not exist in, while the launch page showed "–" for it."""
+    with db.transaction() as session:
+        session.add(
+            Hypothesis(
+                launch_id=launch.id or 0, key="new", text="Brand new thing", sort_order=9, created_at=local(19, 10)
+            )
+        )
+    log(db, launch, "send", at=local(19, 8))
+    for minute in range(4):
+        log(db, launch, "new", "send", at=local(19, 11, minute))
+    with db.session() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        content = digests.compose(
+            session,
+            stored,
+            window_start=local(19, 9),
+            window_end=local(19, 13),
+            slot_at=local(19, 13),
+            now=local(19, 13),
+            base_url=settings.base_url,
+        )
+    lines = {line.key: (line.count, line.previous) for line in content.hypotheses}
+    assert lines["new"] == (4, None) and lines["send"] == (4, 1)
+    _, blocks = slack_blocks.build(content)
+    shown = [line for block in blocks for line in str(block.get("text", {}).get("text", "")).splitlines()]
+    [line] = [line for line in shown if "Brand new thing" in line]
+    assert "↑" not in line and "*4*" in line, line
+    [line] = [line for line in slack_blocks.plain_text(content).splitlines() if "Brand new thing" in line]
+    assert "↑" not in line, line
 
 
 def test_attempts_within_a_pass_pause_2_then_8_seconds(db: Database, settings: Settings, launch: Launch) -> None:
