@@ -66,6 +66,16 @@ class Selection:
     to_text: str | None = None
     # Where "since the digest" starts (``digests.since_digest_start``; None: no digest yet), for its chip's label.
     digest_start: dt.datetime | None = None
+    # When it was selected (None: not said): nothing is counted after it, so a range ending later (days chosen
+    # up to today, the whole of a running launch) is counted up to it: see ``counted_end``.
+    now: dt.datetime | None = None
+
+    @property
+    def counted_end(self) -> dt.datetime:
+        """Where the range's counts stop, as its line on the pages says: its end, or now if that comes first."""
+        if self.now is None:
+            return self.end
+        return max(self.start, min(self.end, self.now))
 
     @property
     def filter(self) -> Filter | None:
@@ -92,7 +102,9 @@ class Selection:
         quiet nights); yesterday against the day before, and the last 7 days against the 7 before, by the
         launch's calendar (a DST day is 23 or 25 hours); any other range of whole local days (chosen days)
         against as many local days just before, by the calendar too (26 October in Oslo against the 25th,
-        not 25 October 01:00 to midnight); any other range against as long just before."""
+        not 25 October 01:00 to midnight); any other range against as long just before. A range counted
+        only up to now (chosen days ending today) against the same part of the period before, cut at the same
+        clock time, as "today" is: today's morning against all of yesterday read as a fall."""
         tz = launches.zone(self.launch)
         if self.name in ("today", "yesterday", "7d"):
             back = dt.timedelta(days=7 if self.name == "7d" else 1)
@@ -100,8 +112,12 @@ class Selection:
         first, after = launches.local_date(self.start, tz), launches.local_date(self.end, tz)
         whole_days = self.start == launches.local_midnight(first, tz) and self.end == launches.local_midnight(after, tz)
         if whole_days and after > first:
-            return launches.local_midnight(first - (after - first), tz), self.start
-        return self.start - (self.end - self.start), self.start
+            start, end = launches.local_midnight(first - (after - first), tz), self.start
+            cut = _wall_clock_earlier(self.counted_end, after - first, tz)
+        else:
+            start, end = self.start - (self.end - self.start), self.start
+            cut = self.counted_end - (self.end - self.start)
+        return start, max(start, min(end, cut))
 
     def params(self, **changes: str | Sequence[str] | None) -> list[tuple[str, str]]:
         """This view's query parameters, with some changed (None removes one)."""
@@ -305,4 +321,5 @@ def select(
         from_text=from_text if name == CUSTOM else None,
         to_text=to_text if name == CUSTOM else None,
         digest_start=digest_start,
+        now=now,
     )

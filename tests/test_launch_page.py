@@ -354,14 +354,33 @@ def test_previous_period_and_change(kari: WebUser) -> None:
     assert (rows["b"]["previous"], rows["b"]["change"]) == ("1", "+2 (+200 %)")
 
 
+def test_chosen_days_ending_today_compare_with_the_same_hours_before_and_say_where_they_stop(
+    kari: WebUser,
+) -> None:
+    """from=today&to=today at 11:30 compared today so far with the whole of yesterday (5 against 7:
+    "−2"), where "today" compares with yesterday up to 11:30 (5 against 1), and its line said the
+    range went on to midnight, though nothing after now is counted."""
+    chosen, today = (kari.get(PAGE + query).text for query in ("?from=2026-11-18&to=2026-11-18", "?range=today"))
+    assert totals(today) == {"total-count": "5", "total-previous": "1", "total-change": "+4", "total-other": "1"}
+    assert totals(chosen) == totals(today)
+    assert table(chosen)["a"]["previous"] == "1"
+    said = re.search(r'<p class="range-said">\s*<strong>[^<]*</strong>:\s*([^<·]*?)\s*</p>', chosen)
+    assert said and said.group(1) == "18 Nov 2026, 00:00 – 18 Nov 2026, 11:30"
+    assert "17 Nov 2026, 00:00 – 17 Nov 2026, 11:30" in chosen  # the period before, as "today" has it
+    # The same on the hypothesis's page.
+    drill = kari.get(PAGE + "/hypotheses/a?from=2026-11-18&to=2026-11-18").text
+    assert "17 Nov 2026, 00:00 – 17 Nov 2026, 11:30" in drill and "18 Nov 2026, 00:00 – 18 Nov 2026, 11:30" in drill
+
+
 def test_a_period_before_that_began_before_the_launch_is_not_compared(kari: WebUser) -> None:
     """Tuesday and Wednesday against Sunday and Monday, the launch's first day: two days against one
-    read as a rise (+ some hundred per cent at the top of the table); shown, marked, not compared."""
+    read as a rise (+ some hundred per cent at the top of the table); shown, marked, not compared.
+    (Wednesday is counted up to 11:30, so Monday is too: 3 of its 5.)"""
     html = kari.get(PAGE + "?from=2026-11-17&to=2026-11-18").text
-    assert totals(html)["total-previous"].startswith("5") and totals(html)["total-change"] == "–"
+    assert totals(html)["total-previous"].startswith("3") and totals(html)["total-change"] == "–"
     rows = table(html)
     assert (rows["a"]["previous"], rows["a"]["change"]) == ("3*", "–")
-    assert (rows["all"]["previous"], rows["all"]["change"]) == ("5*", "–")
+    assert (rows["all"]["previous"], rows["all"]["change"]) == ("3*", "–")
 
 
 def test_biggest_movers_first_and_retired_last(kari: WebUser, db: Database, launch: Launch) -> None:
@@ -402,8 +421,10 @@ def test_a_hypothesis_added_mid_launch_has_no_misleading_numbers(kari: WebUser) 
     assert (rows["late"]["count"], rows["late"]["previous"], rows["late"]["change"]) == ("1", "–", "–")
     # Today's period before (Tuesday 00:00–11:30) ended before it was added: nothing to compare.
     assert table(kari.get(PAGE + "?range=today").text)["late"]["previous"] == "–"
-    # Wednesday's whole day against Tuesday's, 13:00 on which it was added: part of it.
-    rows = table(kari.get(PAGE + "?from=2026-11-18&to=2026-11-18").text)
+    # Wednesday so far, as chosen days: against Tuesday up to the same hour, as "today" is: nothing.
+    assert table(kari.get(PAGE + "?from=2026-11-18&to=2026-11-18").text)["late"]["previous"] == "–"
+    # Tuesday 18:00 to Wednesday 10:00 against the 16 hours before, 13:00 in which it was added: part of it.
+    rows = table(kari.get(PAGE + "?from=2026-11-17T18%3A00%2B01%3A00&to=2026-11-18T10%3A00%2B01%3A00").text)
     assert rows["late"]["previous"] == "1*"
 
 
