@@ -239,6 +239,41 @@ def test_daily_has_every_day_and_hypothesis_with_zeros(client: TestClient, token
     assert in_xlsx[0][0] == excel_date(2026, 11, 16) and in_xlsx[4][3] == 3
 
 
+def test_a_hypothesis_added_during_the_launch_has_no_count_before_it_counted(
+    client: TestClient, token: str, launch: Launch, logged: dict[str, int], db: Database
+) -> None:
+    """Added on Tuesday at noon: its Monday said 0 (complete), a day nobody called about it, where the
+    page shows "–" and draws no line (its calls were "other" then). Empty in the files, null in the series."""
+    with db.transaction() as session:
+        session.add(
+            Hypothesis(
+                launch_id=launch.id or 0,
+                key="late",
+                text="Added on Tuesday",
+                sort_order=9,
+                created_at=dt.datetime(2026, 11, 17, 11, 0, tzinfo=dt.UTC),
+            )
+        )
+    query = "what=daily&from=2026-11-16&to=2026-11-18"
+    _, *found = csv_rows(export(client, token, "format=csv&" + query))
+    late = [(r[0], r[3], r[4]) for r in found if r[1] == "late"]
+    assert late == [("2026-11-16", "", "true"), ("2026-11-17", "0", "true"), ("2026-11-18", "0", "false")]
+    assert [r[3] for r in found if r[0] == "2026-11-16" and r[1] != "late"] == ["1", "1", "1", "1", "3"]
+    _, *in_xlsx = xlsx_rows(export(client, token, "format=xlsx&" + query), "daily")
+    assert [(as_text(r[0]), r[3]) for r in in_xlsx if r[1] == "late"] == [
+        ("2026-11-16", None),
+        ("2026-11-17", 0),
+        ("2026-11-18", 0),
+    ]
+    series = client.get(f"/api/v1/launches/{SLUG}/series?from=2026-11-16&to=2026-11-18", headers=auth(token))
+    assert [b["hypotheses"]["late"] for b in series.json()["buckets"]] == [None, 0, 0]
+    assert [b["hypotheses"]["send-money"] for b in series.json()["buckets"]] == [1, 0, 0]
+    hourly = client.get(
+        f"/api/v1/launches/{SLUG}/series?bucket=hour&from=2026-11-17&to=2026-11-17", headers=auth(token)
+    )
+    assert [b["hypotheses"]["late"] for b in hourly.json()["buckets"]][11:14] == [None, 0, 0]  # added 12:00 local
+
+
 def test_daily_stops_at_today_and_marks_it_under_way(
     client: TestClient, token: str, launch: Launch, logged: dict[str, int]
 ) -> None:

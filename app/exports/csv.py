@@ -41,6 +41,10 @@ def field(text: str) -> str:
     return text
 
 
+def _int_field(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
 def _text_field(value: str | None) -> str:
     return "" if value is None else field(value)
 
@@ -62,8 +66,8 @@ def stream(header: Sequence[str], kinds: Sequence[Kind], chunks: Iterable[Sequen
             continue
         columns: list[Iterable[str]] = []
         for kind, values in zip(kinds, zip(*chunk, strict=True), strict=True):
-            if kind == "int":
-                columns.append(map(str, values))
+            if kind == "int":  # None: an empty cell (rare: a hypothesis's days before it counted)
+                columns.append(map(str, values) if None not in values else map(_int_field, values))
             elif kind == "time":
                 columns.append(values)
             elif kind == "bool":

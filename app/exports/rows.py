@@ -9,7 +9,9 @@ in plain SQL on the driver's cursor (streamed in chunks on PostgreSQL), read
 ``daily_rows``: for each local day of the range up to today, every hypothesis of the
 launch, then ``(other)`` and ``(total)``: keys in parentheses, which no hypothesis key
 can be (keys are lower-case letters, digits and dashes). ``complete`` is false for
-today's day under way, as the series API says.
+today's day under way, as the series API says. A hypothesis's count is empty (None) on a
+day that ended before it began to count (``tallies.counting_since``: added during the
+launch, its enquiries were "other" until then), as the pages show "–" and draw no line.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ ENQUIRY_COLUMNS = (
 )
 DAILY_COLUMNS = ("local_date", "hypothesis_key", "hypothesis_text", "count", "complete")
 # What a column holds, for the writers:
-# * ``int``: a number;
+# * ``int``: a number, or None for an empty cell (a count of a hypothesis on a day before it counted);
 # * ``date``: a ``datetime.date`` (a date cell in XLSX, YYYY-MM-DD in CSV);
 # * ``label``: text from a small set (keys, channels, hypothesis texts): written once, remembered;
 # * ``text``: free text (notes), written every time;
@@ -58,7 +60,7 @@ TOTAL_KEY, TOTAL_TEXT = "(total)", "All enquiries"
 # An enquiry row: id, occurred_at (ISO 8601 with the local offset), local_date, hypothesis key and
 # text ("" for other), channel, segment, note (None: none), source.
 EnquiryRow = tuple[int, str, dt.date, str, str, str, str | None, str | None, str]
-DailyRow = tuple[dt.date, str, str, int, bool]
+DailyRow = tuple[dt.date, str, str, int | None, bool]
 
 
 class LocalTimes:
@@ -163,7 +165,8 @@ def enquiry_chunks(
 def daily_rows(
     *, session: Session, selection: Selection, hypotheses: Sequence[Hypothesis], now: dt.datetime
 ) -> Iterator[DailyRow]:
-    """Every local day of ``selection`` up to today × (every hypothesis, other, total), zeros included.
+    """Every local day of ``selection`` up to today × (every hypothesis, other, total), zeros included
+    (a hypothesis's count empty on the days before it counted).
 
     Days not yet begun are left out: their zeros say nothing, and a sheet summing or averaging the
     column would read a launch a third through as quiet for the rest. Today is in, marked not complete
@@ -179,15 +182,21 @@ def daily_rows(
         filter=selection.filter,
     )
     tz = launches.zone(launch)
+    launch_start = launches.window(launch)[0]
+    first = tallies.first_enquiries(session, launch)
+    since = {h.id: tallies.counting_since(h, launch_start, first.get(h.id or 0)) for h in hypotheses}
     by_day = {launches.local_date(b.start, tz): b for b in buckets}
     day = selection.first_day
     last = min(selection.last_day, launches.local_date(now, tz))
     while day <= last:
         bucket = by_day.get(day)
         counts = bucket.by_hypothesis if bucket else {}
-        complete = (bucket.end if bucket else launches.day_bounds(day, tz)[1]) <= now
+        day_end = bucket.end if bucket else launches.day_bounds(day, tz)[1]
+        complete = day_end <= now
         for h in hypotheses:
-            yield (day, h.key, h.text, counts.get(h.id or 0, 0), complete)
+            # Before it counted, a 0 would read as "nobody called about it": its calls were "other" then.
+            count = None if day_end <= since[h.id] else counts.get(h.id or 0, 0)
+            yield (day, h.key, h.text, count, complete)
         yield (day, OTHER_KEY, OTHER_TEXT, bucket.other if bucket else 0, complete)
         yield (day, TOTAL_KEY, TOTAL_TEXT, bucket.total if bucket else 0, complete)
         day += dt.timedelta(days=1)

@@ -174,7 +174,10 @@ class BucketOut(BaseModel):
     end: str
     total: int
     other: int
-    hypotheses: dict[str, int]
+    hypotheses: dict[str, int | None] = Field(
+        description="Count by hypothesis key; null for a bucket that ended before the hypothesis began to count "
+        "(added during the launch: its enquiries were `other` until then), not a 0 that reads as nobody called."
+    )
     complete: bool = Field(
         description="Whether the bucket is over: false for the one under way (its counts so far) and those to "
         "come (zeros that say nothing yet). Leave them out of averages and trends."
@@ -208,7 +211,8 @@ def get_series(
     channel: ChannelParam = [],  # noqa: B006
     segment: SegmentParam = [],  # noqa: B006
 ) -> SeriesOut:
-    """Counts bucket by bucket, every bucket present (zeros included), in the launch's time zone."""
+    """Counts bucket by bucket, every bucket present (zeros included; a hypothesis's null before it began to
+    count), in the launch's time zone."""
     launch = launches.get_by_slug(session, slug)
     selection = ranges.select(
         launch,
@@ -219,7 +223,11 @@ def get_series(
         channels=channel,
         segments=segment,
     )
-    keys = {h.id: h.key for h in launches.hypotheses_of(session, launch) if h.id is not None}
+    hypotheses = [h for h in launches.hypotheses_of(session, launch) if h.id is not None]
+    first = tallies.first_enquiries(session, launch)
+    launch_start = launches.window(launch)[0]
+    # (id, key, from when it counts): as the pages, null for buckets that ended before then.
+    counted = [(h.id, h.key, tallies.counting_since(h, launch_start, first.get(h.id or 0))) for h in hypotheses]
     tz = launches.zone(launch)
     buckets = tallies.series(
         session=session,
@@ -239,7 +247,10 @@ def get_series(
                 end=b.end.astimezone(tz).isoformat(),
                 total=b.total,
                 other=b.other,
-                hypotheses={key: b.by_hypothesis.get(hypothesis_id, 0) for hypothesis_id, key in keys.items()},
+                hypotheses={
+                    key: None if b.end <= since else b.by_hypothesis.get(hypothesis_id or 0, 0)
+                    for hypothesis_id, key, since in counted
+                },
                 complete=b.end <= now,
             )
             for b in buckets
