@@ -525,6 +525,32 @@ def test_the_chart_data_follows_the_filters(kari: WebUser) -> None:
     assert sum(s for s in {x["key"]: x for x in slot["series"]}["all"]["values"]) == 17
 
 
+def test_past_twelve_hypotheses_no_two_lines_look_alike(db: Database, kari: WebUser) -> None:
+    """The palette has twelve colours: the 13th hypothesis was drawn in the 1st's blue, solid, as the demo
+    launch's two #0072b2 lines were. Past twelve, the colours come again with a dash pattern."""
+    import html as html_module
+    import json
+
+    keys = tuple(f"h{n:02}" for n in range(26))
+    make_launch(db, slug="many", hypotheses=keys)
+    page = kari.get("/launches/many?range=launch").text
+    for which in ("day", "slot"):
+        match = re.search(rf'id="chart-{which}-data" data-chart="([^"]*)"', page)
+        assert match
+        series = {s["key"]: s for s in json.loads(html_module.unescape(match.group(1)))["series"]}
+        looks = [(series[k]["color"], tuple(series[k].get("dash") or ())) for k in keys]
+        assert len(set(looks)) == len(keys), looks  # every line its own colour and dash
+        assert series["h12"]["color"] == series["h00"]["color"] and series["h12"]["dash"]
+        assert "dash" not in series["h00"] and "dash" not in series["all"]
+        assert series["h24"]["dash"] != series["h12"]["dash"]
+    # The drill-down draws the hypothesis as the launch page does.
+    drill = kari.get("/launches/many/hypotheses/h13?range=launch").text
+    match = re.search(r'id="chart-day-data" data-chart="([^"]*)"', drill)
+    assert match
+    [line] = [s for s in json.loads(html_module.unescape(match.group(1)))["series"] if s["key"] == "h13"]
+    assert (line["color"], line["dash"]) == (series["h13"]["color"], series["h13"]["dash"])
+
+
 # --- live ------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ shown, the rest a click away), "Other" and "All enquiries". A hypothesis has
 no value before the bucket it was added in, so the line starts where it
 began to count, rather than with zeros.
 
+Each hypothesis has a colour of its own, and past twelve a dash pattern too (``style_of``).
 Expected rates are per day, so the daily chart draws them as dashed reference
 lines; the digest-window chart does not (windows differ in length, and
 enquiries do not come evenly through the day and night), and says so.
@@ -38,16 +39,26 @@ PALETTE = (
     "#44aa99",
     "#999933",
 )
+# Past the palette's twelve colours the lines take them again with a dash pattern, the next twelve dotted,
+# then long dashes, then dash-dots (then round again): a 13th hypothesis drawn in the 1st's blue, solid,
+# was that one to a reader. None of them is the expected rate's thin [6, 5] (charts.js).
+DASHES: tuple[tuple[int, ...] | None, ...] = (None, (2, 4), (14, 5), (12, 4, 2, 4))
 OTHER_COLOR = "#57606a"
 ALL_COLOR = "#1b1f24"
 TOP_SHOWN = 5
 SLOT_DAYS = 3  # the digest-window chart covers today and the two days before
 
 
-def color_of(hypothesis: Hypothesis, order: Sequence[Hypothesis]) -> str:
-    """A hypothesis keeps its colour whatever the range or filters: it follows the list's order."""
+@dataclass(frozen=True)
+class Style:
+    color: str
+    dash: tuple[int, ...] | None = None  # canvas line dash, in pixels; None: solid
+
+
+def style_of(hypothesis: Hypothesis, order: Sequence[Hypothesis]) -> Style:
+    """A hypothesis keeps its colour and dash whatever the range or filters: they follow the list's order."""
     index = next((i for i, h in enumerate(order) if h.id == hypothesis.id), 0)
-    return PALETTE[index % len(PALETTE)]
+    return Style(PALETTE[index % len(PALETTE)], DASHES[index // len(PALETTE) % len(DASHES)])
 
 
 def shown_keys(counts: dict[str, int], *, top: int = TOP_SHOWN) -> set[str]:
@@ -64,6 +75,7 @@ class Line:
     shown: bool
     since: dt.datetime | None = None  # no values for buckets that ended before this
     expected: float | None = None
+    dash: tuple[int, ...] | None = None  # see ``style_of``
 
 
 def payload(
@@ -91,6 +103,8 @@ def payload(
             else:
                 values.append(b.by_hypothesis.get(ids.get(line.key) or 0, 0))
         entry: dict[str, Any] = {"key": line.key, "label": line.label, "color": line.color, "shown": line.shown}
+        if line.dash:
+            entry["dash"] = list(line.dash)
         entry["values"] = values
         if kind == "day" and line.expected is not None:
             entry["expected"] = [None if v is None else line.expected for v in values]

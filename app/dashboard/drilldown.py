@@ -121,13 +121,15 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
             if not split.get(name):
                 split.pop(name, None)  # another hypothesis's: nothing of this one's to show
 
+    style = charts.style_of(hypothesis, hypotheses)
     line = charts.Line(
         key=hypothesis.key,
         label=hypothesis.text,
-        color=charts.color_of(hypothesis, hypotheses),
+        color=style.color,
         shown=True,
         since=since,
         expected=hypothesis.expected_per_day,
+        dash=style.dash,
     )
     lines = [line, charts.Line("other", "", charts.OTHER_COLOR, shown=False)]
     day_chart, slot_chart = draw(

@@ -86,14 +86,16 @@ def chart_lines(
     """One line per hypothesis (the top few shown), then Other (shown) and All (a click away).
     The page names Other and All in the reader's language (charts.js)."""
     shown = charts.shown_keys({h.key: counts.get(h.key, 0) for h in hypotheses})
+    styles = {h.key: charts.style_of(h, hypotheses) for h in hypotheses}
     lines = [
         charts.Line(
             key=h.key,
             label=h.text,
-            color=charts.color_of(h, hypotheses),
+            color=styles[h.key].color,
             shown=h.key in shown,
             since=since[h.key],
             expected=h.expected_per_day,
+            dash=styles[h.key].dash,
         )
         for h in hypotheses
     ]

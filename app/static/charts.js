@@ -113,6 +113,7 @@
         label: labelOf(s),
         stroke: s.color,
         width: lineWidth,
+        dash: s.dash ? s.dash.map((d) => d * (lineWidth / 2)) : undefined, // past twelve lines: colour and dash
         show: shown.get(s.key),
         spanGaps: false,
         points: { show: data.x.length < 60, size: lineWidth * 3, fill: s.color },
@@ -181,10 +182,22 @@
 
   // --- showing and hiding lines -------------------------------------------------------
 
-  function colours() {
-    const found = new Map();
-    charts.forEach((chart) => chart.data.series.forEach((s) => found.set(s.key, s.color)));
+  function lineStyles() {
+    const found = new Map(); // key -> its series: colour, and dashes past twelve lines
+    charts.forEach((chart) => chart.data.series.forEach((s) => found.set(s.key, s)));
     return found;
+  }
+
+  // A dashed line's swatch shows a piece of it: a band across the middle, its dashes halved to fit.
+  function dashFill(colour, dash) {
+    const stops = [];
+    let at = 0;
+    dash.forEach((length, i) => {
+      const next = at + length / 2;
+      stops.push((i % 2 ? "transparent " : colour + " ") + at + "px " + next + "px");
+      at = next;
+    });
+    return "repeating-linear-gradient(90deg, " + stops.join(", ") + ")";
   }
 
   function setShown(key, value) {
@@ -227,15 +240,23 @@
 
   // Legend entries and the table rows' buttons: each swatch in its line's colour, pressed when drawn.
   function paintToggles() {
-    const colour = colours();
+    const styles = lineStyles();
     document.querySelectorAll(".legend-item[data-series], .series-toggle[data-series]").forEach((el) => {
       const key = el.dataset.series;
       const on = Boolean(shown.get(key));
       el.setAttribute("aria-pressed", on ? "true" : "false");
       const swatch = el.querySelector(".swatch");
-      if (swatch && colour.has(key)) {
-        swatch.style.backgroundColor = on ? colour.get(key) : "transparent";
-        swatch.style.borderColor = colour.get(key);
+      if (swatch && styles.has(key)) {
+        const s = styles.get(key);
+        swatch.style.backgroundColor = on && !s.dash ? s.color : "transparent";
+        swatch.style.backgroundImage = on && s.dash ? dashFill(s.color, s.dash) : "none";
+        swatch.style.backgroundSize = s.dash ? "100% 50%" : "";
+        swatch.style.backgroundPosition = s.dash ? "center" : "";
+        swatch.style.backgroundRepeat = s.dash ? "no-repeat" : "";
+        swatch.style.borderColor = s.color;
+        swatch.style.borderStyle = s.dash ? "dashed" : "";
+        if (s.dash) swatch.dataset.dash = s.dash.join(" ");
+        else delete swatch.dataset.dash;
       }
       const row = el.closest("tr");
       if (row) row.classList.toggle("drawn", on);

@@ -341,3 +341,37 @@ def test_the_numbers_refresh_by_themselves(
     assert {s["key"]: s["values"] for s in data["series"]}["b"][-1] == 1
     expect(page.locator("#chart-day canvas")).to_have_count(1)  # drawn again, once
     assert problems == []
+
+
+def test_past_twelve_lines_the_legend_and_the_table_show_the_dashes(
+    page: Page, db: Database, people: People, problems: list[str]
+) -> None:
+    """The 13th hypothesis takes the 1st's colour again, dotted: its swatches show the dots (stripes of its
+    colour, a dashed edge), so the legend tells the two apart as the lines do."""
+    now = dt.datetime.now(dt.UTC)
+    today = now.astimezone(OSLO).date()
+    keys = tuple(f"h{n:02}" for n in range(13))
+    launch = make_launch(
+        db, slug="many", hypotheses=keys, starts_on=today - dt.timedelta(days=2), ends_on=today + dt.timedelta(days=5)
+    )
+    for key in keys:
+        log(db, launch, key, at=local(today - dt.timedelta(days=1), 10), channel="phone")
+    for hour in (11, 12, 13):  # the two most called, drawn at first: h12 three more, h00 one
+        log(db, launch, "h12", at=local(today - dt.timedelta(days=1), hour), channel="phone")
+    log(db, launch, "h00", at=local(today - dt.timedelta(days=1), 11), channel="phone")
+    open_page(page, "/launches/many?range=launch")
+
+    def swatch(selector: str) -> dict[str, str]:
+        looks: dict[str, str] = page.locator(selector + " .swatch").evaluate(
+            "el => { const s = getComputedStyle(el);"
+            " return {image: s.backgroundImage, border: s.borderTopStyle, colour: s.borderTopColor}; }"
+        )
+        return looks
+
+    for where in ("#chart-legend .legend-item", "#hypothesis-table .series-toggle"):
+        first, thirteenth = swatch(f'{where}[data-series="h00"]'), swatch(f'{where}[data-series="h12"]')
+        assert first["colour"] == thirteenth["colour"] == "rgb(0, 114, 178)", where
+        assert first["image"] == "none" and first["border"] == "solid", (where, first)
+        assert "repeating-linear-gradient" in thirteenth["image"] and thirteenth["border"] == "dashed", where
+    keep(page, "past-twelve", full_page=False)
+    assert problems == []
