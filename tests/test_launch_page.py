@@ -27,6 +27,7 @@ from sqlmodel import select
 
 from app import digests, launches
 from app.config import Settings
+from app.dashboard import charts
 from app.db import Database
 from app.models import Hypothesis, Launch, LaunchStatus
 from app.slack.blocks import DigestContent, HypothesisLine, build
@@ -523,6 +524,24 @@ def test_the_chart_data_follows_the_filters(kari: WebUser) -> None:
     assert slot["kind"] == "slot" and "expected" not in {k for s in slot["series"] for k in s}
     # Monday to Wednesday's 09:00 digest, and 09:00 to now: three days of windows, each from one digest to the next.
     assert sum(s for s in {x["key"]: x for x in slot["series"]}["all"]["values"]) == 17
+
+
+def _contrast(color: str, background: str = "#ffffff") -> float:
+    def luminance(hex_color: str) -> float:
+        channels = [int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    lighter, darker = sorted((luminance(color), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_every_line_colour_stands_out_from_the_page() -> None:
+    """Okabe–Ito's orange and sky blue and Tol's teal were 2.3, 2.3 and 2.8:1 on white, under WCAG
+    1.4.11's 3:1 for the graphics that carry a series (a line has no text beside it)."""
+    for color in (*charts.PALETTE, charts.OTHER_COLOR, charts.ALL_COLOR):
+        assert _contrast(color) >= 3, color
+    assert len(set(charts.PALETTE)) == len(charts.PALETTE)
 
 
 def test_past_twelve_hypotheses_no_two_lines_look_alike(db: Database, kari: WebUser) -> None:
