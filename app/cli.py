@@ -793,6 +793,39 @@ def notes_purge(
     )
 
 
+@notes_cli.command("erase")
+def notes_erase(
+    ids: Annotated[list[int], typer.Argument(help="Enquiry ids (the API's `id`; the export's `enquiry_id`).")],
+) -> None:
+    """Erase the notes of these enquiries now (a name or number the scrubber missed, or a customer's request
+    to be forgotten). The enquiries, and so every count, stay; stored digests lose their quotes of them.
+    Cannot be undone."""
+    from app import retention
+    from app.models import Enquiry
+
+    db = ready_database(settings())
+    try:
+        with db.transaction() as session:
+            launch_of = {}
+            for enquiry_id in dict.fromkeys(ids):
+                enquiry = session.get(Enquiry, enquiry_id) if 0 < enquiry_id <= MAX_ROW_ID else None
+                if enquiry is None:
+                    raise fail(f"No enquiry with id {enquiry_id}: nothing was erased. Check the ids and run it again.")
+                launch_of[enquiry_id] = enquiry.launch_id
+            notes = digests = 0
+            for launch_id in sorted(set(launch_of.values())):
+                chosen = [i for i, of in launch_of.items() if of == launch_id]
+                erased = retention.erase_notes(session, launch_id, chosen, actor=actor(), now=dt.datetime.now(dt.UTC))
+                notes, digests = notes + erased.notes, digests + erased.digests
+    finally:
+        db.dispose()
+    none = len(launch_of) - notes
+    typer.echo(
+        f"Erased {notes} notes; {digests} stored digests lost their quotes of them."
+        + (f" {none} of the enquiries had no note left to erase." if none else "")
+    )
+
+
 @cli.command("backup")
 def backup_command(
     path: Annotated[Path, typer.Argument(help="The file to write.", show_default=False, dir_okay=False)],

@@ -39,6 +39,13 @@ UNDO_WINDOW = dt.timedelta(minutes=15)
 # --- undo and the agent's own recent enquiries --------------------------------------
 
 
+def get(session: Session, enquiry_id: int) -> Enquiry:
+    enquiry = session.get(Enquiry, enquiry_id)
+    if enquiry is None:
+        raise NotFound(f"No enquiry with id {enquiry_id}: it may have been undone already.", code="unknown_enquiry")
+    return enquiry
+
+
 def undo(
     session: Session, enquiry_id: int, *, now: dt.datetime, user: User | None = None, token: ApiToken | None = None
 ) -> Enquiry:
@@ -48,9 +55,7 @@ def undo(
     The limit is what lets closed days be cached (tallies.CLOSED_AFTER): an undo of an enquiry that
     happened then reaches no day or slot counted and kept. One logged after the fact (``occurred_at``,
     a backfill) may lie in one: its launch's counts version is raised, as the backfill's was."""
-    enquiry = session.get(Enquiry, enquiry_id)
-    if enquiry is None:
-        raise NotFound(f"No enquiry with id {enquiry_id}: it may have been undone already.", code="unknown_enquiry")
+    enquiry = get(session, enquiry_id)
     if user is not None and enquiry.agent_id != user.id:
         raise Forbidden("You can only undo enquiries you logged yourself.", code="not_yours")
     if token is not None and enquiry.token_id != token.id:

@@ -136,3 +136,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "headers": RETRY_AFTER,
     },
 }
+# The API's calls that need a lead token.
+LEAD_ONLY: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"}
+}

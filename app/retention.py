@@ -20,6 +20,10 @@ hypotheses and channel, never the note); a re-link keeps enquiry ids; a spike al
 "new in other" names a theme, a phrase that at least three notes share, never one note; exports
 and pages read the live rows. Messages already posted to Slack are Slack's to keep or expire.
 
+``erase_notes`` erases chosen notes at once, the same way: a lead who finds a name or a number the
+scrubber missed (app/privacy), or a customer's request to be forgotten, need not wait for the cut-off.
+The stored digests of its launch lose the quotes of those notes alone.
+
 ``purge_notes`` is the job: a plain function of ``now``, safe to run again (nothing left to erase
 means nothing written) and from several replicas at once (each erasure is a conditional update,
 and only the replica whose update changed rows raises the version). The enquiries to erase are
@@ -30,13 +34,15 @@ write lock the hot path needs is held for milliseconds.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import html
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
-from app import privacy
+from app import audit, privacy
 from app.db import Database
 from app.models import DigestRun, Enquiry, Launch
 from app.recording.store import Store
@@ -111,17 +117,31 @@ def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
         yield list(ids[start : start + CHUNK])
 
 
-def without_quotes(value: Any) -> Any:
-    """Stored Block Kit with every quote (a note) taken out: rich text quotes, and the block that held
-    only them; and, in digests stored before those, each quoted line of a text."""
+def without_quotes(value: Any, quoted: Callable[[str], bool] | None = None) -> Any:
+    """Stored Block Kit with every quote (a note) taken out, or those whose text ``quoted`` picks: rich
+    text quotes, and the block left empty of them; and, in digests stored before those, quoted lines of
+    a text (escaped for mrkdwn there)."""
     if isinstance(value, list):
-        kept = [without_quotes(item) for item in value if not _of_type(item, "rich_text_quote")]
+        kept = [without_quotes(item, quoted) for item in value if not _quote_of(item, quoted)]
         return [item for item in kept if not (_of_type(item, "rich_text") and not item.get("elements"))]
     if isinstance(value, dict):
-        return {key: without_quotes(item) for key, item in value.items()}
+        return {key: without_quotes(item, quoted) for key, item in value.items()}
     if isinstance(value, str) and QUOTE in value:
-        return "\n".join(line for line in value.split("\n") if not line.startswith(QUOTE))
+        return "\n".join(
+            line
+            for line in value.split("\n")
+            if not (line.startswith(QUOTE) and (quoted is None or quoted(html.unescape(line[len(QUOTE) :]))))
+        )
     return value
+
+
+def _quote_of(value: Any, quoted: Callable[[str], bool] | None) -> bool:
+    if not _of_type(value, "rich_text_quote"):
+        return False
+    if quoted is None:
+        return True
+    text = "".join(str(part.get("text", "")) for part in value.get("elements", []) if isinstance(part, dict))
+    return quoted(text)
 
 
 def _of_type(value: Any, kind: str) -> bool:
@@ -142,3 +162,60 @@ def _strip_digests(db: Database, before: dt.datetime) -> int:
             session.execute(sa.update(_digest_run).where(_digest_run.c.id == run_id).values(blocks=kept))
         stripped += 1
     return stripped
+
+
+@dataclass(frozen=True)
+class Erased:
+    notes: int  # notes erased (an enquiry of another launch, or with no note left, erases nothing)
+    digests: int  # stored digests that lost a quote of one of them
+
+
+def erase_notes(
+    session: Session, launch_id: int, enquiry_ids: Sequence[int], *, actor: str, now: dt.datetime
+) -> Erased:
+    """Erase the notes of these enquiries of the launch, in the caller's transaction: the enquiries and
+    every count stay; the counts version is raised (the themes' phrase counts of closed days hold them);
+    the launch's stored digests lose their quotes of these notes; the audit trail says who erased how
+    many, by enquiry id, never what they said."""
+    rows = (
+        session.execute(
+            sa.select(_enquiry.c.id, _enquiry.c.note).where(
+                _enquiry.c.launch_id == launch_id,
+                _enquiry.c.id.in_(sorted(set(enquiry_ids))),
+                _enquiry.c.note.is_not(None),
+            )
+        ).all()
+        if enquiry_ids
+        else []
+    )
+    if not rows:
+        return Erased(0, 0)
+    ids = [int(row.id) for row in rows]
+    session.execute(sa.update(_enquiry).where(_enquiry.c.id.in_(ids)).values(note=None))
+    Store.of(session.connection()).bump_counts_version(launch_id, ())
+    audit.record(
+        session, actor=actor, action="notes.erased", target_type="launch", target_id=launch_id, now=now, enquiries=ids
+    )
+    quoted = _quoting({str(row.note) for row in rows})
+    digests = 0
+    for run_id, blocks in session.execute(
+        sa.select(_digest_run.c.id, _digest_run.c.blocks).where(_digest_run.c.launch_id == launch_id)
+    ).all():
+        kept = without_quotes(blocks, quoted)
+        if kept != blocks:
+            session.execute(sa.update(_digest_run).where(_digest_run.c.id == run_id).values(blocks=kept))
+            digests += 1
+    return Erased(len(ids), digests)
+
+
+def _quoting(notes: set[str]) -> Callable[[str], bool]:
+    """Whether a digest's quote is of one of ``notes``: the whole note, or its start cut with "…"
+    (app/slack/blocks.py ``cut``). Another enquiry's note of the same words goes too: the safe way."""
+
+    def quotes(text: str) -> bool:
+        if text in notes:
+            return True
+        start = text[:-1] if text.endswith("…") else ""
+        return bool(start) and any(note.startswith(start) for note in notes)
+
+    return quotes

@@ -17,13 +17,13 @@ import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
 
-from app import digests, retention
+from app import api_tokens, digests, retention
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.insight import themes
 from app.jobs.scheduler import DigestScheduler
 from app.main import create_app
-from app.models import AuditEvent, DigestRun, Enquiry, EnquiryHypothesis, Launch
+from app.models import AuditEvent, DigestRun, Enquiry, EnquiryHypothesis, Launch, TokenRole
 from tests.conftest import People, WebUser, make_settings
 from tests.factories import fresh, log, make_launch
 from tests.test_cli_newcomers import tally
@@ -277,3 +277,106 @@ def test_an_enquiry_resent_after_its_note_was_erased_is_a_replay_not_a_conflict(
             path, json={**recent, "note": "something else", "idempotency_key": "recent-1"}, headers=auth(token)
         )
         assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"
+
+
+# --- erasing chosen notes at once ----------------------------------------------------------------
+
+
+def ids_of(db: Database, *notes: str) -> list[int]:
+    return [i for i, note in stored_notes(db).items() if note in notes]
+
+
+@pytest.fixture
+def lead_token(db: Database) -> str:
+    with db.transaction() as session:
+        _, raw = api_tokens.create(session, name="privacy", now=NOW, actor="test", role=TokenRole.LEAD)
+    return raw
+
+
+def test_chosen_notes_are_erased_at_once_from_the_rows_and_the_digests_quoting_them(
+    at_now: None,
+    db: Database,
+    launch: Launch,
+    settings: Settings,
+    client: TestClient,
+    token: str,
+    web: Web,
+    people: People,
+) -> None:
+    """A name the scrubber missed, or a customer's request to be forgotten, waited for the retention's
+    cut-off (or for SQL): a lead erases those notes now, and only those, and every count stays."""
+    runs = digests.run_due(db, settings=settings, now=dt.datetime(2026, 11, 16, 12, 5, tzinfo=dt.UTC), sender=None)
+    [run] = [r for r in runs if r.blocks]
+    assert OLD_OTHER[0] in str(run.blocks) and OLD_OTHER[1] in str(run.blocks)
+    chosen = ids_of(db, OLD_OTHER[0], RECENT_OTHER[0])
+    other = make_launch(db, slug="other-launch", hypotheses=("a",))
+    log(db, other, at=MONDAY, note=OLD_OTHER[0])
+    [elsewhere] = [i for i in ids_of(db, OLD_OTHER[0]) if i not in chosen]
+    kari = web("kari")
+    before = everything_counted(client, token, kari)
+    version = fresh(db, launch).counts_version
+
+    with db.transaction() as session:
+        erased = retention.erase_notes(session, launch.id or 0, [*chosen, elsewhere], actor="lena", now=NOW)
+
+    assert (erased.notes, erased.digests) == (2, 1)
+    notes = stored_notes(db)
+    assert [notes[i] for i in chosen] == [None, None]
+    assert notes[elsewhere] == OLD_OTHER[0]  # another launch's enquiry is not this launch's to erase
+    assert {OLD_OTHER[1], RECENT_OTHER[1]} <= set(notes.values())
+    assert everything_counted(client, token, kari) == before
+    assert fresh(db, launch).counts_version == version + 1  # the themes' kept phrase counts are counted again
+    with db.session() as session:
+        stored = session.get(DigestRun, run.id)
+        events = [e for e in session.execute(sa.select(AuditEvent)).scalars() if e.action == "notes.erased"]
+    assert stored is not None and OLD_OTHER[0] not in str(stored.blocks) and OLD_OTHER[1] in str(stored.blocks)
+    assert [(e.actor, e.detail) for e in events] == [("lena", {"enquiries": sorted(chosen)})]
+    with db.transaction() as session:
+        again = retention.erase_notes(session, launch.id or 0, chosen, actor="lena", now=NOW)
+    assert (again.notes, again.digests) == (0, 0) and fresh(db, launch).counts_version == version + 1
+
+
+def test_a_digest_loses_the_quote_of_a_note_it_cut_short() -> None:
+    note = "widget " * 60
+    quoted = retention._quoting({note.strip()})
+    cut_quote = {"type": "rich_text_quote", "elements": [{"type": "text", "text": note[:99] + "…"}]}
+    kept_quote = {"type": "rich_text_quote", "elements": [{"type": "text", "text": "widget…"[:-1] + " gone"}]}
+    blocks = [{"type": "rich_text", "elements": [cut_quote, kept_quote]}]
+    assert retention.without_quotes(blocks, quoted) == [{"type": "rich_text", "elements": [kept_quote]}]
+    older = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Other*\n> a &lt;b&gt; note\n> another"}}]
+    assert retention.without_quotes(older, retention._quoting({"a <b> note"})) == [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Other*\n> another"}}
+    ]
+
+
+def test_the_api_erases_a_note_with_a_lead_token(
+    at_now: None, db: Database, launch: Launch, client: TestClient, token: str, lead_token: str
+) -> None:
+    [enquiry_id] = ids_of(db, OLD_OTHER[2])
+    url = f"/api/v1/enquiries/{enquiry_id}/note"
+    refused = client.delete(url, headers=auth(token))
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden_role"
+    assert stored_notes(db)[enquiry_id] == OLD_OTHER[2]
+    erased = client.delete(url, headers=auth(lead_token))
+    assert erased.status_code == 200 and erased.json() == {"id": enquiry_id, "erased": True}
+    assert stored_notes(db)[enquiry_id] is None
+    again = client.delete(url, headers=auth(lead_token))
+    assert again.status_code == 200 and again.json() == {"id": enquiry_id, "erased": False}
+    unknown = client.delete("/api/v1/enquiries/99999/note", headers=auth(lead_token))
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_enquiry"
+
+
+def test_the_command_erases_chosen_notes_or_none(db: Database, launch: Launch, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the command runs against the SQLite file here; the function is tested on both databases above")
+    env = {"TALLY_DATABASE_URL": database_url}
+    chosen = ids_of(db, *RECENT_OTHER[:2])
+    unknown = tally("notes", "erase", *map(str, chosen), "99999", env=env)
+    assert unknown.returncode == 1 and "No enquiry with id 99999: nothing was erased" in unknown.stderr
+    assert set(RECENT_OTHER[:2]) <= set(stored_notes(db).values())
+    result = tally("notes", "erase", *map(str, chosen), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Erased 2 notes; 0 stored digests lost their quotes of them." in result.stdout
+    assert not set(stored_notes(db).values()) & set(RECENT_OTHER[:2])
+    again = tally("notes", "erase", str(chosen[0]), env=env)
+    assert "Erased 0 notes" in again.stdout and "1 of the enquiries had no note left to erase." in again.stdout

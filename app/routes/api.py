@@ -15,10 +15,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from app import enquiries, hypothesis_sets, launches, ranges, tallies
+from app import enquiries, hypothesis_sets, launches, ranges, retention, tallies
 from app.bodies import JsonBodyRoute, JsonInt
 from app.deps import API_DEPENDENCIES, CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
-from app.errors import ERRORS, Conflict, ErrorBody, ErrorDetail, Invalid, NotFound
+from app.errors import ERRORS, LEAD_ONLY, Conflict, ErrorBody, ErrorDetail, Invalid, NotFound
 from app.insight import impact
 from app.instants import BodyTime, QueryTime
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
@@ -103,6 +103,26 @@ def undo_enquiry(
     enquiries.undo(session, enquiry_id, now=now, token=token)
     session.commit()
     return UndoneOut(id=enquiry_id, undone=True)
+
+
+class NoteErasedOut(BaseModel):
+    id: int = Field(description="The enquiry's id.")
+    erased: bool = Field(description="False when it had no note left to erase (erased before, or none given).")
+
+
+@router.delete(
+    "/enquiries/{enquiry_id}/note",
+    response_model=NoteErasedOut,
+    responses={**ERRORS, **LEAD_ONLY},
+)
+def erase_note(enquiry_id: RowId, token: LeadToken, session: SessionDep, now: Now) -> NoteErasedOut:
+    """Erase an enquiry's note (a name or number the scrubber missed; a customer's request to be
+    forgotten): the enquiry and every count stay, and the launch's stored digests lose their quotes of
+    it. Cannot be undone. Needs a lead token; erasing again answers `erased: false`."""
+    enquiry = enquiries.get(session, enquiry_id)
+    erased = retention.erase_notes(session, enquiry.launch_id, [enquiry_id], actor=f"token:{token.name}", now=now)
+    session.commit()
+    return NoteErasedOut(id=enquiry_id, erased=erased.notes > 0)
 
 
 ChannelParam = Annotated[list[str], Query(alias="channel", description="Only these channels (repeatable); none: all.")]
@@ -336,7 +356,7 @@ class StaleBody(BaseModel):
     response_model=HypothesisDetail,
     responses={
         **ERRORS,
-        403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"},
+        **LEAD_ONLY,
         409: {"model": StaleBody, "description": "`version` is stale (`stale_version`): `current` holds what is there"},
     },
 )

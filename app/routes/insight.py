@@ -43,7 +43,7 @@ from app.deps import (
     Viewer,
     ViewParams,
 )
-from app.errors import ERRORS, ErrorBody, Invalid, TallyError
+from app.errors import ERRORS, LEAD_ONLY, ErrorBody, Invalid, TallyError
 from app.hypothesis_sets import MAX_EXPECTED_PER_DAY
 from app.insight import relink, themes
 from app.launches import SLUG_PATTERN
@@ -524,11 +524,6 @@ class MovedOut(BaseModel):
 
 
 # Both calls that change hypotheses need a lead token.
-LEAD_ONLY: dict[int | str, dict[str, Any]] = {
-    403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"}
-}
-
-
 class HypothesisCreatedOut(MovedOut):
     key: str
     text: str
