@@ -44,7 +44,7 @@ from sqlmodel import Session
 
 from app import audit, privacy
 from app.db import Database
-from app.models import DigestRun, Enquiry, Launch
+from app.models import AuditEvent, DigestRun, Enquiry, Launch
 from app.recording.store import Store
 
 SLICE = dt.timedelta(days=1)  # the stretch of enquiries read at a time
@@ -168,6 +168,7 @@ def _strip_digests(db: Database, before: dt.datetime) -> int:
 class Erased:
     notes: int  # notes erased (an enquiry of another launch, or with no note left, erases nothing)
     digests: int  # stored digests that lost a quote of one of them
+    event_id: int | None = None  # the audit trail's record of it (None: nothing erased)
 
 
 def erase_notes(
@@ -193,7 +194,7 @@ def erase_notes(
     ids = [int(row.id) for row in rows]
     session.execute(sa.update(_enquiry).where(_enquiry.c.id.in_(ids)).values(note=None))
     Store.of(session.connection()).bump_counts_version(launch_id, ())
-    audit.record(
+    event = audit.record(
         session, actor=actor, action="notes.erased", target_type="launch", target_id=launch_id, now=now, enquiries=ids
     )
     quoted = _quoting({str(row.note) for row in rows})
@@ -205,7 +206,17 @@ def erase_notes(
         if kept != blocks:
             session.execute(sa.update(_digest_run).where(_digest_run.c.id == run_id).values(blocks=kept))
             digests += 1
-    return Erased(len(ids), digests)
+    session.flush()
+    return Erased(len(ids), digests, event.id)
+
+
+def erased_by(session: Session, launch_id: int, event_id: int) -> int | None:
+    """How many notes an erasure of this launch (its audit event) erased; None if it is not one: what the
+    page says after it comes from the database, not from a link anyone can write."""
+    event = session.get(AuditEvent, event_id)
+    if event is None or event.action != "notes.erased" or event.target_id != str(launch_id):
+        return None
+    return len(event.detail.get("enquiries", []))
 
 
 def _quoting(notes: set[str]) -> Callable[[str], bool]:

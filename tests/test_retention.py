@@ -8,6 +8,7 @@ three days, so the cut-off is Tuesday 11:00 UTC.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
 
-from app import api_tokens, digests, retention
+from app import api_tokens, audit, digests, retention
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.insight import themes
@@ -380,3 +381,52 @@ def test_the_command_erases_chosen_notes_or_none(db: Database, launch: Launch, d
     assert not set(stored_notes(db).values()) & set(RECENT_OTHER[:2])
     again = tally("notes", "erase", str(chosen[0]), env=env)
     assert "Erased 0 notes" in again.stdout and "1 of the enquiries had no note left to erase." in again.stdout
+
+
+def test_a_lead_erases_chosen_notes_on_the_other_page(
+    at_now: None, db: Database, launch: Launch, client: TestClient, token: str, web: Web, people: People
+) -> None:
+    lena, kari = web("lena"), web("kari")
+    before = everything_counted(client, token, kari)
+    other = f"/launches/{SLUG}/other?range=launch"
+    page = lena.get(other).text
+    assert f'formaction="/launches/{SLUG}/other/erase"' in page
+    assert f'formaction="/launches/{SLUG}/other/erase"' not in kari.get(other).text  # leads only
+    groups = dict(
+        re.findall(r'name="group" value="([^"]+)"[^>]*>\s*<label[^>]*><strong>\d+×</strong> ([^<]+)</label>', page)
+    )
+    [widget] = [key for key, text in groups.items() if text.strip() == OLD_OTHER[1]]
+    form = lena.get(f"/launches/{SLUG}/other/erase", params={"range": "launch", "group": widget})
+    listed = re.findall(r'name="enquiry" value="(\d+)"', form.text)
+    assert form.status_code == 200 and listed == [str(i) for i in ids_of(db, OLD_OTHER[1])]
+
+    url = f"/launches/{SLUG}/other/erase?range=launch"
+    unconfirmed = lena.post(url, data={"enquiry": listed})
+    assert unconfirmed.status_code == 422 and "They cannot be brought back" in unconfirmed.text
+    assert OLD_OTHER[1] in unconfirmed.text  # the form again, its notes still ticked
+    assert kari.post(url, data={"enquiry": listed, "confirmed": "true"}).status_code == 403
+    assert lena.client.post(url, data={"enquiry": listed, "confirmed": "true"}).status_code == 403  # no CSRF token
+    assert OLD_OTHER[1] in stored_notes(db).values()
+
+    done = lena.post(url, data={"enquiry": listed, "confirmed": "true"})
+    assert done.status_code == 303
+    shown = lena.get(done.headers["location"]).text
+    assert "1 note erased: its text is gone; the enquiry still counts." in shown
+    assert OLD_OTHER[1] not in shown and OLD_OTHER[1] not in stored_notes(db).values()
+    assert everything_counted(client, token, kari) == before
+    again = lena.post(url, data={"enquiry": listed, "confirmed": "true"})
+    assert "No note was erased" in lena.get(again.headers["location"]).text
+
+
+def test_the_banner_after_an_erasure_is_told_by_the_database(
+    at_now: None, db: Database, launch: Launch, web: Web, people: People
+) -> None:
+    """Like the re-link banners: a link made up by hand (erased=<any number>) says nothing was erased."""
+    with db.transaction() as session:
+        event = audit.record(
+            session, actor="x", action="launch.updated", target_type="launch", target_id=launch.id, now=NOW
+        )
+        session.flush()
+        event_id = event.id
+    page = web("lena").get(f"/launches/{SLUG}/other?erased={event_id}").text
+    assert "erased:" not in page and 'id="notes-erased"' not in page

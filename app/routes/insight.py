@@ -27,7 +27,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from app import csrf, digests, launches, ranges
+from app import csrf, digests, launches, ranges, retention
 from app.bodies import JsonBodyRoute, JsonInt
 from app.deps import (
     API_DEPENDENCIES,
@@ -45,6 +45,7 @@ from app.deps import (
 )
 from app.errors import ERRORS, LEAD_ONLY, ErrorBody, Invalid, TallyError
 from app.hypothesis_sets import MAX_EXPECTED_PER_DAY
+from app.i18n import N_, Text
 from app.insight import relink, themes
 from app.launches import SLUG_PATTERN
 from app.models import Hypothesis, HypothesisStatus, Launch, Relink, id_of
@@ -86,6 +87,7 @@ class OtherPage:
     done_created: bool  # … and its hypothesis was made with it (not one the launch had)
     created: Hypothesis | None  # a hypothesis just made with no enquiry moved (created=, found in this launch)
     skipped: int  # enquiries ticked that were no longer "other"
+    erased: int | None = None  # notes just erased (0: none were left to erase), to say so
     theme: str = ""  # theme=: only the notes with this theme (a key, or a phrase), as asked
     chosen: themes.Theme | None = None  # … that theme among the range's rising ones, when it is
 
@@ -111,6 +113,7 @@ def _page(
     done: int | None = None,
     created: str | None = None,
     skipped: int = 0,
+    erased: int | None = None,
     theme: str = "",
 ) -> OtherPage:
     found = themes.surprises(
@@ -147,6 +150,7 @@ def _page(
         done_created=done_created,
         created=made,
         skipped=skipped,
+        erased=retention.erased_by(session, id_of(launch), erased) if erased else erased,
         theme=theme,
         chosen=chosen,
     )
@@ -165,6 +169,7 @@ def other_page(
     done: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     created: Annotated[str | None, Query(max_length=64)] = None,
     skipped: Annotated[int, Query(ge=0)] = 0,
+    erased: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
     theme: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """The "other" notes of a range, grouped and searchable, under the themes that rose in it; ``theme=``:
@@ -180,6 +185,7 @@ def other_page(
         done=done,
         created=created,
         skipped=skipped,
+        erased=erased,
         theme=theme.strip(),
     )
     template = "insight/_notes.html" if htmx else "insight/page.html"
@@ -205,20 +211,34 @@ class NewForm:
     onto: str = ""
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """What the "other" page's form sends to a form that acts on notes: themes, groups, enquiries."""
+
+    themes: list[str]
+    groups: list[str]
+    enquiries: list[int]
+
+
+def chosen_params(
+    theme: Annotated[list[str] | None, Query()] = None,
+    group: Annotated[list[str] | None, Query()] = None,
+    enquiry: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None, Query()] = None,
+) -> Chosen:
+    return Chosen([t for t in theme or [] if t], [g for g in group or [] if g], enquiry or [])
+
+
+ChosenParams = Annotated[Chosen, Depends(chosen_params)]
+
+
 def _chosen_notes(
-    session: Session,
-    launch: Launch,
-    selection: ranges.Selection,
-    *,
-    now: dt.datetime,
-    theme_keys: list[str],
-    group_keys: list[str],
-    enquiry_ids: list[int],
+    session: Session, launch: Launch, selection: ranges.Selection, *, now: dt.datetime, chosen: Chosen
 ) -> list[themes.NoteRef]:
     """The "other" notes chosen: those with a theme, anywhere in the launch so far; those in a group,
     in the range shown; and enquiries by id."""
     found: dict[int, themes.NoteRef] = {}
     launch_start, launch_end = launches.window(launch)
+    theme_keys, group_keys, enquiry_ids = chosen.themes, chosen.groups, chosen.enquiries
     if theme_keys:
         everything = themes.load_notes(
             session, launch, start=launch_start, end=min(max(now, selection.end), launch_end)
@@ -259,18 +279,13 @@ def new_hypothesis_form(
     session: SessionDep,
     now: Now,
     query: ViewParams,
-    theme: Annotated[list[str] | None, Query()] = None,
-    group: Annotated[list[str] | None, Query()] = None,
-    enquiry: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None, Query()] = None,
+    chosen: ChosenParams,
 ) -> Response:
     """A new hypothesis from the themes, note groups or notes chosen: key and text prefilled, the notes listed."""
     launch = launches.get_by_slug(session, slug)
     selection = _select(query, session, launch, now)
-    theme_keys, group_keys = [t for t in theme or [] if t], [g for g in group or [] if g]
-    notes = _chosen_notes(
-        session, launch, selection, now=now, theme_keys=theme_keys, group_keys=group_keys, enquiry_ids=enquiry or []
-    )
-    phrase = _suggestion(notes, theme_keys)
+    notes = _chosen_notes(session, launch, selection, now=now, chosen=chosen)
+    phrase = _suggestion(notes, chosen.themes)
     taken = [h.key for h in launches.hypotheses_of(session, launch)]
     shown = notes[: relink.MAX_ENQUIRIES]
     form = NewForm(
@@ -409,6 +424,81 @@ def undo_relink(
     session.commit()
     selection = _select(query, session, launch, now)
     return RedirectResponse(f"/launches/{launch.slug}/other" + selection.query(done=str(relink_id)), status_code=303)
+
+
+# --- erasing notes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EraseForm:
+    launch: Launch
+    selection: ranges.Selection
+    notes: list[themes.NoteRef]
+    chosen: frozenset[int]
+    truncated: bool
+
+
+def _render_erase(
+    request: Request, viewer: Viewer, form: EraseForm, *, error: TallyError | None = None, status_code: int = 200
+) -> Response:
+    return render(request, "insight/erase.html", viewer=viewer, form=form, error=error, status_code=status_code)
+
+
+@pages.get("/launches/{slug}/other/erase")
+def erase_notes_form(
+    request: Request,
+    slug: str,
+    viewer: RequireLead,
+    session: SessionDep,
+    now: Now,
+    query: ViewParams,
+    chosen: ChosenParams,
+) -> Response:
+    """The notes chosen on the "other" page, listed to be erased (a name the scrubber missed, a customer's
+    request to be forgotten): nothing goes before the lead ticks that it cannot be undone."""
+    launch = launches.get_by_slug(session, slug)
+    selection = _select(query, session, launch, now)
+    notes = _chosen_notes(session, launch, selection, now=now, chosen=chosen)
+    shown = notes[: relink.MAX_ENQUIRIES]
+    form = EraseForm(launch, selection, shown, frozenset(n.id for n in shown), len(notes) > len(shown))
+    return _render_erase(request, viewer, form)
+
+
+class EraseNotesForm(BaseModel):
+    enquiry: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = []
+    confirmed: bool = False  # "They cannot be brought back" ticked
+
+
+@pages.post("/launches/{slug}/other/erase", form_limits={"max_fields": relink.MAX_ENQUIRIES + 50})
+def erase_notes(
+    request: Request,
+    slug: str,
+    viewer: RequireLead,
+    session: SessionDep,
+    now: Now,
+    query: ViewParams,
+    sent: Annotated[EraseNotesForm, Form()],
+) -> Response:
+    """Erase the ticked notes' text; their enquiries, and every count, stay."""
+    launch = launches.get_by_slug(session, slug)
+    selection = _select(query, session, launch, now)
+    error: TallyError | None = None
+    if not sent.enquiry:
+        error = Invalid(Text(N_("Tick the notes to erase.")), field="enquiry")
+    elif not sent.confirmed:
+        error = Invalid(
+            Text(N_("Tick “They cannot be brought back” to erase the ticked notes: nothing was erased.")),
+            field="confirmed",
+        )
+    if error is not None:
+        start, end = launches.window(launch)
+        notes = themes.load_notes(session, launch, start=start, end=end, ids=sent.enquiry) if sent.enquiry else []
+        form = EraseForm(launch, selection, notes, frozenset(sent.enquiry), False)
+        return _render_erase(request, viewer, form, error=error, status_code=error.status_code)
+    erased = retention.erase_notes(session, id_of(launch), sent.enquiry, actor=viewer.user.username, now=now)
+    session.commit()
+    said = {"erased": str(erased.event_id or 0)}  # 0: none left to erase (erased meanwhile)
+    return RedirectResponse(f"/launches/{launch.slug}/other" + selection.query(**said), status_code=303)
 
 
 # --- the API ----------------------------------------------------------------------------------
