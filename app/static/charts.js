@@ -359,6 +359,22 @@
 
   // --- refreshes and resizing ---------------------------------------------------------
 
+  // The numbers refresh every 30 seconds; a reader who needs them to hold still (a screen reader
+  // going through the table, someone reading slowly) pauses that here. htmx keeps polling, and each
+  // poll is dropped before it is sent while paused. Focus survives a refresh without pausing:
+  // everything focusable in #numbers has an id, and htmx focuses the new element with the old id.
+  let paused = false;
+  document.querySelectorAll(".refresh-toggle").forEach((button) => {
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      paused = !paused;
+      document.querySelectorAll(".refresh-toggle").forEach((b) => b.setAttribute("aria-pressed", paused ? "true" : "false"));
+    });
+  });
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    if (paused && event.detail.elt && event.detail.elt.id === "numbers") event.preventDefault();
+  });
+
   document.body.addEventListener("htmx:afterSettle", () => {
     drawAll(false);
     const table = document.getElementById("hypothesis-table");

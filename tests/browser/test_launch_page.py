@@ -375,3 +375,51 @@ def test_past_twelve_lines_the_legend_and_the_table_show_the_dashes(
         assert "repeating-linear-gradient" in thirteenth["image"] and thirteenth["border"] == "dashed", where
     keep(page, "past-twelve", full_page=False)
     assert problems == []
+
+
+def refresh(page: Page) -> None:
+    """Move the page's clock past htmx's 30-second poll, and wait for the new numbers."""
+    with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true"):
+        page.clock.run_for(31_000)
+    page.wait_for_function("() => !document.querySelector('#numbers.htmx-request, #numbers.htmx-settling')")
+
+
+def test_a_refresh_leaves_the_focus_on_the_link_or_the_table_it_was_on(
+    page: Page, board: Board, problems: list[str]
+) -> None:
+    """The refresh swaps #numbers whole, and threw the keyboard's focus to the body when it was on a
+    hypothesis's link or the table's scrolling region: they had no id for htmx to find again."""
+    page.clock.install()
+    open_page(page, PAGE + "?range=launch")
+    page.get_by_role("link", name=TEXTS["b"]).focus()
+    refresh(page)
+    expect(page.get_by_role("link", name=TEXTS["b"])).to_be_focused()
+    page.get_by_role("region", name="Hypotheses").focus()
+    refresh(page)
+    expect(page.get_by_role("region", name="Hypotheses")).to_be_focused()
+    page.keyboard.press("Tab")  # and Tab goes on from there, not from the top of the page
+    expect(page.locator("#sort-1")).to_be_focused()
+    assert problems == []
+
+
+@pytest.mark.parametrize("path", [PAGE, PAGE + "/hypotheses/a"])
+def test_the_refresh_can_be_paused(page: Page, board: Board, path: str, problems: list[str]) -> None:
+    """WCAG 2.2.2: numbers that change by themselves every 30 seconds can be held still."""
+    page.clock.install()
+    open_page(page, path + "?range=today")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.headers.get("hx-request") == "true" else None)
+    total = page.locator("#total-count").inner_text()
+    pause = page.get_by_role("button", name="Pause refreshing")
+    pause.click()
+    expect(pause).to_have_attribute("aria-pressed", "true")
+    log(board.db, board.launch, "a", at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5), channel="chat")
+    page.clock.run_for(95_000)  # three polls' worth
+    page.wait_for_timeout(100)  # a request the page would send has had the time to start
+    assert asked == []
+    expect(page.locator("#total-count")).to_have_text(total)
+    pause.click()  # and again
+    expect(pause).to_have_attribute("aria-pressed", "false")
+    refresh(page)
+    expect(page.locator("#total-count")).to_have_text(str(int(total) + 1))
+    assert problems == []
