@@ -22,11 +22,12 @@ from starlette.types import Scope
 
 from app import csrf, i18n
 from app.config import Settings
+from app.dashboard.chart_table import chart_table
 from app.deps import Viewer, browser_language
 from app.slack import messages as slack_messages
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-STATIC_VERSION = "7"  # bump to make browsers fetch changed static files
+STATIC_VERSION = "8"  # bump to make browsers fetch changed static files
 
 
 def _percent(part: int, whole: int) -> int:
@@ -65,6 +66,7 @@ def build_environment() -> Environment:
         error_text=lambda error: i18n.error_text(error.code, error.message),
         error_detail=lambda error: i18n.error_detail(error.code, error.message, getattr(error, "details", ())),
         label=i18n.label,
+        chart_table=chart_table,
         dimension_label=i18n.dimension_label,
         # A digest's or an alert's delivery, as stored in English, in the reader's language.
         slack_outcome=slack_messages.translated,

@@ -375,6 +375,29 @@
     if (paused && event.detail.elt && event.detail.elt.id === "numbers") event.preventDefault();
   });
 
+  // The chart data's <details> stays open across a refresh, as the reader left it.
+  let dataOpen = false;
+  document.addEventListener(
+    "toggle",
+    (event) => {
+      if (event.target instanceof Element && event.target.id === "chart-data") dataOpen = event.target.open;
+    },
+    true
+  );
+  // htmx gives the focus back (by id) before this runs, which it cannot inside a closed <details>:
+  // once it is open again, the focus goes back here.
+  let focusedId = "";
+  document.body.addEventListener("htmx:beforeSwap", () => {
+    focusedId = document.activeElement ? document.activeElement.id : "";
+  });
+  document.body.addEventListener("htmx:afterSwap", () => {
+    const details = document.getElementById("chart-data");
+    if (!details || !dataOpen) return;
+    details.open = true;
+    const focused = focusedId && document.getElementById(focusedId);
+    if (focused && document.activeElement !== focused && details.contains(focused)) focused.focus({ preventScroll: true });
+  });
+
   document.body.addEventListener("htmx:afterSettle", () => {
     drawAll(false);
     const table = document.getElementById("hypothesis-table");

@@ -274,7 +274,7 @@ def test_a_phone_gets_the_whole_page_without_sideways_scrolling(page: Page, boar
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the page is {overflow} px wider than the phone"
     # The table scrolls inside its wrapper instead.
-    wrap = page.locator(".table-wrap").first
+    wrap = page.locator("#hypothesis-table-wrap")
     assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")
     box = page.locator("#chart-day canvas").bounding_box()
     assert box is not None and box["width"] <= 390
@@ -296,11 +296,11 @@ def edge_brightness(png: bytes, x: int) -> float:
 def test_on_a_phone_the_table_shows_which_side_has_more(page: Page, board: Board, problems: list[str]) -> None:
     """On a phone the table showed two columns and nothing said there were more to scroll to."""
     open_page(page, PAGE + "?range=launch", width=390, height=844)
-    wrap = page.locator(".table-wrap").first
+    wrap = page.locator("#hypothesis-table-wrap")
     wrap.scroll_into_view_if_needed()
     at_start = wrap.screenshot()
     wrap.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
-    page.wait_for_function("() => document.querySelector('.table-wrap').scrollLeft > 0")
+    page.wait_for_function("() => document.getElementById('hypothesis-table-wrap').scrollLeft > 0")
     at_end = wrap.screenshot()
     assert edge_brightness(at_start, -2) < edge_brightness(at_end, -2) - 10, "a shadow on the right: more there"
     assert edge_brightness(at_end, 2) < edge_brightness(at_end, 20) - 10, "at the end, the shadow is on the left"
@@ -422,4 +422,37 @@ def test_the_refresh_can_be_paused(page: Page, board: Board, path: str, problems
     expect(pause).to_have_attribute("aria-pressed", "false")
     refresh(page)
     expect(page.locator("#total-count")).to_have_text(str(int(total) + 1))
+    assert problems == []
+
+
+def test_the_charts_numbers_are_on_the_page_as_tables(page: Page, board: Board, problems: list[str]) -> None:
+    """The charts' text alternative said "the numbers are in the table below", but no table held the
+    values per day or per digest window: now one does, built from the data the charts draw."""
+    page.clock.install()
+    open_page(page, PAGE + "?range=launch")
+    for chart in ("#chart-day", "#chart-slot"):
+        expect(page.locator(chart)).to_have_attribute("aria-details", "chart-data")
+    page.get_by_text("Chart data as a table").click()
+    for kind in ("day", "slot"):
+        data = page.evaluate(f"JSON.parse(document.getElementById('chart-{kind}-data').dataset.chart)")
+        table = page.get_by_role("table", name=re.compile("^Enquiries per " + ("day" if kind == "day" else "digest")))
+        expect(table).to_be_visible()
+        rows = table.locator("tbody tr")
+        expect(rows).to_have_count(len(data["x"]))
+        columns = [s[part] for s in data["series"] for part in ("values", "expected") if part in s]
+        cells = rows.evaluate_all("rows => rows.map(r => Array.from(r.querySelectorAll('td'), td => td.textContent))")
+        expected = [["–" if c[i] is None else str(c[i]) for c in columns] for i in range(len(data["x"]))]
+        assert cells == expected
+    day_table = page.get_by_role("table", name="Enquiries per day, since the launch began")
+    # Four days of "a": 5, 4, 3, 2, then today's 2 so far; its expected rate beside it.
+    expect(day_table.locator("thead th").nth(1)).to_have_text(TEXTS["a"])
+    expect(day_table.locator("thead th").nth(2)).to_have_text(TEXTS["a"] + " – expected")
+    expect(day_table.locator("tbody tr td:nth-of-type(1)")).to_have_text(["5", "4", "3", "2", "2"])
+    expect(day_table.locator("tbody tr").last.locator("th")).to_have_text(re.compile(r"\*$"))  # today, so far
+    # A refresh keeps the tables open, and the focus on the one the reader was in.
+    region = page.get_by_role("region", name="Enquiries per day, since the launch began")
+    region.focus()
+    refresh(page)
+    expect(page.locator("#chart-data")).to_have_attribute("open", "")
+    expect(region).to_be_focused()
     assert problems == []
