@@ -1,0 +1,160 @@
+"""What a keyboard, screen-reader or low-vision reader meets, measured in a real Chromium: the focus
+ring's contrast, faded rows, pages that fit 320 pixels, forms that keep what was typed after a
+refusal and say where, and controls whose names tell their rows apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import select
+
+from app import api_tokens
+from app.db import Database
+from app.models import Hypothesis, HypothesisStatus, Launch, User
+from tests.browser.conftest import sign_in
+from tests.conftest import People
+from tests.factories import log, make_launch
+
+SLUG = "access-launch"
+PAGE = f"/launches/{SLUG}"
+
+# Contrast as WCAG defines it, of the colours Chromium computed; a colour faded by the opacity of
+# the element or an ancestor is blended into the background first, as it is painted.
+CONTRAST_JS = """
+(() => {
+  const parse = (s) => {
+    const m = s.match(/[\\d.]+/g).map(Number);
+    return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1];
+  };
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = (c) => 0.2126 * channel(c[0]) + 0.7152 * channel(c[1]) + 0.0722 * channel(c[2]);
+  const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) return c;
+    }
+    return [255, 255, 255, 1];
+  };
+  const opacity = (el) => {
+    let o = 1;
+    for (let e = el; e; e = e.parentElement) o *= parseFloat(getComputedStyle(e).opacity);
+    return o;
+  };
+  const blend = (fg, bg, a) => [0, 1, 2].map((i) => fg[i] * a + bg[i] * (1 - a));
+  window.tallyContrast = {
+    text(el) {
+      const bg = background(el);
+      return ratio(blend(parse(getComputedStyle(el).color), bg, opacity(el)), bg);
+    },
+    // The ring is drawn outside the element (outline-offset), on its parent's background.
+    ring(el) {
+      const s = getComputedStyle(el);
+      return s.outlineStyle === "none" ? 0 : ratio(parse(s.outlineColor), background(el.parentElement));
+    },
+  };
+})();
+"""
+
+
+@dataclass(frozen=True)
+class Place:
+    launch: Launch
+    db: Database
+    people: People
+
+
+@pytest.fixture
+def place(db: Database, people: People) -> Place:
+    """A live launch with "c" retired, Ola's account disabled, a revoked API token beside a live one."""
+    now = dt.datetime.now(dt.UTC)
+    launch = make_launch(db, slug=SLUG, name="Access launch", starts_on=(now - dt.timedelta(days=3)).date())
+    with db.transaction() as session:
+        for h in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id)):
+            h.text = {"a": "Contacts missing", "b": "Card not shown", "c": "Old menu gone"}[h.key]
+            if h.key == "c":
+                h.status = HypothesisStatus.RETIRED
+            session.add(h)
+        ola = session.get(User, people.other_agent.id)
+        assert ola is not None
+        ola.is_active = False
+        session.add(ola)
+        revoked, _ = api_tokens.create(session, name="old-crm", now=now, actor="test")
+        api_tokens.create(session, name="telephony", now=now, actor="test")
+        session.flush()
+        api_tokens.revoke(session, revoked.id or 0, now=now, actor="test")
+    for key in ("a", "a", "b", "c"):
+        log(db, launch, key, at=now - dt.timedelta(hours=2), channel="phone")
+    log(db, launch, at=now - dt.timedelta(hours=1), channel="chat", note="The widget is gone")
+    return Place(launch, db, people)
+
+
+def measure(page: Page, script: str, selector: str) -> list[dict[str, Any]]:
+    page.evaluate(CONTRAST_JS)
+    found: list[dict[str, Any]] = page.locator(selector).evaluate_all(script)
+    return found
+
+
+# --- 3. the focus ring -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/admin/users", PAGE + "?range=launch"])
+def test_the_focus_ring_stands_out_from_every_background(page: Page, place: Place, path: str) -> None:
+    """WCAG 1.4.11: the orange ring (#ff9f1c) was 2:1 on white, and less on the header's grey."""
+    sign_in(page, place.people.admin.username, path)
+    page.evaluate(CONTRAST_JS)
+    rings = page.locator("a[href], button:not([disabled]), input:not([type=hidden]), select, [tabindex='0']")
+    assert rings.count() > 10
+    faint = rings.evaluate_all(
+        """els => els.filter(el => el.checkVisibility()).map(el => {
+             el.focus({focusVisible: true});
+             return [el.outerHTML.slice(0, 80), window.tallyContrast.ring(el)];
+           }).filter(([, r]) => r < 3)"""
+    )
+    assert faint == []
+
+
+def test_the_ring_is_drawn_for_the_keyboard(page: Page, place: Place) -> None:
+    sign_in(page, place.people.admin.username, "/admin/users")
+    page.keyboard.press("Tab")  # the skip link
+    page.keyboard.press("Tab")  # the header's first link, on its grey
+    page.evaluate(CONTRAST_JS)
+    expect(page.get_by_role("link", name="Launch Tally")).to_be_focused()
+    assert page.evaluate("window.tallyContrast.ring(document.activeElement)") >= 3
+
+
+# --- 4. retired, disabled, revoked ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "rows"),
+    [
+        ("/admin/users", 1),  # Ola cannot sign in
+        ("/admin/tokens", 1),  # old-crm is revoked
+        (PAGE + "?range=launch", 1),  # "c" is retired
+        (PAGE + "/edit", 1),
+    ],
+)
+def test_retired_rows_keep_their_text_readable(page: Page, place: Place, path: str, rows: int) -> None:
+    """Faded with opacity 0.6, their text fell below 4.5:1 (WCAG 1.4.3)."""
+    sign_in(page, place.people.admin.username, path)
+    retired = page.locator(".retired")
+    expect(retired).to_have_count(rows)
+    page.evaluate(CONTRAST_JS)
+    texts = retired.evaluate_all(
+        """rows => rows.flatMap(row => Array.from(row.querySelectorAll('*')))
+             .filter(el => el.checkVisibility())
+             .filter(el => Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim()))
+             .filter(el => !el.closest('button:disabled, .visually-hidden'))
+             .map(el => [el.textContent.trim().slice(0, 40), window.tallyContrast.text(el)])"""
+    )
+    assert texts, "some text in the row"
+    low = [(text, round(ratio, 2)) for text, ratio in texts if ratio < 4.5]
+    assert low == []
+    # Still told apart from the others: by its background.
+    assert retired.first.evaluate("el => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
