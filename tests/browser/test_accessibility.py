@@ -21,6 +21,8 @@ from tests.conftest import People
 from tests.factories import log, make_launch
 
 SLUG = "access-launch"
+# A hypothesis's text as long as some are: a select sized itself to it, and widened the page.
+LONG = "The card on the payment page is no longer shown after the update, with the saved card gone for good"
 PAGE = f"/launches/{SLUG}"
 
 # Contrast as WCAG defines it, of the colours Chromium computed; a colour faded by the opacity of
@@ -76,7 +78,7 @@ def place(db: Database, people: People) -> Place:
     launch = make_launch(db, slug=SLUG, name="Access launch", starts_on=(now - dt.timedelta(days=3)).date())
     with db.transaction() as session:
         for h in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id)):
-            h.text = {"a": "Contacts missing", "b": "Card not shown", "c": "Old menu gone"}[h.key]
+            h.text = {"a": "Contacts missing", "b": LONG, "c": "Old menu gone"}[h.key]
             if h.key == "c":
                 h.status = HypothesisStatus.RETIRED
             session.add(h)
@@ -158,3 +160,27 @@ def test_retired_rows_keep_their_text_readable(page: Page, place: Place, path: s
     assert low == []
     # Still told apart from the others: by its background.
     assert retired.first.evaluate("el => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
+
+
+# --- 5. reflow at 320 pixels -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",  # the import form's file input
+        PAGE + "?range=launch",  # By channel and By segment
+        PAGE + "/hypotheses/a?range=launch",
+        PAGE + "/other/new?range=launch",  # "Or move them onto", as wide as its longest option
+        "/admin/users",
+        "/admin/tokens",
+        "/me",
+    ],
+)
+def test_a_320_pixel_screen_gets_the_page_without_scrolling_sideways(page: Page, place: Place, path: str) -> None:
+    """WCAG 1.4.10 (reflow): at 320 CSS pixels a page scrolled sideways by up to 462 pixels."""
+    page.set_viewport_size({"width": 320, "height": 640})
+    sign_in(page, place.people.admin.username, path)
+    page.wait_for_load_state("load")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 320, f"{path} is {width} px wide"
