@@ -24,8 +24,12 @@ def _users_page(
     *,
     error: TallyError | None = None,
     created: tuple[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    failed_user: int | None = None,
     status_code: int = 200,
 ) -> Response:
+    """``typed``: what was typed in a refused Add a user form, shown again beside its error; ``failed_user``:
+    the user whose row's form was refused, whose fields the error is about."""
     return render(
         request,
         "admin/users.html",
@@ -34,6 +38,8 @@ def _users_page(
         roles=list(Role),
         error=error,
         created=created,
+        typed=typed,
+        failed_user=failed_user,
         status_code=status_code,
     )
 
@@ -75,7 +81,8 @@ def add_user(
         )
     except TallyError as error:
         session.rollback()
-        return _users_page(request, viewer, session, error=error, status_code=error.status_code)
+        typed = {"username": username, "display_name": display_name, "role": role}
+        return _users_page(request, viewer, session, error=error, typed=typed, status_code=error.status_code)
     session.commit()
     # The password is shown once, on this response, and never stored in clear.
     return _users_page(request, viewer, session, created=(user.username, password))
@@ -102,7 +109,7 @@ def update_user(
     except TallyError as error:
         # Shown on the users page, where the admin was, not on an error page.
         session.rollback()
-        return _users_page(request, viewer, session, error=error, status_code=error.status_code)
+        return _users_page(request, viewer, session, error=error, failed_user=user.id, status_code=error.status_code)
     session.commit()
     return RedirectResponse("/admin/users", status_code=303)
 

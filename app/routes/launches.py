@@ -74,7 +74,9 @@ def _apply(
 
 @router.get("/")
 def index(request: Request, viewer: CurrentViewer, session: SessionDep) -> Response:
-    return render(request, "launches/index.html", viewer=viewer, launches=launches.list_launches(session), error=None)
+    return render(
+        request, "launches/index.html", viewer=viewer, launches=launches.list_launches(session), error=None, typed=None
+    )
 
 
 # The same URL serves the page and (to htmx) its live fragment: caches must keep them apart.
@@ -288,6 +290,10 @@ def _create_or_import(
             viewer=viewer,
             launches=launches.list_launches(session),
             error=error,
+            # The form that was sent, with what was typed in it (a file cannot be given back: chosen again).
+            typed={"form": "import"}
+            if upload is not None
+            else {"form": "new", "name": name, "slug": slug, "starts_on": starts_on},
             status_code=error.status_code,
         )
     if upload is not None and before is not None and changes.changed and seen != before:

@@ -6,6 +6,7 @@ refusal and say where, and controls whose names tell their rows apart.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,3 +185,52 @@ def test_a_320_pixel_screen_gets_the_page_without_scrolling_sideways(page: Page,
     page.wait_for_load_state("load")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 320, f"{path} is {width} px wide"
+
+
+# --- 6 and 9. refused forms keep what was typed, and say where -------------------------------------
+
+
+def test_a_refused_new_launch_keeps_what_was_typed_and_focuses_the_field(page: Page, place: Place) -> None:
+    """Everything typed was lost, the error showed far above the form, and the focus was on the body."""
+    sign_in(page, place.people.lead.username, "/")
+    form = page.locator("form", has=page.get_by_role("button", name="Create"))
+    form.get_by_label("Name").fill("Spring release")
+    form.get_by_label("Slug").fill(SLUG)  # taken
+    form.get_by_label("Release day").fill("2026-12-01")
+    form.get_by_role("button", name="Create").click()
+    slug = page.get_by_label("Slug")
+    expect(slug).to_be_focused()
+    expect(slug).to_have_attribute("aria-invalid", "true")
+    expect(slug).to_have_accessible_description(re.compile("There is already a launch"))
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Spring release")
+    expect(slug).to_have_value(SLUG)
+    expect(page.get_by_label("Release day")).to_have_value("2026-12-01")
+    # The error is beside the form it is about, not at the top of the page.
+    expect(page.get_by_role("alert").filter(has_text="There is already a launch")).to_have_count(1)
+    expect(page.locator("section.two-columns").get_by_role("alert")).to_contain_text("There is already a launch")
+
+
+def test_a_refused_new_user_keeps_what_was_typed_and_focuses_the_field(page: Page, place: Place) -> None:
+    """The role fell back to agent without a word, and the rest was lost too."""
+    sign_in(page, place.people.admin.username, "/admin/users")
+    page.locator("#u-name").fill("kari")  # taken
+    page.locator("#u-display").fill("Kari Two")
+    page.locator("#u-role").select_option("lead")
+    page.get_by_role("button", name="Add user").click()
+    name = page.locator("#u-name")
+    expect(name).to_be_focused()
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(name).to_have_accessible_description(re.compile("There is already a user called"))
+    expect(name).to_have_value("kari")
+    expect(page.locator("#u-display")).to_have_value("Kari Two")
+    expect(page.locator("#u-role")).to_have_value("lead")
+
+
+def test_a_refused_row_on_the_users_page_focuses_that_rows_role(page: Page, place: Place) -> None:
+    sign_in(page, place.people.admin.username, "/admin/users")
+    mine = page.locator(f"#role-{place.people.admin.id}")
+    mine.select_option("agent")  # one's own admin role cannot be given up
+    page.locator("tr", has=mine).get_by_role("button", name=re.compile("^Save")).click()
+    expect(mine).to_be_focused()
+    expect(mine).to_have_attribute("aria-invalid", "true")
+    expect(mine).to_have_accessible_description(re.compile("own admin role"))
