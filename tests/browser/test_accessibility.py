@@ -234,3 +234,21 @@ def test_a_refused_row_on_the_users_page_focuses_that_rows_role(page: Page, plac
     expect(mine).to_be_focused()
     expect(mine).to_have_attribute("aria-invalid", "true")
     expect(mine).to_have_accessible_description(re.compile("own admin role"))
+
+
+# --- 7. the notes search says what it found ----------------------------------------------------------
+
+
+def test_the_notes_search_says_how_many_it_found(page: Page, place: Place) -> None:
+    """The count and the no-match sentence changed inside #notes, which no screen reader announced."""
+    sign_in(page, place.people.lead.username, PAGE + "/other?range=launch")
+    status = page.locator("#notes-status")
+    expect(status).to_have_attribute("role", "status")
+    expect(status).to_have_text("")  # nothing said on loading the page
+    search = page.get_by_role("searchbox", name="Search the notes")
+    search.fill("widget")
+    expect(status).to_have_text("1 note · 1 group")
+    search.fill("zebra")
+    expect(status).to_have_text("No note in this range holds “zebra”.")
+    expect(page.locator("#notes")).to_contain_text("No note in this range holds “zebra”.")
+    assert page.evaluate("document.getElementById('notes').contains(document.getElementById('notes-status'))") is False
