@@ -252,3 +252,26 @@ def test_the_notes_search_says_how_many_it_found(page: Page, place: Place) -> No
     expect(status).to_have_text("No note in this range holds “zebra”.")
     expect(page.locator("#notes")).to_contain_text("No note in this range holds “zebra”.")
     assert page.evaluate("document.getElementById('notes').contains(document.getElementById('notes-status'))") is False
+
+
+# --- 8. a row's controls are named after their row ---------------------------------------------------
+
+
+def test_each_rows_controls_are_named_after_its_row(page: Page, place: Place) -> None:
+    """A screen reader's list of controls read "can sign in", "Save", "Reset password", "Revoke", "Area"…
+    once for every row, with nothing to tell them apart."""
+    sign_in(page, place.people.admin.username, "/admin/users")
+    for username in ("kari", "ola", "ada"):
+        expect(page.get_by_role("checkbox", name=f"can sign in ({username})", exact=True)).to_have_count(1)
+        expect(page.get_by_role("button", name=f"Save ({username})", exact=True)).to_have_count(1)
+        expect(page.get_by_role("button", name=f"Reset password ({username})", exact=True)).to_have_count(1)
+    expect(page.get_by_role("checkbox", name="can sign in (ola)", exact=True)).not_to_be_checked()
+    page.goto("/admin/tokens")
+    expect(page.get_by_role("button", name="Revoke (telephony)", exact=True)).to_be_visible()
+    page.goto(PAGE + "/edit")
+    for text in ("Contacts missing", LONG):
+        for field in ("Text", "Area", "Owner team", "Expected per day", "Status", "Fix link"):
+            expect(page.get_by_label(f"{field} ({text})", exact=True)).to_have_count(1)
+    # What a sighted reader sees is unchanged.
+    hidden = page.locator("label[for=a-a] .visually-hidden").bounding_box()
+    assert hidden is not None and hidden["width"] <= 1 and hidden["height"] <= 1
