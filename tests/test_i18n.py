@@ -127,6 +127,7 @@ def test_the_note_groups_left_off_the_page_are_counted_in_the_plural_of_their_nu
 def test_an_alert_of_thousands_is_counted_as_the_page_writes_numbers() -> None:
     at = dt.datetime(2026, 11, 18, 9, tzinfo=dt.UTC)
     alert = SimpleNamespace(
+        id=1,  # a stored alert's, which names its link for the refresh to find again
         observed_at=at,
         window_start=at,
         kind=SimpleNamespace(value="hypothesis"),
