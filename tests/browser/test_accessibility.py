@@ -275,3 +275,48 @@ def test_each_rows_controls_are_named_after_its_row(page: Page, place: Place) ->
     # What a sighted reader sees is unchanged.
     hidden = page.locator("label[for=a-a] .visually-hidden").bounding_box()
     assert hidden is not None and hidden["width"] <= 1 and hidden["height"] <= 1
+
+
+def expect_at_fault(page: Page, field: str, error: str, said: str) -> None:
+    """The field is focused, marked invalid and described by the error box, which says ``said``."""
+    locator = page.locator(field)
+    expect(locator).to_be_focused()
+    expect(locator).to_have_attribute("aria-invalid", "true")
+    expect(locator).to_have_attribute("aria-describedby", re.compile(rf"\b{error}\b"))
+    expect(page.locator(f"#{error}")).to_contain_text(said)
+    expect(locator).to_have_accessible_description(re.compile(re.escape(said)))
+
+
+def test_a_wrong_current_password_focuses_that_field(page: Page, place: Place) -> None:
+    sign_in(page, place.people.agent.username, "/me")
+    page.get_by_label("Current password").fill("not my password")
+    page.get_by_label("New password").fill("a new long password")
+    page.get_by_role("button", name="Change password").click()
+    expect_at_fault(page, "#current", "form-error", "The current password is not right")
+
+
+def test_a_new_hypothesis_from_other_with_a_taken_key_focuses_the_key(page: Page, place: Place) -> None:
+    sign_in(page, place.people.lead.username, PAGE + "/other?range=launch")
+    page.get_by_label("1× The widget is gone").check()
+    page.get_by_role("button", name="New hypothesis from these").click()
+    page.get_by_label("Text").fill("Widget gone")
+    page.get_by_label("Key").fill("a")  # taken
+    page.get_by_role("button", name="Save hypothesis").click()
+    expect_at_fault(page, "#n-key", "form-error", "already")
+    expect(page.get_by_label("Text")).to_have_value("Widget gone")
+
+
+def test_the_editors_add_form_focuses_the_field_at_fault(page: Page, place: Place) -> None:
+    sign_in(page, place.people.lead.username, PAGE + "/edit")
+    form = page.locator("#add-form")
+    form.get_by_label("Key").fill("a")  # taken
+    form.get_by_label("What the customer says").fill("Another one")
+    form.get_by_role("button").last.click()
+    expect_at_fault(page, "#add-form #n-key", "add-error", "already")
+
+
+def test_an_editor_row_refused_focuses_its_field_at_fault(page: Page, place: Place) -> None:
+    sign_in(page, place.people.lead.username, PAGE + "/edit")
+    page.locator("#u-a").fill("javascript:alert(1)")  # not a web address
+    page.locator("#save-a").click()
+    expect_at_fault(page, "#u-a", "error-a", "is not a web address")
