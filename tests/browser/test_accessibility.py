@@ -320,3 +320,22 @@ def test_an_editor_row_refused_focuses_its_field_at_fault(page: Page, place: Pla
     page.locator("#u-a").fill("javascript:alert(1)")  # not a web address
     page.locator("#save-a").click()
     expect_at_fault(page, "#u-a", "error-a", "is not a web address")
+
+
+def test_a_lead_erases_a_note_by_keyboard_and_a_missing_tick_is_told_at_the_tick(page: Page, place: Place) -> None:
+    """The erase form, as a lead with the keyboard: the note's group ticked on the "other" page, the list
+    checked, the form refused without "They cannot be brought back" (the focus there), then erased."""
+    page.set_viewport_size({"width": 320, "height": 640})
+    sign_in(page, place.people.lead.username, PAGE + "/other?range=launch")
+    page.get_by_label(re.compile("The widget is gone")).check()
+    page.get_by_role("button", name="Erase these notes…").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Erase notes")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    expect(page.get_by_label("The widget is gone")).to_be_checked()
+    page.get_by_role("button", name="Erase the ticked notes").click()
+    expect_at_fault(page, "#erase-confirmed", "form-error", "Tick “They cannot be brought back”")
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Erase the ticked notes").click()
+    expect(page.locator("#notes-erased")).to_have_text("1 note erased: its text is gone; the enquiry still counts.")
+    expect(page.get_by_text("The widget is gone")).to_have_count(0)
