@@ -93,6 +93,7 @@ def assess(
         ((6, 600), (3, 500), 3, "too_early"),  # 9 enquiries: too few to tell yet
         ((6, 600), (4, 500), 3, "no_change"),  # 10: enough to say nothing changed
         ((5, 0), (0, 0), 3, "too_early"),  # nothing logged at all
+        ((0, 0), (30, 300), 2, "too_early"),  # a closed weekend before a Monday fix: not "no change" from nothing
         ((6, 600), (3, 500), 6, "too_few"),  # as long as the six days before: waiting will not help
     ],
 )

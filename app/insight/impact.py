@@ -172,7 +172,9 @@ def assess(fix_shipped_at: dt.datetime, before: Period, after: Period, *, since:
         return Impact(fix_shipped_at, before, after, change, None, "too_little_before", counting_since=since)
     if after_length < MIN_AFTER:
         return Impact(fix_shipped_at, before, after, change, None, "too_little_after" if ended else "too_early")
-    if k < MIN_ENQUIRIES or not after.total:
+    # An empty period before (a closed weekend before a Monday fix) is no "no change": the periods grow back
+    # past it while waiting helps.
+    if k < MIN_ENQUIRIES or not after.total or not before.total:
         return Impact(fix_shipped_at, before, after, change, None, "too_few" if settled else "too_early")
     p_value = fisher_two_sided(before.enquiries, before.total, after.enquiries, after.total)
     if p_value >= ALPHA:
