@@ -581,7 +581,10 @@ def test_the_pages_list_alerts(
     assert response.status_code == 200
     assert expected in response.text
     assert unexpected is None or unexpected not in response.text
-    assert f'<a href="/launches/test-launch/hypotheses/send{WINDOW}">Hypothesis send</a>' in response.text
+    assert re.search(
+        rf'<a id="alert-\d+" href="/launches/test-launch/hypotheses/send{re.escape(WINDOW)}">Hypothesis send</a>',
+        response.text,
+    )
     assert "10 enquiries since" in response.text
 
 
@@ -847,7 +850,7 @@ def test_a_theme_alert_s_links_list_the_notes_it_counted_whenever_opened(
         assert 'class="theme chosen"' in page and "Only the notes with the theme “widgets were gone”." in page
         # The alerts page knows the phrase alone: looked up among the themes of the same window.
         listed = lena.get("/launches/test-launch/alerts").text
-        [link] = re.findall(r'<a href="(/launches/test-launch/other\?[^"]+)"', listed)
+        [link] = re.findall(r'<a id="alert-\d+" href="(/launches/test-launch/other\?[^"]+)"', listed)
         assert "theme=widgets+were+gone" in html.unescape(link)
         assert notes_listed(lena.get(html.unescape(link)).text) == 12
 
