@@ -185,7 +185,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     token_check = TokenCheck(database)
     writer: GroupCommitWriter[EnquiryRequest, Logged] = GroupCommitWriter(
         database,
-        batch_recorder(settings),
+        batch_recorder(),
         name="enquiry-writer",
         on_committed=count_committed,
         # A little past the server's own statement timeout, which answers first when the server can.

@@ -278,6 +278,12 @@ def test_an_enquiry_resent_after_its_note_was_erased_is_a_replay_not_a_conflict(
             path, json={**recent, "note": "something else", "idempotency_key": "recent-1"}, headers=auth(token)
         )
         assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"
+        # A lead erased a recent one's note: its retry is the same enquiry too (a 409 said it was not
+        # recorded, and an integration would send it again under a new key: counted twice).
+        with db.transaction() as session:
+            retention.erase_notes(session, launch.id or 0, [kept.json()["id"]], actor="lena", now=NOW)
+        retried = client.post(path, json={**recent, "idempotency_key": "recent-1"}, headers=auth(token))
+        assert retried.status_code == 200 and retried.json()["id"] == kept.json()["id"], retried.text
 
 
 # --- erasing chosen notes at once ----------------------------------------------------------------

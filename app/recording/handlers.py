@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from app import bodies, csrf, privacy
+from app import bodies, csrf
 from app.config import Settings
 from app.errors import ERRORS, RETRY_AFTER, ErrorBody, TallyError
 from app.models import EnquirySource
@@ -52,19 +52,16 @@ class TickOut(BaseModel):
     logged_at: str
 
 
-def batch_recorder(settings: Settings) -> Callable[[Store, Sequence[EnquiryRequest]], list[Logged | TallyError]]:
+def batch_recorder() -> Callable[[Store, Sequence[EnquiryRequest]], list[Logged | TallyError]]:
     """The writer's work for one batch, its transaction just begun: how big it is and how long its
-    requests waited go to /metrics first; with notes kept for a limited time, the cut-off goes along,
-    so a retry of an enquiry whose note was erased is still known as a retry. The API tokens this
-    process marked used recently are remembered between batches (``record.TokenUses``)."""
-    retention = settings.note_retention_days
+    requests waited go to /metrics first. The API tokens this process marked used recently are
+    remembered between batches (``record.TokenUses``)."""
     token_uses = TokenUses()
 
     def record_batch(store: Store, items: Sequence[EnquiryRequest]) -> list[Logged | TallyError]:
         now = dt.datetime.now(dt.UTC)
         metrics.observe_batch([(now - item.received_at).total_seconds() for item in items])
-        erased_before = privacy.retention_cutoff(days=retention, now=now) if retention is not None else None
-        return record_requests(store, items, now=now, notes_erased_before=erased_before, token_uses=token_uses)
+        return record_requests(store, items, now=now, token_uses=token_uses)
 
     return record_batch
 

@@ -269,7 +269,6 @@ def record_requests(
     requests: Sequence[EnquiryRequest],
     *,
     now: dt.datetime,
-    notes_erased_before: dt.datetime | None = None,
     token_uses: TokenUses | None = None,
 ) -> list[Logged | TallyError]:
     """Check and record a batch of requests on the writer's store (see ``Store.atomic`` for what
@@ -278,7 +277,6 @@ def record_requests(
     One result per request, in order: the logged enquiry, or the error that
     refused it. A refused request never stops the others in the batch, and once
     the enquiries are inserted nothing can fail the ones that are new.
-    ``notes_erased_before``: the retention cut-off, if notes are erased (app/retention.py).
     ``token_uses``: what this process marked already (``TokenUses``); without it every token is marked."""
     # A slug that cannot be a launch's is never looked up: PostgreSQL refuses text with a NUL in it,
     # and that would fail the whole batch, everyone else's enquiries included.
@@ -374,7 +372,7 @@ def record_requests(
         else:
             repeats.append((position, request, item))
     try:
-        _answer_repeats(store, repeats, created, refused, results, notes_erased_before)
+        _answer_repeats(store, repeats, created, refused, results)
     except Exception:  # whatever it is: the new enquiries are recorded, and must hear so
         log.exception("enquiry-writer: could not read the earlier enquiries of %d repeated keys", len(repeats))
         for position, _, _ in repeats:
@@ -397,7 +395,6 @@ def _answer_repeats(
     created: dict[tuple[int, str], int],
     refused: Sequence[tuple[int, EnquiryRequest, int, str]],
     results: list[Logged | TallyError | None],
-    notes_erased_before: dt.datetime | None,
 ) -> None:
     """Answer each repeated key with the enquiry as first recorded (or a conflict, if it came with another
     enquiry); and a refused request whose key was recorded before, when the same enquiry comes again, too:
@@ -419,7 +416,7 @@ def _answer_repeats(
                 "To log it after all, send it with a new idempotency key.",
                 code="unknown_enquiry",
             )
-        elif not _same_enquiry(first, request, item.created_at, notes_erased_before):
+        elif not _same_enquiry(first, request, item.created_at):
             results[position] = Conflict(
                 f"Idempotency key {request.idempotency_key!r} was used before for a different enquiry "
                 f"({_describe(first)}). Nothing was recorded: use a new key for a new enquiry, "
@@ -432,7 +429,7 @@ def _answer_repeats(
     for (position, request, _, _), enquiry_id in zip(refused, asked_again, strict=True):
         if enquiry_id is None or (first := stored.get(enquiry_id)) is None:
             continue  # nothing recorded under its key: the refusal stands
-        if _same_enquiry(first, request, _created_at(request), notes_erased_before):
+        if _same_enquiry(first, request, _created_at(request)):
             results[position] = Logged(enquiry_id, False, request.slug, first.hypothesis_keys, first.created_at)
 
 
@@ -445,16 +442,15 @@ def scoped_key(key: str, *, token_id: int | None, agent_id: int | None) -> str:
     return hashlib.sha256(f"{sender}:{key}".encode()).hexdigest()
 
 
-def _same_enquiry(
-    stored: StoredEnquiry, request: EnquiryRequest, created_at: dt.datetime, notes_erased_before: dt.datetime | None
-) -> bool:
+def _same_enquiry(stored: StoredEnquiry, request: EnquiryRequest, created_at: dt.datetime) -> bool:
     """Whether a repeated key comes with the same enquiry (a retry) rather than another one.
 
     The time is compared only when the client gave it: a retry without it arrives later. A time the
     first try gave a little ahead of the server's clock was stored as the moment it arrived (its
-    ``recorded_at``), so a retry's same ``occurred_at`` matches that. A note is not compared where
-    retention may have erased it: the stored enquiry is older than the cut-off."""
-    erased = stored.note is None and notes_erased_before is not None and stored.created_at < notes_erased_before
+    ``recorded_at``), so a retry's same ``occurred_at`` matches that. A stored enquiry with no note is
+    not compared by its note: it may have been erased (retention, or a lead: app/retention.py), and the
+    client's retry, which still has it, is the same enquiry."""
+    erased = stored.note is None
     occurred_at, first = request.occurred_at, stored.created_at
     ahead = first == stored.recorded_at and occurred_at is not None and first < occurred_at <= first + CLOCK_SKEW
     return (
