@@ -115,11 +115,19 @@ def test_a_verdict_needs_24_hours_in_the_period_after_not_on_the_clock() -> None
     assert cut.verdict == "too_little_after" and cut.p_value is None
     # Still running: the same six hours are too early, not a verdict.
     assert assess(period(60, 600, days=six_hours), period(240, 600, days=six_hours)).verdict == "too_early"
-    # Nothing logged in all the time before the fix: nothing to compare with, now or later.
+    # Nothing logged in all the time before the fix: nothing to compare with, now or later (once a day after).
     first_morning = FIX - dt.timedelta(hours=8)
     empty = impact.Period(first_morning, FIX, 0, 0)
-    closed = assess(empty, period(20, 200, days=1 / 3), since=first_morning)
+    assert assess(empty, period(20, 200, days=1 / 3), since=first_morning).verdict == "too_early"
+    closed = assess(empty, period(20, 200, days=1), since=first_morning)
     assert closed.verdict == "too_little_before" and closed.counting_since == first_morning
+    # A launch that ended four hours after a fix at 20:00, the centre closed since 16:00: both periods are
+    # the empty evening, which is too little after, not "no enquiries between the start and the fix".
+    evening = impact.Period(FIX - dt.timedelta(hours=4), FIX, 0, 0)
+    assert assess(evening, period(0, 0, days=1 / 6), ended=True).verdict == "too_little_after"
+    # A fix recorded after the launch's last day: nothing after it at all.
+    nothing = impact.Period(FIX, FIX, 0, 0)
+    assert assess(nothing, nothing, ended=True).verdict == "too_little_after"
     # … but an empty stretch the periods will still reach back past is only too early.
     assert assess(impact.Period(FIX - dt.timedelta(hours=8), FIX, 0, 0), period(20, 200, days=1 / 3)).verdict == (
         "too_early"

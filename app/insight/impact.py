@@ -168,10 +168,12 @@ def assess(fix_shipped_at: dt.datetime, before: Period, after: Period, *, since:
     after_length = after.end - after.start
     # Waiting helps until the period after is as long as it will get (see ``periods``) or the launch ends.
     settled = ended or after_length >= max(fix_shipped_at - since, MIN_AFTER)
-    if not before.total and (settled or before.start <= since):
-        return Impact(fix_shipped_at, before, after, change, None, "too_little_before", counting_since=since)
+    # A day after the fix first: a launch that ended soon after it (or before it) cuts both periods to
+    # hours, often empty ones, which is too little after, not nothing before.
     if after_length < MIN_AFTER:
         return Impact(fix_shipped_at, before, after, change, None, "too_little_after" if ended else "too_early")
+    if not before.total and before.start <= since:
+        return Impact(fix_shipped_at, before, after, change, None, "too_little_before", counting_since=since)
     # An empty period before (a closed weekend before a Monday fix) is no "no change": the periods grow back
     # past it while waiting helps.
     if k < MIN_ENQUIRIES or not after.total or not before.total:
