@@ -77,7 +77,10 @@ ViewParams = Annotated[ranges.ViewQuery, Depends(view_query)]
 
 
 def is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
+    """Whether to answer with a fragment: an htmx request, but not the one that restores a page on Back
+    when htmx kept no copy of it (``hx-history="false"``, a full cache): that one wants the whole page."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
 
 
 IsHtmx = Annotated[bool, Depends(is_htmx)]

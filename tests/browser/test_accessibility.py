@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
-from app import api_tokens
+from app import api_tokens, retention
 from app.db import Database
-from app.models import Hypothesis, HypothesisStatus, Launch, User
+from app.models import Enquiry, Hypothesis, HypothesisStatus, Launch, User
 from tests.browser.conftest import sign_in
 from tests.conftest import People
 from tests.factories import log, make_launch
@@ -339,3 +339,23 @@ def test_a_lead_erases_a_note_by_keyboard_and_a_missing_tick_is_told_at_the_tick
     page.get_by_role("button", name="Erase the ticked notes").click()
     expect(page.locator("#notes-erased")).to_have_text("1 note erased: its text is gone; the enquiry still counts.")
     expect(page.get_by_text("The widget is gone")).to_have_count(0)
+
+
+def test_notes_searched_are_kept_in_no_history_cache(page: Page, place: Place) -> None:
+    """The search pushes its URL, and htmx kept each page, notes and all, in the tab's sessionStorage: a
+    note erased since came back on Back, and its text stayed in the browser."""
+    sign_in(page, place.people.lead.username, PAGE + "/other?range=launch")
+    search = page.get_by_role("searchbox", name="Search the notes")
+    search.fill("widget")
+    expect(page.locator("#notes-status")).to_have_text("1 note · 1 group")
+    search.fill("zebra")
+    expect(page.locator("#notes-status")).to_have_text("No note in this range holds “zebra”.")
+    assert "widget is gone" not in page.evaluate("JSON.stringify(Object.assign({}, sessionStorage))").lower()
+    with place.db.transaction() as session:
+        [enquiry_id] = session.exec(select(Enquiry.id).where(Enquiry.note == "The widget is gone")).all()
+        retention.erase_notes(
+            session, place.launch.id or 0, [enquiry_id or 0], actor="lena", now=dt.datetime.now(dt.UTC)
+        )
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"q=widget"))
+    expect(page.locator("#notes")).to_contain_text("No note in this range holds “widget”.")
