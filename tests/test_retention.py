@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from app import api_tokens, audit, digests, retention
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
-from app.insight import themes
+from app.insight import relink, themes
 from app.jobs.scheduler import DigestScheduler
 from app.main import create_app
 from app.models import AuditEvent, DigestRun, Enquiry, EnquiryHypothesis, Launch, TokenRole
@@ -403,7 +403,7 @@ def test_a_lead_erases_chosen_notes_on_the_other_page(
     )
     [widget] = [key for key, text in groups.items() if text.strip() == OLD_OTHER[1]]
     form = lena.get(f"/launches/{SLUG}/other/erase", params={"range": "launch", "group": widget})
-    listed = re.findall(r'name="enquiry" value="(\d+)"', form.text)
+    listed = re.findall(r'type="checkbox" name="enquiry" value="(\d+)"', form.text)
     assert form.status_code == 200 and listed == [str(i) for i in ids_of(db, OLD_OTHER[1])]
 
     url = f"/launches/{SLUG}/other/erase?range=launch"
@@ -436,3 +436,22 @@ def test_the_banner_after_an_erasure_is_told_by_the_database(
         event_id = event.id
     page = web("lena").get(f"/launches/{SLUG}/other?erased={event_id}").text
     assert "erased:" not in page and 'id="notes-erased"' not in page
+
+
+def test_a_note_moved_onto_a_hypothesis_is_erased_by_its_id(
+    at_now: None, db: Database, launch: Launch, web: Web, people: People
+) -> None:
+    """A move keeps a note's text but takes it off the "other" page, and the erase form listed only
+    "other" notes: it said the note was erased already, and no page could erase it."""
+    [moved] = ids_of(db, OLD_OTHER[2])
+    with db.transaction() as session:
+        relink.move_onto(session, fresh(db, launch), "a", [moved], actor="lena", now=NOW, names=relink.API)
+    lena = web("lena")
+    empty = lena.get(f"/launches/{SLUG}/other/erase?range=launch")
+    assert "No note chosen" in empty.text and 'id="erase-id"' in empty.text
+    form = lena.get(f"/launches/{SLUG}/other/erase", params={"range": "launch", "enquiry": moved})
+    assert OLD_OTHER[2] in form.text and f'name="enquiry" value="{moved}"' in form.text
+    erased = lena.post(f"/launches/{SLUG}/other/erase?range=launch", data={"enquiry": [moved], "confirmed": "true"})
+    assert erased.status_code == 303 and stored_notes(db)[moved] is None
+    gone = lena.get(f"/launches/{SLUG}/other/erase", params={"range": "launch", "enquiry": moved})
+    assert "None of the chosen notes has any text left" in gone.text

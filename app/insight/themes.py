@@ -356,13 +356,16 @@ def _filter_clauses(flt: Filter | None) -> list[sa.ColumnElement[bool]]:
     return clauses
 
 
-def _notes_in(launch: Launch, start: dt.datetime, end: dt.datetime, flt: Filter | None) -> list[Any]:
-    """The "other" enquiries of the launch with a note in [start, end), filtered."""
+def _notes_in(
+    launch: Launch, start: dt.datetime, end: dt.datetime, flt: Filter | None, *, other_only: bool = True
+) -> list[Any]:
+    """The "other" enquiries of the launch with a note in [start, end), filtered (all of them: ``other_only``
+    false, as erasing a note needs: one moved onto a hypothesis keeps its note)."""
     return [
         _enquiry.c.launch_id == id_of(launch),
         _enquiry.c.created_at >= start,
         _enquiry.c.created_at < end,
-        _enquiry.c.is_other.is_(True),
+        *([_enquiry.c.is_other.is_(True)] if other_only else []),
         _enquiry.c.note.is_not(None),
         *_filter_clauses(flt),
     ]
@@ -376,12 +379,13 @@ def load_notes(
     end: dt.datetime,
     filter: Filter | None = None,
     ids: Iterable[int] | None = None,
+    other_only: bool = True,
 ) -> list[NoteRef]:
-    """The "other" enquiries with a note in [start, end), newest first."""
+    """The "other" enquiries with a note in [start, end), newest first (every enquiry's: ``other_only`` false)."""
     if end <= start:
         return []
     query = sa.select(_enquiry.c.id, _enquiry.c.created_at, _enquiry.c.note).where(
-        *_notes_in(launch, start, end, filter)
+        *_notes_in(launch, start, end, filter, other_only=other_only)
     )
     if ids is not None:
         query = query.where(_enquiry.c.id.in_(sorted(set(ids))))

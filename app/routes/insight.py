@@ -232,10 +232,16 @@ ChosenParams = Annotated[Chosen, Depends(chosen_params)]
 
 
 def _chosen_notes(
-    session: Session, launch: Launch, selection: ranges.Selection, *, now: dt.datetime, chosen: Chosen
+    session: Session,
+    launch: Launch,
+    selection: ranges.Selection,
+    *,
+    now: dt.datetime,
+    chosen: Chosen,
+    any_by_id: bool = False,
 ) -> list[themes.NoteRef]:
     """The "other" notes chosen: those with a theme, anywhere in the launch so far; those in a group,
-    in the range shown; and enquiries by id."""
+    in the range shown; and enquiries by id (``any_by_id``: whether under "other" or not, to be erased)."""
     found: dict[int, themes.NoteRef] = {}
     launch_start, launch_end = launches.window(launch)
     theme_keys, group_keys, enquiry_ids = chosen.themes, chosen.groups, chosen.enquiries
@@ -248,7 +254,9 @@ def _chosen_notes(
         shown = themes.load_notes(session, launch, start=selection.start, end=selection.end, filter=selection.filter)
         found.update((n.id, n) for n in themes.notes_with(shown, group_keys=group_keys))
     if enquiry_ids:
-        picked = themes.load_notes(session, launch, start=launch_start, end=launch_end, ids=enquiry_ids)
+        picked = themes.load_notes(
+            session, launch, start=launch_start, end=launch_end, ids=enquiry_ids, other_only=not any_by_id
+        )
         found.update((n.id, n) for n in picked)
     return sorted(found.values(), key=lambda n: (n.occurred_at, n.id), reverse=True)
 
@@ -436,6 +444,7 @@ class EraseForm:
     notes: list[themes.NoteRef]
     chosen: frozenset[int]
     truncated: bool
+    asked: bool = True  # whether any theme, group or enquiry was chosen at all
 
 
 def _render_erase(
@@ -458,9 +467,11 @@ def erase_notes_form(
     request to be forgotten): nothing goes before the lead ticks that it cannot be undone."""
     launch = launches.get_by_slug(session, slug)
     selection = _select(query, session, launch, now)
-    notes = _chosen_notes(session, launch, selection, now=now, chosen=chosen)
+    # By id, a note moved onto a hypothesis too (found in the enquiries download): it keeps its text.
+    notes = _chosen_notes(session, launch, selection, now=now, chosen=chosen, any_by_id=True)
     shown = notes[: relink.MAX_ENQUIRIES]
-    form = EraseForm(launch, selection, shown, frozenset(n.id for n in shown), len(notes) > len(shown))
+    asked = bool(chosen.themes or chosen.groups or chosen.enquiries)
+    form = EraseForm(launch, selection, shown, frozenset(n.id for n in shown), len(notes) > len(shown), asked)
     return _render_erase(request, viewer, form)
 
 
@@ -492,7 +503,11 @@ def erase_notes(
         )
     if error is not None:
         start, end = launches.window(launch)
-        notes = themes.load_notes(session, launch, start=start, end=end, ids=sent.enquiry) if sent.enquiry else []
+        notes = (
+            themes.load_notes(session, launch, start=start, end=end, ids=sent.enquiry, other_only=False)
+            if sent.enquiry
+            else []
+        )
         form = EraseForm(launch, selection, notes, frozenset(sent.enquiry), False)
         return _render_erase(request, viewer, form, error=error, status_code=error.status_code)
     erased = retention.erase_notes(session, id_of(launch), sent.enquiry, actor=viewer.user.username, now=now)
