@@ -388,7 +388,32 @@ def format_date(value: dt.date, format: str = "medium") -> str:
 
 
 def format_number(value: float) -> str:
-    return numbers.format_decimal(value, locale=_locale())
+    return format_number_in(value, _locale())
+
+
+def format_number_in(value: float, locale: Locale) -> str:
+    if type(value) is int:  # counts, nearly every number a page shows: bool and floats go to Babel
+        symbols = _integer_symbols(locale)
+        if symbols is not None:
+            group, minus = symbols
+            text = f"{abs(value):,}".replace(",", group)
+            return minus + text if value < 0 else text
+    return numbers.format_decimal(value, locale=locale)
+
+
+@lru_cache(maxsize=16)
+def _integer_symbols(locale: Locale) -> tuple[str, str] | None:
+    """The group separator and minus sign that write a whole number as Babel does in ``locale``, by
+    Python's own grouping: Babel's pattern machinery took 8 µs a number, and the launch page's chart
+    data tables hold a few thousand of them. None where that grouping is not the locale's (an Indian
+    lakh, a minimum of two grouping digits): Babel writes those."""
+    # As Babel writes them (its minus for Norwegian is "-", not the locale's listed U+2212).
+    group, minus = numbers.format_decimal(1234, locale=locale)[1:-3], numbers.format_decimal(-1, locale=locale)[:-1]
+    for sample in (0, 7, 12, 999, 1_000, 1_234, 12_345, 123_456, 1_234_567, 1_234_567_890, -1, -1_234):
+        fast = f"{abs(sample):,}".replace(",", group)
+        if (minus + fast if sample < 0 else fast) != numbers.format_decimal(sample, locale=locale):
+            return None
+    return group, minus
 
 
 def format_decimal(value: float, decimals: int) -> str:

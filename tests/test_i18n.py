@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from babel import Locale, numbers
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
@@ -238,3 +239,14 @@ def test_a_moment_is_written_with_the_date_as_the_pages_write_dates(language: st
         assert i18n.format_datetime(moment, "Europe/Oslo") == said
         assert said.startswith(i18n.format_date(dt.date(2026, 12, 5)))
         assert i18n.format_datetime(moment.replace(tzinfo=None), "Europe/Oslo") == said  # naive is UTC
+
+
+@pytest.mark.parametrize("language", [*LANGUAGES, "pl", "hi", "de_CH"])
+def test_whole_numbers_are_written_as_babel_writes_them(language: str) -> None:
+    """Whole numbers take a fast path past Babel (the launch page's chart data tables hold thousands):
+    it must write every one as Babel does, and leave a locale whose grouping it cannot write to Babel
+    (Polish groups only from five digits, Hindi in lakhs)."""
+    locale = Locale.parse(language)
+    for value in (0, 5, 999, 1000, 9999, 10_000, 123_456, 1_000_000, 98_765_432_101, -3, -1000, -45_678):
+        assert i18n.format_number_in(value, locale) == numbers.format_decimal(value, locale=locale), value
+    assert i18n.format_number_in(2.5, locale) == numbers.format_decimal(2.5, locale=locale)
