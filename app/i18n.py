@@ -392,6 +392,8 @@ def format_number(value: float) -> str:
 
 
 def format_number_in(value: float, locale: Locale) -> str:
+    if type(value) is float and value.is_integer() and abs(value) < 2**53:
+        value = int(value)  # as Babel writes 40.0: "40"
     if type(value) is int:  # counts, nearly every number a page shows: bool and floats go to Babel
         symbols = _integer_symbols(locale)
         if symbols is not None:

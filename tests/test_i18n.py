@@ -249,4 +249,5 @@ def test_whole_numbers_are_written_as_babel_writes_them(language: str) -> None:
     locale = Locale.parse(language)
     for value in (0, 5, 999, 1000, 9999, 10_000, 123_456, 1_000_000, 98_765_432_101, -3, -1000, -45_678):
         assert i18n.format_number_in(value, locale) == numbers.format_decimal(value, locale=locale), value
-    assert i18n.format_number_in(2.5, locale) == numbers.format_decimal(2.5, locale=locale)
+    for fraction in (2.5, 40.0, -3.0, 0.0, 1234.0, 12.125, 2.0**60):
+        assert i18n.format_number_in(fraction, locale) == numbers.format_decimal(fraction, locale=locale), fraction
