@@ -821,8 +821,8 @@ def notes_erase(
         db.dispose()
     none = len(launch_of) - notes
     typer.echo(
-        f"Erased {notes} notes; {digests} stored digests lost their quotes of them."
-        + (f" {none} of the enquiries had no note left to erase." if none else "")
+        f"Erased {notes} note{'' if notes == 1 else 's'}; {digests} stored digest{'' if digests == 1 else 's'} "
+        "lost their quotes of them." + (f" {none} of the enquiries had no note left to erase." if none else "")
     )
 
 
