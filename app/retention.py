@@ -102,13 +102,18 @@ def _erase_launch(db: Database, launch_id: int, before: dt.datetime) -> int:
 
 def _erase(db: Database, launch_id: int, ids: list[int]) -> int:
     with db.transaction() as session:
-        result = session.execute(
-            sa.update(_enquiry).where(_enquiry.c.id.in_(ids), _enquiry.c.note.is_not(None)).values(note=None)
-        )
-        count = int(result.rowcount)  # type: ignore[attr-defined]
-        if count:
-            # No changed days: the tallies do not read notes, so every kept day carries over.
-            Store.of(session.connection()).bump_counts_version(launch_id, ())
+        return _clear(session, launch_id, ids)
+
+
+def _clear(session: Session, launch_id: int, ids: list[int]) -> int:
+    """Set the notes of these enquiries of the launch to NULL; the counts version is raised if any was set."""
+    result = session.execute(
+        sa.update(_enquiry).where(_enquiry.c.id.in_(ids), _enquiry.c.note.is_not(None)).values(note=None)
+    )
+    count = int(result.rowcount)  # type: ignore[attr-defined]
+    if count:
+        # No changed days: the tallies do not read notes, so every kept day carries over.
+        Store.of(session.connection()).bump_counts_version(launch_id, ())
     return count
 
 
@@ -192,8 +197,7 @@ def erase_notes(
     if not rows:
         return Erased(0, 0)
     ids = [int(row.id) for row in rows]
-    session.execute(sa.update(_enquiry).where(_enquiry.c.id.in_(ids)).values(note=None))
-    Store.of(session.connection()).bump_counts_version(launch_id, ())
+    _clear(session, launch_id, ids)
     event = audit.record(
         session, actor=actor, action="notes.erased", target_type="launch", target_id=launch_id, now=now, enquiries=ids
     )
