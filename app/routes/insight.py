@@ -196,6 +196,18 @@ def other_page(
 
 
 @dataclass(frozen=True)
+class EraseForm:
+    """The erase form (erasing notes): the chosen notes, listed to be erased."""
+
+    launch: Launch
+    selection: ranges.Selection
+    notes: list[themes.NoteRef]
+    chosen: frozenset[int]
+    truncated: bool
+    asked: bool = True  # whether any theme, group or enquiry was chosen at all
+
+
+@dataclass(frozen=True)
 class NewForm:
     launch: Launch
     selection: ranges.Selection
@@ -274,9 +286,16 @@ def _suggestion(notes: list[themes.NoteRef], theme_keys: list[str]) -> str:
 
 
 def _render_form(
-    request: Request, viewer: Viewer, form: NewForm, *, error: TallyError | None = None, status_code: int = 200
+    request: Request,
+    viewer: Viewer,
+    form: NewForm | EraseForm,
+    *,
+    error: TallyError | None = None,
+    status_code: int = 200,
 ) -> Response:
-    return render(request, "insight/new.html", viewer=viewer, form=form, error=error, status_code=status_code)
+    """The new-hypothesis form, or the erase form: both list the notes chosen, ticked."""
+    template = "insight/erase.html" if isinstance(form, EraseForm) else "insight/new.html"
+    return render(request, template, viewer=viewer, form=form, error=error, status_code=status_code)
 
 
 @pages.get("/launches/{slug}/other/new")
@@ -437,22 +456,6 @@ def undo_relink(
 # --- erasing notes -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EraseForm:
-    launch: Launch
-    selection: ranges.Selection
-    notes: list[themes.NoteRef]
-    chosen: frozenset[int]
-    truncated: bool
-    asked: bool = True  # whether any theme, group or enquiry was chosen at all
-
-
-def _render_erase(
-    request: Request, viewer: Viewer, form: EraseForm, *, error: TallyError | None = None, status_code: int = 200
-) -> Response:
-    return render(request, "insight/erase.html", viewer=viewer, form=form, error=error, status_code=status_code)
-
-
 @pages.get("/launches/{slug}/other/erase")
 def erase_notes_form(
     request: Request,
@@ -472,7 +475,7 @@ def erase_notes_form(
     shown = notes[: relink.MAX_ENQUIRIES]
     asked = bool(chosen.themes or chosen.groups or chosen.enquiries)
     form = EraseForm(launch, selection, shown, frozenset(n.id for n in shown), len(notes) > len(shown), asked)
-    return _render_erase(request, viewer, form)
+    return _render_form(request, viewer, form)
 
 
 class EraseNotesForm(BaseModel):
@@ -509,7 +512,7 @@ def erase_notes(
             else []
         )
         form = EraseForm(launch, selection, notes, frozenset(sent.enquiry), False)
-        return _render_erase(request, viewer, form, error=error, status_code=error.status_code)
+        return _render_form(request, viewer, form, error=error, status_code=error.status_code)
     erased = retention.erase_notes(session, id_of(launch), sent.enquiry, actor=viewer.user.username, now=now)
     session.commit()
     said = {"erased": str(erased.event_id or 0)}  # 0: none left to erase (erased meanwhile)
