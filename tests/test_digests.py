@@ -1233,6 +1233,22 @@ def test_a_webhook_never_retries_what_may_have_been_posted(
     assert run_due(db, settings, hook, local(18, 9, 30)) == []  # and no later pass posts it again
 
 
+def composed_at_13(db: Database, settings: Settings, launch: Launch) -> slack_blocks.DigestContent:
+    """The 13:00 digest of the 19th, its window 09:00–13:00, composed at 13:00."""
+    with db.session() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        return digests.compose(
+            session,
+            stored,
+            window_start=local(19, 9),
+            window_end=local(19, 13),
+            slot_at=local(19, 13),
+            now=local(19, 13),
+            base_url=settings.base_url,
+        )
+
+
 def test_a_digest_counts_what_was_logged_in_its_window_today_and_since_launch(
     db: Database, settings: Settings, launch: Launch
 ) -> None:
@@ -1245,18 +1261,7 @@ def test_a_digest_counts_what_was_logged_in_its_window_today_and_since_launch(
     for n in range(6):
         log(db, launch, channel="email", note=f"note {n}", at=local(19, 12, 10 + n))
     log(db, launch, "bankid", at=local(19, 13))  # the window is [09:00, 13:00): next digest's
-    with db.session() as session:
-        stored = session.get(Launch, launch.id)
-        assert stored is not None
-        content = digests.compose(
-            session,
-            stored,
-            window_start=local(19, 9),
-            window_end=local(19, 13),
-            slot_at=local(19, 13),
-            now=local(19, 13),
-            base_url=settings.base_url,
-        )
+    content = composed_at_13(db, settings, launch)
     assert (content.slot_label, content.window_label) == ("13:00", "09:00–13:00")
     assert (content.day_number, content.launch_days) == (2, (launch.ends_on - launch.starts_on).days + 1)
     assert (content.window_total, content.previous_total) == (9, 2)
@@ -1285,18 +1290,7 @@ def test_a_hypothesis_added_since_the_previous_window_began_has_no_arrow(
     log(db, launch, "send", at=local(19, 8))
     for minute in range(4):
         log(db, launch, "new", "send", at=local(19, 11, minute))
-    with db.session() as session:
-        stored = session.get(Launch, launch.id)
-        assert stored is not None
-        content = digests.compose(
-            session,
-            stored,
-            window_start=local(19, 9),
-            window_end=local(19, 13),
-            slot_at=local(19, 13),
-            now=local(19, 13),
-            base_url=settings.base_url,
-        )
+    content = composed_at_13(db, settings, launch)
     lines = {line.key: (line.count, line.previous) for line in content.hypotheses}
     assert lines["new"] == (4, None) and lines["send"] == (4, 1)
     _, blocks = slack_blocks.build(content)
