@@ -364,16 +364,24 @@
   // poll is dropped before it is sent while paused. Focus survives a refresh without pausing:
   // everything focusable in #numbers has an id, and htmx focuses the new element with the old id.
   let paused = false;
+  // The "Updated" line says which: a refresh already on its way when the reader paused brings the
+  // line anew, so it is set again after every swap.
+  const showPaused = () => {
+    document.querySelectorAll(".refresh-live").forEach((span) => (span.hidden = paused));
+    document.querySelectorAll(".refresh-paused").forEach((span) => (span.hidden = !paused));
+  };
   document.querySelectorAll(".refresh-toggle").forEach((button) => {
     button.hidden = false;
     button.addEventListener("click", () => {
       paused = !paused;
       document.querySelectorAll(".refresh-toggle").forEach((b) => b.setAttribute("aria-pressed", paused ? "true" : "false"));
+      showPaused();
     });
   });
   document.body.addEventListener("htmx:beforeRequest", (event) => {
     if (paused && event.detail.elt && event.detail.elt.id === "numbers") event.preventDefault();
   });
+  document.body.addEventListener("htmx:afterSwap", showPaused);
 
   // The chart data's <details> stays open across a refresh, as the reader left it.
   let dataOpen = false;

@@ -411,8 +411,13 @@ def test_the_refresh_can_be_paused(page: Page, board: Board, path: str, problems
     page.on("request", lambda r: asked.append(r.url) if r.headers.get("hx-request") == "true" else None)
     total = page.locator("#total-count").inner_text()
     pause = page.get_by_role("button", name="Pause refreshing")
+    updated = page.locator(".updated")
+    expect(updated).to_contain_text("refresh by themselves every 30 seconds", use_inner_text=True)
     pause.click()
     expect(pause).to_have_attribute("aria-pressed", "true")
+    # The line no longer promises a refresh that will not come.
+    expect(updated).to_contain_text("Refreshing is paused", use_inner_text=True)
+    expect(updated).not_to_contain_text("refresh by themselves", use_inner_text=True)
     log(board.db, board.launch, "a", at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5), channel="chat")
     page.clock.run_for(95_000)  # three polls' worth
     page.wait_for_timeout(100)  # a request the page would send has had the time to start
@@ -422,6 +427,8 @@ def test_the_refresh_can_be_paused(page: Page, board: Board, path: str, problems
     expect(pause).to_have_attribute("aria-pressed", "false")
     refresh(page)
     expect(page.locator("#total-count")).to_have_text(str(int(total) + 1))
+    expect(updated).to_contain_text("refresh by themselves every 30 seconds", use_inner_text=True)
+    expect(updated).not_to_contain_text("Refreshing is paused", use_inner_text=True)
     assert problems == []
 
 
