@@ -11,9 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from app import api_tokens, i18n, web
@@ -21,7 +22,7 @@ from app.cli import cli
 from app.db import Database
 from app.insight import impact
 from app.launches import hypotheses_of
-from app.models import ApiToken, Hypothesis, HypothesisStatus, HypothesisStatusChange, TokenRole
+from app.models import ApiToken, EnquiryHypothesis, Hypothesis, HypothesisStatus, HypothesisStatusChange, TokenRole
 from app.recording.record import NewEnquiry, insert_many
 from tests.factories import fresh, hypothesis_ids, make_launch
 
@@ -612,3 +613,46 @@ def test_a_token_made_by_a_long_login_name_is_made(db: Database) -> None:
     with db.transaction() as session:
         token, _ = api_tokens.create(session, name="telephony", now=dt.datetime.now(dt.UTC), actor="cli:" + "u" * 120)
     assert token.created_by == ("cli:" + "u" * 120)[:100]
+
+
+@pytest.mark.parametrize(
+    ("retired", "verdict", "said"),
+    [
+        (at(19, 12), "no_change", "Counted until it was retired, 19 Nov 2026, 12:00"),
+        (at(19, 8), "too_little_after", "It was retired 19 Nov 2026, 08:00, less than 24 hours after the fix"),
+    ],
+)
+def test_a_hypothesis_retired_after_its_fix_is_counted_until_then(
+    client: TestClient,
+    lead_token: str,
+    db: Database,
+    web: Any,
+    people: Any,
+    retired: dt.datetime,
+    verdict: str,
+    said: str,
+) -> None:
+    """A lead takes a hypothesis off the checklist once its fix shipped: nobody can tick it after that, and
+    counted on, its share fell to nothing and the verdict read "down" — the fix working, said of the
+    checklist. Its share was the same before and after the fix for as long as it could be ticked."""
+    launch = office_hours_launch(db, "retired", ends_on=dt.date(2026, 11, 30), fix=at(18, 10), share_after=0.25)
+    with time_machine.travel(retired, tick=False):
+        response = client.patch(
+            "/api/v1/launches/retired/hypotheses/hot", json={"status": "retired"}, headers=auth(lead_token)
+        )
+    assert response.status_code == 200, response.text
+    with db.transaction() as session:  # what the checklist makes of it: no ticks about it after
+        session.exec(
+            sa.delete(EnquiryHypothesis).where(
+                col(EnquiryHypothesis.hypothesis_id) == hypothesis_ids(db, launch)["hot"],
+                col(EnquiryHypothesis.created_at) >= retired,
+            )
+        )
+    result = impact_at(db, launch, NOW)
+    assert result.verdict == verdict and result.retired_at == retired
+    assert result.after.end == retired
+    api = client.get("/api/v1/launches/retired/hypotheses/hot/impact", headers=auth(lead_token)).json()
+    assert api["verdict"] == verdict and api["retired_at"] == retired.isoformat().replace("+00:00", "Z")
+    page = web("kari").get("/launches/retired/hypotheses/hot?range=launch").text
+    section = html.unescape(page[page.index('id="fix"') : page.index("</section>", page.index('id="fix"'))])
+    assert said in section

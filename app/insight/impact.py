@@ -31,19 +31,24 @@ and the outcomes waiting will not change, said as what they are rather than "too
   before, or the launch over), with fewer than ``MIN_ENQUIRIES`` about it;
 * ``no_before`` — the fix shipped before the hypothesis was counted (added later, or a fix from
   before the launch): there is no "before" to compare with, now or ever.
+
+A hypothesis retired after its fix (a lead takes it off the checklist once the calls stop) has no
+enquiries after that, by the checklist's design, not the customers' doing: counted on, its share
+would fall to nothing and read as the fix working. Its periods end when it was retired, like a
+launch's end; retired less than 24 hours after the fix, it is ``too_little_after``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app import launches, tallies
-from app.models import Hypothesis, Launch
+from app.models import Hypothesis, HypothesisStatus, HypothesisStatusChange, Launch
 
 Verdict = Literal[
     "down", "up", "no_change", "too_early", "too_little_after", "too_little_before", "too_few", "no_before"
@@ -90,6 +95,7 @@ class Impact:
     verdict: Verdict
     counting_since: dt.datetime | None = None  # from when the hypothesis counts, said with ``no_before`` and
     # ``too_little_before``
+    retired_at: dt.datetime | None = None  # retired (before the periods would end otherwise): where they end
 
 
 def periods(
@@ -211,6 +217,11 @@ def impact_of(
         # Both periods would be empty, and the verdict "too early to tell" for good: say what it is.
         empty = Period(hypothesis.fix_shipped_at, hypothesis.fix_shipped_at, 0, 0)
         return Impact(hypothesis.fix_shipped_at, empty, empty, None, None, "no_before", counting_since=since)
+    retired_at = _retired_at(session, hypothesis)
+    if retired_at is not None and retired_at < launch_end:
+        launch_end = retired_at
+    else:
+        retired_at = None
     (b0, b1), (a0, a1) = periods(hypothesis.fix_shipped_at, launch_start=since, launch_end=launch_end, now=now)
     counted = []
     for start, end in ((b0, b1), (a0, a1)):
@@ -218,4 +229,20 @@ def impact_of(
             session=session, launch=launch, start=start, end=end, now=now, hypotheses=[hypothesis], filter=filter
         )
         counted.append(Period(start, end, result.for_hypothesis(hypothesis), result.total))
-    return assess(hypothesis.fix_shipped_at, counted[0], counted[1], since=since, ended=now >= launch_end)
+    found = assess(hypothesis.fix_shipped_at, counted[0], counted[1], since=since, ended=now >= launch_end)
+    return replace(found, retired_at=retired_at) if retired_at is not None and now >= retired_at else found
+
+
+def _retired_at(session: Session, hypothesis: Hypothesis) -> dt.datetime | None:
+    """When a retired hypothesis was last retired (None: it is not, or no record says when)."""
+    if hypothesis.status != HypothesisStatus.RETIRED:
+        return None
+    return session.exec(
+        select(HypothesisStatusChange.changed_at)
+        .where(
+            HypothesisStatusChange.hypothesis_id == hypothesis.id,
+            HypothesisStatusChange.to_status == HypothesisStatus.RETIRED,
+        )
+        .order_by(col(HypothesisStatusChange.changed_at).desc())
+        .limit(1)
+    ).first()

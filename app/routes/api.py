@@ -422,6 +422,10 @@ class ImpactOut(BaseModel):
     change: float | None = Field(description="Relative change of the share: -0.72 is down 72 %.")
     p_value: float | None
     verdict: impact.Verdict
+    retired_at: dt.datetime | None = Field(
+        default=None,
+        description="Retired after its fix: the periods end here (no enquiries could be logged about it after).",
+    )
     method: str = impact.METHOD
 
 
@@ -437,7 +441,9 @@ def get_impact(slug: str, key: str, token: CurrentToken, session: SessionDep, no
     enquiries about it, `too_early` before. Outcomes waiting will not change: `too_little_after` (the launch
     ended less than 24 hours after the fix), `too_little_before` (no enquiries at all between when the
     hypothesis began to count and the fix), `too_few` (the periods are as long as they will get, with fewer
-    than 10 about it), `no_before` (the fix shipped before the hypothesis was counted: both periods empty)."""
+    than 10 about it), `no_before` (the fix shipped before the hypothesis was counted: both periods empty).
+    A hypothesis retired after its fix is counted until `retired_at` (retired less than 24 hours after the
+    fix: `too_little_after`)."""
     launch = launches.get_by_slug(session, slug)
     hypothesis = {h.key: h for h in launches.hypotheses_of(session, launch)}.get(key)
     if hypothesis is None:
@@ -459,4 +465,5 @@ def get_impact(slug: str, key: str, token: CurrentToken, session: SessionDep, no
         change=result.change,
         p_value=result.p_value,
         verdict=result.verdict,
+        retired_at=result.retired_at,
     )
