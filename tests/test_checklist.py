@@ -224,6 +224,35 @@ def test_a_tick_is_recorded_once_per_idempotency_key(db: Database, web: Web, peo
     assert row_counts(db)["enquiry_hypothesis"] == 2
 
 
+def test_a_tick_that_waited_in_the_browser_counts_when_it_was_ticked(
+    db: Database, web: Web, people: People, clock: time_machine.Traveller
+) -> None:
+    """A tick queued offline on the launch's last day and sent after midnight was refused
+    (outside_window) and lost, and any waiting tick landed in a later digest or day: the checklist
+    now sends when it was ticked, and the server counts it then."""
+    last_day = dt.date(2026, 11, 18)
+    make_launch(db, slug="last-day", ends_on=last_day)
+    kari = web("kari")
+    ticked = dt.datetime(2026, 11, 18, 22, 50, tzinfo=dt.UTC)  # 23:50 in Oslo, the last day
+    body = {"channel": "chat", "hypotheses": ["a"], "idempotency_key": "queued-0001", "occurred_at": ticked.isoformat()}
+    clock.move_to(dt.datetime(2026, 11, 18, 23, 10, tzinfo=dt.UTC))  # 00:10 the next day: the connection is back
+    assert tick(kari, {"channel": "chat", "hypotheses": ["a"]}, slug="last-day").status_code == 409  # sent now: out
+    sent = tick(kari, body, slug="last-day")
+    assert sent.status_code == 201, sent.text
+    assert dt.datetime.fromisoformat(sent.json()["logged_at"]) == ticked
+    [enquiry] = enquiries_in(db)
+    assert enquiry.created_at == ticked and enquiry.recorded_at == dt.datetime(2026, 11, 18, 23, 10, tzinfo=dt.UTC)
+    again = tick(kari, body, slug="last-day")  # the queue's retry, with the same time
+    assert again.status_code == 200 and again.json()["id"] == enquiry.id
+    # Counted on its day, as the launch page shows it.
+    page = kari.get("/launches/last-day?from=2026-11-18&to=2026-11-18").text
+    assert re.search(r'id="total-count">1<', page), page[:2000]
+    # Not in the future: a browser's clock is corrected by the server's, not trusted past a minute.
+    future = {**body, "idempotency_key": "queued-0002", "occurred_at": "2026-11-18T23:30:00+00:00"}
+    refused = tick(kari, future, slug="last-day")
+    assert refused.status_code == 422 and error_of(refused)["code"] == "occurred_at_out_of_range"
+
+
 def test_ticks_without_a_key_are_separate_enquiries(db: Database, web: Web, people: People, launch: Launch) -> None:
     kari = web("kari")
     ids = {tick(kari, {"channel": "phone", "hypotheses": ["a"]}).json()["id"] for _ in range(3)}

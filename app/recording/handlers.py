@@ -129,9 +129,7 @@ async def log_enquiry(request: Request, slug: str, body: ApiEnquiryIn) -> Respon
 async def _log(slug: str, body: ApiEnquiryIn, token_hash: str, writer: Writer) -> Response:
     now = dt.datetime.now(dt.UTC)
     credential = Credential("token", token_hash)
-    logged = await writer.submit(
-        body.request(slug=slug, credential=credential, received_at=now, occurred_at=body.occurred_at)
-    )
+    logged = await writer.submit(body.request(slug=slug, credential=credential, received_at=now))
     out = EnquiryOut(
         id=logged.id,
         created=logged.created,

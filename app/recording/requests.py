@@ -72,11 +72,19 @@ class EnquiryIn(BaseModel):
         pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Your id for this enquiry: sending it again returns the same enquiry instead of a new one.",
     )
+    # The checklist sends it for a tick that waited in the browser's queue (no connection, a server
+    # problem): counted from the arrival, it landed in a later digest or day, and after the launch's
+    # last day it was refused and lost. A tick sent at once carries none: the server's clock is the one.
+    occurred_at: BodyTime | None = Field(
+        default=None,
+        description="When the enquiry happened, ISO 8601 with offset, if not now (a telephony or CRM system "
+        "posting after the call, or days ticked on paper). Inside the launch's dates and not in the future.",
+        examples=["2026-11-18T09:42:00+01:00"],
+    )
 
-    def request(
-        self, *, slug: str, credential: Credential, received_at: dt.datetime, occurred_at: dt.datetime | None = None
-    ) -> EnquiryRequest:
+    def request(self, *, slug: str, credential: Credential, received_at: dt.datetime) -> EnquiryRequest:
         """What the writer records: the note scrubbed of personal data first."""
+        occurred_at = self.occurred_at
         if occurred_at is not None:
             try:
                 occurred_at = occurred_at.astimezone(dt.UTC)
@@ -101,19 +109,12 @@ class EnquiryIn(BaseModel):
 
 
 class ApiEnquiryIn(EnquiryIn):
-    """An enquiry as an integration sends it: possibly after the fact."""
+    """An enquiry as an integration sends it: nothing it does not know."""
 
     # A misspelt field ("hypothesis", "occured_at") was dropped: a 201 for an enquiry stored as "other",
     # or as now instead of when it happened. The checklist's own body stays lenient: a page loaded
     # before an upgrade may still be sending.
     model_config = ConfigDict(extra="forbid")
-
-    occurred_at: BodyTime | None = Field(
-        default=None,
-        description="When the enquiry happened, ISO 8601 with offset, if not now (a telephony or CRM system "
-        "posting after the call, or days ticked on paper). Inside the launch's dates and not in the future.",
-        examples=["2026-11-18T09:42:00+01:00"],
-    )
 
 
 # An integration's clock may run a little ahead of ours: that is not "in the future".
