@@ -665,11 +665,19 @@ def digest_send(slug: str) -> None:
     sender = sender_from(config)
     if sender is None:
         raise fail("Slack is not configured: set SLACK_BOT_TOKEN (or SLACK_WEBHOOK_URL), then try again.")
-    run = digests.send_now(db, launch, settings=config, now=now(), sender=sender)
+    run = digests.send_now(db, launch, settings=config, now=now(), sender=sender, max_pause=digests.BY_HAND_MAX_PAUSE)
+    tz = launches.zone(launch)
+    if run.status == DigestStatus.RETRYING and run.next_attempt_at is not None:
+        # Said so, an operator does not send it again and again (each a post once Slack is back);
+        # sending again replaces this one all the same.
+        retry = run.next_attempt_at.astimezone(tz)
+        raise fail(
+            f"Not sent yet: {run.error} It is kept: the scheduler (tally serve or tally scheduler) tries again at "
+            f"{retry:%H:%M} ({launch.timezone}). Sending again replaces it."
+        )
     if run.status not in (DigestStatus.SENT, DigestStatus.LATE):
         raise fail(f"Not sent ({run.status.value}): {run.error}")
     where = (launch.slack_channel or run.channel) if run.channel else WEBHOOKS_CHANNEL  # a webhook's: its own
-    tz = launches.zone(launch)
     start, end = run.window_start.astimezone(tz), run.window_end.astimezone(tz)
     typer.echo(f"Sent to {where} ({start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}, {launch.timezone}).")
 

@@ -741,6 +741,11 @@ def _resume(
 
 # --- by hand: preview, send now, send again ---------------------------------------------
 
+# A person pressed a button (or ran `tally digest send`) and waits: Slack's rate limits and the pauses
+# between tries are not waited out (they took minutes, behind a proxy's timeout, and a second press sent
+# a second digest); past this, the digest waits to be retried and the scheduler sends it.
+BY_HAND_MAX_PAUSE = 2.0  # seconds
+
 
 def _check_started(launch: Launch, now: dt.datetime) -> None:
     """A digest by hand covers the launch so far: before it starts there is no window to count."""
@@ -796,6 +801,19 @@ def send_now(
     _check_started(launch, now)  # before its run is recorded: a run that cannot be composed would stay pending
     with db.transaction() as session:
         start, end = _by_hand(session, launch, now)  # as the preview showed it
+        # One sent by hand earlier that Slack did not take yet would be posted by the scheduler's retry
+        # after this one, with older numbers: Slack got the same digest two or three times. This one
+        # covers its window (both run from the last scheduled digest), so it replaces it. Only a run
+        # still waiting: one a retry has taken over is already being posted.
+        session.execute(
+            sa.update(_run)
+            .where(
+                _run.c.launch_id == id_of(launch),
+                _run.c.kind == DigestKind.MANUAL.value,
+                _run.c.status == DigestStatus.RETRYING.value,
+            )
+            .values(status=DigestStatus.REPLACED.value, next_attempt_at=None)
+        )
         run_id = _insert(
             session,
             launch,

@@ -195,6 +195,7 @@ LABELS = {
     "retrying": N_("will retry"),
     "failed": N_("failed"),
     "missed": N_("missed"),
+    "replaced": N_("replaced by a later one"),
 }
 
 

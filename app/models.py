@@ -61,6 +61,7 @@ class DigestStatus(StrEnum):
     RETRYING = "retrying"  # Slack could not be reached; the scheduler tries again
     FAILED = "failed"  # Slack refused it; a lead must act (the error says how)
     MISSED = "missed"  # the app was down for longer than the grace period
+    REPLACED = "replaced"  # sent by hand, waiting for Slack, when a newer one was sent by hand: it covers this
 
 
 DELIVERED = (DigestStatus.SENT, DigestStatus.LATE, DigestStatus.DRY_RUN)

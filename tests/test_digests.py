@@ -691,6 +691,28 @@ def test_a_digest_by_hand_that_slack_held_up_says_it_is_late_and_whose_day_it_wa
     assert on_time.status == DigestStatus.SENT and "sent late" not in str(on_time.blocks)
 
 
+def test_sending_by_hand_again_replaces_the_one_slack_did_not_take(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Send now during a Slack outage said "will retry"; the lead (or `tally digest send`) sent again once
+    Slack was back, and the scheduler's retry then posted the first one too, with older numbers: the
+    same digest two or three times in the channel."""
+    log(db, launch, "send", at=local(18, 10))
+    slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
+    first = digests.send_now(
+        db, launch, settings=settings, now=local(18, 14, 0), sender=bot, sleep=lambda s: None, max_pause=2.0
+    )
+    assert first.status == DigestStatus.RETRYING
+    second = digests.send_now(db, launch, settings=settings, now=local(18, 14, 5), sender=bot, sleep=lambda s: None)
+    assert second.status == DigestStatus.SENT and second.window_start == first.window_start
+    done = run_due(db, settings, bot, local(18, 14, 30))
+    assert [r for r in done if r.kind == DigestKind.MANUAL] == []
+    by_hand = [m for m in slack.posts(CHANNEL) if m["metadata"]["event_payload"]["slot_key"].split(":")[1] == "manual"]
+    assert [m["metadata"]["event_payload"]["slot_key"] for m in by_hand] == [second.slot_key]
+    statuses = {r.slot_key: r.status for r in runs(db)}
+    assert statuses[first.slot_key] == DigestStatus.REPLACED and statuses[second.slot_key] == DigestStatus.SENT
+
+
 def test_a_digest_by_hand_links_to_its_own_window_to_the_second(
     db: Database, settings: Settings, launch: Launch
 ) -> None:
@@ -826,6 +848,19 @@ def test_the_closing_digest_is_next_after_the_last_days_last_digest_and_is_never
     [late] = run_due(db, settings, bot, due(20, 2))  # down from before midnight to two hours after
     assert late.status == DigestStatus.LATE and (late.window_start, late.window_end) == (local(19, 16), local(20, 0))
     assert "*1* in this window" in str(slack.posts(CHANNEL)[-1]["blocks"])
+
+
+def test_cli_send_says_a_digest_slack_did_not_take_is_kept_and_when_it_is_retried(
+    db: Database, slack: FakeSlack, launch: Launch
+) -> None:
+    """It said "Not sent (retrying): …" and exited 1, so operators sent it again: each a post once Slack
+    was back. And it waited out Slack's rate limit, minutes at a terminal, where the page does not."""
+    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    slack.queue("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "600"}))
+    result = CliRunner().invoke(cli, ["digest", "send", launch.slug], env=env)
+    assert result.exit_code == 1
+    assert "Not sent yet: " in result.output and "tries again at " in result.output, result.output
+    assert "Sending again replaces it." in result.output
 
 
 def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: Launch) -> None:

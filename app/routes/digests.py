@@ -17,11 +17,6 @@ from app.web import render
 
 router = APIRouter()
 
-# A lead pressed a button and waits for the page: Slack's rate limits and the pauses between tries are
-# not waited out here (they took minutes, behind a proxy's timeout, and a second press sent a second
-# digest); past this, the digest waits to be retried and the scheduler sends it.
-BY_HAND_MAX_PAUSE = 2.0  # seconds
-
 
 def by_hand(settings: Settings) -> Sender | None:
     return sender_from(settings, rate_limit_retries=0)
@@ -86,7 +81,9 @@ def send_now(
 ) -> Response:
     launch = launches.get_by_slug(session, slug)
     session.close()  # sending can take seconds; hold no connection meanwhile
-    digests.send_now(db, launch, settings=settings, now=now, sender=by_hand(settings), max_pause=BY_HAND_MAX_PAUSE)
+    digests.send_now(
+        db, launch, settings=settings, now=now, sender=by_hand(settings), max_pause=digests.BY_HAND_MAX_PAUSE
+    )
     return RedirectResponse(f"/launches/{slug}/digests", status_code=303)
 
 
@@ -99,5 +96,7 @@ def send_again(
     if run is None or launch is None:
         raise NotFound(f"No digest run {run_id}.")
     session.close()
-    digests.send_again(db, run_id, settings=settings, now=now, sender=by_hand(settings), max_pause=BY_HAND_MAX_PAUSE)
+    digests.send_again(
+        db, run_id, settings=settings, now=now, sender=by_hand(settings), max_pause=digests.BY_HAND_MAX_PAUSE
+    )
     return RedirectResponse(f"/launches/{launch.slug}/digests", status_code=303)
