@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import select
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -270,6 +271,20 @@ class _PgLoopConnection:
         await_only(transaction.__aexit__(None, None, None))
 
 
+def _dropped_while_idle(connection: Any) -> bool:
+    """Whether the server closed an idle connection (a restart, pg_terminate_backend, an idle timeout).
+
+    psycopg learns it only by using the connection: its status stays "idle", and the next batch on it
+    failed, 503s for requests minutes after the database came back. An idle connection has nothing to
+    read, while a closed one has the server's last message or the end of the stream waiting: a zero-wait
+    poll of the socket, no round trip. (Anything else readable, a rare notice, costs a new connection.)"""
+    try:
+        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):  # closed already: no socket to ask
+        return True
+    return bool(readable)
+
+
 class Database:
     """The engine plus the two kinds of session the app uses: read and write."""
 
@@ -376,12 +391,15 @@ class Database:
         """The PostgreSQL writer's own connection for ``lane``, kept between batches.
 
         Kept rather than drawn from a pool per batch: a pool's pre-ping would cost a round trip
-        per batch. A connection the server dropped (a restart, pg_terminate_backend) fails its
-        batch, whose requests get a 503 and are sent again; the next batch connects afresh.
+        per batch. A connection the server dropped while a batch was on it (a restart,
+        pg_terminate_backend) fails that batch, whose requests get a 503 and are sent again; one
+        it dropped while idle is seen before the next batch uses it (``_dropped_while_idle``).
         Statements time out on the server, so a lock held elsewhere turns into that 503 too,
         instead of a writer that waits for ever."""
         kept = self._pg_writer_connections.get(lane)
-        if kept is not None and kept.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        if kept is not None and (
+            kept.info.transaction_status != psycopg.pq.TransactionStatus.IDLE or _dropped_while_idle(kept)
+        ):
             # Dropped by the server, or left mid-statement by a batch that was cancelled or whose
             # event loop ended: connect afresh. A statement that failed cleanly leaves it idle.
             self._close_pg_writer(lane)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import UnionType
 from typing import Annotated, Union, get_args, get_origin
 
+import sqlalchemy as sa
 from fastapi import Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -21,6 +23,8 @@ from app.db import Database
 from app.errors import Forbidden, Invalid, Unauthenticated
 from app.models import ApiToken, Role, TokenRole, User
 from app.recording.credentials import bad_token, bearer_from, trusted_user
+
+log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LANGUAGE_COOKIE = "tally_lang"
@@ -41,8 +45,18 @@ def get_session(request: Request) -> Iterator[Session]:
     session (BEGIN IMMEDIATE on SQLite) so they never fail half-way with
     "database is locked"; reads stay concurrent."""
     db: Database = request.app.state.db
-    with db.session(write=request.method not in SAFE_METHODS) as session:
+    session = db.session(write=request.method not in SAFE_METHODS)
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except sa.exc.DBAPIError as exc:
+            # The server dropped the connection after the answer was made (a restart, a failover,
+            # pg_terminate_backend): closing rolls back, which fails. Raised here, the answer already
+            # sent was logged as an unhandled error and its keep-alive connection closed, so the
+            # client's next request on it got no answer. The pool does not reuse the connection.
+            log.warning("database connection lost after the answer was made: %s", type(exc.orig).__name__)
 
 
 async def get_now() -> dt.datetime:

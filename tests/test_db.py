@@ -7,6 +7,7 @@ import datetime as dt
 import sqlite3
 import threading
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from app import db as db_module
+from app import deps
 from app.config import Settings
 from app.db import CATCH_UP_PASSES, Database, UTCDateTime, checkpoint, checkpoint_until
 from app.main import create_app
@@ -385,14 +387,30 @@ def test_a_postgresql_batch_cancelled_mid_statement_leaves_a_writer_that_works(p
     assert asyncio.run(scenario()) == [(1,)]
 
 
-def test_a_postgresql_writer_connection_the_server_dropped_is_replaced_by_the_next_batch(pg_db: Database) -> None:
+def test_a_postgresql_writer_connection_the_server_dropped_while_idle_is_not_used_again(pg_db: Database) -> None:
+    """Terminated between batches (a restart, pg_terminate_backend), it still said "idle": the next batch
+    ran on it and failed, 503s for whoever was logging then, minutes after the database was back."""
     [(pid,)] = asyncio.run(pg_db.run_pg_write(_rows("SELECT pg_backend_pid()")))
     with pg_db.engine.connect() as connection:
-        connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    with pytest.raises(psycopg.OperationalError):
-        asyncio.run(pg_db.run_pg_write(_rows("SELECT 1")))  # this batch's requests get a 503
+        connection.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})  # waits for it
     [(new_pid,)] = asyncio.run(pg_db.run_pg_write(_rows("SELECT pg_backend_pid()")))
     assert new_pid != pid
+
+
+def test_a_request_whose_connection_the_server_dropped_after_answering_ends_quietly(pg_db: Database) -> None:
+    """Closing the request's session rolls back: on a connection the server had just dropped, that raised
+    after the answer was sent, which was logged as an unhandled error and closed the keep-alive
+    connection, so the client's next request on it got no answer."""
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(db=pg_db)), method="GET")
+    session_of_request = deps.get_session(request)  # type: ignore[arg-type]
+    session = next(session_of_request)
+    pid = session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    with pg_db.engine.connect() as other:
+        other.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})
+    with pytest.raises(StopIteration):
+        next(session_of_request)  # the request's end: no error
+    with pg_db.session() as fresh:  # and the pool does not hand out the dead connection
+        assert fresh.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid
 
 
 def test_none_and_bools_bind_on_sqlite_as_they_did_without_adapters() -> None:
