@@ -53,7 +53,7 @@ from app.observability import metrics
 from app.recording import writer
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
-from app.slack.client import Sender
+from app.slack.client import Sender, SlackError
 from app.slack.delivery import worker_name
 from app.slack.messages import template
 
@@ -715,6 +715,10 @@ def _resume(
             if taken is None:
                 continue
             launch = launch_by_id[run.launch_id]
+            stale = run.status == DigestStatus.PENDING
+            if stale and taken.blocks and (found := _found_in_slack(db, taken, launch, sender, settings)):
+                done.append(found)
+                continue
             posted_at = clock()
             late = is_late(run, posted_at, settings)
             if not taken.blocks:  # its process died before composing
@@ -729,7 +733,6 @@ def _resume(
             # It may have been posted already (a dropped connection, a dead process): look before
             # posting. A webhook cannot look, so a dead process's digest fails for a person to check;
             # a webhook retry goes ahead (webhook runs only wait for retries after errors that posted nothing).
-            stale = run.status == DigestStatus.PENDING
             check = bool(sender and (sender.can_check_channel or stale))
             done.append(
                 deliver(db, taken, launch, sender=sender, clock=clock, sleep=sleep, late=late, check_first=check)
@@ -737,6 +740,37 @@ def _resume(
         except Exception:  # one run that cannot be finished must not hold up the others behind it
             log.exception("digest run %s could not be resumed; the others go on", run.id)
     return done
+
+
+def _found_in_slack(
+    db: Database, run: DigestRun, launch: Launch, sender: Sender | None, settings: Settings
+) -> DigestRun | None:
+    """A claim whose process composed it, maybe posted it, then died or lost its database before saving
+    the outcome: if Slack has it, it is recorded as posted when Slack got it, as it was composed. Looked
+    for before anything else: composed anew as late first, the Digests page said "sent late" of the
+    on-time digest in the channel. (Not found, or Slack not answering: ``deliver`` looks again.)"""
+    if sender is None or not sender.can_check_channel or not launch.slack_channel:
+        return None
+    try:
+        posted = sender.find_posted(
+            channel=launch.slack_channel, slot_key=run.slot_key, oldest=run.created_at.timestamp() - 60
+        )
+    except SlackError:
+        return None
+    if posted is None or posted.ts is None:
+        return None
+    at = dt.datetime.fromtimestamp(float(posted.ts), dt.UTC)
+    log.info("digest %s for %s was already in Slack; recorded as posted then", run.slot_key, launch.slug)
+    return _save(
+        db,
+        run,
+        status=DigestStatus.LATE if is_late(run, at, settings) else DigestStatus.SENT,
+        sent_at=at,
+        channel=posted.channel,
+        slack_ts=posted.ts,
+        error=None,
+        next_attempt_at=None,
+    )
 
 
 # --- by hand: preview, send now, send again ---------------------------------------------

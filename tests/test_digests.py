@@ -981,6 +981,26 @@ def test_a_process_that_died_mid_send_is_taken_over_without_a_double_post(
     assert len(slack.posts(CHANNEL)) == 1
 
 
+def test_a_digest_posted_on_time_whose_outcome_was_not_saved_is_recorded_as_posted_then(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Posted at 13:00:40, then the database went away before the outcome was saved. The pass that took
+    the run over found it in Slack and did not post it again, but had first composed it anew as late:
+    the Digests page said "sent late 13:26 · Launch Tally was not running", Slack the on-time digest."""
+    run = digests.claim_slot(db, launch, local(18, 13), now=local(18, 13))
+    assert run is not None
+    run = digests._store_content(db, run, launch, now=local(18, 13), settings=settings, late=False)
+    with time_machine.travel(local(18, 13) + dt.timedelta(seconds=40), tick=False):  # Slack's ts for the message
+        bot.post(channel=CHANNEL, text=run.text, blocks=run.blocks, slot_key=run.slot_key)
+    [taken] = run_due(db, settings, bot, due(18, 13) + digests.STALE_CLAIM + dt.timedelta(minutes=10))
+    assert taken.id == run.id and taken.status == DigestStatus.SENT
+    assert taken.sent_at is not None and taken.sent_at - (local(18, 13) + dt.timedelta(seconds=40)) < dt.timedelta(
+        seconds=1
+    )
+    assert taken.text == run.text and "sent late" not in taken.text
+    assert len(slack.posts(CHANNEL)) == 1
+
+
 def test_an_enquiry_still_committing_at_a_digests_time_is_in_that_digest(
     pg: object, db: Database, settings: Settings, launch: Launch
 ) -> None:
