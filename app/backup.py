@@ -50,6 +50,30 @@ class BackupError(TallyError):
     (the command line prints it, without a traceback)."""
 
 
+def is_damage(exc: BaseException | None) -> bool:
+    """SQLite's own word that a file is not a database, or not a whole one (cut short, overwritten)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and code is not None and code & 0xFF in DAMAGE_CODES
+
+
+DAMAGE_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def unhealthy(path: Path, reason: object) -> str:
+    """What to say of a database file SQLite cannot read as one (``reason``: SQLite's words)."""
+    try:
+        with path.open("rb") as file:
+            looks_like_one = file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        looks_like_one = True
+    if not looks_like_one:  # a CSV, a log: most likely the wrong file, named by mistake
+        return (
+            f"{path} is not a SQLite database ({reason}): check TALLY_DATABASE_URL, or, if it was the database, "
+            "restore a backup with `tally restore`."
+        )
+    return f"{path} is not a healthy SQLite database: {reason}; restore a backup with `tally restore`."
+
+
 @dataclass(frozen=True)
 class Copied:
     path: Path
@@ -139,10 +163,14 @@ def _count(connection: sqlite3.Connection, table: str) -> int:
         return 0
 
 
-def _checked(connection: sqlite3.Connection, what: str) -> None:
+def _problems(connection: sqlite3.Connection) -> str | None:
     result = [row[0] for row in connection.execute("PRAGMA quick_check").fetchall()]
-    if result != ["ok"]:
-        raise BackupError(f"{what} is damaged: {'; '.join(result[:3])}")
+    return None if result == ["ok"] else "; ".join(result[:3])
+
+
+def _checked(connection: sqlite3.Connection, what: str) -> None:
+    if problems := _problems(connection):
+        raise BackupError(f"{what} is damaged: {problems}")
 
 
 def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
@@ -172,8 +200,13 @@ def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
             source.backup(copy)  # every page in one step: one snapshot, however busy the writers
             # Out of WAL mode: one self-contained file, which reads anywhere without a -shm beside it.
             copy.execute("PRAGMA journal_mode=DELETE")
-            _checked(copy, "The copy")
+            if problems := _problems(copy):  # a copy page for page: its damage is the database's own
+                raise BackupError(unhealthy(source_path.resolve(), problems))
             copied = Copied(target, 0, _revision(copy), _count(copy, "enquiry"))
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise BackupError(unhealthy(source_path.resolve(), exc)) from None
+            raise
         finally:
             copy.close()
             source.close()
@@ -288,6 +321,7 @@ class Restored:
     to_revision: str | None
     enquiries: int
     kept: Path | None  # the database as it was before, if there was one
+    damaged: str | None = None  # why SQLite could not read that one, if it could not
 
 
 def restore_sqlite(url: str, source: Path, *, now: dt.datetime, force: bool = False) -> Restored:
@@ -308,7 +342,7 @@ def restore_sqlite(url: str, source: Path, *, now: dt.datetime, force: bool = Fa
                 "`tally scheduler`) first, or add --force if you are sure nothing uses it."
             )
     target.parent.mkdir(parents=True, exist_ok=True)
-    kept = _keep(target, now)
+    kept, damaged = _keep(target, now)
     backup = _read_only(source)
     destination = _connect(target)
     try:
@@ -323,21 +357,39 @@ def restore_sqlite(url: str, source: Path, *, now: dt.datetime, force: bool = Fa
         now_at = migrations.current_revision(db)
     finally:
         db.dispose()
-    return Restored(source, target, revision, now_at, enquiries, kept)
+    return Restored(source, target, revision, now_at, enquiries, kept, damaged)
 
 
-def _keep(target: Path, now: dt.datetime) -> Path | None:
-    """A copy of the database about to be replaced, beside it (``<name>.before-restore-<time>``): a
-    restore of the wrong backup, or one that fails half-way, can then be undone."""
+def _keep(target: Path, now: dt.datetime) -> tuple[Path | None, str | None]:
+    """The database about to be replaced, kept beside it (``<name>.before-restore-<time>``): a
+    restore of the wrong backup, or one that fails half-way, can then be undone. Also what was
+    wrong with it, if SQLite could not read it as a database.
+
+    A healthy one is copied with the backup API (a consistent copy, even of one a forced restore
+    finds in use). A damaged one, which the backup API cannot read (and the restore could not
+    write into), is moved aside as it is, with its -wal and -shm: the restore then makes a new file."""
     if not target.is_file() or target.stat().st_size == 0:
-        return None
+        return None, None
     stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     kept = target.with_name(f"{target.name}.before-restore-{stamp}")
     os.close(os.open(kept, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # as a backup: its owner only
-    current, copy = _connect(target), _connect(kept)
     try:
-        current.backup(copy)
-    finally:
-        copy.close()
-        current.close()
-    return kept
+        # Read-only: a connection that may write would, on closing, fold the -wal into a damaged file and
+        # delete it, so that what was kept would not be the files as they were.
+        current = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        with contextlib.closing(current), contextlib.closing(_connect(kept)) as copy:
+            current.backup(copy)
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            kept.unlink(missing_ok=True)
+            raise
+        # Over the empty file made above, which holds the name for it.
+        target.replace(kept)
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                target.with_name(target.name + suffix).replace(kept.with_name(kept.name + suffix))
+        return kept, str(exc)
+    except BaseException:
+        kept.unlink(missing_ok=True)
+        raise
+    return kept, None

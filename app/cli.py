@@ -866,8 +866,22 @@ def restore_command(
         f"Restored {restored.source} into {restored.target} ({restored.enquiries} enquiries); "
         f"schema {restored.from_revision} -> {restored.to_revision}."
     )
-    if restored.kept is not None:
+    if restored.damaged is not None:
+        typer.echo(
+            f"The database it replaced was not a healthy SQLite database ({restored.damaged}): it is kept as it "
+            f"was, as {restored.kept}."
+        )
+    elif restored.kept is not None:
         typer.echo(f"The database it replaced is kept as {restored.kept}; delete it once you are sure.")
+
+
+def _refusal(exc: sa.exc.DatabaseError, url: str) -> str | None:
+    """One line for a database error the operator can fix, or None."""
+    from app import backup
+
+    if backup.is_sqlite(url) and backup.is_damage(exc.orig):
+        return backup.unhealthy(backup.sqlite_path(url).resolve(), exc.orig)
+    return None
 
 
 def main() -> None:
@@ -905,6 +919,12 @@ def main() -> None:
         # the database's own first line says which, never the statement (its parameters hold hashes).
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
         typer.echo(f"The database refused a value as given, and nothing was changed: {reason}", err=True)
+        sys.exit(1)
+    except sa.exc.DatabaseError as exc:
+        refusal = _refusal(exc, load_settings().database_url)
+        if refusal is None:
+            raise  # not the operator's to fix: a traceback for whoever fixes it
+        typer.echo(refusal, err=True)
         sys.exit(1)
     except OSError as exc:
         typer.echo(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)

@@ -262,6 +262,51 @@ def test_restore_keeps_the_database_it_replaces(sqlite_url: str, db: Database, t
         assert kept.execute("SELECT count(*) FROM enquiry").fetchone()[0] == 12
 
 
+def test_restore_recovers_a_damaged_database(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    """The restore needed most: a database cut short (a full disk, a bad copy). Its copy "before restore",
+    taken with the backup API, failed on it: a traceback, nothing restored, and an empty
+    `.before-restore-` file left at each try. The damaged files are now kept as they are."""
+    seed(db, 9)
+    copy = backup.backup_sqlite(sqlite_url, tmp_path / "backup.db")
+    db.dispose()
+    target = Path(sqlite_url.removeprefix("sqlite:///"))
+    damaged = target.read_bytes()[:50_000]
+    target.write_bytes(damaged)
+    wal = target.with_name(target.name + "-wal")
+    wal.write_bytes(b"what the log held")
+    env = {"TALLY_DATABASE_URL": sqlite_url}
+    refused = tally("restore", str(copy.path), env=env)  # the -wal: it may be in use
+    assert refused.returncode == 1 and "seems in use" in refused.stderr and "Traceback" not in refused.stderr
+    restored = tally("restore", str(copy.path), "--force", env=env)
+    assert restored.returncode == 0, restored.stderr
+    [kept] = [p for p in tmp_path.glob("tally.db.before-restore-*") if not p.name.endswith(("-wal", "-shm"))]
+    assert restored.stdout.splitlines()[1:] == [
+        "The database it replaced was not a healthy SQLite database (database disk image is malformed): it is kept "
+        f"as it was, as {kept}."
+    ]
+    assert kept.read_bytes() == damaged
+    assert all(p.stat().st_size > 0 for p in tmp_path.glob("*.before-restore-*")), "never an empty leftover"
+    assert kept.with_name(kept.name + "-wal").read_bytes() == b"what the log held"
+    assert consistent(target)["enquiries"] == 9
+    assert "Traceback" not in restored.stderr
+
+
+def test_a_damaged_database_is_said_in_one_line(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    seed(db, 2)
+    db.dispose()
+    target = Path(sqlite_url.removeprefix("sqlite:///"))
+    target.write_bytes(target.read_bytes()[:50_000])
+    env = {"TALLY_DATABASE_URL": sqlite_url}
+    said = (
+        f"{target} is not a healthy SQLite database: database disk image is malformed; restore a backup with "
+        "`tally restore`."
+    )
+    for args in (("backup", str(tmp_path / "nightly.db")), ("db", "current"), ("users", "list")):
+        result = tally(*args, env=env)
+        assert (result.returncode, result.stderr.strip()) == (1, said), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tally.db"]  # no backup, whole or partial
+
+
 @pytest.fixture
 def held_open(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
     """Another process with the database open, as a running `tally serve` has it."""

@@ -115,6 +115,19 @@ def test_db_current_on_a_mistyped_path_says_so_and_makes_no_file(tmp_path: Path)
     assert not missing.exists() and not missing.parent.exists()
 
 
+def test_a_file_that_is_not_a_database_is_said_in_one_line(tmp_path: Path) -> None:
+    table = tmp_path / "enquiries.csv"
+    table.write_text("occurred_at,hypotheses,channel\n2026-11-18T09:00:00+01:00,a,phone\n", encoding="utf-8")
+    for args in (("db", "upgrade"), ("db", "current"), ("users", "list")):
+        result = tally(*args, env={"TALLY_DATABASE_URL": f"sqlite:///{table}"})
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"{table} is not a SQLite database (file is not a database): check TALLY_DATABASE_URL, or, if it was the "
+            "database, restore a backup with `tally restore`."
+        )
+    assert table.read_text(encoding="utf-8").startswith("occurred_at,")
+
+
 def test_served_on_another_port_links_lead_there_unless_a_base_url_was_set(monkeypatch: pytest.MonkeyPatch) -> None:
     """`tally demo --port 8765` printed its own address, while digest links led to :8000."""
     from app.cli import served_at
