@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from app import migrations
-from app.db import Database
+from app.db import Database, make_folder_for
 from app.errors import TallyError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -185,7 +185,7 @@ def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
         raise BackupError(f"{target} exists already: choose another name, or add --force to replace it.")
     if target.resolve() == source_path.resolve():
         raise BackupError("The backup would overwrite the database itself: choose another path.")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder_for(target)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         partial.unlink(missing_ok=True)
@@ -341,7 +341,7 @@ def restore_sqlite(url: str, source: Path, *, now: dt.datetime, force: bool = Fa
                 f"The database {target} seems in use: {reason}. Stop the app (every `tally serve` and "
                 "`tally scheduler`) first, or add --force if you are sure nothing uses it."
             )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder_for(target)
     kept, damaged = _keep(target, now)
     backup = _read_only(source)
     destination = _connect(target)

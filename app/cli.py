@@ -875,12 +875,29 @@ def restore_command(
         typer.echo(f"The database it replaced is kept as {restored.kept}; delete it once you are sure.")
 
 
+def _reason(exc: sa.exc.DBAPIError) -> str:
+    """The driver's first line, never the statement (its parameters hold hashes)."""
+    return str(exc.orig).strip().splitlines()[0] if exc.orig and str(exc.orig).strip() else type(exc).__name__
+
+
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE
+
+
 def _refusal(exc: sa.exc.DatabaseError, url: str) -> str | None:
     """One line for a database error the operator can fix, or None."""
     from app import backup
 
     if backup.is_sqlite(url) and backup.is_damage(exc.orig):
         return backup.unhealthy(backup.sqlite_path(url).resolve(), exc.orig)
+    if getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+        parsed = make_url(url)
+        user, name = parsed.username or "the user it connects as", parsed.database
+        return (
+            f"The database user {user} may not do this in the database {name}: {_reason(exc)}. Launch "
+            f"Tally's database user must own its database (ALTER DATABASE {name} OWNER TO {user}) or at least "
+            f"have CREATE on its schema public (GRANT CREATE ON SCHEMA public TO {user}, run in {name}): "
+            "see docs/operations.md, Databases."
+        )
     return None
 
 

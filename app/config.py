@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from app.i18n import N_, TextValueError
 
@@ -174,6 +174,12 @@ class Settings(BaseSettings):
             raise ValueError("names no database: end it with /dbname, e.g. postgresql+psycopg://user@host:5432/tally")
         if value == "sqlite:///" or value.startswith("sqlite:///?"):
             raise ValueError("names no file: sqlite:///var/tally.db (relative) or sqlite:////abs/path/tally.db")
+        if value.startswith("sqlite") and _in_memory(make_url(value)):
+            # Every process, and every pooled connection, would have a database of its own, gone when it ends.
+            raise ValueError(
+                "an in-memory database would lose everything when the command ends: give a file path, "
+                "sqlite:///var/tally.db (relative) or sqlite:////abs/path/tally.db"
+            )
         return value
 
     @field_validator("note_retention_days", mode="before")
@@ -331,6 +337,11 @@ class Settings(BaseSettings):
 
 
 _URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def _in_memory(url: URL) -> bool:
+    database = url.database or ""
+    return database == ":memory:" or database.startswith("file::memory:") or url.query.get("mode") == "memory"
 
 
 def _variable_name(loc: tuple[Any, ...]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import select
 import sqlite3
 import threading
@@ -130,6 +131,29 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
 
 
+def file_in_path(path: Path) -> Path | None:
+    """The part of ``path``'s folders that is a file, not a folder, if one is."""
+    return next((part for part in reversed(path.parents) if part.exists() and not part.is_dir()), None)
+
+
+def not_a_folder(path: Path, file: Path) -> NotADirectoryError:
+    # mkdir said only "File exists: <that part>", which read as if the database (or backup) was there already.
+    return NotADirectoryError(
+        errno.ENOTDIR, f"{path} cannot be made: a part of its path is a file, not a folder", str(file)
+    )
+
+
+def make_folder_for(path: Path) -> None:
+    """The folder ``path`` goes in, made if missing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        file = file_in_path(path)
+        if file is None:
+            raise
+        raise not_a_folder(path, file) from exc
+
+
 def create_db_engine(url: str, *, connect_timeout: float = 5.0, lock_timeout: float | None = None) -> Engine:
     """``lock_timeout`` (PostgreSQL): how long a statement may wait for a lock another transaction
     holds before it fails (a 503 to a request) rather than hold its request and its thread for as long
@@ -137,7 +161,7 @@ def create_db_engine(url: str, *, connect_timeout: float = 5.0, lock_timeout: fl
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            make_folder_for(Path(parsed.database).expanduser())
         engine = sa.create_engine(
             url,
             hide_parameters=True,  # an error's text would carry them into the logs: notes, hashes

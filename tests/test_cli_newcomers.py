@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
+from tests.conftest import ThrowawayPostgres
 from tests.processes import ROOT
 
 EXAMPLE = ROOT / "hypotheses" / "payapp-redesign.yaml"
@@ -33,6 +36,16 @@ def tally(*args: str, env: dict[str, str], stdin: str | None = None) -> subproce
 @pytest.fixture
 def fresh(tmp_path: Path) -> dict[str, str]:
     return {"TALLY_DATABASE_URL": f"sqlite:///{tmp_path / 'new' / 'tally.db'}"}
+
+
+@pytest.fixture
+def empty(fresh: dict[str, str]) -> dict[str, str]:
+    """A brand-new database: on SQLite an empty file, as `tally db upgrade` or a provisioning tool leaves it
+    (on PostgreSQL, a database just created)."""
+    path = Path(fresh["TALLY_DATABASE_URL"].removeprefix("sqlite:///"))
+    path.parent.mkdir()
+    path.touch()
+    return fresh
 
 
 @pytest.mark.parametrize(
@@ -78,6 +91,8 @@ def test_with_auto_migrate_off_a_new_database_is_refused_in_one_line(fresh: dict
         (("hypotheses", "import", "/no/such/file.yaml"), {}, "cannot read"),
         (("users", "list"), {"TALLY_DATABASE_URL": UNREACHABLE}, "did not answer"),
         (("users", "list"), {"TALLY_ENV": "production"}, "TALLY_SECRET_KEY"),
+        # taken, then every verb ended in "TypeError: Invalid argument(s) 'max_overflow','pool_timeout'"
+        (("users", "list"), {"TALLY_DATABASE_URL": "sqlite:///:memory:"}, "an in-memory database would lose"),
         # Usage errors, as typer's own copy of click raises them: each said in a line, with the usage.
         (("nosuchverb",), {}, "No such command 'nosuchverb'"),
         (("users", "add", "bob", "--role", "superuser"), {}, "Invalid value for '--role'"),
@@ -126,6 +141,45 @@ def test_a_file_that_is_not_a_database_is_said_in_one_line(tmp_path: Path) -> No
             "database, restore a backup with `tally restore`."
         )
     assert table.read_text(encoding="utf-8").startswith("occurred_at,")
+
+
+def test_a_path_through_a_file_is_said_as_such(tmp_path: Path, empty: dict[str, str]) -> None:
+    """Where a part of the path was a file, mkdir said only "File exists: /tmp/x/a.csv"."""
+    table = tmp_path / "a.csv"
+    table.write_text("x\n", encoding="utf-8")
+    for args, env in (
+        (("db", "upgrade"), {"TALLY_DATABASE_URL": f"sqlite:///{table / 'x.db'}"}),
+        (("users", "list"), {"TALLY_DATABASE_URL": f"sqlite:///{table / 'x.db'}"}),
+        (("backup", str(table / "b.db")), empty),
+    ):
+        result = tally(*args, env=env)
+        made = table / ("b.db" if args[0] == "backup" else "x.db")
+        assert result.returncode == 1
+        assert result.stderr.strip() == f"{made} cannot be made: a part of its path is a file, not a folder: {table}"
+
+
+def test_a_user_who_may_not_create_tables_is_told_what_it_needs(pg: ThrowawayPostgres) -> None:
+    """PostgreSQL 15 gives PUBLIC no CREATE on schema public: `tally db upgrade` as a user that does not own
+    the database ended in 338 lines of ProgrammingError."""
+    url = make_url(pg.new_database())
+    role = f"tally_newcomer_{os.getpid()}"
+    admin = sa.create_engine(pg.admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        as_role = url.set(username=role, password=None).render_as_string(hide_password=False)
+        result = tally("db", "upgrade", env={"TALLY_DATABASE_URL": as_role})
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"The database user {role} may not do this in the database {url.database}: permission denied for schema "
+            f"public. Launch Tally's database user must own its database (ALTER DATABASE {url.database} OWNER TO "
+            f"{role}) or at least have CREATE on its schema public (GRANT CREATE ON SCHEMA public TO {role}, run in "
+            f"{url.database}): see docs/operations.md, Databases."
+        )
+    finally:  # the database goes at the end of the run, with the others; the role owns nothing in it
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        admin.dispose()
 
 
 def test_served_on_another_port_links_lead_there_unless_a_base_url_was_set(monkeypatch: pytest.MonkeyPatch) -> None:

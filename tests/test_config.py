@@ -70,6 +70,9 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
         ),
         ("TALLY_DATABASE_URL", "postgresql://postgres@db", "TALLY_DATABASE_URL: names no database"),
         ("TALLY_DATABASE_URL", "sqlite:///", "TALLY_DATABASE_URL: names no file"),
+        # taken, then every verb ended in "TypeError: Invalid argument(s) 'max_overflow','pool_timeout'"
+        ("TALLY_DATABASE_URL", "sqlite:///:memory:", "TALLY_DATABASE_URL: an in-memory database would lose"),
+        ("TALLY_DATABASE_URL", "sqlite:///file::memory:?uri=true", "TALLY_DATABASE_URL: an in-memory database"),
         ("TALLY_FORWARDED_ALLOW_IPS", "10.0.0.5, notanip", "TALLY_FORWARDED_ALLOW_IPS: 'notanip' is not an IP address"),
         # uvicorn reads networks strictly: with host bits set it took this for a name and trusted no one
         ("TALLY_FORWARDED_ALLOW_IPS", "10.0.0.5/24", "TALLY_FORWARDED_ALLOW_IPS: '10.0.0.5/24' is not an IP address"),
