@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app import api_tokens, auth, digests, hypothesis_sets, launches, migrations
-from app.config import ConfigError, Settings, load_settings, unknown_variables
+from app.config import ConfigError, Settings, hide_password, load_settings, unknown_variables
 from app.db import Database
 from app.deps import MAX_ROW_ID
 from app.errors import TallyError
@@ -875,9 +875,11 @@ def restore_command(
         typer.echo(f"The database it replaced is kept as {restored.kept}; delete it once you are sure.")
 
 
-def _reason(exc: sa.exc.DBAPIError) -> str:
-    """The driver's first line, never the statement (its parameters hold hashes)."""
-    return str(exc.orig).strip().splitlines()[0] if exc.orig and str(exc.orig).strip() else type(exc).__name__
+def _reason(exc: sa.exc.DBAPIError, url: str) -> str:
+    """The driver's first line, never the statement (its parameters hold hashes), nor the password
+    (libpq names the host, and a password with an unescaped @ ran into it)."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig and str(exc.orig).strip() else type(exc).__name__
+    return hide_password(reason, url)
 
 
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE
@@ -893,7 +895,7 @@ def _refusal(exc: sa.exc.DatabaseError, url: str) -> str | None:
         parsed = make_url(url)
         user, name = parsed.username or "the user it connects as", parsed.database
         return (
-            f"The database user {user} may not do this in the database {name}: {_reason(exc)}. Launch "
+            f"The database user {user} may not do this in the database {name}: {_reason(exc, url)}. Launch "
             f"Tally's database user must own its database (ALTER DATABASE {name} OWNER TO {user}) or at least "
             f"have CREATE on its schema public (GRANT CREATE ON SCHEMA public TO {user}, run in {name}): "
             "see docs/operations.md, Databases."
@@ -923,18 +925,17 @@ def main() -> None:
         typer.echo(exc.message, err=True)
         sys.exit(1)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        url = make_url(load_settings().database_url).render_as_string(hide_password=True)
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
+        url = load_settings().database_url
         typer.echo(
-            f"The database at {url} did not answer: {reason}\nCheck TALLY_DATABASE_URL and that the "
-            "database server is running.",
+            f"The database at {_shown_database(url)} did not answer: {_reason(exc, url)}\nCheck "
+            "TALLY_DATABASE_URL and that the database server is running.",
             err=True,
         )
         sys.exit(1)
     except sa.exc.DataError as exc:
         # A value the database cannot store (too long for its column, a number out of its range, a NUL):
         # the database's own first line says which, never the statement (its parameters hold hashes).
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
+        reason = _reason(exc, load_settings().database_url)
         typer.echo(f"The database refused a value as given, and nothing was changed: {reason}", err=True)
         sys.exit(1)
     except sa.exc.DatabaseError as exc:

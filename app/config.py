@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -168,6 +168,13 @@ class Settings(BaseSettings):
             if value.startswith(plain):
                 # Without a driver name SQLAlchemy would look for psycopg2, which is not installed.
                 value = "postgresql+psycopg://" + value.removeprefix(plain)
+        if value.startswith("postgresql") and "@" in (make_url(value).host or ""):
+            # The URL's password ends at its first @, so the rest of it was taken for the host name, and
+            # libpq's "failed to resolve host" echoed it.
+            raise ValueError(
+                "the password (or user name) holds an @, which must be written %40 in a URL, e.g. "
+                "postgresql+psycopg://tally:p%40ss@db:5432/tally"
+            )
         if value.startswith("postgresql") and not make_url(value).database:
             # libpq would connect to the server's default (often "postgres", the maintenance database)
             # and the migrations put Launch Tally's tables there.
@@ -336,12 +343,27 @@ class Settings(BaseSettings):
         return self.base_url.startswith("https://")
 
 
-_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+# A URL's password, up to the last @: one that holds an @ of its own (unescaped) is hidden whole, where
+# stopping at its first @ showed the rest.
+_URL_PASSWORD = re.compile(r"(://[^:/]*:).*@")
 
 
 def _in_memory(url: URL) -> bool:
     database = url.database or ""
     return database == ":memory:" or database.startswith("file::memory:") or url.query.get("mode") == "memory"
+
+
+def hide_password(text: str, database_url: str) -> str:
+    """``text`` (a driver's message, a URL) without the password of ``database_url``: wherever a
+    URL in it has one, and wherever the password's own text appears."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    found = _URL_PASSWORD.search(database_url)
+    if found:
+        written = found.group(0)[len(found.group(1)) : -1]
+        for password in {written, unquote(written)}:
+            if password:
+                text = text.replace(password, "***")
+    return text
 
 
 def _variable_name(loc: tuple[Any, ...]) -> str:

@@ -158,6 +158,14 @@ def test_a_path_through_a_file_is_said_as_such(tmp_path: Path, empty: dict[str, 
         assert result.stderr.strip() == f"{made} cannot be made: a part of its path is a file, not a folder: {table}"
 
 
+def test_a_password_with_an_unescaped_at_is_never_shown(tmp_path: Path) -> None:
+    """`postgres:***@cretPW@127.0.0.1… failed to resolve host 'cretPW@127.0.0.1'`: half the password, twice."""
+    for url in ("postgresql://postgres:se@cretPW@127.0.0.1:5432/x", "postgresql://postgres:se@cretPW@127.0.0.1:5432"):
+        result = tally("users", "list", env={"TALLY_DATABASE_URL": url})
+        assert result.returncode == 2 and "written %40" in result.stderr, result.stderr
+        assert "cretPW" not in result.stderr + result.stdout
+
+
 def test_a_user_who_may_not_create_tables_is_told_what_it_needs(pg: ThrowawayPostgres) -> None:
     """PostgreSQL 15 gives PUBLIC no CREATE on schema public: `tally db upgrade` as a user that does not own
     the database ended in 338 lines of ProgrammingError."""

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from app.config import ConfigError, Settings, load_settings, unknown_variables
+from app.config import ConfigError, Settings, hide_password, load_settings, unknown_variables
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,6 +170,33 @@ def test_a_rejected_database_url_is_shown_without_its_password(monkeypatch: pyte
         load_settings()
     assert "hunter2" not in str(caught.value)
     assert "mysql://tally:***@db:3306/tally" in str(caught.value)
+
+
+@pytest.mark.parametrize("database", ["/tally", ""], ids=["with a database", "without"])
+def test_a_password_with_an_unescaped_at_is_hidden_whole_and_refused(
+    monkeypatch: pytest.MonkeyPatch, database: str
+) -> None:
+    """Its first @ was taken for the end of the password: the rest was shown (`postgres:***@cretPW@…`),
+    and libpq's "failed to resolve host 'cretPW@127.0.0.1'" showed it again."""
+    monkeypatch.setenv("TALLY_DATABASE_URL", f"postgresql://postgres:se@cretPW@127.0.0.1:5432{database}")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "cretPW" not in message and "se@" not in message
+    assert message.startswith("TALLY_DATABASE_URL: the password (or user name) holds an @, which must be written %40")
+    assert f"(got 'postgresql://postgres:***@127.0.0.1:5432{database}')" in message
+    written = f"postgresql://postgres:se%40cretPW@127.0.0.1:5432{database}"
+    monkeypatch.setenv("TALLY_DATABASE_URL", written)
+    if database:
+        assert make_url(load_settings().database_url).password == "se@cretPW"
+
+
+def test_a_drivers_message_is_shown_without_the_password() -> None:
+    url = "postgresql+psycopg://tally:p%40ss%2Fw0rd@db.internal:5432/tally"
+    for said in ('connection to "p@ss/w0rd" failed', "no: p%40ss%2Fw0rd", "see postgresql://tally:p%40ss%2Fw0rd@db/x"):
+        shown = hide_password(said, url)
+        assert "p@ss" not in shown and "p%40ss" not in shown and "w0rd" not in shown, shown
+    assert hide_password("database tally does not exist", url) == "database tally does not exist"
 
 
 @pytest.mark.parametrize("enabled", [False, True])
