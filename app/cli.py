@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from app import api_tokens, auth, digests, hypothesis_sets, launches, migrations
 from app.config import ConfigError, Settings, hide_password, load_settings, unknown_variables
-from app.db import Database
+from app.db import Database, file_in_path, not_a_folder
 from app.deps import MAX_ROW_ID
 from app.errors import TallyError
 from app.jobs.scheduler import DigestScheduler
@@ -123,17 +123,10 @@ def _shown_database(url: str) -> str:
 @db_cli.command("current")
 def db_current() -> None:
     """Print the schema revision of the database and of the code (a SQLite file that is not there is not made)."""
-    from app import backup
-
     url = settings().database_url
-    if (
-        backup.is_sqlite(url)
-        and make_url(url).database not in (None, "", ":memory:")
-        and not backup.sqlite_path(url).exists()
-    ):
-        raise fail(f"There is no database at {backup.sqlite_path(url)}: check TALLY_DATABASE_URL.")
+    refuse_a_new_file(url)
     db = Database(url)
-    # Which database, too: a verb run from another directory finds (or makes) another SQLite file.
+    # Which database, too: a verb run from another directory finds another SQLite file.
     where = _shown_database(url)
     typer.echo(
         f"database: {migrations.current_revision(db) or 'empty'} ({where})\ncode:     {migrations.head_revision()}"
@@ -178,6 +171,7 @@ def hypotheses_import(paths: PathsArg) -> None:
             )
             for spec in specs
         ]
+    typer.echo(f"Imported into {_shown_database(db.url)}:")
     with db.session() as session:
         for change in changes:
             typer.echo(change.summary())
@@ -251,7 +245,7 @@ def users_add(
             )
     except TallyError as exc:
         raise fail(exc.message) from None
-    typer.echo(f"Added {user.username} ({user.role.value}).")
+    typer.echo(f"Added {user.username} ({user.role.value}) to {_shown_database(db.url)}.")
     if not password_stdin:
         typer.echo(f"Password (shown once): {password}")
 
@@ -272,11 +266,13 @@ def users_passwd(
             auth.set_password(session, user, password, now=now(), actor=actor())
     except TallyError as exc:
         raise fail(exc.message) from None
+    typer.echo(f"New password for {user.username} in {_shown_database(db.url)}; signed out everywhere.")
     if not password_stdin:
         typer.echo(f"Password (shown once): {password}")
 
 
-def _change_user(name: str, change: Callable[[Session, User], None]) -> None:
+def _change_user(name: str, change: Callable[[Session, User], None]) -> str:
+    """Where it was changed: the database, as the line saying so names it."""
     db = ready_database(settings())
     try:
         with db.transaction() as session:
@@ -286,21 +282,22 @@ def _change_user(name: str, change: Callable[[Session, User], None]) -> None:
             change(session, user)
     except TallyError as exc:
         raise fail(exc.message) from None
+    return _shown_database(db.url)
 
 
 @users_cli.command("disable")
 def users_disable(name: str) -> None:
     """Take a user's access away: signed out everywhere, and refused at sign-in and on every tick (kept, for the
     audit trail and their enquiries)."""
-    _change_user(name, lambda session, user: auth.set_active(session, user, False, now=now(), actor=actor()))
-    typer.echo(f"{name} is disabled and signed out everywhere.")
+    where = _change_user(name, lambda session, user: auth.set_active(session, user, False, now=now(), actor=actor()))
+    typer.echo(f"{name} is disabled in {where} and signed out everywhere.")
 
 
 @users_cli.command("enable")
 def users_enable(name: str) -> None:
     """Give a disabled user access again (with the password they had)."""
-    _change_user(name, lambda session, user: auth.set_active(session, user, True, now=now(), actor=actor()))
-    typer.echo(f"{name} can sign in again.")
+    where = _change_user(name, lambda session, user: auth.set_active(session, user, True, now=now(), actor=actor()))
+    typer.echo(f"{name} is enabled in {where}: they can sign in again.")
 
 
 @users_cli.command("role")
@@ -308,8 +305,8 @@ def users_role(
     name: str, role: Annotated[Role, typer.Argument(help="agent, lead or admin.", show_default=False)]
 ) -> None:
     """Change a user's role (it counts from their next request)."""
-    _change_user(name, lambda session, user: auth.set_role(session, user, role, now=now(), actor=actor()))
-    typer.echo(f"{name} is {role.value} now.")
+    where = _change_user(name, lambda session, user: auth.set_role(session, user, role, now=now(), actor=actor()))
+    typer.echo(f"{name} is {role.value} now, in {where}.")
 
 
 @users_cli.command("list")
@@ -340,7 +337,8 @@ def tokens_create(
     except TallyError as exc:
         raise fail(exc.message) from None
     typer.echo(
-        f"Token {token.id} ({token.role.value}) for {token.name!r} (shown once; store it in the integration's secrets):"
+        f"Token {token.id} ({token.role.value}) for {token.name!r} in {_shown_database(db.url)} (shown once; store it "
+        "in the integration's secrets):"
     )
     typer.echo(raw)
 
@@ -375,7 +373,7 @@ def tokens_revoke(
     if token.revoked_at is not None and token.revoked_at != at:
         typer.echo(f"Token {token.id} ({token.name}) was revoked already, at {token.revoked_at:%Y-%m-%d %H:%M} UTC.")
         return
-    typer.echo(f"Revoked token {token.id} ({token.name}).")
+    typer.echo(f"Revoked token {token.id} ({token.name}) in {_shown_database(db.url)}.")
 
 
 # --- serving -----------------------------------------------------------------------
@@ -460,9 +458,28 @@ def run_server(config: Settings, *, host: str, port: int, workers: int) -> None:
 
 def ready_database(config: Settings) -> Database:
     """The database, its schema brought up to date first (as `tally serve` does), so every verb
-    works on a brand-new database; with TALLY_AUTO_MIGRATE off, a clear refusal instead."""
+    works on a brand-new database; with TALLY_AUTO_MIGRATE off, a clear refusal instead. Never a
+    new SQLite file: only `tally db upgrade`, `serve`, `demo` and `restore` make one."""
+    refuse_a_new_file(config.database_url)
     prepare_database(config)
     return Database(config.database_url)
+
+
+def refuse_a_new_file(url: str) -> None:
+    """Run from another folder (the default sqlite:///./var/tally.db is relative to it) or with a
+    mistyped path, a verb made a new, empty database there and said it had done its work: a user
+    added to it could never sign in to the real app."""
+    from app import backup
+
+    if not backup.is_sqlite(url) or (path := backup.sqlite_path(url)).exists():
+        return
+    if (file := file_in_path(path)) is not None:
+        raise not_a_folder(path.absolute(), file)
+    relative = "" if path.is_absolute() else " (a sqlite:/// path is relative to the folder the command runs in)"
+    raise fail(
+        f"No database at {path.resolve()}{relative}: run `tally db upgrade` first to make one there, or set "
+        "TALLY_DATABASE_URL to the database you mean."
+    )
 
 
 def prepare_database(config: Settings) -> None:
@@ -541,6 +558,7 @@ def scheduler_command(
     """Run only the digest scheduler, as its own process (pair with `tally serve --no-scheduler`)."""
     config = settings()
     configure_logging(config.log_level, config.log_renderer)
+    refuse_a_new_file(config.database_url)
     prepare_database(config)
     if metrics_port is not None:
         token = config.metrics_token.get_secret_value() if config.metrics_token else None
@@ -743,8 +761,7 @@ def enquiries_import(
 
     config = settings()
     configure_logging("warning")
-    prepare_database(config)
-    db = Database(config.database_url)
+    db = ready_database(config)
     try:
         launch = _launch(db, slug)
         started = now()
@@ -771,7 +788,7 @@ def enquiries_import(
             )
     finally:
         db.dispose()
-    typer.echo(report.summary(launch))
+    typer.echo(report.summary(launch, database=_shown_database(db.url)))
 
 
 # --- retention, backup and restore --------------------------------------------------
@@ -797,7 +814,8 @@ def notes_purge(
         db.dispose()
     typer.echo(
         f"Erased {purged.notes} notes of enquiries before {purged.cutoff:%Y-%m-%d %H:%M} UTC "
-        f"({config.note_retention_days} days); {purged.digests} stored digests lost their quoted notes."
+        f"({config.note_retention_days} days) in {_shown_database(db.url)}; {purged.digests} stored digests lost "
+        "their quoted notes."
     )
 
 
@@ -829,7 +847,8 @@ def notes_erase(
         db.dispose()
     none = len(launch_of) - notes
     typer.echo(
-        f"Erased {notes} note{'' if notes == 1 else 's'}; {digests} stored digest{'' if digests == 1 else 's'} "
+        f"Erased {notes} note{'' if notes == 1 else 's'} in {_shown_database(db.url)}; {digests} stored "
+        f"digest{'' if digests == 1 else 's'} "
         "lost their quotes of them." + (f" {none} of the enquiries had no note left to erase." if none else "")
     )
 

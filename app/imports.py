@@ -100,11 +100,14 @@ class Report:
     skipped: int = 0  # already there: imported before
     added_per_day: Counter[dt.date] = field(default_factory=Counter)  # local days of the launch
 
-    def summary(self, launch: Launch) -> str:
+    def summary(self, launch: Launch, *, database: str) -> str:
+        """``database``: where they went, as a person would look for it (a relative path run from
+        another folder is another database)."""
         enquiries_in_file = self.added + self.skipped
         lines = [
             f"Read {self.rows} rows ({enquiries_in_file} enquiries).",
-            f"Added {self.added} enquiries to {launch.slug}; {self.skipped} were already there (skipped).",
+            f"Added {self.added} enquiries to {launch.slug} in {database}; {self.skipped} were already there "
+            "(skipped).",
         ]
         if self.added_per_day:
             lines.append(f"Added per day ({launch.timezone}):")

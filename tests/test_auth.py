@@ -40,6 +40,7 @@ from tests.helpers import (
     sign_in,
     with_cookie,
 )
+from tests.test_cli_newcomers import shown
 
 Web = Callable[[str | None], WebUser]
 WRONG = "Wrong user name or password."
@@ -587,7 +588,7 @@ def run_cli(db: Database, *args: str, input: str | None = None) -> Any:
 def test_cli_adds_a_user_with_a_generated_password_shown_once(app: Any, client: TestClient, db: Database) -> None:
     result = run_cli(db, "users", "add", "nina", "--role", "agent")
     assert result.exit_code == 0, result.output
-    assert "Added nina (agent)." in result.stdout
+    assert f"Added nina (agent) to {shown(db.url)}." in result.stdout
     match = re.search(r"Password \(shown once\): (\S+)", result.stdout)
     assert match, result.stdout
     password = match.group(1)
@@ -600,7 +601,7 @@ def test_cli_reads_a_password_from_stdin_and_does_not_print_it(app: Any, client:
     chosen = "chosen on the command line"
     result = run_cli(db, "users", "add", "nina", "--role", "lead", "--password-stdin", input=chosen + "\n")
     assert result.exit_code == 0, result.output
-    assert "Added nina (lead)." in result.stdout
+    assert f"Added nina (lead) to {shown(db.url)}." in result.stdout
     assert "Password" not in result.output and chosen not in result.output
     assert sign_in(browser(app), "nina", chosen).status_code == 303
 

@@ -33,6 +33,13 @@ def tally(*args: str, env: dict[str, str], stdin: str | None = None) -> subproce
     )
 
 
+def shown(url: str) -> str:
+    """The database as `tally` names it: a SQLite file's absolute path, else the URL without its password."""
+    if url.startswith("sqlite:///"):
+        return str(Path(url.removeprefix("sqlite:///")).resolve())
+    return make_url(url).render_as_string(hide_password=True)
+
+
 @pytest.fixture
 def fresh(tmp_path: Path) -> dict[str, str]:
     return {"TALLY_DATABASE_URL": f"sqlite:///{tmp_path / 'new' / 'tally.db'}"}
@@ -59,23 +66,23 @@ def empty(fresh: dict[str, str]) -> dict[str, str]:
     ],
     ids=lambda args: " ".join(args[:2]),
 )
-def test_every_verb_works_on_a_brand_new_database(fresh: dict[str, str], args: tuple[str, ...]) -> None:
-    result = tally(*args, env=fresh)
+def test_every_verb_works_on_a_brand_new_database(empty: dict[str, str], args: tuple[str, ...]) -> None:
+    result = tally(*args, env=empty)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_an_empty_list_says_where_it_looked_and_what_to_do(fresh: dict[str, str]) -> None:
+def test_an_empty_list_says_where_it_looked_and_what_to_do(empty: dict[str, str]) -> None:
     """Nothing at all printed, exit 0, was how running from the wrong directory (another SQLite file) looked."""
-    path = fresh["TALLY_DATABASE_URL"].removeprefix("sqlite:///")
-    users = tally("users", "list", env=fresh)
+    path = empty["TALLY_DATABASE_URL"].removeprefix("sqlite:///")
+    users = tally("users", "list", env=empty)
     assert f"No users in {path} yet: add one with `tally users add NAME --role admin`." in users.stdout
-    tokens = tally("tokens", "list", env=fresh)
+    tokens = tally("tokens", "list", env=empty)
     assert f"No API tokens in {path} yet" in tokens.stdout
 
 
-def test_with_auto_migrate_off_a_new_database_is_refused_in_one_line(fresh: dict[str, str]) -> None:
-    result = tally("users", "list", env={**fresh, "TALLY_AUTO_MIGRATE": "false"})
+def test_with_auto_migrate_off_a_new_database_is_refused_in_one_line(empty: dict[str, str]) -> None:
+    result = tally("users", "list", env={**empty, "TALLY_AUTO_MIGRATE": "false"})
     assert result.returncode != 0
     assert "tally db upgrade" in result.stderr and "Traceback" not in result.stderr
 
@@ -102,13 +109,13 @@ def test_with_auto_migrate_off_a_new_database_is_refused_in_one_line(fresh: dict
     ],
 )
 def test_known_errors_are_one_clear_message(
-    fresh: dict[str, str], args: tuple[str, ...], env: dict[str, str], says: str
+    empty: dict[str, str], args: tuple[str, ...], env: dict[str, str], says: str
 ) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {key: value.format(port=port) for key, value in env.items()}
-    result = tally(*args, env={**fresh, **env})
+    result = tally(*args, env={**empty, **env})
     assert result.returncode != 0
     assert says in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and ":secret@" not in result.stderr  # no password shown
@@ -126,8 +133,70 @@ def test_db_current_on_a_mistyped_path_says_so_and_makes_no_file(tmp_path: Path)
     """sqlite:///tmp/x.db (three slashes) is a path relative to where it runs: it made an empty file there."""
     missing = tmp_path / "nowhere" / "tally.db"
     result = tally("db", "current", env={"TALLY_DATABASE_URL": f"sqlite:///{missing}"})
-    assert result.returncode == 1 and f"There is no database at {missing}" in result.stderr
+    assert result.returncode == 1 and f"No database at {missing}: run `tally db upgrade` first" in result.stderr
     assert not missing.exists() and not missing.parent.exists()
+
+
+def in_folder(folder: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`tally ARGS` run in ``folder`` with no TALLY_ settings: on the default database, var/tally.db there."""
+    environ = {name: value for name, value in os.environ.items() if not name.startswith(("TALLY_", "SLACK_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=environ,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "add", "ada", "--role", "admin"),
+        ("users", "passwd", "ada"),
+        ("users", "role", "ada", "lead"),
+        ("tokens", "create", "telephony"),
+        ("hypotheses", "import", str(EXAMPLE)),
+        ("enquiries", "import", str(ROOT / "README.md"), "--launch", "payapp-redesign"),
+        ("users", "list"),
+        ("digest", "run-due"),
+        ("scheduler",),
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
+def test_a_verb_run_in_another_folder_makes_no_new_database_there(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`cd docs && tally users add ada --role admin` said "Added ada (admin)." into a new docs/var/tally.db,
+    and ada could not sign in to the real app."""
+    result = in_folder(tmp_path, *args)
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.strip() == (
+        f"No database at {tmp_path / 'var' / 'tally.db'} (a sqlite:/// path is relative to the folder the command "
+        "runs in): run `tally db upgrade` first to make one there, or set TALLY_DATABASE_URL to the database you mean."
+    )
+    assert not (tmp_path / "var").exists()
+
+
+def test_each_change_names_the_database_it_was_made_in(tmp_path: Path) -> None:
+    assert in_folder(tmp_path, "db", "upgrade").returncode == 0
+    where = tmp_path / "var" / "tally.db"
+    for args, said in (
+        (("users", "add", "ada", "--role", "admin"), f"Added ada (admin) to {where}."),
+        (("users", "passwd", "ada"), f"New password for ada in {where}; signed out everywhere."),
+        (("users", "role", "ada", "lead"), f"ada is lead now, in {where}."),
+        (("users", "disable", "ada"), f"ada is disabled in {where} and signed out everywhere."),
+        (("users", "enable", "ada"), f"ada is enabled in {where}: they can sign in again."),
+        (("tokens", "create", "telephony"), f"Token 1 (integration) for 'telephony' in {where} (shown once;"),
+        (("tokens", "revoke", "1"), f"Revoked token 1 (telephony) in {where}."),
+        (("hypotheses", "import", str(EXAMPLE)), f"Imported into {where}:"),
+    ):
+        result = in_folder(tmp_path, *args)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(said), result.stdout
+    with_stdin = in_folder(tmp_path, "users", "passwd", "ada", "--password-stdin", stdin="a password of my own\n")
+    assert with_stdin.stdout == f"New password for ada in {where}; signed out everywhere.\n"
 
 
 def test_a_file_that_is_not_a_database_is_said_in_one_line(tmp_path: Path) -> None:
@@ -226,10 +295,10 @@ def test_a_misspelt_variable_is_warned_of_by_every_verb(fresh: dict[str, str]) -
     assert "did you mean TALLY_DATABASE_URL?" in result.stderr
 
 
-def test_importing_a_draft_says_what_it_takes_to_log_enquiries(fresh: dict[str, str], tmp_path: Path) -> None:
+def test_importing_a_draft_says_what_it_takes_to_log_enquiries(empty: dict[str, str], tmp_path: Path) -> None:
     draft = tmp_path / "draft.yaml"
     draft.write_text("slug: draft-launch\nname: Draft\nstarts_on: 2026-11-16\n", encoding="utf-8")
-    result = tally("hypotheses", "import", str(draft), env=fresh)
+    result = tally("hypotheses", "import", str(draft), env=empty)
     assert result.returncode == 0, result.stderr
     assert (
         "draft-launch is a draft: agents cannot log enquiries and no digests go out until it is live" in result.stdout

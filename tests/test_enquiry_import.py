@@ -25,6 +25,7 @@ from app.recording.record import NewEnquiry, Recorded, insert_many
 from app.recording.requests import IDEMPOTENCY_KEY_PATTERN
 from tests.conftest import ThrowawayPostgres
 from tests.factories import hypothesis_ids, log, make_launch
+from tests.test_cli_newcomers import shown
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)  # launch day 5 (it starts on Monday 16 November)
 HEADER = "occurred_at,hypotheses,channel,segment,note,count\n"
@@ -82,7 +83,7 @@ def test_happy_path_counts_per_hypothesis_other_channel_and_day(db: Database, la
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "Read 3 rows (5 enquiries).",
-        "Added 5 enquiries to test-launch; 0 were already there (skipped).",
+        f"Added 5 enquiries to test-launch in {shown(db.url)}; 0 were already there (skipped).",
         "Added per day (Europe/Oslo):",
         "  2026-11-16 Mon  2",
         "  2026-11-17 Tue  3",
@@ -125,7 +126,7 @@ def test_running_the_same_file_again_adds_nothing(db: Database, launch: Launch, 
     assert again.exit_code == 0, again.output
     assert again.stdout.splitlines() == [
         "Read 3 rows (5 enquiries).",
-        "Added 0 enquiries to test-launch; 5 were already there (skipped).",
+        f"Added 0 enquiries to test-launch in {shown(db.url)}; 5 were already there (skipped).",
     ]
     assert [(r.id, r.idempotency_key) for r in stored(db)] == before
     assert counts(db, launch).total == 5
@@ -146,7 +147,7 @@ def test_an_extended_file_adds_only_the_new_rows(db: Database, launch: Launch, t
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "Read 4 rows (9 enquiries).",
-        "Added 4 enquiries to test-launch; 5 were already there (skipped).",
+        f"Added 4 enquiries to test-launch in {shown(db.url)}; 5 were already there (skipped).",
         "Added per day (Europe/Oslo):",
         "  2026-11-17 Tue  2",
         "  2026-11-18 Wed  2",
@@ -175,7 +176,7 @@ def test_rows_imported_before_the_launch_changed_under_them_are_skipped_not_refu
     extended = first + "2026-11-18T11:00:00+01:00,a,chat,,,2\n"
     result = run_import(db.url, write(tmp_path, extended))
     assert result.exit_code == 0, result.output
-    assert "Added 2 enquiries to test-launch; 4 were already there (skipped)." in result.stdout
+    assert f"Added 2 enquiries to test-launch in {shown(db.url)}; 4 were already there (skipped)." in result.stdout
     assert len(stored(db)) == 6
     # Not imported before, the same row is refused as it was.
     raised = extended.replace("b,social,,,3", "b,social,,,4")
@@ -201,7 +202,7 @@ def test_the_keys_hold_nothing_of_the_notes(db: Database, launch: Launch, tmp_pa
     # So a note changed after the import brings in nothing, nor does the scrubber reading it anew.
     assert run_import(db.url, write(tmp_path, PAPER)).exit_code == 0
     changed = run_import(db.url, write(tmp_path, PAPER.replace("ring meg på 98765432", "ringte om faktura")))
-    assert "Added 0 enquiries to test-launch; 5 were already there (skipped)." in changed.stdout
+    assert f"Added 0 enquiries to test-launch in {shown(db.url)}; 5 were already there (skipped)." in changed.stdout
 
 
 def test_identical_rows_are_separate_enquiries(db: Database, launch: Launch, tmp_path: Path) -> None:
@@ -433,7 +434,12 @@ def _hypotheses(db: Database) -> list[Hypothesis]:
 
 @pytest.fixture
 def empty_url(tmp_path: Path, postgres: ThrowawayPostgres | None) -> str:
-    return postgres.new_database() if postgres is not None else f"sqlite:///{tmp_path / 'fresh.db'}"
+    """A database just made: on PostgreSQL, by createdb; on SQLite, an empty file (where none is, `tally`
+    makes none: that is `tally db upgrade`'s)."""
+    if postgres is not None:
+        return postgres.new_database()
+    (tmp_path / "fresh.db").touch()
+    return f"sqlite:///{tmp_path / 'fresh.db'}"
 
 
 def test_a_fresh_database_is_migrated_first(empty_url: str, tmp_path: Path) -> None:
@@ -513,12 +519,14 @@ def test_rows_imported_before_the_keys_left_the_notes_out_are_known_after_the_up
 
         result = run_import(empty_url, write(tmp_path, HEADER + "\n".join(lines) + "\n"))
         assert result.exit_code == 0, result.output
-        assert "Added 0 enquiries to test-launch; 7 were already there (skipped)." in result.stdout
+        said = f"Added 0 enquiries to test-launch in {shown(empty_url)}; 7 were already there (skipped)."
+        assert said in result.stdout
         assert migrations.current_revision(database) == migrations.head_revision()
         assert not {r.idempotency_key for r in stored(database)} & set(old_keys)
         # A count raised since adds only the difference, under the new keys.
         raised = run_import(empty_url, write(tmp_path, HEADER + "\n".join(lines)[:-1] + "5\n"))
-        assert "Added 2 enquiries to test-launch; 7 were already there (skipped)." in raised.stdout
+        said = f"Added 2 enquiries to test-launch in {shown(empty_url)}; 7 were already there (skipped)."
+        assert said in raised.stdout
     finally:
         database.dispose()
 

@@ -23,6 +23,7 @@ from app.models import AuditEvent, HypothesisRevision, HypothesisStatus, Launch,
 from app.tallies import tally
 from tests.factories import log
 from tests.helpers import changed_tables, snapshot
+from tests.test_cli_newcomers import shown
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPOTHESES = ROOT / "hypotheses"
@@ -595,18 +596,25 @@ def _cli(db: Database, *args: str) -> str:
     return result.output
 
 
+def _import(db: Database, path: Path) -> str:
+    """What `tally hypotheses import` says of each launch, after the line naming the database."""
+    first, _, rest = _cli(db, "hypotheses", "import", str(path)).partition("\n")
+    assert first == f"Imported into {shown(db.url)}:"
+    return rest
+
+
 def test_cli_import_twice_days_apart_changes_nothing_and_export_imports_back(db: Database, tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     with time_machine.travel(NOW, tick=False):
-        assert "app-launch: created" in _cli(db, "hypotheses", "import", str(path))
+        assert "app-launch: created" in _import(db, path)
     before = snapshot(db)
     with time_machine.travel(NOW + dt.timedelta(days=3), tick=False):
-        assert _cli(db, "hypotheses", "import", str(path)).strip() == "app-launch: unchanged"
+        assert _import(db, path).strip() == "app-launch: unchanged"
     assert not changed_tables(before, snapshot(db))  # timestamps and audit trail included
 
     exported = write(tmp_path, _cli(db, "hypotheses", "export", "app-launch"), "exported.yaml")
     with time_machine.travel(NOW + dt.timedelta(days=4), tick=False):
-        assert _cli(db, "hypotheses", "import", str(exported)).strip() == "app-launch: unchanged"
+        assert _import(db, exported).strip() == "app-launch: unchanged"
     assert not changed_tables(before, snapshot(db))
 
 
@@ -626,8 +634,8 @@ def test_a_set_that_retired_a_hypothesis_round_trips_unchanged(db: Database, tmp
         "v2.yaml",
     )
     with time_machine.travel(NOW, tick=False):
-        _cli(db, "hypotheses", "import", str(v1))
-        assert _cli(db, "hypotheses", "import", str(v2)).strip() == "ord-test: added: d; updated: b, c; retired: a"
+        _import(db, v1)
+        assert _import(db, v2).strip() == "ord-test: added: d; updated: b, c; retired: a"
     before = snapshot(db)
     exported = _cli(db, "hypotheses", "export", "ord-test")
     assert [line for line in exported.splitlines() if line.startswith("- key:")] == [
@@ -637,10 +645,8 @@ def test_a_set_that_retired_a_hypothesis_round_trips_unchanged(db: Database, tmp
         "- key: a",  # after the file's rows
     ]
     with time_machine.travel(NOW + dt.timedelta(days=1), tick=False):
-        assert (
-            _cli(db, "hypotheses", "import", str(write(tmp_path, exported, "e.yaml"))).strip() == "ord-test: unchanged"
-        )
-        assert _cli(db, "hypotheses", "import", str(v2)).strip() == "ord-test: unchanged"
+        assert _import(db, write(tmp_path, exported, "e.yaml")).strip() == "ord-test: unchanged"
+        assert _import(db, v2).strip() == "ord-test: unchanged"
     assert not changed_tables(before, snapshot(db))
 
 
@@ -723,18 +729,18 @@ def test_cli_import_that_moves_the_dates_past_logged_enquiries_says_how_many_cou
     import printed "launch fields changed: starts_on" only."""
     path = write(tmp_path, MINIMAL)
     with time_machine.travel(NOW, tick=False):
-        _cli(db, "hypotheses", "import", str(path))
+        _import(db, path)
     with db.session() as session:
         launch = launches.get_by_slug(session, "app-launch")
     for day in (16, 16, 17, 18):
         log(db, launch, "login-loop", at=dt.datetime(2026, 11, day, 10, 0, tzinfo=dt.UTC))
     with time_machine.travel(NOW, tick=False):
-        moved = _cli(db, "hypotheses", "import", str(write(tmp_path, MINIMAL.replace("11-16", "11-18"))))
+        moved = _import(db, write(tmp_path, MINIMAL.replace("11-16", "11-18")))
         assert "app-launch: launch fields changed: starts_on, ends_on" in moved
         assert "3 enquiries already logged fall outside the launch's new dates" in moved, moved
-        back = _cli(db, "hypotheses", "import", str(path))
+        back = _import(db, path)
     assert "outside" not in back, back
     # Any other change says nothing of it.
     with time_machine.travel(NOW, tick=False):
-        renamed = _cli(db, "hypotheses", "import", str(write(tmp_path, MINIMAL.replace("App launch", "App"))))
+        renamed = _import(db, write(tmp_path, MINIMAL.replace("App launch", "App")))
     assert "outside" not in renamed

@@ -329,6 +329,7 @@ def test_a_metrics_directory_that_is_gone_is_made_not_a_crash(tmp_path: Path) ->
     """PROMETHEUS_MULTIPROC_DIR on /run or /tmp is gone after a reboot: every `tally` command died at
     import with FileNotFoundError (prometheus-client opens its files as soon as it is imported)."""
     gone = tmp_path / "run" / "tally-metrics"
+    (tmp_path / "tally.db").touch()
     env = {
         "TALLY_DATABASE_URL": f"sqlite:///{tmp_path / 'tally.db'}",
         "PROMETHEUS_MULTIPROC_DIR": str(gone),

@@ -27,7 +27,7 @@ from app.main import create_app
 from app.models import AuditEvent, DigestRun, Enquiry, EnquiryHypothesis, Launch, TokenRole
 from tests.conftest import People, WebUser, make_settings
 from tests.factories import fresh, log, make_launch
-from tests.test_cli_newcomers import tally
+from tests.test_cli_newcomers import shown, tally
 from tests.test_launch_page import counts, totals
 
 Web = Callable[[str | None], WebUser]
@@ -235,7 +235,8 @@ def test_the_retention_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
 
 
 def test_the_command_on_a_fresh_database(tmp_path: Path) -> None:
-    env = {"TALLY_DATABASE_URL": f"sqlite:///{tmp_path / 'new' / 'tally.db'}", "TALLY_NOTE_RETENTION_DAYS": "30"}
+    (tmp_path / "tally.db").touch()  # just made, still empty
+    env = {"TALLY_DATABASE_URL": f"sqlite:///{tmp_path / 'tally.db'}", "TALLY_NOTE_RETENTION_DAYS": "30"}
     result = tally("notes", "purge", "--now", "2026-12-01T12:00:00+01:00", env=env)
     assert result.returncode == 0, result.stderr
     assert "Erased 0 notes of enquiries before 2026-11-01 11:00 UTC (30 days)" in result.stdout
@@ -383,7 +384,7 @@ def test_the_command_erases_chosen_notes_or_none(db: Database, launch: Launch, d
     assert set(RECENT_OTHER[:2]) <= set(stored_notes(db).values())
     result = tally("notes", "erase", *map(str, chosen), env=env)
     assert result.returncode == 0, result.stderr
-    assert "Erased 2 notes; 0 stored digests lost their quotes of them." in result.stdout
+    assert f"Erased 2 notes in {shown(database_url)}; 0 stored digests lost their quotes of them." in result.stdout
     assert not set(stored_notes(db).values()) & set(RECENT_OTHER[:2])
     again = tally("notes", "erase", str(chosen[0]), env=env)
     assert "Erased 0 notes" in again.stdout and "1 of the enquiries had no note left to erase." in again.stdout
