@@ -59,6 +59,7 @@
   let retryDelay = RETRY_MIN_MS;
   let retryTimer = null;
   let lastTick = null;  // {signature, at}: the latest tick, to tell a second press from a second enquiry
+  let goneAt = -Infinity;  // when a button went away with its press, or focus was moved off one: see the wiring
   let guesses = 0;  // changes made on screen ahead of the server (bump), to tell a stale count from a fresh one
 
   // --- small helpers ---------------------------------------------------------------
@@ -751,6 +752,7 @@
     // buttons): the button of the hypothesis it was about, which stays; Other's for Other.
     const own = keys.length ? keys.map((k) => buttons.find((b) => b.dataset.key === k)) : [otherButton()];
     const target = [...own, ...buttons].find((b) => b && !b.disabled) || document.getElementById("main");
+    goneAt = Date.now();  // Enter pressed twice on the button that went: the second must not log this one
     target.focus();
   }
 
@@ -783,6 +785,7 @@
   function logSelection() {
     const keys = selection();
     if (!keys.length) return;
+    goneAt = Date.now();  // the bar goes: see the wiring
     const missing = missingChoice();
     if (missing.length) {
       askToChoose(keys, missing);  // the selection stays, to log once chosen
@@ -840,15 +843,27 @@
   // --- wiring -------------------------------------------------------------------------
   // On the page's root, not on the buttons: the buttons are swapped when the list changes.
 
+  // A button that goes away with its press (the bar's, a notice's Undo, a box's Dismiss) leaves its
+  // place to another: the second click of a double-click lands on whatever is under the pointer now
+  // (the strip lets clicks through where it draws nothing, a box gone moves the board up), a second
+  // Enter on the hypothesis's button focus was moved to. Within SAME_TICK_MS, a hypothesis's button
+  // reached so is that same press again, and logs nothing. Keys log as ever: each names what it logs.
+  const GOES_AWAY = "#dock button, #changes button, #not-logged button, #recent button";
+  root.addEventListener("click", (event) => {
+    // Before the button's own listener, which may take it out of the page.
+    if (event.target instanceof Element && event.target.closest(GOES_AWAY)) goneAt = Date.now();
+  }, true);
   root.addEventListener("click", (event) => {
     if (!(event.target instanceof Element)) return;
-    if (event.target.closest("#other-button")) {
-      openOther();
+    const button = event.target.closest("button.tick");
+    if (!button || !board.contains(button)) return;
+    if (Date.now() - goneAt < SAME_TICK_MS) {
+      goneAt = Date.now();  // and a third press too
       return;
     }
-    const button = event.target.closest("button.tick[data-key]");
-    if (!button || !board.contains(button)) return;
-    if (selection().length) {
+    if (button === otherButton()) {
+      openOther();
+    } else if (selection().length) {
       if (event.detail < 2) toggle(button.dataset.key);  // a double-click toggles once
     } else {
       enqueue([button.dataset.key], null);

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Request, Response, Route, expect
+from playwright.sync_api import Locator, Page, Request, Response, Route, expect
 
 from app import auth, hypothesis_sets, i18n
 from app.models import Launch, LaunchStatus, User
@@ -1600,4 +1600,143 @@ def test_notices_never_cover_the_tick_buttons_beside_them(open_checklist: OpenCh
     page.evaluate("window.scrollTo(0, 0)")
     page.locator("#toasts button").first.focus()
     assert page.evaluate("window.scrollY") == 0
+    page.clock.resume()
+
+
+# --- 13. a press repeated on a button that goes away with the first ------------------------
+
+
+def tick_posts(page: Page) -> list[str]:
+    """The bodies of the tick requests the page sends from now on."""
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.post_data or "") if is_tick_request(r) else None)
+    return posts
+
+
+def settled(page: Page) -> None:
+    """A round trip to the page: the events of the last key press or click have been handled."""
+    page.evaluate("0")
+
+
+def test_enter_pressed_twice_on_a_button_that_goes_away_logs_nothing_more(checklist: Checklist) -> None:
+    """The first Enter on "Log as one enquiry", "Clear" or a notice's Undo moves focus to a hypothesis's
+    button (its own went away), and a second Enter a moment later logged that hypothesis."""
+    page = checklist.page
+    with_fake_clock(checklist)
+    page.clock.pause_at(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))  # the presses come within the half second
+    posts = tick_posts(page)
+
+    page.keyboard.press("Shift+1")
+    page.keyboard.press("Shift+2")
+    page.locator("#log-selected").focus()
+    page.keyboard.press("Enter")
+    expect(checklist.tick("billing")).to_be_focused()
+    page.keyboard.press("Enter")
+    settled(page)
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing + Hypothesis login")
+    assert [e.keys for e in checklist.wait_for_stored(1)] == [{"billing", "login"}]
+    assert len(posts) == 1
+    expect(checklist.count("billing")).to_have_text("1")
+
+    page.clock.run_for(1_000)
+    page.keyboard.press("Shift+3")
+    page.locator("#clear-selected").focus()
+    page.keyboard.press("Enter")
+    expect(checklist.tick("delivery")).to_be_focused()
+    page.keyboard.press("Enter")
+    settled(page)
+    assert len(posts) == 1
+    expect(checklist.count("delivery")).to_have_text("0")
+    page.keyboard.press("3")  # a key is never a press repeated: it logs at once
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis delivery")
+    checklist.wait_for_stored(2)
+
+    page.clock.run_for(1_000)
+    undo = checklist.toasts.first.get_by_role("button", name="Undo: Hypothesis delivery")
+    undo.focus()
+    page.keyboard.press("Enter")
+    expect(checklist.toasts.first).to_have_text("Undone")
+    expect(checklist.tick("delivery")).to_be_focused()
+    page.keyboard.press("Enter")
+    settled(page)
+    checklist.wait_for_stored(1)
+    assert len(posts) == 2
+
+    page.clock.run_for(600)  # later, Enter on the hypothesis's button is a tick of its own
+    page.keyboard.press("Enter")
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis delivery")
+    assert [e.keys for e in checklist.wait_for_stored(2)] == [{"billing", "login"}, {"delivery"}]
+    page.clock.resume()
+
+
+# Where in the rectangle a button had the pointer is over a hypothesis's button now (what a second click
+# there reaches), or null.
+OVER_A_TICK = """({x, y, width, height}) => {
+  for (let dy = 2; dy < height - 1; dy += 3) {
+    for (let dx = 2; dx < width - 1; dx += 3) {
+      const hit = document.elementFromPoint(x + dx, y + dy);
+      if (hit && hit.closest("button.tick[data-key]")) return [x + dx, y + dy];
+    }
+  }
+  return null;
+}"""
+
+
+def double_click(page: Page, button: Locator, gone: Callable[[], None]) -> None:
+    """A double-click on ``button``, its second click once the first has made it go (``gone``): where
+    the button was, now over a hypothesis's button."""
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    gone()
+    point = page.evaluate(OVER_A_TICK, box)
+    assert point, "the button's place is over no hypothesis's button now: the test shows nothing"
+    page.mouse.move(*point)
+    page.mouse.down(click_count=2)
+    page.mouse.up(click_count=2)
+    settled(page)
+
+
+def test_a_double_click_on_a_button_that_goes_away_logs_nothing_under_the_pointer(
+    open_checklist: OpenChecklist,
+) -> None:
+    """The strip at the foot of the window lets clicks through where it draws nothing: the second click
+    on "Log as one enquiry" or a notice's Undo, once they were gone, logged the hypothesis under them;
+    so did the second click on the list-changed box's Dismiss, the box gone and the buttons moved up."""
+    checklist = open_checklist(MANY_KEYS, viewport=(1366, 657))
+    page = checklist.page
+    with_fake_clock(checklist)
+    page.clock.pause_at(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))  # the clicks come within the half second
+    posts = tick_posts(page)
+
+    page.keyboard.press("Shift+1")
+    page.keyboard.press("Shift+2")
+    double_click(page, page.locator("#log-selected"), lambda: expect(page.locator("#combine-bar")).to_be_hidden())
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis h01 + Hypothesis h02")
+    checklist.wait_for_stored(1)
+    assert len(posts) == 1
+
+    page.clock.run_for(1_000)
+    checklist.tick("h05").dblclick()  # its notice says "Counted once" after the Undo, which "Undone" leaves uncovered
+    expect(checklist.toasts.first).to_contain_text(COUNTED_ONCE)
+    checklist.wait_for_stored(2)
+    page.clock.run_for(1_000)
+    undo = checklist.toasts.first.get_by_role("button", name="Undo: Hypothesis h05")
+    double_click(page, undo, lambda: expect(checklist.toasts.first).to_have_text("Undone"))
+    checklist.wait_for_stored(1)
+    assert len(posts) == 2
+
+    page.clock.run_for(1_000)
+    edit_list(checklist, retire("h01", "h02", "h03", "h04"))
+    page.clock.run_for(5_000)  # the next poll
+    dismiss = page.locator("#changes").get_by_role("button", name="Dismiss")
+    double_click(page, dismiss, lambda: expect(page.locator("#changes")).to_be_empty())
+    assert len(posts) == 2
+    expect(page.get_by_role("radio", name="phone")).to_be_checked()  # nor chose another channel
+
+    page.clock.run_for(600)
+    checklist.tick("h10").click()  # a click later is a tick of its own
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis h10")
+    assert [e.keys for e in checklist.wait_for_stored(2)] == [{"h01", "h02"}, {"h10"}]
     page.clock.resume()
