@@ -423,9 +423,9 @@
     checkList();  // the page's list is out of date: bring it up to date now, not at the next poll
   }
 
-  function forget(entry) {
+  function forget(entry, keys) {
     saveKept(kept().filter((k) => k.idempotency_key !== entry.idempotency_key));
-    renderKept();
+    renderKept(keys);
   }
 
   function onList(keys) {
@@ -438,7 +438,7 @@
     const note = keys.length ? null : entry.label.slice(0, NOTE_LIMIT);
     // Forgotten only once queued: an identical entry logged a moment before is taken for a second
     // press and not queued, and must stay in the list to be logged in its turn.
-    if (enqueue(keys, note, entry)) forget(entry);
+    if (enqueue(keys, note, entry)) forget(entry, keys);
   }
 
   function relogNewest() {
@@ -449,11 +449,32 @@
     return true;
   }
 
-  function renderKept() {
+  function keepKeptFocus(keys) {
+    // Focus in the list stays on its button, rebuilt. Its entry gone, focus goes to the entry now in its
+    // place (the item itself, not a button: Enter pressed twice must not act on that one too); none left,
+    // to the board (keys: the hypotheses the entry was logged again as).
+    const items = Array.from(notLoggedList.children);
+    const at = items.findIndex((li) => li.contains(document.activeElement));
+    if (at < 0) return () => {};
+    const key = items[at].dataset.key;
+    const nth = Array.from(items[at].querySelectorAll("button")).indexOf(document.activeElement);
+    return () => {
+      const now = Array.from(notLoggedList.children);
+      const same = now.find((li) => li.dataset.key === key);
+      const place = same ? same.querySelectorAll("button")[nth] || same : now[Math.min(at, now.length - 1)];
+      if (place) place.focus();
+      else focusHome(keys);
+    };
+  }
+
+  function renderKept(keys) {
+    const restoreFocus = keepKeptFocus(keys);
     const list = kept();
     notLoggedList.replaceChildren();
     list.slice().reverse().forEach((entry, i) => {
       const li = document.createElement("li");
+      li.dataset.key = entry.idempotency_key;
+      li.tabIndex = -1;
       const what = document.createElement("span");
       what.textContent = entry.label;
       li.append(what);
@@ -479,6 +500,7 @@
       notLoggedList.append(li);
     });
     notLogged.hidden = list.length === 0;
+    restoreFocus();
   }
 
   // --- the list changed: new buttons, and what changed -------------------------------
@@ -507,13 +529,23 @@
     }
   }
 
-  function focusedInBoard() {
+  function keepBoardFocus() {
+    // Focus in the board stays on its element, in the new one; gone (its hypothesis retired), it goes
+    // to the next hypothesis's button still there, else to the first.
     const el = document.activeElement;
-    if (!el || !board.contains(el)) return null;
-    if (el.id) return "#" + CSS.escape(el.id);
-    if (el.matches("button.tick[data-key]")) return 'button.tick[data-key="' + CSS.escape(el.dataset.key) + '"]';
-    if (el.matches("input")) return 'input[name="' + CSS.escape(el.name) + '"][value="' + CSS.escape(el.value) + '"]';
-    return null;
+    if (!el || !board.contains(el)) return () => {};
+    let selector = null;
+    if (el.id) selector = "#" + CSS.escape(el.id);
+    else if (el.matches("button.tick[data-key]")) selector = 'button.tick[data-key="' + CSS.escape(el.dataset.key) + '"]';
+    else if (el.matches(".combine-box")) selector = '.combine-box[value="' + CSS.escape(el.value) + '"]';
+    else if (el.matches("input")) selector = 'input[name="' + CSS.escape(el.name) + '"][value="' + CSS.escape(el.value) + '"]';
+    const row = el.closest(".tick-row[data-key]");
+    const next = row ? buttons.slice(buttons.findIndex((b) => row.contains(b)) + 1).map((b) => b.dataset.key) : undefined;
+    return () => {
+      const again = selector && board.querySelector(selector);
+      if (again) again.focus();
+      else focusHome(next);
+    };
   }
 
   async function updateBoard() {
@@ -535,7 +567,7 @@
       shown[input.name] = input.closest("label").textContent.trim();
     });
     const picked = selection();
-    const focus = focusedInBoard();
+    const restoreFocus = keepBoardFocus();
     board.replaceWith(fresh);
     board = fresh;
     Object.entries(chosen).forEach(([name, value]) => {
@@ -555,10 +587,7 @@
     updateCombine();
     const other = otherButton();
     if (other) other.setAttribute("aria-expanded", String(!otherForm.hidden));
-    if (focus) {
-      const again = board.querySelector(focus);
-      if (again) again.focus();
-    }
+    restoreFocus();
     showChanges();
     renderKept();
   }
@@ -573,7 +602,13 @@
     acknowledged = describe();
     acknowledged.forEach((b) => seen.add(b.key));
     gone.channel = gone.segment = null;
+    emptyChanges();
+  }
+
+  function emptyChanges() {
+    const focused = changes.contains(document.activeElement);  // its Dismiss
     changes.replaceChildren();
+    if (focused) focusHome();
   }
 
   function showChanges() {
@@ -612,7 +647,7 @@
       parts.push(p);
     });
     if (!parts.length) {
-      changes.replaceChildren();
+      emptyChanges();
       return;
     }
     // Replaced, not added to: a box that still had the last edit's lines said two things of one hypothesis.
@@ -748,9 +783,10 @@
   }
 
   function focusHome(keys) {
-    // Where focus goes when the button holding it goes away (a notice's Undo, the "N selected" bar's
-    // buttons): the button of the hypothesis it was about, which stays; Other's for Other.
-    const own = keys.length ? keys.map((k) => buttons.find((b) => b.dataset.key === k)) : [otherButton()];
+    // Where focus goes when what held it goes away (a notice's Undo, the "N selected" bar's buttons, a
+    // box's): the button of the hypothesis it was about, which stays; Other's for Other; without keys,
+    // the first hypothesis's.
+    const own = !keys ? [] : keys.length ? keys.map((k) => buttons.find((b) => b.dataset.key === k)) : [otherButton()];
     const target = [...own, ...buttons].find((b) => b && !b.disabled) || document.getElementById("main");
     goneAt = Date.now();  // Enter pressed twice on the button that went: the second must not log this one
     target.focus();

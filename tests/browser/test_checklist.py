@@ -1740,3 +1740,60 @@ def test_a_double_click_on_a_button_that_goes_away_logs_nothing_under_the_pointe
     expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis h10")
     assert [e.keys for e in checklist.wait_for_stored(2)] == [{"h01", "h02"}, {"h10"}]
     page.clock.resume()
+
+
+# --- 14. focus kept on the page when what held it goes --------------------------------------
+
+
+def test_focus_stays_on_the_page_when_the_list_or_a_box_changes_under_it(checklist: Checklist) -> None:
+    """Focus fell to the page's body: on a tick box or a hypothesis's button (retired) when the buttons
+    were swapped, after Dismiss in the list-changed box, and after each button of the "Not logged" box."""
+    page = checklist.page
+    with_fake_clock(checklist)
+    page.clock.pause_at(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    page.wait_for_load_state("networkidle")
+
+    box = page.get_by_role("checkbox", name="Select to combine: Hypothesis delivery")
+    box.focus()
+    edit_list(checklist, lambda items: [*items, {"key": "refund", "text": "Hypothesis refund"}])
+    page.clock.run_for(5_000)  # the next poll
+    expect(checklist.tick("refund")).to_have_count(1)
+    expect(box).to_be_focused()
+
+    checklist.tick("login").focus()
+    edit_list(checklist, retire("login"))
+    page.clock.run_for(5_000)
+    expect(checklist.tick("login")).to_have_count(0)
+    expect(checklist.tick("delivery")).to_be_focused()  # the one after it
+
+    page.locator("#changes").get_by_role("button", name="Dismiss").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#changes")).to_be_empty()
+    expect(checklist.tick("billing")).to_be_focused()  # the first hypothesis's button
+
+    # Two ticks refused, their hypotheses retired before the page heard of it: kept, newest first.
+    version = re.compile(r"/checklist/version$")
+    page.route(version, lambda route: None)  # held, so the keys stay what they were
+    edit_list(checklist, retire("delivery", "refund"))
+    for key in "23":
+        with page.expect_response(is_tick) as answer:
+            page.keyboard.press(key)
+        assert answer.value.status == 422
+    page.unroute(version)
+    kept = page.locator("#not-logged").get_by_role("listitem")
+    expect(kept).to_have_count(2)
+    expect(checklist.tick("refund")).to_have_count(0)
+    kept.first.get_by_role("button", name="Log as Other: Hypothesis refund").focus()
+    page.keyboard.press("Enter")
+    expect(checklist.toasts.first).to_contain_text("Logged: Other")
+    expect(kept).to_have_count(1)
+    expect(kept.first).to_be_focused()  # the next one, itself: a second Enter does nothing to it
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(kept.first.get_by_role("button", name="Log as Other: Hypothesis delivery")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Dismiss
+    expect(page.locator("#not-logged")).to_be_hidden()
+    expect(checklist.tick("billing")).to_be_focused()
+    assert [e.note for e in checklist.wait_for_stored(1)] == ["Hypothesis refund"]
+    page.clock.resume()
