@@ -80,6 +80,7 @@ def _client_texts(language: str) -> dict[str, Any]:
             "{n} selected: press Enter to log them as one enquiry, Esc to clear.",
         ),
         "counted_once": i18n.gettext("Counted once: pressed twice quickly"),
+        "left_out": i18n.gettext("Left out (retired): {text}"),
         "changed": i18n.gettext("The list of hypotheses changed:"),
         "retired": i18n.gettext("Retired: {text}"),
         "new": i18n.gettext("New: {text}"),

@@ -46,6 +46,7 @@
   const otherNote = document.getElementById("other-note");
   const combineBar = document.getElementById("combine-bar");
   const combineText = document.getElementById("combine-text");
+  const logSelected = document.getElementById("log-selected");
   const connection = document.getElementById("connection");
   const rejections = document.getElementById("rejections");
   const toasts = document.getElementById("toasts");
@@ -582,6 +583,7 @@
     picked.forEach((key) => {
       const box = boxFor(key);
       if (box && !box.disabled) box.checked = true;
+      else if (!box) leftOut.push(textFor([key]));  // as the agent knew it (buttons are still the old ones)
     });
     index();
     updateCombine();
@@ -802,12 +804,19 @@
     return Array.from(board.querySelectorAll(".combine-box:checked")).map((b) => b.value);
   }
 
+  // Selected hypotheses retired since (updateBoard): out of the selection, but said in the bar until
+  // it is logged or cleared, as a tick of a retired one is said "Not logged", never dropped unsaid.
+  let leftOut = [];
+
   function updateCombine() {
     const keys = selection();
     buttons.forEach((b) => b.closest(".tick-row").classList.toggle("selected", keys.includes(b.dataset.key)));
+    const said = [keys.length ? plural(texts.selected, keys.length) : ""];
+    if (leftOut.length) said.push(format(texts.left_out, { text: leftOut.join(" + ") }));
     // Emptied, never hidden, like the connection's box: its text is a live region.
-    combineBar.classList.toggle("empty", keys.length === 0);
-    combineText.textContent = keys.length ? plural(texts.selected, keys.length) : "";
+    combineBar.classList.toggle("empty", !keys.length && !leftOut.length);
+    combineText.textContent = said.join(" ").trim();
+    logSelected.hidden = !keys.length;
   }
 
   function toggle(key) {
@@ -835,8 +844,9 @@
     const keys = selection();
     const focused = combineBar.contains(document.activeElement);  // its buttons are about to go
     board.querySelectorAll(".combine-box:checked").forEach((b) => { b.checked = false; });
+    leftOut = [];
     updateCombine();
-    if (focused) focusHome(keys);
+    if (focused) focusHome(keys.length ? keys : undefined);
   }
 
   // --- other ----------------------------------------------------------------------
@@ -918,7 +928,7 @@
       post("/me/checklist", { body: new URLSearchParams({ [input.name]: input.value }) }).catch(() => {});
     }
   });
-  document.getElementById("log-selected").addEventListener("click", logSelection);
+  logSelected.addEventListener("click", logSelection);
   document.getElementById("clear-selected").addEventListener("click", clearSelection);
   document.getElementById("other-cancel").addEventListener("click", closeOther);
   otherForm.addEventListener("submit", (event) => {
@@ -976,7 +986,7 @@
     }
     if (event.key === "Escape") {
       if (!otherForm.hidden) { event.preventDefault(); closeOther(); return; }
-      if (selection().length) { event.preventDefault(); clearSelection(); return; }
+      if (selection().length || leftOut.length) { event.preventDefault(); clearSelection(); return; }
       return;
     }
     if (typing) return;

@@ -1797,3 +1797,40 @@ def test_focus_stays_on_the_page_when_the_list_or_a_box_changes_under_it(checkli
     expect(checklist.tick("billing")).to_be_focused()
     assert [e.note for e in checklist.wait_for_stored(1)] == ["Hypothesis refund"]
     page.clock.resume()
+
+
+# --- 15. a selected hypothesis retired meanwhile --------------------------------------------
+
+
+def test_a_selected_hypothesis_retired_meanwhile_is_said_to_be_left_out(checklist: Checklist) -> None:
+    """Two selected, one of them retired before Enter: the bar went from "2 selected" to "1 selected",
+    saying nothing, and Enter logged the other alone."""
+    page = checklist.page
+    with_fake_clock(checklist)
+    combine_text = page.locator("#combine-text")
+    page.keyboard.press("Shift+1")
+    page.keyboard.press("Shift+2")
+    expect(combine_text).to_contain_text("2 selected")
+    edit_list(checklist, retire("login"))
+    page.clock.run_for(5_000)  # the next poll
+    expect(checklist.tick("login")).to_have_count(0)
+    expect(combine_text).to_have_text(
+        "1 selected: press Enter to log it, Esc to clear. Left out (retired): Hypothesis login"
+    )
+    page.keyboard.press("Enter")
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing")
+    assert [e.keys for e in checklist.wait_for_stored(1)] == [{"billing"}]
+    expect(page.locator("#combine-bar")).to_be_hidden()  # said once: the next selection starts afresh
+
+    # All that was selected retired: the bar stays, to say so, with Clear alone.
+    page.keyboard.press("Shift+2")
+    expect(combine_text).to_have_text("1 selected: press Enter to log it, Esc to clear.")
+    edit_list(checklist, retire("delivery"))
+    page.clock.run_for(5_000)
+    expect(combine_text).to_have_text("Left out (retired): Hypothesis delivery")
+    expect(page.get_by_role("button", name="Log as one enquiry")).to_be_hidden()
+    expect(page.get_by_role("button", name="Clear")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#combine-bar")).to_be_hidden()
+    assert len(checklist.stored()) == 1
+    page.clock.resume()
