@@ -112,6 +112,14 @@
     return item.label || textFor(item.hypotheses);
   }
 
+  function counted(keys, delta) {
+    // Counted on screen at once (and taken back so); the next refresh from the server replaces the guess.
+    keys.forEach((k) => bump("count-" + k, delta));
+    if (!keys.length) bump("count-other", delta);
+    bump("mine-today", delta);
+    bump("team-since", delta);
+  }
+
   function bump(id, delta) {
     guesses += 1;
     const n = document.querySelector("#" + CSS.escape(id) + " .n") || document.getElementById(id);
@@ -183,11 +191,7 @@
     const queue = load();
     queue.push(item);
     save(queue);
-    // Counted on screen at once; the next refresh from the server replaces the guess.
-    keys.forEach((k) => bump("count-" + k, 1));
-    if (!keys.length) bump("count-other", 1);
-    bump("mine-today", 1);
-    bump("team-since", 1);
+    counted(keys, 1);
     flush();
     return true;
   }
@@ -765,12 +769,13 @@
     const waiting = queue.filter((i) => !i.undo);
     if (waiting.length) {
       const item = waiting[waiting.length - 1];
+      counted(item.hypotheses, -1);
+      notice(texts.undone);
       if (item.sent) {
         // On its way already (from this tab or another), or sent once without an answer: the server
         // may have it. It is undone as soon as it is logged, never just forgotten here.
         item.undo = true;
         save(queue);
-        notice(texts.undone);
         return;
       }
       unqueue(item.idempotency_key);

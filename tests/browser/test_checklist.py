@@ -1834,3 +1834,41 @@ def test_a_selected_hypothesis_retired_meanwhile_is_said_to_be_left_out(checklis
     expect(page.locator("#combine-bar")).to_be_hidden()
     assert len(checklist.stored()) == 1
     page.clock.resume()
+
+
+# --- 16. U on a tick still waiting to be sent ----------------------------------------------
+
+
+def test_u_on_a_waiting_tick_says_undone_and_takes_its_counts_back_at_once(checklist: Checklist) -> None:
+    """Offline, U took the newest waiting tick out of the queue without a word, and the counts on screen
+    stayed raised until the connection was back."""
+    page = checklist.page
+    mine, team = page.locator("#mine-today"), page.locator("#team-since")
+    page.context.set_offline(True)
+    page.keyboard.press("1")
+    expect(checklist.connection).to_contain_text("1 enquiry is kept")
+    page.keyboard.press("2")
+    expect(checklist.connection).to_contain_text("2 enquiries are kept")
+    expect(checklist.count("login")).to_have_text("1")
+    expect(mine).to_have_text("2")
+
+    page.keyboard.press("u")  # login: never sent
+    expect(checklist.toasts.first).to_have_text("Undone")
+    expect(checklist.count("login")).to_have_text("0")
+    expect(mine).to_have_text("1")
+    expect(team).to_have_text("1")
+    expect(checklist.connection).to_contain_text("1 enquiry is kept")
+    assert [i["hypotheses"] for i in checklist.queue()] == [["billing"]]
+
+    page.keyboard.press("u")  # billing: tried once, so maybe on the server; undone once it answers
+    expect(checklist.toasts).to_have_count(2)
+    expect(checklist.count("billing")).to_have_text("0")
+    expect(mine).to_have_text("0")
+
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(checklist.connection).to_have_text("Connection is back: everything was sent.")
+    wait_until(lambda: checklist.queue() == [], message="the queue emptied", page=page)
+    checklist.wait_for_stored(0)
+    expect(checklist.count("billing")).to_have_text("0")
+    expect(mine).to_have_text("0")
