@@ -1127,11 +1127,20 @@
   document.addEventListener("visibilitychange", () => { if (!document.hidden) checkList(); });
 
   // A button reached by Tab is scrolled clear of the strip stuck to the foot of the window (the
-  // page's scroll-padding, in app.css), however tall its notices and bars make it.
+  // page's scroll-padding, in app.css), however tall its notices and bars make it. In a short window
+  // (a laptop's at 200 % zoom) three notices, the "N selected" bar and the Other box were taller than
+  // the window: the newest notice, on top, was out of sight, and no hypothesis's button was left in
+  // it. Older notices go first (the recent list undoes their enquiries too).
   const dock = document.getElementById("dock");
-  new ResizeObserver(() => {
+  const DOCK_SHARE = 0.6;
+  function fitDock() {
+    while (toasts.children.length > 1 && dock.offsetHeight > window.innerHeight * DOCK_SHARE) {
+      dropToast(toasts.lastElementChild);
+    }
     document.documentElement.style.setProperty("--dock-height", dock.offsetHeight + "px");
-  }).observe(dock);
+  }
+  new ResizeObserver(fitDock).observe(dock);
+  window.addEventListener("resize", fitDock);
 
   index();
   acknowledge();

@@ -1872,3 +1872,39 @@ def test_u_on_a_waiting_tick_says_undone_and_takes_its_counts_back_at_once(check
     checklist.wait_for_stored(0)
     expect(checklist.count("billing")).to_have_text("0")
     expect(mine).to_have_text("0")
+
+
+# --- 17. a short window: 200 % zoom --------------------------------------------------------
+
+IN_SIGHT = """() => {
+  const rect = (el) => el.getBoundingClientRect();
+  const dock = rect(document.getElementById("dock"));
+  const newest = rect(document.querySelector("#toasts .toast"));
+  const ticks = Array.from(document.querySelectorAll("button.tick[data-key]"))
+    .filter((b) => rect(b).top >= 0 && rect(b).bottom <= dock.top).map((b) => b.dataset.key);
+  return {dockTop: dock.top, newestTop: newest.top, newestBottom: newest.bottom, ticks: ticks, height: innerHeight};
+}"""
+
+
+def test_at_200_percent_zoom_the_newest_notice_and_some_buttons_stay_in_sight(open_checklist: OpenChecklist) -> None:
+    """A laptop's 1280 × 800 window at 200 %: three notices, the "N selected" bar and the Other box made
+    the strip at the foot of the window taller than the window, its top (the newest notice) never seen."""
+    checklist = open_checklist((*LONG_KEYS, *MANY_KEYS), viewport=(640, 400))
+    page = checklist.page
+    with_fake_clock(checklist)
+    page.clock.pause_at(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))  # the notices stay while it looks
+    for key, hypothesis in zip("123", LONG_KEYS, strict=True):
+        page.keyboard.press(key)
+        expect(checklist.toasts.first).to_contain_text(f"Logged: Hypothesis {hypothesis}")
+    page.keyboard.press("Shift+4")
+    page.keyboard.press("0")
+    page.keyboard.type("asked about the watch")
+    checklist.tick("h05").scroll_into_view_if_needed()
+    sight = page.evaluate(IN_SIGHT)
+    assert sight["dockTop"] >= 0 and sight["newestTop"] >= 0, sight
+    assert sight["newestBottom"] <= sight["height"], sight
+    assert sight["ticks"], sight  # at least one hypothesis's button above the strip
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis delivery")
+    expect(page.locator("#other-note")).to_be_in_viewport()
+    expect(page.locator("#combine-bar")).to_be_in_viewport()
+    page.clock.resume()
