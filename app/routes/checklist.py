@@ -131,6 +131,8 @@ def page(request: Request, slug: str, viewer: CurrentViewer, session: SessionDep
         texts=texts,
         note_limit=privacy.MAX_NOTE_LENGTH,
         poll_seconds=checklist.POLL_SECONDS,
+        # The server's clock, for the script to tell the time of a tick sent late in it.
+        server_now=now.isoformat(timespec="milliseconds"),
         headers={"Vary": "HX-Request"},
     )
 

@@ -36,6 +36,9 @@
   const POLL_MS = (Number(root.dataset.pollSeconds) || 5) * 1000;
   const NOTE_LIMIT = Number(root.dataset.noteLimit) || 500;
   const RELOG_KEY = ".";
+  // A tick sent later than this after it was made waited (for the connection, a reload, the ticks
+  // before it): it says when it was made.
+  const WAITED_MS = 5000;
   const LIST_GONE = ["retired_hypothesis", "unknown_hypothesis"];
   const base = "/launches/" + encodeURIComponent(slug);
 
@@ -62,6 +65,9 @@
   let lastTick = null;  // {signature, at}: the latest tick, to tell a second press from a second enquiry
   let goneAt = -Infinity;  // when a button went away with its press, or focus was moved off one: see the wiring
   let guesses = 0;  // changes made on screen ahead of the server (bump), to tell a stale count from a fresh one
+  // How far the server's clock is ahead of this computer's, from the time the page was made (a little
+  // early by the time it took to arrive: a tick's time is never ahead of the server's).
+  const clockOffset = Date.parse(root.dataset.serverNow) - Date.now() || 0;
 
   // --- small helpers ---------------------------------------------------------------
 
@@ -186,6 +192,7 @@
       segment: segment,
       note: note || null,
       label: textFor(keys),  // as the agent saw it, should the hypothesis leave the list meanwhile
+      at: Date.now() + clockOffset,  // when it was ticked, by the server's clock
     };
     lastTick = { signature: signature, at: now, key: item.idempotency_key };
     const queue = load();
@@ -220,7 +227,15 @@
     return plural(forms || texts.offline, n);
   }
 
-  async function send(item) {
+  function occurredAt(item, retry) {
+    // A tick that waited counts from when it was ticked, not from when it reached the server: it stays
+    // in its digest and its day (after the launch's last day it would be refused). One sent at once
+    // says nothing of its time: the server's own is right.
+    if (!item.at || item.timeless || !(retry || Date.now() + clockOffset - item.at > WAITED_MS)) return null;
+    return new Date(item.at).toISOString().replace("Z", "+00:00");
+  }
+
+  async function send(item, occurred) {
     const body = {
       idempotency_key: item.idempotency_key,
       hypotheses: item.hypotheses,
@@ -228,6 +243,7 @@
       segment: item.segment,
       note: item.note,
     };
+    if (occurred) body.occurred_at = occurred;
     return fetch(base + "/enquiries", {
       method: "POST",
       credentials: "same-origin",
@@ -252,14 +268,16 @@
         const item = queue[0];
         // Marked in the shared queue before it leaves: an undo (U, in any tab) then knows the
         // server may have it, and asks for it to be undone once logged rather than dropping it.
-        if (!item.sent) {
+        const retry = Boolean(item.sent);  // tried before, here or by an earlier page
+        if (!retry) {
           item.sent = true;
           save(queue);
         }
+        const occurred = occurredAt(item, retry);
         let response;
         // The notices count load(), not queue: ticks made while this one was on its way wait too.
         try {
-          response = await send(item);
+          response = await send(item, occurred);
         } catch (e) {
           showConnection(waitingMessage(load().length), "network");
           scheduleRetry();
@@ -281,6 +299,12 @@
           );
           scheduleRetry();
           return;
+        }
+        if (response.status === 409 && occurred && (await errorCode(response)) === "idempotency_key_reused") {
+          // Its first try, sent without its time, reached the server after all, which took the time
+          // it arrived: told apart from it by that alone. Asked again as first sent, it is that one.
+          item.timeless = true;
+          continue;
         }
         if (response.status >= 500 || response.status === 429 || response.status === 408) {
           // The server was reached and failed (or is busy): not the agent's connection.

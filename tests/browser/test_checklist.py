@@ -1908,3 +1908,97 @@ def test_at_200_percent_zoom_the_newest_notice_and_some_buttons_stay_in_sight(op
     expect(page.locator("#other-note")).to_be_in_viewport()
     expect(page.locator("#combine-bar")).to_be_in_viewport()
     page.clock.resume()
+
+
+# --- 18. a tick that waited says when it was ticked -------------------------------------------
+
+
+def occurred_at(body: str) -> dt.datetime | None:
+    said = json.loads(body).get("occurred_at")
+    return None if said is None else dt.datetime.fromisoformat(said)
+
+
+def test_a_tick_that_waited_says_when_it_was_ticked_by_the_servers_clock(checklist: Checklist) -> None:
+    """A waiting tick was recorded when it reached the server: after an outage, in the next digest; after
+    the launch's last day, refused. Sent at once, a tick says nothing of its time (the server's is right)."""
+    page = checklist.page
+    # This computer's clock is an hour slow: the time a tick carries is the server's.
+    page.clock.install(time=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    checklist.reload()
+    posts = tick_posts(page)
+    page.keyboard.press("1")
+    checklist.wait_for_stored(1)
+    assert occurred_at(posts[0]) is None
+
+    page.route(ENQUIRIES_POST, lambda route: route.abort("internetdisconnected"))
+    before = dt.datetime.now(dt.UTC)
+    page.keyboard.press("2")
+    expect(checklist.connection).to_contain_text("1 enquiry is kept")
+    after = dt.datetime.now(dt.UTC)
+    page.clock.run_for(60_000)  # a minute later, and tried again meanwhile
+    page.unroute(ENQUIRIES_POST)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    checklist.wait_for_stored(2)
+    retried = occurred_at(posts[-1])
+    assert retried is not None and before - dt.timedelta(seconds=2) <= retried <= after, (before, retried, after)
+    assert retried.utcoffset() == dt.timedelta(0)
+
+    # Held up behind another for over five seconds, without a failure: it waited too.
+    held: list[Route] = []
+    page.route(ENQUIRIES_POST, lambda route: held.append(route))
+    page.keyboard.press("3")
+    wait_until(lambda: held, message="the first tick on its way", page=page)
+    page.keyboard.press("1")
+    page.clock.run_for(6_000)
+    held[0].continue_()
+    wait_until(lambda: len(held) == 2, message="the second tick on its way", page=page)
+    held[1].continue_()
+    page.unroute(ENQUIRIES_POST)
+    stored = checklist.wait_for_stored(4)
+    assert [e.keys for e in stored[2:]] == [{"delivery"}, {"billing"}]
+    assert occurred_at(posts[-2]) is None  # delivery: sent at once
+    assert occurred_at(posts[-1]) is not None  # billing: six seconds after it was ticked
+
+
+def test_a_tick_kept_over_a_reload_keeps_its_time(checklist: Checklist) -> None:
+    page = checklist.page
+    page.route(ENQUIRIES_POST, lambda route: route.abort("internetdisconnected"))
+    before = dt.datetime.now(dt.UTC)
+    page.keyboard.press("2")
+    expect(checklist.connection).to_contain_text("1 enquiry is kept")
+    after = dt.datetime.now(dt.UTC)
+    page.unroute(ENQUIRIES_POST)
+    posts = tick_posts(page)
+    checklist.reload()  # sends what waited
+    [enquiry] = checklist.wait_for_stored(1)
+    assert enquiry.keys == {"login"}
+    said = occurred_at(posts[-1])
+    assert said is not None and before - dt.timedelta(seconds=2) <= said <= after, (before, said, after)
+
+
+def test_a_retry_with_its_time_refused_as_another_enquiry_is_asked_again_as_first_sent(
+    checklist: Checklist,
+) -> None:
+    """The first try, without its time, reached the server (its answer lost); a server that compares the
+    time of a repeated key takes the retry, with the time, for another enquiry: the same key reused."""
+    page = checklist.page
+    bodies: list[str] = []
+
+    def server(route: Route, request: Request) -> None:
+        bodies.append(request.post_data or "")
+        if len(bodies) == 1:
+            route.fetch()  # recorded...
+            route.abort("connectionreset")  # ...and its answer lost
+        elif occurred_at(bodies[-1]) is not None:
+            reused = {"error": {"code": "idempotency_key_reused", "message": "used before for another enquiry"}}
+            route.fulfill(status=409, json=reused)
+        else:
+            route.continue_()
+
+    page.route(ENQUIRIES_POST, server)
+    page.keyboard.press("1")
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing", timeout=10_000)
+    assert [occurred_at(b) is not None for b in bodies] == [False, True, False]
+    expect(page.locator("#rejections")).to_be_empty()
+    assert [e.keys for e in checklist.wait_for_stored(1)] == [{"billing"}]
+    assert checklist.queue() == []
