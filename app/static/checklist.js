@@ -1,14 +1,16 @@
 // The agents' checklist: one keystroke (or click) per enquiry, never lost, never doubled.
 //
 // Every tick becomes an item in a queue kept in localStorage, with an
-// idempotency key made here. The queue is sent in order; an item leaves it only
+// idempotency key made here and its time by the server's clock (sent with it
+// when it waited). The queue is sent in order; an item leaves it only
 // when the server has answered: with success (shown, undoable) or with a
 // refusal (shown, since retrying cannot help). Network failures and server
 // errors keep the item, say which of the two it was, and retry: the same key
 // means a retry that did reach the server before is not counted twice.
 //
 // A held key (auto-repeat) is one press, and the same tick again within
-// SAME_TICK_MS is the same enquiry. Every few seconds the page asks for the
+// SAME_TICK_MS is the same enquiry; a click on a hypothesis's button just after
+// a button went away with its press is that press again. Every few seconds the page asks for the
 // list's version; when a lead changed the list, the buttons are swapped for the
 // new ones and a notice says what changed. A tick refused because its
 // hypothesis left the list is kept, to be logged again with one key.
