@@ -93,7 +93,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
     config = settings()
     configure_logging("warning")
-    db = Database(config.database_url)
+    db = database_of(config)
     before = migrations.current_revision(db)
     try:
         migrations.upgrade(db, revision)
@@ -123,11 +123,11 @@ def _shown_database(url: str) -> str:
 @db_cli.command("current")
 def db_current() -> None:
     """Print the schema revision of the database and of the code (a SQLite file that is not there is not made)."""
-    url = settings().database_url
-    refuse_a_new_file(url)
-    db = Database(url)
+    config = settings()
+    refuse_a_new_file(config.database_url)
+    db = database_of(config)
     # Which database, too: a verb run from another directory finds another SQLite file.
-    where = _shown_database(url)
+    where = _shown_database(config.database_url)
     typer.echo(
         f"database: {migrations.current_revision(db) or 'empty'} ({where})\ncode:     {migrations.head_revision()}"
     )
@@ -462,7 +462,7 @@ def ready_database(config: Settings) -> Database:
     new SQLite file: only `tally db upgrade`, `serve`, `demo` and `restore` make one."""
     refuse_a_new_file(config.database_url)
     prepare_database(config)
-    return Database(config.database_url)
+    return database_of(config)
 
 
 def refuse_a_new_file(url: str) -> None:
@@ -482,8 +482,15 @@ def refuse_a_new_file(url: str) -> None:
     )
 
 
+def database_of(config: Settings) -> Database:
+    """The configured database, for a command: it gives up connecting after
+    TALLY_DATABASE_CONNECT_TIMEOUT as the web app does, but has no lock timeout (migrations, imports and
+    the scheduler wait as long as they must)."""
+    return Database(config.database_url, connect_timeout=config.database_connect_timeout)
+
+
 def prepare_database(config: Settings) -> None:
-    db = Database(config.database_url)
+    db = database_of(config)
     try:
         if config.auto_migrate:
             migrations.upgrade(db)
@@ -501,7 +508,7 @@ def prepare_database(config: Settings) -> None:
 def start_scheduler(config: Settings) -> DigestScheduler:
     # In this (the parent) process: uvicorn's workers are separate processes
     # that never start one, so --workers N still means one scheduler here.
-    scheduler = DigestScheduler(Database(config.database_url), config)
+    scheduler = DigestScheduler(database_of(config), config)
     scheduler.start()
     return scheduler
 
@@ -539,7 +546,7 @@ def stopped(running: DigestScheduler | None, config: Settings) -> None:
     if running is not None:
         running.shutdown()
         running.db.dispose()
-    Database(config.database_url).close_for_good()
+    database_of(config).close_for_good()
 
 
 @cli.command("scheduler")
@@ -567,7 +574,7 @@ def scheduler_command(
         except OSError as exc:
             raise fail(f"--metrics-port {metrics_port}: cannot listen on {metrics_host}: {exc.strerror}") from None
         log.info("scheduler metrics at http://%s:%d/metrics", metrics_host, metrics_port)
-    running = DigestScheduler(Database(config.database_url), config, blocking=True)
+    running = DigestScheduler(database_of(config), config, blocking=True)
     try:
         with sigterm_ends_cleanly():
             running.start()
@@ -716,7 +723,7 @@ def demo(
     configure_logging(config.log_level, config.log_renderer)
     refuse_taken_port(host, port)
     prepare_database(config)
-    db = Database(config.database_url)
+    db = database_of(config)
     try:
         report = demo_data.load(db, settings=config, now=now(), force=force)
     finally:

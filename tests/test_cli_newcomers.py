@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -334,3 +335,23 @@ def test_an_address_that_cannot_be_served_is_said_as_such(
     assert says in result.output, result.output
     assert "in use" not in result.output
     assert not database.exists()
+
+
+def test_commands_give_up_connecting_after_the_configured_connect_timeout() -> None:
+    """The scheduler and every verb built their database without TALLY_DATABASE_CONNECT_TIMEOUT: a
+    server that accepts connections and never answers (a half-dead failover) held them for libpq's
+    default whatever the setting said."""
+    from app.cli import database_of
+    from tests.conftest import make_settings
+
+    with socket.socket() as silent:  # accepts (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"postgresql+psycopg://u@127.0.0.1:{silent.getsockname()[1]}/x"
+        db = database_of(make_settings(url, database_connect_timeout=1))
+        started = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match="timeout"):
+            db.ping()
+        # 1 s asked for; libpq's default when none is given is 5 (and the app's own default 5 too).
+        assert time.monotonic() - started < 3.5
+        db.dispose()
