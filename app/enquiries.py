@@ -23,7 +23,7 @@ from app.models import (
     UndoneEnquiry,
     User,
 )
-from app.recording.record import reaches_kept_counts
+from app.recording.record import TICK_WAIT_LIMIT, reaches_kept_counts
 from app.recording.store import Store
 
 _enquiry = Enquiry.__table__  # type: ignore[attr-defined]
@@ -115,7 +115,11 @@ def recent_for_agent(session: Session, *, launch: Launch, user: User, now: dt.da
         .where(
             Enquiry.agent_id == user.id,
             Enquiry.launch_id == launch.id,
-            col(Enquiry.created_at) >= now - UNDO_WINDOW,
+            # Undoable for UNDO_WINDOW after it was recorded (``undo``), which for a tick that waited in
+            # the browser's queue is later than when it happened: it must be listed to be undone (a note
+            # with a name in it, say). The first bound keeps the agent's index range short.
+            col(Enquiry.created_at) >= now - UNDO_WINDOW - TICK_WAIT_LIMIT,
+            sa.func.coalesce(col(Enquiry.recorded_at), col(Enquiry.created_at)) >= now - UNDO_WINDOW,
         )
         .order_by(col(Enquiry.created_at).desc(), col(Enquiry.id).desc())
         .limit(50)

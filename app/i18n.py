@@ -164,7 +164,9 @@ ERROR_TEXTS = {
     "already_undone": N_("That move was undone already."),
     "stale_version": N_("Someone else changed this since you opened it: nothing was saved. See the current values."),
     "idempotency_key_reused": N_("That key was used before for a different enquiry: nothing was recorded."),
-    "occurred_at_out_of_range": N_("That time is outside the launch's dates, or in the future."),
+    "occurred_at_out_of_range": N_(
+        "That time is outside the launch's dates, too long ago (a tick waits at most a day), or in the future."
+    ),
     "slack_not_configured": N_("Slack is not set up for Launch Tally yet: ask an admin to set it up."),
     "digest_not_resendable": N_("Only digests that failed, wait to be retried or were dry runs can be sent again."),
     "digest_busy": N_("Someone else is sending this digest right now."),

@@ -253,6 +253,45 @@ def test_a_tick_that_waited_in_the_browser_counts_when_it_was_ticked(
     assert refused.status_code == 422 and error_of(refused)["code"] == "occurred_at_out_of_range"
 
 
+def test_a_ticks_own_time_is_held_to_what_a_browser_queue_can_have_waited(
+    db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """occurred_at on the tick's body let any signed-in agent backdate an enquiry to the launch's first
+    minute (rewriting days already posted, and a fix's "before"); a browser clock corrected since the
+    page loaded had a waited tick refused as in the future. And a tick that waited more than the undo's
+    15 minutes was undoable but not in My enquiries, where an agent undoes a note with a name in it."""
+    kari = web("kari")
+    day_ago = tick(kari, {"channel": "phone", "occurred_at": (NOW - dt.timedelta(hours=25)).isoformat()})
+    assert day_ago.status_code == 422 and error_of(day_ago)["code"] == "occurred_at_out_of_range"
+    ahead = tick(kari, {"channel": "phone", "occurred_at": (NOW + dt.timedelta(minutes=5)).isoformat()})
+    assert ahead.status_code == 201 and dt.datetime.fromisoformat(ahead.json()["logged_at"]) == NOW
+    waited = tick(
+        kari, {"channel": "chat", "note": "about fees", "occurred_at": (NOW - dt.timedelta(minutes=40)).isoformat()}
+    )
+    assert waited.status_code == 201, waited.text
+    recent = kari.get(f"{CHECKLIST}/recent", headers={**HTMX}).text
+    assert f'hx-post="/enquiries/{waited.json()["id"]}/undo"' in recent
+    assert kari.post(f"/enquiries/{waited.json()['id']}/undo", headers={**HTMX}).status_code == 200
+
+
+def test_a_retry_with_its_time_is_the_tick_first_sent_without_it(
+    db: Database, web: Web, people: People, launch: Launch, clock: time_machine.Traveller
+) -> None:
+    """The checklist sends a tick's time with every retry; its first try, sent at once without it, may have
+    been recorded with its answer lost. The retry was refused as another enquiry under the same key."""
+    kari = web("kari")
+    body = {"channel": "phone", "hypotheses": ["a"], "idempotency_key": "lost-answer-1"}
+    first = tick(kari, body)
+    assert first.status_code == 201
+    clock.shift(dt.timedelta(seconds=4))
+    retry = tick(kari, {**body, "occurred_at": (NOW - dt.timedelta(seconds=1)).isoformat()})
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["id"] == first.json()["id"] and retry.json()["created"] is False
+    # Another time altogether is another enquiry.
+    other = tick(kari, {**body, "occurred_at": (NOW - dt.timedelta(days=2)).isoformat()})
+    assert other.status_code in (409, 422)
+
+
 def test_ticks_without_a_key_are_separate_enquiries(db: Database, web: Web, people: People, launch: Launch) -> None:
     kari = web("kari")
     ids = {tick(kari, {"channel": "phone", "hypotheses": ["a"]}).json()["id"] for _ in range(3)}

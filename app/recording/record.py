@@ -163,6 +163,10 @@ def look_up_keys(store: Store, keys: Sequence[tuple[int, str]]) -> dict[tuple[in
 
 
 CLOCK_SKEW = dt.timedelta(seconds=60)
+# How long a checklist tick may have waited in the browser's queue and still count when it was ticked
+# (a night's outage, a shift's next morning). Backdating further is a backfill: an API token's, or
+# `tally enquiries import`'s, not any signed-in agent's.
+TICK_WAIT_LIMIT = dt.timedelta(hours=24)
 BACKFILL_MARGIN = dt.timedelta(minutes=5)  # see _bump_for_past_days
 
 
@@ -189,7 +193,18 @@ def _check(
             f"Launch {request.slug!r} {state}: enquiries can only be logged on a live launch.", code="launch_not_live"
         )
     start, end = launch.window
-    if request.occurred_at is not None:
+    if request.occurred_at is not None and request.credential.kind != "token":
+        # A tick that waited: the browser's clock, corrected by the server's when the page loaded, may
+        # have drifted since, so one ahead counts as now (``_created_at``) instead of being refused.
+        if request.occurred_at < request.received_at - TICK_WAIT_LIMIT or not start <= request.occurred_at < end:
+            raise Invalid(
+                f"occurred_at {request.occurred_at.isoformat()} is outside the allowed range for a tick: within "
+                f"{TICK_WAIT_LIMIT.total_seconds() / 3600:g} hours before it arrived, and inside the launch's "
+                f"dates ({start.isoformat()} to {end.isoformat()}). Log it again now, or ask a lead to import it.",
+                field="occurred_at",
+                code="occurred_at_out_of_range",
+            )
+    elif request.occurred_at is not None:
         latest = min(end, request.received_at + CLOCK_SKEW)
         if not start <= request.occurred_at < latest:
             last = "now" if latest < end else f"the launch's end ({end.isoformat()})"
@@ -445,20 +460,27 @@ def scoped_key(key: str, *, token_id: int | None, agent_id: int | None) -> str:
 def _same_enquiry(stored: StoredEnquiry, request: EnquiryRequest, created_at: dt.datetime) -> bool:
     """Whether a repeated key comes with the same enquiry (a retry) rather than another one.
 
-    The time is compared only when the client gave it: a retry without it arrives later. A time the
-    first try gave a little ahead of the server's clock was stored as the moment it arrived (its
-    ``recorded_at``), so a retry's same ``occurred_at`` matches that. A stored enquiry with no note is
+    The time is compared only when the client gave it: a retry without it arrives later. One stored
+    as the moment it arrived is matched by any time it could have had (``as_arrived``). A stored enquiry with no note is
     not compared by its note: it may have been erased (retention, or a lead: app/retention.py), and the
     client's retry, which still has it, is the same enquiry."""
     erased = stored.note is None
     occurred_at, first = request.occurred_at, stored.created_at
-    ahead = first == stored.recorded_at and occurred_at is not None and first < occurred_at <= first + CLOCK_SKEW
+    # Stored as the moment it arrived (``recorded_at``): its first try gave no time, or one a little
+    # ahead of the server's clock. A retry that gives a time it could have had is the same enquiry: the
+    # checklist sends a tick's time with every retry, and the first try, sent at once without it, may
+    # have been recorded with its answer lost.
+    as_arrived = (
+        first == stored.recorded_at
+        and occurred_at is not None
+        and first - TICK_WAIT_LIMIT <= occurred_at <= first + CLOCK_SKEW
+    )
     return (
         stored.channel == request.channel
         and stored.segment == request.segment
         and (erased or (stored.note or None) == (request.note or None))
         and set(stored.hypothesis_keys) == set(request.hypothesis_keys)
-        and (occurred_at is None or first == created_at or ahead)
+        and (occurred_at is None or first == created_at or as_arrived)
     )
 
 
