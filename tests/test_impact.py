@@ -656,3 +656,60 @@ def test_a_hypothesis_retired_after_its_fix_is_counted_until_then(
     page = web("kari").get("/launches/retired/hypotheses/hot?range=launch").text
     section = html.unescape(page[page.index('id="fix"') : page.index("</section>", page.index('id="fix"'))])
     assert said in section
+
+
+def _retire_and_back(client: TestClient, token: str, slug: str, changes: list[tuple[dt.datetime, str]]) -> None:
+    for when, status in changes:
+        with time_machine.travel(when, tick=False):
+            response = client.patch(
+                f"/api/v1/launches/{slug}/hypotheses/hot", json={"status": status}, headers=auth(token)
+            )
+        assert response.status_code == 200, response.text
+
+
+def _fix_section_of(web: Any, slug: str) -> str:
+    page = web("kari").get(f"/launches/{slug}/hypotheses/hot?range=launch").text
+    start = page.index('id="fix"')
+    return " ".join(html.unescape(page[start : page.index("</section>", start)]).split())
+
+
+def test_a_stretch_off_the_checklist_after_the_fix_ends_the_periods_even_when_brought_back(
+    client: TestClient, lead_token: str, db: Database, web: Any, people: Any
+) -> None:
+    """Retired, brought back and retired again: only the last retirement ended the periods, and the first
+    stretch, when nobody could tick it, said "down 55 %" of a share of 25 % whenever it could be ticked."""
+    launch = office_hours_launch(db, "again", ends_on=dt.date(2026, 11, 30), fix=at(18, 10), share_after=0.25)
+    gaps = [(at(19, 12), at(22, 12)), (at(25, 12), at(30, 23))]
+    _retire_and_back(
+        client, lead_token, "again", [(gaps[0][0], "retired"), (gaps[0][1], "fix_shipped"), (gaps[1][0], "retired")]
+    )
+    with db.transaction() as session:  # what the checklist makes of it: no ticks about it while retired
+        for start, end in gaps:
+            session.exec(
+                sa.delete(EnquiryHypothesis).where(
+                    col(EnquiryHypothesis.hypothesis_id) == hypothesis_ids(db, launch)["hot"],
+                    col(EnquiryHypothesis.created_at) >= start,
+                    col(EnquiryHypothesis.created_at) < end,
+                )
+            )
+    result = impact_at(db, launch, NOW)
+    assert result.verdict == "no_change" and result.after.end == result.retired_at == gaps[0][0]
+
+
+def test_retired_before_its_fix_says_so_and_retired_after_the_periods_says_nothing(
+    client: TestClient, lead_token: str, db: Database, web: Any, people: Any
+) -> None:
+    """Retired three days before the fix, the page said "retired … less than 24 hours after the fix"; retired
+    a week after the periods ended, it said "counted until it was retired" of periods it did not cut."""
+    before = office_hours_launch(db, "before", ends_on=dt.date(2026, 11, 30), fix=at(22, 10), share_after=0.25)
+    _retire_and_back(client, lead_token, "before", [(at(19, 12), "retired")])
+    result = impact_at(db, before, NOW)
+    assert result.verdict == "too_little_after" and result.retired_at == at(19, 12)
+    assert result.after.end == result.after.start == at(22, 10)
+    assert "It was retired 19 Nov 2026, 12:00, before the fix" in _fix_section_of(web, "before")
+
+    late = office_hours_launch(db, "late", ends_on=dt.date(2026, 11, 30), fix=at(18, 10), share_after=0.25)
+    _retire_and_back(client, lead_token, "late", [(at(27, 9), "retired")])
+    result = impact_at(db, late, NOW)
+    assert result.retired_at is None and result.after.end < at(27, 9)
+    assert "retired" not in _fix_section_of(web, "late").split("How this")[0].lower()

@@ -34,8 +34,9 @@ and the outcomes waiting will not change, said as what they are rather than "too
 
 A hypothesis retired after its fix (a lead takes it off the checklist once the calls stop) has no
 enquiries after that, by the checklist's design, not the customers' doing: counted on, its share
-would fall to nothing and read as the fix working. Its periods end when it was retired, like a
-launch's end; retired less than 24 hours after the fix, it is ``too_little_after``.
+would fall to nothing and read as the fix working. Its periods end when it was first retired after
+the fix (or at the fix, when it was off the checklist then), like a launch's end, even if it was
+brought back since; retired less than 24 hours after the fix, it is ``too_little_after``.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ class Impact:
     verdict: Verdict
     counting_since: dt.datetime | None = None  # from when the hypothesis counts, said with ``no_before`` and
     # ``too_little_before``
-    retired_at: dt.datetime | None = None  # retired (before the periods would end otherwise): where they end
+    retired_at: dt.datetime | None = None  # retired before the periods would end otherwise: when (they end then,
+    # or at the fix when it was retired before it)
 
 
 def periods(
@@ -217,12 +219,14 @@ def impact_of(
         # Both periods would be empty, and the verdict "too early to tell" for good: say what it is.
         empty = Period(hypothesis.fix_shipped_at, hypothesis.fix_shipped_at, 0, 0)
         return Impact(hypothesis.fix_shipped_at, empty, empty, None, None, "no_before", counting_since=since)
-    retired_at = _retired_at(session, hypothesis)
+    retired_at = _retired_after(session, hypothesis, hypothesis.fix_shipped_at)
     if retired_at is not None and retired_at < launch_end:
-        launch_end = retired_at
+        launch_end = max(retired_at, hypothesis.fix_shipped_at)
     else:
         retired_at = None
     (b0, b1), (a0, a1) = periods(hypothesis.fix_shipped_at, launch_start=since, launch_end=launch_end, now=now)
+    if a1 != launch_end:  # the periods end earlier by themselves: the retirement did not cut them
+        retired_at = None
     counted = []
     for start, end in ((b0, b1), (a0, a1)):
         result = tallies.tally(
@@ -233,16 +237,21 @@ def impact_of(
     return replace(found, retired_at=retired_at) if retired_at is not None and now >= retired_at else found
 
 
-def _retired_at(session: Session, hypothesis: Hypothesis) -> dt.datetime | None:
-    """When a retired hypothesis was last retired (None: it is not, or no record says when)."""
-    if hypothesis.status != HypothesisStatus.RETIRED:
-        return None
-    return session.exec(
-        select(HypothesisStatusChange.changed_at)
-        .where(
-            HypothesisStatusChange.hypothesis_id == hypothesis.id,
-            HypothesisStatusChange.to_status == HypothesisStatus.RETIRED,
-        )
-        .order_by(col(HypothesisStatusChange.changed_at).desc())
-        .limit(1)
-    ).first()
+def _retired_after(session: Session, hypothesis: Hypothesis, fix: dt.datetime) -> dt.datetime | None:
+    """When the hypothesis was first off the checklist (retired) after ``fix``: the start of the first
+    retired stretch that had not ended by then, which may have begun before it (None: none). Brought back
+    since, it still had that stretch with no enquiries about it, which would read as the fix working."""
+    changes = session.exec(
+        select(HypothesisStatusChange.changed_at, HypothesisStatusChange.to_status)
+        .where(HypothesisStatusChange.hypothesis_id == hypothesis.id)
+        .order_by(col(HypothesisStatusChange.changed_at), col(HypothesisStatusChange.id))
+    ).all()
+    retired_since: dt.datetime | None = None
+    for changed_at, to_status in changes:
+        if to_status == HypothesisStatus.RETIRED:
+            retired_since = retired_since or changed_at
+        elif retired_since is not None:
+            if changed_at > fix:
+                return retired_since
+            retired_since = None
+    return retired_since

@@ -424,7 +424,8 @@ class ImpactOut(BaseModel):
     verdict: impact.Verdict
     retired_at: dt.datetime | None = Field(
         default=None,
-        description="Retired after its fix: the periods end here (no enquiries could be logged about it after).",
+        description="When it was retired, where that ends the periods (at the fix, if it was retired before it): "
+        "no enquiries could be logged about it after.",
     )
     method: str = impact.METHOD
 
