@@ -343,9 +343,13 @@ class Settings(BaseSettings):
         return self.base_url.startswith("https://")
 
 
-# A URL's password, up to the last @: one that holds an @ of its own (unescaped) is hidden whole, where
-# stopping at its first @ showed the rest.
-_URL_PASSWORD = re.compile(r"(://[^:/]*:).*@")
+# A URL's password, up to the URL's last @: one that holds an @ of its own (unescaped) is hidden whole,
+# where stopping at its first @ showed the rest. Within the URL: an address later on the line is not it.
+_URL_PASSWORD = re.compile(r"(://[^:/\s]*:)\S*@")
+# A password's text is hidden wherever it appears only from this length: a short one ("a") would
+# blank every such letter of the message, and libpq echoes no password (an unescaped @, which ran one
+# into the host name, is refused by the settings).
+_HIDDEN_WHEREVER = 6
 
 
 def _in_memory(url: URL) -> bool:
@@ -361,7 +365,7 @@ def hide_password(text: str, database_url: str) -> str:
     if found:
         written = found.group(0)[len(found.group(1)) : -1]
         for password in {written, unquote(written)}:
-            if password:
+            if len(password) >= _HIDDEN_WHEREVER:
                 text = text.replace(password, "***")
     return text
 

@@ -839,14 +839,19 @@ def send_now(
         # after this one, with older numbers: Slack got the same digest two or three times. This one
         # covers its window (both run from the last scheduled digest), so it replaces it. Only a run
         # still waiting: one a retry has taken over is already being posted.
-        session.execute(
-            sa.update(_run)
-            .where(
-                _run.c.launch_id == id_of(launch),
-                _run.c.kind == DigestKind.MANUAL.value,
-                _run.c.status == DigestStatus.RETRYING.value,
+        replaced = (
+            session.connection()
+            .execute(
+                sa.update(_run)
+                .where(
+                    _run.c.launch_id == id_of(launch),
+                    _run.c.kind == DigestKind.MANUAL.value,
+                    _run.c.status == DigestStatus.RETRYING.value,
+                )
+                .values(status=DigestStatus.REPLACED.value, next_attempt_at=None)
             )
-            .values(status=DigestStatus.REPLACED.value, next_attempt_at=None)
+            .rowcount
+            or 0
         )
         run_id = _insert(
             session,
@@ -859,6 +864,8 @@ def send_now(
             now=now,
         )
         run = session.get(DigestRun, run_id)
+    for _ in range(replaced):  # as every other outcome of a run, in tally_digest_runs_total
+        metrics.count_digest_run(DigestStatus.REPLACED)
     if run is None:
         raise Conflict("Could not record the digest; try again.", code="unavailable")
     run = _store_content(db, run, launch, now=now, settings=settings, late=False)

@@ -197,6 +197,13 @@ def test_a_drivers_message_is_shown_without_the_password() -> None:
         shown = hide_password(said, url)
         assert "p@ss" not in shown and "p%40ss" not in shown and "w0rd" not in shown, shown
     assert hide_password("database tally does not exist", url) == "database tally does not exist"
+    # A short password is not hunted for in every word, and an address after the URL is not its password.
+    said = 'connection failed: server at "127.0.0.1" said no'
+    assert hide_password(said, "postgresql+psycopg://u:a@127.0.0.1/x") == said
+    assert (
+        hide_password("postgresql://tally:secret@db/tally and mail ops@example.com", url)
+        == "postgresql://tally:***@db/tally and mail ops@example.com"
+    )
 
 
 @pytest.mark.parametrize("enabled", [False, True])

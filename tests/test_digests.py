@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 import time_machine
+from prometheus_client import REGISTRY
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -703,7 +704,9 @@ def test_sending_by_hand_again_replaces_the_one_slack_did_not_take(
         db, launch, settings=settings, now=local(18, 14, 0), sender=bot, sleep=lambda s: None, max_pause=2.0
     )
     assert first.status == DigestStatus.RETRYING
+    counted = REGISTRY.get_sample_value("tally_digest_runs_total", {"status": "replaced"}) or 0
     second = digests.send_now(db, launch, settings=settings, now=local(18, 14, 5), sender=bot, sleep=lambda s: None)
+    assert REGISTRY.get_sample_value("tally_digest_runs_total", {"status": "replaced"}) == counted + 1
     assert second.status == DigestStatus.SENT and second.window_start == first.window_start
     done = run_due(db, settings, bot, local(18, 14, 30))
     assert [r for r in done if r.kind == DigestKind.MANUAL] == []
