@@ -68,8 +68,9 @@
   let goneAt = -Infinity;  // when a button went away with its press, or focus was moved off one: see the wiring
   let guesses = 0;  // changes made on screen ahead of the server (bump), to tell a stale count from a fresh one
   // How far the server's clock is ahead of this computer's, from the time the page was made (a little
-  // early by the time it took to arrive: a tick's time is never ahead of the server's).
-  const clockOffset = Date.parse(root.dataset.serverNow) - Date.now() || 0;
+  // early by the time it took to arrive: a tick's time is never ahead of the server's). Set again from
+  // an answer's Date header when this computer's clock has since been set otherwise (learnClock).
+  let clockOffset = Date.parse(root.dataset.serverNow) - Date.now() || 0;
 
   // --- small helpers ---------------------------------------------------------------
 
@@ -195,6 +196,7 @@
       note: note || null,
       label: textFor(keys),  // as the agent saw it, should the hypothesis leave the list meanwhile
       at: Date.now() + clockOffset,  // when it was ticked, by the server's clock
+      made: Date.now(),  // and by this computer's, to tell how long it waited whatever the offset does since
     };
     lastTick = { signature: signature, at: now, key: item.idempotency_key };
     const queue = load();
@@ -229,11 +231,20 @@
     return plural(forms || texts.offline, n);
   }
 
+  function learnClock(response) {
+    // The header counts whole seconds: only a jump larger than that moves the offset (a computer's clock
+    // put right while the page was open), to the middle of the second the header names.
+    const said = Date.parse(response.headers.get("Date") || "");
+    if (Number.isNaN(said)) return;
+    const offset = said + 500 - Date.now();
+    if (Math.abs(offset - clockOffset) > 2000) clockOffset = offset;
+  }
+
   function occurredAt(item, retry) {
     // A tick that waited counts from when it was ticked, not from when it reached the server: it stays
     // in its digest and its day (after the launch's last day it would be refused). One sent at once
     // says nothing of its time: the server's own is right.
-    if (!item.at || item.timeless || !(retry || Date.now() + clockOffset - item.at > WAITED_MS)) return null;
+    if (!item.at || item.timeless || !(retry || Date.now() - (item.made || 0) > WAITED_MS)) return null;
     return new Date(item.at).toISOString().replace("Z", "+00:00");
   }
 
@@ -285,6 +296,7 @@
           scheduleRetry();
           return;
         }
+        learnClock(response);
         if (response.status === 401) {
           showConnection(waitingMessage(load().length, texts.signed_out), "signed_out");
           scheduleRetry();

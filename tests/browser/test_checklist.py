@@ -1977,6 +1977,37 @@ def test_a_tick_that_waited_says_when_it_was_ticked_by_the_servers_clock(checkli
     assert occurred_at(sent_for(page, posts, "billing")) is not None  # six seconds after it was ticked
 
 
+def test_a_computers_clock_put_right_while_the_page_is_open_does_not_move_a_waited_ticks_time(
+    checklist: Checklist,
+) -> None:
+    """The offset to the server's clock was taken once, when the page loaded: a computer's clock set back
+    an hour since put every waited tick an hour early, in another digest's window. An answer's Date header
+    now says so."""
+    page = checklist.page
+    page.clock.install(time=dt.datetime.now(dt.UTC))
+    checklist.reload()
+    posts = tick_posts(page)
+    page.clock.set_system_time(dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))  # put back, page open
+    page.keyboard.press("1")  # sent at once: its answer tells the page the server's time
+    checklist.wait_for_stored(1)
+    assert occurred_at(sent_for(page, posts, "billing")) is None
+    page.route(ENQUIRIES_POST, lambda route: route.abort("internetdisconnected"))
+    before = dt.datetime.now(dt.UTC)
+    page.keyboard.press("2")
+    expect(checklist.connection).to_contain_text("1 enquiry is kept")
+    after = dt.datetime.now(dt.UTC)
+    page.unroute(ENQUIRIES_POST)
+    page.clock.run_for(60_000)  # tried again meanwhile
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    checklist.wait_for_stored(2)
+    said = occurred_at(sent_for(page, posts, "login"))
+    assert said is not None and before - dt.timedelta(seconds=3) <= said <= after + dt.timedelta(seconds=2), (
+        before,
+        said,
+        after,
+    )
+
+
 def test_a_tick_kept_over_a_reload_keeps_its_time(checklist: Checklist) -> None:
     page = checklist.page
     page.route(ENQUIRIES_POST, lambda route: route.abort("internetdisconnected"))
