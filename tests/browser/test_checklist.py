@@ -1991,12 +1991,7 @@ def test_a_computers_clock_put_right_while_the_page_is_open_does_not_move_a_wait
     page.keyboard.press("1")  # sent at once: its answer tells the page the server's time
     checklist.wait_for_stored(1)
     assert occurred_at(sent_for(page, posts, "billing")) is None
-    page.route(ENQUIRIES_POST, lambda route: route.abort("internetdisconnected"))
-    before = dt.datetime.now(dt.UTC)
-    page.keyboard.press("2")
-    expect(checklist.connection).to_contain_text("1 enquiry is kept")
-    after = dt.datetime.now(dt.UTC)
-    page.unroute(ENQUIRIES_POST)
+    before, after = tick_offline(checklist, "2")
     page.clock.run_for(60_000)  # tried again meanwhile
     page.evaluate("window.dispatchEvent(new Event('online'))")
     checklist.wait_for_stored(2)
@@ -2008,14 +2003,22 @@ def test_a_computers_clock_put_right_while_the_page_is_open_does_not_move_a_wait
     )
 
 
-def test_a_tick_kept_over_a_reload_keeps_its_time(checklist: Checklist) -> None:
+def tick_offline(checklist: Checklist, key: str) -> tuple[dt.datetime, dt.datetime]:
+    """Press ``key`` with no connection, until the page says it kept the tick; the connection is back
+    after. Returns the real time just before the press and once it was kept."""
     page = checklist.page
     page.route(ENQUIRIES_POST, lambda route: route.abort("internetdisconnected"))
     before = dt.datetime.now(dt.UTC)
-    page.keyboard.press("2")
+    page.keyboard.press(key)
     expect(checklist.connection).to_contain_text("1 enquiry is kept")
     after = dt.datetime.now(dt.UTC)
     page.unroute(ENQUIRIES_POST)
+    return before, after
+
+
+def test_a_tick_kept_over_a_reload_keeps_its_time(checklist: Checklist) -> None:
+    page = checklist.page
+    before, after = tick_offline(checklist, "2")
     posts = tick_posts(page)
     checklist.reload()  # sends what waited
     [enquiry] = checklist.wait_for_stored(1)
