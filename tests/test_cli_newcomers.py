@@ -21,11 +21,15 @@ EXAMPLE = ROOT / "hypotheses" / "payapp-redesign.yaml"
 UNREACHABLE = "postgresql+psycopg://u:secret@127.0.0.1:{port}/x?connect_timeout=2"
 
 
-def tally(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def tally(
+    *args: str, env: dict[str, str], stdin: str | None = None, cwd: Path = ROOT, clean: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`tally ARGS` as an operator runs it; ``clean``: with none of this shell's TALLY_ and SLACK_ settings."""
+    inherited = {k: v for k, v in os.environ.items() if not (clean and k.startswith(("TALLY_", "SLACK_")))}
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
-        env={**os.environ, **env},
-        cwd=ROOT,
+        env={**inherited, **env},
+        cwd=cwd,
         capture_output=True,
         text=True,
         input=stdin,
@@ -140,17 +144,7 @@ def test_db_current_on_a_mistyped_path_says_so_and_makes_no_file(tmp_path: Path)
 
 def in_folder(folder: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """`tally ARGS` run in ``folder`` with no TALLY_ settings: on the default database, var/tally.db there."""
-    environ = {name: value for name, value in os.environ.items() if not name.startswith(("TALLY_", "SLACK_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=environ,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=120,
-        check=False,
-    )
+    return tally(*args, env={}, stdin=stdin, cwd=folder, clean=True)
 
 
 @pytest.mark.parametrize(

@@ -1618,16 +1618,23 @@ def settled(page: Page) -> None:
     page.evaluate("0")
 
 
+def two_selected_on_a_held_clock(checklist: Checklist) -> list[str]:
+    """The page's clock held still (the presses that follow come within the half second), the first two
+    hypotheses selected to combine; the tick requests' bodies from now on."""
+    page = checklist.page
+    with_fake_clock(checklist)
+    page.clock.pause_at(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    posts = tick_posts(page)
+    page.keyboard.press("Shift+1")
+    page.keyboard.press("Shift+2")
+    return posts
+
+
 def test_enter_pressed_twice_on_a_button_that_goes_away_logs_nothing_more(checklist: Checklist) -> None:
     """The first Enter on "Log as one enquiry", "Clear" or a notice's Undo moves focus to a hypothesis's
     button (its own went away), and a second Enter a moment later logged that hypothesis."""
     page = checklist.page
-    with_fake_clock(checklist)
-    page.clock.pause_at(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))  # the presses come within the half second
-    posts = tick_posts(page)
-
-    page.keyboard.press("Shift+1")
-    page.keyboard.press("Shift+2")
+    posts = two_selected_on_a_held_clock(checklist)
     page.locator("#log-selected").focus()
     page.keyboard.press("Enter")
     expect(checklist.tick("billing")).to_be_focused()
@@ -1706,12 +1713,7 @@ def test_a_double_click_on_a_button_that_goes_away_logs_nothing_under_the_pointe
     so did the second click on the list-changed box's Dismiss, the box gone and the buttons moved up."""
     checklist = open_checklist(MANY_KEYS, viewport=(1366, 657))
     page = checklist.page
-    with_fake_clock(checklist)
-    page.clock.pause_at(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))  # the clicks come within the half second
-    posts = tick_posts(page)
-
-    page.keyboard.press("Shift+1")
-    page.keyboard.press("Shift+2")
+    posts = two_selected_on_a_held_clock(checklist)
     double_click(page, page.locator("#log-selected"), lambda: expect(page.locator("#combine-bar")).to_be_hidden())
     expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis h01 + Hypothesis h02")
     checklist.wait_for_stored(1)
