@@ -291,6 +291,27 @@ def test_a_wrong_current_password_focuses_that_field(page: Page, place: Place) -
     expect_at_fault(page, "#current", "form-error", "The current password is not right")
 
 
+def test_a_refused_sign_in_focuses_the_password_and_both_fields_point_at_the_error(page: Page, place: Place) -> None:
+    """The user name kept its focus after a wrong password, so typing it again went into the name, and
+    neither field said it was refused."""
+    page.goto("/login")
+    page.get_by_label("User name").fill(place.people.agent.username)
+    page.get_by_label("Password").fill("not my password")
+    page.get_by_role("button", name="Sign in").click()
+    expect_at_fault(page, "#password", "form-error", "Wrong user name or password.")
+    name = page.locator("#username")
+    expect(name).to_have_value(place.people.agent.username)
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(name).to_have_accessible_description("Wrong user name or password.")
+
+
+def test_a_refused_token_name_focuses_that_field(page: Page, place: Place) -> None:
+    sign_in(page, place.people.admin.username, "/admin/tokens")
+    page.get_by_label("Name (what uses it)").fill("   ")  # only spaces: no name
+    page.get_by_role("button", name="Create token").click()
+    expect_at_fault(page, "#t-name", "form-error", "Give the token a name")
+
+
 def test_a_new_hypothesis_from_other_with_a_taken_key_focuses_the_key(page: Page, place: Place) -> None:
     sign_in(page, place.people.lead.username, PAGE + "/other?range=launch")
     page.get_by_label("1× The widget is gone").check()
