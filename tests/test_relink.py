@@ -33,6 +33,7 @@ from app.models import (
     EnquiryHypothesis,
     Hypothesis,
     Launch,
+    LaunchStatus,
     Relink,
     TokenRole,
 )
@@ -623,3 +624,42 @@ def test_the_api_moves_notes_onto_a_hypothesis_the_launch_has(
     again = client.post(url, json=body, headers=lead)
     assert again.status_code == 409
     assert (again.json()["error"]["code"], again.json()["error"]["field"]) == ("nothing_moved", "from_notes")
+
+
+def test_a_retry_of_an_other_enquiry_a_lead_has_moved_is_a_replay(
+    client: TestClient, token: str, db: Database, setup: Setup
+) -> None:
+    """An integration re-sending a call logged as "other" after a lead moved it onto a hypothesis was
+    refused as a reused key, and its advice (a new key) counted the call twice. It is the same enquiry,
+    answered with the hypothesis it is on now; a retry naming another hypothesis still conflicts, and so
+    does one after the move was undone only if it differs."""
+    path = f"/api/v1/launches/{SLUG}/enquiries"
+    call = {"channel": "phone", "note": "asks about the widget thing", "idempotency_key": "call-1"}
+    first = client.post(path, json=call, headers=auth(token))
+    assert first.status_code == 201, first.text
+    lead = lead_token(db)
+    moved = client.post(
+        f"/api/v1/launches/{SLUG}/hypotheses/a/relinks", json={"from_notes": [first.json()["id"]]}, headers=auth(lead)
+    )
+    assert moved.status_code == 201 and moved.json()["relinked"] == 1, moved.text
+
+    again = client.post(path, json=call, headers=auth(token))
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"] and again.json()["hypotheses"] == ["a"]
+    other_note = client.post(path, json={**call, "note": "something else"}, headers=auth(token))
+    assert other_note.status_code == 409 and other_note.json()["error"]["code"] == "idempotency_key_reused"
+    named = client.post(path, json={**call, "hypotheses": ["b"]}, headers=auth(token))
+    assert named.status_code == 409, named.text
+    assert api_tally(client, token)["total"] == 1 + len(setup.widget) + len(setup.other) + 1
+    with db.transaction() as session:  # closed since: a retry of what it recorded is still answered
+        closed = session.get(Launch, setup.launch.id)
+        assert closed is not None
+        closed.status = LaunchStatus.CLOSED
+        session.add(closed)
+    late = client.post(path, json=call, headers=auth(token))
+    assert late.status_code == 200 and late.json()["hypotheses"] == ["a"], late.text
+
+    with db.transaction() as session:
+        relink.undo(session, fresh(db, setup.launch), moved.json()["relink_id"], actor="lena", now=NOW)
+    back = client.post(path, json=call, headers=auth(token))
+    assert back.status_code == 200 and back.json()["hypotheses"] == [], back.text

@@ -8,6 +8,7 @@ else (the demo, the CSV import, test factories) writes enquiries. Both end in
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -431,7 +432,9 @@ def _answer_repeats(
                 "To log it after all, send it with a new idempotency key.",
                 code="unknown_enquiry",
             )
-        elif not _same_enquiry(first, request, item.created_at):
+        elif not _same_enquiry(first, request, item.created_at) and not _moved_since(
+            store, item.launch_id, enquiry_id, first, request, item.created_at
+        ):
             results[position] = Conflict(
                 f"Idempotency key {request.idempotency_key!r} was used before for a different enquiry "
                 f"({_describe(first)}). Nothing was recorded: use a new key for a new enquiry, "
@@ -441,10 +444,12 @@ def _answer_repeats(
             )
         else:
             results[position] = Logged(enquiry_id, False, request.slug, first.hypothesis_keys, first.created_at)
-    for (position, request, _, _), enquiry_id in zip(refused, asked_again, strict=True):
+    for (position, request, launch_id, _), enquiry_id in zip(refused, asked_again, strict=True):
         if enquiry_id is None or (first := stored.get(enquiry_id)) is None:
             continue  # nothing recorded under its key: the refusal stands
-        if _same_enquiry(first, request, _created_at(request)):
+        if _same_enquiry(first, request, _created_at(request)) or _moved_since(
+            store, launch_id, enquiry_id, first, request, _created_at(request)
+        ):
             results[position] = Logged(enquiry_id, False, request.slug, first.hypothesis_keys, first.created_at)
 
 
@@ -481,6 +486,25 @@ def _same_enquiry(stored: StoredEnquiry, request: EnquiryRequest, created_at: dt
         and (erased or (stored.note or None) == (request.note or None))
         and set(stored.hypothesis_keys) == set(request.hypothesis_keys)
         and (occurred_at is None or first == created_at or as_arrived)
+    )
+
+
+def _moved_since(
+    store: Store,
+    launch_id: int,
+    enquiry_id: int,
+    stored: StoredEnquiry,
+    request: EnquiryRequest,
+    created_at: dt.datetime,
+) -> bool:
+    """Whether a retry sent as "other" is of an enquiry a lead has since moved onto a hypothesis (the Other
+    page, or the API's relinks). It was refused as a reused key, and the advice to send it with a new key
+    counted the call twice. A move takes only "other" enquiries, onto one hypothesis."""
+    return (
+        not request.hypothesis_keys
+        and len(stored.hypothesis_keys) == 1
+        and _same_enquiry(dataclasses.replace(stored, hypothesis_keys=()), request, created_at)
+        and store.moved_from_other(launch_id, enquiry_id)
     )
 
 

@@ -295,6 +295,16 @@ class Store:
             )
         }
 
+    def moved_from_other(self, launch_id: int, enquiry_id: int) -> bool:
+        """Whether the enquiry, logged as "other", was moved onto a hypothesis by a lead since (a move not
+        undone: app/insight/relink.py). Read only when a retry of it seems to differ, so rarely."""
+        for (moved,) in self._query(
+            "SELECT enquiry_ids FROM relink WHERE launch_id = ? AND undone_at IS NULL", [launch_id]
+        ):
+            if enquiry_id in (json.loads(moved) if isinstance(moved, str) else moved):
+                return True
+        return False
+
     def existing(self, launch_id: int, keys: Sequence[str]) -> dict[str, int]:
         where, params = self._in("idempotency_key", keys)
         rows = self._query(
