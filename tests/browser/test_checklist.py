@@ -529,7 +529,7 @@ def test_sign_out_sends_what_waits_first_and_asks_before_leaving_the_rest(checkl
     """Sign out with ticks still waiting sent none and said nothing: they stayed in the browser until
     this agent next opened this launch's checklist."""
     page = checklist.page
-    page.route(ENQUIRIES_POST, lambda route: route.abort("connectionreset"))
+    checklist.route_ticks(lambda route: route.abort("connectionreset"))
     page.keyboard.press("1")
     expect(checklist.connection).to_contain_text("1 enquiry is kept")
     asked: list[str] = []
@@ -550,7 +550,7 @@ def test_sign_out_sends_what_waits_first_and_asks_before_leaving_the_rest(checkl
     assert len(checklist.queue()) == 1 and checklist.stored() == []
 
     # Reachable again: the tick is sent before signing out, and nothing is asked.
-    page.unroute(ENQUIRIES_POST)
+    checklist.route_ticks(None)
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login"))
     assert [e.keys for e in checklist.stored()] == [{"billing"}]
@@ -684,7 +684,7 @@ def test_a_retried_tick_is_not_counted_twice(checklist: Checklist) -> None:
         answers.append(response.status)
         route.abort("connectionreset")  # ...but the browser never hears back
 
-    page.route(ENQUIRIES_POST, lose_the_first_answer)
+    checklist.route_ticks(lose_the_first_answer)
     # Every text the notice shows is recorded as it changes: the "kept" notice can be replaced by
     # "connection is back" before a poll of the page would see it, when the retry is quick.
     page.evaluate(
@@ -725,7 +725,7 @@ def _billing_logged_then_login_sent_with_its_answer_lost(checklist: Checklist) -
         else:
             route.continue_()
 
-    page.route(ENQUIRIES_POST, lose_the_first_answer)
+    checklist.route_ticks(lose_the_first_answer)
     page.keyboard.press("2")
     assert [e.keys for e in checklist.wait_for_stored(2)] == [{"billing"}, {"login"}]
     wait_until(lambda: lost == [201] and checklist.queue() and checklist.queue()[0].get("sent"), page=page)
@@ -1294,6 +1294,14 @@ def test_logging_a_kept_tick_again_at_once_is_not_taken_for_a_second_press(check
     expect(checklist.toasts.filter(has_text="Counted once")).to_have_count(0)
 
 
+def send_on(page: Page, url: re.Pattern[str], held: list[Route]) -> None:
+    """Stop holding requests to ``url`` and send on those held. (Removing the route alone released
+    them only while it was the page's last: the checklist fixture keeps one for ticks.)"""
+    page.unroute(url)
+    for route in held:
+        route.continue_()
+
+
 def test_two_identical_kept_ticks_logged_again_in_a_row_are_both_logged(checklist: Checklist) -> None:
     """The second "log as Other" a moment after the first is the same enquiry again to the double-press
     guard, which does not queue it: it must stay in the list, not vanish unlogged."""
@@ -1304,13 +1312,14 @@ def test_two_identical_kept_ticks_logged_again_in_a_row_are_both_logged(checklis
     edit_list(checklist, retire("login"))
     # The first refusal asks for the new list; held until both calls are made, or "2" could be
     # another hypothesis by the second.
-    page.route(re.compile(r"/checklist/version$"), lambda route: None)
+    held: list[Route] = []
+    page.route(re.compile(r"/checklist/version$"), lambda route: held.append(route))
     for _ in range(2):  # two calls about it, a second apart
         with page.expect_response(is_tick) as answer:
             page.keyboard.press("2")
         assert answer.value.status == 422
         page.clock.run_for(1_000)
-    page.unroute(re.compile(r"/checklist/version$"))  # sends the held requests on
+    send_on(page, re.compile(r"/checklist/version$"), held)
     kept = page.locator("#not-logged")
     expect(kept.get_by_role("listitem")).to_have_count(2)
     # The refusal brings the new list; until it is there "." would log them as login again (refused).
@@ -1328,8 +1337,7 @@ def test_two_identical_kept_ticks_logged_again_in_a_row_are_both_logged(checklis
 
 def test_a_server_error_is_not_called_a_lost_connection(checklist: Checklist) -> None:
     page = checklist.page
-    page.route(
-        ENQUIRIES_POST,
+    checklist.route_ticks(
         lambda route: route.fulfill(status=500, json={"error": {"code": "internal", "message": "boom"}}),
     )
     with page.expect_response(is_tick) as answer:
@@ -1340,7 +1348,7 @@ def test_a_server_error_is_not_called_a_lost_connection(checklist: Checklist) ->
     expect(connection).not_to_contain_text("No connection")
     assert len(checklist.queue()) == 1 and checklist.stored() == []
 
-    page.unroute(ENQUIRIES_POST)
+    checklist.route_ticks(None)
     page.evaluate("window.dispatchEvent(new Event('online'))")  # sends at once, rather than at the next retry
     expect(connection).to_have_text("Everything waiting was sent.")
     expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing")
@@ -1775,13 +1783,14 @@ def test_focus_stays_on_the_page_when_the_list_or_a_box_changes_under_it(checkli
 
     # Two ticks refused, their hypotheses retired before the page heard of it: kept, newest first.
     version = re.compile(r"/checklist/version$")
-    page.route(version, lambda route: None)  # held, so the keys stay what they were
+    held: list[Route] = []
+    page.route(version, lambda route: held.append(route))  # held, so the keys stay what they were
     edit_list(checklist, retire("delivery", "refund"))
     for key in "23":
         with page.expect_response(is_tick) as answer:
             page.keyboard.press(key)
         assert answer.value.status == 422
-    page.unroute(version)
+    send_on(page, version, held)
     kept = page.locator("#not-logged").get_by_role("listitem")
     expect(kept).to_have_count(2)
     expect(checklist.tick("refund")).to_have_count(0)
@@ -1947,7 +1956,7 @@ def test_a_tick_that_waited_says_when_it_was_ticked_by_the_servers_clock(checkli
         else:
             route.continue_()
 
-    page.route(ENQUIRIES_POST, connection)
+    checklist.route_ticks(connection)
     page.keyboard.press("1")
     checklist.wait_for_stored(1)
     assert occurred_at(sent_for(page, posts, "billing")) is None
@@ -2009,12 +2018,12 @@ def tick_offline(checklist: Checklist, key: str) -> tuple[dt.datetime, dt.dateti
     """Press ``key`` with no connection, until the page says it kept the tick; the connection is back
     after. Returns the real time just before the press and once it was kept."""
     page = checklist.page
-    page.route(ENQUIRIES_POST, lambda route: route.abort("internetdisconnected"))
+    checklist.route_ticks(lambda route: route.abort("internetdisconnected"))
     before = dt.datetime.now(dt.UTC)
     page.keyboard.press(key)
     expect(checklist.connection).to_contain_text("1 enquiry is kept")
     after = dt.datetime.now(dt.UTC)
-    page.unroute(ENQUIRIES_POST)
+    checklist.route_ticks(None)
     return before, after
 
 
@@ -2048,7 +2057,7 @@ def test_a_retry_with_its_time_refused_as_another_enquiry_is_asked_again_as_firs
         else:
             route.continue_()
 
-    page.route(ENQUIRIES_POST, server)
+    checklist.route_ticks(server)
     page.keyboard.press("1")
     expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing", timeout=10_000)
     assert [occurred_at(b) is not None for b in bodies] == [False, True, False]
