@@ -237,7 +237,7 @@ def compose(
     # The launch's first window has none before it (the page compares with nothing either): no arrows.
     previous = counts(previous_start, window_start) if previous_start < window_start else None
     first = tallies.first_enquiries(session, launch)
-    since = {h.key: tallies.counting_since(h, launch_start, first.get(h.id or 0)) for h in hypotheses}
+    since = {h.key: tallies.counting_since(h, launch_start, first.get(h.id or 0), launch=launch) for h in hypotheses}
     # Added during the previous window or since, a hypothesis has no whole window before to compare with
     # (its enquiries were "other"): no arrow, as the launch page shows "–" for it (dashboard.rows).
     whole_before = {key for key, began in since.items() if previous is not None and began <= previous_start}

@@ -403,3 +403,23 @@ def test_every_query_time_with_an_unencoded_plus_says_to_write_it_as_2b(
         error = answer.json()["error"]
         assert answer.status_code == 422 and error["field"] in ("start", "from"), (url, answer.text)
         assert "write it as %2B" in error["message"] and " 01" in error["message"], (url, error)
+
+
+def test_a_launch_set_up_after_it_began_counts_its_hypotheses_from_its_start(
+    client: TestClient, token: str, db: Database
+) -> None:
+    """Set up on its third day with its two hypotheses, its first days backfilled: b read "not counted"
+    (null) until its first enquiry, where /tally said 0, as if it had been added then."""
+    late = make_launch(
+        db, slug="late-launch", hypotheses=("a", "b"), starts_on=dt.date(2026, 10, 24), ends_on=dt.date(2026, 10, 26)
+    )
+    assert late.created_at == NOW  # set up today, the launch's last day
+    log(db, late, "a", at=oslo(24, 10))
+    log(db, late, "b", at=oslo(26, 10))
+    response = client.get("/api/v1/launches/late-launch/series", params={"bucket": "day"}, headers=auth(token))
+    assert response.status_code == 200, response.text
+    assert [b["hypotheses"] for b in response.json()["buckets"]] == [
+        {"a": 1, "b": 0},
+        {"a": 0, "b": 0},
+        {"a": 0, "b": 1},
+    ]

@@ -79,7 +79,7 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
         return tallies.tally(session=session, launch=launch, start=a, end=b, now=now, hypotheses=[hypothesis], filter=f)
 
     current, previous = count(start, end), count(previous_start, previous_end)
-    since = tallies.counting_since(hypothesis, launch_start, tallies.first_enquiry(session, hypothesis))
+    since = tallies.counting_since(hypothesis, launch_start, tallies.first_enquiry(session, hypothesis), launch=launch)
     [row], _, all_row = build_rows(
         hypotheses=[hypothesis],
         current={key: current.for_hypothesis(hypothesis), "other": current.other, "all": current.total},

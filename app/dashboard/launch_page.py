@@ -182,7 +182,7 @@ def build(
     previous = count(previous_start, previous_end)
     counts_now, counts_before = _counts(current, hypotheses), _counts(previous, hypotheses)
     first = tallies.first_enquiries(session, launch)
-    since = {h.key: tallies.counting_since(h, launch_start, first.get(h.id or 0)) for h in hypotheses}
+    since = {h.key: tallies.counting_since(h, launch_start, first.get(h.id or 0), launch=launch) for h in hypotheses}
     rows, other, all_row = build_rows(
         hypotheses=hypotheses,
         current=counts_now,

@@ -184,7 +184,7 @@ def daily_rows(
     tz = launches.zone(launch)
     launch_start = launches.window(launch)[0]
     first = tallies.first_enquiries(session, launch)
-    since = {h.id: tallies.counting_since(h, launch_start, first.get(h.id or 0)) for h in hypotheses}
+    since = {h.id: tallies.counting_since(h, launch_start, first.get(h.id or 0), launch=launch) for h in hypotheses}
     by_day = {launches.local_date(b.start, tz): b for b in buckets}
     day = selection.first_day
     last = min(selection.last_day, launches.local_date(now, tz))

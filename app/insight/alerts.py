@@ -245,7 +245,7 @@ def _usual_counts(
         return None
     launch_start = launches.window(launch)[0]
     first = tallies.first_enquiries(session, launch)
-    since = {id_of(h): tallies.counting_since(h, launch_start, first.get(id_of(h))) for h in hypotheses}
+    since = {id_of(h): tallies.counting_since(h, launch_start, first.get(id_of(h)), launch=launch) for h in hypotheses}
     sums = dict.fromkeys(since, 0.0)
     days = dict.fromkeys(since, 0)
     for stretch in stretches:

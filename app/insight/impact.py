@@ -214,7 +214,9 @@ def impact_of(
     launch_start, launch_end = launches.window(launch)
     # Added during the launch, it had no enquiries before (they were "other"): its "before" starts then.
     if since is None:
-        since = tallies.counting_since(hypothesis, launch_start, tallies.first_enquiry(session, hypothesis))
+        since = tallies.counting_since(
+            hypothesis, launch_start, tallies.first_enquiry(session, hypothesis), launch=launch
+        )
     if hypothesis.fix_shipped_at <= since:
         # Both periods would be empty, and the verdict "too early to tell" for good: say what it is.
         empty = Period(hypothesis.fix_shipped_at, hypothesis.fix_shipped_at, 0, 0)

@@ -247,7 +247,9 @@ def get_series(
     first = tallies.first_enquiries(session, launch)
     launch_start = launches.window(launch)[0]
     # (id, key, from when it counts): as the pages, null for buckets that ended before then.
-    counted = [(h.id, h.key, tallies.counting_since(h, launch_start, first.get(h.id or 0))) for h in hypotheses]
+    counted = [
+        (h.id, h.key, tallies.counting_since(h, launch_start, first.get(h.id or 0), launch=launch)) for h in hypotheses
+    ]
     tz = launches.zone(launch)
     buckets = tallies.series(
         session=session,
