@@ -284,6 +284,34 @@ MASKED = [
     case("versjon 5.0.12, tlf 912 34 567", f"versjon 5.0.12, tlf {PHONE}", "phone-after-a-version"),
     case("kunden oppga feil nummer 912 34 567", f"kunden oppga feil nummer {PHONE}", "nb-wrong-number"),
     case("saksbehandler: 912 34 567", f"saksbehandler: {PHONE}", "nb-case-worker-then-a-phone"),
+    # found by a GDPR review: names of four words and more, particles, and three words in lower case
+    case("kunden Kari Anne Nordmann Hansen ringte", f"kunden {NAME} ringte", "nb-four-names-after-kunden"),
+    case("jeg heter Kari Anne Nordmann Hansen", f"jeg heter {NAME}", "nb-four-names-after-jeg-heter"),
+    case("mitt navn er Anne Marie Berg Olsen", f"mitt navn er {NAME}", "nb-four-names-after-mitt-navn-er"),
+    case("the customer Mary Ann Smith Jones", f"the customer {NAME}", "en-four-names-after-the-customer"),
+    case(
+        "kunden Kari Anne Nordmann Hansen, BankID feilet",
+        f"kunden {NAME}, BankID feilet",
+        "nb-four-names-then-a-product",
+    ),
+    case(
+        "kunden Anne Marie von Berg-Olsen Hansen ringte om Vipps",
+        f"kunden {NAME} ringte om Vipps",
+        "nb-particle-and-hyphenated-surname-in-a-long-name",
+    ),
+    case("kunden Maria da Conceição dos Santos Pereira", f"kunden {NAME}", "pt-name-with-particles"),
+    case("kunden Jan de Berg ringte", f"kunden {NAME} ringte", "nb-particle-that-is-also-a-pronoun"),
+    case("jeg heter Anna de la Cruz", f"jeg heter {NAME}", "es-particles-after-jeg-heter"),
+    case("NAVN: KARI ANNE NORDMANN HANSEN", f"NAVN: {NAME}", "nb-four-names-in-capitals"),
+    case("NAVN: KARI NORDMANN RINGTE OM BANKID", f"NAVN: {NAME} RINGTE OM BANKID", "nb-capitals-name-then-a-sentence"),
+    case("kunden heter kari anne nordmann", f"kunden heter {NAME}", "nb-three-lower-case-names"),
+    case("kunden heter kari berg-olsen og ringte", f"kunden heter {NAME} og ringte", "nb-lower-case-hyphenated"),
+    case("kunden heter jan van der berg", f"kunden heter {NAME}", "nb-lower-case-particles"),
+    case(
+        "kunden heter ola nordmann ringte om bankid",
+        f"kunden heter {NAME} ringte om bankid",
+        "nb-lower-case-name-then-a-verb",
+    ),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(

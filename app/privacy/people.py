@@ -9,6 +9,7 @@ to type names (docs/guide-agents.md).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 
@@ -148,29 +149,51 @@ def email_bare_spans(text: str) -> Iterator[Span]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Names: one to three capitalised words after a phrase that names someone ("jeg heter", "name is",
-# "kundens namn är"); two or three after a word for the customer ("kunden Ola Nordmann", "the
-# customer Anne-Marie Berg"), where one capitalised word is as often a product ("kunden BankID").
+# Names: every capitalised word after a phrase that names someone ("jeg heter", "name is",
+# "kundens namn är"), one or more; after a word for the customer ("kunden Ola Nordmann", "the
+# customer Anne-Marie Berg") two or more, as one capitalised word is as often a product ("kunden
+# BankID"). Particles (van, de, da …) between them belong to the name. A name ends before a word that
+# is no one's (_NOT_NAMES): "kunden Kari Anne Nordmann Hansen, BankID …".
 
 _NAME_WORD = (
     rf"(?:[{_UPPER}]['’])?[{_UPPER}][{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}][{_LOWER}]+)*"
     rf"|[{_UPPER}]{{2,}}(?:-[{_UPPER}]{{2,}})*"  # in capitals: NAVN: KARI NORDMANN
 )
 _PARTICLE = r"(?:van|von|der|den|de|af|av|da|di|du|la|le|del|dos|ter|ten)"
-_NAME = re.compile(rf"(?:{_NAME_WORD})(?:\s(?:{_PARTICLE}\s){{0,2}}(?:{_NAME_WORD})){{0,2}}(?![\w\[])")
+# Eight name words at most: far more than anyone gives, and what keeps a long run of capitalised
+# words after each of many phrase words ("Kunden Kunden Kunden …") linear. At most three words was
+# too few: "kunden Kari Anne Nordmann Hansen" kept the surname.
+_MOST_NAME_WORDS = 8
+_NAME = re.compile(
+    rf"(?:{_NAME_WORD})(?:\s(?:{_PARTICLE}\s){{0,2}}(?:{_NAME_WORD})){{0,{_MOST_NAME_WORDS - 1}}}(?![\w\[])"
+)
 # The capital is one on (no lookbehind, which is slower); after a space, or the punctuation a name
 # is put in: "kunden (Kari Nordmann)", «Kari Nordmann», "kunden - Kari Nordmann".
 _OPENING = " :,(«\"'“‘-"
 _CAPITAL = re.compile(rf"[\s:,(«\"'“‘-][{_UPPER}]")
-# After "heter" a name is a name in any case: "kunden heter kari nordmann". Up to two words, ending
-# before a word that goes on with the sentence.
+# After "heter" a name is a name in any case: "kunden heter kari nordmann". Up to three words and
+# the particles between them ("kari anne nordmann", "jan van der berg", "kari berg-olsen"), ending
+# before a word that goes on with the sentence ("kunden heter ola nordmann ringte om …").
 # Only after a person ("kunden heter", "hun heter"): "knappen heter overfør", "appen heter vipps" are no one.
+_LOWER_NAME_WORD = rf"[{_LOWER}]{{2,}}(?:-[{_LOWER}]{{2,}})*"
 _NAMED_LOWER = re.compile(
     rf"(?i:\b(?:kunden|kunde|kund|hun|han|hon|jeg|jag|customer)\s(?:heter|hedder|heiter))"
-    rf"\s(?P<name>[{_LOWER}]{{2,}}(?:\s[{_LOWER}]{{2,}})?)"
+    rf"\s(?P<name>{_LOWER_NAME_WORD}(?:\s(?:{_PARTICLE}\s){{0,2}}{_LOWER_NAME_WORD}){{0,2}})"
 )
+_PARTICLES = frozenset(_PARTICLE.strip("(?:)").split("|"))
+# Words that go on with the sentence after a name: a lower-case name ends before the first of them,
+# and so does a name in capitals (NAVN: KARI NORDMANN RINGTE OM BANKID). Verbs too, now that a
+# lower-case name may have three words.
 _SENTENCE_WORDS = frozenset(
-    _words("og men som i på med fra til for om at er eller ikke også visst and but who in on with from")
+    _words(
+        """
+    og men som i på med fra til for om at er eller ikke også visst and but who in on with from
+    var har hadde fikk får kan kunne vil ville skal skulle må ble blir sier sa skriver skrev ringte ringer
+    ringde ringede prøvde prøver venter spør spurte lurer trenger mangler fant finner kommer kom
+    är och säger sagde siger vill
+    is was has had says said wrote called calls asked asks wants can could would
+    """
+    )
 )
 
 
@@ -264,12 +287,12 @@ def name_spans(text: str) -> Iterator[Span]:
     if "heter" not in folded and "hedder" not in folded and "heiter" not in folded:
         return  # the pattern tried at every word would cost more than the rest of this
     for lower in _NAMED_LOWER.finditer(text):
-        words = lower.group("name").split()
-        if words[0] in _SENTENCE_WORDS:
-            continue
-        start = lower.start("name")
-        end = start + len(words[0]) if len(words) == 1 or words[1] in _SENTENCE_WORDS else lower.end("name")
-        yield start, end, NAME
+        words = list(itertools.takewhile(lambda word: word not in _SENTENCE_WORDS, lower.group("name").split()))
+        while words and words[-1] in _PARTICLES:  # "kunden heter kari de ringte": "de" is the sentence's
+            words.pop()
+        if words:
+            start = lower.start("name")
+            yield start, start + len(" ".join(words)), NAME
 
 
 def _name_end(name: re.Match[str], least: int) -> int | None:
@@ -283,10 +306,12 @@ def _name_end(name: re.Match[str], least: int) -> int | None:
     names = calendar = 0
     end = start
     for word in re.finditer(r"\S+", name.group()):
+        if word.group().islower():  # a particle between name words: "de" and "den" are pronouns too
+            continue
         folded = word.group().casefold()
         if folded in _COMPANY:
             return None
-        if folded in _NOT_NAMES:
+        if folded in _NOT_NAMES or (folded in _SENTENCE_WORDS and word.group().isupper()):
             return end if names else None
         capital = word.group()[0].isupper()
         if folded in _CALENDAR:
