@@ -312,6 +312,20 @@ MASKED = [
         f"kunden heter {NAME} ringte om bankid",
         "nb-lower-case-name-then-a-verb",
     ),
+    # found by a GDPR review: an identity number said to be one, in any grouping; a card said to be one
+    case("fnr 1507 6510 013", f"fnr {NATIONAL_ID}", "nb-fnr-4-4-3"),
+    case("fødselsnummer 1507 6510 013", f"fødselsnummer {NATIONAL_ID}", "nb-fodselsnummer-4-4-3"),
+    case("fnr 15076 510013", f"fnr {NATIONAL_ID}", "nb-fnr-5-6"),
+    case("fnr 1507 6510013", f"fnr {NATIONAL_ID}", "nb-fnr-4-7-not-an-account"),
+    case("personnr 8507 09 9805", f"personnr {NATIONAL_ID}", "sv-personnummer-4-2-4"),
+    case("personnr 1985 0709 9805", f"personnr {NATIONAL_ID}", "sv-personnummer-century-4-4-4"),
+    case("cpr 0709 851234", f"cpr {NATIONAL_ID}", "da-cpr-4-6-not-a-phone"),
+    case("hetu 13.10.52-308T", f"hetu {NATIONAL_ID}", "fi-hetu-date-with-dots"),
+    case("henkilötunnus 13 10 52-308T", f"henkilötunnus {NATIONAL_ID}", "fi-hetu-date-with-spaces"),
+    case("kort 4571234567890123", f"kort {CARD}", "card-plain-failing-luhn-after-kort"),
+    case("kortnummer 4571 2345 6789 012", f"kortnummer {CARD}", "card-15-in-fours-failing-luhn"),
+    case("card 3782 822463 10006", f"card {CARD}", "card-amex-shape-failing-luhn"),
+    case("bankkortet 4571234567890123 ble avvist", f"bankkortet {CARD} ble avvist", "card-after-bankkortet"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(
@@ -407,6 +421,12 @@ SURVIVES = [
     pytest.param("ordre nr. 912 34 567, ref 9876 5432, faktura: 41234567", id="numbers-named-as-something-else"),
     pytest.param("logg 20261203-0915", id="log-time-dash"),
     pytest.param("bestilling 20270115-4821 og 202701154821", id="birth-date-after-now"),
+    # what the GDPR review's rules (an id or a card said to be one, in any grouping) must not take
+    pytest.param("fnr mangler, ordre 1507 6510 013", id="order-number-after-fnr-and-an-order-word"),
+    pytest.param("kortet ble belastet, ordre 4571234567890123", id="order-number-after-kort-and-an-order-word"),
+    pytest.param("kortet avvist 20261129091512", id="log-time-with-seconds-after-kort"),
+    pytest.param("hetu feil 12.11.26 kl 1234", id="date-and-time-after-hetu"),
+    pytest.param("betalt 12.11.26-123A", id="date-and-code-without-an-id-word"),
 ]
 
 

@@ -40,7 +40,12 @@ readable):
   Danish CPR typed plain without such a word survives.
 * 12 digits in one group (``202611290915``): only with the Swedish check digit and not readable
   as a time within a year of now, or after such a word. Timestamps survive.
-* 16 digits in four fours starting 3–6: a card, Luhn or not. Other card lengths need Luhn.
+* 16 digits in four fours starting 3–6: a card, Luhn or not. Other card lengths need Luhn, unless a
+  word such as "kort" or "card" comes just before: then 13–19 digits in one group or printed as cards
+  are (``kort 4571234567890123``), but not a log time with seconds.
+* After a word such as "fnr", "personnummer", "CPR" or "hetu", an identity number in any grouping
+  (``fnr 1507 6510 013``, ``personnr 8507 09 9805``, ``hetu 13.10.52-308T``): the date need only start
+  the digits. Not when a word such as "ordre" comes right before the number.
 * Nordic IBAN shapes (``NO`` + 13 digits …) are masked with a wrong check digit too.
 * Eight digits are a phone only when Norway or Denmark would ring them and they are grouped the
   usual ways, or in any grouping after a word such as "tlf", "ring" or "puh" (``tlf 912 345 67``);
@@ -110,15 +115,21 @@ def iban_spans(text: str) -> Iterator[Span]:
 
 # The sign may have spaces around it when it is a dash or a plus: 131052 - 308T. No check against
 # today: with its sign and letter it is an identity code, mistyped or not.
-_HETU = re.compile(r"(\d\d)(\d\d)\d\d(?: ?[-+] ?|[A-FU-Ya-fu-y])\d{3}[0-9A-Ya-y](?![\w\[])")  # no lookbehind: faster
+# The date may be written as a date (13.10.52-308T, 13 10 52-308T), which is masked only after a word
+# such as "hetu" (``_said_to_be_an_id``): "betalt 12.11.26-123A" is a date and a code.
+_HETU = re.compile(
+    r"(\d\d)(?P<sep>[. ]?)(\d\d)(?P=sep)\d\d(?: ?[-+] ?|[A-FU-Ya-fu-y])\d{3}[0-9A-Ya-y](?![\w\[])"
+)  # no lookbehind: faster
 
 
 def hetu_spans(text: str) -> Iterator[Span]:
     for match in _HETU.finditer(text):
         start = match.start()
-        if (start == 0 or not (text[start - 1].isalnum() or text[start - 1] == "]")) and _plausible(
-            int(match.group(1)), int(match.group(2))
-        ):
+        if start and (text[start - 1].isalnum() or text[start - 1] == "]"):
+            continue
+        if not _plausible(int(match.group(1)), int(match.group(3))):
+            continue
+        if not match.group("sep") or _said_to_be_an_id(text[max(0, start - _CONTEXT_CHARS) : start]):
             yield start, match.end(), NATIONAL_ID
 
 
@@ -167,8 +178,22 @@ _PHONE_CONTEXT = re.compile(
     r"|puh|puhelin\w*|numero\w*|soita\w*|soitti\w*|gsm|kännykkä\w*"
     r"|phone\w*|mobile|call\w*|number|cell)\b"
 )
+# Words that say a payment card follows (kort, kortnummer, bankkortet, card number, kortti): after
+# one, 13–19 digits are a card whatever the Luhn check or the issuer says.
+_CARD_CONTEXT = re.compile(r"(?:kort|card)\w*|\b(?:visa|amex|maestro)\b")
+_CARD_CONTEXT_STEMS = ("kort", "card", "visa", "amex", "maestro")
 _CONTEXT_CHARS = 30
 _DIGIT_OR_MARKER = re.compile(r"[\d\]]")
+
+
+def _said_to_be_an_id(context: str) -> bool:
+    """A word such as "personnummer" or "CPR" in ``context`` (the text just before a number), with
+    no number or marker after it."""
+    context = context.lower()
+    if not any(stem in context for stem in _ID_CONTEXT_STEMS):  # the usual case, and cheap
+        return False
+    said = [m.end() for m in _ID_CONTEXT.finditer(context)]
+    return bool(said) and not _DIGIT_OR_MARKER.search(context, said[-1])
 
 
 class _Window(NamedTuple):  # a NamedTuple is made in a third of a frozen dataclass's time
@@ -184,11 +209,21 @@ class _Window(NamedTuple):  # a NamedTuple is made in a third of a frozen datacl
     @property
     def named_as_id(self) -> bool:
         """A word such as "personnummer" or "CPR" just before, with no number or marker between."""
+        return _said_to_be_an_id(self.context)
+
+    @property
+    def named_as_card(self) -> bool:
+        """A word such as "kort" or "card" just before, with no number or marker between, and no word
+        such as "order" or "kl" after it ("kortet ble belastet, ordre …")."""
         context = self.context.lower()
-        if not any(stem in context for stem in _ID_CONTEXT_STEMS):  # the usual case, and cheap
+        if not any(stem in context for stem in _CARD_CONTEXT_STEMS):  # the usual case, and cheap
             return False
-        said = [m.end() for m in _ID_CONTEXT.finditer(context)]
-        return bool(said) and not _DIGIT_OR_MARKER.search(context, said[-1])
+        said = [m.end() for m in _CARD_CONTEXT.finditer(context)]
+        return (
+            bool(said)
+            and not _DIGIT_OR_MARKER.search(context, said[-1])
+            and not _OTHER_NUMBER.search(context, said[-1])
+        )
 
     @property
     def named_as_phone(self) -> bool:
@@ -280,6 +315,10 @@ def _is_card(w: _Window) -> bool:
     separators = set(w.separators)
     if not separators <= {" ", "-", "."} or (len(separators) > 1 and w.sizes != (4, 4, 4, 4)):
         return False  # mixed separators only in the printed shape: 4111 1111-1111 1111
+    if w.named_as_card and (len(w.sizes) == 1 or w.sizes in _CARD_GROUPINGS):
+        # Said to be a card: a mistyped digit or an unknown issuer still leaves the customer's number.
+        # Not a log time with seconds (kortet avvist 20261129091512).
+        return not (len(w.digits) == 14 and _is_timestamp(w.digits[:12], w.today))
     # Issuers' ranges: 3 (Amex, Diners, JCB), 4 (Visa), 5 and 2221–2720 (Mastercard), 6 (Discover,
     # Maestro, UnionPay). Luhn alone would take one in ten 14-digit timestamps (2026…).
     issued = w.digits[0] in "3456" or 2221 <= int(w.digits[:4]) <= 2720
@@ -287,6 +326,12 @@ def _is_card(w: _Window) -> bool:
         return False
     # Sixteen digits in four fours is how cards are printed: masked even when one is mistyped.
     return w.sizes == (4, 4, 4, 4) or (_luhn(w.digits) and bool(luhn.is_valid(w.digits)))
+
+
+# How cards are printed, for one said to be a card: fours (the last group shorter on a 13–15-digit
+# card), Amex's 4-6-5 and Diners' 4-6-4. Not 4-4-4-4-3: after a 16-digit card that is as often the
+# first group of the next number ("kort 4571 2345 6789 0123 912 34 567").
+_CARD_GROUPINGS = frozenset({(4, 4, 4, 1), (4, 4, 4, 2), (4, 4, 4, 3), (4, 4, 4, 4), (4, 6, 5), (4, 6, 4)})
 
 
 def _is_account(w: _Window) -> bool:
@@ -312,9 +357,28 @@ def _is_norwegian_id(w: _Window) -> bool:
     return _norwegian_date(w.digits)
 
 
+def _is_id_said_to_be_one(w: _Window) -> bool:
+    """After a word such as "fnr", "personnummer" or "CPR": an identity number however grouped, as the
+    agent heard it read out (``fnr 1507 6510 013``, ``fnr 15076 510013``, ``personnr 8507 09 9805``).
+    The date need not fill whole groups, only start the number: a Norwegian birth number's DDMMYY (D-
+    and H-numbers too), a Swedish personnummer's YYMMDD or YYYYMMDD, a Danish CPR's DDMMYY; or a
+    Norwegian one with a four-digit year (``_is_norwegian_id_long_year``). Not when a word such as
+    "ordre" comes right before the number: "fnr mangler, ordre 1507 6510 013" is the order's."""
+    digits, n = w.digits, len(w.digits)
+    if not 10 <= n <= 13 or not _id_separators(w) or not w.named_as_id or w.named_as_other:
+        return False
+    if n == 11:
+        return _norwegian_date(digits)
+    if n == 10:
+        return _yymmdd(digits) or _ddmmyy(digits)
+    if n == 12:
+        return digits[:2] in ("19", "20") and _yymmdd(digits[2:]) and _born_by(digits, w.today)
+    return _is_norwegian_id_long_year(w)
+
+
 def _is_norwegian_id_long_year(w: _Window) -> bool:
     """A birth date with a four-digit year (DDMMYYYY), then five digits: ``01.01.1990 12345``,
-    ``01011990-12345``. Only after a word such as "fnr" (``_classify``): a date and then a case
+    ``01011990-12345``. Only after a word such as "fnr" (``_is_id_said_to_be_one``): a date and then a case
     number look the same. Not born yet: not a birth number."""
     if len(w.digits) != 13 or not _id_separators(w) or not _date_then_five(w.sizes, 8):
         return False
@@ -487,7 +551,7 @@ def _classify(w: _Window) -> str | None:
     and a Luhn-valid personnummer (0701234536) is called a phone: masked either way."""
     if w.text[:1] in ("+", "("):  # +47 …, (+47) …: a phone number or nothing
         return PHONE if not w.after_version and _is_phone(w) else None
-    if _is_norwegian_id_long_year(w) and w.named_as_id:  # "fødselsnummer 31.12.1990 12345", Luhn or not
+    if _is_id_said_to_be_one(w):  # "fnr 1507 6510 013", "fødselsnummer 31.12.1990 12345", Luhn or not
         return NATIONAL_ID
     if _is_card(w):
         return CARD
