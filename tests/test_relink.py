@@ -70,7 +70,8 @@ class Setup:
 
 @pytest.fixture
 def setup(db: Database) -> Setup:
-    launch = make_launch(db, slug=SLUG, hypotheses=("a", "b"))
+    with time_machine.travel(NOW - dt.timedelta(days=1), tick=False):  # set up before the hypotheses made today
+        launch = make_launch(db, slug=SLUG, hypotheses=("a", "b"))
     widget = [log(db, launch, at=at, note=f"Widgeten på hjemskjermen forsvant ({i})") for i, at in enumerate(WIDGET_AT)]
     other = [log(db, launch, at=WIDGET_AT[0] + dt.timedelta(hours=1), note="Spør om faktura")]
     linked = log(db, launch, "a", at=WIDGET_AT[1])

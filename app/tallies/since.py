@@ -37,19 +37,16 @@ def first_enquiry(session: Session, hypothesis: Hypothesis) -> dt.datetime | Non
     return first
 
 
-# A hypothesis added this soon after its launch was set up with it (a file imported, the editor's first
-# rows): it counts from the launch's start, as the rest of the set does.
-SET_UP_WITH_LAUNCH = dt.timedelta(hours=1)
-
-
 def counting_since(
     hypothesis: Hypothesis, launch_start: dt.datetime, first_enquiry: dt.datetime | None, *, launch: Launch
 ) -> dt.datetime:
     """From when a hypothesis counts: when it was added (or its first enquiry, if one was recorded
-    for an earlier time: a backfill, or the demo), and never before the launch began. One set up with
-    its launch counts from the launch's start, even when the launch was set up after it began and its
-    first days were backfilled: until its first enquiry it read "not counted" where the rest read 0."""
-    if launch.created_at <= hypothesis.created_at <= launch.created_at + SET_UP_WITH_LAUNCH:
+    for an earlier time: a backfill, or the demo), and never before the launch began. One made with
+    its launch (the same import) counts from the launch's start, even when the launch was set up after
+    it began and its first days were backfilled: until its first enquiry it read "not counted" where
+    the rest read 0. One added after it, even minutes after, did not exist when the enquiries before
+    it were logged (a theme made a hypothesis counts from its first note)."""
+    if hypothesis.created_at == launch.created_at:
         return launch_start
     added = hypothesis.created_at if first_enquiry is None else min(hypothesis.created_at, first_enquiry)
     return max(added, launch_start)
