@@ -322,6 +322,44 @@ def test_a_download_read_slowly_holds_no_database_connection(deployment: Deploym
         assert (first + rest).count(b"\n") == 30_001
 
 
+def test_an_export_over_a_locked_table_is_a_503_before_any_header(deployment: Deployment, serve: object) -> None:
+    """An export read its rows once its answer had started: with the enquiry table locked past the
+    lock timeout (a migration, a long report), the download got 200 and its file name, then a dropped
+    connection (curl's exit 18) and an "unhandled error" in the log. It is the 503 of every other read
+    now, with Retry-After, from the API and from the launch page's link alike."""
+    db = Database(deployment.url)
+    try:
+        with db.transaction() as session:
+            now = dt.datetime.now(dt.UTC)
+            auth.add_user(session, username="lena", role=Role.LEAD, password="lena-pass-123", now=now, actor="test")
+    finally:
+        db.dispose()
+    base = serve(deployment.url)  # type: ignore[operator]
+    lead = Browser(base)
+    try:
+        lead.sign_in(base, "lena", "lena-pass-123")
+        with httpx.Client(base_url=base, timeout=30) as client:
+            bearer = {"Authorization": f"Bearer {deployment.token}"}
+            api = f"/api/v1/launches/{deployment.slug}/export"
+            assert client.get(api, params={"range": "today"}, headers=bearer).status_code == 200  # warm
+            with psycopg.connect(_conninfo(deployment.url)) as locker:
+                locker.execute("LOCK TABLE enquiry IN ACCESS EXCLUSIVE MODE")  # held until the rollback
+                for query in ({"range": "today"}, {"format": "xlsx", "what": "daily"}):
+                    refused = client.get(api, params=query, headers=bearer)
+                    assert refused.status_code == 503, (query, refused.status_code, refused.text[:300])
+                    assert refused.json()["error"]["code"] == "unavailable"
+                    assert refused.headers["retry-after"].isdigit()
+                    assert "content-disposition" not in refused.headers
+                page = lead.client.get(f"{base}/launches/{deployment.slug}/export.csv?range=launch")
+                assert page.status_code == 503 and "content-disposition" not in page.headers, page.text[:300]
+                assert "try again" in page.text
+                locker.rollback()
+            again = client.get(api, params={"range": "today"}, headers=bearer)
+            assert again.status_code == 200 and again.content.startswith(b"\xef\xbb\xbfenquiry_id,")
+    finally:
+        lead.close()
+
+
 def test_a_database_that_stops_answering_gives_503s_and_the_server_stays_responsive(
     deployment: Deployment, serve: object
 ) -> None:

@@ -436,6 +436,31 @@ def test_signed_out_people_are_sent_to_sign_in(web: Callable[[str | None], Any],
     assert response.headers["location"] == f"/login?next=/launches/{SLUG}/export.csv%3Fwhat%3Denquiries"
 
 
+def test_a_database_that_refuses_the_read_is_a_503_before_any_header(
+    client: TestClient, token: str, web: Callable[[str | None], Any], people: Any, logged: dict[str, int], db: Database
+) -> None:
+    """The rows were read once the answer had started: a read the database refused (PostgreSQL's lock
+    timeout, tests/test_database_stalls.py; here, a table gone from under it) was a 200 with the file's
+    name and then a dropped connection. It is the 503 every other read gives, before any header."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite's own: a missing table is PostgreSQL's ProgrammingError, a bug, not a 503")
+    kari = web("kari")
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE enquiry RENAME TO enquiry_away")
+    try:
+        for query in ("what=enquiries", "format=xlsx&what=enquiries"):
+            refused = export(client, token, query)
+            assert refused.status_code == 503, (query, refused.status_code, refused.text[:300])
+            assert refused.json()["error"]["code"] == "unavailable" and refused.headers["retry-after"].isdigit()
+            assert "content-disposition" not in refused.headers
+        page = kari.get(f"/launches/{SLUG}/export.csv?range=launch")
+        assert page.status_code == 503 and "content-disposition" not in page.headers
+    finally:
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE enquiry_away RENAME TO enquiry")
+    assert len(csv_rows(export(client, token, "what=enquiries"))) == 1 + 5
+
+
 # --- the pieces ----------------------------------------------------------------------------------
 
 

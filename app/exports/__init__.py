@@ -4,12 +4,13 @@
 * ``csv``: UTF-8 with a byte order mark, formulas defused;
 * ``xlsx``: written with a constant-memory writer.
 
-``stream`` is what the routes call. It writes the file to a temporary file in a
-database session of its own, never holding more than a chunk of rows in memory,
-and sends it once that session is closed (the routes close the request's before
-the response starts). Everything that can be refused (the launch, the
-range, the format) is checked before, by ``parse_format``, ``parse_what`` and
-``ranges.select``, so a download never breaks off with an error half-way.
+The routes call ``spool``, then answer with ``send``. ``spool`` writes the file to a
+temporary file in a database session of its own, never holding more than a chunk
+of rows in memory, before the answer starts (the routes close the request's session
+first); ``send`` sends it from there. Everything that can be refused is refused
+before the first byte: the launch, the range and the format by ``parse_format``,
+``parse_what`` and ``ranges.select``, a database that does not answer by ``spool``
+(503, as every read), so a download never breaks off with an error half-way.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import itertools
 import tempfile
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, BinaryIO, Literal, cast
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from app import launches
@@ -95,24 +97,30 @@ class Export:
         return f'attachment; filename="{self.filename}"'  # slugs are [a-z0-9-]: nothing to quote
 
 
-def stream(export: Export, *, db: Database, now: dt.datetime) -> Generator[bytes]:
-    """The file, piece by piece. A sync iterator: Starlette runs it in its thread pool.
+def spool(export: Export, *, db: Database, now: dt.datetime) -> BinaryIO:
+    """The whole file, written to a temporary file in a read session of its own, and that file,
+    rewound: the caller sends it (``send``) or closes it. A sync call: the routes make it in their
+    thread, before answering.
 
-    The whole file is written to a temporary file first, in a read session of its own opened
-    when the first piece is asked for, and sent from there once that session is closed: a
-    client that reads slowly (a paused download, a slow line) holds no database connection.
-    Sent while read, a CSV kept its cursor and transaction open until the last byte went out,
-    and ten paused downloads held every connection of a worker's pool. Reading is fast (some
-    600,000 rows a second, docs/benchmarks.md); the rows' cursor is closed before the session."""
+    Written before the answer starts, a database that fails (a lock held past the lock timeout,
+    a server gone) is the 503 every other read gives. Written while the answer was sent, the
+    download got 200 and its file name, then a dropped connection. And sent from the file once
+    the read session is closed, a client that reads slowly (a paused download, a slow line) holds
+    no database connection: sent while read, a CSV kept its cursor and transaction open until the
+    last byte went out, and ten paused downloads held every connection of a worker's pool.
+    Reading is fast (some 600,000 rows a second, docs/benchmarks.md); the rows' cursor is closed
+    before the session."""
     sheet = _SHEETS[export.what]
-    with tempfile.TemporaryFile() as spool:  # unlinked at once on POSIX; gone when closed
+    dbapi: Any = db.engine.dialect.loaded_dbapi  # sqlite3 or psycopg
+    file = tempfile.TemporaryFile()  # noqa: SIM115 (send closes it, or this on failure); unlinked at once on POSIX
+    try:
         with db.session() as session, contextlib.closing(_chunks(export, session, now)) as chunks:
             if export.format == "csv":
                 for piece in csv.stream(sheet.header, sheet.kinds, chunks):
-                    spool.write(piece)
+                    file.write(piece)
             else:
                 xlsx.write(
-                    spool,
+                    file,
                     sheet=export.what,
                     header=sheet.header,
                     kinds=sheet.kinds,
@@ -121,10 +129,29 @@ def stream(export: Export, *, db: Database, now: dt.datetime) -> Generator[bytes
                     title=export.filename,
                     created=now,
                 )
-        # The rows are in the file and the read transaction is over: send it.
-        spool.seek(0)
-        while piece := spool.read(READ_SIZE):
+    except dbapi.Error as exc:
+        file.close()
+        # The rows are read on the driver's own cursor (rows.py), whose errors SQLAlchemy never sees: wrapped as
+        # it wraps its own (a lock timeout is an OperationalError), they are the 503 app.main gives every read.
+        raise sa.exc.DBAPIError.instance(None, None, exc, dbapi.Error, hide_parameters=True) from exc
+    except BaseException:
+        file.close()
+        raise
+    file.seek(0)
+    return file
+
+
+def send(file: BinaryIO) -> Generator[bytes]:
+    """A spooled file, piece by piece, closed at the end (or when the download is given up and
+    the iterator closed). A sync iterator: Starlette runs it in its thread pool."""
+    with file:
+        while piece := file.read(READ_SIZE):
             yield piece
+
+
+def stream(export: Export, *, db: Database, now: dt.datetime) -> Generator[bytes]:
+    """``spool`` then ``send``, the file made when the first piece is asked for (the benchmarks)."""
+    yield from send(spool(export, db=db, now=now))
 
 
 def _chunks(export: Export, session: Session, now: dt.datetime) -> Generator[Sequence[Sequence[Any]]]:

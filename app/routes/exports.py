@@ -108,11 +108,10 @@ def _download(
     # last byte is sent (FastAPI ends dependencies after a streamed answer), however slow the client.
     session.close()
     db: Database = request.app.state.db
-    return StreamingResponse(
-        exports.stream(export, db=db, now=now),
-        media_type=export.media_type,
-        headers=headers,
-    )
+    # The whole file before the status line (this runs in the thread pool, off the event loop): a
+    # database that fails here is the 503 every read gives (app.main), not a 200 broken off.
+    spooled = exports.spool(export, db=db, now=now)
+    return StreamingResponse(exports.send(spooled), media_type=export.media_type, headers=headers)
 
 
 # The launch page's download links: the enquiries unless what=daily. Two paths rather than
@@ -153,6 +152,7 @@ def api_download(
 ) -> StreamingResponse:
     """A launch's enquiries (a row per enquiry and matched hypothesis; an "other" enquiry is one row
     with no hypothesis) or its daily counts (every local day × every hypothesis, other and total),
-    as CSV or XLSX, streamed; without `what` and `format`, the enquiries as CSV. The range and filters
-    are those of the launch page; none: the whole launch."""
+    as CSV or XLSX; without `what` and `format`, the enquiries as CSV. The range and filters
+    are those of the launch page; none: the whole launch. The whole file is written before the answer
+    starts: a database that does not answer in time is a 503, never a download broken off."""
     return _download(request, session, slug, format, query, now)
