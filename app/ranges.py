@@ -7,7 +7,8 @@ parameters, so a link pasted in Slack opens the same view:
   next digest begins, ``digests.since_digest_start``; the launch's start before any digest), or
 * ``from=YYYY-MM-DD&to=YYYY-MM-DD``: local days in the launch's time zone, both
   included (ISO 8601 times with an offset are accepted too, as exact instants);
-* ``channel=…`` and ``segment=…``, each repeatable (none: all).
+* ``channel=…`` and ``segment=…``, each repeatable (none: all): those the launch offers, or any
+  its enquiries were stored with (one a lead took off the launch is still counted and reported).
 
 A range is clipped to the launch's window; one that does not overlap it at all
 is refused (``range_out_of_window``) rather than computed, so no count is ever
@@ -22,6 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, object_session
 
 from app import instants, launches
 from app.errors import Invalid
@@ -230,22 +234,106 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
     return moment.astimezone(dt.UTC)
 
 
+# A launch's stored channels and segments, read by seeks on ix_enquiry_dimensions (launch_id, channel, segment, …),
+# never by a scan of its enquiries: a DISTINCT reads every entry of the launch on PostgreSQL (no skip scan before
+# 18), a million for a busy launch; each of these reads one entry. Each orders by the index's columns: asked
+# only whether a channel was used (LIMIT 1), PostgreSQL chose a sequential scan for a common one, which reads
+# the whole table where the launch has none.
+_FIRST_CHANNEL = sa.text(
+    "SELECT channel FROM enquiry WHERE launch_id = :launch AND channel >= :start ORDER BY channel LIMIT 1"
+)
+_NEXT_CHANNEL = sa.text(
+    "SELECT channel FROM enquiry WHERE launch_id = :launch AND channel > :after ORDER BY channel LIMIT 1"
+)
+_FIRST_SEGMENT = sa.text(
+    "SELECT segment FROM enquiry WHERE launch_id = :launch AND channel = :channel AND segment >= :start "
+    "ORDER BY segment LIMIT 1"
+)
+_NEXT_SEGMENT = sa.text(
+    "SELECT segment FROM enquiry WHERE launch_id = :launch AND channel = :channel AND segment > :after "
+    "ORDER BY segment LIMIT 1"
+)
+
+
+class _Stored:
+    """What the enquiries of a launch were stored with, read when first asked (a loose index scan: one seek
+    per name), in the session the launch was read in."""
+
+    def __init__(self, session: Session, launch_id: int) -> None:
+        self.session = session
+        self.launch_id = launch_id
+        self._channels: list[str] | None = None
+
+    def _next(self, statement: sa.TextClause, **params: str) -> str | None:
+        value = self.session.execute(statement, {"launch": self.launch_id, **params}).scalar()
+        return None if value is None else str(value)
+
+    def channels(self) -> list[str]:
+        if self._channels is None:
+            found: list[str] = []
+            after = ""  # no channel is empty (the API, the checklist and imports refuse one)
+            while (channel := self._next(_NEXT_CHANNEL, after=after)) is not None:
+                found.append(channel)
+                after = channel
+            self._channels = found
+        return self._channels
+
+    def segments(self) -> list[str]:
+        """Every segment given (none given left out), channel by channel, as the index orders them."""
+        found: set[str] = set()
+        for channel in self.channels():
+            after = ""
+            while (segment := self._next(_NEXT_SEGMENT, channel=channel, after=after)) is not None:
+                found.add(segment)
+                after = segment
+        return sorted(found)
+
+    def has_channel(self, channel: str) -> bool:
+        return self._next(_FIRST_CHANNEL, start=channel) == channel
+
+    def has_segment(self, segment: str) -> bool:
+        return any(self._next(_FIRST_SEGMENT, channel=c, start=segment) == segment for c in self.channels())
+
+
 def _check_filters(launch: Launch, channels: Sequence[str], segments: Sequence[str]) -> None:
-    for channel in channels:
-        if channel not in launch.channels:
-            raise Invalid(
-                f"Unknown channel {channel!r} for launch {launch.slug!r}; it offers {', '.join(launch.channels)}.",
-                field="channel",
-                code="unknown_channel",
-            )
-    offered = [*launch.segments, UNSPECIFIED_SEGMENT]
-    for segment in segments:
-        if segment not in offered:
-            raise Invalid(
-                f"Unknown segment {segment!r} for launch {launch.slug!r}; it offers {', '.join(offered)}.",
-                field="segment",
-                code="unknown_segment",
-            )
+    """Each filter is one the launch offers, or one its enquiries were stored with: a channel or segment a
+    lead took off the launch (its file imported again without it) still has its enquiries, which every count
+    reports under its name, so a reader can filter by it too. A name never used is refused, listing both.
+
+    The stored ones are looked up only for a name the launch does not offer, in the session the launch was
+    read in (every route reads it in the request's); a launch in none is held to what it offers."""
+    offered_segments = [*launch.segments, UNSPECIFIED_SEGMENT]
+    unknown_channels = [c for c in channels if c not in launch.channels]
+    unknown_segments = [s for s in segments if s not in offered_segments]
+    if not unknown_channels and not unknown_segments:
+        return
+    session = object_session(launch)
+    stored = _Stored(session, launch.id) if session is not None and launch.id is not None else None
+    for channel in unknown_channels:
+        if stored is not None and stored.has_channel(channel):
+            continue
+        also = [c for c in stored.channels() if c not in launch.channels] if stored is not None else []
+        raise Invalid(
+            f"Unknown channel {channel!r} for launch {launch.slug!r}; it offers {', '.join(launch.channels)}"
+            f"{_also_stored(also)}.",
+            field="channel",
+            code="unknown_channel",
+        )
+    for segment in unknown_segments:
+        if stored is not None and stored.has_segment(segment):
+            continue
+        also = [s for s in stored.segments() if s not in offered_segments] if stored is not None else []
+        raise Invalid(
+            f"Unknown segment {segment!r} for launch {launch.slug!r}; it offers {', '.join(offered_segments)}"
+            f"{_also_stored(also)}.",
+            field="segment",
+            code="unknown_segment",
+        )
+
+
+def _also_stored(names: Sequence[str]) -> str:
+    """The names a launch no longer offers that its enquiries have, which a filter takes too."""
+    return f", and its enquiries were also logged with {', '.join(names)}" if names else ""
 
 
 def select(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,9 +12,10 @@ import sqlalchemy as sa
 import time_machine
 from fastapi.testclient import TestClient
 
-from app import api_tokens
+from app import api_tokens, hypothesis_sets, launches
+from app.config import Settings
 from app.db import Database
-from app.models import DayTally, TokenRole
+from app.models import DayTally, Launch, TokenRole
 from tests.factories import log, make_launch
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -185,6 +187,74 @@ def test_the_tally_api_takes_the_same_filters(client: TestClient, token: str, la
     assert body["channels"]["chat"] == 2 and body["channels"]["phone"] == 0
     response = client.get(f"/api/v1/launches/{SLUG}/tally", params={**window, "channel": "fax"}, headers=auth(token))
     assert response.status_code == 422 and response.json()["error"]["code"] == "unknown_channel"
+
+
+def test_a_channel_or_segment_taken_off_the_launch_still_filters_its_enquiries(
+    client: TestClient,
+    token: str,
+    launch: Any,
+    db: Database,
+    settings: Settings,
+    web: Callable[[str | None], Any],
+    people: Any,
+) -> None:
+    """A lead imported the launch again without chat and without the private segment: its enquiries are
+    still counted, and /tally reports them under chat and private (the drill-down splits by them too), but
+    filtering by either was a 422 unknown_channel (unknown_segment) on /tally, /series and the export, and
+    the pages' error. A name never used still is."""
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        spec = hypothesis_sets.launch_to_file(stored, launches.hypotheses_of(session, stored)).model_copy(
+            update={"channels": ["phone", "email", "social"], "segments": ["business"]}
+        )
+        hypothesis_sets.import_launch(
+            session,
+            spec,
+            actor="lena",
+            now=NOW,
+            default_timezone=settings.timezone,
+            default_digest_times=settings.digest_times,
+        )
+    window = {"start": "2026-10-24T00:00:00+02:00", "end": "2026-10-27T00:00:00+01:00"}
+    tally = f"/api/v1/launches/{SLUG}/tally"
+    whole = client.get(tally, params=window, headers=auth(token)).json()
+    assert whole["channels"]["chat"] == 2 and whole["segments"]["private"] == 7  # reported, as before
+    chat = client.get(tally, params={**window, "channel": "chat"}, headers=auth(token))
+    assert chat.status_code == 200 and chat.json()["total"] == 2, chat.text
+    private = client.get(tally, params={**window, "segment": "private"}, headers=auth(token))
+    assert private.status_code == 200 and private.json()["total"] == 7, private.text
+    assert [b["total"] for b in series(client, token, bucket="day", channel="chat")["buckets"]] == [1, 1, 0]
+    assert [b["total"] for b in series(client, token, bucket="day", segment="private")["buckets"]] == [3, 2, 2]
+    exported = client.get(
+        f"/api/v1/launches/{SLUG}/export", params={"channel": "chat", "segment": "private"}, headers=auth(token)
+    )
+    assert exported.status_code == 200 and exported.text.count("\n") == 1 + 3, exported.text  # a row per hypothesis
+    kari = web("kari")
+    assert kari.get(f"/launches/{SLUG}?range=launch&channel=chat&segment=private").status_code == 200
+    assert kari.get(f"/launches/{SLUG}/hypotheses/a?range=launch&channel=chat").status_code == 200
+    for params, code, listed in (
+        (
+            {"channel": "fax"},
+            "unknown_channel",
+            "it offers phone, email, social, and its enquiries were also logged with chat",
+        ),
+        (
+            {"segment": "vip"},
+            "unknown_segment",
+            "it offers business, unspecified, and its enquiries were also logged with private",
+        ),
+    ):
+        for path, query in (
+            (tally, window),
+            (f"/api/v1/launches/{SLUG}/series", {}),
+            (f"/api/v1/launches/{SLUG}/export", {}),
+        ):
+            refused = client.get(path, params={**query, **params}, headers=auth(token))
+            assert refused.status_code == 422, (path, refused.text)
+            assert refused.json()["error"]["code"] == code and listed in refused.json()["error"]["message"], (
+                refused.text
+            )
 
 
 @pytest.mark.parametrize(
