@@ -214,7 +214,7 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
             ) from None
     if day is not None:
         if day.year < 2 or day.year > 9998:  # no launch runs then; the day after 9999-12-31 is no date
-            raise out_of_window(launch, f"{name}={value!r}", field=name)
+            return _beyond(launch, value, name=name, is_end=is_end, early=day.year < 2)
         return launches.local_midnight(day + dt.timedelta(days=1) if is_end else day, tz)
     try:
         moment = instants.parse(text)  # as every time a request gives (app/instants.py)
@@ -229,9 +229,26 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
         if instants.unencoded_plus(value):
             message += f"; {instants.PLUS_HINT}"
         raise Invalid(message + ".", field=name, code="invalid_range") from None
-    if moment.year < 2 or moment.year > 9998:
-        raise out_of_window(launch, f"{name}={value!r}", field=name)
+    if moment.year < 2 or moment.year > 9998:  # in UTC, it may be no time Python has (year 0, or 10000)
+        return _beyond(launch, value, name=name, is_end=is_end, early=moment.year < 2)
     return moment.astimezone(dt.UTC)
+
+
+# Where a bound written as "any time before" or "after" lies (0001-01-01, 9999-12-31: open-ended ranges, as
+# BI tools and scripts write them): before, or after, every bound of another year, so the order of from and
+# to is still checked; the range is then clipped to the launch like any other.
+_FAR_PAST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def _beyond(launch: Launch, value: str, *, name: str, is_end: bool, early: bool) -> dt.datetime:
+    """A bound in year 1 or 9999, when no launch runs: a ``from`` that early or a ``to`` that late leaves the
+    range open on that side (clipped to the launch, as /tally clips its window); a ``to`` that early or a
+    ``from`` that late puts the whole range outside the launch. Refused as such, they were "does not
+    overlap" for ranges that held all of it."""
+    if early == is_end:
+        raise out_of_window(launch, f"{name}={value!r}", field=name)
+    return _FAR_PAST if early else _FAR_FUTURE
 
 
 # A launch's stored channels and segments, read by seeks on ix_enquiry_dimensions (launch_id, channel, segment, …),

@@ -143,8 +143,10 @@ def test_a_range_outside_the_launch_is_refused_and_never_computed(
     for params in (
         {"bucket": "day", "from": "1700-01-01", "to": "1700-12-31"},
         {"bucket": "hour", "from": "2027-01-01"},
-        {"bucket": "day", "to": "9999-12-31"},  # its end, the day after, is no date: was a 500
         {"bucket": "day", "from": "0001-01-01", "to": "0001-01-02"},
+        {"bucket": "day", "to": "0001-01-01"},
+        {"bucket": "day", "from": "9999-12-31"},
+        {"bucket": "day", "from": "0001-01-01", "to": "1700-01-01"},
     ):
         response = client.get(f"/api/v1/launches/{SLUG}/series", params=params, headers=auth(token))
         assert response.status_code == 422, response.text
@@ -161,6 +163,46 @@ def test_a_range_outside_the_launch_is_refused_and_never_computed(
     with db.engine.connect() as connection:
         kept = connection.execute(sa.select(sa.func.count()).select_from(DayTally.__table__)).scalar_one()  # type: ignore[attr-defined]
     assert kept == 0
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        {"from": "0001-01-01", "to": "9999-12-31"},
+        {"to": "9999-12-31"},  # its end, the day after, is no date: was a 500, then a 422
+        {"from": "0001-01-01"},
+        {"from": "0001-01-01T00:00:00+01:00", "to": "9999-12-31T23:59:59-01:00"},  # no time in UTC either
+    ],
+)
+def test_an_open_ended_range_is_the_whole_launch(
+    client: TestClient, token: str, launch: Any, web: Callable[[str | None], Any], people: Any, bounds: dict[str, str]
+) -> None:
+    """0001-01-01 and 9999-12-31, as BI tools and scripts write "from the beginning" and "until further
+    notice", were refused as "does not overlap" (range_out_of_window) by /series, the export and the
+    surprises, while /tally clipped its window: clipped to the launch now, as any range partly inside is."""
+    body = series(client, token, bucket="day", **bounds)
+    assert [b["start"][:10] for b in body["buckets"]] == ["2026-10-24", "2026-10-25", "2026-10-26"]
+    assert sum(b["total"] for b in body["buckets"]) == 8
+    exported = client.get(f"/api/v1/launches/{SLUG}/export", params={"what": "daily", **bounds}, headers=auth(token))
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["content-disposition"] == f'attachment; filename="{SLUG}-daily-2026-10-24-2026-10-26.csv"'
+    surprises = client.get(f"/api/v1/launches/{SLUG}/surprises", params=bounds, headers=auth(token))
+    assert surprises.status_code == 200, surprises.text
+    assert surprises.json()["start"] == "2026-10-23T22:00:00Z" and surprises.json()["notes_total"] == 1  # "late"
+    page = web("kari").get(f"/launches/{SLUG}", params={"from": bounds.get("from", ""), "to": bounds.get("to", "")})
+    assert page.status_code == 200, page.text[:500]
+
+
+def test_an_open_ended_bound_keeps_the_range_it_opens(client: TestClient, token: str, launch: Any) -> None:
+    """Open on one side only, the range ends (or starts) where the other bound says."""
+    first = series(client, token, bucket="day", **{"from": "0001-01-01", "to": "2026-10-24"})["buckets"]
+    assert [(b["start"][:10], b["total"]) for b in first] == [("2026-10-24", 3)]
+    last = series(client, token, bucket="day", **{"from": "2026-10-26", "to": "9999-12-31"})["buckets"]
+    assert [(b["start"][:10], b["total"]) for b in last] == [("2026-10-26", 2)]
+    before = client.get(
+        f"/api/v1/launches/{SLUG}/series", params={"from": "0001-01-01", "to": "2026-10-01"}, headers=auth(token)
+    )
+    assert before.status_code == 422 and before.json()["error"]["code"] == "range_out_of_window", before.text
 
 
 def test_a_range_partly_inside_is_clipped(client: TestClient, token: str, launch: Any, db: Database) -> None:

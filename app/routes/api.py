@@ -132,7 +132,7 @@ SegmentParam = Annotated[
 ]
 RANGE_RULES = (
     "A range that does not overlap the launch's dates is refused with 422 `range_out_of_window` (nothing is "
-    "counted); one partly inside is clipped to the launch."
+    "counted); one partly inside is clipped to the launch, as is one left open with `0001-01-01` or `9999-12-31`."
 )
 
 
