@@ -176,6 +176,8 @@ def test_tally_lists_every_hypothesis_channel_and_segment(client: TestClient, to
         ("wrong token", 401, "bad_token", None, "wrong or was revoked"),
         ("revoked token", 401, "bad_token", None, "wrong or was revoked"),
         ("over-long note", 422, "note_too_long", "note", "keep it to 500"),
+        # Past the early cut-off: was `invalid`, "String should have at most 2000 characters".
+        ("far too long note", 422, "note_too_long", "note", "The note is 2001 characters long; keep it to 500"),
         ("missing channel", 422, "invalid", "channel", "Field required"),
         ("bad idempotency key", 422, "invalid", "idempotency_key", "should match pattern"),
         # A misspelt field was dropped: 201, stored as "other" (or now instead of when it happened).
@@ -225,6 +227,8 @@ def test_errors_say_what_to_fix(
                 api_tokens.revoke(session, 1, now=dt.datetime.now(dt.UTC), actor="test")
         case "over-long note":
             body["note"] = "x" * 501
+        case "far too long note":
+            body["note"] = "x" * 2001
         case "missing channel":
             del body["channel"]
         case "bad idempotency key":
@@ -241,6 +245,18 @@ def test_errors_say_what_to_fix(
         assert response.headers["WWW-Authenticate"] == "Bearer"
     with db.session() as session:
         assert session.exec(select(Enquiry)).all() == []
+
+
+def test_a_far_too_long_note_among_other_faults_is_told_as_the_500_limit(
+    client: TestClient, token: str, launch: Any
+) -> None:
+    response = client.post(
+        f"/api/v1/launches/{SLUG}/enquiries", json={"note": "x" * 3000, "segment": 5}, headers=auth(token)
+    )
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid", response.text
+    problems = {p["field"]: p["message"] for p in response.json()["error"]["problems"]}
+    assert problems["note"].startswith("The note is 3000 characters long; keep it to 500"), problems
+    assert "channel" in problems and "segment" in problems
 
 
 @pytest.mark.parametrize(

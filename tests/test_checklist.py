@@ -311,6 +311,7 @@ def test_an_other_tick_keeps_a_scrubbed_note(db: Database, web: Web, people: Peo
         ("closed launch", 409, "launch_not_live"),
         ("retired hypothesis", 422, "retired_hypothesis"),
         ("over-long note", 422, "note_too_long"),
+        ("far too long note", 422, "note_too_long"),  # past the early cut-off: was `invalid`
         ("unknown hypothesis", 422, "unknown_hypothesis"),
         ("unknown channel", 422, "unknown_channel"),
         ("unknown launch", 404, "unknown_launch"),
@@ -331,6 +332,8 @@ def test_a_refused_tick_says_why_and_records_nothing(
             body["hypotheses"] = ["a", "b"]
         case "over-long note":
             body = {"channel": "phone", "note": "x" * 501}
+        case "far too long note":
+            body = {"channel": "phone", "note": "x" * 2001}
         case "unknown hypothesis":
             body["hypotheses"] = ["nope"]
         case "unknown channel":

@@ -18,6 +18,7 @@ from app.errors import Invalid
 from app.instants import BodyTime
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+NOTE_CUT_OFF = 2000  # characters: a note longer is refused as too long before anything reads it
 
 
 @dataclass(slots=True)  # not frozen: made once per enquiry (see record.NewEnquiry)
@@ -59,13 +60,16 @@ class EnquiryIn(BaseModel):
         description="Hypothesis keys; none means 'other'.",
         examples=[["bankid-login-loop"]],
     )
-    # The 500 limit is checked by privacy.clean_note, with a clearer message (note_too_long); 2000
-    # only stops absurd input early. The schema states the limit that counts.
+    # The 500 limit is checked by privacy.clean_note, with a clearer message (note_too_long); NOTE_CUT_OFF
+    # only stops absurd input early, before it is normalised, and is answered the same way (parse_body).
+    # The schema states the limit that counts.
     note: Annotated[
         str | None,
         WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 500}, {"type": "null"}]}),
     ] = Field(
-        default=None, max_length=2000, description="Up to 500 characters; personal data is masked before storage."
+        default=None,
+        max_length=NOTE_CUT_OFF,
+        description="Up to 500 characters; personal data is masked before storage.",
     )
     idempotency_key: str | None = Field(
         default=None,
@@ -136,4 +140,23 @@ def parse_body(model: type[Body], raw: bytes) -> Body:
             # ignore (the framework's routes do). Looked for only once a body was refused: nothing is
             # added to the enquiries that parse.
             return parse_body(model, raw[len(BOM) :])
-        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]) from None
+        errors = exc.errors()
+        for position, error in enumerate(errors):
+            if error["type"] == "string_too_long" and error["loc"] == ("note",):
+                # The early cut-off, told as the 500 limit is (privacy.clean_note): "String should have at most
+                # 2000 characters", code `invalid`, for a note a 501-character one is told to keep to 500.
+                too_long = note_too_long(len(error["input"]))
+                if len(errors) == 1:
+                    raise too_long from None
+                errors[position] = {**error, "msg": too_long.message}
+        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in errors]) from None
+
+
+def note_too_long(length: int) -> Invalid:
+    """A note over ``NOTE_CUT_OFF`` characters, refused in the words of privacy.clean_note's 500 limit."""
+    return Invalid(
+        f"The note is {length} characters long; keep it to {privacy.MAX_NOTE_LENGTH}: a few words on what the "
+        "customer asked about are enough.",
+        field="note",
+        code="note_too_long",
+    )
