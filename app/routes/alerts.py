@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -37,8 +36,8 @@ when `normal` is 0). At most one alert per launch, subject and window. `sent_at`
 posted (or kept, for a dry run).
 
 At most `limit` alerts a call (100 unless given, up to 1000). When there may be more, the answer's
-`Link` header names the next page (`rel="next"`: the same call with `before`, the id of the last
-alert listed); the last page has none.
+`Link` header names the next page as an absolute URL (`rel="next"`: the same call with `before`, the
+id of the last alert listed); the last page has none.
 """
 
 
@@ -65,8 +64,8 @@ class AlertOut(BaseModel):
             "description": "The alerts, newest first",
             "headers": {
                 "Link": {
-                    "description": "When more may follow: the next page (RFC 8288), "
-                    '`</api/v1/launches/…/alerts?before=…&limit=…>; rel="next"`; the last page has none',
+                    "description": "When more may follow: the next page (RFC 8288), an absolute URL, "
+                    '`<https://…/api/v1/launches/…/alerts?before=…&limit=…>; rel="next"`; the last page has none',
                     "schema": {"type": "string"},
                 }
             },
@@ -78,6 +77,7 @@ class AlertOut(BaseModel):
     description=ALERTS_DESCRIPTION,
 )
 def list_alerts(
+    request: Request,
     slug: str,
     token: CurrentToken,
     session: SessionDep,
@@ -91,9 +91,11 @@ def list_alerts(
     launch = launches.get_by_slug(session, slug)
     page = alerts.listing(session, launch, limit=limit, before=before)
     if len(page) == limit:
-        # More may follow: where, as RFC 8288 links say it (the last page has none).
-        more = urlencode({"before": page[-1].alert.id, "limit": limit})
-        response.headers["Link"] = f'</api/v1/launches/{launch.slug}/alerts?{more}>; rel="next"'
+        # More may follow: where, as RFC 8288 links say it (the last page has none). Absolute, the address this
+        # call came to with the next page's query: httpx and requests hand `links["next"]["url"]` over as it is,
+        # and a path alone ("/api/v1/…") was no URL to them (httpx: UnsupportedProtocol).
+        more = request.url.replace_query_params(before=str(page[-1].alert.id), limit=str(limit))
+        response.headers["Link"] = f'<{more}>; rel="next"'
     return [
         AlertOut(
             id=listed.alert.id or 0,
