@@ -199,6 +199,29 @@ def test_the_headers_the_api_sends_are_declared() -> None:
         assert "Retry-After" in operation["responses"]["503"]["headers"], label
 
 
+def test_every_call_that_takes_a_body_declares_its_413(client: Any, lead_token: str) -> None:
+    """PATCH …/hypotheses/{key}, POST …/hypotheses and POST …/relinks answer 413 `body_too_large` over 1 MB
+    (the body limit, around every route), but the document declared a 413 for the enquiry POST alone."""
+    with_body = {label for label, operation in API.items() if "requestBody" in operation}
+    assert {
+        ("PATCH", "/api/v1/launches/{slug}/hypotheses/{key}"),
+        ("POST", "/api/v1/launches/{slug}/hypotheses"),
+        ("POST", "/api/v1/launches/{slug}/hypotheses/{key}/relinks"),
+    } <= with_body
+    for label in with_body:
+        assert API[label]["responses"]["413"]["content"]["application/json"], label
+    huge = b'{"text": "' + b"x" * (1024 * 1024) + b'"}'
+    headers = {"Authorization": f"Bearer {lead_token}", "Content-Type": "application/json"}
+    for method, path, values in (
+        ("PATCH", "/api/v1/launches/{slug}/hypotheses/{key}", {"slug": "test-launch", "key": "a"}),
+        ("POST", "/api/v1/launches/{slug}/hypotheses", {"slug": "test-launch"}),
+        ("POST", "/api/v1/launches/{slug}/hypotheses/{key}/relinks", {"slug": "test-launch", "key": "a"}),
+    ):
+        assert "1 MB" in API[method, path]["responses"]["413"]["description"]
+        refused = client.request(method, path.format(**values), content=huge, headers=headers)
+        assert refused.status_code == 413 and refused.json()["error"]["code"] == "body_too_large", refused.text
+
+
 def test_a_body_s_integers_are_json_integers_never_booleans_or_strings(client: Any, lead_token: str) -> None:
     """schemathesis: {"expected_per_day": true, "version": true} changed a hypothesis at version 1 (true read
     as 1, and false as 0 in a new one's expected rate). 5.0 is an integer to JSON Schema: taken."""

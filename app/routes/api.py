@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app import enquiries, hypothesis_sets, launches, ranges, retention, tallies
-from app.bodies import JsonBodyRoute, JsonInt
+from app.bodies import BODY_TOO_LARGE, JsonBodyRoute, JsonInt
 from app.deps import API_DEPENDENCIES, CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
 from app.errors import ERRORS, LEAD_ONLY, Conflict, ErrorBody, ErrorDetail, Invalid, NotFound
 from app.insight import impact
@@ -359,6 +359,7 @@ class StaleBody(BaseModel):
     responses={
         **ERRORS,
         **LEAD_ONLY,
+        **BODY_TOO_LARGE,
         409: {"model": StaleBody, "description": "`version` is stale (`stale_version`): `current` holds what is there"},
     },
 )

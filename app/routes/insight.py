@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from app import csrf, digests, launches, ranges, retention
-from app.bodies import JsonBodyRoute, JsonInt
+from app.bodies import BODY_TOO_LARGE, JsonBodyRoute, JsonInt
 from app.deps import (
     API_DEPENDENCIES,
     MAX_ROW_ID,
@@ -650,6 +650,7 @@ class HypothesisCreatedOut(MovedOut):
     responses={
         **ERRORS,
         **LEAD_ONLY,
+        **BODY_TOO_LARGE,
         409: {"model": ErrorBody, "description": "The launch has a hypothesis with this key (`duplicate_key`)"},
     },
 )
@@ -712,6 +713,7 @@ class RelinkOut(MovedOut):
     responses={
         **ERRORS,
         **LEAD_ONLY,
+        **BODY_TOO_LARGE,
         404: {
             "model": ErrorBody,
             "description": "No such launch (`unknown_launch`) or hypothesis (`unknown_hypothesis`)",
