@@ -71,6 +71,10 @@ _BETWEEN = N_("{value} is not between {earliest} and {latest}")
 # Letters and signs drawn as nothing: the Hangul fillers, the braille blank.
 _BLANK_SIGNS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _INVISIBLE_TEXT = N_("has only invisible characters (such as a zero-width space): write something here")
+_FIX_WITHOUT_STATUS = N_(
+    "no fix has shipped with this status: set the status to fix shipped to record when it shipped, or leave the "
+    "time out"
+)
 
 
 def _shown(value: str) -> str:
@@ -122,6 +126,15 @@ class HypothesisSpec(BaseModel):
     @classmethod
     def _visible(cls, value: str) -> str:
         return _shown(value)
+
+    @field_validator("fix_shipped_at")
+    @classmethod
+    def _fix_needs_its_status(cls, value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
+        # Kept with one of these, the pages, the drill-down and the digest reported a fix shipped for an
+        # open hypothesis. A status left out is the stored one, which import_launch checks.
+        if value is not None and info.data.get("status") in NO_FIX_YET:
+            raise TextValueError(_FIX_WITHOUT_STATUS)
+        return value
 
     @field_validator("fix_url")
     @classmethod
@@ -841,11 +854,6 @@ def _record_status(
 NOT_IN_FILE = "not_in_file"
 
 
-def _same_minute(given: dt.datetime, stored: dt.datetime | None) -> bool:
-    """The editor's field shows a time to the minute: sent back unchanged, it is the stored one."""
-    return stored is not None and given.replace(second=0, microsecond=0) == stored.replace(second=0, microsecond=0)
-
-
 # Statuses that say no fix has shipped: a hypothesis set back to one of them forgets its fix's time.
 NO_FIX_YET = frozenset({HypothesisStatus.OPEN, HypothesisStatus.CONFIRMED, HypothesisStatus.NOT_SEEN})
 
@@ -874,6 +882,20 @@ def _fix_time(
     if status == HypothesisStatus.FIX_SHIPPED and already is None:
         return now
     return None
+
+
+def _check_fix_time(spec: LaunchFile, order: int, status: HypothesisStatus) -> None:
+    """``Invalid`` for a fix time given to a hypothesis whose status (the stored one, the file leaving it
+    out; ``HypothesisSpec`` refuses one written out) says no fix shipped."""
+    item = spec.hypotheses[order]
+    if item.fix_shipped_at is None or status not in NO_FIX_YET:
+        return
+    # Named as in the file, with its key: a field's label alone would not say which hypothesis.
+    name = f"hypotheses[{order}].fix_shipped_at"
+    named = f"{name} ({item.key})"
+    raise Invalid(
+        f"{spec.slug}: {named}: {Text(_FIX_WITHOUT_STATUS)}", field=name, details=[(named, Text(_FIX_WITHOUT_STATUS))]
+    )
 
 
 def _reported_past(session: Session, launch: Launch) -> bool:
@@ -968,6 +990,7 @@ def import_launch(
     for order, item in enumerate(spec.hypotheses):
         hypothesis = existing.pop(item.key, None)
         if hypothesis is None:
+            _check_fix_time(spec, order, item.status or HypothesisStatus.OPEN)
             hypothesis = Hypothesis(
                 launch_id=id_of(launch),
                 key=item.key,
@@ -1009,15 +1032,13 @@ def import_launch(
         fields["sort_order"] = order
         if status is not None:
             fields["status"] = status
+        no_fix_yet = (status or hypothesis.status) in NO_FIX_YET
+        _check_fix_time(spec, order, status or hypothesis.status)
         fix_shipped_at = _fix_time(item, status, hypothesis, now)
-        taken_back = status in NO_FIX_YET and (
-            hypothesis.status in (HypothesisStatus.FIX_SHIPPED, HypothesisStatus.RESOLVED)
-            # Retired after its fix, then brought back as open: the fix goes with it, as from fix_shipped.
-            or (hypothesis.status == HypothesisStatus.RETIRED and hypothesis.fix_shipped_at is not None)
-        )
-        if taken_back and (fix_shipped_at is None or _same_minute(fix_shipped_at, hypothesis.fix_shipped_at)):
-            # Back to before a fix (it was marked shipped by mistake, or taken back), with no new time
-            # given: the pages and the digest would go on comparing before and after a fix not there.
+        if no_fix_yet and hypothesis.fix_shipped_at is not None:
+            # Back to before a fix (marked shipped by mistake, taken back, retired after its fix and
+            # brought back as open), or a time an earlier version kept with such a status: the pages
+            # and the digest would go on comparing before and after a fix not there.
             fields["fix_shipped_at"] = None
         elif fix_shipped_at is not None:
             fields["fix_shipped_at"] = fix_shipped_at
@@ -1096,7 +1117,9 @@ def launch_to_file(launch: Launch, hypotheses: Sequence[Hypothesis]) -> LaunchFi
                 owner_team=h.owner_team,
                 expected_per_day=h.expected_per_day,
                 status=h.status,
-                fix_shipped_at=h.fix_shipped_at,
+                # A time kept with a status that says no fix shipped (as an earlier version allowed) is
+                # not a fix: left out, as the next save of the launch clears it.
+                fix_shipped_at=None if h.status in NO_FIX_YET else h.fix_shipped_at,
                 # A link stored before links had to be web addresses ("www.example.com/notes") is left
                 # where it is, not read into the set, or no edit of the launch would validate.
                 fix_url=h.fix_url if h.fix_url and is_web_address(h.fix_url) else None,
@@ -1214,6 +1237,8 @@ def update_hypothesis(
     for item in data["hypotheses"]:
         if item["key"] == key:
             item.update(changes)
+            if "fix_shipped_at" not in changes and item["status"] in NO_FIX_YET:
+                item["fix_shipped_at"] = None  # set back to before a fix: its time goes with it
     spec = revalidate(data)
     import_launch(
         session,

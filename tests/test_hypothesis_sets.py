@@ -18,6 +18,7 @@ from app import hypothesis_sets, launches
 from app.cli import cli
 from app.config import Settings
 from app.db import Database
+from app.errors import Invalid
 from app.hypothesis_sets import InvalidFiles, import_launch, validate_files
 from app.models import AuditEvent, HypothesisRevision, HypothesisStatus, Launch, LaunchStatus
 from app.tallies import tally
@@ -422,14 +423,13 @@ def test_a_fix_marked_shipped_by_mistake_goes_when_the_status_goes_back(
 
     assert set_status(HypothesisStatus.FIX_SHIPPED).fix_shipped_at is not None
     assert set_status(HypothesisStatus.OPEN).fix_shipped_at is None
-    # The editor sends the shown time back, to the minute, with the status: the same fix, taken back.
-    shipped = set_status(HypothesisStatus.FIX_SHIPPED, when=NOW + dt.timedelta(seconds=37.5)).fix_shipped_at
-    assert shipped is not None and shipped.second == 37
-    assert (
-        set_status(HypothesisStatus.OPEN, fix_shipped_at=shipped.replace(second=0, microsecond=0)).fix_shipped_at
-        is None
-    )
+    # A time given with a status that says no fix shipped is refused, not kept (nor dropped unsaid),
+    # the stored one too: the editor does not send back a time it showed unchanged.
     shipped = set_status(HypothesisStatus.FIX_SHIPPED).fix_shipped_at
+    assert shipped is not None
+    with pytest.raises(Invalid) as refused:
+        set_status(HypothesisStatus.OPEN, fix_shipped_at=shipped)
+    assert refused.value.field is not None and refused.value.field.endswith(".fix_shipped_at")
     assert shipped is not None and set_status(HypothesisStatus.RETIRED).fix_shipped_at == shipped  # history stays
 
 
@@ -744,3 +744,37 @@ def test_cli_import_that_moves_the_dates_past_logged_enquiries_says_how_many_cou
     with time_machine.travel(NOW, tick=False):
         renamed = _import(db, write(tmp_path, MINIMAL.replace("App launch", "App")))
     assert "outside" not in renamed
+
+
+def test_a_file_gives_a_fix_time_only_with_a_status_that_says_a_fix_shipped(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """`status: not_seen` with a fix_shipped_at validated, imported, and the digest listed the fix as shipped."""
+    with_time = MINIMAL.replace(
+        "text: Can't find the send button\n",
+        "text: Can't find the send button\n    status: not_seen\n    fix_shipped_at: 2026-11-20T14:30:00+01:00\n",
+    )
+    with pytest.raises(InvalidFiles) as refused:
+        validate_files([write(tmp_path, with_time)])
+    [problem] = refused.value.problems
+    assert (problem.line, problem.field) == (10, "hypotheses[1].fix_shipped_at")
+    assert "set the status to fix shipped to record when it shipped" in problem.message
+    for status in ("fix_shipped", "resolved", "retired"):
+        assert validate_files([write(tmp_path, with_time.replace("not_seen", status))])
+
+    # With the status left out, the stored one decides: open, so the import is refused, whole.
+    do_import(db, settings, write(tmp_path, MINIMAL))
+    before = state(db, "app-launch")
+    result = CliRunner().invoke(
+        cli,
+        ["hypotheses", "import", str(write(tmp_path, with_time.replace("    status: not_seen\n", "")))],
+        env={"TALLY_DATABASE_URL": db.url},
+    )
+    assert result.exit_code == 1
+    assert "hypotheses[1].fix_shipped_at (button-gone)" in result.output
+    assert "set the status to fix shipped" in result.output and "Nothing was imported." in result.output
+    assert state(db, "app-launch") == before
+    # A hypothesis the file adds without a status starts open: the same.
+    added = with_time.replace("    status: not_seen\n", "").replace("key: button-gone", "key: new-one")
+    with pytest.raises(Invalid, match=r"hypotheses\[1\]\.fix_shipped_at \(new-one\)"):
+        do_import(db, settings, write(tmp_path, added))

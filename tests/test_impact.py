@@ -25,6 +25,7 @@ from app.launches import hypotheses_of
 from app.models import ApiToken, EnquiryHypothesis, Hypothesis, HypothesisStatus, HypothesisStatusChange, TokenRole
 from app.recording.record import NewEnquiry, insert_many
 from tests.factories import fresh, hypothesis_ids, make_launch
+from tests.helpers import launch_form
 
 OSLO = ZoneInfo("Europe/Oslo")
 SLUG = "test-launch"
@@ -715,3 +716,90 @@ def test_retired_before_its_fix_says_so_and_retired_after_the_periods_says_nothi
     result = impact_at(db, late, NOW)
     assert result.retired_at is None and result.after.end < at(27, 9)
     assert "retired" not in _fix_section_of(web, "late").split("How this")[0].lower()
+
+
+def stored_fix(db: Database, key: str) -> Any:
+    with db.session() as session:
+        found = session.exec(select(Hypothesis).where(Hypothesis.key == key)).one()
+        return found.status, found.fix_shipped_at
+
+
+def test_a_fix_time_goes_only_with_a_status_that_says_a_fix_shipped(
+    client: TestClient, lead_token: str, db: Database
+) -> None:
+    """A fix time on an open hypothesis answered 200 and was kept: the drill-down and the digest then
+    reported a fix shipped for it, and it could not be taken away again."""
+    make_launch(db, slug=SLUG, hypotheses=("login", "receipts"))
+    for body in (
+        {"fix_shipped_at": "2026-12-04T10:00:00+01:00"},
+        {"status": "confirmed", "fix_shipped_at": FIX.isoformat()},
+    ):
+        refused = patch(client, lead_token, "login", **body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["field"] == "fix_shipped_at"
+        assert "set the status to fix shipped to record when it shipped" in refused.json()["error"]["message"]
+        assert stored_fix(db, "login") == (HypothesisStatus.OPEN, None)
+
+    assert patch(client, lead_token, "login", status="fix_shipped", fix_shipped_at=FIX.isoformat()).status_code == 200
+    # A fix shipped gets a corrected time alone, as before.
+    later = FIX + dt.timedelta(hours=3)
+    moved = patch(client, lead_token, "login", fix_shipped_at=later.isoformat())
+    assert moved.status_code == 200, moved.text
+    assert stored_fix(db, "login") == (HypothesisStatus.FIX_SHIPPED, later.astimezone(dt.UTC))
+    # Set back to a status without a fix, its time goes with it.
+    back = patch(client, lead_token, "login", status="not_seen")
+    assert back.status_code == 200 and back.json()["fix_shipped_at"] is None
+    assert stored_fix(db, "login") == (HypothesisStatus.NOT_SEEN, None)
+
+
+def test_the_editor_refuses_a_fix_time_on_an_open_row(web: Any, people: Any, db: Database) -> None:
+    make_launch(db, slug=SLUG, hypotheses=("login",))
+    lena = web("lena")
+    form = {"text": "Hypothesis login", "status": "open", "fix_shipped_at": "2026-12-03T10:00"}
+    refused = lena.post(f"/launches/{SLUG}/hypotheses/login", data=form, headers={"HX-Request": "true"})
+    assert refused.status_code == 422
+    assert "set the status to fix shipped to record when it shipped" in html.unescape(refused.text)
+    assert re.search(r'id="f-login"[^>]*aria-invalid="true"', refused.text), "the error is the field's"
+    assert stored_fix(db, "login") == (HypothesisStatus.OPEN, None)
+
+
+def test_a_fix_time_kept_with_an_open_status_goes_at_the_next_save(web: Any, people: Any, db: Database) -> None:
+    """Stored before the rule (or by a file that left the status out): the next save takes it away, and
+    neither the export nor a save of the launch form is refused for it."""
+    launch = make_launch(db, slug=SLUG, hypotheses=("login", "receipts"))
+    with db.transaction() as session:
+        for found in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id)):
+            found.fix_shipped_at = FIX.astimezone(dt.UTC)
+    lena = web("lena")
+    assert "fix_shipped_at" not in lena.get(f"/launches/{SLUG}/export").text
+    # The row's fix field sent back as shown (the editor never sends an unchanged time).
+    shown = re.search(
+        r'id="f-login" name="fix_shipped_at" type="datetime-local" value="([^"]*)"',
+        lena.get(f"/launches/{SLUG}/edit").text,
+    )
+    assert shown and shown.group(1) == "2026-11-22T00:00"
+    form = {"text": "Hypothesis login", "status": "open", "area": "Login", "fix_shipped_at": shown.group(1)}
+    assert lena.post(f"/launches/{SLUG}/hypotheses/login", data=form).status_code == 303
+    assert stored_fix(db, "login") == (HypothesisStatus.OPEN, None)
+    # Any save of the set (the launch form's) clears the others.
+    saved = lena.post(f"/launches/{SLUG}/edit", data=launch_form(fresh(db, launch), name="Renamed"))
+    assert saved.status_code == 303, saved.text[:300]
+    assert stored_fix(db, "receipts") == (HypothesisStatus.OPEN, None)
+
+
+def test_an_upload_leaving_the_status_out_is_refused_a_fix_time_for_an_open_hypothesis(
+    web: Any, people: Any, db: Database
+) -> None:
+    make_launch(db, slug=SLUG, hypotheses=("login",))
+    lena = web("lena")
+    text = (
+        f"slug: {SLUG}\nname: Test launch\nstarts_on: 2026-11-16\nhypotheses:\n"
+        "  - key: login\n    text: Hypothesis login\n    fix_shipped_at: 2026-11-22T00:00:00+01:00\n"
+    )
+    refused = lena.client.post(
+        "/launches", files={"file": ("launch.yaml", text.encode())}, data={"csrf_token": lena.token("/")}
+    )
+    assert refused.status_code == 422
+    assert "hypotheses[0].fix_shipped_at (login)" in refused.text
+    assert "set the status to fix shipped to record when it shipped" in html.unescape(refused.text)
+    assert stored_fix(db, "login") == (HypothesisStatus.OPEN, None)
