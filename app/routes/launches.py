@@ -833,7 +833,10 @@ def save_hypothesis(
         launch = launches.get_by_slug(session, slug)
         found = next((h for h in launches.hypotheses_of(session, launch) if h.key == key), None)
         stale = isinstance(error, hypothesis_sets.StaleVersion) and found is not None
-        current = row_values(found, launch.timezone) if stale and found is not None else None
+        # In the zone the row was shown and typed in (its hidden ``zone``), not the launch's now: else
+        # "Now:" and "Take the current values" gave the stored time in another zone's clock, which the
+        # next save read in the row's, moving the fix by the difference.
+        current = row_values(found, shown_in) if stale and found is not None else None
         state = RowState(typed, current=current, error=error, zone=shown_in)
         if htmx and found is not None:
             return _row(request, viewer, session, launch, key, state=state, status_code=error.status_code)

@@ -4,6 +4,7 @@ changes, two leads saving the same row, and buttons that each say which row they
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from sqlmodel import col, select
 
 from app import auth
 from app.db import Database
-from app.models import Hypothesis, Launch
+from app.models import Hypothesis, HypothesisStatus, Launch
 from tests.browser.conftest import TIMEOUT_MS, LiveServer, sign_in, wait_until
 from tests.conftest import PASSWORD, People
 from tests.factories import make_launch
@@ -331,3 +332,42 @@ def test_the_arrow_buttons_move_without_saving_or_reloading(editor: Editor) -> N
     expect(editor.text("delivery")).to_have_value("Typed, not saved")
     assert editor.stored_text("delivery") == "Hypothesis delivery"  # moving saves nothing else
     assert same_page(page)
+
+
+def test_taking_the_current_values_after_the_time_zone_changed_keeps_the_fix_time(editor: Editor, db: Database) -> None:
+    """Another lead changed the launch's time zone (Oslo to London) and the row; this lead's save of the
+    row, typed in Oslo time, was refused as stale. "Now:" showed the fix at 09:00 (London) under 10:00
+    (Oslo), and "Take the current values" then saved 09:00 read as Oslo time: the fix an hour earlier."""
+    page = editor.page
+    fix = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)  # 10:00 in Oslo, 09:00 in London
+    with db.transaction() as session:
+        row = session.exec(select(Hypothesis).where(Hypothesis.key == "login")).one()
+        row.status, row.fix_shipped_at = HypothesisStatus.FIX_SHIPPED, fix
+    page.reload()
+    expect(page.locator("#f-login")).to_have_value("2026-12-03T10:00")
+    with db.transaction() as session:  # the other lead's edits
+        launch = session.exec(select(Launch).where(Launch.slug == SLUG)).one()
+        launch.timezone, launch.version = "Europe/London", launch.version + 1
+        row = session.exec(select(Hypothesis).where(Hypothesis.key == "login")).one()
+        row.owner_team, row.version = "Team B", row.version + 1
+
+    page.locator("#a-login").fill("Area A")
+    with page.expect_response(lambda r: r.url.endswith("/hypotheses/login")) as refused:
+        page.get_by_role("button", name="Save: Hypothesis login").click()
+    assert refused.value.status == 409
+    form = editor.row("login")
+    expect(form.get_by_role("alert")).to_be_visible()
+    expect(form.locator('[data-now-for="fix_shipped_at"]')).to_have_count(0)  # the same moment
+    expect(form.locator('[data-now-for="owner_team"]')).to_have_text("Now: Team B")
+
+    page.get_by_role("link", name="Take the current values: Hypothesis login").click()
+    expect(page.locator("#f-login")).to_have_value("2026-12-03T10:00")
+    expect(page.locator("#o-login")).to_have_value("Team B")
+    page.locator("#a-login").fill("Area A")
+    with page.expect_response(lambda r: r.url.endswith("/hypotheses/login")) as saved:
+        page.get_by_role("button", name="Save: Hypothesis login").click()
+    assert saved.value.status == 200
+    with db.session() as session:
+        row = session.exec(select(Hypothesis).where(Hypothesis.key == "login")).one()
+        assert (row.area, row.owner_team, row.fix_shipped_at) == ("Area A", "Team B", fix)
+    expect(page.locator("#f-login")).to_have_value("2026-12-03T09:00")  # shown in London time from now on
