@@ -83,6 +83,13 @@ def on_checklist(hypotheses: Sequence[Hypothesis]) -> list[Hypothesis]:
     return [h for h in hypotheses if h.status != HypothesisStatus.RETIRED]
 
 
+def shortcuts(hypotheses: Sequence[Hypothesis]) -> dict[str, str]:
+    """The key agents press for each hypothesis on the checklist, by the hypothesis's key: in the set's
+    order, retired ones left out, none past the last shortcut key. The checklist's buttons and the
+    editor's rows both show these."""
+    return dict(zip((h.key for h in on_checklist(hypotheses)), SHORTCUT_KEYS, strict=False))
+
+
 def in_dates(launch: Launch, today: dt.date) -> bool:
     return launch.starts_on <= today <= launch.ends_on
 
@@ -129,10 +136,8 @@ def counts(session: Session, *, launch: Launch, user: User, now: dt.datetime) ->
 def build(session: Session, *, launch: Launch, user: User, now: dt.datetime) -> Checklist:
     hypotheses = on_checklist(launches.hypotheses_of(session, launch))
     current = counts(session, launch=launch, user=user, now=now)
-    buttons = [
-        Button(h, SHORTCUT_KEYS[i] if i < len(SHORTCUT_KEYS) else None, current.by_key.get(h.key, 0))
-        for i, h in enumerate(hypotheses)
-    ]
+    keys = shortcuts(hypotheses)
+    buttons = [Button(h, keys.get(h.key), current.by_key.get(h.key, 0)) for h in hypotheses]
     channel = user.channel if user.channel in launch.channels else launch.channels[0]
     segment = user.segment if user.segment in launch.segments else launch.segments[0]
     recent = enquiries.recent_for_agent(session, launch=launch, user=user, now=now)

@@ -60,9 +60,11 @@ class StaleOrder(Conflict):
 
     default_code = "order_changed"
 
-    def __init__(self, message: str, *, order: Sequence[str]) -> None:
+    def __init__(self, message: str, *, order: Sequence[str], shortcuts: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.order = list(order)
+        # The checklist's keys in that order (``checklist.shortcuts``), which the page shows beside the rows.
+        self.shortcuts = dict(shortcuts or {})
 
 
 class Unauthenticated(TallyError):

@@ -100,7 +100,7 @@ def error_body(error: TallyError) -> dict[str, Any]:
         problems = error.details or [(error.field or "", error.message)]
         body["problems"] = [{"field": name, "message": str(message)} for name, message in problems]
     if isinstance(error, StaleOrder):
-        return {"error": body, "order": error.order}
+        return {"error": body, "order": error.order, "shortcuts": error.shortcuts}
     return {"error": body}
 
 

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from app import dashboard, digests, hypothesis_sets, launches, ranges
+from app import checklist, dashboard, digests, hypothesis_sets, launches, ranges
 from app.config import Settings, check_timezone
 from app.deps import CurrentViewer, IsHtmx, Now, RequireLead, SessionDep, SettingsDep, Viewer, ViewParams
 from app.errors import Conflict, Invalid, StaleOrder, TallyError
@@ -405,11 +405,12 @@ def order_fingerprint(keys: list[str]) -> str:
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
 
 
-def _stale_order(order: list[str]) -> StaleOrder:
+def _stale_order(hypotheses: list[Hypothesis]) -> StaleOrder:
     return StaleOrder(
         "The order of the hypotheses changed since this page showed it (someone else moved one): nothing was "
         "saved. `order` holds the order now; move again from it.",
-        order=order,
+        order=[h.key for h in hypotheses],
+        shortcuts=checklist.shortcuts(hypotheses),
     )
 
 
@@ -505,6 +506,7 @@ def _editor_context(
         "rows": rows or {},
         "row_values": row_values,
         "fingerprint": fingerprint,
+        "shortcuts": checklist.shortcuts(hypotheses),
         "launch_form": launch_form or FormState(launch_values(launch)),
         # Asked only by the launch form (a row's save, which renders this context too, needs no count).
         "outside": lambda: launches.enquiries_outside(session, launch),
@@ -522,13 +524,14 @@ def _row(
     state: RowState | None = None,
     status_code: int = 200,
 ) -> Response:
-    """One hypothesis's row, for htmx to swap in place of the one that was sent."""
+    """One hypothesis's row, for htmx to swap in place of the one that was sent, with the other rows'
+    checklist keys (retiring a row, or bringing it back, moves those after it)."""
     context = _editor_context(viewer, session, launch, rows={key: state} if state else None)
     keys = [h.key for h in context["hypotheses"]]
     index = keys.index(key)
     return render(
         request,
-        "launches/_hypothesis_row.html",
+        "launches/_row_saved.html",
         status_code=status_code,
         h=context["hypotheses"][index],
         first=index == 0,
@@ -728,19 +731,20 @@ def order_hypotheses(
             "The list of hypotheses changed since you opened the editor: reload the page to see it, then move again.",
             code="stale_order",
         )
-    current = [h.key for h in hypotheses]
-    if seen != current:
-        raise _stale_order(current)
+    if seen != [h.key for h in hypotheses]:
+        raise _stale_order(hypotheses)
 
     def change(data: dict[str, Any]) -> dict[str, Any]:
         by_key = {item["key"]: item for item in data["hypotheses"]}
         return data | {"hypotheses": [by_key[key] for key in keys]}
 
     _apply_change(session, viewer, settings, now, slug, change)
-    after = {h.key: h.version for h in launches.hypotheses_of(session, launches.get_by_slug(session, slug))}
+    moved = launches.hypotheses_of(session, launches.get_by_slug(session, slug))
+    after = {h.key: h.version for h in moved}
     session.commit()
     bumped = {key: [before[key], after[key]] for key in keys if after[key] != before[key]}
-    return JSONResponse({"order": keys, "versions": bumped})
+    # The checklist's keys follow the order: the page shows each row's, now another for some.
+    return JSONResponse({"order": keys, "versions": bumped, "shortcuts": checklist.shortcuts(moved)})
 
 
 @router.post("/launches/{slug}/hypotheses/{key}")
@@ -791,7 +795,7 @@ def save_hypothesis(
         # from an older page or a script: no check, as with versions).
         current_order = [h.key for h in hypotheses]
         if move in ("up", "down") and order and order != order_fingerprint(current_order):
-            raise _stale_order(current_order)
+            raise _stale_order(hypotheses)
         if expected != stored.version and seen and seen == fingerprint(row_values(stored, shown_in)):
             expected = stored.version  # moved in the list since, and nothing else: nothing to overwrite
         changes: dict[str, Any] = {

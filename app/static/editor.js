@@ -7,6 +7,8 @@
 //   re-rendered. A refused order puts the rows back; refused because another lead moved rows
 //   since (409 order_changed), the rows are put in the order stored now, which the answer holds,
 //   so the lead sees it before moving again (sent whole, the old order undid the other's move).
+//   Either answer holds the checklist's keys in the stored order (the server's checklist.shortcuts),
+//   which the rows then show: a row's key follows the order, and is not its place once one is retired.
 // * a warning before leaving the page while a form has unsaved changes (a form is dirty from its
 //   first input until a save of it succeeds; a refused save comes back marked dirty).
 // * "Take the current values" after a stale save: the stored values replace what was typed.
@@ -69,6 +71,19 @@
       const down = row.querySelector('button[name="move"][value="down"]');
       if (up) up.disabled = index === 0;
       if (down) down.disabled = index === all.length - 1;
+    });
+  }
+
+  // Each row's checklist key, from an order's answer ({key: "1"}; a row left out has none).
+  function showShortcuts(shortcuts) {
+    if (!shortcuts) return;
+    rows().forEach((row) => {
+      const holder = row.querySelector(".shortcut");
+      if (!holder) return;
+      const key = shortcuts[row.dataset.key] || "";
+      holder.querySelector("kbd").textContent = key;
+      holder.querySelector(".has-key").hidden = !key;
+      holder.querySelector(".no-key").hidden = Boolean(key);
     });
   }
 
@@ -142,10 +157,13 @@
             const message = (data.error && (data.error.text || data.error.message)) || response.statusText;
             showError('<div class="error-box"></div>');
             flash.firstChild.textContent = message;
-            restore(storedOrder(data) || before);
+            const stored = storedOrder(data);
+            restore(stored || before);
+            if (stored) showShortcuts(data.shortcuts);
             return;
           }
           showError("");
+          showShortcuts(data.shortcuts);
           // The rows this order moved have a new version; a form still at the one before the
           // move is current (a form further behind keeps its version: its save must be refused).
           Object.entries(data.versions || {}).forEach(([key, pair]) => {

@@ -251,6 +251,8 @@ def test_a_move_from_a_page_opened_before_another_leads_move_shows_the_order_now
     )
     assert editor.stored_order() == ["delivery", "billing", "login"]  # Mona's move stands
     assert editor.keys_shown() == ["delivery", "billing", "login"]  # and Lena sees it
+    expect(page.locator("#shortcut-delivery kbd")).to_have_text("1")  # with the keys the agents have now
+    expect(page.locator("#shortcut-login kbd")).to_have_text("3")
     expect(page.get_by_role("button", name="Move up: Hypothesis delivery")).to_be_disabled()
     expect(editor.text("login")).to_be_focused()
     expect(editor.text("billing")).to_have_value("Typed in billing, not saved")
@@ -371,3 +373,72 @@ def test_taking_the_current_values_after_the_time_zone_changed_keeps_the_fix_tim
         row = session.exec(select(Hypothesis).where(Hypothesis.key == "login")).one()
         assert (row.area, row.owner_team, row.fix_shipped_at) == ("Area A", "Team B", fix)
     expect(page.locator("#f-login")).to_have_value("2026-12-03T09:00")  # shown in London time from now on
+
+
+def keys_in_editor(page: Page) -> dict[str, str]:
+    """Each row's checklist key as the editor shows it ("–" for none, with what it says)."""
+    shown: dict[str, str] = page.locator("#hypothesis-list > li").evaluate_all(
+        """rows => Object.fromEntries(rows.map(row => {
+            const holder = row.querySelector('.shortcut');
+            const has = holder.querySelector('.has-key'), none = holder.querySelector('.no-key');
+            return [row.dataset.key, has.hidden ? '– ' + none.textContent.trim() : has.textContent.trim()];
+        }))"""
+    )
+    return shown
+
+
+def keys_on_checklist(page: Page) -> dict[str, str]:
+    page.goto(f"/launches/{SLUG}/checklist")
+    keys: dict[str, str] = page.locator("#board button.tick[data-key]").evaluate_all(
+        "buttons => Object.fromEntries(buttons.map(b => [b.dataset.key, b.dataset.shortcut || '']))"
+    )
+    page.goto(EDIT)
+    return keys
+
+
+def test_each_row_shows_the_key_agents_press_for_it(
+    page: Page, live_server: LiveServer, db: Database, people: People
+) -> None:
+    """The editor numbered its rows 1, 2, 3… and said the first nine get the keys 1 to 9: with a row
+    retired the rows after it were numbered one more than their keys, and past nine agents press letters."""
+    names = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven")
+    launch = make_launch(db, slug=SLUG, name="Spring launch", hypotheses=names)
+    with db.transaction() as session:
+        row = session.exec(select(Hypothesis).where(Hypothesis.key == "three")).one()
+        row.status = HypothesisStatus.RETIRED
+    sign_in(page, people.lead.username, EDIT)
+    editor = Editor(page, db, launch)
+
+    def expected() -> dict[str, str]:
+        on_checklist = keys_on_checklist(page)
+        # What an agent's checklist has, each key with the visually hidden words before it; retired: none.
+        return {
+            key: f"Key on the checklist: {on_checklist[key]}" if key in on_checklist else "– no key (retired)"
+            for key in editor.keys_shown()
+        }
+
+    shown = keys_in_editor(page)
+    assert shown["four"] == "Key on the checklist: 3" and shown["ten"] == "Key on the checklist: 9"
+    assert shown["eleven"] == "Key on the checklist: a"
+    assert shown == expected()
+    expect(page.locator("#hypothesis-list > li").first).to_have_css("list-style-type", "none")
+
+    # Moved without a reload: the keys follow.
+    editor.text("five").focus()
+    with page.expect_response(lambda r: r.url.endswith("/order")) as moved:
+        page.keyboard.press("Alt+ArrowUp")
+    assert moved.value.status == 200
+    expect(page.locator("#shortcut-five kbd")).to_have_text("3")
+    expect(page.locator("#shortcut-four kbd")).to_have_text("4")
+    wait_until(lambda: editor.stored_order()[2:5] == ["three", "five", "four"], message="the order stored", page=page)
+    assert keys_in_editor(page) == expected()
+
+    # Retired by its row's save (htmx swaps that row): the rows after it show their new keys.
+    page.locator("#s-one").select_option("retired")
+    with page.expect_response(lambda r: r.url.endswith("/hypotheses/one")) as saved:
+        page.get_by_role("button", name="Save: Hypothesis one").click()
+    assert saved.value.status == 200
+    expect(page.locator("#shortcut-one .no-key")).to_have_text("no key (retired)")
+    expect(page.locator("#shortcut-two kbd")).to_have_text("1")
+    expect(page.locator("#shortcut-eleven kbd")).to_have_text("9")
+    assert keys_in_editor(page) == expected()
