@@ -442,3 +442,22 @@ def test_each_row_shows_the_key_agents_press_for_it(
     expect(page.locator("#shortcut-two kbd")).to_have_text("1")
     expect(page.locator("#shortcut-eleven kbd")).to_have_text("9")
     assert keys_in_editor(page) == expected()
+
+
+def test_a_spike_factor_with_two_decimals_does_not_block_the_launch_form(
+    page: Page, live_server: LiveServer, db: Database, people: People
+) -> None:
+    """`factor: 2.55` from a file: the field's step of 0.1 had Chromium refuse to send the form ("The two
+    nearest valid values are 2.5 and 2.6"), so no other setting of the launch could be saved."""
+    launch = make_launch(db, slug=SLUG, name="Spring launch", alert_factor=2.55)
+    sign_in(page, people.lead.username, EDIT)
+    factor = page.locator("#f-alert-factor")
+    expect(factor).to_have_value("2.55")
+    assert factor.evaluate("input => input.validity.valid")
+    page.get_by_label("Name", exact=True).fill("Autumn launch")
+    with page.expect_response(lambda r: r.url.endswith(EDIT) and r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Save launch").click()
+    assert answer.value.status == 200
+    with db.session() as session:
+        stored = session.exec(select(Launch).where(Launch.id == launch.id)).one()
+        assert (stored.name, stored.alert_factor) == ("Autumn launch", 2.55)
