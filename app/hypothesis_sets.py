@@ -210,8 +210,10 @@ class LaunchFile(BaseModel):
             return ""  # `product_area:` with nothing after it: none, as '' says
         if isinstance(value, str) and CONTROL_CHARACTER.search(value):
             raise TextValueError(_CONTROL_TEXT)
-        # As the editor strips what is typed: a name of spaces is refused as empty, in a file too.
-        return value.strip() if isinstance(value, str) else value
+        # As the editor strips what is typed: a name of spaces is refused as empty, in a file too. Runs of
+        # spaces and line breaks are one space, as in hypothesis texts: a browser drops a line break from
+        # the launch form's one-line field, and its next save stored "PayApp 5new look".
+        return " ".join(value.split()) if isinstance(value, str) else value
 
     @field_validator("name")
     @classmethod

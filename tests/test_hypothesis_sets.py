@@ -778,3 +778,13 @@ def test_a_file_gives_a_fix_time_only_with_a_status_that_says_a_fix_shipped(
     added = with_time.replace("    status: not_seen\n", "").replace("key: button-gone", "key: new-one")
     with pytest.raises(Invalid, match=r"hypotheses\[1\]\.fix_shipped_at \(new-one\)"):
         do_import(db, settings, write(tmp_path, added))
+
+
+def test_a_launch_name_with_a_line_break_is_one_line() -> None:
+    """A browser drops a line break from the launch form's one-line fields: "PayApp 5\\nnew look" from a
+    file became "PayApp 5new look" at the next save of the form, unseen."""
+    parsed = hypothesis_sets.parse_text(
+        'slug: ok\nname: "PayApp 5\\nnew  look"\nproduct_area: "Pay\\r\\nments\\t "\nstarts_on: 2026-11-16\n'
+    )
+    assert parsed.launch is not None, parsed.problems
+    assert (parsed.launch.name, parsed.launch.product_area) == ("PayApp 5 new look", "Pay ments")

@@ -415,10 +415,11 @@ def _stale_order(hypotheses: list[Hypothesis]) -> StaleOrder:
 
 
 def launch_values(launch: Launch) -> dict[str, str]:
-    """A launch as its form's inputs show it."""
+    """A launch as its form's inputs show it: a name stored with a line break (before files' names were
+    made one line) as the one line a save keeps, not run together by the browser's one-line field."""
     return {
-        "name": launch.name,
-        "product_area": launch.product_area,
+        "name": " ".join(launch.name.split()),
+        "product_area": " ".join(launch.product_area.split()),
         "starts_on": launch.starts_on.isoformat(),
         "ends_on": launch.ends_on.isoformat(),
         "timezone": launch.timezone,

@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 from sqlmodel import col, select
 
-from app import auth
+from app import auth, hypothesis_sets
+from app.config import Settings
 from app.db import Database
 from app.models import Hypothesis, HypothesisStatus, Launch
 from tests.browser.conftest import TIMEOUT_MS, LiveServer, sign_in, wait_until
@@ -461,3 +462,44 @@ def test_a_spike_factor_with_two_decimals_does_not_block_the_launch_form(
     with db.session() as session:
         stored = session.exec(select(Launch).where(Launch.id == launch.id)).one()
         assert (stored.name, stored.alert_factor) == ("Autumn launch", 2.55)
+
+
+def test_saving_the_launch_form_keeps_a_name_imported_with_a_line_break(
+    page: Page, live_server: LiveServer, db: Database, people: People, settings: Settings
+) -> None:
+    """A file's `name: "PayApp 5\\nnew look"` was stored as written; the form's one-line field drops the
+    line break, so any save of the form stored "PayApp 5new look"."""
+    text = f'slug: {SLUG}\nname: "PayApp 5\\nnew look"\nproduct_area: "Pay\\nments"\nstarts_on: 2026-11-16\n'
+    parsed = hypothesis_sets.parse_text(text)
+    assert parsed.launch is not None, parsed.problems
+    with db.transaction() as session:
+        hypothesis_sets.import_launch(
+            session,
+            parsed.launch,
+            actor="test",
+            now=dt.datetime.now(dt.UTC),
+            default_timezone=settings.timezone,
+            default_digest_times=settings.digest_times,
+        )
+
+    def stored() -> tuple[str, str]:
+        with db.session() as session:
+            launch = session.exec(select(Launch).where(Launch.slug == SLUG)).one()
+            return launch.name, launch.product_area
+
+    imported = stored()
+    sign_in(page, people.lead.username, EDIT)
+    with page.expect_response(lambda r: r.url.endswith(EDIT) and r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Save launch").click()
+    assert answer.value.status == 200
+    assert stored() == imported == ("PayApp 5 new look", "Pay ments")
+
+    # One stored so before: the form shows it as one line, and saves that.
+    with db.transaction() as session:
+        launch = session.exec(select(Launch).where(Launch.slug == SLUG)).one()
+        launch.name, launch.version = "PayApp 5\nnew look", launch.version + 1
+    page.reload()
+    with page.expect_response(lambda r: r.url.endswith(EDIT) and r.request.method == "POST") as again:
+        page.get_by_role("button", name="Save launch").click()
+    assert again.value.status == 200
+    assert stored() == ("PayApp 5 new look", "Pay ments")
