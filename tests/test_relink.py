@@ -8,6 +8,7 @@ The clock is fixed at Friday 20 November 2026, 12:00 in Oslo (11:00 UTC), day 5 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -664,3 +665,40 @@ def test_a_retry_of_an_other_enquiry_a_lead_has_moved_is_a_replay(
         relink.undo(session, fresh(db, setup.launch), moved.json()["relink_id"], actor="lena", now=NOW)
     back = client.post(path, json=call, headers=auth(token))
     assert back.status_code == 200 and back.json()["hypotheses"] == [], back.text
+
+
+def test_every_move_not_undone_can_be_reached_and_undone_however_many_came_after(
+    client: TestClient, web: Web, people: People, db: Database, setup: Setup
+) -> None:
+    """The list showed the 20 newest moves and nothing older: the 21st move back could not be undone."""
+    lead = auth(lead_token(db))
+    notes = [log(db, setup.launch, at=WIDGET_AT[0] + dt.timedelta(minutes=i), note=f"Ting {i}") for i in range(23)]
+    moves = []
+    for enquiry_id in notes:  # one by one, at one moment: the newest first is by id then
+        answer = client.post(
+            f"/api/v1/launches/{SLUG}/hypotheses/a/relinks", json={"from_notes": [enquiry_id]}, headers=lead
+        )
+        assert answer.status_code == 201, answer.text
+        moves.append(answer.json()["relink_id"])
+    lena = web("lena")
+    newest = lena.get(f"/launches/{SLUG}/other?range=launch&q=ting")
+    listed = [int(i) for i in re.findall(r"/relinks/(\d+)/undo", newest.text)]
+    assert listed == moves[::-1][:20]
+    assert "Newest moves" not in newest.text
+    older = re.search(r'<a href="([^"]+)">Show older moves</a>', newest.text)
+    assert older, "no way to the older moves"
+    assert "q=ting" in html.unescape(older.group(1)), "the search shown is kept"
+    second = lena.get(html.unescape(older.group(1)))
+    assert second.status_code == 200
+    assert [int(i) for i in re.findall(r"/relinks/(\d+)/undo", second.text)] == moves[2::-1]
+    assert "Show older moves" not in second.text and "Newest moves" in second.text
+    [action] = re.findall(rf'action="(/launches/{SLUG}/relinks/{moves[0]}/undo[^"]*)"', second.text)
+    undone = lena.post(html.unescape(action))
+    assert undone.status_code == 303
+    assert enquiry(db, notes[0]).is_other
+    back = lena.get(undone.headers["location"])  # the page of older moves again, saying so
+    assert "under “Other” again" in back.text
+    assert f"/relinks/{moves[0]}/undo" not in back.text and "undone by lena" in back.text
+    assert [int(i) for i in re.findall(r"/relinks/(\d+)/undo", back.text)] == moves[2:0:-1]
+    unknown = lena.get(f"/launches/{SLUG}/other?range=launch&before=999999")
+    assert unknown.status_code == 404

@@ -379,13 +379,39 @@ class RelinkEntry:
     text: str
 
 
-def history(session: Session, launch: Launch, *, limit: int = 20) -> list[RelinkEntry]:
-    """The launch's re-links, newest first, with their hypothesis."""
-    rows = session.exec(
+@dataclass(frozen=True)
+class History:
+    """One page of a launch's re-links, newest first."""
+
+    entries: list[RelinkEntry]
+    older: int | None  # the ``before`` of the next page (the last re-link listed); None: none are older
+    before: int | None = None  # the ``before`` this page was asked with (None: the newest)
+
+
+HISTORY_PAGE = 20
+
+
+def history(session: Session, launch: Launch, *, limit: int = HISTORY_PAGE, before: int | None = None) -> History:
+    """The launch's re-links, newest first, with their hypothesis; ``before``: those listed after the
+    re-link with that id (the next page). Every page is reachable, so every move can still be undone
+    however many came after it."""
+    query = (
         select(Relink, Hypothesis.key, Hypothesis.text)
         .join(Hypothesis, col(Hypothesis.id) == col(Relink.hypothesis_id))
         .where(Relink.launch_id == launch.id)
-        .order_by(col(Relink.relinked_at).desc(), col(Relink.id).desc())
-        .limit(limit)
-    ).all()
-    return [RelinkEntry(row, key, text) for row, key, text in rows]
+    )
+    if before is not None:
+        after = session.get(Relink, before)
+        if after is None or after.launch_id != launch.id:
+            raise NotFound(f"Launch {launch.slug!r} has no re-link {before}.", field="before", code="unknown_relink")
+        # A keyset on (when, id): a move made while the lead pages neither hides an older one nor repeats one.
+        query = query.where(
+            sa.or_(
+                col(Relink.relinked_at) < after.relinked_at,
+                sa.and_(col(Relink.relinked_at) == after.relinked_at, col(Relink.id) < before),
+            )
+        )
+    rows = session.exec(query.order_by(col(Relink.relinked_at).desc(), col(Relink.id).desc()).limit(limit + 1)).all()
+    entries = [RelinkEntry(row, key, text) for row, key, text in rows[:limit]]
+    older = id_of(entries[-1].relink) if len(rows) > limit else None
+    return History(entries, older, before)

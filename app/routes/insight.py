@@ -3,6 +3,7 @@
 * ``GET /launches/{slug}/other``: every signed-in user; the same range and filter parameters as the
   launch page (without one: since the last digest, at least 24 hours), ``q=`` to search the notes,
   ``theme=`` (a theme's key) for the notes of one theme, as digests and alerts link to it;
+  ``before=`` (a re-link's id) for the moves older than it;
   to htmx, just the notes.
 * ``GET|POST /launches/{slug}/other/new``: leads; the form prefilled from the themes (``theme=``), note
   groups (``group=``) or enquiries (``enquiry=``) chosen, then the hypothesis created and the
@@ -80,7 +81,7 @@ class OtherPage:
     surprises: themes.Surprises
     groups: themes.NoteGroups
     q: str
-    history: list[relink.RelinkEntry]
+    history: relink.History
     last_slot: dt.datetime | None  # where "since the digest" starts: the last digest composed (None: none yet)
     done: Relink | None  # the re-link just made or undone, to say so
     done_key: str | None
@@ -115,6 +116,7 @@ def _page(
     skipped: int = 0,
     erased: int | None = None,
     theme: str = "",
+    before: int | None = None,
 ) -> OtherPage:
     found = themes.surprises(
         session, launch, now=now, start=selection.start, end=selection.end, filter=selection.filter
@@ -143,7 +145,7 @@ def _page(
         surprises=found,
         groups=themes.group_notes(notes, q=q, limit=MAX_GROUPS),
         q=q,
-        history=relink.history(session, launch),
+        history=relink.history(session, launch, before=before),
         last_slot=selection.digest_start,
         done=done_row,
         done_key=done_key,
@@ -171,9 +173,10 @@ def other_page(
     skipped: Annotated[int, Query(ge=0)] = 0,
     erased: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None,
     theme: Annotated[str, Query(max_length=200)] = "",
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     """The "other" notes of a range, grouped and searchable, under the themes that rose in it; ``theme=``:
-    only the notes of that theme."""
+    only the notes of that theme; ``before=``: the moves older than that re-link."""
     launch = launches.get_by_slug(session, slug)
     selection = _select(query, session, launch, now)
     view = _page(
@@ -187,6 +190,7 @@ def other_page(
         skipped=skipped,
         erased=erased,
         theme=theme.strip(),
+        before=before,
     )
     template = "insight/_notes.html" if htmx else "insight/page.html"
     return render(request, template, viewer=viewer, view=view, ranges=ranges.RANGES, headers=VARY)
@@ -443,14 +447,22 @@ def move_onto_hypothesis(
 
 @pages.post("/launches/{slug}/relinks/{relink_id}/undo")
 def undo_relink(
-    slug: str, relink_id: RowId, viewer: RequireLead, session: SessionDep, now: Now, query: ViewParams
+    slug: str,
+    relink_id: RowId,
+    viewer: RequireLead,
+    session: SessionDep,
+    now: Now,
+    query: ViewParams,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
-    """Take the enquiries of a re-link back to "other" (the hypothesis stays)."""
+    """Take the enquiries of a re-link back to "other" (the hypothesis stays); ``before=``: the page of
+    older moves it was undone from, shown again."""
     launch = launches.get_by_slug(session, slug)
     relink.undo(session, launch, relink_id, actor=viewer.user.username, now=now)
     session.commit()
     selection = _select(query, session, launch, now)
-    return RedirectResponse(f"/launches/{launch.slug}/other" + selection.query(done=str(relink_id)), status_code=303)
+    said = {"done": str(relink_id), "before": str(before) if before else None}
+    return RedirectResponse(f"/launches/{launch.slug}/other" + selection.query(**said), status_code=303)
 
 
 # --- erasing notes -----------------------------------------------------------------------------
