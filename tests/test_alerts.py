@@ -821,7 +821,7 @@ def test_a_rising_theme_in_other_is_alerted_once_with_a_link_to_its_notes(
     [message] = slack.posts(CHANNEL)
     section = message["blocks"][0]["text"]["text"]
     assert section.startswith(
-        ":zap: *Rising in “other”:* “<http://testserver/launches/test-launch/other?theme=widget+gone&amp;"
+        ":zap: *Rising in “other”:* “<http://testserver/launches/test-launch/other?theme=widg+gon&amp;"
         "from=2026-11-18T13%3A00%2B01%3A00&amp;to=2026-11-18T13%3A30%2B01%3A00|widget is gone>”"
     )
     assert "*12* enquiries since 13:00 · *new: none before*" in section

@@ -1,12 +1,14 @@
 """Themes in "other": what the agents' notes talk about that nobody put on the list.
 
-**Phrases.** A note is cut into words; scrub markers (``[phone]``, ``[email]``…, app/privacy) and
-punctuation end a phrase; stop words (Norwegian bokmål from the stop-words package, English from Snowball's list) and
+**Phrases.** A note is cut into words (a hyphen parts one, as in the note search); scrub markers
+(``[phone]``, ``[email]``…, app/privacy) and punctuation end a phrase; stop words (Norwegian bokmål
+from the stop-words package, English from Snowball's list) and
 pure numbers are left out but may sit inside a phrase (at most ``ThemeRules.max_gap`` of them in a
-row), so "widgeten på hjemskjermen" is one phrase of two words. Each word is stemmed with Snowball —
-English for a note with more English than Norwegian stop words, Norwegian otherwise — and stemmed
-again until it stops changing (at most three times): Norwegian Snowball takes "widgeten" to "widget"
-but "widget" to "widg", and only the fixed point puts the two together. A phrase's *key* is its
+row), so "widgeten på hjemskjermen" is one phrase of two words. Each word is stemmed with Snowball's
+Norwegian stemmer, and stemmed again until it stops changing (at most three times): Norwegian Snowball
+takes "widgeten" to "widget" but "widget" to "widg", and only the fixed point puts the two together. In
+a note with more English than Norwegian stop words a word is stemmed as English first ("widgets" to
+"widget", then to "widg"), so the same word makes one theme whichever language its notes are in. A phrase's *key* is its
 stems; words, and two- and three-word phrases, are counted. Its *display* form is the text agents
 wrote most often for it.
 
@@ -99,14 +101,16 @@ ENGLISH_STOP = frozenset(_SNOWBALL_ENGLISH.split())
 NORWEGIAN_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("norwegian"))
 STOP = ENGLISH_STOP | NORWEGIAN_STOP
 
-# A word (letters and digits, with inner ' or -), or what ends a phrase: punctuation, or a scrub
-# marker such as [phone] (masked first, so its word is never read).
+# A word (letters and digits, with inner '), or what ends a phrase: punctuation, or a scrub marker
+# such as [phone] (masked first, so its word is never read). A hyphen inside a word parts it, as the
+# note search does (``searchable``): "QR-skanneren" and "QR skanneren" are one theme, and the words
+# of "BankID-innlogging" are found by a search for "bankid innlogging".
 _MARKER = re.compile(r"\[[a-z][a-z-]*\]")
-_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # A free-standing hyphen is a dash too: the note scrubber folds – and — into "-".
 _BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»/|–—…]+|(?<!\S)-+(?!\S)")
 _PIECE = re.compile(rf"(?P<word>{_WORD.pattern})|(?P<stop>{_BREAK.pattern})")
-_JOINERS = str.maketrans("", "", "'’-")
+_JOINERS = str.maketrans("", "", "'’")
 STEM_ROUNDS = 3
 SURFACE_SAMPLE = 100  # notes read for a theme's usual wording
 
@@ -123,20 +127,37 @@ _stemmers = _Stemmers()
 
 @functools.lru_cache(maxsize=200_000)
 def stem(word: str, language: str = "norwegian") -> str:
-    """The Snowball stem, stemmed again until it stops changing (at most ``STEM_ROUNDS`` times)."""
+    """What a word of a note in ``language`` is counted under: its Norwegian stem. A word of an English
+    note is stemmed as English first (crashes, crashed: crash), then as Norwegian, so it meets the same
+    word in Norwegian notes ("the widgets": widget, then widg, as "widgeten" is)."""
+    if language == "english":
+        # Past the first Norwegian round only while four letters are left: the second round is for a
+        # Norwegian form in an English note (widgeten, widget, widg), and shorter stems are where
+        # English words meet unrelated ones ("appear": appe, then app).
+        return _norwegian(_snowball(word, "english"), keep=4)
+    return _norwegian(word)
+
+
+def _snowball(word: str, language: str, keep: int = 0) -> str:
+    """The Snowball stem, stemmed again until it stops changing (at most ``STEM_ROUNDS`` times; a round
+    after the first only while it leaves ``keep`` letters or more)."""
     stemmer = _stemmers.by_language[language]
-    for _ in range(STEM_ROUNDS):
+    for round_ in range(STEM_ROUNDS):
         shorter: str = stemmer.stemWord(word)
-        if shorter == word:
+        if shorter == word or (round_ and len(shorter) < keep):
             break
         word = shorter
-    if language == "norwegian":
-        # The e that drops out before an ending (varsel, varsler; nøkkel, nøkler; regel, regler): Snowball
-        # keeps it in one form and not the other, so the same word made two themes. Dropped in both,
-        # with the consonant doubled before it (nøkkel) made single, as in the plural.
-        dropped = _SYNCOPE.sub(r"\1\2", word)
-        if dropped != word:
-            word = _DOUBLED_BEFORE_LAST.sub(r"\1\2", dropped)
+    return word
+
+
+def _norwegian(word: str, keep: int = 0) -> str:
+    word = _snowball(word, "norwegian", keep)
+    # The e that drops out before an ending (varsel, varsler; nøkkel, nøkler; regel, regler): Snowball
+    # keeps it in one form and not the other, so the same word made two themes. Dropped in both,
+    # with the consonant doubled before it (nøkkel) made single, as in the plural.
+    dropped = _SYNCOPE.sub(r"\1\2", word)
+    if dropped != word:
+        word = _DOUBLED_BEFORE_LAST.sub(r"\1\2", dropped)
     return word
 
 
