@@ -417,6 +417,42 @@ def test_an_abandoned_claim_is_taken_over_without_a_second_post(
     [taken] = run(db, settings, bot, local(18, 13, 30) + STALE_CLAIM + dt.timedelta(seconds=1))
     assert taken.id == claimed.id and taken.status == DigestStatus.SENT
     assert len(slack.posts(CHANNEL)) == 1
+    assert (taken.text, taken.blocks) == (claimed.text, claimed.blocks)  # as the channel has it: on time
+
+
+def test_an_alert_held_up_by_slack_says_when_it_was_counted(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Retries run for hours and posted the text composed at the time: a spike of 13:30 read at 17:10
+    as one now. Digests said "sent late"; alerts did not."""
+    log_many(db, launch, "send", 10, start=local(18, 13, 0))
+    slack.queue("chat.postMessage", *[Reply(500, {"ok": False, "error": "internal_error"})] * 6)
+    [first] = run(db, settings, bot, local(18, 13, 30))
+    [soon] = run(db, settings, bot, local(18, 13, 32))  # a retry within minutes is on time
+    assert soon.status == DigestStatus.RETRYING and soon.text == first.text and "late" not in soon.text
+    [late] = run(db, settings, bot, local(18, 17, 10))
+    assert late.id == first.id and late.status == DigestStatus.SENT
+    [message] = slack.posts(CHANNEL)
+    section = message["blocks"][0]["text"]["text"]
+    assert "*10* enquiries since Wed 13:00" in section
+    assert section.endswith("\n:hourglass: _sent late, counted at Wed 13:30: Slack did not take it at the time_")
+    assert message["text"].endswith("(sent late, counted at Wed 13:30: Slack did not take it at the time)")
+    assert (late.text, late.blocks) == (message["text"], message["blocks"])  # what was posted is what is stored
+    assert late.observed_at == local(18, 13, 30) and late.count == 10  # the numbers as counted
+    assert run(db, settings, bot, local(18, 17, 15)) == []  # once
+    assert len(slack.posts(CHANNEL)) == 1
+
+
+def test_an_alert_whose_process_stopped_before_posting_says_when_it_was_counted(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    claimed = _spike_claimed_at_13_30(db, settings, launch)  # and never posted
+    [taken] = run(db, settings, bot, local(18, 13, 30) + STALE_CLAIM + dt.timedelta(seconds=1))
+    assert taken.id == claimed.id and taken.status == DigestStatus.SENT
+    [message] = slack.posts(CHANNEL)
+    section = message["blocks"][0]["text"]["text"]
+    assert "*10* enquiries since 13:00" in section
+    assert section.endswith("_sent late, counted at 13:30: Launch Tally stopped before it went out_")
 
 
 def test_a_process_whose_claim_was_taken_over_does_not_post_the_alert(

@@ -61,7 +61,7 @@ from app.models import Alert, AlertKind, DigestStatus, Hypothesis, Launch, Launc
 from app.observability import metrics
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
-from app.slack.client import Sender
+from app.slack.client import Sender, SlackError
 from app.slack.messages import template
 
 # What a lead reads on the Alerts page (app/slack/messages.py translates it there).
@@ -72,6 +72,10 @@ GAVE_UP = template(N_("Gave up after {attempts} attempts: {reason}"))
 log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 7  # earlier days compared with, at most
+# As for digests (app/digests.py, which imports this module): posted more than this after it was counted,
+# an alert says when it was counted; this late, or on a later day, with the day.
+ON_TIME = dt.timedelta(minutes=5)
+LATE_WITH_DAY = dt.timedelta(hours=3)
 # The launch's closed days tell when in the day its enquiries come once they hold this many: an hour with
 # an eighth of a day's would then look a third as busy as it is once in 200 days (at 50: once in 20).
 PROFILE_MIN = 100
@@ -422,18 +426,104 @@ def since_label(launch: Launch, start: dt.datetime, now: dt.datetime) -> str:
     return i18n.format_weekday_time(local)
 
 
-def content(launch: Launch, spike: Spike, *, base_url: str) -> slack_blocks.AlertContent:
+def is_late(observed_at: dt.datetime, posted_at: dt.datetime) -> bool:
+    """Whether an alert counted at ``observed_at`` and going out at ``posted_at`` (the real clock's time)
+    is late, as a digest is: more than ``ON_TIME`` after. Then it says when it was counted."""
+    return posted_at - observed_at > ON_TIME
+
+
+def _counted_label(launch: Launch, observed_at: dt.datetime, posted_at: dt.datetime) -> str:
+    """A time of a late alert: "13:30"; long before ``posted_at`` or on an earlier day, with its day (as a
+    late digest names its time): "13:30" read the next morning is this morning's."""
+    tz = launches.zone(launch)
+    local = observed_at.astimezone(tz)
+    with_day = posted_at - observed_at >= LATE_WITH_DAY or launches.local_date(posted_at, tz) != local.date()
+    return i18n.format_weekday_time(local) if with_day else f"{local:%H:%M}"
+
+
+def content(
+    launch: Launch,
+    spike: Spike,
+    *,
+    base_url: str,
+    posted_at: dt.datetime | None = None,
+    late_cause: str = "undelivered",
+) -> slack_blocks.AlertContent:
+    """What the alert says; going out at ``posted_at`` late (``is_late``), it says when it was counted."""
+    late = posted_at is not None and is_late(spike.observed_at, posted_at)
+    if posted_at is not None and late:
+        # Read against the moment it is posted: its times name their day when that is long before, or
+        # another day ("since 13:00" read the next morning is this morning's).
+        since = _counted_label(launch, spike.window_start, posted_at)
+        counted = _counted_label(launch, spike.observed_at, posted_at)
+    else:
+        since, counted = since_label(launch, spike.window_start, spike.observed_at), ""
     return slack_blocks.AlertContent(
         launch_name=launch.name,
         theme=spike.kind == AlertKind.THEME,
         name=spike.name,
         count=spike.count,
         normal=spike.normal,
-        since_label=since_label(launch, spike.window_start, spike.observed_at),
+        since_label=since,
         url=drilldown_url(
             base_url, launch, spike.kind, spike.subject, (spike.window_start, spike.observed_at), spike.theme_key
         ),
+        counted_label=counted,
+        late_cause=late_cause,
     )
+
+
+def _found_in_slack(db: Database, alert: Alert, launch: Launch, sender: Sender | None) -> Alert | None:
+    """An abandoned claim whose process posted it and stopped before saving that: if Slack has it, it is
+    recorded as posted then, as it was composed. Looked for before it is composed anew as late, which
+    would store words the channel's message does not have. (Not found, or Slack not answering:
+    ``deliver`` looks again.)"""
+    if sender is None or not sender.can_check_channel or not launch.slack_channel:
+        return None
+    try:
+        posted = sender.find_posted(
+            channel=launch.slack_channel, slot_key=alert.claim_key, oldest=alert.created_at.timestamp() - 60
+        )
+    except SlackError:
+        return None
+    if posted is None or posted.ts is None:
+        return None
+    log.info("alert %s was already in Slack; recorded as posted then", alert.claim_key)
+    return _save(
+        db,
+        alert,
+        status=DigestStatus.SENT,
+        sent_at=dt.datetime.fromtimestamp(float(posted.ts), dt.UTC),
+        channel=posted.channel,
+        slack_ts=posted.ts,
+        error=None,
+        next_attempt_at=None,
+    )
+
+
+def _recompose_late(
+    db: Database, alert: Alert, launch: Launch, *, settings: Settings, posted_at: dt.datetime, late_cause: str
+) -> Alert:
+    """A claimed alert composed on time, going out late: composed again from its row, saying when it was
+    counted, and stored (what is posted is what is stored). The theme's link then names its phrase, which
+    the page looks up among that window's themes, as for any stored alert."""
+    with db.session() as session:
+        name = names(session, launch, [alert])[id_of(alert)]
+    spike = Spike(
+        kind=alert.kind,
+        subject=alert.subject,
+        name=name,
+        count=alert.count,
+        normal=alert.normal,
+        window_start=alert.window_start,
+        observed_at=alert.observed_at,
+        hypothesis_id=alert.hypothesis_id,
+    )
+    with i18n.use_language(settings.message_language):
+        text, blocks = slack_blocks.build_alert(
+            content(launch, spike, base_url=settings.base_url, posted_at=posted_at, late_cause=late_cause)
+        )
+    return _save(db, alert, text=text, blocks=blocks)
 
 
 # --- claiming and sending --------------------------------------------------------------------
@@ -588,7 +678,9 @@ def _alert_launch(
         if claim_key(launch, spike) in taken:
             continue
         with i18n.use_language(settings.message_language):
-            text, blocks = slack_blocks.build_alert(content(launch, spike, base_url=settings.base_url))
+            text, blocks = slack_blocks.build_alert(
+                content(launch, spike, base_url=settings.base_url, posted_at=clock())
+            )
         alert = claim(db, launch, spike, now=now, text=text, blocks=blocks)
         if alert is None:
             continue  # another process has it
@@ -619,12 +711,19 @@ def run_alerts(
             done.extend(_alert_launch(db, launch, settings=settings, now=now, sender=sender, clock=clock, sleep=sleep))
         except Exception:
             log.exception("spike alerts for %s at %s failed; the next check tries again", launch.slug, now.isoformat())
-    done.extend(_resume(db, live, now=now, sender=sender, clock=clock, sleep=sleep))
+    done.extend(_resume(db, live, settings=settings, now=now, sender=sender, clock=clock, sleep=sleep))
     return done
 
 
 def _resume(
-    db: Database, live: Sequence[Launch], *, now: dt.datetime, sender: Sender | None, clock: Clock, sleep: Sleep
+    db: Database,
+    live: Sequence[Launch],
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    sender: Sender | None,
+    clock: Clock,
+    sleep: Sleep,
 ) -> list[Alert]:
     by_id = {launch.id: launch for launch in live}
     with db.session() as session:
@@ -653,10 +752,18 @@ def _resume(
         # bot looks first; a webhook cannot, so an abandoned claim fails for a person to check.
         stale = alert.status == DigestStatus.PENDING
         check = bool(sender and (sender.can_check_channel or stale))
+        launch = by_id[alert.launch_id]
         try:
-            done.append(
-                deliver(db, taken, by_id[alert.launch_id], sender=sender, clock=clock, sleep=sleep, check_first=check)
-            )
+            if stale and (found := _found_in_slack(db, taken, launch, sender)):
+                done.append(found)
+                continue
+            posted_at = clock()
+            if is_late(taken.observed_at, posted_at):
+                # Composed when it was counted, but Slack did not take it then (retries run for hours), or
+                # its process stopped: posted now, it must not read as a spike now.
+                cause = "down" if stale else "undelivered"
+                taken = _recompose_late(db, taken, launch, settings=settings, posted_at=posted_at, late_cause=cause)
+            done.append(deliver(db, taken, launch, sender=sender, clock=clock, sleep=sleep, check_first=check))
         except Exception:
             log.exception("retrying alert %s failed; the next check tries again", alert.claim_key)
     return done

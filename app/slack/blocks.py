@@ -576,6 +576,18 @@ class AlertContent:
     normal: float  # the count that would have been normal for the same stretch (0: no normal yet)
     since_label: str  # the window's start, local: "13:00" (or "Tue 16:00")
     url: str  # its drill-down
+    # Posted well after it was counted (Slack refused it, or the process sending it stopped): when it was
+    # counted, "13:30" (or "Tue 13:30"), so that a spike of hours ago is not read as one now. "" when on time.
+    counted_label: str = ""
+    late_cause: str = "undelivered"  # "undelivered": Slack did not take it at the time; "down": the sender stopped
+
+
+def _alert_late_note(content: AlertContent) -> str:
+    if content.late_cause == "down":
+        return _("sent late, counted at {time}: Launch Tally stopped before it went out").format(
+            time=content.counted_label
+        )
+    return _("sent late, counted at {time}: Slack did not take it at the time").format(time=content.counted_label)
 
 
 def ratio_label(count: int, normal: float, *, theme: bool = False) -> str:
@@ -608,6 +620,7 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
                     count=f"*{format_number(content.count)}*", since=escape(content.since_label)
                 )
                 + f" · *{ratio}*{normal}"
+                + (f"\n:hourglass: _{escape(_alert_late_note(content))}_" if content.counted_label else "")
             )
         ),
         ContextBlock(
@@ -622,9 +635,9 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
     since = ngettext("{count} enquiry since {since}", "{count} enquiries since {since}", content.count).format(
         count=format_number(content.count), since=content.since_label
     )
-    text = escape(
-        _("{what} in {launch}: {name}: {since}, {ratio}.").format(
-            what=what, launch=content.launch_name, name=cut(content.name, 300), since=since, ratio=ratio
-        )
+    text = _("{what} in {launch}: {name}: {since}, {ratio}.").format(
+        what=what, launch=content.launch_name, name=cut(content.name, 300), since=since, ratio=ratio
     )
-    return cut(text, MAX_SECTION), [block.to_dict() for block in blocks]
+    if content.counted_label:
+        text += f" ({_alert_late_note(content)})"
+    return escaped_cut(text, MAX_SECTION), [block.to_dict() for block in blocks]
