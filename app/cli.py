@@ -143,7 +143,7 @@ PathsArg = Annotated[list[Path], typer.Argument(help="YAML files, or folders hol
 def hypotheses_validate(paths: PathsArg) -> None:
     """Check files against the schema: one line per problem with file, line and field."""
     try:
-        launches_found = hypothesis_sets.validate_files(paths)
+        launches_found = hypothesis_sets.validate_files(paths, now=now())
     except hypothesis_sets.InvalidFiles as exc:
         raise fail(str(exc)) from None
     for spec in launches_found:
@@ -155,7 +155,7 @@ def hypotheses_import(paths: PathsArg) -> None:
     """Create or update launches from files, all in one transaction: a bad file imports nothing."""
     config = settings()
     try:
-        specs = hypothesis_sets.validate_files(paths)
+        specs = hypothesis_sets.validate_files(paths, now=now())
     except hypothesis_sets.InvalidFiles as exc:
         raise fail(f"{exc}\nNothing was imported.") from None
     db = ready_database(config)

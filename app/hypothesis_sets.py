@@ -68,6 +68,10 @@ MAX_LAUNCH_DAYS = 366
 
 _CONTROL_TEXT = N_("holds a control character (such as \\0): write plain text")
 _BETWEEN = N_("{value} is not between {earliest} and {latest}")
+_FIX_AHEAD = N_("{value} is later than now ({now}): give the time the fix reached customers, once it has")
+# A fix time a little ahead of this server's clock is a clock apart (a lead's laptop, a CI runner), not
+# a fix to come.
+FIX_CLOCK_SKEW = dt.timedelta(minutes=5)
 # Letters and signs drawn as nothing: the Hangul fillers, the braille blank.
 _BLANK_SIGNS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _INVISIBLE_TEXT = N_("has only invisible characters (such as a zero-width space): write something here")
@@ -148,10 +152,29 @@ class HypothesisSpec(BaseModel):
 
     @field_validator("fix_shipped_at")
     @classmethod
-    def _fix_in_range(cls, value: dt.datetime | None) -> dt.datetime | None:
+    def _fix_in_range(cls, value: dt.datetime | None, info: ValidationInfo) -> dt.datetime | None:
         if value is not None and not EARLIEST_DAY <= value.date() <= LATEST_DAY:
             raise TextValueError(_BETWEEN, value=value.isoformat(), earliest=EARLIEST_DAY, latest=LATEST_DAY)
+        # Checked against the clock only when the caller gives one (``fix_times_checked``): a fix time to
+        # come was shown as empty periods before and after it, "too early to tell" until then.
+        context = info.context or {}
+        now: dt.datetime | None = context.get("now")
+        keys = context.get("fix_keys")
+        checked = keys is None or info.data.get("key") in keys
+        if value is not None and now is not None and checked and value > now + FIX_CLOCK_SKEW:
+            shown = now.astimezone(value.tzinfo)
+            raise TextValueError(
+                _FIX_AHEAD, value=value.isoformat(timespec="minutes"), now=shown.isoformat(timespec="minutes")
+            )
         return value
+
+
+def fix_times_checked(now: dt.datetime | None, keys: Iterable[str] | None = None) -> dict[str, Any]:
+    """The validation context that refuses a fix time later than ``now`` (and a few minutes): of every
+    hypothesis (a file, checked at the moment it is imported: one written and reviewed before its fix
+    time passed is still taken once it has), or only of ``keys`` (an edit: the time it changes, not
+    another hypothesis's it leaves as it is). ``now`` None: not checked."""
+    return {"now": now, "fix_keys": None if keys is None else frozenset(keys)}
 
 
 def is_web_address(value: str) -> bool:
@@ -615,9 +638,10 @@ def _read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
         loader.dispose()
 
 
-def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
+def parse_text(text: str, *, path: str = "<text>", now: dt.datetime | None = None) -> ParsedFile:
     """One file's launch, or its problems with line numbers. Never raises: whatever the text
-    (hostile included), the answer is a ``ParsedFile``; the whole file is refused on any problem."""
+    (hostile included), the answer is a ``ParsedFile``; the whole file is refused on any problem.
+    ``now``: the moment it is imported, for its fix times (``fix_times_checked``)."""
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", errors="surrogatepass")) > MAX_FILE_BYTES:
         size = len(text.encode("utf-8", errors="surrogatepass"))
         return ParsedFile(path, None, [Problem(path, 1, "", _too_large(size))])
@@ -677,7 +701,7 @@ def parse_text(text: str, *, path: str = "<text>") -> ParsedFile:
                 )
             )
     try:
-        launch = LaunchFile.model_validate(data)
+        launch = LaunchFile.model_validate(data, context=fix_times_checked(now))
     except ValidationError as exc:
         problems += [
             Problem(path, _line_for(err["loc"], index), _field_name(err["loc"]), _message(err))
@@ -724,7 +748,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def parse_files(paths: Iterable[str | Path]) -> list[ParsedFile]:
+def parse_files(paths: Iterable[str | Path], *, now: dt.datetime | None = None) -> list[ParsedFile]:
     parsed: list[ParsedFile] = []
     slugs: dict[str, str] = {}
     for path in expand_paths(paths):
@@ -738,7 +762,7 @@ def parse_files(paths: Iterable[str | Path]) -> list[ParsedFile]:
         except (OSError, UnicodeDecodeError) as exc:
             parsed.append(ParsedFile(str(path), None, [Problem(str(path), 1, "", f"cannot read: {exc}")]))
             continue
-        result = parse_text(text, path=str(path))
+        result = parse_text(text, path=str(path), now=now)
         if result.launch is not None:
             other = slugs.setdefault(result.launch.slug, str(path))
             if other != str(path):
@@ -750,9 +774,10 @@ def parse_files(paths: Iterable[str | Path]) -> list[ParsedFile]:
     return parsed
 
 
-def validate_files(paths: Sequence[str | Path]) -> list[LaunchFile]:
-    """Every launch in ``paths``, or ``InvalidFiles`` listing every problem in every file."""
-    parsed = parse_files(paths)
+def validate_files(paths: Sequence[str | Path], *, now: dt.datetime | None = None) -> list[LaunchFile]:
+    """Every launch in ``paths``, or ``InvalidFiles`` listing every problem in every file; ``now``: the
+    moment they are checked or imported, for their fix times."""
+    parsed = parse_files(paths, now=now)
     problems = [p for f in parsed for p in f.problems]
     if not parsed:
         raise InvalidFiles([Problem(str(paths[0]) if paths else ".", 1, "", "no .yaml files found")])
@@ -1185,11 +1210,11 @@ def current_spec(session: Session, launch: Launch) -> LaunchFile:
     return launch_to_file(launch, hypotheses_of(session, launch))
 
 
-def revalidate(data: dict[str, Any]) -> LaunchFile:
+def revalidate(data: dict[str, Any], *, context: dict[str, Any] | None = None) -> LaunchFile:
     """A set from edited data, or ``Invalid`` naming the first field at fault and listing every problem
-    (``Conflict`` ``duplicate_key`` for a key the set has already)."""
+    (``Conflict`` ``duplicate_key`` for a key the set has already). ``context``: ``fix_times_checked``."""
     try:
-        spec = LaunchFile.model_validate(data)
+        spec = LaunchFile.model_validate(data, context=context)
     except ValidationError as exc:
         problems = [(_field_name(e["loc"]), _message(e)) for e in exc.errors()]
         raise Invalid(
@@ -1241,7 +1266,8 @@ def update_hypothesis(
             item.update(changes)
             if "fix_shipped_at" not in changes and item["status"] in NO_FIX_YET:
                 item["fix_shipped_at"] = None  # set back to before a fix: its time goes with it
-    spec = revalidate(data)
+    # The fix time this edit gives, against the clock; another hypothesis's, left as it is, is not its business.
+    spec = revalidate(data, context=fix_times_checked(now, [key] if "fix_shipped_at" in changes else []))
     import_launch(
         session,
         spec,

@@ -316,7 +316,7 @@ def test_a_hypothesis_back_in_the_file_comes_back_as_it_was_and_one_brought_back
     open in the app, it kept its fix's time, where fix shipped → open drops it."""
     path = write(tmp_path, MINIMAL)
     do_import(db, settings, path)
-    shipped = dt.datetime(2026, 11, 17, 14, 30, tzinfo=dt.UTC)
+    shipped = dt.datetime(2026, 11, 9, 14, 30, tzinfo=dt.UTC)  # before NOW: a fix time to come is refused
 
     def edit(key: str, changes: dict[str, Any]) -> None:
         with db.transaction() as session:
@@ -788,3 +788,69 @@ def test_a_launch_name_with_a_line_break_is_one_line() -> None:
     )
     assert parsed.launch is not None, parsed.problems
     assert (parsed.launch.name, parsed.launch.product_area) == ("PayApp 5 new look", "Pay ments")
+
+
+SHIPPED = MINIMAL.replace(
+    "    text: Login loops after the update\n",
+    "    text: Login loops after the update\n    status: fix_shipped\n    fix_shipped_at: 2026-11-20T10:00:00+01:00\n",
+)
+
+
+def test_a_fix_time_to_come_in_a_file_is_refused_at_its_import_not_once_it_has_passed(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """A fix time ahead was taken, and the launch page then showed empty periods around it ("too early to
+    tell"). A file is checked at the moment it is imported: reviewed like code the day it was written,
+    and imported once its fix has shipped, it is taken."""
+    path = write(tmp_path, SHIPPED)
+    before = dt.datetime(2026, 11, 19, 12, 0, tzinfo=dt.UTC)
+    with pytest.raises(InvalidFiles) as refused:
+        validate_files([path], now=before)
+    assert str(refused.value) == (
+        f"{path}:8: hypotheses[0].fix_shipped_at: 2026-11-20T10:00+01:00 is later than now (2026-11-19T13:00+01:00): "
+        "give the time the fix reached customers, once it has"
+    )
+    skew = dt.datetime(2026, 11, 20, 8, 57, tzinfo=dt.UTC)  # 3 minutes early: a clock apart
+    assert validate_files([path], now=skew)[0].hypotheses[0].fix_shipped_at is not None
+    assert validate_files([path], now=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
+    with time_machine.travel(before, tick=False):
+        result = CliRunner().invoke(cli, ["hypotheses", "import", str(path)], env={"TALLY_DATABASE_URL": db.url})
+        assert (
+            result.exit_code == 1 and "is later than now" in result.output and "Nothing was imported." in result.output
+        )
+        checked = CliRunner().invoke(cli, ["hypotheses", "validate", str(path)])
+        assert checked.exit_code == 1 and "hypotheses[0].fix_shipped_at" in checked.output
+    with time_machine.travel(dt.datetime(2026, 11, 21, tzinfo=dt.UTC), tick=False):
+        result = CliRunner().invoke(cli, ["hypotheses", "import", str(path)], env={"TALLY_DATABASE_URL": db.url})
+        assert result.exit_code == 0, result.output
+
+
+def test_an_edit_refuses_a_fix_time_to_come_but_not_for_a_time_it_leaves_as_it_is(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    do_import(db, settings, write(tmp_path, MINIMAL))
+
+    def edit(key: str, **changes: Any) -> Any:
+        with db.transaction() as session:
+            return hypothesis_sets.update_hypothesis(
+                session,
+                launches.get_by_slug(session, "app-launch"),
+                key,
+                changes,
+                expected_version=None,
+                actor="lead",
+                now=NOW,
+                default_timezone=settings.timezone,
+                default_digest_times=settings.digest_times,
+            )
+
+    ahead = NOW + dt.timedelta(days=7)
+    with pytest.raises(Invalid) as refused:
+        edit("login-loop", status=HypothesisStatus.FIX_SHIPPED, fix_shipped_at=ahead)
+    assert refused.value.field == "hypotheses[0].fix_shipped_at" and "later than now" in refused.value.message
+    # One stored ahead before times were checked: other edits of the set go on.
+    with db.transaction() as session:
+        stored = launches.hypotheses_of(session, launches.get_by_slug(session, "app-launch"))[0]
+        stored.status, stored.fix_shipped_at = HypothesisStatus.FIX_SHIPPED, ahead
+    assert edit("button-gone", owner_team="Pay").owner_team == "Pay"
+    assert edit("login-loop", fix_shipped_at=NOW - dt.timedelta(hours=1)).fix_shipped_at == NOW - dt.timedelta(hours=1)

@@ -313,6 +313,56 @@ def test_patch_refuses_a_fix_time_no_launch_has_instead_of_failing(
     assert nul.status_code == 422 and "control character" in nul.json()["error"]["message"]
 
 
+def test_a_fix_time_to_come_is_refused_naming_the_field(
+    client: TestClient, lead_token: str, launch: Any, web: Any, people: Any, db: Database
+) -> None:
+    """A fix "shipped" a week ahead was taken, and its impact shown as empty periods before and after it,
+    "too early to tell"."""
+    ahead = (NOW + dt.timedelta(days=7)).isoformat()
+    refused = patch(client, lead_token, "login", status="fix_shipped", fix_shipped_at=ahead)
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["field"] == "fix_shipped_at"
+    assert error["message"] == (
+        "fix_shipped_at: 2026-12-05T12:00+01:00 is later than now (2026-11-28T12:00+01:00): "
+        "give the time the fix reached customers, once it has"
+    )
+    impact_of = client.get(f"/api/v1/launches/{SLUG}/hypotheses/login/impact", headers=auth(lead_token))
+    assert impact_of.status_code == 409 and impact_of.json()["error"]["code"] == "no_fix"  # nothing was saved
+    # A few minutes ahead is a clock apart, not a fix to come.
+    nearly = patch(
+        client, lead_token, "login", status="fix_shipped", fix_shipped_at=(NOW + dt.timedelta(minutes=3)).isoformat()
+    )
+    assert nearly.status_code == 200, nearly.text
+
+    lena = web("lena")
+    form = {"text": "Hypothesis receipts", "status": "fix_shipped", "fix_shipped_at": "2027-12-05T10:00"}
+    typed = lena.post(f"/launches/{SLUG}/hypotheses/receipts", data=form)
+    assert typed.status_code == 422
+    page = " ".join(typed.text.split())
+    assert "is later than now" in page and "give the time the fix reached customers, once it has" in page
+    assert re.search(r'name="fix_shipped_at"[^>]*aria-invalid="true"', typed.text), "the field is marked"
+    with db.session() as session:
+        [h] = [h for h in hypotheses_of(session, fresh(db, launch)) if h.key == "receipts"]
+    assert h.fix_shipped_at is None and h.status != HypothesisStatus.FIX_SHIPPED
+
+
+def test_an_uploaded_file_with_a_fix_time_to_come_imports_nothing(web: Any, people: Any, db: Database) -> None:
+    text = (
+        "slug: ahead\nname: Ahead\nstarts_on: 2026-11-16\nhypotheses:\n  - key: login\n    text: Login\n"
+        "    status: fix_shipped\n    fix_shipped_at: 2026-12-05T10:00:00+01:00\n"
+    )
+    lena = web("lena")
+    refused = lena.client.post(
+        "/launches", files={"file": ("ahead.yaml", text.encode())}, data={"csrf_token": lena.token("/")}
+    )
+    assert refused.status_code == 422
+    shown = html.unescape(" ".join(refused.text.split()))
+    assert "ahead.yaml:8: hypotheses[0].fix_shipped_at: 2026-12-05T10:00+01:00 is later than now" in shown
+    with db.session() as session:
+        assert session.exec(select(Hypothesis).where(Hypothesis.key == "login")).all() == []
+
+
 def test_patch_null_clears_a_link_is_refused_where_nothing_can_be_empty_and_errors_name_the_field(
     client: TestClient, lead_token: str, launch: Any
 ) -> None:

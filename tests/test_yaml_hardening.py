@@ -4,6 +4,7 @@ off the event loop; and no text at all makes the parser raise."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -214,11 +215,11 @@ def test_a_slow_upload_parse_does_not_block_other_requests(
     parsing, done = threading.Event(), threading.Event()
     real_parse = hypothesis_sets.parse_text
 
-    def slow_parse(text: str, *, path: str = "<text>") -> ParsedFile:
+    def slow_parse(text: str, *, path: str = "<text>", now: dt.datetime | None = None) -> ParsedFile:
         parsing.set()
         time.sleep(1.5)  # as a hostile file would, holding whatever thread it runs on
         try:
-            return real_parse(text, path=path)
+            return real_parse(text, path=path, now=now)
         finally:
             done.set()
 

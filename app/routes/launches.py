@@ -210,9 +210,16 @@ async def create_or_import(
 
 
 def _spec_of(
-    session: Session, upload: tuple[str, bytes] | None, *, slug: str, name: str, starts_on: str
+    session: Session,
+    upload: tuple[str, bytes] | None,
+    *,
+    slug: str,
+    name: str,
+    starts_on: str,
+    now: dt.datetime,
 ) -> hypothesis_sets.LaunchFile:
-    """The launch an uploaded file, or the short form, asks for; ``Invalid`` saying what is wrong."""
+    """The launch an uploaded file, or the short form, asks for; ``Invalid`` saying what is wrong. A
+    file's fix times are checked against ``now``, the moment it is imported."""
     if upload is not None:
         filename, raw = upload
         if len(raw) > MAX_UPLOAD:
@@ -231,7 +238,7 @@ def _spec_of(
                 ),
                 field="file",
             ) from None
-        parsed = hypothesis_sets.parse_text(text, path=filename)
+        parsed = hypothesis_sets.parse_text(text, path=filename, now=now)
         if parsed.launch is None:
             nothing = Text(N_("Nothing was imported."))
             raise Invalid(
@@ -270,7 +277,7 @@ def _create_or_import(
     # lead applies it to the launch as it was shown. Applied at once, a copy of last launch's file with
     # its slug left unchanged renamed the live launch and retired its hypotheses.
     try:
-        spec = _spec_of(session, upload, slug=slug, name=name, starts_on=starts_on)
+        spec = _spec_of(session, upload, slug=slug, name=name, starts_on=starts_on, now=now)
         before = _shown_if_exists(session, upload, spec.slug)
         try:
             changes = _apply(session, spec, viewer, settings, now)
@@ -279,7 +286,7 @@ def _create_or_import(
             # found no launch, and the other's row came first. Once more: a file is then shown against
             # the launch the other made (applied at once if it changes nothing), the form says there is one.
             session.rollback()
-            spec = _spec_of(session, upload, slug=slug, name=name, starts_on=starts_on)
+            spec = _spec_of(session, upload, slug=slug, name=name, starts_on=starts_on, now=now)
             before = _shown_if_exists(session, upload, spec.slug)
             changes = _apply(session, spec, viewer, settings, now)
     except TallyError as error:
