@@ -25,12 +25,14 @@ import yaml
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticKnownError
 from sqlmodel import Session, col, select
 
 from app import audit, i18n, schedule
@@ -92,6 +94,36 @@ def _shown(value: str) -> str:
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")]
 ShortName = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, - and _")]
 
+_TRUE_OR_FALSE = N_("{value} is read as true or false, not a number: write a number, such as {example}")
+
+
+def _number(example: str) -> BeforeValidator:
+    """A number as a file writes it (or the editor's form sends it, as text): pydantic's lax mode took a
+    file's `true` for 1 (`min_count: true`, an alert on every enquiry), as the API's JsonInt tells."""
+
+    def not_true_or_false(value: object) -> object:
+        if isinstance(value, bool):
+            raise TextValueError(_TRUE_OR_FALSE, value=str(value).lower(), example=example)
+        return value
+
+    return BeforeValidator(not_true_or_false)
+
+
+def _written_as(kind: str, *types: type) -> BeforeValidator:
+    """A day or a moment as text (a file, a form) or as one already (the set as stored, changed): lax mode
+    read a file's `starts_on: 1795132800` as seconds since 1970, a day nobody wrote."""
+
+    def as_text(value: object) -> object:
+        if value is None or isinstance(value, (str, *types)):
+            return value
+        raise PydanticKnownError(kind)  # type: ignore[arg-type]  # told as i18n.validation_text tells it
+
+    return BeforeValidator(as_text)
+
+
+Day = Annotated[dt.date, _written_as("date_type", dt.date)]
+Moment = Annotated[AwareDatetime, _written_as("datetime_type", dt.datetime)]
+
 
 class HypothesisSpec(BaseModel):
     """One expected kind of enquiry."""
@@ -102,13 +134,13 @@ class HypothesisSpec(BaseModel):
     text: str = Field(min_length=1, max_length=500, description="What the customer says, as an agent hears it.")
     area: str = Field(default="", max_length=100, description="Part of the product, e.g. Payments.")
     owner_team: str = Field(default="", max_length=100, description="Team that owns a fix.")
-    expected_per_day: int | None = Field(
-        default=None, ge=0, le=MAX_EXPECTED_PER_DAY, description="Enquiries per day the team expects."
+    expected_per_day: Annotated[int, Field(ge=0, le=MAX_EXPECTED_PER_DAY), _number("20")] | None = Field(
+        default=None, description="Enquiries per day the team expects."
     )
     status: HypothesisStatus | None = Field(
         default=None, description="Leave out to keep the status set in the app (new hypotheses start open)."
     )
-    fix_shipped_at: AwareDatetime | None = Field(
+    fix_shipped_at: Moment | None = Field(
         default=None,
         description="When the fix reached customers, ISO 8601 with offset; set to now when the status becomes "
         "fix_shipped without it. From then on the app compares the enquiries before and after.",
@@ -186,13 +218,13 @@ class AlertRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    min_count: int = Field(
+    min_count: Annotated[int, _number("10")] = Field(
         default=10,
         ge=1,
         le=MAX_EXPECTED_PER_DAY,
         description="At least this many enquiries in the current digest window.",
     )
-    factor: float = Field(
+    factor: Annotated[float, _number("3")] = Field(
         default=3.0,
         ge=1,
         le=1000,
@@ -209,8 +241,8 @@ class LaunchFile(BaseModel):
     slug: Slug = Field(description="Identifies the launch in URLs, the API and on re-import.")
     name: str = Field(min_length=1, max_length=200)
     product_area: str = Field(default="", max_length=200)
-    starts_on: dt.date = Field(description="Release day, YYYY-MM-DD.")
-    ends_on: dt.date | None = Field(default=None, description="Last day; three weeks after starts_on when left out.")
+    starts_on: Day = Field(description="Release day, YYYY-MM-DD.")
+    ends_on: Day | None = Field(default=None, description="Last day; three weeks after starts_on when left out.")
     timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Oslo; TALLY_TIMEZONE when left out.")
     digest_times: list[str] | None = Field(
         default=None, description='Local times of the Slack digests, e.g. ["09:00", "13:00", "16:00"].'

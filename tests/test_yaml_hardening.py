@@ -314,6 +314,50 @@ def test_expected_per_day_is_bounded() -> None:
     assert problems(text) == ["f.yaml:7: hypotheses[0].expected_per_day: 99999999999 is too large: at most 1000000"]
 
 
+def test_true_false_and_seconds_are_neither_numbers_nor_days() -> None:
+    """Pydantic's lax mode read `true` as 1 (an alert on every enquiry, an expected rate of one a day) and
+    a number of seconds as a day or a moment: the file validated, and import and export wrote what nobody
+    had written."""
+    text = (
+        "slug: booltest\nname: Bool test\nstarts_on: 1795132800\nends_on: 1795132800.5\n"
+        "alerts: {min_count: true, factor: false}\n"
+        "hypotheses:\n  - key: a\n    text: Alpha\n    expected_per_day: true\n    fix_shipped_at: 1795132800\n"
+    )
+    assert problems(text) == [
+        "f.yaml:3: starts_on: 1795132800 is not a date: write it as YYYY-MM-DD, such as 2026-11-20",
+        "f.yaml:4: ends_on: 1795132800.5 is not a date: write it as YYYY-MM-DD, such as 2026-11-20",
+        "f.yaml:5: alerts.min_count: true is read as true or false, not a number: write a number, such as 10",
+        "f.yaml:5: alerts.factor: false is read as true or false, not a number: write a number, such as 3",
+        "f.yaml:9: hypotheses[0].expected_per_day: true is read as true or false, not a number: "
+        "write a number, such as 20",
+        "f.yaml:10: hypotheses[0].fix_shipped_at: 1795132800 is not a date and time: "
+        "write one such as 2026-11-20T14:30+01:00",
+    ]
+    # Numbers and days as written, and as the editor's form sends them (text), still are.
+    written = (
+        "slug: typed\nname: Typed\nstarts_on: 2026-11-20\nends_on: '2026-12-01'\n"
+        "alerts: {min_count: 5, factor: 2.5}\n"
+        "hypotheses:\n  - key: a\n    text: Alpha\n    expected_per_day: 0\n"
+        "    fix_shipped_at: 2026-11-20T14:30:00+01:00\n"
+    )
+    launch = parse_text(written).launch
+    assert launch is not None and launch.alerts is not None
+    assert (launch.starts_on, launch.ends_on) == (dt.date(2026, 11, 20), dt.date(2026, 12, 1))
+    assert (launch.alerts.min_count, launch.alerts.factor, launch.hypotheses[0].expected_per_day) == (5, 2.5, 0)
+    sent = hypothesis_sets.revalidate(
+        {
+            "slug": "typed",
+            "name": "Typed",
+            "starts_on": "2026-11-20",
+            "alerts": {"min_count": "5", "factor": "2.5"},
+            "hypotheses": [{"key": "a", "text": "Alpha", "expected_per_day": "7"}],
+        }
+    )
+    assert (
+        sent.alerts == hypothesis_sets.AlertRules(min_count=5, factor=2.5) and sent.hypotheses[0].expected_per_day == 7
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
