@@ -67,6 +67,8 @@ EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2199, 12, 31)
 # The weeks after a release, a season at most: a year typed wrong (2025 for 2026) is told, not a launch
 # of years whose pages count for most of a minute.
 MAX_LAUNCH_DAYS = 366
+# A launch's set, in a file or in the app: as many as a checklist can show.
+MAX_HYPOTHESES = 500
 
 _CONTROL_TEXT = N_("holds a control character (such as \\0): write plain text")
 _BETWEEN = N_("{value} is not between {earliest} and {latest}")
@@ -256,7 +258,9 @@ class LaunchFile(BaseModel):
     alerts: AlertRules | None = Field(
         default=None, description="Spike alerts between digests; min_count 10 and factor 3 when left out."
     )
-    hypotheses: list[HypothesisSpec] = Field(default_factory=list)
+    # Checked here, not only in a file: the editor and "New hypothesis from these" add one at a time, and a
+    # 501st made an export no import would take.
+    hypotheses: list[HypothesisSpec] = Field(default_factory=list, max_length=MAX_HYPOTHESES)
 
     @field_validator("name", "product_area", mode="before")
     @classmethod
@@ -383,7 +387,6 @@ _Loader.add_implicit_resolver(
 
 MAX_FILE_BYTES = 256 * 1024  # as the web upload; a hypothesis set is a few KB
 MAX_DEPTH = 20  # a set needs 4 levels (launch, hypotheses, item, field)
-MAX_HYPOTHESES = 500
 _TOO_DEEP = Text(N_("nested too deeply (at most {most} levels)"), most=MAX_DEPTH)
 _NO_ANCHORS = Text(N_("anchors and aliases (&, *) are not allowed in hypothesis files"))
 _NO_MERGE = Text(N_("merge keys (<<:) are not allowed in hypothesis files: write the fields out"))
@@ -1242,12 +1245,18 @@ def current_spec(session: Session, launch: Launch) -> LaunchFile:
     return launch_to_file(launch, hypotheses_of(session, launch))
 
 
+_LAUNCH_FULL = N_("A launch may have at most {most} hypotheses, retired ones included, and this would make {count}.")
+
+
 def revalidate(data: dict[str, Any], *, context: dict[str, Any] | None = None) -> LaunchFile:
     """A set from edited data, or ``Invalid`` naming the first field at fault and listing every problem
     (``Conflict`` ``duplicate_key`` for a key the set has already). ``context``: ``fix_times_checked``."""
     try:
         spec = LaunchFile.model_validate(data, context=context)
     except ValidationError as exc:
+        if any(e["type"] == "too_long" and e["loc"] == ("hypotheses",) for e in exc.errors()):
+            # An add to a full set (the editor's, "New hypothesis from these", the API's): not a field to fix.
+            raise Invalid(Text(_LAUNCH_FULL, most=MAX_HYPOTHESES, count=len(data["hypotheses"]))) from None
         problems = [(_field_name(e["loc"]), _message(e)) for e in exc.errors()]
         raise Invalid(
             "; ".join(f"{name}: {message}" if name else message for name, message in problems),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from app import launches
+from app import hypothesis_sets, launches
 from app.db import Database
 from app.models import Hypothesis, HypothesisStatus, Launch
 from tests.conftest import People, WebUser
@@ -354,6 +354,29 @@ def test_the_editor_refuses_an_invisible_name_or_text_as_a_file_is(
     for answer in answers:
         assert "has only invisible characters" in html.unescape(answer.text)
     assert not changed_tables(before, snapshot(db))
+
+
+def test_the_editor_adds_no_hypothesis_past_what_a_file_may_hold(
+    app: Any, db: Database, web: Web, people: People
+) -> None:
+    """A 501st hypothesis was added without a word, and its launch's export then failed validate and
+    import ("501 hypotheses; a file may have at most 500")."""
+    make_launch(db, slug=SLUG, hypotheses=[f"h{i}" for i in range(hypothesis_sets.MAX_HYPOTHESES)])
+    lena = web("lena")
+    before = snapshot(db)
+    for headers in (HTMX, {}):
+        answer = lena.post(
+            f"/launches/{SLUG}/hypotheses", data={"key": "one-more", "text": "One more"}, headers=headers
+        )
+        assert answer.status_code == 422
+        assert (
+            "A launch may have at most 500 hypotheses, retired ones included, and this would make 501." in answer.text
+        )
+        assert 'id="n-key" name="key" value="one-more"' in answer.text
+    assert not changed_tables(before, snapshot(db))
+    with db.session() as session:
+        exported = hypothesis_sets.export_launch(session, launches.get_by_slug(session, SLUG))
+    assert hypothesis_sets.parse_text(exported).launch is not None
 
 
 def test_an_add_with_htmx_appends_the_row_and_clears_the_form(

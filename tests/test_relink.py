@@ -21,7 +21,7 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from app import api_tokens, digests, launches, tallies
+from app import api_tokens, digests, hypothesis_sets, launches, tallies
 from app.db import Database
 from app.errors import Conflict, Invalid
 from app.insight import relink
@@ -37,6 +37,7 @@ from app.models import (
     LaunchStatus,
     Relink,
     TokenRole,
+    id_of,
 )
 from app.tallies.counting import DayCounts
 from tests.conftest import DIGEST_SETTLE, People, WebUser, make_settings
@@ -173,6 +174,19 @@ def test_the_hypothesis_is_checked_like_the_editors_and_nothing_moves_without_it
         with db.transaction() as session, pytest.raises(Invalid) as invalid:
             relink.promote(session, setup.launch, key=key, text=text, enquiry_ids=setup.widget, actor="l", now=NOW)
         assert invalid.value.field == field
+    assert all(enquiry(db, i).is_other for i in setup.widget)
+
+
+def test_no_hypothesis_is_made_from_notes_past_what_a_file_may_hold(db: Database, setup: Setup) -> None:
+    """As the editor: a 501st made an export that no validate or import took."""
+    with db.transaction() as session:
+        for i in range(hypothesis_sets.MAX_HYPOTHESES - 2):
+            session.add(Hypothesis(launch_id=id_of(setup.launch), key=f"h{i}", text=f"H {i}", sort_order=2 + i))
+    with db.transaction() as session, pytest.raises(Invalid) as invalid:
+        relink.promote(session, setup.launch, key="w", text="W", enquiry_ids=setup.widget, actor="lena", now=NOW)
+    assert invalid.value.message == (
+        "A launch may have at most 500 hypotheses, retired ones included, and this would make 501."
+    )
     assert all(enquiry(db, i).is_other for i in setup.widget)
 
 
