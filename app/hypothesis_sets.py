@@ -388,6 +388,24 @@ _Loader.add_implicit_resolver(
 MAX_FILE_BYTES = 256 * 1024  # as the web upload; a hypothesis set is a few KB
 MAX_DEPTH = 20  # a set needs 4 levels (launch, hypotheses, item, field)
 _TOO_DEEP = Text(N_("nested too deeply (at most {most} levels)"), most=MAX_DEPTH)
+# Counted while the file is read, so a hostile one stops there, not after all of it is scanned and built
+# (255 KB of `{key: a, text: b}` items took seconds, and the limit of 500 was told only then). A full set
+# is 500 items of 8 fields, 17 nodes each: twice that leaves room for the launch's fields and lists.
+MAX_ITEMS = MAX_HYPOTHESES  # in any one list
+MAX_NODES = 2 * MAX_HYPOTHESES * (1 + 2 * len(HypothesisSpec.model_fields))
+_TOO_MANY_HYPOTHESES = Text(N_("more than {most} hypotheses; a file may have at most {most}"), most=MAX_HYPOTHESES)
+_TOO_MANY_ITEMS = Text(N_("more than {most} items in one list; a list may have at most {most}"), most=MAX_ITEMS)
+_TOO_MANY_NODES = Text(
+    N_(
+        "more than {most} fields and values by this line, more than a file of {hypotheses} hypotheses holds: "
+        "look for lines repeated many times"
+    ),
+    most=MAX_NODES,
+    hypotheses=MAX_HYPOTHESES,
+)
+# A file with thousands of mistakes (a key given twice on every line) is told the first ones, not in a
+# page of megabytes.
+MAX_PROBLEMS = 50
 _NO_ANCHORS = Text(N_("anchors and aliases (&, *) are not allowed in hypothesis files"))
 _NO_MERGE = Text(N_("merge keys (<<:) are not allowed in hypothesis files: write the fields out"))
 _NO_TAGS = Text(
@@ -518,22 +536,27 @@ def _yaml_mistake(exc: yaml.YAMLError, text: str) -> tuple[int, Text]:
 
 
 class _Refused(Exception):
-    """A file refused while it is read: anchors, aliases, nesting too deep."""
+    """A file refused while it is read: anchors, aliases, nesting too deep, too many items or values."""
 
-    def __init__(self, line: int, message: str) -> None:
+    def __init__(self, line: int, message: str, field: str = "") -> None:
         super().__init__(message)
         self.line = line
         self.message = message
+        self.field = field
 
 
 class _SafeComposer(_Loader):
     """``_Loader`` that refuses anchors and aliases (a hypothesis file never needs them, and
-    nested aliases are how a few hundred bytes expand to gigabytes) and nesting deeper than
-    ``MAX_DEPTH``, while composing: before anything is expanded or recursed into."""
+    nested aliases are how a few hundred bytes expand to gigabytes), nesting deeper than
+    ``MAX_DEPTH``, a list longer than ``MAX_ITEMS`` and more than ``MAX_NODES`` nodes, while
+    composing: before anything is expanded or recursed into, or the rest of the file read."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
+        # (key or position, line) of each node from the top down to the one being composed.
+        self._path: list[tuple[str | int, int]] = []
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event: Any = self.peek_event()  # type: ignore[no-untyped-call]
@@ -547,11 +570,26 @@ class _SafeComposer(_Loader):
             raise _Refused(line, _NO_MERGE)
         if self._depth >= MAX_DEPTH:
             raise _Refused(line, _TOO_DEEP)
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _Refused(line, _TOO_MANY_NODES)
+        if isinstance(index, int) and index >= MAX_ITEMS:  # an item of a list (PyYAML passes its place)
+            where = tuple(step for step, _ in self._path)
+            at = self._path[-1][1] if self._path else line  # the list's field, as other problems are told
+            raise _Refused(
+                at, _TOO_MANY_HYPOTHESES if where == ("hypotheses",) else _TOO_MANY_ITEMS, _field_name(where)
+            )
+        # A mapping's value is composed with its key node as ``index``, a list's item with its place.
+        step = (index.value, index.start_mark.line + 1) if isinstance(index, yaml.ScalarNode) else (index, line)
+        if index is not None:
+            self._path.append(step)
         self._depth += 1
         try:
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+            if index is not None:
+                self._path.pop()
 
 
 def _walk(node: yaml.Node, path: str) -> tuple[dict[tuple[Any, ...], int], list[Problem]]:
@@ -683,7 +721,7 @@ def parse_text(text: str, *, path: str = "<text>", now: dt.datetime | None = Non
     try:
         node, data = _read_yaml(text)
     except _Refused as exc:
-        return ParsedFile(path, None, [Problem(path, exc.line, "", exc.message)])
+        return ParsedFile(path, None, [Problem(path, exc.line, exc.field, exc.message)])
     except RecursionError:
         return ParsedFile(path, None, [Problem(path, 1, "", _TOO_DEEP)])
     except yaml.YAMLError as exc:
@@ -698,13 +736,8 @@ def parse_text(text: str, *, path: str = "<text>", now: dt.datetime | None = Non
         )
     index, problems = _walk(node, path)
     if problems:
-        return ParsedFile(path, None, problems)
+        return ParsedFile(path, None, _first_problems(problems))
     hypotheses = data.get("hypotheses")
-    if isinstance(hypotheses, list) and len(hypotheses) > MAX_HYPOTHESES:
-        message = Text(
-            N_("{count} hypotheses; a file may have at most {most}"), count=len(hypotheses), most=MAX_HYPOTHESES
-        )
-        return ParsedFile(path, None, [Problem(path, index.get(("hypotheses",), 1), "hypotheses", message)])
     # Keys used twice, read from the file as written: told beside every other problem, not after them.
     keys = (
         [item.get("key") if isinstance(item, dict) else None for item in hypotheses or []]
@@ -743,8 +776,17 @@ def parse_text(text: str, *, path: str = "<text>", now: dt.datetime | None = Non
             for err in exc.errors()
             if err["loc"] not in cut  # `name: #2 launch`: told it is a comment, not also that it is empty
         ]
-        return ParsedFile(path, None, sorted(problems, key=lambda problem: problem.line))
-    return ParsedFile(path, None if problems else launch, problems)
+        return ParsedFile(path, None, _first_problems(sorted(problems, key=lambda problem: problem.line)))
+    return ParsedFile(path, None if problems else launch, _first_problems(problems))
+
+
+def _first_problems(problems: list[Problem]) -> list[Problem]:
+    """``problems``, or the first ``MAX_PROBLEMS`` of them and a line saying how many more there are."""
+    if len(problems) <= MAX_PROBLEMS + 1:  # never "1 more problems"
+        return problems
+    rest = problems[MAX_PROBLEMS:]
+    more = Text(N_("…and {count} more problems from this line on: fix those above, then check again"), count=len(rest))
+    return [*problems[:MAX_PROBLEMS], Problem(rest[0].path, rest[0].line, "", more)]
 
 
 def _message(err: Any) -> Text:

@@ -23,7 +23,16 @@ from typer.testing import CliRunner
 from app import hypothesis_sets
 from app.cli import cli
 from app.db import Database
-from app.hypothesis_sets import MAX_DEPTH, MAX_FILE_BYTES, MAX_HYPOTHESES, ParsedFile, parse_text
+from app.hypothesis_sets import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_HYPOTHESES,
+    MAX_ITEMS,
+    MAX_NODES,
+    MAX_PROBLEMS,
+    ParsedFile,
+    parse_text,
+)
 from app.i18n import Text
 from app.models import Launch
 from tests.conftest import People, WebUser
@@ -130,8 +139,66 @@ def test_nesting_a_set_needs_is_fine() -> None:
 def test_too_many_hypotheses() -> None:
     assert parse_text(HEAD + hypotheses(MAX_HYPOTHESES)).launch is not None
     assert problems(HEAD + hypotheses(MAX_HYPOTHESES + 1)) == [
-        f"f.yaml:4: hypotheses: {MAX_HYPOTHESES + 1} hypotheses; a file may have at most {MAX_HYPOTHESES}"
+        f"f.yaml:4: hypotheses: more than {MAX_HYPOTHESES} hypotheses; a file may have at most {MAX_HYPOTHESES}"
     ]
+
+
+# What the file holds after the point where reading stops: were it read, it would be told (an alias is
+# refused wherever it is, and comes first).
+AFTER_THE_LIMIT = "tail: *not-read\n"
+
+
+def test_a_long_list_is_refused_at_its_501st_item_without_reading_on() -> None:
+    """255 KB of `{key: a, text: b}` items took seconds to refuse: all 14,500 were scanned and built before
+    their number was checked."""
+    flow = HEAD + "hypotheses: [" + ",".join(["{key: a, text: b}"] * 14_500) + "]\n" + AFTER_THE_LIMIT
+    assert len(flow.encode()) < MAX_FILE_BYTES
+    said = f"f.yaml:4: hypotheses: more than {MAX_HYPOTHESES} hypotheses; a file may have at most {MAX_HYPOTHESES}"
+    assert problems(flow) == [said]
+    assert problems(HEAD + hypotheses(MAX_HYPOTHESES + 1) + AFTER_THE_LIMIT) == [said]
+    channels = HEAD + "channels:\n" + "".join(f"  - c{i}\n" for i in range(MAX_ITEMS + 1)) + AFTER_THE_LIMIT
+    assert problems(channels) == [
+        f"f.yaml:4: channels: more than {MAX_ITEMS} items in one list; a list may have at most {MAX_ITEMS}"
+    ]
+    nested = HEAD + "hypotheses:\n  - key: a\n    text: [" + ", ".join(["x"] * 600) + "]\n" + AFTER_THE_LIMIT
+    assert problems(nested) == [
+        f"f.yaml:6: hypotheses[0].text: more than {MAX_ITEMS} items in one list; a list may have at most {MAX_ITEMS}"
+    ]
+
+
+def test_a_file_of_more_values_than_a_set_holds_is_refused_where_it_passes_them() -> None:
+    """250 KB of `a: 1` lines was read whole, then told as 49,999 keys given twice."""
+    lines = ["slug: a\n"] + [f"k{i}: 1\n" for i in range(MAX_NODES)] + [AFTER_THE_LIMIT]
+    line = MAX_NODES // 2  # the file's mapping, then two nodes a line
+    assert problems("".join(lines)) == [
+        f"f.yaml:{line}: more than {MAX_NODES} fields and values by this line, more than a file of "
+        f"{MAX_HYPOTHESES} hypotheses holds: look for lines repeated many times"
+    ]
+    # A full set, every field of every hypothesis written, is far from it.
+    item = (
+        "  - key: h{i}\n    text: T\n    area: A\n    owner_team: O\n    expected_per_day: 1\n"
+        "    status: open\n    fix_shipped_at: 2026-11-20T14:30:00+01:00\n    fix_url: https://example.com\n"
+    )
+    full = HEAD + "hypotheses:\n" + "".join(item.format(i=i) for i in range(MAX_HYPOTHESES))
+    assert parse_text(full).launch is not None
+
+
+def test_thousands_of_problems_are_told_as_the_first_fifty_and_how_many_more() -> None:
+    """Every `a: 1` line of a file of them was a "key given twice": 3.8 MB on the import page."""
+    text = "slug: a\n" + "a: 1\n" * 5_001
+    found = problems(text)
+    assert len(found) == MAX_PROBLEMS + 1
+    assert found[0] == "f.yaml:3: a: key given twice (first on line 2)"
+    assert found[MAX_PROBLEMS - 1] == f"f.yaml:{MAX_PROBLEMS + 2}: a: key given twice (first on line 2)"
+    assert found[-1] == (
+        f"f.yaml:{MAX_PROBLEMS + 3}: …and {5_000 - MAX_PROBLEMS} more problems from this line on: "
+        "fix those above, then check again"
+    )
+    # One more than fifty is told, not "and 1 more".
+    assert len(problems("slug: a\n" + "a: 1\n" * (MAX_PROBLEMS + 2))) == MAX_PROBLEMS + 1
+    # Field problems too: 500 hypotheses of two wrong fields each.
+    wrong = HEAD + "hypotheses:\n" + "".join(f"  - key: H{i}\n    text: ''\n" for i in range(MAX_HYPOTHESES))
+    assert len(problems(wrong)) == MAX_PROBLEMS + 1
 
 
 def test_too_large_text() -> None:
@@ -179,6 +246,16 @@ def test_cli_refuses_duplicate_keys(tmp_path: Path) -> None:
     assert result.exit_code == 1 and result.output.strip() == f"{path}:4: slug: key given twice (first on line 1)"
 
 
+def test_cli_tells_the_first_fifty_problems(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text("slug: a\n" + "a: 1\n" * 5_001, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["hypotheses", "validate", str(path)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == MAX_PROBLEMS + 1
+    assert lines[-1] == f"{path}:53: …and 4950 more problems from this line on: fix those above, then check again"
+
+
 # --- the web upload ------------------------------------------------------------------
 
 
@@ -204,6 +281,14 @@ def test_upload_refuses_deep_nesting_and_duplicate_keys(db: Database, web: Web, 
     assert deep.status_code == 422 and "deep.yaml:1: nested too deeply" in deep.text
     twice = upload(lena, HEAD + hypotheses(1) + "slug: other\n", "twice.yaml")
     assert twice.status_code == 422 and "twice.yaml:7: slug: key given twice (first on line 1)" in twice.text
+
+
+def test_upload_tells_the_first_fifty_problems(db: Database, web: Web, people: People) -> None:
+    response = upload(web("lena"), "slug: a\n" + "a: 1\n" * 5_001, "twice.yaml")
+    assert response.status_code == 422
+    assert response.text.count("key given twice") == MAX_PROBLEMS
+    assert "twice.yaml:53" in response.text and "…and 4950 more problems from this line on" in response.text
+    assert "twice.yaml:54" not in response.text and len(response.text) < 100_000
 
 
 def test_a_slow_upload_parse_does_not_block_other_requests(
