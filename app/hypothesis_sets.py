@@ -246,12 +246,19 @@ class LaunchFile(BaseModel):
     starts_on: Day = Field(description="Release day, YYYY-MM-DD.")
     ends_on: Day | None = Field(default=None, description="Last day; three weeks after starts_on when left out.")
     timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Oslo; TALLY_TIMEZONE when left out.")
+    # At most MAX_ITEMS, as a file's lists: the editor's forms could store more than an import takes.
     digest_times: list[str] | None = Field(
-        default=None, description='Local times of the Slack digests, e.g. ["09:00", "13:00", "16:00"].'
+        default=None,
+        max_length=MAX_ITEMS,
+        description='Local times of the Slack digests, e.g. ["09:00", "13:00", "16:00"].',
     )
     slack_channel: str | None = Field(default=None, pattern=r"^#?[a-z0-9][a-z0-9._-]{0,79}$|^[CG][A-Z0-9]{6,}$")
-    channels: list[ShortName] = Field(default_factory=lambda: list(DEFAULT_CHANNELS), min_length=1)
-    segments: list[ShortName] = Field(default_factory=lambda: list(DEFAULT_SEGMENTS), min_length=1)
+    channels: list[ShortName] = Field(
+        default_factory=lambda: list(DEFAULT_CHANNELS), min_length=1, max_length=MAX_ITEMS
+    )
+    segments: list[ShortName] = Field(
+        default_factory=lambda: list(DEFAULT_SEGMENTS), min_length=1, max_length=MAX_ITEMS
+    )
     status: LaunchStatus | None = Field(
         default=None, description="Leave out to keep the status set in the app (new launches start as draft)."
     )
@@ -793,6 +800,8 @@ def _message(err: Any) -> Text:
     """A pydantic error as a lead is told it, in English and (on the pages) in their language."""
     if err["type"] == "extra_forbidden":
         return Text(N_("unknown field; see hypotheses/README.md for the fields a file may have"))
+    if err["type"] == "too_long" and err.get("ctx", {}).get("field_type") == "List":
+        return _TOO_MANY_ITEMS  # a list the editor's form sent; a file's is refused as it is read
     return i18n.validation_text(err)
 
 

@@ -751,6 +751,20 @@ def test_a_file_over_a_launch_is_shown_first_and_applied_to_the_launch_as_shown(
     assert same.status_code == 303, "a file that changes nothing needs no confirming"
 
 
+def test_the_editor_stores_no_list_longer_than_a_file_may_hold(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """A file's lists hold at most 500 items: 501 channels saved in the editor made an export no import took."""
+    lena = web("lena")
+    before = snapshot(db)
+    many = ", ".join(f"c{i}" for i in range(hypothesis_sets.MAX_ITEMS + 1))
+    for field in ("channels", "segments"):
+        answer = lena.post(EDIT, data=launch_form(launch, **{field: many}))
+        assert answer.status_code == 422
+        assert "more than 500 items in one list; a list may have at most 500" in answer.text
+    assert not changed_tables(before, snapshot(db))
+
+
 def test_a_file_uploaded_over_a_launch_says_what_it_changed(
     app: Any, db: Database, web: Web, people: People, launch: Launch
 ) -> None:
