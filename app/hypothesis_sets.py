@@ -68,7 +68,7 @@ EARLIEST_DAY, LATEST_DAY = dt.date(2000, 1, 1), dt.date(2199, 12, 31)
 # of years whose pages count for most of a minute.
 MAX_LAUNCH_DAYS = 366
 # A launch's set, in a file or in the app: as many as a checklist can show.
-MAX_HYPOTHESES = 500
+MAX_HYPOTHESES = MAX_ITEMS = 500  # MAX_ITEMS: in any one list, a file's or the editor's
 
 _CONTROL_TEXT = N_("holds a control character (such as \\0): write plain text")
 _BETWEEN = N_("{value} is not between {earliest} and {latest}")
@@ -398,7 +398,6 @@ _TOO_DEEP = Text(N_("nested too deeply (at most {most} levels)"), most=MAX_DEPTH
 # Counted while the file is read, so a hostile one stops there, not after all of it is scanned and built
 # (255 KB of `{key: a, text: b}` items took seconds, and the limit of 500 was told only then). A full set
 # is 500 items of 8 fields, 17 nodes each: twice that leaves room for the launch's fields and lists.
-MAX_ITEMS = MAX_HYPOTHESES  # in any one list
 MAX_NODES = 2 * MAX_HYPOTHESES * (1 + 2 * len(HypothesisSpec.model_fields))
 _TOO_MANY_HYPOTHESES = Text(N_("more than {most} hypotheses; a file may have at most {most}"), most=MAX_HYPOTHESES)
 _TOO_MANY_ITEMS = Text(N_("more than {most} items in one list; a list may have at most {most}"), most=MAX_ITEMS)

@@ -177,7 +177,7 @@ def test_a_file_of_more_values_than_a_set_holds_is_refused_where_it_passes_them(
     # A full set, every field of every hypothesis written, is far from it.
     item = (
         "  - key: h{i}\n    text: T\n    area: A\n    owner_team: O\n    expected_per_day: 1\n"
-        "    status: open\n    fix_shipped_at: 2026-11-20T14:30:00+01:00\n    fix_url: https://example.com\n"
+        "    status: fix_shipped\n    fix_shipped_at: 2026-11-20T14:30:00+01:00\n    fix_url: https://example.com\n"
     )
     full = HEAD + "hypotheses:\n" + "".join(item.format(i=i) for i in range(MAX_HYPOTHESES))
     assert parse_text(full).launch is not None
