@@ -241,6 +241,9 @@ def compose(
     # Added during the previous window or since, a hypothesis has no whole window before to compare with
     # (its enquiries were "other"): no arrow, as the launch page shows "–" for it (dashboard.rows).
     whole_before = {key for key, began in since.items() if previous is not None and began <= previous_start}
+    # Added after the window (a digest sent again later, a retry, a preview for a past --now): it did not
+    # exist then, so it is neither seen nor "not seen" in it (with its expected rate), as the page shows "–".
+    listed = [h for h in hypotheses if since[h.key] < window_end]
     today = counts(min(day_start, window_end), window_end)
     since_launch = counts(launch_start, window_end)
     return slack_blocks.DigestContent(
@@ -264,7 +267,7 @@ def compose(
                 today=today.for_hypothesis(h),
                 expected_per_day=h.expected_per_day,
             )
-            for h in hypotheses
+            for h in listed
         ],
         other=current.other,
         other_previous=previous.other if previous is not None else None,

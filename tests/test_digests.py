@@ -1359,6 +1359,41 @@ def test_a_hypothesis_added_since_the_previous_window_began_has_no_arrow(
     assert "↑" not in line, line
 
 
+def test_a_digest_composed_after_its_window_leaves_out_hypotheses_added_since(
+    db: Database, settings: Settings, launch: Launch
+) -> None:
+    """The 13:00 digest sent again at 17:00 (or retried, or previewed for a past --now) listed one added at
+    15:00 as "not seen in this window" with its expected rate, where the page shows "–" for it then."""
+    with db.transaction() as session:
+        session.add(
+            Hypothesis(
+                launch_id=launch.id or 0,
+                key="widget",
+                text="Widget vanished",
+                sort_order=9,
+                expected_per_day=5,
+                created_at=local(19, 15),
+            )
+        )
+    log(db, launch, "send", at=local(19, 10))
+    with db.session() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        late = digests.compose(
+            session,
+            stored,
+            window_start=local(19, 9),
+            window_end=local(19, 13),
+            slot_at=local(19, 13),
+            now=local(19, 17),
+            base_url=settings.base_url,
+            late=True,
+        )
+    assert "widget" not in {line.key for line in late.hypotheses}
+    assert "send" in {line.key for line in late.hypotheses}
+    assert "Widget vanished" not in slack_blocks.plain_text(late)
+
+
 def test_attempts_within_a_pass_pause_2_then_8_seconds(db: Database, settings: Settings, launch: Launch) -> None:
     nowhere = BotSender(token=TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
     slept: list[float] = []
