@@ -1291,8 +1291,10 @@ def test_a_webhook_never_retries_what_may_have_been_posted(
     assert run_due(db, settings, hook, local(18, 9, 30)) == []  # and no later pass posts it again
 
 
-def composed_at_13(db: Database, settings: Settings, launch: Launch) -> slack_blocks.DigestContent:
-    """The 13:00 digest of the 19th, its window 09:00–13:00, composed at 13:00."""
+def composed_at_13(
+    db: Database, settings: Settings, launch: Launch, *, now: dt.datetime | None = None
+) -> slack_blocks.DigestContent:
+    """The 13:00 digest of the 19th, its window 09:00–13:00, composed at 13:00 (or at ``now``, late)."""
     with db.session() as session:
         stored = session.get(Launch, launch.id)
         assert stored is not None
@@ -1302,8 +1304,9 @@ def composed_at_13(db: Database, settings: Settings, launch: Launch) -> slack_bl
             window_start=local(19, 9),
             window_end=local(19, 13),
             slot_at=local(19, 13),
-            now=local(19, 13),
+            now=now or local(19, 13),
             base_url=settings.base_url,
+            late=now is not None,
         )
 
 
@@ -1376,19 +1379,7 @@ def test_a_digest_composed_after_its_window_leaves_out_hypotheses_added_since(
             )
         )
     log(db, launch, "send", at=local(19, 10))
-    with db.session() as session:
-        stored = session.get(Launch, launch.id)
-        assert stored is not None
-        late = digests.compose(
-            session,
-            stored,
-            window_start=local(19, 9),
-            window_end=local(19, 13),
-            slot_at=local(19, 13),
-            now=local(19, 17),
-            base_url=settings.base_url,
-            late=True,
-        )
+    late = composed_at_13(db, settings, launch, now=local(19, 17))
     assert "widget" not in {line.key for line in late.hypotheses}
     assert "send" in {line.key for line in late.hypotheses}
     assert "Widget vanished" not in slack_blocks.plain_text(late)
