@@ -535,3 +535,14 @@ def test_a_hyphenated_word_is_the_same_theme_as_its_words_apart() -> None:
     assert grouped.total_groups == 1  # the same note twice over
     searched = themes.group_notes(notes(texts, RECENT_START, dt.timedelta(hours=1)), q="bankid innlogging")
     assert searched.notes == 12
+
+
+def test_a_word_after_a_one_letter_prefix_keeps_its_hyphen() -> None:
+    """Parted at every hyphen, "e-post" and "e-faktura" shared a word "e": one theme called "e" over both
+    (and a spike alert for it), the phrases cut inside a word ("kvittering på e")."""
+    texts = ["Får ikke kvittering på e-post"] * 6 + ["Finner ikke e-faktura i appen"] * 6
+    found = themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(2, 10))
+    keys = [t.key for t in found]
+    assert "e" not in keys and not any(key.split()[-1] == "e" for key in keys), keys
+    assert not any(t.phrase.endswith((" e", " E")) for t in found), found
+    assert set(themes.analyse("e-post").keys) == set(themes.analyse("epost").keys)

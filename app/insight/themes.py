@@ -104,13 +104,14 @@ STOP = ENGLISH_STOP | NORWEGIAN_STOP
 # A word (letters and digits, with inner '), or what ends a phrase: punctuation, or a scrub marker
 # such as [phone] (masked first, so its word is never read). A hyphen inside a word parts it, as the
 # note search does (``searchable``): "QR-skanneren" and "QR skanneren" are one theme, and the words
-# of "BankID-innlogging" are found by a search for "bankid innlogging".
+# of "BankID-innlogging" are found by a search for "bankid innlogging". Except after one letter: parted,
+# "e-post" and "e-faktura" were one theme called "e" (and an alert).
 _MARKER = re.compile(r"\[[a-z][a-z-]*\]")
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_WORD = re.compile(r"(?<![^\W_])(?:[^\W_]-(?=[^\W_]))?[^\W_]+(?:['’][^\W_]+)*")
 # A free-standing hyphen is a dash too: the note scrubber folds – and — into "-".
 _BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»/|–—…]+|(?<!\S)-+(?!\S)")
 _PIECE = re.compile(rf"(?P<word>{_WORD.pattern})|(?P<stop>{_BREAK.pattern})")
-_JOINERS = str.maketrans("", "", "'’")
+_JOINERS = str.maketrans("", "", "'’-")
 STEM_ROUNDS = 3
 SURFACE_SAMPLE = 100  # notes read for a theme's usual wording
 
