@@ -546,3 +546,19 @@ def test_a_word_after_a_one_letter_prefix_keeps_its_hyphen() -> None:
     assert "e" not in keys and not any(key.split()[-1] == "e" for key in keys), keys
     assert not any(t.phrase.endswith((" e", " E")) for t in found), found
     assert set(themes.analyse("e-post").keys) == set(themes.analyse("epost").keys)
+
+
+def test_a_theme_link_posted_before_english_words_met_norwegian_ones_still_finds_its_theme() -> None:
+    """Digests and alerts already in Slack link English themes by their old keys ("gone home screen"); since
+    English words are stemmed on to their Norwegian stems ("gon hom screen") those links opened empty."""
+    texts = ["The widget is gone from the home screen"] * 12
+    found = themes.Surprises(
+        themes=themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(2, 10)),
+        notes_total=12,
+        before_total=20,
+        start=RECENT_START,
+        end=RECENT_START + dt.timedelta(days=1),
+    )
+    chosen = themes.chosen_theme(found, "gone home screen")  # the key English stems alone made
+    assert chosen is not None and chosen.key == "gon hom screen", [t.key for t in found.themes]
+    assert themes.chosen_theme(found, "nothing like it") is None

@@ -778,7 +778,14 @@ def chosen_theme(found: Surprises, asked: str) -> Theme | None:
         if theme.key == asked:
             return theme
     folded = asked.casefold()
-    return next((theme for theme in found.themes if theme.phrase.casefold() == folded), None)
+    by_phrase = next((theme for theme in found.themes if theme.phrase.casefold() == folded), None)
+    if by_phrase is not None:
+        return by_phrase
+    # A link posted before English words were stemmed on to their Norwegian stems ("widget gone", now
+    # "widg gon"): its words stemmed again as an English note's are. (Keys of hyphenated words made
+    # before hyphens parted them, "qrskann", are not found again.)
+    again = " ".join(stem(word, "english") for word in asked.split())
+    return next((theme for theme in found.themes if theme.key == again), None)
 
 
 def _candidates(recent: Sequence[NoteRef], rules: ThemeRules) -> set[str]:
