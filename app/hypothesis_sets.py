@@ -990,7 +990,8 @@ def _fix_time(
     """When the fix shipped: as given; else now, when the status becomes fix_shipped without one."""
     if item.fix_shipped_at is not None:
         return item.fix_shipped_at.astimezone(dt.UTC)
-    already = hypothesis.fix_shipped_at if hypothesis is not None else None
+    # A time kept with a status that says no fix shipped (an earlier version let one stay) is no fix's.
+    already = hypothesis.fix_shipped_at if hypothesis is not None and hypothesis.status not in NO_FIX_YET else None
     if status == HypothesisStatus.FIX_SHIPPED and already is None:
         return now
     return None

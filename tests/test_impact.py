@@ -853,3 +853,17 @@ def test_an_upload_leaving_the_status_out_is_refused_a_fix_time_for_an_open_hypo
     assert "hypotheses[0].fix_shipped_at (login)" in refused.text
     assert "set the status to fix shipped to record when it shipped" in html.unescape(refused.text)
     assert stored_fix(db, "login") == (HypothesisStatus.OPEN, None)
+
+
+def test_a_fix_time_an_earlier_version_kept_with_status_open_is_not_taken_back(
+    client: TestClient, lead_token: str, launch: Any, db: Database
+) -> None:
+    """An earlier version let an open hypothesis keep a fix time; setting it to fix shipped without a
+    time then took that old time back, where a status set to fix shipped alone means now."""
+    with db.transaction() as session:
+        [login] = [h for h in hypotheses_of(session, fresh(db, launch)) if h.key == "login"]
+        login.fix_shipped_at = FIX.astimezone(dt.UTC)  # status open
+        session.add(login)
+    response = patch(client, lead_token, "login", status="fix_shipped")
+    assert response.status_code == 200, response.text
+    assert response.json()["fix_shipped_at"] == NOW.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

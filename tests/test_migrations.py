@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,12 +10,14 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from app import migrations
 from app.cli import prepare_database
 from app.db import Database
+from app.models import Hypothesis, HypothesisStatus
 from tests.conftest import PG_SKIP_REASON, ThrowawayPostgres, make_settings
+from tests.factories import make_launch
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -174,3 +177,27 @@ def test_a_database_upgraded_by_a_newer_version_is_said_as_such(
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), result.exception  # no traceback
     assert result.stderr.strip() == NEWER
+
+
+def test_0021_clears_fix_times_kept_with_a_status_that_says_no_fix_shipped(empty_db: Database) -> None:
+    """An earlier version let an open, confirmed or not-seen hypothesis keep a fix time: the pages and
+    the digest reported that fix, and setting the status to fix shipped took the old time back."""
+    migrations.upgrade(empty_db, "0020")
+    launch = make_launch(empty_db, hypotheses=("a", "b", "c", "d"))
+    shipped = dt.datetime(2026, 11, 17, 9, 0, tzinfo=dt.UTC)
+    statuses = {
+        "a": HypothesisStatus.OPEN,
+        "b": HypothesisStatus.NOT_SEEN,
+        "c": HypothesisStatus.FIX_SHIPPED,
+        "d": HypothesisStatus.RESOLVED,
+    }
+    with empty_db.transaction() as session:
+        for h in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id)):
+            h.status, h.fix_shipped_at = statuses[h.key], shipped
+            session.add(h)
+    migrations.upgrade(empty_db)
+    with empty_db.session() as session:
+        kept = {
+            h.key: h.fix_shipped_at for h in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id))
+        }
+    assert kept == {"a": None, "b": None, "c": shipped, "d": shipped}
