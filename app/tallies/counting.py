@@ -55,6 +55,12 @@ MAX_STRETCHES = 4
 # 2.3-2.7 ms against 4.6-5.6 ms by seeks. SQLite keeps its statements prepared and groups through a
 # temporary B-tree (two to five times slower here): it always seeks.
 READ_ROWS_UP_TO = dt.timedelta(hours=1)
+# A launch may offer 500 channels and 500 segments (MAX_ITEMS, app/hypothesis_sets.py), but a
+# statement selects at most 2,000 columns on SQLite and 1,664 on PostgreSQL: a column per combination
+# (1 + 2·C·(S+1)) passes that at 25 channels × 40 segments. Beyond this many combinations the enquiries
+# are read and grouped instead (one pass over ix_enquiry_time, which carries the dimensions); a few
+# channels and segments (the common case: 24 combinations in bench.tally_queries) keep their seeks.
+SEEK_COMBINATIONS_UP_TO = 200
 Link = tuple[int, str, str | None]  # hypothesis id, channel, segment
 
 
@@ -228,11 +234,11 @@ def raw_counts(session: Session, launch: Launch, stretches: list[Stretch], flt: 
     n = len(stretches)
     params = _stretch_params(launch, stretches)
     short = sum((end - start for start, end in stretches), dt.timedelta()) <= READ_ROWS_UP_TO
-    if short and session.get_bind().dialect.name == "postgresql":
+    combinations = dimension_combinations(launch)
+    if len(combinations) > SEEK_COMBINATIONS_UP_TO or (short and session.get_bind().dialect.name == "postgresql"):
         counts.dimensions = _grouped_dimensions(session, n, params)
         total = sum(counts.dimensions.values())
     else:
-        combinations = dimension_combinations(launch)
         total, *found = session.execute(dimension_statement(combinations, n), params).one()
         for combination, count in zip(combinations, found, strict=True):
             if count:
