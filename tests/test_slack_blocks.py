@@ -448,3 +448,32 @@ def test_a_channel_named_like_a_status_keeps_its_name() -> None:
             plain = plain_text(digest)
         assert f"{phone} 3 · late 2 · open 1" in joined
         assert f"{phone} 3 · late 2 · open 1" in plain
+
+
+def test_typed_marks_in_alerts_fixes_and_themes_are_not_formatting() -> None:
+    """A ``*``, ``_``, ``~`` or backtick someone typed is held between word joiners wherever it goes
+    into mrkdwn (Slack documents no escape for them); the fallback text keeps it plain."""
+    from app.slack.blocks import WORD_JOINER, typed
+
+    text = "Can't find the *Send* button in `Pay`"
+    _, blocks = build(
+        content(
+            hypotheses=[HypothesisLine("send", text, 3, 0, 3), HypothesisLine("none", "_never_ seen", 0, 0, 0)],
+            alerts=[AlertLine(False, text, 9, 2.0, "10:20", "https://t.example/a")],
+            fixes=[FixLine(text, "https://t.example/f", "Tue 14:00", "down", -0.5, 0.1, 0.05)],
+            new_in_other=[ThemeLine("Widget ~home~ vanished", 6, 0, "https://t.example/o")],
+        )
+    )
+    mrkdwn = "\n".join(section_texts(blocks))
+    for shown in (text, "_never_ seen", "Widget ~home~ vanished"):
+        assert typed(shown) in mrkdwn and shown not in mrkdwn, shown
+    assert mrkdwn.count(typed(text)) == 3  # the hypothesis, its alert and its fix
+    fallback, alert = build_alert(
+        AlertContent("Pay *5*", True, "Widget ~home~", 6, 0.0, "13:00", "https://t.example/o")
+    )
+    assert typed("Widget ~home~") in json.dumps(alert, ensure_ascii=False)
+    assert typed("Pay *5*") in json.dumps(alert, ensure_ascii=False)
+    assert WORD_JOINER not in fallback and "Widget ~home~" in fallback
+    html = str(to_html(blocks))
+    assert WORD_JOINER not in html and "<strong>Send</strong>" not in html and "<code>Pay</code>" not in html
+    assert "Can&#39;t find the *Send* button in `Pay`" in html

@@ -5,9 +5,14 @@ slack_sdk's block models build the JSON and check Slack's limits (they raise
 if a header passes 150 characters or a section 3000); the builders here cut
 text to fit first, ending with "and N more", and never use more than 50 blocks.
 
-Everything a person typed (hypothesis texts, the launch name) is escaped for
-mrkdwn: &, < and > become entities, so a text can neither ping @channel
-(``<!channel>``) nor forge a link (``<https://evil|click>``). Notes, typed by
+Everything a person typed (hypothesis texts, theme phrases sliced from notes, the
+launch name, channel and segment names) goes into mrkdwn through ``typed``: &, <
+and > become entities, so a text can neither ping @channel (``<!channel>``) nor
+forge a link (``<https://evil|click>``), and each ``*``, ``_``, ``~`` and backtick
+is held between word joiners (U+2060, invisible), so it can neither open nor close
+bold, italics, strikethrough or code: "the *Send* button" is shown as typed. The
+fallback text (what a notification shows, read as plain text) is only entity-escaped,
+without joiners. Notes, typed by
 agents mid-call, are quoted in a rich_text block instead: its text elements are
 shown as typed, so ``*``, ``_``, ``~`` and backticks in a note stay characters
 (mrkdwn has no escape for them) and nothing in it is a mention or a link.
@@ -143,19 +148,36 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack documents no escape for its formatting marks (only &, < and > have entities). A mark opens or
+# closes formatting only at a word boundary (whitespace, punctuation, the text's ends); U+2060 WORD
+# JOINER is none (a format character, not a space), shows as nothing, and keeps the mark as typed.
+# (U+200B, the zero-width *space*, would not do: it is a boundary, and is what makes formatting work
+# inside a word.) The app's Digests page (app/slack/preview.py) reads a joined mark as a character too.
+WORD_JOINER = "\u2060"
+FORMATTING_MARKS = "*_~`"
+
+
+def typed(text: str) -> str:
+    """People's text for mrkdwn: shown as typed, never a mention, a link or formatting."""
+    escaped = escape(text)
+    for mark in FORMATTING_MARKS:
+        escaped = escaped.replace(mark, f"{WORD_JOINER}{mark}{WORD_JOINER}")
+    return escaped
+
+
 def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def escaped_cut(text: str, limit: int) -> str:
-    """``text`` escaped, in at most ``limit`` characters: cut before escaping, so an entity (&amp;) is
-    never cut in two."""
-    escaped = escape(text)
+def escaped_cut(text: str, limit: int, escaper: Callable[[str], str] = escape) -> str:
+    """``text`` escaped (by ``escaper``), in at most ``limit`` characters: cut before escaping, so an
+    entity (&amp;) or a joined mark is never cut in two."""
+    escaped = escaper(text)
     if len(escaped) <= limit:
         return escaped
     kept, used = [], 0
     for char in text:
-        part = escape(char)
+        part = escaper(char)
         if used + len(part) > limit - 1:
             break
         kept.append(part)
@@ -281,8 +303,8 @@ def _expects(line: HypothesisLine) -> str:
 
 
 def _linked(content: DigestContent, line: HypothesisLine, limit: int) -> str:
-    """The hypothesis's text as a link to its drill-down (mrkdwn: the text is escaped, so it cannot end the link)."""
-    return f"<{escape(hypothesis_link(content, line))}|{escape(cut(line.text, limit))}>"
+    """The hypothesis's text as a link to its drill-down (``typed``: it cannot end the link or format)."""
+    return f"<{escape(hypothesis_link(content, line))}|{typed(cut(line.text, limit))}>"
 
 
 def verdict_label(fix: FixLine) -> str:
@@ -317,12 +339,12 @@ def _notes_now(theme: ThemeLine, *, bold: bool = True) -> str:
 
 
 def _theme_line(theme: ThemeLine) -> str:
-    return f"• <{escape(theme.url)}|{escape(cut(theme.phrase, 100))}>: {_notes_now(theme)}"
+    return f"• <{escape(theme.url)}|{typed(cut(theme.phrase, 100))}>: {_notes_now(theme)}"
 
 
 def _fix_line(fix: FixLine) -> str:
     shipped = _("shipped {when}").format(when=escape(fix.shipped_label))
-    return f"• <{escape(fix.url)}|{escape(cut(fix.text, 200))}>: {shipped}, *{escape(verdict_label(fix))}*"
+    return f"• <{escape(fix.url)}|{typed(cut(fix.text, 200))}>: {shipped}, *{escape(verdict_label(fix))}*"
 
 
 def _expected_today(line: HypothesisLine) -> str:
@@ -370,7 +392,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     if content.alerts:
         other_prefix = _("“other”") + ": "
         lines = [
-            f"• {escape(a.at_label)} {other_prefix if a.theme else ''}<{escape(a.url)}|{escape(cut(a.name, 200))}>: "
+            f"• {escape(a.at_label)} {other_prefix if a.theme else ''}<{escape(a.url)}|{typed(cut(a.name, 200))}>: "
             f"*{format_number(a.count)}* ({ratio_label(a.count, a.normal, theme=a.theme)})"
             for a in content.alerts
         ]
@@ -428,12 +450,12 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     if content.channels:
         split = " · ".join(f"{dimension_label(name)} {format_number(n)}" for name, n in content.channels.items())
         by_channel = _("By channel: {split}").format(split=split)
-        tail.append(ContextBlock(elements=[MarkdownTextObject(text=escaped_cut(by_channel, MAX_TAIL_SECTION))]))
+        tail.append(ContextBlock(elements=[MarkdownTextObject(text=escaped_cut(by_channel, MAX_TAIL_SECTION, typed))]))
     tail.append(
         SectionBlock(
             text=MarkdownTextObject(
                 text=f"<{escape(page_link(content))}|"
-                + _("Open {launch} in Launch Tally").format(launch=escape(cut(content.launch_name, 100)))
+                + _("Open {launch} in Launch Tally").format(launch=typed(cut(content.launch_name, 100)))
                 + ">"
             )
         )
@@ -607,7 +629,7 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text and the blocks of a spike alert: the one subject, its count, the rate
     against normal, and a link to its drill-down."""
     what = _("Rising in “other”") if content.theme else _("Spike")
-    name = escape(cut(content.name, 500))
+    name = typed(cut(content.name, 500))
     link = f"<{escape(content.url)}|{name}>"
     subject = f"“{link}”" if content.theme else link
     ratio = ratio_label(content.count, content.normal, theme=content.theme)
@@ -626,7 +648,7 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text=f"{escape(cut(content.launch_name, 200))} · "
+                    text=f"{typed(cut(content.launch_name, 200))} · "
                     + _("Launch Tally: one alert per hypothesis or theme between digests")
                 )
             ]

@@ -3,8 +3,11 @@
 The blocks' text is Slack mrkdwn in which everything people typed is already
 entity-escaped. Each piece is unescaped and then HTML-escaped by markupsafe
 before the few mrkdwn forms the builder uses (*bold*, `code`, links, > quotes)
-become tags, so nothing in a text can turn into markup here either. Notes are
-rich text, which Slack shows as typed: they are only HTML-escaped.
+become tags, so nothing in a text can turn into markup here either. A typed
+``*``, ``_``, ``~`` or backtick is held between word joiners (blocks.typed), which
+Slack does not read as formatting: neither is it read so here, and the joiners
+are taken out, so the page shows the text as typed. Notes are rich text, which
+Slack shows as typed: they are only HTML-escaped.
 """
 
 from __future__ import annotations
@@ -14,9 +17,13 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from app.slack.blocks import WORD_JOINER
+
 _LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>")
-_BOLD = re.compile(r"\*([^*\n]+)\*")
-_CODE = re.compile(r"`([^`\n]+)`")
+_JOINER = WORD_JOINER
+# A mark between word joiners is a character someone typed: it neither opens nor closes.
+_BOLD = re.compile(rf"(?<!{_JOINER})\*(?!{_JOINER})((?:[^*\n]|{_JOINER}\*{_JOINER})+?)(?<!{_JOINER})\*(?!{_JOINER})")
+_CODE = re.compile(rf"(?<!{_JOINER})`(?!{_JOINER})((?:[^`\n]|{_JOINER}`{_JOINER})+?)(?<!{_JOINER})`(?!{_JOINER})")
 
 
 def _unescape(text: str) -> str:
@@ -27,6 +34,7 @@ def _inline(text: str) -> Markup:
     html = str(escape(_unescape(text)))
     html = _CODE.sub(r"<code>\1</code>", html)
     html = _BOLD.sub(r"<strong>\1</strong>", html)
+    html = html.replace(_JOINER, "")
     return Markup(html)  # noqa: S704 - built from escaped text and our own fixed tags
 
 
