@@ -312,6 +312,47 @@ MASKED = [
         f"kunden heter {NAME} ringte om bankid",
         "nb-lower-case-name-then-a-verb",
     ),
+    # what those rules first took too: the product, noun or verb after a lower-case name
+    case(
+        "kunden heter ola nordmann bankid feiler etter oppdateringen",
+        f"kunden heter {NAME} bankid feiler etter oppdateringen",
+        "nb-lower-case-name-then-a-product",
+    ),
+    case(
+        "kunden heter kari hansen vipps virker ikke",
+        f"kunden heter {NAME} vipps virker ikke",
+        "nb-lower-case-name-then-vipps",
+    ),
+    case("kunden heter kari hansen appen krasjer", f"kunden heter {NAME} appen krasjer", "nb-lower-case-then-appen"),
+    case(
+        "kunden heter kari hansen kontoen er sperret",
+        f"kunden heter {NAME} kontoen er sperret",
+        "nb-lower-case-name-then-kontoen",
+    ),
+    case("kunden heter kari gjelder bankid", f"kunden heter {NAME} gjelder bankid", "nb-lower-case-then-gjelder"),
+    case(
+        "kunden heter ola nordmann feiler etter oppdateringen",
+        f"kunden heter {NAME} feiler etter oppdateringen",
+        "nb-lower-case-name-then-a-third-word-going-on",
+    ),
+    case("kunden heter kari nordmann as", f"kunden heter {NAME} as", "nb-lower-case-name-then-a-company-form"),
+    # … and what they must still take: a third word joined by a particle or hyphen, or ending the sentence
+    case("kunden heter kari anne nordmann.", f"kunden heter {NAME}.", "nb-three-lower-case-names-full-stop"),
+    case(
+        "kunden heter kari anne nordmann, ringte om bankid",
+        f"kunden heter {NAME}, ringte om bankid",
+        "nb-three-lower-case-names-then-a-comma",
+    ),
+    case(
+        "kunden heter kari anne van berg ringte", f"kunden heter {NAME} ringte", "nb-lower-case-third-after-a-particle"
+    ),
+    case(
+        "kunden heter kari anne berg-olsen feiler",
+        f"kunden heter {NAME} feiler",
+        "nb-lower-case-hyphenated-third-word",
+    ),
+    case("kunden heter jan da silva", f"kunden heter {NAME}", "pt-lower-case-particle-that-is-a-company-form"),
+    case("kunden heter jan de berg vipps", f"kunden heter {NAME} vipps", "nb-lower-case-particle-then-vipps"),
     # found by a GDPR review: an identity number said to be one, in any grouping; a card said to be one
     case("fnr 1507 6510 013", f"fnr {NATIONAL_ID}", "nb-fnr-4-4-3"),
     case("fødselsnummer 1507 6510 013", f"fødselsnummer {NATIONAL_ID}", "nb-fodselsnummer-4-4-3"),

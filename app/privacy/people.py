@@ -173,7 +173,8 @@ _OPENING = " :,(«\"'“‘-"
 _CAPITAL = re.compile(rf"[\s:,(«\"'“‘-][{_UPPER}]")
 # After "heter" a name is a name in any case: "kunden heter kari nordmann". Up to three words and
 # the particles between them ("kari anne nordmann", "jan van der berg", "kari berg-olsen"), ending
-# before a word that goes on with the sentence ("kunden heter ola nordmann ringte om …").
+# before a word that goes on with the sentence or is no one's ("kunden heter ola nordmann ringte om …",
+# "… ola nordmann bankid feiler"); a third word only as _lower_name_end allows.
 # Only after a person ("kunden heter", "hun heter"): "knappen heter overfør", "appen heter vipps" are no one.
 _LOWER_NAME_WORD = rf"[{_LOWER}]{{2,}}(?:-[{_LOWER}]{{2,}})*"
 _NAMED_LOWER = re.compile(
@@ -189,9 +190,9 @@ _SENTENCE_WORDS = frozenset(
         """
     og men som i på med fra til for om at er eller ikke også visst and but who in on with from
     var har hadde fikk får kan kunne vil ville skal skulle må ble blir sier sa skriver skrev ringte ringer
-    ringde ringede prøvde prøver venter spør spurte lurer trenger mangler fant finner kommer kom
-    är och säger sagde siger vill
-    is was has had says said wrote called calls asked asks wants can could would
+    ringde ringede prøvde prøver venter spør spurte lurer trenger mangler fant finner kommer kom gjelder
+    är och säger sagde siger vill gäller gælder
+    is was has had says said wrote called calls asked asks wants can could would concerns
     """
     )
 )
@@ -237,6 +238,10 @@ _NOT_NAMES = frozenset(
 )
 # A company's form: a run with one is a business, not a person ("kunde (Bedrift AS)").
 _COMPANY = frozenset(_words("as asa ab ans da ba sa ltd inc llc gmbh oy oyj aps"))
+# What ends a lower-case name: words that go on with the sentence, no one's words, a company's form.
+# A particle that is also one of these ("de", "den", "da") is read as a particle between name words.
+_NOT_LOWER_NAMES = _SENTENCE_WORDS | _NOT_NAMES | _COMPANY
+_SENTENCE_END = ".,;:!?)»”\"'"
 # Weekdays and months that are given names too (August, Mai, June): a name beside another name word
 # ("kunden August Hansen") or after a naming phrase ("heter August"), never on their own after a word
 # for the customer ("kunden Mai skriver" is rare; "the customer Monday" rarer still).
@@ -287,12 +292,28 @@ def name_spans(text: str) -> Iterator[Span]:
     if "heter" not in folded and "hedder" not in folded and "heiter" not in folded:
         return  # the pattern tried at every word would cost more than the rest of this
     for lower in _NAMED_LOWER.finditer(text):
-        words = list(itertools.takewhile(lambda word: word not in _SENTENCE_WORDS, lower.group("name").split()))
-        while words and words[-1] in _PARTICLES:  # "kunden heter kari de ringte": "de" is the sentence's
-            words.pop()
-        if words:
-            start = lower.start("name")
-            yield start, start + len(" ".join(words)), NAME
+        start = lower.start("name")
+        if end := _lower_name_end(text, start, lower.group("name").split()):
+            yield start, end, NAME
+
+
+def _lower_name_end(text: str, start: int, words: list[str]) -> int | None:
+    """Where a lower-case name after "heter" ends. Before a word that goes on with the sentence or is
+    no one's (a product, "appen", "kontoen", a company's form): "kunden heter kari hansen vipps virker
+    ikke" is about Vipps. A third word is as often the verb or noun the note goes on with ("ola nordmann
+    feiler etter …"), so it is taken only when a particle or a hyphen joins it, or the note or sentence
+    ends with it."""
+    words = list(itertools.takewhile(lambda word: word in _PARTICLES or word not in _NOT_LOWER_NAMES, words))
+    while words and words[-1] in _PARTICLES:  # "kunden heter kari de ringte": "de" is the sentence's
+        words.pop()
+    names = [index for index, word in enumerate(words) if word not in _PARTICLES]
+    if len(names) > 2:
+        third = names[2]
+        end = start + len(" ".join(words[: third + 1]))
+        joined = words[third - 1] in _PARTICLES or "-" in words[third]  # "kari van berg", "kari anne berg-olsen"
+        if not (joined or end == len(text) or text[end] in _SENTENCE_END):
+            words = words[:third]
+    return start + len(" ".join(words)) if words else None
 
 
 def _name_end(name: re.Match[str], least: int) -> int | None:
