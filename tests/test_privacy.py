@@ -367,6 +367,11 @@ MASKED = [
     case("kortnummer 4571 2345 6789 012", f"kortnummer {CARD}", "card-15-in-fours-failing-luhn"),
     case("card 3782 822463 10006", f"card {CARD}", "card-amex-shape-failing-luhn"),
     case("bankkortet 4571234567890123 ble avvist", f"bankkortet {CARD} ble avvist", "card-after-bankkortet"),
+    # … right before the number (with "nr" or ":" between), or further back when the digits are a card's
+    case("kortnr: 1234567890123", f"kortnr: {CARD}", "card-no-issuer-right-after-kortnr"),
+    case("kort nr. 7071234567890123", f"kort nr. {CARD}", "card-no-issuer-after-kort-nr"),
+    case("kortet er sperret, 4571234567890123", f"kortet er sperret, {CARD}", "card-issuer-word-further-back"),
+    case("card was declined 3782 822463 10006", f"card was declined {CARD}", "card-amex-shape-word-further-back"),
     # several in one note
     case("ola@x.no / 912 34 567 / 01019012345", f"{EMAIL} / {PHONE} / {NATIONAL_ID}", "several"),
     case(
@@ -466,6 +471,15 @@ SURVIVES = [
     pytest.param("fnr mangler, ordre 1507 6510 013", id="order-number-after-fnr-and-an-order-word"),
     pytest.param("kortet ble belastet, ordre 4571234567890123", id="order-number-after-kort-and-an-order-word"),
     pytest.param("kortet avvist 20261129091512", id="log-time-with-seconds-after-kort"),
+    # a card word earlier in the note does not make every long number after it a card
+    pytest.param("kortet avvist 1764930000123", id="log-time-in-milliseconds-after-kortet"),
+    pytest.param("card declined at 1764930000123", id="en-log-time-in-milliseconds-after-card"),
+    pytest.param("kort 1764930000123 i loggen", id="log-time-in-milliseconds-right-after-kort"),
+    pytest.param("nytt kort bestilt, sporing 370123456789012345", id="parcel-tracking-after-kort"),
+    pytest.param("kort i posten, sendingsnr 70712345678901234", id="shipment-number-after-kort"),
+    pytest.param("kortet virker ikke i terminal 1234567890123", id="terminal-number-after-kortet"),
+    pytest.param("kortet er sperret, sak 1234567890123456", id="case-number-after-kortet"),
+    pytest.param("kortet er sperret 1234567890123456", id="no-issuer-card-word-further-back"),
     pytest.param("hetu feil 12.11.26 kl 1234", id="date-and-time-after-hetu"),
     pytest.param("betalt 12.11.26-123A", id="date-and-code-without-an-id-word"),
 ]

@@ -42,7 +42,10 @@ readable):
   as a time within a year of now, or after such a word. Timestamps survive.
 * 16 digits in four fours starting 3–6: a card, Luhn or not. Other card lengths need Luhn, unless a
   word such as "kort" or "card" comes just before: then 13–19 digits in one group or printed as cards
-  are (``kort 4571234567890123``), but not a log time with seconds.
+  are (``kort 4571234567890123``), but not a log time with seconds or in milliseconds
+  (``card declined at 1764930000123``). With words between ("kortet er sperret, 4571…") only digits
+  with an issuer's start or a valid Luhn check; with only "nr", "nummer" or ":" between, any digits
+  (``kortnr: 1234567890123``). Not after a word such as "sporing", "sendingsnr", "terminal" or "sak".
 * After a word such as "fnr", "personnummer", "CPR" or "hetu", an identity number in any grouping
   (``fnr 1507 6510 013``, ``personnr 8507 09 9805``, ``hetu 13.10.52-308T``): the date need only start
   the digits. Not when a word such as "ordre" comes right before the number.
@@ -160,7 +163,10 @@ _ACCOUNT_CONTEXT = re.compile(
 # Numbers that are something else, said between the account word and the number: not an account.
 _OTHER_NUMBER = re.compile(
     r"\b(?:order\w*|ordre\w*|sak\w*|case|ref\w*|faktura\w*|invoice|kid|feil\w*|error|kode|code|id"
-    r"|transaksjon\w*|transaction|kl|klokka|tid|time)\b"
+    r"|transaksjon\w*|transaction|kl|klokka|tid|time"
+    # a parcel's, a terminal's, a log's or a ticket's number: "nytt kort bestilt, sporing 3701…"
+    r"|sporing\w*|tracking|sending\w*|forsendelse\w*|shipment\w*|parcel|pakke\w*|terminal\w*"
+    r"|logg?|logg(?:en|fil\w*)|logs|ticket\w*)\b"
 )
 # Said right before the number ("ordrenr 40123456", "ref: 9876 5432", "ordre nr. 12345678", "build
 # 20261118"): an order's, a reference's, a build's number, not a phone number. Whole words: "refund",
@@ -182,6 +188,11 @@ _PHONE_CONTEXT = re.compile(
 # one, 13–19 digits are a card whatever the Luhn check or the issuer says.
 _CARD_CONTEXT = re.compile(r"(?:kort|card)\w*|\b(?:visa|amex|maestro)\b")
 _CARD_CONTEXT_STEMS = ("kort", "card", "visa", "amex", "maestro")
+# The card word right before the number, or with only "nr", "nummer" or ":" between ("kortnr: 1234…",
+# "kort nr. 1234…"): what a number with no issuer's digits and no valid check must have to be a card.
+_CARD_RIGHT_BEFORE = re.compile(
+    r"(?:(?:kort|card)\w*|\b(?:visa|amex|maestro))\.?(?:\s?(?:nr|no|nummer\w*|number|numret)\b\.?)?\s?[:#]?\s?\Z"
+)
 _CONTEXT_CHARS = 30
 _DIGIT_OR_MARKER = re.compile(r"[\d\]]")
 
@@ -224,6 +235,11 @@ class _Window(NamedTuple):  # a NamedTuple is made in a third of a frozen datacl
             and not _DIGIT_OR_MARKER.search(context, said[-1])
             and not _OTHER_NUMBER.search(context, said[-1])
         )
+
+    @property
+    def named_as_card_right_before(self) -> bool:
+        """A word such as "kort" right before, with at most "nr", "nummer" or ":" between."""
+        return bool(_CARD_RIGHT_BEFORE.search(self.context.lower()))
 
     @property
     def named_as_phone(self) -> bool:
@@ -309,19 +325,33 @@ def _is_timestamp(digits: str, today: dt.date) -> bool:
     )
 
 
+def _is_card_length_log_time(digits: str, today: dt.date) -> bool:
+    """A log's time near today: YYYYMMDDhhmmss, or milliseconds since 1970 (13 digits)."""
+    if len(digits) == 14:
+        return _is_timestamp(digits[:12], today)
+    if len(digits) == 13:
+        return abs(dt.datetime.fromtimestamp(int(digits) / 1000, dt.UTC).year - today.year) <= 1
+    return False
+
+
 def _is_card(w: _Window) -> bool:
     if not 13 <= len(w.digits) <= _MAX_WINDOW_DIGITS:
         return False
     separators = set(w.separators)
     if not separators <= {" ", "-", "."} or (len(separators) > 1 and w.sizes != (4, 4, 4, 4)):
         return False  # mixed separators only in the printed shape: 4111 1111-1111 1111
-    if w.named_as_card and (len(w.sizes) == 1 or w.sizes in _CARD_GROUPINGS):
-        # Said to be a card: a mistyped digit or an unknown issuer still leaves the customer's number.
-        # Not a log time with seconds (kortet avvist 20261129091512).
-        return not (len(w.digits) == 14 and _is_timestamp(w.digits[:12], w.today))
     # Issuers' ranges: 3 (Amex, Diners, JCB), 4 (Visa), 5 and 2221–2720 (Mastercard), 6 (Discover,
     # Maestro, UnionPay). Luhn alone would take one in ten 14-digit timestamps (2026…).
     issued = w.digits[0] in "3456" or 2221 <= int(w.digits[:4]) <= 2720
+    if w.named_as_card and (len(w.sizes) == 1 or w.sizes in _CARD_GROUPINGS):
+        # Said to be a card: a mistyped digit or an unknown issuer still leaves the customer's number.
+        # Not a log time with seconds (kortet avvist 20261129091512) or in milliseconds (card declined
+        # at 1764930000123).
+        if _is_card_length_log_time(w.digits, w.today):
+            return False
+        # A card word further back ("kortet virker ikke i terminal 1234…", "kort i posten, sendingsnr
+        # 7071…") is the note's subject, not the number's name: then the number must look like a card.
+        return issued or _luhn(w.digits) or w.named_as_card_right_before
     if not issued:
         return False
     # Sixteen digits in four fours is how cards are printed: masked even when one is mistyped.
