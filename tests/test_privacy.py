@@ -308,6 +308,16 @@ MASKED = [
     case("kunden heter kari berg-olsen og ringte", f"kunden heter {NAME} og ringte", "nb-lower-case-hyphenated"),
     case("kunden heter jan van der berg", f"kunden heter {NAME}", "nb-lower-case-particles"),
     case(
+        "kunden heter kari anne nordmann og ringte",
+        f"kunden heter {NAME} og ringte",
+        "nb-three-lower-case-names-then-og",
+    ),
+    case(
+        "kunden heter kari anne nordmann som ringte om bankid",
+        f"kunden heter {NAME} som ringte om bankid",
+        "nb-three-lower-case-names-then-som",
+    ),
+    case(
         "kunden heter ola nordmann ringte om bankid",
         f"kunden heter {NAME} ringte om bankid",
         "nb-lower-case-name-then-a-verb",

@@ -297,6 +297,9 @@ def name_spans(text: str) -> Iterator[Span]:
             yield start, end, NAME
 
 
+_AFTER_A_NAME = frozenset({"og", "som", "and", "who", "och", "der"})
+
+
 def _lower_name_end(text: str, start: int, words: list[str]) -> int | None:
     """Where a lower-case name after "heter" ends. Before a word that goes on with the sentence or is
     no one's (a product, "appen", "kontoen", a company's form): "kunden heter kari hansen vipps virker
@@ -311,7 +314,11 @@ def _lower_name_end(text: str, start: int, words: list[str]) -> int | None:
         third = names[2]
         end = start + len(" ".join(words[: third + 1]))
         joined = words[third - 1] in _PARTICLES or "-" in words[third]  # "kari van berg", "kari anne berg-olsen"
-        if not (joined or end == len(text) or text[end] in _SENTENCE_END):
+        # "kari anne nordmann og ringte", "… som ringte": a word that joins clauses follows a name's end
+        # more often than a verb's, and a surname kept costs more than a verb masked.
+        clause = re.match(r"\s+(\w+)", text[end:])
+        after_name = clause is not None and clause.group(1).casefold() in _AFTER_A_NAME
+        if not (joined or after_name or end == len(text) or text[end] in _SENTENCE_END):
             words = words[:third]
     return start + len(" ".join(words)) if words else None
 
