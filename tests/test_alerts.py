@@ -1013,3 +1013,19 @@ def test_a_window_in_the_hour_the_clocks_skipped_has_no_earlier_stretch_and_does
     with time_machine.travel(end, tick=False), db.session() as session:
         [spike] = alerts.evaluate(session, fresh(db, spring), now=end)
     assert (spike.subject, spike.count) == ("send", 12)
+
+
+def test_a_retry_found_in_slack_keeps_the_words_the_channel_has(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Posted at 13:30 with its answer lost, retried at 17:10: it was composed anew as "sent late" and
+    stored so before the retry found the 13:30 message, whose words the channel kept."""
+    log_many(db, launch, "send", 10, start=local(18, 13, 0))
+    slack.queue("chat.postMessage", Reply(store=True, drop=True))  # posted, then the connection dropped
+    slack.queue("conversations.history", *[Reply(500, {"ok": False, "error": "internal_error"})] * 2)
+    [first] = run(db, settings, bot, local(18, 13, 30))
+    assert first.status == DigestStatus.RETRYING and len(slack.posts(CHANNEL)) == 1
+    [later] = run(db, settings, bot, local(18, 17, 10))
+    [message] = slack.posts(CHANNEL)
+    assert later.status == DigestStatus.SENT and later.text == message["text"]
+    assert "sent late" not in (later.text or "")

@@ -474,10 +474,10 @@ def content(
 
 
 def _found_in_slack(db: Database, alert: Alert, launch: Launch, sender: Sender | None) -> Alert | None:
-    """An abandoned claim whose process posted it and stopped before saving that: if Slack has it, it is
-    recorded as posted then, as it was composed. Looked for before it is composed anew as late, which
-    would store words the channel's message does not have. (Not found, or Slack not answering:
-    ``deliver`` looks again.)"""
+    """An abandoned claim whose process posted it and stopped before saving that, or a post whose answer
+    was lost: if Slack has it, it is recorded as posted then, as it was composed. Looked for before it
+    is composed anew as late, which would store words the channel's message does not have. (Not found,
+    or Slack not answering: ``deliver`` looks again.)"""
     if sender is None or not sender.can_check_channel or not launch.slack_channel:
         return None
     try:
@@ -754,11 +754,14 @@ def _resume(
         check = bool(sender and (sender.can_check_channel or stale))
         launch = by_id[alert.launch_id]
         try:
-            if stale and (found := _found_in_slack(db, taken, launch, sender)):
+            posted_at = clock()
+            late = is_late(taken.observed_at, posted_at)
+            # Looked for before it is composed anew as late, too: a post whose answer was lost is in the
+            # channel with the words of its time, which the stored alert must keep.
+            if (stale or late) and (found := _found_in_slack(db, taken, launch, sender)):
                 done.append(found)
                 continue
-            posted_at = clock()
-            if is_late(taken.observed_at, posted_at):
+            if late:
                 # Composed when it was counted, but Slack did not take it then (retries run for hours), or
                 # its process stopped: posted now, it must not read as a spike now.
                 cause = "down" if stale else "undelivered"
