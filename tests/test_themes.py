@@ -562,3 +562,19 @@ def test_a_theme_link_posted_before_english_words_met_norwegian_ones_still_finds
     chosen = themes.chosen_theme(found, "gone home screen")  # the key English stems alone made
     assert chosen is not None and chosen.key == "gon hom screen", [t.key for t in found.themes]
     assert themes.chosen_theme(found, "nothing like it") is None
+
+
+def test_a_theme_link_posted_before_hyphens_parted_words_still_finds_its_theme() -> None:
+    """Links made when "QR-skanneren" was one word keyed it "qrskann"; parted, it is "qr skann"."""
+    texts = ["QR-skanneren krasjer når jeg betaler"] * 12
+    found = themes.Surprises(
+        themes=themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(2, 10)),
+        notes_total=12,
+        before_total=20,
+        start=RECENT_START,
+        end=RECENT_START + dt.timedelta(days=1),
+    )
+    keys = {t.key for t in found.themes}
+    old = next(key for key in sorted(keys) if key.startswith("qr skann"))
+    chosen = themes.chosen_theme(found, old.replace("qr skann", "qrskann"))
+    assert chosen is not None and chosen.key == old, keys

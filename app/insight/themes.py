@@ -782,10 +782,14 @@ def chosen_theme(found: Surprises, asked: str) -> Theme | None:
     if by_phrase is not None:
         return by_phrase
     # A link posted before English words were stemmed on to their Norwegian stems ("widget gone", now
-    # "widg gon"): its words stemmed again as an English note's are. (Keys of hyphenated words made
-    # before hyphens parted them, "qrskann", are not found again.)
+    # "widg gon"): its words stemmed again as an English note's are. One posted before a hyphen parted
+    # a word ("qrskann krasj", now "qr skann krasj"): the same letters, with the spaces.
     again = " ".join(stem(word, "english") for word in asked.split())
-    return next((theme for theme in found.themes if theme.key == again), None)
+    joined = asked.replace(" ", "")
+    return next((theme for theme in found.themes if theme.key == again), None) or next(
+        (theme for theme in found.themes if theme.key.replace(" ", "") == joined and theme.words > len(asked.split())),
+        None,
+    )
 
 
 def _candidates(recent: Sequence[NoteRef], rules: ThemeRules) -> set[str]:
