@@ -548,17 +548,22 @@ def test_a_word_after_a_one_letter_prefix_keeps_its_hyphen() -> None:
     assert set(themes.analyse("e-post").keys) == set(themes.analyse("epost").keys)
 
 
-def test_a_theme_link_posted_before_english_words_met_norwegian_ones_still_finds_its_theme() -> None:
-    """Digests and alerts already in Slack link English themes by their old keys ("gone home screen"); since
-    English words are stemmed on to their Norwegian stems ("gon hom screen") those links opened empty."""
-    texts = ["The widget is gone from the home screen"] * 12
-    found = themes.Surprises(
+def surprises_of(texts: list[str]) -> themes.Surprises:
+    """The themes of ``texts`` (an hour of recent notes) against the usual background, as a page reads them."""
+    return themes.Surprises(
         themes=themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(2, 10)),
-        notes_total=12,
+        notes_total=len(texts),
         before_total=20,
         start=RECENT_START,
         end=RECENT_START + dt.timedelta(days=1),
     )
+
+
+def test_a_theme_link_posted_before_english_words_met_norwegian_ones_still_finds_its_theme() -> None:
+    """Digests and alerts already in Slack link English themes by their old keys ("gone home screen"); since
+    English words are stemmed on to their Norwegian stems ("gon hom screen") those links opened empty."""
+    texts = ["The widget is gone from the home screen"] * 12
+    found = surprises_of(texts)
     chosen = themes.chosen_theme(found, "gone home screen")  # the key English stems alone made
     assert chosen is not None and chosen.key == "gon hom screen", [t.key for t in found.themes]
     assert themes.chosen_theme(found, "nothing like it") is None
@@ -567,13 +572,7 @@ def test_a_theme_link_posted_before_english_words_met_norwegian_ones_still_finds
 def test_a_theme_link_posted_before_hyphens_parted_words_still_finds_its_theme() -> None:
     """Links made when "QR-skanneren" was one word keyed it "qrskann"; parted, it is "qr skann"."""
     texts = ["QR-skanneren krasjer når jeg betaler"] * 12
-    found = themes.Surprises(
-        themes=themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(2, 10)),
-        notes_total=12,
-        before_total=20,
-        start=RECENT_START,
-        end=RECENT_START + dt.timedelta(days=1),
-    )
+    found = surprises_of(texts)
     keys = {t.key for t in found.themes}
     old = next(key for key in sorted(keys) if key.startswith("qr skann"))
     chosen = themes.chosen_theme(found, old.replace("qr skann", "qrskann"))
