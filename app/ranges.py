@@ -254,17 +254,10 @@ def _beyond(launch: Launch, value: str, *, name: str, is_end: bool, early: bool)
 # A launch's stored channels and segments, read by seeks on ix_enquiry_dimensions (launch_id, channel, segment, …),
 # never by a scan of its enquiries: a DISTINCT reads every entry of the launch on PostgreSQL (no skip scan before
 # 18), a million for a busy launch; each of these reads one entry. Each orders by the index's columns: asked
-# only whether a channel was used (LIMIT 1), PostgreSQL chose a sequential scan for a common one, which reads
-# the whole table where the launch has none.
-_FIRST_CHANNEL = sa.text(
-    "SELECT channel FROM enquiry WHERE launch_id = :launch AND channel >= :start ORDER BY channel LIMIT 1"
-)
+# only whether a channel was used (LIMIT 1, no order), PostgreSQL chose a sequential scan for a common one,
+# which reads the whole table where the launch has none.
 _NEXT_CHANNEL = sa.text(
     "SELECT channel FROM enquiry WHERE launch_id = :launch AND channel > :after ORDER BY channel LIMIT 1"
-)
-_FIRST_SEGMENT = sa.text(
-    "SELECT segment FROM enquiry WHERE launch_id = :launch AND channel = :channel AND segment >= :start "
-    "ORDER BY segment LIMIT 1"
 )
 _NEXT_SEGMENT = sa.text(
     "SELECT segment FROM enquiry WHERE launch_id = :launch AND channel = :channel AND segment > :after "
@@ -280,6 +273,7 @@ class _Stored:
         self.session = session
         self.launch_id = launch_id
         self._channels: list[str] | None = None
+        self._segments: list[str] | None = None
 
     def _next(self, statement: sa.TextClause, **params: str) -> str | None:
         value = self.session.execute(statement, {"launch": self.launch_id, **params}).scalar()
@@ -297,19 +291,15 @@ class _Stored:
 
     def segments(self) -> list[str]:
         """Every segment given (none given left out), channel by channel, as the index orders them."""
-        found: set[str] = set()
-        for channel in self.channels():
-            after = ""
-            while (segment := self._next(_NEXT_SEGMENT, channel=channel, after=after)) is not None:
-                found.add(segment)
-                after = segment
-        return sorted(found)
-
-    def has_channel(self, channel: str) -> bool:
-        return self._next(_FIRST_CHANNEL, start=channel) == channel
-
-    def has_segment(self, segment: str) -> bool:
-        return any(self._next(_FIRST_SEGMENT, channel=c, start=segment) == segment for c in self.channels())
+        if self._segments is None:
+            found: set[str] = set()
+            for channel in self.channels():
+                after = ""
+                while (segment := self._next(_NEXT_SEGMENT, channel=channel, after=after)) is not None:
+                    found.add(segment)
+                    after = segment
+            self._segments = sorted(found)
+        return self._segments
 
 
 def _check_filters(launch: Launch, channels: Sequence[str], segments: Sequence[str]) -> None:
@@ -327,7 +317,7 @@ def _check_filters(launch: Launch, channels: Sequence[str], segments: Sequence[s
     session = object_session(launch)
     stored = _Stored(session, launch.id) if session is not None and launch.id is not None else None
     for channel in unknown_channels:
-        if stored is not None and stored.has_channel(channel):
+        if stored is not None and channel in stored.channels():
             continue
         also = [c for c in stored.channels() if c not in launch.channels] if stored is not None else []
         raise Invalid(
@@ -337,7 +327,7 @@ def _check_filters(launch: Launch, channels: Sequence[str], segments: Sequence[s
             code="unknown_channel",
         )
     for segment in unknown_segments:
-        if stored is not None and stored.has_segment(segment):
+        if stored is not None and segment in stored.segments():
             continue
         also = [s for s in stored.segments() if s not in offered_segments] if stored is not None else []
         raise Invalid(
