@@ -21,6 +21,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -80,6 +81,21 @@ class Selection:
         if self.now is None:
             return self.end
         return max(self.start, min(self.end, self.now))
+
+    @cached_property
+    def retired_channels(self) -> tuple[str, ...]:
+        """Channels the launch no longer offers that its enquiries were logged with, for the filter chips
+        after the offered ones: a filter accepts them (``_check_filters``), so a reader can find them
+        without knowing to type one in a URL. Read when the chips are drawn, in the session the launch
+        was read in (none: nothing)."""
+        stored = _stored_of(self.launch)
+        return tuple(c for c in stored.channels() if c not in self.launch.channels) if stored else ()
+
+    @cached_property
+    def retired_segments(self) -> tuple[str, ...]:
+        stored = _stored_of(self.launch)
+        offered = {*self.launch.segments, UNSPECIFIED_SEGMENT}
+        return tuple(s for s in stored.segments() if s not in offered) if stored else ()
 
     @property
     def filter(self) -> Filter | None:
@@ -302,6 +318,11 @@ class _Stored:
         return self._segments
 
 
+def _stored_of(launch: Launch) -> _Stored | None:
+    session = object_session(launch)
+    return _Stored(session, launch.id) if session is not None and launch.id is not None else None
+
+
 def _check_filters(launch: Launch, channels: Sequence[str], segments: Sequence[str]) -> None:
     """Each filter is one the launch offers, or one its enquiries were stored with: a channel or segment a
     lead took off the launch (its file imported again without it) still has its enquiries, which every count
@@ -314,8 +335,7 @@ def _check_filters(launch: Launch, channels: Sequence[str], segments: Sequence[s
     unknown_segments = [s for s in segments if s not in offered_segments]
     if not unknown_channels and not unknown_segments:
         return
-    session = object_session(launch)
-    stored = _Stored(session, launch.id) if session is not None and launch.id is not None else None
+    stored = _stored_of(launch)
     for channel in unknown_channels:
         if stored is not None and channel in stored.channels():
             continue

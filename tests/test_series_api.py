@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -274,6 +275,16 @@ def test_a_channel_or_segment_taken_off_the_launch_still_filters_its_enquiries(
     assert exported.status_code == 200 and exported.text.count("\n") == 1 + 3, exported.text  # a row per hypothesis
     kari = web("kari")
     assert kari.get(f"/launches/{SLUG}?range=launch&channel=chat&segment=private").status_code == 200
+    # The page offers them as chips, after the launch's own and marked so, linking to their filter.
+    page = kari.get(f"/launches/{SLUG}?range=launch").text
+    assert re.search(
+        r'<a class="chip retired" href="/launches/[^"?]+\?range=launch&amp;channel=chat">chat \(retired\)</a>', page
+    ), page
+    assert re.search(r'class="chip retired" href="[^"]+segment=private">[^<]+ \(retired\)</a>', page), page
+    drill_down = kari.get(f"/launches/{SLUG}/hypotheses/a?range=launch&channel=phone").text
+    assert re.search(
+        r'class="chip retired" href="[^"]+channel=phone&amp;channel=chat">chat \(retired\)</a>', drill_down
+    )
     assert kari.get(f"/launches/{SLUG}/hypotheses/a?range=launch&channel=chat").status_code == 200
     for params, code, listed in (
         (
