@@ -29,6 +29,8 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.models import Role, User
+from app.slack.client import BotSender
+from tests.fakes.slack_server import FakeSlack
 
 PG_ENV = "TALLY_TEST_DATABASE_URL"
 
@@ -215,6 +217,29 @@ class People:
     other_agent: User
     lead: User
     admin: User
+
+
+# The bot token and channel the Slack tests post with, to the fake Slack server (tests/fakes).
+SLACK_TOKEN = "xoxb-test-token"
+SLACK_CHANNEL = "#launch"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack().running() as fake:
+        fake.add_channel(SLACK_CHANNEL)
+        yield fake
+
+
+@pytest.fixture
+def pauses() -> list[float]:
+    """The pauses the bot would have slept (retries after rate limits and errors), in order."""
+    return []
+
+
+@pytest.fixture
+def bot(slack: FakeSlack, pauses: list[float]) -> BotSender:
+    return BotSender(token=SLACK_TOKEN, base_url=slack.api_url, sleep=pauses.append)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import html
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +31,7 @@ from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender
 from app.slack.delivery import STALE_CLAIM
-from tests.conftest import DIGEST_SETTLE
+from tests.conftest import DIGEST_SETTLE, SLACK_CHANNEL, SLACK_TOKEN
 from tests.factories import fresh, hypothesis_ids, make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
 from tests.processes import ROOT, tally_at
@@ -40,8 +39,6 @@ from tests.processes import ROOT, tally_at
 OSLO = ZoneInfo("Europe/Oslo")
 # An alert's window, 13:00 to when it was counted at 13:30, as its links carry it (escaped in Slack and HTML).
 WINDOW = "?from=2026-11-18T13%3A00%2B01%3A00&amp;to=2026-11-18T13%3A30%2B01%3A00"
-TOKEN = "xoxb-test-token"
-CHANNEL = "#launch"
 
 
 def local(day: int, hour: int, minute: int = 0) -> dt.datetime:
@@ -95,27 +92,10 @@ def set_hypothesis(db: Database, launch: Launch, key: str, **values: Any) -> Non
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack().running() as fake:
-        fake.add_channel(CHANNEL)
-        yield fake
-
-
-@pytest.fixture
-def pauses() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def bot(slack: FakeSlack, pauses: list[float]) -> BotSender:
-    return BotSender(token=TOKEN, base_url=slack.api_url, sleep=pauses.append)
-
-
-@pytest.fixture
 def launch(db: Database) -> Launch:
     """Its first day is the 18th: no earlier days to compare with."""
     return make_launch(
-        db, hypotheses=("send", "bankid", "receipts"), slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 18)
+        db, hypotheses=("send", "bankid", "receipts"), slack_channel=SLACK_CHANNEL, starts_on=dt.date(2026, 11, 18)
     )
 
 
@@ -129,7 +109,9 @@ def stored(db: Database) -> list[Alert]:
 
 
 def alert_posts(slack: FakeSlack) -> list[dict[str, Any]]:
-    return [m for m in slack.posts(CHANNEL) if ":hypothesis:" in str(m["metadata"]) or ":theme:" in str(m["metadata"])]
+    return [
+        m for m in slack.posts(SLACK_CHANNEL) if ":hypothesis:" in str(m["metadata"]) or ":theme:" in str(m["metadata"])
+    ]
 
 
 def evaluate(db: Database, launch: Launch, now: dt.datetime) -> list[alerts.Spike]:
@@ -146,10 +128,10 @@ def test_a_spike_is_posted_once_per_window_and_a_new_window_allows_another(
     log_many(db, launch, "send", 12, start=local(18, 13, 5))
     [alert] = run(db, settings, bot, local(18, 13, 30))
     assert (alert.kind, alert.subject, alert.count, alert.normal) == (AlertKind.HYPOTHESIS, "send", 12, 0.0)
-    assert alert.status == DigestStatus.SENT and alert.channel == slack.channel_id(CHANNEL) and alert.slack_ts
+    assert alert.status == DigestStatus.SENT and alert.channel == slack.channel_id(SLACK_CHANNEL) and alert.slack_ts
     assert alert.window_start == local(18, 13) and alert.observed_at == local(18, 13, 30)
     assert alert.claim_key == f"{launch.id}:hypothesis:send:2026-11-18T12:00Z"
-    [message] = slack.posts(CHANNEL)
+    [message] = slack.posts(SLACK_CHANNEL)
     assert message["metadata"]["event_payload"] == {"slot_key": alert.claim_key}
     section = message["blocks"][0]["text"]["text"]
     # Its link opens the alert's own window (range=since-digest opened a later one after the next digest).
@@ -165,7 +147,7 @@ def test_a_spike_is_posted_once_per_window_and_a_new_window_allows_another(
     log_many(db, launch, "send", 11, start=local(18, 16, 1))
     [again] = run(db, settings, bot, local(18, 16, 20))
     assert again.window_start == local(18, 16) and again.count == 11
-    assert len(slack.posts(CHANNEL)) == 2
+    assert len(slack.posts(SLACK_CHANNEL)) == 2
 
 
 def test_no_alert_below_the_minimum_count_or_below_factor_times_normal(
@@ -370,7 +352,7 @@ def test_a_server_error_is_retried_on_a_later_check_after_looking_in_the_channel
     [again] = run(db, settings, bot, local(18, 13, 32))
     assert again.id == alert.id and again.status == DigestStatus.SENT and again.attempts == 4
     assert again.error is None
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
     assert slack.attempts("conversations.history")  # looked before posting again
 
 
@@ -381,7 +363,7 @@ def test_a_rate_limit_is_waited_out_within_the_pass(
     slack.queue("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "3"}))
     [alert] = run(db, settings, bot, local(18, 13, 30))
     assert alert.status == DigestStatus.SENT and pauses == [3.0]
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_a_permanent_error_fails_the_alert_with_advice_and_is_not_retried(
@@ -393,7 +375,7 @@ def test_a_permanent_error_fails_the_alert_with_advice_and_is_not_retried(
     assert alert.status == DigestStatus.FAILED and alert.attempts == 1
     assert "Slack does not know the channel #launch" in (alert.error or "")
     assert run(db, settings, bot, local(18, 14, 30)) == []
-    assert slack.posts(CHANNEL) == [] and len(slack.attempts()) == 1
+    assert slack.posts(SLACK_CHANNEL) == [] and len(slack.attempts()) == 1
 
 
 def _spike_claimed_at_13_30(db: Database, settings: Settings, launch: Launch) -> Alert:
@@ -412,11 +394,11 @@ def test_an_abandoned_claim_is_taken_over_without_a_second_post(
 ) -> None:
     # A process claimed it and posted, then died before recording that.
     claimed = _spike_claimed_at_13_30(db, settings, launch)
-    bot.post(channel=CHANNEL, text=claimed.text, blocks=claimed.blocks, slot_key=claimed.claim_key)
+    bot.post(channel=SLACK_CHANNEL, text=claimed.text, blocks=claimed.blocks, slot_key=claimed.claim_key)
     assert run(db, settings, bot, local(18, 13, 35)) == []  # still someone else's
     [taken] = run(db, settings, bot, local(18, 13, 30) + STALE_CLAIM + dt.timedelta(seconds=1))
     assert taken.id == claimed.id and taken.status == DigestStatus.SENT
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
     assert (taken.text, taken.blocks) == (claimed.text, claimed.blocks)  # as the channel has it: on time
 
 
@@ -432,7 +414,7 @@ def test_an_alert_held_up_by_slack_says_when_it_was_counted(
     assert soon.status == DigestStatus.RETRYING and soon.text == first.text and "late" not in soon.text
     [late] = run(db, settings, bot, local(18, 17, 10))
     assert late.id == first.id and late.status == DigestStatus.SENT
-    [message] = slack.posts(CHANNEL)
+    [message] = slack.posts(SLACK_CHANNEL)
     section = message["blocks"][0]["text"]["text"]
     assert "*10* enquiries since Wed 13:00" in section
     assert section.endswith("\n:hourglass: _sent late, counted at Wed 13:30: Slack did not take it at the time_")
@@ -440,7 +422,7 @@ def test_an_alert_held_up_by_slack_says_when_it_was_counted(
     assert (late.text, late.blocks) == (message["text"], message["blocks"])  # what was posted is what is stored
     assert late.observed_at == local(18, 13, 30) and late.count == 10  # the numbers as counted
     assert run(db, settings, bot, local(18, 17, 15)) == []  # once
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_an_alert_whose_process_stopped_before_posting_says_when_it_was_counted(
@@ -449,7 +431,7 @@ def test_an_alert_whose_process_stopped_before_posting_says_when_it_was_counted(
     claimed = _spike_claimed_at_13_30(db, settings, launch)  # and never posted
     [taken] = run(db, settings, bot, local(18, 13, 30) + STALE_CLAIM + dt.timedelta(seconds=1))
     assert taken.id == claimed.id and taken.status == DigestStatus.SENT
-    [message] = slack.posts(CHANNEL)
+    [message] = slack.posts(SLACK_CHANNEL)
     section = message["blocks"][0]["text"]["text"]
     assert "*10* enquiries since 13:00" in section
     assert section.endswith("_sent late, counted at 13:30: Launch Tally stopped before it went out_")
@@ -464,7 +446,7 @@ def test_a_process_whose_claim_was_taken_over_does_not_post_the_alert(
     [taken] = run(db, settings, bot, later)  # the other replica
     assert taken.status == DigestStatus.SENT
     result = alerts.deliver(db, claimed, launch, sender=bot, clock=lambda: later, sleep=lambda s: None)
-    assert result.status == DigestStatus.SENT and len(slack.posts(CHANNEL)) == 1
+    assert result.status == DigestStatus.SENT and len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_a_failing_check_never_stops_the_digests(
@@ -521,7 +503,7 @@ def test_the_api_lists_alerts_newest_first(
     log_many(db, launch, "send", 10, start=local(18, 9, 0))
     run(db, settings, None, local(18, 9, 30))
     log_many(db, launch, "bankid", 10, start=local(18, 13, 0))
-    refusing = BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda s: None)
+    refusing = BotSender(token=SLACK_TOKEN, base_url=slack.api_url, sleep=lambda s: None)
     slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "not_in_channel"}))
     run(db, settings, refusing, local(18, 13, 30))
     response = client.get(f"/api/v1/launches/{launch.slug}/alerts", headers={"Authorization": f"Bearer {token}"})
@@ -650,7 +632,7 @@ def test_three_run_due_processes_at_once_send_one_alert(db: Database, slack: Fak
     """Three `tally digest run-due --now` processes, one database (SQLite, or PostgreSQL when the
     run uses it): one alert, one message."""
     log_many(db, launch, "send", 12, start=local(18, 13, 0))
-    env = {**os.environ, "TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    env = {**os.environ, "TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_API_URL": slack.api_url}
     processes = [
         subprocess.Popen(
             tally_at(local(18, 13, 20), "digest", "run-due", "--now", "2026-11-18T13:20:00+01:00"),
@@ -757,7 +739,7 @@ def test_a_lead_sets_the_thresholds_in_the_editor(db: Database, web: Any, people
         "channels": "phone, chat, email, social",
         "segments": "private, business",
         "status": "live",
-        "slack_channel": CHANNEL,
+        "slack_channel": SLACK_CHANNEL,
         "alert_min_count": "6",
         "alert_factor": "2,5",
     }
@@ -835,7 +817,7 @@ def test_the_digest_section_keeps_slacks_limits_with_many_alerts() -> None:
 @pytest.fixture
 def chatty(db: Database) -> Launch:
     """Begun on the 16th, with two days of "other" notes about something else."""
-    launch = make_launch(db, hypotheses=("send",), slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 16))
+    launch = make_launch(db, hypotheses=("send",), slack_channel=SLACK_CHANNEL, starts_on=dt.date(2026, 11, 16))
     for day in (16, 17):
         log_many(db, launch, None, 20, start=local(day, 10), note="Asked about card limits abroad")
     return launch
@@ -854,7 +836,7 @@ def test_a_rising_theme_in_other_is_alerted_once_with_a_link_to_its_notes(
         None,
     )
     assert alert.status == DigestStatus.SENT and alert.claim_key.startswith(f"{chatty.id}:theme:")
-    [message] = slack.posts(CHANNEL)
+    [message] = slack.posts(SLACK_CHANNEL)
     section = message["blocks"][0]["text"]["text"]
     assert section.startswith(
         ":zap: *Rising in “other”:* “<http://testserver/launches/test-launch/other?theme=widg+gon&amp;"
@@ -880,7 +862,7 @@ def test_a_theme_alert_s_links_list_the_notes_it_counted_whenever_opened(
     [alert] = run(db, settings, bot, local(18, 13, 30))
     assert (alert.kind, alert.count, alert.subject) == (AlertKind.THEME, 12, "widgets were gone")
     log_many(db, chatty, None, 5, start=local(18, 14), note="The widget is gone")  # after the alert
-    [message] = slack.posts(CHANNEL)
+    [message] = slack.posts(SLACK_CHANNEL)
     [posted] = re.findall(r"<(http://testserver[^|>]+)\|", message["blocks"][0]["text"]["text"])
     lena = web("lena")
     with time_machine.travel(local(18, 15), tick=False):
@@ -915,7 +897,7 @@ def test_a_theme_made_a_hypothesis_is_not_alerted_again_as_that_hypothesis(
             now=local(18, 13, 32),
         )
     assert run(db, settings, bot, local(18, 13, 35)) == []
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_a_theme_alerted_is_not_alerted_again_when_a_longer_phrase_of_it_takes_its_place(
@@ -928,7 +910,7 @@ def test_a_theme_alerted_is_not_alerted_again_when_a_longer_phrase_of_it_takes_i
     assert first.kind == AlertKind.THEME
     log_many(db, chatty, None, 45, start=local(18, 13, 35), note="Widget crashes at startup")
     assert run(db, settings, bot, local(18, 14, 20)) == []
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_a_theme_needs_the_minimum_count_and_its_normal_comes_from_before_the_window(
@@ -952,7 +934,7 @@ def test_a_theme_s_normal_is_spread_over_the_centre_s_hours_and_its_open_days(db
     """A theme's notes of a day were spread over 24 equal hours, and over the days the centre was
     closed too: a steady theme read three times its normal in office hours and was alerted."""
     # Begun on a Saturday; open Monday and Tuesday 08:00-16:00 only.
-    launch = make_launch(db, hypotheses=("send",), slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 14))
+    launch = make_launch(db, hypotheses=("send",), slack_channel=SLACK_CHANNEL, starts_on=dt.date(2026, 11, 14))
     for day in (16, 17):
         steady(db, launch, None, 25, day, range(8, 16), note="Asked about card limits abroad")
         steady(db, launch, None, 5, day, range(8, 16), note="Widget gone")
@@ -977,7 +959,7 @@ def test_editing_the_digest_times_mid_window_does_not_alert_the_same_spike_again
         assert edited is not None
         edited.digest_times = ["09:00", "16:00"]
     assert run(db, settings, bot, local(18, 13, 45)) == []
-    assert len(slack.posts(CHANNEL)) == 1 and first.subject == "send"
+    assert len(slack.posts(SLACK_CHANNEL)) == 1 and first.subject == "send"
 
 
 def test_old_notes_moved_onto_a_hypothesis_do_not_silence_its_own_spike(
@@ -1024,8 +1006,8 @@ def test_a_retry_found_in_slack_keeps_the_words_the_channel_has(
     slack.queue("chat.postMessage", Reply(store=True, drop=True))  # posted, then the connection dropped
     slack.queue("conversations.history", *[Reply(500, {"ok": False, "error": "internal_error"})] * 2)
     [first] = run(db, settings, bot, local(18, 13, 30))
-    assert first.status == DigestStatus.RETRYING and len(slack.posts(CHANNEL)) == 1
+    assert first.status == DigestStatus.RETRYING and len(slack.posts(SLACK_CHANNEL)) == 1
     [later] = run(db, settings, bot, local(18, 17, 10))
-    [message] = slack.posts(CHANNEL)
+    [message] = slack.posts(SLACK_CHANNEL)
     assert later.status == DigestStatus.SENT and later.text == message["text"]
     assert "sent late" not in (later.text or "")

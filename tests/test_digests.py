@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,13 +31,11 @@ from app.models import DigestKind, DigestRun, DigestStatus, Hypothesis, Launch, 
 from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender, WebhookSender
-from tests.conftest import DIGEST_SETTLE
+from tests.conftest import DIGEST_SETTLE, SLACK_CHANNEL, SLACK_TOKEN
 from tests.factories import fresh, hypothesis_ids, log, make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
 
 OSLO = ZoneInfo("Europe/Oslo")
-TOKEN = "xoxb-test-token"
-CHANNEL = "#launch"
 
 
 def local(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
@@ -50,26 +48,9 @@ def due(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack().running() as fake:
-        fake.add_channel(CHANNEL)
-        yield fake
-
-
-@pytest.fixture
-def pauses() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def bot(slack: FakeSlack, pauses: list[float]) -> BotSender:
-    return BotSender(token=TOKEN, base_url=slack.api_url, sleep=pauses.append)
-
-
-@pytest.fixture
 def launch(db: Database) -> Launch:
     launch = make_launch(
-        db, hypotheses=("send", "bankid", "receipts"), slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 18)
+        db, hypotheses=("send", "bankid", "receipts"), slack_channel=SLACK_CHANNEL, starts_on=dt.date(2026, 11, 18)
     )
     with db.transaction() as session:  # set up before the launch, as a lead does: they count from its start
         for h in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id)):
@@ -98,7 +79,7 @@ def test_each_slot_is_sent_once(
     log(db, launch, "send", at=local(18, 10))
     assert run_due(db, settings, bot, local(18, 8, 59)) == []
     [sent] = run_due(db, settings, bot, due(18, 13))
-    assert sent.status == DigestStatus.SENT and sent.channel == slack.channel_id(CHANNEL) and sent.slack_ts
+    assert sent.status == DigestStatus.SENT and sent.channel == slack.channel_id(SLACK_CHANNEL) and sent.slack_ts
     assert (
         run_due(
             db,
@@ -113,7 +94,7 @@ def test_each_slot_is_sent_once(
         == []
     )
     assert run_due(db, settings, bot, local(18, 13, 1)) == []
-    [message] = slack.posts(CHANNEL)
+    [message] = slack.posts(SLACK_CHANNEL)
     assert message["metadata"] == {"event_type": "launch_tally_digest", "event_payload": {"slot_key": sent.slot_key}}
     assert "Test launch · 13:00" in message["blocks"][0]["text"]["text"]
 
@@ -121,7 +102,7 @@ def test_each_slot_is_sent_once(
 def test_windows_chain_and_the_first_of_a_day_covers_the_evening_before(
     db: Database, settings: Settings, bot: BotSender
 ) -> None:
-    launch = make_launch(db, starts_on=dt.date(2026, 11, 17), slack_channel=CHANNEL, hypotheses=("send",))
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 17), slack_channel=SLACK_CHANNEL, hypotheses=("send",))
     for moment in (local(17, 15), local(17, 17), local(17, 22), local(18, 8, 59), local(18, 9), local(18, 12)):
         log(db, launch, "send", at=moment)
     run_due(db, settings, bot, due(17, 16))
@@ -140,7 +121,7 @@ def test_the_digests_links_open_the_app_on_its_own_window_whenever_clicked(
 ) -> None:
     """range=since-digest is worked out when clicked: the 13:00 digest opened at 13:05 showed 13:00-13:05.
     The links name the window itself, so the page shows the digest's numbers, compared as it did."""
-    launch = make_launch(db, slack_channel=CHANNEL, hypotheses=("send",))
+    launch = make_launch(db, slack_channel=SLACK_CHANNEL, hypotheses=("send",))
     for moment in (local(18, 10), local(18, 12), local(18, 13, 2)):
         log(db, launch, "send", at=moment)
     run_due(db, settings, bot, due(18, 9))
@@ -223,12 +204,14 @@ def test_digests_are_written_in_the_slack_language_whatever_the_interface_langua
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
 ) -> None:
     norwegian = settings.model_copy(update={"slack_language": "nb", "language": "en"})
-    launch = make_launch(db, starts_on=dt.date(2026, 11, 17), slack_channel=CHANNEL, hypotheses=("send",))
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 17), slack_channel=SLACK_CHANNEL, hypotheses=("send",))
     log(db, launch, "send", at=local(17, 17), channel="phone")
     log(db, launch, "send", at=local(17, 22), channel="chat")
     run_due(db, norwegian, bot, due(17, 16))
     [morning] = run_due(db, norwegian, bot, due(18, 9))
-    [message] = [m for m in slack.posts(CHANNEL) if m["metadata"]["event_payload"]["slot_key"] == morning.slot_key]
+    [message] = [
+        m for m in slack.posts(SLACK_CHANNEL) if m["metadata"]["event_payload"]["slot_key"] == morning.slot_key
+    ]
     text = " ".join(str(b) for b in message["blocks"])
     assert "Henvendelser tir. 16:00 – ons. 09:00 · dag 2 av" in text
     assert "*2* i denne perioden" in text and "Per kanal: telefon 1 · chat 1" in text
@@ -242,7 +225,7 @@ def test_digests_are_written_in_the_slack_language_whatever_the_interface_langua
     assert preview.exit_code == 0 and "0 i denne perioden (↓2) · 0 i dag · 2 siden lanseringen" in preview.output
     # Without TALLY_SLACK_LANGUAGE, the interface's default language.
     run_due(db, settings.model_copy(update={"language": "nb"}), bot, due(18, 13))
-    assert "*0* i denne perioden" in " ".join(str(b) for b in slack.posts(CHANNEL)[-1]["blocks"])
+    assert "*0* i denne perioden" in " ".join(str(b) for b in slack.posts(SLACK_CHANNEL)[-1]["blocks"])
 
 
 def test_the_first_digest_of_a_launch_compares_with_nothing_as_its_page_does(
@@ -251,7 +234,7 @@ def test_the_first_digest_of_a_launch_compares_with_nothing_as_its_page_does(
     """The first window has none before it: the digest said "↑5 on the one before" (and ↑ per hypothesis)
     against an empty window, while the page it links to compared with nothing. So did a digest sent by hand
     before the first scheduled one."""
-    launch = make_launch(db, slack_channel=CHANNEL, hypotheses=("send",), starts_on=dt.date(2026, 11, 18))
+    launch = make_launch(db, slack_channel=SLACK_CHANNEL, hypotheses=("send",), starts_on=dt.date(2026, 11, 18))
     for hour in (1, 3, 5):
         log(db, launch, "send", at=local(18, hour))
     log(db, launch, at=local(18, 6))
@@ -290,7 +273,7 @@ def test_concurrent_schedulers_send_one_message(
     errors: list[BaseException] = []
 
     def scheduler() -> None:
-        sender = BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda s: None)
+        sender = BotSender(token=SLACK_TOKEN, base_url=slack.api_url, sleep=lambda s: None)
         database = Database(db.url)  # its own engine and connections, like another worker
         try:
             barrier.wait()
@@ -306,7 +289,7 @@ def test_concurrent_schedulers_send_one_message(
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
     assert [r.status for r in runs(db)] == [DigestStatus.SENT]
 
 
@@ -325,7 +308,7 @@ def test_missed_slots_within_grace_go_late_and_older_ones_are_recorded(
     late = done[1]
     assert (late.window_start, late.window_end) == (local(18, 9), local(18, 16))  # nothing unreported
     assert "*2* in this window" in str(late.blocks) and "sent late" in str(late.blocks)
-    assert len(slack.posts(CHANNEL)) == 2
+    assert len(slack.posts(SLACK_CHANNEL)) == 2
     missed = done[0]
     assert missed.blocks == [] and "grace period" in (missed.error or "")
 
@@ -339,10 +322,12 @@ def test_start_up_only_looks_back_a_day(db: Database, settings: Settings, bot: B
 def test_only_live_launches_and_only_inside_their_window(db: Database, settings: Settings, bot: BotSender) -> None:
     from app.models import LaunchStatus
 
-    launch = make_launch(db, starts_on=dt.date(2026, 11, 18), ends_on=dt.date(2026, 12, 7), slack_channel=CHANNEL)
+    launch = make_launch(db, starts_on=dt.date(2026, 11, 18), ends_on=dt.date(2026, 12, 7), slack_channel=SLACK_CHANNEL)
 
-    make_launch(db, slug="draft", status=LaunchStatus.DRAFT, slack_channel=CHANNEL)
-    make_launch(db, slug="ended", starts_on=dt.date(2026, 10, 1), ends_on=dt.date(2026, 10, 21), slack_channel=CHANNEL)
+    make_launch(db, slug="draft", status=LaunchStatus.DRAFT, slack_channel=SLACK_CHANNEL)
+    make_launch(
+        db, slug="ended", starts_on=dt.date(2026, 10, 1), ends_on=dt.date(2026, 10, 21), slack_channel=SLACK_CHANNEL
+    )
     assert {r.launch_id for r in run_due(db, settings, bot, due(18, 13))} == {launch.id}
     # Before the first day and after the last, nothing.
     assert run_due(db, settings, bot, due(15, 13)) == []
@@ -358,7 +343,7 @@ def test_dst_days_have_three_digests_at_local_nine_one_and_four(
     db: Database, settings: Settings, bot: BotSender, host_timezone: str, day: dt.date
 ) -> None:
     launch = make_launch(
-        db, starts_on=day - dt.timedelta(days=1), ends_on=day + dt.timedelta(days=1), slack_channel=CHANNEL
+        db, starts_on=day - dt.timedelta(days=1), ends_on=day + dt.timedelta(days=1), slack_channel=SLACK_CHANNEL
     )
     start = dt.datetime.combine(day, dt.time(0), tzinfo=OSLO).astimezone(dt.UTC)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=OSLO).astimezone(dt.UTC)
@@ -393,7 +378,7 @@ def test_rate_limits_are_retried_after_retry_after(
     [run] = run_due(db, settings, bot, due(18, 13))
     assert run.status == DigestStatus.SENT
     assert pauses == [3.0]
-    assert len(slack.attempts()) == 2 and len(slack.posts(CHANNEL)) == 1
+    assert len(slack.attempts()) == 2 and len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_server_errors_are_retried_and_never_posted_twice(
@@ -403,7 +388,7 @@ def test_server_errors_are_retried_and_never_posted_twice(
     slack.queue("chat.postMessage", Reply(500, {"ok": False, "error": "internal_error"}, store=True))
     [run] = run_due(db, settings, bot, due(18, 13))
     assert run.status == DigestStatus.SENT
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
     assert len(slack.attempts("conversations.history")) == 1
 
 
@@ -413,7 +398,7 @@ def test_a_dropped_connection_after_posting_does_not_post_twice(
     slack.queue("chat.postMessage", Reply(drop=True, store=True))
     [run] = run_due(db, settings, bot, due(18, 13))
     assert run.status == DigestStatus.SENT and run.slack_ts
-    assert len(slack.posts(CHANNEL)) == 1 and len(slack.attempts()) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1 and len(slack.attempts()) == 1
 
 
 def test_the_look_before_posting_again_reads_past_the_first_page_of_a_busy_channel(
@@ -422,11 +407,11 @@ def test_the_look_before_posting_again_reads_past_the_first_page_of_a_busy_chann
     """Slack gives the history newest first, 200 messages a page: with more than that said in the
     channel since, the digest was on a later page, not found, and posted a second time."""
     [run] = run_due(db, settings, bot, due(18, 9))
-    slack.chatter(CHANNEL, 450)
-    found = bot.find_posted(channel=CHANNEL, slot_key=run.slot_key, oldest=run.claimed_at.timestamp() - 60)
+    slack.chatter(SLACK_CHANNEL, 450)
+    found = bot.find_posted(channel=SLACK_CHANNEL, slot_key=run.slot_key, oldest=run.claimed_at.timestamp() - 60)
     assert found is not None and found.ts == run.slack_ts
     assert len(slack.attempts("conversations.history")) == 3
-    assert bot.find_posted(channel=CHANNEL, slot_key="1:not-posted", oldest=0) is None
+    assert bot.find_posted(channel=SLACK_CHANNEL, slot_key="1:not-posted", oldest=0) is None
 
 
 def test_a_digest_slack_did_not_take_goes_out_before_the_next_one_and_says_it_is_late(
@@ -438,13 +423,13 @@ def test_a_digest_slack_did_not_take_goes_out_before_the_next_one_and_says_it_is
     log(db, launch, "send", at=local(18, 15))
     slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
     [waiting] = run_due(db, settings, bot, due(18, 16))
-    assert waiting.status == DigestStatus.RETRYING and slack.posts(CHANNEL) == []
+    assert waiting.status == DigestStatus.RETRYING and slack.posts(SLACK_CHANNEL) == []
     done = run_due(db, settings, bot, local(19, 9, 10))
     assert [(r.slot_at, r.status) for r in done] == [
         (local(18, 16), DigestStatus.LATE),
         (local(19, 9), DigestStatus.LATE),
     ]
-    yesterday, today = slack.posts(CHANNEL)
+    yesterday, today = slack.posts(SLACK_CHANNEL)
     assert "Test launch · Wed 16:00" in str(yesterday["blocks"]), "it names its day"
     assert "sent late: Slack did not take it at the time" in str(yesterday["blocks"])
     assert "Test launch · 09:00" in str(today["blocks"])
@@ -457,22 +442,22 @@ def test_a_dropped_connection_before_posting_is_retried(
     slack.queue("chat.postMessage", Reply(drop=True), Reply(drop=True))
     [run] = run_due(db, settings, bot, due(18, 13))
     assert run.status == DigestStatus.SENT
-    assert len(slack.posts(CHANNEL)) == 1 and len(slack.attempts()) == 3
+    assert len(slack.posts(SLACK_CHANNEL)) == 1 and len(slack.attempts()) == 3
 
 
 def test_unreachable_slack_stays_retryable_and_goes_out_on_a_later_pass(
     db: Database, settings: Settings, slack: FakeSlack, launch: Launch
 ) -> None:
-    nowhere = BotSender(token=TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
+    nowhere = BotSender(token=SLACK_TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
     [run] = run_due(db, settings, nowhere, due(18, 13))
     assert run.status == DigestStatus.RETRYING and run.attempts == 3
     assert "Could not connect to Slack" in (run.error or "")
     assert run.next_attempt_at is not None and run.next_attempt_at > local(18, 13)
-    bot = BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda s: None)
+    bot = BotSender(token=SLACK_TOKEN, base_url=slack.api_url, sleep=lambda s: None)
     assert run_due(db, settings, bot, local(18, 13, 1)) == []  # not yet
     [again] = run_due(db, settings, bot, run.next_attempt_at)
     assert again.id == run.id and again.status == DigestStatus.SENT  # two minutes after its slot: on time
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 @pytest.mark.parametrize(
@@ -503,7 +488,7 @@ def test_permanent_errors_are_not_retried_and_say_what_to_do(
     assert len(slack.attempts()) == 1
     assert advice in caplog.text
     assert run_due(db, settings, bot, due(18, 14)) == []  # the scheduler leaves it for a person
-    assert TOKEN not in caplog.text
+    assert SLACK_TOKEN not in caplog.text
 
 
 def test_webhooks_post_and_never_guess_after_a_drop(
@@ -576,7 +561,7 @@ def test_giving_up_does_not_say_it_will_be_tried_again(
         f"Gave up after {run.attempts} attempts: Slack answered 500 (fatal_error). Send it from the Digests page "
         "once Slack answers again."
     )
-    assert slack.posts(CHANNEL) == []
+    assert slack.posts(SLACK_CHANNEL) == []
 
 
 NOT_FOUND_PAGE = (
@@ -595,7 +580,7 @@ def test_an_address_that_is_not_slacks_fails_at_once_naming_the_setting(
     sender = (
         WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
         if webhook
-        else BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda s: None)
+        else BotSender(token=SLACK_TOKEN, base_url=slack.api_url, sleep=lambda s: None)
     )
     slack.queue("webhook" if webhook else "chat.postMessage", Reply(404, NOT_FOUND_PAGE))
     [run] = run_due(db, settings, sender, due(18, 13))
@@ -630,7 +615,7 @@ def test_without_slack_digests_are_dry_runs_a_lead_can_send_later(
     assert dry.status == DigestStatus.DRY_RUN and dry.blocks and "*1* in this window" in str(dry.blocks)
     assert slack.posts() == []
     sent = digests.send_again(db, dry.id or 0, settings=settings, now=local(18, 14), sender=bot, sleep=lambda s: None)
-    assert sent.status == DigestStatus.LATE and len(slack.posts(CHANNEL)) == 1
+    assert sent.status == DigestStatus.LATE and len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_a_digest_sent_again_the_next_day_says_it_is_late_and_whose_day_it_was(
@@ -649,7 +634,7 @@ def test_a_digest_sent_again_the_next_day_says_it_is_late_and_whose_day_it_was(
             db, run.id or 0, settings=settings, now=local(19, 9, 30), sender=bot, sleep=lambda s: None
         )
         assert again.status == DigestStatus.LATE
-        message = slack.posts(CHANNEL)[-1]
+        message = slack.posts(SLACK_CHANNEL)[-1]
         slot = "Wed 13:00" if run is failed else "Wed 16:00"
         assert message["blocks"][0]["text"]["text"] == f"Test launch · {slot}"
         assert message["blocks"][1]["elements"][0]["text"].endswith(f" · {note}")
@@ -682,7 +667,7 @@ def test_a_digest_by_hand_that_slack_held_up_says_it_is_late_and_whose_day_it_wa
     assert pressed.status == DigestStatus.RETRYING
     [posted_run] = [r for r in run_due(db, settings, bot, local(19, 8, 40)) if r.kind == DigestKind.MANUAL]
     assert posted_run.status == DigestStatus.LATE
-    [posted] = [m for m in slack.posts(CHANNEL) if m["metadata"]["event_payload"]["slot_key"] == pressed.slot_key]
+    [posted] = [m for m in slack.posts(SLACK_CHANNEL) if m["metadata"]["event_payload"]["slot_key"] == pressed.slot_key]
     assert posted["blocks"][0]["text"]["text"] == "Test launch · Wed 14:37"
     assert posted["blocks"][1]["elements"][0]["text"].endswith(" · sent late: Slack did not take it at the time")
     assert posted_run.text == posted["text"] and posted["text"].startswith("Test launch · Wed 14:37 · sent late: ")
@@ -710,7 +695,9 @@ def test_sending_by_hand_again_replaces_the_one_slack_did_not_take(
     assert second.status == DigestStatus.SENT and second.window_start == first.window_start
     done = run_due(db, settings, bot, local(18, 14, 30))
     assert [r for r in done if r.kind == DigestKind.MANUAL] == []
-    by_hand = [m for m in slack.posts(CHANNEL) if m["metadata"]["event_payload"]["slot_key"].split(":")[1] == "manual"]
+    by_hand = [
+        m for m in slack.posts(SLACK_CHANNEL) if m["metadata"]["event_payload"]["slot_key"].split(":")[1] == "manual"
+    ]
     assert [m["metadata"]["event_payload"]["slot_key"] for m in by_hand] == [second.slot_key]
     statuses = {r.slot_key: r.status for r in runs(db)}
     assert statuses[first.slot_key] == DigestStatus.REPLACED and statuses[second.slot_key] == DigestStatus.SENT
@@ -758,7 +745,7 @@ def two_day_launch(db: Database, slug: str) -> Launch:
         db,
         slug=slug,
         hypotheses=("send",),
-        slack_channel=CHANNEL,
+        slack_channel=SLACK_CHANNEL,
         starts_on=dt.date(2026, 11, 18),
         ends_on=dt.date(2026, 11, 19),
     )
@@ -797,13 +784,13 @@ def test_the_last_evening_of_a_launch_gets_a_closing_digest(
     [closing] = run_due(db, settings, bot, local(20, 0, 1))
     assert closing.status == DigestStatus.SENT and closing.kind == DigestKind.SCHEDULED
     assert (closing.window_start, closing.window_end) == (local(19, 16), local(20, 0))
-    posted = str(slack.posts(CHANNEL)[-1]["blocks"])
+    posted = str(slack.posts(SLACK_CHANNEL)[-1]["blocks"])
     assert "final tally" in posted and "day 2 of 2" in posted and "*3* in this window" in posted
     assert run_due(db, settings, bot, due(20, 9)) == [], "once"
     # By hand the morning after, as Preview shows: that last window again, not an empty one.
     by_hand = digests.send_now(db, ending, settings=settings, now=local(20, 9), sender=bot, sleep=lambda s: None)
     assert (by_hand.window_start, by_hand.window_end) == (local(19, 16), local(20, 0))
-    assert "*3* in this window" in str(slack.posts(CHANNEL)[-1]["blocks"])
+    assert "*3* in this window" in str(slack.posts(SLACK_CHANNEL)[-1]["blocks"])
 
 
 def test_a_midnight_digest_time_sends_none_at_the_start_and_counts_the_evening_as_today(
@@ -815,7 +802,7 @@ def test_a_midnight_digest_time_sends_none_at_the_start_and_counts_the_evening_a
         db,
         slug="midnight",
         hypotheses=("send",),
-        slack_channel=CHANNEL,
+        slack_channel=SLACK_CHANNEL,
         starts_on=dt.date(2026, 11, 18),
         ends_on=dt.date(2026, 11, 19),
         digest_times=["00:00", "16:00"],
@@ -850,7 +837,7 @@ def test_the_closing_digest_is_next_after_the_last_days_last_digest_and_is_never
     log(db, ending, "send", at=local(19, 20))
     [late] = run_due(db, settings, bot, due(20, 2))  # down from before midnight to two hours after
     assert late.status == DigestStatus.LATE and (late.window_start, late.window_end) == (local(19, 16), local(20, 0))
-    assert "*1* in this window" in str(slack.posts(CHANNEL)[-1]["blocks"])
+    assert "*1* in this window" in str(slack.posts(SLACK_CHANNEL)[-1]["blocks"])
 
 
 def test_cli_send_says_a_digest_slack_did_not_take_is_kept_and_when_it_is_retried(
@@ -858,7 +845,7 @@ def test_cli_send_says_a_digest_slack_did_not_take_is_kept_and_when_it_is_retrie
 ) -> None:
     """It said "Not sent (retrying): …" and exited 1, so operators sent it again: each a post once Slack
     was back. And it waited out Slack's rate limit, minutes at a terminal, where the page does not."""
-    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_API_URL": slack.api_url}
     slack.queue("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "600"}))
     result = CliRunner().invoke(cli, ["digest", "send", launch.slug], env=env)
     assert result.exit_code == 1
@@ -868,7 +855,7 @@ def test_cli_send_says_a_digest_slack_did_not_take_is_kept_and_when_it_is_retrie
 
 def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: Launch) -> None:
     log(db, launch, "bankid", at=local(18, 10))
-    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_API_URL": slack.api_url}
     runner = CliRunner()
     due = runner.invoke(cli, ["digest", "run-due", "--now", "2026-11-18T09:00:00+01:00"], env=env)
     assert due.exit_code == 0, due.output
@@ -912,14 +899,14 @@ def test_a_past_moment_run_by_hand_posts_its_digest_as_late_and_checks_no_spike_
     morning's spike alert as if it were happening."""
     for minute in range(0, 42, 3):
         log(db, launch, "send", at=local(18, 10, minute))
-    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_API_URL": slack.api_url}
     with time_machine.travel(local(19, 10, 59), tick=False):
         spike = CliRunner().invoke(cli, ["digest", "run-due", "--now", "2026-11-18T12:55:00+01:00"], env=env)
         due = CliRunner().invoke(cli, ["digest", "run-due", "--now", "2026-11-18T13:00:00+01:00"], env=env)
     assert spike.exit_code == 0 and "spike alerts: not checked, as --now is in the past" in spike.output
     assert due.exit_code == 0, due.output
     assert f"{launch.id}:2026-11-18T12:00Z: late" in due.output
-    [posted] = slack.posts(CHANNEL)  # the digest, and no alert
+    [posted] = slack.posts(SLACK_CHANNEL)  # the digest, and no alert
     assert posted["text"].startswith("Test launch · Wed 13:00 · sent late: 14 enquiries"), posted["text"]
     assert posted["blocks"][1]["elements"][0]["text"].endswith(" · sent late: Launch Tally was not running at the time")
     [run] = [r for r in runs(db) if r.status != DigestStatus.MISSED]
@@ -928,7 +915,7 @@ def test_a_past_moment_run_by_hand_posts_its_digest_as_late_and_checks_no_spike_
     with time_machine.travel(local(18, 12, 56), tick=False):
         now_pass = CliRunner().invoke(cli, ["digest", "run-due", "--now", "2026-11-18T12:55:00+01:00"], env=env)
     assert "spike alerts" not in now_pass.output and "alert " in now_pass.output, now_pass.output
-    assert len(slack.posts(CHANNEL)) == 2
+    assert len(slack.posts(SLACK_CHANNEL)) == 2
 
 
 def test_a_digest_retried_past_its_five_minutes_says_it_is_late_as_the_page_records(
@@ -941,7 +928,7 @@ def test_a_digest_retried_past_its_five_minutes_says_it_is_late_as_the_page_reco
     assert waiting.status == DigestStatus.RETRYING
     [again] = run_due(db, settings, bot, local(18, 13, 8))
     assert again.status == DigestStatus.LATE
-    [posted] = slack.posts(CHANNEL)
+    [posted] = slack.posts(SLACK_CHANNEL)
     assert posted["blocks"][0]["text"]["text"] == "Test launch · 13:00"
     assert posted["blocks"][1]["elements"][0]["text"].endswith(" · sent late: Slack did not take it at the time")
 
@@ -950,12 +937,12 @@ def test_a_late_digest_posted_after_midnight_names_its_day_however_little_late(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
 ) -> None:
     """ "22:00" posted at 00:30 reads as tonight's, though it is less than three hours late."""
-    make_launch(db, digest_times=["22:00"], slack_channel=CHANNEL, hypotheses=("send",))
+    make_launch(db, digest_times=["22:00"], slack_channel=SLACK_CHANNEL, hypotheses=("send",))
     slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
     run_due(db, settings, bot, due(18, 22))
     [again] = run_due(db, settings, bot, local(19, 0, 30))
     assert again.slot_at == local(18, 22) and again.status == DigestStatus.LATE
-    assert slack.posts(CHANNEL)[0]["blocks"][0]["text"]["text"] == "Test launch · Wed 22:00"
+    assert slack.posts(SLACK_CHANNEL)[0]["blocks"][0]["text"]["text"] == "Test launch · Wed 22:00"
 
 
 def test_a_process_that_died_mid_send_is_taken_over_without_a_double_post(
@@ -977,11 +964,11 @@ def test_a_process_that_died_mid_send_is_taken_over_without_a_double_post(
     from app.slack import blocks as slack_blocks
 
     text, blocks = slack_blocks.build(content)
-    bot.post(channel=CHANNEL, text=text, blocks=blocks, slot_key=run.slot_key)
+    bot.post(channel=SLACK_CHANNEL, text=text, blocks=blocks, slot_key=run.slot_key)
     assert run_due(db, settings, bot, local(18, 13, 5)) == []  # still someone else's
     [taken] = run_due(db, settings, bot, due(18, 13) + digests.STALE_CLAIM + dt.timedelta(seconds=1))
     assert taken.id == run.id and taken.status in (DigestStatus.SENT, DigestStatus.LATE)
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_a_digest_posted_on_time_whose_outcome_was_not_saved_is_recorded_as_posted_then(
@@ -994,14 +981,14 @@ def test_a_digest_posted_on_time_whose_outcome_was_not_saved_is_recorded_as_post
     assert run is not None
     run = digests._store_content(db, run, launch, now=local(18, 13), settings=settings, late=False)
     with time_machine.travel(local(18, 13) + dt.timedelta(seconds=40), tick=False):  # Slack's ts for the message
-        bot.post(channel=CHANNEL, text=run.text, blocks=run.blocks, slot_key=run.slot_key)
+        bot.post(channel=SLACK_CHANNEL, text=run.text, blocks=run.blocks, slot_key=run.slot_key)
     [taken] = run_due(db, settings, bot, due(18, 13) + digests.STALE_CLAIM + dt.timedelta(minutes=10))
     assert taken.id == run.id and taken.status == DigestStatus.SENT
     assert taken.sent_at is not None and taken.sent_at - (local(18, 13) + dt.timedelta(seconds=40)) < dt.timedelta(
         seconds=1
     )
     assert taken.text == run.text and "sent late" not in taken.text
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_an_enquiry_still_committing_at_a_digests_time_is_in_that_digest(
@@ -1045,7 +1032,7 @@ def test_three_processes_on_one_postgresql_send_one_message(
 
     if db.is_sqlite:
         pytest.skip("this run uses SQLite; the PostgreSQL run covers it")
-    env = {**os.environ, "TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    env = {**os.environ, "TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_API_URL": slack.api_url}
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "app", "digest", "run-due", "--now", "2026-11-18T09:00:00+01:00"],
@@ -1058,7 +1045,7 @@ def test_three_processes_on_one_postgresql_send_one_message(
     ]
     outputs = [p.communicate(timeout=60)[0] for p in processes]
     assert all(p.returncode == 0 for p in processes), outputs
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
     # Composed as at --now, posted by the real clock: weeks after its slot, so "late".
     assert sum("late" in out for out in outputs) == 1
     assert [r.status for r in runs(db)] == [DigestStatus.LATE]
@@ -1115,7 +1102,7 @@ def test_a_claim_taken_over_during_a_long_pass_is_not_posted_again_by_the_proces
     slack.queue("chat.postMessage", *[refused] * 4)  # the first attempt, and slack-sdk's three retries of it
     digests.run_due(db, settings=settings, now=due(18, 9), sender=bot, sleep=slow_pause, clock=clock)
     assert [r.status for r in other_pass[0]] == [DigestStatus.LATE]
-    assert len(slack.posts(CHANNEL)) == 1
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
     assert [r.status for r in runs(db)] == [DigestStatus.LATE]
 
 
@@ -1130,7 +1117,7 @@ def test_sending_a_retrying_digest_by_hand_looks_first(
     again = digests.send_again(
         db, run.id or 0, settings=settings, now=local(18, 9, 1), sender=bot, sleep=lambda s: None
     )
-    assert again.status == DigestStatus.SENT and len(slack.posts(CHANNEL)) == 1
+    assert again.status == DigestStatus.SENT and len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_a_webhook_digest_abandoned_mid_send_is_left_for_a_person(
@@ -1152,7 +1139,7 @@ def test_a_channel_name_that_cannot_be_looked_up_says_what_to_do(
     [run] = run_due(db, settings, bot, due(18, 9))
     assert run.status == DigestStatus.FAILED
     assert "channel's ID" in (run.error or "") and "channels:read" in (run.error or "")
-    assert slack.posts(CHANNEL) == []
+    assert slack.posts(SLACK_CHANNEL) == []
 
 
 def test_slots_before_a_launch_went_live_are_not_missed(
@@ -1206,7 +1193,7 @@ def test_a_schedule_edited_after_slots_passed_sends_no_digest_for_slots_that_wer
         (local(18, 9), DigestStatus.SENT),
         (local(18, 13), DigestStatus.SENT),
     ]  # nothing "missed"
-    assert len(slack.posts(CHANNEL)) == 2
+    assert len(slack.posts(SLACK_CHANNEL)) == 2
     # The next slot of the new schedule is sent as ever (London's 13:00 is 14:00 in Oslo).
     [next_one] = run_due(db, settings, bot, local(18, 14, 1) if "timezone" in fields else local(18, 16, 1))
     assert next_one.status == DigestStatus.SENT
@@ -1225,7 +1212,7 @@ def test_a_last_day_moved_into_the_past_still_gets_its_closing_digest_late(
     [closing] = run_due(db, settings, bot, local(20, 8, 1))
     assert (closing.window_start, closing.window_end) == (local(19, 16), local(20, 0))
     assert closing.status == DigestStatus.LATE
-    posted = slack.posts(CHANNEL)[-1]
+    posted = slack.posts(SLACK_CHANNEL)[-1]
     assert posted["blocks"][0]["text"]["text"] == "Test launch · final tally"
     assert "*2* in this window" in str(posted["blocks"])  # 17:00 and 22:00
     # Not "Launch Tally was not running": it ran; the end was moved.
@@ -1241,7 +1228,7 @@ def test_a_last_day_moved_behind_a_digest_already_posted_repeats_no_window(
         run_due(db, settings, bot, slot)
     _edit_launch(db, settings, launch, local(20, 10), ends_on=dt.date(2026, 11, 19))
     assert run_due(db, settings, bot, local(20, 10, 1)) == []
-    assert len(slack.posts(CHANNEL)) == 2
+    assert len(slack.posts(SLACK_CHANNEL)) == 2
 
 
 def test_a_digest_composed_after_a_relink_counts_it_though_its_pass_read_the_launch_before(
@@ -1386,7 +1373,7 @@ def test_a_digest_composed_after_its_window_leaves_out_hypotheses_added_since(
 
 
 def test_attempts_within_a_pass_pause_2_then_8_seconds(db: Database, settings: Settings, launch: Launch) -> None:
-    nowhere = BotSender(token=TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
+    nowhere = BotSender(token=SLACK_TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
     slept: list[float] = []
     done = digests.run_due(db, settings=settings, now=due(18, 13), sender=nowhere, sleep=slept.append)
     [run] = [r for r in done if r.status != DigestStatus.MISSED]
@@ -1397,7 +1384,7 @@ def test_attempts_within_a_pass_pause_2_then_8_seconds(db: Database, settings: S
 def test_an_unreachable_slack_is_given_up_after_max_passes_with_growing_pauses(
     db: Database, settings: Settings, launch: Launch
 ) -> None:
-    nowhere = BotSender(token=TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
+    nowhere = BotSender(token=SLACK_TOKEN, base_url="http://127.0.0.1:9/api/", sleep=lambda s: None)
     now = due(18, 13)
     [run] = run_due(db, settings, nowhere, now)
     waits: list[int] = []
@@ -1456,7 +1443,7 @@ def test_one_launch_whose_digest_cannot_be_composed_does_not_hold_up_the_others(
     done = run_due(db, settings, bot, due(18, 9), failed=failed)
     assert [(r.launch_id, r.status) for r in done] == [(second.id, DigestStatus.SENT)]
     assert failed == [launch.slug]
-    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.api_url}
+    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_API_URL": slack.api_url}
     cli_pass = CliRunner().invoke(cli, ["digest", "run-due", "--now", local(18, 13).isoformat()], env=env)
     assert cli_pass.exit_code == 1, cli_pass.output
     assert f"{launch.slug}: digests failed" in cli_pass.output and f"{second.id}:" in cli_pass.output

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 import time_machine
 
@@ -20,22 +18,10 @@ from app.db import Database
 from app.models import DigestStatus, Enquiry
 from app.slack.client import BotSender
 from app.tallies import UNSPECIFIED_SEGMENT, counting, tally
+from tests.conftest import SLACK_CHANNEL
 from tests.factories import fresh, log, make_launch
 from tests.fakes.slack_server import FakeSlack
-from tests.test_digests import CHANNEL, TOKEN, due, local, run_due
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack().running() as fake:
-        fake.add_channel(CHANNEL)
-        yield fake
-
-
-@pytest.fixture
-def bot(slack: FakeSlack) -> BotSender:
-    return BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda seconds: None)
-
+from tests.test_digests import due, local, run_due
 
 CHANNELS = [f"ch{i}" for i in range(25)]
 SEGMENTS = [f"seg{i}" for i in range(40)]
@@ -58,7 +44,7 @@ def _counted_shown_and_digested(db: Database, settings: Settings, bot: BotSender
     launch = make_launch(
         db,
         hypotheses=("a", "b"),
-        slack_channel=CHANNEL,
+        slack_channel=SLACK_CHANNEL,
         starts_on=dt.date(2026, 11, 18),
         channels=CHANNELS,
         segments=SEGMENTS,
@@ -99,7 +85,7 @@ def _counted_shown_and_digested(db: Database, settings: Settings, bot: BotSender
     done = run_due(db, settings, bot, due(18, 13), failed=failed)
     assert not failed
     assert [r.status for r in done if r.status == DigestStatus.SENT]
-    digest = slack.posts(CHANNEL)[-1]
+    digest = slack.posts(SLACK_CHANNEL)[-1]
     assert "60 enquiries" in digest["text"], digest["text"]
 
     with time_machine.travel(local(18, 13, 5), tick=False):

@@ -36,12 +36,12 @@ from app.main import create_app
 from app.models import DigestStatus, Launch
 from app.observability import metrics
 from app.slack.client import BotSender
-from tests.conftest import DIGEST_SETTLE, WebUser, make_settings
+from tests.conftest import DIGEST_SETTLE, SLACK_CHANNEL, WebUser, make_settings
 from tests.factories import make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
 from tests.helpers import JSON
 from tests.processes import free_port, tally_process
-from tests.test_alerts import CHANNEL, local, log_many
+from tests.test_alerts import local, log_many
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 API_ROUTE = "/api/v1/launches/{slug}/enquiries"
@@ -164,10 +164,10 @@ def test_a_short_metrics_token_is_refused_at_start(database_url: str) -> None:
 
 
 def test_digest_and_alert_runs_are_counted_by_status(client: TestClient, db: Database, settings: Settings) -> None:
-    launch = unique_launch(db, slack_channel=CHANNEL, starts_on=dt.date(2026, 11, 18))
+    launch = unique_launch(db, slack_channel=SLACK_CHANNEL, starts_on=dt.date(2026, 11, 18))
     before = scrape(client)
     with FakeSlack().running() as slack:
-        slack.add_channel(CHANNEL)
+        slack.add_channel(SLACK_CHANNEL)
         bot = BotSender(token="xoxb-test-token", base_url=slack.api_url, sleep=lambda s: None)
         [sent] = digests.run_due(
             db, settings=settings, now=local(18, 9) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None

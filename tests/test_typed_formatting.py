@@ -6,10 +6,8 @@ page, which shows what Slack got. The notification's fallback text stays plain a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlmodel import select
 
 from app.config import Settings
@@ -17,24 +15,13 @@ from app.db import Database
 from app.models import Hypothesis
 from app.slack.blocks import WORD_JOINER, typed
 from app.slack.client import BotSender
+from tests.conftest import SLACK_CHANNEL
 from tests.factories import log, make_launch
 from tests.fakes.slack_server import FakeSlack
-from tests.test_digests import CHANNEL, TOKEN, due, local, run_due
+from tests.test_digests import due, local, run_due
 
 SEND = "Can't find the *Send* button in `Pay`"
 THEME_NOTE = "Widget ~home~ vanished"
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack().running() as fake:
-        fake.add_channel(CHANNEL)
-        yield fake
-
-
-@pytest.fixture
-def bot(slack: FakeSlack) -> BotSender:
-    return BotSender(token=TOKEN, base_url=slack.api_url, sleep=lambda seconds: None)
 
 
 def _mrkdwn(blocks: list[dict[str, Any]]) -> str:
@@ -53,7 +40,7 @@ def test_typed_marks_reach_slack_and_the_digests_page_as_typed(
         db,
         name="Pay_App *5*",
         hypotheses=("send", "bankid"),
-        slack_channel=CHANNEL,
+        slack_channel=SLACK_CHANNEL,
         starts_on=dt.date(2026, 11, 18),
         channels=["phone", "chat_*vip*"],
     )
@@ -75,7 +62,7 @@ def test_typed_marks_reach_slack_and_the_digests_page_as_typed(
             if (day, hour) < (20, 13):
                 run_due(db, settings, bot, due(day, hour))
     run_due(db, settings, bot, due(20, 13))
-    post = slack.posts(CHANNEL)[-1]
+    post = slack.posts(SLACK_CHANNEL)[-1]
     mrkdwn = _mrkdwn(post["blocks"])
     # Each typed mark is held between word joiners, where Slack does not read it as formatting; with
     # the (invisible) joiners taken out, every character is as typed.
