@@ -82,6 +82,15 @@ class Selection:
             return self.end
         return max(self.start, min(self.end, self.now))
 
+    def over(self, bucket_end: dt.datetime) -> bool:
+        """Whether a bucket of this range ending at ``bucket_end`` is over, its counts final: its end has
+        passed, and it is not the range's last bucket cut at now (today so far, the last 7 days up to now),
+        which ends at ``now`` but is still filling. (Judged by the end alone, today's row of a range=today
+        export said complete, and a sheet averaging complete days took half a day in as a whole one.)"""
+        if self.now is None:
+            return False
+        return bucket_end < self.now or (bucket_end == self.now and bucket_end != self.end)
+
     @cached_property
     def retired_channels(self) -> tuple[str, ...]:
         """Channels the launch no longer offers that its enquiries were logged with, for the filter chips

@@ -286,6 +286,18 @@ def test_daily_stops_at_today_and_marks_it_under_way(
         by_day = {as_text(r[0]): as_text(r[4]) for r in found}
         assert by_day == {"2026-11-16": "true", "2026-11-17": "true", "2026-11-18": "false"}, format
         assert len(found) == 3 * 5, format
+    # The ranges that end now (the page's own export links carry range=today while a launch runs): today
+    # is under way there too, though its row ends at now; a past day cut short by an exact time is over.
+    for range_, expected in (
+        ("range=today", {"2026-11-18": "false"}),
+        ("range=7d", {"2026-11-16": "true", "2026-11-17": "true", "2026-11-18": "false"}),
+        ("range=since-digest", {"2026-11-16": "true", "2026-11-17": "true", "2026-11-18": "false"}),
+        ("from=2026-11-17&to=2026-11-17T12:00%2B01:00", {"2026-11-17": "true"}),
+    ):
+        for format in ("csv", "xlsx"):
+            response = export(client, token, f"format={format}&what=daily&{range_}")
+            _, *found = csv_rows(response) if format == "csv" else xlsx_rows(response, "daily")
+            assert {as_text(r[0]): as_text(r[4]) for r in found} == expected, (range_, format)
     series = client.get(f"/api/v1/launches/{SLUG}/series?from=2026-11-18&to=2026-11-18", headers=auth(token))
     assert [b["complete"] for b in series.json()["buckets"]] == [False]
 

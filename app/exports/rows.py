@@ -192,7 +192,7 @@ def daily_rows(
         bucket = by_day.get(day)
         counts = bucket.by_hypothesis if bucket else {}
         day_end = bucket.end if bucket else launches.day_bounds(day, tz)[1]
-        complete = day_end <= now
+        complete = selection.over(day_end)
         for h in hypotheses:
             # Before it counted, a 0 would read as "nobody called about it": its calls were "other" then.
             count = None if day_end <= since[h.id] else counts.get(h.id or 0, 0)

@@ -273,7 +273,7 @@ def get_series(
                     key: None if b.end <= since else b.by_hypothesis.get(hypothesis_id or 0, 0)
                     for hypothesis_id, key, since in counted
                 },
-                complete=b.end <= now,
+                complete=selection.over(b.end),
             )
             for b in buckets
         ],
