@@ -11,7 +11,7 @@ route that takes one, as the enquiry POSTs always have.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import params
@@ -25,7 +25,8 @@ from app.errors import ErrorBody, TallyError
 
 # An enquiry is a channel, a segment, up to 20 keys and a 500-character note: a few hundred bytes.
 MAX_ENQUIRY_BODY = 16 * 1024
-# Forms and the hypothesis-file upload (256 KB, checked again by its route) with room to spare.
+# Forms, with room to spare. The hypothesis-file import has a limit of its own (routes.launches.MAX_IMPORT_BODY):
+# the largest file the app exports is over 2 MB.
 MAX_BODY = 1024 * 1024
 # The OpenAPI document's 413 for every call that takes a body but the enquiry POSTs (16 KB, their own):
 # answered by BodyLimitMiddleware, declared by each route (a generated client knows only what is).
@@ -95,19 +96,24 @@ async def read_limited(request: Request, limit: int = MAX_ENQUIRY_BODY) -> bytes
 
 
 class BodyLimitMiddleware:
-    """413 for any request body over ``limit``: at once when declared, else when it gets there."""
+    """413 for any request body over ``limit`` (or the limit ``limits`` gives its method and path): at once
+    when declared, else when it gets there."""
 
-    def __init__(self, app: ASGIApp, *, limit: int = MAX_BODY) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int = MAX_BODY, limits: Mapping[tuple[str, str], int] | None = None
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.limits = dict(limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limits.get((scope["method"], scope["path"]), self.default)
         length = declared_length(scope["headers"])
-        if length is not None and length > self.limit:
-            await _refuse(scope, send, self.limit)
+        if length is not None and length > limit:
+            await _refuse(scope, send, limit)
             return
         received = 0
         started = refused = False
@@ -121,9 +127,9 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     if not started:
-                        await _refuse(scope, send, self.limit)
+                        await _refuse(scope, send, limit)
                     refused = True
                     return {"type": "http.disconnect"}
             return message

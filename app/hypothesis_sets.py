@@ -78,11 +78,19 @@ _FIX_AHEAD = N_("{value} is later than now ({now}): give the time the fix reache
 FIX_CLOCK_SKEW = dt.timedelta(minutes=5)
 # Letters and signs drawn as nothing: the Hangul fillers, the braille blank.
 _BLANK_SIGNS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Drawn as nothing, and written by YAML only as escapes (\uFEFF, \U0010FFFF: up to 10 bytes for one
+# character): dropped from texts, as runs of spaces are made one, so no set exports past MAX_FILE_BYTES.
+_WRITTEN_ESCAPED = re.compile("[\ufeff\ufffe\uffff\U0010ffff]")
 _INVISIBLE_TEXT = N_("has only invisible characters (such as a zero-width space): write something here")
 _FIX_WITHOUT_STATUS = N_(
     "no fix has shipped with this status: set the status to fix shipped to record when it shipped, or leave the "
     "time out"
 )
+
+
+def _plain_text(value: str) -> str:
+    """``value`` on one line, runs of spaces one space, without the characters of ``_WRITTEN_ESCAPED``."""
+    return " ".join(_WRITTEN_ESCAPED.sub("", value).split())
 
 
 def _shown(value: str) -> str:
@@ -158,7 +166,7 @@ class HypothesisSpec(BaseModel):
             # A NUL (which PostgreSQL refuses outright) or another control character, as YAML's "\0" writes it.
             raise TextValueError(_CONTROL_TEXT)
         # Before the length checks, so a text of only spaces is refused as empty.
-        return " ".join(value.split()) if isinstance(value, str) else value
+        return _plain_text(value) if isinstance(value, str) else value
 
     @field_validator("text")
     @classmethod
@@ -279,7 +287,7 @@ class LaunchFile(BaseModel):
         # As the editor strips what is typed: a name of spaces is refused as empty, in a file too. Runs of
         # spaces and line breaks are one space, as in hypothesis texts: a browser drops a line break from
         # the launch form's one-line field, and its next save stored "PayApp 5new look".
-        return " ".join(value.split()) if isinstance(value, str) else value
+        return _plain_text(value) if isinstance(value, str) else value
 
     @field_validator("name")
     @classmethod
@@ -392,7 +400,17 @@ _Loader.add_implicit_resolver(
 )
 
 
-MAX_FILE_BYTES = 256 * 1024  # as the web upload; a hypothesis set is a few KB
+# The largest file the app's own export writes, so that every set it takes imports back (the web
+# upload and its Apply, the CLI): 500 hypotheses with every field at its longest (text and fix
+# link 500 characters, area and owner team 100, a 64-character key, a fix time, the largest expected
+# rate), every character one of 4 bytes in UTF-8 (an emoji; æøå are 2), and the launch's own fields and
+# lists (500 channels, segments and digest times) at their limits: 2,512,900 bytes, 2,454 KB, measured
+# by tests/test_largest_set.py, which fails when a limit moves past this. A set is a few KB; at 256 KB,
+# 480 hypotheses of long English texts exported a file no import took back. Characters YAML writes only
+# as escapes of up to 10 bytes each (a byte-order mark, U+FFFE) are dropped from texts (_WRITTEN_ESCAPED).
+# Read off the event loop: the slowest file of this size (a line break every few characters) took 2.5
+# times as long as the largest set, 8.5 s on a busy 2-vCPU machine (docs/benchmarks.md).
+MAX_FILE_BYTES = 2_560 * 1024
 MAX_DEPTH = 20  # a set needs 4 levels (launch, hypotheses, item, field)
 _TOO_DEEP = Text(N_("nested too deeply (at most {most} levels)"), most=MAX_DEPTH)
 # Counted while the file is read, so a hostile one stops there, not after all of it is scanned and built
@@ -698,10 +716,12 @@ class ParsedFile:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _too_large(size: int) -> Text:
+def too_large(size: int) -> Text:
+    """What a file of ``size`` bytes, over ``MAX_FILE_BYTES``, is told; rounded up, so a file a byte over
+    is not said to be as large as the most a file may be."""
     return Text(
         N_("the file is {size} KB; a hypothesis file may be at most {most} KB"),
-        size=f"{size / 1024:.0f}",
+        size=-(-size // 1024),
         most=MAX_FILE_BYTES // 1024,
     )
 
@@ -723,7 +743,7 @@ def parse_text(text: str, *, path: str = "<text>", now: dt.datetime | None = Non
     ``now``: the moment it is imported, for its fix times (``fix_times_checked``)."""
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", errors="surrogatepass")) > MAX_FILE_BYTES:
         size = len(text.encode("utf-8", errors="surrogatepass"))
-        return ParsedFile(path, None, [Problem(path, 1, "", _too_large(size))])
+        return ParsedFile(path, None, [Problem(path, 1, "", too_large(size))])
     try:
         node, data = _read_yaml(text)
     except _Refused as exc:
@@ -840,7 +860,7 @@ def parse_files(paths: Iterable[str | Path], *, now: dt.datetime | None = None) 
         try:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:  # refused unread
-                parsed.append(ParsedFile(str(path), None, [Problem(str(path), 1, "", _too_large(size))]))
+                parsed.append(ParsedFile(str(path), None, [Problem(str(path), 1, "", too_large(size))]))
                 continue
             with path.open("rb") as file:
                 text = file.read(MAX_FILE_BYTES + 1).decode("utf-8")

@@ -251,7 +251,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *NOT_COMPRESSED),
     )
     app.add_middleware(HeadAsGet)  # HEAD for every GET route (FastAPI's routes answer it 405)
-    app.add_middleware(BodyLimitMiddleware)  # outermost of ours: a huge body is refused before anything reads it
+    # Outermost of ours: a huge body is refused before anything reads it.
+    app.add_middleware(BodyLimitMiddleware, limits={("POST", "/launches"): launches.MAX_IMPORT_BODY})
     app.mount("/static", StaticAssets(directory=STATIC), name="static")
 
     app.include_router(health.router)

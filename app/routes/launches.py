@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple, NoReturn
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,20 @@ from app.web import render
 
 router = APIRouter()
 
-MAX_UPLOAD = 256 * 1024
+
+class Upload(NamedTuple):
+    """A hypothesis file sent to import: its name, its bytes (none of a file over the limit, which is not
+    read) and its size."""
+
+    filename: str
+    raw: bytes
+    size: int
+
+
+# A file at the limit re-sent by the import's Apply form (multipart, so as it is, but every line break
+# as CR LF, as a browser sends a textarea's): twice the file at most (a file of empty lines), and the
+# form's few other fields.
+MAX_IMPORT_BODY = 2 * hypothesis_sets.MAX_FILE_BYTES + 64 * 1024
 
 
 def _local_time(value: str, timezone: str, *, field: str) -> dt.datetime:
@@ -169,7 +182,7 @@ def export(slug: str, viewer: CurrentViewer, session: SessionDep) -> Response:
     )
 
 
-@router.post("/launches")
+@router.post("/launches", form_limits={"max_part_size": MAX_IMPORT_BODY})
 async def create_or_import(
     request: Request,
     viewer: RequireLead,
@@ -188,10 +201,16 @@ async def create_or_import(
     that would change a launch that exists is shown first, with what it changes; the lead's Apply
     sends it again (``file_text``) with ``seen``, the launch as it was shown."""
     upload = None
+    most = hypothesis_sets.MAX_FILE_BYTES
     if file is not None and file.filename:
-        upload = (file.filename, await file.read(MAX_UPLOAD + 1))
+        # Starlette counted the file's bytes as they came: one over the limit is not read.
+        raw = await file.read(most + 1) if (file.size or 0) <= most else b""
+        upload = Upload(file.filename, raw, max(file.size or 0, len(raw)))
     elif file_text:
-        upload = (filename or "upload.yaml", file_text.encode("utf-8", errors="replace"))
+        # The browser sent the file's line breaks as CR LF: back to what the file had (an export's LF), so a
+        # file at the limit is still within it.
+        raw = file_text.replace("\r\n", "\n").encode("utf-8", errors="replace")
+        upload = Upload(filename or "upload.yaml", raw, len(raw))
     # The rest in a worker thread: parsing a slow or hostile file, and the database, which may wait for
     # the launch's row (another edit, an import), must not block the event loop.
     return await run_in_threadpool(
@@ -211,7 +230,7 @@ async def create_or_import(
 
 def _spec_of(
     session: Session,
-    upload: tuple[str, bytes] | None,
+    upload: Upload | None,
     *,
     slug: str,
     name: str,
@@ -221,9 +240,9 @@ def _spec_of(
     """The launch an uploaded file, or the short form, asks for; ``Invalid`` saying what is wrong. A
     file's fix times are checked against ``now``, the moment it is imported."""
     if upload is not None:
-        filename, raw = upload
-        if len(raw) > MAX_UPLOAD:
-            raise Invalid(Text(N_("That file is over 256 KB; a hypothesis set is a few KB.")), field="file")
+        filename, raw, size = upload
+        if size > hypothesis_sets.MAX_FILE_BYTES:  # refused unread, as the CLI refuses it
+            _refuse([hypothesis_sets.Problem(filename, 1, "", hypothesis_sets.too_large(size))])
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -240,13 +259,7 @@ def _spec_of(
             ) from None
         parsed = hypothesis_sets.parse_text(text, path=filename, now=now)
         if parsed.launch is None:
-            nothing = Text(N_("Nothing was imported."))
-            raise Invalid(
-                "\n".join([*(str(p) for p in parsed.problems), nothing]),
-                field="file",
-                # Each problem where it is (file, line, field as written in the file) and what is wrong.
-                details=[*((p.place, p.message) for p in parsed.problems), ("", nothing)],
-            )
+            _refuse(parsed.problems)
         return parsed.launch
     spec = hypothesis_sets.revalidate({"slug": slug.strip(), "name": name.strip(), "starts_on": starts_on})
     if launches.find_by_slug(session, spec.slug) is not None:
@@ -254,7 +267,18 @@ def _spec_of(
     return spec
 
 
-def _shown_if_exists(session: Session, upload: tuple[str, bytes] | None, slug: str) -> str | None:
+def _refuse(problems: list[hypothesis_sets.Problem]) -> NoReturn:
+    """``Invalid`` for a file that is not imported, listing its problems."""
+    nothing = Text(N_("Nothing was imported."))
+    raise Invalid(
+        "\n".join([*(str(p) for p in problems), nothing]),
+        field="file",
+        # Each problem where it is (file, line, field as written in the file) and what is wrong.
+        details=[*((p.place, p.message) for p in problems), ("", nothing)],
+    )
+
+
+def _shown_if_exists(session: Session, upload: Upload | None, slug: str) -> str | None:
     """For a file over a launch that exists, the launch as the lead is shown it (``_shown``)."""
     existing = launches.find_by_slug(session, slug) if upload is not None else None
     return _shown(session, existing) if existing is not None else None
@@ -266,7 +290,7 @@ def _create_or_import(
     session: Session,
     settings: Settings,
     now: dt.datetime,
-    upload: tuple[str, bytes] | None,
+    upload: Upload | None,
     *,
     slug: str,
     name: str,
@@ -311,8 +335,8 @@ def _create_or_import(
             viewer=viewer,
             launch=launches.get_by_slug(session, spec.slug),
             changes=changes,
-            file_text=upload[1].decode("utf-8", errors="replace"),
-            filename=upload[0],
+            file_text=upload.raw.decode("utf-8", errors="replace"),
+            filename=upload.filename,
             seen=before,
             changed_since=bool(seen),
         )
