@@ -503,3 +503,30 @@ def test_saving_the_launch_form_keeps_a_name_imported_with_a_line_break(
         page.get_by_role("button", name="Save launch").click()
     assert again.value.status == 200
     assert stored() == ("PayApp 5 new look", "Pay ments")
+
+
+def test_a_file_over_a_launch_is_applied_from_the_page_that_shows_it(
+    page: Page, live_server: LiveServer, db: Database, people: People
+) -> None:
+    """Apply sends the file back from the page's textarea, as multipart (URL-encoded, a 4-byte character
+    was 12 bytes of body, and a file near the size limit went past the body's), each line break as CR LF."""
+    make_launch(db, slug=SLUG, name="Spring launch", hypotheses=("billing", "login"))
+    text = (
+        f"slug: {SLUG}\nname: Vårslipp 🚀\nstarts_on: 2026-11-16\n"
+        "hypotheses:\n  - key: billing\n    text: Fakturaen er feil – æøå ÆØÅ 😀\n"
+        "  - key: login\n    text: |-\n      Får ikke logget inn\n      med BankID\n"
+    )
+    sign_in(page, people.lead.username, "/")
+    page.locator("#import-file").set_input_files(
+        files=[{"name": "spring.yaml", "mimeType": "application/yaml", "buffer": text.encode()}]
+    )
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_role("button", name="Apply these changes")).to_be_visible()
+    with page.expect_request(lambda r: r.url.endswith("/launches") and r.method == "POST") as sent:
+        page.get_by_role("button", name="Apply these changes").click()
+    assert (sent.value.header_value("content-type") or "").startswith("multipart/form-data")
+    expect(page.get_by_role("heading", name="Edit: Vårslipp 🚀", level=1)).to_be_visible()
+    with db.session() as session:
+        launch = session.exec(select(Launch).where(Launch.slug == SLUG)).one()
+        texts = {h.key: h.text for h in hypothesis_sets.current_spec(session, launch).hypotheses}
+    assert texts == {"billing": "Fakturaen er feil – æøå ÆØÅ 😀", "login": "Får ikke logget inn med BankID"}
