@@ -411,6 +411,11 @@ _Loader.add_implicit_resolver(
 # Read off the event loop: the slowest file of this size (a line break every few characters) took 2.5
 # times as long as the largest set, 8.5 s on a busy 2-vCPU machine (docs/benchmarks.md).
 MAX_FILE_BYTES = 2_560 * 1024
+# Lines, counted before parsing too: PyYAML's pure-Python scanner spends microseconds on every line, and a
+# file of MAX_FILE_BYTES with a line break every few characters took 8.5 s, two and a half times the
+# largest set. The largest export has 4,388 lines; four times as many leaves room for comments and blank
+# lines between hypotheses.
+MAX_LINES = 20_000
 MAX_DEPTH = 20  # a set needs 4 levels (launch, hypotheses, item, field)
 _TOO_DEEP = Text(N_("nested too deeply (at most {most} levels)"), most=MAX_DEPTH)
 # Counted while the file is read, so a hostile one stops there, not after all of it is scanned and built
@@ -726,6 +731,12 @@ def too_large(size: int) -> Text:
     )
 
 
+def too_many_lines(lines: int) -> Text:
+    return Text(
+        N_("the file has {lines} lines; a hypothesis file may have at most {most}"), lines=lines, most=MAX_LINES
+    )
+
+
 def _read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     """The composed node tree and the data built from it, parsed once. Raises ``yaml.YAMLError``,
     ``_Refused``, or (from PyYAML's constructors) ``ValueError`` and kin for a value an explicit tag cannot hold."""
@@ -744,6 +755,8 @@ def parse_text(text: str, *, path: str = "<text>", now: dt.datetime | None = Non
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", errors="surrogatepass")) > MAX_FILE_BYTES:
         size = len(text.encode("utf-8", errors="surrogatepass"))
         return ParsedFile(path, None, [Problem(path, 1, "", too_large(size))])
+    if (lines := text.count("\n") + (not text.endswith("\n"))) > MAX_LINES:
+        return ParsedFile(path, None, [Problem(path, MAX_LINES + 1, "", too_many_lines(lines))])
     try:
         node, data = _read_yaml(text)
     except _Refused as exc:
