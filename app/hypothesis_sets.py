@@ -755,8 +755,8 @@ def parse_text(text: str, *, path: str = "<text>", now: dt.datetime | None = Non
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", errors="surrogatepass")) > MAX_FILE_BYTES:
         size = len(text.encode("utf-8", errors="surrogatepass"))
         return ParsedFile(path, None, [Problem(path, 1, "", too_large(size))])
-    if (lines := text.count("\n") + (not text.endswith("\n"))) > MAX_LINES:
-        return ParsedFile(path, None, [Problem(path, MAX_LINES + 1, "", too_many_lines(lines))])
+    if (line_count := text.count("\n") + (not text.endswith("\n"))) > MAX_LINES:
+        return ParsedFile(path, None, [Problem(path, MAX_LINES + 1, "", too_many_lines(line_count))])
     try:
         node, data = _read_yaml(text)
     except _Refused as exc:

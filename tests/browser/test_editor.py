@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Locator, Page, expect
+from playwright.sync_api import Browser, Dialog, FilePayload, Locator, Page, expect
 from sqlmodel import col, select
 
 from app import auth, hypothesis_sets
@@ -518,7 +518,7 @@ def test_a_file_over_a_launch_is_applied_from_the_page_that_shows_it(
     )
     sign_in(page, people.lead.username, "/")
     page.locator("#import-file").set_input_files(
-        files=[{"name": "spring.yaml", "mimeType": "application/yaml", "buffer": text.encode()}]
+        files=[FilePayload(name="spring.yaml", mimeType="application/yaml", buffer=text.encode())]
     )
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_role("button", name="Apply these changes")).to_be_visible()
