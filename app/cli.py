@@ -644,7 +644,7 @@ def digest_run_due(
         db,
         settings=config,
         now=moment,
-        sender=sender_from(config),
+        sender=sender_from(config, rate_limit_retries=0),  # as the scheduler's: see DigestScheduler
         alerts_done=alerts,
         clock=now,
         failed=failed,

@@ -593,6 +593,7 @@ def run_due(
     check_alerts: bool = True,
     alerts_done: list[Alert] | None = None,
     failed: list[str] | None = None,
+    running_since: dt.datetime | None = None,
 ) -> list[DigestRun]:
     """Everything the scheduler does at ``now``: send due slots (those ``settle``
     has passed since, by ``clock``; late within the grace period), record older
@@ -604,7 +605,10 @@ def run_due(
     own) or ``now`` is in the past by ``clock`` (``looks_back``), spike alerts at
     ``now`` (app/insight/alerts.py); the alerts dealt with are added to
     ``alerts_done`` when it is given. An alert that fails is logged, never raised:
-    the digests are done by then."""
+    the digests are done by then.
+
+    ``running_since``: since when the process calling has been running (the scheduler's), so that a
+    digest late although it was running at its time says it was held up, not that the app was down."""
     clock = clock or (lambda: now)
     if check_alerts and looks_back(now, clock()):
         # A spike then, posted now, would read as one now (and be claimed, so never posted when it was).
@@ -614,7 +618,18 @@ def run_due(
     done = _resume(db, settings=settings, now=now, sender=sender, launch_ids=launch_ids, sleep=sleep, clock=clock)
     for launch in live_launches(db, launch_ids):
         try:
-            done.extend(_due_slots(db, launch, settings=settings, now=now, sender=sender, sleep=sleep, clock=clock))
+            done.extend(
+                _due_slots(
+                    db,
+                    launch,
+                    settings=settings,
+                    now=now,
+                    sender=sender,
+                    sleep=sleep,
+                    clock=clock,
+                    running_since=running_since,
+                )
+            )
         except Exception:
             # One launch whose digest cannot be composed or stored must not hold up the others' (nor the
             # alerts after them). A slot it had claimed is taken over as abandoned by a later pass.
@@ -643,6 +658,7 @@ def _due_slots(
     sender: Sender | None,
     sleep: Sleep,
     clock: Clock,
+    running_since: dt.datetime | None = None,
 ) -> list[DigestRun]:
     """The launch's slots that fell due and have no run yet: sent, or recorded as missed."""
     done = []
@@ -674,13 +690,25 @@ def _due_slots(
         # moment posts now, by the real clock, and a digest of yesterday's 13:00 must say so.
         posted_at = clock()
         late = is_late(run, posted_at, settings)
-        # A closing digest late because an edit moved the launch's end into the past: Launch Tally ran.
-        cause = "moved" if slot_at == schedule.closing_slot(launch) and launch.updated_at > slot_at else "down"
+        cause = _late_cause(launch, slot_at, settled=settled, running_since=running_since)
         run = _store_content(
             db, run, launch, now=now, settings=settings, late=late, late_cause=cause, posted_at=posted_at
         )
         done.append(deliver(db, run, launch, sender=sender, clock=clock, sleep=sleep, late=late))
     return done
+
+
+def _late_cause(
+    launch: Launch, slot_at: dt.datetime, *, settled: dt.timedelta, running_since: dt.datetime | None
+) -> str:
+    """Why a digest composed late by this pass is late, as it tells Slack (slack_blocks.DigestContent)."""
+    if slot_at == schedule.closing_slot(launch) and launch.updated_at > slot_at:
+        return "moved"  # an edit moved the launch's end into the past: Launch Tally ran
+    if running_since is not None and running_since <= slot_at + settled:
+        # The scheduler was running when the digest fell due: the passes ahead of it (other launches'
+        # digests while Slack was slow, the alert check) held it up.
+        return "delayed"
+    return "down"
 
 
 def _resume(

@@ -16,9 +16,10 @@ from app import digests
 from app.config import Settings
 from app.db import Database
 from app.jobs.scheduler import DigestScheduler, triggers_for
-from app.models import DayTally, Launch, LaunchStatus
-from tests.conftest import DIGEST_SETTLE
+from app.models import DayTally, DigestRun, DigestStatus, Launch, LaunchStatus
+from tests.conftest import DIGEST_SETTLE, SLACK_CHANNEL, SLACK_TOKEN, make_settings
 from tests.factories import log, make_launch
+from tests.fakes.slack_server import FakeSlack, Reply
 from tests.processes import free_port, tally_process
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -194,3 +195,60 @@ def test_stopping_while_the_first_pass_schedules_a_launch_does_not_hang(
     go_on.set()  # the pass goes on to add the launch's jobs
     stopping.join(15)
     assert not stopping.is_alive(), "the scheduler's shutdown hung"
+
+
+def _runs_of(db: Database, launch: Launch) -> list[DigestRun]:
+    with db.session() as session:
+        return list(session.exec(select(DigestRun).where(DigestRun.launch_id == launch.id)))
+
+
+def test_one_channels_rate_limit_holds_up_no_other_launchs_digest(db: Database, slack: FakeSlack) -> None:
+    """Slack rate-limited one launch's channel for a minute at a time. The scheduler's sender waited it
+    out in slack-sdk, three times per attempt, three attempts: 11 minutes under the scheduler's lock, and
+    the other launch's 09:00 digest went out at 09:11, "sent late: Launch Tally was not running"."""
+    settings = make_settings(db.url, slack_bot_token=SLACK_TOKEN, slack_api_url=slack.api_url)
+    limited = make_launch(db, slug="limited", starts_on=dt.date(2026, 11, 18), slack_channel=SLACK_CHANNEL)
+    other = make_launch(db, slug="other", starts_on=dt.date(2026, 11, 18), slack_channel="#other")
+    rate_limited = Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "60"}, channel=SLACK_CHANNEL)
+    slack.queue("chat.postMessage", *[rate_limited] * 12)
+    nine = dt.datetime(2026, 11, 18, 9, 0, tzinfo=OSLO)
+    with time_machine.travel(nine - dt.timedelta(hours=1), tick=False) as traveller:
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            traveller.shift(seconds)
+
+        scheduler = DigestScheduler(db, settings, sleep=sleep)
+        traveller.move_to(nine + DIGEST_SETTLE)
+        scheduler.run_due()
+    assert slept == []
+    [waiting] = _runs_of(db, limited)
+    assert waiting.status == DigestStatus.RETRYING and len(slack.attempts()) == 2  # one each
+    # Slack's minute is honoured by the next pass instead.
+    assert waiting.next_attempt_at is not None and waiting.next_attempt_at >= nine + dt.timedelta(seconds=60)
+    [sent] = _runs_of(db, other)
+    assert sent.status == DigestStatus.SENT and "late" not in str(slack.posts("#other")[0]["blocks"])
+
+
+@pytest.mark.parametrize(
+    ("running_since", "note"),
+    [
+        (dt.timedelta(hours=-1), "sent late"),  # running, held up by the passes ahead of it
+        (dt.timedelta(minutes=6), "sent late: Launch Tally was not running at the time"),  # started after
+    ],
+)
+def test_a_late_digest_says_it_was_not_running_only_when_it_was_not(
+    db: Database, slack: FakeSlack, running_since: dt.timedelta, note: str
+) -> None:
+    """A cron job that waited for the scheduler's lock behind a slow pass (the alert check, other
+    launches' digests while Slack was slow) went out late saying Launch Tally was not running."""
+    settings = make_settings(db.url, slack_bot_token=SLACK_TOKEN, slack_api_url=slack.api_url)
+    make_launch(db, starts_on=dt.date(2026, 11, 18), slack_channel=SLACK_CHANNEL)
+    nine = dt.datetime(2026, 11, 18, 9, 0, tzinfo=OSLO)
+    with time_machine.travel(nine + running_since, tick=False) as traveller:
+        scheduler = DigestScheduler(db, settings)
+        traveller.move_to(nine + DIGEST_SETTLE + dt.timedelta(minutes=6))
+        scheduler.run_due()
+    [message] = slack.posts(SLACK_CHANNEL)
+    assert message["blocks"][1]["elements"][0]["text"].endswith(f"· {note}")

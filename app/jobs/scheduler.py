@@ -25,6 +25,7 @@ import datetime as dt
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -81,10 +82,19 @@ def _clock() -> dt.datetime:
 
 
 class DigestScheduler:
-    def __init__(self, db: Database, settings: Settings, *, blocking: bool = False) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, *, blocking: bool = False, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.db = db
         self.settings = settings
-        self.sender = sender_from(settings)
+        self._sleep = sleep
+        # slack-sdk does not wait out rate limits here: its waits (up to a minute, three times, each
+        # attempt) held every other launch's digest and the alerts behind the lock below. A pass waits
+        # out a short Retry-After itself and leaves a longer one to a later pass (app/slack/delivery.py).
+        self.sender = sender_from(settings, sleep=sleep, rate_limit_retries=0)
+        # A digest that goes out late although this process was running at its time was held up by the
+        # passes ahead of it, not by the app being down: it must not say "not running" (digests.run_due).
+        self.running_since = _clock()
         scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler: BaseScheduler = scheduler_class(
             timezone=dt.UTC,
@@ -137,7 +147,9 @@ class DigestScheduler:
                     launch_ids=launch_ids,
                     check_alerts=False,  # their own job below
                     clock=_clock,
+                    sleep=self._sleep,
                     failed=failed,
+                    running_since=self.running_since,
                 )
             # Not a pass while a launch's digests keep failing: the last pass's age then shows it (each
             # failure was logged with its cause).
@@ -154,7 +166,9 @@ class DigestScheduler:
                 now = _clock()
                 # clock: an alert's sent_at is when Slack took it, so the digest being composed meanwhile,
                 # which lists alerts sent since its window began, and the next one agree on which has it.
-                alerts.run_alerts(self.db, settings=self.settings, now=now, sender=self.sender, clock=_clock)
+                alerts.run_alerts(
+                    self.db, settings=self.settings, now=now, sender=self.sender, clock=_clock, sleep=self._sleep
+                )
             metrics.scheduler_passed("alerts", now=now)
         except Exception:
             log.exception("spike alert check at %s failed", now.isoformat())

@@ -124,7 +124,8 @@ class DigestContent:
     late: bool = False
     # Why it is late: "down" (no scheduler ran at its time), "undelivered" (composed on time, but Slack
     # did not take it then; sent after retries or once a process came back), "by_hand" (a dry run
-    # sent from the Digests page), or "moved" (a closing digest whose end an edit moved into the past).
+    # sent from the Digests page), "moved" (a closing digest whose end an edit moved into the past), or
+    # "delayed" (the scheduler ran at its time, but the passes ahead of it held it up).
     late_cause: str = "down"
     alerts: list[AlertLine] = field(default_factory=list)  # spike alerts sent since the previous digest
     new_in_other: list[ThemeLine] = field(default_factory=list)  # up to three rising themes
@@ -529,7 +530,7 @@ def _totals(content: DigestContent, compared: str, *, bold: bool) -> str:
 
 
 def _late_note(content: DigestContent) -> str:
-    if content.late_cause in ("by_hand", "moved"):
+    if content.late_cause in ("by_hand", "moved", "delayed"):
         return _("sent late")
     if content.late_cause == "undelivered":
         return _("sent late: Slack did not take it at the time")

@@ -3,8 +3,9 @@
 Each is claimed in the database before it is sent (its row's unique key: a
 digest's slot key, an alert's claim key) and delivered the same way:
 
-* up to ``ATTEMPTS_PER_PASS`` attempts in a pass, ``PAUSES`` apart (a short
-  Retry-After instead, when Slack asks for one; a long one ends the pass);
+* up to ``ATTEMPTS_PER_PASS`` attempts in a pass, ``PAUSES`` apart (a
+  Retry-After instead, when Slack asks for one no longer than they are; a longer
+  one ends the pass, and ``next_pass`` waits at least that long);
 * after a failure that may have posted (a dropped connection, a 5xx) the
   channel is searched for the key before posting again (a webhook cannot
   search: the pass ends there, for a person to look);
@@ -32,13 +33,17 @@ from sqlmodel import SQLModel
 from app.db import Database
 from app.errors import NotFound
 from app.models import DigestStatus
-from app.slack.client import MAX_RATE_LIMIT_WAIT, Posted, Sender, SlackError
+from app.slack.client import Posted, Sender, SlackError
 
 log = logging.getLogger(__name__)
 
 STALE_CLAIM = dt.timedelta(minutes=10)  # a claim this old belongs to a process that died
 ATTEMPTS_PER_PASS = 3
 PAUSES = (2.0, 8.0)  # seconds between attempts within one pass
+# The longest Retry-After waited out within a pass. The scheduler posts one message after another under
+# one lock: a channel's rate limit of a minute, waited out there, held up every other launch's digest
+# and the spike alerts for minutes, and they went out marked late. Longer: the pass ends (next_pass).
+LONGEST_RATE_LIMIT_PAUSE = max(PAUSES)
 MAX_PASSES = 12  # then a person has to act
 
 Sleep = Callable[[float], None]
@@ -135,7 +140,7 @@ def post_with_retries(
                 # is no dropped connection, as the webhook's find_posted would have put it).
                 break
             check_first = check_first or exc.maybe_posted
-            if exc.retry_after is not None and exc.retry_after > MAX_RATE_LIMIT_WAIT:
+            if exc.retry_after is not None and exc.retry_after > LONGEST_RATE_LIMIT_PAUSE:
                 break  # Slack asks for a long pause: leave it to a later pass, do not block the scheduler
             if attempt + 1 < ATTEMPTS_PER_PASS:
                 pause = exc.retry_after if exc.retry_after is not None else PAUSES[min(attempt, len(PAUSES) - 1)]

@@ -31,6 +31,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
     store: bool = False  # keep the message as if posted, before answering (or dropping)
+    channel: str | None = None  # only for a call about this channel (by name), as Slack's rate limits are
 
 
 @dataclass
@@ -97,10 +98,14 @@ class FakeSlack:
 
     # --- the server -----------------------------------------------------------------
 
-    def _next_reply(self, method: str) -> Reply | None:
+    def _next_reply(self, method: str, body: dict[str, Any]) -> Reply | None:
+        channel = str(body.get("channel", "")).removeprefix("#")
         with self._lock:
-            queued = self._queued.get(method)
-            return queued.pop(0) if queued else None
+            queued = self._queued.get(method, [])
+            for n, reply in enumerate(queued):
+                if reply.channel is None or reply.channel.removeprefix("#") == channel:
+                    return queued.pop(n)
+            return None
 
     def _store(self, channel: str, body: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel_id(channel)
@@ -118,7 +123,7 @@ class FakeSlack:
 
     def handle(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> Reply:
         self.calls.append(Call(method, body, headers))
-        reply = self._next_reply(method)
+        reply = self._next_reply(method, body)
         if method == "webhook":
             if reply is not None:
                 if reply.store:
