@@ -721,13 +721,16 @@ def _resume(
     sleep: Sleep,
     clock: Clock,
 ) -> list[DigestRun]:
-    ids = {launch.id for launch in live_launches(db, launch_ids)}
+    # Of any launch, not only live ones: a digest composed while its launch was live is the launch's
+    # record, and Slack should get it. The final tally waiting to be retried when a lead closed the
+    # launch stayed "will retry" for good.
+    of_launches = () if launch_ids is None else (col(DigestRun.launch_id).in_(list(launch_ids)),)
     with db.session() as session:
         waiting = list(
             session.exec(
                 select(DigestRun)
                 .where(
-                    col(DigestRun.launch_id).in_(ids),
+                    *of_launches,
                     sa.or_(
                         sa.and_(col(DigestRun.status) == DigestStatus.RETRYING, col(DigestRun.next_attempt_at) <= now),
                         sa.and_(

@@ -27,7 +27,7 @@ from app.cli import cli
 from app.config import Settings
 from app.db import Database
 from app.insight import relink
-from app.models import DigestKind, DigestRun, DigestStatus, Hypothesis, Launch, SlotTally
+from app.models import DigestKind, DigestRun, DigestStatus, Hypothesis, Launch, LaunchStatus, SlotTally
 from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender, WebhookSender
@@ -791,6 +791,37 @@ def test_the_last_evening_of_a_launch_gets_a_closing_digest(
     by_hand = digests.send_now(db, ending, settings=settings, now=local(20, 9), sender=bot, sleep=lambda s: None)
     assert (by_hand.window_start, by_hand.window_end) == (local(19, 16), local(20, 0))
     assert "*3* in this window" in str(slack.posts(SLACK_CHANNEL)[-1]["blocks"])
+
+
+def test_a_closed_launchs_digest_left_waiting_still_goes_out(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    """Slack was down at the launch's end, and a lead then closed the launch: its final tally, waiting
+    to be retried, stayed "will retry" for good (only live launches' runs were taken up again), and so
+    did a claim on it whose process died. It was composed while the launch was live: it is its record."""
+    ending = two_day_launch(db, "ending")
+    for slot in (due(19, 9), due(19, 13), due(19, 16)):
+        run_due(db, settings, bot, slot)
+    slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
+    [closing] = run_due(db, settings, bot, local(20, 0, 1))
+    assert closing.status == DigestStatus.RETRYING and closing.next_attempt_at is not None
+    _edit_launch(db, settings, ending, local(20, 0, 2), status=LaunchStatus.CLOSED)
+    # Taken up by a process that died before it posted: its claim is left behind.
+    assert digests._take_over(db, closing, expect=DigestStatus.RETRYING, now=closing.next_attempt_at) is not None
+    assert run_due(db, settings, bot, closing.next_attempt_at + dt.timedelta(minutes=5)) == []
+    [sent] = run_due(db, settings, bot, closing.next_attempt_at + digests.STALE_CLAIM + dt.timedelta(minutes=1))
+    assert (sent.id, sent.status) == (closing.id, DigestStatus.LATE)
+    final = slack.posts(SLACK_CHANNEL)[-1]
+    assert final["blocks"][0]["text"]["text"] == "Test launch · final tally"
+    assert len(slack.posts(SLACK_CHANNEL)) == 4
+    # And one still waiting when the launch was closed is retried at its time.
+    slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
+    other = two_day_launch(db, "other")
+    [waiting] = run_due(db, settings, bot, local(20, 0, 1), launch_ids=[other.id])
+    _edit_launch(db, settings, other, local(20, 0, 2), status=LaunchStatus.CLOSED)
+    assert waiting.next_attempt_at is not None
+    [retried] = run_due(db, settings, bot, waiting.next_attempt_at)
+    assert (retried.id, retried.status) == (waiting.id, DigestStatus.SENT)
 
 
 def test_a_midnight_digest_time_sends_none_at_the_start_and_counts_the_evening_as_today(
