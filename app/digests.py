@@ -81,6 +81,14 @@ WEBHOOK_MAY_HAVE_POSTED = template(
         "if it is not there."
     )
 )
+# A lead moved the launch's dates after the digest was composed (its start later, its end earlier).
+OUTSIDE_DATES = template(
+    N_(
+        "Not sent: this digest covers {window}, outside the launch's dates since they were changed ({dates}), so "
+        "its enquiries count nowhere now. Use Send now for the launch's numbers as they are; to send this one, "
+        "move the dates back first."
+    )
+)
 GAVE_UP = template(
     N_("Gave up after {attempts} attempts: {reason} Send it from the Digests page once Slack answers again.")
 )
@@ -129,17 +137,21 @@ def _composed_scheduled(launch: Launch) -> tuple[sa.ColumnElement[bool], ...]:
 
 def chain_start(session: Session, launch: Launch, before: dt.datetime) -> dt.datetime:
     """Where the next scheduled digest's window begins: the end of the last one
-    composed before ``before``, or the launch's start."""
+    composed before ``before``, or the launch's start. Not a digest that ended before the launch's
+    start (composed before a lead moved the start later): the first digest after the new start covered
+    days before it ("18 Nov 13:00 – 20 Nov 09:00 · day 1"), not the release day from midnight."""
+    launch_start = launches.window(launch)[0]
     last = session.exec(
         select(DigestRun.window_end)
         .where(
             *_composed_scheduled(launch),
             col(DigestRun.window_end) <= before,
+            col(DigestRun.window_end) > launch_start,
         )
         .order_by(col(DigestRun.window_end).desc())
         .limit(1)
     ).first()
-    return last if last is not None else launches.window(launch)[0]
+    return last if last is not None else launch_start
 
 
 def since_digest_start(session: Session, launch: Launch, now: dt.datetime) -> dt.datetime | None:
@@ -158,7 +170,10 @@ def since_digest_start(session: Session, launch: Launch, now: dt.datetime) -> dt
 def _previous_start(
     session: Session, launch: Launch, window_start: dt.datetime, window_end: dt.datetime
 ) -> dt.datetime:
-    """The start of the window before this one (to show ↑/↓): the previous digest's, or one of equal length."""
+    """The start of the window before this one (to show ↑/↓): the previous digest's, or one of equal
+    length; from the launch's start at the earliest (a digest of before a lead moved the start later
+    covers days that count nowhere now)."""
+    launch_start = launches.window(launch)[0]
     previous = session.exec(
         select(DigestRun.window_start)
         .where(
@@ -168,8 +183,8 @@ def _previous_start(
         .limit(1)
     ).first()
     if previous is not None:
-        return previous
-    return max(window_start - (window_end - window_start), launches.window(launch)[0])
+        return max(previous, launch_start)
+    return max(window_start - (window_end - window_start), launch_start)
 
 
 def compared_with(
@@ -245,7 +260,9 @@ def compose(
     # exist then, so it is neither seen nor "not seen" in it (with its expected rate), as the page shows "–".
     listed = [h for h in hypotheses if since[h.key] < window_end]
     today = counts(min(day_start, window_end), window_end)
-    since_launch = counts(launch_start, window_end)
+    # Not before the launch's start, if a digest of a window outside its dates ever gets here (the
+    # counts are clipped to the launch; this window would end before it starts).
+    since_launch = counts(launch_start, max(window_end, launch_start))
     return slack_blocks.DigestContent(
         launch_name=launch.name,
         slot_label=_slot_label(launch, slot_at, posted_at=posted_at or now, late=late),
@@ -711,6 +728,22 @@ def _late_cause(
     return "down"
 
 
+def _outside_dates(run: DigestRun, launch: Launch) -> i18n.Text | None:
+    """Why ``run`` cannot be sent, when its window is outside the launch's dates as they are now (a lead
+    moved them after it was composed); else None. Composed again as late, it crashed (a window ending
+    before the launch's start): Send to Slack answered 500, and a retry stayed "sending" for good."""
+    start, end = launches.window(launch)
+    if start < run.window_end and run.window_start < end:
+        return None
+    tz = launches.zone(launch)
+    return i18n.Text(
+        OUTSIDE_DATES,
+        window=f"{i18n.format_day_time(run.window_start.astimezone(tz))} – "
+        f"{i18n.format_day_time(run.window_end.astimezone(tz))}",
+        dates=f"{i18n.format_date(launch.starts_on)} – {i18n.format_date(launch.ends_on)}",
+    )
+
+
 def _resume(
     db: Database,
     *,
@@ -752,6 +785,9 @@ def _resume(
             stale = run.status == DigestStatus.PENDING
             if stale and taken.blocks and (found := _found_in_slack(db, taken, launch, sender, settings)):
                 done.append(found)
+                continue
+            if (outside := _outside_dates(taken, launch)) is not None:
+                done.append(_fail(db, taken, launch, outside))
                 continue
             posted_at = clock()
             late = is_late(run, posted_at, settings)
@@ -934,6 +970,8 @@ def send_again(
             f"This digest is {run.status.value}: only dry runs and failed digests can be sent again.",
             code="digest_not_resendable",
         )
+    if (outside := _outside_dates(run, launch)) is not None:
+        raise Conflict(outside, code="digest_outside_dates")
     taken = _take_over(db, run, expect=run.status, now=now)
     if taken is None:
         raise Conflict("Someone else is sending this digest right now.", code="digest_busy")

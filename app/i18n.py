@@ -170,6 +170,9 @@ ERROR_TEXTS = {
     "slack_not_configured": N_("Slack is not set up for Launch Tally yet: ask an admin to set it up."),
     "digest_not_resendable": N_("Only digests that failed, wait to be retried or were dry runs can be sent again."),
     "digest_busy": N_("Someone else is sending this digest right now."),
+    "digest_outside_dates": N_(
+        "This digest's window is outside the launch's dates since they were changed: it is not sent."
+    ),
     "invalid_format": N_("Downloads come as CSV or XLSX: choose one of them."),
     "invalid_what": N_("A download holds the enquiries or the counts per day: choose one of them."),
 }

@@ -26,6 +26,7 @@ from app import dashboard, digests, hypothesis_sets, launches, ranges, schedule,
 from app.cli import cli
 from app.config import Settings
 from app.db import Database
+from app.errors import Conflict
 from app.insight import relink
 from app.models import DigestKind, DigestRun, DigestStatus, Hypothesis, Launch, LaunchStatus, SlotTally
 from app.recording.record import NewEnquiry, insert_many
@@ -1228,6 +1229,53 @@ def test_a_schedule_edited_after_slots_passed_sends_no_digest_for_slots_that_wer
     # The next slot of the new schedule is sent as ever (London's 13:00 is 14:00 in Oslo).
     [next_one] = run_due(db, settings, bot, local(18, 14, 1) if "timezone" in fields else local(18, 16, 1))
     assert next_one.status == DigestStatus.SENT
+
+
+def test_the_first_digest_after_the_start_was_moved_later_covers_from_the_new_start(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Digests went out on the 18th; then a lead moved the release to the 20th. The first digest after
+    it covered "18 Nov 13:00 – 20 Nov 09:00 · day 1" and said "↑1 on the one before", where the guide
+    says the first digest covers from midnight on the release day."""
+    for moment in (local(18, 10), local(18, 14), local(19, 10), local(20, 8)):
+        log(db, launch, "send", at=moment)
+    for slot in (due(18, 9), due(18, 13)):
+        run_due(db, settings, bot, slot)
+    _edit_launch(db, settings, launch, local(18, 13, 10), starts_on=dt.date(2026, 11, 20))
+    [first] = run_due(db, settings, bot, due(20, 9))
+    assert (first.window_start, first.window_end) == (local(20, 0), local(20, 9))
+    text = " ".join(str(b) for b in first.blocks)
+    assert "Enquiries 00:00–09:00 · day 1 of" in text
+    assert "*1* in this window · *1* today · *1* since launch" in text  # nothing before it to compare with
+
+
+def test_a_digest_outside_the_launchs_new_dates_is_refused_or_failed_with_why_instead_of_crashing(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """The 09:00 digest was a dry run and the 13:00 one waited for Slack when a lead moved the release to
+    the 20th. Sending the dry run crashed (a window ending before the launch's start: HTTP 500), and the
+    retry crashed at every pass, staying "sending" for good."""
+    [dry] = run_due(db, settings, None, due(18, 9))
+    slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
+    [waiting] = run_due(db, settings, bot, due(18, 13))
+    assert (dry.status, waiting.status) == (DigestStatus.DRY_RUN, DigestStatus.RETRYING)
+    _edit_launch(db, settings, launch, local(18, 14), starts_on=dt.date(2026, 11, 20))
+    [failed] = run_due(db, settings, bot, local(18, 14, 5))
+    assert (failed.id, failed.status) == (waiting.id, DigestStatus.FAILED)
+    assert (failed.error or "").startswith(
+        "Not sent: this digest covers 18 Nov 09:00 – 18 Nov 13:00, outside the launch's dates since they were "
+        "changed (20 Nov 2026 – "
+    )
+    assert (failed.error or "").endswith(
+        "so its enquiries count nowhere now. Use Send now for the launch's numbers as they are; to send this one, "
+        "move the dates back first."
+    )
+    for run in (dry, failed):
+        with pytest.raises(Conflict, match="move the dates back first") as refused:
+            digests.send_again(db, run.id or 0, settings=settings, now=local(19, 10), sender=bot)
+        assert refused.value.code == "digest_outside_dates"
+    assert slack.posts(SLACK_CHANNEL) == []
+    assert [r.status for r in runs(db)] == [DigestStatus.DRY_RUN, DigestStatus.FAILED]
 
 
 def test_a_last_day_moved_into_the_past_still_gets_its_closing_digest_late(

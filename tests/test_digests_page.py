@@ -189,6 +189,30 @@ def test_a_launch_that_has_not_started_has_no_digest_to_preview_or_send(
     assert digests_of(db, future) == [] and slack.posts("#launch") == []
 
 
+def test_send_to_slack_on_a_digest_before_the_launchs_new_start_says_why_not(
+    db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
+) -> None:
+    """A dry run composed before the lead put the release off a week: Send to Slack answered 500."""
+    digests.run_due(
+        db,
+        settings=make_settings(db.url),
+        now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC) + DIGEST_SETTLE,
+        sender=None,
+    )
+    [dry] = [r for r in digests_of(db, launch) if r.status.value == "dry_run"]
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        stored.starts_on += dt.timedelta(days=7)
+        stored.ends_on += dt.timedelta(days=7)
+    lena = WebUser(slack_app).login("lena")
+    response = lena.post(f"/digests/{dry.id}/send")
+    assert response.status_code == 409
+    shown = html.unescape(response.text)
+    assert "outside the launch's dates since they were changed" in shown and "Use Send now" in shown
+    assert slack.posts("#launch") == [] and {r.id: r.status.value for r in digests_of(db, launch)}[dry.id] == "dry_run"
+
+
 def test_the_next_digest_is_named_until_it_is_composed(db: Database, people: People, launch: Launch, web: Any) -> None:
     """At 13:00:10 the pages said the next digest was 16:00's, while 13:00's was still to come: it is
     composed once what was received before 13:00 has been committed (digests.settle)."""
