@@ -356,6 +356,17 @@ def test_a_server_error_is_retried_on_a_later_check_after_looking_in_the_channel
     assert slack.attempts("conversations.history")  # looked before posting again
 
 
+def test_an_internal_error_after_slack_stored_the_alert_is_looked_for_before_posting_again(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Slack's 200 with ok:false and internal_error may come after the message was stored, as a 5xx may."""
+    log_many(db, launch, "send", 10, start=local(18, 13, 0))
+    slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": "internal_error"}, store=True))
+    [alert] = run(db, settings, bot, local(18, 13, 30))
+    assert alert.status == DigestStatus.SENT and alert.slack_ts == slack.posts(SLACK_CHANNEL)[0]["ts"]
+    assert len(slack.posts(SLACK_CHANNEL)) == 1 and len(slack.attempts()) == 1
+
+
 def test_a_rate_limit_is_waited_out_within_the_pass(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch, pauses: list[float]
 ) -> None:

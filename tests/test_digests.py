@@ -393,6 +393,19 @@ def test_server_errors_are_retried_and_never_posted_twice(
     assert len(slack.attempts("conversations.history")) == 1
 
 
+@pytest.mark.parametrize("code", ["internal_error", "fatal_error", "request_timeout"])
+def test_an_error_slack_answers_after_storing_the_digest_is_looked_for_before_posting_again(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch, code: str
+) -> None:
+    """Slack answers these with 200 and ok:false when some part of the call may have succeeded: the
+    digest was stored, the retry posted it again without looking, and the channel had it twice."""
+    slack.queue("chat.postMessage", Reply(200, {"ok": False, "error": code}, store=True))
+    [run] = run_due(db, settings, bot, due(18, 13))
+    assert run.status == DigestStatus.SENT
+    assert len(slack.posts(SLACK_CHANNEL)) == 1 and len(slack.attempts()) == 1
+    assert len(slack.attempts("conversations.history")) == 1
+
+
 def test_a_dropped_connection_after_posting_does_not_post_twice(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:
@@ -504,7 +517,42 @@ def test_webhooks_post_and_never_guess_after_a_drop(
     assert len(slack.webhook_messages) == 2  # one each: never a second copy of the 13:00 digest
     slack.queue("webhook", Reply(404, "channel_not_found"))
     [refused] = run_due(db, settings, hook, due(18, 16))
-    assert refused.status == DigestStatus.FAILED and "does not know the channel" in (refused.error or "")
+    assert refused.status == DigestStatus.FAILED and "webhook's channel was deleted" in (refused.error or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "advice"),
+    [
+        (
+            404,
+            "channel_not_found",
+            "The webhook's channel was deleted or archived: create a new incoming webhook for an existing "
+            "channel and set SLACK_WEBHOOK_URL.",
+        ),
+        (
+            410,
+            "channel_is_archived",
+            "The webhook's channel is archived: unarchive it, or create a new incoming webhook for another "
+            "channel and set SLACK_WEBHOOK_URL.",
+        ),
+        (
+            403,
+            "posting_to_general_channel_denied",
+            "Only admins may post in the webhook's channel: create a new incoming webhook for another channel "
+            "and set SLACK_WEBHOOK_URL.",
+        ),
+    ],
+)
+def test_a_webhooks_channel_errors_say_what_to_do_about_the_webhook(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch, status: int, code: str, advice: str
+) -> None:
+    """A webhook posts to the channel it was made for, whatever the launch says: "Slack does not know
+    the channel the webhook's channel: check the launch's Slack channel" sent the lead to a setting
+    that changes nothing."""
+    hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
+    slack.queue("webhook", Reply(status, code))
+    [run] = run_due(db, settings, hook, due(18, 9))
+    assert (run.status, run.error, run.attempts) == (DigestStatus.FAILED, advice, 1)
 
 
 @pytest.mark.parametrize(

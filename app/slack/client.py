@@ -138,6 +138,35 @@ _PERMANENT = {
 }
 PERMANENT = {code: template(text) for code, text in _PERMANENT.items()}
 
+# A webhook posts to the channel it was made for, whatever the launch says: its advice is about the webhook.
+_WEBHOOK_PERMANENT = {
+    "channel_not_found": N_(
+        "The webhook's channel was deleted or archived: create a new incoming webhook for an existing channel "
+        "and set SLACK_WEBHOOK_URL."
+    ),
+    "is_archived": N_(
+        "The webhook's channel is archived: unarchive it, or create a new incoming webhook for another channel "
+        "and set SLACK_WEBHOOK_URL."
+    ),
+    "channel_is_archived": N_(
+        "The webhook's channel is archived: unarchive it, or create a new incoming webhook for another channel "
+        "and set SLACK_WEBHOOK_URL."
+    ),
+    "posting_to_general_channel_denied": N_(
+        "Only admins may post in the webhook's channel: create a new incoming webhook for another channel and "
+        "set SLACK_WEBHOOK_URL."
+    ),
+    "restricted_action": N_(
+        "The workspace does not allow posting in the webhook's channel: ask a Slack admin, or create a new "
+        "incoming webhook for another channel and set SLACK_WEBHOOK_URL."
+    ),
+}
+WEBHOOK_PERMANENT = PERMANENT | {code: template(text) for code, text in _WEBHOOK_PERMANENT.items()}
+
+# Answered with 200 and ok:false, these say Slack failed partway: the message may be stored all the
+# same (Slack's docs: "some aspect of the operation may have succeeded"), so a retry looks first.
+MAYBE_POSTED = frozenset({"internal_error", "fatal_error", "request_timeout"})
+
 
 class SlackError(Exception):
     def __init__(
@@ -239,9 +268,18 @@ def _shown(body: str) -> str:
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
-def _api_error(code: str, channel: str, *, status: int | None, retry_after: float | None, setting: str) -> SlackError:
+def _api_error(
+    code: str,
+    channel: str,
+    *,
+    status: int | None,
+    retry_after: float | None,
+    setting: str,
+    permanent: dict[str, str] = PERMANENT,
+) -> SlackError:
     """``code``: Slack's error code, or the body of an answer that has none. ``setting``: the variable
-    holding the address asked (SLACK_API_URL, SLACK_WEBHOOK_URL)."""
+    holding the address asked (SLACK_API_URL, SLACK_WEBHOOK_URL). ``permanent``: the advice for the
+    errors no retry fixes (``WEBHOOK_PERMANENT`` for a webhook)."""
     if status is not None and 400 <= status < 500 and status != 429 and not SLACK_CODE.fullmatch(code):
         # Not Slack answering (a wrong URL, a proxy's page): the same on every try.
         return SlackError(
@@ -250,13 +288,15 @@ def _api_error(code: str, channel: str, *, status: int | None, retry_after: floa
             permanent=True,
         )
     code = code or f"http_{status}"
-    if code in PERMANENT:
-        return SlackError(PERMANENT[code].format(channel=channel), code=code, permanent=True)
-    if status is not None and status >= 500:
-        # A server error may come after the message was stored; check before posting again.
-        return SlackError(
-            SERVER_ERROR.format(status=status, code=_shown(code)), code=code, permanent=False, maybe_posted=True
+    if code in permanent:
+        return SlackError(permanent[code].format(channel=channel), code=code, permanent=True)
+    server_error = status is not None and status >= 500
+    if server_error or code in MAYBE_POSTED:
+        # It may come after the message was stored; check before posting again.
+        said = (
+            SERVER_ERROR.format(status=status, code=_shown(code)) if server_error else SLACK_ANSWERED.format(code=code)
         )
+        return SlackError(said, code=code, permanent=False, maybe_posted=True)
     return SlackError(SLACK_ANSWERED.format(code=_shown(code)), code=code, permanent=False, retry_after=retry_after)
 
 
@@ -421,6 +461,7 @@ class WebhookSender:
             status=response.status_code,
             retry_after=_retry_after(response) if response.status_code == 429 else None,
             setting="SLACK_WEBHOOK_URL",
+            permanent=WEBHOOK_PERMANENT,
         )
 
     def find_posted(self, *, channel: str, slot_key: str, oldest: float) -> Posted | None:
