@@ -801,9 +801,10 @@ def _resume(
                     db, taken, launch, now=now, settings=settings, late=True, late_cause=cause, posted_at=posted_at
                 )
             # It may have been posted already (a dropped connection, a dead process): look before
-            # posting. A webhook cannot look, so a dead process's digest fails for a person to check;
-            # a webhook retry goes ahead (webhook runs only wait for retries after errors that posted nothing).
-            check = bool(sender and (sender.can_check_channel or stale))
+            # posting. A webhook cannot look, so a dead process's digest fails for a person to check,
+            # unless it died before composing it (no blocks: nothing was sent); a webhook retry goes
+            # ahead (webhook runs only wait for retries after errors that posted nothing).
+            check = bool(sender and (sender.can_check_channel or (stale and run.blocks)))
             done.append(
                 deliver(db, taken, launch, sender=sender, clock=clock, sleep=sleep, late=late, check_first=check)
             )

@@ -1206,9 +1206,24 @@ def test_a_webhook_digest_abandoned_mid_send_is_left_for_a_person(
     hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
     run = digests.claim_slot(db, launch, local(18, 9), now=local(18, 9))
     assert run is not None
+    # Composed: its process may have posted it before it died.
+    digests._store_content(db, run, launch, now=local(18, 9), settings=settings, late=False)
     [taken] = run_due(db, settings, hook, due(18, 9) + digests.STALE_CLAIM + dt.timedelta(seconds=1))
     assert taken.status == DigestStatus.FAILED and "look in Slack" in (taken.error or "")
     assert slack.webhook_messages == []
+
+
+def test_a_webhook_digest_whose_process_died_before_composing_it_is_sent(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    """Claimed, then the process died before composing: nothing can have reached Slack, but the run
+    failed with "The connection dropped after the digest was sent … look in Slack"."""
+    hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None)
+    run = digests.claim_slot(db, launch, local(18, 9), now=local(18, 9))
+    assert run is not None and run.blocks == []
+    [taken] = run_due(db, settings, hook, due(18, 9) + digests.STALE_CLAIM + dt.timedelta(seconds=1))
+    assert (taken.id, taken.status, taken.error) == (run.id, DigestStatus.LATE, None)
+    assert len(slack.webhook_messages) == 1 and "sent late" in slack.webhook_messages[0]["text"]
 
 
 def test_a_channel_name_that_cannot_be_looked_up_says_what_to_do(
