@@ -693,15 +693,26 @@ def digest_send(slug: str) -> None:
     sender = sender_from(config)
     if sender is None:
         raise fail("Slack is not configured: set SLACK_BOT_TOKEN (or SLACK_WEBHOOK_URL), then try again.")
-    run = digests.send_now(db, launch, settings=config, now=now(), sender=sender, max_pause=digests.BY_HAND_MAX_PAUSE)
+    try:
+        run = digests.send_now(
+            db, launch, settings=config, now=now(), sender=sender, max_pause=digests.BY_HAND_MAX_PAUSE
+        )
+    except TallyError as exc:  # the one sent before may be in Slack, and Slack could not be checked
+        raise fail(exc.message) from None
     tz = launches.zone(launch)
     if run.status == DigestStatus.RETRYING and run.next_attempt_at is not None:
         # Said so, an operator does not send it again and again (each a post once Slack is back);
-        # sending again replaces this one all the same.
+        # sending again replaces this one all the same, once it is sure not to be in the channel.
         retry = run.next_attempt_at.astimezone(tz)
+        again = (
+            "It may be in the channel already: sending again looks for it there first, and replaces it only if "
+            "it is not there."
+            if run.maybe_posted
+            else "Sending again replaces it."
+        )
         raise fail(
             f"Not sent yet: {run.error} It is kept: the scheduler (tally serve or tally scheduler) tries again at "
-            f"{retry:%H:%M} ({launch.timezone}). Sending again replaces it."
+            f"{retry:%H:%M} ({launch.timezone}). {again}"
         )
     if run.status not in (DigestStatus.SENT, DigestStatus.LATE):
         raise fail(f"Not sent ({run.status.value}): {run.error}")

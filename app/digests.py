@@ -53,7 +53,7 @@ from app.observability import metrics
 from app.recording import writer
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
-from app.slack.client import Sender, SlackError
+from app.slack.client import WEBHOOKS_CHANNEL, Sender, SlackError
 from app.slack.delivery import worker_name
 from app.slack.messages import template
 
@@ -519,6 +519,7 @@ def deliver(
         sleep=sleep,
         keep_claim=claim.keep,
         max_pause=max_pause,
+        maybe_posted=run.maybe_posted,
     )
     if result.lost:
         log.warning("digest %s for %s was taken over by another process; it posts it", run.slot_key, launch.slug)
@@ -537,21 +538,31 @@ def deliver(
             attempts=attempts,
             error=None,
             next_attempt_at=None,
+            maybe_posted=False,
         )
     assert error is not None  # noqa: S101 - a pass that did not post ends with its error
+    maybe_posted = result.maybe_posted
     if error.permanent:
-        return _fail(db, run, launch, error.message, attempts=attempts)
+        return _fail(db, run, launch, error.message, attempts=attempts, maybe_posted=maybe_posted)
     if error.maybe_posted and not sender.can_check_channel:
         # A webhook cannot look in the channel: a later pass might post it twice.
-        return _fail(db, run, launch, WEBHOOK_MAY_HAVE_POSTED.format(reason=error.message), attempts=attempts)
+        reason = WEBHOOK_MAY_HAVE_POSTED.format(reason=error.message)
+        return _fail(db, run, launch, reason, attempts=attempts, maybe_posted=maybe_posted)
     pause = delivery.next_pass(error, attempts_before=run.attempts)
     if pause is None:
-        return _fail(db, run, launch, GAVE_UP.format(attempts=attempts, reason=error.message), attempts=attempts)
+        reason = GAVE_UP.format(attempts=attempts, reason=error.message)
+        return _fail(db, run, launch, reason, attempts=attempts, maybe_posted=maybe_posted)
     log.warning(
         "digest %s for %s not delivered yet (%s); next try in %s", run.slot_key, launch.slug, error.message, pause
     )
     return _save(
-        db, run, status=DigestStatus.RETRYING, attempts=attempts, error=error.message, next_attempt_at=clock() + pause
+        db,
+        run,
+        status=DigestStatus.RETRYING,
+        attempts=attempts,
+        error=error.message,
+        next_attempt_at=clock() + pause,
+        maybe_posted=maybe_posted,
     )
 
 
@@ -561,7 +572,9 @@ def mark_dry_run(
     return _save(db, run, text=text, blocks=blocks, status=DigestStatus.DRY_RUN, sent_at=at)
 
 
-def _fail(db: Database, run: DigestRun, launch: Launch, message: str, *, attempts: int | None = None) -> DigestRun:
+def _fail(
+    db: Database, run: DigestRun, launch: Launch, message: str, *, attempts: int | None = None, **changes: object
+) -> DigestRun:
     log.error("digest %s for %s failed: %s", run.slot_key, launch.slug, message)
     return _save(
         db,
@@ -570,6 +583,7 @@ def _fail(db: Database, run: DigestRun, launch: Launch, message: str, *, attempt
         error=message,
         next_attempt_at=None,
         attempts=run.attempts if attempts is None else attempts,
+        **changes,
     )
 
 
@@ -902,14 +916,19 @@ def send_now(
     max_pause: float = math.inf,
 ) -> DigestRun:
     """An extra digest, now, for the window since the last scheduled one. It does
-    not move the scheduled windows: the next one still covers its full period."""
+    not move the scheduled windows: the next one still covers its full period. It replaces one sent by
+    hand before that still waits for Slack; when that one may be in Slack already, the run returned is
+    that one, found there (``_look_for_waiting``: or a Conflict, when the channel cannot be read)."""
     _check_started(launch, now)  # before its run is recorded: a run that cannot be composed would stay pending
+    if sender is not None and (found := _look_for_waiting(db, launch, settings=settings, sender=sender, now=now)):
+        return found  # the one pressed before is in Slack: the lead sees it there, not twice
     with db.transaction() as session:
         start, end = _by_hand(session, launch, now)  # as the preview showed it
         # One sent by hand earlier that Slack did not take yet would be posted by the scheduler's retry
         # after this one, with older numbers: Slack got the same digest two or three times. This one
         # covers its window (both run from the last scheduled digest), so it replaces it. Only a run
-        # still waiting: one a retry has taken over is already being posted.
+        # still waiting: one a retry has taken over is already being posted. Not one that may be in
+        # Slack (``_look_for_waiting`` dealt with those; one left is another request's, just made).
         replaced = (
             session.connection()
             .execute(
@@ -918,6 +937,7 @@ def send_now(
                     _run.c.launch_id == id_of(launch),
                     _run.c.kind == DigestKind.MANUAL.value,
                     _run.c.status == DigestStatus.RETRYING.value,
+                    sa.not_(_run.c.maybe_posted),
                 )
                 .values(status=DigestStatus.REPLACED.value, next_attempt_at=None)
             )
@@ -942,6 +962,69 @@ def send_now(
     run = _store_content(db, run, launch, now=now, settings=settings, late=False)
     return deliver(
         db, run, launch, sender=sender, clock=clock or (lambda: now), sleep=sleep, late=False, max_pause=max_pause
+    )
+
+
+def _look_for_waiting(
+    db: Database, launch: Launch, *, settings: Settings, sender: Sender, now: dt.datetime
+) -> DigestRun | None:
+    """Before a digest by hand replaces the one still waiting to be retried: that one's last try may be
+    in Slack all the same (a 5xx after Slack stored it, a dropped connection), and replacing it unseen
+    posted the digest twice. Each such run is looked for in the channel. Found, it is recorded as sent
+    when Slack got it and returned (the newest, if several): nothing new is posted. Not there, it is
+    replaced. When the channel cannot be read, the new digest is refused (``Conflict``) rather than
+    guessed at, and the waiting one is left to its retry, which looks first."""
+    with db.session() as session:
+        waiting = session.exec(
+            select(DigestRun)
+            .where(
+                DigestRun.launch_id == id_of(launch),
+                DigestRun.kind == DigestKind.MANUAL,
+                DigestRun.status == DigestStatus.RETRYING,
+                col(DigestRun.maybe_posted),
+            )
+            .order_by(col(DigestRun.id).desc())
+        ).all()
+    found: DigestRun | None = None
+    for run in waiting:
+        taken = _take_over(db, run, expect=DigestStatus.RETRYING, now=now)
+        if taken is None:
+            continue  # a retry has it, and looks in the channel before posting
+        try:
+            posted = sender.find_posted(
+                channel=launch.slack_channel or "", slot_key=taken.slot_key, oldest=taken.created_at.timestamp() - 60
+            )
+        except SlackError as exc:
+            delivery.save(db, DigestRun, taken, status=DigestStatus.RETRYING)  # waiting again, as it was
+            raise _may_be_posted(launch, taken, exc) from None
+        if posted is None:
+            _save(db, taken, status=DigestStatus.REPLACED, next_attempt_at=None, maybe_posted=False)
+            continue
+        at = dt.datetime.fromtimestamp(float(posted.ts), dt.UTC) if posted.ts else now
+        log.info("digest %s for %s was already in Slack; recorded as posted then", taken.slot_key, launch.slug)
+        recorded = _save(
+            db,
+            taken,
+            status=DigestStatus.LATE if is_late(taken, at, settings) else DigestStatus.SENT,
+            sent_at=at,
+            channel=posted.channel,
+            slack_ts=posted.ts,
+            error=None,
+            next_attempt_at=None,
+            maybe_posted=False,
+        )
+        found = found or recorded
+    return found
+
+
+def _may_be_posted(launch: Launch, run: DigestRun, exc: SlackError) -> Conflict:
+    tz = launches.zone(launch)
+    retry = f", or leave it to its retry at {run.next_attempt_at.astimezone(tz):%H:%M}" if run.next_attempt_at else ""
+    return Conflict(
+        f"Nothing was sent: the digest sent by hand at {run.created_at.astimezone(tz):%H:%M} may already be in "
+        f"{launch.slack_channel or WEBHOOKS_CHANNEL}, and Slack could not be checked ({exc.code}). Look in the "
+        f"channel: if it is not there, send that digest from the Digests page{retry}.",
+        code="digest_may_be_posted",
     )
 
 

@@ -173,6 +173,11 @@ ERROR_TEXTS = {
     "digest_outside_dates": N_(
         "This digest's window is outside the launch's dates since they were changed: it is not sent."
     ),
+    "digest_may_be_posted": N_(
+        "Nothing was sent: the digest sent by hand before may already be in Slack, and Slack could not be "
+        "checked just now. Look in the channel: if it is not there, press Send to Slack on the waiting digest, "
+        "or leave it to its retry."
+    ),
     "invalid_format": N_("Downloads come as CSV or XLSX: choose one of them."),
     "invalid_what": N_("A download holds the enquiries or the counts per day: choose one of them."),
 }

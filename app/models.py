@@ -438,6 +438,9 @@ class DigestRun(SQLModel, table=True):
     blocks: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
     error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: dt.datetime = _created()
+    # A try that failed may be in Slack all the same (a dropped connection, a 5xx), and no look in the
+    # channel since found it missing: Send now looks for it before replacing it (digests.send_now).
+    maybe_posted: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class HypothesisStatusChange(SQLModel, table=True):

@@ -752,6 +752,104 @@ def test_sending_by_hand_again_replaces_the_one_slack_did_not_take(
     assert statuses[first.slot_key] == DigestStatus.REPLACED and statuses[second.slot_key] == DigestStatus.SENT
 
 
+def by_hand_bot(slack: FakeSlack) -> BotSender:
+    """The sender of the Digests page and `tally digest send`: it does not wait out Slack's rate limits."""
+    return BotSender(token=SLACK_TOKEN, base_url=slack.api_url, sleep=lambda s: None, rate_limit_retries=0)
+
+
+def press_send_now(db: Database, settings: Settings, slack: FakeSlack, launch: Launch, at: dt.datetime) -> DigestRun:
+    return digests.send_now(
+        db,
+        launch,
+        settings=settings,
+        now=at,
+        sender=by_hand_bot(slack),
+        sleep=lambda s: None,
+        max_pause=digests.BY_HAND_MAX_PAUSE,
+    )
+
+
+def stored_by_a_5xx_and_not_checked(db: Database, settings: Settings, slack: FakeSlack, launch: Launch) -> DigestRun:
+    """Send now at 10:00: Slack stores the digest but answers 500, and the look in the channel fails too."""
+    slack.queue("chat.postMessage", Reply(500, {"ok": False, "error": "internal_error"}, store=True))
+    slack.queue("conversations.history", Reply(503, {"ok": False, "error": "service_unavailable"}))
+    with time_machine.travel(local(18, 10), tick=False):  # Slack's ts for the message
+        first = press_send_now(db, settings, slack, launch, local(18, 10))
+    assert first.status == DigestStatus.RETRYING and first.maybe_posted
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
+    return first
+
+
+def test_send_now_again_after_a_failure_that_posted_records_that_one_and_posts_nothing_new(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    """The page said "will retry"; the lead pressed Send now again, which marked the waiting digest
+    replaced without looking and posted a second one: the channel had the digest twice."""
+    first = stored_by_a_5xx_and_not_checked(db, settings, slack, launch)
+    [stored] = slack.posts(SLACK_CHANNEL)
+    again = press_send_now(db, settings, slack, launch, local(18, 10, 1))
+    assert (again.id, again.status, again.slack_ts, again.error) == (first.id, DigestStatus.SENT, stored["ts"], None)
+    assert again.sent_at is not None and again.sent_at - local(18, 10) < dt.timedelta(seconds=1)  # when Slack got it
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
+    assert [(r.kind, r.status) for r in runs(db)] == [(DigestKind.MANUAL, DigestStatus.SENT)]
+    assert run_due(db, settings, by_hand_bot(slack), local(18, 10, 30)) == []  # nothing left to retry
+
+
+def test_send_now_again_while_slack_cannot_be_checked_is_refused_and_the_waiting_one_looks_first(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    first = stored_by_a_5xx_and_not_checked(db, settings, slack, launch)
+    slack.queue("conversations.history", Reply(503, {"ok": False, "error": "service_unavailable"}))
+    with pytest.raises(Conflict) as refused:
+        press_send_now(db, settings, slack, launch, local(18, 10, 1))
+    assert refused.value.code == "digest_may_be_posted"
+    assert refused.value.message == (
+        "Nothing was sent: the digest sent by hand at 10:00 may already be in #launch, and Slack could not be "
+        "checked (service_unavailable). Look in the channel: if it is not there, send that digest from the "
+        "Digests page, or leave it to its retry at 10:02."
+    )
+    [waiting] = runs(db)
+    assert (waiting.id, waiting.status, waiting.maybe_posted) == (first.id, DigestStatus.RETRYING, True)
+    assert waiting.next_attempt_at == first.next_attempt_at and waiting.error == first.error
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
+    [retried] = run_due(db, settings, by_hand_bot(slack), first.next_attempt_at)
+    assert retried.id == first.id and retried.status == DigestStatus.SENT
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
+
+
+def test_send_now_again_replaces_a_failure_that_may_have_posted_once_the_channel_shows_it_did_not(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    server_error = Reply(500, {"ok": False, "error": "internal_error"})
+    slack.queue("chat.postMessage", server_error, server_error)  # not stored; looked for in between
+    first = press_send_now(db, settings, slack, launch, local(18, 10))
+    assert first.status == DigestStatus.RETRYING and first.maybe_posted
+    looks = len(slack.attempts("conversations.history"))
+    second = press_send_now(db, settings, slack, launch, local(18, 10, 1))
+    assert second.status == DigestStatus.SENT and second.id != first.id
+    assert len(slack.attempts("conversations.history")) == looks + 1
+    assert [m["metadata"]["event_payload"]["slot_key"] for m in slack.posts(SLACK_CHANNEL)] == [second.slot_key]
+    assert {r.slot_key: r.status for r in runs(db)}[first.slot_key] == DigestStatus.REPLACED
+
+
+def test_a_try_that_cannot_have_posted_after_a_look_found_nothing_is_replaced_without_looking_again(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    """A 500 may have posted; the look found nothing, and the next try was refused by a rate limit,
+    which posts nothing: the digest is not in Slack, so sending again needs no look."""
+    slack.queue(
+        "chat.postMessage",
+        Reply(500, {"ok": False, "error": "internal_error"}),
+        Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "600"}),
+    )
+    first = press_send_now(db, settings, slack, launch, local(18, 10))
+    assert first.status == DigestStatus.RETRYING and not first.maybe_posted
+    looks = len(slack.attempts("conversations.history"))
+    second = press_send_now(db, settings, slack, launch, local(18, 10, 1))
+    assert second.status == DigestStatus.SENT and len(slack.attempts("conversations.history")) == looks
+    assert {r.slot_key: r.status for r in runs(db)}[first.slot_key] == DigestStatus.REPLACED
+
+
 def test_a_digest_by_hand_links_to_its_own_window_to_the_second(
     db: Database, settings: Settings, launch: Launch
 ) -> None:
@@ -931,6 +1029,25 @@ def test_cli_send_says_a_digest_slack_did_not_take_is_kept_and_when_it_is_retrie
     assert result.exit_code == 1
     assert "Not sent yet: " in result.output and "tries again at " in result.output, result.output
     assert "Sending again replaces it." in result.output
+
+
+def test_cli_send_refuses_to_guess_when_the_one_sent_before_may_be_in_slack(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    """`tally digest send` said "Sending again replaces it." of a digest Slack may have stored."""
+    first = stored_by_a_5xx_and_not_checked(db, settings, slack, launch)
+    env = {"TALLY_DATABASE_URL": db.url, "SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_API_URL": slack.api_url}
+    slack.queue("conversations.history", Reply(503, {"ok": False, "error": "service_unavailable"}))
+    refused = CliRunner().invoke(cli, ["digest", "send", launch.slug], env=env)
+    assert refused.exit_code == 1
+    assert refused.output.startswith("Nothing was sent: the digest sent by hand at ") and (
+        "may already be in #launch, and Slack could not be checked (service_unavailable)" in refused.output
+    ), refused.output
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
+    found = CliRunner().invoke(cli, ["digest", "send", launch.slug], env=env)
+    assert found.exit_code == 0 and found.output.startswith("Sent to #launch"), found.output
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
+    assert [(r.id, r.status) for r in runs(db)] == [(first.id, DigestStatus.SENT)]
 
 
 def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: Launch) -> None:

@@ -119,6 +119,38 @@ def test_send_now_under_a_rate_limit_answers_at_once_and_leaves_the_rest_to_the_
     assert waiting.status.value == "retrying" and waiting.next_attempt_at is not None
 
 
+def test_send_now_again_while_the_one_before_may_be_in_slack_posts_nothing_and_says_why(
+    db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
+) -> None:
+    """Slack stored the digest sent by hand but answered 500, and the look in the channel failed too:
+    the page said "will retry", the lead pressed Send now again, and the channel had it twice."""
+    slack.add_channel("#launch")
+    slack.queue("chat.postMessage", Reply(500, {"ok": False, "error": "internal_error"}, store=True))
+    slack.queue("conversations.history", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 2)
+    settings = make_settings(db.url, slack_bot_token=TOKEN, slack_api_url=slack.api_url)
+    pressed = dt.datetime(2026, 11, 19, 9, 30, tzinfo=dt.UTC)
+    with time_machine.travel(pressed, tick=False):
+        first = digests.send_now(
+            db,
+            launch,
+            settings=settings,
+            now=pressed,
+            sender=sender_from(settings, rate_limit_retries=0),
+            sleep=lambda s: None,
+            max_pause=digests.BY_HAND_MAX_PAUSE,
+        )
+        assert first.status.value == "retrying" and len(slack.posts("#launch")) == 1
+        lena = WebUser(slack_app).login("lena")
+        refused = lena.post(f"/launches/{launch.slug}/digests/send")
+    assert refused.status_code == 409
+    assert "may already be in Slack, and Slack could not be checked just now" in html.unescape(refused.text)
+    assert len(slack.posts("#launch")) == 1
+    with time_machine.travel(pressed + dt.timedelta(minutes=1), tick=False):
+        assert lena.post(f"/launches/{launch.slug}/digests/send").status_code == 303  # Slack can be read again
+    assert len(slack.posts("#launch")) == 1
+    assert [(r.id, r.status.value) for r in digests_of(db, launch)] == [(first.id, "sent")]
+
+
 def digests_of(db: Database, launch: Launch) -> list[Any]:
     with db.session() as session:
         return list(digests.recent_runs(session, launch))

@@ -92,12 +92,14 @@ def worker_name() -> str:
 class Pass:
     """What one pass came to: ``posted`` once it is in Slack, ``lost`` when another process took the
     claim over (nothing more to do here), else the last ``error``. ``attempts`` counts every try so
-    far, earlier passes' included."""
+    far, earlier passes' included. ``maybe_posted``: a try that failed may be in Slack all the same,
+    and no look in the channel since has found it missing."""
 
     attempts: int
     posted: Posted | None = None
     error: SlackError | None = None
     lost: bool = False
+    maybe_posted: bool = False
 
 
 def post_with_retries(
@@ -113,26 +115,35 @@ def post_with_retries(
     sleep: Sleep,
     keep_claim: Callable[[], bool],
     max_pause: float = math.inf,
+    maybe_posted: bool = False,
 ) -> Pass:
     """One pass: post (or find it already posted) with up to ``ATTEMPTS_PER_PASS`` tries, each after
     ``keep_claim`` (``Claim.keep``) says the claim is still this process's. A pause longer than
-    ``max_pause`` ends the pass instead (a person waiting on a page: a later pass tries again)."""
+    ``max_pause`` ends the pass instead (a person waiting on a page: a later pass tries again).
+    ``maybe_posted``: an earlier pass's try may be in Slack (``Pass.maybe_posted``)."""
     error: SlackError | None = None
     for attempt in range(ATTEMPTS_PER_PASS):
         if not keep_claim():
-            return Pass(attempts, lost=True)
+            return Pass(attempts, lost=True, maybe_posted=maybe_posted)
         # Every try counts, a look in the channel too: when Slack cannot be reached even to
         # look, the passes must still add up to MAX_PASSES (and the pauses grow).
         attempts += 1
+        posting = False
         try:
-            if check_first and (
-                posted := sender.find_posted(channel=channel, slot_key=key, oldest=claimed_since.timestamp() - 60)
-            ):
-                log.info("%s was already in Slack; not posting it again", key)
-            else:
+            posted = None
+            if check_first:
+                posted = sender.find_posted(channel=channel, slot_key=key, oldest=claimed_since.timestamp() - 60)
+                if posted is not None:
+                    log.info("%s was already in Slack; not posting it again", key)
+                else:
+                    maybe_posted = False  # not in the channel: no earlier try reached it
+            if posted is None:
+                posting = True
                 posted = sender.post(channel=channel, text=text, blocks=blocks, slot_key=key)
         except SlackError as exc:
             error = exc
+            # A look that failed leaves it as it was: whether an earlier try is in Slack is still unknown.
+            maybe_posted = maybe_posted or (posting and exc.maybe_posted)
             if exc.permanent:
                 break
             if exc.maybe_posted and not sender.can_check_channel:
@@ -149,7 +160,7 @@ def post_with_retries(
                 sleep(pause)
             continue
         return Pass(attempts, posted=posted)
-    return Pass(attempts, error=error)
+    return Pass(attempts, error=error, maybe_posted=maybe_posted)
 
 
 class Claim(Generic[Row]):
