@@ -812,6 +812,7 @@ def test_send_now_again_while_slack_cannot_be_checked_is_refused_and_the_waiting
     assert (waiting.id, waiting.status, waiting.maybe_posted) == (first.id, DigestStatus.RETRYING, True)
     assert waiting.next_attempt_at == first.next_attempt_at and waiting.error == first.error
     assert len(slack.posts(SLACK_CHANNEL)) == 1
+    assert first.next_attempt_at is not None
     [retried] = run_due(db, settings, by_hand_bot(slack), first.next_attempt_at)
     assert retried.id == first.id and retried.status == DigestStatus.SENT
     assert len(slack.posts(SLACK_CHANNEL)) == 1
