@@ -220,7 +220,7 @@ def test_since_the_digest_starts_where_the_next_digest_will(
 
     def since_digest(path: str = PAGE) -> tuple[str, str]:
         html = kari.get(path + "?range=since-digest").text
-        said = re.search(r'<p class="range-said">\s*<strong>([^<]*)</strong>:\s*([^<·]*?)\s*(?:·|</p>)', html)
+        said = re.search(r'id="range-said"[^>]*>\s*<strong>([^<]*)</strong>:\s*([^<·]*?)\s*(?:·|</p>)', html)
         assert said, html[:300]
         return said.group(1), said.group(2)
 
@@ -259,7 +259,7 @@ def test_after_a_closed_launch_s_last_digest_since_the_digest_is_its_window(
         session.add(stored)
     with time_machine.travel(at(20, 12), tick=False):
         html = kari.get(PAGE + "?range=since-digest").text
-    said = re.search(r'<p class="range-said">\s*<strong>([^<]*)</strong>:\s*([^<·]*?)\s*</p>', html)
+    said = re.search(r'id="range-said"[^>]*>\s*<strong>([^<]*)</strong>:\s*([^<·]*?)\s*</p>', html)
     assert said and said.groups() == ("Since the digest at 09:00", "18 Nov 2026, 09:00 – 19 Nov 2026, 00:00")
 
 
@@ -365,7 +365,7 @@ def test_chosen_days_ending_today_compare_with_the_same_hours_before_and_say_whe
     assert totals(today) == {"total-count": "5", "total-previous": "1", "total-change": "+4", "total-other": "1"}
     assert totals(chosen) == totals(today)
     assert table(chosen)["a"]["previous"] == "1"
-    said = re.search(r'<p class="range-said">\s*<strong>[^<]*</strong>:\s*([^<·]*?)\s*</p>', chosen)
+    said = re.search(r'id="range-said"[^>]*>\s*<strong>[^<]*</strong>:\s*([^<·]*?)\s*</p>', chosen)
     assert said and said.group(1) == "18 Nov 2026, 00:00 – 18 Nov 2026, 11:30"
     assert "17 Nov 2026, 00:00 – 17 Nov 2026, 11:30" in chosen  # the period before, as "today" has it
     # The same on the hypothesis's page.
@@ -601,6 +601,36 @@ def test_the_fragment_has_the_new_numbers_and_keeps_polling(kari: WebUser, db: D
     assert totals(after)["total-count"] == "6" and counts(after)["b"] == "1"
     assert 'hx-trigger="every 30s" hx-swap="outerHTML"' in after
     assert 'id="chart-day-data"' in after and 'id="chart-slot-data"' in after
+
+
+def range_said(html: str) -> tuple[str, str] | None:
+    """The name and the times of the range line the refresh swaps in by its id (None: not there)."""
+    said = re.search(r'id="range-said" hx-swap-oob="true">\s*<strong>([^<]*)</strong>:\s*([^<·]*?)\s*</p>', html)
+    return (said.group(1), said.group(2)) if said else None
+
+
+def test_after_midnight_the_refresh_names_the_new_day(kari: WebUser) -> None:
+    """The poll swapped in the new day's numbers under a line still naming yesterday ("Today: 18 Nov,
+    00:00 – 23:47"): the line now comes with every refresh, on the launch page and the drill-down."""
+    evening = dt.datetime(2026, 11, 18, 22, 47, tzinfo=dt.UTC)  # 23:47 in Oslo
+    with time_machine.travel(evening, tick=False):
+        assert "18 Nov 2026, 00:00 – 18 Nov 2026, 23:47" in kari.get(PAGE + "?range=today").text
+    for path in (PAGE, PAGE + "/hypotheses/a"):
+        with time_machine.travel(evening + dt.timedelta(minutes=20), tick=False):  # 00:07, the next day
+            fragment = kari.get(path + "?range=today", headers={**HTMX}).text
+        assert range_said(fragment) == ("Today", "19 Nov 2026, 00:00 – 19 Nov 2026, 00:07"), path
+        assert "<html" not in fragment and 'hx-trigger="every 30s"' in fragment
+
+
+def test_the_refresh_brings_the_next_digest_along(kari: WebUser) -> None:
+    """ "Next digest: 13:00" stayed on a projector all afternoon: it comes with each refresh now."""
+    assert (
+        'id="next-digest" hx-swap-oob="true">Next digest: 18 Nov 2026, 13:00</p>'
+        in kari.get(PAGE + "?range=today", headers={**HTMX}).text
+    )
+    with time_machine.travel(at(18, 12, 30), tick=False):  # 13:30 in Oslo
+        fragment = kari.get(PAGE + "?range=today", headers={**HTMX}).text
+    assert 'id="next-digest" hx-swap-oob="true">Next digest: 18 Nov 2026, 16:00</p>' in fragment
 
 
 def test_signed_out_readers_are_sent_to_sign_in(web: Web, launch: Launch) -> None:

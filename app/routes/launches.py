@@ -143,7 +143,7 @@ def launch_page(
             raise
         return _range_error(request, viewer, session, launch, now, error, "launches/page.html")
     view = dashboard.build(session, launch=launch, selection=selection, now=now, settle=digests.settle(settings))
-    template = "launches/_numbers.html" if htmx else "launches/page.html"
+    template = "launches/_refresh.html" if htmx else "launches/page.html"
     return render(request, template, viewer=viewer, view=view, error=None, ranges=ranges.RANGES, headers=VARY)
 
 
@@ -168,7 +168,7 @@ def hypothesis_page(
         hypothesis, _ = dashboard.drilldown.find(session, launch, key)
         return _range_error(request, viewer, session, launch, now, error, "hypotheses/page.html", hypothesis=hypothesis)
     view = dashboard.drilldown.build(session, launch=launch, key=key, selection=selection, now=now)
-    template = "hypotheses/_numbers.html" if htmx else "hypotheses/page.html"
+    template = "hypotheses/_refresh.html" if htmx else "hypotheses/page.html"
     return render(request, template, viewer=viewer, view=view, error=None, ranges=ranges.RANGES, headers=VARY)
 
 

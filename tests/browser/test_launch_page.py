@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from playwright.sync_api import ConsoleMessage, Page, expect
 from sqlmodel import select
 
@@ -462,4 +463,23 @@ def test_the_charts_numbers_are_on_the_page_as_tables(page: Page, board: Board, 
     refresh(page)
     expect(page.locator("#chart-data")).to_have_attribute("open", "")
     expect(region).to_be_focused()
+    assert problems == []
+
+
+def test_after_midnight_the_refresh_names_the_new_day(page: Page, board: Board, problems: list[str]) -> None:
+    """The numbers switched to the new day at midnight under a line still naming the old one: htmx
+    now swaps the line in (by its id) with each refresh."""
+    page.clock.install()
+    open_page(page, PAGE + "?range=today")
+    said = page.locator("#range-said")
+    today = board.today
+    expect(said).to_contain_text(f"{today.day} {today:%b %Y}, 00:00 –")
+    tomorrow = today + dt.timedelta(days=1)
+    # The server's clock (time-machine, in this process) just past the next local midnight.
+    with time_machine.travel(local(tomorrow, 0) + dt.timedelta(minutes=5), tick=True):
+        refresh(page)
+    day = f"{tomorrow.day} {tomorrow:%b %Y}"
+    expect(said).to_contain_text(f"Today: {day}, 00:00 – {day}, 00:0")
+    expect(page.locator("#range-said")).to_have_count(1)
+    expect(page.locator("#total-count")).to_have_text("0")
     assert problems == []
