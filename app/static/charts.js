@@ -77,6 +77,51 @@
     return picked;
   }
 
+  // Half of the first bucket, in seconds (the charts' unit).
+  function halfBucket(data) {
+    return data.ends && data.ends.length ? (data.ends[0] - data.x[0]) / 2 : 43200;
+  }
+
+  // With one bucket alone (a launch's first day, a one-day launch) the x scale is that bucket with
+  // half of it either side, so its point is in the middle. uPlot's own scale for a lone time value
+  // runs 86,400,000 units on from it, a day in milliseconds: in these seconds a thousand days, which
+  // put the point at the left edge. (So the test is the data's length: min and max differ here.)
+  function xRange(data) {
+    return (u, min, max) => {
+      if (data.x.length !== 1) return [min, max];
+      const half = halfBucket(data);
+      return [data.x[0] - half, data.x[0] + half];
+    };
+  }
+
+  // An expected rate is a dashed line between buckets, so with one bucket there was none to see:
+  // it is drawn across that bucket instead, dashed as the line would be.
+  function loneExpected(data, expectedSeries, lineWidth) {
+    return (u) => {
+      if (data.x.length !== 1) return;
+      const half = halfBucket(data);
+      const ratio = uPlot.pxRatio || devicePixelRatio || 1;
+      const left = Math.max(u.bbox.left, u.valToPos(data.x[0] - half, "x", true));
+      const right = Math.min(u.bbox.left + u.bbox.width, u.valToPos(data.x[0] + half, "x", true));
+      expectedSeries.forEach(({ index, color }) => {
+        const value = u.data[index][0];
+        if (!u.series[index].show || value == null) return;
+        const width = Math.max(1, lineWidth - 1) * ratio;
+        const y = Math.round(u.valToPos(value, "y", true)) + (Math.round(width) % 2 ? 0.5 : 0);
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.strokeStyle = color;
+        ctx.lineWidth = width;
+        ctx.setLineDash([6 * ratio, 5 * ratio]);
+        ctx.beginPath();
+        ctx.moveTo(left, y);
+        ctx.lineTo(right, y);
+        ctx.stroke();
+        ctx.restore();
+      });
+    };
+  }
+
   // The chosen range, shaded behind the lines: the buckets it touches, half a bucket either side.
   function shadeRange(data) {
     return (u) => {
@@ -86,7 +131,7 @@
       if (!touched.length) return;
       const first = touched[0];
       const last = touched[touched.length - 1];
-      const gap = data.x.length > 1 ? (data.x[1] - data.x[0]) / 2 : 43200;
+      const gap = data.x.length > 1 ? (data.x[1] - data.x[0]) / 2 : halfBucket(data);
       const left = Math.max(u.bbox.left, u.valToPos(data.x[first] - gap, "x", true));
       const right = Math.min(u.bbox.left + u.bbox.width, u.valToPos(data.x[last] + gap, "x", true));
       if (right <= left) return;
@@ -108,6 +153,7 @@
     const series = [{ value: (u, v) => (v == null ? "" : format(v)) }];
     const columns = [data.x];
     const keys = [null];
+    const expectedSeries = []; // the expected rates' indexes and colours, for loneExpected
     data.series.forEach((s) => {
       series.push({
         label: labelOf(s),
@@ -131,6 +177,7 @@
         });
         columns.push(s.expected);
         keys.push(s.key);
+        expectedSeries.push({ index: series.length - 1, color: s.color });
       }
     });
     const axis = { stroke: "#1b1f24", font: font, grid: { stroke: "#e6e9ed", width: 1 }, ticks: { stroke: "#d0d7de", width: 1 } };
@@ -142,7 +189,7 @@
       padding: [fontSize(), fontSize() * 3, 0, 0], // room for the latest tick's label at the right
       cursor: { drag: { x: false, y: false } },
       scales: {
-        x: { time: true },
+        x: { time: true, range: xRange(data) },
         y: { range: (u, min, max) => [0, Math.max(4, Math.ceil((max || 0) * 1.1))] },
       },
       axes: [
@@ -158,7 +205,7 @@
         }),
       ],
       series: series,
-      hooks: { drawClear: [shadeRange(data)] },
+      hooks: { drawClear: [shadeRange(data)], draw: [loneExpected(data, expectedSeries, lineWidth)] },
     };
     container.textContent = "";
     const plot = new uPlot(options, columns, container);

@@ -483,3 +483,38 @@ def test_after_midnight_the_refresh_names_the_new_day(page: Page, board: Board, 
     expect(page.locator("#range-said")).to_have_count(1)
     expect(page.locator("#total-count")).to_have_text("0")
     assert problems == []
+
+
+def test_a_launch_s_first_day_is_drawn_in_the_middle_with_its_expected_rate(
+    page: Page, db: Database, people: People, problems: list[str]
+) -> None:
+    """With one day of data the daily chart showed one dot at its left edge, and no expected rate at
+    all (a dashed line needs two points): the day is now the middle of the chart, its expected rate
+    a dashed line across it."""
+    now = dt.datetime.now(dt.UTC)
+    today = now.astimezone(OSLO).date()
+    launch = make_launch(db, slug="first-day", name="First day", hypotheses=("a",), starts_on=today, ends_on=today)
+    with db.transaction() as session:
+        for hypothesis in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id)):
+            hypothesis.created_at = local(today, 0) - dt.timedelta(days=1)
+            hypothesis.expected_per_day = 3
+            session.add(hypothesis)
+    midnight = local(today, 0)
+    for part in (0.5, 0.6):
+        log(db, launch, "a", at=midnight + (now - midnight) * part, channel="phone")
+    open_page(page, "/launches/first-day?range=today")
+    colour = colours(page)["a"]
+    width, _, rows = decode_png(chart_png(page, "first-day"))
+    target = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+
+    def coloured(row: bytearray) -> list[int]:
+        return [x for x in range(width) if sum(abs(row[4 * x + c] - target[c]) for c in range(3)) <= 40]
+
+    found = [xs for xs in (coloured(row) for row in rows) if xs]
+    dashed = [xs for xs in found if max(xs) - min(xs) > width / 2]  # the expected rate, across the day
+    dot = [x for xs in found if max(xs) - min(xs) < 20 for x in xs]  # the day's one point
+    assert dashed, "no expected rate drawn"
+    assert dot, "no point drawn"
+    left, right = min(min(xs) for xs in dashed), max(max(xs) for xs in dashed)
+    assert abs(sum(dot) / len(dot) - (left + right) / 2) < 6, (left, right, sum(dot) / len(dot))
+    assert problems == []
