@@ -3,7 +3,7 @@ a JSON body, an error page or an htmx fragment with the right status code."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -23,6 +23,7 @@ class TallyError(Exception):
         field: str | None = None,
         code: str | None = None,
         details: Sequence[tuple[str, str]] = (),
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -31,6 +32,9 @@ class TallyError(Exception):
         # (field, message) for each problem ``message`` lists, for a page to show them field by field
         # in the reader's language (a message may be an ``i18n.Text``).
         self.details = tuple(details)
+        # What the message names (the value given, what would do instead), for a page to say the same in
+        # the reader's language by ``code`` and ``field``: ``message`` itself is English, for the API.
+        self.params: dict[str, Any] = dict(params or {})
 
 
 class NotFound(TallyError):

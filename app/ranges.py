@@ -47,13 +47,15 @@ def link_time(moment: dt.datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).isoformat(timespec="seconds" if moment.microsecond == 0 else "microseconds")
 
 
-def out_of_window(launch: Launch, what: str, *, field: str = "from") -> Invalid:
-    """``field``: the parameter to change, as the call names it (the pages' ``from``, the API's ``start``)."""
+def out_of_window(launch: Launch, what: str, *, field: str = "from", params: dict[str, str] | None = None) -> Invalid:
+    """``field``: the parameter to change, as the call names it (the pages' ``from``, the API's ``start``).
+    ``params``: what was asked for (``range``, or ``from`` and ``to``), for the pages to name it."""
     return Invalid(
         f"{what} does not overlap launch {launch.slug!r}, which runs from {launch.starts_on} to {launch.ends_on} "
         f"({launch.timezone}): choose days inside it.",
         field=field,
         code="range_out_of_window",
+        params=params,
     )
 
 
@@ -236,6 +238,7 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
                 f"{name}={value!r} is no day of the calendar: give a date such as 2026-11-18.",
                 field=name,
                 code="invalid_range",
+                params={"problem": "no_day", "value": value},
             ) from None
     if day is not None:
         if day.year < 2 or day.year > 9998:  # no launch runs then; the day after 9999-12-31 is no date
@@ -253,7 +256,9 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
             message = f"{name}={value!r} {exc.reason}" + (", or give a date" if exc.kind == "no_offset" else "")
         if instants.unencoded_plus(value):
             message += f"; {instants.PLUS_HINT}"
-        raise Invalid(message + ".", field=name, code="invalid_range") from None
+        raise Invalid(
+            message + ".", field=name, code="invalid_range", params={"problem": "not_a_time", "value": value}
+        ) from None
     if moment.year < 2 or moment.year > 9998:  # in UTC, it may be no time Python has (year 0, or 10000)
         return _beyond(launch, value, name=name, is_end=is_end, early=moment.year < 2)
     return moment.astimezone(dt.UTC)
@@ -272,7 +277,7 @@ def _beyond(launch: Launch, value: str, *, name: str, is_end: bool, early: bool)
     ``from`` that late puts the whole range outside the launch. Refused as such, they were "does not
     overlap" for ranges that held all of it."""
     if early == is_end:
-        raise out_of_window(launch, f"{name}={value!r}", field=name)
+        raise out_of_window(launch, f"{name}={value!r}", field=name, params={name: value})
     return _FAR_PAST if early else _FAR_FUTURE
 
 
@@ -354,6 +359,7 @@ def _check_filters(launch: Launch, channels: Sequence[str], segments: Sequence[s
             f"{_also_stored(also)}.",
             field="channel",
             code="unknown_channel",
+            params={"value": channel, "offered": [*launch.channels, *also]},
         )
     for segment in unknown_segments:
         if stored is not None and segment in stored.segments():
@@ -364,6 +370,7 @@ def _check_filters(launch: Launch, channels: Sequence[str], segments: Sequence[s
             f"{_also_stored(also)}.",
             field="segment",
             code="unknown_segment",
+            params={"value": segment, "offered": [*offered_segments, *also]},
         )
 
 
@@ -392,12 +399,19 @@ def select(
     tz = launches.zone(launch)
     if from_text or to_text:
         if range_name:
-            raise Invalid("Give either range= or from=/to=, not both.", field="range", code="invalid_range")
+            raise Invalid(
+                "Give either range= or from=/to=, not both.",
+                field="range",
+                code="invalid_range",
+                params={"problem": "both"},
+            )
         start = _parse_bound(from_text, launch, name="from", is_end=False) if from_text else window_start
         end = _parse_bound(to_text, launch, name="to", is_end=True) if to_text else window_end
         if end <= start and not (from_text and to_text):
             raise out_of_window(
-                launch, f"The range from {from_text or '(launch start)'} to {to_text or '(launch end)'}"
+                launch,
+                f"The range from {from_text or '(launch start)'} to {to_text or '(launch end)'}",
+                params={"from": from_text or "", "to": to_text or ""},
             )
         if end <= start:
             days = len((from_text or "").strip()) == 10 and len((to_text or "").strip()) == 10  # both dates, not times
@@ -408,6 +422,7 @@ def select(
                 "not included).",
                 field="to",
                 code="invalid_range",
+                params={"problem": "to_before_from" if days else "to_not_after_from", "from": from_text, "to": to_text},
             )
         name = CUSTOM
         what = f"The range {from_text or '(launch start)'} to {to_text or '(launch end)'}"
@@ -418,6 +433,7 @@ def select(
                 f"range={name!r} is not one of {', '.join(RANGES)}; or give from=YYYY-MM-DD&to=YYYY-MM-DD.",
                 field="range",
                 code="invalid_range",
+                params={"problem": "unknown_range", "value": name},
             )
         today = launches.local_date(now, tz)
         upto = min(now, window_end)
@@ -434,7 +450,9 @@ def select(
         what = f"range={name} (at {now.astimezone(tz):%Y-%m-%d %H:%M})"
     clipped_start, clipped_end = max(start, window_start), min(end, window_end)
     if clipped_end <= clipped_start and not (name != CUSTOM and start == end == clipped_start):
-        raise out_of_window(launch, what)
+        raise out_of_window(
+            launch, what, params={"range": name} if name != CUSTOM else {"from": from_text or "", "to": to_text or ""}
+        )
     return Selection(
         launch=launch,
         name=name,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -273,25 +274,34 @@ def test_the_chosen_days_form_keeps_the_filters(kari: WebUser) -> None:
 @pytest.mark.parametrize(
     ("query", "shown"),
     [
-        ("?range=someday", "range=&#39;someday&#39; is not one of since-digest, today, yesterday, 7d, launch"),
-        ("?from=18.11.2026", "is neither a date (YYYY-MM-DD"),
-        ("?from=2026-11-18&to=2026-11-17", "to=&#39;2026-11-17&#39; is before from=&#39;2026-11-18&#39;"),
+        ("?range=someday", "“someday” is not one of the ranges: choose one below, or days."),
+        ("?from=18.11.2026", "“18.11.2026” is not a date: give one such as 2026-11-18."),
+        ("?from=2026-02-30", "The date “2026-02-30” is no day of the calendar"),
+        ("?from=2026-11-18&to=2026-11-17", "The last day, 2026-11-17, is before the first, 2026-11-18: both days"),
         # Times: the end is not included, so the same time is no range (it said "to may equal from").
-        ("?from=2026-11-18T09%3A00%2B01%3A00&to=2026-11-18T09%3A00%2B01%3A00", "is not after from=&#39;2026-11-18T09"),
-        ("?range=today&from=2026-11-18", "Give either range= or from=/to=, not both."),
-        ("?from=2026-10-01&to=2026-10-02", "That range is outside this launch's dates"),
-        ("?from=2027-01-01", "does not overlap launch &#39;test-launch&#39;"),
-        ("?channel=fax", "Unknown channel &#39;fax&#39; for launch &#39;test-launch&#39;"),
+        (
+            "?from=2026-11-18T09%3A00%2B01%3A00&to=2026-11-18T09%3A00%2B01%3A00",
+            "The end, 2026-11-18T09:00+01:00, is not after the start, 2026-11-18T09:00+01:00: give a later end.",
+        ),
+        ("?range=today&from=2026-11-18", "Give either a range or days (from and to), not both."),
+        ("?from=2026-10-01&to=2026-10-02", "You asked for: 2026-10-01 – 2026-10-02."),
+        ("?from=2027-01-01", "You asked for: 2027-01-01 – …."),
+        ("?channel=fax", "The channel “fax” is not one of them. It offers: phone, chat, email, social."),
+        ("?range=launch&segment=vip", "The customer segment “vip” is not one of them. It offers: private, business"),
     ],
 )
 def test_a_range_that_cannot_be_shown_is_a_clear_422(kari: WebUser, query: str, shown: str) -> None:
-    response = kari.get(PAGE + query)
-    assert response.status_code == 422
-    assert shown in response.text
-    assert 'role="alert"' in response.text
-    # The page offers the ranges that can be shown, without the bad parameters.
-    assert f'href="{PAGE}?range=launch"' in response.text
-    assert 'id="numbers"' not in response.text
+    """Under the sentence for its kind, the page says what was wrong in its own words (by the error's code and
+    what it names), not the API's English message, which a Norwegian page showed as it was."""
+    for path in (PAGE, PAGE + "/hypotheses/a"):
+        response = kari.get(path + query)
+        assert response.status_code == 422
+        detail = re.search(r'id="range-error-detail">(.*?)</p>', response.text, re.S)
+        assert detail and shown in unescape(detail.group(1)), (path, detail and detail.group(1))
+        assert 'role="alert"' in response.text
+        # The page offers the ranges that can be shown, without the bad parameters.
+        assert f'href="{path}?range=launch"' in response.text
+        assert 'id="numbers"' not in response.text
 
 
 def test_out_of_window_says_which_dates_the_launch_has(kari: WebUser) -> None:
