@@ -402,6 +402,29 @@ def test_the_page(
         assert "<html" not in response.text  # just the notes
 
 
+@pytest.mark.parametrize(
+    ("starts_on", "ends_on", "query", "said"),
+    [
+        (dt.date(2026, 11, 2), dt.date(2026, 11, 15), "?range=today", "You asked for: Today."),  # over
+        (dt.date(2026, 12, 1), dt.date(2026, 12, 21), "?range=since-digest", "You asked for: Since the launch"),
+        (dt.date(2026, 11, 16), dt.date(2026, 12, 7), "?channel=fax", "The channel “fax” is not one of them."),
+    ],
+)
+def test_a_range_chip_that_does_not_fit_the_launch_says_so_and_leads_on(
+    at_now: None, web: Web, people: People, db: Database, starts_on: dt.date, ends_on: dt.date, query: str, said: str
+) -> None:
+    """Today on a launch that is over, or since it started on one not begun, was a bare error page with no
+    way on: the page is shown on its default period, without the filters, saying what did not fit."""
+    make_launch(db, slug="elsewhen", starts_on=starts_on, ends_on=ends_on)
+    response = web("kari").get("/launches/elsewhen/other" + query)
+    assert response.status_code == 422
+    page = html.unescape(response.text)
+    assert 'role="alert"' in page and said in page
+    assert "Rising themes" in page  # the page itself, not the error page
+    assert 'aria-current="page">Since the last digest (at least 24 hours)</a>' in page
+    assert 'href="/launches/elsewhen/other?range=launch"' in page  # the chips lead on, without the bad ones
+
+
 def test_every_signed_in_user_reads_it_and_only_leads_may_promote(
     at_now: None, web: Web, people: People, launch: Launch
 ) -> None:

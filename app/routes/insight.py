@@ -178,7 +178,19 @@ def other_page(
     """The "other" notes of a range, grouped and searchable, under the themes that rose in it; ``theme=``:
     only the notes of that theme; ``before=``: the moves older than that re-link."""
     launch = launches.get_by_slug(session, slug)
-    selection = _select(query, session, launch, now)
+    error: Invalid | None = None
+    try:
+        selection = _select(query, session, launch, now)
+    except Invalid as invalid:
+        if htmx:
+            raise
+        # A chip that does not fit the launch (Today once it is over, since it started before it began) or a
+        # filter it does not have: the page says why, on its own default period with no filters, whose chips
+        # lead on, where a bare error page was a dead end. (As the launch page's ``_range_error``.)
+        error = invalid
+        selection = _select(
+            ranges.ViewQuery(range=None, from_=None, to=None, channels=[], segments=[]), session, launch, now
+        )
     view = _page(
         session,
         launch,
@@ -193,7 +205,16 @@ def other_page(
         before=before,
     )
     template = "insight/_notes.html" if htmx else "insight/page.html"
-    return render(request, template, viewer=viewer, view=view, ranges=ranges.RANGES, headers=VARY)
+    return render(
+        request,
+        template,
+        viewer=viewer,
+        view=view,
+        ranges=ranges.RANGES,
+        error=error,
+        status_code=error.status_code if error else 200,
+        headers=VARY,
+    )
 
 
 # --- from themes and notes to a hypothesis ----------------------------------------------------
