@@ -648,6 +648,33 @@ def test_a_launch_that_ended_less_than_a_day_after_the_fix_says_so(
     assert api["verdict"] == "too_little_after" and api["p_value"] is None
 
 
+def test_a_fix_recorded_after_the_launch_ended_says_so(
+    client: TestClient, lead_token: str, db: Database, web: Any, people: Any
+) -> None:
+    """A lead set "fix shipped" on a launch over since the 25th, the time left empty (now, the 28th): it said
+    "the launch ended less than 24 hours after the fix" over two empty periods at the fix. The fix came after
+    the launch: there is no "after", and the page says so, keeping the time recorded."""
+    launch = office_hours_launch(db, "over", ends_on=dt.date(2026, 11, 25), fix=at(20, 10), share_after=0.25)
+    with db.transaction() as session:
+        [hot] = [h for h in hypotheses_of(session, launch) if h.key == "hot"]
+        hot.fix_shipped_at, hot.status = None, HypothesisStatus.OPEN
+        session.add(hot)
+    body = client.patch(
+        "/api/v1/launches/over/hypotheses/hot", json={"status": "fix_shipped"}, headers=auth(lead_token)
+    ).json()
+    assert body["fix_shipped_at"] == "2026-11-28T11:00:00Z"  # now, as recorded
+    api = client.get("/api/v1/launches/over/hypotheses/hot/impact", headers=auth(lead_token)).json()
+    assert api["verdict"] == "after_launch" and api["p_value"] is None and api["change"] is None
+    assert api["fix_shipped_at"] == "2026-11-28T11:00:00Z"
+    kari = web("kari")
+    page = kari.get("/launches/over/hypotheses/hot?range=launch").text
+    section = html.unescape(page[page.index('id="fix"') : page.index("</section>", page.index('id="fix"'))])
+    assert "Fix: shipped after the launch ended" in section
+    assert "The fix shipped after the launch ended (26 Nov 2026, 00:00)" in section
+    assert "less than 24 hours" not in section and "<table" not in section  # no empty periods shown
+    assert "verdict-after_launch" in kari.get("/launches/over?range=launch").text
+
+
 @pytest.mark.parametrize(
     ("language", "said"), [("en", "Fix: up from none before"), ("nb", "Retting: opp fra ingen før")]
 )

@@ -30,7 +30,12 @@ and the outcomes waiting will not change, said as what they are rather than "too
 * ``too_few`` — the periods are as long as they will get (the one after as long as the time
   before, or the launch over), with fewer than ``MIN_ENQUIRIES`` about it;
 * ``no_before`` — the fix shipped before the hypothesis was counted (added later, or a fix from
-  before the launch): there is no "before" to compare with, now or ever.
+  before the launch): there is no "before" to compare with, now or ever;
+* ``after_launch`` — the fix shipped after the launch ended (a lead recorded it on a finished
+  launch, its time left empty: then): no enquiries are counted after a launch, so there is no
+  "after", now or ever. Both periods are empty; ``launch_ended`` says when it ended. (Cut at the
+  launch's end, they were two empty periods at the fix, read as "the launch ended less than 24
+  hours after the fix" days after it had.)
 
 A hypothesis retired after its fix (a lead takes it off the checklist once the calls stop) has no
 enquiries after that, by the checklist's design, not the customers' doing: counted on, its share
@@ -52,7 +57,15 @@ from app import launches, tallies
 from app.models import Hypothesis, HypothesisStatus, HypothesisStatusChange, Launch
 
 Verdict = Literal[
-    "down", "up", "no_change", "too_early", "too_little_after", "too_little_before", "too_few", "no_before"
+    "down",
+    "up",
+    "no_change",
+    "too_early",
+    "too_little_after",
+    "too_little_before",
+    "too_few",
+    "no_before",
+    "after_launch",
 ]
 
 ALPHA = 0.05
@@ -98,6 +111,7 @@ class Impact:
     # ``too_little_before``
     retired_at: dt.datetime | None = None  # retired before the periods would end otherwise: when (they end then,
     # or at the fix when it was retired before it)
+    launch_ended: dt.datetime | None = None  # when the launch ended, said with ``after_launch``
 
 
 def periods(
@@ -217,6 +231,10 @@ def impact_of(
         since = tallies.counting_since(
             hypothesis, launch_start, tallies.first_enquiry(session, hypothesis), launch=launch
         )
+    if hypothesis.fix_shipped_at >= launch_end:
+        # Recorded on a finished launch: nothing is counted after its end, so there is no "after" to wait for.
+        empty = Period(hypothesis.fix_shipped_at, hypothesis.fix_shipped_at, 0, 0)
+        return Impact(hypothesis.fix_shipped_at, empty, empty, None, None, "after_launch", launch_ended=launch_end)
     if hypothesis.fix_shipped_at <= since:
         # Both periods would be empty, and the verdict "too early to tell" for good: say what it is.
         empty = Period(hypothesis.fix_shipped_at, hypothesis.fix_shipped_at, 0, 0)

@@ -445,7 +445,9 @@ def get_impact(slug: str, key: str, token: CurrentToken, session: SessionDep, no
     enquiries about it, `too_early` before. Outcomes waiting will not change: `too_little_after` (the launch
     ended less than 24 hours after the fix), `too_little_before` (no enquiries at all between when the
     hypothesis began to count and the fix), `too_few` (the periods are as long as they will get, with fewer
-    than 10 about it), `no_before` (the fix shipped before the hypothesis was counted: both periods empty).
+    than 10 about it), `no_before` (the fix shipped before the hypothesis was counted: both periods empty),
+    `after_launch` (the fix shipped after the launch ended: no enquiries are counted after a launch, so both periods
+    are empty; the fix time is kept as recorded).
     A hypothesis retired after its fix is counted until `retired_at` (retired less than 24 hours after the
     fix: `too_little_after`)."""
     launch = launches.get_by_slug(session, slug)
