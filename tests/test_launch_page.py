@@ -705,6 +705,35 @@ def test_a_hypothesis_added_in_the_editor_starts_its_history(web: Web, people: P
     assert (rows["newer"]["count"], rows["newer"]["per_day"]) == ("–", "–")  # did not exist yesterday
 
 
+def header(html: str) -> str:
+    """The drill-down's line under its title."""
+    found = re.search(r'<header class="page-head">.*?<p class="muted">(.*?)</p>', html, re.S)
+    assert found, html[:300]
+    return " ".join(unescape(found.group(1)).split())
+
+
+def test_the_drill_down_says_from_when_it_counts_as_the_table_does(kari: WebUser, db: Database, launch: Launch) -> None:
+    """Its header said "added <time>" while its counts started earlier: made from older "other" notes (it
+    counts from the first), or made with the launch (from the launch's start). It says what the table says."""
+    assert "added" not in header(kari.get(PAGE + "/hypotheses/a").text)  # there before the launch began
+    assert header(kari.get(PAGE + "/hypotheses/late").text).endswith("· added 17 Nov 2026, 13:00")
+    # Made on Wednesday from a note of Tuesday's (an "other" enquiry moved onto it): counts from that.
+    with db.transaction() as session:
+        session.add(Hypothesis(launch_id=launch.id or 0, key="moved", text="Moved", sort_order=9, created_at=at(18, 9)))
+    log(db, launch, "moved", at=at(17, 10), channel="phone")
+    said = header(kari.get(PAGE + "/hypotheses/moved").text)
+    assert said.endswith("· counts from 17 Nov 2026, 11:00") and "added" not in said
+    assert "counts from 17 Nov 2026, 11:00" in table(kari.get(PAGE + "?range=launch").text)["moved"]["name"]
+    # Made in the same import as the launch: it counts from the launch's start, so nothing is said.
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        hypothesis = session.exec(select(Hypothesis).where(Hypothesis.key == "late")).one()
+        hypothesis.created_at = stored.created_at
+        session.add(hypothesis)
+    assert "added" not in header(kari.get(PAGE + "/hypotheses/late").text)
+
+
 def test_an_unknown_hypothesis_is_a_404(kari: WebUser) -> None:
     response = kari.get(PAGE + "/hypotheses/nope")
     assert response.status_code == 404

@@ -36,6 +36,7 @@ class HypothesisView:
     hypothesis: Hypothesis
     selection: Selection
     now: dt.datetime
+    launch_start: dt.datetime  # with ``row.since``: whether it counts from later, as the header says
     row: Row
     all: Row
     previous_start: dt.datetime
@@ -148,6 +149,7 @@ def build(session: Session, *, launch: Launch, key: str, selection: Selection, n
         hypothesis=hypothesis,
         selection=selection,
         now=now,
+        launch_start=launch_start,
         row=row,
         all=all_row,
         previous_start=previous_start,
