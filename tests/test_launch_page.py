@@ -304,6 +304,12 @@ def test_a_range_that_cannot_be_shown_is_a_clear_422(kari: WebUser, query: str, 
         assert 'id="numbers"' not in response.text
 
 
+def test_a_range_error_names_what_was_given_as_text(kari: WebUser) -> None:
+    """What a link gave is repeated on the page, so it is escaped there like every other text."""
+    detail = re.search(r'id="range-error-detail">(.*?)</p>', kari.get(PAGE + "?channel=%3Cb%3Ex").text, re.S)
+    assert detail and "“&lt;b&gt;x”" in detail.group(1) and "<b>" not in detail.group(1)
+
+
 def test_out_of_window_says_which_dates_the_launch_has(kari: WebUser) -> None:
     response = kari.get(PAGE + "?from=2026-10-01&to=2026-10-02")
     assert response.status_code == 422
