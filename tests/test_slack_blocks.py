@@ -329,6 +329,7 @@ def test_a_fix_shipped_before_its_hypothesis_was_counted_says_there_is_no_before
         ("too_little_before", "too little before it to compare"),
         ("too_little_after", "too little time after it"),
         ("too_few", "too few enquiries to tell"),
+        ("after_launch", "shipped after the launch ended"),
     ],
 )
 def test_a_fix_waiting_will_not_judge_says_why_not_too_early(verdict: str, said: str) -> None:

@@ -329,6 +329,8 @@ def verdict_label(fix: FixLine) -> str:
         return _("too little time after it")
     if fix.verdict == "too_few":  # the periods will not grow any more
         return _("too few enquiries to tell")
+    if fix.verdict == "after_launch":  # nothing is counted after a launch's end
+        return _("shipped after the launch ended")
     return _("too early to tell")
 
 
