@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from app import audit
 from app.config import Settings
-from app.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
+from app.errors import Conflict, Forbidden, Invalid, TooManyRequests, Unauthenticated
 from app.i18n import N_, Text
 from app.models import CONTROL_CHARACTER, MAX_DISPLAY_NAME, LoginAttempt, Role, User, WebSession, id_of
 from app.recording.credentials import hash_token
@@ -168,7 +168,71 @@ def forget_failures(session: Session, user: User) -> None:
     )
 
 
-def set_role(session: Session, user: User, role: Role, *, now: dt.datetime, actor: str) -> None:
+ACCESS_LOCK = "tally-user-access"
+
+
+def change_access(
+    session: Session,
+    user: User,
+    *,
+    now: dt.datetime,
+    actor: str,
+    role: Role | None = None,
+    active: bool | None = None,
+    seen: tuple[Role, bool] | None = None,
+    acting: User | None = None,
+) -> None:
+    """Change ``user``'s role and whether they can sign in (``None``: left as it is); the one way both
+    change, on the web and on the command line.
+
+    Changes like this are made one at a time (``_one_access_change_at_a_time``) and read ``user`` again
+    after waiting their turn: on PostgreSQL two admins demoting each other at the same moment each
+    still saw the other as admin, and no admin was left. The change that would leave no active admin
+    is refused. ``seen``: the role and access the page showed when it was opened; a field changed here
+    that someone else changed since is refused as stale, so an old page never undoes their change.
+    ``acting``: the admin making it, who must still be one when their turn comes."""
+    _one_access_change_at_a_time(session)
+    session.refresh(user)
+    if acting is not None:
+        session.refresh(acting)
+        if not (acting.is_active and acting.role == Role.ADMIN):
+            raise Forbidden(
+                f"This needs the admin role; you are signed in as {acting.role.value}.", code="forbidden_role"
+            )
+    if seen is not None:
+        # Only what the admin changed on the page is changed: the rest of its form is as it was shown.
+        role = None if role == seen[0] else role
+        active = None if active == seen[1] else active
+        if (role is not None and user.role != seen[0]) or (active is not None and user.is_active != seen[1]):
+            raise Conflict(
+                f"Someone else changed {user.username}'s role or access since you opened the page: nothing was saved.",
+                field="role",
+                code="stale_version",
+            )
+    new_role = user.role if role is None else role
+    new_active = user.is_active if active is None else active
+    if user.role == Role.ADMIN and user.is_active and not (new_role == Role.ADMIN and new_active):
+        others = session.execute(
+            sa.select(sa.func.count())
+            .select_from(User)
+            .where(col(User.role) == Role.ADMIN, col(User.is_active).is_(True), col(User.id) != user.id)
+        ).scalar_one()
+        if not others:
+            raise Conflict(
+                "At least one active admin must remain: make someone else admin first.", field="role", code="last_admin"
+            )
+    _set_role(session, user, new_role, now=now, actor=actor)
+    _set_active(session, user, new_active, now=now, actor=actor)
+
+
+def _one_access_change_at_a_time(session: Session) -> None:
+    """PostgreSQL: this transaction's lock on changes of role and access. (On SQLite a write
+    transaction holds the whole database already.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(ACCESS_LOCK))))
+
+
+def _set_role(session: Session, user: User, role: Role, *, now: dt.datetime, actor: str) -> None:
     if user.role != role:
         audit.record(
             session,
@@ -184,7 +248,7 @@ def set_role(session: Session, user: User, role: Role, *, now: dt.datetime, acto
         session.add(user)
 
 
-def set_active(session: Session, user: User, active: bool, *, now: dt.datetime, actor: str) -> None:
+def _set_active(session: Session, user: User, active: bool, *, now: dt.datetime, actor: str) -> None:
     if user.is_active != active:
         user.is_active = active
         session.add(user)

@@ -292,14 +292,18 @@ def _change_user(name: str, change: Callable[[Session, User], None]) -> str:
 def users_disable(name: str) -> None:
     """Take a user's access away: signed out everywhere, and refused at sign-in and on every tick (kept, for the
     audit trail and their enquiries)."""
-    where = _change_user(name, lambda session, user: auth.set_active(session, user, False, now=now(), actor=actor()))
+    where = _change_user(
+        name, lambda session, user: auth.change_access(session, user, active=False, now=now(), actor=actor())
+    )
     typer.echo(f"{name} is disabled in {where} and signed out everywhere.")
 
 
 @users_cli.command("enable")
 def users_enable(name: str) -> None:
     """Give a disabled user access again (with the password they had)."""
-    where = _change_user(name, lambda session, user: auth.set_active(session, user, True, now=now(), actor=actor()))
+    where = _change_user(
+        name, lambda session, user: auth.change_access(session, user, active=True, now=now(), actor=actor())
+    )
     typer.echo(f"{name} is enabled in {where}: they can sign in again.")
 
 
@@ -308,7 +312,9 @@ def users_role(
     name: str, role: Annotated[Role, typer.Argument(help="agent, lead or admin.", show_default=False)]
 ) -> None:
     """Change a user's role (it counts from their next request)."""
-    where = _change_user(name, lambda session, user: auth.set_role(session, user, role, now=now(), actor=actor()))
+    where = _change_user(
+        name, lambda session, user: auth.change_access(session, user, role=role, now=now(), actor=actor())
+    )
     typer.echo(f"{name} is {role.value} now, in {where}.")
 
 

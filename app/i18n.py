@@ -151,6 +151,7 @@ ERROR_TEXTS = {
     "not_found": N_("There is nothing here."),
     "user_exists": N_("There is already a user by that name: choose another user name."),
     "own_admin": N_("You cannot remove your own admin role or access: ask another admin."),
+    "last_admin": N_("At least one active admin must remain: make someone else admin first."),
     "forbidden": N_("You do not have access to this."),
     "invalid": N_("Something in the request is not right; the details are below."),
     "invalid_range": N_("That range cannot be shown: choose one of the ranges, or days inside the launch."),

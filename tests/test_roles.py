@@ -4,20 +4,24 @@ decides), and what a lead's edits actually do."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
+from typer.testing import CliRunner
 
-from app import api_tokens
+from app import api_tokens, auth
+from app.cli import cli
 from app.db import Database
-from app.models import EnquiryHypothesis, Hypothesis, HypothesisRevision, Launch, Role, User
+from app.models import AuditEvent, EnquiryHypothesis, Hypothesis, HypothesisRevision, Launch, Role, User
 from tests.conftest import People, WebUser
 from tests.factories import T0, log, make_launch
 from tests.helpers import (
     JSON,
+    Elements,
     browser,
     changed_tables,
     error_of,
@@ -163,6 +167,139 @@ def test_an_admin_cannot_lock_themselves_out(app: Any, web: Web, people: People)
         assert response.status_code == 422
         assert "cannot remove your own admin role" in response.text
     assert ada.get("/admin/users").status_code == 200
+
+
+def row_form(page: str, user_id: int | None) -> dict[str, str]:
+    """What a user's row form on the Users page sends as it was rendered (Save pressed, nothing changed)."""
+    form: dict[str, str] = {}
+    inside, select_name = False, ""
+    for tag, attrs in Elements(page).tags:
+        if tag == "form":
+            inside = attrs.get("action") == f"/admin/users/{user_id}"
+        elif inside and tag == "input" and (attrs.get("type") != "checkbox" or "checked" in attrs):
+            form[str(attrs["name"])] = str(attrs.get("value") or "")
+        elif inside and tag == "select":
+            select_name = str(attrs["name"])
+        elif inside and tag == "option" and "selected" in attrs:
+            form[select_name] = str(attrs["value"])
+    assert "role" in form and "csrf_token" in form, page[:300]
+    return form
+
+
+def tally(db: Database, *args: str) -> Any:
+    """`tally ARGS` on the test's database: another admin's change, made after a page in a test was opened."""
+    return CliRunner().invoke(cli, list(args), env={"TALLY_DATABASE_URL": db.url})
+
+
+def changed_elsewhere(db: Database, *args: str) -> None:
+    result = tally(db, "users", *args)
+    assert result.exit_code == 0, result.output
+
+
+def access_of(db: Database, username: str) -> tuple[Role, bool]:
+    with db.session() as session:
+        user = auth.get_user(session, username)
+        assert user is not None
+        return user.role, user.is_active
+
+
+def test_a_page_opened_before_a_user_was_disabled_changes_only_the_role_it_was_used_for(
+    app: Any, db: Database, web: Web, people: People
+) -> None:
+    """Ada's Users page was open when Bob disabled Ola; Ada then made Ola a lead there, and the row's
+    form, still ticked "can sign in", enabled her again (and wiped her failed sign-ins) in Ada's name."""
+    ada = web("ada")
+    page = ada.get("/admin/users").text
+    changed_elsewhere(db, "disable", "ola")
+    answer = ada.client.post(
+        f"/admin/users/{people.other_agent.id}", data=row_form(page, people.other_agent.id) | {"role": "lead"}
+    )
+    assert answer.status_code == 303, answer.text[:500]
+    assert access_of(db, "ola") == (Role.LEAD, False)
+    with db.session() as session:
+        actions = session.exec(
+            select(AuditEvent.action, AuditEvent.actor).where(AuditEvent.target_id == str(people.other_agent.id))
+        ).all()
+    assert ("user.enabled", "ada") not in actions and ("user.role_changed", "ada") in actions
+
+
+def test_a_change_someone_else_made_to_the_same_field_since_the_page_was_opened_is_refused(
+    app: Any, db: Database, web: Web, people: People
+) -> None:
+    """Changed on an old page, a role someone else changed since would have been overwritten unseen: the
+    admin is told, and the page shows the user as they are now."""
+    ada = web("ada")
+    page = ada.get("/admin/users").text
+    changed_elsewhere(db, "role", "ola", "lead")
+    answer = ada.client.post(
+        f"/admin/users/{people.other_agent.id}", data=row_form(page, people.other_agent.id) | {"role": "admin"}
+    )
+    assert answer.status_code == 409, answer.text[:500]
+    assert "Someone else changed this since you opened it: nothing was saved. See the current values." in answer.text
+    assert row_form(answer.text, people.other_agent.id)["role"] == "lead"
+    assert access_of(db, "ola") == (Role.LEAD, True)
+    # The same for "can sign in": Bob disabled Kari, and Ada's old page unticks it too.
+    page = ada.get("/admin/users").text
+    changed_elsewhere(db, "disable", "kari")
+    form = row_form(page, people.agent.id)
+    del form["active"]
+    assert ada.client.post(f"/admin/users/{people.agent.id}", data=form).status_code == 409
+    # Saved on the page as it is now, the change goes through.
+    ola = people.other_agent.id
+    again = ada.client.post(f"/admin/users/{ola}", data=row_form(answer.text, ola) | {"role": "admin"})
+    assert again.status_code == 303, again.text[:500]
+    assert access_of(db, "ola") == (Role.ADMIN, True)
+
+
+def test_the_last_active_admin_stays_one_on_the_command_line_too(
+    app: Any, db: Database, web: Web, people: People
+) -> None:
+    """`tally users disable ada` and `tally users role ada lead` left nobody who could open the Users page."""
+    for args in (("disable", "ada"), ("role", "ada", "lead")):
+        result = tally(db, "users", *args)
+        assert result.exit_code != 0 and "At least one active admin must remain" in result.output, result.output
+    assert access_of(db, "ada") == (Role.ADMIN, True)
+    changed_elsewhere(db, "role", "lena", "admin")  # with another admin, either is allowed
+    changed_elsewhere(db, "disable", "ada")
+    refused = tally(db, "users", "role", "lena", "agent")  # now the only one
+    assert refused.exit_code != 0 and "At least one active admin must remain" in refused.output
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    app: Any, db: Database, web: Web, people: People
+) -> None:
+    """On PostgreSQL each request still saw the other as an admin and both demotions went through (37
+    rounds in 40): nobody was left to manage users. One at a time, the second finds itself demoted."""
+    changed_elsewhere(db, "role", "lena", "admin")
+    admins = {"ada": (web("ada"), people.lead.id), "lena": (web("lena"), people.admin.id)}
+    for _ in range(5):
+        answers = at_once({name: demotion(who, other) for name, (who, other) in admins.items()})
+        assert sorted(answers.values()) == [303, 403], answers
+        assert sorted(access_of(db, name)[0] for name in admins) == [Role.ADMIN, Role.AGENT]
+        demoted = next(name for name in admins if access_of(db, name)[0] == Role.AGENT)
+        changed_elsewhere(db, "role", demoted, "admin")
+
+
+def demotion(who: WebUser, user_id: int | None) -> Callable[[], int]:
+    form = {"role": "agent", "active": "1", "csrf_token": who.token()}
+    return lambda: who.client.post(f"/admin/users/{user_id}", data=form).status_code
+
+
+def at_once(requests: dict[str, Callable[[], int]]) -> dict[str, int]:
+    """Each request sent from its own thread, all let go together; their answers' statuses."""
+    start = threading.Barrier(len(requests), timeout=30)
+    answers: dict[str, int] = {}
+
+    def send(name: str) -> None:
+        start.wait()
+        answers[name] = requests[name]()
+
+    threads = [threading.Thread(target=send, args=(name,)) for name in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
 
 
 def test_adding_the_same_user_twice_at_once_on_postgresql_says_the_name_is_taken(

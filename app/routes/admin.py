@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app import api_tokens, auth
 from app.deps import Now, RequireAdmin, RowId, SessionDep, Viewer
-from app.errors import Invalid, NotFound, TallyError
+from app.errors import Forbidden, Invalid, NotFound, TallyError
 from app.i18n import N_, Text
 from app.models import MAX_DISPLAY_NAME, Role, TokenRole, User
 from app.web import render
@@ -97,15 +97,32 @@ def update_user(
     user_id: RowId,
     role: Annotated[str, Form()],
     active: Annotated[str, Form()] = "",
+    was_role: Annotated[str, Form()] = "",
+    was_active: Annotated[str, Form()] = "",
 ) -> Response:
+    """``was_role``/``was_active``: the row as the page showed it. Only what the admin changed there is
+    changed: a page opened before someone else disabled the user re-enabled them when the admin changed
+    only the role. (Without them, as from a script, both are set as sent.)"""
     user = _user(session, user_id)
     try:
         if user.id == viewer.user.id and (role != Role.ADMIN or not active):
             raise Invalid(
                 "You cannot remove your own admin role or access: ask another admin.", field="role", code="own_admin"
             )
-        auth.set_role(session, user, _role(role), now=now, actor=viewer.user.username)
-        auth.set_active(session, user, bool(active), now=now, actor=viewer.user.username)
+        seen = (_role(was_role), was_active == "1") if was_role and was_active in ("0", "1") else None
+        auth.change_access(
+            session,
+            user,
+            role=_role(role),
+            active=bool(active),
+            seen=seen,
+            acting=viewer.user,
+            now=now,
+            actor=viewer.user.username,
+        )
+    except Forbidden:
+        session.rollback()
+        raise  # no longer an admin (another admin's change came first): not the users page
     except TallyError as error:
         # Shown on the users page, where the admin was, not on an error page.
         session.rollback()
