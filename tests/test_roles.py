@@ -28,6 +28,7 @@ from tests.helpers import (
     launch_form,
     page_token,
     sent_while_a_row_is_uncommitted,
+    sign_in,
     snapshot,
 )
 
@@ -300,6 +301,22 @@ def at_once(requests: dict[str, Callable[[], int]]) -> dict[str, int]:
     for thread in threads:
         thread.join(timeout=60)
     return answers
+
+
+def test_resetting_ones_own_password_goes_to_ones_own_page_and_keeps_one_signed_in(
+    app: Any, db: Database, web: Web, people: People
+) -> None:
+    """A reset signs its user out everywhere: on her own row Ada was signed out too, while the page
+    showed her new password as if she were still signed in. Her row links to /me instead, where she
+    changes it as everyone does (and stays signed in)."""
+    ada = web("ada")
+    page = ada.get("/admin/users").text
+    assert f'action="/admin/users/{people.admin.id}/password"' not in page
+    assert f'action="/admin/users/{people.agent.id}/password"' in page
+    answer = ada.post(f"/admin/users/{people.admin.id}/password")
+    assert answer.status_code == 303 and answer.headers["location"] == "/me"
+    assert ada.get("/admin/users").status_code == 200, "still signed in"
+    assert sign_in(browser(app), "ada").status_code == 303, "the password is as it was"
 
 
 def test_adding_the_same_user_twice_at_once_on_postgresql_says_the_name_is_taken(

@@ -134,6 +134,10 @@ def update_user(
 @router.post("/users/{user_id}/password")
 def reset_password(request: Request, viewer: RequireAdmin, session: SessionDep, now: Now, user_id: RowId) -> Response:
     user = _user(session, user_id)
+    if user.id == viewer.user.id:
+        # A reset signs the user out everywhere: here too, while the page showed the new password as if
+        # still signed in. Admins change their own password as everyone does, at /me (their row links there).
+        return RedirectResponse("/me", status_code=303)
     password = auth.generate_password()
     auth.set_password(session, user, password, now=now, actor=viewer.user.username)
     session.commit()
