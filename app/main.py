@@ -47,7 +47,7 @@ from app.recording.record import Logged
 from app.recording.requests import EnquiryRequest
 from app.recording.writer import PAST_STATEMENT_TIMEOUT, GroupCommitWriter
 from app.routes import admin, alerts, api, auth, checklist, digests, exports, health, insight, launches
-from app.web import StaticAssets, build_environment, render
+from app.web import StaticAssets, build_environment, page_address, render
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -127,7 +127,8 @@ async def error_response(request: Request, error: TallyError) -> Response:
                 body["error"]["text"] = i18n.error_text(error.code, error.message)
         return JSONResponse(body, status_code=error.status_code, headers=headers)
     if isinstance(error, Unauthenticated):
-        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # After a form's POST, the page the form was on: the POST's own address answers a GET with 405.
+        back = page_address(request)
         if is_htmx(request):
             # A fragment (the checklist's counts, polled) is no page to come back to after signing in:
             # the page that asked for it is (htmx says which; only its path and query are used).

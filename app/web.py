@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -74,6 +76,29 @@ def build_environment() -> Environment:
     return env
 
 
+def _is_page(request: Request, path: str) -> bool:
+    """Whether ``path`` is one of the app's addresses a browser can fetch (a GET route, or a static file)."""
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
+    return any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes)
+
+
+def page_address(request: Request, page: str | None = None) -> str:
+    """Where to send someone back to what they are looking at (the language switch, signing in again).
+
+    A GET's own address. The answer to a form's POST is not an address a browser can fetch (it answered
+    405), so for one: ``page``, the page the route says it shows; else the page the form was sent from (this
+    site's ``Referer``, if a page); else the address itself, if it is a page too; else the start page."""
+    if request.method in ("GET", "HEAD"):
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if page is not None:
+        return page
+    referer = urlsplit(request.headers.get("referer", ""))
+    ours = referer.netloc == request.url.netloc and referer.path.startswith("/") and not referer.path.startswith("//")
+    if ours and _is_page(request, referer.path):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return request.url.path if _is_page(request, request.url.path) else "/"
+
+
 def render(
     request: Request,
     template: str,
@@ -81,8 +106,10 @@ def render(
     viewer: Viewer | None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    page: str | None = None,
     **context: Any,
 ) -> HTMLResponse:
+    """``page``: for an answer to a POST, the address of the page it shows (``page_address``)."""
     settings: Settings = request.app.state.settings
     env: Environment = request.app.state.jinja
     language = viewer.language if viewer else browser_language(request, settings)
@@ -94,6 +121,7 @@ def render(
             csrf_token=csrf.token(request, settings),
             language=language,
             timezone=settings.timezone,
+            page_address=page_address(request, page),
             **context,
         )
     response = HTMLResponse(html, status_code=status_code, headers=headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import html
 import os
 import re
 import subprocess
@@ -864,6 +865,84 @@ def test_next_cannot_send_people_to_another_site(app: Any, client: TestClient, p
 def test_the_language_switch_stays_on_this_site_too(app: Any, web: Web, people: People, target: str) -> None:
     response = web("kari").post("/me/language", data={"language": "nb", "next": target})
     assert response.status_code == 303 and response.headers["location"] == "/"
+
+
+def language_next(page: str) -> str:
+    """Where the page's language switch sends its reader back to."""
+    match = re.search(r'name="next" value="([^"]*)"', page)
+    assert match, page[:300]
+    return html.unescape(match.group(1))
+
+
+# (who, what they send, the page it answers with): every form whose answer is a whole page.
+ANSWERED_PAGES: list[tuple[str, str, dict[str, str], str]] = [
+    ("ada", "/admin/users/{kari}/password", {}, "/admin/users"),
+    ("ada", "/admin/users/{ada}", {"role": "lead", "active": "1"}, "/admin/users"),  # refused: her own row
+    ("ada", "/admin/users", {"username": "Not a name!", "role": "agent"}, "/admin/users"),
+    ("ada", "/admin/users", {"username": "nina", "role": "agent"}, "/admin/users"),
+    ("ada", "/admin/tokens", {"name": "crm"}, "/admin/tokens"),
+    ("ada", "/admin/tokens", {"name": ""}, "/admin/tokens"),
+    ("kari", "/me/password", {"current": "not it", "new": NEW_PASSWORD}, "/me"),
+    ("lena", "/launches/test-launch/hypotheses", {"key": "Not A Key", "text": "x"}, "/launches/test-launch/edit"),
+    ("lena", "/launches/test-launch/edit", {"name": ""}, "/launches/test-launch/edit"),
+    ("lena", "/launches", {"slug": "x", "name": "", "starts_on": "nope"}, "/"),
+    (None, "/login?next=/me", {"username": "kari", "password": "not it", "next": "/me"}, "/login?next=/me"),
+]
+
+
+@pytest.mark.parametrize(("who", "url", "form", "page"), ANSWERED_PAGES, ids=[case[1] for case in ANSWERED_PAGES])
+def test_the_language_switch_on_the_answer_to_a_form_goes_back_to_its_page(
+    app: Any, web: Web, people: People, who: str | None, url: str, form: dict[str, str], page: str
+) -> None:
+    """The answer's language switch sent people to the address the form was posted to: choosing Norsk
+    after resetting a password, or on a refused form, ended on "Method Not Allowed" (405)."""
+    make_launch(app.state.db)
+    me = web(who)
+    url = url.format(kari=people.agent.id, ada=people.admin.id)
+    sent = {"csrf_token": me.token("/login" if who is None else "/")}
+    answer = me.client.post(url, data=form | sent)
+    assert answer.status_code in (200, 409, 401, 422), (answer.status_code, answer.text[:300])
+    assert language_next(answer.text) == page
+    switched = me.client.post("/me/language", data={"language": "nb", "next": language_next(answer.text)} | sent)
+    assert switched.status_code == 303 and switched.headers["location"] == page
+    assert me.get(page).status_code == 200
+
+
+def test_an_error_page_answering_a_post_goes_back_to_the_page_it_was_sent_from(
+    app: Any, web: Web, people: People
+) -> None:
+    """A page whose route names none: the one the form was on (this site's Referer, if a page), else "/"."""
+    lena = web("lena")
+    missing = "/launches/no-such-launch/hypotheses"
+    form = {"key": "a", "text": "x"}
+    sent_from = {"Referer": "http://testserver/launches/test-launch/edit?x=1"}
+    assert language_next(lena.post(missing, data=form, headers=sent_from).text) == "/launches/test-launch/edit?x=1"
+    assert language_next(lena.post(missing, data=form).text) == "/"
+    elsewhere = {"Referer": "http://evil.example/launches/test-launch/edit"}
+    assert language_next(lena.post(missing, data=form, headers=elsewhere).text) == "/"
+    not_a_page = {"Referer": f"http://testserver{missing}"}
+    assert language_next(lena.post(missing, data=form, headers=not_a_page).text) == "/"
+
+
+def test_signing_in_again_after_a_form_sent_once_signed_out_goes_to_its_page(
+    app: Any, db: Database, web: Web, people: People
+) -> None:
+    """Ada's session ended while her Users page was open; saving a row sent her to sign in with
+    next=/admin/users/1, which answered 405 once she had."""
+    ada = web("ada")
+    token = ada.token("/admin/users")
+    with db.transaction() as session:
+        user = auth.get_user(session, "ada")
+        assert user is not None
+        auth.revoke_sessions(session, user, now=dt.datetime.now(dt.UTC))
+    form = {"role": "lead", "active": "1", "csrf_token": token}
+    sent_from = {"Referer": "http://testserver/admin/users"}
+    answer = ada.client.post(f"/admin/users/{people.agent.id}", data=form, headers=sent_from)
+    assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/admin/users"
+    blind = ada.client.post(f"/admin/users/{people.agent.id}", data=form)  # no Referer: the start page
+    assert blind.status_code == 303 and blind.headers["location"] == "/login?next=/"
+    signed_in = sign_in(ada.client, "ada", next="/admin/users")
+    assert signed_in.status_code == 303 and ada.get(signed_in.headers["location"]).status_code == 200
 
 
 def assert_local(location: str) -> None:

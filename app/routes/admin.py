@@ -41,6 +41,7 @@ def _users_page(
         typed=typed,
         failed_user=failed_user,
         status_code=status_code,
+        page="/admin/users",  # also for the answers to this page's forms
     )
 
 
@@ -172,6 +173,7 @@ def create_token(
             created=None,
             error=error,
             status_code=error.status_code,
+            page="/admin/tokens",
         )
     session.commit()
     return render(
@@ -181,6 +183,7 @@ def create_token(
         tokens=api_tokens.list_tokens(session),
         created=(token.name, raw),
         error=None,
+        page="/admin/tokens",
     )
 
 

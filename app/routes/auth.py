@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -83,6 +83,7 @@ def login(
             error=error,
             username=username,
             status_code=error.status_code,
+            page="/login" + (f"?next={quote(safe_next(next))}" if safe_next(next) != "/" else ""),
             # A locked account or address says when to try again, as the JSON errors do.
             headers={"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None,
         )
@@ -208,6 +209,7 @@ def change_password(
             message=None,
             error=error,
             status_code=error.status_code,
+            page="/me",
             headers={"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None,
         )
     # Every other browser is signed out; this one gets a new session (and,

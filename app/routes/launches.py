@@ -326,6 +326,7 @@ def _create_or_import(
             if upload is not None
             else {"form": "new", "name": name, "slug": slug, "starts_on": starts_on},
             status_code=error.status_code,
+            page="/",
         )
     if upload is not None and before is not None and changes.changed and seen != before:
         session.rollback()  # shown, not applied
@@ -339,6 +340,7 @@ def _create_or_import(
             filename=upload.filename,
             seen=before,
             changed_since=bool(seen),
+            page="/",  # where the file was chosen
         )
     session.commit()
     if changes.created:
@@ -511,6 +513,7 @@ def _editor(
         "launches/edit.html",
         status_code=status_code,
         imported=imported,
+        page=f"/launches/{launch.slug}/edit",  # also for the answers to the editor's forms
         **_editor_context(viewer, session, launch, error=error, rows=rows, launch_form=launch_form, add_form=add_form),
     )
 
