@@ -886,6 +886,14 @@ ANSWERED_PAGES: list[tuple[str, str, dict[str, str], str]] = [
     ("lena", "/launches/test-launch/hypotheses", {"key": "Not A Key", "text": "x"}, "/launches/test-launch/edit"),
     ("lena", "/launches/test-launch/edit", {"name": ""}, "/launches/test-launch/edit"),
     ("lena", "/launches", {"slug": "x", "name": "", "starts_on": "nope"}, "/"),
+    ("lena", "/launches/test-launch/other/move?range=7d", {"onto": "a"}, "/launches/test-launch/other?range=7d"),
+    (
+        "lena",
+        "/launches/test-launch/other/new?range=7d",
+        {"key": "Not A Key", "text": "y"},
+        "/launches/test-launch/other?range=7d",
+    ),
+    ("lena", "/launches/test-launch/other/erase?range=7d", {}, "/launches/test-launch/other?range=7d"),
     (None, "/login?next=/me", {"username": "kari", "password": "not it", "next": "/me"}, "/login?next=/me"),
 ]
 

@@ -320,7 +320,10 @@ def _render_form(
 ) -> Response:
     """The new-hypothesis form, or the erase form: both list the notes chosen, ticked."""
     template = "insight/erase.html" if isinstance(form, EraseForm) else "insight/new.html"
-    return render(request, template, viewer=viewer, form=form, error=error, status_code=status_code)
+    # Answering a POST: the "other" page the notes were chosen on, as the address to come back to (the
+    # form's own lists every note chosen, thousands of ids).
+    page = f"/launches/{form.launch.slug}/other" + form.selection.query()
+    return render(request, template, viewer=viewer, form=form, error=error, status_code=status_code, page=page)
 
 
 @pages.get("/launches/{slug}/other/new")
