@@ -260,7 +260,10 @@ def test_each_rows_controls_are_named_after_its_row(page: Page, place: Place) ->
     for username in ("kari", "ola", "ada"):
         expect(page.get_by_role("checkbox", name=f"can sign in ({username})", exact=True)).to_have_count(1)
         expect(page.get_by_role("button", name=f"Save ({username})", exact=True)).to_have_count(1)
+    for username in ("kari", "ola"):
         expect(page.get_by_role("button", name=f"Reset password ({username})", exact=True)).to_have_count(1)
+    # Her own row links to /me, where she changes her own password without being signed out.
+    expect(page.get_by_role("link", name="Change password (ada)", exact=True)).to_have_attribute("href", "/me")
     expect(page.get_by_role("checkbox", name="can sign in (ola)", exact=True)).not_to_be_checked()
     page.goto("/admin/tokens")
     expect(page.get_by_role("button", name="Revoke (telephony)", exact=True)).to_be_visible()
