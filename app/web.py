@@ -93,7 +93,10 @@ def page_address(request: Request, page: str | None = None) -> str:
     if page is not None:
         return page
     referer = urlsplit(request.headers.get("referer", ""))
-    ours = referer.netloc == request.url.netloc and referer.path.startswith("/") and not referer.path.startswith("//")
+    # This site as the browser names it: the Host it sent, or the configured address (a proxy may change the Host).
+    hosts = (request.url.netloc, urlsplit(request.app.state.settings.base_url).netloc)
+    local = referer.path.startswith("/") and not referer.path.startswith("//")
+    ours = bool(referer.netloc) and referer.netloc in hosts and local
     if ours and _is_page(request, referer.path):
         return referer.path + (f"?{referer.query}" if referer.query else "")
     return request.url.path if _is_page(request, request.url.path) else "/"

@@ -928,6 +928,8 @@ def test_an_error_page_answering_a_post_goes_back_to_the_page_it_was_sent_from(
     assert language_next(lena.post(missing, data=form).text) == "/"
     elsewhere = {"Referer": "http://evil.example/launches/test-launch/edit"}
     assert language_next(lena.post(missing, data=form, headers=elsewhere).text) == "/"
+    proxied = {"Host": "tally-1.internal:8000"} | sent_from  # a proxy that sends its own Host: the configured one
+    assert language_next(lena.post(missing, data=form, headers=proxied).text) == "/launches/test-launch/edit?x=1"
     not_a_page = {"Referer": f"http://testserver{missing}"}
     assert language_next(lena.post(missing, data=form, headers=not_a_page).text) == "/"
 
