@@ -180,9 +180,11 @@ def test_each_change_names_the_database_it_was_made_in(tmp_path: Path) -> None:
     for args, said in (
         (("users", "add", "ada", "--role", "admin"), f"Added ada (admin) to {where}."),
         (("users", "passwd", "ada"), f"New password for ada in {where}; signed out everywhere."),
-        (("users", "role", "ada", "lead"), f"ada is lead now, in {where}."),
-        (("users", "disable", "ada"), f"ada is disabled in {where} and signed out everywhere."),
-        (("users", "enable", "ada"), f"ada is enabled in {where}: they can sign in again."),
+        # Another user's role and access: the only admin's are refused (one active admin always remains).
+        (("users", "add", "kari"), f"Added kari (agent) to {where}."),
+        (("users", "role", "kari", "lead"), f"kari is lead now, in {where}."),
+        (("users", "disable", "kari"), f"kari is disabled in {where} and signed out everywhere."),
+        (("users", "enable", "kari"), f"kari is enabled in {where}: they can sign in again."),
         (("tokens", "create", "telephony"), f"Token 1 (integration) for 'telephony' in {where} (shown once;"),
         (("tokens", "revoke", "1"), f"Revoked token 1 (telephony) in {where}."),
         (("hypotheses", "import", str(EXAMPLE)), f"Imported into {where}:"),
