@@ -875,7 +875,7 @@ def language_next(page: str) -> str:
 
 
 # (who, what they send, the page it answers with): every form whose answer is a whole page.
-ANSWERED_PAGES: list[tuple[str, str, dict[str, str], str]] = [
+ANSWERED_PAGES: list[tuple[str | None, str, dict[str, str], str]] = [
     ("ada", "/admin/users/{kari}/password", {}, "/admin/users"),
     ("ada", "/admin/users/{ada}", {"role": "lead", "active": "1"}, "/admin/users"),  # refused: her own row
     ("ada", "/admin/users", {"username": "Not a name!", "role": "agent"}, "/admin/users"),
