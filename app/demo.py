@@ -85,6 +85,9 @@ class DemoReport:
     added_enquiries: int
     users: tuple[DemoUser, ...]
     passwords: dict[str, str]
+    # Demo users whose password was set since (`tally users passwd`): the demo never resets it, so
+    # printing the demo password would hand out one that no longer signs in.
+    changed: frozenset[str] = frozenset()
 
 
 def demo_password(username: str) -> str:
@@ -217,14 +220,20 @@ def load(db: Database, *, settings: Settings, now: dt.datetime, force: bool = Fa
         users = ensure_users(session, now)
         # Only for the users the demo made: a user of that name made otherwise (--force) keeps its own.
         theirs = set(foreign_data(session))
-        passwords = {u.username: demo_password(u.username) for u in DEMO_USERS if f"user {u.username}" not in theirs}
+        ours = [u.username for u in DEMO_USERS if f"user {u.username}" not in theirs]
+        passwords = {
+            name: demo_password(name)
+            for name in ours
+            if auth.verify_password(demo_password(name), users[name].password_hash)
+        }
+        changed = frozenset(name for name in ours if name not in passwords)
         launch = ensure_launch(session, settings=settings, today=launches.local_date(now, settings.zone), now=now)
         hypothesis_ids = {h.key: h.id or 0 for h in launches.hypotheses_of(session, launch)}
         agent_ids = [u.id or 0 for u in users.values() if u.role == Role.AGENT]
         items = generate(launch, hypothesis_ids=hypothesis_ids, agent_ids=agent_ids, until=now)
         results = insert_many(session.connection(), items)
     backfill_digests(db, launch, settings=settings, now=now)
-    return DemoReport(launch, sum(r.created for r in results), DEMO_USERS, passwords)
+    return DemoReport(launch, sum(r.created for r in results), DEMO_USERS, passwords, changed)
 
 
 def backfill_digests(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> None:
@@ -251,8 +260,19 @@ def welcome(report: DemoReport, *, address: str, database_url: str) -> str:
         "lead": "also edits launches and digests",
         "admin": "also manages users and API tokens",
     }
+    changed = []
     for user in report.users:
-        password = report.passwords.get(user.username, "(its own: not made by the demo)")
-        lines.append(f"  {user.username:<7} password {password:<20} {user.role.value}: {roles[user.role.value]}")
+        if user.username in report.changed:
+            shown = "(changed since)"
+            changed.append(user.username)
+        else:
+            shown = report.passwords.get(user.username, "(its own: not made by the demo)")
+        lines.append(f"  {user.username:<7} password {shown:<20} {user.role.value}: {roles[user.role.value]}")
+    if changed:
+        lines += [
+            "",
+            f"The password of {', '.join(changed)} was changed since the demo set it; to set a new one: "
+            + ", ".join(f"tally users passwd {name}" for name in changed),
+        ]
     lines += ["", "(Demo passwords are public: use the demo on your own machine only.)", ""]
     return "\n".join(lines)

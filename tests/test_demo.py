@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from app import auth, demo, launches
@@ -13,6 +15,7 @@ from app.db import Database
 from app.insight import themes
 from app.models import LaunchStatus, Role, User
 from app.tallies import tally
+from tests.processes import free_port, run_tally, started
 
 NOW = dt.datetime(2026, 11, 19, 14, 0, tzinfo=dt.UTC)
 
@@ -94,3 +97,26 @@ def test_the_demo_never_writes_into_a_database_with_real_work(db: Database, sett
     assert "hunter2" not in text and "not made by the demo" in text
     with pytest.raises(demo.NotADemoDatabase, match="TALLY_ENV=production"):
         demo.load(db, settings=settings.model_copy(update={"env": "production"}), now=NOW, force=True)
+
+
+def test_a_second_run_never_prints_a_password_that_was_changed_since(tmp_path: Path) -> None:
+    """After `tally users passwd ola`, a second `tally demo` printed ola's demo password, refused at sign-in."""
+    database = tmp_path / "tally.db"
+    env = {"TALLY_DATABASE_URL": f"sqlite:///{database}"}
+    welcomed = "Demo passwords are public"
+    with started("demo", "--port", str(free_port()), env=env, cwd=tmp_path, ready=welcomed) as first:
+        assert "demo-ola-pass" in first.output
+    changed = run_tally("users", "passwd", "ola", "--password-stdin", env=env, cwd=tmp_path, input="ola-own-secret-1\n")
+    assert changed.returncode == 0, changed.stderr
+    with started("demo", "--port", str(free_port()), env=env, cwd=tmp_path, ready=welcomed) as second:
+        output = second.output
+    assert "demo-ola-pass" not in output
+    assert "tally users passwd ola" in output and "changed since" in output
+    assert "demo-kari-pass" in output
+    # Not reset either: ola's own password still signs in, and kari's printed one does.
+    engine = sa.create_engine(env["TALLY_DATABASE_URL"])
+    with engine.connect() as connection:
+        hashes = dict(connection.execute(sa.text("SELECT username, password_hash FROM tally_user")).all())  # type: ignore[arg-type]
+    engine.dispose()
+    assert auth.verify_password("ola-own-secret-1", hashes["ola"])
+    assert auth.verify_password("demo-kari-pass", hashes["kari"])
