@@ -13,6 +13,7 @@ write the files.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 import unicodedata
@@ -866,6 +867,23 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+_NOT_UTF8 = N_("the file is not UTF-8 text (byte {byte} on this line cannot be read): save it as UTF-8 and try again")
+_UTF16 = N_("the file is UTF-16 text, not UTF-8: save it as UTF-8 and try again")
+
+
+def decode(raw: bytes, path: str) -> str:
+    """A hypothesis file's text; ``InvalidFiles`` naming the line it stops being UTF-8 on, as the command
+    line and the upload both say it (a file saved in Windows' code page or as "Unicode" is common)."""
+    # Checked first: UTF-16 of plain ASCII decodes as UTF-8 full of NULs, and its BOM does not.
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InvalidFiles([Problem(path, 1, "", Text(_UTF16))])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InvalidFiles([Problem(path, line, "", Text(_NOT_UTF8, byte=f"0x{raw[exc.start]:02X}"))]) from None
+
+
 def parse_files(paths: Iterable[str | Path], *, now: dt.datetime | None = None) -> list[ParsedFile]:
     parsed: list[ParsedFile] = []
     slugs: dict[str, str] = {}
@@ -876,9 +894,12 @@ def parse_files(paths: Iterable[str | Path], *, now: dt.datetime | None = None) 
                 parsed.append(ParsedFile(str(path), None, [Problem(str(path), 1, "", too_large(size))]))
                 continue
             with path.open("rb") as file:
-                text = file.read(MAX_FILE_BYTES + 1).decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+                text = decode(file.read(MAX_FILE_BYTES + 1), str(path))
+        except OSError as exc:
             parsed.append(ParsedFile(str(path), None, [Problem(str(path), 1, "", f"cannot read: {exc}")]))
+            continue
+        except InvalidFiles as exc:
+            parsed.append(ParsedFile(str(path), None, exc.problems))
             continue
         result = parse_text(text, path=str(path), now=now)
         if result.launch is not None:

@@ -351,3 +351,25 @@ def test_commands_give_up_connecting_after_the_configured_connect_timeout() -> N
         # 1 s asked for; libpq's default when none is given is 5 (and the app's own default 5 too).
         assert time.monotonic() - started < 3.5
         db.dispose()
+
+
+def test_a_file_that_is_not_utf8_is_said_on_its_line_with_what_to_do(tmp_path: Path, fresh: dict[str, str]) -> None:
+    """A Latin-1 file was "l1.yaml:1: cannot read: 'utf-8' codec can't decode byte 0xe5 in position 753…"."""
+    lines = ["slug: latin-one", "name: Latin One", "starts_on: 2026-11-16", "hypotheses:"]
+    lines += [f"  - {{key: h{i}, label: Hypothesis {i}}}" for i in range(16)]
+    lines += ["  - {key: fee, label: Gebyr på kortet}", "  - {key: last, label: Last}"]
+    assert lines[20].endswith("på kortet}")
+    latin1 = tmp_path / "l1.yaml"
+    latin1.write_bytes("\n".join(lines).encode("latin-1"))
+    unicode = tmp_path / "u16.yaml"
+    unicode.write_bytes("\n".join(lines).encode("utf-16"))
+    for verb in ("validate", "import"):
+        result = tally("hypotheses", verb, str(latin1), str(unicode), env=fresh)
+        assert result.returncode != 0
+        said = result.stderr + result.stdout
+        assert (
+            f"{latin1}:21: the file is not UTF-8 text (byte 0xE5 on this line cannot be read): "
+            "save it as UTF-8 and try again" in said
+        ), said
+        assert f"{unicode}:1: the file is UTF-16 text, not UTF-8: save it as UTF-8" in said, said
+        assert "codec" not in said and "position" not in said

@@ -668,6 +668,10 @@ def test_odd_form_values_are_refused_or_ignored_never_a_server_error(
     upload = {"file": ("launch.yaml", "slug: cp1252\nname: F\xe5r\nstarts_on: 2026-11-16\n".encode("cp1252"))}
     refused = lena.client.post("/launches", files=upload, data={"csrf_token": lena.token("/")})
     assert refused.status_code == 422 and "is not UTF-8 text" in refused.text
+    assert "launch.yaml:2" in refused.text  # the line the file stops being UTF-8 on, as the CLI says it
+    upload = {"file": ("launch.yaml", "slug: utf16\nname: Far\nstarts_on: 2026-11-16\n".encode("utf-16"))}
+    refused = lena.client.post("/launches", files=upload, data={"csrf_token": lena.token("/")})
+    assert refused.status_code == 422 and "is UTF-16 text, not UTF-8" in refused.text
     with db.session() as session:
         assert launches.find_by_slug(session, "cp1252") is None
 

@@ -244,19 +244,9 @@ def _spec_of(
         if size > hypothesis_sets.MAX_FILE_BYTES:  # refused unread, as the CLI refuses it
             _refuse([hypothesis_sets.Problem(filename, 1, "", hypothesis_sets.too_large(size))])
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise Invalid(
-                Text(
-                    N_(
-                        "{file} is not UTF-8 text (byte {byte} cannot be read): save it as UTF-8 and upload it "
-                        "again. Nothing was imported."
-                    ),
-                    file=filename,
-                    byte=exc.start + 1,
-                ),
-                field="file",
-            ) from None
+            text = hypothesis_sets.decode(raw, filename)
+        except hypothesis_sets.InvalidFiles as exc:
+            _refuse(exc.problems)
         parsed = hypothesis_sets.parse_text(text, path=filename, now=now)
         if parsed.launch is None:
             _refuse(parsed.problems)
