@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app import api_tokens, auth, digests, hypothesis_sets, launches, migrations
-from app.config import ConfigError, Settings, hide_password, load_settings, unknown_variables
+from app.config import ConfigError, Settings, hide_password, load_settings, unknown_in_env_file, unknown_variables
 from app.db import Database, file_in_path, not_a_folder
 from app.deps import MAX_ROW_ID
 from app.errors import TallyError
@@ -54,7 +54,7 @@ log = logging.getLogger("app.cli")
 
 
 def settings() -> Settings:
-    for line in unknown_variables(os.environ):
+    for line in [*unknown_variables(os.environ), *unknown_in_env_file(os.environ)]:
         typer.echo(f"Warning: {line}", err=True)
     try:
         return load_settings()

@@ -13,10 +13,12 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
@@ -24,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from app.i18n import N_, TextValueError
 
 ENV_PREFIX = "TALLY_"
+ENV_FILE = ".env"  # read from the working directory, as pydantic-settings reads it
 PLACEHOLDER_SECRET = "dev-only-secret-change-me"  # noqa: S105 - it is the placeholder production refuses
 DEFAULT_DIGEST_TIMES = (dt.time(9, 0), dt.time(13, 0), dt.time(16, 0))
 
@@ -92,7 +95,7 @@ def check_timezone(value: str) -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
-        env_file=".env",
+        env_file=ENV_FILE,
         extra="ignore",
         populate_by_name=True,
         frozen=True,
@@ -398,9 +401,10 @@ def describe_validation_error(error: ValidationError) -> str:
 NOT_SETTINGS = frozenset({"TALLY_TEST_DATABASE_URL", "TALLY_PORT"})
 
 
-def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+def unknown_variables(environ: Mapping[str, str | None], *, where: str = "") -> list[str]:
     """A line for each TALLY_ name in ``environ`` that no setting reads: a misspelt one
-    (TALLY_DATABSE_URL) is otherwise ignored without a word, and the default used instead."""
+    (TALLY_DATABSE_URL) is otherwise ignored without a word, and the default used instead.
+    ``where``: the file the names were read from, said after each name."""
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     # Compared without the prefix, which every name shares and would make any two look alike.
     rest = sorted(k.removeprefix(ENV_PREFIX) for k in known)
@@ -409,8 +413,22 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
         if name.startswith(ENV_PREFIX) and name not in known and name not in NOT_SETTINGS:
             close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), rest, n=1, cutoff=0.75)
             hint = f": did you mean {ENV_PREFIX}{close[0]}?" if close else " (see the settings in docs/operations.md)."
-            lines.append(f"{name} is not a Launch Tally setting and is ignored{hint}")
+            shown = f"{name} (in {where})" if where else name
+            lines.append(f"{shown} is not a Launch Tally setting and is ignored{hint}")
     return lines
+
+
+def unknown_in_env_file(environ: Mapping[str, str], folder: Path | None = None) -> list[str]:
+    """``unknown_variables`` of the ``.env`` file the settings read, if there is one: a typo there is
+    as silent as in the environment. A name also in ``environ`` is said once, for the environment."""
+    path = (folder or Path.cwd()) / ENV_FILE
+    if not path.is_file():
+        return []
+    try:
+        names = {k: v for k, v in dotenv_values(path).items() if k not in environ}
+    except (OSError, UnicodeDecodeError):
+        return []  # not ours to report: reading the settings says what is wrong with the file
+    return unknown_variables(names, where=str(path.resolve()))
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -292,6 +292,21 @@ def test_a_misspelt_variable_is_warned_of_by_every_verb(fresh: dict[str, str]) -
     assert "did you mean TALLY_DATABASE_URL?" in result.stderr
 
 
+def test_a_misspelt_name_in_dotenv_is_warned_of_with_the_file_named(fresh: dict[str, str], tmp_path: Path) -> None:
+    """A TALLY_DATABSE_URL typo in .env silently left the default database in use."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("TALLY_DATABSE_URL=sqlite:////tmp/elsewhere.db\nTALLY_TIMEZONE=Europe/Oslo\n", encoding="utf-8")
+    result = tally("db", "current", env=fresh, cwd=tmp_path)
+    assert (
+        f"Warning: TALLY_DATABSE_URL (in {dotenv.resolve()}) is not a Launch Tally setting and is ignored: "
+        "did you mean TALLY_DATABASE_URL?" in result.stderr
+    ), result.stderr
+    assert "TALLY_TIMEZONE" not in result.stderr
+    # Set in the environment too: said once, for the environment, which is what is read.
+    twice = tally("db", "current", env=fresh | {"TALLY_DATABSE_URL": "x"}, cwd=tmp_path)
+    assert twice.stderr.count("TALLY_DATABSE_URL") == 1 and "(in " not in twice.stderr
+
+
 def test_importing_a_draft_says_what_it_takes_to_log_enquiries(empty: dict[str, str], tmp_path: Path) -> None:
     draft = tmp_path / "draft.yaml"
     draft.write_text("slug: draft-launch\nname: Draft\nstarts_on: 2026-11-16\n", encoding="utf-8")
