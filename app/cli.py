@@ -605,10 +605,9 @@ def _launch(db: Database, slug: str) -> Launch:
 _SKEW = dt.timedelta(minutes=5)  # another machine's clock a little ahead is not the future
 
 
-def _parse_now(value: str | None, *, acts: bool = False) -> dt.datetime:
-    """``--now``: any moment to look with (a preview), a past one only to act with (``acts``): a pass at
-    a future moment records the digests until then as sent or missed for good, or erases notes the
-    retention keeps, in the real database."""
+def _parse_now(value: str | None, *, future_refused: str | None = None) -> dt.datetime:
+    """``--now``; a moment to come refused with ``future_refused``, why acting as if it were then would
+    change what happens when it comes, in the real database."""
     if value is None:
         return now()
     try:
@@ -617,22 +616,23 @@ def _parse_now(value: str | None, *, acts: bool = False) -> dt.datetime:
         raise fail(f"--now {value!r} is not an ISO time such as 2026-11-18T13:00:00+01:00", code=2) from None
     if moment.tzinfo is None:
         raise fail(f"--now {value!r} needs a UTC offset, such as 2026-11-18T13:00:00+01:00", code=2)
-    if acts and moment > now() + _SKEW:
+    if future_refused is not None and moment > now() + _SKEW:
         raise fail(
-            f"--now {value!r} is in the future: acting as if it were then would change what happens when that "
-            "time comes (digests recorded as sent or missed, counts kept of slots not over yet, notes erased early). "
-            "Leave --now out, or give a "
-            "past moment (on a copy of the database to try things out: docs/operations.md).",
+            f"--now {value!r} is in the future: {future_refused} Leave --now out, or give a past moment "
+            "(on a copy of the database to try things out: docs/operations.md).",
             code=2,
         )
     return moment.astimezone(dt.UTC)
 
 
+# Every --now is refused in the future (_parse_now), and the help says so: "as if it were this moment"
+# promised any moment, and a moment to come ended in exit 2.
+_PAST_MOMENT = "a past moment, ISO 8601 with offset (such as 2026-11-18T13:00:00+01:00); a future one is refused"
+
+
 @digest_cli.command("run-due")
 def digest_run_due(
-    at: Annotated[
-        str | None, typer.Option("--now", help="Act as if it were this moment (ISO 8601 with offset).")
-    ] = None,
+    at: Annotated[str | None, typer.Option("--now", help=f"Act as if it were then: {_PAST_MOMENT}.")] = None,
 ) -> None:
     """Do what the scheduler does at this moment: send every due, unsent digest, then check for spike alerts
     (not for a past --now: they would read as happening now)."""
@@ -641,7 +641,9 @@ def digest_run_due(
     db = ready_database(config)
     alerts: list[Alert] = []
     failed: list[str] = []
-    moment = _parse_now(at, acts=True)
+    moment = _parse_now(
+        at, future_refused="a pass as if it were then would record the digests until then as sent or missed, for good."
+    )
     looks_back = digests.looks_back(moment, now())
     # Composed as at --now, but claimed by the real clock: a claim stamped hours ago looks abandoned to
     # a running scheduler, which would take it over and post the same digest during this one's post.
@@ -677,15 +679,23 @@ def digest_run_due(
 @digest_cli.command("preview")
 def digest_preview(
     slug: str,
-    at: Annotated[str | None, typer.Option("--now", help="As if it were this moment (ISO 8601 with offset).")] = None,
+    at: Annotated[
+        str | None, typer.Option("--now", help=f"The digest a send would have posted then: {_PAST_MOMENT}.")
+    ] = None,
 ) -> None:
     """Print the digest a send would post now, as text."""
     config = settings()
     db = ready_database(config)
     launch = _launch(db, slug)
-    # A moment to come is refused too: counting as if it were then keeps the counts of 15-minute slots
-    # not over yet, shared by every process, without the enquiries logged in them meanwhile.
-    text, _ = digests.preview_message(db, launch, settings=config, now=_parse_now(at, acts=True))
+    # Only read, yet a moment to come is refused too: counting as if it were then keeps the counts of
+    # 15-minute slots not over yet, shared by every process, without the enquiries logged in them meanwhile.
+    moment = _parse_now(
+        at,
+        future_refused="counting as if it were then would keep, for every process, counts of 15-minute slots not "
+        "over yet, without the enquiries logged in them meanwhile (a preview sends and records nothing, but "
+        "the counts it makes are kept).",
+    )
+    text, _ = digests.preview_message(db, launch, settings=config, now=moment)
     typer.echo(text)
 
 
@@ -823,9 +833,7 @@ def enquiries_import(
 
 @notes_cli.command("purge")
 def notes_purge(
-    at: Annotated[
-        str | None, typer.Option("--now", help="Act as if it were this moment (ISO 8601 with offset).")
-    ] = None,
+    at: Annotated[str | None, typer.Option("--now", help=f"Act as if it were then: {_PAST_MOMENT}.")] = None,
 ) -> None:
     """Erase now what the scheduler erases daily: the notes of enquiries older than TALLY_NOTE_RETENTION_DAYS.
     The enquiries, and so every count, stay."""
@@ -836,7 +844,13 @@ def notes_purge(
         raise fail("TALLY_NOTE_RETENTION_DAYS is not set, so notes are kept: set it to a number of days first.", 2)
     db = ready_database(config)
     try:
-        purged = retention.purge_notes(db, days=config.note_retention_days, now=_parse_now(at, acts=True))
+        purged = retention.purge_notes(
+            db,
+            days=config.note_retention_days,
+            now=_parse_now(
+                at, future_refused="erasing as if it were then would erase notes the retention still keeps."
+            ),
+        )
     finally:
         db.dispose()
     typer.echo(

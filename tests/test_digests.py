@@ -1082,11 +1082,22 @@ def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: La
     with db.session() as session:
         kept_before = session.execute(sa.select(sa.func.count()).select_from(SlotTally)).scalar_one()
     looked = runner.invoke(cli, ["digest", "preview", launch.slug, "--now", tomorrow], env=env)
-    assert looked.exit_code == 2 and "counts kept of slots not over yet" in looked.output
+    assert looked.exit_code == 2 and "counts of 15-minute slots not over yet" in looked.output
+    # Only read: the refusal gives the preview's own reason, not a pass's ("recorded as sent or missed").
+    assert "a preview sends and records nothing" in looked.output and "sent or missed" not in looked.output
     with db.session() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(SlotTally)).scalar_one() == kept_before
     erase = runner.invoke(cli, ["notes", "purge", "--now", tomorrow], env=env | {"TALLY_NOTE_RETENTION_DAYS": "1"})
     assert erase.exit_code == 2 and "is in the future" in erase.output
+
+
+@pytest.mark.parametrize("verb", [["digest", "preview"], ["digest", "run-due"], ["notes", "purge"]])
+def test_the_help_of_now_says_a_future_moment_is_refused(verb: list[str]) -> None:
+    """It said "As if it were this moment", and any moment 5 minutes ahead or more ended in exit 2."""
+    shown = CliRunner().invoke(cli, [*verb, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    said = " ".join(shown.output.replace("│", " ").split())
+    assert "a past moment, ISO 8601 with offset" in said and "a future one is refused" in said, said
+    assert "if it were this moment" not in said
 
 
 def test_a_past_moment_run_by_hand_posts_its_digest_as_late_and_checks_no_spike_alerts(
