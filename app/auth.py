@@ -404,6 +404,24 @@ def _one_at_a_time(session: Session, name: str) -> None:
     session.execute(sa.select(sa.func.set_config("lock_timeout", previous, True)))
 
 
+# One message each, saying what the count is kept by (a fixed text for the code, over an English
+# detail, showed two lines that disagreed on both that and the wait). "Up to": the failures count for
+# the window from each one, so the block lifts as the oldest ages out.
+_LOCKED_BROWSER = N_(
+    "Too many failed sign-ins for this account from this browser. Wait up to {minutes} minutes and try again, or "
+    "ask an admin to reset your password: a new password lifts the block at once."
+)
+_LOCKED_ADDRESS = N_(
+    "Too many failed sign-ins for this account from this network address (in an office, often every desk). Wait "
+    "up to {minutes} minutes and try again, or ask an admin to reset your password: a new password lifts the "
+    "block at once."
+)
+_LOCKED_WHOLE_ADDRESS = N_(
+    "Too many failed sign-ins from this network address, for any account (in an office, often every desk). Wait "
+    "up to {minutes} minutes and try again."
+)
+
+
 def _refuse_if_limited(
     session: Session, *, name: str, address: str, device_key: str | None, now: dt.datetime, settings: Settings
 ) -> None:
@@ -417,15 +435,14 @@ def _refuse_if_limited(
     here, _ = _failures(session, since, col(LoginAttempt.username) == name, here_is)
     if here >= limit:
         raise TooManyRequests(
-            f"Too many failed sign-ins for this account from this {'browser' if known else 'address'}. Wait "
-            f"{minutes} minutes, or ask an admin to reset the password.",
+            Text(_LOCKED_BROWSER if known else _LOCKED_ADDRESS, minutes=minutes),
             retry_after=int(window.total_seconds()),
             code="locked_account",
         )
     from_address, _ = (0, None) if known else _failures(session, since, col(LoginAttempt.address) == address)
     if from_address >= settings.login_max_failures_per_address:
         raise TooManyRequests(
-            f"Too many failed sign-ins from this address. Wait {minutes} minutes.",
+            Text(_LOCKED_WHOLE_ADDRESS, minutes=minutes),
             retry_after=int(window.total_seconds()),
             code="locked_address",
         )

@@ -117,13 +117,8 @@ ERROR_TEXTS = {
     "signed_out": N_("Your session has ended: sign in again."),
     "method_not_allowed": N_("That address cannot be opened like this: go back and use the button on the page."),
     "wrong_credentials": N_("Wrong user name or password."),
-    "locked_account": N_(
-        "Too many failed sign-ins for this account from this computer. Wait a few minutes, or ask an admin to reset "
-        "your password."
-    ),
     "slow_down": N_("Too many failed sign-ins for this account just now. Wait a moment and try again."),
     "sign_in_busy": N_("Another sign-in for this account is being checked: try again in a moment."),
-    "locked_address": N_("Too many failed sign-ins from this computer's address. Wait a few minutes."),
     "csrf": N_("This page was out of date: reload it and try again."),
     "bad_origin": N_("The request did not come from this site, so it was refused."),
     "forbidden_role": N_("Your role does not give access to this."),
@@ -235,6 +230,10 @@ def dimension_label(value: str) -> str:
     text = DIMENSION_LABELS.get(str(value))
     return gettext(text) if text else str(value)
 
+
+# Errors raised with a ``Text`` that says it all, translated as it is, with no fixed text for the code:
+# a sign-in block's says what the failures are counted by (this browser or this address) and the wait.
+TOLD_BY_MESSAGE = frozenset({"locked_account", "locked_address"})
 
 # Errors whose translation says all a person needs: their English message, written for developers
 # and API clients (it may name routes or commands), is not shown under it on a page.

@@ -140,7 +140,7 @@ def test_failures_lock_the_account_for_that_address_and_only_slow_it_down_elsewh
         refused = sign_in(attacker, "kari", PASSWORD)
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) == settings.login_failure_window_minutes * 60
-        assert "Too many failed sign-ins for this account from this computer" in refused.text
+        assert "Too many failed sign-ins for this account from this network address" in refused.text
         assert not set_cookies(refused, SESSION_COOKIE)
         # Another account from the attacker's address: still fine.
         assert sign_in(attacker, "ola").status_code == 303
@@ -158,6 +158,38 @@ def test_failures_lock_the_account_for_that_address_and_only_slow_it_down_elsewh
             assert sign_in(browser(app, client=(address, 1000 + n)), "kari", "guess").status_code == 401
         again = sign_in(browser(app, client=("192.0.2.4", 2000)), "kari", "guess")
         assert again.status_code == 429 and int(again.headers["Retry-After"]) == 16  # 6 failures: 2 s × 2³
+
+
+def error_lines(page: str) -> list[str]:
+    """The lines of the page's error box."""
+    [box] = re.findall(r'<div class="error-box"[^>]*>(.*?)</div>', page, re.DOTALL)
+    return [html.unescape(line) for line in re.findall(r"<p[^>]*>(.*?)</p>", box, re.DOTALL)]
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_a_locked_account_is_told_once_what_it_is_locked_by_and_for_how_long(
+    database_url: str, db: Database, people: People, language: str
+) -> None:
+    """The page said "from this computer. Wait a few minutes" over "from this address. Wait 15 minutes"."""
+    app = create_app(make_settings(database_url), db=db)
+    with time_machine.travel(dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC), tick=False) as clock:
+        desk = browser(app, headers={"Accept-Language": language})  # no device cookie: as curl
+        for _ in range(5):
+            assert sign_in(desk, "kari", "guess").status_code == 401
+        [line] = error_lines(sign_in(desk, "kari").text)
+        if language == "en":  # in nb, one line too, once translated (never the English under it)
+            assert "from this network address" in line and "Wait up to 15 minutes" in line, line
+            assert "computer" not in line and "reset your password" in line
+
+        clock.shift(dt.timedelta(minutes=1))  # past the pause every address gets after those failures
+        kari = browser(app, client=("198.51.100.7", 50000), headers={"Accept-Language": language})
+        assert sign_in(kari, "kari").status_code == 303  # elsewhere: signed in, so this browser is known
+        assert kari.post("/logout", data={"csrf_token": page_token(kari, "/me")}).status_code == 303
+        for _ in range(5):
+            assert sign_in(kari, "kari", "guess").status_code == 401
+        [line] = error_lines(sign_in(kari, "kari").text)
+        if language == "en":
+            assert "from this browser" in line and "Wait up to 15 minutes" in line, line
 
 
 def test_a_browser_that_signed_in_before_is_not_kept_out_by_anyone_elses_failures(
@@ -373,7 +405,7 @@ def test_too_many_failures_from_one_address_block_it_for_every_account(
         refused = sign_in(browser(app), "lena", PASSWORD)
         assert refused.status_code == 429
         assert "Retry-After" in refused.headers
-        assert "Too many failed sign-ins from this computer" in refused.text
+        assert "Too many failed sign-ins from this network address, for any account" in refused.text
         assert "reset your password" not in refused.text  # a reset would not help here
         assert not set_cookies(refused, SESSION_COOKIE)
 
