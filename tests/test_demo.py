@@ -116,7 +116,8 @@ def test_a_second_run_never_prints_a_password_that_was_changed_since(tmp_path: P
     # Not reset either: ola's own password still signs in, and kari's printed one does.
     engine = sa.create_engine(env["TALLY_DATABASE_URL"])
     with engine.connect() as connection:
-        hashes = dict(connection.execute(sa.text("SELECT username, password_hash FROM tally_user")).all())  # type: ignore[arg-type]
+        rows = connection.execute(sa.text("SELECT username, password_hash FROM tally_user")).all()
+    hashes: dict[str, str] = {str(name): str(hashed) for name, hashed in rows}
     engine.dispose()
     assert auth.verify_password("ola-own-secret-1", hashes["ola"])
     assert auth.verify_password("demo-kari-pass", hashes["kari"])
