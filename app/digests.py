@@ -53,7 +53,7 @@ from app.observability import metrics
 from app.recording import writer
 from app.slack import blocks as slack_blocks
 from app.slack import delivery
-from app.slack.client import WEBHOOKS_CHANNEL, Sender, SlackError
+from app.slack.client import WEBHOOKS_CHANNEL, Posted, Sender, SlackError
 from app.slack.delivery import worker_name
 from app.slack.messages import template
 
@@ -844,7 +844,13 @@ def _found_in_slack(
         return None
     if posted is None or posted.ts is None:
         return None
-    at = dt.datetime.fromtimestamp(float(posted.ts), dt.UTC)
+    return _recorded_as_found(db, run, launch, posted, settings, at=dt.datetime.fromtimestamp(float(posted.ts), dt.UTC))
+
+
+def _recorded_as_found(
+    db: Database, run: DigestRun, launch: Launch, posted: Posted, settings: Settings, *, at: dt.datetime
+) -> DigestRun:
+    """``run`` found in Slack: recorded as posted ``at``, when Slack got it."""
     log.info("digest %s for %s was already in Slack; recorded as posted then", run.slot_key, launch.slug)
     return _save(
         db,
@@ -855,6 +861,7 @@ def _found_in_slack(
         slack_ts=posted.ts,
         error=None,
         next_attempt_at=None,
+        maybe_posted=False,
     )
 
 
@@ -1001,18 +1008,7 @@ def _look_for_waiting(
             _save(db, taken, status=DigestStatus.REPLACED, next_attempt_at=None, maybe_posted=False)
             continue
         at = dt.datetime.fromtimestamp(float(posted.ts), dt.UTC) if posted.ts else now
-        log.info("digest %s for %s was already in Slack; recorded as posted then", taken.slot_key, launch.slug)
-        recorded = _save(
-            db,
-            taken,
-            status=DigestStatus.LATE if is_late(taken, at, settings) else DigestStatus.SENT,
-            sent_at=at,
-            channel=posted.channel,
-            slack_ts=posted.ts,
-            error=None,
-            next_attempt_at=None,
-            maybe_posted=False,
-        )
+        recorded = _recorded_as_found(db, taken, launch, posted, settings, at=at)
         found = found or recorded
     return found
 
