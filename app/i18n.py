@@ -249,6 +249,7 @@ PLAIN_ERRORS = frozenset(
         "bad_origin",
         "own_admin",
         "duplicate_key",
+        "slow_down",  # its message says the same in other words ("just now: wait a moment")
     }
 )
 

@@ -192,6 +192,21 @@ def test_a_locked_account_is_told_once_what_it_is_locked_by_and_for_how_long(
             assert "from this browser" in line and "Wait up to 15 minutes" in line, line
 
 
+def test_a_pause_after_failures_elsewhere_is_told_once(database_url: str, db: Database, people: People) -> None:
+    """The page said "…just now. Wait a moment and try again." over "…just now: wait a moment and try again."."""
+    app = create_app(make_settings(database_url), db=db)
+    with time_machine.travel(dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC), tick=False):
+        desk = browser(app)
+        for _ in range(5):
+            assert sign_in(desk, "kari", "guess").status_code == 401
+        elsewhere = browser(app, client=("198.51.100.7", 50000))
+        answer = sign_in(elsewhere, "kari")
+        assert answer.status_code == 429
+        assert error_lines(answer.text) == [
+            "Too many failed sign-ins for this account just now. Wait a moment and try again."
+        ]
+
+
 def test_a_browser_that_signed_in_before_is_not_kept_out_by_anyone_elses_failures(
     database_url: str, db: Database, people: People
 ) -> None:
