@@ -792,10 +792,14 @@ def _resume(
     done = []
     for run in waiting:
         try:
+            launch = launch_by_id[run.launch_id]
+            if launch.status == LaunchStatus.DRAFT:
+                # Set back to draft (put off, or paused): its waiting digests wait with it, to go out if it
+                # goes live again; a closed launch's final tally still goes out.
+                continue
             taken = _take_over(db, run, expect=run.status, now=now)
             if taken is None:
                 continue
-            launch = launch_by_id[run.launch_id]
             stale = run.status == DigestStatus.PENDING
             if stale and taken.blocks and (found := _found_in_slack(db, taken, launch, sender, settings)):
                 done.append(found)
@@ -819,6 +823,10 @@ def _resume(
             # unless it died before composing it (no blocks: nothing was sent); a webhook retry goes
             # ahead (webhook runs only wait for retries after errors that posted nothing).
             check = bool(sender and (sender.can_check_channel or (stale and run.blocks)))
+            if stale and run.blocks:
+                # Its process may have posted it before dying: so marked until a look finds the channel
+                # without it, or a Send now pressed meanwhile looked for nothing and posted it again.
+                taken.maybe_posted = True
             done.append(
                 deliver(db, taken, launch, sender=sender, clock=clock, sleep=sleep, late=late, check_first=check)
             )
@@ -1065,8 +1073,12 @@ def send_again(
         taken = _store_content(
             db, taken, launch, now=now, settings=settings, late=True, late_cause=cause, posted_at=posted_at
         )
-    # A bot looks before posting again; with a webhook the lead has looked (the page asks them to).
+    # A bot looks before posting again; with a webhook the lead has looked (the page asks them to), so
+    # its earlier try is not in Slack: still marked "may be there", a rate-limited send left it waiting
+    # and every Send now after was refused for a look a webhook cannot make.
     check = sender.can_check_channel and run.attempts > 0
+    if not sender.can_check_channel:
+        taken.maybe_posted = False
     return deliver(
         db,
         taken,

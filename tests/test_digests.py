@@ -780,6 +780,61 @@ def stored_by_a_5xx_and_not_checked(db: Database, settings: Settings, slack: Fak
     return first
 
 
+def test_send_now_after_a_send_now_whose_process_died_looks_for_it_even_when_the_takeover_could_not(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """A Send now's worker posted, then died before saving; the scheduler took the claim over while Slack's
+    history could not be read, and left it waiting unmarked: the next Send now replaced it unlooked and
+    the channel had the digest twice."""
+    pressed = local(18, 10)
+    with db.transaction() as session:
+        start, end = digests._by_hand(session, launch, pressed)
+        run_id = digests._insert(
+            session,
+            launch,
+            slot_key=f"{launch.id}:manual:died-after-posting",
+            kind=DigestKind.MANUAL,
+            slot_at=end,
+            window_start=start,
+            status=DigestStatus.PENDING,
+            now=pressed,
+        )
+        claimed = session.get(DigestRun, run_id)
+    assert claimed is not None
+    stored = digests._store_content(db, claimed, launch, now=pressed, settings=settings, late=False)
+    with time_machine.travel(pressed, tick=False):
+        by_hand_bot(slack).post(channel=SLACK_CHANNEL, text=stored.text, blocks=stored.blocks, slot_key=stored.slot_key)
+    slack.queue("conversations.history", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 4)
+    taken = [r for r in run_due(db, settings, bot, local(18, 10, 11), check_alerts=False) if r.id == run_id]
+    assert [(r.status, r.maybe_posted) for r in taken] == [(DigestStatus.RETRYING, True)]
+    again = press_send_now(db, settings, slack, launch, local(18, 10, 12))
+    assert again.id == run_id and again.status == DigestStatus.SENT  # found there, recorded, nothing new
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
+
+
+def test_a_webhook_digest_sent_again_after_a_look_is_not_held_for_a_look_a_webhook_cannot_make(
+    db: Database, settings: Settings, slack: FakeSlack, launch: Launch
+) -> None:
+    """The page asks the lead to look in Slack before sending a webhook's digest again; a rate limit then
+    left it waiting still marked "may be in Slack", and every Send now after was refused (409) until the
+    scheduler's retry, asking for a look at a channel a webhook cannot read."""
+    hook = WebhookSender(url=slack.webhook_url, sleep=lambda s: None, rate_limit_retries=0)
+    by_hand: dict[str, Any] = {
+        "settings": settings,
+        "sender": hook,
+        "sleep": lambda s: None,
+        "max_pause": digests.BY_HAND_MAX_PAUSE,
+    }
+    slack.queue("webhook", Reply(500, "internal_error", store=True))
+    first = digests.send_now(db, launch, now=local(18, 10), **by_hand)
+    assert first.status == DigestStatus.FAILED and first.maybe_posted
+    slack.queue("webhook", Reply(429, "rate_limited", {"Retry-After": "30"}))
+    again = digests.send_again(db, first.id or 0, now=local(18, 10, 5), **by_hand)
+    assert again.status == DigestStatus.RETRYING and not again.maybe_posted
+    latest = digests.send_now(db, launch, now=local(18, 10, 6), **by_hand)
+    assert latest.status == DigestStatus.SENT and latest.id != first.id
+
+
 def test_send_now_again_after_a_failure_that_posted_records_that_one_and_posts_nothing_new(
     db: Database, settings: Settings, slack: FakeSlack, launch: Launch
 ) -> None:
@@ -970,6 +1025,21 @@ def test_a_closed_launchs_digest_left_waiting_still_goes_out(
     assert waiting.next_attempt_at is not None
     [retried] = run_due(db, settings, bot, waiting.next_attempt_at)
     assert (retried.id, retried.status) == (waiting.id, DigestStatus.SENT)
+
+
+def test_a_launch_set_back_to_draft_keeps_its_waiting_digest_until_it_goes_live_again(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Put off or paused, a launch's digest waiting for Slack is not posted meanwhile (a closed launch's is)."""
+    slack.queue("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "600"}))
+    [waiting] = run_due(db, settings, bot, due(18, 9))
+    assert waiting.status == DigestStatus.RETRYING and waiting.next_attempt_at is not None
+    _edit_launch(db, settings, launch, local(18, 9, 1), status=LaunchStatus.DRAFT)
+    assert run_due(db, settings, bot, waiting.next_attempt_at) == []
+    assert slack.posts(SLACK_CHANNEL) == [] and [r.status for r in runs(db)] == [DigestStatus.RETRYING]
+    _edit_launch(db, settings, launch, local(18, 9, 20), status=LaunchStatus.LIVE)
+    sent = [r for r in run_due(db, settings, bot, local(18, 9, 21)) if r.id == waiting.id]
+    assert [r.status for r in sent] == [DigestStatus.LATE] and len(slack.posts(SLACK_CHANNEL)) == 1
 
 
 def test_a_midnight_digest_time_sends_none_at_the_start_and_counts_the_evening_as_today(
