@@ -256,9 +256,8 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
             message = f"{name}={value!r} {exc.reason}" + (", or give a date" if exc.kind == "no_offset" else "")
         if instants.unencoded_plus(value):
             message += f"; {instants.PLUS_HINT}"
-        raise Invalid(
-            message + ".", field=name, code="invalid_range", params={"problem": "not_a_time", "value": value}
-        ) from None
+        params = {"problem": "not_a_time", "kind": exc.kind, "plus": instants.unencoded_plus(value), "value": value}
+        raise Invalid(message + ".", field=name, code="invalid_range", params=params) from None
     if moment.year < 2 or moment.year > 9998:  # in UTC, it may be no time Python has (year 0, or 10000)
         return _beyond(launch, value, name=name, is_end=is_end, early=moment.year < 2)
     return moment.astimezone(dt.UTC)

@@ -275,7 +275,23 @@ def test_the_chosen_days_form_keeps_the_filters(kari: WebUser) -> None:
     ("query", "shown"),
     [
         ("?range=someday", "“someday” is not one of the ranges: choose one below, or days."),
-        ("?from=18.11.2026", "“18.11.2026” is not a date: give one such as 2026-11-18."),
+        (
+            "?from=18.11.2026",
+            "“18.11.2026” is neither a date nor a time with a UTC offset: give one such as 2026-11-18 or "
+            "2026-11-18T09:00:00+01:00.",
+        ),
+        # A time from a link: told what is wrong with it as a time, not that it is no date.
+        (
+            "?from=2026-11-18T09:00",
+            "“2026-11-18T09:00” has no UTC offset: write the time with one, such as 2026-11-18T09:00:00+01:00, "
+            "or give a date.",
+        ),
+        ("?from=2026-11-18T25:00%2B01:00", "“2026-11-18T25:00+01:00” is no real time"),
+        (
+            "?from=2026-11-18T09:00+01:00",
+            "“2026-11-18T09:00 01:00” is neither a date nor a time with a UTC offset: give one such as 2026-11-18 "
+            "or 2026-11-18T09:00:00+01:00. A + in a link is read as a space: write it as %2B.",
+        ),
         ("?from=2026-02-30", "The date “2026-02-30” is no day of the calendar"),
         ("?from=2026-11-18&to=2026-11-17", "The last day, 2026-11-17, is before the first, 2026-11-18: both days"),
         # Times: the end is not included, so the same time is no range (it said "to may equal from").
