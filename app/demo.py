@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -88,6 +88,10 @@ class DemoReport:
     # Demo users whose password was set since (`tally users passwd`): the demo never resets it, so
     # printing the demo password would hand out one that no longer signs in.
     changed: frozenset[str] = frozenset()
+    # Demo users who cannot sign in now (`tally users disable`): their demo password is refused.
+    disabled: frozenset[str] = frozenset()
+    # Each demo user's role as the database has it now (an admin may have made an agent a lead).
+    roles: dict[str, Role] = field(default_factory=dict)
 
 
 def demo_password(username: str) -> str:
@@ -226,14 +230,19 @@ def load(db: Database, *, settings: Settings, now: dt.datetime, force: bool = Fa
             for name in ours
             if auth.verify_password(demo_password(name), users[name].password_hash)
         }
-        changed = frozenset(name for name in ours if name not in passwords)
+        disabled = frozenset(name for name in ours if not users[name].is_active)
+        passwords = {name: password for name, password in passwords.items() if name not in disabled}
+        changed = frozenset(name for name in ours if name not in passwords and name not in disabled)
+        roles = {name: user.role for name, user in users.items()}
         launch = ensure_launch(session, settings=settings, today=launches.local_date(now, settings.zone), now=now)
         hypothesis_ids = {h.key: h.id or 0 for h in launches.hypotheses_of(session, launch)}
         agent_ids = [u.id or 0 for u in users.values() if u.role == Role.AGENT]
         items = generate(launch, hypothesis_ids=hypothesis_ids, agent_ids=agent_ids, until=now)
         results = insert_many(session.connection(), items)
     backfill_digests(db, launch, settings=settings, now=now)
-    return DemoReport(launch, sum(r.created for r in results), DEMO_USERS, passwords, changed)
+    return DemoReport(
+        launch, sum(r.created for r in results), DEMO_USERS, passwords, changed, disabled=disabled, roles=roles
+    )
 
 
 def backfill_digests(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> None:
@@ -262,17 +271,27 @@ def welcome(report: DemoReport, *, address: str, database_url: str) -> str:
     }
     changed = []
     for user in report.users:
-        if user.username in report.changed:
+        if user.username in report.disabled:
+            shown = "(cannot sign in)"
+        elif user.username in report.changed:
             shown = "(changed since)"
             changed.append(user.username)
         else:
             shown = report.passwords.get(user.username, "(its own: not made by the demo)")
-        lines.append(f"  {user.username:<7} password {shown:<20} {user.role.value}: {roles[user.role.value]}")
+        role = report.roles.get(user.username, user.role).value
+        lines.append(f"  {user.username:<7} password {shown:<20} {role}: {roles[role]}")
     if changed:
         lines += [
             "",
             f"The password of {', '.join(changed)} was changed since the demo set it; to set a new one: "
             + ", ".join(f"tally users passwd {name}" for name in changed),
+        ]
+    if report.disabled:
+        disabled = sorted(report.disabled)
+        lines += [
+            "",
+            f"{', '.join(disabled)} cannot sign in (disabled since the demo made them); to let them in again: "
+            + ", ".join(f"tally users enable {name}" for name in disabled),
         ]
     lines += ["", "(Demo passwords are public: use the demo on your own machine only.)", ""]
     return "\n".join(lines)

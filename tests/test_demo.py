@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -108,11 +109,16 @@ def test_a_second_run_never_prints_a_password_that_was_changed_since(tmp_path: P
         assert "demo-ola-pass" in first.output
     changed = run_tally("users", "passwd", "ola", "--password-stdin", env=env, cwd=tmp_path, input="ola-own-secret-1\n")
     assert changed.returncode == 0, changed.stderr
+    # And a demo user disabled since, another made a lead: not a password that is refused, nor a stale role.
+    assert run_tally("users", "disable", "sofia", env=env, cwd=tmp_path).returncode == 0
+    assert run_tally("users", "role", "kari", "lead", env=env, cwd=tmp_path).returncode == 0
     with started("demo", "--port", str(free_port()), env=env, cwd=tmp_path, ready=welcomed) as second:
         output = second.output
     assert "demo-ola-pass" not in output
     assert "tally users passwd ola" in output and "changed since" in output
     assert "demo-kari-pass" in output
+    assert "demo-sofia-pass" not in output and "tally users enable sofia" in output
+    assert re.search(r"kari +password demo-kari-pass +lead:", output), output
     # Not reset either: ola's own password still signs in, and kari's printed one does.
     engine = sa.create_engine(env["TALLY_DATABASE_URL"])
     with engine.connect() as connection:
