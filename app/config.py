@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import ipaddress
+import logging
 import re
 from collections.abc import Mapping
 from functools import cached_property
@@ -421,13 +422,20 @@ def unknown_variables(environ: Mapping[str, str | None], *, where: str = "") -> 
 def unknown_in_env_file(environ: Mapping[str, str], folder: Path | None = None) -> list[str]:
     """``unknown_variables`` of the ``.env`` file the settings read, if there is one: a typo there is
     as silent as in the environment. A name also in ``environ`` is said once, for the environment."""
-    path = (folder or Path.cwd()) / ENV_FILE
-    if not path.is_file():
-        return []
     try:
-        names = {k: v for k, v in dotenv_values(path).items() if k not in environ}
+        path = (folder or Path.cwd()) / ENV_FILE  # cwd: none when the folder was removed under the shell
+        if not path.is_file():
+            return []
+        # python-dotenv warns of a line it cannot parse; pydantic-settings reads the file again and warns
+        # once, so not here too.
+        dotenv_log = logging.getLogger("dotenv.main")
+        was_disabled, dotenv_log.disabled = dotenv_log.disabled, True
+        try:
+            names = {k: v for k, v in dotenv_values(path).items() if k not in environ}
+        finally:
+            dotenv_log.disabled = was_disabled
     except (OSError, UnicodeDecodeError):
-        return []  # not ours to report: reading the settings says what is wrong with the file
+        return []  # not ours to report: reading the settings says what is wrong with the file (load_settings)
     return unknown_variables(names, where=str(path.resolve()))
 
 
@@ -437,3 +445,9 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
+    except UnicodeDecodeError as exc:
+        # pydantic-settings reads .env as UTF-8: a file saved as Latin-1 (TALLY_SITE_NAME=Kåre) was a traceback.
+        raise ConfigError(
+            f"{Path(ENV_FILE).resolve()} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at position "
+            f"{exc.start} cannot be read): save it as UTF-8."
+        ) from None

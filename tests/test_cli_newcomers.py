@@ -307,6 +307,32 @@ def test_a_misspelt_name_in_dotenv_is_warned_of_with_the_file_named(fresh: dict[
     assert twice.stderr.count("TALLY_DATABSE_URL") == 1 and "(in " not in twice.stderr
 
 
+def test_an_odd_dotenv_is_told_once_and_clearly(fresh: dict[str, str], tmp_path: Path) -> None:
+    """A .env saved as Latin-1 (TALLY_SITE_NAME=Kåre) was a traceback; a line python-dotenv cannot parse
+    was warned of twice (once by the typo check); a command run in a folder since removed said only
+    "No such file or directory"."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(b"TALLY_SITE_NAME=K\xe5re\n")
+    latin = tally("db", "current", env=fresh, cwd=tmp_path)
+    assert latin.returncode != 0 and "Traceback" not in latin.stderr, latin.stderr
+    assert f"{dotenv.resolve()} is not UTF-8 text (byte 0xe5" in latin.stderr and "save it as UTF-8" in latin.stderr
+    dotenv.write_text("TALLY_DATABSE_URL=x\nthis is junk\n", encoding="utf-8")
+    junk = tally("db", "current", env=fresh, cwd=tmp_path)
+    assert junk.stderr.count("could not parse statement starting at line 2") == 1, junk.stderr
+    assert "did you mean TALLY_DATABASE_URL?" in junk.stderr
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    removed = subprocess.run(
+        ["sh", "-c", f"cd {gone} && rmdir {gone} && {sys.executable} -m app db current"],
+        env=os.environ | fresh,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "No such file or directory" not in removed.stderr
+    assert "No database at" in removed.stderr, removed.stderr  # past the settings, to the database they name
+
+
 def test_importing_a_draft_says_what_it_takes_to_log_enquiries(empty: dict[str, str], tmp_path: Path) -> None:
     draft = tmp_path / "draft.yaml"
     draft.write_text("slug: draft-launch\nname: Draft\nstarts_on: 2026-11-16\n", encoding="utf-8")
