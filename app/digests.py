@@ -845,14 +845,19 @@ def _found_in_slack(
     if sender is None or not sender.can_check_channel or not launch.slack_channel:
         return None
     try:
-        posted = sender.find_posted(
-            channel=launch.slack_channel, slot_key=run.slot_key, oldest=run.created_at.timestamp() - 60
-        )
+        posted = _find_posted(sender, launch, run)
     except SlackError:
         return None
     if posted is None or posted.ts is None:
         return None
     return _recorded_as_found(db, run, launch, posted, settings, at=dt.datetime.fromtimestamp(float(posted.ts), dt.UTC))
+
+
+def _find_posted(sender: Sender, launch: Launch, run: DigestRun) -> Posted | None:
+    """``run``'s message in the launch's channel, if Slack has it (a minute's slack for clocks before its claim)."""
+    return sender.find_posted(
+        channel=launch.slack_channel or "", slot_key=run.slot_key, oldest=run.created_at.timestamp() - 60
+    )
 
 
 def _recorded_as_found(
@@ -1006,9 +1011,7 @@ def _look_for_waiting(
         if taken is None:
             continue  # a retry has it, and looks in the channel before posting
         try:
-            posted = sender.find_posted(
-                channel=launch.slack_channel or "", slot_key=taken.slot_key, oldest=taken.created_at.timestamp() - 60
-            )
+            posted = _find_posted(sender, launch, taken)
         except SlackError as exc:
             delivery.save(db, DigestRun, taken, status=DigestStatus.RETRYING)  # waiting again, as it was
             raise _may_be_posted(launch, taken, exc) from None

@@ -99,14 +99,19 @@ class Selection:
         after the offered ones: a filter accepts them (``_check_filters``), so a reader can find them
         without knowing to type one in a URL. Read when the chips are drawn, in the session the launch
         was read in (none: nothing)."""
-        stored = _stored_of(self.launch)
+        stored = self._stored
         return tuple(c for c in stored.channels() if c not in self.launch.channels) if stored else ()
 
     @cached_property
     def retired_segments(self) -> tuple[str, ...]:
-        stored = _stored_of(self.launch)
+        stored = self._stored
         offered = {*self.launch.segments, UNSPECIFIED_SEGMENT}
         return tuple(s for s in stored.segments() if s not in offered) if stored else ()
+
+    @cached_property
+    def _stored(self) -> _Stored | None:
+        """One reader for both lists: the segments are read channel by channel, from the channels read once."""
+        return _stored_of(self.launch)
 
     @property
     def filter(self) -> Filter | None:
