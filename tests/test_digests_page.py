@@ -38,6 +38,16 @@ def slack_app(database_url: str, db: Database, slack: FakeSlack) -> Iterator[Any
         yield app
 
 
+def dry_run_at_nine(db: Database) -> None:
+    """The 09:00 digest of 18 November, composed without Slack: a dry run a lead can send later."""
+    digests.run_due(
+        db,
+        settings=make_settings(db.url),
+        now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC) + DIGEST_SETTLE,
+        sender=None,
+    )
+
+
 @pytest.fixture
 def launch(db: Database) -> Launch:
     return make_launch(db, slack_channel="#launch", name="Launch <b>bold</b>")
@@ -84,12 +94,7 @@ def test_the_preview_is_in_the_slack_language_and_the_page_in_the_readers(
 def test_send_now_and_send_a_dry_run_once_slack_is_configured(
     db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
 ) -> None:
-    digests.run_due(
-        db,
-        settings=make_settings(db.url),
-        now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC) + DIGEST_SETTLE,
-        sender=None,
-    )
+    dry_run_at_nine(db)
     lena = WebUser(slack_app).login("lena")
     page = lena.get(f"/launches/{launch.slug}/digests")
     assert "Send to Slack" in page.text and "Send now" in page.text
@@ -225,12 +230,7 @@ def test_send_to_slack_on_a_digest_before_the_launchs_new_start_says_why_not(
     db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
 ) -> None:
     """A dry run composed before the lead put the release off a week: Send to Slack answered 500."""
-    digests.run_due(
-        db,
-        settings=make_settings(db.url),
-        now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC) + DIGEST_SETTLE,
-        sender=None,
-    )
+    dry_run_at_nine(db)
     [dry] = [r for r in digests_of(db, launch) if r.status.value == "dry_run"]
     with db.transaction() as session:
         stored = session.get(Launch, launch.id)
