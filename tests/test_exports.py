@@ -6,7 +6,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -116,7 +116,7 @@ def excel_date(year: int, month: int, day: int) -> dt.datetime:
 
 
 def as_text(cell: Any) -> str:
-    """An XLSX cell as the CSV writes it (a time without its offset: Excel has none)."""
+    """An XLSX cell as the CSV writes it (a time without its offset: that is in the cell's format)."""
     if cell is None:
         return ""
     if isinstance(cell, bool):  # a TRUE/FALSE cell; the CSV writes it as JSON does
@@ -525,6 +525,23 @@ def test_times_are_local_on_both_sides_of_a_dst_change(client: TestClient, token
         ("2026-10-26T01:00:00+01:00", "2026-10-26"),
     ]
     assert [dt.datetime.fromisoformat(r[1]) for r in found] == [m.replace(microsecond=0) for m in moments]
+
+
+def test_the_workbook_shows_each_time_with_its_offset_as_the_csv_does(
+    client: TestClient, token: str, db: Database
+) -> None:
+    """Excel has no time zones: the cell is the wall time, and its format writes the offset. Without it the
+    two 02:30 of the night Oslo's clocks go back were the same on the sheet."""
+    autumn = make_launch(db, slug="autumn", starts_on=dt.date(2026, 10, 20), ends_on=dt.date(2026, 10, 30))
+    for at in ("2026-10-25T00:30:00+00:00", "2026-10-25T01:30:00+00:00", "2026-10-26T08:00:07+00:00"):
+        log(db, autumn, "a", at=dt.datetime.fromisoformat(at))
+    from_csv = [row[1] for row in csv_rows(export(client, token, "format=csv&what=enquiries", slug="autumn"))[1:]]
+    response = export(client, token, "format=xlsx&what=enquiries", slug="autumn")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content))["enquiries"]
+    cells = [row[1] for row in sheet.iter_rows(min_row=2)]
+    assert all(isinstance(cell.value, dt.datetime) for cell in cells), "still a time Excel sorts and filters as one"
+    shown = [cast(dt.datetime, cell.value).isoformat() + cell.number_format.split('"')[1] for cell in cells]
+    assert shown == from_csv == ["2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00", "2026-10-26T09:00:07+01:00"]
 
 
 @pytest.mark.parametrize("format", ["csv", "xlsx"])

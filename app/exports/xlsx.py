@@ -13,10 +13,12 @@ openpyxl.
 
 Each column has a kind (``rows.Kind``), given once per sheet. A date is stored as
 an Excel serial number with a ``yyyy-mm-dd`` format, so it reads (and sorts, and
-filters) as a date; a time likewise, as the local wall time with a
-``yyyy-mm-dd hh:mm:ss`` format (Excel has no time zones: the offset the CSV shows is
-left out, the launch's zone being the one every time of the file is in); a label is
-escaped once and remembered; free text every time.
+filters) as a date; a time likewise, as the local wall time, with a
+``yyyy-mm-dd hh:mm:ss"+01:00"`` format per UTC offset: Excel has no time zones, so
+the offset rides in the format's literal text. The cell sorts and filters as a
+time, and it reads as the CSV's ISO 8601 does: the two 02:30 of the night the
+clocks go back look alike in value, not on the sheet. A label is escaped once and
+remembered; free text every time.
 
 ``None`` leaves the cell empty. Inline strings are never formulas, so no text
 here can start a formula (the CSV writer must guard against that; this one need
@@ -44,7 +46,8 @@ _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NEEDS_WORK = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|^\\s|\\s$")
 DATE_STYLE = 1  # index into cellXfs below
 HEADER_STYLE = 2
-TIME_STYLE = 3
+TIME_STYLE = 3  # a time of no known offset; each offset seen gets a style of its own after it
+_OFFSET = re.compile(r"[+-]\d\d:\d\d|Z")
 
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -103,22 +106,23 @@ _SHEET_REL = (
     'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
     'Target="worksheets/sheet{n}.xml"/>'
 )
-# Four cell formats: plain, a date (yyyy-mm-dd), the bold header, and a time (yyyy-mm-dd hh:mm:ss).
+# Four cell formats: plain, a date (yyyy-mm-dd), the bold header, and a time (yyyy-mm-dd hh:mm:ss);
+# then one time format per UTC offset in the file ({offset_formats}, {offset_styles}).
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy\\-mm\\-dd"/>'
-    '<numFmt numFmtId="165" formatCode="yyyy\\-mm\\-dd\\ hh:mm:ss"/></numFmts>'
+    '<numFmts count="{formats}"><numFmt numFmtId="164" formatCode="yyyy\\-mm\\-dd"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy\\-mm\\-dd\\ hh:mm:ss"/>{offset_formats}</numFmts>'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill>'
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="{styles}"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>{offset_styles}</cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
@@ -161,19 +165,34 @@ class _Sheet:
         self.kinds = tuple(kinds)
         self.labels: dict[str, str] = {}
         self.dates: dict[dt.date, str] = {}
-        self.minute = ""
+        self.minute = self.offset = ""
         self.minute_seconds = 0
+        self.time_style = TIME_STYLE
+        # Shared by every sheet of the workbook: the styles are written once, after the last row.
+        self.offset_styles: dict[str, int] = {}
 
-    def time_serial(self, iso: str) -> str:
-        """``2026-11-16T09:15:42+01:00`` as Excel's serial of the wall time: days, and the day's fraction.
+    def time_cell(self, ref: str, iso: str) -> str:
+        """``2026-11-16T09:15:42+01:00`` as a cell of Excel's serial of the wall time (days, and the day's
+        fraction) in the style that shows its offset.
 
-        Rows come in time order, so the minute's part is worked out when the minute changes.
+        Rows come in time order, so the minute's part is worked out when the minute (or, in the hour the
+        clocks go back, only the offset) changes.
         """
-        if iso[:16] != self.minute:
-            self.minute = iso[:16]
+        if iso[:16] != self.minute or iso[19:] != self.offset:
+            self.minute, self.offset = iso[:16], iso[19:]
             days = (dt.date.fromisoformat(iso[:10]) - EXCEL_EPOCH).days
             self.minute_seconds = days * 86400 + int(iso[11:13]) * 3600 + int(iso[14:16]) * 60
-        return repr((self.minute_seconds + int(iso[17:19])) / 86400)
+            self.time_style = self.style_of(self.offset)
+        serial = repr((self.minute_seconds + int(iso[17:19])) / 86400)
+        return f'<c r="{ref}" s="{self.time_style}"><v>{serial}</v></c>'
+
+    def style_of(self, offset: str) -> int:
+        if not _OFFSET.fullmatch(offset):
+            return TIME_STYLE
+        style = self.offset_styles.get(offset)
+        if style is None:
+            style = self.offset_styles[offset] = TIME_STYLE + 1 + len(self.offset_styles)
+        return style
 
     def row(self, r: int, values: Sequence[Any]) -> str:
         cells = []
@@ -193,7 +212,7 @@ class _Sheet:
                     serial = self.dates[value] = str((value - EXCEL_EPOCH).days)
                 cells.append(f'<c r="{letter}{r}" s="{DATE_STYLE}"><v>{serial}</v></c>')
             elif kind == "time":
-                cells.append(f'<c r="{letter}{r}" s="{TIME_STYLE}"><v>{self.time_serial(value)}</v></c>')
+                cells.append(self.time_cell(f"{letter}{r}", value))
             elif kind == "bool":
                 cells.append(f'<c r="{letter}{r}" t="b"><v>{1 if value else 0}</v></c>')
             else:
@@ -266,11 +285,27 @@ def write(
         if part is None:  # no rows: still a sheet with its header
             part = start_sheet()
         end_sheet(part)
-        _write_parts(archive, names, title=title, created=created or dt.datetime.now(dt.UTC))
+        _write_parts(
+            archive, names, title=title, created=created or dt.datetime.now(dt.UTC), offsets=formatter.offset_styles
+        )
     return written
 
 
-def _write_parts(archive: zipfile.ZipFile, names: list[str], *, title: str, created: dt.datetime) -> None:
+def _styles(offsets: dict[str, int]) -> str:
+    """The workbook's cell formats, with a time format for each UTC offset its times have."""
+    formats = styles = ""
+    for offset, style in offsets.items():
+        number_format = 166 + style - TIME_STYLE - 1
+        formats += f'<numFmt numFmtId="{number_format}" formatCode="yyyy\\-mm\\-dd\\ hh:mm:ss&quot;{offset}&quot;"/>'
+        styles += f'<xf numFmtId="{number_format}" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    return _STYLES.format(
+        formats=2 + len(offsets), offset_formats=formats, styles=TIME_STYLE + 1 + len(offsets), offset_styles=styles
+    )
+
+
+def _write_parts(
+    archive: zipfile.ZipFile, names: list[str], *, title: str, created: dt.datetime, offsets: dict[str, int]
+) -> None:
     """The package around the sheets; written last, when the number of sheets is known."""
     numbers = range(1, len(names) + 1)
     archive.writestr(
@@ -293,4 +328,4 @@ def _write_parts(archive: zipfile.ZipFile, names: list[str], *, title: str, crea
     archive.writestr(
         "xl/_rels/workbook.xml.rels", _WORKBOOK_RELS.format(sheets="".join(_SHEET_REL.format(n=n) for n in numbers))
     )
-    archive.writestr("xl/styles.xml", _STYLES)
+    archive.writestr("xl/styles.xml", _styles(offsets))
