@@ -742,19 +742,21 @@ def _late_cause(
     return "down"
 
 
-def _outside_dates(run: DigestRun, launch: Launch) -> i18n.Text | None:
+def outside_dates(run: DigestRun, launch: Launch) -> i18n.Text | None:
     """Why ``run`` cannot be sent, when its window is outside the launch's dates as they are now (a lead
     moved them after it was composed); else None. Composed again as late, it crashed (a window ending
-    before the launch's start): Send to Slack answered 500, and a retry stayed "sending" for good."""
+    before the launch's start): Send to Slack answered 500, and a retry stayed "sending" for good.
+
+    Its times and days are ISO 8601 (local): a scheduler's failure is stored in English and shown in
+    the reader's language later, and "18 Nov 09:00" read the same inside a Norwegian sentence."""
     start, end = launches.window(launch)
     if start < run.window_end and run.window_start < end:
         return None
     tz = launches.zone(launch)
     return i18n.Text(
         OUTSIDE_DATES,
-        window=f"{i18n.format_day_time(run.window_start.astimezone(tz))} – "
-        f"{i18n.format_day_time(run.window_end.astimezone(tz))}",
-        dates=f"{i18n.format_date(launch.starts_on)} – {i18n.format_date(launch.ends_on)}",
+        window=f"{run.window_start.astimezone(tz):%Y-%m-%d %H:%M} – {run.window_end.astimezone(tz):%Y-%m-%d %H:%M}",
+        dates=f"{launch.starts_on.isoformat()} – {launch.ends_on.isoformat()}",
     )
 
 
@@ -804,7 +806,7 @@ def _resume(
             if stale and taken.blocks and (found := _found_in_slack(db, taken, launch, sender, settings)):
                 done.append(found)
                 continue
-            if (outside := _outside_dates(taken, launch)) is not None:
+            if (outside := outside_dates(taken, launch)) is not None:
                 done.append(_fail(db, taken, launch, outside))
                 continue
             posted_at = clock()
@@ -1061,7 +1063,7 @@ def send_again(
             f"This digest is {run.status.value}: only dry runs and failed digests can be sent again.",
             code="digest_not_resendable",
         )
-    if (outside := _outside_dates(run, launch)) is not None:
+    if (outside := outside_dates(run, launch)) is not None:
         raise Conflict(outside, code="digest_outside_dates")
     taken = _take_over(db, run, expect=run.status, now=now)
     if taken is None:

@@ -1525,8 +1525,8 @@ def test_a_digest_outside_the_launchs_new_dates_is_refused_or_failed_with_why_in
     [failed] = run_due(db, settings, bot, local(18, 14, 5))
     assert (failed.id, failed.status) == (waiting.id, DigestStatus.FAILED)
     assert (failed.error or "").startswith(
-        "Not sent: this digest covers 18 Nov 09:00 – 18 Nov 13:00, outside the launch's dates since they were "
-        "changed (20 Nov 2026 – "
+        "Not sent: this digest covers 2026-11-18 09:00 – 2026-11-18 13:00, outside the launch's dates since they "
+        "were changed (2026-11-20 – "
     )
     assert (failed.error or "").endswith(
         "so its enquiries count nowhere now. Use Send now for the launch's numbers as they are; to send this one, "

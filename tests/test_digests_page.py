@@ -238,6 +238,9 @@ def test_send_to_slack_on_a_digest_before_the_launchs_new_start_says_why_not(
         stored.starts_on += dt.timedelta(days=7)
         stored.ends_on += dt.timedelta(days=7)
     lena = WebUser(slack_app).login("lena")
+    page = lena.get(f"/launches/{launch.slug}/digests").text
+    assert f'action="/digests/{dry.id}/send"' not in page, "a button that can only answer why not"
+    assert "Outside the launch's dates since they were changed: move them back to send it." in html.unescape(page)
     response = lena.post(f"/digests/{dry.id}/send")
     assert response.status_code == 409
     shown = html.unescape(response.text)

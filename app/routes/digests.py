@@ -43,6 +43,8 @@ def page(
         launch=launch,
         runs=runs,
         previews={r.id: to_html(r.blocks) for r in runs},
+        # Send to Slack on these only answered why not (409): their windows lie outside the dates now.
+        outside={r.id for r in runs if digests.outside_dates(r, launch) is not None},
         slack=_slack_mode(settings),
         next_slot=digests.next_due(launch, now, settings) if launch.status == LaunchStatus.LIVE else None,
         alerts=alerts.listing(session, launch),
