@@ -443,11 +443,12 @@ def message(
         # Read again: the caller's copy may be from before a re-link or a backfill (a scheduler pass
         # reads the launches once), whose counts version every cached count is keyed by.
         launch = session.get(Launch, launch.id) or launch
+        window_start, window_end = counted_window(run, launch)
         content = compose(
             session,
             launch,
-            window_start=run.window_start,
-            window_end=run.window_end,
+            window_start=window_start,
+            window_end=window_end,
             slot_at=run.slot_at,
             now=now,
             base_url=settings.base_url,
@@ -456,6 +457,16 @@ def message(
             posted_at=posted_at,
         )
         return slack_blocks.build(content)
+
+
+def counted_window(run: DigestRun, launch: Launch) -> tuple[dt.datetime, dt.datetime]:
+    """The part of ``run``'s window inside the launch's dates as they are now: a lead may have moved them
+    into it after it was made (a digest waiting for Slack, composed again late). Its counts were clipped
+    to them, and its label said the whole window, a day before the new release day included."""
+    start, end = launches.window(launch)
+    if start < run.window_end and run.window_start < end:
+        return max(run.window_start, start), min(run.window_end, end)
+    return run.window_start, run.window_end  # none of it is (outside_dates): left as it was
 
 
 def _store_content(
@@ -472,7 +483,8 @@ def _store_content(
     text, blocks = message(
         db, run, launch, now=now, settings=settings, late=late, late_cause=late_cause, posted_at=posted_at
     )
-    return _save(db, run, text=text, blocks=blocks)
+    window_start, window_end = counted_window(run, launch)  # as the Digests page should show it too
+    return _save(db, run, text=text, blocks=blocks, window_start=window_start, window_end=window_end)
 
 
 def is_late(run: DigestRun, posted_at: dt.datetime, settings: Settings) -> bool:

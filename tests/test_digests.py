@@ -1540,6 +1540,26 @@ def test_a_digest_outside_the_launchs_new_dates_is_refused_or_failed_with_why_in
     assert [r.status for r in runs(db)] == [DigestStatus.DRY_RUN, DigestStatus.FAILED]
 
 
+def test_a_digest_retried_after_the_start_moved_into_its_window_says_the_window_that_counts(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """The 09:00 digest of the 19th (window: 16:00 the day before to 09:00) waited for Slack when a lead
+    moved the release to the 19th. Posted late, its counts were clipped to the new start while its label
+    still said "Wed 16:00 – Thu 09:00 · day 2", the day before the new release day included."""
+    for moment in (local(18, 17), local(19, 8)):
+        log(db, launch, "send", at=moment)
+    run_due(db, settings, bot, due(18, 16))
+    slack.queue("chat.postMessage", *[Reply(503, {"ok": False, "error": "service_unavailable"})] * 3)
+    [waiting] = run_due(db, settings, bot, due(19, 9))
+    assert (waiting.status, waiting.window_start) == (DigestStatus.RETRYING, local(18, 16))
+    _edit_launch(db, settings, launch, local(19, 9, 10), starts_on=dt.date(2026, 11, 19))
+    [sent] = run_due(db, settings, bot, local(19, 11))
+    assert (sent.status, sent.window_start, sent.window_end) == (DigestStatus.LATE, local(19, 0), local(19, 9))
+    text = " ".join(str(b) for b in sent.blocks)
+    assert "Enquiries 00:00–09:00 · day 1 of" in text
+    assert "*1* in this window" in text
+
+
 def test_a_last_day_moved_into_the_past_still_gets_its_closing_digest_late(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:
