@@ -190,8 +190,9 @@ CurrentToken = Annotated[ApiToken, Depends(get_api_token)]
 def get_lead_token(token: CurrentToken) -> ApiToken:
     if token.role != TokenRole.LEAD:
         raise Forbidden(
-            f"Token {token.name!r} is an integration token: it logs enquiries and reads. Changing hypotheses needs a "
-            "lead token (`tally tokens create NAME --role lead`).",
+            # Said of the call, not of one of them: it guards erasing notes and moving enquiries too.
+            f"Token {token.name!r} is an integration token: it logs enquiries and reads. This call changes a launch "
+            "and needs a lead token (`tally tokens create NAME --role lead`).",
             code="forbidden_role",
         )
     return token

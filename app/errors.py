@@ -133,7 +133,7 @@ WWW_AUTHENTICATE: dict[str, Any] = {
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, wrong or revoked token", "headers": WWW_AUTHENTICATE},
-    404: {"model": ErrorBody, "description": "Unknown launch or enquiry"},
+    404: {"model": ErrorBody, "description": "No such launch (`unknown_launch`)"},
     422: {"model": ErrorBody, "description": "A field is wrong; `field` names it"},
     503: {
         "model": ErrorBody,
@@ -142,6 +142,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "headers": RETRY_AFTER,
     },
 }
+
+
+def not_found(description: str) -> dict[int | str, dict[str, Any]]:
+    """A call's own 404, where it can answer more than ``ERRORS``' unknown launch (a generated client shows
+    this text, and "unknown launch or enquiry" named codes some calls never answer)."""
+    return {404: {"model": ErrorBody, "description": description}}
+
+
+ENQUIRY_NOT_FOUND = not_found("No such enquiry (`unknown_enquiry`): never logged, or undone")
+HYPOTHESIS_NOT_FOUND = not_found("No such launch (`unknown_launch`) or hypothesis (`unknown_hypothesis`)")
 # The API's calls that need a lead token.
 LEAD_ONLY: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "An integration token (`forbidden_role`): this needs a lead token"}

@@ -533,3 +533,58 @@ def test_head_changes_nothing_and_is_allowed_where_get_is(client: TestClient, to
     assert client.get(f"/api/v1/launches/{SLUG}/tally", params=window, headers=auth(token)).json()["total"] == 0
     listing = client.post("/api/v1/launches", headers=auth(token))
     assert listing.status_code == 405 and listing.headers["Allow"] == "GET, HEAD"
+
+
+def test_a_fix_link_with_a_space_is_told_what_is_wrong_with_it(
+    client: TestClient, lead_token: str, launch: Any
+) -> None:
+    """It said "… is not a web address: write one starting with https://" of one that did."""
+    hypothesis = f"/api/v1/launches/{SLUG}/hypotheses/send-money"
+    spaced = client.patch(hypothesis, json={"fix_url": "https://example.com/a b"}, headers=auth(lead_token))
+    [problem] = assert_problems(spaced, "fix_url")
+    assert "has a space or a line break in it" in problem["message"] and "%20" in problem["message"]
+    assert "starting with https://" not in problem["message"]
+
+
+def test_an_integration_token_is_told_the_call_needs_a_lead_token_whatever_the_call(
+    client: TestClient, token: str, launch: Any
+) -> None:
+    """Erasing a note with it answered "Changing hypotheses needs a lead token"."""
+    logged = post(client, token, {"channel": "phone", "note": "Kunden lurte på gebyr"})
+    refused = client.delete(f"/api/v1/enquiries/{logged.json()['id']}/note", headers=auth(token))
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden_role"
+    message = refused.json()["error"]["message"]
+    assert "This call changes a launch and needs a lead token" in message and "hypotheses" not in message
+
+
+def test_each_call_s_404_in_the_openapi_names_the_codes_it_answers(
+    client: TestClient, token: str, lead_token: str, launch: Any
+) -> None:
+    """Every 404 was "Unknown launch or enquiry", also on calls that answer unknown_hypothesis or
+    unknown_alert (a generated client's documentation said so)."""
+    paths = client.get("/api/openapi.json").json()["paths"]
+    logged = post(client, token, {"channel": "phone"}).json()["id"]
+    assert client.delete(f"/api/v1/enquiries/{logged}", headers=auth(token)).status_code == 200
+    calls = [
+        ("patch", "/api/v1/launches/{slug}/hypotheses/{key}", f"/api/v1/launches/{SLUG}/hypotheses/nope", {}),
+        ("patch", "/api/v1/launches/{slug}/hypotheses/{key}", "/api/v1/launches/nope/hypotheses/send-money", {}),
+        (
+            "get",
+            "/api/v1/launches/{slug}/hypotheses/{key}/impact",
+            f"/api/v1/launches/{SLUG}/hypotheses/nope/impact",
+            {},
+        ),
+        ("get", "/api/v1/launches/{slug}/alerts", f"/api/v1/launches/{SLUG}/alerts?before=999999", {}),
+        ("get", "/api/v1/launches/{slug}/series", "/api/v1/launches/nope/series?bucket=day", {}),
+        ("delete", "/api/v1/enquiries/{enquiry_id}", f"/api/v1/enquiries/{logged}", {}),
+        ("delete", "/api/v1/enquiries/{enquiry_id}/note", "/api/v1/enquiries/999999/note", {}),
+        ("post", "/api/v1/launches/{slug}/enquiries", "/api/v1/launches/nope/enquiries", {"channel": "phone"}),
+    ]
+    for method, operation, url, body in calls:
+        chosen = lead_token if method != "delete" or url.endswith("/note") else token
+        kwargs: dict[str, Any] = {"json": body} if method in ("patch", "post") else {}
+        answer = client.request(method.upper(), url, headers=auth(chosen), **kwargs)
+        assert answer.status_code == 404, (url, answer.text)
+        described = paths[operation][method]["responses"]["404"]["description"]
+        assert f"`{answer.json()['error']['code']}`" in described, (operation, described)
+        assert "Unknown launch or enquiry" not in described

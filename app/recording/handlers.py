@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from app import bodies, csrf
 from app.config import Settings
-from app.errors import ERRORS, RETRY_AFTER, ErrorBody, TallyError
+from app.errors import ERRORS, RETRY_AFTER, ErrorBody, TallyError, not_found
 from app.models import EnquirySource
 from app.observability import metrics
 from app.recording.credentials import TokenCheck, browser_credential
@@ -87,6 +87,10 @@ Writer = GroupCommitWriter[EnquiryRequest, Logged]
     response_model=EnquiryOut,
     responses={
         **ERRORS,
+        **not_found(
+            "No such launch (`unknown_launch`), or the enquiry sent earlier with this idempotency key was undone "
+            "(`unknown_enquiry`: nothing was recorded)"
+        ),
         200: {
             "model": EnquiryOut,
             "description": "Same idempotency key as before: the earlier enquiry, as first recorded",

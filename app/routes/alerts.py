@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from app import launches
 from app.deps import API_DEPENDENCIES, MAX_ROW_ID, CurrentToken, CurrentViewer, IsHtmx, SessionDep
-from app.errors import ERRORS
+from app.errors import ERRORS, not_found
 from app.insight import alerts
 from app.models import AlertKind, DigestStatus
 from app.web import render
@@ -60,6 +60,9 @@ class AlertOut(BaseModel):
     response_model=list[AlertOut],
     responses={
         **ERRORS,
+        **not_found(
+            "No such launch (`unknown_launch`), or no alert of the launch with the id `before` names (`unknown_alert`)"
+        ),
         200: {
             "description": "The alerts, newest first",
             "headers": {

@@ -18,7 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from app import enquiries, hypothesis_sets, launches, ranges, retention, tallies
 from app.bodies import BODY_TOO_LARGE, JsonBodyRoute, JsonInt
 from app.deps import API_DEPENDENCIES, CurrentToken, LeadToken, Now, RowId, SessionDep, SettingsDep
-from app.errors import ERRORS, LEAD_ONLY, Conflict, ErrorBody, ErrorDetail, Invalid, NotFound
+from app.errors import (
+    ENQUIRY_NOT_FOUND,
+    ERRORS,
+    HYPOTHESIS_NOT_FOUND,
+    LEAD_ONLY,
+    Conflict,
+    ErrorBody,
+    ErrorDetail,
+    Invalid,
+    NotFound,
+)
 from app.insight import impact
 from app.instants import BodyTime, QueryTime
 from app.models import Hypothesis, HypothesisStatus, Launch, LaunchStatus
@@ -88,6 +98,7 @@ def list_launches(token: CurrentToken, session: SessionDep) -> list[LaunchOut]:
     response_model=UndoneOut,
     responses={
         **ERRORS,
+        **ENQUIRY_NOT_FOUND,
         403: {"model": ErrorBody, "description": "Logged with another token (`not_yours`)"},
         409: {"model": ErrorBody, "description": "More than 15 minutes ago (`too_late`)"},
     },
@@ -113,7 +124,7 @@ class NoteErasedOut(BaseModel):
 @router.delete(
     "/enquiries/{enquiry_id}/note",
     response_model=NoteErasedOut,
-    responses={**ERRORS, **LEAD_ONLY},
+    responses={**ERRORS, **LEAD_ONLY, **ENQUIRY_NOT_FOUND},
 )
 def erase_note(enquiry_id: RowId, token: LeadToken, session: SessionDep, now: Now) -> NoteErasedOut:
     """Erase an enquiry's note (a name or number the scrubber missed; a customer's request to be
@@ -360,6 +371,7 @@ class StaleBody(BaseModel):
         **ERRORS,
         **LEAD_ONLY,
         **BODY_TOO_LARGE,
+        **HYPOTHESIS_NOT_FOUND,
         409: {"model": StaleBody, "description": "`version` is stale (`stale_version`): `current` holds what is there"},
     },
 )
@@ -436,7 +448,11 @@ class ImpactOut(BaseModel):
 @router.get(
     "/launches/{slug}/hypotheses/{key}/impact",
     response_model=ImpactOut,
-    responses={**ERRORS, 409: {"model": ErrorBody, "description": "No fix recorded for it yet (`no_fix`)"}},
+    responses={
+        **ERRORS,
+        **HYPOTHESIS_NOT_FOUND,
+        409: {"model": ErrorBody, "description": "No fix recorded for it yet (`no_fix`)"},
+    },
 )
 def get_impact(slug: str, key: str, token: CurrentToken, session: SessionDep, now: Now) -> ImpactOut:
     """Before against after the fix: per day, and the share of all enquiries, over equal periods (with less

@@ -44,7 +44,7 @@ from app.deps import (
     Viewer,
     ViewParams,
 )
-from app.errors import ERRORS, LEAD_ONLY, ErrorBody, Invalid, TallyError
+from app.errors import ERRORS, HYPOTHESIS_NOT_FOUND, LEAD_ONLY, ErrorBody, Invalid, TallyError
 from app.hypothesis_sets import MAX_EXPECTED_PER_DAY
 from app.i18n import N_, Text
 from app.insight import relink, themes
@@ -750,10 +750,7 @@ class RelinkOut(MovedOut):
         **ERRORS,
         **LEAD_ONLY,
         **BODY_TOO_LARGE,
-        404: {
-            "model": ErrorBody,
-            "description": "No such launch (`unknown_launch`) or hypothesis (`unknown_hypothesis`)",
-        },
+        **HYPOTHESIS_NOT_FOUND,
         409: {"model": ErrorBody, "description": 'None of `from_notes` is "other" any more (`nothing_moved`)'},
     },
 )
