@@ -479,6 +479,10 @@ class Alert(SQLModel, table=True):
     kind: AlertKind = Field(sa_type=EnumString(AlertKind))
     hypothesis_id: int | None = Field(default=None, foreign_key="hypothesis.id", ondelete="CASCADE")
     subject: str = Field(sa_type=sa.String(200))  # the hypothesis key, or the theme's phrase
+    # A theme's stems: a later theme of the window is compared with them, not with the phrase read again
+    # as a note (a bare English phrase has no small words, so it was stemmed as Norwegian). None for
+    # hypotheses, and for theme alerts stored before it was kept.
+    theme_key: str | None = Field(default=None, sa_type=sa.Text)
     window_start: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
     observed_at: dt.datetime = Field(sa_type=UTCDateTime, nullable=False)
     count: int = 0

@@ -924,6 +924,20 @@ def test_a_theme_alerted_is_not_alerted_again_when_a_longer_phrase_of_it_takes_i
     assert len(slack.posts(SLACK_CHANNEL)) == 1
 
 
+def test_an_english_theme_alerted_is_not_alerted_again_in_the_window(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch
+) -> None:
+    """The alerted theme was found again by reading its phrase as a note: "failing badly" alone has no
+    English small words, so it was stemmed as Norwegian (failing, badly; the theme is fail, bad) and the
+    longer phrase at 14:20 shared none of its words. The alert keeps the stems."""
+    log_many(db, chatty, None, 10, start=local(18, 13, 1), note="It is failing badly")
+    [first] = run(db, settings, bot, local(18, 13, 30))
+    assert (first.kind, first.subject, first.theme_key) == (AlertKind.THEME, "failing badly", "fail bad")
+    log_many(db, chatty, None, 45, start=local(18, 13, 35), note="It is failing badly at startup")
+    assert run(db, settings, bot, local(18, 14, 20)) == []
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
+
+
 def test_a_theme_needs_the_minimum_count_and_its_normal_comes_from_before_the_window(
     db: Database, settings: Settings, chatty: Launch
 ) -> None:

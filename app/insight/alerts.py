@@ -295,6 +295,18 @@ def _alerted_since(session: Session, launch: Launch, start: dt.datetime, kind: A
     )
 
 
+def _themes_alerted_since(session: Session, launch: Launch, start: dt.datetime) -> list[set[str]]:
+    """The stems of the themes alerted at ``start`` or since (as ``_alerted_since``). An alert stored
+    before it kept them has its phrase read again as a note: a bare English phrase is then stemmed as
+    Norwegian, which is why the stems are kept."""
+    rows = session.exec(
+        select(Alert.theme_key, Alert.subject).where(
+            Alert.launch_id == launch.id, col(Alert.observed_at) >= start, Alert.kind == AlertKind.THEME
+        )
+    )
+    return [set(key.split()) if key else set(themes.analyse(subject).group.split()) for key, subject in rows]
+
+
 def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spike]:
     """The subjects far above normal in the current digest window at ``now``: hypotheses, then themes."""
     start = window_start(launch, now)
@@ -359,8 +371,7 @@ def _theme_spikes(
     # a theme sharing more than half its words with one ranked above it is not alerted apart, nor with
     # one alerted earlier in this window ("widget crash" at 13:30, "widget crash startup" at 14:20,
     # when the longer phrase has come to cover most of the notes and the shorter one left the list).
-    alerted = _alerted_since(session, launch, start, AlertKind.THEME)
-    seen: list[set[str]] = [set(themes.analyse(phrase).group.split()) for phrase in alerted]
+    seen = _themes_alerted_since(session, launch, start)
     for theme in found.themes:  # highest score first
         words = set(theme.key.split())
         if any(len(words & other) * 2 > len(words) for other in seen):
@@ -546,6 +557,7 @@ def claim(
         "kind": spike.kind.value,
         "hypothesis_id": spike.hypothesis_id,
         "subject": spike.subject,
+        "theme_key": spike.theme_key,
         "window_start": spike.window_start,
         "observed_at": spike.observed_at,
         "count": spike.count,
