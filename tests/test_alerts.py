@@ -938,6 +938,32 @@ def test_an_english_theme_alerted_is_not_alerted_again_in_the_window(
     assert len(slack.posts(SLACK_CHANNEL)) == 1
 
 
+def test_a_one_word_theme_alerted_is_not_alerted_again_as_a_longer_phrase_with_it(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch
+) -> None:
+    """ "krasj oppstart" shares one word of two with "krasj", not more than half: the same subject was
+    posted again once the longer phrase took the shorter one's place."""
+    log_many(db, chatty, None, 10, start=local(18, 13, 1), note="Det krasjer")
+    [first] = run(db, settings, bot, local(18, 13, 30))
+    assert (first.subject, first.theme_key) == ("krasjer", "krasj")
+    log_many(db, chatty, None, 45, start=local(18, 13, 35), note="Det krasjer ved oppstart")
+    assert run(db, settings, bot, local(18, 14, 20)) == []
+    assert len(slack.posts(SLACK_CHANNEL)) == 1
+
+
+def test_a_theme_sharing_one_word_with_one_alerted_earlier_is_alerted(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch
+) -> None:
+    """The login crashing is news after the widget crashing: another subject, though both crash."""
+    log_many(db, chatty, None, 10, start=local(18, 13, 1), note="Widgeten krasjer")
+    [first] = run(db, settings, bot, local(18, 13, 30))
+    assert first.theme_key == "widg krasj"
+    log_many(db, chatty, None, 20, start=local(18, 13, 35), note="Innloggingen krasjer")
+    [second] = run(db, settings, bot, local(18, 14, 20))
+    assert (second.subject, second.theme_key) == ("Innloggingen krasjer", "innlogging krasj")
+    assert len(slack.posts(SLACK_CHANNEL)) == 2
+
+
 def test_a_theme_needs_the_minimum_count_and_its_normal_comes_from_before_the_window(
     db: Database, settings: Settings, chatty: Launch
 ) -> None:

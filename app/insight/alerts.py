@@ -371,14 +371,20 @@ def _theme_spikes(
     # a theme sharing more than half its words with one ranked above it is not alerted apart, nor with
     # one alerted earlier in this window ("widget crash" at 13:30, "widget crash startup" at 14:20,
     # when the longer phrase has come to cover most of the notes and the shorter one left the list).
-    seen = _themes_alerted_since(session, launch, start)
+    # Nor is a theme with every word of one alerted in this window: its notes are among that theme's, so
+    # it is the same subject said more narrowly ("krasjer" at 13:30, "krasjer ved oppstart" at 14:20:
+    # one word of two is not more than half). Only alerted themes hold one back so: "krasj" ranked above
+    # may be common every day and not spike, while "krasj betaling" is new.
+    alerted = _themes_alerted_since(session, launch, start)
+    seen = list(alerted)
     for theme in found.themes:  # highest score first
         words = set(theme.key.split())
-        if any(len(words & other) * 2 > len(words) for other in seen):
+        if any(len(words & other) * 2 > len(words) for other in seen) or any(other <= words for other in alerted):
             continue
         seen.append(words)
         normal = theme.before / before * window_part if before > 0 else 0.0
         if is_spike(launch, theme.recent, normal):
+            alerted.append(words)
             spikes.append(
                 Spike(
                     AlertKind.THEME,
