@@ -223,6 +223,31 @@ def test_norwegian_words_that_are_english_stop_words_stay_content(note: str, lan
     assert runs[0] == words
 
 
+@pytest.mark.parametrize(
+    ("note", "language"),
+    [
+        ("To kvitteringer mangler", "norwegian"),
+        ("Kvitteringen vises to ganger", "norwegian"),
+        ("Krasjer under betaling", "norwegian"),
+        ("All historikk er borte", "norwegian"),
+        ("Failed to load the page", "english"),
+        ("All of the payments failed", "english"),
+    ],
+)
+def test_words_of_both_languages_do_not_make_a_norwegian_note_english(note: str, language: str) -> None:
+    """ "to" (two), "under" and "all" were English stop words alone: a Norwegian note with one of them
+    and no other small word was read as English."""
+    assert themes._runs(note, themes.DEFAULT_RULES.max_gap)[0] == language
+
+
+def test_a_norwegian_note_with_to_is_the_same_theme_as_without() -> None:
+    """ "To kvitteringer mangler" was stemmed as English (kvitt, mangl): three themes, two of them called
+    "kvitteringer mangler", rather than one of eight notes."""
+    texts = ["Kvitteringer mangler", "To kvitteringer mangler"] * 4
+    found = themes_of(notes(texts, RECENT_START, dt.timedelta(hours=1)), background(2, 10))
+    assert [(t.key, t.phrase.casefold(), t.recent) for t in found] == [("kvittering mangl", "kvitteringer mangler", 8)]
+
+
 def test_log_likelihood_is_dunnings_g2() -> None:
     # [[10, 90], [5, 195]]: expected [[5, 95], [10, 190]], so
     # G² = 2 (10 ln 2 + 90 ln 90/95 + 5 ln 1/2 + 195 ln 195/190) = 7.33.

@@ -7,7 +7,8 @@ pure numbers are left out but may sit inside a phrase (at most ``ThemeRules.max_
 row), so "widgeten på hjemskjermen" is one phrase of two words. Each word is stemmed with Snowball's
 Norwegian stemmer, and stemmed again until it stops changing (at most three times): Norwegian Snowball
 takes "widgeten" to "widget" but "widget" to "widg", and only the fixed point puts the two together. In
-a note with more English than Norwegian stop words a word is stemmed as English first ("widgets" to
+a note with more English than Norwegian stop words (those of both languages, and "to", "under" and
+"all", count for both) a word is stemmed as English first ("widgets" to
 "widget", then to "widg"), so the same word makes one theme whichever language its notes are in. A phrase's *key* is its
 stems; words, and two- and three-word phrases, are counted. Its *display* form is the text agents
 wrote most often for it.
@@ -99,6 +100,13 @@ _SNOWBALL_ENGLISH = """
     other some such no nor not only own same so than too very"""
 ENGLISH_STOP = frozenset(_SNOWBALL_ENGLISH.split())
 NORWEGIAN_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("norwegian"))
+# English small words that Norwegian notes use as often, which its list lacks: "to" (two: "vises to
+# ganger", "To kvitteringer mangler"), "under" and "all". Voting English alone, they made such a note
+# English, stemmed to "kvitt" where the same note without them had "kvittering": one theme split in
+# two. They vote for both languages (and a tie is Norwegian), as "i", "at" and "for" do. An English
+# note with no other small word ("Failed to load") is then stemmed as Norwegian (failed, not fail): the
+# lesser harm, as the English stemmer cuts Norwegian words down to others' stems (kvittering: kvitt).
+NORWEGIAN_TOO = frozenset({"to", "under", "all"})
 STOP = ENGLISH_STOP | NORWEGIAN_STOP
 
 # A word (letters and digits, with inner '), or what ends a phrase: punctuation, or a scrub marker
@@ -182,7 +190,7 @@ def _classify(word: str) -> tuple[str, int]:
     lowered = word.casefold()
     plain = lowered.translate(_JOINERS)
     english = lowered in ENGLISH_STOP or plain in ENGLISH_STOP
-    norwegian = lowered in NORWEGIAN_STOP or plain in NORWEGIAN_STOP
+    norwegian = lowered in NORWEGIAN_STOP or plain in NORWEGIAN_STOP or plain in NORWEGIAN_TOO
     if english or norwegian:
         return plain, BOTH if english and norwegian else ENGLISH if english else NORWEGIAN
     return plain, NUMBER if plain.isdigit() else CONTENT
