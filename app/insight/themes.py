@@ -176,7 +176,16 @@ _DOUBLED_BEFORE_LAST = re.compile(r"([bcdfghjklmnpqrstvwxz])\1([lnr])$")
 
 def fold(text: str) -> str:
     """For searching: case and accents ignored (é is e; æ, ø and å stay letters of their own)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # Composed first, so a and a ring typed apart are å too. Decomposition parts å into a and a ring
+    # (æ and ø stay whole): folded apart from it, "far" found "får" and "mal" found "mål".
+    lowered = unicodedata.normalize("NFC", text).casefold()
+    if "å" not in lowered:
+        return _fold_accents(lowered)
+    return "å".join(_fold_accents(part) for part in lowered.split("å"))
+
+
+def _fold_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
     return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
