@@ -2,7 +2,7 @@
 
 Revision ID: 0024
 Revises: 0022
-Create Date: 2026-12-20 09:00:00
+Create Date: 2026-12-06 02:30:00
 
 Before raising a theme alert, the themes alerted earlier in the window were found by reading their
 stored phrase again as a note; a bare English phrase has no small words, so it was stemmed as Norwegian
