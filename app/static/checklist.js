@@ -1076,6 +1076,28 @@
     }
   });
 
+  // A session that ended is told by the next of the page's own requests (a poll: 401 with HX-Redirect),
+  // and htmx went to sign-in at once: with the agent mid-call, the Other note being typed was lost and
+  // the rest of it typed into the sign-in form; hypotheses selected to combine were lost too. While the
+  // Other box is open or a selection is made, the page stays and says so; once the note or selection
+  // is logged (it waits in the queue) or dropped, the next poll goes to sign-in.
+  function midEntry() {
+    return !otherForm.hidden || selection().length > 0 || leftOut.length > 0;
+  }
+  document.body.addEventListener("htmx:beforeOnLoad", (event) => {
+    const { xhr, elt } = event.detail;
+    if (xhr.status !== 401 || !root.contains(elt) || !midEntry()) return;
+    event.preventDefault();  // before htmx reads HX-Redirect
+    const waiting = load().length;
+    showConnection(waiting ? waitingMessage(waiting, texts.signed_out) : texts.errors.signed_out, "signed_out");
+  });
+  // Signed in again meanwhile (in another tab): the next answer says so; what waits goes now.
+  document.body.addEventListener("htmx:afterRequest", (event) => {
+    if (!event.detail.successful || connection.dataset.kind !== "signed_out") return;
+    if (load().length) flush();
+    else showConnection(null);
+  });
+
   // An Undo in the recent list swaps the list afresh, without the button that had focus (htmx puts
   // focus back only on an element of the same id): it goes to the Undo now in that place, the next
   // older enquiry's, else to the list's heading.

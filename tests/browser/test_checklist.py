@@ -525,6 +525,73 @@ def test_signed_out_the_checklist_goes_to_sign_in_and_back_and_sends_what_waited
     wait_until(lambda: checklist.queue() == [])
 
 
+# The page's htmx requests answered, and where it started to go if it did: the Navigation API's
+# navigate event comes as soon as the page asks to leave (htmx's HX-Redirect), before it has left.
+WATCH_LEAVING = """() => {
+  window.answered = 0;
+  window.leaving = null;
+  document.body.addEventListener("htmx:afterRequest", () => { window.answered += 1; });
+  navigation.addEventListener("navigate", (e) => { window.leaving = e.destination.url; });
+}"""
+
+
+def poll_now(page: Page) -> None:
+    """The page's polls (the recent list, then the counts), asked for now and answered."""
+    before = page.evaluate("window.answered")
+    page.evaluate("htmx.trigger(document.body, 'tally:changed')")
+    # Or gone: the page that watched is gone with it.
+    page.wait_for_function(
+        "(n) => window.answered >= n || window.leaving || !document.getElementById('checklist')", arg=before + 2
+    )
+
+
+def test_a_session_ended_mid_call_keeps_the_note_and_the_selection_being_made(checklist: Checklist) -> None:
+    """The next poll after the session ended went to sign-in at once: the Other note being typed was
+    lost (the rest of it typed into the sign-in form), and so were hypotheses selected to combine."""
+    page = checklist.page
+    note = page.locator("#other-note")
+    page.evaluate(WATCH_LEAVING)
+    with checklist.db.transaction() as session:  # an admin reset her password: every session ends
+        user = session.get(User, checklist.user.id)
+        assert user is not None
+        auth.revoke_sessions(session, user, now=dt.datetime.now(dt.UTC))
+
+    page.keyboard.press("0")
+    page.keyboard.type("asked about the")
+    poll_now(page)
+    assert page.evaluate("window.leaving === null"), "the page left with the note half typed"
+    expect(checklist.connection).to_have_text("Your session has ended: sign in again.")
+    page.keyboard.type(" new app")
+    expect(note).to_have_value("asked about the new app")
+    page.keyboard.press("Enter")
+    expect(checklist.connection).to_have_text(
+        "You were signed out. Sign in again; 1 waiting enquiry will be sent then."
+    )
+    assert [item["note"] for item in checklist.queue()] == ["asked about the new app"]
+
+    page.keyboard.press("Shift+2")
+    expect(page.locator("#combine-text")).to_contain_text("1 selected")
+    poll_now(page)
+    assert page.evaluate("window.leaving === null"), "the page left with hypotheses selected"
+    page.keyboard.press("Shift+3")
+    page.get_by_role("button", name="Log as one enquiry").click()  # (Enter would press Other's, focused)
+    wait_until(lambda: len(checklist.queue()) == 2, message="the selection queued", page=page)
+
+    # Nothing is being made now: the next poll goes to sign-in, which comes back and sends both.
+    poll_now(page)
+    expect(page).to_have_url(re.compile(r"/login\?next=" + re.escape(checklist.path) + "$"))
+    assert checklist.stored() == []
+    page.get_by_label("User name").fill(checklist.user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(re.escape(checklist.path) + "$"))
+    stored = checklist.wait_for_stored(2)
+    assert [(e.is_other, e.note, set(e.keys)) for e in stored] == [
+        (True, "asked about the new app", set()),
+        (False, None, {"login", "delivery"}),
+    ]
+
+
 def test_sign_out_sends_what_waits_first_and_asks_before_leaving_the_rest(checklist: Checklist) -> None:
     """Sign out with ticks still waiting sent none and said nothing: they stayed in the browser until
     this agent next opened this launch's checklist."""
