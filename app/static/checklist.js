@@ -477,6 +477,11 @@
 
   function relog(entry, keys) {
     if (!isOpen()) return;
+    // Logged again or dismissed in another tab since this list was drawn: it would be logged twice.
+    if (!kept().some((k) => k.idempotency_key === entry.idempotency_key)) {
+      renderKept();
+      return;
+    }
     // As Other, the note says what it was about; either way with the channel and customer it had.
     const note = keys.length ? null : entry.label.slice(0, NOTE_LIMIT);
     // Forgotten only once queued: an identical entry logged a moment before is taken for a second
@@ -1115,6 +1120,9 @@
     if (!document.activeElement || document.activeElement === document.body) place.focus();
   });
 
+  // The "Not logged" list is shared by this agent's tabs of the launch: one logged again or dismissed
+  // in another tab leaves this one's list too.
+  window.addEventListener("storage", (event) => { if (event.key === keptKey || event.key === null) renderKept(); });
   window.addEventListener("online", () => { retryDelay = RETRY_MIN_MS; flush(); });
   window.addEventListener("pageshow", flush);
 

@@ -1402,6 +1402,45 @@ def test_two_identical_kept_ticks_logged_again_in_a_row_are_both_logged(checklis
     page.clock.resume()
 
 
+def test_a_tick_not_logged_is_logged_again_from_one_tab_only(checklist: Checklist) -> None:
+    """The "Not logged" list is kept in the browser, for all of the agent's tabs of the launch: logged
+    again in one, the other tab still showed it, and logging it there too logged the enquiry twice."""
+    page = checklist.page
+    page.route("**/checklist/version", lambda route: route.abort())  # this tab keeps the old list
+    edit_list(checklist, retire("login"))
+    with page.expect_response(is_tick) as answer:
+        page.keyboard.press("2")
+    assert answer.value.status == 422
+    kept = page.locator("#not-logged")
+    expect(kept.get_by_role("listitem")).to_have_count(1)
+
+    other = page.context.new_page()
+    other.goto(checklist.path)
+    other.wait_for_load_state("load")
+    other_kept = other.locator("#not-logged")
+    expect(other_kept.get_by_role("listitem")).to_have_count(1)
+    other.keyboard.press(".")
+    expect(other_kept).to_be_hidden()
+    [enquiry] = checklist.wait_for_stored(1)
+    assert enquiry.is_other and enquiry.note == "Hypothesis login"
+    expect(kept).to_be_hidden()  # gone from this tab's list too
+
+    # Its button pressed before this tab has heard (the other tab's change on its way): nothing is logged.
+    with page.expect_response(is_tick) as answer:
+        page.keyboard.press("2")
+    assert answer.value.status == 422
+    expect(kept.get_by_role("listitem")).to_have_count(1)
+    page.evaluate(
+        "key => localStorage.setItem(key, '[]')", f"tally:not-logged:{checklist.user.id}:{checklist.launch.slug}"
+    )
+    kept.get_by_role("button", name="Log as Other: Hypothesis login").click()
+    expect(kept).to_be_hidden()
+    page.keyboard.press("1")  # the next enquiry: sent after anything that click queued
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing")
+    assert [(e.is_other, set(e.keys)) for e in checklist.wait_for_stored(2)] == [(True, set()), (False, {"billing"})]
+    other.close()
+
+
 def test_a_server_error_is_not_called_a_lost_connection(checklist: Checklist) -> None:
     page = checklist.page
     checklist.route_ticks(
