@@ -779,7 +779,22 @@
     return box;
   }
 
-  async function undoLogged(box, id) {
+  function showUndone(box) {
+    // Undone, by its own Undo or U, or from the recent list: U and this button no longer ask for it.
+    box.removeAttribute("data-id");
+    const focused = box.contains(document.activeElement);
+    box.textContent = texts.undone;
+    if (focused) focusHome(JSON.parse(box.dataset.hypotheses || "[]"));
+    setTimeout(() => dropToast(box), 3000);
+  }
+
+  function olderToast(box) {
+    let older = box.nextElementSibling;
+    while (older && !older.hasAttribute("data-id")) older = older.nextElementSibling;
+    return older;
+  }
+
+  async function undoLogged(box, id, onward) {
     // Asked once: a second click, or U, must not ask again (it would be told "not found"); U now means the one before.
     if (!box.hasAttribute("data-id")) return;
     box.removeAttribute("data-id");
@@ -791,16 +806,24 @@
       return;
     }
     if (response.ok) {
-      const focused = box.contains(document.activeElement);
-      box.textContent = texts.undone;
-      if (focused) focusHome(JSON.parse(box.dataset.hypotheses || "[]"));
-      setTimeout(() => dropToast(box), 3000);
+      showUndone(box);
       refresh();
-    } else {
-      let body = {};
-      try { body = await response.json(); } catch (e) { body = {}; }
-      reject({ hypotheses: [] }, body.error || {}, texts.not_undone);
+      return;
     }
+    let body = {};
+    try { body = await response.json(); } catch (e) { body = {}; }
+    const error = body.error || {};
+    if (error.code === "unknown_enquiry") {
+      // Undone already (in another tab, or from the recent list before this page heard of it): as the
+      // agent asked. Said so, the list brought up to date, and U goes on to the one before, which the
+      // agent meant: refused, it left that one logged.
+      showUndone(box);
+      refresh();
+      const older = onward && olderToast(box);
+      if (older) undoLogged(older, older.dataset.id, true);
+      return;
+    }
+    reject({ hypotheses: [] }, error, texts.not_undone);
   }
 
   function undoLast() {
@@ -829,7 +852,7 @@
       return;
     }
     const latest = toasts.querySelector(".toast[data-id]");
-    if (latest) undoLogged(latest, latest.dataset.id);
+    if (latest) undoLogged(latest, latest.dataset.id, true);
   }
 
   function focusHome(keys) {
@@ -1123,6 +1146,22 @@
   // The "Not logged" list is shared by this agent's tabs of the launch: one logged again or dismissed
   // in another tab leaves this one's list too.
   window.addEventListener("storage", (event) => { if (event.key === keptKey || event.key === null) renderKept(); });
+  // An enquiry undone from the recent list is undone on its notice too: U, which undoes the newest notice's,
+  // asked for it again ("already undone") and left the one the agent meant logged.
+  document.body.addEventListener("htmx:afterRequest", (event) => {
+    const { successful, requestConfig } = event.detail;
+    const undo = successful && requestConfig && requestConfig.verb === "post"
+      && /\/enquiries\/(\d+)\/undo$/.exec(requestConfig.path);
+    const box = undo && toasts.querySelector('.toast[data-id="' + undo[1] + '"]');
+    if (box) showUndone(box);
+  });
+  // A refusal from the list (an Undo refused, a poll failed) is said in #flash, which nothing emptied:
+  // the list answering again means it no longer applies.
+  const flash = document.getElementById("flash");
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target === recent && flash) flash.replaceChildren();
+  });
+
   window.addEventListener("online", () => { retryDelay = RETRY_MIN_MS; flush(); });
   window.addEventListener("pageshow", flush);
 

@@ -406,6 +406,39 @@ def test_undo_in_the_recent_list_removes_the_enquiry(checklist: Checklist) -> No
     expect(checklist.count("delivery")).to_have_text("0")
 
 
+def test_an_undo_from_the_recent_list_or_another_tab_is_the_notices_too(checklist: Checklist) -> None:
+    """Undo in the recent list left the enquiry's notice offering Undo: the next U asked for that
+    enquiry again, was told "already undone", and the one the agent meant stayed logged. The same
+    after an undo in another tab; and a refused Undo in the list left its alert on the page for good."""
+    page = checklist.page
+    flash = page.locator("#flash")
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    expect(checklist.recent.get_by_role("listitem")).to_have_count(2)
+    checklist.recent.get_by_role("button", name=re.compile(r"^Undo: Hypothesis login")).click()
+    expect(checklist.toasts.first).to_have_text("Undone")  # login's notice
+    page.keyboard.press("u")
+    assert checklist.wait_for_stored(0) == []
+    expect(page.locator("#rejections")).to_be_empty()
+
+    page.keyboard.press("3")
+    page.keyboard.press("1")
+    expect(checklist.recent.get_by_role("listitem")).to_have_count(2)
+    other = page.context.new_page()
+    other.goto(checklist.path)
+    other.locator("#recent").get_by_role("button", name=re.compile(r"^Undo: Hypothesis billing")).click()
+    assert [e.keys for e in checklist.wait_for_stored(1)] == [{"delivery"}]
+    other.close()
+    # This tab's list has not heard: its Undo is refused.
+    checklist.recent.get_by_role("button", name=re.compile(r"^Undo: Hypothesis billing")).click()
+    expect(flash).to_contain_text("That enquiry was already undone.")
+    page.keyboard.press("u")  # billing's notice, undone already: then delivery's, the one meant
+    checklist.wait_for_stored(0)
+    expect(checklist.recent).to_contain_text("Nothing in the last 15 minutes.")
+    expect(flash).to_be_empty()
+    expect(page.locator("#rejections")).to_be_empty()
+
+
 # The recent list's requests on their way or not yet settled (an undo, and the refresh each change
 # asks for): htmx wires a button it swaps in only when the swap settles, a moment later.
 TRACK_RECENT = """() => {
@@ -863,14 +896,16 @@ def test_a_refusal_is_told_where_the_agent_is_looking(open_checklist: OpenCheckl
     checklist.tick("h19").click()
     toast = checklist.toasts.first
     expect(toast).to_contain_text("Logged: Hypothesis h19")
-    with page.expect_response(lambda r: r.url.endswith("/undo")):
-        checklist.recent.get_by_role("button", name=re.compile(r"^Undo")).click()
-    checklist.wait_for_stored(0)
+    checklist.wait_for_stored(1)
     checklist.tick("h19").scroll_into_view_if_needed()
+    # (One undone already, from the list or another tab, is not refused: its notice says "Undone".)
+    unavailable = {"error": {"code": "unavailable", "message": "The database is busy."}}
+    page.route(re.compile(r"/undo$"), lambda route: route.fulfill(status=503, json=unavailable))
     with page.expect_response(lambda r: r.url.endswith("/undo")) as refused:
         toast.get_by_role("button", name=re.compile(r"^Undo")).click()
-    assert refused.value.status == 404
-    expect(checklist.toasts.first).to_have_text("Not undone: That enquiry was already undone.")
+    assert refused.value.status == 503
+    said = "Not undone: The server could not save this just now. Try again in a moment."
+    expect(checklist.toasts.first).to_have_text(said)
     expect(checklist.toasts.first).to_be_in_viewport()
 
 
