@@ -931,8 +931,11 @@
   function closeOther() {
     otherForm.hidden = true;
     otherNote.value = "";
-    otherButton().setAttribute("aria-expanded", "false");
-    otherButton().focus();
+    const other = otherButton();
+    other.setAttribute("aria-expanded", "false");
+    // Disabled (the launch closed while the box was open), it cannot take focus: it would drop to the body.
+    if (other.disabled) focusHome([]);
+    else other.focus();
     if (refusedNotes.length) restoreNote(refusedNotes.shift(), false);
   }
 

@@ -281,6 +281,19 @@ def test_an_other_note_the_launch_no_longer_takes_stays_in_its_box(checklist: Ch
     assert enquiry.is_other and enquiry.note == "asked about the smartwatch app"
 
 
+def test_esc_on_the_other_box_of_a_launch_closed_meanwhile_keeps_focus_on_the_page(checklist: Checklist) -> None:
+    """Esc put focus back on Other's button, disabled once the launch closed: it fell to the page's body."""
+    page = checklist.page
+    page.keyboard.press("0")
+    page.keyboard.type("asked about the smartwatch app")
+    checklist.set_status(LaunchStatus.CLOSED)
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # the page asks for the list now
+    expect(page.locator("#board")).to_have_attribute("data-open", "false")
+    page.keyboard.press("Escape")
+    expect(page.locator("#other-form")).to_be_hidden()
+    expect(page.locator("#main")).to_be_focused()
+
+
 def test_a_note_as_long_as_its_box_takes_is_logged_even_with_ellipses(checklist: Checklist) -> None:
     """The box counts "…" as one character, and took 500; the server counted it as three, refused the
     note as too long, and the box had been emptied already."""
