@@ -367,6 +367,63 @@ def test_the_same_key_with_another_enquiry_is_refused(
     assert first.status_code == 201
 
 
+def enquiry_count(db: Database) -> int:
+    with db.session() as session:
+        return len(session.exec(select(Enquiry)).all())
+
+
+def test_the_enquiry_post_refuses_a_query_parameter(client: TestClient, token: str, launch: Any, db: Database) -> None:
+    """Ignored, ``?idempotency_key=`` let every retry record the enquiry again, and ``?dry_run=1`` recorded
+    it; every other call refuses a parameter it does not take."""
+    path = f"/api/v1/launches/{SLUG}/enquiries"
+    for query in ("idempotency_key=call-777", "idempotency_key=call-777", "dry_run=1", "x"):
+        answer = client.post(f"{path}?{query}", json={"channel": "phone"}, headers=auth(token))
+        error = answer.json()["error"]
+        assert answer.status_code == 422 and error["code"] == "invalid", answer.text
+        name = query.partition("=")[0]
+        assert error["field"] == name and f"no query parameter {name!r}: nothing was recorded" in error["message"]
+    assert enquiry_count(db) == 0
+    stranger = client.post(f"{path}?dry_run=1", json={"channel": "phone"}, headers=auth("lt_wrong"))
+    assert stranger.status_code == 401  # the token first, as everywhere
+    assert post(client, token, {"channel": "phone"}).status_code == 201
+
+
+def test_the_idempotency_key_header_makes_a_retry_a_replay(
+    client: TestClient, token: str, launch: Any, db: Database
+) -> None:
+    """HTTP clients' retry helpers send the key as an ``Idempotency-Key`` header (the IETF draft's, which
+    writes it quoted): ignored, each retry was a new enquiry."""
+    path = f"/api/v1/launches/{SLUG}/enquiries"
+    body = {"channel": "phone", "hypotheses": ["receipts-moved"]}
+    first = client.post(path, json=body, headers=auth(token) | {"Idempotency-Key": "call-778"})
+    assert first.status_code == 201, first.text
+    for header, sent in (
+        ("call-778", body),
+        ('"call-778"', body),
+        ("call-778", {**body, "idempotency_key": "call-778"}),
+    ):
+        again = client.post(path, json=sent, headers=auth(token) | {"Idempotency-Key": header})
+        assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true", (header, again.text)
+        assert again.json()["id"] == first.json()["id"]
+    # The body's key alone is the same key.
+    assert post(client, token, {**body, "idempotency_key": "call-778"}).json()["id"] == first.json()["id"]
+    other = client.post(path, json={"channel": "chat"}, headers=auth(token) | {"Idempotency-Key": "call-778"})
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+
+    both = client.post(
+        path, json={**body, "idempotency_key": "call-1"}, headers=auth(token) | {"Idempotency-Key": "call-2"}
+    )
+    assert both.status_code == 422 and both.json()["error"]["field"] == "Idempotency-Key", both.text
+    assert "'call-2'" in both.json()["error"]["message"] and "'call-1'" in both.json()["error"]["message"]
+    malformed = client.post(path, json=body, headers=auth(token) | {"Idempotency-Key": "has spaces / slashes"})
+    assert malformed.status_code == 422 and malformed.json()["error"]["field"] == "Idempotency-Key", malformed.text
+    assert enquiry_count(db) == 1
+    operation = client.get("/api/openapi.json").json()["paths"][path.replace(SLUG, "{slug}")]["post"]
+    assert {"name": "Idempotency-Key", "in": "header"}.items() <= next(
+        p for p in operation["parameters"] if p["name"] == "Idempotency-Key"
+    ).items()
+
+
 def test_idempotency_keys_belong_to_their_sender(client: TestClient, token: str, launch: Any, db: Database) -> None:
     """A second integration that happens to use the same key logs its own enquiry."""
     with db.transaction() as session:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -25,7 +26,16 @@ from app.observability import metrics
 from app.recording.credentials import TokenCheck, browser_credential
 from app.recording.hot_path import Handler
 from app.recording.record import Logged, TokenUses, record_requests
-from app.recording.requests import ApiEnquiryIn, Credential, EnquiryIn, EnquiryRequest, parse_body
+from app.recording.requests import (
+    IDEMPOTENCY_KEY_HEADER,
+    ApiEnquiryIn,
+    Credential,
+    EnquiryIn,
+    EnquiryRequest,
+    keyed,
+    parse_body,
+    refuse_query,
+)
 from app.recording.store import Store
 from app.recording.writer import GroupCommitWriter
 
@@ -117,9 +127,23 @@ Writer = GroupCommitWriter[EnquiryRequest, Logged]
     },
     openapi_extra={"security": [{"HTTPBearer": []}]},
 )
-async def log_enquiry(request: Request, slug: str, body: ApiEnquiryIn) -> Response:
-    """Log one enquiry. Safe to retry with the same `idempotency_key`.
+async def log_enquiry(
+    request: Request,
+    slug: str,
+    body: ApiEnquiryIn,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_KEY_HEADER,
+            description='The body\'s `idempotency_key` as a header (bare or quoted: `"call-123"`), as HTTP '
+            "clients' retry helpers send it; checked the same way. Given in both, they must be the same (else 422).",
+        ),
+    ] = None,
+) -> Response:
+    """Log one enquiry. Safe to retry with the same `idempotency_key` (in the body, or as the
+    `Idempotency-Key` header).
 
+    The call takes no query parameter: one given is refused with 422 `invalid`, nothing recorded.
     With `occurred_at`, an enquiry that happened earlier (inside the launch's dates, not in the
     future; else 422 `occurred_at_out_of_range`); without it, now. The server also keeps when it
     was recorded. The token is checked before the body is read, and a body over 16 KB is refused
@@ -127,13 +151,15 @@ async def log_enquiry(request: Request, slug: str, body: ApiEnquiryIn) -> Respon
     # Requests reach the hot path's handler (hot_handlers) through hot_path.TallyApp; this route
     # describes it in the OpenAPI document (FastAPI would read and validate the body before the token).
     state = request.app.state
-    return await _log(slug, body, await state.token_check.checked(request), state.enquiry_writer)
+    token_hash = await state.token_check.checked(request)
+    refuse_query(request.scope["query_string"])
+    return await _log(slug, body, token_hash, idempotency_key, state.enquiry_writer)
 
 
-async def _log(slug: str, body: ApiEnquiryIn, token_hash: str, writer: Writer) -> Response:
+async def _log(slug: str, body: ApiEnquiryIn, token_hash: str, header_key: str | None, writer: Writer) -> Response:
     now = dt.datetime.now(dt.UTC)
     credential = Credential("token", token_hash)
-    logged = await writer.submit(body.request(slug=slug, credential=credential, received_at=now))
+    logged = await writer.submit(keyed(body.request(slug=slug, credential=credential, received_at=now), header_key))
     out = EnquiryOut(
         id=logged.id,
         created=logged.created,
@@ -198,8 +224,9 @@ def hot_handlers(settings: Settings, writer: Writer, token_check: TokenCheck) ->
     async def api_enquiry(request: Request, slug: str) -> Response:
         """The token first, then a body of limited size."""
         token_hash = await token_check.checked(request)
+        refuse_query(request.scope["query_string"])
         body = parse_body(ApiEnquiryIn, await bodies.read_limited(request))
-        return await _log(slug, body, token_hash, writer)
+        return await _log(slug, body, token_hash, request.headers.get(IDEMPOTENCY_KEY_HEADER), writer)
 
     async def tick_enquiry(request: Request, slug: str) -> Response:
         """CSRF first, so a forged request is refused before its body is read."""

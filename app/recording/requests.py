@@ -7,8 +7,10 @@ transaction that records it (record.py).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
@@ -18,6 +20,8 @@ from app.errors import Invalid
 from app.instants import BodyTime
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 NOTE_CUT_OFF = 2000  # characters: a note longer is refused as too long before anything reads it
 
 
@@ -119,6 +123,46 @@ class ApiEnquiryIn(EnquiryIn):
     # or as now instead of when it happened. The checklist's own body stays lenient: a page loaded
     # before an upgrade may still be sending.
     model_config = ConfigDict(extra="forbid")
+
+
+def refuse_query(query_string: bytes) -> None:
+    """The enquiry POST takes no query parameter: one sent (``?idempotency_key=…``, ``?dry_run=1``) was
+    ignored, and every retry recorded the enquiry again. Refused as every other call refuses one it does
+    not take (deps.known_query); only the empty test runs on the hot path."""
+    if not query_string:
+        return
+    names = sorted({name for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)})
+    name = names[0] if names else query_string.decode("latin-1")[:60]
+    raise Invalid(
+        f"This call takes no query parameter {name!r}: nothing was recorded. Its parameters: none; send the "
+        f"enquiry's fields in the JSON body, and a retry's key as idempotency_key there or as the "
+        f"{IDEMPOTENCY_KEY_HEADER} header.",
+        field=name,
+    )
+
+
+def keyed(request: EnquiryRequest, header: str | None) -> EnquiryRequest:
+    """The request with the key of an ``Idempotency-Key`` header (draft-ietf-httpapi-idempotency-key-header),
+    which many HTTP clients' retry helpers send. Ignored, each of their retries recorded the enquiry
+    again. Checked as the body's ``idempotency_key`` is; both given, they must agree."""
+    if header is None:
+        return request
+    # The draft writes it as a structured-field string ("abc"); most clients send it bare (abc).
+    key = header[1:-1] if len(header) >= 2 and header[0] == header[-1] == '"' else header
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise Invalid(
+            f"The {IDEMPOTENCY_KEY_HEADER} header {header[:80]!r} is not a key: 1 to 64 characters from "
+            "A-Z a-z 0-9 _ . : - (such as your call id). Nothing was recorded.",
+            field=IDEMPOTENCY_KEY_HEADER,
+        )
+    if request.idempotency_key is not None and request.idempotency_key != key:
+        raise Invalid(
+            f"The {IDEMPOTENCY_KEY_HEADER} header ({key!r}) and the body's idempotency_key "
+            f"({request.idempotency_key!r}) differ: send the key once, or the same in both. Nothing was recorded.",
+            field=IDEMPOTENCY_KEY_HEADER,
+        )
+    request.idempotency_key = key
+    return request
 
 
 # An integration's clock may run a little ahead of ours: that is not "in the future".
