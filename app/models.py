@@ -293,6 +293,9 @@ class Enquiry(SQLModel, table=True):
     is_other: bool = False
     idempotency_key: str | None = Field(default=None, sa_type=sa.String(64))
     recorded_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the note is erased (app/retention.py): a retry is then not compared by its note. Without
+    # it, an enquiry without a note never had one, and a retry that brings one is another enquiry.
+    note_erased_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     source: EnquirySource = Field(
         default=EnquirySource.CHECKLIST,
         sa_type=EnumString(EnquirySource),

@@ -4,7 +4,8 @@ A note is erased, never its enquiry: the row, its hypothesis links, channel, seg
 stay, so every count, chart, digest figure and export total is exactly what it was. Only the
 text goes, from everywhere it was kept:
 
-* ``enquiry.note`` is set to NULL for enquiries that happened (``created_at``) before the cut-off;
+* ``enquiry.note`` is set to NULL for enquiries that happened (``created_at``) before the cut-off,
+  and ``note_erased_at`` to when (a retry that still carries the note is the same enquiry: record.py);
 * the launch's ``counts_version`` is raised in the same transaction, so each process's phrase
   counts of closed days (app/insight/themes.py, keyed by the version, with a digest of the ids
   of the noted enquiries) are counted again without the erased notes, on every replica. The
@@ -68,11 +69,11 @@ def purge_notes(db: Database, *, days: int, now: dt.datetime) -> Purged:
     before = privacy.retention_cutoff(days=days, now=now)
     with db.session() as session:
         launch_ids = [int(i) for i in session.execute(sa.select(_launch.c.id).order_by(_launch.c.id)).scalars()]
-    erased = sum(_erase_launch(db, launch_id, before) for launch_id in launch_ids)
+    erased = sum(_erase_launch(db, launch_id, before, now) for launch_id in launch_ids)
     return Purged(before, erased, _strip_digests(db, before))
 
 
-def _erase_launch(db: Database, launch_id: int, before: dt.datetime) -> int:
+def _erase_launch(db: Database, launch_id: int, before: dt.datetime, now: dt.datetime) -> int:
     with db.session() as session:
         first = session.execute(
             sa.select(sa.func.min(_enquiry.c.created_at)).where(_enquiry.c.launch_id == launch_id)
@@ -95,20 +96,23 @@ def _erase_launch(db: Database, launch_id: int, before: dt.datetime) -> int:
                 ).scalars()
             )
         for part in _chunks(ids):
-            erased += _erase(db, launch_id, part)
+            erased += _erase(db, launch_id, part, now)
         start = end
     return erased
 
 
-def _erase(db: Database, launch_id: int, ids: list[int]) -> int:
+def _erase(db: Database, launch_id: int, ids: list[int], now: dt.datetime) -> int:
     with db.transaction() as session:
-        return _clear(session, launch_id, ids)
+        return _clear(session, launch_id, ids, now)
 
 
-def _clear(session: Session, launch_id: int, ids: list[int]) -> int:
-    """Set the notes of these enquiries of the launch to NULL; the counts version is raised if any was set."""
+def _clear(session: Session, launch_id: int, ids: list[int], now: dt.datetime) -> int:
+    """Set the notes of these enquiries of the launch to NULL, marked erased at ``now``; the counts version
+    is raised if any was set."""
     result = session.execute(
-        sa.update(_enquiry).where(_enquiry.c.id.in_(ids), _enquiry.c.note.is_not(None)).values(note=None)
+        sa.update(_enquiry)
+        .where(_enquiry.c.id.in_(ids), _enquiry.c.note.is_not(None))
+        .values(note=None, note_erased_at=now)
     )
     count = int(result.rowcount)  # type: ignore[attr-defined]
     if count:
@@ -197,7 +201,7 @@ def erase_notes(
     if not rows:
         return Erased(0, 0)
     ids = [int(row.id) for row in rows]
-    _clear(session, launch_id, ids)
+    _clear(session, launch_id, ids, now)
     event = audit.record(
         session, actor=actor, action="notes.erased", target_type="launch", target_id=launch_id, now=now, enquiries=ids
     )

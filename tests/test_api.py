@@ -424,6 +424,27 @@ def test_the_idempotency_key_header_makes_a_retry_a_replay(
     ).items()
 
 
+def test_a_retry_that_adds_a_note_is_another_enquiry_unless_the_note_was_erased(
+    client: TestClient, token: str, lead_token: str, launch: Any, db: Database
+) -> None:
+    """An enquiry with no note was taken for one whose note was erased: a retry that brought a note was
+    answered as a replay (200) and the note was lost. Only an erasure leaves the note uncompared."""
+    body = {"channel": "phone", "hypotheses": ["receipts-moved"], "idempotency_key": "call-9"}
+    first = post(client, token, body)
+    assert first.status_code == 201, first.text
+    noted = post(client, token, {**body, "note": "asks about the fee"})
+    assert noted.status_code == 409 and noted.json()["error"]["code"] == "idempotency_key_reused", noted.text
+    assert post(client, token, body).status_code == 200  # the same body is still a retry
+
+    with_note = {**body, "note": "asks about the fee", "idempotency_key": "call-10"}
+    kept = post(client, token, with_note)
+    erased = client.delete(f"/api/v1/enquiries/{kept.json()['id']}/note", headers=auth(lead_token))
+    assert erased.status_code == 200 and erased.json()["erased"] is True, erased.text
+    retried = post(client, token, with_note)
+    assert retried.status_code == 200 and retried.json()["id"] == kept.json()["id"], retried.text
+    assert enquiry_count(db) == 2
+
+
 def test_idempotency_keys_belong_to_their_sender(client: TestClient, token: str, launch: Any, db: Database) -> None:
     """A second integration that happens to use the same key logs its own enquiry."""
     with db.transaction() as session:

@@ -201,3 +201,24 @@ def test_0021_clears_fix_times_kept_with_a_status_that_says_no_fix_shipped(empty
             h.key: h.fix_shipped_at for h in session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id))
         }
     assert kept == {"a": None, "b": None, "c": shipped, "d": shipped}
+
+
+def test_0023_marks_the_notes_of_enquiries_stored_before_it_as_maybe_erased(empty_db: Database) -> None:
+    """Whether a note was erased before 0023 is not known: an enquiry without one keeps being matched as it
+    was (a retry's note not compared); one with a note is compared."""
+    migrations.upgrade(empty_db, "0022")
+    launch = make_launch(empty_db)
+    with empty_db.engine.begin() as connection:
+        for key, note in (("without", None), ("with", "asks about the fee")):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO enquiry (launch_id, channel, created_at, note, is_other, idempotency_key, source) "
+                    "VALUES (:launch, 'phone', '2026-11-18 09:00:00.000000', :note, :other, :key, 'api')"
+                ),
+                {"launch": launch.id, "note": note, "other": True, "key": key},
+            )
+    migrations.upgrade(empty_db)
+    with empty_db.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT idempotency_key, note_erased_at FROM enquiry")).all()
+    marked = {str(key): erased_at for key, erased_at in rows}
+    assert marked["without"] is not None and marked["with"] is None

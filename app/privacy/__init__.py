@@ -136,7 +136,7 @@ def clean_note(note: str | None, *, now: dt.datetime) -> str | None:
 
 def retention_cutoff(*, days: int, now: dt.datetime) -> dt.datetime:
     """The moment before which notes are erased when kept ``days`` days (``TALLY_NOTE_RETENTION_DAYS``;
-    the erasing is app/retention.py's; the hot path asks it too, to know a retry of an erased note)."""
+    the erasing is app/retention.py's)."""
     if days < 1:
         raise ValueError("notes are kept for at least one day")
     return now - dt.timedelta(days=days)

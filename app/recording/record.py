@@ -466,10 +466,11 @@ def _same_enquiry(stored: StoredEnquiry, request: EnquiryRequest, created_at: dt
     """Whether a repeated key comes with the same enquiry (a retry) rather than another one.
 
     The time is compared only when the client gave it: a retry without it arrives later. One stored
-    as the moment it arrived is matched by any time it could have had (``as_arrived``). A stored enquiry with no note is
-    not compared by its note: it may have been erased (retention, or a lead: app/retention.py), and the
-    client's retry, which still has it, is the same enquiry."""
-    erased = stored.note is None
+    as the moment it arrived is matched by any time it could have had (``as_arrived``). A stored enquiry whose
+    note was erased (retention, or a lead: app/retention.py) is not compared by its note: the client's retry,
+    which still has it, is the same enquiry. One that never had a note is: a retry that adds one is another
+    enquiry, whose note would otherwise be lost."""
+    erased = stored.note_erased
     occurred_at, first = request.occurred_at, stored.created_at
     # Stored as the moment it arrived (``recorded_at``): its first try gave no time, or one a little
     # ahead of the server's clock. A retry that gives a time it could have had is the same enquiry: the

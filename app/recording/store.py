@@ -132,6 +132,7 @@ class StoredEnquiry:
     segment: str | None
     note: str | None
     hypothesis_keys: tuple[str, ...]  # in list order
+    note_erased: bool = False  # its note was erased (retention, a lead): a retry is not compared by it
 
 
 @dataclass(frozen=True)
@@ -288,9 +289,11 @@ class Store:
                 segment,
                 note,
                 tuple(keys[enquiry_id]),
+                note_erased_at is not None,
             )
-            for enquiry_id, created_at, recorded_at, channel, segment, note in self._query(
-                f"SELECT id, created_at, recorded_at, channel, segment, note FROM enquiry WHERE {wanted}",
+            for enquiry_id, created_at, recorded_at, channel, segment, note, note_erased_at in self._query(
+                "SELECT id, created_at, recorded_at, channel, segment, note, note_erased_at "
+                f"FROM enquiry WHERE {wanted}",
                 params,
             )
         }
