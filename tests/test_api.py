@@ -367,6 +367,32 @@ def test_the_same_key_with_another_enquiry_is_refused(
     assert first.status_code == 201
 
 
+def test_a_reused_key_is_told_what_differs(client: TestClient, token: str, launch: Any) -> None:
+    """The 409 described the stored enquiry alone: an integration could not tell which field of its retry
+    had changed. Each field that differs is named, a note only as differing (never quoted back)."""
+    body = {
+        "channel": "phone",
+        "segment": "private",
+        "hypotheses": ["receipts-moved"],
+        "note": "asks about the fee",
+        "occurred_at": "2026-11-18T09:42:00+01:00",
+        "idempotency_key": "call-5",
+    }
+    assert post(client, token, body).status_code == 201
+    changed = {**body, "segment": "business", "note": "asks about the card", "occurred_at": "2026-11-18T09:45:00+01:00"}
+    answer = post(client, token, changed)
+    message = answer.json()["error"]["message"]
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "idempotency_key_reused", answer.text
+    assert "logged at 2026-11-18T08:42:00+00:00" in message, message
+    assert "segment: stored 'private', sent 'business'" in message and "the note differs" in message, message
+    assert "occurred_at: stored 2026-11-18T08:42:00+00:00, sent 2026-11-18T08:45:00+00:00" in message, message
+    assert "fee" not in message and "card" not in message and "channel" not in message, message
+    other = post(client, token, {**body, "hypotheses": ["send-money", "bankid-login-loop"], "segment": None})
+    message = other.json()["error"]["message"]
+    assert "hypotheses: stored receipts-moved, sent bankid-login-loop, send-money" in message, message
+    assert "segment: stored 'private', sent none" in message, message
+
+
 def enquiry_count(db: Database) -> int:
     with db.session() as session:
         return len(session.exec(select(Enquiry)).all())

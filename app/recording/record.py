@@ -432,13 +432,13 @@ def _answer_repeats(
                 "To log it after all, send it with a new idempotency key.",
                 code="unknown_enquiry",
             )
-        elif not _same_enquiry(first, request, item.created_at) and not _moved_since(
+        elif (differences := _differences(first, request, item.created_at)) and not _moved_since(
             store, item.launch_id, enquiry_id, first, request, item.created_at
         ):
             results[position] = Conflict(
-                f"Idempotency key {request.idempotency_key!r} was used before for a different enquiry "
-                f"({_describe(first)}). Nothing was recorded: use a new key for a new enquiry, "
-                "or send exactly the same body to retry.",
+                f"Idempotency key {request.idempotency_key!r} was used before for a different enquiry, logged at "
+                f"{first.created_at.isoformat()}: {'; '.join(differences)}. Nothing was recorded: use a new key for "
+                "a new enquiry, or send exactly the same body to retry.",
                 field="idempotency_key",
                 code="idempotency_key_reused",
             )
@@ -463,14 +463,19 @@ def scoped_key(key: str, *, token_id: int | None, agent_id: int | None) -> str:
 
 
 def _same_enquiry(stored: StoredEnquiry, request: EnquiryRequest, created_at: dt.datetime) -> bool:
-    """Whether a repeated key comes with the same enquiry (a retry) rather than another one.
+    """Whether a repeated key comes with the same enquiry (a retry) rather than another one."""
+    return not _differences(stored, request, created_at)
+
+
+def _differences(stored: StoredEnquiry, request: EnquiryRequest, created_at: dt.datetime) -> list[str]:
+    """How a repeated key's enquiry differs from the one stored under it, field by field; none: a retry.
 
     The time is compared only when the client gave it: a retry without it arrives later. One stored
     as the moment it arrived is matched by any time it could have had (``as_arrived``). A stored enquiry whose
     note was erased (retention, or a lead: app/retention.py) is not compared by its note: the client's retry,
     which still has it, is the same enquiry. One that never had a note is: a retry that adds one is another
-    enquiry, whose note would otherwise be lost."""
-    erased = stored.note_erased
+    enquiry, whose note would otherwise be lost. A note is never quoted: told back, it would carry what the
+    scrubber missed into the client's logs."""
     occurred_at, first = request.occurred_at, stored.created_at
     # Stored as the moment it arrived (``recorded_at``): its first try gave no time, or one a little
     # ahead of the server's clock. A retry that gives a time it could have had is the same enquiry: the
@@ -481,13 +486,28 @@ def _same_enquiry(stored: StoredEnquiry, request: EnquiryRequest, created_at: dt
         and occurred_at is not None
         and first - TICK_WAIT_LIMIT <= occurred_at <= first + CLOCK_SKEW
     )
-    return (
-        stored.channel == request.channel
-        and stored.segment == request.segment
-        and (erased or (stored.note or None) == (request.note or None))
-        and set(stored.hypothesis_keys) == set(request.hypothesis_keys)
-        and (occurred_at is None or first == created_at or as_arrived)
-    )
+    differences = []
+    if stored.channel != request.channel:
+        differences.append(f"channel: stored {stored.channel!r}, sent {request.channel!r}")
+    if stored.segment != request.segment:
+        differences.append(f"segment: stored {_named(stored.segment)}, sent {_named(request.segment)}")
+    if not stored.note_erased and (stored.note or None) != (request.note or None):
+        differences.append("the note differs")
+    if set(stored.hypothesis_keys) != set(request.hypothesis_keys):
+        differences.append(
+            f"hypotheses: stored {_keys(stored.hypothesis_keys)}, sent {_keys(sorted(set(request.hypothesis_keys)))}"
+        )
+    if occurred_at is not None and first != created_at and not as_arrived:
+        differences.append(f"occurred_at: stored {first.isoformat()}, sent {occurred_at.isoformat()}")
+    return differences
+
+
+def _named(value: str | None) -> str:
+    return "none" if value is None else repr(value)
+
+
+def _keys(keys: Sequence[str]) -> str:
+    return ", ".join(keys) or "other"
 
 
 def _moved_since(
@@ -507,11 +527,6 @@ def _moved_since(
         and _same_enquiry(dataclasses.replace(stored, hypothesis_keys=()), request, created_at)
         and store.moved_from_other(launch_id, enquiry_id)
     )
-
-
-def _describe(stored: StoredEnquiry) -> str:
-    keys = ", ".join(stored.hypothesis_keys) or "other"
-    return f"{keys} on {stored.channel}, logged at {stored.created_at.isoformat()}"
 
 
 def reaches_kept_counts(created_at: dt.datetime, recorded_at: dt.datetime) -> bool:
