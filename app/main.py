@@ -343,6 +343,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         if error.status_code == 400 and _is_api(request):
             if (refused := await refused_stranger(request)) is not None:
                 return refused
+            if isinstance(error.__cause__, Invalid):  # a body that is not UTF-8 (bodies.JsonBodyRoute)
+                return await error_response(request, error.__cause__)
             # The framework could not parse the body at all (JSON nested past its parser's depth, say).
             return await error_response(
                 request,

@@ -176,3 +176,26 @@ def test_every_json_call_reads_its_body_as_json_whatever_its_label(
         assert answer.status_code == status, (path, answer.text)
     form = client.post(URL, content=b"channel=phone", headers={"Authorization": f"Bearer {token}"} | label)
     assert form.status_code == 422 and "the body is not valid JSON" in form.json()["error"]["message"], form.text
+
+
+@pytest.mark.parametrize("bom", [b"", BOM])
+def test_a_body_that_is_not_utf8_is_told_so_with_its_byte(
+    client: TestClient, db: Database, token: str, launch: Any, bom: bytes
+) -> None:
+    """Windows PowerShell sends a string body as ISO-8859-1 unless told the charset: the enquiry POST
+    answered "invalid unicode code point at line 1 column 31", the other calls "could not be read as
+    JSON", neither naming the encoding."""
+    for method, path, headers, body, _ in json_calls(db, token, launch):
+        latin1 = bom + body[:-1] + ', "note": "café"}'.encode("latin-1")
+        offset = latin1.index(b"\xe9")
+        answer = client.request(method, path, content=latin1, headers=headers | {"Content-Type": "application/json"})
+        error = answer.json()["error"]
+        assert answer.status_code == 422 and error["code"] == "invalid", (path, answer.text)
+        assert f"The body is not UTF-8 (byte 0xE9 at offset {offset}): send it as UTF-8" in error["message"], path
+        assert "-ContentType 'application/json; charset=utf-8'" in error["message"]
+        assert error["problems"] == [{"field": "", "message": error["message"]}]
+    # A stranger hears first that it needs a token, as for any other mistake.
+    stranger = {"Authorization": "Bearer lt_wrong"}
+    for method, path, _, body, _ in json_calls(db, token, launch):
+        latin1 = bom + body[:-1] + ', "note": "café"}'.encode("latin-1")
+        assert client.request(method, path, content=latin1, headers=stranger).status_code == 401, path

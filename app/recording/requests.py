@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from app import privacy
+from app.bodies import not_utf8
 from app.errors import Invalid
 from app.instants import BodyTime
 
@@ -179,12 +180,14 @@ def parse_body(model: type[Body], raw: bytes) -> Body:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
+        errors = exc.errors()
+        if any(error["type"] == "json_invalid" for error in errors) and (refused := not_utf8(raw)) is not None:
+            raise refused from None
         if raw.startswith(BOM):
             # PowerShell and .NET write UTF-8 with a byte order mark, which RFC 8259 lets a parser
             # ignore (the framework's routes do). Looked for only once a body was refused: nothing is
             # added to the enquiries that parse.
             return parse_body(model, raw[len(BOM) :])
-        errors = exc.errors()
         for position, error in enumerate(errors):
             if error["type"] == "string_too_long" and error["loc"] == ("note",):
                 # The early cut-off, told as the 500 limit is (privacy.clean_note): "String should have at most
