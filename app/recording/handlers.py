@@ -32,6 +32,7 @@ from app.recording.requests import (
     Credential,
     EnquiryIn,
     EnquiryRequest,
+    header_key,
     keyed,
     parse_body,
     refuse_query,
@@ -152,14 +153,16 @@ async def log_enquiry(
     # describes it in the OpenAPI document (FastAPI would read and validate the body before the token).
     state = request.app.state
     token_hash = await state.token_check.checked(request)
-    refuse_query(request.scope["query_string"])
+    if request.scope["query_string"]:
+        refuse_query(request.scope["query_string"])
     return await _log(slug, body, token_hash, idempotency_key, state.enquiry_writer)
 
 
 async def _log(slug: str, body: ApiEnquiryIn, token_hash: str, header_key: str | None, writer: Writer) -> Response:
     now = dt.datetime.now(dt.UTC)
     credential = Credential("token", token_hash)
-    logged = await writer.submit(keyed(body.request(slug=slug, credential=credential, received_at=now), header_key))
+    enquiry = body.request(slug=slug, credential=credential, received_at=now)
+    logged = await writer.submit(enquiry if header_key is None else keyed(enquiry, header_key))
     out = EnquiryOut(
         id=logged.id,
         created=logged.created,
@@ -224,9 +227,11 @@ def hot_handlers(settings: Settings, writer: Writer, token_check: TokenCheck) ->
     async def api_enquiry(request: Request, slug: str) -> Response:
         """The token first, then a body of limited size."""
         token_hash = await token_check.checked(request)
-        refuse_query(request.scope["query_string"])
+        scope = request.scope
+        if scope["query_string"]:
+            refuse_query(scope["query_string"])
         body = parse_body(ApiEnquiryIn, await bodies.read_limited(request))
-        return await _log(slug, body, token_hash, request.headers.get(IDEMPOTENCY_KEY_HEADER), writer)
+        return await _log(slug, body, token_hash, header_key(scope["headers"]), writer)
 
     async def tick_enquiry(request: Request, slug: str) -> Response:
         """CSRF first, so a forged request is refused before its body is read."""

@@ -129,9 +129,7 @@ class ApiEnquiryIn(EnquiryIn):
 def refuse_query(query_string: bytes) -> None:
     """The enquiry POST takes no query parameter: one sent (``?idempotency_key=…``, ``?dry_run=1``) was
     ignored, and every retry recorded the enquiry again. Refused as every other call refuses one it does
-    not take (deps.known_query); only the empty test runs on the hot path."""
-    if not query_string:
-        return
+    not take (deps.known_query). Called only with one: the hot path tests for it itself."""
     names = sorted({name for name, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)})
     name = names[0] if names else query_string.decode("latin-1")[:60]
     raise Invalid(
@@ -142,12 +140,20 @@ def refuse_query(query_string: bytes) -> None:
     )
 
 
-def keyed(request: EnquiryRequest, header: str | None) -> EnquiryRequest:
+def header_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The ``Idempotency-Key`` header's value, if sent: read from the ASGI headers (their names lower
+    case) on the hot path. Asked through ``Request.headers``, the header's absence, nearly every time,
+    is a KeyError raised and caught."""
+    for name, value in headers:
+        if name == b"idempotency-key":
+            return value.decode("latin-1")
+    return None
+
+
+def keyed(request: EnquiryRequest, header: str) -> EnquiryRequest:
     """The request with the key of an ``Idempotency-Key`` header (draft-ietf-httpapi-idempotency-key-header),
     which many HTTP clients' retry helpers send. Ignored, each of their retries recorded the enquiry
     again. Checked as the body's ``idempotency_key`` is; both given, they must agree."""
-    if header is None:
-        return request
     # The draft writes it as a structured-field string ("abc"); most clients send it bare (abc).
     key = header[1:-1] if len(header) >= 2 and header[0] == header[-1] == '"' else header
     if not _IDEMPOTENCY_KEY.fullmatch(key):
