@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel, select
@@ -204,21 +205,30 @@ def test_0021_clears_fix_times_kept_with_a_status_that_says_no_fix_shipped(empty
 
 
 def test_0023_marks_the_notes_of_enquiries_stored_before_it_as_maybe_erased(empty_db: Database) -> None:
-    """Whether a note was erased before 0023 is not known: an enquiry without one keeps being matched as it
-    was (a retry's note not compared); one with a note is compared."""
+    """Whether a note was erased before 0023 is not known: an enquiry of the last two days without one
+    keeps being matched as it was (a retry's note not compared); one with a note is compared; older ones,
+    which no client retries, are not rewritten (marking every enquiry without a note rewrote nearly the
+    whole table)."""
     migrations.upgrade(empty_db, "0022")
     launch = make_launch(empty_db)
+    rows = (
+        ("without", None, "2026-11-18 09:00:00.000000"),
+        ("with", "asks about the fee", "2026-11-18 09:00:00.000000"),
+        ("old", None, "2026-11-15 09:00:00.000000"),
+        ("no key", None, "2026-11-18 09:00:00.000000"),
+    )
     with empty_db.engine.begin() as connection:
-        for key, note in (("without", None), ("with", "asks about the fee")):
+        for key, note, at in rows:
             connection.execute(
                 sa.text(
                     "INSERT INTO enquiry (launch_id, channel, created_at, note, is_other, idempotency_key, source) "
-                    "VALUES (:launch, 'phone', '2026-11-18 09:00:00.000000', :note, :other, :key, 'api')"
+                    "VALUES (:launch, 'phone', :at, :note, :other, :key, 'api')"
                 ),
-                {"launch": launch.id, "note": note, "other": True, "key": key},
+                {"launch": launch.id, "note": note, "other": True, "key": None if key == "no key" else key, "at": at},
             )
-    migrations.upgrade(empty_db)
+    with time_machine.travel(dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC), tick=False):
+        migrations.upgrade(empty_db)
     with empty_db.engine.connect() as connection:
-        rows = connection.execute(sa.text("SELECT idempotency_key, note_erased_at FROM enquiry")).all()
-    marked = {str(key): erased_at for key, erased_at in rows}
-    assert marked["without"] is not None and marked["with"] is None
+        found = connection.execute(sa.text("SELECT idempotency_key, note, note_erased_at FROM enquiry")).all()
+    marked = {str(key) if key else "no key": erased_at is not None for key, _, erased_at in found}
+    assert marked == {"without": True, "with": False, "old": False, "no key": False}
