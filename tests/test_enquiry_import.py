@@ -513,9 +513,10 @@ def test_rows_imported_before_the_keys_left_the_notes_out_are_known_after_the_up
             fresh = session.get(Launch, launch.id)
             b = session.exec(select(Hypothesis).where(Hypothesis.key == "b")).one()
             assert fresh is not None
-            moved = session.exec(select(Enquiry).where(col(Enquiry.note).is_not(None))).first()
+            # Its id alone: the model has columns of later revisions than this database's 0019.
+            moved = session.exec(select(Enquiry.id).where(col(Enquiry.note).is_not(None))).first()
             assert moved is not None
-            relink.relink(session, fresh, b, [moved.id or 0], actor="lena", now=NOW)
+            relink.relink(session, fresh, b, [moved], actor="lena", now=NOW)
 
         result = run_import(empty_url, write(tmp_path, HEADER + "\n".join(lines) + "\n"))
         assert result.exit_code == 0, result.output
