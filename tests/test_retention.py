@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,19 +17,22 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import time_machine
+from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from fastapi.testclient import TestClient
 
 from app import api_tokens, audit, digests, retention
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.insight import relink, themes
-from app.jobs.scheduler import DigestScheduler
+from app.jobs.scheduler import RETENTION_JOB, DigestScheduler
 from app.main import create_app
 from app.models import AuditEvent, DigestRun, Enquiry, EnquiryHypothesis, Launch, TokenRole
+from app.observability import metrics
 from tests.conftest import People, WebUser, make_settings
 from tests.factories import fresh, log, make_launch
 from tests.test_cli_newcomers import shown, tally
 from tests.test_launch_page import counts, totals
+from tests.test_metrics import parse, value
 
 Web = Callable[[str | None], WebUser]
 SLUG = "test-launch"
@@ -213,6 +217,28 @@ def test_the_daily_job_erases_as_the_function_does(db: Database, launch: Launch,
     with time_machine.travel(NOW + dt.timedelta(days=30), tick=False):
         keeping.purge_notes()  # unset: notes are kept
     assert set(RECENT_OTHER) <= set(stored_notes(db).values())
+
+
+def test_the_scheduler_erases_at_start_too_and_says_when_it_did(
+    db: Database, launch: Launch, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    """A scheduler that was not running at 02:30 (nor in the grace time after it) kept notes past the
+    retention for another day, with no sign of it."""
+    scheduler = DigestScheduler(db, make_settings(database_url, note_retention_days=DAYS))
+    purged = threading.Event()
+
+    def ran(event: JobExecutionEvent) -> None:
+        if event.job_id == RETENTION_JOB:
+            purged.set()
+
+    scheduler.scheduler.add_listener(ran, EVENT_JOB_EXECUTED)
+    with time_machine.travel(NOW, tick=True):  # noon: long after the daily run
+        scheduler.start()
+        request.addfinalizer(scheduler.shutdown)
+        assert purged.wait(15), "no purge at start"
+    assert not set(stored_notes(db).values()) & {*OLD_OTHER, OLD_LINKED}
+    gauge = value(parse(metrics.exposition().decode()), "tally_scheduler_last_pass_timestamp_seconds", job="retention")
+    assert NOW.timestamp() <= gauge < (NOW + dt.timedelta(minutes=1)).timestamp()
 
 
 # --- the setting -----------------------------------------------------------------------------------

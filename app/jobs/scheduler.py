@@ -14,8 +14,8 @@ Jobs:
 * a job every ``ALERT_MINUTES`` that checks for spike alerts
   (``alerts.run_alerts(now=...)``, claimed in the database like digests);
 * an hourly job that prunes old sign-in attempts;
-* with ``TALLY_NOTE_RETENTION_DAYS`` set, a daily job that erases older notes
-  (``retention.purge_notes(now=...)``: safe to run in every replica).
+* with ``TALLY_NOTE_RETENTION_DAYS`` set, a job that erases older notes
+  (``retention.purge_notes(now=...)``: safe to run in every replica), daily and once at start.
 """
 
 from __future__ import annotations
@@ -228,6 +228,7 @@ class DigestScheduler:
             log.info(
                 "notes before %s erased: %d (digests: %d)", purged.cutoff.isoformat(), purged.notes, purged.digests
             )
+            metrics.scheduler_passed("retention", now=now)
         except Exception:
             log.exception("erasing notes older than %d days failed; the next day's run tries again", days)
 
@@ -257,6 +258,10 @@ class DigestScheduler:
                 CronTrigger(hour=RETENTION_AT.hour, minute=RETENTION_AT.minute, timezone=dt.UTC),
                 id=RETENTION_JOB,
                 name="erase old notes",
+                # Also at once: a scheduler that was not running at 02:30 (nor within the grace time after
+                # it) would otherwise keep notes past the retention until the next day's run. Safe when
+                # replicas start together: a note one has erased is not there for the other.
+                next_run_time=dt.datetime.now(dt.UTC),
             )
         mode = "Slack" if self.sender is not None else "dry runs (no Slack configured)"
         log.info("digest scheduler starting: %s", mode)
