@@ -30,6 +30,8 @@ ENV_PREFIX = "TALLY_"
 ENV_FILE = ".env"  # read from the working directory, as pydantic-settings reads it
 PLACEHOLDER_SECRET = "dev-only-secret-change-me"  # noqa: S105 - it is the placeholder production refuses
 DEFAULT_DIGEST_TIMES = (dt.time(9, 0), dt.time(13, 0), dt.time(16, 0))
+MAX_RETENTION_DAYS = 36_500
+MINUTES_A_YEAR = 525_600
 
 
 # Slack's bot (xoxb-) and user (xoxp-) tokens, also as token rotation gives them (xoxe.xoxb-): printable
@@ -120,9 +122,11 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     trusted_user_header: str | None = None
     session_days: int = Field(default=14, ge=1, le=365)
-    login_max_failures_per_account: int = Field(default=5, ge=1)
-    login_max_failures_per_address: int = Field(default=20, ge=1)
-    login_failure_window_minutes: int = Field(default=15, ge=1)
+    # Bounded so that a typo fails at start rather than on every sign-in: the window becomes a
+    # timedelta, which overflows past 999,999,999 days, and the counts are compared in SQL.
+    login_max_failures_per_account: int = Field(default=5, ge=1, le=10_000)
+    login_max_failures_per_address: int = Field(default=20, ge=1, le=10_000)
+    login_failure_window_minutes: int = Field(default=15, ge=1, le=MINUTES_A_YEAR)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # json: one object a line, for a log collector; console: for people. Unset: json in production.
     log_format: Literal["json", "console"] | None = None
@@ -199,8 +203,12 @@ class Settings(BaseSettings):
         if value is None:
             return None
         text = str(value).strip()
-        if not (text.isascii() and text.isdigit()) or int(text) < 1:
-            raise ValueError("expected a whole number of days, at least 1 (leave it unset to keep notes)")
+        # At most a century: the cut-off is now minus this many days, which overflows long before
+        # the number does (at 2,000 years or so, in the purge rather than at start).
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+            raise ValueError(
+                f"expected a whole number of days, 1 to {MAX_RETENTION_DAYS} (leave it unset to keep notes)"
+            )
         return int(text)
 
     @field_validator("log_level", mode="before")
