@@ -53,18 +53,26 @@ cli.add_typer(notes_cli, name="notes")
 log = logging.getLogger("app.cli")
 
 
-def settings() -> Settings:
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def settings(*, quiet: bool = True) -> Settings:
+    """The settings of a verb, with its logging set up from them (once, before it logs anything).
+
+    ``quiet``: a verb that prints its own outcome logs warnings and errors only, or fewer if
+    TALLY_LOG_LEVEL says so: its info lines would say what it prints again. The servers and passes
+    (``quiet=False``) log at TALLY_LOG_LEVEL. Either way in TALLY_LOG_FORMAT: a log collector reading
+    JSON lines took a verb's console lines for garbage."""
     for line in [*unknown_variables(os.environ), *unknown_in_env_file(os.environ)]:
         typer.echo(f"Warning: {line}", err=True)
     try:
-        return load_settings()
+        config = load_settings()
     except ConfigError as exc:
         typer.echo(f"Configuration error:\n{exc}", err=True)
         raise typer.Exit(2) from None
-
-
-def configure_logging(level: str, renderer: logs.Renderer = "console") -> None:
-    logs.configure(level=level, renderer=renderer)
+    level = max(config.log_level, "warning", key=LEVELS.index) if quiet else config.log_level
+    logs.configure(level=level, renderer=config.log_renderer)
+    return config
 
 
 def now() -> dt.datetime:
@@ -92,7 +100,6 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from alembic.util import CommandError
 
     config = settings()
-    configure_logging("warning")
     db = database_of(config)
     before = migrations.current_revision(db)
     try:
@@ -532,8 +539,7 @@ def serve(
     ] = True,
 ) -> None:
     """Run the web app (migrating the database first, unless TALLY_AUTO_MIGRATE=false)."""
-    config = served_at(settings(), host=host, port=port)
-    configure_logging(config.log_level, config.log_renderer)
+    config = served_at(settings(quiet=False), host=host, port=port)
     refuse_taken_port(host, port)
     prepare_database(config)
     # Before the scheduler starts (it counts digests here) and before the workers do: each worker's
@@ -572,8 +578,7 @@ def scheduler_command(
     metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port; 0.0.0.0 for all.")] = "127.0.0.1",
 ) -> None:
     """Run only the digest scheduler, as its own process (pair with `tally serve --no-scheduler`)."""
-    config = settings()
-    configure_logging(config.log_level, config.log_renderer)
+    config = settings(quiet=False)
     refuse_a_new_file(config.database_url)
     prepare_database(config)
     if metrics_port is not None:
@@ -636,8 +641,7 @@ def digest_run_due(
 ) -> None:
     """Do what the scheduler does at this moment: send every due, unsent digest, then check for spike alerts
     (not for a past --now: they would read as happening now)."""
-    config = settings()
-    configure_logging(config.log_level, config.log_renderer)
+    config = settings(quiet=False)
     db = ready_database(config)
     alerts: list[Alert] = []
     failed: list[str] = []
@@ -703,7 +707,6 @@ def digest_preview(
 def digest_send(slug: str) -> None:
     """Send a digest now (the window since the last scheduled one). Exits non-zero, saying why, if Slack refuses."""
     config = settings()
-    configure_logging("warning")
     db = ready_database(config)
     launch = _launch(db, slug)
     sender = sender_from(config)
@@ -749,8 +752,7 @@ def demo(
     own (never with TALLY_ENV=production): it moves its launch's dates and adds users with known passwords."""
     from app import demo as demo_data
 
-    config = served_at(settings(), host=host, port=port)
-    configure_logging(config.log_level, config.log_renderer)
+    config = served_at(settings(quiet=False), host=host, port=port)
     refuse_taken_port(host, port)
     prepare_database(config)
     db = database_of(config)
@@ -797,7 +799,6 @@ def enquiries_import(
     from app import imports
 
     config = settings()
-    configure_logging("warning")
     db = ready_database(config)
     try:
         launch = _launch(db, slug)
@@ -920,7 +921,6 @@ def restore_command(
     from app import backup
 
     config = settings()
-    configure_logging("warning")
     restored = backup.restore_sqlite(config.database_url, path, now=now(), force=force)
     typer.echo(
         f"Restored {restored.source} into {restored.target} ({restored.enquiries} enquiries); "

@@ -27,6 +27,7 @@ from app.observability import logs
 from tests.conftest import PASSWORD, People
 from tests.factories import make_launch
 from tests.processes import Browser, free_port, started
+from tests.test_cli_newcomers import tally
 
 NOTE = "Customer Kari Nordmann said the QR-kvittering vanished twice"
 
@@ -198,3 +199,24 @@ def test_an_unhandled_error_is_logged_with_the_id_its_500_carries(settings: Any,
     assert not logs.NotLoggedTwice().filter(uvicorns)
     uvicorns.exc_info = (RuntimeError, RuntimeError("another"), None)
     assert logs.NotLoggedTwice().filter(uvicorns)
+
+
+def test_a_command_logs_in_the_configured_format_and_only_warnings_and_errors(
+    tmp_path: Path, database_url: str, db: Database
+) -> None:
+    """`tally digest send` (and most verbs) wrote console lines whatever TALLY_LOG_FORMAT said, which a
+    log collector reading JSON lines took for garbage. Its own outcome is printed, as before; its
+    info lines would only say it again, even at TALLY_LOG_LEVEL=debug."""
+    launch = make_launch(db, slug="unsent-launch")
+    env = {
+        "TALLY_DATABASE_URL": database_url,
+        "TALLY_LOG_FORMAT": "json",
+        "TALLY_LOG_LEVEL": "debug",
+        "SLACK_WEBHOOK_URL": "http://127.0.0.1:1/services/T0/B0/X",  # nothing listens there
+    }
+    result = tally("digest", "send", launch.slug, env=env, cwd=tmp_path, clean=True)
+    *logged, said = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1 and said.startswith("Not sent yet: "), result.stderr
+    records = [json.loads(line) for line in logged]
+    assert any(r["logger"] == "app.digests" and "not delivered yet" in r["event"] for r in records), records
+    assert {r["level"] for r in records} <= {"warning", "error"}
