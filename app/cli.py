@@ -101,9 +101,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
     config = settings()
     db = database_of(config)
-    before = migrations.current_revision(db)
     try:
-        migrations.upgrade(db, revision)
+        # Read under the migration lock: read before it, two upgrades at once both said "empty -> 0022".
+        before = migrations.upgrade(db, revision)
     except migrations.NewerSchema as exc:
         raise fail(str(exc)) from None
     except CommandError as exc:

@@ -85,13 +85,17 @@ def _migration_connection(db: Database) -> Iterator[Connection]:
                 driver.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
-    """Raises ``NewerSchema`` for a database a newer version upgraded (nothing is changed)."""
+def upgrade(db: Database, revision: str = "head") -> str | None:
+    """Upgrade to ``revision``; returns the revision the database was at (None: empty), read under the
+    migration lock, so of two upgrades at once only the one that did the work sees the old revision.
+    Raises ``NewerSchema`` for a database a newer version upgraded (nothing is changed)."""
     config = alembic_config()
     with _migration_connection(db) as connection:
-        refuse_newer(MigrationContext.configure(connection).get_current_revision())
+        found = MigrationContext.configure(connection).get_current_revision()
+        refuse_newer(found)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+    return found
 
 
 def downgrade(db: Database, revision: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from app.db import Database
 from app.models import Hypothesis, HypothesisStatus
 from tests.conftest import PG_SKIP_REASON, ThrowawayPostgres, make_settings
 from tests.factories import make_launch
+from tests.processes import START_TIMEOUT, _spawn
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -78,6 +80,29 @@ def test_upgrade_twice_is_harmless(empty_db: Database) -> None:
     migrations.upgrade(empty_db)
     migrations.upgrade(empty_db)
     assert migrations.current_revision(empty_db) == migrations.head_revision()
+
+
+def test_two_upgrades_at_once_say_that_only_one_of_them_upgraded(
+    tmp_path: Path, postgres: ThrowawayPostgres | None
+) -> None:
+    """Each read the revision before taking the migration lock: both said "schema: empty -> 0022"."""
+    if postgres is None:
+        pytest.skip(PG_SKIP_REASON)
+    url = postgres.new_database()
+    holder = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with holder.connect() as held:
+        # Both start while the lock is held, so both have read the database before either upgrades.
+        held.exec_driver_sql(f"SELECT pg_advisory_lock({migrations.MIGRATION_LOCK_ID})")
+        upgrades = [_spawn(["db", "upgrade"], env={"TALLY_DATABASE_URL": url}, cwd=tmp_path) for _ in range(2)]
+        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        deadline = time.monotonic() + START_TIMEOUT  # a bound, not a timing assertion
+        while held.exec_driver_sql(waiting).scalar() != 2:
+            assert time.monotonic() < deadline and all(u.poll() is None for u in upgrades), "not both waiting"
+        held.exec_driver_sql(f"SELECT pg_advisory_unlock({migrations.MIGRATION_LOCK_ID})")
+        said = sorted(u.communicate(timeout=START_TIMEOUT)[0].strip() for u in upgrades)
+    holder.dispose()
+    head = migrations.head_revision()
+    assert said == [f"schema already at {head}", f"schema: empty -> {head}"]
 
 
 def test_serving_a_new_sqlite_file_creates_its_folder_and_schema(tmp_path: Path) -> None:
