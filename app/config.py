@@ -238,7 +238,8 @@ class Settings(BaseSettings):
     @classmethod
     def _base_url(cls, value: str) -> str:
         # Every Slack link is this plus a path: "http://" alone made them "http:/launches/…", and a space
-        # broke each one. A host is needed; a path is fine (behind a proxy at /tally), a query is not.
+        # broke each one. A host is needed, and nothing after it: the pages, their redirects and assets
+        # are root-relative, so behind a proxy at /tally either the pages or the Slack links broke.
         try:
             parts = urlsplit(value)
         except ValueError:  # a malformed [IPv6] host
@@ -252,6 +253,11 @@ class Settings(BaseSettings):
             or any(c.isspace() or c in "\"'<>|" for c in value)
         ):
             raise ValueError("expected the address users open, such as https://tally.example.com")
+        if parts.path not in ("", "/"):
+            raise ValueError(
+                f"{parts.path!r}: the app must be served at the root of its host, not under a path; give it a "
+                "host of its own, such as https://tally.example.com"
+            )
         return value.rstrip("/")
 
     @field_validator("trusted_user_header", mode="before")
