@@ -587,7 +587,8 @@ def scheduler_command(
             metrics.serve_standalone(metrics_host, metrics_port, token=token)
         except OSError as exc:
             raise fail(f"--metrics-port {metrics_port}: cannot listen on {metrics_host}: {exc.strerror}") from None
-        log.info("scheduler metrics at http://%s:%d/metrics", metrics_host, metrics_port)
+        shown = f"[{metrics_host}]" if ":" in metrics_host else metrics_host  # an IPv6 address, as a URL has it
+        log.info("scheduler metrics at http://%s:%d/metrics", shown, metrics_port)
     running = DigestScheduler(database_of(config), config, blocking=True)
     try:
         with sigterm_ends_cleanly():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -241,6 +242,28 @@ def test_a_scheduler_on_its_own_serves_its_metrics_behind_the_token(tmp_path: Pa
         samples = scrape(http, Authorization=f"Bearer {secret}")
     assert value(samples, "tally_scheduler_last_pass_timestamp_seconds", job="digests") > 0
     assert secret not in "".join(lines)
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback (::1) to listen on")
+@pytest.mark.parametrize("host", ["::1", "::"])
+def test_a_scheduler_s_metrics_can_listen_on_ipv6(host: str) -> None:
+    """`tally scheduler --metrics-host ::` failed: "Address family for hostname not supported"."""
+    server = metrics.serve_standalone(host, 0, token=None)
+    try:
+        answer = httpx.get(f"http://[::1]:{server.server_port}/metrics", timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer.status_code == 200 and "tally_" in answer.text
 
 
 # --- several workers ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import datetime as dt
 import hmac
 import os
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -215,6 +216,11 @@ class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+class _Server6(_Server):
+    # WSGIServer binds IPv4 only: --metrics-host :: failed with "Address family for hostname not supported".
+    address_family = socket.AF_INET6
+
+
 class _Quiet(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes every few seconds are not news."""
@@ -239,6 +245,7 @@ def serve_standalone(host: str, port: int, *, token: str | None) -> WSGIServer:
         start_response("200 OK", [("Content-Type", CONTENT_TYPE)])
         return [exposition()]
 
-    server = make_server(host, port, app, server_class=_Server, handler_class=_Quiet)
+    server_class = _Server6 if ":" in host else _Server  # as `refuse_taken_port` decides (app/cli.py)
+    server = make_server(host, port, app, server_class=server_class, handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server
