@@ -188,7 +188,7 @@ class HypothesisSpec(BaseModel):
     def _web_address(cls, value: str | None) -> str | None:
         # Shown as a link on the pages and in Slack: a javascript: or data: address must not be one.
         if value and not is_web_address(value):
-            if re.match(r"(?i)https?://", value):  # the start is right: what is wrong is a space or a line break
+            if re.match(r"(?i)https?://\S", value) and re.search(r"\s", value):  # only the space is wrong
                 raise TextValueError(
                     N_("{value} has a space or a line break in it: a web address has none (write a space as %20)"),
                     value=repr(value[:60]),

@@ -137,7 +137,8 @@ async def log_enquiry(
         Header(
             alias=IDEMPOTENCY_KEY_HEADER,
             description='The body\'s `idempotency_key` as a header (bare or quoted: `"call-123"`), as HTTP '
-            "clients' retry helpers send it; checked the same way. Given in both, they must be the same (else 422).",
+            "clients' retry helpers send it. It never refuses an enquiry: the body's key, given, wins; a value "
+            "that is no key as the body's must be is used as a digest of itself.",
         ),
     ] = None,
 ) -> Response:

@@ -7,6 +7,7 @@ transaction that records it (record.py).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar
@@ -153,21 +154,20 @@ def header_key(headers: list[tuple[bytes, bytes]]) -> str | None:
 def keyed(request: EnquiryRequest, header: str) -> EnquiryRequest:
     """The request with the key of an ``Idempotency-Key`` header (draft-ietf-httpapi-idempotency-key-header),
     which many HTTP clients' retry helpers send. Ignored, each of their retries recorded the enquiry
-    again. Checked as the body's ``idempotency_key`` is; both given, they must agree."""
+    again.
+
+    The header never refuses an enquiry: integrations posted with it before it was read, and gateways and
+    client libraries add their own (base64, UUIDs in braces, longer than 64). The body's key, where there
+    is one, is the integration's own and wins; a header value that is not a key as the body's must be is
+    kept as a digest of itself, the same for every retry that sends it."""
+    if request.idempotency_key is not None:
+        return request
     # The draft writes it as a structured-field string ("abc"); most clients send it bare (abc).
-    key = header[1:-1] if len(header) >= 2 and header[0] == header[-1] == '"' else header
+    key = (header[1:-1] if len(header) >= 2 and header[0] == header[-1] == '"' else header).strip()
+    if not key:
+        return request
     if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise Invalid(
-            f"The {IDEMPOTENCY_KEY_HEADER} header {header[:80]!r} is not a key: 1 to 64 characters from "
-            "A-Z a-z 0-9 _ . : - (such as your call id). Nothing was recorded.",
-            field=IDEMPOTENCY_KEY_HEADER,
-        )
-    if request.idempotency_key is not None and request.idempotency_key != key:
-        raise Invalid(
-            f"The {IDEMPOTENCY_KEY_HEADER} header ({key!r}) and the body's idempotency_key "
-            f"({request.idempotency_key!r}) differ: send the key once, or the same in both. Nothing was recorded.",
-            field=IDEMPOTENCY_KEY_HEADER,
-        )
+        key = "h:" + hashlib.sha256(key.encode("latin-1")).hexdigest()[:62]
     request.idempotency_key = key
     return request
 
