@@ -248,9 +248,8 @@ class Settings(BaseSettings):
             parts is None
             or parts.scheme not in ("http", "https")
             or not parts.hostname
-            or parts.query
-            or parts.fragment
-            or any(c.isspace() or c in "\"'<>|" for c in value)
+            # An empty "?" or "#" too (urlsplit gives ""): a link made "https://host/?/launches/…" opened the home page.
+            or any(c.isspace() or c in "\"'<>|?#" for c in value)
         ):
             raise ValueError("expected the address users open, such as https://tally.example.com")
         if parts.path not in ("", "/"):

@@ -83,6 +83,8 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
         # every Slack link is the address and a path: "http:/launches/…", or a link broken at a space
         ("TALLY_BASE_URL", "http://", "TALLY_BASE_URL: expected the address users open"),
         ("TALLY_BASE_URL", "https://tally example.com", "TALLY_BASE_URL: expected the address users open"),
+        ("TALLY_BASE_URL", "https://tally.example.com/?", "TALLY_BASE_URL: expected the address users open"),
+        ("TALLY_BASE_URL", "https://tally.example.com#", "TALLY_BASE_URL: expected the address users open"),
         ("TALLY_BASE_URL", "https://tally.example.com/?x=1", "TALLY_BASE_URL: expected the address users open"),
         # taken, but the pages, redirects and assets are root-relative: the pages or the Slack links broke
         ("TALLY_BASE_URL", "https://intranet.example.com/tally", "TALLY_BASE_URL: '/tally': the app must be served at"),
