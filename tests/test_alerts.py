@@ -761,6 +761,13 @@ def test_a_lead_sets_the_thresholds_in_the_editor(db: Database, web: Any, people
     refused = lena.post(f"/launches/{launch.slug}/edit", data=form | {"alert_min_count": "0"})
     assert refused.status_code == 422 and "Spike alert: at least this many enquiries: 0 is too small" in refused.text
     assert fresh(db, launch).alert_min_count == 6
+    # Each refusal is its input's (aria-invalid, described by the error, focused): the errors' names
+    # ("alerts.min_count", "channels[0]") are the file's, and matched no input.
+    for field, value in (("alert_min_count", "0"), ("alert_factor", "0,5"), ("channels", "Phone, Chat")):
+        told = lena.post(f"/launches/{launch.slug}/edit", data=form | {field: value})
+        assert told.status_code == 422, field
+        assert re.search(rf'name="{field}"[^>]*aria-invalid="true"', told.text), field
+        assert len(re.findall('aria-invalid="true"', told.text)) == 1, field
 
 
 # --- the message ---------------------------------------------------------------------------------
