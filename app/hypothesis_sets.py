@@ -942,13 +942,24 @@ class LaunchChanges:
     revised: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
+    # Retired by the status the file gives them (not by leaving them out): agents no longer see them
+    # either, so the report warns of them as of the others, whatever else changed with them.
+    set_retired: list[str] = field(default_factory=list)
     # When the change moves the launch's window (its dates or time zone): how many of its enquiries
     # happened outside the new one, and so count nowhere (kept; counted again if the window comes back).
     outside: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.launch_fields or self.added or self.revised or self.updated or self.retired)
+        return bool(
+            self.created
+            or self.launch_fields
+            or self.added
+            or self.revised
+            or self.updated
+            or self.retired
+            or self.set_retired
+        )
 
     def summary(self) -> str:
         if not self.changed:
@@ -961,6 +972,7 @@ class LaunchChanges:
             ("new text", self.revised),
             ("updated", self.updated),
             ("retired", self.retired),
+            ("retired by its status", self.set_retired),
         ):
             if keys:
                 parts.append(f"{label}: {', '.join(keys)}")
@@ -1219,9 +1231,12 @@ def import_launch(
         changed = [name for name, value in fields.items() if getattr(hypothesis, name) != value]
         if "status" in changed:
             _record_status(session, hypothesis, hypothesis.status, fields["status"], actor=actor, now=now)
+            if fields["status"] == HypothesisStatus.RETIRED:
+                changes.set_retired.append(item.key)
         for name in changed:
             setattr(hypothesis, name, fields[name])
-        if changed and item.key not in changes.revised:
+        if changed:
+            # Listed under its new text only, a status, owner or fix changed with it went unseen.
             changes.updated.append(item.key)
         if changed or item.key in changes.revised:
             hypothesis.updated_at = now
@@ -1257,6 +1272,7 @@ def import_launch(
             revised=changes.revised,
             updated=changes.updated,
             retired=changes.retired,
+            set_retired=changes.set_retired,
         )
     session.flush()
     return changes

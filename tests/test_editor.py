@@ -837,3 +837,35 @@ def test_a_file_that_moves_the_dates_past_logged_enquiries_says_so_before_it_is_
         "/launches", files={"file": ("renamed.yaml", renamed.encode())}, data={"csrf_token": lena.token("/")}
     )
     assert again.status_code == 200 and 'id="import-outside"' not in again.text
+
+
+def test_an_import_that_changes_a_text_shows_what_else_it_changes_and_what_it_retires(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """A hypothesis with a new text was listed under "New text" only: a status set to retired with it
+    was missing from the bold warning, before Apply and after it."""
+    lena = web("lena")
+    exported = lena.get(f"/launches/{SLUG}/export").text
+    a, b = (
+        "  text: Hypothesis a\n  area: ''\n  owner_team: ''\n",
+        "  text: Hypothesis b\n  area: ''\n  owner_team: ''\n",
+    )
+    b_status = "- key: b\n" + b + "  expected_per_day: null\n  status: open\n"
+    assert a in exported and b_status in exported, exported
+    edited = exported.replace(a, "  text: Hypothesis a, reworded\n  area: ''\n  owner_team: Payments\n").replace(
+        b_status, "- key: b\n  text: Hypothesis b, reworded\n  area: ''\n  owner_team: ''\n  status: retired\n"
+    )
+    shown = lena.client.post(
+        "/launches", files={"file": ("edited.yaml", edited.encode())}, data={"csrf_token": lena.token("/")}
+    )
+    assert shown.status_code == 200
+    preview = html.unescape(shown.text.split('id="import-changes"')[1].split("</div>")[0])
+    assert "New text: a, b</li>" in preview and "Changed: a, b</li>" in preview
+    assert "<strong>Retired, as the file gives them that status (agents no longer see them): b</strong>" in preview
+    applied = lena.client.post("/launches", data=apply_form(shown.text, lena.token("/")))
+    assert applied.status_code == 303
+    assert stored(db)["b"].status == HypothesisStatus.RETIRED and stored(db)["a"].owner_team == "Payments"
+    page = html.unescape(lena.get(applied.headers["location"]).text)
+    said = page.split('id="imported"')[1].split("</div>")[0]
+    assert "New text: a, b</li>" in said and "Changed: a, b</li>" in said
+    assert "Retired, as the file gives them that status: b</li>" in said

@@ -854,3 +854,22 @@ def test_an_edit_refuses_a_fix_time_to_come_but_not_for_a_time_it_leaves_as_it_i
         stored.status, stored.fix_shipped_at = HypothesisStatus.FIX_SHIPPED, ahead
     assert edit("button-gone", owner_team="Pay").owner_team == "Pay"
     assert edit("login-loop", fix_shipped_at=NOW - dt.timedelta(hours=1)).fix_shipped_at == NOW - dt.timedelta(hours=1)
+
+
+def test_cli_import_reports_what_changed_with_a_new_text_and_a_status_retiring_one(
+    db: Database, tmp_path: Path
+) -> None:
+    """A new text hid every other change of its hypothesis: "new text: login-loop" was all the report
+    said of a file that also gave it an owner, and retired it."""
+    with time_machine.travel(NOW, tick=False):
+        _import(db, write(tmp_path, MINIMAL))
+        edited = MINIMAL.replace(
+            "    text: Login loops after the update\n",
+            "    text: Login loops after the 5.1 update\n    owner_team: Auth\n    status: retired\n",
+        ).replace(
+            "    text: Can't find the send button\n", "    text: Can't find the send button\n    owner_team: Chat\n"
+        )
+        report = _import(db, write(tmp_path, edited, "edited.yaml")).strip()
+    assert report == (
+        "app-launch: new text: login-loop; updated: login-loop, button-gone; retired by its status: login-loop"
+    )

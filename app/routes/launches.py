@@ -344,12 +344,13 @@ def _create_or_import(
         "revised": ",".join(changes.revised),
         "updated": ",".join(changes.updated),
         "retired": ",".join(changes.retired),
+        "set_retired": ",".join(changes.set_retired),
     }
     query = urlencode({name: value for name, value in said.items() if value})
     return RedirectResponse(f"/launches/{spec.slug}/edit?{query}", status_code=303)
 
 
-IMPORT_LISTS = ("launch_fields", "added", "revised", "updated", "retired")
+IMPORT_LISTS = ("launch_fields", "added", "revised", "updated", "retired", "set_retired")
 
 
 def _shown(session: Session, launch: Launch) -> str:
