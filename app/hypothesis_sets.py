@@ -945,6 +945,8 @@ class LaunchChanges:
     # Retired by the status the file gives them (not by leaving them out): agents no longer see them
     # either, so the report warns of them as of the others, whatever else changed with them.
     set_retired: list[str] = field(default_factory=list)
+    # For each key in ``updated``, which of its fields (column names, the text apart) changed.
+    updated_fields: dict[str, list[str]] = field(default_factory=dict)
     # When the change moves the launch's window (its dates or time zone): how many of its enquiries
     # happened outside the new one, and so count nowhere (kept; counted again if the window comes back).
     outside: int = 0
@@ -967,10 +969,11 @@ class LaunchChanges:
         parts = ["created" if self.created else ""]
         if self.launch_fields:
             parts.append(f"launch fields changed: {', '.join(self.launch_fields)}")
+        updated = [f"{key} ({', '.join(self.updated_fields.get(key, ()))})" for key in self.updated]
         for label, keys in (
             ("added", self.added),
             ("new text", self.revised),
-            ("updated", self.updated),
+            ("updated", updated),
             ("retired", self.retired),
             ("retired by its status", self.set_retired),
         ):
@@ -1238,6 +1241,7 @@ def import_launch(
         if changed:
             # Listed under its new text only, a status, owner or fix changed with it went unseen.
             changes.updated.append(item.key)
+            changes.updated_fields[item.key] = changed
         if changed or item.key in changes.revised:
             hypothesis.updated_at = now
             hypothesis.version += 1

@@ -350,6 +350,7 @@ FIELD_LABELS = {
     "expected_per_day": N_("Expected per day"),
     "fix_shipped_at": N_("Fix shipped"),
     "fix_url": N_("Fix link"),
+    "sort_order": N_("Place in the list"),
     # The other forms' fields.
     "username": N_("User name"),
     "display_name": N_("Display name"),

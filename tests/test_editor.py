@@ -860,12 +860,16 @@ def test_an_import_that_changes_a_text_shows_what_else_it_changes_and_what_it_re
     )
     assert shown.status_code == 200
     preview = html.unescape(shown.text.split('id="import-changes"')[1].split("</div>")[0])
-    assert "New text: a, b</li>" in preview and "Changed: a, b</li>" in preview
+    assert "New text: a, b</li>" in preview and "Changed: a (Owner team), b (Status)</li>" in preview
     assert "<strong>Retired, as the file gives them that status (agents no longer see them): b</strong>" in preview
     applied = lena.client.post("/launches", data=apply_form(shown.text, lena.token("/")))
     assert applied.status_code == 303
     assert stored(db)["b"].status == HypothesisStatus.RETIRED and stored(db)["a"].owner_team == "Payments"
     page = html.unescape(lena.get(applied.headers["location"]).text)
     said = page.split('id="imported"')[1].split("</div>")[0]
-    assert "New text: a, b</li>" in said and "Changed: a, b</li>" in said
+    assert "New text: a, b</li>" in said and "Changed: a (Owner team), b (Status)</li>" in said
     assert "Retired, as the file gives them that status: b</li>" in said
+    # A link names only the launch's keys and a hypothesis's fields.
+    made_up = html.unescape(lena.get(f"{EDIT}?imported=1&updated=a:owner_team:Call+0800,zz:status").text)
+    listed = made_up.split('id="imported"')[1].split("</div>")[0]
+    assert "Changed: a (Owner team)</li>" in listed and "Call 0800" not in listed and "zz" not in listed

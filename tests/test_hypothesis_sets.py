@@ -635,7 +635,7 @@ def test_a_set_that_retired_a_hypothesis_round_trips_unchanged(db: Database, tmp
     )
     with time_machine.travel(NOW, tick=False):
         _import(db, v1)
-        assert _import(db, v2).strip() == "ord-test: added: d; updated: b, c; retired: a"
+        assert _import(db, v2).strip() == "ord-test: added: d; updated: b (sort_order), c (sort_order); retired: a"
     before = snapshot(db)
     exported = _cli(db, "hypotheses", "export", "ord-test")
     assert [line for line in exported.splitlines() if line.startswith("- key:")] == [
@@ -871,5 +871,6 @@ def test_cli_import_reports_what_changed_with_a_new_text_and_a_status_retiring_o
         )
         report = _import(db, write(tmp_path, edited, "edited.yaml")).strip()
     assert report == (
-        "app-launch: new text: login-loop; updated: login-loop, button-gone; retired by its status: login-loop"
+        "app-launch: new text: login-loop; updated: login-loop (owner_team, status), button-gone (owner_team);"
+        " retired by its status: login-loop"
     )

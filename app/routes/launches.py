@@ -342,7 +342,8 @@ def _create_or_import(
         "launch_fields": ",".join(changes.launch_fields),
         "added": ",".join(changes.added),
         "revised": ",".join(changes.revised),
-        "updated": ",".join(changes.updated),
+        # Each with the fields that changed: "a:owner_team:status".
+        "updated": ",".join(":".join([key, *changes.updated_fields.get(key, ())]) for key in changes.updated),
         "retired": ",".join(changes.retired),
         "set_retired": ",".join(changes.set_retired),
     }
@@ -361,7 +362,7 @@ def _shown(session: Session, launch: Launch) -> str:
 @router.get("/launches/{slug}/edit")
 def edit_page(request: Request, slug: str, viewer: RequireLead, session: SessionDep) -> Response:
     launch = launches.get_by_slug(session, slug)
-    imported = None
+    imported: dict[str, Any] | None = None
     if request.query_params.get("imported"):
         # Only names the launch has: the page never repeats text a link made up. Settings by their
         # labels (as the confirm page named them), hypotheses by their keys.
@@ -373,8 +374,23 @@ def edit_page(request: Request, slug: str, viewer: RequireLead, session: Session
                 if v in (set(LAUNCH_FIELDS) if name == "launch_fields" else keys)
             ][:50]
             for name in IMPORT_LISTS
+            if name != "updated"
         }
+        imported["updated"], imported["updated_fields"] = _updated_in(request.query_params.get("updated", ""), keys)
     return _editor(request, viewer, session, launch, error=None, imported=imported)
+
+
+def _updated_in(said: str, keys: set[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """The changed hypotheses a link names ("a:owner_team:status,b:sort_order"), each with its changed
+    fields: only keys the launch has and fields a hypothesis has."""
+    updated: list[str] = []
+    fields: dict[str, list[str]] = {}
+    for item in said.split(",")[:50]:
+        key, *names = item.split(":")
+        if key in keys and key not in fields:
+            updated.append(key)
+            fields[key] = [name for name in names if name in HYPOTHESIS_CHANGES]
+    return updated, fields
 
 
 # --- the editor ---------------------------------------------------------------------------
@@ -384,6 +400,7 @@ def edit_page(request: Request, slug: str, viewer: RequireLead, session: Session
 # touches the other forms' unsaved inputs; without JavaScript the whole page works as before.
 
 ROW_FIELDS = ("text", "area", "owner_team", "expected_per_day", "status", "fix_shipped_at", "fix_url")
+HYPOTHESIS_CHANGES = (*ROW_FIELDS, "sort_order")  # what an import may change of one
 LAUNCH_FIELDS = (
     "name",
     "product_area",
