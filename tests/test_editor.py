@@ -18,7 +18,16 @@ from app.db import Database
 from app.models import Hypothesis, HypothesisStatus, Launch
 from tests.conftest import People, WebUser
 from tests.factories import log, make_launch
-from tests.helpers import HTMX, JSON, changed_tables, error_of, launch_form, sent_while_a_row_is_uncommitted, snapshot
+from tests.helpers import (
+    HTMX,
+    JSON,
+    Elements,
+    changed_tables,
+    error_of,
+    launch_form,
+    sent_while_a_row_is_uncommitted,
+    snapshot,
+)
 
 Web = Callable[[str | None], WebUser]
 SLUG = "test-launch"
@@ -54,6 +63,26 @@ def seen_in(page: str, key: str) -> str:
     match = re.search(r'name="seen" value="([0-9a-f]+)"', row)
     assert match
     return match.group(1)
+
+
+def sent_by(page: str, action: str, **typed: str) -> dict[str, str]:
+    """What a browser sends from the form posting to ``action`` on ``page`` (its hidden fields too),
+    with ``typed`` typed into it."""
+    fields: dict[str, str] = {}
+    inside, select = False, None
+    for tag, attrs in Elements(page).tags:
+        if tag == "form":
+            if inside:
+                break
+            inside = attrs.get("action") == action
+        elif inside and tag == "input" and attrs.get("name") and attrs.get("type") != "submit":
+            fields[str(attrs["name"])] = attrs.get("value") or ""
+        elif inside and tag == "select":
+            select = str(attrs["name"])
+        elif inside and tag == "option" and select and (select not in fields or "selected" in attrs):
+            fields[select] = attrs.get("value") or ""
+    assert fields, f"no form posting to {action}"
+    return fields | typed
 
 
 def row_form(key: str, version: str, **changes: str) -> dict[str, str]:
@@ -175,6 +204,42 @@ def test_a_stale_launch_save_is_refused_keeping_both_values(
     assert stored_launch(db).name == "Their name" and stored_launch(db).slack_channel == "#launch"
 
 
+@pytest.mark.parametrize("headers", [HTMX, {}], ids=["htmx", "page"])
+def test_a_row_saved_from_an_older_copy_keeps_another_leads_change_to_a_field_left_alone(
+    app: Any, db: Database, web: Web, people: People, launch: Launch, headers: Any
+) -> None:
+    lena, other = web("lena"), web("lena")
+    row = f"/launches/{SLUG}/hypotheses/a"
+    hers, theirs = lena.get(EDIT).text, other.get(EDIT).text
+    assert other.post(row, data=sent_by(theirs, row, area="Their area"), headers=HTMX).status_code == 200
+    response = lena.post(row, data=sent_by(hers, row, text="My text"), headers=headers)
+    assert response.status_code == (200 if headers else 303)
+    assert (stored(db)["a"].text, stored(db)["a"].area) == ("My text", "Their area")
+    page = response.text if headers else lena.get(response.headers["location"]).text
+    assert 'id="kept-a"' in page and 'value="Their area"' in page
+    assert 'id="kept-a"' not in lena.get(EDIT).text
+
+
+def test_saving_again_after_a_row_conflict_keeps_the_other_leads_other_changes(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    lena, other = web("lena"), web("lena")
+    row = f"/launches/{SLUG}/hypotheses/a"
+    hers, theirs = lena.get(EDIT).text, other.get(EDIT).text
+    changed = sent_by(theirs, row, text="Their text", owner_team="Their team")
+    assert other.post(row, data=changed, headers=HTMX).status_code == 200
+    before = snapshot(db)
+    refused = lena.post(row, data=sent_by(hers, row, text="My text", expected_per_day="7"), headers=HTMX)
+    assert refused.status_code == 409 and not changed_tables(before, snapshot(db))
+    page = html.unescape(refused.text)
+    assert page.count("Now:") == 1 and "Now: Their text" in page
+    assert 'value="My text"' in page and 'value="Their team"' in page
+    again = lena.post(row, data=sent_by(refused.text, row), headers=HTMX)
+    assert again.status_code == 200
+    saved = stored(db)["a"]
+    assert (saved.text, saved.owner_team, saved.expected_per_day) == ("My text", "Their team", 7)
+
+
 def test_a_fresh_launch_save_with_htmx_answers_with_the_form(
     app: Any, db: Database, web: Web, people: People, launch: Launch
 ) -> None:
@@ -185,6 +250,45 @@ def test_a_fresh_launch_save_with_htmx_answers_with_the_form(
     assert response.text.lstrip().startswith('<form method="post" action="/launches/test-launch/edit"')
     assert f'name="version" value="{version + 1}"' in response.text
     assert stored_launch(db).name == "Renamed"
+
+
+@pytest.mark.parametrize("headers", [HTMX, {}], ids=["htmx", "page"])
+def test_a_launch_saved_from_an_older_copy_keeps_another_leads_change_to_a_field_left_alone(
+    app: Any, db: Database, web: Web, people: People, launch: Launch, headers: Any
+) -> None:
+    """Two leads in one editor, each changing a field of their own: the second save is not refused and
+    undoes nothing of the first (it used to be refused, and "Save again" put the old name back)."""
+    lena, other = web("lena"), web("lena")
+    hers, theirs = lena.get(EDIT).text, other.get(EDIT).text
+    assert other.post(EDIT, data=sent_by(theirs, EDIT, name="Their name"), headers=HTMX).status_code == 200
+    response = lena.post(EDIT, data=sent_by(hers, EDIT, slack_channel="#mine"), headers=headers)
+    assert response.status_code == (200 if headers else 303)
+    assert stored_launch(db).name == "Their name" and stored_launch(db).slack_channel == "#mine"
+    page = response.text if headers else lena.get(response.headers["location"]).text
+    assert 'id="launch-kept"' in page and 'value="Their name"' in page  # told, and shown what was kept
+    assert 'id="launch-kept"' not in lena.get(EDIT).text  # once
+
+
+def test_saving_again_after_a_launch_conflict_keeps_the_other_leads_other_changes(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """Both leads renamed the launch: only the name is the conflict, marked "Now:"; saving again keeps
+    her name, and the product area the other lead changed while she did not stays theirs."""
+    lena, other = web("lena"), web("lena")
+    hers, theirs = lena.get(EDIT).text, other.get(EDIT).text
+    mine = {"name": "My name", "slack_channel": "#mine"}
+    changed = sent_by(theirs, EDIT, name="Their name", product_area="Their area")
+    assert other.post(EDIT, data=changed, headers=HTMX).status_code == 200
+    before = snapshot(db)
+    refused = lena.post(EDIT, data=sent_by(hers, EDIT, **mine), headers=HTMX)
+    assert refused.status_code == 409 and not changed_tables(before, snapshot(db))
+    page = html.unescape(refused.text)
+    assert page.count("Now:") == 1 and "Now: Their name" in page
+    assert 'value="My name"' in page and 'value="#mine"' in page and 'value="Their area"' in page
+    again = lena.post(EDIT, data=sent_by(refused.text, EDIT), headers=HTMX)
+    assert again.status_code == 200
+    saved = stored_launch(db)
+    assert (saved.name, saved.slack_channel, saved.product_area) == ("My name", "#mine", "Their area")
 
 
 # --- adding ---------------------------------------------------------------------------------

@@ -377,7 +377,11 @@ def edit_page(request: Request, slug: str, viewer: RequireLead, session: Session
             if name != "updated"
         }
         imported["updated"], imported["updated_fields"] = _updated_in(request.query_params.get("updated", ""), keys)
-    return _editor(request, viewer, session, launch, error=None, imported=imported)
+    # After a save merged with another lead's changes, without JavaScript: which form to say so in.
+    kept = request.query_params.get("kept")
+    if kept not in ({KEPT_LAUNCH} | {h.key for h in launches.hypotheses_of(session, launch)}):
+        kept = None
+    return _editor(request, viewer, session, launch, error=None, imported=imported, kept=kept)
 
 
 def _updated_in(said: str, keys: set[str]) -> tuple[list[str], dict[str, list[str]]]:
@@ -484,6 +488,46 @@ def _version(value: str) -> int | None:
     return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None  # str.isdigit takes "²" too
 
 
+def _original(value: str) -> dict[str, str] | None:
+    """The values a form showed when it was made (its hidden ``original``), or None from an older
+    page or a script, or one that is not what the page sent: then a stale save is refused whole."""
+    try:
+        loaded = json.loads(value) if value else None
+    except ValueError:
+        return None
+    if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+        return None
+    return {str(k): v for k, v in loaded.items()}
+
+
+def merge(
+    typed: dict[str, str], original: dict[str, str], stored: dict[str, str]
+) -> tuple[dict[str, str], set[str], list[str]]:
+    """A save made from an older copy, merged field by field with what was stored since: a field the
+    user left as the form showed it takes the stored value (saving must not undo another lead's change
+    to it), one only the user changed takes the user's. Returns the merged values, the fields both
+    changed to different values (the conflict, for the user to decide), and the fields that took
+    another lead's change."""
+    merged: dict[str, str] = {}
+    conflicts: set[str] = set()
+    kept: list[str] = []
+    for field, mine in typed.items():
+        base, theirs = original.get(field), stored[field]
+        if base is None:  # a field the form did not say it showed: the user's, a conflict if not as stored
+            merged[field] = mine
+            if mine != theirs:
+                conflicts.add(field)
+        elif mine == base:
+            merged[field] = theirs
+            if theirs != base:
+                kept.append(field)
+        else:
+            merged[field] = mine
+            if theirs not in (base, mine):
+                conflicts.add(field)
+    return merged, conflicts, kept
+
+
 @dataclass(frozen=True)
 class RowState:
     """A row shown with what the user typed rather than what is stored: after a refused save."""
@@ -492,6 +536,7 @@ class RowState:
     current: dict[str, str] | None = None  # the stored values, when the save was stale
     error: TallyError | None = None
     zone: str | None = None  # the time zone the typed fix time was written in, if not the launch's
+    conflicts: frozenset[str] | None = None  # the fields both leads changed (None: every field that differs)
 
 
 @dataclass(frozen=True)
@@ -501,6 +546,7 @@ class FormState:
     values: dict[str, str]
     current: dict[str, str] | None = None
     error: TallyError | None = None
+    conflicts: frozenset[str] | None = None  # the fields both leads changed (None: every field that differs)
 
 
 def _editor(
@@ -515,12 +561,14 @@ def _editor(
     launch_form: FormState | None = None,
     add_form: FormState | None = None,
     imported: dict[str, list[str]] | None = None,
+    kept: str | None = None,
 ) -> Response:
     return render(
         request,
         "launches/edit.html",
         status_code=status_code,
         imported=imported,
+        kept=kept,
         page=f"/launches/{launch.slug}/edit",  # also for the answers to the editor's forms
         **_editor_context(viewer, session, launch, error=error, rows=rows, launch_form=launch_form, add_form=add_form),
     )
@@ -548,6 +596,7 @@ def _editor_context(
         "error": error,
         "rows": rows or {},
         "row_values": row_values,
+        "launch_values": launch_values,
         "fingerprint": fingerprint,
         "shortcuts": checklist.shortcuts(hypotheses),
         "launch_form": launch_form or FormState(launch_values(launch)),
@@ -566,6 +615,7 @@ def _row(
     *,
     state: RowState | None = None,
     status_code: int = 200,
+    kept: bool = False,
 ) -> Response:
     """One hypothesis's row, for htmx to swap in place of the one that was sent, with the other rows'
     checklist keys (retiring a row, or bringing it back, moves those after it)."""
@@ -579,6 +629,7 @@ def _row(
         h=context["hypotheses"][index],
         first=index == 0,
         last=index == len(keys) - 1,
+        kept=key if kept else None,
         **context,
     )
 
@@ -596,8 +647,12 @@ def _apply_change(session: Any, viewer: Viewer, settings: Any, now: Any, slug: s
     _apply(session, spec, viewer, settings, now)
 
 
-def _edited(slug: str) -> Response:
-    return RedirectResponse(f"/launches/{slug}/edit", status_code=303)
+KEPT_LAUNCH = "_launch"  # not a key (keys start with a letter or digit): the launch form kept another's change
+
+
+def _edited(slug: str, kept: str | None = None) -> Response:
+    query = f"?kept={kept}" if kept else ""  # keys and KEPT_LAUNCH need no quoting
+    return RedirectResponse(f"/launches/{slug}/edit{query}", status_code=303)
 
 
 @router.post("/launches/{slug}/edit")
@@ -622,6 +677,7 @@ def save_launch(
     alert_min_count: Annotated[str, Form()] = "",
     alert_factor: Annotated[str, Form()] = "",
     version: Annotated[str, Form()] = "",
+    original: Annotated[str, Form()] = "",
 ) -> Response:
     typed = {
         "name": name,
@@ -638,28 +694,37 @@ def save_launch(
         "status": status,
     }
 
-    def change(data: dict[str, Any]) -> dict[str, Any]:
-        alerts = dict(data.get("alerts") or {})  # a field left empty keeps what was set
-        if alert_min_count.strip():
-            alerts["min_count"] = alert_min_count.strip()
-        if alert_factor.strip():
-            alerts["factor"] = alert_factor.strip().replace(",", ".")  # 2,5 as written in Norwegian
-        return data | {
-            "alerts": alerts,
-            "name": name.strip(),
-            "product_area": product_area.strip(),
-            "starts_on": starts_on,
-            "ends_on": ends_on,
-            "timezone": timezone.strip(),
-            "digest_times": _split(digest_times),
-            "channels": _split(channels),
-            "segments": _split(segments),
-            "status": status,
-            "slack_channel": slack_channel.strip() or None,
-        }
-
     launch = launches.get_for_update(session, slug)
     expected = _version(version)
+    base = _original(original)
+    values, conflicts = typed, None
+    kept: list[str] = []
+    if expected is not None and expected != launch.version and base is not None:
+        values, clashing, kept = merge(typed, base, launch_values(launch))
+        conflicts = frozenset(clashing)
+        if not conflicts:
+            expected = launch.version  # nothing of another lead's is undone: save the merged values
+
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        alerts = dict(data.get("alerts") or {})  # a field left empty keeps what was set
+        if values["alert_min_count"].strip():
+            alerts["min_count"] = values["alert_min_count"].strip()
+        if values["alert_factor"].strip():
+            alerts["factor"] = values["alert_factor"].strip().replace(",", ".")  # 2,5 as written in Norwegian
+        return data | {
+            "alerts": alerts,
+            "name": values["name"].strip(),
+            "product_area": values["product_area"].strip(),
+            "starts_on": values["starts_on"],
+            "ends_on": values["ends_on"],
+            "timezone": values["timezone"].strip(),
+            "digest_times": _split(values["digest_times"]),
+            "channels": _split(values["channels"]),
+            "segments": _split(values["segments"]),
+            "status": values["status"],
+            "slack_channel": values["slack_channel"].strip() or None,
+        }
+
     try:
         if expected is not None and expected != launch.version:
             raise Conflict("Someone else changed this launch since you opened it.", code="stale_version")
@@ -668,7 +733,8 @@ def save_launch(
         session.rollback()
         launch = launches.get_by_slug(session, slug)
         stale = error.code == "stale_version"
-        state = FormState(typed, current=launch_values(launch) if stale else None, error=error)
+        current = launch_values(launch) if stale else None
+        state = FormState(values, current=current, error=error, conflicts=conflicts if stale else None)
         if htmx:
             context = _editor_context(viewer, session, launch, launch_form=state)
             return render(request, "launches/_launch_form.html", status_code=error.status_code, **context)
@@ -677,8 +743,9 @@ def save_launch(
     if htmx:
         launch = launches.get_by_slug(session, slug)
         context = _editor_context(viewer, session, launch)
-        return render(request, "launches/_launch_form.html", saved_alone=True, **context)  # with the new title
-    return _edited(slug)
+        kept_here = KEPT_LAUNCH if kept else None
+        return render(request, "launches/_launch_form.html", saved_alone=True, kept=kept_here, **context)
+    return _edited(slug, KEPT_LAUNCH if kept else None)
 
 
 @router.post("/launches/{slug}/hypotheses")
@@ -812,6 +879,7 @@ def save_hypothesis(
     seen: Annotated[str, Form()] = "",
     zone: Annotated[str, Form()] = "",
     order: Annotated[str, Form()] = "",
+    original: Annotated[str, Form()] = "",
 ) -> Response:
     typed = {
         "text": text,
@@ -827,6 +895,8 @@ def save_hypothesis(
     # The fix time was shown, and typed, in the zone the row was made in: the launch's then, which a
     # lead may have changed since (another lead, or this one in the launch form above the rows).
     shown_in = _zone_or(zone, launch.timezone)
+    values, conflicts = typed, None
+    kept: list[str] = []
     try:
         hypotheses = launches.hypotheses_of(session, launch)
         stored = next((h for h in hypotheses if h.key == key), None)
@@ -839,20 +909,27 @@ def save_hypothesis(
         current_order = [h.key for h in hypotheses]
         if move in ("up", "down") and order and order != order_fingerprint(current_order):
             raise _stale_order(hypotheses)
-        if expected != stored.version and seen and seen == fingerprint(row_values(stored, shown_in)):
+        base = _original(original)
+        if expected != stored.version and base is not None:
+            values, clashing, kept = merge(typed, base, row_values(stored, shown_in))
+            conflicts = frozenset(clashing)
+            if not conflicts:
+                expected = stored.version  # nothing of another lead's is undone: save the merged values
+        elif expected != stored.version and seen and seen == fingerprint(row_values(stored, shown_in)):
             expected = stored.version  # moved in the list since, and nothing else: nothing to overwrite
         changes: dict[str, Any] = {
-            "text": text.strip(),  # as in add_hypothesis: a blank text must not pass
-            "status": status,
-            "area": area,
-            "owner_team": owner_team,
-            "expected_per_day": expected_per_day or None,
-            "fix_url": fix_url.strip(),
+            "text": values["text"].strip(),  # as in add_hypothesis: a blank text must not pass
+            "status": values["status"],
+            "area": values["area"],
+            "owner_team": values["owner_team"],
+            "expected_per_day": values["expected_per_day"] or None,
+            "fix_url": values["fix_url"].strip(),
         }
         # Sent back as the row showed it, the stored time stands: the field has no seconds, and in
         # the night clocks go back 02:30 is two moments, of which the form can only name the first.
-        if fix_shipped_at.strip() and fix_shipped_at.strip() != row_values(stored, shown_in)["fix_shipped_at"]:
-            changes["fix_shipped_at"] = _local_time(fix_shipped_at, shown_in, field="fix_shipped_at")
+        shipped = values["fix_shipped_at"].strip()
+        if shipped and shipped != row_values(stored, shown_in)["fix_shipped_at"]:
+            changes["fix_shipped_at"] = _local_time(shipped, shown_in, field="fix_shipped_at")
         hypothesis_sets.update_hypothesis(
             session,
             launch,
@@ -884,7 +961,7 @@ def save_hypothesis(
         # "Now:" and "Take the current values" gave the stored time in another zone's clock, which the
         # next save read in the row's, moving the fix by the difference.
         current = row_values(found, shown_in) if stale and found is not None else None
-        state = RowState(typed, current=current, error=error, zone=shown_in)
+        state = RowState(values, current=current, error=error, zone=shown_in, conflicts=conflicts if stale else None)
         if htmx and found is not None:
             return _row(request, viewer, session, launch, key, state=state, status_code=error.status_code)
         if htmx:
@@ -894,5 +971,5 @@ def save_hypothesis(
     if htmx and move:  # editor.js moves rows itself; a moved row's form sent by htmx reloads the editor
         return Response(status_code=204, headers={"HX-Redirect": f"/launches/{slug}/edit"})
     if htmx:
-        return _row(request, viewer, session, launches.get_by_slug(session, slug), key)
-    return _edited(slug)
+        return _row(request, viewer, session, launches.get_by_slug(session, slug), key, kept=bool(kept))
+    return _edited(slug, key if kept else None)

@@ -210,21 +210,47 @@ def test_two_leads_saving_the_same_row_the_second_sees_both_values(
         second_page.get_by_role("button", name="Save: Hypothesis login").click()
     assert theirs.value.status == 200
 
+    # Both changed the text: the conflict, hers kept in the field until she decides.
+    editor.text("login").fill("Lena's text")
     page.locator("#e-login").fill("12")
     with page.expect_response(lambda r: r.url.endswith("/hypotheses/login")) as mine:
         page.get_by_role("button", name="Save: Hypothesis login").click()
     assert mine.value.status == 409
     row = editor.row("login")
     expect(row.get_by_role("alert")).to_contain_text("Someone else changed this since you opened it")
-    expect(editor.text("login")).to_have_value("Hypothesis login")  # what Lena's copy had
+    expect(editor.text("login")).to_have_value("Lena's text")
     expect(page.locator("#e-login")).to_have_value("12")  # what she typed
     expect(row.locator('[data-now-for="text"]')).to_have_text("Now: Mona's text")
+    expect(row.locator(".now")).to_have_count(1)  # the rate only she changed is no conflict
     assert editor.stored_text("login") == "Mona's text"
 
     page.get_by_role("link", name="Take the current values: Mona's text").click()
     expect(editor.text("login")).to_have_value("Mona's text")
     expect(page.locator("#e-login")).to_have_value("")
     expect(row.locator(".now")).to_have_count(0)
+
+
+def test_two_leads_changing_different_launch_fields_keep_both(
+    editor: Editor, second_page: Page, db: Database, people: People
+) -> None:
+    """Mona renamed the launch; Lena, on a page opened before, changed its Slack channel. Her save was
+    refused, and "Save again" then put the old name back over Mona's."""
+    mona_signs_in(second_page, editor, db, people)
+    page = editor.page
+    second_page.locator("#f-name").fill("Mona's launch")
+    with second_page.expect_response(lambda r: r.url.endswith("/edit")) as theirs:
+        second_page.locator("#save-launch").click()
+    assert theirs.value.status == 200
+
+    page.locator("#f-slack").fill("#lena")
+    with page.expect_response(lambda r: r.url.endswith("/edit")) as mine:
+        page.locator("#save-launch").click()
+    assert mine.value.status == 200
+    expect(page.locator("#launch-kept")).to_be_visible()
+    expect(page.locator("#f-name")).to_have_value("Mona's launch")  # shown as kept
+    with db.session() as session:
+        launch = session.exec(select(Launch).where(Launch.slug == SLUG)).one()
+        assert (launch.name, launch.slack_channel) == ("Mona's launch", "#lena")
 
 
 def test_a_move_from_a_page_opened_before_another_leads_move_shows_the_order_now(
@@ -355,6 +381,7 @@ def test_taking_the_current_values_after_the_time_zone_changed_keeps_the_fix_tim
         row.owner_team, row.version = "Team B", row.version + 1
 
     page.locator("#a-login").fill("Area A")
+    page.locator("#o-login").fill("Team A")  # changed by both: the conflict
     with page.expect_response(lambda r: r.url.endswith("/hypotheses/login")) as refused:
         page.get_by_role("button", name="Save: Hypothesis login").click()
     assert refused.value.status == 409
