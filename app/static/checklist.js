@@ -1115,12 +1115,25 @@
   function midEntry() {
     return !otherForm.hidden || selection().length > 0 || leftOut.length > 0;
   }
+  // A 401 may also be a poll sent with the old session's cookie just as this agent changed the password
+  // (or signed in again) in another tab: the browser has a new session by the time the answer comes, and
+  // leaving for sign-in reloaded the page without its notices (their Undo gone). The browser's sign-in is
+  // asked first; still this agent's, the page stays and takes its token.
   document.body.addEventListener("htmx:beforeOnLoad", (event) => {
     const { xhr, elt } = event.detail;
-    if (xhr.status !== 401 || !root.contains(elt) || !midEntry()) return;
+    if (xhr.status !== 401 || !root.contains(elt)) return;
     event.preventDefault();  // before htmx reads HX-Redirect
-    const waiting = load().length;
-    showConnection(waiting ? waitingMessage(waiting, texts.signed_out) : texts.errors.signed_out, "signed_out");
+    const signIn = xhr.getResponseHeader("HX-Redirect");
+    currentToken().then((current) => {
+      if (typeof current === "object" && String(current.user) === root.dataset.user) {
+        useToken(current.token);
+      } else if (midEntry() || !signIn) {
+        const waiting = load().length;
+        showConnection(waiting ? waitingMessage(waiting, texts.signed_out) : texts.errors.signed_out, "signed_out");
+      } else {
+        window.location.assign(signIn);
+      }
+    });
   });
   // Signed in again meanwhile (in another tab): the next answer says so; what waits goes now.
   document.body.addEventListener("htmx:afterRequest", (event) => {

@@ -591,6 +591,35 @@ def poll_now(page: Page) -> None:
     )
 
 
+def test_a_poll_refused_with_the_old_session_just_as_it_changed_stays_on_the_page(checklist: Checklist) -> None:
+    """A poll sent with the old session's cookie while the agent changed her password in another tab is
+    answered 401 with HX-Redirect, though the browser is signed in by then: the page went to sign-in and
+    came back without its notices, their Undo gone (the flaky "session changed in another tab" test)."""
+    page = checklist.page
+    page.keyboard.press("1")
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing")
+    checklist.wait_for_stored(1)
+    page.evaluate(WATCH_LEAVING)
+    sign_in = f"/login?next={checklist.path}"
+    refused_once: list[bool] = []
+
+    def as_if_the_session_had_just_changed(route: Any) -> None:
+        if refused_once:
+            route.continue_()
+            return
+        refused_once.append(True)
+        route.fulfill(status=401, headers={"HX-Redirect": sign_in}, body="")
+
+    page.route(re.compile(r".*/checklist/recent.*"), as_if_the_session_had_just_changed)
+    poll_now(page)
+    poll_now(page)  # the next one answered as ever, after the page asked whether it is still signed in
+    assert refused_once and page.evaluate("window.leaving === null"), "the page left for sign-in"
+    expect(checklist.toasts.first).to_contain_text("Logged: Hypothesis billing")
+    page.keyboard.press("u")
+    expect(checklist.toasts.first).to_have_text("Undone")
+    checklist.wait_for_stored(0)
+
+
 def test_a_session_ended_mid_call_keeps_the_note_and_the_selection_being_made(checklist: Checklist) -> None:
     """The next poll after the session ended went to sign-in at once: the Other note being typed was
     lost (the rest of it typed into the sign-in form), and so were hypotheses selected to combine."""
