@@ -464,9 +464,13 @@ def counted_window(run: DigestRun, launch: Launch) -> tuple[dt.datetime, dt.date
     into it after it was made (a digest waiting for Slack, composed again late). Its counts were clipped
     to them, and its label said the whole window, a day before the new release day included."""
     start, end = launches.window(launch)
-    if start < run.window_end and run.window_start < end:
+    if _overlaps(run, start, end):
         return max(run.window_start, start), min(run.window_end, end)
     return run.window_start, run.window_end  # none of it is (outside_dates): left as it was
+
+
+def _overlaps(run: DigestRun, start: dt.datetime, end: dt.datetime) -> bool:
+    return start < run.window_end and run.window_start < end
 
 
 def _store_content(
@@ -761,8 +765,7 @@ def outside_dates(run: DigestRun, launch: Launch) -> i18n.Text | None:
 
     Its times and days are ISO 8601 (local): a scheduler's failure is stored in English and shown in
     the reader's language later, and "18 Nov 09:00" read the same inside a Norwegian sentence."""
-    start, end = launches.window(launch)
-    if start < run.window_end and run.window_start < end:
+    if _overlaps(run, *launches.window(launch)):
         return None
     tz = launches.zone(launch)
     return i18n.Text(
