@@ -887,11 +887,43 @@ def test_a_theme_alert_s_links_list_the_notes_it_counted_whenever_opened(
         page = lena.get(html.unescape(posted).removeprefix("http://testserver")).text
         assert notes_listed(page) == alert.count
         assert 'class="theme chosen"' in page and "Only the notes with the theme “widgets were gone”." in page
-        # The alerts page knows the phrase alone: looked up among the themes of the same window.
+        # The alerts page links by the stems the alert kept, as the posted alert does.
         listed = lena.get("/launches/test-launch/alerts").text
         [link] = re.findall(r'<a id="alert-\d+" href="(/launches/test-launch/other\?[^"]+)"', listed)
-        assert "theme=widgets+were+gone" in html.unescape(link)
+        assert "theme=widg+gon" in html.unescape(link)
         assert notes_listed(lena.get(html.unescape(link)).text) == 12
+
+
+def test_a_theme_alert_s_later_links_find_its_notes_after_the_phrase_it_was_posted_with_is_gone(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch, web: Any, people: Any
+) -> None:
+    """The alerts page, a digest recalling the alert and an alert recomposed late linked by the phrase
+    alone, looked up among the window's themes. A lead erasing the notes that gave the phrase (personal
+    data in them) changes it: the links found no theme and listed none of the notes still counted."""
+    log_many(db, chatty, None, 6, start=local(18, 13, 1), note="The widget is gone")
+    log_many(db, chatty, None, 6, start=local(18, 13, 8), note="The widgets were gone again")
+    slack.queue("chat.postMessage", *[Reply(500, {"ok": False, "error": "internal_error"})] * 6)
+    [alert] = run(db, settings, bot, local(18, 13, 30))
+    run(db, settings, bot, local(18, 13, 32))  # as in test_an_alert_held_up_by_slack_says_when_it_was_counted
+    assert (alert.subject, alert.theme_key, alert.status) == ("widgets were gone", "widg gon", DigestStatus.RETRYING)
+    with db.transaction() as session:
+        for enquiry in session.exec(select(Enquiry).where(Enquiry.note == "The widgets were gone again")):
+            enquiry.note, enquiry.note_erased_at = None, local(18, 13, 40)
+    [late] = run(db, settings, bot, local(18, 17, 10))  # recomposed from its row, saying when it was counted
+    assert late.status == DigestStatus.SENT and "sent late" in (late.text or "")
+    [message] = slack.posts(SLACK_CHANNEL)
+    [posted] = re.findall(r"<(http://testserver[^|>]+)\|", message["blocks"][0]["text"]["text"])
+    with db.session() as session:
+        [recalled] = alerts.recalled(
+            session, fresh(db, chatty), start=local(18, 13), end=local(18, 18), base_url="http://testserver"
+        )
+    lena = web("lena")
+    listed = lena.get("/launches/test-launch/alerts").text
+    [listed_link] = re.findall(r'<a id="alert-\d+" href="(/launches/test-launch/other\?[^"]+)"', listed)
+    with time_machine.travel(local(18, 17, 20), tick=False):
+        for link in (posted, recalled.url, listed_link):
+            page = lena.get(html.unescape(link).removeprefix("http://testserver")).text
+            assert notes_listed(page) == 6, link
 
 
 def test_a_theme_made_a_hypothesis_is_not_alerted_again_as_that_hypothesis(

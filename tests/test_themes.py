@@ -14,6 +14,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -22,9 +23,9 @@ from fastapi.testclient import TestClient
 
 from app import digests
 from app.db import Database
-from app.insight import themes
+from app.insight import alerts, themes
 from app.insight.themes import NoteRef, ThemeRules, themes_of
-from app.models import DigestKind, DigestRun, DigestStatus, Launch
+from app.models import AlertKind, DigestKind, DigestRun, DigestStatus, Launch
 from app.recording.record import NewEnquiry, insert_many
 from tests.conftest import People, WebUser
 from tests.factories import fresh, hypothesis_ids, make_launch
@@ -632,6 +633,17 @@ def test_a_theme_link_posted_before_english_words_met_norwegian_ones_still_finds
     chosen = themes.chosen_theme(found, "gone home screen")  # the key English stems alone made
     assert chosen is not None and chosen.key == "gon hom screen", [t.key for t in found.themes]
     assert themes.chosen_theme(found, "nothing like it") is None
+
+
+def test_an_alert_stored_before_it_kept_its_stems_links_by_its_phrase_which_finds_its_theme(db: Database) -> None:
+    found = surprises_of(["The widget is gone from the home screen"] * 12)
+    [theme] = found.themes[:1]
+    launch = make_launch(db)
+    window = (RECENT_START, RECENT_START + dt.timedelta(hours=1))
+    url = alerts.drilldown_url("", launch, AlertKind.THEME, theme.phrase, window, theme_key=None)
+    asked = parse_qs(urlsplit(url).query)["theme"][0]
+    assert asked == theme.phrase != theme.key
+    assert themes.chosen_theme(found, asked) is theme
 
 
 def test_a_theme_link_posted_before_hyphens_parted_words_still_finds_its_theme() -> None:

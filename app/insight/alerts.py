@@ -423,8 +423,9 @@ def drilldown_url(
 ) -> str:
     """Where to look closer, on the alert's own ``window`` (its start, and when it was counted: the page
     then shows the alert's number whenever it is opened, as a digest's link does): the hypothesis's
-    drill-down, or the theme's notes in "other" (by its key when known; a stored alert keeps only the
-    phrase, which the page looks up among that window's themes)."""
+    drill-down, or the theme's notes in "other" by its stems (``theme_key``): the phrase is what the
+    notes said most when it was counted, and changes when a lead erases those notes. An alert stored
+    before it kept its stems links by the phrase, which the page looks up among that window's themes."""
     if kind == AlertKind.THEME:
         return themes.page_url(base_url, launch, theme_key or subject, window)
     tz = launches.zone(launch)
@@ -522,8 +523,8 @@ def _recompose_late(
     db: Database, alert: Alert, launch: Launch, *, settings: Settings, posted_at: dt.datetime, late_cause: str
 ) -> Alert:
     """A claimed alert composed on time, going out late: composed again from its row, saying when it was
-    counted, and stored (what is posted is what is stored). The theme's link then names its phrase, which
-    the page looks up among that window's themes, as for any stored alert."""
+    counted, and stored (what is posted is what is stored). The theme's link names its stems, as the
+    alert posted on time did (see ``drilldown_url``)."""
     with db.session() as session:
         name = names(session, launch, [alert])[id_of(alert)]
     spike = Spike(
@@ -535,6 +536,7 @@ def _recompose_late(
         window_start=alert.window_start,
         observed_at=alert.observed_at,
         hypothesis_id=alert.hypothesis_id,
+        theme_key=alert.theme_key,
     )
     with i18n.use_language(settings.message_language):
         text, blocks = slack_blocks.build_alert(
@@ -844,7 +846,10 @@ def listing(session: Session, launch: Launch, *, limit: int = 100, before: int |
     called = names(session, launch, found)
     return [
         Listed(
-            a, called[id_of(a)], drilldown_url("", launch, a.kind, a.subject, (a.window_start, a.observed_at)), launch
+            a,
+            called[id_of(a)],
+            drilldown_url("", launch, a.kind, a.subject, (a.window_start, a.observed_at), a.theme_key),
+            launch,
         )
         for a in found
     ]
@@ -883,7 +888,7 @@ def recalled(
             count=a.count,
             normal=a.normal,
             at_label=f"{(a.sent_at or a.created_at).astimezone(tz):%H:%M}",
-            url=drilldown_url(base_url, launch, a.kind, a.subject, (a.window_start, a.observed_at)),
+            url=drilldown_url(base_url, launch, a.kind, a.subject, (a.window_start, a.observed_at), a.theme_key),
         )
         for a in found
     ]
