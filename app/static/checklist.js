@@ -26,6 +26,10 @@
   // Per person and launch: on a shared computer, the next person never sends someone else's ticks.
   const queueKey = "tally:queue:" + root.dataset.user + ":" + slug;
   const keptKey = "tally:not-logged:" + root.dataset.user + ":" + slug;
+  // The Other note being typed, kept by this tab alone (sessionStorage) until it is queued or dropped: a
+  // reload, or a session that ended mid-call and a sign-in back to this page, lost it. Signing out
+  // drops it (a shared desk); closing the tab does too.
+  const draftKey = "tally:note-draft:" + root.dataset.user + ":" + slug;
   const UNDO_SECONDS = 15;
   const RETRY_MIN_MS = 2000;
   const RETRY_MAX_MS = 30000;
@@ -928,9 +932,35 @@
     otherNote.focus();
   }
 
+  function keepDraft() {
+    try {
+      if (otherNote.value.trim()) sessionStorage.setItem(draftKey, otherNote.value);
+      else sessionStorage.removeItem(draftKey);
+    } catch (e) {
+      // Storage full or refused (a private window's quota): the note is only on screen, as before.
+    }
+  }
+
+  function dropDraft() {
+    try { sessionStorage.removeItem(draftKey); } catch (e) { /* as keepDraft */ }
+  }
+
+  // A note kept from before a reload comes back in its box, with the cursor at its end, unless the
+  // launch no longer has an Other button to open it (closed meanwhile: it is kept for when it opens).
+  function restoreDraft() {
+    let draft = null;
+    try { draft = sessionStorage.getItem(draftKey); } catch (e) { return; }
+    const other = otherButton();
+    if (!draft || !other || other.disabled) return;
+    otherNote.value = draft;
+    openOther();
+    otherNote.setSelectionRange(draft.length, draft.length);
+  }
+
   function closeOther() {
     otherForm.hidden = true;
     otherNote.value = "";
+    dropDraft();
     const other = otherButton();
     other.setAttribute("aria-expanded", "false");
     // Disabled (the launch closed while the box was open), it cannot take focus: it would drop to the body.
@@ -951,6 +981,7 @@
       return;
     }
     otherNote.value = note;
+    keepDraft();
     otherForm.hidden = false;
     otherButton().setAttribute("aria-expanded", "true");
     // Refused at once, with nothing logged since, the agent is still at the box (focus on Other's button,
@@ -1005,6 +1036,7 @@
   logSelected.addEventListener("click", logSelection);
   document.getElementById("clear-selected").addEventListener("click", clearSelection);
   document.getElementById("other-cancel").addEventListener("click", closeOther);
+  otherNote.addEventListener("input", keepDraft);
   otherForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const note = otherNote.value.trim();
@@ -1197,6 +1229,7 @@
         const waiting = load().length;
         if (waiting && !window.confirm(plural(texts.sign_out_waiting, waiting))) return;
       }
+      dropDraft();
       // Signing out is the browser's: whoever signed in on it since (on a shared desk, whoever sits at it
       // now) is signed out, never left signed in after a click on Sign out. The token still has to be
       // the session's, which only this site's own scripts can read from /csrf-token.
@@ -1268,6 +1301,7 @@
   index();
   acknowledge();
   renderKept();
+  restoreDraft();
   // Whatever a previous visit left unsent goes first.
   if (load().length) flush();
 })();

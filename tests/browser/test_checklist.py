@@ -667,6 +667,39 @@ def test_a_session_ended_mid_call_keeps_the_note_and_the_selection_being_made(ch
     ]
 
 
+def test_an_other_note_being_typed_comes_back_after_a_reload_and_goes_with_sign_out(checklist: Checklist) -> None:
+    """A reload mid-call (F5, a sign-in back to this page after the session ended) lost the Other note
+    being typed. It is kept by the tab alone, and dropped once logged, closed or signed out."""
+    page = checklist.page
+    note = page.locator("#other-note")
+    page.keyboard.press("0")
+    page.keyboard.type("asked about the")
+    page.reload()
+    expect(note).to_be_focused()
+    expect(note).to_have_value("asked about the")
+    expect(page.locator("#other-button")).to_have_attribute("aria-expanded", "true")
+    page.keyboard.type(" new app")  # the cursor at its end
+    page.keyboard.press("Enter")
+    [enquiry] = checklist.wait_for_stored(1)
+    assert enquiry.note == "asked about the new app"
+    page.reload()
+    expect(page.locator("#other-form")).to_be_hidden()  # logged: nothing comes back
+
+    page.keyboard.press("0")
+    page.keyboard.type("dropped")
+    page.keyboard.press("Escape")
+    page.reload()
+    expect(page.locator("#other-form")).to_be_hidden()
+
+    page.keyboard.press("0")
+    page.keyboard.type("card 4111 1111 1111 1111")
+    assert page.evaluate("Object.keys(sessionStorage).filter((k) => k.startsWith('tally:note-draft:'))")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    assert page.evaluate("Object.keys(sessionStorage).filter((k) => k.startsWith('tally:note-draft:'))") == []
+    assert len(checklist.stored()) == 1
+
+
 def test_sign_out_sends_what_waits_first_and_asks_before_leaving_the_rest(checklist: Checklist) -> None:
     """Sign out with ticks still waiting sent none and said nothing: they stayed in the browser until
     this agent next opened this launch's checklist."""
