@@ -1196,9 +1196,10 @@
   window.addEventListener("storage", (event) => { if (event.key === keptKey || event.key === null) renderKept(); });
   // An enquiry undone from the recent list is undone on its notice too: U, which undoes the newest notice's,
   // asked for it again ("already undone") and left the one the agent meant logged.
+  // Refused as not found (undone in another tab), it is undone all the same.
   document.body.addEventListener("htmx:afterRequest", (event) => {
-    const { successful, requestConfig } = event.detail;
-    const undo = successful && requestConfig && requestConfig.verb === "post"
+    const { successful, requestConfig, xhr } = event.detail;
+    const undo = (successful || (xhr && xhr.status === 404)) && requestConfig && requestConfig.verb === "post"
       && /\/enquiries\/(\d+)\/undo$/.exec(requestConfig.path);
     const box = undo && toasts.querySelector('.toast[data-id="' + undo[1] + '"]');
     if (box) showUndone(box);

@@ -422,7 +422,8 @@ def test_undo_in_the_recent_list_removes_the_enquiry(checklist: Checklist) -> No
 def test_an_undo_from_the_recent_list_or_another_tab_is_the_notices_too(checklist: Checklist) -> None:
     """Undo in the recent list left the enquiry's notice offering Undo: the next U asked for that
     enquiry again, was told "already undone", and the one the agent meant stayed logged. The same
-    after an undo in another tab; and a refused Undo in the list left its alert on the page for good."""
+    after an undo in another tab; and a refused Undo in the list left its alert on the page for good, and
+    its notice offering Undo."""
     page = checklist.page
     flash = page.locator("#flash")
     page.keyboard.press("1")
@@ -445,7 +446,8 @@ def test_an_undo_from_the_recent_list_or_another_tab_is_the_notices_too(checklis
     # This tab's list has not heard: its Undo is refused.
     checklist.recent.get_by_role("button", name=re.compile(r"^Undo: Hypothesis billing")).click()
     expect(flash).to_contain_text("That enquiry was already undone.")
-    page.keyboard.press("u")  # billing's notice, undone already: then delivery's, the one meant
+    expect(checklist.toasts.first).to_have_text("Undone")  # billing's notice says so too
+    page.keyboard.press("u")  # delivery's, the one meant
     checklist.wait_for_stored(0)
     expect(checklist.recent).to_contain_text("Nothing in the last 15 minutes.")
     expect(flash).to_be_empty()
