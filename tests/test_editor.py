@@ -217,6 +217,7 @@ def test_a_row_saved_from_an_older_copy_keeps_another_leads_change_to_a_field_le
     assert (stored(db)["a"].text, stored(db)["a"].area) == ("My text", "Their area")
     page = response.text if headers else lena.get(response.headers["location"]).text
     assert 'id="kept-a"' in page and 'value="Their area"' in page
+    assert "Taken from their changes: Area</p>" in page  # which of the fields holds theirs
     assert 'id="kept-a"' not in lena.get(EDIT).text
 
 
@@ -266,6 +267,7 @@ def test_a_launch_saved_from_an_older_copy_keeps_another_leads_change_to_a_field
     assert stored_launch(db).name == "Their name" and stored_launch(db).slack_channel == "#mine"
     page = response.text if headers else lena.get(response.headers["location"]).text
     assert 'id="launch-kept"' in page and 'value="Their name"' in page  # told, and shown what was kept
+    assert "Taken from their changes: Name</p>" in page
     assert 'id="launch-kept"' not in lena.get(EDIT).text  # once
 
 

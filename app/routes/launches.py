@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple, NoReturn
 from urllib.parse import urlencode
@@ -377,11 +378,14 @@ def edit_page(request: Request, slug: str, viewer: RequireLead, session: Session
             if name != "updated"
         }
         imported["updated"], imported["updated_fields"] = _updated_in(request.query_params.get("updated", ""), keys)
-    # After a save merged with another lead's changes, without JavaScript: which form to say so in.
+    # After a save merged with another lead's changes, without JavaScript: which form to say so in, and
+    # which of its fields took the other lead's change.
     kept = request.query_params.get("kept")
     if kept not in ({KEPT_LAUNCH} | {h.key for h in launches.hypotheses_of(session, launch)}):
         kept = None
-    return _editor(request, viewer, session, launch, error=None, imported=imported, kept=kept)
+    fields = LAUNCH_FIELDS if kept == KEPT_LAUNCH else ROW_FIELDS
+    kept_fields = [name for name in request.query_params.get("kept_fields", "").split(",") if name in fields]
+    return _editor(request, viewer, session, launch, error=None, imported=imported, kept=kept, kept_fields=kept_fields)
 
 
 def _updated_in(said: str, keys: set[str]) -> tuple[list[str], dict[str, list[str]]]:
@@ -562,6 +566,7 @@ def _editor(
     add_form: FormState | None = None,
     imported: dict[str, list[str]] | None = None,
     kept: str | None = None,
+    kept_fields: Sequence[str] = (),
 ) -> Response:
     return render(
         request,
@@ -569,6 +574,7 @@ def _editor(
         status_code=status_code,
         imported=imported,
         kept=kept,
+        kept_fields=kept_fields,
         page=f"/launches/{launch.slug}/edit",  # also for the answers to the editor's forms
         **_editor_context(viewer, session, launch, error=error, rows=rows, launch_form=launch_form, add_form=add_form),
     )
@@ -615,7 +621,7 @@ def _row(
     *,
     state: RowState | None = None,
     status_code: int = 200,
-    kept: bool = False,
+    kept: Sequence[str] = (),
 ) -> Response:
     """One hypothesis's row, for htmx to swap in place of the one that was sent, with the other rows'
     checklist keys (retiring a row, or bringing it back, moves those after it)."""
@@ -630,6 +636,7 @@ def _row(
         first=index == 0,
         last=index == len(keys) - 1,
         kept=key if kept else None,
+        kept_fields=kept,
         **context,
     )
 
@@ -650,8 +657,9 @@ def _apply_change(session: Any, viewer: Viewer, settings: Any, now: Any, slug: s
 KEPT_LAUNCH = "_launch"  # not a key (keys start with a letter or digit): the launch form kept another's change
 
 
-def _edited(slug: str, kept: str | None = None) -> Response:
-    query = f"?kept={kept}" if kept else ""  # keys and KEPT_LAUNCH need no quoting
+def _edited(slug: str, kept: str | None = None, fields: Sequence[str] = ()) -> Response:
+    # Keys, KEPT_LAUNCH and field names need no quoting.
+    query = f"?kept={kept}&kept_fields={','.join(fields)}" if kept else ""
     return RedirectResponse(f"/launches/{slug}/edit{query}", status_code=303)
 
 
@@ -744,8 +752,10 @@ def save_launch(
         launch = launches.get_by_slug(session, slug)
         context = _editor_context(viewer, session, launch)
         kept_here = KEPT_LAUNCH if kept else None
-        return render(request, "launches/_launch_form.html", saved_alone=True, kept=kept_here, **context)
-    return _edited(slug, KEPT_LAUNCH if kept else None)
+        return render(
+            request, "launches/_launch_form.html", saved_alone=True, kept=kept_here, kept_fields=kept, **context
+        )
+    return _edited(slug, KEPT_LAUNCH if kept else None, kept)
 
 
 @router.post("/launches/{slug}/hypotheses")
@@ -971,5 +981,5 @@ def save_hypothesis(
     if htmx and move:  # editor.js moves rows itself; a moved row's form sent by htmx reloads the editor
         return Response(status_code=204, headers={"HX-Redirect": f"/launches/{slug}/edit"})
     if htmx:
-        return _row(request, viewer, session, launches.get_by_slug(session, slug), key, kept=bool(kept))
-    return _edited(slug, key if kept else None)
+        return _row(request, viewer, session, launches.get_by_slug(session, slug), key, kept=kept)
+    return _edited(slug, key if kept else None, kept)
