@@ -558,6 +558,26 @@ def test_the_chart_data_follows_the_filters(kari: WebUser) -> None:
     assert sum(s for s in {x["key"]: x for x in slot["series"]}["all"]["values"]) == 17
 
 
+def test_the_digest_window_chart_starts_with_a_whole_window(kari: WebUser, db: Database, launch: Launch) -> None:
+    """On the launch's fourth day the chart of the last three days began at Tuesday's midnight: its first point
+    counted 00:00–09:00, a few hours of the night window that Tuesday's 09:00 digest counted from Monday's 16:00,
+    and drew it as a quiet window. It begins at that 16:00 digest, so each point is a digest's own window."""
+    import html as html_module
+    import json
+
+    log(db, launch, "a", at=at(16, 19))  # Monday 20:00 in Oslo, after the 16:00 digest
+    with time_machine.travel(at(19, 10, 30), tick=False):  # Thursday 11:30 in Oslo, the launch's fourth day
+        page = kari.get(PAGE + "?range=today").text
+    match = re.search(r'id="chart-slot-data" data-chart="([^"]*)"', page)
+    assert match
+    slot = json.loads(html_module.unescape(match.group(1)))
+    monday_16 = at(16, 15)  # 16:00 in Oslo
+    assert slot["x"][0] == int(monday_16.timestamp())
+    assert slot["ends"][0] == int(at(17, 8).timestamp())  # Tuesday's 09:00 digest
+    assert {s["key"]: s for s in slot["series"]}["all"]["values"][0] == 1  # Monday evening's, in that window
+    assert "16 Nov 2026, 16:00 – 17 Nov 2026, 09:00" in " ".join(unescape(page).split())
+
+
 def _contrast(color: str, background: str = "#ffffff") -> float:
     def luminance(hex_color: str) -> float:
         channels = [int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]

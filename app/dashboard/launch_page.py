@@ -114,7 +114,13 @@ def chart_spans(
         return None, None
     tz = launches.zone(launch)
     last_day = launches.local_date(upto - dt.timedelta(microseconds=1), tz)
-    slot_start = max(start, launches.local_midnight(last_day - dt.timedelta(days=charts.SLOT_DAYS - 1), tz))
+    first_day = last_day - dt.timedelta(days=charts.SLOT_DAYS - 1)
+    midnight = launches.local_midnight(first_day, tz)
+    # From the digest time before that midnight: the window ending at the first day's first digest began
+    # then, and cut at midnight its point counted a few hours of the night, drawn as a quiet window.
+    near = [*schedule.slots_on(launch, first_day - dt.timedelta(days=1)), *schedule.slots_on(launch, first_day)]
+    earlier = [slot for slot in near if slot <= midnight]
+    slot_start = max(start, earlier[-1] if earlier else midnight)
     return (start, upto), (slot_start, upto)
 
 
