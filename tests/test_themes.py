@@ -506,6 +506,15 @@ def test_the_digest_s_theme_link_lists_the_notes_it_counted(
     assert 'href="/launches/test-launch/other?range=default&amp;theme=widg+hjemskjerm#notes-heading"' in page
 
 
+def test_one_recent_note_is_one_note(web: Web, people: People, db: Database) -> None:
+    """A quiet day read "1 notes in this period" (in Norwegian "1 notater")."""
+    quiet = make_launch(db, slug="quiet")
+    _insert(db, quiet, [(NOW - dt.timedelta(hours=3), "Widget gone", ()), (T0, "Asked about fees", ())])
+    with time_machine.travel(NOW, tick=False):
+        page = " ".join(html.unescape(web("kari").get("/launches/quiet/other").text).split())
+    assert "1 note in this period, 1 in the launch before it." in page
+
+
 def test_a_note_is_shown_as_text(at_now: None, web: Web, people: People, db: Database, launch: Launch) -> None:
     _insert(db, launch, [(NOW - dt.timedelta(minutes=5), '<script>alert("x")</script> widget', ())])
     page = web("kari").get(PAGE)
