@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
+import re
 from collections.abc import Callable
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -440,6 +442,23 @@ def test_signed_in_people_download_from_the_launch_page(
         .startswith("application/yaml")
     ), "the hypothesis set's download is still there"
     assert kari.get(f"/launches/{SLUG}/export.pdf?what=daily").status_code == 404
+
+
+def test_the_launch_page_offers_the_counts_per_day_as_a_workbook_too(
+    web: Callable[[str | None], Any], people: Any, logged: dict[str, int]
+) -> None:
+    """The page's one workbook held the enquiries: the counts per day came only as CSV, which Excel set to
+    Norwegian opens in one column, while the guide sends those readers to the workbook instead."""
+    kari = web("kari")
+    page = html.unescape(kari.get(f"/launches/{SLUG}?from=2026-11-16&to=2026-11-16&channel=phone").text)
+    found = re.findall(r'<a class="button" href="([^"]+)" download>([^<]+)</a>', page)
+    links = {text: href for href, text in found}
+    daily = kari.get(links["Counts per day (Excel)"])
+    assert daily.status_code == 200, links
+    assert daily.headers["content-disposition"].endswith('daily-2026-11-16-2026-11-16.xlsx"')
+    assert xlsx_rows(daily, "daily")[-1][1:] == ["(total)", "All enquiries", 1, True]  # Monday's one by phone
+    enquiries = kari.get(links["Enquiries (Excel)"])
+    assert enquiries.headers["content-disposition"].endswith('enquiries-2026-11-16-2026-11-16.xlsx"')
 
 
 def test_signed_out_people_are_sent_to_sign_in(web: Callable[[str | None], Any], launch: Launch) -> None:

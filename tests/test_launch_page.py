@@ -204,7 +204,8 @@ def test_the_links_carry_the_range_and_filters(kari: WebUser, digest_at_nine: No
         f'href="{PAGE}/hypotheses/late?range=yesterday&amp;channel=phone"',
         f'href="{PAGE}/export.csv?range=yesterday&amp;channel=phone&amp;what=enquiries"',
         f'href="{PAGE}/export.csv?range=yesterday&amp;channel=phone&amp;what=daily"',
-        f'href="{PAGE}/export.xlsx?range=yesterday&amp;channel=phone"',
+        f'href="{PAGE}/export.xlsx?range=yesterday&amp;channel=phone&amp;what=enquiries"',
+        f'href="{PAGE}/export.xlsx?range=yesterday&amp;channel=phone&amp;what=daily"',
     ):
         assert link in html, link
     assert 'aria-current="page">Yesterday</a>' in html
