@@ -143,6 +143,17 @@
     };
   }
 
+  // Room right of the plot for the latest tick's label, which is centred on its right edge: half the label.
+  // Three font sizes, as it was, cut off the end of Norwegian's longer "lør. kl. 16:00" on a phone.
+  function rightRoom(data, format, font) {
+    const room = fontSize() * 3;
+    if (!data.x.length) return room;
+    const context = document.createElement("canvas").getContext("2d");
+    if (!context) return room;
+    context.font = font;
+    return Math.max(room, Math.ceil(context.measureText(format(data.x[data.x.length - 1])).width / 2) + 2);
+  }
+
   function build(container, payload) {
     const data = payload.data;
     rememberDefaults(data);
@@ -186,7 +197,7 @@
       height: chartHeight(width),
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), data.timezone),
       legend: { show: false },
-      padding: [fontSize(), fontSize() * 3, 0, 0], // room for the latest tick's label at the right
+      padding: [fontSize(), rightRoom(data, format, font), 0, 0],
       cursor: { drag: { x: false, y: false } },
       scales: {
         x: { time: true, range: xRange(data) },

@@ -286,6 +286,36 @@ def test_a_phone_gets_the_whole_page_without_sideways_scrolling(page: Page, boar
     assert problems == []
 
 
+def test_on_a_phone_the_latest_window_s_label_fits_in_norwegian(page: Page, board: Board, problems: list[str]) -> None:
+    """The charts kept three font sizes right of the plot for the latest tick's label, centred on the plot's
+    right edge: Norwegian's longer "lør. kl. 16:00" under the digest-window chart lost its end on a phone."""
+    open_page(page, PAGE + "?range=launch", width=390, height=844)
+    page.locator("#language-choice").select_option("nb")
+    page.locator("form.language button").click()
+    expect(page.locator("html")).to_have_attribute("lang", "nb")
+    for chart in ("chart-day", "chart-slot"):
+        expect(page.locator(f"#{chart} canvas")).to_be_visible()
+        room, half_label = page.evaluate(
+            """(chart) => {
+              const root = document.querySelector('#' + chart + ' .uplot');
+              const plot = root.querySelector('.u-over').getBoundingClientRect();
+              const data = JSON.parse(document.getElementById(chart + '-data').dataset.chart);
+              const options = data.kind === 'day'
+                ? { day: 'numeric', month: 'short', timeZone: data.timezone }
+                : { weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false, timeZone: data.timezone };
+              const latest = new Date(data.x[data.x.length - 1] * 1000);
+              const label = new Intl.DateTimeFormat('nb-NO', options).format(latest);
+              const context = document.createElement('canvas').getContext('2d');
+              context.font = '12px system-ui, sans-serif';
+              return [root.getBoundingClientRect().right - plot.right, context.measureText(label).width / 2];
+            }""",
+            chart,
+        )
+        assert room >= half_label, (chart, room, half_label)
+    keep(page, "phone-nb-charts")
+    assert problems == []
+
+
 def edge_brightness(png: bytes, x: int) -> float:
     """The mean of red, green and blue down column ``x`` of a screenshot (negative: from the right)."""
     width, _, rows = decode_png(png)
