@@ -173,6 +173,24 @@ def _checked(connection: sqlite3.Connection, what: str) -> None:
         raise BackupError(f"{what} is damaged: {problems}")
 
 
+# The files SQLite keeps a database in, beside the database's own name.
+LIVE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def _stopped(exc: sqlite3.OperationalError, folder: Path) -> str:
+    """Why a copy stopped, with what to check when it is the disk (full, or past a file size limit)."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        return f"{exc}: check the free space in {folder} (and any limit on file sizes)"
+    return str(exc)
+
+
+def _remove(path: Path) -> None:
+    """A file SQLite wrote, with the journal it may have left beside it."""
+    for suffix in LIVE_FILES:
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
 def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
     """A consistent copy of the SQLite database at ``url`` in ``target``, taken while the app writes."""
     if not is_sqlite(url):
@@ -181,10 +199,13 @@ def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
     source_path = sqlite_path(url)
     if not source_path.is_file():
         raise BackupError(f"There is no database at {source_path}: check TALLY_DATABASE_URL.")
+    # Its -wal and -shm are the database too: a backup written over the WAL of a running app left it
+    # "database disk image is malformed". Checked before "exists", which would suggest --force.
+    live = source_path.resolve()
+    if target.resolve() in {live.with_name(live.name + suffix) for suffix in LIVE_FILES}:
+        raise BackupError("The backup would overwrite the database itself: choose another path.")
     if target.exists() and not force:
         raise BackupError(f"{target} exists already: choose another name, or add --force to replace it.")
-    if target.resolve() == source_path.resolve():
-        raise BackupError("The backup would overwrite the database itself: choose another path.")
     make_folder_for(target)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
@@ -206,13 +227,17 @@ def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
         except sqlite3.DatabaseError as exc:
             if is_damage(exc):
                 raise BackupError(unhealthy(source_path.resolve(), exc)) from None
+            if isinstance(exc, sqlite3.OperationalError):  # a full disk: one line, not a traceback
+                raise BackupError(
+                    f"The backup stopped: {_stopped(exc, target.parent)}. Nothing was written to {target}."
+                ) from None
             raise
         finally:
             copy.close()
             source.close()
         _move(partial, target, force=force)
     finally:
-        partial.unlink(missing_ok=True)
+        _remove(partial)  # a copy cut short leaves its rollback journal too
     return Copied(target, target.stat().st_size, copied.revision, copied.enquiries)
 
 
@@ -342,12 +367,27 @@ def restore_sqlite(url: str, source: Path, *, now: dt.datetime, force: bool = Fa
                 "`tally scheduler`) first, or add --force if you are sure nothing uses it."
             )
     make_folder_for(target)
-    kept, damaged = _keep(target, now)
+    try:
+        kept, damaged = _keep(target, now)
+    except sqlite3.OperationalError as exc:  # a full disk: _keep removed what it began
+        raise BackupError(
+            f"The restore stopped before it began, keeping a copy of the database: {_stopped(exc, target.parent)}. "
+            f"Nothing was changed in {target}."
+        ) from None
     backup = _read_only(source)
     destination = _connect(target)
     try:
         backup.backup(destination)
         enquiries = _count(destination, "enquiry")
+    except sqlite3.OperationalError as exc:
+        # The copy is one transaction of the destination: cut short, it is rolled back.
+        if kept is None:
+            unchanged = f"Nothing was restored into {target}"
+        elif damaged is None:
+            unchanged = f"{target} is as it was (so its copy {kept} may be deleted)"
+        else:
+            unchanged = f"Nothing was restored into {target}; the damaged database it replaced is kept as {kept}"
+        raise BackupError(f"The restore stopped: {_stopped(exc, target.parent)}. {unchanged}.") from None
     finally:
         destination.close()
         backup.close()
@@ -381,7 +421,7 @@ def _keep(target: Path, now: dt.datetime) -> tuple[Path | None, str | None]:
             current.backup(copy)
     except sqlite3.DatabaseError as exc:
         if not is_damage(exc):
-            kept.unlink(missing_ok=True)
+            _remove(kept)
             raise
         # Over the empty file made above, which holds the name for it.
         target.replace(kept)
@@ -390,6 +430,6 @@ def _keep(target: Path, now: dt.datetime) -> tuple[Path | None, str | None]:
                 target.with_name(target.name + suffix).replace(kept.with_name(kept.name + suffix))
         return kept, str(exc)
     except BaseException:
-        kept.unlink(missing_ok=True)
+        _remove(kept)
         raise
     return kept, None

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+import resource
 import shlex
 import shutil
 import sqlite3
@@ -337,6 +339,83 @@ def test_restore_refuses_a_database_in_use_unless_forced(
     with pytest.raises(backup.BackupError, match=f"seems in use: process {process.pid} has it open"):
         backup.restore_sqlite(f"sqlite:///{path}", copy.path, now=NOW)
     assert backup.restore_sqlite(f"sqlite:///{path}", copy.path, now=NOW, force=True).enquiries == 12
+
+
+def test_a_backup_never_overwrites_the_databases_own_files(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    """Its -wal and -shm are the database too: `tally backup tally.db-wal --force`, written over the
+    log of a database in use, left it "database disk image is malformed"."""
+    launch = seed(db, 30)
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    with db.write_connection() as connection:  # in the log, not yet in the database file
+        insert_many(connection, enquiries(launch, hypothesis_ids(db, launch), 6, start=30))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        for force in (False, True):
+            with pytest.raises(backup.BackupError, match="would overwrite the database itself"):
+                backup.backup_sqlite(sqlite_url, path.with_name(path.name + suffix), force=force)
+    assert consistent(path)["enquiries"] == 36
+
+
+def limited(*args: str, env: dict[str, str], size: int) -> subprocess.CompletedProcess[str]:
+    """`tally ARGS` where no file may grow past ``size`` bytes: a disk that fills up half-way."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=limit,
+    )
+
+
+def test_a_backup_on_a_full_disk_says_so_and_leaves_nothing(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    seed(db, 3_000)
+    size = Path(sqlite_url.removeprefix("sqlite:///")).stat().st_size
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    made = limited("backup", str(folder / "nightly.db"), env={"TALLY_DATABASE_URL": sqlite_url}, size=size // 2)
+    assert made.returncode == 1 and "Traceback" not in made.stderr, made.stderr
+    assert f"check the free space in {folder}" in made.stderr and "Nothing was written" in made.stderr
+    assert list(folder.iterdir()) == []  # nor the copy's journal
+
+
+def test_a_restore_on_a_full_disk_says_so_and_changes_nothing(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    seed(db, 3_000)
+    big = backup.backup_sqlite(sqlite_url, tmp_path / "big.db").path
+    small = Database(f"sqlite:///{tmp_path / 'small.db'}")
+    migrations.upgrade(small)
+    seed(small, 5)
+    small.dispose()
+    folder = tmp_path / "served"
+    served = folder / "tally.db"
+    env = {"TALLY_DATABASE_URL": f"sqlite:///{served}"}
+
+    def kept() -> list[str]:
+        return sorted(p.name for p in folder.iterdir() if ".before-restore-" in p.name)
+
+    # Room for a copy of the database it replaces, not for the backup.
+    assert tally("restore", str(tmp_path / "small.db"), env=env).returncode == 0
+    restored = limited("restore", str(big), env=env, size=(served.stat().st_size + big.stat().st_size) // 2)
+    assert restored.returncode == 1 and "Traceback" not in restored.stderr, restored.stderr
+    assert "The restore stopped: " in restored.stderr and f"check the free space in {folder}" in restored.stderr
+    assert f"{served} is as it was" in restored.stderr and kept()[0] in restored.stderr
+    assert consistent(served)["enquiries"] == 5
+    # No room for the copy of the database it replaces, kept before anything is changed.
+    for name in kept():
+        (folder / name).unlink()
+    assert tally("restore", str(big), "--force", env=env).returncode == 0
+    restored = limited("restore", str(tmp_path / "small.db"), "--force", env=env, size=big.stat().st_size // 2)
+    assert restored.returncode == 1 and "Traceback" not in restored.stderr, restored.stderr
+    assert (
+        "The restore stopped before it began" in restored.stderr
+        and f"Nothing was changed in {served}" in restored.stderr
+    )
+    assert consistent(served)["enquiries"] == 3_000
+    assert kept() == [name for name in kept() if name.endswith("Z")] and len(kept()) == 1  # the forced restore's
 
 
 # --- the commands -------------------------------------------------------------------------------------
