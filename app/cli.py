@@ -905,7 +905,17 @@ def backup_command(
     command to use instead."""
     from app import backup
 
-    copied = backup.backup_sqlite(settings().database_url, path, force=force)
+    def stop(signum: int, frame: object) -> None:
+        raise backup.BackupError(f"The backup was stopped (SIGTERM): nothing was written to {path}.")
+
+    # SIGTERM (a timeout, or systemd stopping the job) killed it at once: its partial copy, as big as the
+    # database, stayed behind under a hidden name, and another came with each stopped run. Raised here,
+    # the backup's own clean-up runs (once SQLite's copy step returns).
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        copied = backup.backup_sqlite(settings().database_url, path, force=force)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     typer.echo(
         f"Wrote {copied.path} ({copied.size / 1_000_000:.1f} MB, schema {copied.revision or 'empty'}, "
         f"{copied.enquiries} enquiries)."

@@ -418,6 +418,37 @@ def test_a_restore_on_a_full_disk_says_so_and_changes_nothing(sqlite_url: str, d
     assert kept() == [name for name in kept() if name.endswith("Z")] and len(kept()) == 1  # the forced restore's
 
 
+STOPPED_HALF_WAY = """
+import os, signal, sys
+from app import backup, cli
+checked = backup._problems
+def problems(connection):  # the copy is made and not yet moved into place: SIGTERM, as systemd sends it
+    os.kill(os.getpid(), signal.SIGTERM)
+    return checked(connection)
+backup._problems = problems
+sys.argv = ["tally", "backup", sys.argv[1]]
+cli.main()
+"""
+
+
+def test_a_backup_stopped_half_way_leaves_nothing_behind(sqlite_url: str, db: Database, tmp_path: Path) -> None:
+    """A timeout or systemd stopping the job: the partial copy, as big as the database, stayed under a
+    hidden name, and each stopped run left another."""
+    seed(db, 30)
+    folder = tmp_path / "backups"
+    stopped = subprocess.run(
+        [sys.executable, "-c", STOPPED_HALF_WAY, str(folder / "nightly.db")],
+        env={**os.environ, "TALLY_DATABASE_URL": sqlite_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert stopped.returncode == 1 and "Traceback" not in stopped.stderr, stopped.stderr
+    assert f"The backup was stopped (SIGTERM): nothing was written to {folder / 'nightly.db'}" in stopped.stderr
+    assert list(folder.iterdir()) == []
+
+
 # --- the commands -------------------------------------------------------------------------------------
 
 
