@@ -89,6 +89,25 @@ def test_the_preview_is_in_the_slack_language_and_the_page_in_the_readers(
     assert "in the language of Slack messages: Norsk (bokmål)" in response.text, "and it says why the digest is not"
     assert "i denne perioden" in response.text and "siden lansering" in response.text  # what Slack would get
     assert "in this window" not in response.text
+    # Marked as Norwegian inside the English page, or a screen reader reads it with English sounds.
+    assert '<html lang="en">' in response.text
+    assert "<div class='digest-preview' lang='nb'>" in response.text
+    assert '<pre class="small" lang="nb">' in response.text
+
+
+def test_a_stored_digest_is_marked_with_the_slack_language(
+    database_url: str, db: Database, people: People, launch: Launch
+) -> None:
+    log(db, launch, at=dt.datetime(2026, 11, 18, 7, 30, tzinfo=dt.UTC))
+    settings = make_settings(database_url, slack_language="nb")
+    digests.run_due(
+        db, settings=settings, now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC) + DIGEST_SETTLE, sender=None
+    )
+    app = create_app(settings, db=db)
+    with TestClient(app):
+        page = WebUser(app).login("lena").client.get(f"/launches/{launch.slug}/digests")
+    assert page.status_code == 200 and '<html lang="en">' in page.text
+    assert "<div class='digest-preview' lang='nb'>" in page.text
 
 
 def test_send_now_and_send_a_dry_run_once_slack_is_configured(

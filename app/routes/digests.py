@@ -42,7 +42,8 @@ def page(
         viewer=viewer,
         launch=launch,
         runs=runs,
-        previews={r.id: to_html(r.blocks) for r in runs},
+        # Composed in the language of Slack messages: the setting's now, as no run keeps the one it had.
+        previews={r.id: to_html(r.blocks, settings.message_language) for r in runs},
         # Send to Slack on these only answered why not (409): their windows lie outside the dates now.
         outside={r.id for r in runs if digests.outside_dates(r, launch) is not None},
         slack=_slack_mode(settings),
@@ -71,9 +72,10 @@ def preview(
         template,
         viewer=viewer,
         launch=launch,
-        html=to_html(blocks),
+        html=to_html(blocks, settings.message_language),
         text=text,
         slack_language=i18n.LANGUAGES[settings.message_language],
+        slack_language_code=settings.message_language,
     )
 
 

@@ -67,7 +67,10 @@ def _rich_text(element: dict[str, Any]) -> Markup:
     return Markup("<p>{}</p>").format(text)
 
 
-def to_html(blocks: list[dict[str, Any]]) -> Markup:
+def to_html(blocks: list[dict[str, Any]], language: str | None = None) -> Markup:
+    """``language``: the one the digest is written in (the setting for Slack messages), marked on it: it
+    may not be the page's, and a screen reader reads an English digest inside a Norwegian page with
+    Norwegian sounds unless told (WCAG 3.1.2)."""
     out: list[Markup] = []
     for block in blocks:
         kind = block.get("type")
@@ -82,4 +85,5 @@ def to_html(blocks: list[dict[str, Any]]) -> Markup:
             out.append(Markup("<hr>"))
         elif kind == "rich_text":
             out.extend(_rich_text(element) for element in block.get("elements", []))
-    return Markup("<div class='digest-preview'>{}</div>").format(Markup("").join(out))
+    lang = Markup(" lang='{}'").format(language) if language else Markup("")
+    return Markup("<div class='digest-preview'{}>{}</div>").format(lang, Markup("").join(out))
