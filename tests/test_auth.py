@@ -908,6 +908,16 @@ def test_next_cannot_send_people_to_another_site(app: Any, client: TestClient, p
     assert_local(again.headers["location"])
 
 
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_each_language_is_named_in_its_own_language_and_marked_so(app: Any, web: Web, language: str) -> None:
+    """ "Norsk (bokmål)" on an English page, or "English" on a Norwegian one, was read by a screen reader
+    with the page's sounds (WCAG 3.1.2): each choice says which language its name is in."""
+    page = web(None).get("/login", headers={"Accept-Language": language}).text
+    assert f'<html lang="{language}">' in page
+    options = dict(re.findall(r'<option value="(\w+)" lang="(\w+)"', page))
+    assert options == {"en": "en", "nb": "nb"}
+
+
 @pytest.mark.parametrize("target", ["//evil.example", "https://evil.example/x"])
 def test_the_language_switch_stays_on_this_site_too(app: Any, web: Web, people: People, target: str) -> None:
     response = web("kari").post("/me/language", data={"language": "nb", "next": target})

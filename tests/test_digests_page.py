@@ -86,7 +86,9 @@ def test_the_preview_is_in_the_slack_language_and_the_page_in_the_readers(
         response = WebUser(app).login("lena").client.get(f"/launches/{launch.slug}/digests/preview")
     assert response.status_code == 200
     assert "If it were sent now" in response.text  # the page: English, the reader's language
-    assert "in the language of Slack messages: Norsk (bokmål)" in response.text, "and it says why the digest is not"
+    assert 'in the language of Slack messages: <span lang="nb">Norsk (bokmål)</span>' in response.text, (
+        "and it says why the digest is not"
+    )
     assert "i denne perioden" in response.text and "siden lansering" in response.text  # what Slack would get
     assert "in this window" not in response.text
     # Marked as Norwegian inside the English page, or a screen reader reads it with English sounds.
