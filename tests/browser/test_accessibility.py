@@ -14,11 +14,11 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
-from app import api_tokens, retention
+from app import api_tokens, digests, retention
 from app.db import Database
 from app.models import Enquiry, Hypothesis, HypothesisStatus, Launch, User
 from tests.browser.conftest import sign_in
-from tests.conftest import People
+from tests.conftest import People, make_settings
 from tests.factories import log, make_launch
 
 SLUG = "access-launch"
@@ -185,6 +185,41 @@ def test_a_320_pixel_screen_gets_the_page_without_scrolling_sideways(page: Page,
     page.wait_for_load_state("load")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 320, f"{path} is {width} px wide"
+
+
+# A table wider than the screen scrolls inside its box: the keyboard scrolls it by focusing the box, or a
+# control inside it (a table of figures has none). Each, and how wide it is against its box.
+SCROLLERS_JS = """els => els.map(el => ({
+  id: el.id || el.closest("section, main").id,
+  overflow: el.scrollWidth - el.clientWidth,
+  reachable: el.tabIndex === 0 || el.querySelector("a[href], button, input, select, summary") !== null,
+  named: el.getAttribute("role") === "region" ? el.getAttribute("aria-labelledby") : null,
+}))"""
+
+
+@pytest.mark.parametrize("path", [PAGE + "/digests", PAGE + "/hypotheses/a?range=launch"])
+def test_a_table_that_scrolls_sideways_on_a_phone_is_scrolled_by_keyboard_too(
+    page: Page, place: Place, path: str
+) -> None:
+    """WCAG 2.1.1: the digests' runs (a missed one has no button) and a fix's before and after scrolled
+    sideways on a phone with nothing inside to focus, so only a finger or a mouse could see their ends."""
+    now = dt.datetime.now(dt.UTC)
+    digests.run_due(place.db, settings=make_settings(place.db.url), now=now, sender=None)
+    with place.db.transaction() as session:
+        [a] = session.exec(
+            select(Hypothesis).where(Hypothesis.launch_id == place.launch.id, Hypothesis.key == "a")
+        ).all()
+        a.status = HypothesisStatus.FIX_SHIPPED
+        a.fix_shipped_at = now - dt.timedelta(hours=1)  # after its enquiries: a "before" to show
+        session.add(a)
+    page.set_viewport_size({"width": 320, "height": 640})
+    sign_in(page, place.people.lead.username, path)
+    tables = page.locator(".table-wrap").evaluate_all(SCROLLERS_JS)
+    scrolling = [t for t in tables if t["overflow"] > 0]
+    assert scrolling, f"nothing on {path} scrolls sideways at 320 px: {tables}"
+    assert [t for t in scrolling if not t["reachable"]] == []
+    for table in scrolling:  # named, as a region the keyboard lands on
+        assert table["named"] and (page.locator(f"#{table['named']}").text_content() or "").strip()
 
 
 # --- 6 and 9. refused forms keep what was typed, and say where -------------------------------------
