@@ -1,6 +1,7 @@
 """What a keyboard, screen-reader or low-vision reader meets, measured in a real Chromium: the focus
 ring's contrast, faded rows, pages that fit 320 pixels, forms that keep what was typed after a
-refusal and say where, and controls whose names tell their rows apart.
+refusal and say where, controls whose names tell their rows apart, and axe-core's WCAG rules over every
+main page.
 """
 
 from __future__ import annotations
@@ -8,17 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
 
 from app import api_tokens, digests, retention
 from app.db import Database
 from app.models import Enquiry, Hypothesis, HypothesisStatus, Launch, User
-from tests.browser.conftest import sign_in
-from tests.conftest import People, make_settings
+from tests.browser.conftest import LiveServer, sign_in
+from tests.conftest import PASSWORD, People, make_settings
 from tests.factories import log, make_launch
 
 SLUG = "access-launch"
@@ -414,3 +416,96 @@ def test_notes_searched_are_kept_in_no_history_cache(page: Page, place: Place) -
     page.go_back()
     expect(page).to_have_url(re.compile(r"q=widget"))
     expect(page.locator("#notes")).to_contain_text("No note in this range holds “widget”.")
+
+
+# --- 10. axe-core's WCAG rules over every main page -------------------------------------------------
+
+# The rules engine most audits use (tests/browser/vendor/README.md says where it came from).
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# What fails the test; axe's "moderate" and "minor" are advice, read in an audit by a person.
+BLOCKING = {"serious", "critical"}
+AXE_RUN = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+  return result.violations.map((v) => ({id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(" "))}));
+}"""
+LANGUAGES = {"en": "en-GB", "nb": "nb-NO"}  # chosen by the browser's Accept-Language (app/i18n.py)
+
+
+def audit(page: Page, language: str, where: str) -> list[str]:
+    """What axe finds serious or critical on the page as it stands, and a lang that is not the one shown."""
+    found: list[dict[str, Any]] = page.evaluate(AXE_RUN, WCAG_21_AA)
+    problems = [
+        f"{where}: {v['id']} ({v['impact']}) at {', '.join(v['targets'][:3])}" for v in found if v["impact"] in BLOCKING
+    ]
+    lang = page.evaluate("document.documentElement.lang")
+    if lang != language:
+        problems.append(f"{where}: <html lang={lang!r}> on a page in {language!r}")
+    return problems
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_axe_finds_nothing_serious_on_any_main_page(
+    browser: Browser, live_server: LiveServer, place: Place, language: str, width: int
+) -> None:
+    """Every page each role meets, in each language, on a desktop and a phone: WCAG 2.1 A and AA as
+    axe-core checks them, the checklist also with the Other box open and a tick's notice shown."""
+    digests.run_due(place.db, settings=make_settings(place.db.url), now=dt.datetime.now(dt.UTC), sender=None)
+    people = place.people
+    pages = {
+        None: ["/login", "/nowhere"],
+        people.lead.username: [
+            "/",
+            PAGE + "?range=launch",
+            PAGE + "/hypotheses/a?range=launch",
+            PAGE + "/edit",
+            PAGE + "/digests",
+            PAGE + "/digests/preview",
+            PAGE + "/other?range=launch",
+            PAGE + "/other/new?range=launch",
+            PAGE + "/other/erase?range=launch",
+            PAGE + "/alerts",
+            "/me",
+            "/nowhere",
+        ],
+        people.agent.username: ["/", PAGE + "/checklist", "/admin/users"],  # the last one: 403
+        people.admin.username: ["/admin/users", "/admin/tokens"],
+    }
+    problems: list[str] = []
+    for username, paths in pages.items():
+        context = browser.new_context(
+            base_url=live_server.url,
+            locale=LANGUAGES[language],
+            viewport={"width": width, "height": 800},
+            service_workers="block",
+        )
+        # Put into every document before its own scripts, by the browser: the app's CSP allows no other way in.
+        context.add_init_script(path=AXE)
+        page = context.new_page()
+        try:
+            if username is not None:
+                page.goto("/login")
+                page.locator("#username").fill(username)
+                page.locator("#password").fill(PASSWORD)
+                page.locator("#password").press("Enter")
+                expect(page.locator("#username")).to_have_count(0)
+            for path in paths:
+                page.goto(path)
+                page.wait_for_load_state("load")
+                problems += audit(page, language, f"{username or 'signed out'} {path}")
+                if path.endswith("/checklist"):
+                    problems += checklist_states(page, language)
+        finally:
+            context.close()
+    assert problems == []
+
+
+def checklist_states(page: Page, language: str) -> list[str]:
+    page.locator("#other-button").click()
+    expect(page.locator("#other-note")).to_be_focused()
+    problems = audit(page, language, "the checklist with the Other box open")
+    page.keyboard.press("Escape")
+    page.locator("button.tick").first.click()
+    expect(page.locator("#toasts .toast")).to_have_count(1)
+    return problems + audit(page, language, "the checklist with a tick's notice")
