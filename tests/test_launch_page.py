@@ -843,7 +843,8 @@ def test_a_draft_launch_in_the_future_says_when_it_starts_and_announces_no_diges
 
 
 def test_a_launch_that_is_over_says_it_ended_and_one_enquiry_is_one(db: Database, people: People, web: Web) -> None:
-    """A closed launch read "Day 21 of 21" for good, and a range of one enquiry "1 enquiries in this range"."""
+    """A closed launch read "Day 21 of 21" for good, its chart "today is counted so far", and a range of
+    one enquiry "1 enquiries in this range"."""
     ended = make_launch(
         db, slug="ended", status=LaunchStatus.CLOSED, starts_on=dt.date(2026, 10, 1), ends_on=dt.date(2026, 10, 21)
     )
@@ -855,8 +856,12 @@ def test_a_launch_that_is_over_says_it_ended_and_one_enquiry_is_one(db: Database
     drill = " ".join(kari.get("/launches/ended/hypotheses/a").text.split())
     assert "1</span> <span>enquiry in this range</span>" in drill
     assert "of the 1 enquiry in this range" in drill
+    # Over, no day is still being counted: the daily chart's caption said "today is counted so far".
+    for shown in (page, drill):
+        assert "The shaded part is the range shown below." in shown and "today is counted so far" not in shown
     with time_machine.travel(dt.datetime(2026, 10, 21, 12, 0, tzinfo=dt.UTC), tick=False):  # its last day
-        assert "Day 21 of 21" in kari.get("/launches/ended").text
+        last_day = kari.get("/launches/ended").text
+        assert "Day 21 of 21" in last_day and "today is counted so far" in last_day
 
 
 def test_chosen_days_next_to_a_dst_change_are_compared_with_as_many_days_before(
