@@ -190,7 +190,7 @@ def _previous_start(
 def compared_with(
     session: Session, launch: Launch, start: dt.datetime, end: dt.datetime, *, since_digest: bool = False
 ) -> tuple[dt.datetime, dt.datetime] | None:
-    """The window a scheduled digest of exactly [start, end) compared itself with (its link opens the
+    """The window a digest of exactly [start, end) compared itself with (its link opens the
     page on that window, which then compares as the digest did), or None when no digest had it.
     ``since_digest``: [start, end) runs from the latest digest to now, compared as the next digest
     (and its preview) will compare it: with the window of the digest at ``start``."""
@@ -199,7 +199,11 @@ def compared_with(
     composed = session.exec(
         select(DigestRun.id)
         .where(
-            *_composed_scheduled(launch),
+            DigestRun.launch_id == launch.id,
+            # One sent by hand too: it compared itself as a scheduled one does, and its link opens the page
+            # on its window (ending when it was sent), which without it was compared with as long a time.
+            col(DigestRun.kind).in_((DigestKind.SCHEDULED, DigestKind.MANUAL)),
+            col(DigestRun.status).in_(COMPOSED),
             DigestRun.window_start == start,
             DigestRun.window_end == end,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -280,3 +281,30 @@ def test_the_next_digest_is_named_until_it_is_composed(db: Database, people: Peo
             launch_page = lena.get(f"/launches/{launch.slug}").text
         assert f"Next: 18 Nov 2026, {expected}." in html.unescape(digests_page)
         assert f"Next digest: 18 Nov 2026, {expected}" in html.unescape(launch_page)
+
+
+def test_the_page_a_digest_sent_by_hand_links_to_compares_as_the_digest_did(
+    db: Database, people: People, slack: FakeSlack, slack_app: Any
+) -> None:
+    """Send now at 11:20 compares 09:00-11:20 with the 09:00 digest's window, 00:00-09:00 ("=": two and
+    two). Its link opened the page compared with the 2 h 20 min before 09:00 (one: "+1"), so the numbers
+    a lead clicked through to disagreed with the digest's."""
+    slack.add_channel("#launch")
+    launch = make_launch(db, slack_channel="#launch", hypotheses=("send",), starts_on=dt.date(2026, 11, 18))
+    oslo = dt.timezone(dt.timedelta(hours=1))
+    for hour in (3, 7, 10, 11):
+        log(db, launch, "send", at=dt.datetime(2026, 11, 18, hour, tzinfo=oslo))
+    settings = make_settings(db.url)
+    nine = dt.datetime(2026, 11, 18, 9, tzinfo=oslo)
+    digests.run_due(db, settings=settings, now=nine + DIGEST_SETTLE, sender=None)
+    with time_machine.travel(dt.datetime(2026, 11, 18, 11, 20, tzinfo=oslo), tick=False):
+        lena = WebUser(slack_app).login("lena")
+        assert lena.post(f"/launches/{launch.slug}/digests/send").status_code == 303
+        [posted] = slack.posts("#launch")
+        totals = posted["blocks"][2]["text"]["text"]
+        assert totals.startswith("*2* in this window (= on the one before)"), totals
+        link_section = posted["blocks"][-1]["text"]["text"]
+        [link] = re.findall(r"<http://testserver(/launches/test-launch\?[^|>]+)\|", link_section)
+        page = html.unescape(lena.get(link.replace("&amp;", "&")).text)
+    before = re.search(r"in the period before</span> <span class=\"muted small period\">([^<]+)<", page)
+    assert before and before.group(1) == "18 Nov 2026, 00:00 – 18 Nov 2026, 09:00", before
