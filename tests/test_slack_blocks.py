@@ -20,6 +20,7 @@ from app.slack.blocks import (
     build_alert,
     escape,
     plain_text,
+    text_length,
     verdict_label,
 )
 from app.slack.preview import to_html
@@ -478,3 +479,44 @@ def test_typed_marks_in_alerts_fixes_and_themes_are_not_formatting() -> None:
     html = str(to_html(blocks))
     assert WORD_JOINER not in html and "<strong>Send</strong>" not in html and "<code>Pay</code>" not in html
     assert "Can&#39;t find the *Send* button in `Pay`" in html
+
+
+def test_every_hypothesis_not_seen_is_named_when_the_message_has_room() -> None:
+    """A quiet night with 10 of 13 hypotheses not seen: each name is a link to the app, and the list
+    was cut at six ("…and 4 more not seen") in a message of a third of Slack's size."""
+    texts = [
+        "BankID login loops back to the start after the update",
+        "Where did my receipts go?",
+        "Payment card no longer shown, wants to add it again",
+        "No push notifications after updating",
+        "Phone too old for the new version, cannot update",
+        "Dislikes the new design or colours, wants the old app back",
+        "New split-the-bill flow is confusing",
+        "Business customer cannot find settlement reports in the new menu",
+        "Worried the redesign means new fees",
+        "Text hard to read in dark mode",
+    ]
+    quiet = [HypothesisLine(f"quiet-{i}", text, 0, 1, 0, expected_per_day=5) for i, text in enumerate(texts)]
+    seen = [HypothesisLine(f"seen-{i}", f"Seen hypothesis number {i}", 3 - i, 2, 3) for i in range(3)]
+    digest = content(
+        url="https://launch-tally.example.com/launches/payapp-5-redesign",
+        window=("2026-12-05T16:00+01:00", "2026-12-06T09:00+01:00"),
+        hypotheses=seen + quiet,
+    )
+    for language in ("en", "nb"):
+        with use_language(language):
+            _, blocks = build(digest)
+        [not_seen] = [t for t in section_texts(blocks) if t.startswith(("*Not seen", "*Ikke sett"))]
+        assert all(escape(text) in not_seen for text in texts), not_seen
+        assert "more not seen" not in not_seen and "til ikke sett" not in not_seen
+        assert len(not_seen) <= 3000
+
+
+def test_not_seen_takes_no_room_the_hypotheses_need() -> None:
+    """25 hypotheses of 290 characters fill the message: not seen keeps its share, and no more."""
+    lines = [HypothesisLine(f"h{i}", f"Hypothesis {i} " + "x" * 280, 60 - i, i % 7, 80, 10) for i in range(60)]
+    zeros = [HypothesisLine(f"z{i}", f"Never seen {i} " + "y" * 100, 0, 0, 0, 5) for i in range(40)]
+    _, blocks = build(content(hypotheses=lines + zeros))
+    assert text_length(blocks) <= MAX_MESSAGE_TEXT
+    [not_seen] = [t for t in section_texts(blocks) if t.startswith("*Not seen")]
+    assert len(not_seen) <= 1500 and "more not seen" in not_seen

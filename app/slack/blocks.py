@@ -420,16 +420,21 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
 
     not_seen = content.not_seen
-    if not_seen:
-        names = [_linked(content, h, 200) + _expects(h) for h in not_seen]
+    not_seen_at: int | None = None  # its place in ``tail``, to give it the room the hypotheses leave
+
+    def pack_not_seen(budget: int) -> SectionBlock:
         [text] = _pack(
             "*" + _("Not seen in this window") + "*",
-            [f"• {n}" for n in names],
+            [f"• {_linked(content, h, 200)}{_expects(h)}" for h in not_seen],
             max_sections=1,
-            budget=MAX_TAIL_SECTION,
+            budget=budget,
             more=lambda n: _("…and {n} more not seen").format(n=format_number(n)),
         )
-        tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
+        return SectionBlock(text=MarkdownTextObject(text=text))
+
+    if not_seen:
+        not_seen_at = len(tail)
+        tail.append(pack_not_seen(MAX_TAIL_SECTION))
 
     other = "*{}* ({}): *{}*{}".format(
         _("Other"),
@@ -480,6 +485,13 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             budget=MAX_MESSAGE_TEXT - text_length(blocks) - text_length(tail),
         )
         blocks.extend(SectionBlock(text=MarkdownTextObject(text=text)) for text in sections)
+    if not_seen_at is not None:
+        # Each name is a link of some 200 characters, so the tail's share cut a quiet morning's list of
+        # ten at six ("…and 4 more not seen"), whatever room the message had: days of *Not seen* are the
+        # news it is there for. It takes what the hypotheses left, up to a whole section.
+        left = MAX_MESSAGE_TEXT - text_length(blocks) - text_length(tail)
+        if left > 0:
+            tail[not_seen_at] = pack_not_seen(min(MAX_SECTION, text_length([tail[not_seen_at]]) + left))
     blocks.extend(tail)
 
     top = (
