@@ -297,7 +297,8 @@ def test_the_page_a_digest_sent_by_hand_links_to_compares_as_the_digest_did(
     settings = make_settings(db.url)
     nine = dt.datetime(2026, 11, 18, 9, tzinfo=oslo)
     digests.run_due(db, settings=settings, now=nine + DIGEST_SETTLE, sender=None)
-    with time_machine.travel(dt.datetime(2026, 11, 18, 11, 20, tzinfo=oslo), tick=False):
+    # Sent when the button was pressed, to the microsecond, which its link carries.
+    with time_machine.travel(dt.datetime(2026, 11, 18, 11, 20, 13, 736928, tzinfo=oslo), tick=False):
         lena = WebUser(slack_app).login("lena")
         assert lena.post(f"/launches/{launch.slug}/digests/send").status_code == 303
         [posted] = slack.posts("#launch")
