@@ -309,3 +309,23 @@ def test_the_page_a_digest_sent_by_hand_links_to_compares_as_the_digest_did(
         page = html.unescape(lena.get(link.replace("&amp;", "&")).text)
     before = re.search(r"in the period before</span> <span class=\"muted small period\">([^<]+)<", page)
     assert before and before.group(1) == "18 Nov 2026, 00:00 – 18 Nov 2026, 09:00", before
+
+
+def test_a_digest_sent_on_a_later_day_than_its_slot_says_which_day(
+    db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
+) -> None:
+    """The 09:00 dry run of 18 November, sent once Slack was set up on the 20th, showed "sent late 10:15":
+    read beside its slot, as sent that morning."""
+    slack.add_channel("#launch")
+    dry_run_at_nine(db)
+    [dry] = [r for r in digests_of(db, launch) if r.status.value == "dry_run"]
+    with time_machine.travel(dt.datetime(2026, 11, 20, 9, 15, tzinfo=dt.UTC), tick=False):
+        lena = WebUser(slack_app).login("lena")
+        assert lena.post(f"/digests/{dry.id}/send").status_code == 303
+        page = html.unescape(lena.get(f"/launches/{launch.slug}/digests").text)
+    assert "20 Nov 2026, 10:15 · C" in page, page
+    # Sent on its own day, the time is enough.
+    with time_machine.travel(dt.datetime(2026, 11, 20, 11, 30, tzinfo=dt.UTC), tick=False):
+        assert lena.post(f"/launches/{launch.slug}/digests/send").status_code == 303
+        page = html.unescape(lena.get(f"/launches/{launch.slug}/digests").text)
+    assert '<span class="small muted">12:30 · C' in page
