@@ -382,7 +382,7 @@ def test_an_alert_in_norwegian() -> None:
     )
     with use_language("nb"):
         text, blocks = build_alert(alert)
-        one, _ = build_alert(AlertContent(**{**alert.__dict__, "count": 1, "normal": 0.0, "theme": True}))
+        one, theme_blocks = build_alert(AlertContent(**{**alert.__dict__, "count": 1, "normal": 0.0, "theme": True}))
     section = blocks[0]["text"]["text"]
     assert section == (
         ":zap: *Toppvarsel:* <https://tally.example/launches/x/hypotheses/bankid|BankID>\n"
@@ -392,6 +392,10 @@ def test_an_alert_in_norwegian() -> None:
     assert text == "Toppvarsel i PayApp &lt;5&gt;: BankID: 12 henvendelser siden tir. 13:00, 3,4× normalt."
     # A theme rises only against earlier notes: a normal of 0 means none had it, as the pages say.
     assert one == "Stigende i «Annet» i PayApp &lt;5&gt;: BankID: 1 henvendelse siden tir. 13:00, nytt: ingen før."
+    # The phrase quoted as Norwegian quotes, not with English marks.
+    assert theme_blocks[0]["text"]["text"].startswith(
+        ":zap: *Stigende i «Annet»:* «<https://tally.example/launches/x/hypotheses/bankid|BankID>»\n"
+    )
 
 
 def test_counts_are_grouped_as_the_digest_language_writes_them() -> None:

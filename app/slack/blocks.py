@@ -646,7 +646,8 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
     what = _("Rising in “other”") if content.theme else _("Spike")
     name = typed(cut(content.name, 500))
     link = f"<{escape(content.url)}|{name}>"
-    subject = f"“{link}”" if content.theme else link
+    # A theme is a phrase from the notes, quoted as the reader's language quotes (Norwegian «…»).
+    subject = _("“{phrase}”").format(phrase=link) if content.theme else link
     ratio = ratio_label(content.count, content.normal, theme=content.theme)
     normal = " (" + _("normal by now: {n}").format(n=_normal_label(content.normal)) + ")" if content.normal > 0 else ""
     blocks: list[Block] = [
