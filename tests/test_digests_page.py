@@ -63,6 +63,9 @@ def test_leads_see_runs_with_status_preview_and_errors(db: Database, people: Peo
     page = web("lena").get(f"/launches/{launch.slug}/digests")
     assert page.status_code == 200
     assert "dry run" in page.text and "missed" in page.text
+    # The missed 09:00 counted nothing: no window "09:00 – 09:00" is shown for it.
+    missed = next(row for row in page.text.split("<tr>") if "status-missed" in row)
+    assert '<td class="small"><span aria-label="none: not composed">–</span></td>' in missed
     assert "Slack is not configured" in page.text
     assert "&lt;script&gt;x&lt;/script&gt; &amp; co" in page.text and "<script>x" not in page.text
     assert "Launch &lt;b&gt;bold&lt;/b&gt;" in page.text
