@@ -206,8 +206,13 @@ def test_the_links_carry_the_range_and_filters(kari: WebUser, digest_at_nine: No
         f'href="{PAGE}/export.csv?range=yesterday&amp;channel=phone&amp;what=daily"',
         f'href="{PAGE}/export.xlsx?range=yesterday&amp;channel=phone&amp;what=enquiries"',
         f'href="{PAGE}/export.xlsx?range=yesterday&amp;channel=phone&amp;what=daily"',
+        # What nobody expected, in the same view (it dropped both, and showed every channel).
+        f'href="{PAGE}/other?range=yesterday&amp;channel=phone"',
     ):
         assert link in html, link
+    # No range chosen: the filters, and the notes page's own default period rather than today's hours.
+    assert f'href="{PAGE}/other?channel=chat"' in kari.get(PAGE + "?channel=chat").text
+    assert f'href="{PAGE}/other"' in kari.get(PAGE).text
     assert 'aria-current="page">Yesterday</a>' in html
     assert "Since the digest at 09:00" in html
     # The live fragment asks for this same view again.
@@ -858,10 +863,10 @@ def test_a_launch_that_is_over_says_it_ended_and_one_enquiry_is_one(db: Database
     assert "of the 1 enquiry in this range" in drill
     # Over, no day is still being counted: the daily chart's caption said "today is counted so far".
     for shown in (page, drill):
-        assert "The shaded part is the range shown below." in shown and "today is counted so far" not in shown
+        assert "The shaded part is the range shown below. " in shown and "today is counted so far" not in shown
     with time_machine.travel(dt.datetime(2026, 10, 21, 12, 0, tzinfo=dt.UTC), tick=False):  # its last day
         last_day = kari.get("/launches/ended").text
-        assert "Day 21 of 21" in last_day and "today is counted so far" in last_day
+        assert "Day 21 of 21" in last_day and "today is counted so far. Dashed lines" in last_day
 
 
 def test_chosen_days_next_to_a_dst_change_are_compared_with_as_many_days_before(
