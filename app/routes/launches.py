@@ -145,7 +145,19 @@ def launch_page(
         return _range_error(request, viewer, session, launch, now, error, "launches/page.html")
     view = dashboard.build(session, launch=launch, selection=selection, now=now, settle=digests.settle(settings))
     template = "launches/_refresh.html" if htmx else "launches/page.html"
-    return render(request, template, viewer=viewer, view=view, error=None, ranges=ranges.RANGES, headers=VARY)
+    # "What nobody expected" on the channels and segments shown, and on the range when one was chosen: its
+    # own default period (since the last digest, at least a day) reads themes better than today's hours.
+    other_query = selection.query() if query.range or query.from_ or query.to else selection.query(range=None)
+    return render(
+        request,
+        template,
+        viewer=viewer,
+        view=view,
+        error=None,
+        ranges=ranges.RANGES,
+        other_query=other_query,
+        headers=VARY,
+    )
 
 
 @router.get("/launches/{slug}/hypotheses/{key}")
