@@ -122,7 +122,10 @@
     };
   }
 
-  // The chosen range, shaded behind the lines: the buckets it touches, half a bucket either side.
+  // The chosen range, shaded behind the lines: the points of the buckets it touches, out to halfway to
+  // the points either side (at the ends, half the bucket's own length). Digest windows differ in length
+  // (the night's is 17 hours, an afternoon's 3): half the first one's either side took in points of
+  // windows outside the range.
   function shadeRange(data) {
     return (u) => {
       if (!data.highlight || !data.x.length) return;
@@ -131,9 +134,13 @@
       if (!touched.length) return;
       const first = touched[0];
       const last = touched[touched.length - 1];
-      const gap = data.x.length > 1 ? (data.x[1] - data.x[0]) / 2 : halfBucket(data);
-      const left = Math.max(u.bbox.left, u.valToPos(data.x[first] - gap, "x", true));
-      const right = Math.min(u.bbox.left + u.bbox.width, u.valToPos(data.x[last] + gap, "x", true));
+      const x = data.x;
+      const ownHalf = (i) => (data.ends[i] > x[i] ? (data.ends[i] - x[i]) / 2 : halfBucket(data));
+      const shadeFrom = first > 0 ? (x[first - 1] + x[first]) / 2 : x[first] - ownHalf(first);
+      const shadeTo = last < x.length - 1 ? (x[last] + x[last + 1]) / 2 : x[last] + ownHalf(last);
+      u.root.dataset.shaded = shadeFrom + " " + shadeTo;  // in the data's seconds, for the tests
+      const left = Math.max(u.bbox.left, u.valToPos(shadeFrom, "x", true));
+      const right = Math.min(u.bbox.left + u.bbox.width, u.valToPos(shadeTo, "x", true));
       if (right <= left) return;
       const ctx = u.ctx;
       ctx.save();

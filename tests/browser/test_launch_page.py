@@ -10,6 +10,7 @@ Screenshots are kept in test-artifacts/ (git-ignored) for a person to look at.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import struct
 import zlib
@@ -313,6 +314,24 @@ def test_on_a_phone_the_latest_window_s_label_fits_in_norwegian(page: Page, boar
         )
         assert room >= half_label, (chart, room, half_label)
     keep(page, "phone-nb-charts")
+    assert problems == []
+
+
+@pytest.mark.parametrize("chosen", ["yesterday", "since-digest"])
+def test_the_shaded_range_takes_in_only_the_windows_it_touches(
+    page: Page, board: Board, problems: list[str], chosen: str
+) -> None:
+    """Half the first digest window either side of the range: that window is the night's, 17 hours, and
+    the band took in the points of the two windows before the range's first."""
+    open_page(page, f"{PAGE}?range={chosen}")
+    for chart in ("chart-day", "chart-slot"):
+        expect(page.locator(f"#{chart} canvas")).to_be_visible()
+        data = json.loads(page.locator(f"#{chart}-data").get_attribute("data-chart") or "{}")
+        start, end = (float(v) for v in (page.locator(f"#{chart} .uplot").get_attribute("data-shaded") or "").split())
+        low, high = data["highlight"]
+        touched = [x for x, until in zip(data["x"], data["ends"], strict=True) if until > low and x < high]
+        shaded = [x for x in data["x"] if start <= x <= end]
+        assert touched and shaded == touched, (chart, chosen, shaded, touched)
     assert problems == []
 
 
