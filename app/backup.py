@@ -191,6 +191,19 @@ def _remove(path: Path) -> None:
         path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
+def _is_live_file(target: Path, database: Path) -> bool:
+    """Whether ``target`` is the database file or one of its -wal, -shm and -journal, by any path: the
+    folder is compared as a file, so a second mount of it (a bind mount, a container's volume seen from
+    the host) is the same folder, which resolving the path alone does not show."""
+    live = database.resolve()
+    if target.name not in {live.name + suffix for suffix in LIVE_FILES}:
+        return False
+    try:
+        return os.path.samefile(target.parent, live.parent)
+    except OSError:  # the target's folder does not exist (yet): not the database's
+        return False
+
+
 def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
     """A consistent copy of the SQLite database at ``url`` in ``target``, taken while the app writes."""
     if not is_sqlite(url):
@@ -201,8 +214,7 @@ def backup_sqlite(url: str, target: Path, *, force: bool = False) -> Copied:
         raise BackupError(f"There is no database at {source_path}: check TALLY_DATABASE_URL.")
     # Its -wal and -shm are the database too: a backup written over the WAL of a running app left it
     # "database disk image is malformed". Checked before "exists", which would suggest --force.
-    live = source_path.resolve()
-    if target.resolve() in {live.with_name(live.name + suffix) for suffix in LIVE_FILES}:
+    if _is_live_file(target, source_path):
         raise BackupError("The backup would overwrite the database itself: choose another path.")
     if target.exists() and not force:
         raise BackupError(f"{target} exists already: choose another name, or add --force to replace it.")
@@ -380,7 +392,12 @@ def restore_sqlite(url: str, source: Path, *, now: dt.datetime, force: bool = Fa
         backup.backup(destination)
         enquiries = _count(destination, "enquiry")
     except sqlite3.OperationalError as exc:
-        # The copy is one transaction of the destination: cut short, it is rolled back.
+        # The copy is one transaction of the destination: cut short, it is rolled back. A file made for
+        # it (none was there, or the damaged one was moved aside) is removed: left empty, `tally
+        # scheduler` took it for a database and made a new one in it.
+        destination.close()
+        if kept is None or damaged is not None:
+            _remove(target)
         if kept is None:
             unchanged = f"Nothing was restored into {target}"
         elif damaged is None:

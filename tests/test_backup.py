@@ -355,6 +355,39 @@ def test_a_backup_never_overwrites_the_databases_own_files(sqlite_url: str, db: 
     assert consistent(path)["enquiries"] == 36
 
 
+@contextlib.contextmanager
+def second_mount(folder: Path, at: Path) -> Iterator[Path]:
+    """``folder`` mounted again at ``at`` (a bind mount, as a container's volume is the host's folder)."""
+    at.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("needs root and mount(8) to bind-mount a folder")
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(at)], capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"bind mounts are not allowed here: {mounted.stderr.strip()}")
+    try:
+        yield at
+    finally:
+        subprocess.run(["umount", str(at)], check=True)
+
+
+def test_a_backup_never_overwrites_the_databases_own_files_through_another_mount(
+    sqlite_url: str, db: Database, tmp_path: Path
+) -> None:
+    """The same folder by another path (a bind mount) was taken for another folder: the backup was
+    written over the live -wal, and every new connection read "file is not a database"."""
+    launch = seed(db, 30)
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    with db.write_connection() as connection:
+        insert_many(connection, enquiries(launch, hypothesis_ids(db, launch), 6, start=30))
+    with second_mount(path.parent, tmp_path / "again") as again:
+        for suffix in ("", "-wal", "-shm"):
+            with pytest.raises(backup.BackupError, match="would overwrite the database itself"):
+                backup.backup_sqlite(sqlite_url, again / (path.name + suffix), force=True)
+        copied = backup.backup_sqlite(sqlite_url, again / "copy.db")  # another file there is a backup
+        assert copied.enquiries == 36
+    assert consistent(path)["enquiries"] == 36
+
+
 def limited(*args: str, env: dict[str, str], size: int) -> subprocess.CompletedProcess[str]:
     """`tally ARGS` where no file may grow past ``size`` bytes: a disk that fills up half-way."""
 
@@ -416,6 +449,20 @@ def test_a_restore_on_a_full_disk_says_so_and_changes_nothing(sqlite_url: str, d
     )
     assert consistent(served)["enquiries"] == 3_000
     assert kept() == [name for name in kept() if name.endswith("Z")] and len(kept()) == 1  # the forced restore's
+
+
+def test_a_restore_onto_a_new_host_stopped_by_a_full_disk_leaves_no_database(
+    sqlite_url: str, db: Database, tmp_path: Path
+) -> None:
+    """It said "Nothing was restored" and left an empty tally.db, which `tally scheduler` (refusing to
+    start without a database) took for one, and made a new, empty database in."""
+    seed(db, 3_000)
+    big = backup.backup_sqlite(sqlite_url, tmp_path / "big.db").path
+    served = tmp_path / "new-host" / "tally.db"
+    env = {"TALLY_DATABASE_URL": f"sqlite:///{served}"}
+    restored = limited("restore", str(big), env=env, size=big.stat().st_size // 2)
+    assert restored.returncode == 1 and f"Nothing was restored into {served}." in restored.stderr, restored.stderr
+    assert sorted(p.name for p in served.parent.iterdir()) == []  # `tally scheduler` refuses to start
 
 
 STOPPED_HALF_WAY = """
