@@ -25,6 +25,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -925,15 +926,23 @@ def _by_hand(session: Session, launch: Launch, now: dt.datetime) -> tuple[dt.dat
     return chain_start(session, launch, end - dt.timedelta(microseconds=1)), end
 
 
-def preview(db: Database, launch: Launch, *, settings: Settings, now: dt.datetime) -> slack_blocks.DigestContent:
+def preview(
+    db: Database, launch: Launch, *, settings: Settings, now: dt.datetime, to_read: bool = False
+) -> slack_blocks.DigestContent:
     """What a digest sent now would say (the window since the last scheduled one). At the very moment
-    of a digest already composed, that digest (not the empty window after it)."""
+    of a digest already composed, that digest (not the empty window after it). ``to_read``: shown to a
+    person, whose links then open pages compared as the preview compares (see below)."""
     _check_started(launch, now)
     with db.session() as session:
         start, end = _by_hand(session, launch, now)
-        return compose(
+        content = compose(
             session, launch, window_start=start, window_end=end, slot_at=end, now=now, base_url=settings.base_url
         )
+        if not to_read or compared_with(session, launch, start, end) is not None:
+            return content  # a digest's own window (at its slot): its link opens that digest's page
+        # No digest has this window, so a page opened on it compares it with as long a time before, not as
+        # the preview did. "Since the digest" is compared as the next digest (and this preview) compare.
+        return replace(content, window=None)
 
 
 def preview_message(
@@ -941,7 +950,7 @@ def preview_message(
 ) -> tuple[str, list[dict[str, Any]]]:
     """``preview`` as Slack would get it (in its language): plain text for a terminal, and the blocks."""
     with i18n.use_language(settings.message_language):
-        content = preview(db, launch, settings=settings, now=now)
+        content = preview(db, launch, settings=settings, now=now, to_read=True)
         return slack_blocks.plain_text(content), slack_blocks.build(content)[1]
 
 

@@ -314,6 +314,28 @@ def test_the_page_a_digest_sent_by_hand_links_to_compares_as_the_digest_did(
     assert before and before.group(1) == "18 Nov 2026, 00:00 – 18 Nov 2026, 09:00", before
 
 
+def test_the_page_a_preview_links_to_compares_as_the_preview_did(
+    db: Database, people: People, slack: FakeSlack, slack_app: Any
+) -> None:
+    """Preview now at 11:20 compares 09:00-11:20 with the 09:00 digest's window, as Send now does. Its
+    link carried that window, which no stored digest has: the page compared it with as long a time
+    before (07:00-09:00 here), and the arrows disagreed with the preview's."""
+    launch = make_launch(db, slack_channel="#launch", hypotheses=("send",), starts_on=dt.date(2026, 11, 18))
+    oslo = dt.timezone(dt.timedelta(hours=1))
+    for hour in (3, 7, 10, 11):
+        log(db, launch, "send", at=dt.datetime(2026, 11, 18, hour, tzinfo=oslo))
+    nine = dt.datetime(2026, 11, 18, 9, tzinfo=oslo)
+    digests.run_due(db, settings=make_settings(db.url), now=nine + DIGEST_SETTLE, sender=None)
+    with time_machine.travel(dt.datetime(2026, 11, 18, 11, 20, 13, 736928, tzinfo=oslo), tick=False):
+        lena = WebUser(slack_app).login("lena")
+        preview = html.unescape(lena.get(f"/launches/{launch.slug}/digests/preview").text)
+        assert "<strong>2</strong> in this window (= on the one before)" in preview
+        [link] = re.findall(r'href="http://testserver(/launches/test-launch\?[^"]+)"', preview)
+        page = html.unescape(lena.get(link).text)
+    before = re.search(r"in the period before</span> <span class=\"muted small period\">([^<]+)<", page)
+    assert before and before.group(1) == "18 Nov 2026, 00:00 – 18 Nov 2026, 09:00", before
+
+
 def test_a_digest_sent_on_a_later_day_than_its_slot_says_which_day(
     db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
 ) -> None:
