@@ -493,7 +493,15 @@ def _store_content(
         db, run, launch, now=now, settings=settings, late=late, late_cause=late_cause, posted_at=posted_at
     )
     window_start, window_end = counted_window(run, launch)  # as the Digests page should show it too
-    return _save(db, run, text=text, blocks=blocks, window_start=window_start, window_end=window_end)
+    return _save(
+        db,
+        run,
+        text=text,
+        blocks=blocks,
+        window_start=window_start,
+        window_end=window_end,
+        language=settings.message_language,
+    )
 
 
 def is_late(run: DigestRun, posted_at: dt.datetime, settings: Settings) -> bool:

@@ -439,6 +439,9 @@ class DigestRun(SQLModel, table=True):
     slack_ts: str | None = Field(default=None, sa_type=sa.String(32))
     text: str = Field(default="", sa_type=sa.Text)
     blocks: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    # The language it was composed in (TALLY_SLACK_LANGUAGE then), marked on it where it is shown: the
+    # setting may change. None for runs stored before it was kept.
+    language: str | None = Field(default=None, sa_type=sa.String(8))
     error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: dt.datetime = _created()
     # A try that failed may be in Slack all the same (a dropped connection, a 5xx), and no look in the

@@ -16,7 +16,7 @@ from sqlmodel import select
 from app import digests
 from app.db import Database
 from app.main import create_app
-from app.models import DigestRun, Launch, User
+from app.models import DigestRun, DigestStatus, Launch, User
 from app.slack.client import sender_from
 from tests.conftest import DIGEST_SETTLE, People, WebUser, make_settings
 from tests.factories import log, make_launch
@@ -109,11 +109,26 @@ def test_a_stored_digest_is_marked_with_the_slack_language(
     digests.run_due(
         db, settings=settings, now=dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC) + DIGEST_SETTLE, sender=None
     )
-    app = create_app(settings, db=db)
+    # Read after the setting went back to English: the digest is still Norwegian (it was marked with the
+    # setting of the moment). One stored before the language was kept is left unmarked.
+    with db.transaction() as session:
+        old = DigestRun(
+            launch_id=launch.id or 0,
+            slot_key="stored-before-0025",
+            slot_at=dt.datetime(2026, 11, 17, 8, 0, tzinfo=dt.UTC),
+            window_start=dt.datetime(2026, 11, 17, 7, 0, tzinfo=dt.UTC),
+            window_end=dt.datetime(2026, 11, 17, 8, 0, tzinfo=dt.UTC),
+            status=DigestStatus.DRY_RUN,
+            text="Old",
+            blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "Old digest"}}],
+        )
+        session.add(old)
+    app = create_app(make_settings(database_url, slack_language="en"), db=db)
     with TestClient(app):
         page = WebUser(app).login("lena").client.get(f"/launches/{launch.slug}/digests")
     assert page.status_code == 200 and '<html lang="en">' in page.text
     assert "<div class='digest-preview' lang='nb'>" in page.text
+    assert "<div class='digest-preview'><p>Old digest</p></div>" in page.text
 
 
 def test_send_now_and_send_a_dry_run_once_slack_is_configured(

@@ -42,8 +42,8 @@ def page(
         viewer=viewer,
         launch=launch,
         runs=runs,
-        # Composed in the language of Slack messages: the setting's now, as no run keeps the one it had.
-        previews={r.id: to_html(r.blocks, settings.message_language) for r in runs},
+        # Marked with the language each was composed in (unmarked when stored before that was kept).
+        previews={r.id: to_html(r.blocks, r.language) for r in runs},
         # Send to Slack on these only answered why not (409): their windows lie outside the dates now.
         outside={r.id for r in runs if digests.outside_dates(r, launch) is not None},
         slack=_slack_mode(settings),
