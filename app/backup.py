@@ -196,11 +196,15 @@ def _is_live_file(target: Path, database: Path) -> bool:
     folder is compared as a file, so a second mount of it (a bind mount, a container's volume seen from
     the host) is the same folder, which resolving the path alone does not show."""
     live = database.resolve()
-    if target.name not in {live.name + suffix for suffix in LIVE_FILES}:
+    # Resolved first: "new/../tally.db-wal" names the database's folder before "new" exists.
+    resolved = target.resolve()
+    if resolved.name not in {live.name + suffix for suffix in LIVE_FILES}:
         return False
+    if resolved.parent == live.parent:
+        return True
     try:
-        return os.path.samefile(target.parent, live.parent)
-    except OSError:  # the target's folder does not exist (yet): not the database's
+        return os.path.samefile(resolved.parent, live.parent)
+    except OSError:  # a folder that does not exist (yet), with no ".." left in it: not the database's
         return False
 
 
@@ -379,6 +383,7 @@ def restore_sqlite(url: str, source: Path, *, now: dt.datetime, force: bool = Fa
                 "`tally scheduler`) first, or add --force if you are sure nothing uses it."
             )
     make_folder_for(target)
+    existed = target.exists()
     try:
         kept, damaged = _keep(target, now)
     except sqlite3.OperationalError as exc:  # a full disk: _keep removed what it began
@@ -396,8 +401,12 @@ def restore_sqlite(url: str, source: Path, *, now: dt.datetime, force: bool = Fa
         # it (none was there, or the damaged one was moved aside) is removed: left empty, `tally
         # scheduler` took it for a database and made a new one in it.
         destination.close()
-        if kept is None or damaged is not None:
+        if damaged is not None or (kept is None and not existed):
             _remove(target)
+        elif kept is None:  # an empty file was there (an operator's, with its owner and mode): left empty
+            os.truncate(target, 0)
+            for suffix in LIVE_FILES[1:]:
+                target.with_name(target.name + suffix).unlink(missing_ok=True)
         if kept is None:
             unchanged = f"Nothing was restored into {target}"
         elif damaged is None:

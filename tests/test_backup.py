@@ -352,6 +352,9 @@ def test_a_backup_never_overwrites_the_databases_own_files(sqlite_url: str, db: 
         for force in (False, True):
             with pytest.raises(backup.BackupError, match="would overwrite the database itself"):
                 backup.backup_sqlite(sqlite_url, path.with_name(path.name + suffix), force=force)
+            # Through a folder not made yet, whose ".." is the database's folder.
+            with pytest.raises(backup.BackupError, match="would overwrite the database itself"):
+                backup.backup_sqlite(sqlite_url, path.parent / "new" / ".." / (path.name + suffix), force=force)
     assert consistent(path)["enquiries"] == 36
 
 
@@ -463,6 +466,13 @@ def test_a_restore_onto_a_new_host_stopped_by_a_full_disk_leaves_no_database(
     restored = limited("restore", str(big), env=env, size=big.stat().st_size // 2)
     assert restored.returncode == 1 and f"Nothing was restored into {served}." in restored.stderr, restored.stderr
     assert sorted(p.name for p in served.parent.iterdir()) == []  # `tally scheduler` refuses to start
+    # An empty file an operator made for it, with its own mode (and owner): left there, as it was.
+    served.touch(mode=0o640)
+    served.chmod(0o640)
+    restored = limited("restore", str(big), env=env, size=big.stat().st_size // 2)
+    assert restored.returncode == 1 and f"Nothing was restored into {served}." in restored.stderr, restored.stderr
+    assert sorted(p.name for p in served.parent.iterdir()) == ["tally.db"]
+    assert served.stat().st_size == 0 and served.stat().st_mode & 0o777 == 0o640
 
 
 STOPPED_HALF_WAY = """
