@@ -792,7 +792,7 @@ def test_the_alert_message_names_its_one_subject_escaped_with_the_rate_and_a_lin
     )
     assert "PayApp &lt;5&gt;" in blocks[1]["elements"][0]["text"]
     assert text == (
-        "Rising in “other” in PayApp &lt;5&gt;: &lt;!channel&gt; widget &amp; co: 14 enquiries since 13:00, "
+        "Rising in “other” in PayApp &lt;5&gt;: “&lt;!channel&gt; widget &amp; co”: 14 enquiries since 13:00, "
         "3.4× normal."
     )
     long_text, long_blocks = slack_blocks.build_alert(

@@ -391,7 +391,7 @@ def test_an_alert_in_norwegian() -> None:
     assert "PayApp &lt;5&gt; · Launch Tally: ett varsel per hypotese eller tema" in blocks[1]["elements"][0]["text"]
     assert text == "Toppvarsel i PayApp &lt;5&gt;: BankID: 12 henvendelser siden tir. 13:00, 3,4× normalt."
     # A theme rises only against earlier notes: a normal of 0 means none had it, as the pages say.
-    assert one == "Stigende i «Annet» i PayApp &lt;5&gt;: BankID: 1 henvendelse siden tir. 13:00, nytt: ingen før."
+    assert one == "Stigende i «Annet» i PayApp &lt;5&gt;: «BankID»: 1 henvendelse siden tir. 13:00, nytt: ingen før."
     # The phrase quoted as Norwegian quotes, not with English marks.
     assert theme_blocks[0]["text"]["text"].startswith(
         ":zap: *Stigende i «Annet»:* «<https://tally.example/launches/x/hypotheses/bankid|BankID>»\n"

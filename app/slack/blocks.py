@@ -422,10 +422,12 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
     not_seen = content.not_seen
     not_seen_at: int | None = None  # its place in ``tail``, to give it the room the hypotheses leave
 
+    not_seen_lines = [f"• {_linked(content, h, 200)}{_expects(h)}" for h in not_seen]
+
     def pack_not_seen(budget: int) -> SectionBlock:
         [text] = _pack(
             "*" + _("Not seen in this window") + "*",
-            [f"• {_linked(content, h, 200)}{_expects(h)}" for h in not_seen],
+            not_seen_lines,
             max_sections=1,
             budget=budget,
             more=lambda n: _("…and {n} more not seen").format(n=format_number(n)),
@@ -673,8 +675,11 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
     since = ngettext("{count} enquiry since {since}", "{count} enquiries since {since}", content.count).format(
         count=format_number(content.count), since=content.since_label
     )
+    plain_name = cut(content.name, 300)
+    if content.theme:  # quoted as in the blocks: a phrase with a colon ran into the sentence
+        plain_name = _("“{phrase}”").format(phrase=plain_name)
     text = _("{what} in {launch}: {name}: {since}, {ratio}.").format(
-        what=what, launch=content.launch_name, name=cut(content.name, 300), since=since, ratio=ratio
+        what=what, launch=content.launch_name, name=plain_name, since=since, ratio=ratio
     )
     if content.counted_label:
         text += f" ({_alert_late_note(content)})"
