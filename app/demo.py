@@ -252,7 +252,7 @@ def backfill_digests(db: Database, launch: Launch, *, settings: Settings, now: d
         run = digests.claim_slot(db, launch, slot_at, now=slot_at)
         if run is not None:
             text, blocks = digests.message(db, run, launch, now=now, settings=settings)
-            digests.mark_dry_run(db, run, text=text, blocks=blocks, at=slot_at)
+            digests.mark_dry_run(db, run, text=text, blocks=blocks, at=slot_at, language=settings.message_language)
 
 
 def welcome(report: DemoReport, *, address: str, database_url: str) -> str:

@@ -596,9 +596,11 @@ def deliver(
 
 
 def mark_dry_run(
-    db: Database, run: DigestRun, *, text: str, blocks: list[dict[str, object]], at: dt.datetime
+    db: Database, run: DigestRun, *, text: str, blocks: list[dict[str, object]], at: dt.datetime, language: str
 ) -> DigestRun:
-    return _save(db, run, text=text, blocks=blocks, status=DigestStatus.DRY_RUN, sent_at=at)
+    """``language``: the one ``text`` and ``blocks`` were composed in (``message`` composes in the
+    setting for Slack messages)."""
+    return _save(db, run, text=text, blocks=blocks, status=DigestStatus.DRY_RUN, sent_at=at, language=language)
 
 
 def _fail(

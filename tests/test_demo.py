@@ -14,7 +14,7 @@ from app import auth, demo, launches
 from app.config import Settings
 from app.db import Database
 from app.insight import themes
-from app.models import LaunchStatus, Role, User
+from app.models import DigestRun, LaunchStatus, Role, User
 from app.tallies import tally
 from tests.processes import free_port, run_tally, started
 
@@ -44,6 +44,9 @@ def test_demo_loads_a_living_launch_once(db: Database, settings: Settings) -> No
     with db.session() as session:
         hypotheses = launches.hypotheses_of(session, launches.get_by_slug(session, first.launch.slug))
         assert all(h.created_at < start for h in hypotheses)
+        # Its digests' history is marked with the language it was composed in, as every stored digest is.
+        languages = set(session.exec(select(DigestRun.language).where(DigestRun.launch_id == launch.id)))
+        assert languages == {settings.message_language}
 
 
 def test_what_nobody_expected_has_a_rising_theme_today(db: Database, settings: Settings) -> None:
