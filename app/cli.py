@@ -700,7 +700,7 @@ def digest_preview(
         "over yet, without the enquiries logged in them meanwhile (a preview sends and records nothing, but "
         "the counts it makes are kept).",
     )
-    text, _ = digests.preview_message(db, launch, settings=config, now=moment)
+    text, _ = digests.preview_message(db, launch, settings=config, now=moment, present=at is None)
     typer.echo(text)
 
 

@@ -956,11 +956,13 @@ def preview(
 
 
 def preview_message(
-    db: Database, launch: Launch, *, settings: Settings, now: dt.datetime
+    db: Database, launch: Launch, *, settings: Settings, now: dt.datetime, present: bool = True
 ) -> tuple[str, list[dict[str, Any]]]:
-    """``preview`` as Slack would get it (in its language): plain text for a terminal, and the blocks."""
+    """``preview`` as Slack would get it (in its language): plain text for a terminal, and the blocks.
+    ``present``: ``now`` is the real time, so links worked out when opened ("since the digest") are this
+    preview's window; a preview of a past moment (``tally digest preview --now``) links to its window."""
     with i18n.use_language(settings.message_language):
-        content = preview(db, launch, settings=settings, now=now, to_read=True)
+        content = preview(db, launch, settings=settings, now=now, to_read=present)
         return slack_blocks.plain_text(content), slack_blocks.build(content)[1]
 
 

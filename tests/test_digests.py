@@ -1134,6 +1134,8 @@ def test_cli_run_due_preview_and_send(db: Database, slack: FakeSlack, launch: La
     assert claimed.replace(tzinfo=claimed.tzinfo or dt.UTC) > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     preview = runner.invoke(cli, ["digest", "preview", launch.slug, "--now", "2026-11-18T14:00:00+01:00"], env=env)
     assert preview.exit_code == 0 and "Test launch · 14:00" in preview.output
+    # A past moment's links open its own window ("since the digest" would be worked out when opened).
+    assert "?from=2026-11-18T09%3A00%2B01%3A00&to=2026-11-18T14%3A00%2B01%3A00" in preview.output, preview.output
     sent = runner.invoke(cli, ["digest", "send", launch.slug], env=env)
     assert sent.exit_code == 0 and "Sent to #launch (2026-11-18 09:00 – 20" in sent.output, sent.output
     assert ", Europe/Oslo)." in sent.output  # the launch's own time, with both ends' dates
