@@ -65,7 +65,8 @@ def test_leads_see_runs_with_status_preview_and_errors(db: Database, people: Peo
     assert "dry run" in page.text and "missed" in page.text
     # The missed 09:00 counted nothing: no window "09:00 – 09:00" is shown for it.
     missed = next(row for row in page.text.split("<tr>") if "status-missed" in row)
-    assert '<td class="small"><span aria-label="none: not composed">–</span></td>' in missed
+    dash = '<span aria-hidden="true">–</span><span class="visually-hidden">none: not composed</span>'
+    assert f'<td class="small">{dash}</td>' in missed
     assert "Slack is not configured" in page.text
     assert "&lt;script&gt;x&lt;/script&gt; &amp; co" in page.text and "<script>x" not in page.text
     assert "Launch &lt;b&gt;bold&lt;/b&gt;" in page.text
