@@ -118,9 +118,7 @@ def chart_spans(
     midnight = launches.local_midnight(first_day, tz)
     # From the digest time before that midnight: the window ending at the first day's first digest began
     # then, and cut at midnight its point counted a few hours of the night, drawn as a quiet window.
-    near = [*schedule.slots_on(launch, first_day - dt.timedelta(days=1)), *schedule.slots_on(launch, first_day)]
-    earlier = [slot for slot in near if slot <= midnight]
-    slot_start = max(start, earlier[-1] if earlier else midnight)
+    slot_start = max(start, schedule.previous_slot(launch, midnight) or midnight)
     return (start, upto), (slot_start, upto)
 
 
