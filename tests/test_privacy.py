@@ -190,6 +190,19 @@ MASKED = [
     case("kunden (Kari Nordmann)", f"kunden ({NAME})", "nb-name-in-brackets"),
     case("kunden «Kari Nordmann»", f"kunden «{NAME}»", "nb-name-in-quotes"),
     case("kunden - Kari Nordmann", f"kunden - {NAME}", "nb-name-after-a-dash"),
+    # A name in the past tense, or of the person the customer calls for: family and estates
+    # (a bank's customer centre hears from the children of someone who died).
+    case("kunden het Åse Kristin Øvrebø-Hansen", f"kunden het {NAME}", "nb-naming-phrase-past-tense"),
+    case("kunden het kari nordmann", f"kunden het {NAME}", "nb-past-tense-lower-case"),
+    case("kunden hette Anna Svensson", f"kunden hette {NAME}", "sv-naming-phrase-past-tense"),
+    case("ringte på vegne av Per Hansen, avdød far", f"ringte på vegne av {NAME}, avdød far", "nb-on-behalf-of"),
+    case("ringer på vägnar av Anna Svensson", f"ringer på vägnar av {NAME}", "sv-on-behalf-of"),
+    case("calling on behalf of John Smith", f"calling on behalf of {NAME}", "en-on-behalf-of"),
+    case("gjelder dødsboet etter Per Hansen", f"gjelder dødsboet etter {NAME}", "nb-estate-of"),
+    case("Min datter Ingrid får ikke betalt", f"Min datter {NAME} får ikke betalt", "nb-daughter"),
+    case("sønnen Ola ringte for faren", f"sønnen {NAME} ringte for faren", "nb-son"),
+    case("datteren heter ingrid", f"datteren heter {NAME}", "nb-daughter-lower-case"),
+    case("min man Erik kan inte logga in", f"min man {NAME} kan inte logga in", "sv-husband"),
     # abbreviated streets, house-number ranges, a post box
     case("bor i Storgt. 5", f"bor i {ADDRESS}", "nb-street-abbreviated-gt-dot"),
     case("Kirkevn. 12", ADDRESS, "nb-street-abbreviated-vn-dot"),
@@ -399,6 +412,9 @@ _TIMESTAMP = next(
 )
 
 SURVIVES = [
+    # family words before what is no one's name
+    pytest.param("moren fikk BankID på nytt, faren Vipps", id="family-then-products"),
+    pytest.param("ringte på vegne av Hansen Bygg AS", id="on-behalf-of-a-company"),
     # amounts
     pytest.param("Beløp kr 1 250, betalt 299,- og 1.500 kroner", id="amounts"),
     pytest.param("lån på kr 42 250 000", id="amount-eight-digits-in-thousands"),

@@ -178,7 +178,8 @@ _CAPITAL = re.compile(rf"[\s:,(«\"'“‘-][{_UPPER}]")
 # Only after a person ("kunden heter", "hun heter"): "knappen heter overfør", "appen heter vipps" are no one.
 _LOWER_NAME_WORD = rf"[{_LOWER}]{{2,}}(?:-[{_LOWER}]{{2,}})*"
 _NAMED_LOWER = re.compile(
-    rf"(?i:\b(?:kunden|kunde|kund|hun|han|hon|jeg|jag|customer)\s(?:heter|hedder|heiter))"
+    rf"(?i:\b(?:kunden|kunde|kund|hun|han|hon|jeg|jag|customer|datteren|sønnen|mannen|kona|moren|faren|dottern"
+    rf"|sonen|maken|frun)\s(?:heter|hedder|heiter|het|hette|hed))"
     rf"\s(?P<name>{_LOWER_NAME_WORD}(?:\s(?:{_PARTICLE}\s){{0,2}}{_LOWER_NAME_WORD}){{0,2}})"
 )
 _PARTICLES = frozenset(_PARTICLE.strip("(?:)").split("|"))
@@ -214,11 +215,21 @@ _NAMING = _phrases(
     namn namn|är namnet|är namnet|mitt|är kundens|namn kundens|namn|är kundnamn kundnamn|är kundnamnet
     kundnamnet|är
     nimi nimi|on nimeni nimeni|on asiakkaan|nimi asiakkaan|nimi|on
-    heter hedder herr fru mr mr. mrs mrs. ms ms. miss
+    heter hedder herr fru mr mr. mrs mrs. ms ms. miss het hette hed
+    datter datteren dattera sønn sønnen mor moren mora far faren mamma pappa kone kona mann mannen
+    ektemann ektemannen samboer samboeren barnet dotter dottern son sonen frun man maken sambo søn
+    konen mand manden daughter mother father wife husband mum mom dad
     """
 )
 # … and words for the customer (two or three capitalised words after them are a name).
-_CUSTOMER = _phrases("the|customer customer the|client client kunden kundens kunde kund asiakas")
+# … and words for the customer, or for someone a caller speaks for (two or three capitalised words
+# after them are a name): a bank's centre hears from the family of someone who died.
+_CUSTOMER = _phrases(
+    """
+    the|customer customer the|client client kunden kundens kunde kund asiakas
+    vegne|av vegne|af vägnar|av behalf|of avdøde deceased dødsboet|etter dödsboet|efter boet|etter estate|of
+    """
+)
 _LONGEST_PHRASE = 4  # words
 _LAST_WORDS = frozenset(phrase.rsplit(" ", 1)[-1] for phrase in _NAMING | _CUSTOMER)
 # Capitalised words that are no one's name here: products, services, pronouns and sentence words,
@@ -289,7 +300,9 @@ def name_spans(text: str) -> Iterator[Span]:
             yield start, end, NAME
             position = end
     folded = text.lower()
-    if "heter" not in folded and "hedder" not in folded and "heiter" not in folded:
+    # A name follows "het", "hette" or "hed" after a space (normalised text has single spaces); the
+    # letters alone are in many words (sikkerhet, beskjed).
+    if not any(verb in folded for verb in ("heter", "hedder", "heiter", " het ", " hette ", " hed ")):
         return  # the pattern tried at every word would cost more than the rest of this
     for lower in _NAMED_LOWER.finditer(text):
         start = lower.start("name")
