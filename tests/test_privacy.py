@@ -13,6 +13,7 @@ from app.errors import Invalid
 from app.privacy import (
     ACCOUNT,
     ADDRESS,
+    BIRTH_DATE,
     CARD,
     EMAIL,
     IBAN,
@@ -203,6 +204,14 @@ MASKED = [
     case("sønnen Ola ringte for faren", f"sønnen {NAME} ringte for faren", "nb-son"),
     case("datteren heter ingrid", f"datteren heter {NAME}", "nb-daughter-lower-case"),
     case("min man Erik kan inte logga in", f"min man {NAME} kan inte logga in", "sv-husband"),
+    # A date said to be a birth; dates of anything else are kept (SURVIVES).
+    case("født 12.03.1985 og kunne ikke logge inn", f"født {BIRTH_DATE} og kunne ikke logge inn", "nb-born-date"),
+    case("kunden er født 12. mars 1985", f"kunden er født {BIRTH_DATE}", "nb-born-month-name"),
+    case("fødselsdato: 01.01.1990", f"fødselsdato: {BIRTH_DATE}", "nb-birth-date-word"),
+    case("f. 12.03.85, fdato 120385", f"f. {BIRTH_DATE}, fdato {BIRTH_DATE}", "nb-born-abbreviated"),
+    case("född 1985-03-12", f"född {BIRTH_DATE}", "sv-born-iso"),
+    case("DOB 12/03/1985", f"DOB {BIRTH_DATE}", "en-date-of-birth"),
+    case("fødselsdato 01.01.1990 personnummer 12345", f"fødselsdato {NATIONAL_ID}", "nb-birth-number-whole"),
     # abbreviated streets, house-number ranges, a post box
     case("bor i Storgt. 5", f"bor i {ADDRESS}", "nb-street-abbreviated-gt-dot"),
     case("Kirkevn. 12", ADDRESS, "nb-street-abbreviated-vn-dot"),
@@ -415,6 +424,7 @@ SURVIVES = [
     # family words before what is no one's name
     pytest.param("moren fikk BankID på nytt, faren Vipps", id="family-then-products"),
     pytest.param("ringte på vegne av Hansen Bygg AS", id="on-behalf-of-a-company"),
+    pytest.param("betalt 12.03.2026, ref. 12.03.85, født i 1985", id="dates-not-said-to-be-a-birth"),
     # amounts
     pytest.param("Beløp kr 1 250, betalt 299,- og 1.500 kroner", id="amounts"),
     pytest.param("lån på kr 42 250 000", id="amount-eight-digits-in-thousands"),

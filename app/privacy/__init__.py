@@ -15,11 +15,14 @@ before the next step reads the text, so a find is never read twice:
 * street addresses with a house number, and a postcode and place after them (people.py);
 * runs of digits: payment cards, Norwegian account numbers, Nordic identity numbers, and phone
   numbers (numbers.py says which shapes and checks decide);
+* dates said to be a birth: "født 12.03.1985", "DOB 1985-03-12" (numbers.py), after the identity
+  numbers, so that a birth number's date goes with its number;
 * names after the phrases that introduce them: "kunden heter", "the customer", "navnet er" …
   (people.py).
 
-What survives: amounts, dates, times, 12-digit timestamps and log times, versions and builds, error
-codes, short order and case numbers, and numbers said to be an order's, a reference's or a build's.
+What survives: amounts, dates (not said to be a birth), times, 12-digit timestamps and log times,
+versions and builds, error codes, short order and case numbers, and numbers said to be an order's, a
+reference's or a build's.
 Whether a date is a birth date depends on the day, so ``scrub`` and ``clean_note`` take ``now``. A
 name or address typed without the usual phrase or shape survives too, which is why the note field
 still tells agents not to type them (docs/guide-agents.md).
@@ -35,12 +38,13 @@ from collections.abc import Callable, Iterable
 
 from app.errors import Invalid
 from app.privacy import numbers, people
-from app.privacy.markers import ACCOUNT, ADDRESS, CARD, EMAIL, IBAN, NAME, NATIONAL_ID, PHONE
+from app.privacy.markers import ACCOUNT, ADDRESS, BIRTH_DATE, CARD, EMAIL, IBAN, NAME, NATIONAL_ID, PHONE
 from app.privacy.normalise import normalise
 
 __all__ = [
     "ACCOUNT",
     "ADDRESS",
+    "BIRTH_DATE",
     "CARD",
     "EMAIL",
     "IBAN",
@@ -87,6 +91,7 @@ def _mask(text: str, now: dt.datetime) -> str:
         text = _replace(text, numbers.hetu_spans(text))
         text = _replace(text, people.address_spans(text))
         text = _replace(text, numbers.number_spans(text, today=today))
+        text = _replace(text, numbers.birth_date_spans(text))
     return _replace(text, people.name_spans(text))
 
 

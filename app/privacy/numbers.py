@@ -74,7 +74,7 @@ from stdnum import iban, luhn
 from stdnum.no import kontonr
 from stdnum.se import personnummer
 
-from app.privacy.markers import ACCOUNT, CARD, IBAN, NATIONAL_ID, PHONE
+from app.privacy.markers import ACCOUNT, BIRTH_DATE, CARD, IBAN, NATIONAL_ID, PHONE
 
 Span = tuple[int, int, str]  # start, end, marker
 
@@ -712,3 +712,34 @@ def number_spans(text: str, *, today: dt.date) -> Iterator[Span]:
         elif _FIVE_DIGITS.fullmatch(written) and (personal := _personal_number_span(text, run, taken, today)):
             taken = personal[1]
             yield personal
+
+
+# ---------------------------------------------------------------------------------------------------
+# Birth dates: a date is kept (when something happened is the note's), unless a word says it is when
+# someone was born ("født 12.03.1985", "DOB 1985-03-12", "född 12 mars 1985"). Read after the
+# numbers above, so that a birth number's date ("fnr 01.01.1990 12345") goes with its number.
+
+_BORN = (
+    r"født|fødd|f\.|fødselsdato|fødselsdag|f\.dato|fdato|f\.d\.|född|födelsedatum|födelsedag|född den|"
+    r"født den|fødd den|born|born on|date of birth|birth date|birthdate|dob|d\.o\.b\.|birthday|"
+    r"syntynyt|syntymäaika|syntymäpäivä"
+)
+_MONTHS = (
+    r"jan|januar|januari|january|feb|februar|februari|february|mar|mars|march|apr|april|mai|maj|may|"
+    r"jun|juni|june|jul|juli|july|aug|august|augusti|sep|sept|september|okt|oct|oktober|october|"
+    r"nov|november|des|dec|desember|december"
+)
+_BIRTH_DATE = re.compile(
+    rf"(?i:(?<![\w.])(?:{_BORN})(?:\s?:)?\s?)"
+    r"(?P<date>\d{1,2}(?P<sep>[./-])\d{1,2}(?P=sep)(?:\d{4}|\d{2})"  # 12.03.1985, 12/3/85
+    r"|\d{4}-\d{1,2}-\d{1,2}"  # 1985-03-12
+    r"|\d{6}|\d{8}"  # 120385, 19850312
+    rf"|\d{{1,2}}\.?\s(?i:{_MONTHS})\.?\s\d{{4}})"  # 12. mars 1985
+    r"(?![\w\[])"
+)
+
+
+def birth_date_spans(text: str) -> Iterator[Span]:
+    """Dates said to be someone's birth."""
+    for match in _BIRTH_DATE.finditer(text):
+        yield match.start("date"), match.end("date"), BIRTH_DATE
