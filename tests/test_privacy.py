@@ -204,6 +204,10 @@ MASKED = [
     case("sønnen Ola ringte for faren", f"sønnen {NAME} ringte for faren", "nb-son"),
     case("datteren heter ingrid", f"datteren heter {NAME}", "nb-daughter-lower-case"),
     case("min man Erik kan inte logga in", f"min man {NAME} kan inte logga in", "sv-husband"),
+    # After a word for a phone, another country's number with its trunk 0 (British, German).
+    case("tlf 07911 123456", f"tlf {PHONE}", "gb-phone-after-tlf"),
+    case("called from 07911 123456", f"called from {PHONE}", "gb-phone-after-called"),
+    case("mobil 0151 23456789", f"mobil {PHONE}", "de-mobile-after-mobil"),
     # A date said to be a birth; dates of anything else are kept (SURVIVES).
     case("født 12.03.1985 og kunne ikke logge inn", f"født {BIRTH_DATE} og kunne ikke logge inn", "nb-born-date"),
     case("kunden er født 12. mars 1985", f"kunden er født {BIRTH_DATE}", "nb-born-month-name"),
@@ -425,6 +429,7 @@ SURVIVES = [
     pytest.param("moren fikk BankID på nytt, faren Vipps", id="family-then-products"),
     pytest.param("ringte på vegne av Hansen Bygg AS", id="on-behalf-of-a-company"),
     pytest.param("betalt 12.03.2026, ref. 12.03.85, født i 1985", id="dates-not-said-to-be-a-birth"),
+    pytest.param("ordre nr 0123456789, ring 0800-1600", id="order-and-opening-hours-after-phone-words"),
     # amounts
     pytest.param("Beløp kr 1 250, betalt 299,- og 1.500 kroner", id="amounts"),
     pytest.param("lån på kr 42 250 000", id="amount-eight-digits-in-thousands"),

@@ -535,10 +535,15 @@ def _is_phone(w: _Window) -> bool:
 
 def _is_trunk_phone(w: _Window) -> bool:
     """070-123 45 67, 040 123 4567, 070/123 45 67; with eight digits, Stockholm's 08-12 34 56 with its
-    area code set off (0800-1600 is opening hours), or any grouping after a word such as "tlf"."""
+    area code set off (0800-1600 is opening hours), or any grouping after a word such as "tlf"; after
+    such a word, 9 to 13 digits from any country."""
     n = len(w.digits)
     if "/" in w.separators[1:]:
         return False
+    if w.named_as_phone and 9 <= n <= 13:
+        # Another country's number as its people write it (07911 123456, 0151 23456789): its shape is
+        # all a note shows, and after a word such as "tlf" that is enough.
+        return True
     if n == 8:
         area_code = w.sizes[0] in (2, 3) and w.separators[:1] in (("-",), ("/",))
         if not (area_code or w.named_as_phone):
