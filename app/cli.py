@@ -862,6 +862,45 @@ def notes_purge(
     )
 
 
+@notes_cli.command("scrub")
+def notes_scrub(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say which enquiries' notes would change; change nothing.")
+    ] = False,
+) -> None:
+    """Scrub the stored notes again with this version's scrubber, after an upgrade that taught it more
+    (the notes stored before it keep what it missed then). Counts stay; stored digests lose their quotes
+    of the old texts."""
+    from app import retention
+
+    db = ready_database(settings())
+    try:
+        scrubbed = retention.scrub_notes(db, actor=actor(), now=dt.datetime.now(dt.UTC), dry_run=dry_run)
+    finally:
+        db.dispose()
+    where = _shown_database(db.url)
+    if not scrubbed.notes:
+        typer.echo(f"Every stored note in {where} is as this version scrubs it: nothing to change.")
+        return
+    by_launch = "; ".join(f"{slug}: {_some_ids(ids)}" for slug, ids in scrubbed.changed.items())
+    count = f"{scrubbed.notes} note{'' if scrubbed.notes == 1 else 's'}"
+    if dry_run:
+        typer.echo(
+            f"{count} in {where} would be scrubbed ({by_launch}). Nothing was changed: run it without --dry-run."
+        )
+        return
+    typer.echo(
+        f"Scrubbed {count} again in {where} ({by_launch}); {scrubbed.digests} stored "
+        f"digest{'' if scrubbed.digests == 1 else 's'} lost their quotes of the old texts."
+    )
+
+
+def _some_ids(ids: list[int], most: int = 10) -> str:
+    """Enquiry ids to look up, not a screenful: the first ``most``."""
+    shown = ", ".join(map(str, ids[:most]))
+    return f"enquiries {shown}" + (f" and {len(ids) - most} more" if len(ids) > most else "")
+
+
 @notes_cli.command("erase")
 def notes_erase(
     ids: Annotated[list[int], typer.Argument(help="Enquiry ids (the API's `id`; the export's `enquiry_id`).")],

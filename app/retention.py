@@ -25,6 +25,12 @@ and pages read the live rows. Messages already posted to Slack are Slack's to ke
 scrubber missed (app/privacy), or a customer's request to be forgotten, need not wait for the cut-off.
 The stored digests of its launch lose the quotes of those notes alone.
 
+``scrub_notes`` scrubs the stored notes again with this version's scrubber, after an upgrade that
+taught it more ("født 12.03.1985" became a ``[birth-date]``): a note stored before it keeps what the
+scrubber of its day missed. A changed note is stored masked, the same way as an erasure: the counts
+version raised, the launch's stored digests losing their quotes of its old text, the audit trail
+recording the enquiry ids.
+
 ``purge_notes`` is the job: a plain function of ``now``, safe to run again (nothing left to erase
 means nothing written) and from several replicas at once (each erasure is a conditional update,
 and only the replica whose update changed rows raises the version). The enquiries to erase are
@@ -205,17 +211,23 @@ def erase_notes(
     event = audit.record(
         session, actor=actor, action="notes.erased", target_type="launch", target_id=launch_id, now=now, enquiries=ids
     )
-    quoted = _quoting({str(row.note) for row in rows})
-    digests = 0
+    digests = _unquote(session, launch_id, {str(row.note) for row in rows})
+    session.flush()
+    return Erased(len(ids), digests, event.id)
+
+
+def _unquote(session: Session, launch_id: int, notes: set[str]) -> int:
+    """Take the quotes of these notes' texts out of the launch's stored digests; how many changed."""
+    quoted = _quoting(notes)
+    changed = 0
     for run_id, blocks in session.execute(
         sa.select(_digest_run.c.id, _digest_run.c.blocks).where(_digest_run.c.launch_id == launch_id)
     ).all():
         kept = without_quotes(blocks, quoted)
         if kept != blocks:
             session.execute(sa.update(_digest_run).where(_digest_run.c.id == run_id).values(blocks=kept))
-            digests += 1
-    session.flush()
-    return Erased(len(ids), digests, event.id)
+            changed += 1
+    return changed
 
 
 def erased_by(session: Session, launch_id: int, event_id: int) -> int | None:
@@ -238,3 +250,72 @@ def _quoting(notes: set[str]) -> Callable[[str], bool]:
         return bool(start) and any(note.startswith(start) for note in notes)
 
     return quotes
+
+
+@dataclass(frozen=True)
+class Scrubbed:
+    changed: dict[str, list[int]]  # launch slug: the ids of its enquiries whose notes the scrubber changes
+    digests: int  # stored digests that lost a quote of an old text (0 with ``dry_run``)
+
+    @property
+    def notes(self) -> int:
+        return sum(len(ids) for ids in self.changed.values())
+
+
+def scrub_notes(db: Database, *, actor: str, now: dt.datetime, dry_run: bool = False) -> Scrubbed:
+    """Scrub every stored note again (each as if written when its enquiry was stored, as it was); store
+    those it changes, a thousand enquiries at a time, unless ``dry_run``. Safe to run again: a note
+    scrubbed by this version is left as it is."""
+    with db.session() as session:
+        launches = session.execute(sa.select(_launch.c.id, _launch.c.slug).order_by(_launch.c.id)).all()
+    changed: dict[str, list[int]] = {}
+    digests = 0
+    for launch_id, slug in launches:
+        after = 0
+        while True:
+            with db.session() as session:
+                rows = session.execute(
+                    sa.select(_enquiry.c.id, _enquiry.c.note, _enquiry.c.created_at)
+                    .where(_enquiry.c.launch_id == launch_id, _enquiry.c.id > after, _enquiry.c.note.is_not(None))
+                    .order_by(_enquiry.c.id)
+                    .limit(CHUNK)
+                ).all()
+            if not rows:
+                break
+            after = int(rows[-1].id)
+            scrubbed = {
+                int(row.id): (str(row.note), new)
+                for row in rows
+                if (new := privacy.clean_note(row.note, now=row.created_at)) != row.note
+            }
+            if not scrubbed:
+                continue
+            if dry_run:
+                changed.setdefault(slug, []).extend(scrubbed)
+                continue
+            with db.transaction() as session:
+                ids, stripped = _store_scrubbed(session, launch_id, scrubbed, actor=actor, now=now)
+            changed.setdefault(slug, []).extend(ids)
+            digests += stripped
+    return Scrubbed(changed, digests)
+
+
+def _store_scrubbed(
+    session: Session, launch_id: int, scrubbed: dict[int, tuple[str, str | None]], *, actor: str, now: dt.datetime
+) -> tuple[list[int], int]:
+    """Store the scrubbed notes whose text is still the one read (a lead may have erased one since)."""
+    ids = []
+    for enquiry_id, (old, new) in scrubbed.items():
+        result = session.execute(
+            sa.update(_enquiry).where(_enquiry.c.id == enquiry_id, _enquiry.c.note == old).values(note=new)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            ids.append(enquiry_id)
+    if not ids:
+        return [], 0
+    # No changed days: the tallies do not read notes; the themes' phrase counts do, by the version.
+    Store.of(session.connection()).bump_counts_version(launch_id, ())
+    audit.record(
+        session, actor=actor, action="notes.scrubbed", target_type="launch", target_id=launch_id, now=now, enquiries=ids
+    )
+    return ids, _unquote(session, launch_id, {scrubbed[i][0] for i in ids})

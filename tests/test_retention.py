@@ -482,3 +482,91 @@ def test_a_note_moved_onto_a_hypothesis_is_erased_by_its_id(
     assert erased.status_code == 303 and stored_notes(db)[moved] is None
     gone = lena.get(f"/launches/{SLUG}/other/erase", params={"range": "launch", "enquiry": moved})
     assert "None of the chosen notes has any text left" in gone.text
+
+
+# Notes stored by a version whose scrubber knew less (as the factory stores them, unscrubbed).
+LEAKED = {
+    "født 12.03.1985, widget gone": "født [birth-date], widget gone",
+    "ringte på vegne av Per Hansen om widget": "ringte på vegne av [name] om widget",
+}
+
+
+def test_stored_notes_are_scrubbed_again_and_every_count_stays(
+    at_now: None,
+    db: Database,
+    launch: Launch,
+    settings: Settings,
+    client: TestClient,
+    token: str,
+    web: Web,
+    people: People,
+) -> None:
+    """A scrubber that learnt more (birth dates, names said on someone's behalf) left the notes stored
+    before it as they were: scrubbing them again stores them masked, everywhere they were kept."""
+    for i, note in enumerate(LEAKED):
+        log(db, launch, at=MONDAY + dt.timedelta(minutes=5 + 10 * i), note=note)
+    runs = digests.run_due(db, settings=settings, now=dt.datetime(2026, 11, 16, 12, 5, tzinfo=dt.UTC), sender=None)
+    [run] = [r for r in runs if r.blocks]
+    assert "ringte på vegne av Per Hansen" in str(run.blocks)
+    leaked = ids_of(db, *LEAKED)
+    kari = web("kari")
+    before = everything_counted(client, token, kari)
+    version = fresh(db, launch).counts_version
+    notes = stored_notes(db)
+
+    dry = retention.scrub_notes(db, actor="cli:ops", now=NOW, dry_run=True)
+
+    assert (dry.changed, dry.digests) == ({SLUG: leaked}, 0)
+    assert stored_notes(db) == notes and fresh(db, launch).counts_version == version
+
+    scrubbed = retention.scrub_notes(db, actor="cli:ops", now=NOW)
+
+    assert (scrubbed.changed, scrubbed.digests) == ({SLUG: leaked}, 1)
+    after = stored_notes(db)
+    assert sorted(after[i] or "" for i in leaked) == sorted(LEAKED.values())
+    assert {i: n for i, n in after.items() if i not in leaked} == {i: n for i, n in notes.items() if i not in leaked}
+    assert everything_counted(client, token, kari) == before
+    assert fresh(db, launch).counts_version == version + 1  # the themes' kept phrase counts are counted again
+    with db.session() as session:
+        stored = session.get(DigestRun, run.id)
+        events = [e for e in session.execute(sa.select(AuditEvent)).scalars() if e.action == "notes.scrubbed"]
+    assert stored is not None and "Per Hansen" not in str(stored.blocks) and OLD_OTHER[0] in str(stored.blocks)
+    assert [(e.actor, e.detail) for e in events] == [("cli:ops", {"enquiries": leaked})]  # ids, never the text
+    again = retention.scrub_notes(db, actor="cli:ops", now=NOW)
+    assert (again.notes, again.digests) == (0, 0) and fresh(db, launch).counts_version == version + 1
+
+
+def test_a_note_erased_while_it_was_scrubbed_stays_erased(at_now: None, db: Database, launch: Launch) -> None:
+    """The notes are read, scrubbed, then stored: one a lead erased in between is not written back."""
+    log(db, launch, at=MONDAY, note="født 12.03.1985")
+    [enquiry_id] = ids_of(db, "født 12.03.1985")
+    with db.transaction() as session:
+        retention.erase_notes(session, launch.id or 0, [enquiry_id], actor="lena", now=NOW)
+    with db.transaction() as session:
+        stored = retention._store_scrubbed(
+            session, launch.id or 0, {enquiry_id: ("født 12.03.1985", "født [birth-date]")}, actor="cli", now=NOW
+        )
+    assert stored == ([], 0) and stored_notes(db)[enquiry_id] is None
+
+
+def test_the_command_scrubs_stored_notes_again(db: Database, launch: Launch, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the command runs against the SQLite file here; the function is tested on both databases above")
+    env = {"TALLY_DATABASE_URL": database_url}
+    for note in LEAKED:
+        log(db, launch, at=NOW - dt.timedelta(hours=1), note=note)
+    leaked = ids_of(db, *LEAKED)
+    dry = tally("notes", "scrub", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout == (
+        f"2 notes in {shown(database_url)} would be scrubbed ({SLUG}: enquiries {leaked[0]}, {leaked[1]}). "
+        "Nothing was changed: run it without --dry-run.\n"
+    )
+    assert set(LEAKED) <= set(stored_notes(db).values())
+    result = tally("notes", "scrub", env=env)
+    assert result.stdout.startswith(f"Scrubbed 2 notes again in {shown(database_url)} ({SLUG}: enquiries"), result
+    assert set(LEAKED.values()) <= set(stored_notes(db).values())
+    again = tally("notes", "scrub", env=env)
+    assert (
+        again.stdout == f"Every stored note in {shown(database_url)} is as this version scrubs it: nothing to change.\n"
+    )
