@@ -208,6 +208,12 @@ MASKED = [
     case("tlf 07911 123456", f"tlf {PHONE}", "gb-phone-after-tlf"),
     case("called from 07911 123456", f"called from {PHONE}", "gb-phone-after-called"),
     case("mobil 0151 23456789", f"mobil {PHONE}", "de-mobile-after-mobil"),
+    # Sign-offs pasted from an e-mail, titles, and the person an agent spoke with.
+    case("Hilsen Kari Nordmann", f"Hilsen {NAME}", "nb-sign-off"),
+    case("mvh Per Hansen", f"mvh {NAME}", "nb-sign-off-abbreviated"),
+    case("Best regards, John Smith", f"Best regards, {NAME}", "en-sign-off"),
+    case("frk. Berg ringte, kunden Hr. Jensen", f"frk. {NAME} ringte, kunden Hr. {NAME}", "nb-titles"),
+    case("snakket med Per Hansen om gebyret", f"snakket med {NAME} om gebyret", "nb-spoke-with"),
     # A date said to be a birth; dates of anything else are kept (SURVIVES).
     case("født 12.03.1985 og kunne ikke logge inn", f"født {BIRTH_DATE} og kunne ikke logge inn", "nb-born-date"),
     case("kunden er født 12. mars 1985", f"kunden er født {BIRTH_DATE}", "nb-born-month-name"),
@@ -428,6 +434,7 @@ SURVIVES = [
     # family words before what is no one's name
     pytest.param("moren fikk BankID på nytt, faren Vipps", id="family-then-products"),
     pytest.param("ringte på vegne av Hansen Bygg AS", id="on-behalf-of-a-company"),
+    pytest.param("Med vennlig hilsen Kundeservice, mvh DNB; snakket med Telenor", id="sign-offs-of-no-one"),
     pytest.param("betalt 12.03.2026, ref. 12.03.85, født i 1985", id="dates-not-said-to-be-a-birth"),
     pytest.param("ordre nr 0123456789, ring 0800-1600", id="order-and-opening-hours-after-phone-words"),
     # amounts

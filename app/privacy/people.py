@@ -215,7 +215,8 @@ _NAMING = _phrases(
     namn namn|är namnet|är namnet|mitt|är kundens|namn kundens|namn|är kundnamn kundnamn|är kundnamnet
     kundnamnet|är
     nimi nimi|on nimeni nimeni|on asiakkaan|nimi asiakkaan|nimi|on
-    heter hedder herr fru mr mr. mrs mrs. ms ms. miss het hette hed
+    heter hedder herr fru mr mr. mrs mrs. ms ms. miss het hette hed hr hr. frk frk. fr.
+    hilsen mvh mvh. vh hälsningar hälsning regards greetings
     datter datteren dattera sønn sønnen mor moren mora far faren mamma pappa kone kona mann mannen
     ektemann ektemannen samboer samboeren barnet dotter dottern son sonen frun man maken sambo søn
     konen mand manden daughter mother father wife husband mum mom dad
@@ -228,6 +229,7 @@ _CUSTOMER = _phrases(
     """
     the|customer customer the|client client kunden kundens kunde kund asiakas
     vegne|av vegne|af vägnar|av behalf|of avdøde deceased dødsboet|etter dödsboet|efter boet|etter estate|of
+    snakket|med snakka|med pratet|med talte|med pratade|med talade|med talte|med spoke|with talked|to
     """
 )
 _LONGEST_PHRASE = 4  # words
