@@ -271,8 +271,8 @@ def _parse_bound(value: str, launch: Launch, *, name: str, is_end: bool) -> dt.d
 # Where a bound written as "any time before" or "after" lies (0001-01-01, 9999-12-31: open-ended ranges, as
 # BI tools and scripts write them): before, or after, every bound of another year, so the order of from and
 # to is still checked; the range is then clipped to the launch like any other.
-_FAR_PAST = dt.datetime.min.replace(tzinfo=dt.UTC)
-_FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
+FAR_PAST = dt.datetime.min.replace(tzinfo=dt.UTC)
+FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def _beyond(launch: Launch, value: str, *, name: str, is_end: bool, early: bool) -> dt.datetime:
@@ -282,7 +282,7 @@ def _beyond(launch: Launch, value: str, *, name: str, is_end: bool, early: bool)
     overlap" for ranges that held all of it."""
     if early == is_end:
         raise out_of_window(launch, f"{name}={value!r}", field=name, params={name: value})
-    return _FAR_PAST if early else _FAR_FUTURE
+    return FAR_PAST if early else FAR_FUTURE
 
 
 # A launch's stored channels and segments, read by seeks on ix_enquiry_dimensions (launch_id, channel, segment, …),

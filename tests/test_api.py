@@ -163,6 +163,37 @@ def test_tally_lists_every_hypothesis_channel_and_segment(client: TestClient, to
     assert later.json()["total"] == 0
 
 
+def test_a_tally_window_left_open_with_a_local_offset_is_clipped_not_refused(
+    client: TestClient, token: str, launch: Any
+) -> None:
+    """A BI tool's open window written with Oslo's offset (year 1 at +01:00, year 9999 at -01:00) lies
+    outside Python's years once in UTC: it was refused as "does not overlap" the launch it holds."""
+    tally = f"/api/v1/launches/{SLUG}/tally"
+    with time_machine.travel(dt.datetime(2026, 11, 18, 9, 30, tzinfo=dt.UTC), tick=False):
+        post(client, token, {"channel": "phone"})
+    for start, end in (
+        ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"),
+        ("0001-01-01T00:00:00+01:00", "2026-11-19T00:00:00Z"),
+        ("2026-11-18T00:00:00Z", "9999-12-31T23:59:59-01:00"),
+    ):
+        response = client.get(tally, params={"start": start, "end": end}, headers=auth(token))
+        assert response.status_code == 200, (start, end, response.text)
+        assert response.json()["total"] == 1
+    launch_start = client.get(
+        tally,
+        params={"start": "0001-01-01T00:00:00+01:00", "end": "9999-12-31T23:59:59-01:00"},
+        headers=auth(token),
+    ).json()["start"]
+    assert launch_start == "2026-11-15T23:00:00Z"  # clipped to the launch's first local midnight
+    # Wholly outside stays refused: a window that ends in year 1, or starts in year 9999.
+    for start, end in (
+        ("0001-01-01T00:00:00+01:00", "0001-01-01T00:30:00+01:00"),
+        ("9999-12-31T23:00:00-01:00", "9999-12-31T23:59:59-01:00"),
+    ):
+        response = client.get(tally, params={"start": start, "end": end}, headers=auth(token))
+        assert response.status_code == 422 and response.json()["error"]["code"] == "range_out_of_window"
+
+
 @pytest.mark.parametrize(
     ("case", "status", "code", "field", "words"),
     [

@@ -148,17 +148,24 @@ RANGE_RULES = (
 )
 
 
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC; one that lies outside Python's years there (year 1 with a positive offset, year
+    9999 with a negative one: an open window as a BI tool writes it in local time) as the first or last
+    moment Python has, which clipping then cuts to the launch. Refused, a window that held the whole
+    launch was told it "does not overlap" it, while /series took the same bounds (ranges._beyond)."""
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return ranges.FAR_PAST if moment.year < 2 else ranges.FAR_FUTURE
+
+
 def _in_window(launch: Launch, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) clipped to the launch, or the 422 that says it lies outside."""
-    try:
-        start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
-    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
-        raise ranges.out_of_window(
-            launch, f"The window {start.isoformat()} to {end.isoformat()}", field="start"
-        ) from None
+    asked = f"The window {start.isoformat()} to {end.isoformat()}"
+    start, end = _utc(start), _utc(end)
     clipped = tallies.clip(launch, start, end)
     if clipped[0] >= clipped[1] and not (start == end and clipped[0] == start):
-        raise ranges.out_of_window(launch, f"The window {start.isoformat()} to {end.isoformat()}", field="start")
+        raise ranges.out_of_window(launch, asked, field="start")
     return clipped
 
 
