@@ -291,6 +291,21 @@ def test_a_digest_already_sent_keeps_its_text(db: Database, setup: Setup) -> Non
 # --- the API -------------------------------------------------------------------------------------
 
 
+def test_a_refused_create_lists_each_problem_by_its_field(client: TestClient, db: Database, setup: Setup) -> None:
+    """As the guide promises every 422 `invalid`: one entry of `problems` per fault. The create's own
+    check answered one entry, named after the first field, holding every fault, each prefixed by its name."""
+    body = {"key": "blank", "text": "   ", "area": "Pay\x00", "owner_team": "Team\x03"}
+    response = client.post(f"/api/v1/launches/{SLUG}/hypotheses", json=body, headers=auth(lead_token(db)))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid", "text")
+    assert [problem["field"] for problem in error["problems"]] == ["text", "area", "owner_team"]
+    for problem in error["problems"]:
+        assert not problem["message"].startswith(f"{problem['field']}:"), problem
+    assert error["problems"][0]["message"] == "is empty: write something here"  # as PATCH tells a blank text
+    assert all(enquiry(db, i).is_other for i in setup.widget)
+
+
 def test_too_many_notes_at_once_get_the_documented_code(client: TestClient, db: Database, setup: Setup) -> None:
     """5,001 ids got "invalid" from the body's own limit; the guide's code is too_many_enquiries."""
     body = {"key": "many", "text": "Many", "from_notes": list(range(1, 5_002))}

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from app import audit, hypothesis_sets, launches
+from app import audit, hypothesis_sets, i18n, launches
 from app.errors import Conflict, Invalid, NotFound
 from app.insight.themes import fold
 from app.models import Enquiry, EnquiryHypothesis, Hypothesis, Launch, Relink, id_of
@@ -87,15 +87,12 @@ def add_hypothesis(
     try:
         hypothesis_sets.HypothesisSpec.model_validate(item)
     except ValidationError as exc:
-        problems = [
-            (".".join(str(p) for p in e["loc"]), str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors()
-        ]
-        if any(e["type"] == "string_pattern_mismatch" for e in exc.errors()):
-            problems = [
-                (name, "use lower-case letters, digits and dashes" if name == "key" else message)
-                for name, message in problems
-            ]
-        raise Invalid("; ".join(f"{name}: {message}" for name, message in problems), field=problems[0][0]) from None
+        # Each fault by its field, as the editor and PATCH tell them: the API's `problems` has one entry per
+        # fault (it had one, holding them all, under the first one's name), the page a line for each.
+        problems = [(".".join(str(p) for p in e["loc"]), i18n.validation_text(e)) for e in exc.errors()]
+        raise Invalid(
+            "; ".join(f"{name}: {message}" for name, message in problems), field=problems[0][0], details=problems
+        ) from None
     launches.lock(session, launch)  # the set as the last edit left it (read, changed, written back)
     # Checked under the lock: a create of the same key committed while this one waited is seen here.
     if any(h.key == key for h in launches.hypotheses_of(session, launch)):
