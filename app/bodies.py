@@ -186,6 +186,7 @@ def not_utf8(raw: bytes) -> Invalid | None:
     return None
 
 
+EMPTY_BODY = "the body is empty: send a JSON object ({…})"  # a call that takes one, sent none
 JSON_TYPE = (b"content-type", b"application/json")
 
 

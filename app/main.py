@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from app import csrf, i18n
-from app.bodies import BodyLimitMiddleware
+from app.bodies import EMPTY_BODY, BodyLimitMiddleware
 from app.config import Settings, load_settings
 from app.db import Database
 from app.deps import Viewer, browser_language, find_viewer, is_htmx
@@ -85,6 +85,9 @@ def _problem(error: Any) -> str:
         return f"the body is not valid JSON ({reason}): send a JSON object"
     if error["type"] in ("model_type", "model_attributes_type", "dict_type") and tuple(error["loc"]) == ("body",):
         return "the body must be a JSON object ({…}), not an array, a string or a number"
+    if error["type"] == "missing" and tuple(error["loc"]) == ("body",):
+        # Said "Field required" with the field "": nothing told the client that the body itself was missing.
+        return EMPTY_BODY
     # A time's own message names it, and an unencoded + in a query (app/instants.py).
     return str(error["msg"]).removeprefix("Value error, ")
 

@@ -326,6 +326,22 @@ def test_a_stranger_with_broken_json_is_asked_for_a_token(client: TestClient, to
         assert response.status_code == 422 and response.json()["error"]["code"] == "invalid"
 
 
+def test_an_empty_body_is_told_it_is_empty(client: TestClient, lead_token: str, launch: Any) -> None:
+    """A call that takes a body, sent none (a client that dropped it, a proxy that ate it), answered
+    "Field required" with the field "": no word of what was missing."""
+    json = {"Content-Type": "application/json"}
+    for method, path in (
+        ("PATCH", f"/api/v1/launches/{SLUG}/hypotheses/send-money"),
+        ("POST", f"/api/v1/launches/{SLUG}/hypotheses"),
+        ("POST", f"/api/v1/launches/{SLUG}/hypotheses/send-money/relinks"),
+        ("POST", f"/api/v1/launches/{SLUG}/enquiries"),  # said so differently: "EOF while parsing a value"
+    ):
+        for headers in (json, {}):
+            response = client.request(method, path, content=b"", headers=auth(lead_token) | headers)
+            [problem] = assert_problems(response, "")
+            assert problem["message"] == "the body is empty: send a JSON object ({…})", (method, path)
+
+
 def test_unknown_api_paths_answer_json(client: TestClient) -> None:
     response = client.get("/api/v1/nothing")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from app import privacy
-from app.bodies import not_utf8
+from app.bodies import EMPTY_BODY, not_utf8
 from app.errors import Invalid
 from app.instants import BodyTime
 
@@ -187,6 +187,8 @@ def parse_body(model: type[Body], raw: bytes) -> Body:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors()
+        if not raw.strip():  # as the other calls tell it (app.main), not as JSON that ends at column 0
+            raise Invalid(EMPTY_BODY) from None
         if any(error["type"] == "json_invalid" for error in errors) and (refused := not_utf8(raw)) is not None:
             raise refused from None
         if raw.startswith(BOM):
