@@ -20,7 +20,7 @@ from app import api_tokens, auth, i18n, ranges
 from app.config import Settings
 from app.csrf import SESSION_COOKIE
 from app.db import Database
-from app.errors import Forbidden, Invalid, Unauthenticated
+from app.errors import Forbidden, Invalid, TallyError, Unauthenticated
 from app.models import ApiToken, Role, TokenRole, User
 from app.recording.credentials import bad_token, bearer_from, trusted_user
 
@@ -199,6 +199,30 @@ def get_lead_token(token: CurrentToken) -> ApiToken:
 
 
 LeadToken = Annotated[ApiToken, Depends(get_lead_token)]
+
+
+def needs_lead_token(route: object) -> bool:
+    """Whether a route takes a ``LeadToken``: its refusal of an integration token comes before what is wrong
+    with the body (app.main's ``refused_stranger``), as every refusal of who is asking does."""
+
+    def takes(dependant: Dependant) -> bool:
+        return dependant.call is get_lead_token or any(takes(inner) for inner in dependant.dependencies)
+
+    dependant = getattr(route, "dependant", None)
+    return isinstance(dependant, Dependant) and takes(dependant)
+
+
+def role_refusal(db: Database, raw: str) -> TallyError | None:
+    """The 401 or 403 the token ``raw`` would get from a ``LeadToken``, or None if it may make the call."""
+    with db.session() as session:
+        token = api_tokens.find_active(session, raw)
+    if token is None:
+        return bad_token()
+    try:
+        get_lead_token(token)
+    except Forbidden as refused:
+        return refused
+    return None
 
 
 def known_query(request: Request, token: CurrentToken) -> None:

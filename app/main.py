@@ -25,7 +25,7 @@ from app import csrf, i18n
 from app.bodies import EMPTY_BODY, BodyLimitMiddleware
 from app.config import Settings, load_settings
 from app.db import Database
-from app.deps import Viewer, browser_language, find_viewer, is_htmx
+from app.deps import Viewer, browser_language, find_viewer, is_htmx, needs_lead_token, role_refusal
 from app.errors import (
     Invalid,
     MethodNotAllowed,
@@ -39,7 +39,7 @@ from app.errors import (
 from app.heads import HeadAsGet
 from app.observability import metrics
 from app.readiness import Readiness
-from app.recording.credentials import TokenCheck
+from app.recording.credentials import TokenCheck, bearer_from
 from app.recording.handlers import batch_recorder, count_committed, hot_handlers
 from app.recording.handlers import router as recording_router
 from app.recording.hot_path import TallyApp
@@ -314,6 +314,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
             await request.app.state.token_check.checked(request)
         except TallyError as refused:
             return await error_response(request, refused)
+        if needs_lead_token(request.scope.get("route")):
+            # So is an integration token's on a call that needs a lead token: told to fix its JSON, it then
+            # heard 403 forbidden_role, which an empty or valid body was told at once.
+            raw = bearer_from(request.headers.get("authorization"))
+            if (not_allowed := await run_in_threadpool(role_refusal, request.app.state.db, raw)) is not None:
+                return await error_response(request, not_allowed)
         return None
 
     @app.exception_handler(RequestValidationError)

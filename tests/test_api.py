@@ -313,17 +313,26 @@ def test_reading_needs_a_token_too(client: TestClient, launch: Any) -> None:
         assert response.status_code == 401 and response.json()["error"]["code"] == "missing_token"
 
 
-def test_a_stranger_with_broken_json_is_asked_for_a_token(client: TestClient, token: str, launch: Any) -> None:
+def test_a_stranger_with_broken_json_is_asked_for_a_token(
+    client: TestClient, token: str, lead_token: str, launch: Any
+) -> None:
     path = f"/api/v1/launches/{SLUG}/hypotheses/login-failed"
     json = {"Content-Type": "application/json"}
-    for body in (b"{bad", b"[" * 100_000):  # the second is deeper than the parser goes
+    for body in (b"{bad", b"[" * 100_000, b'{"text": "bl\xe5"}'):  # too deep for the parser; not UTF-8
         for headers, code in (({}, "missing_token"), ({"Authorization": "Bearer nope"}, "bad_token")):
             response = client.patch(path, content=body, headers=json | headers)
             assert response.status_code == 401 and response.json()["error"]["code"] == code, response.text
             assert response.headers["WWW-Authenticate"] == "Bearer"
-        # With a token the JSON is what is wrong, and is said so.
+        # An integration token is told the call needs a lead token, as an empty or a valid body is: told to
+        # fix its JSON first, it heard 403 only once it had.
         response = client.patch(path, content=body, headers=json | auth(token))
+        assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden_role", response.text
+        # With a token that may make the call, the JSON is what is wrong, and is said so.
+        response = client.patch(path, content=body, headers=json | auth(lead_token))
         assert response.status_code == 422 and response.json()["error"]["code"] == "invalid"
+    # A call any token may make still hears about its JSON.
+    response = client.post(f"/api/v1/launches/{SLUG}/enquiries", content=b"{bad", headers=json | auth(token))
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid"
 
 
 def test_an_empty_body_is_told_it_is_empty(client: TestClient, lead_token: str, launch: Any) -> None:
