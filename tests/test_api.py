@@ -511,6 +511,25 @@ def test_the_idempotency_key_header_makes_a_retry_a_replay(
     ).items()
 
 
+def test_a_reused_header_key_is_named_as_it_was_sent(client: TestClient, token: str, launch: Any) -> None:
+    """A header value that is no key as the body's is kept as a digest of itself; the 409 for its reuse named
+    that digest ('h:f3ce…'), which the client never sent and could not find in its logs."""
+    path = f"/api/v1/launches/{SLUG}/enquiries"
+    for sent in ("{6F9619FF-8B86-D011-B42D-00C04FC964FF}", '"q3Zx9+Yb/Lw7mQ=="', "call-779"):
+        headers = auth(token) | {"Idempotency-Key": sent}
+        assert client.post(path, json={"channel": "phone"}, headers=headers).status_code == 201
+        reused = client.post(path, json={"channel": "chat"}, headers=headers)
+        error = reused.json()["error"]
+        assert reused.status_code == 409 and error["code"] == "idempotency_key_reused", reused.text
+        assert f"Idempotency-Key header {sent.strip(chr(34))!r} was used before" in error["message"], error
+        assert "'h:" not in error["message"], error
+    # A body's key is named as before.
+    body = {"channel": "phone", "idempotency_key": "call-780"}
+    assert post(client, token, body).status_code == 201
+    message = post(client, token, {**body, "channel": "chat"}).json()["error"]["message"]
+    assert message.startswith("Idempotency key 'call-780' was used before"), message
+
+
 def test_a_retry_that_adds_a_note_is_another_enquiry_unless_the_note_was_erased(
     client: TestClient, token: str, lead_token: str, launch: Any, db: Database
 ) -> None:

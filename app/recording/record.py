@@ -436,7 +436,7 @@ def _answer_repeats(
             store, item.launch_id, enquiry_id, first, request, item.created_at
         ):
             results[position] = Conflict(
-                f"Idempotency key {request.idempotency_key!r} was used before for a different enquiry, logged at "
+                f"{_key_named(request)} was used before for a different enquiry, logged at "
                 f"{first.created_at.isoformat()}: {'; '.join(differences)}. Nothing was recorded: use a new key for "
                 "a new enquiry, or send exactly the same body to retry.",
                 field="idempotency_key",
@@ -451,6 +451,15 @@ def _answer_repeats(
             store, launch_id, enquiry_id, first, request, _created_at(request)
         ):
             results[position] = Logged(enquiry_id, False, request.slug, first.hypothesis_keys, first.created_at)
+
+
+def _key_named(request: EnquiryRequest) -> str:
+    """The request's idempotency key as the client sent it: in the body, or as the ``Idempotency-Key`` header
+    (a value that is no key is kept as a digest of itself, which it never sent)."""
+    if request.key_header is None:
+        return f"Idempotency key {request.idempotency_key!r}"
+    shown = request.key_header if len(request.key_header) <= 100 else request.key_header[:100] + "…"
+    return f"Idempotency-Key header {shown!r}"
 
 
 def scoped_key(key: str, *, token_id: int | None, agent_id: int | None) -> str:

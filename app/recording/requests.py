@@ -53,6 +53,9 @@ class EnquiryRequest:
     note: str | None = None  # already scrubbed (privacy.clean_note)
     idempotency_key: str | None = None
     occurred_at: dt.datetime | None = None  # a backfill (API only): when it happened, if not now
+    # The key as an ``Idempotency-Key`` header sent it (unquoted), when it came from there: a refusal names
+    # it so, not by the digest a value that is no key became (``keyed``), which the client never sent.
+    key_header: str | None = None
 
 
 class EnquiryIn(BaseModel):
@@ -166,6 +169,7 @@ def keyed(request: EnquiryRequest, header: str) -> EnquiryRequest:
     key = (header[1:-1] if len(header) >= 2 and header[0] == header[-1] == '"' else header).strip()
     if not key:
         return request
+    request.key_header = key
     if not _IDEMPOTENCY_KEY.fullmatch(key):
         key = "h:" + hashlib.sha256(key.encode("latin-1")).hexdigest()[:62]
     request.idempotency_key = key
