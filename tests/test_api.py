@@ -52,6 +52,26 @@ def test_lists_live_launches_with_their_keys(client: TestClient, token: str, lau
     assert item["segments"] == ["private", "business"]
 
 
+def test_the_list_gives_each_hypothesis_s_version_for_a_safe_change(
+    client: TestClient, token: str, lead_token: str, launch: Any
+) -> None:
+    """PATCH takes the `version` a change was made from and refuses a stale one (409 stale_version), but no
+    call read it: a script could learn it only from a PATCH already made or a 409, so a read-then-change
+    could not be made safe."""
+    [listed] = client.get("/api/v1/launches", headers=auth(token)).json()
+    versions = {h["key"]: h["version"] for h in listed["hypotheses"]}
+    path = f"/api/v1/launches/{SLUG}/hypotheses/send-money"
+    changed = client.patch(
+        path, json={"status": "confirmed", "version": versions["send-money"]}, headers=auth(lead_token)
+    )
+    assert changed.status_code == 200, changed.text
+    [listed] = client.get("/api/v1/launches", headers=auth(token)).json()
+    now_at = next(h["version"] for h in listed["hypotheses"] if h["key"] == "send-money")
+    assert now_at == changed.json()["version"] == versions["send-money"] + 1
+    stale = client.patch(path, json={"status": "open", "version": versions["send-money"]}, headers=auth(lead_token))
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_version"
+
+
 def test_logs_an_enquiry_and_a_repeat_key_returns_the_same_one(
     client: TestClient, token: str, launch: Any, db: Database
 ) -> None:

@@ -41,6 +41,11 @@ class HypothesisOut(BaseModel):
     text: str
     area: str
     status: HypothesisStatus
+    # Only PATCH's answer and its 409 carried it: a script that reads, then changes, could not send it back.
+    version: int = Field(
+        description="Send it with a change (PATCH …/hypotheses/{key}): one changed meanwhile is refused with 409 "
+        "`stale_version` instead of overwritten."
+    )
 
 
 class LaunchOut(BaseModel):
@@ -86,7 +91,7 @@ def list_launches(token: CurrentToken, session: SessionDep) -> list[LaunchOut]:
             channels=launch.channels,
             segments=launch.segments,
             hypotheses=[
-                HypothesisOut(key=h.key, text=h.text, area=h.area, status=h.status)
+                HypothesisOut(key=h.key, text=h.text, area=h.area, status=h.status, version=h.version)
                 for h in launches.hypotheses_of(session, launch, include_retired=False)
             ],
         )
