@@ -454,8 +454,12 @@ def select(
         what = f"range={name} (at {now.astimezone(tz):%Y-%m-%d %H:%M})"
     clipped_start, clipped_end = max(start, window_start), min(end, window_end)
     if clipped_end <= clipped_start and not (name != CUSTOM and start == end == clipped_start):
+        # Named by what was asked: a range= (today, once the launch is over) was told its `from` was at fault.
         raise out_of_window(
-            launch, what, params={"range": name} if name != CUSTOM else {"from": from_text or "", "to": to_text or ""}
+            launch,
+            what,
+            field="range" if name != CUSTOM else "from",
+            params={"range": name} if name != CUSTOM else {"from": from_text or "", "to": to_text or ""},
         )
     return Selection(
         launch=launch,

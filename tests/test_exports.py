@@ -374,6 +374,17 @@ def test_bad_parameters_are_named(
     assert response.json()["error"]["field"] == field
 
 
+def test_a_named_range_outside_the_launch_names_the_range(client: TestClient, token: str, launch: Launch) -> None:
+    """range=today after the launch ended was refused with the field `from`, which the call did not send:
+    a client that reads `field` to show the fault looked for a parameter it never gave."""
+    with time_machine.travel(dt.datetime(2026, 12, 20, 10, 0, tzinfo=dt.UTC), tick=False):
+        for named in ("today", "yesterday", "7d"):
+            response = export(client, token, f"range={named}")
+            assert response.status_code == 422, response.text
+            error = response.json()["error"]
+            assert (error["code"], error["field"]) == ("range_out_of_window", "range"), error
+
+
 def test_without_format_and_what_the_api_sends_the_enquiries_as_csv(
     client: TestClient, token: str, launch: Launch
 ) -> None:
