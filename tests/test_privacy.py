@@ -214,6 +214,15 @@ MASKED = [
     case("Best regards, John Smith", f"Best regards, {NAME}", "en-sign-off"),
     case("frk. Berg ringte, kunden Hr. Jensen", f"frk. {NAME} ringte, kunden Hr. {NAME}", "nb-titles"),
     case("snakket med Per Hansen om gebyret", f"snakket med {NAME} om gebyret", "nb-spoke-with"),
+    # With no phrase before it, a common given name and a surname.
+    case(
+        "Ola Nordmann lurer på hvorfor kortet er sperret",
+        f"{NAME} lurer på hvorfor kortet er sperret",
+        "nb-given-name-first",
+    ),
+    case("Mette Hansen ringte igjen om BankID", f"{NAME} ringte igjen om BankID", "da-given-name-first"),
+    case("Per Hansen og Kari Nordmann deler konto", f"{NAME} og {NAME} deler konto", "nb-two-given-names"),
+    case("sa at Per-Ole Hansen hadde tilgang", f"sa at {NAME} hadde tilgang", "nb-hyphenated-given-name"),
     # A date said to be a birth; dates of anything else are kept (SURVIVES).
     case("født 12.03.1985 og kunne ikke logge inn", f"født {BIRTH_DATE} og kunne ikke logge inn", "nb-born-date"),
     case("kunden er født 12. mars 1985", f"kunden er født {BIRTH_DATE}", "nb-born-month-name"),
@@ -434,6 +443,9 @@ SURVIVES = [
     # family words before what is no one's name
     pytest.param("moren fikk BankID på nytt, faren Vipps", id="family-then-products"),
     pytest.param("ringte på vegne av Hansen Bygg AS", id="on-behalf-of-a-company"),
+    pytest.param("Per måned koster det 10 kr", id="given-name-that-is-a-word"),
+    pytest.param("Finn Vipps i appen, Tor Browser, Emma Bank app", id="given-name-then-a-product"),
+    pytest.param("Siri Shortcuts virker ikke; Per Hansen AS fakturerte", id="given-name-of-a-product-or-company"),
     pytest.param("Med vennlig hilsen Kundeservice, mvh DNB; snakket med Telenor", id="sign-offs-of-no-one"),
     pytest.param("betalt 12.03.2026, ref. 12.03.85, født i 1985", id="dates-not-said-to-be-a-birth"),
     pytest.param("ordre nr 0123456789, ring 0800-1600", id="order-and-opening-hours-after-phone-words"),

@@ -2,7 +2,8 @@
 introduce them, and street addresses.
 
 Names and addresses have no check digit; what is masked is what follows the usual phrases
-("kunden heter", "the customer", "navnet er", "asiakas" …) or has a street's shape ("Storgata 5",
+("kunden heter", "the customer", "navnet er", "asiakas" …), a common given name with a surname
+("Ola Nordmann lurer på …", given_names.py), or has a street's shape ("Storgata 5",
 "Hämeenkatu 5 B 12", "12 Baker Street"). A name typed any other way survives, which is why agents are still told not
 to type names (docs/guide-agents.md).
 """
@@ -13,6 +14,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 
+from app.privacy.given_names import GIVEN_NAMES
 from app.privacy.markers import ADDRESS, EMAIL, NAME
 from app.privacy.markers import ALL as ALL_MARKERS
 
@@ -240,7 +242,7 @@ _NOT_NAMES = frozenset(
     _words(
         """
     bankid vipps mobilepay swish mastercard visa maestro amex american express apple google pay android
-    iphone ipad samsung huawei windows mac chrome safari firefox edge app appen appens store play nav altinn
+    iphone ipad samsung huawei windows mac chrome safari firefox edge browser app appen appens store play nav altinn
     dnb nordea sparebank handelsbanken seb swedbank danske bank banken telenor telia ice support service
     kundeservice kundesenter chat facebook messenger sms email e-post ok okay min mitt mine my side sida
     konto kontoen profil face touch id pin kode passord password login logg
@@ -287,18 +289,34 @@ def _phrase_before(text: str, position: int) -> int:
     return 0
 
 
+_GIVEN_NAME_THEN_MORE = 2  # name words: a given name alone is as often a word ("Per måned", "Liv og helse")
+_GIVEN_NAME = re.compile(rf"[{_UPPER}][{_LOWER}]+")
+
+
+def _given_name_at(text: str, start: int) -> bool:
+    word = _GIVEN_NAME.match(text, start)
+    return word is not None and word.group().casefold() in GIVEN_NAMES
+
+
 def name_spans(text: str) -> Iterator[Span]:
     """Names after the phrases that introduce them. Found from their capital letters, which are
     few in a note, then the words before them are looked up: a pattern of all the phrases,
     tried at every word, cost 25 µs a note."""
     position = 0
-    for capital in _CAPITAL.finditer(text):
-        start = capital.start() + 1
-        if start < position or not (least := _phrase_before(text, start)):
+    starts = (capital.start() + 1 for capital in _CAPITAL.finditer(text))
+    for start in itertools.chain([0] if text[:1].isupper() else [], starts):
+        if start < position:
+            continue
+        least = _phrase_before(text, start)
+        # After no phrase, a common given name and a surname: "Ola Nordmann lurer på …". Both words a
+        # name's: "Finn Vipps i appen", "Tor Browser" are not one.
+        given = not least and _given_name_at(text, start)
+        if not (least or given):
             continue
         if not (name := _NAME.match(text, start)):
             continue
-        if end := _name_end(name, least):
+        end = _name_end(name, least or _GIVEN_NAME_THEN_MORE)
+        if end and (not given or len(text[start:end].split()) >= _GIVEN_NAME_THEN_MORE):
             yield start, end, NAME
             position = end
     folded = text.lower()
