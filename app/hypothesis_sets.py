@@ -1425,6 +1425,13 @@ def update_hypothesis(
     current = {h.key: h for h in hypotheses_of(session, launch)}.get(key)
     if current is None:
         raise NotFound(f"Launch {launch.slug!r} has no hypothesis {key!r}.", code="unknown_hypothesis")
+    if expected_version is not None and expected_version > current.version:
+        # Not someone else's change: a version no one has saved (made up, or another hypothesis's).
+        raise Invalid(
+            f"Hypothesis {key!r} has never been at version {expected_version}: it is at version {current.version}. "
+            "Send the version you read it at (GET /api/v1/launches gives each hypothesis's).",
+            field="version",
+        )
     if expected_version is not None and expected_version != current.version:
         raise StaleVersion(
             f"Hypothesis {key!r} was changed by someone else since version {expected_version}: it is at version "

@@ -70,6 +70,14 @@ def test_the_list_gives_each_hypothesis_s_version_for_a_safe_change(
     assert now_at == changed.json()["version"] == versions["send-money"] + 1
     stale = client.patch(path, json={"status": "open", "version": versions["send-money"]}, headers=auth(lead_token))
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_version"
+    # A version no one saved is not someone else's change: it was called stale "since version 99999".
+    ahead = client.patch(path, json={"status": "open", "version": 99999}, headers=auth(lead_token))
+    assert ahead.status_code == 422, ahead.text
+    error = ahead.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid", "version")
+    assert error["message"].startswith(
+        f"Hypothesis 'send-money' has never been at version 99999: it is at version {now_at}."
+    )
 
 
 def test_logs_an_enquiry_and_a_repeat_key_returns_the_same_one(
