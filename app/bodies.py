@@ -60,10 +60,13 @@ class TooLarge(TallyError):
     default_code = "body_too_large"
 
 
+def size(limit: int) -> str:
+    """A limit as the docs and the OpenAPI document give it: 16 KB, 1 MB (not "1024 KB")."""
+    return f"{limit // (1024 * 1024)} MB" if limit % (1024 * 1024) == 0 else f"{limit // 1024} KB"
+
+
 def too_large(limit: int) -> TooLarge:
-    return TooLarge(
-        f"The request body is over {limit // 1024} KB, more than this address ever needs: nothing was read."
-    )
+    return TooLarge(f"The request body is over {size(limit)}, more than this address ever needs: nothing was read.")
 
 
 def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -153,8 +156,8 @@ class BodyLimitMiddleware:
 async def _refuse(scope: Scope, send: Send, limit: int) -> None:
     body = (
         b'{"error": {"code": "body_too_large", "message": "The request body is over '
-        + str(limit // 1024).encode()
-        + b' KB: nothing was read."}}'
+        + size(limit).encode()
+        + b': nothing was read."}}'
     )
     await send(
         {

@@ -62,6 +62,23 @@ def test_a_declared_large_body_is_refused_unread(client: TestClient, token: str,
     assert response.status_code == 413 and response.json()["error"]["code"] == "body_too_large"
 
 
+def test_the_limit_is_told_as_the_docs_give_it(client: TestClient, token: str, launch: Any) -> None:
+    """The docs and the OpenAPI document say 1 MB; the answer said "over 1024 KB"."""
+    hypotheses = client.post(
+        f"/api/v1/launches/{launch.slug}/hypotheses",
+        content=b"{}" + b" " * (1024 * 1024 + 1),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert hypotheses.status_code == 413, hypotheses.text
+    assert hypotheses.json()["error"]["message"] == "The request body is over 1 MB: nothing was read."
+    enquiry = client.post(
+        URL,
+        content=b"{}" + b" " * (17 * 1024),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert enquiry.json()["error"]["message"].startswith("The request body is over 16 KB")
+
+
 def test_a_chunked_large_body_is_cut_off(client: TestClient, token: str, launch: Any) -> None:
     response = client.post(URL, content=chunks(200 * 1024), headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 413
