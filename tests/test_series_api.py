@@ -546,3 +546,24 @@ def test_a_launch_set_up_after_it_began_counts_its_hypotheses_from_its_start(
         {"a": 0, "b": 0},
         {"a": 0, "b": 1},
     ]
+
+
+def test_a_series_too_large_to_send_is_refused_saying_how_to_ask_for_less(
+    client: TestClient, token: str, launch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A year-long launch of 500 hypotheses by the hour was a 40 MB answer: the cap is on buckets times
+    hypotheses (here lowered to 100: 25 buckets of two hypotheses, the total and "other")."""
+    from app.routes import api
+
+    monkeypatch.setattr(api, "MAX_SERIES_COUNTS", 100)
+    day = series(client, token, bucket="hour", **{"from": "2026-10-25", "to": "2026-10-25"})
+    assert len(day["buckets"]) == 25
+    whole = client.get(f"/api/v1/launches/{SLUG}/series", params={"bucket": "hour"}, headers=auth(token))
+    assert whole.status_code == 422, whole.text
+    error = whole.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_range", "bucket")
+    assert error["message"] == (
+        "bucket=hour over this range gives 73 buckets of 2 hypotheses; at most 25 buckets are sent at once: "
+        "ask for a shorter range (from and to) or a longer bucket."
+    )
+    assert len(series(client, token, bucket="day")["buckets"]) == 3
