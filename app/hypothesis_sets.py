@@ -102,6 +102,13 @@ def _shown(value: str) -> str:
     return value
 
 
+def _or_empty(schema: dict[str, Any]) -> None:
+    """A text field that may be written with nothing after it (`area:`), read as none, as ''. Said so in
+    the schema too: an editor checking the file against it (yaml-language-server) marked as wrong what
+    `tally hypotheses validate`, the import and hypotheses/README.md take."""
+    schema["type"] = ["string", "null"]
+
+
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")]
 ShortName = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, - and _")]
 
@@ -143,8 +150,12 @@ class HypothesisSpec(BaseModel):
 
     key: Slug = Field(description="Stable key within the launch; enquiries are counted against it.")
     text: str = Field(min_length=1, max_length=500, description="What the customer says, as an agent hears it.")
-    area: str = Field(default="", max_length=100, description="Part of the product, e.g. Payments.")
-    owner_team: str = Field(default="", max_length=100, description="Team that owns a fix.")
+    area: str = Field(
+        default="", max_length=100, description="Part of the product, e.g. Payments.", json_schema_extra=_or_empty
+    )
+    owner_team: str = Field(
+        default="", max_length=100, description="Team that owns a fix.", json_schema_extra=_or_empty
+    )
     expected_per_day: Annotated[int, Field(ge=0, le=MAX_EXPECTED_PER_DAY), _number("20")] | None = Field(
         default=None, description="Enquiries per day the team expects."
     )
@@ -256,7 +267,7 @@ class LaunchFile(BaseModel):
 
     slug: Slug = Field(description="Identifies the launch in URLs, the API and on re-import.")
     name: str = Field(min_length=1, max_length=200)
-    product_area: str = Field(default="", max_length=200)
+    product_area: str = Field(default="", max_length=200, json_schema_extra=_or_empty)
     starts_on: Day = Field(description="Release day, YYYY-MM-DD.")
     ends_on: Day | None = Field(default=None, description="Last day; three weeks after starts_on when left out.")
     timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Oslo; TALLY_TIMEZONE when left out.")

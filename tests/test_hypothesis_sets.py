@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import sqlalchemy as sa
 import time_machine
@@ -108,6 +109,22 @@ def test_every_shipped_file_validates() -> None:
 def test_shipped_json_schema_is_current() -> None:
     shipped = json.loads((HYPOTHESES / "schema.json").read_text(encoding="utf-8"))
     assert shipped == hypothesis_sets.json_schema(), "run: tally hypotheses schema > hypotheses/schema.json"
+
+
+def test_the_shipped_schema_takes_what_validate_takes(db: Database, settings: Settings, tmp_path: Path) -> None:
+    """An editor checking a file against hypotheses/schema.json (yaml-language-server) must not mark as wrong
+    what validate and the import take: `area:` with nothing after it, as the README writes it, nor an export."""
+    schema = jsonschema_rs.validator_for(json.loads((HYPOTHESES / "schema.json").read_text(encoding="utf-8")))
+    empty = MINIMAL.replace("name: App launch\n", "name: App launch\nproduct_area:\nslack_channel: null\n").replace(
+        "    text: Login loops after the update\n",
+        "    text: Login loops after the update\n    area:\n    owner_team:\n",
+    )
+    assert hypothesis_sets.parse_text(empty).problems == []
+    assert [e.message for e in schema.iter_errors(hypothesis_sets._read_yaml(empty)[1])] == []
+    do_import(db, settings, write(tmp_path, empty))
+    with db.session() as session:
+        exported = hypothesis_sets.export_launch(session, launches.get_by_slug(session, "app-launch"))
+    assert [e.message for e in schema.iter_errors(hypothesis_sets._read_yaml(exported)[1])] == []
 
 
 def test_readme_documents_every_field() -> None:
