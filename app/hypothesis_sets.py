@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -1367,7 +1368,10 @@ def dump_yaml(spec: LaunchFile) -> str:
         for name in ("fix_shipped_at", "fix_url"):
             if item.get(name) is None:
                 del item[name]
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    # Each value on its own line, however long: wrapped at a width, a hand-written text of one line came
+    # back from an export as two, and a word changed in a long text moved every line after it, a diff in
+    # review of lines nobody changed.
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=math.inf)
 
 
 def export_launch(session: Session, launch: Launch) -> str:

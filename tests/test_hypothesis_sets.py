@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import textwrap
 from pathlib import Path
@@ -600,6 +601,25 @@ def test_export_imports_back_to_the_same_state(db: Database, settings: Settings,
     with db.session() as session:
         again = hypothesis_sets.export_launch(session, launches.get_by_slug(session, "payapp-5-redesign"))
     assert again == exported
+
+
+def test_a_word_changed_in_a_long_text_is_one_line_changed_in_the_export(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """Reviewed as a diff: every value on one line, as written by hand, however long (exports wrapped at
+    100 characters, so an export of a hand-written file moved lines nobody had changed)."""
+    words = "Kunden får ikke logget inn med BankID etter oppdateringen og blir sendt tilbake til startsiden"
+    long_text = f"{words} hver gang, også etter at appen er installert på nytt: «feil» #{'1' * 300}"
+    written = MINIMAL.replace("Login loops after the update", f'"{long_text}"')
+    do_import(db, settings, write(tmp_path, written))
+    with db.session() as session:
+        before = hypothesis_sets.export_launch(session, launches.get_by_slug(session, "app-launch"))
+    assert f"  text: '{long_text}'\n" in before
+    do_import(db, settings, write(tmp_path, written.replace("Kunden", "Kundene")))
+    with db.session() as session:
+        after = hypothesis_sets.export_launch(session, launches.get_by_slug(session, "app-launch"))
+    changed = [line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line[:1] in "+-"]
+    assert len(changed) == 2, changed
 
 
 def test_cli_export_unknown_slug(db: Database) -> None:
