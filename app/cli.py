@@ -157,8 +157,22 @@ def hypotheses_validate(paths: PathsArg) -> None:
         typer.echo(f"ok: {spec.slug} ({len(spec.hypotheses)} hypotheses)")
 
 
+class _DryRun(Exception):
+    """Raised to roll an import back once it has said what it would change."""
+
+
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Say what the import would change (edits made in the app since the file was exported that it "
+        "would undo, too), and change nothing.",
+    ),
+]
+
+
 @hypotheses_cli.command("import")
-def hypotheses_import(paths: PathsArg) -> None:
+def hypotheses_import(paths: PathsArg, dry_run: DryRunOption = False) -> None:
     """Create or update launches from files, all in one transaction: a bad file imports nothing."""
     config = settings()
     try:
@@ -166,6 +180,7 @@ def hypotheses_import(paths: PathsArg) -> None:
     except hypothesis_sets.InvalidFiles as exc:
         raise fail(f"{exc}\nNothing was imported.") from None
     db = ready_database(config)
+    changes: list[hypothesis_sets.LaunchChanges] = []
     try:
         with db.transaction() as session:
             changes = [
@@ -179,9 +194,15 @@ def hypotheses_import(paths: PathsArg) -> None:
                 )
                 for spec in specs
             ]
+            if dry_run:
+                # The very import, rolled back: what it says is what importing the files now would do.
+                raise _DryRun
     except TallyError as exc:  # what only the stored launch can tell (a fix time for a status kept open)
         raise fail(f"{exc.message}\nNothing was imported.") from None
-    typer.echo(f"Imported into {_shown_database(db.url)}:")
+    except _DryRun:
+        pass
+    where = _shown_database(db.url)
+    typer.echo(f"Would import into {where} (--dry-run: nothing was changed):" if dry_run else f"Imported into {where}:")
     with db.session() as session:
         for change in changes:
             typer.echo(change.summary())

@@ -655,6 +655,36 @@ def test_cli_import_twice_days_apart_changes_nothing_and_export_imports_back(db:
     assert not changed_tables(before, snapshot(db))
 
 
+def test_cli_import_dry_run_says_which_edits_made_in_the_app_it_would_undo_and_changes_nothing(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """The file in the repository and the web editor both changed: before a merged pull request is imported,
+    the lead sees what the import would do to the launch as it is now, as the web import's confirm page
+    shows it, not only afterwards."""
+    path = write(tmp_path, MINIMAL)
+    with time_machine.travel(NOW, tick=False):
+        _import(db, path)
+        with db.transaction() as session:  # an edit in the web editor meanwhile
+            launch = launches.get_by_slug(session, "app-launch")
+            hypothesis_sets.update_hypothesis(
+                session,
+                launch,
+                "login-loop",
+                {"text": "Innloggingen går i ring etter oppdateringen"},
+                expected_version=None,
+                actor="web:lena",
+                now=NOW,
+                default_timezone=settings.timezone,
+                default_digest_times=settings.digest_times,
+            )
+    before = snapshot(db)
+    with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):
+        first, _, rest = _cli(db, "hypotheses", "import", "--dry-run", str(path)).partition("\n")
+    assert first == f"Would import into {shown(db.url)} (--dry-run: nothing was changed):"
+    assert rest.strip() == "app-launch: new text: login-loop"
+    assert not changed_tables(before, snapshot(db))
+
+
 ORDERED = "slug: ord-test\nname: Order test\nstarts_on: 2026-12-01\nhypotheses:\n"
 
 
