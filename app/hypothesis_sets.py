@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import (
@@ -1351,8 +1352,14 @@ def _represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
 
 
+def _represent_moment(dumper: yaml.SafeDumper, value: dt.datetime) -> yaml.Node:
+    # Unquoted and with its T, as hypotheses/README.md writes a fix time (PyYAML's own has a space).
+    return dumper.represent_scalar("tag:yaml.org,2002:timestamp", value.isoformat())
+
+
 _Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(dt.datetime, _represent_moment)
 
 
 def dump_yaml(spec: LaunchFile) -> str:
@@ -1364,10 +1371,16 @@ def dump_yaml(spec: LaunchFile) -> str:
     data["starts_on"] = spec.starts_on
     if spec.ends_on is not None:
         data["ends_on"] = spec.ends_on
-    for item in data["hypotheses"]:
+    zone = ZoneInfo(spec.timezone) if spec.timezone else None
+    for item, hypothesis in zip(data["hypotheses"], spec.hypotheses, strict=True):
         for name in ("fix_shipped_at", "fix_url"):
             if item.get(name) is None:
                 del item[name]
+        if hypothesis.fix_shipped_at is not None:
+            # In the launch's time, as a lead writes it (`2026-11-20T14:30:00+01:00`) and the editor shows
+            # it: in UTC, an export of a hand-written file changed its line, and read an hour off.
+            moment = hypothesis.fix_shipped_at
+            item["fix_shipped_at"] = moment.astimezone(zone) if zone is not None else moment
     # Each value on its own line, however long: wrapped at a width, a hand-written text of one line came
     # back from an export as two, and a word changed in a long text moved every line after it, a diff in
     # review of lines nobody changed.

@@ -622,6 +622,24 @@ def test_a_word_changed_in_a_long_text_is_one_line_changed_in_the_export(
     assert len(changed) == 2, changed
 
 
+def test_a_fix_time_is_exported_as_the_lead_wrote_it_in_the_launchs_time(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """An export of a hand-written file leaves its fix time's line as it was (it wrote it in UTC, quoted:
+    a diff in review, and an hour off from the time the lead and the editor go by), and imports back
+    unchanged."""
+    line = "    fix_shipped_at: 2026-11-20T14:30:00+01:00\n"
+    written = MINIMAL.replace("starts_on: 2026-11-16\n", "starts_on: 2026-11-16\ntimezone: Europe/Oslo\n").replace(
+        "    text: Login loops after the update\n",
+        "    text: Login loops after the update\n    status: fix_shipped\n" + line,
+    )
+    with time_machine.travel(NOW + dt.timedelta(days=30), tick=False):
+        do_import(db, settings, write(tmp_path, written))
+        exported = _cli(db, "hypotheses", "export", "app-launch")
+        assert f"  {line.strip()}" in exported.splitlines()
+        assert _import(db, write(tmp_path, exported, "exported.yaml")).strip() == "app-launch: unchanged"
+
+
 def test_cli_export_unknown_slug(db: Database) -> None:
     result = CliRunner().invoke(cli, ["hypotheses", "export", "nope"], env={"TALLY_DATABASE_URL": db.url})
     assert result.exit_code == 1 and "No launch with slug 'nope'" in result.output
