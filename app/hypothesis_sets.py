@@ -1335,7 +1335,16 @@ def launch_to_file(launch: Launch, hypotheses: Sequence[Hypothesis]) -> LaunchFi
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # The items of a list indented under its field (`  - key: …`), as hypotheses/README.md, the guides
+        # and the example write them, and as yamllint wants by default: at the field's own indent, an
+        # export over a hand-written file changed every line of its hypotheses, a diff hiding the change.
+        super().increase_indent(flow, indentless=False)
+
+    def choose_scalar_style(self) -> str:
+        # Quoted in double quotes, as the docs write a value that needs quotes (`"#launch-payapp-5"`).
+        style: str = super().choose_scalar_style()
+        return '"' if style == "'" else style
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
@@ -1363,7 +1372,7 @@ _Dumper.add_representer(dt.datetime, _represent_moment)
 
 
 def dump_yaml(spec: LaunchFile) -> str:
-    """Every field written out, empty ones too (``slack_channel: null``, ``area: ''``): a field left out
+    """Every field written out, empty ones too (``slack_channel: null``, ``area: ""``): a field left out
     of a file keeps what is stored, so an export imported back must say what was empty to undo edits
     made since. Only a fix's time and link are left out when there is none, as leaving them out keeps
     them and an empty link would clear one."""

@@ -953,13 +953,14 @@ def test_an_import_that_changes_a_text_shows_what_else_it_changes_and_what_it_re
     lena = web("lena")
     exported = lena.get(f"/launches/{SLUG}/export").text
     a, b = (
-        "  text: Hypothesis a\n  area: ''\n  owner_team: ''\n",
-        "  text: Hypothesis b\n  area: ''\n  owner_team: ''\n",
+        '    text: Hypothesis a\n    area: ""\n    owner_team: ""\n',
+        '    text: Hypothesis b\n    area: ""\n    owner_team: ""\n',
     )
-    b_status = "- key: b\n" + b + "  expected_per_day: null\n  status: open\n"
+    b_status = "  - key: b\n" + b + "    expected_per_day: null\n    status: open\n"
     assert a in exported and b_status in exported, exported
-    edited = exported.replace(a, "  text: Hypothesis a, reworded\n  area: ''\n  owner_team: Payments\n").replace(
-        b_status, "- key: b\n  text: Hypothesis b, reworded\n  area: ''\n  owner_team: ''\n  status: retired\n"
+    edited = exported.replace(a, '    text: Hypothesis a, reworded\n    area: ""\n    owner_team: Payments\n').replace(
+        b_status,
+        '  - key: b\n    text: Hypothesis b, reworded\n    area: ""\n    owner_team: ""\n    status: retired\n',
     )
     shown = lena.client.post(
         "/launches", files={"file": ("edited.yaml", edited.encode())}, data={"csrf_token": lena.token("/")}

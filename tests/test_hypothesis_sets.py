@@ -614,7 +614,7 @@ def test_a_word_changed_in_a_long_text_is_one_line_changed_in_the_export(
     do_import(db, settings, write(tmp_path, written))
     with db.session() as session:
         before = hypothesis_sets.export_launch(session, launches.get_by_slug(session, "app-launch"))
-    assert f"  text: '{long_text}'\n" in before
+    assert f'    text: "{long_text}"\n' in before
     do_import(db, settings, write(tmp_path, written.replace("Kunden", "Kundene")))
     with db.session() as session:
         after = hypothesis_sets.export_launch(session, launches.get_by_slug(session, "app-launch"))
@@ -636,8 +636,51 @@ def test_a_fix_time_is_exported_as_the_lead_wrote_it_in_the_launchs_time(
     with time_machine.travel(NOW + dt.timedelta(days=30), tick=False):
         do_import(db, settings, write(tmp_path, written))
         exported = _cli(db, "hypotheses", "export", "app-launch")
-        assert f"  {line.strip()}" in exported.splitlines()
+        assert line.rstrip("\n") in exported.splitlines()  # the line as written
         assert _import(db, write(tmp_path, exported, "exported.yaml")).strip() == "app-launch: unchanged"
+
+
+WRITTEN_OUT = """\
+slug: app-launch
+name: App launch
+product_area: Mobile app
+starts_on: 2026-11-16
+ends_on: 2026-12-07
+timezone: Europe/Oslo
+digest_times: ["09:00", "13:00", "16:00"]
+slack_channel: "#launch-app"
+channels: [phone, chat, email, social]
+segments: [private, business]
+status: live
+alerts:
+  min_count: 10
+  factor: 3.0
+hypotheses:
+  - key: login-loop
+    text: Får ikke logget inn med BankID – «feil» etter oppdateringen
+    area: Login
+    owner_team: Team Identity
+    expected_per_day: 25
+    status: fix_shipped
+    fix_shipped_at: 2026-11-20T14:30:00+01:00
+    fix_url: https://example.com/notes/5.0.1
+  - key: button-gone
+    text: "Can't find the send button: it moved"
+    area: ""
+    owner_team: ""
+    expected_per_day: null
+    status: open
+"""
+
+
+def test_a_file_written_as_the_readme_writes_one_is_exported_as_it_was(db: Database, tmp_path: Path) -> None:
+    """The lead exports the launch over the file in the repository after edits in the app, as the guide
+    says: a file that writes every field out, as hypotheses/README.md and the example do (list items
+    indented, "#…" in double quotes), comes back line for line, so the diff in review is the edits."""
+    with time_machine.travel(NOW + dt.timedelta(days=30), tick=False):
+        _import(db, write(tmp_path, WRITTEN_OUT))
+        exported = _cli(db, "hypotheses", "export", "app-launch")
+    assert exported.partition("\n")[2] == WRITTEN_OUT
 
 
 def test_cli_export_unknown_slug(db: Database) -> None:
@@ -723,11 +766,11 @@ def test_a_set_that_retired_a_hypothesis_round_trips_unchanged(db: Database, tmp
         assert _import(db, v2).strip() == "ord-test: added: d; updated: b (sort_order), c (sort_order); retired: a"
     before = snapshot(db)
     exported = _cli(db, "hypotheses", "export", "ord-test")
-    assert [line for line in exported.splitlines() if line.startswith("- key:")] == [
-        "- key: b",
-        "- key: c",
-        "- key: d",
-        "- key: a",  # after the file's rows
+    assert [line for line in exported.splitlines() if line.startswith("  - key:")] == [
+        "  - key: b",
+        "  - key: c",
+        "  - key: d",
+        "  - key: a",  # after the file's rows
     ]
     with time_machine.travel(NOW + dt.timedelta(days=1), tick=False):
         assert _import(db, write(tmp_path, exported, "e.yaml")).strip() == "ord-test: unchanged"
