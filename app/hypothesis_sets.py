@@ -1129,6 +1129,13 @@ def import_launch(
     launch = session.exec(select(Launch).where(Launch.slug == spec.slug)).first()
     if launch is not None:
         lock(session, launch)  # another edit of it in flight finishes first (launches.lock)
+        written = {item.key for item in spec.hypotheses}
+        kept = [h for h in hypotheses_of(session, launch) if h.key not in written]
+        if len(written) + len(kept) > MAX_HYPOTHESES:
+            # Those left out are retired and stay: a file of 500 with a key renamed made a launch of 501,
+            # whose export no import took back and whose every edit in the editor was refused.
+            full = Text(_LAUNCH_FULL, most=MAX_HYPOTHESES, count=len(written) + len(kept))
+            raise Invalid(f"{spec.slug}: {full}", field="hypotheses", details=[("hypotheses", full)])
     if launch is None:
         launch = Launch(slug=spec.slug, created_at=now, updated_at=now, **values)
         if launch.status == LaunchStatus.LIVE:

@@ -640,6 +640,32 @@ def test_a_fix_time_is_exported_as_the_lead_wrote_it_in_the_launchs_time(
         assert _import(db, write(tmp_path, exported, "exported.yaml")).strip() == "app-launch: unchanged"
 
 
+def test_a_full_file_with_a_key_renamed_is_refused_not_made_a_launch_no_import_takes_back(
+    db: Database, tmp_path: Path
+) -> None:
+    """The hypothesis a file leaves out is retired and stays: 500 in the file and one renamed made a launch
+    of 501, whose export validate and import refused ("more than 500 hypotheses") and whose every edit in
+    the editor was refused."""
+    head = "slug: full\nname: Full\nstarts_on: 2026-11-16\nhypotheses:\n"
+    rows = [f"  - key: k{i}\n    text: T{i}\n" for i in range(hypothesis_sets.MAX_HYPOTHESES + 1)]
+    with time_machine.travel(NOW, tick=False):
+        _import(db, write(tmp_path, head + "".join(rows[:-1])))
+        before = snapshot(db)
+        result = CliRunner().invoke(
+            cli,
+            ["hypotheses", "import", str(write(tmp_path, head + "".join(rows[1:]), "renamed.yaml"))],
+            env={"TALLY_DATABASE_URL": db.url},
+        )
+    assert result.exit_code == 1, result.output
+    assert "full: A launch may have at most 500 hypotheses, retired ones included, and this would make 501." in (
+        result.output
+    )
+    assert "Nothing was imported." in result.output
+    assert not changed_tables(before, snapshot(db))
+    exported = write(tmp_path, _cli(db, "hypotheses", "export", "full"), "exported.yaml")
+    assert _cli(db, "hypotheses", "validate", str(exported)).startswith("ok: full (500 hypotheses)")
+
+
 WRITTEN_OUT = """\
 slug: app-launch
 name: App launch
