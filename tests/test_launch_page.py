@@ -26,7 +26,7 @@ import pytest
 import time_machine
 from sqlmodel import select
 
-from app import digests, launches
+from app import digests, hypothesis_sets, launches
 from app.config import Settings
 from app.dashboard import charts
 from app.db import Database
@@ -740,6 +740,28 @@ def test_the_drill_down_shows_revisions_and_status_history(web: Web, people: Peo
     history = html[html.index("Status history") : html.index("Earlier texts")]
     assert "18 Nov 2026, 13:30 · lena" in history
     assert 'status-open">open</span> → <span class="badge status-fix_shipped">fix shipped</span>' in history
+
+
+def test_the_history_says_which_retirement_an_import_made_for_a_row_left_out_of_its_file(
+    db: Database, settings: Settings, web: Web, people: People, launch: Launch
+) -> None:
+    """What the next import does depends on it: left out of the file, a hypothesis comes back as it was when
+    its key is listed again; retired by a person, it stays retired. The history showed both alike."""
+    with db.transaction() as session:
+        stored = launches.get_by_slug(session, SLUG)
+        spec = hypothesis_sets.current_spec(session, stored)
+        left_out = spec.model_copy(update={"hypotheses": [h for h in spec.hypotheses if h.key != "b"]})
+        hypothesis_sets.import_launch(
+            session,
+            left_out,
+            actor="cli:lena",
+            now=NOW,
+            default_timezone=settings.timezone,
+            default_digest_times=settings.digest_times,
+        )
+    html = unescape(web("kari").get(PAGE + "/hypotheses/b?range=launch").text)
+    history = html[html.index("Status history") : html.index("Earlier texts")]
+    assert "· cli:lena" in history and "(left out of the hypothesis file)" in history
 
 
 def test_a_hypothesis_added_in_the_editor_starts_its_history(web: Web, people: People, launch: Launch) -> None:
