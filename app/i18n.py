@@ -289,6 +289,15 @@ def validation_text(err: Any) -> Text:
     if kind in ("float_parsing", "float_type"):
         return Text(N_("{value} is not a number: write one, such as 3 or 2.5"), value=given)
     if kind == "string_pattern_mismatch":
+        letters = sorted({c for c in str(err.get("input", "")) if c.isalpha() and not c.isascii()})
+        if letters:
+            # æ, ø and å are lower-case letters too: "use lower-case letters" told a Norwegian segment
+            # ('næring') or key what it already was.
+            return Text(
+                N_("{value} does not fit: use only the letters a to z (not {letters}), digits and dashes"),
+                value=given,
+                letters=", ".join(letters[:5]),
+            )
         return Text(N_("{value} does not fit: use lower-case letters, digits and dashes"), value=given)
     if kind == "string_too_short":
         return Text(N_("is empty: write something here"))

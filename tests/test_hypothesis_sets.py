@@ -128,6 +128,20 @@ def test_the_shipped_schema_takes_what_validate_takes(db: Database, settings: Se
     assert [e.message for e in schema.iter_errors(hypothesis_sets._read_yaml(exported)[1])] == []
 
 
+def test_a_key_or_segment_with_norwegian_letters_is_told_which_letters_are_not_taken() -> None:
+    """'næring' is lower-case letters: told to use those, a Norwegian lead had nothing to change."""
+    parsed = hypothesis_sets.parse_text(
+        "slug: nb\nname: Lansering\nstarts_on: 2026-11-16\nsegments: [privat, næring]\n"
+        "hypotheses:\n  - key: får-ikke-logget-inn\n    text: Får ikke logget inn\n",
+        path="nb.yaml",
+    )
+    assert [str(p) for p in parsed.problems] == [
+        "nb.yaml:4: segments[1]: 'næring' does not fit: use only the letters a to z (not æ), digits and dashes",
+        "nb.yaml:6: hypotheses[0].key: 'får-ikke-logget-inn' does not fit: use only the letters a to z (not å), "
+        "digits and dashes",
+    ]
+
+
 def test_readme_documents_every_field() -> None:
     readme = (HYPOTHESES / "README.md").read_text(encoding="utf-8")
     fields = set(hypothesis_sets.LaunchFile.model_fields) | set(hypothesis_sets.HypothesisSpec.model_fields)
