@@ -1417,6 +1417,9 @@ def dump_yaml(spec: LaunchFile) -> str:
     data["starts_on"] = spec.starts_on
     if spec.ends_on is not None:
         data["ends_on"] = spec.ends_on
+    alerts = data.get("alerts")
+    if alerts and float(alerts["factor"]).is_integer():
+        alerts["factor"] = int(alerts["factor"])  # `factor: 3`, as the README writes it, not 3.0
     zone = ZoneInfo(spec.timezone) if spec.timezone else None
     for item, hypothesis in zip(data["hypotheses"], spec.hypotheses, strict=True):
         for name in ("fix_shipped_at", "fix_url"):

@@ -694,7 +694,7 @@ segments: [private, business]
 status: live
 alerts:
   min_count: 10
-  factor: 3.0
+  factor: 3
 hypotheses:
   - key: login-loop
     text: Får ikke logget inn med BankID – «feil» etter oppdateringen
