@@ -31,6 +31,11 @@ scrubber of its day missed. A changed note is stored masked, the same way as an 
 version raised, the launch's stored digests losing their quotes of its old text, the audit trail
 recording the enquiry ids.
 
+``scrub_stored_once`` is how that happens without an operator: each scheduler, as it starts, scrubs
+the stored notes again unless a pass of this scrubber (``privacy.SCRUBBER_VERSION``) is recorded in
+the audit trail (``notes.scrubber``, written by every whole pass, `tally notes scrub`'s too).
+Replicas starting together may both pass: each note is stored once, by a conditional update.
+
 ``purge_notes`` is the job: a plain function of ``now``, safe to run again (nothing left to erase
 means nothing written) and from several replicas at once (each erasure is a conditional update,
 and only the replica whose update changed rows raises the version). The enquiries to erase are
@@ -61,6 +66,7 @@ QUOTE = "> "  # how a digest's blocks quoted a note before they were rich text
 _enquiry = Enquiry.__table__  # type: ignore[attr-defined]
 _launch = Launch.__table__  # type: ignore[attr-defined]
 _digest_run = DigestRun.__table__  # type: ignore[attr-defined]
+_audit_event = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -262,10 +268,24 @@ class Scrubbed:
         return sum(len(ids) for ids in self.changed.values())
 
 
+SCRUBBER_PASSED = "notes.scrubber"  # a whole pass of one scrubber version, recorded in the audit trail
+
+
+def scrub_stored_once(db: Database, *, now: dt.datetime) -> Scrubbed | None:
+    """Scrub the stored notes again unless this scrubber version has passed over them (None then)."""
+    with db.session() as session:
+        passed = session.execute(
+            sa.select(_audit_event.c.id)
+            .where(_audit_event.c.action == SCRUBBER_PASSED, _audit_event.c.target_id == str(privacy.SCRUBBER_VERSION))
+            .limit(1)
+        ).first()
+    return None if passed else scrub_notes(db, actor="scheduler", now=now)
+
+
 def scrub_notes(db: Database, *, actor: str, now: dt.datetime, dry_run: bool = False) -> Scrubbed:
     """Scrub every stored note again (each as if written when its enquiry was stored, as it was); store
-    those it changes, a thousand enquiries at a time, unless ``dry_run``. Safe to run again: a note
-    scrubbed by this version is left as it is."""
+    those it changes, a thousand enquiries at a time, unless ``dry_run``, and record the pass. Safe to
+    run again: a note scrubbed by this version is left as it is."""
     with db.session() as session:
         launches = session.execute(sa.select(_launch.c.id, _launch.c.slug).order_by(_launch.c.id)).all()
     changed: dict[str, list[int]] = {}
@@ -297,6 +317,17 @@ def scrub_notes(db: Database, *, actor: str, now: dt.datetime, dry_run: bool = F
                 ids, stripped = _store_scrubbed(session, launch_id, scrubbed, actor=actor, now=now)
             changed.setdefault(slug, []).extend(ids)
             digests += stripped
+    if not dry_run:
+        with db.transaction() as session:
+            audit.record(
+                session,
+                actor=actor,
+                action=SCRUBBER_PASSED,
+                target_type="scrubber",
+                target_id=privacy.SCRUBBER_VERSION,
+                now=now,
+                notes=sum(len(ids) for ids in changed.values()),
+            )
     return Scrubbed(changed, digests)
 
 

@@ -20,11 +20,11 @@ import time_machine
 from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from fastapi.testclient import TestClient
 
-from app import api_tokens, audit, digests, retention
+from app import api_tokens, audit, digests, privacy, retention
 from app.config import ConfigError, Settings, load_settings
 from app.db import Database
 from app.insight import relink, themes
-from app.jobs.scheduler import RETENTION_JOB, DigestScheduler
+from app.jobs.scheduler import RETENTION_JOB, SCRUB_JOB, DigestScheduler
 from app.main import create_app
 from app.models import AuditEvent, DigestRun, Enquiry, EnquiryHypothesis, Launch, TokenRole
 from app.observability import metrics
@@ -570,3 +570,56 @@ def test_the_command_scrubs_stored_notes_again(db: Database, launch: Launch, dat
     assert (
         again.stdout == f"Every stored note in {shown(database_url)} is as this version scrubs it: nothing to change.\n"
     )
+
+
+def scrubber_passes(db: Database) -> list[tuple[str, str, dict[str, Any]]]:
+    with db.session() as session:
+        events = session.execute(sa.select(AuditEvent).where(AuditEvent.action == retention.SCRUBBER_PASSED))  # type: ignore[arg-type]
+        return [(e.actor, e.target_id, e.detail) for e in events.scalars()]
+
+
+def test_each_scrubber_version_passes_over_the_stored_notes_once(
+    db: Database, launch: Launch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator who upgrades and never reads the upgrade notes still gets the old notes scrubbed: the
+    scheduler does it once per scrubber version, and a pass already made (by the command) is not made again."""
+    for note in LEAKED:
+        log(db, launch, at=MONDAY, note=note)
+    retention.scrub_notes(db, actor="cli:ops", now=NOW, dry_run=True)
+    assert scrubber_passes(db) == []  # a dry run passed over nothing
+
+    first = retention.scrub_stored_once(db, now=NOW)
+
+    assert first is not None and first.notes == len(LEAKED)
+    assert set(LEAKED.values()) <= set(stored_notes(db).values())
+    version = str(privacy.SCRUBBER_VERSION)
+    assert scrubber_passes(db) == [("scheduler", version, {"notes": len(LEAKED)})]
+    assert retention.scrub_stored_once(db, now=NOW) is None  # this version has passed: nothing read
+    monkeypatch.setattr(privacy, "SCRUBBER_VERSION", privacy.SCRUBBER_VERSION + 1)  # the next release's
+    again = retention.scrub_stored_once(db, now=NOW)
+    assert again is not None and again.notes == 0
+    retention.scrub_notes(db, actor="cli:ops", now=NOW)
+    assert [p[:2] for p in scrubber_passes(db)] == [
+        ("scheduler", version),
+        *[(a, str(int(version) + 1)) for a in ("scheduler", "cli:ops")],
+    ]
+
+
+def test_the_scheduler_scrubs_the_stored_notes_as_it_starts(
+    db: Database, launch: Launch, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    for note in LEAKED:
+        log(db, launch, at=MONDAY, note=note)
+    scheduler = DigestScheduler(db, make_settings(database_url))
+    scrubbed = threading.Event()
+
+    def ran(event: JobExecutionEvent) -> None:
+        if event.job_id == SCRUB_JOB:
+            scrubbed.set()
+
+    scheduler.scheduler.add_listener(ran, EVENT_JOB_EXECUTED)
+    scheduler.start()
+    request.addfinalizer(scheduler.shutdown)
+    assert scrubbed.wait(15), "no scrub at start"
+    assert set(LEAKED.values()) <= set(stored_notes(db).values())
+    assert [p[0] for p in scrubber_passes(db)] == ["scheduler"]

@@ -15,7 +15,9 @@ Jobs:
   (``alerts.run_alerts(now=...)``, claimed in the database like digests);
 * an hourly job that prunes old sign-in attempts;
 * with ``TALLY_NOTE_RETENTION_DAYS`` set, a job that erases older notes
-  (``retention.purge_notes(now=...)``: safe to run in every replica), daily and once at start.
+  (``retention.purge_notes(now=...)``: safe to run in every replica), daily and once at start;
+* once at start, the stored notes scrubbed again if this version's scrubber has not passed over them
+  (``retention.scrub_stored_once``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from app import auth, digests, launches, retention, tallies
@@ -50,6 +53,7 @@ SYNC_JOB = "sync"
 PRUNE_JOB = "prune"
 ALERT_JOB = "alerts"
 RETENTION_JOB = "note-retention"
+SCRUB_JOB = "note-scrub"
 # At a fixed hour rather than every 24 hours from start-up, so replicas restarted more often than
 # daily still run it; early in the morning in Europe, away from the digests.
 RETENTION_AT = dt.time(2, 30)
@@ -232,6 +236,18 @@ class DigestScheduler:
         except Exception:
             log.exception("erasing notes older than %d days failed; the next day's run tries again", days)
 
+    def scrub_stored_notes(self) -> None:
+        now = dt.datetime.now(dt.UTC)
+        try:
+            scrubbed = retention.scrub_stored_once(self.db, now=now)
+        except Exception:
+            log.exception("scrubbing the stored notes again failed; the next start tries again")
+            return
+        if scrubbed is not None:
+            log.info(
+                "stored notes scrubbed by this version: %d changed (digests: %d)", scrubbed.notes, scrubbed.digests
+            )
+
     def start(self) -> None:
         self.scheduler.add_job(
             self._job(self.sync),
@@ -263,6 +279,14 @@ class DigestScheduler:
                 # replicas start together: a note one has erased is not there for the other.
                 next_run_time=dt.datetime.now(dt.UTC),
             )
+        self.scheduler.add_job(
+            self._job(self.scrub_stored_notes),
+            DateTrigger(dt.datetime.now(dt.UTC)),
+            id=SCRUB_JOB,
+            # Once, at start: notes stored before an upgrade whose scrubber masks more keep what the
+            # older one missed until they pass through this one.
+            name="scrub the notes stored before this scrubber",
+        )
         mode = "Slack" if self.sender is not None else "dry runs (no Slack configured)"
         log.info("digest scheduler starting: %s", mode)
         self.scheduler.start()
