@@ -142,14 +142,18 @@ class StaticAssets(StaticFiles):
 
     Vendored files carry their version in their name, and the app's own are linked with
     ``?v=STATIC_VERSION``: both are immutable for a year. A bare URL must be checked again
-    (the ETag makes that a 304). Compression is GZipMiddleware's (app.main)."""
+    (the ETag makes that a 304), and so must one of another version: during a rolling upgrade the
+    load balancer sends an upgraded replica's page's ``?v=14`` to a replica still at 13, whose file,
+    kept for a year under the new URL, would stay in browsers after every replica had the new one.
+    Compression is GZipMiddleware's (app.main)."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
-        versioned = path.startswith("vendor/") or b"v=" in scope.get("query_string", b"")
+        versioned = path.startswith("vendor/") or _VERSIONED in scope.get("query_string", b"").split(b"&")
         if response.status_code in (200, 304):
             response.headers["Cache-Control"] = IMMUTABLE if versioned else "no-cache"
         return response
 
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+_VERSIONED = f"v={STATIC_VERSION}".encode()

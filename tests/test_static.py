@@ -45,3 +45,15 @@ def test_input_patterns_are_valid_in_the_browsers_v_mode() -> None:
     ]
     assert patterns
     assert [p for p in patterns if re.search(r"(?<!\\)-\]", p[1])] == []
+
+
+def test_a_url_of_another_version_is_checked_again(client: TestClient) -> None:
+    """In a rolling upgrade the load balancer sends an upgraded replica's page's new ``?v=`` to a replica
+    not yet upgraded (or the other way round): the file it has is not the one the URL names, so browsers
+    must not keep it for a year under that URL (they would keep the old script after the upgrade)."""
+    other = str(int(STATIC_VERSION) + 1)
+    for url in (f"/static/app.css?v={other}", f"/static/checklist.js?x=1&v={other}", "/static/app.css?nov=1"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["cache-control"] == "no-cache", url
+    assert client.get(f"/static/app.css?x=1&v={STATIC_VERSION}").headers["cache-control"].endswith("immutable")
