@@ -70,6 +70,11 @@ def undo(
             .where(EnquiryHypothesis.enquiry_id == enquiry_id)
         )
     )
+    # Deleted first, and only by whoever's delete found it: two undos at once (a double press that the load
+    # balancer sent to two replicas) both read it above; the second waits for the first's row lock and
+    # then finds nothing, as if it came after. It recorded a second undo, or failed on the kept key (500).
+    if not delete(session.connection(), enquiry_id):
+        raise NotFound(f"No enquiry with id {enquiry_id}: it may have been undone already.", code="unknown_enquiry")
     audit.record(
         session,
         actor=user.username if user else f"token:{token.name if token else '?'}",
@@ -86,7 +91,6 @@ def undo(
         # Kept, so that a retry of this enquiry (a browser that never saw its answer) is not logged again.
         key = enquiry.idempotency_key
         session.merge(UndoneEnquiry(launch_id=enquiry.launch_id, idempotency_key=key, undone_at=now))
-    delete(session.connection(), enquiry_id)
     # By the undo's time, not the recording's: an enquiry posted 20 minutes after it happened and undone
     # 15 minutes later lies in a slot counted and kept meanwhile.
     if reaches_kept_counts(enquiry.created_at, now):

@@ -32,10 +32,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
-from app import api_tokens, auth
+from app import api_tokens, auth, enquiries
 from app.db import Database
-from app.models import Role, TokenRole
+from app.errors import NotFound
+from app.models import ApiToken, Role, TokenRole
 from tests.conftest import PASSWORD, PG_ENV, PG_SKIP_REASON, TEST_SECRET
 from tests.factories import make_launch
 from tests.fakes.slack_server import FakeSlack
@@ -405,3 +407,60 @@ def test_other_enquiries_moved_onto_a_new_hypothesis_change_every_replicas_kept_
             f"tally on {server.url}",
         )
         assert after["hypotheses"]["blank-receipt"] == 5 and after["total"] == before[0]["total"]
+
+
+# --- two undos of one enquiry at once -------------------------------------------------------------
+
+
+def _waiting_for_a_lock(db: Database) -> bool:
+    with db.engine.connect() as connection:
+        waiting = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar()
+    return bool(waiting)
+
+
+def test_two_undos_of_one_enquiry_at_once_undo_it_once(deployment: Deployment) -> None:
+    """A double press on Undo that the load balancer sends to two replicas: both read the enquiry before
+    either commits. The second finds it undone (404, as when it comes after), rather than failing on the
+    undone key the first kept (500) or recording a second undo in the audit trail."""
+    headers = {"Authorization": f"Bearer {deployment.token}"}
+    body = {"channel": "phone", "hypotheses": ["a"], "idempotency_key": f"undo-twice-{uuid.uuid4().hex[:8]}"}
+    logged = httpx.post(f"{deployment.url(0)}/api/v1/launches/{SLUG}/enquiries", json=body, headers=headers)
+    assert logged.status_code == 201, logged.text
+    enquiry_id = logged.json()["id"]
+    db = deployment.db
+    with db.session() as session:
+        token = session.exec(select(ApiToken).where(ApiToken.name == "telephony")).one()
+
+    outcome: list[object] = []
+
+    def second() -> None:
+        with db.session() as session:
+            try:
+                enquiries.undo(session, enquiry_id, now=dt.datetime.now(dt.UTC), token=token)
+                session.commit()
+                outcome.append("undone")
+            except Exception as exc:  # noqa: BLE001 -- what it ended with is the assertion
+                outcome.append(exc)
+
+    first = db.session()
+    try:
+        enquiries.undo(first, enquiry_id, now=dt.datetime.now(dt.UTC), token=token)  # holds the row, uncommitted
+        thread = threading.Thread(target=second)
+        thread.start()
+        _eventually(lambda: _waiting_for_a_lock(db), bool, "the second undo waiting for the first")
+        first.commit()
+    finally:
+        first.close()
+    thread.join(timeout=30)
+    [ended] = outcome
+    assert isinstance(ended, NotFound), repr(ended)
+    with db.engine.connect() as connection:
+        undone = connection.execute(
+            sa.text("SELECT count(*) FROM audit_event WHERE action = 'enquiry.undone' AND target_id = :id"),
+            {"id": str(enquiry_id)},
+        ).scalar()
+    assert undone == 1
