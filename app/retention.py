@@ -115,22 +115,24 @@ def _erase_launch(db: Database, launch_id: int, before: dt.datetime, now: dt.dat
 
 def _erase(db: Database, launch_id: int, ids: list[int], now: dt.datetime) -> int:
     with db.transaction() as session:
-        return _clear(session, launch_id, ids, now)
+        return len(_clear(session, launch_id, ids, now))
 
 
-def _clear(session: Session, launch_id: int, ids: list[int], now: dt.datetime) -> int:
+def _clear(session: Session, launch_id: int, ids: list[int], now: dt.datetime) -> list[int]:
     """Set the notes of these enquiries of the launch to NULL, marked erased at ``now``; the counts version
-    is raised if any was set."""
-    result = session.execute(
+    is raised if any was set. The ids of those this transaction erased: of two erasing the same notes at
+    once (two replicas), the second waits for the first's row locks and then finds them erased."""
+    erased = session.execute(
         sa.update(_enquiry)
         .where(_enquiry.c.id.in_(ids), _enquiry.c.note.is_not(None))
         .values(note=None, note_erased_at=now)
+        .returning(_enquiry.c.id)
     )
-    count = int(result.rowcount)  # type: ignore[attr-defined]
-    if count:
+    found = sorted(int(enquiry_id) for enquiry_id in erased.scalars())
+    if found:
         # No changed days: the tallies do not read notes, so every kept day carries over.
         Store.of(session.connection()).bump_counts_version(launch_id, ())
-    return count
+    return found
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
@@ -212,12 +214,16 @@ def erase_notes(
     )
     if not rows:
         return Erased(0, 0)
-    ids = [int(row.id) for row in rows]
-    _clear(session, launch_id, ids, now)
+    # Those this erasure erased, not all it read: another lead's (or a double press sent to another
+    # replica) at the same moment erased the rest, and has them in its own audit entry and count.
+    ids = _clear(session, launch_id, [int(row.id) for row in rows], now)
+    if not ids:
+        return Erased(0, 0)
     event = audit.record(
         session, actor=actor, action="notes.erased", target_type="launch", target_id=launch_id, now=now, enquiries=ids
     )
-    digests = _unquote(session, launch_id, {str(row.note) for row in rows})
+    erased = set(ids)
+    digests = _unquote(session, launch_id, {str(row.note) for row in rows if int(row.id) in erased})
     session.flush()
     return Erased(len(ids), digests, event.id)
 

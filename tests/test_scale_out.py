@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from app import api_tokens, auth, enquiries
+from app import api_tokens, auth, enquiries, retention
 from app.db import Database
 from app.errors import NotFound
 from app.models import ApiToken, Role, TokenRole
@@ -409,7 +409,7 @@ def test_other_enquiries_moved_onto_a_new_hypothesis_change_every_replicas_kept_
         assert after["hypotheses"]["blank-receipt"] == 5 and after["total"] == before[0]["total"]
 
 
-# --- two undos of one enquiry at once -------------------------------------------------------------
+# --- two of the same change at once -----------------------------------------------------------------
 
 
 def _waiting_for_a_lock(db: Database) -> bool:
@@ -422,45 +422,83 @@ def _waiting_for_a_lock(db: Database) -> bool:
     return bool(waiting)
 
 
-def test_two_undos_of_one_enquiry_at_once_undo_it_once(deployment: Deployment) -> None:
-    """A double press on Undo that the load balancer sends to two replicas: both read the enquiry before
-    either commits. The second finds it undone (404, as when it comes after), rather than failing on the
-    undone key the first kept (500) or recording a second undo in the audit trail."""
-    headers = {"Authorization": f"Bearer {deployment.token}"}
-    body = {"channel": "phone", "hypotheses": ["a"], "idempotency_key": f"undo-twice-{uuid.uuid4().hex[:8]}"}
-    logged = httpx.post(f"{deployment.url(0)}/api/v1/launches/{SLUG}/enquiries", json=body, headers=headers)
-    assert logged.status_code == 201, logged.text
-    enquiry_id = logged.json()["id"]
-    db = deployment.db
-    with db.session() as session:
-        token = session.exec(select(ApiToken).where(ApiToken.name == "telephony")).one()
-
+def _both_at_once(db: Database, change: Callable[[Session], Any]) -> object:
+    """``change`` in two transactions, as two replicas make it at the same moment: the second reads what
+    the first has not committed yet, then waits for its locks. What the second ended with (its result,
+    or what it raised)."""
     outcome: list[object] = []
 
     def second() -> None:
         with db.session() as session:
             try:
-                enquiries.undo(session, enquiry_id, now=dt.datetime.now(dt.UTC), token=token)
+                outcome.append(change(session))
                 session.commit()
-                outcome.append("undone")
-            except Exception as exc:  # noqa: BLE001 -- what it ended with is the assertion
+            except Exception as exc:  # noqa: BLE001 -- what it ended with is the caller's to judge
                 outcome.append(exc)
 
     first = db.session()
     try:
-        enquiries.undo(first, enquiry_id, now=dt.datetime.now(dt.UTC), token=token)  # holds the row, uncommitted
+        change(first)  # holds its rows, uncommitted
         thread = threading.Thread(target=second)
         thread.start()
-        _eventually(lambda: _waiting_for_a_lock(db), bool, "the second undo waiting for the first")
+        _eventually(lambda: _waiting_for_a_lock(db), bool, "the second transaction waiting for the first")
         first.commit()
     finally:
         first.close()
     thread.join(timeout=30)
     [ended] = outcome
-    assert isinstance(ended, NotFound), repr(ended)
+    return ended
+
+
+def _logged(deployment: Deployment, **body: Any) -> int:
+    headers = {"Authorization": f"Bearer {deployment.token}"}
+    body = {"channel": "phone", "idempotency_key": f"twice-{uuid.uuid4().hex[:8]}", **body}
+    logged = httpx.post(f"{deployment.url(0)}/api/v1/launches/{SLUG}/enquiries", json=body, headers=headers)
+    assert logged.status_code == 201, logged.text
+    return int(logged.json()["id"])
+
+
+def _audited(db: Database, action: str, target: str) -> int:
     with db.engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.text("SELECT count(*) FROM audit_event WHERE action = :action AND detail::text LIKE :target"),
+                {"action": action, "target": f"%{target}%"},
+            ).scalar()
+            or 0
+        )
+
+
+def test_two_undos_of_one_enquiry_at_once_undo_it_once(deployment: Deployment) -> None:
+    """A double press on Undo that the load balancer sends to two replicas: both read the enquiry before
+    either commits. The second finds it undone (404, as when it comes after), rather than failing on the
+    undone key the first kept (500) or recording a second undo in the audit trail."""
+    enquiry_id = _logged(deployment, hypotheses=["a"])
+    with deployment.db.session() as session:
+        token = session.exec(select(ApiToken).where(ApiToken.name == "telephony")).one()
+
+    ended = _both_at_once(
+        deployment.db, lambda s: enquiries.undo(s, enquiry_id, now=dt.datetime.now(dt.UTC), token=token)
+    )
+    assert isinstance(ended, NotFound), repr(ended)
+    with deployment.db.engine.connect() as connection:
         undone = connection.execute(
             sa.text("SELECT count(*) FROM audit_event WHERE action = 'enquiry.undone' AND target_id = :id"),
             {"id": str(enquiry_id)},
         ).scalar()
     assert undone == 1
+
+
+def test_two_erasures_of_one_note_at_once_erase_it_once(deployment: Deployment) -> None:
+    """Two leads (or a double press sent to two replicas) erase the same note at the same moment: the one
+    that found it erased says it erased nothing (the API's `erased: false`), and the audit trail says once
+    who erased it."""
+    enquiry_id = _logged(deployment, hypotheses=[], note="the receipt button crashes the app")
+    ended = _both_at_once(
+        deployment.db,
+        lambda s: retention.erase_notes(
+            s, deployment.launch_id, [enquiry_id], actor="lena", now=dt.datetime.now(dt.UTC)
+        ),
+    )
+    assert ended == retention.Erased(0, 0), repr(ended)
+    assert _audited(deployment.db, "notes.erased", str(enquiry_id)) == 1
