@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app import audit
@@ -56,9 +57,17 @@ def revoke(session: Session, token_id: int, *, now: dt.datetime, actor: str) -> 
     token = session.get(ApiToken, token_id)
     if token is None:
         raise NotFound(f"No API token with id {token_id}.")
-    if token.revoked_at is None:
-        token.revoked_at = now
-        session.add(token)
+    # Revoked by this transaction only if no other got there first: two admins (or a double press sent to
+    # two replicas) both read it unrevoked, and the second, after waiting for the first's row lock,
+    # recorded a second revocation and moved its time.
+    revoked = session.execute(
+        sa.update(ApiToken)
+        .where(col(ApiToken.id) == token_id, col(ApiToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(token)
+    if revoked.rowcount:  # type: ignore[attr-defined]
         audit.record(
             session,
             actor=actor,

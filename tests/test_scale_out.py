@@ -438,7 +438,8 @@ def _both_at_once(db: Database, change: Callable[[Session], Any]) -> object:
 
     first = db.session()
     try:
-        change(first)  # holds its rows, uncommitted
+        change(first)
+        first.flush()  # holds its rows, uncommitted
         thread = threading.Thread(target=second)
         thread.start()
         _eventually(lambda: _waiting_for_a_lock(db), bool, "the second transaction waiting for the first")
@@ -502,3 +503,27 @@ def test_two_erasures_of_one_note_at_once_erase_it_once(deployment: Deployment) 
     )
     assert ended == retention.Erased(0, 0), repr(ended)
     assert _audited(deployment.db, "notes.erased", str(enquiry_id)) == 1
+
+
+def test_two_revocations_of_one_token_at_once_revoke_it_once(deployment: Deployment) -> None:
+    """Two admins (or a double press sent to two replicas) revoke the same token at the same moment: the
+    audit trail says once who revoked it, and when it was revoked stays the first's time."""
+    db = deployment.db
+    with db.transaction() as session:
+        token, _ = api_tokens.create(
+            session, name=f"twice-{uuid.uuid4().hex[:8]}", now=dt.datetime.now(dt.UTC), actor="t"
+        )
+    token_id = token.id or 0
+    times = iter([dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, 11, tzinfo=dt.UTC)])
+    ended = _both_at_once(db, lambda s: api_tokens.revoke(s, token_id, now=next(times), actor="ada"))
+    assert isinstance(ended, ApiToken), repr(ended)
+    with db.engine.connect() as connection:
+        revoked = connection.execute(
+            sa.text("SELECT count(*) FROM audit_event WHERE action = 'token.revoked' AND target_id = :id"),
+            {"id": str(token_id)},
+        ).scalar()
+        revoked_at = connection.execute(
+            sa.text("SELECT revoked_at FROM api_token WHERE id = :id"), {"id": token_id}
+        ).scalar()
+    assert revoked == 1
+    assert revoked_at is not None and revoked_at.replace(tzinfo=dt.UTC) == dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
