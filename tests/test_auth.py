@@ -25,6 +25,7 @@ from app import auth, migrations
 from app.cli import cli
 from app.db import Database
 from app.main import create_app
+from app.web import STATIC_VERSION
 from tests.conftest import PASSWORD, People, ThrowawayPostgres, WebUser, make_settings
 from tests.factories import make_launch
 from tests.helpers import (
@@ -564,7 +565,7 @@ def test_no_page_of_a_signed_in_person_is_kept_by_the_browser(app: Any, web: Web
         assert ada.get(path).headers.get("cache-control") == "no-store", path
     # What anyone may see stays cacheable: the sign-in page, and static files for a year.
     assert "no-store" not in browser(app).get("/login").headers.get("cache-control", "")
-    assert "immutable" in ada.get("/static/app.css?v=1").headers["cache-control"]
+    assert "immutable" in ada.get(f"/static/app.css?v={STATIC_VERSION}").headers["cache-control"]
 
 
 def test_disabled_users_cannot_sign_in_and_their_sessions_stop(app: Any, web: Web, people: People) -> None:
