@@ -316,7 +316,8 @@ def test_cleaning_a_cleaned_note_changes_nothing(before: str, datum: tuple[str, 
 # most 500 characters, where even a quadratic pattern is quick; eight times as long, it shows.
 HOSTILE_PIECES = """
     a. a- a-- a|.| ..a a' -.a 1| 00| 12| 1. 1- 1/ 0/1| a|at| a|dot| (a) a|[a]| [@] @@ Aa| kunden|Aa| Aakatu|1|
-    12345|Aa| 47| KUNDEN| hun|heter|aa|de|aa| fnr|1| kort|1| hetu|1.|
+    12345|Aa| 47| KUNDEN| hun|heter|aa|de|aa| fnr|1| kort|1| hetu|1.| Ola| Ola|Vipps| født|12.| født|1985-|
+    på|vegne|av| kunden|het|aa|
 """
 HOSTILE = [
     piece.replace("|", " ") * 1000 + ending
