@@ -312,7 +312,7 @@ def scrub_notes(db: Database, *, actor: str, now: dt.datetime, dry_run: bool = F
             scrubbed = {
                 int(row.id): (str(row.note), new)
                 for row in rows
-                if (new := privacy.clean_note(row.note, now=row.created_at)) != row.note
+                if (new := privacy.clean_stored(str(row.note), now=row.created_at)) != row.note
             }
             if not scrubbed:
                 continue

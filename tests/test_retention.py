@@ -623,3 +623,14 @@ def test_the_scheduler_scrubs_the_stored_notes_as_it_starts(
     assert scrubbed.wait(15), "no scrub at start"
     assert set(LEAKED.values()) <= set(stored_notes(db).values())
     assert [p[0] for p in scrubber_passes(db)] == ["scheduler"]
+
+
+def test_a_stored_note_longer_than_the_limit_is_scrubbed_not_refused(db: Database, launch: Launch) -> None:
+    """A note is refused over 500 characters as it arrives; one stored before the limit (or by SQL) would
+    have stopped every scrubbing pass over the notes after it."""
+    long_note = "født 12.03.1985 " + "widget " * 90
+    log(db, launch, at=MONDAY, note=long_note)
+    scrubbed = retention.scrub_notes(db, actor="cli:ops", now=NOW)
+    [enquiry_id] = ids_of(db, *[n for n in stored_notes(db).values() if n and n.startswith("født [birth-date]")])
+    stored = stored_notes(db)[enquiry_id] or ""
+    assert scrubbed.changed == {SLUG: [enquiry_id]} and len(stored) <= 500 and stored.endswith("...")

@@ -54,6 +54,7 @@ __all__ = [
     "PHONE",
     "SCRUBBER_VERSION",
     "clean_note",
+    "clean_stored",
     "normalise",
     "scrub",
 ]
@@ -138,6 +139,16 @@ def clean_note(note: str | None, *, now: dt.datetime) -> str | None:
             field="note",
             code="note_too_long",
         )
+    return _masked(text, now)
+
+
+def clean_stored(note: str, *, now: dt.datetime) -> str | None:
+    """A note stored by an earlier version, scrubbed by this one as if written at ``now``. Never refused
+    for its length: it was taken once (and a note from before the limit would stop every later one)."""
+    return _masked(normalise(note), now)
+
+
+def _masked(text: str, now: dt.datetime) -> str | None:
     cleaned = _mask(text, now)
     if len(cleaned) > MAX_NOTE_LENGTH:  # markers can be longer than what they replace
         cleaned = _shorten(cleaned)
