@@ -734,12 +734,16 @@ _MONTHS = (
     r"jun|juni|june|jul|juli|july|aug|august|augusti|sep|sept|september|okt|oct|oktober|october|"
     r"nov|november|des|dec|desember|december"
 )
+_ORDINAL = r"(?:st|nd|rd|th)?"  # 12th, 1st
 _BIRTH_DATE = re.compile(
     rf"(?i:(?<![\w.])(?:{_BORN})(?:\s?:)?\s?)"
-    r"(?P<date>\d{1,2}(?P<sep>[./-])\d{1,2}(?P=sep)(?:\d{4}|\d{2})"  # 12.03.1985, 12/3/85
-    r"|\d{4}-\d{1,2}-\d{1,2}"  # 1985-03-12
+    # The separators as typed, mixed too: "12/3-85" is how many Norwegians write a date by hand.
+    r"(?P<date>\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})"  # 12.03.1985, 12/3/85, 12/3-1985
+    r"|\d{4}[-./]\d{1,2}[-./]\d{1,2}"  # 1985-03-12, 1985.03.12
     r"|\d{6}|\d{8}"  # 120385, 19850312
-    rf"|\d{{1,2}}\.?\s(?i:{_MONTHS})\.?\s\d{{4}})"  # 12. mars 1985
+    # 12. mars 1985, 12.mars 85, 12 mars -85, 12th of March 1985
+    rf"|\d{{1,2}}(?i:{_ORDINAL})(?:\.\s?|\s)(?:of\s)?(?i:{_MONTHS})\.?,?\s(?:\d{{4}}|[-']?\d{{2}})"
+    rf"|(?i:{_MONTHS})\.?\s\d{{1,2}}(?i:{_ORDINAL}),?\s\d{{4}})"  # March 12, 1985 (English, month first)
     r"(?![\w\[])"
 )
 
