@@ -293,6 +293,10 @@ _GIVEN_NAME_THEN_MORE = 2  # name words: a given name alone is as often a word (
 _GIVEN_NAME = re.compile(rf"[{_UPPER}][{_LOWER}]+")
 
 
+# What follows a person's name in a place's: Karl Johans gate, Ole Bulls plass, Erling Skakkes gate.
+_STREET_AFTER = re.compile(r" (?i:gate|gata|gatan|gaten|vei|veg|vej|vejen|veien|gade|allé|plass|plads|torg|torv|väg|vägen|street|road)\b")
+
+
 def _given_name_at(text: str, start: int) -> bool:
     word = _GIVEN_NAME.match(text, start)
     return word is not None and word.group().casefold() in GIVEN_NAMES
@@ -316,6 +320,10 @@ def name_spans(text: str) -> Iterator[Span]:
         if not (name := _NAME.match(text, start)):
             continue
         end = _name_end(name, least or _GIVEN_NAME_THEN_MORE)
+        if given and end and text[end - 1] == "s" and _STREET_AFTER.match(text, end):
+            # A street or square named after someone, in the genitive, is a place: "i Karl Johans gate",
+            # "Ole Bulls plass" (with a house number it is an address, masked before this).
+            continue
         if end and (not given or len(text[start:end].split()) >= _GIVEN_NAME_THEN_MORE):
             yield start, end, NAME
             position = end
