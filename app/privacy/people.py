@@ -245,6 +245,7 @@ _NOT_NAMES = frozenset(
     iphone ipad samsung huawei windows mac chrome safari firefox edge browser app appen appens store play nav altinn
     dnb nordea sparebank handelsbanken seb swedbank danske bank banken telenor telia ice support service
     kundeservice kundesenter chat facebook messenger sms email e-post ok okay min mitt mine my side sida
+    customer tech team teamet helpdesk desk
     konto kontoen profil face touch id pin kode passord password login logg
     han hun hon det den de vi jeg jag du i he she they it the this that we you ikke inte not also også
     monday tuesday wednesday thursday friday saturday sunday mandag tirsdag onsdag torsdag fredag lørdag
@@ -252,7 +253,17 @@ _NOT_NAMES = frozenset(
     )
 )
 # A company's form: a run with one is a business, not a person ("kunde (Bedrift AS)").
-_COMPANY = frozenset(_words("as asa ab ans da ba sa ltd inc llc gmbh oy oyj aps"))
+# So is a public body's, a country's or a centre's word: whom an agent "snakket med" or a caller rings
+# "på vegne av" is as often Posten Norge, Oslo kommune, Statens vegvesen or Ruter kundesenter.
+_COMPANY = frozenset(
+    _words(
+        """
+    as asa ab ans da ba sa ltd inc llc gmbh oy oyj aps corp
+    kommune kommunen kommun kommunes fylkeskommune vegvesen vegvesenet norge noreg sverige danmark finland
+    air airlines airways tipping kundesenter kundesenteret kundeservice kundeservicen kundtjänst
+    """
+    )
+)
 # What ends a lower-case name: words that go on with the sentence, no one's words, a company's form.
 # A particle that is also one of these ("de", "den", "da") is read as a particle between name words.
 _NOT_LOWER_NAMES = _SENTENCE_WORDS | _NOT_NAMES | _COMPANY
