@@ -305,7 +305,9 @@ _GIVEN_NAME = re.compile(rf"[{_UPPER}][{_LOWER}]+")
 
 
 # What follows a person's name in a place's: Karl Johans gate, Ole Bulls plass, Erling Skakkes gate.
-_STREET_AFTER = re.compile(r" (?i:gate|gata|gatan|gaten|vei|veg|vej|vejen|veien|gade|allé|plass|plads|torg|torv|väg|vägen|street|road)\b")
+_STREET_AFTER = re.compile(
+    r" (?i:gate|gata|gatan|gaten|vei|veg|vej|vejen|veien|gade|allé|plass|plads|torg|torv|väg|vägen|street|road)\b"
+)
 
 
 def _given_name_at(text: str, start: int) -> bool:
