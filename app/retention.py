@@ -34,7 +34,9 @@ recording the enquiry ids.
 ``scrub_stored_once`` is how that happens without an operator: each scheduler, as it starts, scrubs
 the stored notes again unless a pass of this scrubber (``privacy.SCRUBBER_VERSION``) is recorded in
 the audit trail (``notes.scrubber``, written by every whole pass, `tally notes scrub`'s too).
-Replicas starting together may both pass: each note is stored once, by a conditional update.
+Replicas starting together may both pass: each note is stored once, by a conditional update. Once a
+pass is recorded, a scheduler starting reads only the notes stored since the last one: in a rolling
+upgrade the replicas still on the older version store notes by its scrubber until they are restarted.
 
 ``purge_notes`` is the job: a plain function of ``now``, safe to run again (nothing left to erase
 means nothing written) and from several replicas at once (each erasure is a conditional update,
@@ -277,21 +279,41 @@ class Scrubbed:
 SCRUBBER_PASSED = "notes.scrubber"  # a whole pass of one scrubber version, recorded in the audit trail
 
 
+# How long before a recorded pass a note may have been received and yet not been committed when the
+# pass read past it: a later pass reads the notes from that far back again.
+_IN_FLIGHT = dt.timedelta(minutes=10)
+
+
 def scrub_stored_once(db: Database, *, now: dt.datetime) -> Scrubbed | None:
-    """Scrub the stored notes again unless this scrubber version has passed over them (None then)."""
+    """Scrub the stored notes again unless this scrubber version has passed over them; once it has, only
+    the notes stored since its last pass (None when none of them changed). In a rolling upgrade the
+    replicas still on the older version store notes by its scrubber after the first new one's pass, until
+    each of them is restarted on this version, and so passes again over what they stored."""
     with db.session() as session:
-        passed = session.execute(
-            sa.select(_audit_event.c.id)
-            .where(_audit_event.c.action == SCRUBBER_PASSED, _audit_event.c.target_id == str(privacy.SCRUBBER_VERSION))
-            .limit(1)
-        ).first()
-    return None if passed else scrub_notes(db, actor="scheduler", now=now)
+        last = session.execute(
+            sa.select(sa.func.max(_audit_event.c.at)).where(
+                _audit_event.c.action == SCRUBBER_PASSED, _audit_event.c.target_id == str(privacy.SCRUBBER_VERSION)
+            )
+        ).scalar()
+    if last is None:
+        return scrub_notes(db, actor="scheduler", now=now)
+    since = (last if last.tzinfo else last.replace(tzinfo=dt.UTC)) - _IN_FLIGHT
+    later = scrub_notes(db, actor="scheduler", now=now, since=since)
+    return later if later.notes else None
 
 
-def scrub_notes(db: Database, *, actor: str, now: dt.datetime, dry_run: bool = False) -> Scrubbed:
-    """Scrub every stored note again (each as if written when its enquiry was stored, as it was); store
-    those it changes, a thousand enquiries at a time, unless ``dry_run``, and record the pass. Safe to
-    run again: a note scrubbed by this version is left as it is."""
+def scrub_notes(
+    db: Database, *, actor: str, now: dt.datetime, dry_run: bool = False, since: dt.datetime | None = None
+) -> Scrubbed:
+    """Scrub every stored note again (each as if written when its enquiry was stored, as it was), or with
+    ``since`` those of the enquiries recorded since; store those it changes, a thousand enquiries at a
+    time, unless ``dry_run``, and record the pass. Safe to run again: a note scrubbed by this version is
+    left as it is."""
+    recent = (
+        sa.true()
+        if since is None
+        else sa.or_(_enquiry.c.recorded_at >= since, _enquiry.c.created_at >= since)  # imports: recorded_at None
+    )
     with db.session() as session:
         launches = session.execute(sa.select(_launch.c.id, _launch.c.slug).order_by(_launch.c.id)).all()
     changed: dict[str, list[int]] = {}
@@ -302,7 +324,9 @@ def scrub_notes(db: Database, *, actor: str, now: dt.datetime, dry_run: bool = F
             with db.session() as session:
                 rows = session.execute(
                     sa.select(_enquiry.c.id, _enquiry.c.note, _enquiry.c.created_at)
-                    .where(_enquiry.c.launch_id == launch_id, _enquiry.c.id > after, _enquiry.c.note.is_not(None))
+                    .where(
+                        _enquiry.c.launch_id == launch_id, _enquiry.c.id > after, _enquiry.c.note.is_not(None), recent
+                    )
                     .order_by(_enquiry.c.id)
                     .limit(CHUNK)
                 ).all()
@@ -333,6 +357,7 @@ def scrub_notes(db: Database, *, actor: str, now: dt.datetime, dry_run: bool = F
                 target_id=privacy.SCRUBBER_VERSION,
                 now=now,
                 notes=sum(len(ids) for ids in changed.values()),
+                **({} if since is None else {"since": since.isoformat()}),
             )
     return Scrubbed(changed, digests)
 

@@ -594,15 +594,32 @@ def test_each_scrubber_version_passes_over_the_stored_notes_once(
     assert set(LEAKED.values()) <= set(stored_notes(db).values())
     version = str(privacy.SCRUBBER_VERSION)
     assert scrubber_passes(db) == [("scheduler", version, {"notes": len(LEAKED)})]
-    assert retention.scrub_stored_once(db, now=NOW) is None  # this version has passed: nothing read
+    assert retention.scrub_stored_once(db, now=NOW) is None  # this version has passed: only its last pass's notes read
     monkeypatch.setattr(privacy, "SCRUBBER_VERSION", privacy.SCRUBBER_VERSION + 1)  # the next release's
     again = retention.scrub_stored_once(db, now=NOW)
     assert again is not None and again.notes == 0
     retention.scrub_notes(db, actor="cli:ops", now=NOW)
     assert [p[:2] for p in scrubber_passes(db)] == [
-        ("scheduler", version),
+        *[("scheduler", version)] * 2,
         *[(a, str(int(version) + 1)) for a in ("scheduler", "cli:ops")],
     ]
+
+
+def test_notes_an_older_replica_stored_after_the_pass_are_scrubbed_at_the_next_start(
+    db: Database, launch: Launch
+) -> None:
+    """In a rolling upgrade the first replica on the new version passes over the notes; the others, still on
+    the older one, go on storing notes by its scrubber until each is restarted. Their restart on the new
+    version found the pass recorded and left those notes as they were, for good."""
+    assert retention.scrub_stored_once(db, now=NOW) is not None
+    later = NOW + dt.timedelta(minutes=20)
+    log(db, launch, at=later, note="født 12.03.1985, widget gone")  # by an older replica's scrubber
+
+    restarted = retention.scrub_stored_once(db, now=later + dt.timedelta(minutes=5))
+
+    assert restarted is not None and restarted.notes == 1
+    assert "født [birth-date], widget gone" in stored_notes(db).values()
+    assert retention.scrub_stored_once(db, now=later + dt.timedelta(hours=1)) is None
 
 
 def test_the_scheduler_scrubs_the_stored_notes_as_it_starts(

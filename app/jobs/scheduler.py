@@ -16,8 +16,8 @@ Jobs:
 * an hourly job that prunes old sign-in attempts;
 * with ``TALLY_NOTE_RETENTION_DAYS`` set, a job that erases older notes
   (``retention.purge_notes(now=...)``: safe to run in every replica), daily and once at start;
-* once at start, the stored notes scrubbed again if this version's scrubber has not passed over them
-  (``retention.scrub_stored_once``).
+* once at start, the stored notes scrubbed again if this version's scrubber has not passed over them,
+  or else those stored since its last pass (``retention.scrub_stored_once``).
 """
 
 from __future__ import annotations
