@@ -283,6 +283,10 @@ _CALENDAR = frozenset(
 )
 
 
+# Norwegian "far" is a father, English "so far" is not: "so far Klarna works" names no one.
+_ENGLISH_FAR = frozenset(_words("so as how too thus by"))
+
+
 def _phrase_before(text: str, position: int) -> int:
     """How many capitalised words make a name at ``position``: 1 after a naming phrase, 2 after a
     word for the customer, 0 (no name) otherwise."""
@@ -293,6 +297,8 @@ def _phrase_before(text: str, position: int) -> int:
     words = stripped.lower().split()[-_LONGEST_PHRASE:]
     for count in range(len(words), 0, -1):
         phrase = " ".join(words[-count:])
+        if phrase == "far" and count == 1 and len(words) > 1 and words[-2] in _ENGLISH_FAR:
+            return 0
         if phrase in _NAMING:
             return 1
         if phrase in _CUSTOMER:
