@@ -218,7 +218,7 @@ _NAMING = _phrases(
     kundnamnet|är
     nimi nimi|on nimeni nimeni|on asiakkaan|nimi asiakkaan|nimi|on
     heter hedder herr fru mr mr. mrs mrs. ms ms. miss het hette hed hr hr. frk frk. fr.
-    hilsen mvh mvh. vh hälsningar hälsning regards greetings
+    hilsen mvh mvh. vh hälsningar hälsning regards greetings terveisin
     datter datteren dattera sønn sønnen mor moren mora far faren mamma pappa kone kona mann mannen
     ektemann ektemannen samboer samboeren barnet dotter dottern son sonen frun man maken sambo søn
     konen mand manden daughter mother father wife husband mum mom dad
@@ -232,6 +232,8 @@ _CUSTOMER = _phrases(
     the|customer customer the|client client kunden kundens kunde kund asiakas
     vegne|av vegne|af vägnar|av behalf|of avdøde deceased dødsboet|etter dödsboet|efter boet|etter estate|of
     snakket|med snakka|med pratet|med talte|med pratade|med talade|med talte|med spoke|with talked|to
+    snakker|med pratar|med talar|med pratat|med talat|med snakkede|med spoke|to talked|with speaking|with spoken|to
+    spoken|with
     """
 )
 _LONGEST_PHRASE = 4  # words
