@@ -174,7 +174,7 @@ _OTHER_NUMBER = re.compile(
 _NAMED_AS_OTHER = re.compile(
     r"\b(?:order\w*|ordre\w*|sak|saksnr|saksnummer\w*|case|ref|refnr|referanse\w*|reference\w*|faktura\w*"
     r"|invoice\w*|kid|feilkode\w*|feilmelding\w*|error|kode|code|id|transaksjon\w*|transaction\w*|build"
-    r"|versjon\w*|version)\.?(?:\s?(?:nr|no|nummer|number)\b\.?)?\s?[:#]?\s?\Z"
+    r"|versjon\w*|version)\.?(?:[\s-]?(?:nr|no|nummer|number)\b\.?)?\s?[:#]?\s?\Z"  # KID-nummer: hyphened too
 )
 _ACCOUNT_CONTEXT_DIGITS = 9  # the fewest digits read as an account on such a word alone
 # Words that say a phone number follows (Norwegian, Danish, Swedish, Finnish, English): after one,
