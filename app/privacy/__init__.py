@@ -63,7 +63,7 @@ MAX_NOTE_LENGTH = 500
 # Raised with every change to what the scrubber masks: each scheduler then scrubs the notes stored before
 # it again, once (app/retention.py ``scrub_stored_once``). tests/test_privacy.py holds this package's
 # hash beside it, so that a change here fails until someone has decided whether it masks more.
-SCRUBBER_VERSION = 3
+SCRUBBER_VERSION = 4
 _ELLIPSIS = "..."  # not "…", which NFKC would turn into three dots on the next cleaning
 
 Spans = Callable[[str], Iterable[tuple[int, int, str]]]

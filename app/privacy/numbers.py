@@ -349,6 +349,10 @@ def _is_card(w: _Window) -> bool:
         # at 1764930000123).
         if _is_card_length_log_time(w.digits, w.today):
             return False
+        # No card starts 00: with a country code after it, it is a phone number (Mastercard's support
+        # line, 00358 40 123 4000), read as one below.
+        if w.digits.startswith("00") and _parses_as_phone(w.text, ("NO",)):
+            return False
         # A card word further back ("kortet virker ikke i terminal 1234…", "kort i posten, sendingsnr
         # 7071…") is the note's subject, not the number's name: then the number must look like a card.
         return issued or _luhn(w.digits) or w.named_as_card_right_before
