@@ -305,7 +305,7 @@ def scrub_stored_once(db: Database, *, now: dt.datetime) -> Scrubbed | None:
 def scrub_notes(
     db: Database, *, actor: str, now: dt.datetime, dry_run: bool = False, since: dt.datetime | None = None
 ) -> Scrubbed:
-    """Scrub every stored note again (each as if written when its enquiry was stored, as it was), or with
+    """Scrub every stored note again (each as if written when it was received, as it was), or with
     ``since`` those of the enquiries recorded since; store those it changes, a thousand enquiries at a
     time, unless ``dry_run``, and record the pass. Safe to run again: a note scrubbed by this version is
     left as it is."""
@@ -323,7 +323,7 @@ def scrub_notes(
         while True:
             with db.session() as session:
                 rows = session.execute(
-                    sa.select(_enquiry.c.id, _enquiry.c.note, _enquiry.c.created_at)
+                    sa.select(_enquiry.c.id, _enquiry.c.note, _enquiry.c.created_at, _enquiry.c.recorded_at)
                     .where(
                         _enquiry.c.launch_id == launch_id, _enquiry.c.id > after, _enquiry.c.note.is_not(None), recent
                     )
@@ -336,7 +336,8 @@ def scrub_notes(
             scrubbed = {
                 int(row.id): (str(row.note), new)
                 for row in rows
-                if (new := privacy.clean_stored(str(row.note), now=row.created_at)) != row.note
+                # As when it was received (an import's rows have no such time: when they happened).
+                if (new := privacy.clean_stored(str(row.note), now=row.recorded_at or row.created_at)) != row.note
             }
             if not scrubbed:
                 continue
