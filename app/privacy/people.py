@@ -224,7 +224,6 @@ _NAMING = _phrases(
     konen mand manden daughter mother father wife husband mum mom dad
     """
 )
-# … and words for the customer (two or three capitalised words after them are a name).
 # … and words for the customer, or for someone a caller speaks for (two or three capitalised words
 # after them are a name): a bank's centre hears from the family of someone who died.
 _CUSTOMER = _phrases(
