@@ -663,7 +663,7 @@ def test_markers_never_make_a_note_too_long_nor_get_cut() -> None:
 
 
 # The scrubber's sources as of SCRUBBER_VERSION (below): see the test.
-SCRUBBER_SOURCES = (4, "035dc0fafabc1b76777c8e80d763635da1527d98ea1181afd54e105e5cd25a20")
+SCRUBBER_SOURCES = (4, "603ab7be6dab1bfde6d17781b0b3965e8689db13e2a0c35cabeb21cc5505bbbc")
 
 
 def test_a_change_to_the_scrubber_is_weighed_for_a_new_version() -> None:

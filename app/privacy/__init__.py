@@ -17,8 +17,8 @@ before the next step reads the text, so a find is never read twice:
   numbers (numbers.py says which shapes and checks decide);
 * dates said to be a birth: "født 12.03.1985", "DOB 1985-03-12" (numbers.py), after the identity
   numbers, so that a birth number's date goes with its number;
-* names after the phrases that introduce them: "kunden heter", "the customer", "navnet er" …
-  (people.py).
+* names after the phrases that introduce them: "kunden heter", "the customer", "navnet er",
+  "på vegne av", "mvh" … and a common given name with a surname: "Ola Nordmann lurer på …" (people.py).
 
 What survives: amounts, dates (not said to be a birth), times, 12-digit timestamps and log times,
 versions and builds, error codes, short order and case numbers, and numbers said to be an order's, a
