@@ -1106,14 +1106,17 @@ def _in_their_order(written: Sequence[str], stored: Sequence[str]) -> set[str]:
     place = {key: i for i, key in enumerate(stored)}
     keys = [key for key in written if key in place]
     tails: list[int] = []  # tails[n]: the index in ``keys`` ending the best run of n + 1 found so far
+    tail_places: list[int] = []  # their stored places, which rise: searched by bisection
     before: list[int | None] = []
     for i, key in enumerate(keys):
-        n = bisect.bisect_left([place[keys[t]] for t in tails], place[key])
+        n = bisect.bisect_left(tail_places, place[key])
         before.append(tails[n - 1] if n else None)
         if n == len(tails):
             tails.append(i)
+            tail_places.append(place[key])
         else:
             tails[n] = i
+            tail_places[n] = place[key]
     kept: set[str] = set()
     at = tails[-1] if tails else None
     while at is not None:
@@ -1151,10 +1154,12 @@ def import_launch(
     changes = LaunchChanges(spec.slug)
     values = _launch_values(spec, default_timezone=default_timezone, default_digest_times=default_digest_times)
     launch = session.exec(select(Launch).where(Launch.slug == spec.slug)).first()
+    stored: list[Hypothesis] = []  # the launch's hypotheses, in their order; none for a new launch
     if launch is not None:
         lock(session, launch)  # another edit of it in flight finishes first (launches.lock)
+        stored = hypotheses_of(session, launch)
         written = {item.key for item in spec.hypotheses}
-        kept = [h for h in hypotheses_of(session, launch) if h.key not in written]
+        kept = [h for h in stored if h.key not in written]
         if len(written) + len(kept) > MAX_HYPOTHESES:
             # Those left out are retired and stay: a file of 500 with a key renamed made a launch of 501,
             # whose export no import took back and whose every edit in the editor was refused.
@@ -1217,7 +1222,7 @@ def import_launch(
                 fields=changes.launch_fields,
             )
 
-    existing = {h.key: h for h in hypotheses_of(session, launch)}
+    existing = {h.key: h for h in stored}
     in_place = _in_their_order([item.key for item in spec.hypotheses], list(existing))
     for order, item in enumerate(spec.hypotheses):
         hypothesis = existing.pop(item.key, None)
