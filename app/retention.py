@@ -348,6 +348,7 @@ def scrub_notes(
                 ids, stripped = _store_scrubbed(session, launch_id, scrubbed, actor=actor, now=now)
             changed.setdefault(slug, []).extend(ids)
             digests += stripped
+    scrubbed_all = Scrubbed(changed, digests)
     if not dry_run:
         with db.transaction() as session:
             audit.record(
@@ -357,10 +358,10 @@ def scrub_notes(
                 target_type="scrubber",
                 target_id=privacy.SCRUBBER_VERSION,
                 now=now,
-                notes=sum(len(ids) for ids in changed.values()),
+                notes=scrubbed_all.notes,
                 **({} if since is None else {"since": since.isoformat()}),
             )
-    return Scrubbed(changed, digests)
+    return scrubbed_all
 
 
 def _store_scrubbed(
