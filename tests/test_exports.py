@@ -21,7 +21,7 @@ from sqlmodel import select
 from app import exports, ranges
 from app.db import Database
 from app.exports import rows, xlsx
-from app.models import EnquirySource, Hypothesis, Launch
+from app.models import EnquirySource, Hypothesis, Launch, User
 from app.recording.record import NewEnquiry, insert_many
 from tests.factories import hypothesis_ids, log, make_launch
 
@@ -470,6 +470,30 @@ def test_the_launch_page_offers_the_counts_per_day_as_a_workbook_too(
     assert xlsx_rows(daily, "daily")[-1][1:] == ["(total)", "All enquiries", 1, True]  # Monday's one by phone
     enquiries = kari.get(links["Enquiries (Excel)"])
     assert enquiries.headers["content-disposition"].endswith('enquiries-2026-11-16-2026-11-16.xlsx"')
+
+
+def test_the_page_names_other_and_all_in_the_readers_language(
+    web: Callable[[str | None], Any], people: Any, db: Database, token: str, client: TestClient, logged: dict[str, int]
+) -> None:
+    """Kari reads the page in Norwegian: her counts per day named the two last rows of each day in English
+    ("Matched no hypothesis", "All enquiries") beside the hypotheses' own texts. The API keeps its texts."""
+    with db.transaction() as session:
+        kari = session.exec(select(User).where(User.username == "kari")).one()
+        kari.language = "nb"
+    reader = web("kari")
+    query = "what=daily&from=2026-11-16&to=2026-11-16"
+    assert [row[1:3] for row in csv_rows(reader.get(f"/launches/{SLUG}/export.csv?{query}"))[-2:]] == [
+        ["(other)", "Annet (ikke på listen)"],
+        ["(total)", "Alle henvendelser"],
+    ]
+    assert [row[1:4] for row in xlsx_rows(reader.get(f"/launches/{SLUG}/export.xlsx?{query}"), "daily")[-2:]] == [
+        ["(other)", "Annet (ikke på listen)", 1],
+        ["(total)", "Alle henvendelser", 3],
+    ]
+    assert [row[1:3] for row in csv_rows(export(client, token, f"format=csv&{query}"))[-2:]] == [
+        ["(other)", "Matched no hypothesis"],
+        ["(total)", "All enquiries"],
+    ]
 
 
 def test_signed_out_people_are_sent_to_sign_in(web: Callable[[str | None], Any], launch: Launch) -> None:

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Literal, cast
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from app import launches
+from app import i18n, launches
 from app.db import Database
 from app.errors import Invalid
 from app.exports import csv, rows, xlsx
@@ -82,6 +82,7 @@ class Export:
     selection: Selection
     what: What
     format: Format
+    language: str | None = None  # the reader's, for a download from the launch page; None: the API's texts
 
     @property
     def filename(self) -> str:
@@ -160,6 +161,10 @@ def _chunks(export: Export, session: Session, now: dt.datetime) -> Generator[Seq
     if export.what == "enquiries":
         yield from rows.enquiry_chunks(session=session, selection=selection, hypotheses=hypotheses, size=rows.CHUNK)
         return
-    daily = rows.daily_rows(session=session, selection=selection, hypotheses=hypotheses, now=now)
+    texts = (rows.OTHER_TEXT, rows.TOTAL_TEXT)
+    if export.language is not None:
+        with i18n.use_language(export.language):
+            texts = (i18n.gettext(rows.PAGE_OTHER_TEXT), i18n.gettext(rows.PAGE_TOTAL_TEXT))
+    daily = rows.daily_rows(session=session, selection=selection, hypotheses=hypotheses, now=now, texts=texts)
     while chunk := list(itertools.islice(daily, rows.CHUNK)):
         yield chunk

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from app import launches, tallies
+from app.i18n import N_
 from app.models import Hypothesis
 from app.ranges import Selection
 
@@ -56,6 +57,10 @@ ENQUIRY_KINDS: tuple[Kind, ...] = ("int", "time", "date", "label", "label", "lab
 DAILY_KINDS: tuple[Kind, ...] = ("date", "label", "label", "int", "bool")
 OTHER_KEY, OTHER_TEXT = "(other)", "Matched no hypothesis"
 TOTAL_KEY, TOTAL_TEXT = "(total)", "All enquiries"
+# The launch page's downloads name those two rows as the page does, in the reader's language: a reader of the
+# Norwegian page found "Matched no hypothesis" and "All enquiries" in English in the file it offered as
+# «Antall per dag», next to the hypotheses' own (Norwegian) texts. The API keeps the texts above.
+PAGE_OTHER_TEXT, PAGE_TOTAL_TEXT = N_("Other (not on the list)"), N_("All enquiries")
 
 # An enquiry row: id, occurred_at (ISO 8601 with the local offset), local_date, hypothesis key and
 # text ("" for other), channel, segment, note (None: none), source.
@@ -163,14 +168,20 @@ def enquiry_chunks(
 
 
 def daily_rows(
-    *, session: Session, selection: Selection, hypotheses: Sequence[Hypothesis], now: dt.datetime
+    *,
+    session: Session,
+    selection: Selection,
+    hypotheses: Sequence[Hypothesis],
+    now: dt.datetime,
+    texts: tuple[str, str] = (OTHER_TEXT, TOTAL_TEXT),
 ) -> Iterator[DailyRow]:
     """Every local day of ``selection`` up to today × (every hypothesis, other, total), zeros included
     (a hypothesis's count empty on the days before it counted).
 
     Days not yet begun are left out: their zeros say nothing, and a sheet summing or averaging the
     column would read a launch a third through as quiet for the rest. Today is in, marked not complete
-    (its counts so far), as is a day the range cuts off before ``now`` reaches its end."""
+    (its counts so far), as is a day the range cuts off before ``now`` reaches its end. ``texts``: those of
+    the "other" and total rows."""
     launch = selection.launch
     buckets = tallies.series(
         session=session,
@@ -197,6 +208,6 @@ def daily_rows(
             # Before it counted, a 0 would read as "nobody called about it": its calls were "other" then.
             count = None if day_end <= since[h.id] else counts.get(h.id or 0, 0)
             yield (day, h.key, h.text, count, complete)
-        yield (day, OTHER_KEY, OTHER_TEXT, bucket.other if bucket else 0, complete)
-        yield (day, TOTAL_KEY, TOTAL_TEXT, bucket.total if bucket else 0, complete)
+        yield (day, OTHER_KEY, texts[0], bucket.other if bucket else 0, complete)
+        yield (day, TOTAL_KEY, texts[1], bucket.total if bucket else 0, complete)
         day += dt.timedelta(days=1)

@@ -86,6 +86,7 @@ def _download(
     now: dt.datetime,
     *,
     default_what: str | None = None,
+    language: str | None = None,
 ) -> StreamingResponse:
     checked_format, checked_what = exports.parse_format(format), exports.parse_what(query.what or default_what)
     launch = launches.get_by_slug(session, slug)
@@ -99,7 +100,7 @@ def _download(
         segments=query.segments,
         digest_start=digests.since_digest_start(session, launch, now) if query.range_name == "since-digest" else None,
     )
-    export = exports.Export(selection, checked_what, checked_format)
+    export = exports.Export(selection, checked_what, checked_format, language)
     headers = {"Content-Disposition": export.content_disposition}
     if is_head(request):
         # Everything that could refuse the GET was checked: its status and headers, without the file.
@@ -120,14 +121,14 @@ def _download(
 def page_csv(
     request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now, query: Params
 ) -> StreamingResponse:
-    return _download(request, session, slug, "csv", query, now, default_what="enquiries")
+    return _download(request, session, slug, "csv", query, now, default_what="enquiries", language=viewer.language)
 
 
 @router.get("/launches/{slug}/export.xlsx")
 def page_xlsx(
     request: Request, slug: str, viewer: CurrentViewer, session: SessionDep, now: Now, query: Params
 ) -> StreamingResponse:
-    return _download(request, session, slug, "xlsx", query, now, default_what="enquiries")
+    return _download(request, session, slug, "xlsx", query, now, default_what="enquiries", language=viewer.language)
 
 
 @api.get(
