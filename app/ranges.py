@@ -453,7 +453,11 @@ def select(
             start, end = window_start, window_end
         what = f"range={name} (at {now.astimezone(tz):%Y-%m-%d %H:%M})"
     clipped_start, clipped_end = max(start, window_start), min(end, window_end)
-    if clipped_end <= clipped_start and not (name != CUSTOM and start == end == clipped_start):
+    # An empty named range inside the launch is shown (today at its first midnight: nothing yet), one at
+    # its end is not: a week after it ended, the last 7 days begin at that end, and let through they
+    # showed (and exported, as a row per hypothesis) the day after the launch.
+    empty_inside = name != CUSTOM and start == end == clipped_start < window_end
+    if clipped_end <= clipped_start and not empty_inside:
         # Named by what was asked: a range= (today, once the launch is over) was told its `from` was at fault.
         raise out_of_window(
             launch,

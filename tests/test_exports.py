@@ -385,6 +385,25 @@ def test_a_named_range_outside_the_launch_names_the_range(client: TestClient, to
             assert (error["code"], error["field"]) == ("range_out_of_window", "range"), error
 
 
+def test_the_last_7_days_a_week_after_the_launch_are_refused_not_a_day_after_it(
+    client: TestClient, token: str, db: Database
+) -> None:
+    """A week after a launch ended, "the last 7 days" start at the midnight it ended: an empty range at its
+    end, which was let through as if it were the empty "today" at a launch's first midnight. The counts per
+    day then held a row per hypothesis for the day after the launch (empty, complete), and the file was
+    named for that day; an hour or a day later the same link was refused, as it should be."""
+    make_launch(db, starts_on=dt.date(2026, 11, 2), ends_on=dt.date(2026, 11, 11))
+    a_week_after = dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.UTC)
+    for days_after, status in ((0, 200), (1, 422), (2, 422)):
+        with time_machine.travel(a_week_after - dt.timedelta(days=1) + dt.timedelta(days=days_after), tick=False):
+            response = export(client, token, "range=7d&what=daily")
+        assert response.status_code == status, (days_after, response.text)
+        if status == 422:
+            assert response.json()["error"]["code"] == "range_out_of_window"
+        else:
+            assert csv_rows(response)[-1][0] == "2026-11-11", "the launch's last day, the range's last"
+
+
 def test_without_format_and_what_the_api_sends_the_enquiries_as_csv(
     client: TestClient, token: str, launch: Launch
 ) -> None:
