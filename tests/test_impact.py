@@ -894,3 +894,17 @@ def test_a_fix_time_an_earlier_version_kept_with_status_open_is_not_taken_back(
     response = patch(client, lead_token, "login", status="fix_shipped")
     assert response.status_code == 200, response.text
     assert response.json()["fix_shipped_at"] == NOW.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_a_period_under_a_day_shows_no_rate_per_day(
+    client: TestClient, lead_token: str, launch: Any, web: Any, people: Any
+) -> None:
+    """A hotfix on the first morning: the hours before it, projected to a day, read as several times the
+    day after, beside a verdict comparing shares; the count and the share are what there is to show."""
+    patch(client, lead_token, "login", status="fix_shipped", fix_shipped_at="2026-11-16T12:00:00+01:00")
+    page = web("kari").get(f"/launches/{SLUG}/hypotheses/login?range=launch").text
+    start = page.index('id="fix"')
+    rows = re.findall(r'<tr><th scope="row">(\w+)</th>(.*?)</tr>', page[start : page.index("</section>", start)])
+    cells = {name: re.findall(r'<td class="num">([^<]*)</td>', row) for name, row in rows}
+    assert cells["Before"][1] == "–" and cells["After"][1] != "–", cells
+    assert cells["Before"][0] not in ("0", "–")  # the count is still shown
