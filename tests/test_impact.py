@@ -836,7 +836,7 @@ def test_the_editor_refuses_a_fix_time_on_an_open_row(web: Any, people: Any, db:
     refused = lena.post(f"/launches/{SLUG}/hypotheses/login", data=form, headers={"HX-Request": "true"})
     assert refused.status_code == 422
     assert "set the status to fix shipped to record when it shipped" in html.unescape(refused.text)
-    assert re.search(r'id="f-login"[^>]*aria-invalid="true"', refused.text), "the error is the field's"
+    assert re.search(r'id="fix-login"[^>]*aria-invalid="true"', refused.text), "the error is the field's"
     assert stored_fix(db, "login") == (HypothesisStatus.OPEN, None)
 
 
@@ -851,7 +851,7 @@ def test_a_fix_time_kept_with_an_open_status_goes_at_the_next_save(web: Any, peo
     assert "fix_shipped_at" not in lena.get(f"/launches/{SLUG}/export").text
     # The row's fix field sent back as shown (the editor never sends an unchanged time).
     shown = re.search(
-        r'id="f-login" name="fix_shipped_at" type="datetime-local" value="([^"]*)"',
+        r'id="fix-login" name="fix_shipped_at" type="datetime-local" value="([^"]*)"',
         lena.get(f"/launches/{SLUG}/edit").text,
     )
     assert shown and shown.group(1) == "2026-11-22T00:00"

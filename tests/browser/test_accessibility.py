@@ -375,7 +375,7 @@ def test_the_editors_add_form_focuses_the_field_at_fault(page: Page, place: Plac
 def test_an_editor_row_refused_focuses_its_field_at_fault(page: Page, place: Place) -> None:
     sign_in(page, place.people.lead.username, PAGE + "/edit")
     page.locator("#u-a").fill("javascript:alert(1)")  # not a web address
-    page.locator("#save-a").click()
+    page.locator("#save-row-a").click()
     expect_at_fault(page, "#u-a", "error-a", "is not a web address")
 
 

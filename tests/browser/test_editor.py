@@ -308,6 +308,24 @@ def test_every_button_has_a_name_of_its_own(editor: Editor) -> None:
     expect(editor.page.get_by_role("button", name="Save: Hypothesis billing", exact=True)).to_have_count(1)
 
 
+def test_rows_keyed_like_the_launch_forms_fields_keep_labels_and_ids_of_their_own(
+    page: Page, live_server: LiveServer, db: Database, people: People
+) -> None:
+    """A hypothesis keyed "name" gave its fix time the id of the launch's Name field, so that field was
+    labelled "Fix shipped" too and the row's own field had no label; one keyed "launch" gave its Save
+    the id of Save launch."""
+    make_launch(db, slug=SLUG, name="Spring launch", hypotheses=("name", "launch", "status"))
+    sign_in(page, people.lead.username, EDIT)
+    ids: list[str] = page.locator("[id]").evaluate_all("els => els.map(e => e.id)")
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+    fix_time = page.locator("#row-name input[name=fix_shipped_at]")
+    labels: list[str] = fix_time.evaluate("e => Array.from(e.labels).map(l => l.textContent)")
+    assert len(labels) == 1 and labels[0].startswith("Fix shipped")
+    page.locator("#row-name label", has_text="Fix shipped").click()
+    expect(fix_time).to_be_focused()
+    expect(page.get_by_role("textbox", name="Name", exact=True)).to_have_attribute("name", "name")
+
+
 def test_adding_appends_the_row_and_a_refused_add_keeps_what_was_typed(editor: Editor) -> None:
     page = editor.page
     mark_page(page)
@@ -373,7 +391,7 @@ def test_taking_the_current_values_after_the_time_zone_changed_keeps_the_fix_tim
         row = session.exec(select(Hypothesis).where(Hypothesis.key == "login")).one()
         row.status, row.fix_shipped_at = HypothesisStatus.FIX_SHIPPED, fix
     page.reload()
-    expect(page.locator("#f-login")).to_have_value("2026-12-03T10:00")
+    expect(page.locator("#fix-login")).to_have_value("2026-12-03T10:00")
     with db.transaction() as session:  # the other lead's edits
         launch = session.exec(select(Launch).where(Launch.slug == SLUG)).one()
         launch.timezone, launch.version = "Europe/London", launch.version + 1
@@ -391,7 +409,7 @@ def test_taking_the_current_values_after_the_time_zone_changed_keeps_the_fix_tim
     expect(form.locator('[data-now-for="owner_team"]')).to_have_text("Now: Team B")
 
     page.get_by_role("link", name="Take the current values: Hypothesis login").click()
-    expect(page.locator("#f-login")).to_have_value("2026-12-03T10:00")
+    expect(page.locator("#fix-login")).to_have_value("2026-12-03T10:00")
     expect(page.locator("#o-login")).to_have_value("Team B")
     page.locator("#a-login").fill("Area A")
     with page.expect_response(lambda r: r.url.endswith("/hypotheses/login")) as saved:
@@ -400,7 +418,7 @@ def test_taking_the_current_values_after_the_time_zone_changed_keeps_the_fix_tim
     with db.session() as session:
         row = session.exec(select(Hypothesis).where(Hypothesis.key == "login")).one()
         assert (row.area, row.owner_team, row.fix_shipped_at) == ("Area A", "Team B", fix)
-    expect(page.locator("#f-login")).to_have_value("2026-12-03T09:00")  # shown in London time from now on
+    expect(page.locator("#fix-login")).to_have_value("2026-12-03T09:00")  # shown in London time from now on
 
 
 def keys_in_editor(page: Page) -> dict[str, str]:
