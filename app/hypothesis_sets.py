@@ -112,8 +112,13 @@ def _or_empty(schema: dict[str, Any]) -> None:
     schema["type"] = ["string", "null"]
 
 
-Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and dashes")]
-ShortName = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, - and _")]
+# The lengths the patterns allow, said apart: a slug or key of 70 lower-case letters was told only to "use
+# lower-case letters, digits and dashes", which it did. (Checked before the pattern, so a long one is told
+# its length first.)
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=64, description="lower-case letters, digits and dashes")]
+ShortName = Annotated[
+    str, Field(pattern=NAME_PATTERN, max_length=32, description="lower-case letters, digits, - and _")
+]
 
 _TRUE_OR_FALSE = N_("{value} is read as true or false, not a number: write a number, such as {example}")
 

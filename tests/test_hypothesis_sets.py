@@ -142,6 +142,20 @@ def test_a_key_or_segment_with_norwegian_letters_is_told_which_letters_are_not_t
     ]
 
 
+def test_a_slug_key_or_channel_too_long_is_told_its_length_not_letters_it_already_uses() -> None:
+    key = "cant-find-the-new-send-money-button-on-the-front-page-after-the-update"  # 70 characters
+    parsed = hypothesis_sets.parse_text(
+        f"slug: {'p' * 65}\nname: Launch\nstarts_on: 2026-11-16\nchannels: [phone, {'c' * 33}]\n"
+        f"hypotheses:\n  - key: {key}\n    text: Can't find the new send-money button\n",
+        path="long.yaml",
+    )
+    assert [str(p) for p in parsed.problems] == [
+        "long.yaml:1: slug: is too long: at most 64 characters",
+        "long.yaml:4: channels[1]: is too long: at most 32 characters",
+        "long.yaml:6: hypotheses[0].key: is too long: at most 64 characters",
+    ]
+
+
 def test_readme_documents_every_field() -> None:
     readme = (HYPOTHESES / "README.md").read_text(encoding="utf-8")
     fields = set(hypothesis_sets.LaunchFile.model_fields) | set(hypothesis_sets.HypothesisSpec.model_fields)
