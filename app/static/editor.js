@@ -12,6 +12,10 @@
 // * a warning before leaving the page while a form has unsaved changes (a form is dirty from its
 //   first input until a save of it succeeds; a refused save comes back marked dirty).
 // * "Take the current values" after a stale save: the stored values replace what was typed.
+// * a save or a move refused as "out of date" because the browser signed in again (in another tab,
+//   after the session ended, or a password changed at /me: a new session, so a new CSRF token) takes
+//   the new token and is sent once more, as the checklist does: told to reload, the lead lost what
+//   was typed, unsaved, in every other row.
 //
 // Without JavaScript every form still posts and the page reloads, as before.
 (function () {
@@ -24,7 +28,7 @@
   const slug = list.dataset.slug;
   const status = document.getElementById("editor-status");
   const flash = document.getElementById("flash");
-  const csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"];
+  let csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"];
   const editorForms = "#launch-form, #add-form, .hypothesis-form";
 
   // --- unsaved changes ----------------------------------------------------------------------
@@ -56,6 +60,50 @@
     if (detail.successful && verb === "post" && detail.xhr && detail.xhr.status === 200) {
       say(list.dataset.saved || "Saved.");
     }
+  });
+
+  // --- a new sign-in in this browser ----------------------------------------------------------
+
+  // The token of this browser's sign-in now, if it is this lead's and not the one the page has:
+  // then every form of the page takes it. Another person signed in meanwhile (a shared computer)
+  // gets nothing sent in this lead's name.
+  async function renewToken() {
+    try {
+      const response = await fetch("/csrf-token", { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!response.ok) return false;
+      const body = await response.json();
+      if (!body.token || body.token === csrf || String(body.user) !== list.dataset.user) return false;
+      csrf = body.token;
+      document.body.setAttribute("hx-headers", JSON.stringify({ "X-CSRF-Token": csrf }));
+      document.querySelectorAll('input[name="csrf_token"]').forEach((field) => {
+        field.value = csrf;
+      });
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // A form's save refused (403) is held back from the page until the token is asked for: renewed, the
+  // form is sent again (once); else the refusal is shown where htmx would have put it.
+  const resent = new WeakSet();
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const detail = event.detail || {};
+    const sender = detail.requestConfig && detail.requestConfig.elt;  // detail.elt is the target (the row)
+    const form = sender && sender.closest && sender.closest(editorForms);
+    if (!form || !detail.xhr) return;
+    const again = resent.delete(form);  // the answer to a form sent again is shown as it is
+    if (again || detail.xhr.status !== 403) return;
+    detail.shouldSwap = false;
+    const refusal = detail.xhr.responseText;
+    renewToken().then((renewed) => {
+      if (renewed) {
+        resent.add(form);
+        form.requestSubmit();
+      } else {
+        showError(refusal);
+      }
+    });
   });
 
   // --- moving rows ---------------------------------------------------------------------------
@@ -139,13 +187,20 @@
     // The order the move was made from: refused if it is no longer the stored one.
     before.forEach((key) => body.append("seen", key));
     // One order at a time, in the order they were made.
-    sending = sending.then(() =>
+    const post = () =>
       fetch("/launches/" + encodeURIComponent(slug) + "/order", {
         method: "POST",
         headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
         body: body,
         credentials: "same-origin",
-      })
+      });
+    sending = sending.then(() =>
+      post()
+        .then(async (response) => {
+          if (response.status !== 403) return response;
+          const code = await response.clone().json().then((data) => data.error && data.error.code, () => null);
+          return code === "csrf" && (await renewToken()) ? post() : response;
+        })
         .then((response) =>
           response
             .json()

@@ -296,6 +296,37 @@ def test_a_move_from_a_page_opened_before_another_leads_move_shows_the_order_now
     )
 
 
+def test_a_save_and_a_move_after_signing_in_again_in_another_tab_go_through(editor: Editor, people: People) -> None:
+    """Signed out and in again in another tab (a session ended, a password changed at /me), the lead's
+    editor had the old sign-in's CSRF token: every save was refused "out of date: reload it", and
+    reloading lost what was typed, unsaved, in the other rows."""
+    page = editor.page
+
+    def sign_in_again_in_another_tab() -> None:
+        other_tab = page.context.new_page()
+        other_tab.goto("/")
+        other_tab.get_by_role("button", name="Sign out").click()
+        sign_in(other_tab, people.lead.username)
+        other_tab.close()
+
+    mark_page(page)
+    editor.text("billing").fill("Typed in billing, not saved")
+    sign_in_again_in_another_tab()
+    editor.text("delivery").focus()
+    with page.expect_response(lambda r: r.url.endswith("/order") and r.status == 200):
+        page.keyboard.press("Alt+ArrowUp")
+    wait_until(lambda: editor.stored_order() == ["billing", "delivery", "login"], message="moved", page=page)
+
+    sign_in_again_in_another_tab()
+    editor.text("login").fill("Login loops after the update")
+    with page.expect_response(lambda r: r.url.endswith("/hypotheses/login") and r.status == 200):
+        page.get_by_role("button", name="Save: Hypothesis login").click()
+    wait_until(lambda: editor.stored_text("login") == "Login loops after the update", message="saved", page=page)
+    expect(page.locator("#flash .error-box")).to_have_count(0)
+    expect(editor.text("billing")).to_have_value("Typed in billing, not saved")
+    assert same_page(page)
+
+
 def test_every_button_has_a_name_of_its_own(editor: Editor) -> None:
     buttons = editor.page.get_by_role("button")
     names = [
