@@ -80,8 +80,9 @@ def parse_clock_times(value: Any) -> tuple[dt.time, ...]:
             ) from None
     if not times:
         raise TextValueError(N_("expected at least one clock time like 09:00"))
-    if len(set(times)) != len(times):
-        raise TextValueError(N_("a clock time is listed twice"))
+    if twice := sorted({t for t in times if times.count(t) > 1}):
+        # Named: "9:00, 13:00, 09:00" is refused, and "a clock time is listed twice" left the lead to spot which.
+        raise TextValueError(N_("listed twice: {names}"), names=", ".join(f"{t:%H:%M}" for t in twice))
     return tuple(sorted(times))
 
 

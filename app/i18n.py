@@ -288,6 +288,16 @@ def validation_text(err: Any) -> Text:
         return Text(N_("{value} is not a whole number: write one, such as 20"), value=given)
     if kind in ("float_parsing", "float_type"):
         return Text(N_("{value} is not a number: write one, such as 3 or 2.5"), value=given)
+    if kind == "string_pattern_mismatch" and err.get("loc", ())[-1:] == ("slack_channel",):
+        # A channel's name also takes dots and underscores, or is an id: "use lower-case letters, digits
+        # and dashes" told "#Launch" less than it may write, and nothing of the id.
+        return Text(
+            N_(
+                "{value} is not a Slack channel: write its name in lower case, such as #launch-payapp "
+                "(letters, digits, dashes, dots and underscores), or its id, such as C0123ABCD"
+            ),
+            value=given,
+        )
     if kind == "string_pattern_mismatch":
         letters = sorted({c for c in str(err.get("input", "")) if c.isalpha() and not c.isascii()})
         if letters:

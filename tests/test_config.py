@@ -61,7 +61,7 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
     [
         ("TALLY_TIMEZONE", "Mars/Olympus", "TALLY_TIMEZONE: 'Mars/Olympus' is not an IANA time zone"),
         ("TALLY_DIGEST_TIMES", "9am", "TALLY_DIGEST_TIMES: '9am' is not a clock time; expected HH:MM"),
-        ("TALLY_DIGEST_TIMES", "09:00,09:00", "TALLY_DIGEST_TIMES: a clock time is listed twice"),
+        ("TALLY_DIGEST_TIMES", "09:00,09:00", "TALLY_DIGEST_TIMES: listed twice: 09:00"),
         ("TALLY_DATABASE_URL", "mysql://x", "TALLY_DATABASE_URL: expected sqlite:///"),
         # no database name: libpq took the server's default, and the tables went into "postgres"
         (

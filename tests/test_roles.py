@@ -432,6 +432,8 @@ def test_an_added_hypothesis_appears_on_the_checklist(app: Any, web: Web, people
         (f"/launches/{SLUG}/edit", {"timezone": "Mars/Olympus"}, "is not an IANA time zone"),
         (f"/launches/{SLUG}/edit", {"ends_on": "2026-11-01"}, "Last day: 2026-11-01 is before the release day"),
         (f"/launches/{SLUG}/edit", {"channels": "phone, phone"}, "listed twice: phone"),
+        (f"/launches/{SLUG}/edit", {"digest_times": "9:00, 13:00, 09:00"}, "Digest times: listed twice: 09:00"),
+        (f"/launches/{SLUG}/edit", {"slack_channel": "#Launch"}, "is not a Slack channel: write its name in lower"),
         (f"/launches/{SLUG}/hypotheses", {"key": "a", "text": "Again"}, "already has a hypothesis with that key"),
         (f"/launches/{SLUG}/hypotheses", {"key": "Not A Key", "text": "X"}, "is not a key: use lower-case letters"),
         (f"/launches/{SLUG}/hypotheses/a", {"text": "   ", "status": "open"}, "Text: is empty: write something here"),
