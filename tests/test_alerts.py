@@ -508,6 +508,29 @@ def test_the_next_digest_lists_the_alerts_sent_since_the_previous_one(
         assert alerts.recalled(session, launch, start=local(18, 9), end=local(18, 13), base_url="") == []
 
 
+def test_a_digest_covering_more_than_a_day_names_the_day_of_each_alert_it_recalls(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Launch Tally was down for the 19th's digests, so the 20th's 09:00 digest covered two evenings: its
+    window named its days ("18 Nov 16:00 – 20 Nov 09:00"), but both evenings' alerts read "17:30", with
+    nothing to tell which was which (nor, in the 09:00 digest, that neither was this morning's)."""
+    digests.run_due(db, settings=settings, now=local(18, 16) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None)
+    log_many(db, launch, "bankid", 12, start=local(18, 17, 5))
+    assert [a.subject for a in run(db, settings, bot, local(18, 17, 30))] == ["bankid"]
+    digests.run_due(db, settings=settings, now=local(19, 16, 40), sender=bot, sleep=lambda s: None)  # all missed
+    log_many(db, launch, "send", 12, start=local(19, 17, 5))
+    assert [a.subject for a in run(db, settings, bot, local(19, 17, 30))] == ["send"]
+    log_many(db, launch, "receipts", 12, start=local(20, 8, 5))
+    assert [a.subject for a in run(db, settings, bot, local(20, 8, 30))] == ["receipts"]
+    [nine] = digests.run_due(db, settings=settings, now=local(20, 9) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None)
+    text = "\n".join(str(block) for block in nine.blocks)
+    assert "Enquiries 18 Nov 16:00 – 20 Nov 09:00" in text
+    assert re.findall(r"• ([^<]+?) <", text) == ["18 Nov 17:30", "19 Nov 17:30", "08:30"]
+    with db.session() as session:  # an evening's alert in the next morning's digest: "Wed 17:30", as its window
+        [evening] = alerts.recalled(session, launch, start=local(18, 16), end=local(19, 9), base_url="")
+    assert evening.at_label == "Wed 17:30"
+
+
 def test_the_api_lists_alerts_newest_first(
     db: Database, settings: Settings, client: TestClient, token: str, launch: Launch, slack: FakeSlack
 ) -> None:

@@ -863,6 +863,18 @@ def names(session: Session, launch: Launch, alerts: Iterable[Alert]) -> dict[int
     }
 
 
+def recalled_label(at: dt.datetime, start: dt.datetime, end: dt.datetime) -> str:
+    """When a recalled alert went out (local times), named as the digest names its window [start, end):
+    "17:30" on the window's last day, else with its day, "Wed 17:30" ("18 Nov 17:30" in a window of
+    several days). A bare "17:30" in a window from the evening before, or of two days after a missed
+    digest, read as this day's, and two evenings' alerts could not be told apart."""
+    if at.date() == end.date():
+        return f"{at:%H:%M}"
+    if (end.date() - start.date()).days == 1:
+        return i18n.format_weekday_time(at)
+    return i18n.format_day_time(at)
+
+
 def recalled(
     session: Session, launch: Launch, *, start: dt.datetime, end: dt.datetime, base_url: str
 ) -> list[slack_blocks.AlertLine]:
@@ -887,7 +899,9 @@ def recalled(
             name=called[id_of(a)],
             count=a.count,
             normal=a.normal,
-            at_label=f"{(a.sent_at or a.created_at).astimezone(tz):%H:%M}",
+            at_label=recalled_label(
+                (a.sent_at or a.created_at).astimezone(tz), start.astimezone(tz), end.astimezone(tz)
+            ),
             url=drilldown_url(base_url, launch, a.kind, a.subject, (a.window_start, a.observed_at), a.theme_key),
         )
         for a in found
