@@ -64,6 +64,7 @@ ON_TIME = dt.timedelta(minutes=5)  # sent within this of when it was due: not ma
 # Replicas' clocks a little apart (one stamps enquiries, another composes the digest), and the commit itself.
 CLOCKS_APART = dt.timedelta(seconds=5)
 LATE_WITH_DAY = dt.timedelta(hours=3)  # a digest posted this late names its day, not just its time
+WEEK_DAYS = 7  # ... and posted this many days after its own, its date: its weekday has come round again
 LOOKBACK = schedule.LOOKBACK
 # The retry policy and stale claims are app/slack/delivery.py's (alerts share them).
 STALE_CLAIM = delivery.STALE_CLAIM
@@ -305,13 +306,19 @@ def compose(
 
 def _slot_label(launch: Launch, slot_at: dt.datetime, *, posted_at: dt.datetime, late: bool) -> str:
     """The digest's time, "16:00"; at the launch's end "final tally"; posted late, long after its time
-    or on a later day, with its day ("Wed 16:00": "16:00" the next morning reads as today's)."""
+    or on a later day, with its day ("Wed 16:00": "16:00" the next morning reads as today's); a week
+    or more later, with its date ("18 Nov 16:00": a dry run sent on the next Wednesday read as that
+    afternoon's)."""
     if slot_at >= launches.window(launch)[1]:
         return i18n.gettext("final tally")
     tz = launches.zone(launch)
     local = slot_at.astimezone(tz)
-    with_day = late and (posted_at - slot_at >= LATE_WITH_DAY or launches.local_date(posted_at, tz) != local.date())
-    return i18n.format_weekday_time(local) if with_day else f"{local:%H:%M}"
+    posted_on = launches.local_date(posted_at, tz)
+    if not late or (posted_at - slot_at < LATE_WITH_DAY and posted_on == local.date()):
+        return f"{local:%H:%M}"
+    if (posted_on - local.date()).days < WEEK_DAYS:
+        return i18n.format_weekday_time(local)
+    return i18n.format_day_time(local)
 
 
 THEMES_IN_DIGEST = 3

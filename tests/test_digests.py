@@ -691,6 +691,23 @@ def test_a_digest_sent_again_the_next_day_says_it_is_late_and_whose_day_it_was(
         assert (again.window_start, again.window_end) == (run.window_start, run.window_end)  # the same window
 
 
+def test_a_digest_sent_again_a_week_later_names_its_date_not_a_weekday(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """A dry run of Wednesday 18th 16:00, sent once Slack was set up on Wednesday the 25th at 10:00, was
+    headed "Test launch · Wed 16:00": this afternoon's, as it read, six hours from now."""
+    log(db, launch, "send", at=local(18, 15))
+    [dry] = run_due(db, settings, None, due(18, 16))
+    again = digests.send_again(db, dry.id or 0, settings=settings, now=local(25, 10), sender=bot, sleep=lambda s: None)
+    assert again.status == DigestStatus.LATE
+    message = slack.posts(SLACK_CHANNEL)[-1]
+    assert message["blocks"][0]["text"]["text"] == "Test launch · 18 Nov 16:00"
+    assert message["text"].startswith("Test launch · 18 Nov 16:00 · sent late")
+    [dry] = run_due(db, settings, None, due(24, 16))  # six days back: the weekday still tells
+    digests.send_again(db, dry.id or 0, settings=settings, now=local(30, 10), sender=bot, sleep=lambda s: None)
+    assert slack.posts(SLACK_CHANNEL)[-1]["blocks"][0]["text"]["text"] == "Test launch · Tue 16:00"
+
+
 def test_a_digest_sent_by_hand_does_not_move_the_schedule(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
 ) -> None:
