@@ -28,7 +28,16 @@ from app.config import Settings
 from app.db import Database
 from app.errors import Conflict
 from app.insight import relink
-from app.models import DigestKind, DigestRun, DigestStatus, Hypothesis, Launch, LaunchStatus, SlotTally
+from app.models import (
+    DigestKind,
+    DigestRun,
+    DigestStatus,
+    Hypothesis,
+    HypothesisStatus,
+    Launch,
+    LaunchStatus,
+    SlotTally,
+)
 from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender, WebhookSender
@@ -706,6 +715,23 @@ def test_a_digest_sent_again_a_week_later_names_its_date_not_a_weekday(
     [dry] = run_due(db, settings, None, due(24, 16))  # six days back: the weekday still tells
     digests.send_again(db, dry.id or 0, settings=settings, now=local(30, 10), sender=bot, sleep=lambda s: None)
     assert slack.posts(SLACK_CHANNEL)[-1]["blocks"][0]["text"]["text"] == "Test launch · Tue 16:00"
+
+
+def test_a_fix_shipped_on_this_weekday_last_week_is_named_with_its_date(
+    db: Database, settings: Settings, launch: Launch
+) -> None:
+    """A fix is reported for a week: Wednesday 25th's 16:00 digest said the fix of Wednesday 18th 17:00
+    "shipped Wed 17:00", an hour from now as it read."""
+    with db.transaction() as session:
+        fixed = session.exec(select(Hypothesis).where(Hypothesis.key == "bankid")).one()
+        fixed.status, fixed.fix_shipped_at = HypothesisStatus.FIX_SHIPPED, local(18, 17)
+        session.add(fixed)
+    with db.session() as session:
+        hypotheses = launches.hypotheses_of(session, launch)
+        [last_week] = digests.fixes_shipped(session, launch, hypotheses, now=local(25, 16), base_url="")
+        [this_week] = digests.fixes_shipped(session, launch, hypotheses, now=local(24, 16), base_url="")
+    assert last_week.shipped_label == "18 Nov 17:00"
+    assert this_week.shipped_label == "Wed 17:00"
 
 
 def test_a_digest_sent_by_hand_does_not_move_the_schedule(
