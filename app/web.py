@@ -41,6 +41,11 @@ def _local_input(moment: dt.datetime, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
 
 
+def _weekday_time(moment: dt.datetime, timezone: str) -> str:
+    """A time of an earlier day of the week with that day, in ``timezone``: "Wed 16:00" ("ons. 16:00")."""
+    return i18n.format_weekday_time(moment.astimezone(ZoneInfo(timezone)))
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -54,6 +59,7 @@ def build_environment() -> Environment:
     env.filters.update(
         datetime=i18n.format_datetime,
         time=i18n.format_time,
+        weekday_time=_weekday_time,
         date=i18n.format_date,
         number=i18n.format_number,
         percent=_percent,

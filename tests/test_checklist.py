@@ -421,6 +421,21 @@ def test_the_counts_fragment_swaps_in_todays_counts(db: Database, web: Web, peop
     assert re.search(r'id="count-a"><span class="visually-hidden">today: </span><span class="n">3</span>', page)
 
 
+def test_team_since_the_evening_before_names_its_day(
+    db: Database, web: Web, people: People, launch: Launch, clock: time_machine.Traveller
+) -> None:
+    """At 08:30 the team's count runs from yesterday's 16:00 digest, and said "Team since 16:00", a time
+    still to come that day (the spike alerts name such a start "Wed 16:00")."""
+    log(db, launch, "a", at=dt.datetime(2026, 11, 18, 16, 0, tzinfo=dt.UTC))  # Wednesday 17:00 in Oslo
+    clock.move_to(dt.datetime(2026, 11, 19, 7, 30, tzinfo=dt.UTC))  # Thursday 08:30
+    kari = web("kari")
+    assert tick(kari, {"channel": "phone", "hypotheses": ["a"]}).status_code == 201
+    html = kari.get(f"{CHECKLIST}/counts", headers={**HTMX}).text
+    assert re.search(r'Team since Wed 16:00: <strong id="team-since">2</strong>', html)
+    clock.move_to(dt.datetime(2026, 11, 19, 8, 30, tzinfo=dt.UTC))  # 09:30, after today's first digest
+    assert re.search(r"Team since 09:00: <strong id=\"team-since\">0</strong>", kari.get(f"{CHECKLIST}/counts").text)
+
+
 # --- undo -----------------------------------------------------------------------------------------
 
 
