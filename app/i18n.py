@@ -480,6 +480,16 @@ def format_weekday_time(value: dt.datetime) -> str:
     return dates.format_datetime(value, format="EEE HH:mm", locale=_locale())
 
 
+def format_time_on(value: dt.datetime, today: dt.date) -> str:
+    """An aware datetime in its own zone, as read on ``today``: "16:00" that day; "Wed 16:00" in the
+    six days before ("16:00" the next morning reads as a time still to come); "18 Nov 16:00" earlier,
+    when its weekday has come round again."""
+    days = (today - value.date()).days
+    if days == 0:
+        return f"{value:%H:%M}"
+    return format_weekday_time(value) if 0 < days < 7 else format_day_time(value)
+
+
 def format_day_time(value: dt.datetime) -> str:
     """An aware datetime in its own zone, with its date: "1 Dec 14:00", "1. des. 14:00"."""
     return dates.format_datetime(value, format=_DAY_TIME[_language.get()], locale=_locale())

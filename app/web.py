@@ -46,6 +46,13 @@ def _weekday_time(moment: dt.datetime, timezone: str) -> str:
     return i18n.format_weekday_time(moment.astimezone(ZoneInfo(timezone)))
 
 
+def _time_on(moment: dt.datetime, timezone: str, now: dt.datetime | None) -> str:
+    """``moment`` in ``timezone`` as read at ``now``: its time that day, else with its day (``i18n.format_time_on``)."""
+    tz = ZoneInfo(timezone)
+    local = moment.astimezone(tz)
+    return i18n.format_time_on(local, now.astimezone(tz).date() if now is not None else local.date())
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -60,6 +67,7 @@ def build_environment() -> Environment:
         datetime=i18n.format_datetime,
         time=i18n.format_time,
         weekday_time=_weekday_time,
+        time_on=_time_on,
         date=i18n.format_date,
         number=i18n.format_number,
         percent=_percent,

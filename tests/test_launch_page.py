@@ -245,6 +245,19 @@ def test_since_the_digest_starts_where_the_next_digest_will(
         assert digests.chain_start(session, launch, NOW) == at(18, 8)
 
 
+def test_since_the_digest_of_an_earlier_day_names_its_day(
+    kari: WebUser, db: Database, settings: Settings, launch: Launch
+) -> None:
+    """At 08:30 the chip said "Since the digest at 16:00": yesterday's, read as a time still to come."""
+    digests.run_due(db, settings=settings, now=at(18, 15) + DIGEST_SETTLE, sender=None, check_alerts=False)
+    with time_machine.travel(at(19, 7, 30), tick=False):  # Thursday 08:30 in Oslo
+        assert "Since the digest at Wed 16:00" in kari.get(PAGE).text
+    with time_machine.travel(at(25, 7, 30), tick=False):  # the next Wednesday: its date
+        assert "Since the digest at 18 Nov 16:00" in kari.get(PAGE + "?range=launch").text
+    with time_machine.travel(at(18, 15, 30), tick=False):  # the same day: its time
+        assert "Since the digest at 16:00" in kari.get(PAGE).text
+
+
 def test_after_a_closed_launch_s_last_digest_since_the_digest_is_its_window(
     kari: WebUser, db: Database, settings: Settings, launch: Launch
 ) -> None:
@@ -267,7 +280,8 @@ def test_after_a_closed_launch_s_last_digest_since_the_digest_is_its_window(
     with time_machine.travel(at(20, 12), tick=False):
         html = kari.get(PAGE + "?range=since-digest").text
     said = re.search(r'id="range-said"[^>]*>\s*<strong>([^<]*)</strong>:\s*([^<·]*?)\s*</p>', html)
-    assert said and said.groups() == ("Since the digest at 09:00", "18 Nov 2026, 09:00 – 19 Nov 2026, 00:00")
+    # Read on Friday: Wednesday's 09:00, named with its day (test_since_the_digest_of_an_earlier_day_names_its_day).
+    assert said and said.groups() == ("Since the digest at Wed 09:00", "18 Nov 2026, 09:00 – 19 Nov 2026, 00:00")
 
 
 def test_the_chosen_days_form_keeps_the_filters(kari: WebUser) -> None:
