@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -49,9 +49,19 @@ def _is_web_address(value: str) -> bool:
         return False
     try:
         parts = urlsplit(value)
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and _port_is_valid(parts)
     except ValueError:  # a malformed [IPv6] host
         return False
+
+
+def _port_is_valid(parts: SplitResult) -> bool:
+    """Whether the URL's port, if it names one, is a number 0-65535: urlsplit takes any text after the
+    colon, and only reading ``.port`` says it is none (at the first request, far from the setting)."""
+    try:
+        parts.port  # noqa: B018 - read for the ValueError it raises
+    except ValueError:
+        return False
+    return True
 
 
 class ConfigError(Exception):
@@ -249,6 +259,8 @@ class Settings(BaseSettings):
             parts is None
             or parts.scheme not in ("http", "https")
             or not parts.hostname
+            # "https://tally.example.com:99999" or ":8O80": every Slack link pointed at no server.
+            or not _port_is_valid(parts)
             # An empty "?" or "#" too (urlsplit gives ""): a link made "https://host/?/launches/…" opened the home page.
             or any(c.isspace() or c in "\"'<>|?#" for c in value)
         ):

@@ -86,11 +86,16 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
         ("TALLY_BASE_URL", "https://tally.example.com/?", "TALLY_BASE_URL: expected the address users open"),
         ("TALLY_BASE_URL", "https://tally.example.com#", "TALLY_BASE_URL: expected the address users open"),
         ("TALLY_BASE_URL", "https://tally.example.com/?x=1", "TALLY_BASE_URL: expected the address users open"),
+        # a port that is no port: taken, and every link in Slack pointed at no server
+        ("TALLY_BASE_URL", "https://tally.example.com:99999", "TALLY_BASE_URL: expected the address users open"),
+        ("TALLY_BASE_URL", "http://tally.example.com:8O80", "TALLY_BASE_URL: expected the address users open"),
         # taken, but the pages, redirects and assets are root-relative: the pages or the Slack links broke
         ("TALLY_BASE_URL", "https://intranet.example.com/tally", "TALLY_BASE_URL: '/tally': the app must be served at"),
         # no request can carry such a header: single sign-on never matched, and nobody was told why
         ("TALLY_TRUSTED_USER_HEADER", "X Remote:User", "TALLY_TRUSTED_USER_HEADER: 'X Remote:User' cannot be"),
         ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL: expected a URL"),
+        ("SLACK_API_URL", "https://slack.com:443x/api/", "SLACK_API_URL: expected a URL"),
+        ("SLACK_WEBHOOK_URL", "https://hooks.slack.com:0x1bb/services/T0/B0/X", "SLACK_WEBHOOK_URL: expected the"),
         # a request could not even be made: every digest failed, or crashed the scheduler's pass
         ("SLACK_BOT_TOKEN", "\u201cxoxb-1-2-abc\u201d", "SLACK_BOT_TOKEN: expected the Bot User OAuth Token"),
         ("SLACK_BOT_TOKEN", "1-2-abc", "SLACK_BOT_TOKEN: expected the Bot User OAuth Token"),
