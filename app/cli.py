@@ -602,6 +602,11 @@ def scheduler_command(
     config = settings(quiet=False)
     refuse_a_new_file(config.database_url)
     prepare_database(config)
+    operators = metrics.multiprocess_directory()
+    if operators:
+        # Its own directory (docs/operations.md), as `tally serve`'s: rid of the files of its earlier runs,
+        # which /metrics would otherwise add to this run's counts, one more set at every restart.
+        metrics.prepare_directory(operators)
     if metrics_port is not None:
         token = config.metrics_token.get_secret_value() if config.metrics_token else None
         try:

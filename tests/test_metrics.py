@@ -244,6 +244,19 @@ def test_a_scheduler_on_its_own_serves_its_metrics_behind_the_token(tmp_path: Pa
     assert secret not in "".join(lines)
 
 
+def test_a_scheduler_on_its_own_clears_the_files_of_its_earlier_runs(tmp_path: Path, database_url: str) -> None:
+    """`tally scheduler` given a PROMETHEUS_MULTIPROC_DIR of its own (as the docs ask) kept every earlier
+    run's files: its /metrics added their counts to this run's, and each restart left more behind."""
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    gone = directory / "counter_999999999.db"  # no such process: an earlier run's counts
+    gone.write_bytes(b"x")
+    env = {"TALLY_DATABASE_URL": database_url, "TALLY_SECRET_KEY": "s" * 40, metrics.MULTIPROC_ENV: str(directory)}
+    with tally_process("scheduler", env=env, cwd=tmp_path, ready="executed successfully"):
+        assert not gone.exists()
+        assert list(directory.glob("*.db")), "the scheduler's own files are there"
+
+
 def _ipv6_loopback() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as probe:
