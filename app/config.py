@@ -39,6 +39,9 @@ MINUTES_A_YEAR = 525_600
 SLACK_TOKEN = re.compile(r"(xoxe\.)?xox[bp]-[!#-&(-~]+")
 
 
+# What a bearer token in an Authorization header can be, as it is: visible ASCII, no spaces.
+METRICS_TOKEN = re.compile(r"[!-~]{16,}")
+
 # RFC 9110's token: what a header's name can be.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -284,11 +287,23 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token_text(cls, value: Any) -> Any:
+        # A line break read with it from a secret's file is no part of it: Prometheus trims its
+        # credentials_file, and the token with the line break was then never matched.
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator("metrics_token")
     @classmethod
     def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("expected a random token of at least 16 characters (or leave it unset)")
+        # Visible ASCII only: a header carries nothing else as it is (a space or an "Ø" in the token
+        # was taken here, and no scrape could ever send what matched it).
+        if value is not None and not METRICS_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "expected a random token of at least 16 characters, letters, digits and punctuation without "
+                "spaces (or leave it unset)"
+            )
         return value
 
     @field_validator("slack_language", mode="before")

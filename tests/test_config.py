@@ -103,6 +103,9 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
         ("SLACK_WEBHOOK_URL", "'https://hooks.slack.com/services/T0/B0/X'", "SLACK_WEBHOOK_URL: expected the"),
         ("SLACK_WEBHOOK_URL", "https:///services/T0/B0/X", "SLACK_WEBHOOK_URL: expected the incoming"),
         ("TALLY_SLACK_LANGUAGE", "sv", "TALLY_SLACK_LANGUAGE: Input should be 'en' or 'nb'"),
+        # taken, and no scrape could send a header that matched it: /metrics answered 401 for good
+        ("TALLY_METRICS_TOKEN", "scrape token with spaces", "TALLY_METRICS_TOKEN: expected a random token"),
+        ("TALLY_METRICS_TOKEN", "scrape-tøken-0123456789", "TALLY_METRICS_TOKEN: expected a random token"),
         # taken, then an OverflowError in every purge, or on every sign-in
         ("TALLY_NOTE_RETENTION_DAYS", "1000000", "TALLY_NOTE_RETENTION_DAYS: expected a whole number of days, 1 to"),
         ("TALLY_LOGIN_FAILURE_WINDOW_MINUTES", "1100000000", "TALLY_LOGIN_FAILURE_WINDOW_MINUTES: Input should be"),

@@ -156,6 +156,17 @@ def test_metrics_need_the_token_when_one_is_set(database_url: str, db: Database)
         scrape(client, Authorization=f"Bearer {secret}")
 
 
+def test_a_metrics_token_read_with_a_line_break_is_taken_without_it(
+    database_url: str, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a secret's file gives it: Prometheus trims its credentials_file, and every scrape got 401."""
+    secret = "scrape-" + "n" * 20
+    monkeypatch.setenv("TALLY_METRICS_TOKEN", secret + "\n")
+    app = create_app(make_settings(database_url), db=db)
+    with TestClient(app) as client:
+        scrape(client, Authorization=f"Bearer {secret}")
+
+
 def test_a_short_metrics_token_is_refused_at_start(database_url: str) -> None:
     with pytest.raises(ValueError, match="at least 16 characters"):
         make_settings(database_url, metrics_token="short")
