@@ -60,6 +60,10 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
     ("variable", "value", "expected"),
     [
         ("TALLY_TIMEZONE", "Mars/Olympus", "TALLY_TIMEZONE: 'Mars/Olympus' is not an IANA time zone"),
+        # files of the zoneinfo folder, but no place's zone: launches took the zone of whichever machine read them
+        ("TALLY_TIMEZONE", "localtime", "TALLY_TIMEZONE: 'localtime' is not an IANA time zone"),
+        ("TALLY_TIMEZONE", "Factory", "TALLY_TIMEZONE: 'Factory' is not an IANA time zone"),
+        ("TALLY_TIMEZONE", "posixrules", "TALLY_TIMEZONE: 'posixrules' is not an IANA time zone"),
         ("TALLY_DIGEST_TIMES", "9am", "TALLY_DIGEST_TIMES: '9am' is not a clock time; expected HH:MM"),
         ("TALLY_DIGEST_TIMES", "09:00,09:00", "TALLY_DIGEST_TIMES: listed twice: 09:00"),
         ("TALLY_DATABASE_URL", "mysql://x", "TALLY_DATABASE_URL: expected sqlite:///"),
