@@ -202,6 +202,14 @@ def test_digest_and_alert_runs_are_counted_by_status(client: TestClient, db: Dat
     assert delta(before, after, "tally_alert_runs_total", status="dry_run") == 1
 
 
+def test_the_help_of_digest_runs_names_every_status_they_are_counted_by() -> None:
+    """The status "replaced" was counted (a digest sent by hand, replaced by a newer one) but missing from the HELP
+    line an operator reads beside the samples."""
+    counted = {status.value for status in DigestStatus} - {DigestStatus.PENDING.value}  # pending: no outcome yet
+    named = set(metrics.DIGEST_RUNS._documentation.split("(", 1)[1].rstrip(").").split(", "))
+    assert named == counted
+
+
 def test_the_scheduler_records_when_its_last_pass_ended(client: TestClient, db: Database, settings: Settings) -> None:
     moment = dt.datetime(2026, 11, 18, 12, 0, 7, tzinfo=dt.UTC)
     scheduler = DigestScheduler(db, settings)

@@ -73,7 +73,7 @@ WRITER_WAIT = Histogram(
 )
 DIGEST_RUNS = Counter(
     "tally_digest_runs",
-    "Digest runs that reached a status (sent, late, dry_run, retrying, failed, missed).",
+    "Digest runs that reached a status (sent, late, dry_run, retrying, failed, missed, replaced).",
     ["status"],
 )
 ALERT_RUNS = Counter(
