@@ -66,6 +66,12 @@ CLOCKS_APART = dt.timedelta(seconds=5)
 LATE_WITH_DAY = dt.timedelta(hours=3)  # a digest posted this late names its day, not just its time
 WEEK_DAYS = 7  # a time this many days back is named by its date, not its weekday, which has come round again
 LOOKBACK = schedule.LOOKBACK
+# A closing digest older than LOOKBACK that never went out (the scheduler down since before the launch's
+# end) is still sent this long after it: the launch's last evening is in no other digest, and a
+# scheduler down over a long weekend or a holiday week should still post the final tally. Later than
+# that the channel has moved on and a "final tally" would read as news; it is recorded as missed, and
+# Send now on the Digests page gives the numbers.
+CLOSING_CATCH_UP = dt.timedelta(days=7)
 # The retry policy and stale claims are app/slack/delivery.py's (alerts share them).
 STALE_CLAIM = delivery.STALE_CLAIM
 ATTEMPTS_PER_PASS = delivery.ATTEMPTS_PER_PASS
@@ -432,6 +438,39 @@ def claim_slot(
     return run
 
 
+def _record_missed(db: Database, launch: Launch, slots: Sequence[dt.datetime], *, now: dt.datetime) -> list[DigestRun]:
+    """Rows recorded as missed for ``slots`` (those no other process recorded first), all in one insert:
+    after a week down, a launch's twenty-odd slots cost one statement, not a transaction each."""
+    if not slots:
+        return []
+    common = {
+        "launch_id": id_of(launch),
+        "kind": DigestKind.SCHEDULED.value,
+        "status": DigestStatus.MISSED.value,
+        "attempts": 0,
+        "claimed_by": worker_name(),
+        "claimed_at": now,
+        "text": "",
+        "blocks": [],
+        "created_at": now,
+        "error": MISSED_REASON,
+    }
+    # As claim_slot records one: a window of no length, at the slot.
+    rows = [
+        {**common, "slot_key": slot_key(launch, at), "slot_at": at, "window_start": at, "window_end": at}
+        for at in slots
+    ]
+    with db.transaction() as session:
+        statement = insert_ignoring_conflicts(_run, session.get_bind().dialect, index_elements=["slot_key"])
+        ids = [int(row[0]) for row in session.execute(statement.values(rows).returning(_run.c.id))]
+        found = session.exec(select(DigestRun).where(col(DigestRun.id).in_(ids)).order_by(col(DigestRun.slot_at)))
+        recorded = list(found)
+    for run in recorded:
+        metrics.count_digest_run(DigestStatus.MISSED)
+        log.warning("digest slot %s for %s missed: %s", run.slot_key, launch.slug, MISSED_REASON)
+    return recorded
+
+
 def _take_over(db: Database, run: DigestRun, *, expect: DigestStatus, now: dt.datetime) -> DigestRun | None:
     return delivery.take_over(db, DigestRun, run, expect=expect, now=now)
 
@@ -651,6 +690,22 @@ def _existing_keys(db: Database, launch: Launch, since: dt.datetime) -> set[str]
         )
 
 
+def reported_past(session: Session, launch: Launch) -> bool:
+    """Whether a scheduled digest was composed after the launch's end (before an edit moved the end
+    earlier): a closing digest now would repeat a window already posted."""
+    composed = session.exec(
+        select(DigestRun.id)
+        .where(
+            DigestRun.launch_id == launch.id,
+            DigestRun.kind == DigestKind.SCHEDULED,
+            DigestRun.status != DigestStatus.MISSED,
+            col(DigestRun.slot_at) > schedule.closing_slot(launch),
+        )
+        .limit(1)
+    ).first()
+    return composed is not None
+
+
 def looks_back(now: dt.datetime, real_now: dt.datetime) -> bool:
     """Whether a pass at ``now`` looks back (`tally digest run-due --now` with a past moment): its
     digests go out late, saying so, and it checks no spike alerts, which are news only when they happen."""
@@ -741,16 +796,35 @@ def _due_slots(
     settled = settle(settings)
     grace = dt.timedelta(minutes=settings.digest_grace_minutes)
     # Slots before the launch went live, or before an edit moved them into the past, were never
-    # due, so they are not "missed" (Launch.digests_due_from).
-    since = max(now - LOOKBACK, launches.window(launch)[0], launch.digests_due_from or now - LOOKBACK)
-    taken = _existing_keys(db, launch, since)
+    # due, so they are not "missed" (Launch.digests_due_from; a launch without it, from before
+    # migration 0018, is looked at over the last LOOKBACK only).
+    due_from = max(launches.window(launch)[0], launch.digests_due_from or now - LOOKBACK)
+    since = max(now - LOOKBACK, due_from)
+    taken = _existing_keys(db, launch, due_from)
     # Due once settled by the real clock: what was received before a slot may still be committing
     # (settle). A pass acting as at a past moment (`run-due --now`) finds it long settled.
     until = min(now, clock() - settled)
-    for slot_at in schedule.digest_slots(launch, since - dt.timedelta(microseconds=1), until):
+    slots = list(schedule.digest_slots(launch, since - dt.timedelta(microseconds=1), until))
+    if due_from < since:
+        # Down for longer than LOOKBACK: the slots before it were left with no row at all, shown
+        # nowhere. They are missed, but for a closing digest not long ago, which no later one covers.
+        just_before = dt.timedelta(microseconds=1)
+        older = schedule.digest_slots(launch, due_from - just_before, since - just_before)
+        unseen = [slot_at for slot_at in older if slot_key(launch, slot_at) not in taken]
+        closing = schedule.closing_slot(launch)
+        if closing in unseen:
+            unseen.remove(closing)
+            with db.session() as session:
+                reported = reported_past(session, launch)  # a later digest covered its evening
+            if not reported and now - closing <= CLOSING_CATCH_UP:
+                slots.insert(0, closing)
+            elif not reported:
+                unseen.append(closing)
+        done.extend(_record_missed(db, launch, unseen, now=now))
+    for slot_at in slots:
         if slot_key(launch, slot_at) in taken:
             continue
-        # The closing digest is sent however late (within the day looked back): no later one covers it.
+        # The closing digest is sent however late (within CLOSING_CATCH_UP): no later one covers it.
         if now - (slot_at + settled) >= grace and slot_at != schedule.closing_slot(launch):
             missed = claim_slot(db, launch, slot_at, now=now, status=DigestStatus.MISSED)
             if missed is not None:

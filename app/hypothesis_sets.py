@@ -39,7 +39,7 @@ from pydantic import (
 from pydantic_core import PydanticKnownError
 from sqlmodel import Session, col, select
 
-from app import audit, i18n, schedule
+from app import audit, digests, i18n, schedule
 from app.config import check_timezone, parse_clock_times
 from app.errors import Conflict, Invalid, NotFound
 from app.i18n import N_, Text, TextValueError
@@ -48,9 +48,6 @@ from app.models import (
     CONTROL_CHARACTER,
     DEFAULT_CHANNELS,
     DEFAULT_SEGMENTS,
-    DigestKind,
-    DigestRun,
-    DigestStatus,
     Hypothesis,
     HypothesisRevision,
     HypothesisStatus,
@@ -1130,22 +1127,6 @@ def _in_their_order(written: Sequence[str], stored: Sequence[str]) -> set[str]:
     return kept
 
 
-def _reported_past(session: Session, launch: Launch) -> bool:
-    """Whether a scheduled digest was composed after the launch's end (before an edit moved the end
-    earlier): a closing digest now would repeat a window already posted."""
-    composed = session.exec(
-        select(DigestRun.id)
-        .where(
-            DigestRun.launch_id == launch.id,
-            DigestRun.kind == DigestKind.SCHEDULED,
-            DigestRun.status != DigestStatus.MISSED,
-            col(DigestRun.slot_at) > schedule.closing_slot(launch),
-        )
-        .limit(1)
-    ).first()
-    return composed is not None
-
-
 def import_launch(
     session: Session,
     spec: LaunchFile,
@@ -1200,7 +1181,7 @@ def import_launch(
             # posted, nor a "missed" one. Only those: a slot due before and after the edit, not yet
             # sent (the scheduler was down), is still due.
             new_in_the_past = sorted(set(schedule.recent_slots(launch, now)) - set(slots_before))
-            if new_in_the_past[-1:] == [schedule.closing_slot(launch)] and not _reported_past(session, launch):
+            if new_in_the_past[-1:] == [schedule.closing_slot(launch)] and not digests.reported_past(session, launch):
                 # The last day moved into the past: its evening is in no digest yet, and no later one
                 # will cover it. The closing digest goes out late (as after an outage), not skipped.
                 new_in_the_past.pop()

@@ -76,7 +76,9 @@ def digest_slots(launch: Launch, start: dt.datetime, end: dt.datetime) -> Iterat
         yield closing
 
 
-LOOKBACK = dt.timedelta(hours=24)  # how far back the scheduler looks for slots it has not dealt with
+# How far back the scheduler sends or calls missed slot by slot (older ones are all recorded as missed at
+# once, digests._due_slots, but for the closing digest).
+LOOKBACK = dt.timedelta(hours=24)
 
 
 def recent_slots(launch: Launch, now: dt.datetime) -> list[dt.datetime]:

@@ -329,6 +329,87 @@ def test_start_up_only_looks_back_a_day(db: Database, settings: Settings, bot: B
     assert min(r.slot_at for r in done) >= local(24, 9, 10)
 
 
+def _live_from(db: Database, launch: Launch, moment: dt.datetime) -> Launch:
+    """Set live at ``moment``, as the editor and an import record it (Launch.digests_due_from)."""
+    with db.transaction() as session:
+        stored = session.get(Launch, launch.id)
+        assert stored is not None
+        stored.digests_due_from = stored.live_since = moment
+        session.add(stored)
+    return fresh(db, launch)
+
+
+def test_slots_of_a_scheduler_down_for_days_are_recorded_as_missed_once(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Down from the 18th at 10:00 to the 21st at 10:00: the slots older than a day got no row at all,
+    and the Digests page showed nothing of the 18th's 13:00 to the 20th's 09:00, not even *missed*."""
+    launch = _live_from(db, launch, local(17, 12))
+    run_due(db, settings, bot, due(18, 9))
+    done = digests.run_due(db, settings=settings, now=local(21, 10), sender=bot, sleep=lambda s: None)
+    expected = [*[local(day, hour) for day in (18, 19, 20) for hour in (9, 13, 16)][1:], local(21, 9)]
+    assert [r.slot_at for r in done] == expected
+    assert {r.status for r in done} == {DigestStatus.MISSED}
+    assert all("grace period" in (r.error or "") and r.window_start == r.window_end == r.slot_at for r in done)
+    assert digests.run_due(db, settings=settings, now=local(21, 10, 1), sender=bot, sleep=lambda s: None) == []
+    assert [r.slot_at for r in runs(db)] == [local(18, 9), *expected], "each once"
+    with db.session() as session:
+        shown = {r.slot_at for r in digests.recent_runs(session, launch)}
+    assert set(expected) <= shown
+    # The next digest covers all of it.
+    log(db, launch, "send", at=local(19, 12))
+    [sent] = run_due(db, settings, bot, due(21, 13))
+    assert (sent.window_start, sent.window_end) == (local(18, 9), local(21, 13))
+    assert "*1* in this window" in str(sent.blocks)
+
+
+def test_a_closing_digest_is_sent_after_the_scheduler_was_down_for_days_since_the_launchs_end(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    """Down from the last day's 16:10 until three days after the end: the final tally, older than the
+    day looked back, was lost for good, and the last evening's enquiries reached Slack never."""
+    ending = _live_from(db, two_day_launch(db, "ending"), local(17, 12))
+    run_due(db, settings, bot, due(19, 16))
+    log(db, ending, "send", at=local(19, 20))
+    done = digests.run_due(db, settings=settings, now=local(23, 9), sender=bot, sleep=lambda s: None)
+    [closing] = [r for r in done if r.status != DigestStatus.MISSED]
+    assert closing.status == DigestStatus.LATE and closing.slot_at == local(20, 0)
+    assert (closing.window_start, closing.window_end) == (local(19, 16), local(20, 0))
+    posted = str(slack.posts(SLACK_CHANNEL)[-1]["blocks"])
+    assert "final tally" in posted and "*1* in this window" in posted
+    assert run_due(db, settings, bot, local(23, 9, 1)) == [], "once"
+
+
+def test_a_closing_digest_more_than_a_week_old_is_recorded_as_missed_not_sent(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    ending = _live_from(db, two_day_launch(db, "ending"), local(17, 12))
+    run_due(db, settings, bot, due(19, 16))
+    posts = len(slack.posts(SLACK_CHANNEL))
+    moment = local(28, 0, 1)  # a week and a minute after the end (digests.CLOSING_CATCH_UP)
+    done = digests.run_due(db, settings=settings, now=moment, sender=bot, sleep=lambda s: None)
+    assert [(r.slot_at, r.status) for r in done] == [(local(20, 0), DigestStatus.MISSED)]
+    assert len(slack.posts(SLACK_CHANNEL)) == posts
+    assert [r.slot_at for r in runs(db) if r.launch_id == ending.id][-1] == local(20, 0)
+
+
+def test_an_edit_moving_past_slots_records_none_of_the_days_before_as_missed(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, launch: Launch
+) -> None:
+    """Slots older than a day are looked at now: those an edit moved (other digest times, an end days
+    back already reported by later digests) were never due, and are neither missed nor sent."""
+    launch = _live_from(db, launch, local(17, 12))
+    for day in (18, 19, 20, 21):
+        for hour in (9, 13, 16):
+            run_due(db, settings, bot, due(day, hour))
+    before = len(runs(db))
+    _edit_launch(db, settings, launch, local(21, 17), digest_times=["10:00", "14:00", "17:00"])
+    assert digests.run_due(db, settings=settings, now=local(21, 17, 1), sender=bot, sleep=lambda s: None) == []
+    _edit_launch(db, settings, launch, local(21, 18), ends_on=dt.date(2026, 11, 19))
+    assert digests.run_due(db, settings=settings, now=local(21, 18, 1), sender=bot, sleep=lambda s: None) == []
+    assert len(runs(db)) == before
+
+
 def test_only_live_launches_and_only_inside_their_window(db: Database, settings: Settings, bot: BotSender) -> None:
     from app.models import LaunchStatus
 
