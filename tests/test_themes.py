@@ -468,6 +468,21 @@ def test_a_range_chip_that_does_not_fit_the_launch_says_so_and_leads_on(
     assert 'href="/launches/elsewhen/other?range=launch"' in page  # the chips lead on, without the bad ones
 
 
+def test_a_themes_notes_of_an_earlier_day_name_their_day(web: Web, people: People, launch: Launch) -> None:
+    """The period is 24 hours or more: a theme's latest notes showed their time alone, so yesterday's
+    08:30 read as this morning's."""
+    kari = web("kari")
+    for now, expected in (
+        (NOW, ["08:30", "04:30", "00:30"]),
+        (NOW + dt.timedelta(days=1), ["Fri 08:30", "Fri 04:30", "Fri 00:30"]),
+    ):
+        with time_machine.travel(now, tick=False):  # Friday 20 November 12:00 in Oslo, and Saturday
+            page = kari.get(PAGE + "?from=2026-11-19&to=2026-11-20").text
+        row = re.search(r'<tr class="theme[^"]*">.*?widgeten på hjemskjermen.*?</tr>', page, re.S | re.I)
+        assert row is not None
+        assert re.findall(r'<span class="muted small">([^<]*)</span>', row.group(0)) == expected
+
+
 def test_every_signed_in_user_reads_it_and_only_leads_may_promote(
     at_now: None, web: Web, people: People, launch: Launch
 ) -> None:
