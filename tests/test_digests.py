@@ -210,6 +210,38 @@ def test_a_digest_time_inside_the_spring_gap_falls_on_the_first_moment_after_it(
     assert once == dt.datetime(2027, 10, 31, 0, 30, tzinfo=dt.UTC)
 
 
+def test_a_digest_time_in_the_spring_gap_goes_out_at_the_gaps_end_and_in_autumn_once(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
+) -> None:
+    """What the leads' guide promises: 02:30 goes out at 03:00 when the clocks skip it, and once (the
+    first 02:30) when they go back, however many passes the scheduler makes that night."""
+    spring = make_launch(
+        db,
+        starts_on=dt.date(2027, 3, 27),
+        ends_on=dt.date(2027, 3, 29),
+        digest_times=["02:30"],
+        slack_channel=SLACK_CHANNEL,
+    )
+    autumn = make_launch(
+        db,
+        slug="autumn",
+        starts_on=dt.date(2027, 10, 30),
+        ends_on=dt.date(2027, 11, 1),
+        digest_times=["02:30"],
+        slack_channel=SLACK_CHANNEL,
+    )
+    for launch, night in (
+        (spring, dt.datetime(2027, 3, 27, 23, tzinfo=dt.UTC)),
+        (autumn, dt.datetime(2027, 10, 30, 23, tzinfo=dt.UTC)),
+    ):
+        sent = []
+        for minute in range(3 * 60):  # the scheduler's minute passes, for three hours from midnight in Oslo
+            sent += run_due(db, settings, bot, night + dt.timedelta(minutes=minute, seconds=40), launch_ids=[launch.id])
+        [run] = sent
+        assert run.status == DigestStatus.SENT
+        assert run.slot_at.astimezone(OSLO).strftime("%H:%M %Z") == ("03:00 CEST" if launch is spring else "02:30 CEST")
+
+
 def test_digests_are_written_in_the_slack_language_whatever_the_interface_language(
     db: Database, settings: Settings, bot: BotSender, slack: FakeSlack
 ) -> None:
