@@ -82,6 +82,13 @@ MISSED_REASON = template(
         "The next digest covers its enquiries."
     )
 )
+# No later digest covers a closing one: "the next digest covers its enquiries" promised one that never comes.
+CLOSING_MISSED_REASON = template(
+    N_(
+        "Not sent: no scheduler ran within a week after the launch ended (was Launch Tally stopped?). "
+        "Send now on this page still gives the final numbers."
+    )
+)
 NO_CHANNEL = template(N_("The launch has no Slack channel: set one in the launch editor, then send it."))
 WEBHOOK_MAY_HAVE_POSTED = template(
     N_(
@@ -453,11 +460,18 @@ def _record_missed(db: Database, launch: Launch, slots: Sequence[dt.datetime], *
         "text": "",
         "blocks": [],
         "created_at": now,
-        "error": MISSED_REASON,
     }
+    closing = schedule.closing_slot(launch)
     # As claim_slot records one: a window of no length, at the slot.
     rows = [
-        {**common, "slot_key": slot_key(launch, at), "slot_at": at, "window_start": at, "window_end": at}
+        {
+            **common,
+            "slot_key": slot_key(launch, at),
+            "slot_at": at,
+            "window_start": at,
+            "window_end": at,
+            "error": CLOSING_MISSED_REASON if at == closing else MISSED_REASON,
+        }
         for at in slots
     ]
     with db.transaction() as session:
@@ -467,7 +481,7 @@ def _record_missed(db: Database, launch: Launch, slots: Sequence[dt.datetime], *
         recorded = list(found)
     for run in recorded:
         metrics.count_digest_run(DigestStatus.MISSED)
-        log.warning("digest slot %s for %s missed: %s", run.slot_key, launch.slug, MISSED_REASON)
+        log.warning("digest slot %s for %s missed: %s", run.slot_key, launch.slug, run.error)
     return recorded
 
 

@@ -421,6 +421,9 @@ def test_a_closing_digest_more_than_a_week_old_is_recorded_as_missed_not_sent(
     moment = local(28, 0, 1)  # a week and a minute after the end (digests.CLOSING_CATCH_UP)
     done = digests.run_due(db, settings=settings, now=moment, sender=bot, sleep=lambda s: None)
     assert [(r.slot_at, r.status) for r in done] == [(local(20, 0), DigestStatus.MISSED)]
+    # Said as what it is: no later digest covers a closing one.
+    assert done[0].error is not None and "within a week after the launch ended" in done[0].error
+    assert "next digest" not in done[0].error
     assert len(slack.posts(SLACK_CHANNEL)) == posts
     assert [r.slot_at for r in runs(db) if r.launch_id == ending.id][-1] == local(20, 0)
 
