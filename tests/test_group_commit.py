@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
+import json
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from structlog.contextvars import bound_contextvars
 
 from app import api_tokens
 from app.db import Database
 from app.errors import Invalid
+from app.observability import logs
+from app.observability import requests as observe_requests
 from app.recording import writer as group_commit
 from app.recording.credentials import hash_token
 from app.recording.record import NewEnquiry, Recorded, TokenUses, insert_with, record_requests
@@ -56,6 +62,28 @@ def test_a_failed_batch_fails_every_request_in_it(db: Database) -> None:
 
     results = asyncio.run(scenario())
     assert all(isinstance(r, Invalid) and "disk on fire" in str(r) for r in results)
+
+
+def test_a_failed_batch_names_its_first_requests_and_counts_the_rest(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(store: Store, items: Sequence[int]) -> list[int | Exception]:
+        raise RuntimeError("disk on fire")
+
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(db, broken)
+
+    async def one(n: int) -> None:  # each in a task of its own, as each request is
+        observe_requests._current.set(f"req-{n}")
+        with pytest.raises(RuntimeError):
+            await writer.submit(n)
+
+    async def scenario() -> None:
+        await asyncio.gather(*(one(n) for n in range(60)))
+
+    asyncio.run(scenario())
+    [line] = [r.getMessage() for r in caplog.records if r.name == "app.recording.writer"]
+    assert "a batch of 60 failed" in line
+    assert "req-0, req-1," in line and "req-49 and 10 more)" in line and "req-50" not in line
 
 
 def test_a_batch_whose_commit_fails_is_not_counted_as_committed(db: Database) -> None:
@@ -145,9 +173,19 @@ def test_a_batch_left_waiting_by_an_event_loop_that_ended_does_not_hold_up_the_n
     with db.engine.connect() as holder:
         holder.execute(sa.text("SELECT id FROM launch WHERE id = :id FOR UPDATE"), {"id": launch.id})
         loop = asyncio.new_event_loop()
-        with pytest.raises(TimeoutError):  # the request's 503
-            loop.run_until_complete(writer.submit(1))
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logs.formatter("json"))
+        logging.getLogger("app.recording.writer").addHandler(handler)
+        try:
+            with bound_contextvars(request_id="req-waited"), pytest.raises(TimeoutError):  # the request's 503
+                loop.run_until_complete(writer.submit(1))
+        finally:
+            logging.getLogger("app.recording.writer").removeHandler(handler)
         loop.close()  # with the batch still waiting for the row
+        # Logged in the request's own context, so with its id (as observe() binds it).
+        [waited] = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert "no answer from the database in 0.2 s" in waited["event"] and waited["request_id"] == "req-waited"
         holder.rollback()
     assert asyncio.run(writer.submit(2)) == 2
     assert batches[-1] == [2]

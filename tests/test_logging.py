@@ -220,3 +220,33 @@ def test_a_command_logs_in_the_configured_format_and_only_warnings_and_errors(
     records = [json.loads(line) for line in logged]
     assert any(r["logger"] == "app.digests" and "not delivered yet" in r["event"] for r in records), records
     assert {r["level"] for r in records} <= {"warning", "error"}
+
+
+def test_a_failed_enquiry_batch_is_logged_with_the_ids_its_503s_carry(settings: Any, db: Database, token: str) -> None:
+    """A 503 "nothing was recorded" is what a user quotes to support by its X-Request-ID: the writer's
+    line for the batch that failed must name it (and never the note)."""
+    make_launch(db, slug="broken-launch")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.formatter("json"))
+    logger = logging.getLogger("app.recording.writer")
+    logger.addHandler(handler)
+    with db.engine.begin() as connection:  # a real failure: the table the batch writes to is gone
+        connection.exec_driver_sql("ALTER TABLE enquiry RENAME TO enquiry_gone")
+    try:
+        with TestClient(create_app(settings, db=db)) as client:
+            response = client.post(
+                "/api/v1/launches/broken-launch/enquiries",
+                json={"channel": "phone", "note": NOTE, "idempotency_key": "k-1"},
+                headers={"Authorization": f"Bearer {token}", "X-Request-ID": "support-ticket-503"},
+            )
+    finally:
+        logger.removeHandler(handler)
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE enquiry_gone RENAME TO enquiry")
+    assert response.status_code == 503 and "Nothing was recorded" in response.text, response.text
+    assert response.headers["X-Request-ID"] == "support-ticket-503"
+    [record] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert record["level"] == "error" and "request ids: support-ticket-503)" in record["event"], record
+    assert "request_id" not in record  # the batch is everyone's: the ids are in its text
+    assert "Nordmann" not in stream.getvalue() and token not in stream.getvalue()

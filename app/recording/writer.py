@@ -59,6 +59,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from app.db import Database
+from app.observability.requests import current_request_id
 from app.recording.store import Store
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 Handler = Callable[[Store, Sequence[T]], Sequence[R | Exception]]
+# A request waiting for its batch: its item, its outcome to come, and its request id (None outside a request).
+Waiting = tuple[T, asyncio.Future[R], str | None]
+# How many of a failed batch's request ids its log line lists (a batch holds up to max_batch).
+LOGGED_IDS = 50
 
 
 class LockBusy(Exception):
@@ -109,7 +114,7 @@ class GroupCommitWriter(Generic[T, R]):
         # Called by the writer once a batch committed, not where each request hears back: a request that
         # gave up waiting (503) may still have been committed, and what was committed is what counts.
         self._on_committed = on_committed
-        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._pending: list[Waiting[T, R]] = []
         self._scheduled = False
         self._busy_since: float | None = None
         self._timeout = timeout
@@ -130,7 +135,9 @@ class GroupCommitWriter(Generic[T, R]):
         if self._awaits_server and self._stuck(loop):
             raise self._on_failure(TimeoutError(f"{self._name}: a batch has been waiting for the database"))
         future: asyncio.Future[R] = loop.create_future()
-        self._pending.append((item, future))
+        # The id is read here, where the request's context is (the flush runs in one of its own), so a
+        # failed batch's line can name its requests: one context variable read, nothing more.
+        self._pending.append((item, future, current_request_id()))
         if not self._scheduled:
             self._scheduled = True
             # After the callbacks already ready: requests that arrived together flush together.
@@ -164,6 +171,10 @@ class GroupCommitWriter(Generic[T, R]):
         if not future.done():
             self.last_failure = time.monotonic()
             self.last_error = "TimeoutError"
+            # Run in the request's own context (call_later copied it): the line carries its request id.
+            log.warning(
+                "%s: no answer from the database in %g s: answered that nothing was recorded", self._name, self._timeout
+            )
             future.set_exception(
                 self._on_failure(TimeoutError(f"{self._name}: no answer from the database in {self._timeout:g} s"))
             )
@@ -186,7 +197,7 @@ class GroupCommitWriter(Generic[T, R]):
             self._flush_awaiting()
             return
         batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-        batch = [(item, future) for item, future in batch if not future.done()]
+        batch = [waiting for waiting in batch if not waiting[1].done()]
         if batch:
             try:
                 self._settle(batch, self._run(batch))
@@ -207,11 +218,11 @@ class GroupCommitWriter(Generic[T, R]):
         flight already (the end of one flushes again)."""
         while len(self._in_flight) < self._lanes:
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
-            batch = [(item, future) for item, future in batch if not future.done()]
+            batch = [waiting for waiting in batch if not waiting[1].done()]
             if not batch:
                 return
             lane = min(set(range(self._lanes)) - self._in_flight.keys())
-            items = [item for item, _ in batch]
+            items = [item for item, _, _ in batch]
             running = asyncio.ensure_future(self._db.run_pg_write(self._record, items, False, lane=lane))
             started = time.monotonic()
             self._in_flight[lane] = (running, started)
@@ -220,7 +231,7 @@ class GroupCommitWriter(Generic[T, R]):
     def _finished(
         self,
         lane: int,
-        batch: list[tuple[T, asyncio.Future[R]]],
+        batch: list[Waiting[T, R]],
         started: float,
         done: asyncio.Future[list[R | Exception]],
     ) -> None:
@@ -238,12 +249,12 @@ class GroupCommitWriter(Generic[T, R]):
             # A batch that began before the last failure says nothing about writes since (readiness).
             if self.last_failure is None or started > self.last_failure:
                 self.last_success = self._committed_at
-        self._pending = [(item, future) for item, future in self._pending if not future.done()]
+        self._pending = [waiting for waiting in self._pending if not waiting[1].done()]
         if self._pending and not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
-    def _wait_for_lock(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+    def _wait_for_lock(self, batch: list[Waiting[T, R]]) -> None:
         """Another process is writing (SQLite). Try again shortly, with whatever else came in.
 
         Polling on the loop rather than blocking in a thread: the lock is held
@@ -265,9 +276,9 @@ class GroupCommitWriter(Generic[T, R]):
         # The lock is usually held for a millisecond or two: look again soon, then less often.
         loop.call_later(0.0005 if waited < 0.05 else 0.01, self._flush)
 
-    def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> list[R | Exception]:
+    def _run(self, batch: list[Waiting[T, R]]) -> list[R | Exception]:
         """SQLite: the batch in one transaction, on the loop; LockBusy when another process writes."""
-        items = [item for item, _ in batch]
+        items = [item for item, _, _ in batch]
         with self._db.try_write() as cursor:
             if cursor is None:
                 raise LockBusy
@@ -288,18 +299,28 @@ class GroupCommitWriter(Generic[T, R]):
             raise RuntimeError(f"{self._name}: handler returned {len(results)} results for {len(items)} items")
         return results
 
-    def _settle(self, batch: list[tuple[T, asyncio.Future[R]]], results: list[R | Exception]) -> None:
+    def _settle(self, batch: list[Waiting[T, R]], results: list[R | Exception]) -> None:
         here = _running_loop()  # once a batch: Python 3.11 asks the kernel for the process id each time
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future, _), result in zip(batch, results, strict=True):
             _resolve(future, result, here)
 
-    def _fail(self, batch: list[tuple[T, asyncio.Future[R]]], exc: Exception) -> None:
+    def _fail(self, batch: list[Waiting[T, R]], exc: Exception) -> None:
         self.last_failure = time.monotonic()
         self.last_error = exc.__class__.__name__
-        log.error("%s: a batch of %d failed and was rolled back", self._name, len(batch), exc_info=exc)
+        # With its requests' ids: a user who got the 503 quotes one, and this is the line it must find.
+        ids = [rid for _, _, rid in batch if rid is not None]
+        more = f" and {len(ids) - LOGGED_IDS} more" if len(ids) > LOGGED_IDS else ""
+        log.error(
+            "%s: a batch of %d failed and was rolled back (request ids: %s%s)",
+            self._name,
+            len(batch),
+            ", ".join(ids[:LOGGED_IDS]) or "none",
+            more,
+            exc_info=exc,
+        )
         error = self._on_failure(exc)
         here = _running_loop()
-        for _, future in batch:
+        for _, future, _ in batch:
             _resolve(future, error, here)
 
 
