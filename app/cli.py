@@ -788,6 +788,11 @@ def demo(
     finally:
         db.dispose()
     typer.echo(demo_data.welcome(report, address=config.base_url, database_url=config.database_url))
+    operators = metrics.multiprocess_directory()
+    if operators:
+        # As `tally serve` does, before the scheduler counts: rid of earlier runs' files, which /metrics
+        # would otherwise add to this run's counts.
+        metrics.prepare_directory(operators)
     running = start_scheduler(config)
     try:
         with sigterm_ends_cleanly():

@@ -276,6 +276,21 @@ def test_a_scheduler_on_its_own_clears_the_files_of_its_earlier_runs(tmp_path: P
         assert list(directory.glob("*.db")), "the scheduler's own files are there"
 
 
+def test_the_demo_clears_the_files_of_earlier_runs_too(tmp_path: Path) -> None:
+    """`tally demo` with a PROMETHEUS_MULTIPROC_DIR summed an earlier run's counts into its /metrics."""
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    gone = directory / "counter_999999999.db"  # no such process: an earlier run's counts
+    gone.write_bytes(b"x")
+    env = {
+        "TALLY_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "TALLY_SECRET_KEY": "s" * 40,
+        metrics.MULTIPROC_ENV: str(directory),
+    }
+    with tally_process("demo", "--port", str(free_port()), env=env, cwd=tmp_path):
+        assert not gone.exists()
+
+
 def _ipv6_loopback() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as probe:
