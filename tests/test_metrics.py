@@ -300,6 +300,21 @@ def _ipv6_loopback() -> bool:
     return True
 
 
+def test_process_metrics_are_there_with_one_process_only_as_the_docs_say(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/operations.md said one worker has process_… and python_gc_… metrics; with
+    PROMETHEUS_MULTIPROC_DIR set it has none (prometheus-client's multiprocess sum has none)."""
+    docs = (Path(__file__).parent.parent / "docs" / "operations.md").read_text()
+    monkeypatch.delenv(metrics.MULTIPROC_ENV, raising=False)
+    assert b"\nprocess_" in metrics.exposition() and b"\npython_gc_" in metrics.exposition()
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, str(tmp_path))
+    assert b"process_" not in metrics.exposition() and b"python_gc_" not in metrics.exposition()
+    said = " ".join(docs.split())
+    assert "With one worker and `PROMETHEUS_MULTIPROC_DIR` unset, the process's default metrics" in said
+    assert "or the variable set, even with one worker" in said
+
+
 @pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback (::1) to listen on")
 @pytest.mark.parametrize("host", ["::1", "::"])
 def test_a_scheduler_s_metrics_can_listen_on_ipv6(host: str) -> None:
