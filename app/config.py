@@ -130,8 +130,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/tally.db"
     # PostgreSQL: seconds to wait for a connection, and for any statement of the enquiry writer
     # (a lock held elsewhere, a stalled server). Past them a write answers 503 "send it again".
-    database_connect_timeout: float = Field(default=5.0, gt=0, le=300)
-    database_statement_timeout: float = Field(default=10.0, gt=0, le=3600)
+    # Not nan nor inf: nan fails every comparison, so it was refused as "should be less than or equal to
+    # 300", as if it were too large; refused as no finite number, it is told what it is.
+    database_connect_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
+    database_statement_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
     timezone: str = "Europe/Oslo"
     digest_times: Annotated[tuple[dt.time, ...], NoDecode] = DEFAULT_DIGEST_TIMES
     # At least a minute: the scheduler reaches a slot a moment after its time (APScheduler refuses 0 too).

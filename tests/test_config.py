@@ -115,6 +115,10 @@ def test_slack_messages_follow_the_interface_language_unless_given_their_own(mon
         ("TALLY_LOGIN_FAILURE_WINDOW_MINUTES", "1100000000", "TALLY_LOGIN_FAILURE_WINDOW_MINUTES: Input should be"),
         ("TALLY_LOGIN_MAX_FAILURES_PER_ACCOUNT", "99999999999999999999", "TALLY_LOGIN_MAX_FAILURES_PER_ACCOUNT: Input"),
         ("TALLY_LOGIN_MAX_FAILURES_PER_ADDRESS", "99999999999999999999", "TALLY_LOGIN_MAX_FAILURES_PER_ADDRESS: Input"),
+        # nan was refused as "should be less than or equal to 300": as if it were a number, too large
+        ("TALLY_DATABASE_CONNECT_TIMEOUT", "nan", "TALLY_DATABASE_CONNECT_TIMEOUT: Input should be a finite number"),
+        ("TALLY_DATABASE_CONNECT_TIMEOUT", "inf", "TALLY_DATABASE_CONNECT_TIMEOUT: Input should be a finite number"),
+        ("TALLY_DATABASE_STATEMENT_TIMEOUT", "NaN", "TALLY_DATABASE_STATEMENT_TIMEOUT: Input should be a finite"),
     ],
 )
 def test_bad_values_name_the_variable(
