@@ -8,7 +8,10 @@ secrets), and that the Slack manifest asks for exactly the scopes the code's Sla
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +128,36 @@ def test_the_proxy_balances_across_both_replicas_with_its_config_checked_in() ->
     assert sorted(upstreams.split()) == [f"{name}:8000" for name in replicas()]
     assert re.search(r"^\s*lb_policy\s+\w+", text, flags=re.MULTILINE)
     assert re.search(r"^\s*health_uri\s+/healthz\s*$", text, flags=re.MULTILINE)
-    # The replicas trust X-Forwarded-For from the proxy, the only thing that reaches them.
-    assert all(environment(name)["TALLY_FORWARDED_ALLOW_IPS"] == "*" for name in replicas())
+    # The replicas trust X-Forwarded-For from the proxy, the only thing that reaches them (any address
+    # unless .env lists the proxy's, as single sign-on at the proxy asks).
+    assert all(
+        environment(name)["TALLY_FORWARDED_ALLOW_IPS"] == "${TALLY_FORWARDED_ALLOW_IPS:-*}" for name in replicas()
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="needs docker-compose (make compose-check installs it)"
+)
+def test_the_trusted_proxies_can_be_set_in_env_as_the_caddyfile_asks_for_single_sign_on(tmp_path: Path) -> None:
+    """The compose file hard-coded "*": the proxy's address put in .env, as deploy/Caddyfile says to with
+    TALLY_TRUSTED_USER_HEADER, never reached the replicas, which went on believing anyone's header."""
+
+    def resolved(env_file: str) -> set[str]:
+        (tmp_path / ".env").write_text(env_file, encoding="utf-8")
+        environ = {k: v for k, v in os.environ.items() if k != "TALLY_FORWARDED_ALLOW_IPS"}
+        out = subprocess.run(
+            ["docker-compose", "--project-directory", str(tmp_path), "-f", str(ROOT / "docker-compose.yml"), "config"],
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        services = yaml.safe_load(out)["services"]
+        return {str(services[name]["environment"]["TALLY_FORWARDED_ALLOW_IPS"]) for name in replicas()}
+
+    secrets = "TALLY_SECRET_KEY=compose-check-only\nPOSTGRES_PASSWORD=compose-check-only\n"
+    assert resolved(secrets + "TALLY_FORWARDED_ALLOW_IPS=172.28.0.10\n") == {"172.28.0.10"}
+    assert resolved(secrets) == {"*"}
 
 
 def test_the_proxy_keeps_metrics_inside_the_network() -> None:
