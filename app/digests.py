@@ -388,8 +388,7 @@ def fixes_shipped(
 # --- claiming ---------------------------------------------------------------------------
 
 
-def _insert(
-    session: Session,
+def _new_run(
     launch: Launch,
     *,
     slot_key: str,
@@ -399,9 +398,9 @@ def _insert(
     status: DigestStatus,
     now: dt.datetime,
     error: str | None = None,
-) -> int | None:
-    """A new run claimed by this process, or None when its slot key exists already."""
-    values = {
+) -> dict[str, object]:
+    """The row of a run claimed by this process, as inserted (one at a time or many at once)."""
+    return {
         "launch_id": id_of(launch),
         "slot_key": slot_key,
         "kind": kind.value,
@@ -417,8 +416,12 @@ def _insert(
         "created_at": now,
         "error": error,
     }
+
+
+def _insert(session: Session, launch: Launch, **run: Any) -> int | None:
+    """A new run claimed by this process (``_new_run``'s fields), or None when its slot key exists already."""
     statement = insert_ignoring_conflicts(_run, session.get_bind().dialect, index_elements=["slot_key"])
-    row = session.execute(statement.values(**values).returning(_run.c.id)).first()
+    row = session.execute(statement.values(**_new_run(launch, **run)).returning(_run.c.id)).first()
     return int(row[0]) if row else None
 
 
@@ -450,28 +453,19 @@ def _record_missed(db: Database, launch: Launch, slots: Sequence[dt.datetime], *
     after a week down, a launch's twenty-odd slots cost one statement, not a transaction each."""
     if not slots:
         return []
-    common = {
-        "launch_id": id_of(launch),
-        "kind": DigestKind.SCHEDULED.value,
-        "status": DigestStatus.MISSED.value,
-        "attempts": 0,
-        "claimed_by": worker_name(),
-        "claimed_at": now,
-        "text": "",
-        "blocks": [],
-        "created_at": now,
-    }
     closing = schedule.closing_slot(launch)
     # As claim_slot records one: a window of no length, at the slot.
     rows = [
-        {
-            **common,
-            "slot_key": slot_key(launch, at),
-            "slot_at": at,
-            "window_start": at,
-            "window_end": at,
-            "error": CLOSING_MISSED_REASON if at == closing else MISSED_REASON,
-        }
+        _new_run(
+            launch,
+            slot_key=slot_key(launch, at),
+            kind=DigestKind.SCHEDULED,
+            slot_at=at,
+            window_start=at,
+            status=DigestStatus.MISSED,
+            now=now,
+            error=CLOSING_MISSED_REASON if at == closing else MISSED_REASON,
+        )
         for at in slots
     ]
     with db.transaction() as session:
