@@ -602,11 +602,7 @@ def scheduler_command(
     config = settings(quiet=False)
     refuse_a_new_file(config.database_url)
     prepare_database(config)
-    operators = metrics.multiprocess_directory()
-    if operators:
-        # Its own directory (docs/operations.md), as `tally serve`'s: rid of the files of its earlier runs,
-        # which /metrics would otherwise add to this run's counts, one more set at every restart.
-        metrics.prepare_directory(operators)
+    metrics.prepare_operators_directory()  # its own directory (docs/operations.md)
     if metrics_port is not None:
         token = config.metrics_token.get_secret_value() if config.metrics_token else None
         try:
@@ -788,11 +784,7 @@ def demo(
     finally:
         db.dispose()
     typer.echo(demo_data.welcome(report, address=config.base_url, database_url=config.database_url))
-    operators = metrics.multiprocess_directory()
-    if operators:
-        # As `tally serve` does, before the scheduler counts: rid of earlier runs' files, which /metrics
-        # would otherwise add to this run's counts.
-        metrics.prepare_directory(operators)
+    metrics.prepare_operators_directory()  # before the scheduler counts
     running = start_scheduler(config)
     try:
         with sigterm_ends_cleanly():

@@ -194,6 +194,14 @@ def remove_directory(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def prepare_operators_directory() -> None:
+    """For a process of its own in the operator's ``PROMETHEUS_MULTIPROC_DIR`` (``tally scheduler``,
+    ``tally demo``), as ``tally serve`` prepares it: rid of the files of its earlier runs, which /metrics
+    would otherwise add to this run's counts, one more set at every restart. Nothing without one."""
+    if operators := multiprocess_directory():
+        prepare_directory(operators)
+
+
 def process_ended(pid: int) -> None:
     """A worker is stopping: its live gauges (if any are ever added) leave the sum; counters stay."""
     if multiprocess_directory():
