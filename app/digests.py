@@ -64,7 +64,6 @@ ON_TIME = dt.timedelta(minutes=5)  # sent within this of when it was due: not ma
 # Replicas' clocks a little apart (one stamps enquiries, another composes the digest), and the commit itself.
 CLOCKS_APART = dt.timedelta(seconds=5)
 LATE_WITH_DAY = dt.timedelta(hours=3)  # a digest posted this late names its day, not just its time
-WEEK_DAYS = 7  # a time this many days back is named by its date, not its weekday, which has come round again
 LOOKBACK = schedule.LOOKBACK
 # A closing digest older than LOOKBACK that never went out (the scheduler down since before the launch's
 # end) is still sent this long after it: the launch's last evening is in no other digest, and a
@@ -329,15 +328,7 @@ def _slot_label(launch: Launch, slot_at: dt.datetime, *, posted_at: dt.datetime,
     posted_on = launches.local_date(posted_at, tz)
     if not late or (posted_at - slot_at < LATE_WITH_DAY and posted_on == local.date()):
         return f"{local:%H:%M}"
-    return _with_day(local, posted_on)
-
-
-def _with_day(local: dt.datetime, today: dt.date) -> str:
-    """A local time of an earlier day, read on ``today``: with its weekday ("Wed 16:00"), or with its
-    date once that weekday has come round again ("18 Nov 16:00")."""
-    if (today - local.date()).days < WEEK_DAYS:
-        return i18n.format_weekday_time(local)
-    return i18n.format_day_time(local)
+    return i18n.format_with_day(local, posted_on)
 
 
 THEMES_IN_DIGEST = 3
@@ -375,7 +366,7 @@ def fixes_shipped(
                 text=h.text,
                 url=f"{base_url}/launches/{launch.slug}/hypotheses/{quote(h.key)}?range=launch#fix",
                 # Reported for a week (FIXES_FOR): on the same weekday a week later, "Wed 17:00" was today's.
-                shipped_label=_with_day(h.fix_shipped_at.astimezone(tz), launches.local_date(now, tz)),
+                shipped_label=i18n.format_with_day(h.fix_shipped_at.astimezone(tz), launches.local_date(now, tz)),
                 verdict=result.verdict,
                 change=result.change,
                 share_before=result.before.share,

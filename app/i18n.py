@@ -481,13 +481,15 @@ def format_weekday_time(value: dt.datetime) -> str:
 
 
 def format_time_on(value: dt.datetime, today: dt.date) -> str:
-    """An aware datetime in its own zone, as read on ``today``: "16:00" that day; "Wed 16:00" in the
-    six days before ("16:00" the next morning reads as a time still to come); "18 Nov 16:00" earlier,
-    when its weekday has come round again."""
-    days = (today - value.date()).days
-    if days == 0:
-        return f"{value:%H:%M}"
-    return format_weekday_time(value) if 0 < days < 7 else format_day_time(value)
+    """An aware datetime in its own zone, as read on ``today``: "16:00" that day ("16:00" the next
+    morning reads as a time still to come), else ``format_with_day``."""
+    return f"{value:%H:%M}" if value.date() == today else format_with_day(value, today)
+
+
+def format_with_day(value: dt.datetime, today: dt.date) -> str:
+    """An aware datetime in its own zone with its day, as read on ``today``: "Wed 16:00" up to six days
+    before, "18 Nov 16:00" once its weekday has come round again (or ahead of ``today``)."""
+    return format_weekday_time(value) if 0 <= (today - value.date()).days < 7 else format_day_time(value)
 
 
 def format_day_time(value: dt.datetime) -> str:
