@@ -47,9 +47,9 @@ class Counts:
     mine_today: int
     team_since: int
     since: dt.datetime  # the last digest slot, or the start of today before the first
-    # Whether ``since`` is today: else (yesterday's last digest, in the morning) it is named with its day,
-    # "Wed 16:00", as "Team since 16:00" at 08:30 read as a time still to come.
-    since_today: bool
+    # When counted: ``since`` is read on that day (the time_on filter), so yesterday's last digest is named
+    # with its day, "Wed 16:00", as "Team since 16:00" at 08:30 read as a time still to come.
+    now: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def counts(session: Session, *, launch: Launch, user: User, now: dt.datetime) ->
         mine_today=enquiries.count_for_agent(session, launch=launch, user=user, start=today_start, end=today_end),
         team_since=tallies.count(session=session, launch=launch, start=since, end=today_end),
         since=since,
-        since_today=since >= today_start,
+        now=now,
     )
 
 

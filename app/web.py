@@ -41,11 +41,6 @@ def _local_input(moment: dt.datetime, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M")
 
 
-def _weekday_time(moment: dt.datetime, timezone: str) -> str:
-    """A time of an earlier day of the week with that day, in ``timezone``: "Wed 16:00" ("ons. 16:00")."""
-    return i18n.format_weekday_time(moment.astimezone(ZoneInfo(timezone)))
-
-
 def _time_on(moment: dt.datetime, timezone: str, now: dt.datetime | None) -> str:
     """``moment`` in ``timezone`` as read at ``now``: its time that day, else with its day (``i18n.format_time_on``)."""
     tz = ZoneInfo(timezone)
@@ -66,7 +61,6 @@ def build_environment() -> Environment:
     env.filters.update(
         datetime=i18n.format_datetime,
         time=i18n.format_time,
-        weekday_time=_weekday_time,
         time_on=_time_on,
         date=i18n.format_date,
         number=i18n.format_number,
