@@ -365,3 +365,46 @@ def test_on_postgresql_one_stuck_batch_leaves_the_other_lane_to_everyone_else(
     with db.engine.connect() as holder:
         holder.execute(sa.text("SELECT id FROM launch WHERE id = :id FOR UPDATE"), {"id": launch.id})
         assert asyncio.run(scenario(holder)) == 3
+
+
+def test_on_postgresql_refusals_while_the_database_is_silent_are_logged_a_line_at_a_time(
+    db: Database, pg: ThrowawayPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a batch waits with nothing committed, every new write is refused at once: the operator is
+    told, in a line carrying a refused request's id and how many were refused, not in one per request."""
+    launch = make_launch(db, slug="silent")
+
+    def waits_for_the_launch(store: Store, items: Sequence[int]) -> list[int | Exception]:
+        store.bump_counts_version(launch.id or 0, [T0.date()])  # an UPDATE of the row held below
+        return list(items)
+
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(db, waits_for_the_launch, name="w", timeout=0.2)
+
+    async def scenario(holder: sa.Connection) -> None:
+        with pytest.raises(TimeoutError):
+            await writer.submit(1)  # its batch stays at the server
+        await asyncio.sleep(0.05)  # stuck for longer than the writer's timeout now
+        for i in range(2, 7):
+            with bound_contextvars(request_id=f"req-{i}"), pytest.raises(TimeoutError, match="has been waiting"):
+                await asyncio.wait_for(writer.submit(i), 0.1)  # at once, not after another wait
+        monkeypatch.setattr(group_commit, "REFUSALS_LOGGED_EVERY", 0.0)
+        with bound_contextvars(request_id="req-7"), pytest.raises(TimeoutError):
+            await asyncio.wait_for(writer.submit(7), 0.1)
+        holder.rollback()
+        writer.close()
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.formatter("json"))
+    logging.getLogger("app.recording.writer").addHandler(handler)
+    try:
+        with db.engine.connect() as holder:
+            holder.execute(sa.text("SELECT id FROM launch WHERE id = :id FOR UPDATE"), {"id": launch.id})
+            asyncio.run(scenario(holder))
+    finally:
+        logging.getLogger("app.recording.writer").removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    refusals = [line for line in lines if "answered at once" in line["event"]]
+    assert [(line["request_id"], line["level"]) for line in refusals] == [("req-2", "warning"), ("req-7", "warning")]
+    assert "over 0.2 s" in refusals[0]["event"] and "(1 since the last such line)" in refusals[0]["event"]
+    assert "(5 since the last such line)" in refusals[1]["event"]

@@ -87,6 +87,9 @@ Handler = Callable[[Store, Sequence[T]], Sequence[R | Exception]]
 Waiting = tuple[T, asyncio.Future[R], str | None]
 # How many of a failed batch's request ids its log line lists (a batch holds up to max_batch).
 LOGGED_IDS = 50
+# While the database stays silent every write is refused at once: one line per this many seconds, with
+# how many were refused since the last, tells the operator without a line per request flooding the log.
+REFUSALS_LOGGED_EVERY = 10.0
 
 
 class LockBusy(Exception):
@@ -128,11 +131,14 @@ class GroupCommitWriter(Generic[T, R]):
         self.last_success: float | None = None
         self.last_failure: float | None = None
         self.last_error: str | None = None
+        self._refused = 0  # requests refused at once since the last line saying so
+        self._refusal_logged_at: float | None = None
 
     async def submit(self, item: T) -> R:
         """Record ``item``; returns its result once committed, or raises its error."""
         loop = asyncio.get_running_loop()
         if self._awaits_server and self._stuck(loop):
+            self._log_refusal()
             raise self._on_failure(TimeoutError(f"{self._name}: a batch has been waiting for the database"))
         future: asyncio.Future[R] = loop.create_future()
         # The id is read here, where the request's context is (the flush runs in one of its own), so a
@@ -166,6 +172,21 @@ class GroupCommitWriter(Generic[T, R]):
         # the database: the other lane serves everyone else. Stuck with nothing committed since it
         # began, the database is not answering: refuse at once rather than queue for the same wait.
         return self._committed_at is None or self._committed_at < min(stuck_since)
+
+    def _log_refusal(self) -> None:
+        self._refused += 1
+        now = time.monotonic()
+        if self._refusal_logged_at is not None and now - self._refusal_logged_at < REFUSALS_LOGGED_EVERY:
+            return
+        # In the refused request's context: the line carries its id, one of those the users were given.
+        log.warning(
+            "%s: a batch has waited over %g s for the database with nothing committed since: new requests "
+            "are answered at once that nothing was recorded (%d since the last such line)",
+            self._name,
+            self._timeout,
+            self._refused,
+        )
+        self._refusal_logged_at, self._refused = now, 0
 
     def _expire(self, future: asyncio.Future[R]) -> None:
         if not future.done():
