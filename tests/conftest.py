@@ -46,6 +46,34 @@ PG_SKIP_REASON = (
 TEST_SECRET = "test-secret-" + "x" * 40
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-only",
+        action="store_true",
+        help=f"with {PG_ENV}: run only the tests that use the database (the PostgreSQL pass of CI; the "
+        "others cannot see which database is configured, so the SQLite pass has run them already)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--database-only``: the PostgreSQL pass keeps the tests that reach the configured database,
+    those whose fixtures include ``postgres`` (every database fixture does). A test without it runs as
+    it did on SQLite, so running it again on this pass only doubled CI's time for it."""
+    if not config.getoption("--database-only"):
+        return
+    if not os.environ.get(PG_ENV):
+        raise pytest.UsageError(f"--database-only is for a PostgreSQL pass: set {PG_ENV} to its server's URL")
+    keep: list[pytest.Item] = []
+    again: list[pytest.Item] = []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_sqlite = params is not None and params.params.get("database_url") == "sqlite"  # test_faults' SQLite half
+        (keep if "postgres" in getattr(item, "fixturenames", ()) and not on_sqlite else again).append(item)
+    if again:
+        config.hook.pytest_deselected(items=again)
+        items[:] = keep
+
+
 def pytest_report_header() -> str:
     url = os.environ.get(PG_ENV)
     return f"database: PostgreSQL ({make_url(url).render_as_string(hide_password=True)})" if url else "database: SQLite"

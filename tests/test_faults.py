@@ -16,7 +16,6 @@ and says why.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 import subprocess
@@ -36,7 +35,7 @@ from app import api_tokens, auth, migrations
 from app.db import Database
 from app.main import create_app
 from app.models import Role
-from tests.conftest import PASSWORD, PG_ENV, PG_SKIP_REASON, TEST_SECRET, ThrowawayPostgres, make_settings
+from tests.conftest import PASSWORD, PG_SKIP_REASON, TEST_SECRET, ThrowawayPostgres, make_settings
 from tests.factories import make_launch
 from tests.processes import Browser, Running, free_port, started, throwaway_postgres
 
@@ -114,14 +113,13 @@ def _says_send_again(response: httpx.Response) -> bool:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres: ThrowawayPostgres | None) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'tally.db'}"
         return
-    admin_url = os.environ.get(PG_ENV)
-    if not admin_url:
+    if postgres is None:
         pytest.skip(PG_SKIP_REASON)
-    with throwaway_postgres(admin_url, "tally_faults") as url:
+    with throwaway_postgres(postgres.admin_url, "tally_faults") as url:
         yield url
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import re
 import threading
 import time
@@ -38,7 +37,7 @@ from app import api_tokens, auth, enquiries, retention
 from app.db import Database
 from app.errors import NotFound
 from app.models import ApiToken, Role, TokenRole
-from tests.conftest import PASSWORD, PG_ENV, PG_SKIP_REASON, TEST_SECRET
+from tests.conftest import PASSWORD, PG_SKIP_REASON, TEST_SECRET, ThrowawayPostgres
 from tests.factories import make_launch
 from tests.fakes.slack_server import FakeSlack
 from tests.processes import Browser, Server, run_together, tally_servers, throwaway_postgres
@@ -72,11 +71,10 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    admin_url = os.environ.get(PG_ENV)
-    if not admin_url:
+def pg_database(postgres: ThrowawayPostgres | None) -> Iterator[str]:
+    if postgres is None:
         pytest.skip(PG_SKIP_REASON)
-    with throwaway_postgres(admin_url, "tally_scale") as url:
+    with throwaway_postgres(postgres.admin_url, "tally_scale") as url:
         yield url
 
 
