@@ -25,11 +25,11 @@ lint: tools
 	$(UV) run --frozen mypy app tests bench
 
 pytest: tools
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest --durations=25
 
 ## test-postgres: the test suite against PostgreSQL (a throwaway database on PG_TEST_URL's server)
 test-postgres: tools browser
-	TALLY_TEST_DATABASE_URL=$(PG_TEST_URL) $(UV) run --frozen pytest --database-only
+	TALLY_TEST_DATABASE_URL=$(PG_TEST_URL) $(UV) run --frozen pytest --database-only --durations=25
 
 ## compose-check: docker-compose.yml is valid (`docker compose config`, or Debian's docker-compose 1.29
 ## where the compose plugin is missing), and refuses to start without TALLY_SECRET_KEY
