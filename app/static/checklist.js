@@ -1081,10 +1081,30 @@
     return byShortcut.has(key) || key === "u" || key === RELOG_KEY || Boolean(other && key === other.dataset.shortcut);
   }
 
+  // The Other key opens the note's box and puts the cursor in it: held down (it repeats), or pressed twice
+  // quickly, it would go on to type itself into the note. One press opens the box, nothing more.
+  let otherKeyHeld = false;
+  let otherOpenedAt = 0;
+
+  function otherKeyAgain(event, target) {
+    const other = otherButton();
+    if (target !== otherNote || !other || shortcutOf(event) !== other.dataset.shortcut) return false;
+    return (event.repeat && otherKeyHeld) || (!otherNote.value && Date.now() - otherOpenedAt < SAME_TICK_MS);
+  }
+
+  document.addEventListener("keyup", (event) => {
+    const other = otherButton();
+    if (other && shortcutOf(event) === other.dataset.shortcut) otherKeyHeld = false;
+  });
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     const target = event.target;
     const typing = target instanceof HTMLElement && target.closest("input[type=text], input:not([type]), textarea, select");
+    if (otherKeyAgain(event, target)) {
+      event.preventDefault();
+      return;
+    }
     if (event.repeat) {
       // A held key repeats its keydown: one press, one enquiry (and no repeated Enter on a focused button).
       if (!typing && (event.key === "Enter" || handled(shortcutOf(event)))) event.preventDefault();
@@ -1104,7 +1124,12 @@
     const key = shortcutOf(event);
     const other = otherButton();
     if (other && key === other.dataset.shortcut && !event.shiftKey) {
-      if (!other.disabled) { event.preventDefault(); openOther(); }
+      if (!other.disabled) {
+        event.preventDefault();
+        otherKeyHeld = true;
+        otherOpenedAt = Date.now();
+        openOther();
+      }
       return;
     }
     if (key === "u" && !event.shiftKey) {

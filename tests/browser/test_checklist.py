@@ -1168,6 +1168,30 @@ def test_a_held_key_logs_one_enquiry(checklist: Checklist) -> None:
     assert checklist.queue() == []
 
 
+def test_the_other_key_held_or_pressed_twice_types_nothing_into_the_note(checklist: Checklist) -> None:
+    page = checklist.page
+    note = page.locator("#other-note")
+    with_fake_clock(checklist)
+    page.keyboard.down("0")
+    page.clock.run_for(1_000)  # held: the key repeats, now in the note the first press opened
+    page.keyboard.down("0")
+    page.keyboard.down("0")
+    page.keyboard.up("0")
+    expect(note).to_be_focused()
+    expect(note).to_have_value("")
+
+    page.keyboard.press("Escape")
+    page.keyboard.press("0")
+    page.clock.run_for(100)
+    page.keyboard.press("0")  # pressed twice quickly: one press
+    expect(note).to_have_value("")
+    page.clock.run_for(1_000)
+    page.keyboard.type("app 0 crash")  # typed afterwards, a 0 is the note's
+    expect(note).to_have_value("app 0 crash")
+    page.keyboard.press("Enter")
+    assert [(e.is_other, e.note) for e in checklist.wait_for_stored(1)] == [(True, "app 0 crash")]
+
+
 def test_a_double_click_logs_one_enquiry_and_says_so(checklist: Checklist) -> None:
     checklist.tick("login").dblclick()
     # Said on the enquiry's own notice (on a phone only the newest notice is shown).
