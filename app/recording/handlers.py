@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from app import bodies, csrf
+from app import bodies, csrf, privacy
 from app.config import Settings
 from app.errors import ERRORS, RETRY_AFTER, ErrorBody, TallyError, not_found
 from app.models import EnquirySource
@@ -61,6 +61,9 @@ class TickOut(BaseModel):
     created: bool
     hypotheses: list[str]
     logged_at: str
+    # Whether the scrubber replaced personal data in the note: the agent is told, and can undo and log
+    # again what they meant if the marker took more than that.
+    note_masked: bool = False
 
 
 def batch_recorder() -> Callable[[Store, Sequence[EnquiryRequest]], list[Logged | TallyError]]:
@@ -202,12 +205,15 @@ def _check_csrf(request: Request, settings: Settings) -> None:
 async def _record_tick(request: Request, slug: str, body: EnquiryIn, settings: Settings, writer: Writer) -> Response:
     now = dt.datetime.now(dt.UTC)
     credential = browser_credential(request, settings)
-    logged = await writer.submit(body.request(slug=slug, credential=credential, received_at=now))
+    enquiry = body.request(slug=slug, credential=credential, received_at=now)
+    logged = await writer.submit(enquiry)
     out = TickOut(
         id=logged.id,
         created=logged.created,
         hypotheses=list(logged.hypothesis_keys),
         logged_at=logged.created_at.isoformat(),
+        # Cleaned, a note is the normalised text unless markers replaced something (and only then cut short).
+        note_masked=body.note is not None and enquiry.note not in (None, privacy.normalise(body.note)),
     )
     return Response(
         out.model_dump_json(),

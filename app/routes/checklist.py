@@ -80,6 +80,9 @@ def _client_texts(language: str) -> dict[str, Any]:
             "{n} selected: press Enter to log them as one enquiry, Esc to clear.",
         ),
         "counted_once": i18n.gettext("Counted once: pressed twice quickly"),
+        "note_masked": i18n.gettext(
+            "Personal data in the note was replaced by markers before it was stored: see My enquiries."
+        ),
         "left_out": i18n.gettext("Left out (retired): {text}"),
         "changed": i18n.gettext("The list of hypotheses changed:"),
         "retired": i18n.gettext("Retired: {text}"),

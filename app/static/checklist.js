@@ -338,7 +338,7 @@
         if (response.ok && answered.undo) {
           undoLogged(toast(answered, body.id), body.id);  // taken back while it was on its way
         } else if (response.ok) {
-          toast(answered, body.id);
+          toast(answered, body.id, Boolean(body.note_masked));
         } else if (answered.undo) {
           // Refused, and taken back meanwhile: nothing to keep for logging again.
         } else {
@@ -764,7 +764,7 @@
     else notice(texts.counted_once);
   }
 
-  function toast(item, id) {
+  function toast(item, id, masked) {
     const box = document.createElement("div");
     box.className = "toast";
     const label = labelOf(item);
@@ -777,6 +777,13 @@
     box.dataset.key = item.idempotency_key;
     box.dataset.hypotheses = JSON.stringify(item.hypotheses);
     if (item.twice) sayTwice(box);
+    if (masked) {
+      // The scrubber took personal data out of the note: said, so the agent knows what was stored.
+      const said = document.createElement("span");
+      said.className = "masked";
+      said.textContent = texts.note_masked;
+      box.append(said);
+    }
     toasts.prepend(box);
     trimToasts();
     setTimeout(() => dropToast(box), UNDO_SECONDS * 1000);

@@ -232,6 +232,9 @@ def test_enter_on_a_focused_button_presses_it_rather_than_logging_the_selection(
 # --- 4. Other, with a note ---------------------------------------------------------------
 
 
+NOTE_MASKED = "Personal data in the note was replaced by markers before it was stored: see My enquiries."
+
+
 def test_other_with_a_note_is_logged_scrubbed(checklist: Checklist) -> None:
     page = checklist.page
     page.keyboard.press("0")
@@ -242,6 +245,8 @@ def test_other_with_a_note_is_logged_scrubbed(checklist: Checklist) -> None:
     page.keyboard.press("Enter")
 
     expect(checklist.toasts.first).to_contain_text("Logged: Other")
+    # The agent is told that the note was stored otherwise than typed, and where to see it.
+    expect(checklist.toasts.first).to_contain_text(NOTE_MASKED)
     [enquiry] = checklist.wait_for_stored(1)
     assert enquiry.is_other and enquiry.keys == frozenset()
     assert enquiry.note == "Wants us to ring [phone] about the new app"
@@ -249,6 +254,13 @@ def test_other_with_a_note_is_logged_scrubbed(checklist: Checklist) -> None:
     expect(checklist.count("other")).to_have_text("1")
     expect(checklist.recent).to_contain_text("[phone]")
     expect(checklist.recent).not_to_contain_text("912")
+
+    page.keyboard.press("0")
+    page.keyboard.type("Asked if the app works on a smartwatch")
+    page.keyboard.press("Enter")
+    checklist.wait_for_stored(2)
+    expect(checklist.toasts).to_have_count(2)
+    expect(checklist.toasts.first).to_have_text(re.compile(r"^Logged: Other\s*Undo \(U\)$"))  # nothing masked
 
 
 def test_an_other_note_the_launch_no_longer_takes_stays_in_its_box(checklist: Checklist) -> None:
