@@ -45,6 +45,10 @@
   // A tick sent later than this after it was made waited (for the connection, a reload, the ticks
   // before it): it says when it was made.
   const WAITED_MS = 5000;
+  // A tick unanswered this long is taken for one that cannot get through (a server that hangs, a network
+  // that drops packets without a word): the browser would wait minutes, the agent told nothing and every
+  // later tick waiting behind it. Given up, it waits in the queue and is sent again with its own key.
+  const SEND_TIMEOUT_MS = 10000;
   const LIST_GONE = ["retired_hypothesis", "unknown_hypothesis"];
   const base = "/launches/" + encodeURIComponent(slug);
 
@@ -261,12 +265,19 @@
       note: item.note,
     };
     if (occurred) body.occurred_at = occurred;
-    return fetch(base + "/enquiries", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify(body),
-    });
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), SEND_TIMEOUT_MS);
+    try {
+      return await fetch(base + "/enquiries", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async function flush() {

@@ -564,6 +564,36 @@ def test_offline_ticks_are_kept_and_sent_once_when_back(checklist: Checklist) ->
     assert len(checklist.stored()) == 3  # nothing sent twice meanwhile
 
 
+def test_ticks_a_hung_server_never_answers_are_said_to_wait_and_sent_once_later(checklist: Checklist) -> None:
+    """The server (or the network) takes the request and never answers: the browser would wait for
+    minutes, the agent told nothing while every tick waited behind the first."""
+    page = checklist.page
+    connection = checklist.connection
+    with_fake_clock(checklist)
+    hung: list[Route] = []
+
+    def hang(route: Route) -> None:
+        hung.append(route)  # taken, never answered
+
+    checklist.route_ticks(hang)
+    page.keyboard.press("1")
+    wait_until(lambda: hung, message="the tick on its way", page=page)
+    page.keyboard.press("2")
+    page.clock.run_for(11_000)
+    expect(connection).to_have_text(
+        "No connection to the server. 2 enquiries are kept in this browser and will be sent when it is back."
+    )
+    assert len(checklist.queue()) == 2
+
+    checklist.route_ticks(None)  # answered again
+    page.clock.run_for(31_000)
+    expect(connection).to_have_text("Connection is back: everything was sent.")
+    stored = checklist.wait_for_stored(2)
+    assert [e.keys for e in stored] == [{"billing"}, {"login"}]
+    expect(checklist.toasts).to_have_count(2)
+    assert checklist.queue() == []
+
+
 def test_signed_out_the_checklist_goes_to_sign_in_and_back_and_sends_what_waited(checklist: Checklist) -> None:
     """What the agents' guide and the notice tell an agent whose session ended mid-shift (it told her
     to sign in in a new tab and leave this one open, while this one went to sign-in by itself)."""
