@@ -74,6 +74,14 @@ def _client_texts(language: str) -> dict[str, Any]:
             "{n} enquiries have not reached the server yet. They stay in this browser and are sent when you next "
             "open this checklist here. Sign out anyway?",
         ),
+        "sign_out_waiting_elsewhere": _plural(
+            language,
+            "{n} enquiry ticked on another launch's checklist has not reached the server yet. It stays in this "
+            "browser and is sent when you next open that checklist here. Sign out anyway?",
+            "{n} enquiries have not reached the server yet, some of them ticked on another launch's checklist. "
+            "They stay in this browser and are sent when you next open their launch's checklist here. Sign out "
+            "anyway?",
+        ),
         "selected": _plural(
             language,
             "{n} selected: press Enter to log it, Esc to clear.",

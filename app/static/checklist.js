@@ -173,6 +173,18 @@
     return read(queueKey);
   }
 
+  function waitingElsewhere() {
+    // This agent's ticks still waiting on other launches' checklists, in this browser: only those
+    // checklists send them, so signing out here must not leave them unsaid.
+    const prefix = "tally:queue:" + root.dataset.user + ":";
+    let n = 0;
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (key && key !== queueKey && key.startsWith(prefix)) n += read(key).length;
+    }
+    return n;
+  }
+
   function save(queue) {
     localStorage.setItem(queueKey, JSON.stringify(queue));
   }
@@ -1270,9 +1282,11 @@
         retryDelay = RETRY_MIN_MS;
         await flush();
         while (sending && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-        const waiting = load().length;
-        if (waiting && !window.confirm(plural(texts.sign_out_waiting, waiting))) return;
       }
+      const elsewhere = waitingElsewhere();
+      const waiting = load().length + elsewhere;
+      const asked = elsewhere ? texts.sign_out_waiting_elsewhere : texts.sign_out_waiting;
+      if (waiting && !window.confirm(plural(asked, waiting))) return;
       dropDraft();
       // Signing out is the browser's: whoever signed in on it since (on a shared desk, whoever sits at it
       // now) is signed out, never left signed in after a click on Sign out. The token still has to be

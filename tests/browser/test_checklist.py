@@ -20,6 +20,7 @@ from app import auth, hypothesis_sets, i18n
 from app.models import Launch, LaunchStatus, User
 from tests.browser.conftest import Checklist, OpenChecklist, sign_in, wait_until
 from tests.conftest import PASSWORD, People
+from tests.factories import make_launch
 
 ENQUIRIES_POST = re.compile(r"/launches/[^/]+/enquiries$")
 
@@ -781,6 +782,41 @@ def test_sign_out_sends_what_waits_first_and_asks_before_leaving_the_rest(checkl
         )
         == []
     )
+
+
+def test_sign_out_on_another_launchs_checklist_asks_before_leaving_ticks_waiting_on_this_one(
+    checklist: Checklist,
+) -> None:
+    """Ticks waiting on one launch's checklist go only from that checklist: an agent who moved to another
+    launch and signed out there was asked nothing, and left them in the browser unsaid."""
+    page = checklist.page
+    make_launch(checklist.db, slug="autumn-launch", name="Autumn launch", hypotheses=("refunds",))
+    checklist.route_ticks(lambda route: route.abort("connectionreset"))
+    page.keyboard.press("1")
+    expect(checklist.connection).to_contain_text("1 enquiry is kept")
+
+    page.goto("/launches/autumn-launch/checklist")
+    expect(page.locator("#connection")).to_be_empty()
+    asked: list[str] = []
+
+    def answer(dialog: Any, accept: bool) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.get_by_role("button", name="Sign out").click()
+    wait_until(lambda: len(asked) == 1, page=page)
+    assert asked[0] == (
+        "1 enquiry ticked on another launch's checklist has not reached the server yet. It stays in this "
+        "browser and is sent when you next open that checklist here. Sign out anyway?"
+    )
+    expect(page).to_have_url(re.compile(r"/launches/autumn-launch/checklist$"))
+    assert len(checklist.queue()) == 1
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    assert len(asked) == 2 and len(checklist.queue()) == 1  # kept for when she opens that checklist again
 
 
 def signed_in_again_in_another_tab(checklist: Checklist, username: str) -> None:
