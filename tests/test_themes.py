@@ -249,6 +249,33 @@ def test_a_norwegian_note_with_to_is_the_same_theme_as_without() -> None:
     assert [(t.key, t.phrase.casefold(), t.recent) for t in found] == [("kvittering mangl", "kvitteringer mangler", 8)]
 
 
+SWEDISH = [
+    "Kunden kan inte logga in med BankID",
+    "Appen kraschar när jag öppnar den",
+    "Jag ser inte kvittot",
+    "Appen kraschade när hon loggade in",
+    "Hittar inte kortet",
+    "Appen kraschar vid start",
+    "Det går inte att betala",
+    "Appen kraschade efter uppdateringen",
+    "Vill ha den gamla designen tillbaka",
+    "Det syns inte om betalningen gick igenom",
+]
+
+
+def test_swedish_small_words_are_no_theme_and_its_inflections_fall_together() -> None:
+    """The centre is Nordic. In a day of Swedish notes the only theme was "inte" (not), grouping five
+    notes about logins, receipts, cards and payments, while "kraschar" and "kraschade" were two words
+    and the crash nobody expected did not rise."""
+    found = themes_of(notes(SWEDISH, RECENT_START, dt.timedelta(hours=2)), background(days=3, per_day=10))
+    assert [(t.key, t.recent) for t in found] == [("app krasch", 4)]
+    assert found[0].phrase.casefold() in {"appen kraschar", "appen kraschade"}
+    assert themes._runs("Det går inte att betala", themes.DEFAULT_RULES.max_gap) == ("swedish", [["går", "betala"]])
+    # Norwegian notes with words both languages share stay Norwegian.
+    assert themes._runs("Det er feil i appen", themes.DEFAULT_RULES.max_gap)[0] == "norwegian"
+    assert themes._runs("Widgeten på hjemskjermen er borte", themes.DEFAULT_RULES.max_gap)[0] == "norwegian"
+
+
 def test_log_likelihood_is_dunnings_g2() -> None:
     # [[10, 90], [5, 195]]: expected [[5, 95], [10, 190]], so
     # G² = 2 (10 ln 2 + 90 ln 90/95 + 5 ln 1/2 + 195 ln 195/190) = 7.33.

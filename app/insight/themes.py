@@ -2,14 +2,15 @@
 
 **Phrases.** A note is cut into words (a hyphen parts one, as in the note search); scrub markers
 (``[phone]``, ``[email]``…, app/privacy) and punctuation end a phrase; stop words (Norwegian bokmål
-from the stop-words package, English from Snowball's list) and
+from the stop-words package, English and Swedish from Snowball's lists) and
 pure numbers are left out but may sit inside a phrase (at most ``ThemeRules.max_gap`` of them in a
 row), so "widgeten på hjemskjermen" is one phrase of two words. Each word is stemmed with Snowball's
 Norwegian stemmer, and stemmed again until it stops changing (at most three times): Norwegian Snowball
 takes "widgeten" to "widget" but "widget" to "widg", and only the fixed point puts the two together. In
 a note with more English than Norwegian stop words (those of both languages, and "to", "under" and
 "all", count for both) a word is stemmed as English first ("widgets" to
-"widget", then to "widg"), so the same word makes one theme whichever language its notes are in. A phrase's *key* is its
+"widget", then to "widg"), so the same word makes one theme whichever language its notes are in; in one
+with more Swedish stop words than either, as Swedish first ("kraschar", "kraschade": "krasch"). A phrase's *key* is its
 stems; words, and two- and three-word phrases, are counted. Its *display* form is the text agents
 wrote most often for it.
 
@@ -107,7 +108,18 @@ NORWEGIAN_STOP = frozenset(w.casefold() for w in stop_words.get_stop_words("norw
 # note with no other small word ("Failed to load") is then stemmed as Norwegian (failed, not fail): the
 # lesser harm, as the English stemmer cuts Norwegian words down to others' stems (kvittering: kvitt).
 NORWEGIAN_TOO = frozenset({"to", "under", "all"})
-STOP = ENGLISH_STOP | NORWEGIAN_STOP
+# Swedish: Snowball's stop list (function words). The centre is Nordic: without it "inte", "jag", "när"
+# and "att" were content words, so the only theme rising in a day of Swedish notes was "inte", grouping
+# notes about logins, receipts and cards, while "kraschar" and "kraschade" were two words.
+_SNOWBALL_SWEDISH = """
+    och det att i en jag hon som han på den med var sig för så till är men ett om hade de av icke mig du
+    henne då sin nu har inte hans honom skulle hennes där min man ej vid kunde något från ut när efter upp
+    vi dem vara vad över än dig kan sina här ha mot alla under någon eller allt mycket sedan ju denna själv
+    detta åt utan varit hur ingen mitt ni bli blev oss din dessa några deras blir mina samma vilken er
+    sådan vår blivit dess inom mellan sådant varför varje vilka ditt vem vilket sitta sådana vart dina vars
+    vårt våra ert era vilkas"""
+SWEDISH_STOP = frozenset(_SNOWBALL_SWEDISH.split())
+STOP = ENGLISH_STOP | NORWEGIAN_STOP | SWEDISH_STOP
 
 # A word (letters and digits, with inner '), or what ends a phrase: punctuation, or a scrub marker
 # such as [phone] (masked first, so its word is never read). A hyphen inside a word parts it, as the
@@ -128,7 +140,7 @@ class _Stemmers(threading.local):
     """Snowball stemmer objects keep state while they work: one per thread."""
 
     def __init__(self) -> None:
-        self.by_language = {lang: snowballstemmer.stemmer(lang) for lang in ("norwegian", "english")}
+        self.by_language = {lang: snowballstemmer.stemmer(lang) for lang in ("norwegian", "english", "swedish")}
 
 
 _stemmers = _Stemmers()
@@ -139,11 +151,12 @@ def stem(word: str, language: str = "norwegian") -> str:
     """What a word of a note in ``language`` is counted under: its Norwegian stem. A word of an English
     note is stemmed as English first (crashes, crashed: crash), then as Norwegian, so it meets the same
     word in Norwegian notes ("the widgets": widget, then widg, as "widgeten" is)."""
-    if language == "english":
+    if language in ("english", "swedish"):
         # Past the first Norwegian round only while four letters are left: the second round is for a
         # Norwegian form in an English note (widgeten, widget, widg), and shorter stems are where
-        # English words meet unrelated ones ("appear": appe, then app).
-        return _norwegian(_snowball(word, "english"), keep=4)
+        # English words meet unrelated ones ("appear": appe, then app). A Swedish note the same way
+        # (kraschar, kraschade: krasch; widgeten: widget, then widg, as in a Norwegian note).
+        return _norwegian(_snowball(word, language), keep=4)
     return _norwegian(word)
 
 
@@ -189,8 +202,10 @@ def _fold_accents(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
-# What a word is to the phrases: content (its plain form), or left out.
-CONTENT, NUMBER, ENGLISH, NORWEGIAN, BOTH = 0, 1, 2, 3, 4
+# What a word is to the phrases: content (its plain form), a number, or a stop word of the languages
+# whose bits are set (a word of several votes for each).
+CONTENT, NUMBER, ENGLISH, NORWEGIAN, SWEDISH = 0, 1, 2, 4, 8
+BOTH = ENGLISH | NORWEGIAN
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -198,15 +213,21 @@ def _classify(word: str) -> tuple[str, int]:
     """A word as written -> (its plain lower-case form without ' and -, and what kind of word it is)."""
     lowered = word.casefold()
     plain = lowered.translate(_JOINERS)
-    english = lowered in ENGLISH_STOP or plain in ENGLISH_STOP
-    norwegian = lowered in NORWEGIAN_STOP or plain in NORWEGIAN_STOP or plain in NORWEGIAN_TOO
-    if english or norwegian:
-        return plain, BOTH if english and norwegian else ENGLISH if english else NORWEGIAN
+    kind = (
+        (ENGLISH if lowered in ENGLISH_STOP or plain in ENGLISH_STOP else 0)
+        | (NORWEGIAN if lowered in NORWEGIAN_STOP or plain in NORWEGIAN_STOP or plain in NORWEGIAN_TOO else 0)
+        | (SWEDISH if plain in SWEDISH_STOP else 0)
+    )
+    if kind:
+        return plain, kind
     return plain, NUMBER if plain.isdigit() else CONTENT
 
 
-def _language(english: int, norwegian: int) -> str:
-    return "english" if english > norwegian else "norwegian"
+def _language(english: int, norwegian: int, swedish: int = 0) -> str:
+    """The language with the most stop words in a note; a tie is Norwegian, then Swedish."""
+    if norwegian >= max(english, swedish):
+        return "norwegian"
+    return "swedish" if swedish >= english else "english"
 
 
 def _runs(text: str, max_gap: int) -> tuple[str, list[list[str]]]:
@@ -219,7 +240,7 @@ def _runs(text: str, max_gap: int) -> tuple[str, list[list[str]]]:
 def _placed_runs(text: str, max_gap: int) -> tuple[str, list[list[tuple[str, int, int]]]]:
     """``_runs`` with where each word stands in the text (for the words as written)."""
     masked = _MARKER.sub(lambda m: "|" * len(m.group()), text)
-    english = norwegian = 0
+    english = norwegian = swedish = 0
     runs: list[list[tuple[str, int, int]]] = []
     run: list[tuple[str, int, int]] = []
     gap = 0
@@ -235,8 +256,9 @@ def _placed_runs(text: str, max_gap: int) -> tuple[str, list[list[tuple[str, int
             run.append((plain, match.start(), match.end()))
             gap = 0
             continue
-        english += kind in (ENGLISH, BOTH)
-        norwegian += kind in (NORWEGIAN, BOTH)
+        english += bool(kind & ENGLISH)
+        norwegian += bool(kind & NORWEGIAN)
+        swedish += bool(kind & SWEDISH)
         if run:
             gap += 1
             if gap > max_gap:
@@ -244,7 +266,7 @@ def _placed_runs(text: str, max_gap: int) -> tuple[str, list[list[tuple[str, int
                 run, gap = [], 0
     if run:
         runs.append(run)
-    return _language(english, norwegian), runs
+    return _language(english, norwegian, swedish), runs
 
 
 @dataclass(frozen=True)
@@ -267,7 +289,7 @@ class Analysis:
 
 
 # Stems by language, kept as the vocabulary of notes is small (Snowball in Python: ~10 µs a word).
-_STEMS: dict[str, dict[str, str]] = {"norwegian": {}, "english": {}}
+_STEMS: dict[str, dict[str, str]] = {"norwegian": {}, "english": {}, "swedish": {}}
 MAX_STEMS = 200_000
 
 
