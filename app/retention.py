@@ -17,9 +17,12 @@ text goes, from everywhere it was kept:
   that straddles it loses a few hours of notes early, which errs the safe way.
 
 Nothing else holds a note's text. The audit trail records ids, keys and counts (an undo notes the
-hypotheses and channel, never the note); a re-link keeps enquiry ids; a spike alert or a digest's
-"new in other" names a theme, a phrase that at least three notes share, never one note; exports
-and pages read the live rows. Messages already posted to Slack are Slack's to keep or expire.
+hypotheses and channel, never the note); a re-link keeps enquiry ids; a digest's "new in other" names
+a theme, a phrase that at least three notes share, never one note; exports and pages read the live
+rows. A spike alert names a theme too, but keeps it: ``erase_notes`` takes the phrase out of the
+alerts of a theme the erased notes had (``alerts.unname``): a name the scrubber missed, in the notes
+of a customer who called again and again, is the very thing a lead erases. Messages already posted
+to Slack are Slack's to keep or expire.
 
 ``erase_notes`` erases chosen notes at once, the same way: a lead who finds a name or a number the
 scrubber missed (app/privacy), or a customer's request to be forgotten, need not wait for the cut-off.
@@ -58,6 +61,7 @@ from sqlmodel import Session
 
 from app import audit, privacy
 from app.db import Database
+from app.insight import alerts
 from app.models import AuditEvent, DigestRun, Enquiry, Launch
 from app.recording.store import Store
 
@@ -225,7 +229,9 @@ def erase_notes(
         session, actor=actor, action="notes.erased", target_type="launch", target_id=launch_id, now=now, enquiries=ids
     )
     erased = set(ids)
-    digests = _unquote(session, launch_id, {str(row.note) for row in rows if int(row.id) in erased})
+    texts = {str(row.note) for row in rows if int(row.id) in erased}
+    digests = _unquote(session, launch_id, texts)
+    alerts.unname(session, launch_id, texts)
     session.flush()
     return Erased(len(ids), digests, event.id)
 

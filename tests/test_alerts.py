@@ -1124,3 +1124,64 @@ def test_a_retry_found_in_slack_keeps_the_words_the_channel_has(
     [message] = slack.posts(SLACK_CHANNEL)
     assert later.status == DigestStatus.SENT and later.text == message["text"]
     assert "sent late" not in (later.text or "")
+
+
+def test_erasing_the_notes_that_named_a_theme_takes_the_name_out_of_its_alerts(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch, web: Any, people: Any
+) -> None:
+    """A customer called again and again, and agents wrote the name: it rose as a theme and was alerted.
+    The lead erased those notes, yet the alerts page and the API kept naming the customer, and an alert
+    Slack had not taken yet was posted with the name after the erasure."""
+    log_many(db, chatty, None, 12, start=local(18, 13, 1), note="Per Hansen ringer igjen")
+    slack.queue("chat.postMessage", *[Reply(500, {"ok": False, "error": "internal_error"})] * 6)
+    [alert] = run(db, settings, bot, local(18, 13, 30))
+    run(db, settings, bot, local(18, 13, 32))
+    assert (alert.subject, alert.status) == ("Hansen ringer igjen", DigestStatus.RETRYING)
+    with db.session() as session:
+        ids = list(session.exec(select(Enquiry.id).where(Enquiry.note == "Per Hansen ringer igjen")))
+    lena = web("lena")
+    with time_machine.travel(local(18, 13, 40), tick=False):
+        erased = lena.post("/launches/test-launch/other/erase?range=launch", data={"enquiry": ids, "confirmed": "true"})
+        assert erased.status_code == 303
+    run(db, settings, bot, local(18, 17, 10))  # its retry: not posted with the name
+    assert "Hansen" not in str(slack.posts(SLACK_CHANNEL))
+    [after] = stored(db)
+    assert after.status == DigestStatus.FAILED and "Hansen" not in str((after.subject, after.text, after.blocks))
+    for path in ("/launches/test-launch/alerts", "/launches/test-launch"):
+        page = lena.get(path).text
+        assert "Hansen" not in page and "hans" not in page, path
+        assert "a theme whose notes were erased" in page, path
+    with db.session() as session:
+        recalled = alerts.recalled(
+            session, fresh(db, chatty), start=local(18, 13), end=local(18, 18), base_url="http://testserver"
+        )
+    assert recalled == []  # never sent: no digest recalls it
+
+
+def test_a_sent_theme_alert_whose_notes_were_erased_is_recalled_without_its_phrase(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch, web: Any, people: Any
+) -> None:
+    log_many(db, chatty, None, 12, start=local(18, 13, 1), note="Hansen ringer igjen")
+    [alert] = run(db, settings, bot, local(18, 13, 30))
+    assert alert.status == DigestStatus.SENT
+    with db.session() as session:
+        ids = list(session.exec(select(Enquiry.id).where(Enquiry.note == "Hansen ringer igjen")))
+    lena = web("lena")
+    with time_machine.travel(local(18, 13, 40), tick=False):
+        assert (
+            lena.post(
+                "/launches/test-launch/other/erase?range=launch", data={"enquiry": ids, "confirmed": "true"}
+            ).status_code
+            == 303
+        )
+    [after] = stored(db)
+    assert after.status == DigestStatus.SENT and (after.subject, after.theme_key, after.text) == ("", None, "")
+    with db.session() as session:
+        [recalled] = alerts.recalled(
+            session, fresh(db, chatty), start=local(18, 13), end=local(18, 18), base_url="http://testserver"
+        )
+    assert recalled.name == "a theme whose notes were erased" and "theme=" not in recalled.url
+    # It holds back no later theme of the window.
+    log_many(db, chatty, None, 12, start=local(18, 14, 1), note="The widget is gone")
+    [later] = run(db, settings, bot, local(18, 14, 30))
+    assert later.subject == "widget is gone"

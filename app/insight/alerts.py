@@ -68,6 +68,7 @@ from app.slack.messages import template
 NO_CHANNEL = template(N_("The launch has no Slack channel: set one in the launch editor."))
 WEBHOOK_MAY_HAVE_POSTED = template(N_("{reason} A webhook cannot check the channel: look in Slack for it."))
 GAVE_UP = template(N_("Gave up after {attempts} attempts: {reason}"))
+NOTES_ERASED = template(N_("Not sent: a lead erased the notes its theme was named from."))
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +305,13 @@ def _themes_alerted_since(session: Session, launch: Launch, start: dt.datetime) 
             Alert.launch_id == launch.id, col(Alert.observed_at) >= start, Alert.kind == AlertKind.THEME
         )
     )
-    return [set(key.split()) if key else set(themes.analyse(subject).group.split()) for key, subject in rows]
+    # An alert whose notes were erased (``unname``) has neither: it holds back no theme (an empty set
+    # would be inside every one).
+    return [
+        set(key.split()) if key else set(themes.analyse(subject).group.split())
+        for key, subject in rows
+        if key or subject
+    ]
 
 
 def evaluate(session: Session, launch: Launch, *, now: dt.datetime) -> list[Spike]:
@@ -427,6 +434,10 @@ def drilldown_url(
     notes said most when it was counted, and changes when a lead erases those notes. An alert stored
     before it kept its stems links by the phrase, which the page looks up among that window's themes."""
     if kind == AlertKind.THEME:
+        if not (theme_key or subject):  # its notes were erased (``unname``): the notes of its window
+            tz = launches.zone(launch)
+            start, end = (ranges.link_time(moment, tz) for moment in window)
+            return f"{base_url}/launches/{launch.slug}/other?from={quote(start, safe='')}&to={quote(end, safe='')}"
         return themes.page_url(base_url, launch, theme_key or subject, window)
     tz = launches.zone(launch)
     start, end = (ranges.link_time(moment, tz) for moment in window)
@@ -856,11 +867,40 @@ def listing(session: Session, launch: Launch, *, limit: int = 100, before: int |
 
 
 def names(session: Session, launch: Launch, alerts: Iterable[Alert]) -> dict[int, str]:
-    """What to call each alert's subject: the hypothesis's text (as it reads now), or the phrase."""
+    """What to call each alert's subject: the hypothesis's text (as it reads now), or the phrase (none
+    when a lead erased the notes it was named from: ``unname``)."""
     texts = {h.id: h.text for h in launches.hypotheses_of(session, launch)}
     return {
-        id_of(a): texts.get(a.hypothesis_id, a.subject) if a.kind == AlertKind.HYPOTHESIS else a.subject for a in alerts
+        id_of(a): texts.get(a.hypothesis_id, a.subject)
+        if a.kind == AlertKind.HYPOTHESIS
+        else a.subject or i18n.gettext("a theme whose notes were erased")
+        for a in alerts
     }
+
+
+def unname(session: Session, launch_id: int, notes: Iterable[str]) -> int:
+    """Take the phrase out of the launch's theme alerts that these notes (being erased) had: a name or a
+    number the scrubber missed, in the notes of a customer who called again and again, rose as a theme,
+    and the alert named it. Its phrase, stems and stored message go; one not posted yet is not posted
+    (failed, saying why). Its count, window and status stay. How many alerts changed; in the caller's
+    transaction. (Messages already in Slack are Slack's.)"""
+    keys: set[str] = set()
+    for note in notes:
+        keys.update(themes.analyse(note).keys)
+    if not keys:
+        return 0
+    changed = 0
+    for alert in session.exec(
+        select(Alert).where(Alert.launch_id == launch_id, Alert.kind == AlertKind.THEME, Alert.subject != "")
+    ):
+        if (alert.theme_key or themes.analyse(alert.subject).group) not in keys:
+            continue
+        alert.subject, alert.theme_key, alert.text, alert.blocks = "", None, "", []
+        if alert.status in (DigestStatus.PENDING, DigestStatus.RETRYING):
+            alert.status, alert.error, alert.next_attempt_at = DigestStatus.FAILED, NOTES_ERASED, None
+        session.add(alert)
+        changed += 1
+    return changed
 
 
 def recalled_label(at: dt.datetime, start: dt.datetime, end: dt.datetime) -> str:

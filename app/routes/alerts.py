@@ -44,7 +44,11 @@ id of the last alert listed); the last page has none.
 class AlertOut(BaseModel):
     id: int
     kind: AlertKind
-    subject: str = Field(description="The hypothesis's key, or the theme's phrase.")
+    subject: str = Field(
+        description=(
+            "The hypothesis's key, or the theme's phrase (empty once a lead erased the notes it was named from)."
+        )
+    )
     window_start: dt.datetime
     observed_at: dt.datetime
     count: int
