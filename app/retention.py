@@ -17,12 +17,14 @@ text goes, from everywhere it was kept:
   that straddles it loses a few hours of notes early, which errs the safe way.
 
 Nothing else holds a note's text. The audit trail records ids, keys and counts (an undo notes the
-hypotheses and channel, never the note); a re-link keeps enquiry ids; a digest's "new in other" names
-a theme, a phrase that at least three notes share, never one note; exports and pages read the live
-rows. A spike alert names a theme too, but keeps it: ``erase_notes`` takes the phrase out of the
-alerts of a theme the erased notes had (``alerts.unname``): a name the scrubber missed, in the notes
-of a customer who called again and again, is the very thing a lead erases. Messages already posted
-to Slack are Slack's to keep or expire.
+hypotheses and channel, never the note); a re-link keeps enquiry ids; exports and pages read the live
+rows. A spike alert, and a stored digest's "new in other" and the alerts it recalled, name a theme: a
+phrase at least three notes share, never one note, but a name the scrubber missed, in the notes of a
+customer who called again and again, is one, and the very thing a lead erases. So ``erase_notes`` takes
+the phrase out of the alerts of a theme the erased notes had (``alerts.unname``), and tells the stored
+digests' links to it as a theme whose notes were erased (``without_themes``). Retention's cut-off does
+neither: a theme of old notes is no one customer's. Messages already posted to Slack are Slack's to keep
+or expire.
 
 ``erase_notes`` erases chosen notes at once, the same way: a lead who finds a name or a number the
 scrubber missed (app/privacy), or a customer's request to be forgotten, need not wait for the cut-off.
@@ -52,18 +54,21 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from app import audit, privacy
+from app import audit, i18n, privacy
 from app.db import Database
-from app.insight import alerts
+from app.insight import alerts, themes
 from app.models import AuditEvent, DigestRun, Enquiry, Launch
 from app.recording.store import Store
+from app.slack.blocks import typed
 
 SLICE = dt.timedelta(days=1)  # the stretch of enquiries read at a time
 CHUNK = 1_000  # notes erased per transaction
@@ -164,6 +169,29 @@ def without_quotes(value: Any, quoted: Callable[[str], bool] | None = None) -> A
     return value
 
 
+_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>")
+
+
+def without_themes(value: Any, keys: set[str], instead: str) -> Any:
+    """Stored Block Kit with each link to a theme among ``keys`` (its ``theme=``: stems, or the phrase of
+    an alert stored before it kept them) told as ``instead``: the digest's "new in other" and the alerts
+    it recalled named the theme with the words of its notes. The rest of each line stays."""
+    if isinstance(value, list):
+        return [without_themes(item, keys, instead) for item in value]
+    if isinstance(value, dict):
+        return {key: without_themes(item, keys, instead) for key, item in value.items()}
+    if isinstance(value, str) and "theme=" in value:
+
+        def told(link: re.Match[str]) -> str:
+            asked = parse_qs(urlsplit(html.unescape(link.group(1))).query).get("theme", [""])[0]
+            if asked and (asked in keys or themes.analyse(asked).group in keys):
+                return typed(instead)
+            return link.group(0)
+
+        return _LINK.sub(told, value)
+    return value
+
+
 def _quote_of(value: Any, quoted: Callable[[str], bool] | None) -> bool:
     if not _of_type(value, "rich_text_quote"):
         return False
@@ -237,13 +265,22 @@ def erase_notes(
 
 
 def _unquote(session: Session, launch_id: int, notes: set[str]) -> int:
-    """Take the quotes of these notes' texts out of the launch's stored digests; how many changed."""
+    """Take the quotes of these notes' texts out of the launch's stored digests, and the phrases of the
+    themes they had (``without_themes``); how many changed."""
     quoted = _quoting(notes)
+    keys: set[str] = set()
+    for note in notes:
+        keys.update(themes.analyse(note).keys)
     changed = 0
-    for run_id, blocks in session.execute(
-        sa.select(_digest_run.c.id, _digest_run.c.blocks).where(_digest_run.c.launch_id == launch_id)
+    for run_id, blocks, language in session.execute(
+        sa.select(_digest_run.c.id, _digest_run.c.blocks, _digest_run.c.language).where(
+            _digest_run.c.launch_id == launch_id
+        )
     ).all():
         kept = without_quotes(blocks, quoted)
+        if keys:
+            with i18n.use_language(language or "en"):  # as composed (before the column: English)
+                kept = without_themes(kept, keys, i18n.gettext("a theme whose notes were erased"))
         if kept != blocks:
             session.execute(sa.update(_digest_run).where(_digest_run.c.id == run_id).values(blocks=kept))
             changed += 1

@@ -26,7 +26,7 @@ from app.config import Settings
 from app.db import Database
 from app.insight import alerts, relink
 from app.jobs.scheduler import DigestScheduler
-from app.models import Alert, AlertKind, DigestStatus, Enquiry, Hypothesis, HypothesisStatus, Launch
+from app.models import Alert, AlertKind, DigestRun, DigestStatus, Enquiry, Hypothesis, HypothesisStatus, Launch
 from app.recording.record import NewEnquiry, insert_many
 from app.slack import blocks as slack_blocks
 from app.slack.client import BotSender
@@ -1185,3 +1185,30 @@ def test_a_sent_theme_alert_whose_notes_were_erased_is_recalled_without_its_phra
     log_many(db, chatty, None, 12, start=local(18, 14, 1), note="The widget is gone")
     [later] = run(db, settings, bot, local(18, 14, 30))
     assert later.subject == "widget is gone"
+
+
+def test_stored_digests_lose_the_phrase_of_a_theme_whose_notes_were_erased(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch, web: Any, people: Any
+) -> None:
+    """The 16:00 digest named the theme under "New in other" and recalled its alert: after the lead erased
+    the notes, the Digests page still showed the customer's name, as Slack got it."""
+    digests.run_due(db, settings=settings, now=local(18, 13) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None)
+    log_many(db, chatty, None, 12, start=local(18, 13, 1), note="Hansen ringer igjen")
+    assert len(run(db, settings, bot, local(18, 13, 30))) == 1
+    [four] = digests.run_due(db, settings=settings, now=local(18, 16) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None)
+    assert str(four.blocks).count("|Hansen ringer igjen>") == 2  # new in other, and the alert recalled
+    with db.session() as session:
+        ids = list(session.exec(select(Enquiry.id).where(Enquiry.note == "Hansen ringer igjen")))
+    lena = web("lena")
+    with time_machine.travel(local(18, 16, 10), tick=False):
+        erase = lena.post("/launches/test-launch/other/erase?range=launch", data={"enquiry": ids, "confirmed": "true"})
+        assert erase.status_code == 303
+        page = lena.get("/launches/test-launch/digests").text
+    with db.session() as session:
+        kept = session.get(DigestRun, four.id)
+        assert kept is not None
+        blocks = str(kept.blocks)
+    for shown in (page, blocks):
+        assert "Hansen" not in shown and "theme=hans" not in shown
+    assert blocks.count("a theme whose notes were erased") == 2
+    assert "erased: *12* notes now, 0 before" in blocks  # the rest of its line stays
