@@ -686,6 +686,12 @@ def test_a_theme_link_posted_before_english_words_met_norwegian_ones_still_finds
     assert themes.chosen_theme(found, "nothing like it") is None
 
 
+def test_a_theme_link_posted_before_swedish_notes_were_stemmed_as_swedish_still_finds_its_theme() -> None:
+    found = surprises_of(["Appen kraschade när jag startade den"] * 12)
+    chosen = themes.chosen_theme(found, "app kraschad startad")  # the key Norwegian stems alone made
+    assert chosen is not None and chosen.key == "app krasch start", [t.key for t in found.themes]
+
+
 def test_an_alert_stored_before_it_kept_its_stems_links_by_its_phrase_which_finds_its_theme(db: Database) -> None:
     found = surprises_of(["The widget is gone from the home screen"] * 12)
     [theme] = found.themes[:1]

@@ -823,9 +823,11 @@ def chosen_theme(found: Surprises, asked: str) -> Theme | None:
     # A link posted before English words were stemmed on to their Norwegian stems ("widget gone", now
     # "widg gon"): its words stemmed again as an English note's are. One posted before a hyphen parted
     # a word ("qrskann krasj", now "qr skann krasj"): the same letters, with the spaces.
-    again = " ".join(stem(word, "english") for word in asked.split())
+    # One posted before Swedish notes were stemmed as Swedish ("app kraschad", now "app krasch"): its words
+    # stemmed again as a Swedish note's are.
+    again = {" ".join(stem(word, language) for word in asked.split()) for language in ("english", "swedish")}
     joined = asked.replace(" ", "")
-    return next((theme for theme in found.themes if theme.key == again), None) or next(
+    return next((theme for theme in found.themes if theme.key in again), None) or next(
         (theme for theme in found.themes if theme.key.replace(" ", "") == joined and theme.words > len(asked.split())),
         None,
     )
