@@ -55,7 +55,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -258,19 +258,26 @@ def erase_notes(
     )
     erased = set(ids)
     texts = {str(row.note) for row in rows if int(row.id) in erased}
-    digests = _unquote(session, launch_id, texts)
-    alerts.unname(session, launch_id, texts)
+    keys = _theme_keys(texts)
+    digests = _unquote(session, launch_id, texts, keys)
+    alerts.unname(session, launch_id, keys)
     session.flush()
     return Erased(len(ids), digests, event.id)
 
 
-def _unquote(session: Session, launch_id: int, notes: set[str]) -> int:
-    """Take the quotes of these notes' texts out of the launch's stored digests, and the phrases of the
-    themes they had (``without_themes``); how many changed."""
-    quoted = _quoting(notes)
+def _theme_keys(notes: Iterable[str | None]) -> set[str]:
+    """The themes (phrase keys) these notes have."""
     keys: set[str] = set()
     for note in notes:
-        keys.update(themes.analyse(note).keys)
+        if note:
+            keys.update(themes.analyse(note).keys)
+    return keys
+
+
+def _unquote(session: Session, launch_id: int, notes: set[str], keys: set[str]) -> int:
+    """Take the quotes of these notes' texts out of the launch's stored digests, and the phrases of the
+    themes ``keys`` (``without_themes``); how many changed."""
+    quoted = _quoting(notes)
     changed = 0
     for run_id, blocks, language in session.execute(
         sa.select(_digest_run.c.id, _digest_run.c.blocks, _digest_run.c.language).where(
@@ -425,4 +432,11 @@ def _store_scrubbed(
     audit.record(
         session, actor=actor, action="notes.scrubbed", target_type="launch", target_id=launch_id, now=now, enquiries=ids
     )
-    return ids, _unquote(session, launch_id, {scrubbed[i][0] for i in ids})
+    # The themes only the text masked now had: a name the older scrubber let through, in the phrase of
+    # an alert or a digest's line. The note's other themes stay as they were.
+    keys: set[str] = set()
+    for i in ids:
+        old, new = scrubbed[i]
+        keys |= _theme_keys([old]) - _theme_keys([new])
+    alerts.unname(session, launch_id, keys)
+    return ids, _unquote(session, launch_id, {scrubbed[i][0] for i in ids}, keys)

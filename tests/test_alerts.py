@@ -21,7 +21,7 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app import digests, hypothesis_sets, launches
+from app import digests, hypothesis_sets, launches, retention
 from app.config import Settings
 from app.db import Database
 from app.insight import alerts, relink
@@ -1212,3 +1212,25 @@ def test_stored_digests_lose_the_phrase_of_a_theme_whose_notes_were_erased(
         assert "Hansen" not in shown and "theme=hans" not in shown
     assert blocks.count("a theme whose notes were erased") == 2
     assert "erased: *12* notes now, 0 before" in blocks  # the rest of its line stays
+
+
+def test_notes_scrubbed_again_take_out_only_the_themes_the_scrubber_masked(
+    db: Database, settings: Settings, bot: BotSender, slack: FakeSlack, chatty: Launch
+) -> None:
+    """A scrubber that learnt names said on someone's behalf masks them in notes stored before it: the
+    alert and the digest lines naming that theme lose it; a theme the masking left in the notes stays."""
+    digests.run_due(db, settings=settings, now=local(18, 13) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None)
+    log_many(db, chatty, None, 12, start=local(18, 13, 1), note="Ringte på vegne av Per Hansen")
+    log_many(db, chatty, None, 12, start=local(18, 13, 14), note="Widgeten er borte, født 12.03.1985")
+    found = run(db, settings, bot, local(18, 13, 30))
+    assert sorted(a.subject for a in found) == ["Ringte på vegne av Per", "Widgeten er borte"]
+    [four] = digests.run_due(db, settings=settings, now=local(18, 16) + DIGEST_SETTLE, sender=bot, sleep=lambda s: None)
+    assert "|Ringte på vegne av Per>" in str(four.blocks)
+    retention.scrub_notes(db, actor="cli:ops", now=local(18, 16, 10))
+    with db.session() as session:
+        kept = session.get(DigestRun, four.id)
+        assert kept is not None
+        blocks = str(kept.blocks)
+    assert "Per" not in blocks + str([(a.subject, a.theme_key, a.text, a.blocks) for a in stored(db)])
+    assert sorted(a.subject for a in stored(db)) == ["", "Widgeten er borte"]
+    assert blocks.count("|Widgeten er borte>") == 2  # new in other, and its alert recalled

@@ -878,15 +878,12 @@ def names(session: Session, launch: Launch, alerts: Iterable[Alert]) -> dict[int
     }
 
 
-def unname(session: Session, launch_id: int, notes: Iterable[str]) -> int:
-    """Take the phrase out of the launch's theme alerts that these notes (being erased) had: a name or a
-    number the scrubber missed, in the notes of a customer who called again and again, rose as a theme,
-    and the alert named it. Its phrase, stems and stored message go; one not posted yet is not posted
-    (failed, saying why). Its count, window and status stay. How many alerts changed; in the caller's
-    transaction. (Messages already in Slack are Slack's.)"""
-    keys: set[str] = set()
-    for note in notes:
-        keys.update(themes.analyse(note).keys)
+def unname(session: Session, launch_id: int, keys: set[str]) -> int:
+    """Take the phrase out of the launch's alerts of these themes (phrase keys), which notes being erased
+    (or masked) had: a name or a number the scrubber missed, in the notes of a customer who called again
+    and again, rose as a theme, and the alert named it. Its phrase, stems and stored message go; one not
+    posted yet is not posted (failed, saying why). Its count, window and status stay. How many alerts
+    changed; in the caller's transaction. (Messages already in Slack are Slack's.)"""
     if not keys:
         return 0
     changed = 0
