@@ -11,7 +11,7 @@ route that takes one, as the enquiry POSTs always have.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import params
@@ -99,16 +99,42 @@ async def read_limited(request: Request, limit: int = MAX_ENQUIRY_BODY) -> bytes
     return b"".join(chunks)
 
 
+# The answer to a page's form refused for its size: the app's own error page (``page``), not the API's JSON.
+PageAnswer = Callable[[Scope, TooLarge], Awaitable[Response]]
+
+
+def _for_a_page(scope: Scope) -> bool:
+    """A browser's form (or htmx's), not an API client's call: the API's JSON went to the screen, in English."""
+    if str(scope.get("path", "")).startswith("/api/"):
+        return False
+    accept = next((value for name, value in scope["headers"] if name == b"accept"), b"")
+    return b"application/json" not in accept
+
+
 class BodyLimitMiddleware:
     """413 for any request body over ``limit`` (or the limit ``limits`` gives its method and path): at once
-    when declared, else when it gets there."""
+    when declared, else when it gets there. ``page``, if given, answers a page's form (a lead's import of a
+    file too large) as the app answers its other errors: a page in the reader's language."""
 
     def __init__(
-        self, app: ASGIApp, *, limit: int = MAX_BODY, limits: Mapping[tuple[str, str], int] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        limit: int = MAX_BODY,
+        limits: Mapping[tuple[str, str], int] | None = None,
+        page: PageAnswer | None = None,
     ) -> None:
         self.app = app
         self.default = limit
         self.limits = dict(limits or {})
+        self.page = page
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        if self.page is not None and _for_a_page(scope):
+            response = await self.page(scope, too_large(limit))
+            await response(scope, receive, send)
+            return
+        await _refuse(scope, send, limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,7 +143,7 @@ class BodyLimitMiddleware:
         limit = self.limits.get((scope["method"], scope["path"]), self.default)
         length = declared_length(scope["headers"])
         if length is not None and length > limit:
-            await _refuse(scope, send, limit)
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
         started = refused = False
@@ -133,7 +159,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     if not started:
-                        await _refuse(scope, send, limit)
+                        await self._refuse(scope, receive, send, limit)
                     refused = True
                     return {"type": "http.disconnect"}
             return message

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.types import Scope
 
 from app import csrf, i18n
 from app.bodies import EMPTY_BODY, BodyLimitMiddleware
@@ -150,6 +151,11 @@ async def error_response(request: Request, error: TallyError) -> Response:
     return render(request, "error.html", viewer=viewer, error=error, status_code=error.status_code, headers=headers)
 
 
+async def _too_large_page(scope: Scope, error: TallyError) -> Response:
+    """A page's form refused for its size (a file too large for the import): the error page, as for any other."""
+    return await error_response(Request(scope), error)
+
+
 def _viewer_of(request: Request) -> Viewer | None:
     """Who is looking at an error page, if anyone can be found (a failing database finds no one)."""
     try:
@@ -256,7 +262,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     )
     app.add_middleware(HeadAsGet)  # HEAD for every GET route (FastAPI's routes answer it 405)
     # Outermost of ours: a huge body is refused before anything reads it.
-    app.add_middleware(BodyLimitMiddleware, limits={("POST", "/launches"): launches.MAX_IMPORT_BODY})
+    app.add_middleware(
+        BodyLimitMiddleware, limits={("POST", "/launches"): launches.MAX_IMPORT_BODY}, page=_too_large_page
+    )
     app.mount("/static", StaticAssets(directory=STATIC), name="static")
 
     app.include_router(health.router)

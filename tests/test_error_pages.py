@@ -119,3 +119,23 @@ def test_an_unexpected_failure_is_a_plain_500_with_the_security_headers(app: Any
     assert response.status_code == 500 and response.text == "Internal Server Error"
     for name, value in SECURITY_HEADERS:
         assert response.headers.get_list(name.decode()) == [value.decode()], name
+
+
+def test_a_file_too_large_for_the_import_is_a_page_in_the_readers_language(web: Any, people: Any) -> None:
+    """A lead who picked the wrong file (over 5 MB) for the import got the API's JSON on screen, in English:
+    {"error": {"code": "body_too_large", "message": "The request body is over 5184 KB: nothing was read."}}."""
+    lena = web("lena")
+    lena.post("/me/language", data={"language": "nb"})
+    response = lena.post(
+        "/launches",
+        files={"file": ("launch.yaml", b"#" * 6_000_000, "text/yaml")},
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<html lang="nb">' in response.text and "Logg ut" in response.text  # the page, with its header
+    assert "Det var mer data enn denne siden noen gang sender" in response.text
+    assert "body_too_large" not in response.text
+    # An API client is still answered in JSON.
+    api = lena.post("/launches", content=b"x" * 6_000_000, headers={"Accept": "application/json"})
+    assert api.status_code == 413 and api.json()["error"]["code"] == "body_too_large"
