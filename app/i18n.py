@@ -77,24 +77,50 @@ def N_(message: str) -> str:
     return message
 
 
+class Numeral(str):
+    """A number in a ``Text``, as written ("0.5", "-3"): so in the plain English message, and with the
+    reader's decimal sign where it is shown translated ("0,5" in Norwegian)."""
+
+
+_DECIMAL_WRITTEN = re.compile(r"[-+]?\d+(\.\d+)?")
+
+
+def numeral(value: object) -> str:
+    """``value`` as a ``Numeral`` if it is a number (or a decimal written as one), else as it is written:
+    1.0 as "1", as the bounds a form's field takes read."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)
+    written = str(value)
+    if isinstance(value, bool) or not _DECIMAL_WRITTEN.fullmatch(written.strip()):
+        return written
+    return Numeral(written)
+
+
 class Text(str):
     """A message for a person, in English as a plain string (logs, the API, the CLI), that can also be
-    shown in the reader's language: ``msgid`` is its catalogue entry, ``params`` fill its {fields}.
+    shown in the reader's language: ``msgid`` is its catalogue entry, ``params`` fill its {fields}
+    (a ``Numeral`` with the reader's decimal sign).
 
     A ``str`` so that code that joins, compares or stores messages keeps working unchanged."""
 
     msgid: str
     params: dict[str, str]
+    numerals: frozenset[str]
 
     def __new__(cls, msgid: str, /, **params: object) -> Text:
         strings = {name: str(value) for name, value in params.items()}
         text = super().__new__(cls, msgid.format(**strings))
         text.msgid = msgid
         text.params = strings
+        text.numerals = frozenset(name for name, value in params.items() if isinstance(value, Numeral))
         return text
 
     def translated(self) -> str:
-        return gettext(self.msgid).format(**self.params)
+        decimal = numbers.get_decimal_symbol(_locale())
+        shown = {
+            name: value.replace(".", decimal) if name in self.numerals else value for name, value in self.params.items()
+        }
+        return gettext(self.msgid).format(**shown)
 
 
 class TextValueError(ValueError):
@@ -279,7 +305,9 @@ def validation_text(err: Any) -> Text:
     if kind == "value_error" and isinstance(raised := context.get("error"), TextValueError):
         return raised.text  # ours: a validator's own words
     given = repr(err["input"])[:80] if "input" in err else ""
-    number = str(err.get("input", ""))[:80]  # a number (typed, or read from a file) is shown as written
+    # A number (typed, or read from a file) is shown as written, with the reader's decimal sign: "0.5 is too
+    # small: at least 1.0" was told a Norwegian lead who had typed 0,5.
+    number = numeral(str(err.get("input", ""))[:80])
     if kind == "extra_forbidden":
         return Text(N_("unknown field"))
     if kind == "missing":
@@ -317,10 +345,14 @@ def validation_text(err: Any) -> Text:
         return Text(N_("is empty: list at least one"))
     if kind in ("greater_than_equal", "greater_than"):
         return Text(
-            N_("{value} is too small: at least {least}"), value=number, least=context.get("ge", context.get("gt"))
+            N_("{value} is too small: at least {least}"),
+            value=number,
+            least=numeral(context.get("ge", context.get("gt"))),
         )
     if kind in ("less_than_equal", "less_than"):
-        return Text(N_("{value} is too large: at most {most}"), value=number, most=context.get("le", context.get("lt")))
+        return Text(
+            N_("{value} is too large: at most {most}"), value=number, most=numeral(context.get("le", context.get("lt")))
+        )
     if kind.startswith("date_") or kind == "date_type":
         return Text(N_("{value} is not a date: write it as YYYY-MM-DD, such as 2026-11-20"), value=given)
     if kind == "timezone_aware":
@@ -338,7 +370,8 @@ def validation_text(err: Any) -> Text:
         written = str(err["input"]).lower()
         return Text(N_('{value} is read as true or false: put the text in quotes, such as "{value}"'), value=written)
     if kind == "string_type" and isinstance(err.get("input"), int | float):
-        return Text(N_('{value} is read as a number: put the text in quotes, such as "{value}"'), value=number)
+        # As written, in any language: it is what goes between the quotes.
+        return Text(N_('{value} is read as a number: put the text in quotes, such as "{value}"'), value=str(number))
     if kind in ("string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):
         return Text(N_("{value} is not the kind of value this field takes"), value=given)
     return Text(_AS_IS, message=str(err["msg"]).removeprefix("Value error, "))  # pydantic's own words

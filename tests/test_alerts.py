@@ -1234,3 +1234,32 @@ def test_notes_scrubbed_again_take_out_only_the_themes_the_scrubber_masked(
     assert "Per" not in blocks + str([(a.subject, a.theme_key, a.text, a.blocks) for a in stored(db)])
     assert sorted(a.subject for a in stored(db)) == ["", "Widgeten er borte"]
     assert blocks.count("|Widgeten er borte>") == 2  # new in other, and its alert recalled
+
+
+def test_a_refused_factor_is_told_with_the_readers_decimal_sign(
+    db: Database, web: Any, people: Any, launch: Launch
+) -> None:
+    """A Norwegian lead who typed 0,5 was told "0.5 er for lite: minst 1.0": her number and the bound in
+    English notation, the bound as a float no form takes."""
+    lena = web("lena")
+    lena.post("/me/language", data={"language": "nb"})
+    form = {
+        "name": launch.name,
+        "starts_on": launch.starts_on.isoformat(),
+        "ends_on": launch.ends_on.isoformat(),
+        "timezone": launch.timezone,
+        "digest_times": "09:00, 13:00, 16:00",
+        "channels": "phone, chat, email, social",
+        "segments": "private, business",
+        "status": "live",
+        "slack_channel": SLACK_CHANNEL,
+        "alert_min_count": "6",
+        "alert_factor": "0,5",
+    }
+    refused = lena.post(f"/launches/{launch.slug}/edit", data=form)
+    assert refused.status_code == 422
+    assert "0,5 er for lite: minst 1<" in refused.text, refused.text[-3000:]
+    assert "0.5" not in refused.text and "1.0" not in refused.text
+    # A file, and the API, keep the number as written.
+    parsed = hypothesis_sets.parse_text(ALERTING.replace("{min_count: 4, factor: 2.5}", "{factor: 0.5}"), path="x")
+    assert "0.5 is too small: at least 1" in str(parsed.problems[0].message)
