@@ -370,3 +370,23 @@ def test_a_digest_sent_on_a_later_day_than_its_slot_says_which_day(
         assert lena.post(f"/launches/{launch.slug}/digests/send").status_code == 303
         page = html.unescape(lena.get(f"/launches/{launch.slug}/digests").text)
     assert '<span class="small muted">12:30 · C' in page
+
+
+def test_each_waiting_digests_send_button_is_named_after_its_slot(
+    db: Database, people: People, launch: Launch, slack: FakeSlack, slack_app: Any
+) -> None:
+    """Every dry run's button read "Send to Slack" alike to a screen reader, as the users' and tokens'
+    rows did before they were named after their row."""
+    for hour in (8, 12):  # the 09:00 and 13:00 digests of 18 November (Oslo), composed without Slack
+        digests.run_due(
+            db,
+            settings=make_settings(db.url),
+            now=dt.datetime(2026, 11, 18, hour, 0, tzinfo=dt.UTC) + DIGEST_SETTLE,
+            sender=None,
+        )
+    lena = WebUser(slack_app).login("lena")
+    page = lena.get(f"/launches/{launch.slug}/digests")
+    names = re.findall(
+        r'<button type="submit" class="small">Send to Slack<span class="visually-hidden"> \(([^)]*)\)', page.text
+    )
+    assert names == ["18 Nov 2026, 13:00", "18 Nov 2026, 09:00"], page.text[-3000:]
