@@ -415,6 +415,8 @@ def test_the_drill_down_and_the_launch_page_show_the_effect(
     assert page.status_code == 200
     assert 'id="fix"' in page.text and "Fix: down" in page.text and "Fisher's exact test" in html.unescape(page.text)
     assert 'href="https://example.com/5.0.1"' in page.text
+    # One landmark named by the section's heading (its table's region), not two alike.
+    assert page.text.count('aria-labelledby="fix-title"') == 1
     launch_page = kari.get(f"/launches/{SLUG}?range=launch").text
     assert "verdict-down" in launch_page and "/hypotheses/login?range=launch#fix" in launch_page
     # In Norwegian too.
