@@ -35,6 +35,7 @@ from app.slack.blocks import DigestContent, HypothesisLine, build
 from tests.conftest import DIGEST_SETTLE, People, WebUser
 from tests.factories import hypothesis_ids, log, make_launch
 from tests.helpers import HTMX
+from tests.processes import ROOT
 
 Web = Callable[[str | None], WebUser]
 SLUG = "test-launch"
@@ -614,6 +615,18 @@ def test_every_line_colour_stands_out_from_the_page() -> None:
     for color in (*charts.PALETTE, charts.OTHER_COLOR, charts.ALL_COLOR):
         assert _contrast(color) >= 3, color
     assert len(set(charts.PALETTE)) == len(charts.PALETTE)
+
+
+def test_every_line_colour_stands_out_from_the_shaded_range() -> None:
+    """The chosen range is shaded behind the lines (with "Whole launch" the whole plot): on it the green,
+    pink, blue and olive lines were 2.95, 2.64, 3.0 and 2.6:1, under 1.4.11's 3:1."""
+    script = (ROOT / "app" / "static" / "charts.js").read_text()
+    fill = re.search(r'fillStyle = "rgba\((\d+), (\d+), (\d+), ([\d.]+)\)"', script)
+    assert fill, "the range's shading is no longer an rgba() fill: check its contrast by hand"
+    *rgb, alpha = float(fill[1]), float(fill[2]), float(fill[3]), float(fill[4])
+    shade = "#" + "".join(f"{round(255 * (1 - alpha) + c * alpha):02x}" for c in rgb)  # over the white page
+    for color in (*charts.PALETTE, charts.OTHER_COLOR, charts.ALL_COLOR):
+        assert _contrast(color, shade) >= 3, (color, shade)
 
 
 def test_past_twelve_hypotheses_no_two_lines_look_alike(db: Database, kari: WebUser) -> None:

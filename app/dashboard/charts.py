@@ -24,22 +24,23 @@ from app.tallies import Bucket
 
 ChartKind = Literal["day", "slot"]
 
-# Okabe–Ito and Tol's colour-blind-safe palettes, each colour at least 3:1 against the white page (WCAG
-# 1.4.11: a line is all there is of its series). Their orange, sky blue and teal (2.3, 2.3 and 2.8:1) are
-# darkened to 3.6, 3.5 and 4.1:1.
+# Okabe–Ito and Tol's colour-blind-safe palettes, each colour at least 3:1 against the white page and the
+# chosen range's shading over it (charts.js, #e6effb: the whole plot with "Whole launch") (WCAG 1.4.11: a line
+# is all there is of its series). Their orange, sky blue and teal (2.3, 2.3 and 2.8:1 on white) are darkened
+# to 3.6, 3.5 and 4.1:1; the green, pink, blue and olive, 2.6 to 3.0:1 on the shading, a little too.
 PALETTE = (
     "#0072b2",
     "#d55e00",
-    "#009e73",
-    "#cc79a7",
+    "#009970",
+    "#ba6e98",
     "#b47b00",
-    "#3b8fd0",
+    "#3a8ccc",
     "#882255",
     "#117733",
     "#332288",
     "#aa4499",
     "#2e8b7e",
-    "#999933",
+    "#8b8b2e",
 )
 # Past the palette's twelve colours the lines take them again with a dash pattern, the next twelve dotted,
 # then long dashes, then dash-dots (then round again): a 13th hypothesis drawn in the 1st's blue, solid,
