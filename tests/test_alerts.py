@@ -1263,3 +1263,36 @@ def test_a_refused_factor_is_told_with_the_readers_decimal_sign(
     # A file, and the API, keep the number as written.
     parsed = hypothesis_sets.parse_text(ALERTING.replace("{min_count: 4, factor: 2.5}", "{factor: 0.5}"), path="x")
     assert "0.5 is too small: at least 1" in str(parsed.problems[0].message)
+
+
+def test_another_leads_factor_is_shown_as_the_reader_writes_numbers(
+    db: Database, web: Any, people: Any, launch: Launch
+) -> None:
+    """After a clash on the factor, a Norwegian lead was told the other lead's value as "Nå: 2.5"."""
+    mine, theirs = web("lena"), web("lena")
+    mine.post("/me/language", data={"language": "nb"})
+    page = mine.get(f"/launches/{launch.slug}/edit").text
+    version = re.search(r'name="version" value="(\d+)"', page)
+    original = re.search(r'name="original" value="([^"]*)"', page)
+    assert version and original
+    form = {
+        "name": launch.name,
+        "starts_on": launch.starts_on.isoformat(),
+        "ends_on": launch.ends_on.isoformat(),
+        "timezone": launch.timezone,
+        "digest_times": "09:00, 13:00, 16:00",
+        "channels": "phone, chat, email, social",
+        "segments": "private, business",
+        "status": "live",
+        "slack_channel": SLACK_CHANNEL,
+        "alert_min_count": "10",
+        "alert_factor": "3",
+    }
+    assert theirs.post(f"/launches/{launch.slug}/edit", data=form | {"alert_factor": "2.5"}).status_code == 303
+    told = mine.post(
+        f"/launches/{launch.slug}/edit",
+        data=form | {"alert_factor": "4", "version": version[1], "original": html.unescape(original[1])},
+    )
+    assert told.status_code == 409, told.text[-2000:]
+    shown = re.search(r'data-now-for="alert_factor">([^<]*)<', told.text)
+    assert shown and shown[1] == "Nå: 2,5", shown
