@@ -29,7 +29,7 @@ from app.deps import Viewer, browser_language
 from app.slack import messages as slack_messages
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-STATIC_VERSION = "13"  # bump to make browsers fetch changed static files
+STATIC_VERSION = "14"  # bump to make browsers fetch changed static files
 
 
 def _percent(part: int, whole: int) -> int:

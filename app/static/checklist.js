@@ -1127,6 +1127,29 @@
     if (other && shortcutOf(event) === other.dataset.shortcut) otherKeyHeld = false;
   });
 
+  // Single-key shortcuts can be turned off (WCAG 2.1.4), in this browser: speech input types a word's
+  // letters, and each logged an enquiry. Enter and Esc, and every button, still work.
+  const SINGLE_KEYS_OFF = "tally:single-keys-off";
+  const singleKeys = document.getElementById("single-keys");
+  let singleKeysOn = true;
+  try {
+    singleKeysOn = localStorage.getItem(SINGLE_KEYS_OFF) !== "1";
+  } catch (e) {
+    /* no storage: on, as by default */
+  }
+  if (singleKeys) {
+    singleKeys.checked = singleKeysOn;
+    singleKeys.addEventListener("change", () => {
+      singleKeysOn = singleKeys.checked;
+      try {
+        if (singleKeysOn) localStorage.removeItem(SINGLE_KEYS_OFF);
+        else localStorage.setItem(SINGLE_KEYS_OFF, "1");
+      } catch (e) {
+        /* no storage: for this page */
+      }
+    });
+  }
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     const target = event.target;
@@ -1151,6 +1174,7 @@
       logSelection();
       return;
     }
+    if (!singleKeysOn) return;
     const key = shortcutOf(event);
     const other = otherButton();
     if (other && key === other.dataset.shortcut && !event.shiftKey) {

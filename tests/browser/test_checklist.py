@@ -18,7 +18,7 @@ from playwright.sync_api import Locator, Page, Request, Response, Route, expect
 
 from app import auth, hypothesis_sets, i18n
 from app.models import Launch, LaunchStatus, User
-from tests.browser.conftest import Checklist, OpenChecklist, sign_in, wait_until
+from tests.browser.conftest import HYPOTHESES, Checklist, OpenChecklist, sign_in, wait_until
 from tests.conftest import PASSWORD, People
 from tests.factories import make_launch
 
@@ -2384,3 +2384,28 @@ def test_a_retry_with_its_time_refused_as_another_enquiry_is_asked_again_as_firs
     expect(page.locator("#rejections")).to_be_empty()
     assert [e.keys for e in checklist.wait_for_stored(1)] == [{"billing"}]
     assert checklist.queue() == []
+
+
+def test_single_key_shortcuts_can_be_turned_off_and_stay_off(checklist: Checklist) -> None:
+    """WCAG 2.1.4: every digit and letter logged an enquiry, with no way to turn that off. Speech input types
+    a spoken word's letters: "bad" logged the hypotheses behind b, a and d."""
+    page = checklist.page
+    page.get_by_text("Keyboard", exact=True).click()
+    single = page.get_by_role("checkbox", name=re.compile("Log with single keys"))
+    expect(single).to_be_checked()
+    single.uncheck()
+    for key in ("1", "2", "u", ".", "Shift+3"):
+        page.keyboard.press(key)
+    expect(page.locator("#combine-text")).to_have_text("")
+    # The buttons still log: the one enquiry stored is the click's, none of the keys'.
+    checklist.tick(HYPOTHESES[1]).click()
+    assert [e.keys for e in checklist.wait_for_stored(1)] == [{HYPOTHESES[1]}]
+    # Off in this browser until turned on again.
+    checklist.reload()
+    page.get_by_text("Keyboard", exact=True).click()
+    expect(single).not_to_be_checked()
+    page.keyboard.press("1")
+    single.check()
+    page.keyboard.press("1")
+    expect(checklist.toasts.first).to_contain_text(f"Logged: Hypothesis {HYPOTHESES[0]}")
+    assert [e.keys for e in checklist.wait_for_stored(2)][-1] == {HYPOTHESES[0]}
