@@ -474,6 +474,13 @@ def test_expected_per_day_of_odd_digits_is_refused_on_the_form(web: Web, people:
         assert response.status_code == 422, value
         assert 'id="form-error"' in response.text and 'name="enquiry"' in response.text, value
         assert "Expected per day" in response.text, value
+    in_norwegian = lena.post(
+        f"/launches/{SLUG}/other/new",
+        data={"key": "odd-number", "text": "Odd", "expected_per_day": "1e3"},
+        headers={"Accept-Language": "nb"},
+    )
+    assert in_norwegian.status_code == 422
+    assert "Forventet per dag: &#39;1e3&#39; er ikke et heltall" in in_norwegian.text
     saved = lena.post(
         f"/launches/{SLUG}/other/new", data={"key": "odd-number", "text": "Odd", "expected_per_day": "007"}
     )

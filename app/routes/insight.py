@@ -370,7 +370,9 @@ def _expected(value: str) -> int | None:
         return None
     # ASCII digits only: str.isdigit takes "²" and "①" too, which int() refuses (a 500, not this 422).
     if not re.fullmatch(r"[0-9]+", text):
-        raise Invalid("Expected per day is a whole number of enquiries, or empty.", field="expected_per_day")
+        # The catalogue's words for it: a Norwegian lead was told this in English, under a Norwegian heading.
+        problem = Text(N_("{value} is not a whole number: write one, such as 20"), value=repr(text[:80]))
+        raise Invalid(problem, field="expected_per_day", details=[("expected_per_day", problem)])
     digits = text.lstrip("0") or "0"
     # int() refuses thousands of digits; anything past the limit is refused by the check the editor makes.
     return int(digits) if len(digits) <= len(str(MAX_EXPECTED_PER_DAY)) else MAX_EXPECTED_PER_DAY + 1
