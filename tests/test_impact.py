@@ -417,11 +417,13 @@ def test_the_drill_down_and_the_launch_page_show_the_effect(
     assert 'href="https://example.com/5.0.1"' in page.text
     # One landmark named by the section's heading (its table's region), not two alike.
     assert page.text.count('aria-labelledby="fix-title"') == 1
+    # Every column named, the first too (a screen reader read its rows' Before and After under nothing).
+    assert '<th scope="col"></th>' not in page.text and "Before or after the fix" in page.text
     launch_page = kari.get(f"/launches/{SLUG}?range=launch").text
     assert "verdict-down" in launch_page and "/hypotheses/login?range=launch#fix" in launch_page
     # In Norwegian too.
     norsk = kari.get(f"/launches/{SLUG}/hypotheses/login?range=launch", headers={"Accept-Language": "nb"}).text
-    assert "Retting: ned" in norsk and "Effekten av rettingen" in norsk
+    assert "Retting: ned" in norsk and "Effekten av rettingen" in norsk and "Før eller etter rettingen" in norsk
     # Numbers as Norwegian writes them: a decimal comma in the shares and the p-value.
     fix_section = norsk[norsk.index('id="fix"') : norsk.index("</section>", norsk.index('id="fix"'))]
     assert re.search(r"\d,\d\xa0%", fix_section) and not re.search(r"\d\.\d+\s*%|p = \d\.", fix_section)
