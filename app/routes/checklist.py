@@ -82,6 +82,13 @@ def _client_texts(language: str) -> dict[str, Any]:
             "They stay in this browser and are sent when you next open their launch's checklist here. Sign out "
             "anyway?",
         ),
+        "waiting_elsewhere": _plural(
+            language,
+            "{n} enquiry ticked on the checklist of {launch} has not been sent yet: open that checklist here to "
+            "send it.",
+            "{n} enquiries ticked on the checklist of {launch} have not been sent yet: open that checklist here to "
+            "send them.",
+        ),
         "selected": _plural(
             language,
             "{n} selected: press Enter to log it, Esc to clear.",

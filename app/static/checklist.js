@@ -173,16 +173,51 @@
     return read(queueKey);
   }
 
-  function waitingElsewhere() {
-    // This agent's ticks still waiting on other launches' checklists, in this browser: only those
-    // checklists send them, so signing out here must not leave them unsaid.
-    const prefix = "tally:queue:" + root.dataset.user + ":";
-    let n = 0;
-    for (let i = 0; i < localStorage.length; i++) {
-      const key = localStorage.key(i);
-      if (key && key !== queueKey && key.startsWith(prefix)) n += read(key).length;
+  const queuePrefix = "tally:queue:" + root.dataset.user + ":";
+
+  function waitingByLaunch() {
+    // This agent's ticks still waiting on other launches' checklists, in this browser, by launch: only
+    // those checklists send them.
+    const found = new Map();
+    try {
+      for (let i = 0; i < localStorage.length; i++) {
+        const key = localStorage.key(i);
+        if (!key || key === queueKey || !key.startsWith(queuePrefix)) continue;
+        const n = read(key).length;
+        if (n) found.set(key.slice(queuePrefix.length), n);
+      }
+    } catch (e) {
+      /* no storage: nothing can wait in it */
     }
+    return found;
+  }
+
+  function waitingElsewhere() {
+    // Signing out here must not leave them unsaid.
+    let n = 0;
+    for (const count of waitingByLaunch().values()) n += count;
     return n;
+  }
+
+  const elsewhere = document.getElementById("elsewhere");
+
+  function renderElsewhere() {
+    // An agent who moved on to another launch's checklist while ticks waited on the first was told
+    // nothing of them until Sign out: they go only when that checklist is open, so say where they are.
+    if (!elsewhere) return;
+    const lines = [];
+    for (const [other, n] of waitingByLaunch()) {
+      const line = document.createElement("span");
+      const forms = texts.waiting_elsewhere;
+      const [before, after] = (forms[plurals.select(n)] || forms.other).split("{launch}");
+      const link = document.createElement("a");
+      link.href = "/launches/" + encodeURIComponent(other) + "/checklist";
+      link.textContent = other;
+      line.append(format(before, { n: n }), link, format(after || "", { n: n }));
+      lines.push(line);
+    }
+    elsewhere.replaceChildren(...lines.flatMap((line, i) => (i ? [document.createElement("br"), line] : [line])));
+    elsewhere.hidden = !lines.length;
   }
 
   function save(queue) {
@@ -1272,7 +1307,11 @@
 
   // The "Not logged" list is shared by this agent's tabs of the launch: one logged again or dismissed
   // in another tab leaves this one's list too.
-  window.addEventListener("storage", (event) => { if (event.key === keptKey || event.key === null) renderKept(); });
+  window.addEventListener("storage", (event) => {
+    if (event.key === keptKey || event.key === null) renderKept();
+    // Another tab sent (or queued) ticks of another launch.
+    if (event.key === null || (event.key !== queueKey && event.key.startsWith(queuePrefix))) renderElsewhere();
+  });
   // An enquiry undone from the recent list is undone on its notice too: U, which undoes the newest notice's,
   // asked for it again ("already undone") and left the one the agent meant logged.
   // Refused as not found (undone in another tab), it is undone all the same.
@@ -1383,6 +1422,7 @@
   index();
   acknowledge();
   renderKept();
+  renderElsewhere();
   restoreDraft();
   // Whatever a previous visit left unsent goes first.
   if (load().length) flush();

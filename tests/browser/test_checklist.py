@@ -819,6 +819,32 @@ def test_sign_out_on_another_launchs_checklist_asks_before_leaving_ticks_waiting
     assert len(asked) == 2 and len(checklist.queue()) == 1  # kept for when she opens that checklist again
 
 
+def test_another_launchs_checklist_says_where_ticks_still_wait_and_links_to_it(checklist: Checklist) -> None:
+    """Ticks waiting on one launch's checklist go only from that checklist: on the next launch's, the agent
+    was told nothing of them (until Sign out), and they waited until she happened to open the first again."""
+    page = checklist.page
+    slug = checklist.launch.slug
+    make_launch(checklist.db, slug="autumn-launch", name="Autumn launch", hypotheses=("refunds",))
+    checklist.route_ticks(lambda route: route.abort("connectionreset"))
+    page.keyboard.press("1")
+    expect(checklist.connection).to_contain_text("1 enquiry is kept")
+    expect(page.locator("#elsewhere")).to_be_hidden()  # its own are on the connection line
+
+    page.goto("/launches/autumn-launch/checklist")
+    elsewhere = page.locator("#elsewhere")
+    expect(elsewhere).to_have_text(
+        f"1 enquiry ticked on the checklist of {slug} has not been sent yet: open that checklist here to send it."
+    )
+    checklist.route_ticks(None)  # the connection is back
+    elsewhere.get_by_role("link", name=slug).click()
+    expect(page).to_have_url(re.compile(rf"/launches/{slug}/checklist$"))
+    checklist.wait_for_stored(1)
+    wait_until(lambda: not checklist.queue(), page=page)
+
+    page.goto("/launches/autumn-launch/checklist")
+    expect(page.locator("#elsewhere")).to_be_hidden()
+
+
 def signed_in_again_in_another_tab(checklist: Checklist, username: str) -> None:
     """On a shared desk: in another tab of the same browser, sign out, and in as ``username``."""
     # The checklist's own first refresh, signed out, would take it to sign-in by itself.
