@@ -67,9 +67,14 @@
   // The token of this browser's sign-in now, if it is this lead's and not the one the page has:
   // then every form of the page takes it. Another person signed in meanwhile (a shared computer)
   // gets nothing sent in this lead's name.
+  // Set when the last ask found no sign-in at all (signed out in another tab, the session over): a save is
+  // then told that, not "out of date: reload it", since reloading leads to sign-in and loses the typing.
+  let signedOut = false;
+
   async function renewToken() {
     try {
       const response = await fetch("/csrf-token", { credentials: "same-origin", headers: { Accept: "application/json" } });
+      signedOut = response.status === 401;
       if (!response.ok) return false;
       const body = await response.json();
       if (!body.token || body.token === csrf || String(body.user) !== list.dataset.user) return false;
@@ -100,6 +105,8 @@
       if (renewed) {
         resent.add(form);
         form.requestSubmit();
+      } else if (signedOut) {
+        showSignedOut();
       } else {
         showError(refusal);
       }
@@ -141,6 +148,20 @@
 
   function showError(html) {
     if (flash) flash.innerHTML = html;
+  }
+
+  function showSignedOut() {
+    // Sign-in in another tab keeps this page and its typing; the next save takes that sign-in's token.
+    if (!flash) return;
+    const box = document.createElement("div");
+    box.className = "error-box";
+    box.setAttribute("role", "alert");
+    const link = document.createElement("a");
+    link.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    link.target = "_blank";
+    link.textContent = list.dataset.signIn || "Sign in";
+    box.append((list.dataset.signedOut || "") + " ", link);
+    flash.replaceChildren(box);
   }
 
   function announce(row) {
@@ -199,7 +220,11 @@
         .then(async (response) => {
           if (response.status !== 403) return response;
           const code = await response.clone().json().then((data) => data.error && data.error.code, () => null);
-          return code === "csrf" && (await renewToken()) ? post() : response;
+          if (code !== "csrf") {
+            signedOut = false;  // refused for another reason: said as it is
+            return response;
+          }
+          return (await renewToken()) ? post() : response;
         })
         .then((response) =>
           response
@@ -208,6 +233,11 @@
             .then((data) => ({ response, data }))
         )
         .then(({ response, data }) => {
+          if (!response.ok && response.status === 403 && signedOut) {
+            showSignedOut();
+            restore(before);
+            return;
+          }
           if (!response.ok) {
             const message = (data.error && (data.error.text || data.error.message)) || response.statusText;
             showError('<div class="error-box"></div>');

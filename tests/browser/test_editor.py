@@ -5,6 +5,7 @@ changes, two leads saving the same row, and buttons that each say which row they
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -324,6 +325,42 @@ def test_a_save_and_a_move_after_signing_in_again_in_another_tab_go_through(edit
     wait_until(lambda: editor.stored_text("login") == "Login loops after the update", message="saved", page=page)
     expect(page.locator("#flash .error-box")).to_have_count(0)
     expect(editor.text("billing")).to_have_value("Typed in billing, not saved")
+    assert same_page(page)
+
+
+def test_a_save_and_a_move_after_signing_out_in_another_tab_say_so_and_keep_the_typing(
+    editor: Editor, people: People
+) -> None:
+    """Signed out in another tab, a save was told "This page was out of date: reload it", and reloading
+    led to sign-in and lost what was typed. It says the session ended, and a sign-in in another tab lets
+    the same save go through from this page."""
+    page = editor.page
+    mark_page(page)
+    other_tab = page.context.new_page()
+    other_tab.goto("/")
+    other_tab.get_by_role("button", name="Sign out").click()
+    expect(other_tab).to_have_url(re.compile(r"/login"))
+
+    editor.text("login").fill("Login loops after the update")
+    page.get_by_role("button", name="Save: Hypothesis login").click()
+    refusal = page.locator("#flash .error-box")
+    expect(refusal).to_contain_text("Your session has ended, so this was not saved")
+    expect(refusal).not_to_contain_text("out of date")
+    expect(refusal.get_by_role("link", name="Sign in")).to_have_attribute("target", "_blank")
+    refusal.evaluate("box => box.remove()")
+    editor.text("delivery").focus()
+    with page.expect_response(lambda r: r.url.endswith("/order") and r.status == 403):
+        page.keyboard.press("Alt+ArrowUp")
+    expect(refusal).to_contain_text("Your session has ended, so this was not saved")
+    wait_until(lambda: editor.keys_shown() == ["billing", "login", "delivery"], message="put back", page=page)
+    assert editor.stored_order() == ["billing", "login", "delivery"]
+    expect(editor.text("login")).to_have_value("Login loops after the update")
+
+    sign_in(other_tab, people.lead.username)
+    other_tab.close()
+    with page.expect_response(lambda r: r.url.endswith("/hypotheses/login") and r.status == 200):
+        page.get_by_role("button", name="Save: Hypothesis login").click()
+    wait_until(lambda: editor.stored_text("login") == "Login loops after the update", message="saved", page=page)
     assert same_page(page)
 
 
