@@ -204,6 +204,23 @@ def test_a_stale_launch_save_is_refused_keeping_both_values(
     assert stored_launch(db).name == "Their name" and stored_launch(db).slack_channel == "#launch"
 
 
+def test_a_form_whose_original_is_nested_past_the_json_parser_is_saved_as_one_without_it(
+    app: Any, db: Database, web: Web, people: People, launch: Launch
+) -> None:
+    """A hidden ``original`` nested deeper than Python's JSON parser goes ("[[[[…": a hostile or broken
+    form, well under the body limit) raised RecursionError from both editor forms: a 500."""
+    lena = web("lena")
+    nested = "[" * 100_000
+    row_version = version_in(lena.get(EDIT).text, "a")
+    row = lena.post(f"/launches/{SLUG}/hypotheses/a", data=row_form("a", row_version, text="New a", original=nested))
+    assert row.status_code == 303
+    assert stored(db)["a"].text == "New a"
+    form = launch_form(launch, version=str(stored_launch(db).version), original=nested)
+    saved = lena.post(EDIT, data=form | {"name": "New name"})
+    assert saved.status_code == 303
+    assert stored_launch(db).name == "New name"
+
+
 @pytest.mark.parametrize("headers", [HTMX, {}], ids=["htmx", "page"])
 def test_a_row_saved_from_an_older_copy_keeps_another_leads_change_to_a_field_left_alone(
     app: Any, db: Database, web: Web, people: People, launch: Launch, headers: Any

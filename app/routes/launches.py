@@ -509,7 +509,8 @@ def _original(value: str) -> dict[str, str] | None:
     page or a script, or one that is not what the page sent: then a stale save is refused whole."""
     try:
         loaded = json.loads(value) if value else None
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: nested past the parser's depth ("[[[[…", a hostile form), which was a 500.
         return None
     if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
         return None
