@@ -283,7 +283,13 @@ class Settings(BaseSettings):
                 f"{parts.path!r}: the app must be served at the root of its host, not under a path; give it a "
                 "host of its own, such as https://tally.example.com"
             )
-        return value.rstrip("/")
+        # As browsers name the site in Origin: the scheme in lower case (cookie_secure read "HTTPS://…" as
+        # not https, and no cookie was Secure) and without its default port (the Origin of the site's own
+        # forms, "https://host", was refused against "https://host:443").
+        netloc = parts.netloc
+        if parts.port == _DEFAULT_PORTS[parts.scheme]:
+            netloc = netloc.rsplit(":", 1)[0]
+        return f"{parts.scheme}://{netloc}"
 
     @field_validator("trusted_user_header", mode="before")
     @classmethod
@@ -397,6 +403,8 @@ class Settings(BaseSettings):
     def cookie_secure(self) -> bool:
         return self.base_url.startswith("https://")
 
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # A URL's password, up to the URL's last @: one that holds an @ of its own (unescaped) is hidden whole,
 # where stopping at its first @ showed the rest. Within the URL: an address later on the line is not it.

@@ -96,6 +96,22 @@ def test_the_session_cookie_is_secure_when_the_site_is_https(database_url: str, 
         assert_signed_in(me, "Kari")
 
 
+def test_the_site_address_is_read_as_browsers_name_it(database_url: str, db: Database, people: People) -> None:
+    """A scheme in capitals and the default port are still https and the site browsers name in Origin:
+    "HTTPS://…" marked no cookie Secure, and ":443" refused every form posted from "https://tally.example"
+    behind a proxy whose Host or X-Forwarded-Proto the app does not see as the browser's."""
+    settings = make_settings(database_url, base_url="HTTPS://tally.example:443")
+    assert settings.base_url == "https://tally.example"
+    app = create_app(settings, db=db)
+    with TestClient(
+        app, base_url="https://app-1:8000", headers={"Origin": "https://tally.example"}, follow_redirects=False
+    ) as me:
+        response = sign_in(me, "kari")
+        assert response.status_code == 303, response.text[:300]
+        [header] = set_cookies(response, SESSION_COOKIE)
+        assert "secure" in cookie_parts(header)[1]
+
+
 @pytest.mark.parametrize(("username", "password"), [("kari", "not the password"), ("nobody", PASSWORD)])
 def test_wrong_password_and_unknown_user_look_the_same(
     app: Any, client: TestClient, people: People, username: str, password: str
