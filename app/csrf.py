@@ -63,7 +63,9 @@ def check_origin(request: Request, settings: Settings) -> None:
 
 
 def check_token(request: Request, settings: Settings, submitted: str | None) -> None:
-    if not submitted or not hmac.compare_digest(submitted, token(request, settings)):
+    # isascii first: compare_digest raises TypeError for a str with any other character ("é" in the
+    # field or header), which was a 500 for anyone, signed in or not.
+    if not submitted or not submitted.isascii() or not hmac.compare_digest(submitted, token(request, settings)):
         raise Forbidden(
             "This page was out of date (or the request came from elsewhere): reload the page and try again.",
             code="csrf",

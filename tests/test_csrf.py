@@ -195,6 +195,24 @@ def test_a_wrong_token_is_refused(app: Any, db: Database, web: Web, world: dict[
     assert not changed_tables(before, snapshot(db))  # kari's toggles included
 
 
+def test_a_token_with_a_character_outside_ascii_is_refused_not_a_server_error(
+    app: Any, db: Database, web: Web, world: dict[str, Any]
+) -> None:
+    """compare_digest raises TypeError for a str holding anything but ASCII: "é" as the token, in the form or
+    the header, was a 500 on every protected route and on the checklist's tick, for anyone."""
+    kari = web("kari")
+    before = snapshot(db)
+    for token in ("é", kari.token()[:-1] + "é"):
+        response = kari.client.post("/me/checklist", data={"channel": "chat", "csrf_token": token}, headers=JSON)
+        assert response.status_code == 403 and error_of(response)["code"] == "csrf", token
+        header = {b"X-CSRF-Token": token.encode(), b"Accept": b"application/json"}  # the UTF-8 bytes, as curl sends
+        response = kari.client.post("/me/checklist", data={"channel": "chat"}, headers=header)
+        assert response.status_code == 403 and error_of(response)["code"] == "csrf", token
+        tick = kari.client.post("/launches/test-launch/enquiries", json={"channel": "phone"}, headers=header)
+        assert tick.status_code == 403 and error_of(tick)["code"] == "csrf", token
+    assert not changed_tables(before, snapshot(db))
+
+
 def test_the_right_token_works_as_form_field_or_header(app: Any, web: Web, world: dict[str, Any]) -> None:
     kari = web("kari")
     token = kari.token("/launches/test-launch/checklist")
