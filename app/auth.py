@@ -305,7 +305,9 @@ def known_device(cookie: str | None, user: User | None, settings: Settings) -> b
     if not cookie or user is None:
         return False
     mine = device_token(user, settings)
-    return any(hmac.compare_digest(mine, token) for token in cookie.split(".")[:MAX_DEVICE_ACCOUNTS])
+    # As bytes: compare_digest raises TypeError for a str holding anything but ASCII, and a cookie is what
+    # the browser sent ("é", set by anyone who can set cookies for the domain): sign-in was a 500.
+    return any(hmac.compare_digest(mine.encode(), token.encode()) for token in cookie.split(".")[:MAX_DEVICE_ACCOUNTS])
 
 
 def known_as(proof: str) -> str:

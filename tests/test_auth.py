@@ -256,6 +256,21 @@ def test_a_browser_that_signed_in_before_is_not_kept_out_by_anyone_elses_failure
         assert sign_in(kari, "kari", "a brand new password").status_code == 429
 
 
+def test_a_device_cookie_outside_ascii_is_a_stranger_not_a_server_error(app: Any, people: People) -> None:
+    """compare_digest raises TypeError for a str holding anything but ASCII: a tally_device cookie of "é"
+    (planted by anyone who can set cookies for the domain) made every sign-in to an account a 500."""
+    for value in ("\u00c3\u00a9", "0" * 31 + "\u00e9"):
+        me = browser(app)
+        token = page_token(me)
+        cookies = f"tally_csrf={me.cookies['tally_csrf']}; {auth.DEVICE_COOKIE}={value}".encode("latin-1")
+        me.cookies.clear()
+        form = {"username": "kari", "csrf_token": token}
+        wrong = me.post("/login", data=form | {"password": "not the password"}, headers={b"Cookie": cookies})
+        assert wrong.status_code == 401
+        right = me.post("/login", data=form | {"password": PASSWORD}, headers={b"Cookie": cookies})
+        assert right.status_code == 303
+
+
 def test_a_colleague_at_the_same_address_cannot_lock_the_owner_out_of_her_own_browser(
     database_url: str, db: Database, people: People
 ) -> None:
