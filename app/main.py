@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
@@ -48,7 +48,7 @@ from app.recording.record import Logged
 from app.recording.requests import EnquiryRequest
 from app.recording.writer import PAST_STATEMENT_TIMEOUT, GroupCommitWriter
 from app.routes import admin, alerts, api, auth, checklist, digests, exports, health, insight, launches
-from app.web import StaticAssets, build_environment, page_address, render
+from app.web import StaticAssets, build_environment, page_address, render, split_url
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -136,7 +136,7 @@ async def error_response(request: Request, error: TallyError) -> Response:
         if is_htmx(request):
             # A fragment (the checklist's counts, polled) is no page to come back to after signing in:
             # the page that asked for it is (htmx says which; only its path and query are used).
-            page = urlsplit(request.headers.get("hx-current-url", ""))
+            page = split_url(request.headers.get("hx-current-url", ""))
             if page.path.startswith("/"):
                 back = page.path + (f"?{page.query}" if page.query else "")
             return Response(status_code=401, headers={"HX-Redirect": "/login?next=" + quote(back)})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -90,6 +90,16 @@ def _is_page(request: Request, path: str) -> bool:
     return any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes)
 
 
+def split_url(text: str) -> SplitResult:
+    """``text`` split as a URL, or as nothing (no scheme, host or path) when it cannot be: urlsplit raises
+    ValueError for a bracketed host left open ("http://[", "//[x"), which a header or a link's ``next``
+    may carry, and each such answer was a 500."""
+    try:
+        return urlsplit(text)
+    except ValueError:
+        return urlsplit("")
+
+
 def page_address(request: Request, page: str | None = None) -> str:
     """Where to send someone back to what they are looking at (the language switch, signing in again).
 
@@ -100,7 +110,7 @@ def page_address(request: Request, page: str | None = None) -> str:
         return request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if page is not None:
         return page
-    referer = urlsplit(request.headers.get("referer", ""))
+    referer = split_url(request.headers.get("referer", ""))
     # This site as the browser names it: the Host it sent, or the configured address (a proxy may change the Host).
     hosts = (request.url.netloc, urlsplit(request.app.state.settings.base_url).netloc)
     local = referer.path.startswith("/") and not referer.path.startswith("//")

@@ -923,6 +923,8 @@ def test_sign_in_goes_back_to_the_page_asked_for(app: Any, client: TestClient, p
         "/\t/evil.example",
         "javascript:alert(1)",
         "evil.example",
+        "http://[evil.example",  # no URL at all to urlsplit (a ValueError): the sign-in page was a 500
+        "//[evil.example",
     ],
 )
 def test_next_cannot_send_people_to_another_site(app: Any, client: TestClient, people: People, target: str) -> None:
@@ -938,6 +940,19 @@ def test_next_cannot_send_people_to_another_site(app: Any, client: TestClient, p
     again = me.get("/login", params={"next": target})
     assert again.status_code == 303
     assert_local(again.headers["location"])
+
+
+def test_a_referer_or_htmx_page_that_is_no_url_is_ignored_not_a_server_error(
+    app: Any, web: Web, people: People
+) -> None:
+    """urlsplit raises ValueError for a bracketed host left open: any error page answering a POST read the
+    Referer so (a 500), and so did the sign-in redirect of a signed-out htmx request its HX-Current-URL."""
+    refused = web("kari").post("/me/language", data={"language": "zz"}, headers={"Referer": "http://[x/launches"})
+    assert refused.status_code == 422
+    signed_out = web(None).get(
+        "/launches/test-launch/checklist/counts", headers={**HTMX, "HX-Current-URL": "http://[x/launches"}
+    )
+    assert signed_out.status_code == 401 and signed_out.headers["hx-redirect"].startswith("/login?next=")
 
 
 @pytest.mark.parametrize("language", ["en", "nb"])

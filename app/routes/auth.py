@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,7 +14,7 @@ from app.csrf import SESSION_COOKIE
 from app.deps import LANGUAGE_COOKIE, CurrentViewer, Now, OptionalViewer, SessionDep, SettingsDep
 from app.errors import Invalid, TallyError, TooManyRequests, Unauthenticated
 from app.models import User
-from app.web import render
+from app.web import render, split_url
 
 router = APIRouter()
 
@@ -23,8 +23,10 @@ def safe_next(target: str | None) -> str:
     """Only local paths: a sign-in link must not bounce people to another site."""
     if not target:
         return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    parts = split_url(target)  # no path: not a URL at all ("//[x"), where urlsplit raised (a 500)
+    if not parts.path or parts.scheme or parts.netloc:
+        return "/"
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
 
