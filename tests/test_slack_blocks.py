@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -129,6 +130,40 @@ def test_user_text_cannot_ping_or_forge_links() -> None:
     assert quoted(blocks) == [evil]
     [notes] = [b for b in blocks if b["type"] == "rich_text"]
     assert {part["type"] for quote in notes["elements"] for part in quote["elements"]} == {"text"}
+
+
+def mrkdwn_objects(value: Any) -> list[dict[str, Any]]:
+    """Every mrkdwn text object in Block Kit JSON."""
+    if isinstance(value, list):
+        return [found for item in value for found in mrkdwn_objects(item)]
+    if not isinstance(value, dict):
+        return []
+    here = [value] if value.get("type") == "mrkdwn" else []
+    return here + [found for item in value.values() for found in mrkdwn_objects(item)]
+
+
+def test_slack_parses_no_mention_or_channel_name_in_the_messages_plain_text() -> None:
+    """With ``verbatim`` off, Slack's default, it also parses "certain mentions" and channel names in a
+    mrkdwn object's plain text: a hypothesis or launch named "@channel" or "#general" is escaped for
+    mrkdwn, not for that. Every text object of a digest and an alert is verbatim; the links are written
+    out, which verbatim keeps."""
+    _, digest = build(
+        content(launch_name="Launch @channel", hypotheses=[HypothesisLine("x", "@here #general", 3, 0, 3)])
+    )
+    _, alert = build_alert(
+        AlertContent(
+            launch_name="@everyone",
+            theme=True,
+            name="@channel",
+            count=12,
+            normal=3.5,
+            since_label="13:00",
+            url="https://tally.example/launches/x/other",
+        )
+    )
+    for blocks in (digest, alert):
+        texts = mrkdwn_objects(blocks)
+        assert texts and all(t.get("verbatim") is True for t in texts), texts
 
 
 def test_formatting_characters_in_a_note_stay_characters() -> None:

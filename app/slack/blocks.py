@@ -158,6 +158,14 @@ WORD_JOINER = "\u2060"
 FORMATTING_MARKS = "*_~`"
 
 
+def mrkdwn(text: str) -> MarkdownTextObject:
+    """A mrkdwn text object that Slack shows as built, links and formatting included: ``verbatim`` off
+    (Slack's default), Slack also parses "certain mentions" in the plain text and links channel names,
+    and people's text in it (a hypothesis, a theme's phrase, a launch's name) is escaped for mrkdwn, not
+    for that. Every link of the app's messages is written out (<url|label>), which verbatim keeps."""
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
 def typed(text: str) -> str:
     """People's text for mrkdwn: shown as typed, never a mention, a link or formatting."""
     escaped = escape(text)
@@ -372,13 +380,11 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         HeaderBlock(text=PlainTextObject(text=_header(content))),
         ContextBlock(
             elements=[
-                MarkdownTextObject(
-                    text=escape(_enquiries_day(content) + (" · " + _late_note(content) if content.late else ""))
-                )
+                mrkdwn(text=escape(_enquiries_day(content) + (" · " + _late_note(content) if content.late else "")))
             ]
         ),
         SectionBlock(
-            text=MarkdownTextObject(
+            text=mrkdwn(
                 text=_totals(
                     content,
                     _("{window} in this window ({change} on the one before) · {today} today · {since} since launch"),
@@ -406,7 +412,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             budget=MAX_TAIL_SECTION,
             more=lambda n: ngettext("…and {n} more alert", "…and {n} more alerts", n).format(n=format_number(n)),
         )
-        tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
+        tail.append(SectionBlock(text=mrkdwn(text)))
 
     if content.fixes:
         lines = [_fix_line(f) for f in content.fixes]
@@ -417,7 +423,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             budget=MAX_TAIL_SECTION,
             more=lambda n: ngettext("…and {n} more fix", "…and {n} more fixes", n).format(n=format_number(n)),
         )
-        tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
+        tail.append(SectionBlock(text=mrkdwn(text)))
 
     not_seen = content.not_seen
     not_seen_at: int | None = None  # its place in ``tail``, to give it the room the hypotheses leave
@@ -432,7 +438,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             budget=budget,
             more=lambda n: _("…and {n} more not seen").format(n=format_number(n)),
         )
-        return SectionBlock(text=MarkdownTextObject(text=text))
+        return SectionBlock(text=mrkdwn(text))
 
     if not_seen:
         not_seen_at = len(tail)
@@ -444,7 +450,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
         format_number(content.other),
         _spaced(change(content.other, content.other_previous)).rstrip(),
     )
-    tail.append(SectionBlock(text=MarkdownTextObject(text=other)))
+    tail.append(SectionBlock(text=mrkdwn(other)))
     quoted = quoted_notes(content.notes, budget=MAX_TAIL_SECTION + 300 - len(other))
     if quoted:
         tail.append(quoted)
@@ -456,14 +462,14 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             max_sections=1,
             more=lambda n: _("…and {n} more").format(n=format_number(n)),
         )
-        tail.append(SectionBlock(text=MarkdownTextObject(text=text)))
+        tail.append(SectionBlock(text=mrkdwn(text)))
     if content.channels:
         split = " · ".join(f"{dimension_label(name)} {format_number(n)}" for name, n in content.channels.items())
         by_channel = _("By channel: {split}").format(split=split)
-        tail.append(ContextBlock(elements=[MarkdownTextObject(text=escaped_cut(by_channel, MAX_TAIL_SECTION, typed))]))
+        tail.append(ContextBlock(elements=[mrkdwn(escaped_cut(by_channel, MAX_TAIL_SECTION, typed))]))
     tail.append(
         SectionBlock(
-            text=MarkdownTextObject(
+            text=mrkdwn(
                 text=f"<{escape(page_link(content))}|"
                 + _("Open {launch} in Launch Tally").format(launch=typed(cut(content.launch_name, 100)))
                 + ">"
@@ -486,7 +492,7 @@ def build(content: DigestContent) -> tuple[str, list[dict[str, Any]]]:
             hidden=len(seen) - len(listed),
             budget=MAX_MESSAGE_TEXT - text_length(blocks) - text_length(tail),
         )
-        blocks.extend(SectionBlock(text=MarkdownTextObject(text=text)) for text in sections)
+        blocks.extend(SectionBlock(text=mrkdwn(text)) for text in sections)
     if not_seen_at is not None:
         # Each name is a link of some 200 characters, so the tail's share cut a quiet morning's list of
         # ten at six ("…and 4 more not seen"), whatever room the message had: days of *Not seen* are the
@@ -654,7 +660,7 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
     normal = " (" + _("normal by now: {n}").format(n=_normal_label(content.normal)) + ")" if content.normal > 0 else ""
     blocks: list[Block] = [
         SectionBlock(
-            text=MarkdownTextObject(
+            text=mrkdwn(
                 text=f":zap: *{what}:* {subject}\n"
                 + ngettext("{count} enquiry since {since}", "{count} enquiries since {since}", content.count).format(
                     count=f"*{format_number(content.count)}*", since=escape(content.since_label)
@@ -665,7 +671,7 @@ def build_alert(content: AlertContent) -> tuple[str, list[dict[str, Any]]]:
         ),
         ContextBlock(
             elements=[
-                MarkdownTextObject(
+                mrkdwn(
                     text=f"{typed(cut(content.launch_name, 200))} · "
                     + _("Launch Tally: one alert per hypothesis or theme between digests")
                 )
