@@ -101,7 +101,8 @@ def _download(
         digest_start=digests.since_digest_start(session, launch, now) if query.range_name == "since-digest" else None,
     )
     export = exports.Export(selection, checked_what, checked_format, language)
-    headers = {"Content-Disposition": export.content_disposition}
+    # Notes and counts: no copy in a shared desk's browser cache, as for every page a signed-in person sees.
+    headers = {"Content-Disposition": export.content_disposition, "Cache-Control": "no-store"}
     if is_head(request):
         # Everything that could refuse the GET was checked: its status and headers, without the file.
         return StreamingResponse(iter(()), media_type=export.media_type, headers=headers)

@@ -191,7 +191,7 @@ def export(slug: str, viewer: CurrentViewer, session: SessionDep) -> Response:
     return Response(
         hypothesis_sets.export_launch(session, launch),
         media_type="application/yaml; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{launch.slug}.yaml"'},
+        headers={"Content-Disposition": f'attachment; filename="{launch.slug}.yaml"', "Cache-Control": "no-store"},
     )
 
 
