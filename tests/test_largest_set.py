@@ -219,8 +219,13 @@ def test_a_body_past_the_import_limit_is_refused_before_it_is_read(web: Any, peo
     from app.routes.launches import MAX_IMPORT_BODY
 
     lena: WebUser = web("lena")
-    answer = lena.post("/launches", files={"file": ("huge.yaml", b"x" * MAX_IMPORT_BODY, "application/yaml")})
+    huge = {"file": ("huge.yaml", b"x" * MAX_IMPORT_BODY, "application/yaml")}
+    answer = lena.post("/launches", files=huge, headers={"Accept": "application/json"})
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "body_too_large"
+    # The page's own form (no JSON asked for) gets the error page, as for its other refusals.
+    page = lena.post("/launches", files=huge)
+    assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+    assert "nothing was read" in page.text
 
 
 def test_a_file_a_byte_over_the_limit_is_refused_unread_by_the_cli(
