@@ -189,6 +189,44 @@ def test_a_320_pixel_screen_gets_the_page_without_scrolling_sideways(page: Page,
     assert width <= 320, f"{path} is {width} px wide"
 
 
+UNBROKEN = "Betalingsbekreftelsesmeldingsforsinkelsesproblem" * 4  # 192 letters and no space: a pasted token
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        PAGE + "?range=launch",
+        PAGE + "/checklist",
+        PAGE + "/hypotheses/a?range=launch",
+        PAGE + "/edit",
+        PAGE + "/digests",
+        PAGE + "/alerts",
+        PAGE + "/other?range=launch",
+    ],
+)
+def test_a_name_without_spaces_wraps_at_320_pixels(page: Page, place: Place, path: str) -> None:
+    """WCAG 1.4.10: a launch or hypothesis named with one long word (a pasted error code, a compound)
+    scrolled a 320-pixel page sideways by the word's width."""
+    with place.db.transaction() as session:
+        launch = session.get(Launch, place.launch.id)
+        assert launch is not None
+        launch.name = UNBROKEN
+        session.add(launch)
+        [a] = session.exec(select(Hypothesis).where(Hypothesis.launch_id == launch.id, Hypothesis.key == "a")).all()
+        a.text = UNBROKEN
+        session.add(a)
+    page.set_viewport_size({"width": 320, "height": 640})
+    sign_in(page, place.people.lead.username, path)
+    page.wait_for_load_state("load")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    wide = page.evaluate(  # the elements past the screen's edge, to say which
+        "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 330)"
+        ".map(e => e.tagName + '.' + e.className).slice(0, 8)"
+    )
+    assert width <= 320, f"{path} is {width} px wide: {wide}"
+
+
 # A table wider than the screen scrolls inside its box: the keyboard scrolls it by focusing the box, or a
 # control inside it (a table of figures has none). Each, and how wide it is against its box.
 SCROLLERS_JS = """els => els.map(el => ({
