@@ -753,13 +753,8 @@ def test_sign_out_sends_what_waits_first_and_asks_before_leaving_the_rest(checkl
     page.keyboard.press("1")
     expect(checklist.connection).to_contain_text("1 enquiry is kept")
     asked: list[str] = []
-
-    def answer(dialog: Any, accept: bool) -> None:
-        asked.append(dialog.message)
-        dialog.accept() if accept else dialog.dismiss()
-
     # Still unreachable: the agent is asked, and staying keeps the tick waiting here.
-    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    answer_next_dialog(page, asked, accept=False)
     page.get_by_role("button", name="Sign out").click()
     wait_until(lambda: len(asked) == 1, page=page)
     assert asked[0] == (
@@ -784,6 +779,16 @@ def test_sign_out_sends_what_waits_first_and_asks_before_leaving_the_rest(checkl
     )
 
 
+def answer_next_dialog(page: Page, asked: list[str], *, accept: bool) -> None:
+    """The page's next question (window.confirm) goes into ``asked``, accepted or dismissed."""
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", answer)
+
+
 def test_sign_out_on_another_launchs_checklist_asks_before_leaving_ticks_waiting_on_this_one(
     checklist: Checklist,
 ) -> None:
@@ -798,12 +803,7 @@ def test_sign_out_on_another_launchs_checklist_asks_before_leaving_ticks_waiting
     page.goto("/launches/autumn-launch/checklist")
     expect(page.locator("#connection")).to_be_empty()
     asked: list[str] = []
-
-    def answer(dialog: Any, accept: bool) -> None:
-        asked.append(dialog.message)
-        dialog.accept() if accept else dialog.dismiss()
-
-    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    answer_next_dialog(page, asked, accept=False)
     page.get_by_role("button", name="Sign out").click()
     wait_until(lambda: len(asked) == 1, page=page)
     assert asked[0] == (
@@ -813,7 +813,7 @@ def test_sign_out_on_another_launchs_checklist_asks_before_leaving_ticks_waiting
     expect(page).to_have_url(re.compile(r"/launches/autumn-launch/checklist$"))
     assert len(checklist.queue()) == 1
 
-    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    answer_next_dialog(page, asked, accept=True)
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login"))
     assert len(asked) == 2 and len(checklist.queue()) == 1  # kept for when she opens that checklist again
