@@ -34,6 +34,7 @@ from app.slack.delivery import STALE_CLAIM
 from tests.conftest import DIGEST_SETTLE, SLACK_CHANNEL, SLACK_TOKEN
 from tests.factories import fresh, hypothesis_ids, make_launch
 from tests.fakes.slack_server import FakeSlack, Reply
+from tests.helpers import launch_form
 from tests.processes import ROOT, tally_at
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -1243,19 +1244,7 @@ def test_a_refused_factor_is_told_with_the_readers_decimal_sign(
     English notation, the bound as a float no form takes."""
     lena = web("lena")
     lena.post("/me/language", data={"language": "nb"})
-    form = {
-        "name": launch.name,
-        "starts_on": launch.starts_on.isoformat(),
-        "ends_on": launch.ends_on.isoformat(),
-        "timezone": launch.timezone,
-        "digest_times": "09:00, 13:00, 16:00",
-        "channels": "phone, chat, email, social",
-        "segments": "private, business",
-        "status": "live",
-        "slack_channel": SLACK_CHANNEL,
-        "alert_min_count": "6",
-        "alert_factor": "0,5",
-    }
+    form = launch_form(launch, alert_min_count="6", alert_factor="0,5")
     refused = lena.post(f"/launches/{launch.slug}/edit", data=form)
     assert refused.status_code == 422
     assert "0,5 er for lite: minst 1<" in refused.text, refused.text[-3000:]
@@ -1275,19 +1264,7 @@ def test_another_leads_factor_is_shown_as_the_reader_writes_numbers(
     version = re.search(r'name="version" value="(\d+)"', page)
     original = re.search(r'name="original" value="([^"]*)"', page)
     assert version and original
-    form = {
-        "name": launch.name,
-        "starts_on": launch.starts_on.isoformat(),
-        "ends_on": launch.ends_on.isoformat(),
-        "timezone": launch.timezone,
-        "digest_times": "09:00, 13:00, 16:00",
-        "channels": "phone, chat, email, social",
-        "segments": "private, business",
-        "status": "live",
-        "slack_channel": SLACK_CHANNEL,
-        "alert_min_count": "10",
-        "alert_factor": "3",
-    }
+    form = launch_form(launch, alert_min_count="10", alert_factor="3")
     assert theirs.post(f"/launches/{launch.slug}/edit", data=form | {"alert_factor": "2.5"}).status_code == 303
     told = mine.post(
         f"/launches/{launch.slug}/edit",
